@@ -1,0 +1,201 @@
+// Package engine runs JavaScript sandboxes: each one a wazero instance of QuickJS-ng
+// (engine/js) with its own linear memory, the Workers runtime (package runtime) evaluated in
+// it, and the host functions that are its only way out. It enforces the limits (CPU, wall
+// time, memory, output) and reports every failure as a typed *isoerr.Error.
+//
+//	e, err := engine.New(ctx, engine.Config{})
+//	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})
+//	res, err := sb.Call(ctx, engine.Limits{}, "", "add", []byte(`[1,2]`), nil)
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/runtime"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// CacheDir keeps wazero's compiled code between process starts, so that only the first
+	// start pays for compiling QuickJS. "" means DefaultCacheDir(); "off" disables the cache.
+	CacheDir string
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "isobox")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "isobox")
+	}
+	return filepath.Join(os.TempDir(), "isobox-cache")
+}
+
+// Engine compiles QuickJS once and makes sandboxes from it. It is safe for concurrent use.
+type Engine struct {
+	rt        wazero.Runtime
+	compiled  wazero.CompiledModule
+	modConfig wazero.ModuleConfig
+	bootstrap []byte // the runtime compiled to QuickJS bytecode
+	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
+	CompileTime time.Duration
+}
+
+// maxJSStack is the QuickJS stack limit: below the 1 MiB wasm stack (build.sh), with room
+// left for C frames (regexp, JSON) that run past QuickJS's own checks.
+const maxJSStack = 768 << 10
+
+// New compiles the QuickJS module (or loads it from the compilation cache) and prepares the
+// runtime bytecode.
+//
+// # Errors
+//
+// It fails when the cache directory cannot be created or the module does not compile.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	rc := wazero.NewRuntimeConfigCompiler()
+	if cfg.CacheDir != "off" {
+		dir := cfg.CacheDir
+		if dir == "" {
+			dir = DefaultCacheDir()
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero"))
+		if err != nil {
+			return nil, fmt.Errorf("engine: compilation cache in %s: %w", dir, err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	e := &Engine{rt: rt}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("engine: wasi: %w", err)
+	}
+	if err := e.instantiateHost(ctx); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	start := time.Now()
+	compiled, err := rt.CompileModule(ctx, js.Wasm())
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("engine: compile QuickJS: %w", err)
+	}
+	e.CompileTime = time.Since(start)
+	e.compiled = compiled
+	// No arguments, no environment, no preopened directories: the guest sees no host files.
+	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
+	e.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	if err := e.compileRuntime(ctx); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close releases the engine and every sandbox made from it.
+func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
+
+// compileRuntime turns the runtime's JS into bytecode in a scratch sandbox, so that every
+// sandbox afterwards skips parsing it.
+func (e *Engine) compileRuntime(ctx context.Context) error {
+	sb, err := e.instantiate(ctx, DefaultLimits().Memory)
+	if err != nil {
+		return err
+	}
+	defer sb.Close(ctx)
+	inv := sb.begin(ctx, Limits{CPU: 10 * time.Second, Wall: time.Minute}.WithDefaults())
+	defer sb.end()
+	src := runtime.Source()
+	ptr, err := sb.writeCString(src)
+	if err != nil {
+		return err
+	}
+	name, err := sb.writeCString("isobox:runtime")
+	if err != nil {
+		return err
+	}
+	res, err := sb.guest(sb.fn.compile, uint64(ptr), uint64(len(src)), uint64(name))
+	if err != nil {
+		return fmt.Errorf("engine: compile runtime: %w", err)
+	}
+	if int32(res[0]) != 0 {
+		return fmt.Errorf("engine: compile runtime: %s", sb.lastError())
+	}
+	out, err := sb.guest(sb.fn.outPtr)
+	if err != nil {
+		return err
+	}
+	n, err := sb.guest(sb.fn.outLen)
+	if err != nil {
+		return err
+	}
+	buf, ok := sb.mod.Memory().Read(uint32(out[0]), uint32(n[0]))
+	if !ok {
+		return fmt.Errorf("engine: compile runtime: bytecode out of range")
+	}
+	e.bootstrap = append([]byte(nil), buf...)
+	_ = inv
+	return nil
+}
+
+// instantiateHost defines the "isobox" host module: the sandbox's only imports.
+func (e *Engine) instantiateHost(ctx context.Context) error {
+	b := e.rt.NewHostModuleBuilder("isobox")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+		stack[0] = uint64(sandboxOf(ctx).interrupt())
+	}), nil, []api.ValueType{api.ValueTypeI32}).Export("interrupt")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+		sb := sandboxOf(ctx)
+		stack[0] = uint64(uint32(sb.hostCall(uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3]))))
+	}), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("call")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+		sandboxOf(ctx).take(uint32(stack[0]))
+	}), []api.ValueType{api.ValueTypeI32}, nil).Export("take")
+	if _, err := b.Instantiate(ctx); err != nil {
+		return fmt.Errorf("engine: host module: %w", err)
+	}
+	return nil
+}
+
+type sandboxKey struct{}
+
+func sandboxOf(ctx context.Context) *Sandbox { return ctx.Value(sandboxKey{}).(*Sandbox) }
+
+// Log is one line of console output captured from a sandbox.
+type Log struct {
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// errorFromJSON turns the glue's or the runtime's description of a JS exception into a
+// typed error.
+func errorFromJSON(code isoerr.Code, raw []byte) *isoerr.Error {
+	var d struct {
+		Name    string `json:"name"`
+		Message string `json:"message"`
+		Stack   string `json:"stack"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return isoerr.New(isoerr.Internal, "undecodable exception %q", raw)
+	}
+	msg := d.Message
+	if d.Name != "" {
+		msg = d.Name + ": " + d.Message
+	}
+	return &isoerr.Error{Code: code, Message: msg, Stack: d.Stack}
+}

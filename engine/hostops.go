@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/runtime/weburl"
+)
+
+// invocation is the state of one call into a sandbox.
+type invocation struct {
+	ctx      context.Context
+	limits   Limits
+	start    time.Time
+	deadline time.Time
+	cpu      time.Duration // guest time used so far
+	running  time.Time     // start of the current guest slice
+	stopped  *isoerr.Error // why the guest was interrupted
+
+	logs      []Log
+	logBytes  int
+	logsFull  bool
+	timers    map[int]time.Time
+	ops       map[int]context.CancelFunc
+	opDone    chan opResult
+	complete  []byte
+	settled   bool
+	subreqs   int
+	cancelOps context.CancelFunc
+	opsCtx    context.Context
+}
+
+type opResult struct {
+	id    int
+	value any
+	err   *opError
+}
+
+type opError struct {
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
+	now := time.Now()
+	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall),
+		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, opDone: make(chan opResult, 16)}
+	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
+	sb.inv = inv
+	return inv
+}
+
+func (sb *Sandbox) end() {
+	sb.inv.cancelOps()
+	sb.inv = nil
+}
+
+func (inv *invocation) nextTimer() (id int, at time.Time, ok bool) {
+	for tid, t := range inv.timers {
+		if !ok || t.Before(at) || (t.Equal(at) && tid < id) {
+			id, at, ok = tid, t, true
+		}
+	}
+	return
+}
+
+// op runs one synchronous host operation (see package runtime for the contract).
+func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
+	inv := sb.inv
+	if inv == nil {
+		return nil, typeError("host operation %q outside an invocation", op)
+	}
+	switch op {
+	case "console":
+		var l Log
+		if err := json.Unmarshal(in, &l); err != nil {
+			return nil, typeError("console: %v", err)
+		}
+		sb.log(l.Level, l.Message)
+		return nil, nil
+	case "random":
+		n, err := strconv.Atoi(string(in))
+		if err != nil || n < 0 || n > 65536 {
+			return nil, &hostError{name: "RangeError", msg: "random: byte count must be 0..65536"}
+		}
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return b, nil
+	case "url_parse":
+		var a struct {
+			Input string  `json:"input"`
+			Base  *string `json:"base"`
+		}
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("url_parse: %v", err)
+		}
+		rec, err := weburl.Parse(a.Input, a.Base)
+		if err != nil {
+			return nil, typeError("%v", err)
+		}
+		return json.Marshal(rec)
+	case "url_set":
+		var a struct{ Href, Prop, Value string }
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("url_set: %v", err)
+		}
+		rec, err := weburl.Set(a.Href, a.Prop, a.Value)
+		if err != nil {
+			return nil, typeError("%v", err)
+		}
+		return json.Marshal(rec)
+	case "timer_set":
+		var a struct{ ID, Ms int }
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("timer_set: %v", err)
+		}
+		inv.timers[a.ID] = time.Now().Add(time.Duration(a.Ms) * time.Millisecond)
+		return nil, nil
+	case "timer_clear":
+		var a struct{ ID int }
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("timer_clear: %v", err)
+		}
+		delete(inv.timers, a.ID)
+		return nil, nil
+	case "op_start":
+		return nil, sb.startOp(in)
+	case "op_cancel":
+		var a struct{ ID int }
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("op_cancel: %v", err)
+		}
+		if cancel, ok := inv.ops[a.ID]; ok {
+			cancel()
+			delete(inv.ops, a.ID)
+		}
+		return nil, nil
+	case "complete":
+		inv.complete = append([]byte(nil), in...)
+		return nil, nil
+	case "settled":
+		inv.settled = true
+		return nil, nil
+	case "module_resolve":
+		base, spec, _ := bytes.Cut(in, []byte{0})
+		name, err := sb.cfg.Modules.Resolve(string(base), string(spec))
+		if err != nil {
+			return nil, typeError("%v", err)
+		}
+		return []byte(name), nil
+	case "module_source":
+		src, err := sb.cfg.Modules.esmSource(string(in))
+		if err != nil {
+			return nil, typeError("%v", err)
+		}
+		return []byte(src), nil
+	case "require_source":
+		return sb.cfg.Modules.requireSource(string(in))
+	}
+	if alg, ok := strings.CutPrefix(op, "digest:"); ok {
+		var h hash.Hash
+		switch strings.ToUpper(alg) {
+		case "SHA-1":
+			h = sha1.New()
+		case "SHA-256":
+			h = sha256.New()
+		case "SHA-384":
+			h = sha512.New384()
+		case "SHA-512":
+			h = sha512.New()
+		default:
+			return nil, &hostError{name: "NotSupportedError", msg: fmt.Sprintf("digest algorithm %q is not supported", alg)}
+		}
+		h.Write(in)
+		return h.Sum(nil), nil
+	}
+	return nil, typeError("unknown host operation %q", op)
+}
+
+// log captures one console line, within the invocation's log budget.
+func (sb *Sandbox) log(level, msg string) {
+	inv := sb.inv
+	if inv.logsFull {
+		return
+	}
+	switch level {
+	case "log", "info", "warn", "error", "debug":
+	default:
+		level = "log"
+	}
+	if !utf8.ValidString(msg) {
+		msg = strings.ToValidUTF8(msg, "\uFFFD")
+	}
+	if inv.logBytes+len(msg) > inv.limits.Logs {
+		inv.logsFull = true
+		msg = fmt.Sprintf("[isobox: console output truncated: more than %d bytes in this invocation]", inv.limits.Logs)
+		level = "warn"
+	}
+	inv.logBytes += len(msg)
+	inv.logs = append(inv.logs, Log{Level: level, Message: msg, Time: time.Now()})
+}
+
+// noNetworkMessage is what fetch() says in a sandbox without outbound access.
+const noNetworkMessage = "fetch() is not permitted: this sandbox has no network access. " +
+	"Grant it by giving the worker an outbound (globalOutbound) egress policy that allows the host."
+
+// startOp begins an asynchronous host operation; its result arrives on inv.opDone.
+func (sb *Sandbox) startOp(in []byte) error {
+	inv := sb.inv
+	var a struct {
+		ID      int             `json:"id"`
+		Kind    string          `json:"kind"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal(in, &a); err != nil {
+		return typeError("op_start: %v", err)
+	}
+	if a.Kind != "fetch" {
+		return typeError("unknown asynchronous operation %q", a.Kind)
+	}
+	if sb.cfg.Outbound == nil {
+		return typeError(noNetworkMessage)
+	}
+	inv.subreqs++
+	if inv.subreqs > inv.limits.Subrequests {
+		return &hostError{name: "Error", msg: fmt.Sprintf("%s: too many subrequests: the limit is %d per invocation", isoerr.SubrequestLimitExceeded, inv.limits.Subrequests)}
+	}
+	var req fetchRequest
+	if err := json.Unmarshal(a.Payload, &req); err != nil {
+		return typeError("fetch: %v", err)
+	}
+	hreq, err := req.toHTTP(inv.opsCtx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(inv.opsCtx)
+	inv.ops[a.ID] = cancel
+	rt, maxBody, done := sb.cfg.Outbound, inv.limits.Output, inv.opDone
+	go func() {
+		defer cancel()
+		v, err := roundTrip(rt, hreq.WithContext(ctx), maxBody)
+		r := opResult{id: a.ID, value: v}
+		if err != nil {
+			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
+		}
+		select {
+		case done <- r:
+		case <-ctx.Done():
+		}
+	}()
+	return nil
+}
+
+type fetchRequest struct {
+	Method   string      `json:"method"`
+	URL      string      `json:"url"`
+	Headers  [][2]string `json:"headers"`
+	Body     *string     `json:"body"`
+	Redirect string      `json:"redirect"`
+}
+
+func (r *fetchRequest) toHTTP(ctx context.Context) (*http.Request, error) {
+	var body io.Reader
+	if r.Body != nil {
+		b, err := base64.StdEncoding.DecodeString(*r.Body)
+		if err != nil {
+			return nil, typeError("fetch: body: %v", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	if err != nil {
+		return nil, typeError("fetch: %v", err)
+	}
+	for _, h := range r.Headers {
+		req.Header.Add(h[0], h[1])
+	}
+	return req, nil
+}
+
+func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int) (any, error) {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(maxBody)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("response body larger than %d bytes", maxBody)
+	}
+	headers := [][2]string{}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			headers = append(headers, [2]string{strings.ToLower(k), v})
+		}
+	}
+	return map[string]any{
+		"status": resp.StatusCode, "statusText": strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))),
+		"headers": headers, "body": base64.StdEncoding.EncodeToString(body),
+		"url": req.URL.String(), "redirected": false,
+	}, nil
+}

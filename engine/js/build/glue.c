@@ -1,0 +1,395 @@
+// glue.c: the C side of an isobox JavaScript sandbox. It owns one QuickJS-ng runtime and
+// context per wasm instance and is the only code between the guest and the host:
+//
+//   imports (module "isobox"):
+//     interrupt()                      -> 1 stops the running JS (CPU/wall/memory limit hit)
+//     call(op, op_len, in, in_len)     -> n >= 0: answer of n bytes waiting on the host,
+//                                         n < 0: an error of -n-1 bytes ("Name\nmessage")
+//     take(dst)                        copies the waiting answer to dst (0 discards it)
+//   exports: ib_init, ib_malloc, ib_free, ib_eval, ib_compile, ib_eval_bytecode,
+//            ib_dispatch, ib_run_jobs, ib_error_ptr, ib_error_len, ib_out_ptr, ib_out_len,
+//            ib_memory_usage
+//
+// Nothing else is compiled in: no quickjs-libc, so the std/os modules (files, processes,
+// environment) do not exist in the sandbox at all.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quickjs.h"
+
+#define IMPORT(name) __attribute__((import_module("isobox"), import_name(name)))
+#define EXPORT(name) __attribute__((export_name(name)))
+
+IMPORT("interrupt") int32_t host_interrupt(void);
+IMPORT("call") int32_t host_call(const char *op, int32_t op_len, const void *in, int32_t in_len);
+IMPORT("take") void host_take(void *dst);
+
+static JSRuntime *rt;
+static JSContext *ctx;
+static JSValue dispatch_fn;
+
+// The last error (JSON) or output (bytecode) handed back to the host.
+static char *err_buf;
+static size_t err_len;
+static uint8_t *out_buf;
+static size_t out_len;
+
+static int on_interrupt(JSRuntime *r, void *opaque) { return host_interrupt(); }
+
+// call_host runs a host operation. On success *out is a malloc'd, NUL-terminated answer.
+// It returns 0 on success, 1 for a host-reported error (then *out holds "Name\nmessage"),
+// and -1 when the answer could not be stored (out of memory).
+static int call_host(const char *op, size_t op_len, const void *in, size_t in_len, char **out,
+                     size_t *out_n) {
+  int32_t r = host_call(op, (int32_t)op_len, in, (int32_t)in_len);
+  int failed = r < 0;
+  size_t n = failed ? (size_t)(-(int64_t)r - 1) : (size_t)r;
+  char *buf = malloc(n + 1);
+  if (!buf) {
+    host_take(0);
+    return -1;
+  }
+  host_take(buf);
+  buf[n] = 0;
+  *out = buf;
+  *out_n = n;
+  return failed;
+}
+
+// throw_host_error turns "Name\nmessage" into a thrown JS error of that class.
+static JSValue throw_host_error(JSContext *c, const char *msg) {
+  const char *nl = strchr(msg, '\n');
+  const char *text = nl ? nl + 1 : msg;
+  size_t name_len = nl ? (size_t)(nl - msg) : 0;
+  if (name_len == 9 && !strncmp(msg, "TypeError", 9)) return JS_ThrowTypeError(c, "%s", text);
+  if (name_len == 10 && !strncmp(msg, "RangeError", 10)) return JS_ThrowRangeError(c, "%s", text);
+  if (name_len == 11 && !strncmp(msg, "SyntaxError", 11)) return JS_ThrowSyntaxError(c, "%s", text);
+  JSValue e = JS_NewError(c);
+  JS_SetPropertyStr(c, e, "message", JS_NewString(c, text));
+  if (name_len > 0) JS_SetPropertyStr(c, e, "name", JS_NewStringLen(c, msg, name_len));
+  return JS_Throw(c, e);
+}
+
+// payload_bytes gives the bytes of a string, ArrayBuffer or typed array argument.
+// *str is set when a C string was allocated and must be freed with JS_FreeCString.
+static int payload_bytes(JSContext *c, JSValueConst v, const uint8_t **p, size_t *n,
+                         const char **str) {
+  *str = 0;
+  *p = 0;
+  *n = 0;
+  if (JS_IsUndefined(v) || JS_IsNull(v)) return 0;
+  if (JS_IsString(v)) {
+    *str = JS_ToCStringLen(c, n, v);
+    if (!*str) return -1;
+    *p = (const uint8_t *)*str;
+    return 0;
+  }
+  size_t size;
+  uint8_t *buf = JS_GetArrayBuffer(c, &size, v);
+  if (buf) {
+    *p = buf;
+    *n = size;
+    return 0;
+  }
+  JS_FreeValue(c, JS_GetException(c));
+  size_t off, len, bpe;
+  JSValue ab = JS_GetTypedArrayBuffer(c, v, &off, &len, &bpe);
+  if (JS_IsException(ab)) {
+    JS_FreeValue(c, JS_GetException(c));
+    JS_ThrowTypeError(c, "host payload must be a string, ArrayBuffer or ArrayBufferView");
+    return -1;
+  }
+  buf = JS_GetArrayBuffer(c, &size, ab);
+  JS_FreeValue(c, ab);
+  if (!buf) return -1;
+  *p = buf + off;
+  *n = len;
+  return 0;
+}
+
+// js_host implements __isobox_host (magic 0: string answer) and __isobox_host_bytes
+// (magic 1: ArrayBuffer answer).
+static JSValue js_host(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv,
+                       int magic) {
+  size_t op_len;
+  const char *op = JS_ToCStringLen(c, &op_len, argv[0]);
+  if (!op) return JS_EXCEPTION;
+  const uint8_t *in;
+  size_t in_len;
+  const char *str;
+  if (payload_bytes(c, argc > 1 ? argv[1] : JS_UNDEFINED, &in, &in_len, &str) < 0) {
+    JS_FreeCString(c, op);
+    return JS_EXCEPTION;
+  }
+  char *out;
+  size_t out_n;
+  int r = call_host(op, op_len, in, in_len, &out, &out_n);
+  JS_FreeCString(c, op);
+  if (str) JS_FreeCString(c, str);
+  if (r < 0) return JS_ThrowOutOfMemory(c);
+  JSValue ret;
+  if (r > 0)
+    ret = throw_host_error(c, out);
+  else if (magic)
+    ret = JS_NewArrayBufferCopy(c, (const uint8_t *)out, out_n);
+  else
+    ret = JS_NewStringLen(c, out, out_n);
+  free(out);
+  return ret;
+}
+
+static JSValue js_set_dispatch(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  if (!JS_IsFunction(c, argv[0])) return JS_ThrowTypeError(c, "dispatch must be a function");
+  JS_FreeValue(c, dispatch_fn);
+  dispatch_fn = JS_DupValue(c, argv[0]);
+  return JS_UNDEFINED;
+}
+
+// js_eval_async evaluates a script that may use top-level await; it returns a promise.
+static JSValue js_eval_async(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  size_t len;
+  const char *code = JS_ToCStringLen(c, &len, argv[0]);
+  if (!code) return JS_EXCEPTION;
+  const char *name = argc > 1 ? JS_ToCString(c, argv[1]) : 0;
+  JSValue v = JS_Eval(c, code, len, name ? name : "<eval>", JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_ASYNC);
+  JS_FreeCString(c, code);
+  if (name) JS_FreeCString(c, name);
+  return v;
+}
+
+// js_eval_script evaluates a sloppy-mode global script under a file name (CommonJS
+// modules) and returns its completion value.
+static JSValue js_eval_script(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  size_t len;
+  const char *code = JS_ToCStringLen(c, &len, argv[0]);
+  if (!code) return JS_EXCEPTION;
+  const char *name = argc > 1 ? JS_ToCString(c, argv[1]) : 0;
+  JSValue v = JS_Eval(c, code, len, name ? name : "<script>", JS_EVAL_TYPE_GLOBAL);
+  JS_FreeCString(c, code);
+  if (name) JS_FreeCString(c, name);
+  return v;
+}
+
+// Module names are resolved and sources supplied by the host (the worker's module map).
+static char *module_normalize(JSContext *c, const char *base, const char *name, void *opaque) {
+  size_t bl = strlen(base), nl = strlen(name);
+  char *in = malloc(bl + nl + 1);
+  if (!in) {
+    JS_ThrowOutOfMemory(c);
+    return 0;
+  }
+  memcpy(in, base, bl);
+  in[bl] = 0;
+  memcpy(in + bl + 1, name, nl);
+  char *out;
+  size_t out_n;
+  int r = call_host("module_resolve", 14, in, bl + nl + 1, &out, &out_n);
+  free(in);
+  if (r < 0) {
+    JS_ThrowOutOfMemory(c);
+    return 0;
+  }
+  if (r > 0) {
+    throw_host_error(c, out);
+    free(out);
+    return 0;
+  }
+  char *res = js_malloc(c, out_n + 1);
+  if (res) memcpy(res, out, out_n + 1);
+  free(out);
+  return res;
+}
+
+static JSModuleDef *module_load(JSContext *c, const char *name, void *opaque) {
+  char *src;
+  size_t n;
+  int r = call_host("module_source", 13, name, strlen(name), &src, &n);
+  if (r < 0) {
+    JS_ThrowOutOfMemory(c);
+    return 0;
+  }
+  if (r > 0) {
+    throw_host_error(c, src);
+    free(src);
+    return 0;
+  }
+  JSValue fn = JS_Eval(c, src, n, name, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+  free(src);
+  if (JS_IsException(fn)) return 0;
+  JSModuleDef *m = JS_VALUE_GET_PTR(fn);
+  JS_FreeValue(c, fn);
+  return m;
+}
+
+// record_exception stores the pending exception as JSON {name, message, stack, uncatchable}.
+static void record_exception(void) {
+  JSValue e = JS_GetException(ctx);
+  int uncatchable = JS_IsUncatchableError(e);
+  JSValue o = JS_NewObject(ctx);
+  if (JS_IsError(e)) {
+    JS_SetPropertyStr(ctx, o, "name", JS_GetPropertyStr(ctx, e, "name"));
+    JS_SetPropertyStr(ctx, o, "message", JS_GetPropertyStr(ctx, e, "message"));
+    JS_SetPropertyStr(ctx, o, "stack", JS_GetPropertyStr(ctx, e, "stack"));
+  } else {
+    JS_SetPropertyStr(ctx, o, "message", JS_ToString(ctx, e));
+  }
+  JS_SetPropertyStr(ctx, o, "uncatchable", JS_NewBool(ctx, uncatchable));
+  JS_FreeValue(ctx, e);
+  JSValue s = JS_JSONStringify(ctx, o, JS_UNDEFINED, JS_UNDEFINED);
+  JS_FreeValue(ctx, o);
+  free(err_buf);
+  err_buf = 0;
+  err_len = 0;
+  size_t n;
+  const char *cs = JS_IsException(s) ? 0 : JS_ToCStringLen(ctx, &n, s);
+  if (!cs) {
+    // Even the description failed (out of memory, or interrupted again): keep a fixed one.
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    static const char fallback[] = "{\"name\":\"InternalError\",\"message\":\"exception could not be described\",\"uncatchable\":true}";
+    cs = fallback;
+    n = sizeof(fallback) - 1;
+    err_buf = malloc(n);
+    if (err_buf) {
+      memcpy(err_buf, cs, n);
+      err_len = n;
+    }
+    JS_FreeValue(ctx, s);
+    return;
+  }
+  err_buf = malloc(n);
+  if (err_buf) {
+    memcpy(err_buf, cs, n);
+    err_len = n;
+  }
+  JS_FreeCString(ctx, cs);
+  JS_FreeValue(ctx, s);
+}
+
+static void set_global_fn(const char *name, JSCFunction *fn, int len) {
+  JSValue g = JS_GetGlobalObject(ctx);
+  JS_SetPropertyStr(ctx, g, name, JS_NewCFunction(ctx, fn, name, len));
+  JS_FreeValue(ctx, g);
+}
+
+EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
+  rt = JS_NewRuntime();
+  if (!rt) return -1;
+  JS_SetInterruptHandler(rt, on_interrupt, 0);
+  JS_SetMaxStackSize(rt, (size_t)max_stack);
+  JS_SetModuleLoaderFunc(rt, module_normalize, module_load, 0);
+  ctx = JS_NewContext(rt);
+  if (!ctx) return -2;
+  if (JS_AddIntrinsicDOMException(ctx)) return -3;
+  dispatch_fn = JS_UNDEFINED;
+  JSValue g = JS_GetGlobalObject(ctx);
+  JS_SetPropertyStr(ctx, g, "__isobox_host",
+                    JS_NewCFunctionMagic(ctx, js_host, "__isobox_host", 2, JS_CFUNC_generic_magic, 0));
+  JS_SetPropertyStr(ctx, g, "__isobox_host_bytes",
+                    JS_NewCFunctionMagic(ctx, js_host, "__isobox_host_bytes", 2, JS_CFUNC_generic_magic, 1));
+  JS_FreeValue(ctx, g);
+  set_global_fn("__isobox_set_dispatch", js_set_dispatch, 1);
+  set_global_fn("__isobox_eval", js_eval_async, 2);
+  set_global_fn("__isobox_eval_script", js_eval_script, 2);
+  return 0;
+}
+
+EXPORT("ib_malloc") void *ib_malloc(int32_t n) { return malloc((size_t)n); }
+EXPORT("ib_free") void ib_free(void *p) { free(p); }
+EXPORT("ib_error_ptr") const char *ib_error_ptr(void) { return err_buf; }
+EXPORT("ib_error_len") int32_t ib_error_len(void) { return (int32_t)err_len; }
+EXPORT("ib_out_ptr") const uint8_t *ib_out_ptr(void) { return out_buf; }
+EXPORT("ib_out_len") int32_t ib_out_len(void) { return (int32_t)out_len; }
+
+// ib_eval runs a global script. It returns 0, or -1 with the exception recorded.
+EXPORT("ib_eval") int32_t ib_eval(const char *code, int32_t len, const char *name) {
+  JSValue v = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
+  if (JS_IsException(v)) {
+    record_exception();
+    return -1;
+  }
+  JS_FreeValue(ctx, v);
+  return 0;
+}
+
+// ib_compile compiles a global script to bytecode, left in the out buffer.
+EXPORT("ib_compile") int32_t ib_compile(const char *code, int32_t len, const char *name) {
+  JSValue fn = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+  if (JS_IsException(fn)) {
+    record_exception();
+    return -1;
+  }
+  size_t n;
+  uint8_t *buf = JS_WriteObject(ctx, &n, fn, JS_WRITE_OBJ_BYTECODE);
+  JS_FreeValue(ctx, fn);
+  if (!buf) {
+    record_exception();
+    return -1;
+  }
+  free(out_buf);
+  out_buf = malloc(n);
+  if (!out_buf) {
+    js_free(ctx, buf);
+    return -2;
+  }
+  memcpy(out_buf, buf, n);
+  out_len = n;
+  js_free(ctx, buf);
+  return 0;
+}
+
+// ib_eval_bytecode runs bytecode made by ib_compile (only ever the host's own runtime).
+EXPORT("ib_eval_bytecode") int32_t ib_eval_bytecode(const uint8_t *buf, int32_t len) {
+  JSValue fn = JS_ReadObject(ctx, buf, (size_t)len, JS_READ_OBJ_BYTECODE);
+  if (JS_IsException(fn)) {
+    record_exception();
+    return -1;
+  }
+  JSValue v = JS_EvalFunction(ctx, fn);
+  if (JS_IsException(v)) {
+    record_exception();
+    return -1;
+  }
+  JS_FreeValue(ctx, v);
+  return 0;
+}
+
+// ib_dispatch hands a message (JSON) to the runtime's dispatcher.
+EXPORT("ib_dispatch") int32_t ib_dispatch(const char *msg, int32_t len) {
+  if (!JS_IsFunction(ctx, dispatch_fn)) return -2;
+  JSValue arg = JS_NewStringLen(ctx, msg, (size_t)len);
+  if (JS_IsException(arg)) {
+    record_exception();
+    return -1;
+  }
+  JSValue v = JS_Call(ctx, dispatch_fn, JS_UNDEFINED, 1, &arg);
+  JS_FreeValue(ctx, arg);
+  if (JS_IsException(v)) {
+    record_exception();
+    return -1;
+  }
+  JS_FreeValue(ctx, v);
+  return 0;
+}
+
+// ib_run_jobs drains the microtask queue. It returns the number of jobs run, or -1 with
+// the exception recorded when a job threw (only uncatchable errors get here).
+EXPORT("ib_run_jobs") int32_t ib_run_jobs(void) {
+  int32_t n = 0;
+  for (;;) {
+    JSContext *c;
+    int r = JS_ExecutePendingJob(rt, &c);
+    if (r == 0) return n;
+    if (r < 0) {
+      record_exception();
+      return -1;
+    }
+    n++;
+  }
+}
+
+// ib_memory_usage reports the bytes QuickJS has allocated (malloc'd, live).
+EXPORT("ib_memory_usage") int64_t ib_memory_usage(void) {
+  JSMemoryUsage u;
+  JS_ComputeMemoryUsage(rt, &u);
+  return u.malloc_size;
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// ModuleType is the kind of a module in a worker's module map, as in the Worker Loader.
+type ModuleType string
+
+// The module types a sandbox understands.
+const (
+	ModuleJS   ModuleType = "js"   // ES module
+	ModuleCJS  ModuleType = "cjs"  // CommonJS: require/module.exports; its default export is module.exports
+	ModuleText ModuleType = "text" // a string, as the default export
+	ModuleData ModuleType = "data" // bytes, as an ArrayBuffer default export
+	ModuleJSON ModuleType = "json" // a JSON value, as the default export
+	ModuleWasm ModuleType = "wasm" // not supported yet
+	ModulePy   ModuleType = "py"   // not supported yet
+)
+
+// Module is one entry of a module map.
+type Module struct {
+	Type    ModuleType
+	Content []byte
+}
+
+// ModuleMap is a worker's code: module name -> module. Names are paths without a leading
+// slash ("main.js", "lib/util.js"); imports resolve against them like URLs.
+type ModuleMap map[string]Module
+
+// builtinModules are provided by the runtime itself.
+var builtinModules = map[string]string{
+	"cloudflare:workers": `const w = globalThis.__isobox_internal;
+export const WorkerEntrypoint = w.WorkerEntrypoint;
+export const RpcTarget = w.RpcTarget;
+export const DurableObject = w.DurableObject;
+export default { WorkerEntrypoint, RpcTarget, DurableObject };
+`,
+}
+
+// Size returns the total bytes of all modules.
+func (m ModuleMap) Size() int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v.Content)
+	}
+	return n
+}
+
+// Validate checks what can be checked before running anything: main exists, types are
+// known, text is UTF-8 and JSON parses.
+func (m ModuleMap) Validate(main string) error {
+	if main == "" {
+		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule is required")
+	}
+	mod, ok := m[main]
+	if !ok {
+		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q is not in modules (have: %s)", main, m.names())
+	}
+	if mod.Type != ModuleJS && mod.Type != ModuleCJS {
+		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q must be a js or cjs module, not %s", main, mod.Type)
+	}
+	for name, mod := range m {
+		if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\x00") {
+			return isoerr.New(isoerr.InvalidWorkerCode, "invalid module name %q", name)
+		}
+		switch mod.Type {
+		case ModuleJS, ModuleCJS, ModuleText:
+			if !utf8.Valid(mod.Content) {
+				return isoerr.New(isoerr.InvalidWorkerCode, "module %q is not valid UTF-8", name)
+			}
+		case ModuleJSON:
+			if !json.Valid(mod.Content) {
+				return isoerr.New(isoerr.InvalidWorkerCode, "module %q is not valid JSON", name)
+			}
+		case ModuleData:
+		case ModuleWasm, ModulePy:
+			return isoerr.New(isoerr.NotImplemented, "module %q: %s modules are not supported yet", name, mod.Type)
+		default:
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q has unknown type %q (want js, cjs, text, data or json)", name, mod.Type)
+		}
+	}
+	return nil
+}
+
+func (m ModuleMap) names() string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 20 {
+		names = append(names[:20], "...")
+	}
+	return strings.Join(names, ", ")
+}
+
+// Resolve maps an import specifier seen in module base to a module name.
+func (m ModuleMap) Resolve(base, spec string) (string, error) {
+	if _, ok := builtinModules[spec]; ok {
+		return spec, nil
+	}
+	switch spec {
+	case "qjs:std", "qjs:os", "qjs:bjson", "std", "os":
+		return "", fmt.Errorf("module %q is not available in isobox: sandboxes have no file, process or environment access", spec)
+	}
+	name := spec
+	if strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") || strings.HasPrefix(spec, "/") {
+		if strings.HasPrefix(spec, "/") {
+			name = path.Clean(spec)
+		} else {
+			name = path.Join(path.Dir("/"+base), spec)
+		}
+		name = strings.TrimPrefix(name, "/")
+	}
+	if _, ok := m[name]; ok {
+		return name, nil
+	}
+	for _, ext := range []string{".js", ".mjs", ".cjs", ".json", "/index.js"} {
+		if _, ok := m[name+ext]; ok {
+			return name + ext, nil
+		}
+	}
+	return "", fmt.Errorf("cannot find module %q imported from %q; the worker's modules are: %s", spec, base, m.names())
+}
+
+// esmSource returns a module as ES module source: non-JS types become a default export.
+func (m ModuleMap) esmSource(name string) (string, error) {
+	if src, ok := builtinModules[name]; ok {
+		return src, nil
+	}
+	mod, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("module %q not found", name)
+	}
+	switch mod.Type {
+	case ModuleJS:
+		return string(mod.Content), nil
+	case ModuleCJS:
+		q, _ := json.Marshal(name)
+		return "export default globalThis.__isobox_internal.requireFrom(\"\", " + string(q) + ");\n", nil
+	case ModuleText:
+		q, _ := json.Marshal(string(mod.Content))
+		return "export default " + string(q) + ";\n", nil
+	case ModuleJSON:
+		return "export default (" + string(mod.Content) + ");\n", nil
+	case ModuleData:
+		b64 := base64.StdEncoding.EncodeToString(mod.Content)
+		return `const s = atob("` + b64 + `"); const u = new Uint8Array(s.length);
+for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
+export default u.buffer;
+`, nil
+	}
+	return "", fmt.Errorf("module %q: type %s cannot be imported", name, mod.Type)
+}
+
+// requireSource returns a module for require(): {"type","source"}; data is base64.
+func (m ModuleMap) requireSource(name string) ([]byte, error) {
+	mod, ok := m[name]
+	if !ok {
+		return nil, fmt.Errorf("module %q not found", name)
+	}
+	src := string(mod.Content)
+	if mod.Type == ModuleData {
+		src = base64.StdEncoding.EncodeToString(mod.Content)
+	}
+	return json.Marshal(map[string]string{"type": string(mod.Type), "source": src})
+}

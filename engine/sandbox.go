@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// SandboxConfig describes what one sandbox gets from its host.
+type SandboxConfig struct {
+	// Memory caps the sandbox's linear memory in bytes (0: the default, 128 MiB).
+	Memory uint64
+	// Modules is the worker's code; nil for a sandbox that only evaluates snippets.
+	Modules ModuleMap
+	// Outbound carries the sandbox's fetch() calls. nil means no network access: fetch
+	// throws a TypeError that says so. The egress gateway plugs in here.
+	Outbound http.RoundTripper
+}
+
+// Sandbox is one JavaScript sandbox: a wasm instance with its own memory. It runs one
+// invocation at a time; the loader makes sure of that. After a limit trips (CPU, wall time,
+// memory) or the guest traps, the sandbox is broken and every later call fails.
+type Sandbox struct {
+	e       *Engine
+	mod     api.Module
+	mem     *limitedMemory
+	ctx     context.Context // carries the sandbox to host functions
+	cfg     SandboxConfig
+	fn      guestFuncs
+	inv     *invocation
+	pending []byte // a host answer waiting for take()
+	broken  *isoerr.Error
+	loaded  bool
+}
+
+type guestFuncs struct {
+	init, malloc, free, eval, compile, evalBytecode, dispatch, runJobs,
+	errPtr, errLen, outPtr, outLen, memUsage api.Function
+}
+
+// instantiate makes a bare sandbox: QuickJS initialised, no runtime yet.
+func (e *Engine) instantiate(ctx context.Context, memLimit uint64) (*Sandbox, error) {
+	sb := &Sandbox{e: e, mem: newLimitedMemory(memLimit)}
+	sb.ctx = context.WithValue(context.Background(), sandboxKey{}, sb)
+	ictx := experimental.WithMemoryAllocator(sb.ctx, experimental.MemoryAllocatorFunc(
+		func(cap, max uint64) experimental.LinearMemory { return sb.mem }))
+	mod, err := e.rt.InstantiateModule(ictx, e.compiled, e.modConfig)
+	if err != nil {
+		sb.mem.Free()
+		if sb.mem.refused.Load() {
+			return nil, isoerr.New(isoerr.MemoryLimitExceeded, "memory limit of %d bytes is too small to start a sandbox", memLimit)
+		}
+		return nil, fmt.Errorf("engine: instantiate: %w", err)
+	}
+	sb.mod = mod
+	f := func(name string) api.Function { return mod.ExportedFunction(name) }
+	sb.fn = guestFuncs{
+		init: f("ib_init"), malloc: f("ib_malloc"), free: f("ib_free"), eval: f("ib_eval"),
+		compile: f("ib_compile"), evalBytecode: f("ib_eval_bytecode"), dispatch: f("ib_dispatch"),
+		runJobs: f("ib_run_jobs"), errPtr: f("ib_error_ptr"), errLen: f("ib_error_len"),
+		outPtr: f("ib_out_ptr"), outLen: f("ib_out_len"), memUsage: f("ib_memory_usage"),
+	}
+	res, err := sb.fn.init.Call(sb.ctx, maxJSStack)
+	if err != nil || int32(res[0]) != 0 {
+		sb.Close(ctx)
+		if sb.mem.refused.Load() {
+			return nil, isoerr.New(isoerr.MemoryLimitExceeded, "memory limit of %d bytes is too small to start a sandbox", memLimit)
+		}
+		return nil, fmt.Errorf("engine: QuickJS init failed (%v, %v)", res, err)
+	}
+	return sb, nil
+}
+
+// NewSandbox makes a sandbox with the Workers runtime ready. Its code (cfg.Modules) is not
+// evaluated until Load.
+//
+// # Errors
+//
+// invalid_request for a bad memory limit, memory_limit_exceeded when the runtime does not
+// fit in it.
+func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, error) {
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultLimits().Memory
+	}
+	if err := (Limits{Memory: cfg.Memory}).Validate(); err != nil {
+		return nil, err
+	}
+	sb, err := e.instantiate(ctx, cfg.Memory)
+	if err != nil {
+		return nil, err
+	}
+	sb.cfg = cfg
+	sb.begin(ctx, Limits{CPU: time.Second, Wall: 10 * time.Second}.WithDefaults())
+	defer sb.end()
+	ptr, err := sb.write(e.bootstrap)
+	if err == nil {
+		var res []uint64
+		res, err = sb.guest(sb.fn.evalBytecode, uint64(ptr), uint64(len(e.bootstrap)))
+		if err == nil && int32(res[0]) != 0 {
+			err = fmt.Errorf("engine: runtime failed to start: %s", sb.lastError())
+		}
+		sb.freeGuest(ptr)
+	}
+	if err != nil {
+		sb.Close(ctx)
+		return nil, err
+	}
+	return sb, nil
+}
+
+// Close frees the sandbox's instance and memory.
+func (sb *Sandbox) Close(ctx context.Context) {
+	if sb.mod != nil {
+		_ = sb.mod.Close(ctx)
+		sb.mod = nil
+	}
+	sb.mem.Free()
+}
+
+// Broken returns the error that broke the sandbox, or nil while it is usable.
+func (sb *Sandbox) Broken() error {
+	if sb.broken == nil {
+		return nil
+	}
+	return sb.broken
+}
+
+// MemoryBytes is the size of the sandbox's linear memory.
+func (sb *Sandbox) MemoryBytes() int { return sb.mem.Len() }
+
+// guest calls a guest export, measuring the time spent as the invocation's CPU time.
+func (sb *Sandbox) guest(fn api.Function, args ...uint64) ([]uint64, error) {
+	inv := sb.inv
+	inv.running = time.Now()
+	res, err := fn.Call(sb.ctx, args...)
+	inv.cpu += time.Since(inv.running)
+	inv.running = time.Time{}
+	if err != nil {
+		return nil, sb.trap(err)
+	}
+	return res, nil
+}
+
+// trap turns a wasm-level failure into the typed error that caused it.
+func (sb *Sandbox) trap(err error) *isoerr.Error {
+	var e *isoerr.Error
+	switch {
+	case sb.inv.stopped != nil:
+		e = sb.inv.stopped
+	case sb.mem.refused.Load():
+		e = sb.memoryError()
+	case strings.Contains(err.Error(), "stack overflow"):
+		e = isoerr.New(isoerr.WorkerException, "RangeError: Maximum call stack size exceeded")
+	default:
+		e = isoerr.New(isoerr.Internal, "sandbox trapped: %v", err)
+	}
+	sb.broken = e
+	return e
+}
+
+func (sb *Sandbox) memoryError() *isoerr.Error {
+	return isoerr.New(isoerr.MemoryLimitExceeded, "the sandbox tried to use more than its memory limit of %d MiB", sb.mem.limit>>20)
+}
+
+func (sb *Sandbox) write(b []byte) (uint32, error) {
+	res, err := sb.guest(sb.fn.malloc, uint64(len(b)+1))
+	if err != nil {
+		return 0, err
+	}
+	ptr := uint32(res[0])
+	if ptr == 0 {
+		sb.broken = sb.memoryError()
+		return 0, sb.broken
+	}
+	mem := sb.mod.Memory()
+	mem.Write(ptr, b)
+	mem.WriteByte(ptr+uint32(len(b)), 0)
+	return ptr, nil
+}
+
+func (sb *Sandbox) writeCString(s string) (uint32, error) { return sb.write([]byte(s)) }
+
+func (sb *Sandbox) freeGuest(ptr uint32) {
+	if sb.broken == nil {
+		_, _ = sb.guest(sb.fn.free, uint64(ptr))
+	}
+}
+
+// lastError reads the exception the glue recorded (JSON).
+func (sb *Sandbox) lastError() []byte {
+	p, err1 := sb.fn.errPtr.Call(sb.ctx)
+	n, err2 := sb.fn.errLen.Call(sb.ctx)
+	if err1 != nil || err2 != nil {
+		return []byte(`{"message":"unknown error"}`)
+	}
+	b, ok := sb.mod.Memory().Read(uint32(p[0]), uint32(n[0]))
+	if !ok || len(b) == 0 {
+		return []byte(`{"message":"unknown error"}`)
+	}
+	return append([]byte(nil), b...)
+}
+
+// dispatch sends one message to the runtime's dispatcher.
+func (sb *Sandbox) dispatch(msg any) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
+	}
+	ptr, err := sb.write(b)
+	if err != nil {
+		return err
+	}
+	res, err := sb.guest(sb.fn.dispatch, uint64(ptr), uint64(len(b)))
+	if err != nil {
+		return err
+	}
+	sb.freeGuest(ptr)
+	if r := int32(res[0]); r != 0 {
+		return sb.guestException()
+	}
+	return nil
+}
+
+// guestException classifies the exception that the glue just recorded.
+func (sb *Sandbox) guestException() *isoerr.Error {
+	raw := sb.lastError()
+	var d struct {
+		Uncatchable bool `json:"uncatchable"`
+	}
+	_ = json.Unmarshal(raw, &d)
+	switch {
+	case sb.inv.stopped != nil:
+		sb.broken = sb.inv.stopped
+	case sb.mem.refused.Load():
+		sb.broken = sb.memoryError()
+	case d.Uncatchable:
+		sb.broken = errorFromJSON(isoerr.Internal, raw)
+	default:
+		return errorFromJSON(isoerr.WorkerException, raw)
+	}
+	return sb.broken
+}
+
+func (sb *Sandbox) runJobs() error {
+	res, err := sb.guest(sb.fn.runJobs)
+	if err != nil {
+		return err
+	}
+	if int32(res[0]) < 0 {
+		return sb.guestException()
+	}
+	return nil
+}
+
+// Request is an HTTP request handed to a worker's fetch handler.
+type Request struct {
+	Method  string      `json:"method"`
+	URL     string      `json:"url"`
+	Headers [][2]string `json:"headers"`
+	Body    []byte      `json:"-"`
+}
+
+// Result is what an invocation produced. It is returned with errors too (logs and times
+// still apply).
+type Result struct {
+	Status     int             `json:"status,omitempty"`
+	StatusText string          `json:"statusText,omitempty"`
+	Headers    [][2]string     `json:"headers,omitempty"`
+	Body       []byte          `json:"-"`
+	Value      json.RawMessage `json:"result,omitempty"` // RPC or eval result; nil for undefined
+	Logs       []Log           `json:"logs"`
+	CPU        time.Duration   `json:"-"`
+	Wall       time.Duration   `json:"-"`
+}
+
+// Load evaluates the worker's main module (and everything it imports). env is the worker's
+// env object (JSON), visible to handlers as their env argument.
+//
+// # Errors
+//
+// invalid_worker_code for syntax errors and missing modules, worker_exception when top-level
+// code throws, and the limit codes.
+func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.RawMessage) (*Result, error) {
+	if err := sb.cfg.Modules.Validate(main); err != nil {
+		return &Result{}, err
+	}
+	if len(env) == 0 {
+		env = json.RawMessage("{}")
+	}
+	res, err := sb.run(ctx, lim, map[string]any{"type": "load", "main": main, "env": env})
+	if err == nil {
+		sb.loaded = true
+	}
+	return res, err
+}
+
+// Fetch calls the worker's fetch handler with req. props is the entrypoint's ctx.props.
+func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req *Request, props json.RawMessage) (*Result, error) {
+	if !sb.loaded {
+		return &Result{}, isoerr.New(isoerr.Internal, "sandbox has no worker loaded")
+	}
+	var body *string
+	if req.Body != nil {
+		s := base64.StdEncoding.EncodeToString(req.Body)
+		body = &s
+	}
+	headers := req.Headers
+	if headers == nil {
+		headers = [][2]string{}
+	}
+	return sb.run(ctx, lim, map[string]any{
+		"type": "fetch", "entrypoint": entrypoint, "props": rawOrNull(props),
+		"request": map[string]any{"method": req.Method, "url": req.URL, "headers": headers, "body": body},
+	})
+}
+
+// Call invokes an RPC method of the worker with JSON arguments (an array).
+func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method string, args, props json.RawMessage) (*Result, error) {
+	if !sb.loaded {
+		return &Result{}, isoerr.New(isoerr.Internal, "sandbox has no worker loaded")
+	}
+	if len(args) == 0 {
+		args = json.RawMessage("[]")
+	}
+	var arr []json.RawMessage
+	if err := json.Unmarshal(args, &arr); err != nil {
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "RPC arguments must be a JSON array: %v", err)
+	}
+	return sb.run(ctx, lim, map[string]any{
+		"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
+	})
+}
+
+// Eval runs a snippet the way a model writes one (an expression, statements, or an async
+// arrow function, which is then called) and returns its value as JSON.
+func (sb *Sandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, error) {
+	return sb.run(ctx, lim, map[string]any{"type": "eval", "code": code})
+}
+
+func rawOrNull(r json.RawMessage) json.RawMessage {
+	if len(r) == 0 {
+		return json.RawMessage("null")
+	}
+	return r
+}
+
+// completion is the header the runtime sends with "complete".
+type completion struct {
+	OK         bool            `json:"ok"`
+	Code       isoerr.Code     `json:"code"`
+	Error      json.RawMessage `json:"error"`
+	Status     int             `json:"status"`
+	StatusText string          `json:"statusText"`
+	Headers    [][2]string     `json:"headers"`
+	Result     json.RawMessage `json:"result"`
+}
+
+// run is one invocation: dispatch msg, then drive the event loop (microtasks, timers,
+// async host operations) until the runtime reports the invocation settled.
+func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error) {
+	res := &Result{}
+	if sb.broken != nil {
+		return res, sb.broken
+	}
+	lim = lim.WithDefaults()
+	inv := sb.begin(ctx, lim)
+	defer sb.end()
+	err := sb.loop(msg)
+	res.Logs = inv.logs
+	res.CPU = inv.cpu
+	res.Wall = time.Since(inv.start)
+	if err == nil && sb.mem.refused.Load() {
+		sb.broken = sb.memoryError()
+		err = sb.broken
+	}
+	if err != nil {
+		return res, isoerr.As(err)
+	}
+	head, body, _ := bytes.Cut(inv.complete, []byte("\n"))
+	var c completion
+	if jerr := json.Unmarshal(head, &c); jerr != nil {
+		return res, isoerr.New(isoerr.Internal, "undecodable completion: %v", jerr)
+	}
+	if !c.OK {
+		code := c.Code
+		if code == "" {
+			code = isoerr.WorkerException
+		}
+		return res, errorFromJSON(code, c.Error)
+	}
+	res.Status, res.StatusText, res.Headers, res.Value = c.Status, c.StatusText, c.Headers, c.Result
+	if len(body) > lim.Output || len(c.Result) > lim.Output {
+		return res, isoerr.New(isoerr.OutputLimitExceeded, "the response is larger than the output limit of %d bytes", lim.Output)
+	}
+	res.Body = body
+	return res, nil
+}
+
+func (sb *Sandbox) loop(msg any) error {
+	inv := sb.inv
+	if err := sb.dispatch(msg); err != nil {
+		return err
+	}
+	for {
+		if err := sb.runJobs(); err != nil {
+			return err
+		}
+		if inv.settled {
+			return nil
+		}
+		if err := sb.wait(); err != nil {
+			return err
+		}
+	}
+}
+
+// wait blocks until the next timer or async operation, and delivers it to the guest.
+func (sb *Sandbox) wait() error {
+	inv := sb.inv
+	id, at, hasTimer := inv.nextTimer()
+	if !hasTimer && len(inv.ops) == 0 {
+		return isoerr.New(isoerr.NoResponse, "the worker's promise never settled and nothing is left to wait for (no timer, no pending fetch): the invocation can never finish")
+	}
+	var timerC <-chan time.Time
+	if hasTimer {
+		d := time.Until(at)
+		if d <= 0 {
+			delete(inv.timers, id)
+			return sb.dispatch(map[string]any{"type": "timer", "id": id})
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timerC = t.C
+	}
+	wall := time.NewTimer(time.Until(inv.deadline))
+	defer wall.Stop()
+	select {
+	case <-timerC:
+		delete(inv.timers, id)
+		return sb.dispatch(map[string]any{"type": "timer", "id": id})
+	case r := <-inv.opDone:
+		if _, ok := inv.ops[r.id]; !ok {
+			return nil // canceled meanwhile
+		}
+		delete(inv.ops, r.id)
+		return sb.dispatch(map[string]any{"type": "op", "id": r.id, "ok": r.err == nil, "value": r.value, "error": r.err})
+	case <-inv.ctx.Done():
+		sb.broken = isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))
+		return sb.broken
+	case <-wall.C:
+		sb.broken = isoerr.New(isoerr.WallTimeExceeded, "the invocation ran longer than its wall-time limit of %v", inv.limits.Wall)
+		return sb.broken
+	}
+}
+
+// interrupt answers QuickJS's periodic poll: 1 stops the running JS (uncatchably).
+func (sb *Sandbox) interrupt() int32 {
+	inv := sb.inv
+	if inv == nil {
+		return 0
+	}
+	if inv.stopped != nil {
+		return 1
+	}
+	now := time.Now()
+	switch {
+	case sb.mem.refused.Load():
+		inv.stopped = sb.memoryError()
+	case inv.cpu+now.Sub(inv.running) > inv.limits.CPU:
+		inv.stopped = isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU)
+	case now.After(inv.deadline):
+		inv.stopped = isoerr.New(isoerr.WallTimeExceeded, "the invocation ran longer than its wall-time limit of %v", inv.limits.Wall)
+	case inv.ctx.Err() != nil:
+		inv.stopped = isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))
+	default:
+		return 0
+	}
+	return 1
+}
+
+// take copies the waiting host answer into guest memory (dst 0 drops it).
+func (sb *Sandbox) take(dst uint32) {
+	if dst != 0 {
+		sb.mod.Memory().Write(dst, sb.pending)
+	}
+	sb.pending = nil
+}
+
+// hostCall runs a host operation for the guest and leaves the answer for take.
+func (sb *Sandbox) hostCall(opPtr, opLen, inPtr, inLen uint32) int32 {
+	mem := sb.mod.Memory()
+	op, ok1 := mem.Read(opPtr, opLen)
+	in, ok2 := mem.Read(inPtr, inLen)
+	if !ok1 || !ok2 {
+		sb.pending = []byte("TypeError\nhost call out of bounds")
+		return -int32(len(sb.pending)) - 1
+	}
+	out, err := sb.op(string(op), in)
+	if err != nil {
+		name := "Error"
+		var he *hostError
+		if errors.As(err, &he) {
+			name = he.name
+		}
+		sb.pending = []byte(name + "\n" + err.Error())
+		return -int32(len(sb.pending)) - 1
+	}
+	sb.pending = out
+	return int32(len(out))
+}
+
+// hostError is an error the guest sees as a JS error of class name.
+type hostError struct {
+	name string
+	msg  string
+}
+
+func (e *hostError) Error() string { return e.msg }
+
+func typeError(format string, args ...any) error {
+	return &hostError{name: "TypeError", msg: fmt.Sprintf(format, args...)}
+}

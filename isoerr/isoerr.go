@@ -1,0 +1,86 @@
+// Package isoerr defines the typed errors every isobox API returns: a stable,
+// machine-readable code plus a human sentence, so that callers branch on the code and show
+// the message.
+//
+//	var e *isoerr.Error
+//	if errors.As(err, &e) && e.Code == isoerr.CPULimitExceeded { ... }
+package isoerr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Codes never change meaning once released.
+type Code string
+
+// The codes isobox reports.
+const (
+	// InvalidWorkerCode: the code cannot be loaded (syntax error, missing module, bad map).
+	InvalidWorkerCode Code = "invalid_worker_code"
+	// WorkerException: the worker threw (or rejected) and did not catch it.
+	WorkerException Code = "worker_exception"
+	// CPULimitExceeded: the invocation used more CPU time than its cpuMs limit.
+	CPULimitExceeded Code = "cpu_limit_exceeded"
+	// WallTimeExceeded: the invocation ran longer than its wall-time limit.
+	WallTimeExceeded Code = "wall_time_exceeded"
+	// MemoryLimitExceeded: the sandbox tried to grow past its memory limit.
+	MemoryLimitExceeded Code = "memory_limit_exceeded"
+	// SubrequestLimitExceeded: the invocation made more outbound requests than allowed.
+	SubrequestLimitExceeded Code = "subrequest_limit_exceeded"
+	// OutputLimitExceeded: a response body or result is larger than allowed.
+	OutputLimitExceeded Code = "output_limit_exceeded"
+	// CodeTooLarge: the modules together exceed the code size limit.
+	CodeTooLarge Code = "code_too_large"
+	// EnvTooLarge: the serialized env exceeds the env size limit.
+	EnvTooLarge Code = "env_too_large"
+	// InvalidRequest: the caller's input is malformed (bad JSON args, bad limits, ...).
+	InvalidRequest Code = "invalid_request"
+	// MethodNotFound: the RPC method or entrypoint does not exist or is not a function.
+	MethodNotFound Code = "method_not_found"
+	// NoResponse: the worker's promise never settled and nothing was left to wait for.
+	NoResponse Code = "no_response"
+	// Overloaded: too many calls are queued for one worker.
+	Overloaded Code = "overloaded"
+	// Canceled: the caller canceled the invocation.
+	Canceled Code = "canceled"
+	// NotImplemented: the feature exists in the API but not yet in this build.
+	NotImplemented Code = "not_implemented"
+	// Internal: a bug or an unexpected failure inside isobox.
+	Internal Code = "internal_error"
+)
+
+// Error is an isobox error: a code, a message and, for exceptions, the guest's stack.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Stack   string `json:"stack,omitempty"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// New returns an Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or "" when there is none.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// As returns the first *Error in err's chain, wrapping any other error as Internal.
+func As(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Internal, Message: err.Error()}
+}

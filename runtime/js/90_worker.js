@@ -1,0 +1,257 @@
+// 90_worker.js: the dispatcher. The host sends it one JSON message per event: "load" (evaluate
+// the worker's main module), "fetch" / "call" / "eval" (start an invocation), "timer" and
+// "op" (events of a running invocation). Each invocation ends with host.call("complete")
+// carrying the outcome, then host.call("settled") once ctx.waitUntil promises are done too.
+const worker = (() => {
+  class WorkerEntrypoint {
+    constructor(ctx, env) {
+      this.ctx = ctx;
+      this.env = env;
+    }
+  }
+  class RpcTarget {}
+  class DurableObject {
+    constructor(ctx, env) {
+      this.ctx = ctx;
+      this.env = env;
+    }
+  }
+
+  // CommonJS support: require() resolves like import and evaluates modules once.
+  const cjsCache = new Map();
+  function requireFrom(from, spec) {
+    const name = from === "" ? spec : host.call("module_resolve", from + "\0" + spec);
+    if (cjsCache.has(name)) return cjsCache.get(name).exports;
+    const { type, source } = JSON.parse(host.call("require_source", name));
+    const module = { exports: {}, id: name, filename: name, loaded: false };
+    cjsCache.set(name, module);
+    try {
+      switch (type) {
+        case "cjs": {
+          const dir = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : ".";
+          const fn = host.evalScript("(function (exports, require, module, __filename, __dirname) {" + source + "\n})", name);
+          fn.call(module.exports, module.exports, (s) => requireFrom(name, s), module, name, dir);
+          break;
+        }
+        case "json":
+          module.exports = JSON.parse(source);
+          break;
+        case "text":
+          module.exports = source;
+          break;
+        case "data": {
+          const s = atob(source);
+          const u = new Uint8Array(s.length);
+          for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
+          module.exports = u.buffer;
+          break;
+        }
+        default:
+          throw new TypeError(`require() of ES module "${name}" is not supported: use import`);
+      }
+    } catch (e) {
+      cjsCache.delete(name);
+      throw e;
+    }
+    module.loaded = true;
+    return module.exports;
+  }
+
+  Object.defineProperty(globalThis, "__isobox_internal", {
+    value: Object.freeze({ WorkerEntrypoint, RpcTarget, DurableObject, requireFrom }),
+    enumerable: false,
+  });
+
+  let mainNS = null;
+  let env = {};
+  const encoder = new TextEncoder();
+
+  function describe(e) {
+    if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
+      return { name: String(e.name || "Error"), message: String(e.message), stack: String(e.stack || "") };
+    }
+    let message;
+    try {
+      message = typeof e === "string" ? e : JSON.stringify(e);
+    } catch {
+      message = String(e);
+    }
+    return { name: "Error", message: "Uncaught " + message, stack: "" };
+  }
+
+  function finish(head, body) {
+    const h = encoder.encode(JSON.stringify(head) + "\n");
+    if (!body || body.length === 0) {
+      host.call("complete", h);
+      return;
+    }
+    const out = new Uint8Array(h.length + body.length);
+    out.set(h, 0);
+    out.set(body, h.length);
+    host.call("complete", out);
+  }
+
+  function fail(e, code) {
+    finish({ ok: false, code, error: describe(e) });
+  }
+
+  class HandlerError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
+  // makeContext returns the ctx handlers receive and a promise of their waitUntil work.
+  function makeContext(props) {
+    const waits = [];
+    const ctx = {
+      props: props ?? {},
+      waitUntil(p) {
+        waits.push(Promise.resolve(p).catch((e) => console.error("waitUntil promise rejected:", e)));
+      },
+      passThroughOnException() {},
+    };
+    return { ctx, settle: () => Promise.allSettled(waits) };
+  }
+
+  const forbidden = new Set(["constructor", "fetch", "then", "toString", "valueOf", "toJSON",
+    "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "__proto__",
+    "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
+
+  // target returns the object whose methods are the entrypoint's handlers.
+  function target(entrypoint, ctx) {
+    if (!mainNS) throw new HandlerError("internal_error", "no worker is loaded");
+    const name = entrypoint || "default";
+    const exp = mainNS[name];
+    if (exp === undefined) {
+      throw new HandlerError("method_not_found", entrypoint
+        ? `the worker has no export named "${entrypoint}"`
+        : "the worker has no default export: add `export default { async fetch(request, env, ctx) { ... } }`");
+    }
+    if (typeof exp === "function" && exp.prototype) {
+      if (exp.prototype instanceof WorkerEntrypoint || exp.prototype instanceof DurableObject) return new exp(ctx, env);
+      throw new HandlerError("method_not_found", `export "${name}" is a class that does not extend WorkerEntrypoint`);
+    }
+    if (exp === null || typeof exp !== "object") {
+      throw new HandlerError("method_not_found", `export "${name}" is not an object with handler methods`);
+    }
+    return exp;
+  }
+
+  function isClassInstance(t) {
+    return t instanceof WorkerEntrypoint || t instanceof DurableObject;
+  }
+
+  function run(invoke, props) {
+    const { ctx, settle } = makeContext(props);
+    let p;
+    try {
+      p = Promise.resolve(invoke(ctx));
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (out) => finish(out.head, out.body),
+      (e) => fail(e, e instanceof HandlerError ? e.code : undefined),
+    ).then(settle).then(() => host.call("settled"));
+  }
+
+  async function onFetch(msg, ctx) {
+    const t = target(msg.entrypoint, ctx);
+    const handler = t.fetch;
+    if (typeof handler !== "function") {
+      throw new HandlerError("method_not_found", "the worker has no fetch handler: export default { async fetch(request, env, ctx) { ... } }");
+    }
+    const r = msg.request;
+    const body = r.body == null ? null : base64ToBytes(r.body);
+    const req = makeRequest({ method: r.method, url: r.url, headers: r.headers, body });
+    const res = isClassInstance(t) ? await t.fetch(req) : await handler.call(t, req, env, ctx);
+    if (!(res instanceof Response)) {
+      throw new TypeError(`the fetch handler must return a Response, got ${res === null ? "null" : typeof res}`);
+    }
+    const bytes = await bodyToBytes(res);
+    const headers = [];
+    res.headers.forEach((v, k) => headers.push([k, v]));
+    return { head: { ok: true, status: res.status, statusText: res.statusText, headers }, body: bytes };
+  }
+
+  async function onCall(msg, ctx) {
+    const t = target(msg.entrypoint, ctx);
+    const m = msg.method;
+    if (typeof m !== "string" || m === "" || forbidden.has(m) || m.startsWith("_") && m.startsWith("__")) {
+      throw new HandlerError("method_not_found", `"${m}" cannot be called over RPC`);
+    }
+    const fn = t[m];
+    if (typeof fn !== "function" || fn === Object.prototype[m]) {
+      throw new HandlerError("method_not_found", `the worker has no RPC method "${m}"` + (fn === undefined ? "" : ` (it is a ${typeof fn}, not a function)`));
+    }
+    const out = isClassInstance(t) ? await fn.apply(t, msg.args) : await fn.apply(t, [...msg.args, env, ctx]);
+    return { head: { ok: true, result: toJSONValue(out) } };
+  }
+
+  async function onEval(msg) {
+    const r = await host.evalAsync(msg.code, "eval.js");
+    let v = r && typeof r === "object" && "value" in r ? r.value : r;
+    if (typeof v === "function") v = await v();
+    else v = await v;
+    return { head: { ok: true, result: toJSONValue(v) } };
+  }
+
+  function toJSONValue(v) {
+    if (v === undefined) return undefined;
+    let s;
+    try {
+      s = JSON.stringify(v);
+    } catch (e) {
+      throw new TypeError("the result cannot be returned as JSON: " + e.message);
+    }
+    return s === undefined ? undefined : JSON.parse(s);
+  }
+
+  function base64ToBytes(b64) {
+    const s = atob(b64);
+    const u = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
+    return u;
+  }
+
+  function onLoad(msg) {
+    env = msg.env ?? {};
+    const { ctx, settle } = makeContext(null);
+    import(msg.main).then(
+      (ns) => {
+        mainNS = ns;
+        finish({ ok: true });
+      },
+      (e) => fail(e, e instanceof SyntaxError || /cannot find module|not available in isobox|could not load module/i.test(String(e && e.message)) ? "invalid_worker_code" : "worker_exception"),
+    ).then(settle).then(() => host.call("settled"));
+    void ctx;
+  }
+
+  host.setDispatch((raw) => {
+    const msg = JSON.parse(raw);
+    switch (msg.type) {
+      case "timer":
+        host.fireTimer(msg.id);
+        return;
+      case "op":
+        host.completeOp(msg.id, msg.ok, msg.value, msg.error);
+        return;
+      case "load":
+        onLoad(msg);
+        return;
+      case "fetch":
+        run((ctx) => onFetch(msg, ctx), msg.props);
+        return;
+      case "call":
+        run((ctx) => onCall(msg, ctx), msg.props);
+        return;
+      case "eval":
+        run(() => onEval(msg), null);
+        return;
+    }
+    throw new TypeError("unknown message type " + msg.type);
+  });
+  return { WorkerEntrypoint };
+})();
