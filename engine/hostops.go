@@ -38,7 +38,9 @@ type invocation struct {
 	timers    map[int]time.Time
 	ops       map[int]context.CancelFunc
 	opDone    chan opResult
-	complete  []byte
+	complete  []byte // the completion header (JSON)
+	body      []byte // the response body
+	overflow  *isoerr.Error
 	settled   bool
 	subreqs   int
 	cancelOps context.CancelFunc
@@ -149,6 +151,13 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 			cancel()
 			delete(inv.ops, a.ID)
 		}
+		return nil, nil
+	case "body":
+		if len(in) > inv.limits.Output {
+			inv.overflow = isoerr.New(isoerr.OutputLimitExceeded, "the response body is %d bytes; the limit is %d", len(in), inv.limits.Output)
+			return nil, &hostError{name: "RangeError", msg: inv.overflow.Error()}
+		}
+		inv.body = append([]byte(nil), in...)
 		return nil, nil
 	case "complete":
 		inv.complete = append([]byte(nil), in...)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -384,12 +383,15 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 		sb.broken = sb.memoryError()
 		err = sb.broken
 	}
+	if err == nil && inv.overflow != nil {
+		err = inv.overflow
+	}
 	if err != nil {
 		return res, isoerr.As(err)
 	}
-	head, body, _ := bytes.Cut(inv.complete, []byte("\n"))
+	body := inv.body
 	var c completion
-	if jerr := json.Unmarshal(head, &c); jerr != nil {
+	if jerr := json.Unmarshal(inv.complete, &c); jerr != nil {
 		return res, isoerr.New(isoerr.Internal, "undecodable completion: %v", jerr)
 	}
 	if !c.OK {

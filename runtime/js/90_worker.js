@@ -64,7 +64,6 @@ const worker = (() => {
 
   let mainNS = null;
   let env = {};
-  const encoder = new TextEncoder();
 
   function describe(e) {
     if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
@@ -80,15 +79,8 @@ const worker = (() => {
   }
 
   function finish(head, body) {
-    const h = encoder.encode(JSON.stringify(head) + "\n");
-    if (!body || body.length === 0) {
-      host.call("complete", h);
-      return;
-    }
-    const out = new Uint8Array(h.length + body.length);
-    out.set(h, 0);
-    out.set(body, h.length);
-    host.call("complete", out);
+    if (body && body.length > 0) host.call("body", body);
+    host.call("complete", JSON.stringify(head));
   }
 
   function fail(e, code) {
@@ -179,7 +171,7 @@ const worker = (() => {
   async function onCall(msg, ctx) {
     const t = target(msg.entrypoint, ctx);
     const m = msg.method;
-    if (typeof m !== "string" || m === "" || forbidden.has(m) || m.startsWith("_") && m.startsWith("__")) {
+    if (typeof m !== "string" || m === "" || forbidden.has(m) || m.startsWith("__")) {
       throw new HandlerError("method_not_found", `"${m}" cannot be called over RPC`);
     }
     const fn = t[m];

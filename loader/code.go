@@ -1,0 +1,170 @@
+package loader
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// Size limits on what a worker may be loaded with, as in Dynamic Workers.
+const (
+	MaxCodeSize = 64 << 20 // all modules together
+	MaxEnvSize  = 1 << 20  // the serialized env
+)
+
+// WorkerCode is the code and configuration of a dynamic worker, mirroring the WorkerCode of
+// Cloudflare's Worker Loader. Its JSON form is the one the HTTP API and `isobox run` use.
+type WorkerCode struct {
+	CompatibilityDate  string            `json:"compatibilityDate,omitempty"`
+	CompatibilityFlags []string          `json:"compatibilityFlags,omitempty"`
+	MainModule         string            `json:"mainModule"`
+	Modules            map[string]Module `json:"modules"`
+	// Env is the worker's env object: any JSON value map, at most 1 MiB serialized.
+	Env map[string]any `json:"env,omitempty"`
+	// Limits apply to every invocation (the lower of these and the entrypoint's wins).
+	Limits *Limits `json:"limits,omitempty"`
+	// Outbound carries fetch() (the globalOutbound of Dynamic Workers). nil: no network.
+	Outbound http.RoundTripper `json:"-"`
+}
+
+// Limits is the JSON form of the per-worker limits.
+type Limits struct {
+	CPUMs       int `json:"cpuMs,omitempty"`
+	WallMs      int `json:"wallMs,omitempty"`
+	MemoryMB    int `json:"memoryMb,omitempty"`
+	SubRequests int `json:"subRequests,omitempty"`
+}
+
+// Engine converts l to engine limits (zero fields stay unset).
+func (l *Limits) Engine() engine.Limits {
+	if l == nil {
+		return engine.Limits{}
+	}
+	return engine.Limits{
+		CPU:         time.Duration(l.CPUMs) * time.Millisecond,
+		Wall:        time.Duration(l.WallMs) * time.Millisecond,
+		Memory:      uint64(l.MemoryMB) << 20,
+		Subrequests: l.SubRequests,
+	}
+}
+
+// Module is one module of a worker. In JSON it is either a string (an ES module, for names
+// ending in .js or .mjs) or an object with exactly one of js, cjs, text, data (base64) or
+// json.
+type Module struct {
+	Type    engine.ModuleType
+	Content []byte
+}
+
+// JS returns an ES module.
+func JS(src string) Module { return Module{Type: engine.ModuleJS, Content: []byte(src)} }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *Module) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*m = Module{Type: "", Content: []byte(s)} // typed by name in normalize
+		return nil
+	}
+	var o map[string]json.RawMessage
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("a module must be a string or an object with one of js, cjs, text, data, json")
+	}
+	if len(o) != 1 {
+		return fmt.Errorf("a module object must have exactly one of js, cjs, text, data, json (got %d keys)", len(o))
+	}
+	for k, v := range o {
+		switch t := engine.ModuleType(k); t {
+		case engine.ModuleJS, engine.ModuleCJS, engine.ModuleText, engine.ModulePy:
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("module %s content must be a string", k)
+			}
+			*m = Module{Type: t, Content: []byte(s)}
+		case engine.ModuleData, engine.ModuleWasm:
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("module %s content must be a base64 string", k)
+			}
+			d, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return fmt.Errorf("module %s content is not valid base64: %v", k, err)
+			}
+			*m = Module{Type: t, Content: d}
+		case engine.ModuleJSON:
+			*m = Module{Type: t, Content: append([]byte(nil), v...)}
+		default:
+			return fmt.Errorf("unknown module type %q (want js, cjs, text, data or json)", k)
+		}
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (m Module) MarshalJSON() ([]byte, error) {
+	switch m.Type {
+	case engine.ModuleJSON:
+		return json.Marshal(map[string]json.RawMessage{"json": m.Content})
+	case engine.ModuleData, engine.ModuleWasm:
+		return json.Marshal(map[string]string{string(m.Type): base64.StdEncoding.EncodeToString(m.Content)})
+	case "":
+		return json.Marshal(string(m.Content))
+	}
+	return json.Marshal(map[string]string{string(m.Type): string(m.Content)})
+}
+
+// prepare validates the code and turns it into what the engine runs.
+func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
+	if c.MainModule == "" {
+		return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "mainModule is required")
+	}
+	if len(c.Modules) == 0 {
+		return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "modules is empty: give at least the main module")
+	}
+	mods := make(engine.ModuleMap, len(c.Modules))
+	for name, m := range c.Modules {
+		if m.Type == "" {
+			switch {
+			case strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs"):
+				m.Type = engine.ModuleJS
+			case strings.HasSuffix(name, ".py"):
+				m.Type = engine.ModulePy
+			default:
+				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js: give it as {\"js\": ...}, {\"text\": ...} or another typed module, or bundle it first", name)
+			}
+		}
+		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
+	}
+	if n := mods.Size(); n > MaxCodeSize {
+		return nil, nil, isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes; the limit is %d", n, MaxCodeSize)
+	}
+	if err := mods.Validate(c.MainModule); err != nil {
+		return nil, nil, err
+	}
+	env := json.RawMessage("{}")
+	if c.Env != nil {
+		b, err := json.Marshal(c.Env)
+		if err != nil {
+			return nil, nil, isoerr.New(isoerr.InvalidRequest, "env cannot be serialized: %v", err)
+		}
+		if len(b) > MaxEnvSize {
+			return nil, nil, isoerr.New(isoerr.EnvTooLarge, "env is %d bytes serialized; the limit is %d", len(b), MaxEnvSize)
+		}
+		env = b
+	}
+	if err := c.Limits.Engine().Validate(); err != nil {
+		return nil, nil, err
+	}
+	return mods, env, nil
+}
