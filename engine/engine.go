@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -197,5 +198,19 @@ func errorFromJSON(code isoerr.Code, raw []byte) *isoerr.Error {
 	if d.Name != "" {
 		msg = d.Name + ": " + d.Message
 	}
-	return &isoerr.Error{Code: code, Message: msg, Stack: d.Stack}
+	return &isoerr.Error{Code: code, Message: msg, Stack: userStack(d.Stack)}
+}
+
+// userStack drops the runtime's own frames from a guest stack trace: the user's code is
+// what the reader needs.
+func userStack(stack string) string {
+	lines := strings.Split(strings.TrimRight(stack, "\n"), "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.Contains(l, "(isobox:runtime") || strings.Contains(l, "__isobox_") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }

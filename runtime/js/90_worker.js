@@ -93,6 +93,12 @@ const worker = (() => {
       this.code = code;
     }
   }
+  // codes marks guest errors that the host must report under a code of their own.
+  const codes = new WeakMap();
+  function codeOf(e) {
+    if (e instanceof HandlerError) return e.code;
+    return (e && typeof e === "object" && codes.get(e)) || undefined;
+  }
 
   // makeContext returns the ctx handlers receive and a promise of their waitUntil work.
   function makeContext(props) {
@@ -145,7 +151,7 @@ const worker = (() => {
     }
     p.then(
       (out) => finish(out.head, out.body),
-      (e) => fail(e, e instanceof HandlerError ? e.code : undefined),
+      (e) => fail(e, codeOf(e)),
     ).then(settle).then(() => host.call("settled"));
   }
 
@@ -183,7 +189,15 @@ const worker = (() => {
   }
 
   async function onEval(msg) {
-    const r = await host.evalAsync(msg.code, "eval.js");
+    let p;
+    try {
+      p = host.evalAsync(msg.code, "eval.js");
+    } catch (e) {
+      // Thrown synchronously: the snippet did not parse.
+      if (e && typeof e === "object") codes.set(e, "invalid_worker_code");
+      throw e;
+    }
+    const r = await p;
     let v = r && typeof r === "object" && "value" in r ? r.value : r;
     if (typeof v === "function") v = await v();
     else v = await v;

@@ -1,0 +1,66 @@
+// Command isobox runs code that AI models write in sandboxes that start in well under a
+// millisecond. It is a thin layer of flags over the library packages.
+//
+//	isobox run [flags] MAIN.js [OTHER_MODULES...]
+//	isobox eval [flags] 'CODE'
+//	isobox bench [--json]
+//	isobox version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `isobox runs AI-written code in fast, isolated sandboxes.
+
+Usage:
+  isobox run [flags] MAIN.js [OTHER_MODULES...]   load files as one worker and call it
+  isobox eval [flags] 'CODE'                      run a snippet, print its value as JSON
+  isobox bench [--json]                           measure start-up, calls and memory
+  isobox serve                                    the HTTP API (not implemented yet)
+  isobox version                                  print the version and engine build
+
+Run 'isobox COMMAND -h' for the flags of a command.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code: 0 success, 1 the code
+// failed (an isobox error), 2 bad usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "eval":
+		return cmdEval(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "serve":
+		fmt.Fprintln(stderr, "isobox: not_implemented: the HTTP API (isobox serve) is not implemented yet; use isobox run or isobox eval")
+		return 1
+	case "version":
+		return cmdVersion(stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "isobox: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

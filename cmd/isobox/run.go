@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// common holds the flags that run and eval share.
+type common struct {
+	cpuMs, wallMs, memoryMB int
+	jsonOut                 bool
+	cacheDir                string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.cpuMs, "cpu-ms", 0, "CPU time limit per invocation in ms (default 50, max 30000)")
+	fs.IntVar(&c.wallMs, "wall-ms", 0, "wall-time limit per invocation in ms (default 30000)")
+	fs.IntVar(&c.memoryMB, "memory-mb", 0, "memory limit of the sandbox in MiB (default 128)")
+	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object with the whole outcome")
+	fs.StringVar(&c.cacheDir, "cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
+}
+
+func (c *common) limits() engine.Limits {
+	return engine.Limits{
+		CPU:    time.Duration(c.cpuMs) * time.Millisecond,
+		Wall:   time.Duration(c.wallMs) * time.Millisecond,
+		Memory: uint64(c.memoryMB) << 20,
+	}
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// parseInterleaved parses flags that may come before or after the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLoader(ctx context.Context, c *common) (*loader.Loader, func(), error) {
+	e, err := engine.New(ctx, engine.Config{CacheDir: c.cacheDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := loader.New(loader.Config{Engine: e})
+	if err != nil {
+		e.Close(ctx)
+		return nil, nil, err
+	}
+	return l, func() { l.Close(ctx); e.Close(ctx) }, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	url := fs.String("url", "http://localhost/", "URL of the request given to fetch")
+	method := fs.String("method", "GET", "HTTP method of the request (GET or POST, or any other)")
+	body := fs.String("body", "", "request body")
+	call := fs.String("call", "", "call this RPC method instead of fetch")
+	callArgs := fs.String("args", "[]", "RPC arguments as a JSON array")
+	var envs, headers multiFlag
+	fs.Var(&envs, "env", "KEY=VALUE put into the worker's env (repeatable)")
+	fs.Var(&headers, "header", "'Name: value' request header (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n\nLoads the files as one worker (MAIN.js is the main module; other modules are named by\ntheir path relative to MAIN.js's folder) and calls its fetch handler, or an RPC method.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return 2
+	}
+	code, err := readWorker(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 2
+	}
+	code.Limits = &loader.Limits{CPUMs: c.cpuMs, WallMs: c.wallMs, MemoryMB: c.memoryMB}
+	if len(envs) > 0 {
+		code.Env = map[string]any{}
+		for _, kv := range envs {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				fmt.Fprintf(stderr, "isobox: --env wants KEY=VALUE, got %q\n", kv)
+				return 2
+			}
+			code.Env[k] = v
+		}
+	}
+	l, closeAll, err := newLoader(ctx, &c)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	defer closeAll()
+	stub := l.Load(code)
+	defer stub.Close(ctx)
+
+	kind := loader.KindFetch
+	var res *loader.Result
+	if *call != "" {
+		kind = loader.KindCall
+		res, err = stub.Call(ctx, *call, json.RawMessage(*callArgs))
+	} else {
+		var rd io.Reader
+		if *body != "" {
+			rd = strings.NewReader(*body)
+		}
+		req, rerr := http.NewRequestWithContext(ctx, strings.ToUpper(*method), *url, rd)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "isobox: bad request: %v\n", rerr)
+			return 2
+		}
+		for _, h := range headers {
+			k, v, ok := strings.Cut(h, ":")
+			if !ok {
+				fmt.Fprintf(stderr, "isobox: --header wants 'Name: value', got %q\n", h)
+				return 2
+			}
+			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		res, err = stub.Fetch(ctx, req)
+	}
+	return report(kind, res, err, &c, stdout, stderr)
+}
+
+// readWorker turns files into WorkerCode: the first is the main module, the others are
+// named by their path relative to its folder; the type follows the extension.
+func readWorker(files []string) (loader.WorkerCode, error) {
+	code := loader.WorkerCode{Modules: map[string]loader.Module{}}
+	root := filepath.Dir(files[0])
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return code, err
+		}
+		rel, err := filepath.Rel(root, f)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = filepath.Base(f)
+		}
+		name := filepath.ToSlash(rel)
+		if _, dup := code.Modules[name]; dup {
+			return code, fmt.Errorf("two modules are named %q", name)
+		}
+		code.Modules[name] = loader.Module{Type: moduleType(name), Content: b}
+		if i == 0 {
+			code.MainModule = name
+		}
+	}
+	return code, nil
+}
+
+func moduleType(name string) engine.ModuleType {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".js", ".mjs":
+		return engine.ModuleJS
+	case ".cjs":
+		return engine.ModuleCJS
+	case ".json":
+		return engine.ModuleJSON
+	case ".txt", ".md", ".html", ".css", ".csv", ".svg", ".xml":
+		return engine.ModuleText
+	case ".wasm":
+		return engine.ModuleWasm
+	case ".py":
+		return engine.ModulePy
+	}
+	return engine.ModuleData
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox: an expression, statements (the last value is the\nresult), or an async arrow function (called). '-' reads the code from stdin.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	src := pos[0]
+	if src == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: reading stdin: %v\n", err)
+			return 2
+		}
+		src = string(b)
+	}
+	l, closeAll, err := newLoader(ctx, &c)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	defer closeAll()
+	res, err := l.Eval(ctx, src, loader.EvalOptions{Limits: c.limits()})
+	return report(loader.KindCall, res, err, &c, stdout, stderr)
+}
+
+// report prints an outcome: as JSON with --json, else the body or result on stdout and the
+// console output and any error on stderr.
+func report(kind loader.Kind, res *loader.Result, err error, c *common, stdout, stderr io.Writer) int {
+	out := loader.NewOutcome(kind, res, err)
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(out)
+	} else {
+		for _, l := range out.Logs {
+			if l.Level == "log" || l.Level == "info" {
+				fmt.Fprintln(stderr, l.Message)
+			} else {
+				fmt.Fprintf(stderr, "%s: %s\n", l.Level, l.Message)
+			}
+		}
+		if err == nil {
+			switch kind {
+			case loader.KindFetch:
+				_, _ = io.WriteString(stdout, string(res.Body))
+			case loader.KindCall:
+				if len(out.Result) == 0 {
+					fmt.Fprintln(stdout, "undefined")
+				} else {
+					fmt.Fprintln(stdout, string(out.Result))
+				}
+			}
+		}
+	}
+	if err != nil {
+		if !c.jsonOut {
+			e := isoerr.As(err)
+			fmt.Fprintf(stderr, "isobox: %s: %s\n", e.Code, e.Message)
+			if e.Stack != "" {
+				fmt.Fprintln(stderr, strings.TrimRight(e.Stack, "\n"))
+			}
+		}
+		return 1
+	}
+	return 0
+}
+
+func cmdVersion(stdout io.Writer) int {
+	fmt.Fprintf(stdout, "isobox %s (QuickJS-ng v0.15.1 wasm build %s)\n", version, js.BuildID())
+	return 0
+}

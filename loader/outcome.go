@@ -1,0 +1,120 @@
+package loader
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// Outcome is the JSON object every invocation answers with (`isobox run --json`, the HTTP
+// API). Fields that do not apply are omitted.
+type Outcome struct {
+	OK           bool              `json:"ok"`
+	Status       int               `json:"status,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         *string           `json:"body,omitempty"`
+	BodyEncoding string            `json:"bodyEncoding,omitempty"` // "base64" when the body is not UTF-8
+	Result       json.RawMessage   `json:"result,omitempty"`
+	Logs         []LogLine         `json:"logs"`
+	CPUMs        float64           `json:"cpu_ms"`
+	WallMs       float64           `json:"wall_ms"`
+	Cold         bool              `json:"cold"`
+	Error        *isoerr.Error     `json:"error,omitempty"`
+}
+
+// LogLine is one console line in an Outcome.
+type LogLine struct {
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// Kind says which fields of an Outcome apply.
+type Kind int
+
+// The kinds of invocation.
+const (
+	KindFetch Kind = iota // status, headers, body
+	KindCall              // result
+)
+
+// NewOutcome describes a call's result and error as an Outcome.
+func NewOutcome(kind Kind, res *Result, err error) Outcome {
+	o := Outcome{OK: err == nil, Logs: []LogLine{}}
+	if res != nil {
+		o.CPUMs = ms(res.CPU)
+		o.WallMs = ms(res.Wall)
+		o.Cold = res.Cold
+		for _, l := range res.Logs {
+			o.Logs = append(o.Logs, LogLine{Level: l.Level, Message: l.Message, Time: l.Time})
+		}
+	}
+	if err != nil {
+		o.Error = isoerr.As(err)
+		return o
+	}
+	switch kind {
+	case KindFetch:
+		o.Status = res.Status
+		o.Headers = map[string]string{}
+		for _, kv := range res.Headers {
+			if v, ok := o.Headers[kv[0]]; ok {
+				o.Headers[kv[0]] = v + ", " + kv[1]
+			} else {
+				o.Headers[kv[0]] = kv[1]
+			}
+		}
+		var body string
+		if utf8.Valid(res.Body) {
+			body = string(res.Body)
+		} else {
+			body = base64.StdEncoding.EncodeToString(res.Body)
+			o.BodyEncoding = "base64"
+		}
+		o.Body = &body
+	case KindCall:
+		o.Result = res.Value
+	}
+	return o
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// EvalOptions configure Eval.
+type EvalOptions struct {
+	Limits   engine.Limits
+	Outbound http.RoundTripper
+}
+
+// Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one: an
+// expression, statements (the last expression's value is the result), or an async arrow
+// function, which is called. Top-level await works.
+func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Result, error) {
+	start := time.Now()
+	if err := opts.Limits.Validate(); err != nil {
+		return &Result{}, err
+	}
+	if !utf8.ValidString(code) {
+		return &Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code is not valid UTF-8")
+	}
+	if len(code) > MaxCodeSize {
+		return &Result{}, isoerr.New(isoerr.CodeTooLarge, "the code is %d bytes; the limit is %d", len(code), MaxCodeSize)
+	}
+	if strings.TrimSpace(code) == "" {
+		return &Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code is empty")
+	}
+	sb, err := l.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory, Outbound: opts.Outbound})
+	if err != nil {
+		return failedLoad(err, start)
+	}
+	defer sb.Close(ctx)
+	res, err := sb.Eval(ctx, opts.Limits, code)
+	return finish(res, err, true, start)
+}
