@@ -1,6 +1,22 @@
 // 00_host.js: the only door out of the sandbox. The glue (engine/js/build/glue.c) installs three
 // globals before this file runs; they are captured here and deleted from globalThis, so user
 // code reaches the host only through the Web APIs built on `host` below.
+// primordials are the builtins the runtime itself relies on, captured before user code can
+// replace them (user code may overwrite JSON.stringify in its own sandbox; the runtime must
+// still be able to answer).
+const primordials = Object.freeze({
+  apply: Reflect.apply,
+  jsonStringify: JSON.stringify,
+  jsonParse: JSON.parse,
+  promiseThen: Promise.prototype.then,
+  promiseResolve: Promise.resolve.bind(Promise),
+  promiseReject: Promise.reject.bind(Promise),
+  promiseAllSettled: Promise.allSettled.bind(Promise),
+});
+const jsonStringify = (v) => primordials.apply(primordials.jsonStringify, JSON, [v]);
+const jsonParse = (s) => primordials.apply(primordials.jsonParse, JSON, [s]);
+const then = (p, ok, fail) => primordials.apply(primordials.promiseThen, p, [ok, fail]);
+
 const host = (() => {
   const rawCall = globalThis.__isobox_host;
   const rawBytes = globalThis.__isobox_host_bytes;
@@ -37,7 +53,7 @@ const host = (() => {
         promise: new Promise((resolve, reject) => {
           ops.set(id, { resolve, reject });
           try {
-            rawCall("op_start", JSON.stringify({ id, kind, payload }));
+            rawCall("op_start", jsonStringify({ id, kind, payload }));
           } catch (e) {
             ops.delete(id);
             reject(e);
@@ -47,7 +63,7 @@ const host = (() => {
     },
     // cancelOp tells the host an operation's result is no longer wanted (AbortSignal).
     cancelOp(id) {
-      if (ops.delete(id)) rawCall("op_cancel", JSON.stringify({ id }));
+      if (ops.delete(id)) rawCall("op_cancel", jsonStringify({ id }));
     },
     completeOp(id, ok, value, error) {
       const p = ops.get(id);
@@ -71,11 +87,11 @@ const host = (() => {
     setTimer(ms, fn) {
       const id = nextTimer++;
       timers.set(id, fn);
-      rawCall("timer_set", JSON.stringify({ id, ms: Math.max(0, Number(ms) || 0) }));
+      rawCall("timer_set", jsonStringify({ id, ms: Math.max(0, Number(ms) || 0) }));
       return id;
     },
     clearTimer(id) {
-      if (timers.delete(id)) rawCall("timer_clear", JSON.stringify({ id }));
+      if (timers.delete(id)) rawCall("timer_clear", jsonStringify({ id }));
     },
     fireTimer(id) {
       const fn = timers.get(id);

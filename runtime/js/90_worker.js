@@ -22,7 +22,7 @@ const worker = (() => {
   function requireFrom(from, spec) {
     const name = from === "" ? spec : host.call("module_resolve", from + "\0" + spec);
     if (cjsCache.has(name)) return cjsCache.get(name).exports;
-    const { type, source } = JSON.parse(host.call("require_source", name));
+    const { type, source } = jsonParse(host.call("require_source", name));
     const module = { exports: {}, id: name, filename: name, loaded: false };
     cjsCache.set(name, module);
     try {
@@ -34,7 +34,7 @@ const worker = (() => {
           break;
         }
         case "json":
-          module.exports = JSON.parse(source);
+          module.exports = jsonParse(source);
           break;
         case "text":
           module.exports = source;
@@ -71,7 +71,7 @@ const worker = (() => {
     }
     let message;
     try {
-      message = typeof e === "string" ? e : JSON.stringify(e);
+      message = typeof e === "string" ? e : jsonStringify(e);
     } catch {
       message = String(e);
     }
@@ -80,7 +80,7 @@ const worker = (() => {
 
   function finish(head, body) {
     if (body && body.length > 0) host.call("body", body);
-    host.call("complete", JSON.stringify(head));
+    host.call("complete", jsonStringify(head));
   }
 
   function fail(e, code) {
@@ -110,7 +110,7 @@ const worker = (() => {
       },
       passThroughOnException() {},
     };
-    return { ctx, settle: () => Promise.allSettled(waits) };
+    return { ctx, settle: () => primordials.promiseAllSettled(waits) };
   }
 
   const forbidden = new Set(["constructor", "fetch", "then", "toString", "valueOf", "toJSON",
@@ -145,14 +145,12 @@ const worker = (() => {
     const { ctx, settle } = makeContext(props);
     let p;
     try {
-      p = Promise.resolve(invoke(ctx));
+      p = primordials.promiseResolve(invoke(ctx));
     } catch (e) {
-      p = Promise.reject(e);
+      p = primordials.promiseReject(e);
     }
-    p.then(
-      (out) => finish(out.head, out.body),
-      (e) => fail(e, codeOf(e)),
-    ).then(settle).then(() => host.call("settled"));
+    const done = then(p, (out) => finish(out.head, out.body), (e) => fail(e, codeOf(e)));
+    then(then(done, settle), () => host.call("settled"));
   }
 
   async function onFetch(msg, ctx) {
@@ -208,11 +206,11 @@ const worker = (() => {
     if (v === undefined) return undefined;
     let s;
     try {
-      s = JSON.stringify(v);
+      s = jsonStringify(v);
     } catch (e) {
       throw new TypeError("the result cannot be returned as JSON: " + e.message);
     }
-    return s === undefined ? undefined : JSON.parse(s);
+    return s === undefined ? undefined : jsonParse(s);
   }
 
   function base64ToBytes(b64) {
@@ -225,18 +223,19 @@ const worker = (() => {
   function onLoad(msg) {
     env = msg.env ?? {};
     const { ctx, settle } = makeContext(null);
-    import(msg.main).then(
+    const done = then(import(msg.main),
       (ns) => {
         mainNS = ns;
         finish({ ok: true });
       },
       (e) => fail(e, e instanceof SyntaxError || /cannot find module|not available in isobox|could not load module/i.test(String(e && e.message)) ? "invalid_worker_code" : "worker_exception"),
-    ).then(settle).then(() => host.call("settled"));
+    );
+    then(then(done, settle), () => host.call("settled"));
     void ctx;
   }
 
   host.setDispatch((raw) => {
-    const msg = JSON.parse(raw);
+    const msg = jsonParse(raw);
     switch (msg.type) {
       case "timer":
         host.fireTimer(msg.id);

@@ -33,7 +33,7 @@ out="$tmp/qjs.wasm"
 clang-19 --target=wasm32-wasi --sysroot="$sys" -O2 -mexec-model=reactor \
   -D_GNU_SOURCE -DNDEBUG -ffile-prefix-map="$src"=quickjs -ffile-prefix-map="$(dirname "$glue")"=glue \
   -I"$src" \
-  "$src/quickjs.c" "$src/libregexp.c" "$src/libunicode.c" "$src/dtoa.c" "$glue" \
+  "$src/libregexp.c" "$src/libunicode.c" "$src/dtoa.c" "$glue" \
   -o "$out" -Wl,-z,stack-size=1048576 -Wl,--strip-all -Wno-everything
 
 sum=$(sha256sum "$out" | cut -d' ' -f1)

@@ -12,10 +12,13 @@
 //
 // Nothing else is compiled in: no quickjs-libc, so the std/os modules (files, processes,
 // environment) do not exist in the sandbox at all.
+//
+// quickjs.c is compiled as part of this file (a unity build) so that ib_init can set the
+// stack limit, which QuickJS-ng switches off for WASI builds.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "quickjs.h"
+#include "quickjs.c"
 
 #define IMPORT(name) __attribute__((import_module("isobox"), import_name(name)))
 #define EXPORT(name) __attribute__((export_name(name)))
@@ -275,7 +278,12 @@ EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
   rt = JS_NewRuntime();
   if (!rt) return -1;
   JS_SetInterruptHandler(rt, on_interrupt, 0);
-  JS_SetMaxStackSize(rt, (size_t)max_stack);
+  // QuickJS-ng disables its stack check under __wasi__; the shadow stack lives in linear
+  // memory and grows down, so the check works as on native targets. Without it deep
+  // recursion runs off the bottom of the stack instead of throwing RangeError.
+  rt->stack_size = (size_t)max_stack;
+  rt->stack_top = js_get_stack_pointer();
+  rt->stack_limit = rt->stack_top - rt->stack_size;
   JS_SetModuleLoaderFunc(rt, module_normalize, module_load, 0);
   ctx = JS_NewContext(rt);
   if (!ctx) return -2;

@@ -1,0 +1,351 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// testEngine is shared by the tests of this package: compiling QuickJS is the slow part.
+var testEngine *engine.Engine
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "isobox-engine-test")
+	if err != nil {
+		panic(err)
+	}
+	testEngine, err = engine.New(ctx, engine.Config{CacheDir: dir})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	testEngine.Close(ctx)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newSandbox(t *testing.T, cfg engine.SandboxConfig) *engine.Sandbox {
+	t.Helper()
+	sb, err := testEngine.NewSandbox(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("NewSandbox: %v", err)
+	}
+	t.Cleanup(func() { sb.Close(context.Background()) })
+	return sb
+}
+
+func eval(t *testing.T, sb *engine.Sandbox, lim engine.Limits, code string) (*engine.Result, error) {
+	t.Helper()
+	return sb.Eval(context.Background(), lim, code)
+}
+
+func TestEvalValues(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"expression", "1+1", "2"},
+		{"statements keep the last value", "let a = 2; const b = 3; a * b", "6"},
+		{"async arrow is called", "async () => { await null; return {x: [1, 'a']} }", `{"x":[1,"a"]}`},
+		{"plain arrow is called", "() => 'hi'", `"hi"`},
+		{"top-level await", "const v = await Promise.resolve(41); v + 1", "42"},
+		{"undefined has no value", "undefined", ""},
+		{"string", "'a' + 'b'", `"ab"`},
+		{"null", "null", "null"},
+		{"nested promise", "Promise.resolve(Promise.resolve(7))", "7"},
+		{"unicode", `"héllo \u{1F600}"`, `"héllo 😀"`},
+		{"Date is real time", "Date.now() > Date.UTC(2024, 0, 1)", "true"},
+		{"Math.random varies", "Math.random() !== Math.random()", "true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{})
+			res, err := eval(t, sb, engine.Limits{}, tt.code)
+			if err != nil {
+				t.Fatalf("eval %q: %v", tt.code, err)
+			}
+			if got := string(res.Value); got != tt.want {
+				t.Fatalf("eval %q = %s, want %s", tt.code, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	tests := []struct {
+		name, code string
+		wantCode   isoerr.Code
+		wantMsg    string // substring of the message
+		wantStack  string // substring of the stack
+	}{
+		{"syntax error names the line", "let a = 1;\nlet b = ;", isoerr.InvalidWorkerCode, "SyntaxError", "eval.js:2"},
+		{"uncaught exception has message and stack", "function boom() { throw new TypeError('bad thing') }\nboom()", isoerr.WorkerException, "TypeError: bad thing", "boom (eval.js:1"},
+		{"rejected promise", "await Promise.reject(new RangeError('nope'))", isoerr.WorkerException, "RangeError: nope", ""},
+		{"thrown non-error", "throw {a: 1}", isoerr.WorkerException, `{"a":1}`, ""},
+		{"runtime SyntaxError is an exception", "JSON.parse('{')", isoerr.WorkerException, "SyntaxError", ""},
+		{"BigInt result is not JSON", "10n", isoerr.WorkerException, "JSON", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{})
+			_, err := eval(t, sb, engine.Limits{}, tt.code)
+			e := isoerr.As(err)
+			if e == nil || e.Code != tt.wantCode {
+				t.Fatalf("eval %q: got %v, want code %s", tt.code, err, tt.wantCode)
+			}
+			if !strings.Contains(e.Message, tt.wantMsg) {
+				t.Fatalf("message %q does not contain %q", e.Message, tt.wantMsg)
+			}
+			if !strings.Contains(e.Stack, tt.wantStack) {
+				t.Fatalf("stack %q does not contain %q", e.Stack, tt.wantStack)
+			}
+			if strings.Contains(e.Stack, "isobox:runtime") {
+				t.Fatalf("stack leaks runtime frames: %q", e.Stack)
+			}
+			// An exception is not a trapped limit: the sandbox stays usable.
+			if res, err := eval(t, sb, engine.Limits{}, "1"); err != nil || string(res.Value) != "1" {
+				t.Fatalf("sandbox unusable after an exception: %v", err)
+			}
+		})
+	}
+}
+
+// Hostile code: every case must end in the named typed error and leave the process running.
+func TestHostileCode(t *testing.T) {
+	tests := []struct {
+		name     string
+		code     string
+		limits   engine.Limits
+		wantCode isoerr.Code
+		broken   bool // the sandbox must be discarded afterwards
+	}{
+		{"busy loop", "while (true) {}", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"loop that catches everything", "for (;;) { try { for (;;) {} } catch (e) {} finally { } }", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"microtask loop", "(async () => { for (;;) { await null } })(); await new Promise(() => {})", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"promise chain loop", "function f() { return Promise.resolve().then(f) }; f(); await new Promise(() => {})", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"regexp backtracking", "/(a+)+b/.test('a'.repeat(40))", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"allocate without end", "const a = []; for (;;) a.push(new Uint8Array(1 << 20))", engine.Limits{Memory: 32 << 20}, isoerr.MemoryLimitExceeded, true},
+		{"allocate and catch OOM", "const a = []; for (;;) { try { a.push(new Uint8Array(1 << 20)) } catch (e) {} }", engine.Limits{Memory: 32 << 20}, isoerr.MemoryLimitExceeded, true},
+		{"string doubling hits the string length limit", "let s = 'x'; for (;;) s = s + s", engine.Limits{Memory: 32 << 20}, isoerr.WorkerException, false},
+		{"array growth", "const a = []; for (let i = 0; ; i++) a.push(i)", engine.Limits{Memory: 32 << 20, CPU: 10 * time.Second}, isoerr.MemoryLimitExceeded, true},
+		{"array of objects", "const a = []; for (;;) a.push({a: 1, b: [1, 2, 3]})", engine.Limits{Memory: 32 << 20, CPU: 10 * time.Second}, isoerr.MemoryLimitExceeded, true},
+		{"unbounded recursion", "function f(n) { return f(n + 1) + 1 }; f(0)", engine.Limits{}, isoerr.WorkerException, false},
+		{"deep JSON", "JSON.parse('['.repeat(1e6))", engine.Limits{}, isoerr.WorkerException, false},
+		{"huge result", "'['.repeat(2e7)", engine.Limits{}, isoerr.OutputLimitExceeded, false},
+		{"never settles", "await new Promise(() => {})", engine.Limits{}, isoerr.NoResponse, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{Memory: tt.limits.Memory})
+			_, err := eval(t, sb, tt.limits, tt.code)
+			if got := isoerr.CodeOf(err); got != tt.wantCode {
+				t.Fatalf("got %v, want %s", err, tt.wantCode)
+			}
+			if got := sb.Broken() != nil; got != tt.broken {
+				t.Fatalf("broken = %v, want %v (%v)", got, tt.broken, sb.Broken())
+			}
+			if tt.broken {
+				// A trapped sandbox is never reused: it keeps failing with the same code.
+				if _, err := eval(t, sb, engine.Limits{}, "1"); isoerr.CodeOf(err) != tt.wantCode {
+					t.Fatalf("broken sandbox answered %v", err)
+				}
+				return
+			}
+			if res, err := eval(t, sb, engine.Limits{}, "1 + 1"); err != nil || string(res.Value) != "2" {
+				t.Fatalf("sandbox unusable after %s: %v", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestRecursionIsCatchable(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	res, err := eval(t, sb, engine.Limits{}, `
+		function f(n) { return f(n + 1) + 1 }
+		let caught;
+		try { f(0) } catch (e) { caught = e instanceof RangeError && /stack/i.test(e.message) }
+		caught`)
+	if err != nil || string(res.Value) != "true" {
+		t.Fatalf("deep recursion is not a catchable RangeError: %s %v", res.Value, err)
+	}
+}
+
+// The CPU limit stops a busy loop close to the limit: it is measured in guest time, and the
+// stop happens at QuickJS's next interrupt poll. The bounds here are behavioural (the loop
+// ran into the limit and was stopped), far looser than the poll interval.
+func TestCPULimitStopsNearTheLimit(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	lim := 100 * time.Millisecond
+	res, err := eval(t, sb, engine.Limits{CPU: lim}, "while (true) {}")
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("got %v", err)
+	}
+	if res.CPU < lim {
+		t.Fatalf("stopped after %v of CPU, before the %v limit", res.CPU, lim)
+	}
+	if res.CPU > lim+time.Second {
+		t.Fatalf("stopped only after %v of CPU with a %v limit", res.CPU, lim)
+	}
+}
+
+// A runaway sandbox must not stall the process: the Go garbage collector (which has to stop
+// every goroutine) and an ordinary sandbox both carry on while it spins.
+func TestRunawayDoesNotStallOthers(t *testing.T) {
+	runaway := newSandbox(t, engine.SandboxConfig{})
+	ordinary := newSandbox(t, engine.SandboxConfig{})
+	const limit = 3 * time.Second
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := runaway.Eval(context.Background(), engine.Limits{CPU: limit}, "while (true) {}")
+		done <- err
+	}()
+	<-started
+	time.Sleep(100 * time.Millisecond) // let it spin
+
+	gcStart := time.Now()
+	runtime.GC()
+	gcTook := time.Since(gcStart)
+
+	res, err := ordinary.Eval(context.Background(), engine.Limits{}, "[1, 2, 3].reduce((a, b) => a + b)")
+	if err != nil || string(res.Value) != "6" {
+		t.Fatalf("ordinary sandbox failed while another spins: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the runaway finished before the checks (%v); the test proves nothing", err)
+	default:
+	}
+	if gcTook > limit/2 {
+		t.Fatalf("runtime.GC took %v while a sandbox spun: the runaway stalls the process", gcTook)
+	}
+	if err := <-done; isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("runaway: got %v", err)
+	}
+}
+
+func TestIsolationBetweenSandboxes(t *testing.T) {
+	a := newSandbox(t, engine.SandboxConfig{})
+	b := newSandbox(t, engine.SandboxConfig{})
+	if _, err := eval(t, a, engine.Limits{}, `
+		globalThis.secret = "a's secret";
+		Object.prototype.polluted = "yes";
+		Array.prototype.map = function () { return "hijacked" };
+		JSON.stringify = () => "hijacked";
+		1`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eval(t, b, engine.Limits{}, `[typeof globalThis.secret, ({}).polluted === undefined, [1].map(x => x + 1)[0]]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Value); got != `["undefined",true,2]` {
+		t.Fatalf("sandbox b sees a's changes: %s", got)
+	}
+}
+
+// The guest has no host files, environment, arguments, processes or sockets: nothing but
+// the Web APIs the runtime builds on host functions.
+func TestNoHostAccess(t *testing.T) {
+	os.Setenv("ISOBOX_TEST_SECRET", "leaked")
+	defer os.Unsetenv("ISOBOX_TEST_SECRET")
+	sb := newSandbox(t, engine.SandboxConfig{})
+	res, err := eval(t, sb, engine.Limits{}, `[
+		typeof require, typeof process, typeof std, typeof os, typeof Deno, typeof Bun,
+		typeof scriptArgs, typeof __isobox_host, typeof __isobox_host_bytes,
+		typeof __isobox_set_dispatch, typeof __isobox_eval, typeof WebAssembly,
+	]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]`
+	if string(res.Value) != want {
+		t.Fatalf("host capabilities visible: %s", res.Value)
+	}
+	for _, mod := range []string{"qjs:std", "qjs:os", "std", "os", "node:fs", "fs", "/etc/passwd"} {
+		_, err := eval(t, sb, engine.Limits{}, `await import(`+jsString(mod)+`)`)
+		if isoerr.CodeOf(err) != isoerr.WorkerException || !strings.Contains(err.Error(), mod) {
+			t.Errorf("import(%q): got %v, want a worker_exception naming the module", mod, err)
+		}
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestCancel(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, "while (true) {}")
+	if isoerr.CodeOf(err) != isoerr.Canceled {
+		t.Fatalf("got %v, want canceled", err)
+	}
+}
+
+func TestInvalidLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		lim  engine.Limits
+	}{
+		{"cpu over 30 s", engine.Limits{CPU: 31 * time.Second}},
+		{"negative cpu", engine.Limits{CPU: -1}},
+		{"tiny memory", engine.Limits{Memory: 1 << 20}},
+		{"too many subrequests", engine.Limits{Subrequests: 10001}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.lim.Validate(); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+				t.Fatalf("Validate(%+v) = %v, want invalid_request", tt.lim, err)
+			}
+		})
+	}
+	if _, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{Memory: 1 << 20}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Fatalf("NewSandbox with 1 MiB: %v", err)
+	}
+}
+
+// Many sandboxes run in parallel, each with its own state.
+func TestConcurrentSandboxes(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sb, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sb.Close(context.Background())
+			for j := range 5 {
+				res, err := sb.Eval(context.Background(), engine.Limits{}, "globalThis.n = (globalThis.n ?? 0) + 1; n")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want := string(rune('1' + j)); string(res.Value) != want {
+					errs <- isoerr.New(isoerr.Internal, "sandbox %d call %d: got %s", i, j, res.Value)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
