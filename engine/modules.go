@@ -42,7 +42,8 @@ var builtinModules = map[string]string{
 export const WorkerEntrypoint = w.WorkerEntrypoint;
 export const RpcTarget = w.RpcTarget;
 export const DurableObject = w.DurableObject;
-export default { WorkerEntrypoint, RpcTarget, DurableObject };
+export const env = w.env();
+export default { WorkerEntrypoint, RpcTarget, DurableObject, env };
 `,
 }
 

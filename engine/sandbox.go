@@ -383,6 +383,12 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 		sb.broken = sb.memoryError()
 		err = sb.broken
 	}
+	if inv.stopped != nil {
+		// A limit tripped, even if the guest turned the interrupt into an ordinary
+		// rejection (an interrupted module evaluation rejects its import promise).
+		sb.broken = inv.stopped
+		err = inv.stopped
+	}
 	if err == nil && inv.overflow != nil {
 		err = inv.overflow
 	}

@@ -58,7 +58,7 @@ const worker = (() => {
   }
 
   Object.defineProperty(globalThis, "__isobox_internal", {
-    value: Object.freeze({ WorkerEntrypoint, RpcTarget, DurableObject, requireFrom }),
+    value: Object.freeze({ WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env }),
     enumerable: false,
   });
 
@@ -182,7 +182,9 @@ const worker = (() => {
     if (typeof fn !== "function" || fn === Object.prototype[m]) {
       throw new HandlerError("method_not_found", `the worker has no RPC method "${m}"` + (fn === undefined ? "" : ` (it is a ${typeof fn}, not a function)`));
     }
-    const out = isClassInstance(t) ? await fn.apply(t, msg.args) : await fn.apply(t, [...msg.args, env, ctx]);
+    // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
+    // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
+    const out = await primordials.apply(fn, t, msg.args);
     return { head: { ok: true, result: toJSONValue(out) } };
   }
 
