@@ -291,12 +291,12 @@ import config from "../data/config.json";
 import bytes from "../data/blob.bin";
 import legacy from "./legacy.cjs";
 export default { run() { return [twice(21), greeting, config.name, new Uint8Array(bytes)[1], legacy.answer, legacy.viaRequire]; } };`),
-		"src/lib/math.js":    loader.JS(`export const twice = (x) => x * 2;`),
-		"data/greeting.txt":  {Type: engine.ModuleText, Content: []byte("héllo")},
-		"data/config.json":   {Type: engine.ModuleJSON, Content: []byte(`{"name":"cfg"}`)},
-		"data/blob.bin":      {Type: engine.ModuleData, Content: []byte{1, 2, 3}},
-		"src/legacy.cjs":     {Type: engine.ModuleCJS, Content: []byte(`const h = require("./helper.cjs"); module.exports = { answer: h.value + 1, viaRequire: require("../data/config.json").name };`)},
-		"src/helper.cjs":     {Type: engine.ModuleCJS, Content: []byte(`exports.value = 41;`)},
+		"src/lib/math.js":   loader.JS(`export const twice = (x) => x * 2;`),
+		"data/greeting.txt": {Type: engine.ModuleText, Content: []byte("héllo")},
+		"data/config.json":  {Type: engine.ModuleJSON, Content: []byte(`{"name":"cfg"}`)},
+		"data/blob.bin":     {Type: engine.ModuleData, Content: []byte{1, 2, 3}},
+		"src/legacy.cjs":    {Type: engine.ModuleCJS, Content: []byte(`const h = require("./helper.cjs"); module.exports = { answer: h.value + 1, viaRequire: require("../data/config.json").name };`)},
+		"src/helper.cjs":    {Type: engine.ModuleCJS, Content: []byte(`exports.value = 41;`)},
 	}}
 	s := l.Load(c)
 	defer s.Close(context.Background())
