@@ -2,11 +2,121 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/isobox/isobox/bench"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "isobox: not_implemented: bench is being written")
-	return 1
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonOut := fs.Bool("json", false, "print one JSON object (isobox figures, and workerd's under \"workerd\")")
+	cold := fs.Int("cold", 300, "cold loads to measure")
+	warm := fs.Int("warm", 3000, "warm calls to measure")
+	ids := fs.String("ids", "100,500,1000", "idle worker counts for the memory figure")
+	evals := fs.Int("eval", 20, "runs of `isobox eval '1+1'` as a new process (0 skips)")
+	workerd := fs.String("workerd", "", "run the workerd anchor from this folder (e.g. ../shared/anchors/workerd) in the same run")
+	workerdResults := fs.String("workerd-results", "", "read a workerd anchor results.env instead of running it")
+	cacheDir := fs.String("cache-dir", "", "compilation cache directory")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir,
+		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
+	for _, s := range strings.Split(*ids, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "isobox bench: --ids wants positive numbers, got %q\n", s)
+			return 2
+		}
+		opts.MemIDs = append(opts.MemIDs, n)
+	}
+	if *evals > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+			return 1
+		}
+		opts.EvalCmd = []string{exe, "eval", "1+1"}
+		if *cacheDir != "" {
+			opts.EvalCmd = append(opts.EvalCmd, "--cache-dir", *cacheDir)
+		}
+	}
+	var anchor *bench.Anchor
+	var err error
+	switch {
+	case *workerdResults != "":
+		anchor, err = bench.ReadAnchor(*workerdResults)
+	case *workerd != "":
+		fmt.Fprintln(stderr, "isobox bench: running the workerd anchor (about 1.5 minutes) ...")
+		anchor, err = bench.RunAnchor(ctx, *workerd, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+		return 1
+	}
+	r, err := bench.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+		return 1
+	}
+	if *jsonOut {
+		out := struct {
+			*bench.Report
+			Workerd *bench.Anchor `json:"workerd,omitempty"`
+		}{r, anchor}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return 0
+	}
+	printTable(stdout, r, anchor)
+	return 0
+}
+
+func printTable(w io.Writer, r *bench.Report, a *bench.Anchor) {
+	fmt.Fprintf(w, "isobox bench, %s, %s, %d CPUs\n\n", r.Date, r.GoVersion, r.CPUs)
+	fmt.Fprintf(w, "%-44s %12s %12s %10s\n", "figure (median unless noted)", "isobox", "workerd", "ratio")
+	row := func(name string, mine, theirs float64, unit string, n int) {
+		t, ratio := "-", "-"
+		if a != nil && theirs > 0 {
+			t = fmt.Sprintf("%.3g %s", theirs, unit)
+			if mine > 0 {
+				ratio = fmt.Sprintf("%.1fx", theirs/mine)
+			}
+		}
+		fmt.Fprintf(w, "%-44s %12s %12s %10s\n", fmt.Sprintf("%s (n=%d)", name, n), fmt.Sprintf("%.3g %s", mine, unit), t, ratio)
+	}
+	var an bench.Anchor
+	if a != nil {
+		an = *a
+	}
+	row("cold load + first response, p50", r.ColdLoadP50, an.ColdLoadP50, "ms", r.ColdLoadN)
+	row("cold load + first response, p99", r.ColdLoadP99, an.ColdLoadP99, "ms", r.ColdLoadN)
+	row("warm call to a loaded id, p50", r.WarmCallP50, an.WarmCallP50, "ms", r.WarmCallN)
+	row("RSS per idle loaded worker", r.IdleWorkerRSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
+	row("eval '1+1' as a new process (deno eval)", r.EvalP50, an.DenoEvalP50, "ms", r.EvalN)
+	row("new sandbox (runtime ready, no code)", r.NewSandboxP50, 0, "ms", r.NewSandboxN)
+	for _, n := range []int{100, 500, 1000} {
+		if v, ok := r.IdleWorkerRSSAt[n]; ok {
+			fmt.Fprintf(w, "  RSS per idle worker at %d ids: %.0f KiB\n", n, v)
+		}
+	}
+	if a != nil {
+		fmt.Fprintf(w, "\nworkerd %s: over loopback HTTP through a parent worker; isobox: in-process Go API.\nratio = workerd / isobox (higher is better for isobox).\n", a.Date)
+	}
 }

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Anchor holds the workerd anchor's figures for the same work (see
+// shared/anchors/workerd/README.md). Times are medians over loopback HTTP through a parent
+// worker; isobox's figures are in-process calls of the Go API.
+type Anchor struct {
+	ColdLoadP50   float64 `json:"cold_load_p50_ms"`
+	ColdLoadP99   float64 `json:"cold_load_p99_ms"`
+	WarmCallP50   float64 `json:"warm_call_p50_ms"`
+	IdleWorkerRSS float64 `json:"idle_worker_rss_kib"`
+	DenoEvalP50   float64 `json:"deno_eval_p50_ms"`
+	NodeEvalP50   float64 `json:"node_eval_p50_ms"`
+	Date          string  `json:"date"`
+}
+
+// RunAnchor copies the anchor folder to a temporary directory, runs its bench.sh (about
+// 1.5 minutes; it installs workerd from npm and talks to 127.0.0.1 only) and reads its
+// results.
+func RunAnchor(ctx context.Context, dir string, log io.Writer) (*Anchor, error) {
+	tmp, err := os.MkdirTemp("", "isobox-workerd-anchor")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := exec.CommandContext(ctx, "cp", "-r", dir+"/.", tmp).Run(); err != nil {
+		return nil, fmt.Errorf("copy anchor %s: %w", dir, err)
+	}
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(tmp, "bench.sh"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("workerd anchor: %w", err)
+	}
+	runs, _ := filepath.Glob(filepath.Join(tmp, "runs", "*", "results.env"))
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("workerd anchor wrote no results.env")
+	}
+	return ReadAnchor(runs[len(runs)-1])
+}
+
+// ReadAnchor reads an anchor run's results.env.
+func ReadAnchor(path string) (*Anchor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	v := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, val, ok := strings.Cut(s.Text(), "="); ok {
+			v[k] = strings.ReplaceAll(val, `\ `, " ")
+		}
+	}
+	num := func(k string) float64 {
+		f, _ := strconv.ParseFloat(v[k], 64)
+		return f
+	}
+	a := &Anchor{
+		ColdLoadP50: num("cold_p50_ms"), ColdLoadP99: num("cold_p99_ms"),
+		WarmCallP50: num("warm1_p50_ms"), DenoEvalP50: num("deno_p50_ms"), NodeEvalP50: num("node_p50_ms"),
+		Date: v["env_date"],
+	}
+	if at1000, base := num("cold2_rss_at_1000_kb"), num("loader_rss_base_kb"); at1000 > 0 {
+		a.IdleWorkerRSS = (at1000 - base) / 1000
+	}
+	if a.ColdLoadP50 == 0 {
+		return nil, fmt.Errorf("%s has no cold_p50_ms: not an anchor result", path)
+	}
+	return a, nil
+}
