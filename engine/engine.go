@@ -32,6 +32,10 @@ type Config struct {
 	// CacheDir keeps wazero's compiled code between process starts, so that only the first
 	// start pays for compiling QuickJS. "" means DefaultCacheDir(); "off" disables the cache.
 	CacheDir string
+	// CloseOnContextDone switches on wazero's own way of stopping guest code (a check at
+	// every loop back-edge and call). isobox stops guests through QuickJS's interrupt
+	// handler instead; this option exists to measure the difference (see RATIONALE.md).
+	CloseOnContextDone bool
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
@@ -66,7 +70,7 @@ const maxJSStack = 768 << 10
 //
 // It fails when the cache directory cannot be created or the module does not compile.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
-	rc := wazero.NewRuntimeConfigCompiler()
+	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(cfg.CloseOnContextDone)
 	if cfg.CacheDir != "off" {
 		dir := cfg.CacheDir
 		if dir == "" {
