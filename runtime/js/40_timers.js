@@ -1,0 +1,338 @@
+// 40_timers.js: setTimeout/setInterval and their clear functions on the host's one-shot
+// timers, structuredClone, and crypto (getRandomValues, randomUUID, subtle.digest).
+// queueMicrotask is native to QuickJS-ng and not redefined.
+{
+  const integerArrays = [
+    Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array,
+  ];
+
+  function expose(name, value) {
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  // ---- timers ----
+
+  const timers = new Map(); // timer id as returned to the program -> current host timer id
+  let nextTimerId = 1;
+
+  // toTimeout converts like WebIDL's `long`, as browsers do (NaN and Infinity become 0,
+  // values wrap modulo 2^32); negative timeouts mean 0.
+  const toTimeout = (timeout) => Math.max(0, +timeout | 0);
+
+  function schedule(handler, timeout, args, repeat) {
+    if (typeof handler !== "function") {
+      throw new TypeError("The timer handler must be a function (code strings are not supported)");
+    }
+    const id = nextTimerId++;
+    const ms = toTimeout(timeout);
+    const arm = () => timers.set(id, host.setTimer(ms, fire));
+    // An exception from the handler propagates to the host (as an uncaught error) but an
+    // interval is re-armed first, as in browsers; clearing it inside the handler stops that.
+    const fire = () => {
+      if (!repeat) timers.delete(id);
+      try {
+        Reflect.apply(handler, globalThis, args);
+      } finally {
+        if (repeat && timers.has(id)) arm();
+      }
+    };
+    arm();
+    return id;
+  }
+
+  function clearTimer(id) {
+    const key = +id | 0;
+    const hostId = timers.get(key);
+    if (hostId === undefined) return;
+    timers.delete(key);
+    host.clearTimer(hostId);
+  }
+
+  expose("setTimeout", function setTimeout(handler, timeout = 0, ...args) {
+    return schedule(handler, timeout, args, false);
+  });
+  expose("setInterval", function setInterval(handler, timeout = 0, ...args) {
+    return schedule(handler, timeout, args, true);
+  });
+  // Timeouts and intervals share one id space, so either function clears either kind.
+  expose("clearTimeout", function clearTimeout(id = 0) {
+    clearTimer(id);
+  });
+  expose("clearInterval", function clearInterval(id = 0) {
+    clearTimer(id);
+  });
+
+  // ---- structuredClone ----
+
+  const errorConstructors = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
+  // Platform objects browsers refuse to clone; defined by later files, so looked up lazily.
+  const unclonablePlatformTypes = [
+    "Event", "EventTarget", "AbortController", "Headers", "Request", "Response", "ReadableStream",
+    "TextEncoder", "TextDecoder", "FormData", "URL", "URLSearchParams",
+  ];
+
+  const passes = (fn, v) => {
+    try {
+      fn.call(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength").get;
+  const sharedByteLengthOf = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength").get;
+  const mapSizeOf = Object.getOwnPropertyDescriptor(Map.prototype, "size").get;
+  const setSizeOf = Object.getOwnPropertyDescriptor(Set.prototype, "size").get;
+  const boxValueOfs = [Number, String, Boolean, BigInt].map((C) => C.prototype.valueOf);
+  const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
+  const typedArrays = new Map(
+    [...integerArrays, Float16Array, Float32Array, Float64Array].map((C) => [C.name, C]),
+  );
+
+  function dataCloneError(what) {
+    return new DOMException(`${what} could not be cloned.`, "DataCloneError");
+  }
+
+  function describeUnclonable(v) {
+    if (typeof v === "symbol") return String(v);
+    if (typeof v === "function") return `function ${v.name || "(anonymous)"}`;
+    const ctor = v.constructor;
+    return `#<${(ctor && ctor.name) || "Object"}>`;
+  }
+
+  // defineData creates a property without invoking setters (a "__proto__" key in a cloned
+  // object must stay an ordinary key).
+  function defineData(target, key, value) {
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  }
+
+  function copyArrayBuffer(buffer) {
+    if (buffer.detached) throw dataCloneError("An ArrayBuffer is detached and");
+    if (!buffer.resizable) return buffer.slice(0);
+    const copy = new ArrayBuffer(buffer.byteLength, { maxByteLength: buffer.maxByteLength });
+    new Uint8Array(copy).set(new Uint8Array(buffer));
+    return copy;
+  }
+
+  // Cloner is one run of the structured clone algorithm; memory maps every object already
+  // cloned to its clone, which preserves shared references and cycles.
+  class Cloner {
+    memory = new Map();
+
+    clone(v) {
+      if (typeof v === "symbol") throw dataCloneError(describeUnclonable(v));
+      if (v === null || (typeof v !== "object" && typeof v !== "function")) return v;
+      if (this.memory.has(v)) return this.memory.get(v);
+      if (typeof v === "function") throw dataCloneError(describeUnclonable(v));
+      const simple = this.cloneLeaf(v);
+      if (simple !== undefined) {
+        this.memory.set(v, simple);
+        return simple;
+      }
+      if (Array.isArray(v)) return this.cloneProperties(v, new Array(v.length));
+      if (passes(mapSizeOf, v)) return this.cloneMap(v);
+      if (passes(setSizeOf, v)) return this.cloneSet(v);
+      if (ArrayBuffer.isView(v)) return this.cloneView(v);
+      if (Error.isError(v) || v instanceof Error) return this.cloneError(v);
+      if (this.isUnclonable(v)) throw dataCloneError(describeUnclonable(v));
+      return this.cloneProperties(v, {});
+    }
+
+    // cloneLeaf clones the kinds of objects that hold no other values, or returns undefined.
+    cloneLeaf(v) {
+      for (const valueOf of boxValueOfs) {
+        if (passes(valueOf, v)) return Object(valueOf.call(v));
+      }
+      if (passes(Date.prototype.getTime, v)) return new Date(Date.prototype.getTime.call(v));
+      if (v instanceof RegExp) return new RegExp(v.source, v.flags);
+      if (passes(byteLengthOf, v)) return copyArrayBuffer(v);
+      if (passes(sharedByteLengthOf, v)) throw dataCloneError("A SharedArrayBuffer");
+      if (v instanceof DOMException) return new DOMException(v.message, v.name);
+      if (typeof Blob === "function" && v instanceof Blob) {
+        return typeof File === "function" && v instanceof File
+          ? new File([v], v.name, { type: v.type, lastModified: v.lastModified })
+          : v.slice(0, v.size, v.type);
+      }
+      return undefined;
+    }
+
+    isUnclonable(v) {
+      if (v instanceof Promise || v instanceof WeakRef || v instanceof FinalizationRegistry) return true;
+      if (passes(Symbol.prototype.valueOf, v)) return true;
+      if (passes(WeakMap.prototype.has, v) || passes(WeakSet.prototype.has, v)) return true;
+      return unclonablePlatformTypes.some((name) => typeof globalThis[name] === "function" && v instanceof globalThis[name]);
+    }
+
+    // cloneProperties copies own enumerable string-keyed properties (getters are invoked,
+    // prototypes are not kept), as the algorithm does for arrays and ordinary objects.
+    cloneProperties(v, out) {
+      this.memory.set(v, out);
+      for (const key of Object.keys(v)) {
+        if (Object.prototype.hasOwnProperty.call(v, key)) defineData(out, key, this.clone(v[key]));
+      }
+      return out;
+    }
+
+    cloneMap(v) {
+      const out = new Map();
+      this.memory.set(v, out);
+      for (const [key, value] of [...Map.prototype.entries.call(v)]) out.set(this.clone(key), this.clone(value));
+      return out;
+    }
+
+    cloneSet(v) {
+      const out = new Set();
+      this.memory.set(v, out);
+      for (const value of [...Set.prototype.values.call(v)]) out.add(this.clone(value));
+      return out;
+    }
+
+    cloneView(v) {
+      const buffer = this.clone(v.buffer);
+      const name = typedArrayName.call(v); // undefined for a DataView
+      const out = name
+        ? new (typedArrays.get(name))(buffer, v.byteOffset, v.length)
+        : new DataView(buffer, v.byteOffset, v.byteLength);
+      this.memory.set(v, out);
+      return out;
+    }
+
+    // cloneError keeps name (one of the standard error types, else "Error"), message, stack
+    // and cause, and gives the clone the matching standard prototype.
+    cloneError(v) {
+      const name = String(v.name);
+      const Ctor = Object.prototype.hasOwnProperty.call(errorConstructors, name) ? errorConstructors[name] : Error;
+      const out = Object.create(Ctor.prototype);
+      this.memory.set(v, out);
+      const message = Object.getOwnPropertyDescriptor(v, "message");
+      if (message && "value" in message) {
+        Object.defineProperty(out, "message", { value: String(message.value), writable: true, configurable: true });
+      }
+      if (typeof v.stack === "string") Object.defineProperty(out, "stack", { value: v.stack, writable: true, configurable: true });
+      if (Object.prototype.hasOwnProperty.call(v, "cause")) {
+        Object.defineProperty(out, "cause", { value: this.clone(v.cause), writable: true, configurable: true });
+      }
+      return out;
+    }
+  }
+
+  // transferList validates options.transfer: only ArrayBuffers can be transferred here.
+  function transferList(options) {
+    if (options === undefined || options === null) return [];
+    if (typeof options !== "object" && typeof options !== "function") throw new TypeError("The options must be an object");
+    const transfer = options.transfer;
+    if (transfer === undefined) return [];
+    if (transfer === null || typeof transfer !== "object" || typeof transfer[Symbol.iterator] !== "function") {
+      throw new TypeError("options.transfer must be an iterable of transferable objects");
+    }
+    const list = [...transfer];
+    list.forEach((item, i) => {
+      if (!passes(byteLengthOf, item)) throw new DOMException("Value not transferable", "DataCloneError");
+      if (item.detached) throw new DOMException("An ArrayBuffer is detached and could not be transferred.", "DataCloneError");
+      if (list.indexOf(item) !== i) throw new DOMException("ArrayBuffer at index " + i + " is a duplicate.", "DataCloneError");
+    });
+    return list;
+  }
+
+  expose("structuredClone", function structuredClone(value, options = undefined) {
+    if (arguments.length === 0) throw new TypeError("structuredClone requires 1 argument, but only 0 present.");
+    const transfer = transferList(options);
+    const result = new Cloner().clone(value);
+    // The clone already holds copies; transferring then only has to detach the originals,
+    // which is all a program can observe.
+    for (const buffer of transfer) buffer.transfer();
+    return result;
+  });
+
+  // ---- crypto ----
+
+  const MAX_RANDOM_BYTES = 65536;
+  const digestNames = new Map(["SHA-1", "SHA-256", "SHA-384", "SHA-512"].map((n) => [n.toUpperCase(), n]));
+  const constructKey = Symbol("crypto");
+
+  function randomBytes(n) {
+    return new Uint8Array(host.bytes("random", String(n)));
+  }
+
+  // copyBufferSource copies a BufferSource's bytes (the digest must not see later changes).
+  function copyBufferSource(data) {
+    if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data).slice();
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    throw new TypeError("The data must be an ArrayBuffer or ArrayBufferView");
+  }
+
+  // digestName normalizes an algorithm identifier: a name, or an object with a name.
+  function digestName(algorithm) {
+    let name = algorithm;
+    if (algorithm !== null && typeof algorithm === "object") {
+      if (algorithm.name === undefined) throw new TypeError("Algorithm: name is required");
+      name = algorithm.name;
+    }
+    const found = digestNames.get(`${name}`.toUpperCase());
+    if (!found) throw new DOMException(`Unrecognized algorithm name: ${name}`, "NotSupportedError");
+    return found;
+  }
+
+  class SubtleCrypto {
+    constructor(key) {
+      if (key !== constructKey) throw new TypeError("Illegal constructor");
+    }
+
+    // digest returns a promise in every case: WebIDL turns argument errors of promise-
+    // returning methods into rejections.
+    digest(algorithm, data) {
+      try {
+        if (!(this instanceof SubtleCrypto)) throw new TypeError("Illegal invocation");
+        if (arguments.length < 2) throw new TypeError(`digest requires 2 arguments, but only ${arguments.length} present.`);
+        const name = digestName(algorithm);
+        return Promise.resolve(host.bytes(`digest:${name}`, copyBufferSource(data)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+  }
+
+  class Crypto {
+    #subtle = new SubtleCrypto(constructKey);
+
+    constructor(key) {
+      if (key !== constructKey) throw new TypeError("Illegal constructor");
+    }
+
+    get subtle() {
+      return this.#subtle;
+    }
+
+    getRandomValues(array) {
+      this.#subtle; // brand check: `const { getRandomValues } = crypto` fails as in browsers
+      if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues: the argument must be an integer TypedArray");
+      if (!integerArrays.some((C) => array instanceof C)) {
+        throw new DOMException("The provided ArrayBufferView is not an integer array type", "TypeMismatchError");
+      }
+      const n = array.byteLength;
+      if (n > MAX_RANDOM_BYTES) {
+        throw new DOMException(
+          `The ArrayBufferView's byte length (${n}) exceeds the number of bytes of entropy available via this API (${MAX_RANDOM_BYTES})`,
+          "QuotaExceededError",
+        );
+      }
+      if (n > 0) new Uint8Array(array.buffer, array.byteOffset, n).set(randomBytes(n));
+      return array;
+    }
+
+    randomUUID() {
+      this.#subtle;
+      const b = randomBytes(16);
+      b[6] = (b[6] & 0x0f) | 0x40; // version 4
+      b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+      const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    }
+  }
+
+  for (const C of [Crypto, SubtleCrypto]) {
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
+    expose(C.name, C);
+  }
+  expose("crypto", new Crypto(constructKey));
+}
