@@ -327,7 +327,7 @@ EXPORT("ib_compile") int32_t ib_compile(const char *code, int32_t len, const cha
     return -1;
   }
   size_t n;
-  uint8_t *buf = JS_WriteObject(ctx, &n, fn, JS_WRITE_OBJ_BYTECODE);
+  uint8_t *buf = JS_WriteObject(ctx, &n, fn, JS_WRITE_OBJ_BYTECODE | JS_WRITE_OBJ_STRIP_SOURCE);
   JS_FreeValue(ctx, fn);
   if (!buf) {
     record_exception();
