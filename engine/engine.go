@@ -9,12 +9,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,11 +74,13 @@ const maxJSStack = 768 << 10
 // It fails when the cache directory cannot be created or the module does not compile.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
 	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(cfg.CloseOnContextDone)
+	cacheDir := ""
 	if cfg.CacheDir != "off" {
 		dir := cfg.CacheDir
 		if dir == "" {
 			dir = DefaultCacheDir()
 		}
+		cacheDir = dir
 		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero"))
 		if err != nil {
 			return nil, fmt.Errorf("engine: compilation cache in %s: %w", dir, err)
@@ -104,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
 	e.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
-	if err := e.compileRuntime(ctx); err != nil {
+	if err := e.loadRuntime(ctx, cacheDir); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
@@ -114,17 +119,46 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 // Close releases the engine and every sandbox made from it.
 func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
 
+// loadRuntime gets the runtime's bytecode from the cache directory, or compiles it and
+// stores it there. The file is named by the QuickJS build and the runtime source, and
+// carries a SHA-256 of the bytecode that is checked before use: QuickJS trusts bytecode.
+func (e *Engine) loadRuntime(ctx context.Context, cacheDir string) error {
+	src := runtime.Source()
+	srcSum := sha256.Sum256([]byte(src))
+	path := ""
+	if cacheDir != "" {
+		path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
+		if b, err := os.ReadFile(path); err == nil && len(b) > sha256.Size {
+			body := b[sha256.Size:]
+			if sum := sha256.Sum256(body); bytes.Equal(sum[:], b[:sha256.Size]) {
+				e.bootstrap = body
+				return nil
+			}
+		}
+	}
+	if err := e.compileRuntime(ctx, src); err != nil {
+		return err
+	}
+	if path != "" {
+		sum := sha256.Sum256(e.bootstrap)
+		tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+		if err := os.WriteFile(tmp, append(sum[:], e.bootstrap...), 0o644); err == nil {
+			_ = os.Rename(tmp, path) // a cache: failing to keep it only costs time
+		}
+	}
+	return nil
+}
+
 // compileRuntime turns the runtime's JS into bytecode in a scratch sandbox, so that every
 // sandbox afterwards skips parsing it.
-func (e *Engine) compileRuntime(ctx context.Context) error {
+func (e *Engine) compileRuntime(ctx context.Context, src string) error {
 	sb, err := e.instantiate(ctx, DefaultLimits().Memory)
 	if err != nil {
 		return err
 	}
 	defer sb.Close(ctx)
-	inv := sb.begin(ctx, Limits{CPU: 10 * time.Second, Wall: time.Minute}.WithDefaults())
+	sb.begin(ctx, Limits{CPU: 10 * time.Second, Wall: time.Minute}.WithDefaults())
 	defer sb.end()
-	src := runtime.Source()
 	ptr, err := sb.writeCString(src)
 	if err != nil {
 		return err
@@ -153,7 +187,6 @@ func (e *Engine) compileRuntime(ctx context.Context) error {
 		return fmt.Errorf("engine: compile runtime: bytecode out of range")
 	}
 	e.bootstrap = append([]byte(nil), buf...)
-	_ = inv
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -347,5 +349,46 @@ func TestConcurrentSandboxes(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// The runtime's bytecode is cached on disk; a corrupt cache file is detected and rebuilt,
+// never evaluated.
+func TestRuntimeCacheCorruptionIsRejected(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	e1, err := engine.New(ctx, engine.Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1.Close(ctx)
+	files, _ := filepath.Glob(filepath.Join(dir, "runtime-*.qbc"))
+	if len(files) != 1 {
+		t.Fatalf("want one runtime cache file, got %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := engine.New(ctx, engine.Config{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close(ctx)
+	sb, err := e2.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatalf("sandbox after a corrupt cache: %v", err)
+	}
+	defer sb.Close(ctx)
+	if res, err := sb.Eval(ctx, engine.Limits{}, "typeof URL + typeof setTimeout"); err != nil || string(res.Value) != `"functionfunction"` {
+		t.Fatalf("runtime after a corrupt cache: %s %v", res.Value, err)
+	}
+	fixed, _ := os.ReadFile(files[0])
+	if bytes.Equal(fixed, b) {
+		t.Fatal("the corrupt cache file was kept")
 	}
 }
