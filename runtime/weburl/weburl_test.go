@@ -1,0 +1,386 @@
+package weburl
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The WPT URL data lives in shared/ beside the repository (../shared from its root).
+const wptDir = "../../../shared/conformance/wpt-url"
+
+// Floors: the number of WPT cases that pass. A drop below a floor is a regression; cases
+// that fail must be listed in knownFailures, and a listed case that passes fails the test too,
+// so that the table and the floors are kept exact.
+const (
+	floorURLTestData = 891 // of 891 cases in urltestdata.json
+	floorSetters     = 278 // of 278 cases in setters_tests.json
+	floorToASCII     = 261 // of 87 cases x 3 ways (constructor, host setter, hostname setter)
+	floorPercentEnc  = 7   // of 7 utf-8 cases in percent-encoding.json
+)
+
+// knownFailures maps a case key (see the tests) to the reason it fails.
+var knownFailures = map[string]string{}
+
+// wptPath returns the path of a WPT data file; a missing file fails the test (CI lays
+// shared/ beside the repository, so it must be there).
+func readWPT(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(wptDir, name))
+	if err != nil {
+		t.Fatalf("WPT URL data missing (expected at %s beside the repo): %v", wptDir, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// tally counts passes and checks failures against knownFailures.
+type tally struct {
+	t          *testing.T
+	file       string
+	pass, fail int
+	seen       map[string]bool
+}
+
+func newTally(t *testing.T, file string) *tally {
+	return &tally{t: t, file: file, seen: map[string]bool{}}
+}
+
+func (ta *tally) result(key string, problem string) {
+	ta.t.Helper()
+	ta.seen[key] = true
+	reason, known := knownFailures[key]
+	switch {
+	case problem == "" && known:
+		ta.pass++
+		ta.t.Errorf("%s: unexpected pass of known failure %s (%s): remove it from knownFailures and raise the floor", ta.file, key, reason)
+	case problem == "":
+		ta.pass++
+	case known:
+		ta.fail++
+		ta.t.Logf("%s: known failure %s: %s (%s)", ta.file, key, problem, reason)
+	default:
+		ta.fail++
+		ta.t.Errorf("%s: FAIL %s: %s", ta.file, key, problem)
+	}
+}
+
+func (ta *tally) finish(floor int) {
+	ta.t.Helper()
+	ta.t.Logf("%s: %d passed, %d failed", ta.file, ta.pass, ta.fail)
+	if ta.pass < floor {
+		ta.t.Errorf("%s: %d cases pass, below the floor of %d", ta.file, ta.pass, floor)
+	}
+	prefix := ta.file + " "
+	for key := range knownFailures {
+		if strings.HasPrefix(key, prefix) && !ta.seen[key] {
+			ta.t.Errorf("knownFailures entry %q matches no case", key)
+		}
+	}
+}
+
+var getterNames = []string{"href", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"}
+
+func (r Record) get(name string) string {
+	switch name {
+	case "href":
+		return r.Href
+	case "origin":
+		return r.Origin
+	case "protocol":
+		return r.Protocol
+	case "username":
+		return r.Username
+	case "password":
+		return r.Password
+	case "host":
+		return r.Host
+	case "hostname":
+		return r.Hostname
+	case "port":
+		return r.Port
+	case "pathname":
+		return r.Pathname
+	case "search":
+		return r.Search
+	case "hash":
+		return r.Hash
+	}
+	panic("no getter " + name)
+}
+
+// compare lists the getters of got that differ from want (a WPT expectation object).
+func compare(got Record, want map[string]any, names []string) string {
+	var diffs []string
+	for _, name := range names {
+		w, ok := want[name].(string)
+		if !ok {
+			continue
+		}
+		if g := got.get(name); g != w {
+			diffs = append(diffs, fmt.Sprintf("%s = %q, want %q", name, g, w))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// TestWPTURLTestData runs urltestdata.json as url-constructor.any.js and url-origin.any.js
+// do: new URL(input, base) must throw for "failure" cases and otherwise give the expected
+// getters, origin included where given. (The searchParams values are checked by the JS side.)
+func TestWPTURLTestData(t *testing.T) {
+	var cases []any
+	readWPT(t, "urltestdata.json", &cases)
+	ta := newTally(t, "urltestdata.json")
+	names := append([]string{"origin"}, getterNames...)
+	for _, c := range cases {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue // comment
+		}
+		input := m["input"].(string)
+		var base *string
+		key := fmt.Sprintf("urltestdata.json %q", input)
+		if b, ok := m["base"].(string); ok {
+			base = &b
+			key += fmt.Sprintf(" base %q", b)
+		}
+		got, err := Parse(input, base)
+		switch {
+		case m["failure"] == true && err == nil:
+			ta.result(key, fmt.Sprintf("parsed as %q, want failure", got.Href))
+		case m["failure"] == true:
+			ta.result(key, "")
+		case err != nil:
+			ta.result(key, err.Error())
+		default:
+			ta.result(key, compare(got, m, names))
+		}
+	}
+	ta.finish(floorURLTestData)
+}
+
+// TestWPTSetters runs setters_tests.json as url-setters.any.js does: parse href, set the
+// property to new_value, and compare the getters named in expected.
+func TestWPTSetters(t *testing.T) {
+	var all map[string]json.RawMessage
+	readWPT(t, "setters_tests.json", &all)
+	ta := newTally(t, "setters_tests.json")
+	props := make([]string, 0, len(all))
+	for prop := range all {
+		if prop != "comment" {
+			props = append(props, prop)
+		}
+	}
+	sort.Strings(props)
+	for _, prop := range props {
+		var cases []struct {
+			Href     string         `json:"href"`
+			NewValue string         `json:"new_value"`
+			Expected map[string]any `json:"expected"`
+		}
+		if err := json.Unmarshal(all[prop], &cases); err != nil {
+			t.Fatalf("setters_tests.json %s: %v", prop, err)
+		}
+		for _, c := range cases {
+			key := fmt.Sprintf("setters_tests.json %s %q = %q", prop, c.Href, c.NewValue)
+			start, err := Parse(c.Href, nil)
+			if err != nil {
+				ta.result(key, "href does not parse: "+err.Error())
+				continue
+			}
+			got, err := Set(start.Href, prop, c.NewValue)
+			if err != nil {
+				ta.result(key, "setter failed: "+err.Error())
+				continue
+			}
+			ta.result(key, compare(got, c.Expected, append([]string{"origin"}, getterNames...)))
+		}
+	}
+	ta.finish(floorSetters)
+}
+
+// TestWPTToASCII runs toascii.json as toascii.window.js does, through the URL constructor
+// (https://<input>/x) and through the host and hostname setters of https://x/x.
+func TestWPTToASCII(t *testing.T) {
+	var cases []any
+	readWPT(t, "toascii.json", &cases)
+	ta := newTally(t, "toascii.json")
+	for _, c := range cases {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		input := m["input"].(string)
+		output, valid := m["output"].(string)
+
+		key := fmt.Sprintf("toascii.json %q (URL)", input)
+		got, err := Parse("https://"+input+"/x", nil)
+		switch {
+		case !valid && err == nil:
+			ta.result(key, fmt.Sprintf("host %q, want failure", got.Host))
+		case !valid:
+			ta.result(key, "")
+		case err != nil:
+			ta.result(key, err.Error())
+		default:
+			ta.result(key, compare(got, map[string]any{
+				"host": output, "hostname": output, "pathname": "/x", "href": "https://" + output + "/x",
+			}, getterNames))
+		}
+
+		want := output
+		if !valid {
+			want = "x" // the setters leave the URL as it was
+		}
+		for _, prop := range []string{"host", "hostname"} {
+			key := fmt.Sprintf("toascii.json %q (URL.%s)", input, prop)
+			got, err := Set("https://x/x", prop, input)
+			if err != nil {
+				ta.result(key, err.Error())
+				continue
+			}
+			ta.result(key, compare(got, map[string]any{prop: want}, getterNames))
+		}
+	}
+	ta.finish(floorToASCII)
+}
+
+// TestWPTPercentEncoding runs the utf-8 expectations of percent-encoding.json as
+// percent-encoding.window.js does for a UTF-8 document: the query and fragment of
+// https://doesnotmatter.invalid/?<input>#<input>. The other encodings are not applicable:
+// they are the encodings of legacy documents, and a sandbox's URL parser always uses UTF-8.
+func TestWPTPercentEncoding(t *testing.T) {
+	var cases []any
+	readWPT(t, "percent-encoding.json", &cases)
+	ta := newTally(t, "percent-encoding.json")
+	notApplicable := 0
+	for _, c := range cases {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		input := m["input"].(string)
+		outputs := m["output"].(map[string]any)
+		notApplicable += len(outputs) - 1
+		out := outputs["utf-8"].(string)
+		key := fmt.Sprintf("percent-encoding.json %q", input)
+		got, err := Parse("https://doesnotmatter.invalid/?"+input+"#"+input, nil)
+		if err != nil {
+			ta.result(key, err.Error())
+			continue
+		}
+		ta.result(key, compare(got, map[string]any{"search": "?" + out, "hash": "#" + out}, getterNames))
+	}
+	t.Logf("percent-encoding.json: %d non-UTF-8 expectations not applicable", notApplicable)
+	ta.finish(floorPercentEnc)
+}
+
+func TestParseErrors(t *testing.T) {
+	if _, err := Parse("not a url", nil); err == nil || err.Error() != `Invalid URL: "not a url"` {
+		t.Errorf("Parse(not a url) error = %v", err)
+	}
+	empty := ""
+	if _, err := Parse("/path", &empty); err == nil {
+		t.Error("an empty base must be a failure, not no base")
+	}
+	bad := "nope"
+	if _, err := Parse("/path", &bad); err == nil || !strings.Contains(err.Error(), "base") {
+		t.Errorf("invalid base error = %v", err)
+	}
+	if _, err := Set("https://a/", "href", "::"); err == nil {
+		t.Error("setting href to an invalid URL must fail")
+	}
+	if _, err := Set("https://a/", "nosuch", "x"); err == nil {
+		t.Error("setting an unknown property must fail")
+	}
+	if _, err := Parse("http://[[::1]]/", nil); err == nil {
+		t.Error("doubled IPv6 brackets must fail")
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	for input, want := range map[string]string{
+		"https://user:pw@EXAMPLE.com:443/a?b#c": "https://example.com",
+		"http://[::1]:8080/":                    "http://[::1]:8080",
+		"ws://x:81":                             "ws://x:81",
+		"blob:https://a.example:8443/uuid":      "https://a.example:8443",
+		"blob:file:///x":                        "null",
+		"file:///etc/passwd":                    "null",
+		"data:text/plain,hi":                    "null",
+		"about:blank":                           "null",
+	} {
+		r, err := Parse(input, nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", input, err)
+			continue
+		}
+		if r.Origin != want {
+			t.Errorf("origin of %q = %q, want %q", input, r.Origin, want)
+		}
+	}
+}
+
+// TestLoneSurrogate: the JS side sends JSON.stringify output, where a lone surrogate is an
+// escape that encoding/json decodes to U+FFFD, as the URL constructor's USVString conversion.
+func TestLoneSurrogate(t *testing.T) {
+	var req struct {
+		Input string `json:"input"`
+	}
+	if err := json.Unmarshal([]byte(`{"input":"https://h.example/a?x=\ud800#\udc00"}`), &req); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Parse(req.Input, nil)
+	if err != nil || r.Href != "https://h.example/a?x=%EF%BF%BD#%EF%BF%BD" {
+		t.Errorf("Parse = %q, %v", r.Href, err)
+	}
+	if r, err := Parse("https://h.example/\xff", nil); err != nil || r.Pathname != "/%EF%BF%BD" {
+		t.Errorf("invalid UTF-8 = %q, %v", r.Pathname, err)
+	}
+}
+
+func TestPunycode(t *testing.T) {
+	for _, s := range []string{"bücher", "ß", "例え", "mañana-ü", "\U0001F600x"} {
+		enc, err := punycodeEncode(s)
+		if err != nil {
+			t.Fatalf("encode %q: %v", s, err)
+		}
+		dec, err := punycodeDecode(enc)
+		if err != nil || dec != s {
+			t.Errorf("round trip %q -> %q -> %q, %v", s, enc, dec, err)
+		}
+	}
+	if enc, _ := punycodeEncode("bücher"); enc != "bcher-kva" {
+		t.Errorf("encode bücher = %q", enc)
+	}
+	for _, bad := range []string{"99999999999", "a-é", "ab!"} {
+		if _, err := punycodeDecode(bad); err == nil {
+			t.Errorf("decode %q must fail", bad)
+		}
+	}
+}
+
+// TestConcurrent checks that parsers do not share the host hook state.
+func TestConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				host := fmt.Sprintf("h%d-%d.example", i, j)
+				r, err := Parse("https://"+host+"/", nil)
+				if err != nil || r.Hostname != host {
+					t.Errorf("Parse(%s) = %q, %v", host, r.Hostname, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+}
