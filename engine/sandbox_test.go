@@ -392,3 +392,55 @@ func TestRuntimeCacheCorruptionIsRejected(t *testing.T) {
 		t.Fatal("the corrupt cache file was kept")
 	}
 }
+
+func TestConsoleCapture(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	res, err := eval(t, sb, engine.Limits{}, `
+		console.log("plain", 1, {a: [1, 2]});
+		console.info("info"); console.warn("warn"); console.error("error"); console.debug("debug");
+		console.log("lone surrogate \ud800 end");
+		1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ level, msg string }{
+		{"log", "plain 1 { a: [ 1, 2 ] }"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},
+		{"debug", "debug"}, {"log", "lone surrogate \uFFFD end"},
+	}
+	if len(res.Logs) != len(want) {
+		t.Fatalf("got %d logs: %+v", len(res.Logs), res.Logs)
+	}
+	for i, w := range want {
+		l := res.Logs[i]
+		if l.Level != w.level || l.Message != w.msg || l.Time.IsZero() {
+			t.Errorf("log %d = %+v, want %s %q with a time", i, l, w.level, w.msg)
+		}
+	}
+}
+
+// Giant log output is capped per invocation: the process keeps a bounded amount and says
+// that it cut the rest.
+func TestLogOutputIsBounded(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	lim := engine.Limits{Logs: 64 << 10, CPU: 5 * time.Second}
+	res, err := eval(t, sb, lim, `const line = "x".repeat(1000); for (let i = 0; i < 10000; i++) console.log(line); "done"`)
+	if err != nil || string(res.Value) != `"done"` {
+		t.Fatalf("%s %v", res.Value, err)
+	}
+	total := 0
+	for _, l := range res.Logs {
+		total += len(l.Message)
+	}
+	if total > lim.Logs+200 {
+		t.Fatalf("kept %d bytes of logs with a %d byte limit", total, lim.Logs)
+	}
+	last := res.Logs[len(res.Logs)-1]
+	if !strings.Contains(last.Message, "truncated") {
+		t.Fatalf("last log %q does not say the output was truncated", last.Message)
+	}
+	// The next invocation has its own budget.
+	res, err = eval(t, sb, lim, `console.log("fresh"); 1`)
+	if err != nil || len(res.Logs) != 1 || res.Logs[0].Message != "fresh" {
+		t.Fatalf("next invocation logs %+v %v", res.Logs, err)
+	}
+}
