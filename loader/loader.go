@@ -144,6 +144,7 @@ func (l *Loader) Load(code WorkerCode) *Stub {
 // Stats describes the loader's warm cache.
 type Stats struct {
 	Workers       int    `json:"workers"`
+	BusySandboxes int    `json:"busySandboxes"`
 	IdleSandboxes int    `json:"idleSandboxes"`
 	IdleMemory    uint64 `json:"idleMemoryBytes"`
 }
@@ -155,6 +156,7 @@ func (l *Loader) Stats() Stats {
 	s := Stats{Workers: len(l.workers), IdleMemory: l.idleMem}
 	for _, w := range l.workers {
 		s.IdleSandboxes += len(w.idle)
+		s.BusySandboxes += len(w.slots)
 	}
 	return s
 }
