@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// This file is the URL Standard's host parser for special schemes (http, https, ws, wss, ftp,
-// file) and input that is not an IPv6 literal: percent-decoding, domain to ASCII, the
-// forbidden domain code point check and the IPv4 parser. IPv6 literals and the opaque hosts
-// of non-special schemes are left to github.com/nlnwa/whatwg-url.
+// This file is the URL Standard's host parser for domains, the hosts of special schemes
+// (http, https, ws, wss, ftp, file) that are not IPv6 literals: percent-decoding, domain to
+// ASCII, the forbidden domain code point check and the IPv4 parser. IPv6 literals and opaque
+// hosts are in parser.go.
 
 // parseDomainHost returns the serialized host for input, or ok false on failure.
 func parseDomainHost(input string) (host string, ok bool) {

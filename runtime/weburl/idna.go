@@ -1,7 +1,6 @@
 package weburl
 
 import (
-	"errors"
 	"sort"
 	"strings"
 
@@ -11,9 +10,8 @@ import (
 // This file implements UTS #46 (Unicode IDNA Compatibility Processing) ToASCII with the
 // parameters the URL Standard's "domain to ASCII" uses for the URL parser: CheckHyphens=false,
 // CheckBidi=true, CheckJoiners=true, UseSTD3ASCIIRules=false, Transitional_Processing=false,
-// VerifyDnsLength=false, IgnoreInvalidPunycode=false. The data (idnatables.go) is Unicode 17;
-// golang.org/x/net/idna, which github.com/nlnwa/whatwg-url uses, has Unicode 15.0 tables and
-// other differences that the WPT data catches.
+// VerifyDnsLength=false, IgnoreInvalidPunycode=false. The data (idnatables.go) is Unicode 17
+// (golang.org/x/net/idna has Unicode 15.0 tables for Go 1.26 and uses STD3 rules).
 
 // idnaEntry is one row of the IDNA mapping table (see idnaTable).
 type idnaEntry struct {
@@ -224,169 +222,4 @@ func bidiRuleOK(cps []rune) bool {
 	default: // rule 1: the first character must be L, R or AL
 		return false
 	}
-}
-
-// Punycode (RFC 3492) parameters.
-const (
-	punyBase        = 36
-	punyTMin        = 1
-	punyTMax        = 26
-	punySkew        = 38
-	punyDamp        = 700
-	punyInitialBias = 72
-	punyInitialN    = 128
-	punyMaxInt      = 1<<31 - 1
-)
-
-var errPunycode = errors.New("invalid punycode")
-
-func punyAdapt(delta, numPoints int, first bool) int {
-	if first {
-		delta /= punyDamp
-	} else {
-		delta /= 2
-	}
-	delta += delta / numPoints
-	k := 0
-	for delta > ((punyBase-punyTMin)*punyTMax)/2 {
-		delta /= punyBase - punyTMin
-		k += punyBase
-	}
-	return k + (punyBase-punyTMin+1)*delta/(delta+punySkew)
-}
-
-func punyDigit(c byte) (int, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c-'0') + 26, true
-	case c >= 'A' && c <= 'Z':
-		return int(c - 'A'), true
-	case c >= 'a' && c <= 'z':
-		return int(c - 'a'), true
-	}
-	return 0, false
-}
-
-func punycodeDecode(s string) (string, error) {
-	var out []rune
-	pos := 0
-	if i := strings.LastIndexByte(s, '-'); i >= 0 {
-		for j := 0; j < i; j++ {
-			if s[j] >= 0x80 {
-				return "", errPunycode
-			}
-			out = append(out, rune(s[j]))
-		}
-		pos = i + 1
-	}
-	n, i, bias := punyInitialN, 0, punyInitialBias
-	for pos < len(s) {
-		oldi, w := i, 1
-		for k := punyBase; ; k += punyBase {
-			if pos >= len(s) {
-				return "", errPunycode
-			}
-			d, ok := punyDigit(s[pos])
-			pos++
-			if !ok || d > (punyMaxInt-i)/w {
-				return "", errPunycode
-			}
-			i += d * w
-			t := k - bias
-			if t < punyTMin {
-				t = punyTMin
-			} else if t > punyTMax {
-				t = punyTMax
-			}
-			if d < t {
-				break
-			}
-			if w > punyMaxInt/(punyBase-t) {
-				return "", errPunycode
-			}
-			w *= punyBase - t
-		}
-		bias = punyAdapt(i-oldi, len(out)+1, oldi == 0)
-		if i/(len(out)+1) > punyMaxInt-n {
-			return "", errPunycode
-		}
-		n += i / (len(out) + 1)
-		i %= len(out) + 1
-		if n > 0x10FFFF || (n >= 0xD800 && n <= 0xDFFF) {
-			return "", errPunycode
-		}
-		out = append(out, 0)
-		copy(out[i+1:], out[i:])
-		out[i] = rune(n)
-		i++
-	}
-	return string(out), nil
-}
-
-func punycodeEncode(s string) (string, error) {
-	input := []rune(s)
-	var out []byte
-	for _, c := range input {
-		if c < 0x80 {
-			out = append(out, byte(c))
-		}
-	}
-	b := len(out)
-	h := b
-	if b > 0 {
-		out = append(out, '-')
-	}
-	n, delta, bias := punyInitialN, 0, punyInitialBias
-	for h < len(input) {
-		m := punyMaxInt
-		for _, c := range input {
-			if int(c) >= n && int(c) < m {
-				m = int(c)
-			}
-		}
-		if m-n > (punyMaxInt-delta)/(h+1) {
-			return "", errPunycode
-		}
-		delta += (m - n) * (h + 1)
-		n = m
-		for _, c := range input {
-			if int(c) < n {
-				delta++
-				if delta > punyMaxInt {
-					return "", errPunycode
-				}
-			}
-			if int(c) != n {
-				continue
-			}
-			q := delta
-			for k := punyBase; ; k += punyBase {
-				t := k - bias
-				if t < punyTMin {
-					t = punyTMin
-				} else if t > punyTMax {
-					t = punyTMax
-				}
-				if q < t {
-					break
-				}
-				out = append(out, punyEncodeDigit(t+(q-t)%(punyBase-t)))
-				q = (q - t) / (punyBase - t)
-			}
-			out = append(out, punyEncodeDigit(q))
-			bias = punyAdapt(delta, h+1, h == b)
-			delta = 0
-			h++
-		}
-		delta++
-		n++
-	}
-	return string(out), nil
-}
-
-func punyEncodeDigit(d int) byte {
-	if d < 26 {
-		return byte('a' + d)
-	}
-	return byte('0' + d - 26)
 }

@@ -1,14 +1,8 @@
 // Package weburl is the host side of the sandbox's URL class: the "url_parse" and "url_set"
-// operations of runtime/doc.go. It implements the WHATWG URL Standard's basic URL parser and
-// the URL setters on top of github.com/nlnwa/whatwg-url, with these corrections for where that
-// library (last synced with the standard in May 2023) departs from the current standard:
-//
-//   - hosts of special schemes are parsed here (host.go): domain to ASCII skips validation for
-//     ASCII domains and uses UTS #46 with Unicode 17 tables (idna.go) for the rest;
-//   - "^" is in the path percent-encode set;
-//   - a space that ends an opaque path and is followed by "?" or "#" is written "%20";
-//   - an empty base URL string is a failure, not "no base";
-//   - "[[::1]]"-like host input is a failure.
+// operations of runtime/doc.go. It implements the WHATWG URL Standard as it stands today
+// (as pinned by the WPT data in shared/conformance/wpt-url): the basic URL parser, the URL
+// serializer, origins and the URL setters (parser.go), the host parser (host.go) and UTS #46
+// ToASCII with Unicode 17 data (idna.go, idnatables.go).
 //
 // URLSearchParams lives in JavaScript (runtime/js/30_url.js).
 package weburl
@@ -16,9 +10,8 @@ package weburl
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-
-	wu "github.com/nlnwa/whatwg-url/url"
 )
 
 // Record holds the values of a URL's getters, as the URL interface returns them.
@@ -43,7 +36,7 @@ func Parse(input string, base *string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return record(u), nil
+	return u.record(), nil
 }
 
 // Set applies the URL setter prop (href, protocol, username, password, host, hostname, port,
@@ -61,27 +54,55 @@ func Set(href, prop, value string) (Record, error) {
 	value = strings.ToValidUTF8(value, "\uFFFD")
 	switch prop {
 	case "protocol":
-		u.SetProtocol(value)
+		basicParse(value+":", nil, u, schemeStartState)
 	case "username":
-		u.SetUsername(value)
+		if !u.cannotHaveUsernamePasswordPort() {
+			u.username = encodeString(value, userinfoSet)
+		}
 	case "password":
-		u.SetPassword(value)
-	case "host":
-		u.SetHost(value)
-	case "hostname":
-		u.SetHostname(value)
+		if !u.cannotHaveUsernamePasswordPort() {
+			u.password = encodeString(value, userinfoSet)
+		}
+	case "host", "hostname":
+		if !u.opaque {
+			st := hostState
+			if prop == "hostname" {
+				st = hostnameState
+			}
+			basicParse(value, nil, u, st)
+		}
 	case "port":
-		u.SetPort(value)
+		if u.cannotHaveUsernamePasswordPort() {
+			break
+		}
+		if value == "" {
+			u.port = -1
+		} else {
+			basicParse(value, nil, u, portState)
+		}
 	case "pathname":
-		u.SetPathname(value)
+		if !u.opaque {
+			u.path = nil
+			basicParse(value, nil, u, pathStartState)
+		}
 	case "search":
-		u.SetSearch(value)
+		if value == "" {
+			u.hasQuery, u.query = false, ""
+			break
+		}
+		u.hasQuery, u.query = true, ""
+		basicParse(strings.TrimPrefix(value, "?"), nil, u, queryState)
 	case "hash":
-		u.SetHash(value)
+		if value == "" {
+			u.hasFrag, u.fragment = false, ""
+			break
+		}
+		u.hasFrag, u.fragment = true, ""
+		basicParse(strings.TrimPrefix(value, "#"), nil, u, fragmentState)
 	default:
 		return Record{}, fmt.Errorf("URL has no settable property %q", prop)
 	}
-	return record(u), nil
+	return u.record(), nil
 }
 
 // quote renders a URL for an error message, shortened if long.
@@ -92,124 +113,62 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-func parse(input string, base *string) (*wu.Url, error) {
-	p := newParser()
+func parse(input string, base *string) (*url, error) {
 	input = strings.ToValidUTF8(input, "\uFFFD")
-	if base == nil {
-		u, err := p.Parse(input)
-		if err != nil {
-			return nil, errors.New("Invalid URL: " + quote(input))
+	var b *url
+	if base != nil {
+		var ok bool
+		if b, ok = basicParse(strings.ToValidUTF8(*base, "\uFFFD"), nil, nil, noOverride); !ok {
+			return nil, errors.New("Invalid URL: " + quote(input) + " (invalid base URL " + quote(*base) + ")")
 		}
-		return u, nil
 	}
-	b, err := p.Parse(strings.ToValidUTF8(*base, "\uFFFD"))
-	if err != nil {
-		return nil, errors.New("Invalid URL: " + quote(input) + " (invalid base URL " + quote(*base) + ")")
-	}
-	u, err := p.BasicParser(input, b, nil, wu.NoState)
-	if err != nil {
-		return nil, errors.New("Invalid URL: " + quote(input) + " (base " + quote(*base) + ")")
+	u, ok := basicParse(input, b, nil, noOverride)
+	if !ok {
+		if base != nil {
+			return nil, errors.New("Invalid URL: " + quote(input) + " (base " + quote(*base) + ")")
+		}
+		return nil, errors.New("Invalid URL: " + quote(input))
 	}
 	return u, nil
 }
 
-// hostPlaceholder stands in for a host that host.go has parsed while the library's own host
-// code runs (it passes that code unchanged); the hook then swaps the real host back in.
-const hostPlaceholder = "isobox-parsed-host"
-
-// hostHook carries a host parsed by parseDomainHost past the library's host parser. Each
-// parser (one per Parse or Set call) has its own, so concurrent calls do not share state.
-type hostHook struct {
-	pending string
-}
-
-func (h *hostHook) pre(u *wu.Url, input string) string {
-	if input == "" {
-		return input
-	}
-	if input[0] == '[' {
-		// IPv6: the library strips every leading "[" and trailing "]"; only one pair is allowed.
-		if len(input) < 2 || input[len(input)-1] != ']' || strings.ContainsAny(input[1:len(input)-1], "[]") {
-			return "[" // unclosed IPv6 literal: makes the library fail
-		}
-		return input
-	}
-	if !u.IsSpecialScheme() {
-		return input // opaque host
-	}
-	host, ok := parseDomainHost(input)
-	if !ok {
-		return "["
-	}
-	h.pending = host
-	return hostPlaceholder
-}
-
-func (h *hostHook) post(_ *wu.Url, host string) string {
-	if host == hostPlaceholder {
-		return h.pending
-	}
-	return host
-}
-
-// pathPercentEncodeSet is the current standard's path percent-encode set: the library's
-// plus U+005E (^).
-var pathPercentEncodeSet = wu.PathPercentEncodeSet.Set('^')
-
-func newParser() wu.Parser {
-	h := &hostHook{}
-	return wu.NewParser(
-		wu.WithPathPercentEncodeSet(pathPercentEncodeSet),
-		wu.WithPreParseHostFunc(h.pre),
-		wu.WithPostParseHostFunc(h.post),
-	)
-}
-
-func record(u *wu.Url) Record {
+func (u *url) record() Record {
 	r := Record{
-		Href:     u.Href(false),
-		Protocol: u.Protocol(),
-		Username: u.Username(),
-		Password: u.Password(),
-		Host:     u.Host(),
-		Hostname: u.Hostname(),
-		Port:     u.Port(),
-		Pathname: u.Pathname(),
-		Search:   u.Search(),
-		Hash:     u.Hash(),
+		Href:     u.href(),
+		Protocol: u.scheme + ":",
+		Username: u.username,
+		Password: u.password,
+		Hostname: u.host,
+		Pathname: u.pathname(),
 	}
-	// Opaque path state: a space followed by "?" or "#" is appended as "%20". Only the last
-	// code point of an opaque path can be followed by either, and the serialization of a URL
-	// with an opaque path is scheme ":" path, then "?" query and "#" fragment when present.
-	if u.OpaquePath() && strings.HasSuffix(r.Pathname, " ") {
-		start := len(r.Protocol)
-		end := start + len(r.Pathname)
-		if len(r.Href) > end {
-			r.Pathname = r.Pathname[:len(r.Pathname)-1] + "%20"
-			r.Href = r.Href[:start] + r.Pathname + r.Href[end:]
-		}
+	r.Host = r.Hostname
+	if u.port >= 0 {
+		r.Port = strconv.Itoa(u.port)
+		r.Host += ":" + r.Port
 	}
-	r.Origin = origin(r)
+	if u.hasQuery && u.query != "" {
+		r.Search = "?" + u.query
+	}
+	if u.hasFrag && u.fragment != "" {
+		r.Hash = "#" + u.fragment
+	}
+	r.Origin = u.origin()
 	return r
 }
 
-// origin serializes the origin of the URL r describes.
-func origin(r Record) string {
-	switch scheme := strings.TrimSuffix(r.Protocol, ":"); scheme {
+// origin serializes the URL's origin.
+func (u *url) origin() string {
+	switch u.scheme {
 	case "http", "https", "ws", "wss", "ftp":
-		s := scheme + "://" + r.Hostname
-		if r.Port != "" {
-			s += ":" + r.Port
+		s := u.scheme + "://" + u.host
+		if u.port >= 0 {
+			s += ":" + strconv.Itoa(u.port)
 		}
 		return s
 	case "blob":
-		// The origin of the URL in the path, if it is an http(s) URL.
-		inner, err := parse(r.Pathname, nil)
-		if err != nil {
-			return "null"
-		}
-		if s := inner.Scheme(); s == "http" || s == "https" {
-			return origin(record(inner))
+		// The origin of the URL in the path, if that is an http(s) URL.
+		if inner, ok := basicParse(u.pathname(), nil, nil, noOverride); ok && (inner.scheme == "http" || inner.scheme == "https") {
+			return inner.origin()
 		}
 		return "null"
 	default:

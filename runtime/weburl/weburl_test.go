@@ -3,12 +3,14 @@ package weburl
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The WPT URL data lives in shared/ beside the repository (../shared from its root).
@@ -27,7 +29,7 @@ const (
 // knownFailures maps a case key (see the tests) to the reason it fails.
 var knownFailures = map[string]string{}
 
-// wptPath returns the path of a WPT data file; a missing file fails the test (CI lays
+// readWPT decodes a WPT data file into v; a missing file fails the test (CI lays
 // shared/ beside the repository, so it must be there).
 func readWPT(t *testing.T, name string, v any) {
 	t.Helper()
@@ -365,7 +367,224 @@ func TestPunycode(t *testing.T) {
 	}
 }
 
-// TestConcurrent checks that parsers do not share the host hook state.
+// TestPunycodeFast checks the O(n log n) Punycode code against the textbook algorithm
+// (RFC 3492 section 6.2 and 6.3, below) on random labels.
+func TestPunycodeFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := []rune{'a', 'z', '-', '0', 0x80, 0xE9, 0xFC, 0x3B1, 0x4E00, 0x4E01, 0xFFFD, 0x1F4A9, 0x10FFFF}
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(40); n > 0; n-- {
+			if rng.IntN(4) == 0 {
+				b.WriteRune(rune(0x80 + rng.IntN(0x3000)))
+			} else {
+				b.WriteRune(pool[rng.IntN(len(pool))])
+			}
+		}
+		s := b.String()
+		got, err1 := punycodeEncode(s)
+		want, err2 := naivePunycodeEncode(s)
+		if got != want || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("encode %q = %q, %v; textbook %q, %v", s, got, err1, want, err2)
+		}
+		dec, err := punycodeDecode(got)
+		if err != nil || dec != s {
+			t.Fatalf("decode %q = %q, %v; want %q", got, dec, err, s)
+		}
+		// Arbitrary ASCII input must decode (or fail) as the textbook decoder does.
+		junk := got
+		if len(junk) > 0 {
+			j := rng.IntN(len(junk))
+			junk = junk[:j] + string(rune('0'+rng.IntN(75))) + junk[j+1:]
+		}
+		d1, e1 := punycodeDecode(junk)
+		d2, e2 := naivePunycodeDecode(junk)
+		if d1 != d2 || (e1 == nil) != (e2 == nil) {
+			t.Fatalf("decode %q = %q, %v; textbook %q, %v", junk, d1, e1, d2, e2)
+		}
+	}
+}
+
+func naivePunycodeDecode(s string) (string, error) {
+	var out []rune
+	pos := 0
+	if i := strings.LastIndexByte(s, '-'); i >= 0 {
+		for j := 0; j < i; j++ {
+			if s[j] >= 0x80 {
+				return "", errPunycode
+			}
+			out = append(out, rune(s[j]))
+		}
+		pos = i + 1
+	}
+	n, i, bias := punyInitialN, 0, punyInitialBias
+	for pos < len(s) {
+		oldi, w := i, 1
+		for k := punyBase; ; k += punyBase {
+			if pos >= len(s) {
+				return "", errPunycode
+			}
+			d, ok := punyDigit(s[pos])
+			pos++
+			if !ok || d > (punyMaxInt-i)/w {
+				return "", errPunycode
+			}
+			i += d * w
+			t := punyThreshold(k, bias)
+			if d < t {
+				break
+			}
+			if w > punyMaxInt/(punyBase-t) {
+				return "", errPunycode
+			}
+			w *= punyBase - t
+		}
+		bias = punyAdapt(i-oldi, len(out)+1, oldi == 0)
+		if i/(len(out)+1) > punyMaxInt-n {
+			return "", errPunycode
+		}
+		n += i / (len(out) + 1)
+		i %= len(out) + 1
+		if n > 0x10FFFF || (n >= 0xD800 && n <= 0xDFFF) {
+			return "", errPunycode
+		}
+		out = append(out, 0)
+		copy(out[i+1:], out[i:])
+		out[i] = rune(n)
+		i++
+	}
+	return string(out), nil
+}
+
+func naivePunycodeEncode(s string) (string, error) {
+	input := []rune(s)
+	var out []byte
+	for _, c := range input {
+		if c < 0x80 {
+			out = append(out, byte(c))
+		}
+	}
+	b := len(out)
+	h := b
+	if b > 0 {
+		out = append(out, '-')
+	}
+	n, delta, bias := punyInitialN, 0, punyInitialBias
+	for h < len(input) {
+		m := punyMaxInt
+		for _, c := range input {
+			if int(c) >= n && int(c) < m {
+				m = int(c)
+			}
+		}
+		if m-n > (punyMaxInt-delta)/(h+1) {
+			return "", errPunycode
+		}
+		delta += (m - n) * (h + 1)
+		n = m
+		for _, c := range input {
+			if int(c) < n {
+				delta++
+				if delta > punyMaxInt {
+					return "", errPunycode
+				}
+			}
+			if int(c) != n {
+				continue
+			}
+			q := delta
+			for k := punyBase; ; k += punyBase {
+				t := punyThreshold(k, bias)
+				if q < t {
+					break
+				}
+				out = append(out, punyEncodeDigit(t+(q-t)%(punyBase-t)))
+				q = (q - t) / (punyBase - t)
+			}
+			out = append(out, punyEncodeDigit(q))
+			bias = punyAdapt(delta, h+1, h == b)
+			delta = 0
+			h++
+		}
+		delta++
+		n++
+	}
+	return string(out), nil
+}
+
+// TestDomains spot-checks domain to ASCII beyond toascii.json.
+func TestDomains(t *testing.T) {
+	for in, want := range map[string]string{
+		"💩":                    "xn--ls8h",
+		"Ⅷ":                    "viii",
+		"مثال.إختبار":          "xn--mgbh0fb.xn--kgbechtv",
+		"straße.de":            "xn--strae-oqa.de", // nontransitional: ß is kept
+		"日本語。ＪＰ":               "xn--wgv71a119e.jp",
+		"Ａ\u0308.com":          "xn--4ca.com", // mapped, then NFC
+		"%E2%98%83.com":        "xn--n3h.com",
+		"bücher.xn--bcher-kva": "xn--bcher-kva.xn--bcher-kva",
+		"क्\u200dष":            "xn--11b2ezcw70k", // ZWJ after a virama
+		"ب\u200cب":             "xn--ngba799q",    // ZWNJ between dual-joining letters
+		"0x7F.1":               "127.0.0.1",
+		"XN--A.example":        "xn--a.example", // ASCII: lowercased, not validated
+		"ab\u200cc":            "",              // ZWNJ without joining context
+		"a.\u0661\u0662":       "",              // RFC 5893 rule 1: a label may not start with AN
+		"1.\u0661":             "",              // ... nor, in a bidi domain, with EN
+		"%ff.com":              "",              // not UTF-8
+		"xn--abé":              "",              // non-ASCII Punycode
+		"\u00ad":               "",              // maps to nothing: empty host
+		"a%00b":                "",              // forbidden code point
+		"1.2.3.256":            "",              // IPv4 part out of range
+	} {
+		r, err := Parse("http://"+in+"/", nil)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("%q: host %q, want failure", in, r.Hostname)
+		case want != "" && err != nil:
+			t.Errorf("%q: %v, want %q", in, err, want)
+		case want != "" && r.Hostname != want:
+			t.Errorf("%q: host %q, want %q", in, r.Hostname, want)
+		}
+	}
+}
+
+// TestLinearTime guards against quadratic work: the host parses whatever a guest passes, in
+// an uninterruptible call, so 1 MB URLs of every awkward shape must parse quickly.
+func TestLinearTime(t *testing.T) {
+	const n = 1 << 20
+	var distinct strings.Builder
+	for i := 0; i < n/4; i++ {
+		distinct.WriteRune(rune(0x4E00 + i%20000))
+	}
+	enc, err := punycodeEncode(distinct.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://h/a/b"
+	for name, in := range map[string]string{
+		"userinfo":     "http://" + strings.Repeat("é", n/2) + "@h/",
+		"at signs":     "http://" + strings.Repeat("a@", n/2) + "h/",
+		"opaque host":  "foo://" + strings.Repeat("a", n) + "/",
+		"segments":     "http://h" + strings.Repeat("/a", n/2),
+		"dot segments": "http://h" + strings.Repeat("/..", n/3),
+		"relative":     strings.Repeat("../", n/3),
+		"labels":       "http://" + strings.Repeat("é.", n/2) + "/",
+		"idn label":    "http://" + distinct.String() + "/",
+		"punycode":     "http://é.xn--" + enc + "/",
+		"query":        "http://h/?" + strings.Repeat("é ", n/3),
+		"opaque path":  "foo:" + strings.Repeat("é ", n/3),
+		"ipv6":         "http://[" + strings.Repeat("1:", n/2) + "]/",
+		"port":         "http://h:" + strings.Repeat("1", n) + "/",
+	} {
+		start := time.Now()
+		_, _ = Parse(in, &base)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: %v for a 1 MB URL", name, d)
+		}
+	}
+}
+
+// TestConcurrent: Parse is safe for concurrent use (the engine runs sandboxes in parallel).
 func TestConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
