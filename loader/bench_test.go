@@ -1,0 +1,72 @@
+package loader_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/isobox/isobox/bench"
+	"github.com/isobox/isobox/loader"
+)
+
+func dynRequest(b *testing.B) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, "http://dynamic/?n=1000", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return req
+}
+
+// BenchmarkColdLoad is a new unique worker (the workerd anchor's dyn.js) loaded and its
+// first response, as `isobox bench` measures it.
+func BenchmarkColdLoad(b *testing.B) {
+	l, err := loader.New(loader.Config{Engine: testEngine, MaxWorkers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	i := 0
+	for b.Loop() {
+		i++
+		n := i
+		res, err := l.Get(fmt.Sprint("cold-", n), func() (loader.WorkerCode, error) { return bench.WorkerCode(n), nil }).Fetch(context.Background(), dynRequest(b))
+		if err != nil || !res.Cold {
+			b.Fatalf("%v cold=%v", err, res.Cold)
+		}
+	}
+}
+
+// BenchmarkWarmCall is a fetch to an already loaded worker id.
+func BenchmarkWarmCall(b *testing.B) {
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	stub := l.Get("warm", func() (loader.WorkerCode, error) { return bench.WorkerCode(0), nil })
+	if _, err := stub.Fetch(context.Background(), dynRequest(b)); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := stub.Fetch(context.Background(), dynRequest(b))
+		if err != nil || res.Cold {
+			b.Fatalf("%v cold=%v", err, res.Cold)
+		}
+	}
+}
+
+// BenchmarkWarmRPC is an RPC call to an already loaded worker id.
+func BenchmarkWarmRPC(b *testing.B) {
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	stub := l.Get("rpc", func() (loader.WorkerCode, error) { return code(counter), nil })
+	for b.Loop() {
+		if _, err := stub.Call(context.Background(), "increment", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
