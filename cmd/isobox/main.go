@@ -4,6 +4,8 @@
 //	isobox run [flags] MAIN.js [OTHER_MODULES...]
 //	isobox eval [flags] 'CODE'
 //	isobox bench [--json]
+//	isobox serve [--addr 127.0.0.1:8787] [--data DIR]
+//	isobox workers put|get|list|rm ... / isobox invoke ID / isobox logs [-f] ID
 //	isobox version
 package main
 
@@ -22,10 +24,14 @@ Usage:
   isobox run [flags] MAIN.js [OTHER_MODULES...]   load files as one worker and call it
   isobox eval [flags] 'CODE'                      run a snippet, print its value as JSON
   isobox bench [--json]                           measure start-up, calls and memory
-  isobox serve                                    the HTTP API (not implemented yet)
+  isobox serve [flags]                            serve the HTTP API (SQLite data dir, API keys)
+  isobox workers put|get|list|rm ...              manage the workers stored on a server
+  isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
+  isobox logs [-f] ID                             print or follow a stored worker's console output
   isobox version                                  print the version and engine build
 
-Run 'isobox COMMAND -h' for the flags of a command.
+Run 'isobox COMMAND -h' for the flags of a command. workers, invoke and logs talk to
+the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with $ISOBOX_API_KEY.
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -53,8 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "serve":
-		fmt.Fprintln(stderr, "isobox: not_implemented: the HTTP API (isobox serve) is not implemented yet; use isobox run or isobox eval")
-		return 1
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "workers":
+		return cmdWorkers(ctx, args[1:], stdout, stderr)
+	case "invoke":
+		return cmdInvoke(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "version":
 		return cmdVersion(stdout)
 	case "-h", "--help", "help":

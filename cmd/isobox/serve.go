@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/isobox/isobox/server"
+)
+
+// defaultDataDir is $XDG_DATA_HOME/isobox, or ~/.local/share/isobox.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "isobox")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "isobox")
+	}
+	return "isobox-data"
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on")
+	data := fs.String("data", defaultDataDir(), "data directory (SQLite database)")
+	cacheDir := fs.String("cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
+	maxBodyMB := fs.Int("max-body-mb", 32, "largest request body accepted, in MiB")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight invocations may finish after SIGINT/SIGTERM")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	if *maxBodyMB < 1 {
+		fmt.Fprintln(stderr, "isobox: --max-body-mb must be at least 1")
+		return 2
+	}
+	s, err := server.New(server.Config{
+		Addr:            *addr,
+		DataDir:         *data,
+		CacheDir:        *cacheDir,
+		AdminKey:        os.Getenv("ISOBOX_API_KEY"),
+		MaxBodyBytes:    int64(*maxBodyMB) << 20,
+		ShutdownTimeout: *shutdown,
+		Logger:          slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		s.Shutdown(ctx)
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	if key := s.NewAdminKey(); key != "" {
+		fmt.Fprintln(stderr, "isobox: created the admin API key. It is printed once, on stdout; only its hash is kept.")
+		fmt.Fprintln(stdout, key)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		fmt.Fprintln(stderr, "isobox: warning: listening beyond loopback without TLS; API keys cross the network in clear. Put a TLS proxy in front.")
+	}
+	fmt.Fprintf(stderr, "isobox: serving the HTTP API on http://%s (data in %s)\n", ln.Addr(), *data)
+	if err := s.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stderr, "isobox: stopped")
+	return 0
+}

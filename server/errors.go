@@ -1,0 +1,66 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// StatusOf is the one place where error codes become HTTP statuses. The rule: 400/413 the
+// request is malformed and nothing ran; 401/404/405 as usual; 422 the request was valid and
+// the worker ran but failed (threw, exceeded one of its own limits, never answered: read
+// error.code); 429 one worker has too many calls queued (retry later); 499 the caller went
+// away; 501 not built yet; 503 the server is draining; 500 a bug in isobox.
+func StatusOf(code isoerr.Code) int {
+	switch code {
+	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode:
+		return http.StatusBadRequest
+	case client.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case client.CodeNotFound, isoerr.MethodNotFound:
+		return http.StatusNotFound
+	case client.CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case client.CodeRequestTooLarge, isoerr.CodeTooLarge, isoerr.EnvTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case isoerr.WorkerException, isoerr.NoResponse, isoerr.CPULimitExceeded, isoerr.WallTimeExceeded,
+		isoerr.MemoryLimitExceeded, isoerr.SubrequestLimitExceeded, isoerr.OutputLimitExceeded:
+		return http.StatusUnprocessableEntity
+	case isoerr.Overloaded:
+		return http.StatusTooManyRequests
+	case isoerr.Canceled:
+		return 499 // client closed request (nginx's convention); nobody reads it
+	case isoerr.NotImplemented:
+		return http.StatusNotImplemented
+	case client.CodeShuttingDown:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// writeError writes err as {"error":{"code","message"}} with the status of its code.
+func writeError(w http.ResponseWriter, err error) {
+	e := isoerr.As(err)
+	status := StatusOf(e.Code)
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="isobox"`)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, struct {
+		Error *isoerr.Error `json:"error"`
+	}{e})
+}

@@ -1,0 +1,438 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// errWorkerChanged: the code fetched for a cold start is not the version the invocation
+// was routed to (a PUT raced it). The invocation is routed again.
+var errWorkerChanged = errors.New("the worker's code changed while it was being loaded")
+
+// stub returns the loader stub of stored worker id's current code. The loader id carries
+// the code's hash: new code never meets a warm sandbox of the old, and the old sandboxes
+// age out of the loader's cache (idle TTL, LRU).
+func (s *Server) stub(ctx context.Context, id string) (*loader.Stub, error) {
+	st, err := s.st.StatWorker(ctx, id)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	hash := st.Hash
+	return s.l.Get(id+"@"+strings.TrimPrefix(hash, "sha256:"), func() (loader.WorkerCode, error) {
+		w, err := s.st.GetWorker(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return loader.WorkerCode{}, storeError(err)
+		}
+		if w.Hash != hash {
+			return loader.WorkerCode{}, errWorkerChanged
+		}
+		var code loader.WorkerCode
+		if err := json.Unmarshal(w.Code, &code); err != nil {
+			return code, isoerr.New(isoerr.Internal, "stored code of worker %q does not decode: %v", id, err)
+		}
+		return code, nil
+	}), nil
+}
+
+// invocation is one call of a worker through the API.
+type invocation struct {
+	id     string // "inv_..." in the X-Isobox-Invocation header and in log lines
+	route  string // fetch, call, http, run, eval: the metrics label
+	worker string // the stored worker, "" for /v1/run
+}
+
+// invokeStored runs call on stored worker id's stub, routing again when a PUT raced a
+// cold start. A nil result with an error means nothing ran (no such worker).
+func (s *Server) invokeStored(ctx context.Context, id string, call func(*loader.Stub) (*loader.Result, error)) (*loader.Result, error) {
+	for attempt := 0; ; attempt++ {
+		stub, err := s.stub(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		res, err := call(stub)
+		if errors.Is(err, errWorkerChanged) && attempt < 5 {
+			continue
+		}
+		return res, err
+	}
+}
+
+// record feeds an invocation's result to the metrics and, for stored workers, its console
+// output to the log hub.
+func (s *Server) record(inv invocation, res *loader.Result, err error) {
+	s.metrics.observe(inv.route, res, err)
+	if inv.worker != "" && res != nil && len(res.Logs) > 0 {
+		s.logs.publish(inv.worker, inv.id, res.Logs)
+	}
+}
+
+// respond writes an invocation's Outcome: 200 when it succeeded, else the status of its
+// error code (the body is then an Outcome whose error field is the typed error).
+func respond(w http.ResponseWriter, inv invocation, kind loader.Kind, res *loader.Result, err error) {
+	w.Header().Set("X-Isobox-Invocation", inv.id)
+	if res == nil {
+		writeError(w, err)
+		return
+	}
+	out := loader.NewOutcome(kind, res, err)
+	status := http.StatusOK
+	if out.Error != nil {
+		status = StatusOf(out.Error.Code)
+	}
+	writeJSON(w, status, out)
+}
+
+// startInvocation checks the draining state; the caller defers s.end() when it is nil.
+func (s *Server) startInvocation(w http.ResponseWriter, route, worker string) (invocation, bool) {
+	if err := s.begin(); err != nil {
+		writeError(w, err)
+		return invocation{}, false
+	}
+	return invocation{id: newID("inv_"), route: route, worker: worker}, true
+}
+
+func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	inv, ok := s.startInvocation(w, "fetch", id)
+	if !ok {
+		return
+	}
+	defer s.end()
+	var fr client.FetchRequest
+	if err := s.decodeJSON(w, r, &fr, true, isoerr.InvalidRequest); err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := fetchRequest(r.Context(), &fr)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, _ := fetchBody(&fr) // checked by fetchRequest
+	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+		req.Body, req.ContentLength = http.NoBody, 0
+		if len(body) > 0 {
+			req.Body, req.ContentLength = readCloser(body), int64(len(body))
+		}
+		return st.Fetch(r.Context(), req)
+	})
+	s.record(inv, res, err)
+	respond(w, inv, loader.KindFetch, res, err)
+}
+
+// methodPattern bounds an RPC method name: any JS property name a caller would type.
+var methodPattern = regexp.MustCompile(`^[^\x00-\x1f\x7f]{1,256}$`)
+
+func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	inv, ok := s.startInvocation(w, "call", id)
+	if !ok {
+		return
+	}
+	defer s.end()
+	method := r.PathValue("method")
+	if !methodPattern.MatchString(method) {
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "invalid method name %q: 1 to 256 characters, no control characters", method))
+		return
+	}
+	args, err := s.readArgs(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+		return st.Call(r.Context(), method, args)
+	})
+	s.record(inv, res, err)
+	respond(w, inv, loader.KindCall, res, err)
+}
+
+// readArgs reads RPC arguments: a JSON array, or nothing for none.
+func (s *Server) readArgs(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	var arr []json.RawMessage
+	if err := decodeStrict(b, &arr, true, isoerr.InvalidRequest); err != nil {
+		return nil, err
+	}
+	if arr == nil {
+		return json.RawMessage("[]"), nil
+	}
+	return bytes.TrimSpace(b), nil
+}
+
+// hopHeaders are connection-level headers that never cross a proxy (RFC 9110 §7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// handleForward hands the raw request to the worker's fetch handler: the path after
+// /http and the query become the URL's path and query, the Host header its host. The
+// Authorization header (the isobox API key) and hop-by-hop headers are removed. The
+// worker's response is written back as it is, plus X-Isobox-* headers.
+func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	inv, ok := s.startInvocation(w, "http", id)
+	if !ok {
+		return
+	}
+	defer s.end()
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := &url.URL{Scheme: scheme, Host: r.Host, Path: "/" + r.PathValue("path"), RawQuery: r.URL.RawQuery}
+	// Keep the caller's escaping of the path (PathValue is decoded): what follows
+	// /v1/workers/{id}/http.
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/v1/workers/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = strings.TrimPrefix(rest[i:], "/http")
+		if rest == "" {
+			rest = "/"
+		}
+		if p, err := url.PathUnescape(rest); err == nil {
+			u.Path, u.RawPath = p, rest
+		}
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), nil)
+	if err != nil {
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "cannot forward this request: %v", err))
+		return
+	}
+	req.Header = r.Header.Clone()
+	req.Header.Del("Authorization")
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	for _, h := range strings.Split(r.Header.Get("Connection"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			req.Header.Del(h)
+		}
+	}
+	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+		req.Body, req.ContentLength = http.NoBody, 0
+		if len(body) > 0 {
+			req.Body, req.ContentLength = readCloser(body), int64(len(body))
+		}
+		return st.Fetch(r.Context(), req)
+	})
+	s.record(inv, res, err)
+	if err != nil {
+		respond(w, inv, loader.KindFetch, res, err)
+		return
+	}
+	h := w.Header()
+	for _, kv := range res.Headers {
+		if skipResponseHeader(kv[0]) {
+			continue
+		}
+		h.Add(kv[0], kv[1])
+	}
+	h.Set("X-Isobox-Invocation", inv.id)
+	h.Set("X-Isobox-Cold", strconv.FormatBool(res.Cold))
+	h.Set("X-Isobox-Cpu-Ms", strconv.FormatFloat(float64(res.CPU.Microseconds())/1000, 'f', 3, 64))
+	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	status := res.Status
+	if status < 200 || status > 599 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(res.Body)
+	}
+}
+
+func skipResponseHeader(name string) bool {
+	if strings.EqualFold(name, "Content-Length") {
+		return true
+	}
+	for _, h := range hopHeaders {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// runBody is the body of POST /v1/run (client.RunRequest, with the worker's
+// globalOutbound accepted as in PUT and the code's presence told apart from "").
+type runBody struct {
+	Worker  *codeBody            `json:"worker,omitempty"`
+	Request *client.FetchRequest `json:"request,omitempty"`
+	Call    *client.RunCall      `json:"call,omitempty"`
+	Code    *string              `json:"code,omitempty"`
+	Limits  *loader.Limits       `json:"limits,omitempty"`
+}
+
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	inv, ok := s.startInvocation(w, "run", "")
+	if !ok {
+		return
+	}
+	defer s.end()
+	var body runBody
+	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case (body.Worker == nil) == (body.Code == nil):
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "give exactly one of worker (WorkerCode) and code (a snippet)"))
+		return
+	case body.Code != nil && (body.Request != nil || body.Call != nil):
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "request and call apply to worker, not to code"))
+		return
+	case body.Worker != nil && body.Limits != nil:
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "limits applies to code; for a worker set worker.limits"))
+		return
+	case body.Request != nil && body.Call != nil:
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "give request (fetch) or call (RPC), not both"))
+		return
+	}
+	if body.Code != nil {
+		if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
+			writeError(w, isoerr.New(isoerr.InvalidRequest, "limits must not be negative"))
+			return
+		}
+		inv.route = "eval"
+		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: body.Limits.Engine()})
+		s.record(inv, res, err)
+		respond(w, inv, loader.KindCall, res, err)
+		return
+	}
+	code, err := body.Worker.code()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var args json.RawMessage
+	var req *http.Request
+	if body.Call != nil {
+		if !methodPattern.MatchString(body.Call.Method) {
+			writeError(w, isoerr.New(isoerr.InvalidRequest, "invalid call.method %q: 1 to 256 characters, no control characters", body.Call.Method))
+			return
+		}
+		args = json.RawMessage("[]")
+		if len(body.Call.Args) > 0 && string(body.Call.Args) != "null" {
+			var arr []json.RawMessage
+			if err := json.Unmarshal(body.Call.Args, &arr); err != nil {
+				writeError(w, isoerr.New(isoerr.InvalidRequest, "call.args must be a JSON array"))
+				return
+			}
+			args = body.Call.Args
+		}
+	} else {
+		fr := body.Request
+		if fr == nil {
+			fr = &client.FetchRequest{}
+		}
+		if req, err = fetchRequest(r.Context(), fr); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	stub := s.l.Load(code)
+	defer stub.Close(context.WithoutCancel(r.Context()))
+	var res *loader.Result
+	kind := loader.KindFetch
+	if body.Call != nil {
+		kind = loader.KindCall
+		res, err = stub.Call(r.Context(), body.Call.Method, args)
+	} else {
+		res, err = stub.Fetch(r.Context(), req)
+	}
+	s.record(inv, res, err)
+	respond(w, inv, kind, res, err)
+}
+
+var tokenPattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// fetchRequest turns a FetchRequest into the http.Request handed to the worker.
+func fetchRequest(ctx context.Context, fr *client.FetchRequest) (*http.Request, error) {
+	method := fr.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !tokenPattern.MatchString(method) {
+		return nil, isoerr.New(isoerr.InvalidRequest, "invalid method %q", method)
+	}
+	raw := fr.URL
+	if raw == "" {
+		raw = "http://localhost/"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, isoerr.New(isoerr.InvalidRequest, "url %q must be an absolute http or https URL", raw)
+	}
+	body, err := fetchBody(fr)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, isoerr.New(isoerr.InvalidRequest, "bad request: %v", err)
+	}
+	for k, v := range fr.Headers {
+		if !tokenPattern.MatchString(k) {
+			return nil, isoerr.New(isoerr.InvalidRequest, "invalid header name %q", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, isoerr.New(isoerr.InvalidRequest, "header %q has a CR, LF or NUL in its value", k)
+		}
+		req.Header.Set(k, v)
+	}
+	if len(body) > 0 {
+		req.Body, req.ContentLength = readCloser(body), int64(len(body))
+	}
+	return req, nil
+}
+
+func fetchBody(fr *client.FetchRequest) ([]byte, error) {
+	switch fr.BodyEncoding {
+	case "":
+		return []byte(fr.Body), nil
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(fr.Body)
+		if err != nil {
+			return nil, isoerr.New(isoerr.InvalidRequest, "body is not valid base64: %v", err)
+		}
+		return b, nil
+	}
+	return nil, isoerr.New(isoerr.InvalidRequest, "bodyEncoding must be \"\" or \"base64\", got %q", fr.BodyEncoding)
+}
+
+type bytesReadCloser struct{ *bytes.Reader }
+
+func (bytesReadCloser) Close() error { return nil }
+
+func readCloser(b []byte) bytesReadCloser { return bytesReadCloser{bytes.NewReader(b)} }

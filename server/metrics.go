@@ -1,0 +1,116 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own (several servers
+// may live in one process, as in the tests).
+type metrics struct {
+	reg         *prometheus.Registry
+	invocations *prometheus.CounterVec   // route, outcome
+	errors      *prometheus.CounterVec   // code
+	starts      *prometheus.CounterVec   // start: cold or warm
+	cpu         prometheus.Histogram     // guest CPU ms per invocation
+	wall        prometheus.Histogram     // wall ms per invocation
+	requests    *prometheus.CounterVec   // route, status
+	latency     *prometheus.HistogramVec // route
+}
+
+// msBuckets span the CPU limits: 0.1 ms to the 30 s maximum.
+var msBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
+
+func newMetrics(l *loader.Loader) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.invocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_invocations_total", Help: "Worker invocations by API route (fetch, call, http, run, eval) and outcome (ok, error).",
+	}, []string{"route", "outcome"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_invocation_errors_total", Help: "Failed invocations by error code.",
+	}, []string{"code"})
+	m.starts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_invocation_starts_total", Help: "Invocations that reached a sandbox, by start: cold (new sandbox, code loaded) or warm (reused).",
+	}, []string{"start"})
+	m.cpu = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "isobox_invocation_cpu_ms", Help: "Guest CPU time per invocation, in milliseconds.", Buckets: msBuckets,
+	})
+	m.wall = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "isobox_invocation_wall_ms", Help: "Wall time per invocation inside isobox (queueing and loading included), in milliseconds.", Buckets: msBuckets,
+	})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_http_requests_total", Help: "HTTP requests by route pattern and status.",
+	}, []string{"route", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "isobox_http_request_ms", Help: "HTTP request handling time by route pattern, in milliseconds.", Buckets: msBuckets,
+	}, []string{"route"})
+	m.reg.MustRegister(m.invocations, m.errors, m.starts, m.cpu, m.wall, m.requests, m.latency,
+		loaderCollector{l}, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observe counts one invocation.
+func (m *metrics) observe(route string, res *loader.Result, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		m.errors.WithLabelValues(string(isoerr.As(err).Code)).Inc()
+	}
+	m.invocations.WithLabelValues(route, outcome).Inc()
+	if res == nil {
+		return
+	}
+	// A start is counted when a sandbox ran the call: it succeeded, or the guest failed.
+	if err == nil || StatusOf(isoerr.As(err).Code) == http.StatusUnprocessableEntity {
+		start := "warm"
+		if res.Cold {
+			start = "cold"
+		}
+		m.starts.WithLabelValues(start).Inc()
+	}
+	m.cpu.Observe(float64(res.CPU.Microseconds()) / 1000)
+	m.wall.Observe(float64(res.Wall.Microseconds()) / 1000)
+}
+
+func (m *metrics) observeHTTP(route string, status int, d time.Duration) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(float64(d.Microseconds()) / 1000)
+}
+
+// loaderCollector reports the loader's warm cache at scrape time.
+type loaderCollector struct{ l *loader.Loader }
+
+var (
+	sandboxesDesc = prometheus.NewDesc("isobox_sandboxes", "Live sandboxes by state: busy (running a call) or idle (warm, cached).", []string{"state"}, nil)
+	workersDesc   = prometheus.NewDesc("isobox_loader_workers", "Worker ids the loader knows (warm or busy).", nil, nil)
+	idleMemDesc   = prometheus.NewDesc("isobox_sandbox_idle_memory_bytes", "Linear memory held by idle warm sandboxes.", nil, nil)
+)
+
+func (c loaderCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sandboxesDesc
+	ch <- workersDesc
+	ch <- idleMemDesc
+}
+
+func (c loaderCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.l.Stats()
+	ch <- prometheus.MustNewConstMetric(sandboxesDesc, prometheus.GaugeValue, float64(st.BusySandboxes), "busy")
+	ch <- prometheus.MustNewConstMetric(sandboxesDesc, prometheus.GaugeValue, float64(st.IdleSandboxes), "idle")
+	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(st.Workers))
+	ch <- prometheus.MustNewConstMetric(idleMemDesc, prometheus.GaugeValue, float64(st.IdleMemory))
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	_ "embed"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// openAPI is the API's description, kept beside the code; TestOpenAPICoversRoutes checks
+// that it lists exactly the routes below.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// route is one entry of the API. An empty method means any method.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+func (r route) pattern() string {
+	if r.method == "" {
+		return r.path
+	}
+	return r.method + " " + r.path
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET", "/healthz", s.handleHealth},
+		{"GET", "/metrics", s.metrics.handler().ServeHTTP},
+		{"GET", "/v1/openapi.json", handleOpenAPI},
+
+		{"GET", "/v1/workers", s.handleListWorkers},
+		{"PUT", "/v1/workers/{id}", s.handlePutWorker},
+		{"GET", "/v1/workers/{id}", s.handleGetWorker},
+		{"DELETE", "/v1/workers/{id}", s.handleDeleteWorker},
+		{"POST", "/v1/workers/{id}/fetch", s.handleFetch},
+		{"POST", "/v1/workers/{id}/call/{method}", s.handleCall},
+		{"", "/v1/workers/{id}/http", s.handleForward},
+		{"", "/v1/workers/{id}/http/{path...}", s.handleForward},
+		{"GET", "/v1/workers/{id}/logs", s.handleLogs},
+
+		{"POST", "/v1/run", s.handleRun},
+
+		{"POST", "/v1/sessions", handleNotImplemented},
+		{"POST", "/v1/sessions/{id}/eval", handleNotImplemented},
+		{"POST", "/v1/sessions/{id}/fork", handleNotImplemented},
+		{"DELETE", "/v1/sessions/{id}", handleNotImplemented},
+	}
+}
+
+// buildHandler registers the routes behind the middleware: panic recovery, request
+// metrics, authentication of /v1, typed 404 and 405 answers.
+func (s *Server) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		mux.HandleFunc(rt.pattern(), rt.handler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		label := "" // the route pattern for metrics, once known
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.cfg.Logger.Error("isobox: panic in handler", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, isoerr.New(isoerr.Internal, "the server failed to handle the request (a bug; see its log)"))
+				}
+			}
+			if label == "" {
+				label = r.Pattern
+			}
+			if label == "" {
+				label = "unmatched"
+			}
+			s.metrics.observeHTTP(label, sw.status, time.Since(start))
+		}()
+		if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
+			if err := s.authenticate(r); err != nil {
+				label = "unauthenticated" // before routing: the label set stays bounded
+				writeError(sw, err)
+				return
+			}
+		}
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			unmatched(sw, r, h)
+			return
+		}
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+// unmatched answers a request no route takes: the mux's own 404 or 405 (with its Allow
+// header), as a typed error body.
+func unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeError(w, isoerr.New(client.CodeMethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+	default:
+		writeError(w, isoerr.New(client.CodeNotFound, "no route %s %s (see GET /v1/openapi.json)", r.Method, r.URL.Path))
+	}
+}
+
+// headerRecorder captures the status and headers the mux's fallback handler writes.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
+
+// statusWriter remembers the status written, for metrics and panics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if s.Draining() {
+		writeError(w, isoerr.New(client.CodeShuttingDown, "the server is shutting down"))
+		return
+	}
+	st := s.l.Stats()
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "workers": st.Workers,
+		"sandboxes": map[string]int{"busy": st.BusySandboxes, "idle": st.IdleSandboxes}})
+}
+
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(openAPI)))
+	_, _ = w.Write(openAPI)
+}
+
+func handleNotImplemented(w http.ResponseWriter, r *http.Request) {
+	writeError(w, isoerr.New(isoerr.NotImplemented, "sessions (%s %s) come with snapshots (issue 3) and are not implemented yet", r.Method, r.URL.Path))
+}
+
+// Routes lists the registered routes as "METHOD /path" ("/path" alone for any method), in
+// registration order.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern()
+	}
+	return out
+}

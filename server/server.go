@@ -1,0 +1,345 @@
+// Package server is isobox's HTTP API as a library: stored workers, invocations (fetch,
+// RPC calls, raw HTTP forwarding, one-shot runs), live logs over Server-Sent Events,
+// Prometheus metrics and the OpenAPI document. `isobox serve` is a thin layer over it.
+//
+//	s, err := server.New(server.Config{DataDir: dir})
+//	if key := s.NewAdminKey(); key != "" {
+//		fmt.Println("admin API key:", key) // shown once; only its hash is stored
+//	}
+//	err = s.ListenAndServe(ctx) // until ctx is done, then a graceful shutdown
+//
+// Requests flow server -> loader -> engine. A stored worker is invoked through
+// loader.Get with an id made of the worker id and the hash of its code, so that a worker
+// put again with new code never reuses a warm sandbox of the old code.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/store"
+	"github.com/isobox/isobox/store/sqlite"
+)
+
+// Config configures a Server. Zero fields take the defaults named.
+type Config struct {
+	// Addr is where ListenAndServe listens (127.0.0.1:8787).
+	Addr string
+	// DataDir holds the SQLite database (isobox.db). Required unless Store is set; created
+	// (mode 0700) when missing.
+	DataDir string
+	// Store replaces the database under DataDir. The server does not close a Store it was
+	// given.
+	Store store.Store
+	// Loader runs the workers. nil: the server makes an engine (compilation cache in
+	// CacheDir) and a loader with default settings, and closes them on Shutdown.
+	Loader *loader.Loader
+	// CacheDir is the engine's compilation cache when the server makes its own engine
+	// ("" is engine.DefaultCacheDir(), "off" disables it).
+	CacheDir string
+	// AdminKey, when set, is the admin API key (isobox serve takes it from
+	// ISOBOX_API_KEY); it replaces any admin key stored before. Unset: an admin key is
+	// created on first start and NewAdminKey returns it, once.
+	AdminKey string
+	// MaxBodyBytes bounds every request body (32 MiB): PUT workers, invocation inputs,
+	// forwarded HTTP bodies. Larger bodies are refused with request_too_large.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds how long Shutdown (and ListenAndServe at the end of its
+	// context) waits for in-flight invocations before canceling them (30 s).
+	ShutdownTimeout time.Duration
+	// LogLines is how many recent console lines are kept per worker for GET .../logs
+	// (1000), LogWorkers for how many workers at most (1000; the least recently logging
+	// go first).
+	LogLines   int
+	LogWorkers int
+	// Logger receives the server's own events (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8787"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.LogLines <= 0 {
+		c.LogLines = 1000
+	}
+	if c.LogWorkers <= 0 {
+		c.LogWorkers = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Server is the HTTP API. Make one with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	st      store.Store
+	l       *loader.Loader
+	closers []func(context.Context) // owned resources, closed by Shutdown in order
+
+	keys        atomic.Pointer[[][]byte] // SHA-256 of every valid API key
+	newAdminKey string
+
+	handler http.Handler
+	routes  []route
+	metrics *metrics
+	logs    *logHub
+
+	mu       sync.Mutex // guards the fields below
+	draining bool
+	inflight int
+	idle     chan struct{} // closed when draining and inflight reaches 0
+	hs       *http.Server
+	shutdown chan struct{} // closed when Shutdown has finished
+	shutErr  error
+
+	hardCtx    context.Context // parent of every request's context
+	hardCancel context.CancelFunc
+}
+
+// New opens the store, makes the admin key if there is none, and builds the handler. It
+// does not listen: use ListenAndServe, Serve, or Handler.
+//
+// # Errors
+//
+// It fails when neither DataDir nor Store is set, the data directory or database cannot be
+// opened, AdminKey is shorter than 16 characters, or the engine cannot start.
+func New(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg.withDefaults(), idle: make(chan struct{}), shutdown: make(chan struct{})}
+	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
+	if err := s.init(); err != nil {
+		s.closeOwned(context.Background())
+		s.hardCancel()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init opens or adopts the store, the keys and the loader; what it opens is in s.closers.
+func (s *Server) init() error {
+	cfg := s.cfg
+	s.st = cfg.Store
+	if s.st == nil {
+		if cfg.DataDir == "" {
+			return errors.New("server: Config.DataDir or Config.Store is required")
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("server: data directory: %w", err)
+		}
+		st, err := sqlite.Open(filepath.Join(cfg.DataDir, "isobox.db"))
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		s.st = st
+		s.closers = append(s.closers, func(context.Context) { st.Close() })
+	}
+	if err := s.initKeys(context.Background()); err != nil {
+		return err
+	}
+	s.l = cfg.Loader
+	if s.l == nil {
+		ctx := context.Background()
+		e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		l, err := loader.New(loader.Config{Engine: e})
+		if err != nil {
+			e.Close(ctx)
+			return fmt.Errorf("server: %w", err)
+		}
+		s.l = l
+		// Closers run in reverse: the loader, then the engine, then the store.
+		s.closers = append(s.closers, func(ctx context.Context) { e.Close(ctx) }, func(ctx context.Context) { l.Close(ctx) })
+	}
+	s.metrics = newMetrics(s.l)
+	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
+	s.handler = s.buildHandler()
+	return nil
+}
+
+// NewAdminKey returns the admin API key made by New on a first start, or "" when the key
+// came from Config.AdminKey or an earlier start. Only its hash is stored: show it once.
+func (s *Server) NewAdminKey() string { return s.newAdminKey }
+
+// Handler returns the API's http.Handler, for embedding in another server or for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe listens on Config.Addr and serves until ctx is done, then shuts down
+// gracefully (Shutdown, bounded by Config.ShutdownTimeout).
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully. It returns nil after a
+// graceful shutdown (or after Shutdown was called by someone else).
+//
+// # Errors
+//
+// The listener's error when serving fails, or context.DeadlineExceeded when in-flight
+// invocations had to be canceled at the end of Config.ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.hs != nil || s.draining {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("server: Serve called twice, or after Shutdown")
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return s.hardCtx },
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	s.hs = hs
+	s.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			<-s.shutdown
+			return nil
+		}
+		s.Shutdown(context.Background())
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return s.Shutdown(sctx)
+	}
+}
+
+// Shutdown drains the server: new invocations are refused with shutting_down (503), log
+// streams end, the listener closes, and in-flight invocations finish. When ctx ends first
+// they are canceled (they stop at their next interrupt poll). Then the server's own
+// loader, engine and store are closed. Shutdown is idempotent; later calls wait for the
+// first.
+//
+// # Errors
+//
+// ctx's error when in-flight invocations had to be canceled.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		<-s.shutdown
+		return s.shutErr
+	}
+	s.draining = true
+	if s.inflight == 0 {
+		close(s.idle)
+	}
+	hs := s.hs
+	s.mu.Unlock()
+	s.logs.close()
+
+	hsDone := make(chan struct{})
+	go func() {
+		defer close(hsDone)
+		if hs != nil {
+			_ = hs.Shutdown(ctx) // stops listening, closes idle connections, waits for the rest
+		}
+	}()
+	var err error
+	select {
+	case <-s.idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.cfg.Logger.Warn("isobox: shutdown timeout: canceling in-flight invocations")
+		s.hardCancel()
+		select {
+		case <-s.idle:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if hs != nil {
+		select {
+		case <-hsDone:
+		case <-ctx.Done():
+		}
+		hs.Close()
+		<-hsDone
+	}
+	s.hardCancel()
+	s.closeOwned(context.Background())
+	s.shutErr = err
+	close(s.shutdown)
+	return err
+}
+
+func (s *Server) closeOwned(ctx context.Context) {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i](ctx)
+	}
+	s.closers = nil
+}
+
+// begin counts an invocation in flight, or refuses it while draining.
+func (s *Server) begin() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return isoerr.New(client.CodeShuttingDown, "the server is shutting down; retry on another instance")
+	}
+	s.inflight++
+	return nil
+}
+
+func (s *Server) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if s.draining && s.inflight == 0 {
+		close(s.idle)
+	}
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// newID returns a random identifier with prefix (16 hex digits).
+func newID(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + fmt.Sprintf("%x", b)
+}
+
+// newKey returns a new API key: "isobox_" and 32 random bytes in base64url.
+func newKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "isobox_" + base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/store"
+)
+
+// codeBody is WorkerCode as the API accepts it: loader.WorkerCode's JSON plus
+// globalOutbound, which may only be null until the egress gateway exists (issue 5).
+type codeBody struct {
+	loader.WorkerCode
+	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
+}
+
+// code checks the body and returns the WorkerCode it describes.
+func (b *codeBody) code() (loader.WorkerCode, error) {
+	if len(b.GlobalOutbound) > 0 && string(b.GlobalOutbound) != "null" {
+		return b.WorkerCode, isoerr.New(isoerr.NotImplemented, "globalOutbound is not supported yet (egress gateway, issue 5): leave it out or null, and the worker's fetch() has no network")
+	}
+	return b.WorkerCode, validateCode(&b.WorkerCode)
+}
+
+// validateCode checks everything about code that can be checked without running it, the
+// way the loader does when it loads it (loader.WorkerCode has no exported Validate), so
+// that nothing invalid is ever stored.
+func validateCode(c *loader.WorkerCode) error {
+	if c.MainModule == "" {
+		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule is required")
+	}
+	if len(c.Modules) == 0 {
+		return isoerr.New(isoerr.InvalidWorkerCode, "modules is empty: give at least the main module")
+	}
+	mods := make(engine.ModuleMap, len(c.Modules))
+	for name, m := range c.Modules {
+		if m.Type == "" {
+			switch {
+			case strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs"):
+				m.Type = engine.ModuleJS
+			case strings.HasSuffix(name, ".py"):
+				m.Type = engine.ModulePy
+			default:
+				return isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js: give it as {\"js\": ...}, {\"text\": ...} or another typed module", name)
+			}
+		}
+		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
+	}
+	if n := mods.Size(); n > loader.MaxCodeSize {
+		return isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes; the limit is %d", n, loader.MaxCodeSize)
+	}
+	if err := mods.Validate(c.MainModule); err != nil {
+		return err
+	}
+	if c.Env != nil {
+		b, err := json.Marshal(c.Env)
+		if err != nil {
+			return isoerr.New(isoerr.InvalidRequest, "env cannot be serialized: %v", err)
+		}
+		if len(b) > loader.MaxEnvSize {
+			return isoerr.New(isoerr.EnvTooLarge, "env is %d bytes serialized; the limit is %d", len(b), loader.MaxEnvSize)
+		}
+	}
+	if l := c.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
+		return isoerr.New(isoerr.InvalidRequest, "limits must not be negative")
+	}
+	return c.Limits.Engine().Validate()
+}
+
+// canonical is the stored form of code (loader.WorkerCode's JSON, without HTML escaping)
+// and its hash.
+func canonical(c loader.WorkerCode) ([]byte, string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, "", isoerr.New(isoerr.Internal, "encoding the worker code: %v", err)
+	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	sum := sha256.Sum256(b)
+	return b, "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// workerJSON is a stored worker as the API shows it (client.Worker, with the code as it is
+// stored).
+type workerJSON struct {
+	ID        string          `json:"id"`
+	Hash      string          `json:"hash"`
+	Size      int             `json:"size"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+	Code      json.RawMessage `json:"code,omitempty"`
+}
+
+func toJSON(w store.Worker) workerJSON {
+	return workerJSON{ID: w.ID, Hash: w.Hash, Size: w.Size, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Code: w.Code}
+}
+
+func storeError(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return isoerr.New(client.CodeNotFound, "%s", strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())+" does not exist")
+	}
+	return isoerr.New(isoerr.Internal, "%v", err)
+}
+
+func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var body codeBody
+	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
+		writeError(w, err)
+		return
+	}
+	code, err := body.code()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b, hash, err := canonical(code)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	created, err := s.st.PutWorker(r.Context(), store.Worker{ID: id, Hash: hash, Code: b})
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	st, err := s.st.StatWorker(r.Context(), id)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/v1/workers/"+id)
+	}
+	writeJSON(w, status, toJSON(st))
+}
+
+func (s *Server) handleGetWorker(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.st.GetWorker(r.Context(), id)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(st))
+}
+
+func (s *Server) handleDeleteWorker(w http.ResponseWriter, r *http.Request) {
+	id, err := workerID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.st.DeleteWorker(r.Context(), id); err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	s.logs.forget(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleListWorkers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, isoerr.New(isoerr.InvalidRequest, "limit must be a number from 1 to 1000, got %q", v))
+			return
+		}
+		limit = n
+	}
+	list, err := s.st.ListWorkers(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	out := struct {
+		Workers []workerJSON `json:"workers"`
+		Next    string       `json:"next,omitempty"`
+	}{Workers: make([]workerJSON, 0, len(list))}
+	for _, st := range list {
+		out.Workers = append(out.Workers, toJSON(st))
+	}
+	if len(list) == limit {
+		out.Next = list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,65 @@
+// Package store is where isobox keeps what must survive a restart: stored workers and the
+// hashes of API keys. The interface is deliberately narrow (whole records by key, no
+// queries) so that it can be implemented over SQLite (store/sqlite, one machine) and over a
+// replicated key-value store (NATS JetStream, a cluster) alike.
+//
+//	st, _ := sqlite.Open(filepath.Join(dataDir, "isobox.db"))
+//	created, err := st.PutWorker(ctx, store.Worker{ID: "hello", Hash: h, Code: codeJSON})
+//	w, err := st.GetWorker(ctx, "hello")
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (possibly wrapped) when a record does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Store keeps workers and API keys. Implementations are safe for concurrent use.
+type Store interface {
+	// PutWorker creates or replaces the worker w.ID. CreatedAt is kept on replace and
+	// UpdatedAt is set by the store; created reports whether the id was new.
+	PutWorker(ctx context.Context, w Worker) (created bool, err error)
+	// GetWorker returns the worker with its code, or ErrNotFound.
+	GetWorker(ctx context.Context, id string) (Worker, error)
+	// StatWorker returns the worker without its code (Code is nil), or ErrNotFound. It is
+	// what every invocation asks, so it must be cheap.
+	StatWorker(ctx context.Context, id string) (Worker, error)
+	// DeleteWorker removes the worker, or returns ErrNotFound.
+	DeleteWorker(ctx context.Context, id string) error
+	// ListWorkers returns up to limit workers without their code, ordered by id, starting
+	// after the id after ("" for the start).
+	ListWorkers(ctx context.Context, after string, limit int) ([]Worker, error)
+
+	// PutKey creates or replaces the API key named k.Name.
+	PutKey(ctx context.Context, k Key) error
+	// ListKeys returns every API key (hashes only; the store never sees a key).
+	ListKeys(ctx context.Context) ([]Key, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// Worker is a stored worker: its WorkerCode as JSON (loader.WorkerCode's JSON form) and
+// the hash that names this version of the code.
+type Worker struct {
+	ID string
+	// Hash is "sha256:" and the hex SHA-256 of Code. A worker put again with other code
+	// gets another hash, so warm sandboxes of the old code are never used for the new.
+	Hash      string
+	Code      []byte
+	Size      int // len(Code), also set when Code is not loaded
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Key is an API key as stored: a name and the SHA-256 of the key (the key itself is shown
+// once when created and never kept).
+type Key struct {
+	Name      string
+	Hash      []byte
+	Admin     bool
+	CreatedAt time.Time
+}
