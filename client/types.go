@@ -8,20 +8,14 @@ import (
 	"github.com/isobox/isobox/loader"
 )
 
-// Error codes the HTTP API adds to those of package isoerr. Every error body is
-// {"error":{"code","message"}}; the client returns it as an *isoerr.Error with one of these
-// codes or an isoerr code.
+// Error codes of the HTTP API, as the client returns them (*isoerr.Error). Every error body
+// is {"error":{"code","message"}}; these are the API-only codes, defined in package isoerr.
 const (
-	// CodeUnauthorized: the Authorization header is missing or the key is wrong (401).
-	CodeUnauthorized isoerr.Code = "unauthorized"
-	// CodeNotFound: no such worker, or no such route (404).
-	CodeNotFound isoerr.Code = "not_found"
-	// CodeMethodNotAllowed: the route exists but not with this HTTP method (405).
-	CodeMethodNotAllowed isoerr.Code = "method_not_allowed"
-	// CodeRequestTooLarge: the request body is larger than the server accepts (413).
-	CodeRequestTooLarge isoerr.Code = "request_too_large"
-	// CodeShuttingDown: the server is draining and takes no new invocations (503).
-	CodeShuttingDown isoerr.Code = "shutting_down"
+	CodeUnauthorized     = isoerr.Unauthorized
+	CodeNotFound         = isoerr.NotFound
+	CodeMethodNotAllowed = isoerr.MethodNotAllowed
+	CodeRequestTooLarge  = isoerr.RequestTooLarge
+	CodeShuttingDown     = isoerr.ShuttingDown
 )
 
 // Worker describes a stored worker. Code is set by GetWorker only.

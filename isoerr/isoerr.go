@@ -48,6 +48,19 @@ const (
 	NotImplemented Code = "not_implemented"
 	// Internal: a bug or an unexpected failure inside isobox.
 	Internal Code = "internal_error"
+
+	// Codes of the HTTP API.
+
+	// Unauthorized: the Authorization header is missing or the key is wrong (401).
+	Unauthorized Code = "unauthorized"
+	// NotFound: no such worker, session or route (404).
+	NotFound Code = "not_found"
+	// MethodNotAllowed: the route exists but not with this HTTP method (405).
+	MethodNotAllowed Code = "method_not_allowed"
+	// RequestTooLarge: the request body is larger than the server accepts (413).
+	RequestTooLarge Code = "request_too_large"
+	// ShuttingDown: the server is draining and takes no new invocations (503).
+	ShuttingDown Code = "shutting_down"
 )
 
 // Error is an isobox error: a code, a message and, for exceptions, the guest's stack.

@@ -124,6 +124,14 @@ func (m Module) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]string{string(m.Type): string(m.Content)})
 }
 
+// Validate checks everything about the code that can be checked without running it:
+// module names and types, UTF-8, JSON, sizes and limits. Syntax errors are found only when
+// the code is loaded.
+func (c *WorkerCode) Validate() error {
+	_, _, err := c.prepare()
+	return err
+}
+
 // prepare validates the code and turns it into what the engine runs.
 func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if c.MainModule == "" {
@@ -162,6 +170,9 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 			return nil, nil, isoerr.New(isoerr.EnvTooLarge, "env is %d bytes serialized; the limit is %d", len(b), MaxEnvSize)
 		}
 		env = b
+	}
+	if l := c.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
+		return nil, nil, isoerr.New(isoerr.InvalidRequest, "limits must not be negative")
 	}
 	if err := c.Limits.Engine().Validate(); err != nil {
 		return nil, nil, err

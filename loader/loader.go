@@ -83,6 +83,8 @@ type worker struct {
 
 	codeMu sync.Mutex // serialises fetching the code
 	code   *prepared
+
+	forgotten bool // Forget was called: sandboxes are closed on release (guarded by Loader.mu)
 }
 
 type instance struct {
@@ -159,6 +161,21 @@ func (l *Loader) Stats() Stats {
 		s.BusySandboxes += len(w.slots)
 	}
 	return s
+}
+
+// Forget closes the idle sandboxes of worker id and drops its code, so that the next call
+// fetches the code again (use it when the code behind an id changes or is deleted).
+// Calls in flight finish; their sandboxes are closed when they return.
+func (l *Loader) Forget(ctx context.Context, id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.workers[id]
+	if w == nil {
+		return
+	}
+	w.forgotten = true
+	l.dropIdle(ctx, w, len(w.idle))
+	delete(l.workers, id)
 }
 
 func validID(id string) error {
@@ -277,7 +294,10 @@ func (l *Loader) start(ctx context.Context, p *prepared) (*instance, error) {
 
 // release returns a sandbox after a call: broken ones are closed, others kept warm.
 func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bool) {
-	if !keep || inst.sb.Broken() != nil {
+	l.mu.Lock()
+	forgotten := w.forgotten
+	l.mu.Unlock()
+	if !keep || forgotten || inst.sb.Broken() != nil {
 		inst.sb.Close(ctx)
 		<-w.slots
 		l.forgetIfUnused(w)
@@ -320,7 +340,7 @@ func (l *Loader) dropIdle(ctx context.Context, w *worker, n int) {
 			l.lru.Remove(w.elem)
 			w.elem = nil
 		}
-		if len(w.slots) == 0 && w.waiting == 0 {
+		if len(w.slots) == 0 && w.waiting == 0 && l.workers[w.id] == w {
 			delete(l.workers, w.id)
 		}
 	}
@@ -329,7 +349,7 @@ func (l *Loader) dropIdle(ctx context.Context, w *worker, n int) {
 func (l *Loader) forgetIfUnused(w *worker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(w.idle) == 0 && len(w.slots) == 0 && w.waiting == 0 && l.workers[w.id] == w {
+	if !w.forgotten && len(w.idle) == 0 && len(w.slots) == 0 && w.waiting == 0 && l.workers[w.id] == w {
 		delete(l.workers, w.id)
 	}
 }

@@ -381,3 +381,20 @@ func TestModuleJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestForget(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	var fetched atomic.Int32
+	codeFn := func() (loader.WorkerCode, error) { fetched.Add(1); return code(counter), nil }
+	call(t, l.Get("f", codeFn), "increment", "[]")
+	call(t, l.Get("f", codeFn), "increment", "[]")
+	l.Forget(context.Background(), "f")
+	if s := l.Stats(); s.IdleSandboxes != 0 || s.Workers != 0 {
+		t.Fatalf("after Forget: %+v", s)
+	}
+	res, got := call(t, l.Get("f", codeFn), "increment", "[]")
+	if got != "1" || !res.Cold || fetched.Load() != 2 {
+		t.Fatalf("after Forget: counter %s cold %v fetched %d", got, res.Cold, fetched.Load())
+	}
+	l.Forget(context.Background(), "never-loaded") // no-op
+}

@@ -21,16 +21,19 @@ import (
 // was routed to (a PUT raced it). The invocation is routed again.
 var errWorkerChanged = errors.New("the worker's code changed while it was being loaded")
 
+// loaderID is the loader's id for version hash of stored worker id.
+func loaderID(id, hash string) string { return id + "@" + strings.TrimPrefix(hash, "sha256:") }
+
 // stub returns the loader stub of stored worker id's current code. The loader id carries
-// the code's hash: new code never meets a warm sandbox of the old, and the old sandboxes
-// age out of the loader's cache (idle TTL, LRU).
+// the code's hash: new code never meets a warm sandbox of the old, and a PUT or DELETE
+// makes the loader forget the old version's sandboxes.
 func (s *Server) stub(ctx context.Context, id string) (*loader.Stub, error) {
 	st, err := s.st.StatWorker(ctx, id)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	hash := st.Hash
-	return s.l.Get(id+"@"+strings.TrimPrefix(hash, "sha256:"), func() (loader.WorkerCode, error) {
+	return s.l.Get(loaderID(id, hash), func() (loader.WorkerCode, error) {
 		w, err := s.st.GetWorker(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return loader.WorkerCode{}, storeError(err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/client"
-	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/store"
@@ -30,52 +29,7 @@ func (b *codeBody) code() (loader.WorkerCode, error) {
 	if len(b.GlobalOutbound) > 0 && string(b.GlobalOutbound) != "null" {
 		return b.WorkerCode, isoerr.New(isoerr.NotImplemented, "globalOutbound is not supported yet (egress gateway, issue 5): leave it out or null, and the worker's fetch() has no network")
 	}
-	return b.WorkerCode, validateCode(&b.WorkerCode)
-}
-
-// validateCode checks everything about code that can be checked without running it, the
-// way the loader does when it loads it (loader.WorkerCode has no exported Validate), so
-// that nothing invalid is ever stored.
-func validateCode(c *loader.WorkerCode) error {
-	if c.MainModule == "" {
-		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule is required")
-	}
-	if len(c.Modules) == 0 {
-		return isoerr.New(isoerr.InvalidWorkerCode, "modules is empty: give at least the main module")
-	}
-	mods := make(engine.ModuleMap, len(c.Modules))
-	for name, m := range c.Modules {
-		if m.Type == "" {
-			switch {
-			case strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs"):
-				m.Type = engine.ModuleJS
-			case strings.HasSuffix(name, ".py"):
-				m.Type = engine.ModulePy
-			default:
-				return isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js: give it as {\"js\": ...}, {\"text\": ...} or another typed module", name)
-			}
-		}
-		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
-	}
-	if n := mods.Size(); n > loader.MaxCodeSize {
-		return isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes; the limit is %d", n, loader.MaxCodeSize)
-	}
-	if err := mods.Validate(c.MainModule); err != nil {
-		return err
-	}
-	if c.Env != nil {
-		b, err := json.Marshal(c.Env)
-		if err != nil {
-			return isoerr.New(isoerr.InvalidRequest, "env cannot be serialized: %v", err)
-		}
-		if len(b) > loader.MaxEnvSize {
-			return isoerr.New(isoerr.EnvTooLarge, "env is %d bytes serialized; the limit is %d", len(b), loader.MaxEnvSize)
-		}
-	}
-	if l := c.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
-		return isoerr.New(isoerr.InvalidRequest, "limits must not be negative")
-	}
-	return c.Limits.Engine().Validate()
+	return b.WorkerCode, b.WorkerCode.Validate()
 }
 
 // canonical is the stored form of code (loader.WorkerCode's JSON, without HTML escaping)
@@ -135,10 +89,14 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	old, oldErr := s.st.StatWorker(r.Context(), id)
 	created, err := s.st.PutWorker(r.Context(), store.Worker{ID: id, Hash: hash, Code: b})
 	if err != nil {
 		writeError(w, storeError(err))
 		return
+	}
+	if oldErr == nil && old.Hash != hash {
+		s.l.Forget(r.Context(), loaderID(id, old.Hash))
 	}
 	st, err := s.st.StatWorker(r.Context(), id)
 	if err != nil {
@@ -173,9 +131,13 @@ func (s *Server) handleDeleteWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	old, oldErr := s.st.StatWorker(r.Context(), id)
 	if err := s.st.DeleteWorker(r.Context(), id); err != nil {
 		writeError(w, storeError(err))
 		return
+	}
+	if oldErr == nil {
+		s.l.Forget(r.Context(), loaderID(id, old.Hash))
 	}
 	s.logs.forget(id)
 	w.WriteHeader(http.StatusNoContent)
