@@ -39,6 +39,9 @@ type Config struct {
 	// every loop back-edge and call). isobox stops guests through QuickJS's interrupt
 	// handler instead; this option exists to measure the difference (see RATIONALE.md).
 	CloseOnContextDone bool
+	// NoImage makes every sandbox start QuickJS and evaluate the runtime itself instead of
+	// restoring the pre-initialised memory image (slower; for measurement and debugging).
+	NoImage bool
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
@@ -58,6 +61,11 @@ type Engine struct {
 	compiled  wazero.CompiledModule
 	modConfig wazero.ModuleConfig
 	bootstrap []byte // the runtime compiled to QuickJS bytecode
+	// base is the memory image of a sandbox with the runtime evaluated; new sandboxes
+	// start from it. nil with Config.NoImage.
+	base          *image
+	segments      []span // where instantiation writes the module's data segments
+	restoreConfig wazero.ModuleConfig
 	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
 	CompileTime time.Duration
 }
@@ -109,15 +117,44 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
 	e.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	e.restoreConfig = e.modConfig.WithStartFunctions()
 	if err := e.loadRuntime(ctx, cacheDir); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
+	if !cfg.NoImage {
+		if err := e.makeBaseImage(ctx); err != nil {
+			rt.Close(ctx)
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
+// makeBaseImage starts one sandbox the slow way and keeps its memory as the image every
+// later sandbox starts from.
+func (e *Engine) makeBaseImage(ctx context.Context) error {
+	segs, err := dataSegments(js.Wasm())
+	if err != nil {
+		return fmt.Errorf("engine: reading the module's data segments: %w", err)
+	}
+	e.segments = segs
+	sb, err := e.newSandboxCold(ctx, DefaultLimits().Memory)
+	if err != nil {
+		return err
+	}
+	e.base = newImage(sb)
+	sb.Close(ctx)
+	return nil
+}
+
 // Close releases the engine and every sandbox made from it.
-func (e *Engine) Close(ctx context.Context) error { return e.rt.Close(ctx) }
+func (e *Engine) Close(ctx context.Context) error {
+	if e.base != nil {
+		e.base.close()
+	}
+	return e.rt.Close(ctx)
+}
 
 // loadRuntime gets the runtime's bytecode from the cache directory, or compiles it and
 // stores it there. The file is named by the QuickJS build and the runtime source, and

@@ -10,6 +10,7 @@ type limitedMemory struct {
 	buf     []byte // reserved region (mmap) or nil
 	refused atomic.Bool
 	release func()
+	shared  bool // starts as a copy-on-write mapping of an image
 }
 
 // Reallocate implements experimental.LinearMemory.
@@ -40,3 +41,18 @@ func (m *limitedMemory) Free() {
 
 // Len returns the current size of the linear memory in bytes.
 func (m *limitedMemory) Len() int { return len(m.buf) }
+
+// newImageMemory makes a sandbox memory that starts as img: mapped copy-on-write where the
+// platform allows it, copied otherwise.
+func newImageMemory(limit uint64, img *image) *limitedMemory {
+	m := newLimitedMemory(limit)
+	if m.release != nil && img.cow != nil && img.cow.mapInto(m.buf[:cap(m.buf)]) {
+		m.shared = true
+		return m
+	}
+	if m.release == nil { // no reservation: a Go slice
+		m.buf = make([]byte, 0, max(uint64(len(img.data)), 1<<20))
+	}
+	copy(m.buf[:len(img.data)], img.data)
+	return m
+}

@@ -44,7 +44,7 @@ type Sandbox struct {
 }
 
 type guestFuncs struct {
-	init, malloc, free, eval, compile, evalBytecode, dispatch, runJobs,
+	init, reseed, malloc, free, eval, compile, evalBytecode, dispatch, runJobs,
 	errPtr, errLen, outPtr, outLen, memUsage api.Function
 }
 
@@ -63,13 +63,7 @@ func (e *Engine) instantiate(ctx context.Context, memLimit uint64) (*Sandbox, er
 		return nil, fmt.Errorf("engine: instantiate: %w", err)
 	}
 	sb.mod = mod
-	f := func(name string) api.Function { return mod.ExportedFunction(name) }
-	sb.fn = guestFuncs{
-		init: f("ib_init"), malloc: f("ib_malloc"), free: f("ib_free"), eval: f("ib_eval"),
-		compile: f("ib_compile"), evalBytecode: f("ib_eval_bytecode"), dispatch: f("ib_dispatch"),
-		runJobs: f("ib_run_jobs"), errPtr: f("ib_error_ptr"), errLen: f("ib_error_len"),
-		outPtr: f("ib_out_ptr"), outLen: f("ib_out_len"), memUsage: f("ib_memory_usage"),
-	}
+	sb.bindExports()
 	res, err := sb.fn.init.Call(sb.ctx, maxJSStack)
 	if err != nil || int32(res[0]) != 0 {
 		sb.Close(ctx)
@@ -95,11 +89,26 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	if err := (Limits{Memory: cfg.Memory}).Validate(); err != nil {
 		return nil, err
 	}
-	sb, err := e.instantiate(ctx, cfg.Memory)
+	var sb *Sandbox
+	var err error
+	if e.base != nil {
+		sb, err = e.restore(ctx, e.base, cfg.Memory)
+	} else {
+		sb, err = e.newSandboxCold(ctx, cfg.Memory)
+	}
 	if err != nil {
 		return nil, err
 	}
 	sb.cfg = cfg
+	return sb, nil
+}
+
+// newSandboxCold starts QuickJS and evaluates the runtime: the path without an image.
+func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64) (*Sandbox, error) {
+	sb, err := e.instantiate(ctx, memLimit)
+	if err != nil {
+		return nil, err
+	}
 	sb.begin(ctx, Limits{CPU: time.Second, Wall: 10 * time.Second}.WithDefaults())
 	defer sb.end()
 	ptr, err := sb.write(e.bootstrap)

@@ -444,3 +444,46 @@ func TestLogOutputIsBounded(t *testing.T) {
 		t.Fatalf("next invocation logs %+v %v", res.Logs, err)
 	}
 }
+
+// Sandboxes restored from the same memory image must not share Math.random sequences or
+// state.
+func TestRestoredSandboxesAreIndependent(t *testing.T) {
+	a := newSandbox(t, engine.SandboxConfig{})
+	b := newSandbox(t, engine.SandboxConfig{})
+	ra, err := eval(t, a, engine.Limits{}, "globalThis.mine = 'a'; [Math.random(), Math.random(), performance.now() < 60000]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := eval(t, b, engine.Limits{}, "[Math.random(), Math.random(), performance.now() < 60000, typeof mine]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var va, vb []any
+	_ = json.Unmarshal(ra.Value, &va)
+	_ = json.Unmarshal(rb.Value, &vb)
+	if va[0] == vb[0] && va[1] == vb[1] {
+		t.Fatalf("two sandboxes produced the same Math.random sequence %v", va)
+	}
+	if va[2] != true || vb[2] != true || vb[3] != "undefined" {
+		t.Fatalf("time origin or state shared: %v %v", va, vb)
+	}
+}
+
+// Sandboxes made without the image (every start evaluates the runtime) behave the same.
+func TestNoImageEngine(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), NoImage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	res, err := sb.Eval(ctx, engine.Limits{}, "new URL('http://a/b?c=1').searchParams.get('c') + typeof fetch")
+	if err != nil || string(res.Value) != `"1function"` {
+		t.Fatalf("%s %v", res.Value, err)
+	}
+}

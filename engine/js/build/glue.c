@@ -6,7 +6,7 @@
 //     call(op, op_len, in, in_len)     -> n >= 0: answer of n bytes waiting on the host,
 //                                         n < 0: an error of -n-1 bytes ("Name\nmessage")
 //     take(dst)                        copies the waiting answer to dst (0 discards it)
-//   exports: ib_init, ib_malloc, ib_free, ib_eval, ib_compile, ib_eval_bytecode,
+//   exports: ib_init, ib_reseed, ib_malloc, ib_free, ib_eval, ib_compile, ib_eval_bytecode,
 //            ib_dispatch, ib_run_jobs, ib_error_ptr, ib_error_len, ib_out_ptr, ib_out_len,
 //            ib_memory_usage
 //
@@ -299,6 +299,17 @@ EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
   set_global_fn("__isobox_eval", js_eval_async, 2);
   set_global_fn("__isobox_eval_script", js_eval_script, 2);
   return 0;
+}
+
+// ib_reseed gives a sandbox restored from a memory image its own Math.random sequence and
+// time origin (the image carries the ones of the sandbox it was taken from).
+EXPORT("ib_reseed") void ib_reseed(uint64_t seed) {
+  ctx->random_state = seed ? seed : 1;
+  ctx->time_origin = js__now_ms();
+  JSValue perf = JS_GetPropertyStr(ctx, ctx->global_obj, "performance");
+  if (JS_IsObject(perf))
+    JS_DefinePropertyValueStr(ctx, perf, "timeOrigin", js_float64(ctx->time_origin), JS_PROP_ENUMERABLE);
+  JS_FreeValue(ctx, perf);
 }
 
 EXPORT("ib_malloc") void *ib_malloc(int32_t n) { return malloc((size_t)n); }

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// A memory image is a sandbox's whole state between invocations: its linear memory. (The
+// only mutable wasm global, the stack pointer, is back at its initial value whenever no
+// guest call is running, and the function table never changes.) A new sandbox made from an
+// image skips QuickJS's start-up and the runtime's evaluation: it is an instantiation plus
+// a copy-on-write mapping of the image.
+type image struct {
+	data []byte // the memory, len a multiple of the wasm page size
+	cow  *cowFile
+}
+
+// span is a byte range of linear memory.
+type span struct{ off, n uint32 }
+
+// newImage captures sb's memory. sb must not be running.
+func newImage(sb *Sandbox) *image {
+	mem := sb.mod.Memory()
+	b, _ := mem.Read(0, mem.Size())
+	img := &image{data: append([]byte(nil), b...)}
+	img.cow = newCOWFile(img.data) // nil where the platform has no memfd: restores copy
+	return img
+}
+
+// close releases the image's shared file.
+func (img *image) close() {
+	if img.cow != nil {
+		img.cow.close()
+	}
+}
+
+// restore makes a new sandbox whose memory starts as img.
+func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*Sandbox, error) {
+	if uint64(len(img.data)) > memLimit {
+		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "memory limit of %d MiB is smaller than the sandbox image (%d KiB)", memLimit>>20, len(img.data)>>10)
+	}
+	sb := &Sandbox{e: e, mem: newImageMemory(memLimit, img)}
+	sb.ctx = context.WithValue(context.Background(), sandboxKey{}, sb)
+	ictx := experimental.WithMemoryAllocator(sb.ctx, experimental.MemoryAllocatorFunc(
+		func(cap, max uint64) experimental.LinearMemory { return sb.mem }))
+	// No start function: the image already ran it.
+	mod, err := e.rt.InstantiateModule(ictx, e.compiled, e.restoreConfig)
+	if err != nil {
+		sb.mem.Free()
+		return nil, fmt.Errorf("engine: instantiate from image: %w", err)
+	}
+	sb.mod = mod
+	sb.bindExports()
+	mem := mod.Memory()
+	if want := uint32(len(img.data) / wasmPage); mem.Size()/wasmPage < want {
+		if _, ok := mem.Grow(want - mem.Size()/wasmPage); !ok {
+			sb.Close(ctx)
+			return nil, fmt.Errorf("engine: cannot size memory for the image")
+		}
+	}
+	// Instantiation wrote the module's data segments over the image: put the image back.
+	buf, _ := mem.Read(0, mem.Size())
+	for _, s := range e.segments {
+		copy(buf[s.off:s.off+s.n], img.data[s.off:s.off+s.n])
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	if _, err := sb.fn.reseed.Call(sb.ctx, binary.LittleEndian.Uint64(seed[:])); err != nil {
+		sb.Close(ctx)
+		return nil, fmt.Errorf("engine: reseed restored sandbox: %w", err)
+	}
+	return sb, nil
+}
+
+const wasmPage = 65536
+
+// dataSegments lists where a module's active data segments are written at instantiation.
+func dataSegments(wasm []byte) ([]span, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return nil, errors.New("not a wasm module")
+	}
+	p := 8
+	for p < len(wasm) {
+		id := wasm[p]
+		p++
+		size, n := uleb(wasm[p:])
+		if n == 0 {
+			return nil, errors.New("bad section size")
+		}
+		p += n
+		end := p + int(size)
+		if end > len(wasm) {
+			return nil, errors.New("section past the end")
+		}
+		if id != 11 { // the data section
+			p = end
+			continue
+		}
+		sec := wasm[p:end]
+		count, n := uleb(sec)
+		sec = sec[n:]
+		var out []span
+		for range count {
+			flags, n := uleb(sec)
+			sec = sec[n:]
+			switch flags {
+			case 0, 2:
+				if flags == 2 {
+					_, n = uleb(sec) // memory index
+					sec = sec[n:]
+				}
+				if len(sec) == 0 || sec[0] != 0x41 { // i32.const
+					return nil, errors.New("data segment offset is not a constant")
+				}
+				off, n := sleb(sec[1:])
+				sec = sec[1+n:]
+				if len(sec) == 0 || sec[0] != 0x0b { // end
+					return nil, errors.New("data segment offset expression too long")
+				}
+				sec = sec[1:]
+				size, n := uleb(sec)
+				sec = sec[n+int(size):]
+				out = append(out, span{off: uint32(off), n: uint32(size)})
+			case 1: // passive: written only by memory.init
+				size, n := uleb(sec)
+				sec = sec[n+int(size):]
+			default:
+				return nil, fmt.Errorf("unknown data segment kind %d", flags)
+			}
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+func uleb(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+func sleb(b []byte) (int64, int) {
+	var v int64
+	var shift uint
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= int64(b[i]&0x7f) << shift
+		shift += 7
+		if b[i]&0x80 == 0 {
+			if shift < 64 && b[i]&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// bindExports looks up the glue's exports.
+func (sb *Sandbox) bindExports() {
+	f := func(name string) api.Function { return sb.mod.ExportedFunction(name) }
+	sb.fn = guestFuncs{
+		init: f("ib_init"), reseed: f("ib_reseed"), malloc: f("ib_malloc"), free: f("ib_free"), eval: f("ib_eval"),
+		compile: f("ib_compile"), evalBytecode: f("ib_eval_bytecode"), dispatch: f("ib_dispatch"),
+		runJobs: f("ib_run_jobs"), errPtr: f("ib_error_ptr"), errLen: f("ib_error_len"),
+		outPtr: f("ib_out_ptr"), outLen: f("ib_out_len"), memUsage: f("ib_memory_usage"),
+	}
+}
