@@ -24,6 +24,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/isobox/isobox/engine/js"
 	"github.com/isobox/isobox/isoerr"
@@ -65,6 +66,7 @@ type Engine struct {
 	// start from it. nil with Config.NoImage.
 	base          *image
 	segments      []span // where instantiation writes the module's data segments
+	deadStack     span   // the stack below its top: dead while no guest call runs
 	restoreConfig wazero.ModuleConfig
 	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
 	CompileTime time.Duration
@@ -73,6 +75,9 @@ type Engine struct {
 // maxJSStack is the QuickJS stack limit: below the 1 MiB wasm stack (build.sh), with room
 // left for C frames (regexp, JSON) that run past QuickJS's own checks.
 const maxJSStack = 768 << 10
+
+// stackSize is the wasm stack's size, set by build.sh (-z stack-size).
+const stackSize = 1 << 20
 
 // New compiles the QuickJS module (or loads it from the compilation cache) and prepares the
 // runtime bytecode.
@@ -139,9 +144,29 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 		return fmt.Errorf("engine: reading the module's data segments: %w", err)
 	}
 	e.segments = segs
-	sb, err := e.newSandboxCold(ctx, DefaultLimits().Memory)
+	// Fixed clocks while the base image starts, then a fixed seed and time origin: the image
+	// is the same in every process of this build, so hibernated images (relative to it) can
+	// be resumed after a restart.
+	fixed := e.modConfig.
+		WithWalltime(func() (int64, int32) { return 1767225600, 0 }, sys.ClockResolution(1)).
+		WithNanotime(func() int64 { return 1 }, sys.ClockResolution(1))
+	sb, err := e.newSandboxCold(ctx, DefaultLimits().Memory, fixed)
 	if err != nil {
 		return err
+	}
+	if _, err := sb.fn.reseed.Call(sb.ctx, 0); err != nil {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: freeze base image: %w", err)
+	}
+	top, err := sb.mod.ExportedFunction("ib_stack_top").Call(sb.ctx)
+	if err != nil {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: stack top: %w", err)
+	}
+	// build.sh gives the stack 1 MiB; keep a page of margin under the top for the frames
+	// of the call that asked.
+	if hi := uint32(top[0]) &^ (osPage - 1); hi > stackSize {
+		e.deadStack = span{off: hi - stackSize + osPage, n: stackSize - 2*osPage}
 	}
 	e.base = newImage(sb)
 	sb.Close(ctx)
@@ -189,7 +214,7 @@ func (e *Engine) loadRuntime(ctx context.Context, cacheDir string) error {
 // compileRuntime turns the runtime's JS into bytecode in a scratch sandbox, so that every
 // sandbox afterwards skips parsing it.
 func (e *Engine) compileRuntime(ctx context.Context, src string) error {
-	sb, err := e.instantiate(ctx, DefaultLimits().Memory)
+	sb, err := e.instantiate(ctx, DefaultLimits().Memory, e.modConfig)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 type image struct {
 	data []byte // the memory, len a multiple of the wasm page size
 	cow  *cowFile
+	sum  [32]byte // SHA-256 of data: names the image
 }
 
 // span is a byte range of linear memory.
@@ -31,6 +33,7 @@ func newImage(sb *Sandbox) *image {
 	mem := sb.mod.Memory()
 	b, _ := mem.Read(0, mem.Size())
 	img := &image{data: append([]byte(nil), b...)}
+	img.sum = sha256.Sum256(img.data)
 	img.cow = newCOWFile(img.data) // nil where the platform has no memfd: restores copy
 	return img
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
@@ -49,12 +50,12 @@ type guestFuncs struct {
 }
 
 // instantiate makes a bare sandbox: QuickJS initialised, no runtime yet.
-func (e *Engine) instantiate(ctx context.Context, memLimit uint64) (*Sandbox, error) {
+func (e *Engine) instantiate(ctx context.Context, memLimit uint64, cfg wazero.ModuleConfig) (*Sandbox, error) {
 	sb := &Sandbox{e: e, mem: newLimitedMemory(memLimit)}
 	sb.ctx = context.WithValue(context.Background(), sandboxKey{}, sb)
 	ictx := experimental.WithMemoryAllocator(sb.ctx, experimental.MemoryAllocatorFunc(
 		func(cap, max uint64) experimental.LinearMemory { return sb.mem }))
-	mod, err := e.rt.InstantiateModule(ictx, e.compiled, e.modConfig)
+	mod, err := e.rt.InstantiateModule(ictx, e.compiled, cfg)
 	if err != nil {
 		sb.mem.Free()
 		if sb.mem.refused.Load() {
@@ -94,7 +95,7 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	if e.base != nil {
 		sb, err = e.restore(ctx, e.base, cfg.Memory)
 	} else {
-		sb, err = e.newSandboxCold(ctx, cfg.Memory)
+		sb, err = e.newSandboxCold(ctx, cfg.Memory, e.modConfig)
 	}
 	if err != nil {
 		return nil, err
@@ -104,8 +105,8 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 }
 
 // newSandboxCold starts QuickJS and evaluates the runtime: the path without an image.
-func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64) (*Sandbox, error) {
-	sb, err := e.instantiate(ctx, memLimit)
+func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64, cfg wazero.ModuleConfig) (*Sandbox, error) {
+	sb, err := e.instantiate(ctx, memLimit, cfg)
 	if err != nil {
 		return nil, err
 	}

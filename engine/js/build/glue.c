@@ -302,15 +302,20 @@ EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
 }
 
 // ib_reseed gives a sandbox restored from a memory image its own Math.random sequence and
-// time origin (the image carries the ones of the sandbox it was taken from).
+// time origin (the image carries the ones of the sandbox it was taken from). Seed 0 sets
+// fixed values instead, so that the base image is the same in every process.
 EXPORT("ib_reseed") void ib_reseed(uint64_t seed) {
   ctx->random_state = seed ? seed : 1;
-  ctx->time_origin = js__now_ms();
+  ctx->time_origin = seed ? js__now_ms() : 0;
   JSValue perf = JS_GetPropertyStr(ctx, ctx->global_obj, "performance");
   if (JS_IsObject(perf))
     JS_DefinePropertyValueStr(ctx, perf, "timeOrigin", js_float64(ctx->time_origin), JS_PROP_ENUMERABLE);
   JS_FreeValue(ctx, perf);
 }
+
+// ib_stack_top is (about) where the stack starts: the whole stack below it is dead while no
+// guest call runs, so snapshots leave it out.
+EXPORT("ib_stack_top") uint32_t ib_stack_top(void) { return (uint32_t)(uintptr_t)__builtin_frame_address(0); }
 
 EXPORT("ib_malloc") void *ib_malloc(int32_t n) { return malloc((size_t)n); }
 EXPORT("ib_free") void ib_free(void *p) { free(p); }

@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"io"
+
+	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// osPage is the granularity of images: the pages that differ from the base image.
+const osPage = 4096
+
+// Image is a sandbox frozen between invocations: the pages of its memory that differ from
+// the engine's base image (the state right after the runtime started). Restore makes new,
+// independent sandboxes from it; Marshal writes it out (hibernation) and UnmarshalImage
+// reads it back in this or a later process of the same build.
+type Image struct {
+	base   [32]byte // SHA-256 of the base image it is relative to
+	size   uint32   // memory size in bytes
+	pages  []uint32 // indexes of the pages that differ from the base, ascending
+	data   []byte   // those pages' bytes, in the same order
+	loaded bool     // the sandbox had its worker's modules evaluated
+}
+
+// Size is the number of bytes the image holds in memory (its differing pages).
+func (img *Image) Size() int { return len(img.data) }
+
+// Snapshot captures the sandbox's current state. The sandbox keeps running normally.
+//
+// # Errors
+//
+// The sandbox's own error if it is broken (a limit tripped); internal_error while an
+// invocation is running.
+func (sb *Sandbox) Snapshot() (*Image, error) {
+	if sb.broken != nil {
+		return nil, sb.broken
+	}
+	if sb.inv != nil {
+		return nil, isoerr.New(isoerr.Internal, "cannot snapshot a sandbox while it runs")
+	}
+	base := sb.e.base
+	if base == nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
+	}
+	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded}
+	dead := sb.e.deadStack
+	for off := 0; off < len(mem); off += osPage {
+		if uint32(off) >= dead.off && uint32(off) < dead.off+dead.n {
+			continue // dead stack: whatever it holds is never read again
+		}
+		p := mem[off : off+osPage]
+		if off+osPage <= len(base.data) {
+			if bytes.Equal(p, base.data[off:off+osPage]) {
+				continue
+			}
+		} else if isZero(p) {
+			continue
+		}
+		img.pages = append(img.pages, uint32(off/osPage))
+		img.data = append(img.data, p...)
+	}
+	return img, nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Restore makes a new sandbox in the state img was taken in. cfg gives it its host side
+// (modules, outbound); the memory limit must hold the image.
+func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
+	if e.base == nil || img.base != e.base.sum {
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another isobox build or base image and cannot be restored here")
+	}
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultLimits().Memory
+	}
+	if err := (Limits{Memory: cfg.Memory}).Validate(); err != nil {
+		return nil, err
+	}
+	if uint64(img.size) > cfg.Memory {
+		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "the image holds %d MiB of memory; the sandbox's limit is %d MiB", img.size>>20, cfg.Memory>>20)
+	}
+	sb, err := e.restore(ctx, e.base, cfg.Memory)
+	if err != nil {
+		return nil, err
+	}
+	mem := sb.mod.Memory()
+	if img.size > mem.Size() {
+		if _, ok := mem.Grow((img.size - mem.Size()) / wasmPage); !ok {
+			sb.Close(ctx)
+			return nil, sb.memoryError()
+		}
+	}
+	buf, _ := mem.Read(0, mem.Size())
+	for i, p := range img.pages {
+		copy(buf[int(p)*osPage:int(p+1)*osPage], img.data[i*osPage:(i+1)*osPage])
+	}
+	sb.cfg = cfg
+	sb.loaded = img.loaded
+	return sb, nil
+}
+
+// Fork returns a new sandbox with the same state as sb at this moment; from then on the
+// two are independent.
+func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
+	img, err := sb.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return sb.e.Restore(ctx, img, sb.cfg)
+}
+
+// The serialized form: magic, version, build id, base hash, size, flags, page count, page
+// indexes, then the pages deflated, then a SHA-256 of everything before it.
+const (
+	imageMagic   = "ISOBOXIMG"
+	imageVersion = 1
+)
+
+// Marshal serializes the image (compressed) for hibernation.
+func (img *Image) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(imageMagic)
+	b.WriteByte(imageVersion)
+	b.WriteString(js.BuildID())
+	b.Write(img.base[:])
+	var hdr [12]byte
+	binary.LittleEndian.PutUint32(hdr[0:], img.size)
+	if img.loaded {
+		hdr[4] = 1
+	}
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(img.pages)))
+	b.Write(hdr[:])
+	for _, p := range img.pages {
+		_ = binary.Write(&b, binary.LittleEndian, p)
+	}
+	zw, err := flate.NewWriter(&b, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(img.data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes(), nil
+}
+
+// UnmarshalImage reads an image written by Marshal. It checks the checksum, the build that
+// wrote it and the base image it is relative to.
+//
+// # Errors
+//
+// invalid_request naming what does not match: a corrupt or truncated image, another
+// isobox build, another base image. A rejected image must be rebuilt, never trusted.
+func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
+	bad := func(format string, args ...any) error {
+		return isoerr.New(isoerr.InvalidRequest, "image rejected: "+format, args...)
+	}
+	head := len(imageMagic) + 1 + 16 + 32 + 12
+	if len(b) < head+sha256.Size {
+		return nil, bad("%d bytes is too short", len(b))
+	}
+	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
+		return nil, bad("checksum mismatch (corrupt or truncated)")
+	}
+	if string(body[:len(imageMagic)]) != imageMagic {
+		return nil, bad("not an isobox image")
+	}
+	p := len(imageMagic)
+	if body[p] != imageVersion {
+		return nil, bad("format version %d, want %d", body[p], imageVersion)
+	}
+	p++
+	if id := string(body[p : p+16]); id != js.BuildID() {
+		return nil, bad("written by engine build %s, this is %s", id, js.BuildID())
+	}
+	p += 16
+	img := &Image{}
+	copy(img.base[:], body[p:p+32])
+	p += 32
+	if e.base == nil || img.base != e.base.sum {
+		return nil, bad("relative to another base image")
+	}
+	img.size = binary.LittleEndian.Uint32(body[p:])
+	img.loaded = body[p+4] == 1
+	n := binary.LittleEndian.Uint32(body[p+8:])
+	p += 12
+	if img.size%wasmPage != 0 || uint64(img.size) > MaxMemory || uint64(n)*osPage > uint64(img.size) || len(body) < p+int(n)*4 {
+		return nil, bad("inconsistent header (size %d, %d pages)", img.size, n)
+	}
+	img.pages = make([]uint32, n)
+	last := -1
+	for i := range img.pages {
+		img.pages[i] = binary.LittleEndian.Uint32(body[p:])
+		p += 4
+		if int(img.pages[i]) <= last || uint64(img.pages[i]+1)*osPage > uint64(img.size) {
+			return nil, bad("page index %d out of order or range", img.pages[i])
+		}
+		last = int(img.pages[i])
+	}
+	data, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(body[p:])), int64(n)*osPage+1))
+	if err != nil || len(data) != int(n)*osPage {
+		return nil, bad("page data does not decompress to %d pages (%v)", n, err)
+	}
+	img.data = data
+	return img, nil
+}
