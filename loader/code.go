@@ -2,10 +2,15 @@ package loader
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +37,35 @@ type WorkerCode struct {
 	Limits *Limits `json:"limits,omitempty"`
 	// Outbound carries fetch() (the globalOutbound of Dynamic Workers). nil: no network.
 	Outbound http.RoundTripper `json:"-"`
+	// Tenant, when set, keeps this code's images apart from identical code of other tenants.
+	Tenant string `json:"-"`
+}
+
+// codeHash identifies what a worker's start-up depends on: its modules, main module, env,
+// memory limit and tenant. Sandboxes of one hash may start from one image.
+func codeHash(tenant, main string, mods engine.ModuleMap, env json.RawMessage, memory uint64) string {
+	h := sha256.New()
+	field := func(b []byte) {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(tenant))
+	field([]byte(main))
+	names := make([]string, 0, len(mods))
+	for k := range mods {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		field([]byte(k))
+		field([]byte(mods[k].Type))
+		field(mods[k].Content)
+	}
+	field(env)
+	field([]byte(strconv.FormatUint(memory, 10)))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Limits is the JSON form of the per-worker limits.

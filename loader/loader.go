@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -38,6 +39,14 @@ type Config struct {
 	MaxWorkers int
 	// StartupCPU bounds the CPU time of evaluating a worker's modules (1 s).
 	StartupCPU time.Duration
+	// Images, when set, hibernates evicted idle sandboxes instead of discarding them: the
+	// next call to that worker resumes it with its module state intact, even after a
+	// restart. nil discards them.
+	Images images.Store
+	// CodeImageBudget bounds the memory of the per-code images (256 MiB): the state right
+	// after a worker's modules were evaluated, from which later sandboxes of the same code
+	// start without evaluating them again.
+	CodeImageBudget uint64
 }
 
 func (c Config) withDefaults() Config {
@@ -59,6 +68,9 @@ func (c Config) withDefaults() Config {
 	if c.StartupCPU <= 0 {
 		c.StartupCPU = time.Second
 	}
+	if c.CodeImageBudget == 0 {
+		c.CodeImageBudget = 256 << 20
+	}
 	return c
 }
 
@@ -71,6 +83,20 @@ type Loader struct {
 	idleMem uint64     // linear memory of all idle sandboxes
 	stop    chan struct{}
 	done    chan struct{}
+
+	codeImages   map[string]*list.Element // code hash -> element of codeLRU (*codeImage)
+	codeLRU      *list.List
+	codeImageMem uint64
+	hibernated   map[string]bool // keys of hibernated workers in cfg.Images
+	hibLoaded    bool            // hibernated was filled from cfg.Images
+	hibernations int64           // counters for Stats
+	resumes      int64
+}
+
+// codeImage is the state of a sandbox right after a worker's modules were evaluated.
+type codeImage struct {
+	hash string
+	img  *engine.Image
 }
 
 // worker is one worker id: its code (once fetched) and its sandboxes.
@@ -91,7 +117,18 @@ type instance struct {
 	sb       *engine.Sandbox
 	lastUsed time.Time
 	mem      uint64
+	how      startKind
 }
+
+// startKind says how a sandbox came to be.
+type startKind int
+
+const (
+	startWarm     startKind = iota // reused
+	startCold                      // modules evaluated
+	startRestored                  // from the per-code image
+	startResumed                   // from a hibernated image
+)
 
 // prepared is WorkerCode validated and converted for the engine.
 type prepared struct {
@@ -99,6 +136,7 @@ type prepared struct {
 	mods   engine.ModuleMap
 	env    json.RawMessage
 	limits engine.Limits
+	hash   string // identifies code, env, memory limit and tenant
 }
 
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
@@ -107,7 +145,8 @@ func New(cfg Config) (*Loader, error) {
 		return nil, errors.New("loader: Config.Engine is required")
 	}
 	l := &Loader{cfg: cfg.withDefaults(), workers: map[string]*worker{}, lru: list.New(),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}),
+		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}}
 	go l.sweep()
 	return l, nil
 }
@@ -123,10 +162,12 @@ func (l *Loader) Close(ctx context.Context) {
 	close(l.stop)
 	<-l.done
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	var out []retired
 	for _, w := range l.workers {
-		l.dropIdle(ctx, w, len(w.idle))
+		out = append(out, l.dropIdle(w, len(w.idle))...)
 	}
+	l.mu.Unlock()
+	l.retire(ctx, out)
 }
 
 // Get returns a stub for worker id. code runs only when no warm sandbox exists for id (and
@@ -149,13 +190,22 @@ type Stats struct {
 	BusySandboxes int    `json:"busySandboxes"`
 	IdleSandboxes int    `json:"idleSandboxes"`
 	IdleMemory    uint64 `json:"idleMemoryBytes"`
+	// CodeImages and CodeImageMemory describe the per-code image cache.
+	CodeImages      int    `json:"codeImages"`
+	CodeImageMemory uint64 `json:"codeImageMemoryBytes"`
+	// Hibernated is the number of workers hibernated in Config.Images by this loader and
+	// not yet resumed; Hibernations and Resumes count since New.
+	Hibernated   int   `json:"hibernated"`
+	Hibernations int64 `json:"hibernations"`
+	Resumes      int64 `json:"resumes"`
 }
 
 // Stats returns a snapshot of the cache.
 func (l *Loader) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := Stats{Workers: len(l.workers), IdleMemory: l.idleMem}
+	s := Stats{Workers: len(l.workers), IdleMemory: l.idleMem, CodeImages: len(l.codeImages),
+		CodeImageMemory: l.codeImageMem, Hibernated: len(l.hibernated), Hibernations: l.hibernations, Resumes: l.resumes}
 	for _, w := range l.workers {
 		s.IdleSandboxes += len(w.idle)
 		s.BusySandboxes += len(w.slots)
@@ -168,14 +218,16 @@ func (l *Loader) Stats() Stats {
 // Calls in flight finish; their sandboxes are closed when they return.
 func (l *Loader) Forget(ctx context.Context, id string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	w := l.workers[id]
 	if w == nil {
+		l.mu.Unlock()
 		return
 	}
 	w.forgotten = true
-	l.dropIdle(ctx, w, len(w.idle))
+	out := l.dropIdle(w, len(w.idle))
 	delete(l.workers, id)
+	l.mu.Unlock()
+	l.retire(ctx, out)
 }
 
 func validID(id string) error {
@@ -192,6 +244,7 @@ func validID(id string) error {
 
 // acquire returns a sandbox of worker id with its code loaded, waiting for a free slot.
 func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCode, error)) (*worker, *instance, bool, error) {
+	// The bool is true when the call got a new sandbox (instance.how says which kind).
 	if err := validID(id); err != nil {
 		return nil, nil, false, err
 	}
@@ -234,7 +287,7 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 	p, err := w.prepared(codeFn)
 	if err == nil {
 		var inst *instance
-		inst, err = l.start(ctx, p)
+		inst, err = l.start(ctx, w.id, p)
 		if err == nil {
 			return w, inst, true, nil
 		}
@@ -271,14 +324,28 @@ func prepare(code WorkerCode) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{code: code, mods: mods, env: env, limits: code.Limits.Engine()}, nil
+	p := &prepared{code: code, mods: mods, env: env, limits: code.Limits.Engine()}
+	p.hash = codeHash(code.Tenant, code.MainModule, mods, env, p.limits.Memory)
+	return p, nil
 }
 
-// start makes a sandbox and evaluates the worker's modules in it.
-func (l *Loader) start(ctx context.Context, p *prepared) (*instance, error) {
-	sb, err := l.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{
-		Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound,
-	})
+// start makes a sandbox for worker id with its code loaded: resumed from its hibernated
+// image if it has one, restored from the per-code image if the code was seen, else new with
+// its modules evaluated (and then kept as the per-code image).
+func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
+	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound}
+	if id != "" && l.cfg.Images != nil {
+		if sb := l.resume(ctx, hibKey(id, p.hash), cfg); sb != nil {
+			return &instance{sb: sb, how: startResumed}, nil
+		}
+	}
+	if img := l.codeImage(p.hash); img != nil {
+		sb, err := l.cfg.Engine.Restore(ctx, img, cfg)
+		if err == nil {
+			return &instance{sb: sb, how: startRestored}, nil
+		}
+	}
+	sb, err := l.cfg.Engine.NewSandbox(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +356,106 @@ func (l *Loader) start(ctx context.Context, p *prepared) (*instance, error) {
 		sb.Close(ctx)
 		return nil, withLogs(err, res)
 	}
-	return &instance{sb: sb}, nil
+	if img, err := sb.Snapshot(); err == nil {
+		l.keepCodeImage(p.hash, img)
+	}
+	return &instance{sb: sb, how: startCold}, nil
+}
+
+// codeImage returns the per-code image of hash, or nil.
+func (l *Loader) codeImage(hash string) *engine.Image {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.codeImages[hash]; ok {
+		l.codeLRU.MoveToFront(e)
+		return e.Value.(*codeImage).img
+	}
+	return nil
+}
+
+func (l *Loader) keepCodeImage(hash string, img *engine.Image) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.codeImages[hash]; ok || uint64(img.Size()) > l.cfg.CodeImageBudget {
+		return
+	}
+	l.codeImages[hash] = l.codeLRU.PushFront(&codeImage{hash: hash, img: img})
+	l.codeImageMem += uint64(img.Size())
+	for l.codeImageMem > l.cfg.CodeImageBudget {
+		e := l.codeLRU.Back()
+		ci := e.Value.(*codeImage)
+		l.codeLRU.Remove(e)
+		delete(l.codeImages, ci.hash)
+		l.codeImageMem -= uint64(ci.img.Size())
+	}
+}
+
+// hibKey names a hibernated worker in the image store: its id and its code's hash, so a
+// changed code never resumes an old state.
+func hibKey(id, hash string) string { return "worker:" + id + "@" + hash }
+
+// resume restores the hibernated image under key, if there is one, and removes it from the
+// store (the state now lives on in the sandbox). A damaged or mismatched image is deleted
+// and the worker starts as if it had none.
+func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfig) *engine.Sandbox {
+	l.mu.Lock()
+	if !l.hibLoaded {
+		l.hibLoaded = true
+		l.mu.Unlock()
+		keys, err := l.cfg.Images.List(ctx, "worker:")
+		l.mu.Lock()
+		if err == nil {
+			for _, k := range keys {
+				l.hibernated[k] = true
+			}
+		}
+	}
+	ok := l.hibernated[key]
+	delete(l.hibernated, key)
+	l.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	defer l.cfg.Images.Delete(context.WithoutCancel(ctx), key)
+	b, err := l.cfg.Images.Get(ctx, key)
+	if err != nil {
+		return nil
+	}
+	img, err := l.cfg.Engine.UnmarshalImage(b)
+	if err != nil {
+		return nil
+	}
+	sb, err := l.cfg.Engine.Restore(ctx, img, cfg)
+	if err != nil {
+		return nil
+	}
+	l.mu.Lock()
+	l.resumes++
+	l.mu.Unlock()
+	return sb
+}
+
+// retired is an idle sandbox taken out of the cache, to hibernate (key set) or close.
+type retired struct {
+	inst *instance
+	key  string
+}
+
+// retire hibernates or closes sandboxes taken out of the cache. Called without l.mu.
+func (l *Loader) retire(ctx context.Context, out []retired) {
+	for _, r := range out {
+		if r.key != "" {
+			if img, err := r.inst.sb.Snapshot(); err == nil {
+				if b, err := img.Marshal(); err == nil && l.cfg.Images.Put(context.WithoutCancel(ctx), r.key, b) == nil {
+					l.mu.Lock()
+					l.hibernated[r.key] = true
+					l.hibernations++
+					l.mu.Unlock()
+				}
+			}
+		}
+		r.inst.sb.Close(ctx)
+	}
 }
 
 // release returns a sandbox after a call: broken ones are closed, others kept warm.
@@ -314,26 +480,36 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 		l.lru.MoveToFront(w.elem)
 	}
 	<-w.slots
-	l.evictOverBudget(ctx)
+	out := l.evictOverBudget()
 	l.mu.Unlock()
+	l.retire(ctx, out)
 }
 
-// evictOverBudget drops least-recently-used idle sandboxes while the cache is over its
+// evictOverBudget takes least-recently-used idle sandboxes out while the cache is over its
 // memory budget or its worker count. Called with l.mu held.
-func (l *Loader) evictOverBudget(ctx context.Context) {
+func (l *Loader) evictOverBudget() []retired {
+	var out []retired
 	for l.lru.Len() > 0 && (l.idleMem > l.cfg.MemoryBudget || l.lru.Len() > l.cfg.MaxWorkers) {
 		w := l.lru.Back().Value.(*worker)
-		l.dropIdle(ctx, w, 1)
+		out = append(out, l.dropIdle(w, 1)...)
 	}
+	return out
 }
 
-// dropIdle closes the n least recently used idle sandboxes of w. Called with l.mu held.
-func (l *Loader) dropIdle(ctx context.Context, w *worker, n int) {
+// dropIdle takes the n least recently used idle sandboxes of w out of the cache. The
+// worker's last one is marked for hibernation when an image store is configured. Called
+// with l.mu held; the caller retires them after unlocking.
+func (l *Loader) dropIdle(w *worker, n int) []retired {
+	var out []retired
 	for ; n > 0 && len(w.idle) > 0; n-- {
 		inst := w.idle[0]
 		w.idle = w.idle[1:]
 		l.idleMem -= inst.mem
-		inst.sb.Close(ctx)
+		r := retired{inst: inst}
+		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
+			r.key = hibKey(w.id, w.code.hash)
+		}
+		out = append(out, r)
 	}
 	if len(w.idle) == 0 {
 		if w.elem != nil {
@@ -344,6 +520,7 @@ func (l *Loader) dropIdle(ctx context.Context, w *worker, n int) {
 			delete(l.workers, w.id)
 		}
 	}
+	return out
 }
 
 func (l *Loader) forgetIfUnused(w *worker) {
@@ -366,6 +543,7 @@ func (l *Loader) sweep() {
 			return
 		case now := <-t.C:
 			l.mu.Lock()
+			var out []retired
 			for e := l.lru.Back(); e != nil; {
 				prev := e.Prev()
 				w := e.Value.(*worker)
@@ -375,10 +553,11 @@ func (l *Loader) sweep() {
 						n++
 					}
 				}
-				l.dropIdle(context.Background(), w, n)
+				out = append(out, l.dropIdle(w, n)...)
 				e = prev
 			}
 			l.mu.Unlock()
+			l.retire(context.Background(), out)
 		}
 	}
 }

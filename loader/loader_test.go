@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -397,4 +398,124 @@ func TestForget(t *testing.T) {
 		t.Fatalf("after Forget: counter %s cold %v fetched %d", got, res.Cold, fetched.Load())
 	}
 	l.Forget(context.Background(), "never-loaded") // no-op
+}
+
+// A code seen before starts from its per-code image: its modules are not evaluated again.
+func TestSeenCodeIsRestored(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	src := `let evaluations = (globalThis.evaluations ?? 0) + 1; globalThis.evaluations = evaluations;
+let calls = 0; export default { hit() { return [evaluations, ++calls]; } };`
+	codeFn := func() (loader.WorkerCode, error) { return code(src), nil }
+	res, got := call(t, l.Get("a", codeFn), "hit", "[]")
+	if got != "[1,1]" || !res.Cold || res.Restored {
+		t.Fatalf("first: %s cold %v restored %v", got, res.Cold, res.Restored)
+	}
+	l.Forget(context.Background(), "a")
+	// Same code under another id, and the same id again: both restored, state as right after
+	// the modules were evaluated.
+	for _, id := range []string{"b", "a"} {
+		res, got := call(t, l.Get(id, codeFn), "hit", "[]")
+		if got != "[1,1]" || !res.Cold || !res.Restored {
+			t.Fatalf("%s: %s cold %v restored %v", id, got, res.Cold, res.Restored)
+		}
+	}
+	if s := l.Stats(); s.CodeImages != 1 || s.CodeImageMemory == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Different env is a different start-up: no image shared.
+	c := code(src)
+	c.Env = map[string]any{"X": 1}
+	res, _ = call(t, l.Get("c", func() (loader.WorkerCode, error) { return c, nil }), "hit", "[]")
+	if res.Restored {
+		t.Fatal("code with another env was restored from the first one's image")
+	}
+	// Tenants never share images.
+	c2 := code(src)
+	c2.Tenant = "other"
+	res, _ = call(t, l.Get("d", func() (loader.WorkerCode, error) { return c2, nil }), "hit", "[]")
+	if res.Restored {
+		t.Fatal("another tenant's identical code was restored from the first one's image")
+	}
+}
+
+// Evicted idle workers hibernate to the image store and resume with their state, also in
+// a new loader (a restart).
+func TestHibernateAndResume(t *testing.T) {
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(t, loader.Config{Images: dir, IdleTTL: 30 * time.Millisecond})
+	var fetched atomic.Int32
+	codeFn := func() (loader.WorkerCode, error) { fetched.Add(1); return code(counter), nil }
+	for i := 1; i <= 3; i++ {
+		call(t, l.Get("h", codeFn), "increment", "[]")
+	}
+	waitFor(t, func() bool { return l.Stats().Hibernated == 1 })
+	if s := l.Stats(); s.IdleSandboxes != 0 || s.Hibernations != 1 {
+		t.Fatalf("after idle TTL: %+v", s)
+	}
+	res, got := call(t, l.Get("h", codeFn), "increment", "[]")
+	if got != "4" || !res.Resumed {
+		t.Fatalf("resume: counter %s resumed %v", got, res.Resumed)
+	}
+	if s := l.Stats(); s.Hibernated != 0 || s.Resumes != 1 {
+		t.Fatalf("after resume: %+v", s)
+	}
+	// Closing the loader hibernates what is idle; a new loader (and engine state) resumes it.
+	l.Close(context.Background())
+	l2 := newLoader(t, loader.Config{Images: dir})
+	res, got = call(t, l2.Get("h", codeFn), "increment", "[]")
+	if got != "5" || !res.Resumed {
+		t.Fatalf("after restart: counter %s resumed %v", got, res.Resumed)
+	}
+	// New code under the same id never resumes the old state.
+	l2.Close(context.Background())
+	l3 := newLoader(t, loader.Config{Images: dir})
+	changed := code(counter + "\n// v2")
+	res, got = call(t, l3.Get("h", func() (loader.WorkerCode, error) { return changed, nil }), "increment", "[]")
+	if got != "1" || res.Resumed {
+		t.Fatalf("changed code: counter %s resumed %v", got, res.Resumed)
+	}
+}
+
+// A damaged hibernated image is discarded: the worker starts fresh.
+func TestDamagedHibernatedImage(t *testing.T) {
+	ctx := context.Background()
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(t, loader.Config{Images: dir})
+	codeFn := func() (loader.WorkerCode, error) { return code(counter), nil }
+	call(t, l.Get("d", codeFn), "increment", "[]")
+	l.Close(ctx)
+	keys, _ := dir.List(ctx, "worker:")
+	if len(keys) != 1 {
+		t.Fatalf("hibernated keys %v", keys)
+	}
+	b, _ := dir.Get(ctx, keys[0])
+	b[len(b)/2] ^= 0xff
+	if err := dir.Put(ctx, keys[0], b); err != nil {
+		t.Fatal(err)
+	}
+	l2 := newLoader(t, loader.Config{Images: dir})
+	res, got := call(t, l2.Get("d", codeFn), "increment", "[]")
+	if got != "1" || res.Resumed {
+		t.Fatalf("damaged image: counter %s resumed %v", got, res.Resumed)
+	}
+	if keys, _ := dir.List(ctx, "worker:"); len(keys) != 0 {
+		t.Fatalf("damaged image kept: %v", keys)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

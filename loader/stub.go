@@ -54,8 +54,13 @@ func (s *Stub) Entrypoint(name string, opts EntrypointOptions) *Entrypoint {
 // Result is the outcome of a call: the engine's result plus whether a new sandbox was made.
 type Result struct {
 	engine.Result
-	// Cold is true when the call needed a new sandbox (code fetched and evaluated).
+	// Cold is true when the call needed a new sandbox.
 	Cold bool `json:"cold"`
+	// Restored: the new sandbox started from the image of its code taken right after the
+	// modules were evaluated (the code was seen before), so they were not evaluated again.
+	Restored bool `json:"restored,omitempty"`
+	// Resumed: the new sandbox is a hibernated one brought back, module state intact.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // Header returns the response headers as an http.Header.
@@ -129,8 +134,12 @@ func (ep *Entrypoint) invoke(ctx context.Context, call func(*engine.Sandbox, eng
 	}
 	lim := w.code.limits.Min(ep.opts.Limits)
 	res, err := call(inst.sb, lim)
+	how := inst.how
+	inst.how = startWarm
 	s.l.release(ctx, w, inst, true)
-	return finish(res, err, cold, start)
+	r, err := finish(res, err, cold, start)
+	r.Restored, r.Resumed = how == startRestored, how == startResumed
+	return r, err
 }
 
 func (s *Stub) invokeOneShot(ctx context.Context, limits engine.Limits, call func(*engine.Sandbox, engine.Limits) (*engine.Result, error), start time.Time) (*Result, error) {
@@ -149,14 +158,18 @@ func (s *Stub) invokeOneShot(ctx context.Context, limits engine.Limits, call fun
 			}
 			o.p = p
 		}
-		inst, err := s.l.start(ctx, o.p)
+		inst, err := s.l.start(ctx, "", o.p)
 		if err != nil {
 			return failedLoad(err, start)
 		}
 		o.inst, cold = inst, true
 	}
 	res, err := call(o.inst.sb, o.p.limits.Min(limits))
-	return finish(res, err, cold, start)
+	how := o.inst.how
+	o.inst.how = startWarm
+	r, err := finish(res, err, cold, start)
+	r.Restored = how == startRestored
+	return r, err
 }
 
 func failedLoad(err error, start time.Time) (*Result, error) {
