@@ -649,7 +649,7 @@
       const key = label(name);
       const n = (counts.get(key) || 0) + 1;
       counts.set(key, n);
-      emit("info", `${key}: ${n}`);
+      emit("log", `${key}: ${n}`);
     },
     countReset(name) {
       const key = label(name);
@@ -664,12 +664,12 @@
     timeLog(name, ...data) {
       const key = label(name);
       if (!timers.has(key)) return emit("warn", `Warning: No such label '${key}' for console.timeLog()`);
-      logArgs("info", [`${key}: ${elapsed(key)}`, ...data]);
+      logArgs("log", [`${key}: ${elapsed(key)}`, ...data]);
     },
     timeEnd(name) {
       const key = label(name);
       if (!timers.has(key)) return emit("warn", `Warning: No such label '${key}' for console.timeEnd()`);
-      emit("info", `${key}: ${elapsed(key)}`);
+      emit("log", `${key}: ${elapsed(key)}`);
       timers.delete(key);
     },
     group(...args) {

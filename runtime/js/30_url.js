@@ -1,7 +1,8 @@
 // 30_url.js: URL and URLSearchParams (WHATWG URL Standard). Parsing and the URL setters run
 // on the host ("url_parse", "url_set": package runtime/weburl), which answers with the
-// URLRecord of the URL's getter values; URLSearchParams and the
+// URLRecord of the URL's getter values, kept by each URL object; URLSearchParams and the
 // application/x-www-form-urlencoded parser and serializer are here.
+//
 // Other runtime files use webUrl (not the globals, which user code may replace): its URL and
 // URLSearchParams classes, and parseForm/serializeForm for application/x-www-form-urlencoded
 // bodies (lists of [name, value] pairs).
@@ -11,6 +12,8 @@ const webUrl = (() => {
   const jsonStringify = JSON.stringify;
   const jsonParse = JSON.parse;
   const hostCall = host.call;
+  const { fromCodePoint } = String;
+  const encodeComponent = encodeURIComponent;
   const customInspect = Symbol.for("nodejs.util.inspect.custom");
   const IteratorPrototype = getPrototypeOf(getPrototypeOf([][Symbol.iterator]()));
 
@@ -52,7 +55,7 @@ const webUrl = (() => {
     let out = "";
     let chunk = [];
     const flush = () => {
-      out += String.fromCodePoint(...chunk);
+      out += fromCodePoint(...chunk);
       chunk = [];
     };
     let need = 0; // bytes still needed
@@ -63,8 +66,10 @@ const webUrl = (() => {
       const b = bytes[i];
       if (need === 0) {
         if (b <= 0x7f) chunk.push(b);
-        else if (b >= 0xc2 && b <= 0xdf) (need = 1), (cp = b & 0x1f);
-        else if (b >= 0xe0 && b <= 0xef) {
+        else if (b >= 0xc2 && b <= 0xdf) {
+          need = 1;
+          cp = b & 0x1f;
+        } else if (b >= 0xe0 && b <= 0xef) {
           if (b === 0xe0) lower = 0xa0;
           if (b === 0xed) upper = 0x9f;
           need = 2;
@@ -143,17 +148,14 @@ const webUrl = (() => {
   // everything but ASCII alphanumerics and *-._ is percent-encoded, a space becomes "+".
   const formSpecial = /[!'()~]/g;
   const formEncode = (s) =>
-    encodeURIComponent(s)
+    encodeComponent(s)
       .replace(formSpecial, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
       .replaceAll("%20", "+");
 
   const serializeForm = (list) => {
-    let out = "";
-    for (let i = 0; i < list.length; i++) {
-      if (i > 0) out += "&";
-      out += formEncode(list[i][0]) + "=" + formEncode(list[i][1]);
-    }
-    return out;
+    const parts = new Array(list.length);
+    for (let i = 0; i < list.length; i++) parts[i] = formEncode(list[i][0]) + "=" + formEncode(list[i][1]);
+    return parts.join("&");
   };
 
   // ---- URL

@@ -1,0 +1,1444 @@
+// 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
+// File, FormData and a small ReadableStream (default readers only, no byte/BYOB readers, no
+// pipes). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
+//
+//	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
+//	makeRequest({method, url, headers, body})      an incoming request, headers immutable
+const { bodyToBytes, makeRequest } = (() => {
+  const { URL, URLSearchParams, parseForm } = webUrl;
+  const paramsToString = URLSearchParams.prototype.toString;
+  const NativeAbortSignal = AbortSignal;
+  const encoder = new TextEncoder();
+  const utf8Decoder = new TextDecoder(); // the standard's "UTF-8 decode": U+FFFD for errors, BOM dropped
+  const byteDecoder = new TextDecoder("windows-1252"); // one character per byte
+  const toBase64 = Uint8Array.prototype.toBase64;
+  const fromBase64 = Uint8Array.fromBase64;
+  const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+  const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+  const constructKey = Symbol("internal construction");
+  const EMPTY = new Uint8Array(0);
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  const nullBodyStatuses = [101, 103, 204, 205, 304];
+  const redirectStatuses = [301, 302, 303, 307, 308];
+
+  // ---- WebIDL-style conversions ----
+
+  function requireArgs(args, n, what) {
+    if (args.length < n) {
+      throw new TypeError(`${what}: ${n} argument${n > 1 ? "s" : ""} required, but only ${args.length} present.`);
+    }
+  }
+
+  const isObject = (v) => v !== null && (typeof v === "object" || typeof v === "function");
+  const isIterable = (v) => isObject(v) && typeof v[Symbol.iterator] === "function";
+
+  function dictionary(value, what) {
+    if (value === undefined || value === null) return {};
+    if (!isObject(value)) throw new TypeError(`${what} must be an object`);
+    return value;
+  }
+
+  // toUSVString is String conversion that throws for symbols and replaces lone surrogates.
+  function toUSVString(v) {
+    const s = `${v}`;
+    return s.isWellFormed() ? s : s.toWellFormed();
+  }
+
+  function toByteString(v, what) {
+    const s = `${v}`;
+    if (/[^\x00-\xff]/.test(s)) throw new TypeError(`${what} contains a character outside the byte range: "${s}"`);
+    return s;
+  }
+
+  function enumValue(v, allowed, what) {
+    const s = `${v}`;
+    if (!allowed.includes(s)) throw new TypeError(`'${s}' is not a valid value for ${what}`);
+    return s;
+  }
+
+  // toUnsignedShort converts like WebIDL's `unsigned short` (wrapping modulo 2^16).
+  function toUnsignedShort(v) {
+    const n = +v;
+    if (!Number.isFinite(n)) return 0;
+    return ((Math.trunc(n) % 65536) + 65536) % 65536;
+  }
+
+  // bufferSourceBytes copies a BufferSource's bytes, or returns null for anything else.
+  function bufferSourceBytes(v) {
+    if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) return new Uint8Array(v).slice();
+    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+    return null;
+  }
+
+  function concatBytes(chunks) {
+    if (chunks.length === 1) return chunks[0];
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
+  }
+
+  function parseURL(input, what) {
+    const s = toUSVString(input);
+    try {
+      return new URL(s);
+    } catch {
+      throw new TypeError(`${what}: Failed to parse URL from ${s}`);
+    }
+  }
+
+  // defineIterable gives a class of name/value pairs the WebIDL iterable methods: entries,
+  // keys, values, forEach and @@iterator. pairsOf(object) is read on every step, so the
+  // iteration sees changes made meanwhile, as the standard says.
+  function defineIterable(C, pairsOf) {
+    const iteratorState = new WeakMap();
+    const iteratorProto = Object.create(IteratorPrototype);
+    Object.defineProperties(iteratorProto, {
+      next: {
+        value: function next() {
+          const state = iteratorState.get(this);
+          if (!state) throw new TypeError("Illegal invocation");
+          const pairs = pairsOf(state.target);
+          if (state.index >= pairs.length) return { value: undefined, done: true };
+          const [name, value] = pairs[state.index++];
+          return { value: state.kind === "keys" ? name : state.kind === "values" ? value : [name, value], done: false };
+        },
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      },
+      [Symbol.toStringTag]: { value: `${C.name} Iterator`, configurable: true },
+    });
+    const iterator = (kind) =>
+      function () {
+        pairsOf(this); // brand check
+        const it = Object.create(iteratorProto);
+        iteratorState.set(it, { target: this, kind, index: 0 });
+        return it;
+      };
+    const methods = {
+      entries: iterator("entries"),
+      keys: iterator("keys"),
+      values: iterator("values"),
+      forEach(callback, thisArg = undefined) {
+        if (typeof callback !== "function") throw new TypeError(`${C.name}.forEach: the callback must be a function`);
+        for (let i = 0, pairs = pairsOf(this); i < pairs.length; i++, pairs = pairsOf(this)) {
+          Reflect.apply(callback, thisArg, [pairs[i][1], pairs[i][0], this]);
+        }
+      },
+    };
+    for (const [name, fn] of Object.entries(methods)) {
+      Object.defineProperty(C.prototype, name, { value: fn, writable: true, enumerable: true, configurable: true });
+    }
+    Object.defineProperty(C.prototype, Symbol.iterator, { value: methods.entries, writable: true, configurable: true });
+  }
+
+  // pairsToObject shows name/value pairs as an object, repeated names as arrays.
+  function pairsToObject(pairs) {
+    const shown = {};
+    for (const [k, v] of pairs) shown[k] = Object.hasOwn(shown, k) ? [].concat(shown[k], v) : v;
+    return shown;
+  }
+
+  // defineInspect makes console.log show an object's state (which private fields hide).
+  function defineInspect(C, fields) {
+    Object.defineProperty(C.prototype, inspectSymbol, {
+      value(depth, options, inspect) {
+        return `${C.name} ${inspect(fields(this), options)}`;
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  // ---- Headers ----
+
+  function headerName(name) {
+    const s = toByteString(name, "Header name");
+    if (!TOKEN.test(s)) throw new TypeError(`Invalid header name: "${s}"`);
+    return s.toLowerCase();
+  }
+
+  function headerValue(value) {
+    const s = toByteString(value, "Header value").replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(s)) throw new TypeError(`Invalid header value: ${JSON.stringify(s)}`);
+    return s;
+  }
+
+  let headerList; // (headers) -> its [lowercase name, value] list, in insertion order
+  let getHeader; // (headers, lowercase name) -> combined value or null
+  let appendHeader; // (headers, name, value), bypassing the immutability guard
+  let sortedHeaders; // (headers) -> the sorted and combined pairs that iteration shows
+  let newHeaders; // (list, immutable) -> Headers with a trusted list
+  let headersImmutable;
+
+  class Headers {
+    #list = [];
+    #immutable = false; // the "immutable" guard of responses from fetch() and incoming requests
+    #sorted = null; // cache of sortedHeaders, dropped on every change
+
+    constructor(init = undefined) {
+      if (init === undefined) return;
+      if (!isObject(init)) throw new TypeError("Headers must be built from an object, an iterable of [name, value] pairs or Headers");
+      if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const p = isIterable(pair) ? [...pair] : null;
+          if (!p || p.length !== 2) throw new TypeError("Each header must be a [name, value] pair");
+          this.#append(p[0], p[1]);
+        }
+        return;
+      }
+      for (const key of Reflect.ownKeys(init)) {
+        const desc = Reflect.getOwnPropertyDescriptor(init, key);
+        if (desc && desc.enumerable) this.#append(key, init[key]);
+      }
+    }
+
+    append(name, value) {
+      requireArgs(arguments, 2, "Headers.append");
+      this.#append(name, value);
+    }
+
+    delete(name) {
+      requireArgs(arguments, 1, "Headers.delete");
+      const n = headerName(name);
+      this.#checkMutable();
+      this.#change(this.#list.filter(([k]) => k !== n));
+    }
+
+    get(name) {
+      requireArgs(arguments, 1, "Headers.get");
+      return this.#get(headerName(name));
+    }
+
+    getSetCookie() {
+      return this.#list.filter(([k]) => k === "set-cookie").map(([, v]) => v);
+    }
+
+    has(name) {
+      requireArgs(arguments, 1, "Headers.has");
+      const n = headerName(name);
+      return this.#list.some(([k]) => k === n);
+    }
+
+    set(name, value) {
+      requireArgs(arguments, 2, "Headers.set");
+      const n = headerName(name);
+      const v = headerValue(value);
+      this.#checkMutable();
+      const i = this.#list.findIndex(([k]) => k === n);
+      if (i < 0) this.#change([...this.#list, [n, v]]);
+      else this.#change(this.#list.flatMap((p, j) => (j === i ? [[n, v]] : p[0] === n ? [] : [p])));
+    }
+
+    #append(name, value) {
+      const n = headerName(name);
+      const v = headerValue(value);
+      this.#checkMutable();
+      this.#change([...this.#list, [n, v]]);
+    }
+
+    #get(n) {
+      const values = this.#list.filter(([k]) => k === n).map(([, v]) => v);
+      return values.length ? values.join(", ") : null;
+    }
+
+    #checkMutable() {
+      if (this.#immutable) throw new TypeError("Can't modify immutable headers");
+    }
+
+    #change(list) {
+      this.#list = list;
+      this.#sorted = null;
+    }
+
+    // sorted is the standard's "sort and combine": names in order, values of one name joined
+    // with ", " except Set-Cookie, whose values stay separate.
+    #sortedPairs() {
+      if (this.#sorted) return this.#sorted;
+      const out = [];
+      for (const name of [...new Set(this.#list.map(([k]) => k))].sort()) {
+        if (name === "set-cookie") for (const v of this.getSetCookie()) out.push([name, v]);
+        else out.push([name, this.#get(name)]);
+      }
+      return (this.#sorted = out);
+    }
+
+    static {
+      headerList = (h) => h.#list;
+      getHeader = (h, name) => h.#get(name);
+      appendHeader = (h, name, value) => h.#change([...h.#list, [name, value]]);
+      sortedHeaders = (h) => h.#sortedPairs();
+      headersImmutable = (h) => h.#immutable;
+      newHeaders = (list, immutable) => {
+        const h = new Headers();
+        h.#list = list;
+        h.#immutable = immutable;
+        return h;
+      };
+    }
+  }
+  defineIterable(Headers, sortedHeaders);
+  defineInspect(Headers, (h) => pairsToObject(sortedHeaders(h)));
+
+  // copyHeaders copies a header list, keeping its guard (for clone()).
+  const copyHeaders = (h, immutable) => newHeaders(headerList(h).map((p) => [...p]), immutable);
+
+  // headersFromHost builds immutable headers from trusted [name, value] pairs.
+  const headersFromHost = (pairs) => newHeaders(pairs.map(([k, v]) => [String(k).toLowerCase(), String(v)]), true);
+
+  // ---- Blob and File ----
+
+  // A Blob's bytes are copied in and never modified, so slices and bodies may share them.
+  let blobBytes;
+  let isBlob;
+
+  function normalizeBlobType(type) {
+    const s = `${type}`;
+    return /^[\x20-\x7e]*$/.test(s) ? s.toLowerCase() : "";
+  }
+
+  // relativeIndex resolves slice()'s start/end: negative values count from the end.
+  function relativeIndex(value, size, fallback) {
+    if (value === undefined) return fallback;
+    const n = Math.trunc(+value) || 0;
+    return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+  }
+
+  function blobPartsBytes(parts, endings) {
+    const chunks = [];
+    for (const part of parts) {
+      if (isBlob(part)) chunks.push(blobBytes(part));
+      else {
+        let bytes = bufferSourceBytes(part);
+        if (!bytes) {
+          const text = toUSVString(part);
+          bytes = encoder.encode(endings === "native" ? text.replace(/\r\n?/g, "\n") : text);
+        }
+        chunks.push(bytes);
+      }
+    }
+    return chunks.length ? concatBytes(chunks) : EMPTY;
+  }
+
+  class Blob {
+    #bytes = EMPTY;
+    #type = "";
+
+    constructor(blobParts = undefined, options = undefined) {
+      if (blobParts !== undefined && !isIterable(blobParts)) throw new TypeError("Blob parts must be an iterable");
+      const parts = blobParts === undefined ? [] : [...blobParts];
+      const opts = dictionary(options, "Blob options");
+      const endings = opts.endings === undefined ? "transparent" : enumValue(opts.endings, ["transparent", "native"], "endings");
+      this.#type = opts.type === undefined ? "" : normalizeBlobType(opts.type);
+      this.#bytes = blobPartsBytes(parts, endings);
+    }
+
+    get size() {
+      return this.#bytes.length;
+    }
+
+    get type() {
+      return this.#type;
+    }
+
+    slice(start = undefined, end = undefined, contentType = undefined) {
+      const size = this.#bytes.length;
+      const from = relativeIndex(start, size, 0);
+      const to = relativeIndex(end, size, size);
+      const blob = new Blob();
+      blob.#bytes = this.#bytes.subarray(from, Math.max(from, to));
+      blob.#type = contentType === undefined ? "" : normalizeBlobType(contentType);
+      return blob;
+    }
+
+    async text() {
+      return utf8Decoder.decode(this.#bytes);
+    }
+
+    async arrayBuffer() {
+      return this.#bytes.slice().buffer;
+    }
+
+    async bytes() {
+      return this.#bytes.slice();
+    }
+
+    stream() {
+      return byteStream(this.#bytes);
+    }
+
+    static {
+      blobBytes = (b) => b.#bytes;
+      isBlob = (v) => isObject(v) && #bytes in v;
+    }
+  }
+  defineInspect(Blob, (b) => ({ size: b.size, type: b.type }));
+
+  class File extends Blob {
+    #name;
+    #lastModified;
+
+    constructor(fileBits, fileName, options = undefined) {
+      requireArgs(arguments, 2, "File constructor");
+      super(fileBits, options);
+      const { lastModified } = dictionary(options, "File options");
+      this.#name = toUSVString(fileName);
+      this.#lastModified = lastModified === undefined ? Date.now() : Math.trunc(+lastModified) || 0;
+    }
+
+    get name() {
+      return this.#name;
+    }
+
+    get lastModified() {
+      return this.#lastModified;
+    }
+
+    get webkitRelativePath() {
+      return "";
+    }
+  }
+  defineInspect(File, (f) => ({ size: f.size, type: f.type, name: f.name, lastModified: f.lastModified }));
+
+  // ---- FormData ----
+
+  let formEntries; // (form) -> its [name, string | File] list
+  let isFormData;
+
+  // formEntry is the standard's "create an entry": Blobs become Files (named "blob" unless a
+  // filename is given), anything else a string.
+  function formEntry(name, value, filename, argCount) {
+    const n = toUSVString(name);
+    if (!isBlob(value)) {
+      if (argCount > 2) throw new TypeError("FormData: a filename can only be given with a Blob value");
+      return [n, toUSVString(value)];
+    }
+    const isFile = value instanceof File;
+    if (isFile && filename === undefined) return [n, value];
+    const fileName = filename !== undefined ? toUSVString(filename) : isFile ? value.name : "blob";
+    return [n, new File([value], fileName, { type: value.type, lastModified: isFile ? value.lastModified : undefined })];
+  }
+
+  class FormData {
+    #entries = [];
+
+    constructor(form = undefined) {
+      if (form !== undefined) throw new TypeError("FormData: there are no HTML forms here; create it empty and append entries");
+    }
+
+    append(name, value, filename = undefined) {
+      requireArgs(arguments, 2, "FormData.append");
+      this.#entries.push(formEntry(name, value, filename, arguments.length));
+    }
+
+    delete(name) {
+      requireArgs(arguments, 1, "FormData.delete");
+      const n = toUSVString(name);
+      this.#entries = this.#entries.filter(([k]) => k !== n);
+    }
+
+    get(name) {
+      requireArgs(arguments, 1, "FormData.get");
+      const n = toUSVString(name);
+      const entry = this.#entries.find(([k]) => k === n);
+      return entry ? entry[1] : null;
+    }
+
+    getAll(name) {
+      requireArgs(arguments, 1, "FormData.getAll");
+      const n = toUSVString(name);
+      return this.#entries.filter(([k]) => k === n).map(([, v]) => v);
+    }
+
+    has(name) {
+      requireArgs(arguments, 1, "FormData.has");
+      const n = toUSVString(name);
+      return this.#entries.some(([k]) => k === n);
+    }
+
+    set(name, value, filename = undefined) {
+      requireArgs(arguments, 2, "FormData.set");
+      const entry = formEntry(name, value, filename, arguments.length);
+      const i = this.#entries.findIndex(([k]) => k === entry[0]);
+      if (i < 0) this.#entries.push(entry);
+      else this.#entries = this.#entries.flatMap((e, j) => (j === i ? [entry] : e[0] === entry[0] ? [] : [e]));
+    }
+
+    static {
+      formEntries = (f) => f.#entries;
+      isFormData = (v) => isObject(v) && #entries in v;
+    }
+  }
+  defineIterable(FormData, formEntries);
+  defineInspect(FormData, (f) => pairsToObject(formEntries(f)));
+
+  // multipartBody serializes a FormData as multipart/form-data (the HTML standard's
+  // encoding: CRLF line breaks in names and string values, quotes and newlines in names
+  // and filenames percent-escaped).
+  function multipartBody(form) {
+    const boundary = `----isoboxFormBoundary${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+    const crlf = (s) => s.replace(/\r\n|\r|\n/g, "\r\n");
+    const escape = (s) => s.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+    const chunks = [];
+    for (const [name, value] of formEntries(form)) {
+      let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escape(crlf(name))}"`;
+      if (typeof value === "string") {
+        chunks.push(encoder.encode(`${head}\r\n\r\n${crlf(value)}\r\n`));
+        continue;
+      }
+      head += `; filename="${escape(value.name)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
+      chunks.push(encoder.encode(head), blobBytes(value), encoder.encode("\r\n"));
+    }
+    chunks.push(encoder.encode(`--${boundary}--\r\n`));
+    return { bytes: concatBytes(chunks), type: `multipart/form-data; boundary=${boundary}` };
+  }
+
+  function dispositionParam(disposition, key) {
+    const m = new RegExp(`;\\s*${key}=(?:"([^"]*)"|([^;\\s]*))`, "i").exec(disposition);
+    if (!m) return undefined;
+    return (m[1] !== undefined ? m[1] : m[2]).replace(/%0A/g, "\n").replace(/%0D/g, "\r").replace(/%22/g, '"');
+  }
+
+  // parseMultipart reads a multipart/form-data body into a FormData.
+  function parseMultipart(bytes, contentType) {
+    const malformed = () => new TypeError("Could not parse content as FormData: malformed multipart body");
+    const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+    if (!m) throw new TypeError("Could not parse content as FormData: the multipart boundary is missing");
+    const delimiter = `--${m[1] || m[2]}`;
+    const text = byteDecoder.decode(bytes); // one character per byte: string indexes are byte offsets
+    const form = new FormData();
+    let pos = text.indexOf(delimiter);
+    if (pos < 0) throw malformed();
+    for (;;) {
+      pos += delimiter.length;
+      if (text.startsWith("--", pos)) return form;
+      if (!text.startsWith("\r\n", pos)) throw malformed();
+      pos += 2;
+      const headerEnd = text.indexOf("\r\n\r\n", pos);
+      const next = headerEnd < 0 ? -1 : text.indexOf(`\r\n${delimiter}`, headerEnd + 4);
+      if (next < 0) throw malformed();
+      const headers = new Map();
+      for (const line of utf8Decoder.decode(bytes.subarray(pos, headerEnd)).split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+      }
+      const disposition = headers.get("content-disposition") || "";
+      const name = dispositionParam(disposition, "name");
+      if (name === undefined) throw malformed();
+      const filename = dispositionParam(disposition, "filename");
+      const content = bytes.subarray(headerEnd + 4, next);
+      formEntries(form).push(
+        filename === undefined
+          ? [name, utf8Decoder.decode(content)]
+          : [name, new File([content], filename, { type: headers.get("content-type") || "" })],
+      );
+      pos = next + 2;
+    }
+  }
+
+  // ---- ReadableStream ----
+
+  // A stream's internals live in a record ("s") shared with its controller and reader:
+  // state ("readable" | "closed" | "errored"), the queue of [chunk, size], the reader
+  // record ({requests, closed}) if locked, and the underlying source's pull/cancel.
+  let streamOf; // (stream) -> its record
+  let isStream;
+
+  function sourceMethod(source, name) {
+    const fn = source[name];
+    if (fn === undefined) return null;
+    if (typeof fn !== "function") throw new TypeError(`The underlying source's ${name} must be a function`);
+    return (...args) => Reflect.apply(fn, source, args);
+  }
+
+  function desiredSize(s) {
+    if (s.state === "errored") return null;
+    if (s.state === "closed") return 0;
+    return s.highWaterMark - s.queueTotal;
+  }
+
+  const canEnqueue = (s) => s.state === "readable" && !s.closeRequested;
+
+  function enqueueChunk(s, chunk) {
+    if (s.bytes) {
+      if (!ArrayBuffer.isView(chunk)) throw new TypeError("A byte stream's chunks must be ArrayBufferViews");
+      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+    if (s.reader && s.reader.requests.length > 0) {
+      s.reader.requests.shift().resolve({ value: chunk, done: false });
+    } else {
+      let size;
+      try {
+        size = s.size(chunk);
+        if (!(size >= 0 && size < Infinity)) throw new RangeError("The chunk size must be a finite, non-negative number");
+      } catch (e) {
+        errorStream(s, e);
+        throw e;
+      }
+      s.queue.push([chunk, size]);
+      s.queueTotal += size;
+    }
+    pullIfNeeded(s);
+  }
+
+  // closeStream finishes a stream whose chunks have all been read (or that was canceled).
+  function closeStream(s) {
+    s.state = "closed";
+    if (!s.reader) return;
+    for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
+    s.reader.closed.resolve();
+  }
+
+  function errorStream(s, e) {
+    if (s.state !== "readable") return;
+    s.state = "errored";
+    s.error = e;
+    s.queue = [];
+    s.queueTotal = 0;
+    if (!s.reader) return;
+    for (const request of s.reader.requests.splice(0)) request.reject(e);
+    s.reader.closed.reject(e);
+  }
+
+  // pullIfNeeded calls the source's pull when a reader waits or the queue is below its
+  // high-water mark; pulls never overlap, a pull wanted meanwhile runs after.
+  function pullIfNeeded(s) {
+    if (!s.started || !s.pull || !canEnqueue(s)) return;
+    if (!(s.reader && s.reader.requests.length > 0) && !(desiredSize(s) > 0)) return;
+    if (s.pulling) {
+      s.pullAgain = true;
+      return;
+    }
+    s.pulling = true;
+    new Promise((resolve) => resolve(s.pull(s.controller))).then(
+      () => {
+        s.pulling = false;
+        if (s.pullAgain) {
+          s.pullAgain = false;
+          pullIfNeeded(s);
+        }
+      },
+      (e) => errorStream(s, e),
+    );
+  }
+
+  function readChunk(s) {
+    s.disturbed = true;
+    if (s.state === "closed") return Promise.resolve({ value: undefined, done: true });
+    if (s.state === "errored") return Promise.reject(s.error);
+    if (s.queue.length > 0) {
+      const [chunk, size] = s.queue.shift();
+      s.queueTotal -= size;
+      if (s.closeRequested && s.queue.length === 0) closeStream(s);
+      else pullIfNeeded(s);
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    const request = Promise.withResolvers();
+    s.reader.requests.push(request);
+    pullIfNeeded(s);
+    return request.promise;
+  }
+
+  function cancelStream(s, reason) {
+    s.disturbed = true;
+    if (s.state === "closed") return Promise.resolve();
+    if (s.state === "errored") return Promise.reject(s.error);
+    s.queue = [];
+    s.queueTotal = 0;
+    closeStream(s);
+    return new Promise((resolve) => resolve(s.cancel ? s.cancel(reason) : undefined)).then(() => undefined);
+  }
+
+  class ReadableStream {
+    #s;
+
+    constructor(underlyingSource = undefined, strategy = undefined) {
+      const source = underlyingSource === undefined || underlyingSource === null ? {} : underlyingSource;
+      if (!isObject(source)) throw new TypeError("The underlying source must be an object");
+      const bytes = source.type !== undefined && enumValue(source.type, ["bytes"], "ReadableStream type") === "bytes";
+      const { highWaterMark, size } = dictionary(strategy, "The queuing strategy");
+      if (size !== undefined && typeof size !== "function") throw new TypeError("The queuing strategy's size must be a function");
+      const hwm = highWaterMark === undefined ? (bytes ? 0 : 1) : +highWaterMark;
+      if (Number.isNaN(hwm) || hwm < 0) throw new RangeError("The highWaterMark must be a non-negative number");
+      let sizeOf = () => 1; // the default strategy counts chunks; byte streams count bytes
+      if (bytes) sizeOf = (chunk) => chunk.byteLength;
+      else if (size) sizeOf = (chunk) => +Reflect.apply(size, undefined, [chunk]);
+      const s = (this.#s = {
+        state: "readable",
+        queue: [],
+        queueTotal: 0,
+        error: undefined,
+        reader: null,
+        disturbed: false,
+        started: false,
+        pulling: false,
+        pullAgain: false,
+        closeRequested: false,
+        bytes,
+        highWaterMark: hwm,
+        size: sizeOf,
+        pull: sourceMethod(source, "pull"),
+        cancel: sourceMethod(source, "cancel"),
+        controller: null,
+      });
+      s.controller = new ReadableStreamDefaultController(constructKey, s);
+      const start = sourceMethod(source, "start");
+      Promise.resolve(start ? start(s.controller) : undefined).then(
+        () => {
+          s.started = true;
+          pullIfNeeded(s);
+        },
+        (e) => errorStream(s, e),
+      );
+    }
+
+    get locked() {
+      return this.#s.reader !== null;
+    }
+
+    async cancel(reason = undefined) {
+      if (this.#s.reader) throw new TypeError("Cannot cancel a locked ReadableStream");
+      return cancelStream(this.#s, reason);
+    }
+
+    getReader(options = undefined) {
+      const { mode } = dictionary(options, "The reader options");
+      if (mode !== undefined) {
+        enumValue(mode, ["byob"], "the reader mode");
+        throw new TypeError("BYOB readers are not supported; use getReader() without a mode");
+      }
+      return new ReadableStreamDefaultReader(this);
+    }
+
+    tee() {
+      return teeStream(this);
+    }
+
+    values(options = undefined) {
+      const { preventCancel } = dictionary(options, "The iterator options");
+      return iterateStream(new ReadableStreamDefaultReader(this), Boolean(preventCancel));
+    }
+
+    // from makes a stream of the values of an iterable or async iterable.
+    static from(asyncIterable) {
+      const asyncMethod = asyncIterable == null ? undefined : asyncIterable[Symbol.asyncIterator];
+      const method = asyncMethod != null ? asyncMethod : asyncIterable == null ? undefined : asyncIterable[Symbol.iterator];
+      if (typeof method !== "function") throw new TypeError("ReadableStream.from() needs an iterable or async iterable");
+      const iterator = Reflect.apply(method, asyncIterable, []);
+      if (!isObject(iterator)) throw new TypeError("The iterator must be an object");
+      return new ReadableStream(
+        {
+          async pull(controller) {
+            const result = await iterator.next();
+            if (!isObject(result)) throw new TypeError("The iterator result must be an object");
+            if (result.done) controller.close();
+            else controller.enqueue(await result.value);
+          },
+          async cancel(reason) {
+            if (typeof iterator.return !== "function") return;
+            const result = await iterator.return(reason);
+            if (!isObject(result)) throw new TypeError("The iterator result must be an object");
+          },
+        },
+        { highWaterMark: 0 },
+      );
+    }
+
+    static {
+      streamOf = (v) => v.#s;
+      isStream = (v) => isObject(v) && #s in v;
+    }
+  }
+  Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, {
+    value: ReadableStream.prototype.values,
+    writable: true,
+    configurable: true,
+  });
+  defineInspect(ReadableStream, (r) => ({ locked: r.locked, state: streamOf(r).state, supportsBYOB: false }));
+
+  class ReadableStreamDefaultController {
+    #s;
+
+    constructor(key, s) {
+      if (key !== constructKey) throw new TypeError("Illegal constructor");
+      this.#s = s;
+    }
+
+    get desiredSize() {
+      return desiredSize(this.#s);
+    }
+
+    close() {
+      const s = this.#s;
+      if (!canEnqueue(s)) throw new TypeError("The stream is already closed or errored");
+      s.closeRequested = true;
+      if (s.queue.length === 0) closeStream(s);
+    }
+
+    enqueue(chunk = undefined) {
+      if (!canEnqueue(this.#s)) throw new TypeError("Cannot enqueue into a stream that is closed or errored");
+      enqueueChunk(this.#s, chunk);
+    }
+
+    error(e = undefined) {
+      errorStream(this.#s, e);
+    }
+  }
+
+  class ReadableStreamDefaultReader {
+    #reader = null; // {s, requests, closed}: this reader's record while it holds the lock
+    #closed;
+
+    constructor(stream) {
+      requireArgs(arguments, 1, "ReadableStreamDefaultReader constructor");
+      if (!isStream(stream)) throw new TypeError("ReadableStreamDefaultReader needs a ReadableStream");
+      const s = streamOf(stream);
+      if (s.reader) throw new TypeError("ReadableStream is locked to another reader");
+      this.#closed = Promise.withResolvers();
+      this.#closed.promise.catch(() => {}); // rejections nobody awaits are not "unhandled"
+      this.#reader = { s, requests: [], closed: this.#closed };
+      s.reader = this.#reader;
+      if (s.state === "closed") this.#closed.resolve();
+      else if (s.state === "errored") this.#closed.reject(s.error);
+    }
+
+    get closed() {
+      return this.#closed.promise;
+    }
+
+    async read() {
+      if (!this.#reader) throw new TypeError("This reader has been released");
+      return readChunk(this.#reader.s);
+    }
+
+    releaseLock() {
+      const r = this.#reader;
+      if (!r) return;
+      const released = new TypeError("The reader was released");
+      for (const request of r.requests.splice(0)) request.reject(released);
+      if (r.s.state !== "readable") {
+        this.#closed = Promise.withResolvers();
+        this.#closed.promise.catch(() => {});
+      }
+      this.#closed.reject(released);
+      r.s.reader = null;
+      this.#reader = null;
+    }
+
+    async cancel(reason = undefined) {
+      if (!this.#reader) throw new TypeError("This reader has been released");
+      return cancelStream(this.#reader.s, reason);
+    }
+  }
+
+  // iterateStream is the stream's async iterator: leaving a for-await loop early cancels
+  // the stream unless preventCancel; the lock is released in every case.
+  async function* iterateStream(reader, preventCancel) {
+    let finished = false;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) {
+          finished = true;
+          return;
+        }
+        yield value;
+      }
+    } catch (e) {
+      finished = true;
+      throw e;
+    } finally {
+      if (!finished && !preventCancel) await reader.cancel();
+      reader.releaseLock();
+    }
+  }
+
+  // teeStream splits a stream in two branches that see the same chunks; the source is
+  // canceled only when both branches are.
+  function teeStream(stream) {
+    const reader = new ReadableStreamDefaultReader(stream);
+    const canceled = [false, false];
+    const reasons = [];
+    const bothCanceled = Promise.withResolvers();
+    let reading = false;
+    const forBranches = (fn) => branches.forEach((b, i) => !canceled[i] && canEnqueue(streamOf(b)) && fn(streamOf(b)));
+    const pull = () => {
+      if (reading) return undefined;
+      reading = true;
+      return reader.read().then(
+        ({ value, done }) => {
+          reading = false;
+          if (done) {
+            forBranches((s) => {
+              s.closeRequested = true;
+              if (s.queue.length === 0) closeStream(s);
+            });
+            bothCanceled.resolve();
+          } else forBranches((s) => enqueueChunk(s, value));
+        },
+        (e) => {
+          branches.forEach((b) => errorStream(streamOf(b), e));
+          bothCanceled.resolve();
+        },
+      );
+    };
+    const branch = (i) =>
+      new ReadableStream({
+        pull,
+        cancel(reason) {
+          canceled[i] = true;
+          reasons[i] = reason;
+          if (canceled[0] && canceled[1]) bothCanceled.resolve(reader.cancel(reasons));
+          return bothCanceled.promise;
+        },
+      });
+    const branches = [branch(0), branch(1)];
+    return branches;
+  }
+
+  // byteStream is a stream of one chunk holding a copy of bytes.
+  function byteStream(bytes) {
+    return new ReadableStream({
+      start(controller) {
+        if (bytes.length) controller.enqueue(bytes.slice());
+        controller.close();
+      },
+    });
+  }
+
+  // ---- bodies ----
+
+  // A body record is {bytes, stream, used}: the bytes when the whole body is known (the
+  // stream is then made only if .body is read), or the stream it comes from.
+  const newBody = (bytes, stream) => ({ bytes, stream, used: false });
+
+  function isBodyUsed(body) {
+    return body !== null && (body.used || (body.stream !== null && streamOf(body.stream).disturbed));
+  }
+
+  function bodyStream(body) {
+    if (body === null) return null;
+    if (body.stream === null) {
+      body.stream = byteStream(body.used ? EMPTY : body.bytes);
+      if (body.used) streamOf(body.stream).disturbed = true;
+    }
+    return body.stream;
+  }
+
+  // extractBody turns a BodyInit into a body record and the Content-Type it implies.
+  function extractBody(init) {
+    if (isStream(init)) {
+      const s = streamOf(init);
+      if (s.disturbed || s.reader) throw new TypeError("The ReadableStream body is locked or has already been read");
+      return { body: newBody(null, init), type: null };
+    }
+    if (isBlob(init)) return { body: newBody(blobBytes(init), null), type: init.type || null };
+    const bytes = bufferSourceBytes(init);
+    if (bytes) return { body: newBody(bytes, null), type: null };
+    if (isFormData(init)) {
+      const form = multipartBody(init);
+      return { body: newBody(form.bytes, null), type: form.type };
+    }
+    if (init instanceof URLSearchParams) {
+      return { body: newBody(encoder.encode(Reflect.apply(paramsToString, init, [])), null), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+    }
+    return { body: newBody(encoder.encode(`${init}`), null), type: "text/plain;charset=UTF-8" };
+  }
+
+  // consumeBody reads a whole body once; the result may be shared with the body's source,
+  // so callers that hand it out copy it. It marks the body used synchronously.
+  async function consumeBody(body) {
+    if (body === null) return EMPTY;
+    if (isBodyUsed(body)) throw new TypeError("Body has already been used");
+    if (body.stream === null) {
+      body.used = true;
+      return body.bytes;
+    }
+    if (streamOf(body.stream).reader) throw new TypeError("The body's ReadableStream is locked");
+    body.used = true;
+    return readAllBytes(body.stream);
+  }
+
+  async function readAllBytes(stream) {
+    const reader = new ReadableStreamDefaultReader(stream);
+    const chunks = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return chunks.length ? concatBytes(chunks) : EMPTY;
+      if (!(value instanceof Uint8Array)) {
+        await reader.cancel();
+        throw new TypeError(`A body's ReadableStream must produce Uint8Array chunks, not ${typeof value === "object" ? Object.prototype.toString.call(value) : typeof value}`);
+      }
+      chunks.push(value);
+    }
+  }
+
+  // cloneBody is the standard's "clone a body": a stream is teed, bytes are shared.
+  function cloneBody(body) {
+    if (body === null) return null;
+    if (body.stream === null) return newBody(body.bytes, null);
+    const [mine, theirs] = teeStream(body.stream);
+    body.stream = mine;
+    return newBody(null, theirs);
+  }
+
+  // takeBody moves a body to a new owner (new Request(request)); the old owner's is used.
+  function takeBody(body) {
+    const taken = newBody(body.bytes, body.stream);
+    body.used = true;
+    return taken;
+  }
+
+  function formDataFromBody(bytes, contentType) {
+    const essence = contentType.split(";")[0].trim().toLowerCase();
+    if (essence === "multipart/form-data") return parseMultipart(bytes, contentType);
+    if (essence === "application/x-www-form-urlencoded") {
+      const form = new FormData();
+      for (const [name, value] of parseForm(utf8Decoder.decode(bytes))) formEntries(form).push([name, value]);
+      return form;
+    }
+    throw new TypeError(`Could not parse content as FormData: unsupported content-type "${contentType}"`);
+  }
+
+  // The Body mixin, shared by Request and Response: parts(this) gives {body, headers}.
+  function installBody(C, parts) {
+    const methods = {
+      get body() {
+        return bodyStream(parts(this).body);
+      },
+      get bodyUsed() {
+        return isBodyUsed(parts(this).body);
+      },
+      async arrayBuffer() {
+        return (await consumeBody(parts(this).body)).slice().buffer;
+      },
+      async bytes() {
+        return (await consumeBody(parts(this).body)).slice();
+      },
+      async text() {
+        return utf8Decoder.decode(await consumeBody(parts(this).body));
+      },
+      async json() {
+        return JSON.parse(utf8Decoder.decode(await consumeBody(parts(this).body)));
+      },
+      async blob() {
+        const { body, headers } = parts(this);
+        return new Blob([await consumeBody(body)], { type: getHeader(headers, "content-type") || "" });
+      },
+      async formData() {
+        const { body, headers } = parts(this);
+        return formDataFromBody(await consumeBody(body), getHeader(headers, "content-type") || "");
+      },
+    };
+    for (const [name, desc] of Object.entries(Object.getOwnPropertyDescriptors(methods))) {
+      Object.defineProperty(C.prototype, name, { ...desc, enumerable: false });
+    }
+  }
+
+  // ---- Request ----
+
+  function normalizeMethod(method) {
+    const m = toByteString(method, "The method");
+    if (!TOKEN.test(m)) throw new TypeError(`'${m}' is not a valid HTTP method`);
+    const upper = m.toUpperCase();
+    if (["CONNECT", "TRACE", "TRACK"].includes(upper)) throw new TypeError(`'${m}' HTTP method is unsupported`);
+    return ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].includes(upper) ? upper : m;
+  }
+
+  const followSignal = (signal) => NativeAbortSignal.any(signal ? [signal] : []);
+
+  let requestParts; // (request) -> its private fields
+  let createRequest; // (fields) -> Request, without validation
+
+  class Request {
+    #method = "GET";
+    #url = "";
+    #headers = null;
+    #body = null;
+    #signal = null;
+    #redirect = "follow";
+    #mode = "cors";
+    #credentials = "same-origin";
+    #cache = "default";
+    #integrity = "";
+    #keepalive = false;
+
+    constructor(input, init = undefined) {
+      if (input === constructKey) return; // createRequest fills in the fields
+      requireArgs(arguments, 1, "Request constructor");
+      const source = isObject(input) && #url in input ? input : null;
+      if (source) {
+        this.#url = source.#url;
+        this.#method = source.#method;
+        this.#redirect = source.#redirect;
+        this.#mode = source.#mode;
+        this.#credentials = source.#credentials;
+        this.#cache = source.#cache;
+        this.#integrity = source.#integrity;
+        this.#keepalive = source.#keepalive;
+      } else {
+        const url = parseURL(input, "Request");
+        if (url.username || url.password) {
+          throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${url.href}`);
+        }
+        this.#url = url.href;
+      }
+      const opts = dictionary(init, "RequestInit");
+      if (opts.method !== undefined) this.#method = normalizeMethod(opts.method);
+      if (opts.redirect !== undefined) this.#redirect = enumValue(opts.redirect, ["follow", "error", "manual"], "redirect");
+      if (opts.mode !== undefined) {
+        this.#mode = enumValue(opts.mode, ["same-origin", "no-cors", "cors", "navigate"], "mode");
+        if (this.#mode === "navigate") throw new TypeError("Cannot construct a Request with mode 'navigate'");
+      }
+      if (opts.credentials !== undefined) this.#credentials = enumValue(opts.credentials, ["omit", "same-origin", "include"], "credentials");
+      if (opts.cache !== undefined) {
+        this.#cache = enumValue(opts.cache, ["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"], "cache");
+      }
+      if (opts.integrity !== undefined) this.#integrity = `${opts.integrity}`;
+      if (opts.keepalive !== undefined) this.#keepalive = Boolean(opts.keepalive);
+
+      let signal = source ? source.#signal : null;
+      if (opts.signal !== undefined) {
+        if (opts.signal !== null && !(opts.signal instanceof NativeAbortSignal)) throw new TypeError("RequestInit.signal must be an AbortSignal");
+        signal = opts.signal;
+      }
+      this.#signal = followSignal(signal);
+      if (opts.headers !== undefined) this.#headers = new Headers(opts.headers);
+      else this.#headers = source ? copyHeaders(source.#headers, false) : new Headers();
+
+      const inputBody = source ? source.#body : null;
+      const hasInitBody = opts.body !== undefined && opts.body !== null;
+      if ((hasInitBody || inputBody !== null) && (this.#method === "GET" || this.#method === "HEAD")) {
+        throw new TypeError("Request with GET/HEAD method cannot have body.");
+      }
+      if (hasInitBody) {
+        const { body, type } = extractBody(opts.body);
+        this.#body = body;
+        if (type && getHeader(this.#headers, "content-type") === null) appendHeader(this.#headers, "content-type", type);
+      } else if (inputBody !== null) {
+        if (isBodyUsed(inputBody) || (inputBody.stream && streamOf(inputBody.stream).reader)) {
+          throw new TypeError("Cannot construct a Request with a Request object that has already been used.");
+        }
+        this.#body = takeBody(inputBody);
+      }
+    }
+
+    get method() {
+      return this.#method;
+    }
+    get url() {
+      return this.#url;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get destination() {
+      return "";
+    }
+    get referrer() {
+      return "about:client";
+    }
+    get referrerPolicy() {
+      return "";
+    }
+    get mode() {
+      return this.#mode;
+    }
+    get credentials() {
+      return this.#credentials;
+    }
+    get cache() {
+      return this.#cache;
+    }
+    get redirect() {
+      return this.#redirect;
+    }
+    get integrity() {
+      return this.#integrity;
+    }
+    get keepalive() {
+      return this.#keepalive;
+    }
+    get isReloadNavigation() {
+      return false;
+    }
+    get isHistoryNavigation() {
+      return false;
+    }
+    get signal() {
+      return this.#signal;
+    }
+    get duplex() {
+      return "half";
+    }
+
+    clone() {
+      if (isBodyUsed(this.#body)) throw new TypeError("Request.clone: the body has already been used");
+      return createRequest({
+        ...requestParts(this),
+        headers: copyHeaders(this.#headers, headersImmutable(this.#headers)),
+        body: cloneBody(this.#body),
+        signal: followSignal(this.#signal),
+      });
+    }
+
+    static {
+      requestParts = (r) => ({
+        method: r.#method,
+        url: r.#url,
+        headers: r.#headers,
+        body: r.#body,
+        signal: r.#signal,
+        redirect: r.#redirect,
+        mode: r.#mode,
+        credentials: r.#credentials,
+        cache: r.#cache,
+        integrity: r.#integrity,
+        keepalive: r.#keepalive,
+      });
+      createRequest = (f) => {
+        const r = new Request(constructKey);
+        r.#method = f.method;
+        r.#url = f.url;
+        r.#headers = f.headers;
+        r.#body = f.body;
+        r.#signal = f.signal;
+        r.#redirect = f.redirect || "follow";
+        r.#mode = f.mode || "cors";
+        r.#credentials = f.credentials || "same-origin";
+        r.#cache = f.cache || "default";
+        r.#integrity = f.integrity || "";
+        r.#keepalive = Boolean(f.keepalive);
+        return r;
+      };
+    }
+  }
+  installBody(Request, requestParts);
+  defineInspect(Request, (r) => ({
+    method: r.method,
+    url: r.url,
+    headers: r.headers,
+    bodyUsed: r.bodyUsed,
+    redirect: r.redirect,
+    signal: r.signal,
+  }));
+
+  // ---- Response ----
+
+  let responseParts;
+  let createResponse;
+
+  function checkStatusText(text) {
+    const s = toByteString(text, "statusText");
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(s)) throw new TypeError(`Invalid statusText: ${JSON.stringify(s)}`);
+    return s;
+  }
+
+  class Response {
+    #status = 200;
+    #statusText = "";
+    #headers = null;
+    #body = null;
+    #type = "default";
+    #url = "";
+    #redirected = false;
+
+    constructor(body = null, init = undefined) {
+      if (body === constructKey) return; // createResponse fills in the fields
+      const opts = dictionary(init, "ResponseInit");
+      const status = opts.status === undefined ? 200 : toUnsignedShort(opts.status);
+      if (status < 200 || status > 599) {
+        throw new RangeError(`Failed to construct 'Response': The status provided (${status}) is outside the range [200, 599].`);
+      }
+      this.#status = status;
+      this.#statusText = opts.statusText === undefined ? "" : checkStatusText(opts.statusText);
+      this.#headers = new Headers(opts.headers);
+      if (body !== null && body !== undefined) this.#setBody(extractBody(body));
+    }
+
+    // setBody is the end of "initialize a response": no body for null-body statuses, and the
+    // body's Content-Type unless the headers have one.
+    #setBody({ body, type }) {
+      if (nullBodyStatuses.includes(this.#status)) {
+        throw new TypeError(`Response with null body status (${this.#status}) cannot have a body`);
+      }
+      this.#body = body;
+      if (type && getHeader(this.#headers, "content-type") === null) appendHeader(this.#headers, "content-type", type);
+    }
+
+    static error() {
+      return createResponse({ type: "error", status: 0, headers: newHeaders([], true) });
+    }
+
+    static json(data, init = undefined) {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Response.json: the value is not JSON serializable");
+      const response = new Response(null, init);
+      response.#setBody({ body: newBody(encoder.encode(text), null), type: "application/json" });
+      return response;
+    }
+
+    static redirect(url, status = 302) {
+      requireArgs(arguments, 1, "Response.redirect");
+      const location = parseURL(url, "Response.redirect").href;
+      const code = toUnsignedShort(status);
+      if (!redirectStatuses.includes(code)) throw new RangeError(`Response.redirect: invalid redirect status ${code}`);
+      return createResponse({ status: code, headers: newHeaders([["location", location]], true) });
+    }
+
+    get type() {
+      return this.#type;
+    }
+    get url() {
+      return this.#url;
+    }
+    get redirected() {
+      return this.#redirected;
+    }
+    get status() {
+      return this.#status;
+    }
+    get ok() {
+      return this.#status >= 200 && this.#status <= 299;
+    }
+    get statusText() {
+      return this.#statusText;
+    }
+    get headers() {
+      return this.#headers;
+    }
+
+    clone() {
+      if (isBodyUsed(this.#body)) throw new TypeError("Response.clone: the body has already been used");
+      return createResponse({
+        ...responseParts(this),
+        headers: copyHeaders(this.#headers, headersImmutable(this.#headers)),
+        body: cloneBody(this.#body),
+      });
+    }
+
+    static {
+      responseParts = (r) => ({
+        status: r.#status,
+        statusText: r.#statusText,
+        headers: r.#headers,
+        body: r.#body,
+        type: r.#type,
+        url: r.#url,
+        redirected: r.#redirected,
+      });
+      createResponse = (f) => {
+        const r = new Response(constructKey);
+        r.#status = f.status;
+        r.#statusText = f.statusText || "";
+        r.#headers = f.headers;
+        r.#body = f.body || null;
+        r.#type = f.type || "default";
+        r.#url = f.url || "";
+        r.#redirected = Boolean(f.redirected);
+        return r;
+      };
+    }
+  }
+  installBody(Response, responseParts);
+  defineInspect(Response, (r) => ({
+    status: r.status,
+    statusText: r.statusText,
+    headers: r.headers,
+    bodyUsed: r.bodyUsed,
+    ok: r.ok,
+    redirected: r.redirected,
+    type: r.type,
+    url: r.url,
+  }));
+
+  // ---- fetch ----
+
+  function responseFromHost(result, request) {
+    const status = result.status;
+    const hasBody = request.method !== "HEAD" && !nullBodyStatuses.includes(status);
+    return createResponse({
+      status,
+      statusText: result.statusText,
+      headers: headersFromHost(result.headers || []),
+      body: hasBody ? newBody(result.body ? fromBase64(result.body) : EMPTY, null) : null,
+      type: "basic",
+      url: result.url || request.url,
+      redirected: result.redirected,
+    });
+  }
+
+  // fetch sends the request through the host. Aborting the request's signal rejects with
+  // the signal's reason (an AbortError DOMException by default) and drops the host operation.
+  function fetch(input, init = undefined) {
+    let request; // the parts of the Request
+    try {
+      request = requestParts(new Request(input, init));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { signal } = request;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      let opId = 0;
+      const onAbort = () => {
+        if (opId) host.cancelOp(opId);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort);
+      const finish = () => signal.removeEventListener("abort", onAbort);
+      consumeBody(request.body)
+        .then((bytes) => {
+          if (signal.aborted) return;
+          const op = host.startOp("fetch", {
+            method: request.method,
+            url: request.url,
+            headers: headerList(request.headers),
+            body: request.body === null ? null : Reflect.apply(toBase64, bytes, []),
+            redirect: request.redirect,
+          });
+          opId = op.id;
+          return op.promise.then((result) => {
+            finish();
+            resolve(responseFromHost(result, request));
+          });
+        })
+        .catch((e) => {
+          finish();
+          reject(e);
+        });
+    });
+  }
+
+  for (const C of [
+    Headers, Blob, File, FormData, ReadableStream, ReadableStreamDefaultController, ReadableStreamDefaultReader, Request, Response,
+  ]) {
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
+    Object.defineProperty(globalThis, C.name, { value: C, writable: true, configurable: true, enumerable: false });
+  }
+  Object.defineProperty(globalThis, "fetch", { value: fetch, writable: true, configurable: true, enumerable: false });
+
+  return {
+    // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
+    // so they must not be modified.
+    async bodyToBytes(response) {
+      return consumeBody(responseParts(response).body);
+    },
+    makeRequest({ method, url, headers, body }) {
+      return createRequest({
+        method,
+        url,
+        headers: headersFromHost(headers || []),
+        body: body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null,
+        signal: followSignal(null),
+      });
+    },
+  };
+})();

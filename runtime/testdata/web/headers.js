@@ -1,0 +1,121 @@
+// Headers.
+(async (assert) => {
+  const h = new Headers();
+  assert.equal(h.get("x"), null, "missing header is null");
+  assert.equal(h.has("x"), false);
+  assert.deepEqual([...h], []);
+  assert.equal(Object.prototype.toString.call(h), "[object Headers]");
+
+  // case-insensitive names, combined values
+  h.append("Content-Type", "text/plain");
+  assert.equal(h.get("content-type"), "text/plain");
+  assert.equal(h.get("CONTENT-TYPE"), "text/plain");
+  assert.ok(h.has("Content-type"));
+  h.append("Accept", "a/b");
+  h.append("accept", "c/d");
+  assert.equal(h.get("accept"), "a/b, c/d", "repeated values are joined with ', '");
+  h.set("ACCEPT", "e/f");
+  assert.equal(h.get("accept"), "e/f", "set replaces all values");
+  h.delete("Accept");
+  assert.equal(h.has("accept"), false);
+  h.delete("not-there"); // fine
+
+  // value normalisation
+  h.set("x-trim", "  \t value \r\n");
+  assert.equal(h.get("x-trim"), "value", "leading and trailing whitespace is removed");
+  h.set("x-empty", "");
+  assert.equal(h.get("x-empty"), "", "empty values are allowed");
+  h.set("x-inner", "a  b");
+  assert.equal(h.get("x-inner"), "a  b", "inner whitespace is kept");
+  h.set("x-num", 42);
+  assert.equal(h.get("x-num"), "42", "values are converted to strings");
+  h.set("x-latin1", "caf\u00e9");
+  assert.equal(h.get("x-latin1"), "caf\u00e9", "Latin-1 characters are allowed");
+
+  // iteration: sorted, lowercase, combined, set-cookie separate
+  const it = new Headers([
+    ["b", "2"],
+    ["A", "1"],
+    ["Set-Cookie", "s=1"],
+    ["c", "3"],
+    ["set-cookie", "t=2"],
+    ["a", "one"],
+  ]);
+  assert.deepEqual([...it], [["a", "1, one"], ["b", "2"], ["c", "3"], ["set-cookie", "s=1"], ["set-cookie", "t=2"]]);
+  assert.deepEqual([...it.keys()], ["a", "b", "c", "set-cookie", "set-cookie"]);
+  assert.deepEqual([...it.values()], ["1, one", "2", "3", "s=1", "t=2"]);
+  assert.deepEqual([...it.entries()][0], ["a", "1, one"]);
+  assert.equal(it.get("set-cookie"), "s=1, t=2", "get() still combines set-cookie");
+  assert.deepEqual(it.getSetCookie(), ["s=1", "t=2"]);
+  assert.deepEqual(new Headers().getSetCookie(), []);
+  const seen = [];
+  const ctx = {};
+  it.forEach(function (value, name, headers) {
+    seen.push([name, value, headers === it, this === ctx]);
+  }, ctx);
+  assert.deepEqual(seen[0], ["a", "1, one", true, true], "forEach(value, name, headers) with thisArg");
+  assert.equal(seen.length, 5);
+  const iter = it[Symbol.iterator]();
+  assert.equal(Object.prototype.toString.call(iter), "[object Headers Iterator]");
+  assert.equal(typeof iter.next, "function");
+  assert.equal(iter[Symbol.iterator](), iter, "iterators are iterable");
+  const live = new Headers({ a: "1" });
+  const liveIt = live.keys();
+  live.append("b", "2");
+  assert.deepEqual([...liveIt], ["a", "b"], "iteration sees changes made after it started");
+  assert.deepEqual(Object.fromEntries(new Headers({ X: "1", y: "2" })), { x: "1", y: "2" });
+
+  // constructor forms
+  assert.equal(new Headers({ "X-Rec": "r" }).get("x-rec"), "r", "record");
+  assert.equal(new Headers([["x-seq", "s"]]).get("x-seq"), "s", "sequence of pairs");
+  assert.equal(new Headers(new Map([["x-map", "m"]])).get("x-map"), "m", "any iterable of pairs");
+  const copy = new Headers(it);
+  assert.deepEqual([...copy], [...it], "copy of another Headers");
+  copy.set("a", "changed");
+  assert.equal(it.get("a"), "1, one", "the copy is independent");
+  assert.equal(new Headers(undefined).has("a"), false);
+  assert.throws(() => new Headers(null), TypeError, "null is not a HeadersInit");
+  assert.throws(() => new Headers("a: b"), TypeError, "strings are not a HeadersInit");
+  assert.throws(() => new Headers(5), TypeError);
+  assert.throws(() => new Headers([["only-name"]]), TypeError, "pairs need two items");
+  assert.throws(() => new Headers([["a", "b", "c"]]), TypeError, "pairs need exactly two items");
+  assert.throws(() => new Headers(["ab"]), TypeError, "a string is not a pair");
+  assert.throws(() => new Headers({ "bad name": "x" }), TypeError, "record names are validated");
+  assert.throws(() => Headers(), TypeError, "must be called with new");
+
+  // invalid names and values
+  for (const bad of ["", "a b", "a:b", "é", "a\nb", "(x)", "x/y", "a,b"]) {
+    assert.throws(() => h.append(bad, "v"), TypeError, `invalid name ${JSON.stringify(bad)}`);
+    assert.throws(() => h.get(bad), TypeError, `get with invalid name ${JSON.stringify(bad)}`);
+  }
+  for (const bad of ["a\nb", "a\rb", "a\0b", "\u0100", "😀"]) {
+    assert.throws(() => h.set("x", bad), TypeError, `invalid value ${JSON.stringify(bad)}`);
+  }
+  assert.throws(() => h.append("x"), TypeError, "append needs two arguments");
+  assert.throws(() => h.get(), TypeError);
+  assert.throws(() => h.forEach("not a function"), TypeError);
+  assert.throws(() => Headers.prototype.get.call({}, "x"), TypeError, "brand check");
+  h.set("x-1_~!#$%&'*+.^`|", "v");
+  assert.ok(h.has("X-1_~!#$%&'*+.^`|"), "all token characters are valid in names");
+
+  // immutable headers
+  const err = Response.error();
+  assert.throws(() => err.headers.set("a", "b"), TypeError, "error responses have immutable headers");
+  assert.throws(() => err.headers.append("a", "b"), TypeError);
+  assert.throws(() => err.headers.delete("a"), TypeError);
+  const redirect = Response.redirect("https://example.com/", 301);
+  assert.equal(redirect.headers.get("location"), "https://example.com/");
+  assert.throws(() => redirect.headers.set("location", "x"), TypeError, "redirect headers are immutable");
+  const mutable = new Headers(redirect.headers);
+  mutable.set("location", "https://other/");
+  assert.equal(mutable.get("location"), "https://other/", "a copy of immutable headers is mutable");
+
+  // headers of requests and responses
+  const req = new Request("https://example.com/", { headers: { "X-One": "1" } });
+  req.headers.set("x-two", "2");
+  assert.equal(req.headers.get("x-two"), "2", "request headers are mutable");
+  const res = new Response(null, { headers: [["X-Res", "r"]] });
+  assert.equal(res.headers.get("x-res"), "r");
+  assert.ok(res.headers instanceof Headers);
+  assert.equal(res.headers, res.headers, "the same Headers object every time");
+})
