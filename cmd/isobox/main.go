@@ -23,6 +23,7 @@ const usage = `isobox runs AI-written code in fast, isolated sandboxes.
 Usage:
   isobox run [flags] MAIN.js [OTHER_MODULES...]   load files as one worker and call it
   isobox eval [flags] 'CODE'                      run a snippet, print its value as JSON
+  isobox session list|fork|drop ...               manage sessions made by eval --session
   isobox bench [--json]                           measure start-up, calls and memory
   isobox serve [flags]                            serve the HTTP API (SQLite data dir, API keys)
   isobox workers put|get|list|rm ...              manage the workers stored on a server
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdInvoke(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return cmdLogs(ctx, args[1:], stdout, stderr)
+	case "session":
+		return cmdSession(ctx, args[1:], stdout, stderr)
 	case "version":
 		return cmdVersion(stdout)
 	case "-h", "--help", "help":

@@ -195,3 +195,33 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("serve with an argument: exit %d", code)
 	}
 }
+
+// `isobox eval --session` keeps variables across processes (each call here is a separate
+// run of the command, as from a shell).
+func TestSessionCommands(t *testing.T) {
+	data := t.TempDir()
+	steps := []struct {
+		args []string
+		out  string
+		code int
+	}{
+		{[]string{"eval", "--data", data, "--session", "s1", "let n = 1; n"}, "1\n", 0},
+		{[]string{"eval", "--data", data, "--session", "s1", "n += 1"}, "2\n", 0},
+		{[]string{"session", "--data", data, "fork", "s1", "s2"}, "", 0},
+		{[]string{"eval", "--data", data, "--session", "s2", "n += 10"}, "12\n", 0},
+		{[]string{"eval", "--data", data, "--session", "s1", "n"}, "2\n", 0},
+		{[]string{"session", "--data", data, "list"}, "s1\ns2\n", 0},
+		{[]string{"session", "--data", data, "drop", "s2"}, "", 0},
+		{[]string{"session", "--data", data, "list"}, "s1\n", 0},
+		{[]string{"session", "--data", data, "drop", "s2"}, "", 1},
+		{[]string{"session", "--data", data, "fork", "nope", "x"}, "", 1},
+		{[]string{"eval", "--data", data, "--session", "bad name", "1"}, "", 1},
+		{[]string{"session", "--data", data, "frob"}, "", 2},
+	}
+	for _, s := range steps {
+		out, errs, code := cli(t, s.args...)
+		if out != s.out || code != s.code {
+			t.Fatalf("isobox %q: exit %d stdout %q stderr %q; want exit %d stdout %q", s.args, code, out, errs, s.code, s.out)
+		}
+	}
+}

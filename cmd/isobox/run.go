@@ -211,8 +211,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
+	sessionName := fs.String("session", "", "run in this session: its variables are kept for the next eval (see isobox session)")
+	dataDir := fs.String("data", "", "data directory for sessions (default $XDG_DATA_HOME/isobox)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox: an expression, statements (the last value is the\nresult), or an async arrow function (called). '-' reads the code from stdin.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), or an async arrow function (called). '-' reads the code from stdin.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -234,6 +236,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		src = string(b)
+	}
+	if *sessionName != "" {
+		return evalInSession(ctx, *sessionName, src, &c, *dataDir, stdout, stderr)
 	}
 	l, closeAll, err := newLoader(ctx, &c)
 	if err != nil {

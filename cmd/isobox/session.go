@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/session"
+)
+
+// openSessions opens the sessions kept under the data directory (<data>/sessions).
+func openSessions(ctx context.Context, dataDir, cacheDir string) (*session.Manager, func(), error) {
+	if dataDir == "" {
+		dataDir = defaultDataDir()
+	}
+	store, err := images.NewDir(filepath.Join(dataDir, "sessions"))
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := session.New(session.Config{Engine: e, Images: store})
+	if err != nil {
+		e.Close(ctx)
+		return nil, nil, err
+	}
+	return m, func() { m.Close(ctx); e.Close(ctx) }, nil
+}
+
+// evalInSession runs `isobox eval --session NAME`: the session is resumed from the data
+// directory, the code runs, and the session is written back.
+func evalInSession(ctx context.Context, name, src string, c *common, dataDir string, stdout, stderr io.Writer) int {
+	m, closeAll, err := openSessions(ctx, dataDir, c.cacheDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	defer closeAll()
+	res, err := m.Eval(ctx, name, src, c.limits(), true)
+	if herr := m.Hibernate(ctx, name); herr != nil && err == nil {
+		err = herr
+	}
+	r := &loader.Result{Result: *res}
+	return report(loader.KindCall, r, err, c, stdout, stderr)
+}
+
+func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("session", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "", "data directory (default $XDG_DATA_HOME/isobox)")
+	cacheDir := fs.String("cache-dir", "", "compilation cache directory")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage:\n  isobox session list\n  isobox session fork FROM TO\n  isobox session drop NAME\n\nSessions are made by `isobox eval --session NAME` and kept in the data directory.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	want := map[string]int{"list": 1, "fork": 3, "drop": 2}
+	if len(pos) == 0 || want[pos[0]] != len(pos) {
+		fs.Usage()
+		return 2
+	}
+	m, closeAll, err := openSessions(ctx, *dataDir, *cacheDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 1
+	}
+	defer closeAll()
+	switch pos[0] {
+	case "list":
+		list, err := m.List(ctx)
+		if err != nil {
+			return failLocal(stderr, err)
+		}
+		if *jsonOut {
+			_ = json.NewEncoder(stdout).Encode(list)
+			return 0
+		}
+		for _, s := range list {
+			fmt.Fprintln(stdout, s.Name)
+		}
+	case "fork":
+		if err := m.Fork(ctx, pos[1], pos[2]); err != nil {
+			return failLocal(stderr, err)
+		}
+		if err := m.Hibernate(ctx, pos[2]); err != nil {
+			return failLocal(stderr, err)
+		}
+	case "drop":
+		if err := m.Drop(ctx, pos[1]); err != nil {
+			return failLocal(stderr, err)
+		}
+	}
+	return 0
+}
+
+// failLocal prints an error of a local command and returns exit status 1.
+func failLocal(stderr io.Writer, err error) int {
+	e := isoerr.As(err)
+	fmt.Fprintf(stderr, "isobox: %s: %s\n", e.Code, e.Message)
+	return 1
+}
