@@ -267,24 +267,34 @@ func (s *LogStream) Next() (LogEntry, error) {
 // Close ends the stream.
 func (s *LogStream) Close() error { return s.body.Close() }
 
-// CreateSession starts a session (snapshot issue; the server answers not_implemented).
-func (c *Client) CreateSession(ctx context.Context) (*Session, error) {
+// CreateSession starts a session: a sandbox whose globals persist from one eval to the
+// next. name may be "" for a generated one.
+func (c *Client) CreateSession(ctx context.Context, name string) (*Session, error) {
 	var s Session
-	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions", struct{}{}, &s)
+	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions", map[string]string{"name": name}, &s)
 }
 
-// SessionEval runs a snippet in a session (not implemented yet by the server).
+// ListSessions lists the sessions, live and hibernated.
+func (c *Client) ListSessions(ctx context.Context) ([]SessionInfo, error) {
+	var out struct {
+		Sessions []SessionInfo `json:"sessions"`
+	}
+	return out.Sessions, c.Do(ctx, http.MethodGet, "/v1/sessions", nil, &out)
+}
+
+// SessionEval runs a snippet in session id.
 func (c *Client) SessionEval(ctx context.Context, id, code string) (*loader.Outcome, error) {
 	return c.invoke(ctx, "/v1/sessions/"+url.PathEscape(id)+"/eval", map[string]string{"code": code})
 }
 
-// ForkSession copies a session (not implemented yet by the server).
-func (c *Client) ForkSession(ctx context.Context, id string) (*Session, error) {
+// ForkSession copies session id, as it is now, into a new session named name ("" for a
+// generated one).
+func (c *Client) ForkSession(ctx context.Context, id, name string) (*Session, error) {
 	var s Session
-	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(id)+"/fork", struct{}{}, &s)
+	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(id)+"/fork", map[string]string{"name": name}, &s)
 }
 
-// DeleteSession ends a session (not implemented yet by the server).
+// DeleteSession drops session id, live and hibernated.
 func (c *Client) DeleteSession(ctx context.Context, id string) error {
 	return c.Do(ctx, http.MethodDelete, "/v1/sessions/"+url.PathEscape(id), nil, nil)
 }

@@ -91,6 +91,15 @@ type Session struct {
 	ID string `json:"id"`
 }
 
+// SessionInfo describes a session in ListSessions.
+type SessionInfo struct {
+	Name        string    `json:"name"`
+	Live        bool      `json:"live"`
+	Hibernated  bool      `json:"hibernated"`
+	MemoryBytes int       `json:"memoryBytes"`
+	LastUsed    time.Time `json:"lastUsed"`
+}
+
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error *isoerr.Error `json:"error"`

@@ -170,6 +170,9 @@ func (l *Loader) Close(ctx context.Context) {
 	l.retire(ctx, out)
 }
 
+// Engine returns the engine the loader runs sandboxes on.
+func (l *Loader) Engine() *engine.Engine { return l.cfg.Engine }
+
 // Get returns a stub for worker id. code runs only when no warm sandbox exists for id (and
 // at most once while one is kept); it must return the same code every time for one id.
 // Get itself does no work: loading happens on the first call through the stub, and a

@@ -180,10 +180,10 @@ func TestRoutingErrors(t *testing.T) {
 		{"GET", "/nope", 404, client.CodeNotFound},
 		{"POST", "/v1/workers/x", 405, client.CodeMethodNotAllowed},
 		{"GET", "/v1/workers/x/fetch", 405, client.CodeMethodNotAllowed},
-		{"POST", "/v1/sessions", 501, isoerr.NotImplemented},
-		{"POST", "/v1/sessions/s1/eval", 501, isoerr.NotImplemented},
-		{"POST", "/v1/sessions/s1/fork", 501, isoerr.NotImplemented},
-		{"DELETE", "/v1/sessions/s1", 501, isoerr.NotImplemented},
+		{"POST", "/v1/sessions/s1/eval", 400, isoerr.InvalidRequest},
+		{"POST", "/v1/sessions/s1/fork", 404, client.CodeNotFound},
+		{"DELETE", "/v1/sessions/s1", 404, client.CodeNotFound},
+		{"GET", "/v1/sessions/s1", 405, client.CodeMethodNotAllowed},
 	} {
 		r := ts.raw(t, tt.method, tt.path, nil, nil)
 		if r.status != tt.status || r.err == nil || r.err.Code != tt.code {
@@ -193,14 +193,54 @@ func TestRoutingErrors(t *testing.T) {
 	if r := ts.raw(t, "POST", "/v1/workers/x", nil, nil); r.header.Get("Allow") == "" {
 		t.Error("405 without Allow")
 	}
+}
+
+func TestSessions(t *testing.T) {
 	ctx := context.Background()
-	_, err := ts.c.CreateSession(ctx)
-	wantCode(t, err, isoerr.NotImplemented)
-	_, err = ts.c.SessionEval(ctx, "s", "1")
-	wantCode(t, err, isoerr.NotImplemented)
-	_, err = ts.c.ForkSession(ctx, "s")
-	wantCode(t, err, isoerr.NotImplemented)
-	wantCode(t, ts.c.DeleteSession(ctx, "s"), isoerr.NotImplemented)
+	ts := start(t, Config{})
+	s, err := ts.c.CreateSession(ctx, "repl")
+	if err != nil || s.ID != "repl" {
+		t.Fatalf("create: %+v %v", s, err)
+	}
+	_, err = ts.c.CreateSession(ctx, "repl")
+	wantCode(t, err, isoerr.InvalidRequest)
+	_, err = ts.c.CreateSession(ctx, "bad name")
+	wantCode(t, err, isoerr.InvalidRequest)
+	gen, err := ts.c.CreateSession(ctx, "")
+	if err != nil || gen.ID == "" {
+		t.Fatalf("generated name: %+v %v", gen, err)
+	}
+	eval := func(id, code, want string) {
+		t.Helper()
+		o, err := ts.c.SessionEval(ctx, id, code)
+		if err != nil || !o.OK || string(o.Result) != want {
+			t.Fatalf("eval %q in %s: %+v %v, want %s", code, id, o, err, want)
+		}
+	}
+	eval("repl", "let total = 10; total", "10")
+	eval("repl", "total += 5", "15")
+	fork, err := ts.c.ForkSession(ctx, "repl", "branch")
+	if err != nil || fork.ID != "branch" {
+		t.Fatalf("fork: %+v %v", fork, err)
+	}
+	eval("branch", "total *= 2", "30")
+	eval("repl", "total", "15")
+	o, err := ts.c.SessionEval(ctx, "repl", "throw new Error('boom')")
+	if err == nil || o == nil || o.Error == nil || o.Error.Code != isoerr.WorkerException {
+		t.Fatalf("exception: %+v %v", o, err)
+	}
+	eval("repl", "total", "15")
+	_, err = ts.c.SessionEval(ctx, "nope", "1")
+	wantCode(t, err, client.CodeNotFound)
+	list, err := ts.c.ListSessions(ctx)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := ts.c.DeleteSession(ctx, "branch"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.c.SessionEval(ctx, "branch", "1")
+	wantCode(t, err, client.CodeNotFound)
 }
 
 // Every kind of bad input is a 4xx with a typed code, and nothing stored changes.

@@ -49,10 +49,11 @@ func (s *Server) routeTable() []route {
 
 		{"POST", "/v1/run", s.handleRun},
 
-		{"POST", "/v1/sessions", handleNotImplemented},
-		{"POST", "/v1/sessions/{id}/eval", handleNotImplemented},
-		{"POST", "/v1/sessions/{id}/fork", handleNotImplemented},
-		{"DELETE", "/v1/sessions/{id}", handleNotImplemented},
+		{"GET", "/v1/sessions", s.handleListSessions},
+		{"POST", "/v1/sessions", s.handleCreateSession},
+		{"POST", "/v1/sessions/{id}/eval", s.handleSessionEval},
+		{"POST", "/v1/sessions/{id}/fork", s.handleForkSession},
+		{"DELETE", "/v1/sessions/{id}", s.handleDropSession},
 	}
 }
 
@@ -168,10 +169,6 @@ func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(openAPI)))
 	_, _ = w.Write(openAPI)
-}
-
-func handleNotImplemented(w http.ResponseWriter, r *http.Request) {
-	writeError(w, isoerr.New(isoerr.NotImplemented, "sessions (%s %s) come with snapshots (issue 3) and are not implemented yet", r.Method, r.URL.Path))
 }
 
 // Routes lists the registered routes as "METHOD /path" ("/path" alone for any method), in

@@ -30,8 +30,10 @@ import (
 
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/session"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/store/sqlite"
 )
@@ -47,8 +49,13 @@ type Config struct {
 	// given.
 	Store store.Store
 	// Loader runs the workers. nil: the server makes an engine (compilation cache in
-	// CacheDir) and a loader with default settings, and closes them on Shutdown.
+	// CacheDir) and a loader that hibernates evicted workers under DataDir/images, and
+	// closes them on Shutdown.
 	Loader *loader.Loader
+	// Sessions keeps the sessions of /v1/sessions. nil: the server makes a manager on the
+	// loader's engine that hibernates idle sessions under DataDir/sessions (in memory only
+	// without a DataDir).
+	Sessions *session.Manager
 	// CacheDir is the engine's compilation cache when the server makes its own engine
 	// ("" is engine.DefaultCacheDir(), "off" disables it).
 	CacheDir string
@@ -95,10 +102,11 @@ func (c Config) withDefaults() Config {
 
 // Server is the HTTP API. Make one with New; it is safe for concurrent use.
 type Server struct {
-	cfg     Config
-	st      store.Store
-	l       *loader.Loader
-	closers []func(context.Context) // owned resources, closed by Shutdown in order
+	cfg      Config
+	st       store.Store
+	l        *loader.Loader
+	sessions *session.Manager
+	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
 	keys        atomic.Pointer[[][]byte] // SHA-256 of every valid API key
 	newAdminKey string
@@ -166,7 +174,16 @@ func (s *Server) init() error {
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
-		l, err := loader.New(loader.Config{Engine: e})
+		lc := loader.Config{Engine: e}
+		if cfg.DataDir != "" {
+			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "images"))
+			if err != nil {
+				e.Close(ctx)
+				return fmt.Errorf("server: %w", err)
+			}
+			lc.Images = dir
+		}
+		l, err := loader.New(lc)
 		if err != nil {
 			e.Close(ctx)
 			return fmt.Errorf("server: %w", err)
@@ -174,6 +191,23 @@ func (s *Server) init() error {
 		s.l = l
 		// Closers run in reverse: the loader, then the engine, then the store.
 		s.closers = append(s.closers, func(ctx context.Context) { e.Close(ctx) }, func(ctx context.Context) { l.Close(ctx) })
+	}
+	s.sessions = cfg.Sessions
+	if s.sessions == nil {
+		sc := session.Config{Engine: s.l.Engine()}
+		if cfg.DataDir != "" {
+			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "sessions"))
+			if err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+			sc.Images = dir
+		}
+		m, err := session.New(sc)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		s.sessions = m
+		s.closers = append(s.closers, func(ctx context.Context) { m.Close(ctx) })
 	}
 	s.metrics = newMetrics(s.l)
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
