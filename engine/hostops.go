@@ -9,6 +9,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -239,7 +240,11 @@ func (sb *Sandbox) startOp(in []byte) error {
 	if err := json.Unmarshal(in, &a); err != nil {
 		return typeError("op_start: %v", err)
 	}
-	if a.Kind != "fetch" {
+	switch a.Kind {
+	case "fetch":
+	case "tool":
+		return sb.startTool(a.ID, a.Payload)
+	default:
 		return typeError("unknown asynchronous operation %q", a.Kind)
 	}
 	if sb.cfg.Outbound == nil {
@@ -266,6 +271,43 @@ func (sb *Sandbox) startOp(in []byte) error {
 		r := opResult{id: a.ID, value: v}
 		if err != nil {
 			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
+		}
+		select {
+		case done <- r:
+		case <-ctx.Done():
+		}
+	}()
+	return nil
+}
+
+// startTool runs a host tool call (SandboxConfig.Tools) for the guest, concurrently with
+// any others; its JSON result or error settles the guest's promise.
+func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
+	inv := sb.inv
+	if sb.cfg.Tools == nil {
+		return typeError("no tools are available in this sandbox")
+	}
+	var a struct {
+		Name string          `json:"name"`
+		Args json.RawMessage `json:"args"`
+	}
+	if err := json.Unmarshal(payload, &a); err != nil {
+		return typeError("tool call: %v", err)
+	}
+	ctx, cancel := context.WithCancel(inv.opsCtx)
+	inv.ops[id] = cancel
+	tools, done := sb.cfg.Tools, inv.opDone
+	go func() {
+		defer cancel()
+		v, err := tools(ctx, a.Name, a.Args)
+		r := opResult{id: id, value: v}
+		if err != nil {
+			r.value = nil
+			r.err = &opError{Name: "Error", Message: err.Error()}
+			var he *hostError
+			if errors.As(err, &he) {
+				r.err.Name = he.name
+			}
 		}
 		select {
 		case done <- r:

@@ -26,7 +26,14 @@ type SandboxConfig struct {
 	// Outbound carries the sandbox's fetch() calls. nil means no network access: fetch
 	// throws a TypeError that says so. The egress gateway plugs in here.
 	Outbound http.RoundTripper
+	// Tools answers the guest's tool calls (Code Mode): name and JSON arguments in, a JSON
+	// result or an error (the guest's promise rejects with its message) out. Calls may run
+	// concurrently. nil: calling a tool throws a TypeError.
+	Tools ToolFunc
 }
+
+// ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools.
+type ToolFunc func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error)
 
 // Sandbox is one JavaScript sandbox: a wasm instance with its own memory. It runs one
 // invocation at a time; the loader makes sure of that. After a limit trips (CPU, wall time,

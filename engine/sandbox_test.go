@@ -487,3 +487,47 @@ func TestNoImageEngine(t *testing.T) {
 		t.Fatalf("%s %v", res.Value, err)
 	}
 }
+
+// Tool calls go from the sandbox to the host through one async operation; they run
+// concurrently and a tool's error rejects the guest's promise.
+func TestToolCalls(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	tools := func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+		mu.Lock()
+		calls = append(calls, name+string(args))
+		mu.Unlock()
+		switch name {
+		case "add":
+			var a struct{ X, Y int }
+			if err := json.Unmarshal(args, &a); err != nil {
+				return nil, err
+			}
+			time.Sleep(20 * time.Millisecond)
+			return json.Marshal(a.X + a.Y)
+		case "fail":
+			return nil, isoerr.New(isoerr.InvalidRequest, "tool failed on purpose")
+		}
+		return nil, isoerr.New(isoerr.NotFound, "no tool %q", name)
+	}
+	sb := newSandbox(t, engine.SandboxConfig{Tools: tools})
+	res, err := eval(t, sb, engine.Limits{}, `
+		const call = globalThis.__isobox_internal.callTool;
+		const [a, b] = await Promise.all([call("add", {x: 1, y: 2}), call("add", {x: 3, y: 4})]);
+		let msg;
+		try { await call("fail", {}) } catch (e) { msg = e.message }
+		[a, b, msg]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Value); got != `[3,7,"invalid_request: tool failed on purpose"]` {
+		t.Fatalf("got %s", got)
+	}
+	if len(calls) != 3 {
+		t.Fatalf("calls %v", calls)
+	}
+	none := newSandbox(t, engine.SandboxConfig{})
+	if _, err := eval(t, none, engine.Limits{}, `await globalThis.__isobox_internal.callTool("x", {})`); err == nil || !strings.Contains(err.Error(), "no tools") {
+		t.Fatalf("tool call without tools: %v", err)
+	}
+}

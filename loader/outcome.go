@@ -91,6 +91,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 type EvalOptions struct {
 	Limits   engine.Limits
 	Outbound http.RoundTripper
+	// Tools answers tool calls made with __isobox_internal.callTool (Code Mode).
+	Tools engine.ToolFunc
 }
 
 // Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one: an
@@ -110,7 +112,7 @@ func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Resu
 	if strings.TrimSpace(code) == "" {
 		return &Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code is empty")
 	}
-	sb, err := l.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory, Outbound: opts.Outbound})
+	sb, err := l.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory, Outbound: opts.Outbound, Tools: opts.Tools})
 	if err != nil {
 		return failedLoad(err, start)
 	}

@@ -58,7 +58,11 @@ const worker = (() => {
   }
 
   Object.defineProperty(globalThis, "__isobox_internal", {
-    value: Object.freeze({ WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env }),
+    value: Object.freeze({
+      WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env,
+      // callTool calls a host tool (Code Mode): a promise of its JSON result.
+      callTool: (name, args) => host.startOp("tool", { name: String(name), args: args === undefined ? null : args }).promise,
+    }),
     enumerable: false,
   });
 
