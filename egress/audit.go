@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"github.com/isobox/isobox/fetchctx"
 	"maps"
 	"sync"
 	"time"
@@ -123,16 +124,12 @@ func (a *Audit) Counters() Counters {
 	return c
 }
 
-type workerKey struct{}
-
-// WithWorker returns a context whose requests are audited under the worker id.
+// WithWorker returns a context whose requests are audited under the worker id (the engine
+// sets it for every fetch of a sandbox; see package fetchctx).
 //
 //	req = req.WithContext(egress.WithWorker(ctx, "counter:v1"))
 func WithWorker(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, workerKey{}, id)
+	return fetchctx.WithWorker(ctx, id)
 }
 
-func workerOf(ctx context.Context) string {
-	id, _ := ctx.Value(workerKey{}).(string)
-	return id
-}
+func workerOf(ctx context.Context) string { return fetchctx.Worker(ctx) }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/isobox/isobox/fetchctx"
 	"io"
 	"maps"
 	"net"
@@ -173,12 +174,11 @@ func (g *Gateway) CloseIdleConnections() {
 	g.private.CloseIdleConnections()
 }
 
-type manualKey struct{}
-
 // WithManualRedirects returns a context whose requests the gateway does not redirect: a
 // 3xx response comes back as it is (fetch's redirect: "manual"), with its secrets redacted.
+// The engine sets the same for a sandbox's fetch(url, {redirect: "manual"}) (fetchctx).
 func WithManualRedirects(ctx context.Context) context.Context {
-	return context.WithValue(ctx, manualKey{}, true)
+	return fetchctx.WithRedirect(ctx, fetchctx.Manual)
 }
 
 // errHopTimeout is the cause of a hop's context when the rule's timeout ends it.
@@ -240,8 +240,7 @@ func (g *Gateway) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.url == nil {
 		return nil, isoerr.New(isoerr.InvalidRequest, "egress: the request has no URL")
 	}
-	v, _ := c.ctx.Value(manualKey{}).(bool)
-	follow := !v && g.maxRedirects > 0
+	follow := fetchctx.Redirect(c.ctx) != fetchctx.Manual && g.maxRedirects > 0
 	for n := 0; ; n++ {
 		resp, h, err := c.send(n)
 		if err != nil {

@@ -37,13 +37,7 @@
     functionSource: uncurry(Function.prototype.toString),
   };
   // Boxed primitives: valueOf of each wrapper type throws unless given that wrapper.
-  const boxes = [
-    ["Number", uncurry(Number.prototype.valueOf)],
-    ["String", uncurry(String.prototype.valueOf)],
-    ["Boolean", uncurry(Boolean.prototype.valueOf)],
-    ["BigInt", uncurry(BigInt.prototype.valueOf)],
-    ["Symbol", uncurry(Symbol.prototype.valueOf)],
-  ];
+  const boxes = [Number, String, Boolean, BigInt, Symbol];
   const functionKinds = new Map([
     [getPrototypeOf(async function () {}), "AsyncFunction"],
     [getPrototypeOf(function* () {}), "GeneratorFunction"],
@@ -64,6 +58,9 @@
       return false;
     }
   };
+  // is(v, C, check) tells whether v is a C by its internal slots. instanceof comes first
+  // because exceptions are slow and most objects logged are plain ones that fail it at once.
+  const is = (v, C, check) => v instanceof C && passes(check, v);
 
   // ---- strings ----
 
@@ -281,26 +278,24 @@
   }
 
   function boxedBase(v) {
-    for (const [type, valueOf] of boxes) {
-      try {
-        return `[${type}: ${formatPrimitive(valueOf(v))}]`;
-      } catch {
-        // Not this wrapper type; try the next.
-      }
+    for (const C of boxes) {
+      const valueOf = uncurry(C.prototype.valueOf);
+      if (is(v, C, valueOf)) return `[${C.name}: ${formatPrimitive(valueOf(v))}]`;
     }
     return "";
   }
 
   // describe classifies an object and says how to print it: braces, base (text shown before
   // the braces), the enumerable own keys to list, whether it is a list (whose short entries
-  // are grouped into columns), whether its index keys are already shown, how many kind-specific entries it has (elements, map
-  // entries, ...) and a function producing those entries, called only within the depth limit.
+  // are grouped into columns), whether its index keys are shown as elements already, how
+  // many kind-specific entries it has (elements, map entries, ...) and a function producing
+  // them, which is called only within the depth limit.
   function describe(ctx, v, level) {
     const name = constructorName(v);
     const prefix = (fallback, size) =>
       `${name === null ? `[${fallback}: null prototype]` : name}${size === undefined ? "" : `(${size})`} `;
     const d = { braces: ["{", "}"], base: "", list: false, indexed: false, size: 0, entries: () => {} };
-    const typedArrayName = passes(brand.typedArrayName, v) && brand.typedArrayName(v);
+    const typedArrayName = brand.typedArrayName(v); // undefined for anything else
 
     if (Array.isArray(v)) {
       d.braces = [`${name === "Array" ? "" : prefix("Array", v.length)}[`, "]"];
@@ -312,29 +307,29 @@
       d.list = d.indexed = true;
       d.size = v.length;
       d.entries = (output) => typedArrayEntries(ctx, v, output);
-    } else if (passes(brand.mapSize, v)) {
+    } else if (is(v, Map, brand.mapSize)) {
       d.size = brand.mapSize(v);
       d.braces = [`${prefix("Map", d.size)}{`, "}"];
       d.entries = (output) => collectionEntries(ctx, brand.mapEntries(v), d.size, level, output, true);
-    } else if (passes(brand.setSize, v)) {
+    } else if (is(v, Set, brand.setSize)) {
       d.size = brand.setSize(v);
       d.braces = [`${prefix("Set", d.size)}{`, "}"];
       d.entries = (output) => collectionEntries(ctx, brand.setValues(v), d.size, level, output, false);
-    } else if (passes(brand.bufferByteLength, v)) {
+    } else if (is(v, ArrayBuffer, brand.bufferByteLength)) {
       d.braces = [`${prefix("ArrayBuffer")}{`, "}"];
       d.size = 2;
       d.entries = (output) =>
         output.push(v.detached ? "(detached)" : bufferContents(v), `byteLength: ${brand.bufferByteLength(v)}`);
-    } else if (passes(brand.dataViewByteLength, v)) {
+    } else if (is(v, DataView, brand.dataViewByteLength)) {
       d.braces = [`${prefix("DataView")}{`, "}"];
       d.size = 3;
       d.entries = (output) =>
         output.push(`byteLength: ${v.byteLength}`, `byteOffset: ${v.byteOffset}`, `buffer: ${formatChild(ctx, v.buffer, level)}`);
     } else if (typeof v === "function") {
       d.base = functionBase(v);
-    } else if (passes(brand.regexpSource, v) && v !== RegExp.prototype) {
+    } else if (is(v, RegExp, brand.regexpSource)) {
       d.base = `/${brand.regexpSource(v)}/${brand.regexpFlags(v)}`;
-    } else if (passes(brand.dateTime, v)) {
+    } else if (is(v, Date, brand.dateTime)) {
       d.base = Number.isNaN(brand.dateTime(v)) ? "Invalid Date" : brand.dateISO(v);
     } else if (isError(v) || v instanceof NativeError) {
       d.base = errorText(ctx, v);
@@ -347,8 +342,8 @@
       d.entries = (output) => {
         for (const key of hidden) output.push(`[${key}]: ${formatChild(ctx, v[key], level)}`);
       };
-    } else if (passes(brand.weakMapHas, v) || passes(brand.weakSetHas, v)) {
-      d.braces = [`${prefix(passes(brand.weakMapHas, v) ? "WeakMap" : "WeakSet")}{`, "}"];
+    } else if (is(v, WeakMap, brand.weakMapHas) || is(v, WeakSet, brand.weakSetHas)) {
+      d.braces = [`${prefix(v instanceof WeakMap ? "WeakMap" : "WeakSet")}{`, "}"];
       d.size = 1;
       d.entries = (output) => output.push("<items unknown>");
     } else if (v instanceof NativePromise) {
@@ -369,10 +364,19 @@
     return d;
   }
 
+  // tooDeep is what stands for an object nested deeper than the depth limit.
+  function tooDeep(v) {
+    const name = constructorName(v);
+    return Array.isArray(v) ? "[Array]" : `[${name === null ? "Object: null prototype" : name}]`;
+  }
+
   function formatObject(ctx, v, level) {
     if (ctx.seen.includes(v)) return "[Circular]";
+    // Objects may format themselves, as with Node's util.inspect.custom (the runtime's own
+    // classes do, to show state kept in private fields).
     const custom = v[customInspect];
     if (typeof custom === "function") {
+      if (level > ctx.depth) return tooDeep(v);
       const inspectNested = (value, options) => inspect(value, { ...options, indent: ctx.indent });
       const result = apply(custom, v, [ctx.depth - level, { depth: ctx.depth - level }, inspectNested]);
       if (result !== v) return typeof result === "string" ? result : formatValue(ctx, result, level);
@@ -380,10 +384,7 @@
 
     const d = describe(ctx, v, level);
     if (d.size === 0 && d.keys.length === 0) return d.base || d.braces.join("");
-    if (level > ctx.depth) {
-      const name = constructorName(v);
-      return Array.isArray(v) ? "[Array]" : `[${name === null ? "Object: null prototype" : name}]`;
-    }
+    if (level > ctx.depth) return tooDeep(v);
     ctx.seen.push(v);
     ctx.currentDepth = level;
     try {
@@ -690,11 +691,11 @@
   // tableRows lists console.table's rows as [index, value] pairs; Maps get an extra Key column
   // and are indexed by iteration order, as in Node.
   function tableRows(data) {
-    if (passes(brand.mapSize, data)) {
+    if (is(data, Map, brand.mapSize)) {
       const entries = Array.from({ [Symbol.iterator]: () => brand.mapEntries(data) });
       return { indexHeader: "(iteration index)", mapKeys: entries.map((e) => e[0]), rows: entries.map((e, i) => [i, e[1]]) };
     }
-    if (passes(brand.setSize, data)) {
+    if (is(data, Set, brand.setSize)) {
       const values = Array.from({ [Symbol.iterator]: () => brand.setValues(data) });
       return { indexHeader: "(iteration index)", rows: values.map((v, i) => [i, v]) };
     }

@@ -71,9 +71,13 @@
     "TextEncoder", "TextDecoder", "FormData", "URL", "URLSearchParams",
   ];
 
-  const passes = (fn, v) => {
+  // is(v, C, check) tells whether v is a C by its internal slots: check (a method of C) throws
+  // for anything else. instanceof comes first because exceptions are slow, and most values
+  // being cloned are plain objects that fail it at once.
+  const is = (v, C, check) => {
+    if (!(v instanceof C)) return false;
     try {
-      fn.call(v);
+      check.call(v);
       return true;
     } catch {
       return false;
@@ -83,7 +87,7 @@
   const sharedByteLengthOf = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, "byteLength").get;
   const mapSizeOf = Object.getOwnPropertyDescriptor(Map.prototype, "size").get;
   const setSizeOf = Object.getOwnPropertyDescriptor(Set.prototype, "size").get;
-  const boxValueOfs = [Number, String, Boolean, BigInt].map((C) => C.prototype.valueOf);
+  const boxes = [Number, String, Boolean, BigInt];
   const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
   const typedArrays = new Map(
     [...integerArrays, Float16Array, Float32Array, Float64Array].map((C) => [C.name, C]),
@@ -124,14 +128,17 @@
       if (v === null || (typeof v !== "object" && typeof v !== "function")) return v;
       if (this.memory.has(v)) return this.memory.get(v);
       if (typeof v === "function") throw dataCloneError(describeUnclonable(v));
+      // Plain objects (the common case) skip the type checks below.
+      const proto = Object.getPrototypeOf(v);
+      if (proto === Object.prototype || proto === null) return this.cloneProperties(v, {});
       const simple = this.cloneLeaf(v);
       if (simple !== undefined) {
         this.memory.set(v, simple);
         return simple;
       }
       if (Array.isArray(v)) return this.cloneProperties(v, new Array(v.length));
-      if (passes(mapSizeOf, v)) return this.cloneMap(v);
-      if (passes(setSizeOf, v)) return this.cloneSet(v);
+      if (is(v, Map, mapSizeOf)) return this.cloneMap(v);
+      if (is(v, Set, setSizeOf)) return this.cloneSet(v);
       if (ArrayBuffer.isView(v)) return this.cloneView(v);
       if (Error.isError(v) || v instanceof Error) return this.cloneError(v);
       if (this.isUnclonable(v)) throw dataCloneError(describeUnclonable(v));
@@ -140,13 +147,13 @@
 
     // cloneLeaf clones the kinds of objects that hold no other values, or returns undefined.
     cloneLeaf(v) {
-      for (const valueOf of boxValueOfs) {
-        if (passes(valueOf, v)) return Object(valueOf.call(v));
+      for (const C of boxes) {
+        if (is(v, C, C.prototype.valueOf)) return Object(C.prototype.valueOf.call(v));
       }
-      if (passes(Date.prototype.getTime, v)) return new Date(Date.prototype.getTime.call(v));
+      if (is(v, Date, Date.prototype.getTime)) return new Date(Date.prototype.getTime.call(v));
       if (v instanceof RegExp) return new RegExp(v.source, v.flags);
-      if (passes(byteLengthOf, v)) return copyArrayBuffer(v);
-      if (passes(sharedByteLengthOf, v)) throw dataCloneError("A SharedArrayBuffer");
+      if (is(v, ArrayBuffer, byteLengthOf)) return copyArrayBuffer(v);
+      if (is(v, SharedArrayBuffer, sharedByteLengthOf)) throw dataCloneError("A SharedArrayBuffer");
       if (v instanceof DOMException) return new DOMException(v.message, v.name);
       if (typeof Blob === "function" && v instanceof Blob) {
         return typeof File === "function" && v instanceof File
@@ -158,8 +165,8 @@
 
     isUnclonable(v) {
       if (v instanceof Promise || v instanceof WeakRef || v instanceof FinalizationRegistry) return true;
-      if (passes(Symbol.prototype.valueOf, v)) return true;
-      if (passes(WeakMap.prototype.has, v) || passes(WeakSet.prototype.has, v)) return true;
+      if (is(v, Symbol, Symbol.prototype.valueOf)) return true;
+      if (is(v, WeakMap, WeakMap.prototype.has) || is(v, WeakSet, WeakSet.prototype.has)) return true;
       return unclonablePlatformTypes.some((name) => typeof globalThis[name] === "function" && v instanceof globalThis[name]);
     }
 
@@ -227,7 +234,7 @@
     }
     const list = [...transfer];
     list.forEach((item, i) => {
-      if (!passes(byteLengthOf, item)) throw new DOMException("Value not transferable", "DataCloneError");
+      if (!is(item, ArrayBuffer, byteLengthOf)) throw new DOMException("Value not transferable", "DataCloneError");
       if (item.detached) throw new DOMException("An ArrayBuffer is detached and could not be transferred.", "DataCloneError");
       if (list.indexOf(item) !== i) throw new DOMException("ArrayBuffer at index " + i + " is a duplicate.", "DataCloneError");
     });

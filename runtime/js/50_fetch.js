@@ -1,6 +1,6 @@
 // 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
-// File, FormData and a small ReadableStream (default readers only, no byte/BYOB readers, no
-// pipes). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// File, FormData and a small ReadableStream (default readers only: no BYOB readers, no
+// pipes or tee-free transforms). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
@@ -11,9 +11,9 @@ const { bodyToBytes, makeRequest } = (() => {
   const NativeAbortSignal = AbortSignal;
   const encoder = new TextEncoder();
   const utf8Decoder = new TextDecoder(); // the standard's "UTF-8 decode": U+FFFD for errors, BOM dropped
-  const byteDecoder = new TextDecoder("windows-1252"); // one character per byte
   const toBase64 = Uint8Array.prototype.toBase64;
   const fromBase64 = Uint8Array.fromBase64;
+  const { atob } = globalThis;
   const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
   const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
   const constructKey = Symbol("internal construction");
@@ -512,7 +512,7 @@ const { bodyToBytes, makeRequest } = (() => {
     const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
     if (!m) throw new TypeError("Could not parse content as FormData: the multipart boundary is missing");
     const delimiter = `--${m[1] || m[2]}`;
-    const text = byteDecoder.decode(bytes); // one character per byte: string indexes are byte offsets
+    const text = atob(Reflect.apply(toBase64, bytes, [])); // one character per byte: indexes are byte offsets
     const form = new FormData();
     let pos = text.indexOf(delimiter);
     if (pos < 0) throw malformed();

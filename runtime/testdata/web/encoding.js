@@ -158,6 +158,23 @@
   assert.equal(w.decode(bytes(0x81, 0x8d)), "\u0081\u008d", "undefined code points map to C1 controls");
   assert.equal(w.decode(bytes(0xef, 0xbb, 0xbf)), "ï»¿", "no BOM handling");
 
+  // long inputs (processed in slices of 2^20 units or bytes)
+  const M = 1 << 20;
+  const pairAcross = "a".repeat(M - 1) + "😀" + "é";
+  assert.equal(dec.decode(enc.encode(pairAcross)), pairAcross, "a surrogate pair across a slice boundary");
+  const loneAcross = "a".repeat(M - 1) + "\ud800b";
+  assert.equal(dec.decode(enc.encode(loneAcross)), "a".repeat(M - 1) + "\ufffdb", "a lone surrogate at a slice boundary");
+  const euroAcross = "a".repeat(M - 1) + "€";
+  assert.equal(dec.decode(enc.encode(euroAcross)), euroAcross, "a 3-byte sequence across a slice boundary");
+  const badLate = new Uint8Array(M + 10).fill(0x61);
+  badLate[M + 5] = 0xff;
+  assert.equal(dec.decode(badLate), "a".repeat(M + 5) + R + "aaaa", "an invalid byte after the first slice");
+  assert.throws(() => fatal.decode(badLate), TypeError, "fatal sees it too");
+  const tail = new TextDecoder();
+  assert.equal(tail.decode(enc.encode("x".repeat(M) + "€").subarray(0, M + 2), { stream: true }), "x".repeat(M), "a long chunk ending mid-sequence");
+  assert.equal(tail.decode(new Uint8Array([0xac])), "€");
+  assert.deepEqual(enc.encodeInto("héllo", new Uint8Array(100)), { read: 5, written: 6 }, "encodeInto with room to spare");
+
   // round trip of every code point class
   const all = "\u0000\u0001\u007f\u0080\u00ff\u0100\u07ff\u0800\ud7ff\ue000\ufffd\uffff\u{10000}\u{10ffff}";
   assert.equal(dec.decode(enc.encode(all)), all, "round trip");
