@@ -155,10 +155,7 @@ func (m ModuleMap) esmSource(name string) (string, error) {
 		return "export default (" + string(mod.Content) + ");\n", nil
 	case ModuleData:
 		b64 := base64.StdEncoding.EncodeToString(mod.Content)
-		return `const s = atob("` + b64 + `"); const u = new Uint8Array(s.length);
-for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
-export default u.buffer;
-`, nil
+		return `export default Uint8Array.fromBase64("` + b64 + `").buffer;` + "\n", nil
 	}
 	return "", fmt.Errorf("module %q: type %s cannot be imported", name, mod.Type)
 }

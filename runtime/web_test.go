@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,12 @@ func TestMain(m *testing.M) {
 // evalIn runs code in a fresh sandbox with generous limits and returns its JSON value.
 func evalIn(t *testing.T, cfg engine.SandboxConfig, code string) json.RawMessage {
 	t.Helper()
+	return evalResult(t, cfg, code).Value
+}
+
+// evalResult is evalIn returning the whole result (logs too).
+func evalResult(t *testing.T, cfg engine.SandboxConfig, code string) *engine.Result {
+	t.Helper()
 	ctx := context.Background()
 	sb, err := testEngine.NewSandbox(ctx, cfg)
 	if err != nil {
@@ -47,7 +54,7 @@ func evalIn(t *testing.T, cfg engine.SandboxConfig, code string) json.RawMessage
 		}
 		t.Fatalf("%v\n%s", err, isoerr.As(err).Stack)
 	}
-	return res.Value
+	return res
 }
 
 // TestWebAPIs runs every testdata/web/*.js file inside a real sandbox. Each file evaluates
@@ -74,15 +81,49 @@ func TestWebAPIs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code := string(helper) + "\n;const __test = (" + string(src) + "\n);\nawait __test(globalThis.__assert);\nglobalThis.__assert.count"
-			var count int
-			if err := json.Unmarshal(evalIn(t, engine.SandboxConfig{}, code), &count); err != nil || count == 0 {
+			code := string(helper) + "\n;const __test = (" + string(src) + "\n);\nawait __test(globalThis.__assert);\n" +
+				"({count: globalThis.__assert.count, console: globalThis.__consoleExpect ?? null})"
+			res := evalResult(t, engine.SandboxConfig{}, code)
+			var out struct {
+				Count   int `json:"count"`
+				Console []struct {
+					Level   string  `json:"level"`
+					Message *string `json:"message"`
+					Pattern string  `json:"pattern"`
+				} `json:"console"`
+			}
+			if err := json.Unmarshal(res.Value, &out); err != nil || out.Count == 0 {
 				t.Fatalf("%s made no assertions (%v)", name, err)
 			}
-			t.Logf("%s: %d assertions", name, count)
+			// Files that log say what the host must have captured (console.js).
+			if out.Console != nil {
+				if len(res.Logs) != len(out.Console) {
+					t.Fatalf("%s: captured %d console lines, the file expects %d", name, len(res.Logs), len(out.Console))
+				}
+				for i, want := range out.Console {
+					got := res.Logs[i]
+					ok := got.Level == want.Level
+					if want.Message != nil {
+						ok = ok && got.Message == *want.Message
+					} else {
+						ok = ok && regexp.MustCompile(want.Pattern).MatchString(got.Message)
+					}
+					if !ok {
+						t.Errorf("%s: console line %d = %s %q, want %s %q%s", name, i, got.Level, got.Message, want.Level, deref(want.Message), want.Pattern)
+					}
+				}
+			}
+			t.Logf("%s: %d assertions, %d console lines checked", name, out.Count, len(out.Console))
 		})
 	}
 	if ran == 0 {
 		t.Fatal("no test files in testdata/web")
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

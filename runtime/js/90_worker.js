@@ -39,13 +39,9 @@ const worker = (() => {
         case "text":
           module.exports = source;
           break;
-        case "data": {
-          const s = atob(source);
-          const u = new Uint8Array(s.length);
-          for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
-          module.exports = u.buffer;
+        case "data":
+          module.exports = base64ToBytes(source).buffer;
           break;
-        }
         default:
           throw new TypeError(`require() of ES module "${name}" is not supported: use import`);
       }
@@ -219,12 +215,7 @@ const worker = (() => {
     return s === undefined ? undefined : jsonParse(s);
   }
 
-  function base64ToBytes(b64) {
-    const s = atob(b64);
-    const u = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
-    return u;
-  }
+  const base64ToBytes = (b64) => Uint8Array.fromBase64(b64);
 
   function onLoad(msg) {
     env = msg.env ?? {};
