@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/runtime/weburl"
 )
@@ -258,16 +259,25 @@ func (sb *Sandbox) startOp(in []byte) error {
 	if err := json.Unmarshal(a.Payload, &req); err != nil {
 		return typeError("fetch: %v", err)
 	}
-	hreq, err := req.toHTTP(inv.opsCtx)
+	mode := req.Redirect
+	switch mode {
+	case "":
+		mode = fetchctx.Follow
+	case fetchctx.Follow, fetchctx.Manual, fetchctx.Error:
+	default:
+		return typeError("fetch: redirect must be follow, manual or error, not %q", mode)
+	}
+	base := fetchctx.WithRedirect(fetchctx.WithWorker(inv.opsCtx, sb.cfg.Worker), mode)
+	hreq, err := req.toHTTP(base)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(inv.opsCtx)
+	ctx, cancel := context.WithCancel(base)
 	inv.ops[a.ID] = cancel
 	rt, maxBody, done := sb.cfg.Outbound, inv.limits.Output, inv.opDone
 	go func() {
 		defer cancel()
-		v, err := roundTrip(rt, hreq.WithContext(ctx), maxBody)
+		v, err := roundTrip(rt, hreq.WithContext(ctx), maxBody, mode)
 		r := opResult{id: a.ID, value: v}
 		if err != nil {
 			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
@@ -344,12 +354,21 @@ func (r *fetchRequest) toHTTP(ctx context.Context) (*http.Request, error) {
 	return req, nil
 }
 
-func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int) (any, error) {
+func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int, mode string) (any, error) {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// A transport that follows redirects (the egress gateway) reports the final request.
+	final := req.URL.String()
+	if resp.Request != nil && resp.Request.URL != nil {
+		final = resp.Request.URL.String()
+	}
+	redirected := final != req.URL.String()
+	if redirected && mode == fetchctx.Error {
+		return nil, fmt.Errorf("the response was redirected and the request's redirect mode is \"error\"")
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(maxBody)+1))
 	if err != nil {
 		return nil, err
@@ -366,6 +385,6 @@ func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int) (any, error
 	return map[string]any{
 		"status": resp.StatusCode, "statusText": strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))),
 		"headers": headers, "body": base64.StdEncoding.EncodeToString(body),
-		"url": req.URL.String(), "redirected": false,
+		"url": final, "redirected": redirected,
 	}, nil
 }

@@ -26,6 +26,8 @@ type SandboxConfig struct {
 	// Outbound carries the sandbox's fetch() calls. nil means no network access: fetch
 	// throws a TypeError that says so. The egress gateway plugs in here.
 	Outbound http.RoundTripper
+	// Worker names the sandbox's worker on its outbound requests (fetchctx), for the audit.
+	Worker string
 	// Tools answers the guest's tool calls (Code Mode): name and JSON arguments in, a JSON
 	// result or an error (the guest's promise rejects with its message) out. Calls may run
 	// concurrently. nil: calling a tool throws a TypeError.

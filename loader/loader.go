@@ -336,7 +336,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 // image if it has one, restored from the per-code image if the code was seen, else new with
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
-	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound}
+	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id}
 	if id != "" && l.cfg.Images != nil {
 		if sb := l.resume(ctx, hibKey(id, p.hash), cfg); sb != nil {
 			return &instance{sb: sb, how: startResumed}, nil

@@ -291,7 +291,8 @@ func TestBadInput(t *testing.T) {
 		{"limits out of range", "PUT", "/v1/workers/w", []byte(`{` + good + `,"limits":{"cpuMs":99999}}`), 400, isoerr.InvalidRequest, "limits.cpuMs"},
 		{"negative limits", "PUT", "/v1/workers/w", []byte(`{` + good + `,"limits":{"memoryMb":-1}}`), 400, isoerr.InvalidRequest, "negative"},
 		{"env too large", "PUT", "/v1/workers/w", []byte(bigEnv), 413, isoerr.EnvTooLarge, "env"},
-		{"globalOutbound", "PUT", "/v1/workers/w", []byte(`{` + good + `,"globalOutbound":{"allow":["*"]}}`), 501, isoerr.NotImplemented, "globalOutbound"},
+		{"globalOutbound not a policy", "PUT", "/v1/workers/w", []byte(`{` + good + `,"globalOutbound":{"allow":["*"]}}`), 400, isoerr.InvalidWorkerCode, "globalOutbound"},
+		{"globalOutbound invalid rule", "PUT", "/v1/workers/w", []byte(`{` + good + `,"globalOutbound":{"rules":[{"action":"allow","host":"*","injectHeaders":{"A":"{{secret:x}}"}}]}}`), 400, isoerr.InvalidWorkerCode, "globalOutbound"},
 
 		{"fetch unknown field", "POST", "/v1/workers/w/fetch", []byte(`{"uri":"http://x/"}`), 400, isoerr.InvalidRequest, `unknown field "uri"`},
 		{"fetch relative url", "POST", "/v1/workers/w/fetch", []byte(`{"url":"/x"}`), 400, isoerr.InvalidRequest, "absolute"},

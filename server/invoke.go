@@ -41,11 +41,16 @@ func (s *Server) stub(ctx context.Context, id string) (*loader.Stub, error) {
 		if w.Hash != hash {
 			return loader.WorkerCode{}, errWorkerChanged
 		}
-		var code loader.WorkerCode
-		if err := json.Unmarshal(w.Code, &code); err != nil {
-			return code, isoerr.New(isoerr.Internal, "stored code of worker %q does not decode: %v", id, err)
+		var body codeBody
+		if err := json.Unmarshal(w.Code, &body); err != nil {
+			return loader.WorkerCode{}, isoerr.New(isoerr.Internal, "stored code of worker %q does not decode: %v", id, err)
 		}
-		return code, nil
+		code, policy, err := body.code()
+		if err != nil {
+			return code, err
+		}
+		code.Outbound, err = s.outbound(id, policy)
+		return code, err
 	}), nil
 }
 
@@ -328,13 +333,22 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		inv.route = "eval"
-		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: body.Limits.Engine()})
+		out, err := s.outbound("", nil)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: body.Limits.Engine(), Outbound: out})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
 		return
 	}
-	code, err := body.Worker.code()
+	code, policy, err := body.Worker.code()
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if code.Outbound, err = s.outbound("", policy); err != nil {
 		writeError(w, err)
 		return
 	}

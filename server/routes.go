@@ -46,6 +46,11 @@ func (s *Server) routeTable() []route {
 		{"", "/v1/workers/{id}/http", s.handleForward},
 		{"", "/v1/workers/{id}/http/{path...}", s.handleForward},
 		{"GET", "/v1/workers/{id}/logs", s.handleLogs},
+		{"GET", "/v1/workers/{id}/egress", s.handleEgressAudit},
+
+		{"GET", "/v1/secrets", s.handleListSecrets},
+		{"PUT", "/v1/secrets/{name}", s.handlePutSecret},
+		{"DELETE", "/v1/secrets/{name}", s.handleDeleteSecret},
 
 		{"POST", "/v1/run", s.handleRun},
 

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
@@ -76,6 +77,11 @@ type Config struct {
 	LogWorkers int
 	// Logger receives the server's own events (nil: slog.Default()).
 	Logger *slog.Logger
+	// EgressPolicy is the outbound policy of workers that set no globalOutbound of their
+	// own (and of /v1/run snippets). nil: they have no network access.
+	EgressPolicy *egress.Policy
+	// EgressAuditSize is how many outbound decisions the audit keeps (10,000).
+	EgressAuditSize int
 }
 
 func (c Config) withDefaults() Config {
@@ -106,6 +112,7 @@ type Server struct {
 	st       store.Store
 	l        *loader.Loader
 	sessions *session.Manager
+	egress   *egress.Gateway
 	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
 	keys        atomic.Pointer[[][]byte] // SHA-256 of every valid API key
@@ -167,6 +174,9 @@ func (s *Server) init() error {
 	if err := s.initKeys(context.Background()); err != nil {
 		return err
 	}
+	if err := s.initEgress(); err != nil {
+		return err
+	}
 	s.l = cfg.Loader
 	if s.l == nil {
 		ctx := context.Background()
@@ -210,6 +220,7 @@ func (s *Server) init() error {
 		s.closers = append(s.closers, func(ctx context.Context) { m.Close(ctx) })
 	}
 	s.metrics = newMetrics(s.l)
+	s.metrics.reg.MustRegister(egressCollector{s.egress})
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
 	s.handler = s.buildHandler()
 	return nil

@@ -12,29 +12,35 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/store"
 )
 
-// codeBody is WorkerCode as the API accepts it: loader.WorkerCode's JSON plus
-// globalOutbound, which may only be null until the egress gateway exists (issue 5).
+// codeBody is WorkerCode as the API accepts and stores it: loader.WorkerCode's JSON plus
+// globalOutbound, the worker's egress policy (null or absent: the server's default policy,
+// which denies everything unless the operator set one).
 type codeBody struct {
 	loader.WorkerCode
 	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
 }
 
-// code checks the body and returns the WorkerCode it describes.
-func (b *codeBody) code() (loader.WorkerCode, error) {
-	if len(b.GlobalOutbound) > 0 && string(b.GlobalOutbound) != "null" {
-		return b.WorkerCode, isoerr.New(isoerr.NotImplemented, "globalOutbound is not supported yet (egress gateway, issue 5): leave it out or null, and the worker's fetch() has no network")
+// code checks the body and returns the WorkerCode and egress policy it describes.
+func (b *codeBody) code() (loader.WorkerCode, *egress.Policy, error) {
+	p, err := parsePolicy(b.GlobalOutbound)
+	if err != nil {
+		return b.WorkerCode, nil, err
 	}
-	return b.WorkerCode, b.WorkerCode.Validate()
+	if string(b.GlobalOutbound) == "null" {
+		b.GlobalOutbound = nil
+	}
+	return b.WorkerCode, p, b.WorkerCode.Validate()
 }
 
-// canonical is the stored form of code (loader.WorkerCode's JSON, without HTML escaping)
-// and its hash.
-func canonical(c loader.WorkerCode) ([]byte, string, error) {
+// canonical is the stored form of a worker (codeBody's JSON, without HTML escaping) and its
+// hash.
+func canonical(c codeBody) ([]byte, string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -79,12 +85,11 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	code, err := body.code()
-	if err != nil {
+	if _, _, err := body.code(); err != nil {
 		writeError(w, err)
 		return
 	}
-	b, hash, err := canonical(code)
+	b, hash, err := canonical(body)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -38,8 +38,23 @@ type Store interface {
 	// ListKeys returns every API key (hashes only; the store never sees a key).
 	ListKeys(ctx context.Context) ([]Key, error)
 
+	// PutSecret creates or replaces secret name (for egress credential injection).
+	PutSecret(ctx context.Context, name, value string) error
+	// GetSecret returns a secret's value, or ErrNotFound. Only the egress gateway calls it.
+	GetSecret(ctx context.Context, name string) (string, error)
+	// DeleteSecret removes a secret, or returns ErrNotFound.
+	DeleteSecret(ctx context.Context, name string) error
+	// ListSecrets returns every secret without its value, ordered by name.
+	ListSecrets(ctx context.Context) ([]Secret, error)
+
 	// Close releases the store.
 	Close() error
+}
+
+// Secret describes a stored secret; its value is never part of it.
+type Secret struct {
+	Name      string
+	UpdatedAt time.Time
 }
 
 // Worker is a stored worker: its WorkerCode as JSON (loader.WorkerCode's JSON form) and

@@ -111,6 +111,11 @@ func printTable(w io.Writer, r *bench.Report, a *bench.Anchor) {
 	row("RSS per idle loaded worker", r.IdleWorkerRSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
 	row("eval '1+1' as a new process (deno eval)", r.EvalP50, an.DenoEvalP50, "ms", r.EvalN)
 	row("new sandbox (runtime ready, no code)", r.NewSandboxP50, 0, "ms", r.NewSandboxN)
+	row("cold load without the base image, p50", r.NoImageColdLoadP50, an.ColdLoadP50, "ms", min(r.ColdLoadN, 100))
+	row("restore of a seen code + first response", r.RestoreP50, 0, "ms", r.RestoreN)
+	row("hibernated worker on disk", r.HibernatedWorkerKB, 0, "KiB", r.HibernatedN)
+	row("fork of a sandbox with 10 MiB of heap", r.Fork10MiBP50, 0, "ms", r.ForkN)
+	row("PSS per idle loaded worker", r.IdleWorkerPSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
 	for _, n := range []int{100, 500, 1000} {
 		if v, ok := r.IdleWorkerRSSAt[n]; ok {
 			fmt.Fprintf(w, "  RSS per idle worker at %d ids: %.0f KiB\n", n, v)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/isobox/isobox/egress"
 	"io"
 	"log/slog"
 	"net"
@@ -34,6 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cacheDir := fs.String("cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
 	maxBodyMB := fs.Int("max-body-mb", 32, "largest request body accepted, in MiB")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight invocations may finish after SIGINT/SIGTERM")
+	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
 		fs.PrintDefaults()
@@ -52,7 +54,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "isobox: --max-body-mb must be at least 1")
 		return 2
 	}
+	var policy *egress.Policy
+	if *egressFile != "" {
+		b, err := os.ReadFile(*egressFile)
+		if err == nil {
+			policy, err = egress.ParsePolicy(b)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: --egress-policy: %v\n", err)
+			return 2
+		}
+	}
 	s, err := server.New(server.Config{
+		EgressPolicy:    policy,
 		Addr:            *addr,
 		DataDir:         *data,
 		CacheDir:        *cacheDir,

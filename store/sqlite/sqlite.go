@@ -44,6 +44,11 @@ var migrations = []string{
 		admin      INTEGER NOT NULL,
 		created_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	`CREATE TABLE secrets (
+		name       TEXT PRIMARY KEY,
+		value      TEXT NOT NULL,
+		updated_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // Open opens (creating if needed) the database at path, owner-readable only, and brings
@@ -241,6 +246,62 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
 		}
 		k.CreatedAt = time.Unix(0, created).UTC()
 		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// PutSecret implements store.Store.
+func (s *Store) PutSecret(ctx context.Context, name, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO secrets (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		name, value, time.Now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: put secret %q: %w", name, err)
+	}
+	return nil
+}
+
+// GetSecret implements store.Store.
+func (s *Store) GetSecret(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = ?", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("secret %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: get secret %q: %w", name, err)
+	}
+	return v, nil
+}
+
+// DeleteSecret implements store.Store.
+func (s *Store) DeleteSecret(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM secrets WHERE name = ?", name)
+	if err != nil {
+		return fmt.Errorf("store: delete secret %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("secret %q: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ListSecrets implements store.Store.
+func (s *Store) ListSecrets(ctx context.Context) ([]store.Secret, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, updated_at FROM secrets ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("store: list secrets: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Secret
+	for rows.Next() {
+		var sec store.Secret
+		var at int64
+		if err := rows.Scan(&sec.Name, &at); err != nil {
+			return nil, fmt.Errorf("store: list secrets: %w", err)
+		}
+		sec.UpdatedAt = time.Unix(0, at).UTC()
+		out = append(out, sec)
 	}
 	return out, rows.Err()
 }

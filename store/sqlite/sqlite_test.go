@@ -123,3 +123,33 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatal("opened a database with a newer schema")
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.GetSecret(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing secret: %v", err)
+	}
+	for _, v := range []string{"one", "two"} {
+		if err := st.PutSecret(ctx, "a", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := st.GetSecret(ctx, "a"); err != nil || v != "two" {
+		t.Fatalf("get: %q %v", v, err)
+	}
+	list, err := st.ListSecrets(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "a" || list[0].UpdatedAt.IsZero() {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := st.DeleteSecret(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteSecret(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
