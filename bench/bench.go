@@ -66,6 +66,19 @@ type Report struct {
 	EvalN           int             `json:"eval_samples"`
 	NewSandboxP50   float64         `json:"new_sandbox_p50_ms"`
 	NewSandboxN     int             `json:"new_sandbox_samples"`
+	// Snapshot figures (issue 3).
+	RestoreP50         float64 `json:"restore_p50_ms"`
+	RestoreN           int     `json:"restore_samples"`
+	HibernatedWorkerKB float64 `json:"hibernated_worker_kib"`
+	HibernatedN        int     `json:"hibernated_worker_samples"`
+	Fork10MiBP50       float64 `json:"fork_10mib_p50_ms"`
+	ForkN              int     `json:"fork_samples"`
+	// IdleWorkerPSS is the proportional set size per idle worker at the largest id count:
+	// pages shared copy-on-write with the base image are divided among their users.
+	IdleWorkerPSS float64 `json:"idle_worker_pss_kib"`
+	// NoImageColdLoadP50 is the cold load without the base image (every sandbox starts
+	// QuickJS and evaluates the runtime), for comparison.
+	NoImageColdLoadP50 float64 `json:"cold_load_no_image_p50_ms"`
 }
 
 func (o *Options) defaults() {
@@ -114,15 +127,37 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if r.WarmCallP50, r.WarmCallP99, r.WarmCallN, err = warmCalls(ctx, e, o.Warm); err != nil {
 		return nil, err
 	}
+	o.Progress("restore of a seen code")
+	if r.RestoreP50, r.RestoreN, err = restores(ctx, e, min(o.Cold, 300)); err != nil {
+		return nil, err
+	}
+	o.Progress("hibernated worker size")
+	if r.HibernatedWorkerKB, r.HibernatedN, err = hibernatedSize(ctx, e, 50); err != nil {
+		return nil, err
+	}
+	o.Progress("fork of a 10 MiB sandbox")
+	if r.Fork10MiBP50, r.ForkN, err = forks(ctx, e, 30); err != nil {
+		return nil, err
+	}
 	o.Progress("idle worker memory")
 	r.IdleWorkerRSSAt = map[int]float64{}
 	for _, n := range o.MemIDs {
-		kib, err := idleRSS(ctx, e, n)
+		kib, pss, err := idleRSS(ctx, e, n)
 		if err != nil {
 			return nil, err
 		}
 		r.IdleWorkerRSSAt[n] = kib
-		r.IdleWorkerRSS, r.IdleWorkerN = kib, n
+		r.IdleWorkerRSS, r.IdleWorkerN, r.IdleWorkerPSS = kib, n, pss
+	}
+	o.Progress("cold load without the base image")
+	ne, err := engine.New(ctx, engine.Config{CacheDir: o.CacheDir, NoImage: true})
+	if err != nil {
+		return nil, err
+	}
+	r.NoImageColdLoadP50, _, _, err = coldLoads(ctx, ne, min(o.Cold, 100))
+	ne.Close(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if o.Eval > 0 && len(o.EvalCmd) > 0 {
 		o.Progress("eval end to end")
@@ -197,50 +232,144 @@ func warmCalls(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, 
 }
 
 // idleRSS loads n distinct workers, leaves them idle and warm, and returns the growth of
-// the process's resident set per worker, in KiB.
-func idleRSS(ctx context.Context, e *engine.Engine, n int) (float64, error) {
-	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1, MemoryBudget: 1 << 40})
+// the process's resident set (RSS) and proportional set (PSS) per worker, in KiB.
+func idleRSS(ctx context.Context, e *engine.Engine, n int) (rss, pss float64, err error) {
+	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1, MemoryBudget: 1 << 40, CodeImageBudget: 1})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer l.Close(ctx)
 	runtime.GC()
 	debug.FreeOSMemory()
-	before, err := rssKiB()
+	rss0, pss0, err := memKiB()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for i := range n {
 		if _, err := l.Get(fmt.Sprintf("mem-%d", i), func() (loader.WorkerCode, error) { return WorkerCode(i), nil }).Fetch(ctx, dynReq(ctx)); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	after, err := rssKiB()
+	rss1, pss1, err := memKiB()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if got := l.Stats().IdleSandboxes; got != n {
-		return 0, fmt.Errorf("%d of %d workers stayed loaded", got, n)
+		return 0, 0, fmt.Errorf("%d of %d workers stayed loaded", got, n)
 	}
-	return float64(after-before) / float64(n), nil
+	return float64(rss1-rss0) / float64(n), float64(pss1-pss0) / float64(n), nil
 }
 
-// rssKiB reads the resident set size of this process (Linux).
-func rssKiB() (int64, error) {
-	f, err := os.Open("/proc/self/status")
+// memKiB reads the resident (Rss) and proportional (Pss) set sizes of this process (Linux).
+func memKiB() (rss, pss int64, err error) {
+	f, err := os.Open("/proc/self/smaps_rollup")
 	if err != nil {
-		return 0, fmt.Errorf("resident memory is measured from /proc (Linux only): %w", err)
+		return 0, 0, fmt.Errorf("memory is measured from /proc (Linux only): %w", err)
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		line := s.Text()
+		for _, f := range []struct {
+			name string
+			dst  *int64
+		}{{"Rss:", &rss}, {"Pss:", &pss}} {
+			if v, ok := strings.CutPrefix(line, f.name); ok {
+				*f.dst, _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			}
 		}
 	}
-	return 0, fmt.Errorf("VmRSS not found in /proc/self/status")
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("Rss not found in /proc/self/smaps_rollup")
+	}
+	return rss, pss, nil
+}
+
+// restores measures a call to a worker whose code was seen before (its per-code image is
+// cached) but which has no warm sandbox: restore plus first response.
+func restores(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
+	l, err := loader.New(loader.Config{Engine: e})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer l.Close(ctx)
+	codeFn := func() (loader.WorkerCode, error) { return WorkerCode(7), nil }
+	if _, err := l.Get("seen", codeFn).Fetch(ctx, dynReq(ctx)); err != nil {
+		return 0, 0, err
+	}
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		l.Forget(ctx, "seen")
+		t := time.Now()
+		res, err := l.Get("seen", codeFn).Fetch(ctx, dynReq(ctx))
+		if err != nil {
+			return 0, 0, err
+		}
+		ds = append(ds, time.Since(t))
+		if !res.Restored {
+			return 0, 0, fmt.Errorf("a seen code was not restored")
+		}
+	}
+	p50, _, count := quantiles(ds)
+	return p50, count, nil
+}
+
+// hibernatedSize is the serialized image of a dyn.js worker after one call, in KiB.
+func hibernatedSize(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
+	var total int
+	for i := range n {
+		sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(strings.ReplaceAll(DynJS, "{i}", strconv.Itoa(i)))}}})
+		if err != nil {
+			return 0, 0, err
+		}
+		_, err = sb.Load(ctx, engine.Limits{}, "main.js", []byte(fmt.Sprintf(`{"ID":"%d"}`, i)))
+		if err == nil {
+			_, err = sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://dynamic/?n=1000"}, nil)
+		}
+		var b []byte
+		if err == nil {
+			var img *engine.Image
+			if img, err = sb.Snapshot(); err == nil {
+				b, err = img.Marshal()
+			}
+		}
+		sb.Close(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		total += len(b)
+	}
+	return float64(total) / float64(n) / 1024, n, nil
+}
+
+// forks measures Fork of a sandbox holding 10 MiB of live heap.
+func forks(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sb.Close(ctx)
+	if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, `
+		globalThis.heap = [];
+		for (let i = 0; i < 160; i++) heap.push(new Uint8Array(64 << 10).fill(i));
+		globalThis.objs = Array.from({length: 20000}, (_, i) => ({i, s: "v" + i}));
+		1`); err != nil {
+		return 0, 0, err
+	}
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		t := time.Now()
+		child, err := sb.Fork(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		ds = append(ds, time.Since(t))
+		child.Close(ctx)
+	}
+	p50, _, count := quantiles(ds)
+	return p50, count, nil
 }
 
 func evalRuns(ctx context.Context, cmd []string, n int) (float64, int, error) {
