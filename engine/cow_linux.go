@@ -42,3 +42,11 @@ func (c *cowFile) mapInto(region []byte) bool {
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
 	return err == nil
 }
+
+// discard gives the pages of b back to the OS: the next touch sees the image again (a
+// copy-on-write mapping) or zeros. Used on the dead part of the stack between calls.
+func discard(b []byte) {
+	if len(b) > 0 {
+		_ = unix.Madvise(b, unix.MADV_DONTNEED)
+	}
+}

@@ -65,8 +65,7 @@ type Engine struct {
 	// base is the memory image of a sandbox with the runtime evaluated; new sandboxes
 	// start from it. nil with Config.NoImage.
 	base          *image
-	segments      []span // where instantiation writes the module's data segments
-	deadStack     span   // the stack below its top: dead while no guest call runs
+	deadStack     span // the stack below its top: dead while no guest call runs
 	restoreConfig wazero.ModuleConfig
 	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
 	CompileTime time.Duration
@@ -75,6 +74,10 @@ type Engine struct {
 // maxJSStack is the QuickJS stack limit: below the 1 MiB wasm stack (build.sh), with room
 // left for C frames (regexp, JSON) that run past QuickJS's own checks.
 const maxJSStack = 768 << 10
+
+// gcHeadroom is how much a sandbox may allocate after start before QuickJS's first cycle
+// collection (reference counting frees most garbage at once anyway).
+const gcHeadroom = 4 << 20
 
 // stackSize is the wasm stack's size, set by build.sh (-z stack-size).
 const stackSize = 1 << 20
@@ -139,11 +142,6 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 // makeBaseImage starts one sandbox the slow way and keeps its memory as the image every
 // later sandbox starts from.
 func (e *Engine) makeBaseImage(ctx context.Context) error {
-	segs, err := dataSegments(js.Wasm())
-	if err != nil {
-		return fmt.Errorf("engine: reading the module's data segments: %w", err)
-	}
-	e.segments = segs
 	// Fixed clocks while the base image starts, then a fixed seed and time origin: the image
 	// is the same in every process of this build, so hibernated images (relative to it) can
 	// be resumed after a restart.
@@ -153,6 +151,12 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 	sb, err := e.newSandboxCold(ctx, DefaultLimits().Memory, fixed)
 	if err != nil {
 		return err
+	}
+	// Collect now and defer the next collection (see ib_settle in glue.c): restored
+	// sandboxes then keep sharing the image's pages instead of dirtying them all in a GC.
+	if _, err := sb.mod.ExportedFunction("ib_settle").Call(sb.ctx, gcHeadroom); err != nil {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: settle base image: %w", err)
 	}
 	if _, err := sb.fn.reseed.Call(sb.ctx, 0); err != nil {
 		sb.Close(ctx)

@@ -72,6 +72,17 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 func (sb *Sandbox) end() {
 	sb.inv.cancelOps()
 	sb.inv = nil
+	sb.dropDeadStack()
+}
+
+// dropDeadStack releases the pages the call's stack touched: between calls they hold only
+// garbage, and an idle sandbox should not keep them resident.
+func (sb *Sandbox) dropDeadStack() {
+	d := sb.e.deadStack
+	if d.n == 0 || sb.mem.release == nil || uint64(d.off+d.n) > uint64(len(sb.mem.buf)) {
+		return
+	}
+	discard(sb.mem.buf[d.off : d.off+d.n])
 }
 
 func (inv *invocation) nextTimer() (id int, at time.Time, ok bool) {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
@@ -62,17 +61,16 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 	}
 	sb.mod = mod
 	sb.bindExports()
+	// Growing to the image's size moves the memory onto the image (newImageMemory).
 	mem := mod.Memory()
-	if want := uint32(len(img.data) / wasmPage); mem.Size()/wasmPage < want {
-		if _, ok := mem.Grow(want - mem.Size()/wasmPage); !ok {
-			sb.Close(ctx)
-			return nil, fmt.Errorf("engine: cannot size memory for the image")
-		}
+	want := uint32(len(img.data) / wasmPage)
+	if mem.Size()/wasmPage >= want {
+		sb.Close(ctx)
+		return nil, fmt.Errorf("engine: the image (%d pages) is not larger than the module's initial memory", want)
 	}
-	// Instantiation wrote the module's data segments over the image: put the image back.
-	buf, _ := mem.Read(0, mem.Size())
-	for _, s := range e.segments {
-		copy(buf[s.off:s.off+s.n], img.data[s.off:s.off+s.n])
+	if _, ok := mem.Grow(want - mem.Size()/wasmPage); !ok {
+		sb.Close(ctx)
+		return nil, fmt.Errorf("engine: cannot size memory for the image")
 	}
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
@@ -84,92 +82,6 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 }
 
 const wasmPage = 65536
-
-// dataSegments lists where a module's active data segments are written at instantiation.
-func dataSegments(wasm []byte) ([]span, error) {
-	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
-		return nil, errors.New("not a wasm module")
-	}
-	p := 8
-	for p < len(wasm) {
-		id := wasm[p]
-		p++
-		size, n := uleb(wasm[p:])
-		if n == 0 {
-			return nil, errors.New("bad section size")
-		}
-		p += n
-		end := p + int(size)
-		if end > len(wasm) {
-			return nil, errors.New("section past the end")
-		}
-		if id != 11 { // the data section
-			p = end
-			continue
-		}
-		sec := wasm[p:end]
-		count, n := uleb(sec)
-		sec = sec[n:]
-		var out []span
-		for range count {
-			flags, n := uleb(sec)
-			sec = sec[n:]
-			switch flags {
-			case 0, 2:
-				if flags == 2 {
-					_, n = uleb(sec) // memory index
-					sec = sec[n:]
-				}
-				if len(sec) == 0 || sec[0] != 0x41 { // i32.const
-					return nil, errors.New("data segment offset is not a constant")
-				}
-				off, n := sleb(sec[1:])
-				sec = sec[1+n:]
-				if len(sec) == 0 || sec[0] != 0x0b { // end
-					return nil, errors.New("data segment offset expression too long")
-				}
-				sec = sec[1:]
-				size, n := uleb(sec)
-				sec = sec[n+int(size):]
-				out = append(out, span{off: uint32(off), n: uint32(size)})
-			case 1: // passive: written only by memory.init
-				size, n := uleb(sec)
-				sec = sec[n+int(size):]
-			default:
-				return nil, fmt.Errorf("unknown data segment kind %d", flags)
-			}
-		}
-		return out, nil
-	}
-	return nil, nil
-}
-
-func uleb(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
-}
-
-func sleb(b []byte) (int64, int) {
-	var v int64
-	var shift uint
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= int64(b[i]&0x7f) << shift
-		shift += 7
-		if b[i]&0x80 == 0 {
-			if shift < 64 && b[i]&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v, i + 1
-		}
-	}
-	return 0, 0
-}
 
 // bindExports looks up the glue's exports.
 func (sb *Sandbox) bindExports() {

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"testing"
-
-	"github.com/isobox/isobox/engine/js"
 )
 
 // Both ways of starting from an image work: the copy-on-write mapping of a memfd (Linux)
@@ -60,44 +58,5 @@ func TestImageRestorePaths(t *testing.T) {
 	}
 	if string(before) != string(e.base.data) {
 		t.Fatal("the image's bytes changed")
-	}
-}
-
-func TestDataSegmentsParse(t *testing.T) {
-	segs, err := dataSegments(js.Wasm())
-	if err != nil || len(segs) == 0 {
-		t.Fatalf("segments %v %v", segs, err)
-	}
-	for _, bad := range [][]byte{nil, []byte("nope"), []byte("\x00asm\x01\x00\x00\x00\x0b\xff")} {
-		if _, err := dataSegments(bad); err == nil {
-			t.Errorf("dataSegments(%q) accepted", bad)
-		}
-	}
-}
-
-// The base image is the same in every process of one build: hibernated images are
-// relative to it and must survive a restart.
-func TestBaseImageIsDeterministic(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	e1, err := New(ctx, Config{CacheDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e1.Close(ctx)
-	e2, err := New(ctx, Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close(ctx)
-	if e1.base.sum != e2.base.sum {
-		diff := 0
-		for i := range min(len(e1.base.data), len(e2.base.data)) {
-			if e1.base.data[i] != e2.base.data[i] {
-				diff++
-				t.Logf("offset %d: %02x vs %02x ctx %x", i, e1.base.data[i], e2.base.data[i], e1.base.data[i&^15:i&^15+32])
-			}
-		}
-		t.Fatalf("two engines made different base images (%d vs %d bytes, %d bytes differ)", len(e1.base.data), len(e2.base.data), diff)
 	}
 }

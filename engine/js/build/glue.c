@@ -313,6 +313,15 @@ EXPORT("ib_reseed") void ib_reseed(uint64_t seed) {
   JS_FreeValue(ctx, perf);
 }
 
+// ib_settle collects garbage and sets the next collection to happen only after `extra`
+// more bytes are allocated. A collection touches every object, so in a sandbox restored
+// from an image it turns every shared page into a private copy; QuickJS frees most garbage
+// by reference counting, and the cycle collector can wait.
+EXPORT("ib_settle") void ib_settle(uint32_t extra) {
+  JS_RunGC(rt);
+  rt->malloc_gc_threshold = rt->malloc_state.malloc_size + extra;
+}
+
 // ib_stack_top is (about) where the stack starts: the whole stack below it is dead while no
 // guest call runs, so snapshots leave it out.
 EXPORT("ib_stack_top") uint32_t ib_stack_top(void) { return (uint32_t)(uintptr_t)__builtin_frame_address(0); }
