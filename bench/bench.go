@@ -250,6 +250,7 @@ func idleRSS(ctx context.Context, e *engine.Engine, n int) (rss, pss float64, er
 			return 0, 0, err
 		}
 	}
+	l.TrimIdle()
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss1, pss1, err := memKiB()

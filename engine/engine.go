@@ -154,22 +154,22 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 	}
 	// Collect now and defer the next collection (see ib_settle in glue.c): restored
 	// sandboxes then keep sharing the image's pages instead of dirtying them all in a GC.
-	if _, err := sb.mod.ExportedFunction("ib_settle").Call(sb.ctx, gcHeadroom); err != nil {
+	if _, err := sb.call(opSettle, gcHeadroom, 0, 0); err != nil {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: settle base image: %w", err)
 	}
-	if _, err := sb.fn.reseed.Call(sb.ctx, 0); err != nil {
+	if _, err := sb.call(opReseed, 0, 0, 0); err != nil {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: freeze base image: %w", err)
 	}
-	top, err := sb.mod.ExportedFunction("ib_stack_top").Call(sb.ctx)
+	top, err := sb.call(opStackTop, 0, 0, 0)
 	if err != nil {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: stack top: %w", err)
 	}
 	// build.sh gives the stack 1 MiB; keep a page of margin under the top for the frames
 	// of the call that asked.
-	if hi := uint32(top[0]) &^ (osPage - 1); hi > stackSize {
+	if hi := uint32(top) &^ (osPage - 1); hi > stackSize {
 		e.deadStack = span{off: hi - stackSize + osPage, n: stackSize - 2*osPage}
 	}
 	e.base = newImage(sb)
@@ -233,22 +233,22 @@ func (e *Engine) compileRuntime(ctx context.Context, src string) error {
 	if err != nil {
 		return err
 	}
-	res, err := sb.guest(sb.fn.compile, uint64(ptr), uint64(len(src)), uint64(name))
+	res, err := sb.guest(opCompile, ptr, uint32(len(src)), name)
 	if err != nil {
 		return fmt.Errorf("engine: compile runtime: %w", err)
 	}
-	if int32(res[0]) != 0 {
+	if res != 0 {
 		return fmt.Errorf("engine: compile runtime: %s", sb.lastError())
 	}
-	out, err := sb.guest(sb.fn.outPtr)
+	out, err := sb.call(opOutPtr, 0, 0, 0)
 	if err != nil {
 		return err
 	}
-	n, err := sb.guest(sb.fn.outLen)
+	n, err := sb.call(opOutLen, 0, 0, 0)
 	if err != nil {
 		return err
 	}
-	buf, ok := sb.mod.Memory().Read(uint32(out[0]), uint32(n[0]))
+	buf, ok := sb.mod.Memory().Read(uint32(out), uint32(n))
 	if !ok {
 		return fmt.Errorf("engine: compile runtime: bytecode out of range")
 	}

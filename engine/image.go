@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/isobox/isobox/isoerr"
@@ -60,7 +59,7 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 		return nil, fmt.Errorf("engine: instantiate from image: %w", err)
 	}
 	sb.mod = mod
-	sb.bindExports()
+	sb.entry = mod.ExportedFunction("ib_call")
 	// Growing to the image's size moves the memory onto the image (newImageMemory).
 	mem := mod.Memory()
 	want := uint32(len(img.data) / wasmPage)
@@ -74,7 +73,7 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 	}
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
-	if _, err := sb.fn.reseed.Call(sb.ctx, binary.LittleEndian.Uint64(seed[:])); err != nil {
+	if _, err := sb.call(opReseed, binary.LittleEndian.Uint32(seed[:4]), binary.LittleEndian.Uint32(seed[4:]), 0); err != nil {
 		sb.Close(ctx)
 		return nil, fmt.Errorf("engine: reseed restored sandbox: %w", err)
 	}
@@ -82,14 +81,3 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 }
 
 const wasmPage = 65536
-
-// bindExports looks up the glue's exports.
-func (sb *Sandbox) bindExports() {
-	f := func(name string) api.Function { return sb.mod.ExportedFunction(name) }
-	sb.fn = guestFuncs{
-		init: f("ib_init"), reseed: f("ib_reseed"), malloc: f("ib_malloc"), free: f("ib_free"), eval: f("ib_eval"),
-		compile: f("ib_compile"), evalBytecode: f("ib_eval_bytecode"), dispatch: f("ib_dispatch"),
-		runJobs: f("ib_run_jobs"), errPtr: f("ib_error_ptr"), errLen: f("ib_error_len"),
-		outPtr: f("ib_out_ptr"), outLen: f("ib_out_len"), memUsage: f("ib_memory_usage"),
-	}
-}

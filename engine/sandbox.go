@@ -46,16 +46,43 @@ type Sandbox struct {
 	mem     *limitedMemory
 	ctx     context.Context // carries the sandbox to host functions
 	cfg     SandboxConfig
-	fn      guestFuncs
+	entry   api.Function // the glue's single export, ib_call
+	stack   [4]uint64    // its call stack (params and result)
 	inv     *invocation
 	pending []byte // a host answer waiting for take()
 	broken  *isoerr.Error
 	loaded  bool
 }
 
-type guestFuncs struct {
-	init, reseed, malloc, free, eval, compile, evalBytecode, dispatch, runJobs,
-	errPtr, errLen, outPtr, outLen, memUsage api.Function
+// op is an operation of the glue's ib_call (engine/js/build/glue.c, OP_*).
+type op uint32
+
+const (
+	opInit op = iota + 1
+	opReseed
+	opSettle
+	opStackTop
+	opMalloc
+	opFree
+	opErrorPtr
+	opErrorLen
+	opOutPtr
+	opOutLen
+	opEval
+	opCompile
+	opEvalBytecode
+	opDispatch
+	opRunJobs
+	opMemoryUsage
+)
+
+// call runs one glue operation without CPU accounting (set-up and bookkeeping).
+func (sb *Sandbox) call(o op, a, b, c uint32) (int64, error) {
+	sb.stack = [4]uint64{uint64(o), uint64(a), uint64(b), uint64(c)}
+	if err := sb.entry.CallWithStack(sb.ctx, sb.stack[:]); err != nil {
+		return 0, err
+	}
+	return int64(sb.stack[0]), nil
 }
 
 // instantiate makes a bare sandbox: QuickJS initialised, no runtime yet.
@@ -73,9 +100,9 @@ func (e *Engine) instantiate(ctx context.Context, memLimit uint64, cfg wazero.Mo
 		return nil, fmt.Errorf("engine: instantiate: %w", err)
 	}
 	sb.mod = mod
-	sb.bindExports()
-	res, err := sb.fn.init.Call(sb.ctx, maxJSStack)
-	if err != nil || int32(res[0]) != 0 {
+	sb.entry = mod.ExportedFunction("ib_call")
+	res, err := sb.call(opInit, maxJSStack, 0, 0)
+	if err != nil || res != 0 {
 		sb.Close(ctx)
 		if sb.mem.refused.Load() {
 			return nil, isoerr.New(isoerr.MemoryLimitExceeded, "memory limit of %d bytes is too small to start a sandbox", memLimit)
@@ -123,9 +150,9 @@ func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64, cfg wazero
 	defer sb.end()
 	ptr, err := sb.write(e.bootstrap)
 	if err == nil {
-		var res []uint64
-		res, err = sb.guest(sb.fn.evalBytecode, uint64(ptr), uint64(len(e.bootstrap)))
-		if err == nil && int32(res[0]) != 0 {
+		var res int64
+		res, err = sb.guest(opEvalBytecode, ptr, uint32(len(e.bootstrap)), 0)
+		if err == nil && res != 0 {
 			err = fmt.Errorf("engine: runtime failed to start: %s", sb.lastError())
 		}
 		sb.freeGuest(ptr)
@@ -157,15 +184,16 @@ func (sb *Sandbox) Broken() error {
 // MemoryBytes is the size of the sandbox's linear memory.
 func (sb *Sandbox) MemoryBytes() int { return sb.mem.Len() }
 
-// guest calls a guest export, measuring the time spent as the invocation's CPU time.
-func (sb *Sandbox) guest(fn api.Function, args ...uint64) ([]uint64, error) {
+// guest runs a glue operation that runs guest code, measuring the time spent as the
+// invocation's CPU time.
+func (sb *Sandbox) guest(o op, a, b, c uint32) (int64, error) {
 	inv := sb.inv
 	inv.running = time.Now()
-	res, err := fn.Call(sb.ctx, args...)
+	res, err := sb.call(o, a, b, c)
 	inv.cpu += time.Since(inv.running)
 	inv.running = time.Time{}
 	if err != nil {
-		return nil, sb.trap(err)
+		return 0, sb.trap(err)
 	}
 	return res, nil
 }
@@ -192,11 +220,11 @@ func (sb *Sandbox) memoryError() *isoerr.Error {
 }
 
 func (sb *Sandbox) write(b []byte) (uint32, error) {
-	res, err := sb.guest(sb.fn.malloc, uint64(len(b)+1))
+	res, err := sb.guest(opMalloc, uint32(len(b)+1), 0, 0)
 	if err != nil {
 		return 0, err
 	}
-	ptr := uint32(res[0])
+	ptr := uint32(res)
 	if ptr == 0 {
 		sb.broken = sb.memoryError()
 		return 0, sb.broken
@@ -211,18 +239,18 @@ func (sb *Sandbox) writeCString(s string) (uint32, error) { return sb.write([]by
 
 func (sb *Sandbox) freeGuest(ptr uint32) {
 	if sb.broken == nil {
-		_, _ = sb.guest(sb.fn.free, uint64(ptr))
+		_, _ = sb.guest(opFree, ptr, 0, 0)
 	}
 }
 
 // lastError reads the exception the glue recorded (JSON).
 func (sb *Sandbox) lastError() []byte {
-	p, err1 := sb.fn.errPtr.Call(sb.ctx)
-	n, err2 := sb.fn.errLen.Call(sb.ctx)
+	p, err1 := sb.call(opErrorPtr, 0, 0, 0)
+	n, err2 := sb.call(opErrorLen, 0, 0, 0)
 	if err1 != nil || err2 != nil {
 		return []byte(`{"message":"unknown error"}`)
 	}
-	b, ok := sb.mod.Memory().Read(uint32(p[0]), uint32(n[0]))
+	b, ok := sb.mod.Memory().Read(uint32(p), uint32(n))
 	if !ok || len(b) == 0 {
 		return []byte(`{"message":"unknown error"}`)
 	}
@@ -239,12 +267,12 @@ func (sb *Sandbox) dispatch(msg any) error {
 	if err != nil {
 		return err
 	}
-	res, err := sb.guest(sb.fn.dispatch, uint64(ptr), uint64(len(b)))
+	res, err := sb.guest(opDispatch, ptr, uint32(len(b)), 0)
 	if err != nil {
 		return err
 	}
 	sb.freeGuest(ptr)
-	if r := int32(res[0]); r != 0 {
+	if res != 0 {
 		return sb.guestException()
 	}
 	return nil
@@ -271,11 +299,11 @@ func (sb *Sandbox) guestException() *isoerr.Error {
 }
 
 func (sb *Sandbox) runJobs() error {
-	res, err := sb.guest(sb.fn.runJobs)
+	res, err := sb.guest(opRunJobs, 0, 0, 0)
 	if err != nil {
 		return err
 	}
-	if int32(res[0]) < 0 {
+	if res < 0 {
 		return sb.guestException()
 	}
 	return nil

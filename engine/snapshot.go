@@ -49,32 +49,34 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
 	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded}
-	dead := sb.e.deadStack
-	for off := 0; off < len(mem); off += osPage {
-		if uint32(off) >= dead.off && uint32(off) < dead.off+dead.n {
-			continue // dead stack: whatever it holds is never read again
-		}
-		p := mem[off : off+osPage]
-		if off+osPage <= len(base.data) {
-			if bytes.Equal(p, base.data[off:off+osPage]) {
-				continue
-			}
-		} else if isZero(p) {
-			continue
-		}
+	sb.changedPages(mem, func(off int) {
 		img.pages = append(img.pages, uint32(off/osPage))
-		img.data = append(img.data, p...)
-	}
+		img.data = append(img.data, mem[off:off+osPage]...)
+	})
 	return img, nil
 }
 
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
+var zeroPage [osPage]byte
+
+// changedPages calls f with the offset of every page of mem that differs from what a
+// sandbox restored from the base image holds there: the base image's bytes, zeros past
+// its end. The dead part of the stack is skipped: it is garbage between calls.
+func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
+	base, dead := sb.e.base.data, sb.e.deadStack
+	for off := 0; off < len(mem); off += osPage {
+		if uint32(off) >= dead.off && uint32(off) < dead.off+dead.n {
+			continue
 		}
+		p := mem[off : off+osPage]
+		if off+osPage <= len(base) {
+			if bytes.Equal(p, base[off:off+osPage]) {
+				continue
+			}
+		} else if bytes.Equal(p, zeroPage[:]) {
+			continue
+		}
+		f(off)
 	}
-	return true
 }
 
 // Restore makes a new sandbox in the state img was taken in. cfg gives it its host side
@@ -113,13 +115,35 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 }
 
 // Fork returns a new sandbox with the same state as sb at this moment; from then on the
-// two are independent.
+// two are independent. The child starts from the base image and gets a copy of every page
+// the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
-	img, err := sb.Snapshot()
+	if sb.broken != nil {
+		return nil, sb.broken
+	}
+	if sb.inv != nil {
+		return nil, isoerr.New(isoerr.Internal, "cannot fork a sandbox while it runs")
+	}
+	if sb.e.base == nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
+	}
+	child, err := sb.e.restore(ctx, sb.e.base, sb.mem.limit)
 	if err != nil {
 		return nil, err
 	}
-	return sb.e.Restore(ctx, img, sb.cfg)
+	pm := sb.mod.Memory()
+	cm := child.mod.Memory()
+	if pm.Size() > cm.Size() {
+		if _, ok := cm.Grow((pm.Size() - cm.Size()) / wasmPage); !ok {
+			child.Close(ctx)
+			return nil, sb.memoryError()
+		}
+	}
+	src, _ := pm.Read(0, pm.Size())
+	dst, _ := cm.Read(0, cm.Size())
+	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
+	child.cfg, child.loaded = sb.cfg, sb.loaded
+	return child, nil
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
@@ -221,4 +245,38 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	}
 	img.data = data
 	return img, nil
+}
+
+// Trim gives back to the OS the pages of an idle sandbox that hold exactly what the base
+// image holds there: a page that was written (a reference count raised and lowered, memory
+// allocated and freed) stays private even when its bytes end up unchanged. Those pages then
+// share the image again. It returns the bytes released. Use it on sandboxes that went idle;
+// it costs a comparison of the whole memory with the image.
+func (sb *Sandbox) Trim() int {
+	if sb.broken != nil || sb.inv != nil || sb.e.base == nil || !sb.mem.shared {
+		return 0
+	}
+	mem := sb.mem.buf
+	base := sb.e.base.data
+	n := min(len(mem), len(base))
+	released := 0
+	start := -1
+	flush := func(end int) {
+		if start >= 0 {
+			discard(mem[start:end])
+			released += end - start
+			start = -1
+		}
+	}
+	for off := 0; off+osPage <= n; off += osPage {
+		if bytes.Equal(mem[off:off+osPage], base[off:off+osPage]) {
+			if start < 0 {
+				start = off
+			}
+		} else {
+			flush(off)
+		}
+	}
+	flush(n - n%osPage)
+	return released
 }

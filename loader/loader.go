@@ -111,6 +111,7 @@ type worker struct {
 	code   *prepared
 
 	forgotten bool // Forget was called: sandboxes are closed on release (guarded by Loader.mu)
+	trimming  int  // idle sandboxes taken out for a moment by trimIdle (guarded by Loader.mu)
 }
 
 type instance struct {
@@ -118,7 +119,12 @@ type instance struct {
 	lastUsed time.Time
 	mem      uint64
 	how      startKind
+	trimmed  bool // Trim ran since the last use
 }
+
+// trimAfter is how long a sandbox stays idle before its unchanged pages are given back to
+// the shared image (engine.Sandbox.Trim).
+const trimAfter = time.Second
 
 // startKind says how a sandbox came to be.
 type startKind int
@@ -473,6 +479,7 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 		return
 	}
 	inst.lastUsed = time.Now()
+	inst.trimmed = false
 	inst.mem = uint64(inst.sb.MemoryBytes())
 	l.mu.Lock()
 	w.idle = append(w.idle, inst)
@@ -519,7 +526,7 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 			l.lru.Remove(w.elem)
 			w.elem = nil
 		}
-		if len(w.slots) == 0 && w.waiting == 0 && l.workers[w.id] == w {
+		if len(w.slots) == 0 && w.waiting == 0 && w.trimming == 0 && l.workers[w.id] == w {
 			delete(l.workers, w.id)
 		}
 	}
@@ -529,7 +536,7 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 func (l *Loader) forgetIfUnused(w *worker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !w.forgotten && len(w.idle) == 0 && len(w.slots) == 0 && w.waiting == 0 && l.workers[w.id] == w {
+	if !w.forgotten && len(w.idle) == 0 && len(w.slots) == 0 && w.waiting == 0 && w.trimming == 0 && l.workers[w.id] == w {
 		delete(l.workers, w.id)
 	}
 }
@@ -537,7 +544,7 @@ func (l *Loader) forgetIfUnused(w *worker) {
 // sweep drops sandboxes idle for longer than IdleTTL.
 func (l *Loader) sweep() {
 	defer close(l.done)
-	period := min(l.cfg.IdleTTL/2, 30*time.Second)
+	period := min(l.cfg.IdleTTL/2, trimAfter)
 	t := time.NewTicker(max(period, 10*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -561,9 +568,54 @@ func (l *Loader) sweep() {
 			}
 			l.mu.Unlock()
 			l.retire(context.Background(), out)
+			l.trimIdle(now)
 		}
 	}
 }
+
+// trimIdle trims sandboxes idle for trimAfter that were not trimmed since their last use.
+// Each is taken out of the idle list while it is trimmed, so no call can use it meanwhile.
+func (l *Loader) trimIdle(now time.Time) {
+	for {
+		l.mu.Lock()
+		var w *worker
+		var inst *instance
+		for e := l.lru.Back(); e != nil && inst == nil; e = e.Prev() {
+			for i, cand := range e.Value.(*worker).idle {
+				if !cand.trimmed && now.Sub(cand.lastUsed) >= trimAfter {
+					w, inst = e.Value.(*worker), cand
+					w.idle = append(w.idle[:i:i], w.idle[i+1:]...)
+					break
+				}
+			}
+		}
+		if inst == nil {
+			l.mu.Unlock()
+			return
+		}
+		w.trimming++
+		l.mu.Unlock()
+		inst.sb.Trim()
+		inst.trimmed = true
+		l.mu.Lock()
+		w.trimming--
+		if w.forgotten || l.workers[w.id] != w {
+			l.idleMem -= inst.mem
+			l.mu.Unlock()
+			inst.sb.Close(context.Background())
+			continue
+		}
+		w.idle = append([]*instance{inst}, w.idle...) // still the least recently used
+		if w.elem == nil {
+			w.elem = l.lru.PushBack(w)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// TrimIdle trims every idle sandbox now (see engine.Sandbox.Trim); the sweeper does it on
+// its own a second after a sandbox goes idle.
+func (l *Loader) TrimIdle() { l.trimIdle(time.Now().Add(trimAfter)) }
 
 // withLogs attaches the logs of a failed load to the error's result.
 func withLogs(err error, res *engine.Result) error {

@@ -6,9 +6,9 @@
 //     call(op, op_len, in, in_len)     -> n >= 0: answer of n bytes waiting on the host,
 //                                         n < 0: an error of -n-1 bytes ("Name\nmessage")
 //     take(dst)                        copies the waiting answer to dst (0 discards it)
-//   exports: ib_init, ib_reseed, ib_malloc, ib_free, ib_eval, ib_compile, ib_eval_bytecode,
-//            ib_dispatch, ib_run_jobs, ib_error_ptr, ib_error_len, ib_out_ptr, ib_out_len,
-//            ib_memory_usage
+//   export: ib_call(op, a, b, c), one entry point for every operation (OP_* below): wazero
+//           gives each exported function it calls its own native stack, so one export
+//           keeps a sandbox's footprint small.
 //
 // Nothing else is compiled in: no quickjs-libc, so the std/os modules (files, processes,
 // environment) do not exist in the sandbox at all.
@@ -274,7 +274,7 @@ static void set_global_fn(const char *name, JSCFunction *fn, int len) {
   JS_FreeValue(ctx, g);
 }
 
-EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
+static int32_t ib_init(int32_t max_stack) {
   rt = JS_NewRuntime();
   if (!rt) return -1;
   JS_SetInterruptHandler(rt, on_interrupt, 0);
@@ -304,7 +304,7 @@ EXPORT("ib_init") int32_t ib_init(int32_t max_stack) {
 // ib_reseed gives a sandbox restored from a memory image its own Math.random sequence and
 // time origin (the image carries the ones of the sandbox it was taken from). Seed 0 sets
 // fixed values instead, so that the base image is the same in every process.
-EXPORT("ib_reseed") void ib_reseed(uint64_t seed) {
+static void ib_reseed(uint64_t seed) {
   ctx->random_state = seed ? seed : 1;
   ctx->time_origin = seed ? js__now_ms() : 0;
   JSValue perf = JS_GetPropertyStr(ctx, ctx->global_obj, "performance");
@@ -317,24 +317,23 @@ EXPORT("ib_reseed") void ib_reseed(uint64_t seed) {
 // more bytes are allocated. A collection touches every object, so in a sandbox restored
 // from an image it turns every shared page into a private copy; QuickJS frees most garbage
 // by reference counting, and the cycle collector can wait.
-EXPORT("ib_settle") void ib_settle(uint32_t extra) {
+static void ib_settle(uint32_t extra) {
   JS_RunGC(rt);
   rt->malloc_gc_threshold = rt->malloc_state.malloc_size + extra;
 }
 
-// ib_stack_top is (about) where the stack starts: the whole stack below it is dead while no
-// guest call runs, so snapshots leave it out.
-EXPORT("ib_stack_top") uint32_t ib_stack_top(void) { return (uint32_t)(uintptr_t)__builtin_frame_address(0); }
+// OP_STACK_TOP answers (about) where the stack starts: the whole stack below it is dead
+// while no guest call runs, so snapshots leave it out.
 
-EXPORT("ib_malloc") void *ib_malloc(int32_t n) { return malloc((size_t)n); }
-EXPORT("ib_free") void ib_free(void *p) { free(p); }
-EXPORT("ib_error_ptr") const char *ib_error_ptr(void) { return err_buf; }
-EXPORT("ib_error_len") int32_t ib_error_len(void) { return (int32_t)err_len; }
-EXPORT("ib_out_ptr") const uint8_t *ib_out_ptr(void) { return out_buf; }
-EXPORT("ib_out_len") int32_t ib_out_len(void) { return (int32_t)out_len; }
+static void *ib_malloc(int32_t n) { return malloc((size_t)n); }
+static void ib_free(void *p) { free(p); }
+static const char *ib_error_ptr(void) { return err_buf; }
+static int32_t ib_error_len(void) { return (int32_t)err_len; }
+static const uint8_t *ib_out_ptr(void) { return out_buf; }
+static int32_t ib_out_len(void) { return (int32_t)out_len; }
 
 // ib_eval runs a global script. It returns 0, or -1 with the exception recorded.
-EXPORT("ib_eval") int32_t ib_eval(const char *code, int32_t len, const char *name) {
+static int32_t ib_eval(const char *code, int32_t len, const char *name) {
   JSValue v = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
   if (JS_IsException(v)) {
     record_exception();
@@ -345,7 +344,7 @@ EXPORT("ib_eval") int32_t ib_eval(const char *code, int32_t len, const char *nam
 }
 
 // ib_compile compiles a global script to bytecode, left in the out buffer.
-EXPORT("ib_compile") int32_t ib_compile(const char *code, int32_t len, const char *name) {
+static int32_t ib_compile(const char *code, int32_t len, const char *name) {
   JSValue fn = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
   if (JS_IsException(fn)) {
     record_exception();
@@ -371,7 +370,7 @@ EXPORT("ib_compile") int32_t ib_compile(const char *code, int32_t len, const cha
 }
 
 // ib_eval_bytecode runs bytecode made by ib_compile (only ever the host's own runtime).
-EXPORT("ib_eval_bytecode") int32_t ib_eval_bytecode(const uint8_t *buf, int32_t len) {
+static int32_t ib_eval_bytecode(const uint8_t *buf, int32_t len) {
   JSValue fn = JS_ReadObject(ctx, buf, (size_t)len, JS_READ_OBJ_BYTECODE);
   if (JS_IsException(fn)) {
     record_exception();
@@ -387,7 +386,7 @@ EXPORT("ib_eval_bytecode") int32_t ib_eval_bytecode(const uint8_t *buf, int32_t 
 }
 
 // ib_dispatch hands a message (JSON) to the runtime's dispatcher.
-EXPORT("ib_dispatch") int32_t ib_dispatch(const char *msg, int32_t len) {
+static int32_t ib_dispatch(const char *msg, int32_t len) {
   if (!JS_IsFunction(ctx, dispatch_fn)) return -2;
   JSValue arg = JS_NewStringLen(ctx, msg, (size_t)len);
   if (JS_IsException(arg)) {
@@ -406,7 +405,7 @@ EXPORT("ib_dispatch") int32_t ib_dispatch(const char *msg, int32_t len) {
 
 // ib_run_jobs drains the microtask queue. It returns the number of jobs run, or -1 with
 // the exception recorded when a job threw (only uncatchable errors get here).
-EXPORT("ib_run_jobs") int32_t ib_run_jobs(void) {
+static int32_t ib_run_jobs(void) {
   int32_t n = 0;
   for (;;) {
     JSContext *c;
@@ -421,8 +420,36 @@ EXPORT("ib_run_jobs") int32_t ib_run_jobs(void) {
 }
 
 // ib_memory_usage reports the bytes QuickJS has allocated (malloc'd, live).
-EXPORT("ib_memory_usage") int64_t ib_memory_usage(void) {
+static int64_t ib_memory_usage(void) {
   JSMemoryUsage u;
   JS_ComputeMemoryUsage(rt, &u);
   return u.malloc_size;
+}
+
+enum {
+  OP_INIT = 1, OP_RESEED, OP_SETTLE, OP_STACK_TOP, OP_MALLOC, OP_FREE, OP_ERROR_PTR,
+  OP_ERROR_LEN, OP_OUT_PTR, OP_OUT_LEN, OP_EVAL, OP_COMPILE, OP_EVAL_BYTECODE, OP_DISPATCH,
+  OP_RUN_JOBS, OP_MEMORY_USAGE,
+};
+
+EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
+  switch (op) {
+  case OP_INIT: return ib_init(a);
+  case OP_RESEED: ib_reseed(((uint64_t)(uint32_t)b << 32) | (uint32_t)a); return 0;
+  case OP_SETTLE: ib_settle((uint32_t)a); return 0;
+  case OP_STACK_TOP: return (int64_t)(uintptr_t)__builtin_frame_address(0);
+  case OP_MALLOC: return (int64_t)(uintptr_t)ib_malloc(a);
+  case OP_FREE: ib_free((void *)(uintptr_t)(uint32_t)a); return 0;
+  case OP_ERROR_PTR: return (int64_t)(uintptr_t)ib_error_ptr();
+  case OP_ERROR_LEN: return ib_error_len();
+  case OP_OUT_PTR: return (int64_t)(uintptr_t)ib_out_ptr();
+  case OP_OUT_LEN: return ib_out_len();
+  case OP_EVAL: return ib_eval((const char *)(uintptr_t)(uint32_t)a, b, (const char *)(uintptr_t)(uint32_t)c);
+  case OP_COMPILE: return ib_compile((const char *)(uintptr_t)(uint32_t)a, b, (const char *)(uintptr_t)(uint32_t)c);
+  case OP_EVAL_BYTECODE: return ib_eval_bytecode((const uint8_t *)(uintptr_t)(uint32_t)a, b);
+  case OP_DISPATCH: return ib_dispatch((const char *)(uintptr_t)(uint32_t)a, b);
+  case OP_RUN_JOBS: return ib_run_jobs();
+  case OP_MEMORY_USAGE: return ib_memory_usage();
+  }
+  return -100;
 }
