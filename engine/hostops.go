@@ -45,6 +45,7 @@ type invocation struct {
 	overflow  *isoerr.Error
 	settled   bool
 	subreqs   int
+	bodies    map[int]*openBody // fetch response bodies being streamed, by handle
 	cancelOps context.CancelFunc
 	opsCtx    context.Context
 }
@@ -53,6 +54,21 @@ type opResult struct {
 	id    int
 	value any
 	err   *opError
+	body  io.ReadCloser // a fetch response's body, read by the guest through body_read
+	read  *bodyRead     // the outcome of a body_read
+}
+
+// bodyRead is what one body_read delivered.
+type bodyRead struct {
+	handle, n int
+	done      bool
+}
+
+// openBody is a fetch response body the guest is reading as a stream.
+type openBody struct {
+	rc   io.ReadCloser
+	read int  // bytes delivered so far
+	busy bool // a body_read is in flight
 }
 
 type opError struct {
@@ -63,7 +79,8 @@ type opError struct {
 func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 	now := time.Now()
 	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall),
-		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, opDone: make(chan opResult, 16)}
+		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, opDone: make(chan opResult, 16),
+		bodies: map[int]*openBody{}}
 	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
 	sb.inv = inv
 	return inv
@@ -71,6 +88,9 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 
 func (sb *Sandbox) end() {
 	sb.inv.cancelOps()
+	for _, b := range sb.inv.bodies {
+		b.rc.Close() // unread bodies end with the invocation
+	}
 	sb.inv = nil
 	sb.dropDeadStack()
 }
@@ -155,6 +175,16 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 		return nil, nil
 	case "op_start":
 		return nil, sb.startOp(in)
+	case "body_cancel":
+		var a struct{ Handle int }
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("body_cancel: %v", err)
+		}
+		if b, ok := inv.bodies[a.Handle]; ok {
+			b.rc.Close()
+			delete(inv.bodies, a.Handle)
+		}
+		return nil, nil
 	case "op_cancel":
 		var a struct{ ID int }
 		if err := json.Unmarshal(in, &a); err != nil {
@@ -241,6 +271,31 @@ func (sb *Sandbox) log(level, msg string) {
 const noNetworkMessage = "fetch() is not permitted: this sandbox has no network access. " +
 	"Grant it by giving the worker an outbound (globalOutbound) egress policy that allows the host."
 
+// settleBody does the bookkeeping of streamed bodies when an operation's result arrives: a
+// fetch registers its response body under the op's id as handle; a body_read counts what it
+// delivered and closes the body at its end or after an error.
+func (inv *invocation) settleBody(r *opResult) {
+	if r.body != nil {
+		inv.bodies[r.id] = &openBody{rc: r.body}
+		r.value.(map[string]any)["bodyHandle"] = r.id
+		return
+	}
+	rd := r.read
+	if rd == nil {
+		return
+	}
+	b := inv.bodies[rd.handle]
+	if b == nil {
+		return
+	}
+	b.busy = false
+	b.read += rd.n
+	if rd.done || r.err != nil {
+		b.rc.Close()
+		delete(inv.bodies, rd.handle)
+	}
+}
+
 // startOp begins an asynchronous host operation; its result arrives on inv.opDone.
 func (sb *Sandbox) startOp(in []byte) error {
 	inv := sb.inv
@@ -256,6 +311,8 @@ func (sb *Sandbox) startOp(in []byte) error {
 	case "fetch":
 	case "tool":
 		return sb.startTool(a.ID, a.Payload)
+	case "body_read":
+		return sb.startBodyRead(a.ID, a.Payload)
 	default:
 		return typeError("unknown asynchronous operation %q", a.Kind)
 	}
@@ -279,23 +336,27 @@ func (sb *Sandbox) startOp(in []byte) error {
 		return typeError("fetch: redirect must be follow, manual or error, not %q", mode)
 	}
 	base := fetchctx.WithRedirect(fetchctx.WithWorker(inv.opsCtx, sb.cfg.Worker), mode)
-	hreq, err := req.toHTTP(base)
+	hreq, reqBody, err := req.toHTTP(base)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(base)
 	inv.ops[a.ID] = cancel
-	rt, maxBody, done := sb.cfg.Outbound, inv.limits.Output, inv.opDone
+	rt, done := sb.cfg.Outbound, inv.opDone
+	// No cancel when the round trip returns: the response body, still being streamed, lives
+	// on the request's context until the guest closes it or the invocation ends.
 	go func() {
-		defer cancel()
-		v, err := roundTrip(rt, hreq.WithContext(ctx), maxBody, mode)
-		r := opResult{id: a.ID, value: v}
+		v, body, err := roundTrip(rt, hreq.WithContext(ctx), mode, reqBody)
+		r := opResult{id: a.ID, value: v, body: body}
 		if err != nil {
 			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
 		}
 		select {
 		case done <- r:
 		case <-ctx.Done():
+			if body != nil {
+				body.Close()
+			}
 		}
 	}()
 	return nil
@@ -346,46 +407,86 @@ type fetchRequest struct {
 	Redirect string      `json:"redirect"`
 }
 
-func (r *fetchRequest) toHTTP(ctx context.Context) (*http.Request, error) {
+// toHTTP builds the outbound request; it also returns the body, kept for redirects.
+func (r *fetchRequest) toHTTP(ctx context.Context) (*http.Request, []byte, error) {
 	var body io.Reader
+	var b []byte
 	if r.Body != nil {
-		b, err := base64.StdEncoding.DecodeString(*r.Body)
-		if err != nil {
-			return nil, typeError("fetch: body: %v", err)
+		var err error
+		if b, err = base64.StdEncoding.DecodeString(*r.Body); err != nil {
+			return nil, nil, typeError("fetch: body: %v", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
 	if err != nil {
-		return nil, typeError("fetch: %v", err)
+		return nil, nil, typeError("fetch: %v", err)
 	}
 	for _, h := range r.Headers {
 		req.Header.Add(h[0], h[1])
 	}
-	return req, nil
+	return req, b, nil
 }
 
-func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int, mode string) (any, error) {
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return nil, err
+// roundTrip sends req and returns the response's head for the guest and its body, which
+// the guest then reads as a stream (body_read). In redirect mode follow it follows
+// redirects the transport hands back (the egress gateway follows them itself, checking its
+// policy at every hop; a plain transport does not), each hop going through the transport.
+func roundTrip(rt http.RoundTripper, req *http.Request, mode string, body []byte) (map[string]any, io.ReadCloser, error) {
+	first := req.URL.String()
+	var resp *http.Response
+	for hops := 0; ; hops++ {
+		var err error
+		resp, err = rt.RoundTrip(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		loc := resp.Header.Get("Location")
+		if mode == fetchctx.Manual || loc == "" || !isRedirect(resp.StatusCode) {
+			break
+		}
+		resp.Body.Close()
+		if mode == fetchctx.Error {
+			return nil, nil, fmt.Errorf("the response was redirected and the request's redirect mode is \"error\"")
+		}
+		if hops == 20 {
+			return nil, nil, fmt.Errorf("too many redirects")
+		}
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bad redirect location %q: %v", loc, err)
+		}
+		method, b := req.Method, body
+		if resp.StatusCode == http.StatusSeeOther || (resp.StatusCode <= 302 && method == http.MethodPost) {
+			if method != http.MethodHead {
+				method = http.MethodGet
+			}
+			b = nil
+		}
+		nreq, err := http.NewRequestWithContext(req.Context(), method, next.String(), bytes.NewReader(b))
+		if err != nil {
+			return nil, nil, err
+		}
+		nreq.Header = req.Header.Clone()
+		if b == nil {
+			nreq.Body, nreq.ContentLength = http.NoBody, 0
+			nreq.Header.Del("Content-Type")
+		}
+		if next.Host != req.URL.Host {
+			nreq.Header.Del("Authorization")
+			nreq.Header.Del("Cookie")
+		}
+		req, body = nreq, b
 	}
-	defer resp.Body.Close()
-	// A transport that follows redirects (the egress gateway) reports the final request.
+	// A transport that follows redirects itself reports the final request.
 	final := req.URL.String()
 	if resp.Request != nil && resp.Request.URL != nil {
 		final = resp.Request.URL.String()
 	}
-	redirected := final != req.URL.String()
+	redirected := final != first
 	if redirected && mode == fetchctx.Error {
-		return nil, fmt.Errorf("the response was redirected and the request's redirect mode is \"error\"")
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(maxBody)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("response body larger than %d bytes", maxBody)
+		resp.Body.Close()
+		return nil, nil, fmt.Errorf("the response was redirected and the request's redirect mode is \"error\"")
 	}
 	headers := [][2]string{}
 	for k, vs := range resp.Header {
@@ -395,7 +496,57 @@ func roundTrip(rt http.RoundTripper, req *http.Request, maxBody int, mode string
 	}
 	return map[string]any{
 		"status": resp.StatusCode, "statusText": strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))),
-		"headers": headers, "body": base64.StdEncoding.EncodeToString(body),
-		"url": final, "redirected": redirected,
-	}, nil
+		"headers": headers, "url": final, "redirected": redirected,
+	}, resp.Body, nil
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// bodyChunk is the most a body_read hands the guest at once.
+const bodyChunk = 64 << 10
+
+// startBodyRead reads the next chunk of a streamed fetch response body for the guest.
+func (sb *Sandbox) startBodyRead(id int, payload json.RawMessage) error {
+	inv := sb.inv
+	var a struct{ Handle int }
+	if err := json.Unmarshal(payload, &a); err != nil {
+		return typeError("body_read: %v", err)
+	}
+	b, ok := inv.bodies[a.Handle]
+	if !ok {
+		return typeError("body_read: the response body is closed")
+	}
+	if b.busy {
+		return typeError("body_read: a read is already in progress")
+	}
+	b.busy = true
+	ctx, cancel := context.WithCancel(inv.opsCtx)
+	inv.ops[id] = cancel
+	done, limit := inv.opDone, inv.limits.Output
+	go func() {
+		defer cancel()
+		buf := make([]byte, bodyChunk)
+		n, err := io.ReadFull(b.rc, buf)
+		r := opResult{id: id, read: &bodyRead{handle: a.Handle, n: n, done: true}}
+		switch {
+		case b.read+n > limit:
+			r.err = &opError{Name: "TypeError", Message: fmt.Sprintf("the response body is larger than the output limit of %d bytes", limit)}
+		case err == nil || err == io.ErrUnexpectedEOF || err == io.EOF:
+			r.read.done = err != nil
+			r.value = map[string]any{"chunk": base64.StdEncoding.EncodeToString(buf[:n]), "done": r.read.done}
+		default:
+			r.err = &opError{Name: "TypeError", Message: "reading the response body failed: " + err.Error()}
+		}
+		select {
+		case done <- r:
+		case <-ctx.Done():
+		}
+	}()
+	return nil
 }

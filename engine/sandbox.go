@@ -506,9 +506,13 @@ func (sb *Sandbox) wait() error {
 		return sb.dispatch(map[string]any{"type": "timer", "id": id})
 	case r := <-inv.opDone:
 		if _, ok := inv.ops[r.id]; !ok {
+			if r.body != nil {
+				r.body.Close()
+			}
 			return nil // canceled meanwhile
 		}
 		delete(inv.ops, r.id)
+		inv.settleBody(&r)
 		return sb.dispatch(map[string]any{"type": "op", "id": r.id, "ok": r.err == nil, "value": r.value, "error": r.err})
 	case <-inv.ctx.Done():
 		sb.broken = isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))

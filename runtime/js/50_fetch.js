@@ -1361,14 +1361,38 @@ const { bodyToBytes, makeRequest } = (() => {
 
   // ---- fetch ----
 
+  // hostBodyStream reads a response body the host holds open, chunk by chunk, as the
+  // guest pulls: a large download never sits whole in the sandbox unless it is read whole.
+  function hostBodyStream(handle) {
+    return new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        return host.startOp("body_read", { handle }).promise.then((r) => {
+          if (r.chunk) controller.enqueue(fromBase64(r.chunk));
+          if (r.done) controller.close();
+        });
+      },
+      cancel() {
+        host.call("body_cancel", JSON.stringify({ handle }));
+      },
+    });
+  }
+
   function responseFromHost(result, request) {
     const status = result.status;
     const hasBody = request.method !== "HEAD" && !nullBodyStatuses.includes(status);
+    let body = null;
+    if (result.bodyHandle !== undefined) {
+      if (hasBody) body = newBody(null, hostBodyStream(result.bodyHandle));
+      else host.call("body_cancel", JSON.stringify({ handle: result.bodyHandle }));
+    } else if (hasBody) {
+      body = newBody(result.body ? fromBase64(result.body) : EMPTY, null);
+    }
     return createResponse({
       status,
       statusText: result.statusText,
       headers: headersFromHost(result.headers || []),
-      body: hasBody ? newBody(result.body ? fromBase64(result.body) : EMPTY, null) : null,
+      body,
       type: "basic",
       url: result.url || request.url,
       redirected: result.redirected,

@@ -1,0 +1,60 @@
+package engine_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+)
+
+// fetch through the outbound seam: response bodies stream into the sandbox chunk by chunk,
+// the output limit holds on what is read, and redirect modes are honoured.
+func TestFetchStreaming(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			// 1 MiB in 16 KiB writes, flushed: the sandbox sees it as a stream.
+			chunk := strings.Repeat("x", 16<<10)
+			for range 64 {
+				fmt.Fprint(w, chunk)
+				w.(http.Flusher).Flush()
+			}
+		case "/redirect":
+			http.Redirect(w, r, "/small", http.StatusFound)
+		case "/small":
+			fmt.Fprint(w, "small")
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name, code, want string
+		lim              engine.Limits
+	}{
+		{"stream read in chunks", `const r = await fetch("` + srv.URL + `/big"); const reader = r.body.getReader();
+			let n = 0, chunks = 0; for (;;) { const {done, value} = await reader.read(); if (done) break; n += value.length; chunks++ }
+			[n, chunks > 1]`, `[1048576,true]`, engine.Limits{}},
+		{"text() reads it whole", `(await (await fetch("` + srv.URL + `/big")).text()).length`, `1048576`, engine.Limits{}},
+		{"unread body is fine", `(await fetch("` + srv.URL + `/big")).status`, `200`, engine.Limits{}},
+		{"cancel mid-stream", `const r = await fetch("` + srv.URL + `/big"); const rd = r.body.getReader(); await rd.read(); await rd.cancel(); "ok"`, `"ok"`, engine.Limits{}},
+		{"output limit on the body", `try { await (await fetch("` + srv.URL + `/big")).arrayBuffer(); "read" } catch (e) { e.message }`,
+			`"the response body is larger than the output limit of 102400 bytes"`, engine.Limits{Output: 100 << 10}},
+		{"redirect follow reports the final URL", `const r = await fetch("` + srv.URL + `/redirect"); [await r.text(), r.redirected, r.url.endsWith("/small")]`,
+			`["small",true,true]`, engine.Limits{}},
+		{"redirect manual", `const r = await fetch("` + srv.URL + `/redirect", {redirect: "manual"}); r.status`, `302`, engine.Limits{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{Outbound: http.DefaultTransport})
+			res, err := eval(t, sb, tt.lim, tt.code)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if string(res.Value) != tt.want {
+				t.Fatalf("got %s, want %s", res.Value, tt.want)
+			}
+		})
+	}
+}
