@@ -263,9 +263,9 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 		w = &worker{id: id, slots: make(chan struct{}, l.cfg.MaxInstancesPerWorker)}
 		l.workers[id] = w
 	}
-	if w.waiting >= l.cfg.MaxQueuePerWorker+l.cfg.MaxInstancesPerWorker {
+	if n := w.waiting; n >= l.cfg.MaxQueuePerWorker+l.cfg.MaxInstancesPerWorker {
 		l.mu.Unlock()
-		return nil, nil, false, isoerr.New(isoerr.Overloaded, "worker %q has %d calls waiting; try again later", id, w.waiting)
+		return nil, nil, false, isoerr.New(isoerr.Overloaded, "worker %q has %d calls waiting; try again later", id, n)
 	}
 	w.waiting++
 	l.mu.Unlock()

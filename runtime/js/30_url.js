@@ -35,9 +35,20 @@ const webUrl = (() => {
     }
   };
 
-  // The host throws TypeError "Invalid URL: ..." when parsing fails.
-  const parseRecord = (input, base) =>
-    jsonParse(hostCall("url_parse", jsonStringify(base === undefined ? { input } : { input, base })));
+  // The host throws TypeError "Invalid URL: ..." when parsing fails. The last few answers
+  // are kept: a handler typically parses the same URL more than once (the Request, then
+  // `new URL(request.url)`), and a host call costs more than parsing its JSON again.
+  const recent = new Map();
+  const parseRecord = (input, base) => {
+    const key = base === undefined ? "\u0001" + input : base + "\u0000" + input;
+    let answer = recent.get(key);
+    if (answer === undefined) {
+      answer = hostCall("url_parse", jsonStringify(base === undefined ? { input } : { input, base }));
+      if (recent.size >= 16) recent.delete(recent.keys().next().value);
+      recent.set(key, answer);
+    }
+    return jsonParse(answer);
+  };
   const setRecord = (href, prop, value) => jsonParse(hostCall("url_set", jsonStringify({ href, prop, value })));
 
   // ---- application/x-www-form-urlencoded
