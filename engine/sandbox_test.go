@@ -13,27 +13,14 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 )
 
 // testEngine is shared by the tests of this package: compiling QuickJS is the slow part.
 var testEngine *engine.Engine
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-engine-test")
-	if err != nil {
-		panic(err)
-	}
-	testEngine, err = engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testEngine.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m, &testEngine) }
 
 func newSandbox(t *testing.T, cfg engine.SandboxConfig) *engine.Sandbox {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,27 +12,14 @@ import (
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
 
 var testEngine *engine.Engine
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-loader-test")
-	if err != nil {
-		panic(err)
-	}
-	testEngine, err = engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testEngine.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m, &testEngine) }
 
 func newLoader(t *testing.T, cfg loader.Config) *loader.Loader {
 	t.Helper()

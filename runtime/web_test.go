@@ -11,26 +11,13 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 )
 
 var testEngine *engine.Engine
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-runtime-test")
-	if err != nil {
-		panic(err)
-	}
-	testEngine, err = engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testEngine.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m, &testEngine) }
 
 // evalIn runs code in a fresh sandbox with generous limits and returns its JSON value.
 func evalIn(t *testing.T, cfg engine.SandboxConfig, code string) json.RawMessage {

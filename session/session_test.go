@@ -2,33 +2,19 @@ package session_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/session"
 )
 
 var testEngine *engine.Engine
 
-func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-session-test")
-	if err != nil {
-		panic(err)
-	}
-	testEngine, err = engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testEngine.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m, &testEngine) }
 
 func newManager(t *testing.T, store images.Store, ttl time.Duration) *session.Manager {
 	t.Helper()
