@@ -25,6 +25,8 @@ type Image struct {
 	pages  []uint32 // indexes of the pages that differ from the base, ascending
 	data   []byte   // those pages' bytes, in the same order
 	loaded bool     // the sandbox had its worker's modules evaluated
+	// baseData is the base image's memory (the engine's, shared), for Marshal.
+	baseData []byte
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages).
@@ -48,7 +50,7 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, baseData: base.data}
 	sb.changedPages(mem, func(off int) {
 		img.pages = append(img.pages, uint32(off/osPage))
 		img.data = append(img.data, mem[off:off+osPage]...)
@@ -150,10 +152,31 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 // indexes, then the pages deflated, then a SHA-256 of everything before it.
 const (
 	imageMagic   = "ISOBOXIMG"
-	imageVersion = 1
+	imageVersion = 2
 )
 
-// Marshal serializes the image (compressed) for hibernation.
+// xorBase turns pages into their difference with the base image (and back: the
+// operation is its own inverse). A page a call changed is mostly unchanged bytes, which
+// become zeros and compress to almost nothing.
+func xorBase(pages []uint32, data, base []byte) []byte {
+	out := make([]byte, len(data))
+	for i, p := range pages {
+		page := data[i*osPage : (i+1)*osPage]
+		dst := out[i*osPage : (i+1)*osPage]
+		off := int(p) * osPage
+		if off+osPage > len(base) {
+			copy(dst, page)
+			continue
+		}
+		for j := range page {
+			dst[j] = page[j] ^ base[off+j]
+		}
+	}
+	return out
+}
+
+// Marshal serializes the image for hibernation: each page as its difference with the base
+// image, deflated.
 func (img *Image) Marshal() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(imageMagic)
@@ -174,7 +197,7 @@ func (img *Image) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := zw.Write(img.data); err != nil {
+	if _, err := zw.Write(xorBase(img.pages, img.data, img.baseData)); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
@@ -243,7 +266,8 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	if err != nil || len(data) != int(n)*osPage {
 		return nil, bad("page data does not decompress to %d pages (%v)", n, err)
 	}
-	img.data = data
+	img.data = xorBase(img.pages, data, e.base.data)
+	img.baseData = e.base.data
 	return img, nil
 }
 
