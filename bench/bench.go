@@ -67,8 +67,10 @@ type Report struct {
 	NewSandboxP50   float64         `json:"new_sandbox_p50_ms"`
 	NewSandboxN     int             `json:"new_sandbox_samples"`
 	// Snapshot figures (issue 3).
-	RestoreP50         float64 `json:"restore_p50_ms"`
-	RestoreN           int     `json:"restore_samples"`
+	RestoreP50 float64 `json:"restore_p50_ms"`
+	RestoreN   int     `json:"restore_samples"`
+	// RestoreOnlyP50 is engine.Restore of a loaded worker's image, without the call.
+	RestoreOnlyP50     float64 `json:"restore_only_p50_ms"`
 	HibernatedWorkerKB float64 `json:"hibernated_worker_kib"`
 	HibernatedN        int     `json:"hibernated_worker_samples"`
 	Fork10MiBP50       float64 `json:"fork_10mib_p50_ms"`
@@ -129,6 +131,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	o.Progress("restore of a seen code")
 	if r.RestoreP50, r.RestoreN, err = restores(ctx, e, min(o.Cold, 300)); err != nil {
+		return nil, err
+	}
+	if r.RestoreOnlyP50, err = restoreOnly(ctx, e, min(o.Cold, 300)); err != nil {
 		return nil, err
 	}
 	o.Progress("hibernated worker size")
@@ -315,6 +320,35 @@ func restores(ctx context.Context, e *engine.Engine, n int) (float64, int, error
 	}
 	p50, _, count := quantiles(ds)
 	return p50, count, nil
+}
+
+// restoreOnly measures engine.Restore of the image of a loaded dyn.js worker.
+func restoreOnly(ctx context.Context, e *engine.Engine, n int) (float64, error) {
+	mods := engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(strings.ReplaceAll(DynJS, "{i}", "0"))}}
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods})
+	if err != nil {
+		return 0, err
+	}
+	defer sb.Close(ctx)
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", []byte(`{"ID":"0"}`)); err != nil {
+		return 0, err
+	}
+	img, err := sb.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		t := time.Now()
+		r, err := e.Restore(ctx, img, engine.SandboxConfig{Modules: mods})
+		if err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(t))
+		r.Close(ctx)
+	}
+	p50, _, _ := quantiles(ds)
+	return p50, nil
 }
 
 // hibernatedSize is the serialized image of a dyn.js worker after one call, in KiB.

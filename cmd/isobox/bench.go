@@ -113,6 +113,7 @@ func printTable(w io.Writer, r *bench.Report, a *bench.Anchor) {
 	row("new sandbox (runtime ready, no code)", r.NewSandboxP50, 0, "ms", r.NewSandboxN)
 	row("cold load without the base image, p50", r.NoImageColdLoadP50, an.ColdLoadP50, "ms", min(r.ColdLoadN, 100))
 	row("restore of a seen code + first response", r.RestoreP50, 0, "ms", r.RestoreN)
+	row("restore of a seen code, restore only", r.RestoreOnlyP50, 0, "ms", r.RestoreN)
 	row("hibernated worker on disk", r.HibernatedWorkerKB, 0, "KiB", r.HibernatedN)
 	row("fork of a sandbox with 10 MiB of heap", r.Fork10MiBP50, 0, "ms", r.ForkN)
 	row("PSS per idle loaded worker", r.IdleWorkerPSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
