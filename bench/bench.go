@@ -302,8 +302,11 @@ func restores(ctx context.Context, e *engine.Engine, n int) (float64, int, error
 	}
 	defer l.Close(ctx)
 	codeFn := func() (loader.WorkerCode, error) { return WorkerCode(7), nil }
-	if _, err := l.Get("seen", codeFn).Fetch(ctx, dynReq(ctx)); err != nil {
-		return 0, 0, err
+	for range 2 { // the second load of a code takes its image
+		l.Forget(ctx, "seen")
+		if _, err := l.Get("seen", codeFn).Fetch(ctx, dynReq(ctx)); err != nil {
+			return 0, 0, err
+		}
 	}
 	ds := make([]time.Duration, 0, n)
 	for range n {

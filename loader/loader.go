@@ -44,8 +44,8 @@ type Config struct {
 	// restart. nil discards them.
 	Images images.Store
 	// CodeImageBudget bounds the memory of the per-code images (256 MiB): the state right
-	// after a worker's modules were evaluated, from which later sandboxes of the same code
-	// start without evaluating them again.
+	// after a worker's modules were evaluated, taken when a code is loaded for the second
+	// time, from which later sandboxes of the same code start without evaluating them again.
 	CodeImageBudget uint64
 }
 
@@ -87,6 +87,7 @@ type Loader struct {
 	codeImages   map[string]*list.Element // code hash -> element of codeLRU (*codeImage)
 	codeLRU      *list.List
 	codeImageMem uint64
+	seen         map[string]bool // code hashes loaded at least once
 	hibernated   map[string]bool // keys of hibernated workers in cfg.Images
 	hibLoaded    bool            // hibernated was filled from cfg.Images
 	hibernations int64           // counters for Stats
@@ -152,7 +153,7 @@ func New(cfg Config) (*Loader, error) {
 	}
 	l := &Loader{cfg: cfg.withDefaults(), workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}}
+		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{}}
 	go l.sweep()
 	return l, nil
 }
@@ -365,11 +366,33 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		sb.Close(ctx)
 		return nil, withLogs(err, res)
 	}
-	if img, err := sb.Snapshot(); err == nil {
-		l.keepCodeImage(p.hash, img)
+	// Taking an image costs a pass over the whole memory, so only a code that is loaded a
+	// second time gets one: the first load of a unique worker (the common case) stays fast.
+	if l.seenBefore(p.hash) {
+		if img, err := sb.Snapshot(); err == nil {
+			l.keepCodeImage(p.hash, img)
+		}
 	}
 	return &instance{sb: sb, how: startCold}, nil
 }
+
+// seenBefore records a load of code hash and reports whether it was loaded before. The
+// record is bounded: past maxSeen hashes it starts over.
+func (l *Loader) seenBefore(hash string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[hash] {
+		return true
+	}
+	if len(l.seen) >= maxSeen {
+		clear(l.seen)
+	}
+	l.seen[hash] = true
+	return false
+}
+
+// maxSeen bounds the record of loaded code hashes.
+const maxSeen = 100000
 
 // codeImage returns the per-code image of hash, or nil.
 func (l *Loader) codeImage(hash string) *engine.Image {
