@@ -53,6 +53,8 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/v1/secrets/{name}", s.handleDeleteSecret},
 
 		{"POST", "/v1/run", s.handleRun},
+		{"POST", "/v1/codemode/execute", s.handleCodemodeExecute},
+		{"POST", "/mcp", s.handleMCP},
 
 		{"GET", "/v1/sessions", s.handleListSessions},
 		{"POST", "/v1/sessions", s.handleCreateSession},

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
@@ -82,6 +83,10 @@ type Config struct {
 	EgressPolicy *egress.Policy
 	// EgressAuditSize is how many outbound decisions the audit keeps (10,000).
 	EgressAuditSize int
+	// Codemode are the connectors of POST /v1/codemode/execute and of the /mcp endpoint's
+	// execute tool (codemode/config opens them from a file). nil: none. Not closed by the
+	// server.
+	Codemode *codemode.Connectors
 }
 
 func (c Config) withDefaults() Config {
@@ -113,6 +118,8 @@ type Server struct {
 	l        *loader.Loader
 	sessions *session.Manager
 	egress   *egress.Gateway
+	codemode *codemode.Executor      // POST /v1/codemode/execute (codemode.go)
+	mcp      http.Handler            // /mcp (codemode.go)
 	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
 	keys        atomic.Pointer[[][]byte] // SHA-256 of every valid API key
@@ -222,6 +229,9 @@ func (s *Server) init() error {
 	s.metrics = newMetrics(s.l)
 	s.metrics.reg.MustRegister(egressCollector{s.egress})
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
+	if err := s.initCodemode(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	s.handler = s.buildHandler()
 	return nil
 }

@@ -26,6 +26,7 @@ Usage:
   isobox session list|fork|drop ...               manage sessions made by eval --session
   isobox bench [--json]                           measure start-up, calls and memory
   isobox serve [flags]                            serve the HTTP API (SQLite data dir, API keys)
+  isobox mcp [--codemode-config FILE]             serve isobox as an MCP server on stdio
   isobox workers put|get|list|rm ...              manage the workers stored on a server
   isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
   isobox logs [-f] ID                             print or follow a stored worker's console output
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "mcp":
+		return cmdMCP(ctx, args[1:], stdout, stderr)
 	case "workers":
 		return cmdWorkers(ctx, args[1:], stdout, stderr)
 	case "invoke":

@@ -35,6 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cacheDir := fs.String("cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
 	maxBodyMB := fs.Int("max-body-mb", 32, "largest request body accepted, in MiB")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight invocations may finish after SIGINT/SIGTERM")
+	codemodeConfig := fs.String("codemode-config", "", "Code Mode connector file (JSON: mcpServers, openapi) for POST /v1/codemode/execute and /mcp")
 	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
@@ -65,7 +66,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
+	cs, err := openCodemode(ctx, *codemodeConfig, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: --codemode-config: %v\n", err)
+		return 1
+	}
+	defer cs.Close()
 	s, err := server.New(server.Config{
+		Codemode:        cs,
 		EgressPolicy:    policy,
 		Addr:            *addr,
 		DataDir:         *data,

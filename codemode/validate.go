@@ -1,0 +1,207 @@
+package codemode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/isobox/isobox/codemode/internal/jsonv"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// validator checks tool arguments against the tools' input schemas. Compiled schemas are
+// kept by their text, so a connector's tools compile once, not once per run.
+type validator struct {
+	mu    sync.Mutex
+	cache map[string]*compiled
+}
+
+// compiled is a schema ready to validate with, or nil s when it did not compile (an
+// unknown $schema, a remote $ref): such a tool's input is passed on unchecked and the tool
+// itself is left to judge it.
+type compiled struct {
+	s   *jsonschema.Schema
+	err error
+}
+
+const maxCachedSchemas = 4096
+
+func newValidator() *validator { return &validator{cache: map[string]*compiled{}} }
+
+// refuseLoader keeps the compiler from loading anything: the default one reads file://
+// URLs, and a schema from a remote MCP server must not make isobox read local files.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("isobox loads no schemas from outside the tool's own (%s)", url)
+}
+
+func (v *validator) compile(schema json.RawMessage) *compiled {
+	key := string(schema)
+	v.mu.Lock()
+	c, ok := v.cache[key]
+	v.mu.Unlock()
+	if ok {
+		return c
+	}
+	c = &compiled{}
+	c.s, c.err = compileSchema(schema)
+	if c.err != nil {
+		// An unknown $schema is the usual cause: try once more as draft 2020-12.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(schema, &m) == nil && m["$schema"] != nil {
+			delete(m, "$schema")
+			if b, err := json.Marshal(m); err == nil {
+				if s, err := compileSchema(b); err == nil {
+					c.s, c.err = s, nil
+				}
+			}
+		}
+	}
+	v.mu.Lock()
+	if len(v.cache) >= maxCachedSchemas {
+		clear(v.cache)
+	}
+	v.cache[key] = c
+	v.mu.Unlock()
+	return c
+}
+
+func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(refuseLoader{})
+	const url = "urn:isobox:input"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
+}
+
+// check validates args against schema; the error lists what is wrong, where, in terms a
+// JavaScript programmer reads (input.items[2].name).
+func (v *validator) check(schema, args json.RawMessage) error {
+	if len(schema) == 0 {
+		return nil
+	}
+	c := v.compile(schema)
+	if c.s == nil {
+		return nil
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil {
+		return fmt.Errorf("the input is not JSON: %v", err)
+	}
+	err = c.s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var msgs []string
+	seen := map[string]bool{}
+	add := func(m string) {
+		if !seen[m] {
+			seen[m] = true
+			msgs = append(msgs, m)
+		}
+	}
+	var root any // the schema, parsed only when an error needs it
+	for _, e := range leaves(ve) {
+		m := jsPath(e.InstanceLocation) + ": " + describe(e)
+		if _, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+			// Say what is allowed: the model then fixes the name in one go.
+			if root == nil {
+				root, _ = jsonv.Parse(schema)
+			}
+			if _, frag, ok := strings.Cut(e.SchemaURL, "#"); ok {
+				if s, ok := jsonv.Pointer(root, frag); ok {
+					if so, ok := s.(*jsonv.Object); ok && so.Obj("properties") != nil {
+						m += " (the properties are " + strings.Join(so.Obj("properties").Keys, ", ") + ")"
+					}
+				}
+			}
+		}
+		add(m)
+	}
+	const most = 6
+	if len(msgs) > most {
+		msgs = append(msgs[:most], fmt.Sprintf("and %d more", len(msgs)-most))
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+var printer = message.NewPrinter(language.English)
+
+// leaves are the errors that say what is wrong: the ends of the error tree, and the
+// unions (oneOf, anyOf), which describe their alternatives themselves.
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	switch e.ErrorKind.(type) {
+	case *kind.OneOf, *kind.AnyOf:
+		return []*jsonschema.ValidationError{e}
+	}
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}
+
+// describe says what is wrong at one place; a union lists its alternatives' complaints.
+func describe(e *jsonschema.ValidationError) string {
+	switch e.ErrorKind.(type) {
+	case *kind.OneOf, *kind.AnyOf:
+		if len(e.Causes) == 0 {
+			return e.ErrorKind.LocalizedString(printer)
+		}
+		var why []string
+		for _, c := range e.Causes {
+			for _, l := range leaves(c) {
+				m := l.ErrorKind.LocalizedString(printer)
+				if p := jsPath(l.InstanceLocation); p != jsPath(e.InstanceLocation) {
+					m = p + ": " + m
+				}
+				why = append(why, m)
+			}
+		}
+		if len(why) > 4 {
+			why = append(why[:4], "...")
+		}
+		return "matches none of the alternatives (" + strings.Join(why, " | ") + ")"
+	}
+	return e.ErrorKind.LocalizedString(printer)
+}
+
+// jsPath writes an instance location as JavaScript: input.items[2]["odd key"].
+func jsPath(loc []string) string {
+	var b strings.Builder
+	b.WriteString("input")
+	for _, tok := range loc {
+		if _, err := strconv.Atoi(tok); err == nil {
+			b.WriteString("[" + tok + "]")
+		} else if isIdentifier(tok) {
+			b.WriteString("." + tok)
+		} else {
+			q, _ := json.Marshal(tok)
+			b.WriteString("[" + string(q) + "]")
+		}
+	}
+	return b.String()
+}

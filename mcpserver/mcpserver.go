@@ -1,0 +1,201 @@
+// Package mcpserver makes isobox an MCP server (github.com/modelcontextprotocol/go-sdk), so
+// that any MCP client — Claude Desktop, an IDE, an agent framework — can run code in
+// isobox's sandboxes:
+//
+//   - run_code runs a JavaScript or TypeScript snippet and returns its value, console
+//     output and error;
+//   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
+//     documents): its description is the TypeScript API of their tools, and the code the
+//     model writes calls them (codemode.Executor). It is offered only when at least one
+//     connector is configured.
+//
+// Workspace tools (read_file, write_file, list, search) will join when isobox has a
+// workspace to offer.
+//
+//	s, _ := mcpserver.New(mcpserver.Config{Loader: l, Connectors: cs})
+//	err := s.Run(ctx, &mcp.StdioTransport{})      // isobox mcp
+//	http.Handle("/mcp", s.HTTPHandler())         // isobox serve, behind its API-key check
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/isobox/isobox/codemode"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Loader makes the sandboxes. Required.
+	Loader *loader.Loader
+	// Connectors are the providers of the execute tool (nil or empty: no execute tool).
+	Connectors *codemode.Connectors
+	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
+	Limits codemode.Limits
+	// Version is reported in the MCP handshake.
+	Version string
+}
+
+// Server is isobox's MCP server. Safe for concurrent use; one Server serves any number
+// of sessions and transports.
+type Server struct {
+	cfg Config
+	x   *codemode.Executor
+	srv *mcp.Server
+}
+
+// Tool names.
+const (
+	ToolRunCode = "run_code"
+	ToolExecute = "execute"
+)
+
+// New builds the server and its tools.
+//
+// # Errors
+//
+// When Loader is nil or the connectors' tools cannot be described (a bad schema).
+func New(cfg Config) (*Server, error) {
+	if cfg.Loader == nil {
+		return nil, errors.New("mcpserver: Config.Loader is required")
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s := &Server{cfg: cfg, x: codemode.NewExecutor(cfg.Loader)}
+	s.srv = mcp.NewServer(&mcp.Implementation{Name: "isobox", Title: "isobox sandboxes", Version: cfg.Version}, &mcp.ServerOptions{
+		Instructions: "isobox runs JavaScript in isolated, millisecond sandboxes. Use run_code to compute something with code; " +
+			"use execute (when offered) to call many tools from one program instead of one tool per turn.",
+	})
+	mcp.AddTool(s.srv, &mcp.Tool{
+		Name:        ToolRunCode,
+		Title:       "Run JavaScript in a sandbox",
+		Description: runCodeDescription,
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)},
+	}, s.runCode)
+	providers, err := cfg.Connectors.Select(nil)
+	if err != nil {
+		return nil, fmt.Errorf("mcpserver: %w", err)
+	}
+	if len(providers) > 0 {
+		desc, err := codemode.DescribeFor(cfg.Limits, providers...)
+		if err != nil {
+			return nil, fmt.Errorf("mcpserver: %w", err)
+		}
+		mcp.AddTool(s.srv, &mcp.Tool{
+			Name:        ToolExecute,
+			Title:       "Call tools from code (Code Mode)",
+			Description: desc,
+		}, s.execute)
+	}
+	return s, nil
+}
+
+const runCodeDescription = `Run JavaScript (or TypeScript: types are stripped) in a fresh, isolated sandbox and get back the value it returns, its console output and its error, if any.
+
+Write an expression, statements (the value of the last one is the result), or an async arrow function (it is called): ` + "`async () => { ... return value }`" + `. Top-level await works. The sandbox has the web platform's globals (console, URL, TextEncoder, crypto.subtle.digest, structuredClone, setTimeout, ...) but no network, no files and nothing kept between runs. The result must survive JSON.stringify.`
+
+// MCP returns the underlying go-sdk server, to serve it over any transport.
+func (s *Server) MCP() *mcp.Server { return s.srv }
+
+// Run serves one session over t until it ends or ctx is done (stdio: &mcp.StdioTransport{}).
+func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.srv.Run(ctx, t) }
+
+// HTTPHandler serves MCP's streamable HTTP transport, statelessly: every POST is one
+// request with its answer, no session is kept between them, and GET (a server-to-client
+// stream) is not offered. Authenticate before it: it checks nothing itself.
+func (s *Server) HTTPHandler() http.Handler {
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.srv },
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+}
+
+// CodeInput is the input of run_code and execute.
+type CodeInput struct {
+	Code string `json:"code" jsonschema:"the code to run"`
+}
+
+// RunOutput is the structured output of run_code and execute.
+type RunOutput struct {
+	// Result is the value the code returned (null for none).
+	Result any `json:"result"`
+	// Error is why the run failed: {code, message, stack}.
+	Error *isoerr.Error `json:"error,omitempty"`
+	// Logs is the console output, one line per call, "[warn] ..." for levels other than log.
+	Logs []string `json:"logs"`
+	// Calls (execute only) are the tool calls the code made.
+	Calls []CallOutput `json:"calls,omitempty"`
+}
+
+// CallOutput is one tool call of an execute run.
+type CallOutput struct {
+	Name       string  `json:"name"`
+	Arguments  any     `json:"arguments"`
+	Result     any     `json:"result,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	DurationMs float64 `json:"durationMs"`
+}
+
+func (s *Server) runCode(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
+	res := s.x.Execute(ctx, in.Code, nil, codemode.Options{Limits: s.cfg.Limits})
+	return output(res, false)
+}
+
+func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
+	providers, err := s.cfg.Connectors.Select(nil)
+	if err != nil {
+		return nil, RunOutput{}, err
+	}
+	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits})
+	return output(res, true)
+}
+
+// output turns a run into the tool's result: structured content, plus a text a model
+// reads at a glance (the value, or the error with the console output after it), marked
+// isError when the code failed so that the model sees it must fix something.
+func output(res codemode.Result, calls bool) (*mcp.CallToolResult, RunOutput, error) {
+	out := RunOutput{Error: res.Error, Logs: make([]string, 0, len(res.Logs))}
+	_ = json.Unmarshal(res.Result, &out.Result)
+	for _, l := range res.Logs {
+		if l.Level == "log" || l.Level == "info" {
+			out.Logs = append(out.Logs, l.Message)
+		} else {
+			out.Logs = append(out.Logs, "["+l.Level+"] "+l.Message)
+		}
+	}
+	if calls {
+		for _, c := range res.Calls {
+			co := CallOutput{Name: c.Name, Error: c.Error, DurationMs: c.DurationMs}
+			_ = json.Unmarshal(c.Arguments, &co.Arguments)
+			_ = json.Unmarshal(c.Result, &co.Result)
+			out.Calls = append(out.Calls, co)
+		}
+	}
+	var b strings.Builder
+	if res.Error != nil {
+		fmt.Fprintf(&b, "The code failed: %s: %s", res.Error.Code, res.Error.Message)
+		if res.Error.Stack != "" {
+			b.WriteString("\n" + res.Error.Stack)
+		}
+	} else {
+		r := res.Result
+		if len(r) == 0 {
+			r = json.RawMessage("null")
+		}
+		b.Write(r)
+	}
+	if len(out.Logs) > 0 {
+		b.WriteString("\n\nConsole output:\n" + strings.Join(out.Logs, "\n"))
+	}
+	if calls && len(out.Calls) > 0 {
+		fmt.Fprintf(&b, "\n\n(%d tool calls)", len(out.Calls))
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: b.String()}}, IsError: res.Error != nil}, out, nil
+}

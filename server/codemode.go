@@ -1,0 +1,87 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/isobox/isobox/codemode"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/mcpserver"
+)
+
+// codemodeBody is POST /v1/codemode/execute.
+type codemodeBody struct {
+	Code string `json:"code"`
+	// Providers names configured connectors (Config.Codemode); none means all of them.
+	Providers []string         `json:"providers,omitempty"`
+	Limits    *codemode.Limits `json:"limits,omitempty"`
+}
+
+// initCodemode makes the Code Mode executor and the /mcp endpoint's MCP server.
+func (s *Server) initCodemode() error {
+	s.codemode = codemode.NewExecutor(s.l)
+	m, err := mcpserver.New(mcpserver.Config{Loader: s.l, Connectors: s.cfg.Codemode})
+	if err != nil {
+		return err
+	}
+	s.mcp = m.HTTPHandler()
+	return nil
+}
+
+// handleCodemodeExecute runs model-written code against the named connectors' tools and
+// answers with the run: 200 when the code succeeded, else the status of its error's code
+// with the same body (400 for a syntax error, 422 when the code failed or hit a limit).
+func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
+	inv, ok := s.startInvocation(w, "codemode", "")
+	if !ok {
+		return
+	}
+	defer s.end()
+	var body codemodeBody
+	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
+		writeError(w, err)
+		return
+	}
+	providers, err := s.cfg.Codemode.Select(body.Providers)
+	if err != nil {
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "providers: %v", err))
+		return
+	}
+	var lim codemode.Limits
+	if body.Limits != nil {
+		lim = *body.Limits
+	}
+	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim})
+	var err2 error
+	if res.Error != nil {
+		err2 = res.Error
+	}
+	lr := &loader.Result{Cold: true}
+	lr.CPU = time.Duration(res.CPUMs * float64(time.Millisecond))
+	lr.Wall = time.Duration(res.WallMs * float64(time.Millisecond))
+	s.metrics.observe(inv.route, lr, err2)
+	w.Header().Set("X-Isobox-Invocation", inv.id)
+	status := http.StatusOK
+	if res.Error != nil {
+		status = StatusOf(res.Error.Code)
+	}
+	writeJSON(w, status, res)
+}
+
+// handleMCP is isobox as an MCP server over streamable HTTP (stateless: one POST, one
+// answer), authenticated like /v1 with a bearer API key; its tool calls count as
+// invocations for a graceful shutdown.
+func (s *Server) handleMCP(w http.ResponseWriter, r *http.Request) {
+	if err := s.authenticate(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.begin(); err != nil {
+		writeError(w, err)
+		return
+	}
+	defer s.end()
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	s.mcp.ServeHTTP(w, r)
+}
