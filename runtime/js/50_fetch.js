@@ -1173,7 +1173,8 @@ const { bodyToBytes, makeRequest } = (() => {
       return false;
     }
     get signal() {
-      return this.#signal;
+      // An incoming request's signal is made on first use: most handlers never look.
+      return (this.#signal ??= followSignal(null));
     }
     get duplex() {
       return "half";
@@ -1195,7 +1196,7 @@ const { bodyToBytes, makeRequest } = (() => {
         url: r.#url,
         headers: r.#headers,
         body: r.#body,
-        signal: r.#signal,
+        signal: (r.#signal ??= followSignal(null)),
         redirect: r.#redirect,
         mode: r.#mode,
         credentials: r.#credentials,
@@ -1461,7 +1462,7 @@ const { bodyToBytes, makeRequest } = (() => {
         url,
         headers: headersFromHost(headers || []),
         body: body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null,
-        signal: followSignal(null),
+        signal: null, // made on first use (the signal getter)
       });
     },
   };
