@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/isobox/isobox/bench"
 )
@@ -25,6 +26,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workerd := fs.String("workerd", "", "run the workerd anchor from this folder (e.g. ../shared/anchors/workerd) in the same run")
 	workerdResults := fs.String("workerd-results", "", "read a workerd anchor results.env instead of running it")
 	cacheDir := fs.String("cache-dir", "", "compilation cache directory")
+	httpSecs := fs.Int("http-seconds", 10, "seconds of hello-worker load over HTTP (8 keep-alive connections) against isobox serve; 0 skips")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
 		fs.PrintDefaults()
@@ -74,21 +76,30 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 		return 1
 	}
+	var hh *bench.HTTPHello
+	if *httpSecs > 0 {
+		fmt.Fprintln(stderr, "isobox bench: hello over HTTP ...")
+		if hh, err = bench.RunHTTPHello(ctx, *cacheDir, 8, time.Duration(*httpSecs)*time.Second); err != nil {
+			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+			return 1
+		}
+	}
 	if *jsonOut {
 		out := struct {
 			*bench.Report
+			*bench.HTTPHello
 			Workerd *bench.Anchor `json:"workerd,omitempty"`
-		}{r, anchor}
+		}{r, hh, anchor}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 		return 0
 	}
-	printTable(stdout, r, anchor)
+	printTable(stdout, r, hh, anchor)
 	return 0
 }
 
-func printTable(w io.Writer, r *bench.Report, a *bench.Anchor) {
+func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anchor) {
 	fmt.Fprintf(w, "isobox bench, %s, %s, %d CPUs\n\n", r.Date, r.GoVersion, r.CPUs)
 	fmt.Fprintf(w, "%-44s %12s %12s %10s\n", "figure (median unless noted)", "isobox", "workerd", "ratio")
 	row := func(name string, mine, theirs float64, unit string, n int) {
@@ -117,6 +128,15 @@ func printTable(w io.Writer, r *bench.Report, a *bench.Anchor) {
 	row("hibernated worker on disk", r.HibernatedWorkerKB, 0, "KiB", r.HibernatedN)
 	row("fork of a sandbox with 10 MiB of heap", r.Fork10MiBP50, 0, "ms", r.ForkN)
 	row("PSS per idle loaded worker", r.IdleWorkerPSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
+	if hh != nil {
+		// Throughput: higher is better, so the ratio is inverted (isobox / workerd).
+		t, ratio := "-", "-"
+		if a != nil && an.HelloRPS > 0 {
+			t, ratio = fmt.Sprintf("%.0f", an.HelloRPS), fmt.Sprintf("%.2fx", hh.RPS/an.HelloRPS)
+		}
+		fmt.Fprintf(w, "%-44s %12s %12s %10s\n", fmt.Sprintf("hello over HTTP, 8 conns, req/s (n=%d)", hh.N), fmt.Sprintf("%.0f", hh.RPS), t, ratio)
+		row("hello over HTTP, p99", hh.P99, an.HelloP99, "ms", hh.N)
+	}
 	for _, n := range []int{100, 500, 1000} {
 		if v, ok := r.IdleWorkerRSSAt[n]; ok {
 			fmt.Fprintf(w, "  RSS per idle worker at %d ids: %.0f KiB\n", n, v)

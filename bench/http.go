@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/server"
+)
+
+// HTTPHello is the throughput of the anchor's hello worker behind `isobox serve`, over
+// loopback HTTP with keep-alive: conns connections in a closed loop for d.
+type HTTPHello struct {
+	RPS   float64 `json:"http_hello_rps"`
+	P50   float64 `json:"http_hello_p50_ms"`
+	P99   float64 `json:"http_hello_p99_ms"`
+	N     int     `json:"http_hello_samples"`
+	Conns int     `json:"http_hello_conns"`
+}
+
+// RunHTTPHello starts a server on 127.0.0.1 (a temporary data directory), stores the hello
+// worker and loads it with a Go client through GET /v1/workers/hello/http/.
+func RunHTTPHello(ctx context.Context, cacheDir string, conns int, d time.Duration) (*HTTPHello, error) {
+	dir, err := os.MkdirTemp("", "isobox-bench-http")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	const key = "isobox-bench-key-0123456789"
+	s, err := server.New(server.Config{DataDir: dir, CacheDir: cacheDir, AdminKey: key})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(sctx, ln) }()
+	defer func() { stop(); <-served }()
+	base := "http://" + ln.Addr().String()
+	c, err := client.New(base, key)
+	if err != nil {
+		return nil, err
+	}
+	hello := loader.WorkerCode{MainModule: "worker.js", Modules: map[string]loader.Module{
+		"worker.js": loader.JS(`export default { fetch() { return new Response("hi"); } };`),
+	}}
+	if _, err := c.PutWorker(ctx, "hello", hello); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func() (time.Duration, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/workers/hello/http/", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != "hi" {
+			return 0, fmt.Errorf("hello answered %d %q (%v)", resp.StatusCode, b, err)
+		}
+		return time.Since(t0), nil
+	}
+	if _, err := get(); err != nil { // warm it up
+		return nil, err
+	}
+	var mu sync.Mutex
+	var all []time.Duration
+	var firstErr error
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				lat, err := get()
+				if err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, lat)
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	r := &HTTPHello{N: len(all), Conns: conns, RPS: float64(len(all)) / elapsed.Seconds()}
+	r.P50, r.P99, _ = quantiles(all)
+	return r, nil
+}
