@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,5 +57,34 @@ func TestFetchStreaming(t *testing.T) {
 				t.Fatalf("got %s, want %s", res.Value, tt.want)
 			}
 		})
+	}
+}
+
+// A ReadableStream request body goes out as it is produced (chunked), and the server sees
+// every byte.
+func TestFetchStreamingRequestBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d %v %s", len(b), r.ContentLength, b[:min(len(b), 5)])
+	}))
+	defer srv.Close()
+	sb := newSandbox(t, engine.SandboxConfig{Outbound: http.DefaultTransport})
+	res, err := eval(t, sb, engine.Limits{}, `
+		let i = 0;
+		const body = new ReadableStream({ pull(c) { if (i++ < 100) c.enqueue(new TextEncoder().encode("chunk" + "x".repeat(995))); else c.close(); } });
+		const r = await fetch("`+srv.URL+`/up", { method: "POST", body, duplex: "half" });
+		await r.text()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Value); got != `"100000 -1 chunk"` {
+		t.Fatalf("server saw %s", got)
+	}
+	// A stream that errors aborts the request; fetch rejects.
+	res, err = eval(t, sb, engine.Limits{}, `
+		const bad = new ReadableStream({ pull(c) { c.error(new Error("producer failed")) } });
+		try { await fetch("`+srv.URL+`/up", { method: "POST", body: bad }); "sent" } catch (e) { "rejected" }`)
+	if err != nil || string(res.Value) != `"rejected"` {
+		t.Fatalf("erroring stream: %s %v", res.Value, err)
 	}
 }

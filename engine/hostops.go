@@ -45,7 +45,8 @@ type invocation struct {
 	overflow  *isoerr.Error
 	settled   bool
 	subreqs   int
-	bodies    map[int]*openBody // fetch response bodies being streamed, by handle
+	bodies    map[int]*openBody      // fetch response bodies being streamed, by handle
+	uploads   map[int]*io.PipeWriter // fetch request bodies being streamed, by the fetch's op id
 	cancelOps context.CancelFunc
 	opsCtx    context.Context
 }
@@ -80,7 +81,7 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 	now := time.Now()
 	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall),
 		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, opDone: make(chan opResult, 16),
-		bodies: map[int]*openBody{}}
+		bodies: map[int]*openBody{}, uploads: map[int]*io.PipeWriter{}}
 	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
 	sb.inv = inv
 	return inv
@@ -90,6 +91,9 @@ func (sb *Sandbox) end() {
 	sb.inv.cancelOps()
 	for _, b := range sb.inv.bodies {
 		b.rc.Close() // unread bodies end with the invocation
+	}
+	for _, w := range sb.inv.uploads {
+		w.CloseWithError(errors.New("the invocation ended before the request body did"))
 	}
 	sb.inv = nil
 	sb.dropDeadStack()
@@ -175,6 +179,23 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 		return nil, nil
 	case "op_start":
 		return nil, sb.startOp(in)
+	case "body_end":
+		var a struct {
+			Handle int
+			Error  string
+		}
+		if err := json.Unmarshal(in, &a); err != nil {
+			return nil, typeError("body_end: %v", err)
+		}
+		if w, ok := inv.uploads[a.Handle]; ok {
+			if a.Error != "" {
+				w.CloseWithError(errors.New(a.Error))
+			} else {
+				w.Close()
+			}
+			delete(inv.uploads, a.Handle)
+		}
+		return nil, nil
 	case "body_cancel":
 		var a struct{ Handle int }
 		if err := json.Unmarshal(in, &a); err != nil {
@@ -313,6 +334,8 @@ func (sb *Sandbox) startOp(in []byte) error {
 		return sb.startTool(a.ID, a.Payload)
 	case "body_read":
 		return sb.startBodyRead(a.ID, a.Payload)
+	case "body_write":
+		return sb.startBodyWrite(a.ID, a.Payload)
 	default:
 		return typeError("unknown asynchronous operation %q", a.Kind)
 	}
@@ -340,13 +363,20 @@ func (sb *Sandbox) startOp(in []byte) error {
 	if err != nil {
 		return err
 	}
+	if req.BodyStream {
+		pr, pw := io.Pipe()
+		hreq.Body, hreq.ContentLength = pr, -1
+		inv.uploads[a.ID] = pw
+		reqBody = nil
+	}
+	streamed := req.BodyStream
 	ctx, cancel := context.WithCancel(base)
 	inv.ops[a.ID] = cancel
 	rt, done := sb.cfg.Outbound, inv.opDone
 	// No cancel when the round trip returns: the response body, still being streamed, lives
 	// on the request's context until the guest closes it or the invocation ends.
 	go func() {
-		v, body, err := roundTrip(rt, hreq.WithContext(ctx), mode, reqBody)
+		v, body, err := roundTrip(rt, hreq.WithContext(ctx), mode, reqBody, streamed)
 		r := opResult{id: a.ID, value: v, body: body}
 		if err != nil {
 			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
@@ -400,11 +430,12 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 }
 
 type fetchRequest struct {
-	Method   string      `json:"method"`
-	URL      string      `json:"url"`
-	Headers  [][2]string `json:"headers"`
-	Body     *string     `json:"body"`
-	Redirect string      `json:"redirect"`
+	Method     string      `json:"method"`
+	URL        string      `json:"url"`
+	Headers    [][2]string `json:"headers"`
+	Body       *string     `json:"body"`
+	BodyStream bool        `json:"bodyStream"` // the body follows through body_write
+	Redirect   string      `json:"redirect"`
 }
 
 // toHTTP builds the outbound request; it also returns the body, kept for redirects.
@@ -432,7 +463,7 @@ func (r *fetchRequest) toHTTP(ctx context.Context) (*http.Request, []byte, error
 // the guest then reads as a stream (body_read). In redirect mode follow it follows
 // redirects the transport hands back (the egress gateway follows them itself, checking its
 // policy at every hop; a plain transport does not), each hop going through the transport.
-func roundTrip(rt http.RoundTripper, req *http.Request, mode string, body []byte) (map[string]any, io.ReadCloser, error) {
+func roundTrip(rt http.RoundTripper, req *http.Request, mode string, body []byte, streamed bool) (map[string]any, io.ReadCloser, error) {
 	first := req.URL.String()
 	var resp *http.Response
 	for hops := 0; ; hops++ {
@@ -462,6 +493,8 @@ func roundTrip(rt http.RoundTripper, req *http.Request, mode string, body []byte
 				method = http.MethodGet
 			}
 			b = nil
+		} else if streamed {
+			return nil, nil, fmt.Errorf("cannot follow a %d redirect: the request body was a stream and is gone", resp.StatusCode)
 		}
 		nreq, err := http.NewRequestWithContext(req.Context(), method, next.String(), bytes.NewReader(b))
 		if err != nil {
@@ -506,6 +539,42 @@ func isRedirect(status int) bool {
 		return true
 	}
 	return false
+}
+
+// startBodyWrite hands one chunk of a streamed request body to the transport; the guest's
+// promise settles once the transport has taken it (backpressure).
+func (sb *Sandbox) startBodyWrite(id int, payload json.RawMessage) error {
+	inv := sb.inv
+	var a struct {
+		Handle int    `json:"handle"`
+		Chunk  string `json:"chunk"`
+	}
+	if err := json.Unmarshal(payload, &a); err != nil {
+		return typeError("body_write: %v", err)
+	}
+	w, ok := inv.uploads[a.Handle]
+	if !ok {
+		return typeError("body_write: the request is no longer sending its body")
+	}
+	chunk, err := base64.StdEncoding.DecodeString(a.Chunk)
+	if err != nil {
+		return typeError("body_write: %v", err)
+	}
+	ctx, cancel := context.WithCancel(inv.opsCtx)
+	inv.ops[id] = cancel
+	done := inv.opDone
+	go func() {
+		defer cancel()
+		r := opResult{id: id, value: true}
+		if _, err := w.Write(chunk); err != nil {
+			r.value, r.err = nil, &opError{Name: "TypeError", Message: "sending the request body failed: " + err.Error()}
+		}
+		select {
+		case done <- r:
+		case <-ctx.Done():
+		}
+	}()
+	return nil
 }
 
 // bodyChunk is the most a body_read hands the guest at once.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -77,5 +78,30 @@ func TestConcurrentEgressFromSandboxes(t *testing.T) {
 	}
 	if c := audit.Counters(); c.Allowed != 1000 || c.Denied != 0 {
 		t.Fatalf("gateway counters %+v", c)
+	}
+}
+
+// A streamed request body goes out through the egress gateway too.
+func TestStreamedBodyThroughGateway(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprint(w, len(b))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	policy, err := egress.ParsePolicy([]byte(`{"rules":[{"action":"allow","host":"` + u.Hostname() + `","allowPrivate":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := egress.New(egress.Config{Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newLoader(t, loader.Config{}).Eval(context.Background(), `
+		let i = 0;
+		const body = new ReadableStream({ pull(c) { if (i++ < 10) c.enqueue(new Uint8Array(1000)); else c.close(); } });
+		await (await fetch("`+srv.URL+`", { method: "PUT", body })).text()`, loader.EvalOptions{Outbound: gw})
+	if err != nil || string(res.Value) != `"10000"` {
+		t.Fatalf("%s %v", res.Value, err)
 	}
 }

@@ -1419,14 +1419,66 @@ const { bodyToBytes, makeRequest } = (() => {
       };
       signal.addEventListener("abort", onAbort);
       const finish = () => signal.removeEventListener("abort", onAbort);
-      consumeBody(request.body)
+      const body = request.body;
+      const streamed = body !== null && body.stream !== null;
+      if (streamed) {
+        // A ReadableStream body goes out as it is produced: the host holds the request open
+        // and each chunk is written to it (body_write resolves once the transport took it).
+        let reader;
+        try {
+          if (isBodyUsed(body)) throw new TypeError("Body has already been used");
+          if (streamOf(body.stream).reader) throw new TypeError("The body's ReadableStream is locked");
+          body.used = true;
+          reader = new ReadableStreamDefaultReader(body.stream);
+        } catch (e) {
+          finish();
+          reject(e);
+          return;
+        }
+        const op = host.startOp("fetch", {
+          method: request.method,
+          url: request.url,
+          headers: headerList(request.headers),
+          body: null,
+          bodyStream: true,
+          redirect: request.redirect,
+        });
+        opId = op.id;
+        const upload = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            if (!(value instanceof Uint8Array)) {
+              throw new TypeError("A body's ReadableStream must produce Uint8Array chunks");
+            }
+            await host.startOp("body_write", { handle: op.id, chunk: Reflect.apply(toBase64, value, []) }).promise;
+          }
+          host.call("body_end", JSON.stringify({ handle: op.id }));
+        })();
+        upload.catch((e) => {
+          host.call("body_end", JSON.stringify({ handle: op.id, error: String((e && e.message) || e) }));
+          reader.cancel(e).catch(() => {});
+        });
+        op.promise.then(
+          (result) => {
+            finish();
+            resolve(responseFromHost(result, request));
+          },
+          (e) => {
+            finish();
+            reject(e);
+          },
+        );
+        return;
+      }
+      consumeBody(body)
         .then((bytes) => {
           if (signal.aborted) return;
           const op = host.startOp("fetch", {
             method: request.method,
             url: request.url,
             headers: headerList(request.headers),
-            body: request.body === null ? null : Reflect.apply(toBase64, bytes, []),
+            body: body === null ? null : Reflect.apply(toBase64, bytes, []),
             redirect: request.redirect,
           });
           opId = op.id;
