@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -499,5 +500,50 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ctx.waitUntil work runs to its end (before the invocation ends); a rejected waitUntil
+// promise is logged, not turned into a failure. RPC methods may answer with promises or
+// thenables.
+func TestWaitUntilAndAsyncAnswers(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	src := `const log = [];
+export default {
+  fetch(req, env, ctx) {
+    ctx.waitUntil(new Promise((r) => setTimeout(() => { log.push("later"); r(); }, 5)));
+    ctx.waitUntil(Promise.reject(new Error("background failure")));
+    log.push("now");
+    return new Response("answered");
+  },
+  log() { return log; },
+  async add(a, b) { await null; return a + b; },
+  thenable() { return { then(resolve) { resolve(42); } }; },
+  async fails() { await null; throw new RangeError("async failure"); },
+};`
+	s := l.Get("wait", func() (loader.WorkerCode, error) { return code(src), nil })
+	req, _ := http.NewRequest("GET", "http://localhost/", nil)
+	res, err := s.Fetch(context.Background(), req)
+	if err != nil || string(res.Body) != "answered" {
+		t.Fatalf("fetch: %s %v", res.Body, err)
+	}
+	var sawError bool
+	for _, lg := range res.Logs {
+		sawError = sawError || (lg.Level == "error" && strings.Contains(lg.Message, "background failure"))
+	}
+	if !sawError {
+		t.Fatalf("the rejected waitUntil promise was not logged: %+v", res.Logs)
+	}
+	if _, got := call(t, s, "log", "[]"); got != `["now","later"]` {
+		t.Fatalf("waitUntil work did not finish with the invocation: %s", got)
+	}
+	if _, got := call(t, s, "add", "[2, 3]"); got != "5" {
+		t.Fatalf("async method: %s", got)
+	}
+	if _, got := call(t, s, "thenable", "[]"); got != "42" {
+		t.Fatalf("thenable: %s", got)
+	}
+	if _, err := s.Call(context.Background(), "fails", nil); isoerr.CodeOf(err) != isoerr.WorkerException || !strings.Contains(err.Error(), "RangeError: async failure") {
+		t.Fatalf("async failure: %v", err)
 	}
 }

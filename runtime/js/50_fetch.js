@@ -5,7 +5,7 @@
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, makeRequest } = (() => {
+const { bodyToBytes, bodyBytesNow, makeRequest } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -1507,6 +1507,15 @@ const { bodyToBytes, makeRequest } = (() => {
     // so they must not be modified.
     async bodyToBytes(response) {
       return consumeBody(responseParts(response).body);
+    },
+    // bodyBytesNow takes a response's body when it is bytes already (no stream to read),
+    // marking it used; it returns undefined for a stream or a used body.
+    bodyBytesNow(response) {
+      const body = responseParts(response).body;
+      if (body === null) return EMPTY;
+      if (body.stream !== null || isBodyUsed(body)) return undefined;
+      body.used = true;
+      return body.bytes;
     },
     makeRequest({ method, url, headers, body }) {
       return createRequest({

@@ -110,8 +110,11 @@ const worker = (() => {
       },
       passThroughOnException() {},
     };
-    return { ctx, settle: () => primordials.promiseAllSettled(waits) };
+    return { ctx, waits, settle: () => primordials.promiseAllSettled(waits) };
   }
+
+  // isThenable says whether a handler's answer must be awaited.
+  const isThenable = (v) => v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 
   const forbidden = new Set(["constructor", "fetch", "then", "toString", "valueOf", "toJSON",
     "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "__proto__",
@@ -141,19 +144,38 @@ const worker = (() => {
     return t instanceof WorkerEntrypoint || t instanceof DurableObject;
   }
 
+  // run starts an invocation. A handler that answers synchronously (no promise) is finished
+  // without a trip through the microtask queue; with no waitUntil work the invocation then
+  // settles at once.
   function run(invoke, props) {
-    const { ctx, settle } = makeContext(props);
-    let p;
+    const { ctx, waits, settle } = makeContext(props);
+    let out;
     try {
-      p = primordials.promiseResolve(invoke(ctx));
+      out = invoke(ctx);
     } catch (e) {
-      p = primordials.promiseReject(e);
+      fail(e, codeOf(e));
+      afterFinish(waits, settle);
+      return;
     }
-    const done = then(p, (out) => finish(out.head, out.body), (e) => fail(e, codeOf(e)));
-    then(then(done, settle), () => host.call("settled"));
+    if (!isThenable(out)) {
+      try {
+        finish(out.head, out.body);
+      } catch (e) {
+        fail(e, codeOf(e));
+      }
+      afterFinish(waits, settle);
+      return;
+    }
+    const done = then(primordials.promiseResolve(out), (o) => finish(o.head, o.body), (e) => fail(e, codeOf(e)));
+    then(done, () => afterFinish(waits, settle));
   }
 
-  async function onFetch(msg, ctx) {
+  function afterFinish(waits, settle) {
+    if (waits.length === 0) host.call("settled");
+    else then(settle(), () => host.call("settled"));
+  }
+
+  function onFetch(msg, ctx) {
     const t = target(msg.entrypoint, ctx);
     const handler = t.fetch;
     if (typeof handler !== "function") {
@@ -162,17 +184,24 @@ const worker = (() => {
     const r = msg.request;
     const body = r.body == null ? null : base64ToBytes(r.body);
     const req = makeRequest({ method: r.method, url: r.url, headers: r.headers, body });
-    const res = isClassInstance(t) ? await t.fetch(req) : await handler.call(t, req, env, ctx);
+    const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, ctx]);
+    return isThenable(res) ? then(primordials.promiseResolve(res), respond) : respond(res);
+  }
+
+  // respond serializes a fetch handler's Response (synchronously when its body is bytes).
+  function respond(res) {
     if (!(res instanceof Response)) {
       throw new TypeError(`the fetch handler must return a Response, got ${res === null ? "null" : typeof res}`);
     }
-    const bytes = await bodyToBytes(res);
     const headers = [];
     res.headers.forEach((v, k) => headers.push([k, v]));
-    return { head: { ok: true, status: res.status, statusText: res.statusText, headers }, body: bytes };
+    const head = { ok: true, status: res.status, statusText: res.statusText, headers };
+    const now = bodyBytesNow(res);
+    if (now !== undefined) return { head, body: now };
+    return then(bodyToBytes(res), (body) => ({ head, body }));
   }
 
-  async function onCall(msg, ctx) {
+  function onCall(msg, ctx) {
     const t = target(msg.entrypoint, ctx);
     const m = msg.method;
     if (typeof m !== "string" || m === "" || forbidden.has(m) || m.startsWith("__")) {
@@ -184,8 +213,9 @@ const worker = (() => {
     }
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
     // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
-    const out = await primordials.apply(fn, t, msg.args);
-    return { head: { ok: true, result: toJSONValue(out) } };
+    const out = primordials.apply(fn, t, msg.args);
+    const answer = (v) => ({ head: { ok: true, result: toJSONValue(v) } });
+    return isThenable(out) ? then(primordials.promiseResolve(out), answer) : answer(out);
   }
 
   async function onEval(msg) {
