@@ -96,11 +96,10 @@ func (sb *Sandbox) end() {
 		w.CloseWithError(errors.New("the invocation ended before the request body did"))
 	}
 	sb.inv = nil
-	sb.dropDeadStack()
 }
 
-// dropDeadStack releases the pages the call's stack touched: between calls they hold only
-// garbage, and an idle sandbox should not keep them resident.
+// dropDeadStack releases the pages calls' stacks touched: between calls they hold only
+// garbage, and an idle sandbox should not keep them resident (Trim calls it).
 func (sb *Sandbox) dropDeadStack() {
 	d := sb.e.deadStack
 	if d.n == 0 || sb.mem.release == nil || uint64(d.off+d.n) > uint64(len(sb.mem.buf)) {

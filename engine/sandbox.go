@@ -50,6 +50,8 @@ type Sandbox struct {
 	stack   [4]uint64    // its call stack (params and result)
 	inv     *invocation
 	pending []byte // a host answer waiting for take()
+	msgBuf  uint32 // the message buffer in guest memory (see message)
+	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
 }
@@ -263,7 +265,7 @@ func (sb *Sandbox) dispatch(msg any) error {
 	if err != nil {
 		return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
 	}
-	ptr, err := sb.write(b)
+	ptr, err := sb.message(b)
 	if err != nil {
 		return err
 	}
@@ -271,11 +273,35 @@ func (sb *Sandbox) dispatch(msg any) error {
 	if err != nil {
 		return err
 	}
-	sb.freeGuest(ptr)
 	if res != 0 {
 		return sb.guestException()
 	}
 	return nil
+}
+
+// message copies b into the sandbox's message buffer, a guest allocation kept across
+// dispatches (grown when too small): one guest call fewer in each direction per message.
+func (sb *Sandbox) message(b []byte) (uint32, error) {
+	if uint32(len(b))+1 > sb.msgCap || sb.msgBuf == 0 {
+		if sb.msgBuf != 0 {
+			sb.freeGuest(sb.msgBuf)
+			sb.msgBuf, sb.msgCap = 0, 0
+		}
+		size := max(uint32(len(b))+1, 4096)
+		res, err := sb.guest(opMalloc, size, 0, 0)
+		if err != nil {
+			return 0, err
+		}
+		if res == 0 {
+			sb.broken = sb.memoryError()
+			return 0, sb.broken
+		}
+		sb.msgBuf, sb.msgCap = uint32(res), size
+	}
+	mem := sb.mod.Memory()
+	mem.Write(sb.msgBuf, b)
+	mem.WriteByte(sb.msgBuf+uint32(len(b)), 0)
+	return sb.msgBuf, nil
 }
 
 // guestException classifies the exception that the glue just recorded.

@@ -271,13 +271,17 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	return img, nil
 }
 
-// Trim gives back to the OS the pages of an idle sandbox that hold exactly what the base
-// image holds there: a page that was written (a reference count raised and lowered, memory
+// Trim gives back to the OS the dead part of an idle sandbox's stack, and the pages that
+// hold exactly what the base image holds there: a page that was written (a reference count raised and lowered, memory
 // allocated and freed) stays private even when its bytes end up unchanged. Those pages then
 // share the image again. It returns the bytes released. Use it on sandboxes that went idle;
 // it costs a comparison of the whole memory with the image.
 func (sb *Sandbox) Trim() int {
-	if sb.broken != nil || sb.inv != nil || sb.e.base == nil || !sb.mem.shared {
+	if sb.broken != nil || sb.inv != nil || sb.e.base == nil {
+		return 0
+	}
+	sb.dropDeadStack()
+	if !sb.mem.shared {
 		return 0
 	}
 	mem := sb.mem.buf
