@@ -5,7 +5,7 @@
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, bodyBytesNow, makeRequest } = (() => {
+const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -1507,6 +1507,11 @@ const { bodyToBytes, bodyBytesNow, makeRequest } = (() => {
     // so they must not be modified.
     async bodyToBytes(response) {
       return consumeBody(responseParts(response).body);
+    },
+    // headerPairs is a Headers object's [name, value] list as stored (names lowercase, in
+    // insertion order, repeated names not combined): what goes on the wire.
+    headerPairs(headers) {
+      return headerList(headers);
     },
     // bodyBytesNow takes a response's body when it is bytes already (no stream to read),
     // marking it used; it returns undefined for a stream or a used body.

@@ -193,9 +193,7 @@ const worker = (() => {
     if (!(res instanceof Response)) {
       throw new TypeError(`the fetch handler must return a Response, got ${res === null ? "null" : typeof res}`);
     }
-    const headers = [];
-    res.headers.forEach((v, k) => headers.push([k, v]));
-    const head = { ok: true, status: res.status, statusText: res.statusText, headers };
+    const head = { ok: true, status: res.status, statusText: res.statusText, headers: headerPairs(res.headers) };
     const now = bodyBytesNow(res);
     if (now !== undefined) return { head, body: now };
     return then(bodyToBytes(res), (body) => ({ head, body }));
