@@ -80,6 +80,9 @@ const (
 
 // call runs one glue operation without CPU accounting (set-up and bookkeeping).
 func (sb *Sandbox) call(o op, a, b, c uint32) (int64, error) {
+	if sb.entry == nil { // dropped by Trim
+		sb.entry = sb.mod.ExportedFunction("ib_call")
+	}
 	sb.stack = [4]uint64{uint64(o), uint64(a), uint64(b), uint64(c)}
 	if err := sb.entry.CallWithStack(sb.ctx, sb.stack[:]); err != nil {
 		return 0, err

@@ -281,6 +281,9 @@ func (sb *Sandbox) Trim() int {
 		return 0
 	}
 	sb.dropDeadStack()
+	// wazero keeps the native stack a function grew (often 100 KiB or more) for as long as
+	// the function is bound; an idle sandbox lets it go and binds again on its next call.
+	sb.entry = nil
 	if !sb.mem.shared {
 		return 0
 	}
