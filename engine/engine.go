@@ -158,6 +158,10 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: settle base image: %w", err)
 	}
+	if _, err := sb.call(opPlugHoles, 0, 0, 0); err != nil {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: plug heap holes: %w", err)
+	}
 	if _, err := sb.call(opReseed, 0, 0, 0); err != nil {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: freeze base image: %w", err)

@@ -76,6 +76,7 @@ const (
 	opDispatch
 	opRunJobs
 	opMemoryUsage
+	opPlugHoles
 )
 
 // call runs one glue operation without CPU accounting (set-up and bookkeeping).
