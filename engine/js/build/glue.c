@@ -327,7 +327,7 @@ static void ib_settle(uint32_t extra) {
 // fresh contiguous pages, instead of being written into holes spread over pages it shares
 // with the image. The plugged chunks are never touched again: they stay shared.
 static int32_t ib_plug_holes(void) {
-  void *big = malloc(1 << 20); // served from the top: where the top starts now
+  void *big = malloc(256 << 10); // served from the top: where the top starts now
   if (!big) return -1;
   uintptr_t top = (uintptr_t)big;
   free(big);
