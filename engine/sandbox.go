@@ -70,12 +70,10 @@ const (
 	opErrorLen
 	opOutPtr
 	opOutLen
-	opEval
 	opCompile
 	opEvalBytecode
 	opDispatch
 	opRunJobs
-	opMemoryUsage
 	opPlugHoles
 )
 

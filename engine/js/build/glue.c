@@ -356,17 +356,6 @@ static int32_t ib_error_len(void) { return (int32_t)err_len; }
 static const uint8_t *ib_out_ptr(void) { return out_buf; }
 static int32_t ib_out_len(void) { return (int32_t)out_len; }
 
-// ib_eval runs a global script. It returns 0, or -1 with the exception recorded.
-static int32_t ib_eval(const char *code, int32_t len, const char *name) {
-  JSValue v = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
-  if (JS_IsException(v)) {
-    record_exception();
-    return -1;
-  }
-  JS_FreeValue(ctx, v);
-  return 0;
-}
-
 // ib_compile compiles a global script to bytecode, left in the out buffer.
 static int32_t ib_compile(const char *code, int32_t len, const char *name) {
   JSValue fn = JS_Eval(ctx, code, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
@@ -443,17 +432,11 @@ static int32_t ib_run_jobs(void) {
   }
 }
 
-// ib_memory_usage reports the bytes QuickJS has allocated (malloc'd, live).
-static int64_t ib_memory_usage(void) {
-  JSMemoryUsage u;
-  JS_ComputeMemoryUsage(rt, &u);
-  return u.malloc_size;
-}
 
 enum {
   OP_INIT = 1, OP_RESEED, OP_SETTLE, OP_STACK_TOP, OP_MALLOC, OP_FREE, OP_ERROR_PTR,
-  OP_ERROR_LEN, OP_OUT_PTR, OP_OUT_LEN, OP_EVAL, OP_COMPILE, OP_EVAL_BYTECODE, OP_DISPATCH,
-  OP_RUN_JOBS, OP_MEMORY_USAGE, OP_PLUG_HOLES,
+  OP_ERROR_LEN, OP_OUT_PTR, OP_OUT_LEN, OP_COMPILE, OP_EVAL_BYTECODE, OP_DISPATCH,
+  OP_RUN_JOBS, OP_PLUG_HOLES,
 };
 
 EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
@@ -468,12 +451,10 @@ EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
   case OP_ERROR_LEN: return ib_error_len();
   case OP_OUT_PTR: return (int64_t)(uintptr_t)ib_out_ptr();
   case OP_OUT_LEN: return ib_out_len();
-  case OP_EVAL: return ib_eval((const char *)(uintptr_t)(uint32_t)a, b, (const char *)(uintptr_t)(uint32_t)c);
   case OP_COMPILE: return ib_compile((const char *)(uintptr_t)(uint32_t)a, b, (const char *)(uintptr_t)(uint32_t)c);
   case OP_EVAL_BYTECODE: return ib_eval_bytecode((const uint8_t *)(uintptr_t)(uint32_t)a, b);
   case OP_DISPATCH: return ib_dispatch((const char *)(uintptr_t)(uint32_t)a, b);
   case OP_RUN_JOBS: return ib_run_jobs();
-  case OP_MEMORY_USAGE: return ib_memory_usage();
   case OP_PLUG_HOLES: return ib_plug_holes();
   }
   return -100;
