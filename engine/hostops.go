@@ -222,8 +222,9 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 		}
 		inv.body = append([]byte(nil), in...)
 		return nil, nil
-	case "complete":
+	case "complete", "complete_settled":
 		inv.complete = append([]byte(nil), in...)
+		inv.settled = op == "complete_settled"
 		return nil, nil
 	case "settled":
 		inv.settled = true

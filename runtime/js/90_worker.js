@@ -78,13 +78,15 @@ const worker = (() => {
     return { name: "Error", message: "Uncaught " + message, stack: "" };
   }
 
-  function finish(head, body) {
+  // finish hands the outcome to the host: head is the completion header (an object, or its
+  // JSON already made); settled says that no waitUntil work is left, which saves a host call.
+  function finish(head, body, settled) {
     if (body && body.length > 0) host.call("body", body);
-    host.call("complete", jsonStringify(head));
+    host.call(settled ? "complete_settled" : "complete", typeof head === "string" ? head : jsonStringify(head));
   }
 
-  function fail(e, code) {
-    finish({ ok: false, code, error: describe(e) });
+  function fail(e, code, settled) {
+    finish({ ok: false, code, error: describe(e) }, null, settled);
   }
 
   class HandlerError extends Error {
@@ -149,30 +151,27 @@ const worker = (() => {
   // settles at once.
   function run(invoke, props) {
     const { ctx, waits, settle } = makeContext(props);
+    // end finishes the invocation; with no waitUntil work it is settled in the same call.
+    const end = (out, e) => {
+      const now = waits.length === 0;
+      if (e === undefined) {
+        try {
+          finish(out.head, out.body, now);
+        } catch (err) {
+          fail(err, codeOf(err), now);
+        }
+      } else fail(e, codeOf(e), now);
+      if (!now) then(settle(), () => host.call("settled"));
+    };
     let out;
     try {
       out = invoke(ctx);
     } catch (e) {
-      fail(e, codeOf(e));
-      afterFinish(waits, settle);
+      end(undefined, e);
       return;
     }
-    if (!isThenable(out)) {
-      try {
-        finish(out.head, out.body);
-      } catch (e) {
-        fail(e, codeOf(e));
-      }
-      afterFinish(waits, settle);
-      return;
-    }
-    const done = then(primordials.promiseResolve(out), (o) => finish(o.head, o.body), (e) => fail(e, codeOf(e)));
-    then(done, () => afterFinish(waits, settle));
-  }
-
-  function afterFinish(waits, settle) {
-    if (waits.length === 0) host.call("settled");
-    else then(settle(), () => host.call("settled"));
+    if (!isThenable(out)) end(out, undefined);
+    else then(primordials.promiseResolve(out), (o) => end(o, undefined), (e) => end(undefined, e === undefined ? null : e));
   }
 
   function onFetch(msg, ctx) {
@@ -212,7 +211,7 @@ const worker = (() => {
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
     // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
     const out = primordials.apply(fn, t, msg.args);
-    const answer = (v) => ({ head: { ok: true, result: toJSONValue(v) } });
+    const answer = (v) => ({ head: resultHead(v) });
     return isThenable(out) ? then(primordials.promiseResolve(out), answer) : answer(out);
   }
 
@@ -229,34 +228,31 @@ const worker = (() => {
     let v = r && typeof r === "object" && "value" in r ? r.value : r;
     if (typeof v === "function") v = await v();
     else v = await v;
-    return { head: { ok: true, result: toJSONValue(v) } };
+    return { head: resultHead(v) };
   }
 
-  function toJSONValue(v) {
-    if (v === undefined) return undefined;
+  // resultHead is the completion header of an RPC or eval result, as JSON.
+  function resultHead(v) {
     let s;
     try {
-      s = jsonStringify(v);
+      s = v === undefined ? undefined : jsonStringify(v);
     } catch (e) {
       throw new TypeError("the result cannot be returned as JSON: " + e.message);
     }
-    return s === undefined ? undefined : jsonParse(s);
+    return s === undefined ? '{"ok":true}' : '{"ok":true,"result":' + s + "}";
   }
 
   const base64ToBytes = (b64) => Uint8Array.fromBase64(b64);
 
   function onLoad(msg) {
     env = msg.env ?? {};
-    const { ctx, settle } = makeContext(null);
-    const done = then(import(msg.main),
+    then(import(msg.main),
       (ns) => {
         mainNS = ns;
-        finish({ ok: true });
+        finish('{"ok":true}', null, true);
       },
-      (e) => fail(e, e instanceof SyntaxError || /cannot find module|not available in isobox|could not load module/i.test(String(e && e.message)) ? "invalid_worker_code" : "worker_exception"),
+      (e) => fail(e, e instanceof SyntaxError || /cannot find module|not available in isobox|could not load module/i.test(String(e && e.message)) ? "invalid_worker_code" : "worker_exception", true),
     );
-    then(then(done, settle), () => host.call("settled"));
-    void ctx;
   }
 
   host.setDispatch((raw) => {
