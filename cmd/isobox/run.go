@@ -67,8 +67,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// newLoader makes the engine and loader of a one-shot command (run, eval). It skips the
+// base image: making it costs more than the one sandbox such a command starts.
 func newLoader(ctx context.Context, c *common) (*loader.Loader, func(), error) {
-	e, err := engine.New(ctx, engine.Config{CacheDir: c.cacheDir})
+	e, err := engine.New(ctx, engine.Config{CacheDir: c.cacheDir, NoImage: true})
 	if err != nil {
 		return nil, nil, err
 	}
