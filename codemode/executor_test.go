@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/codemode"
-	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -21,24 +20,7 @@ import (
 var testLoader *loader.Loader
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-codemode-test")
-	if err != nil {
-		panic(err)
-	}
-	e, err := engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	testLoader, err = loader.New(loader.Config{Engine: e})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	testLoader.Close(ctx)
-	e.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	enginetest.LoaderMain(m, func(l *loader.Loader) { testLoader = l })
 }
 
 type addIn struct {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/isobox/isobox/codemode"
-	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
 )
@@ -22,18 +21,7 @@ import (
 var testLoader *loader.Loader
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "isobox-mcpserver-test")
-	e, err := engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	testLoader, _ = loader.New(loader.Config{Engine: e})
-	code := m.Run()
-	testLoader.Close(ctx)
-	e.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	enginetest.LoaderMain(m, func(l *loader.Loader) { testLoader = l })
 }
 
 type stockIn struct {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/config"
-	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -29,19 +29,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "isobox-config-test")
-	e, err := engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	l, _ := loader.New(loader.Config{Engine: e})
-	executor = codemode.NewExecutor(l)
-	code := m.Run()
-	l.Close(ctx)
-	e.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	enginetest.LoaderMain(m, func(l *loader.Loader) { executor = codemode.NewExecutor(l) })
 }
 
 func echoServer(which string) *mcp.Server {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/mcpconn"
-	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -34,25 +34,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-mcpconn-test")
-	if err != nil {
-		panic(err)
-	}
-	e, err := engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	l, err := loader.New(loader.Config{Engine: e})
-	if err != nil {
-		panic(err)
-	}
-	executor = codemode.NewExecutor(l)
-	code := m.Run()
-	l.Close(ctx)
-	e.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	enginetest.LoaderMain(m, func(l *loader.Loader) { executor = codemode.NewExecutor(l) })
 }
 
 type weatherIn struct {

@@ -18,7 +18,7 @@ import (
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/openapi"
 	"github.com/isobox/isobox/egress"
-	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -29,25 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-openapi-test")
-	if err != nil {
-		panic(err)
-	}
-	e, err := engine.New(ctx, engine.Config{CacheDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	l, err := loader.New(loader.Config{Engine: e})
-	if err != nil {
-		panic(err)
-	}
-	executor = codemode.NewExecutor(l)
-	code := m.Run()
-	l.Close(ctx)
-	e.Close(ctx)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	enginetest.LoaderMain(m, func(l *loader.Loader) { executor = codemode.NewExecutor(l) })
 }
 
 const token = "petstore-secret-token-0123456789"
