@@ -130,6 +130,9 @@ func TestHostileCode(t *testing.T) {
 		{"deep JSON", "JSON.parse('['.repeat(1e6))", engine.Limits{}, isoerr.WorkerException, false},
 		{"huge result", "'['.repeat(2e7)", engine.Limits{}, isoerr.OutputLimitExceeded, false},
 		{"never settles", "await new Promise(() => {})", engine.Limits{}, isoerr.NoResponse, false},
+		{"waits past the wall time", "await new Promise((r) => setTimeout(r, 60000))", engine.Limits{Wall: 100 * time.Millisecond}, isoerr.WallTimeExceeded, true},
+		{"spins past the wall time", "while (true) {}", engine.Limits{Wall: 100 * time.Millisecond, CPU: 10 * time.Second}, isoerr.WallTimeExceeded, true},
+		{"timers that re-arm forever", "setInterval(() => {}, 1); await new Promise(() => {})", engine.Limits{Wall: 100 * time.Millisecond}, isoerr.WallTimeExceeded, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
