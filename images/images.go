@@ -110,15 +110,3 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	sort.Strings(keys)
 	return keys, nil
 }
-
-// Size returns the bytes stored under key, or ErrNotFound.
-func (d *Dir) Size(key string) (int64, error) {
-	st, err := os.Stat(d.file(key))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
