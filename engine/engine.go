@@ -43,6 +43,11 @@ type Config struct {
 	// NoImage makes every sandbox start QuickJS and evaluate the runtime itself instead of
 	// restoring the pre-initialised memory image (slower; for measurement and debugging).
 	NoImage bool
+	// Defaults are the limits of an invocation that leaves one unset: each zero field
+	// falls back to DefaultLimits. An operator uses it to change isobox's defaults (and the
+	// test suite to leave slow machines a wide margin). Memory is not an invocation limit:
+	// it is set per sandbox (SandboxConfig.Memory) and ignored here.
+	Defaults Limits
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
@@ -58,6 +63,7 @@ func DefaultCacheDir() string {
 
 // Engine compiles QuickJS once and makes sandboxes from it. It is safe for concurrent use.
 type Engine struct {
+	defaults  Limits // Config.Defaults
 	rt        wazero.Runtime
 	compiled  wazero.CompiledModule
 	modConfig wazero.ModuleConfig
@@ -103,8 +109,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		rc = rc.WithCompilationCache(cache)
 	}
+	if err := cfg.Defaults.Validate(); err != nil {
+		return nil, fmt.Errorf("engine: Config.Defaults: %w", err)
+	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	e := &Engine{rt: rt}
+	e := &Engine{rt: rt, defaults: cfg.Defaults}
+	e.defaults.Memory = 0
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)

@@ -45,9 +45,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// WithDefaults returns l with every zero field set to its default.
-func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits()
+// Or returns l with every zero field taken from d.
+func (l Limits) Or(d Limits) Limits {
 	if l.CPU == 0 {
 		l.CPU = d.CPU
 	}
@@ -67,6 +66,11 @@ func (l Limits) WithDefaults() Limits {
 		l.Logs = d.Logs
 	}
 	return l
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	return l.Or(DefaultLimits())
 }
 
 // Validate reports the first limit that is out of range, as an invalid_request error that

@@ -447,7 +447,7 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	if sb.broken != nil {
 		return res, sb.broken
 	}
-	lim = lim.WithDefaults()
+	lim = lim.Or(sb.e.defaults).WithDefaults()
 	inv := sb.begin(ctx, lim)
 	defer sb.end()
 	err := sb.loop(msg)

@@ -459,10 +459,37 @@ func TestRestoredSandboxesAreIndependent(t *testing.T) {
 	}
 }
 
+// The engine's Defaults are the limits of a call that sets none; a call's own limit wins.
+func TestEngineDefaults(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), Defaults: engine.Limits{CPU: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	res, err := sb.Eval(ctx, engine.Limits{}, "while (true) {}")
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || res.CPU < 300*time.Millisecond {
+		t.Fatalf("no limit given: stopped after %v of CPU with %v; the engine default is 300 ms", res.CPU, err)
+	}
+	// The call's own limit is below the engine's default: it wins.
+	res, err = sb.Eval(ctx, engine.Limits{CPU: 10 * time.Millisecond}, "while (true) {}")
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || res.CPU >= 300*time.Millisecond {
+		t.Fatalf("a 10 ms limit: stopped after %v of CPU with %v", res.CPU, err)
+	}
+	if _, err := engine.New(ctx, engine.Config{CacheDir: "off", Defaults: engine.Limits{CPU: time.Hour}}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Fatalf("an hour of CPU as the default: %v, want invalid_request", err)
+	}
+}
+
 // Sandboxes made without the image (every start evaluates the runtime) behave the same.
 func TestNoImageEngine(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), NoImage: true})
+	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), NoImage: true, Defaults: enginetest.Defaults})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,12 @@ import (
 	"github.com/isobox/isobox/loader"
 )
 
+// Defaults are the engine's default limits in tests: a call that sets no CPU limit gets 20x
+// the production default (50 ms), so that work meant to finish never trips it on a slow,
+// shared, one-core CI machine under -race. A test that wants a limit to trip sets it and
+// runs work that never ends.
+var Defaults = engine.Limits{CPU: 20 * engine.DefaultLimits().CPU}
+
 // runner is what Main runs: a *testing.M, or a wrapper around one.
 type runner interface{ Run() int }
 
@@ -22,7 +28,7 @@ func Main(m runner, e **engine.Engine) {
 	if err != nil {
 		panic(err)
 	}
-	*e, err = engine.New(ctx, engine.Config{CacheDir: dir})
+	*e, err = engine.New(ctx, engine.Config{CacheDir: dir, Defaults: Defaults})
 	if err != nil {
 		panic(err)
 	}
