@@ -14,6 +14,7 @@ import (
 
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -58,6 +59,7 @@ func start(t testing.TB, cfg Config) *testServer {
 		cfg.AdminKey = ""
 	}
 	cfg.CacheDir = cacheDir
+	cfg.Defaults = enginetest.Defaults
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

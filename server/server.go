@@ -61,6 +61,9 @@ type Config struct {
 	// CacheDir is the engine's compilation cache when the server makes its own engine
 	// ("" is engine.DefaultCacheDir(), "off" disables it).
 	CacheDir string
+	// Defaults are the limits of an invocation that sets none, when the server makes its
+	// own engine (engine.Config.Defaults; zero fields: engine.DefaultLimits).
+	Defaults engine.Limits
 	// AdminKey, when set, is the admin API key (isobox serve takes it from
 	// ISOBOX_API_KEY); it replaces any admin key stored before. Unset: an admin key is
 	// created on first start and NewAdminKey returns it, once.
@@ -187,7 +190,7 @@ func (s *Server) init() error {
 	s.l = cfg.Loader
 	if s.l == nil {
 		ctx := context.Background()
-		e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir})
+		e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir, Defaults: cfg.Defaults})
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
