@@ -67,8 +67,10 @@ func TestSessionRollsBackAfterALimit(t *testing.T) {
 	}{
 		{"cpu", "y = 3; while (true) {}", `{"cpuMs":20}`, isoerr.CPULimitExceeded},
 		{"wall", "async () => { y = 4; await new Promise(r => setTimeout(r, 1e9)) }", `{"wallMs":50}`, isoerr.WallTimeExceeded},
-		{"memory", "y = 5; const keep = []; while (true) keep.push(new Uint8Array(1 << 20))", "", isoerr.MemoryLimitExceeded},
-		{"output", "y = 6; 'x'.repeat(11 << 20)", "", isoerr.OutputLimitExceeded},
+		// Filling memory and building 11 MiB of output take tens to hundreds of ms of CPU:
+		// the most CPU there is, so that only the limit under test trips.
+		{"memory", "y = 5; const keep = []; while (true) keep.push(new Uint8Array(1 << 20))", `{"cpuMs":30000}`, isoerr.MemoryLimitExceeded},
+		{"output", "y = 6; 'x'.repeat(11 << 20)", `{"cpuMs":30000}`, isoerr.OutputLimitExceeded},
 	} {
 		status, o := ts.sessionEval(t, "r", tt.code, tt.limits)
 		if status != 422 || o.Error == nil || o.Error.Code != tt.want {
@@ -103,7 +105,7 @@ func TestSessionCreationOptions(t *testing.T) {
 	ts.createSession(t, `{"name":"net","globalOutbound":`+allow+`}`)
 	ts.createSession(t, `{"name":"nonet"}`)
 	ts.createSession(t, `{"name":"tight","limits":{"cpuMs":20,"wallMs":100,"memoryMb":16}}`)
-	ts.createSession(t, `{"name":"roomy"}`)
+	ts.createSession(t, `{"name":"roomy","limits":{"cpuMs":30000}}`) // zeroing 64 MiB takes ~70 ms of CPU
 
 	check := func(ts *testServer) {
 		t.Helper()

@@ -504,24 +504,6 @@ func (m *Manager) unload(ctx context.Context, e *entry) {
 	m.forget(e)
 }
 
-// Info describes session name.
-//
-// # Errors
-//
-// not_found when it does not exist.
-func (m *Manager) Info(ctx context.Context, name string) (Info, error) {
-	list, err := m.List(ctx)
-	if err != nil {
-		return Info{}, err
-	}
-	for _, i := range list {
-		if i.Name == name {
-			return i, nil
-		}
-	}
-	return Info{}, notFound(name)
-}
-
 // info describes e, locked.
 func (m *Manager) info(e *entry) Info {
 	i := Info{Name: e.name, LastUsed: e.lastUsed}
@@ -554,8 +536,8 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 				byName[n] = &i
 			}
 			e.mu.Unlock()
-		} else if i := byName[n]; i != nil {
-			i.Live, i.Hibernated = true, false // running a call right now
+		} else {
+			byName[n] = &Info{Name: n, Live: true} // running a call right now
 		}
 	}
 	m.mu.Unlock()

@@ -248,7 +248,7 @@ func TestSessionRollsBackAfterALimit(t *testing.T) {
 			}{
 				{"saved = 3; while (true) {}", engine.Limits{CPU: 20 * time.Millisecond}, isoerr.CPULimitExceeded},
 				{"async () => { saved = 4; await new Promise(r => setTimeout(r, 1e9)) }", engine.Limits{Wall: 50 * time.Millisecond}, isoerr.WallTimeExceeded},
-				{"saved = 5; const keep = []; while (true) keep.push(new Uint8Array(1 << 20))", engine.Limits{}, isoerr.MemoryLimitExceeded},
+				{"saved = 5; const keep = []; while (true) keep.push(new Uint8Array(1 << 20))", engine.Limits{CPU: 30 * time.Second}, isoerr.MemoryLimitExceeded},
 				{"saved = 6; 'x'.repeat(5000)", engine.Limits{Output: 1000}, isoerr.OutputLimitExceeded},
 			} {
 				_, err := m.Eval(ctx, "l", tt.code, tt.lim)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,11 +19,21 @@ import (
 	"time"
 )
 
-// buildIsobox builds this command into a temporary directory and returns the binary.
+// buildIsobox builds this command into a temporary directory and returns the binary. It
+// builds with -race when the test binary was, so that the packages compiled for the test
+// are reused and only the link is paid.
 func buildIsobox(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "isobox")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -95,9 +106,6 @@ func (p *process) post(path, body string) (int, []byte, error) {
 // Every eval that `isobox serve` acknowledged survives a kill -9 of the process, and so do
 // acknowledged creations and forks; calls in flight at the kill may or may not be there.
 func TestSessionsSurviveKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	bin := buildIsobox(t)
 	data := t.TempDir()
 	p := startProcess(t, bin, data)
