@@ -268,10 +268,11 @@ func (s *LogStream) Next() (LogEntry, error) {
 func (s *LogStream) Close() error { return s.body.Close() }
 
 // CreateSession starts a session: a sandbox whose globals persist from one eval to the
-// next. name may be "" for a generated one.
-func (c *Client) CreateSession(ctx context.Context, name string) (*Session, error) {
-	var s Session
-	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions", map[string]string{"name": name}, &s)
+// next, with the limits and egress policy of opts (opts.Name "" for a generated name). The
+// server keeps the session's state on disk after every eval.
+func (c *Client) CreateSession(ctx context.Context, opts SessionOptions) (*SessionInfo, error) {
+	var s SessionInfo
+	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions", opts, &s)
 }
 
 // ListSessions lists the sessions, live and hibernated.
@@ -282,15 +283,22 @@ func (c *Client) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 	return out.Sessions, c.Do(ctx, http.MethodGet, "/v1/sessions", nil, &out)
 }
 
-// SessionEval runs a snippet in session id.
-func (c *Client) SessionEval(ctx context.Context, id, code string) (*loader.Outcome, error) {
-	return c.invoke(ctx, "/v1/sessions/"+url.PathEscape(id)+"/eval", map[string]string{"code": code})
+// SessionEval runs a snippet in session id. limits (nil for none) can lower the session's
+// limits, not raise them. When a limit stopped the call, the returned outcome has
+// RolledBack set: the session is as it was before the call.
+func (c *Client) SessionEval(ctx context.Context, id, code string, limits *loader.Limits) (*SessionOutcome, error) {
+	var out SessionOutcome
+	decoded, err := c.invokeInto(ctx, "/v1/sessions/"+url.PathEscape(id)+"/eval", SessionEvalRequest{Code: code, Limits: limits}, &out, &out.Outcome)
+	if !decoded {
+		return nil, err
+	}
+	return &out, err
 }
 
 // ForkSession copies session id, as it is now, into a new session named name ("" for a
-// generated one).
-func (c *Client) ForkSession(ctx context.Context, id, name string) (*Session, error) {
-	var s Session
+// generated one), with the same options.
+func (c *Client) ForkSession(ctx context.Context, id, name string) (*SessionInfo, error) {
+	var s SessionInfo
 	return &s, c.Do(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(id)+"/fork", map[string]string{"name": name}, &s)
 }
 
@@ -391,32 +399,42 @@ func (c *Client) auth(req *http.Request) {
 
 // invoke posts in and decodes the Outcome, which the server sends with failures too.
 func (c *Client) invoke(ctx context.Context, path string, in any) (*loader.Outcome, error) {
+	var out loader.Outcome
+	decoded, err := c.invokeInto(ctx, path, in, &out, &out)
+	if !decoded {
+		return nil, err
+	}
+	return &out, err
+}
+
+// invokeInto posts in and decodes the answer into out, whose Outcome part is o. decoded
+// says whether out holds the answer (the server sends an Outcome with failures too).
+func (c *Client) invokeInto(ctx context.Context, path string, in, out any, o *loader.Outcome) (decoded bool, err error) {
 	resp, err := c.send(ctx, http.MethodPost, path, in)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("client: POST %s: reading the answer: %w", path, err)
+		return false, fmt.Errorf("client: POST %s: reading the answer: %w", path, err)
 	}
 	var probe struct {
 		OK *bool `json:"ok"`
 	}
 	if json.Unmarshal(b, &probe) != nil || probe.OK == nil {
-		return nil, errorFrom(resp, b)
+		return false, errorFrom(resp, b)
 	}
-	var out loader.Outcome
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("client: POST %s: undecodable outcome: %w", path, err)
+	if err := json.Unmarshal(b, out); err != nil {
+		return false, fmt.Errorf("client: POST %s: undecodable outcome: %w", path, err)
 	}
-	if out.Error != nil {
-		return &out, out.Error
+	if o.Error != nil {
+		return true, o.Error
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &out, isoerr.New(isoerr.Internal, "status %s with a successful outcome", resp.Status)
+		return true, isoerr.New(isoerr.Internal, "status %s with a successful outcome", resp.Status)
 	}
-	return &out, nil
+	return true, nil
 }
 
 // ResponseError reads a non-2xx answer's {"error":{...}} body as an *isoerr.Error. A body

@@ -86,18 +86,41 @@ type LogList struct {
 	Logs []LogEntry `json:"logs"`
 }
 
-// Session is the answer of the session routes (not implemented yet; see issue 3).
-type Session struct {
-	ID string `json:"id"`
+// SessionOptions are the body of POST /v1/sessions: the new session's name ("" for a
+// generated one) and what it keeps for every eval.
+type SessionOptions struct {
+	Name string `json:"name,omitempty"`
+	// Limits bound every eval of the session (an eval's own limits can only lower them);
+	// MemoryMB sizes its sandbox.
+	Limits *loader.Limits `json:"limits,omitempty"`
+	// GlobalOutbound is the session's egress policy, as a worker's; nil: the server's
+	// default policy.
+	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
 }
 
-// SessionInfo describes a session in ListSessions.
+// SessionEvalRequest is the body of POST /v1/sessions/{id}/eval.
+type SessionEvalRequest struct {
+	Code   string         `json:"code"`
+	Limits *loader.Limits `json:"limits,omitempty"`
+}
+
+// SessionInfo describes a session: the answer of CreateSession and ForkSession, and each
+// entry of ListSessions.
 type SessionInfo struct {
-	Name        string    `json:"name"`
+	Name string `json:"name"`
+	// Live: its sandbox is in memory. Hibernated: it is kept on disk only.
 	Live        bool      `json:"live"`
 	Hibernated  bool      `json:"hibernated"`
 	MemoryBytes int       `json:"memoryBytes"`
-	LastUsed    time.Time `json:"lastUsed"`
+	LastUsed    time.Time `json:"lastUsed,omitzero"`
+}
+
+// SessionOutcome is the answer of an eval in a session.
+type SessionOutcome struct {
+	loader.Outcome
+	// RolledBack: a limit stopped the call (or its state could not be saved), and the
+	// session went back to its state before the call.
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 // errorBody is the JSON of every error answer.

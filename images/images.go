@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is returned by Get for a key that holds no image.
@@ -29,34 +30,57 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
-// Dir is a Store of files in one directory, one file per key (the key hex-encoded), written
-// atomically (temporary file, then rename).
+// Dir is a Store of files in one directory, one file per key (the key hex-encoded). Put and
+// Delete are atomic and durable: when they return, the change survives a crash of the
+// process or of the machine, and a reader sees either the old image or the new one, never
+// part of one.
 type Dir struct {
 	path string
 }
 
-// NewDir returns a Store in directory path, creating it (mode 0700) if needed.
+// staleTemp is how old a temporary file must be before NewDir removes it: one left by a
+// process killed in the middle of a Put, not one another process is writing right now.
+const staleTemp = 10 * time.Minute
+
+// NewDir returns a Store in directory path, creating it (mode 0700) if needed, and removes
+// temporary files that a killed process left behind.
 func NewDir(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("images: %w", err)
 	}
+	if ents, err := os.ReadDir(path); err == nil {
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
+			}
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+				os.Remove(filepath.Join(path, e.Name()))
+			}
+		}
+	}
 	return &Dir{path: path}, nil
 }
+
+const tempPrefix = ".tmp-"
 
 func (d *Dir) file(key string) string {
 	return filepath.Join(d.path, hex.EncodeToString([]byte(key))+".img")
 }
 
-// Put implements Store.
+// Put implements Store. It writes a temporary file, flushes it to disk (fsync), renames it
+// over the key's file and flushes the directory, so that the rename itself is on disk.
 func (d *Dir) Put(ctx context.Context, key string, b []byte) error {
 	if key == "" {
 		return errors.New("images: empty key")
 	}
-	f, err := os.CreateTemp(d.path, ".tmp-*")
+	f, err := os.CreateTemp(d.path, tempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("images: put %q: %w", key, err)
 	}
 	_, werr := f.Write(b)
+	if werr == nil {
+		werr = f.Sync()
+	}
 	cerr := f.Close()
 	if werr != nil || cerr != nil {
 		os.Remove(f.Name())
@@ -66,7 +90,20 @@ func (d *Dir) Put(ctx context.Context, key string, b []byte) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("images: put %q: %w", key, err)
 	}
+	if err := d.syncDir(); err != nil {
+		return fmt.Errorf("images: put %q: %w", key, err)
+	}
 	return nil
+}
+
+// syncDir flushes the directory's entries (a rename or a removal) to disk.
+func (d *Dir) syncDir() error {
+	f, err := os.Open(d.path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	return errors.Join(err, f.Close())
 }
 
 // Get implements Store.
@@ -83,7 +120,14 @@ func (d *Dir) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Delete implements Store.
 func (d *Dir) Delete(ctx context.Context, key string) error {
-	if err := os.Remove(d.file(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(d.file(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = d.syncDir()
+	}
+	if err != nil {
 		return fmt.Errorf("images: delete %q: %w", key, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestDir(t *testing.T) {
@@ -53,5 +54,62 @@ func TestDir(t *testing.T) {
 	ents, _ := os.ReadDir(d.path)
 	if len(ents) != 3 {
 		t.Fatalf("%d files in the directory", len(ents))
+	}
+}
+
+// A temporary file left by a process killed in the middle of a Put is never read as an
+// image, and the next NewDir removes it once it is old enough not to be another process's
+// write in progress.
+func TestDirLeftoverTemporaryFiles(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir()
+	d, err := NewDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put(ctx, "session:a", []byte("image")); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(path, tempPrefix+"1"), filepath.Join(path, tempPrefix+"2")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("half an ima"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := d.List(ctx, ""); err != nil || !reflect.DeepEqual(keys, []string{"session:a"}) {
+		t.Fatalf("List = %q %v", keys, err)
+	}
+	if _, err := NewDir(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stale temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("a recent temporary file (another process's Put) was removed: %v", err)
+	}
+	if b, err := d.Get(ctx, "session:a"); err != nil || string(b) != "image" {
+		t.Fatalf("Get = %q %v", b, err)
+	}
+}
+
+// BenchmarkPut is the cost of one durable Put of a session-sized image (written, fsynced,
+// renamed, directory fsynced) on the file system of the test's temporary directory.
+func BenchmarkPut(b *testing.B) {
+	d, err := NewDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	img := make([]byte, 10<<10)
+	ctx := context.Background()
+	b.SetBytes(int64(len(img)))
+	for b.Loop() {
+		if err := d.Put(ctx, "session:bench", img); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

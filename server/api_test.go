@@ -198,21 +198,21 @@ func TestRoutingErrors(t *testing.T) {
 func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	ts := start(t, Config{})
-	s, err := ts.c.CreateSession(ctx, "repl")
-	if err != nil || s.ID != "repl" {
+	s, err := ts.c.CreateSession(ctx, client.SessionOptions{Name: "repl"})
+	if err != nil || s.Name != "repl" || !s.Live {
 		t.Fatalf("create: %+v %v", s, err)
 	}
-	_, err = ts.c.CreateSession(ctx, "repl")
+	_, err = ts.c.CreateSession(ctx, client.SessionOptions{Name: "repl"})
 	wantCode(t, err, isoerr.InvalidRequest)
-	_, err = ts.c.CreateSession(ctx, "bad name")
+	_, err = ts.c.CreateSession(ctx, client.SessionOptions{Name: "bad name"})
 	wantCode(t, err, isoerr.InvalidRequest)
-	gen, err := ts.c.CreateSession(ctx, "")
-	if err != nil || gen.ID == "" {
+	gen, err := ts.c.CreateSession(ctx, client.SessionOptions{})
+	if err != nil || gen.Name == "" {
 		t.Fatalf("generated name: %+v %v", gen, err)
 	}
 	eval := func(id, code, want string) {
 		t.Helper()
-		o, err := ts.c.SessionEval(ctx, id, code)
+		o, err := ts.c.SessionEval(ctx, id, code, nil)
 		if err != nil || !o.OK || string(o.Result) != want {
 			t.Fatalf("eval %q in %s: %+v %v, want %s", code, id, o, err, want)
 		}
@@ -220,17 +220,22 @@ func TestSessions(t *testing.T) {
 	eval("repl", "let total = 10; total", "10")
 	eval("repl", "total += 5", "15")
 	fork, err := ts.c.ForkSession(ctx, "repl", "branch")
-	if err != nil || fork.ID != "branch" {
+	if err != nil || fork.Name != "branch" {
 		t.Fatalf("fork: %+v %v", fork, err)
 	}
 	eval("branch", "total *= 2", "30")
 	eval("repl", "total", "15")
-	o, err := ts.c.SessionEval(ctx, "repl", "throw new Error('boom')")
-	if err == nil || o == nil || o.Error == nil || o.Error.Code != isoerr.WorkerException {
+	o, err := ts.c.SessionEval(ctx, "repl", "throw new Error('boom')", nil)
+	if err == nil || o == nil || o.Error == nil || o.Error.Code != isoerr.WorkerException || o.RolledBack {
 		t.Fatalf("exception: %+v %v", o, err)
 	}
 	eval("repl", "total", "15")
-	_, err = ts.c.SessionEval(ctx, "nope", "1")
+	o, err = ts.c.SessionEval(ctx, "repl", "total = 0; while (true) {}", &loader.Limits{CPUMs: 10})
+	if err == nil || o == nil || !o.RolledBack || o.Error.Code != isoerr.CPULimitExceeded {
+		t.Fatalf("runaway: %+v %v", o, err)
+	}
+	eval("repl", "total", "15")
+	_, err = ts.c.SessionEval(ctx, "nope", "1", nil)
 	wantCode(t, err, client.CodeNotFound)
 	list, err := ts.c.ListSessions(ctx)
 	if err != nil || len(list) != 3 {
@@ -239,7 +244,7 @@ func TestSessions(t *testing.T) {
 	if err := ts.c.DeleteSession(ctx, "branch"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ts.c.SessionEval(ctx, "branch", "1")
+	_, err = ts.c.SessionEval(ctx, "branch", "1", nil)
 	wantCode(t, err, client.CodeNotFound)
 }
 

@@ -55,8 +55,8 @@ type Config struct {
 	// closes them on Shutdown.
 	Loader *loader.Loader
 	// Sessions keeps the sessions of /v1/sessions. nil: the server makes a manager on the
-	// loader's engine that hibernates idle sessions under DataDir/sessions (in memory only
-	// without a DataDir).
+	// loader's engine that saves every session under DataDir/sessions after each call (in
+	// memory only without a DataDir) and sends their fetch() through the egress gateway.
 	Sessions *session.Manager
 	// CacheDir is the engine's compilation cache when the server makes its own engine
 	// ("" is engine.DefaultCacheDir(), "off" disables it).
@@ -214,7 +214,7 @@ func (s *Server) init() error {
 	}
 	s.sessions = cfg.Sessions
 	if s.sessions == nil {
-		sc := session.Config{Engine: s.l.Engine()}
+		sc := session.Config{Engine: s.l.Engine(), Outbound: s.sessionOutbound}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "sessions"))
 			if err != nil {

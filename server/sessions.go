@@ -1,24 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 
+	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/session"
 )
 
-// sessionBody names a session to create (POST /v1/sessions) or fork into.
-type sessionBody struct {
+// forkBody is POST /v1/sessions/{id}/fork: the copy's name (generated when empty).
+type forkBody struct {
 	Name string `json:"name,omitempty"`
-}
-
-// sessionEvalBody is POST /v1/sessions/{id}/eval.
-type sessionEvalBody struct {
-	Code   string         `json:"code"`
-	Limits *loader.Limits `json:"limits,omitempty"`
 }
 
 func newSessionName() string {
@@ -32,21 +30,53 @@ func sessionID(r *http.Request) (string, error) {
 	return id, session.CheckName(id)
 }
 
+// sessionOutbound is the egress transport of a session: the gateway with the session's
+// own policy (globalOutbound), or the server's default policy when it has none, as for
+// /v1/run.
+func (s *Server) sessionOutbound(name string, globalOutbound json.RawMessage) (http.RoundTripper, error) {
+	var p *egress.Policy
+	if len(globalOutbound) > 0 && string(globalOutbound) != "null" {
+		var err error
+		if p, err = egress.ParsePolicy(globalOutbound); err != nil {
+			return nil, isoerr.New(isoerr.InvalidRequest, "globalOutbound: %v", err)
+		}
+	}
+	return s.outbound("", p)
+}
+
+// decodeObject reads a body that is empty or one JSON object (null, an array or a scalar
+// is invalid_request) into v.
+func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] != '{' {
+		return isoerr.New(isoerr.InvalidRequest, "the body must be a JSON object (or empty), not %.20s", t)
+	}
+	return decodeStrict(b, v, true, isoerr.InvalidRequest)
+}
+
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
-	var body sessionBody
-	if err := s.decodeJSON(w, r, &body, true, isoerr.InvalidRequest); err != nil {
+	var body client.SessionOptions
+	if err := s.decodeObject(w, r, &body); err != nil {
 		writeError(w, err)
 		return
 	}
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
-	if err := s.sessions.Create(r.Context(), body.Name); err != nil {
+	opts := session.Options{GlobalOutbound: body.GlobalOutbound}
+	if body.Limits != nil {
+		opts.Limits = *body.Limits
+	}
+	info, err := s.sessions.Create(r.Context(), body.Name, opts)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/sessions/"+body.Name)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": body.Name})
+	writeJSON(w, http.StatusCreated, info)
 }
 
 func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
@@ -69,22 +99,29 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.end()
-	var body sessionEvalBody
+	var body client.SessionEvalRequest
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
 		return
 	}
 	if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB != 0 || l.SubRequests < 0) {
-		writeError(w, isoerr.New(isoerr.InvalidRequest, "session limits take cpuMs, wallMs and subRequests (not negative); memory is set per server"))
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "an eval's limits take cpuMs, wallMs and subRequests (not negative; they can lower the session's, not raise them); memoryMb is set when the session is created"))
 		return
 	}
-	res, err := s.sessions.Eval(r.Context(), id, body.Code, body.Limits.Engine(), false)
-	lr := &loader.Result{Result: *res}
-	if isoerr.CodeOf(err) == isoerr.NotFound || isoerr.CodeOf(err) == isoerr.InvalidRequest {
-		lr = nil // nothing ran
+	res, err := s.sessions.Eval(r.Context(), id, body.Code, body.Limits.Engine())
+	if c := isoerr.CodeOf(err); c == isoerr.NotFound || c == isoerr.InvalidRequest {
+		writeError(w, err) // nothing ran
+		return
 	}
+	lr := &loader.Result{Result: *res}
 	s.record(inv, lr, err)
-	respond(w, inv, loader.KindCall, lr, err)
+	w.Header().Set("X-Isobox-Invocation", inv.id)
+	out := client.SessionOutcome{Outcome: loader.NewOutcome(loader.KindCall, lr, err), RolledBack: session.RolledBack(err)}
+	status := http.StatusOK
+	if out.Error != nil {
+		status = StatusOf(out.Error.Code)
+	}
+	writeJSON(w, status, out)
 }
 
 func (s *Server) handleForkSession(w http.ResponseWriter, r *http.Request) {
@@ -93,20 +130,21 @@ func (s *Server) handleForkSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var body sessionBody
-	if err := s.decodeJSON(w, r, &body, true, isoerr.InvalidRequest); err != nil {
+	var body forkBody
+	if err := s.decodeObject(w, r, &body); err != nil {
 		writeError(w, err)
 		return
 	}
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
-	if err := s.sessions.Fork(r.Context(), id, body.Name); err != nil {
+	info, err := s.sessions.Fork(r.Context(), id, body.Name)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/sessions/"+body.Name)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": body.Name})
+	writeJSON(w, http.StatusCreated, info)
 }
 
 func (s *Server) handleDropSession(w http.ResponseWriter, r *http.Request) {

@@ -1,17 +1,25 @@
 // Package session keeps sandboxes across calls: a session is a named sandbox whose globals
 // survive from one eval to the next (a REPL an agent keeps), that can be forked into an
-// independent copy, and that hibernates to an image store when idle — or, for the CLI,
-// after every call, so that `isobox eval --session NAME` works across processes.
+// independent copy, and that hibernates to an image store when idle.
+//
+// With an image store a session keeps what it promises: its state after every eval that
+// returned is on disk (written and flushed) before Eval returns, so it survives a crash of
+// the process; a call that a limit stopped leaves no trace (the session goes back to its
+// state before the call, and the error says so).
 //
 //	m, _ := session.New(session.Config{Engine: e, Images: dir})
-//	m.Eval(ctx, "s1", "let x = 41", engine.Limits{}, true)
-//	res, _ := m.Eval(ctx, "s1", "x + 1", engine.Limits{}, false) // 42
+//	m.Create(ctx, "s1", session.Options{Limits: loader.Limits{CPUMs: 100}})
+//	m.Eval(ctx, "s1", "let x = 41", engine.Limits{})
+//	res, _ := m.Eval(ctx, "s1", "x + 1", engine.Limits{}) // 42
 package session
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -21,19 +29,41 @@ import (
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
 )
 
 // Config configures a Manager.
 type Config struct {
 	Engine *engine.Engine
-	// Images keeps hibernated sessions; nil keeps sessions in memory only.
+	// Images keeps sessions: every session's state is written to it after each call (see
+	// the package documentation). nil keeps sessions in memory only.
 	Images images.Store
-	// IdleTTL hibernates (or, without Images, drops) sessions unused this long (10 min).
+	// IdleTTL drops the sandbox of a session unused this long from memory (10 min); with
+	// Images the session stays in the store, without it the session is gone.
 	IdleTTL time.Duration
-	// MaxSessions bounds the live sessions (1,000); creating more fails with overloaded.
+	// MaxSessions bounds the sessions in memory (1,000); creating more fails with overloaded.
 	MaxSessions int
-	// Memory is each session's memory limit (0: the engine default).
+	// Memory is the memory limit of sessions whose Options set none (0: the engine default).
 	Memory uint64
+	// Outbound makes the transport of a session's fetch() from its Options.GlobalOutbound
+	// (nil when it has none). It is called when the session is created, so that a bad
+	// policy fails the creation, and whenever its sandbox is made or resumed; an
+	// *isoerr.Error it returns is passed on as it is. nil: sessions have no network access
+	// and cannot be created with a GlobalOutbound.
+	Outbound func(name string, globalOutbound json.RawMessage) (http.RoundTripper, error)
+}
+
+// Options are what a session is created with. They are kept with the session (in the image
+// store too, so they hold after a restart) and apply to each of its evals.
+type Options struct {
+	// Limits bound every eval of the session; zero fields take the defaults. An eval may
+	// pass limits of its own: for each limit the tighter one applies, so an eval can lower
+	// the session's limits but never raise them. MemoryMB sizes the session's sandbox
+	// (Config.Memory when 0) and cannot be changed per eval.
+	Limits loader.Limits `json:"limits,omitzero"`
+	// GlobalOutbound is the session's egress policy (JSON, as a worker's globalOutbound),
+	// handed to Config.Outbound. nil: the policy Config.Outbound gives when there is none.
+	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
 }
 
 // Manager keeps named sessions. It is safe for concurrent use; calls to one session are
@@ -46,19 +76,35 @@ type Manager struct {
 	done     chan struct{}
 }
 
+// entry is a session in memory. Between calls its state is in saved and, when it is live,
+// also in sb: every call that changes sb saves it, or puts it back as saved holds it.
 type entry struct {
 	mu       sync.Mutex // one call at a time
 	name     string
-	sb       *engine.Sandbox // nil when hibernated or not yet made
+	opts     Options
+	sb       *engine.Sandbox // nil when not live
+	saved    state           // the state as of the last call that returned; empty: read the store
 	lastUsed time.Time
 	dropped  bool
 }
 
-// Info describes a session.
+// state is a session's state between calls. Without an image store it is the image itself
+// (a snapshot is cheap; marshalling it is what costs); with one, the image as the store
+// holds it, marshalled (~7x smaller in memory; unmarshalled only to resume or roll back).
+type state struct {
+	img *engine.Image
+	raw []byte
+}
+
+func (s state) empty() bool { return s.img == nil && s.raw == nil }
+
+// Info describes a session: the answer of creating, forking and listing sessions.
 type Info struct {
-	Name        string    `json:"name"`
-	Live        bool      `json:"live"`        // a sandbox is in memory
-	Hibernated  bool      `json:"hibernated"`  // an image is in the store
+	Name string `json:"name"`
+	// Live: the session's sandbox is in memory.
+	Live bool `json:"live"`
+	// Hibernated: the session is kept in the image store only (no sandbox in memory).
+	Hibernated  bool      `json:"hibernated"`
 	MemoryBytes int       `json:"memoryBytes"` // live sandbox's linear memory
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
 }
@@ -74,6 +120,20 @@ func CheckName(name string) error {
 }
 
 func key(name string) string { return "session:" + name }
+
+// rolledBack is the error of a call after which the session went back to its state before
+// the call. It wraps the cause, whose message says so.
+type rolledBack struct{ err *isoerr.Error }
+
+func (r *rolledBack) Error() string { return r.err.Error() }
+func (r *rolledBack) Unwrap() error { return r.err }
+
+// RolledBack reports whether err (from Eval) says that the session went back to its state
+// before the call: a limit stopped the call, or its new state could not be saved.
+func RolledBack(err error) bool {
+	var r *rolledBack
+	return errors.As(err, &r)
+}
 
 // New makes a Manager and starts its idle sweeper; Close stops it.
 func New(cfg Config) (*Manager, error) {
@@ -91,46 +151,110 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Create makes an empty session. It fails with invalid_request if the name is taken.
-func (m *Manager) Create(ctx context.Context, name string) error {
-	if err := CheckName(name); err != nil {
-		return err
-	}
-	if m.exists(ctx, name) {
-		return isoerr.New(isoerr.InvalidRequest, "session %q already exists", name)
-	}
-	e, err := m.entry(name, true)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.sb == nil {
-		sb, err := m.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{Memory: m.cfg.Memory})
-		if err != nil {
-			m.forget(e)
-			return err
-		}
-		e.sb = sb
-	}
-	e.lastUsed = time.Now()
-	return nil
-}
-
-// Eval runs code in session name (see loader.Eval for what code may be) and keeps the
-// session's state for the next call. With create, a missing session is made; otherwise it
-// is not_found.
+// Create makes an empty session with opts. With an image store it is saved before Create
+// returns.
 //
 // # Errors
 //
-// The code's own errors. After a limit trips the session's sandbox is discarded: the
-// session goes back to its last hibernated image, or starts empty if it has none.
-func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits, create bool) (*engine.Result, error) {
+// invalid_request for a bad name, bad limits or a GlobalOutbound the manager cannot use,
+// and when the name is taken; overloaded when MaxSessions are in memory; the engine's
+// error when the sandbox cannot be made or saved (nothing is kept then).
+func (m *Manager) Create(ctx context.Context, name string, opts Options) (Info, error) {
+	if err := CheckName(name); err != nil {
+		return Info{}, err
+	}
+	if string(opts.GlobalOutbound) == "null" {
+		opts.GlobalOutbound = nil
+	}
+	if err := m.checkOptions(name, opts); err != nil {
+		return Info{}, err
+	}
+	if m.exists(ctx, name) {
+		return Info{}, isoerr.New(isoerr.InvalidRequest, "session %q already exists", name)
+	}
+	e, err := m.claim(name)
+	if err != nil {
+		return Info{}, err
+	}
+	defer e.mu.Unlock()
+	e.opts = opts
+	cfg, err := m.sandboxConfig(e)
+	var sb *engine.Sandbox
+	if err == nil {
+		sb, err = m.cfg.Engine.NewSandbox(ctx, cfg)
+	}
+	if err == nil {
+		e.sb = sb
+		err = m.save(ctx, e)
+	}
+	if err != nil {
+		m.discard(ctx, e)
+		return Info{}, err
+	}
+	e.lastUsed = time.Now()
+	return m.info(e), nil
+}
+
+// checkOptions reports what is wrong with opts, as invalid_request.
+func (m *Manager) checkOptions(name string, opts Options) error {
+	if err := opts.Limits.Engine().Validate(); err != nil {
+		return err
+	}
+	if m.cfg.Outbound == nil {
+		if opts.GlobalOutbound != nil {
+			return isoerr.New(isoerr.InvalidRequest, "globalOutbound: sessions of this manager have no network access")
+		}
+		return nil
+	}
+	if _, err := m.cfg.Outbound(name, opts.GlobalOutbound); err != nil {
+		if isoerr.CodeOf(err) != "" {
+			return err
+		}
+		return isoerr.New(isoerr.InvalidRequest, "globalOutbound: %v", err)
+	}
+	return nil
+}
+
+// sandboxConfig is the host side of e's sandbox: its memory and its outbound transport.
+func (m *Manager) sandboxConfig(e *entry) (engine.SandboxConfig, error) {
+	cfg := engine.SandboxConfig{Memory: m.cfg.Memory}
+	if mb := e.opts.Limits.MemoryMB; mb > 0 {
+		cfg.Memory = uint64(mb) << 20
+	}
+	if m.cfg.Outbound != nil {
+		rt, err := m.cfg.Outbound(e.name, e.opts.GlobalOutbound)
+		if err != nil {
+			return cfg, fmt.Errorf("session %q: %w", e.name, err)
+		}
+		cfg.Outbound = rt
+	}
+	return cfg, nil
+}
+
+// Eval runs code in session name (see loader.Eval for what code may be) and keeps the
+// session's state for the next call: with an image store, that state is on disk when Eval
+// returns, whether the code returned a value or threw. lim may lower the session's limits
+// (see Options.Limits).
+//
+// # Errors
+//
+// not_found when the session does not exist; invalid_request for bad limits (lim.Memory
+// must be 0); the code's own errors. When a limit stops the call (CPU, wall time, memory,
+// output, subrequests), the caller cancels it, or its new state cannot be saved, the
+// session goes back to its state before the call: RolledBack(err) is true and the error's
+// message says so.
+func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits) (*engine.Result, error) {
 	if err := CheckName(name); err != nil {
 		return &engine.Result{}, err
 	}
-	if !create && !m.exists(ctx, name) {
-		return &engine.Result{}, isoerr.New(isoerr.NotFound, "session %q does not exist", name)
+	if lim.Memory != 0 {
+		return &engine.Result{}, isoerr.New(isoerr.InvalidRequest, "an eval cannot change a session's memory: set limits.memoryMb when the session is created")
+	}
+	if err := lim.Validate(); err != nil {
+		return &engine.Result{}, err
+	}
+	if !m.exists(ctx, name) {
+		return &engine.Result{}, notFound(name)
 	}
 	e, err := m.lock(name)
 	if err != nil {
@@ -138,96 +262,196 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 	}
 	defer e.mu.Unlock()
 	if e.dropped {
-		return &engine.Result{}, isoerr.New(isoerr.NotFound, "session %q was dropped", name)
+		return &engine.Result{}, notFound(name)
 	}
 	if err := m.wake(ctx, e); err != nil {
+		if e.saved.empty() {
+			m.forget(e) // dropped meanwhile, or unreadable: keep no empty entry
+		}
 		return &engine.Result{}, err
 	}
+	lim = e.opts.Limits.Engine().Min(lim)
+	lim.Memory = 0 // the sandbox's, fixed when it was made
 	res, err := e.sb.Eval(ctx, lim, code)
 	e.lastUsed = time.Now()
-	if e.sb.Broken() != nil {
-		e.sb.Close(ctx)
-		e.sb = nil
+	if stopped(e.sb, err) {
+		return res, m.rollback(ctx, e, err)
+	}
+	if serr := m.save(ctx, e); serr != nil {
+		return res, m.rollback(ctx, e, isoerr.New(isoerr.Internal, "session %q: saving its state: %v", name, serr))
 	}
 	return res, err
 }
 
-// wake makes sure e has a sandbox: its own, resumed from the store, or a new one.
+func notFound(name string) error {
+	return isoerr.New(isoerr.NotFound, "session %q does not exist", name)
+}
+
+// stopped reports whether isobox stopped the call (a limit, a cancel, a trap) rather than
+// the code running to its end (a value or an exception): such a call is rolled back.
+func stopped(sb *engine.Sandbox, err error) bool {
+	if sb.Broken() != nil {
+		return true
+	}
+	switch isoerr.CodeOf(err) {
+	case isoerr.CPULimitExceeded, isoerr.WallTimeExceeded, isoerr.MemoryLimitExceeded,
+		isoerr.OutputLimitExceeded, isoerr.SubrequestLimitExceeded, isoerr.Canceled:
+		return true
+	}
+	return false
+}
+
+// rollback puts e back in its saved state (its sandbox is made again from it at the next
+// call) and returns cause marked as rolled back.
+func (m *Manager) rollback(ctx context.Context, e *entry, cause error) error {
+	e.sb.Close(ctx)
+	e.sb = nil
+	c := *isoerr.As(cause) // a copy: the sandbox's own error value is not ours to change
+	c.Message += "; the session was restored to its state before this call"
+	return &rolledBack{err: &c}
+}
+
+// save takes e's state from its sandbox and, with an image store, writes it there (flushed
+// to disk) before returning. A state equal to the saved one is not written again.
+func (m *Manager) save(ctx context.Context, e *entry) error {
+	img, err := e.sb.Snapshot()
+	if err != nil {
+		return err
+	}
+	if m.cfg.Images == nil {
+		e.saved = state{img: img}
+		return nil
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
+	}
+	if e.saved.raw != nil && bytes.Equal(b, e.saved.raw) {
+		return nil
+	}
+	if err := m.put(ctx, e.name, e.opts, b); err != nil {
+		return err
+	}
+	e.saved = state{raw: b}
+	return nil
+}
+
+// put writes a session's record to the image store.
+func (m *Manager) put(ctx context.Context, name string, opts Options, image []byte) error {
+	rec, err := encodeRecord(opts, image)
+	if err == nil {
+		err = m.cfg.Images.Put(context.WithoutCancel(ctx), key(name), rec)
+	}
+	if err != nil {
+		return isoerr.New(isoerr.Internal, "session %q: %v", name, err)
+	}
+	return nil
+}
+
+// load makes sure e's saved state and options are in memory, reading them from the store.
+func (m *Manager) load(ctx context.Context, e *entry) error {
+	if !e.saved.empty() {
+		return nil
+	}
+	if m.cfg.Images == nil {
+		return notFound(e.name)
+	}
+	b, err := m.cfg.Images.Get(ctx, key(e.name))
+	if errors.Is(err, images.ErrNotFound) {
+		return notFound(e.name)
+	}
+	if err != nil {
+		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
+	}
+	opts, img, err := decodeRecord(b)
+	if err != nil {
+		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
+	}
+	e.opts, e.saved = opts, state{raw: img}
+	return nil
+}
+
+// wake makes sure e has a sandbox, made from its saved state.
 func (m *Manager) wake(ctx context.Context, e *entry) error {
 	if e.sb != nil {
 		return nil
 	}
-	cfg := engine.SandboxConfig{Memory: m.cfg.Memory}
-	if m.cfg.Images != nil {
-		b, err := m.cfg.Images.Get(ctx, key(e.name))
-		switch {
-		case err == nil:
-			img, err := m.cfg.Engine.UnmarshalImage(b)
-			if err != nil {
-				return fmt.Errorf("session %q: %w", e.name, err)
-			}
-			sb, err := m.cfg.Engine.Restore(ctx, img, cfg)
-			if err != nil {
-				return err
-			}
-			e.sb = sb
-			return nil
-		case !errors.Is(err, images.ErrNotFound):
-			return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
+	if err := m.load(ctx, e); err != nil {
+		return err
+	}
+	img := e.saved.img
+	if img == nil {
+		var err error
+		if img, err = m.cfg.Engine.UnmarshalImage(e.saved.raw); err != nil {
+			return fmt.Errorf("session %q: %w", e.name, err)
 		}
 	}
-	sb, err := m.cfg.Engine.NewSandbox(ctx, cfg)
+	cfg, err := m.sandboxConfig(e)
 	if err != nil {
 		return err
+	}
+	sb, err := m.cfg.Engine.Restore(ctx, img, cfg)
+	if err != nil {
+		return fmt.Errorf("session %q: %w", e.name, err)
 	}
 	e.sb = sb
 	return nil
 }
 
-// Fork makes session to a copy of session from as it is now.
-func (m *Manager) Fork(ctx context.Context, from, to string) error {
+// Fork makes session to a copy of session from as it is now; from then on the two are
+// independent. The copy has from's options. With an image store it is saved before Fork
+// returns.
+//
+// # Errors
+//
+// not_found when from does not exist; invalid_request for a bad name or one that is taken.
+func (m *Manager) Fork(ctx context.Context, from, to string) (Info, error) {
 	if err := CheckName(to); err != nil {
-		return err
+		return Info{}, err
 	}
 	if !m.exists(ctx, from) {
-		return isoerr.New(isoerr.NotFound, "session %q does not exist", from)
+		return Info{}, notFound(from)
 	}
 	if m.exists(ctx, to) {
-		return isoerr.New(isoerr.InvalidRequest, "session %q already exists", to)
+		return Info{}, isoerr.New(isoerr.InvalidRequest, "session %q already exists", to)
 	}
 	src, err := m.lock(from)
 	if err != nil {
-		return err
+		return Info{}, err
 	}
-	err = m.wake(ctx, src)
-	var child *engine.Sandbox
-	if err == nil {
-		child, err = src.sb.Fork(ctx)
+	if src.dropped {
+		src.mu.Unlock()
+		return Info{}, notFound(from)
 	}
+	// Between calls a session's saved state is its state: the copy is made from it, and
+	// gets a sandbox at its first call.
+	err = m.load(ctx, src)
+	opts, saved := src.opts, src.saved
 	src.lastUsed = time.Now()
 	src.mu.Unlock()
 	if err != nil {
-		return err
+		return Info{}, err
 	}
-	dst, err := m.entry(to, true)
+	dst, err := m.claim(to)
 	if err != nil {
-		child.Close(ctx)
-		return err
+		return Info{}, err
 	}
-	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	if dst.sb != nil {
-		child.Close(ctx)
-		return isoerr.New(isoerr.InvalidRequest, "session %q already exists", to)
+	dst.opts = opts
+	if m.cfg.Images != nil {
+		if err := m.put(ctx, to, opts, saved.raw); err != nil {
+			m.discard(ctx, dst)
+			return Info{}, err
+		}
 	}
-	dst.sb, dst.lastUsed = child, time.Now()
-	return nil
+	dst.saved, dst.lastUsed = saved, time.Now() // images are never changed: sharing is safe
+	return m.info(dst), nil
 }
 
 // Drop deletes session name, live and hibernated.
 func (m *Manager) Drop(ctx context.Context, name string) error {
 	if !m.exists(ctx, name) {
-		return isoerr.New(isoerr.NotFound, "session %q does not exist", name)
+		return notFound(name)
 	}
 	m.mu.Lock()
 	e := m.sessions[name]
@@ -240,6 +464,7 @@ func (m *Manager) Drop(ctx context.Context, name string) error {
 			e.sb.Close(ctx)
 			e.sb = nil
 		}
+		e.saved = state{}
 		e.mu.Unlock()
 	}
 	if m.cfg.Images != nil {
@@ -248,7 +473,8 @@ func (m *Manager) Drop(ctx context.Context, name string) error {
 	return nil
 }
 
-// Hibernate writes session name to the image store and drops its sandbox from memory.
+// Hibernate drops session name's sandbox from memory; the session stays in the image store
+// (its state is there after every call).
 func (m *Manager) Hibernate(ctx context.Context, name string) error {
 	if m.cfg.Images == nil {
 		return isoerr.New(isoerr.InvalidRequest, "sessions have no image store to hibernate to")
@@ -257,35 +483,39 @@ func (m *Manager) Hibernate(ctx context.Context, name string) error {
 	e := m.sessions[name]
 	m.mu.Unlock()
 	if e == nil {
-		return nil // not live: nothing to write
+		return nil // not in memory
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return m.hibernate(ctx, e)
-}
-
-func (m *Manager) hibernate(ctx context.Context, e *entry) error {
-	if e.sb == nil || e.dropped {
-		return nil
-	}
-	img, err := e.sb.Snapshot()
-	if err != nil {
-		return err
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
-	}
-	if err := m.cfg.Images.Put(context.WithoutCancel(ctx), key(e.name), b); err != nil {
-		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
-	}
-	e.sb.Close(ctx)
-	e.sb = nil
-	m.forget(e)
+	m.unload(ctx, e)
 	return nil
 }
 
-// List describes every session, live or hibernated, sorted by name.
+// unload takes e out of memory: with an image store it is kept there, without one it is
+// gone. Called with e.mu held.
+func (m *Manager) unload(ctx context.Context, e *entry) {
+	if e.sb != nil {
+		e.sb.Close(ctx)
+		e.sb = nil
+	}
+	if m.cfg.Images == nil {
+		e.dropped = true
+	}
+	m.forget(e)
+}
+
+// info describes e, locked.
+func (m *Manager) info(e *entry) Info {
+	i := Info{Name: e.name, LastUsed: e.lastUsed}
+	if e.sb != nil {
+		i.Live, i.MemoryBytes = true, e.sb.MemoryBytes()
+	} else {
+		i.Hibernated = m.cfg.Images != nil
+	}
+	return i
+}
+
+// List describes every session, live and hibernated, sorted by name.
 func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	byName := map[string]*Info{}
 	if m.cfg.Images != nil {
@@ -300,19 +530,14 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	}
 	m.mu.Lock()
 	for n, e := range m.sessions {
-		info := byName[n]
-		if info == nil {
-			info = &Info{Name: n}
-			byName[n] = info
-		}
 		if e.mu.TryLock() {
-			if e.sb != nil {
-				info.Live, info.MemoryBytes = true, e.sb.MemoryBytes()
+			if e.sb != nil || !e.saved.empty() { // not one being created or woken
+				i := m.info(e)
+				byName[n] = &i
 			}
-			info.LastUsed = e.lastUsed
 			e.mu.Unlock()
 		} else {
-			info.Live = true // running a call right now
+			byName[n] = &Info{Name: n, Live: true} // running a call right now
 		}
 	}
 	m.mu.Unlock()
@@ -324,7 +549,8 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
-// Close stops the sweeper and hibernates every live session (or drops it, without Images).
+// Close stops the sweeper and closes every sandbox. With an image store the sessions stay
+// there; without one they are gone.
 func (m *Manager) Close(ctx context.Context) error {
 	select {
 	case <-m.stop:
@@ -339,22 +565,15 @@ func (m *Manager) Close(ctx context.Context) error {
 		all = append(all, e)
 	}
 	m.mu.Unlock()
-	var errs []error
 	for _, e := range all {
 		e.mu.Lock()
-		if m.cfg.Images != nil {
-			errs = append(errs, m.hibernate(ctx, e))
-		}
-		if e.sb != nil {
-			e.sb.Close(ctx)
-			e.sb = nil
-		}
+		m.unload(ctx, e)
 		e.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// exists reports whether a session is live or hibernated.
+// exists reports whether a session is in memory or in the store.
 func (m *Manager) exists(ctx context.Context, name string) bool {
 	m.mu.Lock()
 	_, ok := m.sessions[name]
@@ -366,18 +585,41 @@ func (m *Manager) exists(ctx context.Context, name string) bool {
 	return err == nil
 }
 
+// claim makes a new entry for name, locked, for a session being created.
+func (m *Manager) claim(name string) (*entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sessions[name]; ok {
+		return nil, isoerr.New(isoerr.InvalidRequest, "session %q already exists", name)
+	}
+	if len(m.sessions) >= m.cfg.MaxSessions {
+		return nil, isoerr.New(isoerr.Overloaded, "%d sessions are in memory; drop some or wait for idle ones to hibernate", len(m.sessions))
+	}
+	e := &entry{name: name}
+	e.mu.Lock()
+	m.sessions[name] = e
+	return e, nil
+}
+
+// discard forgets an entry whose creation failed. Called with e.mu held.
+func (m *Manager) discard(ctx context.Context, e *entry) {
+	if e.sb != nil {
+		e.sb.Close(ctx)
+		e.sb = nil
+	}
+	e.saved, e.dropped = state{}, true
+	m.forget(e)
+}
+
 // entry returns the in-memory entry of name, making it if needed.
-func (m *Manager) entry(name string, create bool) (*entry, error) {
+func (m *Manager) entry(name string) (*entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.sessions[name]; ok {
 		return e, nil
 	}
-	if !create {
-		return nil, isoerr.New(isoerr.NotFound, "session %q does not exist", name)
-	}
 	if len(m.sessions) >= m.cfg.MaxSessions {
-		return nil, isoerr.New(isoerr.Overloaded, "%d sessions are live; drop some or wait for idle ones to hibernate", len(m.sessions))
+		return nil, isoerr.New(isoerr.Overloaded, "%d sessions are in memory; drop some or wait for idle ones to hibernate", len(m.sessions))
 	}
 	e := &entry{name: name}
 	m.sessions[name] = e
@@ -386,10 +628,10 @@ func (m *Manager) entry(name string, create bool) (*entry, error) {
 
 // lock returns name's entry locked, making it if needed. An entry that was hibernated
 // (and so left the map) while this call waited for it is not used: the call takes the
-// current one, which resumes from the image.
+// current one, which resumes from the store.
 func (m *Manager) lock(name string) (*entry, error) {
 	for {
-		e, err := m.entry(name, true)
+		e, err := m.entry(name)
 		if err != nil {
 			return nil, err
 		}
@@ -404,8 +646,8 @@ func (m *Manager) lock(name string) (*entry, error) {
 	}
 }
 
-// forget removes e from memory (it stays in the store if it was hibernated). Called with
-// e.mu held.
+// forget removes e from memory (it stays in the store if there is one). Called with e.mu
+// held.
 func (m *Manager) forget(e *entry) {
 	m.mu.Lock()
 	if m.sessions[e.name] == e {
@@ -427,7 +669,7 @@ func (m *Manager) sweep() {
 			var idle []*entry
 			for _, e := range m.sessions {
 				if e.mu.TryLock() {
-					if e.sb != nil && now.Sub(e.lastUsed) > m.cfg.IdleTTL {
+					if (e.sb != nil || !e.saved.empty()) && now.Sub(e.lastUsed) > m.cfg.IdleTTL {
 						idle = append(idle, e)
 					}
 					e.mu.Unlock()
@@ -436,13 +678,8 @@ func (m *Manager) sweep() {
 			m.mu.Unlock()
 			for _, e := range idle {
 				e.mu.Lock()
-				if m.cfg.Images != nil {
-					_ = m.hibernate(context.Background(), e)
-				} else if e.sb != nil {
-					e.sb.Close(context.Background())
-					e.sb = nil
-					e.dropped = true
-					m.forget(e)
+				if !e.dropped && time.Since(e.lastUsed) > m.cfg.IdleTTL {
+					m.unload(context.Background(), e)
 				}
 				e.mu.Unlock()
 			}

@@ -23,7 +23,7 @@ const usage = `isobox runs AI-written code in fast, isolated sandboxes.
 Usage:
   isobox run [flags] MAIN.js [OTHER_MODULES...]   load files as one worker and call it
   isobox eval [flags] 'CODE'                      run a snippet, print its value as JSON
-  isobox session list|fork|drop ...               manage sessions made by eval --session
+  isobox session create|list|fork|drop ...        manage sessions (eval --session NAME runs in one)
   isobox bench [--json]                           measure start-up, calls and memory
   isobox serve [flags]                            serve the HTTP API (SQLite data dir, API keys)
   isobox mcp [--codemode-config FILE]             serve isobox as an MCP server on stdio

@@ -205,6 +205,7 @@ func TestSessionCommands(t *testing.T) {
 		out  string
 		code int
 	}{
+		{[]string{"session", "--data", data, "create", "s1"}, "", 0},
 		{[]string{"eval", "--data", data, "--session", "s1", "let n = 1; n"}, "1\n", 0},
 		{[]string{"eval", "--data", data, "--session", "s1", "n += 1"}, "2\n", 0},
 		{[]string{"session", "--data", data, "fork", "s1", "s2"}, "", 0},

@@ -213,7 +213,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
-	sessionName := fs.String("session", "", "run in this session: its variables are kept for the next eval (see isobox session)")
+	sessionName := fs.String("session", "", "run in this session (made by isobox session create): its variables are kept for the next eval")
 	dataDir := fs.String("data", "", "data directory for sessions (default $XDG_DATA_HOME/isobox)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), or an async arrow function (called). '-' reads the code from stdin.\n\nFlags:")

@@ -38,7 +38,8 @@ func openSessions(ctx context.Context, dataDir, cacheDir string) (*session.Manag
 }
 
 // evalInSession runs `isobox eval --session NAME`: the session is resumed from the data
-// directory, the code runs, and the session is written back.
+// directory, the code runs, and the session's new state is written back before the command
+// returns. A session that does not exist is not_found: `isobox session create` makes one.
 func evalInSession(ctx context.Context, name, src string, c *common, dataDir string, stdout, stderr io.Writer) int {
 	m, closeAll, err := openSessions(ctx, dataDir, c.cacheDir)
 	if err != nil {
@@ -46,10 +47,7 @@ func evalInSession(ctx context.Context, name, src string, c *common, dataDir str
 		return 1
 	}
 	defer closeAll()
-	res, err := m.Eval(ctx, name, src, c.limits(), true)
-	if herr := m.Hibernate(ctx, name); herr != nil && err == nil {
-		err = herr
-	}
+	res, err := m.Eval(ctx, name, src, c.limits())
 	r := &loader.Result{Result: *res}
 	return report(loader.KindCall, r, err, c, stdout, stderr)
 }
@@ -60,8 +58,12 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dataDir := fs.String("data", "", "data directory (default $XDG_DATA_HOME/isobox)")
 	cacheDir := fs.String("cache-dir", "", "compilation cache directory")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	var lim loader.Limits
+	fs.IntVar(&lim.CPUMs, "cpu-ms", 0, "create: CPU time limit of each eval in ms (default 50, max 30000)")
+	fs.IntVar(&lim.WallMs, "wall-ms", 0, "create: wall-time limit of each eval in ms (default 30000)")
+	fs.IntVar(&lim.MemoryMB, "memory-mb", 0, "create: memory limit of the session in MiB (default 128)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage:\n  isobox session list\n  isobox session fork FROM TO\n  isobox session drop NAME\n\nSessions are made by `isobox eval --session NAME` and kept in the data directory.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage:\n  isobox session create [--cpu-ms N] [--wall-ms N] [--memory-mb N] NAME\n  isobox session list\n  isobox session fork FROM TO\n  isobox session drop NAME\n\nA session keeps its globals from one `isobox eval --session NAME` to the next; it is kept\nin the data directory, written after every eval. The limits given at creation apply to\nevery eval (an eval's --cpu-ms and --wall-ms can lower them, not raise them).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -71,9 +73,13 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return 2
 	}
-	want := map[string]int{"list": 1, "fork": 3, "drop": 2}
+	want := map[string]int{"create": 2, "list": 1, "fork": 3, "drop": 2}
 	if len(pos) == 0 || want[pos[0]] != len(pos) {
 		fs.Usage()
+		return 2
+	}
+	if pos[0] != "create" && lim != (loader.Limits{}) {
+		fmt.Fprintln(stderr, "isobox: --cpu-ms, --wall-ms and --memory-mb apply to session create only")
 		return 2
 	}
 	m, closeAll, err := openSessions(ctx, *dataDir, *cacheDir)
@@ -83,6 +89,10 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer closeAll()
 	switch pos[0] {
+	case "create":
+		if _, err := m.Create(ctx, pos[1], session.Options{Limits: lim}); err != nil {
+			return failLocal(stderr, err)
+		}
 	case "list":
 		list, err := m.List(ctx)
 		if err != nil {
@@ -96,10 +106,7 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintln(stdout, s.Name)
 		}
 	case "fork":
-		if err := m.Fork(ctx, pos[1], pos[2]); err != nil {
-			return failLocal(stderr, err)
-		}
-		if err := m.Hibernate(ctx, pos[2]); err != nil {
+		if _, err := m.Fork(ctx, pos[1], pos[2]); err != nil {
 			return failLocal(stderr, err)
 		}
 	case "drop":

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildIsobox builds this command into a temporary directory and returns the binary. It
+// builds with -race when the test binary was, so that the packages compiled for the test
+// are reused and only the link is paid.
+func buildIsobox(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "isobox")
+	args := []string{"build", "-o", bin}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is an `isobox serve` running as a separate process.
+type process struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+}
+
+const processKey = "kill-test-admin-key-0123456789"
+
+// startProcess runs `isobox serve` from bin on a free loopback port over data and waits
+// until it listens.
+func startProcess(t *testing.T, bin, data string) *process {
+	t.Helper()
+	p := &process{stderr: &syncBuffer{}}
+	p.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--cache-dir", cacheDir)
+	p.cmd.Env = append(os.Environ(), "ISOBOX_API_KEY="+processKey)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-exited })
+	re := regexp.MustCompile(`serving the HTTP API on (http://\S+)`)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+			p.url = m[1]
+			return p
+		}
+		select {
+		case <-exited:
+			t.Fatalf("isobox serve exited: %s", p.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("isobox serve did not start: %s", p.stderr)
+		}
+	}
+}
+
+// kill sends SIGKILL: no shutdown, no hibernation, nothing flushed.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// post sends a JSON body with the key and returns the status and body; err is a transport
+// error (the process is gone).
+func (p *process) post(path, body string) (int, []byte, error) {
+	req, _ := http.NewRequest("POST", p.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+processKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// Every eval that `isobox serve` acknowledged survives a kill -9 of the process, and so do
+// acknowledged creations and forks; calls in flight at the kill may or may not be there.
+func TestSessionsSurviveKill9(t *testing.T) {
+	bin := buildIsobox(t)
+	data := t.TempDir()
+	p := startProcess(t, bin, data)
+	const sessions, before = 3, 8
+	for i := range sessions {
+		if st, b, err := p.post("/v1/sessions", fmt.Sprintf(`{"name":"s%d"}`, i)); err != nil || st != 201 {
+			t.Fatalf("create: %d %s %v", st, b, err)
+		}
+	}
+	// Each session appends 0, 1, 2, ... to a global list, one eval at a time; the answer is
+	// the list's new length. Acknowledged appends are recorded.
+	var mu sync.Mutex
+	acked := make([][]int, sessions)
+	total := 0
+	eval := func(s, i int) bool {
+		st, b, err := p.post(fmt.Sprintf("/v1/sessions/s%d/eval", s), fmt.Sprintf(`{"code":"(globalThis.list ??= []).push(%d)"}`, i))
+		if err != nil {
+			return false // the process is gone
+		}
+		var o struct {
+			OK     bool            `json:"ok"`
+			Result json.RawMessage `json:"result"`
+		}
+		if st != 200 || json.Unmarshal(b, &o) != nil || !o.OK || string(o.Result) != strconv.Itoa(i+1) {
+			t.Errorf("session s%d eval %d: %d %s", s, i, st, b)
+			return false
+		}
+		mu.Lock()
+		acked[s] = append(acked[s], i)
+		total++
+		mu.Unlock()
+		return true
+	}
+	for s := range sessions {
+		for i := range before {
+			eval(s, i)
+		}
+	}
+	if st, b, err := p.post("/v1/sessions/s0/fork", `{"name":"f0"}`); err != nil || st != 201 {
+		t.Fatalf("fork: %d %s %v", st, b, err)
+	}
+	// Then every session keeps evaluating, concurrently, while the process is killed.
+	var wg sync.WaitGroup
+	for s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := before; eval(s, i); i++ {
+			}
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		mu.Lock()
+		n := total
+		mu.Unlock()
+		if n >= sessions*(before+10) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d evals were acknowledged in 2 minutes", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.kill(t)
+	wg.Wait()
+
+	p = startProcess(t, bin, data)
+	for s := range sessions {
+		st, b, err := p.post(fmt.Sprintf("/v1/sessions/s%d/eval", s), `{"code":"list"}`)
+		var o struct {
+			Result []int `json:"result"`
+		}
+		if err != nil || st != 200 || json.Unmarshal(b, &o) != nil {
+			t.Fatalf("session s%d after the kill: %d %s %v", s, st, b, err)
+		}
+		// Exactly what was acknowledged, plus at most the one eval in flight at the kill.
+		got, want := o.Result, acked[s]
+		if len(got) < len(want) || len(got) > len(want)+1 || !equalInts(got[:len(want)], want) {
+			t.Fatalf("session s%d after kill -9 holds %v; %d evals were acknowledged: %v", s, got, len(want), want)
+		}
+		t.Logf("session s%d: %d evals acknowledged before the kill, %d kept", s, len(want), len(got))
+	}
+	st, b, err := p.post("/v1/sessions/f0/eval", `{"code":"list"}`)
+	if err != nil || st != 200 || !bytes.Contains(b, []byte(`"result":[0,1,2,3,4,5,6,7]`)) {
+		t.Fatalf("the fork after kill -9: %d %s %v", st, b, err)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// `isobox eval --session` runs only in a session that exists; `isobox session create`
+// makes one.
+func TestEvalSessionMustExist(t *testing.T) {
+	data := t.TempDir()
+	steps := []struct {
+		args    []string
+		out     string
+		errPart string
+		code    int
+	}{
+		{[]string{"eval", "--data", data, "--session", "nosuch", "1"}, "", "not_found", 1},
+		{[]string{"session", "--data", data, "list"}, "", "", 0},
+		{[]string{"session", "--data", data, "create", "s1"}, "", "", 0},
+		{[]string{"session", "--data", data, "create", "s1"}, "", "already exists", 1},
+		{[]string{"eval", "--data", data, "--session", "s1", "let n = 1; n"}, "1\n", "", 0},
+		{[]string{"session", "--data", data, "list"}, "s1\n", "", 0},
+		// Limits given at creation hold for every eval; an eval cannot raise them, and a
+		// call a limit stopped leaves the session as it was.
+		{[]string{"session", "--data", data, "create", "--cpu-ms", "20", "lim"}, "", "", 0},
+		{[]string{"eval", "--data", data, "--session", "lim", "var v = 1"}, "undefined\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "lim", "--cpu-ms", "30000", "v = 2; while (true) {}"}, "", "20ms; the session was restored to its state before this call", 1},
+		{[]string{"eval", "--data", data, "--session", "lim", "v"}, "1\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "lim", "--memory-mb", "64", "v"}, "", "invalid_request", 1},
+		{[]string{"session", "--data", data, "list", "--cpu-ms", "5"}, "", "create only", 2},
+	}
+	for _, s := range steps {
+		out, errs, code := cli(t, s.args...)
+		if out != s.out || code != s.code || !strings.Contains(errs, s.errPart) {
+			t.Fatalf("isobox %q: exit %d stdout %q stderr %q; want exit %d stdout %q stderr with %q", s.args, code, out, errs, s.code, s.out, s.errPart)
+		}
+	}
+}
