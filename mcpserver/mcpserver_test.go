@@ -201,6 +201,18 @@ func checkTools(t *testing.T, cs *mcp.ClientSession) {
 			t.Fatalf("%q %+v", text(res), out)
 		}
 	})
+	t.Run("execute awaits calls the code did not", func(t *testing.T) {
+		res, out := call(t, cs, mcpserver.ToolExecute, `stocks.quote({ symbol: "ZED" }); "sent"`)
+		if res.IsError || out.Result != "sent" || len(out.Calls) != 1 || out.Calls[0].Error != "" {
+			t.Fatalf("%q %+v", text(res), out)
+		}
+		if q, _ := out.Calls[0].Result.(map[string]any); q["price"] != float64(100) {
+			t.Errorf("call %+v", out.Calls[0])
+		}
+		if len(out.Logs) != 1 || !strings.HasPrefix(out.Logs[0], "[warn] isobox: 1 tool call was still running when the code returned") {
+			t.Errorf("logs %q", out.Logs)
+		}
+	})
 	t.Run("execute tool error and bad input", func(t *testing.T) {
 		res, out := call(t, cs, mcpserver.ToolExecute, `await stocks.quote({ symbol: "NOPE" })`)
 		if !res.IsError || !strings.Contains(text(res), "stocks.quote: unknown symbol NOPE") || len(out.Calls) != 1 {
