@@ -471,3 +471,53 @@ func TestUnawaitedToolCalls(t *testing.T) {
 		wantError(t, res, isoerr.WorkerException, "boom")
 	})
 }
+
+// Numeric bounds: the TypeScript shows each one in the property's JSDoc, and the host
+// checks it before the tool runs, whichever draft's form the schema uses.
+func TestNumericBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name, prop, doc string
+		ok, bad         []string
+	}{
+		{"integer range", `{"type": "integer", "minimum": 1, "maximum": 100}`, "integer, minimum 1, maximum 100",
+			[]string{"1", "100"}, []string{"0", "101", "2.5"}},
+		{"exclusive (draft 2020-12)", `{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}`, "greater than 0, less than 1",
+			[]string{"0.5"}, []string{"0", "1"}},
+		{"exclusive (draft-04)", `{"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1}`, "greater than 0, maximum 1",
+			[]string{"0.5", "1"}, []string{"0", "1.5"}},
+		{"multiple", `{"type": "integer", "multipleOf": 5}`, "integer, multiple of 5",
+			[]string{"10"}, []string{"7"}},
+		{"nullable integer", `{"type": ["integer", "null"], "maximum": 9}`, "integer, maximum 9",
+			[]string{"null", "9"}, []string{"10", "1.5"}},
+		{"items", `{"type": "array", "items": {"type": "integer", "minimum": 0}}`, "items: integer, minimum 0",
+			[]string{"[0, 3]"}, []string{"[-1]", "[0.5]"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran atomic.Int64
+			p := codemode.Provider{Tools: []codemode.Tool{{Name: "take", Description: "Take n.",
+				InputSchema: json.RawMessage(`{"type": "object", "properties": {"n": ` + tt.prop + `}, "required": ["n"]}`),
+				Func: func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+					ran.Add(1)
+					return args, nil
+				}}}}
+			ts, err := codemode.Types(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "  /** " + tt.doc + " */\n  n: "; !strings.Contains(ts, want) {
+				t.Errorf("types lack %q:\n%s", want, ts)
+			}
+			for _, v := range tt.ok {
+				wantResult(t, execute(t, `(await codemode.take({ n: `+v+` })).n`, codemode.Limits{}, p), strings.ReplaceAll(v, " ", ""))
+			}
+			ran.Store(0)
+			for _, v := range tt.bad {
+				res := execute(t, `await codemode.take({ n: `+v+` })`, codemode.Limits{}, p)
+				wantError(t, res, isoerr.WorkerException, "codemode.take: invalid input", "input.n")
+			}
+			if ran.Load() != 0 {
+				t.Errorf("the tool ran %d times with a value out of bounds", ran.Load())
+			}
+		})
+	}
+}
