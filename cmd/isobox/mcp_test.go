@@ -166,6 +166,8 @@ func TestMCPTypeScriptSDK(t *testing.T) {
 			const [a, b] = await Promise.all([2, 3].map(n => math.square({ n })));
 			return a.square + b.square;
 		}`,
+		// A call the code does not await is awaited for it, and reported.
+		"unawaited": `math.square({ n: 5 }); "sent"`,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -191,10 +193,11 @@ func TestMCPTypeScriptSDK(t *testing.T) {
 		} `json:"structuredContent"`
 	}
 	var got map[string]struct {
-		Error   string      `json:"error"`
-		Tools   []string    `json:"tools"`
-		RunCode *callResult `json:"runCode"`
-		Execute *callResult `json:"execute"`
+		Error     string      `json:"error"`
+		Tools     []string    `json:"tools"`
+		RunCode   *callResult `json:"runCode"`
+		Execute   *callResult `json:"execute"`
+		Unawaited *callResult `json:"unawaited"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("client output %q: %v\nstderr: %s", stdout.String(), err, stderr.String())
@@ -233,10 +236,17 @@ func TestMCPTypeScriptSDK(t *testing.T) {
 		if squares[2] != 4 || squares[3] != 9 {
 			t.Errorf("%s: calls %+v", transport, ex.StructuredContent.Calls)
 		}
+		un := r.Unawaited
+		if un == nil || un.IsError || un.StructuredContent.Result != "sent" || len(un.StructuredContent.Calls) != 1 ||
+			un.StructuredContent.Calls[0].Result["square"] != float64(25) || len(un.StructuredContent.Logs) != 1 ||
+			!strings.Contains(un.StructuredContent.Logs[0], "1 tool call was still running when the code returned") {
+			t.Errorf("%s: execute with a call it did not await: %+v", transport, un)
+		}
 	}
 }
 
-// The TypeScript SDK the test pins (the version Claude Desktop's generation of hosts uses).
+// The official MCP TypeScript SDK, pinned: the version that refused isobox's tools/list
+// while its schemas had boolean sub-schemas.
 const (
 	mcpSDKPackage = "@modelcontextprotocol/sdk"
 	mcpSDKVersion = "1.32.2"
@@ -260,6 +270,7 @@ async function drive(transport) {
     out.tools = tools.map((t) => t.name);
     out.runCode = await client.callTool({ name: "run_code", arguments: { code: cfg.runCode } });
     out.execute = await client.callTool({ name: "execute", arguments: { code: cfg.execute } });
+    out.unawaited = await client.callTool({ name: "execute", arguments: { code: cfg.unawaited } });
   } catch (e) {
     out.error = String((e && e.stack) || e);
   }
