@@ -216,7 +216,8 @@ type readCloser struct {
 }
 
 // sseRecorder parses the event stream it passes on, and records the event that answers
-// the request.
+// the request. Lines end with LF or CRLF; a stream that ends them with a lone CR is
+// passed on all the same, and its schemas come from the SDK's maps (sorted).
 type sseRecorder struct {
 	io.ReadCloser
 	id   any
