@@ -392,3 +392,132 @@ func TestCanceled(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+// Tool calls still running when the code returns (it did not await them) are awaited,
+// within the wall-time limit, and recorded with their results; a warning in the logs says
+// so. After an error they are not: the error is the answer.
+func TestUnawaitedToolCalls(t *testing.T) {
+	var sent atomic.Int64
+	type msg struct {
+		To string `json:"to"`
+	}
+	jobs := codemode.Provider{Name: "jobs", Tools: []codemode.Tool{
+		codemode.NewTool("send", "Send a message.", func(ctx context.Context, in msg) (map[string]string, error) {
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			sent.Add(1)
+			return map[string]string{"sent": in.To}, nil
+		}),
+		codemode.NewTool("hang", "Never answer.", func(ctx context.Context, in struct{}) (any, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}),
+	}}
+	warning := func(res codemode.Result) string {
+		for _, l := range res.Logs {
+			if l.Level == "warn" && strings.Contains(l.Message, "still running when the code returned") {
+				return l.Message
+			}
+		}
+		return ""
+	}
+	t.Run("awaited and recorded", func(t *testing.T) {
+		sent.Store(0)
+		res := execute(t, `jobs.send({ to: "a" });
+			jobs.send({ to: "b" }).then(r => jobs.send({ to: r.sent + "2" }));
+			return "returned"`, codemode.Limits{}, jobs)
+		wantResult(t, res, `"returned"`)
+		if sent.Load() != 3 || len(res.Calls) != 3 {
+			t.Fatalf("%d sent, calls %+v", sent.Load(), res.Calls)
+		}
+		got := map[string]bool{}
+		for _, c := range res.Calls {
+			if c.Name != "jobs.send" || c.Error != "" {
+				t.Errorf("call %+v", c)
+			}
+			got[string(c.Result)] = true
+		}
+		for _, want := range []string{`{"sent":"a"}`, `{"sent":"b"}`, `{"sent":"b2"}`} {
+			if !got[want] {
+				t.Errorf("no call returned %s: %+v", want, res.Calls)
+			}
+		}
+		if w := warning(res); !strings.Contains(w, "2 tool calls were still running") {
+			t.Errorf("warning %q; logs %+v", w, res.Logs)
+		}
+	})
+	t.Run("no warning when awaited", func(t *testing.T) {
+		res := execute(t, `(await jobs.send({ to: "a" })).sent`, codemode.Limits{}, jobs)
+		wantResult(t, res, `"a"`)
+		if w := warning(res); w != "" {
+			t.Errorf("warning %q", w)
+		}
+	})
+	t.Run("within the wall-time limit", func(t *testing.T) {
+		res := execute(t, `jobs.hang(); 1`, codemode.Limits{WallMs: 300}, jobs)
+		wantError(t, res, isoerr.WallTimeExceeded)
+		if len(res.Calls) != 1 || res.Calls[0].Error == "" {
+			t.Errorf("calls %+v", res.Calls)
+		}
+		if w := warning(res); !strings.Contains(w, "1 tool call was still running") {
+			t.Errorf("warning %q; logs %+v", w, res.Logs)
+		}
+	})
+	t.Run("not after an error", func(t *testing.T) {
+		res := execute(t, `jobs.hang(); throw new Error("boom")`, codemode.Limits{}, jobs)
+		wantError(t, res, isoerr.WorkerException, "boom")
+	})
+}
+
+// Numeric bounds: the TypeScript shows each one in the property's JSDoc, and the host
+// checks it before the tool runs, whichever draft's form the schema uses.
+func TestNumericBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name, prop, doc string
+		ok, bad         []string
+	}{
+		{"integer range", `{"type": "integer", "minimum": 1, "maximum": 100}`, "integer, minimum 1, maximum 100",
+			[]string{"1", "100"}, []string{"0", "101", "2.5"}},
+		{"exclusive (draft 2020-12)", `{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}`, "greater than 0, less than 1",
+			[]string{"0.5"}, []string{"0", "1"}},
+		{"exclusive (draft-04)", `{"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1}`, "greater than 0, maximum 1",
+			[]string{"0.5", "1"}, []string{"0", "1.5"}},
+		{"multiple", `{"type": "integer", "multipleOf": 5}`, "integer, multiple of 5",
+			[]string{"10"}, []string{"7"}},
+		{"nullable integer", `{"type": ["integer", "null"], "maximum": 9}`, "integer, maximum 9",
+			[]string{"null", "9"}, []string{"10", "1.5"}},
+		{"items", `{"type": "array", "items": {"type": "integer", "minimum": 0}}`, "items: integer, minimum 0",
+			[]string{"[0, 3]"}, []string{"[-1]", "[0.5]"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran atomic.Int64
+			p := codemode.Provider{Tools: []codemode.Tool{{Name: "take", Description: "Take n.",
+				InputSchema: json.RawMessage(`{"type": "object", "properties": {"n": ` + tt.prop + `}, "required": ["n"]}`),
+				Func: func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+					ran.Add(1)
+					return args, nil
+				}}}}
+			ts, err := codemode.Types(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "  /** " + tt.doc + " */\n  n: "; !strings.Contains(ts, want) {
+				t.Errorf("types lack %q:\n%s", want, ts)
+			}
+			for _, v := range tt.ok {
+				wantResult(t, execute(t, `(await codemode.take({ n: `+v+` })).n`, codemode.Limits{}, p), strings.ReplaceAll(v, " ", ""))
+			}
+			ran.Store(0)
+			for _, v := range tt.bad {
+				res := execute(t, `await codemode.take({ n: `+v+` })`, codemode.Limits{}, p)
+				wantError(t, res, isoerr.WorkerException, "codemode.take: invalid input", "input.n")
+			}
+			if ran.Load() != 0 {
+				t.Errorf("the tool ran %d times with a value out of bounds", ran.Load())
+			}
+		})
+	}
+}

@@ -373,9 +373,19 @@ func propDoc(s *jsonv.Object) string {
 	return strings.TrimSpace(s.Str("title"))
 }
 
-// docTags are the JSDoc tags of a property: its default, format and deprecation.
+// docTags are the JSDoc lines of a property after its description: its numeric bounds
+// (in an input, the host checks them before the tool runs), format, default and
+// deprecation.
 func docTags(s *jsonv.Object) []string {
 	var tags []string
+	if b := bounds(s); b != "" {
+		tags = append(tags, b)
+	}
+	if items := s.Obj("items"); items != nil && hasType(s, "array") {
+		if b := bounds(items); b != "" {
+			tags = append(tags, "items: "+b)
+		}
+	}
 	if f := s.Str("format"); f != "" {
 		tags = append(tags, "@format "+f)
 	}
@@ -386,6 +396,56 @@ func docTags(s *jsonv.Object) []string {
 		tags = append(tags, "@deprecated")
 	}
 	return tags
+}
+
+// bounds describes what a number must be, as TypeScript's number cannot: "integer,
+// minimum 1, maximum 100". Both forms of exclusive bounds count (draft-04's boolean beside
+// minimum, later drafts' number).
+func bounds(s *jsonv.Object) string {
+	var parts []string
+	if hasType(s, "integer") {
+		parts = append(parts, "integer")
+	}
+	num := func(k string) (string, bool) {
+		v, _ := s.Get(k)
+		n, ok := v.(json.Number)
+		return n.String(), ok
+	}
+	for _, b := range []struct{ incl, excl, inclText, exclText string }{
+		{"minimum", "exclusiveMinimum", "minimum ", "greater than "},
+		{"maximum", "exclusiveMaximum", "maximum ", "less than "},
+	} {
+		ex, _ := s.Get(b.excl)
+		if n, ok := num(b.incl); ok {
+			if ex == true {
+				parts = append(parts, b.exclText+n)
+			} else {
+				parts = append(parts, b.inclText+n)
+			}
+		}
+		if n, ok := num(b.excl); ok {
+			parts = append(parts, b.exclText+n)
+		}
+	}
+	if n, ok := num("multipleOf"); ok {
+		parts = append(parts, "multiple of "+n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hasType reports whether the schema's type keyword (a name or a list) names t.
+func hasType(s *jsonv.Object, t string) bool {
+	switch v := s.M["type"].(type) {
+	case string:
+		return v == t
+	case []any:
+		for _, x := range v {
+			if x == t {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ref translates a $ref: definitions become named types, other local pointers are

@@ -53,15 +53,20 @@ func (v *validator) compile(schema json.RawMessage) *compiled {
 		return c
 	}
 	c = &compiled{}
-	c.s, c.err = compileSchema(schema)
+	c.s, c.err = compileSchema(schema, jsonschema.Draft2020)
 	if c.err != nil {
-		// An unknown $schema is the usual cause: try once more as draft 2020-12.
+		// An unknown $schema is the usual cause: try once more without it, as draft
+		// 2020-12, then as the older drafts whose keywords differ (draft-04's boolean
+		// exclusiveMinimum), so that the bounds the TypeScript shows are checked.
 		var m map[string]json.RawMessage
-		if json.Unmarshal(schema, &m) == nil && m["$schema"] != nil {
+		if json.Unmarshal(schema, &m) == nil {
 			delete(m, "$schema")
 			if b, err := json.Marshal(m); err == nil {
-				if s, err := compileSchema(b); err == nil {
-					c.s, c.err = s, nil
+				for _, d := range []*jsonschema.Draft{jsonschema.Draft2020, jsonschema.Draft7, jsonschema.Draft4} {
+					if s, err := compileSchema(b, d); err == nil {
+						c.s, c.err = s, nil
+						break
+					}
 				}
 			}
 		}
@@ -75,13 +80,13 @@ func (v *validator) compile(schema json.RawMessage) *compiled {
 	return c
 }
 
-func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
+func compileSchema(schema json.RawMessage, draft *jsonschema.Draft) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
+	c.DefaultDraft(draft)
 	c.UseLoader(refuseLoader{})
 	const url = "urn:isobox:input"
 	if err := c.AddResource(url, doc); err != nil {

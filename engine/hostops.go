@@ -39,6 +39,8 @@ type invocation struct {
 	logsFull  bool
 	timers    map[int]time.Time
 	ops       map[int]context.CancelFunc
+	toolOps   map[int]bool // the ops in ops that are tool calls
+	awaited   bool         // tool calls outlived the guest's answer (awaitTools)
 	opDone    chan opResult
 	complete  []byte // the completion header (JSON)
 	body      []byte // the response body
@@ -80,7 +82,7 @@ type opError struct {
 func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 	now := time.Now()
 	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall),
-		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, opDone: make(chan opResult, 16),
+		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, toolOps: map[int]bool{}, opDone: make(chan opResult, 16),
 		bodies: map[int]*openBody{}, uploads: map[int]*io.PipeWriter{}}
 	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
 	sb.inv = inv
@@ -213,6 +215,7 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 		if cancel, ok := inv.ops[a.ID]; ok {
 			cancel()
 			delete(inv.ops, a.ID)
+			delete(inv.toolOps, a.ID)
 		}
 		return nil, nil
 	case "body":
@@ -408,6 +411,7 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 	}
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
+	inv.toolOps[id] = true
 	tools, done := sb.cfg.Tools, inv.opDone
 	go func() {
 		defer cancel()
@@ -427,6 +431,33 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 		}
 	}()
 	return nil
+}
+
+// awaitTools is called when the guest has settled with tool calls still running (code
+// that did not await them): rather than cancel them when the invocation ends, the event
+// loop waits for them, within the wall-time limit, so that they finish and their host
+// side records them; the first time, a warning tells the code's author.
+func (sb *Sandbox) awaitTools() {
+	inv := sb.inv
+	if inv.awaited {
+		return
+	}
+	inv.awaited = true
+	n := len(inv.toolOps)
+	what := "1 tool call was"
+	if n != 1 {
+		what = fmt.Sprintf("%d tool calls were", n)
+	}
+	sb.log("warn", "isobox: "+what+" still running when the code returned; isobox waited for them (await every tool call to use its result)")
+}
+
+// answeredOK reports whether the guest's completion is a success: tool calls are awaited
+// after a result, not after an error (the error is the answer, and it must not wait).
+func (inv *invocation) answeredOK() bool {
+	var c struct {
+		OK bool `json:"ok"`
+	}
+	return json.Unmarshal(inv.complete, &c) == nil && c.OK
 }
 
 type fetchRequest struct {

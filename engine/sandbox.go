@@ -441,7 +441,8 @@ type completion struct {
 }
 
 // run is one invocation: dispatch msg, then drive the event loop (microtasks, timers,
-// async host operations) until the runtime reports the invocation settled.
+// async host operations) until the runtime reports the invocation settled and, when it
+// succeeded, no tool call it started is still running (awaitTools).
 func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error) {
 	res := &Result{}
 	if sb.broken != nil {
@@ -500,7 +501,10 @@ func (sb *Sandbox) loop(msg any) error {
 			return err
 		}
 		if inv.settled {
-			return nil
+			if len(inv.toolOps) == 0 || !inv.answeredOK() {
+				return nil
+			}
+			sb.awaitTools()
 		}
 		if err := sb.wait(); err != nil {
 			return err
@@ -540,6 +544,7 @@ func (sb *Sandbox) wait() error {
 			return nil // canceled meanwhile
 		}
 		delete(inv.ops, r.id)
+		delete(inv.toolOps, r.id)
 		inv.settleBody(&r)
 		return sb.dispatch(map[string]any{"type": "op", "id": r.id, "ok": r.err == nil, "value": r.value, "error": r.err})
 	case <-inv.ctx.Done():

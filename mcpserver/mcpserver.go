@@ -76,10 +76,12 @@ func New(cfg Config) (*Server, error) {
 			"use execute (when offered) to call many tools from one program instead of one tool per turn.",
 	})
 	mcp.AddTool(s.srv, &mcp.Tool{
-		Name:        ToolRunCode,
-		Title:       "Run JavaScript in a sandbox",
-		Description: runCodeDescription,
-		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)},
+		Name:         ToolRunCode,
+		Title:        "Run JavaScript in a sandbox",
+		Description:  runCodeDescription,
+		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)},
+		InputSchema:  InputSchema(),
+		OutputSchema: OutputSchema(false),
 	}, s.runCode)
 	providers, err := cfg.Connectors.Select(nil)
 	if err != nil {
@@ -91,9 +93,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
 		mcp.AddTool(s.srv, &mcp.Tool{
-			Name:        ToolExecute,
-			Title:       "Call tools from code (Code Mode)",
-			Description: desc,
+			Name:         ToolExecute,
+			Title:        "Call tools from code (Code Mode)",
+			Description:  desc,
+			InputSchema:  InputSchema(),
+			OutputSchema: OutputSchema(true),
 		}, s.execute)
 	}
 	return s, nil
@@ -115,6 +119,38 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.srv.
 func (s *Server) HTTPHandler() http.Handler {
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.srv },
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+}
+
+// InputSchema is the JSON Schema of CodeInput, the input of run_code and execute.
+//
+// The schemas isobox sends are written out rather than inferred from the Go types: an
+// inferred schema says "any value" with the boolean schema true, which the official
+// TypeScript SDK (and so most MCP hosts) refuses in a tool's properties. Every schema
+// here, and every one of its sub-schemas, is a JSON object.
+func InputSchema() json.RawMessage {
+	return json.RawMessage(`{"type":"object","properties":{` +
+		`"code":{"type":"string","description":"the code to run"}},` +
+		`"required":["code"]}`)
+}
+
+// OutputSchema is the JSON Schema of RunOutput, the structured output of run_code (calls
+// false) and execute (calls true, with the tool calls the code made).
+func OutputSchema(calls bool) json.RawMessage {
+	s := `{"type":"object","properties":{` +
+		`"result":{"description":"the value the code returned, as JSON (null for none)"},` +
+		`"error":{"type":"object","description":"why the run failed","properties":{` +
+		`"code":{"type":"string","description":"a stable error code: worker_exception, cpu_limit_exceeded, ..."},` +
+		`"message":{"type":"string"},"stack":{"type":"string"}},"required":["code","message"]},` +
+		`"logs":{"type":"array","description":"the console output, one line per call","items":{"type":"string"}}`
+	if calls {
+		s += `,"calls":{"type":"array","description":"the tool calls the code made, in the order they started","items":{"type":"object","properties":{` +
+			`"name":{"type":"string","description":"the tool, as the code called it: namespace.tool"},` +
+			`"arguments":{"description":"the argument the code passed"},` +
+			`"result":{"description":"the tool's result (absent when it failed)"},` +
+			`"error":{"type":"string","description":"why the call failed"},` +
+			`"durationMs":{"type":"number"}},"required":["name","arguments","durationMs"]}}`
+	}
+	return json.RawMessage(s + `},"required":["result","logs"]}`)
 }
 
 // CodeInput is the input of run_code and execute.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +201,18 @@ func checkTools(t *testing.T, cs *mcp.ClientSession) {
 			t.Fatalf("%q %+v", text(res), out)
 		}
 	})
+	t.Run("execute awaits calls the code did not", func(t *testing.T) {
+		res, out := call(t, cs, mcpserver.ToolExecute, `stocks.quote({ symbol: "ZED" }); "sent"`)
+		if res.IsError || out.Result != "sent" || len(out.Calls) != 1 || out.Calls[0].Error != "" {
+			t.Fatalf("%q %+v", text(res), out)
+		}
+		if q, _ := out.Calls[0].Result.(map[string]any); q["price"] != float64(100) {
+			t.Errorf("call %+v", out.Calls[0])
+		}
+		if len(out.Logs) != 1 || !strings.HasPrefix(out.Logs[0], "[warn] isobox: 1 tool call was still running when the code returned") {
+			t.Errorf("logs %q", out.Logs)
+		}
+	})
 	t.Run("execute tool error and bad input", func(t *testing.T) {
 		res, out := call(t, cs, mcpserver.ToolExecute, `await stocks.quote({ symbol: "NOPE" })`)
 		if !res.IsError || !strings.Contains(text(res), "stocks.quote: unknown symbol NOPE") || len(out.Calls) != 1 {
@@ -220,5 +234,123 @@ func TestNoConnectors(t *testing.T) {
 	}
 	if len(lt.Tools) != 1 || lt.Tools[0].Name != mcpserver.ToolRunCode {
 		t.Fatalf("tools %+v", lt.Tools)
+	}
+}
+
+// Every schema isobox sends (every tool's input and output schema, over stdio and
+// streamable HTTP) is a JSON object of type object, and none of its sub-schemas is a
+// boolean: the official TypeScript SDK refuses a tools/list with `"result": true`, and
+// with it every host built on that SDK.
+func TestSchemasAreObjects(t *testing.T) {
+	for _, tr := range []struct {
+		name    string
+		connect func(*testing.T, *mcpserver.Server) *mcp.ClientSession
+	}{{"stdio", overPipes}, {"streamable HTTP", overHTTP}} {
+		t.Run(tr.name, func(t *testing.T) {
+			cs := tr.connect(t, newServer(t, connectors(t)))
+			lt, err := cs.ListTools(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lt.Tools) != 2 {
+				t.Fatalf("%d tools", len(lt.Tools))
+			}
+			for _, tool := range lt.Tools {
+				for _, s := range []struct {
+					name   string
+					schema any
+				}{{"inputSchema", tool.InputSchema}, {"outputSchema", tool.OutputSchema}} {
+					if s.schema == nil {
+						continue
+					}
+					if bad := SchemaProblems(s.schema); len(bad) > 0 {
+						b, _ := json.Marshal(s.schema)
+						t.Errorf("%s %s: %s\n%s", tool.Name, s.name, strings.Join(bad, "; "), b)
+					}
+				}
+				if tool.OutputSchema == nil {
+					t.Errorf("%s has no output schema", tool.Name)
+				}
+			}
+		})
+	}
+}
+
+// SchemaProblems lists what makes s something other than an object schema of type object
+// with object sub-schemas only, each with its JSON pointer.
+func SchemaProblems(s any) []string {
+	root, ok := s.(map[string]any)
+	if !ok {
+		return []string{fmt.Sprintf("the schema is a %T, not an object", s)}
+	}
+	var bad []string
+	if root["type"] != "object" {
+		bad = append(bad, fmt.Sprintf(`type is %v, not "object"`, root["type"]))
+	}
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		o, ok := v.(map[string]any)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s is %s, not an object schema", at, mustJSON(v)))
+			return
+		}
+		for k, sub := range o {
+			switch k {
+			case "additionalProperties", "additionalItems", "unevaluatedProperties", "unevaluatedItems",
+				"contains", "propertyNames", "not", "if", "then", "else", "contentSchema":
+				walk(sub, at+"/"+k)
+			case "items":
+				if arr, ok := sub.([]any); ok {
+					for i, x := range arr {
+						walk(x, fmt.Sprintf("%s/%s/%d", at, k, i))
+					}
+				} else {
+					walk(sub, at+"/"+k)
+				}
+			case "allOf", "anyOf", "oneOf", "prefixItems":
+				arr, _ := sub.([]any)
+				for i, x := range arr {
+					walk(x, fmt.Sprintf("%s/%s/%d", at, k, i))
+				}
+			case "properties", "patternProperties", "$defs", "definitions", "dependentSchemas":
+				m, _ := sub.(map[string]any)
+				for name, x := range m {
+					walk(x, at+"/"+k+"/"+name)
+				}
+			}
+		}
+	}
+	walk(root, "#")
+	sort.Strings(bad)
+	return bad
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// The walker itself: it finds a boolean wherever a schema may stand.
+func TestSchemaProblems(t *testing.T) {
+	for _, tt := range []struct {
+		schema string
+		want   string
+	}{
+		{`{"type":"object","properties":{"a":{"type":"string"}}}`, ""},
+		{`true`, "the schema is a bool, not an object"},
+		{`{"type":"array"}`, `type is array, not "object"`},
+		{`{"type":"object","properties":{"result":true}}`, "#/properties/result is true"},
+		{`{"type":"object","additionalProperties":false}`, "#/additionalProperties is false"},
+		{`{"type":"object","properties":{"calls":{"type":"array","items":{"type":"object","properties":{"arguments":true}}}}}`, "#/properties/calls/items/properties/arguments is true"},
+		{`{"type":"object","$defs":{"x":{"anyOf":[{"type":"null"},false]}}}`, "#/$defs/x/anyOf/1 is false"},
+	} {
+		var s any
+		if err := json.Unmarshal([]byte(tt.schema), &s); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(SchemaProblems(s), "; ")
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.schema, got, tt.want)
+		}
 	}
 }

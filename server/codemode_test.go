@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/isobox/isobox/codemode"
+	"github.com/isobox/isobox/mcpserver"
 )
 
 type cityIn struct {
@@ -200,6 +202,24 @@ func TestMCPEndpoint(t *testing.T) {
 	}
 	if len(lt.Tools) != 2 {
 		t.Fatalf("tools %+v", lt.Tools)
+	}
+	// /mcp sends the schemas mcpserver writes out (all object schemas, no boolean
+	// sub-schema: TestSchemasAreObjects there), not ones inferred from Go types.
+	for _, tool := range lt.Tools {
+		out := mcpserver.OutputSchema(tool.Name == mcpserver.ToolExecute)
+		for _, s := range []struct {
+			got  any
+			want json.RawMessage
+		}{{tool.InputSchema, mcpserver.InputSchema()}, {tool.OutputSchema, out}} {
+			var want any
+			if err := json.Unmarshal(s.want, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s.got, want) {
+				g, _ := json.Marshal(s.got)
+				t.Errorf("%s: /mcp sends the schema %s, want %s", tool.Name, g, s.want)
+			}
+		}
 	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "execute", Arguments: map[string]any{
 		"code": "async () => (await units.toF({ c: (await weather.forecast({ city: 'Oslo' })).temp }))"}})

@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,25 +23,7 @@ import (
 // on the other, with a connector file naming an OpenAPI API on 127.0.0.1 whose key the
 // egress gateway injects from the environment.
 func TestMCPCommand(t *testing.T) {
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer key-from-env" {
-			http.Error(w, "no", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"n": %s, "square": %s}`, r.URL.Query().Get("n"), squareOf(r.URL.Query().Get("n")))
-	}))
-	defer api.Close()
-	doc := fmt.Sprintf(`{"openapi": "3.0.0", "info": {"title": "Math"}, "servers": [{"url": %q}], "paths": {"/square": {"get": {
-		"operationId": "square", "summary": "Square a number.",
-		"parameters": [{"name": "n", "in": "query", "required": true, "schema": {"type": "integer"}}],
-		"responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object",
-			"properties": {"n": {"type": "integer"}, "square": {"type": "integer"}}}}}}}}}}}`, api.URL)
-	cfg := `{"openapi": {"math": {"document": "math.json",
-		"policy": {"rules": [{"action": "allow", "host": "127.0.0.1", "allowPrivate": true, "injectHeaders": {"Authorization": "Bearer {{secret:k}}"}}]},
-		"secrets": {"k": "ISOBOX_TEST_MATH_KEY"}}}}`
-	dir := writeFiles(t, map[string]string{"math.json": doc, "codemode.json": cfg})
-	t.Setenv("ISOBOX_TEST_MATH_KEY", "key-from-env")
+	dir := mathConnector(t)
 
 	cr, sw := io.Pipe()
 	sr, cw := io.Pipe()
@@ -106,6 +91,32 @@ func TestMCPCommand(t *testing.T) {
 	}
 }
 
+// mathConnector writes a connector file (codemode.json in the directory it returns)
+// naming an OpenAPI API on 127.0.0.1, math.square, whose key the egress gateway injects
+// from the environment.
+func mathConnector(t *testing.T) string {
+	t.Helper()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer key-from-env" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"n": %s, "square": %s}`, r.URL.Query().Get("n"), squareOf(r.URL.Query().Get("n")))
+	}))
+	t.Cleanup(api.Close)
+	doc := fmt.Sprintf(`{"openapi": "3.0.0", "info": {"title": "Math"}, "servers": [{"url": %q}], "paths": {"/square": {"get": {
+		"operationId": "square", "summary": "Square a number.",
+		"parameters": [{"name": "n", "in": "query", "required": true, "schema": {"type": "integer"}}],
+		"responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object",
+			"properties": {"n": {"type": "integer"}, "square": {"type": "integer"}}}}}}}}}}}`, api.URL)
+	cfg := `{"openapi": {"math": {"document": "math.json",
+		"policy": {"rules": [{"action": "allow", "host": "127.0.0.1", "allowPrivate": true, "injectHeaders": {"Authorization": "Bearer {{secret:k}}"}}]},
+		"secrets": {"k": "ISOBOX_TEST_MATH_KEY"}}}}`
+	t.Setenv("ISOBOX_TEST_MATH_KEY", "key-from-env")
+	return writeFiles(t, map[string]string{"math.json": doc, "codemode.json": cfg})
+}
+
 func squareOf(s string) string {
 	var n int
 	fmt.Sscan(s, &n)
@@ -125,3 +136,174 @@ func TestMCPCommandErrors(t *testing.T) {
 		t.Errorf("wrote to stdout: %q", out.String())
 	}
 }
+
+// The official MCP TypeScript SDK, which Claude Desktop and most agent hosts use, drives
+// `isobox mcp` (the binary, spawned by the SDK's stdio transport) and the /mcp endpoint of
+// `isobox serve` (its streamable HTTP transport, with the API key): it lists the tools,
+// which its schema checks accept, and calls run_code and execute, whose structured results
+// it checks against the tools' output schemas.
+func TestMCPTypeScriptSDK(t *testing.T) {
+	dir := t.TempDir()
+	npmInstall(t, dir, mcpSDKPackage, mcpSDKVersion)
+	bin := buildIsobox(t)
+	conn := mathConnector(t)
+
+	t.Setenv("ISOBOX_API_KEY", "isobox-sdk-test-key")
+	s := serve(t, "--data", t.TempDir(), "--codemode-config", filepath.Join(conn, "codemode.json"))
+
+	script := filepath.Join(dir, "client.mjs")
+	if err := os.WriteFile(script, []byte(sdkClientScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]any{
+		"command": bin,
+		"args":    []string{"mcp", "--cache-dir", cacheDir, "--codemode-config", filepath.Join(conn, "codemode.json")},
+		"url":     s.url + "/mcp",
+		"key":     "isobox-sdk-test-key",
+		"runCode": "const xs: number[] = [1, 2, 3]; console.log('summing'); xs.reduce((a, b) => a + b, 0)",
+		"execute": `async () => {
+			const [a, b] = await Promise.all([2, 3].map(n => math.square({ n })));
+			return a.square + b.square;
+		}`,
+		// A call the code does not await is awaited for it, and reported.
+		"unawaited": `math.square({ n: 5 }); "sent"`,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, string(cfg))
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node client.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+
+	type callResult struct {
+		IsError           bool `json:"isError"`
+		StructuredContent struct {
+			Result any      `json:"result"`
+			Logs   []string `json:"logs"`
+			Calls  []struct {
+				Name      string         `json:"name"`
+				Arguments map[string]any `json:"arguments"`
+				Result    map[string]any `json:"result"`
+				Error     string         `json:"error"`
+			} `json:"calls"`
+		} `json:"structuredContent"`
+	}
+	var got map[string]struct {
+		Error     string      `json:"error"`
+		Tools     []string    `json:"tools"`
+		RunCode   *callResult `json:"runCode"`
+		Execute   *callResult `json:"execute"`
+		Unawaited *callResult `json:"unawaited"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("client output %q: %v\nstderr: %s", stdout.String(), err, stderr.String())
+	}
+	for _, transport := range []string{"stdio", "http"} {
+		r, ok := got[transport]
+		switch {
+		case !ok:
+			t.Errorf("%s: no result", transport)
+			continue
+		case r.Error != "":
+			t.Errorf("%s: the SDK failed: %s\nstderr: %s", transport, r.Error, stderr.String())
+			continue
+		}
+		sort.Strings(r.Tools)
+		if strings.Join(r.Tools, ",") != "execute,run_code" {
+			t.Errorf("%s: tools %v", transport, r.Tools)
+		}
+		if rc := r.RunCode; rc == nil || rc.IsError || rc.StructuredContent.Result != float64(6) || strings.Join(rc.StructuredContent.Logs, "|") != "summing" {
+			t.Errorf("%s: run_code %+v", transport, rc)
+		}
+		ex := r.Execute
+		if ex == nil || ex.IsError || ex.StructuredContent.Result != float64(13) || len(ex.StructuredContent.Calls) != 2 {
+			t.Errorf("%s: execute %+v", transport, ex)
+			continue
+		}
+		squares := map[float64]float64{}
+		for _, c := range ex.StructuredContent.Calls {
+			n, _ := c.Arguments["n"].(float64)
+			sq, _ := c.Result["square"].(float64)
+			if c.Name != "math.square" || c.Error != "" {
+				t.Errorf("%s: call %+v", transport, c)
+			}
+			squares[n] = sq
+		}
+		if squares[2] != 4 || squares[3] != 9 {
+			t.Errorf("%s: calls %+v", transport, ex.StructuredContent.Calls)
+		}
+		un := r.Unawaited
+		if un == nil || un.IsError || un.StructuredContent.Result != "sent" || len(un.StructuredContent.Calls) != 1 ||
+			un.StructuredContent.Calls[0].Result["square"] != float64(25) || len(un.StructuredContent.Logs) != 1 ||
+			!strings.Contains(un.StructuredContent.Logs[0], "1 tool call was still running when the code returned") {
+			t.Errorf("%s: execute with a call it did not await: %+v", transport, un)
+		}
+	}
+}
+
+// The official MCP TypeScript SDK, pinned: the version that refused isobox's tools/list
+// while its schemas had boolean sub-schemas.
+const (
+	mcpSDKPackage = "@modelcontextprotocol/sdk"
+	mcpSDKVersion = "1.32.2"
+)
+
+// sdkClientScript connects the SDK's Client over stdio (spawning isobox) and over
+// streamable HTTP, and prints what each transport gave as one JSON object.
+const sdkClientScript = `
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+const cfg = JSON.parse(process.argv[2]);
+
+async function drive(transport) {
+  const client = new Client({ name: "isobox-sdk-test", version: "1.0.0" });
+  const out = {};
+  try {
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    out.tools = tools.map((t) => t.name);
+    out.runCode = await client.callTool({ name: "run_code", arguments: { code: cfg.runCode } });
+    out.execute = await client.callTool({ name: "execute", arguments: { code: cfg.execute } });
+    out.unawaited = await client.callTool({ name: "execute", arguments: { code: cfg.unawaited } });
+  } catch (e) {
+    out.error = String((e && e.stack) || e);
+  }
+  await client.close().catch(() => {});
+  return out;
+}
+
+const stdio = await drive(new StdioClientTransport({ command: cfg.command, args: cfg.args, env: process.env, stderr: "inherit" }));
+const http = await drive(new StreamableHTTPClientTransport(new URL(cfg.url), {
+  requestInit: { headers: { Authorization: "Bearer " + cfg.key } },
+}));
+process.stdout.write(JSON.stringify({ stdio, http }) + "\n");
+`
+
+// npmInstall installs pkg@version into dir with npm (its cache kept where npm keeps it,
+// so that a second run is fast). Without node and npm the test fails: CI has them.
+func npmInstall(t *testing.T, dir, pkg, version string) {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: this test drives isobox with the official MCP TypeScript SDK and needs node and npm on PATH (%v)", tool, err)
+		}
+	}
+	manifest, _ := json.Marshal(map[string]any{"name": "isobox-mcp-sdk-test", "private": true, "type": "module",
+		"dependencies": map[string]string{pkg: version}})
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), manifest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm install %s@%s: %v\n%s", pkg, version, err, out)
+	}
+}
+

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,27 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// buildIsobox builds this command into a temporary directory and returns the binary. It
-// builds with -race when the test binary was, so that the packages compiled for the test
-// are reused and only the link is paid.
-func buildIsobox(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "isobox")
-	args := []string{"build", "-o", bin}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" && s.Value == "true" {
-				args = append(args, "-race")
-			}
-		}
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // process is an `isobox serve` running as a separate process.
 type process struct {

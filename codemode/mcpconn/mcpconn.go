@@ -34,6 +34,7 @@ type Conn struct {
 	mu      sync.Mutex
 	tools   []codemode.Tool
 	desc    string
+	raw     *rawSchemas // the schemas' text, in the server's order (raw.go)
 }
 
 // Version is what isobox calls itself in the MCP handshake.
@@ -46,13 +47,13 @@ var Version = "dev"
 //
 // When the transport cannot connect, the handshake fails, or the tools cannot be listed.
 func Connect(ctx context.Context, name string, t mcp.Transport) (*Conn, error) {
-	c := &Conn{name: name}
+	c := &Conn{name: name, raw: newRawSchemas()}
 	client := mcp.NewClient(&mcp.Implementation{Name: "isobox-codemode", Version: Version}, &mcp.ClientOptions{
 		ToolListChangedHandler: func(ctx context.Context, _ *mcp.ToolListChangedRequest) {
 			go c.refresh(context.WithoutCancel(ctx))
 		},
 	})
-	s, err := client.Connect(ctx, t, nil)
+	s, err := client.Connect(ctx, c.raw.watch(t), nil)
 	if err != nil {
 		return nil, fmt.Errorf("mcp server %q: connect: %w", name, err)
 	}
@@ -103,10 +104,10 @@ func (c *Conn) tool(s *mcp.ClientSession, t *mcp.Tool) codemode.Tool {
 		ct.Description = t.Title
 	}
 	if t.InputSchema != nil {
-		ct.InputSchema, _ = json.Marshal(t.InputSchema)
+		ct.InputSchema = c.raw.schema(name, false, t.InputSchema)
 	}
 	if t.OutputSchema != nil {
-		ct.OutputSchema, _ = json.Marshal(t.OutputSchema)
+		ct.OutputSchema = c.raw.schema(name, true, t.OutputSchema)
 	}
 	ct.Func = func(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 		var a any

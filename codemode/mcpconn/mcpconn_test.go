@@ -2,6 +2,7 @@ package mcpconn_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,6 +73,28 @@ func newServer() *mcp.Server {
 		func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
 			return nil, nil, errors.New("the weather service is down")
 		})
+	// A hand-written schema, its properties in the author's order (not sorted), with
+	// numeric bounds.
+	s.AddTool(&mcp.Tool{Name: "find_stations", Description: "Find weather stations.",
+		InputSchema: json.RawMessage(`{"type": "object", "properties": {
+			"query": {"type": "string", "description": "a place name"},
+			"limit": {"type": "integer", "minimum": 1, "maximum": 50},
+			"country": {"type": "string"}}, "required": ["query"]}`),
+		OutputSchema: json.RawMessage(`{"type": "object", "properties": {
+			"stations": {"type": "array", "items": {"type": "string"}},
+			"count": {"type": "integer"}}, "required": ["stations", "count"]}`),
+	}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var in struct {
+			Query string `json:"query"`
+			Limit int    `json:"limit"`
+		}
+		if err := json.Unmarshal(req.Params.Arguments, &in); err != nil {
+			return nil, err
+		}
+		out := map[string]any{"stations": []string{in.Query + " 1", in.Query + " 2"}[:min(2, max(in.Limit, 1))], "count": min(2, max(in.Limit, 1))}
+		b, _ := json.Marshal(out)
+		return &mcp.CallToolResult{StructuredContent: out, Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, nil
+	})
 	return s
 }
 
@@ -90,9 +113,12 @@ func inMemory(t *testing.T) *mcpconn.Conn {
 	return c
 }
 
-func overHTTP(t *testing.T, header http.Header) *mcpconn.Conn {
+// overHTTP serves newServer over streamable HTTP, its answers as event streams or, with
+// jsonResponse, as JSON bodies.
+func overHTTP(t *testing.T, header http.Header, jsonResponse bool) *mcpconn.Conn {
 	t.Helper()
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return newServer() }, nil)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return newServer() },
+		&mcp.StreamableHTTPOptions{JSONResponse: jsonResponse})
 	var sawAuth atomic.Value
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a := r.Header.Get("Authorization"); a != "" {
@@ -142,7 +168,10 @@ func TestTransports(t *testing.T) {
 		conn func(*testing.T) *mcpconn.Conn
 	}{
 		{"in-memory", inMemory},
-		{"streamable HTTP", func(t *testing.T) *mcpconn.Conn { return overHTTP(t, http.Header{"Authorization": {"Bearer s3cret"}}) }},
+		{"streamable HTTP", func(t *testing.T) *mcpconn.Conn {
+			return overHTTP(t, http.Header{"Authorization": {"Bearer s3cret"}}, false)
+		}},
+		{"streamable HTTP, JSON answers", func(t *testing.T) *mcpconn.Conn { return overHTTP(t, nil, true) }},
 		{"stdio command", overCommand},
 	} {
 		t.Run(tr.name, func(t *testing.T) {
@@ -181,7 +210,32 @@ func checkSnippets(t *testing.T, c *mcpconn.Conn) {
 	})
 	t.Run("no such tool", func(t *testing.T) {
 		res := run(t, c, `await weather.forecast({ city: "Paris" })`, codemode.Limits{})
-		wantError(t, res, isoerr.WorkerException, "weather.forecast is not a tool", "fail, get_weather, to_fahrenheit")
+		wantError(t, res, isoerr.WorkerException, "weather.forecast is not a tool", "fail, find_stations, get_weather, to_fahrenheit")
+	})
+	t.Run("property order", func(t *testing.T) {
+		ts, err := codemode.Types(c.Provider())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the server wrote them, not sorted: the go-sdk client decodes schemas into maps.
+		inOrder(t, ts, "type WeatherFindStationsInput = {", "query: string;", "limit?: number;", "country?: string;", "};")
+		inOrder(t, ts, "type WeatherFindStationsOutput = {", "stations: string[];", "count: number;", "};")
+		if !strings.Contains(ts, "/** integer, minimum 1, maximum 50 */\n  limit?: number;") {
+			t.Errorf("limit's bounds are not shown:\n%s", ts)
+		}
+	})
+	t.Run("bounds are checked", func(t *testing.T) {
+		res := run(t, c, `(await weather.find_stations({ query: "Oslo", limit: 1 })).stations`, codemode.Limits{})
+		if res.Error != nil || string(res.Result) != `["Oslo 1"]` {
+			t.Fatalf("%s %v", res.Result, res.Error)
+		}
+		for _, limit := range []string{"0", "51", "2.5"} {
+			res = run(t, c, `await weather.find_stations({ query: "Oslo", limit: `+limit+` })`, codemode.Limits{})
+			wantError(t, res, isoerr.WorkerException, "weather.find_stations: invalid input", "input.limit:")
+			if len(res.Calls) != 1 || res.Calls[0].Result != nil {
+				t.Errorf("limit %s: calls %+v", limit, res.Calls)
+			}
+		}
 	})
 	t.Run("syntax error", func(t *testing.T) {
 		res := run(t, c, "async () => {\n  const w = await weather.get_weather({ city: 'Paris' ));\n}", codemode.Limits{})
@@ -195,6 +249,20 @@ func checkSnippets(t *testing.T, c *mcpconn.Conn) {
 			t.Errorf("took %v", time.Since(start))
 		}
 	})
+}
+
+// inOrder checks that the parts appear in s one after the other.
+func inOrder(t *testing.T, s string, parts ...string) {
+	t.Helper()
+	rest := s
+	for _, p := range parts {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			t.Errorf("%q is missing, or not after %q:\n%s", p, parts[0], s)
+			return
+		}
+		rest = rest[i+len(p):]
+	}
 }
 
 func wantError(t *testing.T, res codemode.Result, code isoerr.Code, contains ...string) {
@@ -251,7 +319,7 @@ func TestToolListChanged(t *testing.T) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "40%"}}}, nil, nil
 		})
 	deadline := time.Now().Add(5 * time.Second)
-	for len(c.Provider().Tools) != 4 {
+	for len(c.Provider().Tools) != 5 {
 		if time.Now().After(deadline) {
 			t.Fatalf("tools %d", len(c.Provider().Tools))
 		}
