@@ -143,7 +143,7 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 	if err := m.wake(ctx, e); err != nil {
 		return &engine.Result{}, err
 	}
-	res, err := e.sb.Eval(ctx, lim, code)
+	res, err := evalSnippet(ctx, e.sb, lim, code)
 	e.lastUsed = time.Now()
 	if e.sb.Broken() != nil {
 		e.sb.Close(ctx)
