@@ -51,7 +51,7 @@ func evalInSession(ctx context.Context, name, src string, c *common, dataDir str
 		err = herr
 	}
 	r := &loader.Result{Result: *res}
-	return report(loader.KindCall, r, err, c, stdout, stderr)
+	return report(loader.KindEval, r, err, c, stdout, stderr)
 }
 
 func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
