@@ -57,7 +57,7 @@ func TestEvalJSONTagsWhatJSONCannotHold(t *testing.T) {
 
 func TestEvalImportErrors(t *testing.T) {
 	for _, code := range []string{
-		"import fs from \"fs\"\n1",                  // unused: esbuild would drop it
+		"import fs from \"fs\"\n1",                     // unused: esbuild would drop it
 		"import fs from \"fs\";\nfs.readFileSync('x')", // used
 		"const fs = require(\"fs\")",
 	} {
