@@ -246,7 +246,8 @@ const worker = (() => {
   // plain JSON), an eval result keeps what JSON cannot hold: such values become objects
   // tagged with "$type" ({"$type":"Map","entries":[[1,2]]}, {"$type":"undefined"}, ...; the
   // README has the table). The JSON is written by the native JSON.stringify with a replacer
-  // that tags (1.3x the time of plain JSON in QuickJS); a result that holds a cycle, which
+  // that tags (about twice the time of plain JSON.stringify: 0.4 s against 0.2 s for 100,000
+  // small objects in QuickJS); a result that holds a cycle, which
   // JSON.stringify refuses, is written again by a slower writer that tags the cycle with its
   // path. Everything either calls is captured here, before user code runs.
   const evalHead = (() => {
@@ -269,6 +270,13 @@ const worker = (() => {
     const sharedLength = typeof SharedArrayBuffer === "function" ? getter(SharedArrayBuffer.prototype, "byteLength") : undefined;
     const typedProto = getPrototypeOf(Uint8Array.prototype);
     const typedTag = getter(typedProto, Symbol.toStringTag);
+    const typedLength = getter(typedProto, "length");
+    const mapSize = getter(Map.prototype, "size");
+    const setSize = getter(Set.prototype, "size");
+    // list makes an array of n elements from f(undefined, i), the way Array.from does for an
+    // array-like with no prototype: no iterator, index setter or push that user code could
+    // have replaced is involved.
+    const list = (n, f) => apply(arrayFrom, null, [{ __proto__: null, length: n }, f]);
     const viewBuffer = getter(DataView.prototype, "buffer");
     const viewOffset = getter(DataView.prototype, "byteOffset");
     const viewLength = getter(DataView.prototype, "byteLength");
@@ -364,28 +372,20 @@ const worker = (() => {
         return tag({ $type: "Date", value: t !== t ? null : apply(dateISO, v, []) });
       }
       if (has(mapEntries, v)) {
-        const entries = [];
         const it = apply(mapEntries, v, []);
-        for (let i = 0; ; i++) {
+        const next = () => {
           const r = apply(mapNext, it, []);
-          if (r.done) break;
-          entries[i] = [r.value[0], r.value[1]];
-        }
-        return tag({ $type: "Map", entries });
+          return [r.value[0], r.value[1]];
+        };
+        return tag({ $type: "Map", entries: list(apply(mapSize, v, []), next) });
       }
       if (has(setValues, v)) {
-        const values = [];
         const it = apply(setValues, v, []);
-        for (let i = 0; ; i++) {
-          const r = apply(setNext, it, []);
-          if (r.done) break;
-          values[i] = r.value;
-        }
-        return tag({ $type: "Set", values });
+        return tag({ $type: "Set", values: list(apply(setSize, v, []), () => apply(setNext, it, []).value) });
       }
       if (has(reSource, v)) return tag({ $type: "RegExp", source: apply(reSource, v, []), flags: apply(reFlags, v, []) });
       const typed = apply(typedTag, v, []);
-      if (typed !== undefined) return tag({ $type: typed, values: apply(arrayFrom, null, [v]) });
+      if (typed !== undefined) return tag({ $type: typed, values: list(apply(typedLength, v, []), (_, i) => v[i]) });
       if (has(bufLength, v)) return tag({ $type: "ArrayBuffer", base64: apply(toBase64, new Bytes(v), []) });
       if (has(sharedLength, v)) return tag({ $type: "SharedArrayBuffer", base64: apply(toBase64, new Bytes(v), []) });
       if (has(viewBuffer, v)) {
@@ -393,9 +393,9 @@ const worker = (() => {
         return tag({ $type: "DataView", base64: apply(toBase64, b, []) });
       }
       if (v instanceof ErrorClass) {
-        const e = tag({ $type: "Error", name: String(v.name), message: String(v.message), stack: String(v.stack ?? "") });
-        if (hasOwn(v, "cause")) e.cause = v.cause;
-        return e;
+        const name = String(v.name), message = String(v.message), stack = String(v.stack ?? "");
+        if (hasOwn(v, "cause")) return tag({ $type: "Error", name, message, stack, cause: v.cause });
+        return tag({ $type: "Error", name, message, stack });
       }
       if (v instanceof PromiseClass) return tag({ $type: "Promise" });
       if (has(weakMapHas, v, {})) return tag({ $type: "WeakMap" });
@@ -408,19 +408,17 @@ const worker = (() => {
     }
 
     // replacer runs for every value JSON.stringify writes, after toJSON: a Date has become
-    // its ISO string (or null) by then, so for such a value the holder's own is checked.
+    // a string (or null) by then, so for such a value the holder's own is checked.
     function replacer(key, v) {
       switch (typeof v) {
         case "boolean":
           return v;
         case "number":
           return v === v && v - v === 0 && (v !== 0 || 1 / v > 0) ? v : convert(v);
-        case "string":
-          if (v.length >= 24 && v.charCodeAt(v.length - 1) === 90) {
-            const original = this[key];
-            if (original !== v && isDate(original)) return builtin(original);
-          }
-          return v;
+        case "string": {
+          const original = this[key];
+          return original !== v && isDate(original) ? builtin(original) : v;
+        }
         case "object":
           if (v === null) {
             const original = this[key];
