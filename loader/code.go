@@ -112,7 +112,7 @@ func (m *Module) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*m = Module{Type: "", Content: []byte(s)} // typed by name in normalize
+		*m = Module{Type: "", Content: []byte(s)} // typed by name in prepare
 		return nil
 	}
 	var o map[string]json.RawMessage
