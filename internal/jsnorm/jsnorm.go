@@ -191,8 +191,9 @@ type Compiled struct {
 // marked `type`, so that a caller can refuse one that cannot be satisfied even when it is
 // unused.
 //
-//	c, err := jsnorm.Module("main.ts", `import { u } from "./u.ts"; export default { f(x: number) { return u(x) } }`)
-//	// c.Code: `import { u } from "./u.ts";\nexport default { f(x) {...} };`, c.Imports: [{./u.ts import-statement}]
+//	c, err := jsnorm.Module("main.ts", `import type { T } from "./t.ts"; import { u } from "./u.ts"; export const f = (x: T) => u(x);`)
+//	// c.Code: "import { u } from \"./u.ts\";\nexport const f = (x) => u(x);\n"
+//	// c.Imports: [{Path: "./u.ts", Kind: "import-statement"}]
 //
 // # Errors
 //

@@ -70,8 +70,8 @@ const (
 //
 // For example:
 //
-//	js, err := jsnorm.Snippet("const a: number = 20; return a + 22", jsnorm.Options{})
-//	// js: "(async () => {\n  var module = ...;\n  const a = 20;\n  return a + 22;\n  ...})();\n" + jsnorm.Marker
+//	js, err := jsnorm.Snippet("async function main(): Promise<number> { return 42 }", jsnorm.Options{})
+//	// js: "async function main() {\n  return 42;\n}\nmain;\n" + jsnorm.Marker
 //
 // # Errors
 //
