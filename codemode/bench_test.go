@@ -24,12 +24,3 @@ func BenchmarkExecute(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkNormalize is the esbuild part alone.
-func BenchmarkNormalize(b *testing.B) {
-	for b.Loop() {
-		if _, err := codemode.Normalize("```ts\nasync function main(): Promise<number> {\n  const xs: number[] = [1, 2, 3];\n  return xs.reduce((a, b) => a + b, 0);\n}\n```"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

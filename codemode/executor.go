@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -126,7 +127,7 @@ func NewExecutor(l *loader.Loader) *Executor {
 // maxConcurrentCalls bounds the tool calls of one run in flight at once; more wait.
 const maxConcurrentCalls = 32
 
-// Execute normalises code (Normalize), runs it in a new sandbox whose globals are the
+// Execute normalises code (jsnorm.Snippet), runs it in a new sandbox whose globals are the
 // providers' namespaces, and returns its value, console output and tool-call trace.
 // Tool arguments are checked against the tools' input schemas before the tools run.
 //
@@ -160,7 +161,7 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.New(isoerr.InvalidRequest, "%v", err)
 		return res
 	}
-	src, err := Normalize(code)
+	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: engine.BuiltinModules()})
 	if err != nil {
 		res.Error = isoerr.As(err)
 		return res

@@ -319,7 +319,8 @@ func TestLimits(t *testing.T) {
 		wantError(t, execute(t, `1`, codemode.Limits{MaxToolCalls: 1e6}), isoerr.InvalidRequest, "maxToolCalls")
 	})
 	t.Run("result that is not JSON", func(t *testing.T) {
-		wantError(t, execute(t, `10n`, codemode.Limits{}), isoerr.WorkerException, "JSON")
+		wantResult(t, execute(t, `10n`, codemode.Limits{}), `{"$type":"BigInt","value":"10"}`)
+		wantError(t, execute(t, `({ get x() { throw new Error("no x") } })`, codemode.Limits{}), isoerr.WorkerException, "cannot be returned")
 	})
 }
 

@@ -104,15 +104,33 @@ func (m ModuleMap) names() string {
 	return strings.Join(names, ", ")
 }
 
-// Resolve maps an import specifier seen in module base to a module name.
-func (m ModuleMap) Resolve(base, spec string) (string, error) {
-	if _, ok := builtinModules[spec]; ok {
-		return spec, nil
+// BuiltinModules returns the modules the runtime itself provides, by specifier, with their
+// ES module source (a copy). A worker's code may import these besides its own modules.
+func BuiltinModules() map[string]string {
+	m := make(map[string]string, len(builtinModules))
+	for k, v := range builtinModules {
+		m[k] = v
 	}
-	switch spec {
-	case "qjs:std", "qjs:os", "qjs:bjson", "std", "os":
-		return "", fmt.Errorf("module %q is not available in isobox: sandboxes have no file, process or environment access", spec)
+	return m
+}
+
+func builtinNames() string {
+	names := make([]string, 0, len(builtinModules))
+	for k := range builtinModules {
+		names = append(names, k)
 	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// ResolveCandidates returns the module names that an import of spec from module base may
+// mean, in the order Resolve tries them: the path itself (relative to base's folder for
+// "./" and "../", to the root for "/"), then with an extension added (.js, .mjs, .cjs, .json,
+// .ts, .tsx, .mts, .cts, .jsx, /index.js, /index.ts), then a TypeScript file for a
+// JavaScript name (./u.js -> u.ts, as TypeScript's own resolution does). `isobox run` uses
+// it to find imported files on disk by the same rules. A name that climbs above the root
+// stays at the root, as in URLs.
+func ResolveCandidates(base, spec string) []string {
 	name := spec
 	if strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") || strings.HasPrefix(spec, "/") {
 		if strings.HasPrefix(spec, "/") {
@@ -122,15 +140,41 @@ func (m ModuleMap) Resolve(base, spec string) (string, error) {
 		}
 		name = strings.TrimPrefix(name, "/")
 	}
-	if _, ok := m[name]; ok {
-		return name, nil
+	out := []string{name}
+	for _, ext := range []string{".js", ".mjs", ".cjs", ".json", ".ts", ".tsx", ".mts", ".cts", ".jsx", "/index.js", "/index.ts"} {
+		out = append(out, name+ext)
 	}
-	for _, ext := range []string{".js", ".mjs", ".cjs", ".json", "/index.js"} {
-		if _, ok := m[name+ext]; ok {
-			return name + ext, nil
+	for _, m := range [][2]string{{".js", ".ts"}, {".js", ".tsx"}, {".mjs", ".mts"}, {".cjs", ".cts"}, {".jsx", ".tsx"}} {
+		if stem, ok := strings.CutSuffix(name, m[0]); ok {
+			out = append(out, stem+m[1])
 		}
 	}
-	return "", fmt.Errorf("cannot find module %q imported from %q; the worker's modules are: %s", spec, base, m.names())
+	return out
+}
+
+// Resolve maps an import specifier seen in module base to a module name.
+//
+// # Errors
+//
+// When spec names neither a module of the map nor a built-in module, the error names it,
+// the importing module, and everything that could have been imported instead.
+func (m ModuleMap) Resolve(base, spec string) (string, error) {
+	if _, ok := builtinModules[spec]; ok {
+		return spec, nil
+	}
+	switch spec {
+	case "qjs:std", "qjs:os", "qjs:bjson", "std", "os":
+		return "", fmt.Errorf("module %q is not available in isobox: sandboxes have no file, process or environment access", spec)
+	}
+	for _, name := range ResolveCandidates(base, spec) {
+		if _, ok := m[name]; ok {
+			return name, nil
+		}
+	}
+	if len(m) == 0 {
+		return "", fmt.Errorf("cannot find module %q imported from %q: this sandbox has no modules of its own (an eval snippet); the built-in modules are: %s", spec, base, builtinNames())
+	}
+	return "", fmt.Errorf("cannot find module %q imported from %q; the worker's modules are: %s; the built-in modules are: %s", spec, base, m.names(), builtinNames())
 }
 
 // esmSource returns a module as ES module source: non-JS types become a default export.

@@ -80,7 +80,7 @@ func TestEvalErrors(t *testing.T) {
 		{"rejected promise", "await Promise.reject(new RangeError('nope'))", isoerr.WorkerException, "RangeError: nope", ""},
 		{"thrown non-error", "throw {a: 1}", isoerr.WorkerException, `{"a":1}`, ""},
 		{"runtime SyntaxError is an exception", "JSON.parse('{')", isoerr.WorkerException, "SyntaxError", ""},
-		{"BigInt result is not JSON", "10n", isoerr.WorkerException, "JSON", ""},
+		{"a result whose getter throws", "({ get x() { throw new Error('no x') } })", isoerr.WorkerException, "the result cannot be returned: no x", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -90,8 +92,10 @@ func (l *Limits) Engine() engine.Limits {
 }
 
 // Module is one module of a worker. In JSON it is either a string (an ES module, for names
-// ending in .js or .mjs) or an object with exactly one of js, cjs, text, data (base64) or
-// json.
+// ending in .js, .mjs, .ts, .mts, .tsx or .jsx; CommonJS for .cts) or an object with
+// exactly one of js, cjs, text, data (base64) or json. A js or cjs module whose name ends
+// in .ts, .mts, .cts, .tsx or .jsx is TypeScript or JSX, compiled by esbuild when the
+// worker is loaded.
 type Module struct {
 	Type    engine.ModuleType
 	Content []byte
@@ -108,7 +112,7 @@ func (m *Module) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*m = Module{Type: "", Content: []byte(s)} // typed by name in normalize
+		*m = Module{Type: "", Content: []byte(s)} // typed by name in prepare
 		return nil
 	}
 	var o map[string]json.RawMessage
@@ -159,14 +163,16 @@ func (m Module) MarshalJSON() ([]byte, error) {
 }
 
 // Validate checks everything about the code that can be checked without running it:
-// module names and types, UTF-8, JSON, sizes and limits. Syntax errors are found only when
-// the code is loaded.
+// module names and types, UTF-8, JSON, sizes and limits, and the TypeScript and JSX
+// modules, which are compiled (syntax errors, imports of modules the worker does not
+// have). Other syntax errors are found when the code is loaded.
 func (c *WorkerCode) Validate() error {
 	_, _, err := c.prepare()
 	return err
 }
 
-// prepare validates the code and turns it into what the engine runs.
+// prepare validates the code and turns it into what the engine runs: TypeScript and JSX
+// modules (by name: .ts, .mts, .cts, .tsx, .jsx) are compiled to JavaScript.
 func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if c.MainModule == "" {
 		return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "mainModule is required")
@@ -174,24 +180,50 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if len(c.Modules) == 0 {
 		return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "modules is empty: give at least the main module")
 	}
+	size := 0
+	for name, m := range c.Modules {
+		size += len(name) + len(m.Content)
+	}
+	if size > MaxCodeSize {
+		return nil, nil, isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes; the limit is %d", size, MaxCodeSize)
+	}
 	mods := make(engine.ModuleMap, len(c.Modules))
+	imports := map[string][]jsnorm.Import{}
 	for name, m := range c.Modules {
 		if m.Type == "" {
 			switch {
 			case strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs"):
 				m.Type = engine.ModuleJS
+			case strings.HasSuffix(name, ".cts"):
+				m.Type = engine.ModuleCJS
+			case jsnorm.Compiles(name):
+				m.Type = engine.ModuleJS
 			case strings.HasSuffix(name, ".py"):
 				m.Type = engine.ModulePy
 			default:
-				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js: give it as {\"js\": ...}, {\"text\": ...} or another typed module, or bundle it first", name)
+				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js, .mjs, .ts, .mts, .cts, .tsx or .jsx: give it as {\"js\": ...}, {\"text\": ...} or another typed module, or bundle it first", name)
 			}
+		}
+		if (m.Type == engine.ModuleJS || m.Type == engine.ModuleCJS) && jsnorm.Compiles(name) {
+			if !utf8.Valid(m.Content) {
+				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is not valid UTF-8", name)
+			}
+			cm, err := jsnorm.Module(name, string(m.Content))
+			if err != nil {
+				return nil, nil, err
+			}
+			m.Content = []byte(cm.Code)
+			imports[name] = cm.Imports
 		}
 		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
 	}
 	if n := mods.Size(); n > MaxCodeSize {
-		return nil, nil, isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes; the limit is %d", n, MaxCodeSize)
+		return nil, nil, isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes compiled; the limit is %d", n, MaxCodeSize)
 	}
 	if err := mods.Validate(c.MainModule); err != nil {
+		return nil, nil, err
+	}
+	if err := checkImports(mods, imports); err != nil {
 		return nil, nil, err
 	}
 	env := json.RawMessage("{}")
@@ -212,4 +244,26 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 		return nil, nil, err
 	}
 	return mods, env, nil
+}
+
+// checkImports refuses a compiled module that imports what the worker does not have,
+// whether the import is used or not; it resolves each import as the engine will when the
+// code is loaded (import() is left to run time: it may never happen).
+func checkImports(mods engine.ModuleMap, imports map[string][]jsnorm.Import) error {
+	names := make([]string, 0, len(imports))
+	for name := range imports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, imp := range imports[name] {
+			if imp.Kind == jsnorm.DynamicImport {
+				continue
+			}
+			if _, err := mods.Resolve(name, imp.Path); err != nil {
+				return isoerr.New(isoerr.InvalidWorkerCode, "%v", err)
+			}
+		}
+	}
+	return nil
 }

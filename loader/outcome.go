@@ -5,11 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -43,6 +43,9 @@ type Kind int
 const (
 	KindFetch Kind = iota // status, headers, body
 	KindCall              // result
+	// KindEval is a result of Eval: the same fields as KindCall, with values that JSON
+	// cannot hold in their tagged form ({"$type": "Map", ...}; see the README).
+	KindEval
 )
 
 // NewOutcome describes a call's result and error as an Outcome.
@@ -79,7 +82,7 @@ func NewOutcome(kind Kind, res *Result, err error) Outcome {
 			o.BodyEncoding = "base64"
 		}
 		o.Body = &body
-	case KindCall:
+	case KindCall, KindEval:
 		o.Result = res.Value
 	}
 	return o
@@ -95,9 +98,20 @@ type EvalOptions struct {
 	Tools engine.ToolFunc
 }
 
-// Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one: an
-// expression, statements (the last expression's value is the result), or an async arrow
-// function, which is called. Top-level await works.
+// Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one. The
+// code is normalised first (jsnorm.Snippet): an expression, statements (the last value is
+// the result), an async arrow function (called), TypeScript, top-level await and return,
+// export default, module.exports, a code fence, imports of the built-in modules. Code that
+// jsnorm.Snippet already produced (ending in jsnorm.Marker) runs as it is, so a caller may
+// normalise first and put a prelude of plain JavaScript before it (Code Mode does).
+//
+// The result (Result.Value) is JSON in which values that JSON cannot hold are tagged
+// objects ({"$type":"Map","entries":[[1,2]]}, {"$type":"undefined"}, ...): see the README.
+//
+// # Errors
+//
+// invalid_worker_code for code that does not parse or imports a module that is not built
+// in; the code's own errors and the limit codes.
 func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Result, error) {
 	start := time.Now()
 	if err := opts.Limits.Validate(); err != nil {
@@ -109,14 +123,15 @@ func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Resu
 	if len(code) > MaxCodeSize {
 		return &Result{}, isoerr.New(isoerr.CodeTooLarge, "the code is %d bytes; the limit is %d", len(code), MaxCodeSize)
 	}
-	if strings.TrimSpace(code) == "" {
-		return &Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code is empty")
+	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: engine.BuiltinModules()})
+	if err != nil {
+		return &Result{}, err
 	}
 	sb, err := l.cfg.Engine.NewSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory, Outbound: opts.Outbound, Tools: opts.Tools})
 	if err != nil {
 		return failedLoad(err, start)
 	}
 	defer sb.Close(ctx)
-	res, err := sb.Eval(ctx, opts.Limits, code)
+	res, err := sb.Eval(ctx, opts.Limits, src)
 	return finish(res, err, true, start)
 }

@@ -272,7 +272,7 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 	}
 	lim = e.opts.Limits.Engine().Min(lim)
 	lim.Memory = 0 // the sandbox's, fixed when it was made
-	res, err := e.sb.Eval(ctx, lim, code)
+	res, err := evalSnippet(ctx, e.sb, lim, code)
 	e.lastUsed = time.Now()
 	if stopped(e.sb, err) {
 		return res, m.rollback(ctx, e, err)

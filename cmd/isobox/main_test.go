@@ -159,7 +159,6 @@ export default {
 	}{
 		{[]string{"run", main, lib, words, "--call", "sum", "--args", "not json"}, "invalid_request", 1},
 		{[]string{"run", main, lib, words, "--call", "nope"}, "method_not_found", 1},
-		{[]string{"run", main}, "invalid_worker_code", 1}, // lib/math.js is missing
 		{[]string{"run", filepath.Join(dir, "missing.js")}, "no such file", 2},
 		{[]string{"run", main, "--env", "NOEQUALS"}, "KEY=VALUE", 2},
 		{[]string{"run"}, "Usage: isobox run", 2},

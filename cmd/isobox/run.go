@@ -9,12 +9,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/internal/jsnorm"
+	"github.com/isobox/isobox/internal/jsvalue"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -96,7 +99,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&envs, "env", "KEY=VALUE put into the worker's env (repeatable)")
 	fs.Var(&headers, "header", "'Name: value' request header (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n\nLoads the files as one worker (MAIN.js is the main module; other modules are named by\ntheir path relative to MAIN.js's folder) and calls its fetch handler, or an RPC method.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n\nLoads the files as one worker and calls its fetch handler, or an RPC method. MAIN.js (or\n.ts) is the main module; the files it imports by relative path are found on disk, and\nevery module is named by its path relative to MAIN's folder. Other files (text, data)\nmay be listed too.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterleaved(fs, args)
@@ -165,26 +168,70 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // readWorker turns files into WorkerCode: the first is the main module, the others are
-// named by their path relative to its folder; the type follows the extension.
+// named by their path relative to its folder; the type follows the extension. The relative
+// imports of every JavaScript and TypeScript module are followed on disk, recursively (by
+// the engine's resolution rules, engine.ResolveCandidates), so that the files a worker
+// imports need not be listed; an import that climbs out of the main module's folder is an
+// error.
 func readWorker(files []string) (loader.WorkerCode, error) {
 	code := loader.WorkerCode{Modules: map[string]loader.Module{}}
 	root := filepath.Dir(files[0])
-	for i, f := range files {
-		b, err := os.ReadFile(f)
+	var queue []string
+	add := func(name, file string) error {
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return code, err
+			return err
 		}
+		if _, dup := code.Modules[name]; dup {
+			return fmt.Errorf("two modules are named %q", name)
+		}
+		code.Modules[name] = loader.Module{Type: moduleType(name), Content: b}
+		queue = append(queue, name)
+		return nil
+	}
+	for i, f := range files {
 		rel, err := filepath.Rel(root, f)
 		if err != nil || strings.HasPrefix(rel, "..") {
 			rel = filepath.Base(f)
 		}
 		name := filepath.ToSlash(rel)
-		if _, dup := code.Modules[name]; dup {
-			return code, fmt.Errorf("two modules are named %q", name)
+		if err := add(name, f); err != nil {
+			return code, err
 		}
-		code.Modules[name] = loader.Module{Type: moduleType(name), Content: b}
 		if i == 0 {
 			code.MainModule = name
+		}
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if t := code.Modules[name].Type; t != engine.ModuleJS && t != engine.ModuleCJS {
+			continue
+		}
+		imports, err := jsnorm.Imports(name, string(code.Modules[name].Content))
+		if err != nil {
+			continue // the loader reports the syntax error, with the rest of the worker
+		}
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp.Path, "./") && !strings.HasPrefix(imp.Path, "../") {
+				continue // a built-in module, or a bare name the loader reports
+			}
+			if joined := path.Join(path.Dir(name), imp.Path); joined == ".." || strings.HasPrefix(joined, "../") {
+				return code, fmt.Errorf("%s imports %q, which is outside %s (the main module's folder): isobox run loads only files under it", name, imp.Path, root)
+			}
+			for _, cand := range engine.ResolveCandidates(name, imp.Path) {
+				if _, have := code.Modules[cand]; have {
+					break
+				}
+				file := filepath.Join(root, filepath.FromSlash(cand))
+				if st, err := os.Stat(file); err != nil || !st.Mode().IsRegular() {
+					continue
+				}
+				if err := add(cand, file); err != nil {
+					return code, err
+				}
+				break
+			}
 		}
 	}
 	return code, nil
@@ -192,9 +239,9 @@ func readWorker(files []string) (loader.WorkerCode, error) {
 
 func moduleType(name string) engine.ModuleType {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".js", ".mjs":
+	case ".js", ".mjs", ".ts", ".mts", ".tsx", ".jsx":
 		return engine.ModuleJS
-	case ".cjs":
+	case ".cjs", ".cts":
 		return engine.ModuleCJS
 	case ".json":
 		return engine.ModuleJSON
@@ -216,7 +263,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sessionName := fs.String("session", "", "run in this session (made by isobox session create): its variables are kept for the next eval")
 	dataDir := fs.String("data", "", "data directory for sessions (default $XDG_DATA_HOME/isobox)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), or an async arrow function (called). '-' reads the code from stdin.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), an async arrow function (called), TypeScript, top-level await or\nreturn. '-' reads the code from stdin. Values JSON cannot hold print in JavaScript\nnotation (undefined, 1n, Map(1) {1 => 2}); --json gives them tagged ({\"$type\": ...}).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -249,7 +296,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeAll()
 	res, err := l.Eval(ctx, src, loader.EvalOptions{Limits: c.limits()})
-	return report(loader.KindCall, res, err, &c, stdout, stderr)
+	return report(loader.KindEval, res, err, &c, stdout, stderr)
 }
 
 // report prints an outcome: as JSON with --json, else the body or result on stdout and the
@@ -278,6 +325,12 @@ func report(kind loader.Kind, res *loader.Result, err error, c *common, stdout, 
 				} else {
 					fmt.Fprintln(stdout, string(out.Result))
 				}
+			case loader.KindEval:
+				text, rerr := jsvalue.Render(out.Result)
+				if rerr != nil {
+					text = string(out.Result)
+				}
+				fmt.Fprintln(stdout, text)
 			}
 		}
 	}

@@ -49,7 +49,7 @@ func evalInSession(ctx context.Context, name, src string, c *common, dataDir str
 	defer closeAll()
 	res, err := m.Eval(ctx, name, src, c.limits())
 	r := &loader.Result{Result: *res}
-	return report(loader.KindCall, r, err, c, stdout, stderr)
+	return report(loader.KindEval, r, err, c, stdout, stderr)
 }
 
 func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -228,10 +228,10 @@ const worker = (() => {
     let v = r && typeof r === "object" && "value" in r ? r.value : r;
     if (typeof v === "function") v = await v();
     else v = await v;
-    return { head: resultHead(v) };
+    return { head: evalHead(v) };
   }
 
-  // resultHead is the completion header of an RPC or eval result, as JSON.
+  // resultHead is the completion header of an RPC result, as JSON (evalHead: of an eval).
   function resultHead(v) {
     let s;
     try {
