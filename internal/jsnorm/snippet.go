@@ -240,6 +240,9 @@ func bundle(entry *string, src string, format api.Format, builtins map[string]st
 		Charset:     api.CharsetUTF8,
 		LogLevel:    api.LogLevelSilent,
 		Plugins:     []api.Plugin{plugin},
+		// Paths in the output's comments are relative to this: without it they depend on
+		// the process's working directory.
+		AbsWorkingDir: noDir,
 	}
 	if entry == nil {
 		opts.EntryPoints = []string{"isobox:snippet"}
