@@ -54,6 +54,7 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
+	check   bool // a compile check's sandbox (check.go): its check modules resolve
 }
 
 // op is an operation of the glue's ib_call (engine/js/build/glue.c, OP_*).
