@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,9 @@ func start(t testing.TB, cfg Config) *testServer {
 		cfg.AdminKey = ""
 	}
 	cfg.CacheDir = cacheDir
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler) // one line per request would drown the test output
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
