@@ -151,3 +151,25 @@ func TestThenHijackWorker(t *testing.T) {
 		}
 	}
 }
+
+// An RPC method named like an accessor the guest put on Object.prototype is still called:
+// checking that a method is not Object.prototype's own runs no getter.
+func TestRPCMethodNamedLikeAnAccessor(t *testing.T) {
+	ctx := context.Background()
+	mods := engine.ModuleMap{"main.js": js(`
+Object.defineProperty(Object.prototype, "value", { get() { throw new Error("getter value") }, configurable: true });
+Object.prototype.inherited = function () { return 2 };
+export default { value() { return 1 } };`)}
+	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Call(ctx, engine.Limits{}, "", "value", nil, nil)
+	if err != nil || string(res.Value) != "1" {
+		t.Fatalf("%s %v", res.Value, err)
+	}
+	// A function every object inherits from Object.prototype is not an RPC method.
+	if _, err := sb.Call(ctx, engine.Limits{}, "", "inherited", nil, nil); isoerr.CodeOf(err) != isoerr.MethodNotFound {
+		t.Fatalf("inherited: %v", err)
+	}
+}

@@ -307,7 +307,8 @@ const worker = (() => {
       throw new HandlerError("method_not_found", `"${safeString(m, "?")}" cannot be called over RPC`);
     }
     const fn = t[m];
-    if (typeof fn !== "function" || fn === primordials.objectPrototype[m]) {
+    const inherited = primordials.getOwnPropertyDescriptor(primordials.objectPrototype, m); // no getter runs
+    if (typeof fn !== "function" || (inherited !== undefined && own(inherited, "value") === fn)) {
       throw new HandlerError("method_not_found", `the worker has no RPC method "${m}"` + (fn === undefined ? "" : ` (it is a ${typeof fn}, not a function)`));
     }
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
