@@ -10,10 +10,17 @@ import (
 	"time"
 )
 
-// The curl walkthrough of README.md ("HTTP API"), run in order against a real server:
-// every example answers with success, as a reader who pastes them one by one would see.
+// The curl walkthroughs of README.md and server/README.md ("HTTP API"), each run in order
+// against a real server: every example answers with success, as a reader who pastes them
+// one by one would see.
 func TestReadmeWalkthrough(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	for _, file := range []string{"../README.md", "README.md"} {
+		t.Run(file, func(t *testing.T) { runWalkthrough(t, file) })
+	}
+}
+
+func runWalkthrough(t *testing.T, file string) {
+	readme, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +28,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	text := string(readme)
 	i := strings.Index(text, first)
 	if i < 0 {
-		t.Fatalf("README.md has no walkthrough starting with %s", first)
+		t.Fatalf("%s has no walkthrough starting with %s", file, first)
 	}
 	block := text[i+len(first):]
 	block = block[:strings.Index(block, "```")]
@@ -46,7 +53,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			resp.Body.Close() // a followed log stream ends here, after its status
 			cancel()
 			if resp.StatusCode >= 400 {
-				t.Errorf("README: %s\n  answered %d", strings.TrimSpace(line), resp.StatusCode)
+				t.Errorf("%s: %s\n  answered %d", file, strings.TrimSpace(line), resp.StatusCode)
 			}
 		}
 	}
