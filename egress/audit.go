@@ -20,7 +20,10 @@ type Entry struct {
 	// "[redacted]".
 	URL string `json:"url"`
 	// Hop is 0 for the request itself, n for the n-th redirect the gateway followed.
-	Hop     int  `json:"hop,omitempty"`
+	Hop int `json:"hop,omitempty"`
+	// Allowed is false when nothing was sent: the policy denied the request
+	// (egress_denied) or the SSRF guard refused the address its host resolved to
+	// (egress_private_address).
 	Allowed bool `json:"allowed"`
 	// Rule is the index of the rule that decided, or -1 when none matched.
 	Rule int `json:"rule"`

@@ -314,6 +314,12 @@ func (c *call) send(n int) (*http.Response, *hop, error) {
 	if err != nil {
 		e := c.fail(err, h)
 		h.cancel()
+		if e.Code == CodePrivateAddress {
+			// The policy allowed the URL but the SSRF guard refused the address it resolved
+			// to: nothing was sent, so the audit records a refusal, not a failed request.
+			h.entry.Allowed = false
+			h.entry.Hint = fmt.Sprintf(`the host resolved to a non-public address; "allowPrivate": true on rules[%d] would allow it`, d.Rule)
+		}
 		c.end(h, e.Code, 0)
 		return nil, nil, e
 	}

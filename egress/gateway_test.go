@@ -383,6 +383,13 @@ func TestRedirects(t *testing.T) {
 		if isoerr.CodeOf(r.err) != CodePrivateAddress {
 			t.Fatal(r.err)
 		}
+		hops := g.Audit().Entries("", 2) // newest first: the refused hop, then the redirect
+		if h := hops[0]; h.Hop != 1 || h.Allowed || h.Error != CodePrivateAddress || h.Rule != 2 {
+			t.Errorf("refused hop audited as %+v", h)
+		}
+		if h := hops[1]; h.Hop != 0 || !h.Allowed || h.Status != 302 {
+			t.Errorf("redirecting hop audited as %+v", h)
+		}
 	})
 	t.Run("manual", func(t *testing.T) {
 		r := fetch(WithManualRedirects(context.Background()), g, "GET", to(B+"/x", 302), "")
@@ -436,6 +443,16 @@ func TestSSRFGuard(t *testing.T) {
 		if c.want != "" && (s.hits.Load() != before || connects.Load() != 0) {
 			t.Errorf("%s: refused, yet connected", c.host)
 		}
+		// The audit records a refusal as a refusal: not allowed, with the guard's code and
+		// how to allow it.
+		e := g.Audit().Entries("", 1)[0]
+		refused := c.want != ""
+		if e.Allowed == refused || e.Error != c.want || (refused && !strings.Contains(e.Hint, `"allowPrivate": true on rules[1]`)) {
+			t.Errorf("%s: audit entry %+v, want allowed=%v error=%q", c.host, e, !refused, c.want)
+		}
+	}
+	if n := g.Audit().Counters(); n.Denied != 9 || n.Allowed != 1 || n.Failed != 0 || n.Errors[CodePrivateAddress] != 9 {
+		t.Errorf("counters %+v: want 9 refusals, 1 allowed, no failures", n)
 	}
 	if r := get(g, "http://ok.test:"+s.port+"/"); r.err != nil || r.status != 200 {
 		t.Fatal(r.err)

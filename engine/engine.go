@@ -309,7 +309,9 @@ func errorFromJSON(code isoerr.Code, raw []byte) *isoerr.Error {
 		Stack   string `json:"stack"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return isoerr.New(isoerr.Internal, "undecodable exception %q", raw)
+		// The description is made inside the sandbox, where the guest can interfere
+		// with it (toJSON, accessors): a bad one is still the guest's error.
+		return isoerr.New(code, "the worker threw an exception that could not be described (%.200q)", raw)
 	}
 	msg := d.Message
 	if d.Name != "" {

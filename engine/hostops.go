@@ -234,13 +234,13 @@ func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
 		return nil, nil
 	case "module_resolve":
 		base, spec, _ := bytes.Cut(in, []byte{0})
-		name, err := sb.cfg.Modules.Resolve(string(base), string(spec))
+		name, err := sb.resolveModule(string(base), string(spec))
 		if err != nil {
 			return nil, typeError("%v", err)
 		}
 		return []byte(name), nil
 	case "module_source":
-		src, err := sb.cfg.Modules.esmSource(string(in))
+		src, err := sb.moduleSource(string(in))
 		if err != nil {
 			return nil, typeError("%v", err)
 		}

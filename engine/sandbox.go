@@ -54,6 +54,7 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
+	check   bool // a compile check's sandbox (check.go): its check modules resolve
 }
 
 // op is an operation of the glue's ib_call (engine/js/build/glue.c, OP_*).
@@ -440,6 +441,27 @@ type completion struct {
 	Result     json.RawMessage `json:"result"`
 }
 
+// decodeCompletion reads the completion header the runtime sent. Its error code is one a
+// worker's outcome may carry (a completion cannot claim internal_error or a limit); a
+// missing or undecodable header is a worker_exception.
+func decodeCompletion(raw []byte) (completion, *isoerr.Error) {
+	var c completion
+	if len(raw) == 0 {
+		return c, isoerr.New(isoerr.WorkerException, "the invocation ended without an outcome: the worker broke the runtime (did it replace a builtin the runtime relies on?)")
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, isoerr.New(isoerr.WorkerException, "the worker's outcome could not be read: the worker broke the runtime (did it replace a builtin the runtime relies on?): %v", err)
+	}
+	switch c.Code {
+	case isoerr.WorkerException, isoerr.InvalidWorkerCode, isoerr.MethodNotFound:
+	default:
+		if !c.OK {
+			c.Code = isoerr.WorkerException
+		}
+	}
+	return c, nil
+}
+
 // run is one invocation: dispatch msg, then drive the event loop (microtasks, timers,
 // async host operations) until the runtime reports the invocation settled and, when it
 // succeeded, no tool call it started is still running (awaitTools).
@@ -472,16 +494,16 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 		return res, isoerr.As(err)
 	}
 	body := inv.body
-	var c completion
-	if jerr := json.Unmarshal(inv.complete, &c); jerr != nil {
-		return res, isoerr.New(isoerr.Internal, "undecodable completion: %v", jerr)
+	c, cerr := decodeCompletion(inv.complete)
+	if cerr != nil {
+		// The runtime builds completions from builtins it captured before user code ran;
+		// one that does not decode means the worker broke the runtime anyway. That is the
+		// worker's failure, and this sandbox is not used again: the next call gets a new one.
+		sb.broken = cerr
+		return res, cerr
 	}
 	if !c.OK {
-		code := c.Code
-		if code == "" {
-			code = isoerr.WorkerException
-		}
-		return res, errorFromJSON(code, c.Error)
+		return res, errorFromJSON(c.Code, c.Error)
 	}
 	res.Status, res.StatusText, res.Headers, res.Value = c.Status, c.StatusText, c.Headers, c.Result
 	if len(body) > lim.Output || len(c.Result) > lim.Output {

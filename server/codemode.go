@@ -65,6 +65,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if res.Error != nil {
 		status = StatusOf(res.Error.Code)
+		noteError(w, res.Error.Code)
 	}
 	writeJSON(w, status, res)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -42,8 +43,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // decodeJSON reads the body into v strictly: UTF-8 only (RFC 8259; Go's decoder would
-// silently turn bad bytes and lone surrogate escapes into U+FFFD), no unknown fields, one
-// value. An empty body leaves v as it is when emptyOK. contentCode is the code of errors
+// silently turn bad bytes and lone surrogate escapes into U+FFFD), no unknown fields, no
+// key twice in one object (Go's decoder would keep the last one silently), one value. An empty body leaves v as it is when emptyOK. contentCode is the code of errors
 // in the content itself (a module that does not decode), as opposed to malformed JSON.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any, emptyOK bool, contentCode isoerr.Code) error {
 	b, err := s.readBody(w, r)
@@ -71,6 +72,9 @@ func decodeStrict(b []byte, v any, emptyOK bool, contentCode isoerr.Code) error 
 	if dec.More() {
 		return isoerr.New(isoerr.InvalidRequest, "malformed JSON: unexpected data after the first value at byte %d", dec.InputOffset())
 	}
+	if err := checkDuplicateKeys(b); err != nil {
+		return err
+	}
 	if t := reflect.TypeOf(v); t.Elem().Kind() == reflect.Struct {
 		var generic any
 		if err := json.Unmarshal(b, &generic); err == nil {
@@ -78,6 +82,81 @@ func decodeStrict(b []byte, v any, emptyOK bool, contentCode isoerr.Code) error 
 		}
 	}
 	return nil
+}
+
+// checkDuplicateKeys rejects a JSON text (already known to decode) in which an object
+// repeats a key, at any depth. Keys are compared after unescaping, so "a" and "\u0061" are
+// the same key. One pass over the tokens with one set of keys per open object: linear in
+// the size of the body.
+func checkDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers stay text: no float parsing
+	// frame is one open object or array: its path, the keys seen (objects) or the next
+	// index (arrays), and whether the next string token of an object is a key.
+	type frame struct {
+		path   string
+		keys   map[string]struct{}
+		index  int
+		object bool
+		atKey  bool
+	}
+	var stack []frame
+	// child is the path of the value that the next token starts.
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := &stack[len(stack)-1]
+		if f.object {
+			return f.path // the key was appended by the key token
+		}
+		p := f.path + "[" + strconv.Itoa(f.index) + "]"
+		f.index++
+		return p
+	}
+	var pending string // the path of the value after the last key
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return nil // malformed: the decoder has said where
+		}
+		if len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			if f.object && f.atKey {
+				if d, ok := tok.(json.Delim); ok && d == '}' {
+					stack = stack[:len(stack)-1]
+					continue
+				}
+				k, _ := tok.(string)
+				if _, dup := f.keys[k]; dup {
+					return isoerr.New(isoerr.InvalidRequest, "duplicate key %q%s: a JSON object must not repeat a key (which one would win is not defined)", k, at(f.path))
+				}
+				f.keys[k] = struct{}{}
+				f.atKey = false
+				pending = join(f.path, k)
+				continue
+			}
+		}
+		path := pending
+		if len(stack) == 0 || !stack[len(stack)-1].object {
+			path = child()
+		} else {
+			stack[len(stack)-1].atKey = true // after this value, a key or '}'
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, frame{path: path, keys: map[string]struct{}{}, object: true, atKey: true})
+			case '[':
+				stack = append(stack, frame{path: path})
+			case ']':
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
 }
 
 // jsonError turns a decoding error into a typed one that says where and what.

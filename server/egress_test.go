@@ -88,7 +88,11 @@ func TestEgressEndToEnd(t *testing.T) {
 		t.Fatalf("loopback without allowPrivate: %d %s", res.status, res.body)
 	}
 
-	for id, allowed := range map[string]bool{"allowed": true, "noprivate": true} {
+	// The SSRF guard's refusal is audited as a refusal (allowed false, with its code).
+	for id, want := range map[string]struct {
+		allowed bool
+		code    string
+	}{"allowed": {true, ""}, "noprivate": {false, "egress_private_address"}} {
 		r := ts.raw(t, "GET", "/v1/workers/"+id+"/egress", nil, nil)
 		var audit struct {
 			Entries []struct {
@@ -101,7 +105,7 @@ func TestEgressEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(r.body, &audit); err != nil || len(audit.Entries) == 0 {
 			t.Fatalf("audit of %s: %d %s", id, r.status, r.body)
 		}
-		if e := audit.Entries[0]; e.Worker != id || !strings.Contains(e.URL, "/echo") || e.Allowed != allowed {
+		if e := audit.Entries[0]; e.Worker != id || !strings.Contains(e.URL, "/echo") || e.Allowed != want.allowed || e.Error != want.code {
 			t.Fatalf("audit of %s: %+v", id, e)
 		}
 		if strings.Contains(string(r.body), secret) {

@@ -53,6 +53,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError writes err as {"error":{"code","message"}} with the status of its code.
 func writeError(w http.ResponseWriter, err error) {
 	e := isoerr.As(err)
+	noteError(w, e.Code)
 	status := StatusOf(e.Code)
 	switch status {
 	case http.StatusUnauthorized:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +61,9 @@ func start(t testing.TB, cfg Config) *testServer {
 	}
 	cfg.CacheDir = cacheDir
 	cfg.Defaults = enginetest.Defaults
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler) // one line per request would drown the test output
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,7 @@ func respond(w http.ResponseWriter, inv invocation, kind loader.Kind, res *loade
 	status := http.StatusOK
 	if out.Error != nil {
 		status = StatusOf(out.Error.Code)
+		noteError(w, out.Error.Code)
 	}
 	writeJSON(w, status, out)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	_ "embed"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -92,7 +93,9 @@ func (s *Server) buildHandler() http.Handler {
 			if label == "" {
 				label = "unmatched"
 			}
-			s.metrics.observeHTTP(label, sw.status, time.Since(start))
+			d := time.Since(start)
+			s.metrics.observeHTTP(label, sw.status, d)
+			s.logRequest(r, sw, d)
 		}()
 		if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
 			if err := s.authenticate(r); err != nil {
@@ -139,10 +142,71 @@ func (h *headerRecorder) Header() http.Header         { return h.header }
 func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 
-// statusWriter remembers the status written, for metrics and panics.
+// logRequest writes the request's log line: method, route pattern, the worker (or session)
+// id, status, duration, the error code when the answer is an error, and the invocation id.
+// The raw path appears only when no route matched, or before authentication. Health checks
+// and metrics scrapes log at debug level, server errors at error level, the rest at info.
+func (s *Server) logRequest(r *http.Request, sw *statusWriter, d time.Duration) {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case r.Pattern == "GET /healthz" || r.Pattern == "GET /metrics":
+		level = slog.LevelDebug
+	}
+	ctx := r.Context()
+	if !s.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("method", r.Method))
+	if r.Pattern != "" {
+		attrs = append(attrs, slog.String("route", r.Pattern))
+		if id := r.PathValue("id"); id != "" {
+			key := "worker"
+			if strings.Contains(r.Pattern, "/v1/sessions/") {
+				key = "session"
+			}
+			attrs = append(attrs, slog.String(key, id))
+		}
+	} else {
+		attrs = append(attrs, slog.String("path", r.URL.Path))
+	}
+	attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", d))
+	if sw.code != "" {
+		attrs = append(attrs, slog.String("error", string(sw.code)))
+	}
+	if inv := sw.Header().Get("X-Isobox-Invocation"); inv != "" {
+		attrs = append(attrs, slog.String("invocation", inv))
+	}
+	s.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// statusWriter remembers the status written, for metrics, panics and the request log, and
+// the error code of an error answer (noteError).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	code   isoerr.Code
+}
+
+// noteError records the error code of the answer being written, for the request log.
+func noteError(w http.ResponseWriter, code isoerr.Code) {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			x.code = code
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func (w *statusWriter) WriteHeader(status int) {

@@ -79,7 +79,9 @@ type Config struct {
 	// go first).
 	LogLines   int
 	LogWorkers int
-	// Logger receives the server's own events (nil: slog.Default()).
+	// Logger receives the server's own events and one line per request ("request":
+	// method, route, worker or session id, status, duration, error code, invocation id;
+	// health checks and metrics scrapes at debug level). nil: slog.Default().
 	Logger *slog.Logger
 	// EgressPolicy is the outbound policy of workers that set no globalOutbound of their
 	// own (and of /v1/run snippets). nil: they have no network access.

@@ -85,7 +85,14 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if _, _, err := body.code(); err != nil {
+	code, _, err := body.code()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// Compile before storing: a worker that cannot load is refused now, not at its first
+	// call, and whatever was stored under id stays as it was.
+	if err := s.l.Compile(r.Context(), code); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -22,7 +22,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cold := fs.Int("cold", 300, "cold loads to measure")
 	warm := fs.Int("warm", 3000, "warm calls to measure")
 	ids := fs.String("ids", "100,500,1000", "idle worker counts for the memory figure")
-	evals := fs.Int("eval", 20, "runs of `isobox eval '1+1'` as a new process (0 skips)")
+	evals := fs.Int("eval", 20, "runs of \"isobox eval '1+1'\" as a new process (0 skips)")
 	workerd := fs.String("workerd", "", "run the workerd anchor from this folder (e.g. ../shared/anchors/workerd) in the same run")
 	workerdResults := fs.String("workerd-results", "", "read a workerd anchor results.env instead of running it")
 	cacheDir := fs.String("cache-dir", "", "compilation cache directory")

@@ -6,7 +6,7 @@
 //	isobox bench [--json]
 //	isobox serve [--addr 127.0.0.1:8787] [--data DIR]
 //	isobox workers put|get|list|rm ... / isobox invoke ID / isobox logs [-f] ID
-//	isobox version
+//	isobox version (or --version)
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -30,14 +31,50 @@ Usage:
   isobox workers put|get|list|rm ...              manage the workers stored on a server
   isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
   isobox logs [-f] ID                             print or follow a stored worker's console output
-  isobox version                                  print the version and engine build
+  isobox version (or --version)                   print the version and engine build
 
 Run 'isobox COMMAND -h' for the flags of a command. workers, invoke and logs talk to
 the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with $ISOBOX_API_KEY.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; when it is not, the
+// module version of the build (go install ...@v1.2.3) stands in.
 var version = "dev"
+
+// buildVersion is the version that `isobox version` prints: version or the module's, with
+// the VCS commit the binary was built from when the build recorded one.
+func buildVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return formatVersion(version, bi)
+}
+
+func formatVersion(v string, bi *debug.BuildInfo) string {
+	if bi == nil {
+		return v
+	}
+	if mv := bi.Main.Version; v == "dev" && mv != "" && mv != "(devel)" {
+		v = mv
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return v
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += "-dirty"
+	}
+	return v + " commit " + rev
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "session":
 		return cmdSession(ctx, args[1:], stdout, stderr)
-	case "version":
+	case "version", "--version", "-version":
 		return cmdVersion(stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)

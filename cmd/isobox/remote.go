@@ -177,7 +177,7 @@ func cmdWorkersPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fail(stderr, r.server, err)
 	}
 	if r.jsonOut {
-		printJSON(stdout, w)
+		printJSONLine(stdout, w)
 	} else {
 		fmt.Fprintf(stdout, "stored worker %s (%d bytes, %s)\n", w.ID, w.Size, w.Hash)
 	}
@@ -229,7 +229,7 @@ func cmdWorkersList(ctx context.Context, args []string, stdout, stderr io.Writer
 		after = page.Next
 	}
 	if r.jsonOut {
-		printJSON(stdout, all)
+		printJSONLine(stdout, all)
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -306,7 +306,7 @@ func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, r.server, err)
 	}
 	if r.jsonOut {
-		printJSON(stdout, out)
+		printJSONLine(stdout, out) // one line, as run --json prints it
 		if err != nil {
 			return 1
 		}
@@ -398,6 +398,14 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// printJSONLine prints v as one line of JSON: what --json prints, for other programs.
+func printJSONLine(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// printJSON prints v as indented JSON, for people (workers get).
 func printJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

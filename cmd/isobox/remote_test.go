@@ -48,7 +48,7 @@ func TestRemoteCommands(t *testing.T) {
 		{[]string{"invoke", "hello", "--call", "add", "--args", "[2, 3]"}, 0, "5\n", "warn: adding"},
 		{[]string{"invoke", "hello", "--call", "boom"}, 1, "", "worker_exception: Error: bad"},
 		{[]string{"invoke", "hello", "--call", "nope"}, 1, "", "method_not_found"},
-		{[]string{"invoke", "hello", "--call", "add", "--args", "[1,2]", "--json"}, 0, `"result": 3`, ""},
+		{[]string{"invoke", "hello", "--call", "add", "--args", "[1,2]", "--json"}, 0, `"result":3`, ""},
 		{[]string{"logs", "hello"}, 0, "hit /path", ""},
 		{[]string{"workers", "rm", "fromjson"}, 0, "deleted worker fromjson", ""},
 		{[]string{"workers", "rm", "fromjson"}, 1, "", "not_found"},

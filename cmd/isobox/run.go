@@ -110,6 +110,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(files) == 0 {
+		fmt.Fprintln(stderr, "isobox: the main module is missing: give MAIN.js (and its other modules)")
 		fs.Usage()
 		return 2
 	}
@@ -348,6 +349,6 @@ func report(kind loader.Kind, res *loader.Result, err error, c *common, stdout, 
 }
 
 func cmdVersion(stdout io.Writer) int {
-	fmt.Fprintf(stdout, "isobox %s (QuickJS-ng v0.15.1 wasm build %s)\n", version, js.BuildID())
+	fmt.Fprintf(stdout, "isobox %s (QuickJS-ng v0.15.1 wasm build %s)\n", buildVersion(), js.BuildID())
 	return 0
 }

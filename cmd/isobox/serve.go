@@ -27,6 +27,23 @@ func defaultDataDir() string {
 	return "isobox-data"
 }
 
+// newLogger is the server's logger: slog on w at level (debug, info, warn, error) in format
+// (text, json).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -37,6 +54,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight invocations may finish after SIGINT/SIGTERM")
 	codemodeConfig := fs.String("codemode-config", "", "Code Mode connector file (JSON: mcpServers, openapi) for POST /v1/codemode/execute and /mcp")
 	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
+	logLevel := fs.String("log-level", "info", "`level` of the log on stderr: debug, info, warn or error (one line per request at info; health checks and metrics scrapes at debug)")
+	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
 		fs.PrintDefaults()
@@ -53,6 +72,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *maxBodyMB < 1 {
 		fmt.Fprintln(stderr, "isobox: --max-body-mb must be at least 1")
+		return 2
+	}
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 2
 	}
 	var policy *egress.Policy
@@ -81,7 +105,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		AdminKey:        os.Getenv("ISOBOX_API_KEY"),
 		MaxBodyBytes:    int64(*maxBodyMB) << 20,
 		ShutdownTimeout: *shutdown,
-		Logger:          slog.New(slog.NewTextHandler(stderr, nil)),
+		Logger:          logger,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)

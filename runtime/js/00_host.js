@@ -2,20 +2,80 @@
 // globals before this file runs; they are captured here and deleted from globalThis, so user
 // code reaches the host only through the Web APIs built on `host` below.
 // primordials are the builtins the runtime itself relies on, captured before user code can
-// replace them (user code may overwrite JSON.stringify in its own sandbox; the runtime must
-// still be able to answer).
+// replace them (user code may overwrite JSON.stringify, Promise.prototype.then or
+// Map.prototype.get in its own sandbox; the runtime must still be able to answer). The
+// host protocol (host calls, the dispatcher, completions) uses only these, calls methods
+// with `apply`, and reads host messages through `own`, so that an accessor the guest puts
+// on Object.prototype or Array.prototype is never reached.
 const primordials = Object.freeze({
   apply: Reflect.apply,
   jsonStringify: JSON.stringify,
   jsonParse: JSON.parse,
   promiseThen: Promise.prototype.then,
   promiseResolve: Promise.resolve.bind(Promise),
-  promiseReject: Promise.reject.bind(Promise),
-  promiseAllSettled: Promise.allSettled.bind(Promise),
+  hasOwnProperty: Object.prototype.hasOwnProperty,
+  getOwnPropertyDescriptor: Object.getOwnPropertyDescriptor,
+  objectPrototype: Object.prototype,
+  isArray: Array.isArray,
+  isView: ArrayBuffer.isView,
+  // the [Symbol.toStringTag] getter of typed arrays: their class name, read from the internal
+  // slot (undefined for anything else), so it cannot be faked
+  typedArrayTag: Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get,
+  typedArrayByteLength: Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength").get,
+  fromBase64: Uint8Array.fromBase64,
+  Uint8Array,
+  String,
+  isInteger: Number.isInteger,
+  hasInstance: Function.prototype[Symbol.hasInstance],
+  mapGet: Map.prototype.get,
+  mapSet: Map.prototype.set,
+  mapHas: Map.prototype.has,
+  mapDelete: Map.prototype.delete,
+  setHas: Set.prototype.has,
+  weakMapGet: WeakMap.prototype.get,
+  weakMapSet: WeakMap.prototype.set,
+  regExpTest: RegExp.prototype.test,
 });
 const jsonStringify = (v) => primordials.apply(primordials.jsonStringify, JSON, [v]);
 const jsonParse = (s) => primordials.apply(primordials.jsonParse, JSON, [s]);
 const then = (p, ok, fail) => primordials.apply(primordials.promiseThen, p, [ok, fail]);
+// own reads an own property (undefined when o does not have it): on the host's messages
+// (plain data from JSON.parse) it never reaches an accessor on Object.prototype.
+const own = (o, k) => (o !== null && o !== undefined && primordials.apply(primordials.hasOwnProperty, o, [k]) ? o[k] : undefined);
+const isObject = (v) => v !== null && (typeof v === "object" || typeof v === "function");
+// quote makes a JSON string literal of a string (JSON.stringify of a primitive string looks
+// up no toJSON: nothing the guest defines is called).
+const quote = (s) => jsonStringify(typeof s === "string" ? s : "");
+const mapGet = (m, k) => primordials.apply(primordials.mapGet, m, [k]);
+const mapSet = (m, k, v) => primordials.apply(primordials.mapSet, m, [k, v]);
+const mapDelete = (m, k) => primordials.apply(primordials.mapDelete, m, [k]);
+// objectThenDefined says whether the guest made every object a thenable, the usual reason
+// why a promise resolved to something other than what was returned.
+const objectThenDefined = () => primordials.getOwnPropertyDescriptor(primordials.objectPrototype, "then") !== undefined;
+
+// whenSettled calls ok(value) or fail(error) once when p (a value, promise or thenable)
+// settles; an exception thrown by ok goes to fail. It never relies on the promise that
+// `then` returns, whose class the guest can choose (Promise.prototype.constructor and
+// Symbol.species), so the outcome always reaches ok or fail. fail must not throw.
+function whenSettled(p, ok, fail) {
+  let promise;
+  try {
+    promise = primordials.promiseResolve(p); // may run the guest's constructor getter
+    then(
+      promise,
+      (v) => {
+        try {
+          ok(v);
+        } catch (e) {
+          fail(e);
+        }
+      },
+      fail,
+    );
+  } catch (e) {
+    fail(e);
+  }
+}
 
 const host = (() => {
   const rawCall = globalThis.__isobox_host;
@@ -51,11 +111,11 @@ const host = (() => {
       return {
         id,
         promise: new Promise((resolve, reject) => {
-          ops.set(id, { resolve, reject });
+          mapSet(ops, id, { __proto__: null, resolve, reject });
           try {
-            rawCall("op_start", jsonStringify({ id, kind, payload }));
+            rawCall("op_start", jsonStringify({ __proto__: null, id, kind, payload }));
           } catch (e) {
-            ops.delete(id);
+            mapDelete(ops, id);
             reject(e);
           }
         }),
@@ -63,40 +123,58 @@ const host = (() => {
     },
     // cancelOp tells the host an operation's result is no longer wanted (AbortSignal).
     cancelOp(id) {
-      if (ops.delete(id)) rawCall("op_cancel", jsonStringify({ id }));
+      if (mapDelete(ops, id)) rawCall("op_cancel", '{"id":' + (id | 0) + "}");
     },
+    // completeOp settles an operation's promise with the host's answer; error is
+    // {name, message} as the host sent it (read with own: plain JSON data).
     completeOp(id, ok, value, error) {
-      const p = ops.get(id);
+      const p = mapGet(ops, id);
       if (!p) return;
-      ops.delete(id);
-      if (ok) p.resolve(value);
-      else {
-        const Ctor = { TypeError, RangeError, SyntaxError }[error && error.name] || Error;
-        const e = new Ctor((error && error.message) || "host operation failed");
-        if (error && error.name && !(error.name in { TypeError: 1, RangeError: 1, SyntaxError: 1 }) && error.name !== "Error") {
-          if (error.name === "AbortError" && typeof DOMException === "function") {
-            p.reject(new DOMException(e.message, "AbortError"));
+      mapDelete(ops, id);
+      if (ok) {
+        p.resolve(value);
+        return;
+      }
+      const name = own(error, "name");
+      const message = own(error, "message");
+      const text = typeof message === "string" && message !== "" ? message : "host operation failed";
+      let e;
+      switch (name) {
+        case "TypeError":
+          e = new TypeError(text);
+          break;
+        case "RangeError":
+          e = new RangeError(text);
+          break;
+        case "SyntaxError":
+          e = new SyntaxError(text);
+          break;
+        case "AbortError":
+          if (typeof DOMException === "function") {
+            p.reject(new DOMException(text, "AbortError"));
             return;
           }
-          e.name = error.name;
-        }
-        p.reject(e);
+        // falls through
+        default:
+          e = new Error(text);
+          if (typeof name === "string" && name !== "" && name !== "Error") e.name = name;
       }
+      p.reject(e);
     },
     // setTimer arms a one-shot host timer and returns its id; fn runs when it fires.
     setTimer(ms, fn) {
       const id = nextTimer++;
-      timers.set(id, fn);
-      rawCall("timer_set", jsonStringify({ id, ms: Math.max(0, Number(ms) || 0) }));
+      mapSet(timers, id, fn);
+      rawCall("timer_set", jsonStringify({ __proto__: null, id, ms: typeof ms === "number" && ms > 0 ? ms : 0 }));
       return id;
     },
     clearTimer(id) {
-      if (timers.delete(id)) rawCall("timer_clear", jsonStringify({ id }));
+      if (mapDelete(timers, id)) rawCall("timer_clear", '{"id":' + (id | 0) + "}");
     },
     fireTimer(id) {
-      const fn = timers.get(id);
+      const fn = mapGet(timers, id);
       if (!fn) return;
-      timers.delete(id);
+      mapDelete(timers, id);
       fn();
     },
   };

@@ -64,29 +64,89 @@ const worker = (() => {
 
   let mainNS = null;
   let env = {};
+  // The guest may replace these globals; the dispatcher keeps the originals.
+  const NativeResponse = Response;
+  const NativeError = Error;
 
-  function describe(e) {
-    if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
-      return { name: String(e.name || "Error"), message: String(e.message), stack: String(e.stack || "") };
-    }
-    let message;
+  // safeString converts v for an error report; conversion runs the guest's toString or
+  // Symbol.toPrimitive, which may throw: then fallback stands in.
+  function safeString(v, fallback) {
+    if (typeof v === "string") return v;
     try {
-      message = typeof e === "string" ? e : jsonStringify(e);
+      const s = primordials.String(v);
+      return typeof s === "string" ? s : fallback;
     } catch {
-      message = String(e);
+      return fallback;
     }
-    return { name: "Error", message: "Uncaught " + message, stack: "" };
   }
 
-  // finish hands the outcome to the host: head is the completion header (an object, or its
-  // JSON already made); settled says that no waitUntil work is left, which saves a host call.
-  function finish(head, body, settled) {
-    if (body && body.length > 0) host.call("body", body);
-    host.call(settled ? "complete_settled" : "complete", typeof head === "string" ? head : jsonStringify(head));
+  // describe makes an error report {name, message, stack} of anything thrown. It never
+  // throws, whatever the guest threw or changed (getters that throw, toString, toJSON).
+  function describe(e) {
+    try {
+      let errorLike = false;
+      try {
+        errorLike = isObject(e) && (primordials.apply(primordials.hasInstance, NativeError, [e]) || "message" in e);
+      } catch {}
+      if (errorLike) {
+        const field = (k) => {
+          try {
+            return e[k];
+          } catch {
+            return undefined;
+          }
+        };
+        const name = field("name");
+        const stack = field("stack");
+        return {
+          __proto__: null,
+          name: name ? safeString(name, "Error") : "Error",
+          message: safeString(field("message"), "(the message could not be read)"),
+          stack: stack ? safeString(stack, "") : "",
+        };
+      }
+      let message;
+      try {
+        message = typeof e === "string" ? e : jsonStringify(e);
+      } catch {}
+      if (typeof message !== "string") message = safeString(e, "(a value that cannot be printed)");
+      return { __proto__: null, name: "Error", message: "Uncaught " + message, stack: "" };
+    } catch {
+      return { __proto__: null, name: "Error", message: "Uncaught (a value that cannot be described)", stack: "" };
+    }
   }
 
-  function fail(e, code, settled) {
-    finish({ ok: false, code, error: describe(e) }, null, settled);
+  // Completion heads are JSON text built here from strings and numbers (quote, never
+  // JSON.stringify of an object), so the guest's toJSON or accessors cannot change them.
+  function failureHead(e, code) {
+    const d = describe(e);
+    return '{"ok":false' + (typeof code === "string" ? ',"code":' + quote(code) : "") +
+      ',"error":{"name":' + quote(d.name) + ',"message":' + quote(d.message) + ',"stack":' + quote(d.stack) + "}}";
+  }
+
+  // complete hands an outcome to the host: head is the completion header (JSON text), body
+  // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
+  // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
+  function complete(head, body, settled) {
+    const op = settled ? "complete_settled" : "complete";
+    try {
+      if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
+      if (body !== null && body !== undefined) {
+        if (primordials.apply(primordials.typedArrayTag, body, []) !== "Uint8Array") {
+          throw new TypeError("the response body could not be read" + (objectThenDefined()
+            ? " (Object.prototype.then is defined, so promises resolve to what it returns)"
+            : ""));
+        }
+        if (primordials.apply(primordials.typedArrayByteLength, body, []) > 0) host.call("body", body);
+      }
+      host.call(op, head);
+    } catch (e) {
+      try {
+        host.call(op, failureHead(e, codeOf(e)));
+      } catch {
+        host.call(op, '{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}');
+      }
+    }
   }
 
   class HandlerError extends Error {
@@ -98,21 +158,43 @@ const worker = (() => {
   // codes marks guest errors that the host must report under a code of their own.
   const codes = new WeakMap();
   function codeOf(e) {
-    if (e instanceof HandlerError) return e.code;
-    return (e && typeof e === "object" && codes.get(e)) || undefined;
+    try {
+      if (primordials.apply(primordials.hasInstance, HandlerError, [e])) return own(e, "code");
+      return (isObject(e) && primordials.apply(primordials.weakMapGet, codes, [e])) || undefined;
+    } catch {
+      return undefined;
+    }
   }
+  const markCode = (e, code) => {
+    if (isObject(e)) primordials.apply(primordials.weakMapSet, codes, [e, code]);
+  };
 
-  // makeContext returns the ctx handlers receive and a promise of their waitUntil work.
+  // makeContext returns the ctx handlers receive and the invocation's bookkeeping of its
+  // waitUntil work: pending counts unsettled promises, and when the last one settles after
+  // the outcome was sent, the host is told ("settled").
   function makeContext(props) {
-    const waits = [];
+    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
+    const done = () => {
+      state.pending--;
+      if (state.pending === 0 && state.waiting) {
+        state.waiting = false;
+        host.call("settled");
+      }
+    };
     const ctx = {
       props: props ?? {},
       waitUntil(p) {
-        waits.push(Promise.resolve(p).catch((e) => console.error("waitUntil promise rejected:", e)));
+        state.pending++;
+        whenSettled(p, done, (e) => {
+          try {
+            console.error("waitUntil promise rejected:", e);
+          } catch {}
+          done();
+        });
       },
       passThroughOnException() {},
     };
-    return { ctx, waits, settle: () => primordials.promiseAllSettled(waits) };
+    return { __proto__: null, ctx, state };
   }
 
   // isThenable says whether a handler's answer must be awaited.
@@ -146,35 +228,35 @@ const worker = (() => {
     return t instanceof WorkerEntrypoint || t instanceof DurableObject;
   }
 
-  // run starts an invocation. A handler that answers synchronously (no promise) is finished
-  // without a trip through the microtask queue; with no waitUntil work the invocation then
-  // settles at once.
-  function run(invoke, props) {
-    const { ctx, waits, settle } = makeContext(props);
-    // end finishes the invocation; with no waitUntil work it is settled in the same call.
-    const end = (out, e) => {
-      const now = waits.length === 0;
-      if (e === undefined) {
-        try {
-          finish(out.head, out.body, now);
-        } catch (err) {
-          fail(err, codeOf(err), now);
-        }
-      } else fail(e, codeOf(e), now);
-      if (!now) then(settle(), () => host.call("settled"));
+  // run starts an invocation: start(ctx, answer, fail) calls answer(head, body) with the
+  // outcome (at once, or later from a promise callback) or fail(error). A handler that
+  // answers synchronously is finished without a trip through the microtask queue; with no
+  // waitUntil work the invocation then settles at once. Only the first outcome counts.
+  function run(start, props) {
+    const { ctx, state } = makeContext(props);
+    const answer = (head, body) => {
+      if (state.completed) return;
+      state.completed = true;
+      const now = state.pending === 0;
+      complete(head, body, now);
+      if (!now) state.waiting = true;
     };
-    let out;
+    const fail = (e) => {
+      if (!state.completed) answer(failureHead(e, codeOf(e)), null);
+    };
     try {
-      out = invoke(ctx);
+      start(ctx, answer, fail);
     } catch (e) {
-      end(undefined, e);
-      return;
+      fail(e);
     }
-    if (!isThenable(out)) end(out, undefined);
-    else then(primordials.promiseResolve(out), (o) => end(o, undefined), (e) => end(undefined, e === undefined ? null : e));
   }
 
-  function onFetch(msg, ctx) {
+  // notA names what a handler answered instead of the value wanted, with the usual cause
+  // when its promise resolved to something else.
+  const notA = (v, async) => (v === null ? "null" : typeof v) +
+    (async && objectThenDefined() ? " (Object.prototype.then is defined, so promises resolve to what it returns)" : "");
+
+  function onFetch(msg, ctx, answer, fail) {
     const t = target(msg.entrypoint, ctx);
     const handler = t.fetch;
     if (typeof handler !== "function") {
@@ -182,53 +264,78 @@ const worker = (() => {
     }
     const r = msg.request;
     const body = r.body == null ? null : base64ToBytes(r.body);
-    const req = makeRequest({ method: r.method, url: r.url, headers: r.headers, body });
+    const req = makeRequest({ __proto__: null, method: r.method, url: r.url, headers: r.headers, body });
     const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, ctx]);
-    return isThenable(res) ? then(primordials.promiseResolve(res), respond) : respond(res);
+    // A Response is answered as it is, even when the guest made every object a thenable.
+    if (!primordials.apply(primordials.hasInstance, NativeResponse, [res]) && isThenable(res)) {
+      whenSettled(res, (v) => respond(v, true, answer, fail), fail);
+    } else respond(res, false, answer, fail);
   }
 
   // respond serializes a fetch handler's Response (synchronously when its body is bytes).
-  function respond(res) {
-    if (!(res instanceof Response)) {
-      throw new TypeError(`the fetch handler must return a Response, got ${res === null ? "null" : typeof res}`);
+  function respond(res, async, answer, fail) {
+    if (!primordials.apply(primordials.hasInstance, NativeResponse, [res])) {
+      throw new TypeError(`the fetch handler must return a Response, got ${notA(res, async)}`);
     }
-    const head = { ok: true, status: res.status, statusText: res.statusText, headers: headerPairs(res.headers) };
+    const head = responseHead(res.status, res.statusText, headerPairs(res.headers));
     const now = bodyBytesNow(res);
-    if (now !== undefined) return { head, body: now };
-    return then(bodyToBytes(res), (body) => ({ head, body }));
+    if (now !== undefined) answer(head, now);
+    else whenSettled(bodyToBytes(res), (body) => answer(head, body), fail);
   }
 
-  function onCall(msg, ctx) {
+  // responseHead is the completion header of a Response, checked field by field: the
+  // guest may have replaced the getters it came from.
+  function responseHead(status, statusText, pairs) {
+    if (!primordials.isInteger(status) || status < 200 || status > 599) throw new TypeError("the Response's status is not a number from 200 to 599");
+    if (typeof statusText !== "string") throw new TypeError("the Response's statusText is not a string");
+    if (!primordials.isArray(pairs)) throw new TypeError("the Response's headers cannot be read");
+    let h = "";
+    for (let i = 0, n = pairs.length; i < n; i++) {
+      const kv = pairs[i];
+      const k = primordials.isArray(kv) ? kv[0] : undefined;
+      const v = primordials.isArray(kv) ? kv[1] : undefined;
+      if (typeof k !== "string" || typeof v !== "string") throw new TypeError("the Response's headers cannot be read");
+      h += (i > 0 ? ",[" : "[") + quote(k) + "," + quote(v) + "]";
+    }
+    return '{"ok":true,"status":' + status + ',"statusText":' + quote(statusText) + ',"headers":[' + h + "]}";
+  }
+
+  function onCall(msg, ctx, answer, fail) {
     const t = target(msg.entrypoint, ctx);
     const m = msg.method;
-    if (typeof m !== "string" || m === "" || forbidden.has(m) || m.startsWith("__")) {
-      throw new HandlerError("method_not_found", `"${m}" cannot be called over RPC`);
+    if (typeof m !== "string" || m === "" || primordials.apply(primordials.setHas, forbidden, [m]) || (m.length > 1 && m[0] === "_" && m[1] === "_")) {
+      throw new HandlerError("method_not_found", `"${safeString(m, "?")}" cannot be called over RPC`);
     }
     const fn = t[m];
-    if (typeof fn !== "function" || fn === Object.prototype[m]) {
+    const inherited = primordials.getOwnPropertyDescriptor(primordials.objectPrototype, m); // no getter runs
+    if (typeof fn !== "function" || (inherited !== undefined && own(inherited, "value") === fn)) {
       throw new HandlerError("method_not_found", `the worker has no RPC method "${m}"` + (fn === undefined ? "" : ` (it is a ${typeof fn}, not a function)`));
     }
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
     // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
     const out = primordials.apply(fn, t, msg.args);
-    const answer = (v) => ({ head: resultHead(v) });
-    return isThenable(out) ? then(primordials.promiseResolve(out), answer) : answer(out);
+    if (isThenable(out)) whenSettled(out, (v) => answer(resultHead(v), null), fail);
+    else answer(resultHead(out), null);
   }
 
-  async function onEval(msg) {
+  function onEval(msg, answer, fail) {
     let p;
     try {
       p = host.evalAsync(msg.code, "eval.js");
     } catch (e) {
       // Thrown synchronously: the snippet did not parse.
-      if (e && typeof e === "object") codes.set(e, "invalid_worker_code");
+      markCode(e, "invalid_worker_code");
       throw e;
     }
-    const r = await p;
-    let v = r && typeof r === "object" && "value" in r ? r.value : r;
-    if (typeof v === "function") v = await v();
-    else v = await v;
-    return { head: evalHead(v) };
+    // The script's promise resolves to {value: <its completion value>}, an object that the
+    // engine makes: anything else means the guest intercepted promise resolution.
+    whenSettled(p, (r) => {
+      if (!isObject(r) || !primordials.apply(primordials.hasOwnProperty, r, ["value"])) {
+        throw new TypeError("the snippet's value could not be read: its promise resolved to " + notA(r, true));
+      }
+      const v = r.value;
+      whenSettled(typeof v === "function" ? v() : v, (x) => answer(evalHead(x), null), fail);
+    }, fail);
   }
 
   // resultHead is the completion header of an RPC result, as JSON (evalHead: of an eval).
@@ -242,19 +349,29 @@ const worker = (() => {
     return s === undefined ? '{"ok":true}' : '{"ok":true,"result":' + s + "}";
   }
 
-  const base64ToBytes = (b64) => Uint8Array.fromBase64(b64);
+  const base64ToBytes = (b64) => primordials.apply(primordials.fromBase64, primordials.Uint8Array, [b64]);
+  const loadErrorPattern = /cannot find module|not available in isobox|could not load module/i;
+  const NativeSyntaxError = SyntaxError;
 
   function onLoad(msg) {
     env = msg.env ?? {};
-    then(import(msg.main),
-      (ns) => {
-        mainNS = ns;
-        finish('{"ok":true}', null, true);
-      },
-      (e) => fail(e, e instanceof SyntaxError || /cannot find module|not available in isobox|could not load module/i.test(String(e && e.message)) ? "invalid_worker_code" : "worker_exception", true),
-    );
+    const failed = (e) => {
+      let code = "worker_exception";
+      try {
+        const m = isObject(e) ? e.message : undefined;
+        if (primordials.apply(primordials.hasInstance, NativeSyntaxError, [e]) ||
+          primordials.apply(primordials.regExpTest, loadErrorPattern, [safeString(m, "")])) code = "invalid_worker_code";
+      } catch {}
+      complete(failureHead(e, code), null, true);
+    };
+    whenSettled(import(msg.main), (ns) => {
+      mainNS = ns;
+      complete('{"ok":true}', null, true);
+    }, failed);
   }
 
+  // The host sends every field of a message (null when it has no value), so reading them
+  // never reaches Object.prototype, whatever accessors the guest put there.
   host.setDispatch((raw) => {
     const msg = jsonParse(raw);
     switch (msg.type) {
@@ -268,16 +385,16 @@ const worker = (() => {
         onLoad(msg);
         return;
       case "fetch":
-        run((ctx) => onFetch(msg, ctx), msg.props);
+        run((ctx, answer, fail) => onFetch(msg, ctx, answer, fail), msg.props);
         return;
       case "call":
-        run((ctx) => onCall(msg, ctx), msg.props);
+        run((ctx, answer, fail) => onCall(msg, ctx, answer, fail), msg.props);
         return;
       case "eval":
-        run(() => onEval(msg), null);
+        run((ctx, answer, fail) => onEval(msg, answer, fail), null);
         return;
     }
-    throw new TypeError("unknown message type " + msg.type);
+    throw new TypeError("unknown message type " + safeString(msg.type, "?"));
   });
   return { WorkerEntrypoint };
 })();

@@ -1,0 +1,175 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// thenHijack makes every object a thenable that resolves to "T": the snippet of the issue
+// that gave internal_error ("undecodable completion") and broke the worker for good.
+const thenHijack = `Object.defineProperty(Object.prototype, 'then', {get(){return r => r('T')}, configurable: true});`
+
+// guestAttacks break builtins the host protocol could rely on. None may give an error other
+// than the worker's own (worker_exception), nor stop later calls from working.
+var guestAttacks = []struct{ name, js string }{
+	{"Object.prototype.then getter", thenHijack},
+	{"Object.prototype.then method", `Object.prototype.then = function (ok) { ok("T") };`},
+	{"Array iterator replaced", `Array.prototype[Symbol.iterator] = function () { throw new Error("no iterating") };`},
+	{"JSON.stringify replaced", `JSON.stringify = () => '{"ok":true,"result":"forged"}';`},
+	{"JSON.parse replaced", `JSON.parse = () => ({ type: "eval", code: "'forged'" });`},
+	{"Object.prototype.toJSON", `Object.prototype.toJSON = function () { return "J" };`},
+	{"Promise.prototype.then replaced", `Promise.prototype.then = function () { return this };`},
+	{"Promise.prototype.then throws", `Promise.prototype.then = function () { throw new Error("no then") };`},
+	{"Promise species", `Promise.prototype.constructor = { [Symbol.species]: function (exec) { exec(() => {}, () => {}) } };`},
+	{"Promise.resolve replaced", `Promise.resolve = () => new Promise(() => {});`},
+	{"Symbol.toPrimitive on Object.prototype", `Object.prototype[Symbol.toPrimitive] = function () { throw new Error("no primitive") };`},
+	{"toString and valueOf throw", `Object.prototype.toString = Object.prototype.valueOf = function () { throw new Error("no string") };`},
+	{"Map and WeakMap methods replaced", `Map.prototype.get = Map.prototype.set = Map.prototype.delete = WeakMap.prototype.get = function () { return () => {} };`},
+	{"typed array getters replaced", `Object.defineProperty(Object.getPrototypeOf(Uint8Array.prototype), "byteLength", { get() { throw new Error("no length") } });`},
+	{"Uint8Array.fromBase64 replaced", `Uint8Array.fromBase64 = () => { throw new Error("no base64") };`},
+	{"protocol field getters", `for (const k of ["status", "statusText", "headers", "body", "value", "error", "ok", "code", "result", "head",
+		"message", "name", "stack", "type", "id", "props", "request", "method", "url", "args", "entrypoint", "pending", "resolve", "reject"])
+		Object.defineProperty(Object.prototype, k, { get() { throw new Error("getter " + k) }, set(v) { throw new Error("setter " + k) }, configurable: true });`},
+	{"globals replaced", `globalThis.Response = globalThis.Promise = globalThis.Error = globalThis.TypeError = globalThis.SyntaxError = globalThis.JSON = function () { throw new Error("replaced") };`},
+}
+
+// sane fails unless the outcome is a normal result or the worker's own typed error, and
+// returns whether it was a normal result.
+func sane(t *testing.T, what string, res *engine.Result, err error) bool {
+	t.Helper()
+	if err == nil {
+		return true
+	}
+	if c := isoerr.CodeOf(err); c != isoerr.WorkerException {
+		t.Fatalf("%s: %v (%s), want a result or a worker_exception", what, err, c)
+	}
+	return false
+}
+
+func TestGuestCannotBreakTheProtocolEval(t *testing.T) {
+	for _, a := range guestAttacks {
+		t.Run(a.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{})
+			for i := range 3 {
+				res, err := eval(t, sb, engine.Limits{}, a.js+"; 42")
+				if sane(t, "eval", res, err) && string(res.Value) != "42" {
+					t.Fatalf("call %d: result %s, want 42 or a worker_exception", i, res.Value)
+				}
+				if sb.Broken() != nil {
+					t.Fatalf("the sandbox broke: %v", sb.Broken())
+				}
+			}
+		})
+	}
+}
+
+// The snippet of the issue: a worker_exception that says why, never a wrong value.
+func TestThenHijackEval(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	_, err := eval(t, sb, engine.Limits{}, thenHijack+" 42")
+	if isoerr.CodeOf(err) != isoerr.WorkerException || !strings.Contains(err.Error(), "Object.prototype.then is defined") {
+		t.Fatalf("got %v, want a worker_exception that names Object.prototype.then", err)
+	}
+	// An eval whose value is a primitive is not a thenable: the poisoned prototype does not
+	// matter when the snippet deletes it again before it ends.
+	res, err := eval(t, sb, engine.Limits{}, "delete Object.prototype.then; 6 * 7")
+	if err != nil || string(res.Value) != "42" {
+		t.Fatalf("after deleting it: %s %v", res.Value, err)
+	}
+}
+
+const attackWorker = `let n = 0;
+export default {
+  poison() { ATTACK; return 42 },
+  async poisonAsync() { ATTACK; return 42 },
+  v() { return 42 },
+  async av() { await null; return 42 },
+  fetch(req) { return new Response("hi") },
+};`
+
+// A worker breaks a builtin inside a call (sync or async): that call and every later one
+// get their normal result or a worker_exception; the sandbox stays usable, and RPC calls
+// (which the protocol alone carries) keep their results.
+func TestGuestCannotBreakTheProtocolWorker(t *testing.T) {
+	ctx := context.Background()
+	for _, a := range guestAttacks {
+		for _, method := range []string{"poison", "poisonAsync"} {
+			t.Run(a.name+"/"+method, func(t *testing.T) {
+				mods := engine.ModuleMap{"main.js": js(strings.Replace(attackWorker, "ATTACK", a.js, 2))}
+				sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+				if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+					t.Fatal(err)
+				}
+				res, err := sb.Call(ctx, engine.Limits{}, "", method, nil, nil)
+				if sane(t, method, res, err) && string(res.Value) != "42" {
+					t.Fatalf("%s: %s, want 42", method, res.Value)
+				}
+				for _, m := range []string{"v", "av", "v"} {
+					res, err := sb.Call(ctx, engine.Limits{}, "", m, nil, nil)
+					if err != nil || string(res.Value) != "42" {
+						t.Fatalf("%s after the attack: %s %v, want 42", m, res.Value, err)
+					}
+				}
+				req := &engine.Request{Method: "POST", URL: "http://w/", Body: []byte("x")}
+				res, err = sb.Fetch(ctx, engine.Limits{}, "", req, nil)
+				if sane(t, "fetch", res, err) && (res.Status != 200 || string(res.Body) != "hi") {
+					t.Fatalf("fetch after the attack: %d %q", res.Status, res.Body)
+				}
+				if sb.Broken() != nil {
+					t.Fatalf("the sandbox broke: %v", sb.Broken())
+				}
+			})
+		}
+	}
+}
+
+// With the snippet of the issue in a worker, sync handlers keep their exact results, call
+// after call.
+func TestThenHijackWorker(t *testing.T) {
+	ctx := context.Background()
+	mods := engine.ModuleMap{"main.js": js(strings.Replace(attackWorker, "ATTACK", thenHijack, 2))}
+	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		res, err := sb.Call(ctx, engine.Limits{}, "", "poison", nil, nil)
+		if err != nil || string(res.Value) != "42" {
+			t.Fatalf("call %d: %s %v", i, res.Value, err)
+		}
+		res, err = sb.Call(ctx, engine.Limits{}, "", "poisonAsync", nil, nil)
+		if err != nil || string(res.Value) != "42" {
+			t.Fatalf("async call %d: %s %v", i, res.Value, err)
+		}
+		res, err = sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w/"}, nil)
+		if err != nil || res.Status != 200 || string(res.Body) != "hi" {
+			t.Fatalf("fetch %d: %d %q %v", i, res.Status, res.Body, err)
+		}
+	}
+}
+
+// An RPC method named like an accessor the guest put on Object.prototype is still called:
+// checking that a method is not Object.prototype's own runs no getter.
+func TestRPCMethodNamedLikeAnAccessor(t *testing.T) {
+	ctx := context.Background()
+	mods := engine.ModuleMap{"main.js": js(`
+Object.defineProperty(Object.prototype, "value", { get() { throw new Error("getter value") }, configurable: true });
+Object.prototype.inherited = function () { return 2 };
+export default { value() { return 1 } };`)}
+	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Call(ctx, engine.Limits{}, "", "value", nil, nil)
+	if err != nil || string(res.Value) != "1" {
+		t.Fatalf("%s %v", res.Value, err)
+	}
+	// A function every object inherits from Object.prototype is not an RPC method.
+	if _, err := sb.Call(ctx, engine.Limits{}, "", "inherited", nil, nil); isoerr.CodeOf(err) != isoerr.MethodNotFound {
+		t.Fatalf("inherited: %v", err)
+	}
+}
