@@ -107,3 +107,47 @@ func BenchmarkTrim(b *testing.B) {
 	}
 	b.ReportMetric(float64(sb.ResidentBytes()>>10), "resident-KiB")
 }
+
+// BenchmarkHibernate is what evicting an idle worker to an image store costs in the
+// engine: a snapshot of its changed pages and their serialization (without the write).
+func BenchmarkHibernate(b *testing.B) {
+	sb := idleWorker(b)
+	var n int
+	for b.Loop() {
+		img, err := sb.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := img.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(n)/1024, "image-KiB")
+}
+
+// BenchmarkResumeImage is what bringing a hibernated worker back costs in the engine:
+// reading its serialized image and restoring a sandbox from it (without the read).
+func BenchmarkResumeImage(b *testing.B) {
+	ctx := context.Background()
+	img, err := idleWorker(b).Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := img.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		img, err := testEngine.UnmarshalImage(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb.Close(ctx)
+	}
+}

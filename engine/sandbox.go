@@ -195,12 +195,18 @@ func (sb *Sandbox) MemoryBytes() int { return sb.mem.Len() }
 // for a 2 MiB memory). Where the OS cannot tell (not Linux, no /proc), it is MemoryBytes.
 // Call it only while the sandbox is not running.
 func (sb *Sandbox) ResidentBytes() int {
-	if sb.mem.release != nil {
-		if n, ok := sb.e.pagemap.privateBytes(sb.mem.buf); ok {
-			return n
-		}
+	if n, ok := sb.privateBytes(); ok {
+		return n
 	}
 	return sb.mem.Len()
+}
+
+// privateBytes is ResidentBytes where the OS can tell; ok is false elsewhere.
+func (sb *Sandbox) privateBytes() (n int, ok bool) {
+	if sb.mem.release == nil {
+		return 0, false
+	}
+	return sb.e.pagemap.privateBytes(sb.mem.buf)
 }
 
 // guest runs a glue operation that runs guest code, measuring the time spent as the

@@ -2,12 +2,15 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
@@ -110,6 +113,8 @@ func TestEvictedWorkersHibernate(t *testing.T) {
 	for i := range n {
 		call(t, l.Get(id(i), func() (loader.WorkerCode, error) { return stateful(i), nil }), "increment", "[]")
 	}
+	// Evicted workers are written out in the background.
+	waitFor(t, func() bool { s := l.Stats(); return s.IdleSandboxes+int(s.Hibernations+s.HibernateErrors) == n })
 	s := l.Stats()
 	files, _ := filepath.Glob(filepath.Join(path, "*.img"))
 	if s.IdleSandboxes+len(files) != n || s.Hibernations != int64(len(files)) || len(files) < n-4 {
@@ -129,5 +134,114 @@ func TestEvictedWorkersHibernate(t *testing.T) {
 	}
 	if files, _ := os.ReadDir(path); len(files) != 0 {
 		t.Fatalf("after Forget, the store holds %d files", len(files))
+	}
+}
+
+// slowStore is a directory store whose Put waits until the test lets it go on.
+type slowStore struct {
+	*images.Dir
+	putting chan string   // receives the key of each Put as it starts
+	proceed chan struct{} // a Put finishes when it receives from here
+	open    chan struct{} // closed: every Put goes through
+}
+
+func (s *slowStore) Put(ctx context.Context, key string, b []byte) error {
+	select {
+	case s.putting <- key:
+	default: // nobody is watching
+	}
+	select {
+	case <-s.proceed:
+	case <-s.open:
+	}
+	return s.Dir.Put(ctx, key, b)
+}
+
+// The call whose release evicts another worker does not wait for that worker to be
+// written out; a call to the evicted worker meanwhile waits for it, and resumes its state.
+func TestEvictionHibernatesInTheBackground(t *testing.T) {
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &slowStore{Dir: dir, putting: make(chan string, 1), proceed: make(chan struct{}), open: make(chan struct{})}
+	l := newLoader(t, loader.Config{Images: store, MaxWorkers: 1})
+	var once sync.Once
+	openStore := func() { once.Do(func() { close(store.open) }) }
+	t.Cleanup(openStore) // before the loader's Close, which hibernates
+	get := func(id string, i int) *loader.Stub {
+		return l.Get(id, func() (loader.WorkerCode, error) { return stateful(i), nil })
+	}
+	call(t, get("a", 1), "increment", "[]")
+	answered := make(chan string, 1)
+	go func() { // evicts a
+		res, err := get("b", 2).Call(context.Background(), "increment", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- string(res.Value)
+	}()
+	if key := <-store.putting; !strings.HasPrefix(key, "worker:") {
+		t.Fatalf("hibernating %q", key)
+	}
+	select { // a is being written out
+	case got := <-answered:
+		if got != "1" {
+			t.Fatalf("b: %s", got)
+		}
+	case <-time.After(10 * time.Second):
+		openStore()
+		t.Fatal("the call to b waited for a's hibernation")
+	}
+	resumed := make(chan *loader.Result, 1)
+	go func() {
+		res, err := get("a", 1).Call(context.Background(), "increment", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		resumed <- res
+	}()
+	select {
+	case res := <-resumed:
+		openStore()
+		t.Fatalf("a answered %s before its state was written out", res.Value)
+	case <-time.After(50 * time.Millisecond):
+	}
+	store.proceed <- struct{}{} // a's Put finishes; a resumes (and evicts b)
+	openStore()
+	res := <-resumed
+	if string(res.Value) != "2" || !res.Resumed {
+		t.Fatalf("a after its hibernation: %s resumed %v", res.Value, res.Resumed)
+	}
+}
+
+// A call still running when the loader closes keeps its state: its sandbox hibernates when
+// the call returns, and a new loader resumes it.
+func TestCallOutlivingCloseHibernates(t *testing.T) {
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `let n = 0;
+export default { async later(ms) { await new Promise(r => setTimeout(r, ms)); return ++n; } };`
+	codeFn := func() (loader.WorkerCode, error) { return code(src), nil }
+	l := newLoader(t, loader.Config{Images: dir})
+	call(t, l.Get("slow", codeFn), "later", "[0]")
+	done := make(chan string, 1)
+	go func() {
+		res, err := l.Get("slow", codeFn).Call(context.Background(), "later", json.RawMessage("[200]"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- string(res.Value)
+	}()
+	waitFor(t, func() bool { return l.Stats().BusySandboxes == 1 })
+	l.Close(context.Background())
+	if got := <-done; got != "2" {
+		t.Fatalf("the call in flight answered %s", got)
+	}
+	l2 := newLoader(t, loader.Config{Images: dir})
+	if res, got := call(t, l2.Get("slow", codeFn), "later", "[0]"); got != "3" || !res.Resumed {
+		t.Fatalf("after Close: %s resumed %v", got, res.Resumed)
 	}
 }

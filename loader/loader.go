@@ -95,7 +95,13 @@ type Loader struct {
 	seen         map[string]bool // code hashes loaded at least once
 	hibernated   map[string]bool // keys of hibernated workers in cfg.Images
 	hibLoaded    bool            // hibernated was filled from cfg.Images
-	hibernations int64           // counters for Stats
+	// hibernating holds a channel per key being written to cfg.Images, closed when done:
+	// a call to that worker waits for it before resuming.
+	hibernating  map[string]chan struct{}
+	retirers     chan struct{}  // a token per background retirement running (see release)
+	background   sync.WaitGroup // background retirements, awaited by Close
+	closed       bool
+	hibernations int64 // counters for Stats
 	resumes      int64
 	hibErrors    int64
 }
@@ -173,13 +179,14 @@ func New(cfg Config) (*Loader, error) {
 	}
 	l := &Loader{cfg: cfg.withDefaults(), workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{}}
+		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{},
+		hibernating: map[string]chan struct{}{}, retirers: make(chan struct{}, maxRetirers)}
 	go l.sweep()
 	return l, nil
 }
 
-// Close stops the sweeper and closes every idle sandbox. Calls in flight finish; their
-// sandboxes are closed on release.
+// Close stops the sweeper and closes every idle sandbox (hibernating it, with Images).
+// Calls in flight finish; their sandboxes are closed on release.
 func (l *Loader) Close(ctx context.Context) {
 	select {
 	case <-l.stop:
@@ -188,6 +195,10 @@ func (l *Loader) Close(ctx context.Context) {
 	}
 	close(l.stop)
 	<-l.done
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.background.Wait()
 	l.mu.Lock()
 	var out []retired
 	for _, w := range l.workers {
@@ -266,6 +277,17 @@ func (l *Loader) Forget(ctx context.Context, id string) {
 	}
 	l.loadHibernated(ctx)
 	prefix := hibPrefix(id)
+	l.mu.Lock()
+	var pending []chan struct{}
+	for k, ch := range l.hibernating {
+		if strings.HasPrefix(k, prefix) {
+			pending = append(pending, ch)
+		}
+	}
+	l.mu.Unlock()
+	for _, ch := range pending {
+		<-ch
+	}
 	var keys []string
 	l.mu.Lock()
 	for k := range l.hibernated {
@@ -388,6 +410,9 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		if sb := l.resume(ctx, hibKey(id, p.hash), cfg); sb != nil {
 			return &instance{sb: sb, how: startResumed}, nil
 		}
+		if ctx.Err() != nil { // gave up waiting for its hibernation: never start it fresh
+			return nil, isoerr.New(isoerr.Canceled, "canceled while resuming worker %q: %v", id, context.Cause(ctx))
+		}
 	}
 	if img := l.codeImage(p.hash); img != nil {
 		sb, err := l.cfg.Engine.Restore(ctx, img, cfg)
@@ -503,6 +528,15 @@ func (l *Loader) loadHibernated(ctx context.Context) {
 func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfig) *engine.Sandbox {
 	l.loadHibernated(ctx)
 	l.mu.Lock()
+	if ch := l.hibernating[key]; ch != nil { // evicted a moment ago: its state is on its way
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+		l.mu.Lock()
+	}
 	ok := l.hibernated[key]
 	delete(l.hibernated, key)
 	l.mu.Unlock()
@@ -532,6 +566,7 @@ func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfi
 type retired struct {
 	inst *instance
 	key  string
+	done chan struct{} // l.hibernating[key] until it is written
 }
 
 // retire hibernates or closes sandboxes taken out of the cache. Called without l.mu.
@@ -546,10 +581,46 @@ func (l *Loader) retire(ctx context.Context, out []retired) {
 			} else {
 				l.hibErrors++
 			}
+			if l.hibernating[r.key] == r.done {
+				delete(l.hibernating, r.key)
+			}
+			close(r.done)
 			l.mu.Unlock()
 		}
 		r.inst.sb.Close(ctx)
 	}
+}
+
+// maxRetirers bounds the evictions that hibernate in the background at once. Past it, the
+// call whose release evicted waits for its evictions: memory taken out of the budget
+// cannot pile up faster than it is written out.
+const maxRetirers = 4
+
+// retireLater retires out in the background when a slot is free (so the call that
+// evicted does not wait for the image store), else now. Called without l.mu.
+func (l *Loader) retireLater(ctx context.Context, out []retired) {
+	if len(out) == 0 {
+		return
+	}
+	l.mu.Lock()
+	async := !l.closed
+	if async {
+		select {
+		case l.retirers <- struct{}{}:
+			l.background.Add(1)
+		default:
+			async = false
+		}
+	}
+	l.mu.Unlock()
+	if !async {
+		l.retire(ctx, out)
+		return
+	}
+	go func() {
+		defer func() { <-l.retirers; l.background.Done() }()
+		l.retire(context.WithoutCancel(ctx), out)
+	}()
 }
 
 // hibernate writes the state of an evicted sandbox to the image store.
@@ -588,9 +659,14 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 		l.lru.MoveToFront(w.elem)
 	}
 	<-w.slots
-	out := l.evictOverBudget()
+	var out []retired
+	if l.closed { // a call that outlived Close: hibernate or close its sandbox now
+		out = l.dropIdle(w, len(w.idle))
+	} else {
+		out = l.evictOverBudget()
+	}
 	l.mu.Unlock()
-	l.retire(ctx, out)
+	l.retireLater(ctx, out)
 }
 
 // evictOverBudget takes least-recently-used idle sandboxes out while the cache is over its
@@ -615,7 +691,8 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
 		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
-			r.key = hibKey(w.id, w.code.hash)
+			r.key, r.done = hibKey(w.id, w.code.hash), make(chan struct{})
+			l.hibernating[r.key] = r.done
 		}
 		out = append(out, r)
 	}
