@@ -227,10 +227,11 @@ func (l *Loader) Load(code WorkerCode) *Stub {
 
 // Stats describes the loader's warm cache.
 type Stats struct {
-	Workers       int    `json:"workers"`
-	BusySandboxes int    `json:"busySandboxes"`
-	IdleSandboxes int    `json:"idleSandboxes"`
-	IdleMemory    uint64 `json:"idleMemoryBytes"`
+	Workers       int `json:"workers"`
+	BusySandboxes int `json:"busySandboxes"`
+	IdleSandboxes int `json:"idleSandboxes"`
+	// IdleMemory is what the memory budget counts: the idle sandboxes' private pages.
+	IdleMemory uint64 `json:"idleMemoryBytes"`
 	// CodeImages and CodeImageMemory describe the per-code image cache.
 	CodeImages      int    `json:"codeImages"`
 	CodeImageMemory uint64 `json:"codeImageMemoryBytes"`
