@@ -66,3 +66,88 @@ func BenchmarkEvalWarm(b *testing.B) {
 		}
 	}
 }
+
+// idleWorker is a sandbox with a small stateful worker loaded and called once: what the
+// loader keeps warm between calls.
+func idleWorker(b *testing.B) *engine.Sandbox {
+	ctx := context.Background()
+	sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{
+		"main.js": {Type: "js", Content: []byte(`let n = 0; export default { fetch() { return new Response(String(++n)) } }`)}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sb.Close(ctx) })
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w/"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	return sb
+}
+
+// BenchmarkResidentBytes is the cost of measuring an idle sandbox's private memory (the
+// loader's memory budget counts it).
+func BenchmarkResidentBytes(b *testing.B) {
+	sb := idleWorker(b)
+	b.ReportMetric(float64(sb.MemoryBytes()>>10), "memory-KiB")
+	var n int
+	for b.Loop() {
+		n = sb.ResidentBytes()
+	}
+	b.ReportMetric(float64(n>>10), "resident-KiB")
+}
+
+// BenchmarkTrim is the cost of trimming an idle sandbox (the loader does it a second after
+// a sandbox goes idle).
+func BenchmarkTrim(b *testing.B) {
+	sb := idleWorker(b)
+	for b.Loop() {
+		sb.Trim()
+	}
+	b.ReportMetric(float64(sb.ResidentBytes()>>10), "resident-KiB")
+}
+
+// BenchmarkHibernate is what evicting an idle worker to an image store costs in the
+// engine: a snapshot of its changed pages and their serialization (without the write).
+func BenchmarkHibernate(b *testing.B) {
+	sb := idleWorker(b)
+	var n int
+	for b.Loop() {
+		img, err := sb.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := img.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(n)/1024, "image-KiB")
+}
+
+// BenchmarkResumeImage is what bringing a hibernated worker back costs in the engine:
+// reading its serialized image and restoring a sandbox from it (without the read).
+func BenchmarkResumeImage(b *testing.B) {
+	ctx := context.Background()
+	img, err := idleWorker(b).Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := img.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		img, err := testEngine.UnmarshalImage(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb.Close(ctx)
+	}
+}

@@ -73,6 +73,7 @@ type Engine struct {
 	base          *image
 	deadStack     span // the stack below its top: dead while no guest call runs
 	restoreConfig wazero.ModuleConfig
+	pagemap       *pagemap // nil where the OS cannot tell private pages (ResidentBytes)
 	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
 	CompileTime time.Duration
 }
@@ -146,6 +147,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	e.pagemap = openPagemap()
 	return e, nil
 }
 
@@ -196,6 +198,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.base != nil {
 		e.base.close()
 	}
+	e.pagemap.close()
 	return e.rt.Close(ctx)
 }
 

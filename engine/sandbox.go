@@ -189,6 +189,27 @@ func (sb *Sandbox) Broken() error {
 // MemoryBytes is the size of the sandbox's linear memory.
 func (sb *Sandbox) MemoryBytes() int { return sb.mem.Len() }
 
+// ResidentBytes is the memory the sandbox holds on its own: the pages of its linear memory
+// that it wrote (its copies of the shared image's pages, and pages past the image),
+// resident or swapped out. Pages it still shares with the image, and pages never touched,
+// do not count. Trim lowers it. It costs one read of the page table (a few microseconds
+// for a 2 MiB memory). Where the OS cannot tell (not Linux, no /proc), it is MemoryBytes.
+// Call it only while the sandbox is not running.
+func (sb *Sandbox) ResidentBytes() int {
+	if n, ok := sb.privateBytes(); ok {
+		return n
+	}
+	return sb.mem.Len()
+}
+
+// privateBytes is ResidentBytes where the OS can tell; ok is false elsewhere.
+func (sb *Sandbox) privateBytes() (n int, ok bool) {
+	if sb.mem.release == nil {
+		return 0, false
+	}
+	return sb.e.pagemap.privateBytes(sb.mem.buf)
+}
+
 // guest runs a glue operation that runs guest code, measuring the time spent as the
 // invocation's CPU time.
 func (sb *Sandbox) guest(o op, a, b, c uint32) (int64, error) {

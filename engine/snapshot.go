@@ -5,8 +5,10 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"io"
+	"sync"
 
 	"github.com/isobox/isobox/engine/js"
 	"github.com/isobox/isobox/isoerr"
@@ -51,6 +53,12 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
 	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, baseData: base.data}
+	// Every page that differs from the image was written, so the sandbox's private pages
+	// bound the image's size: one allocation instead of a slice grown page by page.
+	if n, ok := sb.privateBytes(); ok {
+		img.data = make([]byte, 0, n)
+		img.pages = make([]uint32, 0, n/osPage)
+	}
 	sb.changedPages(mem, func(off int) {
 		img.pages = append(img.pages, uint32(off/osPage))
 		img.data = append(img.data, mem[off:off+osPage]...)
@@ -155,25 +163,24 @@ const (
 	imageVersion = 2
 )
 
-// xorBase turns pages into their difference with the base image (and back: the
+// xorPage writes into dst page p's difference with the base image (and back: the
 // operation is its own inverse). A page a call changed is mostly unchanged bytes, which
-// become zeros and compress to almost nothing.
-func xorBase(pages []uint32, data, base []byte) []byte {
-	out := make([]byte, len(data))
-	for i, p := range pages {
-		page := data[i*osPage : (i+1)*osPage]
-		dst := out[i*osPage : (i+1)*osPage]
-		off := int(p) * osPage
-		if off+osPage > len(base) {
-			copy(dst, page)
-			continue
-		}
-		for j := range page {
-			dst[j] = page[j] ^ base[off+j]
-		}
+// become zeros and compress to almost nothing. Pages past the base are copied.
+func xorPage(dst, page []byte, p uint32, base []byte) {
+	off := int(p) * osPage
+	if off+osPage > len(base) {
+		copy(dst, page)
+		return
 	}
-	return out
+	subtle.XORBytes(dst, page, base[off:off+osPage])
 }
+
+// flateWriters recycles deflate compressors: each holds ~1 MiB of tables, which made
+// allocating one the largest cost of a hibernation.
+var flateWriters = sync.Pool{New: func() any {
+	zw, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return zw
+}}
 
 // Marshal serializes the image for hibernation: each page as its difference with the base
 // image, deflated.
@@ -193,12 +200,15 @@ func (img *Image) Marshal() ([]byte, error) {
 	for _, p := range img.pages {
 		_ = binary.Write(&b, binary.LittleEndian, p)
 	}
-	zw, err := flate.NewWriter(&b, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(xorBase(img.pages, img.data, img.baseData)); err != nil {
-		return nil, err
+	zw := flateWriters.Get().(*flate.Writer)
+	defer flateWriters.Put(zw)
+	zw.Reset(&b)
+	var page [osPage]byte
+	for i, p := range img.pages {
+		xorPage(page[:], img.data[i*osPage:(i+1)*osPage], p, img.baseData)
+		if _, err := zw.Write(page[:]); err != nil {
+			return nil, err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
@@ -262,11 +272,19 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 		}
 		last = int(img.pages[i])
 	}
-	data, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(body[p:])), int64(n)*osPage+1))
-	if err != nil || len(data) != int(n)*osPage {
+	zr := flate.NewReader(bytes.NewReader(body[p:]))
+	data := make([]byte, int(n)*osPage)
+	if _, err := io.ReadFull(zr, data); err != nil {
 		return nil, bad("page data does not decompress to %d pages (%v)", n, err)
 	}
-	img.data = xorBase(img.pages, data, e.base.data)
+	if k, _ := zr.Read(make([]byte, 1)); k != 0 {
+		return nil, bad("page data decompresses to more than %d pages", n)
+	}
+	for i, pg := range img.pages {
+		page := data[i*osPage : (i+1)*osPage]
+		xorPage(page, page, pg, e.base.data)
+	}
+	img.data = data
 	img.baseData = e.base.data
 	return img, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/isobox/isobox/bench"
+	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -68,5 +69,42 @@ func BenchmarkWarmRPC(b *testing.B) {
 		if _, err := stub.Call(context.Background(), "increment", nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkResume is a call to a worker that was evicted and hibernated to a directory
+// store a while ago: reading its image, restoring it, and the call. The loader keeps one
+// worker warm (MaxWorkers: 1) and 16 take turns, so each call also evicts the previous
+// worker, which hibernates in the background (on the other core, as it would in serve).
+func BenchmarkResume(b *testing.B) {
+	dir, err := images.NewDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	l, err := loader.New(loader.Config{Engine: testEngine, Images: dir, MaxWorkers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close(ctx)
+	var stubs []*loader.Stub
+	for i := range 16 {
+		src := fmt.Sprintf("%s\n// worker %d", counter, i)
+		s := l.Get(fmt.Sprint("w", i), func() (loader.WorkerCode, error) { return code(src), nil })
+		if _, err := s.Call(ctx, "increment", nil); err != nil {
+			b.Fatal(err)
+		}
+		stubs = append(stubs, s)
+	}
+	i := 0
+	for b.Loop() {
+		res, err := stubs[i%len(stubs)].Call(ctx, "increment", nil)
+		if err != nil || !res.Resumed {
+			b.Fatalf("%v resumed=%v", err, res.Resumed)
+		}
+		i++
+	}
+	if s := l.Stats(); s.HibernateErrors != 0 {
+		b.Fatalf("%+v", s)
 	}
 }

@@ -11,9 +11,12 @@ package loader
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +35,10 @@ type Config struct {
 	MaxQueuePerWorker int
 	// IdleTTL drops warm sandboxes unused for this long (5 minutes).
 	IdleTTL time.Duration
-	// MemoryBudget bounds the linear memory of all warm, idle sandboxes together (1 GiB);
-	// the least recently used are dropped first.
+	// MemoryBudget bounds the memory that all warm, idle sandboxes hold together (1 GiB):
+	// each counts its private pages (engine.Sandbox.ResidentBytes), not the size of its
+	// linear memory, so a worker that keeps ~200 KiB of its 2 MiB costs ~200 KiB. The least
+	// recently used are dropped (hibernated, with Images) first.
 	MemoryBudget uint64
 	// MaxWorkers bounds the number of worker ids kept warm (10,000).
 	MaxWorkers int
@@ -80,7 +85,7 @@ type Loader struct {
 	mu      sync.Mutex
 	workers map[string]*worker
 	lru     *list.List // of *worker with idle sandboxes, most recent at front
-	idleMem uint64     // linear memory of all idle sandboxes
+	idleMem uint64     // resident memory of all idle sandboxes (the sum of instance.mem)
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -90,8 +95,15 @@ type Loader struct {
 	seen         map[string]bool // code hashes loaded at least once
 	hibernated   map[string]bool // keys of hibernated workers in cfg.Images
 	hibLoaded    bool            // hibernated was filled from cfg.Images
-	hibernations int64           // counters for Stats
+	// hibernating holds a channel per key being written to cfg.Images, closed when done:
+	// a call to that worker waits for it before resuming.
+	hibernating  map[string]chan struct{}
+	retirers     chan struct{}  // a token per background retirement running (see release)
+	background   sync.WaitGroup // background retirements, awaited by Close
+	closed       bool
+	hibernations int64 // counters for Stats
 	resumes      int64
+	hibErrors    int64
 }
 
 // codeImage is the state of a sandbox right after a worker's modules were evaluated.
@@ -118,9 +130,23 @@ type worker struct {
 type instance struct {
 	sb       *engine.Sandbox
 	lastUsed time.Time
-	mem      uint64
+	mem      uint64 // resident bytes, as last measured (see measure)
+	memLen   int    // the linear memory's size at that measurement; 0: never measured
 	how      startKind
 	trimmed  bool // Trim ran since the last use
+}
+
+// measure updates inst.mem with the sandbox's resident memory. It is called when a
+// sandbox goes idle for the first time or after its memory grew, and after each trim; a
+// warm call that neither grows nor is the first keeps the last figure until the next trim
+// (a second later) corrects it, so the hot path does not pay for reading the page table.
+// Called without l.mu, on a sandbox no call is using.
+func (inst *instance) measure(force bool) uint64 {
+	if n := inst.sb.MemoryBytes(); force || n != inst.memLen {
+		inst.memLen = n
+		return uint64(inst.sb.ResidentBytes())
+	}
+	return inst.mem
 }
 
 // trimAfter is how long a sandbox stays idle before its unchanged pages are given back to
@@ -153,13 +179,14 @@ func New(cfg Config) (*Loader, error) {
 	}
 	l := &Loader{cfg: cfg.withDefaults(), workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{}}
+		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{},
+		hibernating: map[string]chan struct{}{}, retirers: make(chan struct{}, maxRetirers)}
 	go l.sweep()
 	return l, nil
 }
 
-// Close stops the sweeper and closes every idle sandbox. Calls in flight finish; their
-// sandboxes are closed on release.
+// Close stops the sweeper and closes every idle sandbox (hibernating it, with Images).
+// Calls in flight finish; their sandboxes are closed on release.
 func (l *Loader) Close(ctx context.Context) {
 	select {
 	case <-l.stop:
@@ -168,6 +195,10 @@ func (l *Loader) Close(ctx context.Context) {
 	}
 	close(l.stop)
 	<-l.done
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.background.Wait()
 	l.mu.Lock()
 	var out []retired
 	for _, w := range l.workers {
@@ -196,10 +227,11 @@ func (l *Loader) Load(code WorkerCode) *Stub {
 
 // Stats describes the loader's warm cache.
 type Stats struct {
-	Workers       int    `json:"workers"`
-	BusySandboxes int    `json:"busySandboxes"`
-	IdleSandboxes int    `json:"idleSandboxes"`
-	IdleMemory    uint64 `json:"idleMemoryBytes"`
+	Workers       int `json:"workers"`
+	BusySandboxes int `json:"busySandboxes"`
+	IdleSandboxes int `json:"idleSandboxes"`
+	// IdleMemory is what the memory budget counts: the idle sandboxes' private pages.
+	IdleMemory uint64 `json:"idleMemoryBytes"`
 	// CodeImages and CodeImageMemory describe the per-code image cache.
 	CodeImages      int    `json:"codeImages"`
 	CodeImageMemory uint64 `json:"codeImageMemoryBytes"`
@@ -208,6 +240,9 @@ type Stats struct {
 	Hibernated   int   `json:"hibernated"`
 	Hibernations int64 `json:"hibernations"`
 	Resumes      int64 `json:"resumes"`
+	// HibernateErrors counts evicted workers that could not be written to Config.Images
+	// (their state was lost).
+	HibernateErrors int64 `json:"hibernateErrors"`
 }
 
 // Stats returns a snapshot of the cache.
@@ -215,7 +250,8 @@ func (l *Loader) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := Stats{Workers: len(l.workers), IdleMemory: l.idleMem, CodeImages: len(l.codeImages),
-		CodeImageMemory: l.codeImageMem, Hibernated: len(l.hibernated), Hibernations: l.hibernations, Resumes: l.resumes}
+		CodeImageMemory: l.codeImageMem, Hibernated: len(l.hibernated), Hibernations: l.hibernations, Resumes: l.resumes,
+		HibernateErrors: l.hibErrors}
 	for _, w := range l.workers {
 		s.IdleSandboxes += len(w.idle)
 		s.BusySandboxes += len(w.slots)
@@ -223,21 +259,48 @@ func (l *Loader) Stats() Stats {
 	return s
 }
 
-// Forget closes the idle sandboxes of worker id and drops its code, so that the next call
-// fetches the code again (use it when the code behind an id changes or is deleted).
-// Calls in flight finish; their sandboxes are closed when they return.
+// Forget closes the idle sandboxes of worker id, deletes its hibernated state from
+// Config.Images and drops its code, so that the next call fetches the code again and
+// starts fresh (use it when the code behind an id changes or is deleted). Calls in flight
+// finish; their sandboxes are closed when they return.
 func (l *Loader) Forget(ctx context.Context, id string) {
 	l.mu.Lock()
-	w := l.workers[id]
-	if w == nil {
-		l.mu.Unlock()
-		return
+	var out []retired
+	if w := l.workers[id]; w != nil {
+		w.forgotten = true
+		out = l.dropIdle(w, len(w.idle))
+		delete(l.workers, id)
 	}
-	w.forgotten = true
-	out := l.dropIdle(w, len(w.idle))
-	delete(l.workers, id)
 	l.mu.Unlock()
 	l.retire(ctx, out)
+	if l.cfg.Images == nil {
+		return
+	}
+	l.loadHibernated(ctx)
+	prefix := hibPrefix(id)
+	l.mu.Lock()
+	var pending []chan struct{}
+	for k, ch := range l.hibernating {
+		if strings.HasPrefix(k, prefix) {
+			pending = append(pending, ch)
+		}
+	}
+	l.mu.Unlock()
+	for _, ch := range pending {
+		<-ch
+	}
+	var keys []string
+	l.mu.Lock()
+	for k := range l.hibernated {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+			delete(l.hibernated, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range keys {
+		_ = l.cfg.Images.Delete(context.WithoutCancel(ctx), k)
+	}
 }
 
 func validID(id string) error {
@@ -348,6 +411,9 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		if sb := l.resume(ctx, hibKey(id, p.hash), cfg); sb != nil {
 			return &instance{sb: sb, how: startResumed}, nil
 		}
+		if ctx.Err() != nil { // gave up waiting for its hibernation: never start it fresh
+			return nil, isoerr.New(isoerr.Canceled, "canceled while resuming worker %q: %v", id, context.Cause(ctx))
+		}
 	}
 	if img := l.codeImage(p.hash); img != nil {
 		sb, err := l.cfg.Engine.Restore(ctx, img, cfg)
@@ -422,25 +488,55 @@ func (l *Loader) keepCodeImage(hash string, img *engine.Image) {
 	}
 }
 
-// hibKey names a hibernated worker in the image store: its id and its code's hash, so a
-// changed code never resumes an old state.
-func hibKey(id, hash string) string { return "worker:" + id + "@" + hash }
+// hibKey names a hibernated worker in the image store: a hash of its id, then of its
+// code, so a changed code never resumes an old state. Hashed, the key has a fixed length
+// (72 bytes) whatever the id's: a store may limit its keys (images.Dir makes each a file
+// name), and `isobox serve` ids carry the code's hash already.
+func hibKey(id, hash string) string {
+	h := sha256.Sum256([]byte(hash))
+	return hibPrefix(id) + hex.EncodeToString(h[:16])
+}
+
+// hibPrefix is the start of the keys of worker id's hibernated images.
+func hibPrefix(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return "worker:" + hex.EncodeToString(h[:16]) + "@"
+}
+
+// loadHibernated fills l.hibernated from the store, once.
+func (l *Loader) loadHibernated(ctx context.Context) {
+	l.mu.Lock()
+	if l.hibLoaded {
+		l.mu.Unlock()
+		return
+	}
+	l.hibLoaded = true
+	l.mu.Unlock()
+	keys, err := l.cfg.Images.List(ctx, "worker:")
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	for _, k := range keys {
+		l.hibernated[k] = true
+	}
+	l.mu.Unlock()
+}
 
 // resume restores the hibernated image under key, if there is one, and removes it from the
 // store (the state now lives on in the sandbox). A damaged or mismatched image is deleted
 // and the worker starts as if it had none.
 func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfig) *engine.Sandbox {
+	l.loadHibernated(ctx)
 	l.mu.Lock()
-	if !l.hibLoaded {
-		l.hibLoaded = true
+	if ch := l.hibernating[key]; ch != nil { // evicted a moment ago: its state is on its way
 		l.mu.Unlock()
-		keys, err := l.cfg.Images.List(ctx, "worker:")
-		l.mu.Lock()
-		if err == nil {
-			for _, k := range keys {
-				l.hibernated[k] = true
-			}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
 		}
+		l.mu.Lock()
 	}
 	ok := l.hibernated[key]
 	delete(l.hibernated, key)
@@ -471,23 +567,74 @@ func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfi
 type retired struct {
 	inst *instance
 	key  string
+	done chan struct{} // l.hibernating[key] until it is written
 }
 
 // retire hibernates or closes sandboxes taken out of the cache. Called without l.mu.
 func (l *Loader) retire(ctx context.Context, out []retired) {
 	for _, r := range out {
 		if r.key != "" {
-			if img, err := r.inst.sb.Snapshot(); err == nil {
-				if b, err := img.Marshal(); err == nil && l.cfg.Images.Put(context.WithoutCancel(ctx), r.key, b) == nil {
-					l.mu.Lock()
-					l.hibernated[r.key] = true
-					l.hibernations++
-					l.mu.Unlock()
-				}
+			err := l.hibernate(ctx, r)
+			l.mu.Lock()
+			if err == nil {
+				l.hibernated[r.key] = true
+				l.hibernations++
+			} else {
+				l.hibErrors++
 			}
+			if l.hibernating[r.key] == r.done {
+				delete(l.hibernating, r.key)
+			}
+			close(r.done)
+			l.mu.Unlock()
 		}
 		r.inst.sb.Close(ctx)
 	}
+}
+
+// maxRetirers bounds the evictions that hibernate in the background at once. Past it, the
+// call whose release evicted waits for its evictions: memory taken out of the budget
+// cannot pile up faster than it is written out.
+const maxRetirers = 4
+
+// retireLater retires out in the background when a slot is free (so the call that
+// evicted does not wait for the image store), else now. Called without l.mu.
+func (l *Loader) retireLater(ctx context.Context, out []retired) {
+	if len(out) == 0 {
+		return
+	}
+	l.mu.Lock()
+	async := !l.closed
+	if async {
+		select {
+		case l.retirers <- struct{}{}:
+			l.background.Add(1)
+		default:
+			async = false
+		}
+	}
+	l.mu.Unlock()
+	if !async {
+		l.retire(ctx, out)
+		return
+	}
+	go func() {
+		defer func() { <-l.retirers; l.background.Done() }()
+		l.retire(context.WithoutCancel(ctx), out)
+	}()
+}
+
+// hibernate writes the state of an evicted sandbox to the image store.
+func (l *Loader) hibernate(ctx context.Context, r retired) error {
+	img, err := r.inst.sb.Snapshot()
+	if err != nil {
+		return err
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		return err
+	}
+	return l.cfg.Images.Put(context.WithoutCancel(ctx), r.key, b)
 }
 
 // release returns a sandbox after a call: broken ones are closed, others kept warm.
@@ -503,7 +650,7 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	}
 	inst.lastUsed = time.Now()
 	inst.trimmed = false
-	inst.mem = uint64(inst.sb.MemoryBytes())
+	inst.mem = inst.measure(false)
 	l.mu.Lock()
 	w.idle = append(w.idle, inst)
 	l.idleMem += inst.mem
@@ -513,9 +660,14 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 		l.lru.MoveToFront(w.elem)
 	}
 	<-w.slots
-	out := l.evictOverBudget()
+	var out []retired
+	if l.closed { // a call that outlived Close: hibernate or close its sandbox now
+		out = l.dropIdle(w, len(w.idle))
+	} else {
+		out = l.evictOverBudget()
+	}
 	l.mu.Unlock()
-	l.retire(ctx, out)
+	l.retireLater(ctx, out)
 }
 
 // evictOverBudget takes least-recently-used idle sandboxes out while the cache is over its
@@ -540,7 +692,8 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
 		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
-			r.key = hibKey(w.id, w.code.hash)
+			r.key, r.done = hibKey(w.id, w.code.hash), make(chan struct{})
+			l.hibernating[r.key] = r.done
 		}
 		out = append(out, r)
 	}
@@ -620,7 +773,10 @@ func (l *Loader) trimIdle(now time.Time) {
 		l.mu.Unlock()
 		inst.sb.Trim()
 		inst.trimmed = true
+		mem := inst.measure(true)
 		l.mu.Lock()
+		l.idleMem = l.idleMem - inst.mem + mem
+		inst.mem = mem
 		w.trimming--
 		if w.forgotten || l.workers[w.id] != w {
 			l.idleMem -= inst.mem

@@ -96,15 +96,23 @@ func (m *metrics) observeHTTP(route string, status int, d time.Duration) {
 type loaderCollector struct{ l *loader.Loader }
 
 var (
-	sandboxesDesc = prometheus.NewDesc("isobox_sandboxes", "Live sandboxes by state: busy (running a call) or idle (warm, cached).", []string{"state"}, nil)
-	workersDesc   = prometheus.NewDesc("isobox_loader_workers", "Worker ids the loader knows (warm or busy).", nil, nil)
-	idleMemDesc   = prometheus.NewDesc("isobox_sandbox_idle_memory_bytes", "Linear memory held by idle warm sandboxes.", nil, nil)
+	sandboxesDesc    = prometheus.NewDesc("isobox_sandboxes", "Live sandboxes by state: busy (running a call) or idle (warm, cached).", []string{"state"}, nil)
+	workersDesc      = prometheus.NewDesc("isobox_loader_workers", "Worker ids the loader knows (warm or busy).", nil, nil)
+	idleMemDesc      = prometheus.NewDesc("isobox_sandbox_idle_memory_bytes", "Memory held by idle warm sandboxes: their private resident pages, what the loader's memory budget counts.", nil, nil)
+	hibernatedDesc   = prometheus.NewDesc("isobox_loader_hibernated", "Workers hibernated to the image store and not yet resumed.", nil, nil)
+	hibernationsDesc = prometheus.NewDesc("isobox_loader_hibernations_total", "Idle workers evicted to the image store.", nil, nil)
+	hibErrorsDesc    = prometheus.NewDesc("isobox_loader_hibernate_errors_total", "Evicted workers that could not be written to the image store (their state was lost).", nil, nil)
+	resumesDesc      = prometheus.NewDesc("isobox_loader_resumes_total", "Hibernated workers brought back by a call.", nil, nil)
 )
 
 func (c loaderCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sandboxesDesc
 	ch <- workersDesc
 	ch <- idleMemDesc
+	ch <- hibernatedDesc
+	ch <- hibernationsDesc
+	ch <- hibErrorsDesc
+	ch <- resumesDesc
 }
 
 func (c loaderCollector) Collect(ch chan<- prometheus.Metric) {
@@ -113,4 +121,8 @@ func (c loaderCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(sandboxesDesc, prometheus.GaugeValue, float64(st.IdleSandboxes), "idle")
 	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(st.Workers))
 	ch <- prometheus.MustNewConstMetric(idleMemDesc, prometheus.GaugeValue, float64(st.IdleMemory))
+	ch <- prometheus.MustNewConstMetric(hibernatedDesc, prometheus.GaugeValue, float64(st.Hibernated))
+	ch <- prometheus.MustNewConstMetric(hibernationsDesc, prometheus.CounterValue, float64(st.Hibernations))
+	ch <- prometheus.MustNewConstMetric(hibErrorsDesc, prometheus.CounterValue, float64(st.HibernateErrors))
+	ch <- prometheus.MustNewConstMetric(resumesDesc, prometheus.CounterValue, float64(st.Resumes))
 }

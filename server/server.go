@@ -58,6 +58,10 @@ type Config struct {
 	// loader's engine that saves every session under DataDir/sessions after each call (in
 	// memory only without a DataDir) and sends their fetch() through the egress gateway.
 	Sessions *session.Manager
+	// MemoryBudget bounds the memory of the warm, idle workers of the loader the server
+	// makes (loader.Config.MemoryBudget, 1 GiB): past it the least recently used are
+	// hibernated under DataDir/images. Ignored when Loader is set.
+	MemoryBudget uint64
 	// CacheDir is the engine's compilation cache when the server makes its own engine
 	// ("" is engine.DefaultCacheDir(), "off" disables it).
 	CacheDir string
@@ -196,7 +200,7 @@ func (s *Server) init() error {
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
-		lc := loader.Config{Engine: e}
+		lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "images"))
 			if err != nil {

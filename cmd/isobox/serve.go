@@ -51,6 +51,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	data := fs.String("data", defaultDataDir(), "data directory (SQLite database)")
 	cacheDir := fs.String("cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
 	maxBodyMB := fs.Int("max-body-mb", 32, "largest request body accepted, in MiB")
+	budgetMB := fs.Int("memory-budget-mb", 1024, "memory kept by warm idle workers, in MiB (their private pages); past it the least recently used hibernate to DATA/images")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight invocations may finish after SIGINT/SIGTERM")
 	codemodeConfig := fs.String("codemode-config", "", "Code Mode connector file (JSON: mcpServers, openapi) for POST /v1/codemode/execute and /mcp")
 	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
@@ -72,6 +73,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *maxBodyMB < 1 {
 		fmt.Fprintln(stderr, "isobox: --max-body-mb must be at least 1")
+		return 2
+	}
+	if *budgetMB < 1 {
+		fmt.Fprintln(stderr, "isobox: --memory-budget-mb must be at least 1")
 		return 2
 	}
 	logger, err := newLogger(stderr, *logLevel, *logFormat)
@@ -104,6 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		CacheDir:        *cacheDir,
 		AdminKey:        os.Getenv("ISOBOX_API_KEY"),
 		MaxBodyBytes:    int64(*maxBodyMB) << 20,
+		MemoryBudget:    uint64(*budgetMB) << 20,
 		ShutdownTimeout: *shutdown,
 		Logger:          logger,
 	})

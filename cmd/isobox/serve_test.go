@@ -119,7 +119,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeBadUsage(t *testing.T) {
-	for _, args := range [][]string{{"serve", "extra"}, {"serve", "--nope"}, {"serve", "--max-body-mb", "0"}} {
+	for _, args := range [][]string{{"serve", "extra"}, {"serve", "--nope"}, {"serve", "--max-body-mb", "0"}, {"serve", "--memory-budget-mb", "0"}} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, &out, &errb); code != 2 {
 			t.Errorf("%q: exit %d, %s", args, code, errb.String())
