@@ -134,6 +134,9 @@ func TestSessionLanguage(t *testing.T) {
 		{"return inc() + later", "43\n"},
 		{"new Map([[n, later]])", "Map(1) {42 => 1}\n"},
 	}
+	if _, errs, code := cli(t, "session", "--data", data, "create", "lang"); code != 0 {
+		t.Fatalf("session create: exit %d: %s", code, errs)
+	}
 	for _, s := range steps {
 		out, errs, code := cli(t, "eval", "--data", data, "--session", "lang", s.code)
 		if code != 0 || out != s.out {
