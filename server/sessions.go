@@ -78,7 +78,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "session limits take cpuMs, wallMs and subRequests (not negative); memory is set per server"))
 		return
 	}
-	res, err := s.sessions.Eval(r.Context(), id, body.Code, body.Limits.Engine(), false)
+	res, err := s.sessions.Eval(r.Context(), id, body.Code, loader.EngineLimits(body.Limits), false)
 	lr := &loader.Result{Result: *res}
 	if isoerr.CodeOf(err) == isoerr.NotFound || isoerr.CodeOf(err) == isoerr.InvalidRequest {
 		lr = nil // nothing ran
