@@ -214,12 +214,13 @@ func (c *Client) Eval(ctx context.Context, code string, limits *api.Limits) (*ap
 
 // Forward sends a raw HTTP request to stored worker id's fetch handler through
 // /v1/workers/{id}/http/{path} and returns the worker's response as it is. path is the
-// path and query the worker sees ("/" or "/items?x=1"). The API key goes in the
+// path and query the worker sees ("/" or "/items?x=1"; "" calls /v1/workers/{id}/http
+// itself, which the worker sees as "/"). The API key goes in the
 // Authorization header, which isobox consumes: the worker never sees it. The caller
 // closes the response body. A failed invocation answers with a non-2xx status and an
 // error body; use ResponseError to read it.
 func (c *Client) Forward(ctx context.Context, id, method, path string, header http.Header, body io.Reader) (*http.Response, error) {
-	if !strings.HasPrefix(path, "/") {
+	if path != "" && !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
 	p, err := workerPath(id)
