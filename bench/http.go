@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
-	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/server"
 )
 
@@ -52,8 +52,8 @@ func RunHTTPHello(ctx context.Context, cacheDir string, conns int, d time.Durati
 	if err != nil {
 		return nil, err
 	}
-	hello := loader.WorkerCode{MainModule: "worker.js", Modules: map[string]loader.Module{
-		"worker.js": loader.JS(`export default { fetch() { return new Response("hi"); } };`),
+	hello := api.WorkerCode{MainModule: "worker.js", Modules: map[string]api.Module{
+		"worker.js": api.JS(`export default { fetch() { return new Response("hi"); } };`),
 	}}
 	if _, err := c.PutWorker(ctx, "hello", hello); err != nil {
 		return nil, err

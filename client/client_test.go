@@ -52,7 +52,7 @@ func TestErrorBodies(t *testing.T) {
 	resp := &http.Response{StatusCode: 404, Status: "404 Not Found",
 		Body: io.NopCloser(strings.NewReader(`{"error":{"code":"not_found","message":"worker \"x\" does not exist"}}`))}
 	var e *isoerr.Error
-	if err := ResponseError(resp); !errors.As(err, &e) || e.Code != CodeNotFound {
+	if err := ResponseError(resp); !errors.As(err, &e) || e.Code != isoerr.NotFound {
 		t.Fatalf("%v", err)
 	}
 	resp = &http.Response{StatusCode: 502, Status: "502 Bad Gateway", Body: io.NopCloser(strings.NewReader("<html>proxy</html>"))}

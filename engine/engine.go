@@ -73,10 +73,13 @@ type Engine struct {
 	base          *image
 	deadStack     span // the stack below its top: dead while no guest call runs
 	restoreConfig wazero.ModuleConfig
-	pagemap       *pagemap // nil where the OS cannot tell private pages (ResidentBytes)
-	// CompileTime is how long compiling (or loading from the cache) the wasm module took.
-	CompileTime time.Duration
+	pagemap       *pagemap      // nil where the OS cannot tell private pages (ResidentBytes)
+	compileTime   time.Duration // see CompileTime
 }
+
+// CompileTime returns how long compiling the wasm module (or loading it from the
+// compilation cache) took in New.
+func (e *Engine) CompileTime() time.Duration { return e.compileTime }
 
 // maxJSStack is the QuickJS stack limit: below the 1 MiB wasm stack (build.sh), with room
 // left for C frames (regexp, JSON) that run past QuickJS's own checks.
@@ -130,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: compile QuickJS: %w", err)
 	}
-	e.CompileTime = time.Since(start)
+	e.compileTime = time.Since(start)
 	e.compiled = compiled
 	// No arguments, no environment, no preopened directories: the guest sees no host files.
 	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
@@ -295,13 +298,6 @@ func (e *Engine) instantiateHost(ctx context.Context) error {
 type sandboxKey struct{}
 
 func sandboxOf(ctx context.Context) *Sandbox { return ctx.Value(sandboxKey{}).(*Sandbox) }
-
-// Log is one line of console output captured from a sandbox.
-type Log struct {
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-	Time    time.Time `json:"time"`
-}
 
 // errorFromJSON turns the glue's or the runtime's description of a JS exception into a
 // typed error.

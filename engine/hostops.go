@@ -346,8 +346,8 @@ func (sb *Sandbox) startOp(in []byte) error {
 		return typeError(noNetworkMessage)
 	}
 	inv.subreqs++
-	if inv.subreqs > inv.limits.Subrequests {
-		return &hostError{name: "Error", msg: fmt.Sprintf("%s: too many subrequests: the limit is %d per invocation", isoerr.SubrequestLimitExceeded, inv.limits.Subrequests)}
+	if inv.subreqs > inv.limits.SubRequests {
+		return &hostError{name: "Error", msg: fmt.Sprintf("%s: too many subrequests: the limit is %d per invocation", isoerr.SubrequestLimitExceeded, inv.limits.SubRequests)}
 	}
 	var req fetchRequest
 	if err := json.Unmarshal(a.Payload, &req); err != nil {

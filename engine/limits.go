@@ -1,27 +1,36 @@
 package engine
 
 import (
+	"errors"
 	"time"
 
 	"github.com/isobox/isobox/isoerr"
 )
 
 // Limits bound what one invocation (and, for Memory, one sandbox) may use. A zero field means
-// "the default"; see DefaultLimits.
+// "the default"; see DefaultLimits. Limits is not a wire type: its durations are
+// nanoseconds, and it refuses to be marshalled to JSON. The wire form is api.Limits (whole
+// milliseconds and MiB), which the loader converts.
 type Limits struct {
 	// CPU is the guest CPU time one invocation may use (default 50 ms, at most 30 s).
-	CPU time.Duration `json:"cpuMs"`
+	CPU time.Duration
 	// Wall is the wall-clock time one invocation may take, waits included (default 30 s).
-	Wall time.Duration `json:"wallMs"`
+	Wall time.Duration
 	// Memory is the most linear memory a sandbox may hold (default 128 MiB).
-	Memory uint64 `json:"memoryBytes"`
-	// Subrequests is the number of fetch() calls one invocation may make (default 50).
-	Subrequests int `json:"subRequests"`
+	Memory uint64
+	// SubRequests is the number of fetch() calls one invocation may make (default 50).
+	SubRequests int
 	// Output caps a response body or RPC result, in bytes (default 10 MiB).
-	Output int `json:"outputBytes"`
+	Output int
 	// Logs caps the console output captured per invocation, in bytes (default 1 MiB).
-	Logs int `json:"logBytes"`
+	Logs int
 }
+
+// errNotWire is what marshalling Limits gives.
+var errNotWire = errors.New("engine.Limits has no JSON form (its durations are nanoseconds): send api.Limits")
+
+// MarshalJSON refuses: Limits is not a wire type (see api.Limits).
+func (Limits) MarshalJSON() ([]byte, error) { return nil, errNotWire }
 
 // Bounds on the limits a caller may ask for.
 const (
@@ -29,7 +38,7 @@ const (
 	MaxWall        = 15 * time.Minute
 	MinMemory      = 16 << 20
 	MaxMemory      = 4 << 30
-	MaxSubrequests = 10000
+	MaxSubRequests = 10000
 	MaxOutput      = 256 << 20
 )
 
@@ -39,7 +48,7 @@ func DefaultLimits() Limits {
 		CPU:         50 * time.Millisecond,
 		Wall:        30 * time.Second,
 		Memory:      128 << 20,
-		Subrequests: 50,
+		SubRequests: 50,
 		Output:      10 << 20,
 		Logs:        1 << 20,
 	}
@@ -56,8 +65,8 @@ func (l Limits) Or(d Limits) Limits {
 	if l.Memory == 0 {
 		l.Memory = d.Memory
 	}
-	if l.Subrequests == 0 {
-		l.Subrequests = d.Subrequests
+	if l.SubRequests == 0 {
+		l.SubRequests = d.SubRequests
 	}
 	if l.Output == 0 {
 		l.Output = d.Output
@@ -83,8 +92,8 @@ func (l Limits) Validate() error {
 		return isoerr.New(isoerr.InvalidRequest, "limits.wallMs must be between 1 and %d, got %d", MaxWall.Milliseconds(), l.Wall.Milliseconds())
 	case l.Memory != 0 && (l.Memory < MinMemory || l.Memory > MaxMemory):
 		return isoerr.New(isoerr.InvalidRequest, "limits.memory must be between %d and %d MiB, got %d bytes", MinMemory>>20, MaxMemory>>20, l.Memory)
-	case l.Subrequests < 0 || l.Subrequests > MaxSubrequests:
-		return isoerr.New(isoerr.InvalidRequest, "limits.subRequests must be between 0 and %d, got %d", MaxSubrequests, l.Subrequests)
+	case l.SubRequests < 0 || l.SubRequests > MaxSubRequests:
+		return isoerr.New(isoerr.InvalidRequest, "limits.subRequests must be between 0 and %d, got %d", MaxSubRequests, l.SubRequests)
 	case l.Output < 0 || l.Output > MaxOutput:
 		return isoerr.New(isoerr.InvalidRequest, "limits.outputBytes must be between 0 and %d, got %d", MaxOutput, l.Output)
 	case l.Logs < 0 || l.Logs > MaxOutput:
@@ -106,7 +115,7 @@ func (l Limits) Min(o Limits) Limits {
 		CPU:         time.Duration(pick(int64(l.CPU), int64(o.CPU))),
 		Wall:        time.Duration(pick(int64(l.Wall), int64(o.Wall))),
 		Memory:      uint64(pick(int64(l.Memory), int64(o.Memory))),
-		Subrequests: int(pick(int64(l.Subrequests), int64(o.Subrequests))),
+		SubRequests: int(pick(int64(l.SubRequests), int64(o.SubRequests))),
 		Output:      int(pick(int64(l.Output), int64(o.Output))),
 		Logs:        int(pick(int64(l.Logs), int64(o.Logs))),
 	}

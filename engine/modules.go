@@ -12,9 +12,6 @@ import (
 	"github.com/isobox/isobox/isoerr"
 )
 
-// ModuleType is the kind of a module in a worker's module map, as in the Worker Loader.
-type ModuleType string
-
 // The module types a sandbox understands.
 const (
 	ModuleJS   ModuleType = "js"   // ES module

@@ -294,7 +294,7 @@ func TestInvalidLimits(t *testing.T) {
 		{"cpu over 30 s", engine.Limits{CPU: 31 * time.Second}},
 		{"negative cpu", engine.Limits{CPU: -1}},
 		{"tiny memory", engine.Limits{Memory: 1 << 20}},
-		{"too many subrequests", engine.Limits{Subrequests: 10001}},
+		{"too many subrequests", engine.Limits{SubRequests: 10001}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

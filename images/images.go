@@ -5,6 +5,7 @@ package images
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,7 +31,9 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
-// Dir is a Store of files in one directory, one file per key (the key hex-encoded). Put and
+// Dir is a Store of files in one directory, one file per key (the key hex-encoded, or for a
+// key over MaxHexKey bytes base64url-encoded behind "b64-", so that a file name stays
+// within the 255 bytes file systems allow; keys of up to MaxKey bytes fit). Put and
 // Delete are atomic and durable: when they return, the change survives a crash of the
 // process or of the machine, and a reader sees either the old image or the new one, never
 // part of one.
@@ -63,15 +66,39 @@ func NewDir(path string) (*Dir, error) {
 
 const tempPrefix = ".tmp-"
 
+// Key lengths a Dir can hold: up to MaxHexKey bytes a key is its file's name in hex (as it
+// always was), up to MaxKey in base64url.
+const (
+	MaxHexKey = 125 // 250 hex digits + ".img"
+	MaxKey    = 183 // "b64-" + 244 base64url characters + ".img"
+)
+
+// b64Prefix marks a file name that holds its key in base64url.
+const b64Prefix = "b64-"
+
 func (d *Dir) file(key string) string {
-	return filepath.Join(d.path, hex.EncodeToString([]byte(key))+".img")
+	if len(key) <= MaxHexKey {
+		return filepath.Join(d.path, hex.EncodeToString([]byte(key))+".img")
+	}
+	return filepath.Join(d.path, b64Prefix+base64.RawURLEncoding.EncodeToString([]byte(key))+".img")
+}
+
+// checkKey refuses a key that no file name can hold.
+func checkKey(op, key string) error {
+	if key == "" {
+		return fmt.Errorf("images: %s: empty key", op)
+	}
+	if len(key) > MaxKey {
+		return fmt.Errorf("images: %s: a key of %d bytes is longer than the %d a file name can hold", op, len(key), MaxKey)
+	}
+	return nil
 }
 
 // Put implements Store. It writes a temporary file, flushes it to disk (fsync), renames it
 // over the key's file and flushes the directory, so that the rename itself is on disk.
 func (d *Dir) Put(ctx context.Context, key string, b []byte) error {
-	if key == "" {
-		return errors.New("images: empty key")
+	if err := checkKey("put", key); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(d.path, tempPrefix+"*")
 	if err != nil {
@@ -108,6 +135,9 @@ func (d *Dir) syncDir() error {
 
 // Get implements Store.
 func (d *Dir) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := checkKey("get", key); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(d.file(key))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotFound
@@ -120,6 +150,9 @@ func (d *Dir) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Delete implements Store.
 func (d *Dir) Delete(ctx context.Context, key string) error {
+	if err := checkKey("delete", key); err != nil {
+		return err
+	}
 	err := os.Remove(d.file(key))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -145,7 +178,12 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 		if !ok {
 			continue
 		}
-		k, err := hex.DecodeString(name)
+		var k []byte
+		if b64, ok := strings.CutPrefix(name, b64Prefix); ok {
+			k, err = base64.RawURLEncoding.DecodeString(b64)
+		} else {
+			k, err = hex.DecodeString(name)
+		}
 		if err != nil || !strings.HasPrefix(string(k), prefix) {
 			continue
 		}

@@ -1,11 +1,14 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,6 +57,51 @@ func TestDir(t *testing.T) {
 	ents, _ := os.ReadDir(d.path)
 	if len(ents) != 3 {
 		t.Fatalf("%d files in the directory", len(ents))
+	}
+}
+
+// Keys too long for a hex file name (a session named with the longest name the API allows)
+// are kept too, and listed back; a key no file name can hold is refused, not lost silently.
+func TestDirLongKeys(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{
+		"session:" + strings.Repeat("n", 128),
+		strings.Repeat("h", MaxHexKey),
+		strings.Repeat("b", MaxHexKey+1),
+		strings.Repeat("é", MaxKey/2),
+	}
+	for i, k := range keys {
+		if err := d.Put(ctx, k, []byte{byte(i)}); err != nil {
+			t.Fatalf("Put of a %d-byte key: %v", len(k), err)
+		}
+	}
+	for i, k := range keys {
+		if b, err := d.Get(ctx, k); err != nil || !bytes.Equal(b, []byte{byte(i)}) {
+			t.Fatalf("Get of a %d-byte key: %v %v", len(k), b, err)
+		}
+	}
+	got, err := d.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string(nil), keys...)
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("List = %q, want %q", got, want)
+	}
+	tooLong := strings.Repeat("x", MaxKey+1)
+	if err := d.Put(ctx, tooLong, []byte("x")); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("Put of a %d-byte key: %v", len(tooLong), err)
+	}
+	if err := d.Delete(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, keys[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
 	}
 }
 

@@ -108,7 +108,7 @@ func TestEvictedWorkersHibernate(t *testing.T) {
 	l := newLoader(t, loader.Config{Images: dir, MemoryBudget: 3 * resident})
 	const n = 12
 	id := func(i int) string {
-		return fmt.Sprintf("%s-%d@%s", strings.Repeat("w", 150), i, strings.Repeat("0", 64))
+		return fmt.Sprintf("%s-%03d@%s", strings.Repeat("w", 124), i, strings.Repeat("0", 128)) // the longest ids the loader takes
 	}
 	for i := range n {
 		call(t, l.Get(id(i), func() (loader.WorkerCode, error) { return stateful(i), nil }), "increment", "[]")

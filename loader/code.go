@@ -1,20 +1,17 @@
 package loader
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
@@ -27,20 +24,54 @@ const (
 )
 
 // WorkerCode is the code and configuration of a dynamic worker, mirroring the WorkerCode of
-// Cloudflare's Worker Loader. Its JSON form is the one the HTTP API and `isobox run` use.
+// Cloudflare's Worker Loader: the fields of api.WorkerCode (its wire form) that the loader
+// runs, plus what only a Go caller can give, the transport of fetch() and a tenant. Its
+// JSON is api.WorkerCode's; a globalOutbound policy needs an egress gateway, so a caller
+// holding one decodes api.WorkerCode, calls FromAPI and sets Outbound.
 type WorkerCode struct {
-	CompatibilityDate  string            `json:"compatibilityDate,omitempty"`
-	CompatibilityFlags []string          `json:"compatibilityFlags,omitempty"`
-	MainModule         string            `json:"mainModule"`
-	Modules            map[string]Module `json:"modules"`
+	CompatibilityDate  string
+	CompatibilityFlags []string
+	MainModule         string
+	Modules            map[string]Module
 	// Env is the worker's env object: any JSON value map, at most 1 MiB serialized.
-	Env map[string]any `json:"env,omitempty"`
+	Env map[string]any
 	// Limits apply to every invocation (the lower of these and the entrypoint's wins).
-	Limits *Limits `json:"limits,omitempty"`
+	Limits *Limits
 	// Outbound carries fetch() (the globalOutbound of Dynamic Workers). nil: no network.
-	Outbound http.RoundTripper `json:"-"`
+	Outbound http.RoundTripper
 	// Tenant, when set, keeps this code's images apart from identical code of other tenants.
-	Tenant string `json:"-"`
+	Tenant string
+}
+
+// FromAPI returns the WorkerCode of w's wire form, without an Outbound: w.GlobalOutbound
+// is the caller's to turn into one (the server does, with its egress gateway).
+func FromAPI(w api.WorkerCode) WorkerCode {
+	return WorkerCode{CompatibilityDate: w.CompatibilityDate, CompatibilityFlags: w.CompatibilityFlags,
+		MainModule: w.MainModule, Modules: w.Modules, Env: w.Env, Limits: w.Limits}
+}
+
+// API returns c's wire form (without a globalOutbound: Outbound is a Go value).
+func (c WorkerCode) API() api.WorkerCode {
+	return api.WorkerCode{CompatibilityDate: c.CompatibilityDate, CompatibilityFlags: c.CompatibilityFlags,
+		MainModule: c.MainModule, Modules: c.Modules, Env: c.Env, Limits: c.Limits}
+}
+
+// MarshalJSON writes c as api.WorkerCode.
+func (c WorkerCode) MarshalJSON() ([]byte, error) { return json.Marshal(c.API()) }
+
+// UnmarshalJSON reads api.WorkerCode's JSON. It refuses a globalOutbound, which only a
+// caller with an egress gateway can honour (see FromAPI): dropping it silently would
+// change what the worker may reach.
+func (c *WorkerCode) UnmarshalJSON(b []byte) error {
+	var w api.WorkerCode
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if len(w.GlobalOutbound) > 0 && string(w.GlobalOutbound) != "null" {
+		return isoerr.New(isoerr.InvalidWorkerCode, "globalOutbound needs an egress gateway: decode api.WorkerCode and set loader.WorkerCode.Outbound")
+	}
+	*c = FromAPI(w)
+	return nil
 }
 
 // codeHash identifies what a worker's start-up depends on: its modules, main module, env,
@@ -70,97 +101,20 @@ func codeHash(tenant, main string, mods engine.ModuleMap, env json.RawMessage, m
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Limits is the JSON form of the per-worker limits.
-type Limits struct {
-	CPUMs       int `json:"cpuMs,omitempty"`
-	WallMs      int `json:"wallMs,omitempty"`
-	MemoryMB    int `json:"memoryMb,omitempty"`
-	SubRequests int `json:"subRequests,omitempty"`
-}
+// Limits is the wire form of the per-worker limits (api.Limits): whole milliseconds and
+// MiB. EngineLimits converts it.
+type Limits = api.Limits
 
-// Engine converts l to engine limits (zero fields stay unset).
-func (l *Limits) Engine() engine.Limits {
-	if l == nil {
-		return engine.Limits{}
-	}
-	return engine.Limits{
-		CPU:         time.Duration(l.CPUMs) * time.Millisecond,
-		Wall:        time.Duration(l.WallMs) * time.Millisecond,
-		Memory:      uint64(l.MemoryMB) << 20,
-		Subrequests: l.SubRequests,
-	}
-}
+// EngineLimits converts wire limits to the engine's (zero fields stay unset; nil: none).
+func EngineLimits(l *Limits) engine.Limits { return engine.WireLimits(l) }
 
-// Module is one module of a worker. In JSON it is either a string (an ES module, for names
-// ending in .js, .mjs, .ts, .mts, .tsx or .jsx; CommonJS for .cts) or an object with
-// exactly one of js, cjs, text, data (base64) or json. A js or cjs module whose name ends
-// in .ts, .mts, .cts, .tsx or .jsx is TypeScript or JSX, compiled by esbuild when the
-// worker is loaded.
-type Module struct {
-	Type    engine.ModuleType
-	Content []byte
-}
+// Module is one module of a worker (api.Module: in JSON a string, typed by its name, or
+// an object with one typed key). A js or cjs module whose name ends in .ts, .mts, .cts,
+// .tsx or .jsx is TypeScript or JSX, compiled by esbuild when the worker is loaded.
+type Module = api.Module
 
 // JS returns an ES module.
 func JS(src string) Module { return Module{Type: engine.ModuleJS, Content: []byte(src)} }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (m *Module) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*m = Module{Type: "", Content: []byte(s)} // typed by name in prepare
-		return nil
-	}
-	var o map[string]json.RawMessage
-	if err := json.Unmarshal(b, &o); err != nil {
-		return fmt.Errorf("a module must be a string or an object with one of js, cjs, text, data, json")
-	}
-	if len(o) != 1 {
-		return fmt.Errorf("a module object must have exactly one of js, cjs, text, data, json (got %d keys)", len(o))
-	}
-	for k, v := range o {
-		switch t := engine.ModuleType(k); t {
-		case engine.ModuleJS, engine.ModuleCJS, engine.ModuleText, engine.ModulePy:
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("module %s content must be a string", k)
-			}
-			*m = Module{Type: t, Content: []byte(s)}
-		case engine.ModuleData, engine.ModuleWasm:
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("module %s content must be a base64 string", k)
-			}
-			d, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return fmt.Errorf("module %s content is not valid base64: %v", k, err)
-			}
-			*m = Module{Type: t, Content: d}
-		case engine.ModuleJSON:
-			*m = Module{Type: t, Content: append([]byte(nil), v...)}
-		default:
-			return fmt.Errorf("unknown module type %q (want js, cjs, text, data or json)", k)
-		}
-	}
-	return nil
-}
-
-// MarshalJSON implements json.Marshaler.
-func (m Module) MarshalJSON() ([]byte, error) {
-	switch m.Type {
-	case engine.ModuleJSON:
-		return json.Marshal(map[string]json.RawMessage{"json": m.Content})
-	case engine.ModuleData, engine.ModuleWasm:
-		return json.Marshal(map[string]string{string(m.Type): base64.StdEncoding.EncodeToString(m.Content)})
-	case "":
-		return json.Marshal(string(m.Content))
-	}
-	return json.Marshal(map[string]string{string(m.Type): string(m.Content)})
-}
 
 // Validate checks everything about the code that can be checked without running it:
 // module names and types, UTF-8, JSON, sizes and limits, and the TypeScript and JSX
@@ -240,7 +194,7 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if l := c.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
 		return nil, nil, isoerr.New(isoerr.InvalidRequest, "limits must not be negative")
 	}
-	if err := c.Limits.Engine().Validate(); err != nil {
+	if err := EngineLimits(c.Limits).Validate(); err != nil {
 		return nil, nil, err
 	}
 	return mods, env, nil

@@ -15,11 +15,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
@@ -303,14 +303,23 @@ func (l *Loader) Forget(ctx context.Context, id string) {
 	}
 }
 
+// validID checks a loader id: a worker id (api.CheckWorkerID), optionally followed by "@"
+// and a version of 1 to 128 letters, digits, '.', '_' or '-' (the server's id@codehash).
 func validID(id string) error {
-	if id == "" || len(id) > 256 {
-		return isoerr.New(isoerr.InvalidRequest, "worker id must be 1 to 256 bytes, got %d", len(id))
+	base, version, versioned := strings.Cut(id, "@")
+	if err := api.CheckWorkerID(base); err != nil {
+		return err
 	}
-	for _, r := range id {
-		if r < 0x20 || r == 0x7f {
-			return isoerr.New(isoerr.InvalidRequest, "worker id %q contains a control character", id)
-		}
+	if !versioned {
+		return nil
+	}
+	ok := len(version) >= 1 && len(version) <= api.MaxIDLength
+	for i := 0; ok && i < len(version); i++ {
+		c := version[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	if !ok {
+		return isoerr.New(isoerr.InvalidRequest, "invalid version %q of worker id %q: use 1 to %d letters, digits, '.', '_' or '-'", version, base, api.MaxIDLength)
 	}
 	return nil
 }
@@ -397,7 +406,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{code: code, mods: mods, env: env, limits: code.Limits.Engine()}
+	p := &prepared{code: code, mods: mods, env: env, limits: EngineLimits(code.Limits)}
 	p.hash = codeHash(code.Tenant, code.MainModule, mods, env, p.limits.Memory)
 	return p, nil
 }
@@ -812,6 +821,3 @@ type LoadError struct {
 
 func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
-
-// Outbound is the transport a worker's fetch() goes through (see WorkerCode.Outbound).
-type Outbound = http.RoundTripper

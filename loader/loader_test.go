@@ -320,7 +320,7 @@ func TestBadWorkerCode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var fetched int
-			s := l.Get("bad-"+tt.name, func() (loader.WorkerCode, error) { fetched++; return tt.code, nil })
+			s := l.Get("bad-"+strings.ReplaceAll(tt.name, " ", "-"), func() (loader.WorkerCode, error) { fetched++; return tt.code, nil })
 			for range 2 { // a failed load fails every call, and is never cached
 				_, err := s.Call(context.Background(), "x", nil)
 				e := isoerr.As(err)

@@ -3,38 +3,22 @@ package loader
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
 )
 
 // Outcome is the JSON object every invocation answers with (`isobox run --json`, the HTTP
-// API). Fields that do not apply are omitted.
-type Outcome struct {
-	OK           bool              `json:"ok"`
-	Status       int               `json:"status,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	Body         *string           `json:"body,omitempty"`
-	BodyEncoding string            `json:"bodyEncoding,omitempty"` // "base64" when the body is not UTF-8
-	Result       json.RawMessage   `json:"result,omitempty"`
-	Logs         []LogLine         `json:"logs"`
-	CPUMs        float64           `json:"cpu_ms"`
-	WallMs       float64           `json:"wall_ms"`
-	Cold         bool              `json:"cold"`
-	Error        *isoerr.Error     `json:"error,omitempty"`
-}
+// API): api.Outcome, made by NewOutcome.
+type Outcome = api.Outcome
 
-// LogLine is one console line in an Outcome.
-type LogLine struct {
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-	Time    time.Time `json:"time"`
-}
+// LogLine is one console line in an Outcome (api.LogLine, which engine.Log is too).
+type LogLine = api.LogLine
 
 // Kind says which fields of an Outcome apply.
 type Kind int
@@ -55,9 +39,7 @@ func NewOutcome(kind Kind, res *Result, err error) Outcome {
 		o.CPUMs = ms(res.CPU)
 		o.WallMs = ms(res.Wall)
 		o.Cold = res.Cold
-		for _, l := range res.Logs {
-			o.Logs = append(o.Logs, LogLine{Level: l.Level, Message: l.Message, Time: l.Time})
-		}
+		o.Logs = append(o.Logs, res.Logs...)
 	}
 	if err != nil {
 		o.Error = isoerr.As(err)

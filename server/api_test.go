@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
@@ -22,7 +23,7 @@ func TestWorkersCRUD(t *testing.T) {
 	c := ts.c
 
 	if _, err := c.GetWorker(ctx, "hello"); err != nil {
-		wantCode(t, err, client.CodeNotFound)
+		wantCode(t, err, isoerr.NotFound)
 	} else {
 		t.Fatal("got a worker before any was put")
 	}
@@ -61,7 +62,7 @@ func TestWorkersCRUD(t *testing.T) {
 		"c.cjs":     {Type: engine.ModuleCJS, Content: []byte(`module.exports = {y: 2}`)},
 		"lib/u.mjs": loader.JS(`export const u = 1`),
 	}
-	if _, err := c.PutWorker(ctx, "mods", loader.WorkerCode{MainModule: "main.js", Modules: mods}); err != nil {
+	if _, err := c.PutWorker(ctx, "mods", api.WorkerCode{MainModule: "main.js", Modules: mods}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := c.Call(ctx, "mods", "get")
@@ -107,9 +108,9 @@ func TestWorkersCRUD(t *testing.T) {
 	if err := c.DeleteWorker(ctx, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, c.DeleteWorker(ctx, "hello"), client.CodeNotFound)
+	wantCode(t, c.DeleteWorker(ctx, "hello"), isoerr.NotFound)
 	_, err = c.Fetch(ctx, "hello", client.FetchRequest{})
-	wantCode(t, err, client.CodeNotFound)
+	wantCode(t, err, isoerr.NotFound)
 }
 
 // A worker put again with other code is never served by a warm sandbox of the old code.
@@ -145,7 +146,7 @@ func TestAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, path := range []string{"/v1/workers", "/v1/openapi.json", "/v1/nope", "/v1/workers/x/http/"} {
 				r := ts.raw(t, "GET", path, nil, http.Header{"Authorization": {tt.auth}})
-				if r.status != http.StatusUnauthorized || r.err == nil || r.err.Code != client.CodeUnauthorized ||
+				if r.status != http.StatusUnauthorized || r.err == nil || r.err.Code != isoerr.Unauthorized ||
 					!strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
 					t.Fatalf("GET %s: %d %s, want 401 unauthorized", path, r.status, r.body)
 				}
@@ -154,11 +155,11 @@ func TestAuth(t *testing.T) {
 	}
 	bad := ts.c.WithAPIKey("wrong-key-0123456789abcdef")
 	_, err := bad.ListWorkers(context.Background(), client.ListOptions{})
-	wantCode(t, err, client.CodeUnauthorized)
+	wantCode(t, err, isoerr.Unauthorized)
 	_, err = bad.Fetch(context.Background(), "x", client.FetchRequest{})
-	wantCode(t, err, client.CodeUnauthorized)
+	wantCode(t, err, isoerr.Unauthorized)
 	// Health and metrics need no key.
-	if err := bad.Health(context.Background()); err != nil {
+	if _, err := bad.Health(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bad.Metrics(context.Background()); err != nil {
@@ -176,14 +177,14 @@ func TestRoutingErrors(t *testing.T) {
 		status       int
 		code         isoerr.Code
 	}{
-		{"GET", "/v1/nope", 404, client.CodeNotFound},
-		{"GET", "/nope", 404, client.CodeNotFound},
-		{"POST", "/v1/workers/x", 405, client.CodeMethodNotAllowed},
-		{"GET", "/v1/workers/x/fetch", 405, client.CodeMethodNotAllowed},
+		{"GET", "/v1/nope", 404, isoerr.NotFound},
+		{"GET", "/nope", 404, isoerr.NotFound},
+		{"POST", "/v1/workers/x", 405, isoerr.MethodNotAllowed},
+		{"GET", "/v1/workers/x/fetch", 405, isoerr.MethodNotAllowed},
 		{"POST", "/v1/sessions/s1/eval", 400, isoerr.InvalidRequest},
-		{"POST", "/v1/sessions/s1/fork", 404, client.CodeNotFound},
-		{"DELETE", "/v1/sessions/s1", 404, client.CodeNotFound},
-		{"GET", "/v1/sessions/s1", 405, client.CodeMethodNotAllowed},
+		{"POST", "/v1/sessions/s1/fork", 404, isoerr.NotFound},
+		{"DELETE", "/v1/sessions/s1", 404, isoerr.NotFound},
+		{"GET", "/v1/sessions/s1", 405, isoerr.MethodNotAllowed},
 	} {
 		r := ts.raw(t, tt.method, tt.path, nil, nil)
 		if r.status != tt.status || r.err == nil || r.err.Code != tt.code {
@@ -236,7 +237,7 @@ func TestSessions(t *testing.T) {
 	}
 	eval("repl", "total", "15")
 	_, err = ts.c.SessionEval(ctx, "nope", "1", nil)
-	wantCode(t, err, client.CodeNotFound)
+	wantCode(t, err, isoerr.NotFound)
 	list, err := ts.c.ListSessions(ctx)
 	if err != nil || len(list) != 3 {
 		t.Fatalf("list: %+v %v", list, err)
@@ -245,7 +246,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = ts.c.SessionEval(ctx, "branch", "1", nil)
-	wantCode(t, err, client.CodeNotFound)
+	wantCode(t, err, isoerr.NotFound)
 }
 
 // Every kind of bad input is a 4xx with a typed code, and nothing stored changes.
@@ -266,9 +267,9 @@ func TestBadInput(t *testing.T) {
 		code         isoerr.Code
 		msg          string
 	}{
-		{"oversized body", "PUT", "/v1/workers/w", []byte(`{"mainModule":"main.js","modules":{"main.js":"` + strings.Repeat("x", 3<<20) + `"}}`), 413, client.CodeRequestTooLarge, "limit"},
-		{"oversized call body", "POST", "/v1/workers/w/call/add", []byte(`["` + strings.Repeat("x", 3<<20) + `"]`), 413, client.CodeRequestTooLarge, "limit"},
-		{"oversized forward body", "POST", "/v1/workers/w/http/", []byte(strings.Repeat("x", 3<<20)), 413, client.CodeRequestTooLarge, "limit"},
+		{"oversized body", "PUT", "/v1/workers/w", []byte(`{"mainModule":"main.js","modules":{"main.js":"` + strings.Repeat("x", 3<<20) + `"}}`), 413, isoerr.RequestTooLarge, "limit"},
+		{"oversized call body", "POST", "/v1/workers/w/call/add", []byte(`["` + strings.Repeat("x", 3<<20) + `"]`), 413, isoerr.RequestTooLarge, "limit"},
+		{"oversized forward body", "POST", "/v1/workers/w/http/", []byte(strings.Repeat("x", 3<<20)), 413, isoerr.RequestTooLarge, "limit"},
 		{"empty body", "PUT", "/v1/workers/w", nil, 400, isoerr.InvalidRequest, "empty"},
 		{"malformed JSON", "PUT", "/v1/workers/w", []byte(`{"mainModule": "main.js", "modules": {`), 400, isoerr.InvalidRequest, "malformed JSON"},
 		{"syntax error JSON", "PUT", "/v1/workers/w", []byte(`{"mainModule": main.js}`), 400, isoerr.InvalidRequest, "malformed JSON at byte"},
@@ -306,7 +307,7 @@ func TestBadInput(t *testing.T) {
 		{"fetch bad encoding", "POST", "/v1/workers/w/fetch", []byte(`{"body":"x","bodyEncoding":"gzip"}`), 400, isoerr.InvalidRequest, "bodyEncoding"},
 		{"fetch bad base64", "POST", "/v1/workers/w/fetch", []byte(`{"body":"%%","bodyEncoding":"base64"}`), 400, isoerr.InvalidRequest, "base64"},
 		{"fetch invalid id", "POST", "/v1/workers/-x/fetch", nil, 400, isoerr.InvalidRequest, "invalid worker id"},
-		{"fetch missing worker", "POST", "/v1/workers/nobody/fetch", nil, 404, client.CodeNotFound, `worker "nobody" does not exist`},
+		{"fetch missing worker", "POST", "/v1/workers/nobody/fetch", nil, 404, isoerr.NotFound, `worker "nobody" does not exist`},
 
 		{"call not a function", "POST", "/v1/workers/w/call/notAFunction", nil, 404, isoerr.MethodNotFound, "not a function"},
 		{"call missing method", "POST", "/v1/workers/w/call/nope", nil, 404, isoerr.MethodNotFound, "nope"},
@@ -342,7 +343,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// The client surfaces the same errors as *isoerr.Error.
-	_, err := ts.c.PutWorker(ctx, "w", loader.WorkerCode{MainModule: "x.js", Modules: map[string]loader.Module{"main.js": loader.JS("")}})
+	_, err := ts.c.PutWorker(ctx, "w", api.WorkerCode{MainModule: "x.js", Modules: map[string]loader.Module{"main.js": loader.JS("")}})
 	wantCode(t, err, isoerr.InvalidWorkerCode)
 	out, err := ts.c.Call(ctx, "w", "notAFunction")
 	wantCode(t, err, isoerr.MethodNotFound)
@@ -487,7 +488,7 @@ func TestForward(t *testing.T) {
 		t.Fatalf("HEAD: %d %q", r.status, r.body)
 	}
 	r = ts.raw(t, "GET", "/v1/workers/nobody/http/", nil, nil)
-	if r.status != 404 || r.err == nil || r.err.Code != client.CodeNotFound {
+	if r.status != 404 || r.err == nil || r.err.Code != isoerr.NotFound {
 		t.Fatalf("forward to a missing worker: %d %s", r.status, r.body)
 	}
 	ts.c.PutWorker(ctx, "throws", js(`export default { fetch() { throw new Error("no") } }`))

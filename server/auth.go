@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/store"
 )
@@ -76,7 +75,7 @@ func (s *Server) authenticate(r *http.Request) error {
 	h := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(h, " ")
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-		return isoerr.New(client.CodeUnauthorized, "this route needs an API key: send the header 'Authorization: Bearer <key>'")
+		return isoerr.New(isoerr.Unauthorized, "this route needs an API key: send the header 'Authorization: Bearer <key>'")
 	}
 	sum := hashKey(strings.TrimSpace(key))
 	match := 0
@@ -84,7 +83,7 @@ func (s *Server) authenticate(r *http.Request) error {
 		match |= subtle.ConstantTimeCompare(k, sum)
 	}
 	if match != 1 {
-		return isoerr.New(client.CodeUnauthorized, "the API key is not valid")
+		return isoerr.New(isoerr.Unauthorized, "the API key is not valid")
 	}
 	return nil
 }

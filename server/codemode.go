@@ -4,19 +4,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
 )
-
-// codemodeBody is POST /v1/codemode/execute.
-type codemodeBody struct {
-	Code string `json:"code"`
-	// Providers names configured connectors (Config.Codemode); none means all of them.
-	Providers []string         `json:"providers,omitempty"`
-	Limits    *codemode.Limits `json:"limits,omitempty"`
-}
 
 // initCodemode makes the Code Mode executor and the /mcp endpoint's MCP server.
 func (s *Server) initCodemode() error {
@@ -38,7 +31,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.end()
-	var body codemodeBody
+	var body api.ExecuteRequest // Providers: names of Config.Codemode's connectors
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
 		return
@@ -50,7 +43,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	}
 	var lim codemode.Limits
 	if body.Limits != nil {
-		lim = *body.Limits
+		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
 	}
 	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim})
 	var err2 error

@@ -8,23 +8,20 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
 )
 
-// workerIDPattern is what a worker id may look like: URL-safe without escaping, up to 128
-// bytes, so that id + "@" + the code hash stays within the loader's id limit.
-var workerIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
+// workerID is the {id} of a worker route, checked by the one rule of worker ids
+// (api.CheckWorkerID).
 func workerID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !workerIDPattern.MatchString(id) {
-		return "", isoerr.New(isoerr.InvalidRequest, "invalid worker id %q: use 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", id)
+	if err := api.CheckWorkerID(id); err != nil {
+		return "", err
 	}
 	return id, nil
 }
@@ -35,7 +32,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, isoerr.New(client.CodeRequestTooLarge, "the request body is larger than the server's limit of %d bytes", s.cfg.MaxBodyBytes)
+			return nil, isoerr.New(isoerr.RequestTooLarge, "the request body is larger than the server's limit of %d bytes", s.cfg.MaxBodyBytes)
 		}
 		return nil, isoerr.New(isoerr.InvalidRequest, "reading the request body: %v", err)
 	}

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/isoerr"
@@ -76,19 +77,13 @@ func parsePolicy(raw json.RawMessage) (*egress.Policy, error) {
 	return p, nil
 }
 
-var secretName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-
-type secretBody struct {
-	Value string `json:"value"`
-}
-
 func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !secretName.MatchString(name) {
-		writeError(w, isoerr.New(isoerr.InvalidRequest, "secret name %q must be 1-128 letters, digits, '_', '.' or '-'", name))
+	if err := api.CheckSecretName(name); err != nil {
+		writeError(w, err)
 		return
 	}
-	var body secretBody
+	var body api.SecretValue
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
 		return
@@ -118,15 +113,11 @@ func (s *Server) handleListSecrets(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.Internal, "%v", err))
 		return
 	}
-	type item struct {
-		Name      string `json:"name"`
-		UpdatedAt string `json:"updatedAt"`
-	}
-	out := []item{}
+	out := api.SecretList{Secrets: []api.Secret{}}
 	for _, s := range list {
-		out = append(out, item{Name: s.Name, UpdatedAt: s.UpdatedAt.Format("2006-01-02T15:04:05Z07:00")})
+		out.Secrets = append(out.Secrets, api.Secret{Name: s.Name, UpdatedAt: s.UpdatedAt.Truncate(time.Second)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"secrets": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleEgressAudit answers GET /v1/workers/{id}/egress: the worker's recent outbound
@@ -146,11 +137,11 @@ func (s *Server) handleEgressAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	entries := s.egress.Audit().Entries(id, limit)
-	if entries == nil {
-		entries = []egress.Entry{}
+	out := api.EgressAudit{Entries: []api.EgressEntry{}}
+	for _, e := range s.egress.Audit().Entries(id, limit) {
+		out.Entries = append(out.Entries, api.EgressEntry(e)) // egress.Entry has the wire's shape
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // egressCollector exports the gateway's counters to Prometheus.

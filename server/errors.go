@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -17,13 +16,13 @@ func StatusOf(code isoerr.Code) int {
 	switch code {
 	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode:
 		return http.StatusBadRequest
-	case client.CodeUnauthorized:
+	case isoerr.Unauthorized:
 		return http.StatusUnauthorized
-	case client.CodeNotFound, isoerr.MethodNotFound:
+	case isoerr.NotFound, isoerr.MethodNotFound:
 		return http.StatusNotFound
-	case client.CodeMethodNotAllowed:
+	case isoerr.MethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case client.CodeRequestTooLarge, isoerr.CodeTooLarge, isoerr.EnvTooLarge:
+	case isoerr.RequestTooLarge, isoerr.CodeTooLarge, isoerr.EnvTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case isoerr.WorkerException, isoerr.NoResponse, isoerr.CPULimitExceeded, isoerr.WallTimeExceeded,
 		isoerr.MemoryLimitExceeded, isoerr.SubrequestLimitExceeded, isoerr.OutputLimitExceeded:
@@ -34,7 +33,7 @@ func StatusOf(code isoerr.Code) int {
 		return 499 // client closed request (nginx's convention); nobody reads it
 	case isoerr.NotImplemented:
 		return http.StatusNotImplemented
-	case client.CodeShuttingDown:
+	case isoerr.ShuttingDown:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
-	"github.com/isobox/isobox/loader"
 )
 
 // cacheDir is the engine's compilation cache shared by every server the tests start.
@@ -98,8 +98,8 @@ func (ts *testServer) stop(t testing.TB) {
 }
 
 // js returns WorkerCode with one ES module, main.js.
-func js(src string) loader.WorkerCode {
-	return loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(src)}}
+func js(src string) api.WorkerCode {
+	return api.WorkerCode{MainModule: "main.js", Modules: map[string]api.Module{"main.js": api.JS(src)}}
 }
 
 const helloJS = `let calls = 0;

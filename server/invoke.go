@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -123,7 +123,7 @@ func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.end()
-	var fr client.FetchRequest
+	var fr api.FetchRequest
 	if err := s.decodeJSON(w, r, &fr, true, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
 		return
@@ -293,14 +293,14 @@ func skipResponseHeader(name string) bool {
 	return false
 }
 
-// runBody is the body of POST /v1/run (client.RunRequest, with the worker's
-// globalOutbound accepted as in PUT and the code's presence told apart from "").
+// runBody is the body of POST /v1/run (api.RunRequest, with the code's presence told
+// apart from "").
 type runBody struct {
-	Worker  *codeBody            `json:"worker,omitempty"`
-	Request *client.FetchRequest `json:"request,omitempty"`
-	Call    *client.RunCall      `json:"call,omitempty"`
-	Code    *string              `json:"code,omitempty"`
-	Limits  *loader.Limits       `json:"limits,omitempty"`
+	Worker  *codeBody         `json:"worker,omitempty"`
+	Request *api.FetchRequest `json:"request,omitempty"`
+	Call    *api.RunCall      `json:"call,omitempty"`
+	Code    *string           `json:"code,omitempty"`
+	Limits  *api.Limits       `json:"limits,omitempty"`
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
@@ -339,7 +339,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: body.Limits.Engine(), Outbound: out})
+		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
 		return
@@ -372,7 +372,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	} else {
 		fr := body.Request
 		if fr == nil {
-			fr = &client.FetchRequest{}
+			fr = &api.FetchRequest{}
 		}
 		if req, err = fetchRequest(r.Context(), fr); err != nil {
 			writeError(w, err)
@@ -396,7 +396,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 var tokenPattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // fetchRequest turns a FetchRequest into the http.Request handed to the worker.
-func fetchRequest(ctx context.Context, fr *client.FetchRequest) (*http.Request, error) {
+func fetchRequest(ctx context.Context, fr *api.FetchRequest) (*http.Request, error) {
 	method := fr.Method
 	if method == "" {
 		method = http.MethodGet
@@ -435,7 +435,7 @@ func fetchRequest(ctx context.Context, fr *client.FetchRequest) (*http.Request, 
 	return req, nil
 }
 
-func fetchBody(fr *client.FetchRequest) ([]byte, error) {
+func fetchBody(fr *api.FetchRequest) ([]byte, error) {
 	switch fr.BodyEncoding {
 	case "":
 		return []byte(fr.Body), nil

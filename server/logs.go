@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
 )
@@ -30,16 +30,16 @@ type logHub struct {
 type logRing struct {
 	id    string
 	elem  *list.Element
-	lines []client.LogEntry // circular, len <= maxLines
-	head  int               // index of the oldest line when full
-	seq   uint64            // last sequence number given
+	lines []api.LogEntry // circular, len <= maxLines
+	head  int            // index of the oldest line when full
+	seq   uint64         // last sequence number given
 	subs  map[*logSub]struct{}
 }
 
 // logSub is one follower. Its channel is closed when it falls too far behind (it then
 // reconnects with Last-Event-ID and reads what it missed from the ring).
 type logSub struct {
-	ch chan client.LogEntry
+	ch chan api.LogEntry
 }
 
 // subBuffer is how many lines a follower may be behind before it is cut off.
@@ -78,7 +78,7 @@ func (h *logHub) publish(id, invocation string, logs []engine.Log) {
 	r := h.ring(id)
 	for _, l := range logs {
 		r.seq++
-		e := client.LogEntry{Seq: r.seq, Invocation: invocation, Level: l.Level, Message: l.Message, Time: l.Time}
+		e := api.LogEntry{Seq: r.seq, Invocation: invocation, LogLine: l}
 		if len(r.lines) < h.maxLines {
 			r.lines = append(r.lines, e)
 		} else {
@@ -97,14 +97,14 @@ func (h *logHub) publish(id, invocation string, logs []engine.Log) {
 }
 
 // recent returns the kept lines of worker id with a sequence number above since.
-func (h *logHub) recent(id string, since uint64) []client.LogEntry {
+func (h *logHub) recent(id string, since uint64) []api.LogEntry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.recentLocked(id, since)
 }
 
-func (h *logHub) recentLocked(id string, since uint64) []client.LogEntry {
-	out := []client.LogEntry{}
+func (h *logHub) recentLocked(id string, since uint64) []api.LogEntry {
+	out := []api.LogEntry{}
 	r := h.rings[id]
 	if r == nil {
 		return out
@@ -121,14 +121,14 @@ func (h *logHub) recentLocked(id string, since uint64) []client.LogEntry {
 
 // subscribe returns the kept lines after since and a follower for the lines to come,
 // with no gap between them.
-func (h *logHub) subscribe(id string, since uint64) ([]client.LogEntry, *logSub) {
+func (h *logHub) subscribe(id string, since uint64) ([]api.LogEntry, *logSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var backlog []client.LogEntry
+	var backlog []api.LogEntry
 	if since > 0 {
 		backlog = h.recentLocked(id, since)
 	}
-	sub := &logSub{ch: make(chan client.LogEntry, subBuffer)}
+	sub := &logSub{ch: make(chan api.LogEntry, subBuffer)}
 	h.ring(id).subs[sub] = struct{}{}
 	return backlog, sub
 }
@@ -181,7 +181,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f := q.Get("follow"); f {
 	case "", "0", "false":
-		writeJSON(w, http.StatusOK, client.LogList{Logs: s.logs.recent(id, since)})
+		writeJSON(w, http.StatusOK, api.LogList{Logs: s.logs.recent(id, since)})
 		return
 	case "1", "true":
 	default:
@@ -189,7 +189,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Draining() {
-		writeError(w, isoerr.New(client.CodeShuttingDown, "the server is shutting down"))
+		writeError(w, isoerr.New(isoerr.ShuttingDown, "the server is shutting down"))
 		return
 	}
 	backlog, sub := s.logs.subscribe(id, since)
@@ -203,7 +203,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if _, err := fmt.Fprint(w, ": following the console output of worker "+id+"\n\n"); err != nil {
 		return
 	}
-	send := func(e client.LogEntry) error {
+	send := func(e api.LogEntry) error {
 		b, _ := json.Marshal(e)
 		_, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", e.Seq, b)
 		return err

@@ -84,9 +84,9 @@ func TestLogs(t *testing.T) {
 		}
 	}
 	_, err = ts.c.Logs(ctx, "nobody", 0)
-	wantCode(t, err, client.CodeNotFound)
+	wantCode(t, err, isoerr.NotFound)
 	_, err = ts.c.FollowLogs(ctx, "nobody", 0)
-	wantCode(t, err, client.CodeNotFound)
+	wantCode(t, err, isoerr.NotFound)
 
 	// Raw SSE framing.
 	req, _ := http.NewRequestWithContext(ctx, "GET", ts.url+"/v1/workers/logger/logs?follow=1", nil)
@@ -362,7 +362,7 @@ func TestGracefulShutdown(t *testing.T) {
 		ts.Handler().ServeHTTP(rec, req)
 		var e struct{ Error *isoerr.Error }
 		json.Unmarshal(rec.Body.Bytes(), &e)
-		if rec.Code != 503 || e.Error == nil || e.Error.Code != client.CodeShuttingDown || rec.Header().Get("Retry-After") == "" {
+		if rec.Code != 503 || e.Error == nil || e.Error.Code != isoerr.ShuttingDown || rec.Header().Get("Retry-After") == "" {
 			t.Fatalf("POST %s while draining: %d %s", path, rec.Code, rec.Body)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -121,14 +121,14 @@ func unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeError(w, isoerr.New(client.CodeMethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
+		writeError(w, isoerr.New(isoerr.MethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
 	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		for k, v := range rec.header {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(rec.status)
 	default:
-		writeError(w, isoerr.New(client.CodeNotFound, "no route %s %s (see GET /v1/openapi.json)", r.Method, r.URL.Path))
+		writeError(w, isoerr.New(isoerr.NotFound, "no route %s %s (see GET /v1/openapi.json)", r.Method, r.URL.Path))
 	}
 }
 
@@ -228,12 +228,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if s.Draining() {
-		writeError(w, isoerr.New(client.CodeShuttingDown, "the server is shutting down"))
+		writeError(w, isoerr.New(isoerr.ShuttingDown, "the server is shutting down"))
 		return
 	}
 	st := s.l.Stats()
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "workers": st.Workers,
-		"sandboxes": map[string]int{"busy": st.BusySandboxes, "idle": st.IdleSandboxes}})
+	writeJSON(w, http.StatusOK, api.Health{OK: true, Workers: st.Workers,
+		Sandboxes: api.SandboxCounts{Busy: st.BusySandboxes, Idle: st.IdleSandboxes}})
 }
 
 func handleOpenAPI(w http.ResponseWriter, r *http.Request) {

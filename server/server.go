@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/engine"
@@ -372,7 +371,7 @@ func (s *Server) begin() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return isoerr.New(client.CodeShuttingDown, "the server is shutting down; retry on another instance")
+		return isoerr.New(isoerr.ShuttingDown, "the server is shutting down; retry on another instance")
 	}
 	s.inflight++
 	return nil

@@ -7,17 +7,12 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/session"
 )
-
-// forkBody is POST /v1/sessions/{id}/fork: the copy's name (generated when empty).
-type forkBody struct {
-	Name string `json:"name,omitempty"`
-}
 
 func newSessionName() string {
 	var b [8]byte
@@ -58,7 +53,7 @@ func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request, v any) err
 }
 
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
-	var body client.SessionOptions
+	var body api.SessionOptions
 	if err := s.decodeObject(w, r, &body); err != nil {
 		writeError(w, err)
 		return
@@ -99,7 +94,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.end()
-	var body client.SessionEvalRequest
+	var body api.SessionEvalRequest
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
 		return
@@ -108,7 +103,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "an eval's limits take cpuMs, wallMs and subRequests (not negative; they can lower the session's, not raise them); memoryMb is set when the session is created"))
 		return
 	}
-	res, err := s.sessions.Eval(r.Context(), id, body.Code, body.Limits.Engine())
+	res, err := s.sessions.Eval(r.Context(), id, body.Code, loader.EngineLimits(body.Limits))
 	if c := isoerr.CodeOf(err); c == isoerr.NotFound || c == isoerr.InvalidRequest {
 		writeError(w, err) // nothing ran
 		return
@@ -116,7 +111,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 	lr := &loader.Result{Result: *res}
 	s.record(inv, lr, err)
 	w.Header().Set("X-Isobox-Invocation", inv.id)
-	out := client.SessionOutcome{Outcome: loader.NewOutcome(loader.KindCall, lr, err), RolledBack: session.RolledBack(err)}
+	out := api.SessionOutcome{Outcome: loader.NewOutcome(loader.KindCall, lr, err), RolledBack: session.RolledBack(err)}
 	status := http.StatusOK
 	if out.Error != nil {
 		status = StatusOf(out.Error.Code)
@@ -130,7 +125,7 @@ func (s *Server) handleForkSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var body forkBody
+	var body api.SessionFork
 	if err := s.decodeObject(w, r, &body); err != nil {
 		writeError(w, err)
 		return

@@ -11,31 +11,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/store"
 )
 
-// codeBody is WorkerCode as the API accepts and stores it: loader.WorkerCode's JSON plus
+// codeBody is WorkerCode as the API accepts and stores it (api.WorkerCode), with
 // globalOutbound, the worker's egress policy (null or absent: the server's default policy,
 // which denies everything unless the operator set one).
 type codeBody struct {
-	loader.WorkerCode
-	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
+	api.WorkerCode
 }
 
 // code checks the body and returns the WorkerCode and egress policy it describes.
 func (b *codeBody) code() (loader.WorkerCode, *egress.Policy, error) {
+	code := loader.FromAPI(b.WorkerCode)
 	p, err := parsePolicy(b.GlobalOutbound)
 	if err != nil {
-		return b.WorkerCode, nil, err
+		return code, nil, err
 	}
 	if string(b.GlobalOutbound) == "null" {
 		b.GlobalOutbound = nil
 	}
-	return b.WorkerCode, p, b.WorkerCode.Validate()
+	return code, p, code.Validate()
 }
 
 // canonical is the stored form of a worker (codeBody's JSON, without HTML escaping) and its
@@ -52,7 +52,7 @@ func canonical(c codeBody) ([]byte, string, error) {
 	return b, "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-// workerJSON is a stored worker as the API shows it (client.Worker, with the code as it is
+// workerJSON is a stored worker as the API shows it (api.Worker, with the code as it is
 // stored).
 type workerJSON struct {
 	ID        string          `json:"id"`
@@ -69,7 +69,7 @@ func toJSON(w store.Worker) workerJSON {
 
 func storeError(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return isoerr.New(client.CodeNotFound, "%s", strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())+" does not exist")
+		return isoerr.New(isoerr.NotFound, "%s", strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error())+" does not exist")
 	}
 	return isoerr.New(isoerr.Internal, "%v", err)
 }

@@ -8,7 +8,7 @@
 // state before the call, and the error says so).
 //
 //	m, _ := session.New(session.Config{Engine: e, Images: dir})
-//	m.Create(ctx, "s1", session.Options{Limits: loader.Limits{CPUMs: 100}})
+//	m.Create(ctx, "s1", session.Options{Limits: api.Limits{CPUMs: 100}})
 //	m.Eval(ctx, "s1", "let x = 41", engine.Limits{})
 //	res, _ := m.Eval(ctx, "s1", "x + 1", engine.Limits{}) // 42
 package session
@@ -20,16 +20,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
-	"github.com/isobox/isobox/loader"
 )
 
 // Config configures a Manager.
@@ -60,7 +59,7 @@ type Options struct {
 	// pass limits of its own: for each limit the tighter one applies, so an eval can lower
 	// the session's limits but never raise them. MemoryMB sizes the session's sandbox
 	// (Config.Memory when 0) and cannot be changed per eval.
-	Limits loader.Limits `json:"limits,omitzero"`
+	Limits api.Limits `json:"limits,omitzero"`
 	// GlobalOutbound is the session's egress policy (JSON, as a worker's globalOutbound),
 	// handed to Config.Outbound. nil: the policy Config.Outbound gives when there is none.
 	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
@@ -98,26 +97,12 @@ type state struct {
 
 func (s state) empty() bool { return s.img == nil && s.raw == nil }
 
-// Info describes a session: the answer of creating, forking and listing sessions.
-type Info struct {
-	Name string `json:"name"`
-	// Live: the session's sandbox is in memory.
-	Live bool `json:"live"`
-	// Hibernated: the session is kept in the image store only (no sandbox in memory).
-	Hibernated  bool      `json:"hibernated"`
-	MemoryBytes int       `json:"memoryBytes"` // live sandbox's linear memory
-	LastUsed    time.Time `json:"lastUsed,omitzero"`
-}
+// Info describes a session (the wire type: name, live, hibernated, memory, last use).
+type Info = api.SessionInfo
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// CheckName reports whether name can name a session.
-func CheckName(name string) error {
-	if !validName.MatchString(name) {
-		return isoerr.New(isoerr.InvalidRequest, "session name %q must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
-	}
-	return nil
-}
+// CheckName reports whether name can name a session (api.CheckSessionName: the one id rule
+// of the API).
+func CheckName(name string) error { return api.CheckSessionName(name) }
 
 func key(name string) string { return "session:" + name }
 
@@ -197,7 +182,7 @@ func (m *Manager) Create(ctx context.Context, name string, opts Options) (Info, 
 
 // checkOptions reports what is wrong with opts, as invalid_request.
 func (m *Manager) checkOptions(name string, opts Options) error {
-	if err := opts.Limits.Engine().Validate(); err != nil {
+	if err := engine.WireLimits(&opts.Limits).Validate(); err != nil {
 		return err
 	}
 	if m.cfg.Outbound == nil {
@@ -270,7 +255,7 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 		}
 		return &engine.Result{}, err
 	}
-	lim = e.opts.Limits.Engine().Min(lim)
+	lim = engine.WireLimits(&e.opts.Limits).Min(lim)
 	lim.Memory = 0 // the sandbox's, fixed when it was made
 	res, err := evalSnippet(ctx, e.sb, lim, code)
 	e.lastUsed = time.Now()

@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
-	"github.com/isobox/isobox/loader"
 )
 
 // remote holds the flags of the commands that talk to a running server.
@@ -127,7 +127,7 @@ func cmdWorkersPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return code
 	}
 	id, files := pos[0], pos[1:]
-	var wc loader.WorkerCode
+	var wc api.WorkerCode
 	switch {
 	case *codeFile != "" && len(files) > 0, *codeFile == "" && len(files) == 0:
 		fmt.Fprintln(stderr, "isobox: give module files or --code WORKER.json, not both")
@@ -148,14 +148,15 @@ func cmdWorkersPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 2
 		}
 	default:
-		var err error
-		if wc, err = readWorker(files); err != nil {
+		lc, err := readWorker(files)
+		if err != nil {
 			fmt.Fprintf(stderr, "isobox: %v\n", err)
 			return 2
 		}
+		wc = lc.API()
 	}
 	if *cpuMs != 0 || *wallMs != 0 || *memoryMB != 0 {
-		wc.Limits = &loader.Limits{CPUMs: *cpuMs, WallMs: *wallMs, MemoryMB: *memoryMB}
+		wc.Limits = &api.Limits{CPUMs: *cpuMs, WallMs: *wallMs, MemoryMB: *memoryMB}
 	}
 	for _, kv := range envs {
 		k, v, ok := strings.Cut(kv, "=")
@@ -216,7 +217,7 @@ func cmdWorkersList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !ok {
 		return 2
 	}
-	var all []client.Worker
+	var all []api.Worker
 	for after := ""; ; {
 		page, err := c.ListWorkers(ctx, client.ListOptions{After: after, Limit: 1000})
 		if err != nil {
@@ -279,7 +280,7 @@ func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return 2
 	}
-	var out *loader.Outcome
+	var out *api.Outcome
 	var err error
 	if *call != "" {
 		if !json.Valid([]byte(*callArgs)) {
@@ -288,7 +289,7 @@ func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		out, err = c.CallJSON(ctx, pos[0], *call, json.RawMessage(*callArgs))
 	} else {
-		fr := client.FetchRequest{Method: strings.ToUpper(*method), URL: *url, Body: *body}
+		fr := api.FetchRequest{Method: strings.ToUpper(*method), URL: *url, Body: *body}
 		for _, h := range headers {
 			k, v, ok := strings.Cut(h, ":")
 			if !ok {
@@ -349,7 +350,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	print := func(e client.LogEntry) {
+	print := func(e api.LogEntry) {
 		if r.jsonOut {
 			b, _ := json.Marshal(e)
 			fmt.Fprintf(stdout, "%s\n", b)

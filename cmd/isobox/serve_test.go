@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
-	"github.com/isobox/isobox/loader"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes to it.
@@ -87,7 +87,7 @@ func TestServe(t *testing.T) {
 	}
 	ctx := context.Background()
 	c, _ := client.New(s.url, key)
-	code := loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(`export default { fetch() { return new Response("served") } }`)}}
+	code := api.WorkerCode{MainModule: "main.js", Modules: map[string]api.Module{"main.js": api.JS(`export default { fetch() { return new Response("served") } }`)}}
 	if _, err := c.PutWorker(ctx, "w", code); err != nil {
 		t.Fatal(err)
 	}
