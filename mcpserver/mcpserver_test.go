@@ -55,7 +55,7 @@ func connectors(t *testing.T) *codemode.Connectors {
 
 func newServer(t *testing.T, cs *codemode.Connectors) *mcpserver.Server {
 	t.Helper()
-	s, err := mcpserver.New(mcpserver.Config{Loader: testLoader, Connectors: cs, Limits: codemode.Limits{CPUMs: 200}})
+	s, err := mcpserver.New(mcpserver.Config{Loader: testLoader, Connectors: cs, Limits: codemode.Limits{CPUMs: 1000}}) // 20x what the tests that finish need on a slow machine
 	if err != nil {
 		t.Fatal(err)
 	}

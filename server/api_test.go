@@ -29,7 +29,7 @@ func TestWorkersCRUD(t *testing.T) {
 	}
 	code := js(helloJS)
 	code.Env = map[string]any{"TAG": "v1"}
-	code.Limits = &loader.Limits{CPUMs: 200}
+	code.Limits = &loader.Limits{CPUMs: 1000}
 	w, err := c.PutWorker(ctx, "hello", code)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func TestMCPCommand(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- serveMCP(ctx, []string{"--cache-dir", cacheDir, "--codemode-config", filepath.Join(dir, "codemode.json"), "--cpu-ms", "200"}, sr, sw, stderr)
+		done <- serveMCP(ctx, []string{"--cache-dir", cacheDir, "--codemode-config", filepath.Join(dir, "codemode.json"), "--cpu-ms", "1000"}, sr, sw, stderr)
 		sw.Close()
 	}()
 
