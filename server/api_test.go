@@ -49,7 +49,7 @@ func TestWorkersCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Hash != w.Hash || got.Code == nil || got.Code.MainModule != "main.js" || string(got.Code.Modules["main.js"].Content) != helloJS ||
-		got.Code.Env["TAG"] != "v1" || got.Code.Limits.CPUMs != 200 {
+		got.Code.Env["TAG"] != "v1" || got.Code.Limits.CPUMs != 1000 {
 		t.Fatalf("get: %+v", got)
 	}
 
