@@ -97,8 +97,8 @@ func TestServerBodiesHaveTheWireNames(t *testing.T) {
 	}
 }
 
-// The worker id and secret name parameters of openapi.json document the rules of package
-// api.
+// The worker id, session name and secret name parameters of openapi.json document the
+// rules of package api.
 func TestOpenAPIIDPatternsAreTheRule(t *testing.T) {
 	type param struct {
 		Name   string `json:"name"`
@@ -129,7 +129,7 @@ func TestOpenAPIIDPatternsAreTheRule(t *testing.T) {
 			for _, p := range params {
 				want := ""
 				switch {
-				case p.In == "path" && p.Name == "id" && strings.HasPrefix(path, "/v1/workers/"):
+				case p.In == "path" && p.Name == "id" && (strings.HasPrefix(path, "/v1/workers/") || strings.HasPrefix(path, "/v1/sessions/")):
 					want = api.IDPattern
 				case p.In == "path" && p.Name == "name" && strings.HasPrefix(path, "/v1/secrets/"):
 					want = api.SecretNamePattern
@@ -143,8 +143,26 @@ func TestOpenAPIIDPatternsAreTheRule(t *testing.T) {
 			}
 		}
 	}
-	if checked < 10 {
+	if checked < 13 {
 		t.Fatalf("checked %d parameters; openapi.json has more", checked)
+	}
+	// The names a body gives a new session follow the same rule.
+	var schemas struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Pattern string `json:"pattern"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &schemas); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"SessionCreate", "SessionFork"} {
+		if got := schemas.Components.Schemas[name].Properties["name"].Pattern; got != api.IDPattern {
+			t.Errorf("%s.name has pattern %q, want %q", name, got, api.IDPattern)
+		}
 	}
 }
 
@@ -168,6 +186,8 @@ func TestOpenAPISchemasAreTheWireTypes(t *testing.T) {
 		"SecretList": api.SecretList{}, "EgressAudit": api.EgressAudit{},
 		"CodemodeRequest": api.ExecuteRequest{}, "CodemodeLimits": api.CodemodeLimits{},
 		"CodemodeCall": api.ToolCall{}, "CodemodeResult": api.ExecuteResult{},
+		"SessionCreate": api.SessionOptions{}, "SessionFork": api.SessionFork{}, "SessionEval": api.SessionEvalRequest{},
+		"SessionInfo": api.SessionInfo{}, "SessionList": api.SessionList{}, // SessionOutcome: allOf Outcome + rolledBack
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {
