@@ -7,7 +7,7 @@ import (
 )
 
 // EgressEntry is one outbound decision of the egress gateway, as GET
-// /v1/workers/{id}/egress lists them (newest first). It has the JSON form of egress.Entry.
+// /v1/workers/{id}/egress lists them (newest first). egress.Entry is this type.
 type EgressEntry struct {
 	Time   time.Time `json:"time"`
 	Worker string    `json:"worker,omitempty"`
@@ -16,14 +16,18 @@ type EgressEntry struct {
 	// "[redacted]".
 	URL string `json:"url"`
 	// Hop is 0 for the request itself, n for the n-th redirect the gateway followed.
-	Hop     int  `json:"hop,omitempty"`
+	Hop int `json:"hop,omitempty"`
+	// Allowed is false when nothing was sent: the policy denied the request
+	// (egress_denied) or the SSRF guard refused the address its host resolved to
+	// (egress_private_address).
 	Allowed bool `json:"allowed"`
 	// Rule is the index of the policy rule that decided, or -1 when none matched.
 	Rule int `json:"rule"`
 	// Hint, for a denial, says which rule would allow the request, or how to write one.
 	Hint   string `json:"hint,omitempty"`
 	Status int    `json:"status,omitempty"`
-	// BytesOut counts the request body sent; BytesIn the response body delivered.
+	// BytesOut counts the request body sent; BytesIn the response body delivered (after
+	// decompression).
 	BytesOut int64 `json:"bytesOut"`
 	BytesIn  int64 `json:"bytesIn"`
 	// Duration is in nanoseconds on the wire, as its name there says.

@@ -1,6 +1,8 @@
 package codemode
 
 import (
+	"github.com/isobox/isobox/api"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,37 +82,13 @@ type Options struct {
 }
 
 // Result is what a run gives back, in the shape of @cloudflare/codemode's executor plus
-// the trace of tool calls.
-type Result struct {
-	// Result is the value the code returned, as JSON (null for undefined).
-	Result json.RawMessage `json:"result"`
-	// Error says why the run failed: a syntax error (invalid_worker_code), an exception or
-	// rejected tool call nobody caught (worker_exception), a limit (cpu_limit_exceeded,
-	// wall_time_exceeded, memory_limit_exceeded), a promise that can never settle
-	// (no_response), or bad arguments to Execute (invalid_request).
-	Error *isoerr.Error `json:"error,omitempty"`
-	// Logs is the code's console output.
-	Logs []loader.LogLine `json:"logs"`
-	// Calls are the tool calls the code made, in the order they reached the host (calls
-	// started together, as with Promise.all, may come in any order).
-	Calls []Call `json:"calls"`
-	// CallsOverLimit counts the calls rejected once MaxToolCalls were made (not in Calls).
-	CallsOverLimit int     `json:"callsOverLimit,omitempty"`
-	CPUMs          float64 `json:"cpu_ms"`
-	WallMs         float64 `json:"wall_ms"`
-}
+// the trace of tool calls: the wire's api.ExecuteResult (Error says why a run failed: a
+// syntax error, an uncaught exception or tool rejection, a limit, a promise that can never
+// settle, or bad arguments to Execute).
+type Result = api.ExecuteResult
 
-// Call is one tool call of a run.
-type Call struct {
-	// Name is the tool as the code called it: "codemode.searchWeb".
-	Name      string          `json:"name"`
-	Arguments json.RawMessage `json:"arguments"`
-	// Result is the tool's JSON result, or Error its failure (unknown tool, arguments
-	// that do not match the schema, the tool's own error).
-	Result     json.RawMessage `json:"result,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	DurationMs float64         `json:"durationMs"`
-}
+// Call is one tool call of a run (api.ToolCall).
+type Call = api.ToolCall
 
 // Executor runs model-written code against tools, each run in a fresh sandbox. It is
 // safe for concurrent use.

@@ -1,43 +1,20 @@
 package egress
 
 import (
+	"github.com/isobox/isobox/api"
+
 	"context"
 	"github.com/isobox/isobox/fetchctx"
 	"maps"
 	"sync"
-	"time"
 
 	"github.com/isobox/isobox/isoerr"
 )
 
 // Entry is one decision of the gateway: one request, or one hop of a redirected request.
-// It never holds a secret value, request or response headers, or URL query values.
-type Entry struct {
-	Time   time.Time `json:"time"`
-	Worker string    `json:"worker,omitempty"` // from WithWorker
-	Method string    `json:"method"`
-	// URL is the destination without user info, and with query values replaced by
-	// "[redacted]".
-	URL string `json:"url"`
-	// Hop is 0 for the request itself, n for the n-th redirect the gateway followed.
-	Hop int `json:"hop,omitempty"`
-	// Allowed is false when nothing was sent: the policy denied the request
-	// (egress_denied) or the SSRF guard refused the address its host resolved to
-	// (egress_private_address).
-	Allowed bool `json:"allowed"`
-	// Rule is the index of the rule that decided, or -1 when none matched.
-	Rule int `json:"rule"`
-	// Hint, for a denial, says which rule would allow the request, or how to write one.
-	Hint   string `json:"hint,omitempty"`
-	Status int    `json:"status,omitempty"`
-	// BytesOut counts the request body sent; BytesIn the response body delivered (after
-	// decompression).
-	BytesOut int64         `json:"bytesOut"`
-	BytesIn  int64         `json:"bytesIn"`
-	Duration time.Duration `json:"durationNs"`
-	// Error is the code of the error the request ended with, if any.
-	Error isoerr.Code `json:"error,omitempty"`
-}
+// It never holds a secret value, request or response headers, or URL query values. It is
+// the wire's type (api.EgressEntry): the audit route hands it out as it is.
+type Entry = api.EgressEntry
 
 // Counters are totals since an Audit was made, for metrics (a Prometheus collector reads
 // them with Audit.Counters).

@@ -137,9 +137,9 @@ func (s *Server) handleEgressAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	out := api.EgressAudit{Entries: []api.EgressEntry{}}
-	for _, e := range s.egress.Audit().Entries(id, limit) {
-		out.Entries = append(out.Entries, api.EgressEntry(e)) // egress.Entry has the wire's shape
+	out := api.EgressAudit{Entries: s.egress.Audit().Entries(id, limit)}
+	if out.Entries == nil {
+		out.Entries = []api.EgressEntry{}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
