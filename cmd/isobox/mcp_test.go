@@ -306,4 +306,3 @@ func npmInstall(t *testing.T, dir, pkg, version string) {
 		t.Fatalf("npm install %s@%s: %v\n%s", pkg, version, err, out)
 	}
 }
-

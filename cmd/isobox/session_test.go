@@ -4,88 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// process is an `isobox serve` running as a separate process.
-type process struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncBuffer
-}
-
-const processKey = "kill-test-admin-key-0123456789"
-
-// startProcess runs `isobox serve` from bin on a free loopback port over data and waits
-// until it listens.
-func startProcess(t *testing.T, bin, data string) *process {
-	t.Helper()
-	p := &process{stderr: &syncBuffer{}}
-	p.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--cache-dir", cacheDir)
-	p.cmd.Env = append(os.Environ(), "ISOBOX_API_KEY="+processKey)
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-exited })
-	re := regexp.MustCompile(`serving the HTTP API on (http://\S+)`)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
-			p.url = m[1]
-			return p
-		}
-		select {
-		case <-exited:
-			t.Fatalf("isobox serve exited: %s", p.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("isobox serve did not start: %s", p.stderr)
-		}
-	}
-}
-
-// kill sends SIGKILL: no shutdown, no hibernation, nothing flushed.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// post sends a JSON body with the key and returns the status and body; err is a transport
-// error (the process is gone).
-func (p *process) post(path, body string) (int, []byte, error) {
-	req, _ := http.NewRequest("POST", p.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+processKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
 
 // Every eval that `isobox serve` acknowledged survives a kill -9 of the process, and so do
 // acknowledged creations and forks; calls in flight at the kill may or may not be there.
 func TestSessionsSurviveKill9(t *testing.T) {
 	bin := buildIsobox(t)
 	data := t.TempDir()
-	p := startProcess(t, bin, data)
+	p := startServe(t, bin, "--data", data)
 	const sessions, before = 3, 8
 	for i := range sessions {
 		if st, b, err := p.post("/v1/sessions", fmt.Sprintf(`{"name":"s%d"}`, i)); err != nil || st != 201 {
@@ -150,7 +81,7 @@ func TestSessionsSurviveKill9(t *testing.T) {
 	p.kill(t)
 	wg.Wait()
 
-	p = startProcess(t, bin, data)
+	p = startServe(t, bin, "--data", data)
 	for s := range sessions {
 		st, b, err := p.post(fmt.Sprintf("/v1/sessions/s%d/eval", s), `{"code":"list"}`)
 		var o struct {
