@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,19 @@ type invocation struct {
 	uploads   map[int]*io.PipeWriter // fetch request bodies being streamed, by the fetch's op id
 	cancelOps context.CancelFunc
 	opsCtx    context.Context
+	// hostOps counts the goroutines of host operations this invocation started (fetches,
+	// body reads and writes, tool calls): end waits for them, so that none outlives the
+	// call that started it.
+	hostOps sync.WaitGroup
+}
+
+// spawn runs fn on a goroutine of the invocation's host operations (see hostOps).
+func (inv *invocation) spawn(fn func()) {
+	inv.hostOps.Add(1)
+	go func() {
+		defer inv.hostOps.Done()
+		fn()
+	}()
 }
 
 type opResult struct {
@@ -89,14 +103,21 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 	return inv
 }
 
+// end finishes an invocation: it cancels the host operations still running, closes the
+// bodies still open, and waits until every operation's goroutine has returned, so that
+// nothing the call started (a tool function, a fetch) still runs once the call returns.
+// A ToolFunc or transport that ignores its context's end holds the call up until it
+// returns.
 func (sb *Sandbox) end() {
-	sb.inv.cancelOps()
-	for _, b := range sb.inv.bodies {
+	inv := sb.inv
+	inv.cancelOps()
+	for _, b := range inv.bodies {
 		b.rc.Close() // unread bodies end with the invocation
 	}
-	for _, w := range sb.inv.uploads {
+	for _, w := range inv.uploads {
 		w.CloseWithError(errors.New("the invocation ended before the request body did"))
 	}
+	inv.hostOps.Wait()
 	sb.inv = nil
 }
 
@@ -378,7 +399,7 @@ func (sb *Sandbox) startOp(in []byte) error {
 	rt, done := sb.cfg.Outbound, inv.opDone
 	// No cancel when the round trip returns: the response body, still being streamed, lives
 	// on the request's context until the guest closes it or the invocation ends.
-	go func() {
+	inv.spawn(func() {
 		v, body, err := roundTrip(rt, hreq.WithContext(ctx), mode, reqBody, streamed)
 		r := opResult{id: a.ID, value: v, body: body}
 		if err != nil {
@@ -391,7 +412,7 @@ func (sb *Sandbox) startOp(in []byte) error {
 				body.Close()
 			}
 		}
-	}()
+	})
 	return nil
 }
 
@@ -413,7 +434,7 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 	inv.ops[id] = cancel
 	inv.toolOps[id] = true
 	tools, done := sb.cfg.Tools, inv.opDone
-	go func() {
+	inv.spawn(func() {
 		defer cancel()
 		v, err := tools(ctx, a.Name, a.Args)
 		r := opResult{id: id, value: v}
@@ -429,7 +450,7 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 		case done <- r:
 		case <-ctx.Done():
 		}
-	}()
+	})
 	return nil
 }
 
@@ -594,7 +615,7 @@ func (sb *Sandbox) startBodyWrite(id int, payload json.RawMessage) error {
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
 	done := inv.opDone
-	go func() {
+	inv.spawn(func() {
 		defer cancel()
 		r := opResult{id: id, value: true}
 		if _, err := w.Write(chunk); err != nil {
@@ -604,7 +625,7 @@ func (sb *Sandbox) startBodyWrite(id int, payload json.RawMessage) error {
 		case done <- r:
 		case <-ctx.Done():
 		}
-	}()
+	})
 	return nil
 }
 
@@ -629,7 +650,7 @@ func (sb *Sandbox) startBodyRead(id int, payload json.RawMessage) error {
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
 	done, limit := inv.opDone, inv.limits.Output
-	go func() {
+	inv.spawn(func() {
 		defer cancel()
 		buf := make([]byte, bodyChunk)
 		n, err := io.ReadFull(b.rc, buf)
@@ -647,6 +668,6 @@ func (sb *Sandbox) startBodyRead(id int, payload json.RawMessage) error {
 		case done <- r:
 		case <-ctx.Done():
 		}
-	}()
+	})
 	return nil
 }
