@@ -1,0 +1,70 @@
+package loader_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// spinner tells the test server it runs, then spins until it is stopped.
+const spinner = `export default {
+  async spin(url) { await fetch(url); while (true) {} },
+  ping() { return "pong"; },
+};`
+
+// Calls whose context is canceled stop at once and free their slots: with every slot of a
+// worker held by spinning calls and more calls queued behind them, canceling them all lets
+// the next call run at once, long before the spinning calls' CPU limit (20 s) would have
+// stopped them.
+func TestCanceledCallsFreeTheirSlots(t *testing.T) {
+	const slots, queued = 4, 3
+	l := newLoader(t, loader.Config{MaxInstancesPerWorker: slots})
+	hits := make(chan struct{}, slots+queued)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits <- struct{}{} }))
+	defer srv.Close()
+	codeFn := func() (loader.WorkerCode, error) {
+		c := code(spinner)
+		c.Limits = &loader.Limits{CPUMs: 20000}
+		c.Outbound = http.DefaultTransport
+		return c, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	args, _ := json.Marshal([]string{srv.URL})
+	var wg sync.WaitGroup
+	errs := make(chan error, slots+queued)
+	for range slots + queued {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := l.Get("spin", codeFn).Call(ctx, "spin", args)
+			errs <- err
+		}()
+	}
+	for range slots { // every slot holds a call that is spinning (or about to)
+		<-hits
+	}
+	start := time.Now()
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if isoerr.CodeOf(err) != isoerr.Canceled {
+			t.Fatalf("a canceled call ended with %v, want canceled", err)
+		}
+	}
+	next, stop := context.WithTimeout(context.Background(), 10*time.Second) // half the spinners' CPU limit
+	defer stop()
+	res, err := l.Get("spin", codeFn).Call(next, "ping", nil)
+	if err != nil || string(res.Value) != `"pong"` {
+		t.Fatalf("the next call after the canceled ones: %v, %v", res, err)
+	}
+	t.Logf("%d spinning and %d queued calls canceled; the next call answered %v after the cancel", slots, queued, time.Since(start))
+}
