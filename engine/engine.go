@@ -276,19 +276,16 @@ func (e *Engine) compileRuntime(ctx context.Context, src string) error {
 	return nil
 }
 
-// instantiateHost defines the "isobox" host module: the sandbox's only imports.
+// instantiateHost defines the "isobox" host module (hostImports): the sandbox's only
+// imports besides WASI.
 func (e *Engine) instantiateHost(ctx context.Context) error {
 	b := e.rt.NewHostModuleBuilder("isobox")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-		stack[0] = uint64(sandboxOf(ctx).interrupt())
-	}), nil, []api.ValueType{api.ValueTypeI32}).Export("interrupt")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-		sb := sandboxOf(ctx)
-		stack[0] = uint64(uint32(sb.hostCall(uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3]))))
-	}), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("call")
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-		sandboxOf(ctx).take(uint32(stack[0]))
-	}), []api.ValueType{api.ValueTypeI32}, nil).Export("take")
+	for _, imp := range hostImports {
+		fn := imp.fn
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			fn(sandboxOf(ctx), stack)
+		}), imp.params, imp.results).Export(imp.name)
+	}
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("engine: host module: %w", err)
 	}

@@ -3,15 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"strconv"
@@ -22,7 +17,6 @@ import (
 
 	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/isoerr"
-	"github.com/isobox/isobox/runtime/weburl"
 )
 
 // invocation is the state of one call into a sandbox.
@@ -140,155 +134,6 @@ func (inv *invocation) nextTimer() (id int, at time.Time, ok bool) {
 	return
 }
 
-// op runs one synchronous host operation (see package runtime for the contract).
-func (sb *Sandbox) op(op string, in []byte) ([]byte, error) {
-	inv := sb.inv
-	if inv == nil {
-		return nil, typeError("host operation %q outside an invocation", op)
-	}
-	switch op {
-	case "console":
-		var l Log
-		if err := json.Unmarshal(in, &l); err != nil {
-			return nil, typeError("console: %v", err)
-		}
-		sb.log(l.Level, l.Message)
-		return nil, nil
-	case "random":
-		n, err := strconv.Atoi(string(in))
-		if err != nil || n < 0 || n > 65536 {
-			return nil, &hostError{name: "RangeError", msg: "random: byte count must be 0..65536"}
-		}
-		b := make([]byte, n)
-		_, _ = rand.Read(b)
-		return b, nil
-	case "url_parse":
-		var a struct {
-			Input string  `json:"input"`
-			Base  *string `json:"base"`
-		}
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("url_parse: %v", err)
-		}
-		rec, err := weburl.Parse(a.Input, a.Base)
-		if err != nil {
-			return nil, typeError("%v", err)
-		}
-		return json.Marshal(rec)
-	case "url_set":
-		var a struct{ Href, Prop, Value string }
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("url_set: %v", err)
-		}
-		rec, err := weburl.Set(a.Href, a.Prop, a.Value)
-		if err != nil {
-			return nil, typeError("%v", err)
-		}
-		return json.Marshal(rec)
-	case "timer_set":
-		var a struct{ ID, Ms int }
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("timer_set: %v", err)
-		}
-		inv.timers[a.ID] = time.Now().Add(time.Duration(a.Ms) * time.Millisecond)
-		return nil, nil
-	case "timer_clear":
-		var a struct{ ID int }
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("timer_clear: %v", err)
-		}
-		delete(inv.timers, a.ID)
-		return nil, nil
-	case "op_start":
-		return nil, sb.startOp(in)
-	case "body_end":
-		var a struct {
-			Handle int
-			Error  string
-		}
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("body_end: %v", err)
-		}
-		if w, ok := inv.uploads[a.Handle]; ok {
-			if a.Error != "" {
-				w.CloseWithError(errors.New(a.Error))
-			} else {
-				w.Close()
-			}
-			delete(inv.uploads, a.Handle)
-		}
-		return nil, nil
-	case "body_cancel":
-		var a struct{ Handle int }
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("body_cancel: %v", err)
-		}
-		if b, ok := inv.bodies[a.Handle]; ok {
-			b.rc.Close()
-			delete(inv.bodies, a.Handle)
-		}
-		return nil, nil
-	case "op_cancel":
-		var a struct{ ID int }
-		if err := json.Unmarshal(in, &a); err != nil {
-			return nil, typeError("op_cancel: %v", err)
-		}
-		if cancel, ok := inv.ops[a.ID]; ok {
-			cancel()
-			delete(inv.ops, a.ID)
-			delete(inv.toolOps, a.ID)
-		}
-		return nil, nil
-	case "body":
-		if len(in) > inv.limits.Output {
-			inv.overflow = isoerr.New(isoerr.OutputLimitExceeded, "the response body is %d bytes; the limit is %d", len(in), inv.limits.Output)
-			return nil, &hostError{name: "RangeError", msg: inv.overflow.Error()}
-		}
-		inv.body = append([]byte(nil), in...)
-		return nil, nil
-	case "complete", "complete_settled":
-		inv.complete = append([]byte(nil), in...)
-		inv.settled = op == "complete_settled"
-		return nil, nil
-	case "settled":
-		inv.settled = true
-		return nil, nil
-	case "module_resolve":
-		base, spec, _ := bytes.Cut(in, []byte{0})
-		name, err := sb.resolveModule(string(base), string(spec))
-		if err != nil {
-			return nil, typeError("%v", err)
-		}
-		return []byte(name), nil
-	case "module_source":
-		src, err := sb.moduleSource(string(in))
-		if err != nil {
-			return nil, typeError("%v", err)
-		}
-		return []byte(src), nil
-	case "require_source":
-		return sb.cfg.Modules.requireSource(string(in))
-	}
-	if alg, ok := strings.CutPrefix(op, "digest:"); ok {
-		var h hash.Hash
-		switch strings.ToUpper(alg) {
-		case "SHA-1":
-			h = sha1.New()
-		case "SHA-256":
-			h = sha256.New()
-		case "SHA-384":
-			h = sha512.New384()
-		case "SHA-512":
-			h = sha512.New()
-		default:
-			return nil, &hostError{name: "NotSupportedError", msg: fmt.Sprintf("digest algorithm %q is not supported", alg)}
-		}
-		h.Write(in)
-		return h.Sum(nil), nil
-	}
-	return nil, typeError("unknown host operation %q", op)
-}
-
 // log captures one console line, within the invocation's log budget.
 func (sb *Sandbox) log(level, msg string) {
 	inv := sb.inv
@@ -341,28 +186,9 @@ func (inv *invocation) settleBody(r *opResult) {
 	}
 }
 
-// startOp begins an asynchronous host operation; its result arrives on inv.opDone.
-func (sb *Sandbox) startOp(in []byte) error {
+// startFetch begins a fetch (asyncOps "fetch"); its response head arrives on inv.opDone.
+func (sb *Sandbox) startFetch(id int, payload json.RawMessage) error {
 	inv := sb.inv
-	var a struct {
-		ID      int             `json:"id"`
-		Kind    string          `json:"kind"`
-		Payload json.RawMessage `json:"payload"`
-	}
-	if err := json.Unmarshal(in, &a); err != nil {
-		return typeError("op_start: %v", err)
-	}
-	switch a.Kind {
-	case "fetch":
-	case "tool":
-		return sb.startTool(a.ID, a.Payload)
-	case "body_read":
-		return sb.startBodyRead(a.ID, a.Payload)
-	case "body_write":
-		return sb.startBodyWrite(a.ID, a.Payload)
-	default:
-		return typeError("unknown asynchronous operation %q", a.Kind)
-	}
 	if sb.cfg.Outbound == nil {
 		return typeError(noNetworkMessage)
 	}
@@ -371,7 +197,7 @@ func (sb *Sandbox) startOp(in []byte) error {
 		return &hostError{name: "Error", msg: fmt.Sprintf("%s: too many subrequests: the limit is %d per invocation", isoerr.SubrequestLimitExceeded, inv.limits.SubRequests)}
 	}
 	var req fetchRequest
-	if err := json.Unmarshal(a.Payload, &req); err != nil {
+	if err := json.Unmarshal(payload, &req); err != nil {
 		return typeError("fetch: %v", err)
 	}
 	mode := req.Redirect
@@ -390,18 +216,18 @@ func (sb *Sandbox) startOp(in []byte) error {
 	if req.BodyStream {
 		pr, pw := io.Pipe()
 		hreq.Body, hreq.ContentLength = pr, -1
-		inv.uploads[a.ID] = pw
+		inv.uploads[id] = pw
 		reqBody = nil
 	}
 	streamed := req.BodyStream
 	ctx, cancel := context.WithCancel(base)
-	inv.ops[a.ID] = cancel
+	inv.ops[id] = cancel
 	rt, done := sb.cfg.Outbound, inv.opDone
 	// No cancel when the round trip returns: the response body, still being streamed, lives
 	// on the request's context until the guest closes it or the invocation ends.
 	inv.spawn(func() {
 		v, body, err := roundTrip(rt, hreq.WithContext(ctx), mode, reqBody, streamed)
-		r := opResult{id: a.ID, value: v, body: body}
+		r := opResult{id: id, value: v, body: body}
 		if err != nil {
 			r.err = &opError{Name: "TypeError", Message: "fetch failed: " + err.Error()}
 		}

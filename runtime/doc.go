@@ -17,25 +17,97 @@
 //	host.cancelOp(id)        drop an async op (AbortSignal)
 //	host.setTimer(ms, fn) / host.clearTimer(id)   one-shot host timers
 //
-// Sync operations (op name, payload -> answer):
+// The host sends the runtime's dispatcher (90_worker.js) one JSON message per event:
+// "load", "fetch", "call", "eval" start an invocation; "timer" {"id"} fires a timer and "op"
+// {"id","ok","value","error"} settles an asynchronous operation.
 //
-//	"console"          JSON {"level":"log|info|warn|error|debug","message":string} -> ""
-//	"random"           decimal byte count (<= 65536)                         -> bytes
-//	"digest:SHA-256"   data bytes (also SHA-1, SHA-384, SHA-512)             -> bytes
-//	"url_parse"        JSON {"input":string,"base"?:string}                  -> JSON URLRecord
-//	"url_set"          JSON {"href":string,"prop":string,"value":string}     -> JSON URLRecord
-//	"timer_set"        JSON {"id":n,"ms":n}; "timer_clear" JSON {"id":n}
-//	"op_start"         JSON {"id":n,"kind":string,"payload":any}; "op_cancel" JSON {"id":n}
+// # Host operations
+//
+// Every operation is an entry of one table in package engine (engine/hostcall.go), which
+// dispatches by name; an op that is not in it throws TypeError. The op name is always a
+// string literal at the call site (a test checks every host.call, host.bytes and
+// host.startOp of js/, and every call_host of engine/js/build/glue.c, against the table).
+// The text between the two lines below is generated from the table (go test ./engine -run
+// TestHostOpsDocumented -update); a test fails when it differs.
+//
+// ---- generated from engine.hostOps and engine.asyncOps ----
+// Synchronous operations (host.call, host.bytes): name: payload -> answer.
+//
+//   - "console": JSON {"level":"log|info|warn|error|debug","message":string} -> empty.
+//     Records one console line, within the invocation's log budget (Limits.Logs).
+//   - "random": decimal byte count, 0..65536 -> that many random bytes.
+//     crypto.getRandomValues; a count out of range throws RangeError.
+//   - "digest:SHA-1": the data's bytes -> the SHA-1 digest's bytes.
+//     crypto.subtle.digest("SHA-1").
+//   - "digest:SHA-256": the data's bytes -> the SHA-256 digest's bytes.
+//     crypto.subtle.digest("SHA-256").
+//   - "digest:SHA-384": the data's bytes -> the SHA-384 digest's bytes.
+//     crypto.subtle.digest("SHA-384").
+//   - "digest:SHA-512": the data's bytes -> the SHA-512 digest's bytes.
+//     crypto.subtle.digest("SHA-512").
+//   - "url_parse": JSON {"input":string,"base"?:string} -> JSON URLRecord.
+//     Parses a URL (WHATWG URL standard, package runtime/weburl); a failure throws TypeError.
+//   - "url_set": JSON {"href":string,"prop":string,"value":string} -> JSON URLRecord.
+//     Runs one URL setter on href.
+//   - "timer_set": JSON {"id":n,"ms":n} -> empty.
+//     Arms one-shot timer id; it fires as a "timer" message ms milliseconds later.
+//   - "timer_clear": JSON {"id":n} -> empty.
+//     Disarms timer id.
+//   - "op_start": JSON {"id":n,"kind":string,"payload":any} -> empty.
+//     Starts asynchronous operation id of one of the kinds below; its outcome arrives as an
+//     "op" message {"type":"op","id":n,"ok":bool,"value":any,"error":{"name","message"}}. A
+//     payload it refuses throws at once.
+//   - "op_cancel": JSON {"id":n} -> empty.
+//     Drops asynchronous operation id (AbortSignal): its context is canceled and its outcome
+//     never delivered.
+//   - "body_end": JSON {"handle":n,"error"?:string} -> empty.
+//     Ends the streamed request body of fetch handle (the fetch's op id), or aborts it with
+//     error. Needs SandboxConfig.Outbound.
+//   - "body_cancel": JSON {"handle":n} -> empty.
+//     Closes the response body of fetch handle unread. Needs SandboxConfig.Outbound.
+//   - "body": the response body's bytes -> empty.
+//     Sets the invocation's response body; over Limits.Output it throws RangeError and the
+//     invocation ends with output_limit_exceeded.
+//   - "complete": JSON completion header {ok,code?,error?,status?,statusText?,headers?,result?} -> empty.
+//     Reports the invocation's outcome; ctx.waitUntil work may still run ("settled" follows).
+//   - "complete_settled": as complete -> empty.
+//     complete and settled at once: no waitUntil work is left.
+//   - "settled": empty -> empty.
+//     Every ctx.waitUntil promise has settled.
+//   - "module_resolve": base module name, NUL, specifier -> the resolved module name.
+//     Resolves an import or require() against the worker's module map (glue.c's module loader
+//     and require()); a missing module throws TypeError.
+//   - "module_source": module name -> ES module source text.
+//     The source of a module as an ES module (glue.c's module loader); CommonJS, JSON, text
+//     and data modules are wrapped.
+//   - "require_source": module name -> JSON {"type":"js|cjs|json|text|data","source":string}.
+//     The source of a module for require() (a data module's in base64); a missing module
+//     throws Error.
+//
+// Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
+//
+//   - "fetch": JSON {"method","url","headers":[[name,value]...],"body":base64|null,"bodyStream"?:bool,"redirect":"follow|manual|error"} -> JSON {"status":n,"statusText","headers":[[name,value]...],"url","redirected":bool,"bodyHandle":n}.
+//     Sends a request through SandboxConfig.Outbound (the egress gateway). The response body
+//     stays on the host: read it with body_read, drop it with body_cancel (bodyHandle is the
+//     fetch's op id). With bodyStream the request body follows through body_write and
+//     body_end. It fails with TypeError without outbound access, over Limits.SubRequests, or
+//     when the request fails. Needs SandboxConfig.Outbound.
+//   - "body_read": JSON {"handle":n} -> JSON {"chunk":base64,"done":bool}.
+//     Reads the next chunk (at most 64 KiB) of a fetch's response body; past Limits.Output it
+//     fails with TypeError. Needs SandboxConfig.Outbound.
+//   - "body_write": JSON {"handle":n,"chunk":base64} -> true.
+//     Writes one chunk of a fetch's streamed request body; resolves once the transport took it
+//     (backpressure). Needs SandboxConfig.Outbound.
+//   - "tool": JSON {"name":string,"args":any} -> the tool's JSON result.
+//     Calls SandboxConfig.Tools (Code Mode); the tool's error rejects with its message. Calls
+//     run concurrently; after a successful answer the invocation waits for the calls still
+//     running. Needs SandboxConfig.Tools.
+// ---- end of the generated text ----
 //
 // A URLRecord is {"href","origin","protocol","username","password","host","hostname","port",
 // "pathname","search","hash"}, each a string as the URL getters of the WHATWG URL standard
-// return them; a failed parse throws TypeError.
+// return them.
 //
-// Async operation kinds: "fetch", payload {"method","url","headers":[[name,value]...],
-// "body":base64|null,"redirect":"follow|manual|error"}, resolving to {"status","statusText",
-// "headers":[[name,value]...],"body":base64,"url","redirected"}; it rejects with a TypeError
-// when the sandbox has no outbound access or the request fails.
-//
-// Host errors arrive as thrown TypeError, RangeError, SyntaxError or Error with the host's
-// message.
+// Host errors arrive as thrown TypeError, RangeError, SyntaxError or Error (with the host's
+// name, e.g. NotSupportedError) with the host's message.
 package runtime

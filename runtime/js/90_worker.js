@@ -128,7 +128,7 @@ const worker = (() => {
   // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
   // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
   function complete(head, body, settled) {
-    const op = settled ? "complete_settled" : "complete";
+    const send = settled ? (h) => host.call("complete_settled", h) : (h) => host.call("complete", h);
     try {
       if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
       if (body !== null && body !== undefined) {
@@ -139,12 +139,12 @@ const worker = (() => {
         }
         if (primordials.apply(primordials.typedArrayByteLength, body, []) > 0) host.call("body", body);
       }
-      host.call(op, head);
+      send(head);
     } catch (e) {
       try {
-        host.call(op, failureHead(e, codeOf(e)));
+        send(failureHead(e, codeOf(e)));
       } catch {
-        host.call(op, '{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}');
+        send('{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}');
       }
     }
   }
