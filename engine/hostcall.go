@@ -388,6 +388,7 @@ func renderContract(w io.Writer) {
 	section("Synchronous operations (host.call, host.bytes): name: payload -> answer.", hostOps)
 	fmt.Fprintln(w, "//")
 	section("Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.", asyncOps)
+	fmt.Fprintln(w, "//")
 }
 
 // wrap breaks text into lines of at most width bytes (longer words stay whole).

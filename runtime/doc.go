@@ -102,6 +102,7 @@
 //     Calls SandboxConfig.Tools (Code Mode); the tool's error rejects with its message. Calls
 //     run concurrently; after a successful answer the invocation waits for the calls still
 //     running. Needs SandboxConfig.Tools.
+//
 // ---- end of the generated text ----
 //
 // A URLRecord is {"href","origin","protocol","username","password","host","hostname","port",
