@@ -325,8 +325,8 @@ func (sb *Sandbox) opBodyCancel(in []byte) ([]byte, error) {
 func (sb *Sandbox) opBody(in []byte) ([]byte, error) {
 	inv := sb.inv
 	if len(in) > inv.limits.Output {
-		inv.overflow = isoerr.New(isoerr.OutputLimitExceeded, "the response body is %d bytes; the limit is %d", len(in), inv.limits.Output)
-		return nil, &hostError{name: "RangeError", msg: inv.overflow.Error()}
+		inv.sig.overflow = isoerr.New(isoerr.OutputLimitExceeded, "the response body is %d bytes; the limit is %d", len(in), inv.limits.Output)
+		return nil, &hostError{name: "RangeError", msg: inv.sig.overflow.Error()}
 	}
 	inv.body = append([]byte(nil), in...)
 	return nil, nil

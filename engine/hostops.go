@@ -27,7 +27,7 @@ type invocation struct {
 	deadline time.Time
 	cpu      time.Duration // guest time used so far
 	running  time.Time     // start of the current guest slice
-	stopped  *isoerr.Error // why the guest was interrupted
+	sig      signals       // what can make it fail (see verdict)
 
 	logs      []Log
 	logBytes  int
@@ -39,7 +39,6 @@ type invocation struct {
 	opDone    chan opResult
 	complete  []byte // the completion header (JSON)
 	body      []byte // the response body
-	overflow  *isoerr.Error
 	settled   bool
 	subreqs   int
 	bodies    map[int]*openBody      // fetch response bodies being streamed, by handle

@@ -9,7 +9,9 @@ import (
 // and the plain copy used elsewhere.
 func TestImageRestorePaths(t *testing.T) {
 	ctx := context.Background()
-	e, err := New(ctx, Config{CacheDir: t.TempDir()})
+	// The suite's margin (internal/enginetest.Defaults): 20x the default CPU limit, so that a
+	// busy one-core machine does not trip it.
+	e, err := New(ctx, Config{CacheDir: t.TempDir(), Defaults: Limits{CPU: 20 * DefaultLimits().CPU}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -232,31 +231,13 @@ func (sb *Sandbox) guest(o op, a, b, c uint32) (int64, error) {
 	inv.cpu += time.Since(inv.running)
 	inv.running = time.Time{}
 	if err != nil {
-		return 0, sb.trap(err)
+		inv.sig.trap = err
+		return 0, sb.fail()
 	}
 	return res, nil
 }
 
-// trap turns a wasm-level failure into the typed error that caused it.
-func (sb *Sandbox) trap(err error) *isoerr.Error {
-	var e *isoerr.Error
-	switch {
-	case sb.inv.stopped != nil:
-		e = sb.inv.stopped
-	case sb.mem.refused.Load():
-		e = sb.memoryError()
-	case strings.Contains(err.Error(), "stack overflow"):
-		e = isoerr.New(isoerr.WorkerException, "RangeError: Maximum call stack size exceeded")
-	default:
-		e = isoerr.New(isoerr.Internal, "sandbox trapped: %v", err)
-	}
-	sb.broken = e
-	return e
-}
-
-func (sb *Sandbox) memoryError() *isoerr.Error {
-	return isoerr.New(isoerr.MemoryLimitExceeded, "the sandbox tried to use more than its memory limit of %d MiB", sb.mem.limit>>20)
-}
+func (sb *Sandbox) memoryError() *isoerr.Error { return memoryError(sb.mem.limit) }
 
 func (sb *Sandbox) write(b []byte) (uint32, error) {
 	res, err := sb.guest(opMalloc, uint32(len(b)+1), 0, 0)
@@ -265,8 +246,8 @@ func (sb *Sandbox) write(b []byte) (uint32, error) {
 	}
 	ptr := uint32(res)
 	if ptr == 0 {
-		sb.broken = sb.memoryError()
-		return 0, sb.broken
+		sb.inv.sig.memRefused = true
+		return 0, sb.fail()
 	}
 	mem := sb.mod.Memory()
 	mem.Write(ptr, b)
@@ -330,8 +311,8 @@ func (sb *Sandbox) message(b []byte) (uint32, error) {
 			return 0, err
 		}
 		if res == 0 {
-			sb.broken = sb.memoryError()
-			return 0, sb.broken
+			sb.inv.sig.memRefused = true
+			return 0, sb.fail()
 		}
 		sb.msgBuf, sb.msgCap = uint32(res), size
 	}
@@ -341,24 +322,16 @@ func (sb *Sandbox) message(b []byte) (uint32, error) {
 	return sb.msgBuf, nil
 }
 
-// guestException classifies the exception that the glue just recorded.
+// guestException records the exception that the glue just recorded and returns the
+// invocation's error (see verdict).
 func (sb *Sandbox) guestException() *isoerr.Error {
 	raw := sb.lastError()
 	var d struct {
 		Uncatchable bool `json:"uncatchable"`
 	}
 	_ = json.Unmarshal(raw, &d)
-	switch {
-	case sb.inv.stopped != nil:
-		sb.broken = sb.inv.stopped
-	case sb.mem.refused.Load():
-		sb.broken = sb.memoryError()
-	case d.Uncatchable:
-		sb.broken = errorFromJSON(isoerr.Internal, raw)
-	default:
-		return errorFromJSON(isoerr.WorkerException, raw)
-	}
-	return sb.broken
+	sb.inv.sig.exception, sb.inv.sig.uncatchable = raw, d.Uncatchable
+	return sb.fail()
 }
 
 func (sb *Sandbox) runJobs() error {
@@ -511,39 +484,33 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	res.Logs = inv.logs
 	res.CPU = inv.cpu
 	res.Wall = time.Since(inv.start)
-	if err == nil && sb.mem.refused.Load() {
-		sb.broken = sb.memoryError()
-		err = sb.broken
-	}
-	if inv.stopped != nil {
-		// A limit tripped, even if the guest turned the interrupt into an ordinary
-		// rejection (an interrupted module evaluation rejects its import promise).
-		sb.broken = inv.stopped
-		err = inv.stopped
-	}
-	if err == nil && inv.overflow != nil {
-		err = inv.overflow
+	// Even when the loop ended well a signal may decide the outcome: a limit tripped and
+	// the guest turned the interrupt into an ordinary rejection (an interrupted module
+	// evaluation rejects its import promise), a refused allocation the guest caught, a
+	// body over the output limit.
+	if e := sb.fail(); e != nil {
+		return res, e
 	}
 	if err != nil {
 		return res, isoerr.As(err)
 	}
-	body := inv.body
 	c, cerr := decodeCompletion(inv.complete)
-	if cerr != nil {
+	switch {
+	case cerr != nil:
 		// The runtime builds completions from builtins it captured before user code ran;
 		// one that does not decode means the worker broke the runtime anyway. That is the
 		// worker's failure, and this sandbox is not used again: the next call gets a new one.
-		sb.broken = cerr
-		return res, cerr
+		inv.sig.protocol = cerr
+	case !c.OK:
+		inv.sig.answer = errorFromJSON(c.Code, c.Error)
+	case len(inv.body) > lim.Output || len(c.Result) > lim.Output:
+		inv.sig.tooLarge = isoerr.New(isoerr.OutputLimitExceeded, "the response is larger than the output limit of %d bytes", lim.Output)
 	}
-	if !c.OK {
-		return res, errorFromJSON(c.Code, c.Error)
+	if e := sb.fail(); e != nil {
+		return res, e
 	}
 	res.Status, res.StatusText, res.Headers, res.Value = c.Status, c.StatusText, c.Headers, c.Result
-	if len(body) > lim.Output || len(c.Result) > lim.Output {
-		return res, isoerr.New(isoerr.OutputLimitExceeded, "the response is larger than the output limit of %d bytes", lim.Output)
-	}
-	res.Body = body
+	res.Body = inv.body
 	return res, nil
 }
 
@@ -573,7 +540,8 @@ func (sb *Sandbox) wait() error {
 	inv := sb.inv
 	id, at, hasTimer := inv.nextTimer()
 	if !hasTimer && len(inv.ops) == 0 {
-		return isoerr.New(isoerr.NoResponse, "the worker's promise never settled and nothing is left to wait for (no timer, no pending fetch): the invocation can never finish")
+		inv.sig.noResponse = isoerr.New(isoerr.NoResponse, "the worker's promise never settled and nothing is left to wait for (no timer, no pending fetch): the invocation can never finish")
+		return sb.fail()
 	}
 	var timerC <-chan time.Time
 	if hasTimer {
@@ -604,11 +572,11 @@ func (sb *Sandbox) wait() error {
 		inv.settleBody(&r)
 		return sb.dispatch(map[string]any{"type": "op", "id": r.id, "ok": r.err == nil, "value": r.value, "error": r.err})
 	case <-inv.ctx.Done():
-		sb.broken = isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))
-		return sb.broken
+		inv.stop(canceledError(inv))
+		return sb.fail()
 	case <-wall.C:
-		sb.broken = isoerr.New(isoerr.WallTimeExceeded, "the invocation ran longer than its wall-time limit of %v", inv.limits.Wall)
-		return sb.broken
+		inv.stop(wallError(inv))
+		return sb.fail()
 	}
 }
 
@@ -618,23 +586,39 @@ func (sb *Sandbox) interrupt() int32 {
 	if inv == nil {
 		return 0
 	}
-	if inv.stopped != nil {
+	if inv.sig.stopped != nil {
 		return 1
 	}
+	// The order of these cases is verdict's order within one poll.
 	now := time.Now()
 	switch {
 	case sb.mem.refused.Load():
-		inv.stopped = sb.memoryError()
+		inv.stop(sb.memoryError())
 	case inv.cpu+now.Sub(inv.running) > inv.limits.CPU:
-		inv.stopped = isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU)
+		inv.stop(isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU))
 	case now.After(inv.deadline):
-		inv.stopped = isoerr.New(isoerr.WallTimeExceeded, "the invocation ran longer than its wall-time limit of %v", inv.limits.Wall)
+		inv.stop(wallError(inv))
 	case inv.ctx.Err() != nil:
-		inv.stopped = isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))
+		inv.stop(canceledError(inv))
 	default:
 		return 0
 	}
 	return 1
+}
+
+// stop records why the host stopped the guest; the first reason stays.
+func (inv *invocation) stop(why *isoerr.Error) {
+	if inv.sig.stopped == nil {
+		inv.sig.stopped = why
+	}
+}
+
+func canceledError(inv *invocation) *isoerr.Error {
+	return isoerr.New(isoerr.Canceled, "the invocation was canceled: %v", context.Cause(inv.ctx))
+}
+
+func wallError(inv *invocation) *isoerr.Error {
+	return isoerr.New(isoerr.WallTimeExceeded, "the invocation ran longer than its wall-time limit of %v", inv.limits.Wall)
 }
 
 // take copies the waiting host answer into guest memory (dst 0 drops it).
