@@ -55,7 +55,7 @@ type signals struct {
 //  9. answer: the failure the worker's code reported.
 //  10. tooLarge: output_limit_exceeded.
 //
-// RATIONALE.md §14 explains the order.
+// RATIONALE.md ("The host-call contract, failure precedence, cancellation") says why.
 func verdict(s *signals, memLimit uint64) (err *isoerr.Error, breaks bool) {
 	switch {
 	case s.stopped != nil:

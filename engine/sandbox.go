@@ -23,7 +23,8 @@ type SandboxConfig struct {
 	// Modules is the worker's code; nil for a sandbox that only evaluates snippets.
 	Modules ModuleMap
 	// Outbound carries the sandbox's fetch() calls. nil means no network access: fetch
-	// throws a TypeError that says so. The egress gateway plugs in here.
+	// throws a TypeError that says so. The egress gateway plugs in here. A round trip must
+	// end soon after its request's context does: the invocation waits for it.
 	Outbound http.RoundTripper
 	// Worker names the sandbox's worker on its outbound requests (fetchctx), for the audit.
 	Worker string
@@ -33,7 +34,10 @@ type SandboxConfig struct {
 	Tools ToolFunc
 }
 
-// ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools.
+// ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
+// when the guest drops the call or the invocation ends; the invocation does not return
+// before every ToolFunc it started has returned, so a ToolFunc must return soon after ctx
+// is done.
 type ToolFunc func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error)
 
 // Sandbox is one JavaScript sandbox: a wasm instance with its own memory. It runs one
