@@ -111,7 +111,17 @@ func (sb *Sandbox) end() {
 		w.CloseWithError(errors.New("the invocation ended before the request body did"))
 	}
 	inv.hostOps.Wait()
-	sb.inv = nil
+	for { // results nobody will read: a fetch that answered as the invocation ended
+		select {
+		case r := <-inv.opDone:
+			if r.body != nil {
+				r.body.Close()
+			}
+		default:
+			sb.inv = nil
+			return
+		}
+	}
 }
 
 // dropDeadStack releases the pages calls' stacks touched: between calls they hold only
