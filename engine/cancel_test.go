@@ -76,3 +76,24 @@ func BenchmarkCancelLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-cancel-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-cancel-ms")
 }
+
+// A call whose context is canceled before it starts runs nothing and leaves the sandbox
+// usable: a canceled caller does not cost a warm sandbox.
+func TestCanceledBeforeStartKeepsTheSandbox(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	if _, err := eval(t, sb, engine.Limits{}, "globalThis.n = 1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sb.Eval(ctx, engine.Limits{}, "globalThis.n++"); isoerr.CodeOf(err) != isoerr.Canceled {
+		t.Fatalf("got %v, want canceled", err)
+	}
+	if err := sb.Broken(); err != nil {
+		t.Fatalf("the sandbox broke: %v", err)
+	}
+	res, err := eval(t, sb, engine.Limits{}, "n")
+	if err != nil || string(res.Value) != "1" {
+		t.Fatalf("after the canceled call: %s %v, want 1 (the canceled call ran nothing)", res.Value, err)
+	}
+}

@@ -481,6 +481,11 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	if sb.broken != nil {
 		return res, sb.broken
 	}
+	if ctx.Err() != nil {
+		// Nothing ran, so the sandbox stays usable (started, the guest would be stopped
+		// at its first poll and the sandbox discarded).
+		return res, isoerr.New(isoerr.Canceled, "the invocation was canceled before it started: %v", context.Cause(ctx))
+	}
 	lim = lim.Or(sb.e.defaults).WithDefaults()
 	inv := sb.begin(ctx, lim)
 	defer sb.end()

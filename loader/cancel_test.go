@@ -68,3 +68,21 @@ func TestCanceledCallsFreeTheirSlots(t *testing.T) {
 	}
 	t.Logf("%d spinning and %d queued calls canceled; the next call answered %v after the cancel", slots, queued, time.Since(start))
 }
+
+// A call canceled before it runs costs no warm sandbox: the worker's state carries on.
+func TestCanceledCallKeepsTheWarmSandbox(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	codeFn := func() (loader.WorkerCode, error) { return code(counter), nil }
+	call(t, l.Get("kept", codeFn), "increment", "[1]")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		if _, err := l.Get("kept", codeFn).Call(ctx, "increment", json.RawMessage("[100]")); isoerr.CodeOf(err) != isoerr.Canceled {
+			t.Fatalf("got %v, want canceled", err)
+		}
+	}
+	res, got := call(t, l.Get("kept", codeFn), "increment", "[1]")
+	if got != "2" || res.Cold {
+		t.Fatalf("counter %s (cold %v), want 2 from the warm sandbox", got, res.Cold)
+	}
+}

@@ -343,9 +343,15 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 	w.waiting++
 	l.mu.Unlock()
 
-	select {
-	case w.slots <- struct{}{}:
-	case <-ctx.Done():
+	acquired := false
+	if ctx.Err() == nil { // a canceled caller never takes a slot (select picks at random when both are ready)
+		select {
+		case w.slots <- struct{}{}:
+			acquired = true
+		case <-ctx.Done():
+		}
+	}
+	if !acquired {
 		l.mu.Lock()
 		w.waiting--
 		l.mu.Unlock()
