@@ -1,0 +1,400 @@
+package egress
+
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The decoders: small state machines that turn a stream in one encoding into the bytes it
+// stands for, each decoded byte carrying the input span it came from, so that a secret found
+// in the decoded stream redacts exactly the input that spelled it. A token that turns out
+// not to be an escape is passed on as the literal bytes it was.
+
+// maxToken is the longest input a decoder turns into one token: an HTML numeric reference
+// with 8 digits, "&#x0010FFFF;".
+const maxToken = 12
+
+// maxExpansion bounds the input bytes behind one byte of the most nested pipeline (HTML,
+// then JSON, then percent-encoding, then up to two dropped line-break bytes): a percent
+// escape is 3 JSON-decoded bytes, each up to a 6-byte JSON escape of 12-byte HTML
+// references, and one decoded byte may follow two dropped ones.
+const maxExpansion = maxToken * 6 * 3 * 3
+
+// unit is a byte a decoder holds while it decides what its token is.
+type unit struct {
+	c          byte
+	start, end int64
+}
+
+// token is what every decoder shares: the next stage and the units of the open token.
+type token struct {
+	next sink
+	buf  []unit
+}
+
+func (t *token) hold(c byte, start, end int64) { t.buf = append(t.buf, unit{c, start, end}) }
+
+// literal passes the held units on as themselves: they were not an escape.
+func (t *token) literal(from int) {
+	for _, u := range t.buf[from:] {
+		t.next.put(u.c, u.start, u.end)
+	}
+	t.buf = t.buf[:0]
+}
+
+// rune passes on r (U+FFFD when r is not a valid character) decoded from [start, end).
+func (t *token) rune(r rune, start, end int64) {
+	var b [utf8.UTFMax]byte
+	n := utf8.EncodeRune(b[:], r)
+	for _, c := range b[:n] {
+		t.next.put(c, start, end)
+	}
+}
+
+func (t *token) live() int64 {
+	at := t.next.live()
+	if len(t.buf) > 0 {
+		at = min(at, t.buf[0].start)
+	}
+	return at
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// jsonDecoder decodes JSON string escapes: \" \\ \/ \b \f \n \r \t and \uXXXX in either
+// case, surrogate pairs included (a lone surrogate decodes to U+FFFD, as encoding/json does).
+type jsonDecoder struct {
+	token
+	state uint8
+	cp    rune // the \u digits so far
+	hi    rune // a high surrogate waiting for its low half
+}
+
+const (
+	jText    = iota
+	jEsc     // after \
+	jU       // in \uXXXX
+	jHigh    // after a high surrogate's \uXXXX
+	jHighEsc // after a high surrogate and \
+	jLow     // in the \uXXXX after a high surrogate
+)
+
+func (j *jsonDecoder) put(c byte, start, end int64) {
+	switch j.state {
+	case jText:
+		if c == '\\' {
+			j.hold(c, start, end)
+			j.state = jEsc
+			return
+		}
+		j.next.put(c, start, end)
+	case jEsc:
+		var d byte
+		switch c {
+		case '"', '\\', '/':
+			d = c
+		case 'b':
+			d = '\b'
+		case 'f':
+			d = '\f'
+		case 'n':
+			d = '\n'
+		case 'r':
+			d = '\r'
+		case 't':
+			d = '\t'
+		case 'u':
+			j.hold(c, start, end)
+			j.state, j.cp = jU, 0
+			return
+		default:
+			j.fail(c, start, end)
+			return
+		}
+		j.next.put(d, j.buf[0].start, end)
+		j.buf, j.state = j.buf[:0], jText
+	case jU, jLow:
+		h, ok := unhex(c)
+		if !ok {
+			j.fail(c, start, end)
+			return
+		}
+		j.hold(c, start, end)
+		j.cp = j.cp<<4 | rune(h)
+		if len(j.buf) != 6 && len(j.buf) != 12 {
+			return
+		}
+		if j.state == jLow {
+			if utf16.IsSurrogate(j.cp) && j.cp >= 0xDC00 {
+				j.rune(utf16.DecodeRune(j.hi, j.cp), j.buf[0].start, end)
+				j.buf, j.state = j.buf[:0], jText
+				return
+			}
+			// The high surrogate stands alone; the second escape is a token of its own.
+			j.rune(utf8.RuneError, j.buf[0].start, j.buf[5].end)
+			j.buf = append(j.buf[:0], j.buf[6:]...)
+		}
+		if 0xD800 <= j.cp && j.cp < 0xDC00 {
+			j.hi, j.state = j.cp, jHigh
+			return
+		}
+		j.rune(j.cp, j.buf[0].start, end) // a lone low surrogate becomes U+FFFD
+		j.buf, j.state = j.buf[:0], jText
+	case jHigh:
+		if c == '\\' {
+			j.hold(c, start, end)
+			j.state = jHighEsc
+			return
+		}
+		j.fail(c, start, end)
+	case jHighEsc:
+		if c == 'u' {
+			j.hold(c, start, end)
+			j.state, j.cp = jLow, 0
+			return
+		}
+		// The high surrogate stands alone; its backslash starts another escape.
+		j.rune(utf8.RuneError, j.buf[0].start, j.buf[5].end)
+		j.buf = append(j.buf[:0], j.buf[6])
+		j.state = jEsc
+		j.put(c, start, end)
+	}
+}
+
+// fail ends the open token before c: a complete high surrogate decodes to U+FFFD, the rest
+// is literal; then c is read afresh.
+func (j *jsonDecoder) fail(c byte, start, end int64) {
+	j.close()
+	j.put(c, start, end)
+}
+
+func (j *jsonDecoder) close() {
+	from := 0
+	if j.state >= jHigh {
+		j.rune(utf8.RuneError, j.buf[0].start, j.buf[5].end)
+		from = 6
+	}
+	j.literal(from)
+	j.state = jText
+}
+
+func (j *jsonDecoder) flush() {
+	j.close()
+	j.next.flush()
+}
+
+// percentDecoder decodes %XX in either case; with plus, '+' is a space (HTML forms).
+type percentDecoder struct {
+	token
+	plus bool
+	hi   byte
+}
+
+func (p *percentDecoder) put(c byte, start, end int64) {
+	switch len(p.buf) {
+	case 0:
+		switch {
+		case c == '%':
+			p.hold(c, start, end)
+		case c == '+' && p.plus:
+			p.next.put(' ', start, end)
+		default:
+			p.next.put(c, start, end)
+		}
+		return
+	case 1:
+		if h, ok := unhex(c); ok {
+			p.hold(c, start, end)
+			p.hi = h
+			return
+		}
+	case 2:
+		if h, ok := unhex(c); ok {
+			p.next.put(p.hi<<4|h, p.buf[0].start, end)
+			p.buf = p.buf[:0]
+			return
+		}
+	}
+	p.literal(0)
+	p.put(c, start, end)
+}
+
+func (p *percentDecoder) flush() {
+	p.literal(0)
+	p.next.flush()
+}
+
+// htmlDecoder decodes HTML character references: &lt; &gt; &amp; &quot; &apos; (in any
+// case, and the first four without ';' as HTML5 accepts them) and numeric references &#NN;
+// and &#xHH; of up to 8 digits (';' optional, as in HTML5; 0, surrogates and values past
+// U+10FFFF decode to U+FFFD).
+type htmlDecoder struct {
+	token
+	state  uint8
+	base   rune
+	cp     rune
+	digits int
+	name   string
+}
+
+const (
+	hText = iota
+	hAmp  // after &
+	hHash // after &#
+	hNum  // in the digits of a numeric reference
+	hName // in a name
+)
+
+const maxDigits = 8
+
+// entities are the named references decoded; legacy ones may omit the ';'.
+var entities = map[string]struct {
+	c      byte
+	legacy bool
+}{"lt": {'<', true}, "gt": {'>', true}, "amp": {'&', true}, "quot": {'"', true}, "apos": {'\'', false}}
+
+func namePrefix(s string) bool {
+	for n := range entities {
+		if len(s) <= len(n) && n[:len(s)] == s {
+			return true
+		}
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func (h *htmlDecoder) put(c byte, start, end int64) {
+	switch h.state {
+	case hText:
+		if c == '&' {
+			h.hold(c, start, end)
+			h.state = hAmp
+			return
+		}
+		h.next.put(c, start, end)
+		return
+	case hAmp:
+		if c == '#' {
+			h.hold(c, start, end)
+			h.state = hHash
+			return
+		}
+		if l := lower(c); 'a' <= l && l <= 'z' && namePrefix(string(l)) {
+			h.hold(c, start, end)
+			h.state, h.name = hName, string(l)
+			return
+		}
+	case hHash:
+		if c == 'x' || c == 'X' {
+			h.hold(c, start, end)
+			h.state, h.base, h.cp, h.digits = hNum, 16, 0, 0
+			return
+		}
+		if '0' <= c && c <= '9' {
+			h.hold(c, start, end)
+			h.state, h.base, h.cp, h.digits = hNum, 10, rune(c-'0'), 1
+			return
+		}
+	case hNum:
+		d, ok := unhex(c)
+		digit := ok && rune(d) < h.base
+		if digit && h.digits < maxDigits {
+			h.hold(c, start, end)
+			h.cp = min(h.cp*h.base+rune(d), utf8.MaxRune+1)
+			h.digits++
+			return
+		}
+		if !digit && h.digits > 0 {
+			if c == ';' {
+				h.hold(c, start, end)
+				h.emit()
+				return
+			}
+			h.emit()
+			h.put(c, start, end)
+			return
+		}
+		// "&#x" without a digit, or more digits than decoded: not a reference.
+	case hName:
+		if l := lower(c); 'a' <= l && l <= 'z' && namePrefix(h.name+string(l)) {
+			h.hold(c, start, end)
+			h.name += string(l)
+			return
+		}
+		if e, ok := entities[h.name]; ok && (c == ';' || e.legacy) {
+			if c == ';' {
+				h.hold(c, start, end)
+			}
+			h.next.put(e.c, h.buf[0].start, h.buf[len(h.buf)-1].end)
+			h.buf, h.state = h.buf[:0], hText
+			if c != ';' {
+				h.put(c, start, end)
+			}
+			return
+		}
+	}
+	h.literal(0)
+	h.state = hText
+	h.put(c, start, end)
+}
+
+// emit passes on the numeric reference held.
+func (h *htmlDecoder) emit() {
+	r := h.cp
+	if r == 0 {
+		r = utf8.RuneError
+	}
+	h.rune(r, h.buf[0].start, h.buf[len(h.buf)-1].end)
+	h.buf, h.state = h.buf[:0], hText
+}
+
+func (h *htmlDecoder) flush() {
+	switch {
+	case h.state == hNum && h.digits > 0:
+		h.emit()
+	case h.state == hName && entities[h.name].legacy:
+		h.next.put(entities[h.name].c, h.buf[0].start, h.buf[len(h.buf)-1].end)
+		h.buf = h.buf[:0]
+	default:
+		h.literal(0)
+	}
+	h.state = hText
+	h.next.flush()
+}
+
+// lineDropper drops line breaks (up to two bytes in a row: "\n" or "\r\n"), so that a
+// base64 text wrapped in lines reads as one run.
+type lineDropper struct {
+	next sink
+	run  int
+}
+
+func (l *lineDropper) put(c byte, start, end int64) {
+	if c == '\r' || c == '\n' {
+		if l.run++; l.run <= 2 {
+			return
+		}
+	} else {
+		l.run = 0
+	}
+	l.next.put(c, start, end)
+}
+
+func (l *lineDropper) flush()      { l.next.flush() }
+func (l *lineDropper) live() int64 { return l.next.live() }
