@@ -125,7 +125,9 @@ func (r *redactor) stream() *stream {
 		pipe(&jsonDecoder{token: buf()}),
 		pipe(&percentDecoder{token: buf()}),
 		pipe(&htmlDecoder{token: buf()}),
-		// Nested as a page holds JSON that holds a URL; base64 lines joined.
+		// Nested as a page holds JSON that holds a URL; base64 lines joined. (Without the
+		// URL too, for a secret that holds a literal "%XX".)
+		pipe(&htmlDecoder{token: buf()}, &jsonDecoder{token: buf()}),
 		pipe(&htmlDecoder{token: buf()}, &jsonDecoder{token: buf()}, &percentDecoder{token: buf()}, &lineDropper{}),
 	}
 	if slices.ContainsFunc(r.secrets, func(v string) bool { return strings.Contains(v, " ") }) {

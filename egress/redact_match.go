@@ -209,8 +209,9 @@ func (m *matcher) flush() { m.ext = false }
 
 func (m *matcher) live() int64 {
 	at := int64(math.MaxInt64)
-	if d := int64(m.a.depth[m.s]); d > 0 {
-		first := max(m.n-d-1, 0) // one byte more: a base64 match may extend over it
+	if m.n > 0 {
+		// The partial match, and one byte more: a base64 match may extend over it.
+		first := max(m.n-int64(m.a.depth[m.s])-1, 0)
 		at = m.starts[first&m.mask]
 	}
 	if m.ext {

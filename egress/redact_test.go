@@ -34,7 +34,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 
 func (c *chunks) Close() error { return nil }
 
-func redactAll(t *testing.T, r *redactor, src io.ReadCloser) string {
+func redactAll(t testing.TB, r *redactor, src io.ReadCloser) string {
 	t.Helper()
 	b, err := io.ReadAll(r.reader(src))
 	if err != nil {
