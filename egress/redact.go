@@ -144,10 +144,7 @@ func (st *stream) write(p []byte) {
 	off := st.base + int64(len(st.pending))
 	st.pending = append(st.pending, p...)
 	for _, pipe := range st.pipes {
-		for i, c := range p {
-			at := off + int64(i)
-			pipe.put(c, at, at+1)
-		}
+		pipe.write(p, off)
 	}
 }
 

@@ -59,6 +59,26 @@ func (t *token) live() int64 {
 	return at
 }
 
+// passRun passes on the start of p up to the first byte special reports, reading the rest
+// one byte at a time from there: runs of ordinary text cost one scan per stage.
+func passRun(p []byte, off int64, next sink, special func(byte) bool, put func(c byte, start, end int64), ground func() bool) {
+	for len(p) > 0 {
+		if ground() {
+			i := 0
+			for i < len(p) && !special(p[i]) {
+				i++
+			}
+			if i > 0 {
+				next.write(p[:i], off)
+				p, off = p[i:], off+int64(i)
+				continue
+			}
+		}
+		put(p[0], off, off+1)
+		p, off = p[1:], off+1
+	}
+}
+
 func unhex(c byte) (byte, bool) {
 	switch {
 	case '0' <= c && c <= '9':
@@ -88,6 +108,10 @@ const (
 	jHighEsc // after a high surrogate and \
 	jLow     // in the \uXXXX after a high surrogate
 )
+
+func (j *jsonDecoder) write(p []byte, off int64) {
+	passRun(p, off, j.next, func(c byte) bool { return c == '\\' }, j.put, func() bool { return j.state == jText })
+}
 
 func (j *jsonDecoder) put(c byte, start, end int64) {
 	switch j.state {
@@ -200,6 +224,10 @@ type percentDecoder struct {
 	hi   byte
 }
 
+func (p *percentDecoder) write(b []byte, off int64) {
+	passRun(b, off, p.next, func(c byte) bool { return c == '%' || c == '+' }, p.put, func() bool { return len(p.buf) == 0 })
+}
+
 func (p *percentDecoder) put(c byte, start, end int64) {
 	switch len(p.buf) {
 	case 0:
@@ -244,7 +272,7 @@ type htmlDecoder struct {
 	base   rune
 	cp     rune
 	digits int
-	name   string
+	name   []byte // lower case
 }
 
 const (
@@ -258,18 +286,24 @@ const (
 const maxDigits = 8
 
 // entities are the named references decoded; legacy ones may omit the ';'.
-var entities = map[string]struct {
+var entities = [...]struct {
+	name   string
 	c      byte
 	legacy bool
-}{"lt": {'<', true}, "gt": {'>', true}, "amp": {'&', true}, "quot": {'"', true}, "apos": {'\'', false}}
+}{{"lt", '<', true}, {"gt", '>', true}, {"amp", '&', true}, {"quot", '"', true}, {"apos", '\'', false}}
 
-func namePrefix(s string) bool {
-	for n := range entities {
-		if len(s) <= len(n) && n[:len(s)] == s {
-			return true
+// entity is the index of the reference named s (-1 if none), and whether s begins a name.
+func entity(s []byte) (int, bool) {
+	prefix := false
+	for i, e := range entities {
+		if len(s) <= len(e.name) && e.name[:len(s)] == string(s) {
+			if len(s) == len(e.name) {
+				return i, true
+			}
+			prefix = true
 		}
 	}
-	return false
+	return -1, prefix
 }
 
 func lower(c byte) byte {
@@ -277,6 +311,10 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+func (h *htmlDecoder) write(p []byte, off int64) {
+	passRun(p, off, h.next, func(c byte) bool { return c == '&' }, h.put, func() bool { return h.state == hText })
 }
 
 func (h *htmlDecoder) put(c byte, start, end int64) {
@@ -295,9 +333,9 @@ func (h *htmlDecoder) put(c byte, start, end int64) {
 			h.state = hHash
 			return
 		}
-		if l := lower(c); 'a' <= l && l <= 'z' && namePrefix(string(l)) {
+		if _, ok := entity([]byte{lower(c)}); ok {
 			h.hold(c, start, end)
-			h.state, h.name = hName, string(l)
+			h.state, h.name = hName, append(h.name[:0], lower(c))
 			return
 		}
 	case hHash:
@@ -332,16 +370,16 @@ func (h *htmlDecoder) put(c byte, start, end int64) {
 		}
 		// "&#x" without a digit, or more digits than decoded: not a reference.
 	case hName:
-		if l := lower(c); 'a' <= l && l <= 'z' && namePrefix(h.name+string(l)) {
+		if _, ok := entity(append(h.name, lower(c))); ok {
 			h.hold(c, start, end)
-			h.name += string(l)
+			h.name = append(h.name, lower(c))
 			return
 		}
-		if e, ok := entities[h.name]; ok && (c == ';' || e.legacy) {
+		if i, _ := entity(h.name); i >= 0 && (c == ';' || entities[i].legacy) {
 			if c == ';' {
 				h.hold(c, start, end)
 			}
-			h.next.put(e.c, h.buf[0].start, h.buf[len(h.buf)-1].end)
+			h.next.put(entities[i].c, h.buf[0].start, h.buf[len(h.buf)-1].end)
 			h.buf, h.state = h.buf[:0], hText
 			if c != ';' {
 				h.put(c, start, end)
@@ -368,9 +406,12 @@ func (h *htmlDecoder) flush() {
 	switch {
 	case h.state == hNum && h.digits > 0:
 		h.emit()
-	case h.state == hName && entities[h.name].legacy:
-		h.next.put(entities[h.name].c, h.buf[0].start, h.buf[len(h.buf)-1].end)
-		h.buf = h.buf[:0]
+	case h.state == hName:
+		if i, _ := entity(h.name); i >= 0 && entities[i].legacy {
+			h.next.put(entities[i].c, h.buf[0].start, h.buf[len(h.buf)-1].end)
+			h.buf = h.buf[:0]
+		}
+		h.literal(0)
 	default:
 		h.literal(0)
 	}
@@ -394,6 +435,10 @@ func (l *lineDropper) put(c byte, start, end int64) {
 		l.run = 0
 	}
 	l.next.put(c, start, end)
+}
+
+func (l *lineDropper) write(p []byte, off int64) {
+	passRun(p, off, l.next, func(c byte) bool { return c == '\r' || c == '\n' || l.run > 0 }, l.put, func() bool { return true })
 }
 
 func (l *lineDropper) flush()      { l.next.flush() }

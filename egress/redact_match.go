@@ -65,6 +65,7 @@ type automaton struct {
 	depth   []int32
 	out     []int32 // needle ending at this state, or -1
 	dict    []int32 // nearest state down the failure chain with an out, or -1
+	emits   []bool  // out or dict is set: a needle ends here
 	needles []needle
 	maxLen  int
 }
@@ -98,6 +99,10 @@ func compile(secrets []string) *automaton {
 			}
 			queue = append(queue, e.to)
 		}
+	}
+	a.emits = make([]bool, len(a.kids))
+	for s := range a.emits {
+		a.emits[s] = a.out[s] >= 0 || a.dict[s] >= 0
 	}
 	return a
 }
@@ -145,6 +150,9 @@ func (a *automaton) step(s int32, b byte) int32 {
 // was decoded from.
 type sink interface {
 	put(c byte, start, end int64)
+	// write is put of each byte of p, p[i] read from input offset off+i: a run the
+	// decoders before passed through unchanged.
+	write(p []byte, off int64)
 	// flush ends the stream: tokens still open are decoded as far as they go.
 	flush()
 	// live is the first input offset a match not yet found could still cover
@@ -178,12 +186,38 @@ func (m *matcher) put(c byte, start, end int64) {
 	m.ring[m.n&m.mask], m.starts[m.n&m.mask] = c, start
 	m.n++
 	if m.ext {
-		m.ext = false
-		if isBase64(c) {
-			m.mark(m.extAt, end)
+		m.extend(c, end)
+	}
+	if m.s = m.a.step(m.s, c); m.a.emits[m.s] {
+		m.found(end)
+	}
+}
+
+func (m *matcher) write(p []byte, off int64) {
+	a := m.a
+	for i, c := range p {
+		m.ring[m.n&m.mask], m.starts[m.n&m.mask] = c, off+int64(i)
+		m.n++
+		if m.ext {
+			m.extend(c, off+int64(i)+1)
+		}
+		if m.s = a.step(m.s, c); a.emits[m.s] {
+			m.found(off + int64(i) + 1)
 		}
 	}
-	m.s = m.a.step(m.s, c)
+}
+
+// extend ends a base64 match waiting for its next character c, which ends at end.
+func (m *matcher) extend(c byte, end int64) {
+	m.ext = false
+	if isBase64(c) {
+		m.mark(m.extAt, end)
+	}
+}
+
+// found marks the needles that end in the current state, the last decoded byte ending at
+// input offset end.
+func (m *matcher) found(end int64) {
 	for t := m.s; t >= 0; t = m.a.dict[t] {
 		k := m.a.out[t]
 		if k < 0 {
