@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -358,4 +359,100 @@ func lenientPercent(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// TestRedactManySecrets: several secrets, one of 300 bytes, each in several encodings in
+// one body, however it is cut.
+func TestRedactManySecrets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	long := make([]byte, 300)
+	for i := range long {
+		long[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/+="[rng.IntN(68)]
+	}
+	secrets := append([]string{string(long)}, encSecrets...)
+	var r redactor
+	r.add(secrets...)
+	for try := range 20 {
+		var body, want strings.Builder
+		for i := range 12 {
+			s := secrets[rng.IntN(len(secrets))]
+			e := textEncodings[rng.IntN(len(textEncodings))]
+			sep := fmt.Sprintf(" (%d) ", i)
+			body.WriteString(sep + e.enc(rng, s))
+			want.WriteString(sep + redacted)
+		}
+		for range 5 {
+			if got := redactChunks(t, &r, splitRandom(rng, body.String())...); got != want.String() {
+				t.Fatalf("try %d:\n got %s\nwant %s\nbody %s", try, got, want.String(), body.String())
+			}
+		}
+	}
+}
+
+// TestRedactInnocent: text that is not a secret, even when it begins like one in some
+// encoding, comes out unchanged.
+func TestRedactInnocent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, secret := range encSecrets {
+		var r redactor
+		r.add(secret)
+		for _, e := range textEncodings {
+			enc := e.enc(rng, secret)
+			// Every proper prefix of the encoding, followed by text that ends it.
+			for i := 1; i < len(enc); i++ {
+				body := "x " + enc[:i] + "\x00 y " + e.enc(rng, secret[:len(secret)-1]) + "."
+				if leaks(body, secret) != "" {
+					continue // the cut left an encoding of the whole secret
+				}
+				for _, parts := range [][]string{{body}, splitRandom(rng, body)} {
+					if got := redactChunks(t, &r, parts...); got != body {
+						t.Fatalf("%s %q: %q became %q", e.name, secret, body, got)
+					}
+				}
+			}
+		}
+	}
+	var r redactor
+	r.add(encSecrets...)
+	for _, s := range []string{
+		"plain text, JSON {\"a\": \"b\\/c\\u0041\"}, a URL https://x.test/?a=%2F+b&c=d, HTML &lt;p&gt; &#65; &#x42;",
+		strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=", 20),
+	} {
+		if got := r.string(s); got != s {
+			t.Errorf("%q became %q", s, got)
+		}
+	}
+}
+
+// TestRedactHeaders: header values in any encoding are redacted, a header named after a
+// secret is dropped, and the status line is redacted.
+func TestRedactHeaders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, secret := range encSecrets {
+		var r redactor
+		r.add(secret)
+		for _, e := range textEncodings {
+			h := http.Header{"X-Echo": {"Bearer " + e.enc(rng, secret)}, "X-Other": {"fine"}}
+			r.header(h)
+			if h.Get("X-Echo") != "Bearer "+redacted || h.Get("X-Other") != "fine" {
+				t.Errorf("%s: %v", e.name, h)
+			}
+		}
+		run := base64.StdEncoding.EncodeToString([]byte("user:" + secret))
+		h := http.Header{"X-Basic": {"Basic " + run}}
+		r.header(h)
+		if leak := leaks(h.Get("X-Basic"), secret); leak != "" || !strings.HasPrefix(h.Get("X-Basic"), "Basic ") {
+			t.Errorf("base64: %s %v", leak, h)
+		}
+		if got := r.string("200 " + url.QueryEscape(secret)); got != "200 "+redacted {
+			t.Errorf("status: %s", got)
+		}
+	}
+	var r redactor
+	r.add("ToKeN-abc")
+	h := http.Header{http.CanonicalHeaderKey("x-token-abc"): {"1"}, "X-Keep": {"1"}}
+	r.header(h)
+	if len(h) != 1 || h.Get("X-Keep") != "1" {
+		t.Errorf("a header named after a secret (in another case) is kept: %v", h)
+	}
 }
