@@ -456,3 +456,57 @@ func TestRedactHeaders(t *testing.T) {
 		t.Errorf("a header named after a secret (in another case) is kept: %v", h)
 	}
 }
+
+// TestGatewayRedactsEncodedEchoes: a real server that echoes the injected secrets in each
+// encoding the red-team run saw getting through (JSON with \/, percent-encoding that keeps
+// '/', lower-case %2f, HTML references, base64), streamed in small flushed pieces, gives
+// the sandbox none of them.
+func TestGatewayRedactsEncodedEchoes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	forms := func(v string) []string {
+		var out []string
+		for _, e := range textEncodings {
+			out = append(out, e.enc(rng, v))
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+			for pre := range 3 {
+				out = append(out, enc.EncodeToString([]byte(strings.Repeat("u", pre)+":"+v)))
+			}
+		}
+		return append(out, strings.ReplaceAll(url.PathEscape(v), "%2F", "%2f"))
+	}
+	s := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		var body strings.Builder
+		for _, v := range []string{strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Header.Get("X-Odd")} {
+			for i, f := range forms(v) {
+				fmt.Fprintf(&body, "<%d>%s</%d>\n", i, f, i)
+			}
+		}
+		w.Header().Set("X-Echo", forms(r.Header.Get("X-Odd"))[3])
+		for b := body.String(); b != ""; {
+			n := min(len(b), 1+rng.IntN(20))
+			w.Write([]byte(b[:n]))
+			w.(http.Flusher).Flush()
+			b = b[n:]
+		}
+	})
+	g := newGateway(t, nil, `{"rules": [{"action": "allow", "host": "echo.test", "allowPrivate": true,
+		"injectHeaders": {"Authorization": "Bearer {{secret:tok}}", "X-Odd": "{{secret:odd}}"}}]}`)
+	r := get(g, "http://echo.test:"+s.port+"/")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, secret := range []string{tok, tokOdd} {
+		for _, line := range strings.Split(r.body, "\n") {
+			if leak := leaks(line, secret); leak != "" {
+				t.Errorf("%s leaks %q: %s", leak, secret, line)
+			}
+		}
+		if leak := leaks(r.header.Get("X-Echo"), secret); leak != "" {
+			t.Errorf("header leaks: %s", r.header.Get("X-Echo"))
+		}
+	}
+	if n := strings.Count(r.body, "</"); n != 2*(len(textEncodings)+7) || !strings.Contains(r.body, "<0>[redacted]</0>") {
+		t.Errorf("the text around the secrets changed:\n%s", r.body)
+	}
+}
