@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // redacted replaces every injected secret in what the gateway returns.
@@ -16,36 +17,44 @@ const redacted = "[redacted]"
 // JSON-escaped, percent-encoded, as HTML references, nested in that order (HTML around JSON
 // around a URL), and as the stable middle of their base64 encodings in either alphabet at
 // any alignment.
+//
+// add is called while the request is sent; the other methods may then be called from
+// several goroutines (the body's reader, and the timeout that ends it).
 type redactor struct {
 	secrets []string
-	a       *automaton // compiled from secrets on first use
+	a       *automaton // compiled from secrets
+
+	mu  sync.Mutex
+	str *stream // reused by redact
 }
 
 // add registers secret values. Empty values are ignored.
 func (r *redactor) add(values ...string) {
+	n := len(r.secrets)
 	for _, v := range values {
 		if v != "" && !slices.Contains(r.secrets, v) {
 			r.secrets = append(r.secrets, v)
-			r.a = nil
 		}
+	}
+	if len(r.secrets) > n {
+		r.a, r.str = compile(r.secrets), nil
 	}
 }
 
 func (r *redactor) active() bool { return r != nil && len(r.secrets) > 0 }
-
-func (r *redactor) automaton() *automaton {
-	if r.a == nil {
-		r.a = compile(r.secrets)
-	}
-	return r.a
-}
 
 // redact returns s with every secret replaced, and whether it found one.
 func (r *redactor) redact(s string) (string, bool) {
 	if !r.active() {
 		return s, false
 	}
-	st := r.stream()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.str == nil {
+		r.str = r.stream()
+	}
+	st := r.str
+	st.reset()
 	st.write([]byte(s))
 	st.decide(true)
 	return string(st.out), st.found
@@ -108,7 +117,7 @@ type stream struct {
 type span struct{ start, end int64 }
 
 func (r *redactor) stream() *stream {
-	a := r.automaton()
+	a := r.a
 	st := &stream{window: int64(a.maxLen+2) * maxExpansion}
 	m := func() *matcher { return newMatcher(a, st.mark) }
 	buf := func() token { return token{buf: make([]unit, 0, maxToken)} }
@@ -138,6 +147,14 @@ func (r *redactor) stream() *stream {
 
 func (t *token) setNext(s sink)       { t.next = s }
 func (l *lineDropper) setNext(s sink) { l.next = s }
+
+// reset makes st ready for a new input.
+func (st *stream) reset() {
+	for _, pipe := range st.pipes {
+		pipe.reset()
+	}
+	st.base, st.pending, st.spans, st.out, st.found = 0, st.pending[:0], st.spans[:0], st.out[:0], false
+}
 
 // write reads p through every pipeline.
 func (st *stream) write(p []byte) {
@@ -220,7 +237,7 @@ type redactReader struct {
 }
 
 func (r *redactor) reader(src io.ReadCloser) io.ReadCloser {
-	return &redactReader{src: src, st: r.stream(), buf: make([]byte, 32<<10)}
+	return &redactReader{src: src, st: r.stream(), buf: make([]byte, 8<<10)}
 }
 
 func (rr *redactReader) Read(p []byte) (int, error) {

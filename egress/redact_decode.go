@@ -59,13 +59,13 @@ func (t *token) live() int64 {
 	return at
 }
 
-// passRun passes on the start of p up to the first byte special reports, reading the rest
+// passRun passes on the start of p up to the first special byte in one call, reading the rest
 // one byte at a time from there: runs of ordinary text cost one scan per stage.
-func passRun(p []byte, off int64, next sink, special func(byte) bool, put func(c byte, start, end int64), ground func() bool) {
+func passRun(p []byte, off int64, next sink, special *[256]bool, put func(c byte, start, end int64), ground func() bool) {
 	for len(p) > 0 {
 		if ground() {
 			i := 0
-			for i < len(p) && !special(p[i]) {
+			for i < len(p) && !special[p[i]] {
 				i++
 			}
 			if i > 0 {
@@ -77,6 +77,22 @@ func passRun(p []byte, off int64, next sink, special func(byte) bool, put func(c
 		put(p[0], off, off+1)
 		p, off = p[1:], off+1
 	}
+}
+
+// The bytes that may begin a token, per decoder.
+var (
+	jsonSpecial    = specials("\\")
+	percentSpecial = specials("%+")
+	htmlSpecial    = specials("&")
+	lineSpecial    = specials("\r\n")
+)
+
+func specials(s string) *[256]bool {
+	var t [256]bool
+	for i := 0; i < len(s); i++ {
+		t[s[i]] = true
+	}
+	return &t
 }
 
 func unhex(c byte) (byte, bool) {
@@ -110,7 +126,7 @@ const (
 )
 
 func (j *jsonDecoder) write(p []byte, off int64) {
-	passRun(p, off, j.next, func(c byte) bool { return c == '\\' }, j.put, func() bool { return j.state == jText })
+	passRun(p, off, j.next, jsonSpecial, j.put, func() bool { return j.state == jText })
 }
 
 func (j *jsonDecoder) put(c byte, start, end int64) {
@@ -212,6 +228,11 @@ func (j *jsonDecoder) close() {
 	j.state = jText
 }
 
+func (j *jsonDecoder) reset() {
+	j.buf, j.state = j.buf[:0], jText
+	j.next.reset()
+}
+
 func (j *jsonDecoder) flush() {
 	j.close()
 	j.next.flush()
@@ -225,7 +246,7 @@ type percentDecoder struct {
 }
 
 func (p *percentDecoder) write(b []byte, off int64) {
-	passRun(b, off, p.next, func(c byte) bool { return c == '%' || c == '+' }, p.put, func() bool { return len(p.buf) == 0 })
+	passRun(b, off, p.next, percentSpecial, p.put, func() bool { return len(p.buf) == 0 })
 }
 
 func (p *percentDecoder) put(c byte, start, end int64) {
@@ -255,6 +276,11 @@ func (p *percentDecoder) put(c byte, start, end int64) {
 	}
 	p.literal(0)
 	p.put(c, start, end)
+}
+
+func (p *percentDecoder) reset() {
+	p.buf = p.buf[:0]
+	p.next.reset()
 }
 
 func (p *percentDecoder) flush() {
@@ -314,7 +340,7 @@ func lower(c byte) byte {
 }
 
 func (h *htmlDecoder) write(p []byte, off int64) {
-	passRun(p, off, h.next, func(c byte) bool { return c == '&' }, h.put, func() bool { return h.state == hText })
+	passRun(p, off, h.next, htmlSpecial, h.put, func() bool { return h.state == hText })
 }
 
 func (h *htmlDecoder) put(c byte, start, end int64) {
@@ -402,6 +428,11 @@ func (h *htmlDecoder) emit() {
 	h.buf, h.state = h.buf[:0], hText
 }
 
+func (h *htmlDecoder) reset() {
+	h.buf, h.state = h.buf[:0], hText
+	h.next.reset()
+}
+
 func (h *htmlDecoder) flush() {
 	switch {
 	case h.state == hNum && h.digits > 0:
@@ -438,8 +469,9 @@ func (l *lineDropper) put(c byte, start, end int64) {
 }
 
 func (l *lineDropper) write(p []byte, off int64) {
-	passRun(p, off, l.next, func(c byte) bool { return c == '\r' || c == '\n' || l.run > 0 }, l.put, func() bool { return true })
+	passRun(p, off, l.next, lineSpecial, l.put, func() bool { return l.run == 0 })
 }
 
 func (l *lineDropper) flush()      { l.next.flush() }
+func (l *lineDropper) reset()      { l.run = 0; l.next.reset() }
 func (l *lineDropper) live() int64 { return l.next.live() }

@@ -50,17 +50,15 @@ func isBase64(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
 }
 
-type edge struct {
-	b  byte
-	to int32
-}
-
 // automaton is an Aho-Corasick automaton over the needles. Transitions out of the root are a
-// table; other states keep their few edges in a list and fall back along failure links, so
-// building it costs the needles' length and a search costs amortized O(1) per byte.
+// table; every other state has its children in a sibling list and falls back along failure
+// links, so building it costs the needles' length (and no allocation per state) and a
+// search costs amortized O(1) per byte.
 type automaton struct {
 	root    [256]int32
-	kids    [][]edge
+	label   []byte  // the byte that leads to the state
+	child   []int32 // first child, or 0
+	sibling []int32 // next child of the same parent, or 0
 	fail    []int32
 	depth   []int32
 	out     []int32 // needle ending at this state, or -1
@@ -71,36 +69,35 @@ type automaton struct {
 }
 
 func compile(secrets []string) *automaton {
-	a := &automaton{kids: [][]edge{nil}, depth: []int32{0}, out: []int32{-1}}
+	a := &automaton{label: []byte{0}, child: []int32{0}, sibling: []int32{0}, depth: []int32{0}, out: []int32{-1}}
 	for _, v := range secrets {
 		for s, nd := range needlesOf(v) {
 			a.insert(s, nd)
 		}
 	}
-	a.fail = make([]int32, len(a.kids))
-	a.dict = make([]int32, len(a.kids))
+	n := len(a.label)
+	a.fail, a.dict, a.emits = make([]int32, n), make([]int32, n), make([]bool, n)
 	a.dict[0] = -1
-	queue := make([]int32, 0, len(a.kids))
-	for _, e := range a.kids[0] {
-		a.root[e.b] = e.to
-		a.dict[e.to] = -1
-		queue = append(queue, e.to)
+	queue := make([]int32, 0, n)
+	for c := a.child[0]; c != 0; c = a.sibling[c] {
+		a.root[a.label[c]] = c
+		a.dict[c] = -1
+		queue = append(queue, c)
 	}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, e := range a.kids[s] {
-			f := a.step(a.fail[s], e.b)
-			a.fail[e.to] = f
+		for c := a.child[s]; c != 0; c = a.sibling[c] {
+			f := a.step(a.fail[s], a.label[c])
+			a.fail[c] = f
 			if a.out[f] >= 0 {
-				a.dict[e.to] = f
+				a.dict[c] = f
 			} else {
-				a.dict[e.to] = a.dict[f]
+				a.dict[c] = a.dict[f]
 			}
-			queue = append(queue, e.to)
+			queue = append(queue, c)
 		}
 	}
-	a.emits = make([]bool, len(a.kids))
 	for s := range a.emits {
 		a.emits[s] = a.out[s] >= 0 || a.dict[s] >= 0
 	}
@@ -110,19 +107,18 @@ func compile(secrets []string) *automaton {
 func (a *automaton) insert(s string, nd needle) {
 	cur := int32(0)
 	for i := 0; i < len(s); i++ {
-		next := int32(-1)
-		for _, e := range a.kids[cur] {
-			if e.b == s[i] {
-				next = e.to
-				break
-			}
+		next := a.child[cur]
+		for next != 0 && a.label[next] != s[i] {
+			next = a.sibling[next]
 		}
-		if next < 0 {
-			next = int32(len(a.kids))
-			a.kids = append(a.kids, nil)
+		if next == 0 {
+			next = int32(len(a.label))
+			a.label = append(a.label, s[i])
+			a.child = append(a.child, 0)
+			a.sibling = append(a.sibling, a.child[cur])
 			a.depth = append(a.depth, int32(i+1))
 			a.out = append(a.out, -1)
-			a.kids[cur] = append(a.kids[cur], edge{s[i], next})
+			a.child[cur] = next
 		}
 		cur = next
 	}
@@ -136,9 +132,9 @@ func (a *automaton) insert(s string, nd needle) {
 // step is the state after reading b in state s.
 func (a *automaton) step(s int32, b byte) int32 {
 	for s != 0 {
-		for _, e := range a.kids[s] {
-			if e.b == b {
-				return e.to
+		for c := a.child[s]; c != 0; c = a.sibling[c] {
+			if a.label[c] == b {
+				return c
 			}
 		}
 		s = a.fail[s]
@@ -155,6 +151,8 @@ type sink interface {
 	write(p []byte, off int64)
 	// flush ends the stream: tokens still open are decoded as far as they go.
 	flush()
+	// reset makes the pipeline ready for a new stream.
+	reset()
 	// live is the first input offset a match not yet found could still cover
 	// (math.MaxInt64 when none).
 	live() int64
@@ -195,7 +193,17 @@ func (m *matcher) put(c byte, start, end int64) {
 
 func (m *matcher) write(p []byte, off int64) {
 	a := m.a
-	for i, c := range p {
+	for i := 0; i < len(p); i++ {
+		if m.s == 0 && !m.ext && a.root[p[i]] == 0 {
+			// Bytes that begin no needle leave the automaton at its root: only the last
+			// of them is kept, as the byte a base64 match may extend over.
+			j := i + 1
+			for j < len(p) && a.root[p[j]] == 0 {
+				j++
+			}
+			i = j - 1
+		}
+		c := p[i]
 		m.ring[m.n&m.mask], m.starts[m.n&m.mask] = c, off+int64(i)
 		m.n++
 		if m.ext {
@@ -240,6 +248,8 @@ func (m *matcher) found(end int64) {
 }
 
 func (m *matcher) flush() { m.ext = false }
+
+func (m *matcher) reset() { m.s, m.n, m.ext = 0, 0, false }
 
 func (m *matcher) live() int64 {
 	at := int64(math.MaxInt64)
