@@ -450,28 +450,28 @@ func (h *htmlDecoder) flush() {
 	h.next.flush()
 }
 
-// lineDropper drops line breaks (up to two bytes in a row: "\n" or "\r\n"), so that a
-// base64 text wrapped in lines reads as one run.
+// lineDropper drops single line breaks ("\n" or "\r\n"), so that a base64 text wrapped
+// in lines reads as one run; a blank line passes, as it ends such a text.
 type lineDropper struct {
 	next sink
-	run  int
+	run  []byte // the line break bytes just dropped
 }
 
 func (l *lineDropper) put(c byte, start, end int64) {
-	if c == '\r' || c == '\n' {
-		if l.run++; l.run <= 2 {
-			return
-		}
-	} else {
-		l.run = 0
+	if c == '\r' && len(l.run) == 0 || c == '\n' && (len(l.run) == 0 || string(l.run) == "\r") {
+		l.run = append(l.run, c)
+		return
+	}
+	if c != '\r' && c != '\n' {
+		l.run = l.run[:0]
 	}
 	l.next.put(c, start, end)
 }
 
 func (l *lineDropper) write(p []byte, off int64) {
-	passRun(p, off, l.next, lineSpecial, l.put, func() bool { return l.run == 0 })
+	passRun(p, off, l.next, lineSpecial, l.put, func() bool { return len(l.run) == 0 })
 }
 
 func (l *lineDropper) flush()      { l.next.flush() }
-func (l *lineDropper) reset()      { l.run = 0; l.next.reset() }
+func (l *lineDropper) reset()      { l.run = l.run[:0]; l.next.reset() }
 func (l *lineDropper) live() int64 { return l.next.live() }

@@ -253,10 +253,15 @@ func (m *matcher) reset() { m.s, m.n, m.ext = 0, 0, false }
 
 func (m *matcher) live() int64 {
 	at := int64(math.MaxInt64)
-	if m.n > 0 {
-		// The partial match, and one byte more: a base64 match may extend over it.
-		first := max(m.n-int64(m.a.depth[m.s])-1, 0)
-		at = m.starts[first&m.mask]
+	if d := int64(m.a.depth[m.s]); m.n > 0 {
+		// The partial match, and the byte before it if a base64 match may extend over it.
+		first := m.n - d
+		if first > 0 && isBase64(m.ring[(first-1)&m.mask]) {
+			first--
+		}
+		if first < m.n {
+			at = m.starts[first&m.mask]
+		}
 	}
 	if m.ext {
 		at = min(at, m.extAt)

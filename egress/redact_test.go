@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // chunks is a body that arrives in the given pieces.
@@ -134,4 +135,41 @@ func BenchmarkRedact(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestRedactStreamsEvents: a server-sent event that holds nothing like a secret is
+// returned whole as soon as it arrives, not when the next one does (a streaming answer is
+// not delayed by redaction), and one that holds a secret comes out redacted.
+func TestRedactStreamsEvents(t *testing.T) {
+	var r redactor
+	r.add("sk_live/Ab+cd=ef&<g>q")
+	pr, pw := io.Pipe()
+	rd := r.reader(pr)
+	defer rd.Close()
+	for _, ev := range []struct{ in, want string }{
+		{"data: {\"delta\": \"hello\"}\n\n", "data: {\"delta\": \"hello\"}\n\n"},
+		{"data: {\"k\": \"sk_live\\/Ab+cd=ef\\u0026\\u003cg\\u003eq\"}\r\n\r\n", "data: {\"k\": \"[redacted]\"}\r\n\r\n"},
+		{"event: done\ndata: QUJD\n\n", "event: done\ndata: QUJD\n\n"},
+	} {
+		go pw.Write([]byte(ev.in))
+		got := make(chan string, 1)
+		go func() {
+			b := make([]byte, len(ev.want))
+			_, err := io.ReadFull(rd, b)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(b)
+		}()
+		select {
+		case g := <-got:
+			if g != ev.want {
+				t.Fatalf("%q: %q", ev.in, g)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q is held back until more arrives", ev.in)
+		}
+	}
+	pw.Close()
 }
