@@ -1,80 +1,84 @@
 package egress
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // redacted replaces every injected secret in what the gateway returns.
 const redacted = "[redacted]"
 
 // redactor knows the secret values injected into one request (and its redirects) and
-// removes them, in the forms an echoing server commonly writes them, from everything the
-// caller can read: headers, status, body, error messages, audit entries.
+// removes them from everything the caller can read (headers, status, body, error messages,
+// audit entries) in every form the decoders of redact_decode.go read: verbatim,
+// JSON-escaped, percent-encoded, as HTML references, nested in that order (HTML around JSON
+// around a URL), and as the stable middle of their base64 encodings in either alphabet at
+// any alignment.
+//
+// add is called while the request is sent; the other methods may then be called from
+// several goroutines (the body's reader, and the timeout that ends it).
 type redactor struct {
-	needles [][]byte // longest first
+	secrets []string
+	a       *automaton // compiled from secrets
+
+	mu  sync.Mutex
+	str *stream // reused by redact
 }
 
 // add registers secret values. Empty values are ignored.
 func (r *redactor) add(values ...string) {
+	n := len(r.secrets)
 	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		for _, f := range forms(v) {
-			if !slices.ContainsFunc(r.needles, func(n []byte) bool { return string(n) == f }) {
-				r.needles = append(r.needles, []byte(f))
-			}
+		if v != "" && !slices.Contains(r.secrets, v) {
+			r.secrets = append(r.secrets, v)
 		}
 	}
-	slices.SortFunc(r.needles, func(a, b []byte) int { return len(b) - len(a) })
-}
-
-// forms are the spellings of v an echo server produces: as is, JSON-escaped (with and
-// without HTML escaping) and percent-encoded.
-func forms(v string) []string {
-	out := []string{v}
-	for _, html := range []bool{true, false} {
-		var b bytes.Buffer
-		e := json.NewEncoder(&b)
-		e.SetEscapeHTML(html)
-		_ = e.Encode(v)
-		q := strings.TrimSuffix(b.String(), "\n")
-		out = append(out, q[1:len(q)-1])
+	if len(r.secrets) > n {
+		r.a, r.str = compile(r.secrets), nil
 	}
-	out = append(out, url.QueryEscape(v), url.PathEscape(v))
-	return out
 }
 
-func (r *redactor) active() bool { return r != nil && len(r.needles) > 0 }
+func (r *redactor) active() bool { return r != nil && len(r.secrets) > 0 }
 
-// maxLen is the length of the longest needle.
-func (r *redactor) maxLen() int { return len(r.needles[0]) }
+// redact returns s with every secret replaced, and whether it found one.
+func (r *redactor) redact(s string) (string, bool) {
+	if !r.active() {
+		return s, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.str == nil {
+		r.str = r.stream()
+	}
+	st := r.str
+	st.reset()
+	st.write([]byte(s))
+	st.decide(true)
+	return string(st.out), st.found
+}
 
 // string redacts s.
 func (r *redactor) string(s string) string {
-	if !r.active() {
-		return s
-	}
-	for _, n := range r.needles {
-		s = strings.ReplaceAll(s, string(n), redacted)
-	}
-	return s
+	out, _ := r.redact(s)
+	return out
 }
 
-// contains reports whether s holds a secret (ignoring case when fold is set).
+// contains reports whether s holds a secret (also verbatim in any case, when fold is set).
 func (r *redactor) contains(s string, fold bool) bool {
 	if !r.active() {
 		return false
 	}
-	for _, n := range r.needles {
-		if fold && strings.Contains(strings.ToLower(s), strings.ToLower(string(n))) || strings.Contains(s, string(n)) {
-			return true
+	if _, found := r.redact(s); found {
+		return true
+	}
+	if fold {
+		for _, v := range r.secrets {
+			if strings.Contains(strings.ToLower(s), strings.ToLower(v)) {
+				return true
+			}
 		}
 	}
 	return false
@@ -97,75 +101,170 @@ func (r *redactor) header(h http.Header) {
 	}
 }
 
-// reader redacts a stream. It holds back the last maxLen-1 bytes of what it has read until it
-// knows they do not start a secret, so a secret split across reads is still found.
-type redactReader struct {
-	src     io.ReadCloser
-	r       *redactor
+// stream is one redaction in progress. Every input byte goes through each decoding
+// pipeline; a pipeline's matcher marks the input span of each secret it finds; bytes are
+// released once no pipeline can still find a secret covering them, marked spans replaced.
+type stream struct {
+	pipes   []sink
+	base    int64  // input offset of pending[0]; everything before it is in out
 	pending []byte // read, not yet decided
+	spans   []span // marked, sorted, disjoint, all starting at or after base
 	out     []byte // decided, not yet returned
-	err     error
+	found   bool
+	window  int64 // the longest input a match can cover
+}
+
+type span struct{ start, end int64 }
+
+func (r *redactor) stream() *stream {
+	a := r.a
+	st := &stream{window: int64(a.maxLen+2) * maxExpansion}
+	m := func() *matcher { return newMatcher(a, st.mark) }
+	buf := func() token { return token{buf: make([]unit, 0, maxToken)} }
+	pipe := func(stages ...interface{ setNext(sink) }) sink {
+		next := sink(m())
+		for i := len(stages) - 1; i >= 0; i-- {
+			stages[i].setNext(next)
+			next = stages[i].(sink)
+		}
+		return next
+	}
+	st.pipes = []sink{
+		m(), // verbatim
+		pipe(&jsonDecoder{token: buf()}),
+		pipe(&percentDecoder{token: buf()}),
+		pipe(&htmlDecoder{token: buf()}),
+		// Nested as a page holds JSON that holds a URL; base64 lines joined. (Without the
+		// URL too, for a secret that holds a literal "%XX".)
+		pipe(&htmlDecoder{token: buf()}, &jsonDecoder{token: buf()}),
+		pipe(&htmlDecoder{token: buf()}, &jsonDecoder{token: buf()}, &percentDecoder{token: buf()}, &lineDropper{}),
+	}
+	if slices.ContainsFunc(r.secrets, func(v string) bool { return strings.Contains(v, " ") }) {
+		st.pipes = append(st.pipes, pipe(&percentDecoder{token: buf(), plus: true}))
+	}
+	return st
+}
+
+func (t *token) setNext(s sink)       { t.next = s }
+func (l *lineDropper) setNext(s sink) { l.next = s }
+
+// reset makes st ready for a new input.
+func (st *stream) reset() {
+	for _, pipe := range st.pipes {
+		pipe.reset()
+	}
+	st.base, st.pending, st.spans, st.out, st.found = 0, st.pending[:0], st.spans[:0], st.out[:0], false
+}
+
+// write reads p through every pipeline.
+func (st *stream) write(p []byte) {
+	off := st.base + int64(len(st.pending))
+	st.pending = append(st.pending, p...)
+	for _, pipe := range st.pipes {
+		pipe.write(p, off)
+	}
+}
+
+// mark records that input [start, end) spells a secret.
+func (st *stream) mark(start, end int64) {
+	st.found = true
+	start = max(start, st.base) // what is before base went out inside an earlier span
+	if start >= end {
+		return
+	}
+	i := len(st.spans)
+	for i > 0 && st.spans[i-1].start > start {
+		i--
+	}
+	// Merge with the spans it overlaps (touching is not overlapping: two secrets side by
+	// side are two redactions).
+	if i > 0 && st.spans[i-1].end > start {
+		i--
+		start = st.spans[i].start
+	}
+	j := i
+	for j < len(st.spans) && st.spans[j].start < end {
+		end = max(end, st.spans[j].end)
+		j++
+	}
+	st.spans = slices.Replace(st.spans, i, j, span{start, end})
+}
+
+// decide moves to out the pending bytes no pipeline can still find a secret in (all of
+// them when final), with marked spans replaced.
+func (st *stream) decide(final bool) {
+	limit := st.base + int64(len(st.pending))
+	if final {
+		for _, pipe := range st.pipes {
+			pipe.flush()
+		}
+	} else {
+		for _, pipe := range st.pipes {
+			limit = min(limit, pipe.live())
+		}
+		// A span that reaches past the limit may still grow (a longer secret overlapping
+		// it): it waits, unless overlapping matches have made it longer than any one.
+		for _, s := range st.spans {
+			if s.start < limit && limit < s.end && s.end-s.start <= st.window {
+				limit = s.start
+			}
+		}
+	}
+	cur, i := st.base, 0
+	for ; i < len(st.spans) && st.spans[i].start < limit; i++ {
+		s := st.spans[i]
+		st.out = append(st.out, st.pending[cur-st.base:s.start-st.base]...)
+		st.out = append(st.out, redacted...)
+		cur = s.end
+	}
+	st.spans = append(st.spans[:0], st.spans[i:]...)
+	if cur < limit {
+		st.out = append(st.out, st.pending[cur-st.base:limit-st.base]...)
+		cur = limit
+	}
+	st.pending = append(st.pending[:0], st.pending[cur-st.base:]...)
+	st.base = cur
+}
+
+// redactReader redacts a stream as it is read, holding back only what may still be part
+// of a secret.
+type redactReader struct {
+	src io.ReadCloser
+	st  *stream
+	buf []byte
+	off int // st.out[:off] is returned
+	err error
 }
 
 func (r *redactor) reader(src io.ReadCloser) io.ReadCloser {
-	return &redactReader{src: src, r: r}
+	return &redactReader{src: src, st: r.stream(), buf: make([]byte, 8<<10)}
 }
 
 func (rr *redactReader) Read(p []byte) (int, error) {
-	for len(rr.out) == 0 && rr.err == nil {
-		if free := cap(rr.pending) - len(rr.pending); free < 2048 {
-			rr.pending = append(make([]byte, 0, 2*cap(rr.pending)+4096), rr.pending...)
-		}
-		n, err := rr.src.Read(rr.pending[len(rr.pending):cap(rr.pending)])
-		rr.pending = rr.pending[:len(rr.pending)+n]
+	st := rr.st
+	if rr.off == len(st.out) {
+		st.out, rr.off = st.out[:0], 0
+	}
+	for len(st.out) == 0 && rr.err == nil {
+		n, err := rr.src.Read(rr.buf)
+		st.write(rr.buf[:n])
 		switch {
 		case err == io.EOF:
-			rr.decide(true)
+			st.decide(true)
 			rr.err = io.EOF
 		case err != nil:
 			// Whatever is pending may be the start of a secret: it is never returned.
-			rr.pending, rr.err = nil, err
+			st.pending, rr.err = nil, err
 		default:
-			rr.decide(false)
+			st.decide(false)
 		}
 	}
-	if len(rr.out) > 0 {
-		n := copy(p, rr.out)
-		rr.out = rr.out[n:]
+	if rr.off < len(st.out) {
+		n := copy(p, st.out[rr.off:])
+		rr.off += n
 		return n, nil
 	}
 	return 0, rr.err
-}
-
-// decide moves pending bytes to out, redacting, up to where a secret could still begin
-// (all of them when final).
-func (rr *redactReader) decide(final bool) {
-	p := rr.pending
-	limit := len(p) // positions before limit can be decided: every secret fits after them
-	if !final {
-		limit -= rr.r.maxLen() - 1
-	}
-	i := 0
-	for i < limit {
-		at, size := -1, 0
-		for _, n := range rr.r.needles {
-			j := bytes.Index(p[i:], n)
-			if j >= 0 && i+j < limit && (at < 0 || i+j < at) {
-				at, size = i+j, len(n) // needles are longest first: ties keep the longest
-			}
-		}
-		if at < 0 {
-			break
-		}
-		rr.out = append(rr.out, p[i:at]...)
-		rr.out = append(rr.out, redacted...)
-		i = at + size
-	}
-	if i < limit {
-		rr.out = append(rr.out, p[i:limit]...)
-		i = limit
-	}
-	rr.pending = append(p[:0], p[i:]...)
 }
 
 func (rr *redactReader) Close() error { return rr.src.Close() }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // chunks is a body that arrives in the given pieces.
@@ -34,7 +35,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 
 func (c *chunks) Close() error { return nil }
 
-func redactAll(t *testing.T, r *redactor, src io.ReadCloser) string {
+func redactAll(t testing.TB, r *redactor, src io.ReadCloser) string {
 	t.Helper()
 	b, err := io.ReadAll(r.reader(src))
 	if err != nil {
@@ -119,4 +120,56 @@ func TestRedactForms(t *testing.T) {
 	if h.Get("X-Echo") != "Bearer [redacted]" {
 		t.Error(h)
 	}
+}
+
+// BenchmarkRedact: the redactor's throughput on a JSON body that holds no secret.
+//
+//	go test ./egress -run X -bench Redact
+func BenchmarkRedact(b *testing.B) {
+	var r redactor
+	r.add("ghp_SECRETsecret0123", `sk_live/Ab+cd=ef&<g>"h'i\j%41 k`)
+	body := bytes.Repeat([]byte(`{"id": 12345, "name": "a \"quoted\" name", "url": "https:\/\/example.com\/a%20b?x=1&amp;y=2"},`+"\n"), 1<<14)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := io.Copy(io.Discard, r.reader(io.NopCloser(bytes.NewReader(body)))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRedactStreamsEvents: a server-sent event that holds nothing like a secret is
+// returned whole as soon as it arrives, not when the next one does (a streaming answer is
+// not delayed by redaction), and one that holds a secret comes out redacted.
+func TestRedactStreamsEvents(t *testing.T) {
+	var r redactor
+	r.add("sk_live/Ab+cd=ef&<g>q")
+	pr, pw := io.Pipe()
+	rd := r.reader(pr)
+	defer rd.Close()
+	for _, ev := range []struct{ in, want string }{
+		{"data: {\"delta\": \"hello\"}\n\n", "data: {\"delta\": \"hello\"}\n\n"},
+		{"data: {\"k\": \"sk_live\\/Ab+cd=ef\\u0026\\u003cg\\u003eq\"}\r\n\r\n", "data: {\"k\": \"[redacted]\"}\r\n\r\n"},
+		{"event: done\ndata: QUJD\n\n", "event: done\ndata: QUJD\n\n"},
+	} {
+		go pw.Write([]byte(ev.in))
+		got := make(chan string, 1)
+		go func() {
+			b := make([]byte, len(ev.want))
+			_, err := io.ReadFull(rd, b)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(b)
+		}()
+		select {
+		case g := <-got:
+			if g != ev.want {
+				t.Fatalf("%q: %q", ev.in, g)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q is held back until more arrives", ev.in)
+		}
+	}
+	pw.Close()
 }
