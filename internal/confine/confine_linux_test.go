@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -46,6 +47,8 @@ type result struct {
 	Errnos map[string]int `json:"errnos"`
 	// Resident and Memory are a restored sandbox's ResidentBytes and MemoryBytes.
 	Resident, Memory int
+	// ApplyMicros is how long Apply took (logged, not asserted).
+	ApplyMicros int64
 	// NS maps a namespace kind to the /proc/self/ns link the child sees.
 	NS map[string]string `json:"ns"`
 }
@@ -67,7 +70,9 @@ func child(mode string) int {
 	res := result{Probes: map[string]string{}, Errnos: map[string]int{}, NS: map[string]string{}}
 	out := json.NewEncoder(os.Stdout)
 	if mode != "control" {
+		start := time.Now()
 		rep, err := confine.Apply(confine.Policy{CacheDir: cache, ReadOnly: []string{"/proc/self"}})
+		res.ApplyMicros = time.Since(start).Microseconds()
 		res.Report = rep
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "apply:", err)
@@ -299,7 +304,7 @@ func TestConfinedWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("confined child: %v", err)
 	}
-	t.Logf("confined child: %s", res.Report)
+	t.Logf("confined child: Apply took %d µs: %s", res.ApplyMicros, res.Report)
 
 	// Every layer this kernel supports is in force.
 	want := map[string]bool{confine.LayerRlimits: true, confine.LayerNoNewPrivs: true,
