@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -31,7 +32,8 @@ func (e errUnsupported) Error() string { return e.why }
 //
 // # Errors
 //
-// An isoerr InvalidRequest error for a bad Policy; otherwise an error when a layer the
+// An isoerr InvalidRequest error for a bad Policy; an error in a pid namespace whose /proc
+// is the host's (Start never makes one); otherwise an error when a layer the
 // kernel supports fails to apply (the process is then partly confined and should exit).
 // A layer the kernel lacks (no Landlock, no seccomp) is not an error: the Report says it
 // is off and why.
@@ -47,6 +49,12 @@ func Apply(p Policy) (Report, error) {
 		if _, err := os.Stat(r); err != nil {
 			return rep, fmt.Errorf("confine: read-only path: %w", err)
 		}
+	}
+
+	// libcap's psx, which applies Landlock to every thread, hangs when /proc belongs to
+	// another pid namespace than the process (RATIONALE §14): refuse instead of hanging.
+	if self, err := os.Readlink("/proc/self"); err == nil && self != strconv.Itoa(os.Getpid()) {
+		return rep, fmt.Errorf("confine: /proc is another pid namespace's (/proc/self is %s, pid %d): start workers without a pid namespace, or mount their own /proc", self, os.Getpid())
 	}
 
 	detail, err := applyRlimits(p)
@@ -240,6 +248,12 @@ const workerID = 65534
 // namespace (when running as root where unprivileged user namespaces are off), then a
 // network namespace alone, then none. newCmd is called once per attempt (an exec.Cmd
 // cannot be started twice) and must not set SysProcAttr.
+//
+// # Notes
+//
+// Pdeathsig fires when the OS thread that started the worker exits, not the supervisor
+// process; the Go runtime does not end threads unless a goroutine exits while locked to
+// one (runtime.LockOSThread), so do not call Start from such a goroutine.
 //
 // # Errors
 //

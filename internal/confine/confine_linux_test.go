@@ -424,3 +424,30 @@ func TestPolicyValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestPidNamespaceRefused: a worker started in a new pid namespace that still sees the
+// host's /proc gets an error from Apply instead of hanging in psx for ever.
+func TestPidNamespaceRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // only so a hang ends
+	defer cancel()
+	cache := t.TempDir()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envMode+"=confined", envCache+"="+cache, envOutside+"=/nonexistent")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	if os.Getuid() != 0 { // a pid namespace needs a user namespace without root
+		cmd.SysProcAttr = confine.SysProcAttr(true)
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWPID
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+		// Not a layer this kernel offers to this user: Start never makes one here either.
+		t.Logf("this machine cannot make a pid namespace (%v): nothing to refuse", err)
+		return
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), "another pid namespace") {
+		t.Fatalf("child in a new pid namespace: %v, stderr %q; want exit 2 and Apply's refusal", err, stderr.String())
+	}
+}
