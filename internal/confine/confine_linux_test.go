@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,8 +131,12 @@ func child(mode string) int {
 	res.probe("socketpair", err)
 
 	// The inherited socket pair (fd 3) still carries messages to the supervisor.
-	sup := os.NewFile(3, "supervisor")
-	_, err = sup.Write([]byte("hello from the worker"))
+	// net.FileConn is how a worker would hold it (dup, getsockopt, getsockname, epoll).
+	conn, err := net.FileConn(os.NewFile(3, "supervisor"))
+	if err == nil {
+		_, err = conn.Write([]byte("hello from the worker"))
+		conn.Close()
+	}
 	res.probe("inherited_socket", err)
 
 	// Processes: no fork, no exec.
