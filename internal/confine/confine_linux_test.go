@@ -27,8 +27,8 @@ import (
 // The test binary doubles as the worker process: with CONFINE_TEST_CHILD set, TestMain
 // runs child() instead of the tests, as a worker started by a supervisor would.
 const (
-	envMode    = "CONFINE_TEST_CHILD"  // "confined", "control" (no Apply) or "tripwire"
-	envCache   = "CONFINE_TEST_CACHE"  // the worker's cache directory
+	envMode    = "CONFINE_TEST_CHILD"   // "confined", "control" (no Apply) or "tripwire"
+	envCache   = "CONFINE_TEST_CACHE"   // the worker's cache directory
 	envOutside = "CONFINE_TEST_OUTSIDE" // a readable file outside it
 )
 
@@ -325,7 +325,7 @@ func TestConfinedWorker(t *testing.T) {
 
 	type expect struct {
 		probe  string
-		when   bool          // the layer that makes it fail is supported
+		when   bool            // the layer that makes it fail is supported
 		errnos []syscall.Errno // accepted errors
 	}
 	denied := []expect{
