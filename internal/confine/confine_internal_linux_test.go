@@ -30,7 +30,7 @@ func TestSyscallNamesExist(t *testing.T) {
 			allowed[n] = true
 		}
 	}
-	for _, n := range append(append([]string{"clone", "clone3"}, tripwire...), without(denied, "kill")...) {
+	for _, n := range append(append([]string{"clone", "clone3", "prlimit64", "tgkill"}, tripwire...), without(denied, "kill")...) {
 		if allowed[n] {
 			t.Errorf("%q is in the allow-list and also denied or conditional", n)
 		}

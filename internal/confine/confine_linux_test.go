@@ -108,6 +108,11 @@ func child(mode string) int {
 	_, err = os.ReadFile(filepath.Join(cache, "written"))
 	res.probe("read_cache", err)
 
+	// Another process's limits (the supervisor's): prlimit64 is allowed on itself only.
+	var lim unix.Rlimit
+	res.probe("prlimit_parent", unix.Prlimit(os.Getppid(), unix.RLIMIT_NOFILE, nil, &lim))
+	res.probe("prlimit_self", unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &lim))
+
 	// The network: no socket of any family.
 	for _, fam := range []struct {
 		name string
@@ -299,7 +304,7 @@ func TestConfinedWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("control child: %v", err)
 	}
-	for _, p := range []string{"open_outside", "list_root", "write_cache", "socket_inet", "socket_unix", "socketpair", "run_true", "fork", "engine"} {
+	for _, p := range []string{"open_outside", "list_root", "write_cache", "socket_inet", "socket_unix", "socketpair", "run_true", "fork", "prlimit_parent", "engine"} {
 		if e := ctl.Probes[p]; e != "" {
 			t.Errorf("control (unconfined) child: %s failed (%s): the probe cannot tell confinement from a broken machine", p, e)
 		}
@@ -338,6 +343,7 @@ func TestConfinedWorker(t *testing.T) {
 		{"socketpair", k.seccomp, []syscall.Errno{syscall.EPERM}},
 		{"run_true", k.seccomp, []syscall.Errno{syscall.EPERM}},
 		{"fork", k.seccomp, []syscall.Errno{syscall.EPERM}},
+		{"prlimit_parent", k.seccomp, []syscall.Errno{syscall.EPERM}},
 		// Landlock denies execute too (EACCES) but seccomp answers first.
 		{"execve", k.seccomp || k.landlock > 0, []syscall.Errno{syscall.EPERM, syscall.EACCES}},
 	}
@@ -361,7 +367,7 @@ func TestConfinedWorker(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{"write_cache", "read_cache", "inherited_socket", "engine"} {
+	for _, p := range []string{"write_cache", "read_cache", "inherited_socket", "prlimit_self", "engine"} {
 		if e, ran := res.Probes[p]; !ran || e != "" {
 			t.Errorf("%s: must work under confinement, got %q (attempted %v)", p, e, ran)
 		}

@@ -47,7 +47,7 @@ var allowGroups = []struct {
 	{"engine: memory images live in sealed memfds",
 		[]string{"memfd_create"}},
 	{"Go runtime and crypto/rand: limits, identity, randomness",
-		[]string{"getrlimit", "prlimit64", "uname", "getrandom", "getuid", "geteuid",
+		[]string{"getrlimit", "uname", "getrandom", "getuid", "geteuid",
 			"getgid", "getegid"}},
 	{"ending a thread or the process", []string{"exit", "exit_group"}},
 }
@@ -121,6 +121,10 @@ func seccompPolicy(pid int) (seccomp.Policy, error) {
 				// crash path (kill of itself).
 				{Name: "tgkill", Conditions: self},
 				{Name: "kill", Conditions: self},
+				// Its own limits only (0 or its pid): prlimit64 on another process of
+				// the same user (the supervisor) could lower that one's limits.
+				{Name: "prlimit64", Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.Equal, Value: 0}}},
+				{Name: "prlimit64", Conditions: self},
 			}},
 			// clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes
 			// glibc (cgo threads) fall back to clone, which the filter can read.
@@ -154,11 +158,18 @@ func applySeccomp() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("seccomp: %w", err)
 	}
-	n := 0
+	allowed, conditional := map[string]bool{}, map[string]bool{}
 	for _, g := range pol.Syscalls {
-		if g.Action == seccomp.ActionAllow {
-			n += len(g.Names) + len(g.NamesWithCondtions)
+		if g.Action != seccomp.ActionAllow {
+			continue
+		}
+		for _, n := range g.Names {
+			allowed[n] = true
+		}
+		for _, n := range g.NamesWithCondtions {
+			allowed[n.Name], conditional[n.Name] = true, true
 		}
 	}
-	return fmt.Sprintf("%d syscalls allowed (clone for threads only), default EPERM, %d kill the process", n, len(pol.Syscalls[3].Names)), nil
+	return fmt.Sprintf("%d syscalls allowed (%d only with argument checks: clone for threads, signals and limits to itself), default EPERM, %d kill the process",
+		len(allowed), len(conditional), len(tripwire)), nil
 }
