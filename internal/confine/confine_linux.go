@@ -52,7 +52,7 @@ func Apply(p Policy) (Report, error) {
 	}
 
 	// libcap's psx, which applies Landlock to every thread, hangs when /proc belongs to
-	// another pid namespace than the process (RATIONALE §14): refuse instead of hanging.
+	// another pid namespace than the process (RATIONALE §16): refuse instead of hanging.
 	if self, err := os.Readlink("/proc/self"); err == nil && self != strconv.Itoa(os.Getpid()) {
 		return rep, fmt.Errorf("confine: /proc is another pid namespace's (/proc/self is %s, pid %d): start workers without a pid namespace, or mount their own /proc", self, os.Getpid())
 	}
