@@ -31,6 +31,8 @@ for p in "$patches"/*.patch; do
   patch --batch --fuzz=0 --no-backup-if-mismatch -s -p1 -d "$src" < "$p" ||
     { echo "build.sh: $p does not apply to QuickJS-ng v0.15.1" >&2; exit 1; }
 done
+# KEEP=dir keeps the patched sources (for engine/js/build/audit.py).
+if [ -n "${KEEP:-}" ]; then rm -rf "$KEEP" && cp -R "$src" "$KEEP"; fi
 
 # A sysroot holding only the wasi headers and libraries, so that clang never sees the host's
 # /usr/include.
