@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -81,6 +82,12 @@ type Report struct {
 	// NoImageColdLoadP50 is the cold load without the base image (every sandbox starts
 	// QuickJS and evaluates the runtime), for comparison.
 	NoImageColdLoadP50 float64 `json:"cold_load_no_image_p50_ms"`
+	// HostileStop is the time from a call's CPU deadline to its error when the call is
+	// inside one long built-in (issue 10's quadratic indexOf, CPU limit 50 ms): median and
+	// worst of HostileStopN calls.
+	HostileStop    float64 `json:"hostile_stop_ms"`
+	HostileStopMax float64 `json:"hostile_stop_max_ms"`
+	HostileStopN   int     `json:"hostile_stop_samples"`
 }
 
 func (o *Options) defaults() {
@@ -121,6 +128,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.NewSandboxP50, _, r.NewSandboxN = quantiles(ds)
 
+	o.Progress("hostile call stop")
+	if r.HostileStop, r.HostileStopMax, r.HostileStopN, err = hostileStops(ctx, e, 10); err != nil {
+		return nil, err
+	}
 	o.Progress("cold load")
 	if r.ColdLoadP50, r.ColdLoadP99, r.ColdLoadN, err = coldLoads(ctx, e, o.Cold); err != nil {
 		return nil, err
@@ -408,6 +419,40 @@ func forks(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
 	}
 	p50, _, count := quantiles(ds)
 	return p50, count, nil
+}
+
+// HostileSetup and HostileCall are issue 10's attack: one indexOf call whose naive search
+// is quadratic (14 s of C on this machine before built-ins polled the interrupt handler).
+const (
+	HostileSetup = `globalThis.s = "a".repeat(1e6); globalThis.n = "a".repeat(1e3) + "b"; undefined`
+	HostileCall  = `s.indexOf(n)`
+)
+
+// hostileStops runs HostileCall under a 50 ms CPU limit n times and returns how long after
+// the deadline its error arrived (median and worst, ms).
+func hostileStops(ctx context.Context, e *engine.Engine, n int) (p50, worst float64, count int, err error) {
+	const limit = 50 * time.Millisecond
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, HostileSetup); err != nil {
+			sb.Close(ctx)
+			return 0, 0, 0, fmt.Errorf("hostile setup: %w", err)
+		}
+		t := time.Now()
+		_, err = sb.Eval(ctx, engine.Limits{CPU: limit, Wall: time.Minute}, HostileCall)
+		d := time.Since(t) - limit
+		sb.Close(ctx)
+		if isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+			return 0, 0, 0, fmt.Errorf("hostile call: got %v, want %s", err, isoerr.CPULimitExceeded)
+		}
+		ds = append(ds, max(d, 0))
+	}
+	p50, _, count = quantiles(ds)
+	return p50, float64(ds[len(ds)-1].Microseconds()) / 1000, count, nil
 }
 
 func evalRuns(ctx context.Context, cmd []string, n int) (float64, int, error) {

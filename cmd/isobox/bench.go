@@ -128,6 +128,7 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("hibernated worker on disk", r.HibernatedWorkerKB, 0, "KiB", r.HibernatedN)
 	row("fork of a sandbox with 10 MiB of heap", r.Fork10MiBP50, 0, "ms", r.ForkN)
 	row("PSS per idle loaded worker", r.IdleWorkerPSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
+	row("hostile indexOf: CPU deadline to error", r.HostileStop, 0, "ms", r.HostileStopN)
 	if hh != nil {
 		// Throughput: higher is better, so the ratio is inverted (isobox / workerd).
 		t, ratio := "-", "-"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds engine/js/qjs.wasm: QuickJS-ng v0.15.1 for wasm32-wasi plus glue.c, with Debian's
 # clang-19 / lld-19 / wasi-libc. The QuickJS-ng sources come from the Go module proxy (they
-# ship inside github.com/buke/quickjs-go v0.7.7, folder deps/quickjs); none are committed.
+# ship inside github.com/buke/quickjs-go v0.7.7, folder deps/quickjs); none are committed,
+# only our patches to them (patches/).
 #
 #   engine/js/build/build.sh            rebuild qjs.wasm and qjs.wasm.sha256
 #   engine/js/build/build.sh --check    rebuild into a temp file and fail if it differs
@@ -10,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 glue=$PWD/glue.c
+patches=$PWD/patches
 cd ..
 mode=${1:-build}
 QJS_MODULE=github.com/buke/quickjs-go@v0.7.7
@@ -17,8 +19,20 @@ QJS_MODULE=github.com/buke/quickjs-go@v0.7.7
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dir=$(cd "$tmp" && go mod init tmp >/dev/null 2>&1 && go mod download -json "$QJS_MODULE" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-src="$dir/deps/quickjs"
-[ -f "$src/quickjs.c" ] || { echo "build.sh: QuickJS-ng sources not found in $QJS_MODULE" >&2; exit 1; }
+orig="$dir/deps/quickjs"
+[ -f "$orig/quickjs.c" ] || { echo "build.sh: QuickJS-ng sources not found in $QJS_MODULE" >&2; exit 1; }
+
+# Our changes to QuickJS-ng (patches/*.patch, unified diffs against v0.15.1, applied in
+# name order with no fuzz) go into a copy of the sources; the module cache stays pristine.
+src="$tmp/quickjs"
+cp -R "$orig" "$src"
+chmod -R u+w "$src"
+for p in "$patches"/*.patch; do
+  patch --batch --fuzz=0 --no-backup-if-mismatch -s -p1 -d "$src" < "$p" ||
+    { echo "build.sh: $p does not apply to QuickJS-ng v0.15.1" >&2; exit 1; }
+done
+# KEEP=dir keeps the patched sources (for engine/js/build/audit.py).
+if [ -n "${KEEP:-}" ]; then rm -rf "$KEEP" && cp -R "$src" "$KEEP"; fi
 
 # A sysroot holding only the wasi headers and libraries, so that clang never sees the host's
 # /usr/include.

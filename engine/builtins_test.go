@@ -1,0 +1,158 @@
+package engine_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// hostileBuiltins are single calls of QuickJS built-ins that run long in C, each sized so
+// that without our patch (engine/js/build/patches) it runs far past its limit (from 0.7 s
+// for one BigInt multiplication, capped by QuickJS's 1M-bit size, to hours): QuickJS
+// polled its interrupt handler only between bytecode operations and in its regexp engine,
+// so one such call ignored every limit. natural is the call's running time measured on the
+// unpatched build (RATIONALE §2a gives the method); small is the same built-in on a small
+// input with its answer, so that the polls are shown not to change results.
+var hostileBuiltins = []struct {
+	name    string
+	setup   string        // builds the input, without a tight limit
+	code    string        // the one call, under a 100 ms CPU limit
+	natural time.Duration // unpatched running time of code (RATIONALE §2a)
+	small   string
+	want    string
+}{
+	{"indexOf", needle, `s.indexOf(n)`, 14 * time.Second, `"xaab".indexOf("aab")`, "1"},
+	{"lastIndexOf", needle, `s.lastIndexOf(n)`, 14 * time.Second, `"aabxaab".lastIndexOf("aab")`, "4"},
+	{"includes", needle, `s.includes(n)`, 14 * time.Second, `"xaab".includes("aab")`, "true"},
+	{"split", needle, `s.split(n).length`, 14 * time.Second, `"1ab2ab3".split("ab").join()`, `"1,2,3"`},
+	{"replace", needle, `s.replace(n, "").length`, 14 * time.Second, `"xaab".replace("aab", "y")`, `"xy"`},
+	{"replaceAll", needle, `s.replaceAll(n, "").length`, 14 * time.Second, `"aabxaab".replaceAll("aab", "y")`, `"yxy"`},
+	// Canonical ordering sorts a run of combining marks by insertion: marks of class 230
+	// followed by marks of class 220 make it quadratic.
+	{"normalize", marks, `s.normalize("NFD").length`, 19 * time.Second,
+		`"e\u0301\u0316".normalize("NFD") === "e\u0316\u0301"`, "true"},
+	{"localeCompare", marks, `s.localeCompare(s + "b")`, 38 * time.Second, `"a".localeCompare("b")`, "-1"},
+	// Linear in their output, which the 1 GiB sandbox memory allows to be large.
+	{"repeat", "", `"ab".repeat(4e8).length`, 17 * time.Second, `"ab".repeat(3)`, `"ababab"`},
+	{"padStart", "", `"".padStart(8e8, "ab").length`, 20 * time.Second, `"1".padStart(4, "ab")`, `"aba1"`},
+	{"padEnd", "", `"".padEnd(8e8, "ab").length`, 20 * time.Second, `"1".padEnd(4, "ab")`, `"1aba"`},
+	// Holes in an array (or an array-like's missing elements) cost no memory: only the
+	// poll stops these.
+	{"join", "", `Array(2 ** 32 - 1).join("").length`, 30 * time.Minute, `[1, , 3].join("-")`, `"1--3"`},
+	{"Array indexOf", "", `Array.prototype.indexOf.call({length: 2 ** 53 - 1}, 1)`, time.Hour, `[1, 2, 3].indexOf(3)`, "2"},
+	{"Array lastIndexOf", "", `Array.prototype.lastIndexOf.call({length: 2 ** 53 - 1}, 1)`, time.Hour, `[3, 2, 3].lastIndexOf(3)`, "2"},
+	{"Array includes", "", `Array.prototype.includes.call({length: 2 ** 53 - 1}, 1)`, time.Hour, `[1, 2, 3].includes(3)`, "true"},
+	// A typed array prototype makes every store a no-op: nothing is allocated.
+	{"Array fill", `globalThis.o = Object.defineProperty(Object.create(new Uint8Array(0)), "length", {value: 2 ** 53 - 1})`,
+		`Array.prototype.fill.call(o, 0); 1`, time.Hour, `[1, 2, 3].fill(0, 1).join()`, `"1,0,0"`},
+	{"Array copyWithin", "", `Array.prototype.copyWithin.call({length: 2 ** 53 - 1}, 0, 1); 1`, time.Hour,
+		`[1, 2, 3, 4].copyWithin(0, 2).join()`, `"3,4,3,4"`},
+	{"Array sort", `globalThis.a = Array.from({length: 2e6}, (_, i) => (i * 7919) % 2e6)`, `a.sort().length`, 25 * time.Second,
+		`[10, 9, 1].sort().join()`, `"1,10,9"`},
+	{"TypedArray sort", `globalThis.a = new Float64Array(2 ** 24); for (let i = 0; i < 65536; i++) a[i] = (i * 7919) % 65536
+		for (let k = 65536; k < a.length; k *= 2) a.copyWithin(k, 0, k)`,
+		`a.sort()[0]`, 9 * time.Second, `new Int8Array([3, -1, 2]).sort().join()`, `"-1,2,3"`},
+	{"BigInt toString", `globalThis.x = (1n << 1000000n) - 1n`, `x.toString().length`, 7500 * time.Millisecond,
+		`(2n ** 70n).toString()`, `"1180591620717411303424"`},
+	{"BigInt parse", `globalThis.d = "9".repeat(300000)`, `BigInt(d) > 0n`, 2400 * time.Millisecond,
+		`BigInt("1180591620717411303424") === 2n ** 70n`, "true"},
+	// One multiplication or division is at most 1M bits by 1M bits (QuickJS's BigInt size
+	// limit): about a second.
+	{"BigInt multiply", `globalThis.x = (1n << 500000n) - 1n`, `(x * x) > 0n`, 680 * time.Millisecond,
+		`(12345678901234567890n * 98765432109876543210n).toString()`, `"1219326311370217952237463801111263526900"`},
+	{"BigInt divide", `globalThis.x = (1n << 1000000n) - 1n; globalThis.y = (1n << 500000n) - 3n`, `(x / y) > 0n`, 2800 * time.Millisecond,
+		`((10n ** 30n + 7n) / (10n ** 15n + 1n)).toString()`, `"999999999999999"`},
+	{"BigInt pow", "", `(3n ** 600000n) > 0n`, 1300 * time.Millisecond, `3n ** 5n === 243n`, "true"},
+	// One key repeated: the parsed object stays small while the text is long.
+	{"JSON.parse", `globalThis.j = "{" + '"a":0,'.repeat(1e7) + '"a":0}'`, `JSON.parse(j).a`, 24 * time.Second,
+		`JSON.parse('{"a":[1,2]}').a[1]`, "2"},
+	{"JSON.stringify", "", `JSON.stringify(Array(1e8)).length`, 57 * time.Second,
+		`JSON.stringify({a: [1, "x"]})`, `"{\"a\":[1,\"x\"]}"`},
+}
+
+// The inputs of the quadratic string searches and of the combining-mark sorts.
+const (
+	needle = `globalThis.s = "a".repeat(1e6); globalThis.n = "a".repeat(1e3) + "b"`
+	marks  = `globalThis.s = "a" + "\u0301".repeat(3e4) + "\u0316".repeat(3e4)`
+)
+
+// Every long-running built-in stops at its CPU limit with cpu_limit_exceeded, long before
+// its natural running time, and the same built-in gives the right answer on small input.
+func TestHostileBuiltinsStop(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	for _, tt := range hostileBuiltins {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{})
+			res, err := eval(t, sb, engine.Limits{}, tt.small)
+			if err != nil {
+				t.Fatalf("small input %q: %v", tt.small, err)
+			}
+			if got := string(res.Value); got != tt.want {
+				t.Fatalf("small input %q = %s, want %s", tt.small, got, tt.want)
+			}
+
+			sb = newSandbox(t, engine.SandboxConfig{Memory: 1 << 30})
+			if tt.setup != "" {
+				if _, err := eval(t, sb, engine.Limits{CPU: 20 * time.Second}, tt.setup+"; undefined"); err != nil {
+					t.Fatalf("setup %q: %v", tt.setup, err)
+				}
+			}
+			res, err = eval(t, sb, engine.Limits{CPU: limit, Wall: time.Hour}, tt.code)
+			if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
+				t.Fatalf("%s: got %v, want %s", tt.code, err, isoerr.CPULimitExceeded)
+			}
+			// The natural running time is the bound: stopping anywhere near it would mean
+			// the call ran to its end and the limit tripped only afterwards.
+			if res.CPU >= tt.natural/2 {
+				t.Fatalf("%s: stopped after %v of CPU; unstopped it runs %v", tt.code, res.CPU, tt.natural)
+			}
+			if sb.Broken() == nil {
+				t.Fatalf("the sandbox stays usable after its limit tripped")
+			}
+		})
+	}
+}
+
+// While one sandbox is inside a long built-in, the Go garbage collector (which must stop
+// every goroutine) and another sandbox keep running: the built-in's polls are host calls,
+// and host calls are safe points.
+func TestLongBuiltinDoesNotStallOthers(t *testing.T) {
+	busy := newSandbox(t, engine.SandboxConfig{})
+	ordinary := newSandbox(t, engine.SandboxConfig{})
+	const limit = 3 * time.Second
+	// Unpatched, this one call runs for minutes in C (quadratic search).
+	const code = `const s = "a".repeat(2e6), n = "a".repeat(2e3) + "b"; s.indexOf(n)`
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := busy.Eval(context.Background(), engine.Limits{CPU: limit, Wall: time.Hour}, code)
+		done <- err
+	}()
+	<-started
+	time.Sleep(200 * time.Millisecond) // let it get into indexOf
+
+	gcStart := time.Now()
+	runtime.GC()
+	gcTook := time.Since(gcStart)
+
+	if gcTook > limit/2 {
+		t.Fatalf("runtime.GC took %v while a sandbox was inside indexOf: it stalls the process", gcTook)
+	}
+	res, err := ordinary.Eval(context.Background(), engine.Limits{}, "[1, 2, 3].reduce((a, b) => a + b)")
+	if err != nil || string(res.Value) != "6" {
+		t.Fatalf("ordinary sandbox failed while another is inside indexOf: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the long call finished before the checks (%v); the test proves nothing", err)
+	default:
+	}
+	if err := <-done; isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("long call: got %v", err)
+	}
+}
