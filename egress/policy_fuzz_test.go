@@ -27,7 +27,7 @@ var policySeeds = []string{
 	`{"rules":[{"action":"allow","host":"a.com","unknown":1}]}`,
 	`{"rules":[{"action":"allow","host":"a.com"}]} {}`,
 	`{"rules":[{"action":"allow","host":"a.com","host":"*"}]}`,
-	`{"rules":null}`, `{}`, `null`, `[]`, ``,
+	`{"rules":[]}}`, `{"rules":[]}]`, `{"rules":null}`, `{}`, `null`, `[]`, ``,
 }
 
 // ParsePolicy either refuses with invalid_request or returns a valid policy whose JSON
@@ -44,6 +44,9 @@ func FuzzParsePolicy(f *testing.F) {
 				t.Fatalf("error %v (%T) is not invalid_request", err, err)
 			}
 			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("accepted %q, which is not one JSON value", b)
 		}
 		if err := p.Validate(); err != nil {
 			t.Fatalf("a parsed policy does not validate: %v", err)
