@@ -43,6 +43,7 @@ var moduleSeeds = []struct {
 	{"main.js", "main.js", "cloudflare:workers", []byte{1}, "module.exports = 1"},
 	{"main.js|x/index.ts", "main.js", "./x", []byte{0, 0}, ""},
 	{"m.txt", "m.txt", "m", []byte{2}, "x"},
+	{"main.js|a|b|c", "main.js", "./a", []byte{0, 7, 7, 7}, "x"}, // three bad modules: one error, always the same
 }
 
 // A module map that validates has its main module as JS, only sound names, UTF-8 text and
@@ -63,6 +64,11 @@ func FuzzModuleMap(f *testing.F) {
 			var e *isoerr.Error
 			if !errors.As(err, &e) || (e.Code != isoerr.InvalidWorkerCode && e.Code != isoerr.NotImplemented) {
 				t.Fatalf("Validate: %v (%T) is neither invalid_worker_code nor not_implemented", err, err)
+			}
+			for range 20 {
+				if again := m.Validate(main); again == nil || again.Error() != err.Error() {
+					t.Fatalf("Validate is not deterministic:\n%v\n%v", err, again)
+				}
 			}
 		} else {
 			mm, ok := m[main]
