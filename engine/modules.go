@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -66,7 +68,9 @@ func (m ModuleMap) Validate(main string) error {
 	if mod.Type != ModuleJS && mod.Type != ModuleCJS {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q must be a js or cjs module, not %s", main, mod.Type)
 	}
-	for name, mod := range m {
+	// In name order, so that of two bad modules the same one is reported every time.
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		mod := m[name]
 		if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\x00") {
 			return isoerr.New(isoerr.InvalidWorkerCode, "invalid module name %q", name)
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,7 +145,9 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	}
 	mods := make(engine.ModuleMap, len(c.Modules))
 	imports := map[string][]jsnorm.Import{}
-	for name, m := range c.Modules {
+	// In name order, so that of two bad modules the same one is reported every time.
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		m := c.Modules[name]
 		if m.Type == "" {
 			switch {
 			case strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs"):

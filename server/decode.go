@@ -66,8 +66,10 @@ func decodeStrict(b []byte, v any, emptyOK bool, contentCode isoerr.Code) error 
 	if err := dec.Decode(v); err != nil {
 		return jsonError(b, err, contentCode)
 	}
-	if dec.More() {
-		return isoerr.New(isoerr.InvalidRequest, "malformed JSON: unexpected data after the first value at byte %d", dec.InputOffset())
+	// Not dec.More(): it reports false before a stray '}' or ']', which would pass.
+	off := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return isoerr.New(isoerr.InvalidRequest, "malformed JSON: unexpected data after the first value at byte %d", off)
 	}
 	if err := checkDuplicateKeys(b); err != nil {
 		return err

@@ -120,6 +120,10 @@ func Parse(data []byte, dir string) (*File, error) {
 	if err := dec.Decode(f); err != nil {
 		return nil, err
 	}
+	off := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("unexpected data after the JSON object at byte %d", off)
+	}
 	seen := map[string]bool{}
 	check := func(name string) error {
 		if codemode.SanitizeName(name) != name {
