@@ -246,6 +246,7 @@ func TestWatchdogKillsStuckProcess(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, pid)
 	var wg sync.WaitGroup
 	var errHung, errNeighbour error
 	wg.Add(2)
@@ -289,4 +290,22 @@ func TestHostileBuiltinEnds(t *testing.T) {
 	if c := isoerr.CodeOf(err); c != isoerr.CPULimitExceeded && c != isoerr.WallTimeExceeded {
 		t.Fatalf("got %v, want a limit error", err)
 	}
+}
+
+// waitStopped waits until the kernel has stopped process pid (SIGSTOP is asynchronous:
+// the process may run on for a moment).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The state follows the command name in parentheses.
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process %d did not stop", pid)
 }
