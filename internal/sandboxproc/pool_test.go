@@ -251,7 +251,10 @@ func TestWatchdogKillsStuckProcess(t *testing.T) {
 	var errHung, errNeighbour error
 	wg.Add(2)
 	go func() { defer wg.Done(); _, errHung = stubs[victims[0]].Call(ctx, "inc", nil) }()
-	go func() { defer wg.Done(); _, errNeighbour = stubs[victims[1]].Call(ctx, "wait", json.RawMessage("[60000]")) }()
+	go func() {
+		defer wg.Done()
+		_, errNeighbour = stubs[victims[1]].Call(ctx, "wait", json.RawMessage("[60000]"))
+	}()
 	// The other process answers meanwhile.
 	res, err := stubs[others[0]].Call(ctx, "inc", nil)
 	if err != nil || string(res.Value) != "2" {

@@ -190,7 +190,7 @@ type proc struct {
 	calls     map[uint64]*call
 	fetches   map[uint64]*supFetch
 	dead      bool
-	killedFor uint64      // the call the watchdog killed the process for
+	killedFor uint64        // the call the watchdog killed the process for
 	killErr   *isoerr.Error // that call's error
 }
 
@@ -257,14 +257,23 @@ func (pr *proc) start() error {
 		nc.Close()
 		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
 	}
-	go pr.read(nc)
+	// The process is ready when its engine is up (compiling QuickJS can take a second
+	// without a cache): until then calls wait in process(), not on their deadline.
+	r := bufio.NewReaderSize(nc, 64<<10)
+	hdr := make([]byte, headerSize)
+	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgReady {
+		_ = cmd.Process.Kill()
+		werr := cmd.Wait()
+		nc.Close()
+		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %v", werr, err)
+	}
+	go pr.read(nc, r)
 	return nil
 }
 
 // read dispatches the process's frames until its connection ends, then fails the calls
 // still in flight, reaps the process and starts a replacement.
-func (pr *proc) read(nc net.Conn) {
-	r := bufio.NewReaderSize(nc, 64<<10)
+func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	hdr := make([]byte, headerSize)
 	for {
 		typ, id, payload, err := readFrame(r, hdr)

@@ -30,19 +30,20 @@ import (
 // (assigned by the worker process); the type says which.
 const (
 	// supervisor -> worker process
-	msgConfig    byte = 1  // id 0: workerConfig, first frame of a connection
-	msgInvoke    byte = 2  // id call: invokeMsg
-	msgCancel    byte = 3  // id call: the caller gave up
-	msgCode      byte = 4  // id call: codeMsg, the answer to msgCodeReq
-	msgFetchHead byte = 5  // id request: fetchHead, the answer to msgFetch
-	msgBodyChunk byte = 6  // id request: raw body bytes; an empty payload ends the body
-	msgBodyError byte = 7  // id request: the body failed (payload: message)
+	msgConfig    byte = 1 // id 0: workerConfig, first frame of a connection
+	msgInvoke    byte = 2 // id call: invokeMsg
+	msgCancel    byte = 3 // id call: the caller gave up
+	msgCode      byte = 4 // id call: codeMsg, the answer to msgCodeReq
+	msgFetchHead byte = 5 // id request: fetchHead, the answer to msgFetch
+	msgBodyChunk byte = 6 // id request: raw body bytes; an empty payload ends the body
+	msgBodyError byte = 7 // id request: the body failed (payload: message)
 	// worker process -> supervisor
 	msgResult    byte = 20 // id call: resultMsg
 	msgCodeReq   byte = 21 // id call: the call needs its worker's code (a cold start)
 	msgFetch     byte = 22 // id request: fetchMsg, an outbound fetch() of the sandbox
 	msgBodyRead  byte = 23 // id request: send the next chunk of the response body
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
+	msgReady     byte = 25 // id 0: the engine and loader are up; calls may come
 )
 
 // headerSize is the framing's header: payload length, type, id.

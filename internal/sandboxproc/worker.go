@@ -96,6 +96,9 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 	}
 	w := &workerSide{c: &conn{rw: c}, l: l, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
 	defer w.abortAll()
+	if err := w.c.send(msgReady, 0, nil); err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
 	for {
 		typ, id, payload, err := readFrame(r, hdr)
 		if err != nil {
