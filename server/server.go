@@ -241,7 +241,7 @@ func (s *Server) init() error {
 		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
 			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger}
 		if cfg.DataDir != "" {
-			pc.ImagesDir = filepath.Join(cfg.DataDir, "process-images")
+			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
 		}
 		pool, err := sandboxproc.New(pc)
 		if err != nil {
