@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,12 @@ type Pool struct {
 type route struct {
 	rt   http.RoundTripper
 	wall time.Duration
+	cpu  time.Duration
 }
+
+// startupCPU is the CPU bound of loading a worker's modules (loader.Config.StartupCPU's
+// default), added to a cold call's CPU bound.
+const startupCPU = time.Second
 
 // New starts cfg.Processes worker processes (in the background: a call waits for its
 // process to be up).
@@ -203,6 +209,15 @@ type call struct {
 	entry   engine.Limits
 	timer   *time.Timer
 	codeErr error // the code function's own error, returned as it is
+
+	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
+	// its CPU time when the call started, and the CPU the call may use before its process
+	// is killed (its limit; plus startupCPU on a cold start), margin excluded.
+	cpu      time.Duration
+	tid      int
+	cpu0     time.Duration
+	cpuTimer *time.Timer
+	finished bool
 }
 
 // spawn makes process idx and starts it in the background.
@@ -299,6 +314,7 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	}
 	for id, c := range calls {
 		c.timer.Stop()
+		pr.stopCPU(c)
 		e := isoerr.New(isoerr.SandboxRestarted, "the sandbox process running this call stopped (%v) and was replaced; the call did not finish: retry it", err)
 		if id == killedFor && killErr != nil {
 			e = killErr
@@ -342,11 +358,23 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 			return
 		}
 		c.timer.Stop()
+		pr.stopCPU(c)
 		var m resultMsg
 		if err := json.Unmarshal(payload, &m); err != nil {
 			m = resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad result: %v", err)}
 		}
 		c.res <- m
+	case msgStarted:
+		if len(payload) != 12 {
+			return
+		}
+		pr.mu.Lock()
+		if c := pr.calls[id]; c != nil && c.cpu > 0 && !c.finished {
+			c.tid = int(binary.BigEndian.Uint32(payload))
+			c.cpu0 = time.Duration(binary.BigEndian.Uint64(payload[4:]))
+			c.cpuTimer = time.AfterFunc(c.cpu+pr.p.cfg.Margin, func() { pr.checkCPU(c) })
+		}
+		pr.mu.Unlock()
 	case msgCodeReq:
 		pr.mu.Lock()
 		c := pr.calls[id]
@@ -400,8 +428,12 @@ func (pr *proc) sendCode(c *call) {
 			m.Err = isoerr.New(isoerr.InvalidWorkerCode, "the code does not encode: %v", merr)
 		} else {
 			m.Code, m.Tenant, m.HasOutbound = b, code.Tenant, code.Outbound != nil
-			wall := pr.p.wallOf(code.Limits, c.entry)
-			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall})
+			lim := pr.p.limitsOf(code.Limits, c.entry)
+			wall := lim.Wall
+			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU})
+			pr.mu.Lock()
+			c.cpu = startupCPU + lim.CPU
+			pr.mu.Unlock()
 			// A cold start loads the modules (bounded by the code's wall limit) and then
 			// runs the call: the deadline covers both.
 			c.timer.Reset(2*wall + pr.p.cfg.Margin)
@@ -538,10 +570,49 @@ func (p *Pool) dropRoute(name string) {
 	delete(p.routes, name)
 }
 
-// wallOf is the wall-time limit of a call: the code's limits, then the entrypoint's (the
-// lower wins), then the defaults.
-func (p *Pool) wallOf(code *loader.Limits, entry engine.Limits) time.Duration {
-	return loader.EngineLimits(code).Min(entry).Or(p.defaults).Wall
+// limitsOf are the limits of a call: the code's limits, then the entrypoint's (the lower
+// wins), then the defaults.
+func (p *Pool) limitsOf(code *loader.Limits, entry engine.Limits) engine.Limits {
+	return loader.EngineLimits(code).Min(entry).Or(p.defaults)
+}
+
+// checkCPU is the CPU watchdog of call c: it reads the CPU time of the thread running the
+// call and kills the process when the call has used more than its bound plus the margin
+// (a built-in that never polls the interrupt: the engine cannot stop it, and the Go
+// garbage collector of that process waits for it); otherwise it looks again when the
+// bound could next be reached.
+func (pr *proc) checkCPU(c *call) {
+	pr.mu.Lock()
+	if pr.dead || c.finished {
+		pr.mu.Unlock()
+		return
+	}
+	tid, cpu0, bound := c.tid, c.cpu0, c.cpu+pr.p.cfg.Margin
+	pr.mu.Unlock()
+	now, err := threadCPU(pr.cmd.Process.Pid, tid)
+	if err != nil {
+		return // the process is gone; its reader fails the call
+	}
+	if used := now - cpu0; used >= bound {
+		pr.kill(c.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", used.Round(time.Millisecond), c.cpu))
+		return
+	} else {
+		pr.mu.Lock()
+		if !c.finished {
+			c.cpuTimer.Reset(max(bound-used, 5*time.Millisecond))
+		}
+		pr.mu.Unlock()
+	}
+}
+
+// stopCPU ends call c's CPU watchdog.
+func (pr *proc) stopCPU(c *call) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	c.finished = true
+	if c.cpuTimer != nil {
+		c.cpuTimer.Stop()
+	}
 }
 
 // process returns the live process idx, waiting for it to start.
@@ -711,7 +782,9 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error)
 			return &loader.Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code does not encode: %v", err)
 		}
 		m.Code, m.Tenant, m.HasOutbound = b, code.Tenant, code.Outbound != nil
-		wall := p.wallOf(code.Limits, engine.Limits{})
+		lim := p.limitsOf(code.Limits, engine.Limits{})
+		wall := lim.Wall
+		c.cpu = startupCPU + lim.CPU
 		name := callRoute(c.id)
 		p.setRoute(name, route{rt: code.Outbound, wall: wall})
 		defer p.dropRoute(name)
@@ -721,9 +794,11 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error)
 	}
 	m.ID = s.id
 	c.codeFn, c.loader = s.codeFn, s.id
-	wall := p.route(s.id).wall
+	r := p.route(s.id)
+	wall := r.wall
+	c.cpu = r.cpu
 	if wall == 0 { // not loaded through this supervisor yet: the code request resets it
-		wall = p.defaults.Wall
+		wall, c.cpu = p.defaults.Wall, startupCPU+p.defaults.CPU
 	}
 	return p.invoke(ctx, p.placeOf("", s.id), m, c, wall)
 }
@@ -740,7 +815,9 @@ func (p *Pool) Eval(ctx context.Context, code string, opts loader.EvalOptions) (
 	}
 	c := p.newCall()
 	m := &invokeMsg{Op: "eval", Snippet: code, Limits: toWireLimits(opts.Limits), HasOutbound: opts.Outbound != nil}
-	wall := opts.Limits.Or(p.defaults).Wall
+	lim := opts.Limits.Or(p.defaults)
+	wall := lim.Wall
+	c.cpu = lim.CPU
 	name := callRoute(c.id)
 	p.setRoute(name, route{rt: opts.Outbound, wall: wall})
 	defer p.dropRoute(name)

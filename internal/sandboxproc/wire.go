@@ -44,6 +44,7 @@ const (
 	msgBodyRead  byte = 23 // id request: send the next chunk of the response body
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
 	msgReady     byte = 25 // id 0: the engine and loader are up; calls may come
+	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns)
 )
 
 // headerSize is the framing's header: payload length, type, id.

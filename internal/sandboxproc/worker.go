@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,6 +208,16 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 		w.mu.Unlock()
 		wc.cancel()
 	}()
+	if m.Op != "stats" && m.Op != "forget" {
+		tid, cpu, unpin := pinThread()
+		defer unpin()
+		if tid != 0 {
+			var b [12]byte
+			binary.BigEndian.PutUint32(b[:], uint32(tid))
+			binary.BigEndian.PutUint64(b[4:], uint64(cpu))
+			_ = w.c.send(msgStarted, id, b[:])
+		}
+	}
 	res, err := w.run(ctx, id, wc, m)
 	out := resultMsg{}
 	if res == nil {
