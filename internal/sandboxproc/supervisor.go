@@ -594,7 +594,26 @@ func (pr *proc) checkCPU(c *call) {
 		return // the process is gone; its reader fails the call
 	}
 	if used := now - cpu0; used >= bound {
-		pr.kill(c.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", used.Round(time.Millisecond), c.cpu))
+		// The call that crossed its bound may be an innocent one: while a built-in that
+		// never polls holds a thread, the goroutine asking the Go runtime to stop the world
+		// for a garbage collection waits in a loop that wakes every 100 µs, and that burns
+		// CPU on its own thread. The process is stuck either way; the limit error goes to
+		// the call that used the most CPU, the others get sandbox_restarted.
+		blame, most := c, used
+		pr.mu.Lock()
+		others := make([]*call, 0, len(pr.calls))
+		for _, o := range pr.calls {
+			if o != c && o.tid != 0 && !o.finished {
+				others = append(others, o)
+			}
+		}
+		pr.mu.Unlock()
+		for _, o := range others {
+			if n, err := threadCPU(pr.cmd.Process.Pid, o.tid); err == nil && n-o.cpu0 > most {
+				blame, most = o, n-o.cpu0
+			}
+		}
+		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), blame.cpu))
 		return
 	} else {
 		pr.mu.Lock()
