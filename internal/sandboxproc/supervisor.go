@@ -128,6 +128,20 @@ func (p *Pool) Processes() []int {
 	return out
 }
 
+// InFlight returns the number of calls sent to the processes and not answered yet.
+func (p *Pool) InFlight() int {
+	p.mu.Lock()
+	procs := append([]*proc(nil), p.procs...)
+	p.mu.Unlock()
+	n := 0
+	for _, pr := range procs {
+		pr.mu.Lock()
+		n += len(pr.calls)
+		pr.mu.Unlock()
+	}
+	return n
+}
+
 // Restarts counts worker processes replaced after they died; Kills counts those the
 // watchdog killed.
 func (p *Pool) Restarts() int64 { return p.restarts.Load() }
