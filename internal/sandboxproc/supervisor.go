@@ -434,7 +434,9 @@ func (pr *proc) sendCode(c *call) {
 	code, err := c.codeFn()
 	var m codeMsg
 	if err != nil {
+		pr.mu.Lock() // read by invoke after the result, which the reader delivers under pr.mu
 		c.codeErr = err
+		pr.mu.Unlock()
 		m.Err = isoerr.As(err)
 	} else {
 		b, merr := json.Marshal(code)
@@ -615,6 +617,7 @@ func (pr *proc) checkCPU(c *call) {
 		// the call that used the most CPU, the others get sandbox_restarted.
 		blame, most := c, used
 		pr.mu.Lock()
+		limit := c.cpu
 		others := make([]*call, 0, len(pr.calls))
 		for _, o := range pr.calls {
 			if o != c && o.tid != 0 && !o.finished {
@@ -623,11 +626,14 @@ func (pr *proc) checkCPU(c *call) {
 		}
 		pr.mu.Unlock()
 		for _, o := range others {
-			if n, err := threadCPU(pr.cmd.Process.Pid, o.tid); err == nil && n-o.cpu0 > most {
-				blame, most = o, n-o.cpu0
+			pr.mu.Lock()
+			tid, cpu0, lim := o.tid, o.cpu0, o.cpu
+			pr.mu.Unlock()
+			if n, err := threadCPU(pr.cmd.Process.Pid, tid); err == nil && n-cpu0 > most {
+				blame, most, limit = o, n-cpu0, lim
 			}
 		}
-		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), blame.cpu))
+		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
 		return
 	} else {
 		pr.mu.Lock()
@@ -717,8 +723,11 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 		res.Wall = time.Since(start)
 	}
 	if r.Err != nil {
-		if c.codeErr != nil {
-			return res, c.codeErr
+		pr.mu.Lock()
+		codeErr := c.codeErr
+		pr.mu.Unlock()
+		if codeErr != nil {
+			return res, codeErr
 		}
 		if res == nil && r.Err.Code != isoerr.SandboxRestarted {
 			// Something ran (or was killed running): the caller reports an Outcome.

@@ -91,7 +91,18 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 	}
 	defer l.Close(context.Background())
 	if confine != nil {
-		if err := confine([]string{cfg.CacheDir, cfg.ImagesDir}); err != nil {
+		var dirs []string
+		switch cfg.CacheDir {
+		case "off":
+		case "":
+			dirs = append(dirs, engine.DefaultCacheDir())
+		default:
+			dirs = append(dirs, cfg.CacheDir)
+		}
+		if cfg.ImagesDir != "" {
+			dirs = append(dirs, cfg.ImagesDir)
+		}
+		if err := confine(dirs); err != nil {
 			return fmt.Errorf("sandboxproc: confine: %w", err)
 		}
 	}
