@@ -52,6 +52,12 @@ func TestSandboxRestartedIs503(t *testing.T) {
 	if err != nil || string(out.Result) != "1" {
 		t.Fatalf("after the restart: %v", err)
 	}
+	m := ts.raw(t, "GET", "/metrics", nil, nil)
+	for _, want := range []string{"isobox_sandbox_process_kills_total 1", "isobox_sandbox_process_restarts_total 1", "isobox_sandbox_processes 1"} {
+		if !strings.Contains(string(m.body), want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }
 
 // waitProcessStopped waits until the kernel has stopped process pid.

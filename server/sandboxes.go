@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/loader"
 )
@@ -42,3 +44,30 @@ func (p inProcesses) Get(id string, code func() (loader.WorkerCode, error)) work
 	return p.Pool.Get(id, code)
 }
 func (p inProcesses) Load(code loader.WorkerCode) workerStub { return p.Pool.Load(code) }
+
+// processCollector exports the sandbox processes' counters to Prometheus.
+type processCollector struct{ p *sandboxproc.Pool }
+
+var (
+	processesDesc = prometheus.NewDesc("isobox_sandbox_processes", "Sandbox worker processes that are up.", nil, nil)
+	restartsDesc  = prometheus.NewDesc("isobox_sandbox_process_restarts_total", "Sandbox worker processes replaced after they died (watchdog kills included).", nil, nil)
+	killsDesc     = prometheus.NewDesc("isobox_sandbox_process_kills_total", "Sandbox worker processes the watchdog killed because a call overran its CPU or wall limit by the margin.", nil, nil)
+)
+
+func (c processCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- processesDesc
+	ch <- restartsDesc
+	ch <- killsDesc
+}
+
+func (c processCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 0
+	for _, pid := range c.p.Processes() {
+		if pid != 0 {
+			up++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(processesDesc, prometheus.GaugeValue, float64(up))
+	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(c.p.Restarts()))
+	ch <- prometheus.MustNewConstMetric(killsDesc, prometheus.CounterValue, float64(c.p.Kills()))
+}

@@ -269,6 +269,9 @@ func (s *Server) init() error {
 	}
 	s.metrics = newMetrics(s.sb)
 	s.metrics.reg.MustRegister(egressCollector{s.egress})
+	if p, ok := s.sb.(inProcesses); ok {
+		s.metrics.reg.MustRegister(processCollector{p.Pool})
+	}
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
 	if err := s.initCodemode(); err != nil {
 		return fmt.Errorf("server: %w", err)
