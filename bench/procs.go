@@ -32,6 +32,8 @@ type Processes struct {
 	HostileNeighbourN      int     `json:"hostile_neighbour_samples"`
 	HostileNeighbourErrors int     `json:"hostile_neighbour_errors"`
 	HostileCalls           int     `json:"hostile_calls"`
+	// HostileOutcomes counts the hostile calls by error code ("ok" for none).
+	HostileOutcomes map[string]int `json:"hostile_outcomes"`
 	// HTTP is the hello over HTTP with sandbox processes on (HTTPHello is in-process).
 	HTTPRPS float64 `json:"http_hello_process_rps,omitempty"`
 	HTTPP99 float64 `json:"http_hello_process_p99_ms,omitempty"`
@@ -56,7 +58,7 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 		return nil, err
 	}
 	defer p.Close(context.WithoutCancel(ctx))
-	r := &Processes{Processes: n}
+	r := &Processes{Processes: n, HostileOutcomes: map[string]int{}}
 
 	stub := p.Get("warm", func() (loader.WorkerCode, error) { return WorkerCode(0), nil })
 	if _, err := stub.Fetch(ctx, dynReq(ctx)); err != nil {
@@ -101,8 +103,13 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 	for _, h := range hostile {
 		wg.Go(func() {
 			for hctx.Err() == nil {
-				_, _ = h.Call(context.WithoutCancel(hctx), "run", nil)
+				_, err := h.Call(context.WithoutCancel(hctx), "run", nil)
+				code := "ok"
+				if err != nil {
+					code = string(isoerr.CodeOf(err))
+				}
 				mu.Lock()
+				r.HostileOutcomes[code]++
 				r.HostileCalls++
 				mu.Unlock()
 			}

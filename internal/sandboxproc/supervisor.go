@@ -335,15 +335,15 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 		}
 		c.res <- resultMsg{None: true, Err: e}
 	}
-	close(pr.exited)
 	p := pr.p
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if !p.closed && p.procs[pr.idx] == pr {
 		p.cfg.Logger.Warn("isobox: sandbox process exited; starting a replacement", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
 		p.restarts.Add(1)
 		p.procs[pr.idx] = p.spawn(pr.idx)
 	}
+	p.mu.Unlock()
+	close(pr.exited) // after the replacement is in place: process() waits for it
 }
 
 // kill is the watchdog: call id overran its deadline by the margin, so its process is
@@ -687,23 +687,35 @@ func (p *Pool) process(ctx context.Context, idx int) (*proc, error) {
 // limit as far as the supervisor knows it: the watchdog kills the process at wall+margin.
 func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall time.Duration) (*loader.Result, error) {
 	start := time.Now()
-	pr, err := p.process(ctx, idx)
-	if err != nil {
-		return nil, err
-	}
 	c.res = make(chan resultMsg, 1)
-	bound := wall + p.cfg.Margin
-	c.timer = time.AfterFunc(bound, func() {
-		pr.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", wall, p.cfg.Margin))
-	})
-	pr.mu.Lock()
-	if pr.dead {
+	var pr *proc
+	for attempt := 0; ; attempt++ {
+		var err error
+		if pr, err = p.process(ctx, idx); err != nil {
+			return nil, err
+		}
+		pr.mu.Lock()
+		if !pr.dead {
+			on := pr
+			c.timer = time.AfterFunc(wall+p.cfg.Margin, func() {
+				on.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", wall, p.cfg.Margin))
+			})
+			pr.calls[c.id] = c
+			pr.mu.Unlock()
+			break
+		}
 		pr.mu.Unlock()
-		c.timer.Stop()
-		return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process stopped before the call was sent; retry it")
+		// The process died and its replacement is being put in place: nothing was sent,
+		// so the call waits for the replacement instead of failing.
+		if attempt == 3 {
+			return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process keeps stopping before the call can be sent; retry it")
+		}
+		select {
+		case <-pr.exited:
+		case <-ctx.Done():
+			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
+		}
 	}
-	pr.calls[c.id] = c
-	pr.mu.Unlock()
 	if err := pr.c.sendJSON(msgInvoke, c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
 		_ = pr.cmd.Process.Kill()
