@@ -132,6 +132,8 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 	}
 	wg.Wait()
 	r.HostileNeighbourP50, r.HostileNeighbourP99, r.HostileNeighbourN = quantiles(lat)
-	r.HostileNeighbourMax = float64(lat[len(lat)-1].Microseconds()) / 1000 // sorted by quantiles
+	if len(lat) > 0 {
+		r.HostileNeighbourMax = float64(lat[len(lat)-1].Microseconds()) / 1000 // sorted by quantiles
+	}
 	return r, nil
 }
