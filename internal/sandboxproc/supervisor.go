@@ -150,8 +150,14 @@ func (p *Pool) Restarts() int64 { return p.restarts.Load() }
 func (p *Pool) Kills() int64 { return p.kills.Load() }
 
 // Close stops every worker process: each closes its sandboxes (hibernating idle ones)
-// and exits; one still running when ctx ends is killed.
+// and exits; one still running when ctx ends (or after closeTimeout, when ctx has no
+// deadline) is killed.
 func (p *Pool) Close(ctx context.Context) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, closeTimeout)
+		defer cancel()
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -178,6 +184,9 @@ func (p *Pool) Close(ctx context.Context) {
 		}
 	}
 }
+
+// closeTimeout bounds Close when its context has no deadline.
+const closeTimeout = 30 * time.Second
 
 // Placement: a stored worker always runs on the process of the hash of its tenant and
 // base id (without the @version), so a crash touches the workers of that process only and
