@@ -22,13 +22,17 @@ import (
 )
 
 // sandboxWorkerCommand is one sandbox worker process of `isobox serve`: this binary again,
-// as the hidden `isobox sandbox-worker`.
+// as the hidden `isobox sandbox-worker`, with an empty environment (ISOBOX_API_KEY and
+// whatever else the server was given stay in the server; the directories it needs come
+// over the socket).
 func sandboxWorkerCommand() *exec.Cmd {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
-	return exec.Command(exe, "sandbox-worker")
+	cmd := exec.Command(exe, "sandbox-worker")
+	cmd.Env = []string{}
+	return cmd
 }
 
 // cmdSandboxWorker is the hidden `isobox sandbox-worker`: a sandbox process of `isobox

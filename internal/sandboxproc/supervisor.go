@@ -280,7 +280,11 @@ func (pr *proc) start() error {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	wc := workerConfig{CacheDir: cfg.CacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs))}
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" { // resolved here: a worker process may have an empty environment
+		cacheDir = engine.DefaultCacheDir()
+	}
+	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs))}
 	if cfg.ImagesDir != "" {
 		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
 	}
