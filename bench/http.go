@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -29,13 +31,25 @@ type HTTPHello struct {
 // RunHTTPHello starts a server on 127.0.0.1 (a temporary data directory), stores the hello
 // worker and loads it with a Go client through GET /v1/workers/hello/http/.
 func RunHTTPHello(ctx context.Context, cacheDir string, conns int, d time.Duration) (*HTTPHello, error) {
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir}, conns, d)
+}
+
+// RunHTTPHelloProcesses is RunHTTPHello with the sandboxes in n worker processes started
+// by command (`isobox sandbox-worker`).
+func RunHTTPHelloProcesses(ctx context.Context, cacheDir string, conns int, d time.Duration, n int, command func() *exec.Cmd) (*HTTPHello, error) {
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir, SandboxProcesses: n, SandboxCommand: command}, conns, d)
+}
+
+func runHTTPHello(ctx context.Context, cfg server.Config, conns int, d time.Duration) (*HTTPHello, error) {
 	dir, err := os.MkdirTemp("", "isobox-bench-http")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	const key = "isobox-bench-key-0123456789"
-	s, err := server.New(server.Config{DataDir: dir, CacheDir: cacheDir, AdminKey: key})
+	cfg.DataDir, cfg.AdminKey = dir, key
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := server.New(cfg)
 	if err != nil {
 		return nil, err
 	}

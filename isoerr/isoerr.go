@@ -61,6 +61,10 @@ const (
 	RequestTooLarge Code = "request_too_large"
 	// ShuttingDown: the server is draining and takes no new invocations (503).
 	ShuttingDown Code = "shutting_down"
+	// SandboxRestarted: the sandbox process running the call was killed (another call on
+	// it overran its deadline) or crashed, and was replaced; the call did not finish and
+	// may be retried (503).
+	SandboxRestarted Code = "sandbox_restarted"
 )
 
 // Error is an isobox error: a code, a message and, for exceptions, the guest's stack.

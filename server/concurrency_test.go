@@ -72,7 +72,7 @@ func TestConcurrentInvocationsAndRunaway(t *testing.T) {
 		out, err := ts.c.Fetch(ctx, "runaway", client.FetchRequest{})
 		spinning <- spun{out, err, time.Now()}
 	}()
-	waitFor(t, "the runaway to spin", func() bool { return ts.l.Stats().BusySandboxes >= 1 })
+	waitFor(t, "the runaway to spin", func() bool { return ts.sb.Stats().BusySandboxes >= 1 })
 	lat := load()
 	loadDone := time.Now()
 	r := <-spinning

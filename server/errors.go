@@ -11,7 +11,8 @@ import (
 // request is malformed and nothing ran; 401/404/405 as usual; 422 the request was valid and
 // the worker ran but failed (threw, exceeded one of its own limits, never answered: read
 // error.code); 429 one worker has too many calls queued (retry later); 499 the caller went
-// away; 501 not built yet; 503 the server is draining; 500 a bug in isobox.
+// away; 501 not built yet; 503 the server is draining or the call's sandbox process was
+// restarted under it (retry); 500 a bug in isobox.
 func StatusOf(code isoerr.Code) int {
 	switch code {
 	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode:
@@ -33,7 +34,7 @@ func StatusOf(code isoerr.Code) int {
 		return 499 // client closed request (nginx's convention); nobody reads it
 	case isoerr.NotImplemented:
 		return http.StatusNotImplemented
-	case isoerr.ShuttingDown:
+	case isoerr.ShuttingDown, isoerr.SandboxRestarted:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

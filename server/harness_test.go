@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,13 +20,37 @@ import (
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/enginetest"
+	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/isoerr"
 )
 
 // cacheDir is the engine's compilation cache shared by every server the tests start.
 var cacheDir string
 
+// testWorkerEnv makes the test binary a sandbox worker process (the server's sandbox
+// processes are this binary, re-executed).
+const testWorkerEnv = "ISOBOX_SERVER_TEST_SANDBOX_WORKER"
+
+// sandboxProcesses is the number of sandbox processes of every test server: 0 (in
+// process) unless ISOBOX_TEST_SANDBOX_PROCESSES says otherwise, to run the whole suite
+// against worker processes.
+var sandboxProcesses, _ = strconv.Atoi(os.Getenv("ISOBOX_TEST_SANDBOX_PROCESSES"))
+
+// sandboxCommand starts this test binary as a sandbox worker process.
+func sandboxCommand() *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), testWorkerEnv+"=1")
+	return cmd
+}
+
 func TestMain(m *testing.M) {
+	if os.Getenv(testWorkerEnv) == "1" {
+		if err := sandboxproc.ServeWorkerFD(context.Background(), nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	d, err := os.MkdirTemp("", "isobox-server-test")
 	if err != nil {
 		panic(err)
@@ -60,6 +87,12 @@ func start(t testing.TB, cfg Config) *testServer {
 		cfg.AdminKey = ""
 	}
 	cfg.CacheDir = cacheDir
+	if cfg.SandboxProcesses == 0 && cfg.Loader == nil {
+		cfg.SandboxProcesses = sandboxProcesses
+	}
+	if cfg.SandboxProcesses > 0 && cfg.SandboxCommand == nil {
+		cfg.SandboxCommand = sandboxCommand
+	}
 	cfg.Defaults = enginetest.Defaults
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler) // one line per request would drown the test output

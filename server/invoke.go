@@ -27,13 +27,13 @@ func loaderID(id, hash string) string { return id + "@" + strings.TrimPrefix(has
 // stub returns the loader stub of stored worker id's current code. The loader id carries
 // the code's hash: new code never meets a warm sandbox of the old, and a PUT or DELETE
 // makes the loader forget the old version's sandboxes.
-func (s *Server) stub(ctx context.Context, id string) (*loader.Stub, error) {
+func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
 	st, err := s.st.StatWorker(ctx, id)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	hash := st.Hash
-	return s.l.Get(loaderID(id, hash), func() (loader.WorkerCode, error) {
+	return s.sb.Get(loaderID(id, hash), func() (loader.WorkerCode, error) {
 		w, err := s.st.GetWorker(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return loader.WorkerCode{}, storeError(err)
@@ -63,7 +63,7 @@ type invocation struct {
 
 // invokeStored runs call on stored worker id's stub, routing again when a PUT raced a
 // cold start. A nil result with an error means nothing ran (no such worker).
-func (s *Server) invokeStored(ctx context.Context, id string, call func(*loader.Stub) (*loader.Result, error)) (*loader.Result, error) {
+func (s *Server) invokeStored(ctx context.Context, id string, call func(workerStub) (*loader.Result, error)) (*loader.Result, error) {
 	for attempt := 0; ; attempt++ {
 		stub, err := s.stub(ctx, id)
 		if err != nil {
@@ -134,7 +134,7 @@ func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := fetchBody(&fr) // checked by fetchRequest
-	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(body) > 0 {
 			req.Body, req.ContentLength = readCloser(body), int64(len(body))
@@ -169,7 +169,7 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
 		return st.Call(r.Context(), method, args)
 	})
 	s.record(inv, res, err)
@@ -248,7 +248,7 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 			req.Header.Del(h)
 		}
 	}
-	res, err := s.invokeStored(r.Context(), id, func(st *loader.Stub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(body) > 0 {
 			req.Body, req.ContentLength = readCloser(body), int64(len(body))
@@ -339,7 +339,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		res, err := s.l.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out})
+		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
 		return
@@ -379,7 +379,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	stub := s.l.Load(code)
+	stub := s.sb.Load(code)
 	defer stub.Close(context.WithoutCancel(r.Context()))
 	var res *loader.Result
 	kind := loader.KindFetch

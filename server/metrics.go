@@ -29,7 +29,7 @@ type metrics struct {
 // msBuckets span the CPU limits: 0.1 ms to the 30 s maximum.
 var msBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
 
-func newMetrics(l *loader.Loader) *metrics {
+func newMetrics(l interface{ Stats() loader.Stats }) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.invocations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "isobox_invocations_total", Help: "Worker invocations by API route (fetch, call, http, run, eval) and outcome (ok, error).",
@@ -93,7 +93,9 @@ func (m *metrics) observeHTTP(route string, status int, d time.Duration) {
 }
 
 // loaderCollector reports the loader's warm cache at scrape time.
-type loaderCollector struct{ l *loader.Loader }
+type loaderCollector struct {
+	l interface{ Stats() loader.Stats }
+}
 
 var (
 	sandboxesDesc    = prometheus.NewDesc("isobox_sandboxes", "Live sandboxes by state: busy (running a call) or idle (warm, cached).", []string{"state"}, nil)

@@ -231,7 +231,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.ShuttingDown, "the server is shutting down"))
 		return
 	}
-	st := s.l.Stats()
+	st := s.sb.Stats()
 	writeJSON(w, http.StatusOK, api.Health{OK: true, Workers: st.Workers,
 		Sandboxes: api.SandboxCounts{Busy: st.BusySandboxes, Idle: st.IdleSandboxes}})
 }

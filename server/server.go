@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ import (
 	"github.com/isobox/isobox/egress"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/session"
@@ -91,6 +93,19 @@ type Config struct {
 	EgressPolicy *egress.Policy
 	// EgressAuditSize is how many outbound decisions the audit keeps (10,000).
 	EgressAuditSize int
+	// SandboxProcesses, when above 0, runs the sandboxes of stored workers and of /v1/run
+	// in that many supervised worker processes (package internal/sandboxproc), which hold
+	// no secrets and no store: fetch() goes back through this process's egress gateway,
+	// and a watchdog kills a process whose call overruns its wall-time limit by
+	// WatchdogMargin. 0 runs them in this process. Compile, sessions and Code Mode run in
+	// this process either way. Ignored when Loader is set.
+	SandboxProcesses int
+	// SandboxCommand returns the command of one worker process (`isobox sandbox-worker`;
+	// the socket to this process is added as fd 3). Required with SandboxProcesses.
+	SandboxCommand func() *exec.Cmd
+	// WatchdogMargin is how far past its wall-time limit a call in a worker process may
+	// run before its process is killed (100 ms).
+	WatchdogMargin time.Duration
 	// Codemode are the connectors of POST /v1/codemode/execute and of the /mcp endpoint's
 	// execute tool (codemode/config opens them from a file). nil: none. Not closed by the
 	// server.
@@ -124,6 +139,7 @@ type Server struct {
 	cfg      Config
 	st       store.Store
 	l        *loader.Loader
+	sb       sandboxes // the invocation routes' sandboxes: l, or the worker processes
 	sessions *session.Manager
 	egress   *egress.Gateway
 	codemode *codemode.Executor      // POST /v1/codemode/execute (codemode.go)
@@ -217,6 +233,23 @@ func (s *Server) init() error {
 		// Closers run in reverse: the loader, then the engine, then the store.
 		s.closers = append(s.closers, func(ctx context.Context) { e.Close(ctx) }, func(ctx context.Context) { l.Close(ctx) })
 	}
+	s.sb = inProcess{s.l}
+	if cfg.SandboxProcesses > 0 && cfg.Loader == nil {
+		if cfg.SandboxCommand == nil {
+			return errors.New("server: Config.SandboxCommand is required with SandboxProcesses")
+		}
+		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
+			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger}
+		if cfg.DataDir != "" {
+			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
+		}
+		pool, err := sandboxproc.New(pc)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		s.sb = inProcesses{pool}
+		s.closers = append(s.closers, func(ctx context.Context) { pool.Close(ctx) })
+	}
 	s.sessions = cfg.Sessions
 	if s.sessions == nil {
 		sc := session.Config{Engine: s.l.Engine(), Outbound: s.sessionOutbound}
@@ -234,8 +267,11 @@ func (s *Server) init() error {
 		s.sessions = m
 		s.closers = append(s.closers, func(ctx context.Context) { m.Close(ctx) })
 	}
-	s.metrics = newMetrics(s.l)
+	s.metrics = newMetrics(s.sb)
 	s.metrics.reg.MustRegister(egressCollector{s.egress})
+	if p, ok := s.sb.(inProcesses); ok {
+		s.metrics.reg.MustRegister(processCollector{p.Pool})
+	}
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
 	if err := s.initCodemode(); err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -108,7 +108,7 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if oldErr == nil && old.Hash != hash {
-		s.l.Forget(r.Context(), loaderID(id, old.Hash))
+		s.sb.Forget(r.Context(), loaderID(id, old.Hash))
 	}
 	st, err := s.st.StatWorker(r.Context(), id)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Server) handleDeleteWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if oldErr == nil {
-		s.l.Forget(r.Context(), loaderID(id, old.Hash))
+		s.sb.Forget(r.Context(), loaderID(id, old.Hash))
 	}
 	s.logs.forget(id)
 	w.WriteHeader(http.StatusNoContent)

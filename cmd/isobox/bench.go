@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workerdResults := fs.String("workerd-results", "", "read a workerd anchor results.env instead of running it")
 	cacheDir := fs.String("cache-dir", "", "compilation cache directory")
 	httpSecs := fs.Int("http-seconds", 10, "seconds of hello-worker load over HTTP (8 keep-alive connections) against isobox serve; 0 skips")
+	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "sandbox worker processes for the process figures (warm call through a process, hostile neighbour, hello over HTTP); 0 skips them")
+	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
 		fs.PrintDefaults()
@@ -84,18 +87,45 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	var pr *bench.Processes
+	if *procs > 0 {
+		fmt.Fprintln(stderr, "isobox bench: sandbox processes ...")
+		if pr, err = bench.RunProcesses(ctx, *cacheDir, *procs, sandboxWorkerCommand, opts.Warm, time.Duration(*hostileSecs)*time.Second); err != nil {
+			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+			return 1
+		}
+		if *httpSecs > 0 {
+			fmt.Fprintln(stderr, "isobox bench: hello over HTTP, sandbox processes ...")
+			ph, err := bench.RunHTTPHelloProcesses(ctx, *cacheDir, 8, time.Duration(*httpSecs)*time.Second, *procs, sandboxWorkerCommand)
+			if err != nil {
+				fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+				return 1
+			}
+			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN = ph.RPS, ph.P99, ph.N
+		}
+	}
 	if *jsonOut {
 		out := struct {
 			*bench.Report
+			*bench.Processes
 			*bench.HTTPHello
 			Workerd *bench.Anchor `json:"workerd,omitempty"`
-		}{r, hh, anchor}
+		}{r, pr, hh, anchor}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 		return 0
 	}
 	printTable(stdout, r, hh, anchor)
+	if pr != nil {
+		fmt.Fprintf(stdout, "\nsandbox processes: %d\n", pr.Processes)
+		fmt.Fprintf(stdout, "  warm call through a process, p50 (n=%d): %.3g ms (in process %.3g ms)\n", pr.WarmCallN, pr.WarmCallP50, r.WarmCallP50)
+		fmt.Fprintf(stdout, "  hello beside 3 hostile calls, p50/p99 (n=%d): %.3g / %.3g ms, %d restarted, %d hostile calls\n",
+			pr.HostileNeighbourN, pr.HostileNeighbourP50, pr.HostileNeighbourP99, pr.HostileNeighbourErrors, pr.HostileCalls)
+		if pr.HTTPN > 0 {
+			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPRPS, pr.HTTPP99)
+		}
+	}
 	return 0
 }
 

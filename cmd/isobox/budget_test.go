@@ -54,7 +54,10 @@ func TestServeHibernatesEvictedWorkers(t *testing.T) {
 			break
 		}
 	}
+	// In process (--sandbox-processes 0) images/*.img; sandbox process i: images/p<i>/*.img.
 	files, _ := filepath.Glob(filepath.Join(data, "images", "*.img"))
+	inProcs, _ := filepath.Glob(filepath.Join(data, "images", "p*", "*.img"))
+	files = append(files, inProcs...)
 	if warm+len(files) != n || len(files) < n/2 || hibernated != len(files) {
 		t.Fatalf("%d warm, %d image files (%d hibernations) of %d workers", warm, len(files), hibernated, n)
 	}

@@ -109,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "session":
 		return cmdSession(ctx, args[1:], stdout, stderr)
+	case "sandbox-worker": // hidden: a sandbox process of isobox serve
+		return cmdSandboxWorker(stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(stdout)
 	case "-h", "--help", "help":

@@ -22,6 +22,9 @@ func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "sandbox-worker" { // the sandbox processes of an in-process `isobox serve`
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	d, err := os.MkdirTemp("", "isobox-cli-test")
 	if err != nil {
 		panic(err)

@@ -10,11 +10,47 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"time"
 
+	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/server"
 )
+
+// sandboxWorkerCommand is one sandbox worker process of `isobox serve`: this binary again,
+// as the hidden `isobox sandbox-worker`, with an empty environment (ISOBOX_API_KEY and
+// whatever else the server was given stay in the server; the directories it needs come
+// over the socket).
+func sandboxWorkerCommand() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cmd := exec.Command(exe, "sandbox-worker")
+	cmd.Env = []string{}
+	return cmd
+}
+
+// cmdSandboxWorker is the hidden `isobox sandbox-worker`: a sandbox process of `isobox
+// serve`, serving its supervisor on fd 3. It ignores SIGINT and SIGTERM (a terminal's ^C
+// reaches the whole process group): the supervisor ends it by closing the socket, after
+// its calls have finished, or kills it.
+func cmdSandboxWorker(stderr io.Writer) int {
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	// CONFINEMENT HOOK: pass internal/confine's entry point (a sandboxproc.ConfineHook:
+	// no_new_privs, seccomp, Landlock limited to the given cache directories, rlimits)
+	// here once it exists; until then worker processes are not confined.
+	var confine sandboxproc.ConfineHook
+	if err := sandboxproc.ServeWorkerFD(context.Background(), confine); err != nil {
+		fmt.Fprintf(stderr, "isobox sandbox-worker: %v\n", err)
+		return 1
+	}
+	return 0
+}
 
 // defaultDataDir is $XDG_DATA_HOME/isobox, or ~/.local/share/isobox.
 func defaultDataDir() string {
@@ -57,6 +93,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
 	logLevel := fs.String("log-level", "info", "`level` of the log on stderr: debug, info, warn or error (one line per request at info; health checks and metrics scrapes at debug)")
 	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
+	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process")
+	margin := fs.Duration("watchdog-margin", 100*time.Millisecond, "how far past its wall-time limit a call in a worker process may run before the process is killed")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
 		fs.PrintDefaults()
@@ -73,6 +111,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *maxBodyMB < 1 {
 		fmt.Fprintln(stderr, "isobox: --max-body-mb must be at least 1")
+		return 2
+	}
+	if *procs < 0 || *procs > 1024 {
+		fmt.Fprintln(stderr, "isobox: --sandbox-processes must be between 0 and 1024")
+		return 2
+	}
+	if *margin <= 0 {
+		fmt.Fprintln(stderr, "isobox: --watchdog-margin must be positive")
 		return 2
 	}
 	if *budgetMB < 1 {
@@ -112,6 +158,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		MemoryBudget:    uint64(*budgetMB) << 20,
 		ShutdownTimeout: *shutdown,
 		Logger:          logger,
+
+		SandboxProcesses: *procs,
+		SandboxCommand:   sandboxWorkerCommand,
+		WatchdogMargin:   *margin,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The sandbox processes of `isobox serve` do not inherit its environment: the admin API
+// key given in ISOBOX_API_KEY is not in theirs (they hold no secrets).
+func TestSandboxProcessesHaveNoSecrets(t *testing.T) {
+	bin := buildIsobox(t)
+	p := startServe(t, bin, "--data", t.TempDir(), "--sandbox-processes", "2")
+	if st, b, err := p.do("GET", "/healthz", ""); err != nil || st != 200 {
+		t.Fatalf("healthz: %d %s %v", st, b, err)
+	}
+	kids := childrenOf(t, p.cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("isobox serve has %d child processes, want 2 sandbox processes", len(kids))
+	}
+	for _, pid := range kids {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(cmdline), "sandbox-worker") {
+			t.Fatalf("child %d is %q, not a sandbox worker", pid, cmdline)
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(env), processKey) || strings.Contains(string(env), "ISOBOX_API_KEY") {
+			t.Fatalf("sandbox process %d has the API key in its environment", pid)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc/*/stat).
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // state, ppid, ...
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,41 @@
+package sandboxproc
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pinThread locks the calling goroutine to its OS thread for the duration of a call and
+// returns the thread id and its CPU time so far: the supervisor then reads that thread's
+// CPU time from /proc to tell a call that burns CPU without polling from one that waits.
+// The caller runs unpin when the call ends.
+func pinThread() (tid int, cpu time.Duration, unpin func()) {
+	runtime.LockOSThread()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		runtime.UnlockOSThread()
+		return 0, 0, func() {}
+	}
+	return unix.Gettid(), time.Duration(ts.Nano()), runtime.UnlockOSThread
+}
+
+// threadCPU reads the CPU time of thread tid of process pid (the first field of its
+// schedstat, in nanoseconds: the same clock as CLOCK_THREAD_CPUTIME_ID).
+func threadCPU(pid, tid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/schedstat", pid, tid))
+	if err != nil {
+		return 0, err
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	n, err := strconv.ParseInt(f, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("schedstat of thread %d: %w", tid, err)
+	}
+	return time.Duration(n), nil
+}

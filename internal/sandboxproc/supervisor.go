@@ -1,0 +1,969 @@
+package sandboxproc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/fetchctx"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// Config configures a Pool. Zero fields take the defaults named.
+type Config struct {
+	// Processes is the number of worker processes (required, at least 1).
+	Processes int
+	// Command returns the command of one worker process: a program that calls
+	// ServeWorkerFD (`isobox sandbox-worker`). The pool adds the socket as fd 3.
+	Command func() *exec.Cmd
+	// ImagesDir, when set, is where worker processes hibernate evicted sandboxes: process
+	// i uses ImagesDir/p<i>, and its replacement after a crash uses the same directory, so
+	// the workers it had hibernated come back from their images.
+	ImagesDir string
+	// CacheDir is the engine's compilation cache in every process (see engine.Config).
+	CacheDir string
+	// Defaults are the limits of an invocation that sets none (engine.Config.Defaults).
+	Defaults engine.Limits
+	// MemoryBudget is the warm-sandbox memory budget of all processes together (1 GiB),
+	// split evenly between them.
+	MemoryBudget uint64
+	// Margin is how far past its deadline a call may run before the watchdog kills its
+	// process (100 ms).
+	Margin time.Duration
+	// Logger receives process starts, exits and watchdog kills. nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Pool is the supervisor of the worker processes. It implements the loader's calling
+// surface (Get, Load, Eval, Forget, Stats) with every sandbox in a worker process. It is
+// safe for concurrent use.
+type Pool struct {
+	cfg      Config
+	defaults engine.Limits
+	mu       sync.Mutex
+	procs    []*proc
+	routes   map[string]route // outbound transport and wall limit per loader id or call route
+	closed   bool
+	nextCall atomic.Uint64
+	rr       atomic.Uint64
+	restarts atomic.Int64
+	kills    atomic.Int64
+}
+
+// route is what the supervisor keeps of a worker's code: the transport of its fetch()
+// (the egress gateway, which never leaves this process) and its wall-time limit.
+type route struct {
+	rt   http.RoundTripper
+	wall time.Duration
+	cpu  time.Duration
+}
+
+// startupCPU is the CPU bound of loading a worker's modules (loader.Config.StartupCPU's
+// default), added to a cold call's CPU bound.
+const startupCPU = time.Second
+
+// New starts cfg.Processes worker processes (in the background: a call waits for its
+// process to be up).
+//
+// # Errors
+//
+// When Processes is below 1 or Command is nil.
+func New(cfg Config) (*Pool, error) {
+	if cfg.Processes < 1 {
+		return nil, errors.New("sandboxproc: Config.Processes must be at least 1")
+	}
+	if cfg.Command == nil {
+		return nil, errors.New("sandboxproc: Config.Command is required")
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = 100 * time.Millisecond
+	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = 1 << 30
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Pool{cfg: cfg, defaults: cfg.Defaults.WithDefaults(), procs: make([]*proc, cfg.Processes), routes: map[string]route{}}
+	for i := range p.procs {
+		p.procs[i] = p.spawn(i)
+	}
+	return p, nil
+}
+
+// Processes returns the pids of the worker processes that are up (0 for one starting or
+// restarting), by index.
+func (p *Pool) Processes() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]int, len(p.procs))
+	for i, pr := range p.procs {
+		select {
+		case <-pr.ready:
+			if pr.startErr == nil && pr.cmd.Process != nil {
+				out[i] = pr.cmd.Process.Pid
+			}
+		default:
+		}
+	}
+	return out
+}
+
+// InFlight returns the number of calls sent to the processes and not answered yet.
+func (p *Pool) InFlight() int {
+	p.mu.Lock()
+	procs := append([]*proc(nil), p.procs...)
+	p.mu.Unlock()
+	n := 0
+	for _, pr := range procs {
+		pr.mu.Lock()
+		n += len(pr.calls)
+		pr.mu.Unlock()
+	}
+	return n
+}
+
+// Restarts counts worker processes replaced after they died; Kills counts those the
+// watchdog killed.
+func (p *Pool) Restarts() int64 { return p.restarts.Load() }
+
+// Kills counts the worker processes the watchdog killed.
+func (p *Pool) Kills() int64 { return p.kills.Load() }
+
+// Close stops every worker process: each closes its sandboxes (hibernating idle ones)
+// and exits; one still running when ctx ends (or after closeTimeout, when ctx has no
+// deadline) is killed.
+func (p *Pool) Close(ctx context.Context) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, closeTimeout)
+		defer cancel()
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	procs := append([]*proc(nil), p.procs...)
+	p.mu.Unlock()
+	for _, pr := range procs {
+		<-pr.ready
+		if pr.startErr == nil {
+			pr.c.rw.(interface{ CloseWrite() error }).CloseWrite()
+		}
+	}
+	for _, pr := range procs {
+		if pr.startErr != nil {
+			continue
+		}
+		select {
+		case <-pr.exited:
+		case <-ctx.Done():
+			_ = pr.cmd.Process.Kill()
+			<-pr.exited
+		}
+	}
+}
+
+// closeTimeout bounds Close when its context has no deadline.
+const closeTimeout = 30 * time.Second
+
+// Placement: a stored worker always runs on the process of the hash of its tenant and
+// base id (without the @version), so a crash touches the workers of that process only and
+// every version of a worker shares its warm cache; one-shot calls go round-robin.
+func (p *Pool) placeOf(tenant, id string) int {
+	base, _, _ := strings.Cut(id, "@")
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(base))
+	return int(h.Sum64() % uint64(len(p.procs)))
+}
+
+// Place returns the index of the process that runs stored worker id (a loader id).
+func (p *Pool) Place(id string) int { return p.placeOf("", id) }
+
+// proc is one worker process as the supervisor sees it.
+type proc struct {
+	p        *Pool
+	idx      int
+	cmd      *exec.Cmd
+	c        *conn
+	ready    chan struct{} // closed once started (or failed: startErr)
+	startErr error
+	exited   chan struct{} // closed when the process has exited and its calls failed
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu        sync.Mutex
+	calls     map[uint64]*call
+	fetches   map[uint64]*supFetch
+	dead      bool
+	killedFor uint64        // the call the watchdog killed the process for
+	killErr   *isoerr.Error // that call's error
+}
+
+// call is one call in flight on a process.
+type call struct {
+	id      uint64
+	res     chan resultMsg
+	codeFn  func() (loader.WorkerCode, error)
+	loader  string // loader id of a stored worker
+	entry   engine.Limits
+	timer   *time.Timer
+	codeErr error // the code function's own error, returned as it is
+
+	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
+	// its CPU time when the call started, and the CPU the call may use before its process
+	// is killed (its limit; plus startupCPU on a cold start), margin excluded.
+	cpu      time.Duration
+	tid      int
+	cpu0     time.Duration
+	cpuTimer *time.Timer
+	finished bool
+}
+
+// spawn makes process idx and starts it in the background.
+func (p *Pool) spawn(idx int) *proc {
+	pr := &proc{p: p, idx: idx, ready: make(chan struct{}), exited: make(chan struct{}),
+		calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+	pr.ctx, pr.cancel = context.WithCancel(context.Background())
+	go func() {
+		pr.startErr = pr.start()
+		close(pr.ready)
+		if pr.startErr != nil {
+			p.cfg.Logger.Error("isobox: sandbox process did not start", "index", idx, "err", pr.startErr)
+			pr.mu.Lock()
+			pr.dead = true
+			pr.mu.Unlock()
+			close(pr.exited)
+		}
+	}()
+	return pr
+}
+
+func (pr *proc) start() error {
+	cfg := pr.p.cfg
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("sandboxproc: socketpair: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "sandbox-process"), os.NewFile(uintptr(fds[1]), "supervisor")
+	defer theirs.Close()
+	nc, err := net.FileConn(mine)
+	mine.Close()
+	if err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	cmd := cfg.Command()
+	cmd.ExtraFiles = []*os.File{theirs}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" { // resolved here: a worker process may have an empty environment
+		cacheDir = engine.DefaultCacheDir()
+	}
+	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs))}
+	if cfg.ImagesDir != "" {
+		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
+	}
+	if err := cmd.Start(); err != nil {
+		nc.Close()
+		return fmt.Errorf("sandboxproc: start worker process: %w", err)
+	}
+	pr.cmd, pr.c = cmd, &conn{rw: nc}
+	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		nc.Close()
+		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
+	}
+	// The process is ready when its engine is up (compiling QuickJS can take a second
+	// without a cache): until then calls wait in process(), not on their deadline.
+	r := bufio.NewReaderSize(nc, 64<<10)
+	hdr := make([]byte, headerSize)
+	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgReady {
+		_ = cmd.Process.Kill()
+		werr := cmd.Wait()
+		nc.Close()
+		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %v", werr, err)
+	}
+	go pr.read(nc, r)
+	return nil
+}
+
+// read dispatches the process's frames until its connection ends, then fails the calls
+// still in flight, reaps the process and starts a replacement.
+func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
+	hdr := make([]byte, headerSize)
+	for {
+		typ, id, payload, err := readFrame(r, hdr)
+		if err != nil {
+			break
+		}
+		pr.dispatch(typ, id, payload)
+	}
+	pr.mu.Lock()
+	pr.dead = true
+	calls := pr.calls
+	pr.calls = map[uint64]*call{}
+	fetches := pr.fetches
+	pr.fetches = map[uint64]*supFetch{}
+	killedFor, killErr := pr.killedFor, pr.killErr
+	pr.mu.Unlock()
+	_ = pr.cmd.Process.Kill() // a process that closed its end is of no further use
+	err := pr.cmd.Wait()
+	nc.Close()
+	pr.cancel()
+	for _, f := range fetches {
+		f.close()
+	}
+	for id, c := range calls {
+		c.timer.Stop()
+		pr.stopCPU(c)
+		e := isoerr.New(isoerr.SandboxRestarted, "the sandbox process running this call stopped (%v) and was replaced; the call did not finish: retry it", err)
+		if id == killedFor && killErr != nil {
+			e = killErr
+		}
+		c.res <- resultMsg{None: true, Err: e}
+	}
+	p := pr.p
+	p.mu.Lock()
+	if !p.closed && p.procs[pr.idx] == pr {
+		p.cfg.Logger.Warn("isobox: sandbox process exited; starting a replacement", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
+		p.restarts.Add(1)
+		p.procs[pr.idx] = p.spawn(pr.idx)
+	}
+	p.mu.Unlock()
+	close(pr.exited) // after the replacement is in place: process() waits for it
+}
+
+// kill is the watchdog: call id overran its deadline by the margin, so its process is
+// killed; that call gets e, the others on the process sandbox_restarted.
+func (pr *proc) kill(id uint64, e *isoerr.Error) {
+	pr.mu.Lock()
+	if pr.dead || pr.calls[id] == nil || pr.killErr != nil {
+		pr.mu.Unlock()
+		return
+	}
+	pr.killedFor, pr.killErr = id, e
+	pr.mu.Unlock()
+	pr.p.kills.Add(1)
+	pr.p.cfg.Logger.Warn("isobox: watchdog: a call overran its deadline; killing its sandbox process", "index", pr.idx, "pid", pr.cmd.Process.Pid, "code", e.Code)
+	_ = pr.cmd.Process.Kill()
+}
+
+func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
+	switch typ {
+	case msgResult:
+		pr.mu.Lock()
+		c := pr.calls[id]
+		delete(pr.calls, id)
+		pr.mu.Unlock()
+		if c == nil {
+			return
+		}
+		c.timer.Stop()
+		pr.stopCPU(c)
+		var m resultMsg
+		if err := json.Unmarshal(payload, &m); err != nil {
+			m = resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad result: %v", err)}
+		}
+		c.res <- m
+	case msgStarted:
+		if len(payload) != 12 {
+			return
+		}
+		pr.mu.Lock()
+		if c := pr.calls[id]; c != nil && c.cpu > 0 && !c.finished {
+			c.tid = int(binary.BigEndian.Uint32(payload))
+			c.cpu0 = time.Duration(binary.BigEndian.Uint64(payload[4:]))
+			c.cpuTimer = time.AfterFunc(c.cpu+pr.p.cfg.Margin, func() { pr.checkCPU(c) })
+		}
+		pr.mu.Unlock()
+	case msgCodeReq:
+		pr.mu.Lock()
+		c := pr.calls[id]
+		pr.mu.Unlock()
+		if c != nil {
+			go pr.sendCode(c)
+		}
+	case msgFetch:
+		var m fetchMsg
+		if err := json.Unmarshal(payload, &m); err != nil {
+			_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: "bad fetch message"})
+			return
+		}
+		f := &supFetch{}
+		f.ctx, f.cancel = context.WithCancel(pr.ctx)
+		pr.mu.Lock()
+		if old := pr.fetches[id]; old != nil {
+			old.close()
+		}
+		pr.fetches[id] = f
+		pr.mu.Unlock()
+		go pr.fetch(id, f, &m)
+	case msgBodyRead:
+		pr.mu.Lock()
+		f := pr.fetches[id]
+		pr.mu.Unlock()
+		if f != nil {
+			go pr.readBody(id, f)
+		}
+	case msgBodyClose:
+		pr.mu.Lock()
+		f := pr.fetches[id]
+		delete(pr.fetches, id)
+		pr.mu.Unlock()
+		if f != nil {
+			f.close()
+		}
+	}
+}
+
+// sendCode answers a process's request for the code of call c's worker (a cold start).
+func (pr *proc) sendCode(c *call) {
+	code, err := c.codeFn()
+	var m codeMsg
+	if err != nil {
+		pr.mu.Lock() // read by invoke after the result, which the reader delivers under pr.mu
+		c.codeErr = err
+		pr.mu.Unlock()
+		m.Err = isoerr.As(err)
+	} else {
+		b, merr := json.Marshal(code)
+		if merr != nil {
+			m.Err = isoerr.New(isoerr.InvalidWorkerCode, "the code does not encode: %v", merr)
+		} else {
+			m.Code, m.Tenant, m.HasOutbound = b, code.Tenant, code.Outbound != nil
+			lim := pr.p.limitsOf(code.Limits, c.entry)
+			wall := lim.Wall
+			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU})
+			pr.mu.Lock()
+			c.cpu = startupCPU + lim.CPU
+			pr.mu.Unlock()
+			// A cold start loads the modules (bounded by the code's wall limit) and then
+			// runs the call: the deadline covers both.
+			c.timer.Reset(2*wall + pr.p.cfg.Margin)
+		}
+	}
+	_ = pr.c.sendJSON(msgCode, c.id, m)
+}
+
+// supFetch is an outbound request the supervisor runs for a process.
+type supFetch struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex // one body read at a time
+	body   io.ReadCloser
+	closed bool
+	buf    []byte
+}
+
+func (f *supFetch) close() {
+	f.cancel()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	if f.body != nil {
+		f.body.Close()
+		f.body = nil
+	}
+}
+
+// fetch runs an outbound request through the transport of its route and sends the head.
+func (pr *proc) fetch(id uint64, f *supFetch, m *fetchMsg) {
+	rt := pr.p.route(m.Route).rt
+	if rt == nil {
+		pr.dropFetch(id)
+		_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: "this sandbox has no network access"})
+		return
+	}
+	ctx := fetchctx.WithRedirect(fetchctx.WithWorker(f.ctx, m.Worker), m.Redirect)
+	var body io.Reader
+	if m.HasBody {
+		body = bytes.NewReader(m.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, m.Method, m.URL, body)
+	if err != nil {
+		pr.dropFetch(id)
+		_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: err.Error()})
+		return
+	}
+	for _, kv := range m.Headers {
+		req.Header.Add(kv[0], kv[1])
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		pr.dropFetch(id)
+		_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: err.Error()})
+		return
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		resp.Body.Close()
+		return
+	}
+	f.body = resp.Body
+	f.mu.Unlock()
+	h := fetchHead{Status: resp.StatusCode, StatusText: strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			h.Headers = append(h.Headers, [2]string{k, v})
+		}
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		h.FinalURL = resp.Request.URL.String()
+	}
+	_ = pr.c.sendJSON(msgFetchHead, id, h)
+}
+
+func (pr *proc) dropFetch(id uint64) {
+	pr.mu.Lock()
+	f := pr.fetches[id]
+	delete(pr.fetches, id)
+	pr.mu.Unlock()
+	if f != nil {
+		f.close()
+	}
+}
+
+// readBody sends the next chunk of an outbound response body (an empty one at its end).
+func (pr *proc) readBody(id uint64, f *supFetch) {
+	f.mu.Lock()
+	if f.body == nil {
+		f.mu.Unlock()
+		_ = pr.c.send(msgBodyError, id, []byte("the response body is closed"))
+		return
+	}
+	if f.buf == nil {
+		f.buf = make([]byte, chunkSize)
+	}
+	var n int
+	var err error
+	for n == 0 && err == nil {
+		n, err = f.body.Read(f.buf)
+	}
+	chunk := f.buf[:n]
+	if n > 0 {
+		err = pr.c.send(msgBodyChunk, id, chunk)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	if errors.Is(err, io.EOF) {
+		_ = pr.c.send(msgBodyChunk, id, nil)
+	} else {
+		_ = pr.c.send(msgBodyError, id, []byte(err.Error()))
+	}
+	pr.dropFetch(id)
+}
+
+func (p *Pool) route(name string) route {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.routes[name]
+}
+
+func (p *Pool) setRoute(name string, r route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.routes[name] = r
+}
+
+func (p *Pool) dropRoute(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.routes, name)
+}
+
+// limitsOf are the limits of a call: the code's limits, then the entrypoint's (the lower
+// wins), then the defaults.
+func (p *Pool) limitsOf(code *loader.Limits, entry engine.Limits) engine.Limits {
+	return loader.EngineLimits(code).Min(entry).Or(p.defaults)
+}
+
+// checkCPU is the CPU watchdog of call c: it reads the CPU time of the thread running the
+// call and kills the process when the call has used more than its bound plus the margin
+// (a built-in that never polls the interrupt: the engine cannot stop it, and the Go
+// garbage collector of that process waits for it); otherwise it looks again when the
+// bound could next be reached.
+func (pr *proc) checkCPU(c *call) {
+	pr.mu.Lock()
+	if pr.dead || c.finished {
+		pr.mu.Unlock()
+		return
+	}
+	tid, cpu0, bound := c.tid, c.cpu0, c.cpu+pr.p.cfg.Margin
+	pr.mu.Unlock()
+	now, err := threadCPU(pr.cmd.Process.Pid, tid)
+	if err != nil {
+		return // the process is gone; its reader fails the call
+	}
+	if used := now - cpu0; used >= bound {
+		// The call that crossed its bound may be an innocent one: while a built-in that
+		// never polls holds a thread, the goroutine asking the Go runtime to stop the world
+		// for a garbage collection waits in a loop that wakes every 100 µs, and that burns
+		// CPU on its own thread. The process is stuck either way; the limit error goes to
+		// the call that used the most CPU, the others get sandbox_restarted.
+		blame, most := c, used
+		pr.mu.Lock()
+		limit := c.cpu
+		others := make([]*call, 0, len(pr.calls))
+		for _, o := range pr.calls {
+			if o != c && o.tid != 0 && !o.finished {
+				others = append(others, o)
+			}
+		}
+		pr.mu.Unlock()
+		for _, o := range others {
+			pr.mu.Lock()
+			tid, cpu0, lim := o.tid, o.cpu0, o.cpu
+			pr.mu.Unlock()
+			if n, err := threadCPU(pr.cmd.Process.Pid, tid); err == nil && n-cpu0 > most {
+				blame, most, limit = o, n-cpu0, lim
+			}
+		}
+		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
+		return
+	} else {
+		pr.mu.Lock()
+		if !c.finished {
+			c.cpuTimer.Reset(max(bound-used, 5*time.Millisecond))
+		}
+		pr.mu.Unlock()
+	}
+}
+
+// stopCPU ends call c's CPU watchdog.
+func (pr *proc) stopCPU(c *call) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	c.finished = true
+	if c.cpuTimer != nil {
+		c.cpuTimer.Stop()
+	}
+}
+
+// process returns the live process idx, waiting for it to start.
+func (p *Pool) process(ctx context.Context, idx int) (*proc, error) {
+	for attempt := 0; ; attempt++ {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, isoerr.New(isoerr.ShuttingDown, "the sandbox processes are shutting down")
+		}
+		pr := p.procs[idx]
+		p.mu.Unlock()
+		select {
+		case <-pr.ready:
+		case <-ctx.Done():
+			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
+		}
+		if pr.startErr == nil {
+			return pr, nil
+		}
+		if attempt >= 1 {
+			return nil, isoerr.New(isoerr.Internal, "the sandbox process does not start: %v", pr.startErr)
+		}
+		p.mu.Lock()
+		if p.procs[idx] == pr && !p.closed {
+			p.procs[idx] = p.spawn(idx)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// invoke sends m to process idx and waits for its result. wall is the call's wall-time
+// limit as far as the supervisor knows it: the watchdog kills the process at wall+margin.
+func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall time.Duration) (*loader.Result, error) {
+	start := time.Now()
+	c.res = make(chan resultMsg, 1)
+	var pr *proc
+	for attempt := 0; ; attempt++ {
+		var err error
+		if pr, err = p.process(ctx, idx); err != nil {
+			return nil, err
+		}
+		pr.mu.Lock()
+		if !pr.dead {
+			on := pr
+			c.timer = time.AfterFunc(wall+p.cfg.Margin, func() {
+				on.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", wall, p.cfg.Margin))
+			})
+			pr.calls[c.id] = c
+			pr.mu.Unlock()
+			break
+		}
+		pr.mu.Unlock()
+		// The process died and its replacement is being put in place: nothing was sent,
+		// so the call waits for the replacement instead of failing.
+		if attempt == 3 {
+			return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process keeps stopping before the call can be sent; retry it")
+		}
+		select {
+		case <-pr.exited:
+		case <-ctx.Done():
+			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
+		}
+	}
+	if err := pr.c.sendJSON(msgInvoke, c.id, m); err != nil {
+		// The connection is broken: the reader fails the call.
+		_ = pr.cmd.Process.Kill()
+	}
+	var r resultMsg
+	select {
+	case r = <-c.res:
+	case <-ctx.Done():
+		_ = pr.c.send(msgCancel, c.id, nil)
+		r = <-c.res // the guest stops at its next poll, or the watchdog ends it
+	}
+	var res *loader.Result
+	if !r.None {
+		res = &loader.Result{Cold: r.Cold, Restored: r.Restored, Resumed: r.Resumed}
+		res.Status, res.StatusText, res.Headers, res.Body = r.Status, r.StatusText, r.Headers, r.Body
+		res.Value, res.Logs, res.CPU = r.Value, r.Logs, time.Duration(r.CPU)
+		res.Wall = time.Since(start)
+	}
+	if r.Err != nil {
+		pr.mu.Lock()
+		codeErr := c.codeErr
+		pr.mu.Unlock()
+		if codeErr != nil {
+			return res, codeErr
+		}
+		if res == nil && r.Err.Code != isoerr.SandboxRestarted {
+			// Something ran (or was killed running): the caller reports an Outcome.
+			res = &loader.Result{}
+			res.Wall = time.Since(start)
+		}
+		return res, r.Err
+	}
+	if res == nil {
+		res = &loader.Result{}
+		res.Wall = time.Since(start)
+	}
+	return res, nil
+}
+
+func (p *Pool) newCall() *call { return &call{id: p.nextCall.Add(1)} }
+
+// Stub calls a worker in its process: the pool's loader.Stub.
+type Stub struct {
+	p       *Pool
+	id      string
+	codeFn  func() (loader.WorkerCode, error)
+	oneShot *loader.WorkerCode
+}
+
+// Get returns a stub of stored worker id (a loader id); code runs in the supervisor when
+// the worker's process needs the code (a cold start), as with loader.Loader.Get.
+func (p *Pool) Get(id string, code func() (loader.WorkerCode, error)) *Stub {
+	return &Stub{p: p, id: id, codeFn: code}
+}
+
+// Load returns a stub of a one-shot worker: every call runs in a fresh sandbox of some
+// process (loader.Loader.Load in that process).
+func (p *Pool) Load(code loader.WorkerCode) *Stub {
+	return &Stub{p: p, oneShot: &code}
+}
+
+// Close does nothing: a one-shot's sandbox lives only for its call.
+func (s *Stub) Close(context.Context) {}
+
+// Fetch calls the worker's fetch handler with req (its body is read whole).
+func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*loader.Result, error) {
+	er := &engineRequest{Method: req.Method, URL: req.URL.String()}
+	if er.Method == "" {
+		er.Method = http.MethodGet
+	}
+	if req.URL.Host == "" {
+		u := *req.URL
+		u.Host = req.Host
+		if u.Host == "" {
+			u.Host = "localhost"
+		}
+		if u.Scheme == "" {
+			u.Scheme = "http"
+		}
+		er.URL = u.String()
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			er.Headers = append(er.Headers, [2]string{k, v})
+		}
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxInvokeBody+1))
+		if err != nil {
+			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "reading request body: %v", err)
+		}
+		if len(b) > maxInvokeBody {
+			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "request body larger than %d bytes", maxInvokeBody)
+		}
+		er.Body = b
+	}
+	return s.invoke(ctx, &invokeMsg{Op: "fetch", Request: er})
+}
+
+// maxInvokeBody bounds a request body handed to a worker (as the loader does).
+const maxInvokeBody = 100 << 20
+
+// Call invokes RPC method with args, a JSON array (nil for none).
+func (s *Stub) Call(ctx context.Context, method string, args json.RawMessage) (*loader.Result, error) {
+	if method == "" {
+		return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "method name is empty")
+	}
+	return s.invoke(ctx, &invokeMsg{Op: "call", Method: method, Args: args})
+}
+
+func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error) {
+	p := s.p
+	c := p.newCall()
+	if s.oneShot != nil {
+		code := *s.oneShot
+		b, err := json.Marshal(code)
+		if err != nil {
+			return &loader.Result{}, isoerr.New(isoerr.InvalidWorkerCode, "the code does not encode: %v", err)
+		}
+		m.Code, m.Tenant, m.HasOutbound = b, code.Tenant, code.Outbound != nil
+		lim := p.limitsOf(code.Limits, engine.Limits{})
+		wall := lim.Wall
+		c.cpu = startupCPU + lim.CPU
+		name := callRoute(c.id)
+		p.setRoute(name, route{rt: code.Outbound, wall: wall})
+		defer p.dropRoute(name)
+		idx := int(p.rr.Add(1) % uint64(len(p.procs)))
+		// A one-shot loads its modules, then runs the call.
+		return p.invoke(ctx, idx, m, c, 2*wall)
+	}
+	m.ID = s.id
+	c.codeFn, c.loader = s.codeFn, s.id
+	r := p.route(s.id)
+	wall := r.wall
+	c.cpu = r.cpu
+	if wall == 0 { // not loaded through this supervisor yet: the code request resets it
+		wall, c.cpu = p.defaults.Wall, startupCPU+p.defaults.CPU
+	}
+	return p.invoke(ctx, p.placeOf("", s.id), m, c, wall)
+}
+
+// Eval runs a snippet in a fresh sandbox of some process (loader.Loader.Eval there). Tool
+// calls (Code Mode) do not cross the process boundary yet: opts.Tools is refused.
+//
+// # Errors
+//
+// not_implemented when opts.Tools is set; otherwise those of loader.Loader.Eval.
+func (p *Pool) Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error) {
+	if opts.Tools != nil {
+		return &loader.Result{}, isoerr.New(isoerr.NotImplemented, "tool calls from a sandbox process are not implemented; run Code Mode in-process")
+	}
+	c := p.newCall()
+	m := &invokeMsg{Op: "eval", Snippet: code, Limits: toWireLimits(opts.Limits), HasOutbound: opts.Outbound != nil}
+	lim := opts.Limits.Or(p.defaults)
+	wall := lim.Wall
+	c.cpu = lim.CPU
+	name := callRoute(c.id)
+	p.setRoute(name, route{rt: opts.Outbound, wall: wall})
+	defer p.dropRoute(name)
+	idx := int(p.rr.Add(1) % uint64(len(p.procs)))
+	return p.invoke(ctx, idx, m, c, wall)
+}
+
+// Forget forgets worker id in its process (loader.Loader.Forget there) and its route.
+func (p *Pool) Forget(ctx context.Context, id string) {
+	p.dropRoute(id)
+	c := p.newCall()
+	_, _ = p.invoke(context.WithoutCancel(ctx), p.placeOf("", id), &invokeMsg{Op: "forget", ID: id}, c, p.defaults.Wall)
+}
+
+// Stats sums the loader statistics of the processes that are up.
+func (p *Pool) Stats() loader.Stats {
+	var total loader.Stats
+	for i := range p.procs {
+		p.mu.Lock()
+		pr := p.procs[i]
+		closed := p.closed
+		p.mu.Unlock()
+		select {
+		case <-pr.ready:
+		default:
+			continue
+		}
+		if closed || pr.startErr != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var st loader.Stats
+		res, err := p.invokeStats(ctx, i, p.newCall())
+		cancel()
+		if err != nil || json.Unmarshal(res, &st) != nil {
+			continue
+		}
+		total.Workers += st.Workers
+		total.BusySandboxes += st.BusySandboxes
+		total.IdleSandboxes += st.IdleSandboxes
+		total.IdleMemory += st.IdleMemory
+		total.CodeImages += st.CodeImages
+		total.CodeImageMemory += st.CodeImageMemory
+		total.Hibernated += st.Hibernated
+		total.Hibernations += st.Hibernations
+		total.Resumes += st.Resumes
+		total.HibernateErrors += st.HibernateErrors
+	}
+	return total
+}
+
+// invokeStats asks process idx for its loader's statistics.
+func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessage, error) {
+	pr, err := p.process(ctx, idx)
+	if err != nil {
+		return nil, err
+	}
+	c.res = make(chan resultMsg, 1)
+	c.timer = time.AfterFunc(time.Hour, func() {})
+	pr.mu.Lock()
+	if pr.dead {
+		pr.mu.Unlock()
+		return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process stopped")
+	}
+	pr.calls[c.id] = c
+	pr.mu.Unlock()
+	if err := pr.c.sendJSON(msgInvoke, c.id, &invokeMsg{Op: "stats"}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-c.res:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Extra, nil
+	case <-ctx.Done():
+		pr.mu.Lock()
+		delete(pr.calls, c.id)
+		pr.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}

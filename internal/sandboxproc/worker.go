@@ -1,0 +1,476 @@
+package sandboxproc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/fetchctx"
+	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// WorkerFD is the file descriptor on which a worker process finds its end of the socket
+// pair (the supervisor passes it as the first of exec.Cmd.ExtraFiles).
+const WorkerFD = 3
+
+// ConfineHook, when set, runs in the worker process after its engine and loader are made
+// and before it serves any call: the place where the process confines itself (Landlock,
+// seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
+// (the compilation cache and its images directory).
+//
+// CONFINEMENT HOOK: nil until internal/confine is wired here.
+type ConfineHook func(cacheDirs []string) error
+
+// ServeWorkerFD is the body of the hidden `isobox sandbox-worker` subcommand: it serves
+// the supervisor on fd WorkerFD until the connection closes.
+//
+// # Errors
+//
+// When fd WorkerFD is not a socket, or the engine cannot start.
+func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
+	f := os.NewFile(WorkerFD, "supervisor")
+	if f == nil {
+		return errors.New("sandboxproc: fd 3 is not open: this command is started by isobox serve")
+	}
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("sandboxproc: fd 3: %w", err)
+	}
+	return ServeWorker(ctx, c, confine)
+}
+
+// ServeWorker serves the supervisor on c until it closes: the worker process's main loop.
+//
+// # Errors
+//
+// When the first frame is not a configuration or the engine cannot start.
+func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook) error {
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	hdr := make([]byte, headerSize)
+	typ, _, payload, err := readFrame(r, hdr)
+	if err != nil {
+		return fmt.Errorf("sandboxproc: read configuration: %w", err)
+	}
+	var cfg workerConfig
+	if typ != msgConfig || json.Unmarshal(payload, &cfg) != nil {
+		return errors.New("sandboxproc: the first frame is not a configuration")
+	}
+	e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir, Defaults: cfg.Defaults.engine()})
+	if err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	defer e.Close(context.Background())
+	lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
+	if cfg.ImagesDir != "" {
+		dir, err := images.NewDir(cfg.ImagesDir)
+		if err != nil {
+			return fmt.Errorf("sandboxproc: %w", err)
+		}
+		lc.Images = dir
+	}
+	l, err := loader.New(lc)
+	if err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	defer l.Close(context.Background())
+	if confine != nil {
+		var dirs []string
+		switch cfg.CacheDir {
+		case "off":
+		case "":
+			dirs = append(dirs, engine.DefaultCacheDir())
+		default:
+			dirs = append(dirs, cfg.CacheDir)
+		}
+		if cfg.ImagesDir != "" {
+			dirs = append(dirs, cfg.ImagesDir)
+		}
+		if err := confine(dirs); err != nil {
+			return fmt.Errorf("sandboxproc: confine: %w", err)
+		}
+	}
+	w := &workerSide{c: &conn{rw: c}, l: l, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
+	defer w.abortAll()
+	if err := w.c.send(msgReady, 0, nil); err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	for {
+		typ, id, payload, err := readFrame(r, hdr)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		w.dispatch(ctx, typ, id, payload)
+	}
+}
+
+// workerSide is the worker process's state: its calls and outbound requests in flight.
+type workerSide struct {
+	c       *conn
+	l       *loader.Loader
+	mu      sync.Mutex
+	calls   map[uint64]*workerCall
+	fetches map[uint64]*pendingFetch
+	nextReq atomic.Uint64
+}
+
+type workerCall struct {
+	cancel context.CancelFunc
+	code   chan codeMsg
+}
+
+// pendingFetch is an outbound request waiting for its head, then for body chunks.
+type pendingFetch struct {
+	head   chan fetchHead
+	chunks chan []byte // nil slice: end of body
+	errs   chan string
+}
+
+func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) {
+	switch typ {
+	case msgInvoke:
+		var m invokeMsg
+		if err := json.Unmarshal(payload, &m); err != nil {
+			_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
+			return
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1)}
+		w.mu.Lock()
+		w.calls[id] = wc
+		w.mu.Unlock()
+		go w.invoke(cctx, id, wc, &m)
+	case msgCancel:
+		w.mu.Lock()
+		wc := w.calls[id]
+		w.mu.Unlock()
+		if wc != nil {
+			wc.cancel()
+		}
+	case msgCode:
+		var m codeMsg
+		if err := json.Unmarshal(payload, &m); err != nil {
+			m = codeMsg{Err: isoerr.New(isoerr.Internal, "sandbox process: bad code message: %v", err)}
+		}
+		w.mu.Lock()
+		wc := w.calls[id]
+		w.mu.Unlock()
+		if wc != nil {
+			select {
+			case wc.code <- m:
+			default:
+			}
+		}
+	case msgFetchHead, msgBodyChunk, msgBodyError:
+		w.mu.Lock()
+		pf := w.fetches[id]
+		w.mu.Unlock()
+		if pf == nil {
+			return
+		}
+		switch typ {
+		case msgFetchHead:
+			var h fetchHead
+			if err := json.Unmarshal(payload, &h); err != nil {
+				h = fetchHead{Err: "bad response head from the supervisor"}
+			}
+			pf.head <- h
+		case msgBodyChunk:
+			pf.chunks <- payload
+		case msgBodyError:
+			pf.errs <- string(payload)
+		}
+	}
+}
+
+// abortAll cancels every call when the connection is gone.
+func (w *workerSide) abortAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, wc := range w.calls {
+		wc.cancel()
+	}
+}
+
+// invoke runs one call and sends its result.
+func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *invokeMsg) {
+	defer func() {
+		w.mu.Lock()
+		delete(w.calls, id)
+		w.mu.Unlock()
+		wc.cancel()
+	}()
+	if m.Op != "stats" && m.Op != "forget" {
+		tid, cpu, unpin := pinThread()
+		defer unpin()
+		if tid != 0 {
+			var b [12]byte
+			binary.BigEndian.PutUint32(b[:], uint32(tid))
+			binary.BigEndian.PutUint64(b[4:], uint64(cpu))
+			_ = w.c.send(msgStarted, id, b[:])
+		}
+	}
+	res, err := w.run(ctx, id, wc, m)
+	out := resultMsg{}
+	if res == nil {
+		out.None = true
+	} else {
+		out.Status, out.StatusText, out.Headers, out.Body = res.Status, res.StatusText, res.Headers, res.Body
+		out.Value, out.Logs, out.CPU, out.Wall = res.Value, res.Logs, int64(res.CPU), int64(res.Wall)
+		out.Cold, out.Restored, out.Resumed = res.Cold, res.Restored, res.Resumed
+	}
+	if err != nil {
+		if errors.Is(err, errChanged) {
+			out.Changed = true
+		}
+		out.Err = isoerr.As(err)
+	}
+	if m.Op == "stats" {
+		out.Extra, _ = json.Marshal(w.l.Stats())
+	}
+	if err := w.c.sendJSON(msgResult, id, out); err != nil && !errors.Is(err, net.ErrClosed) {
+		// The frame is too large or the supervisor is gone; tell it what it can read.
+		_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.OutputLimitExceeded, "the result does not fit a frame: %v", err)})
+	}
+}
+
+// errChanged is the supervisor's "the code changed while loading": the call is routed again.
+var errChanged = errors.New("the worker's code changed while it was being loaded")
+
+func (w *workerSide) run(ctx context.Context, id uint64, wc *workerCall, m *invokeMsg) (*loader.Result, error) {
+	switch m.Op {
+	case "stats":
+		return nil, nil
+	case "forget":
+		w.l.Forget(ctx, m.ID)
+		return nil, nil
+	case "eval":
+		var out http.RoundTripper
+		if m.HasOutbound {
+			out = &outbound{w: w, route: callRoute(id)}
+		}
+		return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out})
+	}
+	var stub *loader.Stub
+	if m.ID == "" {
+		var code loader.WorkerCode
+		if err := decodeCode(m.Code, &code); err != nil {
+			return &loader.Result{}, err
+		}
+		code.Tenant = m.Tenant
+		if m.HasOutbound {
+			code.Outbound = &outbound{w: w, route: callRoute(id)}
+		}
+		stub = w.l.Load(code)
+		defer stub.Close(context.WithoutCancel(ctx))
+	} else {
+		stub = w.l.Get(m.ID, func() (loader.WorkerCode, error) { return w.fetchCode(ctx, id, wc, m.ID) })
+	}
+	ep := stub.Entrypoint("", loader.EntrypointOptions{Limits: m.Limits.engine()})
+	switch m.Op {
+	case "fetch":
+		if m.Request == nil {
+			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "fetch without a request")
+		}
+		req, err := http.NewRequestWithContext(ctx, m.Request.Method, m.Request.URL, nil)
+		if err != nil {
+			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "bad request: %v", err)
+		}
+		for _, kv := range m.Request.Headers {
+			req.Header.Add(kv[0], kv[1])
+		}
+		if len(m.Request.Body) > 0 {
+			req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(m.Request.Body)), int64(len(m.Request.Body))
+		}
+		return ep.Fetch(ctx, req)
+	case "call":
+		return ep.Call(ctx, m.Method, m.Args)
+	}
+	return &loader.Result{}, isoerr.New(isoerr.Internal, "sandbox process: unknown operation %q", m.Op)
+}
+
+// decodeCode reads api.WorkerCode JSON into a loader.WorkerCode.
+func decodeCode(b []byte, code *loader.WorkerCode) error {
+	var a api.WorkerCode
+	if err := json.Unmarshal(b, &a); err != nil {
+		return isoerr.New(isoerr.Internal, "sandbox process: code does not decode: %v", err)
+	}
+	*code = loader.FromAPI(a)
+	return nil
+}
+
+// callRoute names the outbound transport of a one-shot call (Load, Eval).
+func callRoute(id uint64) string { return fmt.Sprintf("call:%d", id) }
+
+// fetchCode asks the supervisor for stored worker loaderID's code (a cold start).
+func (w *workerSide) fetchCode(ctx context.Context, id uint64, wc *workerCall, loaderID string) (loader.WorkerCode, error) {
+	if err := w.c.send(msgCodeReq, id, nil); err != nil {
+		return loader.WorkerCode{}, isoerr.New(isoerr.Internal, "sandbox process: ask for code: %v", err)
+	}
+	var m codeMsg
+	select {
+	case m = <-wc.code:
+	case <-ctx.Done():
+		return loader.WorkerCode{}, isoerr.New(isoerr.Canceled, "canceled while fetching the code of %q", loaderID)
+	}
+	if m.Err != nil {
+		if m.Changed {
+			return loader.WorkerCode{}, fmt.Errorf("%w", errChanged)
+		}
+		return loader.WorkerCode{}, m.Err
+	}
+	var code loader.WorkerCode
+	if err := decodeCode(m.Code, &code); err != nil {
+		return code, err
+	}
+	code.Tenant = m.Tenant
+	if m.HasOutbound {
+		code.Outbound = &outbound{w: w, route: loaderID}
+	}
+	return code, nil
+}
+
+// outbound is the fetch() transport inside a worker process: every request goes to the
+// supervisor, which runs it through the transport it holds for route (the egress
+// gateway), so no secret or credential enters this process.
+type outbound struct {
+	w     *workerSide
+	route string
+}
+
+func (o *outbound) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	m := fetchMsg{Route: o.route, Worker: fetchctx.Worker(ctx), Redirect: fetchctx.Redirect(ctx), Method: req.Method, URL: req.URL.String()}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			m.Headers = append(m.Headers, [2]string{k, v})
+		}
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBody+1))
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading the request body: %w", err)
+		}
+		if len(b) > maxRequestBody {
+			return nil, fmt.Errorf("request body larger than %d bytes", maxRequestBody)
+		}
+		m.Body, m.HasBody = b, true
+	}
+	id := o.w.nextReq.Add(1)
+	pf := &pendingFetch{head: make(chan fetchHead, 1), chunks: make(chan []byte, 1), errs: make(chan string, 1)}
+	o.w.mu.Lock()
+	o.w.fetches[id] = pf
+	o.w.mu.Unlock()
+	if err := o.w.c.sendJSON(msgFetch, id, m); err != nil {
+		o.w.dropFetch(id, false)
+		return nil, err
+	}
+	var h fetchHead
+	select {
+	case h = <-pf.head:
+	case <-ctx.Done():
+		o.w.dropFetch(id, true)
+		return nil, ctx.Err()
+	}
+	if h.Err != "" {
+		o.w.dropFetch(id, false)
+		return nil, errors.New(h.Err)
+	}
+	resp := &http.Response{StatusCode: h.Status, Status: fmt.Sprintf("%d %s", h.Status, h.StatusText), Header: http.Header{},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: -1}
+	for _, kv := range h.Headers {
+		resp.Header.Add(kv[0], kv[1])
+	}
+	if h.FinalURL != "" && h.FinalURL != req.URL.String() {
+		if u, err := url.Parse(h.FinalURL); err == nil {
+			r2 := req.Clone(ctx)
+			r2.URL = u
+			resp.Request = r2
+		}
+	}
+	resp.Body = &remoteBody{w: o.w, id: id, pf: pf, ctx: ctx}
+	return resp, nil
+}
+
+// dropFetch forgets outbound request id, telling the supervisor when it still holds it.
+func (w *workerSide) dropFetch(id uint64, tell bool) {
+	w.mu.Lock()
+	delete(w.fetches, id)
+	w.mu.Unlock()
+	if tell {
+		_ = w.c.send(msgBodyClose, id, nil)
+	}
+}
+
+// remoteBody reads a response body from the supervisor, one chunk per request: the
+// supervisor reads the upstream only as fast as the sandbox consumes (backpressure), and
+// at most one chunk is in flight.
+type remoteBody struct {
+	w    *workerSide
+	id   uint64
+	pf   *pendingFetch
+	ctx  context.Context
+	buf  []byte
+	done bool
+	err  error
+}
+
+func (b *remoteBody) Read(p []byte) (int, error) {
+	for len(b.buf) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if b.done {
+			return 0, io.EOF
+		}
+		if err := b.w.c.send(msgBodyRead, b.id, nil); err != nil {
+			b.err = err
+			return 0, err
+		}
+		select {
+		case c := <-b.pf.chunks:
+			if len(c) == 0 {
+				b.done = true
+				b.w.dropFetch(b.id, false)
+			}
+			b.buf = c
+		case e := <-b.pf.errs:
+			b.err = errors.New(e)
+			b.w.dropFetch(b.id, false)
+		case <-b.ctx.Done():
+			b.err = b.ctx.Err()
+			b.w.dropFetch(b.id, true)
+		}
+	}
+	n := copy(p, b.buf)
+	b.buf = b.buf[n:]
+	return n, nil
+}
+
+func (b *remoteBody) Close() error {
+	if !b.done && b.err == nil {
+		b.err = errors.New("body closed")
+		b.w.dropFetch(b.id, true)
+	}
+	return nil
+}

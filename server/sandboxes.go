@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/isobox/isobox/internal/sandboxproc"
+	"github.com/isobox/isobox/loader"
+)
+
+// sandboxes runs the code of the invocation routes (stored workers, /v1/run): the
+// in-process loader, or the supervised sandbox processes (Config.SandboxProcesses).
+// Compile, sessions and Code Mode use the in-process loader in both modes.
+type sandboxes interface {
+	Get(id string, code func() (loader.WorkerCode, error)) workerStub
+	Load(code loader.WorkerCode) workerStub
+	Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error)
+	Forget(ctx context.Context, id string)
+	Stats() loader.Stats
+}
+
+// workerStub calls one worker (loader.Stub or sandboxproc.Stub).
+type workerStub interface {
+	Fetch(ctx context.Context, req *http.Request) (*loader.Result, error)
+	Call(ctx context.Context, method string, args json.RawMessage) (*loader.Result, error)
+	Close(ctx context.Context)
+}
+
+// inProcess runs sandboxes in this process (--sandbox-processes 0).
+type inProcess struct{ *loader.Loader }
+
+func (l inProcess) Get(id string, code func() (loader.WorkerCode, error)) workerStub {
+	return l.Loader.Get(id, code)
+}
+func (l inProcess) Load(code loader.WorkerCode) workerStub { return l.Loader.Load(code) }
+
+// inProcesses runs sandboxes in supervised worker processes.
+type inProcesses struct{ *sandboxproc.Pool }
+
+func (p inProcesses) Get(id string, code func() (loader.WorkerCode, error)) workerStub {
+	return p.Pool.Get(id, code)
+}
+func (p inProcesses) Load(code loader.WorkerCode) workerStub { return p.Pool.Load(code) }
+
+// processCollector exports the sandbox processes' counters to Prometheus.
+type processCollector struct{ p *sandboxproc.Pool }
+
+var (
+	processesDesc = prometheus.NewDesc("isobox_sandbox_processes", "Sandbox worker processes that are up.", nil, nil)
+	restartsDesc  = prometheus.NewDesc("isobox_sandbox_process_restarts_total", "Sandbox worker processes replaced after they died (watchdog kills included).", nil, nil)
+	killsDesc     = prometheus.NewDesc("isobox_sandbox_process_kills_total", "Sandbox worker processes the watchdog killed because a call overran its CPU or wall limit by the margin.", nil, nil)
+)
+
+func (c processCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- processesDesc
+	ch <- restartsDesc
+	ch <- killsDesc
+}
+
+func (c processCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 0
+	for _, pid := range c.p.Processes() {
+		if pid != 0 {
+			up++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(processesDesc, prometheus.GaugeValue, float64(up))
+	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(c.p.Restarts()))
+	ch <- prometheus.MustNewConstMetric(killsDesc, prometheus.CounterValue, float64(c.p.Kills()))
+}
