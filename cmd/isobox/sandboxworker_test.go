@@ -9,12 +9,20 @@ import (
 )
 
 // The sandbox processes of `isobox serve` do not inherit its environment: the admin API
-// key given in ISOBOX_API_KEY is not in theirs (they hold no secrets).
-func TestSandboxProcessesHaveNoSecrets(t *testing.T) {
+// key given in ISOBOX_API_KEY is not in theirs (they hold no secrets). And they run
+// confined: no_new_privs and a seccomp filter are in force.
+func TestSandboxProcessesHaveNoSecretsAndAreConfined(t *testing.T) {
 	bin := buildIsobox(t)
 	p := startServe(t, bin, "--data", t.TempDir(), "--sandbox-processes", "2")
 	if st, b, err := p.do("GET", "/healthz", ""); err != nil || st != 200 {
 		t.Fatalf("healthz: %d %s %v", st, b, err)
+	}
+	// A snippet on each process (round robin), so that both have started and confined
+	// themselves.
+	for range 2 {
+		if st, b, err := p.post("/v1/run", `{"code":"1 + 1"}`); err != nil || st != 200 || !strings.Contains(string(b), `"result":2`) {
+			t.Fatalf("run: %d %s %v", st, b, err)
+		}
 	}
 	kids := childrenOf(t, p.cmd.Process.Pid)
 	if len(kids) != 2 {
@@ -34,6 +42,17 @@ func TestSandboxProcessesHaveNoSecrets(t *testing.T) {
 		}
 		if strings.Contains(string(env), processKey) || strings.Contains(string(env), "ISOBOX_API_KEY") {
 			t.Fatalf("sandbox process %d has the API key in its environment", pid)
+		}
+		// Confined: no new privileges, a seccomp filter (mode 2). What each layer blocks is
+		// tested in internal/confine.
+		status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"NoNewPrivs:\t1", "Seccomp:\t2"} {
+			if !strings.Contains(string(status), want) {
+				t.Errorf("sandbox process %d is not confined: /proc/%d/status lacks %q", pid, pid, want)
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/isobox/isobox/internal/confine"
+
 	"context"
 	"errors"
 	"flag"
@@ -41,11 +43,27 @@ func sandboxWorkerCommand() *exec.Cmd {
 // its calls have finished, or kills it.
 func cmdSandboxWorker(stderr io.Writer) int {
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	// CONFINEMENT HOOK: pass internal/confine's entry point (a sandboxproc.ConfineHook:
-	// no_new_privs, seccomp, Landlock limited to the given cache directories, rlimits)
-	// here once it exists; until then worker processes are not confined.
-	var confine sandboxproc.ConfineHook
-	if err := sandboxproc.ServeWorkerFD(context.Background(), confine); err != nil {
+	// Once its engine is up, the process confines itself: no_new_privs, rlimits, Landlock
+	// (read-write only under its cache and images directories), seccomp (no sockets, no
+	// exec, no new processes). A layer the kernel lacks is reported, not fatal.
+	hook := func(dirs []string) error {
+		if len(dirs) == 0 { // no compilation cache and no images: confine to an empty folder
+			d, err := os.MkdirTemp("", "isobox-worker")
+			if err != nil {
+				return err
+			}
+			dirs = []string{d}
+		}
+		rep, err := confine.Apply(confine.Policy{CacheDir: dirs[0], ReadWrite: dirs[1:], ReadOnly: []string{"/proc/self"}})
+		if err != nil {
+			return err
+		}
+		if missing := rep.Missing(); len(missing) > 0 {
+			fmt.Fprintf(stderr, "isobox sandbox-worker: confinement layers off: %s\n", rep)
+		}
+		return nil
+	}
+	if err := sandboxproc.ServeWorkerFD(context.Background(), hook); err != nil {
 		fmt.Fprintf(stderr, "isobox sandbox-worker: %v\n", err)
 		return 1
 	}

@@ -23,6 +23,9 @@ type Policy struct {
 	// CacheDir is the one directory the worker may read and write (the engine's
 	// compilation cache). It must be an absolute path to an existing directory.
 	CacheDir string
+	// ReadWrite are other absolute directories the worker may read and write (its images
+	// directory, where it hibernates workers). Directories that do not exist are an error.
+	ReadWrite []string
 	// ReadOnly are absolute paths (files or directories) the worker may read but not
 	// write, e.g. "/proc/self" for the engine's resident-memory accounting
 	// (/proc/self/pagemap). Paths that do not exist are an error.
@@ -59,6 +62,11 @@ func (p Policy) Validate() error {
 	}
 	if !filepath.IsAbs(p.CacheDir) {
 		return isoerr.New(isoerr.InvalidRequest, "confine: Policy.CacheDir %q is not an absolute path", p.CacheDir)
+	}
+	for _, r := range p.ReadWrite {
+		if !filepath.IsAbs(r) {
+			return isoerr.New(isoerr.InvalidRequest, "confine: Policy.ReadWrite path %q is not an absolute path", r)
+		}
 	}
 	for _, r := range p.ReadOnly {
 		if !filepath.IsAbs(r) {

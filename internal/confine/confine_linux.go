@@ -45,6 +45,11 @@ func Apply(p Policy) (Report, error) {
 	if fi, err := os.Stat(p.CacheDir); err != nil || !fi.IsDir() {
 		return rep, fmt.Errorf("confine: cache directory %s: not a directory (%v)", p.CacheDir, err)
 	}
+	for _, r := range p.ReadWrite {
+		if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+			return rep, fmt.Errorf("confine: read-write directory %s: not a directory (%v)", r, err)
+		}
+	}
 	for _, r := range p.ReadOnly {
 		if _, err := os.Stat(r); err != nil {
 			return rep, fmt.Errorf("confine: read-only path: %w", err)
@@ -175,7 +180,7 @@ func applyLandlock(p Policy) (string, error) {
 	if err != nil || abi < 1 {
 		return "", errUnsupported{fmt.Sprintf("the kernel has no Landlock (%v)", err)}
 	}
-	rules := []landlock.Rule{landlock.RWDirs(p.CacheDir)}
+	rules := []landlock.Rule{landlock.RWDirs(append([]string{p.CacheDir}, p.ReadWrite...)...)}
 	for _, r := range p.ReadOnly {
 		fi, err := os.Stat(r)
 		if err != nil {
@@ -193,7 +198,7 @@ func applyLandlock(p Policy) (string, error) {
 	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
 		return "", fmt.Errorf("landlock: %w", err)
 	}
-	return fmt.Sprintf("ABI v%d: read-write %s, read-only %s", abi, p.CacheDir, strings.Join(p.ReadOnly, ",")), nil
+	return fmt.Sprintf("ABI v%d: read-write %s, read-only %s", abi, strings.Join(append([]string{p.CacheDir}, p.ReadWrite...), ","), strings.Join(p.ReadOnly, ",")), nil
 }
 
 // namespace sets tried at exec time, most isolated first. No pid namespace: Landlock

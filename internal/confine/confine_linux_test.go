@@ -29,6 +29,7 @@ import (
 const (
 	envMode    = "CONFINE_TEST_CHILD"   // "confined", "control" (no Apply) or "tripwire"
 	envCache   = "CONFINE_TEST_CACHE"   // the worker's cache directory
+	envRW      = "CONFINE_TEST_RW"      // another directory the worker may write (its images)
 	envOutside = "CONFINE_TEST_OUTSIDE" // a readable file outside it
 )
 
@@ -72,7 +73,7 @@ func child(mode string) int {
 	out := json.NewEncoder(os.Stdout)
 	if mode != "control" {
 		start := time.Now()
-		rep, err := confine.Apply(confine.Policy{CacheDir: cache, ReadOnly: []string{"/proc/self"}})
+		rep, err := confine.Apply(confine.Policy{CacheDir: cache, ReadWrite: []string{os.Getenv(envRW)}, ReadOnly: []string{"/proc/self"}})
 		res.ApplyMicros = time.Since(start).Microseconds()
 		res.Report = rep
 		if err != nil {
@@ -107,6 +108,8 @@ func child(mode string) int {
 	res.probe("write_cache", err)
 	_, err = os.ReadFile(filepath.Join(cache, "written"))
 	res.probe("read_cache", err)
+	err = os.WriteFile(filepath.Join(os.Getenv(envRW), "image"), []byte("ok"), 0o600)
+	res.probe("write_rw", err)
 
 	// Another process's limits (the supervisor's): prlimit64 is allowed on itself only.
 	var lim unix.Rlimit
@@ -295,16 +298,21 @@ func TestConfinedWorker(t *testing.T) {
 	if err := os.WriteFile(outside, []byte("not for workers"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The cache directory belongs to the worker (in a user namespace, to its uid).
-	if err := os.Chmod(cache, 0o777); err != nil {
-		t.Fatal(err)
+	// The cache directory belongs to the worker (in a user namespace, to its uid), and so
+	// does the other directory it may write.
+	rw := t.TempDir()
+	for _, d := range []string{cache, rw} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
 	}
+	t.Setenv(envRW, rw)
 
 	ctl, _, _, err := runChild(t, "control", cache, outside)
 	if err != nil {
 		t.Fatalf("control child: %v", err)
 	}
-	for _, p := range []string{"open_outside", "list_root", "write_cache", "socket_inet", "socket_unix", "socketpair", "run_true", "fork", "prlimit_parent", "engine"} {
+	for _, p := range []string{"open_outside", "list_root", "write_cache", "write_rw", "socket_inet", "socket_unix", "socketpair", "run_true", "fork", "prlimit_parent", "engine"} {
 		if e := ctl.Probes[p]; e != "" {
 			t.Errorf("control (unconfined) child: %s failed (%s): the probe cannot tell confinement from a broken machine", p, e)
 		}
@@ -367,7 +375,7 @@ func TestConfinedWorker(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{"write_cache", "read_cache", "inherited_socket", "prlimit_self", "engine"} {
+	for _, p := range []string{"write_cache", "read_cache", "write_rw", "inherited_socket", "prlimit_self", "engine"} {
 		if e, ran := res.Probes[p]; !ran || e != "" {
 			t.Errorf("%s: must work under confinement, got %q (attempted %v)", p, e, ran)
 		}

@@ -1,6 +1,8 @@
 package sandboxproc
 
 import (
+	"github.com/isobox/isobox/internal/confine"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -275,10 +277,13 @@ func (pr *proc) start() error {
 	if err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
-	cmd := cfg.Command()
-	cmd.ExtraFiles = []*os.File{theirs}
-	if cmd.Stderr == nil {
-		cmd.Stderr = os.Stderr
+	newCmd := func() *exec.Cmd {
+		cmd := cfg.Command()
+		cmd.ExtraFiles = []*os.File{theirs}
+		if cmd.Stderr == nil {
+			cmd.Stderr = os.Stderr
+		}
+		return cmd
 	}
 	cacheDir := cfg.CacheDir
 	if cacheDir == "" { // resolved here: a worker process may have an empty environment
@@ -288,9 +293,16 @@ func (pr *proc) start() error {
 	if cfg.ImagesDir != "" {
 		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
 	}
-	if err := cmd.Start(); err != nil {
+	// New namespaces where the kernel allows (user, mount, net, IPC, UTS; the ladder falls
+	// back, and the report says what was applied); the worker confines itself further
+	// (ConfineHook) once its engine is up.
+	cmd, nsReport, err := confine.Start(newCmd)
+	if err != nil {
 		nc.Close()
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
+	}
+	if missing := nsReport.Missing(); len(missing) > 0 {
+		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "index", pr.idx, "report", nsReport.String())
 	}
 	pr.cmd, pr.c = cmd, &conn{rw: nc}
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {

@@ -32,8 +32,7 @@ const WorkerFD = 3
 // and before it serves any call: the place where the process confines itself (Landlock,
 // seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
 // (the compilation cache and its images directory).
-//
-// CONFINEMENT HOOK: nil until internal/confine is wired here.
+// `isobox sandbox-worker` passes one that calls confine.Apply.
 type ConfineHook func(cacheDirs []string) error
 
 // ServeWorkerFD is the body of the hidden `isobox sandbox-worker` subcommand: it serves
