@@ -1,13 +1,11 @@
 package egress
 
 import (
+	"github.com/isobox/isobox/internal/lineartest"
+
 	"encoding/base64"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const limitSecret = "sk_live/Ab+cd=ef&<g>q"
@@ -71,45 +69,15 @@ func TestRedactBoundedMemory(t *testing.T) {
 func TestRedactLinearTime(t *testing.T) {
 	var r redactor
 	r.add(limitSecret, strings.Repeat("a", 8))
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	fastest := func(in []byte) time.Duration {
-		best := time.Duration(1<<63 - 1)
-		for range 3 {
-			runtime.GC()
-			start := threadCPU(t)
-			st := r.stream()
-			for p := in; len(p) > 0; {
-				n := min(len(p), 4096)
-				st.write(p[:n])
-				st.decide(false)
-				p = p[n:]
-				st.out = st.out[:0]
-			}
-			st.decide(true)
-			best = min(best, threadCPU(t)-start)
+	lineartest.Check(t, 1<<12, hostile, func(in string) {
+		st := r.stream()
+		for p := []byte(in); len(p) > 0; {
+			n := min(len(p), 4096)
+			st.write(p[:n])
+			st.decide(false)
+			p = p[n:]
+			st.out = st.out[:0]
 		}
-		return best
-	}
-	const n = 1 << 12
-	for name, shape := range hostile {
-		small, large := fastest([]byte(shape(n))), fastest([]byte(shape(16*n)))
-		if large < time.Millisecond {
-			continue // too short to divide; and 64 KiB in under 1 ms is not quadratic
-		}
-		ratio := float64(large) / float64(max(small, time.Microsecond))
-		t.Logf("%s: %v, 16x: %v (%.1fx)", name, small, large, ratio)
-		if ratio > 64 {
-			t.Errorf("%s: %v for %d bytes, %v for 16x as many (%.0fx): not linear", name, small, n, large, ratio)
-		}
-	}
-}
-
-// threadCPU is the CPU time the calling OS thread has used.
-func threadCPU(t *testing.T) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		t.Fatalf("thread CPU clock: %v", err)
-	}
-	return time.Duration(ts.Nano())
+		st.decide(true)
+	})
 }

@@ -1,12 +1,13 @@
 package server
 
 import (
+	"github.com/isobox/isobox/internal/lineartest"
+
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/isobox/isobox/isoerr"
 )
@@ -46,9 +47,9 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 }
 
-// The duplicate check is one pass: a body 8 times larger takes about 8 times longer (a
-// check that compared each key with every earlier one would take 64 times longer). The
-// ratio is measured within this run, the best of three each, so machine speed cancels.
+// The duplicate check is one pass: a body 16 times larger takes about 16 times longer (a
+// check that compared each key with every earlier one would take 256 times longer for 16x
+// the keys). lineartest compares the two in thread CPU time within this run.
 func TestDuplicateKeysLinear(t *testing.T) {
 	body := func(n int) []byte {
 		var b strings.Builder
@@ -62,25 +63,12 @@ func TestDuplicateKeysLinear(t *testing.T) {
 		b.WriteString(`},"last":1,"wide":0}`) // the duplicate is at the very end
 		return []byte(b.String())
 	}
-	best := func(b []byte) time.Duration {
-		var d time.Duration
-		for i := range 3 {
-			start := time.Now()
-			err := checkDuplicateKeys(b)
-			if e := time.Since(start); i == 0 || e < d {
-				d = e
-			}
-			if err == nil || !strings.Contains(err.Error(), `duplicate key "wide"`) {
-				t.Fatalf("the duplicate at the end was not found: %v", err)
-			}
+	shapes := map[string]func(n int) string{"wide object": func(n int) string { return string(body(n)) }}
+	lineartest.Check(t, 4000, shapes, func(in string) {
+		if err := checkDuplicateKeys([]byte(in)); err == nil || !strings.Contains(err.Error(), `duplicate key "wide"`) {
+			t.Fatalf("the duplicate at the end was not found: %v", err)
 		}
-		return d
-	}
-	const n = 4000
-	small, large := best(body(n)), best(body(8*n))
-	if ratio := float64(large) / float64(small); ratio > 24 {
-		t.Fatalf("8x the keys took %.1fx the time (%v vs %v): the check is not linear", ratio, large, small)
-	}
+	})
 }
 
 // Through the API: a duplicate key is a 400 wherever it is, and nothing is stored.

@@ -6,14 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/isobox/isobox/internal/lineartest"
 )
 
 // The WPT URL data lives in shared/ beside the repository (../shared from its root).
@@ -586,43 +584,7 @@ func TestLinearTime(t *testing.T) {
 		"port":        func(n int) string { return "http://h:" + strings.Repeat("1", n) + "/" },
 	}
 	base := "http://h/a/b"
-	// fastest parses in the best of a few tries, timed in this thread's CPU time: a busy
-	// machine's scheduling and the garbage collector's other threads do not count.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	fastest := func(in string) time.Duration {
-		best := time.Duration(1<<63 - 1)
-		for range 3 {
-			runtime.GC()
-			start := threadCPU(t)
-			_, _ = Parse(in, &base)
-			best = min(best, threadCPU(t)-start)
-		}
-		return best
-	}
-	const n = 1 << 13
-	for name, shape := range shapes {
-		small, large := fastest(shape(n)), fastest(shape(16*n))
-		// Below a millisecond for 128 KiB the work cannot be quadratic, and such short
-		// times are too noisy to divide.
-		if large < time.Millisecond {
-			continue
-		}
-		ratio := float64(large) / float64(max(small, time.Microsecond))
-		t.Logf("%s: %v, 16x: %v (%.1fx)", name, small, large, ratio)
-		if ratio > 64 {
-			t.Errorf("%s: %v for %d bytes, %v for 16x as many (%.0fx): not linear", name, small, n, large, ratio)
-		}
-	}
-}
-
-// threadCPU is the CPU time the calling OS thread has used.
-func threadCPU(t *testing.T) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		t.Fatalf("thread CPU clock: %v", err)
-	}
-	return time.Duration(ts.Nano())
+	lineartest.Check(t, 1<<13, shapes, func(in string) { _, _ = Parse(in, &base) })
 }
 
 // TestConcurrent: Parse is safe for concurrent use (the engine runs sandboxes in parallel).
