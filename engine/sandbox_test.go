@@ -459,19 +459,28 @@ func TestRestoredSandboxesAreIndependent(t *testing.T) {
 	}
 }
 
-// The engine's Defaults are the limits of a call that sets none; a call's own limit wins.
-func TestEngineDefaults(t *testing.T) {
+// sandboxOfEngine makes an engine of its own with cfg and one sandbox of it, both closed
+// when the test ends.
+func sandboxOfEngine(t *testing.T, cfg engine.Config) *engine.Sandbox {
+	t.Helper()
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), Defaults: engine.Limits{CPU: 300 * time.Millisecond}})
+	e, err := engine.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close(ctx)
+	t.Cleanup(func() { e.Close(ctx) })
 	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close(ctx)
+	t.Cleanup(func() { sb.Close(ctx) })
+	return sb
+}
+
+// The engine's Defaults are the limits of a call that sets none; a call's own limit wins.
+func TestEngineDefaults(t *testing.T) {
+	ctx := context.Background()
+	sb := sandboxOfEngine(t, engine.Config{CacheDir: t.TempDir(), Defaults: engine.Limits{CPU: 300 * time.Millisecond}})
 	res, err := sb.Eval(ctx, engine.Limits{}, "while (true) {}")
 	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || res.CPU < 300*time.Millisecond {
 		t.Fatalf("no limit given: stopped after %v of CPU with %v; the engine default is 300 ms", res.CPU, err)
@@ -489,16 +498,7 @@ func TestEngineDefaults(t *testing.T) {
 // Sandboxes made without the image (every start evaluates the runtime) behave the same.
 func TestNoImageEngine(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir(), NoImage: true, Defaults: enginetest.Defaults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close(ctx)
+	sb := sandboxOfEngine(t, engine.Config{CacheDir: t.TempDir(), NoImage: true, Defaults: enginetest.Defaults})
 	res, err := sb.Eval(ctx, engine.Limits{}, "new URL('http://a/b?c=1').searchParams.get('c') + typeof fetch")
 	if err != nil || string(res.Value) != `"1function"` {
 		t.Fatalf("%s %v", res.Value, err)
