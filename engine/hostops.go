@@ -25,8 +25,10 @@ type invocation struct {
 	limits   Limits
 	start    time.Time
 	deadline time.Time
-	cpu      time.Duration // guest time used so far
-	running  time.Time     // start of the current guest slice
+	cpu      time.Duration // guest CPU time used so far
+	running  time.Time     // start of the current guest slice (zero between slices)
+	runCPU   time.Duration // the thread's CPU clock at that start (threadCPU)
+	threadOK bool          // runCPU is valid: the slice is measured in thread CPU time
 	sig      signals       // what can make it fail (see verdict)
 
 	logs      []Log

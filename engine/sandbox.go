@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -226,14 +227,20 @@ func (sb *Sandbox) privateBytes() (n int, ok bool) {
 	return sb.e.pagemap.privateBytes(sb.mem.buf)
 }
 
-// guest runs a glue operation that runs guest code, measuring the time spent as the
-// invocation's CPU time.
+// guest runs a glue operation that runs guest code, adding the CPU time its thread
+// spends to the invocation's. The goroutine holds its OS thread for the slice so that the
+// thread's CPU clock measures the guest alone: under contention, time spent waiting for a
+// core is not charged to the tenant (wall time would be, and would trip the CPU limit of
+// innocent code on a busy machine). Where there is no thread clock, wall time is used.
 func (sb *Sandbox) guest(o op, a, b, c uint32) (int64, error) {
 	inv := sb.inv
+	runtime.LockOSThread()
 	inv.running = time.Now()
+	inv.runCPU, inv.threadOK = threadCPU()
 	res, err := sb.call(o, a, b, c)
-	inv.cpu += time.Since(inv.running)
-	inv.running = time.Time{}
+	inv.cpu += inv.sliceCPU(time.Now())
+	inv.running, inv.threadOK = time.Time{}, false
+	runtime.UnlockOSThread()
 	if err != nil {
 		inv.sig.trap = err
 		return 0, sb.fail()
@@ -603,7 +610,7 @@ func (sb *Sandbox) interrupt() int32 {
 	switch {
 	case sb.mem.refused.Load():
 		inv.stop(sb.memoryError())
-	case inv.cpu+now.Sub(inv.running) > inv.limits.CPU:
+	case inv.cpu+inv.sliceCPU(now) > inv.limits.CPU:
 		inv.stop(isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU))
 	case now.After(inv.deadline):
 		inv.stop(wallError(inv))
@@ -613,6 +620,21 @@ func (sb *Sandbox) interrupt() int32 {
 		return 0
 	}
 	return 1
+}
+
+// sliceCPU is the CPU time of the current guest slice so far (0 between slices): the
+// thread's CPU clock since the slice began, or the wall time since then (now) where there
+// is no thread clock.
+func (inv *invocation) sliceCPU(now time.Time) time.Duration {
+	if inv.running.IsZero() {
+		return 0
+	}
+	if inv.threadOK {
+		if t, ok := threadCPU(); ok {
+			return t - inv.runCPU
+		}
+	}
+	return now.Sub(inv.running)
 }
 
 // stop records why the host stopped the guest; the first reason stays.
