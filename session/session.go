@@ -264,6 +264,9 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 	}
 	e.lastUsed = time.Now()
 	if stopped(e.sb, err) {
+		if err == nil { // the sandbox broke after the code returned (its host refused its state)
+			err = e.sb.Broken()
+		}
 		return res, m.rollback(ctx, e, err)
 	}
 	if serr := m.save(ctx, e); serr != nil {
