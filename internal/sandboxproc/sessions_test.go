@@ -416,3 +416,50 @@ func hostileWorker() {
 		}
 	}
 }
+
+// BenchmarkSessionEval measures what a session's eval costs with its sandbox in a worker
+// process (the state crosses the boundary marshalled after every eval) beside one in this
+// process, both without an image store (no disk write): RATIONALE §9.
+//
+//	go test ./internal/sandboxproc -run '^$' -bench SessionEval -benchtime 200x
+func BenchmarkSessionEval(b *testing.B) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: cacheDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(ctx)
+	for _, host := range []struct {
+		name string
+		h    session.Host
+	}{{"in-process", session.InProcess(e)}, {"worker-process", p.SessionHost()}} {
+		for _, st := range []struct{ name, setup string }{
+			{"small", `globalThis.n = 0`},
+			{"table", `globalThis.rows = Array.from({ length: 2000 }, (_, i) => ({ i, name: "row " + i })); globalThis.n = 0`},
+		} {
+			b.Run(host.name+"/"+st.name, func(b *testing.B) {
+				m, err := session.New(session.Config{Host: host.h})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close(ctx)
+				if _, err := m.Create(ctx, "s", session.Options{}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := m.Eval(ctx, "s", st.setup, engine.Limits{}); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := m.Eval(ctx, "s", `n++; if (globalThis.rows) rows[n % rows.length].seen = n; n`, engine.Limits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
