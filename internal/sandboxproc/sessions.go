@@ -275,9 +275,7 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.dropRoute()
 		return nil, isoerr.New(isoerr.Internal, "session %q: %v", name, err)
 	}
-	c := p.newCall()
-	c.cpu = startupCPU
-	pr, f, err := p.roundTrip(ctx, nil, p.PlaceSession(name), msgSession, payload, c, snapshotBudget)
+	pr, f, err := p.roundTrip(ctx, nil, p.PlaceSession(name), msgSession, payload, p.newCall(), snapshotBudget)
 	if err != nil {
 		s.dropRoute()
 		return nil, err

@@ -265,7 +265,8 @@ func sessionRecord(t *testing.T, d *images.Dir, name string) []byte {
 // likes) cannot crash the supervisor nor get a state stored that the supervisor did not ask
 // for: a garbled answer, an answer of another kind, a state larger than the session's
 // memory allows, an answer sent to another call, a request for code and a frame over the
-// limit each fail that eval with a typed error and roll the session back; the store keeps
+// limit each fail that eval with a typed error and roll the session back (and a request for
+// code on a snippet's call is ignored); the store keeps
 // the last state the supervisor accepted, and the other session's record is untouched.
 func TestHostileProcessCannotCorruptSessions(t *testing.T) {
 	ctx := context.Background()
@@ -315,6 +316,10 @@ func TestHostileProcessCannotCorruptSessions(t *testing.T) {
 	if err := p.Compile(ctx, jsCode("export default {}")); isoerr.CodeOf(err) != isoerr.Internal {
 		t.Fatalf("a garbled compile answer: %v", err)
 	}
+	// A request for code on a call that has none (a snippet) is not answered with a crash.
+	if res, err := p.Eval(ctx, "1", loader.EvalOptions{}); err != nil || string(res.Value) != "1" {
+		t.Fatalf("eval: %v", err)
+	}
 }
 
 // hostileEnv makes the test binary a hostile worker process.
@@ -360,6 +365,9 @@ func hostileWorker() {
 			return
 		}
 		switch typ {
+		case msgInvoke: // asks for code on a call that has none, then answers
+			_ = c.send(msgCodeReq, id, nil)
+			_ = c.sendJSON(msgResult, id, resultMsg{Value: json.RawMessage("1")})
 		case msgCompile:
 			_ = c.send(msgCompileReply, id, []byte("{not json"))
 		case msgSession:
