@@ -103,9 +103,10 @@ func splitImage(b []byte, v any) ([]byte, error) {
 // memory (engine.Image.Marshal): at most every page, each with its 4-byte index, deflate's
 // worst case (stored blocks: 5 bytes per 64 KiB), the header and the checksum. An image a
 // worker process sends back that is larger did not come from the engine: it is refused.
+// It leaves room in a frame for the message before the image.
 func maxSessionImage(memory uint64) int {
 	n := memory + memory/1024 + memory/8192 + 4096
-	return int(min(n, uint64(maxFrame)))
+	return int(min(n, uint64(maxFrame-1<<20)))
 }
 
 // snapshotBudget bounds taking and marshalling a session's state after its eval (the
