@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
 )
 
 // With sandbox processes, a call whose process is killed under it (here: another call on
@@ -74,4 +76,97 @@ func waitProcessStopped(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("process %d did not stop", pid)
+}
+
+// With sandbox processes, a session's sandbox lives in a worker process and the session
+// keeps its promises: state across evals, fork, hibernation, and a process killed under an
+// eval (503 sandbox_restarted, rolled back: the next eval sees the state before that
+// call). It survives a restart of the server too.
+func TestSessionsInSandboxProcesses(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t, Config{SandboxProcesses: 2})
+	ts.createSession(t, `{"name":"repl"}`)
+	ts.evalWant(t, "repl", "globalThis.x = 40; function inc() { return ++x }; x", "40")
+	ts.evalWant(t, "repl", "inc()", "41")
+	if r := ts.raw(t, "POST", "/v1/sessions/repl/fork", []byte(`{"name":"branch"}`), nil); r.status != 201 {
+		t.Fatalf("fork: %d %s", r.status, r.body)
+	}
+	ts.evalWant(t, "branch", "inc(); inc()", "43")
+	ts.evalWant(t, "repl", "x", "41")
+	if err := ts.sessions.Hibernate(ctx, "repl"); err != nil {
+		t.Fatal(err)
+	}
+	ts.evalWant(t, "repl", "inc()", "42")
+
+	pool := ts.sb.(inProcesses).Pool
+	pid := pool.Processes()[pool.PlaceSession("repl")]
+	type answer struct {
+		status int
+		o      evalAnswer
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, o := ts.sessionEval(t, "repl", "x = 99; await new Promise(r => setTimeout(r, 600000))", `{"wallMs":60000}`)
+		done <- answer{status, o}
+	}()
+	waitFor(t, "the eval to reach its process", func() bool { return pool.InFlight() >= 1 })
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.status != 503 || a.o.Error == nil || a.o.Error.Code != isoerr.SandboxRestarted || !a.o.RolledBack {
+		t.Fatalf("the eval whose process was killed: %d %+v", a.status, a.o)
+	}
+	ts.evalWant(t, "repl", "x", "42")
+
+	ts.stop(t)
+	ts2 := start(t, Config{DataDir: ts.dir, SandboxProcesses: 2})
+	ts2.evalWant(t, "repl", "inc()", "43")
+	ts2.evalWant(t, "branch", "x", "43")
+}
+
+// PUT's compile check runs in a sandbox process and answers as the in-process check does:
+// the same code and message (file:line:column). A process that does not answer (stopped)
+// gets the check killed by the watchdog.
+func TestCompileCheckInSandboxProcesses(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t, Config{SandboxProcesses: 1})
+	for _, tt := range []struct {
+		name string
+		code api.WorkerCode
+	}{
+		{"ok", js(`export default { f() { return 1 } }`)},
+		{"syntax", js("export default {\n  f() { return 1 +; }\n}")},
+		{"missing module", js(`import "./nope.js"; export default {}`)},
+		{"missing export", api.WorkerCode{MainModule: "main.js", Modules: map[string]api.Module{
+			"main.js": api.JS(`import { f } from "./lib.js"; export default { g: f }`), "lib.js": api.JS("export const h = 1")}}},
+	} {
+		b, _ := json.Marshal(tt.code)
+		r := ts.raw(t, "PUT", "/v1/workers/c-"+strings.ReplaceAll(tt.name, " ", "-"), b, nil)
+		local := isoerr.As(ts.l.Compile(ctx, loader.FromAPI(tt.code)))
+		if local == nil {
+			if r.status != 201 {
+				t.Errorf("%s: %d %s", tt.name, r.status, r.body)
+			}
+			continue
+		}
+		if r.status != 400 || r.err == nil || r.err.Code != local.Code || r.err.Message != local.Message {
+			t.Errorf("%s: %d %s, in process %v", tt.name, r.status, r.body, local)
+		}
+	}
+	pool := ts.sb.(inProcesses).Pool
+	pid := pool.Processes()[0]
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitProcessStopped(t, pid)
+	code := js(`export default {}`)
+	code.Limits = &api.Limits{WallMs: 300}
+	b, _ := json.Marshal(code)
+	if r := ts.raw(t, "PUT", "/v1/workers/stuck", b, nil); r.err == nil || r.err.Code != isoerr.WallTimeExceeded {
+		t.Fatalf("a check on a stopped process: %d %s", r.status, r.body)
+	}
+	if pool.Kills() != 1 {
+		t.Fatalf("kills = %d", pool.Kills())
+	}
 }

@@ -55,9 +55,10 @@ type Config struct {
 	// CacheDir) and a loader that hibernates evicted workers under DataDir/images, and
 	// closes them on Shutdown.
 	Loader *loader.Loader
-	// Sessions keeps the sessions of /v1/sessions. nil: the server makes a manager on the
-	// loader's engine that saves every session under DataDir/sessions after each call (in
-	// memory only without a DataDir) and sends their fetch() through the egress gateway.
+	// Sessions keeps the sessions of /v1/sessions. nil: the server makes a manager (its
+	// sandboxes on the loader's engine, or in the sandbox processes) that saves every
+	// session under DataDir/sessions after each call (in memory only without a DataDir) and
+	// sends their fetch() through the egress gateway.
 	Sessions *session.Manager
 	// MemoryBudget bounds the memory of the warm, idle workers of the loader the server
 	// makes (loader.Config.MemoryBudget, 1 GiB): past it the least recently used are
@@ -97,8 +98,8 @@ type Config struct {
 	// in that many supervised worker processes (package internal/sandboxproc), which hold
 	// no secrets and no store: fetch() goes back through this process's egress gateway,
 	// and a watchdog kills a process whose call overruns its wall-time limit by
-	// WatchdogMargin. 0 runs them in this process. Compile, sessions and Code Mode run in
-	// this process either way. Ignored when Loader is set.
+	// WatchdogMargin. Sessions' sandboxes and PUT's compile check run there too; Code Mode
+	// runs in this process. 0 runs them all in this process. Ignored when Loader is set.
 	SandboxProcesses int
 	// SandboxCommand returns the command of one worker process (`isobox sandbox-worker`;
 	// the socket to this process is added as fd 3). Required with SandboxProcesses.
@@ -253,6 +254,9 @@ func (s *Server) init() error {
 	s.sessions = cfg.Sessions
 	if s.sessions == nil {
 		sc := session.Config{Engine: s.l.Engine(), Outbound: s.sessionOutbound}
+		if p, ok := s.sb.(inProcesses); ok {
+			sc.Host = p.SessionHost() // their sandboxes live in the worker processes
+		}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "sessions"))
 			if err != nil {

@@ -33,7 +33,11 @@ import (
 
 // Config configures a Manager.
 type Config struct {
+	// Engine runs the sessions' sandboxes in this process (InProcess(Engine)) when Host is
+	// nil. One of the two is required.
 	Engine *engine.Engine
+	// Host is where the sessions' sandboxes live (see Host). nil: InProcess(Engine).
+	Host Host
 	// Images keeps sessions: every session's state is written to it after each call (see
 	// the package documentation). nil keeps sessions in memory only.
 	Images images.Store
@@ -81,21 +85,15 @@ type entry struct {
 	mu       sync.Mutex // one call at a time
 	name     string
 	opts     Options
-	sb       *engine.Sandbox // nil when not live
-	saved    state           // the state as of the last call that returned; empty: read the store
+	sb       Sandbox // nil when not live
+	saved    State   // the state as of the last call that returned; empty: read the store
 	lastUsed time.Time
 	dropped  bool
 }
 
-// state is a session's state between calls. Without an image store it is the image itself
-// (a snapshot is cheap; marshalling it is what costs); with one, the image as the store
-// holds it, marshalled (~7x smaller in memory; unmarshalled only to resume or roll back).
-type state struct {
-	img *engine.Image
-	raw []byte
-}
-
-func (s state) empty() bool { return s.img == nil && s.raw == nil }
+// A session's saved State: without an image store, what its Host's Snapshot gave (in this
+// process the image itself); with one, the image as the store holds it, marshalled (~7x
+// smaller in memory; unmarshalled only to resume or roll back).
 
 // Info describes a session (the wire type: name, live, hibernated, memory, last use).
 type Info = api.SessionInfo
@@ -122,8 +120,11 @@ func RolledBack(err error) bool {
 
 // New makes a Manager and starts its idle sweeper; Close stops it.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Engine == nil {
-		return nil, errors.New("session: Config.Engine is required")
+	if cfg.Host == nil {
+		if cfg.Engine == nil {
+			return nil, errors.New("session: Config.Engine or Config.Host is required")
+		}
+		cfg.Host = InProcess(cfg.Engine)
 	}
 	if cfg.IdleTTL <= 0 {
 		cfg.IdleTTL = 10 * time.Minute
@@ -164,9 +165,9 @@ func (m *Manager) Create(ctx context.Context, name string, opts Options) (Info, 
 	defer e.mu.Unlock()
 	e.opts = opts
 	cfg, err := m.sandboxConfig(e)
-	var sb *engine.Sandbox
+	var sb Sandbox
 	if err == nil {
-		sb, err = m.cfg.Engine.NewSandbox(ctx, cfg)
+		sb, err = m.cfg.Host.New(ctx, name, cfg)
 	}
 	if err == nil {
 		e.sb = sb
@@ -201,8 +202,8 @@ func (m *Manager) checkOptions(name string, opts Options) error {
 }
 
 // sandboxConfig is the host side of e's sandbox: its memory and its outbound transport.
-func (m *Manager) sandboxConfig(e *entry) (engine.SandboxConfig, error) {
-	cfg := engine.SandboxConfig{Memory: m.cfg.Memory}
+func (m *Manager) sandboxConfig(e *entry) (SandboxConfig, error) {
+	cfg := SandboxConfig{Memory: m.cfg.Memory}
 	if mb := e.opts.Limits.MemoryMB; mb > 0 {
 		cfg.Memory = uint64(mb) << 20
 	}
@@ -257,9 +258,15 @@ func (m *Manager) Eval(ctx context.Context, name, code string, lim engine.Limits
 	}
 	lim = engine.WireLimits(&e.opts.Limits).Min(lim)
 	lim.Memory = 0 // the sandbox's, fixed when it was made
-	res, err := evalSnippet(ctx, e.sb, lim, code)
+	res, err := e.sb.Eval(ctx, lim, code)
+	if res == nil {
+		res = &engine.Result{}
+	}
 	e.lastUsed = time.Now()
 	if stopped(e.sb, err) {
+		if err == nil { // the sandbox broke after the code returned (its host refused its state)
+			err = e.sb.Broken()
+		}
 		return res, m.rollback(ctx, e, err)
 	}
 	if serr := m.save(ctx, e); serr != nil {
@@ -274,13 +281,15 @@ func notFound(name string) error {
 
 // stopped reports whether isobox stopped the call (a limit, a cancel, a trap) rather than
 // the code running to its end (a value or an exception): such a call is rolled back.
-func stopped(sb *engine.Sandbox, err error) bool {
+// A sandbox whose process died (sandbox_restarted) is stopped too.
+func stopped(sb Sandbox, err error) bool {
 	if sb.Broken() != nil {
 		return true
 	}
 	switch isoerr.CodeOf(err) {
 	case isoerr.CPULimitExceeded, isoerr.WallTimeExceeded, isoerr.MemoryLimitExceeded,
-		isoerr.OutputLimitExceeded, isoerr.SubrequestLimitExceeded, isoerr.Canceled:
+		isoerr.OutputLimitExceeded, isoerr.SubrequestLimitExceeded, isoerr.Canceled,
+		isoerr.SandboxRestarted:
 		return true
 	}
 	return false
@@ -299,25 +308,28 @@ func (m *Manager) rollback(ctx context.Context, e *entry, cause error) error {
 // save takes e's state from its sandbox and, with an image store, writes it there (flushed
 // to disk) before returning. A state equal to the saved one is not written again.
 func (m *Manager) save(ctx context.Context, e *entry) error {
-	img, err := e.sb.Snapshot()
+	st, err := e.sb.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
+	if st.empty() {
+		return isoerr.New(isoerr.Internal, "session %q: the sandbox gave an empty state", e.name)
+	}
 	if m.cfg.Images == nil {
-		e.saved = state{img: img}
+		e.saved = st
 		return nil
 	}
-	b, err := img.Marshal()
+	b, err := st.marshal()
 	if err != nil {
 		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
 	}
-	if e.saved.raw != nil && bytes.Equal(b, e.saved.raw) {
+	if e.saved.Raw != nil && bytes.Equal(b, e.saved.Raw) {
 		return nil
 	}
 	if err := m.put(ctx, e.name, e.opts, b); err != nil {
 		return err
 	}
-	e.saved = state{raw: b}
+	e.saved = State{Raw: b}
 	return nil
 }
 
@@ -352,32 +364,30 @@ func (m *Manager) load(ctx context.Context, e *entry) error {
 	if err != nil {
 		return isoerr.New(isoerr.Internal, "session %q: %v", e.name, err)
 	}
-	e.opts, e.saved = opts, state{raw: img}
+	e.opts, e.saved = opts, State{Raw: img}
 	return nil
 }
 
-// wake makes sure e has a sandbox, made from its saved state.
+// wake makes sure e has a sandbox that works, made from its saved state. A sandbox that
+// broke between calls (its process died) is made again from that state too.
 func (m *Manager) wake(ctx context.Context, e *entry) error {
 	if e.sb != nil {
-		return nil
+		if e.sb.Broken() == nil {
+			return nil
+		}
+		e.sb.Close(ctx)
+		e.sb = nil
 	}
 	if err := m.load(ctx, e); err != nil {
 		return err
-	}
-	img := e.saved.img
-	if img == nil {
-		var err error
-		if img, err = m.cfg.Engine.UnmarshalImage(e.saved.raw); err != nil {
-			return fmt.Errorf("session %q: %w", e.name, err)
-		}
 	}
 	cfg, err := m.sandboxConfig(e)
 	if err != nil {
 		return err
 	}
-	sb, err := m.cfg.Engine.Restore(ctx, img, cfg)
+	sb, err := m.cfg.Host.Restore(ctx, e.name, e.saved, cfg)
 	if err != nil {
-		return fmt.Errorf("session %q: %w", e.name, err)
+		return hostError(e.name, err)
 	}
 	e.sb = sb
 	return nil
@@ -424,7 +434,7 @@ func (m *Manager) Fork(ctx context.Context, from, to string) (Info, error) {
 	defer dst.mu.Unlock()
 	dst.opts = opts
 	if m.cfg.Images != nil {
-		if err := m.put(ctx, to, opts, saved.raw); err != nil {
+		if err := m.put(ctx, to, opts, saved.Raw); err != nil {
 			m.discard(ctx, dst)
 			return Info{}, err
 		}
@@ -449,7 +459,7 @@ func (m *Manager) Drop(ctx context.Context, name string) error {
 			e.sb.Close(ctx)
 			e.sb = nil
 		}
-		e.saved = state{}
+		e.saved = State{}
 		e.mu.Unlock()
 	}
 	if m.cfg.Images != nil {
@@ -592,7 +602,7 @@ func (m *Manager) discard(ctx context.Context, e *entry) {
 		e.sb.Close(ctx)
 		e.sb = nil
 	}
-	e.saved, e.dropped = state{}, true
+	e.saved, e.dropped = State{}, true
 	m.forget(e)
 }
 

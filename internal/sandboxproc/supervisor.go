@@ -234,6 +234,8 @@ type call struct {
 	entry   engine.Limits
 	timer   *time.Timer
 	codeErr error // the code function's own error, returned as it is
+	// raw carries the frames of a session or compile call (sessions.go: deliver).
+	raw chan frame
 
 	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
 	// its CPU time when the call started, and the CPU the call may use before its process
@@ -418,7 +420,7 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		pr.mu.Lock()
 		c := pr.calls[id]
 		pr.mu.Unlock()
-		if c != nil {
+		if c != nil && c.codeFn != nil {
 			go pr.sendCode(c)
 		}
 	case msgFetch:
@@ -443,6 +445,8 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if f != nil {
 			go pr.readBody(id, f)
 		}
+	case msgSessionReply, msgSessionEvaled, msgCompileReply:
+		pr.deliver(typ, id, payload)
 	case msgBodyClose:
 		pr.mu.Lock()
 		f := pr.fetches[id]

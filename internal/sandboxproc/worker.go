@@ -130,6 +130,8 @@ type workerSide struct {
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
 	nextReq atomic.Uint64
+	// sessions are the sandboxes of sessions (sessions.go), by handle.
+	sessions map[uint64]*sessionSlot
 }
 
 type workerCall struct {
@@ -158,6 +160,10 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 		w.calls[id] = wc
 		w.mu.Unlock()
 		go w.invoke(cctx, id, wc, &m)
+	case msgSession:
+		w.session(ctx, id, payload)
+	case msgCompile:
+		w.compile(ctx, id, payload)
 	case msgCancel:
 		w.mu.Lock()
 		wc := w.calls[id]
