@@ -442,7 +442,7 @@ func TestRun(t *testing.T) {
 	_, err = ts.c.Run(ctx, client.RunRequest{Worker: &bad})
 	wantCode(t, err, isoerr.InvalidWorkerCode)
 	// One-shot runs keep nothing.
-	if st := ts.l.Stats(); st.Workers != 0 || st.IdleSandboxes != 0 {
+	if st := ts.sb.Stats(); st.Workers != 0 || st.IdleSandboxes != 0 {
 		t.Fatalf("run left sandboxes behind: %+v", st)
 	}
 }

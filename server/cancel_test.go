@@ -42,7 +42,7 @@ func TestDisconnectedClientsFreeTheirSandboxes(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	waitFor(t, "every sandbox to spin", func() bool { return ts.l.Stats().BusySandboxes == slots })
+	waitFor(t, "every sandbox to spin", func() bool { return ts.sb.Stats().BusySandboxes == slots })
 	start := time.Now()
 	for _, c := range conns {
 		c.Close()
@@ -54,5 +54,5 @@ func TestDisconnectedClientsFreeTheirSandboxes(t *testing.T) {
 		t.Fatalf("the call after the disconnected ones: %+v, %v", out, err)
 	}
 	t.Logf("%d spinning calls disconnected; the next call answered %v later", slots, time.Since(start))
-	waitFor(t, "the disconnected calls to end", func() bool { return ts.l.Stats().BusySandboxes == 0 })
+	waitFor(t, "the disconnected calls to end", func() bool { return ts.sb.Stats().BusySandboxes == 0 })
 }
