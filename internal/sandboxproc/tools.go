@@ -108,10 +108,16 @@ func (t *callTools) start(pr *proc, id uint64, m *toolCallMsg) error {
 		t.mu.Unlock()
 		t.wg.Done() // the ToolFunc has returned; the answer may find the call ended
 		r := toolResult{Value: v}
+		if err == nil && len(v) > 0 && !json.Valid(v) {
+			err = fmt.Errorf("%s: the tool returned something that is not JSON", m.Name)
+		}
 		if err != nil {
 			r = toolResult{Failed: true, Err: err.Error()}
 		}
-		_ = pr.c.sendJSON(msgToolResult, id, r)
+		if err := pr.c.sendJSON(msgToolResult, id, r); err != nil && !r.Failed {
+			// Too large for a frame: the guest gets an error rather than no answer.
+			_ = pr.c.sendJSON(msgToolResult, id, toolResult{Failed: true, Err: fmt.Sprintf("%s: the result could not be sent to the sandbox: %v", m.Name, err)})
+		}
 	}()
 	return nil
 }
