@@ -90,15 +90,26 @@ type Result = api.ExecuteResult
 // Call is one tool call of a run (api.ToolCall).
 type Call = api.ToolCall
 
+// Evaluator runs a snippet in a fresh sandbox with tool calls answered by the host: what
+// an Executor needs of the sandboxes. *loader.Loader satisfies it (sandboxes in this
+// process), and so does the supervisor of isobox's sandbox processes
+// (internal/sandboxproc.Pool), whose tool calls cross the process boundary to run here.
+type Evaluator interface {
+	// Eval runs code with opts (loader.Loader.Eval): opts.Tools answers its tool calls,
+	// and Eval returns only after every tool call it started has returned.
+	Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error)
+}
+
 // Executor runs model-written code against tools, each run in a fresh sandbox. It is
 // safe for concurrent use.
 type Executor struct {
-	l *loader.Loader
+	l Evaluator
 	v *validator
 }
 
-// NewExecutor returns an executor that makes its sandboxes with l (Eval: uncached).
-func NewExecutor(l *loader.Loader) *Executor {
+// NewExecutor returns an executor that makes its sandboxes with l (Eval: uncached), a
+// *loader.Loader or any other Evaluator.
+func NewExecutor(l Evaluator) *Executor {
 	return &Executor{l: l, v: newValidator()}
 }
 

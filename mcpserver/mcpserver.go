@@ -34,8 +34,9 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	// Loader makes the sandboxes. Required.
-	Loader *loader.Loader
+	// Loader makes the sandboxes: a *loader.Loader (in this process), or any
+	// codemode.Evaluator such as the supervisor of isobox's sandbox processes. Required.
+	Loader codemode.Evaluator
 	// Connectors are the providers of the execute tool (nil or empty: no execute tool).
 	Connectors *codemode.Connectors
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
@@ -64,7 +65,7 @@ const (
 //
 // When Loader is nil or the connectors' tools cannot be described (a bad schema).
 func New(cfg Config) (*Server, error) {
-	if cfg.Loader == nil {
+	if cfg.Loader == nil || isNilLoader(cfg.Loader) {
 		return nil, errors.New("mcpserver: Config.Loader is required")
 	}
 	if cfg.Version == "" {
@@ -101,6 +102,12 @@ func New(cfg Config) (*Server, error) {
 		}, s.execute)
 	}
 	return s, nil
+}
+
+// isNilLoader reports a nil *loader.Loader in the interface (a typed nil is not == nil).
+func isNilLoader(e codemode.Evaluator) bool {
+	l, ok := e.(*loader.Loader)
+	return ok && l == nil
 }
 
 const runCodeDescription = `Run JavaScript (or TypeScript: types are stripped) in a fresh, isolated sandbox and get back the value it returns, its console output and its error, if any.

@@ -11,10 +11,12 @@ import (
 	"github.com/isobox/isobox/mcpserver"
 )
 
-// initCodemode makes the Code Mode executor and the /mcp endpoint's MCP server.
+// initCodemode makes the Code Mode executor and the /mcp endpoint's MCP server. Their
+// sandboxes are s.sb's: with sandbox processes on, the code runs in a worker process and
+// its tool calls come back here, where the connectors run.
 func (s *Server) initCodemode() error {
-	s.codemode = codemode.NewExecutor(s.l)
-	m, err := mcpserver.New(mcpserver.Config{Loader: s.l, Connectors: s.cfg.Codemode})
+	s.codemode = codemode.NewExecutor(s.sb)
+	m, err := mcpserver.New(mcpserver.Config{Loader: s.sb, Connectors: s.cfg.Codemode})
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/codemode"
+	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -168,5 +173,79 @@ func TestCompileCheckInSandboxProcesses(t *testing.T) {
 	}
 	if pool.Kills() != 1 {
 		t.Fatalf("kills = %d", pool.Kills())
+	}
+}
+
+// probeConnectors are testConnectors plus a tool that reports where it runs: the pid of
+// its process and how many calls the sandbox processes have in flight while it runs.
+func probeConnectors(t *testing.T, pool *atomic.Pointer[sandboxproc.Pool]) *codemode.Connectors {
+	cs := testConnectors(t)
+	type where struct {
+		Pid      int `json:"pid"`
+		InFlight int `json:"inFlight"`
+	}
+	if err := cs.Add(codemode.Provider{Name: "probe", Tools: []codemode.Tool{
+		codemode.NewTool("where", "Where the tool runs.", func(ctx context.Context, _ struct{}) (where, error) {
+			return where{Pid: os.Getpid(), InFlight: pool.Load().InFlight()}, nil
+		}),
+	}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// With sandbox processes on, Code Mode runs its sandbox in a worker process and its tools
+// here: while the tool runs, the pool has the call in flight, and the tool runs in the
+// server's own process. /v1/codemode/execute and /mcp's execute both do, tool errors
+// included; /mcp's run_code runs in a worker process too (it waits while that process is
+// stopped).
+func TestCodemodeInSandboxProcesses(t *testing.T) {
+	var pool atomic.Pointer[sandboxproc.Pool]
+	ts := start(t, Config{SandboxProcesses: 1, Codemode: probeConnectors(t, &pool)})
+	pool.Store(ts.sb.(inProcesses).Pool)
+	here := fmt.Sprintf(`{"pid":%d,"inFlight":1}`, os.Getpid())
+
+	status, a, raw := postCodemode(t, ts, testKey, map[string]any{
+		"code": "async () => { const w = await probe.where({}); const f = await weather.forecast({ city: 'Oslo' }); return [w, f.temp] }"})
+	if status != 200 || string(a.Result) != "["+here+",9]" || len(a.Calls) != 2 {
+		t.Fatalf("execute: %d %s", status, raw)
+	}
+	status, a, raw = postCodemode(t, ts, testKey, map[string]any{"code": "await weather.forecast({ city: 'Atlantis' })"})
+	if status != 422 || a.Error == nil || a.Error.Code != "worker_exception" || !strings.Contains(a.Error.Message, "unknown city Atlantis") {
+		t.Fatalf("tool error: %d %s", status, raw)
+	}
+
+	cs, err := mcpClient(t, ts, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	ctx := context.Background()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "execute", Arguments: map[string]any{"code": "await probe.where({})"}})
+	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != here+"\n\n(1 tool calls)" {
+		t.Fatalf("/mcp execute: %v %+v", err, res)
+	}
+
+	pid := pool.Load().Processes()[0]
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitProcessStopped(t, pid)
+	type answer struct {
+		res *mcp.CallToolResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_code", Arguments: map[string]any{"code": "[1, 2, 3].map(x => x * x)"}})
+		done <- answer{r, err}
+	}()
+	waitFor(t, "run_code to be sent to the stopped process", func() bool { return pool.Load().InFlight() >= 1 })
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.res.IsError || r.res.Content[0].(*mcp.TextContent).Text != "[1,4,9]" {
+		t.Fatalf("/mcp run_code: %v %+v", r.err, r.res)
 	}
 }

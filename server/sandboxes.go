@@ -11,9 +11,10 @@ import (
 	"github.com/isobox/isobox/loader"
 )
 
-// sandboxes runs the code of the invocation routes (stored workers, /v1/run): the
-// in-process loader, or the supervised sandbox processes (Config.SandboxProcesses).
-// Compile, sessions and Code Mode use the in-process loader in both modes.
+// sandboxes runs the code of the invocation routes (stored workers, /v1/run) and of Code
+// Mode (/v1/codemode/execute, /mcp execute and run_code: Eval with tools, whose tool calls
+// run in this process): the in-process loader, or the supervised sandbox processes
+// (Config.SandboxProcesses). Compile and sessions use the in-process loader in both modes.
 type sandboxes interface {
 	Get(id string, code func() (loader.WorkerCode, error)) workerStub
 	Load(code loader.WorkerCode) workerStub

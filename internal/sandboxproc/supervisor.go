@@ -237,6 +237,9 @@ type call struct {
 	// raw carries the frames of a session or compile call (sessions.go: deliver).
 	raw chan frame
 
+	// tools runs an Eval's tool calls (tools.go); nil for other calls.
+	tools *callTools
+
 	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
 	// its CPU time when the call started, and the CPU the call may use before its process
 	// is killed (its limit; plus startupCPU on a cold start), margin excluded.
@@ -423,6 +426,10 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if c != nil && c.codeFn != nil {
 			go pr.sendCode(c)
 		}
+	case msgToolCall, msgToolCancel:
+		pr.toolMsg(typ, id, payload)
+	case msgReqBodyChunk:
+		pr.reqBodyChunk(id, payload)
 	case msgFetch:
 		var m fetchMsg
 		if err := json.Unmarshal(payload, &m); err != nil {
@@ -431,6 +438,9 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		}
 		f := &supFetch{}
 		f.ctx, f.cancel = context.WithCancel(pr.ctx)
+		if m.Streamed {
+			f.up = newUpload(pr, id, f.ctx)
+		}
 		pr.mu.Lock()
 		if old := pr.fetches[id]; old != nil {
 			old.close()
@@ -495,6 +505,7 @@ type supFetch struct {
 	body   io.ReadCloser
 	closed bool
 	buf    []byte
+	up     *upload // the request body, streamed from the process (reqbody.go); nil: inline
 }
 
 func (f *supFetch) close() {
@@ -518,7 +529,9 @@ func (pr *proc) fetch(id uint64, f *supFetch, m *fetchMsg) {
 	}
 	ctx := fetchctx.WithRedirect(fetchctx.WithWorker(f.ctx, m.Worker), m.Redirect)
 	var body io.Reader
-	if m.HasBody {
+	if f.up != nil {
+		body = f.up
+	} else if m.HasBody {
 		body = bytes.NewReader(m.Body)
 	}
 	req, err := http.NewRequestWithContext(ctx, m.Method, m.URL, body)
@@ -526,6 +539,9 @@ func (pr *proc) fetch(id uint64, f *supFetch, m *fetchMsg) {
 		pr.dropFetch(id)
 		_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: err.Error()})
 		return
+	}
+	if f.up != nil {
+		req.ContentLength = max(m.Length, -1)
 	}
 	for _, kv := range m.Headers {
 		req.Header.Add(kv[0], kv[1])
@@ -886,18 +902,21 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error)
 	return p.invoke(ctx, p.placeOf("", s.id), m, c, wall)
 }
 
-// Eval runs a snippet in a fresh sandbox of some process (loader.Loader.Eval there). Tool
-// calls (Code Mode) do not cross the process boundary yet: opts.Tools is refused.
+// Eval runs a snippet in a fresh sandbox of some process (loader.Loader.Eval there).
+// opts.Tools runs here, in the supervisor: the sandbox's tool calls cross the process
+// boundary (tools.go), and Eval returns only after every one it started has returned,
+// also when the process dies or is killed under the call.
 //
 // # Errors
 //
-// not_implemented when opts.Tools is set; otherwise those of loader.Loader.Eval.
+// Those of loader.Loader.Eval; sandbox_restarted when the process stopped under the call.
 func (p *Pool) Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error) {
-	if opts.Tools != nil {
-		return &loader.Result{}, isoerr.New(isoerr.NotImplemented, "tool calls from a sandbox process are not implemented; run Code Mode in-process")
-	}
 	c := p.newCall()
 	m := &invokeMsg{Op: "eval", Snippet: code, Limits: toWireLimits(opts.Limits), HasOutbound: opts.Outbound != nil}
+	if opts.Tools != nil {
+		m.Op, c.tools = opEvalTools, newCallTools(ctx, opts.Tools)
+		defer c.tools.close()
+	}
 	lim := opts.Limits.Or(p.defaults)
 	wall := lim.Wall
 	c.cpu = lim.CPU

@@ -37,6 +37,7 @@ const (
 	msgFetchHead byte = 5 // id request: fetchHead, the answer to msgFetch
 	msgBodyChunk byte = 6 // id request: raw body bytes; an empty payload ends the body
 	msgBodyError byte = 7 // id request: the body failed (payload: message)
+	// 8: msgToolResult (tools.go); 9: msgReqBodyRead (reqbody.go)
 	// worker process -> supervisor
 	msgResult    byte = 20 // id call: resultMsg
 	msgCodeReq   byte = 21 // id call: the call needs its worker's code (a cold start)
@@ -45,6 +46,7 @@ const (
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
 	msgReady     byte = 25 // id 0: the engine and loader are up; calls may come
 	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns)
+	// 27, 28: msgToolCall, msgToolCancel (tools.go); 29: msgReqBodyChunk (reqbody.go)
 )
 
 // headerSize is the framing's header: payload length, type, id.
@@ -56,10 +58,6 @@ const maxFrame = engine.MaxOutput + 64<<20
 
 // chunkSize is the size of a streamed response body chunk.
 const chunkSize = 64 << 10
-
-// maxRequestBody bounds an outbound request body sent to the supervisor (it is read whole
-// in the worker process).
-const maxRequestBody = 32 << 20
 
 // conn is one end of the framed connection: writes are serialised, reads are done by one
 // goroutine (readFrame).
@@ -205,6 +203,10 @@ type fetchMsg struct {
 	Headers  [][2]string `json:"headers,omitempty"`
 	Body     []byte      `json:"body,omitempty"`
 	HasBody  bool        `json:"hasBody,omitempty"`
+	// Streamed: the body (larger than one chunk) follows chunk by chunk, as the
+	// supervisor's transport reads it (reqbody.go); Length is its length, -1 unknown.
+	Streamed bool  `json:"streamed,omitempty"`
+	Length   int64 `json:"length,omitempty"`
 }
 
 // fetchHead answers msgFetch: the response's head (its body follows on request) or an

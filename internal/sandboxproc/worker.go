@@ -130,6 +130,7 @@ type workerSide struct {
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
 	nextReq atomic.Uint64
+	tools   workerTools
 	// sessions are the sandboxes of sessions (sessions.go), by handle.
 	sessions map[uint64]*sessionSlot
 }
@@ -144,6 +145,7 @@ type pendingFetch struct {
 	head   chan fetchHead
 	chunks chan []byte // nil slice: end of body
 	errs   chan string
+	up     *workerUpload // the request body, sent as the supervisor asks (reqbody.go)
 }
 
 func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) {
@@ -185,6 +187,10 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 			default:
 			}
 		}
+	case msgToolResult:
+		w.tools.deliver(id, payload)
+	case msgReqBodyRead:
+		w.uploadRead(id)
 	case msgFetchHead, msgBodyChunk, msgBodyError:
 		w.mu.Lock()
 		pf := w.fetches[id]
@@ -274,6 +280,8 @@ func (w *workerSide) run(ctx context.Context, id uint64, wc *workerCall, m *invo
 			out = &outbound{w: w, route: callRoute(id)}
 		}
 		return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out})
+	case opEvalTools:
+		return w.evalTools(ctx, id, m)
 	}
 	var stub *loader.Stub
 	if m.ID == "" {
@@ -370,19 +378,12 @@ func (o *outbound) RoundTrip(req *http.Request) (*http.Response, error) {
 			m.Headers = append(m.Headers, [2]string{k, v})
 		}
 	}
-	if req.Body != nil && req.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBody+1))
-		req.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("reading the request body: %w", err)
-		}
-		if len(b) > maxRequestBody {
-			return nil, fmt.Errorf("request body larger than %d bytes", maxRequestBody)
-		}
-		m.Body, m.HasBody = b, true
+	up, err := requestBody(req, &m)
+	if err != nil {
+		return nil, err
 	}
 	id := o.w.nextReq.Add(1)
-	pf := &pendingFetch{head: make(chan fetchHead, 1), chunks: make(chan []byte, 1), errs: make(chan string, 1)}
+	pf := &pendingFetch{head: make(chan fetchHead, 1), chunks: make(chan []byte, 1), errs: make(chan string, 1), up: up}
 	o.w.mu.Lock()
 	o.w.fetches[id] = pf
 	o.w.mu.Unlock()
@@ -420,8 +421,12 @@ func (o *outbound) RoundTrip(req *http.Request) (*http.Response, error) {
 // dropFetch forgets outbound request id, telling the supervisor when it still holds it.
 func (w *workerSide) dropFetch(id uint64, tell bool) {
 	w.mu.Lock()
+	pf := w.fetches[id]
 	delete(w.fetches, id)
 	w.mu.Unlock()
+	if pf != nil && pf.up != nil {
+		pf.up.close()
+	}
 	if tell {
 		_ = w.c.send(msgBodyClose, id, nil)
 	}
