@@ -87,7 +87,7 @@ func start(t testing.TB, cfg Config) *testServer {
 		cfg.AdminKey = ""
 	}
 	cfg.CacheDir = cacheDir
-	if cfg.SandboxProcesses == 0 && cfg.Loader == nil {
+	if cfg.SandboxProcesses == 0 && cfg.Loader == nil { // -1: in process whatever the environment says
 		cfg.SandboxProcesses = sandboxProcesses
 	}
 	if cfg.SandboxProcesses > 0 && cfg.SandboxCommand == nil {

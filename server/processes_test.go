@@ -136,6 +136,10 @@ func TestSessionsInSandboxProcesses(t *testing.T) {
 func TestCompileCheckInSandboxProcesses(t *testing.T) {
 	ctx := context.Background()
 	ts := start(t, Config{SandboxProcesses: 1})
+	if ts.l != nil {
+		t.Fatal("with sandbox processes the server made an engine of its own: it must run no guest code")
+	}
+	local := start(t, Config{SandboxProcesses: -1}) // in process: the reference answers
 	for _, tt := range []struct {
 		name string
 		code api.WorkerCode
@@ -148,15 +152,15 @@ func TestCompileCheckInSandboxProcesses(t *testing.T) {
 	} {
 		b, _ := json.Marshal(tt.code)
 		r := ts.raw(t, "PUT", "/v1/workers/c-"+strings.ReplaceAll(tt.name, " ", "-"), b, nil)
-		local := isoerr.As(ts.l.Compile(ctx, loader.FromAPI(tt.code)))
-		if local == nil {
+		want := isoerr.As(local.sb.Compile(ctx, loader.FromAPI(tt.code)))
+		if want == nil {
 			if r.status != 201 {
 				t.Errorf("%s: %d %s", tt.name, r.status, r.body)
 			}
 			continue
 		}
-		if r.status != 400 || r.err == nil || r.err.Code != local.Code || r.err.Message != local.Message {
-			t.Errorf("%s: %d %s, in process %v", tt.name, r.status, r.body, local)
+		if r.status != 400 || r.err == nil || r.err.Code != want.Code || r.err.Message != want.Message {
+			t.Errorf("%s: %d %s, in process %v", tt.name, r.status, r.body, want)
 		}
 	}
 	pool := ts.sb.(inProcesses).Pool

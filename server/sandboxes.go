@@ -11,14 +11,16 @@ import (
 	"github.com/isobox/isobox/loader"
 )
 
-// sandboxes runs the code of the invocation routes (stored workers, /v1/run) and of Code
+// sandboxes runs the code of the invocation routes (stored workers, /v1/run), of Code
 // Mode (/v1/codemode/execute, /mcp execute and run_code: Eval with tools, whose tool calls
-// run in this process): the in-process loader, or the supervised sandbox processes
-// (Config.SandboxProcesses). Compile and sessions use the in-process loader in both modes.
+// run in this process) and PUT's compile check: the in-process loader, or the supervised
+// sandbox processes (Config.SandboxProcesses). Sessions' sandboxes follow the same choice
+// through session.Config.Host.
 type sandboxes interface {
 	Get(id string, code func() (loader.WorkerCode, error)) workerStub
 	Load(code loader.WorkerCode) workerStub
 	Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error)
+	Compile(ctx context.Context, code loader.WorkerCode) error
 	Forget(ctx context.Context, id string)
 	Stats() loader.Stats
 }

@@ -98,8 +98,9 @@ type Config struct {
 	// in that many supervised worker processes (package internal/sandboxproc), which hold
 	// no secrets and no store: fetch() goes back through this process's egress gateway,
 	// and a watchdog kills a process whose call overruns its wall-time limit by
-	// WatchdogMargin. Sessions' sandboxes and PUT's compile check run there too; Code Mode
-	// runs in this process. 0 runs them all in this process. Ignored when Loader is set.
+	// WatchdogMargin. Sessions' sandboxes, PUT's compile check and Code Mode run there
+	// too, so this process runs no guest code and holds no engine. 0 runs them all in this
+	// process. Ignored when Loader is set.
 	SandboxProcesses int
 	// SandboxCommand returns the command of one worker process (`isobox sandbox-worker`;
 	// the socket to this process is added as fd 3). Required with SandboxProcesses.
@@ -209,8 +210,27 @@ func (s *Server) init() error {
 	if err := s.initEgress(); err != nil {
 		return err
 	}
-	s.l = cfg.Loader
-	if s.l == nil {
+	switch {
+	case cfg.Loader != nil:
+		s.l = cfg.Loader
+		s.sb = inProcess{s.l}
+	case cfg.SandboxProcesses > 0:
+		// Every sandbox runs in a worker process: this process holds no engine at all.
+		if cfg.SandboxCommand == nil {
+			return errors.New("server: Config.SandboxCommand is required with SandboxProcesses")
+		}
+		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
+			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger}
+		if cfg.DataDir != "" {
+			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
+		}
+		pool, err := sandboxproc.New(pc)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		s.sb = inProcesses{pool}
+		s.closers = append(s.closers, func(ctx context.Context) { pool.Close(ctx) })
+	default:
 		ctx := context.Background()
 		e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir, Defaults: cfg.Defaults})
 		if err != nil {
@@ -231,31 +251,17 @@ func (s *Server) init() error {
 			return fmt.Errorf("server: %w", err)
 		}
 		s.l = l
+		s.sb = inProcess{l}
 		// Closers run in reverse: the loader, then the engine, then the store.
 		s.closers = append(s.closers, func(ctx context.Context) { e.Close(ctx) }, func(ctx context.Context) { l.Close(ctx) })
 	}
-	s.sb = inProcess{s.l}
-	if cfg.SandboxProcesses > 0 && cfg.Loader == nil {
-		if cfg.SandboxCommand == nil {
-			return errors.New("server: Config.SandboxCommand is required with SandboxProcesses")
-		}
-		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
-			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger}
-		if cfg.DataDir != "" {
-			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
-		}
-		pool, err := sandboxproc.New(pc)
-		if err != nil {
-			return fmt.Errorf("server: %w", err)
-		}
-		s.sb = inProcesses{pool}
-		s.closers = append(s.closers, func(ctx context.Context) { pool.Close(ctx) })
-	}
 	s.sessions = cfg.Sessions
 	if s.sessions == nil {
-		sc := session.Config{Engine: s.l.Engine(), Outbound: s.sessionOutbound}
+		sc := session.Config{Outbound: s.sessionOutbound}
 		if p, ok := s.sb.(inProcesses); ok {
 			sc.Host = p.SessionHost() // their sandboxes live in the worker processes
+		} else {
+			sc.Engine = s.l.Engine()
 		}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "sessions"))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -93,7 +92,7 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	// Compile before storing: a worker that cannot load is refused now, not at its first
 	// call, and whatever was stored under id stays as it was.
-	if err := s.compile(r.Context(), code); err != nil {
+	if err := s.sb.Compile(r.Context(), code); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -122,15 +121,6 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/v1/workers/"+id)
 	}
 	writeJSON(w, status, toJSON(st))
-}
-
-// compile is PUT's compile check: in a sandbox process when the sandboxes run there
-// (parsing a stranger's code is guest work), else with the loader. Same errors either way.
-func (s *Server) compile(ctx context.Context, code loader.WorkerCode) error {
-	if p, ok := s.sb.(inProcesses); ok {
-		return p.Compile(ctx, code)
-	}
-	return s.l.Compile(ctx, code)
 }
 
 func (s *Server) handleGetWorker(w http.ResponseWriter, r *http.Request) {
