@@ -521,7 +521,10 @@ func (f *supFetch) close() {
 
 // fetch runs an outbound request through the transport of its route and sends the head.
 func (pr *proc) fetch(id uint64, f *supFetch, m *fetchMsg) {
-	rt := pr.p.route(m.Route).rt
+	var rt http.RoundTripper
+	if pr.mayUse(m.Route) {
+		rt = pr.p.route(m.Route).rt
+	}
 	if rt == nil {
 		pr.dropFetch(id)
 		_ = pr.c.sendJSON(msgFetchHead, id, fetchHead{Err: "this sandbox has no network access"})
