@@ -102,13 +102,15 @@ func TestPoolEvalWaitsForTools(t *testing.T) {
 		want  isoerr.Code
 	}{
 		{"caller cancels", 60 * time.Second, func(t *testing.T, cancel context.CancelFunc) { cancel() }, isoerr.Canceled},
-		{"wall-time limit", 300 * time.Millisecond, func(*testing.T, context.CancelFunc) {}, isoerr.WallTimeExceeded},
+		// The wall limits leave the guest time to reach its tool call on a loaded machine (it
+		// takes milliseconds); they trip while the tool blocks.
+		{"wall-time limit", 3 * time.Second, func(*testing.T, context.CancelFunc) {}, isoerr.WallTimeExceeded},
 		{"process crashes", 60 * time.Second, func(t *testing.T, _ context.CancelFunc) {
 			if err := syscall.Kill(p.Processes()[0], syscall.SIGKILL); err != nil {
 				t.Error(err)
 			}
 		}, isoerr.SandboxRestarted},
-		{"watchdog kills the stuck process", 300 * time.Millisecond, func(t *testing.T, _ context.CancelFunc) {
+		{"watchdog kills the stuck process", 3 * time.Second, func(t *testing.T, _ context.CancelFunc) {
 			pid := p.Processes()[0]
 			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 				t.Error(err)
@@ -130,6 +132,11 @@ func TestPoolEvalWaitsForTools(t *testing.T) {
 			_, err := p.Eval(ctx, callTool+`await call("block", {}); return 1`,
 				loader.EvalOptions{Tools: tp.fn, Limits: engine.Limits{Wall: tt.wall}})
 			returned := tp.returned.Load()
+			select {
+			case <-tp.started:
+			default:
+				t.Fatalf("the tool was never called (%v)", err)
+			}
 			if isoerr.CodeOf(err) != tt.want {
 				t.Fatalf("got %v, want %s", err, tt.want)
 			}
