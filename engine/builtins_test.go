@@ -200,7 +200,13 @@ var hostilePasses = []struct {
 		`"straße".toUpperCase()`, `"STRASSE"`},
 	{"JSON.stringify", `globalThis.s = "a".repeat(2 ** 24) + "\n"`, `JSON.stringify(s).slice(-4)`, `"a\\n\""`,
 		`JSON.stringify("a\nb")`, `"\"a\\nb\""`},
-	{"normalize", `globalThis.s = "a".repeat(2 ** 22) + "e\u0301"`, `s.normalize("NFD").length`, "4194306",
+	{"toLowerCase (final sigma)", `globalThis.s = "A\u03a3" + "\u{1F3FB}".repeat(2 ** 23)`, `s.toLowerCase().length`, "16777218",
+		`"A\u03a3".toLowerCase()`, `"aς"`},
+	{"parseFloat", `globalThis.s = "1".repeat(2 ** 26)`, `parseFloat(s) === Infinity`, "true", `parseFloat("1.5e3x")`, "1500"},
+	// A comparator that throws leaves the sort making its remaining comparisons (cheaply).
+	{"TypedArray sort", `globalThis.a = new Uint8Array(2 ** 26)`, `try { a.sort(() => { throw 1 }) } catch { "thrown" }`, `"thrown"`,
+		`new Uint8Array([3, 1, 2]).sort((x, y) => y - x).join()`, `"3,2,1"`},
+	{"normalize", `globalThis.s = "a".repeat(2 ** 23) + "e\u0301"`, `s.normalize("NFD").length`, "8388610",
 		`"\u00e9".normalize("NFD").length`, "2"},
 }
 
