@@ -206,6 +206,9 @@ var hostilePasses = []struct {
 	// A comparator that throws leaves the sort making its remaining comparisons (cheaply).
 	{"TypedArray sort", `globalThis.a = new Uint8Array(2 ** 26)`, `try { a.sort(() => { throw 1 }) } catch { "thrown" }`, `"thrown"`,
 		`new Uint8Array([3, 1, 2]).sort((x, y) => y - x).join()`, `"3,2,1"`},
+	// A built-in iterator's next is called directly, around JS_Call's poll.
+	{"spread of a Set", `globalThis.a = new Set(); for (let i = 0; i < 2 ** 22; i++) a.add(i)`, `[...a].length`, "4194304",
+		`[...new Set([1, 1, 2])].join()`, `"1,2"`},
 	{"normalize", `globalThis.s = "a".repeat(2 ** 23) + "e\u0301"`, `s.normalize("NFD").length`, "8388610",
 		`"\u00e9".normalize("NFD").length`, "2"},
 }
