@@ -18,7 +18,7 @@ quickjs.c and libunicode.c), it prints each function that has a loop or a bulk m
     sbuf   it appends to a StringBuffer (string_buffer_putc*, _write*, _concat*, _fill), which
            polls every 64K characters appended: each iteration of its loop appends
     elem   it walks elements through the polling element helpers (JS_*PropertyInt64/Uint32)
-    call   it calls JavaScript (JS_Call*), which polls on entry
+    call   it calls a function (JS_Call*) or an iterator (JS_IteratorNext), which poll on entry
     -      nothing: each loop must be bounded by a constant or by something other than the
            input's length (RATIONALE §2a lists them), or it is a finding
 
@@ -34,11 +34,11 @@ TABLES = [
     "js_regexp_proto_funcs", "js_map_proto_funcs", "js_global_funcs",
 ]
 POLL = re.compile(r"\b(js_poll_work|js_poll_interrupts|lre_poll_work|lre_check_timeout)\s*\(")
-PASS = re.compile(r"\b(js_poll_pass|js_pass_end|js_pass_poll|js_pass_account|JS_PASS_TICK|string_buffer_tick|JS_TA_REVERSE)\s*\(")
+PASS = re.compile(r"\b(js_poll_pass|js_pass_end|js_pass_poll|js_pass_account|JS_PASS_TICK(_SLOW)?|string_buffer_tick|JS_TA_REVERSE|js_atod_poll)\s*\(")
 SBUF = re.compile(r"\bstring_buffer_(putc\w*|write\w*|concat\w*|fill|puts8)\s*\(")
 MEM = re.compile(r"\bmem(cpy|move|set|cmp|chr)\s*\(")
 ELEM = re.compile(r"\bJS_(Try)?(Get|Set|Delete)PropertyInt64\s*\(|\bJS_GetPropertyUint32\s*\(")
-CALL = re.compile(r"\bJS_Call(Free|Internal)?\s*\(")
+CALL = re.compile(r"\bJS_(Call(Free|Internal)?|IteratorNext)\s*\(")
 LOOP = re.compile(r"\b(for|while)\s*\(|\bdo\s*\{")
 
 
@@ -88,7 +88,7 @@ def main():
         if loops == 0 and mems == 0:
             continue
         how = "poll" if POLL.search(body) else "pass" if PASS.search(body) or (mems and not loops) else \
-            "sbuf" if SBUF.search(body) else "elem" if ELEM.search(body) else "call" if CALL.search(body) else "-"
+            "elem" if ELEM.search(body) else "call" if CALL.search(body) else "sbuf" if SBUF.search(body) else "-"
         rows.append((how, f, loops, mems))
     for how, f, loops, mems in sorted(rows):
         print("%-5s %-45s %d loop%s%s" % (how, f, loops, "" if loops == 1 else "s",
