@@ -160,8 +160,8 @@ func TestLongBuiltinDoesNotStallOthers(t *testing.T) {
 // hostilePasses are single passes over one large allocation (a scan, a copy, a fill, a
 // compare, a hash, a per-character conversion): linear, but a sandbox may hold up to
 // MaxMemory, and one such call ran for seconds in C past its CPU limit. Each runs on one
-// input of up to 1 GiB (the 3 GiB sandbox memory is reserved lazily; the test touches at
-// most ~2 GiB at a time). code is one call on that input with its answer on it (a value
+// input of up to 1 GiB (the 3 GiB sandbox memory is reserved lazily; the whole test peaks
+// at ~1.1 GB of RSS). code is one call on that input with its answer on it (a value
 // placed past the first chunk, so the chunked pass is shown to give the same result);
 // small is the same built-in on a small input (below the chunk size, where nothing polls).
 var hostilePasses = []struct {
@@ -216,7 +216,7 @@ var hostilePasses = []struct {
 // Every long single pass stops at its CPU limit with cpu_limit_exceeded, before half the
 // time the same call takes when it runs to its end in the same test (a ratio, not a time:
 // run to its end each takes ~0.5-2 s here, ~40x the limit). The cases run one after the
-// other: each holds up to ~2 GiB.
+// other, each closing its sandbox before the next.
 func TestHostileSinglePassesStop(t *testing.T) {
 	const limit = 10 * time.Millisecond
 	for _, tt := range hostilePasses {
