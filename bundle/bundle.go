@@ -42,6 +42,9 @@ const (
 // version is part of every cache key: a change to how bundles are made invalidates them.
 const version = "isobox-bundle-1"
 
+// maxMemoryEntries bounds the bundle cache of a Bundler without a CacheDir.
+const maxMemoryEntries = 256
+
 // MainModule is the name of the user's module in the WorkerCode.
 const MainModule = "index.js"
 
@@ -355,6 +358,9 @@ func (b *Bundler) save(key string, e cacheEntry) {
 	}
 	if b.opts.CacheDir == "" {
 		b.mu.Lock()
+		if len(b.memory) >= maxMemoryEntries {
+			clear(b.memory) // a bound, not an LRU: memory-only bundlers are for tests and one-off runs
+		}
 		b.memory[key] = raw
 		b.mu.Unlock()
 		return

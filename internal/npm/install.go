@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"path"
 	"slices"
 	"sort"
@@ -467,14 +468,12 @@ func (c *Client) fetchAll(ctx context.Context, t *Tree) error {
 	return nil
 }
 
-// tarballURL is where a locked package's tarball is fetched: the lock's URL with the
-// public registry replaced by the configured one (npm's replace-registry-host), or the
-// registry's conventional URL when the lock has none.
+// tarballURL is where a locked package's tarball is fetched: the lock's URL when it is on
+// the configured registry's host, else the registry's conventional URL for the package
+// (npm's replace-registry-host=always). A lockfile comes from the user: following its
+// URLs to any host would let it make the server fetch from anywhere.
 func (c *Client) tarballURL(pk *Package, resolved string) string {
-	if resolved != "" {
-		if rest, ok := strings.CutPrefix(resolved, DefaultRegistry); ok {
-			return c.cfg.Registry + rest
-		}
+	if u, err := url.Parse(resolved); err == nil && resolved != "" && u.Host == c.host && (u.Scheme == "https" || u.Scheme == "http") {
 		return resolved
 	}
 	base := pk.Name

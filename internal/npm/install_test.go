@@ -121,6 +121,12 @@ func TestInstallHonoursLock(t *testing.T) {
 	if tree.FromLock || tree.Packages["node_modules/a"].Version != "1.4.2" {
 		t.Fatalf("stale lock used: %v", versions(tree))
 	}
+	// A lock's URL on another host is not followed: the tarball comes from the registry.
+	elsewhere := strings.Replace(lock("1.0.0"), reg.URL, "http://127.0.0.1:1/", 1)
+	tree, err = install(t, reg, "", `{"dependencies":{"a":"^1"}}`, elsewhere)
+	if err != nil || tree.Packages["node_modules/a"].Files["package.json"] == nil {
+		t.Fatalf("lock with a foreign URL: %v", err)
+	}
 }
 
 // integrityOf reads the integrity the registry advertises for name@v.
