@@ -202,7 +202,7 @@ func (b *Bundler) Build(ctx context.Context, p Project) (*Bundle, error) {
 			return nil, err
 		}
 	}
-	var ids []string
+	ids := []string{}
 	for _, pk := range tree.Packages {
 		ids = append(ids, pk.ID())
 	}
@@ -347,6 +347,9 @@ func (b *Bundler) load(key string) (cacheEntry, bool) {
 	var e cacheEntry
 	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Code.MainModule == "" {
 		return e, false
+	}
+	if e.Packages == nil {
+		e.Packages = []string{}
 	}
 	return e, true
 }

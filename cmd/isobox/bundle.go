@@ -90,6 +90,19 @@ func bundleProject(ctx context.Context, dir, registry, cacheDir string, flags []
 	return b.Build(ctx, bundle.Project{Files: files, CompatibilityFlags: flags})
 }
 
+// serveBundler is isobox serve's Bundler: the registry of --npm-registry (or as npm picks
+// it), caches under the compilation cache directory.
+func serveBundler(registry, cacheDir string) *bundle.Bundler {
+	reg, token := npm.RegistryConfig(registry, nil, nil)
+	switch cacheDir {
+	case "off":
+		cacheDir = ""
+	case "":
+		cacheDir = engine.DefaultCacheDir()
+	}
+	return bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: cacheDir})
+}
+
 // readProject reads a project's files, without node_modules, version control folders and
 // anything that is not a regular file (symbolic links are not followed).
 func readProject(dir string) (map[string][]byte, error) {
