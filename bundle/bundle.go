@@ -252,15 +252,10 @@ func (b *Bundler) link(ctx context.Context, files map[string][]byte, tree *npm.T
 		if err := ctx.Err(); err != nil {
 			return api.WorkerCode{}, isoerr.New(isoerr.Canceled, "bundling: %v", err)
 		}
-		l.mu.Lock()
-		if len(l.queue) == 0 {
-			l.mu.Unlock()
+		name, file := l.next()
+		if name == "" {
 			break
 		}
-		name := l.queue[0]
-		l.queue = l.queue[1:]
-		file := l.modules[name]
-		l.mu.Unlock()
 		src, err := l.build(file)
 		if err != nil {
 			return api.WorkerCode{}, err

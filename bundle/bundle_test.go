@@ -49,25 +49,33 @@ func publish(reg *npmtest.Registry) {
 		"package.json": `{"name":"cjs-pad","version":"1.0.3"}`,
 		"index.js":     `module.exports = function pad(s, n) { return String(s).padStart(n, "*") }`,
 	}})
+	// A class reached through two entries of a package must be one class.
+	reg.Add("errs", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"errs","version":"1.0.0","type":"module","exports":{".":"./index.js","./e":"./e.js"}}`,
+		"index.js":     `import { E } from "./e.js"; export const isE = (x) => x instanceof E`,
+		"e.js":         `export class E extends Error {}`,
+	}})
 	reg.Add("uses-node", "1.0.0", npmtest.Version{Files: map[string]string{
 		"package.json": `{"name":"uses-node","version":"1.0.0","type":"module","main":"i.js"}`,
 		"i.js":         `import { Buffer } from "node:buffer"; export const b = Buffer`,
 	}})
 }
 
-const appPackageJSON = `{"name":"app","dependencies":{"greet":"^1.1","@acme/sum":"2"}}`
+const appPackageJSON = `{"name":"app","dependencies":{"greet":"^1.1","@acme/sum":"2","errs":"1"}}`
 
 const appIndex = `import { greet, upper } from "greet";
 import { shout } from "greet/shout";
 import { feature } from "greet/feature/a";
 import { sum, old, padded } from "@acme/sum";
 import { double } from "./lib/math";
+import { E } from "errs/e";
+import { isE } from "errs";
 
 interface Out { text: string; n: number }
 
 export default {
   async fetch(req: Request): Promise<Response> {
-    const out: Out = { text: [greet("ann"), upper("b"), shout("c"), feature, old(), padded("z")].join("|"), n: double(sum(2, 3)) };
+    const out: Out = { text: [greet("ann"), upper("b"), shout("c"), feature, old(), padded("z")].join("|"), n: double(sum(2, 3)) + (isE(new E()) ? 100 : 0) };
     return Response.json(out);
   },
 };
@@ -96,22 +104,22 @@ func TestBuildAndRun(t *testing.T) {
 	for n := range res.Code.Modules {
 		names = append(names, n)
 	}
-	for _, want := range []string{"index.js", "npm/greet@1.2.0/worker.js", "npm/greet@1.2.0/shout.js", "npm/greet@1.2.0/features/a.js", "npm/@acme/sum@2.0.0/dist/index.mjs", "npm/greet@0.1.0/index.mjs"} {
+	for _, want := range []string{"index.js", "npm/greet@1.2.0/worker.js", "npm/greet@1.2.0/shout.js", "npm/greet@1.2.0/features/a.js", "npm/@acme/sum@2.0.0/dist/index.mjs.js", "npm/greet@0.1.0/index.mjs.js", "npm/greet@1.2.0/internal.js", "npm/errs@1.0.0/index.js", "npm/errs@1.0.0/e.js"} {
 		if _, ok := res.Code.Modules[want]; !ok {
 			t.Fatalf("module %s missing; have %v", want, names)
 		}
 	}
-	if len(res.Code.Modules) != 6 {
+	if len(res.Code.Modules) != 9 {
 		t.Fatalf("modules %v: the CommonJS package belongs inside its importer", names)
 	}
 	main := string(res.Code.Modules["index.js"].Content)
 	if strings.Contains(main, "hello ") || strings.Contains(main, "interface") {
 		t.Fatalf("the user's module holds package code or types:\n%s", main)
 	}
-	if sum := string(res.Code.Modules["npm/@acme/sum@2.0.0/dist/index.mjs"].Content); !strings.Contains(sum, "padStart") || !strings.Contains(sum, `"/npm/greet@0.1.0/index.mjs"`) {
+	if sum := string(res.Code.Modules["npm/@acme/sum@2.0.0/dist/index.mjs.js"].Content); !strings.Contains(sum, "padStart") || !strings.Contains(sum, `"/npm/greet@0.1.0/index.mjs.js"`) {
 		t.Fatalf("@acme/sum should hold cjs-pad and import the nested greet:\n%s", sum)
 	}
-	if strings.Join(res.Packages, ",") != "@acme/sum@2.0.0,cjs-pad@1.0.3,greet@0.1.0,greet@1.2.0" {
+	if strings.Join(res.Packages, ",") != "@acme/sum@2.0.0,cjs-pad@1.0.3,errs@1.0.0,greet@0.1.0,greet@1.2.0" {
 		t.Fatalf("packages %v", res.Packages)
 	}
 
@@ -133,7 +141,7 @@ func TestBuildAndRun(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &out); err != nil {
 		t.Fatalf("%v: %s", err, r.Body)
 	}
-	if out.Text != "hello ann|B|HELLO C|a|old x|****z" || out.N != 10 {
+	if out.Text != "hello ann|B|HELLO C|a|old x|****z" || out.N != 110 {
 		t.Fatalf("got %+v", out)
 	}
 }

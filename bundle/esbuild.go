@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 
@@ -36,18 +35,16 @@ type linker struct {
 	tsconfig   string
 	mu         sync.Mutex
 	formats    map[string]string // vfs path -> "esm", "cjs" or ""
-	modules    map[string]string // module name -> vfs path of its entry
-	queue      []string          // module names still to build
+	modules    map[string]string // package module name -> its file
+	queue      []string          // package modules still to build
 	builds     int               // esbuild builds run
 }
 
 // moduleName is the WorkerCode module of a package file: npm/<name>@<version>/<file>,
-// ending in .js (its type is given, not read from the name).
+// ending in .js (a file named otherwise gets .js added: dist/x.mjs -> dist/x.mjs.js).
 func moduleName(p string) string {
 	name := strings.TrimPrefix(p, "/")
-	switch path.Ext(name) {
-	case ".js", ".mjs", ".cjs":
-	default:
+	if !strings.HasSuffix(name, ".js") {
 		name += ".js"
 	}
 	return name
@@ -124,9 +121,11 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 		}
 		file = f
 	}
-	// A file of another package is a module of its own when it is an ES module imported
-	// as one; anything else (CommonJS, JSON, a require()) is bundled into the importer.
-	if id := owner(file); id != "" && id != owner(self) && !require && l.format(file) == "esm" {
+	// Each ES module file of a package, imported as one, is a module of its own (one copy
+	// of its classes and state, however it is reached; its bytes depend only on the
+	// package version and what its imports resolve to); anything else (the project's own
+	// files, CommonJS, JSON, a require()) is bundled into the importer.
+	if owner(file) != "" && file != self && !require && l.format(file) == "esm" {
 		name := moduleName(file)
 		l.mu.Lock()
 		if _, ok := l.modules[name]; !ok {
@@ -268,13 +267,12 @@ func loaderOf(p string) api.Loader {
 	return api.LoaderJS
 }
 
-// build bundles one module: entry (a vfs path) with everything of its own package (or of
-// the project) inline and other packages' ES modules external.
+// build bundles one module: the project's entry with all the project's files, or one
+// ES module file of a package. Package ES modules it imports are external.
 func (l *linker) build(entry string) (string, error) {
-	self := entry
 	plugin := api.Plugin{Name: "isobox", Setup: func(b api.PluginBuild) {
 		b.OnResolve(api.OnResolveOptions{Filter: ".*"}, func(args api.OnResolveArgs) (api.OnResolveResult, error) {
-			return l.resolve(self, args)
+			return l.resolve(entry, args)
 		})
 		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: namespace}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
 			src, ok := l.fs.read(args.Path)
@@ -297,7 +295,7 @@ func (l *linker) build(entry string) (string, error) {
 		Define:      map[string]string{"process.env.NODE_ENV": `"production"`},
 		Plugins:     []api.Plugin{plugin},
 	}
-	if owner(entry) == "" && l.tsconfig != "" {
+	if owner(entry) == "" {
 		opts.TsconfigRaw = l.tsconfig
 	}
 	l.mu.Lock()
@@ -331,14 +329,14 @@ func buildError(msgs []api.Message) error {
 	return e
 }
 
-// sortedNames lists the package modules in name order.
-func (l *linker) sortedNames() []string {
+// next returns a package module still to build, or "".
+func (l *linker) next() (name, file string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	names := make([]string, 0, len(l.modules))
-	for n := range l.modules {
-		names = append(names, n)
+	if len(l.queue) == 0 {
+		return "", ""
 	}
-	slices.Sort(names)
-	return names
+	name = l.queue[0]
+	l.queue = l.queue[1:]
+	return name, l.modules[name]
 }

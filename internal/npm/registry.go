@@ -156,7 +156,11 @@ func (c *Client) Metadata(ctx context.Context, name string) (*Metadata, error) {
 		return nil, isoerr.New(isoerr.BundleFailed, "the registry's metadata of %q is not valid JSON: %v", name, err)
 	}
 	if file != "" {
-		writeAtomic(file, b)
+		// Only the fields installing reads: a popular package's document is megabytes of
+		// readmes and fields that would be decoded again on every cache read.
+		if small, err := json.Marshal(&m); err == nil {
+			writeAtomic(file, small)
+		}
 	}
 	c.remember(name, &m, time.Now())
 	return &m, nil
