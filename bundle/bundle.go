@@ -248,19 +248,52 @@ func (b *Bundler) link(ctx context.Context, files map[string][]byte, tree *npm.T
 	}
 	code := api.WorkerCode{MainModule: MainModule, CompatibilityDate: p.CompatibilityDate,
 		CompatibilityFlags: p.CompatibilityFlags, Modules: map[string]api.Module{MainModule: api.JS(main)}}
-	for {
-		if err := ctx.Err(); err != nil {
-			return api.WorkerCode{}, isoerr.New(isoerr.Canceled, "bundling: %v", err)
+	// The package modules, 4 builds at a time; each build may queue more.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errName string
+		berr    error
+		sem     = make(chan struct{}, 4)
+	)
+	var launch func()
+	launch = func() {
+		for {
+			name, file := l.next()
+			if name == "" {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				var src string
+				err := ctx.Err()
+				if err != nil {
+					err = isoerr.New(isoerr.Canceled, "bundling: %v", err)
+				} else {
+					src, err = l.build(file)
+				}
+				<-sem
+				mu.Lock()
+				if err != nil {
+					if berr == nil || name < errName { // the same error every time
+						berr, errName = err, name
+					}
+				} else {
+					code.Modules[name] = api.JS(src)
+				}
+				mu.Unlock()
+				if err == nil {
+					launch()
+				}
+			}()
 		}
-		name, file := l.next()
-		if name == "" {
-			break
-		}
-		src, err := l.build(file)
-		if err != nil {
-			return api.WorkerCode{}, err
-		}
-		code.Modules[name] = api.JS(src)
+	}
+	launch()
+	wg.Wait()
+	if berr != nil {
+		return api.WorkerCode{}, berr
 	}
 	return code, nil
 }

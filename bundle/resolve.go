@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/isobox/isobox/internal/npm"
 )
@@ -27,7 +28,9 @@ type vfs struct {
 	// byID maps name@version to its package (the first by tree path when a version is
 	// installed twice: the same bytes).
 	byID map[string]*npm.Package
-	// manifests caches parsed package.json files by folder (vfs path).
+	// manifests caches parsed package.json files by package id (esbuild resolves
+	// concurrently: mu guards it).
+	mu        sync.Mutex
 	manifests map[string]*pkgJSON
 	root      *pkgJSON
 }
@@ -110,37 +113,13 @@ func (v *vfs) isFile(p string) bool {
 	return ok
 }
 
-// isDir reports whether any file lies under p.
-func (v *vfs) isDir(p string) bool {
-	prefix := strings.TrimPrefix(p, pkgDir(owner(p))+"/") + "/"
-	if p == pkgDir(owner(p)) {
-		return true
-	}
-	if rel, ok := strings.CutPrefix(p, appRoot+"/"); ok {
-		for k := range v.app {
-			if strings.HasPrefix(k, rel+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	pk := v.byID[owner(p)]
-	if pk == nil {
-		return false
-	}
-	for k := range pk.Files {
-		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // manifest returns the package.json of a package (or of the project for "").
 func (v *vfs) manifest(id string) *pkgJSON {
 	if id == "" {
 		return v.root
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if m, ok := v.manifests[id]; ok {
 		return m
 	}
