@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,6 +263,46 @@ func TestBuildErrors(t *testing.T) {
 				if !errors.As(err, &be) || be.File != tt.file || be.Line != tt.line || be.Column != tt.column {
 					t.Fatalf("position %+v, want %s:%d:%d", be, tt.file, tt.line, tt.column)
 				}
+			}
+		})
+	}
+}
+
+func TestFilesFromTarGz(t *testing.T) {
+	ok := func(name, body string) npmtest.Entry { return npmtest.Entry{Name: name, Body: []byte(body)} }
+	tests := []struct {
+		name    string
+		entries []npmtest.Entry
+		want    []string // files, sorted
+		err     string
+	}{
+		{"dot root", []npmtest.Entry{ok("./package.json", "{}"), ok("./src/index.ts", "")}, []string{"package.json", "src/index.ts"}, ""},
+		{"top folder stripped", []npmtest.Entry{ok("app/package.json", "{}"), ok("app/src/index.ts", "")}, []string{"package.json", "src/index.ts"}, ""},
+		{"two top folders kept", []npmtest.Entry{ok("a/index.js", ""), ok("b/x.js", "")}, []string{"a/index.js", "b/x.js"}, ""},
+		{"traversal", []npmtest.Entry{ok("../evil.js", "")}, nil, "climbs out"},
+		{"symlink", []npmtest.Entry{ok("package.json", "{}"), {Name: "l", Type: '2', Linkname: "/etc/passwd"}}, nil, "is a link"},
+		{"empty", nil, nil, "holds no files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tgz, _ := npmtest.PackEntries(tt.entries)
+			files, err := bundle.FilesFromTarGz(tgz)
+			if tt.err != "" {
+				if isoerr.CodeOf(err) != isoerr.BundleFailed || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for n := range files {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("files %v, want %v", got, tt.want)
 			}
 		})
 	}

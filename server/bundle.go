@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"mime"
 	"net/http"
 
 	"github.com/isobox/isobox/api"
@@ -48,11 +49,47 @@ func (s *Server) bundleFiles(ctx context.Context, body *api.WorkerCode) (*bundle
 	return b, nil
 }
 
+// isTarGz reports whether a request's body is a project archive (.tar.gz) rather than
+// JSON.
+func isTarGz(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/gzip", "application/x-gzip", "application/tar+gzip", "application/x-tar+gzip", "application/x-gtar":
+		return true
+	}
+	return false
+}
+
+// decodeCode reads the body of PUT /v1/workers/{id} and POST /v1/bundle: WorkerCode JSON,
+// or a project as a .tar.gz (its compatibility date and flags in the query:
+// ?compatibilityDate=...&compatibilityFlags=nodejs_compat).
+func (s *Server) decodeCode(w http.ResponseWriter, r *http.Request, body *codeBody) error {
+	if !isTarGz(r) {
+		return s.decodeJSON(w, r, body, false, isoerr.InvalidWorkerCode)
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	files, err := bundle.FilesFromTarGz(b)
+	if err != nil {
+		return err
+	}
+	body.Files = make(map[string]string, len(files))
+	for k, v := range files {
+		body.Files[k] = string(v)
+	}
+	q := r.URL.Query()
+	body.CompatibilityDate = q.Get("compatibilityDate")
+	body.CompatibilityFlags = q["compatibilityFlags"]
+	return nil
+}
+
 // handleBundle is POST /v1/bundle: a project's bundle, checked like a PUT (it must
 // compile), and not stored.
 func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 	var body codeBody
-	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
+	if err := s.decodeCode(w, r, &body); err != nil {
 		writeError(w, err)
 		return
 	}

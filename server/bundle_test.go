@@ -89,6 +89,30 @@ export default { fetch(req: Request): Response { return new Response(String(squa
 			}
 		})
 	}
+	// A project as a .tar.gz, its top folder stripped, compatibility flags in the query.
+	tgz, _ := npmtest.PackEntries([]npmtest.Entry{
+		{Name: "app/package.json", Body: []byte(`{"dependencies":{"tiny-math":"1.1.0"}}`)},
+		{Name: "app/index.ts", Body: []byte(`import { square } from "tiny-math"; export default { sq(x: number) { return square(x) } }`)},
+	})
+	r := ts.raw(t, "PUT", "/v1/workers/tgz?compatibilityFlags=nodejs_compat", tgz, http.Header{"Content-Type": {"application/gzip"}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("tar.gz PUT: %d %s", r.status, r.body)
+	}
+	if out, err := ts.c.Call(ctx, "tgz", "sq", 9); err != nil || string(out.Result) != "81" {
+		t.Fatalf("tar.gz worker: %v %+v", err, out)
+	}
+	if got, _ := ts.c.GetWorker(ctx, "tgz"); len(got.Code.CompatibilityFlags) != 1 || got.Code.CompatibilityFlags[0] != "nodejs_compat" {
+		t.Fatalf("flags %v", got.Code.CompatibilityFlags)
+	}
+	hostile, _ := npmtest.PackEntries([]npmtest.Entry{{Name: "package.json", Body: []byte(`{}`)}, {Name: "x", Type: '2', Linkname: "/etc/passwd"}})
+	r = ts.raw(t, "POST", "/v1/bundle", hostile, http.Header{"Content-Type": {"application/gzip"}})
+	if r.status != http.StatusBadRequest || r.err == nil || r.err.Code != isoerr.BundleFailed || !strings.Contains(r.err.Message, "is a link") {
+		t.Fatalf("hostile archive: %d %s", r.status, r.body)
+	}
+	if err := ts.c.DeleteWorker(ctx, "tgz"); err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := ts.c.GetWorker(ctx, "x"); isoerr.CodeOf(err) != isoerr.NotFound {
 		t.Fatalf("a failed bundle stored something: %v", err)
 	}

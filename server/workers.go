@@ -85,7 +85,7 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body codeBody
-	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
+	if err := s.decodeCode(w, r, &body); err != nil {
 		writeError(w, err)
 		return
 	}

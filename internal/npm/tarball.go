@@ -91,19 +91,38 @@ func (i Integrity) Check(b []byte) bool {
 // # Errors
 //
 // bundle_failed, naming the package and the entry, for anything a real `npm pack` never
-// produces or that exceeds the limits: a path that is absolute, climbs out with "..",
-// holds a NUL or a backslash, is too long or too deep; a symbolic or hard link, a device
-// or FIFO; a file or package over the size limits; too many files; a corrupt archive.
+// produces or that exceeds the limits (see UnpackFiles), and for a package without a
+// package.json.
 func Unpack(pkg string, tgz []byte, lim Limits) (map[string][]byte, error) {
+	all, err := UnpackFiles("the tarball of "+pkg, tgz, lim, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := all["package.json"]; !ok {
+		return nil, isoerr.New(isoerr.BundleFailed, "refusing the tarball of %s: it has no package.json", pkg)
+	}
+	return all, nil
+}
+
+// UnpackFiles reads a gzip'd tar into its regular files by cleaned path (without the top
+// folder when stripTop), refusing what could escape a folder or exhaust memory. what
+// names the archive in errors.
+//
+// # Errors
+//
+// bundle_failed, naming the entry: a path that is absolute, climbs out with "..", holds a
+// NUL or a backslash, is too long or too deep; a symbolic or hard link, a device or FIFO; a
+// file or archive over the size limits; too many files; a corrupt archive.
+func UnpackFiles(what string, tgz []byte, lim Limits, stripTop bool) (map[string][]byte, error) {
 	lim = lim.withDefaults()
 	fail := func(format string, args ...any) error {
-		return isoerr.New(isoerr.BundleFailed, "refusing the tarball of %s: %s", pkg, fmt.Sprintf(format, args...))
+		return isoerr.New(isoerr.BundleFailed, "refusing %s: %s", what, fmt.Sprintf(format, args...))
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(tgz))
 	if err != nil {
 		return nil, fail("not gzip: %v", err)
 	}
-	// The tar stream may not decompress to more than the package limit plus headers.
+	// The tar stream may not decompress to more than the limit plus headers.
 	tr := tar.NewReader(io.LimitReader(zr, lim.UnpackedBytes+int64(lim.Files+16)*1024))
 	files := map[string][]byte{}
 	var total int64
@@ -124,17 +143,20 @@ func Unpack(pkg string, tgz []byte, lim Limits) (map[string][]byte, error) {
 		}
 		for _, part := range strings.Split(name, "/") {
 			if part == ".." {
-				return nil, fail("entry %q climbs out of the package", name)
+				return nil, fail("entry %q climbs out of the archive", name)
 			}
 		}
-		// Strip the top folder, whatever its name, as npm does.
-		_, rel, _ := strings.Cut(path.Clean(name), "/")
+		rel := path.Clean(name)
+		if stripTop {
+			// The top folder, whatever its name, as npm does.
+			_, rel, _ = strings.Cut(rel, "/")
+		}
 		switch h.Typeflag {
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tarballs use TypeRegA
 		case tar.TypeDir, tar.TypeXGlobalHeader, tar.TypeXHeader:
 			continue
 		case tar.TypeSymlink, tar.TypeLink:
-			return nil, fail("entry %q is a link (to %q); packages may not hold links", name, h.Linkname)
+			return nil, fail("entry %q is a link (to %q); links are not accepted", name, h.Linkname)
 		default:
 			return nil, fail("entry %q is not a regular file (type %q)", name, h.Typeflag)
 		}
@@ -158,9 +180,6 @@ func Unpack(pkg string, tgz []byte, lim Limits) (map[string][]byte, error) {
 			return nil, fail("entry %q is truncated: %v", name, err)
 		}
 		files[rel] = b
-	}
-	if _, ok := files["package.json"]; !ok {
-		return nil, fail("it has no package.json")
 	}
 	return files, nil
 }
