@@ -23,6 +23,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -103,6 +104,9 @@ type Bundler struct {
 	mu     sync.Mutex
 	memory map[string][]byte // the bundle cache when there is no CacheDir
 	stats  Stats
+	// slots bounds the builds that install or run esbuild at once (a server takes projects
+	// from many callers; a cache hit needs no slot).
+	slots chan struct{}
 }
 
 // Stats counts a Bundler's work, for tests and metrics.
@@ -119,7 +123,7 @@ func New(opts Options) *Bundler {
 	}
 	c := npm.NewClient(npm.Config{Registry: opts.Registry, Token: opts.Token, CacheDir: opts.CacheDir,
 		MetadataTTL: opts.MetadataTTL, Limits: opts.Limits}, opts.HTTPClient)
-	return &Bundler{opts: opts, npm: c, memory: map[string][]byte{}}
+	return &Bundler{opts: opts, npm: c, memory: map[string][]byte{}, slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
 // Stats returns the counts so far.
@@ -195,6 +199,12 @@ func (b *Bundler) Build(ctx context.Context, p Project) (*Bundle, error) {
 	entry, err := findEntry(files)
 	if err != nil {
 		return nil, err
+	}
+	select {
+	case b.slots <- struct{}{}:
+		defer func() { <-b.slots }()
+	case <-ctx.Done():
+		return nil, isoerr.New(isoerr.Canceled, "waiting to bundle: %v", ctx.Err())
 	}
 	tree := &npm.Tree{Packages: map[string]*npm.Package{}}
 	if pj, ok := files["package.json"]; ok {

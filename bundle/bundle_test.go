@@ -56,6 +56,16 @@ func publish(reg *npmtest.Registry) {
 		"index.js":     `import { E } from "./e.js"; export const isE = (x) => x instanceof E`,
 		"e.js":         `export class E extends Error {}`,
 	}})
+	// A CommonJS package with a browser map: its node entry replaced, fs dropped.
+	reg.Add("legacy", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json":   `{"name":"legacy","version":"1.0.0","main":"./lib/node.js","browser":{"./lib/node.js":"./lib/browser.js","fs":false}}`,
+		"lib/node.js":    `module.exports = require("fs").readFileSync("x")`,
+		"lib/browser.js": `const fs = require("fs"); module.exports = "browser:" + typeof fs.readFileSync`,
+	}})
+	reg.Add("loop", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"loop","version":"1.0.0","type":"module","main":"i.js","imports":{"#a":"#a"}}`,
+		"i.js":         `import "#a"`,
+	}})
 	reg.Add("uses-node", "1.0.0", npmtest.Version{Files: map[string]string{
 		"package.json": `{"name":"uses-node","version":"1.0.0","type":"module","main":"i.js"}`,
 		"i.js":         `import { Buffer } from "node:buffer"; export const b = Buffer`,
@@ -144,6 +154,33 @@ func TestBuildAndRun(t *testing.T) {
 	}
 	if out.Text != "hello ann|B|HELLO C|a|old x|****z" || out.N != 110 {
 		t.Fatalf("got %+v", out)
+	}
+}
+
+// A package's browser map replaces its files and drops the packages it maps to false.
+func TestBrowserField(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	publish(reg)
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: map[string][]byte{
+		"package.json": []byte(`{"dependencies":{"legacy":"1"}}`),
+		"index.js":     []byte(`import v from "legacy"; export default { v() { return v } }`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	stub := l.Load(loader.FromAPI(res.Code))
+	defer stub.Close(context.Background())
+	r, err := stub.Call(context.Background(), "v", json.RawMessage(`[]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Value) != `"browser:undefined"` {
+		t.Fatalf("got %s", r.Value)
 	}
 }
 
@@ -244,6 +281,8 @@ func TestBuildErrors(t *testing.T) {
 		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, []string{"nodejs_compat"},
 			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): isobox's runtime does not provide it`, "uses-node@1.0.0/i.js", 1, 24},
 		{"no entry", map[string]string{"package.json": `{}`, "lib.js": ``}, nil, "the project has no entry", "", 0, 0},
+		{"imports map loop", map[string]string{"package.json": `{"dependencies":{"loop":"1"}}`, "index.js": `import "loop"`}, nil,
+			`"#a" imported by package loop@1.0.0 (loop@1.0.0/i.js): its imports map maps it to another #name`, "loop@1.0.0/i.js", 1, 8},
 		{"bad main", map[string]string{"package.json": `{"main":"dist/x.js"}`}, nil, `package.json's main is "dist/x.js"`, "", 0, 0},
 		{"bad path", map[string]string{"../x.js": ``}, nil, "invalid file path", "", 0, 0},
 	}

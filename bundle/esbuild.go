@@ -106,6 +106,9 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 		if err != nil || t == "" {
 			return api.OnResolveResult{}, fmt.Errorf("%q imported by %s: its package.json imports map does not map it", spec, who(from))
 		}
+		if strings.HasPrefix(t, "#") {
+			return api.OnResolveResult{}, fmt.Errorf("%q imported by %s: its imports map maps it to another #name, %q", spec, who(from), t)
+		}
 		if !strings.HasPrefix(t, "./") {
 			return l.resolve(self, api.OnResolveArgs{Path: t, Importer: from, Kind: args.Kind})
 		}
@@ -115,11 +118,49 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 		}
 		file = f
 	default:
+		// A package's browser map may replace a package it imports, or drop it (false).
+		if r, ok := l.fs.manifest(fromID).browserMap[spec]; ok && fromID != "" {
+			switch r := r.(type) {
+			case bool:
+				return emptyModule, nil
+			case string:
+				if strings.HasPrefix(r, "./") {
+					f, ok := l.fs.file(path.Join(pkgDir(fromID), r))
+					if !ok {
+						return api.OnResolveResult{}, fmt.Errorf("package %s maps %q to %s in its browser field, which does not exist", fromID, spec, r)
+					}
+					file = f
+					break
+				}
+				if r != spec && !strings.HasPrefix(r, "#") {
+					return l.resolve(self, api.OnResolveArgs{Path: r, Importer: from, Kind: args.Kind})
+				}
+			}
+		}
+		if file != "" {
+			break
+		}
 		f, err := l.bare(spec, from, require)
 		if err != nil {
 			return api.OnResolveResult{}, err
 		}
 		file = f
+	}
+	// A file of a package its browser map replaces (or drops).
+	if id := owner(file); id != "" {
+		if bm := l.fs.manifest(id).browserMap; bm != nil {
+			rel := "./" + strings.TrimPrefix(file, pkgDir(id)+"/")
+			for _, k := range []string{rel, strings.TrimSuffix(rel, path.Ext(rel))} {
+				switch r := bm[k].(type) {
+				case bool:
+					return emptyModule, nil
+				case string:
+					if f, ok := l.fs.file(path.Join(pkgDir(id), r)); ok && strings.HasPrefix(f, pkgDir(id)+"/") {
+						file = f
+					}
+				}
+			}
+		}
 	}
 	// Each ES module file of a package, imported as one, is a module of its own (one copy
 	// of its classes and state, however it is reached; its bytes depend only on the
@@ -137,6 +178,9 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 	}
 	return api.OnResolveResult{Path: file, Namespace: namespace}, nil
 }
+
+// emptyModule stands for what a browser map maps to false.
+var emptyModule = api.OnResolveResult{Path: "empty", Namespace: "isobox-empty"}
 
 // bare resolves an import of a package from a file: node_modules lookup from the
 // importer's place in the tree, then the package's exports map, or its browser, module
@@ -273,6 +317,10 @@ func (l *linker) build(entry string) (string, error) {
 	plugin := api.Plugin{Name: "isobox", Setup: func(b api.PluginBuild) {
 		b.OnResolve(api.OnResolveOptions{Filter: ".*"}, func(args api.OnResolveArgs) (api.OnResolveResult, error) {
 			return l.resolve(entry, args)
+		})
+		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: emptyModule.Namespace}, func(api.OnLoadArgs) (api.OnLoadResult, error) {
+			empty := "module.exports = {}"
+			return api.OnLoadResult{Contents: &empty, Loader: api.LoaderJS}, nil
 		})
 		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: namespace}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
 			src, ok := l.fs.read(args.Path)

@@ -46,7 +46,10 @@ type pkgJSON struct {
 	Exports json.RawMessage   `json:"exports"`
 	Imports json.RawMessage   `json:"imports"`
 	Deps    map[string]string `json:"dependencies"`
-	DevDeps map[string]string `json:"devDependencies"`
+	// browserMap is Browser when it is an object: file or package -> replacement, or
+	// false for an empty module.
+	browserMap map[string]any
+	DevDeps    map[string]string `json:"devDependencies"`
 }
 
 func newVFS(app map[string][]byte, tree *npm.Tree) *vfs {
@@ -126,6 +129,7 @@ func (v *vfs) manifest(id string) *pkgJSON {
 	m := &pkgJSON{}
 	if b, ok := v.read(pkgDir(id) + "/package.json"); ok {
 		_ = json.Unmarshal(b, m)
+		_ = json.Unmarshal(m.Browser, &m.browserMap)
 	}
 	v.manifests[id] = m
 	return m
