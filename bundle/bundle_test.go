@@ -184,6 +184,36 @@ func TestBrowserField(t *testing.T) {
 	}
 }
 
+// Inline puts the packages into the main module, tree-shaken, with the same behaviour.
+func TestInline(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	publish(reg)
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: appFiles(), Inline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Code.Modules) != 1 || !strings.Contains(string(res.Code.Modules["index.js"].Content), "padStart") {
+		t.Fatalf("inline bundle has %d modules", len(res.Code.Modules))
+	}
+	if strings.Contains(string(res.Code.Modules["index.js"].Content), "browser") {
+		t.Fatal("tree shaking kept greet's unused browser entry, or the wrong condition won")
+	}
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	stub := l.Load(loader.FromAPI(res.Code))
+	defer stub.Close(context.Background())
+	r, err := stub.Fetch(context.Background(), httptest.NewRequest("GET", "http://x/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Body) != `{"text":"hello ann|B|HELLO C|a|old x|****z","n":110}` {
+		t.Fatalf("got %s", r.Body)
+	}
+}
+
 // Identical package versions give identical module bytes in different projects.
 func TestPackageModulesAreShared(t *testing.T) {
 	reg := npmtest.NewRegistry(t)

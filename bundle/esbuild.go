@@ -33,6 +33,7 @@ type linker struct {
 	fs         *vfs
 	nodeCompat bool
 	tsconfig   string
+	inline     bool // Project.Inline: packages bundled into the main module
 	mu         sync.Mutex
 	formats    map[string]string // vfs path -> "esm", "cjs" or ""
 	modules    map[string]string // package module name -> its file
@@ -166,7 +167,7 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 	// of its classes and state, however it is reached; its bytes depend only on the
 	// package version and what its imports resolve to); anything else (the project's own
 	// files, CommonJS, JSON, a require()) is bundled into the importer.
-	if owner(file) != "" && file != self && !require && l.format(file) == "esm" {
+	if !l.inline && owner(file) != "" && file != self && !require && l.format(file) == "esm" {
 		name := moduleName(file)
 		l.mu.Lock()
 		if _, ok := l.modules[name]; !ok {

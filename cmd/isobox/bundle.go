@@ -25,6 +25,7 @@ func cmdBundle(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	out := fs.String("o", "", "write the WorkerCode JSON to this file instead of stdout")
 	registry := fs.String("npm-registry", "", "npm registry URL (default $ISOBOX_NPM_REGISTRY, .npmrc's registry, or "+npm.DefaultRegistry+")")
 	cacheDir := fs.String("cache-dir", "", `cache directory for packages and bundles ("off": memory only; default $XDG_CACHE_HOME/isobox)`)
+	inline := fs.Bool("inline", false, "bundle the packages into the main module too (tree-shaken; nothing shared between apps)")
 	var flags multiFlag
 	fs.Var(&flags, "compatibility-flag", "compatibility flag of the worker, e.g. nodejs_compat (repeatable)")
 	fs.Usage = func() {
@@ -43,7 +44,7 @@ func cmdBundle(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return 2
 	}
-	b, err := bundleProject(ctx, pos[0], *registry, *cacheDir, flags)
+	b, err := bundleProject(ctx, pos[0], *registry, *cacheDir, bundle.Project{CompatibilityFlags: flags, Inline: *inline})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 1
@@ -72,9 +73,9 @@ func isProject(arg string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// bundleProject reads the project in dir and bundles it; registry and cacheDir are the
-// flags ("" for their defaults).
-func bundleProject(ctx context.Context, dir, registry, cacheDir string, flags []string) (*bundle.Bundle, error) {
+// bundleProject reads the project in dir and bundles it with p's options; registry and
+// cacheDir are the flags ("" for their defaults).
+func bundleProject(ctx context.Context, dir, registry, cacheDir string, p bundle.Project) (*bundle.Bundle, error) {
 	files, err := readProject(dir)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,8 @@ func bundleProject(ctx context.Context, dir, registry, cacheDir string, flags []
 		cacheDir = engine.DefaultCacheDir()
 	}
 	b := bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: cacheDir})
-	return b.Build(ctx, bundle.Project{Files: files, CompatibilityFlags: flags})
+	p.Files = files
+	return b.Build(ctx, p)
 }
 
 // serveBundler is isobox serve's Bundler: the registry of --npm-registry (or as npm picks
