@@ -31,6 +31,7 @@ type Limits struct {
 	PathDepth     int           // folders deep inside a package (default 32)
 	MetadataBytes int64         // one package's metadata document (default 64 MiB)
 	Packages      int           // packages in one install (default 5,000)
+	InstallBytes  int64         // all unpacked files of one install (default 512 MiB)
 	Download      time.Duration // one metadata or tarball download (default 60 s)
 }
 
@@ -53,6 +54,7 @@ func (l Limits) withDefaults() Limits {
 	defi(&l.PathDepth, 32)
 	def(&l.MetadataBytes, 64<<20)
 	defi(&l.Packages, 5000)
+	def(&l.InstallBytes, 512<<20)
 	if l.Download <= 0 {
 		l.Download = 60 * time.Second
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -433,6 +434,7 @@ func (c *Client) prefetch(ctx context.Context, names []string) {
 func (c *Client) fetchAll(ctx context.Context, t *Tree) error {
 	paths := slices.Sorted(maps.Keys(t.Packages))
 	errs := make([]error, len(paths))
+	var total atomic.Int64
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for i, p := range paths {
@@ -454,6 +456,14 @@ func (c *Client) fetchAll(ctx context.Context, t *Tree) error {
 			files, err := c.Tarball(ctx, pk.ID(), u, in)
 			if err != nil {
 				errs[i] = err
+				return
+			}
+			n := int64(0)
+			for _, b := range files {
+				n += int64(len(b))
+			}
+			if total.Add(n) > c.cfg.Limits.InstallBytes {
+				errs[i] = isoerr.New(isoerr.BundleFailed, "the project's packages unpack to more than %d bytes (at %s)", c.cfg.Limits.InstallBytes, pk.ID())
 				return
 			}
 			pk.Files = files

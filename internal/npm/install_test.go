@@ -212,6 +212,22 @@ func TestHostileTarballs(t *testing.T) {
 	}
 }
 
+// The packages of one install together are bounded, not only each one.
+func TestInstallBytesLimit(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	big := strings.Repeat("x", 600<<10)
+	reg.Add("a", "1.0.0", npmtest.Version{Files: map[string]string{"a.js": big}})
+	reg.Add("b", "1.0.0", npmtest.Version{Files: map[string]string{"b.js": big}})
+	c := npm.NewClient(npm.Config{Registry: reg.URL, Limits: npm.Limits{InstallBytes: 1 << 20}}, nil)
+	_, err := c.Install(context.Background(), []byte(`{"dependencies":{"a":"1","b":"1"}}`), nil)
+	if isoerr.CodeOf(err) != isoerr.BundleFailed || !strings.Contains(err.Error(), "unpack to more than 1048576 bytes") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := c.Install(context.Background(), []byte(`{"dependencies":{"a":"1"}}`), nil); err != nil {
+		t.Fatalf("one package within the limit: %v", err)
+	}
+}
+
 func TestCaches(t *testing.T) {
 	reg := npmtest.NewRegistry(t)
 	reg.Add("a", "1.0.0", npmtest.Version{Files: map[string]string{"index.js": "export default 1"}})
