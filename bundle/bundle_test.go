@@ -66,6 +66,10 @@ func publish(reg *npmtest.Registry) {
 		"package.json": `{"name":"loop","version":"1.0.0","type":"module","main":"i.js","imports":{"#a":"#a"}}`,
 		"i.js":         `import "#a"`,
 	}})
+	reg.Add("escape", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"escape","version":"1.0.0","type":"module","main":"i.js","imports":{"#x":"./../greet@1.2.0/worker.js"}}`,
+		"i.js":         `export * from "#x"`,
+	}})
 	reg.Add("uses-node", "1.0.0", npmtest.Version{Files: map[string]string{
 		"package.json": `{"name":"uses-node","version":"1.0.0","type":"module","main":"i.js"}`,
 		"i.js":         `import { Buffer } from "node:buffer"; export const b = Buffer`,
@@ -311,6 +315,8 @@ func TestBuildErrors(t *testing.T) {
 		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, []string{"nodejs_compat"},
 			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): isobox's runtime does not provide it`, "uses-node@1.0.0/i.js", 1, 24},
 		{"no entry", map[string]string{"package.json": `{}`, "lib.js": ``}, nil, "the project has no entry", "", 0, 0},
+		{"imports map out of the package", map[string]string{"package.json": `{"dependencies":{"escape":"1","greet":"1.2.0"}}`, "index.js": `import "escape"`}, nil,
+			`maps to ./../greet@1.2.0/worker.js, which does not exist in its package`, "escape@1.0.0/i.js", 1, 15},
 		{"imports map loop", map[string]string{"package.json": `{"dependencies":{"loop":"1"}}`, "index.js": `import "loop"`}, nil,
 			`"#a" imported by package loop@1.0.0 (loop@1.0.0/i.js): its imports map maps it to another #name`, "loop@1.0.0/i.js", 1, 8},
 		{"bad main", map[string]string{"package.json": `{"main":"dist/x.js"}`}, nil, `package.json's main is "dist/x.js"`, "", 0, 0},

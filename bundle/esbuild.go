@@ -114,8 +114,8 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 			return l.resolve(self, api.OnResolveArgs{Path: t, Importer: from, Kind: args.Kind})
 		}
 		f, ok := l.fs.file(path.Join(pkgDir(fromID), t))
-		if !ok {
-			return api.OnResolveResult{}, fmt.Errorf("%q imported by %s maps to %s, which does not exist", spec, who(from), t)
+		if !ok || !strings.HasPrefix(f, pkgDir(fromID)+"/") {
+			return api.OnResolveResult{}, fmt.Errorf("%q imported by %s maps to %s, which does not exist in its package", spec, who(from), t)
 		}
 		file = f
 	default:
@@ -127,7 +127,7 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 			case string:
 				if strings.HasPrefix(r, "./") {
 					f, ok := l.fs.file(path.Join(pkgDir(fromID), r))
-					if !ok {
+					if !ok || !strings.HasPrefix(f, pkgDir(fromID)+"/") {
 						return api.OnResolveResult{}, fmt.Errorf("package %s maps %q to %s in its browser field, which does not exist", fromID, spec, r)
 					}
 					file = f
