@@ -27,6 +27,8 @@ func TestPutWorkerFiles(t *testing.T) {
 	ctx := context.Background()
 	project := api.WorkerCode{Files: map[string]string{
 		"package.json": `{"dependencies":{"tiny-math":"^1"}}`,
+		// The operator picks the registry: a project's .npmrc does not send the server elsewhere.
+		".npmrc": "registry=http://127.0.0.1:1/\n",
 		"src/index.ts": `import { square } from "tiny-math";
 export default { fetch(req: Request): Response { return new Response(String(square(Number(new URL(req.url).searchParams.get("n"))))) } }`,
 	}}
