@@ -26,6 +26,14 @@ type WorkerCode struct {
 	// adds. Absent or null: the server's default policy, which denies everything unless
 	// the operator set one. The server checks it strictly (invalid_worker_code).
 	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
+	// Files is a project to bundle instead of modules: its files by relative path
+	// ("package.json", "src/index.ts"). PUT /v1/workers/{id} and POST /v1/bundle install
+	// its npm dependencies and bundle it (package bundle) into MainModule and Modules;
+	// give either Files or MainModule and Modules.
+	Files map[string]string `json:"files,omitempty"`
+	// SourceHash is "sha256:<hex>" of the project a stored worker was bundled from (its
+	// files and compatibility settings): set by the server, equal for equal projects.
+	SourceHash string `json:"sourceHash,omitempty"`
 }
 
 // ModuleType is the kind of a module: how its content is read and what it exports.

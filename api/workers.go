@@ -14,6 +14,18 @@ type Worker struct {
 	Code      *WorkerCode `json:"code,omitempty"`
 }
 
+// Bundle is the answer of POST /v1/bundle: the WorkerCode a project bundles to (its
+// files, env, limits and globalOutbound as sent, the bundle as MainModule and Modules).
+type Bundle struct {
+	Code WorkerCode `json:"code"`
+	// SourceHash is "sha256:<hex>" of the project's files and compatibility settings.
+	SourceHash string `json:"sourceHash"`
+	// Packages are the npm packages installed, as name@version, sorted.
+	Packages []string `json:"packages"`
+	// Cached says that the bundle came from the server's cache (no install, no esbuild).
+	Cached bool `json:"cached"`
+}
+
 // WorkerList is a page of GET /v1/workers, ordered by id. Next, when set, is the id to
 // pass as `after` for the next page.
 type WorkerList struct {

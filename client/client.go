@@ -104,14 +104,17 @@ func (c *Client) WithMaxResponseBytes(n int64) *Client {
 // URL returns the absolute URL of an API path such as "/v1/workers".
 func (c *Client) URL(path string) string { return c.base.String() + path }
 
-// PutWorker stores code under id, replacing any code stored there before.
+// PutWorker stores code under id, replacing any code stored there before. Code with Files
+// (a project) is installed and bundled by the server first (see Bundle); the stored code's
+// SourceHash is then the hash of the project.
 //
 // # Errors
 //
 // invalid_request for a bad id (api.CheckWorkerID, checked before sending) or malformed
 // code JSON, invalid_worker_code when the code cannot be loaded as given (missing main
 // module, bad module, not UTF-8, a globalOutbound that is not a valid egress policy),
-// code_too_large, env_too_large, request_too_large. Nothing is stored when it fails.
+// bundle_failed for Files that cannot be bundled, code_too_large, env_too_large,
+// request_too_large. Nothing is stored when it fails.
 func (c *Client) PutWorker(ctx context.Context, id string, code api.WorkerCode) (*api.Worker, error) {
 	p, err := workerPath(id)
 	if err != nil {
@@ -122,6 +125,23 @@ func (c *Client) PutWorker(ctx context.Context, id string, code api.WorkerCode) 
 		return nil, err
 	}
 	return &w, nil
+}
+
+// Bundle installs and bundles a project (code.Files: package.json, sources,
+// package-lock.json) on the server and returns its WorkerCode, without storing it. To
+// store one, PutWorker the same code with Files: the server bundles it the same way.
+//
+// # Errors
+//
+// bundle_failed when the project cannot be installed or bundled: the message starts with
+// file:line:col for a syntax error and names a missing package, version or file;
+// invalid_request without files; invalid_worker_code when the bundle does not compile.
+func (c *Client) Bundle(ctx context.Context, code api.WorkerCode) (*api.Bundle, error) {
+	var b api.Bundle
+	if err := c.Do(ctx, http.MethodPost, "/v1/bundle", code, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // GetWorker returns the stored worker id with its code, or a not_found error.

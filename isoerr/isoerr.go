@@ -44,6 +44,9 @@ const (
 	Overloaded Code = "overloaded"
 	// Canceled: the caller canceled the invocation.
 	Canceled Code = "canceled"
+	// BundleFailed: a project could not be installed or bundled (a syntax error at
+	// file:line:col, a package, version or file that does not exist, a refused tarball).
+	BundleFailed Code = "bundle_failed"
 	// NotImplemented: the feature exists in the API but not yet in this build.
 	NotImplemented Code = "not_implemented"
 	// Internal: a bug or an unexpected failure inside isobox.

@@ -162,6 +162,14 @@ func clientCalls(t *testing.T, upURL string, policy json.RawMessage, withSecret 
 			}
 			return nil
 		}, &api.EgressAudit{}},
+		{"POST /v1/bundle", func(ctx context.Context, c *client.Client) error {
+			b, err := c.Bundle(ctx, api.WorkerCode{Files: map[string]string{"package.json": `{"main":"src/w.ts"}`,
+				"src/w.ts": `const n: number = 2; export default { twice(x: number) { return x * n } }`}})
+			if err != nil {
+				return err
+			}
+			return want([]any{b.Code.MainModule, len(b.Code.Modules), b.SourceHash[:7], b.Packages == nil}, []any{"index.js", 1, "sha256:", false})
+		}, &api.Bundle{}},
 		{"POST /v1/run", func(ctx context.Context, c *client.Client) error {
 			before := withSecret.Load()
 			out, err := c.Run(ctx, api.RunRequest{Worker: &fetchUp, Request: &api.FetchRequest{URL: "http://w/up"}})

@@ -15,7 +15,7 @@ import (
 // restarted under it (retry); 500 a bug in isobox.
 func StatusOf(code isoerr.Code) int {
 	switch code {
-	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode:
+	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode, isoerr.BundleFailed:
 		return http.StatusBadRequest
 	case isoerr.Unauthorized:
 		return http.StatusUnauthorized

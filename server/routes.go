@@ -54,6 +54,7 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/v1/secrets/{name}", s.handleDeleteSecret},
 
 		{"POST", "/v1/run", s.handleRun},
+		{"POST", "/v1/bundle", s.handleBundle},
 		{"POST", "/v1/codemode/execute", s.handleCodemodeExecute},
 		{"POST", "/mcp", s.handleMCP},
 

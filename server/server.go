@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/isobox/isobox/bundle"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,6 +113,10 @@ type Config struct {
 	// execute tool (codemode/config opens them from a file). nil: none. Not closed by the
 	// server.
 	Codemode *codemode.Connectors
+	// Bundler installs and bundles the projects of PUT /v1/workers/{id} with files and of
+	// POST /v1/bundle. nil: one with npm's registry (or $ISOBOX_NPM_REGISTRY, ~/.npmrc)
+	// that caches packages and bundles under CacheDir.
+	Bundler *bundle.Bundler
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Bundler == nil {
+		c.Bundler = defaultBundler(c.CacheDir)
 	}
 	return c
 }

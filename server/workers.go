@@ -28,6 +28,9 @@ type codeBody struct {
 // code checks the body and returns the WorkerCode and egress policy it describes.
 func (b *codeBody) code() (loader.WorkerCode, *egress.Policy, error) {
 	code := loader.FromAPI(b.WorkerCode)
+	if len(b.Files) > 0 {
+		return code, nil, isoerr.New(isoerr.InvalidRequest, "files (a project) are bundled by PUT /v1/workers/{id} and POST /v1/bundle only: send the bundle's mainModule and modules here")
+	}
 	p, err := parsePolicy(b.GlobalOutbound)
 	if err != nil {
 		return code, nil, err
@@ -81,7 +84,13 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body codeBody
-	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
+	if err := s.decodeCode(w, r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	// A project (files) is bundled first, then checked and stored like any code, with the
+	// hash of its sources.
+	if _, err := s.bundleFiles(r.Context(), &body.WorkerCode); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -23,6 +23,8 @@ const usage = `isobox runs AI-written code in fast, isolated sandboxes.
 
 Usage:
   isobox run [flags] MAIN.js [OTHER_MODULES...]   load files as one worker and call it
+  isobox run [flags] DIR                          install, bundle and call a project (package.json)
+  isobox bundle [-o FILE] DIR                     print a project's bundled WorkerCode JSON
   isobox eval [flags] 'CODE'                      run a snippet, print its value as JSON
   isobox session create|list|fork|drop ...        manage sessions (eval --session NAME runs in one)
   isobox bench [--json]                           measure start-up, calls and memory
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "bundle":
+		return cmdBundle(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return cmdEval(ctx, args[1:], stdout, stderr)
 	case "bench":

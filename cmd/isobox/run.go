@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/engine/js"
 	"github.com/isobox/isobox/internal/jsnorm"
@@ -98,8 +99,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var envs, headers multiFlag
 	fs.Var(&envs, "env", "KEY=VALUE put into the worker's env (repeatable)")
 	fs.Var(&headers, "header", "'Name: value' request header (repeatable)")
+	registry := fs.String("npm-registry", "", "for a project DIR: the npm registry (default $ISOBOX_NPM_REGISTRY, .npmrc, registry.npmjs.org)")
+	inline := fs.Bool("inline", false, "for a project DIR: bundle its packages into the main module (see isobox bundle)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n\nLoads the files as one worker and calls its fetch handler, or an RPC method. MAIN.js (or\n.ts) is the main module; the files it imports by relative path are found on disk, and\nevery module is named by its path relative to MAIN's folder. Other files (text, data)\nmay be listed too.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n       isobox run [flags] DIR\n\nA DIR with a package.json is installed and bundled first (see isobox bundle).\n\nLoads the files as one worker and calls its fetch handler, or an RPC method. MAIN.js (or\n.ts) is the main module; the files it imports by relative path are found on disk, and\nevery module is named by its path relative to MAIN's folder. Other files (text, data)\nmay be listed too.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterleaved(fs, args)
@@ -114,8 +117,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	code, err := readWorker(files)
-	if err != nil {
+	var code loader.WorkerCode
+	if len(files) == 1 && isProject(files[0]) {
+		b, err := bundleProject(ctx, files[0], *registry, c.cacheDir, bundle.Project{Inline: *inline})
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: %v\n", err)
+			return 1
+		}
+		code = loader.FromAPI(b.Code)
+	} else if code, err = readWorker(files); err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 2
 	}
