@@ -107,7 +107,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.compile(r.Context(), code); err != nil {
+	if err := s.sb.Compile(r.Context(), code); err != nil {
 		writeError(w, err)
 		return
 	}
