@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +33,28 @@ var cacheDir string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) == "1" {
+		if prof := os.Getenv("ISOBOX_SANDBOXPROC_PROFILE_WORKER"); prof != "" { // bench_test.go
+			f, err := os.Create(prof)
+			if err != nil {
+				panic(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				panic(err)
+			}
+			// The supervisor kills a worker once its connection closes: the profile ends
+			// after a fixed time instead.
+			time.AfterFunc(3*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+		if tr := os.Getenv("ISOBOX_SANDBOXPROC_TRACE_WORKER"); tr != "" { // bench_test.go
+			f, err := os.Create(tr)
+			if err != nil {
+				panic(err)
+			}
+			if err := trace.Start(f); err != nil {
+				panic(err)
+			}
+			time.AfterFunc(2*time.Second, func() { trace.Stop(); f.Close() })
+		}
 		if err := ServeWorkerFD(context.Background(), nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
