@@ -399,7 +399,7 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		c.timer.Stop()
 		pr.stopCPU(c)
 		var m resultMsg
-		if err := json.Unmarshal(payload, &m); err != nil {
+		if err := decodeResult(payload, &m); err != nil {
 			m = resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad result: %v", err)}
 		}
 		c.res <- m
@@ -741,7 +741,7 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
 	}
-	if err := pr.c.sendJSON(msgInvoke, c.id, m); err != nil {
+	if err := pr.c.sendInvoke(c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
 		_ = pr.cmd.Process.Kill()
 	}
@@ -963,7 +963,7 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 	}
 	pr.calls[c.id] = c
 	pr.mu.Unlock()
-	if err := pr.c.sendJSON(msgInvoke, c.id, &invokeMsg{Op: "stats"}); err != nil {
+	if err := pr.c.sendInvoke(c.id, &invokeMsg{Op: "stats"}); err != nil {
 		return nil, err
 	}
 	select {

@@ -76,15 +76,46 @@ func (c *conn) send(typ byte, id uint64, payload []byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	n := headerSize + len(payload)
-	if cap(c.buf) < n || cap(c.buf) > 1<<20 && n < 1<<16 {
-		c.buf = make([]byte, n)
+	return c.writeLocked(typ, id, append(c.frame(), payload...))
+}
+
+// sendInvoke writes an invokeMsg in binary form, encoded straight into the write buffer.
+func (c *conn) sendInvoke(id uint64, m *invokeMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(msgInvoke, id, appendInvoke(c.frame(), m))
+}
+
+// sendResult writes a resultMsg in binary form, encoded straight into the write buffer.
+func (c *conn) sendResult(id uint64, m *resultMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(msgResult, id, appendResult(c.frame(), m))
+}
+
+// frame returns the write buffer with room for a header (c.wmu held).
+func (c *conn) frame() []byte {
+	if cap(c.buf) < headerSize {
+		c.buf = make([]byte, 0, 4<<10)
 	}
-	b := c.buf[:n]
-	binary.BigEndian.PutUint32(b, uint32(len(payload)))
+	return c.buf[:headerSize]
+}
+
+// writeLocked fills in the header of b (a frame of type typ that frame returned, payload
+// appended) and writes it (c.wmu held). A large buffer is not kept.
+func (c *conn) writeLocked(typ byte, id uint64, b []byte) error {
+	n := len(b) - headerSize
+	if cap(b) <= 1<<20 {
+		c.buf = b[:0]
+	} else {
+		c.buf = nil
+	}
+	if n > maxFrame {
+		return fmt.Errorf("sandboxproc: frame of %d bytes is larger than %d", n, maxFrame)
+	}
+	binary.BigEndian.PutUint32(b, uint32(n))
 	b[4] = typ
 	binary.BigEndian.PutUint64(b[5:], id)
-	copy(b[headerSize:], payload)
 	_, err := c.rw.Write(b)
 	return err
 }

@@ -148,8 +148,8 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 	switch typ {
 	case msgInvoke:
 		var m invokeMsg
-		if err := json.Unmarshal(payload, &m); err != nil {
-			_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
+		if err := decodeInvoke(payload, &m); err != nil {
+			_ = w.c.sendResult(id, &resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
 			return
 		}
 		cctx, cancel := context.WithCancel(ctx)
@@ -246,9 +246,9 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 	if m.Op == "stats" {
 		out.Extra, _ = json.Marshal(w.l.Stats())
 	}
-	if err := w.c.sendJSON(msgResult, id, out); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := w.c.sendResult(id, &out); err != nil && !errors.Is(err, net.ErrClosed) {
 		// The frame is too large or the supervisor is gone; tell it what it can read.
-		_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.OutputLimitExceeded, "the result does not fit a frame: %v", err)})
+		_ = w.c.sendResult(id, &resultMsg{None: true, Err: isoerr.New(isoerr.OutputLimitExceeded, "the result does not fit a frame: %v", err)})
 	}
 }
 
