@@ -32,18 +32,23 @@ const workerEnv = "ISOBOX_SANDBOXPROC_TEST_WORKER"
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(burnEnv) == "1" {
+		burn()
+	}
 	if os.Getenv(workerEnv) == "1" {
 		if prof := os.Getenv("ISOBOX_SANDBOXPROC_PROFILE_WORKER"); prof != "" { // bench_test.go
-			f, err := os.Create(prof)
-			if err != nil {
-				panic(err)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				panic(err)
-			}
-			// The supervisor kills a worker once its connection closes: the profile ends
-			// after a fixed time instead.
-			time.AfterFunc(3*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+			// From 2 s after the start (the engine is up) for 3 s: the supervisor kills a
+			// worker once its connection closes, so the profile cannot end with it.
+			time.AfterFunc(2*time.Second, func() {
+				f, err := os.Create(prof)
+				if err != nil {
+					panic(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					panic(err)
+				}
+				time.AfterFunc(3*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+			})
 		}
 		if tr := os.Getenv("ISOBOX_SANDBOXPROC_TRACE_WORKER"); tr != "" { // bench_test.go
 			f, err := os.Create(tr)

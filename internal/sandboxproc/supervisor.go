@@ -211,6 +211,7 @@ type proc struct {
 	idx      int
 	cmd      *exec.Cmd
 	c        *conn
+	board    *supBoard     // nil: the process sends msgStarted frames
 	ready    chan struct{} // closed once started (or failed: startErr)
 	startErr error
 	exited   chan struct{} // closed when the process has exited and its calls failed
@@ -232,17 +233,22 @@ type call struct {
 	codeFn  func() (loader.WorkerCode, error)
 	loader  string // loader id of a stored worker
 	entry   engine.Limits
-	timer   *time.Timer
 	codeErr error // the code function's own error, returned as it is
 
-	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
-	// its CPU time when the call started, and the CPU the call may use before its process
-	// is killed (its limit; plus startupCPU on a cold start), margin excluded.
-	cpu      time.Duration
-	tid      int
-	cpu0     time.Duration
-	cpuTimer *time.Timer
-	finished bool
+	// The watchdog (guarded by proc.mu; see watch): one timer per call, for both bounds.
+	// wall is the wall time the call may take from start, and wallLimit the limit its error
+	// names; cpu is the CPU the call may use (its limit; plus startupCPU on a cold start);
+	// both before the margin. tid and cpu0 are the thread running the call in the process
+	// and its CPU time when the call started, when the process sent them in a msgStarted
+	// frame (else they are on the process's call board).
+	timer     *time.Timer
+	start     time.Time
+	wall      time.Duration
+	wallLimit time.Duration
+	cpu       time.Duration
+	tid       int
+	cpu0      time.Duration
+	finished  bool
 }
 
 // spawn makes process idx and starts it in the background.
@@ -277,9 +283,18 @@ func (pr *proc) start() error {
 	if err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
+	// The call board (fd 4 in the process): where the process posts the thread of each
+	// call for the CPU watchdog. Without one the process sends a frame per call.
+	board, err := newBoard()
+	if err != nil {
+		cfg.Logger.Warn("isobox: sandbox process without a call board: a frame per call tells the CPU watchdog", "err", err)
+	}
 	newCmd := func() *exec.Cmd {
 		cmd := cfg.Command()
 		cmd.ExtraFiles = []*os.File{theirs}
+		if board != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, board.f)
+		}
 		if cmd.Stderr == nil {
 			cmd.Stderr = os.Stderr
 		}
@@ -289,7 +304,7 @@ func (pr *proc) start() error {
 	if cacheDir == "" { // resolved here: a worker process may have an empty environment
 		cacheDir = engine.DefaultCacheDir()
 	}
-	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs))}
+	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil}
 	if cfg.ImagesDir != "" {
 		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
 	}
@@ -299,16 +314,18 @@ func (pr *proc) start() error {
 	cmd, nsReport, err := confine.Start(newCmd)
 	if err != nil {
 		nc.Close()
+		board.close()
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
 	}
 	if missing := nsReport.Missing(); len(missing) > 0 {
 		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "index", pr.idx, "report", nsReport.String())
 	}
-	pr.cmd, pr.c = cmd, &conn{rw: nc}
+	pr.cmd, pr.c, pr.board = cmd, &conn{rw: nc}, board
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		nc.Close()
+		board.close()
 		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
 	}
 	// The process is ready when its engine is up (compiling QuickJS can take a second
@@ -319,6 +336,7 @@ func (pr *proc) start() error {
 		_ = cmd.Process.Kill()
 		werr := cmd.Wait()
 		nc.Close()
+		board.close()
 		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %v", werr, err)
 	}
 	go pr.read(nc, r)
@@ -347,13 +365,15 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	_ = pr.cmd.Process.Kill() // a process that closed its end is of no further use
 	err := pr.cmd.Wait()
 	nc.Close()
+	pr.mu.Lock() // no watchdog reads the board once pr.dead is set
+	pr.board.close()
+	pr.mu.Unlock()
 	pr.cancel()
 	for _, f := range fetches {
 		f.close()
 	}
 	for id, c := range calls {
-		c.timer.Stop()
-		pr.stopCPU(c)
+		pr.stopWatch(c)
 		e := isoerr.New(isoerr.SandboxRestarted, "the sandbox process running this call stopped (%v) and was replaced; the call did not finish: retry it", err)
 		if id == killedFor && killErr != nil {
 			e = killErr
@@ -396,8 +416,7 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if c == nil {
 			return
 		}
-		c.timer.Stop()
-		pr.stopCPU(c)
+		pr.stopWatch(c)
 		var m resultMsg
 		if err := decodeResult(payload, &m); err != nil {
 			m = resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad result: %v", err)}
@@ -407,11 +426,11 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if len(payload) != 12 {
 			return
 		}
+		// The call board was full (or there is none): the thread comes in a frame.
 		pr.mu.Lock()
-		if c := pr.calls[id]; c != nil && c.cpu > 0 && !c.finished {
+		if c := pr.calls[id]; c != nil && !c.finished {
 			c.tid = int(binary.BigEndian.Uint32(payload))
 			c.cpu0 = time.Duration(binary.BigEndian.Uint64(payload[4:]))
-			c.cpuTimer = time.AfterFunc(c.cpu+pr.p.cfg.Margin, func() { pr.checkCPU(c) })
 		}
 		pr.mu.Unlock()
 	case msgCodeReq:
@@ -472,12 +491,13 @@ func (pr *proc) sendCode(c *call) {
 			lim := pr.p.limitsOf(code.Limits, c.entry)
 			wall := lim.Wall
 			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU})
+			// A cold start loads the modules (bounded by the code's wall limit) and then
+			// runs the call: the deadline covers both, from now.
 			pr.mu.Lock()
 			c.cpu = startupCPU + lim.CPU
+			c.start, c.wall, c.wallLimit = time.Now(), 2*wall, wall
+			pr.armLocked(c)
 			pr.mu.Unlock()
-			// A cold start loads the modules (bounded by the code's wall limit) and then
-			// runs the call: the deadline covers both.
-			c.timer.Reset(2*wall + pr.p.cfg.Margin)
 		}
 	}
 	_ = pr.c.sendJSON(msgCode, c.id, m)
@@ -617,65 +637,119 @@ func (p *Pool) limitsOf(code *loader.Limits, entry engine.Limits) engine.Limits 
 	return loader.EngineLimits(code).Min(entry).Or(p.defaults)
 }
 
-// checkCPU is the CPU watchdog of call c: it reads the CPU time of the thread running the
-// call and kills the process when the call has used more than its bound plus the margin
-// (a built-in that never polls the interrupt: the engine cannot stop it, and the Go
-// garbage collector of that process waits for it); otherwise it looks again when the
-// bound could next be reached.
-func (pr *proc) checkCPU(c *call) {
+// watch is the watchdog of call c, run by its timer: it kills the process when the call
+// has run past its wall bound plus the margin, or when the thread running it has used
+// more CPU than its bound plus the margin (a built-in that never polls the interrupt: the
+// engine cannot stop it, and the Go garbage collector of that process waits for it).
+// Otherwise it sets the timer to when a bound could next be crossed. The thread's CPU
+// time is read only here, from /proc, so an ordinary call costs nothing but its timer.
+func (pr *proc) watch(c *call) {
+	margin := pr.p.cfg.Margin
 	pr.mu.Lock()
 	if pr.dead || c.finished {
 		pr.mu.Unlock()
 		return
 	}
-	tid, cpu0, bound := c.tid, c.cpu0, c.cpu+pr.p.cfg.Margin
-	pr.mu.Unlock()
-	now, err := threadCPU(pr.cmd.Process.Pid, tid)
-	if err != nil {
-		return // the process is gone; its reader fails the call
-	}
-	if used := now - cpu0; used >= bound {
-		// The call that crossed its bound may be an innocent one: while a built-in that
-		// never polls holds a thread, the goroutine asking the Go runtime to stop the world
-		// for a garbage collection waits in a loop that wakes every 100 µs, and that burns
-		// CPU on its own thread. The process is stuck either way; the limit error goes to
-		// the call that used the most CPU, the others get sandbox_restarted.
-		blame, most := c, used
-		pr.mu.Lock()
-		limit := c.cpu
-		others := make([]*call, 0, len(pr.calls))
-		for _, o := range pr.calls {
-			if o != c && o.tid != 0 && !o.finished {
-				others = append(others, o)
-			}
-		}
+	if time.Since(c.start) >= c.wall+margin {
+		limit := c.wallLimit
 		pr.mu.Unlock()
-		for _, o := range others {
-			pr.mu.Lock()
-			tid, cpu0, lim := o.tid, o.cpu0, o.cpu
-			pr.mu.Unlock()
-			if n, err := threadCPU(pr.cmd.Process.Pid, tid); err == nil && n-cpu0 > most {
-				blame, most, limit = o, n-cpu0, lim
-			}
-		}
-		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
+		pr.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", limit, margin))
 		return
-	} else {
-		pr.mu.Lock()
-		if !c.finished {
-			c.cpuTimer.Reset(max(bound-used, 5*time.Millisecond))
+	}
+	tid, cpu0, started := pr.threadOf(c)
+	bound := c.cpu + margin
+	pr.mu.Unlock()
+	var used time.Duration
+	if started && bound > margin {
+		now, err := threadCPU(pr.cmd.Process.Pid, tid)
+		if err != nil {
+			return // the process is gone; its reader fails the call
 		}
-		pr.mu.Unlock()
+		if used = now - cpu0; used >= bound {
+			pr.blame(c, used)
+			return
+		}
+	}
+	pr.mu.Lock()
+	if !c.finished {
+		pr.armAtLocked(c, used)
+	}
+	pr.mu.Unlock()
+}
+
+// armLocked sets call c's watchdog timer (pr.mu held) for a call that has used no CPU yet.
+func (pr *proc) armLocked(c *call) { pr.armAtLocked(c, 0) }
+
+// armAtLocked sets call c's timer to when it could next cross a bound, given the CPU it
+// has used (pr.mu held). A call not started yet cannot cross its CPU bound sooner than
+// that bound from now.
+func (pr *proc) armAtLocked(c *call, used time.Duration) {
+	margin := pr.p.cfg.Margin
+	next := c.wall + margin - time.Since(c.start)
+	if c.cpu > 0 {
+		next = min(next, max(c.cpu+margin-used, 5*time.Millisecond))
+	}
+	next = max(next, 0)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(next, func() { pr.watch(c) })
+	} else {
+		c.timer.Reset(next)
 	}
 }
 
-// stopCPU ends call c's CPU watchdog.
-func (pr *proc) stopCPU(c *call) {
+// threadOf returns the thread running call c and its CPU time when the call started, from
+// the call's msgStarted frame or the process's call board (pr.mu held: the board is
+// unmapped once the process is dead).
+func (pr *proc) threadOf(c *call) (tid int, cpu0 time.Duration, ok bool) {
+	if c.tid != 0 {
+		return c.tid, c.cpu0, true
+	}
+	if pr.dead {
+		return 0, 0, false
+	}
+	return pr.board.find(c.id)
+}
+
+// blame kills the process of call c, which has used used of CPU, past its bound. The call
+// that crossed its bound may be an innocent one: while a built-in that never polls holds
+// a thread, the goroutine asking the Go runtime to stop the world for a garbage collection
+// waits in a loop that wakes every 100 µs, and that burns CPU on its own thread. The
+// process is stuck either way; the limit error goes to the call that used the most CPU,
+// the others get sandbox_restarted.
+func (pr *proc) blame(c *call, used time.Duration) {
+	type running struct {
+		c         *call
+		tid       int
+		cpu0, lim time.Duration
+	}
+	blame, most := c, used
+	pr.mu.Lock()
+	limit := c.cpu
+	var others []running
+	for _, o := range pr.calls {
+		if o == c || o.finished {
+			continue
+		}
+		if tid, cpu0, ok := pr.threadOf(o); ok {
+			others = append(others, running{o, tid, cpu0, o.cpu})
+		}
+	}
+	pr.mu.Unlock()
+	for _, o := range others {
+		if n, err := threadCPU(pr.cmd.Process.Pid, o.tid); err == nil && n-o.cpu0 > most {
+			blame, most, limit = o.c, n-o.cpu0, o.lim
+		}
+	}
+	pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
+}
+
+// stopWatch ends call c's watchdog.
+func (pr *proc) stopWatch(c *call) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	c.finished = true
-	if c.cpuTimer != nil {
-		c.cpuTimer.Stop()
+	if c.timer != nil {
+		c.timer.Stop()
 	}
 }
 
@@ -721,10 +795,8 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 		}
 		pr.mu.Lock()
 		if !pr.dead {
-			on := pr
-			c.timer = time.AfterFunc(wall+p.cfg.Margin, func() {
-				on.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", wall, p.cfg.Margin))
-			})
+			c.start, c.wall, c.wallLimit = time.Now(), wall, wall
+			pr.armLocked(c)
 			pr.calls[c.id] = c
 			pr.mu.Unlock()
 			break
@@ -955,7 +1027,6 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 		return nil, err
 	}
 	c.res = make(chan resultMsg, 1)
-	c.timer = time.AfterFunc(time.Hour, func() {})
 	pr.mu.Lock()
 	if pr.dead {
 		pr.mu.Unlock()

@@ -170,6 +170,8 @@ type workerConfig struct {
 	ImagesDir    string     `json:"imagesDir,omitempty"` // "": no hibernation
 	Defaults     wireLimits `json:"defaults"`
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
+	// Board says that fd 4 is the process's call board (board_linux.go).
+	Board bool `json:"board,omitempty"`
 }
 
 // invokeMsg asks the worker process to run one call.

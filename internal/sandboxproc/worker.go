@@ -28,6 +28,10 @@ import (
 // pair (the supervisor passes it as the first of exec.Cmd.ExtraFiles).
 const WorkerFD = 3
 
+// boardFD is the call board's file descriptor in a worker process (the second of
+// exec.Cmd.ExtraFiles), when its configuration says it has one.
+const boardFD = 4
+
 // ConfineHook, when set, runs in the worker process after its engine and loader are made
 // and before it serves any call: the place where the process confines itself (Landlock,
 // seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
@@ -51,7 +55,7 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 	if err != nil {
 		return fmt.Errorf("sandboxproc: fd 3: %w", err)
 	}
-	return ServeWorker(ctx, c, confine)
+	return serveWorker(ctx, c, confine, boardFD)
 }
 
 // ServeWorker serves the supervisor on c until it closes: the worker process's main loop.
@@ -60,6 +64,11 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 //
 // When the first frame is not a configuration or the engine cannot start.
 func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook) error {
+	return serveWorker(ctx, c, confine, -1)
+}
+
+// serveWorker is ServeWorker with the call board's file descriptor (-1: none).
+func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook, bfd int) error {
 	defer c.Close()
 	r := bufio.NewReaderSize(c, 64<<10)
 	hdr := make([]byte, headerSize)
@@ -70,6 +79,12 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 	var cfg workerConfig
 	if typ != msgConfig || json.Unmarshal(payload, &cfg) != nil {
 		return errors.New("sandboxproc: the first frame is not a configuration")
+	}
+	var board *workerBoard
+	if cfg.Board && bfd >= 0 {
+		if board, err = openBoard(bfd); err != nil {
+			return err
+		}
 	}
 	e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir, Defaults: cfg.Defaults.engine()})
 	if err != nil {
@@ -105,7 +120,7 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 			return fmt.Errorf("sandboxproc: confine: %w", err)
 		}
 	}
-	w := &workerSide{c: &conn{rw: c}, l: l, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
+	w := &workerSide{c: &conn{rw: c}, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
 	defer w.abortAll()
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
@@ -126,6 +141,7 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 type workerSide struct {
 	c       *conn
 	l       *loader.Loader
+	board   *workerBoard // nil: a msgStarted frame per call
 	mu      sync.Mutex
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
@@ -218,17 +234,27 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 		w.mu.Unlock()
 		wc.cancel()
 	}()
+	slot := -1
 	if m.Op != "stats" && m.Op != "forget" {
+		// The CPU watchdog learns the thread running the call from the call board, or
+		// from a frame when the board is full or missing.
 		tid, cpu, unpin := pinThread()
 		defer unpin()
 		if tid != 0 {
-			var b [12]byte
-			binary.BigEndian.PutUint32(b[:], uint32(tid))
-			binary.BigEndian.PutUint64(b[4:], uint64(cpu))
-			_ = w.c.send(msgStarted, id, b[:])
+			if s, ok := w.board.post(id, tid, cpu); ok {
+				slot = s
+			} else {
+				var b [12]byte
+				binary.BigEndian.PutUint32(b[:], uint32(tid))
+				binary.BigEndian.PutUint64(b[4:], uint64(cpu))
+				_ = w.c.send(msgStarted, id, b[:])
+			}
 		}
 	}
 	res, err := w.run(ctx, id, wc, m)
+	if slot >= 0 {
+		w.board.clear(slot)
+	}
 	out := resultMsg{}
 	if res == nil {
 		out.None = true
