@@ -350,3 +350,67 @@ func waitStopped(t *testing.T, pid int) {
 	}
 	t.Fatalf("process %d did not stop", pid)
 }
+
+// waitFor polls cond until it holds; it fails the test after a minute (a bound far above
+// any process start, only so that a broken pool does not hang the suite).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 6000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+// A pre-started spare takes the place of a killed process: the spare's pid becomes the
+// index's, it uses the index's images folder (a worker hibernated by the killed process
+// comes back from its image there), and a new spare appears.
+func TestSpareTakesKilledPlace(t *testing.T) {
+	images := t.TempDir()
+	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: cacheDir, ImagesDir: images,
+		MemoryBudget: 1, // every idle sandbox is evicted at once, and hibernated
+		Defaults:     enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	stub := p.Get("counter@v1", func() (loader.WorkerCode, error) { return jsCode(counter), nil })
+	for i := 1; i <= 2; i++ {
+		if res, err := stub.Call(ctx, "inc", nil); err != nil || string(res.Value) != fmt.Sprint(i) {
+			t.Fatalf("call %d: %v %s", i, err, res.Value)
+		}
+	}
+	waitFor(t, "a hibernated worker", func() bool { return p.Stats().Hibernated >= 1 })
+	waitFor(t, "a spare", func() bool { return p.Spare() != 0 })
+	spare, old := p.Spare(), p.Processes()[0]
+	if spare == old {
+		t.Fatalf("the spare is process 0 (%d)", spare)
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var res *loader.Result
+	waitFor(t, "an answer after the kill", func() bool {
+		res, err = stub.Call(ctx, "inc", nil)
+		if isoerr.CodeOf(err) == isoerr.SandboxRestarted { // sent before the death was seen
+			return false
+		}
+		if err != nil {
+			t.Fatalf("after the kill: %v", err)
+		}
+		return true
+	})
+	if !res.Resumed || string(res.Value) != "3" {
+		t.Fatalf("after the kill: value %s resumed=%v, want 3 from the image in the index's folder", res.Value, res.Resumed)
+	}
+	if now := p.Processes()[0]; now != spare {
+		t.Fatalf("process 0 is %d, want the spare %d", now, spare)
+	}
+	if p.Restarts() != 1 {
+		t.Fatalf("restarts = %d", p.Restarts())
+	}
+	waitFor(t, "a new spare", func() bool { s := p.Spare(); return s != 0 && s != spare && s != old })
+}

@@ -63,6 +63,7 @@ type Pool struct {
 	defaults engine.Limits
 	mu       sync.Mutex
 	procs    []*proc
+	spare    *proc            // started, not placed yet: the next replacement (nil while none)
 	routes   map[string]route // outbound transport and wall limit per loader id or call route
 	closed   bool
 	nextCall atomic.Uint64
@@ -109,7 +110,68 @@ func New(cfg Config) (*Pool, error) {
 	for i := range p.procs {
 		p.procs[i] = p.spawn(i)
 	}
+	go func() { // the spare starts once the others are up: they come first
+		for _, pr := range p.procs {
+			<-pr.ready
+		}
+		p.newSpare()
+	}()
 	return p, nil
+}
+
+// Spare returns the pid of the spare process once its engine is up (0 while there is
+// none): the process that takes the place of the next one to die.
+func (p *Pool) Spare() int {
+	p.mu.Lock()
+	sp := p.spare
+	p.mu.Unlock()
+	if sp == nil {
+		return 0
+	}
+	select {
+	case <-sp.up:
+	default:
+		return 0
+	}
+	select {
+	case <-sp.exited:
+		return 0
+	default:
+		return sp.cmd.Process.Pid
+	}
+}
+
+// newSpare starts a spare process unless there is one (or the pool is closed).
+func (p *Pool) newSpare() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.spare != nil {
+		return
+	}
+	p.spare = p.spawn(-1)
+}
+
+// replaceLocked returns the process that takes index idx (p.mu held): the spare when
+// there is one, which is then assigned idx and replaced by a new spare in the background;
+// else a new process. The spare has its engine up already (or is about to), so the calls
+// of idx wait for no engine start.
+func (p *Pool) replaceLocked(idx int) *proc {
+	sp := p.spare
+	p.spare = nil
+	if sp != nil {
+		select {
+		case <-sp.exited: // died unplaced
+			sp = nil
+		default:
+		}
+	}
+	if sp == nil {
+		return p.spawn(idx)
+	}
+	sp.idx = idx
+	close(sp.assigned)
+	go p.newSpare()
+	return sp
 }
 
 // Processes returns the pids of the worker processes that are up (0 for one starting or
@@ -167,7 +229,13 @@ func (p *Pool) Close(ctx context.Context) {
 	}
 	p.closed = true
 	procs := append([]*proc(nil), p.procs...)
+	spare := p.spare
+	p.spare = nil
 	p.mu.Unlock()
+	if spare != nil { // not placed: it holds nothing
+		spare.cancel()
+		<-spare.exited
+	}
 	for _, pr := range procs {
 		<-pr.ready
 		if pr.startErr == nil {
@@ -207,12 +275,16 @@ func (p *Pool) Place(id string) int { return p.placeOf("", id) }
 
 // proc is one worker process as the supervisor sees it.
 type proc struct {
-	p        *Pool
-	idx      int
+	p   *Pool
+	idx int // its index; -1 for a spare until assigned is closed
+	// assigned is closed once idx is set: at once, or when a spare takes a place. The
+	// process makes its loader (with the index's images folder) and confines itself then.
+	assigned chan struct{}
 	cmd      *exec.Cmd
 	c        *conn
 	board    *supBoard     // nil: the process sends msgStarted frames
-	ready    chan struct{} // closed once started (or failed: startErr)
+	up       chan struct{} // closed once its engine is up
+	ready    chan struct{} // closed once started and assigned (or failed: startErr)
 	startErr error
 	exited   chan struct{} // closed when the process has exited and its calls failed
 	ctx      context.Context
@@ -253,22 +325,39 @@ type call struct {
 
 // spawn makes process idx and starts it in the background.
 func (p *Pool) spawn(idx int) *proc {
-	pr := &proc{p: p, idx: idx, ready: make(chan struct{}), exited: make(chan struct{}),
-		calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+	pr := &proc{p: p, idx: idx, assigned: make(chan struct{}), up: make(chan struct{}), ready: make(chan struct{}),
+		exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+	if idx >= 0 {
+		close(pr.assigned)
+	}
 	pr.ctx, pr.cancel = context.WithCancel(context.Background())
 	go func() {
 		pr.startErr = pr.start()
 		close(pr.ready)
-		if pr.startErr != nil {
-			p.cfg.Logger.Error("isobox: sandbox process did not start", "index", idx, "err", pr.startErr)
-			pr.mu.Lock()
-			pr.dead = true
-			pr.mu.Unlock()
-			close(pr.exited)
+		if pr.startErr == nil {
+			return
 		}
+		pr.mu.Lock()
+		pr.dead = true
+		pr.mu.Unlock()
+		close(pr.exited)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return
+		}
+		if p.spare == pr { // a spare that died unplaced: another, after a pause
+			p.spare = nil
+			time.AfterFunc(spareRetry, p.newSpare)
+		}
+		p.cfg.Logger.Error("isobox: sandbox process did not start", "index", pr.idx, "err", pr.startErr)
 	}()
 	return pr
 }
+
+// spareRetry is the pause before a new spare when one died before taking a place (a
+// binary that cannot start does not spin).
+const spareRetry = time.Second
 
 func (pr *proc) start() error {
 	cfg := pr.p.cfg
@@ -277,10 +366,10 @@ func (pr *proc) start() error {
 		return fmt.Errorf("sandboxproc: socketpair: %w", err)
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "sandbox-process"), os.NewFile(uintptr(fds[1]), "supervisor")
-	defer theirs.Close()
 	nc, err := net.FileConn(mine)
 	mine.Close()
 	if err != nil {
+		theirs.Close()
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
 	// The call board (fd 4 in the process): where the process posts the thread of each
@@ -305,13 +394,11 @@ func (pr *proc) start() error {
 		cacheDir = engine.DefaultCacheDir()
 	}
 	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil}
-	if cfg.ImagesDir != "" {
-		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
-	}
 	// New namespaces where the kernel allows (user, mount, net, IPC, UTS; the ladder falls
 	// back, and the report says what was applied); the worker confines itself further
 	// (ConfineHook) once its engine is up.
 	cmd, nsReport, err := confine.Start(newCmd)
+	theirs.Close() // the process has its copy: its death is then the end of the stream
 	if err != nil {
 		nc.Close()
 		board.close()
@@ -328,16 +415,54 @@ func (pr *proc) start() error {
 		board.close()
 		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
 	}
-	// The process is ready when its engine is up (compiling QuickJS can take a second
-	// without a cache): until then calls wait in process(), not on their deadline.
-	r := bufio.NewReaderSize(nc, 64<<10)
-	hdr := make([]byte, headerSize)
-	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgReady {
+	fail := func(err error) error {
 		_ = cmd.Process.Kill()
 		werr := cmd.Wait()
 		nc.Close()
 		board.close()
-		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %v", werr, err)
+		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %w", werr, err)
+	}
+	// The process's engine comes up first (compiling QuickJS can take a second without a
+	// cache): until the process is ready calls wait in process(), not on their deadline.
+	r := bufio.NewReaderSize(nc, 64<<10)
+	hdr := make([]byte, headerSize)
+	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgEngineUp {
+		return fail(fmt.Errorf("no engine: frame %d, %v", typ, err))
+	}
+	close(pr.up)
+	// Then it waits for its index (a spare, until it takes a place): the index decides its
+	// images folder, which its loader hibernates to and its confinement leaves writable.
+	next := make(chan error, 1)
+	go func() {
+		typ, _, _, err := readFrame(r, hdr)
+		if err == nil && typ != msgReady {
+			err = fmt.Errorf("frame %d instead of ready", typ)
+		}
+		next <- err
+	}()
+	select {
+	case <-pr.assigned:
+	case err := <-next: // a spare that died (or spoke) before taking a place
+		if err == nil {
+			err = errors.New("ready before it was assigned")
+		}
+		return fail(err)
+	case <-pr.ctx.Done(): // the pool closed with this spare unplaced
+		_ = cmd.Process.Kill()
+		<-next
+		return fail(errors.New("closed"))
+	}
+	am := assignMsg{}
+	if cfg.ImagesDir != "" {
+		am.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
+	}
+	if err := pr.c.sendJSON(msgAssign, 0, am); err != nil {
+		_ = cmd.Process.Kill()
+		<-next
+		return fail(err)
+	}
+	if err := <-next; err != nil {
+		return fail(err)
 	}
 	go pr.read(nc, r)
 	return nil
@@ -383,9 +508,9 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	p := pr.p
 	p.mu.Lock()
 	if !p.closed && p.procs[pr.idx] == pr {
-		p.cfg.Logger.Warn("isobox: sandbox process exited; starting a replacement", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
+		p.cfg.Logger.Warn("isobox: sandbox process exited; the spare takes its place", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
 		p.restarts.Add(1)
-		p.procs[pr.idx] = p.spawn(pr.idx)
+		p.procs[pr.idx] = p.replaceLocked(pr.idx)
 	}
 	p.mu.Unlock()
 	close(pr.exited) // after the replacement is in place: process() waits for it
@@ -776,7 +901,7 @@ func (p *Pool) process(ctx context.Context, idx int) (*proc, error) {
 		}
 		p.mu.Lock()
 		if p.procs[idx] == pr && !p.closed {
-			p.procs[idx] = p.spawn(idx)
+			p.procs[idx] = p.replaceLocked(idx)
 		}
 		p.mu.Unlock()
 	}

@@ -30,21 +30,23 @@ import (
 // (assigned by the worker process); the type says which.
 const (
 	// supervisor -> worker process
-	msgConfig    byte = 1 // id 0: workerConfig, first frame of a connection
-	msgInvoke    byte = 2 // id call: invokeMsg
-	msgCancel    byte = 3 // id call: the caller gave up
-	msgCode      byte = 4 // id call: codeMsg, the answer to msgCodeReq
-	msgFetchHead byte = 5 // id request: fetchHead, the answer to msgFetch
-	msgBodyChunk byte = 6 // id request: raw body bytes; an empty payload ends the body
-	msgBodyError byte = 7 // id request: the body failed (payload: message)
+	msgConfig    byte = 1  // id 0: workerConfig, first frame of a connection
+	msgInvoke    byte = 2  // id call: invokeMsg
+	msgCancel    byte = 3  // id call: the caller gave up
+	msgCode      byte = 4  // id call: codeMsg, the answer to msgCodeReq
+	msgFetchHead byte = 5  // id request: fetchHead, the answer to msgFetch
+	msgBodyChunk byte = 6  // id request: raw body bytes; an empty payload ends the body
+	msgBodyError byte = 7  // id request: the body failed (payload: message)
+	msgAssign    byte = 13 // id 0: assignMsg, the process's place (after msgEngineUp)
 	// worker process -> supervisor
 	msgResult    byte = 20 // id call: resultMsg
 	msgCodeReq   byte = 21 // id call: the call needs its worker's code (a cold start)
 	msgFetch     byte = 22 // id request: fetchMsg, an outbound fetch() of the sandbox
 	msgBodyRead  byte = 23 // id request: send the next chunk of the response body
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
-	msgReady     byte = 25 // id 0: the engine and loader are up; calls may come
-	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns)
+	msgReady     byte = 25 // id 0: the loader is up and the process confined; calls may come
+	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns), when the call board is full or missing
+	msgEngineUp  byte = 34 // id 0: the engine is up; the process waits for msgAssign
 )
 
 // headerSize is the framing's header: payload length, type, id.
@@ -164,14 +166,21 @@ func (w wireLimits) engine() engine.Limits {
 	return engine.Limits{CPU: time.Duration(w.CPU), Wall: time.Duration(w.Wall), Memory: w.Memory, SubRequests: w.SubRequests, Output: w.Output, Logs: w.Logs}
 }
 
-// workerConfig is the first frame: what the worker process's engine and loader need.
+// workerConfig is the first frame: what the worker process's engine and loader need,
+// but for its place (assignMsg).
 type workerConfig struct {
 	CacheDir     string     `json:"cacheDir,omitempty"`
-	ImagesDir    string     `json:"imagesDir,omitempty"` // "": no hibernation
 	Defaults     wireLimits `json:"defaults"`
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
 	// Board says that fd 4 is the process's call board (board_linux.go).
 	Board bool `json:"board,omitempty"`
+}
+
+// assignMsg gives a process its place, once its engine is up: at once, or when a spare
+// takes the place of a process that died. The process then makes its loader and confines
+// itself (its read-write folders: the cache and ImagesDir).
+type assignMsg struct {
+	ImagesDir string `json:"imagesDir,omitempty"` // "": no hibernation
 }
 
 // invokeMsg asks the worker process to run one call.

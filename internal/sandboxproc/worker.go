@@ -35,7 +35,8 @@ const boardFD = 4
 // ConfineHook, when set, runs in the worker process after its engine and loader are made
 // and before it serves any call: the place where the process confines itself (Landlock,
 // seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
-// (the compilation cache and its images directory).
+// (the compilation cache and its images directory). A spare process runs it when it is
+// given its place (and its images directory), before it has seen any worker's code.
 // `isobox sandbox-worker` passes one that calls confine.Apply.
 type ConfineHook func(cacheDirs []string) error
 
@@ -91,9 +92,25 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
 	defer e.Close(context.Background())
+	wc := &conn{rw: c}
+	// The engine is up; the process waits for its place (a spare waits until one dies).
+	if err := wc.send(msgEngineUp, 0, nil); err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	typ, _, payload, err = readFrame(r, hdr)
+	if errors.Is(err, io.EOF) {
+		return nil // a spare that was never placed
+	}
+	if err != nil {
+		return fmt.Errorf("sandboxproc: wait for a place: %w", err)
+	}
+	var place assignMsg
+	if typ != msgAssign || json.Unmarshal(payload, &place) != nil {
+		return errors.New("sandboxproc: the frame after the engine start is not an assignment")
+	}
 	lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
-	if cfg.ImagesDir != "" {
-		dir, err := images.NewDir(cfg.ImagesDir)
+	if place.ImagesDir != "" {
+		dir, err := images.NewDir(place.ImagesDir)
 		if err != nil {
 			return fmt.Errorf("sandboxproc: %w", err)
 		}
@@ -113,14 +130,14 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		default:
 			dirs = append(dirs, cfg.CacheDir)
 		}
-		if cfg.ImagesDir != "" {
-			dirs = append(dirs, cfg.ImagesDir)
+		if place.ImagesDir != "" {
+			dirs = append(dirs, place.ImagesDir)
 		}
 		if err := confine(dirs); err != nil {
 			return fmt.Errorf("sandboxproc: confine: %w", err)
 		}
 	}
-	w := &workerSide{c: &conn{rw: c}, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
+	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
 	defer w.abortAll()
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
