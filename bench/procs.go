@@ -153,9 +153,9 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 }
 
 // replacements kills process 0 n times (SIGKILL, as the watchdog does) and times each from
-// the kill to the first answered call of a worker placed there. Before each kill it waits
-// until the process is up and, when the pool keeps one, a spare is ready: the figure is
-// the replacement of one process, not of several in a row.
+// the kill to the first answered call of a worker placed there (it starts cold on the
+// replacement). Before each kill it waits until the processes and the spare are up: the
+// figure is the replacement of one process, not of several in a row.
 func replacements(ctx context.Context, p *sandboxproc.Pool, n int) ([]time.Duration, error) {
 	var id string
 	for i := 0; id == ""; i++ {
@@ -201,10 +201,10 @@ func replacements(ctx context.Context, p *sandboxproc.Pool, n int) ([]time.Durat
 	return ds, nil
 }
 
-// waitSpare waits until every process is up (and the spare, when the pool keeps one).
+// waitSpare waits until every process is up and the spare's engine too.
 func waitSpare(ctx context.Context, p *sandboxproc.Pool) error {
 	for {
-		up := true
+		up := p.Spare() != 0
 		for _, pid := range p.Processes() {
 			up = up && pid != 0
 		}
