@@ -286,6 +286,7 @@ type proc struct {
 	up       chan struct{} // closed once its engine is up
 	ready    chan struct{} // closed once started and assigned (or failed: startErr)
 	startErr error
+	replaced chan struct{} // closed once dead and its replacement in place (process() finds it)
 	exited   chan struct{} // closed when the process has exited and its calls failed
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -326,7 +327,7 @@ type call struct {
 // spawn makes process idx and starts it in the background.
 func (p *Pool) spawn(idx int) *proc {
 	pr := &proc{p: p, idx: idx, assigned: make(chan struct{}), up: make(chan struct{}), ready: make(chan struct{}),
-		exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+		replaced: make(chan struct{}), exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
 	if idx >= 0 {
 		close(pr.assigned)
 	}
@@ -340,6 +341,7 @@ func (p *Pool) spawn(idx int) *proc {
 		pr.mu.Lock()
 		pr.dead = true
 		pr.mu.Unlock()
+		close(pr.replaced)
 		close(pr.exited)
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -488,6 +490,17 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	killedFor, killErr := pr.killedFor, pr.killErr
 	pr.mu.Unlock()
 	_ = pr.cmd.Process.Kill() // a process that closed its end is of no further use
+	// The replacement takes the place before this process is reaped (its exit can take
+	// milliseconds more): new calls for the index go there at once.
+	p := pr.p
+	p.mu.Lock()
+	replaced := !p.closed && p.procs[pr.idx] == pr
+	if replaced {
+		p.restarts.Add(1)
+		p.procs[pr.idx] = p.replaceLocked(pr.idx)
+	}
+	p.mu.Unlock()
+	close(pr.replaced)
 	err := pr.cmd.Wait()
 	nc.Close()
 	pr.mu.Lock() // no watchdog reads the board once pr.dead is set
@@ -505,15 +518,10 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 		}
 		c.res <- resultMsg{None: true, Err: e}
 	}
-	p := pr.p
-	p.mu.Lock()
-	if !p.closed && p.procs[pr.idx] == pr {
-		p.cfg.Logger.Warn("isobox: sandbox process exited; the spare takes its place", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
-		p.restarts.Add(1)
-		p.procs[pr.idx] = p.replaceLocked(pr.idx)
+	if replaced {
+		p.cfg.Logger.Warn("isobox: sandbox process exited; the spare took its place", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
 	}
-	p.mu.Unlock()
-	close(pr.exited) // after the replacement is in place: process() waits for it
+	close(pr.exited)
 }
 
 // kill is the watchdog: call id overran its deadline by the margin, so its process is
@@ -933,7 +941,7 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process keeps stopping before the call can be sent; retry it")
 		}
 		select {
-		case <-pr.exited:
+		case <-pr.replaced:
 		case <-ctx.Done():
 			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
