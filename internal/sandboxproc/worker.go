@@ -137,20 +137,36 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 			return fmt.Errorf("sandboxproc: confine: %w", err)
 		}
 	}
-	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
+	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{},
+		end: make(chan error, 1)}
 	defer w.abortAll()
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
+	w.readLoop(ctx, r, hdr)
+	if err := <-w.end; !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// readLoop reads and dispatches frames until the connection ends (its error goes to
+// w.end) or a frame starts a call. Then a new goroutine takes over the reading and this
+// one runs the call: the call starts at once, on the thread that read its frame, instead
+// of waiting for the reader to park and the scheduler to run a new goroutine (RATIONALE
+// §18).
+func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 	for {
 		typ, id, payload, err := readFrame(r, hdr)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
+			w.end <- err
+			return
 		}
-		w.dispatch(ctx, typ, id, payload)
+		if run := w.dispatch(ctx, typ, id, payload); run != nil {
+			go w.readLoop(ctx, r, hdr)
+			run()
+			return
+		}
 	}
 }
 
@@ -163,6 +179,7 @@ type workerSide struct {
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
 	nextReq atomic.Uint64
+	end     chan error // the reading's end: the connection's error
 }
 
 type workerCall struct {
@@ -177,7 +194,9 @@ type pendingFetch struct {
 	errs   chan string
 }
 
-func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) {
+// dispatch handles one frame. A frame that starts work that runs long (a call) returns it
+// as run: the reader runs it itself once another goroutine reads on (readLoop).
+func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) (run func()) {
 	switch typ {
 	case msgInvoke:
 		var m invokeMsg
@@ -190,7 +209,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 		w.mu.Lock()
 		w.calls[id] = wc
 		w.mu.Unlock()
-		go w.invoke(cctx, id, wc, &m)
+		return func() { w.invoke(cctx, id, wc, &m) }
 	case msgCancel:
 		w.mu.Lock()
 		wc := w.calls[id]
@@ -232,6 +251,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 			pf.errs <- string(payload)
 		}
 	}
+	return nil
 }
 
 // abortAll cancels every call when the connection is gone.
