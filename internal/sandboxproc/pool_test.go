@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/confine"
 	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
@@ -28,6 +29,10 @@ import (
 // workerEnv makes the test binary a worker process: the tests drive real processes, the
 // same code `isobox sandbox-worker` runs.
 const workerEnv = "ISOBOX_SANDBOXPROC_TEST_WORKER"
+
+// confineEnv makes such a worker confine itself (confine.Apply), as `isobox
+// sandbox-worker` does.
+const confineEnv = "ISOBOX_SANDBOXPROC_TEST_CONFINE"
 
 var cacheDir string
 
@@ -60,7 +65,14 @@ func TestMain(m *testing.M) {
 			}
 			time.AfterFunc(2*time.Second, func() { trace.Stop(); f.Close() })
 		}
-		if err := ServeWorkerFD(context.Background(), nil); err != nil {
+		var hook ConfineHook
+		if os.Getenv(confineEnv) == "1" { // as `isobox sandbox-worker` does
+			hook = func(dirs []string) error {
+				_, err := confine.Apply(confine.Policy{CacheDir: dirs[0], ReadWrite: dirs[1:], ReadOnly: []string{"/proc/self"}})
+				return err
+			}
+		}
+		if err := ServeWorkerFD(context.Background(), hook); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -366,10 +378,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // A pre-started spare takes the place of a killed process: the spare's pid becomes the
 // index's, it uses the index's images folder (a worker hibernated by the killed process
-// comes back from its image there), and a new spare appears.
+// comes back from its image there: the spare, confined to its own folder by Landlock
+// before it knew its place, reads it once the supervisor has renamed that folder to the
+// index's), and a new spare appears.
 func TestSpareTakesKilledPlace(t *testing.T) {
 	images := t.TempDir()
-	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: cacheDir, ImagesDir: images,
+	confined := func() *exec.Cmd {
+		cmd := testCommand()
+		cmd.Env = append(cmd.Env, confineEnv+"=1")
+		return cmd
+	}
+	p, err := New(Config{Processes: 1, Command: confined, CacheDir: cacheDir, ImagesDir: images,
 		MemoryBudget: 1, // every idle sandbox is evicted at once, and hibernated
 		Defaults:     enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

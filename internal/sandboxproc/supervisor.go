@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,6 +68,7 @@ type Pool struct {
 	routes   map[string]route // outbound transport and wall limit per loader id or call route
 	closed   bool
 	nextCall atomic.Uint64
+	spares   atomic.Uint64 // names the spares' images folders
 	rr       atomic.Uint64
 	restarts atomic.Int64
 	kills    atomic.Int64
@@ -357,6 +359,27 @@ func (p *Pool) spawn(idx int) *proc {
 	return pr
 }
 
+// takeFolder makes folder from (a spare's, which it confined itself to) the images folder
+// dst of the place it takes: dst's images (hibernated by the process that died) move into
+// from, and from is renamed dst. Landlock's rule follows the folder, not its name, so the
+// confined spare can use dst. An image the dead process was still writing may be lost
+// (it starts fresh).
+func takeFolder(from, dst string) error {
+	old := fmt.Sprintf("%s.old-%d", dst, time.Now().UnixNano())
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(from, dst); err != nil {
+		_ = os.Rename(old, dst)
+		return err
+	}
+	ents, _ := os.ReadDir(old)
+	for _, e := range ents {
+		_ = os.Rename(filepath.Join(old, e.Name()), filepath.Join(dst, e.Name()))
+	}
+	return os.RemoveAll(old)
+}
+
 // spareRetry is the pause before a new spare when one died before taking a place (a
 // binary that cannot start does not spin).
 const spareRetry = time.Second
@@ -396,6 +419,21 @@ func (pr *proc) start() error {
 		cacheDir = engine.DefaultCacheDir()
 	}
 	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil}
+	// The process's images folder, where it confines itself once its engine is up: p<i>, or
+	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
+	if cfg.ImagesDir != "" {
+		name := fmt.Sprintf("p%d", pr.idx)
+		if pr.idx < 0 {
+			name = fmt.Sprintf("spare-%d", pr.p.spares.Add(1))
+			_ = os.RemoveAll(filepath.Join(cfg.ImagesDir, name)) // a previous run's, never placed
+		}
+		wc.ImagesDir = filepath.Join(cfg.ImagesDir, name)
+		if err := os.MkdirAll(wc.ImagesDir, 0o700); err != nil {
+			nc.Close()
+			board.close()
+			return fmt.Errorf("sandboxproc: images folder: %w", err)
+		}
+	}
 	// New namespaces where the kernel allows (user, mount, net, IPC, UTS; the ladder falls
 	// back, and the report says what was applied); the worker confines itself further
 	// (ConfineHook) once its engine is up.
@@ -454,9 +492,16 @@ func (pr *proc) start() error {
 		<-next
 		return fail(errors.New("closed"))
 	}
-	am := assignMsg{}
+	am := assignMsg{ImagesDir: wc.ImagesDir}
 	if cfg.ImagesDir != "" {
-		am.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
+		if dst := filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx)); dst != wc.ImagesDir {
+			if err := takeFolder(wc.ImagesDir, dst); err != nil {
+				// It hibernates to its own folder: index idx's images wait for the next one.
+				cfg.Logger.Warn("isobox: the spare process could not take its place's images folder", "index", pr.idx, "err", err)
+			} else {
+				am.ImagesDir = dst
+			}
+		}
 	}
 	if err := pr.c.sendJSON(msgAssign, 0, am); err != nil {
 		_ = cmd.Process.Kill()

@@ -44,9 +44,9 @@ const (
 	msgFetch     byte = 22 // id request: fetchMsg, an outbound fetch() of the sandbox
 	msgBodyRead  byte = 23 // id request: send the next chunk of the response body
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
-	msgReady     byte = 25 // id 0: the loader is up and the process confined; calls may come
+	msgReady     byte = 25 // id 0: the loader is up; calls may come
 	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns), when the call board is full or missing
-	msgEngineUp  byte = 34 // id 0: the engine is up; the process waits for msgAssign
+	msgEngineUp  byte = 34 // id 0: the engine is up and the process confined; it waits for msgAssign
 )
 
 // headerSize is the framing's header: payload length, type, id.
@@ -169,16 +169,20 @@ func (w wireLimits) engine() engine.Limits {
 // workerConfig is the first frame: what the worker process's engine and loader need,
 // but for its place (assignMsg).
 type workerConfig struct {
-	CacheDir     string     `json:"cacheDir,omitempty"`
+	CacheDir string `json:"cacheDir,omitempty"`
+	// ImagesDir is the folder the process confines itself to with its cache once its
+	// engine is up ("": no hibernation); assignMsg then names it (it may have been renamed).
+	ImagesDir    string     `json:"imagesDir,omitempty"`
 	Defaults     wireLimits `json:"defaults"`
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
 	// Board says that fd 4 is the process's call board (board_linux.go).
 	Board bool `json:"board,omitempty"`
 }
 
-// assignMsg gives a process its place, once its engine is up: at once, or when a spare
-// takes the place of a process that died. The process then makes its loader and confines
-// itself (its read-write folders: the cache and ImagesDir).
+// assignMsg gives a process its place, once its engine is up and it is confined: at once,
+// or when a spare takes the place of a process that died. The process then makes its
+// loader, which hibernates to ImagesDir: its own folder (workerConfig.ImagesDir), under
+// the place's name.
 type assignMsg struct {
 	ImagesDir string `json:"imagesDir,omitempty"` // "": no hibernation
 }

@@ -32,11 +32,11 @@ const WorkerFD = 3
 // exec.Cmd.ExtraFiles), when its configuration says it has one.
 const boardFD = 4
 
-// ConfineHook, when set, runs in the worker process after its engine and loader are made
-// and before it serves any call: the place where the process confines itself (Landlock,
-// seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
-// (the compilation cache and its images directory). A spare process runs it when it is
-// given its place (and its images directory), before it has seen any worker's code.
+// ConfineHook, when set, runs in the worker process once its engine is made, before it
+// learns its place and serves any call: the place where the process confines itself
+// (Landlock, seccomp, rlimits; package internal/confine). cacheDirs are the directories
+// it must keep (the compilation cache and its images directory). A spare process runs it
+// before it waits, so no process of the pool is ever unconfined once its engine is up.
 // `isobox sandbox-worker` passes one that calls confine.Apply.
 type ConfineHook func(cacheDirs []string) error
 
@@ -92,6 +92,25 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
 	defer e.Close(context.Background())
+	// The process confines itself now, before its place is known: a spare is confined
+	// while it waits. Its read-write folders: the cache and its own images folder, which
+	// the supervisor renames to the place's (Landlock follows the folder, not its name).
+	if confine != nil {
+		var dirs []string
+		switch cfg.CacheDir {
+		case "off":
+		case "":
+			dirs = append(dirs, engine.DefaultCacheDir())
+		default:
+			dirs = append(dirs, cfg.CacheDir)
+		}
+		if cfg.ImagesDir != "" {
+			dirs = append(dirs, cfg.ImagesDir)
+		}
+		if err := confine(dirs); err != nil {
+			return fmt.Errorf("sandboxproc: confine: %w", err)
+		}
+	}
 	wc := &conn{rw: c}
 	// The engine is up; the process waits for its place (a spare waits until one dies).
 	if err := wc.send(msgEngineUp, 0, nil); err != nil {
@@ -121,22 +140,6 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
 	defer l.Close(context.Background())
-	if confine != nil {
-		var dirs []string
-		switch cfg.CacheDir {
-		case "off":
-		case "":
-			dirs = append(dirs, engine.DefaultCacheDir())
-		default:
-			dirs = append(dirs, cfg.CacheDir)
-		}
-		if place.ImagesDir != "" {
-			dirs = append(dirs, place.ImagesDir)
-		}
-		if err := confine(dirs); err != nil {
-			return fmt.Errorf("sandboxproc: confine: %w", err)
-		}
-	}
 	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{},
 		end: make(chan error, 1)}
 	defer w.abortAll()
