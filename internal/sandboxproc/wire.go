@@ -10,8 +10,11 @@
 //
 // The wire is a length-prefixed binary framing over a Unix socket pair (fd 3 in the
 // worker): a 13-byte header (payload length u32, message type u8, id u64, big-endian)
-// and a payload, JSON for structured messages and raw bytes for body chunks. Many calls
-// are multiplexed on one connection by id.
+// and a payload: a compact binary form for the two messages of every call (codec.go),
+// JSON for the other structured messages, raw bytes for body chunks. Many calls are
+// multiplexed on one connection by id. A second file, fd 4, is the call board the CPU
+// watchdog reads (board_linux.go). One spare process waits, its engine up and confined,
+// to take the place of the next process that dies.
 package sandboxproc
 
 import (
