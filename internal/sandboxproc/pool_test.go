@@ -433,3 +433,21 @@ func TestSpareTakesKilledPlace(t *testing.T) {
 	}
 	waitFor(t, "a new spare", func() bool { s := p.Spare(); return s != 0 && s != spare && s != old })
 }
+
+// A spare that dies before it takes a place is replaced by another (after a pause), and
+// the processes in place are untouched.
+func TestDeadSpareIsReplaced(t *testing.T) {
+	p := newPool(t, 1)
+	waitFor(t, "a spare", func() bool { return p.Spare() != 0 })
+	spare, proc0 := p.Spare(), p.Processes()[0]
+	if err := syscall.Kill(spare, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "another spare", func() bool { s := p.Spare(); return s != 0 && s != spare })
+	if p.Processes()[0] != proc0 || p.Restarts() != 0 {
+		t.Fatalf("process 0 is %d (was %d), restarts %d", p.Processes()[0], proc0, p.Restarts())
+	}
+	if res, err := p.Eval(context.Background(), "6 * 7", loader.EvalOptions{}); err != nil || string(res.Value) != "42" {
+		t.Fatalf("eval: %v %v", err, res)
+	}
+}
