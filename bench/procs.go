@@ -19,6 +19,8 @@ import (
 // Processes are the figures of the sandbox processes of `isobox serve` (issue 10).
 type Processes struct {
 	Processes int `json:"sandbox_processes"`
+	// Threads is the GOMAXPROCS of each process (0: Go's default).
+	Threads int `json:"sandbox_process_threads,omitempty"`
 	// WarmCallP50 is WarmCallP50's call made through a sandbox process: the cost of the
 	// process boundary is the difference.
 	WarmCallP50 float64 `json:"warm_call_process_p50_ms"`
@@ -53,19 +55,19 @@ const HostileJS = `export default { ping() { return 1 }, run() { const s = "a".r
 // RunProcesses measures warm calls through n sandbox processes (started by command), the
 // replacement of a killed process (replace times) and the hello latency beside three
 // hostile calls for hostileFor.
-func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *exec.Cmd, warm, replace int, hostileFor time.Duration) (*Processes, error) {
+func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *exec.Cmd, warm, replace int, hostileFor time.Duration, threads int) (*Processes, error) {
 	dir, err := os.MkdirTemp("", "isobox-bench-procs")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	p, err := sandboxproc.New(sandboxproc.Config{Processes: n, Command: command, CacheDir: cacheDir, ImagesDir: dir,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Threads: threads})
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close(context.WithoutCancel(ctx))
-	r := &Processes{Processes: n, HostileOutcomes: map[string]int{}}
+	r := &Processes{Processes: n, Threads: threads, HostileOutcomes: map[string]int{}}
 
 	stub := p.Get("warm", func() (loader.WorkerCode, error) { return WorkerCode(0), nil })
 	if _, err := stub.Fetch(ctx, dynReq(ctx)); err != nil {

@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	httpSecs := fs.Int("http-seconds", 10, "seconds of hello-worker load over HTTP (8 keep-alive connections) against isobox serve; 0 skips")
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "sandbox worker processes for the process figures (warm call through a process, hostile neighbour, hello over HTTP); 0 skips them")
 	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
+	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
 	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
@@ -91,7 +92,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var pr *bench.Processes
 	if *procs > 0 {
 		fmt.Fprintln(stderr, "isobox bench: sandbox processes ...")
-		if pr, err = bench.RunProcesses(ctx, *cacheDir, *procs, sandboxWorkerCommand, opts.Warm, *replace, time.Duration(*hostileSecs)*time.Second); err != nil {
+		if pr, err = bench.RunProcesses(ctx, *cacheDir, *procs, sandboxWorkerCommand, opts.Warm, *replace, time.Duration(*hostileSecs)*time.Second, *threads); err != nil {
 			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 			return 1
 		}

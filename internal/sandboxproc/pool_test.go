@@ -451,3 +451,32 @@ func TestDeadSpareIsReplaced(t *testing.T) {
 		t.Fatalf("eval: %v %v", err, res)
 	}
 }
+
+// With one thread per process (Config.Threads 1), a call that waits (a timer) does not
+// hold up another call on the same process: the waiting call's goroutine parks and the
+// other runs.
+func TestOneThreadProcessServesConcurrentCalls(t *testing.T) {
+	p, err := New(Config{Processes: 1, Threads: 1, Command: testCommand, CacheDir: cacheDir,
+		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	stub := p.Get("counter@v1", func() (loader.WorkerCode, error) { return jsCode(counter), nil })
+	if _, err := stub.Call(ctx, "inc", nil); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan error, 1)
+	go func() { _, err := stub.Call(ctx, "wait", json.RawMessage("[600000]")); waiting <- err }()
+	waitFor(t, "the waiting call to start", func() bool { return p.InFlight() == 1 })
+	// (A second sandbox of the worker: the first is busy with the waiting call.)
+	if res, err := stub.Call(ctx, "inc", nil); err != nil || string(res.Value) != "1" {
+		t.Fatalf("a call beside a waiting one: %v %v", err, res)
+	}
+	select {
+	case err := <-waiting:
+		t.Fatalf("the waiting call ended: %v", err)
+	default:
+	}
+}

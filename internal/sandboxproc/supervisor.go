@@ -54,6 +54,11 @@ type Config struct {
 	Margin time.Duration
 	// Logger receives process starts, exits and watchdog kills. nil: slog.Default().
 	Logger *slog.Logger
+	// Threads, when set, is each worker process's GOMAXPROCS (0: Go's default, one per
+	// core). 1 makes a warm call through a process cheaper (no idle processor for the Go
+	// scheduler to wake and spin on every hand-off) but lets a call that runs long delay
+	// the others of its process by the scheduler's 10 ms slices (RATIONALE §18).
+	Threads int
 }
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling
@@ -418,7 +423,8 @@ func (pr *proc) start() error {
 	if cacheDir == "" { // resolved here: a worker process may have an empty environment
 		cacheDir = engine.DefaultCacheDir()
 	}
-	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil}
+	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil,
+		Threads: max(cfg.Threads, 0)}
 	// The process's images folder, where it confines itself once its engine is up: p<i>, or
 	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
 	if cfg.ImagesDir != "" {

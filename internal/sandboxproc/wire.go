@@ -180,6 +180,8 @@ type workerConfig struct {
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
 	// Board says that fd 4 is the process's call board (board_linux.go).
 	Board bool `json:"board,omitempty"`
+	// Threads is the process's GOMAXPROCS (0: Go's default).
+	Threads int `json:"threads,omitempty"`
 }
 
 // assignMsg gives a process its place, once its engine is up and it is confined: at once,

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -80,6 +81,9 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 	var cfg workerConfig
 	if typ != msgConfig || json.Unmarshal(payload, &cfg) != nil {
 		return errors.New("sandboxproc: the first frame is not a configuration")
+	}
+	if cfg.Threads > 0 {
+		runtime.GOMAXPROCS(cfg.Threads)
 	}
 	var board *workerBoard
 	if cfg.Board && bfd >= 0 {
