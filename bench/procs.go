@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,6 +19,8 @@ import (
 // Processes are the figures of the sandbox processes of `isobox serve` (issue 10).
 type Processes struct {
 	Processes int `json:"sandbox_processes"`
+	// Threads is the GOMAXPROCS of each process (0: Go's default).
+	Threads int `json:"sandbox_process_threads,omitempty"`
 	// WarmCallP50 is WarmCallP50's call made through a sandbox process: the cost of the
 	// process boundary is the difference.
 	WarmCallP50 float64 `json:"warm_call_process_p50_ms"`
@@ -38,27 +41,33 @@ type Processes struct {
 	HTTPRPS float64 `json:"http_hello_process_rps,omitempty"`
 	HTTPP99 float64 `json:"http_hello_process_p99_ms,omitempty"`
 	HTTPN   int     `json:"http_hello_process_samples,omitempty"`
+	// ReplaceP50 is the time from SIGKILL of a sandbox process to the first answered call
+	// of a worker placed on it (that worker starts cold on the replacement).
+	ReplaceP50 float64 `json:"process_replace_ms,omitempty"`
+	ReplaceMax float64 `json:"process_replace_max_ms,omitempty"`
+	ReplaceN   int     `json:"process_replace_samples,omitempty"`
 }
 
 // HostileJS is the hostile call of issue 10: a quadratic string search inside one C
 // built-in (about 10 s unpatched on the issue's machine), under the default 50 ms CPU limit.
 const HostileJS = `export default { ping() { return 1 }, run() { const s = "a".repeat(6e5), n = "a".repeat(6e2) + "b"; return s.indexOf(n); } };`
 
-// RunProcesses measures warm calls through n sandbox processes (started by command) and
-// the hello latency beside three hostile calls for hostileFor.
-func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *exec.Cmd, warm int, hostileFor time.Duration) (*Processes, error) {
+// RunProcesses measures warm calls through n sandbox processes (started by command), the
+// replacement of a killed process (replace times) and the hello latency beside three
+// hostile calls for hostileFor.
+func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *exec.Cmd, warm, replace int, hostileFor time.Duration, threads int) (*Processes, error) {
 	dir, err := os.MkdirTemp("", "isobox-bench-procs")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	p, err := sandboxproc.New(sandboxproc.Config{Processes: n, Command: command, CacheDir: cacheDir, ImagesDir: dir,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Threads: threads})
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close(context.WithoutCancel(ctx))
-	r := &Processes{Processes: n, HostileOutcomes: map[string]int{}}
+	r := &Processes{Processes: n, Threads: threads, HostileOutcomes: map[string]int{}}
 
 	stub := p.Get("warm", func() (loader.WorkerCode, error) { return WorkerCode(0), nil })
 	if _, err := stub.Fetch(ctx, dynReq(ctx)); err != nil {
@@ -77,6 +86,13 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 		}
 	}
 	r.WarmCallP50, _, r.WarmCallN = quantiles(ds)
+	if replace > 0 {
+		if ds, err = replacements(ctx, p, replace); err != nil {
+			return nil, err
+		}
+		r.ReplaceP50, _, r.ReplaceN = quantiles(ds)
+		r.ReplaceMax = float64(ds[len(ds)-1].Microseconds()) / 1000
+	}
 
 	hello := p.Get("hello", func() (loader.WorkerCode, error) {
 		return loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(`export default { hi() { return "hi" } };`)}}, nil
@@ -136,4 +152,71 @@ func RunProcesses(ctx context.Context, cacheDir string, n int, command func() *e
 		r.HostileNeighbourMax = float64(lat[len(lat)-1].Microseconds()) / 1000 // sorted by quantiles
 	}
 	return r, nil
+}
+
+// replacements kills process 0 n times (SIGKILL, as the watchdog does) and times each from
+// the kill to the first answered call of a worker placed there (it starts cold on the
+// replacement). Before each kill it waits until the processes and the spare are up: the
+// figure is the replacement of one process, not of several in a row.
+func replacements(ctx context.Context, p *sandboxproc.Pool, n int) ([]time.Duration, error) {
+	var id string
+	for i := 0; id == ""; i++ {
+		if c := fmt.Sprintf("replace-%d", i); p.Place(c) == 0 {
+			id = c
+		}
+	}
+	stub := p.Get(id, func() (loader.WorkerCode, error) {
+		return loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(`export default { hi() { return "hi" } };`)}}, nil
+	})
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		if _, err := stub.Call(ctx, "hi", nil); err != nil {
+			return nil, fmt.Errorf("before a kill: %w", err)
+		}
+		if err := waitSpare(ctx, p); err != nil {
+			return nil, err
+		}
+		pid := p.Processes()[0]
+		if pid == 0 {
+			return nil, errors.New("process 0 is not up")
+		}
+		proc, err := os.FindProcess(pid)
+		if err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := proc.Kill(); err != nil {
+			return nil, fmt.Errorf("kill process 0: %w", err)
+		}
+		for {
+			_, err := stub.Call(ctx, "hi", nil)
+			if err == nil {
+				break
+			}
+			// A call that reached the dying process before its end was seen.
+			if isoerr.CodeOf(err) != isoerr.SandboxRestarted {
+				return nil, fmt.Errorf("after a kill: %w", err)
+			}
+		}
+		ds = append(ds, time.Since(t))
+	}
+	return ds, nil
+}
+
+// waitSpare waits until every process is up and the spare's engine too.
+func waitSpare(ctx context.Context, p *sandboxproc.Pool) error {
+	for {
+		up := p.Spare() != 0
+		for _, pid := range p.Processes() {
+			up = up && pid != 0
+		}
+		if up {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }

@@ -30,6 +30,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	httpSecs := fs.Int("http-seconds", 10, "seconds of hello-worker load over HTTP (8 keep-alive connections) against isobox serve; 0 skips")
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "sandbox worker processes for the process figures (warm call through a process, hostile neighbour, hello over HTTP); 0 skips them")
 	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
+	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
+	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
 		fs.PrintDefaults()
@@ -90,7 +92,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var pr *bench.Processes
 	if *procs > 0 {
 		fmt.Fprintln(stderr, "isobox bench: sandbox processes ...")
-		if pr, err = bench.RunProcesses(ctx, *cacheDir, *procs, sandboxWorkerCommand, opts.Warm, time.Duration(*hostileSecs)*time.Second); err != nil {
+		if pr, err = bench.RunProcesses(ctx, *cacheDir, *procs, sandboxWorkerCommand, opts.Warm, *replace, time.Duration(*hostileSecs)*time.Second, *threads); err != nil {
 			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 			return 1
 		}
@@ -122,6 +124,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "  warm call through a process, p50 (n=%d): %.3g ms (in process %.3g ms)\n", pr.WarmCallN, pr.WarmCallP50, r.WarmCallP50)
 		fmt.Fprintf(stdout, "  hello beside 3 hostile calls, p50/p99 (n=%d): %.3g / %.3g ms, %d restarted, %d hostile calls\n",
 			pr.HostileNeighbourN, pr.HostileNeighbourP50, pr.HostileNeighbourP99, pr.HostileNeighbourErrors, pr.HostileCalls)
+		if pr.ReplaceN > 0 {
+			fmt.Fprintf(stdout, "  kill of a process to the first answer on its index, p50/max (n=%d): %.3g / %.3g ms\n", pr.ReplaceN, pr.ReplaceP50, pr.ReplaceMax)
+		}
 		if pr.HTTPN > 0 {
 			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPRPS, pr.HTTPP99)
 		}

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/confine"
 	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
@@ -27,11 +30,49 @@ import (
 // same code `isobox sandbox-worker` runs.
 const workerEnv = "ISOBOX_SANDBOXPROC_TEST_WORKER"
 
+// confineEnv makes such a worker confine itself (confine.Apply), as `isobox
+// sandbox-worker` does.
+const confineEnv = "ISOBOX_SANDBOXPROC_TEST_CONFINE"
+
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(burnEnv) == "1" {
+		burn()
+	}
 	if os.Getenv(workerEnv) == "1" {
-		if err := ServeWorkerFD(context.Background(), nil); err != nil {
+		if prof := os.Getenv("ISOBOX_SANDBOXPROC_PROFILE_WORKER"); prof != "" { // bench_test.go
+			// From 2 s after the start (the engine is up) for 3 s: the supervisor kills a
+			// worker once its connection closes, so the profile cannot end with it.
+			time.AfterFunc(2*time.Second, func() {
+				f, err := os.Create(prof)
+				if err != nil {
+					panic(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					panic(err)
+				}
+				time.AfterFunc(3*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+			})
+		}
+		if tr := os.Getenv("ISOBOX_SANDBOXPROC_TRACE_WORKER"); tr != "" { // bench_test.go
+			f, err := os.Create(tr)
+			if err != nil {
+				panic(err)
+			}
+			if err := trace.Start(f); err != nil {
+				panic(err)
+			}
+			time.AfterFunc(2*time.Second, func() { trace.Stop(); f.Close() })
+		}
+		var hook ConfineHook
+		if os.Getenv(confineEnv) == "1" { // as `isobox sandbox-worker` does
+			hook = func(dirs []string) error {
+				_, err := confine.Apply(confine.Policy{CacheDir: dirs[0], ReadWrite: dirs[1:], ReadOnly: []string{"/proc/self"}})
+				return err
+			}
+		}
+		if err := ServeWorkerFD(context.Background(), hook); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -320,4 +361,122 @@ func waitStopped(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("process %d did not stop", pid)
+}
+
+// waitFor polls cond until it holds; it fails the test after a minute (a bound far above
+// any process start, only so that a broken pool does not hang the suite).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 6000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+// A pre-started spare takes the place of a killed process: the spare's pid becomes the
+// index's, it uses the index's images folder (a worker hibernated by the killed process
+// comes back from its image there: the spare, confined to its own folder by Landlock
+// before it knew its place, reads it once the supervisor has renamed that folder to the
+// index's), and a new spare appears.
+func TestSpareTakesKilledPlace(t *testing.T) {
+	images := t.TempDir()
+	confined := func() *exec.Cmd {
+		cmd := testCommand()
+		cmd.Env = append(cmd.Env, confineEnv+"=1")
+		return cmd
+	}
+	p, err := New(Config{Processes: 1, Command: confined, CacheDir: cacheDir, ImagesDir: images,
+		MemoryBudget: 1, // every idle sandbox is evicted at once, and hibernated
+		Defaults:     enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	stub := p.Get("counter@v1", func() (loader.WorkerCode, error) { return jsCode(counter), nil })
+	for i := 1; i <= 2; i++ {
+		if res, err := stub.Call(ctx, "inc", nil); err != nil || string(res.Value) != fmt.Sprint(i) {
+			t.Fatalf("call %d: %v %s", i, err, res.Value)
+		}
+	}
+	waitFor(t, "a hibernated worker", func() bool { return p.Stats().Hibernated >= 1 })
+	waitFor(t, "a spare", func() bool { return p.Spare() != 0 })
+	spare, old := p.Spare(), p.Processes()[0]
+	if spare == old {
+		t.Fatalf("the spare is process 0 (%d)", spare)
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var res *loader.Result
+	waitFor(t, "an answer after the kill", func() bool {
+		res, err = stub.Call(ctx, "inc", nil)
+		if isoerr.CodeOf(err) == isoerr.SandboxRestarted { // sent before the death was seen
+			return false
+		}
+		if err != nil {
+			t.Fatalf("after the kill: %v", err)
+		}
+		return true
+	})
+	if !res.Resumed || string(res.Value) != "3" {
+		t.Fatalf("after the kill: value %s resumed=%v, want 3 from the image in the index's folder", res.Value, res.Resumed)
+	}
+	if now := p.Processes()[0]; now != spare {
+		t.Fatalf("process 0 is %d, want the spare %d", now, spare)
+	}
+	if p.Restarts() != 1 {
+		t.Fatalf("restarts = %d", p.Restarts())
+	}
+	waitFor(t, "a new spare", func() bool { s := p.Spare(); return s != 0 && s != spare && s != old })
+}
+
+// A spare that dies before it takes a place is replaced by another (after a pause), and
+// the processes in place are untouched.
+func TestDeadSpareIsReplaced(t *testing.T) {
+	p := newPool(t, 1)
+	waitFor(t, "a spare", func() bool { return p.Spare() != 0 })
+	spare, proc0 := p.Spare(), p.Processes()[0]
+	if err := syscall.Kill(spare, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "another spare", func() bool { s := p.Spare(); return s != 0 && s != spare })
+	if p.Processes()[0] != proc0 || p.Restarts() != 0 {
+		t.Fatalf("process 0 is %d (was %d), restarts %d", p.Processes()[0], proc0, p.Restarts())
+	}
+	if res, err := p.Eval(context.Background(), "6 * 7", loader.EvalOptions{}); err != nil || string(res.Value) != "42" {
+		t.Fatalf("eval: %v %v", err, res)
+	}
+}
+
+// With one thread per process (Config.Threads 1), a call that waits (a timer) does not
+// hold up another call on the same process: the waiting call's goroutine parks and the
+// other runs.
+func TestOneThreadProcessServesConcurrentCalls(t *testing.T) {
+	p, err := New(Config{Processes: 1, Threads: 1, Command: testCommand, CacheDir: cacheDir,
+		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	stub := p.Get("counter@v1", func() (loader.WorkerCode, error) { return jsCode(counter), nil })
+	if _, err := stub.Call(ctx, "inc", nil); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan error, 1)
+	go func() { _, err := stub.Call(ctx, "wait", json.RawMessage("[600000]")); waiting <- err }()
+	waitFor(t, "the waiting call to start", func() bool { return p.InFlight() == 1 })
+	// (A second sandbox of the worker: the first is busy with the waiting call.)
+	if res, err := stub.Call(ctx, "inc", nil); err != nil || string(res.Value) != "1" {
+		t.Fatalf("a call beside a waiting one: %v %v", err, res)
+	}
+	select {
+	case err := <-waiting:
+		t.Fatalf("the waiting call ended: %v", err)
+	default:
+	}
 }

@@ -130,9 +130,19 @@ func (pr *proc) deliver(typ byte, id uint64, payload []byte) {
 	}
 	pr.mu.Unlock()
 	if final {
-		c.timer.Stop()
+		pr.stopWatch(c)
+	} else {
+		// The eval ended; taking and marshalling the state is host work, bounded by
+		// snapshotBudget from now and not by the call's CPU limit. Once: a process that
+		// says it again does not get more time.
+		pr.mu.Lock()
+		if !c.finished && !c.evaled {
+			c.evaled = true
+			c.start, c.wall, c.cpu = time.Now(), snapshotBudget, 0
+			pr.armLocked(c)
+		}
+		pr.mu.Unlock()
 	}
-	pr.stopCPU(c)
 	c.raw <- frame{typ, payload}
 }
 
@@ -163,10 +173,8 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 		}
 		pr.mu.Lock()
 		if !pr.dead {
-			on := pr
-			c.timer = time.AfterFunc(budget+p.cfg.Margin, func() {
-				on.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", budget, p.cfg.Margin))
-			})
+			c.start, c.wall, c.wallLimit = time.Now(), budget, budget
+			pr.armLocked(c)
 			pr.calls[c.id] = c
 			pr.mu.Unlock()
 			break
@@ -179,7 +187,7 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 			return pr, frame{}, isoerr.New(isoerr.SandboxRestarted, "the sandbox process keeps stopping before the call can be sent; retry it")
 		}
 		select {
-		case <-pr.exited:
+		case <-pr.replaced:
 		case <-ctx.Done():
 			return pr, frame{}, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
@@ -188,16 +196,11 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 		_ = pr.cmd.Process.Kill() // the connection is broken: the reader fails the call
 	}
 	done := ctx.Done()
-	evaled := false
 	for {
 		select {
 		case f := <-c.raw:
 			if f.typ == msgSessionEvaled {
-				if !evaled {
-					evaled = true
-					c.timer.Reset(snapshotBudget + p.cfg.Margin)
-				}
-				continue
+				continue // deliver gave the call its snapshot budget
 			}
 			return pr, f, nil
 		case r := <-c.res:

@@ -240,17 +240,6 @@ func TestPoolCompileMatchesInProcess(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 3000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // sessionRecord is what the store holds for session name ("" when nothing).
 func sessionRecord(t *testing.T, d *images.Dir, name string) []byte {
 	t.Helper()

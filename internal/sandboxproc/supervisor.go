@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -53,6 +54,11 @@ type Config struct {
 	Margin time.Duration
 	// Logger receives process starts, exits and watchdog kills. nil: slog.Default().
 	Logger *slog.Logger
+	// Threads, when set, is each worker process's GOMAXPROCS (0: Go's default, one per
+	// core). 1 makes a warm call through a process cheaper (no idle processor for the Go
+	// scheduler to wake and spin on every hand-off) but lets a call that runs long delay
+	// the others of its process by the scheduler's 10 ms slices (RATIONALE §18).
+	Threads int
 }
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling
@@ -63,9 +69,11 @@ type Pool struct {
 	defaults engine.Limits
 	mu       sync.Mutex
 	procs    []*proc
+	spare    *proc            // started, not placed yet: the next replacement (nil while none)
 	routes   map[string]route // outbound transport and wall limit per loader id or call route
 	closed   bool
 	nextCall atomic.Uint64
+	spares   atomic.Uint64 // names the spares' images folders
 	rr       atomic.Uint64
 	restarts atomic.Int64
 	kills    atomic.Int64
@@ -109,7 +117,68 @@ func New(cfg Config) (*Pool, error) {
 	for i := range p.procs {
 		p.procs[i] = p.spawn(i)
 	}
+	go func() { // the spare starts once the others are up: they come first
+		for _, pr := range p.procs {
+			<-pr.ready
+		}
+		p.newSpare()
+	}()
 	return p, nil
+}
+
+// Spare returns the pid of the spare process once its engine is up (0 while there is
+// none): the process that takes the place of the next one to die.
+func (p *Pool) Spare() int {
+	p.mu.Lock()
+	sp := p.spare
+	p.mu.Unlock()
+	if sp == nil {
+		return 0
+	}
+	select {
+	case <-sp.up:
+	default:
+		return 0
+	}
+	select {
+	case <-sp.exited:
+		return 0
+	default:
+		return sp.cmd.Process.Pid
+	}
+}
+
+// newSpare starts a spare process unless there is one (or the pool is closed).
+func (p *Pool) newSpare() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.spare != nil {
+		return
+	}
+	p.spare = p.spawn(-1)
+}
+
+// replaceLocked returns the process that takes index idx (p.mu held): the spare when
+// there is one, which is then assigned idx and replaced by a new spare in the background;
+// else a new process. The spare has its engine up already (or is about to), so the calls
+// of idx wait for no engine start.
+func (p *Pool) replaceLocked(idx int) *proc {
+	sp := p.spare
+	p.spare = nil
+	if sp != nil {
+		select {
+		case <-sp.exited: // died unplaced
+			sp = nil
+		default:
+		}
+	}
+	if sp == nil {
+		return p.spawn(idx)
+	}
+	sp.idx = idx
+	close(sp.assigned)
+	go p.newSpare()
+	return sp
 }
 
 // Processes returns the pids of the worker processes that are up (0 for one starting or
@@ -167,7 +236,13 @@ func (p *Pool) Close(ctx context.Context) {
 	}
 	p.closed = true
 	procs := append([]*proc(nil), p.procs...)
+	spare := p.spare
+	p.spare = nil
 	p.mu.Unlock()
+	if spare != nil { // not placed: it holds nothing
+		spare.cancel()
+		<-spare.exited
+	}
 	for _, pr := range procs {
 		<-pr.ready
 		if pr.startErr == nil {
@@ -207,12 +282,18 @@ func (p *Pool) Place(id string) int { return p.placeOf("", id) }
 
 // proc is one worker process as the supervisor sees it.
 type proc struct {
-	p        *Pool
-	idx      int
+	p   *Pool
+	idx int // its index; -1 for a spare until assigned is closed
+	// assigned is closed once idx is set: at once, or when a spare takes a place. The
+	// process makes its loader (with the index's images folder) and confines itself then.
+	assigned chan struct{}
 	cmd      *exec.Cmd
 	c        *conn
-	ready    chan struct{} // closed once started (or failed: startErr)
+	board    *supBoard     // nil: the process sends msgStarted frames
+	up       chan struct{} // closed once its engine is up
+	ready    chan struct{} // closed once started and assigned (or failed: startErr)
 	startErr error
+	replaced chan struct{} // closed once dead and its replacement in place (process() finds it)
 	exited   chan struct{} // closed when the process has exited and its calls failed
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -232,42 +313,88 @@ type call struct {
 	codeFn  func() (loader.WorkerCode, error)
 	loader  string // loader id of a stored worker
 	entry   engine.Limits
-	timer   *time.Timer
 	codeErr error // the code function's own error, returned as it is
-	// raw carries the frames of a session or compile call (sessions.go: deliver).
-	raw chan frame
+	// raw carries the frames of a session or compile call (sessions.go: deliver); evaled
+	// is set when the process said a session eval ended (guarded by proc.mu).
+	raw    chan frame
+	evaled bool
 
 	// tools runs an Eval's tool calls (tools.go); nil for other calls.
 	tools *callTools
 
-	// The CPU watchdog (guarded by proc.mu): the thread running the call in the process,
-	// its CPU time when the call started, and the CPU the call may use before its process
-	// is killed (its limit; plus startupCPU on a cold start), margin excluded.
-	cpu      time.Duration
-	tid      int
-	cpu0     time.Duration
-	cpuTimer *time.Timer
-	finished bool
+	// The watchdog (guarded by proc.mu; see watch): one timer per call, for both bounds.
+	// wall is the wall time the call may take from start, and wallLimit the limit its error
+	// names; cpu is the CPU the call may use (its limit; plus startupCPU on a cold start);
+	// both before the margin. tid and cpu0 are the thread running the call in the process
+	// and its CPU time when the call started, when the process sent them in a msgStarted
+	// frame (else they are on the process's call board).
+	timer     *time.Timer
+	start     time.Time
+	wall      time.Duration
+	wallLimit time.Duration
+	cpu       time.Duration
+	tid       int
+	cpu0      time.Duration
+	finished  bool
 }
 
 // spawn makes process idx and starts it in the background.
 func (p *Pool) spawn(idx int) *proc {
-	pr := &proc{p: p, idx: idx, ready: make(chan struct{}), exited: make(chan struct{}),
-		calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+	pr := &proc{p: p, idx: idx, assigned: make(chan struct{}), up: make(chan struct{}), ready: make(chan struct{}),
+		replaced: make(chan struct{}), exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+	if idx >= 0 {
+		close(pr.assigned)
+	}
 	pr.ctx, pr.cancel = context.WithCancel(context.Background())
 	go func() {
 		pr.startErr = pr.start()
 		close(pr.ready)
-		if pr.startErr != nil {
-			p.cfg.Logger.Error("isobox: sandbox process did not start", "index", idx, "err", pr.startErr)
-			pr.mu.Lock()
-			pr.dead = true
-			pr.mu.Unlock()
-			close(pr.exited)
+		if pr.startErr == nil {
+			return
 		}
+		pr.mu.Lock()
+		pr.dead = true
+		pr.mu.Unlock()
+		close(pr.replaced)
+		close(pr.exited)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return
+		}
+		if p.spare == pr { // a spare that died unplaced: another, after a pause
+			p.spare = nil
+			time.AfterFunc(spareRetry, p.newSpare)
+		}
+		p.cfg.Logger.Error("isobox: sandbox process did not start", "index", pr.idx, "err", pr.startErr)
 	}()
 	return pr
 }
+
+// takeFolder makes folder from (a spare's, which it confined itself to) the images folder
+// dst of the place it takes: dst's images (hibernated by the process that died) move into
+// from, and from is renamed dst. Landlock's rule follows the folder, not its name, so the
+// confined spare can use dst. An image the dead process was still writing may be lost
+// (it starts fresh).
+func takeFolder(from, dst string) error {
+	old := fmt.Sprintf("%s.old-%d", dst, time.Now().UnixNano())
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(from, dst); err != nil {
+		_ = os.Rename(old, dst)
+		return err
+	}
+	ents, _ := os.ReadDir(old)
+	for _, e := range ents {
+		_ = os.Rename(filepath.Join(old, e.Name()), filepath.Join(dst, e.Name()))
+	}
+	return os.RemoveAll(old)
+}
+
+// spareRetry is the pause before a new spare when one died before taking a place (a
+// binary that cannot start does not spin).
+const spareRetry = time.Second
 
 func (pr *proc) start() error {
 	cfg := pr.p.cfg
@@ -276,15 +403,24 @@ func (pr *proc) start() error {
 		return fmt.Errorf("sandboxproc: socketpair: %w", err)
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "sandbox-process"), os.NewFile(uintptr(fds[1]), "supervisor")
-	defer theirs.Close()
 	nc, err := net.FileConn(mine)
 	mine.Close()
 	if err != nil {
+		theirs.Close()
 		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	// The call board (fd 4 in the process): where the process posts the thread of each
+	// call for the CPU watchdog. Without one the process sends a frame per call.
+	board, err := newBoard()
+	if err != nil {
+		cfg.Logger.Warn("isobox: sandbox process without a call board: a frame per call tells the CPU watchdog", "err", err)
 	}
 	newCmd := func() *exec.Cmd {
 		cmd := cfg.Command()
 		cmd.ExtraFiles = []*os.File{theirs}
+		if board != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, board.f)
+		}
 		if cmd.Stderr == nil {
 			cmd.Stderr = os.Stderr
 		}
@@ -294,37 +430,99 @@ func (pr *proc) start() error {
 	if cacheDir == "" { // resolved here: a worker process may have an empty environment
 		cacheDir = engine.DefaultCacheDir()
 	}
-	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs))}
+	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil,
+		Threads: max(cfg.Threads, 0)}
+	// The process's images folder, where it confines itself once its engine is up: p<i>, or
+	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
 	if cfg.ImagesDir != "" {
-		wc.ImagesDir = filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
+		name := fmt.Sprintf("p%d", pr.idx)
+		if pr.idx < 0 {
+			name = fmt.Sprintf("spare-%d", pr.p.spares.Add(1))
+			_ = os.RemoveAll(filepath.Join(cfg.ImagesDir, name)) // a previous run's, never placed
+		}
+		wc.ImagesDir = filepath.Join(cfg.ImagesDir, name)
+		if err := os.MkdirAll(wc.ImagesDir, 0o700); err != nil {
+			nc.Close()
+			board.close()
+			return fmt.Errorf("sandboxproc: images folder: %w", err)
+		}
 	}
 	// New namespaces where the kernel allows (user, mount, net, IPC, UTS; the ladder falls
 	// back, and the report says what was applied); the worker confines itself further
 	// (ConfineHook) once its engine is up.
 	cmd, nsReport, err := confine.Start(newCmd)
+	theirs.Close() // the process has its copy: its death is then the end of the stream
 	if err != nil {
 		nc.Close()
+		board.close()
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
 	}
 	if missing := nsReport.Missing(); len(missing) > 0 {
 		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "index", pr.idx, "report", nsReport.String())
 	}
-	pr.cmd, pr.c = cmd, &conn{rw: nc}
+	pr.cmd, pr.c, pr.board = cmd, &conn{rw: nc}, board
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		nc.Close()
+		board.close()
 		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
 	}
-	// The process is ready when its engine is up (compiling QuickJS can take a second
-	// without a cache): until then calls wait in process(), not on their deadline.
-	r := bufio.NewReaderSize(nc, 64<<10)
-	hdr := make([]byte, headerSize)
-	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgReady {
+	fail := func(err error) error {
 		_ = cmd.Process.Kill()
 		werr := cmd.Wait()
 		nc.Close()
-		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %v", werr, err)
+		board.close()
+		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %w", werr, err)
+	}
+	// The process's engine comes up first (compiling QuickJS can take a second without a
+	// cache): until the process is ready calls wait in process(), not on their deadline.
+	r := bufio.NewReaderSize(nc, 64<<10)
+	hdr := make([]byte, headerSize)
+	if typ, _, _, err := readFrame(r, hdr); err != nil || typ != msgEngineUp {
+		return fail(fmt.Errorf("no engine: frame %d, %v", typ, err))
+	}
+	close(pr.up)
+	// Then it waits for its index (a spare, until it takes a place): the index decides its
+	// images folder, which its loader hibernates to and its confinement leaves writable.
+	next := make(chan error, 1)
+	go func() {
+		typ, _, _, err := readFrame(r, hdr)
+		if err == nil && typ != msgReady {
+			err = fmt.Errorf("frame %d instead of ready", typ)
+		}
+		next <- err
+	}()
+	select {
+	case <-pr.assigned:
+	case err := <-next: // a spare that died (or spoke) before taking a place
+		if err == nil {
+			err = errors.New("ready before it was assigned")
+		}
+		return fail(err)
+	case <-pr.ctx.Done(): // the pool closed with this spare unplaced
+		_ = cmd.Process.Kill()
+		<-next
+		return fail(errors.New("closed"))
+	}
+	am := assignMsg{ImagesDir: wc.ImagesDir}
+	if cfg.ImagesDir != "" {
+		if dst := filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx)); dst != wc.ImagesDir {
+			if err := takeFolder(wc.ImagesDir, dst); err != nil {
+				// It hibernates to its own folder: index idx's images wait for the next one.
+				cfg.Logger.Warn("isobox: the spare process could not take its place's images folder", "index", pr.idx, "err", err)
+			} else {
+				am.ImagesDir = dst
+			}
+		}
+	}
+	if err := pr.c.sendJSON(msgAssign, 0, am); err != nil {
+		_ = cmd.Process.Kill()
+		<-next
+		return fail(err)
+	}
+	if err := <-next; err != nil {
+		return fail(err)
 	}
 	go pr.read(nc, r)
 	return nil
@@ -350,30 +548,38 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	killedFor, killErr := pr.killedFor, pr.killErr
 	pr.mu.Unlock()
 	_ = pr.cmd.Process.Kill() // a process that closed its end is of no further use
+	// The replacement takes the place before this process is reaped (its exit can take
+	// milliseconds more): new calls for the index go there at once.
+	p := pr.p
+	p.mu.Lock()
+	replaced := !p.closed && p.procs[pr.idx] == pr
+	if replaced {
+		p.restarts.Add(1)
+		p.procs[pr.idx] = p.replaceLocked(pr.idx)
+	}
+	p.mu.Unlock()
+	close(pr.replaced)
 	err := pr.cmd.Wait()
 	nc.Close()
+	pr.mu.Lock() // no watchdog reads the board once pr.dead is set
+	pr.board.close()
+	pr.mu.Unlock()
 	pr.cancel()
 	for _, f := range fetches {
 		f.close()
 	}
 	for id, c := range calls {
-		c.timer.Stop()
-		pr.stopCPU(c)
+		pr.stopWatch(c)
 		e := isoerr.New(isoerr.SandboxRestarted, "the sandbox process running this call stopped (%v) and was replaced; the call did not finish: retry it", err)
 		if id == killedFor && killErr != nil {
 			e = killErr
 		}
 		c.res <- resultMsg{None: true, Err: e}
 	}
-	p := pr.p
-	p.mu.Lock()
-	if !p.closed && p.procs[pr.idx] == pr {
-		p.cfg.Logger.Warn("isobox: sandbox process exited; starting a replacement", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
-		p.restarts.Add(1)
-		p.procs[pr.idx] = p.spawn(pr.idx)
+	if replaced {
+		p.cfg.Logger.Warn("isobox: sandbox process exited; the spare took its place", "index", pr.idx, "pid", pr.cmd.Process.Pid, "err", err, "calls_failed", len(calls))
 	}
-	p.mu.Unlock()
-	close(pr.exited) // after the replacement is in place: process() waits for it
+	close(pr.exited)
 }
 
 // kill is the watchdog: call id overran its deadline by the margin, so its process is
@@ -401,10 +607,9 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if c == nil {
 			return
 		}
-		c.timer.Stop()
-		pr.stopCPU(c)
+		pr.stopWatch(c)
 		var m resultMsg
-		if err := json.Unmarshal(payload, &m); err != nil {
+		if err := decodeResult(payload, &m); err != nil {
 			m = resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad result: %v", err)}
 		}
 		c.res <- m
@@ -412,11 +617,11 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		if len(payload) != 12 {
 			return
 		}
+		// The call board was full (or there is none): the thread comes in a frame.
 		pr.mu.Lock()
-		if c := pr.calls[id]; c != nil && c.cpu > 0 && !c.finished {
+		if c := pr.calls[id]; c != nil && !c.finished {
 			c.tid = int(binary.BigEndian.Uint32(payload))
 			c.cpu0 = time.Duration(binary.BigEndian.Uint64(payload[4:]))
-			c.cpuTimer = time.AfterFunc(c.cpu+pr.p.cfg.Margin, func() { pr.checkCPU(c) })
 		}
 		pr.mu.Unlock()
 	case msgCodeReq:
@@ -486,12 +691,13 @@ func (pr *proc) sendCode(c *call) {
 			lim := pr.p.limitsOf(code.Limits, c.entry)
 			wall := lim.Wall
 			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU})
+			// A cold start loads the modules (bounded by the code's wall limit) and then
+			// runs the call: the deadline covers both, from now.
 			pr.mu.Lock()
 			c.cpu = startupCPU + lim.CPU
+			c.start, c.wall, c.wallLimit = time.Now(), 2*wall, wall
+			pr.armLocked(c)
 			pr.mu.Unlock()
-			// A cold start loads the modules (bounded by the code's wall limit) and then
-			// runs the call: the deadline covers both.
-			c.timer.Reset(2*wall + pr.p.cfg.Margin)
 		}
 	}
 	_ = pr.c.sendJSON(msgCode, c.id, m)
@@ -640,65 +846,119 @@ func (p *Pool) limitsOf(code *loader.Limits, entry engine.Limits) engine.Limits 
 	return loader.EngineLimits(code).Min(entry).Or(p.defaults)
 }
 
-// checkCPU is the CPU watchdog of call c: it reads the CPU time of the thread running the
-// call and kills the process when the call has used more than its bound plus the margin
-// (a built-in that never polls the interrupt: the engine cannot stop it, and the Go
-// garbage collector of that process waits for it); otherwise it looks again when the
-// bound could next be reached.
-func (pr *proc) checkCPU(c *call) {
+// watch is the watchdog of call c, run by its timer: it kills the process when the call
+// has run past its wall bound plus the margin, or when the thread running it has used
+// more CPU than its bound plus the margin (a built-in that never polls the interrupt: the
+// engine cannot stop it, and the Go garbage collector of that process waits for it).
+// Otherwise it sets the timer to when a bound could next be crossed. The thread's CPU
+// time is read only here, from /proc, so an ordinary call costs nothing but its timer.
+func (pr *proc) watch(c *call) {
+	margin := pr.p.cfg.Margin
 	pr.mu.Lock()
 	if pr.dead || c.finished {
 		pr.mu.Unlock()
 		return
 	}
-	tid, cpu0, bound := c.tid, c.cpu0, c.cpu+pr.p.cfg.Margin
-	pr.mu.Unlock()
-	now, err := threadCPU(pr.cmd.Process.Pid, tid)
-	if err != nil {
-		return // the process is gone; its reader fails the call
-	}
-	if used := now - cpu0; used >= bound {
-		// The call that crossed its bound may be an innocent one: while a built-in that
-		// never polls holds a thread, the goroutine asking the Go runtime to stop the world
-		// for a garbage collection waits in a loop that wakes every 100 µs, and that burns
-		// CPU on its own thread. The process is stuck either way; the limit error goes to
-		// the call that used the most CPU, the others get sandbox_restarted.
-		blame, most := c, used
-		pr.mu.Lock()
-		limit := c.cpu
-		others := make([]*call, 0, len(pr.calls))
-		for _, o := range pr.calls {
-			if o != c && o.tid != 0 && !o.finished {
-				others = append(others, o)
-			}
-		}
+	if time.Since(c.start) >= c.wall+margin {
+		limit := c.wallLimit
 		pr.mu.Unlock()
-		for _, o := range others {
-			pr.mu.Lock()
-			tid, cpu0, lim := o.tid, o.cpu0, o.cpu
-			pr.mu.Unlock()
-			if n, err := threadCPU(pr.cmd.Process.Pid, tid); err == nil && n-cpu0 > most {
-				blame, most, limit = o, n-cpu0, lim
-			}
-		}
-		pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
+		pr.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", limit, margin))
 		return
-	} else {
-		pr.mu.Lock()
-		if !c.finished {
-			c.cpuTimer.Reset(max(bound-used, 5*time.Millisecond))
+	}
+	tid, cpu0, started := pr.threadOf(c)
+	bound := c.cpu + margin
+	pr.mu.Unlock()
+	var used time.Duration
+	if started && bound > margin {
+		now, err := threadCPU(pr.cmd.Process.Pid, tid)
+		if err != nil {
+			return // the process is gone; its reader fails the call
 		}
-		pr.mu.Unlock()
+		if used = now - cpu0; used >= bound {
+			pr.blame(c, used)
+			return
+		}
+	}
+	pr.mu.Lock()
+	if !c.finished {
+		pr.armAtLocked(c, used)
+	}
+	pr.mu.Unlock()
+}
+
+// armLocked sets call c's watchdog timer (pr.mu held) for a call that has used no CPU yet.
+func (pr *proc) armLocked(c *call) { pr.armAtLocked(c, 0) }
+
+// armAtLocked sets call c's timer to when it could next cross a bound, given the CPU it
+// has used (pr.mu held). A call not started yet cannot cross its CPU bound sooner than
+// that bound from now.
+func (pr *proc) armAtLocked(c *call, used time.Duration) {
+	margin := pr.p.cfg.Margin
+	next := c.wall + margin - time.Since(c.start)
+	if c.cpu > 0 {
+		next = min(next, max(c.cpu+margin-used, 5*time.Millisecond))
+	}
+	next = max(next, 0)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(next, func() { pr.watch(c) })
+	} else {
+		c.timer.Reset(next)
 	}
 }
 
-// stopCPU ends call c's CPU watchdog.
-func (pr *proc) stopCPU(c *call) {
+// threadOf returns the thread running call c and its CPU time when the call started, from
+// the call's msgStarted frame or the process's call board (pr.mu held: the board is
+// unmapped once the process is dead).
+func (pr *proc) threadOf(c *call) (tid int, cpu0 time.Duration, ok bool) {
+	if c.tid != 0 {
+		return c.tid, c.cpu0, true
+	}
+	if pr.dead {
+		return 0, 0, false
+	}
+	return pr.board.find(c.id)
+}
+
+// blame kills the process of call c, which has used used of CPU, past its bound. The call
+// that crossed its bound may be an innocent one: while a built-in that never polls holds
+// a thread, the goroutine asking the Go runtime to stop the world for a garbage collection
+// waits in a loop that wakes every 100 µs, and that burns CPU on its own thread. The
+// process is stuck either way; the limit error goes to the call that used the most CPU,
+// the others get sandbox_restarted.
+func (pr *proc) blame(c *call, used time.Duration) {
+	type running struct {
+		c         *call
+		tid       int
+		cpu0, lim time.Duration
+	}
+	blame, most := c, used
+	pr.mu.Lock()
+	limit := c.cpu
+	var others []running
+	for _, o := range pr.calls {
+		if o == c || o.finished {
+			continue
+		}
+		if tid, cpu0, ok := pr.threadOf(o); ok {
+			others = append(others, running{o, tid, cpu0, o.cpu})
+		}
+	}
+	pr.mu.Unlock()
+	for _, o := range others {
+		if n, err := threadCPU(pr.cmd.Process.Pid, o.tid); err == nil && n-o.cpu0 > most {
+			blame, most, limit = o.c, n-o.cpu0, o.lim
+		}
+	}
+	pr.kill(blame.id, isoerr.New(isoerr.CPULimitExceeded, "the call used %v of CPU without yielding (its limit is %v); its sandbox process was killed", most.Round(time.Millisecond), limit))
+}
+
+// stopWatch ends call c's watchdog.
+func (pr *proc) stopWatch(c *call) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	c.finished = true
-	if c.cpuTimer != nil {
-		c.cpuTimer.Stop()
+	if c.timer != nil {
+		c.timer.Stop()
 	}
 }
 
@@ -725,7 +985,7 @@ func (p *Pool) process(ctx context.Context, idx int) (*proc, error) {
 		}
 		p.mu.Lock()
 		if p.procs[idx] == pr && !p.closed {
-			p.procs[idx] = p.spawn(idx)
+			p.procs[idx] = p.replaceLocked(idx)
 		}
 		p.mu.Unlock()
 	}
@@ -744,10 +1004,8 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 		}
 		pr.mu.Lock()
 		if !pr.dead {
-			on := pr
-			c.timer = time.AfterFunc(wall+p.cfg.Margin, func() {
-				on.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", wall, p.cfg.Margin))
-			})
+			c.start, c.wall, c.wallLimit = time.Now(), wall, wall
+			pr.armLocked(c)
 			pr.calls[c.id] = c
 			pr.mu.Unlock()
 			break
@@ -759,12 +1017,12 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process keeps stopping before the call can be sent; retry it")
 		}
 		select {
-		case <-pr.exited:
+		case <-pr.replaced:
 		case <-ctx.Done():
 			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
 	}
-	if err := pr.c.sendJSON(msgInvoke, c.id, m); err != nil {
+	if err := pr.c.sendInvoke(c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
 		_ = pr.cmd.Process.Kill()
 	}
@@ -981,7 +1239,6 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 		return nil, err
 	}
 	c.res = make(chan resultMsg, 1)
-	c.timer = time.AfterFunc(time.Hour, func() {})
 	pr.mu.Lock()
 	if pr.dead {
 		pr.mu.Unlock()
@@ -989,7 +1246,7 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 	}
 	pr.calls[c.id] = c
 	pr.mu.Unlock()
-	if err := pr.c.sendJSON(msgInvoke, c.id, &invokeMsg{Op: "stats"}); err != nil {
+	if err := pr.c.sendInvoke(c.id, &invokeMsg{Op: "stats"}); err != nil {
 		return nil, err
 	}
 	select {

@@ -10,8 +10,11 @@
 //
 // The wire is a length-prefixed binary framing over a Unix socket pair (fd 3 in the
 // worker): a 13-byte header (payload length u32, message type u8, id u64, big-endian)
-// and a payload, JSON for structured messages and raw bytes for body chunks. Many calls
-// are multiplexed on one connection by id.
+// and a payload: a compact binary form for the two messages of every call (codec.go),
+// JSON for the other structured messages, raw bytes for body chunks. Many calls are
+// multiplexed on one connection by id. A second file, fd 4, is the call board the CPU
+// watchdog reads (board_linux.go). One spare process waits, its engine up and confined,
+// to take the place of the next process that dies.
 package sandboxproc
 
 import (
@@ -30,23 +33,27 @@ import (
 // (assigned by the worker process); the type says which.
 const (
 	// supervisor -> worker process
-	msgConfig    byte = 1 // id 0: workerConfig, first frame of a connection
-	msgInvoke    byte = 2 // id call: invokeMsg
-	msgCancel    byte = 3 // id call: the caller gave up
-	msgCode      byte = 4 // id call: codeMsg, the answer to msgCodeReq
-	msgFetchHead byte = 5 // id request: fetchHead, the answer to msgFetch
-	msgBodyChunk byte = 6 // id request: raw body bytes; an empty payload ends the body
-	msgBodyError byte = 7 // id request: the body failed (payload: message)
-	// 8: msgToolResult (tools.go); 9: msgReqBodyRead (reqbody.go)
+	msgConfig    byte = 1  // id 0: workerConfig, first frame of a connection
+	msgInvoke    byte = 2  // id call: invokeMsg
+	msgCancel    byte = 3  // id call: the caller gave up
+	msgCode      byte = 4  // id call: codeMsg, the answer to msgCodeReq
+	msgFetchHead byte = 5  // id request: fetchHead, the answer to msgFetch
+	msgBodyChunk byte = 6  // id request: raw body bytes; an empty payload ends the body
+	msgBodyError byte = 7  // id request: the body failed (payload: message)
+	msgAssign    byte = 13 // id 0: assignMsg, the process's place (after msgEngineUp)
+	// 8: msgToolResult (tools.go); 9: msgReqBodyRead (reqbody.go); 10, 11: msgSession,
+	// msgCompile (sessions.go)
 	// worker process -> supervisor
 	msgResult    byte = 20 // id call: resultMsg
 	msgCodeReq   byte = 21 // id call: the call needs its worker's code (a cold start)
 	msgFetch     byte = 22 // id request: fetchMsg, an outbound fetch() of the sandbox
 	msgBodyRead  byte = 23 // id request: send the next chunk of the response body
 	msgBodyClose byte = 24 // id request: the sandbox is done with the response
-	msgReady     byte = 25 // id 0: the engine and loader are up; calls may come
-	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns)
-	// 27, 28: msgToolCall, msgToolCancel (tools.go); 29: msgReqBodyChunk (reqbody.go)
+	msgReady     byte = 25 // id 0: the loader is up; calls may come
+	msgStarted   byte = 26 // id call: the call's thread id (u32) and its CPU time so far (u64 ns), when the call board is full or missing
+	msgEngineUp  byte = 34 // id 0: the engine is up and the process confined; it waits for msgAssign
+	// 27, 28: msgToolCall, msgToolCancel (tools.go); 29: msgReqBodyChunk (reqbody.go);
+	// 30-32: msgSessionReply, msgSessionEvaled, msgCompileReply (sessions.go)
 )
 
 // headerSize is the framing's header: payload length, type, id.
@@ -74,15 +81,46 @@ func (c *conn) send(typ byte, id uint64, payload []byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	n := headerSize + len(payload)
-	if cap(c.buf) < n || cap(c.buf) > 1<<20 && n < 1<<16 {
-		c.buf = make([]byte, n)
+	return c.writeLocked(typ, id, append(c.frame(), payload...))
+}
+
+// sendInvoke writes an invokeMsg in binary form, encoded straight into the write buffer.
+func (c *conn) sendInvoke(id uint64, m *invokeMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(msgInvoke, id, appendInvoke(c.frame(), m))
+}
+
+// sendResult writes a resultMsg in binary form, encoded straight into the write buffer.
+func (c *conn) sendResult(id uint64, m *resultMsg) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(msgResult, id, appendResult(c.frame(), m))
+}
+
+// frame returns the write buffer with room for a header (c.wmu held).
+func (c *conn) frame() []byte {
+	if cap(c.buf) < headerSize {
+		c.buf = make([]byte, 0, 4<<10)
 	}
-	b := c.buf[:n]
-	binary.BigEndian.PutUint32(b, uint32(len(payload)))
+	return c.buf[:headerSize]
+}
+
+// writeLocked fills in the header of b (a frame of type typ that frame returned, payload
+// appended) and writes it (c.wmu held). A large buffer is not kept.
+func (c *conn) writeLocked(typ byte, id uint64, b []byte) error {
+	n := len(b) - headerSize
+	if cap(b) <= 1<<20 {
+		c.buf = b[:0]
+	} else {
+		c.buf = nil
+	}
+	if n > maxFrame {
+		return fmt.Errorf("sandboxproc: frame of %d bytes is larger than %d", n, maxFrame)
+	}
+	binary.BigEndian.PutUint32(b, uint32(n))
 	b[4] = typ
 	binary.BigEndian.PutUint64(b[5:], id)
-	copy(b[headerSize:], payload)
 	_, err := c.rw.Write(b)
 	return err
 }
@@ -131,12 +169,27 @@ func (w wireLimits) engine() engine.Limits {
 	return engine.Limits{CPU: time.Duration(w.CPU), Wall: time.Duration(w.Wall), Memory: w.Memory, SubRequests: w.SubRequests, Output: w.Output, Logs: w.Logs}
 }
 
-// workerConfig is the first frame: what the worker process's engine and loader need.
+// workerConfig is the first frame: what the worker process's engine and loader need,
+// but for its place (assignMsg).
 type workerConfig struct {
-	CacheDir     string     `json:"cacheDir,omitempty"`
-	ImagesDir    string     `json:"imagesDir,omitempty"` // "": no hibernation
+	CacheDir string `json:"cacheDir,omitempty"`
+	// ImagesDir is the folder the process confines itself to with its cache once its
+	// engine is up ("": no hibernation); assignMsg then names it (it may have been renamed).
+	ImagesDir    string     `json:"imagesDir,omitempty"`
 	Defaults     wireLimits `json:"defaults"`
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
+	// Board says that fd 4 is the process's call board (board_linux.go).
+	Board bool `json:"board,omitempty"`
+	// Threads is the process's GOMAXPROCS (0: Go's default).
+	Threads int `json:"threads,omitempty"`
+}
+
+// assignMsg gives a process its place, once its engine is up and it is confined: at once,
+// or when a spare takes the place of a process that died. The process then makes its
+// loader, which hibernates to ImagesDir: its own folder (workerConfig.ImagesDir), under
+// the place's name.
+type assignMsg struct {
+	ImagesDir string `json:"imagesDir,omitempty"` // "": no hibernation
 }
 
 // invokeMsg asks the worker process to run one call.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -28,10 +29,15 @@ import (
 // pair (the supervisor passes it as the first of exec.Cmd.ExtraFiles).
 const WorkerFD = 3
 
-// ConfineHook, when set, runs in the worker process after its engine and loader are made
-// and before it serves any call: the place where the process confines itself (Landlock,
-// seccomp, rlimits; package internal/confine). cacheDirs are the directories it must keep
-// (the compilation cache and its images directory).
+// boardFD is the call board's file descriptor in a worker process (the second of
+// exec.Cmd.ExtraFiles), when its configuration says it has one.
+const boardFD = 4
+
+// ConfineHook, when set, runs in the worker process once its engine is made, before it
+// learns its place and serves any call: the place where the process confines itself
+// (Landlock, seccomp, rlimits; package internal/confine). cacheDirs are the directories
+// it must keep (the compilation cache and its images directory). A spare process runs it
+// before it waits, so no process of the pool is ever unconfined once its engine is up.
 // `isobox sandbox-worker` passes one that calls confine.Apply.
 type ConfineHook func(cacheDirs []string) error
 
@@ -51,7 +57,7 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 	if err != nil {
 		return fmt.Errorf("sandboxproc: fd 3: %w", err)
 	}
-	return ServeWorker(ctx, c, confine)
+	return serveWorker(ctx, c, confine, boardFD)
 }
 
 // ServeWorker serves the supervisor on c until it closes: the worker process's main loop.
@@ -60,6 +66,11 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 //
 // When the first frame is not a configuration or the engine cannot start.
 func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook) error {
+	return serveWorker(ctx, c, confine, -1)
+}
+
+// serveWorker is ServeWorker with the call board's file descriptor (-1: none).
+func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook, bfd int) error {
 	defer c.Close()
 	r := bufio.NewReaderSize(c, 64<<10)
 	hdr := make([]byte, headerSize)
@@ -71,24 +82,23 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 	if typ != msgConfig || json.Unmarshal(payload, &cfg) != nil {
 		return errors.New("sandboxproc: the first frame is not a configuration")
 	}
+	if cfg.Threads > 0 {
+		runtime.GOMAXPROCS(cfg.Threads)
+	}
+	var board *workerBoard
+	if cfg.Board && bfd >= 0 {
+		if board, err = openBoard(bfd); err != nil {
+			return err
+		}
+	}
 	e, err := engine.New(ctx, engine.Config{CacheDir: cfg.CacheDir, Defaults: cfg.Defaults.engine()})
 	if err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
 	defer e.Close(context.Background())
-	lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
-	if cfg.ImagesDir != "" {
-		dir, err := images.NewDir(cfg.ImagesDir)
-		if err != nil {
-			return fmt.Errorf("sandboxproc: %w", err)
-		}
-		lc.Images = dir
-	}
-	l, err := loader.New(lc)
-	if err != nil {
-		return fmt.Errorf("sandboxproc: %w", err)
-	}
-	defer l.Close(context.Background())
+	// The process confines itself now, before its place is known: a spare is confined
+	// while it waits. Its read-write folders: the cache and its own images folder, which
+	// the supervisor renames to the place's (Landlock follows the folder, not its name).
 	if confine != nil {
 		var dirs []string
 		switch cfg.CacheDir {
@@ -105,20 +115,65 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 			return fmt.Errorf("sandboxproc: confine: %w", err)
 		}
 	}
-	w := &workerSide{c: &conn{rw: c}, l: l, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{}}
+	wc := &conn{rw: c}
+	// The engine is up; the process waits for its place (a spare waits until one dies).
+	if err := wc.send(msgEngineUp, 0, nil); err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	typ, _, payload, err = readFrame(r, hdr)
+	if errors.Is(err, io.EOF) {
+		return nil // a spare that was never placed
+	}
+	if err != nil {
+		return fmt.Errorf("sandboxproc: wait for a place: %w", err)
+	}
+	var place assignMsg
+	if typ != msgAssign || json.Unmarshal(payload, &place) != nil {
+		return errors.New("sandboxproc: the frame after the engine start is not an assignment")
+	}
+	lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
+	if place.ImagesDir != "" {
+		dir, err := images.NewDir(place.ImagesDir)
+		if err != nil {
+			return fmt.Errorf("sandboxproc: %w", err)
+		}
+		lc.Images = dir
+	}
+	l, err := loader.New(lc)
+	if err != nil {
+		return fmt.Errorf("sandboxproc: %w", err)
+	}
+	defer l.Close(context.Background())
+	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{},
+		end: make(chan error, 1)}
 	defer w.abortAll()
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
+	w.readLoop(ctx, r, hdr)
+	if err := <-w.end; !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// readLoop reads and dispatches frames until the connection ends (its error goes to
+// w.end) or a frame starts a call. Then a new goroutine takes over the reading and this
+// one runs the call: the call starts at once, on the thread that read its frame, instead
+// of waiting for the reader to park and the scheduler to run a new goroutine (RATIONALE
+// §18).
+func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 	for {
 		typ, id, payload, err := readFrame(r, hdr)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
+			w.end <- err
+			return
 		}
-		w.dispatch(ctx, typ, id, payload)
+		if run := w.dispatch(ctx, typ, id, payload); run != nil {
+			go w.readLoop(ctx, r, hdr)
+			run()
+			return
+		}
 	}
 }
 
@@ -126,10 +181,12 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 type workerSide struct {
 	c       *conn
 	l       *loader.Loader
+	board   *workerBoard // nil: a msgStarted frame per call
 	mu      sync.Mutex
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
 	nextReq atomic.Uint64
+	end     chan error // the reading's end: the connection's error
 	tools   workerTools
 	// sessions are the sandboxes of sessions (sessions.go), by handle.
 	sessions map[uint64]*sessionSlot
@@ -148,12 +205,14 @@ type pendingFetch struct {
 	up     *workerUpload // the request body, sent as the supervisor asks (reqbody.go)
 }
 
-func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) {
+// dispatch handles one frame. A frame that starts work that runs long (a call) returns it
+// as run: the reader runs it itself once another goroutine reads on (readLoop).
+func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload []byte) (run func()) {
 	switch typ {
 	case msgInvoke:
 		var m invokeMsg
-		if err := json.Unmarshal(payload, &m); err != nil {
-			_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
+		if err := decodeInvoke(payload, &m); err != nil {
+			_ = w.c.sendResult(id, &resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
 			return
 		}
 		cctx, cancel := context.WithCancel(ctx)
@@ -161,7 +220,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 		w.mu.Lock()
 		w.calls[id] = wc
 		w.mu.Unlock()
-		go w.invoke(cctx, id, wc, &m)
+		return func() { w.invoke(cctx, id, wc, &m) }
 	case msgSession:
 		w.session(ctx, id, payload)
 	case msgCompile:
@@ -211,6 +270,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 			pf.errs <- string(payload)
 		}
 	}
+	return nil
 }
 
 // abortAll cancels every call when the connection is gone.
@@ -230,17 +290,27 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 		w.mu.Unlock()
 		wc.cancel()
 	}()
+	slot := -1
 	if m.Op != "stats" && m.Op != "forget" {
+		// The CPU watchdog learns the thread running the call from the call board, or
+		// from a frame when the board is full or missing.
 		tid, cpu, unpin := pinThread()
 		defer unpin()
 		if tid != 0 {
-			var b [12]byte
-			binary.BigEndian.PutUint32(b[:], uint32(tid))
-			binary.BigEndian.PutUint64(b[4:], uint64(cpu))
-			_ = w.c.send(msgStarted, id, b[:])
+			if s, ok := w.board.post(id, tid, cpu); ok {
+				slot = s
+			} else {
+				var b [12]byte
+				binary.BigEndian.PutUint32(b[:], uint32(tid))
+				binary.BigEndian.PutUint64(b[4:], uint64(cpu))
+				_ = w.c.send(msgStarted, id, b[:])
+			}
 		}
 	}
 	res, err := w.run(ctx, id, wc, m)
+	if slot >= 0 {
+		w.board.clear(slot)
+	}
 	out := resultMsg{}
 	if res == nil {
 		out.None = true
@@ -258,9 +328,9 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 	if m.Op == "stats" {
 		out.Extra, _ = json.Marshal(w.l.Stats())
 	}
-	if err := w.c.sendJSON(msgResult, id, out); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := w.c.sendResult(id, &out); err != nil && !errors.Is(err, net.ErrClosed) {
 		// The frame is too large or the supervisor is gone; tell it what it can read.
-		_ = w.c.sendJSON(msgResult, id, resultMsg{None: true, Err: isoerr.New(isoerr.OutputLimitExceeded, "the result does not fit a frame: %v", err)})
+		_ = w.c.sendResult(id, &resultMsg{None: true, Err: isoerr.New(isoerr.OutputLimitExceeded, "the result does not fit a frame: %v", err)})
 	}
 }
 
