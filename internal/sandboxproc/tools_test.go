@@ -193,10 +193,7 @@ func serveHostile() {
 	c := &conn{rw: nc}
 	r := bufio.NewReader(nc)
 	hdr := make([]byte, headerSize)
-	if _, _, _, err := readFrame(r, hdr); err != nil {
-		os.Exit(2)
-	}
-	_ = c.send(msgReady, 0, nil)
+	fakeHandshake(c, r, hdr, 2)
 	replies := make(chan hostileReply, 4*maxToolsInFlight)
 	invokes := make(chan uint64, 16)
 	go func() {
