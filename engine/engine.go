@@ -75,6 +75,7 @@ type Engine struct {
 	restoreConfig wazero.ModuleConfig
 	pagemap       *pagemap      // nil where the OS cannot tell private pages (ResidentBytes)
 	compileTime   time.Duration // see CompileTime
+	py            pythonState   // the Python side, made on first use (python.go)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -201,6 +202,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.base != nil {
 		e.base.close()
 	}
+	e.py.close()
 	e.pagemap.close()
 	return e.rt.Close(ctx)
 }

@@ -46,12 +46,14 @@ _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 class _Log(io.TextIOBase):
-    """sys.stdout / sys.stderr: each complete line (or run of lines) written becomes one
-    log entry of the invocation (stdout: "log", stderr: "error")."""
+    """sys.stdout / sys.stderr: what is written up to a newline that ends a write (one
+    print() call) becomes one log entry of the invocation (stdout: "log", stderr: "error");
+    the rest at the end of the snippet."""
 
     def __init__(self, level):
         self._level = level
         self._buf = []
+        self._size = 0
 
     def writable(self):
         return True
@@ -71,23 +73,46 @@ class _Log(io.TextIOBase):
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         self._buf.append(s)
-        if "\n" in s:
-            text = "".join(self._buf)
-            head, _, tail = text.rpartition("\n")
-            self._buf = [tail] if tail else []
-            _isobox.console(_console_line({"level": self._level, "message": head}))
+        self._size += len(s)
+        # One entry per print(): print writes its text, then its end ("\n").
+        if s.endswith("\n") or self._size > 65536:
+            self.flush()
         return len(s)
 
     def flush(self):
         if self._buf:
             text = "".join(self._buf)
             self._buf = []
+            self._size = 0
+            if text.endswith("\n"):
+                text = text[:-1]
             _isobox.console(_console_line({"level": self._level, "message": text}))
 
 
 _stdout = sys.stdout = sys.__stdout__ = _Log("log")
 _stderr = sys.stderr = sys.__stderr__ = _Log("error")
 _main = sys.modules["__main__"]
+
+
+# time.sleep: CPython sleeps until an absolute time (clock_nanosleep with TIMER_ABSTIME), which
+# wazero's poll_oneoff does not support; select's relative timeout is the same wait. The
+# host ends it at the invocation's wall-time deadline.
+import select as _select
+import time as _time
+
+
+def _sleep(secs, /):
+    secs = float(secs)
+    if secs != secs or secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    while secs > 0:
+        step = min(secs, 86400.0)
+        _select.select([], [], [], step)
+        secs -= step
+
+
+_sleep.__name__ = _sleep.__qualname__ = "sleep"
+_time.sleep = _sleep
 
 
 def _jsonable(v, depth=0):
