@@ -59,4 +59,3 @@ func runPython(ctx context.Context, src string, c *common, lim engine.Limits) (*
 	defer sb.Close(ctx)
 	return sb.Eval(ctx, lim, src)
 }
-
