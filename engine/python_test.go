@@ -287,3 +287,22 @@ func TestPythonNotImplemented(t *testing.T) {
 		t.Fatalf("fork: err %v, want not_implemented", err)
 	}
 }
+
+// Once a limit stops the code, no except or finally block runs, not even one that does its
+// work in C without ever polling (here: a log line sent straight to the host).
+func TestPythonNoHandlerRunsAfterAStop(t *testing.T) {
+	for _, block := range []string{"except BaseException:", "finally:"} {
+		t.Run(block, func(t *testing.T) {
+			sb := newPySandbox(t, engine.SandboxConfig{})
+			code := "import _isobox\nwhile True:\n    try:\n        while True:\n            pass\n    " + block +
+				"\n        _isobox.console('{\"level\": \"log\", \"message\": \"handler ran\"}')"
+			res, err := sb.Eval(context.Background(), engine.Limits{CPU: 50 * time.Millisecond}, code)
+			if isoerr.As(err).Code != isoerr.CPULimitExceeded {
+				t.Fatalf("err %v, want cpu_limit_exceeded", err)
+			}
+			if len(res.Logs) != 0 {
+				t.Fatalf("a handler ran after the stop: logs %v", res.Logs)
+			}
+		})
+	}
+}
