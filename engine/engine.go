@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	e.restoreConfig = e.modConfig.WithStartFunctions()
+	e.py.cacheDir = cacheDir
 	if err := e.loadRuntime(ctx, cacheDir); err != nil {
 		rt.Close(ctx)
 		return nil, err

@@ -1,11 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,6 +57,8 @@ type pythonState struct {
 	// computed with it (see RATIONALE.md, "Python").
 	hashSeed    uint32
 	compileTime time.Duration
+	// cacheDir keeps the base image between processes ("" : no cache); see pythonImage.
+	cacheDir string
 }
 
 func (p *pythonState) close() {
@@ -71,7 +78,7 @@ type PythonSandbox struct {
 // the compilation cache) took; zero before the first Python sandbox.
 func (e *Engine) PythonCompileTime() time.Duration { return e.py.compileTime }
 
-// preparePython compiles CPython's module and, unless Config.NoImage, makes the base image.
+// preparePython compiles CPython's module and gets the base image (pythonImage).
 func (e *Engine) preparePython(ctx context.Context) error {
 	p := &e.py
 	p.once.Do(func() {
@@ -90,18 +97,43 @@ func (e *Engine) preparePython(ctx context.Context) error {
 			WithFSConfig(wazero.NewFSConfig().WithFSMount(py.Stdlib(), "/lib"))
 		p.restoreConfig = p.modConfig.WithStartFunctions()
 		p.hashSeed = randomSeed()
-		if e.base == nil { // Config.NoImage: every sandbox starts cold
-			return
-		}
-		sb, err := e.pythonCold(ctx, DefaultLimits().Memory, p.hashSeed)
-		if err != nil {
-			p.err = err
-			return
-		}
-		p.base = newImage(sb)
-		sb.Close(ctx)
+		p.base, p.err = e.pythonImage(ctx)
 	})
 	return p.err
+}
+
+// pythonImage returns the Python base image: read from the cache directory when a process
+// of this build made it before, else made by starting CPython (and then stored there). It
+// is nil (every sandbox starts cold) with Config.NoImage and no cache directory.
+func (e *Engine) pythonImage(ctx context.Context) (*image, error) {
+	path := ""
+	if e.py.cacheDir != "" {
+		sum := sha256.Sum256([]byte(py.Prelude()))
+		path = filepath.Join(e.py.cacheDir, fmt.Sprintf("python-%s-%x.img", py.BuildID(), sum[:8]))
+		if b, err := os.ReadFile(path); err == nil && len(b) > sha256.Size && (len(b)-sha256.Size)%wasmPage == 0 {
+			data := b[sha256.Size:]
+			if s := sha256.Sum256(data); bytes.Equal(s[:], b[:sha256.Size]) {
+				return &image{data: data, sum: s, cow: newCOWFile(data)}, nil
+			}
+		}
+	} else if e.base == nil { // Config.NoImage and nowhere to keep an image
+		return nil, nil
+	}
+	sb, err := e.pythonCold(ctx, DefaultLimits().Memory, e.py.hashSeed)
+	if err != nil {
+		return nil, err
+	}
+	img := newImage(sb)
+	sb.Close(ctx)
+	if path != "" {
+		tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+		if err := os.WriteFile(tmp, append(img.sum[:], img.data...), 0o644); err == nil {
+			_ = os.Rename(tmp, path) // a cache: failing to keep it only costs time
+		} else {
+			_ = os.Remove(tmp)
+		}
+	}
+	return img, nil
 }
 
 // randomSeed is a random nonzero 32-bit seed.

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +306,50 @@ func TestPythonNoHandlerRunsAfterAStop(t *testing.T) {
 				t.Fatalf("a handler ran after the stop: logs %v", res.Logs)
 			}
 		})
+	}
+}
+
+// The Python base image is kept in the cache directory: a later engine (process) with the
+// same directory starts from it (and so has the same str hash seed), and a damaged file is
+// made again, never used.
+func TestPythonImageCachedOnDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	hashIn := func() string {
+		t.Helper()
+		e, err := engine.New(ctx, engine.Config{CacheDir: dir, NoImage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(ctx)
+		sb, err := e.NewPythonSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sb.Close(ctx)
+		res, err := sb.Eval(ctx, engine.Limits{}, "hash('isobox')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.Value)
+	}
+	first := hashIn()
+	images, _ := filepath.Glob(filepath.Join(dir, "python-*.img"))
+	if len(images) != 1 {
+		t.Fatalf("cache holds %v, want one python image", images)
+	}
+	if again := hashIn(); again != first {
+		t.Fatalf("the second engine did not start from the cached image: hash %s, then %s", first, again)
+	}
+	b, err := os.ReadFile(images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(images[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third := hashIn(); third == first {
+		t.Fatalf("a damaged image was used (hash %s again)", third)
 	}
 }
