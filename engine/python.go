@@ -29,9 +29,10 @@ import (
 // have the same numbers (opMalloc, opFree, opErrorPtr, ...), so Sandbox.write, lastError
 // and guestException serve both.
 //
-// The interpreter starts once per engine: the first Python sandbox starts CPython, runs
-// the prelude (engine/py/prelude.py: the common standard library imported, print routed to
-// the log) and keeps its linear memory as the Python base image; every later sandbox is an
+// The interpreter starts once per cache directory: the first Python sandbox starts
+// CPython, runs the prelude (engine/py/prelude.py: the common standard library imported,
+// print routed to the log) and keeps its linear memory as the Python base image, in memory
+// and in the cache directory; every later sandbox (of this process or a later one) is an
 // instantiation plus a copy-on-write mapping of that image, with its random module
 // reseeded.
 
@@ -52,9 +53,9 @@ type pythonState struct {
 	modConfig     wazero.ModuleConfig // runs _initialize
 	restoreConfig wazero.ModuleConfig // for instances made from the image
 	base          *image
-	// hashSeed is the interpreter's str/bytes hash seed, random per engine. It cannot
-	// change per sandbox: the image holds dicts and sets of strings whose hashes were
-	// computed with it (see RATIONALE.md, "Python").
+	// hashSeed is the str/bytes hash seed of an image this engine makes, drawn at random.
+	// It cannot change per sandbox: the image holds dicts and sets of strings whose hashes
+	// were computed with it (RATIONALE.md §19). An image from the cache keeps its own.
 	hashSeed    uint32
 	compileTime time.Duration
 	// cacheDir keeps the base image between processes ("" : no cache); see pythonImage.
