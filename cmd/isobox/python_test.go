@@ -53,3 +53,12 @@ func TestEvalPythonJSON(t *testing.T) {
 		t.Fatalf("error outcome: exit %d %s", code, out)
 	}
 }
+
+// isobox run of a Python main module says Python workers are not there yet.
+func TestRunPythonMainIsNotImplemented(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"main.py": "print(1)\n"})
+	_, errs, code := cli(t, "run", dir+"/main.py")
+	if code != 1 || !strings.Contains(errs, "isobox: not_implemented: mainModule \"main.py\": Python workers are not implemented yet") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
