@@ -1,7 +1,8 @@
 // Package engine runs JavaScript sandboxes: each one a wazero instance of QuickJS-ng
 // (engine/js) with its own linear memory, the Workers runtime (package runtime) evaluated in
 // it, and the host functions that are its only way out. It enforces the limits (CPU, wall
-// time, memory, output) and reports every failure as a typed *isoerr.Error.
+// time, memory, output) and reports every failure as a typed *isoerr.Error. Python sandboxes
+// (CPython in the same kind of instance, engine/py) are made by NewPythonSandbox (python.go).
 //
 //	e, err := engine.New(ctx, engine.Config{})
 //	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})
