@@ -11,10 +11,10 @@ import (
 	"github.com/isobox/isobox/loader"
 )
 
-// evalPython is isobox eval --lang python: the snippet runs in a new Python sandbox started
-// cold (a one-shot process gains nothing from making the base image first). The result is
-// printed as JSON (None when the snippet has no value); --json prints the same outcome
-// object as JavaScript's eval.
+// evalPython is isobox eval --lang python: the snippet runs in a new Python sandbox, restored
+// from the Python base image kept in the cache directory (the first run makes it). The
+// result is printed as JSON (None when the snippet has no value); --json prints the same
+// outcome object as JavaScript's eval.
 func evalPython(ctx context.Context, src string, c *common, inSession bool, stdout, stderr io.Writer) int {
 	lim := c.limits()
 	var res *engine.Result
