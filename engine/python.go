@@ -82,6 +82,9 @@ func (e *Engine) PythonCompileTime() time.Duration { return e.py.compileTime }
 // preparePython compiles CPython's module and gets the base image (pythonImage).
 func (e *Engine) preparePython(ctx context.Context) error {
 	p := &e.py
+	// Made once for every later caller: the first caller's cancellation must not leave the
+	// engine without Python for good.
+	ctx = context.WithoutCancel(ctx)
 	p.once.Do(func() {
 		start := time.Now()
 		compiled, err := e.rt.CompileModule(ctx, py.Wasm())
