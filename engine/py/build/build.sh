@@ -42,8 +42,10 @@ else
 fi
 work=$(cd "$work" && pwd)
 
-# Reproducible: fixed dates in __DATE__/__TIME__ (Modules/getbuildinfo.c), no build paths.
-export SOURCE_DATE_EPOCH=1767225600 LC_ALL=C TZ=UTC
+# Reproducible: fixed dates in __DATE__/__TIME__ (Modules/getbuildinfo.c), no build paths,
+# and a fixed hash seed for the build Python (the order of frozenset constants in the frozen
+# modules and the .pyc files depends on it).
+export SOURCE_DATE_EPOCH=1767225600 LC_ALL=C TZ=UTC PYTHONHASHSEED=0
 niced="nice -n 19"
 
 fetch() { # url sha256 file
@@ -102,7 +104,8 @@ if [ ! -f "$native/.done" ]; then
   touch "$native/.done"
 fi
 
-# CPython for wasm32-wasi (static modules, no dynamic loading, no threads).
+# CPython for wasm32-wasi (static modules, no dynamic loading, no threads). configure runs by
+# a relative path: the source directory's path is compiled in (getpath.c's VPATH).
 wasi=$work/wasi
 if [ ! -f "$wasi/.done" ]; then
   rm -rf "$wasi" && mkdir -p "$wasi"
@@ -112,7 +115,7 @@ if [ ! -f "$wasi/.done" ]; then
      CFLAGS="-O2 $prefixmap" \
      PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/nonexistent \
      ZLIB_CFLAGS="-I$zdir" ZLIB_LIBS="-L$zdir -lz" \
-     $niced "$src/configure" -C --host=wasm32-wasi --build=x86_64-pc-linux-gnu \
+     $niced "../Python-$PY_VERSION/configure" -C --host=wasm32-wasi --build=x86_64-pc-linux-gnu \
        --with-build-python="$native/python" --without-system-libmpdec --without-ensurepip \
        --disable-test-modules > configure.log 2>&1 &&
      $niced make -j"$jobs" -s all > make.log 2>&1) ||

@@ -4,7 +4,8 @@ Every module of LIB that can work in a WASI sandbox is compiled to .pyc (optimiz
 0, unchecked-hash invalidation: no timestamps, so the output depends only on the sources)
 and stored, with no sources, in OUT.zip with fixed dates and sorted names: the same inputs
 give the same bytes. The interpreter imports from it with zipimport (module_search_paths is
-the zip). The build's _sysconfigdata module (from WASI_BUILD) is added: sysconfig needs it.
+the zip). The build's _sysconfigdata module (from WASI_BUILD) is added, with the build
+directory's path replaced by /build: sysconfig needs it.
 
 Left out: tests, GUI and terminal toolkits, build and packaging tools, and the modules whose
 C half does not exist on WASI (multiprocessing, ctypes, curses, dbm, sqlite3, venv, ...).
@@ -47,6 +48,8 @@ def main(lib, wasi_build, out):
         rel = rel.replace(os.sep, "/")
         with open(path, "rb") as f:
             source = f.read()
+        if path.startswith(wasi_build):  # _sysconfigdata names the build directory
+            source = source.replace(os.path.dirname(os.path.abspath(wasi_build)).encode(), b"/build")
         entries[rel[:-3] + ".pyc"] = pyc(source, rel)
     tmp = out + ".tmp"
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
