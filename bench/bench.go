@@ -47,6 +47,9 @@ type Options struct {
 	EvalCmd  []string
 	CacheDir string
 	Progress func(string)
+
+	// PyEvalCmd is the command line of the py_eval_process figure (run Eval times).
+	PyEvalCmd []string
 }
 
 // Report is what `isobox bench --json` prints.
@@ -88,6 +91,7 @@ type Report struct {
 	HostileStop    float64 `json:"hostile_stop_ms"`
 	HostileStopMax float64 `json:"hostile_stop_max_ms"`
 	HostileStopN   int     `json:"hostile_stop_samples"`
+	Python                 // issue 11: py_cold_p50_ms, py_script_p50_ms, py_eval_process_ms
 }
 
 func (o *Options) defaults() {
@@ -173,6 +177,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.NoImageColdLoadP50, _, _, err = coldLoads(ctx, ne, min(o.Cold, 100))
 	ne.Close(ctx)
 	if err != nil {
+		return nil, err
+	}
+	o.Progress("python")
+	if r.Python, err = runPython(ctx, e, min(o.Cold, 100), o.PyEvalCmd, o.Eval); err != nil {
 		return nil, err
 	}
 	if o.Eval > 0 && len(o.EvalCmd) > 0 {

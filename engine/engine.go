@@ -1,7 +1,8 @@
 // Package engine runs JavaScript sandboxes: each one a wazero instance of QuickJS-ng
 // (engine/js) with its own linear memory, the Workers runtime (package runtime) evaluated in
 // it, and the host functions that are its only way out. It enforces the limits (CPU, wall
-// time, memory, output) and reports every failure as a typed *isoerr.Error.
+// time, memory, output) and reports every failure as a typed *isoerr.Error. Python sandboxes
+// (CPython in the same kind of instance, engine/py) are made by NewPythonSandbox (python.go).
 //
 //	e, err := engine.New(ctx, engine.Config{})
 //	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})
@@ -75,6 +76,7 @@ type Engine struct {
 	restoreConfig wazero.ModuleConfig
 	pagemap       *pagemap      // nil where the OS cannot tell private pages (ResidentBytes)
 	compileTime   time.Duration // see CompileTime
+	py            pythonState   // the Python side, made on first use (python.go)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -140,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.modConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	e.restoreConfig = e.modConfig.WithStartFunctions()
+	e.py.cacheDir = cacheDir
 	if err := e.loadRuntime(ctx, cacheDir); err != nil {
 		rt.Close(ctx)
 		return nil, err
@@ -201,6 +204,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.base != nil {
 		e.base.close()
 	}
+	e.py.close()
 	e.pagemap.close()
 	return e.rt.Close(ctx)
 }

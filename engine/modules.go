@@ -65,6 +65,9 @@ func (m ModuleMap) Validate(main string) error {
 	if !ok {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q is not in modules (have: %s)", main, m.names())
 	}
+	if mod.Type == ModulePy {
+		return isoerr.New(isoerr.NotImplemented, "mainModule %q: Python workers are not implemented yet (Python snippets run with isobox eval --lang python)", main)
+	}
 	if mod.Type != ModuleJS && mod.Type != ModuleCJS {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q must be a js or cjs module, not %s", main, mod.Type)
 	}

@@ -59,8 +59,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 		opts.EvalCmd = []string{exe, "eval", "1+1"}
+		opts.PyEvalCmd = []string{exe, "eval", "--lang", "python", "1+1"}
 		if *cacheDir != "" {
 			opts.EvalCmd = append(opts.EvalCmd, "--cache-dir", *cacheDir)
+			opts.PyEvalCmd = append(opts.PyEvalCmd, "--cache-dir", *cacheDir)
 		}
 	}
 	var anchor *bench.Anchor
@@ -164,6 +166,9 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("fork of a sandbox with 10 MiB of heap", r.Fork10MiBP50, 0, "ms", r.ForkN)
 	row("PSS per idle loaded worker", r.IdleWorkerPSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
 	row("hostile indexOf: CPU deadline to error", r.HostileStop, 0, "ms", r.HostileStopN)
+	row("python: new sandbox + 1 + 1, p50", r.Python.ColdP50, 0, "ms", r.Python.ColdN)
+	row("python: new sandbox + json/re/math, p50", r.Python.ScriptP50, 0, "ms", r.Python.ScriptN)
+	row("python: eval '1+1' as a new process", r.Python.EvalProcessP50, 0, "ms", r.Python.EvalProcessN)
 	if hh != nil {
 		// Throughput: higher is better, so the ratio is inverted (isobox / workerd).
 		t, ratio := "-", "-"

@@ -273,8 +273,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c.register(fs)
 	sessionName := fs.String("session", "", "run in this session (made by isobox session create): its variables are kept for the next eval")
 	dataDir := fs.String("data", "", "data directory for sessions (default $XDG_DATA_HOME/isobox)")
+	lang := fs.String("lang", "js", `language of CODE: "js" (JavaScript or TypeScript) or "python"`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), an async arrow function (called), TypeScript, top-level await or\nreturn. '-' reads the code from stdin. Values JSON cannot hold print in JavaScript\nnotation (undefined, 1n, Map(1) {1 => 2}); --json gives them tagged ({\"$type\": ...}).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), an async arrow function (called), TypeScript, top-level await or\nreturn. '-' reads the code from stdin. Values JSON cannot hold print in JavaScript\nnotation (undefined, 1n, Map(1) {1 => 2}); --json gives them tagged ({\"$type\": ...}).\nWith --lang python the snippet is Python: its last expression's value is the result.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -296,6 +297,14 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		src = string(b)
+	}
+	switch *lang {
+	case "js", "javascript", "ts", "typescript":
+	case "python", "py":
+		return evalPython(ctx, src, &c, *sessionName != "", stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "isobox: --lang must be js or python, got %q\n", *lang)
+		return 2
 	}
 	if *sessionName != "" {
 		return evalInSession(ctx, *sessionName, src, &c, *dataDir, stdout, stderr)

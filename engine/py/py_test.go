@@ -1,0 +1,43 @@
+package py
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"testing"
+)
+
+// The committed python.wasm and python313.zip must be exactly what python.sha256 says.
+func TestArtifactsMatchChecksums(t *testing.T) {
+	zip, err := fs.ReadFile(Stdlib(), StdlibName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"python.wasm", Wasm()}, {StdlibName, zip}} {
+		sum := sha256.Sum256(c.data)
+		want := Checksum(c.name)
+		if want == "" {
+			t.Fatalf("python.sha256 has no line for %s", c.name)
+		}
+		if got := hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("%s sha256 %s, python.sha256 says %s: rebuild with engine/py/build/build.sh", c.name, got, want)
+		}
+	}
+	if len(BuildID()) != 16 {
+		t.Fatalf("BuildID %q is not 16 hex digits", BuildID())
+	}
+}
+
+// The sandbox's file system holds the standard library and nothing else.
+func TestStdlibFSHoldsOnlyTheZip(t *testing.T) {
+	entries, err := fs.ReadDir(Stdlib(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != StdlibName {
+		t.Fatalf("stdlib fs holds %v, want only %s", entries, StdlibName)
+	}
+}

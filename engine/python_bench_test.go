@@ -1,0 +1,70 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+)
+
+// BenchmarkPythonCold is py_cold: a new Python sandbox from the base image, `1 + 1`, the
+// result, and the sandbox closed.
+func BenchmarkPythonCold(b *testing.B) {
+	ctx := context.Background()
+	first, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{}) // makes the image
+	if err != nil {
+		b.Fatal(err)
+	}
+	first.Close(ctx)
+	b.ResetTimer()
+	for b.Loop() {
+		sb, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := sb.Eval(ctx, engine.Limits{}, "1 + 1")
+		if err != nil || string(res.Value) != "2" {
+			b.Fatalf("1 + 1 = %s, %v", res.Value, err)
+		}
+		sb.Close(ctx)
+	}
+}
+
+// pyScript is the json/re/math script of issue 11's py_script figure.
+const pyScript = `import json, re, math
+data = json.loads('{"items": [{"name": "a1", "v": 3}, {"name": "b22", "v": 4}]}')
+names = [re.sub(r"\d+", "", it["name"]) for it in data["items"]]
+json.dumps({"names": names, "norm": math.hypot(*[it["v"] for it in data["items"]])})`
+
+// BenchmarkPythonScript is py_script: a new sandbox from the image and the script above.
+func BenchmarkPythonScript(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		sb, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := sb.Eval(ctx, engine.Limits{}, pyScript)
+		if err != nil || string(res.Value) != `"{\"names\": [\"a\", \"b\"], \"norm\": 5.0}"` {
+			b.Fatalf("script = %s, %v", res.Value, err)
+		}
+		sb.Close(ctx)
+	}
+}
+
+// BenchmarkPythonLoop measures the interpreter itself (and the cost of its interrupt
+// polls): a million iterations of a Python loop in one sandbox.
+func BenchmarkPythonLoop(b *testing.B) {
+	ctx := context.Background()
+	sb, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	for b.Loop() {
+		res, err := sb.Eval(ctx, engine.Limits{CPU: engine.MaxCPU}, "s = 0\nfor i in range(1000000):\n    s += i\ns")
+		if err != nil || string(res.Value) != "499999500000" {
+			b.Fatalf("loop = %s, %v", res.Value, err)
+		}
+	}
+}

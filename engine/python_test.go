@@ -1,0 +1,355 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+func newPySandbox(t *testing.T, cfg engine.SandboxConfig) *engine.PythonSandbox {
+	t.Helper()
+	sb, err := testEngine.NewPythonSandbox(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("NewPythonSandbox: %v", err)
+	}
+	t.Cleanup(func() { sb.Close(context.Background()) })
+	return sb
+}
+
+func pyEval(t *testing.T, lim engine.Limits, code string) (*engine.Result, error) {
+	t.Helper()
+	return newPySandbox(t, engine.SandboxConfig{}).Eval(context.Background(), lim, code)
+}
+
+func TestPythonEvalValues(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"expression", "1 + 1", "2"},
+		{"statements, then the last expression", "a = 2\nb = 3\na * b", "6"},
+		{"tuples are arrays", "(1, 'a', (2.5, None))", `[1,"a",[2.5,null]]`},
+		{"dict", "{'a': [1, 2], 'b': True}", `{"a":[1,2],"b":true}`},
+		{"None has no value", "None", ""},
+		{"statements only have no value", "x = 1", ""},
+		{"unicode", "'héllo \\U0001F600'", `"héllo 😀"`},
+		{"non-finite float is null", "float('nan')", "null"},
+		{"set is a sorted array", "{3, 1, 2}", "[1,2,3]"},
+		{"other values are their repr", "import datetime\ndatetime.date(2024, 1, 2)", `"datetime.date(2024, 1, 2)"`},
+		{"top-level await", "import asyncio\nawait asyncio.sleep(0)\n41 + 1", "42"},
+		{"await as the last expression", "import asyncio\nasync def f():\n    return 7\nawait f()", "7"},
+		{"json and re from the image", "import json, re\nre.sub(r'\\d', '#', json.dumps({'a': 12}))", `"{\"a\": ##}"`},
+		{"statistics", "import statistics\nstatistics.mean([1, 2, 3, 4])", "2.5"},
+		{"decimal", "from decimal import Decimal\nstr(Decimal('1.1') + Decimal('2.2'))", `"3.3"`},
+		{"hashlib", "import hashlib\nhashlib.sha256(b'abc').hexdigest()[:16]", `"ba7816bf8f01cfea"`},
+		{"zlib round trip", "import zlib\nzlib.decompress(zlib.compress(b'a' * 1000)) == b'a' * 1000", "true"},
+		{"module outside the image imports from the zip", "import csv, io\nlist(csv.reader(io.StringIO('a,b\\n1,2')))", `[["a","b"],["1","2"]]`},
+		{"sys.exit(0) is a normal end", "print('x')\nimport sys\nsys.exit(0)", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := pyEval(t, engine.Limits{}, tt.code)
+			if err != nil {
+				t.Fatalf("eval %q: %v", tt.code, err)
+			}
+			if got := string(res.Value); got != tt.want {
+				t.Fatalf("eval %q = %s, want %s", tt.code, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPythonPrintGoesToLogs(t *testing.T) {
+	res, err := pyEval(t, engine.Limits{}, "import sys\nprint('hello', 42)\nprint('a\\nb')\nprint('oops', file=sys.stderr)\nsys.stdout.write('no newline')\n5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range res.Logs {
+		got = append(got, l.Level+":"+l.Message)
+	}
+	want := []string{"log:hello 42", "log:a\nb", "error:oops", "log:no newline"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("logs %q, want %q", got, want)
+	}
+	if string(res.Value) != "5" {
+		t.Fatalf("value %s, want 5", res.Value)
+	}
+}
+
+func TestPythonEvalErrors(t *testing.T) {
+	tests := []struct {
+		name, code string
+		wantCode   isoerr.Code
+		wantMsg    string // the whole message
+		wantStack  []string
+	}{
+		{"exception: last traceback line and the traceback", "def boom():\n    raise ValueError('boom')\nboom()",
+			isoerr.WorkerException, "ValueError: boom",
+			[]string{"Traceback (most recent call last):", `File "<exec>", line 3, in <module>`, "raise ValueError('boom')", "ValueError: boom"}},
+		{"exception without a message", "raise KeyError", isoerr.WorkerException, "KeyError", nil},
+		{"division by zero", "1 / 0", isoerr.WorkerException, "ZeroDivisionError: division by zero", nil},
+		{"syntax error", "x = (1 +", isoerr.InvalidWorkerCode, "SyntaxError: '(' was never closed", []string{`File "<exec>", line 1`}},
+		{"sys.exit(3)", "import sys\nsys.exit(3)", isoerr.WorkerException, "SystemExit: 3", nil},
+		{"unbounded recursion is a RecursionError", "def f(n):\n    return f(n + 1)\nf(0)",
+			isoerr.WorkerException, "RecursionError: maximum recursion depth exceeded", []string{"line 2, in f"}},
+		{"host files do not exist", "open('/etc/passwd').read()", isoerr.WorkerException,
+			"FileNotFoundError: [Errno 44] No such file or directory: '/etc/passwd'", nil},
+		{"no ctypes", "import ctypes", isoerr.WorkerException, "ModuleNotFoundError: No module named 'ctypes'", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pyEval(t, engine.Limits{}, tt.code)
+			e := isoerr.As(err)
+			if err == nil || e.Code != tt.wantCode || e.Message != tt.wantMsg {
+				t.Fatalf("eval %q: err %v, want %s %q", tt.code, err, tt.wantCode, tt.wantMsg)
+			}
+			for _, s := range tt.wantStack {
+				if !strings.Contains(e.Stack, s) {
+					t.Errorf("stack %q does not contain %q", e.Stack, s)
+				}
+			}
+			if strings.Contains(e.Stack, "<isobox>") {
+				t.Errorf("stack shows the sandbox's own frames: %q", e.Stack)
+			}
+		})
+	}
+}
+
+// Nothing outside the sandbox is reachable: no sockets, no processes, and the only file is
+// the standard library.
+func TestPythonNoWayOut(t *testing.T) {
+	tests := []struct{ name, code, want string }{
+		{"socket connect", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 80), timeout=1)\n    r = 'connected'\nexcept Exception as e:\n    r = type(e).__name__\nr", ""},
+		{"subprocess", "import subprocess\ntry:\n    subprocess.run(['/bin/sh', '-c', 'true'])\n    r = 'ran'\nexcept Exception as e:\n    r = type(e).__name__\nr", ""},
+		{"os.system", "import os\ntry:\n    r = os.system('true')\nexcept Exception as e:\n    r = type(e).__name__\nr", ""},
+		{"the file system holds only the standard library", "import os\nos.listdir('/lib')", `["python313.zip"]`},
+		{"writing a file fails", "try:\n    open('/lib/x', 'w')\n    r = 'written'\nexcept OSError as e:\n    r = 'OSError'\nr", `"OSError"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := pyEval(t, engine.Limits{}, tt.code)
+			if err != nil {
+				t.Fatalf("eval: %v", err)
+			}
+			got := string(res.Value)
+			if tt.want != "" {
+				if got != tt.want {
+					t.Fatalf("got %s, want %s", got, tt.want)
+				}
+				return
+			}
+			// The operation must have failed with a Python exception (its class name).
+			var name string
+			if json.Unmarshal(res.Value, &name) != nil || name == "" || name == "connected" || name == "ran" || name == "0" {
+				t.Fatalf("the operation was not refused: %s", got)
+			}
+		})
+	}
+}
+
+// The limits hold whatever the code does, with the same typed errors as JavaScript, and
+// the sandbox is broken afterwards.
+func TestPythonLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		lim  engine.Limits
+		mem  uint64
+		code string
+		want isoerr.Code
+	}{
+		{"busy loop", engine.Limits{CPU: 50 * time.Millisecond}, 0, "while True:\n    pass", isoerr.CPULimitExceeded},
+		{"a loop that catches BaseException", engine.Limits{CPU: 50 * time.Millisecond}, 0,
+			"while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass", isoerr.CPULimitExceeded},
+		{"finally and with blocks that loop", engine.Limits{CPU: 50 * time.Millisecond}, 0,
+			"import contextlib\nwhile True:\n    try:\n        with contextlib.suppress(BaseException):\n            while True:\n                pass\n    finally:\n        while True:\n            pass", isoerr.CPULimitExceeded},
+		{"regex backtracking", engine.Limits{CPU: 50 * time.Millisecond}, 0,
+			"import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')", isoerr.CPULimitExceeded},
+		{"memory", engine.Limits{}, 64 << 20, "x = []\nwhile True:\n    x.append(' ' * 10**6)", isoerr.MemoryLimitExceeded},
+		{"memory with MemoryError caught", engine.Limits{}, 64 << 20,
+			"x = []\nwhile True:\n    try:\n        x.append(' ' * 10**6)\n    except MemoryError:\n        pass", isoerr.MemoryLimitExceeded},
+		{"sleep past the wall limit", engine.Limits{Wall: 100 * time.Millisecond}, 0, "import time\ntime.sleep(3600)", isoerr.WallTimeExceeded},
+		{"output", engine.Limits{Output: 1000}, 0, "'x' * 2000", isoerr.OutputLimitExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newPySandbox(t, engine.SandboxConfig{Memory: tt.mem})
+			_, err := sb.Eval(context.Background(), tt.lim, tt.code)
+			if e := isoerr.As(err); err == nil || e.Code != tt.want {
+				t.Fatalf("err %v, want %s", err, tt.want)
+			}
+			if tt.want == isoerr.OutputLimitExceeded {
+				return // the sandbox is intact: only the answer was too large
+			}
+			if _, err := sb.Eval(context.Background(), engine.Limits{}, "1"); isoerr.As(err).Code != tt.want {
+				t.Fatalf("the sandbox was not broken by the limit: next eval %v", err)
+			}
+		})
+	}
+}
+
+// time.sleep waits for real but is not CPU time.
+func TestPythonSleepIsNotCPU(t *testing.T) {
+	res, err := pyEval(t, engine.Limits{CPU: 50 * time.Millisecond}, "import time\nt = time.monotonic()\ntime.sleep(0.3)\ntime.monotonic() - t >= 0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Value) != "true" {
+		t.Fatalf("slept less than asked: %s", res.Value)
+	}
+}
+
+func TestPythonCanceled(t *testing.T) {
+	sb := newPySandbox(t, engine.SandboxConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := sb.Eval(ctx, engine.Limits{CPU: engine.MaxCPU}, "while True:\n    pass")
+	if isoerr.As(err).Code != isoerr.Canceled {
+		t.Fatalf("err %v, want canceled", err)
+	}
+}
+
+// A sandbox keeps its variables from one Eval to the next; sandboxes made from the same
+// image share nothing.
+func TestPythonStateIsPerSandbox(t *testing.T) {
+	a := newPySandbox(t, engine.SandboxConfig{})
+	b := newPySandbox(t, engine.SandboxConfig{})
+	ctx := context.Background()
+	if _, err := a.Eval(ctx, engine.Limits{}, "x = 41\nimport json\njson.loads = None"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Eval(ctx, engine.Limits{}, "x + 1")
+	if err != nil || string(res.Value) != "42" {
+		t.Fatalf("a: x + 1 = %s, %v", res.Value, err)
+	}
+	res, err = b.Eval(ctx, engine.Limits{}, "import json\n['x' in globals(), json.loads('[1]')]")
+	if err != nil || string(res.Value) != "[false,[1]]" {
+		t.Fatalf("b sees a's state: %s, %v", res.Value, err)
+	}
+}
+
+// Sandboxes restored from one image do not repeat each other's random numbers. (The str
+// hash seed is per engine, not per sandbox: see RATIONALE.md.)
+func TestPythonReseeded(t *testing.T) {
+	ctx := context.Background()
+	code := "import random\n[random.random(), random.getrandbits(64)]"
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		res, err := newPySandbox(t, engine.SandboxConfig{}).Eval(ctx, engine.Limits{}, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(res.Value)] {
+			t.Fatalf("two sandboxes drew the same random numbers %s", res.Value)
+		}
+		seen[string(res.Value)] = true
+	}
+	// hash() is stable within a sandbox (the image's dicts depend on it) and differs
+	// between engines.
+	h1, err := newPySandbox(t, engine.SandboxConfig{}).Eval(ctx, engine.Limits{}, "[hash('isobox'), hash('isobox') == hash(''.join(['iso', 'box']))]")
+	if err != nil || !strings.HasSuffix(string(h1.Value), ",true]") {
+		t.Fatalf("hash within a sandbox: %s, %v", h1.Value, err)
+	}
+	other, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	sb, err := other.NewPythonSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	h2, err := sb.Eval(ctx, engine.Limits{}, "[hash('isobox'), hash('isobox') == hash(''.join(['iso', 'box']))]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(h1.Value) == string(h2.Value) {
+		t.Fatalf("two engines share the str hash seed: %s", h1.Value)
+	}
+}
+
+func TestPythonNotImplemented(t *testing.T) {
+	ctx := context.Background()
+	_, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.py": {Type: engine.ModuleJS, Content: []byte("x = 1")}}})
+	if isoerr.As(err).Code != isoerr.NotImplemented {
+		t.Fatalf("modules: err %v, want not_implemented", err)
+	}
+	sb := newPySandbox(t, engine.SandboxConfig{})
+	if _, err := sb.Snapshot(); isoerr.As(err).Code != isoerr.NotImplemented {
+		t.Fatalf("snapshot: err %v, want not_implemented", err)
+	}
+	if _, err := sb.Fork(ctx); isoerr.As(err).Code != isoerr.NotImplemented {
+		t.Fatalf("fork: err %v, want not_implemented", err)
+	}
+}
+
+// Once a limit stops the code, no except or finally block runs, not even one that does its
+// work in C without ever polling (here: a log line sent straight to the host).
+func TestPythonNoHandlerRunsAfterAStop(t *testing.T) {
+	for _, block := range []string{"except BaseException:", "finally:"} {
+		t.Run(block, func(t *testing.T) {
+			sb := newPySandbox(t, engine.SandboxConfig{})
+			code := "import _isobox\nwhile True:\n    try:\n        while True:\n            pass\n    " + block +
+				"\n        _isobox.console('{\"level\": \"log\", \"message\": \"handler ran\"}')"
+			res, err := sb.Eval(context.Background(), engine.Limits{CPU: 50 * time.Millisecond}, code)
+			if isoerr.As(err).Code != isoerr.CPULimitExceeded {
+				t.Fatalf("err %v, want cpu_limit_exceeded", err)
+			}
+			if len(res.Logs) != 0 {
+				t.Fatalf("a handler ran after the stop: logs %v", res.Logs)
+			}
+		})
+	}
+}
+
+// The Python base image is kept in the cache directory: a later engine (process) with the
+// same directory starts from it (and so has the same str hash seed), and a damaged file is
+// made again, never used.
+func TestPythonImageCachedOnDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	hashIn := func() string {
+		t.Helper()
+		e, err := engine.New(ctx, engine.Config{CacheDir: dir, NoImage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(ctx)
+		sb, err := e.NewPythonSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sb.Close(ctx)
+		res, err := sb.Eval(ctx, engine.Limits{}, "hash('isobox')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.Value)
+	}
+	first := hashIn()
+	images, _ := filepath.Glob(filepath.Join(dir, "python-*.img"))
+	if len(images) != 1 {
+		t.Fatalf("cache holds %v, want one python image", images)
+	}
+	if again := hashIn(); again != first {
+		t.Fatalf("the second engine did not start from the cached image: hash %s, then %s", first, again)
+	}
+	b, err := os.ReadFile(images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(images[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third := hashIn(); third == first {
+		t.Fatalf("a damaged image was used (hash %s again)", third)
+	}
+}
