@@ -66,7 +66,7 @@ func TestEvalCommand(t *testing.T) {
 		{"syntax error", []string{"eval", "let = ;"}, "", "isobox: invalid_worker_code: SyntaxError", 1},
 		{"exception", []string{"eval", "throw new Error('boom')"}, "", "isobox: worker_exception: Error: boom", 1},
 		{"cpu limit flag", []string{"eval", "--cpu-ms", "20", "while(true){}"}, "", "isobox: cpu_limit_exceeded", 1},
-		{"memory limit flag", []string{"eval", "--memory-mb", "16", "const a = []; for (;;) a.push(new Array(1e5).fill(1))"}, "", "isobox: memory_limit_exceeded", 1},
+		{"memory limit flag", []string{"eval", "--memory-mb", "16", "--cpu-ms", "5000", "const a = []; for (;;) a.push(new Array(1e5).fill(1))"}, "", "isobox: memory_limit_exceeded", 1},
 		{"bad cpu limit", []string{"eval", "--cpu-ms", "99999", "1"}, "", "isobox: invalid_request: limits.cpuMs", 1},
 		{"no code", []string{"eval"}, "", "Usage: isobox eval", 2},
 		{"bad flag", []string{"eval", "--nope", "1"}, "", "flag provided but not defined", 2},
