@@ -63,7 +63,8 @@ func (c WorkerCode) MarshalJSON() ([]byte, error) { return json.Marshal(c.API())
 
 // UnmarshalJSON reads api.WorkerCode's JSON. It refuses a globalOutbound, which only a
 // caller with an egress gateway can honour (see FromAPI): dropping it silently would
-// change what the worker may reach.
+// change what the worker may reach; and files, a project the bundler must turn into
+// modules first.
 func (c *WorkerCode) UnmarshalJSON(b []byte) error {
 	var w api.WorkerCode
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -71,6 +72,9 @@ func (c *WorkerCode) UnmarshalJSON(b []byte) error {
 	}
 	if len(w.GlobalOutbound) > 0 && string(w.GlobalOutbound) != "null" {
 		return isoerr.New(isoerr.InvalidWorkerCode, "globalOutbound needs an egress gateway: decode api.WorkerCode and set loader.WorkerCode.Outbound")
+	}
+	if len(w.Files) > 0 {
+		return isoerr.New(isoerr.InvalidWorkerCode, "files is a project to bundle first (package bundle, `isobox bundle`): the loader runs modules")
 	}
 	*c = FromAPI(w)
 	return nil

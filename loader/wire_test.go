@@ -44,9 +44,11 @@ func TestEngineLimits(t *testing.T) {
 	}
 }
 
-// WorkerCode carries every wire field of api.WorkerCode except globalOutbound (which
-// becomes Outbound), both ways.
+// WorkerCode carries every wire field of api.WorkerCode, both ways, except those that are
+// not the loader's: globalOutbound (it becomes Outbound), files (a project the bundler
+// turns into modules first) and sourceHash (what a stored worker was bundled from).
 func TestWorkerCodeFromAPI(t *testing.T) {
+	notCarried := map[string]bool{"GlobalOutbound": true, "Files": true, "SourceHash": true}
 	w := api.WorkerCode{
 		CompatibilityDate: "2026-11-01", CompatibilityFlags: []string{"f"}, MainModule: "main.js",
 		Modules: map[string]api.Module{"main.js": api.JS("export default {}")},
@@ -55,10 +57,10 @@ func TestWorkerCodeFromAPI(t *testing.T) {
 	// Every field is set: a field added to api.WorkerCode must be set here, and carried.
 	v := reflect.ValueOf(w)
 	for i := range v.NumField() {
-		if name := v.Type().Field(i).Name; name != "GlobalOutbound" && v.Field(i).IsZero() {
+		if name := v.Type().Field(i).Name; !notCarried[name] && v.Field(i).IsZero() {
 			t.Fatalf("set api.WorkerCode.%s in this test", name)
 		}
-		if name := v.Type().Field(i).Name; name != "GlobalOutbound" {
+		if name := v.Type().Field(i).Name; !notCarried[name] {
 			if _, ok := reflect.TypeFor[loader.WorkerCode]().FieldByName(name); !ok {
 				t.Errorf("loader.WorkerCode has no %s", name)
 			}
@@ -85,6 +87,11 @@ func TestWorkerCodeFromAPI(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"mainModule":"m.js","modules":{"m.js":""},"globalOutbound":null}`), &c); err != nil {
 		t.Fatalf("null globalOutbound: %v", err)
+	}
+	// Nor can a project that was not bundled: it is refused, not dropped.
+	err = json.Unmarshal([]byte(`{"files":{"package.json":"{}","index.js":"export default {}"}}`), &c)
+	if isoerr.CodeOf(err) != isoerr.InvalidWorkerCode || !strings.Contains(err.Error(), "files") {
+		t.Fatalf("files into loader.WorkerCode: %v", err)
 	}
 }
 
