@@ -79,6 +79,10 @@ type Options struct {
 	// Outbound carries the code's fetch(): typically an egress gateway. nil, the default,
 	// leaves the code without network, so that the tools are its only way out.
 	Outbound http.RoundTripper
+	// Modules are the npm packages the code may import besides the built-in modules
+	// (Connectors.Modules); an import of any other module is an invalid_worker_code
+	// error that names it.
+	Modules []Module
 }
 
 // Result is what a run gives back, in the shape of @cloudflare/codemode's executor plus
@@ -150,7 +154,14 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.New(isoerr.InvalidRequest, "%v", err)
 		return res
 	}
-	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: engine.BuiltinModules()})
+	mods, err := importable(opts.Modules)
+	if err != nil {
+		res.Error = isoerr.As(err)
+		return res
+	}
+	// The modules the code imports are bundled into it here, so the Evaluator (in this
+	// process or in a sandbox process) runs a script with no imports left.
+	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: mods})
 	if err != nil {
 		res.Error = isoerr.As(err)
 		return res
