@@ -119,3 +119,24 @@ func TestModulesErrors(t *testing.T) {
 		}
 	}
 }
+
+// A run evaluates only the modules it names: the others cost it nothing. A module
+// whose source does not parse is an invalid_request naming it.
+func TestModulesEvaluatedWhenNamed(t *testing.T) {
+	ctx := context.Background()
+	ms := []codemode.Module{{Name: "counted", Source: "globalThis.loads = (globalThis.loads ?? 0) + 1;\nexport const one = 1;\n"}}
+	for _, c := range []struct{ code, want string }{
+		{`globalThis.loads ?? 0`, `0`},
+		{`import { one } from "counted"; [one, globalThis.loads]`, `[1,1]`},
+	} {
+		res := executor.Execute(ctx, c.code, nil, codemode.Options{Modules: ms})
+		if res.Error != nil || string(res.Result) != c.want {
+			t.Errorf("%s: %s %v, want %s", c.code, res.Result, res.Error, c.want)
+		}
+	}
+	bad := []codemode.Module{{Name: "broken", Source: "export const = 1"}}
+	res := executor.Execute(ctx, `import x from "broken"; x`, nil, codemode.Options{Modules: bad})
+	if res.Error == nil || res.Error.Code != isoerr.InvalidRequest || !strings.Contains(res.Error.Message, `module "broken" does not parse`) {
+		t.Errorf("broken module: %s %v", res.Result, res.Error)
+	}
+}
