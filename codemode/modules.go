@@ -117,7 +117,13 @@ func (s *scripts) script(m Module) (string, error) {
 		return "", isoerr.New(isoerr.InvalidRequest, "module %q does not parse: %s", m.Name, r.Errors[0].Text)
 	}
 	// One line where the module allows it, so that the code's line numbers move little.
-	js = strings.TrimRight(string(r.Code), "\n") + ";"
+	// A namespace whose one export is an object or function default is a CommonJS
+	// package's module.exports (or an ES module's one default export): the stub then
+	// gives that value itself, so that named imports read its properties and the default
+	// import is still that value.
+	g := moduleGlobal(m.Name)
+	js = strings.TrimRight(string(r.Code), "\n") + ";(() => { const ns = " + g + ", k = Object.keys(ns); " +
+		"if (k.length === 1 && k[0] === \"default\" && ns.default !== null && (typeof ns.default === \"object\" || typeof ns.default === \"function\")) " + g + " = ns.default; })();"
 	s.mu.Lock()
 	if s.m == nil || len(s.m) >= maxScripts {
 		s.m = map[[32]byte]string{}

@@ -23,7 +23,8 @@
 // modules are npm packages (name -> semver range or dist-tag) that the model's code may
 // import (`import { z } from "zod"`): Open installs and bundles each one once, with
 // isobox's own installer (package bundle: no npm, no install scripts), and Code Mode
-// inlines a module into the runs that import it.
+// defines a module before the runs that name it (static imports only: import() of a
+// module is not offered). A CommonJS package's exports are its named exports.
 //
 // Each name is a namespace in the sandbox (a JavaScript identifier). ${VAR} in headers,
 // args and env is taken from the environment; secrets map a secret's name to the

@@ -13,7 +13,7 @@ import (
 )
 
 // modulesRegistry publishes "greet" (an ES module with a default export, depending on
-// "shout") and "@acme/sum" (no default export).
+// "shout"), "@acme/sum" (no default export) and "cjs-util" (CommonJS).
 func modulesRegistry(t *testing.T) *npmtest.Registry {
 	reg := npmtest.NewRegistry(t)
 	reg.Add("shout", "1.2.0", npmtest.Version{Files: map[string]string{
@@ -28,13 +28,17 @@ func modulesRegistry(t *testing.T) *npmtest.Registry {
 		"package.json": `{"name":"@acme/sum","version":"0.3.0","type":"module","exports":{".":{"import":"./sum.mjs"}}}`,
 		"sum.mjs":      `export function sum(xs) { return xs.reduce((a, b) => a + b, 0); }`,
 	}})
+	reg.Add("cjs-util", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"cjs-util","version":"1.0.0","main":"lib/index.js"}`,
+		"lib/index.js": `"use strict"; exports.pretty = function (v) { return JSON.stringify(v); }; exports.n = 3;`,
+	}})
 	return reg
 }
 
 func TestModules(t *testing.T) {
 	ctx := context.Background()
 	reg := modulesRegistry(t)
-	f, err := config.Parse([]byte(`{"modules": {"greet": "^2", "@acme/sum": "0.3.x"}}`), ".")
+	f, err := config.Parse([]byte(`{"modules": {"greet": "^2", "@acme/sum": "0.3.x", "cjs-util": "1"}}`), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,7 @@ func TestModules(t *testing.T) {
 	}
 	defer cs.Close()
 	ms := cs.Modules()
-	if len(ms) != 2 || ms[0].Name != "@acme/sum" || ms[0].Version != "0.3.0" || ms[1].Name != "greet" || ms[1].Version != "2.0.1" {
+	if len(ms) != 3 || ms[0].Name != "@acme/sum" || ms[0].Version != "0.3.0" || ms[1].Name != "cjs-util" || ms[2].Name != "greet" || ms[2].Version != "2.0.1" {
 		t.Fatalf("modules %+v", ms)
 	}
 	installed := reg.Requests()
@@ -54,8 +58,9 @@ func TestModules(t *testing.T) {
 	for i := range 2 {
 		res := executor.Execute(ctx, `import greet, { greet as g2 } from "greet";
 import { sum } from "@acme/sum";
-async () => [greet("ada"), g2 === greet, sum([1, 2, 3])]`, nil, codemode.Options{Modules: ms})
-		if res.Error != nil || string(res.Result) != `["HELLO ADA!",true,6]` {
+import util, { pretty, n } from "cjs-util";
+async () => [greet("ada"), g2 === greet, sum([1, 2, 3]), pretty([n]), util.n]`, nil, codemode.Options{Modules: ms})
+		if res.Error != nil || string(res.Result) != `["HELLO ADA!",true,6,"[3]",3]` {
 			t.Fatalf("run %d: %s %v", i, res.Result, res.Error)
 		}
 	}
