@@ -7,7 +7,7 @@
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
 //     model writes calls them (codemode.Executor). It is offered only when at least one
-//     connector is configured.
+//     connector, or a module (codemode.Connectors.SetModules), is configured.
 //
 // Workspace tools (read_file, write_file, list, search) will join when isobox has a
 // workspace to offer.
