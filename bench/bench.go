@@ -50,6 +50,9 @@ type Options struct {
 
 	// PyEvalCmd is the command line of the py_eval_process figure (run Eval times).
 	PyEvalCmd []string
+	// Bundle is the number of cold bundles of BundleProject (4x as many warm bundles and
+	// cold loads of the bundled app); 0 skips the bundle figures.
+	Bundle int
 }
 
 // Report is what `isobox bench --json` prints.
@@ -92,6 +95,7 @@ type Report struct {
 	HostileStopMax float64 `json:"hostile_stop_max_ms"`
 	HostileStopN   int     `json:"hostile_stop_samples"`
 	Python                 // issue 11: py_cold_p50_ms, py_script_p50_ms, py_eval_process_ms
+	Bundle                 // issue 12: bundle_cold_ms, bundle_warm_ms, bundle_app_cold_load_ms, npm's
 }
 
 func (o *Options) defaults() {
@@ -182,6 +186,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	o.Progress("python")
 	if r.Python, err = runPython(ctx, e, min(o.Cold, 100), o.PyEvalCmd, o.Eval); err != nil {
 		return nil, err
+	}
+	if o.Bundle > 0 {
+		if r.Bundle, err = runBundle(ctx, e, o.Bundle, o.Progress); err != nil {
+			return nil, err
+		}
 	}
 	if o.Eval > 0 && len(o.EvalCmd) > 0 {
 		o.Progress("eval end to end")

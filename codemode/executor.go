@@ -79,6 +79,10 @@ type Options struct {
 	// Outbound carries the code's fetch(): typically an egress gateway. nil, the default,
 	// leaves the code without network, so that the tools are its only way out.
 	Outbound http.RoundTripper
+	// Modules are the npm packages the code may import besides the built-in modules
+	// (Connectors.Modules); an import of any other module is an invalid_worker_code
+	// error that names it.
+	Modules []Module
 }
 
 // Result is what a run gives back, in the shape of @cloudflare/codemode's executor plus
@@ -103,8 +107,9 @@ type Evaluator interface {
 // Executor runs model-written code against tools, each run in a fresh sandbox. It is
 // safe for concurrent use.
 type Executor struct {
-	l Evaluator
-	v *validator
+	l       Evaluator
+	v       *validator
+	modules scripts
 }
 
 // NewExecutor returns an executor that makes its sandboxes with l (Eval: uncached), a
@@ -150,13 +155,20 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.New(isoerr.InvalidRequest, "%v", err)
 		return res
 	}
-	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: engine.BuiltinModules()})
+	// The modules the code may import are defined by a script before it, so the Evaluator
+	// (in this process or in a sandbox process) runs a script with no imports left.
+	mods, modPrelude, err := x.modules.importable(code, opts.Modules)
+	if err != nil {
+		res.Error = isoerr.As(err)
+		return res
+	}
+	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: mods})
 	if err != nil {
 		res.Error = isoerr.As(err)
 		return res
 	}
 	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
-	r, err := x.l.Eval(ctx, ts.prelude()+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call})
+	r, err := x.l.Eval(ctx, ts.prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call})
 	if r != nil {
 		res.CPUMs = float64(r.CPU.Microseconds()) / 1000
 		for _, l := range r.Logs {

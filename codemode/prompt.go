@@ -19,6 +19,12 @@ func Describe(providers ...Provider) (string, error) {
 
 // DescribeFor is Describe for runs with limits l (the prompt states the tool-call limit).
 func DescribeFor(l Limits, providers ...Provider) (string, error) {
+	return DescribeWith(l, nil, providers...)
+}
+
+// DescribeWith is DescribeFor for runs that may import modules (Options.Modules): the
+// prompt lists them by name and version.
+func DescribeWith(l Limits, modules []Module, providers ...Provider) (string, error) {
 	if l.MaxToolCalls <= 0 {
 		l.MaxToolCalls = DefaultLimits().MaxToolCalls
 	}
@@ -30,12 +36,16 @@ func DescribeFor(l Limits, providers ...Provider) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ts.describe(types, l.MaxToolCalls), nil
+	return ts.describe(types, l.MaxToolCalls, modules), nil
 }
 
-func (ts *toolset) describe(types string, maxCalls int) string {
+func (ts *toolset) describe(types string, maxCalls int, modules []Module) string {
 	var b strings.Builder
-	b.WriteString(instructions)
+	if len(modules) > 0 {
+		b.WriteString(strings.Replace(instructions, noImports, "do not use type annotations, interfaces or generics, and import nothing but the npm packages listed below (no require).", 1))
+	} else {
+		b.WriteString(instructions)
+	}
 	fmt.Fprintf(&b, "- A run may make up to %d tool calls and is stopped when it uses too much CPU time or memory.\n", maxCalls)
 	ns, tool, arg := DefaultNamespace, "someTool", "{ ... }"
 	if len(ts.namespaces) > 0 && len(ts.namespaces[0].tools) > 0 {
@@ -45,11 +55,16 @@ func (ts *toolset) describe(types string, maxCalls int) string {
 		}
 	}
 	fmt.Fprintf(&b, "\nExample:\n\nasync () => {\n  const a = await %s.%s(%s);\n  console.log(\"got\", a);\n  return a;\n}\n", ns, tool, arg)
+	b.WriteString(describeModules(modules))
 	b.WriteString("\nThe API, declared in TypeScript so that you can see the shape of every input and output:\n\n```ts\n")
 	b.WriteString(types)
 	b.WriteString("```\n")
 	return b.String()
 }
+
+// noImports is the end of the instructions' line about plain JavaScript, replaced when
+// the runs may import modules.
+const noImports = "do not use type annotations, interfaces or generics, and do not import or require anything."
 
 // instructions is the fixed part of the prompt; Describe appends the limits, an example
 // and the API.

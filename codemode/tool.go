@@ -117,6 +117,7 @@ type Connectors struct {
 	providers map[string]func() Provider
 	order     []string
 	closers   []func() error
+	modules   []Module
 }
 
 // NewConnectors returns an empty set.

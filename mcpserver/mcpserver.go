@@ -7,7 +7,7 @@
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
 //     model writes calls them (codemode.Executor). It is offered only when at least one
-//     connector is configured.
+//     connector, or a module (codemode.Connectors.SetModules), is configured.
 //
 // Workspace tools (read_file, write_file, list, search) will join when isobox has a
 // workspace to offer.
@@ -37,7 +37,8 @@ type Config struct {
 	// Loader makes the sandboxes: a *loader.Loader (in this process), or any
 	// codemode.Evaluator such as the supervisor of isobox's sandbox processes. Required.
 	Loader codemode.Evaluator
-	// Connectors are the providers of the execute tool (nil or empty: no execute tool).
+	// Connectors are the providers of the execute tool, and the modules its code may
+	// import (nil or empty, with no modules: no execute tool).
 	Connectors *codemode.Connectors
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
 	Limits codemode.Limits
@@ -88,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
-	if len(providers) > 0 {
-		desc, err := codemode.DescribeFor(cfg.Limits, providers...)
+	if modules := cfg.Connectors.Modules(); len(providers) > 0 || len(modules) > 0 {
+		desc, err := codemode.DescribeWith(cfg.Limits, modules, providers...)
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
@@ -196,7 +197,7 @@ func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 	if err != nil {
 		return nil, RunOutput{}, err
 	}
-	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits})
+	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules()})
 	return output(res, true)
 }
 

@@ -31,6 +31,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "sandbox worker processes for the process figures (warm call through a process, hostile neighbour, hello over HTTP); 0 skips them")
 	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
 	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
+	bundles := fs.Int("bundle", 5, "cold bundles of a 4-package TypeScript project from a registry stub on 127.0.0.1 (4x as many warm bundles and cold loads of the app; 0 skips)")
 	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
@@ -42,7 +43,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir,
+	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles,
 		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
 	for _, s := range strings.Split(*ids, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -169,6 +170,20 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("python: new sandbox + 1 + 1, p50", r.Python.ColdP50, 0, "ms", r.Python.ColdN)
 	row("python: new sandbox + json/re/math, p50", r.Python.ScriptP50, 0, "ms", r.Python.ScriptN)
 	row("python: eval '1+1' as a new process", r.Python.EvalProcessP50, 0, "ms", r.Python.EvalProcessN)
+	if r.Bundle.ColdN > 0 {
+		row("bundle, empty caches (stub registry)", r.Bundle.ColdP50, 0, "ms", r.Bundle.ColdN)
+		row("bundle, unchanged project, warm caches", r.Bundle.WarmP50, 0, "ms", r.Bundle.WarmN)
+		row("bundled app: cold load + first response", r.Bundle.AppColdLoadP50, 0, "ms", r.Bundle.AppColdLoadN)
+		if r.Bundle.NpmInstallMs > 0 {
+			row("npm install --ignore-scripts (same stub)", r.Bundle.NpmInstallMs, 0, "ms", min(r.Bundle.ColdN, 3))
+		}
+		if r.Bundle.NpmEsbuildMs > 0 {
+			row("npm install + esbuild --bundle", r.Bundle.NpmEsbuildMs, 0, "ms", min(r.Bundle.ColdN, 3))
+		}
+		if r.Bundle.NpmNote != "" {
+			fmt.Fprintf(w, "  %s\n", r.Bundle.NpmNote)
+		}
+	}
 	if hh != nil {
 		// Throughput: higher is better, so the ratio is inverted (isobox / workerd).
 		t, ratio := "-", "-"

@@ -10,10 +10,12 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/config"
 	"github.com/isobox/isobox/codemode/mcpconn"
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/npm"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
 )
@@ -40,6 +42,7 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("codemode-config", "", "Code Mode connector file (JSON: mcpServers, openapi)")
 	cacheDir := fs.String("cache-dir", "", `compilation cache directory ("off" disables; default $XDG_CACHE_HOME/isobox)`)
+	npmRegistry := fs.String("npm-registry", "", "npm registry of the codemode config's modules (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
 	cpuMs := fs.Int("cpu-ms", 0, "CPU per run in ms (default 1000)")
 	wallMs := fs.Int("wall-ms", 0, "wall time per run in ms, tool calls included (default 60000)")
 	memMB := fs.Int("memory-mb", 0, "memory per sandbox in MiB (default 128)")
@@ -70,7 +73,7 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	defer l.Close(context.Background())
-	cs, err := openCodemode(ctx, *cfgPath, stderr)
+	cs, err := openCodemode(ctx, *cfgPath, stderr, serveBundler(*npmRegistry, *cacheDir))
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 1
@@ -94,13 +97,13 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 // openCodemode opens the connectors of a --codemode-config file ("" for none), logging to
-// stderr. isobox serve takes the same flag.
-func openCodemode(ctx context.Context, path string, stderr io.Writer) (*codemode.Connectors, error) {
+// stderr; b installs and bundles its modules. isobox serve takes the same flag.
+func openCodemode(ctx context.Context, path string, stderr io.Writer, b *bundle.Bundler) (*codemode.Connectors, error) {
 	if path == "" {
 		return codemode.NewConnectors(), nil
 	}
 	mcpconn.Version = version
-	return config.Load(ctx, path, config.Options{Log: stderr})
+	return config.Load(ctx, path, config.Options{Log: stderr, Bundler: b})
 }
 
 type nopWriteCloser struct{ io.Writer }

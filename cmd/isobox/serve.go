@@ -111,7 +111,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	codemodeConfig := fs.String("codemode-config", "", "Code Mode connector file (JSON: mcpServers, openapi) for POST /v1/codemode/execute and /mcp")
 	egressFile := fs.String("egress-policy", "", "JSON egress policy for workers without a globalOutbound of their own (default: no network)")
 	logLevel := fs.String("log-level", "info", "`level` of the log on stderr: debug, info, warn or error (one line per request at info; health checks and metrics scrapes at debug)")
-	npmRegistry := fs.String("npm-registry", "", "npm registry of the projects PUT with files and POST /v1/bundle (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
+	npmRegistry := fs.String("npm-registry", "", "npm registry of the projects PUT with files, POST /v1/bundle and the codemode config's modules (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
 	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process")
 	margin := fs.Duration("watchdog-margin", 100*time.Millisecond, "how far past its wall-time limit a call in a worker process may run before the process is killed")
@@ -161,7 +161,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
-	cs, err := openCodemode(ctx, *codemodeConfig, stderr)
+	bundler := serveBundler(*npmRegistry, *cacheDir)
+	cs, err := openCodemode(ctx, *codemodeConfig, stderr, bundler)
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: --codemode-config: %v\n", err)
 		return 1
@@ -182,7 +183,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		SandboxProcesses: *procs,
 		SandboxCommand:   sandboxWorkerCommand,
 		WatchdogMargin:   *margin,
-		Bundler:          serveBundler(*npmRegistry, *cacheDir),
+		Bundler:          bundler,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)

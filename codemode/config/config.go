@@ -16,8 +16,15 @@
 //	                 "injectHeaders": {"Authorization": "Bearer {{secret:petstore_token}}"}}]},
 //	      "secrets": {"petstore_token": "PETSTORE_TOKEN"}
 //	    }
-//	  }
+//	  },
+//	  "modules": {"zod": "^3.25.0", "date-fns": "^4"}
 //	}
+//
+// modules are npm packages (name -> semver range or dist-tag) that the model's code may
+// import (`import { z } from "zod"`): Open installs and bundles each one once, with
+// isobox's own installer (package bundle: no npm, no install scripts), and Code Mode
+// defines a module before the runs that name it (static imports only: import() of a
+// module is not offered). A CommonJS package's exports are its named exports.
 //
 // Each name is a namespace in the sandbox (a JavaScript identifier). ${VAR} in headers,
 // args and env is taken from the environment; secrets map a secret's name to the
@@ -44,17 +51,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/mcpconn"
 	"github.com/isobox/isobox/codemode/openapi"
 	"github.com/isobox/isobox/egress"
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/npm"
 )
 
 // File is the connector file.
 type File struct {
 	MCPServers map[string]MCPServer `json:"mcpServers,omitempty"`
 	OpenAPI    map[string]OpenAPI   `json:"openapi,omitempty"`
-	dir        string               // documents are found relative to it
+	// Modules maps an npm package's name to a version range ("^3.25.0", "4", "latest").
+	Modules map[string]string `json:"modules,omitempty"`
+	dir     string            // documents are found relative to it
 }
 
 // MCPServer is an MCP server reached by URL (streamable HTTP) or started as a command
@@ -86,6 +98,9 @@ type Options struct {
 	LookupEnv func(string) (string, bool)
 	// Timeout bounds connecting to one MCP server or reading one document (30 s).
 	Timeout time.Duration
+	// Bundler installs and bundles the modules (nil: the registry npm would use, as
+	// npm.RegistryConfig picks it, with caches under engine.DefaultCacheDir()).
+	Bundler *bundle.Bundler
 }
 
 // Load reads the file at path and opens its connectors.
@@ -164,8 +179,21 @@ func Parse(data []byte, dir string) (*File, error) {
 			}
 		}
 	}
+	for _, name := range sorted(f.Modules) {
+		if !validPackageName(name) {
+			return nil, fmt.Errorf("modules: %q is not an npm package name", name)
+		}
+		if strings.TrimSpace(f.Modules[name]) == "" {
+			return nil, fmt.Errorf("modules.%s: give a version range (\"^1.2.0\", \"latest\")", name)
+		}
+	}
 	return f, nil
 }
+
+// packageName is npm's rule for a package name, scoped or not (lowercase, URL-safe).
+var packageName = regexp.MustCompile(`^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$`)
+
+func validPackageName(s string) bool { return len(s) <= 214 && packageName.MatchString(s) }
 
 func sorted[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -214,7 +242,50 @@ func (f *File) Open(ctx context.Context, opts Options) (*codemode.Connectors, er
 			return fail(err)
 		}
 	}
+	if len(f.Modules) > 0 {
+		ms, err := f.bundleModules(ctx, opts)
+		if err != nil {
+			return fail(err)
+		}
+		cs.SetModules(ms)
+	}
 	return cs, nil
+}
+
+// bundleModules installs and bundles each module as a project of its own, whose one
+// module re-exports the package (its default export too, when it has one).
+func (f *File) bundleModules(ctx context.Context, opts Options) ([]codemode.Module, error) {
+	b := opts.Bundler
+	if b == nil {
+		reg, token := npm.RegistryConfig("", nil, nil)
+		b = bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: engine.DefaultCacheDir()})
+	}
+	var out []codemode.Module
+	for _, name := range sorted(f.Modules) {
+		pj, _ := json.Marshal(map[string]any{"name": "isobox-codemode-module", "private": true,
+			"dependencies": map[string]string{name: f.Modules[name]}})
+		q, _ := json.Marshal(name)
+		build := func(entry string) (*bundle.Bundle, error) {
+			return b.Build(ctx, bundle.Project{Inline: true, Files: map[string][]byte{
+				"package.json": pj, "index.js": []byte(entry)}})
+		}
+		res, err := build(fmt.Sprintf("export * from %s;\nexport { default } from %s;\n", q, q))
+		if err != nil {
+			// No default export (or a failed install, which the second build reports).
+			res, err = build(fmt.Sprintf("export * from %s;\n", q))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("modules.%s: %w", name, err)
+		}
+		m := codemode.Module{Name: name, Source: string(res.Code.Modules[bundle.MainModule].Content)}
+		for _, id := range res.Packages {
+			if v, ok := strings.CutPrefix(id, name+"@"); ok {
+				m.Version = v
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

@@ -109,12 +109,22 @@ type Registry struct {
 
 // NewRegistry starts a registry that stops when the test ends.
 func NewRegistry(t testing.TB) *Registry {
+	r := Start()
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Start starts a registry outside a test (isobox bench serves its bundle project from
+// one); Close stops it.
+func Start() *Registry {
 	r := &Registry{pkgs: map[string]map[string]Version{}, tags: map[string]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
 	r.URL = r.srv.URL + "/"
 	return r
 }
+
+// Close stops the registry.
+func (r *Registry) Close() { r.srv.Close() }
 
 // Requests counts the requests served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
