@@ -102,7 +102,7 @@ func overHTTP(t *testing.T, s *mcpserver.Server) *mcp.ClientSession {
 
 func call(t *testing.T, cs *mcp.ClientSession, tool, code string) (*mcp.CallToolResult, mcpserver.RunOutput) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"code": code}})
 	if err != nil {
