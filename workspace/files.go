@@ -266,7 +266,9 @@ func (r *reader) Close() error { return r.tx.Rollback() }
 // # Errors
 //
 // invalid_request for a bad path, not_found when nothing is there.
-func (s *Store) Stat(ctx context.Context, ws, p string) (Info, error) { return s.stat(ctx, ws, p, true) }
+func (s *Store) Stat(ctx context.Context, ws, p string) (Info, error) {
+	return s.stat(ctx, ws, p, true)
+}
 
 // Lstat is Stat that describes a symlink itself.
 //
