@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -20,9 +21,13 @@ import (
 )
 
 // crashContent is the content of file n of the crash test: sizes from a few bytes to
-// several chunks, so that multi-chunk writes are in flight when the process dies.
+// several chunks, and one file in eight larger than a staging batch, so that multi-chunk
+// and staged writes are in flight when the process dies.
 func crashContent(n int) []byte {
 	size := (n * 7919) % (3 * workspace.ChunkSize)
+	if n%8 == 3 { // larger than one staging batch: staged in several transactions
+		size = 17*workspace.ChunkSize + n
+	}
 	seed := sha256.Sum256([]byte(strconv.Itoa(n)))
 	return bytes.Repeat(seed[:], size/32+1)[:size]
 }
@@ -133,6 +138,19 @@ func TestKillDuringWrites(t *testing.T) {
 	u, _ := s.Usage(ctx, "w")
 	if u.Bytes != total || u.Files != int64(len(files)+len(dirsOf(files))) {
 		t.Errorf("usage %+v does not match the %d files of %d bytes found", u, len(files), total)
+	}
+	// The chunks of the writes the kill cut short were collected when the store reopened.
+	raw, err := sql.Open("sqlite", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var orphans int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM chunks WHERE blob NOT IN (SELECT blob FROM nodes WHERE blob IS NOT NULL)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Errorf("%d chunks of unfinished writes are left after reopening", orphans)
 	}
 	t.Logf("%d writes acknowledged before SIGKILL, %d files found intact after reopening", len(acked), len(files))
 }

@@ -42,10 +42,11 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 	if p == "/" {
 		return Info{}, isoerr.New(isoerr.Conflict, "/: is a directory")
 	}
-	blob, size, err := s.stage(ctx, r, opts.Append)
+	st, err := s.stage(ctx, r)
 	if err != nil {
 		return Info{}, err
 	}
+	size := st.size
 	var info Info
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		rp, n, err := resolve(ctx, tx, ws, p, true)
@@ -53,6 +54,10 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 			return err
 		}
 		if err := precondition(rp, n, opts); err != nil {
+			return err
+		}
+		blob, err := st.commit(ctx, tx)
+		if err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()
@@ -105,7 +110,9 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 		return nil
 	})
 	if err != nil {
-		s.unstage(blob)
+		if st.blob != 0 {
+			s.unstage(st.blob)
+		}
 		return Info{}, err
 	}
 	return info, nil
@@ -128,48 +135,57 @@ func precondition(p string, n *node, opts WriteOptions) error {
 	return nil
 }
 
-// stage copies r into the chunks of a new blob, in transactions of stageBatch chunks, and
-// returns the blob and the bytes read. Nothing references the blob yet.
-func (s *Store) stage(ctx context.Context, r io.Reader, appending bool) (int64, int64, error) {
-	var blob int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO blobs DEFAULT VALUES RETURNING id`).Scan(&blob)
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("workspace: new content: %w", err)
-	}
-	var size, seq int64
+// staged is a write's content: in the chunks of blob (staged by earlier transactions),
+// or, for content of at most one batch, still in memory (blob 0, pending).
+type staged struct {
+	blob    int64
+	pending [][]byte
+	size    int64
+}
+
+// stage reads r into chunks. Content larger than one batch (stageBatch chunks) goes into
+// the chunks of a new blob, in transactions of one batch each, so that a large file never
+// sits whole in memory; nothing references that blob yet. Smaller content stays in memory
+// and is written by the transaction that commits the write: one fsync for a small file.
+func (s *Store) stage(ctx context.Context, r io.Reader) (staged, error) {
+	var st staged
+	var seq int64
 	buf := make([]byte, ChunkSize)
-	var batch [][]byte
 	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			for _, c := range batch {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (blob, seq, data) VALUES (?, ?, ?)`, blob, seq, c); err != nil {
+			if st.blob == 0 {
+				if err := tx.QueryRowContext(ctx, `INSERT INTO blobs DEFAULT VALUES RETURNING id`).Scan(&st.blob); err != nil {
+					return err
+				}
+			}
+			for _, c := range st.pending {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (blob, seq, data) VALUES (?, ?, ?)`, st.blob, seq, c); err != nil {
 					return err
 				}
 				seq++
 			}
 			return nil
 		})
-		batch = batch[:0]
+		st.pending = st.pending[:0]
 		return err
+	}
+	fail := func(err error) (staged, error) {
+		if st.blob != 0 {
+			s.unstage(st.blob)
+		}
+		return staged{}, err
 	}
 	for {
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
-			size += int64(n)
-			if size > s.lim.MaxFileSize {
-				s.unstage(blob)
-				return 0, 0, isoerr.New(isoerr.FileTooLarge, "the file is larger than the maximum file size, %d bytes", s.lim.MaxFileSize)
+			st.size += int64(n)
+			if st.size > s.lim.MaxFileSize {
+				return fail(isoerr.New(isoerr.FileTooLarge, "the file is larger than the maximum file size, %d bytes", s.lim.MaxFileSize))
 			}
-			batch = append(batch, append([]byte(nil), buf[:n]...))
-			if len(batch) == stageBatch {
+			st.pending = append(st.pending, append([]byte(nil), buf[:n]...))
+			if len(st.pending) == stageBatch {
 				if err := flush(); err != nil {
-					s.unstage(blob)
-					return 0, 0, fmt.Errorf("workspace: write: %w", err)
+					return fail(fmt.Errorf("workspace: write: %w", err))
 				}
 			}
 		}
@@ -177,15 +193,33 @@ func (s *Store) stage(ctx context.Context, r io.Reader, appending bool) (int64, 
 			break
 		}
 		if rerr != nil {
-			s.unstage(blob)
-			return 0, 0, fmt.Errorf("workspace: reading the content: %w", rerr)
+			return fail(fmt.Errorf("workspace: reading the content: %w", rerr))
 		}
 	}
-	if err := flush(); err != nil {
-		s.unstage(blob)
-		return 0, 0, fmt.Errorf("workspace: write: %w", err)
+	if st.blob != 0 && len(st.pending) > 0 {
+		if err := flush(); err != nil {
+			return fail(fmt.Errorf("workspace: write: %w", err))
+		}
 	}
-	return blob, size, nil
+	return st, nil
+}
+
+// commit makes the content of st a blob inside tx (writing the chunks still in memory)
+// and returns it.
+func (st *staged) commit(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if st.blob != 0 {
+		return st.blob, nil
+	}
+	var blob int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO blobs DEFAULT VALUES RETURNING id`).Scan(&blob); err != nil {
+		return 0, fmt.Errorf("workspace: write: %w", err)
+	}
+	for i, c := range st.pending {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (blob, seq, data) VALUES (?, ?, ?)`, blob, i, c); err != nil {
+			return 0, fmt.Errorf("workspace: write: %w", err)
+		}
+	}
+	return blob, nil
 }
 
 // unstage drops a staged blob that will not be used (best effort: Open collects it
