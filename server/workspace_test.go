@@ -46,3 +46,13 @@ func TestPutWorkerBadBinding(t *testing.T) {
 	_, err := ts.c.PutWorker(context.Background(), "bad", code)
 	wantCode(t, err, "invalid_worker_code")
 }
+
+// With sandbox processes, whose filesystem calls do not reach the workspace store yet, a
+// worker with bindings is refused when stored, not at its first call.
+func TestPutWorkerBindingsNeedInProcessSandboxes(t *testing.T) {
+	ts := start(t, Config{SandboxProcesses: 1})
+	code := js(`export default { f() { return 1; } };`)
+	code.Bindings = map[string]api.Binding{"FS": {Workspace: "x"}}
+	_, err := ts.c.PutWorker(context.Background(), "b", code)
+	wantCode(t, err, "not_implemented")
+}
