@@ -745,7 +745,7 @@ func matchGlob(pat, names []string) bool {
 	return ok && matchGlob(pat[1:], names[1:])
 }
 
-// Usage returns what workspace ws holds (zero for one never written).
+// Usage returns what workspace ws holds (zero for one never written) and its quota.
 //
 // # Errors
 //
@@ -754,9 +754,34 @@ func (s *Store) Usage(ctx context.Context, ws string) (Usage, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return Usage{}, err
 	}
-	b, f, err := usage(ctx, s.db, ws)
+	u, err := s.usage(ctx, s.db, ws)
 	if err != nil {
 		return Usage{}, fmt.Errorf("workspace: usage: %w", err)
 	}
-	return Usage{Name: ws, Bytes: b, Files: f}, nil
+	return u, nil
+}
+
+// SetQuota sets workspace ws's quota: at most maxBytes bytes of content and maxFiles
+// entries (0: the store's Limits). A quota below what the workspace holds refuses further
+// growth and deletes nothing.
+//
+// # Errors
+//
+// invalid_request for a bad name or a negative quota.
+func (s *Store) SetQuota(ctx context.Context, ws string, maxBytes, maxFiles int64) error {
+	if _, err := check(ws, "/"); err != nil {
+		return err
+	}
+	if maxBytes < 0 || maxFiles < 0 {
+		return isoerr.New(isoerr.InvalidRequest, "a quota must not be negative")
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO workspaces (name, bytes, files, created_at, max_bytes, max_files) VALUES (?, 0, 0, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET max_bytes = excluded.max_bytes, max_files = excluded.max_files`,
+			ws, time.Now().UnixNano(), maxBytes, maxFiles)
+		if err != nil {
+			return fmt.Errorf("workspace: set quota: %w", err)
+		}
+		return nil
+	})
 }

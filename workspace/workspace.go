@@ -44,7 +44,8 @@ const stageBatch = 16
 // maxLinks is how many symlinks one path may go through.
 const maxLinks = 40
 
-// Limits bound every workspace of a store. Zero fields take the defaults.
+// Limits bound every workspace of a store (SetQuota changes one workspace's bytes and
+// entries). Zero fields take the defaults.
 type Limits struct {
 	MaxBytes    int64 // content bytes per workspace (default 1 GiB)
 	MaxFiles    int64 // entries (files, directories, symlinks) per workspace (default 100,000)
@@ -86,11 +87,13 @@ type Info struct {
 	Modified time.Time `json:"updatedAt"`
 }
 
-// Usage is what a workspace holds.
+// Usage is what a workspace holds, and its quota.
 type Usage struct {
-	Name  string `json:"name"`
-	Bytes int64  `json:"bytes"`
-	Files int64  `json:"files"` // entries: files, directories and symlinks (the root not counted)
+	Name     string `json:"name"`
+	Bytes    int64  `json:"bytes"`
+	Files    int64  `json:"files"` // entries: files, directories and symlinks (the root not counted)
+	MaxBytes int64  `json:"maxBytes"`
+	MaxFiles int64  `json:"maxFiles"`
 }
 
 // Store keeps workspaces. It is safe for concurrent use.
@@ -107,7 +110,9 @@ var migrations = []string{
 		name       TEXT PRIMARY KEY,
 		bytes      INTEGER NOT NULL,
 		files      INTEGER NOT NULL,
-		created_at INTEGER NOT NULL
+		created_at INTEGER NOT NULL,
+		max_bytes  INTEGER NOT NULL DEFAULT 0, -- 0: Limits.MaxBytes
+		max_files  INTEGER NOT NULL DEFAULT 0  -- 0: Limits.MaxFiles
 	) WITHOUT ROWID;
 	CREATE TABLE nodes (
 		ws       TEXT NOT NULL,
@@ -348,27 +353,35 @@ func check(ws, p string) (string, error) {
 	return Clean(p)
 }
 
-// usage returns a workspace's totals inside tx (zero for a new one).
-func usage(ctx context.Context, q querier, ws string) (bytes, files int64, err error) {
-	err = q.QueryRowContext(ctx, `SELECT bytes, files FROM workspaces WHERE name = ?`, ws).Scan(&bytes, &files)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
+// usage returns a workspace's totals and quota (zero for a new one; the store's limits
+// where the workspace sets none).
+func (s *Store) usage(ctx context.Context, q querier, ws string) (Usage, error) {
+	u := Usage{Name: ws}
+	err := q.QueryRowContext(ctx, `SELECT bytes, files, max_bytes, max_files FROM workspaces WHERE name = ?`, ws).Scan(&u.Bytes, &u.Files, &u.MaxBytes, &u.MaxFiles)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Usage{}, err
 	}
-	return bytes, files, err
+	if u.MaxBytes <= 0 {
+		u.MaxBytes = s.lim.MaxBytes
+	}
+	if u.MaxFiles <= 0 {
+		u.MaxFiles = s.lim.MaxFiles
+	}
+	return u, nil
 }
 
 // account adds dBytes and dFiles to ws's totals, refusing to go past the limits when they
 // grow.
 func (s *Store) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFiles int64) error {
-	b, f, err := usage(ctx, tx, ws)
+	u, err := s.usage(ctx, tx, ws)
 	if err != nil {
 		return fmt.Errorf("workspace: usage: %w", err)
 	}
-	if dBytes > 0 && b+dBytes > s.lim.MaxBytes {
-		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d bytes; its quota is %d", ws, b+dBytes, s.lim.MaxBytes)
+	if dBytes > 0 && u.Bytes+dBytes > u.MaxBytes {
+		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d bytes; its quota is %d", ws, u.Bytes+dBytes, u.MaxBytes)
 	}
-	if dFiles > 0 && f+dFiles > s.lim.MaxFiles {
-		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d entries; its quota is %d", ws, f+dFiles, s.lim.MaxFiles)
+	if dFiles > 0 && u.Files+dFiles > u.MaxFiles {
+		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d entries; its quota is %d", ws, u.Files+dFiles, u.MaxFiles)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO workspaces (name, bytes, files, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET bytes = bytes + excluded.bytes, files = files + excluded.files`,

@@ -326,6 +326,22 @@ func TestQuotas(t *testing.T) {
 		wantCode(t, s.Copy(ctx, "w", "d/a", "e", false), isoerr.QuotaExceeded)
 		put(t, s, "other", "x", "") // another workspace has its own quota
 	})
+	t.Run("per workspace", func(t *testing.T) {
+		s := open(t, workspace.Limits{MaxBytes: 100})
+		if err := s.SetQuota(ctx, "small", 10, 2); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s, "small", "a", "0123456789")
+		_, err := s.Write(ctx, "small", "b", strings.NewReader("x"), workspace.WriteOptions{})
+		wantCode(t, err, isoerr.QuotaExceeded)
+		put(t, s, "big", "a", strings.Repeat("x", 100)) // the store's limit
+		_, err = s.Write(ctx, "big", "b", strings.NewReader("x"), workspace.WriteOptions{})
+		wantCode(t, err, isoerr.QuotaExceeded)
+		if u, _ := s.Usage(ctx, "small"); u.MaxBytes != 10 || u.MaxFiles != 2 || u.Bytes != 10 {
+			t.Fatalf("usage %+v", u)
+		}
+		wantCode(t, s.SetQuota(ctx, "small", -1, 0), isoerr.InvalidRequest)
+	})
 	t.Run("concurrent writers hold the byte quota", func(t *testing.T) {
 		const quota, size, writers = 10_000, 1_000, 40
 		s := open(t, workspace.Limits{MaxBytes: quota})
