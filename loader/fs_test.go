@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/workspace"
@@ -255,5 +257,40 @@ export default {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// A hibernated worker resumes with its bindings working, and code with other bindings (a
+// read-only one here) never resumes its image: the rights come from the code being run.
+func TestFSBindingAfterHibernation(t *testing.T) {
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := newLoader(t, loader.Config{Images: dir, IdleTTL: 30 * time.Millisecond, Workspaces: st})
+	rw := code(fsWorker)
+	rw.Bindings = map[string]api.Binding{"FS": {Workspace: "h"}}
+	if _, got := call(t, l.Get("h", func() (loader.WorkerCode, error) { return rw, nil }), "write", `["FS","a.txt","one"]`); got != `"ok"` {
+		t.Fatalf("write: %s", got)
+	}
+	waitFor(t, func() bool { return l.Stats().Hibernated == 1 })
+	res, got := call(t, l.Get("h", func() (loader.WorkerCode, error) { return rw, nil }), "write", `["FS","a.txt","two"]`)
+	if got != `"ok"` || !res.Resumed {
+		t.Fatalf("after resume: %s resumed %v", got, res.Resumed)
+	}
+	waitFor(t, func() bool { return l.Stats().Hibernated == 1 })
+	ro := code(fsWorker)
+	ro.Bindings = map[string]api.Binding{"FS": {Workspace: "h", ReadOnly: true}}
+	res, got = call(t, l.Get("h", func() (loader.WorkerCode, error) { return ro, nil }), "write", `["FS","a.txt","three"]`)
+	if got != `"read_only"` || res.Resumed {
+		t.Fatalf("read-only code: %s resumed %v", got, res.Resumed)
+	}
+	if _, got := call(t, l.Get("h2", func() (loader.WorkerCode, error) { return ro, nil }), "read", `["FS","a.txt"]`); got != `"two"` {
+		t.Fatalf("content: %s", got)
 	}
 }
