@@ -34,6 +34,9 @@ type WorkerCode struct {
 	// SourceHash is "sha256:<hex>" of the project a stored worker was bundled from (its
 	// files and compatibility settings): set by the server, equal for equal projects.
 	SourceHash string `json:"sourceHash,omitempty"`
+	// Bindings are capabilities handed to the worker as properties of env, by name:
+	// {"FS": {"workspace": "proj"}} gives it env.FS over workspace "proj" (CheckBindings).
+	Bindings map[string]Binding `json:"bindings,omitempty"`
 }
 
 // ModuleType is the kind of a module: how its content is read and what it exports.

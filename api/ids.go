@@ -70,3 +70,16 @@ func validID(s string) bool {
 func alnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// CheckWorkspaceName reports whether name can name a workspace: the rule of worker ids
+// (IDPattern).
+//
+// # Errors
+//
+// invalid_request, naming the rule, when it cannot.
+func CheckWorkspaceName(name string) error {
+	if !validID(name) {
+		return isoerr.New(isoerr.InvalidRequest, "invalid workspace name %q: use 1 to %d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", name, MaxIDLength)
+	}
+	return nil
+}

@@ -99,8 +99,9 @@ var hostOps = []hostOp{
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
 }
 
-// asyncOps are the kinds of op_start, by wire name.
-var asyncOps = []hostOp{
+// asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
+// bindings (fsOps, engine/fs.go) follow the table.
+var asyncOps = append([]hostOp{
 	{name: "fetch", in: `JSON {"method","url","headers":[[name,value]...],"body":base64|null,"bodyStream"?:bool,"redirect":"follow|manual|error"}`,
 		out: `JSON {"status":n,"statusText","headers":[[name,value]...],"url","redirected":bool,"bodyHandle":n}`,
 		doc: "Sends a request through SandboxConfig.Outbound (the egress gateway). The response body stays on the host: " +
@@ -117,7 +118,7 @@ var asyncOps = []hostOp{
 		doc: "Calls SandboxConfig.Tools (Code Mode); the tool's error rejects with its message. Calls run concurrently; " +
 			"after a successful answer the invocation waits for the calls still running.",
 		capability: "Tools", async: (*Sandbox).startTool},
-}
+}, fsOps...)
 
 // hostImport is one function of the "isobox" wasm module: what the glue imports
 // (engine/js/build/glue.c, IMPORT(...)).

@@ -33,6 +33,15 @@ type SandboxConfig struct {
 	// result or an error (the guest's promise rejects with its message) out. Calls may run
 	// concurrently. nil: calling a tool throws a TypeError.
 	Tools ToolFunc
+	// FS answers the filesystem calls of the sandbox's bindings, the env properties named
+	// by FSBindings (env.FS in the usual configuration). It is the sandbox's only way to a
+	// workspace, and it decides which workspace each name opens and whether it may write.
+	// nil: the fs_* operations throw a TypeError.
+	FS FSFunc
+	// FSBindings names the env properties that Load makes filesystem bindings (identifiers,
+	// api.CheckBindings). They are part of the worker's image: a restored sandbox keeps
+	// those of the sandbox it was taken from.
+	FSBindings []string
 }
 
 // ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
@@ -391,7 +400,11 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if len(env) == 0 {
 		env = json.RawMessage("{}")
 	}
-	res, err := sb.run(ctx, lim, map[string]any{"type": "load", "main": main, "env": env})
+	bindings := sb.cfg.FSBindings
+	if bindings == nil {
+		bindings = []string{}
+	}
+	res, err := sb.run(ctx, lim, map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings})
 	if err == nil {
 		sb.loaded = true
 	}

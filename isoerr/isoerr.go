@@ -47,6 +47,19 @@ const (
 	// BundleFailed: a project could not be installed or bundled (a syntax error at
 	// file:line:col, a package, version or file that does not exist, a refused tarball).
 	BundleFailed Code = "bundle_failed"
+	// PreconditionFailed: a conditional write's ifMatch (etag) or ifNoneMatch did not hold;
+	// nothing was changed (412).
+	PreconditionFailed Code = "precondition_failed"
+	// Conflict: the operation does not fit what is there: the path exists, a directory is
+	// not empty, a name is a file where a directory is needed or the other way round (409).
+	Conflict Code = "conflict"
+	// QuotaExceeded: the write would take a workspace past its byte or file-count quota;
+	// nothing was changed (413).
+	QuotaExceeded Code = "quota_exceeded"
+	// FileTooLarge: a file is larger than the maximum file size; nothing was changed (413).
+	FileTooLarge Code = "file_too_large"
+	// ReadOnly: a write through a read-only binding (403).
+	ReadOnly Code = "read_only"
 	// NotImplemented: the feature exists in the API but not yet in this build.
 	NotImplemented Code = "not_implemented"
 	// Internal: a bug or an unexpected failure inside isobox.
@@ -56,7 +69,7 @@ const (
 
 	// Unauthorized: the Authorization header is missing or the key is wrong (401).
 	Unauthorized Code = "unauthorized"
-	// NotFound: no such worker, session or route (404).
+	// NotFound: no such worker, session, route, workspace or file (404).
 	NotFound Code = "not_found"
 	// MethodNotAllowed: the route exists but not with this HTTP method (405).
 	MethodNotAllowed Code = "method_not_allowed"

@@ -43,19 +43,22 @@ type WorkerCode struct {
 	Outbound http.RoundTripper
 	// Tenant, when set, keeps this code's images apart from identical code of other tenants.
 	Tenant string
+	// Bindings are capabilities given to the worker as env properties (api.Binding):
+	// {"FS": {"workspace": "proj"}} is env.FS over workspace "proj" of Config.Workspaces.
+	Bindings map[string]api.Binding
 }
 
 // FromAPI returns the WorkerCode of w's wire form, without an Outbound: w.GlobalOutbound
 // is the caller's to turn into one (the server does, with its egress gateway).
 func FromAPI(w api.WorkerCode) WorkerCode {
 	return WorkerCode{CompatibilityDate: w.CompatibilityDate, CompatibilityFlags: w.CompatibilityFlags,
-		MainModule: w.MainModule, Modules: w.Modules, Env: w.Env, Limits: w.Limits}
+		MainModule: w.MainModule, Modules: w.Modules, Env: w.Env, Limits: w.Limits, Bindings: w.Bindings}
 }
 
 // API returns c's wire form (without a globalOutbound: Outbound is a Go value).
 func (c WorkerCode) API() api.WorkerCode {
 	return api.WorkerCode{CompatibilityDate: c.CompatibilityDate, CompatibilityFlags: c.CompatibilityFlags,
-		MainModule: c.MainModule, Modules: c.Modules, Env: c.Env, Limits: c.Limits}
+		MainModule: c.MainModule, Modules: c.Modules, Env: c.Env, Limits: c.Limits, Bindings: c.Bindings}
 }
 
 // MarshalJSON writes c as api.WorkerCode.
@@ -187,6 +190,14 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	}
 	if err := checkImports(mods, imports); err != nil {
 		return nil, nil, err
+	}
+	if err := api.CheckBindings(c.Bindings); err != nil {
+		return nil, nil, err
+	}
+	for name := range c.Bindings {
+		if _, ok := c.Env[name]; ok {
+			return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "env.%s is both an env value and a binding: rename one", name)
+		}
 	}
 	env := json.RawMessage("{}")
 	if c.Env != nil {

@@ -15,6 +15,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/workspace"
 )
 
 // Config configures a Loader. Zero fields take the defaults named.
@@ -52,6 +55,10 @@ type Config struct {
 	// after a worker's modules were evaluated, taken when a code is loaded for the second
 	// time, from which later sandboxes of the same code start without evaluating them again.
 	CodeImageBudget uint64
+	// Workspaces, when set, is the store that workers' filesystem bindings
+	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
+	// invalid_worker_code.
+	Workspaces *workspace.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -413,7 +420,14 @@ func prepare(code WorkerCode) (*prepared, error) {
 		return nil, err
 	}
 	p := &prepared{code: code, mods: mods, env: env, limits: EngineLimits(code.Limits)}
-	p.hash = codeHash(code.Tenant, code.MainModule, mods, env, p.limits.Memory)
+	hashed := env
+	if len(code.Bindings) > 0 {
+		// The binding names are part of the image (env.FS is made at load): code with
+		// other bindings must not start from it. json.Marshal sorts the map's keys.
+		b, _ := json.Marshal(code.Bindings)
+		hashed = append(append(append(json.RawMessage(nil), env...), 0), b...)
+	}
+	p.hash = codeHash(code.Tenant, code.MainModule, mods, hashed, p.limits.Memory)
 	return p, nil
 }
 
@@ -422,6 +436,13 @@ func prepare(code WorkerCode) (*prepared, error) {
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
 	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id}
+	if len(p.code.Bindings) > 0 {
+		if l.cfg.Workspaces == nil {
+			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
+		}
+		cfg.FS = l.cfg.Workspaces.Bindings(p.code.Bindings)
+		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
+	}
 	if id != "" && l.cfg.Images != nil {
 		if sb := l.resume(ctx, hibKey(id, p.hash), cfg); sb != nil {
 			return &instance{sb: sb, how: startResumed}, nil

@@ -48,13 +48,16 @@ func TestEngineLimits(t *testing.T) {
 // not the loader's: globalOutbound (it becomes Outbound), files (a project the bundler
 // turns into modules first) and sourceHash (what a stored worker was bundled from).
 func TestWorkerCodeFromAPI(t *testing.T) {
-	notCarried := map[string]bool{"GlobalOutbound": true, "Files": true, "SourceHash": true}
 	w := api.WorkerCode{
 		CompatibilityDate: "2026-11-01", CompatibilityFlags: []string{"f"}, MainModule: "main.js",
 		Modules: map[string]api.Module{"main.js": api.JS("export default {}")},
 		Env:     map[string]any{"K": "v"}, Limits: &api.Limits{CPUMs: 5},
+		Bindings: map[string]api.Binding{"FS": {Workspace: "w", ReadOnly: true}},
 	}
-	// Every field is set: a field added to api.WorkerCode must be set here, and carried.
+	// Not the loader's: globalOutbound becomes Outbound; files (a project) and its
+	// sourceHash are the server's, bundled into modules before code reaches a loader.
+	notCarried := map[string]bool{"GlobalOutbound": true, "Files": true, "SourceHash": true}
+	// Every other field is set: a field added to api.WorkerCode must be set here, and carried.
 	v := reflect.ValueOf(w)
 	for i := range v.NumField() {
 		if name := v.Type().Field(i).Name; !notCarried[name] && v.Field(i).IsZero() {

@@ -102,6 +102,52 @@
 //     Calls SandboxConfig.Tools (Code Mode); the tool's error rejects with its message. Calls
 //     run concurrently; after a successful answer the invocation waits for the calls still
 //     running. Needs SandboxConfig.Tools.
+//   - "fs_read": JSON {"binding":string,"path":string,"encoding":"utf8|bytes"} -> JSON {"data":string (bytes: base64),"etag":string}.
+//     Reads a whole file (readFile; at most 32 MiB at once). Rejects with Error "code:
+//     message" (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
+//     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_write": JSON {"binding":string,"path":string,"data":string,"base64"?:bool,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*"} -> JSON FileInfo.
+//     Writes (or appends to) a file, creating its parent directories; ifMatch/ifNoneMatch make
+//     it conditional. Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
+//   - "fs_stat": JSON {"binding":string,"path":string,"lstat"?:bool} -> JSON FileInfo or null when missing.
+//     Describes an entry {path,name,type,size,etag,target,createdAt,updatedAt}. Rejects with
+//     Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_readdir": JSON {"binding":string,"path":string} -> JSON [FileInfo...].
+//     Lists a directory in name order. Rejects with Error "code: message" (isoerr codes:
+//     not_found, invalid_request, conflict, precondition_failed, quota_exceeded,
+//     file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_mkdir": JSON {"binding":string,"path":string,"recursive"?:bool} -> null.
+//     Creates a directory (recursive: with its parents, and no error if it exists). Rejects
+//     with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_rm": JSON {"binding":string,"path":string,"recursive"?:bool,"force"?:bool} -> null.
+//     Removes an entry (recursive: a directory with its contents; force: no error when
+//     missing). Rejects with Error "code: message" (isoerr codes: not_found, invalid_request,
+//     conflict, precondition_failed, quota_exceeded, file_too_large, read_only). Needs
+//     SandboxConfig.FS.
+//   - "fs_mv": JSON {"binding":string,"from":string,"to":string} -> null.
+//     Moves an entry, replacing a file at to. Rejects with Error "code: message" (isoerr
+//     codes: not_found, invalid_request, conflict, precondition_failed, quota_exceeded,
+//     file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_cp": JSON {"binding":string,"from":string,"to":string,"recursive"?:bool} -> null.
+//     Copies a file, or a directory with recursive. Rejects with Error "code: message" (isoerr
+//     codes: not_found, invalid_request, conflict, precondition_failed, quota_exceeded,
+//     file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_glob": JSON {"binding":string,"pattern":string} -> JSON [FileInfo...].
+//     Entries matching a glob ("**" spans directories). Rejects with Error "code: message"
+//     (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
+//     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_symlink": JSON {"binding":string,"target":string,"path":string} -> null.
+//     Creates a symlink; its target must stay inside the workspace. Rejects with Error "code:
+//     message" (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
+//     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_readlink": JSON {"binding":string,"path":string} -> JSON string.
+//     A symlink's target. Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
 //
 // ---- end of the generated text ----
 //

@@ -34,6 +34,14 @@ func StatusOf(code isoerr.Code) int {
 		return 499 // client closed request (nginx's convention); nobody reads it
 	case isoerr.NotImplemented:
 		return http.StatusNotImplemented
+	case isoerr.PreconditionFailed:
+		return http.StatusPreconditionFailed
+	case isoerr.Conflict:
+		return http.StatusConflict
+	case isoerr.QuotaExceeded, isoerr.FileTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case isoerr.ReadOnly:
+		return http.StatusForbidden
 	case isoerr.ShuttingDown, isoerr.SandboxRestarted:
 		return http.StatusServiceUnavailable
 	}

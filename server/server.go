@@ -40,6 +40,7 @@ import (
 	"github.com/isobox/isobox/session"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/store/sqlite"
+	"github.com/isobox/isobox/workspace"
 )
 
 // Config configures a Server. Zero fields take the defaults named.
@@ -117,6 +118,12 @@ type Config struct {
 	// POST /v1/bundle. nil: one with npm's registry (or $ISOBOX_NPM_REGISTRY, ~/.npmrc)
 	// that caches packages and bundles under CacheDir.
 	Bundler *bundle.Bundler
+	// Workspaces is the store that workers' filesystem bindings (WorkerCode.bindings,
+	// env.FS) open. nil: the server opens DataDir/workspaces.db for the loader it makes.
+	// Not closed by the server. Bindings work with in-process sandboxes only for now: with
+	// SandboxProcesses or a given Loader (without Workspaces) a worker with bindings fails
+	// to load with invalid_worker_code.
+	Workspaces *workspace.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -244,7 +251,16 @@ func (s *Server) init() error {
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
-		lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget}
+		lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget, Workspaces: cfg.Workspaces}
+		if lc.Workspaces == nil && cfg.DataDir != "" {
+			ws, err := workspace.Open(filepath.Join(cfg.DataDir, "workspaces.db"), workspace.Limits{})
+			if err != nil {
+				e.Close(ctx)
+				return fmt.Errorf("server: %w", err)
+			}
+			lc.Workspaces = ws
+			s.closers = append(s.closers, func(context.Context) { ws.Close() })
+		}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "images"))
 			if err != nil {

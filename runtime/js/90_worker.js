@@ -355,6 +355,7 @@ const worker = (() => {
 
   function onLoad(msg) {
     env = msg.env ?? {};
+    installFSBindings(env, msg.fsBindings);
     const failed = (e) => {
       let code = "worker_exception";
       try {

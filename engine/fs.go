@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// FSFunc is the host side of a sandbox's filesystem bindings (SandboxConfig.FS): the
+// binding's name (its env property), the operation (the host op's name without "fs_":
+// "read", "write", ...) and its JSON arguments in, a JSON result or an error (the guest's
+// promise rejects with its message) out. ctx ends when the guest drops the call or the
+// invocation ends, and the invocation waits for it, so it must return soon after.
+type FSFunc func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error)
+
+// fsOp is the entry of one filesystem operation of env bindings ("fs_" + op).
+func fsOp(op, in, out, doc string) hostOp {
+	return hostOp{name: "fs_" + op, in: `JSON {"binding":string,` + in + `}`, out: out,
+		doc: doc + " Rejects with Error \"code: message\" (isoerr codes: not_found, invalid_request, conflict, " +
+			"precondition_failed, quota_exceeded, file_too_large, read_only).",
+		capability: "FS",
+		async: func(sb *Sandbox, id int, payload json.RawMessage) error {
+			return sb.startFS(id, op, payload)
+		}}
+}
+
+// fsOps are the filesystem operations of env bindings: the state API (workspace.Serve
+// answers them in isobox).
+var fsOps = []hostOp{
+	fsOp("read", `"path":string,"encoding":"utf8|bytes"`, `JSON {"data":string (bytes: base64),"etag":string}`,
+		"Reads a whole file (readFile; at most 32 MiB at once)."),
+	fsOp("write", `"path":string,"data":string,"base64"?:bool,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*"`, "JSON FileInfo",
+		"Writes (or appends to) a file, creating its parent directories; ifMatch/ifNoneMatch make it conditional."),
+	fsOp("stat", `"path":string,"lstat"?:bool`, "JSON FileInfo or null when missing",
+		"Describes an entry {path,name,type,size,etag,target,createdAt,updatedAt}."),
+	fsOp("readdir", `"path":string`, "JSON [FileInfo...]", "Lists a directory in name order."),
+	fsOp("mkdir", `"path":string,"recursive"?:bool`, "null", "Creates a directory (recursive: with its parents, and no error if it exists)."),
+	fsOp("rm", `"path":string,"recursive"?:bool,"force"?:bool`, "null",
+		"Removes an entry (recursive: a directory with its contents; force: no error when missing)."),
+	fsOp("mv", `"from":string,"to":string`, "null", "Moves an entry, replacing a file at to."),
+	fsOp("cp", `"from":string,"to":string,"recursive"?:bool`, "null", "Copies a file, or a directory with recursive."),
+	fsOp("glob", `"pattern":string`, "JSON [FileInfo...]", "Entries matching a glob (\"**\" spans directories)."),
+	fsOp("symlink", `"target":string,"path":string`, "null", "Creates a symlink; its target must stay inside the workspace."),
+	fsOp("readlink", `"path":string`, "JSON string", "A symlink's target."),
+}
+
+// startFS runs one filesystem operation of a binding (SandboxConfig.FS) for the guest,
+// concurrently with any others.
+func (sb *Sandbox) startFS(id int, op string, payload json.RawMessage) error {
+	inv := sb.inv
+	if sb.cfg.FS == nil {
+		return typeError("no filesystem bindings are available in this sandbox")
+	}
+	var a struct {
+		Binding string `json:"binding"`
+	}
+	if err := json.Unmarshal(payload, &a); err != nil {
+		return typeError("fs_%s: %v", op, err)
+	}
+	ctx, cancel := context.WithCancel(inv.opsCtx)
+	inv.ops[id] = cancel
+	fs, done := sb.cfg.FS, inv.opDone
+	inv.spawn(func() {
+		defer cancel()
+		v, err := fs(ctx, a.Binding, op, payload)
+		r := opResult{id: id, value: v}
+		if err != nil {
+			r.value = nil
+			r.err = &opError{Name: "Error", Message: err.Error()}
+			var he *hostError
+			if errors.As(err, &he) {
+				r.err.Name = he.name
+			}
+		}
+		select {
+		case done <- r:
+		case <-ctx.Done():
+		}
+	})
+	return nil
+}

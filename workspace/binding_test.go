@@ -1,0 +1,49 @@
+package workspace_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/workspace"
+)
+
+func TestBindingsServe(t *testing.T) {
+	s := open(t, workspace.Limits{})
+	ctx := context.Background()
+	fs := s.Bindings(map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
+	if _, err := fs(ctx, "FS", "write", json.RawMessage(`{"path":"a.txt","data":"aGk=","base64":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		binding, op, args, want string
+		code                    isoerr.Code
+	}{
+		{"RO", "read", `{"path":"a.txt"}`, `{"data":"hi"}`, ""},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes"}`, `{"data":"aGk="}`, ""},
+		{"RO", "stat", `{"path":"missing"}`, `null`, ""},
+		{"RO", "write", `{"path":"b","data":"x"}`, "", isoerr.ReadOnly},
+		{"RO", "rm", `{"path":"a.txt"}`, "", isoerr.ReadOnly},
+		{"RO", "mv", `{"from":"a.txt","to":"b"}`, "", isoerr.ReadOnly},
+		{"FS", "write", `{"path":"b"}`, "", isoerr.InvalidRequest},
+		{"FS", "write", `{"path":"b","data":"!!","base64":true}`, "", isoerr.InvalidRequest},
+		{"FS", "rm", `{"path":"missing","force":true}`, `null`, ""},
+		{"FS", "rm", `{"path":"missing"}`, "", isoerr.NotFound},
+		{"FS", "chmod", `{}`, "", isoerr.InvalidRequest},
+		{"FS", "read", `not json`, "", isoerr.InvalidRequest},
+		{"other", "read", `{"path":"a.txt"}`, "", isoerr.InvalidRequest}, // not bound: reaches nothing
+	} {
+		got, err := fs(ctx, c.binding, c.op, json.RawMessage(c.args))
+		if c.code != "" {
+			if isoerr.CodeOf(err) != c.code {
+				t.Errorf("%s %s %s: %v, want %s", c.binding, c.op, c.args, err, c.code)
+			}
+			continue
+		}
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s %s %s = %s, %v; want %s", c.binding, c.op, c.args, got, err, c.want)
+		}
+	}
+}
