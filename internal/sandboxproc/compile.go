@@ -50,18 +50,7 @@ func (p *Pool) Compile(ctx context.Context, code loader.WorkerCode) error {
 
 // compile runs one msgCompile in the worker process.
 func (w *workerSide) compile(ctx context.Context, id uint64, payload []byte) {
-	cctx, cancel := context.WithCancel(ctx)
-	wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1)}
-	w.mu.Lock()
-	w.calls[id] = wc
-	w.mu.Unlock()
-	go func() {
-		defer func() {
-			w.mu.Lock()
-			delete(w.calls, id)
-			w.mu.Unlock()
-			cancel()
-		}()
+	w.goCall(ctx, id, func(cctx context.Context) {
 		var r compileReply
 		var code loader.WorkerCode
 		if err := decodeCode(payload, &code); err != nil {
@@ -74,5 +63,5 @@ func (w *workerSide) compile(ctx context.Context, id uint64, payload []byte) {
 			unpin()
 		}
 		_ = w.c.sendJSON(msgCompileReply, id, r)
-	}()
+	})
 }

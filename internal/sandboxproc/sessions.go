@@ -487,6 +487,15 @@ func (w *workerSide) session(ctx context.Context, id uint64, payload []byte) {
 		}
 		return
 	}
+	w.goCall(ctx, id, func(cctx context.Context) {
+		r, img := w.sessionOp(cctx, id, &m, img)
+		w.sendSessionReply(id, r, img)
+	})
+}
+
+// goCall runs fn as call id in its own goroutine: registered (so msgCancel reaches it)
+// until fn returns, with a context that a cancel ends.
+func (w *workerSide) goCall(ctx context.Context, id uint64, fn func(ctx context.Context)) {
 	cctx, cancel := context.WithCancel(ctx)
 	wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1)}
 	w.mu.Lock()
@@ -499,8 +508,7 @@ func (w *workerSide) session(ctx context.Context, id uint64, payload []byte) {
 			w.mu.Unlock()
 			cancel()
 		}()
-		r, img := w.sessionOp(cctx, id, &m, img)
-		w.sendSessionReply(id, r, img)
+		fn(cctx)
 	}()
 }
 
