@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 )
 
 // FSFunc is the host side of a sandbox's filesystem bindings (SandboxConfig.FS): the
@@ -57,25 +56,7 @@ func (sb *Sandbox) startFS(id int, op string, payload json.RawMessage) error {
 	if err := json.Unmarshal(payload, &a); err != nil {
 		return typeError("fs_%s: %v", op, err)
 	}
-	ctx, cancel := context.WithCancel(inv.opsCtx)
-	inv.ops[id] = cancel
-	fs, done := sb.cfg.FS, inv.opDone
-	inv.spawn(func() {
-		defer cancel()
-		v, err := fs(ctx, a.Binding, op, payload)
-		r := opResult{id: id, value: v}
-		if err != nil {
-			r.value = nil
-			r.err = &opError{Name: "Error", Message: err.Error()}
-			var he *hostError
-			if errors.As(err, &he) {
-				r.err.Name = he.name
-			}
-		}
-		select {
-		case done <- r:
-		case <-ctx.Done():
-		}
-	})
+	fs := sb.cfg.FS
+	inv.runOp(id, func(ctx context.Context) (any, error) { return fs(ctx, a.Binding, op, payload) })
 	return nil
 }

@@ -267,13 +267,22 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 	if err := json.Unmarshal(payload, &a); err != nil {
 		return typeError("tool call: %v", err)
 	}
+	inv.toolOps[id] = true
+	tools := sb.cfg.Tools
+	inv.runOp(id, func(ctx context.Context) (any, error) { return tools(ctx, a.Name, a.Args) })
+	return nil
+}
+
+// runOp runs host operation id in its own goroutine (inv.spawn), with a context that
+// ends when the guest cancels it or the invocation ends: fn's value settles the guest's
+// promise, its error rejects it as an Error (a hostError keeps its name).
+func (inv *invocation) runOp(id int, fn func(ctx context.Context) (any, error)) {
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
-	inv.toolOps[id] = true
-	tools, done := sb.cfg.Tools, inv.opDone
+	done := inv.opDone
 	inv.spawn(func() {
 		defer cancel()
-		v, err := tools(ctx, a.Name, a.Args)
+		v, err := fn(ctx)
 		r := opResult{id: id, value: v}
 		if err != nil {
 			r.value = nil
@@ -288,7 +297,6 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 		case <-ctx.Done():
 		}
 	})
-	return nil
 }
 
 // awaitTools is called when the guest has settled with tool calls still running (code
