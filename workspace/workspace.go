@@ -32,6 +32,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/internal/sqlmigrate"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -180,30 +181,9 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Limits() Limits { return s.lim }
 
 func (s *Store) migrate() error {
-	ctx := context.Background()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this isobox knows (%d)", v, len(migrations))
-	}
-	for ; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("migration %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v)); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqlmigrate.Apply(context.Background(), s.db, migrations)
 }
 
 // collect deletes staged chunks that no entry references: what writes that failed or

@@ -16,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/isobox/isobox/internal/sqlmigrate"
 	"github.com/isobox/isobox/store"
 )
 
@@ -93,28 +94,7 @@ func Open(path string) (*Store, error) {
 }
 
 func (s *Store) migrate() error {
-	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this isobox knows (%d)", v, len(migrations))
-	}
-	for ; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("migration %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqlmigrate.Apply(context.Background(), s.db, migrations)
 }
 
 // Close closes the database.
