@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -111,4 +112,19 @@ func TestMCPRunCodePythonInSandboxProcesses(t *testing.T) {
 	if res.IsError || res.Content[0].(*mcp.TextContent).Text != "3.142\n\nConsole output:\npi" {
 		t.Fatalf("%+v", res.Content[0])
 	}
+}
+
+// The Go client reaches Python through the language fields of its request types.
+func TestClientPython(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t, Config{})
+	out, err := ts.c.Run(ctx, api.RunRequest{Language: api.LanguagePython, Code: "sum(range(10))"})
+	if err != nil || !out.OK || string(out.Result) != "45" {
+		t.Fatalf("Run: %+v %v", out, err)
+	}
+	info, err := ts.c.CreateSession(ctx, api.SessionOptions{Name: "cp", Language: api.LanguagePython})
+	if err != nil || info.Language != api.LanguagePython {
+		t.Fatalf("CreateSession: %+v %v", info, err)
+	}
+	ts.evalWant(t, "cp", "import sys\nsys.version_info[:2]", "[3,13]")
 }
