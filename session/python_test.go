@@ -68,6 +68,12 @@ func TestPythonSessionSurvivesARestart(t *testing.T) {
 	evalOK(t, first, "py", "import json\ndata = {'n': 1}\njson.dumps(data)", `"{\"n\": 1}"`)
 	first.Close(ctx)
 	after := newManager(t, newDir2(t, path), 0)
+	if info, err := after.Get(ctx, "py"); err != nil || info.Language != api.LanguagePython {
+		t.Fatalf("Get after a restart: %+v %v", info, err)
+	}
+	if _, err := after.Get(ctx, "nope"); isoerr.CodeOf(err) != isoerr.NotFound {
+		t.Fatalf("Get of a missing session: %v", err)
+	}
 	evalOK(t, after, "py", "data['n'] += 1\ndata", `{"n":2}`)
 	if _, err := after.Eval(ctx, "py", "while True:\n    pass", engine.Limits{CPU: 30 * time.Second}); isoerr.CodeOf(err) != isoerr.CPULimitExceeded || !strings.Contains(err.Error(), "20ms") {
 		t.Fatalf("the session's CPU limit after a restart: %v", err)

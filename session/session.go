@@ -528,6 +528,36 @@ func (m *Manager) info(e *entry) Info {
 	return i
 }
 
+// Get describes session name (its language included), reading it from the image store
+// when it is not in memory.
+//
+// # Errors
+//
+// not_found when it does not exist; invalid_request for a bad name.
+func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
+	if err := CheckName(name); err != nil {
+		return Info{}, err
+	}
+	if !m.exists(ctx, name) {
+		return Info{}, notFound(name)
+	}
+	e, err := m.lock(name)
+	if err != nil {
+		return Info{}, err
+	}
+	defer e.mu.Unlock()
+	if e.dropped {
+		return Info{}, notFound(name)
+	}
+	if err := m.load(ctx, e); err != nil {
+		if e.saved.empty() {
+			m.forget(e)
+		}
+		return Info{}, err
+	}
+	return m.info(e), nil
+}
+
 // List describes every session, live and hibernated, sorted by name.
 func (m *Manager) List(ctx context.Context) ([]Info, error) {
 	byName := map[string]*Info{}
