@@ -134,3 +134,24 @@ func TestPythonImagesAndLimits(t *testing.T) {
 	}
 	mustPyEval(t, py, "keep", `"x"`)
 }
+
+// Snapshots skip the dead part of Python's 8 MiB stack (most of it), and what they skip is
+// dead: a sandbox restored after deep C recursion (json, repr) works and has its state.
+func TestPythonSnapshotSkipsTheDeadStack(t *testing.T) {
+	ctx := context.Background()
+	sb := newPySandbox(t, engine.SandboxConfig{})
+	if off, n := engine.PythonDeadStack(testEngine); n < 6<<20 || off+n > 8<<20 {
+		t.Fatalf("dead stack span %d+%d, want most of the 8 MiB stack and nothing past it", off, n)
+	}
+	mustPyEval(t, sb, "import json\nv = []\nfor _ in range(900):\n    v = [v, {'k': (1,)}]\nn = len(json.dumps(v)) + len(repr(v))\nn", "26104")
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testEngine.RestorePython(ctx, img, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	mustPyEval(t, r, "len(json.dumps(v)) + len(repr(v)) == n", "true")
+}
