@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
 )
 
@@ -31,6 +32,11 @@ func callLang(t *testing.T, cs *mcp.ClientSession, tool, lang, code string) (*mc
 // run_code takes language "python": the last expression's value, print as the console
 // output, Python's exceptions and the limits' typed errors.
 func TestRunCodePython(t *testing.T) {
+	// The engine's first Python sandbox compiles CPython's module and starts the
+	// interpreter: a minute under -race on a busy machine, more than a call's timeout.
+	if _, err := testLoader.Eval(context.Background(), "1", loader.EvalOptions{Python: true}); err != nil {
+		t.Fatal(err)
+	}
 	cs := overPipes(t, newServer(t, connectors(t)))
 	t.Run("value and logs", func(t *testing.T) {
 		res, out := callLang(t, cs, mcpserver.ToolRunCode, "python", "import statistics\nprint('mean of', [1, 2, 3])\n{'mean': statistics.mean([1, 2, 3])}")
