@@ -471,6 +471,18 @@ func BenchmarkSessionEval(b *testing.B) {
 // image, so the image restores there).
 func TestPythonSessionsLiveInProcesses(t *testing.T) {
 	ctx := context.Background()
+	// Compiling CPython's module and making the Python base image take longer under -race
+	// than an open's budget: do it here, into the cache directory the processes share.
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := e.NewPythonSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close(ctx)
+	e.Close(ctx)
 	p := newPool(t, 1)
 	m := newSessions(t, p, imageDir(t), nil)
 	if _, err := m.Create(ctx, "py", session.Options{Language: "python"}); err != nil {
@@ -483,7 +495,7 @@ func TestPythonSessionsLiveInProcesses(t *testing.T) {
 	}
 	sessEval(t, m, "copy", "xs.append(100)\nlen(xs)", "5")
 	sessEval(t, m, "py", "len(xs)", "4")
-	_, err := m.Eval(ctx, "py", "xs.clear()\nwhile True:\n    pass", engine.Limits{CPU: 20 * time.Millisecond})
+	_, err = m.Eval(ctx, "py", "xs.clear()\nwhile True:\n    pass", engine.Limits{CPU: 20 * time.Millisecond})
 	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || !session.RolledBack(err) {
 		t.Fatalf("runaway eval: %v", err)
 	}
