@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -63,6 +64,9 @@ type pythonState struct {
 	// snapshots and trims), found from the first sandbox's stack top.
 	deadStack span
 	deadOnce  sync.Once
+	// started is set once preparePython has finished (successfully or not), so that
+	// pythonBase can read base and err without waiting.
+	started atomic.Bool
 	// cacheDir keeps the base image between processes ("" : no cache); see pythonImage.
 	cacheDir string
 }
@@ -108,6 +112,7 @@ func (e *Engine) preparePython(ctx context.Context) error {
 		p.hashSeed = randomSeed()
 		p.base, p.err = e.pythonImage(ctx)
 	})
+	p.started.Store(true)
 	return p.err
 }
 
@@ -149,6 +154,15 @@ func (e *Engine) pythonImage(ctx context.Context) (*image, error) {
 		_ = os.Remove(tmp) // a cache: failing to keep it only costs time
 	}
 	return img, nil
+}
+
+// pythonBase returns the Python base image if Python has started (nil otherwise). ready
+// says the caller made sure it has (preparePython returned).
+func (e *Engine) pythonBase(ready bool) *image {
+	if (!ready && !e.py.started.Load()) || e.py.err != nil {
+		return nil
+	}
+	return e.py.base
 }
 
 // readPythonImage reads a base image kept by pythonImage: nil if it is missing or does not

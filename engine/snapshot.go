@@ -249,7 +249,23 @@ func (img *Image) Marshal() ([]byte, error) {
 //
 // invalid_request naming what does not match: a corrupt or truncated image, another
 // isobox build, another base image. A rejected image must be rebuilt, never trusted.
-func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
+func (e *Engine) UnmarshalImage(b []byte) (*Image, error) { return e.unmarshalImage(b, false) }
+
+// UnmarshalPythonImage is UnmarshalImage for the image of a Python sandbox: it starts the
+// engine's Python side (compiling CPython, getting the Python base image) if need be, which
+// UnmarshalImage does not do (it accepts Python images only once Python has started).
+//
+// # Errors
+//
+// As UnmarshalImage; the error of starting Python.
+func (e *Engine) UnmarshalPythonImage(ctx context.Context, b []byte) (*Image, error) {
+	if err := e.preparePython(ctx); err != nil {
+		return nil, err
+	}
+	return e.unmarshalImage(b, true)
+}
+
+func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	bad := func(format string, args ...any) error {
 		return isoerr.New(isoerr.InvalidRequest, "image rejected: "+format, args...)
 	}
@@ -278,9 +294,10 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	p += 32
 	base := e.base
 	if base == nil || img.base != base.sum {
-		// A Python image? Its base exists once the engine has started Python (from the
-		// cache directory's image, in a new process).
-		if err := e.preparePython(context.Background()); err == nil && e.py.base != nil && img.base == e.py.base.sum {
+		// A Python image? Its base exists once the engine has started Python; starting it
+		// is UnmarshalPythonImage's choice (it costs an engine that never runs Python
+		// CPython's compilation and image).
+		if pyBase := e.pythonBase(python); pyBase != nil && img.base == pyBase.sum {
 			base, img.python = e.py.base, true
 		} else {
 			return nil, bad("relative to another base image")

@@ -93,7 +93,12 @@ func (h inProcess) Restore(ctx context.Context, _ string, st State, cfg SandboxC
 	img := st.Image
 	if img == nil {
 		var err error
-		if img, err = h.e.UnmarshalImage(st.Raw); err != nil {
+		if cfg.Python {
+			img, err = h.e.UnmarshalPythonImage(ctx, st.Raw)
+		} else {
+			img, err = h.e.UnmarshalImage(st.Raw)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
