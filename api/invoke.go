@@ -54,6 +54,8 @@ type RunRequest struct {
 	Request *FetchRequest `json:"request,omitempty"`
 	Call    *RunCall      `json:"call,omitempty"`
 	Code    string        `json:"code,omitempty"`
+	// Language is Code's language: "javascript" ("" too) or "python".
+	Language string `json:"language,omitempty"`
 	// Limits apply to Code (for Worker, use Worker.Limits).
 	Limits *Limits `json:"limits,omitempty"`
 }

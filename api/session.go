@@ -15,6 +15,9 @@ type SessionOptions struct {
 	// GlobalOutbound is the session's egress policy, as a worker's; nil: the server's
 	// default policy.
 	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
+	// Language is the session's language: "javascript" ("" too) or "python" (a Python
+	// REPL: each eval's last expression is its value).
+	Language string `json:"language,omitempty"`
 }
 
 // SessionFork is the body of POST /v1/sessions/{id}/fork: the copy's name ("" for a
@@ -33,6 +36,9 @@ type SessionEvalRequest struct {
 // of the list.
 type SessionInfo struct {
 	Name string `json:"name"`
+	// Language is the session's language ("javascript" or "python"); empty in lists of
+	// sessions that are only on disk.
+	Language string `json:"language,omitempty"`
 	// Live: its sandbox is in memory. Hibernated: it is kept on disk only.
 	Live        bool      `json:"live"`
 	Hibernated  bool      `json:"hibernated"`

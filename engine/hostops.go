@@ -129,7 +129,7 @@ func (sb *Sandbox) end() {
 // dropDeadStack releases the pages calls' stacks touched: between calls they hold only
 // garbage, and an idle sandbox should not keep them resident (Trim calls it).
 func (sb *Sandbox) dropDeadStack() {
-	d := sb.e.deadStack
+	_, d := sb.baseImage()
 	if d.n == 0 || sb.mem.release == nil || uint64(d.off+d.n) > uint64(len(sb.mem.buf)) {
 		return
 	}

@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -58,6 +60,13 @@ type pythonState struct {
 	// were computed with it (RATIONALE.md §20). An image from the cache keeps its own.
 	hashSeed    uint32
 	compileTime time.Duration
+	// deadStack is the part of the wasm stack that is dead between calls (skipped by
+	// snapshots and trims), found from the first sandbox's stack top.
+	deadStack span
+	deadOnce  sync.Once
+	// started is set once preparePython has finished (successfully or not), so that
+	// pythonBase can read base and err without waiting.
+	started atomic.Bool
 	// cacheDir keeps the base image between processes ("" : no cache); see pythonImage.
 	cacheDir string
 }
@@ -103,6 +112,7 @@ func (e *Engine) preparePython(ctx context.Context) error {
 		p.hashSeed = randomSeed()
 		p.base, p.err = e.pythonImage(ctx)
 	})
+	p.started.Store(true)
 	return p.err
 }
 
@@ -114,12 +124,11 @@ func (e *Engine) pythonImage(ctx context.Context) (*image, error) {
 	if e.py.cacheDir != "" {
 		sum := sha256.Sum256([]byte(py.Prelude()))
 		path = filepath.Join(e.py.cacheDir, fmt.Sprintf("python-%s-%x.img", py.BuildID(), sum[:8]))
-		if b, err := os.ReadFile(path); err == nil && len(b) > sha256.Size && (len(b)-sha256.Size)%wasmPage == 0 {
-			data := b[sha256.Size:]
-			if s := sha256.Sum256(data); bytes.Equal(s[:], b[:sha256.Size]) {
-				return &image{data: data, sum: s, cow: newCOWFile(data)}, nil
-			}
+		if img := readPythonImage(path); img != nil {
+			return img, nil
 		}
+		// A corrupt file is made again.
+		_ = os.Remove(path)
 	} else if e.base == nil { // Config.NoImage and nowhere to keep an image
 		return nil, nil
 	}
@@ -130,14 +139,45 @@ func (e *Engine) pythonImage(ctx context.Context) (*image, error) {
 	img := newImage(sb)
 	sb.Close(ctx)
 	if path != "" {
+		// The first image written wins (a link does not replace a file): processes that
+		// share the cache directory then share one base image, so the Python snapshots
+		// one of them stores (sessions) restore in the others and after a restart.
 		tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
 		if err := os.WriteFile(tmp, append(img.sum[:], img.data...), 0o644); err == nil {
-			_ = os.Rename(tmp, path) // a cache: failing to keep it only costs time
-		} else {
-			_ = os.Remove(tmp)
+			if err := os.Link(tmp, path); err != nil && errors.Is(err, os.ErrExist) {
+				if other := readPythonImage(path); other != nil {
+					img.close()
+					img = other
+				}
+			}
 		}
+		_ = os.Remove(tmp) // a cache: failing to keep it only costs time
 	}
 	return img, nil
+}
+
+// pythonBase returns the Python base image if Python has started (nil otherwise). ready
+// says the caller made sure it has (preparePython returned).
+func (e *Engine) pythonBase(ready bool) *image {
+	if (!ready && !e.py.started.Load()) || e.py.err != nil {
+		return nil
+	}
+	return e.py.base
+}
+
+// readPythonImage reads a base image kept by pythonImage: nil if it is missing or does not
+// match its checksum.
+func readPythonImage(path string) *image {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) <= sha256.Size || (len(b)-sha256.Size)%wasmPage != 0 {
+		return nil
+	}
+	data := b[sha256.Size:]
+	s := sha256.Sum256(data)
+	if !bytes.Equal(s[:], b[:sha256.Size]) {
+		return nil
+	}
+	return &image{data: data, sum: s, cow: newCOWFile(data)}
 }
 
 // randomSeed is a random nonzero 32-bit seed.
@@ -183,14 +223,27 @@ func (e *Engine) NewPythonSandbox(ctx context.Context, cfg SandboxConfig) (*Pyth
 		return nil, err
 	}
 	sb.cfg = cfg
+	e.pythonDeadStack(sb)
 	return &PythonSandbox{sb: sb}, nil
+}
+
+// pythonDeadStack finds, once, the part of Python's stack that holds nothing between calls:
+// python.wasm puts its 8 MiB stack first (--stack-first), below the stack top an idle
+// sandbox reports; a page of margin is kept at each end.
+func (e *Engine) pythonDeadStack(sb *Sandbox) {
+	e.py.deadOnce.Do(func() {
+		top, err := sb.call(opStackTop, 0, 0, 0)
+		if hi := uint32(top) &^ (osPage - 1); err == nil && hi <= pyStackSize && hi > 2*osPage {
+			e.py.deadStack = span{off: osPage, n: hi - 2*osPage}
+		}
+	})
 }
 
 // pythonInstance instantiates CPython's module in a new sandbox whose memory is mem.
 // time.sleep in the guest sleeps for real, within the invocation's wall-time limit, and
 // does not count as CPU time.
 func (e *Engine) pythonInstance(ctx context.Context, mem *limitedMemory, cfg wazero.ModuleConfig) (*Sandbox, error) {
-	sb := &Sandbox{e: e, mem: mem}
+	sb := &Sandbox{e: e, mem: mem, py: true}
 	sb.ctx = context.WithValue(context.Background(), sandboxKey{}, sb)
 	cfg = cfg.WithNanosleep(sb.sleep)
 	ictx := experimental.WithMemoryAllocator(sb.ctx, experimental.MemoryAllocatorFunc(
@@ -386,12 +439,71 @@ func (p *PythonSandbox) MemoryBytes() int { return p.sb.MemoryBytes() }
 // ResidentBytes is the memory the sandbox holds on its own (see Sandbox.ResidentBytes).
 func (p *PythonSandbox) ResidentBytes() int { return p.sb.ResidentBytes() }
 
-// Snapshot, Fork and hibernation of Python sandboxes are not implemented yet.
-func (p *PythonSandbox) Snapshot() (*Image, error) {
-	return nil, isoerr.New(isoerr.NotImplemented, "snapshots of Python sandboxes are not implemented yet")
+// Snapshot captures the sandbox's state between evals: its interpreter's memory (variables,
+// imported modules, functions of __main__), as the pages that differ from the engine's
+// Python base image. RestorePython makes new sandboxes from it; Marshal writes it out.
+//
+// # Errors
+//
+// The sandbox's own error if it is broken (a limit tripped); not_implemented for an engine
+// without images (Config.NoImage and no cache directory).
+func (p *PythonSandbox) Snapshot() (*Image, error) { return p.sb.Snapshot() }
+
+// Fork returns a new Python sandbox in the same state as p; from then on the two are
+// independent, and the child's random module is reseeded.
+//
+// # Errors
+//
+// As Snapshot.
+func (p *PythonSandbox) Fork(ctx context.Context) (*PythonSandbox, error) {
+	child, err := p.sb.Fork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := child.pythonReseed(ctx); err != nil {
+		return nil, err
+	}
+	return &PythonSandbox{sb: child}, nil
 }
 
-// Fork is not implemented yet for Python sandboxes (see Snapshot).
-func (p *PythonSandbox) Fork(ctx context.Context) (*PythonSandbox, error) {
-	return nil, isoerr.New(isoerr.NotImplemented, "fork of Python sandboxes is not implemented yet")
+// RestorePython makes a new Python sandbox in the state img (from PythonSandbox.Snapshot or
+// UnmarshalImage) was taken in, its random module reseeded. cfg.Memory must hold the image.
+//
+// # Errors
+//
+// invalid_request for a JavaScript image or one of another Python base image,
+// memory_limit_exceeded when cfg.Memory is smaller than the image.
+func (e *Engine) RestorePython(ctx context.Context, img *Image, cfg SandboxConfig) (*PythonSandbox, error) {
+	if !img.python {
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a JavaScript sandbox, not a Python one")
+	}
+	if len(cfg.Modules) > 0 {
+		return nil, isoerr.New(isoerr.NotImplemented, "Python workers (modules with a fetch handler or RPC methods) are not implemented yet: only snippets (Eval) run in Python")
+	}
+	if err := e.preparePython(ctx); err != nil {
+		return nil, err
+	}
+	if e.py.base == nil || img.base != e.py.base.sum {
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another Python base image (another isobox build or cache directory) and cannot be restored here")
+	}
+	sb, err := e.restoreImage(ctx, img, e.py.base, &cfg, e.pythonRestore)
+	if err != nil {
+		return nil, err
+	}
+	sb.cfg = cfg
+	if err := sb.pythonReseed(ctx); err != nil {
+		return nil, err
+	}
+	return &PythonSandbox{sb: sb}, nil
+}
+
+// pythonReseed reseeds the random module of a sandbox whose memory was copied from another
+// (a fork, a restored image), so that the two do not draw the same numbers. It closes sb
+// when it fails.
+func (sb *Sandbox) pythonReseed(ctx context.Context) error {
+	if res, err := sb.call(opReseed, 0, 0, 0); err != nil || res != 0 {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: reseed Python sandbox (%d, %v): %s", res, err, sb.lastError())
+	}
+	return nil
 }

@@ -281,13 +281,6 @@ func TestPythonNotImplemented(t *testing.T) {
 	if isoerr.As(err).Code != isoerr.NotImplemented {
 		t.Fatalf("modules: err %v, want not_implemented", err)
 	}
-	sb := newPySandbox(t, engine.SandboxConfig{})
-	if _, err := sb.Snapshot(); isoerr.As(err).Code != isoerr.NotImplemented {
-		t.Fatalf("snapshot: err %v, want not_implemented", err)
-	}
-	if _, err := sb.Fork(ctx); isoerr.As(err).Code != isoerr.NotImplemented {
-		t.Fatalf("fork: err %v, want not_implemented", err)
-	}
 }
 
 // Once a limit stops the code, no except or finally block runs, not even one that does its

@@ -68,6 +68,16 @@ type Sandbox struct {
 	broken  *isoerr.Error
 	loaded  bool
 	check   bool // a compile check's sandbox (check.go): its check modules resolve
+	py      bool // a Python sandbox: its base image is the engine's Python image
+}
+
+// baseImage returns the image sb's language starts from and the dead part of its stack
+// (nil for an engine without images).
+func (sb *Sandbox) baseImage() (*image, span) {
+	if sb.py {
+		return sb.e.py.base, sb.e.py.deadStack
+	}
+	return sb.e.base, sb.e.deadStack
 }
 
 // op is an operation of the glue's ib_call (engine/js/build/glue.c, OP_*).

@@ -27,12 +27,17 @@ type Image struct {
 	pages  []uint32 // indexes of the pages that differ from the base, ascending
 	data   []byte   // those pages' bytes, in the same order
 	loaded bool     // the sandbox had its worker's modules evaluated
+	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages).
 func (img *Image) Size() int { return len(img.data) }
+
+// Python reports whether the image is of a Python sandbox (restore it with
+// Engine.RestorePython) rather than a JavaScript one (Engine.Restore).
+func (img *Image) Python() bool { return img.python }
 
 // Snapshot captures the sandbox's current state. The sandbox keeps running normally.
 //
@@ -47,12 +52,12 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.inv != nil {
 		return nil, isoerr.New(isoerr.Internal, "cannot snapshot a sandbox while it runs")
 	}
-	base := sb.e.base
+	base, _ := sb.baseImage()
 	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, baseData: base.data}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data}
 	// Every page that differs from the image was written, so the sandbox's private pages
 	// bound the image's size: one allocation instead of a slice grown page by page.
 	if n, ok := sb.privateBytes(); ok {
@@ -72,7 +77,8 @@ var zeroPage [osPage]byte
 // sandbox restored from the base image holds there: the base image's bytes, zeros past
 // its end. The dead part of the stack is skipped: it is garbage between calls.
 func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
-	base, dead := sb.e.base.data, sb.e.deadStack
+	baseImg, dead := sb.baseImage()
+	base := baseImg.data
 	for off := 0; off < len(mem); off += osPage {
 		if uint32(off) >= dead.off && uint32(off) < dead.off+dead.n {
 			continue
@@ -92,9 +98,24 @@ func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 // Restore makes a new sandbox in the state img was taken in. cfg gives it its host side
 // (modules, outbound); the memory limit must hold the image.
 func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
+	if img.python {
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a Python sandbox: restore it as Python")
+	}
 	if e.base == nil || img.base != e.base.sum {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another isobox build or base image and cannot be restored here")
 	}
+	sb, err := e.restoreImage(ctx, img, e.base, &cfg, e.restore)
+	if err != nil {
+		return nil, err
+	}
+	sb.cfg = cfg
+	sb.loaded = img.loaded
+	return sb, nil
+}
+
+// restoreImage makes a new sandbox from base with fromBase and copies img's pages over it.
+func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg *SandboxConfig,
+	fromBase func(context.Context, *image, uint64) (*Sandbox, error)) (*Sandbox, error) {
 	if cfg.Memory == 0 {
 		cfg.Memory = DefaultLimits().Memory
 	}
@@ -104,7 +125,7 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	if uint64(img.size) > cfg.Memory {
 		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "the image holds %d MiB of memory; the sandbox's limit is %d MiB", img.size>>20, cfg.Memory>>20)
 	}
-	sb, err := e.restore(ctx, e.base, cfg.Memory)
+	sb, err := fromBase(ctx, base, cfg.Memory)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +140,6 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	for i, p := range img.pages {
 		copy(buf[int(p)*osPage:int(p+1)*osPage], img.data[i*osPage:(i+1)*osPage])
 	}
-	sb.cfg = cfg
-	sb.loaded = img.loaded
 	return sb, nil
 }
 
@@ -134,10 +153,15 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.inv != nil {
 		return nil, isoerr.New(isoerr.Internal, "cannot fork a sandbox while it runs")
 	}
-	if sb.e.base == nil {
+	base, _ := sb.baseImage()
+	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
 	}
-	child, err := sb.e.restore(ctx, sb.e.base, sb.mem.limit)
+	fromBase := sb.e.restore
+	if sb.py {
+		fromBase = sb.e.pythonRestore
+	}
+	child, err := fromBase(ctx, base, sb.mem.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +176,7 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	src, _ := pm.Read(0, pm.Size())
 	dst, _ := cm.Read(0, cm.Size())
 	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
-	child.cfg, child.loaded = sb.cfg, sb.loaded
+	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
 	return child, nil
 }
 
@@ -225,7 +249,23 @@ func (img *Image) Marshal() ([]byte, error) {
 //
 // invalid_request naming what does not match: a corrupt or truncated image, another
 // isobox build, another base image. A rejected image must be rebuilt, never trusted.
-func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
+func (e *Engine) UnmarshalImage(b []byte) (*Image, error) { return e.unmarshalImage(b, false) }
+
+// UnmarshalPythonImage is UnmarshalImage for the image of a Python sandbox: it starts the
+// engine's Python side (compiling CPython, getting the Python base image) if need be, which
+// UnmarshalImage does not do (it accepts Python images only once Python has started).
+//
+// # Errors
+//
+// As UnmarshalImage; the error of starting Python.
+func (e *Engine) UnmarshalPythonImage(ctx context.Context, b []byte) (*Image, error) {
+	if err := e.preparePython(ctx); err != nil {
+		return nil, err
+	}
+	return e.unmarshalImage(b, true)
+}
+
+func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	bad := func(format string, args ...any) error {
 		return isoerr.New(isoerr.InvalidRequest, "image rejected: "+format, args...)
 	}
@@ -252,8 +292,16 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	img := &Image{}
 	copy(img.base[:], body[p:p+32])
 	p += 32
-	if e.base == nil || img.base != e.base.sum {
-		return nil, bad("relative to another base image")
+	base := e.base
+	if base == nil || img.base != base.sum {
+		// A Python image? Its base exists once the engine has started Python; starting it
+		// is UnmarshalPythonImage's choice (it costs an engine that never runs Python
+		// CPython's compilation and image).
+		if pyBase := e.pythonBase(python); pyBase != nil && img.base == pyBase.sum {
+			base, img.python = e.py.base, true
+		} else {
+			return nil, bad("relative to another base image")
+		}
 	}
 	img.size = binary.LittleEndian.Uint32(body[p:])
 	img.loaded = body[p+4] == 1
@@ -282,10 +330,10 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 	}
 	for i, pg := range img.pages {
 		page := data[i*osPage : (i+1)*osPage]
-		xorPage(page, page, pg, e.base.data)
+		xorPage(page, page, pg, base.data)
 	}
 	img.data = data
-	img.baseData = e.base.data
+	img.baseData = base.data
 	return img, nil
 }
 
@@ -295,7 +343,8 @@ func (e *Engine) UnmarshalImage(b []byte) (*Image, error) {
 // share the image again. It returns the bytes released. Use it on sandboxes that went idle;
 // it costs a comparison of the whole memory with the image.
 func (sb *Sandbox) Trim() int {
-	if sb.broken != nil || sb.inv != nil || sb.e.base == nil {
+	baseImg, _ := sb.baseImage()
+	if sb.broken != nil || sb.inv != nil || baseImg == nil {
 		return 0
 	}
 	sb.dropDeadStack()
@@ -306,7 +355,7 @@ func (sb *Sandbox) Trim() int {
 		return 0
 	}
 	mem := sb.mem.buf
-	base := sb.e.base.data
+	base := baseImg.data
 	n := min(len(mem), len(base))
 	released := 0
 	start := -1

@@ -78,6 +78,10 @@ type EvalOptions struct {
 	Outbound http.RoundTripper
 	// Tools answers tool calls made with __isobox_internal.callTool (Code Mode).
 	Tools engine.ToolFunc
+	// Python runs the snippet as Python (engine.PythonSandbox.Eval: the last expression's
+	// value is the result) instead of JavaScript. A Python snippet has no fetch() and no
+	// tools yet: Outbound is not used, and Tools is not_implemented.
+	Python bool
 }
 
 // Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one. The
@@ -105,6 +109,9 @@ func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Resu
 	if len(code) > MaxCodeSize {
 		return &Result{}, isoerr.New(isoerr.CodeTooLarge, "the code is %d bytes; the limit is %d", len(code), MaxCodeSize)
 	}
+	if opts.Python {
+		return l.evalPython(ctx, code, opts, start)
+	}
 	src, err := jsnorm.Snippet(code, jsnorm.Options{Builtins: engine.BuiltinModules()})
 	if err != nil {
 		return &Result{}, err
@@ -115,5 +122,20 @@ func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Resu
 	}
 	defer sb.Close(ctx)
 	res, err := sb.Eval(ctx, opts.Limits, src)
+	return finish(res, err, true, start)
+}
+
+// evalPython is Eval of a Python snippet: a new Python sandbox from the engine's Python
+// image.
+func (l *Loader) evalPython(ctx context.Context, code string, opts EvalOptions, start time.Time) (*Result, error) {
+	if opts.Tools != nil {
+		return &Result{}, isoerr.New(isoerr.NotImplemented, "Python snippets cannot call tools yet (Code Mode runs JavaScript)")
+	}
+	sb, err := l.cfg.Engine.NewPythonSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory})
+	if err != nil {
+		return failedLoad(err, start)
+	}
+	defer sb.Close(ctx)
+	res, err := sb.Eval(ctx, opts.Limits, code)
 	return finish(res, err, true, start)
 }

@@ -2,8 +2,8 @@
 // that any MCP client — Claude Desktop, an IDE, an agent framework — can run code in
 // isobox's sandboxes:
 //
-//   - run_code runs a JavaScript or TypeScript snippet and returns its value, console
-//     output and error;
+//   - run_code runs a JavaScript or TypeScript snippet (or a Python one, with language
+//     "python") and returns its value, console output and error;
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
 //     model writes calls them (codemode.Executor). It is offered only when at least one
@@ -18,16 +18,20 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/codemode"
+	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -74,12 +78,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, x: codemode.NewExecutor(cfg.Loader)}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "isobox", Title: "isobox sandboxes", Version: cfg.Version}, &mcp.ServerOptions{
-		Instructions: "isobox runs JavaScript in isolated, millisecond sandboxes. Use run_code to compute something with code; " +
+		Instructions: "isobox runs JavaScript and Python in isolated, millisecond sandboxes. Use run_code to compute something with code; " +
 			"use execute (when offered) to call many tools from one program instead of one tool per turn.",
 	})
 	mcp.AddTool(s.srv, &mcp.Tool{
 		Name:         ToolRunCode,
-		Title:        "Run JavaScript in a sandbox",
+		Title:        "Run JavaScript or Python in a sandbox",
 		Description:  runCodeDescription,
 		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)},
 		InputSchema:  InputSchema(),
@@ -113,7 +117,9 @@ func isNilLoader(e codemode.Evaluator) bool {
 
 const runCodeDescription = `Run JavaScript (or TypeScript: types are stripped) in a fresh, isolated sandbox and get back the value it returns, its console output and its error, if any.
 
-Write an expression, statements (the value of the last one is the result), or an async arrow function (it is called): ` + "`async () => { ... return value }`" + `. Top-level await works. The sandbox has the web platform's globals (console, URL, TextEncoder, crypto.subtle.digest, structuredClone, setTimeout, ...) but no network, no files and nothing kept between runs. The result must survive JSON.stringify.`
+Write an expression, statements (the value of the last one is the result), or an async arrow function (it is called): ` + "`async () => { ... return value }`" + `. Top-level await works. The sandbox has the web platform's globals (console, URL, TextEncoder, crypto.subtle.digest, structuredClone, setTimeout, ...) but no network, no files and nothing kept between runs. The result must survive JSON.stringify.
+
+With language "python" the code is Python 3.13: statements, then the value of the last expression is the result (as JSON: tuples and sets become arrays, other values their repr()); print() is the console output; top-level await works. The common standard library (json, re, math, statistics, datetime, decimal, collections, ...) is there; no network, no files, no pip packages.`
 
 // MCP returns the underlying go-sdk server, to serve it over any transport.
 func (s *Server) MCP() *mcp.Server { return s.srv }
@@ -137,7 +143,8 @@ func (s *Server) HTTPHandler() http.Handler {
 // here, and every one of its sub-schemas, is a JSON object.
 func InputSchema() json.RawMessage {
 	return json.RawMessage(`{"type":"object","properties":{` +
-		`"code":{"type":"string","description":"the code to run"}},` +
+		`"code":{"type":"string","description":"the code to run"},` +
+		`"language":{"type":"string","description":"the code's language: \"javascript\" (the default; TypeScript too) or \"python\" (run_code only)"}},` +
 		`"required":["code"]}`)
 }
 
@@ -164,6 +171,8 @@ func OutputSchema(calls bool) json.RawMessage {
 // CodeInput is the input of run_code and execute.
 type CodeInput struct {
 	Code string `json:"code" jsonschema:"the code to run"`
+	// Language is "javascript" ("" too) or "python" (run_code only).
+	Language string `json:"language,omitempty" jsonschema:"javascript or python"`
 }
 
 // RunOutput is the structured output of run_code and execute.
@@ -188,11 +197,56 @@ type CallOutput struct {
 }
 
 func (s *Server) runCode(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
+	lang, err := api.CheckLanguage(in.Language)
+	if err != nil {
+		return output(codemode.Result{Error: isoerr.As(err)}, false)
+	}
+	if lang == api.LanguagePython {
+		return output(s.runPython(ctx, in.Code), false)
+	}
 	res := s.x.Execute(ctx, in.Code, nil, codemode.Options{Limits: s.cfg.Limits})
 	return output(res, false)
 }
 
+// runPython runs a Python snippet in a fresh sandbox (loader.EvalOptions.Python) under the
+// server's limits, defaults as codemode.DefaultLimits.
+func (s *Server) runPython(ctx context.Context, code string) codemode.Result {
+	l, d := s.cfg.Limits, codemode.DefaultLimits()
+	if l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 {
+		return codemode.Result{Error: isoerr.New(isoerr.InvalidRequest, "limits must not be negative")}
+	}
+	lim := engine.Limits{
+		CPU:    time.Duration(cmp.Or(l.CPUMs, d.CPUMs)) * time.Millisecond,
+		Wall:   time.Duration(cmp.Or(l.WallMs, d.WallMs)) * time.Millisecond,
+		Memory: uint64(cmp.Or(l.MemoryMB, d.MemoryMB)) << 20,
+	}
+	res := codemode.Result{Logs: []loader.LogLine{}}
+	r, err := s.cfg.Loader.Eval(ctx, code, loader.EvalOptions{Limits: lim, Python: true})
+	if r != nil {
+		res.CPUMs = float64(r.CPU.Microseconds()) / 1000
+		res.WallMs = float64(r.Wall.Microseconds()) / 1000
+		for _, l := range r.Logs {
+			res.Logs = append(res.Logs, loader.LogLine{Level: l.Level, Message: l.Message, Time: l.Time})
+		}
+	}
+	if err != nil {
+		res.Error = isoerr.As(err)
+		return res
+	}
+	res.Result = r.Value
+	if len(res.Result) == 0 {
+		res.Result = json.RawMessage("null")
+	}
+	return res
+}
+
 func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
+	switch lang, err := api.CheckLanguage(in.Language); {
+	case err != nil:
+		return output(codemode.Result{Error: isoerr.As(err)}, true)
+	case lang == api.LanguagePython:
+		return output(codemode.Result{Error: isoerr.New(isoerr.NotImplemented, "execute runs JavaScript only for now: Python cannot call the tools yet")}, true)
+	}
 	providers, err := s.cfg.Connectors.Select(nil)
 	if err != nil {
 		return nil, RunOutput{}, err

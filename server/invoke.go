@@ -296,11 +296,12 @@ func skipResponseHeader(name string) bool {
 // runBody is the body of POST /v1/run (api.RunRequest, with the code's presence told
 // apart from "").
 type runBody struct {
-	Worker  *codeBody         `json:"worker,omitempty"`
-	Request *api.FetchRequest `json:"request,omitempty"`
-	Call    *api.RunCall      `json:"call,omitempty"`
-	Code    *string           `json:"code,omitempty"`
-	Limits  *api.Limits       `json:"limits,omitempty"`
+	Worker   *codeBody         `json:"worker,omitempty"`
+	Request  *api.FetchRequest `json:"request,omitempty"`
+	Call     *api.RunCall      `json:"call,omitempty"`
+	Code     *string           `json:"code,omitempty"`
+	Language string            `json:"language,omitempty"`
+	Limits   *api.Limits       `json:"limits,omitempty"`
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
@@ -327,6 +328,14 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	case body.Request != nil && body.Call != nil:
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "give request (fetch) or call (RPC), not both"))
 		return
+	case body.Worker != nil && body.Language != "":
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "language applies to code; a worker's language is its modules'"))
+		return
+	}
+	lang, err := api.CheckLanguage(body.Language)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	if body.Code != nil {
 		if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
@@ -339,7 +348,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out})
+		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out, Python: lang == api.LanguagePython})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
 		return

@@ -61,7 +61,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
-	opts := session.Options{GlobalOutbound: body.GlobalOutbound}
+	opts := session.Options{GlobalOutbound: body.GlobalOutbound, Language: body.Language}
 	if body.Limits != nil {
 		opts.Limits = *body.Limits
 	}

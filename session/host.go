@@ -27,8 +27,12 @@ type Host interface {
 type SandboxConfig struct {
 	// Memory caps the sandbox's memory (0: the engine's default).
 	Memory uint64
-	// Outbound carries the sandbox's fetch() (nil: no network access).
+	// Outbound carries the sandbox's fetch() (nil: no network access). Python sandboxes
+	// have no fetch yet and ignore it.
 	Outbound http.RoundTripper
+	// Python: the session is a Python one (Options.Language); its sandbox runs CPython
+	// and its states are Python images.
+	Python bool
 }
 
 // Sandbox is the live sandbox of one session. The Manager calls it one operation at a time.
@@ -71,6 +75,13 @@ func InProcess(e *engine.Engine) Host { return inProcess{e} }
 type inProcess struct{ e *engine.Engine }
 
 func (h inProcess) New(ctx context.Context, _ string, cfg SandboxConfig) (Sandbox, error) {
+	if cfg.Python {
+		sb, err := h.e.NewPythonSandbox(ctx, engine.SandboxConfig{Memory: cfg.Memory})
+		if err != nil {
+			return nil, err
+		}
+		return pySandbox{sb}, nil
+	}
 	sb, err := h.e.NewSandbox(ctx, engine.SandboxConfig{Memory: cfg.Memory, Outbound: cfg.Outbound})
 	if err != nil {
 		return nil, err
@@ -82,9 +93,21 @@ func (h inProcess) Restore(ctx context.Context, _ string, st State, cfg SandboxC
 	img := st.Image
 	if img == nil {
 		var err error
-		if img, err = h.e.UnmarshalImage(st.Raw); err != nil {
+		if cfg.Python {
+			img, err = h.e.UnmarshalPythonImage(ctx, st.Raw)
+		} else {
+			img, err = h.e.UnmarshalImage(st.Raw)
+		}
+		if err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Python {
+		sb, err := h.e.RestorePython(ctx, img, engine.SandboxConfig{Memory: cfg.Memory})
+		if err != nil {
+			return nil, err
+		}
+		return pySandbox{sb}, nil
 	}
 	sb, err := h.e.Restore(ctx, img, engine.SandboxConfig{Memory: cfg.Memory, Outbound: cfg.Outbound})
 	if err != nil {
@@ -92,6 +115,26 @@ func (h inProcess) Restore(ctx context.Context, _ string, st State, cfg SandboxC
 	}
 	return localSandbox{sb}, nil
 }
+
+// pySandbox is a Python session's sandbox in this process: PythonSandbox.Eval already has
+// a REPL's rules (every snippet runs in the same __main__).
+type pySandbox struct{ sb *engine.PythonSandbox }
+
+func (p pySandbox) Eval(ctx context.Context, lim engine.Limits, code string) (*engine.Result, error) {
+	return p.sb.Eval(ctx, lim, code)
+}
+
+func (p pySandbox) Snapshot(context.Context) (State, error) {
+	img, err := p.sb.Snapshot()
+	if err != nil {
+		return State{}, err
+	}
+	return State{Image: img}, nil
+}
+
+func (p pySandbox) Broken() error             { return p.sb.Broken() }
+func (p pySandbox) MemoryBytes() int          { return p.sb.MemoryBytes() }
+func (p pySandbox) Close(ctx context.Context) { p.sb.Close(ctx) }
 
 // localSandbox is a session's sandbox in this process.
 type localSandbox struct{ sb *engine.Sandbox }

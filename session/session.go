@@ -67,7 +67,14 @@ type Options struct {
 	// GlobalOutbound is the session's egress policy (JSON, as a worker's globalOutbound),
 	// handed to Config.Outbound. nil: the policy Config.Outbound gives when there is none.
 	GlobalOutbound json.RawMessage `json:"globalOutbound,omitempty"`
+	// Language is the session's language: "" or "javascript" (JavaScript and TypeScript),
+	// or "python" (a Python REPL: what an eval defines, the next one sees; the value of its
+	// last expression is its result). Create keeps "python" or "".
+	Language string `json:"language,omitempty"`
 }
+
+// python reports whether the session is a Python one.
+func (o Options) python() bool { return o.Language == api.LanguagePython }
 
 // Manager keeps named sessions. It is safe for concurrent use; calls to one session are
 // serialised.
@@ -152,6 +159,14 @@ func (m *Manager) Create(ctx context.Context, name string, opts Options) (Info, 
 	if string(opts.GlobalOutbound) == "null" {
 		opts.GlobalOutbound = nil
 	}
+	lang, err := api.CheckLanguage(opts.Language)
+	if err != nil {
+		return Info{}, err
+	}
+	opts.Language = ""
+	if lang == api.LanguagePython {
+		opts.Language = lang
+	}
 	if err := m.checkOptions(name, opts); err != nil {
 		return Info{}, err
 	}
@@ -203,7 +218,7 @@ func (m *Manager) checkOptions(name string, opts Options) error {
 
 // sandboxConfig is the host side of e's sandbox: its memory and its outbound transport.
 func (m *Manager) sandboxConfig(e *entry) (SandboxConfig, error) {
-	cfg := SandboxConfig{Memory: m.cfg.Memory}
+	cfg := SandboxConfig{Memory: m.cfg.Memory, Python: e.opts.python()}
 	if mb := e.opts.Limits.MemoryMB; mb > 0 {
 		cfg.Memory = uint64(mb) << 20
 	}
@@ -501,13 +516,46 @@ func (m *Manager) unload(ctx context.Context, e *entry) {
 
 // info describes e, locked.
 func (m *Manager) info(e *entry) Info {
-	i := Info{Name: e.name, LastUsed: e.lastUsed}
+	i := Info{Name: e.name, LastUsed: e.lastUsed, Language: api.LanguageJavaScript}
+	if e.opts.python() {
+		i.Language = api.LanguagePython
+	}
 	if e.sb != nil {
 		i.Live, i.MemoryBytes = true, e.sb.MemoryBytes()
 	} else {
 		i.Hibernated = m.cfg.Images != nil
 	}
 	return i
+}
+
+// Get describes session name (its language included), reading it from the image store
+// when it is not in memory.
+//
+// # Errors
+//
+// not_found when it does not exist; invalid_request for a bad name.
+func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
+	if err := CheckName(name); err != nil {
+		return Info{}, err
+	}
+	if !m.exists(ctx, name) {
+		return Info{}, notFound(name)
+	}
+	e, err := m.lock(name)
+	if err != nil {
+		return Info{}, err
+	}
+	defer e.mu.Unlock()
+	if e.dropped {
+		return Info{}, notFound(name)
+	}
+	if err := m.load(ctx, e); err != nil {
+		if e.saved.empty() {
+			m.forget(e)
+		}
+		return Info{}, err
+	}
+	return m.info(e), nil
 }
 
 // List describes every session, live and hibernated, sorted by name.

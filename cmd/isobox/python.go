@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/isobox/isobox/engine"
-	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -15,16 +14,19 @@ import (
 // from the Python base image kept in the cache directory (the first run makes it). The
 // result is printed as JSON (None when the snippet has no value); --json prints the same
 // outcome object as JavaScript's eval.
-func evalPython(ctx context.Context, src string, c *common, inSession bool, stdout, stderr io.Writer) int {
+func evalPython(ctx context.Context, src string, c *common, stdout, stderr io.Writer) int {
 	lim := c.limits()
 	var res *engine.Result
 	err := lim.Validate()
-	if err == nil && inSession {
-		err = isoerr.New(isoerr.NotImplemented, "Python in sessions is not implemented yet: run isobox eval --lang python without --session")
-	}
 	if err == nil {
 		res, err = runPython(ctx, src, c, lim)
 	}
+	return reportPython(res, err, c, stdout, stderr)
+}
+
+// reportPython prints the outcome of a Python snippet: as report does with --json or an
+// error, else the logs on stderr and the value (None for none) on stdout.
+func reportPython(res *engine.Result, err error, c *common, stdout, stderr io.Writer) int {
 	if res == nil {
 		res = &engine.Result{}
 	}

@@ -21,7 +21,6 @@ func TestEvalPython(t *testing.T) {
 		{"syntax error", []string{"eval", "--lang", "python", "1 +"}, "", "isobox: invalid_worker_code: SyntaxError", 1},
 		{"cpu limit", []string{"eval", "--lang", "python", "--cpu-ms", "20", "while True: pass"}, "", "isobox: cpu_limit_exceeded", 1},
 		{"memory limit", []string{"eval", "--lang", "python", "--memory-mb", "64", "x = []\nwhile True: x.append(' ' * 10**6)"}, "", "isobox: memory_limit_exceeded", 1},
-		{"sessions are not implemented for Python", []string{"eval", "--lang", "python", "--session", "s", "1"}, "", "isobox: not_implemented", 1},
 		{"unknown language", []string{"eval", "--lang", "ruby", "1"}, "", "--lang must be js or python", 2},
 	}
 	for _, tt := range tests {
@@ -60,5 +59,40 @@ func TestRunPythonMainIsNotImplemented(t *testing.T) {
 	_, errs, code := cli(t, "run", dir+"/main.py")
 	if code != 1 || !strings.Contains(errs, "isobox: not_implemented: mainModule \"main.py\": Python workers are not implemented yet") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// isobox session create --lang python makes a Python session; isobox eval --session runs
+// in the session's language (--lang, when given, must agree), keeps its state across
+// processes, and rolls back a call a limit stopped.
+func TestPythonSessionCLI(t *testing.T) {
+	data := t.TempDir()
+	steps := []struct {
+		args    []string
+		out     string
+		errPart string
+		code    int
+	}{
+		{[]string{"session", "--data", data, "create", "--lang", "python", "--cpu-ms", "20", "py"}, "", "", 0},
+		{[]string{"session", "--data", data, "create", "js"}, "", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "import math\nr = 2\ndef area():\n    return round(math.pi * r * r, 2)"}, "None\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "print('r is', r)\narea()"}, "12.57\n", "r is 2\n", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "--lang", "python", "r = 3\n(r, area())"}, "[3,28.27]\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "--cpu-ms", "30000", "r = 10\nwhile True: pass"}, "", "20ms; the session was restored to its state before this call", 1},
+		{[]string{"eval", "--data", data, "--session", "py", "r"}, "3\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "--lang", "js", "r"}, "", `session "py" is a python session`, 2},
+		{[]string{"eval", "--data", data, "--session", "js", "--lang", "python", "1"}, "", `session "js" is a javascript session`, 2},
+		{[]string{"eval", "--data", data, "--session", "js", "typeof r"}, "\"undefined\"\n", "", 0},
+		{[]string{"session", "--data", data, "fork", "py", "py2"}, "", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py2", "r += 1\nr"}, "4\n", "", 0},
+		{[]string{"eval", "--data", data, "--session", "py", "r"}, "3\n", "", 0},
+		{[]string{"session", "--data", data, "create", "--lang", "ruby", "rb"}, "", "--lang must be js or python", 2},
+		{[]string{"session", "--data", data, "list", "--lang", "python"}, "", "create only", 2},
+	}
+	for _, s := range steps {
+		out, errs, code := cli(t, s.args...)
+		if out != s.out || code != s.code || !strings.Contains(errs, s.errPart) {
+			t.Fatalf("isobox %q: exit %d stdout %q stderr %q; want exit %d stdout %q stderr with %q", s.args, code, out, errs, s.code, s.out, s.errPart)
+		}
 	}
 }

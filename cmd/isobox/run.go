@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/engine/js"
@@ -273,7 +274,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c.register(fs)
 	sessionName := fs.String("session", "", "run in this session (made by isobox session create): its variables are kept for the next eval")
 	dataDir := fs.String("data", "", "data directory for sessions (default $XDG_DATA_HOME/isobox)")
-	lang := fs.String("lang", "js", `language of CODE: "js" (JavaScript or TypeScript) or "python"`)
+	lang := fs.String("lang", "js", `language of CODE: "js" (JavaScript or TypeScript) or "python"; with --session, the session's`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox eval [flags] 'CODE'\n\nRuns a snippet in a fresh sandbox (or a session's): an expression, statements (the last\nvalue is the result), an async arrow function (called), TypeScript, top-level await or\nreturn. '-' reads the code from stdin. Values JSON cannot hold print in JavaScript\nnotation (undefined, 1n, Map(1) {1 => 2}); --json gives them tagged ({\"$type\": ...}).\nWith --lang python the snippet is Python: its last expression's value is the result.\n\nFlags:")
 		fs.PrintDefaults()
@@ -298,16 +299,23 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		src = string(b)
 	}
-	switch *lang {
-	case "js", "javascript", "ts", "typescript":
-	case "python", "py":
-		return evalPython(ctx, src, &c, *sessionName != "", stdout, stderr)
-	default:
+	language := cliLanguage(*lang)
+	if language == "" {
 		fmt.Fprintf(stderr, "isobox: --lang must be js or python, got %q\n", *lang)
 		return 2
 	}
 	if *sessionName != "" {
-		return evalInSession(ctx, *sessionName, src, &c, *dataDir, stdout, stderr)
+		// The session's language decides; --lang, when given, must agree with it.
+		given := ""
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "lang" {
+				given = language
+			}
+		})
+		return evalInSession(ctx, *sessionName, src, &c, *dataDir, given, stdout, stderr)
+	}
+	if language == api.LanguagePython {
+		return evalPython(ctx, src, &c, stdout, stderr)
 	}
 	l, closeAll, err := newLoader(ctx, &c)
 	if err != nil {

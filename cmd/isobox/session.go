@@ -9,6 +9,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
@@ -38,18 +39,43 @@ func openSessions(ctx context.Context, dataDir, cacheDir string) (*session.Manag
 }
 
 // evalInSession runs `isobox eval --session NAME`: the session is resumed from the data
-// directory, the code runs, and the session's new state is written back before the command
-// returns. A session that does not exist is not_found: `isobox session create` makes one.
-func evalInSession(ctx context.Context, name, src string, c *common, dataDir string, stdout, stderr io.Writer) int {
+// directory, the code runs in the session's language, and the session's new state is
+// written back before the command returns. A session that does not exist is not_found:
+// `isobox session create` makes one. lang is --lang when it was given ("" when not): it
+// must be the session's.
+func evalInSession(ctx context.Context, name, src string, c *common, dataDir, lang string, stdout, stderr io.Writer) int {
 	m, closeAll, err := openSessions(ctx, dataDir, c.cacheDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 1
 	}
 	defer closeAll()
+	info, err := m.Get(ctx, name)
+	if err != nil {
+		return failLocal(stderr, err)
+	}
+	if lang != "" && lang != info.Language {
+		fmt.Fprintf(stderr, "isobox: session %q is a %s session: drop --lang or give --lang %s\n", name, info.Language, info.Language)
+		return 2
+	}
 	res, err := m.Eval(ctx, name, src, c.limits())
+	if info.Language == api.LanguagePython {
+		return reportPython(res, err, c, stdout, stderr)
+	}
 	r := &loader.Result{Result: *res}
 	return report(loader.KindEval, r, err, c, stdout, stderr)
+}
+
+// cliLanguage is the language --lang names (api.LanguageJavaScript or api.LanguagePython),
+// "" for any other value.
+func cliLanguage(lang string) string {
+	switch lang {
+	case "js", "javascript", "ts", "typescript":
+		return api.LanguageJavaScript
+	case "python", "py":
+		return api.LanguagePython
+	}
+	return ""
 }
 
 func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -62,8 +88,9 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&lim.CPUMs, "cpu-ms", 0, "create: CPU time limit of each eval in ms (default 50, max 30000)")
 	fs.IntVar(&lim.WallMs, "wall-ms", 0, "create: wall-time limit of each eval in ms (default 30000)")
 	fs.IntVar(&lim.MemoryMB, "memory-mb", 0, "create: memory limit of the session in MiB (default 128)")
+	lang := fs.String("lang", "js", `create: the session's language, "js" (JavaScript or TypeScript) or "python"`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage:\n  isobox session create [--cpu-ms N] [--wall-ms N] [--memory-mb N] NAME\n  isobox session list\n  isobox session fork FROM TO\n  isobox session drop NAME\n\nA session keeps its globals from one `isobox eval --session NAME` to the next; it is kept\nin the data directory, written after every eval. The limits given at creation apply to\nevery eval (an eval's --cpu-ms and --wall-ms can lower them, not raise them).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage:\n  isobox session create [--lang js|python] [--cpu-ms N] [--wall-ms N] [--memory-mb N] NAME\n  isobox session list\n  isobox session fork FROM TO\n  isobox session drop NAME\n\nA session keeps its globals from one `isobox eval --session NAME` to the next; it is kept\nin the data directory, written after every eval. The limits given at creation apply to\nevery eval (an eval's --cpu-ms and --wall-ms can lower them, not raise them).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -78,8 +105,15 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.Usage()
 		return 2
 	}
-	if pos[0] != "create" && lim != (loader.Limits{}) {
-		fmt.Fprintln(stderr, "isobox: --cpu-ms, --wall-ms and --memory-mb apply to session create only")
+	langSet := false
+	fs.Visit(func(f *flag.Flag) { langSet = langSet || f.Name == "lang" })
+	if pos[0] != "create" && (lim != (loader.Limits{}) || langSet) {
+		fmt.Fprintln(stderr, "isobox: --lang, --cpu-ms, --wall-ms and --memory-mb apply to session create only")
+		return 2
+	}
+	language := cliLanguage(*lang)
+	if language == "" {
+		fmt.Fprintf(stderr, "isobox: --lang must be js or python, got %q\n", *lang)
 		return 2
 	}
 	m, closeAll, err := openSessions(ctx, *dataDir, *cacheDir)
@@ -90,7 +124,7 @@ func cmdSession(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer closeAll()
 	switch pos[0] {
 	case "create":
-		if _, err := m.Create(ctx, pos[1], session.Options{Limits: lim}); err != nil {
+		if _, err := m.Create(ctx, pos[1], session.Options{Limits: lim, Language: language}); err != nil {
 			return failLocal(stderr, err)
 		}
 	case "list":

@@ -28,6 +28,7 @@ const (
 const (
 	invHasOutbound = 1 << iota
 	invHasRequest
+	invPython // an eval's Snippet is Python
 )
 
 // Flags of a binary resultMsg.
@@ -42,7 +43,7 @@ const (
 
 // appendInvoke appends m in binary form to b.
 func appendInvoke(b []byte, m *invokeMsg) []byte {
-	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest))
+	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest)|flag(m.Python, invPython))
 	b = appendString(b, m.Op)
 	b = appendString(b, m.ID)
 	b = appendBytes(b, m.Code)
@@ -81,7 +82,7 @@ func decodeInvoke(p []byte, m *invokeMsg) error {
 		return errors.New("sandboxproc: not an invoke message")
 	}
 	flags := d.byte()
-	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0}
+	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0, Python: flags&invPython != 0}
 	m.Op = d.string()
 	m.ID = d.string()
 	m.Code = d.bytes()

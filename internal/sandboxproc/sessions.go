@@ -44,6 +44,8 @@ type sessionMsg struct {
 	// network access). An image after the message makes the sandbox from that state.
 	Memory uint64 `json:"memory,omitempty"`
 	Route  string `json:"route,omitempty"`
+	// open: a Python session's sandbox (session.SandboxConfig.Python).
+	Python bool `json:"python,omitempty"`
 	// open (without an image) and eval: send the state back with the answer.
 	Snapshot bool `json:"snapshot,omitempty"`
 	// eval
@@ -273,7 +275,7 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.route = "session:" + hex.EncodeToString(b[:])
 		p.setRoute(s.route, route{rt: cfg.Outbound})
 	}
-	m := sessionMsg{Op: "open", Handle: s.handle, Memory: s.memory, Route: s.route, Snapshot: img == nil}
+	m := sessionMsg{Op: "open", Handle: s.handle, Memory: s.memory, Route: s.route, Python: cfg.Python, Snapshot: img == nil}
 	payload, err := withImage(m, img)
 	if err != nil {
 		s.dropRoute()
@@ -525,7 +527,7 @@ func (w *workerSide) sessionOp(ctx context.Context, id uint64, m *sessionMsg, im
 		if slot != nil {
 			return &sessionReply{Err: isoerr.New(isoerr.Internal, "sandbox process: handle %d is taken", m.Handle)}, nil
 		}
-		cfg := session.SandboxConfig{Memory: m.Memory}
+		cfg := session.SandboxConfig{Memory: m.Memory, Python: m.Python}
 		if m.Route != "" {
 			cfg.Outbound = &outbound{w: w, route: m.Route}
 		}

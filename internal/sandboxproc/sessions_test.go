@@ -464,3 +464,47 @@ func BenchmarkSessionEval(b *testing.B) {
 		}
 	}
 }
+
+// A Python session's sandbox lives in a worker process too: its state across evals, a
+// fork, a rollback after a limit, and a wake on the replacement of its killed process from
+// the state the supervisor saved (the processes share the cache directory's Python base
+// image, so the image restores there).
+func TestPythonSessionsLiveInProcesses(t *testing.T) {
+	ctx := context.Background()
+	// Compiling CPython's module and making the Python base image take longer under -race
+	// than an open's budget: do it here, into the cache directory the processes share.
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := e.NewPythonSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close(ctx)
+	e.Close(ctx)
+	p := newPool(t, 1)
+	m := newSessions(t, p, imageDir(t), nil)
+	if _, err := m.Create(ctx, "py", session.Options{Language: "python"}); err != nil {
+		t.Fatal(err)
+	}
+	sessEval(t, m, "py", "import statistics\nxs = [1, 2, 3]\ndef mean():\n    return statistics.mean(xs)", "")
+	sessEval(t, m, "py", "xs.append(6)\nmean()", "3")
+	if _, err := m.Fork(ctx, "py", "copy"); err != nil {
+		t.Fatal(err)
+	}
+	sessEval(t, m, "copy", "xs.append(100)\nlen(xs)", "5")
+	sessEval(t, m, "py", "len(xs)", "4")
+	_, err = m.Eval(ctx, "py", "xs.clear()\nwhile True:\n    pass", engine.Limits{CPU: 20 * time.Millisecond})
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || !session.RolledBack(err) {
+		t.Fatalf("runaway eval: %v", err)
+	}
+	sessEval(t, m, "py", "len(xs)", "4")
+	pid := p.Processes()[0]
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process to be replaced", func() bool { return p.Restarts() == 1 })
+	sessEval(t, m, "py", "xs", "[1,2,3,6]")
+	sessEval(t, m, "copy", "xs[-1]", "100")
+}

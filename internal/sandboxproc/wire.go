@@ -202,6 +202,7 @@ type invokeMsg struct {
 	Tenant      string          `json:"tenant,omitempty"`
 	HasOutbound bool            `json:"hasOutbound,omitempty"`
 	Snippet     string          `json:"snippet,omitempty"` // eval
+	Python      bool            `json:"python,omitempty"`  // eval: Snippet is Python
 	Method      string          `json:"method,omitempty"`
 	Args        json.RawMessage `json:"args,omitempty"`
 	Request     *engineRequest  `json:"request,omitempty"`

@@ -75,7 +75,7 @@ func fullResult() resultMsg {
 // The binary form of the hot messages round-trips every field (the zero message too),
 // and the decoders still read JSON, the form of the rare messages.
 func TestCodecRoundTrip(t *testing.T) {
-	for _, m := range []invokeMsg{fullInvoke(), {}, {Op: "call", ID: "x", Method: "m"}} {
+	for _, m := range []invokeMsg{fullInvoke(), {}, {Op: "call", ID: "x", Method: "m"}, {Op: "eval", Snippet: "1 + 1", Python: true}} {
 		var got invokeMsg
 		if err := decodeInvoke(appendInvoke(nil, &m), &got); err != nil {
 			t.Fatal(err)

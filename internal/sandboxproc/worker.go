@@ -349,7 +349,7 @@ func (w *workerSide) run(ctx context.Context, id uint64, wc *workerCall, m *invo
 		if m.HasOutbound {
 			out = &outbound{w: w, route: callRoute(id)}
 		}
-		return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out})
+		return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out, Python: m.Python})
 	case opEvalTools:
 		return w.evalTools(ctx, id, m)
 	}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// runAnswer is the answer of POST /v1/run with code, as a client reads it.
+type runAnswer struct {
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"result"`
+	Logs   []struct {
+		Level, Message string
+	} `json:"logs"`
+	Error *isoerr.Error `json:"error"`
+}
+
+func (ts *testServer) run(t *testing.T, body string) (int, runAnswer) {
+	t.Helper()
+	r := ts.raw(t, "POST", "/v1/run", []byte(body), nil)
+	var o runAnswer
+	if err := json.Unmarshal(r.body, &o); err != nil {
+		t.Fatalf("run %s: %d %s", body, r.status, r.body)
+	}
+	return r.status, o
+}
+
+// POST /v1/run runs Python with "language": "python", in process and in sandbox processes,
+// with Python's exceptions and the same typed limit errors as JavaScript; POST /v1/sessions
+// makes Python sessions that keep their state, fork, roll back after a limit and survive a
+// restart. An unknown language is invalid_request on both.
+func TestPythonOverHTTP(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ts := start(t, mode.cfg)
+			status, o := ts.run(t, `{"language":"python","code":"import json\nprint('hi', 1)\njson.loads('[1, 2]') + [3]"}`)
+			if status != 200 || !o.OK || string(o.Result) != "[1,2,3]" || len(o.Logs) != 1 || o.Logs[0].Message != "hi 1" {
+				t.Fatalf("python run: %d %+v", status, o)
+			}
+			status, o = ts.run(t, `{"language":"python","code":"raise KeyError('k')"}`)
+			if status == 200 || o.Error == nil || o.Error.Code != isoerr.WorkerException || o.Error.Message != "KeyError: 'k'" {
+				t.Fatalf("python exception: %d %+v", status, o.Error)
+			}
+			status, o = ts.run(t, `{"language":"python","code":"while True:\n    pass","limits":{"cpuMs":20}}`)
+			if o.Error == nil || o.Error.Code != isoerr.CPULimitExceeded {
+				t.Fatalf("python loop: %d %+v", status, o.Error)
+			}
+			status, o = ts.run(t, `{"language":"javascript","code":"typeof print"}`)
+			if status != 200 || string(o.Result) != `"undefined"` {
+				t.Fatalf("javascript by name: %d %+v", status, o)
+			}
+			for _, body := range []string{`{"language":"ruby","code":"1"}`, `{"language":"python","worker":{"mainModule":"a.js","modules":{"a.js":"export default {}"}}}`} {
+				if r := ts.raw(t, "POST", "/v1/run", []byte(body), nil); r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidRequest {
+					t.Fatalf("run %s: %d %s, want 400 invalid_request", body, r.status, r.body)
+				}
+			}
+
+			r := ts.createSession(t, `{"name":"py","language":"python","limits":{"memoryMb":64}}`)
+			var info struct{ Language string }
+			if err := json.Unmarshal(r.body, &info); err != nil || info.Language != "python" {
+				t.Fatalf("created: %s", r.body)
+			}
+			ts.evalWant(t, "py", "import collections\ncounts = collections.Counter('abca')\ndef top():\n    return counts.most_common(1)", "")
+			ts.evalWant(t, "py", "counts['z'] += 5\ntop()", `[["z",5]]`)
+			if r := ts.raw(t, "POST", "/v1/sessions/py/fork", []byte(`{"name":"py2"}`), nil); r.status != 201 {
+				t.Fatalf("fork: %d %s", r.status, r.body)
+			}
+			ts.evalWant(t, "py2", "counts.clear()\nlen(counts)", "0")
+			status, a := ts.sessionEval(t, "py", "counts.clear()\nx = []\nwhile True:\n    x.append(' ' * 10**6)", "")
+			if a.Error == nil || a.Error.Code != isoerr.MemoryLimitExceeded || !a.RolledBack {
+				t.Fatalf("memory in a Python session: %d %+v", status, a)
+			}
+			ts.evalWant(t, "py", "top()", `[["z",5]]`)
+			if r := ts.raw(t, "POST", "/v1/sessions", []byte(`{"name":"rb","language":"ruby"}`), nil); r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidRequest || !strings.Contains(r.err.Message, "ruby") {
+				t.Fatalf("unknown session language: %d %s", r.status, r.body)
+			}
+
+			ts.stop(t)
+			cfg := mode.cfg
+			cfg.DataDir = ts.dir
+			ts2 := start(t, cfg)
+			ts2.evalWant(t, "py", "counts['a']", "2")
+			ts2.evalWant(t, "py2", "len(counts)", "0")
+		})
+	}
+}
+
+// /mcp's run_code runs Python in the sandbox processes (the eval message carries the
+// language).
+func TestMCPRunCodePythonInSandboxProcesses(t *testing.T) {
+	ts := start(t, Config{SandboxProcesses: 1})
+	cs, err := mcpClient(t, ts, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "run_code", Arguments: map[string]any{
+		"language": "python", "code": "import math\nprint('pi')\nround(math.pi, 3)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError || res.Content[0].(*mcp.TextContent).Text != "3.142\n\nConsole output:\npi" {
+		t.Fatalf("%+v", res.Content[0])
+	}
+}
+
+// The Go client reaches Python through the language fields of its request types.
+func TestClientPython(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t, Config{})
+	out, err := ts.c.Run(ctx, api.RunRequest{Language: api.LanguagePython, Code: "sum(range(10))"})
+	if err != nil || !out.OK || string(out.Result) != "45" {
+		t.Fatalf("Run: %+v %v", out, err)
+	}
+	info, err := ts.c.CreateSession(ctx, api.SessionOptions{Name: "cp", Language: api.LanguagePython})
+	if err != nil || info.Language != api.LanguagePython {
+		t.Fatalf("CreateSession: %+v %v", info, err)
+	}
+	ts.evalWant(t, "cp", "import sys\nsys.version_info[:2]", "[3,13]")
+}
