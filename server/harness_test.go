@@ -51,14 +51,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	d, err := os.MkdirTemp("", "isobox-server-test")
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = d
-	code := m.Run()
-	os.RemoveAll(d)
-	os.Exit(code)
+	cacheDir = enginetest.CacheDir()
+	os.Exit(m.Run())
 }
 
 const testKey = "test-admin-key-0123456789"

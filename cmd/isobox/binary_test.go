@@ -30,7 +30,7 @@ var built struct {
 func buildIsobox(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
-		bin := filepath.Join(cacheDir, "isobox-bin")
+		bin := filepath.Join(binDir, "isobox-bin")
 		args := []string{"build", "-o", bin}
 		if bi, ok := debug.ReadBuildInfo(); ok {
 			for _, s := range bi.Settings {

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/isobox/isobox/internal/enginetest"
 )
 
-// cli runs one isobox command line in-process with a private compilation cache.
+// cli runs one isobox command line in-process with the tests' compilation cache.
 func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -19,17 +21,20 @@ func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
-var cacheDir string
+// cacheDir is the engine's compilation cache of the tests (shared with the other
+// packages: enginetest.CacheDir); binDir holds this run's own files (the built binary).
+var cacheDir, binDir string
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "sandbox-worker" { // the sandbox processes of an in-process `isobox serve`
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	cacheDir = enginetest.CacheDir()
 	d, err := os.MkdirTemp("", "isobox-cli-test")
 	if err != nil {
 		panic(err)
 	}
-	cacheDir = d
+	binDir = d
 	code := m.Run()
 	os.RemoveAll(d)
 	os.Exit(code)

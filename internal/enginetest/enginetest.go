@@ -4,7 +4,9 @@ package enginetest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/isobox/isobox/engine"
@@ -24,18 +26,28 @@ type runner interface{ Run() int }
 // Call it from TestMain.
 func Main(m runner, e **engine.Engine) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "isobox-test-cache")
-	if err != nil {
-		panic(err)
-	}
-	*e, err = engine.New(ctx, engine.Config{CacheDir: dir, Defaults: Defaults})
+	var err error
+	*e, err = engine.New(ctx, engine.Config{CacheDir: CacheDir(), Defaults: Defaults})
 	if err != nil {
 		panic(err)
 	}
 	code := m.Run()
 	(*e).Close(ctx)
-	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// CacheDir returns the compilation cache the test packages share, in the OS temp folder
+// (one per user): compiling CPython's wasm under -race takes tens of seconds, and each
+// package that starts a Python sandbox would pay it again in a fresh folder. Sharing is
+// safe: wazero keys its entries by the module's content and writes them by rename, the
+// engine checks the checksum of every image it reads and writes them by rename or link,
+// and a test that needs a cold or damaged cache makes a folder of its own.
+func CacheDir() string {
+	d := filepath.Join(os.TempDir(), fmt.Sprintf("isobox-test-cache-%d", os.Getuid()))
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		panic(err)
+	}
+	return d
 }
 
 // LoaderMain is Main for packages that work through a loader: it makes the engine and a

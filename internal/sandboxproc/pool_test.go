@@ -78,14 +78,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	d, err := os.MkdirTemp("", "isobox-sandboxproc-cache")
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = d
-	code := m.Run()
-	os.RemoveAll(d)
-	os.Exit(code)
+	cacheDir = enginetest.CacheDir()
+	os.Exit(m.Run())
 }
 
 func testCommand() *exec.Cmd {
