@@ -494,18 +494,9 @@ func (s *Store) Rename(ctx context.Context, ws, from, to string) error {
 		if strings.HasPrefix(dst, src+"/") {
 			return isoerr.New(isoerr.InvalidRequest, "cannot move %s into itself (%s)", from, to)
 		}
-		var dBytes, dFiles int64
-		if d != nil {
-			if d.kind != string(File) || n.kind != string(File) {
-				return isoerr.New(isoerr.Conflict, "%s: already exists", to)
-			}
-			if err := dropBlob(ctx, tx, d.blob); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE ws = ? AND path = ?`, ws, dst); err != nil {
-				return fmt.Errorf("workspace: rename: %w", err)
-			}
-			dBytes, dFiles = -d.size, -1
+		dBytes, dFiles, err := replaceFile(ctx, tx, ws, dst, d, n, to, "rename")
+		if err != nil {
+			return err
 		}
 		made, err := s.mkdirs(ctx, tx, ws, parentOf(dst), time.Now().UnixNano())
 		if err != nil {
@@ -523,6 +514,25 @@ func (s *Store) Rename(ctx context.Context, ws, from, to string) error {
 		}
 		return s.account(ctx, tx, ws, dBytes, dFiles+made)
 	})
+}
+
+// replaceFile clears the way for a rename or copy (op) of n to dst, where d is (nil when
+// nothing is there): a file may replace a file, nothing else may replace anything. It
+// returns the change in bytes and entries that dropping d made.
+func replaceFile(ctx context.Context, tx *sql.Tx, ws, dst string, d, n *node, to, op string) (dBytes, dFiles int64, err error) {
+	if d == nil {
+		return 0, 0, nil
+	}
+	if d.kind != string(File) || n.kind != string(File) {
+		return 0, 0, isoerr.New(isoerr.Conflict, "%s: already exists", to)
+	}
+	if err := dropBlob(ctx, tx, d.blob); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE ws = ? AND path = ?`, ws, dst); err != nil {
+		return 0, 0, fmt.Errorf("workspace: %s: %w", op, err)
+	}
+	return -d.size, -1, nil
 }
 
 // Copy copies the entry at from (following symlinks) to to: a file, or a directory with
@@ -558,18 +568,9 @@ func (s *Store) Copy(ctx context.Context, ws, from, to string, recursive bool) e
 			return isoerr.New(isoerr.InvalidRequest, "cannot copy %s into itself (%s)", from, to)
 		}
 		now := time.Now().UnixNano()
-		var dBytes, dFiles int64
-		if d != nil {
-			if d.kind != string(File) || n.kind != string(File) {
-				return isoerr.New(isoerr.Conflict, "%s: already exists", to)
-			}
-			if err := dropBlob(ctx, tx, d.blob); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE ws = ? AND path = ?`, ws, dst); err != nil {
-				return fmt.Errorf("workspace: copy: %w", err)
-			}
-			dBytes, dFiles = -d.size, -1
+		dBytes, dFiles, err := replaceFile(ctx, tx, ws, dst, d, n, to, "copy")
+		if err != nil {
+			return err
 		}
 		made, err := s.mkdirs(ctx, tx, ws, parentOf(dst), now)
 		if err != nil {
