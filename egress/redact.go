@@ -8,8 +8,54 @@ import (
 	"sync"
 )
 
-// redacted replaces every injected secret in what the gateway returns.
+// redacted replaces every injected secret in what the gateway returns, unless a secret
+// could be re-formed from it and the text beside it (see marker).
 const redacted = "[redacted]"
+
+// markers are the replacements tried in order: the first that no secret overlaps is used.
+// None holds a character any decoder treats specially (%, &, \, +).
+var markers = []string{redacted, "<redacted>", "(redacted)", "{redacted}", "|redacted|", "~redacted~"}
+
+// overlaps reports whether the secret s could appear in a text made of the marker m and
+// any text beside it: s and m share a piece where one's end meets the other's start, or
+// one holds the other.
+func overlaps(m, s string) bool {
+	if strings.Contains(m, s) || strings.Contains(s, m) {
+		return true
+	}
+	for k := 1; k < min(len(m), len(s)); k++ {
+		if strings.HasSuffix(s, m[:k]) || strings.HasPrefix(s, m[len(m)-k:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// marker is the replacement for secrets: the first of markers no secret overlaps, else a
+// run of one printable character no secret begins or ends with, else redacted. A
+// replaced secret therefore never re-forms from the replacement and the text around it
+// (a secret ending in "[" beside "[redacted]" would).
+func marker(secrets []string) string {
+	free := func(m string) bool {
+		for _, s := range secrets {
+			if overlaps(m, s) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range markers {
+		if free(m) {
+			return m
+		}
+	}
+	for c := byte('!'); c <= '~'; c++ {
+		if m := strings.Repeat(string(c), 8); !strings.ContainsAny(m, `%&\+`) && free(m) {
+			return m
+		}
+	}
+	return redacted
+}
 
 // redactor knows the secret values injected into one request (and its redirects) and
 // removes them from everything the caller can read (headers, status, body, error messages,
@@ -23,6 +69,7 @@ const redacted = "[redacted]"
 type redactor struct {
 	secrets []string
 	a       *automaton // compiled from secrets
+	marker  string     // what replaces a secret: marker(secrets)
 
 	mu  sync.Mutex
 	str *stream // reused by redact
@@ -37,7 +84,7 @@ func (r *redactor) add(values ...string) {
 		}
 	}
 	if len(r.secrets) > n {
-		r.a, r.str = compile(r.secrets), nil
+		r.a, r.str, r.marker = compile(r.secrets), nil, marker(r.secrets)
 	}
 }
 
@@ -111,14 +158,15 @@ type stream struct {
 	spans   []span // marked, sorted, disjoint, all starting at or after base
 	out     []byte // decided, not yet returned
 	found   bool
-	window  int64 // the longest input a match can cover
+	window  int64  // the longest input a match can cover
+	marker  string // what replaces a marked span
 }
 
 type span struct{ start, end int64 }
 
 func (r *redactor) stream() *stream {
 	a := r.a
-	st := &stream{window: int64(a.maxLen+2) * maxExpansion}
+	st := &stream{window: int64(a.maxLen+2) * maxExpansion, marker: r.marker}
 	m := func() *matcher { return newMatcher(a, st.mark) }
 	buf := func() token { return token{buf: make([]unit, 0, maxToken)} }
 	pipe := func(stages ...interface{ setNext(sink) }) sink {
@@ -214,7 +262,7 @@ func (st *stream) decide(final bool) {
 	for ; i < len(st.spans) && st.spans[i].start < limit; i++ {
 		s := st.spans[i]
 		st.out = append(st.out, st.pending[cur-st.base:s.start-st.base]...)
-		st.out = append(st.out, redacted...)
+		st.out = append(st.out, st.marker...)
 		cur = s.end
 	}
 	st.spans = append(st.spans[:0], st.spans[i:]...)

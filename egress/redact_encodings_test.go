@@ -457,6 +457,44 @@ func TestRedactHeaders(t *testing.T) {
 	}
 }
 
+// TestRedactMarkerNeverReformsSecret: a secret that shares an end with "[redacted]", or
+// lies inside it, gets another replacement, so that no text around a replaced secret
+// re-forms it (CI's fuzzer found "   [" + "P" -> "   [redacted]P"); other secrets keep
+// "[redacted]".
+func TestRedactMarkerNeverReformsSecret(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	cases := []struct {
+		secrets []string
+		keep    bool // "[redacted]" is still the marker
+	}{
+		{[]string{"sk_live_abc"}, true},
+		{[]string{"   ["}, false},
+		{[]string{"abc[r"}, false},
+		{[]string{"d]xyz"}, false},
+		{[]string{"dact"}, false},
+		{[]string{"x[redacted]y"}, false},
+		{[]string{"abc<", "(abc", "{x}", "a|", "~b", "ab[re"}, false},
+	}
+	for _, c := range cases {
+		var r redactor
+		r.add(c.secrets...)
+		if (r.marker == redacted) != c.keep {
+			t.Errorf("%q: marker %q", c.secrets, r.marker)
+		}
+		for _, secret := range c.secrets {
+			for _, around := range []string{"", " ", "   ", "[", "]", "[r", "ed]", "P", "<", ">", "(", ")", "d]xyz", "   ["} {
+				for _, e := range textEncodings {
+					body := e.enc(rng, around+secret+around+secret+around)
+					out := redactChunks(t, &r, splitRandom(rng, body)...)
+					if d, err := e.dec(out); err == nil && strings.Contains(d, secret) {
+						t.Errorf("%s: secret %q re-formed in %q", e.name, secret, out)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestGatewayRedactsEncodedEchoes: a real server that echoes the injected secrets in each
 // encoding the red-team run saw getting through (JSON with \/, percent-encoding that keeps
 // '/', lower-case %2f, HTML references, base64), streamed in small flushed pieces, gives
