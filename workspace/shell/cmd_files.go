@@ -3,6 +3,7 @@ package shell
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,6 +212,8 @@ func cmdFind(e *env, args []string) int {
 			if fold {
 				pat = strings.ToLower(pat)
 			}
+			// -path's * matches "/" too: match the pattern as a whole.
+			re := globRegexp(pat)
 			tests = append(tests, findTest{neg, func(display string, in workspace.Info, _ int) bool {
 				s := path.Base(display)
 				if byPath {
@@ -218,6 +221,9 @@ func cmdFind(e *env, args []string) int {
 				}
 				if fold {
 					s = strings.ToLower(s)
+				}
+				if byPath {
+					return re.MatchString(s)
 				}
 				ok, _ := path.Match(pat, s)
 				return ok
@@ -610,4 +616,42 @@ func cmdStat(e *env, args []string) int {
 		fmt.Fprintln(e.stdout, r.Replace(format))
 	}
 	return status
+}
+
+// globRegexp compiles a shell pattern in which * and ? match "/" too (find -path).
+func globRegexp(pat string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pat); i++ {
+		switch c := pat[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '[':
+			if j := strings.IndexByte(pat[i+1:], ']'); j >= 0 {
+				class := pat[i+1 : i+1+j]
+				if strings.HasPrefix(class, "!") {
+					class = "^" + class[1:]
+				}
+				b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
+				i += j + 1
+				continue
+			}
+			b.WriteString(`\[`)
+		case '\\':
+			if i+1 < len(pat) {
+				i++
+				b.WriteString(regexp.QuoteMeta(pat[i : i+1]))
+			}
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return regexp.MustCompile(`^\b$`) // matches nothing a path can be
+	}
+	return re
 }

@@ -68,6 +68,8 @@ func (s *session) open(ctx context.Context, name string, flag int, _ os.FileMode
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
+	// The interpreter ignores a redirection's Close error: the file reports it.
+	f.stderr = hc.Stderr
 	return f, nil
 }
 
@@ -125,6 +127,7 @@ type wsFile struct {
 	path     string
 	display  string
 	appendTo bool
+	stderr   io.Writer // where Close reports a failed commit (redirections)
 
 	mu      sync.Mutex
 	pw      *io.PipeWriter
@@ -196,7 +199,12 @@ func (f *wsFile) Close() error {
 	if f.pw == nil && !f.written {
 		f.start()
 	}
-	return f.flushLocked()
+	err := f.flushLocked()
+	if err != nil && f.stderr != nil {
+		fmt.Fprintf(f.stderr, "sh: %s: %v\n", f.display, err)
+		return nil
+	}
+	return err
 }
 
 // plain turns a workspace error into the message a command prints.

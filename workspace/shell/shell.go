@@ -155,20 +155,19 @@ func Run(ctx context.Context, store *workspace.Store, ws, script string, opts Op
 	runErr := r.Run(runCtx, file)
 	s.closeFiles(stderr)
 	code := 0
-	if runErr != nil {
-		if st, ok := interp.IsExitStatus(runErr); ok {
-			code = int(st)
-		} else if c := context.Cause(runCtx); c == nil || errors.Is(c, context.Canceled) && ctx.Err() == nil {
-			// A handler's own fatal error (a shell-level failure such as deep recursion).
-			var se *shellError
-			if errors.As(runErr, &se) {
-				fmt.Fprintf(stderr, "sh: %s\n", se.msg)
-				code = se.code
-			} else {
-				fmt.Fprintf(stderr, "sh: %v\n", runErr)
-				code = 1
-			}
-		}
+	var se *shellError
+	switch st, isStatus := interp.IsExitStatus(runErr); {
+	case runErr == nil:
+	case errors.As(context.Cause(runCtx), &se) || errors.As(runErr, &se):
+		// A bound that ends the script as a shell would (deep recursion, too many
+		// pipelines): its message and status, not a run error.
+		fmt.Fprintf(stderr, "sh: %s\n", se.msg)
+		code = se.code
+	case isStatus:
+		code = int(st)
+	case context.Cause(runCtx) == nil:
+		fmt.Fprintf(stderr, "sh: %v\n", runErr)
+		code = 1
 	}
 	return s.result(stdout, stderr, code, ctx.Err())
 }
@@ -198,6 +197,13 @@ type shellError struct {
 }
 
 func (e *shellError) Error() string { return e.msg }
+
+// fail stops the whole run with se: every goroutine of the script sees it at its next
+// statement.
+func (s *session) fail(se *shellError) error {
+	s.stop(se)
+	return se
+}
 
 // session is one run's state, shared by the handlers.
 type session struct {
@@ -262,7 +268,8 @@ func firstLit(w *syntax.Word) (string, bool) {
 // counts steps, bounds recursion, pipelines and variables, and ends a pipeline's writer
 // whose reader has gone (the SIGPIPE a shell would get).
 func (s *session) call(ctx context.Context, args []string) ([]string, error) {
-	if n := s.steps.Add(1); n > s.opts.MaxSteps {
+	n := s.steps.Add(1)
+	if n > s.opts.MaxSteps {
 		err := isoerr.New(isoerr.CPULimitExceeded, "the script ran more than %d commands", s.opts.MaxSteps)
 		s.stop(err)
 		return nil, err
@@ -270,9 +277,11 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, err
 	}
+	// One level of shell recursion adds a few dozen frames: checking every 16 commands
+	// bounds the stack within a few hundred frames of maxFrames, at a sixteenth the cost.
 	var pc [1]uintptr
-	if runtime.Callers(maxFrames, pc[:]) > 0 {
-		return nil, &shellError{msg: args[0] + ": maximum function nesting level exceeded", code: 2}
+	if n%16 == 0 && runtime.Callers(maxFrames, pc[:]) > 0 {
+		return nil, s.fail(&shellError{msg: args[0] + ": maximum function nesting level exceeded", code: 2})
 	}
 	hc := interp.HandlerCtx(ctx)
 	if brokenPipe(hc.Stdout) {
@@ -281,7 +290,7 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 	if err := s.trackPipe(hc.Stdout); err != nil {
 		return nil, err
 	}
-	if s.steps.Load()%64 == 0 {
+	{
 		var total int
 		hc.Env.Each(func(name string, vr expand.Variable) bool {
 			total += len(name) + len(vr.Str)
@@ -332,7 +341,7 @@ func (s *session) trackPipe(w io.Writer) error {
 		}
 	}
 	if len(s.pipes) >= maxPipes {
-		return &shellError{msg: fmt.Sprintf("more than %d pipelines running at once", maxPipes), code: 2}
+		return s.fail(&shellError{msg: fmt.Sprintf("more than %d pipelines running at once", maxPipes), code: 2})
 	}
 	s.pipes[w] = true
 	return nil
