@@ -2,6 +2,8 @@ package shell
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -159,89 +161,113 @@ func cmdGrep(e *env, args []string) int {
 		return false
 	}
 
-	// The inputs: files as given, directories walked when recursive.
-	type input struct{ name, display string }
-	var inputs []input
+	showName := (len(files) > 1 || recursive) && !f.has("h") || f.has("H")
 	status := 1
 	errs := false
-	for _, name := range files {
-		if name == "-" {
-			inputs = append(inputs, input{"-", "(standard input)"})
-			continue
-		}
-		info, err := e.stat(name)
-		if err != nil {
-			if !f.has("s") {
-				e.fail(name, err)
-			}
-			errs = true
-			continue
-		}
-		if info.Type != workspace.Dir {
-			inputs = append(inputs, input{name, name})
-			continue
-		}
-		if !recursive {
-			if !f.has("s") {
-				e.errorf("%s: Is a directory", name)
-			}
-			errs = true
-			continue
-		}
-		err = e.walk(name, -1, func(display string, in workspace.Info, _ int) (bool, error) {
-			if in.Type == workspace.Dir {
-				return !matchAny(excludeDir, in.Name) || display == name, nil
-			}
-			if in.Type != workspace.File {
-				return false, nil
-			}
-			if len(include) > 0 && !matchAny(include, in.Name) || matchAny(exclude, in.Name) {
-				return false, nil
-			}
-			inputs = append(inputs, input{display, display})
-			return false, nil
-		})
-		if err != nil {
-			e.fail(name, err)
-			errs = true
-		}
-	}
-	if len(files) == 0 {
-		inputs = []input{{"-", "(standard input)"}}
-	}
-	showName := (len(inputs) > 1 || recursive) && !f.has("h") || f.has("H")
-
 	w := e.out()
-	for _, in := range inputs {
-		if e.ctx.Err() != nil {
-			return 2
+	errStop := errors.New("stop")
+	// search greps one input (from r, or opened by name when r is nil).
+	search := func(name, display string, r io.Reader) error {
+		if err := e.ctx.Err(); err != nil {
+			return err
 		}
-		rc, err := e.open(in.name)
-		if err != nil {
-			if !f.has("s") {
-				e.fail(in.name, err)
+		if r == nil {
+			rc, err := e.open(name)
+			if err != nil {
+				if !f.has("s") {
+					e.fail(name, err)
+				}
+				errs = true
+				return nil
 			}
-			errs = true
-			continue
+			defer rc.Close()
+			r = rc
 		}
-		n, err := grepOne(re, rc, w, f, in.display, showName, maxCount, before, after)
-		rc.Close()
+		n, err := grepOne(re, r, w, f, display, showName, maxCount, before, after)
 		if err != nil {
 			if isWriteErr(err) {
-				return e.writeErr(err)
+				return err
 			}
-			e.fail(in.name, err)
+			e.fail(name, err)
 			errs = true
-			continue
+			return nil
 		}
 		if n > 0 {
 			status = 0
 			if f.has("q") {
-				break
+				return errStop
 			}
 		}
 		if f.has("L") && n == 0 {
-			fmt.Fprintln(w, in.display)
+			fmt.Fprintln(w, display)
+		}
+		return nil
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, name := range files {
+		var err error
+		switch info, serr := e.stat(name); {
+		case name == "-":
+			err = search("-", "(standard input)", e.stdin)
+		case serr != nil:
+			if !f.has("s") {
+				e.fail(name, serr)
+			}
+			errs = true
+		case info.Type != workspace.Dir:
+			err = search(name, name, nil)
+		case !recursive:
+			if !f.has("s") {
+				e.errorf("%s: Is a directory", name)
+			}
+			errs = true
+		default:
+			// The whole tree in one read: the files in path order, with their content.
+			root := strings.TrimSuffix(name, "/")
+			if root == "" {
+				root = "/"
+			}
+			err = e.s.store.ReadTree(e.ctx, e.s.ws, e.path(name), smallRead, func(in workspace.Info, content []byte, whole bool) error {
+				if in.Type != workspace.File {
+					return nil
+				}
+				rel := strings.TrimPrefix(in.Path, strings.TrimSuffix(info.Path, "/")+"/")
+				dirs := strings.Split(rel, "/")
+				for _, d := range dirs[:len(dirs)-1] {
+					if matchAny(excludeDir, d) {
+						return nil
+					}
+				}
+				if len(include) > 0 && !matchAny(include, in.Name) || matchAny(exclude, in.Name) {
+					return nil
+				}
+				display := root + "/" + rel
+				if root == "/" {
+					display = "/" + rel
+				}
+				if !whole {
+					return search(display, display, nil)
+				}
+				return search(display, display, bytes.NewReader(content))
+			})
+			if err != nil && err != errStop && !isWriteErr(err) && e.ctx.Err() == nil {
+				e.fail(name, err)
+				errs = true
+				err = nil
+			}
+		}
+		if err == errStop {
+			break
+		}
+		if err != nil {
+			if isWriteErr(err) {
+				return e.writeErr(err)
+			}
+			if e.ctx.Err() != nil {
+				return 2
+			}
 		}
 	}
 	if err := w.Flush(); err != nil {
