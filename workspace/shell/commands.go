@@ -47,7 +47,7 @@ func init() {
 		"sha256sum": cmdSha256sum, "tar": cmdTar, "gzip": cmdGzip, "gunzip": cmdGunzip,
 		"zcat": cmdZcat, "xargs": cmdXargs, "basename": cmdBasename, "dirname": cmdDirname,
 		"seq": cmdSeq, "yes": cmdYes, "tac": cmdTac, "ln": cmdLn, "readlink": cmdReadlink,
-		"stat": cmdStat, "env": cmdEnv, "isobox-type": cmdType, "sleep": cmdSleep,
+		"stat": cmdStat, "env": cmdEnv, "isobox-type": cmdType, "isobox-refuse": cmdRefuse, "sleep": cmdSleep,
 	}
 }
 
@@ -300,4 +300,11 @@ func numericShorthand(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// cmdRefuse reports a command the shell refused (see checkRuntime): isobox-refuse CODE MESSAGE.
+func cmdRefuse(e *env, args []string) int {
+	fmt.Fprintf(e.stderr, "sh: %s\n", args[1])
+	code, _ := strconv.Atoi(args[0])
+	return code
 }

@@ -2,6 +2,8 @@ package shell
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -62,10 +64,19 @@ func TestHostile(t *testing.T) {
 		{name: "no host processes", script: "/bin/sh -c id", stderr: "command not found", code: 127},
 		{name: "no exec of host processes", script: "exec /bin/sh", stderr: "command not found", code: 127},
 		{name: "no host lookup", script: "type -p sh; command -v bash; hash sh", stderr: "not found", code: 1},
-		{name: "no host environment", script: "echo \"[$USER][$GOPATH][$HOSTNAME]\"; env | grep -c -v -e ^HOME= -e ^PATH= -e ^PWD= -e ^SHELL= -e ^OLDPWD=", stdout: "[][][]\n0\n", code: 1},
+		{name: "no host environment", script: "echo \"[$USER][$GOPATH][$HOSTNAME]\"; env | grep -c -v -e ^HOME= -e ^PATH= -e ^PWD= -e ^SHELL= -e ^OLDPWD= -e ^TMPDIR=", stdout: "[][][]\n0\n", code: 1},
 		{name: "no host home", script: "echo ~root", stderr: "~user is not supported", code: 2},
 		{name: "no host fifo", script: "diff <(ls) <(ls)", stderr: "process substitution is not supported", code: 2},
 		{name: "no background jobs", script: "f(){ f|f& }; f", stderr: "background jobs", code: 2},
+		{name: "no ~user through eval", script: "eval 'echo ~root'; echo $?", stdout: "2\n", stderr: "~user is not supported"},
+		{name: "no host fifo through eval", script: "eval 'cat <(echo hi)'", stderr: "process substitution is not supported", code: 2},
+		{name: "no background through builtin eval", script: "builtin eval 'f(){ f & f & }; f'", stderr: "background jobs", code: 2},
+		{name: "no background through command eval", script: "command eval 'sleep 9 &'", stderr: "background jobs", code: 2},
+		{name: "no background through trap", script: "trap 'sleep 9 &' EXIT; echo x", stdout: "x\n", stderr: "background jobs"},
+		{name: "no background through source", script: "echo 'sleep 9 &' > bg.sh; . ./bg.sh", stderr: "background jobs", code: 2},
+		{name: "source of a missing file", script: "source nope.sh", stderr: "nope.sh", code: 1},
+		{name: "eval still works", script: "eval 'x=1; echo $((x+1))' | cat", stdout: "2\n"},
+		{name: "no kill", script: "kill -9 $$; echo alive", stdout: "alive\n"},
 		{name: "infinite producer into head", script: "yes | head -n 2; while :; do echo y; done | head -n 1; echo after", stdout: "y\ny\ny\nafter\n"},
 		{name: "busy loop: step budget", script: "while true; do :; done", opts: Options{MaxSteps: 20_000}, code: -1, err: isoerr.CPULimitExceeded},
 		{name: "loop without commands: wall time", script: "for ((;;)); do x=1; done", opts: Options{Timeout: 200 * time.Millisecond}, code: -1, err: isoerr.WallTimeExceeded},
@@ -76,6 +87,13 @@ func TestHostile(t *testing.T) {
 		{name: "recursive pipelines", script: "f(){ f | f; }; f", opts: Options{Timeout: 5 * time.Second}, stderr: "pipelines running at once", code: 2},
 		{name: "doubling a variable", script: "x=abcdefgh; while :; do x=$x$x; done", code: -1, err: isoerr.MemoryLimitExceeded},
 	}
+	fifos, _ := filepath.Glob(filepath.Join(os.TempDir(), "sh-interp-*"))
+	defer func() {
+		after, _ := filepath.Glob(filepath.Join(os.TempDir(), "sh-interp-*"))
+		if len(after) > len(fifos) {
+			t.Errorf("FIFOs appeared in the host's temp dir: %v", after)
+		}
+	}()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Run(context.Background(), st, testWS, tt.script, tt.opts)

@@ -134,6 +134,10 @@ func Run(ctx context.Context, store *workspace.Store, ws, script string, opts Op
 	env := map[string]string{"HOME": "/", "PATH": "/bin", "SHELL": "/bin/sh"}
 	maps.Copy(env, opts.Env)
 	env["PWD"] = dir
+	// The interpreter makes process substitution's FIFOs in $TMPDIR on the host; check
+	// refuses it, and a directory that cannot exist makes sure no FIFO is ever made.
+	env["TMPDIR"] = "/proc/isobox-no-fifos"
+
 	pairs := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		pairs = append(pairs, k+"="+env[k])
@@ -308,6 +312,9 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 			return nil, err
 		}
 	}
+	if refused := s.checkRuntime(hc.Dir, args); refused != nil {
+		return refused, nil
+	}
 	switch args[0] {
 	case "type", "hash":
 		// Both look commands up in the host's PATH: answer from ours.
@@ -318,6 +325,49 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 		}
 	}
 	return args, nil
+}
+
+// checkRuntime applies check to the code a command parses at run time: eval's string,
+// trap's action and a sourced file (run as eval of the content that was checked, so it
+// cannot change in between). It returns the command to run instead when refused.
+func (s *session) checkRuntime(dir string, args []string) []string {
+	for len(args) > 1 && (args[0] == "builtin" || args[0] == "command" && !strings.HasPrefix(args[1], "-")) {
+		args = args[1:]
+	}
+	var src string
+	var replace []string
+	switch args[0] {
+	case "eval":
+		src = strings.Join(args[1:], " ")
+	case "trap":
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+			src = args[1]
+		}
+	case "source", ".":
+		if len(args) != 2 {
+			return []string{"isobox-refuse", "2", args[0] + ": only `" + args[0] + " FILE` is supported"}
+		}
+		rc, err := s.openRead(wsPath(dir, args[1]))
+		if err != nil {
+			return []string{"isobox-refuse", "1", args[0] + ": " + args[1] + ": " + plain(err).Error()}
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, MaxScript+1))
+		rc.Close()
+		if err != nil || len(b) > MaxScript {
+			return []string{"isobox-refuse", "1", args[0] + ": " + args[1] + ": not readable, or longer than the script limit"}
+		}
+		src, replace = string(b), []string{"eval", string(b)}
+	default:
+		return nil
+	}
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(src), "")
+	if err == nil {
+		err = s.check(file)
+	}
+	if err != nil && file != nil {
+		return []string{"isobox-refuse", "2", args[0] + ": " + err.Error()}
+	}
+	return replace
 }
 
 // trackPipe counts the pipelines running at once: each pipeline's writer runs on its
