@@ -14,8 +14,10 @@ import (
 	"io"
 	"maps"
 	"path"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,9 @@ const (
 	maxFrames   = 20_000   // Go stack frames of one goroutine: deep shell recursion
 	maxVarBytes = 16 << 20 // bytes of all shell variables
 	maxInMemory = 64 << 20 // input a command holds whole (sort, diff, jq, tac)
+	// maxBraceWords bounds the words all brace expansions of a script (or of one eval)
+	// make together.
+	maxBraceWords = 1 << 16
 )
 
 // Options bound and configure one run. Zero fields take the defaults.
@@ -228,6 +233,7 @@ type session struct {
 // database).
 func (s *session) check(file *syntax.File) error {
 	var err error
+	braceWords := 0
 	syntax.Walk(file, func(n syntax.Node) bool {
 		if err != nil {
 			return false
@@ -245,6 +251,14 @@ func (s *session) check(file *syntax.File) error {
 			if lit, ok := firstLit(n); ok && len(lit) > 1 && lit[0] == '~' && lit[1] != '/' {
 				err = fmt.Errorf("%s: ~user is not supported (only ~ and ~/)", n.Pos())
 			}
+			// Brace expansion materialises every word at once ({1..9999}{1..9999}): bound
+			// the script's total before it runs.
+			w := *n
+			if syntax.SplitBraces(&w) {
+				if braceWords += braceCount(&w); braceWords > maxBraceWords {
+					err = fmt.Errorf("%s: brace expansions would make more than %d words", n.Pos(), maxBraceWords)
+				}
+			}
 		case *syntax.Assign:
 			if n.Value != nil {
 				if lit, ok := firstLit(n.Value); ok && strings.Contains(lit, ":~") && !strings.Contains(lit, ":~/") {
@@ -255,6 +269,51 @@ func (s *session) check(file *syntax.File) error {
 		return true
 	})
 	return err
+}
+
+// braceCount is how many words brace expansion makes of w (its braces split).
+func braceCount(w *syntax.Word) int {
+	n := 1
+	for _, p := range w.Parts {
+		b, ok := p.(*syntax.BraceExp)
+		if !ok {
+			continue
+		}
+		c := 0
+		if b.Sequence {
+			c = seqCount(b.Elems)
+		} else {
+			for _, e := range b.Elems {
+				c += braceCount(e)
+			}
+		}
+		n = min(n*max(c, 1), maxBraceWords+1)
+	}
+	return n
+}
+
+// seqCount is the length of the sequence {x..y[..step]}.
+func seqCount(elems []*syntax.Word) int {
+	if len(elems) < 2 {
+		return 1
+	}
+	lit := func(i int) string { return elems[i].Lit() }
+	lo, err1 := strconv.Atoi(lit(0))
+	hi, err2 := strconv.Atoi(lit(1))
+	if err1 != nil || err2 != nil {
+		if len(lit(0)) == 1 && len(lit(1)) == 1 {
+			lo, hi = int(lit(0)[0]), int(lit(1)[0])
+		} else {
+			return 1
+		}
+	}
+	step := 1
+	if len(elems) > 2 {
+		if st, err := strconv.Atoi(lit(2)); err == nil && st != 0 {
+			step = max(st, -st)
+		}
+	}
+	return min(max(hi-lo, lo-hi)/step+1, maxBraceWords+1)
 }
 
 func firstLit(w *syntax.Word) (string, bool) {
@@ -299,10 +358,10 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 		hc.Env.Each(func(name string, vr expand.Variable) bool {
 			total += len(name) + len(vr.Str)
 			for _, v := range vr.List {
-				total += len(v)
+				total += 16 + len(v) // a string header and its bytes
 			}
 			for k, v := range vr.Map {
-				total += len(k) + len(v)
+				total += 32 + len(k) + len(v)
 			}
 			return total <= maxVarBytes
 		})
@@ -337,6 +396,13 @@ func (s *session) checkRuntime(dir string, args []string) []string {
 	var src string
 	var replace []string
 	switch args[0] {
+	case "printf":
+		// The builtin lacks precisions, "*" and %f; ours is cmdPrintf. Either formats in
+		// memory before writing: a width of 10^9 would be 1 GB.
+		if err := checkPrintf(args[1:]); err != nil {
+			return []string{"isobox-refuse", "2", "printf: " + err.Error()}
+		}
+		return append([]string{"isobox-printf"}, args[1:]...)
 	case "eval":
 		src = strings.Join(args[1:], " ")
 	case "trap":
@@ -368,6 +434,39 @@ func (s *session) checkRuntime(dir string, args []string) []string {
 		return []string{"isobox-refuse", "2", args[0] + ": " + err.Error()}
 	}
 	return replace
+}
+
+// printfDirective finds printf's width and precision.
+var printfDirective = regexp.MustCompile(`%[-+ #0']*(\d+|\*)?(?:\.(\d+|\*)?)?`)
+
+// maxPrintfWidth bounds printf's widths and precisions.
+const maxPrintfWidth = 1 << 20
+
+func checkPrintf(args []string) error {
+	if len(args) >= 2 && args[0] == "-v" {
+		args = args[2:]
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	star := false
+	for _, m := range printfDirective.FindAllStringSubmatch(args[0], -1) {
+		for _, n := range m[1:] {
+			if n == "*" {
+				star = true
+			} else if v, err := strconv.Atoi(n); n != "" && (err != nil || v > maxPrintfWidth) {
+				return fmt.Errorf("a width or precision above %d is not supported", maxPrintfWidth)
+			}
+		}
+	}
+	if star {
+		for _, a := range args[1:] {
+			if v, err := strconv.Atoi(strings.TrimSpace(a)); err == nil && (v > maxPrintfWidth || v < -maxPrintfWidth) {
+				return fmt.Errorf("a width or precision above %d is not supported", maxPrintfWidth)
+			}
+		}
+	}
+	return nil
 }
 
 // trackPipe counts the pipelines running at once: each pipeline's writer runs on its
