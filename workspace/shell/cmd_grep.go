@@ -142,7 +142,8 @@ func cmdGrep(e *env, args []string) int {
 	}
 	after, before = max(after, ctxN), max(before, ctxN)
 	recursive := f.has("r") || f.has("R")
-	if recursive && len(files) == 0 {
+	implicitDot := recursive && len(files) == 0 // grep -r PATTERN: names without "./"
+	if implicitDot {
 		files = []string{"."}
 	}
 	include, exclude := f.values["include"], f.values["exclude"]
@@ -244,7 +245,10 @@ func cmdGrep(e *env, args []string) int {
 					return nil
 				}
 				display := root + "/" + rel
-				if root == "/" {
+				switch {
+				case implicitDot:
+					display = rel
+				case root == "/":
 					display = "/" + rel
 				}
 				if !whole {

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/itchyny/timefmt-go"
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
 )
@@ -888,3 +889,34 @@ func cmdType(e *env, args []string) int {
 }
 
 func isBuiltin(name string) bool { return interp.IsBuiltin(name) }
+
+// cmdDate prints the time: date [-u] [-d @SECONDS] [+FORMAT] (strftime).
+func cmdDate(e *env, args []string) int {
+	f, err := parseFlags(args, "uI", "d")
+	if err != nil {
+		return e.usage("%v", err)
+	}
+	now := time.Now()
+	if d, ok := f.value("d"); ok {
+		sec, err := strconv.ParseInt(strings.TrimPrefix(d, "@"), 10, 64)
+		if err != nil || !strings.HasPrefix(d, "@") {
+			return e.usage("only -d @SECONDS is supported")
+		}
+		now = time.Unix(sec, 0)
+	}
+	if f.has("u") {
+		now = now.UTC()
+	}
+	format := "%a %b %e %H:%M:%S %Z %Y"
+	if f.has("I") {
+		format = "%Y-%m-%d"
+	}
+	for _, a := range f.args {
+		if !strings.HasPrefix(a, "+") {
+			return e.usage("setting the date is not supported")
+		}
+		format = a[1:]
+	}
+	fmt.Fprintln(e.stdout, timefmt.Format(now, format))
+	return 0
+}

@@ -47,7 +47,7 @@ func init() {
 		"sha256sum": cmdSha256sum, "tar": cmdTar, "gzip": cmdGzip, "gunzip": cmdGunzip,
 		"zcat": cmdZcat, "xargs": cmdXargs, "basename": cmdBasename, "dirname": cmdDirname,
 		"seq": cmdSeq, "yes": cmdYes, "tac": cmdTac, "ln": cmdLn, "readlink": cmdReadlink,
-		"stat": cmdStat, "env": cmdEnv, "isobox-type": cmdType, "isobox-refuse": cmdRefuse, "isobox-printf": cmdPrintf, "sleep": cmdSleep,
+		"stat": cmdStat, "env": cmdEnv, "isobox-type": cmdType, "isobox-refuse": cmdRefuse, "isobox-printf": cmdPrintf, "sleep": cmdSleep, "date": cmdDate,
 	}
 }
 

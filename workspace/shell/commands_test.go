@@ -150,6 +150,8 @@ func TestCommands(t *testing.T) {
 		{script: "printf 'old.txt\\nnew.txt\\n' | xargs -I{} head -1 {}", stdout: "one\none\n"},
 		{script: "echo x | xargs bash -c id", stderr: "command not found", code: 127},
 		// misc
+		{script: "date -u -d @0 +%Y-%m-%dT%H:%M:%S", stdout: "1970-01-01T00:00:00\n"},
+		{script: "grep -rn TODO", stdout: "a.txt:2:TODO: one\na.txt:4:TODO two\nsrc/main.go:2:// TODO fix\n"},
 		{script: "pwd; cd src/deep; pwd; cd ../../..; pwd", stdout: "/\n/src/deep\n/\n"},
 		{script: "type grep cd nosuch", stdout: "grep is /bin/grep\ncd is a shell builtin\n", stderr: "nosuch: not found", code: 1},
 		{script: "command -v ls", stdout: "ls is /bin/ls\n"},
