@@ -7,26 +7,26 @@ import (
 
 // fixture is the workspace the command tests start from.
 var fixture = map[string]string{
-	"a.txt":          "hello\nTODO: one\nworld\nTODO two\n",
-	"nums.txt":       "10\n9\n100\n9\n-1\n",
-	"words.txt":      "b\na\nc\na\nb\nb\n",
-	"csv.txt":        "name,age,city\nann,31,oslo\nbob,25,rome\n",
-	"src/main.go":    "package main\n// TODO fix\nfunc main() {}\n",
-	"src/util.go":    "package main\nfunc util() {}\n",
-	"src/deep/x.md":  "# Title\ntodo lower\n",
-	"data.json":      `{"name":"isobox","tags":["a","b"],"n":3}`,
-	"lines.jsonl":    "{\"v\":1}\n{\"v\":2}\n",
-	".hidden":        "secret\n",
-	"old.txt":        "one\ntwo\nthree\nfour\n",
-	"new.txt":        "one\n2\nthree\nfour\nfive\n",
+	"a.txt":         "hello\nTODO: one\nworld\nTODO two\n",
+	"nums.txt":      "10\n9\n100\n9\n-1\n",
+	"words.txt":     "b\na\nc\na\nb\nb\n",
+	"csv.txt":       "name,age,city\nann,31,oslo\nbob,25,rome\n",
+	"src/main.go":   "package main\n// TODO fix\nfunc main() {}\n",
+	"src/util.go":   "package main\nfunc util() {}\n",
+	"src/deep/x.md": "# Title\ntodo lower\n",
+	"data.json":     `{"name":"isobox","tags":["a","b"],"n":3}`,
+	"lines.jsonl":   "{\"v\":1}\n{\"v\":2}\n",
+	".hidden":       "secret\n",
+	"old.txt":       "one\ntwo\nthree\nfour\n",
+	"new.txt":       "one\n2\nthree\nfour\nfive\n",
 }
 
 func TestCommands(t *testing.T) {
 	tests := []struct {
-		script   string
-		stdout   string
-		stderr   string // a substring of stderr
-		code     int
+		script string
+		stdout string
+		stderr string // a substring of stderr
+		code   int
 	}{
 		// ls
 		{script: "ls", stdout: "a.txt\ncsv.txt\ndata.json\nlines.jsonl\nnew.txt\nnums.txt\nold.txt\nsrc\nwords.txt\n"},

@@ -152,7 +152,9 @@ func (f *wsFile) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (f *wsFile) Read([]byte) (int, error) { return 0, fmt.Errorf("%s: not open for reading", f.display) }
+func (f *wsFile) Read([]byte) (int, error) {
+	return 0, fmt.Errorf("%s: not open for reading", f.display)
+}
 
 // start begins a segment: a workspace Write fed by a pipe.
 func (f *wsFile) start() {
