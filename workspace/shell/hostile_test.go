@@ -142,6 +142,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 		{"f(){ f | f; }; f", Options{Timeout: 2 * time.Second}},
 		{"yes | tee big > /dev/null", Options{Timeout: 100 * time.Millisecond}},
 		{"yes", Options{MaxOutput: 1000}},
+		{"yes > big", Options{Timeout: 100 * time.Millisecond}},
+		{"eval 'cat <(echo x)'; source nope; trap 'x &' EXIT", Options{}},
 	}
 	before := runtime.NumGoroutine()
 	for _, s := range scripts {
