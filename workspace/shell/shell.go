@@ -353,6 +353,9 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 	if err := s.trackPipe(hc.Stdout); err != nil {
 		return nil, err
 	}
+	if sb, ok := hc.Stdout.(*strings.Builder); ok && sb.Len() > maxVarBytes {
+		return nil, s.substTooLarge()
+	}
 	{
 		var total int
 		hc.Env.Each(func(name string, vr expand.Variable) bool {
@@ -506,6 +509,9 @@ func (s *session) exec(ctx context.Context, args []string) error {
 		return interp.NewExitStatus(127)
 	}
 	e := &env{s: s, ctx: s.ctx, dir: hc.Dir, stdin: hc.Stdin, stdout: hc.Stdout, stderr: hc.Stderr, vars: hc.Env, name: args[0]}
+	if sb, ok := hc.Stdout.(*strings.Builder); ok {
+		e.stdout = &substWriter{sb: sb, s: s}
+	}
 	if e.stdin == nil {
 		e.stdin = strings.NewReader("")
 	}
@@ -535,6 +541,26 @@ func wsPath(dir, name string) string {
 		name = dir + "/" + name
 	}
 	return path.Clean("/" + name)
+}
+
+// substWriter is a command's stdout inside $(...): the interpreter collects it in
+// memory, so it gets the variables' bound.
+type substWriter struct {
+	sb *strings.Builder
+	s  *session
+}
+
+func (w *substWriter) Write(p []byte) (int, error) {
+	if w.sb.Len()+len(p) > maxVarBytes {
+		return 0, w.s.substTooLarge()
+	}
+	return w.sb.Write(p)
+}
+
+func (s *session) substTooLarge() error {
+	err := isoerr.New(isoerr.MemoryLimitExceeded, "a command substitution $(...) collected more than %d bytes", maxVarBytes)
+	s.stop(err)
+	return err
 }
 
 // outLimit is the output budget stdout and stderr share.
