@@ -111,8 +111,10 @@ func cmdLs(e *env, args []string) int {
 			fmt.Fprintf(w, "total %d\n", total)
 		}
 		if f.has("a") && !f.has("A") {
-			entry(workspace.Info{Type: workspace.Dir}, ".")
-			entry(workspace.Info{Type: workspace.Dir}, "..")
+			self, _ := e.stat(n)
+			parent, _ := e.stat(n + "/..")
+			entry(self, ".")
+			entry(parent, "..")
 		}
 		for _, in := range list {
 			entry(in, in.Name)
