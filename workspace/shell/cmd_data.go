@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/itchyny/gojq"
@@ -653,7 +654,7 @@ func cmdXargs(e *env, args []string) int {
 	default:
 		items = strings.Fields(string(b))
 	}
-	items = slicesDeleteEmpty(items, hasI || f.has("0"))
+	items = slices.DeleteFunc(items, func(it string) bool { return it == "" }) // blank lines are no arguments
 	n, err := f.int("n", 0)
 	if err != nil || n < 0 {
 		return e.usage("invalid -n")
@@ -719,14 +720,4 @@ func cmdXargs(e *env, args []string) int {
 		}
 	}
 	return status
-}
-
-func slicesDeleteEmpty(items []string, keepEmpty bool) []string {
-	out := items[:0]
-	for _, it := range items {
-		if it != "" || keepEmpty && false {
-			out = append(out, it)
-		}
-	}
-	return out
 }
