@@ -41,6 +41,8 @@ var fsOps = []hostOp{
 	fsOp("glob", `"pattern":string`, "JSON [FileInfo...]", "Entries matching a glob (\"**\" spans directories)."),
 	fsOp("symlink", `"target":string,"path":string`, "null", "Creates a symlink; its target must stay inside the workspace."),
 	fsOp("readlink", `"path":string`, "JSON string", "A symlink's target."),
+	fsOp("exec", `"command":string,"cwd"?:string,"env"?:object,"timeoutMs"?:number,"maxOutput"?:number`, `JSON {"stdout":string,"stderr":string,"exitCode":number}`,
+		"Runs a shell script over the workspace (package workspace/shell; also wall_time_exceeded, cpu_limit_exceeded, output_limit_exceeded)."),
 }
 
 // startFS runs one filesystem operation of a binding (SandboxConfig.FS) for the guest,

@@ -26,6 +26,7 @@ import (
 	"github.com/isobox/isobox/images"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/workspace"
+	"github.com/isobox/isobox/workspace/shell"
 )
 
 // Config configures a Loader. Zero fields take the defaults named.
@@ -440,7 +441,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
 		}
-		cfg.FS = l.cfg.Workspaces.Bindings(p.code.Bindings)
+		cfg.FS = shell.Bindings(l.cfg.Workspaces, p.code.Bindings)
 		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
 	}
 	if id != "" && l.cfg.Images != nil {

@@ -148,6 +148,11 @@
 //     A symlink's target. Rejects with Error "code: message" (isoerr codes: not_found,
 //     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
 //     read_only). Needs SandboxConfig.FS.
+//   - "fs_exec": JSON {"binding":string,"command":string,"cwd"?:string,"env"?:object,"timeoutMs"?:number,"maxOutput"?:number} -> JSON {"stdout":string,"stderr":string,"exitCode":number}.
+//     Runs a shell script over the workspace (package workspace/shell; also
+//     wall_time_exceeded, cpu_limit_exceeded, output_limit_exceeded). Rejects with Error
+//     "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
 //
 // ---- end of the generated text ----
 //

@@ -105,6 +105,15 @@ const makeFSBinding = (() => {
       async readlink(p) {
         return run(host.startOp("fs_readlink", { binding, path: path(p) }));
       },
+      async exec(command, options) {
+        if (typeof command !== "string") throw new TypeError("exec: the command must be a string");
+        const o = options || {};
+        return run(host.startOp("fs_exec", {
+          binding, command, cwd: optString(o, "cwd"), env: o.env,
+          timeoutMs: typeof o.timeoutMs === "number" ? o.timeoutMs : undefined,
+          maxOutput: typeof o.maxOutput === "number" ? o.maxOutput : undefined,
+        }));
+      },
     };
     return Object.freeze(fs);
   };
