@@ -18,17 +18,17 @@ import (
 )
 
 // pyServer is a real HTTP server on 127.0.0.1 for the Python sandboxes' fetches: /json
-// answers JSON and a header, /echo the request, /slow waits until ?release is called or
-// the client gives up (counting the requests that overlapped), /hang never answers.
+// answers JSON and a header, /echo the request, /slow waits for a second request to be in
+// flight at once, /hang never answers (/hanging counts those whose client is still there).
 type pyServer struct {
 	*httptest.Server
 	inFlight, maxInFlight atomic.Int32
-	release               chan struct{}
+	hanging               atomic.Int32 // /hang requests not yet given up by their client
 }
 
 func newPyServer(t *testing.T) *pyServer {
 	t.Helper()
-	s := &pyServer{release: make(chan struct{})}
+	s := &pyServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/json":
@@ -62,7 +62,11 @@ func newPyServer(t *testing.T) *pyServer {
 			}
 			fmt.Fprint(w, "together "+r.URL.RawQuery)
 		case "/hang":
+			s.hanging.Add(1)
+			defer s.hanging.Add(-1)
 			<-r.Context().Done()
+		case "/hanging":
+			fmt.Fprint(w, s.hanging.Load())
 		}
 	}))
 	t.Cleanup(s.Close)
@@ -197,21 +201,27 @@ while True:
 	})
 }
 
-// A cancelled task drops its fetch on the host (op_cancel), and the snippet carries on.
+// A cancelled task drops its fetch on the host (op_cancel: the request is abandoned while
+// the invocation still runs), and the snippet carries on.
 func TestPythonFetchCancelledTask(t *testing.T) {
 	srv := newPyServer(t)
-	res, err := pyEvalWith(t, engine.SandboxConfig{Outbound: http.DefaultTransport}, engine.Limits{Wall: 20 * time.Second}, `import asyncio
+	res, err := pyEvalWith(t, engine.SandboxConfig{Outbound: http.DefaultTransport}, engine.Limits{Wall: 20 * time.Second, SubRequests: 1000}, `import asyncio
 from workers import fetch
 try:
     await asyncio.wait_for(fetch("`+srv.URL+`/hang"), 0.1)
     r = "answered"
 except TimeoutError:
     r = "timed out"
-[r, (await fetch("`+srv.URL+`/json")).status]`)
+for _ in range(200):  # the server sees the abandoned request end (up to 10 s)
+    still = await (await fetch("`+srv.URL+`/hanging")).text()
+    if still == "0":
+        break
+    await asyncio.sleep(0.05)
+[r, still, (await fetch("`+srv.URL+`/json")).status]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(res.Value) != `["timed out",201]` {
+	if string(res.Value) != `["timed out","0",201]` {
 		t.Fatalf("got %s", res.Value)
 	}
 }
