@@ -5,7 +5,8 @@ Every module of LIB that can work in a WASI sandbox is compiled to .pyc (optimiz
 and stored, with no sources, in OUT.zip with fixed dates and sorted names: the same inputs
 give the same bytes. The interpreter imports from it with zipimport (module_search_paths is
 the zip). The build's _sysconfigdata module (from WASI_BUILD) is added, with the build
-directory's path replaced by /build: sysconfig needs it.
+directory's path replaced by /build and the recipe's (this folder, named in the compiler
+flags) by /isobox, so that the zip does not depend on where the repository is checked out.
 
 Left out: tests, GUI and terminal toolkits, build and packaging tools, and the modules whose
 C half does not exist on WASI (multiprocessing, ctypes, curses, dbm, sqlite3, venv, ...).
@@ -48,7 +49,9 @@ def main(lib, wasi_build, out):
         rel = rel.replace(os.sep, "/")
         with open(path, "rb") as f:
             source = f.read()
-        if path.startswith(wasi_build):  # _sysconfigdata names the build directory
+        if path.startswith(wasi_build):  # _sysconfigdata names the build and recipe directories
+            here = os.path.dirname(os.path.abspath(__file__))
+            source = source.replace(here.encode(), b"/isobox")
             source = source.replace(os.path.dirname(os.path.abspath(wasi_build)).encode(), b"/build")
         entries[rel[:-3] + ".pyc"] = pyc(source, rel)
     tmp = out + ".tmp"
