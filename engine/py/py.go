@@ -6,7 +6,9 @@
 package py
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"strings"
 )
@@ -47,13 +49,13 @@ func Checksum(name string) string {
 	return ""
 }
 
-// BuildID identifies this build of the module and its standard library: the first 16 hex
-// digits of the module's SHA-256. Anything derived from them (snapshots, caches) is keyed
-// by it.
-func BuildID() string {
-	s := Checksum("python.wasm")
-	if len(s) > 16 {
-		s = s[:16]
-	}
-	return s
+// BuildID identifies this build of the module and its standard library: 16 hex digits of
+// the SHA-256 of both checksums. Anything derived from them (snapshots, caches) is keyed
+// by it: an image holds zipimport's index of the zip (file offsets), so a new zip with the
+// same module must not reuse it.
+func BuildID() string { return buildID(Checksum("python.wasm"), Checksum(StdlibName)) }
+
+func buildID(wasmSum, stdlibSum string) string {
+	s := sha256.Sum256([]byte(wasmSum + " " + stdlibSum))
+	return hex.EncodeToString(s[:8])
 }

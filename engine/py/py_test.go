@@ -31,6 +31,15 @@ func TestArtifactsMatchChecksums(t *testing.T) {
 	}
 }
 
+// A new standard library zip with the same module is a new build: an image made with the
+// old zip holds zipimport's offsets into it ("bad local file header" with the new one).
+func TestBuildIDCoversTheStdlib(t *testing.T) {
+	w, z := Checksum("python.wasm"), Checksum(StdlibName)
+	if BuildID() != buildID(w, z) || buildID(w, z) == buildID(w, z[1:]+"0") || buildID(w, z) == buildID(w[1:]+"0", z) {
+		t.Fatalf("BuildID does not depend on both checksums")
+	}
+}
+
 // The sandbox's file system holds the standard library and nothing else.
 func TestStdlibFSHoldsOnlyTheZip(t *testing.T) {
 	entries, err := fs.ReadDir(Stdlib(), ".")
