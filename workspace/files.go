@@ -709,22 +709,9 @@ func (s *Store) Glob(ctx context.Context, ws, pattern string) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(pat, "/")[1:]
-	if strings.Count(pat, "**") > 4 {
-		return nil, isoerr.New(isoerr.InvalidRequest, "glob pattern %q has more than 4 \"**\"", pattern)
-	}
-	for _, p := range parts {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, isoerr.New(isoerr.InvalidRequest, "bad glob pattern %q: %v", pattern, err)
-		}
-	}
-	// Scan only under the pattern's literal prefix.
-	prefix := "/"
-	for i, p := range parts {
-		if i == len(parts)-1 || strings.ContainsAny(p, `*?[\`) {
-			break
-		}
-		prefix = path.Join(prefix, p)
+	parts, prefix, err := globParts(pattern, pat)
+	if err != nil {
+		return nil, err
 	}
 	lo, hi := under(prefix)
 	all, err := s.list(ctx, s.db, `SELECT `+nodeCols+` FROM nodes WHERE ws = ? AND path >= ? AND path < ? AND path != ? ORDER BY path`, ws, lo, hi, prefix)
