@@ -84,9 +84,10 @@ func marshalJSON(v any) ([]byte, error) {
 }
 
 // UpdateJSON applies u to the JSON file p and writes it back (indented by two spaces, keys
-// in their order), in one transaction: with opts.IfMatch, it fails instead of overwriting
-// a change made since that etag. A missing file is taken as null (set and merge create
-// it).
+// in their order) atomically: the write lands only over the version the change was made
+// to (another writer in between makes it start over), and with opts.IfMatch it fails
+// instead of overwriting a change made since that etag. A missing file is taken as null
+// (set and merge create it).
 //
 //	info, err := ws.UpdateJSON(ctx, "proj", "package.json",
 //		workspace.JSONUpdate{Op: "set", Path: "scripts.test", Value: json.RawMessage(`"vitest"`)},
