@@ -97,7 +97,8 @@ func marshalJSON(v any) ([]byte, error) {
 //
 // invalid_request for a bad path, op or value, a file that is not JSON, or a path through
 // something that is not an object or array; not_found when delete finds nothing;
-// precondition_failed, quota_exceeded, file_too_large as Write.
+// precondition_failed, quota_exceeded, file_too_large as Write; conflict when p is not a
+// file or other writers changed it three times while the update was made.
 func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts WriteOptions) (Info, error) {
 	segs, err := parseJSONPath(u.Path)
 	if err != nil {
