@@ -23,10 +23,11 @@ import (
 // JavaScript. A namespace can also be imported (`from codemode import search_web`) unless
 // it has the name of a module the sandbox already has.
 
-// pyToolHelper is the engine's Python prelude function that calls SandboxConfig.Tools:
-// `await _isobox_tool(name, args)` with args a JSON-able value, the tool's decoded result
-// back, an exception with the tool's error message when it fails.
-const pyToolHelper = "_isobox_tool"
+// pyToolHelper is the engine's Python function that calls SandboxConfig.Tools (the
+// sandbox's `isobox` module): `await isobox.tool(name, args)` with args a JSON-able value,
+// the tool's decoded result back, an exception with the tool's error message when it
+// fails. The prelude takes it before the model's code runs, which cannot replace it then.
+const pyToolHelper = `__import__("isobox").tool`
 
 // pyPreludeFile is the file name of the prelude's code in tracebacks.
 const pyPreludeFile = "<codemode>"

@@ -98,6 +98,11 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
+		note, err := codemode.PythonNote(providers...)
+		if err != nil {
+			return nil, fmt.Errorf("mcpserver: %w", err)
+		}
+		desc += note
 		mcp.AddTool(s.srv, &mcp.Tool{
 			Name:         ToolExecute,
 			Title:        "Call tools from code (Code Mode)",
@@ -144,7 +149,7 @@ func (s *Server) HTTPHandler() http.Handler {
 func InputSchema() json.RawMessage {
 	return json.RawMessage(`{"type":"object","properties":{` +
 		`"code":{"type":"string","description":"the code to run"},` +
-		`"language":{"type":"string","description":"the code's language: \"javascript\" (the default; TypeScript too) or \"python\" (run_code only)"}},` +
+		`"language":{"type":"string","description":"the code's language: \"javascript\" (the default; TypeScript too) or \"python\""}},` +
 		`"required":["code"]}`)
 }
 
@@ -171,7 +176,7 @@ func OutputSchema(calls bool) json.RawMessage {
 // CodeInput is the input of run_code and execute.
 type CodeInput struct {
 	Code string `json:"code" jsonschema:"the code to run"`
-	// Language is "javascript" ("" too) or "python" (run_code only).
+	// Language is "javascript" ("" too) or "python".
 	Language string `json:"language,omitempty" jsonschema:"javascript or python"`
 }
 
@@ -241,17 +246,15 @@ func (s *Server) runPython(ctx context.Context, code string) codemode.Result {
 }
 
 func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
-	switch lang, err := api.CheckLanguage(in.Language); {
-	case err != nil:
+	lang, err := api.CheckLanguage(in.Language)
+	if err != nil {
 		return output(codemode.Result{Error: isoerr.As(err)}, true)
-	case lang == api.LanguagePython:
-		return output(codemode.Result{Error: isoerr.New(isoerr.NotImplemented, "execute runs JavaScript only for now: Python cannot call the tools yet")}, true)
 	}
 	providers, err := s.cfg.Connectors.Select(nil)
 	if err != nil {
 		return nil, RunOutput{}, err
 	}
-	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules()})
+	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules(), Language: lang})
 	return output(res, true)
 }
 

@@ -128,3 +128,37 @@ func TestClientPython(t *testing.T) {
 	}
 	ts.evalWant(t, "cp", "import sys\nsys.version_info[:2]", "[3,13]")
 }
+
+// POST /v1/codemode/execute with "language": "python" runs Python against the connectors'
+// tools, in process and with the sandbox in a worker process (its tool calls come back to
+// the server): keyword arguments, asyncio.gather, a tool's error as an exception.
+func TestCodemodePythonOverHTTP(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			cfg := mode.cfg
+			cfg.Codemode = testConnectors(t)
+			ts := start(t, cfg)
+			status, a, raw := postCodemode(t, ts, testKey, map[string]any{"language": "python",
+				"code": "import asyncio\np = await weather.forecast(city='Paris')\n" +
+					"rest = await asyncio.gather(*(weather.forecast(city=c) for c in ['Oslo', 'Lima']))\n" +
+					"await units.toF(c=p['temp'] + sum(f['temp'] for f in rest))"})
+			if status != 200 || string(a.Result) != "118.4" || len(a.Calls) != 4 {
+				t.Fatalf("%d %s", status, raw)
+			}
+			status, a, raw = postCodemode(t, ts, testKey, map[string]any{"language": "python", "code": "await weather.forecast(city='Atlantis')"})
+			if status != 422 || a.Error == nil || a.Error.Code != "worker_exception" || !strings.Contains(a.Error.Message, "unknown city Atlantis") {
+				t.Fatalf("tool error: %d %s", status, raw)
+			}
+			status, a, raw = postCodemode(t, ts, testKey, map[string]any{"language": "python", "code": "while True: pass", "limits": map[string]int{"cpuMs": 100}})
+			if status != 422 || a.Error == nil || a.Error.Code != "cpu_limit_exceeded" {
+				t.Fatalf("loop: %d %s", status, raw)
+			}
+			if status, _, raw := postCodemode(t, ts, testKey, map[string]any{"language": "ruby", "code": "1"}); status != 400 || !strings.Contains(raw, "ruby") {
+				t.Fatalf("unknown language: %d %s", status, raw)
+			}
+		})
+	}
+}
