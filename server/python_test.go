@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
 )
 
 // runAnswer is the answer of POST /v1/run with code, as a client reads it.
@@ -161,4 +164,119 @@ func TestCodemodePythonOverHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pyWorkerCode is a stored Python worker: fetch (reading the request and env) and RPC
+// methods, with a helper module.
+func pyWorkerCode() api.WorkerCode {
+	return api.WorkerCode{MainModule: "main.py", Env: map[string]any{"TAG": "t1"}, Modules: map[string]api.Module{
+		"main.py": {Content: []byte(`from workers import Response, WorkerEntrypoint
+import util
+
+calls = 0
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        global calls
+        calls += 1
+        print("handling", request.method)
+        body = await request.text() if request.method not in ("GET", "HEAD") else ""
+        return Response.json({"url": request.url, "method": request.method, "body": body,
+                              "tag": self.env.TAG, "calls": calls, "auth": request.headers.get("authorization")})
+
+    async def add(self, a, b):
+        return util.add(a, b)
+
+    async def boom(self):
+        raise TypeError("kaput")
+
+    async def spin(self):
+        while True:
+            pass
+`)},
+		"util.py": {Content: []byte("def add(a, b):\n    return a + b\n")},
+	}}
+}
+
+// PUT /v1/workers/{id} stores a Python worker and /fetch, /call and /http invoke it, in
+// process and in sandbox processes, with the same outcomes, statuses and typed errors as
+// a JavaScript worker's; JavaScript beside Python is refused when it is stored.
+func TestPythonWorkersOverHTTP(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			ts := start(t, mode.cfg)
+			if _, err := ts.c.PutWorker(ctx, "py", pyWorkerCode()); err != nil {
+				t.Fatal(err)
+			}
+			out, err := ts.c.Fetch(ctx, "py", client.FetchRequest{Method: "POST", URL: "https://example.com/p?x=1",
+				Headers: map[string]string{"Authorization": "mine"}, Body: "hi ✓"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body map[string]any
+			json.Unmarshal([]byte(*out.Body), &body)
+			if !out.OK || out.Status != 200 || out.Headers["content-type"] != "application/json" || body["url"] != "https://example.com/p?x=1" ||
+				body["body"] != "hi ✓" || body["tag"] != "t1" || body["auth"] != "mine" || body["calls"] != float64(1) ||
+				len(out.Logs) != 1 || out.Logs[0].Message != "handling POST" {
+				t.Fatalf("fetch: %+v %s", out, *out.Body)
+			}
+			out, err = ts.c.Call(ctx, "py", "add", 2, 40)
+			if err != nil || string(out.Result) != "42" || out.Cold {
+				t.Fatalf("call: %+v %v", out, err)
+			}
+			resp, err := ts.c.Forward(ctx, "py", "GET", "/a/b?c=d", nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			json.Unmarshal(b, &body)
+			if resp.StatusCode != 200 || !strings.HasSuffix(body["url"].(string), "/a/b?c=d") || body["calls"] != float64(2) {
+				t.Fatalf("forward: %d %s", resp.StatusCode, b)
+			}
+			r := ts.raw(t, "POST", "/v1/workers/py/call/boom", nil, nil)
+			var o loader.Outcome
+			json.Unmarshal(r.body, &o)
+			if r.status != 422 || o.OK || o.Error.Code != isoerr.WorkerException || o.Error.Message != "TypeError: kaput" {
+				t.Fatalf("exception: %d %s", r.status, r.body)
+			}
+			_, err = ts.c.Call(ctx, "py", "spin")
+			wantCode(t, err, isoerr.CPULimitExceeded)
+			if out, err = ts.c.Call(ctx, "py", "nope"); err == nil {
+				t.Fatalf("a method the worker lacks: %+v", out)
+			}
+			wantCode(t, err, isoerr.MethodNotFound)
+
+			mixed := pyWorkerCode()
+			mixed.Modules["lib.js"] = api.JS("export const x = 1")
+			r = ts.raw(t, "PUT", "/v1/workers/mixed", mustMarshal(t, mixed), nil)
+			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.Contains(r.err.Message, "one language") {
+				t.Fatalf("mixed languages: %d %s", r.status, r.body)
+			}
+			// New code under the id drops the warm Python sandbox.
+			next := pyWorkerCode()
+			next.Env = map[string]any{"TAG": "t2"}
+			if _, err := ts.c.PutWorker(ctx, "py", next); err != nil {
+				t.Fatal(err)
+			}
+			out, err = ts.c.Fetch(ctx, "py", client.FetchRequest{})
+			json.Unmarshal([]byte(*out.Body), &body)
+			if err != nil || body["tag"] != "t2" || body["calls"] != float64(1) {
+				t.Fatalf("after PUT: %+v %v", out, err)
+			}
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
