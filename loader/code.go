@@ -264,8 +264,3 @@ func checkOneLanguage(main string, mods engine.ModuleMap) error {
 	return nil
 }
 
-// IsPython reports whether the code is a Python worker: its main module is .py.
-func (c *WorkerCode) IsPython() bool {
-	m, ok := c.Modules[c.MainModule]
-	return ok && (m.Type == engine.ModulePy || (m.Type == "" && strings.HasSuffix(c.MainModule, ".py")))
-}

@@ -179,6 +179,9 @@ type prepared struct {
 	hash   string // identifies code, env, memory limit and tenant
 }
 
+// python reports a Python worker: its main module is .py.
+func (p *prepared) python() bool { return p.mods[p.code.MainModule].Type == engine.ModulePy }
+
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
 func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {

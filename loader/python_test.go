@@ -192,3 +192,24 @@ func TestPythonWorkerTrim(t *testing.T) {
 		t.Fatalf("after trim: %q", b)
 	}
 }
+
+// Compile (what the server runs before it stores a worker) checks a Python worker with
+// CPython's compiler: a syntax error in any module is invalid_worker_code naming the file,
+// line and column, and nothing of the code runs.
+func TestPythonCompileCheck(t *testing.T) {
+	ctx := context.Background()
+	l := newLoader(t, loader.Config{})
+	if err := l.Compile(ctx, pyCode(pyCounter)); err != nil {
+		t.Fatalf("good code: %v", err)
+	}
+	runs := pyCode("raise SystemExit('ran')\n")
+	if err := l.Compile(ctx, runs); err != nil {
+		t.Fatalf("code that raises when run is still code that compiles: %v", err)
+	}
+	bad := pyCode(pyCounter)
+	bad.Modules["util.py"] = loader.Module{Content: []byte("def label(n):\n    return (n\n")}
+	err := l.Compile(ctx, bad)
+	if e := isoerr.As(err); e.Code != isoerr.InvalidWorkerCode || !strings.HasPrefix(e.Message, "util.py:2:") || !strings.Contains(e.Message, "SyntaxError") {
+		t.Fatalf("syntax error: %v", err)
+	}
+}
