@@ -263,4 +263,3 @@ func checkOneLanguage(main string, mods engine.ModuleMap) error {
 	}
 	return nil
 }
-
