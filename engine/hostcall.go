@@ -74,6 +74,11 @@ var hostOps = []hostOp{
 		doc: "Starts asynchronous operation id of one of the kinds below; its outcome arrives as an \"op\" message " +
 			`{"type":"op","id":n,"ok":bool,"value":any,"error":{"name","message"}}. A payload it refuses throws at once.`,
 		sync: (*Sandbox).opStart},
+	{name: "op_wait", in: `JSON {"timeoutMs":n} (negative: no timeout)`, out: `JSON {"id":n,"ok":bool,"value":any,"error":{"name","message"}} or empty`,
+		doc: "Python's event loop: blocks until an asynchronous operation of the invocation completes and answers its outcome " +
+			"(as the \"op\" message), or answers empty when timeoutMs passes. At the wall-time deadline or cancellation the guest " +
+			"stops; with nothing pending and no timeout the invocation ends with no_response. Time blocked is not CPU time.",
+		sync: (*Sandbox).opWait},
 	{name: "op_cancel", in: `JSON {"id":n}`, out: "empty",
 		doc: "Drops asynchronous operation id (AbortSignal): its context is canceled and its outcome never delivered.", sync: (*Sandbox).opCancel},
 	{name: "body_end", in: `JSON {"handle":n,"error"?:string}`, out: "empty",

@@ -19,6 +19,7 @@ const (
 	docBegin  = "// ---- generated from engine.hostOps and engine.asyncOps ----\n"
 	docEnd    = "// ---- end of the generated text ----\n"
 	glueFile  = "js/build/glue.c"
+	prelude   = "py/prelude.py"
 	jsSources = "../runtime/js/*.js"
 )
 
@@ -63,10 +64,14 @@ var (
 	jsSyncCall  = regexp.MustCompile(`\b(?:host\.call|host\.bytes|rawCall|rawBytes|hostCall)\(\s*([^,)]*)`)
 	jsAsyncCall = regexp.MustCompile(`\bhost\.startOp\(\s*([^,)]*)`)
 	cHostCall   = regexp.MustCompile(`\bcall_host\("([^"]*)",\s*(\d+),`)
+	// the Python prelude's _host("x", ...), _op("x", ...) and _op("fs_" + name, ...)
+	pySyncCall  = regexp.MustCompile(`\b_host\(\s*"([^"]*)"`)
+	pyAsyncCall = regexp.MustCompile(`\b_op\(\s*"([^"]*)"(\s*\+)?`)
 	literal     = regexp.MustCompile("^(?:\"([^\"\\\\]*)\"|`([^`$]*)(\\$\\{)?[^`]*`)$")
 )
 
-// callSites finds every host call of the runtime's JS and of the glue.
+// callSites finds every host call of the runtime's JS, of the glue and of the Python
+// prelude.
 func callSites(t *testing.T) []callSite {
 	files, err := filepath.Glob(jsSources)
 	if err != nil || len(files) == 0 {
@@ -110,6 +115,19 @@ func callSites(t *testing.T) []callSite {
 		}
 		sites = append(sites, callSite{op: m[1], where: "glue.c"})
 	}
+	py, err := os.ReadFile(prelude)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ln, line := range strings.Split(string(py), "\n") {
+		where := "prelude.py:" + strconv.Itoa(ln+1)
+		for _, m := range pySyncCall.FindAllStringSubmatch(line, -1) {
+			sites = append(sites, callSite{op: m[1], where: where})
+		}
+		for _, m := range pyAsyncCall.FindAllStringSubmatch(line, -1) {
+			sites = append(sites, callSite{op: m[1], prefix: m[2] != "", async: true, where: where})
+		}
+	}
 	return sites
 }
 
@@ -143,7 +161,7 @@ func TestHostCallSites(t *testing.T) {
 	for _, table := range [][]hostOp{hostOps, asyncOps} {
 		for _, o := range table {
 			if !used[o.name] {
-				t.Errorf("host operation %q is in the table but nothing in runtime/js or glue.c calls it", o.name)
+				t.Errorf("host operation %q is in the table but nothing in runtime/js, glue.c or prelude.py calls it", o.name)
 			}
 			if o.in == "" || o.out == "" || o.doc == "" {
 				t.Errorf("host operation %q is not fully documented (in, out, doc)", o.name)

@@ -22,7 +22,7 @@ const (
 	ModuleData ModuleType = "data" // bytes, as an ArrayBuffer default export
 	ModuleJSON ModuleType = "json" // a JSON value, as the default export
 	ModuleWasm ModuleType = "wasm" // not supported yet
-	ModulePy   ModuleType = "py"   // not supported yet
+	ModulePy   ModuleType = "py"   // Python; a Python worker's modules (SandboxConfig.Python)
 )
 
 // Module is one entry of a module map.
@@ -66,7 +66,7 @@ func (m ModuleMap) Validate(main string) error {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q is not in modules (have: %s)", main, m.names())
 	}
 	if mod.Type == ModulePy {
-		return isoerr.New(isoerr.NotImplemented, "mainModule %q: Python workers are not implemented yet (Python snippets run with isobox eval --lang python)", main)
+		return m.validatePython(main)
 	}
 	if mod.Type != ModuleJS && mod.Type != ModuleCJS {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q must be a js or cjs module, not %s", main, mod.Type)

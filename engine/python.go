@@ -191,14 +191,15 @@ func randomSeed() uint32 {
 	}
 }
 
-// NewPythonSandbox makes a Python sandbox with the interpreter ready (the common standard
-// library imported). cfg.Memory is its memory limit; a Python sandbox has no network, no
-// tools and no worker modules yet, and cfg.Modules must be empty.
+// NewPythonSandbox makes a Python sandbox for snippets (Eval) with the interpreter ready
+// (the common standard library imported). cfg.Memory is its memory limit; cfg.Outbound,
+// Tools and FS reach the snippets as in JavaScript (workers.fetch, isobox.tools). A Python
+// worker's sandbox (modules, Load, Fetch, Call) is NewSandbox with cfg.Python.
 //
 // # Errors
 //
-// invalid_request for a bad memory limit, memory_limit_exceeded when the interpreter does
-// not fit in it, not_implemented for worker modules.
+// invalid_request for a bad memory limit or for cfg.Modules, memory_limit_exceeded when the
+// interpreter does not fit in it.
 func (e *Engine) NewPythonSandbox(ctx context.Context, cfg SandboxConfig) (*PythonSandbox, error) {
 	if cfg.Memory == 0 {
 		cfg.Memory = DefaultLimits().Memory
@@ -207,8 +208,18 @@ func (e *Engine) NewPythonSandbox(ctx context.Context, cfg SandboxConfig) (*Pyth
 		return nil, err
 	}
 	if len(cfg.Modules) > 0 {
-		return nil, isoerr.New(isoerr.NotImplemented, "Python workers (modules with a fetch handler or RPC methods) are not implemented yet: only snippets (Eval) run in Python")
+		return nil, isoerr.New(isoerr.InvalidRequest, "a PythonSandbox runs snippets: make a Python worker's sandbox with NewSandbox and SandboxConfig.Python")
 	}
+	cfg.Python = true
+	sb, err := e.newPython(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &PythonSandbox{sb: sb}, nil
+}
+
+// newPython makes a Python sandbox (cfg.Python; cfg.Memory set and valid).
+func (e *Engine) newPython(ctx context.Context, cfg SandboxConfig) (*Sandbox, error) {
 	if err := e.preparePython(ctx); err != nil {
 		return nil, err
 	}
@@ -224,7 +235,7 @@ func (e *Engine) NewPythonSandbox(ctx context.Context, cfg SandboxConfig) (*Pyth
 	}
 	sb.cfg = cfg
 	e.pythonDeadStack(sb)
-	return &PythonSandbox{sb: sb}, nil
+	return sb, nil
 }
 
 // pythonDeadStack finds, once, the part of Python's stack that holds nothing between calls:
@@ -342,7 +353,12 @@ func (sb *Sandbox) sleep(ns int64) {
 		t.Stop()
 		inv.stop(canceledError(inv))
 	}
-	inv.cpu -= time.Since(start)
+	// With a thread clock the time slept never counted; without one the slice is measured
+	// in wall time, so take it out (taking it out of a thread-clock count would credit the
+	// guest CPU time it can then spend past its limit).
+	if !inv.threadOK {
+		inv.cpu -= time.Since(start)
+	}
 }
 
 // Eval runs a Python snippet: statements, then the value of the last expression (if the
@@ -359,7 +375,11 @@ func (sb *Sandbox) sleep(ns int64) {
 // (cpu_limit_exceeded, wall_time_exceeded, memory_limit_exceeded, output_limit_exceeded,
 // canceled), which no except clause in the snippet can stop.
 func (p *PythonSandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, error) {
-	sb := p.sb
+	return p.sb.pythonEval(ctx, lim, code)
+}
+
+// pythonEval is PythonSandbox.Eval (and Sandbox.Eval of a Python sandbox).
+func (sb *Sandbox) pythonEval(ctx context.Context, lim Limits, code string) (*Result, error) {
 	res := &Result{}
 	if sb.broken != nil {
 		return res, sb.broken
@@ -410,7 +430,7 @@ func (sb *Sandbox) pythonRun(code string) (json.RawMessage, error) {
 		sb.inv.sig.answer = errorFromJSON(isoerr.InvalidWorkerCode, sb.lastError())
 		return nil, sb.fail()
 	default:
-		return nil, sb.guestException()
+		return nil, sb.pythonException()
 	}
 	out, err1 := sb.call(opOutPtr, 0, 0, 0)
 	n, err2 := sb.call(opOutLen, 0, 0, 0)
@@ -456,11 +476,8 @@ func (p *PythonSandbox) Snapshot() (*Image, error) { return p.sb.Snapshot() }
 //
 // As Snapshot.
 func (p *PythonSandbox) Fork(ctx context.Context) (*PythonSandbox, error) {
-	child, err := p.sb.Fork(ctx)
+	child, err := p.sb.Fork(ctx) // reseeds the child's random module
 	if err != nil {
-		return nil, err
-	}
-	if err := child.pythonReseed(ctx); err != nil {
 		return nil, err
 	}
 	return &PythonSandbox{sb: child}, nil
@@ -474,11 +491,21 @@ func (p *PythonSandbox) Fork(ctx context.Context) (*PythonSandbox, error) {
 // invalid_request for a JavaScript image or one of another Python base image,
 // memory_limit_exceeded when cfg.Memory is smaller than the image.
 func (e *Engine) RestorePython(ctx context.Context, img *Image, cfg SandboxConfig) (*PythonSandbox, error) {
+	if len(cfg.Modules) > 0 {
+		return nil, isoerr.New(isoerr.InvalidRequest, "a PythonSandbox runs snippets: restore a Python worker's image with Restore and SandboxConfig.Python")
+	}
+	cfg.Python = true
+	sb, err := e.restorePython(ctx, img, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &PythonSandbox{sb: sb}, nil
+}
+
+// restorePython is RestorePython and Restore of a Python image (cfg.Python).
+func (e *Engine) restorePython(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
 	if !img.python {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a JavaScript sandbox, not a Python one")
-	}
-	if len(cfg.Modules) > 0 {
-		return nil, isoerr.New(isoerr.NotImplemented, "Python workers (modules with a fetch handler or RPC methods) are not implemented yet: only snippets (Eval) run in Python")
 	}
 	if err := e.preparePython(ctx); err != nil {
 		return nil, err
@@ -491,10 +518,11 @@ func (e *Engine) RestorePython(ctx context.Context, img *Image, cfg SandboxConfi
 		return nil, err
 	}
 	sb.cfg = cfg
+	sb.loaded = img.loaded
 	if err := sb.pythonReseed(ctx); err != nil {
 		return nil, err
 	}
-	return &PythonSandbox{sb: sb}, nil
+	return sb, nil
 }
 
 // pythonReseed reseeds the random module of a sandbox whose memory was copied from another

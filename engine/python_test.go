@@ -275,11 +275,12 @@ func TestPythonReseeded(t *testing.T) {
 	}
 }
 
-func TestPythonNotImplemented(t *testing.T) {
+// A PythonSandbox runs snippets; a worker's modules go to NewSandbox with cfg.Python.
+func TestPythonSandboxRefusesModules(t *testing.T) {
 	ctx := context.Background()
-	_, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.py": {Type: engine.ModuleJS, Content: []byte("x = 1")}}})
-	if isoerr.As(err).Code != isoerr.NotImplemented {
-		t.Fatalf("modules: err %v, want not_implemented", err)
+	_, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.py": {Type: engine.ModulePy, Content: []byte("x = 1")}}})
+	if isoerr.As(err).Code != isoerr.InvalidRequest {
+		t.Fatalf("modules: err %v, want invalid_request", err)
 	}
 }
 

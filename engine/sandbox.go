@@ -42,6 +42,9 @@ type SandboxConfig struct {
 	// api.CheckBindings). They are part of the worker's image: a restored sandbox keeps
 	// those of the sandbox it was taken from.
 	FSBindings []string
+	// Python makes the sandbox run CPython instead of JavaScript (NewSandbox, Restore): its
+	// worker's main module is a .py module (pyworker.go), and Eval runs Python snippets.
+	Python bool
 }
 
 // ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
@@ -166,6 +169,9 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	}
 	if err := (Limits{Memory: cfg.Memory}).Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Python {
+		return e.newPython(ctx, cfg)
 	}
 	var sb *Sandbox
 	var err error
@@ -407,6 +413,12 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if err := sb.cfg.Modules.Validate(main); err != nil {
 		return &Result{}, err
 	}
+	if py := sb.cfg.Modules[main].Type == ModulePy; py != sb.py {
+		if py {
+			return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is Python: its sandbox must be made with SandboxConfig.Python", main)
+		}
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is not Python, and this is a Python sandbox", main)
+	}
 	if len(env) == 0 {
 		env = json.RawMessage("{}")
 	}
@@ -414,7 +426,11 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if bindings == nil {
 		bindings = []string{}
 	}
-	res, err := sb.run(ctx, lim, map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings})
+	msg := map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings}
+	if sb.py {
+		msg["modules"] = sb.cfg.Modules.pythonSources()
+	}
+	res, err := sb.run(ctx, lim, msg)
 	if err == nil {
 		sb.loaded = true
 	}
@@ -459,8 +475,12 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 }
 
 // Eval runs a snippet the way a model writes one (an expression, statements, or an async
-// arrow function, which is then called) and returns its value as JSON.
+// arrow function, which is then called) and returns its value as JSON. In a Python
+// sandbox it runs a Python snippet (see PythonSandbox.Eval).
 func (sb *Sandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, error) {
+	if sb.py {
+		return sb.pythonEval(ctx, lim, code)
+	}
 	return sb.run(ctx, lim, map[string]any{"type": "eval", "code": code})
 }
 
@@ -554,6 +574,9 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 }
 
 func (sb *Sandbox) loop(msg any) error {
+	if sb.py {
+		return sb.pythonEntry(msg) // asyncio runs the loop inside the guest (pyworker.go)
+	}
 	inv := sb.inv
 	if err := sb.dispatch(msg); err != nil {
 		return err

@@ -96,10 +96,17 @@ func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 }
 
 // Restore makes a new sandbox in the state img was taken in. cfg gives it its host side
-// (modules, outbound); the memory limit must hold the image.
+// (modules, outbound); the memory limit must hold the image. A Python sandbox's image
+// needs cfg.Python.
 func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
+	if img.python != cfg.Python {
+		if img.python {
+			return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a Python sandbox: restore it with SandboxConfig.Python")
+		}
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a JavaScript sandbox, not a Python one")
+	}
 	if img.python {
-		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a Python sandbox: restore it as Python")
+		return e.restorePython(ctx, img, cfg)
 	}
 	if e.base == nil || img.base != e.base.sum {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another isobox build or base image and cannot be restored here")
@@ -177,6 +184,12 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	dst, _ := cm.Read(0, cm.Size())
 	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
 	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
+	if child.py {
+		// The two must not draw the same random numbers.
+		if err := child.pythonReseed(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return child, nil
 }
 

@@ -57,6 +57,11 @@
 //     Starts asynchronous operation id of one of the kinds below; its outcome arrives as an
 //     "op" message {"type":"op","id":n,"ok":bool,"value":any,"error":{"name","message"}}. A
 //     payload it refuses throws at once.
+//   - "op_wait": JSON {"timeoutMs":n} (negative: no timeout) -> JSON {"id":n,"ok":bool,"value":any,"error":{"name","message"}} or empty.
+//     Python's event loop: blocks until an asynchronous operation of the invocation completes
+//     and answers its outcome (as the "op" message), or answers empty when timeoutMs passes.
+//     At the wall-time deadline or cancellation the guest stops; with nothing pending and no
+//     timeout the invocation ends with no_response. Time blocked is not CPU time.
 //   - "op_cancel": JSON {"id":n} -> empty.
 //     Drops asynchronous operation id (AbortSignal): its context is canceled and its outcome
 //     never delivered.

@@ -16,7 +16,14 @@
 //
 // The standard library is a zip at /lib/python313.zip, the only file the sandbox sees (the
 // engine mounts it read-only from memory). The guest's Python half, the prelude (passed to
-// OP_INIT by the engine), defines _run and _reseed.
+// OP_INIT by the engine), defines _run, _entry and _reseed.
+//
+// _isobox.call(op, data) is the guest's general way to the host: any synchronous host
+// operation (engine/hostcall.go's hostOps) by name, bytes in, bytes out. A host error
+// ("Name\nmessage") raises _isobox.HostError(name, message); the prelude turns it into the
+// Python exception that fits (TypeError, ValueError, ...). After every call the host is
+// polled, so that a limit that tripped while the host blocked (op_wait at the wall-time
+// deadline) stops the guest at once.
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,8 +37,10 @@ IMPORT("call") int32_t host_call(const char *op, int32_t op_len, const void *in,
 IMPORT("take") void host_take(void *dst);
 
 static PyObject *run_fn;    // the prelude's _run(code) -> str
+static PyObject *entry_fn;  // the prelude's _entry(kind, payload) -> str
 static PyObject *reseed_fn; // the prelude's _reseed()
 static PyObject *limit_exc; // _isobox.LimitExceeded
+static PyObject *host_exc;  // _isobox.HostError(name, message)
 
 // The last error (JSON) or output (JSON) handed back to the host.
 static char *err_buf;
@@ -88,8 +97,49 @@ static PyObject *isobox_console(PyObject *self, PyObject *arg) {
   Py_RETURN_NONE;
 }
 
+// The longest op name _isobox.call passes on (the host's are far shorter).
+#define MAX_OP_NAME 128
+
+// _isobox.call(op: str, data: bytes-like) -> bytes runs the synchronous host operation op.
+static PyObject *isobox_call(PyObject *self, PyObject *args) {
+  const char *op;
+  Py_ssize_t op_len;
+  Py_buffer data;
+  if (!PyArg_ParseTuple(args, "s#y*:call", &op, &op_len, &data)) return NULL;
+  if (op_len > MAX_OP_NAME || data.len > INT32_MAX) {
+    PyBuffer_Release(&data);
+    PyErr_SetString(PyExc_ValueError, op_len > MAX_OP_NAME ? "host operation name too long" : "payload too large");
+    return NULL;
+  }
+  int32_t r = host_call(op, (int32_t)op_len, data.buf, (int32_t)data.len);
+  PyBuffer_Release(&data);
+  int failed = r < 0;
+  size_t len = failed ? (size_t)(-(int64_t)r - 1) : (size_t)r;
+  PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+  if (!out) {
+    host_take(0);
+    return NULL;
+  }
+  host_take(len ? PyBytes_AS_STRING(out) : 0);
+  if (poll()) {
+    Py_DECREF(out);
+    return NULL;
+  }
+  if (!failed) return out;
+  const char *s = PyBytes_AS_STRING(out);
+  const char *nl = memchr(s, '\n', len);
+  PyObject *e = nl ? Py_BuildValue("(s#s#)", s, (Py_ssize_t)(nl - s), nl + 1, (Py_ssize_t)(len - (size_t)(nl - s) - 1))
+                   : Py_BuildValue("(ss#)", "Error", s, (Py_ssize_t)len);
+  Py_DECREF(out);
+  if (!e) return NULL;
+  PyErr_SetObject(host_exc, e);
+  Py_DECREF(e);
+  return NULL;
+}
+
 static PyMethodDef isobox_methods[] = {
     {"console", isobox_console, METH_O, "Send one log line (JSON {level, message}) to the host."},
+    {"call", isobox_call, METH_VARARGS, "call(op, data) -> bytes: run the synchronous host operation op."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -102,6 +152,11 @@ static PyObject *init_isobox(void) {
   if (!m) return NULL;
   limit_exc = PyErr_NewException("_isobox.LimitExceeded", PyExc_BaseException, NULL);
   if (!limit_exc || PyModule_AddObjectRef(m, "LimitExceeded", limit_exc) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  host_exc = PyErr_NewException("_isobox.HostError", PyExc_Exception, NULL);
+  if (!host_exc || PyModule_AddObjectRef(m, "HostError", host_exc) < 0) {
     Py_DECREF(m);
     return NULL;
   }
@@ -190,12 +245,14 @@ static int32_t ib_init(const char *prelude, int32_t len, uint32_t seed) {
   if (!r) goto error;
   Py_DECREF(r);
   run_fn = PyDict_GetItemString(ns, "_run");
+  entry_fn = PyDict_GetItemString(ns, "_entry");
   reseed_fn = PyDict_GetItemString(ns, "_reseed");
-  if (!run_fn || !reseed_fn) {
-    set_error("{\"name\":\"InitError\",\"message\":\"the prelude defines no _run or _reseed\",\"uncatchable\":true}");
+  if (!run_fn || !entry_fn || !reseed_fn) {
+    set_error("{\"name\":\"InitError\",\"message\":\"the prelude defines no _run, _entry or _reseed\",\"uncatchable\":true}");
     return -1;
   }
   Py_INCREF(run_fn);
+  Py_INCREF(entry_fn);
   Py_INCREF(reseed_fn);
   Py_DECREF(ns);
   _Py_isobox_poll = poll;
@@ -205,26 +262,20 @@ error:
   return -1;
 }
 
-// ib_run runs code (UTF-8, len bytes) through the prelude's _run. 0: done, and the out
-// buffer holds the result's JSON (empty: no value); -1: the err buffer holds the exception
-// as JSON {name, message, stack, uncatchable}; -2: the same for code that does not compile.
-static int32_t ib_run(const char *code, int32_t len) {
-  _Py_isobox_stopped = 0;
-  PyObject *src = PyUnicode_DecodeUTF8(code, len, "replace");
-  if (!src) {
-    record_exception();
-    return -1;
-  }
-  PyObject *r = PyObject_CallOneArg(run_fn, src);
-  Py_DECREF(src);
+// answer reads the "R..."/"E..."/"S..." string a prelude function returned (r, or NULL when
+// it raised): 0 and the out buffer holds what follows "R"; -1 and the err buffer holds the
+// exception as JSON {name, message, stack, uncatchable}; -2 the same for code that does
+// not compile.
+static int32_t answer(PyObject *r) {
   if (!r || _Py_isobox_stopped) {
     Py_XDECREF(r);
     record_exception();
     return -1;
   }
   Py_ssize_t n;
-  const char *s = PyUnicode_AsUTF8AndSize(r, &n);
+  const char *s = PyUnicode_Check(r) ? PyUnicode_AsUTF8AndSize(r, &n) : NULL;
   if (!s || n < 1) {
+    if (!s && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "the prelude answered something that is not a str");
     Py_DECREF(r);
     record_exception();
     return -1;
@@ -236,6 +287,39 @@ static int32_t ib_run(const char *code, int32_t len) {
     set_buf(&err_buf, &err_len, s + 1, (size_t)n - 1);
   Py_DECREF(r);
   return status;
+}
+
+// ib_run runs code (UTF-8, len bytes) through the prelude's _run (see answer).
+static int32_t ib_run(const char *code, int32_t len) {
+  _Py_isobox_stopped = 0;
+  PyObject *src = PyUnicode_DecodeUTF8(code, len, "replace");
+  if (!src) {
+    record_exception();
+    return -1;
+  }
+  PyObject *r = PyObject_CallOneArg(run_fn, src);
+  Py_DECREF(src);
+  return answer(r);
+}
+
+// ib_entry runs one invocation of a worker through the prelude's _entry(kind, payload):
+// msg (len bytes) is the kind, a newline, and the payload (see answer).
+static int32_t ib_entry(const char *msg, int32_t len) {
+  _Py_isobox_stopped = 0;
+  const char *nl = memchr(msg, '\n', (size_t)len);
+  size_t klen = nl ? (size_t)(nl - msg) : (size_t)len;
+  PyObject *kind = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)klen, "replace");
+  PyObject *payload = nl ? PyBytes_FromStringAndSize(nl + 1, (Py_ssize_t)((size_t)len - klen - 1)) : PyBytes_FromStringAndSize("", 0);
+  if (!kind || !payload) {
+    Py_XDECREF(kind);
+    Py_XDECREF(payload);
+    record_exception();
+    return -1;
+  }
+  PyObject *r = PyObject_CallFunctionObjArgs(entry_fn, kind, payload, NULL);
+  Py_DECREF(kind);
+  Py_DECREF(payload);
+  return answer(r);
 }
 
 // ib_reseed gives a sandbox restored from a memory image its own random module state (the
@@ -253,6 +337,7 @@ static int32_t ib_reseed(void) {
 enum {
   OP_INIT = 1, OP_RESEED = 2, OP_STACK_TOP = 4, OP_MALLOC = 5, OP_FREE = 6, OP_ERROR_PTR = 7,
   OP_ERROR_LEN = 8, OP_OUT_PTR = 9, OP_OUT_LEN = 10, OP_RUN = 16, OP_SET_INTERVAL = 17,
+  OP_ENTRY = 18,
 };
 
 EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
@@ -268,6 +353,7 @@ EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
   case OP_OUT_LEN: return (int64_t)out_len;
   case OP_RUN: return ib_run((const char *)(uintptr_t)(uint32_t)a, b);
   case OP_SET_INTERVAL: _Py_isobox_interval = a > 0 ? a : 1; return 0;
+  case OP_ENTRY: return ib_entry((const char *)(uintptr_t)(uint32_t)a, b);
   }
   return -100;
 }
