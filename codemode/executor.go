@@ -166,6 +166,7 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 	}
 	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
 	if lang == api.LanguagePython {
+		run.python = true
 		r, err := x.l.Eval(ctx, ts.pyPrelude()+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true})
 		if err != nil && len(ts.namespaces) > 0 {
 			err = pyFixLines(isoerr.As(err))
@@ -239,14 +240,15 @@ func (ts *toolset) prelude() string {
 
 // run is the host side of one execution's tool calls.
 type run struct {
-	ts   *toolset
-	v    *validator
-	max  int
-	sem  chan struct{}
-	mu   sync.Mutex
-	log  []*callEntry
-	over int
-	kept int // bytes of arguments and results in the trace
+	python bool // the code is Python: errors name its signatures, not TypeScript's types
+	ts     *toolset
+	v      *validator
+	max    int
+	sem    chan struct{}
+	mu     sync.Mutex
+	log    []*callEntry
+	over   int
+	kept   int // bytes of arguments and results in the trace
 }
 
 type callEntry struct {
@@ -293,7 +295,11 @@ func (r *run) call(ctx context.Context, name string, args json.RawMessage) (out 
 		return nil, err
 	}
 	if err := r.v.check(bt.tool.InputSchema, args); err != nil {
-		return nil, fmt.Errorf("%s: invalid input (see %sInput): %v", bt.path(), bt.typeBase, err)
+		see := bt.typeBase + "Input"
+		if r.python {
+			see = "the signature of " + bt.ns + "." + pyIdent(bt.ident)
+		}
+		return nil, fmt.Errorf("%s: invalid input (see %s): %v", bt.path(), see, err)
 	}
 	select {
 	case r.sem <- struct{}{}:

@@ -106,7 +106,7 @@ func TestPythonToolErrors(t *testing.T) {
 		{name: "tool error raises", code: `await codemode.get_user(id=404)`, code2: isoerr.WorkerException, contains: []string{"codemode.get_user: no user has id 404"}},
 		{name: "tool error can be caught", code: "try:\n    await codemode.get_user(id=404)\n    r = 'no'\nexcept Exception as e:\n    r = 'caught: ' + str(e)\nr",
 			result: `"caught: codemode.get_user: no user has id 404"`},
-		{name: "schema validation", code: `await codemode.add(a="1", c=2)`, code2: isoerr.WorkerException, contains: []string{"codemode.add: invalid input (see AddInput)", "missing property 'b'"}},
+		{name: "schema validation", code: `await codemode.add(a="1", c=2)`, code2: isoerr.WorkerException, contains: []string{"codemode.add: invalid input (see the signature of codemode.add)", "missing property 'b'"}},
 		{name: "no such tool", code: `await codemode.addNumbers(a=1, b=2)`, code2: isoerr.WorkerException, contains: []string{"codemode.addNumbers is not a tool"}},
 		{name: "near miss", code: `await codemode.getUser(id=1)`, code2: isoerr.WorkerException, contains: []string{"did you mean codemode.get_user?"}},
 		{name: "no such namespace", code: `await github.search(q="x")`, code2: isoerr.WorkerException, contains: []string{"NameError", "github"}},
