@@ -161,7 +161,14 @@ func TestPythonWorkerImages(t *testing.T) {
 	if got != "4" || !res.Resumed {
 		t.Fatalf("resume: counter %s resumed %v", got, res.Resumed)
 	}
-	// A code loaded a second time starts from its image.
+	// Closing the loader hibernates what is idle; a new loader resumes it.
+	l.Close(context.Background())
+	l = newLoader(t, loader.Config{Images: dir, IdleTTL: 30 * time.Millisecond})
+	res, got = call(t, l.Get("h", codeFn), "increment", "[]")
+	if got != "5" || !res.Resumed {
+		t.Fatalf("after restart: counter %s resumed %v", got, res.Resumed)
+	}
+	// A code loaded a second time keeps an image, from which the later loads start.
 	for i, want := range []bool{false, false, true} {
 		id := fmt.Sprint("seen", i)
 		res, got := call(t, l.Get(id, codeFn), "increment", "[]")
