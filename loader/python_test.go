@@ -2,9 +2,12 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -218,5 +221,41 @@ func TestPythonCompileCheck(t *testing.T) {
 	err := l.Compile(ctx, bad)
 	if e := isoerr.As(err); e.Code != isoerr.InvalidWorkerCode || !strings.HasPrefix(e.Message, "util.py:2:") || !strings.Contains(e.Message, "SyntaxError") {
 		t.Fatalf("syntax error: %v", err)
+	}
+}
+
+// WorkerCode.Outbound carries a Python worker's fetch (and EvalOptions.Outbound a Python
+// snippet's); without it, fetch fails inside the code.
+func TestPythonWorkerFetch(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream saw %s %s", r.Method, r.URL.Path)
+	}))
+	defer srv.Close()
+	l := newLoader(t, loader.Config{})
+	c := pyCode(`from workers import Response, WorkerEntrypoint, fetch
+
+class Default(WorkerEntrypoint):
+    async def get(self, url):
+        r = await fetch(url, method="POST", body="x")
+        return [r.status, await r.text()]
+`)
+	c.Outbound = http.DefaultTransport
+	s := l.Load(c)
+	defer s.Close(ctx)
+	res, err := s.Call(ctx, "get", json.RawMessage(`["`+srv.URL+`/p"]`))
+	if err != nil || string(res.Value) != `[200,"upstream saw POST /p"]` {
+		t.Fatalf("worker fetch: %v %v", res, err)
+	}
+	c.Outbound = nil
+	none := l.Load(c)
+	defer none.Close(ctx)
+	if _, err := none.Call(ctx, "get", json.RawMessage(`["`+srv.URL+`/p"]`)); isoerr.As(err).Code != isoerr.WorkerException {
+		t.Fatalf("fetch without Outbound: %v", err)
+	}
+	r, err := l.Eval(ctx, "from workers import fetch\nr = await fetch("+strconv.Quote(srv.URL+"/s")+")\nawait r.text()",
+		loader.EvalOptions{Python: true, Outbound: http.DefaultTransport})
+	if err != nil || string(r.Value) != `"upstream saw GET /s"` {
+		t.Fatalf("snippet fetch: %v %v", r, err)
 	}
 }
