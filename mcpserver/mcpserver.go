@@ -98,11 +98,16 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
-		note, err := codemode.PythonNote(providers...)
-		if err != nil {
-			return nil, fmt.Errorf("mcpserver: %w", err)
+		if len(providers) > 0 {
+			note, err := codemode.PythonNote(providers...)
+			if err != nil {
+				return nil, fmt.Errorf("mcpserver: %w", err)
+			}
+			if len(modules) > 0 {
+				note += "Python code cannot import the npm packages: they are JavaScript.\n"
+			}
+			desc += note
 		}
-		desc += note
 		mcp.AddTool(s.srv, &mcp.Tool{
 			Name:         ToolExecute,
 			Title:        "Call tools from code (Code Mode)",

@@ -251,6 +251,12 @@ func TestPythonWorkersOverHTTP(t *testing.T) {
 			}
 			wantCode(t, err, isoerr.MethodNotFound)
 
+			// A one-shot Python worker through POST /v1/run.
+			run := map[string]any{"worker": pyWorkerCode(), "call": map[string]any{"method": "add", "args": []int{20, 22}}}
+			if r := ts.raw(t, "POST", "/v1/run", mustMarshal(t, run), nil); r.status != 200 || !strings.Contains(string(r.body), `"result":42`) {
+				t.Fatalf("run a Python worker: %d %s", r.status, r.body)
+			}
+
 			mixed := pyWorkerCode()
 			mixed.Modules["lib.js"] = api.JS("export const x = 1")
 			r = ts.raw(t, "PUT", "/v1/workers/mixed", mustMarshal(t, mixed), nil)
