@@ -305,4 +305,10 @@ out`)
 	if _, err := sb.Eval(context.Background(), engine.Limits{}, "1 + 1"); err != nil {
 		t.Fatalf("the sandbox broke: %v", err)
 	}
+	// An absurd wait is still bounded by the wall-time limit.
+	_, err = pyEvalWith(t, engine.SandboxConfig{}, engine.Limits{Wall: 200 * time.Millisecond}, `import _isobox
+_isobox.call("op_wait", b'{"timeoutMs": 1e300}')`)
+	if isoerr.CodeOf(err) != isoerr.WallTimeExceeded {
+		t.Fatalf("huge op_wait: %v, want wall_time_exceeded", err)
+	}
 }

@@ -104,8 +104,18 @@ func TestPythonImagesAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := testEngine.Restore(ctx, pyImg, engine.SandboxConfig{}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
-		t.Errorf("Restore of a Python image: %v, want invalid_request", err)
+	// Restore follows the image's language: a Python image gives a Python sandbox.
+	if viaRestore, err := testEngine.Restore(ctx, pyImg, engine.SandboxConfig{Memory: 64 << 20}); err != nil {
+		t.Errorf("Restore of a Python image: %v", err)
+	} else {
+		res, err := viaRestore.Eval(ctx, engine.Limits{}, "keep * 2")
+		if err != nil || string(res.Value) != `"xx"` {
+			t.Errorf("Restore of a Python image: eval %s %v", res.Value, err)
+		}
+		viaRestore.Close(ctx)
+	}
+	if _, err := testEngine.Restore(ctx, jsImg, engine.SandboxConfig{Python: true}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Errorf("Restore of a JavaScript image as Python: %v, want invalid_request", err)
 	}
 	if _, err := testEngine.RestorePython(ctx, jsImg, engine.SandboxConfig{}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
 		t.Errorf("RestorePython of a JavaScript image: %v, want invalid_request", err)

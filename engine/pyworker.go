@@ -40,7 +40,7 @@ func (sb *Sandbox) opWait(in []byte) ([]byte, error) {
 	inv := sb.inv
 	timeout := time.Duration(-1)
 	if a.TimeoutMs != nil && *a.TimeoutMs >= 0 {
-		timeout = min(time.Duration(*a.TimeoutMs*float64(time.Millisecond)), maxOpWait)
+		timeout = time.Duration(min(*a.TimeoutMs, float64(maxOpWait/time.Millisecond)) * float64(time.Millisecond))
 	}
 	if timeout < 0 && len(inv.ops) == 0 {
 		inv.sig.noResponse = isoerr.New(isoerr.NoResponse, "the code waits for something that can never happen (no pending fetch or tool call, no timer): the invocation can never finish")

@@ -96,17 +96,16 @@ func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 }
 
 // Restore makes a new sandbox in the state img was taken in. cfg gives it its host side
-// (modules, outbound); the memory limit must hold the image. A Python sandbox's image
-// needs cfg.Python.
+// (modules, outbound); the memory limit must hold the image. The image says the language:
+// a Python sandbox's image gives a Python sandbox (cfg.Python is set for it), and
+// cfg.Python with a JavaScript image is invalid_request.
 func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
-	if img.python != cfg.Python {
-		if img.python {
-			return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a Python sandbox: restore it with SandboxConfig.Python")
-		}
-		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a JavaScript sandbox, not a Python one")
-	}
 	if img.python {
+		cfg.Python = true
 		return e.restorePython(ctx, img, cfg)
+	}
+	if cfg.Python {
+		return nil, isoerr.New(isoerr.InvalidRequest, "the image is of a JavaScript sandbox, not a Python one")
 	}
 	if e.base == nil || img.base != e.base.sum {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another isobox build or base image and cannot be restored here")
