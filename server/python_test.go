@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -285,4 +290,61 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A stored Python worker's fetch goes through the egress gateway like JavaScript's: its
+// policy's secret is injected outside the sandbox and redacted from what the worker reads
+// back; without a policy there is no network (an exception in the worker, egress_denied);
+// in process and in sandbox processes.
+func TestPythonWorkerEgress(t *testing.T) {
+	const secret = "tok-py-8c1d2e3f4a-secret"
+	var sawSecret atomic.Bool
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+secret {
+			sawSecret.Store(true)
+		}
+		_ = json.NewEncoder(w).Encode(r.Header)
+	}))
+	defer echo.Close()
+	u, _ := url.Parse(echo.URL)
+	worker := func(policy string) []byte {
+		src := "from workers import Response, fetch\n\nasync def on_fetch(request, env):\n" +
+			"    r = await fetch(" + strconv.Quote(echo.URL+"/echo") + ", headers={'x-from': 'python'})\n" +
+			"    return Response.json({'status': r.status, 'body': await r.text()})\n"
+		b, _ := json.Marshal(map[string]any{"mainModule": "main.py", "modules": map[string]string{"main.py": src}, "globalOutbound": json.RawMessage(policy)})
+		return b
+	}
+	allow := `{"rules":[{"action":"allow","host":"` + u.Hostname() + `","allowPrivate":true,"injectHeaders":{"Authorization":"Bearer {{secret:api_token}}"}}]}`
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			sawSecret.Store(false)
+			ts := start(t, mode.cfg)
+			if r := ts.raw(t, "PUT", "/v1/secrets/api_token", []byte(`{"value":"`+secret+`"}`), nil); r.status != 204 {
+				t.Fatalf("put secret: %d %s", r.status, r.body)
+			}
+			for id, policy := range map[string]string{"allowed": allow, "nopolicy": "null"} {
+				if r := ts.raw(t, "PUT", "/v1/workers/"+id, worker(policy), nil); r.status != 201 {
+					t.Fatalf("put %s: %d %s", id, r.status, r.body)
+				}
+			}
+			res := ts.raw(t, "POST", "/v1/workers/allowed/fetch", []byte(`{}`), nil)
+			if res.status != 200 || !sawSecret.Load() || strings.Contains(string(res.body), secret) || !strings.Contains(string(res.body), "[redacted]") ||
+				!strings.Contains(string(res.body), `X-From\\\":[\\\"python`) {
+				t.Fatalf("allowed fetch (upstream saw the secret: %v): %d %s", sawSecret.Load(), res.status, res.body)
+			}
+			res = ts.raw(t, "POST", "/v1/workers/nopolicy/fetch", []byte(`{}`), nil)
+			if res.status == 200 || !strings.Contains(string(res.body), "egress_denied") {
+				t.Fatalf("no policy: %d %s", res.status, res.body)
+			}
+			// A snippet's fetch is judged by the server's default policy (none here).
+			run, _ := json.Marshal(map[string]string{"language": "python", "code": "from workers import fetch\nawait fetch(" + strconv.Quote(echo.URL) + ")"})
+			res = ts.raw(t, "POST", "/v1/run", run, nil)
+			if res.status == 200 || !strings.Contains(string(res.body), "egress_denied") {
+				t.Fatalf("snippet without a default policy: %d %s", res.status, res.body)
+			}
+		})
+	}
 }
