@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -184,6 +186,39 @@ func TestPythonSessionCLI(t *testing.T) {
 		out, errs, code := cli(t, s.args...)
 		if out != s.out || code != s.code || !strings.Contains(errs, s.errPart) {
 			t.Fatalf("isobox %q: exit %d stdout %q stderr %q; want exit %d stdout %q stderr with %q", s.args, code, out, errs, s.code, s.out, s.errPart)
+		}
+	}
+}
+
+// isobox run MAIN.py gathers the .py files under MAIN's folder only: a symlink (to a file
+// or a folder elsewhere) is not followed, and virtual environments are skipped.
+func TestRunPythonGathersOnlyTheFolder(t *testing.T) {
+	outside := writeFiles(t, map[string]string{"secret.py": "TOKEN = 'outside'\n", "pkg/__init__.py": "TOKEN = 'outside pkg'\n"})
+	dir := writeFiles(t, map[string]string{
+		"main.py": `from workers import WorkerEntrypoint
+import importlib
+
+class Default(WorkerEntrypoint):
+    async def probe(self, name):
+        try:
+            return importlib.import_module(name).TOKEN
+        except ImportError as e:
+            return "no " + name
+`,
+		"mine.py":         "TOKEN = 'mine'\n",
+		"venv/y.py":       "TOKEN = 'venv'\n",
+		"sub/__init__.py": "TOKEN = 'sub'\n",
+	})
+	if err := os.Symlink(filepath.Join(outside, "secret.py"), filepath.Join(dir, "secret.py")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "pkg"), filepath.Join(dir, "pkg")); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"mine": `"mine"`, "sub": `"sub"`, "secret": `"no secret"`, "pkg": `"no pkg"`, "venv.y": `"no venv.y"`} {
+		out, errs, code := cli(t, "run", "--call", "probe", "--args", `["`+name+`"]`, dir+"/main.py")
+		if code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("import %s: exit %d stdout %q stderr %q, want %s", name, code, out, errs, want)
 		}
 	}
 }
