@@ -37,7 +37,9 @@ func cjsWrapper(src []byte) []byte {
 
 // Compile checks that the worker's code compiles, without running any of it: every ES
 // module is parsed and the module graph linked (imports resolve to modules and exports
-// that exist), every CommonJS module is parsed. main must be one of mods. It makes a
+// that exist), every CommonJS module is parsed; for a Python worker (a .py main), every
+// .py module is compiled (syntax only: Python's imports resolve when they run). main
+// must be one of mods. It makes a
 // throwaway sandbox; lim bounds it (CPU, wall time, memory), as parsing a huge module
 // takes time.
 //
@@ -51,6 +53,9 @@ func cjsWrapper(src []byte) []byte {
 func (e *Engine) Compile(ctx context.Context, lim Limits, mods ModuleMap, main string) error {
 	if err := mods.Validate(main); err != nil {
 		return err
+	}
+	if mods[main].Type == ModulePy {
+		return e.compilePython(ctx, lim, mods)
 	}
 	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods})
 	if err != nil {

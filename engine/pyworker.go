@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -180,4 +181,16 @@ func (m ModuleMap) validatePython(main string) error {
 		}
 	}
 	return nil
+}
+
+// compilePython is Engine.Compile for a Python worker: the prelude compiles every .py
+// module without running any.
+func (e *Engine) compilePython(ctx context.Context, lim Limits, mods ModuleMap) error {
+	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods, Python: true})
+	if err != nil {
+		return err
+	}
+	defer sb.Close(ctx)
+	_, err = sb.run(ctx, lim, map[string]any{"type": "check", "modules": mods.pythonSources()})
+	return err
 }

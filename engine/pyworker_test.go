@@ -202,7 +202,7 @@ func TestPythonWorkerLoadErrors(t *testing.T) {
 		code  isoerr.Code
 		msg   string
 	}{
-		{"syntax error", map[string]string{"main.py": "def f(:\n"}, isoerr.InvalidWorkerCode, "SyntaxError"},
+		{"syntax error", map[string]string{"main.py": "import helper\n", "helper.py": "def f(:\n"}, isoerr.InvalidWorkerCode, "helper.py:1:7: SyntaxError"},
 		{"missing import", map[string]string{"main.py": "import not_there\n"}, isoerr.InvalidWorkerCode, "ModuleNotFoundError: No module named 'not_there'"},
 		{"top-level exception", map[string]string{"main.py": "raise KeyError('k')\n"}, isoerr.WorkerException, "KeyError: 'k'"},
 		{"no host files", map[string]string{"main.py": "open('/etc/passwd').read()\n"}, isoerr.WorkerException, "FileNotFoundError"},
@@ -433,5 +433,25 @@ class Default(WorkerEntrypoint):
 	res, err = nofs.Call(context.Background(), engine.Limits{}, "", "run", nil, nil)
 	if err != nil || string(res.Value) != `"no filesystem bindings are available in this sandbox"` {
 		t.Fatalf("no FS: %s %v", res.Value, err)
+	}
+}
+
+// Engine.Compile of a Python worker compiles every .py module without running any.
+func TestPythonWorkerCompile(t *testing.T) {
+	ctx := context.Background()
+	mods := func(files map[string]string) engine.ModuleMap {
+		m := engine.ModuleMap{}
+		for k, v := range files {
+			m[k] = engine.Module{Type: engine.ModulePy, Content: []byte(v)}
+		}
+		return m
+	}
+	lim := engine.Limits{CPU: 5 * time.Second}
+	if err := testEngine.Compile(ctx, lim, mods(map[string]string{"main.py": "import not_checked\nraise SystemExit('never runs')\n", "lib/a.py": "x = 1\n"}), "main.py"); err != nil {
+		t.Fatalf("good code: %v", err)
+	}
+	err := testEngine.Compile(ctx, lim, mods(map[string]string{"main.py": "x = 1\n", "lib/a.py": "def f(:\n    pass\n"}), "main.py")
+	if e := isoerr.As(err); e.Code != isoerr.InvalidWorkerCode || !strings.HasPrefix(e.Message, "lib/a.py:1:7: SyntaxError:") {
+		t.Fatalf("syntax error: %v, want invalid_worker_code at lib/a.py:1:7", err)
 	}
 }

@@ -858,8 +858,11 @@ def _load(msg):
         if main_name is None:
             raise ImportError(f"the main module {main!r} is not a Python module with an importable name")
         _worker["main"] = importlib.import_module(main_name)
+    except SyntaxError as e:
+        _complete(_syntax_head(e, main), None, True)
+        return
     except BaseException as e:
-        code = "invalid_worker_code" if isinstance(e, (SyntaxError, ImportError)) else None
+        code = "invalid_worker_code" if isinstance(e, ImportError) else None
         _complete(_failure_head(e, code), None, True)
         return
     _complete('{"ok":true}', None, True)
@@ -970,15 +973,43 @@ async def _serve(kind, msg):
         _host("settled")
 
 
+def _syntax_head(e, path):
+    """The failure of code that does not compile: invalid_worker_code, the message starting
+    with where ("main.py:3:9: SyntaxError: ...")."""
+    only = traceback.format_exception_only(type(e), e)
+    where = path
+    if isinstance(e, SyntaxError) and e.lineno:
+        where = (e.filename or path) + f":{e.lineno}" + (f":{e.offset}" if e.offset else "")
+    message = where + ": " + (only[-1].strip() if only else type(e).__name__)
+    return _dumps({"ok": False, "code": "invalid_worker_code",
+                   "error": {"name": "", "message": message, "stack": "".join(only).rstrip("\n")}})
+
+
+def _check(msg):
+    """Compiles every Python module of a worker without running any (Engine.Compile): the
+    first that does not compile fails the check as invalid_worker_code, its message
+    starting with where ("main.py:3:9: SyntaxError: ...")."""
+    for path, source in sorted((msg.get("modules") or {}).items()):
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as e:
+            _complete(_syntax_head(e, path), None, True)
+            return
+    _complete('{"ok":true}', None, True)
+
+
 def _entry(kind, payload):
-    """Runs one invocation of the worker (kind "load", "fetch" or "call"; payload the
-    engine's message as JSON). The outcome goes to the host through body and complete;
-    the answer is "R", or "E" + an exception of the prelude itself as JSON."""
+    """Runs one invocation of the worker (kind "load", "fetch", "call", or "check": the
+    compile check; payload the engine's message as JSON). The outcome goes to the host
+    through body and complete; the answer is "R", or "E" + an exception of the prelude
+    itself as JSON."""
     _ops.clear()
     try:
         msg = json.loads(payload)
         if kind == "load":
             _load(msg)
+        elif kind == "check":
+            _check(msg)
         elif kind in ("fetch", "call"):
             asyncio.run(_serve(kind, msg))
         else:
