@@ -268,6 +268,12 @@ func TestPythonWorkersOverHTTP(t *testing.T) {
 			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.Contains(r.err.Message, "one language") {
 				t.Fatalf("mixed languages: %d %s", r.status, r.body)
 			}
+			broken := pyWorkerCode()
+			broken.Modules["util.py"] = api.Module{Content: []byte("def add(a, b):\n    return (a\n")}
+			r = ts.raw(t, "PUT", "/v1/workers/broken", mustMarshal(t, broken), nil)
+			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.HasPrefix(r.err.Message, "util.py:2:") {
+				t.Fatalf("syntax error at PUT: %d %s", r.status, r.body)
+			}
 			// New code under the id drops the warm Python sandbox.
 			next := pyWorkerCode()
 			next.Env = map[string]any{"TAG": "t2"}
