@@ -6,7 +6,8 @@
 //     "python") and returns its value, console output and error;
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
-//     model writes calls them (codemode.Executor). It is offered only when at least one
+//     model writes calls them (codemode.Executor); with language "python" the model writes
+//     Python against the same tools (its description says how). It is offered only when at least one
 //     connector, or a module (codemode.Connectors.SetModules), is configured.
 //
 // Workspace tools (read_file, write_file, list, search) will join when isobox has a
