@@ -65,6 +65,19 @@ func runPython(ctx context.Context, src string, c *common, lim engine.Limits) (*
 	return sb.Eval(ctx, lim, src)
 }
 
+// readAnyWorker reads the worker that files name on the command line (isobox run, isobox
+// workers put): a Python worker for a MAIN.py or a folder with a Python main module
+// (readPythonWorker), else JavaScript modules (readWorker).
+func readAnyWorker(files []string) (loader.WorkerCode, error) {
+	if main, ok := pythonMain(files[0]); ok && len(files) == 1 {
+		return readPythonWorker(main, nil)
+	}
+	if strings.HasSuffix(files[0], ".py") {
+		return readPythonWorker(files[0], files[1:])
+	}
+	return readWorker(files)
+}
+
 // pythonMains are the main modules `isobox run DIR` looks for in a folder without a
 // package.json, in this order (src/entry.py is the layout of Cloudflare's Python Workers).
 var pythonMains = []string{"main.py", "src/main.py", "entry.py", "src/entry.py"}

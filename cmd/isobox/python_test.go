@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -219,6 +220,33 @@ class Default(WorkerEntrypoint):
 		out, errs, code := cli(t, "run", "--call", "probe", "--args", `["`+name+`"]`, dir+"/main.py")
 		if code != 0 || strings.TrimSpace(out) != want {
 			t.Errorf("import %s: exit %d stdout %q stderr %q, want %s", name, code, out, errs, want)
+		}
+	}
+}
+
+// isobox workers put ID MAIN.py (or DIR) stores a Python worker with its sibling modules,
+// and isobox invoke runs it on the server.
+func TestRemotePythonWorker(t *testing.T) {
+	const key = "remote-py-key-0123456789"
+	t.Setenv("ISOBOX_API_KEY", key)
+	s := serve(t, "--data", t.TempDir())
+	t.Setenv("ISOBOX_URL", s.url)
+	ctx := context.Background()
+	dir := writeFiles(t, pyWorker)
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"workers", "put", "py", filepath.Join(dir, "main.py"), "--env", "NAME=remote"}, 0, "stored worker py"},
+		{[]string{"invoke", "py", "--method", "POST", "--body", "!"}, 0, "HELLO REMOTE!"},
+		{[]string{"invoke", "py", "--call", "add", "--args", "[2, 3]"}, 0, "5\n"},
+		{[]string{"workers", "put", "pydir", dir}, 0, "stored worker pydir"},
+		{[]string{"invoke", "pydir", "--call", "add", "--args", "[1, 1]"}, 0, "2\n"},
+	} {
+		out, errs, code := remoteCLI(t, ctx, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) {
+			t.Errorf("isobox %q: exit %d (want %d)\nstdout %q (want %q)\nstderr %q", tt.args, code, tt.code, out, tt.out, errs)
 		}
 	}
 }

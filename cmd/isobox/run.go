@@ -127,14 +127,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		code = loader.FromAPI(b.Code)
 	} else {
-		if main, ok := pythonMain(files[0]); ok && len(files) == 1 {
-			code, err = readPythonWorker(main, nil)
-		} else if strings.HasSuffix(files[0], ".py") {
-			code, err = readPythonWorker(files[0], files[1:])
-		} else {
-			code, err = readWorker(files)
-		}
-		if err != nil {
+		if code, err = readAnyWorker(files); err != nil {
 			fmt.Fprintf(stderr, "isobox: %v\n", err)
 			return 2
 		}
