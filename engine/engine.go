@@ -2,7 +2,8 @@
 // (engine/js) with its own linear memory, the Workers runtime (package runtime) evaluated in
 // it, and the host functions that are its only way out. It enforces the limits (CPU, wall
 // time, memory, output) and reports every failure as a typed *isoerr.Error. Python sandboxes
-// (CPython in the same kind of instance, engine/py) are made by NewPythonSandbox (python.go).
+// (CPython in the same kind of instance, engine/py) are NewSandbox with SandboxConfig.Python
+// for workers (pyworker.go) and NewPythonSandbox for snippets (python.go).
 //
 //	e, err := engine.New(ctx, engine.Config{})
 //	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})

@@ -18,17 +18,17 @@ import (
 )
 
 // pyServer is a real HTTP server on 127.0.0.1 for the Python sandboxes' fetches: /json
-// answers JSON and a header, /echo the request, /slow waits until ?release is called or
-// the client gives up (counting the requests that overlapped), /hang never answers.
+// answers JSON and a header, /echo the request, /slow waits for a second request to be in
+// flight at once, /hang never answers (/hanging counts those whose client is still there).
 type pyServer struct {
 	*httptest.Server
 	inFlight, maxInFlight atomic.Int32
-	release               chan struct{}
+	hanging               atomic.Int32 // /hang requests not yet given up by their client
 }
 
 func newPyServer(t *testing.T) *pyServer {
 	t.Helper()
-	s := &pyServer{release: make(chan struct{})}
+	s := &pyServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/json":
@@ -62,7 +62,11 @@ func newPyServer(t *testing.T) *pyServer {
 			}
 			fmt.Fprint(w, "together "+r.URL.RawQuery)
 		case "/hang":
+			s.hanging.Add(1)
+			defer s.hanging.Add(-1)
 			<-r.Context().Done()
+		case "/hanging":
+			fmt.Fprint(w, s.hanging.Load())
 		}
 	}))
 	t.Cleanup(s.Close)
@@ -197,21 +201,27 @@ while True:
 	})
 }
 
-// A cancelled task drops its fetch on the host (op_cancel), and the snippet carries on.
+// A cancelled task drops its fetch on the host (op_cancel: the request is abandoned while
+// the invocation still runs), and the snippet carries on.
 func TestPythonFetchCancelledTask(t *testing.T) {
 	srv := newPyServer(t)
-	res, err := pyEvalWith(t, engine.SandboxConfig{Outbound: http.DefaultTransport}, engine.Limits{Wall: 20 * time.Second}, `import asyncio
+	res, err := pyEvalWith(t, engine.SandboxConfig{Outbound: http.DefaultTransport}, engine.Limits{Wall: 20 * time.Second, SubRequests: 1000}, `import asyncio
 from workers import fetch
 try:
     await asyncio.wait_for(fetch("`+srv.URL+`/hang"), 0.1)
     r = "answered"
 except TimeoutError:
     r = "timed out"
-[r, (await fetch("`+srv.URL+`/json")).status]`)
+for _ in range(200):  # the server sees the abandoned request end (up to 10 s)
+    still = await (await fetch("`+srv.URL+`/hanging")).text()
+    if still == "0":
+        break
+    await asyncio.sleep(0.05)
+[r, still, (await fetch("`+srv.URL+`/json")).status]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(res.Value) != `["timed out",201]` {
+	if string(res.Value) != `["timed out","0",201]` {
 		t.Fatalf("got %s", res.Value)
 	}
 }
@@ -310,5 +320,68 @@ out`)
 _isobox.call("op_wait", b'{"timeoutMs": 1e300}')`)
 	if isoerr.CodeOf(err) != isoerr.WallTimeExceeded {
 		t.Fatalf("huge op_wait: %v, want wall_time_exceeded", err)
+	}
+}
+
+// Tasks a snippet's statements create run on the same event loop as its last expression,
+// which can await them.
+func TestPythonTasksAcrossTheSnippet(t *testing.T) {
+	res, err := pyEval(t, engine.Limits{}, `import asyncio
+async def f(x):
+    await asyncio.sleep(0.01)
+    return x
+t1 = asyncio.create_task(f(1))
+t2 = asyncio.create_task(f(2))
+[await t1, await t2]`)
+	if err != nil || string(res.Value) != "[1,2]" {
+		t.Fatalf("got %s %v", res.Value, err)
+	}
+	// Without a top-level await the snippet is plain code, and may run its own loop.
+	res, err = pyEval(t, engine.Limits{}, "import asyncio\nasync def g():\n    return 5\nasyncio.run(g())")
+	if err != nil || string(res.Value) != "5" {
+		t.Fatalf("asyncio.run: %s %v", res.Value, err)
+	}
+}
+
+// A tool call the code started and did not await still finishes before the invocation
+// ends (as in JavaScript), and the logs say so; a worker's handler gets the same.
+func TestPythonUnawaitedToolCallFinishes(t *testing.T) {
+	var finished atomic.Int32
+	tools := func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+		select {
+		case <-time.After(50 * time.Millisecond):
+			finished.Add(1)
+			return json.RawMessage(`true`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	const warning = "isobox: 1 tool call was still running when the code returned; isobox waited for them (await every tool call to use its result)"
+	res, err := pyEvalWith(t, engine.SandboxConfig{Tools: tools}, engine.Limits{}, `import asyncio
+from isobox import tools
+task = asyncio.create_task(tools.record(x=1))
+await asyncio.sleep(0)
+"returned"`)
+	if err != nil || string(res.Value) != `"returned"` {
+		t.Fatalf("got %s %v", res.Value, err)
+	}
+	if finished.Load() != 1 {
+		t.Fatal("the un-awaited tool call was cancelled instead of finishing")
+	}
+	if len(res.Logs) != 1 || res.Logs[0].Level != "warn" || res.Logs[0].Message != warning {
+		t.Fatalf("logs %v, want the warning", res.Logs)
+	}
+	sb := pyWorker(t, engine.SandboxConfig{Tools: tools}, "main.py", map[string]string{"main.py": `import asyncio
+from isobox import tools
+from workers import WorkerEntrypoint
+class Default(WorkerEntrypoint):
+    async def go(self):
+        asyncio.create_task(tools.record(x=2))
+        await asyncio.sleep(0)
+        return "ok"
+`}, "")
+	res, err = sb.Call(context.Background(), engine.Limits{}, "", "go", nil, nil)
+	if err != nil || string(res.Value) != `"ok"` || finished.Load() != 2 {
+		t.Fatalf("worker: %s %v, finished %d", res.Value, err, finished.Load())
 	}
 }

@@ -243,6 +243,13 @@ class Default(WorkerEntrypoint):
         time.sleep(60)
     def big(self):
         return "x" * 200000
+    def hog(self):
+        x = []
+        while True:
+            try:
+                x.append(" " * 10**6)
+            except MemoryError:
+                pass
 `
 	sb := pyWorker(t, engine.SandboxConfig{}, "main.py", map[string]string{"main.py": src}, "")
 	if _, err := sb.Call(ctx, engine.Limits{Output: 100000}, "", "big", nil, nil); isoerr.CodeOf(err) != isoerr.OutputLimitExceeded {
@@ -258,6 +265,10 @@ class Default(WorkerEntrypoint):
 	}
 	if _, err := sb2.Call(ctx, engine.Limits{}, "", "big", nil, nil); isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
 		t.Fatalf("after the limit the sandbox is broken: %v", err)
+	}
+	sb3 := pyWorker(t, engine.SandboxConfig{Memory: 64 << 20}, "main.py", map[string]string{"main.py": src}, "")
+	if _, err := sb3.Call(ctx, engine.Limits{CPU: 10 * time.Second}, "", "hog", nil, nil); isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
+		t.Fatalf("hog: %v, want memory_limit_exceeded", err)
 	}
 }
 

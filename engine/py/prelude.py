@@ -148,7 +148,29 @@ def _jsonable(v, depth=0):
 
 
 def _await(coro):
-    return asyncio.run(coro)
+    return asyncio.run(_then_tools(coro))
+
+
+async def _then_tools(aw):
+    """aw's value, after the tool calls it left running (as JavaScript: a tool call the code
+    did not await still finishes, and the code's author is told)."""
+    v = await aw
+    await _await_tools()
+    return v
+
+
+async def _await_tools():
+    if not _tool_ids:
+        return
+    n = len(_tool_ids)
+    what = "1 tool call was" if n == 1 else f"{n} tool calls were"
+    _isobox.console(_console_line({"level": "warn", "message": "isobox: " + what +
+                                   " still running when the code returned; isobox waited for them (await every tool call to use its result)"}))
+    while True:
+        running = [_ops[i] for i in _tool_ids if i in _ops]
+        if not running:
+            return
+        await asyncio.wait(running)
 
 
 # ---- the host's operations --------------------------------------------------------------
@@ -198,6 +220,7 @@ def _host(op, data=b""):
 
 
 _ops = {}                # op id -> the future waiting for its outcome
+_tool_ids = set()        # the ids in _ops of tool calls
 _op_ids = itertools.count(1)
 
 
@@ -211,9 +234,12 @@ async def _op(kind, payload):
     fut = loop.create_future()
     _host("op_start", _dumps({"id": op_id, "kind": kind, "payload": payload}))
     _ops[op_id] = fut
+    if kind == "tool":
+        _tool_ids.add(op_id)
     try:
         return await fut
     finally:
+        _tool_ids.discard(op_id)
         if _ops.pop(op_id, None) is not None:  # not delivered: the task was cancelled
             try:
                 _host("op_cancel", _dumps({"id": op_id}))
@@ -223,6 +249,7 @@ async def _op(kind, payload):
 
 def _deliver(m):
     fut = _ops.pop(m.get("id"), None)
+    _tool_ids.discard(m.get("id"))
     if fut is None or fut.done():
         return
     if m.get("ok"):
@@ -277,22 +304,30 @@ def _parse(code):
     return tree
 
 
+_LAST = "__isobox_last__"
+
+
 def _exec(tree):
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+    """Runs the snippet; its last expression's value is its result. The last expression
+    becomes an assignment in the same code, so that a snippet with a top-level await runs
+    as one coroutine on one event loop (tasks the statements create are still running when
+    the last expression awaits them); one without runs as plain code (it may call
+    asyncio.run itself)."""
+    last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
+    if last:
+        expr = tree.body[-1]
+        assign = ast.Assign(targets=[ast.Name(id=_LAST, ctx=ast.Store())], value=expr.value)
+        tree.body[-1] = ast.fix_missing_locations(ast.copy_location(assign, expr))
     g = _main.__dict__
     body = compile(tree, _CODE, "exec", flags=_FLAGS, dont_inherit=True)
-    r = eval(body, g)
-    if body.co_flags & _CO_COROUTINE:
-        _await(r)
-    if last is None:
-        return None
-    expr = compile(last, _CODE, "eval", flags=_FLAGS, dont_inherit=True)
-    v = eval(expr, g)
-    if expr.co_flags & _CO_COROUTINE:
-        v = _await(v)
-    return v
+    g.pop(_LAST, None)
+    try:
+        r = eval(body, g)
+        if body.co_flags & _CO_COROUTINE:
+            _await(r)
+        return g.get(_LAST) if last else None
+    finally:
+        g.pop(_LAST, None)
 
 
 def _describe(e):
@@ -311,6 +346,7 @@ def _run(code):
     "S" + the exception as JSON when the snippet does not compile, or "E" + the exception
     it raised as JSON."""
     _ops.clear()
+    _tool_ids.clear()
     try:
         try:
             tree = _parse(code)
@@ -962,7 +998,7 @@ def _complete(head, body, settled):
 async def _serve(kind, msg):
     ctx = Context(msg.get("props"))
     try:
-        head, body = await (_on_fetch(msg, ctx) if kind == "fetch" else _on_call(msg, ctx))
+        head, body = await _then_tools(_on_fetch(msg, ctx) if kind == "fetch" else _on_call(msg, ctx))
     except BaseException as e:  # a limit's stop skips this handler (see the CPython patch)
         head, body = _failure_head(e), None
     _complete(head, body, not ctx._waiting)
@@ -1004,6 +1040,7 @@ def _entry(kind, payload):
     through body and complete; the answer is "R", or "E" + an exception of the prelude
     itself as JSON."""
     _ops.clear()
+    _tool_ids.clear()
     try:
         msg = json.loads(payload)
         if kind == "load":
