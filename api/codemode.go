@@ -16,6 +16,10 @@ type ExecuteRequest struct {
 	// object). Empty: all of them.
 	Providers []string        `json:"providers,omitempty"`
 	Limits    *CodemodeLimits `json:"limits,omitempty"`
+	// Language is Code's language: "javascript" ("" too; TypeScript as well) or "python"
+	// (statements whose last expression is the result; each namespace a global whose tools
+	// are async functions taking keyword arguments).
+	Language string `json:"language,omitempty"`
 }
 
 // CodemodeLimits bound one Code Mode run. Zero fields take the defaults: cpuMs 1,000

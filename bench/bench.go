@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,7 +185,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Progress("python")
-	if r.Python, err = runPython(ctx, e, min(o.Cold, 100), o.PyEvalCmd, o.Eval); err != nil {
+	if r.Python, err = runPython(ctx, e, min(o.Cold, 100), o.PyEvalCmd, o.Eval, min(slices.Max(o.MemIDs), 100), min(o.Warm, 1000)); err != nil {
 		return nil, err
 	}
 	if o.Bundle > 0 {
@@ -239,12 +240,17 @@ func coldLoads(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, 
 }
 
 func warmCalls(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, count int, err error) {
+	return warmFetches(ctx, e, n, WorkerCode)
+}
+
+// warmFetches measures n fetches of one loaded worker, code(0).
+func warmFetches(ctx context.Context, e *engine.Engine, n int, code func(int) loader.WorkerCode) (p50, p99 float64, count int, err error) {
 	l, err := loader.New(loader.Config{Engine: e})
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer l.Close(ctx)
-	stub := l.Get("warm", func() (loader.WorkerCode, error) { return WorkerCode(0), nil })
+	stub := l.Get("warm", func() (loader.WorkerCode, error) { return code(0), nil })
 	if _, err := stub.Fetch(ctx, dynReq(ctx)); err != nil {
 		return 0, 0, 0, err
 	}
@@ -267,6 +273,11 @@ func warmCalls(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, 
 // idleRSS loads n distinct workers, leaves them idle and warm, and returns the growth of
 // the process's resident set (RSS) and proportional set (PSS) per worker, in KiB.
 func idleRSS(ctx context.Context, e *engine.Engine, n int) (rss, pss float64, err error) {
+	return idleRSSOf(ctx, e, n, WorkerCode)
+}
+
+// idleRSSOf is idleRSS of the workers code(0) ... code(n-1).
+func idleRSSOf(ctx context.Context, e *engine.Engine, n int, code func(int) loader.WorkerCode) (rss, pss float64, err error) {
 	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1, MemoryBudget: 1 << 40, CodeImageBudget: 1})
 	if err != nil {
 		return 0, 0, err
@@ -279,7 +290,7 @@ func idleRSS(ctx context.Context, e *engine.Engine, n int) (rss, pss float64, er
 		return 0, 0, err
 	}
 	for i := range n {
-		if _, err := l.Get(fmt.Sprintf("mem-%d", i), func() (loader.WorkerCode, error) { return WorkerCode(i), nil }).Fetch(ctx, dynReq(ctx)); err != nil {
+		if _, err := l.Get(fmt.Sprintf("mem-%d", i), func() (loader.WorkerCode, error) { return code(i), nil }).Fetch(ctx, dynReq(ctx)); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -16,4 +16,9 @@
 // host finds the tool, checks the argument against its input schema and runs it, and a
 // failure rejects the promise in the sandbox. The code itself has no network unless
 // Options.Outbound gives it one.
+//
+// The model may write Python instead (Options.Language "python"): the same namespaces are
+// globals whose tools are async functions taking the input's properties as keyword
+// arguments (`r = await codemode.searchWeb(query="x")`), and the value of the last
+// expression is the result. PythonTypes and DescribePython show it the API as Python.
 package codemode

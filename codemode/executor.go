@@ -81,8 +81,12 @@ type Options struct {
 	Outbound http.RoundTripper
 	// Modules are the npm packages the code may import besides the built-in modules
 	// (Connectors.Modules); an import of any other module is an invalid_worker_code
-	// error that names it.
+	// error that names it. JavaScript only: Python code imports only the standard library.
 	Modules []Module
+	// Language is the code's language: "javascript" ("" too; TypeScript as well) or
+	// "python" (api.LanguagePython; see PythonTypes and DescribePython for what the model
+	// is shown).
+	Language string
 }
 
 // Result is what a run gives back, in the shape of @cloudflare/codemode's executor plus
@@ -155,6 +159,20 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.New(isoerr.InvalidRequest, "%v", err)
 		return res
 	}
+	lang, err := api.CheckLanguage(opts.Language)
+	if err != nil {
+		res.Error = isoerr.As(err)
+		return res
+	}
+	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
+	if lang == api.LanguagePython {
+		run.python = true
+		r, err := x.l.Eval(ctx, ts.pyPrelude()+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true})
+		if err != nil && len(ts.namespaces) > 0 {
+			err = pyFixLines(isoerr.As(err))
+		}
+		return finishRun(res, run, r, err)
+	}
 	// The modules the code may import are defined by a script before it, so the Evaluator
 	// (in this process or in a sandbox process) runs a script with no imports left.
 	mods, modPrelude, err := x.modules.importable(code, opts.Modules)
@@ -167,8 +185,12 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.As(err)
 		return res
 	}
-	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
 	r, err := x.l.Eval(ctx, ts.prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call})
+	return finishRun(res, run, r, err)
+}
+
+// finishRun fills res with the outcome of a run's Eval.
+func finishRun(res Result, run *run, r *loader.Result, err error) Result {
 	if r != nil {
 		res.CPUMs = float64(r.CPU.Microseconds()) / 1000
 		for _, l := range r.Logs {
@@ -218,14 +240,15 @@ func (ts *toolset) prelude() string {
 
 // run is the host side of one execution's tool calls.
 type run struct {
-	ts   *toolset
-	v    *validator
-	max  int
-	sem  chan struct{}
-	mu   sync.Mutex
-	log  []*callEntry
-	over int
-	kept int // bytes of arguments and results in the trace
+	python bool // the code is Python: errors name its signatures, not TypeScript's types
+	ts     *toolset
+	v      *validator
+	max    int
+	sem    chan struct{}
+	mu     sync.Mutex
+	log    []*callEntry
+	over   int
+	kept   int // bytes of arguments and results in the trace
 }
 
 type callEntry struct {
@@ -272,7 +295,11 @@ func (r *run) call(ctx context.Context, name string, args json.RawMessage) (out 
 		return nil, err
 	}
 	if err := r.v.check(bt.tool.InputSchema, args); err != nil {
-		return nil, fmt.Errorf("%s: invalid input (see %sInput): %v", bt.path(), bt.typeBase, err)
+		see := bt.typeBase + "Input"
+		if r.python {
+			see = "the signature of " + bt.ns + "." + pyIdent(bt.ident)
+		}
+		return nil, fmt.Errorf("%s: invalid input (see %s): %v", bt.path(), see, err)
 	}
 	select {
 	case r.sem <- struct{}{}:

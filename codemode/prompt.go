@@ -1,6 +1,7 @@
 package codemode
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -76,4 +77,86 @@ Write the code as one async arrow function, ` + "`async () => { ... }`" + `, and
 - An input that does not match its type, or a tool that fails, rejects the promise with a message that says why. Catch it when you can carry on without that call.
 - Return only what is needed; the value must survive JSON.stringify. What you console.log is returned too, which helps when something goes wrong.
 - The code runs in an isolated sandbox with no network (fetch fails), no files and nothing kept between runs: work through the tools.
+`
+
+// DescribePython is Describe for runs of Python code (Options.Language "python"): the
+// instructions, an example and the API as Python (PythonTypes), for runs with limits l.
+//
+// # Errors
+//
+// As Types.
+func DescribePython(l Limits, providers ...Provider) (string, error) {
+	if l.MaxToolCalls <= 0 {
+		l.MaxToolCalls = DefaultLimits().MaxToolCalls
+	}
+	ts, err := resolve(providers)
+	if err != nil {
+		return "", err
+	}
+	types, err := ts.pyTypes()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(pyInstructions)
+	fmt.Fprintf(&b, "- A run may make up to %d tool calls and is stopped when it uses too much CPU time or memory.\n", l.MaxToolCalls)
+	b.WriteString("\nExample:\n\n```python\n" + ts.pyExample() + "```\n\nThe API, declared in Python so that you can see the shape of every input and output (a TypedDict is a plain dict):\n\n```python\n")
+	b.WriteString(types)
+	b.WriteString("```\n")
+	return b.String(), nil
+}
+
+// PythonNote is the paragraph that tells a model, after Describe's JavaScript prompt, how
+// the same tools are called from Python: for a tool (such as MCP's execute) that takes
+// either language.
+func PythonNote(providers ...Provider) (string, error) {
+	ts, err := resolve(providers)
+	if err != nil {
+		return "", err
+	}
+	return "\nWith language \"python\", write Python 3.13 instead: statements, then the value of the last expression is the result (no function to write); top-level await works; print() is the console output. " +
+		"Each namespace above is a global whose tools are async functions taking the input's properties as keyword arguments (a Python keyword gets \"_\" behind, as in `" + pyIdent("class") + "`), or the input as one dict:\n\n```python\n" + ts.pyExample() + "```\n", nil
+}
+
+// pyExample is a short Python program calling the first tool.
+func (ts *toolset) pyExample() string {
+	ns, tool, arg := DefaultNamespace, "some_tool", "..."
+	if len(ts.namespaces) > 0 && len(ts.namespaces[0].tools) > 0 {
+		n := ts.namespaces[0]
+		ns, tool = pyIdent(n.name), n.pyNames()[0]
+		arg = pyExampleArgs(n.tools[0].tool.InputSchema)
+	}
+	return fmt.Sprintf("a = await %s.%s(%s)\nprint(\"got\", a)\na\n", ns, tool, arg)
+}
+
+// pyExampleArgs writes the required keyword arguments of an input schema as name=...
+func pyExampleArgs(schema []byte) string {
+	if optionalInput(schema) {
+		return ""
+	}
+	var s struct {
+		Required   []string       `json:"required"`
+		Properties map[string]any `json:"properties"`
+	}
+	if json.Unmarshal(schema, &s) != nil || len(s.Required) == 0 {
+		return "..."
+	}
+	var args []string
+	for _, r := range s.Required {
+		if pyIdent(r) != r {
+			return "{...}"
+		}
+		args = append(args, r+"=...")
+	}
+	return strings.Join(args, ", ")
+}
+
+// pyInstructions is the fixed part of the Python prompt.
+const pyInstructions = `Run Python that uses the tools declared below, and get back the value of its last expression.
+
+Write Python 3.13 statements; the value of the last expression is the result (there is no function to write). Top-level await works.
+- Every tool is an async function of the object (the namespace) it is declared on: await it, with the input's properties as keyword arguments, or with the whole input as one dict. Run independent calls together with asyncio.gather.
+- An input that does not match its type, or a tool that fails, raises an exception with a message that says why. Catch it when you can carry on without that call.
+- End with only what is needed; the value is returned as JSON (tuples become lists). What you print() is returned too, which helps when something goes wrong.
+- The code runs in an isolated sandbox with the standard library (json, re, math, datetime, collections, ...) but no network, no files, no pip packages and nothing kept between runs: work through the tools.
 `

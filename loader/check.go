@@ -4,7 +4,8 @@ import "context"
 
 // Compile checks that code would load, without running any of it: it is validated and
 // prepared exactly as for a call, then every module is compiled and the module graph
-// linked in a throwaway sandbox (engine.Engine.Compile). The server calls it before it
+// linked in a throwaway sandbox (engine.Engine.Compile); every module of a Python worker
+// is compiled by CPython (imports resolve when the worker loads). The server calls it before it
 // stores a worker, so a syntax error is refused at once rather than at the first call.
 // Checking is bounded by Config.StartupCPU and the code's own wall-time and memory limits.
 //

@@ -182,6 +182,9 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 		}
 		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
 	}
+	if err := checkOneLanguage(c.MainModule, mods); err != nil {
+		return nil, nil, err
+	}
 	if n := mods.Size(); n > MaxCodeSize {
 		return nil, nil, isoerr.New(isoerr.CodeTooLarge, "the modules total %d bytes compiled; the limit is %d", n, MaxCodeSize)
 	}
@@ -236,6 +239,26 @@ func checkImports(mods engine.ModuleMap, imports map[string][]jsnorm.Import) err
 			if _, err := mods.Resolve(name, imp.Path); err != nil {
 				return isoerr.New(isoerr.InvalidWorkerCode, "%v", err)
 			}
+		}
+	}
+	return nil
+}
+
+// checkOneLanguage refuses a worker whose code modules are of two languages: a Python
+// worker (its main module is .py) runs in CPython, which cannot import JavaScript, and a
+// JavaScript worker cannot import Python. Text, data and JSON modules go with either.
+func checkOneLanguage(main string, mods engine.ModuleMap) error {
+	m, ok := mods[main]
+	if !ok {
+		return nil // Validate says the main module is missing
+	}
+	python := m.Type == engine.ModulePy
+	for _, name := range slices.Sorted(maps.Keys(mods)) {
+		switch t := mods[name].Type; {
+		case python && (t == engine.ModuleJS || t == engine.ModuleCJS):
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is JavaScript, but the main module %q is Python: a worker's code is in one language", name, main)
+		case !python && t == engine.ModulePy:
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is Python, but the main module %q is JavaScript: a worker's code is in one language", name, main)
 		}
 	}
 	return nil

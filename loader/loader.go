@@ -180,6 +180,9 @@ type prepared struct {
 	hash   string // identifies code, env, memory limit and tenant
 }
 
+// python reports a Python worker: its main module is .py.
+func (p *prepared) python() bool { return p.mods[p.code.MainModule].Type == engine.ModulePy }
+
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
 func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {
@@ -436,7 +439,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 // image if it has one, restored from the per-code image if the code was seen, else new with
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
-	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id}
+	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python()}
 	if len(p.code.Bindings) > 0 {
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")

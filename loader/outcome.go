@@ -79,8 +79,9 @@ type EvalOptions struct {
 	// Tools answers tool calls made with __isobox_internal.callTool (Code Mode).
 	Tools engine.ToolFunc
 	// Python runs the snippet as Python (engine.PythonSandbox.Eval: the last expression's
-	// value is the result) instead of JavaScript. A Python snippet has no fetch() and no
-	// tools yet: Outbound is not used, and Tools is not_implemented.
+	// value is the result) instead of JavaScript. Outbound carries its
+	// `from workers import fetch`, and Tools answers its `await isobox.tool(name, args)`
+	// (Code Mode's Python namespaces are made of it).
 	Python bool
 }
 
@@ -128,10 +129,7 @@ func (l *Loader) Eval(ctx context.Context, code string, opts EvalOptions) (*Resu
 // evalPython is Eval of a Python snippet: a new Python sandbox from the engine's Python
 // image.
 func (l *Loader) evalPython(ctx context.Context, code string, opts EvalOptions, start time.Time) (*Result, error) {
-	if opts.Tools != nil {
-		return &Result{}, isoerr.New(isoerr.NotImplemented, "Python snippets cannot call tools yet (Code Mode runs JavaScript)")
-	}
-	sb, err := l.cfg.Engine.NewPythonSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory})
+	sb, err := l.cfg.Engine.NewPythonSandbox(ctx, engine.SandboxConfig{Memory: opts.Limits.Memory, Outbound: opts.Outbound, Tools: opts.Tools})
 	if err != nil {
 		return failedLoad(err, start)
 	}

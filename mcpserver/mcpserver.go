@@ -6,7 +6,8 @@
 //     "python") and returns its value, console output and error;
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
-//     model writes calls them (codemode.Executor). It is offered only when at least one
+//     model writes calls them (codemode.Executor); with language "python" the model writes
+//     Python against the same tools (its description says how). It is offered only when at least one
 //     connector, or a module (codemode.Connectors.SetModules), is configured.
 //
 // Workspace tools (read_file, write_file, list, search) will join when isobox has a
@@ -98,6 +99,16 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
+		if len(providers) > 0 {
+			note, err := codemode.PythonNote(providers...)
+			if err != nil {
+				return nil, fmt.Errorf("mcpserver: %w", err)
+			}
+			if len(modules) > 0 {
+				note += "Python code cannot import the npm packages: they are JavaScript.\n"
+			}
+			desc += note
+		}
 		mcp.AddTool(s.srv, &mcp.Tool{
 			Name:         ToolExecute,
 			Title:        "Call tools from code (Code Mode)",
@@ -144,7 +155,7 @@ func (s *Server) HTTPHandler() http.Handler {
 func InputSchema() json.RawMessage {
 	return json.RawMessage(`{"type":"object","properties":{` +
 		`"code":{"type":"string","description":"the code to run"},` +
-		`"language":{"type":"string","description":"the code's language: \"javascript\" (the default; TypeScript too) or \"python\" (run_code only)"}},` +
+		`"language":{"type":"string","description":"the code's language: \"javascript\" (the default; TypeScript too) or \"python\""}},` +
 		`"required":["code"]}`)
 }
 
@@ -171,7 +182,7 @@ func OutputSchema(calls bool) json.RawMessage {
 // CodeInput is the input of run_code and execute.
 type CodeInput struct {
 	Code string `json:"code" jsonschema:"the code to run"`
-	// Language is "javascript" ("" too) or "python" (run_code only).
+	// Language is "javascript" ("" too) or "python".
 	Language string `json:"language,omitempty" jsonschema:"javascript or python"`
 }
 
@@ -241,17 +252,15 @@ func (s *Server) runPython(ctx context.Context, code string) codemode.Result {
 }
 
 func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInput) (*mcp.CallToolResult, RunOutput, error) {
-	switch lang, err := api.CheckLanguage(in.Language); {
-	case err != nil:
+	lang, err := api.CheckLanguage(in.Language)
+	if err != nil {
 		return output(codemode.Result{Error: isoerr.As(err)}, true)
-	case lang == api.LanguagePython:
-		return output(codemode.Result{Error: isoerr.New(isoerr.NotImplemented, "execute runs JavaScript only for now: Python cannot call the tools yet")}, true)
 	}
 	providers, err := s.cfg.Connectors.Select(nil)
 	if err != nil {
 		return nil, RunOutput{}, err
 	}
-	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules()})
+	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules(), Language: lang})
 	return output(res, true)
 }
 

@@ -71,10 +71,35 @@ func TestRunCodePython(t *testing.T) {
 			t.Fatalf("%q %+v", text(res), out.Error)
 		}
 	})
-	t.Run("execute in Python is not implemented", func(t *testing.T) {
-		res, out := callLang(t, cs, mcpserver.ToolExecute, "python", "1")
-		if !res.IsError || out.Error == nil || out.Error.Code != "not_implemented" {
+	t.Run("execute in Python", func(t *testing.T) {
+		res, out := callLang(t, cs, mcpserver.ToolExecute, "python", "q = await stocks.quote(symbol='ACME')\nprint(q['symbol'])\nq['price'] * 2")
+		if res.IsError || out.Result != float64(25) || len(out.Calls) != 1 || out.Calls[0].Name != "stocks.quote" || len(out.Logs) != 1 {
+			t.Fatalf("%q %+v", text(res), out)
+		}
+		res, out = callLang(t, cs, mcpserver.ToolExecute, "python", "await stocks.quote(symbol='NOPE')")
+		if !res.IsError || out.Error == nil || out.Error.Code != "worker_exception" || !strings.Contains(out.Error.Message, "unknown symbol NOPE") {
 			t.Fatalf("%q %+v", text(res), out.Error)
 		}
 	})
+}
+
+// execute's description tells the model how to call the same tools from Python.
+func TestExecuteDescribesPython(t *testing.T) {
+	cs := overPipes(t, newServer(t, connectors(t)))
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tl := range tools.Tools {
+		if tl.Name != mcpserver.ToolExecute {
+			continue
+		}
+		for _, want := range []string{`language "python"`, "await stocks.quote(symbol=...)", "keyword arguments"} {
+			if !strings.Contains(tl.Description, want) {
+				t.Errorf("execute's description lacks %q:\n%s", want, tl.Description)
+			}
+		}
+		return
+	}
+	t.Fatal("no execute tool")
 }

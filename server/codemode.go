@@ -47,7 +47,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	if body.Limits != nil {
 		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
 	}
-	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules()})
+	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
 	var err2 error
 	if res.Error != nil {
 		err2 = res.Error

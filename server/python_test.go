@@ -3,13 +3,21 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
 )
 
 // runAnswer is the answer of POST /v1/run with code, as a client reads it.
@@ -127,4 +135,222 @@ func TestClientPython(t *testing.T) {
 		t.Fatalf("CreateSession: %+v %v", info, err)
 	}
 	ts.evalWant(t, "cp", "import sys\nsys.version_info[:2]", "[3,13]")
+}
+
+// POST /v1/codemode/execute with "language": "python" runs Python against the connectors'
+// tools, in process and with the sandbox in a worker process (its tool calls come back to
+// the server): keyword arguments, asyncio.gather, a tool's error as an exception.
+func TestCodemodePythonOverHTTP(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			cfg := mode.cfg
+			cfg.Codemode = testConnectors(t)
+			ts := start(t, cfg)
+			status, a, raw := postCodemode(t, ts, testKey, map[string]any{"language": "python",
+				"code": "import asyncio\np = await weather.forecast(city='Paris')\n" +
+					"rest = await asyncio.gather(*(weather.forecast(city=c) for c in ['Oslo', 'Lima']))\n" +
+					"await units.toF(c=p['temp'] + sum(f['temp'] for f in rest))"})
+			if status != 200 || string(a.Result) != "118.4" || len(a.Calls) != 4 {
+				t.Fatalf("%d %s", status, raw)
+			}
+			status, a, raw = postCodemode(t, ts, testKey, map[string]any{"language": "python", "code": "await weather.forecast(city='Atlantis')"})
+			if status != 422 || a.Error == nil || a.Error.Code != "worker_exception" || !strings.Contains(a.Error.Message, "unknown city Atlantis") {
+				t.Fatalf("tool error: %d %s", status, raw)
+			}
+			status, a, raw = postCodemode(t, ts, testKey, map[string]any{"language": "python", "code": "while True: pass", "limits": map[string]int{"cpuMs": 100}})
+			if status != 422 || a.Error == nil || a.Error.Code != "cpu_limit_exceeded" {
+				t.Fatalf("loop: %d %s", status, raw)
+			}
+			if status, _, raw := postCodemode(t, ts, testKey, map[string]any{"language": "ruby", "code": "1"}); status != 400 || !strings.Contains(raw, "ruby") {
+				t.Fatalf("unknown language: %d %s", status, raw)
+			}
+		})
+	}
+}
+
+// pyWorkerCode is a stored Python worker: fetch (reading the request and env) and RPC
+// methods, with a helper module.
+func pyWorkerCode() api.WorkerCode {
+	return api.WorkerCode{MainModule: "main.py", Env: map[string]any{"TAG": "t1"}, Modules: map[string]api.Module{
+		"main.py": {Content: []byte(`from workers import Response, WorkerEntrypoint
+import util
+
+calls = 0
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        global calls
+        calls += 1
+        print("handling", request.method)
+        body = await request.text() if request.method not in ("GET", "HEAD") else ""
+        return Response.json({"url": request.url, "method": request.method, "body": body,
+                              "tag": self.env.TAG, "calls": calls, "auth": request.headers.get("authorization")})
+
+    async def add(self, a, b):
+        return util.add(a, b)
+
+    async def boom(self):
+        raise TypeError("kaput")
+
+    async def spin(self):
+        while True:
+            pass
+`)},
+		"util.py": {Content: []byte("def add(a, b):\n    return a + b\n")},
+	}}
+}
+
+// PUT /v1/workers/{id} stores a Python worker and /fetch, /call and /http invoke it, in
+// process and in sandbox processes, with the same outcomes, statuses and typed errors as
+// a JavaScript worker's; JavaScript beside Python is refused when it is stored.
+func TestPythonWorkersOverHTTP(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			ts := start(t, mode.cfg)
+			if _, err := ts.c.PutWorker(ctx, "py", pyWorkerCode()); err != nil {
+				t.Fatal(err)
+			}
+			out, err := ts.c.Fetch(ctx, "py", client.FetchRequest{Method: "POST", URL: "https://example.com/p?x=1",
+				Headers: map[string]string{"Authorization": "mine"}, Body: "hi ✓"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body map[string]any
+			json.Unmarshal([]byte(*out.Body), &body)
+			if !out.OK || out.Status != 200 || out.Headers["content-type"] != "application/json" || body["url"] != "https://example.com/p?x=1" ||
+				body["body"] != "hi ✓" || body["tag"] != "t1" || body["auth"] != "mine" || body["calls"] != float64(1) ||
+				len(out.Logs) != 1 || out.Logs[0].Message != "handling POST" {
+				t.Fatalf("fetch: %+v %s", out, *out.Body)
+			}
+			out, err = ts.c.Call(ctx, "py", "add", 2, 40)
+			if err != nil || string(out.Result) != "42" || out.Cold {
+				t.Fatalf("call: %+v %v", out, err)
+			}
+			resp, err := ts.c.Forward(ctx, "py", "GET", "/a/b?c=d", nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			json.Unmarshal(b, &body)
+			if resp.StatusCode != 200 || !strings.HasSuffix(body["url"].(string), "/a/b?c=d") || body["calls"] != float64(2) {
+				t.Fatalf("forward: %d %s", resp.StatusCode, b)
+			}
+			r := ts.raw(t, "POST", "/v1/workers/py/call/boom", nil, nil)
+			var o loader.Outcome
+			json.Unmarshal(r.body, &o)
+			if r.status != 422 || o.OK || o.Error.Code != isoerr.WorkerException || o.Error.Message != "TypeError: kaput" {
+				t.Fatalf("exception: %d %s", r.status, r.body)
+			}
+			_, err = ts.c.Call(ctx, "py", "spin")
+			wantCode(t, err, isoerr.CPULimitExceeded)
+			if out, err = ts.c.Call(ctx, "py", "nope"); err == nil {
+				t.Fatalf("a method the worker lacks: %+v", out)
+			}
+			wantCode(t, err, isoerr.MethodNotFound)
+
+			// A one-shot Python worker through POST /v1/run.
+			run := map[string]any{"worker": pyWorkerCode(), "call": map[string]any{"method": "add", "args": []int{20, 22}}}
+			if r := ts.raw(t, "POST", "/v1/run", mustMarshal(t, run), nil); r.status != 200 || !strings.Contains(string(r.body), `"result":42`) {
+				t.Fatalf("run a Python worker: %d %s", r.status, r.body)
+			}
+
+			mixed := pyWorkerCode()
+			mixed.Modules["lib.js"] = api.JS("export const x = 1")
+			r = ts.raw(t, "PUT", "/v1/workers/mixed", mustMarshal(t, mixed), nil)
+			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.Contains(r.err.Message, "one language") {
+				t.Fatalf("mixed languages: %d %s", r.status, r.body)
+			}
+			broken := pyWorkerCode()
+			broken.Modules["util.py"] = api.Module{Content: []byte("def add(a, b):\n    return (a\n")}
+			r = ts.raw(t, "PUT", "/v1/workers/broken", mustMarshal(t, broken), nil)
+			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.HasPrefix(r.err.Message, "util.py:2:") {
+				t.Fatalf("syntax error at PUT: %d %s", r.status, r.body)
+			}
+			// New code under the id drops the warm Python sandbox.
+			next := pyWorkerCode()
+			next.Env = map[string]any{"TAG": "t2"}
+			if _, err := ts.c.PutWorker(ctx, "py", next); err != nil {
+				t.Fatal(err)
+			}
+			out, err = ts.c.Fetch(ctx, "py", client.FetchRequest{})
+			json.Unmarshal([]byte(*out.Body), &body)
+			if err != nil || body["tag"] != "t2" || body["calls"] != float64(1) {
+				t.Fatalf("after PUT: %+v %v", out, err)
+			}
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A stored Python worker's fetch goes through the egress gateway like JavaScript's: its
+// policy's secret is injected outside the sandbox and redacted from what the worker reads
+// back; without a policy there is no network (an exception in the worker, egress_denied);
+// in process and in sandbox processes.
+func TestPythonWorkerEgress(t *testing.T) {
+	const secret = "tok-py-8c1d2e3f4a-secret"
+	var sawSecret atomic.Bool
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+secret {
+			sawSecret.Store(true)
+		}
+		_ = json.NewEncoder(w).Encode(r.Header)
+	}))
+	defer echo.Close()
+	u, _ := url.Parse(echo.URL)
+	worker := func(policy string) []byte {
+		src := "from workers import Response, fetch\n\nasync def on_fetch(request, env):\n" +
+			"    r = await fetch(" + strconv.Quote(echo.URL+"/echo") + ", headers={'x-from': 'python'})\n" +
+			"    return Response.json({'status': r.status, 'body': await r.text()})\n"
+		b, _ := json.Marshal(map[string]any{"mainModule": "main.py", "modules": map[string]string{"main.py": src}, "globalOutbound": json.RawMessage(policy)})
+		return b
+	}
+	allow := `{"rules":[{"action":"allow","host":"` + u.Hostname() + `","allowPrivate":true,"injectHeaders":{"Authorization":"Bearer {{secret:api_token}}"}}]}`
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"in process", Config{SandboxProcesses: -1}}, {"sandbox processes", Config{SandboxProcesses: 1}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			sawSecret.Store(false)
+			ts := start(t, mode.cfg)
+			if r := ts.raw(t, "PUT", "/v1/secrets/api_token", []byte(`{"value":"`+secret+`"}`), nil); r.status != 204 {
+				t.Fatalf("put secret: %d %s", r.status, r.body)
+			}
+			for id, policy := range map[string]string{"allowed": allow, "nopolicy": "null"} {
+				if r := ts.raw(t, "PUT", "/v1/workers/"+id, worker(policy), nil); r.status != 201 {
+					t.Fatalf("put %s: %d %s", id, r.status, r.body)
+				}
+			}
+			res := ts.raw(t, "POST", "/v1/workers/allowed/fetch", []byte(`{}`), nil)
+			if res.status != 200 || !sawSecret.Load() || strings.Contains(string(res.body), secret) || !strings.Contains(string(res.body), "[redacted]") ||
+				!strings.Contains(string(res.body), `X-From\\\":[\\\"python`) {
+				t.Fatalf("allowed fetch (upstream saw the secret: %v): %d %s", sawSecret.Load(), res.status, res.body)
+			}
+			res = ts.raw(t, "POST", "/v1/workers/nopolicy/fetch", []byte(`{}`), nil)
+			if res.status == 200 || !strings.Contains(string(res.body), "egress_denied") {
+				t.Fatalf("no policy: %d %s", res.status, res.body)
+			}
+			// A snippet's fetch is judged by the server's default policy (none here).
+			run, _ := json.Marshal(map[string]string{"language": "python", "code": "from workers import fetch\nawait fetch(" + strconv.Quote(echo.URL) + ")"})
+			res = ts.raw(t, "POST", "/v1/run", run, nil)
+			if res.status == 200 || !strings.Contains(string(res.body), "egress_denied") {
+				t.Fatalf("snippet without a default policy: %d %s", res.status, res.body)
+			}
+		})
+	}
 }

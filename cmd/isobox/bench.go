@@ -170,6 +170,9 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("python: new sandbox + 1 + 1, p50", r.Python.ColdP50, 0, "ms", r.Python.ColdN)
 	row("python: new sandbox + json/re/math, p50", r.Python.ScriptP50, 0, "ms", r.Python.ScriptN)
 	row("python: eval '1+1' as a new process", r.Python.EvalProcessP50, 0, "ms", r.Python.EvalProcessN)
+	row("python: warm fetch of a loaded worker, p50", r.Python.HelloP50, 0, "ms", r.Python.HelloN)
+	row("python: RSS per idle loaded worker", r.Python.IdleWorkerRSS, 0, "KiB", r.Python.IdleWorkerN)
+	row("python: PSS per idle loaded worker", r.Python.IdleWorkerPSS, 0, "KiB", r.Python.IdleWorkerN)
 	if r.Bundle.ColdN > 0 {
 		row("bundle, empty caches (stub registry)", r.Bundle.ColdP50, 0, "ms", r.Bundle.ColdN)
 		row("bundle, unchanged project, warm caches", r.Bundle.WarmP50, 0, "ms", r.Bundle.WarmN)

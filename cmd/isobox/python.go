@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/isobox/isobox/engine"
@@ -60,4 +63,86 @@ func runPython(ctx context.Context, src string, c *common, lim engine.Limits) (*
 	}
 	defer sb.Close(ctx)
 	return sb.Eval(ctx, lim, src)
+}
+
+// readAnyWorker reads the worker that files name on the command line (isobox run, isobox
+// workers put): a Python worker for a MAIN.py or a folder with a Python main module
+// (readPythonWorker), else JavaScript modules (readWorker).
+func readAnyWorker(files []string) (loader.WorkerCode, error) {
+	if main, ok := pythonMain(files[0]); ok && len(files) == 1 {
+		return readPythonWorker(main, nil)
+	}
+	if strings.HasSuffix(files[0], ".py") {
+		return readPythonWorker(files[0], files[1:])
+	}
+	return readWorker(files)
+}
+
+// pythonMains are the main modules `isobox run DIR` looks for in a folder without a
+// package.json, in this order (src/entry.py is the layout of Cloudflare's Python Workers).
+var pythonMains = []string{"main.py", "src/main.py", "entry.py", "src/entry.py"}
+
+// pythonMain returns the Python main module of dir, if dir is a folder that has one.
+func pythonMain(dir string) (string, bool) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", false
+	}
+	for _, m := range pythonMains {
+		p := filepath.Join(dir, filepath.FromSlash(m))
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// Bounds on the .py files `isobox run` gathers beside a Python main module.
+const (
+	maxPythonFiles = 1000
+	maxPythonDepth = 8
+)
+
+// readPythonWorker turns a Python main module and its folder into WorkerCode: every .py
+// file under main's folder (skipping hidden folders, __pycache__, virtual environments and
+// node_modules) is a module, named by its path relative to that folder, so that the main
+// module imports its siblings and packages by name. Other files given (extra) are added as
+// readWorker would (named relative to main's folder).
+func readPythonWorker(main string, extra []string) (loader.WorkerCode, error) {
+	code, err := readWorker(append([]string{main}, extra...))
+	if err != nil {
+		return code, err
+	}
+	root := filepath.Dir(main)
+	n := 0
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			name := d.Name()
+			if p != root && (strings.HasPrefix(name, ".") || name == "__pycache__" || name == "node_modules" ||
+				name == "venv" || name == "site-packages" || strings.Count(rel, string(filepath.Separator)) >= maxPythonDepth) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
+			return nil
+		}
+		name := filepath.ToSlash(rel)
+		if _, have := code.Modules[name]; have {
+			return nil
+		}
+		if n++; n > maxPythonFiles {
+			return fmt.Errorf("%s has more than %d .py files: give isobox run a smaller folder", root, maxPythonFiles)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		code.Modules[name] = loader.Module{Type: engine.ModulePy, Content: b}
+		return nil
+	})
+	return code, err
 }

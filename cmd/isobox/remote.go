@@ -122,7 +122,7 @@ func cmdWorkersPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 	memoryMB := fs.Int("memory-mb", 0, "memory limit of the sandbox in MiB (default 128)")
 	var envs multiFlag
 	fs.Var(&envs, "env", "KEY=VALUE put into the worker's env (repeatable)")
-	pos, code, ok := parseRemote(fs, args, -1, "isobox workers put [flags] ID (MAIN.js [OTHER_MODULES...] | --code WORKER.json)", stderr)
+	pos, code, ok := parseRemote(fs, args, -1, "isobox workers put [flags] ID (MAIN.js [OTHER_MODULES...] | MAIN.py | DIR | --code WORKER.json)", stderr)
 	if !ok {
 		return code
 	}
@@ -148,7 +148,7 @@ func cmdWorkersPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 2
 		}
 	default:
-		lc, err := readWorker(files)
+		lc, err := readAnyWorker(files)
 		if err != nil {
 			fmt.Fprintf(stderr, "isobox: %v\n", err)
 			return 2

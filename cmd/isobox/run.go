@@ -103,7 +103,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	registry := fs.String("npm-registry", "", "for a project DIR: the npm registry (default $ISOBOX_NPM_REGISTRY, .npmrc, registry.npmjs.org)")
 	inline := fs.Bool("inline", false, "for a project DIR: bundle its packages into the main module (see isobox bundle)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n       isobox run [flags] DIR\n\nA DIR with a package.json is installed and bundled first (see isobox bundle).\n\nLoads the files as one worker and calls its fetch handler, or an RPC method. MAIN.js (or\n.ts) is the main module; the files it imports by relative path are found on disk, and\nevery module is named by its path relative to MAIN's folder. Other files (text, data)\nmay be listed too.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: isobox run [flags] MAIN.js [OTHER_MODULES...]\n       isobox run [flags] MAIN.py\n       isobox run [flags] DIR\n\nA DIR with a package.json is installed and bundled first (see isobox bundle); another DIR\nruns its main.py, src/main.py, entry.py or src/entry.py as a Python worker. A Python\nworker (MAIN.py) has every .py file under MAIN's folder as a module, so that it imports\nits siblings by name.\n\nLoads the files as one worker and calls its fetch handler, or an RPC method. MAIN.js (or\n.ts) is the main module; the files it imports by relative path are found on disk, and\nevery module is named by its path relative to MAIN's folder. Other files (text, data)\nmay be listed too.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterleaved(fs, args)
@@ -126,9 +126,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		code = loader.FromAPI(b.Code)
-	} else if code, err = readWorker(files); err != nil {
-		fmt.Fprintf(stderr, "isobox: %v\n", err)
-		return 2
+	} else {
+		if code, err = readAnyWorker(files); err != nil {
+			fmt.Fprintf(stderr, "isobox: %v\n", err)
+			return 2
+		}
 	}
 	code.Limits = &loader.Limits{CPUMs: c.cpuMs, WallMs: c.wallMs, MemoryMB: c.memoryMB}
 	if len(envs) > 0 {

@@ -1174,9 +1174,6 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error)
 func (p *Pool) Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error) {
 	c := p.newCall()
 	m := &invokeMsg{Op: "eval", Snippet: code, Limits: toWireLimits(opts.Limits), HasOutbound: opts.Outbound != nil, Python: opts.Python}
-	if opts.Tools != nil && opts.Python {
-		return &loader.Result{}, isoerr.New(isoerr.NotImplemented, "Python snippets cannot call tools yet (Code Mode runs JavaScript)")
-	}
 	if opts.Tools != nil {
 		m.Op, c.tools = opEvalTools, newCallTools(ctx, opts.Tools)
 		defer c.tools.close()

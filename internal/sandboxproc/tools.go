@@ -248,5 +248,5 @@ func (w *workerSide) evalTools(ctx context.Context, id uint64, m *invokeMsg) (*l
 	if m.HasOutbound {
 		out = &outbound{w: w, route: callRoute(id)}
 	}
-	return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out, Tools: w.toolFunc(id)})
+	return w.l.Eval(ctx, m.Snippet, loader.EvalOptions{Limits: m.Limits.engine(), Outbound: out, Tools: w.toolFunc(id), Python: m.Python})
 }

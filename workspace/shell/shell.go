@@ -40,7 +40,7 @@ const (
 	MaxScript = 256 << 10
 )
 
-// Internal bounds (RATIONALE §23 has the numbers).
+// Internal bounds (RATIONALE §24 has the numbers).
 const (
 	maxPipes    = 64       // pipelines running at once in one run
 	maxFrames   = 20_000   // Go stack frames of one goroutine: deep shell recursion

@@ -1,0 +1,107 @@
+package sandboxproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+)
+
+// warmPython makes the Python base image in the cache directory the processes share:
+// under -race it takes longer than a call's budget.
+func warmPython(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	sb, err := e.NewPythonSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Close(ctx)
+}
+
+// A Python snippet in a worker process calls tools that run in the supervisor, as a
+// JavaScript one does: concurrently, with JSON in and out, a tool's error raised in the
+// snippet with its message.
+func TestPoolPythonToolCalls(t *testing.T) {
+	warmPython(t)
+	p := newPool(t, 1)
+	tools := func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+		switch name {
+		case "double":
+			var in struct{ N int }
+			if err := json.Unmarshal(args, &in); err != nil {
+				return nil, err
+			}
+			return json.RawMessage(fmt.Sprint(in.N * 2)), nil
+		case "fail":
+			return nil, errors.New("fail: the tool broke")
+		}
+		return nil, fmt.Errorf("no tool %q", name)
+	}
+	code := `import asyncio, isobox
+vals = await asyncio.gather(*(isobox.tool("double", {"n": i}) for i in (1, 2, 3)))
+try:
+    await isobox.tool("fail", {})
+    msg = None
+except Exception as e:
+    msg = str(e)
+{"vals": vals, "msg": msg}`
+	res, err := p.Eval(context.Background(), code, loader.EvalOptions{Tools: tools, Python: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Value) != `{"vals":[2,4,6],"msg":"fail: the tool broke"}` {
+		t.Fatalf("got %s", res.Value)
+	}
+}
+
+// A Python worker runs in a worker process: fetch and RPC through the pool's stubs, its
+// module state kept warm there, and a loop stopped at the CPU limit.
+func TestPoolPythonWorker(t *testing.T) {
+	warmPython(t)
+	p := newPool(t, 1)
+	ctx := context.Background()
+	code := loader.WorkerCode{MainModule: "main.py", Modules: map[string]loader.Module{"main.py": {Content: []byte(`from workers import Response, WorkerEntrypoint
+n = 0
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response("py " + request.method, status=202)
+    async def incr(self):
+        global n
+        n += 1
+        return n
+    async def spin(self):
+        while True:
+            pass
+`)}}}
+	s := p.Get("pyw", func() (loader.WorkerCode, error) { return code, nil })
+	req, _ := http.NewRequestWithContext(ctx, "PUT", "http://x/", strings.NewReader("b"))
+	res, err := s.Fetch(ctx, req)
+	if err != nil || res.Status != 202 || string(res.Body) != "py PUT" {
+		t.Fatalf("fetch: %+v %v", res, err)
+	}
+	for want := 1; want <= 2; want++ {
+		res, err := s.Call(ctx, "incr", nil)
+		if err != nil || string(res.Value) != fmt.Sprint(want) {
+			t.Fatalf("incr: %+v %v", res, err)
+		}
+	}
+	lim := loader.Limits{CPUMs: 50}
+	code.Limits = &lim
+	spin := p.Get("pyspin", func() (loader.WorkerCode, error) { return code, nil })
+	if _, err := spin.Call(ctx, "spin", nil); isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("spin: %v", err)
+	}
+}
