@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/isobox/isobox/codemode/internal/jsonv"
+	"github.com/isobox/isobox/internal/jsonv"
 )
 
 // PythonTypes returns the API of the providers' tools as Python, the way a model writing

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/isobox/isobox/codemode/internal/jsonv"
+	"github.com/isobox/isobox/internal/jsonv"
 )
 
 // Types returns the TypeScript declaration of the providers' tools, the API the model is

@@ -5,12 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
+	"github.com/isobox/isobox/internal/jsonv"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -68,20 +67,10 @@ func (s *Store) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMess
 	if !ok {
 		return nil, false, nil
 	}
-	out, err := marshalJSON(v)
+	out, err := jsonv.Marshal(v)
 	return out, true, err
 }
 
-// marshalJSON is json.Marshal that leaves <, > and & as they are (a file keeps its text).
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
-}
 
 // UpdateJSON applies u to the JSON file p and writes it back (indented by two spaces, keys
 // in their order) atomically: the write lands only over the version the change was made
@@ -187,7 +176,7 @@ func (s *Store) jsonUpdated(ctx context.Context, ws, p string, segs []seg, op st
 	if doc, err = applyJSON(doc, segs, op, value); err != nil {
 		return nil, "", 0, fmt.Errorf("updateJson %s: %w", op, err)
 	}
-	compact, err := marshalJSON(doc)
+	compact, err := jsonv.Marshal(doc)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("workspace: updateJson: %w", err)
 	}
@@ -277,122 +266,25 @@ func parseJSONPath(p string) ([]seg, error) {
 	return out, nil
 }
 
-// object is a JSON object that keeps its keys in order.
-type object struct {
-	keys []string
-	vals map[string]any
-}
-
-func (o *object) set(k string, v any) {
-	if _, ok := o.vals[k]; !ok {
-		o.keys = append(o.keys, k)
-	}
-	o.vals[k] = v
-}
-
-func (o *object) del(k string) bool {
-	if _, ok := o.vals[k]; !ok {
-		return false
-	}
-	delete(o.vals, k)
-	for i, x := range o.keys {
-		if x == k {
-			o.keys = append(o.keys[:i], o.keys[i+1:]...)
-			break
-		}
-	}
-	return true
-}
-
-func (o *object) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range o.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := marshalJSON(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := marshalJSON(o.vals[k])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// decodeJSON decodes one JSON value: objects as *object (keys in order), arrays as []any,
-// numbers as json.Number (as written), nesting at most maxJSONDepth.
+// decodeJSON decodes one JSON value: objects as *jsonv.Object (keys in order), arrays as
+// []any, numbers as json.Number (as written), nesting at most maxJSONDepth.
 func decodeJSON(name string, data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
-	if err == nil {
-		if _, err2 := dec.Token(); err2 != io.EOF {
-			err = errors.New("more than one value")
-		}
-	}
+	v, err := jsonv.ParseDepth(data, maxJSONDepth)
 	if err != nil {
 		return nil, isoerr.New(isoerr.InvalidRequest, "%s is not valid JSON: %v", name, err)
 	}
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, fmt.Errorf("nested more than %d deep", maxJSONDepth)
-	}
-	t, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := t.(json.Delim)
-	if !ok {
-		return t, nil
-	}
-	switch d {
-	case '{':
-		o := &object{vals: map[string]any{}}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			v, err := decodeValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			o.set(kt.(string), v)
-		}
-		_, err := dec.Token()
-		return o, err
-	case '[':
-		a := []any{}
-		for dec.More() {
-			v, err := decodeValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		_, err := dec.Token()
-		return a, err
-	}
-	return nil, fmt.Errorf("unexpected %v", d)
-}
-
 // lookup walks segs down doc.
 func lookup(doc any, segs []seg) (any, bool) {
 	for _, s := range segs {
 		switch v := doc.(type) {
-		case *object:
+		case *jsonv.Object:
 			if !s.isKey {
 				return nil, false
 			}
-			x, ok := v.vals[s.key]
+			x, ok := v.M[s.key]
 			if !ok {
 				return nil, false
 			}
@@ -436,24 +328,24 @@ func applyJSON(doc any, segs []seg, op string, value any) (any, error) {
 		if !s.isKey {
 			return nil, isoerr.New(isoerr.InvalidRequest, "no array to index with %v", s)
 		}
-		o := &object{vals: map[string]any{}}
+		o := jsonv.NewObject()
 		child, err := applyJSON(nil, rest, op, value)
 		if err != nil {
 			return nil, err
 		}
-		o.set(s.key, child)
+		o.Set(s.key, child)
 		return o, nil
-	case *object:
+	case *jsonv.Object:
 		if !s.isKey {
 			return nil, isoerr.New(isoerr.InvalidRequest, "%v indexes an object", s)
 		}
 		if op == "delete" && last {
-			if !v.del(s.key) {
+			if !v.Delete(s.key) {
 				return nil, isoerr.New(isoerr.NotFound, "no key %v", s)
 			}
 			return v, nil
 		}
-		child, ok := v.vals[s.key]
+		child, ok := v.M[s.key]
 		if !ok && op == "delete" {
 			return nil, isoerr.New(isoerr.NotFound, "no key %v", s)
 		}
@@ -461,7 +353,7 @@ func applyJSON(doc any, segs []seg, op string, value any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.set(s.key, nc)
+		v.Set(s.key, nc)
 		return v, nil
 	case []any:
 		if s.isKey {
@@ -492,20 +384,20 @@ func applyJSON(doc any, segs []seg, op string, value any) (any, error) {
 
 // mergePatch applies patch to target as RFC 7386 says.
 func mergePatch(target, patch any) any {
-	p, ok := patch.(*object)
+	p, ok := patch.(*jsonv.Object)
 	if !ok {
 		return patch
 	}
-	t, ok := target.(*object)
+	t, ok := target.(*jsonv.Object)
 	if !ok {
-		t = &object{vals: map[string]any{}}
+		t = jsonv.NewObject()
 	}
-	for _, k := range p.keys {
-		if p.vals[k] == nil {
-			t.del(k)
+	for _, k := range p.Keys {
+		if p.M[k] == nil {
+			t.Delete(k)
 			continue
 		}
-		t.set(k, mergePatch(t.vals[k], p.vals[k]))
+		t.Set(k, mergePatch(t.M[k], p.M[k]))
 	}
 	return t
 }

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/isobox/isobox/internal/jsonv"
 )
 
 // Render returns the eval result raw (tagged JSON) as one line of text: plain JSON values
@@ -25,63 +27,13 @@ func Render(raw json.RawMessage) (string, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return "undefined", nil
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	v, err := decode(d)
+	v, err := jsonv.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("jsvalue: the result is not JSON: %w", err)
 	}
 	var b strings.Builder
 	render(&b, v)
 	return b.String(), nil
-}
-
-// object is a JSON object with its keys in their order.
-type object struct {
-	keys []string
-	vals map[string]any
-}
-
-// decode reads one JSON value, keeping the order of object keys (a JavaScript object's
-// order, which people expect to see back).
-func decode(d *json.Decoder) (any, error) {
-	t, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t {
-	case json.Delim('['):
-		l := []any{}
-		for d.More() {
-			e, err := decode(d)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, e)
-		}
-		_, err := d.Token()
-		return l, err
-	case json.Delim('{'):
-		o := &object{vals: map[string]any{}}
-		for d.More() {
-			kt, err := d.Token()
-			if err != nil {
-				return nil, err
-			}
-			k, _ := kt.(string)
-			e, err := decode(d)
-			if err != nil {
-				return nil, err
-			}
-			if _, dup := o.vals[k]; !dup {
-				o.keys = append(o.keys, k)
-			}
-			o.vals[k] = e
-		}
-		_, err := d.Token()
-		return o, err
-	}
-	return t, nil
 }
 
 func render(b *strings.Builder, v any) {
@@ -95,9 +47,9 @@ func render(b *strings.Builder, v any) {
 			render(b, e)
 		}
 		b.WriteByte(']')
-	case *object:
-		if t, ok := v.vals["$type"].(string); ok {
-			if renderTag(b, t, v.vals) {
+	case *jsonv.Object:
+		if t, ok := v.M["$type"].(string); ok {
+			if renderTag(b, t, v.M) {
 				return
 			}
 		}
@@ -107,15 +59,15 @@ func render(b *strings.Builder, v any) {
 	}
 }
 
-func renderObject(b *strings.Builder, o *object) {
+func renderObject(b *strings.Builder, o *jsonv.Object) {
 	b.WriteByte('{')
-	for i, k := range o.keys {
+	for i, k := range o.Keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		writeJSON(b, k)
 		b.WriteByte(':')
-		render(b, o.vals[k])
+		render(b, o.M[k])
 	}
 	b.WriteByte('}')
 }
@@ -202,7 +154,7 @@ func renderTag(b *strings.Builder, t string, o map[string]any) bool {
 	case "Circular":
 		b.WriteString("[Circular " + str("path") + "]")
 	case "Object":
-		inner, ok := o["value"].(*object)
+		inner, ok := o["value"].(*jsonv.Object)
 		if !ok {
 			return false
 		}

@@ -1,6 +1,10 @@
 package jsvalue
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 func TestRender(t *testing.T) {
 	for _, c := range []struct{ raw, want string }{
@@ -34,5 +38,14 @@ func TestRender(t *testing.T) {
 	}
 	if _, err := Render([]byte(`{"a":`)); err == nil {
 		t.Error("Render of broken JSON: no error")
+	}
+}
+
+// A result nested past jsonv's bound (a sandbox can return one up to its output limit) is
+// an error, not a crash of the CLI that renders it.
+func TestRenderRefusesDeepNesting(t *testing.T) {
+	deep := strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20)
+	if s, err := Render(json.RawMessage(deep)); err == nil {
+		t.Fatalf("rendered %.20s...", s)
 	}
 }

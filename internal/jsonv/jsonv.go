@@ -1,5 +1,7 @@
-// Package jsonv holds JSON values that keep the order of object keys, so that the
-// TypeScript a model is shown lists properties in the order a schema's author wrote them.
+// Package jsonv holds JSON values that keep the order of object keys and the digits of
+// numbers as written: the TypeScript a model is shown lists properties in the order a
+// schema's author wrote them (codemode), a JSON file edited in a workspace keeps its layout
+// of keys (workspace), and an eval result prints as the object was built (jsvalue).
 package jsonv
 
 import (
@@ -28,10 +30,10 @@ func (o *Object) Set(k string, v any) {
 	o.M[k] = v
 }
 
-// Delete removes k.
-func (o *Object) Delete(k string) {
+// Delete removes k, and reports whether it was there.
+func (o *Object) Delete(k string) bool {
 	if _, ok := o.M[k]; !ok {
-		return
+		return false
 	}
 	delete(o.M, k)
 	for i, x := range o.Keys {
@@ -40,9 +42,11 @@ func (o *Object) Delete(k string) {
 			break
 		}
 	}
+	return true
 }
 
-// MarshalJSON writes the object with its keys in order.
+// MarshalJSON writes the object with its keys in order, and <, > and & as they are (an
+// encoder that escapes HTML still escapes them; one that does not keeps a file's text).
 func (o *Object) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -50,10 +54,10 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
+		kb, _ := Marshal(k)
 		b.Write(kb)
 		b.WriteByte(':')
-		vb, err := json.Marshal(o.M[k])
+		vb, err := Marshal(o.M[k])
 		if err != nil {
 			return nil, err
 		}
@@ -61,6 +65,17 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// Marshal is json.Marshal that leaves <, > and & as they are.
+func Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
 
 // Get returns the value of k.
@@ -99,11 +114,19 @@ func (o *Object) Has(k string) bool {
 	return ok
 }
 
-// Parse decodes b into nil, bool, json.Number, string, []any and *Object.
-func Parse(b []byte) (any, error) {
+// Parse decodes one JSON value b into nil, bool, json.Number, string, []any and *Object,
+// nested at most DefaultDepth levels.
+func Parse(b []byte) (any, error) { return ParseDepth(b, DefaultDepth) }
+
+// DefaultDepth is Parse's bound on nesting.
+const DefaultDepth = 512
+
+// ParseDepth is Parse with its own bound on nesting (the decoder recurses: a hostile
+// [[[[...]]]] must end in an error, not exhaust the stack).
+func ParseDepth(b []byte, maxDepth int) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	v, err := decodeValue(dec, 0, maxDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +136,9 @@ func Parse(b []byte) (any, error) {
 	return v, nil
 }
 
-const maxJSONDepth = 512
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth)
+func decodeValue(dec *json.Decoder, depth, maxDepth int) (any, error) {
+	if depth >= maxDepth {
+		return nil, fmt.Errorf("JSON nested deeper than %d levels", maxDepth)
 	}
 	t, err := dec.Token()
 	if err != nil {
@@ -134,7 +155,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 					return nil, err
 				}
 				k := kt.(string)
-				v, err := decodeValue(dec, depth+1)
+				v, err := decodeValue(dec, depth+1, maxDepth)
 				if err != nil {
 					return nil, err
 				}
@@ -147,7 +168,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		case '[':
 			a := []any{}
 			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
+				v, err := decodeValue(dec, depth+1, maxDepth)
 				if err != nil {
 					return nil, err
 				}
