@@ -54,6 +54,9 @@ type Options struct {
 	// Bundle is the number of cold bundles of BundleProject (4x as many warm bundles and
 	// cold loads of the bundled app); 0 skips the bundle figures.
 	Bundle int
+	// Workspace is the number of small files of the workspace figures (written and read
+	// through a binding; the search and exec figures run 5 and 20 times); 0 skips them.
+	Workspace int
 }
 
 // Report is what `isobox bench --json` prints.
@@ -97,6 +100,7 @@ type Report struct {
 	HostileStopN   int     `json:"hostile_stop_samples"`
 	Python                 // issue 11: py_cold_p50_ms, py_script_p50_ms, py_eval_process_ms
 	Bundle                 // issue 12: bundle_cold_ms, bundle_warm_ms, bundle_app_cold_load_ms, npm's
+	Workspace              // issue 13: ws_write_small_per_s, ws_read_small_per_s, ws_search_10k_ms, ws_exec_p50_ms
 }
 
 func (o *Options) defaults() {
@@ -190,6 +194,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Bundle > 0 {
 		if r.Bundle, err = runBundle(ctx, e, o.Bundle, o.Progress); err != nil {
+			return nil, err
+		}
+	}
+	if o.Workspace > 0 {
+		if r.Workspace, err = runWorkspace(ctx, e, o.Workspace, 5, 20, o.Progress); err != nil {
 			return nil, err
 		}
 	}

@@ -32,6 +32,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
 	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
 	bundles := fs.Int("bundle", 5, "cold bundles of a 4-package TypeScript project from a registry stub on 127.0.0.1 (4x as many warm bundles and cold loads of the app; 0 skips)")
+	wsFiles := fs.Int("workspace", 500, "4 KiB files written and read through a worker's env.FS for the workspace figures (with SQLite's raw insert rate, a search over 10,000 files beside grep -rn, and exec over 1,000 files; 0 skips)")
 	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
@@ -43,7 +44,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles,
+	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles, Workspace: *wsFiles,
 		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
 	for _, s := range strings.Split(*ids, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -173,6 +174,16 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("python: warm fetch of a loaded worker, p50", r.Python.HelloP50, 0, "ms", r.Python.HelloN)
 	row("python: RSS per idle loaded worker", r.Python.IdleWorkerRSS, 0, "KiB", r.Python.IdleWorkerN)
 	row("python: PSS per idle loaded worker", r.Python.IdleWorkerPSS, 0, "KiB", r.Python.IdleWorkerN)
+	if r.Workspace.SmallN > 0 {
+		row("workspace: 4 KiB files written through env.FS", r.Workspace.WriteSmallPerS, 0, "/s", r.Workspace.SmallN)
+		row("workspace: 4 KiB files read through env.FS", r.Workspace.ReadSmallPerS, 0, "/s", r.Workspace.SmallN)
+		row("sqlite: raw durable 4 KiB inserts", r.Workspace.SQLiteInsertPerS, 0, "/s", r.Workspace.SmallN)
+		row("workspace: searchText over 10,000 files, p50", r.Workspace.Search10k, 0, "ms", r.Workspace.SearchN)
+		if r.Workspace.GrepR10k > 0 {
+			row("grep -rn over the same files on disk, p50", r.Workspace.GrepR10k, 0, "ms", r.Workspace.SearchN)
+		}
+		row("workspace: exec grep -rl | wc -l, 1,000 files, p50", r.Workspace.ExecP50, 0, "ms", r.Workspace.ExecN)
+	}
 	if r.Bundle.ColdN > 0 {
 		row("bundle, empty caches (stub registry)", r.Bundle.ColdP50, 0, "ms", r.Bundle.ColdN)
 		row("bundle, unchanged project, warm caches", r.Bundle.WarmP50, 0, "ms", r.Bundle.WarmN)
