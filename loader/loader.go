@@ -436,7 +436,10 @@ func prepare(code WorkerCode) (*prepared, error) {
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
 	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id}
-	if len(p.code.Bindings) > 0 {
+	if len(p.code.Bindings) > 0 && p.code.FS != nil {
+		cfg.FS = p.code.FS
+		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
+	} else if len(p.code.Bindings) > 0 {
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
 		}

@@ -1,0 +1,235 @@
+package sandboxproc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
+	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/workspace"
+)
+
+const fsWorker = `
+import { env } from "cloudflare:workers";
+const code = (p) => p.then(() => "ok", (e) => e.code || String(e));
+export default {
+  async roundTrip() {
+    const info = await env.FS.writeFile("notes/a.txt", "hello");
+    await env.FS.appendFile("notes/a.txt", " world");
+    await env.FS.writeFile("bin/b.bin", new Uint8Array([0, 1, 2, 255]));
+    return {
+      text: await env.FS.readFile("notes/a.txt"),
+      bytes: Array.from(await env.FS.readFile("bin/b.bin", "bytes")),
+      dir: (await env.FS.readDir("/")).map((i) => i.name).join(" "),
+      missing: await code(env.FS.readFile("nope.txt")),
+      escape: await code(env.FS.writeFile("../../etc/passwd", "x")),
+      stale: await code(env.FS.writeFile("notes/a.txt", "x", { ifMatch: info.etag })),
+      ro: await code(env.RO.writeFile("x.txt", "x")),
+      roRead: await env.RO.readFile("shared.txt"),
+    };
+  },
+  async write(path, text) { await env.FS.writeFile(path, text); return "ok"; },
+};
+`
+
+func fsPool(t *testing.T, n int) (*Pool, *workspace.Store) {
+	t.Helper()
+	st, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p, err := New(Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
+		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler), Workspaces: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
+	return p, st
+}
+
+// env.FS works in a sandbox process as in-process: the process holds no store, every
+// operation crosses to the supervisor, errors keep their codes, a read-only binding
+// refuses writes, and what the sandbox wrote is in the supervisor's store. Both stored
+// workers and one-shots.
+func TestPoolFSBindings(t *testing.T) {
+	p, st := fsPool(t, 2)
+	ctx := context.Background()
+	if _, err := st.Write(ctx, "shared", "shared.txt", strings.NewReader("read me"), workspace.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code := jsCode(fsWorker)
+	code.Bindings = map[string]api.Binding{"FS": {Workspace: "proj"}, "RO": {Workspace: "shared", ReadOnly: true}}
+	want := `{"text":"hello world","bytes":[0,1,2,255],"dir":"bin notes","missing":"not_found","escape":"invalid_request",` +
+		`"stale":"precondition_failed","ro":"read_only","roRead":"read me"}`
+	for _, stub := range []*Stub{p.Get("fs@v1", func() (loader.WorkerCode, error) { return code, nil }), p.Load(code)} {
+		if err := st.Remove(ctx, "proj", "/", true); err != nil && isoerr.CodeOf(err) != isoerr.NotFound {
+			t.Fatal(err)
+		}
+		res, err := stub.Call(ctx, "roundTrip", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Value) != want {
+			t.Fatalf("got  %s\nwant %s", res.Value, want)
+		}
+		rc, _, err := st.Read(ctx, "proj", "notes/a.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != "hello world" {
+			t.Fatalf("the store holds %q", b)
+		}
+	}
+}
+
+// Writers in sandboxes of several processes, bound to one workspace, stay consistent:
+// every write acknowledged to its caller is in the store, whole.
+func TestPoolFSConcurrentWriters(t *testing.T) {
+	p, st := fsPool(t, 2)
+	code := jsCode(fsWorker)
+	code.Bindings = map[string]api.Binding{"FS": {Workspace: "proj"}}
+	stubs := []*Stub{
+		p.Get("a@v1", func() (loader.WorkerCode, error) { return code, nil }),
+		p.Get("b@v1", func() (loader.WorkerCode, error) { return code, nil }),
+		p.Load(code),
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var acked sync.Map
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path, text := fmt.Sprintf("f/%d.txt", i), strings.Repeat(fmt.Sprint(i), 1000)
+			args, _ := json.Marshal([]string{path, text})
+			if res, err := stubs[i%len(stubs)].Call(ctx, "write", args); err == nil && string(res.Value) == `"ok"` {
+				acked.Store(path, text)
+			} else {
+				t.Errorf("write %s: %v", path, err)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	acked.Range(func(k, v any) bool {
+		n++
+		rc, _, err := st.Read(ctx, "proj", k.(string))
+		if err != nil {
+			t.Errorf("%s: %v", k, err)
+			return true
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != v.(string) {
+			t.Errorf("%s: %d bytes, not the %d written", k, len(b), len(v.(string)))
+		}
+		return true
+	})
+	if n != 60 {
+		t.Fatalf("%d writes acknowledged, want 60", n)
+	}
+}
+
+// A process may reach only the workspaces bound to the sandboxes it holds: a hostile
+// process that names another process's worker, a call that is not its own, or a route
+// that has no bindings gets a refusal, and the other worker's filesystem never runs.
+func TestProcessMayUseOnlyItsOwnWorkspaces(t *testing.T) {
+	var ran sync.Map
+	fsFor := func(name string) engine.FSFunc {
+		return func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
+			ran.Store(name, true)
+			return json.RawMessage(`"` + name + `"`), nil
+		}
+	}
+	p := &Pool{procs: make([]*proc, 2), routes: map[string]route{}}
+	sup, wrk := net.Pipe()
+	defer sup.Close()
+	defer wrk.Close()
+	mine := &proc{p: p, idx: 0, calls: map[uint64]*call{7: {id: 7}}, c: &conn{rw: sup}, ctx: context.Background()}
+	other := &proc{p: p, idx: 1, calls: map[uint64]*call{8: {id: 8}}}
+	p.procs[0], p.procs[1] = mine, other
+	var onMine, onOther string
+	for i := 0; onMine == "" || onOther == ""; i++ {
+		id := fmt.Sprintf("worker-%d@v1", i)
+		if p.placeOf("", id) == 0 {
+			onMine = id
+		} else {
+			onOther = id
+		}
+	}
+	p.routes[onMine] = route{fs: fsFor("mine")}
+	p.routes[onOther] = route{fs: fsFor("other")}
+	p.routes["call:7"] = route{fs: fsFor("call7")}
+	p.routes["call:8"] = route{fs: fsFor("call8")}
+	p.routes["worker-nofs"] = route{}
+	r := bufio.NewReader(wrk)
+	hdr := make([]byte, headerSize)
+	var id atomic.Uint64
+	ask := func(payload string) fsResult {
+		n := id.Add(1)
+		go mine.fsMsg(msgFSCall, n, []byte(payload))
+		typ, got, body, err := readFrame(r, hdr)
+		if err != nil || typ != msgFSResult || got != n {
+			t.Fatalf("answer: frame %d id %d (want %d), %v", typ, got, n, err)
+		}
+		var res fsResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, tt := range []struct {
+		route string
+		want  string // the value, or "refused"
+	}{
+		{onMine, `"mine"`},
+		{onOther, "refused"},
+		{"call:7", `"call7"`},
+		{"call:8", "refused"}, // a call of the other process
+		{"call:9", "refused"}, // no such call (or it is over)
+		{"worker-nofs", "refused"},
+		{"session:0123456789abcdef0123456789abcdef", "refused"}, // no bindings there
+	} {
+		m, _ := json.Marshal(fsCallMsg{Route: tt.route, Binding: "FS", Op: "read", Args: json.RawMessage(`{"path":"/etc/x"}`)})
+		res := ask(string(m))
+		got := string(res.Value)
+		if res.Err != nil {
+			got = "refused"
+			if res.Err.Code != isoerr.InvalidRequest {
+				t.Errorf("%s: refused with %s, want invalid_request", tt.route, res.Err.Code)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("route %q: got %s, want %s", tt.route, got, tt.want)
+		}
+	}
+	if res := ask("{not json"); res.Err == nil || !strings.Contains(res.Err.Message, "does not decode") {
+		t.Errorf("a message that does not decode: %+v", res)
+	}
+	for _, name := range []string{"other", "call8"} {
+		if _, ok := ran.Load(name); ok {
+			t.Errorf("the filesystem of %s ran for another process", name)
+		}
+	}
+}
