@@ -31,6 +31,9 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	if b.ReadOnly && writeOps[op] {
 		return nil, isoerr.New(isoerr.ReadOnly, "this binding of workspace %q is read-only", b.Workspace)
 	}
+	if f, ok := stateOps[op]; ok {
+		return f(ctx, s, b, args)
+	}
 	var a struct {
 		Path        string  `json:"path"`
 		From        string  `json:"from"`

@@ -46,68 +46,11 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 	if err != nil {
 		return Info{}, err
 	}
-	size := st.size
 	var info Info
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		rp, n, err := resolve(ctx, tx, ws, p, true)
-		if err != nil {
-			return err
-		}
-		if err := precondition(rp, n, opts); err != nil {
-			return err
-		}
-		blob, err := st.commit(ctx, tx)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UnixNano()
-		if n != nil && n.kind != string(File) {
-			return isoerr.New(isoerr.Conflict, "%s: is a %s", rp, n.kind)
-		}
-		if n == nil {
-			made, err := s.mkdirs(ctx, tx, ws, parentOf(rp), now)
-			if err != nil {
-				return err
-			}
-			if err := s.account(ctx, tx, ws, size, made+1); err != nil {
-				return err
-			}
-			n = &node{path: rp, kind: string(File), size: size, blob: sql.NullInt64{Int64: blob, Valid: true}, version: blob, created: now, modified: now}
-			info = n.info()
-			return insert(ctx, tx, ws, n)
-		}
-		newSize := size
-		if opts.Append {
-			newSize = n.size + size
-			if newSize > s.lim.MaxFileSize {
-				return isoerr.New(isoerr.FileTooLarge, "%s would be %d bytes; the maximum file size is %d", rp, newSize, s.lim.MaxFileSize)
-			}
-		}
-		if err := s.account(ctx, tx, ws, newSize-n.size, 0); err != nil {
-			return err
-		}
-		if opts.Append && n.blob.Valid {
-			// Move the staged chunks after the file's own: the file keeps its blob.
-			if _, err := tx.ExecContext(ctx, `UPDATE chunks SET blob = ?, seq = seq + (SELECT COALESCE(MAX(seq) + 1, 0) FROM chunks WHERE blob = ?) WHERE blob = ?`,
-				n.blob.Int64, n.blob.Int64, blob); err != nil {
-				return fmt.Errorf("workspace: append %s: %w", rp, err)
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, blob); err != nil {
-				return fmt.Errorf("workspace: append %s: %w", rp, err)
-			}
-		} else {
-			if err := dropBlob(ctx, tx, n.blob); err != nil {
-				return err
-			}
-			n.blob = sql.NullInt64{Int64: blob, Valid: true}
-		}
-		n.size, n.version, n.modified = newSize, blob, now
-		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET size = ?, blob = ?, version = ?, modified = ? WHERE ws = ? AND path = ?`,
-			n.size, n.blob, n.version, n.modified, ws, rp); err != nil {
-			return fmt.Errorf("workspace: write %s: %w", rp, err)
-		}
-		info = n.info()
-		return nil
+		var err error
+		info, err = s.writeTx(ctx, tx, ws, p, &st, opts)
+		return err
 	})
 	if err != nil {
 		if st.blob != 0 {
@@ -116,6 +59,69 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 		return Info{}, err
 	}
 	return info, nil
+}
+
+// writeTx is the transaction of a write: inside tx, it checks opts, the quota and the
+// kinds on the way, and makes st the content of the file at clean path p.
+func (s *Store) writeTx(ctx context.Context, tx *sql.Tx, ws, p string, st *staged, opts WriteOptions) (Info, error) {
+	size := st.size
+	rp, n, err := resolve(ctx, tx, ws, p, true)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := precondition(rp, n, opts); err != nil {
+		return Info{}, err
+	}
+	blob, err := st.commit(ctx, tx)
+	if err != nil {
+		return Info{}, err
+	}
+	now := time.Now().UnixNano()
+	if n != nil && n.kind != string(File) {
+		return Info{}, isoerr.New(isoerr.Conflict, "%s: is a %s", rp, n.kind)
+	}
+	if n == nil {
+		made, err := s.mkdirs(ctx, tx, ws, parentOf(rp), now)
+		if err != nil {
+			return Info{}, err
+		}
+		if err := s.account(ctx, tx, ws, size, made+1); err != nil {
+			return Info{}, err
+		}
+		n = &node{path: rp, kind: string(File), size: size, blob: sql.NullInt64{Int64: blob, Valid: true}, version: blob, created: now, modified: now}
+		return n.info(), insert(ctx, tx, ws, n)
+	}
+	newSize := size
+	if opts.Append {
+		newSize = n.size + size
+		if newSize > s.lim.MaxFileSize {
+			return Info{}, isoerr.New(isoerr.FileTooLarge, "%s would be %d bytes; the maximum file size is %d", rp, newSize, s.lim.MaxFileSize)
+		}
+	}
+	if err := s.account(ctx, tx, ws, newSize-n.size, 0); err != nil {
+		return Info{}, err
+	}
+	if opts.Append && n.blob.Valid {
+		// Move the staged chunks after the file's own: the file keeps its blob.
+		if _, err := tx.ExecContext(ctx, `UPDATE chunks SET blob = ?, seq = seq + (SELECT COALESCE(MAX(seq) + 1, 0) FROM chunks WHERE blob = ?) WHERE blob = ?`,
+			n.blob.Int64, n.blob.Int64, blob); err != nil {
+			return Info{}, fmt.Errorf("workspace: append %s: %w", rp, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, blob); err != nil {
+			return Info{}, fmt.Errorf("workspace: append %s: %w", rp, err)
+		}
+	} else {
+		if err := dropBlob(ctx, tx, n.blob); err != nil {
+			return Info{}, err
+		}
+		n.blob = sql.NullInt64{Int64: blob, Valid: true}
+	}
+	n.size, n.version, n.modified = newSize, blob, now
+	if _, err := tx.ExecContext(ctx, `UPDATE nodes SET size = ?, blob = ?, version = ?, modified = ? WHERE ws = ? AND path = ?`,
+		n.size, n.blob, n.version, n.modified, ws, rp); err != nil {
+		return Info{}, fmt.Errorf("workspace: write %s: %w", rp, err)
+	}
+	return n.info(), nil
 }
 
 func precondition(p string, n *node, opts WriteOptions) error {
@@ -257,13 +263,15 @@ func (s *Store) Read(ctx context.Context, ws, p string) (io.ReadCloser, Info, er
 		tx.Rollback()
 		return nil, Info{}, err
 	}
-	return &reader{ctx: ctx, tx: tx, blob: n.blob.Int64, empty: !n.blob.Valid}, n.info(), nil
+	return &reader{ctx: ctx, q: tx, end: tx.Rollback, blob: n.blob.Int64, empty: !n.blob.Valid}, n.info(), nil
 }
 
-// reader streams a blob's chunks, one query per chunk, inside one read transaction.
+// reader streams a blob's chunks, one query per chunk, inside one transaction (end, when
+// set, ends it).
 type reader struct {
 	ctx   context.Context
-	tx    *sql.Tx
+	q     querier
+	end   func() error
 	blob  int64
 	seq   int64
 	buf   []byte
@@ -277,7 +285,7 @@ func (r *reader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		var data []byte
-		err := r.tx.QueryRowContext(r.ctx, `SELECT data FROM chunks WHERE blob = ? AND seq >= ? ORDER BY seq LIMIT 1`, r.blob, r.seq).Scan(&data)
+		err := r.q.QueryRowContext(r.ctx, `SELECT data FROM chunks WHERE blob = ? AND seq >= ? ORDER BY seq LIMIT 1`, r.blob, r.seq).Scan(&data)
 		if errors.Is(err, sql.ErrNoRows) {
 			r.done = true
 			return 0, io.EOF
@@ -293,7 +301,12 @@ func (r *reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *reader) Close() error { return r.tx.Rollback() }
+func (r *reader) Close() error {
+	if r.end == nil {
+		return nil
+	}
+	return r.end()
+}
 
 // Stat describes the entry at p, following symlinks (Lstat does not follow the last).
 //
@@ -696,22 +709,9 @@ func (s *Store) Glob(ctx context.Context, ws, pattern string) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(pat, "/")[1:]
-	if strings.Count(pat, "**") > 4 {
-		return nil, isoerr.New(isoerr.InvalidRequest, "glob pattern %q has more than 4 \"**\"", pattern)
-	}
-	for _, p := range parts {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, isoerr.New(isoerr.InvalidRequest, "bad glob pattern %q: %v", pattern, err)
-		}
-	}
-	// Scan only under the pattern's literal prefix.
-	prefix := "/"
-	for i, p := range parts {
-		if i == len(parts)-1 || strings.ContainsAny(p, `*?[\`) {
-			break
-		}
-		prefix = path.Join(prefix, p)
+	parts, prefix, err := globParts(pattern, pat)
+	if err != nil {
+		return nil, err
 	}
 	lo, hi := under(prefix)
 	all, err := s.list(ctx, s.db, `SELECT `+nodeCols+` FROM nodes WHERE ws = ? AND path >= ? AND path < ? AND path != ? ORDER BY path`, ws, lo, hi, prefix)

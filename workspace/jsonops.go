@@ -1,0 +1,474 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// maxJSONDepth bounds the nesting of a JSON file the JSON operations read.
+const maxJSONDepth = 1000
+
+// JSONUpdate is one change UpdateJSON makes at a path of a JSON file.
+type JSONUpdate struct {
+	// Op is "set" (put Value at Path, creating missing object keys on the way; index
+	// len(array) appends), "merge" (merge Value into the object at Path as a JSON Merge
+	// Patch, RFC 7386: null deletes a key) or "delete" (remove the key or element at Path).
+	Op string `json:"op"`
+	// Path is where: a JSONPath-like path (QueryJSON).
+	Path string `json:"path"`
+	// Value is the JSON value of set and merge.
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// QueryJSON returns the value at path in the JSON file p, and whether it is there.
+//
+// A path is names and indexes: `scripts.build`, `items[0].id`, `["key.with.dots"]`,
+// `list[-1]` (the last element); "" (or "$") is the whole document. It is deliberately
+// not jq: it costs one walk down the document, so no query can make the host work hard;
+// jq belongs to the shell (exec), which runs under a CPU limit.
+//
+//	v, found, err := ws.QueryJSON(ctx, "proj", "package.json", "dependencies.react")
+//
+// # Errors
+//
+// invalid_request for a bad path, or when p is not JSON; not_found when p is missing;
+// file_too_large past MaxReadAtOnce.
+func (s *Store) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMessage, bool, error) {
+	segs, err := parseJSONPath(path)
+	if err != nil {
+		return nil, false, err
+	}
+	cp, err := check(ws, p)
+	if err != nil {
+		return nil, false, err
+	}
+	rc, _, err := s.Read(ctx, ws, cp)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rc.Close()
+	data, err := readAll(rc, MaxReadAtOnce)
+	if err != nil {
+		return nil, false, err
+	}
+	doc, err := decodeJSON(cp, data)
+	if err != nil {
+		return nil, false, err
+	}
+	v, ok := lookup(doc, segs)
+	if !ok {
+		return nil, false, nil
+	}
+	out, err := marshalJSON(v)
+	return out, true, err
+}
+
+// marshalJSON is json.Marshal that leaves <, > and & as they are (a file keeps its text).
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// UpdateJSON applies u to the JSON file p and writes it back (indented by two spaces, keys
+// in their order), in one transaction: with opts.IfMatch, it fails instead of overwriting
+// a change made since that etag. A missing file is taken as null (set and merge create
+// it).
+//
+//	info, err := ws.UpdateJSON(ctx, "proj", "package.json",
+//		workspace.JSONUpdate{Op: "set", Path: "scripts.test", Value: json.RawMessage(`"vitest"`)},
+//		workspace.WriteOptions{IfMatch: etag})
+//
+// # Errors
+//
+// invalid_request for a bad path, op or value, a file that is not JSON, or a path through
+// something that is not an object or array; not_found when delete finds nothing;
+// precondition_failed, quota_exceeded, file_too_large as Write.
+func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts WriteOptions) (Info, error) {
+	segs, err := parseJSONPath(u.Path)
+	if err != nil {
+		return Info{}, err
+	}
+	var value any
+	switch u.Op {
+	case "set", "merge":
+		if len(u.Value) == 0 {
+			return Info{}, isoerr.New(isoerr.InvalidRequest, "updateJson %s: value is missing", u.Op)
+		}
+		if value, err = decodeJSON("value", u.Value); err != nil {
+			return Info{}, err
+		}
+	case "delete":
+		if len(segs) == 0 {
+			return Info{}, isoerr.New(isoerr.InvalidRequest, "updateJson delete: the path must name a key or an element")
+		}
+	default:
+		return Info{}, isoerr.New(isoerr.InvalidRequest, "updateJson: op must be set, merge or delete, not %q", u.Op)
+	}
+	cp, err := check(ws, p)
+	if err != nil {
+		return Info{}, err
+	}
+	var info Info
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		rp, n, err := resolve(ctx, tx, ws, cp, true)
+		if err != nil {
+			return err
+		}
+		if err := precondition(rp, n, opts); err != nil {
+			return err
+		}
+		var doc any
+		if n != nil {
+			if n.kind != string(File) {
+				return isoerr.New(isoerr.Conflict, "%s: is a %s", rp, n.kind)
+			}
+			data, err := contentBytes(ctx, tx, n, MaxReadAtOnce)
+			if err != nil {
+				return err
+			}
+			if doc, err = decodeJSON(rp, data); err != nil {
+				return err
+			}
+		}
+		if doc, err = applyJSON(doc, segs, u.Op, value); err != nil {
+			return fmt.Errorf("updateJson %s %q: %w", u.Op, u.Path, err)
+		}
+		compact, err := marshalJSON(doc)
+		if err != nil {
+			return fmt.Errorf("workspace: updateJson: %w", err)
+		}
+		var out bytes.Buffer
+		if err := json.Indent(&out, compact, "", "  "); err != nil {
+			return fmt.Errorf("workspace: updateJson: %w", err)
+		}
+		out.WriteByte('\n')
+		info, err = s.putTx(ctx, tx, ws, rp, out.Bytes(), WriteOptions{})
+		return err
+	})
+	return info, err
+}
+
+// A path segment: a key (of an object) or an index (of an array).
+type seg struct {
+	key   string
+	index int
+	isKey bool
+}
+
+func (s seg) String() string {
+	if s.isKey {
+		return strconv.Quote(s.key)
+	}
+	return "[" + strconv.Itoa(s.index) + "]"
+}
+
+// parseJSONPath parses `a.b[0]["c.d"]` ("" and "$" are the root; a leading "$" or "$."
+// is allowed, as JSONPath writes it).
+func parseJSONPath(p string) ([]seg, error) {
+	bad := func(why string) ([]seg, error) {
+		return nil, isoerr.New(isoerr.InvalidRequest, "bad JSON path %q: %s", p, why)
+	}
+	if len(p) > MaxPathLength {
+		return bad("too long")
+	}
+	rest := strings.TrimPrefix(p, "$")
+	var out []seg
+	first := true
+	for rest != "" {
+		switch {
+		case rest[0] == '[':
+			end := strings.IndexByte(rest, ']')
+			if strings.HasPrefix(rest, `["`) {
+				// A quoted key: find the closing quote that ends a JSON string.
+				var key string
+				dec := json.NewDecoder(strings.NewReader(rest[1:]))
+				if err := dec.Decode(&key); err != nil {
+					return bad("a quoted key is not a JSON string")
+				}
+				after := rest[1+int(dec.InputOffset()):]
+				if !strings.HasPrefix(after, "]") {
+					return bad(`a quoted key must be followed by "]"`)
+				}
+				out = append(out, seg{key: key, isKey: true})
+				rest = after[1:]
+				break
+			}
+			if end < 0 {
+				return bad(`"[" without "]"`)
+			}
+			i, err := strconv.Atoi(rest[1:end])
+			if err != nil {
+				return bad("an index must be a whole number")
+			}
+			out = append(out, seg{index: i})
+			rest = rest[end+1:]
+		case rest[0] == '.' || first:
+			if rest[0] == '.' {
+				rest = rest[1:]
+			}
+			end := strings.IndexAny(rest, ".[")
+			if end < 0 {
+				end = len(rest)
+			}
+			if end == 0 {
+				return bad("an empty name")
+			}
+			out = append(out, seg{key: rest[:end], isKey: true})
+			rest = rest[end:]
+		default:
+			return bad(`expected "." or "["`)
+		}
+		first = false
+	}
+	if len(out) > maxJSONDepth {
+		return bad("too deep")
+	}
+	return out, nil
+}
+
+// object is a JSON object that keeps its keys in order.
+type object struct {
+	keys []string
+	vals map[string]any
+}
+
+func (o *object) set(k string, v any) {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.vals[k] = v
+}
+
+func (o *object) del(k string) bool {
+	if _, ok := o.vals[k]; !ok {
+		return false
+	}
+	delete(o.vals, k)
+	for i, x := range o.keys {
+		if x == k {
+			o.keys = append(o.keys[:i], o.keys[i+1:]...)
+			break
+		}
+	}
+	return true
+}
+
+func (o *object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := marshalJSON(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := marshalJSON(o.vals[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// decodeJSON decodes one JSON value: objects as *object (keys in order), arrays as []any,
+// numbers as json.Number (as written), nesting at most maxJSONDepth.
+func decodeJSON(name string, data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := decodeValue(dec, 0)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			err = errors.New("more than one value")
+		}
+	}
+	if err != nil {
+		return nil, isoerr.New(isoerr.InvalidRequest, "%s is not valid JSON: %v", name, err)
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, fmt.Errorf("nested more than %d deep", maxJSONDepth)
+	}
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	d, ok := t.(json.Delim)
+	if !ok {
+		return t, nil
+	}
+	switch d {
+	case '{':
+		o := &object{vals: map[string]any{}}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			o.set(kt.(string), v)
+		}
+		_, err := dec.Token()
+		return o, err
+	case '[':
+		a := []any{}
+		for dec.More() {
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		_, err := dec.Token()
+		return a, err
+	}
+	return nil, fmt.Errorf("unexpected %v", d)
+}
+
+// lookup walks segs down doc.
+func lookup(doc any, segs []seg) (any, bool) {
+	for _, s := range segs {
+		switch v := doc.(type) {
+		case *object:
+			if !s.isKey {
+				return nil, false
+			}
+			x, ok := v.vals[s.key]
+			if !ok {
+				return nil, false
+			}
+			doc = x
+		case []any:
+			i := s.index
+			if s.isKey || !inRange(&i, len(v)) {
+				return nil, false
+			}
+			doc = v[i]
+		default:
+			return nil, false
+		}
+	}
+	return doc, true
+}
+
+// inRange makes a negative index count from the end and reports whether it is in range.
+func inRange(i *int, n int) bool {
+	if *i < 0 {
+		*i += n
+	}
+	return *i >= 0 && *i < n
+}
+
+// applyJSON returns doc with op applied at segs.
+func applyJSON(doc any, segs []seg, op string, value any) (any, error) {
+	if len(segs) == 0 {
+		if op == "merge" {
+			return mergePatch(doc, value), nil
+		}
+		return value, nil // set
+	}
+	s, rest := segs[0], segs[1:]
+	last := len(rest) == 0
+	switch v := doc.(type) {
+	case nil:
+		if op == "delete" {
+			return nil, isoerr.New(isoerr.NotFound, "nothing at %v", s)
+		}
+		if !s.isKey {
+			return nil, isoerr.New(isoerr.InvalidRequest, "no array to index with %v", s)
+		}
+		o := &object{vals: map[string]any{}}
+		child, err := applyJSON(nil, rest, op, value)
+		if err != nil {
+			return nil, err
+		}
+		o.set(s.key, child)
+		return o, nil
+	case *object:
+		if !s.isKey {
+			return nil, isoerr.New(isoerr.InvalidRequest, "%v indexes an object", s)
+		}
+		if op == "delete" && last {
+			if !v.del(s.key) {
+				return nil, isoerr.New(isoerr.NotFound, "no key %v", s)
+			}
+			return v, nil
+		}
+		child, ok := v.vals[s.key]
+		if !ok && op == "delete" {
+			return nil, isoerr.New(isoerr.NotFound, "no key %v", s)
+		}
+		nc, err := applyJSON(child, rest, op, value)
+		if err != nil {
+			return nil, err
+		}
+		v.set(s.key, nc)
+		return v, nil
+	case []any:
+		if s.isKey {
+			return nil, isoerr.New(isoerr.InvalidRequest, "key %v in an array", s)
+		}
+		i := s.index
+		if op == "set" && last && i == len(v) {
+			return append(v, value), nil
+		}
+		if !inRange(&i, len(v)) {
+			return nil, isoerr.New(isoerr.NotFound, "index %d is outside the array of %d", s.index, len(v))
+		}
+		if op == "delete" && last {
+			return append(v[:i], v[i+1:]...), nil
+		}
+		nc, err := applyJSON(v[i], rest, op, value)
+		if err != nil {
+			return nil, err
+		}
+		v[i] = nc
+		return v, nil
+	}
+	if op == "delete" {
+		return nil, isoerr.New(isoerr.NotFound, "nothing at %v", s)
+	}
+	return nil, isoerr.New(isoerr.InvalidRequest, "%v goes through a value that is neither an object nor an array", s)
+}
+
+// mergePatch applies patch to target as RFC 7386 says.
+func mergePatch(target, patch any) any {
+	p, ok := patch.(*object)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(*object)
+	if !ok {
+		t = &object{vals: map[string]any{}}
+	}
+	for _, k := range p.keys {
+		if p.vals[k] == nil {
+			t.del(k)
+			continue
+		}
+		t.set(k, mergePatch(t.vals[k], p.vals[k]))
+	}
+	return t
+}
