@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/isobox/isobox/isoerr"
+)
 
 // Workspace is what a workspace holds and its quota: GET /v1/workspaces/{ws}, and the
 // answer of PUT /v1/workspaces/{ws} (which sets the quota).
@@ -43,4 +47,60 @@ type FileInfo struct {
 // directory, in path order.
 type WorkspaceTree struct {
 	Entries []FileInfo `json:"entries"`
+}
+
+// WorkspaceSearch is the body of POST /v1/workspaces/{ws}/search: grep -rn over the
+// workspace's files.
+type WorkspaceSearch struct {
+	Pattern string `json:"pattern"`
+	// Glob selects the files ("" every file; "*.go" matches in any directory).
+	Glob string `json:"glob,omitempty"`
+	// Regex makes Pattern a regular expression (RE2), otherwise it is text.
+	Regex        bool `json:"regex,omitempty"`
+	IgnoreCase   bool `json:"ignoreCase,omitempty"`
+	ContextLines int  `json:"contextLines,omitempty"`
+	MaxResults   int  `json:"maxResults,omitempty"`
+}
+
+// SearchMatch is one matching line, with the lines around it.
+type SearchMatch struct {
+	Path   string   `json:"path"`
+	Line   int      `json:"line"`   // 1-based
+	Column int      `json:"column"` // 1-based, in characters
+	Text   string   `json:"text"`
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
+}
+
+// SearchResult is the answer of POST /v1/workspaces/{ws}/search.
+type SearchResult struct {
+	Matches       []SearchMatch `json:"matches"`
+	FilesSearched int           `json:"filesSearched"`
+	BinarySkipped int           `json:"binarySkipped"`
+	Truncated     bool          `json:"truncated"` // stopped at maxResults or the output bound
+}
+
+// ExecRequest is the body of POST /v1/workspaces/{ws}/exec: a POSIX shell script run over
+// the workspace (its commands are isobox's, in Go, over the workspace's files).
+type ExecRequest struct {
+	Command string            `json:"command"`
+	Dir     string            `json:"dir,omitempty"` // working directory (default "/")
+	Env     map[string]string `json:"env,omitempty"`
+}
+
+// ExecResult is what the script printed and its exit status (-1 when a limit stopped it:
+// Error then says which).
+type ExecResult struct {
+	Stdout   string        `json:"stdout"`
+	Stderr   string        `json:"stderr"`
+	ExitCode int           `json:"exitCode"`
+	Error    *isoerr.Error `json:"error,omitempty"`
+}
+
+// ExtractResult is the answer of POST /v1/workspaces/{ws}/archive: what was written.
+type ExtractResult struct {
+	Files    int   `json:"files"`
+	Dirs     int   `json:"directories"`
+	Symlinks int   `json:"symlinks"`
+	Bytes    int64 `json:"bytes"`
 }

@@ -290,3 +290,131 @@ func filePath(ws, p string) (string, error) {
 	}
 	return wp + "/files/" + strings.Join(names, "/"), nil
 }
+
+// Search finds lines of workspace ws's files (grep -rn: text, or a regular expression
+// with q.Regex; files selected by q.Glob).
+//
+// # Errors
+//
+// invalid_request for a bad name, glob or regular expression, or an empty pattern.
+func (c *Client) Search(ctx context.Context, ws string, q api.WorkspaceSearch) (*api.SearchResult, error) {
+	wp, err := workspacePath(ws)
+	if err != nil {
+		return nil, err
+	}
+	var out api.SearchResult
+	if err := c.Do(ctx, http.MethodPost, wp+"/search", q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Exec runs a POSIX shell script over workspace ws on the server and returns what it
+// printed and its exit status. A script that fails is no error (ExitCode says it); a
+// limit that stops it returns the output so far with the limit's error.
+//
+//	res, err := c.Exec(ctx, "proj", api.ExecRequest{Command: "grep -rl TODO . | wc -l"})
+//
+// # Errors
+//
+// invalid_request for a bad name, a missing dir or a script that is too long;
+// wall_time_exceeded, cpu_limit_exceeded and output_limit_exceeded (with the result).
+func (c *Client) Exec(ctx context.Context, ws string, req api.ExecRequest) (*api.ExecResult, error) {
+	wp, err := workspacePath(ws)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, http.MethodPost, wp+"/exec", req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := c.read(resp, http.MethodPost, wp+"/exec")
+	if err != nil {
+		return nil, err
+	}
+	var out api.ExecResult
+	if json.Unmarshal(b, &out) != nil || (resp.StatusCode != http.StatusOK && out.Error == nil) {
+		return nil, errorFrom(resp, b)
+	}
+	if out.Error != nil {
+		return &out, out.Error
+	}
+	return &out, nil
+}
+
+// DownloadArchive streams a tar.gz of paths of workspace ws (none: the whole workspace)
+// into w. A transfer cut short is an error: the server aborts the connection when it
+// fails mid-way, so a partial archive is never taken for a whole one.
+//
+// # Errors
+//
+// invalid_request for a bad name or path, not_found when a path is missing, and w's or
+// the transfer's error.
+func (c *Client) DownloadArchive(ctx context.Context, ws string, paths []string, w io.Writer) error {
+	wp, err := workspacePath(ws)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"path": paths}
+	p := wp + "/archive"
+	if len(paths) > 0 {
+		p += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL(p), nil)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	c.auth(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ResponseError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("client: GET %s: %w", p, err)
+	}
+	return nil
+}
+
+// UploadArchive extracts the tar.gz read from r into directory dir ("" the root) of
+// workspace ws, all or nothing.
+//
+// # Errors
+//
+// invalid_request for a bad name or dir, an archive that is not tar.gz, or a refused entry
+// ("..", an absolute name, a link out of the workspace, a device); file_too_large,
+// quota_exceeded; conflict when an entry meets one of another kind. Nothing is written
+// then.
+func (c *Client) UploadArchive(ctx context.Context, ws, dir string, r io.Reader) (*api.ExtractResult, error) {
+	wp, err := workspacePath(ws)
+	if err != nil {
+		return nil, err
+	}
+	p := wp + "/archive"
+	if dir != "" {
+		p += "?path=" + url.QueryEscape(dir)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL(p), r)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/gzip")
+	c.auth(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, ResponseError(resp)
+	}
+	var out api.ExtractResult
+	if err := c.decode(resp, http.MethodPost, p, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -72,6 +72,10 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/v1/workspaces/{ws}/files/{path...}", s.handlePutFile},
 		{"GET", "/v1/workspaces/{ws}/files/{path...}", s.handleGetFile},
 		{"DELETE", "/v1/workspaces/{ws}/files/{path...}", s.handleDeleteFile},
+		{"POST", "/v1/workspaces/{ws}/search", s.handleSearch},
+		{"POST", "/v1/workspaces/{ws}/exec", s.handleExec},
+		{"GET", "/v1/workspaces/{ws}/archive", s.handleGetArchive},
+		{"POST", "/v1/workspaces/{ws}/archive", s.handlePutArchive},
 	}
 }
 
