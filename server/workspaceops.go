@@ -72,7 +72,8 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleGetArchive streams a tar.gz of ?path= (repeatable; default the whole workspace).
-// The paths are checked before the first byte, so a missing one is a typed 404; a failure
+// The workspace and the paths are checked before the first byte, so a missing one is a
+// typed 404; a failure
 // while streaming aborts the connection, so a client never takes a cut archive for a
 // whole one.
 func (s *Server) handleGetArchive(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +85,10 @@ func (s *Server) handleGetArchive(w http.ResponseWriter, r *http.Request) {
 	paths := r.URL.Query()["path"]
 	if len(paths) == 0 {
 		paths = []string{"/"}
+	}
+	if _, err := st.Lookup(ctx, ws); err != nil {
+		writeError(w, err)
+		return
 	}
 	for _, p := range paths {
 		if _, err := st.Lstat(ctx, ws, p); err != nil {
