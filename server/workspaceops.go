@@ -73,9 +73,8 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 
 // handleGetArchive streams a tar.gz of ?path= (repeatable; default the whole workspace).
 // The workspace and the paths are checked before the first byte, so a missing one is a
-// typed 404; a failure
-// while streaming aborts the connection, so a client never takes a cut archive for a
-// whole one.
+// typed 404; a failure while streaming aborts the connection, so a client never takes a
+// cut archive for a whole one.
 func (s *Server) handleGetArchive(w http.ResponseWriter, r *http.Request) {
 	st := s.store(w)
 	if st == nil {
