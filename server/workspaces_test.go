@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -264,5 +266,72 @@ export default {
 				t.Fatalf("%q %v", b, err)
 			}
 		})
+	}
+}
+
+// The curl examples of README.md's "Workspaces over HTTP" section, run in order against a
+// real server: each answers with success, and the archive downloaded is the one uploaded.
+func TestReadmeWorkspacesWalkthrough(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = `W=http://127.0.0.1:8787/v1/workspaces; H="Authorization: Bearer $K"`
+	text := string(readme)
+	i := strings.Index(text, first)
+	if i < 0 {
+		t.Fatalf("README.md has no workspace walkthrough starting with %s", first)
+	}
+	block := text[i+len(first):]
+	block = block[:strings.Index(block, "```")]
+	ts := start(t, Config{})
+	vars := map[string]string{"K": testKey, "H": "Authorization: Bearer " + testKey, "W": ts.url + "/v1/workspaces"}
+	files := map[string][]byte{} // curl -o FILE, --data-binary @FILE
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		for _, words := range shellCommands(t, line, vars) {
+			n++
+			var out string
+			var kept []string
+			for j := 0; j < len(words); j++ {
+				switch words[j] {
+				case "-o":
+					j++
+					out = words[j]
+				case "--data-binary":
+					j++
+					kept = append(kept, "-d", string(files[strings.TrimPrefix(words[j], "@")]))
+				default:
+					kept = append(kept, words[j])
+				}
+			}
+			method, url, body, header := curlRequest(t, kept)
+			req, err := http.NewRequest(method, url, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = header
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 400 {
+				t.Errorf("%s\n  answered %d %s", strings.TrimSpace(line), resp.StatusCode, b)
+			}
+			if out != "" {
+				files[out] = b
+			}
+			if strings.Contains(url, "/copy/archive") && !strings.Contains(string(b), `"files":2`) {
+				t.Errorf("the archive of proj extracted as %s, want its 2 files", b)
+			}
+		}
+	}
+	if n < 12 {
+		t.Fatalf("only %d curl commands in the walkthrough", n)
+	}
+	if a := files["proj.tar.gz"]; len(a) < 2 || a[0] != 0x1f || a[1] != 0x8b {
+		t.Fatalf("the archive downloaded is not gzip: %.20q", a)
 	}
 }
