@@ -233,3 +233,106 @@ func TestProcessMayUseOnlyItsOwnWorkspaces(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFS measures one 4 KiB writeFile and readFile through env.FS from a sandbox
+// process (the operation crosses to the supervisor and back) against the store's own
+// Write and Read in the same run: the difference is what the boundary and the runtime add
+// per operation.
+//
+//	go test ./internal/sandboxproc -run '^$' -bench BenchmarkFS -benchtime 2000x
+func BenchmarkFS(b *testing.B) {
+	body := strings.Repeat("x", 4096)
+	b.Run("store-write", func(b *testing.B) {
+		st, err := workspace.Open(filepath.Join(b.TempDir(), "ws.db"), workspace.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		ctx := context.Background()
+		for i := 0; b.Loop(); i++ {
+			if _, err := st.Write(ctx, "bench", fmt.Sprintf("f/%d", i%1000), strings.NewReader(body), workspace.WriteOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("store-read", func(b *testing.B) {
+		st, err := workspace.Open(filepath.Join(b.TempDir(), "ws.db"), workspace.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		ctx := context.Background()
+		if _, err := st.Write(ctx, "bench", "f/0", strings.NewReader(body), workspace.WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			rc, _, err := st.Read(ctx, "bench", "f/0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+	})
+	for _, op := range []string{"write", "read"} {
+		b.Run("inprocess-"+op, func(b *testing.B) { benchFS(b, op, body, false) })
+		b.Run("process-"+op, func(b *testing.B) { benchFS(b, op, body, true) })
+	}
+}
+
+// fsCaller is a stored worker's stub, from a loader or a pool.
+type fsCaller interface {
+	Call(ctx context.Context, method string, args json.RawMessage) (*loader.Result, error)
+}
+
+func benchFS(b *testing.B, op, body string, viaProcess bool) {
+	{
+		st, err := workspace.Open(filepath.Join(b.TempDir(), "ws.db"), workspace.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		var get func(string, func() (loader.WorkerCode, error)) fsCaller
+		if viaProcess {
+			p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: cacheDir, ImagesDir: b.TempDir(),
+				Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler), Workspaces: st})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			get = func(id string, fn func() (loader.WorkerCode, error)) fsCaller { return p.Get(id, fn) }
+		} else {
+			e, err := engine.New(context.Background(), engine.Config{CacheDir: cacheDir, Defaults: enginetest.Defaults})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close(context.Background())
+			l, err := loader.New(loader.Config{Engine: e, Workspaces: st})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close(context.Background())
+			get = func(id string, fn func() (loader.WorkerCode, error)) fsCaller {
+				return l.Get(id, fn).Entrypoint("", loader.EntrypointOptions{})
+			}
+		}
+		code := jsCode(`import { env } from "cloudflare:workers";
+export default {
+  async write(n, body) { for (let i = 0; i < n; i++) await env.FS.writeFile("f/" + i, body); return n; },
+  async read(n) { let t = 0; for (let i = 0; i < n; i++) t += (await env.FS.readFile("f/0")).length; return t; },
+};`)
+		code.Bindings = map[string]api.Binding{"FS": {Workspace: "bench"}}
+		code.Limits = &loader.Limits{CPUMs: 30000, WallMs: 600000}
+		stub := get("bench@v1", func() (loader.WorkerCode, error) { return code, nil })
+		ctx := context.Background()
+		args, _ := json.Marshal([]any{1, body})
+		if _, err := stub.Call(ctx, "write", args); err != nil { // warm, and f/0 to read
+			b.Fatal(err)
+		}
+		args, _ = json.Marshal([]any{b.N, body})
+		b.ResetTimer()
+		if _, err := stub.Call(ctx, op, args); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
