@@ -336,3 +336,59 @@ export default {
 		}
 	}
 }
+
+// A process cannot flood the supervisor: at most maxFSInFlight of its operations run at
+// once (the next is refused, overloaded), an id already running is refused, and a cancel
+// ends the operation it names, which still answers.
+func TestProcessFSInFlightBound(t *testing.T) {
+	var running atomic.Int64
+	block := func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
+		running.Add(1)
+		defer running.Add(-1)
+		<-ctx.Done()
+		return nil, isoerr.New(isoerr.Canceled, "fs %s: %v", op, ctx.Err())
+	}
+	p := &Pool{procs: make([]*proc, 1), routes: map[string]route{"w@v1": {fs: block}}}
+	sup, wrk := net.Pipe()
+	defer sup.Close()
+	defer wrk.Close()
+	pr := &proc{p: p, idx: 0, calls: map[uint64]*call{}, c: &conn{rw: sup}, ctx: context.Background()}
+	p.procs[0] = pr
+	r := bufio.NewReader(wrk)
+	hdr := make([]byte, headerSize)
+	answer := func() (uint64, fsResult) {
+		typ, id, body, err := readFrame(r, hdr)
+		if err != nil || typ != msgFSResult {
+			t.Fatalf("frame %d: %v", typ, err)
+		}
+		var res fsResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+		return id, res
+	}
+	msg, _ := json.Marshal(fsCallMsg{Route: "w@v1", Binding: "FS", Op: "read", Args: json.RawMessage(`{}`)})
+	for id := uint64(1); id <= maxFSInFlight; id++ {
+		pr.fsMsg(msgFSCall, id, msg)
+	}
+	for running.Load() < maxFSInFlight {
+		time.Sleep(time.Millisecond)
+	}
+	go pr.fsMsg(msgFSCall, maxFSInFlight+1, msg)
+	if id, res := answer(); id != maxFSInFlight+1 || res.Err == nil || res.Err.Code != isoerr.Overloaded {
+		t.Fatalf("operation %d past the bound: id %d, %+v", maxFSInFlight+1, id, res.Err)
+	}
+	go pr.fsMsg(msgFSCall, 5, msg)
+	if id, res := answer(); id != 5 || res.Err == nil || !strings.Contains(res.Err.Message, "is running") {
+		t.Fatalf("a running id again: id %d, %+v", id, res.Err)
+	}
+	for id := uint64(1); id <= maxFSInFlight; id++ {
+		pr.fsMsg(msgFSCancel, id, nil)
+		if got, res := answer(); res.Err == nil || res.Err.Code != isoerr.Canceled {
+			t.Fatalf("cancelled operation %d answered %+v", got, res)
+		}
+	}
+	if n := running.Load(); n != 0 {
+		t.Fatalf("%d operations still running", n)
+	}
+}
