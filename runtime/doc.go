@@ -148,6 +148,50 @@
 //     A symlink's target. Rejects with Error "code: message" (isoerr codes: not_found,
 //     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
 //     read_only). Needs SandboxConfig.FS.
+//   - "fs_queryjson": JSON {"binding":string,"path":string,"query":string} -> JSON {"found":bool,"value"?:any}.
+//     The value at a JSON path (a.b[0]["k"]; "" is the whole document) of a JSON file
+//     (queryJson). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
+//   - "fs_updatejson": JSON {"binding":string,"path":string,"update":{"op":"set|merge|delete","path":string,"value"?:any},"ifMatch"?:string,"ifNoneMatch"?:"*"} -> JSON FileInfo.
+//     Sets, merges (RFC 7386) or deletes at a JSON path of a JSON file in one conditional
+//     write (updateJson). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
+//   - "fs_search": JSON {"binding":string,"pattern":string,"glob"?:string,"regex"?:bool,"ignoreCase"?:bool,"contextLines"?:int,"maxResults"?:int} -> JSON {"matches":[{"path","line","column","text","before"?,"after"?}...],"filesSearched":int,"binarySkipped":int,"truncated":bool}.
+//     Lines of the workspace's files that match text or an RE2 regular expression
+//     (searchText). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
+//   - "fs_findfiles": JSON {"binding":string,"glob":string,"maxResults"?:int} -> JSON {"files":[FileInfo...],"truncated":bool}.
+//     Files whose paths match a glob; one without "/" matches names anywhere (searchFiles).
+//     Rejects with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_replace": JSON {"binding":string,"path":string,"search":string,"replace":string,"regex"?:bool,"ignoreCase"?:bool,"once"?:bool,"dryRun"?:bool,"ifMatch"?:string} -> JSON {"path","count","preview","etag"}.
+//     Replaces matches in one file (replaceInFile); dryRun only reports. Rejects with Error
+//     "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_replaceall": JSON {"binding":string,"glob":string,"search":string,"replace":string,"regex"?:bool,"ignoreCase"?:bool,"once"?:bool,"dryRun"?:bool} -> JSON {"files":[{"path","count","preview","etag"}...],"replacements":int,"skipped"?:[string...],"dryRun":bool}.
+//     Replaces matches in every file a glob selects, all or nothing (replaceInFiles). Rejects
+//     with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_diff": JSON {"binding":string,"path":string,"to"?:string,"text"?:string} -> JSON string.
+//     The unified diff from a file to another file (to) or to text ("" when equal). Rejects
+//     with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
+//     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_archive": JSON {"binding":string,"paths":[string...],"to":string} -> JSON FileInfo.
+//     Writes a tar.gz of entries to a file (createArchive). Rejects with Error "code: message"
+//     (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
+//     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
+//   - "fs_extract": JSON {"binding":string,"path":string,"to":string} -> JSON {"files":int,"directories":int,"symlinks":int,"bytes":int}.
+//     Extracts a tar.gz file under a directory, all or nothing; hostile entries are refused
+//     (extractArchive). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
+//   - "fs_hash": JSON {"binding":string,"path":string,"algo"?:"sha256|sha512|sha1|md5"} -> JSON string.
+//     A file's hex digest (hashFile). Rejects with Error "code: message" (isoerr codes:
+//     not_found, invalid_request, conflict, precondition_failed, quota_exceeded,
+//     file_too_large, read_only). Needs SandboxConfig.FS.
 //
 // ---- end of the generated text ----
 //

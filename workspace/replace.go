@@ -113,7 +113,8 @@ func (s *Store) ReplaceInFiles(ctx context.Context, ws, glob, search, replace st
 		return ReplaceResult{}, err
 	}
 	return s.replace(ctx, ws, search, replace, opts, true, func(q querier) ([]*node, error) {
-		return files(ctx, q, ws, prefix, match)
+		list, _, err := files(ctx, q, ws, prefix, match)
+		return list, err
 	})
 }
 

@@ -3,6 +3,7 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"path"
 	"regexp"
@@ -172,24 +173,27 @@ func globParts(pattern, pat string) ([]string, string, error) {
 
 // files lists the file entries whose paths pass a filter, in path order, inside q.
 // Symlinks are not followed: a file reached through two paths is searched once.
-func files(ctx context.Context, q querier, ws, prefix string, match func(string) bool) ([]*node, error) {
+// It also returns how many files it looked at.
+func files(ctx context.Context, q querier, ws, prefix string, match func(string) bool) ([]*node, int, error) {
 	lo, hi := under(prefix)
 	rows, err := q.QueryContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE ws = ? AND kind = 'file' AND ((path >= ? AND path < ?) OR path = ?) ORDER BY path`, ws, lo, hi, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("workspace: list files: %w", err)
+		return nil, 0, fmt.Errorf("workspace: list files: %w", err)
 	}
 	defer rows.Close()
 	var out []*node
+	scanned := 0
 	for rows.Next() {
 		n, err := scanNode(rows)
 		if err != nil {
-			return nil, fmt.Errorf("workspace: list files: %w", err)
+			return nil, 0, fmt.Errorf("workspace: list files: %w", err)
 		}
+		scanned++
 		if match(n.path) {
 			out = append(out, n)
 		}
 	}
-	return out, rows.Err()
+	return out, scanned, rows.Err()
 }
 
 // SearchText finds the lines of the workspace's files that match pattern (text, or a
@@ -231,57 +235,122 @@ func (s *Store) SearchText(ctx context.Context, ws, pattern string, opts SearchO
 		return SearchResult{}, fmt.Errorf("workspace: search: %w", err)
 	}
 	defer tx.Rollback()
-	list, err := files(ctx, tx, ws, prefix, match)
+	list, scanned, err := files(ctx, tx, ws, prefix, match)
 	if err != nil {
 		return SearchResult{}, err
 	}
 	res := &searcher{m: m, k: opts.ContextLines, max: opts.MaxResults, out: SearchResult{Matches: []Match{}}}
+	if 2*len(list) >= scanned {
+		err = res.streamRange(ctx, tx, ws, prefix, list)
+	} else {
+		err = res.eachFile(ctx, tx, list)
+	}
+	if err != nil {
+		return SearchResult{}, err
+	}
+	return res.out, nil
+}
+
+// eachFile searches the files of list with one query each: for a glob that selects few
+// of the files under its prefix.
+func (r *searcher) eachFile(ctx context.Context, tx *sql.Tx, list []*node) error {
 	stmt, err := tx.PrepareContext(ctx, `SELECT data FROM chunks WHERE blob = ? ORDER BY seq`)
 	if err != nil {
-		return SearchResult{}, fmt.Errorf("workspace: search: %w", err)
+		return fmt.Errorf("workspace: search: %w", err)
 	}
 	defer stmt.Close()
 	for _, n := range list {
-		if res.full() {
-			res.out.Truncated = true
-			break
+		if r.full() {
+			r.out.Truncated = true
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return SearchResult{}, err
+			return err
 		}
-		res.out.Files++
 		if !n.blob.Valid {
+			r.out.Files++
 			continue
 		}
 		rows, err := stmt.QueryContext(ctx, n.blob.Int64)
 		if err != nil {
-			return SearchResult{}, fmt.Errorf("workspace: search %s: %w", n.path, err)
+			return fmt.Errorf("workspace: search %s: %w", n.path, err)
 		}
-		res.start(n.path)
-		first := true
-		for rows.Next() && !res.full() {
-			var data []byte
+		r.start(n.path)
+		for !r.skip && !r.full() && rows.Next() {
+			var data sql.RawBytes // valid until the next Next: feed keeps no part of it
 			if err := rows.Scan(&data); err != nil {
 				rows.Close()
-				return SearchResult{}, fmt.Errorf("workspace: search %s: %w", n.path, err)
+				return fmt.Errorf("workspace: search %s: %w", n.path, err)
 			}
-			if first && bytes.IndexByte(data[:min(len(data), binaryProbe)], 0) >= 0 {
-				res.out.Skipped++
-				res.out.Files--
-				break
-			}
-			first = false
-			res.feed(data)
+			r.chunk(data)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return SearchResult{}, fmt.Errorf("workspace: search %s: %w", n.path, err)
+			return fmt.Errorf("workspace: search %s: %w", n.path, err)
 		}
-		if !first {
-			res.end()
+		r.finish()
+	}
+	return nil
+}
+
+// streamRange searches the files of list with one query over every file under prefix,
+// skipping the chunks of those list leaves out: for a glob that selects most of them,
+// where one query per file would cost more than the chunks skipped.
+func (r *searcher) streamRange(ctx context.Context, tx *sql.Tx, ws, prefix string, list []*node) error {
+	want := make(map[string]bool, len(list))
+	for _, n := range list {
+		want[n.path] = true
+	}
+	lo, hi := under(prefix)
+	rows, err := tx.QueryContext(ctx, `SELECT n.path, c.data FROM nodes n JOIN chunks c ON c.blob = n.blob
+		WHERE n.ws = ? AND n.kind = 'file' AND ((n.path >= ? AND n.path < ?) OR n.path = ?) ORDER BY n.path, c.seq`, ws, lo, hi, prefix)
+	if err != nil {
+		return fmt.Errorf("workspace: search: %w", err)
+	}
+	defer rows.Close()
+	cur, in := "", false
+	seen := 0
+	for rows.Next() {
+		var p string
+		var data sql.RawBytes // valid until the next Next: feed keeps no part of it
+		if err := rows.Scan(&p, &data); err != nil {
+			return fmt.Errorf("workspace: search: %w", err)
+		}
+		if p != cur {
+			if in {
+				r.finish()
+			}
+			if r.full() {
+				r.out.Truncated = true
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			cur, in = p, want[p]
+			if in {
+				seen++
+				r.start(p)
+			}
+		}
+		if in && !r.skip {
+			r.chunk(data)
+			if r.full() {
+				r.finish()
+				r.out.Truncated = true
+				return nil
+			}
 		}
 	}
-	return res.out, nil
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("workspace: search: %w", err)
+	}
+	if in {
+		r.finish()
+	}
+	// Files without content have no chunks: they were searched too.
+	r.out.Files += len(list) - seen
+	return nil
 }
 
 // searcher matches the lines of one file after another, fed a chunk at a time.
@@ -293,6 +362,8 @@ type searcher struct {
 	kept int // bytes of text kept in out
 
 	path    string
+	first   bool     // no chunk of this file seen yet
+	skip    bool     // this file is binary: the rest of it is skipped
 	line    int      // lines completed so far in this file
 	carry   []byte   // the start of a line whose end has not come yet
 	long    bool     // the current line passed MaxSearchLine: the rest of it is skipped
@@ -306,6 +377,27 @@ func (r *searcher) full() bool {
 
 func (r *searcher) start(p string) {
 	r.path, r.line, r.carry, r.long, r.before, r.waiting = p, 0, r.carry[:0], false, r.before[:0], r.waiting[:0]
+	r.first, r.skip = true, false
+}
+
+// chunk takes the next chunk of the file, first checking that the file is text.
+func (r *searcher) chunk(data []byte) {
+	if r.first && bytes.IndexByte(data[:min(len(data), binaryProbe)], 0) >= 0 {
+		r.skip = true
+		return
+	}
+	r.first = false
+	r.feed(data)
+}
+
+// finish ends the file and counts it.
+func (r *searcher) finish() {
+	if r.skip {
+		r.out.Skipped++
+		return
+	}
+	r.out.Files++
+	r.end()
 }
 
 // feed takes the next chunk of the file.
@@ -461,7 +553,7 @@ func (s *Store) SearchFiles(ctx context.Context, ws, glob string, maxResults int
 	if err != nil {
 		return FileSearch{}, err
 	}
-	list, err := files(ctx, s.db, ws, prefix, match)
+	list, _, err := files(ctx, s.db, ws, prefix, match)
 	if err != nil {
 		return FileSearch{}, err
 	}

@@ -148,7 +148,7 @@ func Open(path string, lim Limits) (*Store, error) {
 	q := url.Values{}
 	// FULL: every commit fsyncs the WAL, so an acknowledged write survives a power cut, not
 	// only kill -9 (which NORMAL would survive). RATIONALE §21 has the cost.
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(OFF)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(OFF)", "mmap_size(1073741824)"} {
 		q.Add("_pragma", p)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)

@@ -35,6 +35,15 @@ const makeFSBinding = (() => {
   }
 
   const optString = (o, k) => (o && typeof o[k] === "string" ? o[k] : undefined);
+  const optNumber = (o, k) => (o && typeof o[k] === "number" ? o[k] : undefined);
+  const str = (s, what) => {
+    if (typeof s !== "string") throw new TypeError(`${what} must be a string`);
+    return s;
+  };
+  // matchOptions are the options searchText and the replaces share: caseSensitive
+  // (default true) and regex (RE2 syntax).
+  const matchOptions = (o) => ({ regex: !!(o && o.regex), ignoreCase: !!(o && o.caseSensitive === false) });
+  const replaceOptions = (o) => ({ ...matchOptions(o), once: !!(o && o.all === false), dryRun: !!(o && o.dryRun) });
 
   return function makeFSBinding(binding) {
     const fs = {
@@ -104,6 +113,64 @@ const makeFSBinding = (() => {
       },
       async readlink(p) {
         return run(host.startOp("fs_readlink", { binding, path: path(p) }));
+      },
+      // queryJson returns the value at a JSON path ("scripts.build", "items[0].id",
+      // '["a.b"]'; "" is the whole document), or undefined when nothing is there.
+      async queryJson(p, query = "") {
+        const r = await run(host.startOp("fs_queryjson", { binding, path: path(p), query: str(query, "a JSON path") }));
+        return r.found ? r.value : undefined;
+      },
+      // updateJson applies {op: "set"|"merge"|"delete", path, value} in one write;
+      // options.ifMatch makes it fail rather than overwrite a newer version.
+      async updateJson(p, update, options) {
+        if (!update || typeof update !== "object") throw new TypeError("updateJson: the update must be {op, path, value}");
+        const u = { op: str(update.op, "update.op"), path: update.path === undefined ? "" : str(update.path, "update.path") };
+        if (update.op !== "delete") {
+          if (update.value === undefined) throw new TypeError("updateJson: update.value is missing");
+          u.value = update.value;
+        }
+        return run(host.startOp("fs_updatejson", {
+          binding, path: path(p), update: u, ifMatch: optString(options, "ifMatch"), ifNoneMatch: optString(options, "ifNoneMatch"),
+        }));
+      },
+      async searchText(pattern, options) {
+        return run(host.startOp("fs_search", {
+          binding, pattern: str(pattern, "the pattern"), glob: optString(options, "glob"), ...matchOptions(options),
+          contextLines: optNumber(options, "contextLines"), maxResults: optNumber(options, "maxResults"),
+        }));
+      },
+      async searchFiles(glob, options) {
+        return run(host.startOp("fs_findfiles", { binding, glob: str(glob, "the glob"), maxResults: optNumber(options, "maxResults") }));
+      },
+      async replaceInFile(p, search, replace, options) {
+        return run(host.startOp("fs_replace", {
+          binding, path: path(p), search: str(search, "search"), replace: str(replace, "replace"),
+          ...replaceOptions(options), ifMatch: optString(options, "ifMatch"),
+        }));
+      },
+      async replaceInFiles(glob, search, replace, options) {
+        return run(host.startOp("fs_replaceall", {
+          binding, glob: str(glob, "the glob"), search: str(search, "search"), replace: str(replace, "replace"), ...replaceOptions(options),
+        }));
+      },
+      // diff returns the unified diff from file a to file b ("" when equal).
+      async diff(a, b) {
+        return run(host.startOp("fs_diff", { binding, path: path(a), to: path(b) }));
+      },
+      // diffText returns the unified diff from file p to text.
+      async diffText(p, text) {
+        return run(host.startOp("fs_diff", { binding, path: path(p), text: str(text, "the text") }));
+      },
+      async createArchive(paths, archivePath) {
+        const list = typeof paths === "string" ? [paths] : Array.isArray(paths) ? paths.map(path) : null;
+        if (list === null) throw new TypeError("createArchive: paths must be a path or an array of paths");
+        return run(host.startOp("fs_archive", { binding, paths: list, to: path(archivePath) }));
+      },
+      async extractArchive(archivePath, dir = "/") {
+        return run(host.startOp("fs_extract", { binding, path: path(archivePath), to: path(dir) }));
+      },
+      async hashFile(p, algo = "sha256") {
+        return run(host.startOp("fs_hash", { binding, path: path(p), algo: str(algo, "the algorithm") }));
       },
     };
     return Object.freeze(fs);
