@@ -40,6 +40,8 @@ export default {
       stale: await code(env.FS.writeFile("notes/a.txt", "x", { ifMatch: info.etag })),
       ro: await code(env.RO.writeFile("x.txt", "x")),
       roRead: await env.RO.readFile("shared.txt"),
+      found: (await env.FS.searchText("world")).matches.map((m) => m.path + ":" + m.line).join(" "),
+      hash: (await env.FS.hashFile("notes/a.txt")).length,
     };
   },
   async write(path, text) { await env.FS.writeFile(path, text); return "ok"; },
@@ -69,7 +71,8 @@ func fsPool(t *testing.T, n int) (*Pool, *workspace.Store) {
 // env.FS works in a sandbox process as in-process: the process holds no store, every
 // operation crosses to the supervisor, errors keep their codes, a read-only binding
 // refuses writes, and what the sandbox wrote is in the supervisor's store. Both stored
-// workers and one-shots.
+// workers and one-shots. searchText and hashFile cross as the file operations do: nothing
+// here names an operation.
 func TestPoolFSBindings(t *testing.T) {
 	p, st := fsPool(t, 2)
 	ctx := context.Background()
@@ -79,7 +82,7 @@ func TestPoolFSBindings(t *testing.T) {
 	code := jsCode(fsWorker)
 	code.Bindings = map[string]api.Binding{"FS": {Workspace: "proj"}, "RO": {Workspace: "shared", ReadOnly: true}}
 	want := `{"text":"hello world","bytes":[0,1,2,255],"dir":"bin notes","missing":"not_found","escape":"invalid_request",` +
-		`"stale":"precondition_failed","ro":"read_only","roRead":"read me"}`
+		`"stale":"precondition_failed","ro":"read_only","roRead":"read me","found":"/notes/a.txt:1","hash":64}`
 	for _, stub := range []*Stub{p.Get("fs@v1", func() (loader.WorkerCode, error) { return code, nil }), p.Load(code)} {
 		if err := st.Remove(ctx, "proj", "/", true); err != nil && isoerr.CodeOf(err) != isoerr.NotFound {
 			t.Fatal(err)
