@@ -1,6 +1,7 @@
 package sandboxproc
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"sync"
@@ -36,9 +37,14 @@ const (
 )
 
 // maxFSInFlight bounds the filesystem operations one process has running in the
-// supervisor at once (each a goroutine there); more are refused with an error the guest
-// sees.
-const maxFSInFlight = 1024
+// supervisor at once (each a goroutine there), and maxFSBytesInFlight the bytes of their
+// messages (a write carries its content): more are refused with an error the guest sees
+// (overloaded), so a hostile process cannot make the supervisor hold 1,024 frames of
+// 74 MiB.
+const (
+	maxFSInFlight      = 1024
+	maxFSBytesInFlight = 256 << 20
+)
 
 // fsCancelWait bounds how long a dropped operation waits for the supervisor's answer
 // (it always sends one; this only guards against a supervisor that is gone).
@@ -60,8 +66,10 @@ type fsResult struct {
 
 // supFS is the supervisor side of one process's filesystem operations.
 type supFS struct {
-	mu      sync.Mutex
-	running map[uint64]context.CancelFunc
+	mu       sync.Mutex
+	running  map[uint64]context.CancelFunc
+	bytes    int // of the running operations' messages
+	maxBytes int // 0: maxFSBytesInFlight (tests lower it)
 }
 
 // fsMsg handles msgFSCall and msgFSCancel from the process (on its reader goroutine: it
@@ -102,15 +110,21 @@ func (pr *proc) fsMsg(typ byte, id uint64, payload []byte) {
 		pr.fs.mu.Unlock()
 		refuse(isoerr.New(isoerr.Overloaded, "too many filesystem operations in flight: a sandbox process may have %d running at once", maxFSInFlight))
 		return
+	case pr.fs.bytes+len(payload) > cmp.Or(pr.fs.maxBytes, maxFSBytesInFlight):
+		pr.fs.mu.Unlock()
+		refuse(isoerr.New(isoerr.Overloaded, "too many bytes of filesystem operations in flight: a sandbox process may have %d MiB running at once", maxFSBytesInFlight>>20))
+		return
 	}
 	ctx, cancel := context.WithCancel(pr.ctx) // ends when the process dies, too
 	pr.fs.running[id] = cancel
+	pr.fs.bytes += len(payload)
 	pr.fs.mu.Unlock()
 	go func() {
 		v, err := runFS(ctx, fn, &m)
 		cancel()
 		pr.fs.mu.Lock()
 		delete(pr.fs.running, id)
+		pr.fs.bytes -= len(payload)
 		pr.fs.mu.Unlock()
 		r := fsResult{Value: v}
 		if err != nil {

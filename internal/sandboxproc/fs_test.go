@@ -385,6 +385,22 @@ func TestProcessFSInFlightBound(t *testing.T) {
 	if id, res := answer(); id != 5 || res.Err == nil || !strings.Contains(res.Err.Message, "is running") {
 		t.Fatalf("a running id again: id %d, %+v", id, res.Err)
 	}
+	// The bytes in flight are bounded too (here at what is running plus 100 bytes).
+	pr.fs.mu.Lock()
+	pr.fs.maxBytes = pr.fs.bytes + 100
+	pr.fs.mu.Unlock()
+	big, _ := json.Marshal(fsCallMsg{Route: "w@v1", Binding: "FS", Op: "write", Args: json.RawMessage(`{"data":"` + strings.Repeat("x", 200) + `"}`)})
+	pr.fs.mu.Lock()
+	cancel1 := pr.fs.running[1]
+	delete(pr.fs.running, 1) // make room in the count: the bytes alone refuse it
+	pr.fs.mu.Unlock()
+	go pr.fsMsg(msgFSCall, maxFSInFlight+2, big)
+	if id, res := answer(); id != maxFSInFlight+2 || res.Err == nil || res.Err.Code != isoerr.Overloaded || !strings.Contains(res.Err.Message, "bytes") {
+		t.Fatalf("an operation past the byte bound: id %d, %+v", id, res.Err)
+	}
+	pr.fs.mu.Lock()
+	pr.fs.running[1] = cancel1
+	pr.fs.mu.Unlock()
 	for id := uint64(1); id <= maxFSInFlight; id++ {
 		pr.fsMsg(msgFSCancel, id, nil)
 		if got, res := answer(); res.Err == nil || res.Err.Code != isoerr.Canceled {
