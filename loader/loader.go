@@ -443,7 +443,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
 		}
-		cfg.FS = l.cfg.Workspaces.Bindings(p.code.Bindings)
+		cfg.FS = FSOf(l.cfg.Workspaces, p.code.Bindings)
 		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
 	}
 	if id != "" && l.cfg.Images != nil {
@@ -851,3 +851,11 @@ type LoadError struct {
 
 func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
+
+// FSOf returns the host side of a sandbox's filesystem bindings over store (env.FS, an
+// engine.FSFunc): what the loader gives the sandboxes of code with bindings, and what a
+// sandbox process's supervisor answers their operations with, so both modes offer the same
+// operations.
+func FSOf(store *workspace.Store, bindings map[string]api.Binding) engine.FSFunc {
+	return store.Bindings(bindings)
+}

@@ -220,5 +220,5 @@ func (p *Pool) fsOf(code loader.WorkerCode) engine.FSFunc {
 	if len(code.Bindings) == 0 || p.cfg.Workspaces == nil {
 		return nil
 	}
-	return p.cfg.Workspaces.Bindings(code.Bindings)
+	return loader.FSOf(p.cfg.Workspaces, code.Bindings) // as in process
 }
