@@ -56,7 +56,7 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	ws := b.Workspace
 	switch op {
 	case "read":
-		rc, _, err := s.Read(ctx, ws, a.Path)
+		rc, info, err := s.Read(ctx, ws, a.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -66,12 +66,12 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 			return nil, err
 		}
 		if a.Encoding == "bytes" {
-			return json.Marshal(map[string]string{"data": base64.StdEncoding.EncodeToString(data)})
+			return json.Marshal(map[string]string{"data": base64.StdEncoding.EncodeToString(data), "etag": info.ETag})
 		}
 		if !utf8.Valid(data) {
 			data = []byte(strings.ToValidUTF8(string(data), "\uFFFD"))
 		}
-		return json.Marshal(map[string]string{"data": string(data)})
+		return json.Marshal(map[string]string{"data": string(data), "etag": info.ETag})
 	case "write":
 		if a.Data == nil {
 			return nil, isoerr.New(isoerr.InvalidRequest, "writeFile: data is missing")

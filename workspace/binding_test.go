@@ -14,15 +14,21 @@ func TestBindingsServe(t *testing.T) {
 	s := open(t, workspace.Limits{})
 	ctx := context.Background()
 	fs := s.Bindings(map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
-	if _, err := fs(ctx, "FS", "write", json.RawMessage(`{"path":"a.txt","data":"aGk=","base64":true}`)); err != nil {
+	w, err := fs(ctx, "FS", "write", json.RawMessage(`{"path":"a.txt","data":"aGk=","base64":true}`))
+	if err != nil {
 		t.Fatal(err)
 	}
+	var info workspace.Info
+	if err := json.Unmarshal(w, &info); err != nil || info.ETag == "" {
+		t.Fatalf("write answered %s", w)
+	}
+	tag := `,"etag":"` + info.ETag + `"}`
 	for _, c := range []struct {
 		binding, op, args, want string
 		code                    isoerr.Code
 	}{
-		{"RO", "read", `{"path":"a.txt"}`, `{"data":"hi"}`, ""},
-		{"RO", "read", `{"path":"a.txt","encoding":"bytes"}`, `{"data":"aGk="}`, ""},
+		{"RO", "read", `{"path":"a.txt"}`, `{"data":"hi"` + tag, ""}, // the etag a later ifMatch can use
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes"}`, `{"data":"aGk="` + tag, ""},
 		{"RO", "stat", `{"path":"missing"}`, `null`, ""},
 		{"RO", "write", `{"path":"b","data":"x"}`, "", isoerr.ReadOnly},
 		{"RO", "rm", `{"path":"a.txt"}`, "", isoerr.ReadOnly},

@@ -727,23 +727,31 @@ func (s *Store) Glob(ctx context.Context, ws, pattern string) ([]Info, error) {
 	return out, nil
 }
 
+// matchGlob reports whether names match the glob's names pat ("**": any number of
+// names). It fills ok[i][j] (pat[i:] matches names[j:]) from the end: O(len(pat) ×
+// len(names)) steps whatever the pattern, where trying every split of every "**" would be
+// exponential in their number.
 func matchGlob(pat, names []string) bool {
-	if len(pat) == 0 {
-		return len(names) == 0
-	}
-	if pat[0] == "**" {
-		for k := 0; k <= len(names); k++ {
-			if matchGlob(pat[1:], names[k:]) {
-				return true
+	n := len(names)
+	next := make([]bool, n+1) // row i+1
+	cur := make([]bool, n+1)
+	next[n] = true // the empty pattern matches the empty rest
+	for i := len(pat) - 1; i >= 0; i-- {
+		if pat[i] == "**" {
+			cur[n] = next[n]
+			for j := n - 1; j >= 0; j-- {
+				cur[j] = next[j] || cur[j+1]
+			}
+		} else {
+			cur[n] = false
+			for j := n - 1; j >= 0; j-- {
+				ok, _ := path.Match(pat[i], names[j])
+				cur[j] = ok && next[j+1]
 			}
 		}
-		return false
+		next, cur = cur, next
 	}
-	if len(names) == 0 {
-		return false
-	}
-	ok, _ := path.Match(pat[0], names[0])
-	return ok && matchGlob(pat[1:], names[1:])
+	return next[0]
 }
 
 // Usage returns what workspace ws holds (zero for one never written) and its quota.

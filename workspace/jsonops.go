@@ -84,9 +84,10 @@ func marshalJSON(v any) ([]byte, error) {
 }
 
 // UpdateJSON applies u to the JSON file p and writes it back (indented by two spaces, keys
-// in their order), in one transaction: with opts.IfMatch, it fails instead of overwriting
-// a change made since that etag. A missing file is taken as null (set and merge create
-// it).
+// in their order) atomically: the write lands only over the version the change was made
+// to (another writer in between makes it start over), and with opts.IfMatch it fails
+// instead of overwriting a change made since that etag. A missing file is taken as null
+// (set and merge create it).
 //
 //	info, err := ws.UpdateJSON(ctx, "proj", "package.json",
 //		workspace.JSONUpdate{Op: "set", Path: "scripts.test", Value: json.RawMessage(`"vitest"`)},
@@ -96,7 +97,8 @@ func marshalJSON(v any) ([]byte, error) {
 //
 // invalid_request for a bad path, op or value, a file that is not JSON, or a path through
 // something that is not an object or array; not_found when delete finds nothing;
-// precondition_failed, quota_exceeded, file_too_large as Write.
+// precondition_failed, quota_exceeded, file_too_large as Write; conflict when p is not a
+// file or other writers changed it three times while the update was made.
 func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts WriteOptions) (Info, error) {
 	segs, err := parseJSONPath(u.Path)
 	if err != nil {
@@ -122,44 +124,79 @@ func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts
 	if err != nil {
 		return Info{}, err
 	}
-	var info Info
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		rp, n, err := resolve(ctx, tx, ws, cp, true)
+	// The document is read and changed outside the write lock (it may be 32 MiB of JSON);
+	// the write then checks that the file is still the version read, and starts again
+	// when another writer came in between.
+	for range 3 {
+		out, rp, version, err := s.jsonUpdated(ctx, ws, cp, segs, u.Op, value, opts)
 		if err != nil {
-			return err
+			return Info{}, err
 		}
-		if err := precondition(rp, n, opts); err != nil {
-			return err
-		}
-		var doc any
-		if n != nil {
-			if n.kind != string(File) {
-				return isoerr.New(isoerr.Conflict, "%s: is a %s", rp, n.kind)
-			}
-			data, err := contentBytes(ctx, tx, n, MaxReadAtOnce)
+		var info Info
+		raced := false
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			rp2, n, err := resolve(ctx, tx, ws, cp, true)
 			if err != nil {
 				return err
 			}
-			if doc, err = decodeJSON(rp, data); err != nil {
-				return err
+			if rp2 != rp || (n == nil) != (version == 0) || (n != nil && n.version != version) {
+				raced = true
+				return nil
 			}
+			info, err = s.putTx(ctx, tx, ws, rp, out, WriteOptions{})
+			return err
+		})
+		if err != nil || !raced {
+			return info, err
 		}
-		if doc, err = applyJSON(doc, segs, u.Op, value); err != nil {
-			return fmt.Errorf("updateJson %s %q: %w", u.Op, u.Path, err)
+	}
+	return Info{}, isoerr.New(isoerr.Conflict, "updateJson %s: other writers kept changing the file; try again", cp)
+}
+
+// jsonUpdated reads the JSON file at clean path p in a read transaction, checks opts,
+// applies op and returns the new content, the resolved path and the version it read (0:
+// no file).
+func (s *Store) jsonUpdated(ctx context.Context, ws, p string, segs []seg, op string, value any, opts WriteOptions) ([]byte, string, int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("workspace: updateJson: %w", err)
+	}
+	defer tx.Rollback()
+	rp, n, err := resolve(ctx, tx, ws, p, true)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if err := precondition(rp, n, opts); err != nil {
+		return nil, "", 0, err
+	}
+	var doc any
+	var version int64
+	if n != nil {
+		if n.kind != string(File) {
+			return nil, "", 0, isoerr.New(isoerr.Conflict, "%s: is a %s", rp, n.kind)
 		}
-		compact, err := marshalJSON(doc)
+		data, err := contentBytes(ctx, tx, n, MaxReadAtOnce)
 		if err != nil {
-			return fmt.Errorf("workspace: updateJson: %w", err)
+			return nil, "", 0, err
 		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, compact, "", "  "); err != nil {
-			return fmt.Errorf("workspace: updateJson: %w", err)
+		if doc, err = decodeJSON(rp, data); err != nil {
+			return nil, "", 0, err
 		}
-		out.WriteByte('\n')
-		info, err = s.putTx(ctx, tx, ws, rp, out.Bytes(), WriteOptions{})
-		return err
-	})
-	return info, err
+		version = n.version
+	}
+	if doc, err = applyJSON(doc, segs, op, value); err != nil {
+		return nil, "", 0, fmt.Errorf("updateJson %s: %w", op, err)
+	}
+	compact, err := marshalJSON(doc)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("workspace: updateJson: %w", err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		return nil, "", 0, fmt.Errorf("workspace: updateJson: %w", err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), rp, version, nil
 }
 
 // A path segment: a key (of an object) or an index (of an array).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/isobox/isobox/internal/udiff"
 	"github.com/isobox/isobox/isoerr"
@@ -118,16 +119,36 @@ func (s *Store) ReplaceInFiles(ctx context.Context, ws, glob, search, replace st
 	})
 }
 
-// replace runs a replace over the files targets picks, inside one write transaction (a
-// read transaction for a dry run).
+// replace runs a replace over the files targets picks. The files are read and replaced
+// in a read transaction, the new content is staged outside the store's write lock (so a
+// large replace does not hold up the writers of other workspaces), and one short write
+// transaction then swaps every file to its new content, provided none changed meanwhile.
 func (s *Store) replace(ctx context.Context, ws, search, replace string, opts ReplaceOptions, many bool, targets func(q querier) ([]*node, error)) (ReplaceResult, error) {
 	m, err := newMatcher(search, opts.Regex, opts.IgnoreCase)
 	if err != nil {
 		return ReplaceResult{}, err
 	}
 	res := ReplaceResult{Files: []FileEdit{}, DryRun: opts.DryRun}
-	run := func(q querier, tx *sql.Tx) error {
-		list, err := targets(q)
+	type change struct {
+		n    *node
+		file int // the stager's number of the new content
+		size int64
+	}
+	var changes []change
+	st := &batchStager{s: s, ctx: ctx}
+	fail := func(err error) (ReplaceResult, error) {
+		if blobs := st.made(); len(blobs) > 0 {
+			s.dropStaged(blobs)
+		}
+		return ReplaceResult{}, err
+	}
+	err = func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("workspace: replace: %w", err)
+		}
+		defer tx.Rollback()
+		list, err := targets(tx)
 		if err != nil {
 			return err
 		}
@@ -139,7 +160,7 @@ func (s *Store) replace(ctx context.Context, ws, search, replace string, opts Re
 				res.Skipped = append(res.Skipped, n.path)
 				continue
 			}
-			data, err := contentBytes(ctx, q, n, MaxReplaceFileSize)
+			data, err := contentBytes(ctx, tx, n, MaxReplaceFileSize)
 			if err != nil {
 				return err
 			}
@@ -161,32 +182,53 @@ func (s *Store) replace(ctx context.Context, ws, search, replace string, opts Re
 					e.Preview = e.Preview[:maxPreviewBytes] + "\n[preview cut]\n"
 				}
 			}
-			if tx != nil {
-				info, err := s.putTx(ctx, tx, ws, n.path, out, WriteOptions{IfMatch: etag(n.version)})
+			if !opts.DryRun {
+				file, err := st.add(bytes.NewReader(out), int64(len(out)))
 				if err != nil {
 					return err
 				}
-				e.ETag = info.ETag
+				changes = append(changes, change{n, file, int64(len(out))})
 			}
 			res.Files = append(res.Files, e)
 			res.Replacements += count
 		}
 		return nil
+	}()
+	if err != nil {
+		return fail(err)
 	}
-	if opts.DryRun {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return ReplaceResult{}, fmt.Errorf("workspace: replace: %w", err)
-		}
-		defer tx.Rollback()
-		err = run(tx, nil)
-		if err != nil {
-			return ReplaceResult{}, err
-		}
+	if opts.DryRun || len(changes) == 0 {
 		return res, nil
 	}
-	if err := s.write(ctx, func(tx *sql.Tx) error { return run(tx, tx) }); err != nil {
-		return ReplaceResult{}, err
+	if err := st.flush(); err != nil {
+		return fail(fmt.Errorf("workspace: replace: %w", err))
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		now := time.Now().UnixNano()
+		var dBytes int64
+		for i, c := range changes {
+			cur, err := get(ctx, tx, ws, c.n.path)
+			if err != nil {
+				return err
+			}
+			if cur == nil || cur.kind != string(File) || cur.version != c.n.version {
+				return isoerr.New(isoerr.PreconditionFailed, "%s changed while the replace ran; nothing was replaced", c.n.path)
+			}
+			if err := dropBlob(ctx, tx, cur.blob); err != nil {
+				return err
+			}
+			blob := st.blobs[c.file]
+			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET size = ?, blob = ?, version = ?, modified = ? WHERE ws = ? AND path = ?`,
+				c.size, blob, blob, now, ws, cur.path); err != nil {
+				return fmt.Errorf("workspace: replace %s: %w", cur.path, err)
+			}
+			dBytes += c.size - cur.size
+			res.Files[i].ETag = etag(blob)
+		}
+		return s.account(ctx, tx, ws, dBytes, 0)
+	})
+	if err != nil {
+		return fail(err)
 	}
 	return res, nil
 }

@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,8 +58,9 @@ func TestReplaceInFile(t *testing.T) {
 	}
 }
 
-// ReplaceInFiles is all or nothing: when the quota stops the third file, the first two
-// are as they were, and the workspace holds what it held.
+// ReplaceInFiles is all or nothing: when the third file's growth passes the quota, the
+// first two (which fit) are as they were, the workspace holds what it held, and the
+// staged content is gone.
 func TestReplaceInFilesAllOrNothing(t *testing.T) {
 	s := open(t, workspace.Limits{})
 	ctx := context.Background()
@@ -68,6 +70,7 @@ func TestReplaceInFilesAllOrNothing(t *testing.T) {
 	put(t, s, "p", "a/bin", "x\x00")
 	put(t, s, "p", "b/4.txt", "x\n")
 	before, _ := s.Usage(ctx, "p")
+	blobs := fmt.Sprint(s.Blobs())
 	// Room for 12 more bytes: 1.txt and 2.txt grow by 3 each, 3.txt by 24.
 	if err := s.SetQuota(ctx, "p", before.Bytes+12, 0); err != nil {
 		t.Fatal(err)
@@ -81,6 +84,9 @@ func TestReplaceInFilesAllOrNothing(t *testing.T) {
 	}
 	if after, _ := s.Usage(ctx, "p"); after.Bytes != before.Bytes || after.Files != before.Files {
 		t.Errorf("usage %+v after a failed replace; was %+v", after, before)
+	}
+	if got := fmt.Sprint(s.Blobs()); got != blobs {
+		t.Errorf("blobs and chunks %s after a failed replace, %s before", got, blobs)
 	}
 
 	// The dry run reports what the real one then does.
