@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"strings"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
@@ -38,4 +39,27 @@ func Example() {
 	fmt.Println(out.Status, *out.Body)
 	audit, _ := c.EgressAudit(ctx, "zen", 1)
 	fmt.Println(audit[0].URL, audit[0].Allowed)
+}
+
+// Upload a file to a workspace, update it only if nobody else did meanwhile, and run a
+// shell script over the workspace. (Needs a running `isobox serve`; not run as a test.)
+func ExampleClient_PutFile() {
+	ctx := context.Background()
+	c, err := client.FromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, err := c.PutFile(ctx, "proj", "data/rows.csv", strings.NewReader("a,1\nb,2\n"), -1, client.FileOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.PutFile(ctx, "proj", "data/rows.csv", strings.NewReader("a,1\nb,2\nc,3\n"), -1, client.FileOptions{IfMatch: info.ETag})
+	if isoerr.CodeOf(err) == isoerr.PreconditionFailed {
+		log.Fatal("someone else changed data/rows.csv first")
+	}
+	res, err := c.Exec(ctx, "proj", api.ExecRequest{Command: "wc -l < data/rows.csv"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(res.Stdout)
 }

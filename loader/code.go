@@ -46,6 +46,10 @@ type WorkerCode struct {
 	// Bindings are capabilities given to the worker as env properties (api.Binding):
 	// {"FS": {"workspace": "proj"}} is env.FS over workspace "proj" of Config.Workspaces.
 	Bindings map[string]api.Binding
+	// FS, when set, answers the filesystem operations of Bindings instead of
+	// Config.Workspaces, as Outbound carries fetch(): a sandbox process sends them to its
+	// supervisor, which holds the store. A Go value, not part of the JSON.
+	FS engine.FSFunc
 }
 
 // FromAPI returns the WorkerCode of w's wire form, without an Outbound: w.GlobalOutbound

@@ -440,11 +440,14 @@ func prepare(code WorkerCode) (*prepared, error) {
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
 	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python()}
-	if len(p.code.Bindings) > 0 {
+	if len(p.code.Bindings) > 0 && p.code.FS != nil {
+		cfg.FS = p.code.FS
+		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
+	} else if len(p.code.Bindings) > 0 {
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
 		}
-		cfg.FS = shell.Bindings(l.cfg.Workspaces, p.code.Bindings)
+		cfg.FS = FSOf(l.cfg.Workspaces, p.code.Bindings)
 		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
 	}
 	if id != "" && l.cfg.Images != nil {
@@ -852,3 +855,11 @@ type LoadError struct {
 
 func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
+
+// FSOf returns the host side of a sandbox's filesystem bindings over store (env.FS, an
+// engine.FSFunc): what the loader gives the sandboxes of code with bindings, and what a
+// sandbox process's supervisor answers their operations with, so both modes offer the same
+// operations.
+func FSOf(store *workspace.Store, bindings map[string]api.Binding) engine.FSFunc {
+	return shell.Bindings(store, bindings) // the store's operations, and exec
+}

@@ -254,6 +254,87 @@ func clientCalls(t *testing.T, upURL string, policy json.RawMessage, withSecret 
 			}
 			return s.Close()
 		}, nil},
+		{"PUT /v1/workspaces/{ws}/files/{path}", func(ctx context.Context, c *client.Client) error {
+			info, err := c.PutFile(ctx, "ws", "src/a.txt", strings.NewReader("TODO a"), -1, client.FileOptions{})
+			if err != nil {
+				return err
+			}
+			return want(info.Size, int64(6))
+		}, &api.FileInfo{}},
+		{"GET /v1/workspaces/{ws}/files/{path}", func(ctx context.Context, c *client.Client) error {
+			b, err := c.ReadFile(ctx, "ws", "src/a.txt")
+			if err != nil {
+				return err
+			}
+			return want(string(b), "TODO a")
+		}, nil},
+		{"GET /v1/workspaces/{ws}/tree", func(ctx context.Context, c *client.Client) error {
+			e, err := c.Tree(ctx, "ws", "")
+			if err != nil {
+				return err
+			}
+			return want(len(e), 2)
+		}, &api.WorkspaceTree{}},
+		{"POST /v1/workspaces/{ws}/search", func(ctx context.Context, c *client.Client) error {
+			r, err := c.Search(ctx, "ws", api.WorkspaceSearch{Pattern: "TODO"})
+			if err != nil {
+				return err
+			}
+			return want(len(r.Matches), 1)
+		}, &api.SearchResult{}},
+		{"POST /v1/workspaces/{ws}/exec", func(ctx context.Context, c *client.Client) error {
+			r, err := c.Exec(ctx, "ws", api.ExecRequest{Command: "cat src/a.txt"})
+			if err != nil {
+				return err
+			}
+			return want(r.Stdout, "TODO a")
+		}, &api.ExecResult{}},
+		{"GET /v1/workspaces/{ws}/archive", func(ctx context.Context, c *client.Client) error {
+			var b bytes.Buffer
+			if err := c.DownloadArchive(ctx, "ws", nil, &b); err != nil {
+				return err
+			}
+			_, err := c.UploadArchive(ctx, "ws2", "", &b)
+			return err
+		}, nil},
+		{"POST /v1/workspaces/{ws}/archive", func(ctx context.Context, c *client.Client) error {
+			var b bytes.Buffer
+			if err := c.DownloadArchive(ctx, "ws", []string{"src"}, &b); err != nil {
+				return err
+			}
+			r, err := c.UploadArchive(ctx, "ws2", "copy", &b)
+			if err != nil {
+				return err
+			}
+			return want(r.Files, 1)
+		}, &api.ExtractResult{}},
+		{"PUT /v1/workspaces/{ws}", func(ctx context.Context, c *client.Client) error {
+			w, err := c.SetWorkspaceQuota(ctx, "ws", api.WorkspaceQuota{QuotaFiles: 100})
+			if err != nil {
+				return err
+			}
+			return want(w.QuotaFiles, int64(100))
+		}, &api.Workspace{}},
+		{"GET /v1/workspaces/{ws}", func(ctx context.Context, c *client.Client) error {
+			w, err := c.Workspace(ctx, "ws")
+			if err != nil {
+				return err
+			}
+			return want(w.Files, int64(2))
+		}, &api.Workspace{}},
+		{"GET /v1/workspaces", func(ctx context.Context, c *client.Client) error {
+			l, err := c.ListWorkspaces(ctx, client.ListOptions{})
+			if err != nil {
+				return err
+			}
+			return want(len(l.Workspaces), 2)
+		}, &api.WorkspaceList{}},
+		{"DELETE /v1/workspaces/{ws}/files/{path}", func(ctx context.Context, c *client.Client) error {
+			return c.DeleteFile(ctx, "ws", "src", true)
+		}, nil},
+		{"DELETE /v1/workspaces/{ws}", func(ctx context.Context, c *client.Client) error {
+			return c.DeleteWorkspace(ctx, "ws2")
+		}, nil},
 	}
 	// The raw HTTP routes take any method: Forward sends each one.
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {

@@ -63,6 +63,19 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/sessions/{id}/eval", s.handleSessionEval},
 		{"POST", "/v1/sessions/{id}/fork", s.handleForkSession},
 		{"DELETE", "/v1/sessions/{id}", s.handleDropSession},
+
+		{"GET", "/v1/workspaces", s.handleListWorkspaces},
+		{"GET", "/v1/workspaces/{ws}", s.handleGetWorkspace},
+		{"PUT", "/v1/workspaces/{ws}", s.handlePutWorkspace},
+		{"DELETE", "/v1/workspaces/{ws}", s.handleDeleteWorkspace},
+		{"GET", "/v1/workspaces/{ws}/tree", s.handleTree},
+		{"PUT", "/v1/workspaces/{ws}/files/{path...}", s.handlePutFile},
+		{"GET", "/v1/workspaces/{ws}/files/{path...}", s.handleGetFile},
+		{"DELETE", "/v1/workspaces/{ws}/files/{path...}", s.handleDeleteFile},
+		{"POST", "/v1/workspaces/{ws}/search", s.handleSearch},
+		{"POST", "/v1/workspaces/{ws}/exec", s.handleExec},
+		{"GET", "/v1/workspaces/{ws}/archive", s.handleGetArchive},
+		{"POST", "/v1/workspaces/{ws}/archive", s.handlePutArchive},
 	}
 }
 
@@ -104,6 +117,11 @@ func (s *Server) buildHandler() http.Handler {
 				writeError(sw, err)
 				return
 			}
+		}
+		if err := checkWorkspacePath(r); err != nil {
+			label = "bad workspace path" // before routing, as above
+			writeError(sw, err)
+			return
 		}
 		h, pattern := mux.Handler(r)
 		if pattern == "" {

@@ -118,11 +118,11 @@ type Config struct {
 	// POST /v1/bundle. nil: one with npm's registry (or $ISOBOX_NPM_REGISTRY, ~/.npmrc)
 	// that caches packages and bundles under CacheDir.
 	Bundler *bundle.Bundler
-	// Workspaces is the store that workers' filesystem bindings (WorkerCode.bindings,
-	// env.FS) open. nil: the server opens DataDir/workspaces.db for the loader it makes.
-	// Not closed by the server. Bindings work with in-process sandboxes only for now: with
-	// SandboxProcesses or a given Loader (without Workspaces) a worker with bindings fails
-	// to load with invalid_worker_code.
+	// Workspaces is the store of /v1/workspaces and of workers' filesystem bindings
+	// (WorkerCode.bindings, env.FS; with SandboxProcesses their operations cross to this
+	// process, which holds the store). nil: the server opens DataDir/workspaces.db. Not
+	// closed by the server. A given Loader answers its sandboxes' bindings with its own
+	// store (loader.Config.Workspaces).
 	Workspaces *workspace.Store
 }
 
@@ -156,7 +156,8 @@ type Server struct {
 	cfg      Config
 	st       store.Store
 	l        *loader.Loader
-	sb       sandboxes // the invocation routes' sandboxes: l, or the worker processes
+	sb       sandboxes        // the invocation routes' sandboxes: l, or the worker processes
+	ws       *workspace.Store // /v1/workspaces and the bindings (nil: no data directory)
 	sessions *session.Manager
 	egress   *egress.Gateway
 	codemode *codemode.Executor      // POST /v1/codemode/execute (codemode.go)
@@ -225,6 +226,15 @@ func (s *Server) init() error {
 	if err := s.initEgress(); err != nil {
 		return err
 	}
+	s.ws = cfg.Workspaces
+	if s.ws == nil && cfg.DataDir != "" {
+		ws, err := workspace.Open(filepath.Join(cfg.DataDir, "workspaces.db"), workspace.Limits{})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		s.ws = ws
+		s.closers = append(s.closers, func(context.Context) { ws.Close() })
+	}
 	switch {
 	case cfg.Loader != nil:
 		s.l = cfg.Loader
@@ -235,7 +245,7 @@ func (s *Server) init() error {
 			return errors.New("server: Config.SandboxCommand is required with SandboxProcesses")
 		}
 		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
-			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger}
+			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger, Workspaces: s.ws}
 		if cfg.DataDir != "" {
 			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
 		}
@@ -251,16 +261,7 @@ func (s *Server) init() error {
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
-		lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget, Workspaces: cfg.Workspaces}
-		if lc.Workspaces == nil && cfg.DataDir != "" {
-			ws, err := workspace.Open(filepath.Join(cfg.DataDir, "workspaces.db"), workspace.Limits{})
-			if err != nil {
-				e.Close(ctx)
-				return fmt.Errorf("server: %w", err)
-			}
-			lc.Workspaces = ws
-			s.closers = append(s.closers, func(context.Context) { ws.Close() })
-		}
+		lc := loader.Config{Engine: e, MemoryBudget: cfg.MemoryBudget, Workspaces: s.ws}
 		if cfg.DataDir != "" {
 			dir, err := images.NewDir(filepath.Join(cfg.DataDir, "images"))
 			if err != nil {

@@ -186,6 +186,10 @@ func TestOpenAPISchemasAreTheWireTypes(t *testing.T) {
 		"CodemodeCall": api.ToolCall{}, "CodemodeResult": api.ExecuteResult{},
 		"SessionCreate": api.SessionOptions{}, "SessionFork": api.SessionFork{}, "SessionEval": api.SessionEvalRequest{},
 		"SessionInfo": api.SessionInfo{}, "SessionList": api.SessionList{}, // SessionOutcome: allOf Outcome + rolledBack
+		"Workspace": api.Workspace{}, "WorkspaceList": api.WorkspaceList{}, "WorkspaceQuota": api.WorkspaceQuota{},
+		"FileInfo": api.FileInfo{}, "WorkspaceTree": api.WorkspaceTree{},
+		"WorkspaceSearch": api.WorkspaceSearch{}, "SearchResult": api.SearchResult{}, "WorkspaceExec": api.ExecRequest{},
+		"WorkspaceExecResult": api.ExecResult{}, "ExtractResult": api.ExtractResult{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -95,9 +95,6 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, _, err := body.code()
-	if err == nil {
-		err = s.bindingsSupported(code)
-	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -194,13 +191,4 @@ func (s *Server) handleListWorkers(w http.ResponseWriter, r *http.Request) {
 		out.Next = list[len(list)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// bindingsSupported refuses a worker with bindings when its sandboxes would run in sandbox
-// processes: their filesystem calls do not cross to this process yet.
-func (s *Server) bindingsSupported(code loader.WorkerCode) error {
-	if _, ok := s.sb.(inProcesses); ok && len(code.Bindings) > 0 {
-		return isoerr.New(isoerr.NotImplemented, "bindings (env.FS) work only with sandboxes inside the server process in this build: run isobox serve --sandbox-processes 0")
-	}
-	return nil
 }

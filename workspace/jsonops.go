@@ -71,7 +71,6 @@ func (s *Store) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMess
 	return out, true, err
 }
 
-
 // UpdateJSON applies u to the JSON file p and writes it back (indented by two spaces, keys
 // in their order) atomically: the write lands only over the version the change was made
 // to (another writer in between makes it start over), and with opts.IfMatch it fails

@@ -6,6 +6,7 @@
 //	isobox bench [--json]
 //	isobox serve [--addr 127.0.0.1:8787] [--data DIR]
 //	isobox workers put|get|list|rm ... / isobox invoke ID / isobox logs [-f] ID
+//	isobox ws ls|cat|put|rm|grep|exec|pull|push ...
 //	isobox version (or --version)
 package main
 
@@ -33,9 +34,10 @@ Usage:
   isobox workers put|get|list|rm ...              manage the workers stored on a server
   isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
   isobox logs [-f] ID                             print or follow a stored worker's console output
+  isobox ws ls|cat|put|rm|grep|exec|pull|push ... use the workspaces of a server (files, shell, tar.gz)
   isobox version (or --version)                   print the version and engine build
 
-Run 'isobox COMMAND -h' for the flags of a command. workers, invoke and logs talk to
+Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs and ws talk to
 the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with $ISOBOX_API_KEY.
 `
 
@@ -113,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLogs(ctx, args[1:], stdout, stderr)
 	case "session":
 		return cmdSession(ctx, args[1:], stdout, stderr)
+	case "ws":
+		return cmdWS(ctx, args[1:], stdout, stderr)
 	case "sandbox-worker": // hidden: a sandbox process of isobox serve
 		return cmdSandboxWorker(stderr)
 	case "version", "--version", "-version":

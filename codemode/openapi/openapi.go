@@ -33,8 +33,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/isobox/isobox/codemode"
-	"github.com/isobox/isobox/internal/jsonv"
 	"github.com/isobox/isobox/egress"
+	"github.com/isobox/isobox/internal/jsonv"
 	"github.com/isobox/isobox/isoerr"
 )
 

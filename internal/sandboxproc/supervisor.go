@@ -29,6 +29,7 @@ import (
 	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/workspace"
 )
 
 // Config configures a Pool. Zero fields take the defaults named.
@@ -59,6 +60,10 @@ type Config struct {
 	// scheduler to wake and spin on every hand-off) but lets a call that runs long delay
 	// the others of its process by the scheduler's 10 ms slices (RATIONALE §18).
 	Threads int
+	// Workspaces, when set, answers the filesystem bindings (WorkerCode.Bindings, env.FS)
+	// of the sandboxes in the processes (fs.go): the store stays in this process. nil:
+	// every filesystem operation of a sandbox is refused.
+	Workspaces *workspace.Store
 }
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling
@@ -85,6 +90,7 @@ type route struct {
 	rt   http.RoundTripper
 	wall time.Duration
 	cpu  time.Duration
+	fs   engine.FSFunc // the code's filesystem bindings (fs.go); nil: none
 }
 
 // startupCPU is the CPU bound of loading a worker's modules (loader.Config.StartupCPU's
@@ -301,6 +307,7 @@ type proc struct {
 	mu        sync.Mutex
 	calls     map[uint64]*call
 	fetches   map[uint64]*supFetch
+	fs        supFS // its filesystem operations running here (fs.go)
 	dead      bool
 	killedFor uint64        // the call the watchdog killed the process for
 	killErr   *isoerr.Error // that call's error
@@ -633,6 +640,8 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		}
 	case msgToolCall, msgToolCancel:
 		pr.toolMsg(typ, id, payload)
+	case msgFSCall, msgFSCancel:
+		pr.fsMsg(typ, id, payload)
 	case msgReqBodyChunk:
 		pr.reqBodyChunk(id, payload)
 	case msgFetch:
@@ -690,7 +699,7 @@ func (pr *proc) sendCode(c *call) {
 			m.Code, m.Tenant, m.HasOutbound = b, code.Tenant, code.Outbound != nil
 			lim := pr.p.limitsOf(code.Limits, c.entry)
 			wall := lim.Wall
-			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU})
+			pr.p.setRoute(c.loader, route{rt: code.Outbound, wall: wall, cpu: lim.CPU, fs: pr.p.fsOf(code)})
 			// A cold start loads the modules (bounded by the code's wall limit) and then
 			// runs the call: the deadline covers both, from now.
 			pr.mu.Lock()
@@ -1146,7 +1155,7 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error)
 		wall := lim.Wall
 		c.cpu = startupCPU + lim.CPU
 		name := callRoute(c.id)
-		p.setRoute(name, route{rt: code.Outbound, wall: wall})
+		p.setRoute(name, route{rt: code.Outbound, wall: wall, fs: p.fsOf(code)})
 		defer p.dropRoute(name)
 		idx := int(p.rr.Add(1) % uint64(len(p.procs)))
 		// A one-shot loads its modules, then runs the call.

@@ -188,6 +188,7 @@ type workerSide struct {
 	nextReq atomic.Uint64
 	end     chan error // the reading's end: the connection's error
 	tools   workerTools
+	fs      workerFS
 	// sessions are the sandboxes of sessions (sessions.go), by handle.
 	sessions map[uint64]*sessionSlot
 }
@@ -248,6 +249,8 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 		}
 	case msgToolResult:
 		w.tools.deliver(id, payload)
+	case msgFSResult:
+		w.fs.deliver(id, payload)
 	case msgReqBodyRead:
 		w.uploadRead(id)
 	case msgFetchHead, msgBodyChunk, msgBodyError:
@@ -363,6 +366,9 @@ func (w *workerSide) run(ctx context.Context, id uint64, wc *workerCall, m *invo
 		if m.HasOutbound {
 			code.Outbound = &outbound{w: w, route: callRoute(id)}
 		}
+		if len(code.Bindings) > 0 {
+			code.FS = w.fsFunc(callRoute(id))
+		}
 		stub = w.l.Load(code)
 		defer stub.Close(context.WithoutCancel(ctx))
 	} else {
@@ -428,6 +434,9 @@ func (w *workerSide) fetchCode(ctx context.Context, id uint64, wc *workerCall, l
 	code.Tenant = m.Tenant
 	if m.HasOutbound {
 		code.Outbound = &outbound{w: w, route: loaderID}
+	}
+	if len(code.Bindings) > 0 {
+		code.FS = w.fsFunc(loaderID)
 	}
 	return code, nil
 }
