@@ -20,6 +20,9 @@ type ExecuteRequest struct {
 	// (statements whose last expression is the result; each namespace a global whose tools
 	// are async functions taking keyword arguments).
 	Language string `json:"language,omitempty"`
+	// Workspace, when set, offers the code one workspace through the `state` namespace
+	// (the state API as tools: state.readFile, searchText, replaceInFiles, diff, ...).
+	Workspace *Binding `json:"workspace,omitempty"`
 }
 
 // CodemodeLimits bound one Code Mode run. Zero fields take the defaults: cpuMs 1,000

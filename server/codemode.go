@@ -9,6 +9,7 @@ import (
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
+	"github.com/isobox/isobox/workspace/statetools"
 )
 
 // initCodemode makes the Code Mode executor and the /mcp endpoint's MCP server. Their
@@ -43,6 +44,14 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "providers: %v", err))
 		return
 	}
+	if body.Workspace != nil {
+		p, err := s.stateProvider(*body.Workspace)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		providers = append(providers, p)
+	}
 	var lim codemode.Limits
 	if body.Limits != nil {
 		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
@@ -63,6 +72,18 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		noteError(w, res.Error.Code)
 	}
 	writeJSON(w, status, res)
+}
+
+// stateProvider is the state namespace over the workspace b names (api.ExecuteRequest's
+// Workspace).
+func (s *Server) stateProvider(b api.Binding) (codemode.Provider, error) {
+	if s.ws == nil {
+		return codemode.Provider{}, isoerr.New(isoerr.NotImplemented, "this server keeps no workspaces (it has no data directory)")
+	}
+	if err := api.CheckWorkspaceName(b.Workspace); err != nil {
+		return codemode.Provider{}, err
+	}
+	return statetools.Provider(s.ws, b.Workspace, statetools.Options{ReadOnly: b.ReadOnly}), nil
 }
 
 // handleMCP is isobox as an MCP server over streamable HTTP (stateless: one POST, one

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/mcpserver"
 )
@@ -232,5 +233,70 @@ func TestMCPEndpoint(t *testing.T) {
 	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_code", Arguments: map[string]any{"code": "[1, 2, 3].map(x => x * x)"}})
 	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "[1,4,9]" {
 		t.Fatalf("%v %+v", err, res)
+	}
+}
+
+// execute with a workspace: the code gets the state namespace over that workspace only, in
+// JavaScript and Python; read-only leaves out the writing tools; a bad name is a typed 400
+// and changes nothing.
+func TestCodemodeExecuteWithWorkspace(t *testing.T) {
+	ts := start(t, Config{Codemode: testConnectors(t)})
+	c, ctx := ts.c, context.Background()
+	putFiles(t, c, "proj", map[string]string{"src/a.go": "package a\n// TODO: fix\n", "README.md": "hello\n"})
+	putFiles(t, c, "other", map[string]string{"secret.txt": "not yours\n"})
+
+	status, a, raw := postCodemode(t, ts, testKey, map[string]any{
+		"code": "async () => {\n  const hits = await state.searchText({ pattern: 'TODO' });\n" +
+			"  await state.writeFile({ path: 'notes/todo.txt', content: hits.matches.map(m => m.path).join('\\n') });\n" +
+			"  return [hits.matches.length, await state.readFile({ path: 'README.md' }), (await weather.forecast({ city: 'Oslo' })).temp];\n}",
+		"workspace": map[string]any{"workspace": "proj"},
+	})
+	if status != 200 || string(a.Result) != `[1,"hello\n",9]` {
+		t.Fatalf("javascript: %d %s", status, raw)
+	}
+	f, err := c.GetFile(ctx, "proj", "notes/todo.txt", client.FileOptions{})
+	if err != nil {
+		t.Fatalf("the code's write is not in the workspace: %v", err)
+	}
+	b, _ := io.ReadAll(f.Body)
+	f.Body.Close()
+	if string(b) != "/src/a.go" {
+		t.Fatalf("notes/todo.txt: %q", b)
+	}
+
+	status, a, raw = postCodemode(t, ts, testKey, map[string]any{
+		"language": "python", "code": "r = await state.readFile(path='README.md')\nr.strip()",
+		"workspace": map[string]any{"workspace": "proj"},
+	})
+	if status != 200 || string(a.Result) != `"hello"` {
+		t.Fatalf("python: %d %s", status, raw)
+	}
+
+	// The paths are the bound workspace's: another workspace's file is not there.
+	status, a, raw = postCodemode(t, ts, testKey, map[string]any{"code": "await state.readFile({ path: '../other/secret.txt' })", "workspace": map[string]any{"workspace": "proj"}})
+	if status != 422 || a.Error == nil || strings.Contains(raw, "not yours") {
+		t.Fatalf("escape: %d %s", status, raw)
+	}
+	ro := map[string]any{"workspace": "proj", "readOnly": true}
+	status, a, raw = postCodemode(t, ts, testKey, map[string]any{"code": "await state.readFile({ path: 'README.md' })", "workspace": ro})
+	if status != 200 || string(a.Result) != `"hello\n"` {
+		t.Fatalf("read-only read: %d %s", status, raw)
+	}
+	status, a, raw = postCodemode(t, ts, testKey, map[string]any{"code": "await state.writeFile({ path: 'README.md', content: 'x' })", "workspace": ro})
+	if status != 422 || a.Error == nil || !strings.Contains(a.Error.Message, "not a tool") {
+		t.Fatalf("read-only write: %d %s", status, raw)
+	}
+	if f, err := c.GetFile(ctx, "proj", "README.md", client.FileOptions{}); err == nil {
+		b, _ := io.ReadAll(f.Body)
+		f.Body.Close()
+		if string(b) != "hello\n" {
+			t.Fatalf("a read-only run changed README.md: %q", b)
+		}
+	}
+	for _, bad := range []any{map[string]any{"workspace": ""}, map[string]any{"workspace": "../x"}, map[string]any{"workspace": "p", "extra": 1}, "proj"} {
+		status, _, raw = postCodemode(t, ts, testKey, map[string]any{"code": "1", "workspace": bad})
+		if status != 400 {
+			t.Errorf("workspace %v: %d %s", bad, status, raw)
+		}
 	}
 }
