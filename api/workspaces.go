@@ -33,14 +33,17 @@ type WorkspaceQuota struct {
 // FileInfo describes one entry of a workspace: PUT of a file answers it, GET .../tree
 // lists them.
 type FileInfo struct {
-	Path     string    `json:"path"`
-	Name     string    `json:"name"`
-	Type     string    `json:"type"` // "file", "directory" or "symlink"
-	Size     int64     `json:"size"`
-	ETag     string    `json:"etag,omitempty"`   // files: changes on every write
-	Target   string    `json:"target,omitempty"` // symlinks: the link's text
-	Created  time.Time `json:"createdAt"`
-	Modified time.Time `json:"updatedAt"`
+	Path   string `json:"path"`
+	Name   string `json:"name"`
+	Type   string `json:"type"` // "file", "directory" or "symlink"
+	Size   int64  `json:"size"`
+	ETag   string `json:"etag,omitempty"`   // files: changes on every write
+	Target string `json:"target,omitempty"` // symlinks: the link's text
+	// ContentType is the media type the file was last PUT with (none: GET answers one
+	// from the file's name).
+	ContentType string    `json:"contentType,omitempty"`
+	Created     time.Time `json:"createdAt"`
+	Modified    time.Time `json:"updatedAt"`
 }
 
 // WorkspaceTree is the answer of GET /v1/workspaces/{ws}/tree: every entry under a

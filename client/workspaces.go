@@ -22,6 +22,9 @@ type FileOptions struct {
 	// IfNoneMatch: PutFile with "*" writes only if the file does not exist; GetFile with
 	// the file's etag answers NotModified instead of the content.
 	IfNoneMatch string
+	// ContentType: PutFile sends it, and the server keeps it with the file (GetFile's
+	// File.ContentType); empty, the server answers a type from the file's name.
+	ContentType string
 }
 
 // File is a file read by GetFile: its content, streamed (the caller closes Body), and
@@ -60,7 +63,9 @@ func (c *Client) PutFile(ctx context.Context, ws, p string, body io.Reader, size
 	if size >= 0 {
 		req.ContentLength = size
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
+	if opts.ContentType != "" {
+		req.Header.Set("Content-Type", opts.ContentType)
+	}
 	setConditions(req, opts)
 	c.auth(req)
 	resp, err := c.hc.Do(req)

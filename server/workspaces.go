@@ -61,7 +61,7 @@ func toWorkspace(u workspace.Usage) api.Workspace {
 
 func toFileInfo(i workspace.Info) api.FileInfo {
 	return api.FileInfo{Path: i.Path, Name: i.Name, Type: string(i.Type), Size: i.Size, ETag: i.ETag, Target: i.Target,
-		Created: i.Created, Modified: i.Modified}
+		ContentType: i.ContentType, Created: i.Created, Modified: i.Modified}
 }
 
 func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
@@ -209,12 +209,17 @@ func condition(r *http.Request, name string) (string, error) {
 // handlePutFile writes the request body to the file, streamed into the store: the file
 // is replaced whole when the body has been read and the conditions (If-Match,
 // If-None-Match: *), the quota and the maximum file size hold, and not at all otherwise.
+// The request's Content-Type is kept with the file, except curl's default for -d
+// (application/x-www-form-urlencoded), which says nothing about a file.
 func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request) {
 	st := s.store(w)
 	if st == nil {
 		return
 	}
 	var opts workspace.WriteOptions
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		opts.ContentType = ct
+	}
 	var err error
 	if opts.IfMatch, err = condition(r, "If-Match"); err == nil {
 		opts.IfNoneMatch, err = condition(r, "If-None-Match")
@@ -242,8 +247,8 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, toFileInfo(info))
 }
 
-// handleGetFile streams a file's content, with its etag, size and a content type from
-// its name. If-None-Match with its etag answers 304; If-Match with another 412.
+// handleGetFile streams a file's content, with its etag, size and the content type it
+// was PUT with (else one from its name). If-None-Match with its etag answers 304; If-Match with another 412.
 func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request) {
 	st := s.store(w)
 	if st == nil {
@@ -275,7 +280,10 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	ct := mime.TypeByExtension(path.Ext(info.Name))
+	ct := info.ContentType
+	if ct == "" {
+		ct = mime.TypeByExtension(path.Ext(info.Name))
+	}
 	if ct == "" {
 		ct = "application/octet-stream"
 	}

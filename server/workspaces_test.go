@@ -125,6 +125,37 @@ func TestWorkspaceFilesOverHTTP(t *testing.T) {
 
 // A hostile path is a typed 400 and changes nothing: "..", percent-encoded ".." in any
 // case, an encoded slash hiding "..", ".", a NUL, a bad workspace name, and a path past
+
+// A content type given at PUT is kept and answered by GET (a bad one is refused and
+// changes nothing); a PUT without one keeps the file's; curl -d's form type is not taken
+// for a file's.
+func TestWorkspaceContentTypeOverHTTP(t *testing.T) {
+	ts := start(t, Config{})
+	c, ctx := ts.c, context.Background()
+	var err error
+	if di, err := c.PutFile(ctx, "typed", "data.bin", strings.NewReader("{}"), 2, client.FileOptions{ContentType: "application/vnd.x+json"}); err != nil || di.ContentType != "application/vnd.x+json" {
+		t.Fatalf("put with a type: %+v %v", di, err)
+	}
+	_, err = c.PutFile(ctx, "typed", "data.bin", strings.NewReader("[]"), 2, client.FileOptions{ContentType: "text/plain\u0085"})
+	wantCode(t, err, isoerr.InvalidRequest)
+	if _, err = c.PutFile(ctx, "typed", "data.bin", strings.NewReader("[1]"), 3, client.FileOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.GetFile(ctx, "typed", "data.bin", client.FileOptions{}); err != nil || f.ContentType != "application/vnd.x+json" {
+		t.Fatalf("get with a kept type: %+v %v", f, err)
+	} else {
+		f.Body.Close()
+	}
+	if r := ts.raw(t, "PUT", "/v1/workspaces/typed/files/form.txt", []byte("a=1"), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}); r.status != 201 {
+		t.Fatalf("put as curl -d does: %d", r.status)
+	}
+	if f, err := c.GetFile(ctx, "typed", "form.txt", client.FileOptions{}); err != nil || !strings.HasPrefix(f.ContentType, "text/plain") {
+		t.Fatalf("curl -d's form type is not a file's: %+v %v", f, err)
+	} else {
+		f.Body.Close()
+	}
+}
+
 // the length limit.
 func TestWorkspaceHostilePaths(t *testing.T) {
 	ts := start(t, Config{})

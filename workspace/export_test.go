@@ -9,3 +9,6 @@ func (s *Store) Blobs() (blobs, chunks int) {
 	s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM chunks`).Scan(&chunks)
 	return blobs, chunks
 }
+
+// FirstSchema is the schema of the first release, for the upgrade test.
+var FirstSchema = migrations[:1]

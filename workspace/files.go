@@ -22,6 +22,27 @@ type WriteOptions struct {
 	IfNoneMatch string
 	// Append adds the content at the end of the file (creating it when missing).
 	Append bool
+	// ContentType, when set, is the media type kept with the file (Info.ContentType); a
+	// write without one keeps the file's (a new file has none). At most MaxContentType
+	// bytes of printable ASCII.
+	ContentType string
+}
+
+// MaxContentType bounds WriteOptions.ContentType.
+const MaxContentType = 256
+
+// checkContentType refuses a media type that is too long or not printable ASCII (it goes
+// back out in a header).
+func checkContentType(ct string) error {
+	if len(ct) > MaxContentType {
+		return isoerr.New(isoerr.InvalidRequest, "the content type is %d bytes; the limit is %d", len(ct), MaxContentType)
+	}
+	for i := 0; i < len(ct); i++ {
+		if ct[i] < 0x20 || ct[i] > 0x7e {
+			return isoerr.New(isoerr.InvalidRequest, "the content type holds a byte that is not printable ASCII (%#x)", ct[i])
+		}
+	}
+	return nil
 }
 
 // Write streams r into the file at p, creating it and its missing parent directories. The
@@ -31,12 +52,15 @@ type WriteOptions struct {
 //
 // # Errors
 //
-// invalid_request for a bad name or path, file_too_large past Limits.MaxFileSize,
-// quota_exceeded past the workspace's quota, precondition_failed when opts do not hold,
-// conflict when p or a parent is of the wrong kind, and r's error.
+// invalid_request for a bad name, path or content type, file_too_large past
+// Limits.MaxFileSize, quota_exceeded past the workspace's quota, precondition_failed when
+// opts do not hold, conflict when p or a parent is of the wrong kind, and r's error.
 func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts WriteOptions) (Info, error) {
 	p, err := check(ws, p)
 	if err != nil {
+		return Info{}, err
+	}
+	if err := checkContentType(opts.ContentType); err != nil {
 		return Info{}, err
 	}
 	if p == "/" {
@@ -88,7 +112,7 @@ func (s *Store) writeTx(ctx context.Context, tx *sql.Tx, ws, p string, st *stage
 		if err := s.account(ctx, tx, ws, size, made+1); err != nil {
 			return Info{}, err
 		}
-		n = &node{path: rp, kind: string(File), size: size, blob: sql.NullInt64{Int64: blob, Valid: true}, version: blob, created: now, modified: now}
+		n = &node{path: rp, kind: string(File), size: size, blob: sql.NullInt64{Int64: blob, Valid: true}, version: blob, created: now, modified: now, contentType: opts.ContentType}
 		return n.info(), insert(ctx, tx, ws, n)
 	}
 	newSize := size
@@ -117,8 +141,11 @@ func (s *Store) writeTx(ctx context.Context, tx *sql.Tx, ws, p string, st *stage
 		n.blob = sql.NullInt64{Int64: blob, Valid: true}
 	}
 	n.size, n.version, n.modified = newSize, blob, now
-	if _, err := tx.ExecContext(ctx, `UPDATE nodes SET size = ?, blob = ?, version = ?, modified = ? WHERE ws = ? AND path = ?`,
-		n.size, n.blob, n.version, n.modified, ws, rp); err != nil {
+	if opts.ContentType != "" {
+		n.contentType = opts.ContentType
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE nodes SET size = ?, blob = ?, version = ?, modified = ?, content_type = ? WHERE ws = ? AND path = ?`,
+		n.size, n.blob, n.version, n.modified, n.contentType, ws, rp); err != nil {
 		return Info{}, fmt.Errorf("workspace: write %s: %w", rp, err)
 	}
 	return n.info(), nil

@@ -78,14 +78,16 @@ const (
 
 // Info describes one entry.
 type Info struct {
-	Path     string    `json:"path"`
-	Name     string    `json:"name"`
-	Type     Kind      `json:"type"`
-	Size     int64     `json:"size"`
-	ETag     string    `json:"etag,omitempty"`   // files: changes on every write
-	Target   string    `json:"target,omitempty"` // symlinks: the link's text
-	Created  time.Time `json:"createdAt"`
-	Modified time.Time `json:"updatedAt"`
+	Path   string `json:"path"`
+	Name   string `json:"name"`
+	Type   Kind   `json:"type"`
+	Size   int64  `json:"size"`
+	ETag   string `json:"etag,omitempty"`   // files: changes on every write
+	Target string `json:"target,omitempty"` // symlinks: the link's text
+	// ContentType is the media type the file was last written with (WriteOptions), if any.
+	ContentType string    `json:"contentType,omitempty"`
+	Created     time.Time `json:"createdAt"`
+	Modified    time.Time `json:"updatedAt"`
 }
 
 // Usage is what a workspace holds, and its quota.
@@ -136,6 +138,8 @@ var migrations = []string{
 		data BLOB NOT NULL,
 		PRIMARY KEY (blob, seq)
 	) WITHOUT ROWID;`,
+	// The media type a file was written with (WriteOptions.ContentType; '' for none).
+	`ALTER TABLE nodes ADD COLUMN content_type TEXT NOT NULL DEFAULT '';`,
 }
 
 // Open opens (creating if needed) the workspace database at path, owner-readable only,
@@ -219,13 +223,14 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // node is one row of nodes.
 type node struct {
 	path, kind, target string
+	contentType        string
 	size, version      int64
 	blob               sql.NullInt64
 	created, modified  int64
 }
 
 func (n *node) info() Info {
-	i := Info{Path: n.path, Name: baseOf(n.path), Type: Kind(n.kind), Size: n.size, Target: n.target,
+	i := Info{Path: n.path, Name: baseOf(n.path), Type: Kind(n.kind), Size: n.size, Target: n.target, ContentType: n.contentType,
 		Created: time.Unix(0, n.created).UTC(), Modified: time.Unix(0, n.modified).UTC()}
 	if n.kind == string(File) {
 		i.ETag = etag(n.version)
@@ -241,11 +246,11 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const nodeCols = `path, kind, size, blob, version, COALESCE(target, ''), created, modified`
+const nodeCols = `path, kind, size, blob, version, COALESCE(target, ''), created, modified, content_type`
 
 func scanNode(sc interface{ Scan(...any) error }) (*node, error) {
 	n := &node{}
-	err := sc.Scan(&n.path, &n.kind, &n.size, &n.blob, &n.version, &n.target, &n.created, &n.modified)
+	err := sc.Scan(&n.path, &n.kind, &n.size, &n.blob, &n.version, &n.target, &n.created, &n.modified, &n.contentType)
 	return n, err
 }
 
@@ -404,8 +409,8 @@ func insert(ctx context.Context, tx *sql.Tx, ws string, n *node) error {
 	if n.kind == string(Symlink) {
 		target = n.target
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO nodes (ws, path, parent, kind, size, blob, version, target, created, modified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ws, n.path, parentOf(n.path), n.kind, n.size, n.blob, n.version, target, n.created, n.modified)
+	_, err := tx.ExecContext(ctx, `INSERT INTO nodes (ws, path, parent, kind, size, blob, version, target, created, modified, content_type)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ws, n.path, parentOf(n.path), n.kind, n.size, n.blob, n.version, target, n.created, n.modified, n.contentType)
 	if err != nil {
 		return fmt.Errorf("workspace: %s: %w", n.path, err)
 	}
