@@ -19,9 +19,11 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/workspace"
+	"github.com/isobox/isobox/workspace/shell"
 )
 
 // Namespace is the global the tools are under in the sandbox.
@@ -227,6 +229,14 @@ func Provider(s *workspace.Store, ws string, opts Options) codemode.Provider {
 			workspace.ReplaceOptions{Regex: in.Regex, IgnoreCase: in.IgnoreCase, Once: in.Once, DryRun: in.DryRun})
 	}
 	read = append(read,
+		codemode.NewTool("exec", "Run a shell script (bash syntax: pipes, redirects, loops; ls cat grep find sed jq sort wc tar ... over the workspace, no host commands) and return {stdout, stderr, exitCode}; read-only here when the workspace is.",
+			func(ctx context.Context, in shell.ExecArgs) (json.RawMessage, error) {
+				args, err := json.Marshal(in)
+				if err != nil {
+					return nil, err
+				}
+				return shell.Serve(ctx, s, api.Binding{Workspace: ws, ReadOnly: opts.ReadOnly}, args)
+			}),
 		codemode.NewTool("replaceInFile", "Replace the matches in one file (every match unless once); dryRun reports the edit with a diff preview.", replaceInFile),
 		codemode.NewTool("replaceInFiles", "Replace the matches in every file a glob selects, all or nothing; dryRun reports the edits.", replaceInFiles),
 	)
@@ -293,7 +303,7 @@ func Provider(s *workspace.Store, ws string, opts Options) codemode.Provider {
 }
 
 func description(ws string, readOnly bool) string {
-	d := "The files of workspace " + ws + ": read, search, diff"
+	d := "The files of workspace " + ws + ": read, search, diff, run shell scripts over them"
 	if readOnly {
 		return d + " (read-only; replaces only as dry runs). Paths are inside the workspace."
 	}

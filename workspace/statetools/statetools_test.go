@@ -50,6 +50,7 @@ func TestStateProvider(t *testing.T) {
 		const diff = await state.diff({path: "src/a.go", text: "package a\n"});
 		await state.createArchive({paths: ["src"], to: "a.tgz"});
 		const ex = await state.extractArchive({path: "a.tgz", to: "copy"});
+		const sh = await state.exec({command: "grep -rl DONE . | sort > hits.txt; wc -l < hits.txt; ls /etc 2>&1 || echo no-host"});
 		let escape;
 		try { await state.readFile({path: "../other/secret.txt"}); } catch (e) { escape = e.message; }
 		return {
@@ -58,7 +59,8 @@ func TestStateProvider(t *testing.T) {
 			text: await state.readFile({path: "copy/src/a.go"}),
 			n: await state.queryJson({path: "conf.json", query: "n"}),
 			json: await state.readJson({path: "conf.json"}),
-			diff, files: ex.files, escape,
+			diff, files: ex.files, escape, sh: sh.stdout, shExit: sh.exitCode,
+			hits: await state.readFile({path: "hits.txt"}),
 			hash: (await state.hashFile({path: "copy/src/a.go"})).length,
 			exists: [await state.exists({path: "a.tgz"}), await state.exists({path: "nope"})],
 			found: (await state.searchFiles({glob: "*.go"})).files.map((f) => f.path),
@@ -69,6 +71,8 @@ func TestStateProvider(t *testing.T) {
 	}
 	var r struct {
 		Hit, Text, Diff, Escape string
+		Sh, Hits                string
+		ShExit                  int
 		Dry, Rep, N, Files      int
 		JSON                    map[string]any
 		Hash                    int
@@ -82,6 +86,10 @@ func TestStateProvider(t *testing.T) {
 		r.JSON["name"] != "x" || r.Files != 1 || r.Hash != 64 || !r.Exists[0] || r.Exists[1] ||
 		strings.Join(r.Found, ",") != "/copy/src/a.go,/src/a.go" || !strings.Contains(r.Diff, "-// DONE: fix") {
 		t.Errorf("result %s", res.Result)
+	}
+	// exec runs over the workspace (its writes land there) and reaches no host file.
+	if !strings.HasPrefix(r.Sh, "2\n") || !strings.Contains(r.Sh, "no-host") || r.ShExit != 0 || r.Hits != "./copy/src/a.go\n./src/a.go\n" {
+		t.Errorf("exec: %q exit %d, hits.txt %q", r.Sh, r.ShExit, r.Hits)
 	}
 	if !strings.Contains(r.Escape, "invalid_request") && !strings.Contains(r.Escape, "leaves the workspace") {
 		t.Errorf("reading another workspace: %q", r.Escape)
@@ -111,12 +119,13 @@ func TestStateProviderReadOnly(t *testing.T) {
 		const dry = await state.replaceInFile({path: "a.txt", search: "hello", replace: "bye", dryRun: true});
 		let err;
 		try { await state.replaceInFile({path: "a.txt", search: "hello", replace: "bye"}); } catch (e) { err = e.message; }
-		return [dry.count, err];
+		const sh = await state.exec({command: "cat a.txt; echo bye > a.txt"});
+		return [dry.count, err, sh.stdout, sh.exitCode !== 0];
 	}`, []codemode.Provider{p}, codemode.Options{})
 	if res.Error != nil {
 		t.Fatalf("execute: %v", res.Error)
 	}
-	if !strings.Contains(string(res.Result), `[1,"`) || !strings.Contains(string(res.Result), "read-only") {
+	if !strings.Contains(string(res.Result), `[1,"`) || !strings.Contains(string(res.Result), "read-only") || !strings.HasSuffix(string(res.Result), `,"hello",true]`) {
 		t.Errorf("result %s", res.Result)
 	}
 	rc, _, _ := s.Read(ctx, "proj", "a.txt")
