@@ -22,14 +22,11 @@ type Cache struct {
 	max   int // entries per map; past it an arbitrary entry is dropped
 
 	mu      sync.RWMutex
-	gen     uint64 // bumped by every write: a fill that read before a write is not kept
-	workers map[string]statEntry
+	gen     uint64            // bumped by every write: a fill that read before a write is not kept
+	workers map[string]Worker // without Code
+	absent  map[string]bool   // ids known not to exist, bounded apart so that asking for
+	// many unknown ids cannot push the stored workers out
 	secrets map[string]secretEntry
-}
-
-type statEntry struct {
-	w     Worker // without Code
-	found bool
 }
 
 type secretEntry struct {
@@ -39,8 +36,9 @@ type secretEntry struct {
 
 var _ Store = (*Cache)(nil)
 
-// DefaultCacheEntries bounds each of a Cache's maps (workers, secrets) when NewCache is
-// given 0: an entry is about 200 bytes, so a full cache holds some tens of MiB.
+// DefaultCacheEntries bounds the workers and the secrets a Cache keeps when NewCache is
+// given 0 (ids known to be absent: a tenth of it): an entry is about 200 bytes, so a full
+// cache holds some tens of MiB.
 const DefaultCacheEntries = 100_000
 
 // NewCache returns a Cache over inner keeping at most maxEntries workers and as many
@@ -49,37 +47,42 @@ func NewCache(inner Store, maxEntries int) *Cache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultCacheEntries
 	}
-	return &Cache{inner: inner, max: maxEntries, workers: map[string]statEntry{}, secrets: map[string]secretEntry{}}
+	return &Cache{inner: inner, max: maxEntries, workers: map[string]Worker{}, absent: map[string]bool{},
+		secrets: map[string]secretEntry{}}
 }
 
 // StatWorker implements Store from memory; a miss asks the inner store once and keeps
 // the answer (found or not found).
 func (c *Cache) StatWorker(ctx context.Context, id string) (Worker, error) {
 	c.mu.RLock()
-	e, ok := c.workers[id]
+	w, found := c.workers[id]
+	absent := c.absent[id]
 	gen := c.gen
 	c.mu.RUnlock()
-	if !ok {
-		w, err := c.inner.StatWorker(ctx, id)
+	if !found && !absent {
+		var err error
+		w, err = c.inner.StatWorker(ctx, id)
 		switch {
 		case err == nil:
 			w.Code = nil
-			e = statEntry{w: w, found: true}
-		case errors.Is(err, ErrNotFound):
-			e = statEntry{w: Worker{ID: id}}
-		default:
+			found = true
+		case !errors.Is(err, ErrNotFound):
 			return w, err // not kept: the next call asks again
 		}
 		c.mu.Lock()
 		if c.gen == gen {
-			put(c.workers, id, e, c.max)
+			if found {
+				put(c.workers, id, w, c.max)
+			} else {
+				put(c.absent, id, true, max(c.max/10, 1))
+			}
 		}
 		c.mu.Unlock()
 	}
-	if !e.found {
-		return e.w, fmt.Errorf("worker %q: %w", id, ErrNotFound)
+	if !found {
+		return Worker{ID: id}, fmt.Errorf("worker %q: %w", id, ErrNotFound)
 	}
-	return e.w, nil
+	return w, nil
 }
 
 // GetWorker implements Store by asking the inner store (the code is read on a cold start
@@ -109,6 +112,7 @@ func (c *Cache) forgetWorker(id string) {
 	c.mu.Lock()
 	c.gen++
 	delete(c.workers, id)
+	delete(c.absent, id)
 	c.mu.Unlock()
 }
 

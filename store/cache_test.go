@@ -182,3 +182,33 @@ func TestCacheConcurrentPuts(t *testing.T) {
 		t.Fatalf("at the end: %+v %v", w, err)
 	}
 }
+
+// Asking for many ids that do not exist (a tenant probing) does not push the stored workers
+// out of the cache: they are still answered without a query, and the unknown ids stay
+// unknown.
+func TestCacheUnknownIDsDoNotEvictWorkers(t *testing.T) {
+	ctx := context.Background()
+	c, in := open(t, 10)
+	for i := range 3 {
+		if _, err := c.PutWorker(ctx, store.Worker{ID: fmt.Sprint("w", i), Hash: "sha256:x", Code: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.StatWorker(ctx, fmt.Sprint("w", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		if _, err := c.StatWorker(ctx, fmt.Sprint("nope", i)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown id: %v", err)
+		}
+	}
+	before := in.stats.Load()
+	for i := range 3 {
+		if w, err := c.StatWorker(ctx, fmt.Sprint("w", i)); err != nil || w.Hash != "sha256:x" {
+			t.Fatalf("w%d: %+v %v", i, w, err)
+		}
+	}
+	if n := in.stats.Load() - before; n != 0 {
+		t.Fatalf("after 100 unknown ids, the 3 stored workers took %d queries", n)
+	}
+}
