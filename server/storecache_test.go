@@ -305,7 +305,7 @@ func TestConcurrentInvokesDuringPuts(t *testing.T) {
 			select {
 			case err := <-errs:
 				t.Fatal(err)
-			default:
+			case <-time.After(time.Millisecond):
 			}
 		}
 	}
