@@ -40,10 +40,8 @@ func (s *Server) initKeys(ctx context.Context) error {
 	}
 	switch {
 	case s.cfg.AdminKey != "":
-		if len(s.cfg.AdminKey) < minKeyLen || strings.IndexFunc(s.cfg.AdminKey, func(r rune) bool {
-			return r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' '
-		}) >= 0 {
-			return fmt.Errorf("server: the admin key (ISOBOX_API_KEY) must be at least %d printable ASCII characters without spaces", minKeyLen)
+		if err := checkAdminKey(s.cfg.AdminKey); err != nil {
+			return err
 		}
 		h := hashKey(s.cfg.AdminKey)
 		if admin == nil || subtle.ConstantTimeCompare(admin.Hash, h) != 1 {
@@ -66,6 +64,17 @@ func (s *Server) initKeys(ctx context.Context) error {
 		hashes = append(hashes, k.Hash)
 	}
 	s.keys.Store(&hashes)
+	return nil
+}
+
+// checkAdminKey refuses a configured admin key that is too short or not printable ASCII
+// ("" is no key: one is made or the stored one kept).
+func checkAdminKey(key string) error {
+	if key != "" && (len(key) < minKeyLen || strings.IndexFunc(key, func(r rune) bool {
+		return r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' '
+	}) >= 0) {
+		return fmt.Errorf("server: the admin key (ISOBOX_API_KEY) must be at least %d printable ASCII characters without spaces", minKeyLen)
+	}
 	return nil
 }
 

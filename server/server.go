@@ -48,10 +48,14 @@ type Config struct {
 	// Addr is where ListenAndServe listens (127.0.0.1:8787).
 	Addr string
 	// DataDir holds the SQLite database (isobox.db). Required unless Store is set; created
-	// (mode 0700) when missing.
+	// (mode 0700) when missing. A server holds its data directory for itself (an exclusive
+	// lock on DataDir/isobox.lock until Shutdown): a second server on the same directory is
+	// refused, since each keeps what it read from the database in memory.
 	DataDir string
 	// Store replaces the database under DataDir. The server does not close a Store it was
-	// given.
+	// given. The server keeps the worker lookups and secrets of the invocation path in
+	// memory (store.Cache), written through by its own PUTs and DELETEs: while it runs,
+	// change the Store only through the server.
 	Store store.Store
 	// Loader runs the workers. nil: the server makes an engine (compilation cache in
 	// CacheDir) and a loader that hibernates evicted workers under DataDir/images, and
@@ -210,9 +214,17 @@ func (s *Server) init() error {
 		if cfg.DataDir == "" {
 			return errors.New("server: Config.DataDir or Config.Store is required")
 		}
+		if err := checkAdminKey(cfg.AdminKey); err != nil {
+			return err // before the lock: a bad key is reported as such beside a running server
+		}
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("server: data directory: %w", err)
 		}
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, func(context.Context) { unlock() })
 		st, err := sqlite.Open(filepath.Join(cfg.DataDir, "isobox.db"))
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
@@ -220,6 +232,10 @@ func (s *Server) init() error {
 		s.st = st
 		s.closers = append(s.closers, func(context.Context) { st.Close() })
 	}
+	// The invocation path asks the store for the worker's hash on every call and for
+	// secrets on every outbound request that names one: both come from memory, written
+	// through on every PUT and DELETE (this server is the store's only writer).
+	s.st = store.NewCache(s.st, 0)
 	if err := s.initKeys(context.Background()); err != nil {
 		return err
 	}
