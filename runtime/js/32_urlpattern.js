@@ -13,9 +13,15 @@
   };
 
   // ---- tokenizer ----
-  const idStart = /[\p{ID_Start}$_]/u;
-  const idContinue = /[\p{ID_Continue}$\u200C\u200D]/u;
-  const isNameChar = (c, first) => (first ? idStart : idContinue).test(c);
+  // The Unicode-property regexps are compiled on first use: an idle sandbox never pays.
+  let idStart, idContinue;
+  const isNameChar = (c, first) => {
+    if (!idStart) {
+      idStart = /[\p{ID_Start}$_]/u;
+      idContinue = /[\p{ID_Continue}$\u200C\u200D]/u;
+    }
+    return (first ? idStart : idContinue).test(c);
+  };
   const isASCII = (c) => c.codePointAt(0) < 0x80;
 
   // tokenize splits a pattern string into tokens {type, index, value}. In "strict" mode a
