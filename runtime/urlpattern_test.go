@@ -1,0 +1,38 @@
+package runtime_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// TestURLPatternCatastrophicGroupStops: a regexp group the guest writes runs as written, so
+// an exponentially backtracking one is the guest's own loop; the CPU limit must stop it
+// with the typed error (the sandbox is then broken, as after any limit), and a new sandbox
+// of the same engine must still answer.
+func TestURLPatternCatastrophicGroupStops(t *testing.T) {
+	ctx := context.Background()
+	sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	_, err = sb.Eval(ctx, engine.Limits{CPU: 100 * time.Millisecond, Wall: 30 * time.Second},
+		`new URLPattern({pathname: "/:x((?:a+)+b)"}).test("https://example.com/" + "a".repeat(64))`)
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("catastrophic group: err = %v, want %s", err, isoerr.CPULimitExceeded)
+	}
+	sb2, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb2.Close(ctx)
+	res, err := sb2.Eval(ctx, engine.Limits{CPU: 5 * time.Second, Wall: 30 * time.Second},
+		`new URLPattern({pathname: "/:id(\\d+)"}).test("https://example.com/42")`)
+	if err != nil || string(res.Value) != "true" {
+		t.Fatalf("next call: %s, %v", res.Value, err)
+	}
+}
