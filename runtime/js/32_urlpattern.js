@@ -315,9 +315,9 @@
       if (v === "") return v;
       if (!/^[0-9]+$/.test(v)) fail(`bad port "${v}"`);
       const special = protocol !== undefined && specialPorts.has(protocol);
-      const u = dummy(special ? protocol : protocol === undefined ? "x-pattern" : "x-pattern");
+      const u = dummy(special ? protocol : "x-pattern");
       u.port = v;
-      if (u.port === "" && specialPorts.get(protocol) !== v) fail(`bad port "${v}"`);
+      if (u.port === "" && specialPorts.get(protocol) !== String(Number(v))) fail(`bad port "${v}"`);
       return u.port;
     },
     pathname(v) {
@@ -588,6 +588,7 @@
         baseURL = undefined;
       }
       const ignoreCase = isObjectArg(options) ? Boolean(options.ignoreCase) : false;
+      if (input === null) input = {}; // WebIDL: null converts to the (empty) dictionary
       let init;
       if (typeof input === "string" || !isObjectArg(input)) {
         init = parseConstructorString(`${input}`);
@@ -637,6 +638,7 @@
     // match is the standard's "match": null when the input is no URL or does not match.
     #match(input, baseURL) {
       const c = this.#c;
+      if (input === null) input = {};
       const inputs = [input];
       let values;
       if (isObjectArg(input) && !(input instanceof NativeURL)) {

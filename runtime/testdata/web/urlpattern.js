@@ -60,6 +60,9 @@
     [[{ port: "8080" }], "http://x:8080/", true],
     [[{ port: "8080" }], "http://x/", false],
     [[{ protocol: "https", port: "443" }], "https://x/", true],
+    [[{ protocol: "http", port: "0080" }], "http://x/", true],
+    [[null], "https://x/a?b#c", true], // null is the empty dictionary: everything matches
+    [[], "https://x/a", true],
     [[{ search: "q=:q" }], "https://x/?q=abc", { search: { q: "abc" } }],
     [[{ search: "q=:q" }], "https://x/?r=abc", false],
     [[{ hash: "sec-:n" }], "https://x/#sec-2", { hash: { n: "2" } }],
