@@ -36,3 +36,36 @@ func TestURLPatternCatastrophicGroupStops(t *testing.T) {
 		t.Fatalf("next call: %s, %v", res.Value, err)
 	}
 }
+
+// TestTimeOriginAfterRestore: performance.timeOrigin is Unix-epoch milliseconds in a new
+// sandbox and in one restored from a snapshot 50 ms later: timeOrigin + now() is Date.now()
+// (to Date.now's millisecond, with a 5 ms margin). QuickJS's own timeOrigin, on the engine's
+// monotonic clock, fails both.
+func TestTimeOriginAfterRestore(t *testing.T) {
+	ctx := context.Background()
+	lim := engine.Limits{CPU: 5 * time.Second, Wall: 30 * time.Second}
+	const check = `Math.abs(performance.timeOrigin + performance.now() - Date.now()) < 5`
+	parent, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Close(ctx)
+	res, err := parent.Eval(ctx, lim, check)
+	if err != nil || string(res.Value) != "true" {
+		t.Fatalf("parent: %s, %v", res.Value, err)
+	}
+	img, err := parent.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	child, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close(ctx)
+	res, err = child.Eval(ctx, lim, check)
+	if err != nil || string(res.Value) != "true" {
+		t.Fatalf("restored: %s, %v", res.Value, err)
+	}
+}
