@@ -50,8 +50,10 @@
   // defines. This object replaces it: now() is the native one (milliseconds since the
   // sandbox started), and timeOrigin is when that was, in Unix-epoch milliseconds, so that
   // timeOrigin + now() is Date.now(). It is computed on first use and kept while it stays
-  // within a millisecond of Date.now() - now() (Date.now has millisecond resolution): a
-  // value carried in a memory image from another sandbox is recomputed.
+  // within a millisecond of Date.now() - now() (Date.now has millisecond resolution). A
+  // sandbox restored from an image keeps its parent's clock origin with the memory, so both
+  // agree; if the wall clock steps or the monotonic clock differs (an image resumed in
+  // another process), the value is recomputed.
   const nativePerformance = globalThis.performance;
   const nativeNow = nativePerformance.now;
   const now = () => Reflect.apply(nativeNow, nativePerformance, []);
