@@ -170,7 +170,11 @@
   // dropped and later posts are ignored. Transferring ports is not supported (a MessagePort
   // in the transfer list or the data is a DataCloneError); ArrayBuffers in the transfer list
   // are detached from the sender as structuredClone does.
-  const queue = []; // {port, data} in post order, across every port of this sandbox
+  // queue holds {port, data} of started ports in post order, from head on; a port not yet
+  // started keeps its messages itself until start(). Every step is O(1) amortized, so a
+  // flood of messages costs the guest linear time (its CPU and memory limits bound it).
+  const queue = [];
+  let head = 0;
   let armed = false;
 
   function arm() {
@@ -179,21 +183,35 @@
     host.setTimer(0, deliverOne);
   }
 
+  function enqueue(port, data) {
+    queue.push({ port, data });
+    arm();
+  }
+
   function deliverOne() {
     armed = false;
-    for (let j = queue.length - 1; j >= 0; j--) if (portClosed(queue[j].port)) queue.splice(j, 1);
-    const k = queue.findIndex((m) => portStarted(m.port)); // unstarted ports' messages wait
-    if (k < 0) return;
-    const [m] = queue.splice(k, 1);
-    if (queue.some((n) => portStarted(n.port))) arm();
+    // Messages of ports closed since they were queued are dropped here.
+    while (head < queue.length && portClosed(queue[head].port)) queue[head++] = undefined;
+    if (head >= queue.length) {
+      queue.length = 0;
+      head = 0;
+      return;
+    }
+    const m = queue[head];
+    queue[head++] = undefined;
+    if (head >= 1024 && head * 2 >= queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    if (head < queue.length) arm();
     Reflect.apply(dispatch, m.port, [new MessageEvent("message", { data: m.data })]);
   }
 
-  let portStarted;
   let portClosed;
 
   class MessagePort extends EventTarget {
     #other = null;
+    #pending = []; // messages that arrived before start()
     #started = false;
     #closed = false;
     #onmessage = null;
@@ -217,22 +235,24 @@
       const data = clone(message, transfer == null ? undefined : { transfer });
       const target = this.#other;
       if (this.#closed || target === null || target.#closed) return;
-      queue.push({ port: target, data });
-      if (target.#started) arm();
+      if (target.#started) enqueue(target, data);
+      else target.#pending.push(data);
     }
 
     start() {
       if (this.#started || this.#closed) return;
       this.#started = true;
-      if (queue.some((m) => m.port === this)) arm();
+      for (const data of this.#pending) enqueue(this, data);
+      this.#pending = [];
     }
 
     close() {
+      // Disentangling closes both sides; their queued messages are skipped at delivery.
       for (const p of [this, this.#other]) {
         if (p === null) continue;
         p.#closed = true;
+        p.#pending = [];
       }
-      for (let j = queue.length - 1; j >= 0; j--) if (queue[j].port === this || queue[j].port === this.#other) queue.splice(j, 1);
     }
 
     get onmessage() {
@@ -256,7 +276,6 @@
     }
 
     static {
-      portStarted = (p) => p.#started;
       portClosed = (p) => p.#closed;
       MessagePort.entangle = (a, b) => {
         a.#other = b;
