@@ -281,27 +281,37 @@
   const dummy = (scheme) => new NativeURL(`${scheme}://dummy.invalid/`);
   const forbiddenHost = /[\0\t\n\r #/:<>?@[\\\]^|%]/;
 
+  // Fixed text made only of characters the URL parser leaves as they are skips it (a host
+  // call each): the common case, "/books" or "example.com", costs a regexp test.
+  const pathSafe = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+  const dotSegment = /(^|\/)\.\.?(\/|$)/;
+  const querySafe = /^[A-Za-z0-9\-._~!$&()*+,;=:@/?]*$/;
+  const userinfoSafe = /^[A-Za-z0-9\-._~!$&'()*+,]*$/;
+  const hostSafe = /^[a-z0-9\-.]*$/;
+  // labels the host parser rewrites: punycode ("xn--") and numbers (IPv4 in any base)
+  const hostNeedsParser = /(^|\.)xn--|(^|\.)(0x[0-9a-f]*|[0-9]+)\.?$/;
+
   const canon = {
     protocol(v) {
-      if (v === "") return v;
+      if (v === "" || /^[a-z][a-z0-9+\-.]*$/.test(v)) return v;
       const u = parseURL(`${v}://dummy.invalid`);
       if (!u || u.protocol !== v.toLowerCase() + ":") fail(`bad protocol "${v}"`);
       return u.protocol.slice(0, -1);
     },
     username(v) {
-      if (v === "") return v;
+      if (userinfoSafe.test(v)) return v;
       const u = dummy("https");
       u.username = v;
       return u.username;
     },
     password(v) {
-      if (v === "") return v;
+      if (userinfoSafe.test(v)) return v;
       const u = dummy("https");
       u.password = v;
       return u.password;
     },
     hostname(v, special = true) {
-      if (v === "") return v;
+      if (v === "" || (hostSafe.test(v) && !hostNeedsParser.test(v))) return v;
       if (forbiddenHost.test(v)) fail(`bad hostname "${v}"`);
       const u = parseURL(`${special ? "https" : "x-pattern"}://${v}/`);
       if (!u) fail(`bad hostname "${v}"`);
@@ -311,17 +321,16 @@
       if (!/^[0-9a-fA-F[\]:]*$/.test(v)) fail(`bad IPv6 hostname "${v}"`);
       return v.toLowerCase();
     },
+    // port is the URL parser's port state: digits, at most 65535, no leading zeros, and the
+    // scheme's default port is no port.
     port(v, protocol) {
       if (v === "") return v;
-      if (!/^[0-9]+$/.test(v)) fail(`bad port "${v}"`);
-      const special = protocol !== undefined && specialPorts.has(protocol);
-      const u = dummy(special ? protocol : "x-pattern");
-      u.port = v;
-      if (u.port === "" && specialPorts.get(protocol) !== String(Number(v))) fail(`bad port "${v}"`);
-      return u.port;
+      if (!/^[0-9]+$/.test(v) || Number(v) > 65535) fail(`bad port "${v}"`);
+      const n = String(Number(v));
+      return protocol !== undefined && specialPorts.get(protocol) === n ? "" : n;
     },
     pathname(v) {
-      if (v === "") return v;
+      if (pathSafe.test(v) && !dotSegment.test(v)) return v;
       const lead = v[0] === "/";
       const u = dummy("https");
       u.pathname = lead ? v : "/-" + v;
@@ -334,13 +343,13 @@
       return u.pathname;
     },
     search(v) {
-      if (v === "") return v;
+      if (querySafe.test(v)) return v;
       const u = dummy("https");
       u.search = v;
       return u.search.slice(1);
     },
     hash(v) {
-      if (v === "") return v;
+      if (querySafe.test(v)) return v;
       const u = dummy("https");
       u.hash = v;
       return u.hash.slice(1);
@@ -352,7 +361,27 @@
   const pathnameOpts = { delimiter: "/", prefix: "/" };
 
   // compile makes one component: its regexp, group names and normalized pattern string.
-  function compile(input, encode, opts, ignoreCase) {
+  // compiled caches components by kind, options and text: a component is immutable (its
+  // regexp has no g flag, so exec keeps no state), and most patterns share most components
+  // ("*" above all). Bounded: cleared when full.
+  const compiled = new Map();
+  const COMPILED_MAX = 512;
+
+  function compile(input, encode, opts, ignoreCase, kind) {
+    const key = kind === undefined ? undefined : `${kind}\0${ignoreCase ? 1 : 0}\0${input}`;
+    if (key !== undefined) {
+      const hit = compiled.get(key);
+      if (hit) return hit;
+    }
+    const c = compileComponent(input, encode, opts, ignoreCase);
+    if (key !== undefined) {
+      if (compiled.size >= COMPILED_MAX) compiled.clear();
+      compiled.set(key, c);
+    }
+    return c;
+  }
+
+  function compileComponent(input, encode, opts, ignoreCase) {
     const parts = parsePattern(input, opts, encode);
     const { source, names } = toRegExp(parts, opts);
     let regexp;
@@ -361,10 +390,18 @@
     } catch (e) {
       fail(`the component "${input}" is not a valid regular expression (${e.message})`);
     }
-    return { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp") };
+    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp") };
+    c.special = specialSchemes.some((scheme) => regexp.test(scheme));
+    // A lone "*" matches any component value (values from the URL parser hold no line
+    // terminators, the only thing "." skips): test and exec need not run it.
+    const [first] = parts;
+    c.any = parts.length === 1 && first.type === "full" && first.prefix === "" && first.suffix === "" && first.modifier === "";
+    return c;
   }
 
-  const matchesSpecial = (component) => [...specialPorts.keys()].some((s) => component.regexp.test(s));
+  const specialSchemes = [...specialPorts.keys()];
+  // matchesSpecial: does a protocol component match any special scheme (computed once).
+  const matchesSpecial = (component) => component.special;
 
   // ---- the constructor string parser ----
   // parseConstructorString splits "https://*.example.com/:id?q#h" into init components,
@@ -452,7 +489,7 @@
           break;
         case "protocol":
           if (plain(index, ":")) {
-            special = matchesSpecial(compile(componentString(), canon.protocol, defaultOpts, false));
+            special = matchesSpecial(compile(componentString(), canon.protocol, defaultOpts, false, "protocol"));
             let next = "pathname";
             let skip = 1;
             if (plain(index + 1, "/") && plain(index + 2, "/")) {
@@ -576,6 +613,61 @@
     return result;
   }
 
+  // The component regexps are ours: run them with the builtin exec, whatever the guest does
+  // to RegExp.prototype.
+  const nativeExec = RegExp.prototype.exec;
+  const reExec = (re, s) => Reflect.apply(nativeExec, re, [s]);
+
+  // urlValues gives the eight component strings of a test/exec input, or null when it is not
+  // a URL. The last URL string parsed is remembered: a router tests one request URL against
+  // each of its patterns in turn. inputs (when not null) receives the standard's "inputs".
+  let lastKey;
+  let lastValues = null;
+  function urlValues(input, baseURL, inputs) {
+    if (input === null) input = {};
+    if (inputs) inputs.push(input);
+    if (isObjectArg(input) && !(input instanceof NativeURL)) {
+      if (baseURL !== undefined) throw new TypeError("URLPattern: a base URL goes in the init dictionary");
+      let values;
+      try {
+        values = processInit(readInit(input), "url");
+      } catch (e) {
+        if (e instanceof TypeError) return null;
+        throw e;
+      }
+      for (const k of components) if (!(k in values)) values[k] = "";
+      return values;
+    }
+    if (input instanceof NativeURL) return valuesOf(input);
+    const text = `${input}`;
+    const base = baseURL === undefined ? undefined : `${baseURL}`;
+    if (inputs && base !== undefined) inputs.push(base);
+    const key = base === undefined ? text : `${text}\0${base}`;
+    if (key === lastKey) return lastValues;
+    let values = null;
+    try {
+      values = valuesOf(base === undefined ? new NativeURL(text) : new NativeURL(text, base));
+    } catch {
+      // not a URL (or the base is not): no match
+    }
+    lastKey = key;
+    lastValues = values;
+    return values;
+  }
+
+  function valuesOf(url) {
+    return {
+      protocol: url.protocol.slice(0, -1),
+      username: url.username,
+      password: url.password,
+      hostname: url.hostname,
+      port: url.port,
+      pathname: url.pathname,
+      search: url.search.slice(1),
+      hash: url.hash.slice(1),
+    };
+  }
+
   const isObjectArg = (v) => v !== null && (typeof v === "object" || typeof v === "function");
   const isIPv6Pattern = (v) => v.length >= 2 && (v[0] === "[" || ((v[0] === "{" || v[0] === "\\") && v[1] === "["));
 
@@ -604,82 +696,44 @@
       for (const k of components) if (!(k in p)) p[k] = "*";
       if (specialPorts.has(p.protocol) && specialPorts.get(p.protocol) === p.port) p.port = "";
       const c = {};
-      c.protocol = compile(p.protocol, canon.protocol, defaultOpts, ignoreCase);
+      c.protocol = compile(p.protocol, canon.protocol, defaultOpts, ignoreCase, "protocol");
       const special = matchesSpecial(c.protocol);
-      c.username = compile(p.username, canon.username, defaultOpts, ignoreCase);
-      c.password = compile(p.password, canon.password, defaultOpts, ignoreCase);
+      c.username = compile(p.username, canon.username, defaultOpts, ignoreCase, "username");
+      c.password = compile(p.password, canon.password, defaultOpts, ignoreCase, "password");
       c.hostname = compile(
         p.hostname,
         isIPv6Pattern(p.hostname) ? canon.ipv6 : (v) => canon.hostname(v, special),
         hostnameOpts,
         ignoreCase,
+        isIPv6Pattern(p.hostname) ? "ipv6" : special ? "host" : "opaquehost",
       );
-      c.port = compile(p.port, (v) => canon.port(v, special ? p.protocol : undefined), defaultOpts, ignoreCase);
+      const portScheme = special && specialPorts.has(p.protocol) ? p.protocol : undefined;
+      c.port = compile(p.port, (v) => canon.port(v, portScheme), defaultOpts, ignoreCase, `port:${portScheme}`);
       c.pathname = special
-        ? compile(p.pathname, canon.pathname, pathnameOpts, ignoreCase)
-        : compile(p.pathname, canon.opaquePathname, defaultOpts, ignoreCase);
-      c.search = compile(p.search, canon.search, defaultOpts, ignoreCase);
-      c.hash = compile(p.hash, canon.hash, defaultOpts, ignoreCase);
+        ? compile(p.pathname, canon.pathname, pathnameOpts, ignoreCase, "path")
+        : compile(p.pathname, canon.opaquePathname, defaultOpts, ignoreCase, "opaquepath");
+      c.search = compile(p.search, canon.search, defaultOpts, ignoreCase, "search");
+      c.hash = compile(p.hash, canon.hash, defaultOpts, ignoreCase, "hash");
       this.#c = c;
     }
 
     test(input = {}, baseURL = undefined) {
-      return this.#match(input, baseURL) !== null;
-    }
-
-    exec(input = {}, baseURL = undefined) {
-      return this.#match(input, baseURL);
-    }
-
-    get hasRegExpGroups() {
-      return components.some((k) => this.#c[k].hasRegExp);
-    }
-
-    // match is the standard's "match": null when the input is no URL or does not match.
-    #match(input, baseURL) {
+      const values = urlValues(input, baseURL, null);
+      if (values === null) return false;
       const c = this.#c;
-      if (input === null) input = {};
-      const inputs = [input];
-      let values;
-      if (isObjectArg(input) && !(input instanceof NativeURL)) {
-        if (baseURL !== undefined) throw new TypeError("URLPattern: a base URL goes in the init dictionary");
-        try {
-          values = processInit(readInit(input), "url");
-        } catch (e) {
-          if (e instanceof TypeError) return null;
-          throw e;
-        }
-        for (const k of components) if (!(k in values)) values[k] = "";
-      } else {
-        let url;
-        if (input instanceof NativeURL) url = input;
-        else {
-          let base;
-          if (baseURL !== undefined) {
-            inputs.push(`${baseURL}`);
-            base = parseURL(`${baseURL}`);
-            if (!base) return null;
-          }
-          try {
-            url = new NativeURL(`${input}`, base);
-          } catch {
-            return null;
-          }
-        }
-        values = {
-          protocol: url.protocol.slice(0, -1),
-          username: url.username,
-          password: url.password,
-          hostname: url.hostname,
-          port: url.port,
-          pathname: url.pathname,
-          search: url.search.slice(1),
-          hash: url.hash.slice(1),
-        };
-      }
+      for (const k of components) if (!c[k].any && reExec(c[k].regexp, values[k]) === null) return false;
+      return true;
+    }
+
+    // exec is the standard's "match": null when the input is no URL or does not match.
+    exec(input = {}, baseURL = undefined) {
+      const inputs = [];
+      const values = urlValues(input, baseURL, inputs);
+      if (values === null) return null;
+      const c = this.#c;
       const out = { inputs };
       for (const k of components) {
-        const m = c[k].regexp.exec(values[k]);
+        const m = c[k].any ? [values[k], values[k]] : reExec(c[k].regexp, values[k]);
         if (m === null) return null;
         const groups = {};
         c[k].names.forEach((name, i) => {
@@ -688,6 +742,10 @@
         out[k] = { input: values[k], groups };
       }
       return out;
+    }
+
+    get hasRegExpGroups() {
+      return components.some((k) => this.#c[k].hasRegExp);
     }
 
     static {
