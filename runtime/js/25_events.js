@@ -128,6 +128,21 @@
       if (this.#cancelable && !this.#inPassiveListener) this.#canceled = true;
     }
 
+    // initEvent is the legacy way to set an event's type and flags (document.createEvent's
+    // partner); it does nothing while the event is being dispatched.
+    initEvent(type, bubbles = false, cancelable = false) {
+      requireArgs(arguments, 1, "initEvent");
+      if (this.#dispatching) return;
+      this.#stopPropagation = false;
+      this.#stopImmediatePropagation = false;
+      this.#canceled = false;
+      this.#isTrusted = false;
+      this.#target = null;
+      this.#type = `${type}`;
+      this.#bubbles = Boolean(bubbles);
+      this.#cancelable = Boolean(cancelable);
+    }
+
     [inspectSymbol](depth, options, inspect) {
       const shown = { type: this.#type, defaultPrevented: this.#canceled, cancelable: this.#cancelable, timeStamp: this.#timeStamp };
       return `${this.constructor.name} ${inspect(shown, options)}`;

@@ -68,7 +68,7 @@
   // Platform objects browsers refuse to clone; defined by later files, so looked up lazily.
   const unclonablePlatformTypes = [
     "Event", "EventTarget", "AbortController", "Headers", "Request", "Response", "ReadableStream",
-    "TextEncoder", "TextDecoder", "FormData", "URL", "URLSearchParams",
+    "TextEncoder", "TextDecoder", "FormData", "URL", "URLSearchParams", "URLPattern", "MessageChannel",
   ];
 
   // is(v, C, check) tells whether v is a C by its internal slots: check (a method of C) throws

@@ -1,0 +1,179 @@
+// URLPattern: cases derived from the URL Pattern standard's examples and MDN's documented
+// behaviour (the WPT urlpattern data is not available offline; see the README).
+(async (assert) => {
+  const P = (...args) => new URLPattern(...args);
+
+  // [pattern constructor arguments, input (string, [string, base] or init dict), expected]
+  // expected: false (no match), true (matches), or {component: groups} that must be equal.
+  const matches = [
+    // fixed text
+    [[{ pathname: "/books" }], "https://example.com/books", true],
+    [[{ pathname: "/books" }], "https://example.com/books/", false],
+    [[{ pathname: "/books" }], "https://example.com/Books", false],
+    // named groups
+    [[{ pathname: "/books/:id" }], "https://example.com/books/123", { pathname: { id: "123" } }],
+    [[{ pathname: "/books/:id" }], "https://example.com/books/1/2", false],
+    [[{ pathname: "/books/:id" }], "https://example.com/books/", false],
+    [[{ pathname: "/:a/:b" }], "https://x/1/2", { pathname: { a: "1", b: "2" } }],
+    [[{ pathname: "/:id.:ext" }], "https://x/file.txt", { pathname: { id: "file", ext: "txt" } }],
+    [[{ pathname: "/:café" }], "https://x/1", { pathname: { café: "1" } }],
+    // modifiers
+    [[{ pathname: "/books/:id?" }], "https://x/books", { pathname: { id: undefined } }],
+    [[{ pathname: "/books/:id?" }], "https://x/books/7", { pathname: { id: "7" } }],
+    [[{ pathname: "/books/:id*" }], "https://x/books", { pathname: { id: undefined } }],
+    [[{ pathname: "/books/:id*" }], "https://x/books/a/b", { pathname: { id: "a/b" } }],
+    [[{ pathname: "/books/:id+" }], "https://x/books", false],
+    [[{ pathname: "/books/:id+" }], "https://x/books/a/b/c", { pathname: { id: "a/b/c" } }],
+    // wildcards
+    [[{ pathname: "/books/*" }], "https://x/books/a/b", { pathname: { 0: "a/b" } }],
+    [[{ pathname: "/books/*" }], "https://x/books/", { pathname: { 0: "" } }],
+    [[{ pathname: "/*/:id" }], "https://x/a/b/c", { pathname: { 0: "a/b", id: "c" } }],
+    [[{ pathname: "/books/*" }], "https://x/booksx", false],
+    // regexp groups
+    [[{ pathname: "/books/:id(\\d+)" }], "https://x/books/12", { pathname: { id: "12" } }],
+    [[{ pathname: "/books/:id(\\d+)" }], "https://x/books/ab", false],
+    [[{ pathname: "/(\\d+)" }], "https://x/42", { pathname: { 0: "42" } }],
+    [[{ pathname: "/(\\d+)/(\\w+)" }], "https://x/4/z", { pathname: { 0: "4", 1: "z" } }],
+    [[{ pathname: "/(foo|bar)" }], "https://x/bar", { pathname: { 0: "bar" } }],
+    [[{ pathname: "/(foo|bar)" }], "https://x/baz", false],
+    [[{ pathname: "/:v((?:a|b)+)" }], "https://x/abba", { pathname: { v: "abba" } }],
+    // {...} groups
+    [[{ pathname: "/foo{/bar}?" }], "https://x/foo", true],
+    [[{ pathname: "/foo{/bar}?" }], "https://x/foo/bar", true],
+    [[{ pathname: "/foo{/bar}?" }], "https://x/foo/baz", false],
+    [[{ pathname: "/product{s}?" }], "https://x/products", true],
+    [[{ pathname: "/product{s}?" }], "https://x/product", true],
+    [[{ pathname: "/blog/:year{-:month}?" }], "https://x/blog/2024-05", { pathname: { year: "2024", month: "05" } }],
+    [[{ pathname: "/blog/:year{-:month}?" }], "https://x/blog/2024", { pathname: { year: "2024", month: undefined } }],
+    [[{ pathname: "{/:seg}+" }], "https://x/a/b", { pathname: { seg: "a/b" } }],
+    // hostname
+    [[{ hostname: "*.example.com" }], "https://api.example.com/", { hostname: { 0: "api" } }],
+    [[{ hostname: "*.example.com" }], "https://example.com/", false],
+    [[{ hostname: "{*.}?example.com" }], "https://example.com/", true],
+    [[{ hostname: "{*.}?example.com" }], "https://a.b.example.com/", true],
+    [[{ hostname: ":sub.example.com" }], "https://a.b.example.com/", false],
+    [[{ hostname: "EXAMPLE.com" }], "https://example.com/", true],
+    // protocol, port, search, hash, username, password
+    [[{ protocol: "http{s}?" }], "http://x/", true],
+    [[{ protocol: "http{s}?" }], "https://x/", true],
+    [[{ protocol: "http{s}?" }], "ftp://x/", false],
+    [[{ port: "8080" }], "http://x:8080/", true],
+    [[{ port: "8080" }], "http://x/", false],
+    [[{ protocol: "https", port: "443" }], "https://x/", true],
+    [[{ protocol: "http", port: "0080" }], "http://x/", true],
+    [[null], "https://x/a?b#c", true], // null is the empty dictionary: everything matches
+    [[], "https://x/a", true],
+    [[{ search: "q=:q" }], "https://x/?q=abc", { search: { q: "abc" } }],
+    [[{ search: "q=:q" }], "https://x/?r=abc", false],
+    [[{ hash: "sec-:n" }], "https://x/#sec-2", { hash: { n: "2" } }],
+    [[{ username: ":user", password: ":pass" }], "https://u:p@x/", { username: { user: "u" }, password: { pass: "p" } }],
+    // ignoreCase
+    [[{ pathname: "/Books" }, { ignoreCase: true }], "https://x/books", true],
+    [[{ pathname: "/Books" }, { ignoreCase: false }], "https://x/books", false],
+    [["https://x/Ab", { ignoreCase: true }], "https://x/aB", true],
+    // constructor strings and base URLs
+    [["https://example.com/books/:id"], "https://example.com/books/5", { pathname: { id: "5" } }],
+    [["https://example.com/books/:id"], "http://example.com/books/5", false],
+    [["/books/:id", "https://example.com"], "https://example.com/books/5", true],
+    [["/books/:id", "https://example.com"], "https://other.com/books/5", false],
+    [["/books/:id", "https://example.com"], "https://example.com/books/5?q#h", true],
+    [["https://*.example.com/*"], "https://a.example.com/x/y", { hostname: { 0: "a" }, pathname: { 0: "x/y" } }],
+    [["https://example.com:8080/*"], "https://example.com:8080/", true],
+    [["https://example.com:8080/*"], "https://example.com/", false],
+    [["https://example.com/search\\?q=:q"], "https://example.com/search?q=x", { search: { q: "x" } }],
+    [["https://example.com/a?q=:q"], "https://example.com/a?q=z", { search: { q: "z" } }],
+    [["https://example.com/*?q=:q"], "https://example.com/a?q=z", false], // "?" after "*" is a modifier
+    [["https://example.com/*#:frag"], "https://example.com/a#top", { hash: { frag: "top" } }],
+    [["http://[\\:\\:1]:8080/"], "http://[::1]:8080/", true], // colons in a pattern are escaped
+    [["https://user::pass@example.com/"], "https://user:x@example.com/", { password: { pass: "x" } }],
+    [["data\\:text/plain,*"], "data:text/plain,hello", { pathname: { 0: "hello" } }],
+    [[{ pathname: "/a", baseURL: "https://example.com/dir/" }], "https://example.com/a", true],
+    [[{ pathname: "a", baseURL: "https://example.com/dir/" }], "https://example.com/dir/a", true],
+    // inputs other than absolute URL strings
+    [[{ pathname: "/books/:id" }], ["/books/9", "https://example.com"], { pathname: { id: "9" } }],
+    [[{ pathname: "/books/:id" }], { pathname: "/books/9" }, { pathname: { id: "9" } }],
+    [[{ pathname: "/books/:id" }], { pathname: "/books/9", baseURL: "https://x" }, true],
+    [[{ pathname: "/café" }], "https://x/café", true],
+    [[{ pathname: "/café" }], { pathname: "/café" }, true],
+    [[{ pathname: "/a/b" }], "https://x/a/./c/../b", true],
+    [[{ pathname: "/books/:id" }], "not a url", false],
+    [[{ pathname: "/books/:id" }], ["/books/1", "not a base"], false],
+  ];
+  for (const [args, input, want] of matches) {
+    const label = `${JSON.stringify(args)} vs ${JSON.stringify(input)}`;
+    const p = P(...args);
+    const inputArgs = Array.isArray(input) ? input : [input];
+    const r = p.exec(...inputArgs);
+    assert.equal(p.test(...inputArgs), r !== null, `${label}: test agrees with exec`);
+    if (want === false) assert.equal(r, null, label);
+    else {
+      assert.ok(r !== null, `${label} should match`);
+      if (want !== true) for (const [k, groups] of Object.entries(want)) assert.deepEqual(r[k].groups, groups, `${label}: ${k} groups`);
+    }
+  }
+
+  // normalized component patterns (the getters)
+  const getters = [
+    [[{ pathname: "/books/:id" }], { pathname: "/books/:id", protocol: "*", hostname: "*", port: "*", search: "*", hash: "*" }],
+    [[{ pathname: "/(.*)" }], { pathname: "/*" }],
+    [[{ pathname: "/:name([^\\/]+?)" }], { pathname: "/:name" }], // the segment wildcard itself
+    [[{ pathname: "/:name([^/]+?)" }], { pathname: "/:name([^/]+?)" }],
+    [[{ pathname: "/:id(\\d+)" }], { pathname: "/:id(\\d+)" }],
+    [[{ pathname: "/café" }], { pathname: "/caf%C3%A9" }],
+    [[{ pathname: "/a/../b" }], { pathname: "/b" }],
+    [[{ protocol: "HTTPS:" }], { protocol: "https" }],
+    [[{ hostname: "EXAMPLE.com" }], { hostname: "example.com" }],
+    [[{ protocol: "https", port: "443" }], { port: "" }],
+    [[{ protocol: "http", port: "443" }], { port: "443" }],
+    [[{ search: "?a=1" }], { search: "a=1" }],
+    [[{ hash: "#top" }], { hash: "top" }],
+    [["https://example.com:8080/a?x=1#h"], { protocol: "https", hostname: "example.com", port: "8080", pathname: "/a", search: "x=1", hash: "h" }],
+    [["/books/:id", "https://example.com"], { protocol: "https", hostname: "example.com", port: "", pathname: "/books/:id", search: "*", hash: "*", username: "*" }],
+    [["https://user\\:pass@example.com/"], { username: "user", password: "pass" }],
+    [["https://user:pass@example.com/"], { username: "user:pass", password: "*" }], // ":pass" is a group name
+    [["https://example.com"], { pathname: "*", search: "*" }],
+    [["https://example.com?q"], { pathname: "/", search: "q" }],
+    [[{ pathname: "/foo{/bar}?" }], { pathname: "/foo{/bar}?" }],
+    [[{ pathname: "/:a{b}?" }], { pathname: "{/:a}{b}?" }], // grouped: "b" could continue the name
+  ];
+  for (const [args, want] of getters) {
+    const p = P(...args);
+    for (const [k, v] of Object.entries(want)) assert.equal(p[k], v, `${JSON.stringify(args)}.${k}`);
+  }
+  assert.equal(P({ pathname: "/:id" }).hasRegExpGroups, false, "no regexp groups");
+  assert.equal(P({ pathname: "/:id(\\d+)" }).hasRegExpGroups, true, "a regexp group");
+  assert.equal(Object.prototype.toString.call(P({})), "[object URLPattern]");
+
+  // invalid patterns and arguments throw TypeError
+  const invalid = [
+    [{ pathname: "/:id(" }],
+    [{ pathname: "/(?x)" }],
+    [{ pathname: "/:" }],
+    [{ pathname: "/\\" }],
+    [{ pathname: "/{foo" }],
+    [{ pathname: "/:a/:a" }],
+    [{ pathname: "/(a(b))" }],
+    [{ pathname: "/([)" }],
+    [{ pathname: "/(é)" }],
+    [{ pathname: "/()" }],
+    [{ port: "abc" }],
+    [{ port: "99999" }],
+    [{ hostname: "a b" }],
+    [{ hostname: "a/b" }],
+    [{ protocol: "ht tp" }],
+    ["/books/:id"], // relative without a base URL
+    ["/books", "not a url"],
+    [{ pathname: "/a" }, "https://example.com"], // a base URL beside a dictionary
+    [{ pathname: "/a", baseURL: "::" }],
+  ];
+  for (const args of invalid) assert.throws(() => P(...args), TypeError, `new URLPattern(${JSON.stringify(args)})`);
+  assert.throws(() => P({ pathname: "/a" }).test({ pathname: "/a" }, "https://x"), TypeError, "a base URL beside a dictionary input");
+
+  // exec's result
+  const r = P({ pathname: "/books/:id" }).exec("https://example.com/books/1?x#y");
+  assert.deepEqual(r.inputs, ["https://example.com/books/1?x#y"], "inputs");
+  assert.deepEqual(r.protocol, { input: "https", groups: { 0: "https" } }, "wildcard components report their input");
+  assert.deepEqual(r.search, { input: "x", groups: { 0: "x" } });
+  assert.deepEqual(P({ pathname: "/a" }).exec("/a", "https://x").inputs, ["/a", "https://x"], "inputs with a base");
+  assert.ok(P({ pathname: "/a" }).test(new URL("https://x/a")), "a URL object as input");
+})
