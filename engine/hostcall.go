@@ -373,6 +373,9 @@ func (sb *Sandbox) opModuleSource(in []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opRequireSource(in []byte) ([]byte, error) {
+	if src, ok := nodeRequire(string(in)); ok && sb.cfg.NodeCompat {
+		return src, nil
+	}
 	return sb.cfg.Modules.requireSource(string(in))
 }
 
