@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/isobox/isobox/runtime"
@@ -118,4 +119,8 @@ func nodeRequire(name string) ([]byte, bool) {
 	}
 	b, _ := json.Marshal(map[string]string{"type": string(ModuleCJS), "source": mod.Source})
 	return b, true
+}
+
+func (sb *Sandbox) opMemoryLimit([]byte) ([]byte, error) {
+	return []byte(strconv.FormatUint(sb.mem.limit, 10)), nil
 }

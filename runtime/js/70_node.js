@@ -7,6 +7,10 @@ Object.defineProperty(globalThis, "__isobox_node", {
     digest(alg, bytes) {
       return new Uint8Array(host.bytes(`digest:${alg}`, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice()));
     },
+    // memoryLimit is the sandbox's memory limit in bytes.
+    memoryLimit() {
+      return +host.call("memory_limit", "");
+    },
     random(n) {
       return new Uint8Array(host.bytes("random", String(n)));
     },

@@ -127,8 +127,16 @@ function checkSize(size) {
   }
 }
 
+let memoryLimit;
+
+// allocate makes a zeroed Buffer. One larger than the sandbox's whole memory could never
+// fit: it is a RangeError rather than the end of the sandbox (memory_limit_exceeded).
 function allocate(size) {
   checkSize(size);
+  if (memoryLimit === undefined) memoryLimit = globalThis.__isobox_node.memoryLimit();
+  if (size > memoryLimit) {
+    throw new RangeError(`Array buffer allocation failed: ${size} bytes is more than the sandbox's memory limit of ${memoryLimit} bytes`);
+  }
   try {
     return new Buffer(size);
   } catch (e) {
