@@ -2,16 +2,23 @@ package loader_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	mrand "math/rand/v2"
+	"path"
+	"path/filepath"
 	"reflect"
-	"unicode/utf16"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
@@ -222,5 +229,188 @@ func TestNodeBufferHugeAlloc(t *testing.T) {
 		{`try { m.Buffer.allocUnsafe(200e6) } catch (e) { return e.name }`, `"RangeError"`},
 		{`try { m.Buffer.concat([m.Buffer.alloc(1)], 2 ** 31 - 1) } catch (e) { return e.name }`, `"RangeError"`},
 		{`return m.Buffer.alloc(1024).length`, `1024`},
+	})
+}
+
+func TestNodeEvents(t *testing.T) {
+	s := nodeStub(t)
+	runCases(t, s, []nodeCase{
+		{`const e = new m.EventEmitter(); const log = []; e.on("x", (a) => log.push("on" + a)); e.prependListener("x", (a) => log.push("pre" + a)); e.once("x", (a) => log.push("once" + a));
+		  e.emit("x", 1); e.emit("x", 2); return [log, e.listenerCount("x")]`, `[["pre1","on1","once1","pre2","on2"],2]`},
+		{`const e = new m.EventEmitter(); const f = () => {}; e.on("x", f); e.on("x", f); e.off("x", f); return [e.listenerCount("x"), e.emit("x"), e.emit("nothing")]`, `[1,true,false]`},
+		{`const e = new m.EventEmitter(); try { e.emit("error", new TypeError("boom")) } catch (err) { return [err.name, err.message] }`, `["TypeError","boom"]`},
+		{`const e = new m.EventEmitter(); try { e.emit("error", "text") } catch (err) { return [err.code, err.message] }`, `["ERR_UNHANDLED_ERROR","Unhandled error. (text)"]`},
+		{`const e = new m.EventEmitter(); const seen = []; e.on(m.EventEmitter.errorMonitor, (x) => seen.push("monitor " + x.message)); e.on("error", (x) => seen.push("handler " + x.message)); e.emit("error", new Error("b")); return seen`, `["monitor b","handler b"]`},
+		{`const e = new m.EventEmitter(); const log = []; const a = () => { log.push("a"); e.off("x", b) }; const b = () => log.push("b"); e.on("x", a); e.on("x", b); e.emit("x"); e.emit("x"); return log`, `["a","b","a"]`},
+		{`const e = new m.EventEmitter(); setTimeout(() => e.emit("ready", 1, 2), 1); return await m.once(e, "ready")`, `[1,2]`},
+		{`const e = new m.EventEmitter(); setTimeout(() => e.emit("error", new Error("bad")), 1); try { await m.once(e, "ready") } catch (err) { return [err.message, e.listenerCount("ready")] }`, `["bad",0]`},
+		{`const e = new m.EventEmitter({ captureRejections: true }); const p = new Promise((r) => e.on("error", (err) => r(err.message))); e.on("x", async () => { throw new Error("async") }); e.emit("x"); return await p`, `"async"`},
+		{`const e = new m.EventEmitter(); const names = []; e.on("newListener", (n) => names.push(n)); e.on("a", () => {}); return [names, e.eventNames()]`, `[["a"],["newListener","a"]]`},
+		{`try { new m.EventEmitter().on("x", 1) } catch (e) { return e.code }`, `"ERR_INVALID_ARG_TYPE"`},
+		{`class C extends m.EventEmitter {} const c = new C(); let got; c.once("x", function () { got = this === c }); c.emit("x"); return got`, `true`},
+	})
+}
+
+func TestNodeUtil(t *testing.T) {
+	s := nodeStub(t)
+	runCases(t, s, []nodeCase{
+		{`return m.util.format("%s=%d", "a", 42)`, `"a=42"`},
+		{`return m.util.format("%s:%s", "only")`, `"only:%s"`},
+		{`return m.util.format("%%s %s", "x")`, `"%s x"`},
+		{`return m.util.format("a", "b", 1)`, `"a b 1"`},
+		{`return m.util.format("%j", { a: [1, "x"] })`, `"{\"a\":[1,\"x\"]}"`},
+		{`return m.util.format("%i %f %d", "42.9", "1.5", 10n)`, `"42 1.5 10n"`},
+		{`return m.util.format("%o", [1])`, `"[ 1 ]"`},
+		{`return m.util.format(1, { a: 1 })`, `"1 { a: 1 }"`},
+		{`return m.util.inspect({ a: 1, b: "x", "c-d": [null, undefined] })`, `"{ a: 1, b: 'x', 'c-d': [ null, undefined ] }"`},
+		{`return m.util.inspect([1, [2, [3, [4]]]])`, `"[ 1, [ 2, [ 3, [Array] ] ] ]"`},
+		{`const o = { n: 1 }; o.self = o; return m.util.inspect(o)`, `"{ n: 1, self: [Circular *1] }"`},
+		{`return m.util.inspect(new Map([["k", 1]]))`, `"Map(1) { 'k' => 1 }"`},
+		{`return [m.util.inspect(function foo() {}), m.util.inspect(class Bar {}), m.util.inspect(Symbol("s")), m.util.inspect(-0)]`, `["[Function: foo]","[class Bar]","Symbol(s)","-0"]`},
+		{`function A() {} function B() { A.call(this) } m.util.inherits(B, A); return [new B() instanceof A, B.super_ === A]`, `[true,true]`},
+		{`const f = m.util.promisify((a, cb) => cb(null, a * 2)); return await f(21)`, `42`},
+		{`const f = m.util.promisify((cb) => cb(new Error("no"))); try { await f() } catch (e) { return e.message }`, `"no"`},
+		{`const f = m.util.callbackify(async (x) => x + 1); return await new Promise((r) => f(1, (err, v) => r([err, v])))`, `[null,2]`},
+		{`const f = m.util.callbackify(async () => { throw new Error("x") }); return await new Promise((r) => f((err) => r(err.message)))`, `"x"`},
+		{`const t = m.util.types; return [t.isDate(new Date()), t.isRegExp(/x/), t.isPromise(Promise.resolve()), t.isUint8Array(m.Buffer.alloc(1)), t.isTypedArray([]), t.isAsyncFunction(async () => {}), t.isArrayBuffer(new ArrayBuffer(1))]`, `[true,true,true,true,false,true,true]`},
+		{`const d = m.util.isDeepStrictEqual; return [d({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), d({ a: 1 }, { a: "1" }), d([1, 2], [1, 2, 3]), d(new Map([[1, { x: 1 }]]), new Map([[1, { x: 1 }]])), d(NaN, NaN), d(new Date(1), new Date(2)), d(m.Buffer.from("a"), m.Buffer.from("a"))]`, `[true,false,false,true,true,false,true]`},
+		{`let n = 0; const f = m.util.deprecate(() => ++n, "old"); f(); f(); return n`, `2`},
+		{`return [m.util.TextEncoder === TextEncoder, m.util.TextDecoder === TextDecoder]`, `[true,true]`},
+	})
+}
+
+// path agrees with Go's path package where their semantics meet (no trailing slashes; Go's
+// Clean is Node's normalize; filepath.Rel on Linux is relative).
+func TestNodePath(t *testing.T) {
+	s := nodeStub(t)
+	var cases []nodeCase
+	parts := [][]string{{"a", "b"}, {"/a", "b", "../c"}, {"a", "", "b"}, {"/", "x"}, {"a/./b", ".."}, {"..", "a"}, {"/a/b", "../../../c"}, {"a", "/b"}, {"x"}, {"a//b", "c/"}}
+	for _, p := range parts {
+		args, _ := json.Marshal(p)
+		wantJoin := path.Join(p...)
+		if strings.HasSuffix(p[len(p)-1], "/") {
+			wantJoin += "/"
+		}
+		// resolve: from the last absolute argument, else from the cwd "/".
+		base := "/"
+		var rest []string
+		for _, a := range p {
+			if strings.HasPrefix(a, "/") {
+				base, rest = a, nil
+			} else {
+				rest = append(rest, a)
+			}
+		}
+		cases = append(cases,
+			nodeCase{fmt.Sprintf(`return m.path.join(...%s)`, args), jsq(wantJoin)},
+			nodeCase{fmt.Sprintf(`return m.path.resolve(...%s)`, args), jsq(path.Join(append([]string{base}, rest...)...))})
+	}
+	for _, p := range []string{"/a/b/c", "a/b", "a", "/a", "/", "a/../../b", "./a/./b.txt", "/x/y.tar.gz", "dir/file.", "a//b"} {
+		cases = append(cases,
+			nodeCase{fmt.Sprintf(`return m.path.normalize(%q)`, p), jsq(path.Clean(p))},
+			nodeCase{fmt.Sprintf(`return m.path.extname(%q)`, p), jsq(path.Ext(p))},
+			nodeCase{fmt.Sprintf(`return m.path.isAbsolute(%q)`, p), jsq(path.IsAbs(p))})
+		if p != "/" {
+			cases = append(cases, nodeCase{fmt.Sprintf(`return m.path.basename(%q)`, p), jsq(path.Base(p))})
+		}
+		if path.Clean(p) == p { // Node's dirname does not clean; Go's Dir does
+			cases = append(cases, nodeCase{fmt.Sprintf(`return m.path.dirname(%q)`, p), jsq(path.Dir(p))})
+		}
+	}
+	for _, ft := range [][2]string{{"/a/b/c", "/a/d"}, {"/a", "/a/b/c"}, {"/a/b", "/"}, {"/x/y", "/x/y"}, {"/a/b", "/c/d"}} {
+		rel, err := filepath.Rel(ft[0], ft[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == "." {
+			rel = ""
+		}
+		cases = append(cases, nodeCase{fmt.Sprintf(`return m.path.relative(%q, %q)`, ft[0], ft[1]), jsq(rel)})
+	}
+	cases = append(cases,
+		nodeCase{`return m.path.parse("/home/u/file.txt")`, `{"root":"/","dir":"/home/u","base":"file.txt","ext":".txt","name":"file"}`},
+		nodeCase{`return m.path.parse("file")`, `{"root":"","dir":"","base":"file","ext":"","name":"file"}`},
+		nodeCase{`return m.path.format({ dir: "/home/u", name: "f", ext: ".txt" })`, `"/home/u/f.txt"`},
+		nodeCase{`return m.path.format({ root: "/", base: "f" })`, `"/f"`},
+		nodeCase{`return [m.path.dirname("./a/./b.txt"), m.path.dirname("a/b/"), m.path.dirname("/a")]`, `["./a/.","a","/"]`},
+		nodeCase{`return [m.path.sep, m.path.delimiter, m.path.posix === m.path, m.path.basename("/a/b.js", ".js"), m.path.normalize("a/b/"), m.path.resolve()]`, `["/",":",true,"b","a/b/","/"]`},
+		nodeCase{`try { m.path.win32.join("a") } catch (e) { return e.code }`, `"ERR_NOT_IMPLEMENTED"`},
+		nodeCase{`try { m.path.join("a", 1) } catch (e) { return e.code }`, `"ERR_INVALID_ARG_TYPE"`},
+	)
+	runCases(t, s, cases)
+}
+
+func TestNodeAssert(t *testing.T) {
+	s := nodeStub(t)
+	runCases(t, s, []nodeCase{
+		{`const a = m.assert; a(true); a.ok(1); a.equal(1, "1"); a.strictEqual(NaN, NaN); a.notStrictEqual(1, "1"); a.deepStrictEqual({ x: [1] }, { x: [1] }); a.match("abc", /b/); a.deepEqual({ a: 1 }, { a: "1" }); return "ok"`, `"ok"`},
+		{`try { m.assert.strictEqual(1, 2) } catch (e) { return [e instanceof m.assert.AssertionError, e.name, e.code, e.actual, e.expected, e.operator] }`, `[true,"AssertionError","ERR_ASSERTION",1,2,"strictEqual"]`},
+		{`try { m.assert.deepStrictEqual({ a: 1 }, { a: "1" }) } catch (e) { return e.code }`, `"ERR_ASSERTION"`},
+		{`try { m.assert.ok(0, "custom") } catch (e) { return e.message }`, `"custom"`},
+		{`try { m.assert.match("abc", /z/) } catch (e) { return e.code }`, `"ERR_ASSERTION"`},
+		{`m.assert.throws(() => { throw new TypeError("bad") }, TypeError); m.assert.throws(() => { throw new Error("x1") }, /x1/); m.assert.throws(() => { throw Object.assign(new Error("m"), { code: "E" }) }, { code: "E" }); return "ok"`, `"ok"`},
+		{`try { m.assert.throws(() => {}) } catch (e) { return [e.code, e.message] }`, `["ERR_ASSERTION","Missing expected exception."]`},
+		{`try { m.assert.throws(() => { throw new RangeError("r") }, TypeError) } catch (e) { return e.name }`, `"RangeError"`},
+		{`await m.assert.rejects(Promise.reject(new Error("no")), /no/); try { await m.assert.rejects(Promise.resolve(1)) } catch (e) { return e.code }`, `"ERR_ASSERTION"`},
+		{`try { m.assert.strict.equal(1, "1") } catch (e) { return e.code }`, `"ERR_ASSERTION"`},
+		{`try { m.assert.fail("stop") } catch (e) { return [e.code, e.message] }`, `["ERR_ASSERTION","stop"]`},
+	})
+}
+
+// createHash and createHmac agree with Go's crypto packages.
+func TestNodeCrypto(t *testing.T) {
+	s := nodeStub(t)
+	var cases []nodeCase
+	hashes := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha384": sha512.New384, "sha512": sha512.New}
+	inputs := []string{"", "abc", "héllo", strings.Repeat("x", 1000)}
+	keys := []string{"", "key", strings.Repeat("k", 200)} // 200 bytes: longer than a block
+	for name, h := range hashes {
+		for _, in := range inputs {
+			d := h()
+			d.Write([]byte(in))
+			sum := d.Sum(nil)
+			half := len(in) / 2
+			cases = append(cases,
+				nodeCase{fmt.Sprintf(`return m.crypto.createHash(%q).update(%s).digest("hex")`, name, jsq(in)), jsq(hex.EncodeToString(sum))},
+				nodeCase{fmt.Sprintf(`return m.crypto.createHash(%q).update(%s).update(m.Buffer.from(%s)).digest("base64")`, strings.ToUpper(name), jsq(in[:half]), jsq(in[half:])), jsq(base64.StdEncoding.EncodeToString(sum))})
+			for _, k := range keys {
+				mac := hmac.New(h, []byte(k))
+				mac.Write([]byte(in))
+				cases = append(cases, nodeCase{fmt.Sprintf(`return m.crypto.createHmac(%q, %s).update(%s).digest("hex")`, name, jsq(k), jsq(in)), jsq(hex.EncodeToString(mac.Sum(nil)))})
+			}
+		}
+	}
+	cases = append(cases,
+		nodeCase{`const b = m.crypto.randomBytes(100000); return [b.length, m.Buffer.isBuffer(b), b.some((x) => x !== 0)]`, `[100000,true,true]`},
+		nodeCase{`return /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(m.crypto.randomUUID())`, `true`},
+		nodeCase{`const v = m.crypto.randomInt(5, 7); return v === 5 || v === 6`, `true`},
+		nodeCase{`return [m.crypto.timingSafeEqual(m.Buffer.from("ab"), m.Buffer.from("ab")), m.crypto.timingSafeEqual(m.Buffer.from("ab"), m.Buffer.from("ac"))]`, `[true,false]`},
+		nodeCase{`try { m.crypto.timingSafeEqual(m.Buffer.from("a"), m.Buffer.from("ab")) } catch (e) { return e.name }`, `"RangeError"`},
+		nodeCase{`try { m.crypto.createHash("md4") } catch (e) { return e.code }`, `"ERR_CRYPTO_INVALID_DIGEST"`},
+		nodeCase{`const h = m.crypto.createHash("sha256"); h.digest(); try { h.update("x") } catch (e) { return e.code }`, `"ERR_CRYPTO_HASH_FINALIZED"`},
+		nodeCase{`return m.crypto.createHash("sha256").digest() instanceof m.Buffer`, `true`},
+	)
+	runCases(t, s, cases)
+}
+
+func TestNodeURLStringDecoderProcess(t *testing.T) {
+	s := nodeStub(t)
+	runCases(t, s, []nodeCase{
+		{`return [m.url.URL === URL, m.url.URLSearchParams === URLSearchParams]`, `[true,true]`},
+		{`return [m.url.fileURLToPath("file:///a/b%20c.txt"), m.url.pathToFileURL("/x y/z").href]`, `["/a/b c.txt","file:///x%20y/z"]`},
+		{`try { m.url.fileURLToPath("http://x/") } catch (e) { return e.code }`, `"ERR_INVALID_URL_SCHEME"`},
+		{`const u = m.url.parse("https://user:pw@example.com:8080/p/a?x=1#h"); return [u.protocol, u.auth, u.host, u.port, u.hostname, u.pathname, u.search, u.query, u.hash, u.path]`,
+			`["https:","user:pw","example.com:8080","8080","example.com","/p/a","?x=1","x=1","#h","/p/a?x=1"]`},
+		{`return m.url.parse("/p?a=1&b=2", true).query`, `{"a":"1","b":"2"}`},
+		{`return m.url.format({ protocol: "https", hostname: "example.com", pathname: "/x", query: { a: "1" } })`, `"https://example.com/x?a=1"`},
+		{`return m.url.resolve("http://a/b/c", "../d")`, `"http://a/d"`},
+		{`const d = new m.StringDecoder("utf8"); const b = m.Buffer.from("€uro"); return [d.write(b.subarray(0, 1)), d.write(b.subarray(1, 2)), d.write(b.subarray(2)), d.end()]`, `["","","€uro",""]`},
+		{`const d = new m.StringDecoder("hex"); return d.write(m.Buffer.from([1, 255])) + d.end()`, `"01ff"`},
+		{`const d = new m.StringDecoder("base64"); return d.write(m.Buffer.from("ab")) + d.end(m.Buffer.from("c"))`, `"YWJj"`},
+		{`const d = new m.StringDecoder("utf8"); return d.write(m.Buffer.from([0xe2, 0x82])) + d.end()`, `"\ufffd"`},
+		{`let order = []; m.process.nextTick(() => order.push("tick")); order.push("sync"); await null; await null; return order`, `["sync","tick"]`},
+		{`return [m.process.version.startsWith("v"), typeof m.process.versions.node, m.process.hrtime().length]`, `[true,"string",2]`},
+		{`try { m.process.exit(1) } catch (e) { return /not supported/.test(e.message) }`, `true`},
+		{`return await new Promise((r) => m.timers.setImmediate(() => r("later")))`, `"later"`},
 	})
 }
