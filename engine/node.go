@@ -68,10 +68,10 @@ func resolveNode(m ModuleMap, nodeCompat bool, base, spec string) (name string, 
 			}
 		}
 	}
+	if !nodeBuiltins[bare] {
+		return "", true, fmt.Errorf("cannot find module %q imported from %q: it is not a Node.js built-in", spec, base)
+	}
 	if !nodeCompat {
-		if !nodeBuiltins[bare] {
-			return "", true, fmt.Errorf("cannot find module %q imported from %q: it is not a Node.js built-in", spec, base)
-		}
 		// The runtime's dispatcher reports a load error whose message says "not available
 		// in isobox" as invalid_worker_code.
 		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module, not available in isobox without the %s compatibility flag", spec, base, NodeCompatFlag)

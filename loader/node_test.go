@@ -414,3 +414,70 @@ func TestNodeURLStringDecoderProcess(t *testing.T) {
 		{`return await new Promise((r) => m.timers.setImmediate(() => r("later")))`, `"later"`},
 	})
 }
+
+// The flag is part of the code's identity: code loaded with it leaves an image that code
+// without it must not start from, and the compile check honours it.
+func TestNodeCompatFlagIsPartOfTheCode(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	ctx := context.Background()
+	with := nodeCode()
+	if err := l.Compile(ctx, with); err != nil {
+		t.Fatalf("Compile with the flag: %v", err)
+	}
+	for range 2 { // the second load restores the per-code image
+		if got := runNode(t, l.Load(with), `return m.Buffer.from("x").toString("hex")`); got != `"78"` {
+			t.Fatalf("with the flag: %s", got)
+		}
+	}
+	without := nodeCode()
+	without.CompatibilityFlags = nil
+	if err := l.Compile(ctx, without); isoerr.CodeOf(err) != isoerr.InvalidWorkerCode || !strings.Contains(err.Error(), `"node:buffer"`) {
+		t.Fatalf("Compile without the flag: %v", err)
+	}
+	if _, err := l.Load(without).Call(ctx, "run", json.RawMessage(`["return 1"]`)); isoerr.CodeOf(err) != isoerr.InvalidWorkerCode {
+		t.Fatalf("load without the flag after an image with it: %v", err)
+	}
+}
+
+// Built-ins isobox lacks, and imports without the flag, are invalid_worker_code errors
+// that name the built-in and the importer; a worker's own module named like a built-in
+// wins over it.
+func TestNodeBuiltinErrors(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	ctx := context.Background()
+	flag := []string{"nodejs_compat"}
+	for _, c := range []struct {
+		name  string
+		flags []string
+		mods  map[string]loader.Module
+		want  string
+	}{
+		{"fs under the flag", flag, map[string]loader.Module{"main.js": loader.JS(`import fs from "node:fs"; export default {}`)},
+			`"node:fs", imported by "main.js", is a Node.js built-in module not available in isobox, even under nodejs_compat (it has: assert,`},
+		{"bare child_process", flag, map[string]loader.Module{"main.js": loader.JS(`import cp from "child_process"; export default {}`)},
+			`"child_process", imported by "main.js", is a Node.js built-in module not available in isobox`},
+		{"require without the flag", nil, map[string]loader.Module{"main.js": loader.JS(`import lib from "./lib.cjs"; export default { f() { return lib } }`),
+			"lib.cjs": {Type: "cjs", Content: []byte(`module.exports = require("events");`)}},
+			`"events", imported by "lib.cjs", is a Node.js built-in module, not available in isobox without the nodejs_compat compatibility flag`},
+		{"require of net under the flag", flag, map[string]loader.Module{"main.js": loader.JS(`import lib from "./lib.cjs"; export default { f() { return lib } }`),
+			"lib.cjs": {Type: "cjs", Content: []byte(`module.exports = require("node:net");`)}},
+			`"node:net", imported by "lib.cjs", is a Node.js built-in module not available in isobox`},
+		{"unknown node: name", flag, map[string]loader.Module{"main.js": loader.JS(`import x from "node:nope"; export default {}`)},
+			`cannot find module "node:nope" imported from "main.js": it is not a Node.js built-in`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code := loader.WorkerCode{MainModule: "main.js", Modules: c.mods, CompatibilityFlags: c.flags}
+			_, err := l.Load(code).Call(ctx, "f", nil)
+			if isoerr.CodeOf(err) != isoerr.InvalidWorkerCode || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v\nwant invalid_worker_code with %q", err, c.want)
+			}
+		})
+	}
+	// The worker's own events.js is what a bare "events" means.
+	code := loader.WorkerCode{MainModule: "main.js", CompatibilityFlags: flag, Modules: map[string]loader.Module{
+		"main.js": loader.JS(`import e from "events"; export default { f() { return e } }`), "events.js": loader.JS(`export default "mine"`)}}
+	res, err := l.Load(code).Call(ctx, "f", nil)
+	if err != nil || string(res.Value) != `"mine"` {
+		t.Fatalf("own events.js: %v %v", res, err)
+	}
+}
