@@ -74,7 +74,7 @@ func resolveNode(m ModuleMap, nodeCompat bool, base, spec string) (name string, 
 	if !nodeCompat {
 		// The runtime's dispatcher reports a load error whose message says "not available
 		// in isobox" as invalid_worker_code.
-		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module, not available in isobox without the %s compatibility flag", spec, base, NodeCompatFlag)
+		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module, not available in isobox without the %s compatibility flag (the built-in modules without it are: %s)", spec, base, NodeCompatFlag, builtinNames())
 	}
 	if _, have := nodeModules[bare]; !have {
 		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module not available in isobox, even under %s (it has: %s)", spec, base, NodeCompatFlag, nodeNames())
