@@ -111,14 +111,19 @@ func nodeESM(name string) (string, bool) {
 	return b.String(), true
 }
 
+// nodeRequireAnswers are require_source's answers for the Node built-ins, by "node:x".
+var nodeRequireAnswers = func() map[string][]byte {
+	m := make(map[string][]byte, len(nodeModules))
+	for name, mod := range nodeModules {
+		m["node:"+name], _ = json.Marshal(map[string]string{"type": string(ModuleCJS), "source": mod.Source})
+	}
+	return m
+}()
+
 // nodeRequire is require_source's answer for Node built-in name ("node:x").
 func nodeRequire(name string) ([]byte, bool) {
-	mod, ok := nodeModules[strings.TrimPrefix(name, "node:")]
-	if !ok || !strings.HasPrefix(name, "node:") {
-		return nil, false
-	}
-	b, _ := json.Marshal(map[string]string{"type": string(ModuleCJS), "source": mod.Source})
-	return b, true
+	b, ok := nodeRequireAnswers[name]
+	return b, ok
 }
 
 func (sb *Sandbox) opMemoryLimit([]byte) ([]byte, error) {

@@ -47,8 +47,9 @@ type SandboxConfig struct {
 	Python bool
 	// NodeCompat gives the worker the runtime's Node.js built-in modules ("node:buffer",
 	// and bare "buffer" where the worker has no module of that name): the nodejs_compat
-	// compatibility flag. Each is evaluated on its first import only. Without it, an
-	// import of a Node built-in fails with an error that names the flag.
+	// compatibility flag; and the globals Buffer and process. Each module is evaluated on
+	// its first use only. Without it, an import of a Node built-in fails with an error that
+	// names the flag.
 	NodeCompat bool
 }
 
@@ -431,7 +432,7 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if bindings == nil {
 		bindings = []string{}
 	}
-	msg := map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings}
+	msg := map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings, "nodeCompat": sb.cfg.NodeCompat}
 	if sb.py {
 		msg["modules"] = sb.cfg.Modules.pythonSources()
 	}

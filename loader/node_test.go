@@ -76,6 +76,8 @@ func TestNodeCompatModules(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{`return m.helper()`, `[7,true,true]`},
 		{`return m.bareBuffer.Buffer === m.Buffer`, `true`},
+		{`return [globalThis.Buffer === m.Buffer, process === m.process, Object.keys(globalThis).includes("Buffer")]`, `[true,true,false]`},
+		{`globalThis.Buffer = 1; const b = Buffer; globalThis.Buffer = m.Buffer; return b`, `1`},
 		{`return m.process.env`, `{"GREETING":"hi"}`},
 		{`return [m.process.platform, m.process.cwd(), typeof m.process.nextTick]`, `["linux","/","function"]`},
 		{`return m.Buffer.from("héllo").toString("base64")`, `"aMOpbGxv"`},
@@ -87,9 +89,14 @@ func TestNodeCompatModules(t *testing.T) {
 }
 
 func TestNodeBuiltinWithoutFlag(t *testing.T) {
+	l0 := newLoader(t, loader.Config{})
+	res, err := l0.Load(code(`export default { f() { return [typeof Buffer, typeof process] } }`)).Call(context.Background(), "f", nil)
+	if err != nil || string(res.Value) != `["undefined","undefined"]` {
+		t.Fatalf("globals without the flag: %v %v", res, err)
+	}
 	l := newLoader(t, loader.Config{})
 	c := code(`import { Buffer } from "node:buffer"; export default { f() { return 1 } }`)
-	_, err := l.Load(c).Call(context.Background(), "f", nil)
+	_, err = l.Load(c).Call(context.Background(), "f", nil)
 	if isoerr.CodeOf(err) != isoerr.InvalidWorkerCode || !strings.Contains(err.Error(), `"node:buffer", imported by "main.js", is a Node.js built-in module, not available in isobox without the nodejs_compat compatibility flag`) {
 		t.Fatalf("got %v", err)
 	}
@@ -479,5 +486,40 @@ func TestNodeBuiltinErrors(t *testing.T) {
 	res, err := l.Load(code).Call(ctx, "f", nil)
 	if err != nil || string(res.Value) != `"mine"` {
 		t.Fatalf("own events.js: %v %v", res, err)
+	}
+}
+
+// BenchmarkNodeCompatColdLoad is a cold load + first call of a new unique worker: plain,
+// with the flag but no Node import (the flag alone must cost nothing), and importing
+// node:buffer, node:events and node:util (each evaluated on the worker's first import).
+func BenchmarkNodeCompatColdLoad(b *testing.B) {
+	for _, c := range []struct {
+		name, imports string
+		flag          bool
+	}{
+		{"plain", "", false},
+		{"flag", "", true},
+		{"buffer+events+util", `import { Buffer } from "node:buffer"; import EventEmitter from "node:events"; import util from "node:util";`, true},
+		{"events", `import EventEmitter from "node:events";`, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l, err := loader.New(loader.Config{Engine: testEngine, MaxWorkers: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close(context.Background())
+			i := 0
+			for b.Loop() {
+				i++
+				wc := code(fmt.Sprintf("%s\nexport default { f() { return %d } }", c.imports, i))
+				if c.flag {
+					wc.CompatibilityFlags = []string{"nodejs_compat"}
+				}
+				res, err := l.Get(fmt.Sprint("cold-", i), func() (loader.WorkerCode, error) { return wc, nil }).Call(context.Background(), "f", nil)
+				if err != nil || !res.Cold {
+					b.Fatalf("%v %v", err, res)
+				}
+			}
+		})
 	}
 }

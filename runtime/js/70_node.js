@@ -17,3 +17,24 @@ Object.defineProperty(globalThis, "__isobox_node", {
   }),
   enumerable: false,
 });
+
+// installNodeGlobals gives a nodejs_compat worker the globals Buffer and process, as
+// Cloudflare's flag does. Each is a getter that requires its module on first use (the
+// modules are evaluated only when used) and then becomes a plain writable property.
+function installNodeGlobals(requireFrom) {
+  const lazy = (name, get) => {
+    const define = (value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(globalThis, name, {
+      get() {
+        const v = get();
+        define(v);
+        return v;
+      },
+      set: define,
+      configurable: true,
+      enumerable: false,
+    });
+  };
+  lazy("Buffer", () => requireFrom("", "node:buffer").Buffer);
+  lazy("process", () => requireFrom("", "node:process"));
+}
