@@ -22,6 +22,7 @@ import (
 
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/runtime"
 )
 
 // nodeWorker imports every Node built-in of nodejs_compat, as ES imports and through
@@ -93,6 +94,11 @@ func TestNodeBuiltinWithoutFlag(t *testing.T) {
 	res, err := l0.Load(code(`export default { f() { return [typeof Buffer, typeof process] } }`)).Call(context.Background(), "f", nil)
 	if err != nil || string(res.Value) != `["undefined","undefined"]` {
 		t.Fatalf("globals without the flag: %v %v", res, err)
+	}
+	// The runtime's require cannot be talked into a Node module without the flag either.
+	res, err = l0.Load(code(`export default { f() { try { globalThis.__isobox_internal.requireFrom("", "node:buffer"); return "loaded" } catch (e) { return e.message } } }`)).Call(context.Background(), "f", nil)
+	if err != nil || !strings.Contains(string(res.Value), `module \"node:buffer\" not found`) {
+		t.Fatalf("requireFrom of node:buffer without the flag: %v %v", res, err)
 	}
 	l := newLoader(t, loader.Config{})
 	c := code(`import { Buffer } from "node:buffer"; export default { f() { return 1 } }`)
@@ -283,6 +289,7 @@ func TestNodeUtil(t *testing.T) {
 		{`const d = m.util.isDeepStrictEqual; return [d({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), d({ a: 1 }, { a: "1" }), d([1, 2], [1, 2, 3]), d(new Map([[1, { x: 1 }]]), new Map([[1, { x: 1 }]])), d(NaN, NaN), d(new Date(1), new Date(2)), d(m.Buffer.from("a"), m.Buffer.from("a"))]`, `[true,false,false,true,true,false,true]`},
 		{`let n = 0; const f = m.util.deprecate(() => ++n, "old"); f(); f(); return n`, `2`},
 		{`return [m.util.TextEncoder === TextEncoder, m.util.TextDecoder === TextDecoder]`, `[true,true]`},
+		{`return [m.util.stripVTControlCharacters("\u001b[31mred\u001b[0m"), m.util.isString("x"), m.util.toUSVString("a\ud800")]`, `["red",true,"a\ufffd"]`},
 	})
 }
 
@@ -521,5 +528,32 @@ func BenchmarkNodeCompatColdLoad(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Every name a Node module lists for ES imports is defined: a typo in a list would make
+// an import of it undefined instead of an error.
+func TestNodeModuleExportsDefined(t *testing.T) {
+	var src, list strings.Builder
+	i := 0
+	for name := range runtime.NodeModules() {
+		fmt.Fprintf(&src, "import * as n%d from %q;\n", i, "node:"+name)
+		fmt.Fprintf(&list, "[%q, n%d],", name, i)
+		i++
+	}
+	fmt.Fprintf(&src, `export default { f() {
+  const bad = [];
+  for (const [name, ns] of [%s]) {
+    if (ns.default === undefined) bad.push(name + " has no default export");
+    for (const k of Object.keys(ns)) if (ns[k] === undefined) bad.push(name + "." + k);
+  }
+  return bad;
+} }`, list.String())
+	c := code(src.String())
+	c.CompatibilityFlags = []string{"nodejs_compat"}
+	l := newLoader(t, loader.Config{})
+	res, err := l.Load(c).Call(context.Background(), "f", nil)
+	if err != nil || string(res.Value) != "[]" {
+		t.Fatalf("%d modules: %v %v", i, res, err)
 	}
 }

@@ -1,4 +1,4 @@
-// exports: Buffer kMaxLength constants SlowBuffer atob btoa isUtf8 isAscii INSPECT_MAX_BYTES
+// exports: Buffer kMaxLength kStringMaxLength constants SlowBuffer atob btoa isUtf8 isAscii INSPECT_MAX_BYTES Blob File
 "use strict";
 // node:buffer: Buffer, a Uint8Array subclass with Node's encodings and integer accessors.
 const kMaxLength = 2 ** 31 - 1;
@@ -372,6 +372,7 @@ const isUtf8 = (b) => { try { new TextDecoder("utf-8", { fatal: true }).decode(b
 const isAscii = (b) => Array.prototype.every.call(b, (x) => x < 128);
 
 module.exports = {
-  Buffer, kMaxLength, constants: { MAX_LENGTH: kMaxLength, MAX_STRING_LENGTH: 2 ** 29 - 24 },
+  Buffer, kMaxLength, kStringMaxLength: 2 ** 29 - 24, constants: { MAX_LENGTH: kMaxLength, MAX_STRING_LENGTH: 2 ** 29 - 24 },
+  Blob: globalThis.Blob, File: globalThis.File,
   SlowBuffer: Buffer, atob: globalThis.atob, btoa: globalThis.btoa, isUtf8, isAscii, INSPECT_MAX_BYTES: 50,
 };

@@ -1,4 +1,4 @@
-// exports: inherits promisify callbackify format formatWithOptions inspect types deprecate isDeepStrictEqual TextEncoder TextDecoder isArray debuglog
+// exports: inherits promisify callbackify format formatWithOptions inspect types deprecate isDeepStrictEqual TextEncoder TextDecoder isArray debuglog debug stripVTControlCharacters toUSVString isError isFunction isString isNumber isObject isPrimitive isUndefined isNull isNullOrUndefined isBoolean isSymbol isRegExp isDate
 "use strict";
 // node:util: the helpers npm packages use most; inspect is a reasonable subset of Node's.
 const kCustomPromisify = Symbol.for("nodejs.util.promisify.custom");
@@ -230,5 +230,13 @@ function deepEqual(a, b, memo) {
 module.exports = {
   inherits, promisify, callbackify, format, formatWithOptions, inspect, types, deprecate, isDeepStrictEqual,
   TextEncoder: globalThis.TextEncoder, TextDecoder: globalThis.TextDecoder,
-  isArray: Array.isArray, debuglog: () => () => {},
+  isArray: Array.isArray, debuglog: () => () => {}, debug: () => () => {},
+  // eslint-disable-next-line no-control-regex
+  stripVTControlCharacters: (s) => String(s).replace(/\u001b\[[0-9;]*[A-Za-z]/g, ""),
+  toUSVString: (s) => String(s).toWellFormed(),
+  isError: (v) => v instanceof Error, isFunction: (v) => typeof v === "function", isString: (v) => typeof v === "string",
+  isNumber: (v) => typeof v === "number", isObject: (v) => v !== null && typeof v === "object",
+  isPrimitive: (v) => v === null || (typeof v !== "object" && typeof v !== "function"), isUndefined: (v) => v === undefined,
+  isNull: (v) => v === null, isNullOrUndefined: (v) => v == null, isBoolean: (v) => typeof v === "boolean",
+  isSymbol: (v) => typeof v === "symbol", isRegExp: (v) => v instanceof RegExp, isDate: (v) => v instanceof Date,
 };
