@@ -21,28 +21,19 @@ var nodeModules = runtime.NodeModules()
 var nodeBuiltins = map[string]bool{}
 
 func init() {
-	for _, n := range strings.Fields(NodeBuiltinNames) {
+	for _, n := range strings.Fields(nodeBuiltinNames) {
 		nodeBuiltins[n] = true
 	}
 }
 
-// NodeBuiltinNames lists Node.js's built-in module names (without "node:"), space
-// separated: the names a bare import of a Node built-in may take.
-const NodeBuiltinNames = `assert assert/strict async_hooks buffer child_process cluster console constants
+// nodeBuiltinNames lists Node.js's built-in module names (without "node:"), space
+// separated: the names a bare import of a Node built-in may take (bundle/esbuild.go keeps
+// the same list for the bundler).
+const nodeBuiltinNames = `assert assert/strict async_hooks buffer child_process cluster console constants
 crypto dgram diagnostics_channel dns dns/promises domain events fs fs/promises http http2 https inspector
 module net os path path/posix path/win32 perf_hooks process punycode querystring readline readline/promises
 repl stream stream/consumers stream/promises stream/web string_decoder sys timers timers/promises tls
 trace_events tty url util util/types v8 vm wasi worker_threads zlib`
-
-// NodeModuleProvided reports whether the runtime provides Node.js built-in name (without
-// "node:") under the nodejs_compat flag.
-func NodeModuleProvided(name string) bool {
-	_, ok := nodeModules[name]
-	return ok
-}
-
-// IsNodeBuiltin reports whether name (without "node:") is one of Node.js's built-ins.
-func IsNodeBuiltin(name string) bool { return nodeBuiltins[name] }
 
 // ResolveWith is Resolve in a sandbox with or without SandboxConfig.NodeCompat: imports of
 // Node.js built-ins resolve to the runtime's modules under it, and fail with an error that
@@ -84,7 +75,7 @@ func resolveNode(m ModuleMap, nodeCompat bool, base, spec string) (name string, 
 
 func nodeNames() string {
 	var b strings.Builder
-	for _, n := range strings.Fields(NodeBuiltinNames) {
+	for _, n := range strings.Fields(nodeBuiltinNames) {
 		if _, ok := nodeModules[n]; ok {
 			if b.Len() > 0 {
 				b.WriteString(", ")
