@@ -26,6 +26,8 @@ const { Buffer } = require("buffer");
 function Bus() { EventEmitter.call(this); }
 inherits(Bus, EventEmitter);
 Bus.prototype.send = function (s) { this.emit("data", Buffer.from(s).toString("hex")); };
+Bus.prototype.b64 = function (s) { return global_Buffer().from(s).toString("base64"); };
+function global_Buffer() { return globalThis.Buffer; } // an old package's global Buffer
 module.exports = Bus;`,
 	}})
 	files := map[string][]byte{
@@ -40,7 +42,7 @@ export default {
     let got = "";
     bus.on("data", (h: string) => { got = h; });
     bus.send("hi");
-    return [got, b.from("x").toString("base64"), path.join("a", "../b"), createHash("sha1").update("").digest("hex")];
+    return [got, b.from("x").toString("base64"), path.join("a", "../b"), createHash("sha1").update("").digest("hex"), bus.b64("ok")];
   },
 };`),
 	}
@@ -65,7 +67,7 @@ export default {
 	if err := json.Unmarshal(r.Value, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"6869", "eA==", "b", "da39a3ee5e6b4b0d3255bfef95601890afd80709"}
+	want := []string{"6869", "eA==", "b", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "b2s="}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("got %v, want %v", got, want)
 	}
