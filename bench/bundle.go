@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/isobox/isobox/api"
@@ -35,8 +37,9 @@ type Bundle struct {
 	// NpmInstallMs: `npm install --ignore-scripts` of the same project from the same stub
 	// with an empty npm cache (median), when npm is on PATH: a lower bound of npm + esbuild.
 	NpmInstallMs float64 `json:"bundle_npm_install_ms,omitempty"`
-	// NpmEsbuildMs adds `esbuild --bundle` to it, when an esbuild binary is on PATH too
-	// (npx would fetch esbuild from the registry, which the stub does not serve).
+	// NpmEsbuildMs adds `esbuild --bundle` to it (the same esbuild version as isobox's),
+	// when there is an esbuild: on PATH, or installed once, untimed, from npm's own registry
+	// (esbuildTool; the stub serves only the project's packages).
 	NpmEsbuildMs float64 `json:"bundle_npm_esbuild_ms,omitempty"`
 	// NpmNote says why a npm figure is left out.
 	NpmNote string `json:"bundle_npm_note,omitempty"`
@@ -204,14 +207,14 @@ func appColdLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n 
 }
 
 // npmFigures runs `npm install --ignore-scripts` of BundleProject from the stub, with
-// an empty npm cache each time, and esbuild after it when an esbuild binary is on PATH.
+// an empty npm cache each time, and esbuild after it (esbuildTool) when there is one.
 // It never fails the bench: a figure it cannot take is left out, and note says why.
 func npmFigures(ctx context.Context, registry, tmp string, runs int) (install, withEsbuild float64, note string) {
 	npmBin, err := exec.LookPath("npm")
 	if err != nil {
 		return 0, 0, "bundle_npm_install_ms and bundle_npm_esbuild_ms left out: npm is not on PATH"
 	}
-	esbuildBin, _ := exec.LookPath("esbuild")
+	esbuildBin, esbuildNote := esbuildTool(ctx, npmBin, filepath.Join(tmp, "esbuild-tool"))
 	var ins, all []time.Duration
 	for i := range runs {
 		dir := filepath.Join(tmp, "npm-"+strconv.Itoa(i))
@@ -241,8 +244,39 @@ func npmFigures(ctx context.Context, registry, tmp string, runs int) (install, w
 	}
 	install, _, _ = quantiles(ins)
 	if esbuildBin == "" {
-		return install, 0, "bundle_npm_esbuild_ms left out: no esbuild binary on PATH (npx would fetch esbuild from the registry, which the stub does not serve); bundle_npm_install_ms is npm install alone"
+		return install, 0, "bundle_npm_esbuild_ms left out: " + esbuildNote + "; bundle_npm_install_ms is npm install alone"
 	}
 	withEsbuild, _, _ = quantiles(all)
 	return install, withEsbuild, ""
+}
+
+// esbuildTool finds the esbuild that `npx esbuild` would run: one on PATH, else the esbuild
+// package of the version isobox links (go.mod) installed once from npm's own registry (the
+// stub serves only the project's packages) into dir, untimed, as npx's cache would
+// hold it. Its bin is esbuild's JavaScript launcher of the native binary (install scripts
+// never run), which is what npx starts too, without npx's own start-up: the figure is a
+// lower bound. bin is "" when neither exists; note then says why.
+func esbuildTool(ctx context.Context, npmBin, dir string) (bin, note string) {
+	if p, err := exec.LookPath("esbuild"); err == nil {
+		return p, ""
+	}
+	version := "latest"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/evanw/esbuild" {
+				version = strings.TrimPrefix(d.Version, "v")
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npmBin, "install", "--prefix", dir, "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "esbuild@"+version)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("no esbuild on PATH, and installing esbuild@%s from npm's registry failed (%v): %.200s", version, err, b)
+	}
+	bin = filepath.Join(dir, "node_modules", ".bin", "esbuild")
+	if b, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("no esbuild on PATH, and the esbuild@%s installed from npm's registry does not run (%v): %.200s", version, err, b)
+	}
+	return bin, ""
 }

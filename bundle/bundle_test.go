@@ -74,6 +74,10 @@ func publish(reg *npmtest.Registry) {
 		"package.json": `{"name":"uses-node","version":"1.0.0","type":"module","main":"i.js"}`,
 		"i.js":         `import { Buffer } from "node:buffer"; export const b = Buffer`,
 	}})
+	reg.Add("uses-net", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"uses-net","version":"1.0.0","type":"module","main":"i.js"}`,
+		"i.js":         `import { connect } from "node:net"; export const b = connect`,
+	}})
 }
 
 const appPackageJSON = `{"name":"app","dependencies":{"greet":"^1.1","@acme/sum":"2","errs":"1"}}`
@@ -312,8 +316,12 @@ func TestBuildErrors(t *testing.T) {
 			`package greet@1.2.0 does not export "./secret"`, "index.js", 1, 8},
 		{"node built-in", map[string]string{"index.js": `import fs from "node:fs"; export default fs`}, nil,
 			`"node:fs" is a Node.js built-in module, imported by index.js: it needs the nodejs_compat`, "index.js", 1, 16},
-		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, []string{"nodejs_compat"},
-			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): isobox's runtime does not provide it`, "uses-node@1.0.0/i.js", 1, 24},
+		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, nil,
+			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): it needs the nodejs_compat compatibility flag`, "uses-node@1.0.0/i.js", 1, 24},
+		{"missing node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-net":"1"}}`, "index.js": `import { b } from "uses-net"; export default b`}, []string{"nodejs_compat"},
+			`"node:net" is a Node.js built-in module, imported by package uses-net@1.0.0 (uses-net@1.0.0/i.js): isobox's runtime does not provide it, even under nodejs_compat`, "uses-net@1.0.0/i.js", 1, 25},
+		{"bare built-in required by the project", map[string]string{"index.js": `const fs = require("fs"); export default fs`}, []string{"nodejs_compat"},
+			`"node:fs" is a Node.js built-in module, imported by index.js: isobox's runtime does not provide it`, "index.js", 1, 20},
 		{"no entry", map[string]string{"package.json": `{}`, "lib.js": ``}, nil, "the project has no entry", "", 0, 0},
 		{"imports map out of the package", map[string]string{"package.json": `{"dependencies":{"escape":"1","greet":"1.2.0"}}`, "index.js": `import "escape"`}, nil,
 			`maps to ./../greet@1.2.0/worker.js, which does not exist in its package`, "escape@1.0.0/i.js", 1, 15},

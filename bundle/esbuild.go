@@ -2,14 +2,17 @@ package bundle
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/evanw/esbuild/pkg/api"
 
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/runtime"
 )
 
 const namespace = "isobox"
@@ -84,7 +87,7 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 	case strings.HasPrefix(spec, "cloudflare:"):
 		return api.OnResolveResult{Path: spec, External: true}, nil
 	case strings.HasPrefix(spec, "node:"):
-		return api.OnResolveResult{}, l.builtinError(spec, from)
+		return l.builtin(spec, from, require)
 	case strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") || spec == "." || spec == "..":
 		p := path.Join(path.Dir(from), spec)
 		root := pkgDir(fromID)
@@ -142,6 +145,9 @@ func (l *linker) resolve(self string, args api.OnResolveArgs) (api.OnResolveResu
 			break
 		}
 		f, err := l.bare(spec, from, require)
+		if err == errBareBuiltin {
+			return l.builtin("node:"+spec, from, require)
+		}
 		if err != nil {
 			return api.OnResolveResult{}, err
 		}
@@ -197,7 +203,7 @@ func (l *linker) bare(spec, from string, require bool) (string, error) {
 	}
 	if id == "" {
 		if nodeBuiltins[spec] {
-			return "", l.builtinError("node:"+spec, from)
+			return "", errBareBuiltin
 		}
 		if fromID == "" {
 			if _, ok := l.fs.root.DevDeps[name]; ok {
@@ -246,13 +252,45 @@ func (l *linker) bare(spec, from string, require bool) (string, error) {
 	return "", fmt.Errorf("package %s has no file %q (imported as %q by %s)", id, strings.TrimPrefix(sub, "./"), spec, who(from))
 }
 
-// builtinError names a Node built-in and its importer: isobox's runtime provides none of
-// them as modules yet, with or without nodejs_compat.
-func (l *linker) builtinError(spec, from string) error {
+// errBareBuiltin is bare's answer for a Node built-in named without "node:" that no
+// installed package shadows: resolve treats it as "node:"+spec.
+var errBareBuiltin = errors.New("a Node.js built-in")
+
+// nodeShim is the namespace of the CommonJS stand-ins for Node built-ins that a require()
+// reaches: esbuild's ES module output has no require of its own, so the stand-in asks the
+// runtime's (the sandbox resolves "node:x" under nodejs_compat).
+const nodeShim = "isobox-node"
+
+// builtin resolves an import of Node built-in spec ("node:x"): under nodejs_compat, one
+// the runtime provides stays an import of "node:x" for the engine to resolve (a require()
+// goes through a stand-in); otherwise the error names the built-in and its importer.
+func (l *linker) builtin(spec, from string, require bool) (api.OnResolveResult, error) {
+	name := strings.TrimPrefix(spec, "node:")
 	if !l.nodeCompat {
-		return fmt.Errorf("%q is a Node.js built-in module, imported by %s: it needs the nodejs_compat compatibility flag, and isobox's runtime does not provide it yet", spec, who(from))
+		return api.OnResolveResult{}, fmt.Errorf("%q is a Node.js built-in module, imported by %s: it needs the nodejs_compat compatibility flag", spec, who(from))
 	}
-	return fmt.Errorf("%q is a Node.js built-in module, imported by %s: isobox's runtime does not provide it yet (nodejs_compat is set, but isobox has no Node.js modules)", spec, who(from))
+	if _, ok := nodeModules[name]; !ok {
+		if !nodeBuiltins[name] {
+			return api.OnResolveResult{}, fmt.Errorf("%q, imported by %s, is not a Node.js built-in module", spec, who(from))
+		}
+		return api.OnResolveResult{}, fmt.Errorf("%q is a Node.js built-in module, imported by %s: isobox's runtime does not provide it, even under nodejs_compat (it has: %s)", spec, who(from), providedNames())
+	}
+	if require {
+		return api.OnResolveResult{Path: "node:" + name, Namespace: nodeShim}, nil
+	}
+	return api.OnResolveResult{Path: "node:" + name, External: true}, nil
+}
+
+// nodeModules are the Node built-ins isobox's runtime provides under nodejs_compat.
+var nodeModules = runtime.NodeModules()
+
+func providedNames() string {
+	names := make([]string, 0, len(nodeModules))
+	for n := range nodeModules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // format says whether a file is an ES module, from esbuild's metafile (never from its
@@ -322,6 +360,11 @@ func (l *linker) build(entry string) (string, error) {
 		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: emptyModule.Namespace}, func(api.OnLoadArgs) (api.OnLoadResult, error) {
 			empty := "module.exports = {}"
 			return api.OnLoadResult{Contents: &empty, Loader: api.LoaderJS}, nil
+		})
+		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: nodeShim}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
+			q, _ := json.Marshal(args.Path)
+			shim := "module.exports = globalThis.__isobox_internal.requireFrom(\"\", " + string(q) + ");\n"
+			return api.OnLoadResult{Contents: &shim, Loader: api.LoaderJS}, nil
 		})
 		b.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: namespace}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
 			src, ok := l.fs.read(args.Path)

@@ -51,13 +51,20 @@ func cjsWrapper(src []byte) []byte {
 // missing module or a missing export, and what ModuleMap.Validate reports; the limit codes
 // when checking takes more than lim allows.
 func (e *Engine) Compile(ctx context.Context, lim Limits, mods ModuleMap, main string) error {
+	return e.CompileConfig(ctx, lim, SandboxConfig{Modules: mods}, main)
+}
+
+// CompileConfig is Compile of cfg.Modules in a sandbox configured as cfg (NodeCompat:
+// imports of Node.js built-ins resolve). Its Memory is lim's.
+func (e *Engine) CompileConfig(ctx context.Context, lim Limits, cfg SandboxConfig, main string) error {
+	mods := cfg.Modules
 	if err := mods.Validate(main); err != nil {
 		return err
 	}
 	if mods[main].Type == ModulePy {
 		return e.compilePython(ctx, lim, mods)
 	}
-	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods})
+	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods, NodeCompat: cfg.NodeCompat})
 	if err != nil {
 		return err
 	}
@@ -146,7 +153,7 @@ func (sb *Sandbox) resolveModule(base, spec string) (string, error) {
 			}
 		}
 	}
-	return sb.cfg.Modules.Resolve(base, spec)
+	return sb.cfg.Modules.ResolveWith(sb.cfg.NodeCompat, base, spec)
 }
 
 // moduleSource answers module_source: the source of a module as ES module text.
@@ -171,6 +178,9 @@ func (sb *Sandbox) moduleSource(name string) (string, error) {
 		case checkStop:
 			return "export {};\n", nil
 		}
+	}
+	if src, ok := nodeESM(name); ok && sb.cfg.NodeCompat {
+		return src, nil
 	}
 	return sb.cfg.Modules.esmSource(name)
 }

@@ -102,6 +102,8 @@ var hostOps = []hostOp{
 		sync: (*Sandbox).opModuleSource},
 	{name: "require_source", in: "module name", out: `JSON {"type":"js|cjs|json|text|data","source":string}`,
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
+	{name: "memory_limit", in: "empty", out: "decimal byte count",
+		doc: "The sandbox's memory limit: node:buffer refuses, as a RangeError, an allocation that could never fit in it.", sync: (*Sandbox).opMemoryLimit},
 }
 
 // asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
@@ -373,6 +375,9 @@ func (sb *Sandbox) opModuleSource(in []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opRequireSource(in []byte) ([]byte, error) {
+	if src, ok := nodeRequire(string(in)); ok && sb.cfg.NodeCompat {
+		return src, nil
+	}
 	return sb.cfg.Modules.requireSource(string(in))
 }
 

@@ -92,8 +92,8 @@ func TestEvalResultIgnoresPollution(t *testing.T) {
 // what could be imported instead, whether the import is used or not.
 func TestMissingModuleNamesWhatIsAvailable(t *testing.T) {
 	for _, main := range []string{
-		`import fs from "fs"; export default {}`,
-		`import { readFile } from "fs"; export default { f() { return readFile } }`,
+		`import fs from "left-pad"; export default {}`,
+		`import { readFile } from "left-pad"; export default { f() { return readFile } }`,
 		`export * from "./lib/missing.js"; export default {}`,
 	} {
 		sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{

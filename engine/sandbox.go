@@ -45,6 +45,12 @@ type SandboxConfig struct {
 	// Python makes the sandbox run CPython instead of JavaScript (NewSandbox, Restore): its
 	// worker's main module is a .py module (pyworker.go), and Eval runs Python snippets.
 	Python bool
+	// NodeCompat gives the worker the runtime's Node.js built-in modules ("node:buffer",
+	// and bare "buffer" where the worker has no module of that name): the nodejs_compat
+	// compatibility flag; and the globals Buffer and process. Each module is evaluated on
+	// its first use only. Without it, an import of a Node built-in fails with an error that
+	// names the flag.
+	NodeCompat bool
 }
 
 // ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
@@ -426,7 +432,7 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if bindings == nil {
 		bindings = []string{}
 	}
-	msg := map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings}
+	msg := map[string]any{"type": "load", "main": main, "env": env, "fsBindings": bindings, "nodeCompat": sb.cfg.NodeCompat}
 	if sb.py {
 		msg["modules"] = sb.cfg.Modules.pythonSources()
 	}

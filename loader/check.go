@@ -1,6 +1,10 @@
 package loader
 
-import "context"
+import (
+	"context"
+
+	"github.com/isobox/isobox/engine"
+)
 
 // Compile checks that code would load, without running any of it: it is validated and
 // prepared exactly as for a call, then every module is compiled and the module graph
@@ -23,5 +27,5 @@ func (l *Loader) Compile(ctx context.Context, code WorkerCode) error {
 	}
 	lim := p.limits
 	lim.CPU = l.cfg.StartupCPU
-	return l.cfg.Engine.Compile(ctx, lim, p.mods, code.MainModule)
+	return l.cfg.Engine.CompileConfig(ctx, lim, engine.SandboxConfig{Modules: p.mods, NodeCompat: p.nodeCompat()}, code.MainModule)
 }

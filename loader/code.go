@@ -195,7 +195,7 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if err := mods.Validate(c.MainModule); err != nil {
 		return nil, nil, err
 	}
-	if err := checkImports(mods, imports); err != nil {
+	if err := checkImports(mods, slices.Contains(c.CompatibilityFlags, engine.NodeCompatFlag), imports); err != nil {
 		return nil, nil, err
 	}
 	if err := api.CheckBindings(c.Bindings); err != nil {
@@ -229,7 +229,7 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 // checkImports refuses a compiled module that imports what the worker does not have,
 // whether the import is used or not; it resolves each import as the engine will when the
 // code is loaded (import() is left to run time: it may never happen).
-func checkImports(mods engine.ModuleMap, imports map[string][]jsnorm.Import) error {
+func checkImports(mods engine.ModuleMap, nodeCompat bool, imports map[string][]jsnorm.Import) error {
 	names := make([]string, 0, len(imports))
 	for name := range imports {
 		names = append(names, name)
@@ -240,7 +240,7 @@ func checkImports(mods engine.ModuleMap, imports map[string][]jsnorm.Import) err
 			if imp.Kind == jsnorm.DynamicImport {
 				continue
 			}
-			if _, err := mods.Resolve(name, imp.Path); err != nil {
+			if _, err := mods.ResolveWith(nodeCompat, name, imp.Path); err != nil {
 				return isoerr.New(isoerr.InvalidWorkerCode, "%v", err)
 			}
 		}

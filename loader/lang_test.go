@@ -101,8 +101,8 @@ func TestTypeScriptWorkerErrors(t *testing.T) {
 	}{
 		{"syntax", ts("export default {\n  f(x: number): { return x },\n};"), []string{"SyntaxError in main.ts", "line 2, column"}},
 		{"syntax in an imported module", ts(`import { u } from "./u.ts"; export default { u }`, "u.ts", "export const u: = 1;"), []string{"SyntaxError in u.ts", "line 1"}},
-		{"unused import", ts("import fs from \"fs\";\nexport default {}"), []string{`cannot find module "fs" imported from "main.ts"`, "main.ts", "cloudflare:workers"}},
-		{"used import", ts("import { readFile } from \"node:fs\";\nexport default { f() { return readFile } }"), []string{`"node:fs"`, "cloudflare:workers"}},
+		{"unused import", ts("import fs from \"left-pad\";\nexport default {}"), []string{`cannot find module "left-pad" imported from "main.ts"`, "main.ts", "cloudflare:workers"}},
+		{"used import", ts("import { readFile } from \"node:fs\";\nexport default { f() { return readFile } }"), []string{`"node:fs"`, "nodejs_compat"}},
 		{"missing relative module", ts("import { u } from \"./lib/u.js\";\nexport default { u }", "lib/v.ts", "export const v = 1"), []string{`"./lib/u.js"`, "lib/v.ts"}},
 		{"require", loader.WorkerCode{MainModule: "main.cts", Modules: map[string]loader.Module{"main.cts": {Content: []byte(`const x = require("./nope.cjs"); module.exports = { x };`)}}}, []string{`"./nope.cjs"`}},
 	} {
@@ -130,13 +130,13 @@ func TestTypeScriptWorkerErrors(t *testing.T) {
 // when it links them, used or not, with the same message.
 func TestJavaScriptWorkerMissingImport(t *testing.T) {
 	l := newLoader(t, loader.Config{})
-	s := l.Load(code(`import fs from "fs"; export default { f() { return 1 } }`, "lib/u.js", "export const u = 1"))
+	s := l.Load(code(`import fs from "left-pad"; export default { f() { return 1 } }`, "lib/u.js", "export const u = 1"))
 	defer s.Close(context.Background())
 	_, err := s.Call(context.Background(), "f", nil)
 	if isoerr.CodeOf(err) != isoerr.InvalidWorkerCode {
 		t.Fatalf("call: %v", err)
 	}
-	for _, w := range []string{`cannot find module "fs" imported from "main.js"`, "lib/u.js", "cloudflare:workers"} {
+	for _, w := range []string{`cannot find module "left-pad" imported from "main.js"`, "lib/u.js", "cloudflare:workers"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("%q lacks %q", err, w)
 		}

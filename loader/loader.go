@@ -183,6 +183,12 @@ type prepared struct {
 // python reports a Python worker: its main module is .py.
 func (p *prepared) python() bool { return p.mods[p.code.MainModule].Type == engine.ModulePy }
 
+// nodeCompat reports the nodejs_compat compatibility flag: the worker may import the
+// runtime's Node.js built-in modules (engine.SandboxConfig.NodeCompat).
+func (p *prepared) nodeCompat() bool {
+	return slices.Contains(p.code.CompatibilityFlags, engine.NodeCompatFlag)
+}
+
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
 func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {
@@ -431,6 +437,11 @@ func prepare(code WorkerCode) (*prepared, error) {
 		b, _ := json.Marshal(code.Bindings)
 		hashed = append(append(append(json.RawMessage(nil), env...), 0), b...)
 	}
+	if p.nodeCompat() {
+		// The flag decides how imports resolve: an image of the code without it is not one
+		// of the code with it.
+		hashed = append(append(append(json.RawMessage(nil), hashed...), 0), engine.NodeCompatFlag...)
+	}
 	p.hash = codeHash(code.Tenant, code.MainModule, mods, hashed, p.limits.Memory)
 	return p, nil
 }
@@ -439,7 +450,8 @@ func prepare(code WorkerCode) (*prepared, error) {
 // image if it has one, restored from the per-code image if the code was seen, else new with
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
-	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python()}
+	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python(),
+		NodeCompat: p.nodeCompat()}
 	if len(p.code.Bindings) > 0 && p.code.FS != nil {
 		cfg.FS = p.code.FS
 		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))

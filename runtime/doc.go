@@ -88,6 +88,9 @@
 //   - "require_source": module name -> JSON {"type":"js|cjs|json|text|data","source":string}.
 //     The source of a module for require() (a data module's in base64); a missing module
 //     throws Error.
+//   - "memory_limit": empty -> decimal byte count.
+//     The sandbox's memory limit: node:buffer refuses, as a RangeError, an allocation that
+//     could never fit in it.
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

@@ -97,8 +97,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	body := fs.String("body", "", "request body")
 	call := fs.String("call", "", "call this RPC method instead of fetch")
 	callArgs := fs.String("args", "[]", "RPC arguments as a JSON array")
-	var envs, headers multiFlag
+	var envs, headers, compat multiFlag
 	fs.Var(&envs, "env", "KEY=VALUE put into the worker's env (repeatable)")
+	fs.Var(&compat, "compatibility-flag", "compatibility flag of the worker, e.g. nodejs_compat for the Node.js built-ins (repeatable)")
 	fs.Var(&headers, "header", "'Name: value' request header (repeatable)")
 	registry := fs.String("npm-registry", "", "for a project DIR: the npm registry (default $ISOBOX_NPM_REGISTRY, .npmrc, registry.npmjs.org)")
 	inline := fs.Bool("inline", false, "for a project DIR: bundle its packages into the main module (see isobox bundle)")
@@ -120,7 +121,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var code loader.WorkerCode
 	if len(files) == 1 && isProject(files[0]) {
-		b, err := bundleProject(ctx, files[0], *registry, c.cacheDir, bundle.Project{Inline: *inline})
+		b, err := bundleProject(ctx, files[0], *registry, c.cacheDir, bundle.Project{Inline: *inline, CompatibilityFlags: compat})
 		if err != nil {
 			fmt.Fprintf(stderr, "isobox: %v\n", err)
 			return 1
@@ -133,6 +134,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	code.Limits = &loader.Limits{CPUMs: c.cpuMs, WallMs: c.wallMs, MemoryMB: c.memoryMB}
+	if len(compat) > 0 {
+		code.CompatibilityFlags = compat
+	}
 	if len(envs) > 0 {
 		code.Env = map[string]any{}
 		for _, kv := range envs {

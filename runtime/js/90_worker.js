@@ -356,6 +356,7 @@ const worker = (() => {
   function onLoad(msg) {
     env = msg.env ?? {};
     installFSBindings(env, msg.fsBindings);
+    if (msg.nodeCompat === true) installNodeGlobals(requireFrom);
     const failed = (e) => {
       let code = "worker_exception";
       try {
