@@ -57,6 +57,9 @@ func (e *Engine) Compile(ctx context.Context, lim Limits, mods ModuleMap, main s
 	if mods[main].Type == ModulePy {
 		return e.compilePython(ctx, lim, mods)
 	}
+	if mods[main].Type == ModuleWasm {
+		return e.compileWasm(ctx, main, mods[main].Content)
+	}
 	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods})
 	if err != nil {
 		return err

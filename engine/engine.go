@@ -78,6 +78,7 @@ type Engine struct {
 	pagemap       *pagemap      // nil where the OS cannot tell private pages (ResidentBytes)
 	compileTime   time.Duration // see CompileTime
 	py            pythonState   // the Python side, made on first use (python.go)
+	wasm          wasmState     // WebAssembly workers' runtime, made on first use (wasmworker.go)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -206,6 +207,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.base.close()
 	}
 	e.py.close()
+	e.wasm.close(ctx)
 	e.pagemap.close()
 	return e.rt.Close(ctx)
 }

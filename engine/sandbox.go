@@ -45,6 +45,9 @@ type SandboxConfig struct {
 	// Python makes the sandbox run CPython instead of JavaScript (NewSandbox, Restore): its
 	// worker's main module is a .py module (pyworker.go), and Eval runs Python snippets.
 	Python bool
+	// Wasm makes the sandbox run its worker's main module, a WebAssembly module (WASI
+	// preview 1), directly on wazero (wasmworker.go): no JavaScript, no bindings.
+	Wasm bool
 }
 
 // ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
@@ -70,13 +73,17 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
-	check   bool // a compile check's sandbox (check.go): its check modules resolve
-	py      bool // a Python sandbox: its base image is the engine's Python image
+	check   bool         // a compile check's sandbox (check.go): its check modules resolve
+	py      bool         // a Python sandbox: its base image is the engine's Python image
+	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
 }
 
 // baseImage returns the image sb's language starts from and the dead part of its stack
 // (nil for an engine without images).
 func (sb *Sandbox) baseImage() (*image, span) {
+	if sb.wasm != nil {
+		return nil, span{}
+	}
 	if sb.py {
 		return sb.e.py.base, sb.e.py.deadStack
 	}
@@ -173,6 +180,9 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	if cfg.Python {
 		return e.newPython(ctx, cfg)
 	}
+	if cfg.Wasm {
+		return e.newWasm(ctx, cfg)
+	}
 	var sb *Sandbox
 	var err error
 	if e.base != nil {
@@ -213,6 +223,10 @@ func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64, cfg wazero
 
 // Close frees the sandbox's instance and memory.
 func (sb *Sandbox) Close(ctx context.Context) {
+	if sb.wasm != nil {
+		sb.closeWasm(ctx)
+		return
+	}
 	if sb.mod != nil {
 		_ = sb.mod.Close(ctx)
 		sb.mod = nil
@@ -413,6 +427,15 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if err := sb.cfg.Modules.Validate(main); err != nil {
 		return &Result{}, err
 	}
+	if wasm := sb.cfg.Modules[main].Type == ModuleWasm; wasm != (sb.wasm != nil) {
+		if wasm {
+			return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is WebAssembly: its sandbox must be made with SandboxConfig.Wasm", main)
+		}
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is not WebAssembly, and this is a WebAssembly sandbox", main)
+	}
+	if sb.wasm != nil {
+		return sb.wasmLoad(ctx, lim, main, env)
+	}
 	if py := sb.cfg.Modules[main].Type == ModulePy; py != sb.py {
 		if py {
 			return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is Python: its sandbox must be made with SandboxConfig.Python", main)
@@ -442,6 +465,9 @@ func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req
 	if !sb.loaded {
 		return &Result{}, isoerr.New(isoerr.Internal, "sandbox has no worker loaded")
 	}
+	if sb.wasm != nil {
+		return sb.wasmFetch(ctx, lim, req)
+	}
 	var body *string
 	if req.Body != nil {
 		s := base64.StdEncoding.EncodeToString(req.Body)
@@ -469,6 +495,9 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 	if err := json.Unmarshal(args, &arr); err != nil {
 		return &Result{}, isoerr.New(isoerr.InvalidRequest, "RPC arguments must be a JSON array: %v", err)
 	}
+	if sb.wasm != nil {
+		return sb.wasmCall(ctx, lim, method, args)
+	}
 	return sb.run(ctx, lim, map[string]any{
 		"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
 	})
@@ -480,6 +509,9 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 func (sb *Sandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, error) {
 	if sb.py {
 		return sb.pythonEval(ctx, lim, code)
+	}
+	if sb.wasm != nil {
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "a WebAssembly worker's sandbox evaluates no snippets")
 	}
 	return sb.run(ctx, lim, map[string]any{"type": "eval", "code": code})
 }
