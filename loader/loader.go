@@ -183,6 +183,10 @@ type prepared struct {
 // python reports a Python worker: its main module is .py.
 func (p *prepared) python() bool { return p.mods[p.code.MainModule].Type == engine.ModulePy }
 
+// wasm reports a WebAssembly worker: its main module is wasm. It has no images (snapshots
+// of its sandboxes are not implemented): it is neither restored nor hibernated.
+func (p *prepared) wasm() bool { return p.mods[p.code.MainModule].Type == engine.ModuleWasm }
+
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
 func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {
@@ -439,7 +443,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 // image if it has one, restored from the per-code image if the code was seen, else new with
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
-	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python()}
+	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python(), Wasm: p.wasm()}
 	if len(p.code.Bindings) > 0 {
 		if l.cfg.Workspaces == nil {
 			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the worker has bindings, but this loader has no workspace store (loader.Config.Workspaces)")
@@ -474,7 +478,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 	}
 	// Taking an image costs a pass over the whole memory, so only a code that is loaded a
 	// second time gets one: the first load of a unique worker (the common case) stays fast.
-	if l.seenBefore(p.hash) {
+	if !p.wasm() && l.seenBefore(p.hash) {
 		if img, err := sb.Snapshot(); err == nil {
 			l.keepCodeImage(p.hash, img)
 		}
@@ -731,7 +735,7 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		w.idle = w.idle[1:]
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
-		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
+		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil && !w.code.wasm() {
 			r.key, r.done = hibKey(w.id, w.code.hash), make(chan struct{})
 			l.hibernating[r.key] = r.done
 		}
