@@ -229,6 +229,10 @@ type wasmSandbox struct {
 	out  *switchWriter // the reactor's stdout and stderr, pointed at each invocation's buffers
 	err  *switchWriter
 	fns  map[string]api.Function // the reactor's exports looked up so far (wazero makes one per lookup)
+	// A command's instance config without the request, and the memory its last request
+	// left (cleared), which the next one reuses.
+	base  wazero.ModuleConfig
+	spare *limitedMemory
 }
 
 // newWasm makes a WebAssembly worker's sandbox: nothing runs until Load.
@@ -248,6 +252,10 @@ func (sb *Sandbox) closeWasm(ctx context.Context) {
 		w.mod = nil
 	}
 	sb.mem.Free()
+	if w.spare != nil {
+		w.spare.Free()
+		w.spare = nil
+	}
 	if w.code != nil {
 		sb.e.wasmRelease(ctx, w.code)
 		w.code = nil
@@ -295,18 +303,21 @@ func (sb *Sandbox) wasmLoad(ctx context.Context, lim Limits, main string, env js
 	}
 	w.main, w.code, w.env = main, code, vars
 	if code.command {
+		// Env values named like the request's variables are hidden by the request's.
+		w.base = sb.wasmModuleConfig(slices.DeleteFunc(slices.Clone(vars), func(kv [2]string) bool { return requestVariable(kv[0]) }))
 		sb.loaded = true
 		return &Result{}, nil
 	}
 	inv := &wasmInvocation{}
 	res, err := sb.wasmRun(ctx, lim, inv, func(rctx context.Context) error {
 		cfg := sb.wasmModuleConfig(w.env).WithStdout(w.out).WithStderr(w.err)
-		mod, mem, err := sb.e.wasmInstantiate(rctx, code, cfg, sb.cfg.Memory)
-		inv.mem = mem
+		mem := newLimitedMemory(sb.cfg.Memory)
+		sb.mem, inv.mem = mem, mem // freed by Close
+		mod, err := sb.e.wasmInstantiate(rctx, code, cfg, mem)
 		if err != nil {
 			return err
 		}
-		w.mod, sb.mem = mod, mem
+		w.mod = mod
 		if f := mod.ExportedFunction("_initialize"); f != nil {
 			_, err = f.Call(rctx)
 		}
@@ -331,33 +342,58 @@ func (sb *Sandbox) wasmModuleConfig(env [][2]string) wazero.ModuleConfig {
 }
 
 // wasmInstantiate makes an instance of code whose linear memory is held to memLimit.
-func (e *Engine) wasmInstantiate(ctx context.Context, code *wasmCode, cfg wazero.ModuleConfig, memLimit uint64) (mod api.Module, mem *limitedMemory, err error) {
-	if code.memMin > memLimit {
+// wasmInstantiate makes an instance of code on mem, a memory of the caller's: wazero does
+// not free it when the instance closes (heldMemory), so a command's sandbox can reuse it.
+func (e *Engine) wasmInstantiate(ctx context.Context, code *wasmCode, cfg wazero.ModuleConfig, mem *limitedMemory) (mod api.Module, err error) {
+	if code.memMin > mem.limit {
 		// wazero cannot take an allocator's refusal of the initial size.
-		return nil, nil, isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, over the sandbox's memory limit of %d MiB", code.memMin>>20, memLimit>>20)
+		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, over the sandbox's memory limit of %d MiB", code.memMin>>20, mem.limit>>20)
 	}
-	mem = newLimitedMemory(memLimit)
 	ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
-		func(cap, max uint64) experimental.LinearMemory { return mem }))
+		func(cap, max uint64) experimental.LinearMemory { return heldMemory{mem} }))
 	defer func() {
 		if p := recover(); p != nil {
-			mem.Free()
-			mod, mem, err = nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "the WebAssembly module cannot be instantiated: %v", p)
+			mod, err = nil, isoerr.New(isoerr.InvalidWorkerCode, "the WebAssembly module cannot be instantiated: %v", p)
 		}
 	}()
 	mod, err = e.wasm.rt.InstantiateModule(ictx, code.cm, cfg)
-	if err != nil {
-		if mod == nil && !mem.refused.Load() && ctx.Err() == nil {
-			var exit *sys.ExitError
-			if !errors.As(err, &exit) {
-				mem.Free()
-				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "the WebAssembly module cannot be instantiated: %v", err)
-			}
+	if err != nil && mod == nil && !mem.refused.Load() && ctx.Err() == nil {
+		var exit *sys.ExitError
+		if !errors.As(err, &exit) {
+			return nil, isoerr.New(isoerr.InvalidWorkerCode, "the WebAssembly module cannot be instantiated: %v", err)
 		}
-		mem.Free()
-		return nil, mem, err
 	}
-	return mod, mem, nil
+	return mod, err
+}
+
+// heldMemory is a limitedMemory that wazero does not free: its owner does.
+type heldMemory struct{ *limitedMemory }
+
+func (heldMemory) Free() {}
+
+// maxSpareMemory bounds the memory a command's sandbox keeps between requests (cleared)
+// rather than give back and map again: past it, clearing costs more than new pages.
+const maxSpareMemory = 1 << 20
+
+// takeSpare returns the command's memory kept from its last request, emptied, or a new one.
+func (w *wasmSandbox) takeSpare(limit uint64) *limitedMemory {
+	if m := w.spare; m != nil {
+		w.spare = nil
+		m.buf = m.buf[:0]
+		return m
+	}
+	return newLimitedMemory(limit)
+}
+
+// keepSpare keeps a command's memory for the next request when it is small and cleared
+// (what wazero expects of new memory), and frees it otherwise.
+func (w *wasmSandbox) keepSpare(m *limitedMemory) {
+	if m.release == nil || m.refused.Load() || m.Len() > maxSpareMemory {
+		m.Free()
+		return
+	}
+	clear(m.buf)
+	w.spare = m
 }
 
 // wasmInvocation is what one invocation of a WebAssembly worker collects.
@@ -481,6 +517,9 @@ func (sb *Sandbox) wasmVerdict(err, stop error, inv *wasmInvocation) error {
 	var out *isoerr.Error
 	var exit *sys.ExitError
 	var ie *isoerr.Error
+	if errors.As(err, &exit) && exit.ExitCode() == 0 && stop == nil {
+		err = nil // exit(0): a refused memory growth the program coped with is no failure
+	}
 	switch {
 	case err == nil && !inv.stdout.over:
 		return nil
@@ -550,19 +589,16 @@ func (sb *Sandbox) wasmFetch(ctx context.Context, lim Limits, req *Request) (*Re
 	}
 	inv := &wasmInvocation{}
 	res, err := sb.wasmRun(ctx, lim, inv, func(rctx context.Context) error {
-		cfg := sb.wasmModuleConfig(requestEnv(w.env, req)).
+		cfg := requestConfig(w.base, req).
 			WithStdin(bytes.NewReader(req.Body)).WithStdout(&inv.stdout).WithStderr(&inv.stderr)
-		mod, mem, err := sb.e.wasmInstantiate(rctx, w.code, cfg, sb.cfg.Memory)
-		inv.mem = mem
+		mem := w.takeSpare(sb.cfg.Memory)
+		sb.mem, inv.mem = mem, mem
+		defer w.keepSpare(mem)
+		mod, err := sb.e.wasmInstantiate(rctx, w.code, cfg, mem)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			_ = mod.Close(context.Background())
-			mem.Free()
-		}()
-		sb.mem = mem
-		defer func() { sb.mem = &limitedMemory{limit: sb.cfg.Memory} }()
+		defer mod.Close(context.Background())
 		_, err = mod.ExportedFunction("_start").Call(rctx)
 		return err
 	})
@@ -573,21 +609,24 @@ func (sb *Sandbox) wasmFetch(ctx context.Context, lim Limits, req *Request) (*Re
 	return res, nil
 }
 
-// requestEnv is a command's environment for one request: the worker's env, then the
-// request as CGI names it (these win over env values of the same name).
-func requestEnv(env [][2]string, req *Request) [][2]string {
-	out := slices.Clone(env)
+// requestVariable reports the environment variables a command's request sets.
+func requestVariable(name string) bool {
+	switch name {
+	case "REQUEST_METHOD", "REQUEST_URL", "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "CONTENT_TYPE":
+		return true
+	}
+	return strings.HasPrefix(name, "HTTP_")
+}
+
+// requestConfig adds a request to a command's instance config as CGI names it:
+// REQUEST_METHOD, REQUEST_URL, PATH_INFO, QUERY_STRING, CONTENT_LENGTH, CONTENT_TYPE and
+// HTTP_<NAME> per header (upper case, '-' as '_', repeated headers joined with ", ").
+func requestConfig(base wazero.ModuleConfig, req *Request) wazero.ModuleConfig {
+	cfg := base
 	set := func(k, v string) {
-		if strings.ContainsRune(v, 0) {
-			return
+		if !strings.ContainsRune(v, 0) {
+			cfg = cfg.WithEnv(k, v)
 		}
-		for i := range out {
-			if out[i][0] == k {
-				out[i][1] = v
-				return
-			}
-		}
-		out = append(out, [2]string{k, v})
 	}
 	method := req.Method
 	if method == "" {
@@ -631,7 +670,7 @@ func requestEnv(env [][2]string, req *Request) [][2]string {
 	for _, k := range names {
 		set(k, joined[k])
 	}
-	return out
+	return cfg
 }
 
 // parseCGI splits a command's stdout into the response. When stdout starts with a CGI

@@ -68,6 +68,13 @@ int main(void) {
 		}
 		return 0;
 	}
+	if (strcmp(path, "/remember") == 0) {
+		// A zero-initialised static: what an earlier request wrote must not be here.
+		static char kept[64];
+		write(1, kept[0] ? kept : "(nothing)", kept[0] ? strlen(kept) : 9);
+		read(0, kept, sizeof kept - 1);
+		return 0;
+	}
 	if (strcmp(path, "/big") == 0) {
 		static char buf[65536];
 		memset(buf, 'x', sizeof buf);
