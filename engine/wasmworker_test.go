@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +373,33 @@ func TestWasmCommandRequestsShareNothing(t *testing.T) {
 			t.Fatalf("request %d saw %q", i+1, res.Body)
 		}
 	}
+}
+
+// A spinning module does not stall the process: its loop checks reach Go (a safe point),
+// so a garbage collection and another sandbox's request complete while it spins, and
+// canceling its caller stops it.
+func TestWasmRunawayDoesNotStallOthers(t *testing.T) {
+	spinner := wasmWorker(t, wasmFile(t, "cmd.wasm"), "")
+	other := wasmWorker(t, wasmFile(t, "cmd.wasm"), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := spinner.Fetch(ctx, engine.Limits{CPU: 30 * time.Second, Wall: 15 * time.Minute}, "",
+			&engine.Request{Method: "GET", URL: "https://w.example/loop"}, nil)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it start spinning (the assertions hold either way)
+	runtime.GC()
+	res, err := wasmFetch(t, other, engine.Limits{}, "/echo", "still here")
+	if err != nil || string(res.Body) != "still here" {
+		t.Fatalf("another sandbox: %v %q", err, res.Body)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the spinner ended before it was canceled: %v", err)
+	default:
+	}
+	cancel()
+	wantCode(t, <-done, isoerr.Canceled, "canceled")
 }

@@ -59,6 +59,12 @@ func TestWasmWorkersOverHTTP(t *testing.T) {
 			_, err = ts.c.Call(ctx, "reactor", "nope")
 			wantCode(t, err, isoerr.MethodNotFound)
 
+			// A one-shot WebAssembly worker through POST /v1/run.
+			run := map[string]any{"worker": wasmWorkerCode(t, "reactor.wasm"), "call": map[string]any{"method": "add", "args": []int{20, 22}}}
+			if r := ts.raw(t, "POST", "/v1/run", mustMarshal(t, run), nil); r.status != 200 || !strings.Contains(string(r.body), `"result":42`) {
+				t.Fatalf("run a WebAssembly worker: %d %s", r.status, r.body)
+			}
+
 			r := ts.raw(t, "PUT", "/v1/workers/bad", mustMarshal(t, wasmWorkerCode(t, "badimport.wasm")), nil)
 			if r.status != 400 || r.err == nil || r.err.Code != isoerr.InvalidWorkerCode || !strings.Contains(r.err.Message, "env.steal_secrets") {
 				t.Fatalf("bad import at PUT: %d %s", r.status, r.body)
