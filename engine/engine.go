@@ -3,7 +3,9 @@
 // it, and the host functions that are its only way out. It enforces the limits (CPU, wall
 // time, memory, output) and reports every failure as a typed *isoerr.Error. Python sandboxes
 // (CPython in the same kind of instance, engine/py) are NewSandbox with SandboxConfig.Python
-// for workers (pyworker.go) and NewPythonSandbox for snippets (python.go).
+// for workers (pyworker.go) and NewPythonSandbox for snippets (python.go). A WebAssembly
+// worker (a user's WASI module, run directly on wazero) is NewSandbox with
+// SandboxConfig.Wasm (wasmworker.go).
 //
 //	e, err := engine.New(ctx, engine.Config{})
 //	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})

@@ -403,3 +403,16 @@ func TestWasmRunawayDoesNotStallOthers(t *testing.T) {
 	cancel()
 	wantCode(t, <-done, isoerr.Canceled, "canceled")
 }
+
+// An export whose signature has no JSON form is refused by name, not called.
+func TestWasmReactorNonNumericSignature(t *testing.T) {
+	bin := wasmModule(
+		[]byte{1}, []byte{1, 0x60, 1, 0x6f, 1, 0x7f}, // type 0: (externref) -> (i32)
+		[]byte{3}, []byte{1, 0}, // function 0 has type 0
+		[]byte{7}, append(append([]byte{1}, wasmName("f")...), 0, 0), // export "f" = function 0
+		[]byte{10}, []byte{1, 4, 0, 0x41, 7, 0x0b}, // body: i32.const 7
+	)
+	sb := wasmWorker(t, bin, "")
+	_, err := sb.Call(context.Background(), engine.Limits{}, "", "f", json.RawMessage("[null]"), nil)
+	wantCode(t, err, isoerr.InvalidRequest, "f(externref) -> (i32) cannot be called over RPC")
+}
