@@ -50,7 +50,7 @@ const (
 	ModuleText ModuleType = "text" // a string, as the default export
 	ModuleData ModuleType = "data" // bytes (base64 in JSON), as an ArrayBuffer default export
 	ModuleJSON ModuleType = "json" // a JSON value, as the default export
-	ModuleWasm ModuleType = "wasm" // a WebAssembly module (base64 in JSON); not supported yet
+	ModuleWasm ModuleType = "wasm" // a WebAssembly module (base64 in JSON); as the main module, a WebAssembly worker
 	ModulePy   ModuleType = "py"   // Python; not supported yet
 )
 

@@ -64,6 +64,9 @@ func (e *Engine) CompileConfig(ctx context.Context, lim Limits, cfg SandboxConfi
 	if mods[main].Type == ModulePy {
 		return e.compilePython(ctx, lim, mods)
 	}
+	if mods[main].Type == ModuleWasm {
+		return e.compileWasm(ctx, main, mods[main].Content)
+	}
 	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods, NodeCompat: cfg.NodeCompat})
 	if err != nil {
 		return err

@@ -3,7 +3,9 @@
 // it, and the host functions that are its only way out. It enforces the limits (CPU, wall
 // time, memory, output) and reports every failure as a typed *isoerr.Error. Python sandboxes
 // (CPython in the same kind of instance, engine/py) are NewSandbox with SandboxConfig.Python
-// for workers (pyworker.go) and NewPythonSandbox for snippets (python.go).
+// for workers (pyworker.go) and NewPythonSandbox for snippets (python.go). A WebAssembly
+// worker (a user's WASI module, run directly on wazero) is NewSandbox with
+// SandboxConfig.Wasm (wasmworker.go).
 //
 //	e, err := engine.New(ctx, engine.Config{})
 //	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods, Main: "main.js"})
@@ -78,6 +80,7 @@ type Engine struct {
 	pagemap       *pagemap      // nil where the OS cannot tell private pages (ResidentBytes)
 	compileTime   time.Duration // see CompileTime
 	py            pythonState   // the Python side, made on first use (python.go)
+	wasm          wasmState     // WebAssembly workers' runtime, made on first use (wasmworker.go)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -206,6 +209,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.base.close()
 	}
 	e.py.close()
+	e.wasm.close(ctx)
 	e.pagemap.close()
 	return e.rt.Close(ctx)
 }

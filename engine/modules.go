@@ -21,7 +21,7 @@ const (
 	ModuleText ModuleType = "text" // a string, as the default export
 	ModuleData ModuleType = "data" // bytes, as an ArrayBuffer default export
 	ModuleJSON ModuleType = "json" // a JSON value, as the default export
-	ModuleWasm ModuleType = "wasm" // not supported yet
+	ModuleWasm ModuleType = "wasm" // WebAssembly; as main module, a WebAssembly worker (SandboxConfig.Wasm)
 	ModulePy   ModuleType = "py"   // Python; a Python worker's modules (SandboxConfig.Python)
 )
 
@@ -67,6 +67,9 @@ func (m ModuleMap) Validate(main string) error {
 	}
 	if mod.Type == ModulePy {
 		return m.validatePython(main)
+	}
+	if mod.Type == ModuleWasm {
+		return m.validateWasm(main)
 	}
 	if mod.Type != ModuleJS && mod.Type != ModuleCJS {
 		return isoerr.New(isoerr.InvalidWorkerCode, "mainModule %q must be a js or cjs module, not %s", main, mod.Type)

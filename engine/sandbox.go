@@ -51,6 +51,9 @@ type SandboxConfig struct {
 	// its first use only. Without it, an import of a Node built-in fails with an error that
 	// names the flag.
 	NodeCompat bool
+	// Wasm makes the sandbox run its worker's main module, a WebAssembly module (WASI
+	// preview 1), directly on wazero (wasmworker.go): no JavaScript, no bindings.
+	Wasm bool
 }
 
 // ToolFunc is the host side of a sandbox's tool calls; see SandboxConfig.Tools. ctx ends
@@ -76,13 +79,17 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
-	check   bool // a compile check's sandbox (check.go): its check modules resolve
-	py      bool // a Python sandbox: its base image is the engine's Python image
+	check   bool         // a compile check's sandbox (check.go): its check modules resolve
+	py      bool         // a Python sandbox: its base image is the engine's Python image
+	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
 }
 
 // baseImage returns the image sb's language starts from and the dead part of its stack
 // (nil for an engine without images).
 func (sb *Sandbox) baseImage() (*image, span) {
+	if sb.wasm != nil {
+		return nil, span{}
+	}
 	if sb.py {
 		return sb.e.py.base, sb.e.py.deadStack
 	}
@@ -179,6 +186,9 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	if cfg.Python {
 		return e.newPython(ctx, cfg)
 	}
+	if cfg.Wasm {
+		return e.newWasm(ctx, cfg)
+	}
 	var sb *Sandbox
 	var err error
 	if e.base != nil {
@@ -219,6 +229,10 @@ func (e *Engine) newSandboxCold(ctx context.Context, memLimit uint64, cfg wazero
 
 // Close frees the sandbox's instance and memory.
 func (sb *Sandbox) Close(ctx context.Context) {
+	if sb.wasm != nil {
+		sb.closeWasm(ctx)
+		return
+	}
 	if sb.mod != nil {
 		_ = sb.mod.Close(ctx)
 		sb.mod = nil
@@ -419,6 +433,15 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if err := sb.cfg.Modules.Validate(main); err != nil {
 		return &Result{}, err
 	}
+	if wasm := sb.cfg.Modules[main].Type == ModuleWasm; wasm != (sb.wasm != nil) {
+		if wasm {
+			return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is WebAssembly: its sandbox must be made with SandboxConfig.Wasm", main)
+		}
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is not WebAssembly, and this is a WebAssembly sandbox", main)
+	}
+	if sb.wasm != nil {
+		return sb.wasmLoad(ctx, lim, main, env)
+	}
 	if py := sb.cfg.Modules[main].Type == ModulePy; py != sb.py {
 		if py {
 			return &Result{}, isoerr.New(isoerr.InvalidRequest, "mainModule %q is Python: its sandbox must be made with SandboxConfig.Python", main)
@@ -448,6 +471,9 @@ func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req
 	if !sb.loaded {
 		return &Result{}, isoerr.New(isoerr.Internal, "sandbox has no worker loaded")
 	}
+	if sb.wasm != nil {
+		return sb.wasmFetch(ctx, lim, req)
+	}
 	var body *string
 	if req.Body != nil {
 		s := base64.StdEncoding.EncodeToString(req.Body)
@@ -475,6 +501,9 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 	if err := json.Unmarshal(args, &arr); err != nil {
 		return &Result{}, isoerr.New(isoerr.InvalidRequest, "RPC arguments must be a JSON array: %v", err)
 	}
+	if sb.wasm != nil {
+		return sb.wasmCall(ctx, lim, method, args)
+	}
 	return sb.run(ctx, lim, map[string]any{
 		"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
 	})
@@ -486,6 +515,9 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 func (sb *Sandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, error) {
 	if sb.py {
 		return sb.pythonEval(ctx, lim, code)
+	}
+	if sb.wasm != nil {
+		return &Result{}, isoerr.New(isoerr.InvalidRequest, "a WebAssembly worker's sandbox evaluates no snippets")
 	}
 	return sb.run(ctx, lim, map[string]any{"type": "eval", "code": code})
 }

@@ -46,6 +46,9 @@ func (img *Image) Python() bool { return img.python }
 // The sandbox's own error if it is broken (a limit tripped); internal_error while an
 // invocation is running.
 func (sb *Sandbox) Snapshot() (*Image, error) {
+	if sb.wasm != nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers have no snapshots yet")
+	}
 	if sb.broken != nil {
 		return nil, sb.broken
 	}
@@ -153,6 +156,9 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 // two are independent. The child starts from the base image and gets a copy of every page
 // the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
+	if sb.wasm != nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
+	}
 	if sb.broken != nil {
 		return nil, sb.broken
 	}

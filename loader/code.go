@@ -169,6 +169,8 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 				m.Type = engine.ModuleJS
 			case strings.HasSuffix(name, ".py"):
 				m.Type = engine.ModulePy
+			case strings.HasSuffix(name, ".wasm"):
+				m.Type = engine.ModuleWasm
 			default:
 				return nil, nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is a plain string but its name does not end in .js, .mjs, .ts, .mts, .cts, .tsx or .jsx: give it as {\"js\": ...}, {\"text\": ...} or another typed module, or bundle it first", name)
 			}
@@ -186,7 +188,7 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 		}
 		mods[name] = engine.Module{Type: m.Type, Content: m.Content}
 	}
-	if err := checkOneLanguage(c.MainModule, mods); err != nil {
+	if err := checkOneLanguage(c, c.MainModule, mods); err != nil {
 		return nil, nil, err
 	}
 	if n := mods.Size(); n > MaxCodeSize {
@@ -250,13 +252,26 @@ func checkImports(mods engine.ModuleMap, nodeCompat bool, imports map[string][]j
 
 // checkOneLanguage refuses a worker whose code modules are of two languages: a Python
 // worker (its main module is .py) runs in CPython, which cannot import JavaScript, and a
-// JavaScript worker cannot import Python. Text, data and JSON modules go with either.
-func checkOneLanguage(main string, mods engine.ModuleMap) error {
+// JavaScript worker cannot import Python. Text, data and JSON modules go with either. A
+// WebAssembly worker is its main module alone, without bindings.
+func checkOneLanguage(c *WorkerCode, main string, mods engine.ModuleMap) error {
 	m, ok := mods[main]
 	if !ok {
 		return nil // Validate says the main module is missing
 	}
 	python := m.Type == engine.ModulePy
+	if m.Type == engine.ModuleWasm {
+		// A WebAssembly worker is its main module alone: nothing else is loaded.
+		for _, name := range slices.Sorted(maps.Keys(mods)) {
+			if name != main {
+				return isoerr.New(isoerr.InvalidWorkerCode, "module %q: a WebAssembly worker (main module %q) is that one module; give no other modules", name, main)
+			}
+		}
+		if len(c.Bindings) > 0 {
+			return isoerr.New(isoerr.InvalidWorkerCode, "a WebAssembly worker has no bindings (it gets WASI only)")
+		}
+		return nil
+	}
 	for _, name := range slices.Sorted(maps.Keys(mods)) {
 		switch t := mods[name].Type; {
 		case python && (t == engine.ModuleJS || t == engine.ModuleCJS):

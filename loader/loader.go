@@ -189,6 +189,10 @@ func (p *prepared) nodeCompat() bool {
 	return slices.Contains(p.code.CompatibilityFlags, engine.NodeCompatFlag)
 }
 
+// wasm reports a WebAssembly worker: its main module is wasm. It has no images (snapshots
+// of its sandboxes are not implemented): it is neither restored nor hibernated.
+func (p *prepared) wasm() bool { return p.mods[p.code.MainModule].Type == engine.ModuleWasm }
+
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
 func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {
@@ -451,7 +455,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 // its modules evaluated (and then kept as the per-code image).
 func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, error) {
 	cfg := engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.mods, Outbound: p.code.Outbound, Worker: id, Python: p.python(),
-		NodeCompat: p.nodeCompat()}
+		NodeCompat: p.nodeCompat(), Wasm: p.wasm()}
 	if len(p.code.Bindings) > 0 && p.code.FS != nil {
 		cfg.FS = p.code.FS
 		cfg.FSBindings = slices.Sorted(maps.Keys(p.code.Bindings))
@@ -489,7 +493,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 	}
 	// Taking an image costs a pass over the whole memory, so only a code that is loaded a
 	// second time gets one: the first load of a unique worker (the common case) stays fast.
-	if l.seenBefore(p.hash) {
+	if !p.wasm() && l.seenBefore(p.hash) {
 		if img, err := sb.Snapshot(); err == nil {
 			l.keepCodeImage(p.hash, img)
 		}
@@ -746,7 +750,7 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		w.idle = w.idle[1:]
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
-		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
+		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil && !w.code.wasm() {
 			r.key, r.done = hibKey(w.id, w.code.hash), make(chan struct{})
 			l.hibernating[r.key] = r.done
 		}
