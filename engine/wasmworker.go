@@ -46,13 +46,13 @@ import (
 // wasmState is the engine's side of WebAssembly workers: the runtime and the modules
 // compiled on it, by SHA-256 of their bytes.
 type wasmState struct {
-	once      sync.Once
-	rt        wazero.Runtime
-	wasi      map[string]api.FunctionDefinition // what wasi_snapshot_preview1 exports
-	err       error
-	mu        sync.Mutex
-	compiled  map[[32]byte]*wasmCode
-	closed    bool
+	once     sync.Once
+	rt       wazero.Runtime
+	wasi     map[string]api.FunctionDefinition // what wasi_snapshot_preview1 exports
+	err      error
+	mu       sync.Mutex
+	compiled map[[32]byte]*wasmCode
+	closed   bool
 }
 
 // wasmCode is one compiled user module, shared by the sandboxes that run it.
