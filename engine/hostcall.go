@@ -54,7 +54,7 @@ type hostOp struct {
 }
 
 // hostOps are the synchronous operations, by wire name.
-var hostOps = []hostOp{
+var hostOps = append([]hostOp{
 	{name: "console", in: `JSON {"level":"log|info|warn|error|debug","message":string}`, out: "empty",
 		doc: "Records one console line, within the invocation's log budget (Limits.Logs).", sync: (*Sandbox).opConsole},
 	{name: "random", in: "decimal byte count, 0..65536", out: "that many random bytes",
@@ -102,7 +102,7 @@ var hostOps = []hostOp{
 		sync: (*Sandbox).opModuleSource},
 	{name: "require_source", in: "module name", out: `JSON {"type":"js|cjs|json|text|data","source":string}`,
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
-}
+}, cryptoOps...) // crypto.subtle's key operations: engine/crypto.go
 
 // asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
 // bindings (fsOps, engine/fs.go) follow the table.

@@ -70,8 +70,9 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
-	check   bool // a compile check's sandbox (check.go): its check modules resolve
-	py      bool // a Python sandbox: its base image is the engine's Python image
+	check   bool      // a compile check's sandbox (check.go): its check modules resolve
+	py      bool      // a Python sandbox: its base image is the engine's Python image
+	keys    *keyTable // crypto.subtle's keys (engine/crypto.go); nil until the first
 }
 
 // baseImage returns the image sb's language starts from and the dead part of its stack

@@ -30,6 +30,7 @@ type Image struct {
 	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
+	keys     *keyTable // crypto.subtle's keys (engine/crypto.go), which live in the host
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages).
@@ -57,7 +58,7 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone()}
 	// Every page that differs from the image was written, so the sandbox's private pages
 	// bound the image's size: one allocation instead of a slice grown page by page.
 	if n, ok := sb.privateBytes(); ok {
@@ -116,6 +117,7 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	}
 	sb.cfg = cfg
 	sb.loaded = img.loaded
+	sb.keys = img.keys.clone()
 	return sb, nil
 }
 
@@ -182,7 +184,7 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	src, _ := pm.Read(0, pm.Size())
 	dst, _ := cm.Read(0, cm.Size())
 	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
-	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
+	child.cfg, child.loaded, child.py, child.keys = sb.cfg, sb.loaded, sb.py, sb.keys.clone()
 	if child.py {
 		// The two must not draw the same random numbers.
 		if err := child.pythonReseed(ctx); err != nil {
