@@ -53,16 +53,10 @@
     }
     return e;
   }
-  function call(op, payload) {
+  // dom runs a host call, throwing its error as domError does.
+  function dom(f) {
     try {
-      return host.call(op, jsonStringify(payload));
-    } catch (e) {
-      throw domError(e);
-    }
-  }
-  function callBytes(op, payload) {
-    try {
-      return host.bytes(op, jsonStringify(payload));
+      return f();
     } catch (e) {
       throw domError(e);
     }
@@ -257,20 +251,20 @@
     let data;
     if (format === "jwk") data = jwkOf(keyData);
     else data = b64(copyBufferSource(keyData, "The key data"));
-    const d = jsonParse(call("crypto_import", { __proto__: null, format, algorithm: alg, extractable: !!extractable, usages: usagesOf(keyUsages), data }));
+    const d = jsonParse(dom(() => host.call("crypto_import", jsonStringify({ __proto__: null, format, algorithm: alg, extractable: !!extractable, usages: usagesOf(keyUsages), data }))));
     return newKeys(d);
   }
 
   function exportKeyNow(format, key) {
     format = formatOf(format);
-    const d = jsonParse(call("crypto_export", { __proto__: null, handle: requireKey(key), format }));
+    const d = jsonParse(dom(() => host.call("crypto_export", jsonStringify({ __proto__: null, handle: requireKey(key), format }))));
     return format === "jwk" ? d.jwk : bufferFromB64(d.data);
   }
 
   // run runs a key operation; alg is normalized (normalize(algorithm, op)).
   function run(op, alg, key, fields) {
     const handle = requireKey(key);
-    return callBytes("crypto_run", { __proto__: null, op, handle, algorithm: alg, ...fields });
+    return dom(() => host.bytes("crypto_run", jsonStringify({ __proto__: null, op, handle, algorithm: alg, ...fields })));
   }
 
   // keyLength is the length in bits deriveKey derives for a key of derivedKeyType (null:
@@ -316,7 +310,7 @@
       if (arguments.length < 3) throw new TypeError("generateKey requires 3 arguments");
       const alg = normalize(algorithm, "generateKey");
       const usages = usagesOf(keyUsages);
-      return newKeys(jsonParse(call("crypto_generate", { __proto__: null, algorithm: alg, extractable: !!extractable, usages })));
+      return newKeys(jsonParse(dom(() => host.call("crypto_generate", jsonStringify({ __proto__: null, algorithm: alg, extractable: !!extractable, usages })))));
     }
 
     async sign(algorithm, key, data) {
