@@ -352,3 +352,64 @@ func randomBytes(n int) []byte {
 	_, _ = rand.Read(b)
 	return b
 }
+
+// storedKey is one key of a marshalled key table (Image.Marshal): its algorithm and its
+// bytes as raw (secret), pkcs8 (private) or spki (public).
+type storedKey struct {
+	Handle      int       `json:"h"`
+	Algorithm   algParams `json:"a"`
+	Type        string    `json:"t"`
+	Extractable bool      `json:"x"`
+	Usages      []string  `json:"u"`
+	Data        b64       `json:"d"`
+}
+
+// marshal writes the table for a hibernated image (nil: no keys).
+func (t *keyTable) marshal() ([]byte, error) {
+	if t == nil || len(t.keys) == 0 {
+		return nil, nil
+	}
+	keys := make([]storedKey, 0, len(t.keys))
+	for h, k := range t.keys {
+		format := map[string]string{"secret": "raw", "private": "pkcs8", "public": "spki"}[k.typ]
+		saved := *k
+		saved.extractable = true // export for storage only
+		data, err := saved.export(format)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, storedKey{Handle: h, Type: k.typ, Extractable: k.extractable, Usages: k.usages, Data: data,
+			Algorithm: algParams{Name: k.alg, Hash: k.hash, Length: k.length, NamedCurve: k.curve}})
+	}
+	return json.Marshal(map[string]any{"next": t.next, "keys": keys})
+}
+
+// unmarshalKeyTable reads what marshal wrote.
+func unmarshalKeyTable(b []byte) (*keyTable, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var v struct {
+		Next int         `json:"next"`
+		Keys []storedKey `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	t := &keyTable{keys: make(map[int]*cryptoKey, len(v.Keys)), next: v.Next}
+	for _, s := range v.Keys {
+		format := map[string]string{"secret": "raw", "private": "pkcs8", "public": "spki"}[s.Type]
+		data, _ := json.Marshal(s.Data)
+		alg := s.Algorithm
+		k, err := importKey(format, &alg, data, s.Extractable, s.Usages)
+		if err != nil {
+			return nil, fmt.Errorf("key %d: %w", s.Handle, err)
+		}
+		if s.Handle <= 0 || s.Handle >= t.next || t.keys[s.Handle] != nil {
+			return nil, fmt.Errorf("key handle %d out of range", s.Handle)
+		}
+		t.keys[s.Handle] = k
+		t.bytes += k.size()
+	}
+	return t, nil
+}

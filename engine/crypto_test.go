@@ -433,8 +433,8 @@ func TestCryptoKeyTableBound(t *testing.T) {
 	}
 }
 
-// A key kept in a global survives Fork and Snapshot/Restore: the key table goes with the
-// sandbox's state, and each copy's table is its own.
+// A key kept in a global survives Fork, Snapshot/Restore and hibernation (Marshal,
+// UnmarshalImage): the key table goes with the sandbox's state.
 func TestCryptoKeysSurviveSnapshots(t *testing.T) {
 	sb := newSandbox(t, engine.SandboxConfig{})
 	var ignored any
@@ -456,7 +456,20 @@ func TestCryptoKeysSurviveSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restored.Close(context.Background())
-	for name, s := range map[string]*engine.Sandbox{"fork": child, "restore": restored} {
+	blob, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := testEngine.UnmarshalImage(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	woken, err := testEngine.Restore(context.Background(), back, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer woken.Close(context.Background())
+	for name, s := range map[string]*engine.Sandbox{"fork": child, "restore": restored, "hibernation": woken} {
 		var got string
 		cryptoEval(t, s, `return hex(await S.sign("HMAC", globalThis.k, utf8("x")));`, &got)
 		if got != want {

@@ -195,10 +195,11 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
-// indexes, then the pages deflated, then a SHA-256 of everything before it.
+// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), then
+// the pages deflated, then a SHA-256 of everything before it.
 const (
 	imageMagic   = "ISOBOXIMG"
-	imageVersion = 2
+	imageVersion = 3
 )
 
 // xorPage writes into dst page p's difference with the base image (and back: the
@@ -238,6 +239,12 @@ func (img *Image) Marshal() ([]byte, error) {
 	for _, p := range img.pages {
 		_ = binary.Write(&b, binary.LittleEndian, p)
 	}
+	keys, err := img.keys.marshal()
+	if err != nil {
+		return nil, isoerr.New(isoerr.Internal, "marshal the image's CryptoKeys: %v", err)
+	}
+	_ = binary.Write(&b, binary.LittleEndian, uint32(len(keys)))
+	b.Write(keys)
 	zw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(zw)
 	zw.Reset(&b)
@@ -334,6 +341,16 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 		}
 		last = int(img.pages[i])
 	}
+	if len(body) < p+4 || uint64(len(body)) < uint64(p)+4+uint64(binary.LittleEndian.Uint32(body[p:])) {
+		return nil, bad("truncated key table")
+	}
+	nk := int(binary.LittleEndian.Uint32(body[p:]))
+	keys, err := unmarshalKeyTable(body[p+4 : p+4+nk])
+	if err != nil {
+		return nil, bad("key table: %v", err)
+	}
+	img.keys = keys
+	p += 4 + nk
 	zr := flate.NewReader(bytes.NewReader(body[p:]))
 	data := make([]byte, int(n)*osPage)
 	if _, err := io.ReadFull(zr, data); err != nil {
