@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -494,3 +495,69 @@ func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeSt
 func base64URLEncode(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func asn1Unmarshal(b []byte, v any) ([]byte, error) { return asn1.Unmarshal(b, v) }
+
+// A tenant that replaces the builtins the runtime could use (Uint8Array, TextDecoder,
+// JSON, toBase64, instanceof hooks, getters on Object.prototype) sees no byte of a
+// non-extractable key that was unwrapped or derived, and crypto.subtle still works.
+func TestCryptoKeyBytesStayHidden(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	var r struct {
+		Seen   []string
+		Sigs   []string
+		Export string
+	}
+	cryptoEval(t, sb, `const seen = [];
+		const kek = await S.importKey("raw", new Uint8Array(16), "AES-KW", false, ["wrapKey", "unwrapKey"]);
+		const gcm = await S.importKey("raw", new Uint8Array(16), "AES-GCM", false, ["wrapKey", "unwrapKey"]);
+		const inner = await S.importKey("raw", utf8("0123456789abcdef"), {name: "HMAC", hash: "SHA-256"}, true, ["sign"]);
+		const wrappedJwk = await S.wrapKey("jwk", inner, gcm, {name: "AES-GCM", iv: new Uint8Array(12)});
+		const wrapped = await S.wrapKey("raw", inner, kek, "AES-KW");
+		const pb = await S.importKey("raw", utf8("pw"), "PBKDF2", false, ["deriveKey"]);
+		const msg = utf8("x");
+		const Real = {U8: Uint8Array, stringify: JSON.stringify, parse: JSON.parse, TD: TextDecoder, toBase64: Uint8Array.prototype.toBase64,
+			set: Uint8Array.prototype.set, slice: Uint8Array.prototype.slice, toHex: Uint8Array.prototype.toHex};
+		const show = (v) => { try { return typeof v === "string" ? v : ArrayBuffer.isView(v) ? Reflect.apply(Real.toHex, new Real.U8(v.buffer, v.byteOffset, v.byteLength), [])
+			: Object.prototype.toString.call(v) === "[object ArrayBuffer]" ? Reflect.apply(Real.toHex, new Real.U8(v), []) : String(Real.stringify(v)); } catch { return "?"; } };
+		const spy = (name, f) => function (...a) { seen.push(name + ":" + a.map(show).join(",") + ":" + show(this)); return Reflect.apply(f, this, a); };
+		globalThis.Uint8Array = new Proxy(Real.U8, { construct(T, a) { seen.push("Uint8Array:" + a.map(show).join(",")); return new T(...a); } });
+		Real.U8.prototype.toBase64 = spy("toBase64", Real.toBase64);
+		Real.U8.prototype.set = spy("set", Real.set);
+		Real.U8.prototype.slice = spy("slice", Real.slice);
+		JSON.stringify = spy("stringify", Real.stringify);
+		JSON.parse = spy("parse", Real.parse);
+		globalThis.TextDecoder = class extends Real.TD { decode(b) { seen.push("TextDecoder:" + show(b)); return super.decode(b); } };
+		Object.defineProperty(ArrayBuffer, Symbol.hasInstance, { value: (v) => { seen.push("hasInstance:" + show(v)); return false; }, configurable: true });
+		const props = ["k", "ext", "key_ops", "d", "alg", "use", "kty"];
+		for (const m of props) Object.defineProperty(Object.prototype, m, { get() { seen.push("getter " + m + ":" + show(this)); }, configurable: true });
+		const keys = [
+			await S.unwrapKey("raw", wrapped, kek, "AES-KW", {name: "HMAC", hash: "SHA-256"}, false, ["sign"]),
+			await S.unwrapKey("jwk", wrappedJwk, gcm, {name: "AES-GCM", iv: new Real.U8(12)}, {name: "HMAC", hash: "SHA-256"}, false, ["sign"]),
+			await S.deriveKey({name: "PBKDF2", hash: "SHA-256", salt: new Real.U8(4), iterations: 2}, pb, {name: "HMAC", hash: "SHA-256", length: 256}, false, ["sign"]),
+		];
+		for (const m of props) delete Object.prototype[m];
+		Object.assign(JSON, {stringify: Real.stringify, parse: Real.parse});
+		Object.assign(Real.U8.prototype, {toBase64: Real.toBase64, set: Real.set, slice: Real.slice});
+		delete ArrayBuffer[Symbol.hasInstance];
+		globalThis.Uint8Array = Real.U8;
+		const sigs = [];
+		for (const k of keys) sigs.push(hex(await S.sign("HMAC", k, msg)));
+		let exported; try { await S.exportKey("raw", keys[0]); exported = "exported"; } catch (e) { exported = e.name; }
+		return {seen, sigs, export: exported};`, &r)
+	m := hmac.New(sha256.New, []byte("0123456789abcdef"))
+	m.Write([]byte("x"))
+	want := hex.EncodeToString(m.Sum(nil))
+	if len(r.Sigs) != 3 || r.Sigs[0] != want || r.Sigs[1] != want || r.Export != "InvalidAccessError" {
+		t.Fatalf("unwrapped keys sign %v (want %s twice), export: %s", r.Sigs, want, r.Export)
+	}
+	derived, _ := pbkdf2.Key(sha256.New, "pw", make([]byte, 4), 2, 32)
+	secrets := []string{hex.EncodeToString([]byte("0123456789abcdef")), "0123456789abcdef", base64URLEncode([]byte("0123456789abcdef")),
+		hex.EncodeToString(derived), base64.StdEncoding.EncodeToString(derived), base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))}
+	for _, s := range r.Seen {
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("the guest's replacement saw key bytes: %s", s)
+			}
+		}
+	}
+	t.Logf("guest replacements called: %d", len(r.Seen))
+}

@@ -15,12 +15,38 @@
   const u8set = Uint8Array.prototype.set;
   const abSlice = ArrayBuffer.prototype.slice;
   const isView = ArrayBuffer.isView;
+  const getter = (C, name) => Object.getOwnPropertyDescriptor(C.prototype, name).get;
+  const abLength = getter(ArrayBuffer, "byteLength");
+  const sabLength = getter(SharedArrayBuffer, "byteLength");
+  const isBuffer = (v) => {
+    for (const g of [abLength, sabLength]) {
+      try {
+        apply(g, v, []);
+        return true;
+      } catch {}
+    }
+    return false;
+  };
+  const dataView = (g) => {
+    const typed = getter(Object.getPrototypeOf(Uint8Array), g);
+    const dv = getter(DataView, g);
+    // the typed arrays' [Symbol.toStringTag] getter is undefined for a DataView
+    return (v) => apply(apply(primordials.typedArrayTag, v, []) === undefined ? dv : typed, v, []);
+  };
+  const viewBuffer = dataView("buffer");
+  const viewOffset = dataView("byteOffset");
+  const viewLength = dataView("byteLength");
   const objectFreeze = Object.freeze;
   const arrayIncludes = Array.prototype.includes;
   const arrayPush = Array.prototype.push;
   const stringToUpperCase = String.prototype.toUpperCase;
-  const encodeUTF8 = (s) => apply(TextEncoder.prototype.encode, new TextEncoder(), [s]);
-  const decodeUTF8 = (b) => apply(TextDecoder.prototype.decode, new TextDecoder("utf-8", { fatal: true }), [b]);
+  const U8 = Uint8Array;
+  const TE = TextEncoder;
+  const TD = TextDecoder;
+  const teEncode = TextEncoder.prototype.encode;
+  const tdDecode = TextDecoder.prototype.decode;
+  const encodeUTF8 = (s) => apply(teEncode, new TE(), [s]);
+  const decodeUTF8 = (b) => apply(tdDecode, new TD("utf-8", { fatal: true }), [b]);
   const Registry = FinalizationRegistry;
   const registryRegister = FinalizationRegistry.prototype.register;
 
@@ -36,9 +62,14 @@
   }
 
   // copyBufferSource copies a BufferSource's bytes (the operation must not see later changes).
+  // Buffers are recognized by their internal slots (a byteLength getter that throws for
+  // anything else), not instanceof, which the guest can hook.
   function copyBufferSource(data, what = "The data") {
-    if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return apply(u8slice, new Uint8Array(data), []);
-    if (isView(data)) return apply(u8slice, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), []);
+    if (isBuffer(data)) return apply(u8slice, new U8(data), []);
+    if (isView(data)) {
+      const bytes = new U8(viewBuffer(data), viewOffset(data), viewLength(data));
+      return apply(u8slice, bytes, []);
+    }
     throw new TypeError(`${what} must be an ArrayBuffer or ArrayBufferView`);
   }
   const b64 = (bytes) => apply(toBase64, bytes, []);
@@ -225,15 +256,19 @@
     return handleOf(key);
   }
 
-  // jwkOf copies the members of a JsonWebKey dictionary the host reads.
-  function jwkOf(jwk) {
+  // jwkOf copies the members of a JsonWebKey dictionary the host reads. An unwrapped JWK
+  // (internal) holds key bytes the guest may not see: only its own members are read, so no
+  // getter the guest put on Object.prototype is handed the object.
+  function jwkOf(jwk, internal) {
     if (jwk === null || typeof jwk !== "object") throw new TypeError("The JWK must be an object");
+    const get = internal ? (m) => own(jwk, m) : (m) => jwk[m];
     const out = { __proto__: null };
     for (const m of ["kty", "use", "alg", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "k"]) {
-      if (jwk[m] !== undefined) out[m] = `${jwk[m]}`;
+      const v = get(m);
+      if (v !== undefined) out[m] = typeof v === "string" ? v : `${v}`;
     }
-    if (jwk.ext !== undefined) out.ext = !!jwk.ext;
-    if (jwk.key_ops !== undefined) out.key_ops = usagesOf(jwk.key_ops);
+    if (get("ext") !== undefined) out.ext = !!get("ext");
+    if (get("key_ops") !== undefined) out.key_ops = usagesOf(get("key_ops"));
     if (out.kty === undefined) throw new TypeError("The JWK needs kty");
     return out;
   }
@@ -245,12 +280,14 @@
     return f;
   }
 
-  function importKeyNow(format, keyData, algorithm, extractable, keyUsages) {
+  // importKeyNow imports keyData; internal key data (derived bits, an unwrapped key: a
+  // Uint8Array from the host, or a parsed JWK) is never handed to the guest's functions.
+  function importKeyNow(format, keyData, algorithm, extractable, keyUsages, internal = false) {
     format = formatOf(format);
     const alg = normalize(algorithm, "importKey");
     let data;
-    if (format === "jwk") data = jwkOf(keyData);
-    else data = b64(copyBufferSource(keyData, "The key data"));
+    if (format === "jwk") data = jwkOf(keyData, internal);
+    else data = b64(internal ? keyData : copyBufferSource(keyData, "The key data"));
     const d = jsonParse(dom(() => host.call("crypto_import", jsonStringify({ __proto__: null, format, algorithm: alg, extractable: !!extractable, usages: usagesOf(keyUsages), data }))));
     return newKeys(d);
   }
@@ -346,7 +383,7 @@
       const length = keyLength(derivedKeyType);
       const fields = length === null ? {} : { length };
       const bits = run("deriveKey", normalize(algorithm, "deriveKey"), baseKey, fields);
-      return importKeyNow("raw", bits, derivedKeyType, extractable, keyUsages);
+      return importKeyNow("raw", new U8(bits), derivedKeyType, extractable, keyUsages, true);
     }
 
     async wrapKey(format, key, wrappingKey, wrapAlgorithm) {
@@ -361,7 +398,7 @@
     async unwrapKey(format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, keyUsages) {
       if (arguments.length < 7) throw new TypeError("unwrapKey requires 7 arguments");
       format = formatOf(format);
-      const bytes = new Uint8Array(run("unwrapKey", normalize(unwrapAlgorithm, "unwrapKey"), unwrappingKey, { data: b64(copyBufferSource(wrappedKey)) }));
+      const bytes = new U8(run("unwrapKey", normalize(unwrapAlgorithm, "unwrapKey"), unwrappingKey, { data: b64(copyBufferSource(wrappedKey)) }));
       let data = bytes;
       if (format === "jwk") {
         try {
@@ -370,7 +407,7 @@
           throw new DOMException("The unwrapped key is not a JWK", "DataError");
         }
       }
-      return importKeyNow(format, data, unwrappedKeyAlgorithm, extractable, keyUsages);
+      return importKeyNow(format, data, unwrappedKeyAlgorithm, extractable, keyUsages, true);
     }
 
     // timingSafeEqual is the Workers extension: a constant-time comparison of two buffers
