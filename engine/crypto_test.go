@@ -561,3 +561,57 @@ func TestCryptoKeyBytesStayHidden(t *testing.T) {
 	}
 	t.Logf("guest replacements called: %d", len(r.Seen))
 }
+
+// A webhook worker as Workers code writes it: the key imported once from env and kept in a
+// module variable, each request's X-Signature checked with crypto.subtle.verify. Go signs;
+// the worker keeps answering after its sandbox was hibernated and woken.
+func TestCryptoWebhookWorker(t *testing.T) {
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: "js", Content: []byte(`
+let key;
+export default {
+  async fetch(req, env) {
+    key ??= await crypto.subtle.importKey("raw", new TextEncoder().encode(env.SECRET), {name: "HMAC", hash: "SHA-256"}, false, ["verify"]);
+    const sig = Uint8Array.fromHex(req.headers.get("x-signature") ?? "");
+    const ok = await crypto.subtle.verify("HMAC", key, sig, await req.arrayBuffer());
+    return new Response(ok ? "ok" : "bad signature", {status: ok ? 200 : 401});
+  },
+};`)}}})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", json.RawMessage(`{"SECRET":"whsec"}`)); err != nil {
+		t.Fatal(err)
+	}
+	send := func(s *engine.Sandbox, body, secret string) int {
+		t.Helper()
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(body))
+		res, err := s.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "POST", URL: "http://w/hook",
+			Headers: [][2]string{{"x-signature", hex.EncodeToString(m.Sum(nil))}}, Body: []byte(body)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Status
+	}
+	if a, b := send(sb, `{"id":1}`, "whsec"), send(sb, `{"id":2}`, "guess"); a != 200 || b != 401 {
+		t.Fatalf("statuses %d, %d; want 200, 401", a, b)
+	}
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := testEngine.UnmarshalImage(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	woken, err := testEngine.Restore(ctx, back, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer woken.Close(ctx)
+	if a, b := send(woken, `{"id":3}`, "whsec"), send(woken, `{"id":4}`, "guess"); a != 200 || b != 401 {
+		t.Fatalf("after hibernation: statuses %d, %d; want 200, 401", a, b)
+	}
+}
