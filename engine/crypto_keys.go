@@ -213,6 +213,9 @@ func importKey(format string, alg *algParams, data json.RawMessage, extractable 
 	if _, ok := keyUsages[alg.Name]; !ok {
 		return nil, cryptoError("NotSupportedError", "algorithm %q is not supported", alg.Name)
 	}
+	if (alg.Name == "HKDF" || alg.Name == "PBKDF2") && format != "raw" {
+		return nil, cryptoError("NotSupportedError", "%s keys are imported only as raw", alg.Name)
+	}
 	if format == "jwk" {
 		var jwk map[string]any
 		if err := json.Unmarshal(data, &jwk); err != nil || jwk == nil {

@@ -18,6 +18,9 @@ import (
 func (k *cryptoKey) digest(alg *algParams, data []byte) ([]byte, error) {
 	h, ok := hashes[alg.Hash]
 	if !ok {
+		if alg.Hash == "" {
+			return nil, typeError("%s: hash is required", alg.Name)
+		}
 		return nil, cryptoError("NotSupportedError", "hash %q is not supported", alg.Hash)
 	}
 	d := h.New()

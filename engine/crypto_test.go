@@ -130,6 +130,8 @@ func TestCryptoKeyRules(t *testing.T) {
 		r.syncThrowIsRejection = String(S.sign() instanceof Promise);
 		r.usagesFrozen = String(Object.isFrozen(k.usages)) + " " + k.usages.join() + " " + k.type + " " + k.algorithm.hash.name;
 		r.noConstructor = await fails((async () => new CryptoKey())());
+		r.hkdfJwk = await fails(S.importKey("jwk", {kty: "oct", k: "AAAA"}, "HKDF", false, ["deriveBits"]));
+		r.ecdsaNoHash = await fails((async () => S.sign({name: "ECDSA"}, (await S.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign"])).privateKey, utf8("x")))());
 		return r;`, &got)
 	want := map[string]string{
 		"signWithVerifyKey":    "DOMException:InvalidAccessError",
@@ -146,6 +148,8 @@ func TestCryptoKeyRules(t *testing.T) {
 		"syncThrowIsRejection": "true",
 		"usagesFrozen":         "true verify secret SHA-256",
 		"noConstructor":        "TypeError:TypeError",
+		"hkdfJwk":              "DOMException:NotSupportedError",
+		"ecdsaNoHash":          "TypeError:TypeError",
 	}
 	for k, w := range want {
 		if got[k] != w {
