@@ -54,7 +54,7 @@ type hostOp struct {
 }
 
 // hostOps are the synchronous operations, by wire name.
-var hostOps = []hostOp{
+var hostOps = append([]hostOp{
 	{name: "console", in: `JSON {"level":"log|info|warn|error|debug","message":string}`, out: "empty",
 		doc: "Records one console line, within the invocation's log budget (Limits.Logs).", sync: (*Sandbox).opConsole},
 	{name: "random", in: "decimal byte count, 0..65536", out: "that many random bytes",
@@ -104,7 +104,7 @@ var hostOps = []hostOp{
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
 	{name: "memory_limit", in: "empty", out: "decimal byte count",
 		doc: "The sandbox's memory limit: node:buffer refuses, as a RangeError, an allocation that could never fit in it.", sync: (*Sandbox).opMemoryLimit},
-}
+}, cryptoOps...) // crypto.subtle's key operations: engine/crypto.go
 
 // asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
 // bindings (fsOps, engine/fs.go) follow the table.

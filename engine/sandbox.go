@@ -82,6 +82,7 @@ type Sandbox struct {
 	check   bool         // a compile check's sandbox (check.go): its check modules resolve
 	py      bool         // a Python sandbox: its base image is the engine's Python image
 	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
+	keys    *keyTable    // crypto.subtle's keys (engine/crypto.go); nil until the first key
 }
 
 // baseImage returns the image sb's language starts from and the dead part of its stack

@@ -30,6 +30,7 @@ type Image struct {
 	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
+	keys     *keyTable // crypto.subtle's keys (engine/crypto.go), which live in the host
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages).
@@ -60,7 +61,7 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone()}
 	// Every page that differs from the image was written, so the sandbox's private pages
 	// bound the image's size: one allocation instead of a slice grown page by page.
 	if n, ok := sb.privateBytes(); ok {
@@ -119,6 +120,7 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	}
 	sb.cfg = cfg
 	sb.loaded = img.loaded
+	sb.keys = img.keys.clone()
 	return sb, nil
 }
 
@@ -188,7 +190,7 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	src, _ := pm.Read(0, pm.Size())
 	dst, _ := cm.Read(0, cm.Size())
 	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
-	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
+	child.cfg, child.loaded, child.py, child.keys = sb.cfg, sb.loaded, sb.py, sb.keys.clone()
 	if child.py {
 		// The two must not draw the same random numbers.
 		if err := child.pythonReseed(ctx); err != nil {
@@ -199,10 +201,11 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
-// indexes, then the pages deflated, then a SHA-256 of everything before it.
+// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), then
+// the pages deflated, then a SHA-256 of everything before it.
 const (
 	imageMagic   = "ISOBOXIMG"
-	imageVersion = 2
+	imageVersion = 3
 )
 
 // xorPage writes into dst page p's difference with the base image (and back: the
@@ -242,6 +245,12 @@ func (img *Image) Marshal() ([]byte, error) {
 	for _, p := range img.pages {
 		_ = binary.Write(&b, binary.LittleEndian, p)
 	}
+	keys, err := img.keys.marshal()
+	if err != nil {
+		return nil, isoerr.New(isoerr.Internal, "marshal the image's CryptoKeys: %v", err)
+	}
+	_ = binary.Write(&b, binary.LittleEndian, uint32(len(keys)))
+	b.Write(keys)
 	zw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(zw)
 	zw.Reset(&b)
@@ -338,6 +347,16 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 		}
 		last = int(img.pages[i])
 	}
+	if len(body) < p+4 || uint64(len(body)) < uint64(p)+4+uint64(binary.LittleEndian.Uint32(body[p:])) {
+		return nil, bad("truncated key table")
+	}
+	nk := int(binary.LittleEndian.Uint32(body[p:]))
+	keys, err := unmarshalKeyTable(body[p+4 : p+4+nk])
+	if err != nil {
+		return nil, bad("key table: %v", err)
+	}
+	img.keys = keys
+	p += 4 + nk
 	zr := flate.NewReader(bytes.NewReader(body[p:]))
 	data := make([]byte, int(n)*osPage)
 	if _, err := io.ReadFull(zr, data); err != nil {

@@ -91,6 +91,23 @@
 //   - "memory_limit": empty -> decimal byte count.
 //     The sandbox's memory limit: node:buffer refuses, as a RangeError, an allocation that
 //     could never fit in it.
+//   - "crypto_import": JSON {"format":"raw|pkcs8|spki|jwk","algorithm":{...},"extractable":bool,"usages":[...],"data":base64|JWK} -> JSON CryptoKey description {"handle","type","extractable","algorithm","usages"}.
+//     crypto.subtle.importKey: parses the key into the sandbox's key table (DataError for
+//     malformed key data, NotSupportedError for an unsupported algorithm or format,
+//     SyntaxError for bad usages).
+//   - "crypto_generate": JSON {"algorithm":{...},"extractable":bool,"usages":[...]} -> JSON a CryptoKey description, or {"publicKey":...,"privateKey":...}.
+//     crypto.subtle.generateKey; RSA moduli are 1024..4096 bits with publicExponent 65537.
+//   - "crypto_export": JSON {"handle":n,"format":"raw|pkcs8|spki|jwk"} -> JSON {"data":base64} or {"jwk":{...}}.
+//     crypto.subtle.exportKey; a non-extractable key is InvalidAccessError.
+//   - "crypto_free": JSON {"handle":n} -> empty.
+//     Drops a key from the table (its CryptoKey was garbage collected).
+//   - "crypto_run": JSON {"op":"sign|verify|encrypt|decrypt|wrapKey|unwrapKey|deriveBits|deriveKey","handle":n,"algorithm":{...},"data"?:base64,"signature"?:base64,"length"?:n} -> the result's bytes (verify: one byte, 1 for valid).
+//     Runs one key operation; the key must hold the usage (InvalidAccessError) and suit the
+//     algorithm. PBKDF2 runs at most 10000000 iterations and stops when a CPU or wall limit
+//     trips.
+//   - "crypto_equal": 4-byte big-endian length of a, a, b -> one byte, 1 when a and b are equal.
+//     crypto.subtle.timingSafeEqual: a constant-time comparison (lengths must match:
+//     TypeError).
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

@@ -1,5 +1,5 @@
 // 40_timers.js: setTimeout/setInterval and their clear functions on the host's one-shot
-// timers, structuredClone, and crypto (getRandomValues, randomUUID, subtle.digest).
+// timers and structuredClone (crypto is 45_crypto.js).
 // queueMicrotask is native to QuickJS-ng and not redefined.
 {
   const integerArrays = [
@@ -250,96 +250,4 @@
     for (const buffer of transfer) buffer.transfer();
     return result;
   });
-
-  // ---- crypto ----
-
-  const MAX_RANDOM_BYTES = 65536;
-  const digestNames = new Map(["SHA-1", "SHA-256", "SHA-384", "SHA-512"].map((n) => [n.toUpperCase(), n]));
-  const constructKey = Symbol("crypto");
-
-  function randomBytes(n) {
-    return new Uint8Array(host.bytes("random", String(n)));
-  }
-
-  // copyBufferSource copies a BufferSource's bytes (the digest must not see later changes).
-  function copyBufferSource(data) {
-    if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data).slice();
-    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    throw new TypeError("The data must be an ArrayBuffer or ArrayBufferView");
-  }
-
-  // digestName normalizes an algorithm identifier: a name, or an object with a name.
-  function digestName(algorithm) {
-    let name = algorithm;
-    if (algorithm !== null && typeof algorithm === "object") {
-      if (algorithm.name === undefined) throw new TypeError("Algorithm: name is required");
-      name = algorithm.name;
-    }
-    const found = digestNames.get(`${name}`.toUpperCase());
-    if (!found) throw new DOMException(`Unrecognized algorithm name: ${name}`, "NotSupportedError");
-    return found;
-  }
-
-  class SubtleCrypto {
-    constructor(key) {
-      if (key !== constructKey) throw new TypeError("Illegal constructor");
-    }
-
-    // digest returns a promise in every case: WebIDL turns argument errors of promise-
-    // returning methods into rejections.
-    digest(algorithm, data) {
-      try {
-        if (!(this instanceof SubtleCrypto)) throw new TypeError("Illegal invocation");
-        if (arguments.length < 2) throw new TypeError(`digest requires 2 arguments, but only ${arguments.length} present.`);
-        const name = digestName(algorithm);
-        return Promise.resolve(host.bytes(`digest:${name}`, copyBufferSource(data)));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-  }
-
-  class Crypto {
-    #subtle = new SubtleCrypto(constructKey);
-
-    constructor(key) {
-      if (key !== constructKey) throw new TypeError("Illegal constructor");
-    }
-
-    get subtle() {
-      return this.#subtle;
-    }
-
-    getRandomValues(array) {
-      this.#subtle; // brand check: `const { getRandomValues } = crypto` fails as in browsers
-      if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues: the argument must be an integer TypedArray");
-      if (!integerArrays.some((C) => array instanceof C)) {
-        throw new DOMException("The provided ArrayBufferView is not an integer array type", "TypeMismatchError");
-      }
-      const n = array.byteLength;
-      if (n > MAX_RANDOM_BYTES) {
-        throw new DOMException(
-          `The ArrayBufferView's byte length (${n}) exceeds the number of bytes of entropy available via this API (${MAX_RANDOM_BYTES})`,
-          "QuotaExceededError",
-        );
-      }
-      if (n > 0) new Uint8Array(array.buffer, array.byteOffset, n).set(randomBytes(n));
-      return array;
-    }
-
-    randomUUID() {
-      this.#subtle;
-      const b = randomBytes(16);
-      b[6] = (b[6] & 0x0f) | 0x40; // version 4
-      b[8] = (b[8] & 0x3f) | 0x80; // variant 10
-      const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-    }
-  }
-
-  for (const C of [Crypto, SubtleCrypto]) {
-    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
-    expose(C.name, C);
-  }
-  expose("crypto", new Crypto(constructKey));
 }
