@@ -150,8 +150,10 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 }
 
 // Fork returns a new sandbox with the same state as sb at this moment; from then on the
-// two are independent. The child starts from the base image and gets a copy of every page
-// the parent changed.
+// two are independent, and draw different random numbers. On Linux no page is copied into
+// the child: parent and child map the same sealed files privately (see planFork), and each
+// copies a page only when it writes it. Elsewhere the child starts from the base image and
+// gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -179,15 +181,33 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 			return nil, sb.memoryError()
 		}
 	}
-	src, _ := pm.Read(0, pm.Size())
-	dst, _ := cm.Read(0, cm.Size())
-	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
+	// Copy-on-write where the OS allows (see planFork), else a copy of the changed pages.
+	shared := false
+	if plan, ok := sb.mem.planFork(sb.e.pagemap); ok {
+		// The child first: if its mappings fail it is closed and the parent is intact.
+		if shared = child.mem.mountFork(plan); shared && !sb.mem.adoptFork(plan) {
+			plan.done()
+			child.Close(ctx)
+			sb.broken = isoerr.New(isoerr.Internal, "the sandbox's memory could not be remapped for a fork")
+			return nil, sb.broken
+		}
+		plan.done()
+	}
+	if !shared {
+		src, _ := pm.Read(0, pm.Size())
+		dst, _ := cm.Read(0, cm.Size())
+		sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
+	}
 	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
+	// The two must not draw the same random numbers.
 	if child.py {
-		// The two must not draw the same random numbers.
 		if err := child.pythonReseed(ctx); err != nil {
+			child.Close(ctx)
 			return nil, err
 		}
+	} else if err := child.reseed(); err != nil {
+		child.Close(ctx)
+		return nil, err
 	}
 	return child, nil
 }
@@ -363,7 +383,9 @@ func (sb *Sandbox) Trim() int {
 	// wazero keeps the native stack a function grew (often 100 KiB or more) for as long as
 	// the function is bound; an idle sandbox lets it go and binds again on its next call.
 	sb.entry = nil
-	if !sb.mem.shared {
+	// A forked memory's discarded page would show its fork layer, not the image: not
+	// compared.
+	if !sb.mem.shared || len(sb.mem.layers) > 0 {
 		return 0
 	}
 	mem := sb.mem.buf
