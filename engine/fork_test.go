@@ -21,26 +21,36 @@ const heap10MiB = `
 // BenchmarkFork10MiB is Fork of a sandbox holding 10 MiB of live heap, plus closing the
 // child. "again" forks a parent that did not run since its last fork; "after-write" has the
 // parent write one byte between forks (outside the timed part), so every fork must capture
-// a changed memory.
+// a changed memory; "first" is the first fork of a new parent each time.
 func BenchmarkFork10MiB(b *testing.B) {
-	for _, mode := range []string{"again", "after-write"} {
+	for _, mode := range []string{"again", "after-write", "first"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
-			if err != nil {
-				b.Fatal(err)
+			parent := func() *engine.Sandbox {
+				sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB); err != nil {
+					b.Fatal(err)
+				}
+				return sb
 			}
-			defer sb.Close(ctx)
-			if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB); err != nil {
-				b.Fatal(err)
-			}
+			sb := parent()
+			defer func() { sb.Close(ctx) }()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				if mode == "after-write" {
+				switch mode {
+				case "after-write":
 					b.StopTimer()
 					if _, err := sb.Eval(ctx, engine.Limits{CPU: time.Second}, "heap[3][7] = 1; 1"); err != nil {
 						b.Fatal(err)
 					}
+					b.StartTimer()
+				case "first":
+					b.StopTimer()
+					sb.Close(ctx)
+					sb = parent()
 					b.StartTimer()
 				}
 				child, err := sb.Fork(ctx)
