@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/binary"
-	"sort"
 	"sync/atomic"
 	"unsafe"
 
@@ -142,32 +141,4 @@ func (p *pagemap) privateRuns(b []byte, max int) (runs []pageRun, ok bool) {
 		}
 	}
 	return mergeRuns(runs, max), true
-}
-
-// mergeRuns joins runs across their smallest gaps until at most max remain: each run costs
-// a mapping in every fork, a gap's pages cost a copy once.
-func mergeRuns(runs []pageRun, max int) []pageRun {
-	if len(runs) <= max || max < 1 {
-		return runs
-	}
-	gaps := make([]int, len(runs)-1) // gap i lies between runs i and i+1
-	for i := range gaps {
-		gaps[i] = i
-	}
-	size := func(i int) int { return runs[i+1].off - (runs[i].off + runs[i].n) }
-	sort.Slice(gaps, func(a, b int) bool { return size(gaps[a]) > size(gaps[b]) })
-	keep := make([]bool, len(runs)-1)
-	for _, g := range gaps[:max-1] {
-		keep[g] = true
-	}
-	out := []pageRun{runs[0]}
-	for i := 1; i < len(runs); i++ {
-		if keep[i-1] {
-			out = append(out, runs[i])
-			continue
-		}
-		last := &out[len(out)-1]
-		last.n = runs[i].off + runs[i].n - last.off
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +92,9 @@ func TestForkWritesStayPrivate(t *testing.T) {
 	parent := newSandbox(t, engine.SandboxConfig{Memory: 64 << 20})
 	mustEval(t, parent, forkState, "1")
 	child := mustFork(t, parent)
+	if runtime.GOOS == "linux" && (engine.ForkLayers(child) == 0 || engine.ForkLayers(parent) != engine.ForkLayers(child)) {
+		t.Fatalf("fork layers: parent %d, child %d; want the same, > 0 (copy-on-write)", engine.ForkLayers(parent), engine.ForkLayers(child))
+	}
 
 	// 4096 samples of a (2 MiB / 512): one byte in every eighth of every page.
 	mustEval(t, parent, "[setAll(a, 2), setAll(z, 3), who = 'parent!']", `[8192,6144,"parent!"]`)
@@ -135,6 +139,10 @@ func TestForkManyChildren(t *testing.T) {
 		}
 		children[i] = mustFork(t, parent)
 		gens[i] = gen
+	}
+	// 34 generations of new pages were layered; the layers stay bounded (compacted).
+	if l := engine.ForkLayers(parent); l > 32 {
+		t.Fatalf("parent has %d fork layers after %d forks", l, n)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -226,6 +227,34 @@ func unionRuns(runs []pageRun) []pageRun {
 			continue
 		}
 		out = append(out, r)
+	}
+	return out
+}
+
+// mergeRuns joins runs across their smallest gaps until at most max remain: each run costs
+// a mapping in every fork, a gap's pages cost a copy once.
+func mergeRuns(runs []pageRun, max int) []pageRun {
+	if len(runs) <= max || max < 1 {
+		return runs
+	}
+	gaps := make([]int, len(runs)-1) // gap i lies between runs i and i+1
+	for i := range gaps {
+		gaps[i] = i
+	}
+	size := func(i int) int { return runs[i+1].off - (runs[i].off + runs[i].n) }
+	sort.Slice(gaps, func(a, b int) bool { return size(gaps[a]) > size(gaps[b]) })
+	keep := make([]bool, len(runs)-1)
+	for _, g := range gaps[:max-1] {
+		keep[g] = true
+	}
+	out := []pageRun{runs[0]}
+	for i := 1; i < len(runs); i++ {
+		if keep[i-1] {
+			out = append(out, runs[i])
+			continue
+		}
+		last := &out[len(out)-1]
+		last.n = runs[i].off + runs[i].n - last.off
 	}
 	return out
 }

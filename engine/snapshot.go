@@ -169,33 +169,47 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.py {
 		fromBase = sb.e.pythonRestore
 	}
-	child, err := fromBase(ctx, base, sb.mem.limit)
+	// A new sandbox from the base image, grown to the parent's size.
+	newChild := func() (*Sandbox, error) {
+		child, err := fromBase(ctx, base, sb.mem.limit)
+		if err != nil {
+			return nil, err
+		}
+		pm, cm := sb.mod.Memory(), child.mod.Memory()
+		if pm.Size() > cm.Size() {
+			if _, ok := cm.Grow((pm.Size() - cm.Size()) / wasmPage); !ok {
+				child.Close(ctx)
+				return nil, sb.memoryError()
+			}
+		}
+		return child, nil
+	}
+	child, err := newChild()
 	if err != nil {
 		return nil, err
-	}
-	pm := sb.mod.Memory()
-	cm := child.mod.Memory()
-	if pm.Size() > cm.Size() {
-		if _, ok := cm.Grow((pm.Size() - cm.Size()) / wasmPage); !ok {
-			child.Close(ctx)
-			return nil, sb.memoryError()
-		}
 	}
 	// Copy-on-write where the OS allows (see planFork), else a copy of the changed pages.
 	shared := false
 	if plan, ok := sb.mem.planFork(sb.e.pagemap); ok {
-		// The child first: if its mappings fail it is closed and the parent is intact.
-		if shared = child.mem.mountFork(plan); shared && !sb.mem.adoptFork(plan) {
+		// The child first: if its mappings fail, it is replaced and the parent is intact.
+		shared = child.mem.mountFork(plan)
+		if shared && !sb.mem.adoptFork(plan) {
 			plan.done()
 			child.Close(ctx)
 			sb.broken = isoerr.New(isoerr.Internal, "the sandbox's memory could not be remapped for a fork")
 			return nil, sb.broken
 		}
 		plan.done()
+		if !shared { // the child may hold some layers: start it again, to copy into
+			child.Close(ctx)
+			if child, err = newChild(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !shared {
-		src, _ := pm.Read(0, pm.Size())
-		dst, _ := cm.Read(0, cm.Size())
+		src, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
+		dst, _ := child.mod.Memory().Read(0, child.mod.Memory().Size())
 		sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
 	}
 	child.cfg, child.loaded, child.py = sb.cfg, sb.loaded, sb.py
