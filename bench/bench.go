@@ -61,15 +61,20 @@ type Options struct {
 
 // Report is what `isobox bench --json` prints.
 type Report struct {
-	Date            string          `json:"date"`
-	GoVersion       string          `json:"go"`
-	CPUs            int             `json:"cpus"`
-	ColdLoadP50     float64         `json:"cold_load_p50_ms"`
-	ColdLoadP99     float64         `json:"cold_load_p99_ms"`
-	ColdLoadN       int             `json:"cold_load_samples"`
-	WarmCallP50     float64         `json:"warm_call_p50_ms"`
-	WarmCallP99     float64         `json:"warm_call_p99_ms"`
-	WarmCallN       int             `json:"warm_call_samples"`
+	Date        string  `json:"date"`
+	GoVersion   string  `json:"go"`
+	CPUs        int     `json:"cpus"`
+	ColdLoadP50 float64 `json:"cold_load_p50_ms"`
+	ColdLoadP99 float64 `json:"cold_load_p99_ms"`
+	ColdLoadN   int     `json:"cold_load_samples"`
+	WarmCallP50 float64 `json:"warm_call_p50_ms"`
+	WarmCallP99 float64 `json:"warm_call_p99_ms"`
+	WarmCallN   int     `json:"warm_call_samples"`
+	// ColdLoadFaults and WarmCallFaults are the minor page faults of the whole process
+	// per cold load and per warm call, over the measured loops (-1 where the OS cannot
+	// count them).
+	ColdLoadFaults  float64         `json:"cold_load_faults"`
+	WarmCallFaults  float64         `json:"warm_call_faults"`
 	IdleWorkerRSS   float64         `json:"idle_worker_rss_kib"`
 	IdleWorkerRSSAt map[int]float64 `json:"idle_worker_rss_kib_at"`
 	IdleWorkerN     int             `json:"idle_worker_rss_samples"`
@@ -84,8 +89,11 @@ type Report struct {
 	RestoreOnlyP50     float64 `json:"restore_only_p50_ms"`
 	HibernatedWorkerKB float64 `json:"hibernated_worker_kib"`
 	HibernatedN        int     `json:"hibernated_worker_samples"`
-	Fork10MiBP50       float64 `json:"fork_10mib_p50_ms"`
-	ForkN              int     `json:"fork_samples"`
+	// Fork10MiBP50 is a fork of a sandbox with 10 MiB of heap that ran (and wrote) since
+	// its last fork; Fork10MiBFirst its first fork, which writes its state out once.
+	Fork10MiBP50   float64 `json:"fork_10mib_p50_ms"`
+	Fork10MiBFirst float64 `json:"fork_10mib_first_ms"`
+	ForkN          int     `json:"fork_samples"`
 	// IdleWorkerPSS is the proportional set size per idle worker at the largest id count:
 	// pages shared copy-on-write with the base image are divided among their users.
 	IdleWorkerPSS float64 `json:"idle_worker_pss_kib"`
@@ -146,13 +154,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Progress("cold load")
+	f0 := minorFaults()
 	if r.ColdLoadP50, r.ColdLoadP99, r.ColdLoadN, err = coldLoads(ctx, e, o.Cold); err != nil {
 		return nil, err
 	}
+	r.ColdLoadFaults = perCall(f0, minorFaults(), r.ColdLoadN)
 	o.Progress("warm call")
+	f0 = minorFaults()
 	if r.WarmCallP50, r.WarmCallP99, r.WarmCallN, err = warmCalls(ctx, e, o.Warm); err != nil {
 		return nil, err
 	}
+	r.WarmCallFaults = perCall(f0, minorFaults(), r.WarmCallN)
 	o.Progress("restore of a seen code")
 	if r.RestoreP50, r.RestoreN, err = restores(ctx, e, min(o.Cold, 300)); err != nil {
 		return nil, err
@@ -165,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Progress("fork of a 10 MiB sandbox")
-	if r.Fork10MiBP50, r.ForkN, err = forks(ctx, e, 30); err != nil {
+	if r.Fork10MiBP50, r.Fork10MiBFirst, r.ForkN, err = forks(ctx, e, 30); err != nil {
 		return nil, err
 	}
 	o.Progress("idle worker memory")
@@ -224,6 +236,15 @@ func WorkerCode(i int) loader.WorkerCode {
 var dynReq = func(ctx context.Context) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://dynamic/?n=1000", nil)
 	return req
+}
+
+// perCall is the faults between two counts per call (-1 when either count is unknown).
+// The loops' set-up (a loader, the warm worker's first load) is counted in too.
+func perCall(before, after int64, n int) float64 {
+	if before < 0 || after < 0 || n == 0 {
+		return -1
+	}
+	return float64(after-before) / float64(n)
 }
 
 func coldLoads(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, count int, err error) {
@@ -430,11 +451,13 @@ func hibernatedSize(ctx context.Context, e *engine.Engine, n int) (float64, int,
 	return float64(total) / float64(n) / 1024, n, nil
 }
 
-// forks measures Fork of a sandbox holding 10 MiB of live heap.
-func forks(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
+// forks measures Fork of a sandbox holding 10 MiB of live heap: its first fork, then n
+// forks each after a call that writes to the parent (not timed), so that every fork has
+// new state to capture.
+func forks(ctx context.Context, e *engine.Engine, n int) (p50, first float64, count int, err error) {
 	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer sb.Close(ctx)
 	if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, `
@@ -442,20 +465,30 @@ func forks(ctx context.Context, e *engine.Engine, n int) (float64, int, error) {
 		for (let i = 0; i < 160; i++) heap.push(new Uint8Array(64 << 10).fill(i));
 		globalThis.objs = Array.from({length: 20000}, (_, i) => ({i, s: "v" + i}));
 		1`); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	ds := make([]time.Duration, 0, n)
-	for range n {
+	for i := range n + 1 {
+		if i > 0 {
+			if _, err := sb.Eval(ctx, engine.Limits{CPU: time.Second}, "heap[3][7] = objs[5].i; 1"); err != nil {
+				return 0, 0, 0, err
+			}
+		}
 		t := time.Now()
 		child, err := sb.Fork(ctx)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		ds = append(ds, time.Since(t))
+		d := time.Since(t)
 		child.Close(ctx)
+		if i == 0 {
+			first = float64(d.Microseconds()) / 1000
+			continue
+		}
+		ds = append(ds, d)
 	}
-	p50, _, count := quantiles(ds)
-	return p50, count, nil
+	p50, _, count = quantiles(ds)
+	return p50, first, count, nil
 }
 
 // HostileSetup and HostileCall are issue 10's attack: one indexOf call whose naive search

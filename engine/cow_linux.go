@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/binary"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -49,4 +51,94 @@ func discard(b []byte) {
 	if len(b) > 0 {
 		_ = unix.Madvise(b, unix.MADV_DONTNEED)
 	}
+}
+
+// forkFile holds pages of a sandbox's memory as they were when it was forked, packed, in a
+// sealed memfd. The parent and the child map them privately (see limitedMemory.layers), so
+// the child gets no copy of them: each side copies a page only when it writes it, and
+// neither sees the other's writes. Each layer that maps it holds a reference; the file
+// descriptor is closed with the last (the kernel keeps the pages while a mapping exists).
+type forkFile struct {
+	fd   int
+	refs atomic.Int32
+}
+
+// newForkFile writes the runs of mem's pages into a new memfd, packed in run order, with
+// one reference for the caller. It returns the runs as layers. nil when the OS refuses.
+func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer) {
+	fd, err := unix.MemfdCreate("isobox-fork", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, nil
+	}
+	f := &forkFile{fd: fd}
+	f.refs.Store(1)
+	layers := make([]layer, 0, len(runs))
+	pos := 0
+	for _, r := range runs {
+		src := mem[r.off : r.off+r.n]
+		for done := 0; done < len(src); {
+			n, err := unix.Pwrite(fd, src[done:], int64(pos+done))
+			if err != nil || n == 0 {
+				unix.Close(fd)
+				return nil, nil
+			}
+			done += n
+		}
+		layers = append(layers, layer{f: f, memOff: r.off, fileOff: pos, n: r.n})
+		pos += r.n
+	}
+	// The state never changes: seal it, so nothing can write through to the mappings.
+	_, _ = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL)
+	return f, layers
+}
+
+func (f *forkFile) acquire() { f.refs.Add(1) }
+
+// release drops a reference; the last closes the file.
+func (f *forkFile) release() {
+	if f.refs.Add(-1) == 0 {
+		unix.Close(f.fd)
+	}
+}
+
+// mapLayer maps l copy-on-write over its place in a reserved region, replacing what was
+// mapped there.
+func mapLayer(region []byte, l layer) bool {
+	if l.memOff+l.n > cap(region) || l.n == 0 {
+		return false
+	}
+	_, err := unix.MmapPtr(l.f.fd, int64(l.fileOff), unsafe.Pointer(unsafe.SliceData(region[l.memOff:l.memOff+1])), uintptr(l.n),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+	return err == nil
+}
+
+// privateRuns returns the runs of b's pages that belong to this process alone (written
+// since they were mapped: anonymous, resident or swapped out), merged across the smallest
+// gaps so that there are at most max runs. ok is false when the pagemap cannot be read.
+func (p *pagemap) privateRuns(b []byte, max int) (runs []pageRun, ok bool) {
+	if p == nil {
+		return nil, false
+	}
+	first := uintptr(unsafe.Pointer(unsafe.SliceData(b))) / osPage
+	pages := len(b) / osPage
+	raw := make([]byte, pages*8)
+	for got := 0; got < len(raw); {
+		n, err := unix.Pread(p.fd, raw[got:], int64(first)*8+int64(got))
+		if err != nil || n <= 0 {
+			return nil, false
+		}
+		got += n
+	}
+	for i := 0; i < pages; i++ {
+		e := binary.NativeEndian.Uint64(raw[i*8:])
+		if !(e&pmSwapped != 0 || e&(pmPresent|pmFile|pmExclusive) == pmPresent|pmExclusive) {
+			continue
+		}
+		if k := len(runs) - 1; k >= 0 && runs[k].off+runs[k].n == i*osPage {
+			runs[k].n += osPage
+		} else {
+			runs = append(runs, pageRun{off: i * osPage, n: osPage})
+		}
+	}
+	return mergeRuns(runs, max), true
 }

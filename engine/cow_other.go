@@ -12,3 +12,12 @@ func (c *cowFile) close() {}
 func (c *cowFile) mapInto(region []byte) bool { return false }
 
 func discard(b []byte) {}
+
+// forkFile is Linux-only; elsewhere Fork copies the parent's changed pages into the child.
+type forkFile struct{}
+
+func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer)  { return nil, nil }
+func (f *forkFile) acquire()                                       {}
+func (f *forkFile) release()                                       {}
+func mapLayer(region []byte, l layer) bool                         { return false }
+func (p *pagemap) privateRuns(b []byte, max int) ([]pageRun, bool) { return nil, false }

@@ -71,13 +71,21 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 		sb.Close(ctx)
 		return nil, fmt.Errorf("engine: cannot size memory for the image")
 	}
+	if err := sb.reseed(); err != nil {
+		sb.Close(ctx)
+		return nil, err
+	}
+	return sb, nil
+}
+
+// reseed gives a JavaScript sandbox a Math.random sequence of its own.
+func (sb *Sandbox) reseed() error {
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
 	if _, err := sb.call(opReseed, binary.LittleEndian.Uint32(seed[:4]), binary.LittleEndian.Uint32(seed[4:]), 0); err != nil {
-		sb.Close(ctx)
-		return nil, fmt.Errorf("engine: reseed restored sandbox: %w", err)
+		return fmt.Errorf("engine: reseed sandbox: %w", err)
 	}
-	return sb, nil
+	return nil
 }
 
 const wasmPage = 65536

@@ -155,8 +155,10 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 }
 
 // Fork returns a new sandbox with the same state as sb at this moment; from then on the
-// two are independent. The child starts from the base image and gets a copy of every page
-// the parent changed.
+// two are independent, and draw different random numbers. On Linux no page is copied into
+// the child: parent and child map the same sealed files privately (see planFork), and each
+// copies a page only when it writes it. Elsewhere the child starts from the base image and
+// gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.wasm != nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
@@ -175,27 +177,59 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.py {
 		fromBase = sb.e.pythonRestore
 	}
-	child, err := fromBase(ctx, base, sb.mem.limit)
+	// A new sandbox from the base image, grown to the parent's size.
+	newChild := func() (*Sandbox, error) {
+		child, err := fromBase(ctx, base, sb.mem.limit)
+		if err != nil {
+			return nil, err
+		}
+		pm, cm := sb.mod.Memory(), child.mod.Memory()
+		if pm.Size() > cm.Size() {
+			if _, ok := cm.Grow((pm.Size() - cm.Size()) / wasmPage); !ok {
+				child.Close(ctx)
+				return nil, sb.memoryError()
+			}
+		}
+		return child, nil
+	}
+	child, err := newChild()
 	if err != nil {
 		return nil, err
 	}
-	pm := sb.mod.Memory()
-	cm := child.mod.Memory()
-	if pm.Size() > cm.Size() {
-		if _, ok := cm.Grow((pm.Size() - cm.Size()) / wasmPage); !ok {
+	// Copy-on-write where the OS allows (see planFork), else a copy of the changed pages.
+	shared := false
+	if plan, ok := sb.mem.planFork(sb.e.pagemap); ok {
+		// The child first: if its mappings fail, it is replaced and the parent is intact.
+		shared = child.mem.mountFork(plan)
+		if shared && !sb.mem.adoptFork(plan) {
+			plan.done()
 			child.Close(ctx)
-			return nil, sb.memoryError()
+			sb.broken = isoerr.New(isoerr.Internal, "the sandbox's memory could not be remapped for a fork")
+			return nil, sb.broken
+		}
+		plan.done()
+		if !shared { // the child may hold some layers: start it again, to copy into
+			child.Close(ctx)
+			if child, err = newChild(); err != nil {
+				return nil, err
+			}
 		}
 	}
-	src, _ := pm.Read(0, pm.Size())
-	dst, _ := cm.Read(0, cm.Size())
-	sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
+	if !shared {
+		src, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
+		dst, _ := child.mod.Memory().Read(0, child.mod.Memory().Size())
+		sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
+	}
 	child.cfg, child.loaded, child.py, child.keys = sb.cfg, sb.loaded, sb.py, sb.keys.clone()
+	// The two must not draw the same random numbers.
 	if child.py {
-		// The two must not draw the same random numbers.
 		if err := child.pythonReseed(ctx); err != nil {
+			child.Close(ctx)
 			return nil, err
 		}
+	} else if err := child.reseed(); err != nil {
+		child.Close(ctx)
+		return nil, err
 	}
 	return child, nil
 }
@@ -388,7 +422,9 @@ func (sb *Sandbox) Trim() int {
 	// wazero keeps the native stack a function grew (often 100 KiB or more) for as long as
 	// the function is bound; an idle sandbox lets it go and binds again on its next call.
 	sb.entry = nil
-	if !sb.mem.shared {
+	// A forked memory's discarded page would show its fork layer, not the image: not
+	// compared.
+	if !sb.mem.shared || len(sb.mem.layers) > 0 {
 		return 0
 	}
 	mem := sb.mem.buf

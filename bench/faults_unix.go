@@ -1,0 +1,15 @@
+//go:build unix
+
+package bench
+
+import "syscall"
+
+// minorFaults is the process's count of minor page faults so far (pages mapped on first
+// touch, copies made on write), or -1 where the OS does not say.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return -1
+	}
+	return int64(ru.Minflt)
+}
