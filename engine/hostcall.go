@@ -53,8 +53,9 @@ type hostOp struct {
 	async      func(sb *Sandbox, id int, payload json.RawMessage) error // asyncOps
 }
 
-// hostOps are the synchronous operations, by wire name.
-var hostOps = []hostOp{
+// hostOps are the synchronous operations, by wire name; the codecs of compression streams
+// (codecOps, engine/compress.go) follow the table.
+var hostOps = append([]hostOp{
 	{name: "console", in: `JSON {"level":"log|info|warn|error|debug","message":string}`, out: "empty",
 		doc: "Records one console line, within the invocation's log budget (Limits.Logs).", sync: (*Sandbox).opConsole},
 	{name: "random", in: "decimal byte count, 0..65536", out: "that many random bytes",
@@ -102,7 +103,7 @@ var hostOps = []hostOp{
 		sync: (*Sandbox).opModuleSource},
 	{name: "require_source", in: "module name", out: `JSON {"type":"js|cjs|json|text|data","source":string}`,
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
-}
+}, codecOps...)
 
 // asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
 // bindings (fsOps, engine/fs.go) follow the table.

@@ -1,11 +1,11 @@
 // 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
-// File, FormData and a small ReadableStream (default readers only: no BYOB readers, no
-// pipes or tee-free transforms). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// File, FormData and ReadableStream (default readers only: no BYOB readers; pipes, writable
+// and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
+const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -1503,6 +1503,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
   Object.defineProperty(globalThis, "fetch", { value: fetch, writable: true, configurable: true, enumerable: false });
 
   return {
+    // streamInternals lets 55_streams.js (writable and transform streams, pipes) reach a
+    // ReadableStream's record: its state, stored error and queue.
+    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, ReadableStreamDefaultReader },
     // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
     // so they must not be modified.
     async bodyToBytes(response) {
