@@ -214,6 +214,14 @@
       .pipeThrough(new TransformStream({ transform: (n, c) => c.enqueue(`${n}`) }));
     assert.deepEqual(await collect(doubled), ["2", "4", "6"]);
 
+    // the pipe follows the destination's backpressure: a sink stuck on its first write
+    // makes it read no more than fills the destination's queue
+    let pulls = 0;
+    const lazy = new ReadableStream({ pull: (c) => c.enqueue(++pulls) }, { highWaterMark: 0 });
+    lazy.pipeTo(new WritableStream({ write: () => new Promise(() => {}) }, { highWaterMark: 2 }));
+    for (let i = 0; i < 20; i++) await tick();
+    assert.ok(pulls >= 2 && pulls <= 3, `the pipe read ${pulls} chunks into a destination that takes 2`);
+
     // preventClose leaves the destination open
     const ws = new WritableStream();
     await ReadableStream.from(["x"]).pipeTo(ws, { preventClose: true });
