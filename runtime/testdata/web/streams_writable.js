@@ -108,6 +108,8 @@
     await assert.rejects(w3.ready, RangeError, "controller.error rejects ready");
     await assert.rejects(w3.write(1), RangeError);
     assert.throws(() => new WritableStream({ type: "bytes" }), RangeError, "no writable byte streams");
+    assert.throws(() => structuredClone(new WritableStream()), "DataCloneError");
+    assert.throws(() => structuredClone(new TransformStream()), "DataCloneError");
     assert.throws(() => new WritableStream({}, { highWaterMark: -1 }), RangeError);
   }
 
