@@ -216,6 +216,7 @@ type inflater struct {
 	in       []byte
 	ended    bool // the guest finished the input
 	out      []byte
+	full     bool          // the last step handed out a whole slice
 	stepCPU  time.Duration // the thread CPU clock (or wall time) when the step began
 	threadOK bool
 	began    time.Time
@@ -292,6 +293,7 @@ func (d *inflater) answer(s inflateStep) {
 }
 
 func (d *inflater) yield(more bool) bool {
+	d.full = more
 	d.answer(inflateStep{more: more})
 	return d.receive()
 }
@@ -374,7 +376,18 @@ func (d *inflater) inflate(format string) error {
 			}
 			continue
 		}
+		// Read may yield (hand d.out to the host) while it waits for input, so it reads
+		// into buf, and d.out is appended to after.
 		n, err := r.Read(buf[:min(room, len(buf))])
+		if d.out == nil && n > 0 {
+			// after a full slice, the next is likely full too (a large output): one
+			// allocation; otherwise start small, for a stream of small chunks
+			size := 32 << 10
+			if d.full {
+				size = codecSlice
+			}
+			d.out = make([]byte, 0, size)
+		}
 		d.out = append(d.out, buf[:n]...)
 		if err == io.EOF {
 			break
