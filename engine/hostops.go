@@ -45,6 +45,7 @@ type invocation struct {
 	subreqs   int
 	bodies    map[int]*openBody      // fetch response bodies being streamed, by handle
 	uploads   map[int]*io.PipeWriter // fetch request bodies being streamed, by the fetch's op id
+	codecs    *codecs                // CompressionStream/DecompressionStream codecs (engine/compress.go)
 	cancelOps context.CancelFunc
 	opsCtx    context.Context
 	// hostOps counts the goroutines of host operations this invocation started (fetches,
@@ -106,6 +107,7 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 func (sb *Sandbox) end() {
 	inv := sb.inv
 	inv.cancelOps()
+	inv.codecs.closeAll()
 	for _, b := range inv.bodies {
 		b.rc.Close() // unread bodies end with the invocation
 	}

@@ -108,6 +108,18 @@
 //   - "crypto_equal": 4-byte big-endian length of a, a, b -> one byte, 1 when a and b are equal.
 //     crypto.subtle.timingSafeEqual: a constant-time comparison (lengths must match:
 //     TypeError).
+//   - "codec_open": JSON {"format":"gzip|deflate|deflate-raw","mode":"compress|decompress"} -> decimal codec handle.
+//     Opens a compressor or decompressor for the invocation (at most 16 open at once:
+//     RangeError beyond).
+//   - "codec_write": the handle (4 bytes, little-endian), then a chunk of input -> a flag byte (1: more output is waiting, call again with no input), then output bytes.
+//     Feeds a chunk to a codec and answers the output it produced, at most 256 KiB at once for
+//     a decompressor. Corrupt input throws TypeError; decompressed output past the sandbox's
+//     memory limit in total (per invocation) throws RangeError.
+//   - "codec_finish": the handle (4 bytes, little-endian) -> as codec_write.
+//     Ends a codec's input: a compressor's last bytes, or a decompressor's check that its
+//     input was complete (truncated input throws TypeError).
+//   - "codec_close": JSON {"handle":n} -> empty.
+//     Closes a codec (a canceled or finished stream).
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

@@ -67,7 +67,7 @@
   const errorConstructors = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
   // Platform objects browsers refuse to clone; defined by later files, so looked up lazily.
   const unclonablePlatformTypes = [
-    "Event", "EventTarget", "AbortController", "Headers", "Request", "Response", "ReadableStream",
+    "Event", "EventTarget", "AbortController", "Headers", "Request", "Response", "ReadableStream", "WritableStream", "TransformStream",
     "TextEncoder", "TextDecoder", "FormData", "URL", "URLSearchParams", "URLPattern", "MessageChannel",
   ];
 

@@ -1,11 +1,11 @@
 // 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
-// File, FormData and a small ReadableStream (default readers only: no BYOB readers, no
-// pipes or tee-free transforms). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// File, FormData and ReadableStream (default readers, and BYOB readers of byte streams that
+// copy into the caller's view; pipes, writable and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
+const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -712,7 +712,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
       const { mode } = dictionary(options, "The reader options");
       if (mode !== undefined) {
         enumValue(mode, ["byob"], "the reader mode");
-        throw new TypeError("BYOB readers are not supported; use getReader() without a mode");
+        return new ReadableStreamBYOBReader(this);
       }
       return new ReadableStreamDefaultReader(this);
     }
@@ -761,7 +761,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
     writable: true,
     configurable: true,
   });
-  defineInspect(ReadableStream, (r) => ({ locked: r.locked, state: streamOf(r).state, supportsBYOB: false }));
+  defineInspect(ReadableStream, (r) => ({ locked: r.locked, state: streamOf(r).state, supportsBYOB: streamOf(r).bytes }));
 
   class ReadableStreamDefaultController {
     #s;
@@ -791,6 +791,8 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
       errorStream(this.#s, e);
     }
   }
+
+  let readerHolds;
 
   class ReadableStreamDefaultReader {
     #reader = null; // {s, requests, closed}: this reader's record while it holds the lock
@@ -835,6 +837,81 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
     async cancel(reason = undefined) {
       if (!this.#reader) throw new TypeError("This reader has been released");
       return cancelStream(this.#reader.s, reason);
+    }
+
+    static {
+      // readerHolds says whether a reader holds s's lock (ReadableStreamBYOBReader's read).
+      readerHolds = (r, s) => r.#reader !== null && r.#reader.s === s;
+    }
+  }
+
+  // A BYOB reader of a byte stream reads into the caller's view: a queued chunk larger
+  // than the view is split (the rest stays first in the queue), and a read that waits is
+  // filled by the next enqueue. The view's buffer is written in place, not transferred, and
+  // the underlying source gets no byobRequest (its controller is the default one).
+  function fillView(view, chunk) {
+    const n = Math.min(view.byteLength, chunk.byteLength);
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(chunk.subarray(0, n));
+    const Ctor = view.constructor;
+    const filled = Ctor === DataView ? new DataView(view.buffer, view.byteOffset, n) : new Ctor(view.buffer, view.byteOffset, n / (Ctor.BYTES_PER_ELEMENT || 1));
+    return { filled, rest: n < chunk.byteLength ? chunk.subarray(n) : null, n };
+  }
+
+  function emptyView(view) {
+    const Ctor = view.constructor;
+    return Ctor === DataView ? new DataView(view.buffer, view.byteOffset, 0) : new Ctor(view.buffer, view.byteOffset, 0);
+  }
+
+  function readInto(s, view) {
+    s.disturbed = true;
+    if (s.state === "closed") return Promise.resolve({ value: emptyView(view), done: true });
+    if (s.state === "errored") return Promise.reject(s.error);
+    if (s.queue.length > 0) {
+      const [chunk] = s.queue.shift();
+      const { filled, rest, n } = fillView(view, chunk);
+      s.queueTotal -= n;
+      if (rest) s.queue.unshift([rest, rest.byteLength]);
+      if (s.closeRequested && s.queue.length === 0) closeStream(s);
+      else pullIfNeeded(s);
+      return Promise.resolve({ value: filled, done: false });
+    }
+    const request = Promise.withResolvers();
+    s.reader.requests.push({
+      resolve({ value, done }) {
+        if (done) {
+          request.resolve({ value: emptyView(view), done: true });
+          return;
+        }
+        const { filled, rest } = fillView(view, value);
+        if (rest) {
+          s.queue.unshift([rest, rest.byteLength]);
+          s.queueTotal += rest.byteLength;
+        }
+        request.resolve({ value: filled, done: false });
+      },
+      reject: request.reject,
+    });
+    pullIfNeeded(s);
+    return request.promise;
+  }
+
+  class ReadableStreamBYOBReader extends ReadableStreamDefaultReader {
+    #s;
+
+    constructor(stream) {
+      if (!isStream(stream)) throw new TypeError("ReadableStreamBYOBReader needs a ReadableStream");
+      if (!streamOf(stream).bytes) throw new TypeError("A BYOB reader needs a byte stream (type: \"bytes\")");
+      super(stream);
+      this.#s = streamOf(stream);
+    }
+
+    async read(view = undefined, options = undefined) {
+      if (!ArrayBuffer.isView(view)) throw new TypeError("ReadableStreamBYOBReader.read needs an ArrayBufferView");
+      if (view.byteLength === 0) throw new TypeError("ReadableStreamBYOBReader.read needs a view of at least one byte");
+      if (dictionary(options, "The read options").min !== undefined) throw new TypeError("ReadableStreamBYOBReader.read: the min option is not supported");
+      const s = this.#s;
+      if (!readerHolds(this, s)) throw new TypeError("This reader has been released");
+      return readInto(s, view);
     }
   }
 
@@ -906,6 +983,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
   // byteStream is a stream of one chunk holding a copy of bytes.
   function byteStream(bytes) {
     return new ReadableStream({
+      type: "bytes",
       start(controller) {
         if (bytes.length) controller.enqueue(bytes.slice());
         controller.close();
@@ -1495,7 +1573,8 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
   }
 
   for (const C of [
-    Headers, Blob, File, FormData, ReadableStream, ReadableStreamDefaultController, ReadableStreamDefaultReader, Request, Response,
+    Headers, Blob, File, FormData, ReadableStream, ReadableStreamDefaultController, ReadableStreamDefaultReader, ReadableStreamBYOBReader,
+    Request, Response,
   ]) {
     Object.defineProperty(C.prototype, Symbol.toStringTag, { value: C.name, configurable: true });
     Object.defineProperty(globalThis, C.name, { value: C, writable: true, configurable: true, enumerable: false });
@@ -1503,6 +1582,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs } = (() => {
   Object.defineProperty(globalThis, "fetch", { value: fetch, writable: true, configurable: true, enumerable: false });
 
   return {
+    // streamInternals lets 55_streams.js (writable and transform streams, pipes) reach a
+    // ReadableStream's record: its state, stored error and queue.
+    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, ReadableStreamDefaultReader },
     // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
     // so they must not be modified.
     async bodyToBytes(response) {
