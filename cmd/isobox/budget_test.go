@@ -48,7 +48,7 @@ func TestServeHibernatesEvictedWorkers(t *testing.T) {
 	// A 1 MiB budget keeps a few; the others are written to the data directory (in the
 	// background: the call that evicts does not wait).
 	var warm, hibernated int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(10 * time.Millisecond) {
 		warm, hibernated = metric(`isobox_sandboxes{state="idle"}`), metric("isobox_loader_hibernations_total")
 		if warm+hibernated+metric("isobox_loader_hibernate_errors_total") == n || time.Now().After(deadline) {
 			break

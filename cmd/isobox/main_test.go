@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/internal/enginetest"
 )
@@ -24,6 +25,12 @@ func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // cacheDir is the engine's compilation cache of the tests (shared with the other
 // packages: enginetest.CacheDir); binDir holds this run's own files (the built binary).
 var cacheDir, binDir string
+
+// hangGuard bounds the waits of these tests for something that must happen (a server up, a
+// session connected, a line printed): never a speed assertion, only how long a broken
+// build may hang. On a loaded one-core CI machine under -race a first start compiles
+// QuickJS and CPython and takes tens of seconds, so the guard is minutes.
+const hangGuard = 5 * time.Minute
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "sandbox-worker" { // the sandbox processes of an in-process `isobox serve`

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -31,10 +30,10 @@ func TestMCPCommandModules(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- serveMCP(ctx, []string{"--cache-dir", t.TempDir(), "--npm-registry", reg.URL, "--codemode-config", filepath.Join(dir, "codemode.json")}, sr, sw, stderr)
+		done <- serveMCP(ctx, []string{"--cache-dir", cacheDir, "--npm-registry", reg.URL, "--codemode-config", filepath.Join(dir, "codemode.json")}, sr, sw, stderr)
 		sw.Close()
 	}()
-	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+	cctx, ccancel := context.WithTimeout(ctx, hangGuard)
 	defer ccancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
 	cs, err := c.Connect(cctx, &mcp.IOTransport{Reader: cr, Writer: cw}, nil)

@@ -36,7 +36,7 @@ func TestMCPCommand(t *testing.T) {
 		sw.Close()
 	}()
 
-	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+	cctx, ccancel := context.WithTimeout(ctx, hangGuard)
 	defer ccancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
 	cs, err := c.Connect(cctx, &mcp.IOTransport{Reader: cr, Writer: cw}, nil)

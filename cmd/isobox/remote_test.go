@@ -72,7 +72,7 @@ func TestRemoteCommands(t *testing.T) {
 	var fout, ferr syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(fctx, []string{"logs", "-f", "hello"}, &fout, &ferr) }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for i := 0; !strings.Contains(fout.String(), "hit /followed"); i++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("logs -f printed %q %q", fout.String(), ferr.String())

@@ -47,7 +47,7 @@ func serve(t *testing.T, args ...string) *serving {
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--cache-dir", cacheDir}, args...)
 	go func() { exit <- run(ctx, args, s.stdout, s.stderr) }()
 	re := regexp.MustCompile(`serving the HTTP API on (http://\S+)`)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		if m := re.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
