@@ -136,7 +136,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 				return 1
 			}
-			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN = ph.RPS, ph.P99, ph.N
+			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P99, ph.N, ph.Generator
 		}
 	}
 	if *jsonOut {
@@ -161,7 +161,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stdout, "  kill of a process to the first answer on its index, p50/max (n=%d): %.3g / %.3g ms\n", pr.ReplaceN, pr.ReplaceP50, pr.ReplaceMax)
 		}
 		if pr.HTTPN > 0 {
-			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPRPS, pr.HTTPP99)
+			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d, %s): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPGenerator, pr.HTTPRPS, pr.HTTPP99)
 		}
 	}
 	return 0

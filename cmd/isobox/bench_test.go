@@ -43,7 +43,9 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 		generator string
 	}{
 		{"in-process client", []string{"--load-generator", "go-in-process"}, "go-in-process"},
-		{"wdbench", []string{"--load-generator", "wdbench", "--wdbench", anchorWdbench(t)}, "wdbench"},
+		// With a sandbox process, whose HTTP figure uses the same generator.
+		{"wdbench", []string{"--load-generator", "wdbench", "--wdbench", anchorWdbench(t),
+			"--sandbox-processes", "1", "--hostile-seconds", "1", "--replacements", "0"}, "wdbench"},
 		// auto falls back to the in-process client, and says so, when wdbench does not build.
 		{"auto without the anchor", []string{"--load-generator", "auto", "--wdbench", filepath.Join(t.TempDir(), "none")}, "go-in-process"},
 	}
@@ -61,6 +63,7 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 				Generator string  `json:"http_load_generator"`
 				RPS       float64 `json:"http_hello_rps"`
 				N         int     `json:"http_hello_samples"`
+				Process   string  `json:"http_hello_process_load_generator"`
 			}
 			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 				t.Fatalf("%v: %s", err, stdout)
@@ -70,6 +73,9 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 			}
 			if got.Generator != tt.generator || got.RPS <= 0 || got.N == 0 {
 				t.Fatalf("HTTP figure %+v, want one from %s", got, tt.generator)
+			}
+			if tt.generator == "wdbench" && got.Process != "wdbench" {
+				t.Errorf("sandbox-process HTTP figure from %q, want wdbench", got.Process)
 			}
 			b, err := os.ReadFile(prof)
 			if err != nil {
