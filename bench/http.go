@@ -26,21 +26,38 @@ type HTTPHello struct {
 	P99   float64 `json:"http_hello_p99_ms"`
 	N     int     `json:"http_hello_samples"`
 	Conns int     `json:"http_hello_conns"`
+	// ServerCPUPerReq is the CPU of the serving process (the bench process) per request,
+	// in microseconds, as wdbench reads it from /proc (0 with the in-process generator,
+	// whose own CPU would be counted in).
+	ServerCPUPerReq float64 `json:"http_hello_server_cpu_us_per_req,omitempty"`
+	// Generator is the load generator that produced the figure (GeneratorWdbench or
+	// GeneratorInProcess).
+	Generator string `json:"http_load_generator"`
+}
+
+// HTTPLoad is how the hello is loaded: Conns keep-alive connections for Duration, by the
+// wdbench binary at Wdbench (a separate process, as the workerd anchor does) or, when it
+// is "", by a Go client inside the bench process.
+type HTTPLoad struct {
+	Conns    int
+	Duration time.Duration
+	Wdbench  string
 }
 
 // RunHTTPHello starts a server on 127.0.0.1 (a temporary data directory), stores the hello
-// worker and loads it with a Go client through GET /v1/workers/hello/http/.
-func RunHTTPHello(ctx context.Context, cacheDir string, conns int, d time.Duration) (*HTTPHello, error) {
-	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir}, conns, d)
+// worker and loads it through GET /v1/workers/hello/http/.
+func RunHTTPHello(ctx context.Context, cacheDir string, load HTTPLoad) (*HTTPHello, error) {
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir}, load)
 }
 
 // RunHTTPHelloProcesses is RunHTTPHello with the sandboxes in n worker processes started
 // by command (`isobox sandbox-worker`).
-func RunHTTPHelloProcesses(ctx context.Context, cacheDir string, conns int, d time.Duration, n int, command func() *exec.Cmd) (*HTTPHello, error) {
-	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir, SandboxProcesses: n, SandboxCommand: command}, conns, d)
+func RunHTTPHelloProcesses(ctx context.Context, cacheDir string, load HTTPLoad, n int, command func() *exec.Cmd) (*HTTPHello, error) {
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir, SandboxProcesses: n, SandboxCommand: command}, load)
 }
 
-func runHTTPHello(ctx context.Context, cfg server.Config, conns int, d time.Duration) (*HTTPHello, error) {
+func runHTTPHello(ctx context.Context, cfg server.Config, load HTTPLoad) (*HTTPHello, error) {
+	conns, d := load.Conns, load.Duration
 	dir, err := os.MkdirTemp("", "isobox-bench-http")
 	if err != nil {
 		return nil, err
@@ -71,6 +88,9 @@ func runHTTPHello(ctx context.Context, cfg server.Config, conns int, d time.Dura
 	}}
 	if _, err := c.PutWorker(ctx, "hello", hello); err != nil {
 		return nil, err
+	}
+	if load.Wdbench != "" {
+		return wdbenchHello(ctx, s.Handler(), key, load)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	defer tr.CloseIdleConnections()
@@ -124,7 +144,28 @@ func runHTTPHello(ctx context.Context, cfg server.Config, conns int, d time.Dura
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	r := &HTTPHello{N: len(all), Conns: conns, RPS: float64(len(all)) / elapsed.Seconds()}
+	r := &HTTPHello{N: len(all), Conns: conns, RPS: float64(len(all)) / elapsed.Seconds(), Generator: GeneratorInProcess}
 	r.P50, r.P99, _ = quantiles(all)
 	return r, nil
+}
+
+// wdbenchHello loads the hello with `wdbench load`, which sends a plain GET to one URL as
+// the anchor's hello worker gets at "/". wdbench sends no headers, so the hello is served
+// on a second listener whose handler adds the API key and the worker's route before the
+// server's own handler: authentication, routing and forwarding are still paid per request.
+func wdbenchHello(ctx context.Context, h http.Handler, key string, load HTTPLoad) (*HTTPHello, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+key)
+		r.URL.Path = "/v1/workers/hello/http" + r.URL.Path
+		r.URL.RawPath = ""
+		h.ServeHTTP(w, r)
+	})}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	defer func() { hs.Close(); <-served }()
+	return runWdbenchLoad(ctx, load.Wdbench, "http://"+ln.Addr().String()+"/", load.Conns, load.Duration, os.Getpid())
 }

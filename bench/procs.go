@@ -41,6 +41,8 @@ type Processes struct {
 	HTTPRPS float64 `json:"http_hello_process_rps,omitempty"`
 	HTTPP99 float64 `json:"http_hello_process_p99_ms,omitempty"`
 	HTTPN   int     `json:"http_hello_process_samples,omitempty"`
+	// HTTPGenerator is the load generator of the HTTP figure (as HTTPHello.Generator).
+	HTTPGenerator string `json:"http_hello_process_load_generator,omitempty"`
 	// ReplaceP50 is the time from SIGKILL of a sandbox process to the first answered call
 	// of a worker placed on it (that worker starts cold on the replacement).
 	ReplaceP50 float64 `json:"process_replace_ms,omitempty"`

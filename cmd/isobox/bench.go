@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
 	bundles := fs.Int("bundle", 5, "cold bundles of a 4-package TypeScript project from a registry stub on 127.0.0.1 (4x as many warm bundles and cold loads of the app; 0 skips)")
 	wsFiles := fs.Int("workspace", 500, "4 KiB files written and read through a worker's env.FS for the workspace figures (with SQLite's raw insert rate, a search over 10,000 files beside grep -rn, and exec over 1,000 files; 0 skips)")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole run to this file (the bench process, which also serves the HTTP figures; not the sandbox processes)")
+	generator := fs.String("load-generator", "auto", "load generator of the HTTP figures: wdbench (the workerd anchor's client, built from --wdbench, run as a separate process), go-in-process, or auto (wdbench when it builds)")
+	wdbenchDir := fs.String("wdbench", "", "source folder of the anchor's wdbench (default: the --workerd folder's wdbench, else ../shared/anchors/workerd/wdbench)")
 	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
@@ -43,6 +48,30 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 0
 		}
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox bench: cpu profile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "isobox bench: cpu profile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	load := bench.HTTPLoad{Conns: 8, Duration: time.Duration(*httpSecs) * time.Second}
+	if *httpSecs > 0 {
+		var err error
+		if load.Wdbench, err = wdbenchBinary(ctx, *generator, *wdbenchDir, *workerd, stderr); err != nil {
+			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+			return 2
+		}
+		if load.Wdbench != "" {
+			defer os.RemoveAll(filepath.Dir(load.Wdbench))
+		}
 	}
 	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles, Workspace: *wsFiles,
 		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
@@ -88,7 +117,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var hh *bench.HTTPHello
 	if *httpSecs > 0 {
 		fmt.Fprintln(stderr, "isobox bench: hello over HTTP ...")
-		if hh, err = bench.RunHTTPHello(ctx, *cacheDir, 8, time.Duration(*httpSecs)*time.Second); err != nil {
+		if hh, err = bench.RunHTTPHello(ctx, *cacheDir, load); err != nil {
 			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 			return 1
 		}
@@ -102,12 +131,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if *httpSecs > 0 {
 			fmt.Fprintln(stderr, "isobox bench: hello over HTTP, sandbox processes ...")
-			ph, err := bench.RunHTTPHelloProcesses(ctx, *cacheDir, 8, time.Duration(*httpSecs)*time.Second, *procs, sandboxWorkerCommand)
+			ph, err := bench.RunHTTPHelloProcesses(ctx, *cacheDir, load, *procs, sandboxWorkerCommand)
 			if err != nil {
 				fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 				return 1
 			}
-			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN = ph.RPS, ph.P99, ph.N
+			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P99, ph.N, ph.Generator
 		}
 	}
 	if *jsonOut {
@@ -132,10 +161,43 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stdout, "  kill of a process to the first answer on its index, p50/max (n=%d): %.3g / %.3g ms\n", pr.ReplaceN, pr.ReplaceP50, pr.ReplaceMax)
 		}
 		if pr.HTTPN > 0 {
-			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPRPS, pr.HTTPP99)
+			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d, %s): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPGenerator, pr.HTTPRPS, pr.HTTPP99)
 		}
 	}
 	return 0
+}
+
+// wdbenchBinary builds the workerd anchor's load client for the HTTP figures and returns
+// its path, or "" for the in-process generator (asked for, or auto when wdbench does not
+// build here: Go missing, or no anchor folder).
+func wdbenchBinary(ctx context.Context, generator, dir, workerd string, stderr io.Writer) (string, error) {
+	switch generator {
+	case bench.GeneratorInProcess:
+		return "", nil
+	case bench.GeneratorWdbench, "auto":
+	default:
+		return "", fmt.Errorf("--load-generator wants auto, %s or %s, got %q", bench.GeneratorWdbench, bench.GeneratorInProcess, generator)
+	}
+	if dir == "" {
+		dir = filepath.Join("..", "shared", "anchors", "workerd", "wdbench")
+		if workerd != "" {
+			dir = filepath.Join(workerd, "wdbench")
+		}
+	}
+	out, err := os.MkdirTemp("", "isobox-bench-wdbench")
+	if err != nil {
+		return "", err
+	}
+	bin, err := bench.BuildWdbench(ctx, dir, out)
+	if err != nil {
+		os.RemoveAll(out)
+		if generator == "auto" {
+			fmt.Fprintf(stderr, "isobox bench: HTTP figures from the in-process Go client, not comparable to the workerd anchor (%v)\n", err)
+			return "", nil
+		}
+		return "", err
+	}
+	return bin, nil
 }
 
 func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anchor) {
@@ -207,6 +269,7 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 		if a != nil && an.HelloRPS > 0 {
 			t, ratio = fmt.Sprintf("%.0f", an.HelloRPS), fmt.Sprintf("%.2fx", hh.RPS/an.HelloRPS)
 		}
+		fmt.Fprintf(w, "  (HTTP load generator: %s)\n", hh.Generator)
 		fmt.Fprintf(w, "%-44s %12s %12s %10s\n", fmt.Sprintf("hello over HTTP, 8 conns, req/s (n=%d)", hh.N), fmt.Sprintf("%.0f", hh.RPS), t, ratio)
 		row("hello over HTTP, p99", hh.P99, an.HelloP99, "ms", hh.N)
 	}

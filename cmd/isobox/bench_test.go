@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// anchorWdbench finds the workerd anchor's wdbench source (shared/anchors/workerd/wdbench
+// beside the repository or one of its parents), or "".
+func anchorWdbench(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "shared", "anchors", "workerd", "wdbench")
+		if _, err := os.Stat(filepath.Join(p, "main.go")); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBenchLoadGeneratorAndProfile runs a tiny `isobox bench --json` with each HTTP load
+// generator and a CPU profile: the figure names its generator and the profile is a gzipped
+// pprof protobuf.
+func TestBenchLoadGeneratorAndProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs isobox bench")
+	}
+	tiny := []string{"bench", "--json", "--cold", "2", "--warm", "5", "--ids", "3", "--eval", "0", "--bundle", "0",
+		"--workspace", "0", "--sandbox-processes", "0", "--http-seconds", "1"}
+	tests := []struct {
+		name      string
+		args      []string
+		generator string
+	}{
+		{"in-process client", []string{"--load-generator", "go-in-process"}, "go-in-process"},
+		// With a sandbox process, whose HTTP figure uses the same generator.
+		{"wdbench", []string{"--load-generator", "wdbench", "--wdbench", anchorWdbench(t),
+			"--sandbox-processes", "1", "--hostile-seconds", "1", "--replacements", "0"}, "wdbench"},
+		// auto falls back to the in-process client, and says so, when wdbench does not build.
+		{"auto without the anchor", []string{"--load-generator", "auto", "--wdbench", filepath.Join(t.TempDir(), "none")}, "go-in-process"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.generator == "wdbench" && anchorWdbench(t) == "" {
+				t.Skip("no workerd anchor (shared/anchors/workerd/wdbench) above this directory")
+			}
+			prof := filepath.Join(t.TempDir(), "cpu.prof")
+			stdout, stderr, code := cli(t, append(append(tiny, tt.args...), "--cpuprofile", prof)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var got struct {
+				Generator string  `json:"http_load_generator"`
+				RPS       float64 `json:"http_hello_rps"`
+				N         int     `json:"http_hello_samples"`
+				Process   string  `json:"http_hello_process_load_generator"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("%v: %s", err, stdout)
+			}
+			if strings.Contains(tt.name, "auto") && !strings.Contains(stderr, "not comparable to the workerd anchor") {
+				t.Errorf("the fallback is not said on stderr: %s", stderr)
+			}
+			if got.Generator != tt.generator || got.RPS <= 0 || got.N == 0 {
+				t.Fatalf("HTTP figure %+v, want one from %s", got, tt.generator)
+			}
+			if tt.generator == "wdbench" && got.Process != "wdbench" {
+				t.Errorf("sandbox-process HTTP figure from %q, want wdbench", got.Process)
+			}
+			b, err := os.ReadFile(prof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("profile is not gzip: %v", err)
+			}
+			pb, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("profile: %v", err)
+			}
+			// A pprof Profile names its sample types (samples/count, cpu/nanoseconds) and
+			// the functions sampled in its string table.
+			if !bytes.Contains(pb, []byte("cpu")) || !bytes.Contains(pb, []byte("nanoseconds")) || !bytes.Contains(pb, []byte("runtime.")) {
+				t.Fatalf("profile is not a pprof CPU profile (%d bytes)", len(pb))
+			}
+		})
+	}
+}
+
+// A load generator that cannot be had stops the bench before it runs, rather than
+// producing a figure from another generator than the one asked for.
+func TestBenchBadLoadGenerator(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown", []string{"--load-generator", "wrk"}, "--load-generator wants auto, wdbench or go-in-process"},
+		{"wdbench without its source", []string{"--load-generator", "wdbench", "--wdbench", filepath.Join(t.TempDir(), "none")}, "wdbench source"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := cli(t, append([]string{"bench", "--eval", "0"}, tt.args...)...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, tt.wantErr) || strings.Contains(stderr, "cold load") {
+				t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, stderr)
+			}
+		})
+	}
+}
