@@ -160,11 +160,12 @@
 //     Creates a directory (recursive: with its parents, and no error if it exists). Rejects
 //     with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
 //     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
-//   - "fs_rm": JSON {"binding":string,"path":string,"recursive"?:bool,"force"?:bool} -> null.
+//   - "fs_rm": JSON {"binding":string,"path":string,"recursive"?:bool,"force"?:bool,"ifMatch"?:string} -> null.
 //     Removes an entry (recursive: a directory with its contents; force: no error when
-//     missing). Rejects with Error "code: message" (isoerr codes: not_found, invalid_request,
-//     conflict, precondition_failed, quota_exceeded, file_too_large, read_only). Needs
-//     SandboxConfig.FS.
+//     missing; ifMatch: only if the file still has that etag, else precondition_failed and
+//     nothing removed). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
 //   - "fs_mv": JSON {"binding":string,"from":string,"to":string} -> null.
 //     Moves an entry, replacing a file at to. Rejects with Error "code: message" (isoerr
 //     codes: not_found, invalid_request, conflict, precondition_failed, quota_exceeded,

@@ -110,7 +110,7 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	case "mkdir":
 		return null(s.Mkdir(ctx, ws, a.Path, a.Recursive))
 	case "rm":
-		err := s.Remove(ctx, ws, a.Path, a.Recursive)
+		err := s.RemoveIf(ctx, ws, a.Path, RemoveOptions{Recursive: a.Recursive, IfMatch: a.IfMatch})
 		if a.Force && isoerr.CodeOf(err) == isoerr.NotFound {
 			err = nil
 		}

@@ -88,6 +88,7 @@ const makeFSBinding = (() => {
       async rm(p, options) {
         await run(host.startOp("fs_rm", {
           binding, path: path(p), recursive: !!(options && options.recursive), force: !!(options && options.force),
+          ifMatch: (options && options.ifMatch) || "",
         }));
       },
       async mv(from, to) {
