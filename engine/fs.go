@@ -26,8 +26,8 @@ func fsOp(op, in, out, doc string) hostOp {
 // fsOps are the filesystem operations of env bindings: the state API (workspace.Serve
 // answers them in isobox).
 var fsOps = []hostOp{
-	fsOp("read", `"path":string,"encoding":"utf8|bytes"`, `JSON {"data":string (bytes: base64),"etag":string}`,
-		"Reads a whole file (readFile; at most 32 MiB at once)."),
+	fsOp("read", `"path":string,"encoding":"utf8|bytes","offset"?:number,"length"?:number,"ifMatch"?:string`, `JSON {"data":string (bytes: base64),"etag":string,"size"?:number}`,
+		"Reads a whole file (readFile; at most 32 MiB at once), or with offset and length (encoding bytes) at most length bytes from offset and the file's size (readFile with stream: true); ifMatch: only while the file has that etag."),
 	fsOp("write", `"path":string,"data":string,"base64"?:bool,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*"`, "JSON FileInfo",
 		"Writes (or appends to) a file, creating its parent directories; ifMatch/ifNoneMatch make it conditional."),
 	fsOp("stat", `"path":string,"lstat"?:bool`, "JSON FileInfo or null when missing",
