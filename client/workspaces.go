@@ -151,6 +151,40 @@ func (c *Client) DeleteFile(ctx context.Context, ws, p string, recursive bool) e
 	return c.Do(ctx, http.MethodDelete, fp, nil, nil)
 }
 
+// DeleteFileIf is DeleteFile with a condition: with opts.IfMatch, p is removed only if
+// its etag is still that one ("*": if something is there), so a delete never discards a
+// change it has not seen. opts.IfNoneMatch and opts.ContentType must be empty.
+//
+//	err := c.DeleteFileIf(ctx, "proj", "notes.md", false, client.FileOptions{IfMatch: info.ETag})
+//
+// # Errors
+//
+// As DeleteFile, and precondition_failed when opts.IfMatch does not hold (nothing removed).
+func (c *Client) DeleteFileIf(ctx context.Context, ws, p string, recursive bool, opts FileOptions) error {
+	fp, err := filePath(ws, p)
+	if err != nil {
+		return err
+	}
+	if recursive {
+		fp += "?recursive=true"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.URL(fp), nil)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	setConditions(req, opts)
+	c.auth(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return ResponseError(resp)
+	}
+	return nil
+}
+
 // Tree lists every entry under directory dir ("" or "/": the root) of workspace ws, in
 // path order.
 //

@@ -26,16 +26,16 @@ func fsOp(op, in, out, doc string) hostOp {
 // fsOps are the filesystem operations of env bindings: the state API (workspace.Serve
 // answers them in isobox).
 var fsOps = []hostOp{
-	fsOp("read", `"path":string,"encoding":"utf8|bytes"`, `JSON {"data":string (bytes: base64),"etag":string}`,
-		"Reads a whole file (readFile; at most 32 MiB at once)."),
+	fsOp("read", `"path":string,"encoding":"utf8|bytes","offset"?:number,"length"?:number,"ifMatch"?:string`, `JSON {"data":string (bytes: base64),"etag":string,"size"?:number}`,
+		"Reads a whole file (readFile; at most 32 MiB at once), or with offset and length (encoding bytes) at most length bytes from offset and the file's size (readFile with stream: true); ifMatch: only while the file has that etag."),
 	fsOp("write", `"path":string,"data":string,"base64"?:bool,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*"`, "JSON FileInfo",
 		"Writes (or appends to) a file, creating its parent directories; ifMatch/ifNoneMatch make it conditional."),
 	fsOp("stat", `"path":string,"lstat"?:bool`, "JSON FileInfo or null when missing",
 		"Describes an entry {path,name,type,size,etag,target,createdAt,updatedAt}."),
 	fsOp("readdir", `"path":string`, "JSON [FileInfo...]", "Lists a directory in name order."),
 	fsOp("mkdir", `"path":string,"recursive"?:bool`, "null", "Creates a directory (recursive: with its parents, and no error if it exists)."),
-	fsOp("rm", `"path":string,"recursive"?:bool,"force"?:bool`, "null",
-		"Removes an entry (recursive: a directory with its contents; force: no error when missing)."),
+	fsOp("rm", `"path":string,"recursive"?:bool,"force"?:bool,"ifMatch"?:string`, "null",
+		"Removes an entry (recursive: a directory with its contents; force: no error when missing; ifMatch: only if the file still has that etag, else precondition_failed and nothing removed)."),
 	fsOp("mv", `"from":string,"to":string`, "null", "Moves an entry, replacing a file at to."),
 	fsOp("cp", `"from":string,"to":string,"recursive"?:bool`, "null", "Copies a file, or a directory with recursive."),
 	fsOp("glob", `"pattern":string`, "JSON [FileInfo...]", "Entries matching a glob (\"**\" spans directories)."),

@@ -49,6 +49,8 @@ export default {
       notEmpty: await code(FS.rm("notes")),
       rm: await code(FS.rm("notes", { recursive: true })),
       gone: await FS.exists("notes/a.txt"),
+      staleRm: await code(FS.rm("conf.json", { ifMatch: info.etag })),
+      rmIf: await code(FS.writeFile("tmp", "t").then((i) => FS.rm("tmp", { ifMatch: i.etag }))),
     };
   },
   async write(fs, path, text) { return code(env[fs].writeFile(path, text)); },
@@ -76,6 +78,7 @@ func TestFSBindingStateAPI(t *testing.T) {
 	_, got := call(t, stub, "roundTrip", `["FS"]`)
 	var r struct {
 		Etag, Text, Moved, Missing, Escape, Stale, NotEmpty, Rm string
+		StaleRm, RmIf                                           string
 		Bytes                                                   []int
 		JSON                                                    map[string]any
 		Dir                                                     []string
@@ -101,6 +104,8 @@ func TestFSBindingStateAPI(t *testing.T) {
 		"notEmpty": {r.NotEmpty, "conflict"},
 		"rm":       {r.Rm, "ok"},
 		"gone":     {r.Gone, false},
+		"staleRm":  {r.StaleRm, "precondition_failed"}, // conf.json is read below: still there
+		"rmIf":     {r.RmIf, "ok"},
 	}
 	for k, v := range want {
 		if v[0] != v[1] {

@@ -4,18 +4,19 @@
 //
 //   - run_code runs a JavaScript or TypeScript snippet (or a Python one, with language
 //     "python") and returns its value, console output and error;
+//
 //   - execute is Code Mode over the configured connectors (MCP servers, OpenAPI
 //     documents): its description is the TypeScript API of their tools, and the code the
 //     model writes calls them (codemode.Executor); with language "python" the model writes
 //     Python against the same tools (its description says how). It is offered only when at least one
-//     connector, or a module (codemode.Connectors.SetModules), is configured.
+//     connector, or a module (codemode.Connectors.SetModules), is configured, or a
+//     workspace store: then its optional argument workspace ({"workspace": "proj",
+//     "readOnly": true}) adds the state namespace (package workspace/statetools) over
+//     that workspace's files, as POST /v1/codemode/execute does.
 //
-// Workspace tools (read_file, write_file, list, search) will join when isobox has a
-// workspace to offer.
-//
-//	s, _ := mcpserver.New(mcpserver.Config{Loader: l, Connectors: cs})
-//	err := s.Run(ctx, &mcp.StdioTransport{})      // isobox mcp
-//	http.Handle("/mcp", s.HTTPHandler())         // isobox serve, behind its API-key check
+//     s, _ := mcpserver.New(mcpserver.Config{Loader: l, Connectors: cs})
+//     err := s.Run(ctx, &mcp.StdioTransport{})      // isobox mcp
+//     http.Handle("/mcp", s.HTTPHandler())         // isobox serve, behind its API-key check
 package mcpserver
 
 import (
@@ -35,6 +36,8 @@ import (
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/workspace"
+	"github.com/isobox/isobox/workspace/statetools"
 )
 
 // Config configures a Server.
@@ -45,6 +48,10 @@ type Config struct {
 	// Connectors are the providers of the execute tool, and the modules its code may
 	// import (nil or empty, with no modules: no execute tool).
 	Connectors *codemode.Connectors
+	// Workspaces, when set, lets execute's code work on the files of the workspace its
+	// workspace argument names (any workspace of the store: whoever reaches this server
+	// reaches them all, as over /v1). nil: execute takes no workspace.
+	Workspaces *workspace.Store
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
 	Limits codemode.Limits
 	// Version is reported in the MCP handshake.
@@ -94,10 +101,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
-	if modules := cfg.Connectors.Modules(); len(providers) > 0 || len(modules) > 0 {
+	if modules := cfg.Connectors.Modules(); len(providers) > 0 || len(modules) > 0 || cfg.Workspaces != nil {
+		if cfg.Workspaces != nil {
+			// Only to describe the state namespace: a run gets its own over the workspace it names.
+			providers = append(providers, statetools.Provider(cfg.Workspaces, "", statetools.Options{}))
+		}
 		desc, err := codemode.DescribeWith(cfg.Limits, modules, providers...)
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
+		}
+		if cfg.Workspaces != nil {
+			desc += workspaceNote
 		}
 		if len(providers) > 0 {
 			note, err := codemode.PythonNote(providers...)
@@ -113,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 			Name:         ToolExecute,
 			Title:        "Call tools from code (Code Mode)",
 			Description:  desc,
-			InputSchema:  InputSchema(),
+			InputSchema:  ExecuteInputSchema(cfg.Workspaces != nil),
 			OutputSchema: OutputSchema(true),
 		}, s.execute)
 	}
@@ -159,6 +173,30 @@ func InputSchema() json.RawMessage {
 		`"required":["code"]}`)
 }
 
+// ExecuteInputSchema is the JSON Schema of execute's input: CodeInput, with its
+// workspace argument when the server has workspaces.
+func ExecuteInputSchema(workspaces bool) json.RawMessage {
+	s := InputSchema()
+	if !workspaces {
+		return s
+	}
+	var m map[string]any
+	_ = json.Unmarshal(s, &m)
+	m["properties"].(map[string]any)["workspace"] = map[string]any{
+		"type":        "object",
+		"description": "the workspace whose files the code works on through the state namespace (omitted: no state namespace)",
+		"properties": map[string]any{
+			"workspace": map[string]any{"type": "string", "description": "the workspace's name"},
+			"readOnly":  map[string]any{"type": "boolean", "description": "offer only the tools that read"},
+		},
+		"required": []any{"workspace"},
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+const workspaceNote = "\nThe state namespace works on the files of a workspace: it exists only in a run given the argument workspace, {\"workspace\": \"<name>\"} (with \"readOnly\": true, only its tools that read). Paths are relative to the workspace's root; a workspace is kept between runs.\n"
+
 // OutputSchema is the JSON Schema of RunOutput, the structured output of run_code (calls
 // false) and execute (calls true, with the tool calls the code made).
 func OutputSchema(calls bool) json.RawMessage {
@@ -184,6 +222,9 @@ type CodeInput struct {
 	Code string `json:"code" jsonschema:"the code to run"`
 	// Language is "javascript" ("" too) or "python".
 	Language string `json:"language,omitempty" jsonschema:"javascript or python"`
+	// Workspace (execute only, with Config.Workspaces) names the workspace the code's
+	// state namespace works on.
+	Workspace *api.Binding `json:"workspace,omitempty"`
 }
 
 // RunOutput is the structured output of run_code and execute.
@@ -211,6 +252,9 @@ func (s *Server) runCode(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 	lang, err := api.CheckLanguage(in.Language)
 	if err != nil {
 		return output(codemode.Result{Error: isoerr.As(err)}, false)
+	}
+	if in.Workspace != nil {
+		return output(codemode.Result{Error: isoerr.New(isoerr.InvalidRequest, "run_code takes no workspace: use execute")}, false)
 	}
 	if lang == api.LanguagePython {
 		return output(s.runPython(ctx, in.Code), false)
@@ -260,8 +304,26 @@ func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 	if err != nil {
 		return nil, RunOutput{}, err
 	}
+	if in.Workspace != nil {
+		p, err := s.stateProvider(*in.Workspace)
+		if err != nil {
+			return output(codemode.Result{Error: isoerr.As(err)}, true)
+		}
+		providers = append(providers, p)
+	}
 	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules(), Language: lang})
 	return output(res, true)
+}
+
+// stateProvider is the state namespace over the workspace b names.
+func (s *Server) stateProvider(b api.Binding) (codemode.Provider, error) {
+	if s.cfg.Workspaces == nil {
+		return codemode.Provider{}, isoerr.New(isoerr.NotImplemented, "this server keeps no workspaces")
+	}
+	if err := api.CheckWorkspaceName(b.Workspace); err != nil {
+		return codemode.Provider{}, err
+	}
+	return statetools.Provider(s.cfg.Workspaces, b.Workspace, statetools.Options{ReadOnly: b.ReadOnly}), nil
 }
 
 // output turns a run into the tool's result: structured content, plus a text a model

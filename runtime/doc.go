@@ -139,8 +139,10 @@
 //     Calls SandboxConfig.Tools (Code Mode); the tool's error rejects with its message. Calls
 //     run concurrently; after a successful answer the invocation waits for the calls still
 //     running. Needs SandboxConfig.Tools.
-//   - "fs_read": JSON {"binding":string,"path":string,"encoding":"utf8|bytes"} -> JSON {"data":string (bytes: base64),"etag":string}.
-//     Reads a whole file (readFile; at most 32 MiB at once). Rejects with Error "code:
+//   - "fs_read": JSON {"binding":string,"path":string,"encoding":"utf8|bytes","offset"?:number,"length"?:number,"ifMatch"?:string} -> JSON {"data":string (bytes: base64),"etag":string,"size"?:number}.
+//     Reads a whole file (readFile; at most 32 MiB at once), or with offset and length
+//     (encoding bytes) at most length bytes from offset and the file's size (readFile with
+//     stream: true); ifMatch: only while the file has that etag. Rejects with Error "code:
 //     message" (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
 //     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
 //   - "fs_write": JSON {"binding":string,"path":string,"data":string,"base64"?:bool,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*"} -> JSON FileInfo.
@@ -160,11 +162,12 @@
 //     Creates a directory (recursive: with its parents, and no error if it exists). Rejects
 //     with Error "code: message" (isoerr codes: not_found, invalid_request, conflict,
 //     precondition_failed, quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
-//   - "fs_rm": JSON {"binding":string,"path":string,"recursive"?:bool,"force"?:bool} -> null.
+//   - "fs_rm": JSON {"binding":string,"path":string,"recursive"?:bool,"force"?:bool,"ifMatch"?:string} -> null.
 //     Removes an entry (recursive: a directory with its contents; force: no error when
-//     missing). Rejects with Error "code: message" (isoerr codes: not_found, invalid_request,
-//     conflict, precondition_failed, quota_exceeded, file_too_large, read_only). Needs
-//     SandboxConfig.FS.
+//     missing; ifMatch: only if the file still has that etag, else precondition_failed and
+//     nothing removed). Rejects with Error "code: message" (isoerr codes: not_found,
+//     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
+//     read_only). Needs SandboxConfig.FS.
 //   - "fs_mv": JSON {"binding":string,"from":string,"to":string} -> null.
 //     Moves an entry, replacing a file at to. Rejects with Error "code: message" (isoerr
 //     codes: not_found, invalid_request, conflict, precondition_failed, quota_exceeded,

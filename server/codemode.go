@@ -17,7 +17,7 @@ import (
 // its tool calls come back here, where the connectors run.
 func (s *Server) initCodemode() error {
 	s.codemode = codemode.NewExecutor(s.sb)
-	m, err := mcpserver.New(mcpserver.Config{Loader: s.sb, Connectors: s.cfg.Codemode})
+	m, err := mcpserver.New(mcpserver.Config{Loader: s.sb, Connectors: s.cfg.Codemode, Workspaces: s.ws})
 	if err != nil {
 		return err
 	}

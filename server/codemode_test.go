@@ -207,11 +207,14 @@ func TestMCPEndpoint(t *testing.T) {
 	// /mcp sends the schemas mcpserver writes out (all object schemas, no boolean
 	// sub-schema: TestSchemasAreObjects there), not ones inferred from Go types.
 	for _, tool := range lt.Tools {
-		out := mcpserver.OutputSchema(tool.Name == mcpserver.ToolExecute)
+		out, in := mcpserver.OutputSchema(tool.Name == mcpserver.ToolExecute), mcpserver.InputSchema()
+		if tool.Name == mcpserver.ToolExecute {
+			in = mcpserver.ExecuteInputSchema(true) // the test server keeps workspaces
+		}
 		for _, s := range []struct {
 			got  any
 			want json.RawMessage
-		}{{tool.InputSchema, mcpserver.InputSchema()}, {tool.OutputSchema, out}} {
+		}{{tool.InputSchema, in}, {tool.OutputSchema, out}} {
 			var want any
 			if err := json.Unmarshal(s.want, &want); err != nil {
 				t.Fatal(err)

@@ -300,18 +300,25 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleDeleteFile removes a file or symlink; a directory with ?recursive=true, with
-// everything in it.
+// everything in it. If-Match (an etag, or "*") makes it conditional: 412 and nothing
+// removed when the file's etag is another one by then.
 func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 	st := s.store(w)
 	if st == nil {
 		return
 	}
-	if r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "" {
-		writeError(w, isoerr.New(isoerr.InvalidRequest, "DELETE of a file takes no If-Match or If-None-Match (a conditional delete is not supported)"))
+	if r.Header.Get("If-None-Match") != "" {
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "DELETE of a file takes no If-None-Match (If-Match makes it conditional)"))
+		return
+	}
+	ifMatch, err := condition(r, "If-Match")
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	recursive, _ := strconv.ParseBool(r.URL.Query().Get("recursive"))
-	if err := st.Remove(r.Context(), r.PathValue("ws"), r.PathValue("path"), recursive); err != nil {
+	opts := workspace.RemoveOptions{Recursive: recursive, IfMatch: ifMatch}
+	if err := st.RemoveIf(r.Context(), r.PathValue("ws"), r.PathValue("path"), opts); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -49,6 +50,8 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 		Recursive   bool    `json:"recursive"`
 		Force       bool    `json:"force"`
 		Lstat       bool    `json:"lstat"`
+		Offset      *int64  `json:"offset"`
+		Length      *int64  `json:"length"`
 	}
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, isoerr.New(isoerr.InvalidRequest, "fs %s: %v", op, err)
@@ -56,6 +59,9 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	ws := b.Workspace
 	switch op {
 	case "read":
+		if a.Offset != nil || a.Length != nil {
+			return s.serveRange(ctx, ws, a.Path, a.Encoding, a.Offset, a.Length, a.IfMatch)
+		}
 		rc, info, err := s.Read(ctx, ws, a.Path)
 		if err != nil {
 			return nil, err
@@ -110,7 +116,7 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	case "mkdir":
 		return null(s.Mkdir(ctx, ws, a.Path, a.Recursive))
 	case "rm":
-		err := s.Remove(ctx, ws, a.Path, a.Recursive)
+		err := s.RemoveIf(ctx, ws, a.Path, RemoveOptions{Recursive: a.Recursive, IfMatch: a.IfMatch})
 		if a.Force && isoerr.CodeOf(err) == isoerr.NotFound {
 			err = nil
 		}
@@ -152,4 +158,30 @@ func (s *Store) Bindings(bindings map[string]api.Binding) func(ctx context.Conte
 		}
 		return s.Serve(ctx, b, op, args)
 	}
+}
+
+// serveRange answers a read of one range (fs_read with offset and length): at most
+// MaxReadAtOnce bytes from offset, as base64, with the file's etag and size; ifMatch
+// keeps the ranges of one streamed read to one version of the file.
+func (s *Store) serveRange(ctx context.Context, ws, p, encoding string, offset, length *int64, ifMatch string) (json.RawMessage, error) {
+	if encoding != "bytes" {
+		return nil, isoerr.New(isoerr.InvalidRequest, "a read of a range is of bytes (encoding \"bytes\")")
+	}
+	if offset == nil || length == nil || *length <= 0 || *length > MaxReadAtOnce {
+		return nil, isoerr.New(isoerr.InvalidRequest, "a read of a range needs an offset and a length of 1 to %d bytes", MaxReadAtOnce)
+	}
+	rc, info, err := s.ReadRange(ctx, ws, p, *offset, ifMatch)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, *length))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Data string `json:"data"`
+		ETag string `json:"etag"`
+		Size int64  `json:"size"`
+	}{base64.StdEncoding.EncodeToString(data), info.ETag, info.Size})
 }

@@ -40,6 +40,17 @@ func TestBindingsServe(t *testing.T) {
 		{"FS", "chmod", `{}`, "", isoerr.InvalidRequest},
 		{"FS", "read", `not json`, "", isoerr.InvalidRequest},
 		{"other", "read", `{"path":"a.txt"}`, "", isoerr.InvalidRequest}, // not bound: reaches nothing
+		// Ranges (readFile's stream): bytes only, a length of 1 to MaxReadAtOnce, the etag held.
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":1,"length":5}`, `{"data":"aQ==","etag":"` + info.ETag + `","size":2}`, ""},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":9,"length":5}`, `{"data":"","etag":"` + info.ETag + `","size":2}`, ""},
+		{"RO", "read", `{"path":"a.txt","offset":0,"length":5}`, "", isoerr.InvalidRequest},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":0,"length":0}`, "", isoerr.InvalidRequest},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":0,"length":33554433}`, "", isoerr.InvalidRequest},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","length":5}`, "", isoerr.InvalidRequest},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":-1,"length":5}`, "", isoerr.InvalidRequest},
+		{"RO", "read", `{"path":"a.txt","encoding":"bytes","offset":0,"length":5,"ifMatch":"v0"}`, "", isoerr.PreconditionFailed},
+		{"RO", "rm", `{"path":"a.txt","ifMatch":"v0"}`, "", isoerr.ReadOnly},
+		{"FS", "rm", `{"path":"a.txt","ifMatch":"v0"}`, "", isoerr.PreconditionFailed},
 	} {
 		got, err := fs(ctx, c.binding, c.op, json.RawMessage(c.args))
 		if c.code != "" {

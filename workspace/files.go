@@ -460,6 +460,30 @@ func (s *Store) Mkdir(ctx context.Context, ws, p string, parents bool) error {
 // invalid_request for a bad path, not_found when nothing is there, conflict for a
 // non-empty directory without recursive.
 func (s *Store) Remove(ctx context.Context, ws, p string, recursive bool) error {
+	return s.RemoveIf(ctx, ws, p, RemoveOptions{Recursive: recursive})
+}
+
+// RemoveOptions are Remove's options, with a condition checked in the same transaction
+// as the removal.
+type RemoveOptions struct {
+	// Recursive removes a non-empty directory with everything in it.
+	Recursive bool
+	// IfMatch, when set, is the etag the file at p must have now ("*": something must be
+	// there); otherwise the removal fails with precondition_failed and removes nothing.
+	IfMatch string
+}
+
+// RemoveIf is Remove with options: with opts.IfMatch, a delete that loses a race with
+// another writer fails instead of discarding that writer's content.
+//
+//	err := s.RemoveIf(ctx, "proj", "notes.md", workspace.RemoveOptions{IfMatch: info.ETag})
+//
+// # Errors
+//
+// As Remove, and precondition_failed when opts.IfMatch does not hold (nothing removed;
+// also when nothing is there).
+func (s *Store) RemoveIf(ctx context.Context, ws, p string, opts RemoveOptions) error {
+	recursive := opts.Recursive
 	p, err := check(ws, p)
 	if err != nil {
 		return err
@@ -467,6 +491,9 @@ func (s *Store) Remove(ctx context.Context, ws, p string, recursive bool) error 
 	return s.write(ctx, func(tx *sql.Tx) error {
 		rp, n, err := resolve(ctx, tx, ws, p, false)
 		if err != nil {
+			return err
+		}
+		if err := precondition(rp, n, WriteOptions{IfMatch: opts.IfMatch}); err != nil {
 			return err
 		}
 		if n == nil {

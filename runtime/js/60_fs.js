@@ -8,6 +8,8 @@ const makeFSBinding = (() => {
   const toBase64 = Uint8Array.prototype.toBase64;
   const fromBase64 = Uint8Array.fromBase64;
   const codePattern = /^([a-z_]+): /;
+  const streamChunk = 1 << 20; // readFile's stream: bytes per host operation
+  const maxChunk = 32 << 20; // the host's most at once
 
   // run starts one fs_* operation (op is its promise) and gives its error a code.
   async function run(op) {
@@ -46,8 +48,34 @@ const makeFSBinding = (() => {
   const replaceOptions = (o) => ({ ...matchOptions(o), once: !!(o && o.all === false), dryRun: !!(o && o.dryRun) });
 
   return function makeFSBinding(binding) {
+    // readStream is readFile(p, { stream: true }): a ReadableStream of Uint8Array chunks
+    // of streamChunk bytes read one range at a time, so a file of any size passes
+    // through a sandbox with little memory. Every range after the first is read only if
+    // the file still has the first one's etag: a file replaced meanwhile errors the
+    // stream with precondition_failed instead of mixing two versions. The first range is
+    // read before the stream is returned: a missing file rejects readFile.
+    async function readStream(p, options) {
+      p = path(p);
+      const chunk = optNumber(options, "chunkSize") || streamChunk;
+      if (!(chunk > 0 && chunk <= maxChunk)) throw new RangeError(`chunkSize must be from 1 to ${maxChunk}`);
+      const read = (offset, ifMatch) => run(host.startOp("fs_read", { binding, path: p, encoding: "bytes", offset, length: chunk, ifMatch }));
+      let r = await read(0, optString(options, "ifMatch") || "");
+      const { etag, size } = r;
+      let offset = 0;
+      return new ReadableStream({
+        async pull(controller) {
+          if (!r) r = await read(offset, etag);
+          const bytes = Reflect.apply(fromBase64, Uint8Array, [r.data]);
+          r = null;
+          offset += bytes.length;
+          if (bytes.length > 0) controller.enqueue(bytes);
+          if (bytes.length === 0 || offset >= size) controller.close();
+        },
+      }, { highWaterMark: 0 });
+    }
     const fs = {
       async readFile(p, options) {
+        if (options && typeof options === "object" && options.stream) return readStream(p, options);
         const encoding = typeof options === "string" ? options : (options && options.encoding) || "utf8";
         if (encoding !== "utf8" && encoding !== "utf-8" && encoding !== "bytes") {
           throw new TypeError('readFile encoding must be "utf8" or "bytes"');
@@ -88,6 +116,7 @@ const makeFSBinding = (() => {
       async rm(p, options) {
         await run(host.startOp("fs_rm", {
           binding, path: path(p), recursive: !!(options && options.recursive), force: !!(options && options.force),
+          ifMatch: (options && options.ifMatch) || "",
         }));
       },
       async mv(from, to) {
