@@ -189,18 +189,32 @@ func TestCPULimitStopsNearTheLimit(t *testing.T) {
 }
 
 // A runaway sandbox must not stall the process: the Go garbage collector (which has to stop
-// every goroutine) and an ordinary sandbox both carry on while it spins.
+// every goroutine) and an ordinary sandbox both carry on while it spins. A stalled process
+// would wait for the runaway's whole CPU limit (a minute); a full collection of the test
+// process's heap takes well under a second on a quiet core and ~1.6 s on a loaded one-core
+// CI machine under -race, so anything under a quarter of the limit passes. The runaway is
+// then canceled, and the test waits for it before its sandbox is closed.
 func TestRunawayDoesNotStallOthers(t *testing.T) {
 	runaway := newSandbox(t, engine.SandboxConfig{})
 	ordinary := newSandbox(t, engine.SandboxConfig{})
-	const limit = 3 * time.Second
+	const limit = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		close(started)
-		_, err := runaway.Eval(context.Background(), engine.Limits{CPU: limit}, "while (true) {}")
+		_, err := runaway.Eval(ctx, engine.Limits{CPU: limit, Wall: 2 * limit}, "while (true) {}")
 		done <- err
 	}()
+	var runawayErr error
+	finished := false
+	stop := func() {
+		if !finished {
+			cancel()
+			runawayErr, finished = <-done, true
+		}
+	}
+	defer stop() // before the cleanups close its sandbox, whatever failed
 	<-started
 	time.Sleep(100 * time.Millisecond) // let it spin
 
@@ -214,14 +228,16 @@ func TestRunawayDoesNotStallOthers(t *testing.T) {
 	}
 	select {
 	case err := <-done:
+		finished = true
 		t.Fatalf("the runaway finished before the checks (%v); the test proves nothing", err)
 	default:
 	}
-	if gcTook > limit/2 {
+	if gcTook > limit/4 {
 		t.Fatalf("runtime.GC took %v while a sandbox spun: the runaway stalls the process", gcTook)
 	}
-	if err := <-done; isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
-		t.Fatalf("runaway: got %v", err)
+	stop()
+	if isoerr.CodeOf(runawayErr) != isoerr.Canceled {
+		t.Fatalf("runaway: got %v, want canceled", runawayErr)
 	}
 }
 
