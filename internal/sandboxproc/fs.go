@@ -149,10 +149,7 @@ func runFS(ctx context.Context, fn engine.FSFunc, m *fsCallMsg) (v json.RawMessa
 }
 
 // workerFS is the worker process's side: the operations waiting for their answer.
-type workerFS struct {
-	mu      sync.Mutex
-	waiting map[uint64]chan fsResult
-}
+type workerFS struct{ waiters[fsResult] }
 
 // deliver hands a msgFSResult to its waiting operation (one nobody waits for is ignored).
 func (wf *workerFS) deliver(id uint64, payload []byte) {
@@ -160,30 +157,7 @@ func (wf *workerFS) deliver(id uint64, payload []byte) {
 	if err := json.Unmarshal(payload, &r); err != nil {
 		r = fsResult{Err: isoerr.New(isoerr.Internal, "isobox: bad filesystem result from the supervisor")}
 	}
-	wf.mu.Lock()
-	ch := wf.waiting[id]
-	delete(wf.waiting, id)
-	wf.mu.Unlock()
-	if ch != nil {
-		ch <- r // buffered: one answer per operation
-	}
-}
-
-func (wf *workerFS) add(id uint64) chan fsResult {
-	ch := make(chan fsResult, 1)
-	wf.mu.Lock()
-	defer wf.mu.Unlock()
-	if wf.waiting == nil {
-		wf.waiting = map[uint64]chan fsResult{}
-	}
-	wf.waiting[id] = ch
-	return ch
-}
-
-func (wf *workerFS) drop(id uint64) {
-	wf.mu.Lock()
-	defer wf.mu.Unlock()
-	delete(wf.waiting, id)
+	wf.answer(id, r)
 }
 
 // fsFunc is the FSFunc of the sandboxes of the code of route in this process: each

@@ -179,10 +179,7 @@ func (pr *proc) toolMsg(typ byte, id uint64, payload []byte) {
 }
 
 // workerTools is the worker process's side: the tool calls waiting for their answer.
-type workerTools struct {
-	mu      sync.Mutex
-	waiting map[uint64]chan toolResult
-}
+type workerTools struct{ waiters[toolResult] }
 
 // deliver hands a msgToolResult to its waiting call; an answer nobody waits for (the call
 // was dropped) is ignored.
@@ -191,30 +188,7 @@ func (wt *workerTools) deliver(id uint64, payload []byte) {
 	if err := json.Unmarshal(payload, &r); err != nil {
 		r = toolResult{Failed: true, Err: "isobox: bad tool result from the supervisor"}
 	}
-	wt.mu.Lock()
-	ch := wt.waiting[id]
-	delete(wt.waiting, id)
-	wt.mu.Unlock()
-	if ch != nil {
-		ch <- r // buffered: one answer per call
-	}
-}
-
-func (wt *workerTools) add(id uint64) chan toolResult {
-	ch := make(chan toolResult, 1)
-	wt.mu.Lock()
-	defer wt.mu.Unlock()
-	if wt.waiting == nil {
-		wt.waiting = map[uint64]chan toolResult{}
-	}
-	wt.waiting[id] = ch
-	return ch
-}
-
-func (wt *workerTools) drop(id uint64) {
-	wt.mu.Lock()
-	defer wt.mu.Unlock()
-	delete(wt.waiting, id)
+	wt.answer(id, r)
 }
 
 // toolFunc is the ToolFunc of call callID's sandbox in the worker process: each call goes
