@@ -43,11 +43,15 @@ var moduleSeeds = []struct {
 	{"main.js", "main.js", "cloudflare:workers", []byte{1}, "module.exports = 1"},
 	{"main.js|x/index.ts", "main.js", "./x", []byte{0, 0}, ""},
 	{"m.txt", "m.txt", "m", []byte{2}, "x"},
-	{"main.js|a|b|c", "main.js", "./a", []byte{0, 7, 7, 7}, "x"}, // three bad modules: one error, always the same
+	{"main.js|a|b|c", "main.js", "./a", []byte{0, 7, 7, 7}, "x"},                         // three bad modules: one error, always the same
+	{"main.wasm|x.txt", "main.wasm", "./x.txt", []byte{5, 2}, "\x00asm\x01\x00\x00\x00"}, // a WebAssembly worker
+	{"main.py|lib.py", "main.py", "./lib.py", []byte{6, 6}, "print(1)"},                  // a Python worker
+	{"main.py|bad.py", "main.py", "./bad.py", []byte{6, 6}, "\xff"},                      // a Python module that is not UTF-8
 }
 
-// A module map that validates has its main module as JS, only sound names, UTF-8 text and
-// valid JSON; Validate refuses with a typed error otherwise. Resolve only names a module
+// A module map that validates has only sound names; with a JS main module, also UTF-8
+// text and valid JSON; with a Python main, UTF-8 Python (a WebAssembly main is checked
+// when the engine compiles it); Validate refuses with a typed error otherwise. Resolve only names a module
 // of the map or a built-in, and a relative import never leaves the map's root. Every
 // non-JavaScript module becomes an ES module with no imports, whatever its content.
 func FuzzModuleMap(f *testing.F) {
@@ -72,12 +76,24 @@ func FuzzModuleMap(f *testing.F) {
 			}
 		} else {
 			mm, ok := m[main]
-			if !ok || (mm.Type != ModuleJS && mm.Type != ModuleCJS) {
-				t.Fatalf("validated with main %q of type %q", main, mm.Type)
+			if !ok {
+				t.Fatalf("validated with main %q not in the map", main)
 			}
 			for name, mod := range m {
 				if name == "" || name[0] == '/' || strings.ContainsRune(name, 0) {
 					t.Fatalf("validated module name %q", name)
+				}
+				if mm.Type == ModuleWasm {
+					continue // a WebAssembly worker is its main module; the engine compiles it on load
+				}
+				if mm.Type == ModulePy {
+					if mod.Type == ModulePy && !utf8.Valid(mod.Content) {
+						t.Fatalf("validated py module %q that is not UTF-8", name)
+					}
+					continue
+				}
+				if mm.Type != ModuleJS && mm.Type != ModuleCJS {
+					t.Fatalf("validated with main %q of type %q", main, mm.Type)
 				}
 				switch mod.Type {
 				case ModuleJS, ModuleCJS, ModuleText:
@@ -94,7 +110,7 @@ func FuzzModuleMap(f *testing.F) {
 				}
 			}
 			for name, mod := range m {
-				if mod.Type == ModuleJS || mod.Type == ModuleCJS {
+				if mm.Type == ModuleWasm || mm.Type == ModulePy || mod.Type == ModuleJS || mod.Type == ModuleCJS {
 					continue
 				}
 				src, err := m.esmSource(name)
