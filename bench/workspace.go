@@ -142,7 +142,7 @@ func runWorkspace(ctx context.Context, e *engine.Engine, small, searches, execs 
 }
 
 // smallFiles writes then reads n 4 KiB files through a worker's binding, in calls of 50.
-func smallFiles(ctx context.Context, e *engine.Engine, store *workspace.Store, n int) (writes, reads float64, err error) {
+func smallFiles(ctx context.Context, e *engine.Engine, store workspace.Store, n int) (writes, reads float64, err error) {
 	l, err := loader.New(loader.Config{Engine: e, Workspaces: store})
 	if err != nil {
 		return 0, 0, err
@@ -202,7 +202,7 @@ func sqliteInserts(ctx context.Context, path string, n int) (float64, error) {
 
 // searchTree fills workspace ws and the folder dir with the same 10,000 files of 5 KiB,
 // 100 of them holding "needle" once.
-func searchTree(ctx context.Context, store *workspace.Store, ws, dir string) error {
+func searchTree(ctx context.Context, store workspace.Store, ws, dir string) error {
 	line := strings.Repeat("lorem ipsum dolor sit amet ", 3) + "\n" // 82 bytes
 	body := strings.Repeat(line, 5120/len(line))
 	return fillTree(ctx, store, ws, dir, 10000, func(i int) string {
@@ -214,7 +214,7 @@ func searchTree(ctx context.Context, store *workspace.Store, ws, dir string) err
 }
 
 // execTree fills workspace ws with 1,000 files of 4 KiB, half of them with a TODO at the end.
-func execTree(ctx context.Context, store *workspace.Store, ws string) error {
+func execTree(ctx context.Context, store workspace.Store, ws string) error {
 	body := "package x\n" + strings.Repeat("// filler line of a source file, nothing to see\n", 4096/50)
 	return fillTree(ctx, store, ws, "", 1000, func(i int) string {
 		if i%2 == 0 {
@@ -226,7 +226,7 @@ func execTree(ctx context.Context, store *workspace.Store, ws string) error {
 
 // fillTree writes n files d<i/100>/f<i>.txt of content(i) into workspace ws in one
 // extraction (one commit), and on disk under dir unless it is "".
-func fillTree(ctx context.Context, store *workspace.Store, ws, dir string, n int, content func(int) string) error {
+func fillTree(ctx context.Context, store workspace.Store, ws, dir string, n int, content func(int) string) error {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)

@@ -47,7 +47,7 @@ export default {
 	}
 }
 
-func readAllFile(t *testing.T, st *workspace.Store, p string) string {
+func readAllFile(t *testing.T, st *workspace.SQLite, p string) string {
 	t.Helper()
 	rc, _, err := st.Read(context.Background(), "proj", p)
 	if err != nil {

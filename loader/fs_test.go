@@ -60,7 +60,7 @@ export default {
 };
 `
 
-func fsLoader(t *testing.T) (*loader.Loader, *workspace.Store) {
+func fsLoader(t *testing.T) (*loader.Loader, *workspace.SQLite) {
 	t.Helper()
 	st, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
 	if err != nil {

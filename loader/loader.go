@@ -59,7 +59,7 @@ type Config struct {
 	// Workspaces, when set, is the store that workers' filesystem bindings
 	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
 	// invalid_worker_code.
-	Workspaces *workspace.Store
+	Workspaces workspace.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -876,6 +876,6 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // engine.FSFunc): what the loader gives the sandboxes of code with bindings, and what a
 // sandbox process's supervisor answers their operations with, so both modes offer the same
 // operations.
-func FSOf(store *workspace.Store, bindings map[string]api.Binding) engine.FSFunc {
+func FSOf(store workspace.Store, bindings map[string]api.Binding) engine.FSFunc {
 	return shell.Bindings(store, bindings) // the store's operations, and exec
 }

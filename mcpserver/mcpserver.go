@@ -51,7 +51,7 @@ type Config struct {
 	// Workspaces, when set, lets execute's code work on the files of the workspace its
 	// workspace argument names (any workspace of the store: whoever reaches this server
 	// reaches them all, as over /v1). nil: execute takes no workspace.
-	Workspaces *workspace.Store
+	Workspaces workspace.Store
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
 	Limits codemode.Limits
 	// Version is reported in the MCP handshake.

@@ -127,7 +127,7 @@ type Config struct {
 	// process, which holds the store). nil: the server opens DataDir/workspaces.db. Not
 	// closed by the server. A given Loader answers its sandboxes' bindings with its own
 	// store (loader.Config.Workspaces).
-	Workspaces *workspace.Store
+	Workspaces workspace.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -160,8 +160,8 @@ type Server struct {
 	cfg      Config
 	st       store.Store
 	l        *loader.Loader
-	sb       sandboxes        // the invocation routes' sandboxes: l, or the worker processes
-	ws       *workspace.Store // /v1/workspaces and the bindings (nil: no data directory)
+	sb       sandboxes       // the invocation routes' sandboxes: l, or the worker processes
+	ws       workspace.Store // /v1/workspaces and the bindings (nil: no data directory)
 	sessions *session.Manager
 	egress   *egress.Gateway
 	codemode *codemode.Executor      // POST /v1/codemode/execute (codemode.go)

@@ -48,7 +48,7 @@ func checkWorkspacePath(r *http.Request) error {
 }
 
 // store returns the workspace store, or writes not_implemented when the server has none.
-func (s *Server) store(w http.ResponseWriter) *workspace.Store {
+func (s *Server) store(w http.ResponseWriter) workspace.Store {
 	if s.ws == nil {
 		writeError(w, isoerr.New(isoerr.NotImplemented, "this server has no workspace store (start it with a data directory)"))
 	}

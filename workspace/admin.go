@@ -16,7 +16,7 @@ import (
 // # Errors
 //
 // The database's.
-func (s *Store) List(ctx context.Context, after string, limit int) ([]Usage, error) {
+func (s *SQLite) List(ctx context.Context, after string, limit int) ([]Usage, error) {
 	limit = min(max(limit, 1), 1000)
 	rows, err := s.db.QueryContext(ctx, `SELECT name, bytes, files, max_bytes, max_files FROM workspaces WHERE name > ? ORDER BY name LIMIT ?`, after, limit)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]Usage, err
 // # Errors
 //
 // invalid_request for a bad name, not_found when the store has no such workspace.
-func (s *Store) Delete(ctx context.Context, ws string) error {
+func (s *SQLite) Delete(ctx context.Context, ws string) error {
 	if _, err := check(ws, "/"); err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Store) Delete(ctx context.Context, ws string) error {
 // # Errors
 //
 // invalid_request for a bad name, not_found when there is no such workspace.
-func (s *Store) Lookup(ctx context.Context, ws string) (Usage, error) {
+func (s *SQLite) Lookup(ctx context.Context, ws string) (Usage, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return Usage{}, err
 	}

@@ -50,7 +50,7 @@ type ExtractResult struct {
 // # Errors
 //
 // invalid_request for a bad path, not_found when one is missing, and w's error.
-func (s *Store) WriteArchive(ctx context.Context, ws string, paths []string, w io.Writer) error {
+func (s *SQLite) WriteArchive(ctx context.Context, ws string, paths []string, w io.Writer) error {
 	if _, err := check(ws, "/"); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (s *Store) WriteArchive(ctx context.Context, ws string, paths []string, w i
 // # Errors
 //
 // As WriteArchive and Write.
-func (s *Store) CreateArchive(ctx context.Context, ws string, paths []string, archivePath string) (Info, error) {
+func (s *SQLite) CreateArchive(ctx context.Context, ws string, paths []string, archivePath string) (Info, error) {
 	if _, err := check(ws, archivePath); err != nil {
 		return Info{}, err
 	}
@@ -168,7 +168,7 @@ func (s *Store) CreateArchive(ctx context.Context, ws string, paths []string, ar
 // # Errors
 //
 // As Extract, and not_found when archivePath is missing.
-func (s *Store) ExtractArchive(ctx context.Context, ws, archivePath, dir string, lim ExtractLimits) (ExtractResult, error) {
+func (s *SQLite) ExtractArchive(ctx context.Context, ws, archivePath, dir string, lim ExtractLimits) (ExtractResult, error) {
 	rc, _, err := s.Read(ctx, ws, archivePath)
 	if err != nil {
 		return ExtractResult{}, err
@@ -207,7 +207,7 @@ type extracted struct {
 // file_too_large past lim or the maximum file size; quota_exceeded; conflict when an
 // entry meets an entry of another kind (a file where a directory is, a symlink on the
 // way). Nothing is written after any of them.
-func (s *Store) Extract(ctx context.Context, ws, dir string, r io.Reader, lim ExtractLimits) (ExtractResult, error) {
+func (s *SQLite) Extract(ctx context.Context, ws, dir string, r io.Reader, lim ExtractLimits) (ExtractResult, error) {
 	dir, err := check(ws, dir)
 	if err != nil {
 		return ExtractResult{}, err
@@ -318,7 +318,7 @@ func (s *Store) Extract(ctx context.Context, ws, dir string, r io.Reader, lim Ex
 }
 
 // commitExtract makes the extracted entries visible inside tx.
-func (s *Store) commitExtract(ctx context.Context, tx *sql.Tx, ws, dir string, entries []extracted) (ExtractResult, error) {
+func (s *SQLite) commitExtract(ctx context.Context, tx *sql.Tx, ws, dir string, entries []extracted) (ExtractResult, error) {
 	var res ExtractResult
 	now := time.Now().UnixNano()
 	made, err := s.mkdirs(ctx, tx, ws, dir, now)
@@ -442,7 +442,7 @@ func (c *capped) Read(p []byte) (int, error) {
 // memory up to extractBatch bytes, then one transaction writes them, each file under a
 // blob of its own that no entry references yet.
 type batchStager struct {
-	s       *Store
+	s       *SQLite
 	ctx     context.Context
 	blobs   []int64 // of each file added, 0 until its blob is made
 	pending []pendingChunk
@@ -522,7 +522,7 @@ func (b *batchStager) made() []int64 {
 
 // dropStaged drops blobs staged for entries that will not be written (best effort: Open
 // collects what is left).
-func (s *Store) dropStaged(blobs []int64) {
+func (s *SQLite) dropStaged(blobs []int64) {
 	ctx := context.Background()
 	_ = s.write(ctx, func(tx *sql.Tx) error {
 		for _, b := range blobs {

@@ -17,7 +17,7 @@ import (
 )
 
 // tree lists a workspace as "path type size target" lines.
-func tree(t *testing.T, s *workspace.Store, ws, glob string) string {
+func tree(t *testing.T, s *workspace.SQLite, ws, glob string) string {
 	t.Helper()
 	all, err := s.Glob(context.Background(), ws, glob)
 	if err != nil {
@@ -155,7 +155,7 @@ func TestExtractHostile(t *testing.T) {
 		raw   []byte
 		lim   workspace.ExtractLimits
 		code  isoerr.Code
-		setup func(s *workspace.Store)
+		setup func(s *workspace.SQLite)
 	}{
 		{name: "dot-dot", es: []entry{ok, {name: "../../x", body: "x"}}, code: isoerr.InvalidRequest},
 		{name: "dot-dot inside", es: []entry{ok, {name: "a/../../x", body: "x"}}, code: isoerr.InvalidRequest},
@@ -164,7 +164,7 @@ func TestExtractHostile(t *testing.T) {
 		{name: "symlink absolute", es: []entry{ok, {name: "l", typ: tar.TypeSymlink, link: "/etc"}}, code: isoerr.InvalidRequest},
 		{name: "write through own symlink", es: []entry{ok, {name: "d", typ: tar.TypeDir}, {name: "l", typ: tar.TypeSymlink, link: "d"}, {name: "l/x", body: "x"}}, code: isoerr.Conflict},
 		{name: "write through existing symlink", es: []entry{ok, {name: "evil/x", body: "x"}}, code: isoerr.Conflict,
-			setup: func(s *workspace.Store) { s.Symlink(context.Background(), "p", "/", "dst/evil") }},
+			setup: func(s *workspace.SQLite) { s.Symlink(context.Background(), "p", "/", "dst/evil") }},
 		{name: "file over directory", es: []entry{ok, {name: "d", typ: tar.TypeDir}, {name: "d", body: "x"}}, code: isoerr.Conflict},
 		{name: "hard link", es: []entry{ok, {name: "h", typ: tar.TypeLink, link: "ok.txt"}}, code: isoerr.InvalidRequest},
 		{name: "fifo", es: []entry{ok, {name: "f", typ: tar.TypeFifo}}, code: isoerr.InvalidRequest},
@@ -173,7 +173,7 @@ func TestExtractHostile(t *testing.T) {
 		{name: "over MaxBytes", es: []entry{ok, {name: "b", body: "0123456789"}}, lim: workspace.ExtractLimits{MaxBytes: int64(len(ok.body)) + 5}, code: isoerr.FileTooLarge},
 		{name: "over MaxEntries", es: []entry{ok, {name: "b"}, {name: "c"}}, lim: workspace.ExtractLimits{MaxEntries: 2}, code: isoerr.FileTooLarge},
 		{name: "quota", es: []entry{ok, {name: "b", body: "0123456789"}}, code: isoerr.QuotaExceeded,
-			setup: func(s *workspace.Store) { s.SetQuota(context.Background(), "p", int64(len(ok.body))+10, 0) }},
+			setup: func(s *workspace.SQLite) { s.SetQuota(context.Background(), "p", int64(len(ok.body))+10, 0) }},
 		{name: "not gzip", raw: []byte("PK\x03\x04 a zip"), code: isoerr.InvalidRequest},
 		{name: "gzip, not tar", raw: gzipOf("just text, not a tar archive at all"), code: isoerr.InvalidRequest},
 	} {
@@ -225,7 +225,7 @@ func (c counting) Write(p []byte) (int, error) {
 
 // extractGenerated extracts an archive made as it is read, and returns the error and
 // how many uncompressed tar bytes the generator produced.
-func extractGenerated(t *testing.T, s *workspace.Store, lim workspace.ExtractLimits, entries func(func(entry) bool)) (error, int64) {
+func extractGenerated(t *testing.T, s *workspace.SQLite, lim workspace.ExtractLimits, entries func(func(entry) bool)) (error, int64) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	var produced atomic.Int64

@@ -20,15 +20,16 @@ const MaxReadAtOnce = 32 << 20
 // writeOps are the operations a read-only binding refuses.
 var writeOps = map[string]bool{"write": true, "mkdir": true, "rm": true, "mv": true, "cp": true, "symlink": true}
 
-// Serve answers one filesystem operation of a sandbox's binding b (engine.FSFunc's op and
-// JSON arguments; the engine's fs_* host operations document them): it is the state API
-// over workspace b.Workspace. A read-only binding refuses every write with read_only.
+// Serve answers one filesystem operation of a sandbox's binding b over store s
+// (engine.FSFunc's op and JSON arguments; the engine's fs_* host operations document
+// them): it is the state API over workspace b.Workspace, the same for every Store. A
+// read-only binding refuses every write with read_only.
 //
 // # Errors
 //
 // The store's typed errors, read_only, and invalid_request for arguments that do not
 // decode or an unknown operation.
-func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.RawMessage) (json.RawMessage, error) {
+func Serve(ctx context.Context, s Store, b api.Binding, op string, args json.RawMessage) (json.RawMessage, error) {
 	if b.ReadOnly && writeOps[op] {
 		return nil, isoerr.New(isoerr.ReadOnly, "this binding of workspace %q is read-only", b.Workspace)
 	}
@@ -60,7 +61,7 @@ func (s *Store) Serve(ctx context.Context, b api.Binding, op string, args json.R
 	switch op {
 	case "read":
 		if a.Offset != nil || a.Length != nil {
-			return s.serveRange(ctx, ws, a.Path, a.Encoding, a.Offset, a.Length, a.IfMatch)
+			return serveRange(ctx, s, ws, a.Path, a.Encoding, a.Offset, a.Length, a.IfMatch)
 		}
 		rc, info, err := s.Read(ctx, ws, a.Path)
 		if err != nil {
@@ -147,23 +148,24 @@ func null(err error) (json.RawMessage, error) {
 	return json.RawMessage("null"), nil
 }
 
-// Bindings returns the host side of a sandbox's filesystem bindings (an engine.FSFunc):
+// Bindings returns the host side of a sandbox's filesystem bindings over store s (an
+// engine.FSFunc):
 // each name of bindings opens its workspace with its rights, and any other name is
 // refused, so a sandbox reaches only the workspaces bound to it.
-func (s *Store) Bindings(bindings map[string]api.Binding) func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
+func Bindings(s Store, bindings map[string]api.Binding) func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
 	return func(ctx context.Context, name, op string, args json.RawMessage) (json.RawMessage, error) {
 		b, ok := bindings[name]
 		if !ok {
 			return nil, isoerr.New(isoerr.InvalidRequest, "no filesystem binding %q in this sandbox", name)
 		}
-		return s.Serve(ctx, b, op, args)
+		return Serve(ctx, s, b, op, args)
 	}
 }
 
 // serveRange answers a read of one range (fs_read with offset and length): at most
 // MaxReadAtOnce bytes from offset, as base64, with the file's etag and size; ifMatch
 // keeps the ranges of one streamed read to one version of the file.
-func (s *Store) serveRange(ctx context.Context, ws, p, encoding string, offset, length *int64, ifMatch string) (json.RawMessage, error) {
+func serveRange(ctx context.Context, s Store, ws, p, encoding string, offset, length *int64, ifMatch string) (json.RawMessage, error) {
 	if encoding != "bytes" {
 		return nil, isoerr.New(isoerr.InvalidRequest, "a read of a range is of bytes (encoding \"bytes\")")
 	}

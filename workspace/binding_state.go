@@ -10,7 +10,7 @@ import (
 
 // stateOp answers one operation of the state API beyond the filesystem calls (search,
 // replace, diff, JSON, archives, hashes) for a binding; args are the op's JSON arguments.
-type stateOp func(ctx context.Context, s *Store, b api.Binding, args json.RawMessage) (json.RawMessage, error)
+type stateOp func(ctx context.Context, s Store, b api.Binding, args json.RawMessage) (json.RawMessage, error)
 
 // stateArgs are the arguments of the state operations (each uses some).
 type stateArgs struct {
@@ -38,7 +38,7 @@ type stateArgs struct {
 
 // stateOps are the operations Serve answers with a stateOp.
 var stateOps = map[string]stateOp{
-	"queryjson": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"queryjson": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("queryJson", raw)
 		if err != nil {
 			return nil, err
@@ -52,7 +52,7 @@ var stateOps = map[string]stateOp{
 			Value json.RawMessage `json:"value,omitempty"`
 		}{found, v})
 	},
-	"updatejson": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"updatejson": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("updateJson", raw)
 		if err != nil {
 			return nil, err
@@ -65,7 +65,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.UpdateJSON(ctx, b.Workspace, a.Path, *a.Update, WriteOptions{IfMatch: a.IfMatch, IfNoneMatch: a.IfNoneMatch}))
 	},
-	"search": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"search": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("searchText", raw)
 		if err != nil {
 			return nil, err
@@ -73,14 +73,14 @@ var stateOps = map[string]stateOp{
 		return marshal(s.SearchText(ctx, b.Workspace, a.Pattern, SearchOptions{Glob: a.Glob, Regex: a.Regex, IgnoreCase: a.IgnoreCase,
 			ContextLines: a.ContextLines, MaxResults: a.MaxResults}))
 	},
-	"findfiles": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"findfiles": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("searchFiles", raw)
 		if err != nil {
 			return nil, err
 		}
 		return marshal(s.SearchFiles(ctx, b.Workspace, a.Glob, a.MaxResults))
 	},
-	"replace": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"replace": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("replaceInFile", raw)
 		if err != nil {
 			return nil, err
@@ -93,7 +93,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.ReplaceInFile(ctx, b.Workspace, a.Path, a.Search, *a.Replace, a.replaceOptions()))
 	},
-	"replaceall": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"replaceall": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("replaceInFiles", raw)
 		if err != nil {
 			return nil, err
@@ -106,7 +106,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.ReplaceInFiles(ctx, b.Workspace, a.Glob, a.Search, *a.Replace, a.replaceOptions()))
 	},
-	"diff": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"diff": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("diff", raw)
 		if err != nil {
 			return nil, err
@@ -116,7 +116,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.Diff(ctx, b.Workspace, a.Path, a.To))
 	},
-	"archive": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"archive": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("createArchive", raw)
 		if err != nil {
 			return nil, err
@@ -126,7 +126,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.CreateArchive(ctx, b.Workspace, a.Paths, a.To))
 	},
-	"extract": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"extract": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("extractArchive", raw)
 		if err != nil {
 			return nil, err
@@ -136,7 +136,7 @@ var stateOps = map[string]stateOp{
 		}
 		return marshal(s.ExtractArchive(ctx, b.Workspace, a.Path, a.To, ExtractLimits{}))
 	},
-	"hash": func(ctx context.Context, s *Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
+	"hash": func(ctx context.Context, s Store, b api.Binding, raw json.RawMessage) (json.RawMessage, error) {
 		a, err := decodeState("hashFile", raw)
 		if err != nil {
 			return nil, err

@@ -16,7 +16,7 @@ import (
 func TestBindingsServeStateOps(t *testing.T) {
 	s := open(t, workspace.Limits{})
 	ctx := context.Background()
-	fs := s.Bindings(map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
+	fs := workspace.Bindings(s, map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
 	put(t, s, "p", "a.txt", "hello TODO\n")
 	put(t, s, "p", "c.json", `{"n":1}`)
 	for _, c := range []struct {

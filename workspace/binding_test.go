@@ -13,7 +13,7 @@ import (
 func TestBindingsServe(t *testing.T) {
 	s := open(t, workspace.Limits{})
 	ctx := context.Background()
-	fs := s.Bindings(map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
+	fs := workspace.Bindings(s, map[string]api.Binding{"FS": {Workspace: "p"}, "RO": {Workspace: "p", ReadOnly: true}})
 	w, err := fs(ctx, "FS", "write", json.RawMessage(`{"path":"a.txt","data":"aGk=","base64":true}`))
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func contentBytes(ctx context.Context, q querier, n *node, max int64) ([]byte, e
 }
 
 // inMemory makes data the content of a write, checked against the maximum file size.
-func (s *Store) inMemory(p string, data []byte) (*staged, error) {
+func (s *SQLite) inMemory(p string, data []byte) (*staged, error) {
 	if int64(len(data)) > s.lim.MaxFileSize {
 		return nil, isoerr.New(isoerr.FileTooLarge, "%s would be %d bytes; the maximum file size is %d", p, len(data), s.lim.MaxFileSize)
 	}
@@ -42,7 +42,7 @@ func (s *Store) inMemory(p string, data []byte) (*staged, error) {
 
 // putTx writes data to the file at clean path p inside tx (the file and its parents are
 // created when missing, the quota is checked).
-func (s *Store) putTx(ctx context.Context, tx *sql.Tx, ws, p string, data []byte, opts WriteOptions) (Info, error) {
+func (s *SQLite) putTx(ctx context.Context, tx *sql.Tx, ws, p string, data []byte, opts WriteOptions) (Info, error) {
 	st, err := s.inMemory(p, data)
 	if err != nil {
 		return Info{}, err

@@ -31,7 +31,7 @@ const (
 //
 // The diff is a shortest one (Myers) unless the files need more than udiff.MaxEdits
 // changes, past which the rest is one replacement: still a correct diff.
-func (s *Store) Diff(ctx context.Context, ws, pathA, pathB string) (string, error) {
+func (s *SQLite) Diff(ctx context.Context, ws, pathA, pathB string) (string, error) {
 	return s.diff(ctx, ws, pathA, pathB, nil)
 }
 
@@ -41,12 +41,12 @@ func (s *Store) Diff(ctx context.Context, ws, pathA, pathB string) (string, erro
 // # Errors
 //
 // As Diff.
-func (s *Store) DiffText(ctx context.Context, ws, p, text string) (string, error) {
+func (s *SQLite) DiffText(ctx context.Context, ws, p, text string) (string, error) {
 	b := []byte(text)
 	return s.diff(ctx, ws, p, p, b)
 }
 
-func (s *Store) diff(ctx context.Context, ws, pathA, pathB string, text []byte) (string, error) {
+func (s *SQLite) diff(ctx context.Context, ws, pathA, pathB string, text []byte) (string, error) {
 	pa, err := check(ws, pathA)
 	if err != nil {
 		return "", err

@@ -3,7 +3,7 @@ package workspace
 import "context"
 
 // Blobs counts the stored blobs and chunks: what a failed operation must not leave.
-func (s *Store) Blobs() (blobs, chunks int) {
+func (s *SQLite) Blobs() (blobs, chunks int) {
 	ctx := context.Background()
 	s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs`).Scan(&blobs)
 	s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM chunks`).Scan(&chunks)

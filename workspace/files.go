@@ -55,7 +55,7 @@ func checkContentType(ct string) error {
 // invalid_request for a bad name, path or content type, file_too_large past
 // Limits.MaxFileSize, quota_exceeded past the workspace's quota, precondition_failed when
 // opts do not hold, conflict when p or a parent is of the wrong kind, and r's error.
-func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts WriteOptions) (Info, error) {
+func (s *SQLite) Write(ctx context.Context, ws, p string, r io.Reader, opts WriteOptions) (Info, error) {
 	p, err := check(ws, p)
 	if err != nil {
 		return Info{}, err
@@ -87,7 +87,7 @@ func (s *Store) Write(ctx context.Context, ws, p string, r io.Reader, opts Write
 
 // writeTx is the transaction of a write: inside tx, it checks opts, the quota and the
 // kinds on the way, and makes st the content of the file at clean path p.
-func (s *Store) writeTx(ctx context.Context, tx *sql.Tx, ws, p string, st *staged, opts WriteOptions) (Info, error) {
+func (s *SQLite) writeTx(ctx context.Context, tx *sql.Tx, ws, p string, st *staged, opts WriteOptions) (Info, error) {
 	size := st.size
 	rp, n, err := resolve(ctx, tx, ws, p, true)
 	if err != nil {
@@ -180,7 +180,7 @@ type staged struct {
 // the chunks of a new blob, in transactions of one batch each, so that a large file never
 // sits whole in memory; nothing references that blob yet. Smaller content stays in memory
 // and is written by the transaction that commits the write: one fsync for a small file.
-func (s *Store) stage(ctx context.Context, r io.Reader) (staged, error) {
+func (s *SQLite) stage(ctx context.Context, r io.Reader) (staged, error) {
 	var st staged
 	var seq int64
 	buf := make([]byte, ChunkSize)
@@ -257,7 +257,7 @@ func (st *staged) commit(ctx context.Context, tx *sql.Tx) (int64, error) {
 
 // unstage drops a staged blob that will not be used (best effort: Open collects it
 // otherwise). It must not be called with s.wmu held.
-func (s *Store) unstage(blob int64) {
+func (s *SQLite) unstage(blob int64) {
 	_ = s.write(context.Background(), func(tx *sql.Tx) error {
 		return dropBlob(context.Background(), tx, sql.NullInt64{Int64: blob, Valid: true})
 	})
@@ -270,7 +270,7 @@ func (s *Store) unstage(blob int64) {
 //
 // invalid_request for a bad path, not_found when p does not exist, conflict when it is a
 // directory.
-func (s *Store) Read(ctx context.Context, ws, p string) (io.ReadCloser, Info, error) {
+func (s *SQLite) Read(ctx context.Context, ws, p string) (io.ReadCloser, Info, error) {
 	p, err := check(ws, p)
 	if err != nil {
 		return nil, Info{}, err
@@ -340,7 +340,7 @@ func (r *reader) Close() error {
 // # Errors
 //
 // invalid_request for a bad path, not_found when nothing is there.
-func (s *Store) Stat(ctx context.Context, ws, p string) (Info, error) {
+func (s *SQLite) Stat(ctx context.Context, ws, p string) (Info, error) {
 	return s.stat(ctx, ws, p, true)
 }
 
@@ -349,11 +349,11 @@ func (s *Store) Stat(ctx context.Context, ws, p string) (Info, error) {
 // # Errors
 //
 // As Stat.
-func (s *Store) Lstat(ctx context.Context, ws, p string) (Info, error) {
+func (s *SQLite) Lstat(ctx context.Context, ws, p string) (Info, error) {
 	return s.stat(ctx, ws, p, false)
 }
 
-func (s *Store) stat(ctx context.Context, ws, p string, follow bool) (Info, error) {
+func (s *SQLite) stat(ctx context.Context, ws, p string, follow bool) (Info, error) {
 	p, err := check(ws, p)
 	if err != nil {
 		return Info{}, err
@@ -374,7 +374,7 @@ func (s *Store) stat(ctx context.Context, ws, p string, follow bool) (Info, erro
 //
 // invalid_request for a bad path, not_found when it does not exist, conflict when it is
 // not a directory.
-func (s *Store) ReadDir(ctx context.Context, ws, p string) ([]Info, error) {
+func (s *SQLite) ReadDir(ctx context.Context, ws, p string) ([]Info, error) {
 	p, err := check(ws, p)
 	if err != nil {
 		return nil, err
@@ -392,7 +392,7 @@ func (s *Store) ReadDir(ctx context.Context, ws, p string) ([]Info, error) {
 	return s.list(ctx, s.db, `SELECT `+nodeCols+` FROM nodes WHERE ws = ? AND parent = ? AND path != '/' ORDER BY path`, ws, rp)
 }
 
-func (s *Store) list(ctx context.Context, q querier, query string, args ...any) ([]Info, error) {
+func (s *SQLite) list(ctx context.Context, q querier, query string, args ...any) ([]Info, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: list: %w", err)
@@ -417,7 +417,7 @@ func (s *Store) list(ctx context.Context, q querier, query string, args ...any) 
 // invalid_request for a bad path, conflict when p exists (without parents) or a name on
 // the way is not a directory, not_found when a parent is missing (without parents),
 // quota_exceeded past the file count.
-func (s *Store) Mkdir(ctx context.Context, ws, p string, parents bool) error {
+func (s *SQLite) Mkdir(ctx context.Context, ws, p string, parents bool) error {
 	p, err := check(ws, p)
 	if err != nil {
 		return err
@@ -459,7 +459,7 @@ func (s *Store) Mkdir(ctx context.Context, ws, p string, parents bool) error {
 //
 // invalid_request for a bad path, not_found when nothing is there, conflict for a
 // non-empty directory without recursive.
-func (s *Store) Remove(ctx context.Context, ws, p string, recursive bool) error {
+func (s *SQLite) Remove(ctx context.Context, ws, p string, recursive bool) error {
 	return s.RemoveIf(ctx, ws, p, RemoveOptions{Recursive: recursive})
 }
 
@@ -482,7 +482,7 @@ type RemoveOptions struct {
 //
 // As Remove, and precondition_failed when opts.IfMatch does not hold (nothing removed;
 // also when nothing is there).
-func (s *Store) RemoveIf(ctx context.Context, ws, p string, opts RemoveOptions) error {
+func (s *SQLite) RemoveIf(ctx context.Context, ws, p string, opts RemoveOptions) error {
 	recursive := opts.Recursive
 	p, err := check(ws, p)
 	if err != nil {
@@ -535,7 +535,7 @@ func (s *Store) RemoveIf(ctx context.Context, ws, p string, opts RemoveOptions) 
 //
 // invalid_request for bad paths or moving a directory into itself, not_found when from
 // does not exist, conflict when to exists and cannot be replaced.
-func (s *Store) Rename(ctx context.Context, ws, from, to string) error {
+func (s *SQLite) Rename(ctx context.Context, ws, from, to string) error {
 	from, err := check(ws, from)
 	if err != nil {
 		return err
@@ -608,7 +608,7 @@ func replaceFile(ctx context.Context, tx *sql.Tx, ws, dst string, d, n *node, to
 // # Errors
 //
 // As Rename, plus conflict for a directory without recursive and quota_exceeded.
-func (s *Store) Copy(ctx context.Context, ws, from, to string, recursive bool) error {
+func (s *SQLite) Copy(ctx context.Context, ws, from, to string, recursive bool) error {
 	from, err := check(ws, from)
 	if err != nil {
 		return err
@@ -700,7 +700,7 @@ func (s *Store) Copy(ctx context.Context, ws, from, to string, recursive bool) e
 // # Errors
 //
 // invalid_request for a bad path or target, conflict when p exists.
-func (s *Store) Symlink(ctx context.Context, ws, target, p string) error {
+func (s *SQLite) Symlink(ctx context.Context, ws, target, p string) error {
 	p, err := check(ws, p)
 	if err != nil {
 		return err
@@ -741,7 +741,7 @@ func (s *Store) Symlink(ctx context.Context, ws, target, p string) error {
 // # Errors
 //
 // invalid_request for a bad path or when p is not a symlink, not_found when nothing is there.
-func (s *Store) Readlink(ctx context.Context, ws, p string) (string, error) {
+func (s *SQLite) Readlink(ctx context.Context, ws, p string) (string, error) {
 	i, err := s.Lstat(ctx, ws, p)
 	if err != nil {
 		return "", err
@@ -758,7 +758,7 @@ func (s *Store) Readlink(ctx context.Context, ws, p string) (string, error) {
 // # Errors
 //
 // invalid_request for a bad pattern.
-func (s *Store) Glob(ctx context.Context, ws, pattern string) ([]Info, error) {
+func (s *SQLite) Glob(ctx context.Context, ws, pattern string) ([]Info, error) {
 	pat, err := check(ws, pattern)
 	if err != nil {
 		return nil, err
@@ -813,7 +813,7 @@ func matchGlob(pat, names []string) bool {
 // # Errors
 //
 // invalid_request for a bad name.
-func (s *Store) Usage(ctx context.Context, ws string) (Usage, error) {
+func (s *SQLite) Usage(ctx context.Context, ws string) (Usage, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return Usage{}, err
 	}
@@ -831,7 +831,7 @@ func (s *Store) Usage(ctx context.Context, ws string) (Usage, error) {
 // # Errors
 //
 // invalid_request for a bad name or a negative quota.
-func (s *Store) SetQuota(ctx context.Context, ws string, maxBytes, maxFiles int64) error {
+func (s *SQLite) SetQuota(ctx context.Context, ws string, maxBytes, maxFiles int64) error {
 	if _, err := check(ws, "/"); err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ var hashes = map[string]func() hash.Hash{
 //
 // invalid_request for a bad path or an unknown algorithm, not_found when p does not
 // exist, conflict when it is not a file.
-func (s *Store) HashFile(ctx context.Context, ws, p, algo string) (string, error) {
+func (s *SQLite) HashFile(ctx context.Context, ws, p, algo string) (string, error) {
 	if algo == "" {
 		algo = "sha256"
 	}

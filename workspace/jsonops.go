@@ -41,7 +41,7 @@ type JSONUpdate struct {
 //
 // invalid_request for a bad path, or when p is not JSON; not_found when p is missing;
 // file_too_large past MaxReadAtOnce.
-func (s *Store) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMessage, bool, error) {
+func (s *SQLite) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMessage, bool, error) {
 	segs, err := parseJSONPath(path)
 	if err != nil {
 		return nil, false, err
@@ -87,7 +87,7 @@ func (s *Store) QueryJSON(ctx context.Context, ws, p, path string) (json.RawMess
 // something that is not an object or array; not_found when delete finds nothing;
 // precondition_failed, quota_exceeded, file_too_large as Write; conflict when p is not a
 // file or other writers changed it three times while the update was made.
-func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts WriteOptions) (Info, error) {
+func (s *SQLite) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts WriteOptions) (Info, error) {
 	segs, err := parseJSONPath(u.Path)
 	if err != nil {
 		return Info{}, err
@@ -144,7 +144,7 @@ func (s *Store) UpdateJSON(ctx context.Context, ws, p string, u JSONUpdate, opts
 // jsonUpdated reads the JSON file at clean path p in a read transaction, checks opts,
 // applies op and returns the new content, the resolved path and the version it read (0:
 // no file).
-func (s *Store) jsonUpdated(ctx context.Context, ws, p string, segs []seg, op string, value any, opts WriteOptions) ([]byte, string, int64, error) {
+func (s *SQLite) jsonUpdated(ctx context.Context, ws, p string, segs []seg, op string, value any, opts WriteOptions) ([]byte, string, int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("workspace: updateJson: %w", err)

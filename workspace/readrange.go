@@ -18,7 +18,7 @@ import (
 //
 // As Read; invalid_request for a negative off, precondition_failed when ifMatch does not
 // hold.
-func (s *Store) ReadRange(ctx context.Context, ws, p string, off int64, ifMatch string) (io.ReadCloser, Info, error) {
+func (s *SQLite) ReadRange(ctx context.Context, ws, p string, off int64, ifMatch string) (io.ReadCloser, Info, error) {
 	if off < 0 {
 		return nil, Info{}, isoerr.New(isoerr.InvalidRequest, "a read's offset must not be negative")
 	}

@@ -68,7 +68,7 @@ type ReplaceResult struct {
 // invalid_request for a bad path or pattern, not_found, conflict when p is not a file,
 // file_too_large past MaxReplaceFileSize, MaxReplacements or the maximum file size,
 // quota_exceeded, precondition_failed when opts.IfMatch does not hold.
-func (s *Store) ReplaceInFile(ctx context.Context, ws, p, search, replace string, opts ReplaceOptions) (FileEdit, error) {
+func (s *SQLite) ReplaceInFile(ctx context.Context, ws, p, search, replace string, opts ReplaceOptions) (FileEdit, error) {
 	cp, err := check(ws, p)
 	if err != nil {
 		return FileEdit{}, err
@@ -102,7 +102,7 @@ func (s *Store) ReplaceInFile(ctx context.Context, ws, p, search, replace string
 //
 // invalid_request for a bad glob or pattern, file_too_large past MaxReplacements or the
 // maximum file size, quota_exceeded; nothing has changed after any of them.
-func (s *Store) ReplaceInFiles(ctx context.Context, ws, glob, search, replace string, opts ReplaceOptions) (ReplaceResult, error) {
+func (s *SQLite) ReplaceInFiles(ctx context.Context, ws, glob, search, replace string, opts ReplaceOptions) (ReplaceResult, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return ReplaceResult{}, err
 	}
@@ -123,7 +123,7 @@ func (s *Store) ReplaceInFiles(ctx context.Context, ws, glob, search, replace st
 // in a read transaction, the new content is staged outside the store's write lock (so a
 // large replace does not hold up the writers of other workspaces), and one short write
 // transaction then swaps every file to its new content, provided none changed meanwhile.
-func (s *Store) replace(ctx context.Context, ws, search, replace string, opts ReplaceOptions, many bool, targets func(q querier) ([]*node, error)) (ReplaceResult, error) {
+func (s *SQLite) replace(ctx context.Context, ws, search, replace string, opts ReplaceOptions, many bool, targets func(q querier) ([]*node, error)) (ReplaceResult, error) {
 	m, err := newMatcher(search, opts.Regex, opts.IgnoreCase)
 	if err != nil {
 		return ReplaceResult{}, err

@@ -211,7 +211,7 @@ func files(ctx context.Context, q querier, ws, prefix string, match func(string)
 // Regular expressions are Go's (RE2): linear time in the text searched whatever the
 // pattern, so no pattern can make a search run away. A line longer than MaxSearchLine is
 // matched over its first MaxSearchLine bytes only.
-func (s *Store) SearchText(ctx context.Context, ws, pattern string, opts SearchOptions) (SearchResult, error) {
+func (s *SQLite) SearchText(ctx context.Context, ws, pattern string, opts SearchOptions) (SearchResult, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return SearchResult{}, err
 	}
@@ -541,7 +541,7 @@ type FileSearch struct {
 // # Errors
 //
 // invalid_request for a bad name or glob.
-func (s *Store) SearchFiles(ctx context.Context, ws, glob string, maxResults int) (FileSearch, error) {
+func (s *SQLite) SearchFiles(ctx context.Context, ws, glob string, maxResults int) (FileSearch, error) {
 	if _, err := check(ws, "/"); err != nil {
 		return FileSearch{}, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // searchCorpus writes 10,000 files of 5 KiB (50 MiB in all; 100 files hold "needle")
 // to a workspace and the same files to a directory on disk.
-func searchCorpus(b *testing.B) (*workspace.Store, string) {
+func searchCorpus(b *testing.B) (*workspace.SQLite, string) {
 	b.Helper()
 	s, err := workspace.Open(filepath.Join(b.TempDir(), "ws.db"), workspace.Limits{MaxBytes: 1 << 30, MaxFiles: 20_000})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 //
 // invalid_request for a bad path, not_found when dir does not exist, conflict when it
 // is not a directory, and fn's error.
-func (s *Store) ReadTree(ctx context.Context, ws, dir string, maxSize int64, fn func(info Info, content []byte, whole bool) error) error {
+func (s *SQLite) ReadTree(ctx context.Context, ws, dir string, maxSize int64, fn func(info Info, content []byte, whole bool) error) error {
 	p, err := check(ws, dir)
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
 // Package workspace is isobox's persistent virtual filesystem: named workspaces, each a
 // tree of files, directories and symlinks, kept in one SQLite file of the data directory.
 // Sandboxes reach a workspace only through a binding (env.FS, see Serve); the host keeps
-// the store.
+// the store. Callers depend on the Store interface; SQLite (Open) implements it for one
+// server, and a clustered store can implement it later without changing them.
 //
 // A write is durable when it returns: the database runs in WAL mode with
 // synchronous=FULL, so a committed write survives kill -9 and a power cut alike. A file's
@@ -99,8 +100,9 @@ type Usage struct {
 	MaxFiles int64  `json:"maxFiles"`
 }
 
-// Store keeps workspaces. It is safe for concurrent use.
-type Store struct {
+// SQLite is the Store kept in one SQLite file (Open): the store of a single isobox
+// server. It is safe for concurrent use.
+type SQLite struct {
 	db  *sql.DB
 	lim Limits
 	// wmu serialises write transactions in this process: SQLite has one writer anyway, and
@@ -148,7 +150,7 @@ var migrations = []string{
 // # Errors
 //
 // It fails when the file cannot be opened or written, or has a newer schema.
-func Open(path string, lim Limits) (*Store, error) {
+func Open(path string, lim Limits) (*SQLite, error) {
 	q := url.Values{}
 	// FULL: every commit fsyncs the WAL, so an acknowledged write survives a power cut, not
 	// only kill -9 (which NORMAL would survive). RATIONALE §21 has the cost.
@@ -166,7 +168,7 @@ func Open(path string, lim Limits) (*Store, error) {
 	}
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
-	s := &Store{db: db, lim: lim.withDefaults()}
+	s := &SQLite{db: db, lim: lim.withDefaults()}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("workspace: %s: %w", path, err)
@@ -179,12 +181,12 @@ func Open(path string, lim Limits) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *SQLite) Close() error { return s.db.Close() }
 
 // Limits returns the store's limits, defaults filled in.
-func (s *Store) Limits() Limits { return s.lim }
+func (s *SQLite) Limits() Limits { return s.lim }
 
-func (s *Store) migrate() error {
+func (s *SQLite) migrate() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return sqlmigrate.Apply(context.Background(), s.db, migrations)
@@ -192,7 +194,7 @@ func (s *Store) migrate() error {
 
 // collect deletes staged chunks that no entry references: what writes that failed or
 // were killed left behind.
-func (s *Store) collect(ctx context.Context) error {
+func (s *SQLite) collect(ctx context.Context) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM chunks WHERE blob NOT IN (SELECT blob FROM nodes WHERE blob IS NOT NULL)`); err != nil {
 			return err
@@ -203,7 +205,7 @@ func (s *Store) collect(ctx context.Context) error {
 }
 
 // write runs fn in a write transaction, one at a time.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -340,7 +342,7 @@ func check(ws, p string) (string, error) {
 
 // usage returns a workspace's totals and quota (zero for a new one; the store's limits
 // where the workspace sets none).
-func (s *Store) usage(ctx context.Context, q querier, ws string) (Usage, error) {
+func (s *SQLite) usage(ctx context.Context, q querier, ws string) (Usage, error) {
 	u := Usage{Name: ws}
 	err := q.QueryRowContext(ctx, `SELECT bytes, files, max_bytes, max_files FROM workspaces WHERE name = ?`, ws).Scan(&u.Bytes, &u.Files, &u.MaxBytes, &u.MaxFiles)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -357,7 +359,7 @@ func (s *Store) usage(ctx context.Context, q querier, ws string) (Usage, error) 
 
 // account adds dBytes and dFiles to ws's totals, refusing to go past the limits when they
 // grow.
-func (s *Store) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFiles int64) error {
+func (s *SQLite) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFiles int64) error {
 	u, err := s.usage(ctx, tx, ws)
 	if err != nil {
 		return fmt.Errorf("workspace: usage: %w", err)
@@ -380,7 +382,7 @@ func (s *Store) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFil
 // mkdirs creates the missing directories of clean directory path dir (like mkdir -p),
 // inside tx, and returns how many it created. A name on the way that is not a directory
 // is a conflict.
-func (s *Store) mkdirs(ctx context.Context, tx *sql.Tx, ws, dir string, now int64) (int64, error) {
+func (s *SQLite) mkdirs(ctx context.Context, tx *sql.Tx, ws, dir string, now int64) (int64, error) {
 	if dir == "/" {
 		return 0, nil
 	}

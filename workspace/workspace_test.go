@@ -14,7 +14,7 @@ import (
 	"github.com/isobox/isobox/workspace"
 )
 
-func open(t *testing.T, lim workspace.Limits) *workspace.Store {
+func open(t *testing.T, lim workspace.Limits) *workspace.SQLite {
 	t.Helper()
 	s, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), lim)
 	if err != nil {
@@ -24,7 +24,7 @@ func open(t *testing.T, lim workspace.Limits) *workspace.Store {
 	return s
 }
 
-func put(t *testing.T, s *workspace.Store, ws, p, content string) workspace.Info {
+func put(t *testing.T, s *workspace.SQLite, ws, p, content string) workspace.Info {
 	t.Helper()
 	i, err := s.Write(context.Background(), ws, p, strings.NewReader(content), workspace.WriteOptions{})
 	if err != nil {
@@ -33,7 +33,7 @@ func put(t *testing.T, s *workspace.Store, ws, p, content string) workspace.Info
 	return i
 }
 
-func cat(t *testing.T, s *workspace.Store, ws, p string) string {
+func cat(t *testing.T, s *workspace.SQLite, ws, p string) string {
 	t.Helper()
 	rc, _, err := s.Read(context.Background(), ws, p)
 	if err != nil {

@@ -59,7 +59,7 @@ export default {
 };
 `
 
-func fsPool(t *testing.T, n int) (*Pool, *workspace.Store) {
+func fsPool(t *testing.T, n int) (*Pool, *workspace.SQLite) {
 	t.Helper()
 	st, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
 	if err != nil {

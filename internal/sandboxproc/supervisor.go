@@ -63,7 +63,7 @@ type Config struct {
 	// Workspaces, when set, answers the filesystem bindings (WorkerCode.Bindings, env.FS)
 	// of the sandboxes in the processes (fs.go): the store stays in this process. nil:
 	// every filesystem operation of a sandbox is refused.
-	Workspaces *workspace.Store
+	Workspaces workspace.Store
 }
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling

@@ -26,7 +26,7 @@ type ExecArgs struct {
 // # Errors
 //
 // invalid_request for arguments that do not decode or an empty command, and Run's errors.
-func Serve(ctx context.Context, store *workspace.Store, b api.Binding, args json.RawMessage) (json.RawMessage, error) {
+func Serve(ctx context.Context, store workspace.Store, b api.Binding, args json.RawMessage) (json.RawMessage, error) {
 	var a ExecArgs
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, isoerr.New(isoerr.InvalidRequest, "fs exec: %v", err)
@@ -43,11 +43,11 @@ func Serve(ctx context.Context, store *workspace.Store, b api.Binding, args json
 	return json.Marshal(res)
 }
 
-// Bindings is workspace.Store.Bindings with the shell: the host side of a sandbox's
+// Bindings is workspace.Bindings with the shell: the host side of a sandbox's
 // filesystem bindings (an engine.FSFunc) that answers "exec" here and every other
 // operation through the store.
-func Bindings(store *workspace.Store, bindings map[string]api.Binding) func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
-	serve := store.Bindings(bindings)
+func Bindings(store workspace.Store, bindings map[string]api.Binding) func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
+	serve := workspace.Bindings(store, bindings)
 	return func(ctx context.Context, name, op string, args json.RawMessage) (json.RawMessage, error) {
 		b, ok := bindings[name]
 		if op != "exec" || !ok {

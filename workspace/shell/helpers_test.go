@@ -12,7 +12,7 @@ import (
 const testWS = "t"
 
 // newStore opens a real workspace database in a temporary directory, with files.
-func newStore(t testing.TB, files map[string]string) *workspace.Store {
+func newStore(t testing.TB, files map[string]string) *workspace.SQLite {
 	t.Helper()
 	st, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
 	if err != nil {
@@ -28,7 +28,7 @@ func newStore(t testing.TB, files map[string]string) *workspace.Store {
 }
 
 // run runs script and fails the test on a run error.
-func run(t testing.TB, st *workspace.Store, script string) Result {
+func run(t testing.TB, st *workspace.SQLite, script string) Result {
 	t.Helper()
 	res, err := Run(context.Background(), st, testWS, script, Options{})
 	if err != nil {
@@ -38,7 +38,7 @@ func run(t testing.TB, st *workspace.Store, script string) Result {
 }
 
 // readFile returns a workspace file's content, or "<missing>".
-func readFile(t testing.TB, st *workspace.Store, p string) string {
+func readFile(t testing.TB, st *workspace.SQLite, p string) string {
 	t.Helper()
 	rc, _, err := st.Read(context.Background(), testWS, p)
 	if err != nil {

@@ -89,7 +89,7 @@ type Result struct {
 // MaxScript; wall_time_exceeded, cpu_limit_exceeded and output_limit_exceeded when a
 // limit stops the run (the Result then holds the output so far and ExitCode -1);
 // canceled when ctx is canceled.
-func Run(ctx context.Context, store *workspace.Store, ws, script string, opts Options) (Result, error) {
+func Run(ctx context.Context, store workspace.Store, ws, script string, opts Options) (Result, error) {
 	if len(script) > MaxScript {
 		return Result{ExitCode: -1}, isoerr.New(isoerr.InvalidRequest, "the script is %d bytes; the limit is %d", len(script), MaxScript)
 	}
@@ -218,7 +218,7 @@ func (s *session) fail(se *shellError) error {
 type session struct {
 	ctx   context.Context
 	stop  context.CancelCauseFunc
-	store *workspace.Store
+	store workspace.Store
 	ws    string
 	opts  Options
 	steps atomic.Int64

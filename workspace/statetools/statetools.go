@@ -135,7 +135,7 @@ type (
 )
 
 // Provider returns the "state" tools over workspace ws of s.
-func Provider(s *workspace.Store, ws string, opts Options) codemode.Provider {
+func Provider(s workspace.Store, ws string, opts Options) codemode.Provider {
 	type tool = codemode.Tool
 	read := []tool{
 		codemode.NewTool("readFile", "Read a file (at most 32 MiB): its text, or base64 with encoding base64.", func(ctx context.Context, in readIn) (string, error) {

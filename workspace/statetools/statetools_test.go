@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 	enginetest.LoaderMain(m, func(l *loader.Loader) { testLoader = l })
 }
 
-func store(t *testing.T) *workspace.Store {
+func store(t *testing.T) *workspace.SQLite {
 	t.Helper()
 	s, err := workspace.Open(filepath.Join(t.TempDir(), "ws.db"), workspace.Limits{})
 	if err != nil {
