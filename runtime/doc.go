@@ -150,6 +150,12 @@
 //     it conditional. Rejects with Error "code: message" (isoerr codes: not_found,
 //     invalid_request, conflict, precondition_failed, quota_exceeded, file_too_large,
 //     read_only). Needs SandboxConfig.FS.
+//   - "fs_upload": JSON {"binding":string,"action":"open|write|commit|abort","path"?:string,"append"?:bool,"ifMatch"?:string,"ifNoneMatch"?:"*","upload"?:string,"data"?:string (base64)} -> JSON open: {"upload":string}; write, abort: null; commit: FileInfo.
+//     A streamed write (writeFile of a ReadableStream): open returns a host-owned handle, each
+//     write hands it a chunk of at most 8 MiB, commit makes the content the file's atomically;
+//     abort, a failure or a minute idle leaves nothing. Rejects with Error "code: message"
+//     (isoerr codes: not_found, invalid_request, conflict, precondition_failed,
+//     quota_exceeded, file_too_large, read_only). Needs SandboxConfig.FS.
 //   - "fs_stat": JSON {"binding":string,"path":string,"lstat"?:bool} -> JSON FileInfo or null when missing.
 //     Describes an entry {path,name,type,size,etag,target,createdAt,updatedAt}. Rejects with
 //     Error "code: message" (isoerr codes: not_found, invalid_request, conflict,

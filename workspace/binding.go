@@ -151,12 +151,17 @@ func null(err error) (json.RawMessage, error) {
 // Bindings returns the host side of a sandbox's filesystem bindings over store s (an
 // engine.FSFunc):
 // each name of bindings opens its workspace with its rights, and any other name is
-// refused, so a sandbox reaches only the workspaces bound to it.
+// refused, so a sandbox reaches only the workspaces bound to it. It holds the streamed
+// writes ("upload") its sandboxes have open.
 func Bindings(s Store, bindings map[string]api.Binding) func(ctx context.Context, binding, op string, args json.RawMessage) (json.RawMessage, error) {
+	us := &uploads{s: s}
 	return func(ctx context.Context, name, op string, args json.RawMessage) (json.RawMessage, error) {
 		b, ok := bindings[name]
 		if !ok {
 			return nil, isoerr.New(isoerr.InvalidRequest, "no filesystem binding %q in this sandbox", name)
+		}
+		if op == "upload" { // streamed writes keep state between operations (upload.go)
+			return us.serve(ctx, name, b, args)
 		}
 		return Serve(ctx, s, b, op, args)
 	}

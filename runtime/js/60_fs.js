@@ -9,6 +9,7 @@ const makeFSBinding = (() => {
   const fromBase64 = Uint8Array.fromBase64;
   const codePattern = /^([a-z_]+): /;
   const streamChunk = 1 << 20; // readFile's stream: bytes per host operation
+  const uploadChunk = 1 << 20; // writeFile's stream: bytes per host operation (the host takes 8 MiB)
   const maxChunk = 32 << 20; // the host's most at once
 
   // run starts one fs_* operation (op is its promise) and gives its error a code.
@@ -35,6 +36,16 @@ const makeFSBinding = (() => {
     else throw new TypeError("file content must be a string, an ArrayBuffer or a typed array");
     return { data: Reflect.apply(toBase64, data, []), base64: true };
   }
+
+  // isStream tells a ReadableStream (writeFile's streamed form) from content.
+  const isStream = (v) => typeof ReadableStream === "function" && v instanceof ReadableStream;
+
+  // invalid is a TypeError with the code the host would give (invalid_request).
+  const invalid = (message) => {
+    const e = new TypeError(`invalid_request: ${message}`);
+    e.code = "invalid_request";
+    return e;
+  };
 
   const optString = (o, k) => (o && typeof o[k] === "string" ? o[k] : undefined);
   const optNumber = (o, k) => (o && typeof o[k] === "number" ? o[k] : undefined);
@@ -73,6 +84,62 @@ const makeFSBinding = (() => {
         },
       }, { highWaterMark: 0 });
     }
+    // writeStream is writeFile (or appendFile) of a ReadableStream of bytes: the host
+    // opens an upload, takes the chunks one host operation each (small chunks are
+    // gathered into uploadChunk bytes, large ones split), and makes them the file's
+    // content when the stream ends, all at once: a stream that errors, a chunk that is
+    // not bytes, or a limit (file_too_large, quota_exceeded) aborts the upload and
+    // leaves the file as it was. Neither side holds more than a chunk.
+    async function writeStream(p, stream, options, append) {
+      p = path(p);
+      const reader = stream.getReader(); // throws on a locked stream, before the upload
+      const op = (args) => run(host.startOp("fs_upload", { binding, ...args }));
+      let upload;
+      try {
+        ({ upload } = await op({
+          action: "open", path: p, append,
+          ifMatch: optString(options, "ifMatch"), ifNoneMatch: optString(options, "ifNoneMatch"),
+        }));
+      } catch (e) {
+        reader.cancel(e).catch(() => {});
+        throw e;
+      }
+      const buf = new Uint8Array(uploadChunk);
+      let used = 0;
+      const send = (bytes) => op({ action: "write", upload, data: Reflect.apply(toBase64, bytes, []) });
+      const flush = async () => {
+        if (used > 0) await send(buf.subarray(0, used));
+        used = 0;
+      };
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          let bytes;
+          if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
+          else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+          else throw invalid("writeFile: a stream's chunks must be Uint8Array (or other bytes)");
+          while (bytes.length > 0) {
+            if (used === 0 && bytes.length >= uploadChunk) {
+              await send(bytes.subarray(0, uploadChunk));
+              bytes = bytes.subarray(uploadChunk);
+              continue;
+            }
+            const n = Math.min(uploadChunk - used, bytes.length);
+            buf.set(bytes.subarray(0, n), used);
+            used += n;
+            bytes = bytes.subarray(n);
+            if (used === uploadChunk) await flush();
+          }
+        }
+        await flush();
+        return await op({ action: "commit", upload });
+      } catch (e) {
+        await op({ action: "abort", upload }).catch(() => {});
+        reader.cancel(e).catch(() => {});
+        throw e;
+      }
+    }
     const fs = {
       async readFile(p, options) {
         if (options && typeof options === "object" && options.stream) return readStream(p, options);
@@ -85,12 +152,14 @@ const makeFSBinding = (() => {
         return bytes ? Reflect.apply(fromBase64, Uint8Array, [r.data]) : r.data;
       },
       async writeFile(p, data, options) {
+        if (isStream(data)) return writeStream(p, data, options, false);
         return run(host.startOp("fs_write", {
           binding, path: path(p), ...payloadOf(data),
           ifMatch: optString(options, "ifMatch"), ifNoneMatch: optString(options, "ifNoneMatch"),
         }));
       },
       async appendFile(p, data) {
+        if (isStream(data)) return writeStream(p, data, undefined, true);
         return run(host.startOp("fs_write", { binding, path: path(p), ...payloadOf(data), append: true }));
       },
       async readJson(p) {
