@@ -204,3 +204,70 @@ func TestFSWriteStream(t *testing.T) {
 		t.Errorf("appended = %s", got)
 	}
 }
+
+const pyFSStreams = `from workers import WorkerEntrypoint, FSError
+
+async def blocks(n):
+    for i in range(n):
+        yield bytes([i & 255]) * 65536
+
+async def failing():
+    yield b"partial"
+    raise RuntimeError("the source failed")
+
+async def code(aw):
+    try:
+        await aw
+        return "ok"
+    except FSError as e:
+        return e.code
+    except Exception as e:
+        return type(e).__name__ + ": " + str(e)
+
+class Default(WorkerEntrypoint):
+    async def run(self):
+        fs = self.env.FS
+        info = await fs.write_file("big.bin", blocks(40))
+        total, chunks, bad = 0, 0, 0
+        async for c in await fs.read_file("big.bin", stream=True, chunk_size=300000):
+            for k in (0, len(c) - 1):
+                if c[k] != ((total + k) >> 16) & 255:
+                    bad += 1
+            total += len(c)
+            chunks += 1
+        await fs.write_file("keep.txt", "old")
+        st = await fs.stat("keep.txt")
+        out = {
+            "size": info["size"], "total": total, "chunks": chunks, "bad": bad,
+            "staleWrite": await code(fs.write_file("keep.txt", "new", if_match="v0")),
+            "staleRm": await code(fs.rm("keep.txt", if_match="v0")),
+            "failing": await code(fs.write_file("keep.txt", failing())),
+            "notBytes": await code(fs.write_file("keep.txt", ["text"])),
+            "syncChunks": (await fs.appendFile("log.txt", [b"a", b"b"]))["size"],
+            "missing": await code(fs.read_file("nope", stream=True)),
+        }
+        out["kept"] = await fs.read_file("keep.txt")
+        out["rm"] = await code(fs.rm("keep.txt", if_match=st["etag"]))
+        out["gone"] = await fs.exists("keep.txt")
+        return out
+`
+
+// Python's env.FS streams both ways (write_file of an async iterator of bytes,
+// read_file(stream=True) an async iterator of chunks) and makes writes and removes
+// conditional (if_match), with the codes and the all-or-nothing of JavaScript's.
+func TestPythonFSStreams(t *testing.T) {
+	l, st := fsLoader(t)
+	c := pyCode(pyFSStreams)
+	c.Bindings = map[string]api.Binding{"FS": {Workspace: "proj"}}
+	stub := l.Get("pyfs", func() (loader.WorkerCode, error) { return c, nil })
+	_, got := call(t, stub, "run", `[]`)
+	want := `{"size":2621440,"total":2621440,"chunks":9,"bad":0,"staleWrite":"precondition_failed","staleRm":"precondition_failed",` +
+		`"failing":"RuntimeError: the source failed","notBytes":"invalid_request","syncChunks":2,"missing":"not_found",` +
+		`"kept":"old","rm":"ok","gone":false}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if b := readStored(t, st, "proj", "big.bin"); len(b) != 40<<16 || b[len(b)-1] != 39 {
+		t.Fatalf("big.bin holds %d bytes", len(b))
+	}
+}

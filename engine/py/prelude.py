@@ -670,6 +670,50 @@ def _fs_payload(data):
     raise TypeError("file content must be str or bytes")
 
 
+def _fs_streamed(data):
+    """Whether write_file's data is a stream of chunks rather than content."""
+    if isinstance(data, (str, bytes, bytearray, memoryview)):
+        return False
+    return hasattr(data, "__aiter__") or hasattr(data, "__iter__")
+
+
+async def _fs_chunks(chunks):
+    if hasattr(chunks, "__aiter__"):
+        async for c in chunks:
+            yield c
+    else:
+        for c in chunks:
+            yield c
+
+
+class _FSReadStream:
+    """read_file(path, stream=True): an async iterator of the file's bytes, chunk by chunk,
+    all of the version the first chunk saw (.etag, .size)."""
+
+    def __init__(self, fs, path, chunk_size, first):
+        self._fs, self._path, self._chunk, self._next = fs, path, chunk_size, first
+        self.etag, self.size = first["etag"], first.get("size", 0)
+        self._offset, self._done = 0, False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._done:
+            raise StopAsyncIteration
+        r, self._next = self._next, None
+        if r is None:
+            r = await self._fs.op("read", path=self._path, encoding="bytes", offset=self._offset,
+                                  length=self._chunk, ifMatch=self.etag)
+        data = base64.b64decode(r["data"])
+        self._offset += len(data)
+        if not data or self._offset >= self.size:
+            self._done = True
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+
 class FS:
     """A filesystem binding (env.FS): async methods over the workspace the host bound. Every
     method is one fs_* host operation; op(name, **args) runs any of them by name (the
@@ -688,7 +732,13 @@ class FS:
                 raise
             raise _fs_errors.get(e.code, FSError)(str(e), e.code) from None
 
-    async def read_file(self, path, encoding="utf8"):
+    async def read_file(self, path, encoding="utf8", stream=False, chunk_size=1 << 20, if_match=None):
+        """The file's text (encoding "utf8") or bytes (encoding "bytes"); at most 32 MiB at
+        once. stream=True returns an async iterator of bytes chunks of chunk_size (for a file
+        of any size, one range per host operation, all of one version of the file: a file
+        replaced meanwhile raises precondition_failed); if_match: only that version."""
+        if stream:
+            return await self._read_stream(_path(path), chunk_size, if_match)
         if encoding not in ("utf8", "utf-8", "bytes", None):
             raise ValueError('read_file encoding must be "utf8" or "bytes"')
         raw = encoding in ("bytes", None)
@@ -696,6 +746,11 @@ class FS:
         return base64.b64decode(r["data"]) if raw else r["data"]
 
     async def write_file(self, path, data, if_match=None, if_none_match=None):
+        """Writes str or bytes, or streams an iterable or async iterable of bytes chunks
+        (committed whole when it ends; nothing is written if it fails); if_match /
+        if_none_match="*" make it conditional."""
+        if _fs_streamed(data):
+            return await self._write_stream(_path(path), data, False, if_match, if_none_match)
         args = {"path": _path(path), **_fs_payload(data)}
         if if_match is not None:
             args["ifMatch"] = if_match
@@ -704,7 +759,48 @@ class FS:
         return await self.op("write", **args)
 
     async def append_file(self, path, data):
+        if _fs_streamed(data):
+            return await self._write_stream(_path(path), data, True, None, None)
         return await self.op("write", path=_path(path), append=True, **_fs_payload(data))
+
+    async def _read_stream(self, path, chunk_size, if_match):
+        if not isinstance(chunk_size, int) or not 0 < chunk_size <= 32 << 20:
+            raise ValueError("chunk_size must be from 1 to 33554432")
+        first = await self.op("read", path=path, encoding="bytes", offset=0, length=chunk_size, ifMatch=if_match or "")
+        return _FSReadStream(self, path, chunk_size, first)
+
+    async def _write_stream(self, path, chunks, append, if_match, if_none_match):
+        # As JavaScript's writeFile of a ReadableStream: a host-owned upload takes the
+        # chunks (gathered or split to 1 MiB per host operation) and commits at the end.
+        args = {"action": "open", "path": path, "append": append}
+        if if_match is not None:
+            args["ifMatch"] = if_match
+        if if_none_match is not None:
+            args["ifNoneMatch"] = if_none_match
+        upload = (await self.op("upload", **args))["upload"]
+        size = 1 << 20
+        buf = bytearray()
+
+        async def send(b):
+            await self.op("upload", action="write", upload=upload, data=base64.b64encode(b).decode())
+
+        try:
+            async for chunk in _fs_chunks(chunks):
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise FSError("invalid_request: write_file: a stream's chunks must be bytes", "invalid_request")
+                buf += chunk
+                while len(buf) >= size:
+                    await send(bytes(buf[:size]))
+                    del buf[:size]
+            if buf:
+                await send(bytes(buf))
+            return await self.op("upload", action="commit", upload=upload)
+        except BaseException:
+            try:
+                await self.op("upload", action="abort", upload=upload)
+            except Exception:
+                pass
+            raise
 
     async def read_json(self, path):
         text = await self.read_file(path)
@@ -722,8 +818,10 @@ class FS:
     async def mkdir(self, path, recursive=False):
         await self.op("mkdir", path=_path(path), recursive=bool(recursive))
 
-    async def rm(self, path, recursive=False, force=False):
-        await self.op("rm", path=_path(path), recursive=bool(recursive), force=bool(force))
+    async def rm(self, path, recursive=False, force=False, if_match=None):
+        """Removes an entry; if_match: only while the file has that etag
+        (precondition_failed and nothing removed otherwise)."""
+        await self.op("rm", path=_path(path), recursive=bool(recursive), force=bool(force), ifMatch=if_match or "")
 
     async def mv(self, src, dst):
         await self.op("mv", **{"from": _path(src), "to": _path(dst)})
