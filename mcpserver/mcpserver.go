@@ -52,6 +52,10 @@ type Config struct {
 	// workspace argument names (any workspace of the store: whoever reaches this server
 	// reaches them all, as over /v1). nil: execute takes no workspace.
 	Workspaces workspace.Store
+	// Workspace, when set (with Workspaces), is the one workspace execute works on: every
+	// run gets the state namespace over it, with its rights, and execute takes no
+	// workspace argument (isobox mcp --workspace).
+	Workspace *api.Binding
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
 	Limits codemode.Limits
 	// Version is reported in the MCP handshake.
@@ -84,6 +88,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
+	if cfg.Workspace != nil {
+		if cfg.Workspaces == nil {
+			return nil, errors.New("mcpserver: Config.Workspace needs Config.Workspaces")
+		}
+		if err := api.CheckWorkspaceName(cfg.Workspace.Workspace); err != nil {
+			return nil, fmt.Errorf("mcpserver: %w", err)
+		}
+	}
 	s := &Server{cfg: cfg, x: codemode.NewExecutor(cfg.Loader)}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "isobox", Title: "isobox sandboxes", Version: cfg.Version}, &mcp.ServerOptions{
 		Instructions: "isobox runs JavaScript and Python in isolated, millisecond sandboxes. Use run_code to compute something with code; " +
@@ -102,7 +114,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("mcpserver: %w", err)
 	}
 	if modules := cfg.Connectors.Modules(); len(providers) > 0 || len(modules) > 0 || cfg.Workspaces != nil {
-		if cfg.Workspaces != nil {
+		switch {
+		case cfg.Workspace != nil:
+			providers = append(providers, statetools.Provider(cfg.Workspaces, cfg.Workspace.Workspace, statetools.Options{ReadOnly: cfg.Workspace.ReadOnly}))
+		case cfg.Workspaces != nil:
 			// Only to describe the state namespace: a run gets its own over the workspace it names.
 			providers = append(providers, statetools.Provider(cfg.Workspaces, "", statetools.Options{}))
 		}
@@ -110,7 +125,10 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mcpserver: %w", err)
 		}
-		if cfg.Workspaces != nil {
+		switch {
+		case cfg.Workspace != nil:
+			desc += fmt.Sprintf(pinnedWorkspaceNote, cfg.Workspace.Workspace)
+		case cfg.Workspaces != nil:
 			desc += workspaceNote
 		}
 		if len(providers) > 0 {
@@ -127,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 			Name:         ToolExecute,
 			Title:        "Call tools from code (Code Mode)",
 			Description:  desc,
-			InputSchema:  ExecuteInputSchema(cfg.Workspaces != nil),
+			InputSchema:  ExecuteInputSchema(cfg.Workspaces != nil && cfg.Workspace == nil),
 			OutputSchema: OutputSchema(true),
 		}, s.execute)
 	}
@@ -194,6 +212,8 @@ func ExecuteInputSchema(workspaces bool) json.RawMessage {
 	b, _ := json.Marshal(m)
 	return b
 }
+
+const pinnedWorkspaceNote = "\nThe state namespace works on the files of workspace %q, kept between runs; paths are relative to its root.\n"
 
 const workspaceNote = "\nThe state namespace works on the files of a workspace: it exists only in a run given the argument workspace, {\"workspace\": \"<name>\"} (with \"readOnly\": true, only its tools that read). Paths are relative to the workspace's root; a workspace is kept between runs.\n"
 
@@ -303,6 +323,12 @@ func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 	providers, err := s.cfg.Connectors.Select(nil)
 	if err != nil {
 		return nil, RunOutput{}, err
+	}
+	if s.cfg.Workspace != nil {
+		if in.Workspace != nil {
+			return output(codemode.Result{Error: isoerr.New(isoerr.InvalidRequest, "this server's execute works on workspace %q: it takes no workspace argument", s.cfg.Workspace.Workspace)}, true)
+		}
+		in.Workspace = s.cfg.Workspace
 	}
 	if in.Workspace != nil {
 		p, err := s.stateProvider(*in.Workspace)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/codemode/config"
@@ -18,6 +20,7 @@ import (
 	"github.com/isobox/isobox/internal/npm"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
+	"github.com/isobox/isobox/workspace"
 )
 
 const mcpUsage = `Usage: isobox mcp [flags]
@@ -26,7 +29,11 @@ Serves isobox as an MCP server over stdio (stdin and stdout carry the protocol; 
 to stderr), for Claude Desktop and other MCP clients. Tools: run_code (a JavaScript or
 TypeScript snippet in a fresh sandbox) and, with --codemode-config, execute (Code Mode:
 the model writes code that calls the tools of the configured MCP servers and OpenAPI
-documents; see codemode/README.md for the file).
+documents; see codemode/README.md for the file). With --workspace NAME, execute's code
+also gets the state namespace over workspace NAME of the data directory's
+workspaces.db (files, search, replace, diff, archives, exec; --workspace-readonly: only
+what reads), the same store isobox serve keeps; with --data alone, execute takes a
+workspace argument naming any of them.
 
 Flags:
 `
@@ -47,6 +54,9 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	wallMs := fs.Int("wall-ms", 0, "wall time per run in ms, tool calls included (default 60000)")
 	memMB := fs.Int("memory-mb", 0, "memory per sandbox in MiB (default 128)")
 	maxCalls := fs.Int("max-tool-calls", 0, "tool calls per execute run (default 100)")
+	data := fs.String("data", "", "data directory whose workspaces execute may use (default with --workspace: "+defaultDataDir()+")")
+	wsName := fs.String("workspace", "", "the workspace execute's state namespace works on (in --data)")
+	wsReadOnly := fs.Bool("workspace-readonly", false, "with --workspace: only the state tools that read")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, mcpUsage)
 		fs.PrintDefaults()
@@ -57,9 +67,34 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 || (*wsReadOnly && *wsName == "") {
 		fs.Usage()
 		return 2
+	}
+	var pinned *api.Binding
+	if *wsName != "" {
+		if err := api.CheckWorkspaceName(*wsName); err != nil {
+			fmt.Fprintf(stderr, "isobox: --workspace: %v\n", err)
+			return 2
+		}
+		pinned = &api.Binding{Workspace: *wsName, ReadOnly: *wsReadOnly}
+		if *data == "" {
+			*data = defaultDataDir()
+		}
+	}
+	var store workspace.Store
+	if *data != "" {
+		if err := os.MkdirAll(*data, 0o700); err != nil {
+			fmt.Fprintf(stderr, "isobox: %v\n", err)
+			return 1
+		}
+		ws, err := workspace.Open(filepath.Join(*data, "workspaces.db"), workspace.Limits{})
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: %v\n", err)
+			return 1
+		}
+		defer ws.Close()
+		store = ws
 	}
 	e, err := engine.New(ctx, engine.Config{CacheDir: *cacheDir})
 	if err != nil {
@@ -67,7 +102,7 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	defer e.Close(context.Background())
-	l, err := loader.New(loader.Config{Engine: e})
+	l, err := loader.New(loader.Config{Engine: e, Workspaces: store})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return 1
@@ -79,7 +114,7 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	defer cs.Close()
-	s, err := mcpserver.New(mcpserver.Config{Loader: l, Connectors: cs, Version: version,
+	s, err := mcpserver.New(mcpserver.Config{Loader: l, Connectors: cs, Version: version, Workspaces: store, Workspace: pinned,
 		Limits: codemode.Limits{CPUMs: *cpuMs, WallMs: *wallMs, MemoryMB: *memMB, MaxToolCalls: *maxCalls}})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
@@ -87,6 +122,9 @@ func serveMCP(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if names := cs.Names(); len(names) > 0 {
 		fmt.Fprintf(stderr, "isobox: mcp: serving run_code and execute over %v on stdio\n", names)
+	}
+	if pinned != nil {
+		fmt.Fprintf(stderr, "isobox: mcp: execute works on workspace %q of %s (read-only: %v)\n", pinned.Workspace, *data, pinned.ReadOnly)
 	}
 	err = s.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(stdin), Writer: nopWriteCloser{stdout}})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
