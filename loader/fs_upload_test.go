@@ -271,3 +271,49 @@ func TestPythonFSStreams(t *testing.T) {
 		t.Fatalf("big.bin holds %d bytes", len(b))
 	}
 }
+
+const pyFSState = `from workers import WorkerEntrypoint, FSError
+
+class Default(WorkerEntrypoint):
+    async def run(self):
+        fs = self.env.FS
+        await fs.write_file("src/a.py", "x = 1  # TODO\n")
+        await fs.write_json("pkg.json", {"name": "p", "scripts": {}})
+        out = {}
+        out["hits"] = [m["path"] + ":" + str(m["line"]) for m in (await fs.search_text("todo", case_sensitive=False))["matches"]]
+        out["files"] = [f["path"] for f in (await fs.searchFiles("*.py"))["files"]]
+        out["dry"] = (await fs.replace_in_files("**/*.py", "x", "y", dry_run=True))["replacements"]
+        out["still"] = await fs.read_file("src/a.py")
+        await fs.replace_in_file("src/a.py", r"(\w) = 1", "$1 = 2", regex=True)
+        out["replaced"] = await fs.read_file("src/a.py")
+        await fs.update_json("pkg.json", {"op": "set", "path": "scripts.test", "value": "pytest"})
+        out["query"] = await fs.query_json("pkg.json", "scripts.test")
+        out["absent"] = await fs.queryJson("pkg.json", "nope")
+        out["diff"] = await fs.diff_text("src/a.py", "x = 3\n")
+        out["hash"] = len(await fs.hash_file("src/a.py"))
+        await fs.create_archive(["src"], "out/src.tgz")
+        out["extracted"] = (await fs.extract_archive("out/src.tgz", "copy"))["files"]
+        out["exec"] = (await fs.exec("cat copy/src/a.py | wc -l"))["stdout"].strip()
+        ro = self.env.RO
+        try:
+            await ro.replace_in_file("src/a.py", "x", "z")
+        except FSError as e:
+            out["ro"] = e.code
+        return out
+`
+
+// Python's env.FS has the whole state API as methods (Python names, JavaScript's as
+// aliases), over the real store, with read-only bindings enforced by the host.
+func TestPythonFSStateAPI(t *testing.T) {
+	l, _ := fsLoader(t)
+	c := pyCode(pyFSState)
+	c.Bindings = map[string]api.Binding{"FS": {Workspace: "proj"}, "RO": {Workspace: "proj", ReadOnly: true}}
+	stub := l.Get("pyfsstate", func() (loader.WorkerCode, error) { return c, nil })
+	_, got := call(t, stub, "run", `[]`)
+	want := `{"hits":["/src/a.py:1"],"files":["/src/a.py"],"dry":1,"still":"x = 1  # TODO\n","replaced":"x = 2  # TODO\n",` +
+		`"query":"pytest","absent":null,"diff":"--- a/src/a.py\n+++ b/src/a.py\n@@ -1 +1 @@\n-x = 2  # TODO\n+x = 3\n","hash":64,` +
+		`"extracted":1,"exec":"1","ro":"read_only"}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

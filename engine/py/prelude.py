@@ -670,6 +670,17 @@ def _fs_payload(data):
     raise TypeError("file content must be str or bytes")
 
 
+def _str(s, what):
+    if not isinstance(s, str):
+        raise TypeError(f"{what} must be a str")
+    return s
+
+
+def _opts(**kw):
+    """The arguments that are set (None leaves an option to the host's default)."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
 def _fs_streamed(data):
     """Whether write_file's data is a stream of chunks rather than content."""
     if isinstance(data, (str, bytes, bytearray, memoryview)):
@@ -847,8 +858,65 @@ class FS:
     async def readlink(self, path):
         return await self.op("readlink", path=_path(path))
 
+    # The rest of the state API: each one fs_* operation, with JavaScript's options as
+    # keyword arguments (case_sensitive=False, all=False, dry_run=True, if_match=...).
+
+    async def exec(self, command, cwd=None, env=None, timeout_ms=None, max_output=None):
+        """Runs a shell script over the workspace: {stdout, stderr, exitCode}."""
+        if not isinstance(command, str):
+            raise TypeError("exec: the command must be a str")
+        return await self.op("exec", **_opts(command=command, cwd=cwd, env=env, timeoutMs=timeout_ms, maxOutput=max_output))
+
+    async def query_json(self, path, query=""):
+        """The value at a JSON path of a JSON file, or None when nothing is there."""
+        r = await self.op("queryjson", path=_path(path), query=_str(query, "a JSON path"))
+        return r.get("value") if r.get("found") else None
+
+    async def update_json(self, path, update, if_match=None, if_none_match=None):
+        """Applies {"op": "set"|"merge"|"delete", "path", "value"} in one write."""
+        if not isinstance(update, dict):
+            raise TypeError("update_json: the update must be a dict {op, path, value}")
+        return await self.op("updatejson", **_opts(path=_path(path), update=update, ifMatch=if_match, ifNoneMatch=if_none_match))
+
+    async def search_text(self, pattern, glob=None, regex=False, case_sensitive=True, context_lines=None, max_results=None):
+        return await self.op("search", **_opts(pattern=_str(pattern, "the pattern"), glob=glob, regex=bool(regex),
+                                               ignoreCase=not case_sensitive, contextLines=context_lines, maxResults=max_results))
+
+    async def search_files(self, glob, max_results=None):
+        return await self.op("findfiles", **_opts(glob=_str(glob, "the glob"), maxResults=max_results))
+
+    async def replace_in_file(self, path, search, replace, regex=False, case_sensitive=True, all=True, dry_run=False, if_match=None):
+        return await self.op("replace", **_opts(path=_path(path), search=_str(search, "search"), replace=_str(replace, "replace"),
+                                                regex=bool(regex), ignoreCase=not case_sensitive, once=not all, dryRun=bool(dry_run), ifMatch=if_match))
+
+    async def replace_in_files(self, glob, search, replace, regex=False, case_sensitive=True, all=True, dry_run=False):
+        """Replaces in every file the glob selects, all or nothing."""
+        return await self.op("replaceall", glob=_str(glob, "the glob"), search=_str(search, "search"), replace=_str(replace, "replace"),
+                             regex=bool(regex), ignoreCase=not case_sensitive, once=not all, dryRun=bool(dry_run))
+
+    async def diff(self, a, b):
+        """The unified diff from file a to file b ("" when equal)."""
+        return await self.op("diff", path=_path(a), to=_path(b))
+
+    async def diff_text(self, path, text):
+        return await self.op("diff", path=_path(path), text=_str(text, "the text"))
+
+    async def create_archive(self, paths, archive_path):
+        """Writes a tar.gz of paths (a path or a list of them) to archive_path."""
+        items = [paths] if isinstance(paths, str) else [_path(p) for p in paths]
+        return await self.op("archive", paths=items, to=_path(archive_path))
+
+    async def extract_archive(self, archive_path, dir="/"):
+        return await self.op("extract", path=_path(archive_path), to=_path(dir))
+
+    async def hash_file(self, path, algo="sha256"):
+        return await self.op("hash", path=_path(path), algo=_str(algo, "the algorithm"))
+
     readFile, writeFile, appendFile = read_file, write_file, append_file
     readJson, writeJson, readDir = read_json, write_json, read_dir
+    queryJson, updateJson, searchText, searchFiles = query_json, update_json, search_text, search_files
+    replaceInFile, replaceInFiles, diffText = replace_in_file, replace_in_files, diff_text
+    createArchive, extractArchive, hashFile = create_archive, extract_archive, hash_file
 
     def __repr__(self):
         return f"<FS binding {self._binding!r}>"
