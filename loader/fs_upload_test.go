@@ -62,6 +62,11 @@ export default {
     const s = new ReadableStream({ pull(c) { if (i++ < n) c.enqueue(new Uint8Array([i & 255])); else c.close(); } });
     return (await env.FS.writeFile(path, s)).size;
   },
+  async fromResponse(path) {
+    const body = new Response(new Blob(["a body ", new Uint8Array([104, 105])])).body;
+    await env.FS.writeFile(path, body.pipeThrough(new CompressionStream("gzip")).pipeThrough(new DecompressionStream("gzip")));
+    return env.FS.readFile(path);
+  },
   async appended(path) {
     await env.FS.writeFile(path, "head:");
     await env.FS.appendFile(path, items([new TextEncoder().encode("one,"), new TextEncoder().encode("two")]));
@@ -199,6 +204,9 @@ func TestFSWriteStream(t *testing.T) {
 	// Many tiny chunks are gathered into few host operations.
 	if _, got := call(t, stub, "tiny", `["tiny.bin", 20000]`); got != "20000" {
 		t.Errorf("tiny = %s", got)
+	}
+	if _, got := call(t, stub, "fromResponse", `["body.txt"]`); got != `"a body hi"` {
+		t.Errorf("fromResponse = %s", got)
 	}
 	if _, got := call(t, stub, "appended", `["log.txt"]`); got != `"head:one,two"` {
 		t.Errorf("appended = %s", got)
