@@ -62,6 +62,11 @@ export default {
     const s = new ReadableStream({ pull(c) { if (i++ < n) c.enqueue(new Uint8Array([i & 255])); else c.close(); } });
     return (await env.FS.writeFile(path, s)).size;
   },
+  async tripped(path) {
+    let i = 0;
+    const s = new ReadableStream({ pull(c) { if (i++ < 2) c.enqueue(new Uint8Array(1 << 20)); else for (;;); } });
+    return env.FS.writeFile(path, s);
+  },
   async fromResponse(path) {
     const body = new Response(new Blob(["a body ", new Uint8Array([104, 105])])).body;
     await env.FS.writeFile(path, body.pipeThrough(new CompressionStream("gzip")).pipeThrough(new DecompressionStream("gzip")));
@@ -204,6 +209,18 @@ func TestFSWriteStream(t *testing.T) {
 	// Many tiny chunks are gathered into few host operations.
 	if _, got := call(t, stub, "tiny", `["tiny.bin", 20000]`); got != "20000" {
 		t.Errorf("tiny = %s", got)
+	}
+	// A sandbox stopped by a limit in the middle of a stream cannot abort its upload: the
+	// file is not there (nothing was committed), and the host drops the upload later.
+	tc := code(fsUploadWorker)
+	tc.Bindings = c.Bindings
+	tc.Limits = &api.Limits{MemoryMB: 16, CPUMs: 300}
+	tripStub := l.Get("fsupload-trip", func() (loader.WorkerCode, error) { return tc, nil })
+	if _, err := tripStub.Call(ctx, "tripped", []byte(`["keep.txt"]`)); isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Errorf("tripped: %v, want cpu_limit_exceeded", err)
+	}
+	if got := string(readStored(t, st, "proj", "keep.txt")); got != "old" {
+		t.Errorf("after a limit mid-stream keep.txt = %q", got)
 	}
 	if _, got := call(t, stub, "fromResponse", `["body.txt"]`); got != `"a body hi"` {
 		t.Errorf("fromResponse = %s", got)
