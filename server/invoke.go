@@ -49,6 +49,8 @@ func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
 		if err != nil {
 			return code, err
 		}
+		owner, _ := api.SplitScoped(id)
+		scopeBindings(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
 		return code, err
 	}), nil
@@ -337,13 +339,18 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	p := principalOf(r)
 	if body.Code != nil {
 		if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
 			writeError(w, isoerr.New(isoerr.InvalidRequest, "limits must not be negative"))
 			return
 		}
+		if err := s.checkOperatorOnly(p, body.Limits, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 		inv.route = "eval"
-		out, err := s.outbound("", nil)
+		out, err := s.outbound(p.Prefix(), nil)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -358,7 +365,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if code.Outbound, err = s.outbound("", policy); err != nil {
+	if err := s.checkOperatorOnly(p, code.Limits, policy); err != nil {
+		writeError(w, err)
+		return
+	}
+	scopeBindings(p.Tenant, &code)
+	if code.Outbound, err = s.outbound(p.Prefix(), policy); err != nil {
 		writeError(w, err)
 		return
 	}

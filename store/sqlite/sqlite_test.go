@@ -75,7 +75,7 @@ func TestKeysSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutKey(ctx, store.Key{Name: "admin", Hash: []byte{1, 2, 3}, Admin: true}); err != nil {
+	if err := s.PutKey(ctx, store.Key{ID: "admin", Tenant: "default", Name: "admin", Hash: []byte{1, 2, 3}, Operator: true}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -84,7 +84,7 @@ func TestKeysSurviveReopen(t *testing.T) {
 	}
 	s = open(t, path)
 	keys, err := s.ListKeys(ctx)
-	if err != nil || len(keys) != 1 || keys[0].Name != "admin" || !keys[0].Admin || !bytes.Equal(keys[0].Hash, []byte{1, 2, 3}) {
+	if err != nil || len(keys) != 1 || keys[0].ID != "admin" || !keys[0].Operator || !bytes.Equal(keys[0].Hash, []byte{1, 2, 3}) {
 		t.Fatalf("keys after reopen: %+v %v", keys, err)
 	}
 }
