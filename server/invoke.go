@@ -200,7 +200,7 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Pro
 
 // handleForward hands the raw request to the worker's fetch handler: the path after
 // /http and the query become the URL's path and query, the Host header its host. The
-// Authorization header (the isobox API key) and hop-by-hop headers are removed. The
+// Authorization and Isobox-Tenant headers (isobox's) and hop-by-hop headers are removed. The
 // worker's response is written back as it is, plus X-Isobox-* headers.
 func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 	id, err := workerID(r)
@@ -242,6 +242,7 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Header = r.Header.Clone()
 	req.Header.Del("Authorization")
+	req.Header.Del(TenantHeader)
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}

@@ -168,9 +168,9 @@ type Server struct {
 	mcp      http.Handler            // /mcp (codemode.go)
 	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
-	keyring     *tenant.Keyring                        // every API key, by hash (auth.go)
+	keyring     *tenant.Keyring                         // every API key, by hash (auth.go)
 	tenants     atomic.Pointer[map[string]*tenantState] // every tenant, by name
-	adminMu     sync.Mutex                             // serializes changes of keys and tenants
+	adminMu     sync.Mutex                              // serializes changes of keys and tenants
 	newAdminKey string
 
 	handler http.Handler
@@ -488,4 +488,3 @@ func newID(prefix string) string {
 	_, _ = rand.Read(b[:])
 	return prefix + fmt.Sprintf("%x", b)
 }
-

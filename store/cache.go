@@ -132,7 +132,9 @@ func (c *Cache) DeleteKey(ctx context.Context, id string) error { return c.inner
 
 // PutTenant implements Store by asking the inner store (tenants are loaded once by the
 // server).
-func (c *Cache) PutTenant(ctx context.Context, t Tenant) (bool, error) { return c.inner.PutTenant(ctx, t) }
+func (c *Cache) PutTenant(ctx context.Context, t Tenant) (bool, error) {
+	return c.inner.PutTenant(ctx, t)
+}
 
 // ListTenants implements Store by asking the inner store.
 func (c *Cache) ListTenants(ctx context.Context) ([]Tenant, error) { return c.inner.ListTenants(ctx) }
