@@ -167,6 +167,10 @@ func (s *Server) handleEgressAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	if _, err := s.st.StatWorker(r.Context(), id); err != nil {
+		writeError(w, storeError(err)) // the tenant's workers only; a deleted worker's entries are no longer shown
+		return
+	}
 	out := api.EgressAudit{Entries: s.egress.Audit().Entries(id, limit)}
 	if out.Entries == nil {
 		out.Entries = []api.EgressEntry{}
