@@ -6,14 +6,17 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/tenant"
 )
 
 // newTenant makes tenant name (as the operator) and a key of it with scopes.
@@ -115,7 +118,7 @@ func TestTenantReachesOnlyItsOwnObjects(t *testing.T) {
 		"POST /v1/workers/{id}/fetch": `{}`, "POST /v1/workers/{id}/call/{method}": `[]`,
 		"POST /v1/sessions/{id}/eval": `{"code":"1"}`, "POST /v1/sessions/{id}/fork": `{"name":"beta-fork"}`,
 		"POST /v1/workspaces/{ws}/search": `{"pattern":"alpha"}`, "POST /v1/workspaces/{ws}/exec": `{"command":"cat ` + alphaFile + `"}`,
-		"PUT /v1/workers/{id}": `{"mainModule":"m.js","modules":{"m.js":"export default { inc() { return 100; } }"}}`,
+		"PUT /v1/workers/{id}":   `{"mainModule":"m.js","modules":{"m.js":"export default { inc() { return 100; } }"}}`,
 		"PUT /v1/secrets/{name}": `{"value":"beta-value"}`, "POST /v1/sessions": `{"name":"` + alphaSession + `"}`,
 		"POST /v1/run": `{"code":"1+1"}`, "POST /v1/codemode/execute": `{"code":"async () => 1"}`,
 		"POST /v1/keys": `{"scopes":["read"]}`, "POST /mcp": `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
@@ -253,3 +256,342 @@ func betaSecret(t *testing.T, ts *testServer) string {
 	}
 	return k.Secret
 }
+
+// A key reaches the routes of its scopes only; the others answer 403 forbidden naming the
+// scope they need.
+func TestScopes(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	full := newTenant(t, ts, "acme", api.TenantSettings{}, allScopes...)
+	if _, err := full.PutWorker(ctx, "w", js(`export default { add(a, b) { return a + b; } };`)); err != nil {
+		t.Fatal(err)
+	}
+	key := func(scopes ...string) *client.Client {
+		k, err := full.CreateKey(ctx, client.KeyOptions{Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return full.WithAPIKey(k.Secret)
+	}
+	read, invoke, deploy, admin := key("read"), key("invoke"), key("deploy"), key("admin")
+	forbidden := func(what string, err error, scope string) {
+		t.Helper()
+		var e *isoerr.Error
+		if !errors.As(err, &e) || e.Code != isoerr.Forbidden || !strings.Contains(e.Message, `"`+scope+`"`) {
+			t.Errorf("%s: %v, want forbidden naming scope %q", what, err, scope)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		c     *client.Client
+		call  func(c *client.Client) error
+		scope string // "" when allowed
+	}{
+		{"read lists workers", read, func(c *client.Client) error { _, err := c.ListWorkers(ctx, client.ListOptions{}); return err }, ""},
+		{"read cannot call", read, func(c *client.Client) error { _, err := c.Call(ctx, "w", "add", 1, 2); return err }, "invoke"},
+		{"read cannot deploy", read, func(c *client.Client) error { _, err := c.PutWorker(ctx, "w2", js(`export default {}`)); return err }, "deploy"},
+		{"invoke calls", invoke, func(c *client.Client) error { _, err := c.Call(ctx, "w", "add", 1, 2); return err }, ""},
+		{"invoke runs", invoke, func(c *client.Client) error { _, err := c.Eval(ctx, "1", nil); return err }, ""},
+		{"invoke cannot read", invoke, func(c *client.Client) error { _, err := c.GetWorker(ctx, "w"); return err }, "read"},
+		{"invoke cannot store secrets", invoke, func(c *client.Client) error { return c.PutSecret(ctx, "s", "v") }, "deploy"},
+		{"deploy puts", deploy, func(c *client.Client) error { _, err := c.PutWorker(ctx, "w2", js(`export default {}`)); return err }, ""},
+		{"deploy makes sessions", deploy, func(c *client.Client) error {
+			_, err := c.CreateSession(ctx, client.SessionOptions{Name: "s"})
+			return err
+		}, ""},
+		{"deploy cannot eval", deploy, func(c *client.Client) error { _, err := c.SessionEval(ctx, "s", "1", nil); return err }, "invoke"},
+		{"deploy cannot make keys", deploy, func(c *client.Client) error {
+			_, err := c.CreateKey(ctx, client.KeyOptions{Scopes: []string{"read"}})
+			return err
+		}, "admin"},
+		{"admin lists keys", admin, func(c *client.Client) error { _, err := c.ListKeys(ctx); return err }, ""},
+		{"admin cannot call", admin, func(c *client.Client) error { _, err := c.Call(ctx, "w", "add", 1, 2); return err }, "invoke"},
+	} {
+		err := tc.call(tc.c)
+		if tc.scope == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		forbidden(tc.name, err, tc.scope)
+	}
+	// The tenants' routes are the operator's, and a tenant's key acts for its tenant only.
+	_, err := full.ListTenants(ctx)
+	wantCode(t, err, isoerr.Forbidden)
+	_, err = full.WithTenant(tenantDefault).ListWorkers(ctx, client.ListOptions{})
+	wantCode(t, err, isoerr.Forbidden)
+	_, err = ts.c.WithTenant("nosuch").ListWorkers(ctx, client.ListOptions{})
+	wantCode(t, err, isoerr.NotFound)
+	if _, err := full.CreateKey(ctx, client.KeyOptions{Scopes: []string{"root"}}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Errorf("unknown scope: %v", err)
+	}
+	if _, err := full.CreateKey(ctx, client.KeyOptions{}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Errorf("no scope: %v", err)
+	}
+}
+
+const tenantDefault = "default"
+
+// What only the operator may set: allowPrivate in an egress rule, limits above the
+// tenant's ceiling, the tenant's settings. A tenant's key gets forbidden and nothing is
+// stored; the operator acting for the tenant may.
+func TestOperatorOnlySettings(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	acme := newTenant(t, ts, "acme", api.TenantSettings{Ceiling: &api.Limits{MemoryMB: 32, CPUMs: 100}}, allScopes...)
+	op := ts.c.WithTenant("acme")
+	private := js(`export default { ok() { return 1; } };`)
+	private.GlobalOutbound = json.RawMessage(`{"rules":[{"action":"allow","host":"127.0.0.1","allowPrivate":true}]}`)
+	big := js(`export default { ok() { return 1; } };`)
+	big.Limits = &api.Limits{MemoryMB: 64}
+	within := js(`export default { ok() { return 1; } };`)
+	within.Limits = &api.Limits{MemoryMB: 32, CPUMs: 100}
+	for _, tc := range []struct {
+		id   string
+		code api.WorkerCode
+		want string // in the message
+	}{{"private", private, "allowPrivate"}, {"big", big, "memoryMb 64 is above this tenant's ceiling of 32"}} {
+		_, err := acme.PutWorker(ctx, tc.id, tc.code)
+		if isoerr.CodeOf(err) != isoerr.Forbidden || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("tenant's PUT %s: %v, want forbidden naming %q", tc.id, err, tc.want)
+		}
+		if _, err := acme.GetWorker(ctx, tc.id); isoerr.CodeOf(err) != isoerr.NotFound {
+			t.Errorf("after a refused PUT, GET %s: %v, want not_found", tc.id, err)
+		}
+		if _, err := op.PutWorker(ctx, tc.id, tc.code); err != nil {
+			t.Errorf("operator's PUT %s for acme: %v", tc.id, err)
+		}
+	}
+	if _, err := acme.PutWorker(ctx, "within", within); err != nil {
+		t.Errorf("limits at the ceiling: %v", err)
+	}
+	// The same hold for /v1/run and sessions.
+	_, err := acme.Run(ctx, api.RunRequest{Worker: &big})
+	wantCode(t, err, isoerr.Forbidden)
+	_, err = acme.Eval(ctx, "1", &api.Limits{CPUMs: 200})
+	wantCode(t, err, isoerr.Forbidden)
+	_, err = acme.CreateSession(ctx, client.SessionOptions{Name: "s", GlobalOutbound: private.GlobalOutbound})
+	wantCode(t, err, isoerr.Forbidden)
+	// The tenant's settings (its egress policy among them) are the operator's.
+	_, err = acme.PutTenant(ctx, "acme", api.TenantSettings{AllowPrivate: true})
+	wantCode(t, err, isoerr.Forbidden)
+	// Once the operator allows it, the tenant's key may set allowPrivate.
+	if _, err := ts.c.PutTenant(ctx, "acme", api.TenantSettings{AllowPrivate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acme.PutWorker(ctx, "private2", private); err != nil {
+		t.Errorf("allowPrivate with the tenant allowed: %v", err)
+	}
+}
+
+// A revoked key and the old secret of a rotated key are refused by the very next request;
+// keys and tenants survive a restart.
+func TestKeyLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, Config{DataDir: dir})
+	ctx := context.Background()
+	acme := newTenant(t, ts, "acme", api.TenantSettings{}, "admin", "read")
+	k, err := acme.CreateKey(ctx, client.KeyOptions{Name: "ci", Scopes: []string{"read"}, ExpiresAt: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := acme.WithAPIKey(k.Secret)
+	if _, err := ci.ListWorkers(ctx, client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rot, err := acme.RotateKey(ctx, k.ID)
+	if err != nil || rot.ID != k.ID || rot.Secret == k.Secret || rot.ExpiresAt == nil {
+		t.Fatalf("rotate: %+v %v", rot, err)
+	}
+	_, err = ci.ListWorkers(ctx, client.ListOptions{})
+	wantCode(t, err, isoerr.Unauthorized)
+	ci = acme.WithAPIKey(rot.Secret)
+	if _, err := ci.ListWorkers(ctx, client.ListOptions{}); err != nil {
+		t.Fatalf("the rotated key: %v", err)
+	}
+	// Keys are listed without their secrets, with their last use.
+	list, err := acme.ListKeys(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("keys: %+v %v", list, err)
+	}
+	raw := ts.raw(t, "GET", "/v1/keys", nil, http.Header{"Isobox-Tenant": {"acme"}})
+	if strings.Contains(string(raw.body), rot.Secret) || strings.Contains(string(raw.body), "isobox_") {
+		t.Fatalf("the key list shows a secret: %s", raw.body)
+	}
+	for _, l := range list {
+		if l.ID == k.ID && (l.LastUsedAt == nil || l.Name != "ci") {
+			t.Errorf("key %+v: want its name and last use", l)
+		}
+	}
+	if err := acme.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ci.ListWorkers(ctx, client.ListOptions{})
+	wantCode(t, err, isoerr.Unauthorized)
+	_, err = acme.RotateKey(ctx, k.ID)
+	wantCode(t, err, isoerr.Conflict)
+	// A key cannot reach another tenant's keys, nor the operator's.
+	wantCode(t, acme.RevokeKey(ctx, "admin"), isoerr.NotFound)
+	if _, err := acme.CreateKey(ctx, client.KeyOptions{Scopes: []string{"read"}, ExpiresAt: time.Now().Add(-time.Hour)}); isoerr.CodeOf(err) != isoerr.InvalidRequest {
+		t.Errorf("a key expiring in the past: %v", err)
+	}
+
+	keep, err := acme.CreateKey(ctx, client.KeyOptions{Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart on the same data directory: tenants, keys and revocations are as they were.
+	ts.stop(t)
+	ts = start(t, Config{DataDir: dir})
+	if _, err := ts.c.GetTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.c.WithAPIKey(keep.Secret).ListWorkers(ctx, client.ListOptions{}); err != nil {
+		t.Errorf("a key after a restart: %v", err)
+	}
+	if _, err := ts.c.WithAPIKey(rot.Secret).ListWorkers(ctx, client.ListOptions{}); isoerr.CodeOf(err) != isoerr.Unauthorized {
+		t.Errorf("a revoked key after a restart: %v", err)
+	}
+}
+
+// Two tenants putting the same worker id with the same code get two sandboxes: module
+// state never crosses, and neither does a secret nor a tenant's egress policy.
+func TestTenantsShareNoSandboxNorSecret(t *testing.T) {
+	up, policy, withSecret := upstream(t)
+	ts := start(t, Config{})
+	ctx := context.Background()
+	alpha := newTenant(t, ts, "alpha", api.TenantSettings{}, allScopes...)
+	beta := newTenant(t, ts, "beta", api.TenantSettings{Egress: policy}, allScopes...)
+	counter := js(`let n = 0; export default { inc() { return ++n; } };`)
+	for _, c := range []*client.Client{alpha, beta, ts.c} {
+		if _, err := c.PutWorker(ctx, "same", counter); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tc := range []struct {
+		c    *client.Client
+		want string
+	}{{alpha, "1"}, {alpha, "2"}, {beta, "1"}, {ts.c, "1"}, {alpha, "3"}, {beta, "2"}} {
+		out, err := tc.c.Call(ctx, "same", "inc")
+		if err != nil || string(out.Result) != tc.want {
+			t.Fatalf("call %d: %v %s, want %s (a sandbox shared between tenants?)", i, err, out.Result, tc.want)
+		}
+	}
+
+	// The secret up_token is the default tenant's; alpha and beta have their own values.
+	fetchUp := js(`export default { async get() { return await (await fetch("` + up.URL + `/")).text(); } };`)
+	fetchUp.GlobalOutbound = policy
+	if err := ts.c.PutSecret(ctx, "up_token", "s3cret-7f2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{alpha, beta} {
+		if err := c.PutSecret(ctx, "up_token", "not-the-default-one"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.c.PutWorker(ctx, "up", fetchUp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.c.WithTenant("alpha").PutWorker(ctx, "up", fetchUp); err != nil { // allowPrivate: the operator's
+		t.Fatal(err)
+	}
+	noPolicy := js(`export default { async get() { return await (await fetch("` + up.URL + `/")).text(); } };`)
+	if _, err := beta.PutWorker(ctx, "up", noPolicy); err != nil { // beta's policy is its tenant's
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *client.Client
+		with int64 // requests that carried the default tenant's secret, after the call
+	}{{"default", ts.c, 1}, {"alpha", alpha, 1}, {"beta", beta, 1}, {"default again", ts.c, 2}} {
+		out, err := tc.c.Call(ctx, "up", "get")
+		if err != nil || string(out.Result) != `"upstream"` {
+			t.Fatalf("%s: %v %+v", tc.name, err, out)
+		}
+		if got := withSecret.Load(); got != tc.with {
+			t.Fatalf("%s: %d requests carried the default tenant's secret, want %d", tc.name, got, tc.with)
+		}
+	}
+	// A tenant without an egress policy of its own has the server's: no network.
+	gamma := newTenant(t, ts, "gamma", api.TenantSettings{}, allScopes...)
+	if _, err := gamma.PutWorker(ctx, "up", noPolicy); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gamma.Call(ctx, "up", "get"); err == nil {
+		t.Fatalf("gamma reached the network with no policy: %+v", out)
+	}
+}
+
+// A tenant that owns objects is not deleted; once they are gone it is, with its keys.
+func TestDeleteTenant(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	acme := newTenant(t, ts, "acme", api.TenantSettings{}, allScopes...)
+	if _, err := acme.PutWorker(ctx, "w", js(`export default {}`)); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, ts.c.DeleteTenant(ctx, "acme"), isoerr.Conflict)
+	wantCode(t, ts.c.DeleteTenant(ctx, tenantDefault), isoerr.InvalidRequest)
+	if err := acme.DeleteWorker(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.c.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := acme.ListWorkers(ctx, client.ListOptions{})
+	wantCode(t, err, isoerr.Unauthorized)
+	_, err = ts.c.GetTenant(ctx, "acme")
+	wantCode(t, err, isoerr.NotFound)
+}
+
+// listScoped pages through a list of every tenant's names and keeps one tenant's, in
+// order, whatever the page size; tenant default's walk jumps over other tenants' runs.
+func TestListScoped(t *testing.T) {
+	all := []string{"a", "acme~a", "acme~b", "acme~z", "acme", "acme.x", "b", "beta~a", "c", "zeta~q"}
+	sort.Strings(all)
+	list := func(after string, n int) ([]string, error) {
+		i := sort.SearchStrings(all, after)
+		for i < len(all) && all[i] <= after {
+			i++
+		}
+		return all[i:min(i+n, len(all))], nil
+	}
+	id := func(s string) string { return s }
+	for _, tc := range []struct {
+		tenant, after string
+		want          []string
+	}{
+		{"default", "", []string{"a", "acme", "acme.x", "b", "c"}},
+		{"default", "acme", []string{"acme.x", "b", "c"}},
+		{"acme", "", []string{"acme~a", "acme~b", "acme~z"}},
+		{"acme", "a", []string{"acme~b", "acme~z"}},
+		{"beta", "", []string{"beta~a"}},
+		{"nobody", "", []string{}},
+	} {
+		for limit := 1; limit <= 6; limit++ {
+			var got []string
+			after := tc.after
+			for {
+				page, err := listScoped(tenantPrincipal(tc.tenant), after, limit, list, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, page...)
+				if len(page) < limit {
+					break
+				}
+				_, after = api.SplitScoped(page[len(page)-1])
+			}
+			if got == nil {
+				got = []string{}
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("tenant %s after %q, pages of %d: %q, want %q", tc.tenant, tc.after, limit, got, tc.want)
+			}
+		}
+	}
+}
+
+func tenantPrincipal(name string) tenant.Principal { return tenant.Principal{Tenant: name} }
