@@ -50,7 +50,7 @@ func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
 			return code, err
 		}
 		owner, _ := api.SplitScoped(id)
-		scopeBindings(owner, &code)
+		ownCode(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
 		return code, err
 	}), nil
@@ -370,7 +370,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	scopeBindings(p.Tenant, &code)
+	ownCode(p.Tenant, &code)
 	if code.Outbound, err = s.outbound(p.Prefix(), policy); err != nil {
 		writeError(w, err)
 		return

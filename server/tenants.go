@@ -63,10 +63,16 @@ func listScoped[T any](p tenant.Principal, after string, limit int, list func(af
 	}
 }
 
-// scopeBindings makes the workspaces that code's bindings name those of tenant t (a
+// ownCode makes code tenant t's: its images are kept apart from those of identical code
+// of other tenants (WorkerCode.Tenant), and the workspaces its bindings name are t's (a
 // worker's bindings name workspaces as its tenant does; the stored code keeps them so).
-func scopeBindings(t string, code *loader.WorkerCode) {
-	if t == tenant.Default || t == "" || len(code.Bindings) == 0 {
+// Tenant default's code stays as it was before tenants.
+func ownCode(t string, code *loader.WorkerCode) {
+	if t == tenant.Default || t == "" {
+		return
+	}
+	code.Tenant = t
+	if len(code.Bindings) == 0 {
 		return
 	}
 	m := make(map[string]api.Binding, len(code.Bindings))

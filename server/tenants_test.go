@@ -639,3 +639,110 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// A worker's bindings, a run's and Code Mode's workspace name the workspaces of their
+// tenant: the same name in two tenants is two workspaces.
+func TestBindingsOpenTheTenantsWorkspace(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	alpha := newTenant(t, ts, "alpha", api.TenantSettings{}, allScopes...)
+	code := js(`import { env } from "cloudflare:workers";
+export default { async load() { return env.FS.readFile("a.txt"); } };`)
+	code.Bindings = map[string]api.Binding{"FS": {Workspace: "docs"}}
+	for _, tc := range []struct {
+		c    *client.Client
+		text string
+	}{{ts.c, "default-doc"}, {alpha, "alpha-doc"}} {
+		if _, err := tc.c.PutFile(ctx, "docs", "a.txt", strings.NewReader(tc.text), -1, client.FileOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.c.PutWorker(ctx, "reader", code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		c    *client.Client
+		text string
+	}{{ts.c, "default-doc"}, {alpha, "alpha-doc"}} {
+		if out, err := tc.c.Call(ctx, "reader", "load"); err != nil || string(out.Result) != `"`+tc.text+`"` {
+			t.Errorf("stored worker: %v %+v, want %q", err, out, tc.text)
+		}
+		call := api.RunCall{Method: "load"}
+		if out, err := tc.c.Run(ctx, api.RunRequest{Worker: &code, Call: &call}); err != nil || string(out.Result) != `"`+tc.text+`"` {
+			t.Errorf("run: %v %+v, want %q", err, out, tc.text)
+		}
+		ws := api.Binding{Workspace: "docs"}
+		res, err := tc.c.Execute(ctx, api.ExecuteRequest{Code: `async () => await state.readFile({path: "a.txt"})`, Workspace: &ws})
+		if err != nil || string(res.Result) != `"`+tc.text+`"` {
+			t.Errorf("codemode: %v %+v, want %q", err, res, tc.text)
+		}
+	}
+}
+
+// Hostile names: a tenant header, a tenant or key name that does not follow the rules is
+// refused with a typed error and changes nothing.
+func TestHostileTenantInput(t *testing.T) {
+	ts := start(t, Config{})
+	acme := newTenant(t, ts, "acme", api.TenantSettings{}, allScopes...)
+	_ = acme
+	for _, tc := range []struct {
+		method, path, body string
+		header             http.Header
+		status             int
+		code               isoerr.Code
+	}{
+		{"GET", "/v1/workers", "", http.Header{"Isobox-Tenant": {"acme~beta"}}, 404, isoerr.NotFound},
+		{"GET", "/v1/workers", "", http.Header{"Isobox-Tenant": {"../acme"}}, 404, isoerr.NotFound},
+		{"GET", "/v1/workers", "", http.Header{"Isobox-Tenant": {strings.Repeat("a", 5000)}}, 404, isoerr.NotFound},
+		{"PUT", "/v1/tenants/a~b", "", nil, 400, isoerr.InvalidRequest},
+		{"PUT", "/v1/tenants/" + strings.Repeat("a", 33), "", nil, 400, isoerr.InvalidRequest},
+		{"PUT", "/v1/tenants/x", `{"ceiling":{"cpuMs":-1}}`, nil, 400, isoerr.InvalidRequest},
+		{"PUT", "/v1/tenants/x", `{"egress":{"rules":[{"action":"maybe","host":"*"}]}}`, nil, 400, isoerr.InvalidRequest},
+		{"PUT", "/v1/tenants/x", `{"allowPrivate":"yes"}`, nil, 400, isoerr.InvalidRequest},
+		{"POST", "/v1/keys", `{"scopes":["read"],"name":"` + strings.Repeat("n", 200) + `"}`, nil, 400, isoerr.InvalidRequest},
+		{"POST", "/v1/keys", `{"scopes":["read"],"expiresAt":"tomorrow"}`, nil, 400, isoerr.InvalidRequest},
+		{"POST", "/v1/keys", `{"scopes":"read"}`, nil, 400, isoerr.InvalidRequest},
+		{"GET", "/v1/workers/acme~w", "", nil, 400, isoerr.InvalidRequest},
+		{"DELETE", "/v1/secrets/acme~s", "", nil, 400, isoerr.InvalidRequest},
+		{"GET", "/v1/workspaces/acme~ws/tree", "", nil, 400, isoerr.InvalidRequest},
+		{"POST", "/v1/sessions", `{"name":"acme~s"}`, nil, 400, isoerr.InvalidRequest},
+		{"GET", "/v1/workers", "", http.Header{"Authorization": {"Bearer " + strings.Repeat("k", 10000)}}, 401, isoerr.Unauthorized},
+		{"GET", "/v1/workers", "", http.Header{"Authorization": {"Basic abc"}}, 401, isoerr.Unauthorized},
+	} {
+		r := ts.raw(t, tc.method, tc.path, []byte(tc.body), tc.header)
+		if r.status != tc.status || r.err == nil || r.err.Code != tc.code {
+			t.Errorf("%s %s %v: %d %.200s, want %d %s", tc.method, tc.path, tc.header, r.status, r.body, tc.status, tc.code)
+		}
+	}
+	list, err := ts.c.ListTenants(context.Background())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("tenants after hostile input: %+v %v", list, err)
+	}
+}
+
+// A worker's top-level code runs once per code and its state is kept as an image that
+// later sandboxes of the same code start from; two tenants with the same code never share
+// that image (a value made at the top level, such as a random id, differs).
+func TestTenantsShareNoImage(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	alpha := newTenant(t, ts, "alpha", api.TenantSettings{}, allScopes...)
+	beta := newTenant(t, ts, "beta", api.TenantSettings{}, allScopes...)
+	code := js(`const made = crypto.randomUUID(); export default { made() { return made; } };`)
+	owner := map[string]int{} // a top-level value, by the tenant that saw it
+	for i, c := range []*client.Client{alpha, beta, ts.c} {
+		for _, id := range []string{"one", "two"} {
+			if _, err := c.PutWorker(ctx, id, code); err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.Call(ctx, id, "made")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, seen := owner[string(out.Result)]; seen && o != i {
+				t.Fatalf("tenants %d and %d saw the same top-level value %s: one image", o, i, out.Result)
+			}
+			owner[string(out.Result)] = i
+		}
+	}
+}

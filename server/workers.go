@@ -35,6 +35,11 @@ func (b *codeBody) code() (loader.WorkerCode, *egress.Policy, error) {
 	if err != nil {
 		return code, nil, err
 	}
+	// The workspaces a request names are its tenant's (the loader accepts scoped names,
+	// which ownCode makes): no name with a tenant's '~' passes here.
+	if err := api.CheckBindings(b.Bindings); err != nil {
+		return code, nil, err
+	}
 	if string(b.GlobalOutbound) == "null" {
 		b.GlobalOutbound = nil
 	}
