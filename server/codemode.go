@@ -54,8 +54,12 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		providers = append(providers, p)
 	}
 	var lim codemode.Limits
-	if body.Limits != nil {
-		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
+	if l := body.Limits; l != nil {
+		lim = codemode.Limits(*l) // the same fields: a compile-time check
+		if err := s.checkOperatorOnly(principalOf(r), &api.Limits{CPUMs: l.CPUMs, WallMs: l.WallMs, MemoryMB: l.MemoryMB}, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
 	var err2 error

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,10 @@ func (s *Server) handlePutTenant(w http.ResponseWriter, r *http.Request) {
 	}
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
+	var oldEgress json.RawMessage
+	if ts := s.tenant(name); ts != nil {
+		oldEgress = ts.settings.Egress
+	}
 	created, err := s.st.PutTenant(r.Context(), store.Tenant{Name: name, Settings: b})
 	if err == nil {
 		err = s.reloadTenants(r.Context())
@@ -169,6 +174,14 @@ func (s *Server) handlePutTenant(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, storeError(err))
 		return
+	}
+	if !bytes.Equal(oldEgress, set.Egress) {
+		// Warm sandboxes hold the transport of the policy they started with: the tenant's
+		// workers start again, with the new one.
+		if err := s.forgetTenantWorkers(r.Context(), tenant.Principal{Tenant: name}); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	status := http.StatusOK
 	if created {
@@ -271,4 +284,24 @@ func (s *Server) ownsObjects(ctx context.Context, p tenant.Principal) (string, e
 		}
 	}
 	return strings.Join(kinds, ", "), nil
+}
+
+// forgetTenantWorkers makes the loader forget the warm sandboxes of every worker of tenant
+// p (their next call starts them again, with the tenant's settings of now).
+func (s *Server) forgetTenantWorkers(ctx context.Context, p tenant.Principal) error {
+	after := ""
+	for {
+		page, err := listScoped(p, after, 500, func(after string, n int) ([]store.Worker, error) { return s.st.ListWorkers(ctx, after, n) },
+			func(w store.Worker) string { return w.ID })
+		if err != nil {
+			return storeError(err)
+		}
+		for _, w := range page {
+			s.sb.Forget(ctx, loaderID(w.ID, w.Hash))
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		_, after = api.SplitScoped(page[len(page)-1].ID)
+	}
 }

@@ -516,6 +516,13 @@ func TestTenantsShareNoSandboxNorSecret(t *testing.T) {
 			t.Fatalf("%s: %d requests carried the default tenant's secret, want %d", tc.name, got, tc.with)
 		}
 	}
+	// The operator takes beta's policy away: beta's warm worker loses the network at once.
+	if _, err := ts.c.PutTenant(ctx, "beta", api.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := beta.Call(ctx, "up", "get"); err == nil {
+		t.Fatalf("beta reached the network after its policy was removed: %+v", out)
+	}
 	// A tenant without an egress policy of its own has the server's: no network.
 	gamma := newTenant(t, ts, "gamma", api.TenantSettings{}, allScopes...)
 	if _, err := gamma.PutWorker(ctx, "up", noPolicy); err != nil {
