@@ -28,7 +28,20 @@ const MaxBindings = 32
 // # Errors
 //
 // invalid_worker_code, naming the binding at fault, when it is not.
-func CheckBindings(b map[string]Binding) error {
+func CheckBindings(b map[string]Binding) error { return checkBindings(b, CheckWorkspaceName) }
+
+// CheckScopedBindings is CheckBindings where a workspace name may be scoped to a tenant
+// ("acme~docs", CheckScoped): what the loader accepts once the server has scoped the
+// names a tenant gave (which CheckBindings checked).
+//
+// # Errors
+//
+// invalid_worker_code, naming the binding at fault, when it is not.
+func CheckScopedBindings(b map[string]Binding) error {
+	return checkBindings(b, func(ws string) error { return CheckScoped(ws, CheckWorkspaceName) })
+}
+
+func checkBindings(b map[string]Binding, checkWorkspace func(string) error) error {
 	if len(b) > MaxBindings {
 		return isoerr.New(isoerr.InvalidWorkerCode, "%d bindings; the limit is %d", len(b), MaxBindings)
 	}
@@ -41,7 +54,7 @@ func CheckBindings(b map[string]Binding) error {
 		if !bindingName(n) {
 			return isoerr.New(isoerr.InvalidWorkerCode, "binding name %q must be an identifier of 1 to 64 ASCII letters, digits, '_' or '$', not starting with a digit", n)
 		}
-		if err := CheckWorkspaceName(b[n].Workspace); err != nil {
+		if err := checkWorkspace(b[n].Workspace); err != nil {
 			return isoerr.New(isoerr.InvalidWorkerCode, "binding %q: %s", n, fmt.Sprint(isoerr.As(err).Message))
 		}
 	}

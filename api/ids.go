@@ -83,3 +83,56 @@ func CheckWorkspaceName(name string) error {
 	}
 	return nil
 }
+
+// Tenants. A tenant's name follows TenantNamePattern (the id rule, at most MaxTenantLength
+// bytes). Inside the server an object of a tenant other than DefaultTenant is kept under
+// its scoped name, TENANT~NAME: no id, session, workspace or secret name holds a '~', so
+// no name can forge another tenant's. Objects of DefaultTenant keep their bare names (the
+// names they had before tenants existed).
+const (
+	DefaultTenant     = "default"
+	MaxTenantLength   = 32
+	TenantNamePattern = `^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$`
+	TenantSep         = '~'
+)
+
+// CheckTenantName reports whether name can name a tenant (TenantNamePattern).
+//
+// # Errors
+//
+// invalid_request, naming the rule, when it cannot.
+func CheckTenantName(name string) error {
+	if len(name) > MaxTenantLength || !validID(name) {
+		return isoerr.New(isoerr.InvalidRequest, "invalid tenant name %q: use 1 to %d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", name, MaxTenantLength)
+	}
+	return nil
+}
+
+// SplitScoped splits a name kept inside the server into its tenant and its name as the
+// tenant sees it: "acme~hello" is ("acme", "hello"), a bare "hello" is (DefaultTenant,
+// "hello").
+func SplitScoped(scoped string) (tenant, name string) {
+	for i := 0; i < len(scoped); i++ {
+		if scoped[i] == TenantSep {
+			return scoped[:i], scoped[i+1:]
+		}
+	}
+	return DefaultTenant, scoped
+}
+
+// CheckScoped reports whether scoped is a valid name (by check, the rule of its kind) or a
+// valid tenant name, '~' and a valid name: what the loader, the session manager and the
+// workspace store accept.
+//
+// # Errors
+//
+// check's error, or invalid_request for a bad tenant name.
+func CheckScoped(scoped string, check func(string) error) error {
+	t, name := SplitScoped(scoped)
+	if len(name) < len(scoped) {
+		if err := CheckTenantName(t); err != nil {
+			return err
+		}
+	}
+	return check(name)
+}

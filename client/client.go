@@ -46,6 +46,7 @@ const DefaultMaxResponseBytes = 64 << 20
 type Client struct {
 	base        *url.URL
 	key         string
+	tenant      string // the Isobox-Tenant header ("": none)
 	hc          *http.Client
 	maxResponse int64
 }
@@ -86,6 +87,15 @@ func (c *Client) WithHTTPClient(hc *http.Client) *Client {
 func (c *Client) WithAPIKey(key string) *Client {
 	cp := *c
 	cp.key = key
+	return &cp
+}
+
+// WithTenant returns a copy of c that acts for tenant name (the header Isobox-Tenant): what
+// the operator's key does to manage a tenant's objects. A tenant's own key acts for its
+// tenant alone and needs no header. "" sends none.
+func (c *Client) WithTenant(name string) *Client {
+	cp := *c
+	cp.tenant = name
 	return &cp
 }
 
@@ -626,6 +636,9 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 func (c *Client) auth(req *http.Request) {
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	if c.tenant != "" {
+		req.Header.Set("Isobox-Tenant", c.tenant)
 	}
 }
 

@@ -69,6 +69,9 @@ const (
 
 	// Unauthorized: the Authorization header is missing or the key is wrong (401).
 	Unauthorized Code = "unauthorized"
+	// Forbidden: the key is valid but lacks the scope the route needs, or the request sets
+	// something only the operator may (403). The message names what is missing.
+	Forbidden Code = "forbidden"
 	// NotFound: no such worker, session, route, workspace or file (404).
 	NotFound Code = "not_found"
 	// MethodNotAllowed: the route exists but not with this HTTP method (405).

@@ -200,7 +200,7 @@ func (c *WorkerCode) prepare() (engine.ModuleMap, json.RawMessage, error) {
 	if err := checkImports(mods, slices.Contains(c.CompatibilityFlags, engine.NodeCompatFlag), imports); err != nil {
 		return nil, nil, err
 	}
-	if err := api.CheckBindings(c.Bindings); err != nil {
+	if err := api.CheckScopedBindings(c.Bindings); err != nil { // the server scopes a tenant's names
 		return nil, nil, err
 	}
 	for name := range c.Bindings {

@@ -324,11 +324,12 @@ func (l *Loader) Forget(ctx context.Context, id string) {
 	}
 }
 
-// validID checks a loader id: a worker id (api.CheckWorkerID), optionally followed by "@"
-// and a version of 1 to 128 letters, digits, '.', '_' or '-' (the server's id@codehash).
+// validID checks a loader id: a worker id (api.CheckWorkerID), scoped to a tenant or not
+// (api.CheckScoped: "acme~hello"), optionally followed by "@" and a version of 1 to 128
+// letters, digits, '.', '_' or '-' (the server's id@codehash).
 func validID(id string) error {
 	base, version, versioned := strings.Cut(id, "@")
-	if err := api.CheckWorkerID(base); err != nil {
+	if err := api.CheckScoped(base, api.CheckWorkerID); err != nil {
 		return err
 	}
 	if !versioned {

@@ -335,6 +335,65 @@ func clientCalls(t *testing.T, upURL string, policy json.RawMessage, withSecret 
 		{"DELETE /v1/workspaces/{ws}", func(ctx context.Context, c *client.Client) error {
 			return c.DeleteWorkspace(ctx, "ws2")
 		}, nil},
+		{"PUT /v1/tenants/{name}", func(ctx context.Context, c *client.Client) error {
+			tn, err := c.PutTenant(ctx, "acme", api.TenantSettings{Ceiling: &api.Limits{MemoryMB: 64}})
+			if err != nil {
+				return err
+			}
+			return want(tn.Ceiling.MemoryMB, 64)
+		}, &api.Tenant{}},
+		{"GET /v1/tenants/{name}", func(ctx context.Context, c *client.Client) error {
+			tn, err := c.GetTenant(ctx, "acme")
+			if err != nil {
+				return err
+			}
+			return want(tn.Name, "acme")
+		}, &api.Tenant{}},
+		{"GET /v1/tenants", func(ctx context.Context, c *client.Client) error {
+			l, err := c.ListTenants(ctx)
+			if err != nil {
+				return err
+			}
+			return want(len(l), 2) // acme and default
+		}, &api.TenantList{}},
+		{"POST /v1/keys", func(ctx context.Context, c *client.Client) error {
+			k, err := c.WithTenant("acme").CreateKey(ctx, client.KeyOptions{Name: "ci", Scopes: []string{"read"}})
+			if err != nil {
+				return err
+			}
+			if _, err := c.WithAPIKey(k.Secret).ListWorkers(ctx, client.ListOptions{}); err != nil {
+				return err
+			}
+			return want(k.Tenant, "acme")
+		}, &api.NewKey{}},
+		{"GET /v1/keys", func(ctx context.Context, c *client.Client) error {
+			l, err := c.WithTenant("acme").ListKeys(ctx)
+			if err != nil {
+				return err
+			}
+			return want(len(l), 1)
+		}, &api.KeyList{}},
+		{"POST /v1/keys/{id}/rotate", func(ctx context.Context, c *client.Client) error {
+			l, err := c.WithTenant("acme").ListKeys(ctx)
+			if err != nil {
+				return err
+			}
+			k, err := c.WithTenant("acme").RotateKey(ctx, l[0].ID)
+			if err != nil {
+				return err
+			}
+			return want(k.ID, l[0].ID)
+		}, &api.NewKey{}},
+		{"DELETE /v1/keys/{id}", func(ctx context.Context, c *client.Client) error {
+			l, err := c.WithTenant("acme").ListKeys(ctx)
+			if err != nil {
+				return err
+			}
+			return c.WithTenant("acme").RevokeKey(ctx, l[0].ID)
+		}, nil},
+		{"DELETE /v1/tenants/{name}", func(ctx context.Context, c *client.Client) error {
+			return c.DeleteTenant(ctx, "acme")
+		}, nil},
 	}
 	// The raw HTTP routes take any method: Forward sends each one.
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {

@@ -9,6 +9,7 @@ import (
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/mcpserver"
+	"github.com/isobox/isobox/tenant"
 	"github.com/isobox/isobox/workspace/statetools"
 )
 
@@ -45,7 +46,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Workspace != nil {
-		p, err := s.stateProvider(*body.Workspace)
+		p, err := s.stateProvider(principalOf(r), *body.Workspace)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -53,8 +54,12 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 		providers = append(providers, p)
 	}
 	var lim codemode.Limits
-	if body.Limits != nil {
-		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
+	if l := body.Limits; l != nil {
+		lim = codemode.Limits(*l) // the same fields: a compile-time check
+		if err := s.checkOperatorOnly(principalOf(r), &api.Limits{CPUMs: l.CPUMs, WallMs: l.WallMs, MemoryMB: l.MemoryMB}, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
 	var err2 error
@@ -76,24 +81,35 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 
 // stateProvider is the state namespace over the workspace b names (api.ExecuteRequest's
 // Workspace).
-func (s *Server) stateProvider(b api.Binding) (codemode.Provider, error) {
+func (s *Server) stateProvider(p tenant.Principal, b api.Binding) (codemode.Provider, error) {
 	if s.ws == nil {
 		return codemode.Provider{}, isoerr.New(isoerr.NotImplemented, "this server keeps no workspaces (it has no data directory)")
 	}
 	if err := api.CheckWorkspaceName(b.Workspace); err != nil {
 		return codemode.Provider{}, err
 	}
-	return statetools.Provider(s.ws, b.Workspace, statetools.Options{ReadOnly: b.ReadOnly}), nil
+	return statetools.Provider(s.ws, p.Scoped(b.Workspace), statetools.Options{ReadOnly: b.ReadOnly}), nil
 }
 
 // handleMCP is isobox as an MCP server over streamable HTTP (stateless: one POST, one
 // answer), authenticated like /v1 with a bearer API key; its tool calls count as
 // invocations for a graceful shutdown.
+//
+// It serves tenant default only for now (its workspace tool names workspaces unscoped): a
+// key of another tenant gets not_implemented.
 func (s *Server) handleMCP(w http.ResponseWriter, r *http.Request) {
-	if err := s.authenticate(r); err != nil {
+	p, err := s.authenticate(r)
+	if err == nil {
+		err = p.Need(tenant.Invoke)
+	}
+	if err == nil && p.Tenant != tenant.Default {
+		err = isoerr.New(isoerr.NotImplemented, "the MCP endpoint serves tenant %q only for now; use POST /v1/codemode/execute", tenant.Default)
+	}
+	if err != nil {
 		writeError(w, err)
 		return
 	}
+	r = withPrincipal(r, p)
 	if err := s.begin(); err != nil {
 		writeError(w, err)
 		return

@@ -17,13 +17,14 @@ import (
 )
 
 // workerID is the {id} of a worker route, checked by the one rule of worker ids
-// (api.CheckWorkerID).
+// (api.CheckWorkerID), as the store and the loader know it: scoped to the request's tenant
+// (tenant.Scoped).
 func workerID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if err := api.CheckWorkerID(id); err != nil {
 		return "", err
 	}
-	return id, nil
+	return principalOf(r).Scoped(id), nil
 }
 
 // readBody reads the whole request body, bounded by Config.MaxBodyBytes.

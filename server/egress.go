@@ -16,13 +16,17 @@ import (
 	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/store"
+	"github.com/isobox/isobox/tenant"
 )
 
-// storeSecrets backs the egress gateway's {{secret:NAME}} references with the store.
+// storeSecrets backs the egress gateway's {{secret:NAME}} references with the store: the
+// secrets of the tenant whose worker (or run, or session) makes the request, told by the
+// scoped name the request is tagged with (outbound).
 type storeSecrets struct{ st store.Store }
 
 func (s storeSecrets) Lookup(ctx context.Context, name string) (string, error) {
-	v, err := s.st.GetSecret(ctx, name)
+	owner, _ := api.SplitScoped(fetchctx.Worker(ctx))
+	v, err := s.st.GetSecret(ctx, tenant.Scoped(owner, name))
 	if errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("%w: %q", egress.ErrSecretNotFound, name)
 	}
@@ -41,10 +45,18 @@ func (s *Server) initEgress() error {
 }
 
 // outbound returns the transport of worker id's fetch(): the gateway with the worker's
-// own policy (globalOutbound), or the server's default policy when it has none. Requests are
-// audited under the stored worker's id.
+// own policy (globalOutbound), or its tenant's default policy, or the server's default
+// policy when it has neither. id is the stored worker's scoped id (requests are audited
+// under it), or for a run or a session the tenant's prefix ("" or "acme~"): it tells the
+// secrets and the policy of which tenant apply.
 func (s *Server) outbound(id string, policy *egress.Policy) (http.RoundTripper, error) {
 	g := s.egress
+	if policy == nil {
+		owner, _ := api.SplitScoped(id)
+		if ts := s.tenant(owner); ts != nil {
+			policy = ts.egress
+		}
+	}
 	if policy != nil {
 		var err error
 		if g, err = s.egress.WithPolicy(policy); err != nil {
@@ -77,9 +89,19 @@ func parsePolicy(raw json.RawMessage) (*egress.Policy, error) {
 	return p, nil
 }
 
-func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request) {
+// secretName is the {name} of a secret route, checked (api.CheckSecretName) and scoped to
+// the request's tenant.
+func secretName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
 	if err := api.CheckSecretName(name); err != nil {
+		return "", err
+	}
+	return principalOf(r).Scoped(name), nil
+}
+
+func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request) {
+	name, err := secretName(r)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -100,7 +122,12 @@ func (s *Server) handlePutSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteSecret(w http.ResponseWriter, r *http.Request) {
-	if err := s.st.DeleteSecret(r.Context(), r.PathValue("name")); err != nil {
+	name, err := secretName(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.st.DeleteSecret(r.Context(), name); err != nil {
 		writeError(w, storeError(err))
 		return
 	}
@@ -114,8 +141,11 @@ func (s *Server) handleListSecrets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.SecretList{Secrets: []api.Secret{}}
+	p := principalOf(r)
 	for _, s := range list {
-		out.Secrets = append(out.Secrets, api.Secret{Name: s.Name, UpdatedAt: s.UpdatedAt.Truncate(time.Second)})
+		if name, ok := owned(p, s.Name); ok {
+			out.Secrets = append(out.Secrets, api.Secret{Name: name, UpdatedAt: s.UpdatedAt.Truncate(time.Second)})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -136,6 +166,10 @@ func (s *Server) handleEgressAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		limit = n
+	}
+	if _, err := s.st.StatWorker(r.Context(), id); err != nil {
+		writeError(w, storeError(err)) // the tenant's workers only; a deleted worker's entries are no longer shown
+		return
 	}
 	out := api.EgressAudit{Entries: s.egress.Audit().Entries(id, limit)}
 	if out.Entries == nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/isobox/isobox/isoerr"
 )
@@ -40,7 +41,7 @@ func StatusOf(code isoerr.Code) int {
 		return http.StatusConflict
 	case isoerr.QuotaExceeded, isoerr.FileTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case isoerr.ReadOnly:
+	case isoerr.ReadOnly, isoerr.Forbidden:
 		return http.StatusForbidden
 	case isoerr.ShuttingDown, isoerr.SandboxRestarted:
 		return http.StatusServiceUnavailable
@@ -61,7 +62,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError writes err as {"error":{"code","message"}} with the status of its code.
 func writeError(w http.ResponseWriter, err error) {
 	e := isoerr.As(err)
-	noteError(w, e.Code)
+	if pre := noteError(w, e.Code); pre != "" && strings.Contains(e.Message, pre) {
+		c := *e
+		c.Message = strings.ReplaceAll(c.Message, pre, "")
+		e = &c
+	}
 	status := StatusOf(e.Code)
 	switch status {
 	case http.StatusUnauthorized:

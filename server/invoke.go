@@ -49,6 +49,8 @@ func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
 		if err != nil {
 			return code, err
 		}
+		owner, _ := api.SplitScoped(id)
+		ownCode(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
 		return code, err
 	}), nil
@@ -198,7 +200,7 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Pro
 
 // handleForward hands the raw request to the worker's fetch handler: the path after
 // /http and the query become the URL's path and query, the Host header its host. The
-// Authorization header (the isobox API key) and hop-by-hop headers are removed. The
+// Authorization and Isobox-Tenant headers (isobox's) and hop-by-hop headers are removed. The
 // worker's response is written back as it is, plus X-Isobox-* headers.
 func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 	id, err := workerID(r)
@@ -240,6 +242,7 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Header = r.Header.Clone()
 	req.Header.Del("Authorization")
+	req.Header.Del(TenantHeader)
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
@@ -337,13 +340,18 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	p := principalOf(r)
 	if body.Code != nil {
 		if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 || l.SubRequests < 0) {
 			writeError(w, isoerr.New(isoerr.InvalidRequest, "limits must not be negative"))
 			return
 		}
+		if err := s.checkOperatorOnly(p, body.Limits, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 		inv.route = "eval"
-		out, err := s.outbound("", nil)
+		out, err := s.outbound(p.Prefix(), nil)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -358,7 +366,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if code.Outbound, err = s.outbound("", policy); err != nil {
+	if err := s.checkOperatorOnly(p, code.Limits, policy); err != nil {
+		writeError(w, err)
+		return
+	}
+	ownCode(p.Tenant, &code)
+	if code.Outbound, err = s.outbound(p.Prefix(), policy); err != nil {
 		writeError(w, err)
 		return
 	}

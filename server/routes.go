@@ -11,6 +11,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/tenant"
 )
 
 // openAPI is the API's description, kept beside the code; TestOpenAPICoversRoutes checks
@@ -22,6 +23,7 @@ var openAPI []byte
 // route is one entry of the API. An empty method means any method.
 type route struct {
 	method, path string
+	scope        tenant.Scope // what the key needs (guard)
 	handler      http.HandlerFunc
 }
 
@@ -32,50 +34,65 @@ func (r route) pattern() string {
 	return r.method + " " + r.path
 }
 
+// routeTable is the API: each route with the scope a key needs to call it (0: any key,
+// or none outside /v1; operatorOnly: the operator's key).
 func (s *Server) routeTable() []route {
+	const (
+		read, invoke, deploy, admin = tenant.Read, tenant.Invoke, tenant.Deploy, tenant.Admin
+	)
 	return []route{
-		{"GET", "/healthz", s.handleHealth},
-		{"GET", "/metrics", s.metrics.handler().ServeHTTP},
-		{"GET", "/v1/openapi.json", handleOpenAPI},
+		{"GET", "/healthz", 0, s.handleHealth},
+		{"GET", "/metrics", 0, s.metrics.handler().ServeHTTP},
+		{"GET", "/v1/openapi.json", 0, handleOpenAPI},
 
-		{"GET", "/v1/workers", s.handleListWorkers},
-		{"PUT", "/v1/workers/{id}", s.handlePutWorker},
-		{"GET", "/v1/workers/{id}", s.handleGetWorker},
-		{"DELETE", "/v1/workers/{id}", s.handleDeleteWorker},
-		{"POST", "/v1/workers/{id}/fetch", s.handleFetch},
-		{"POST", "/v1/workers/{id}/call/{method}", s.handleCall},
-		{"", "/v1/workers/{id}/http", s.handleForward},
-		{"", "/v1/workers/{id}/http/{path...}", s.handleForward},
-		{"GET", "/v1/workers/{id}/logs", s.handleLogs},
-		{"GET", "/v1/workers/{id}/egress", s.handleEgressAudit},
+		{"GET", "/v1/workers", read, s.handleListWorkers},
+		{"PUT", "/v1/workers/{id}", deploy, s.handlePutWorker},
+		{"GET", "/v1/workers/{id}", read, s.handleGetWorker},
+		{"DELETE", "/v1/workers/{id}", deploy, s.handleDeleteWorker},
+		{"POST", "/v1/workers/{id}/fetch", invoke, s.handleFetch},
+		{"POST", "/v1/workers/{id}/call/{method}", invoke, s.handleCall},
+		{"", "/v1/workers/{id}/http", invoke, s.handleForward},
+		{"", "/v1/workers/{id}/http/{path...}", invoke, s.handleForward},
+		{"GET", "/v1/workers/{id}/logs", read, s.handleLogs},
+		{"GET", "/v1/workers/{id}/egress", read, s.handleEgressAudit},
 
-		{"GET", "/v1/secrets", s.handleListSecrets},
-		{"PUT", "/v1/secrets/{name}", s.handlePutSecret},
-		{"DELETE", "/v1/secrets/{name}", s.handleDeleteSecret},
+		{"GET", "/v1/secrets", read, s.handleListSecrets},
+		{"PUT", "/v1/secrets/{name}", deploy, s.handlePutSecret},
+		{"DELETE", "/v1/secrets/{name}", deploy, s.handleDeleteSecret},
 
-		{"POST", "/v1/run", s.handleRun},
-		{"POST", "/v1/bundle", s.handleBundle},
-		{"POST", "/v1/codemode/execute", s.handleCodemodeExecute},
-		{"POST", "/mcp", s.handleMCP},
+		{"POST", "/v1/run", invoke, s.handleRun},
+		{"POST", "/v1/bundle", deploy, s.handleBundle},
+		{"POST", "/v1/codemode/execute", invoke, s.handleCodemodeExecute},
+		{"POST", "/mcp", 0, s.handleMCP}, // authenticates itself (outside /v1)
 
-		{"GET", "/v1/sessions", s.handleListSessions},
-		{"POST", "/v1/sessions", s.handleCreateSession},
-		{"POST", "/v1/sessions/{id}/eval", s.handleSessionEval},
-		{"POST", "/v1/sessions/{id}/fork", s.handleForkSession},
-		{"DELETE", "/v1/sessions/{id}", s.handleDropSession},
+		{"GET", "/v1/sessions", read, s.handleListSessions},
+		{"POST", "/v1/sessions", deploy, s.handleCreateSession},
+		{"POST", "/v1/sessions/{id}/eval", invoke, s.handleSessionEval},
+		{"POST", "/v1/sessions/{id}/fork", deploy, s.handleForkSession},
+		{"DELETE", "/v1/sessions/{id}", deploy, s.handleDropSession},
 
-		{"GET", "/v1/workspaces", s.handleListWorkspaces},
-		{"GET", "/v1/workspaces/{ws}", s.handleGetWorkspace},
-		{"PUT", "/v1/workspaces/{ws}", s.handlePutWorkspace},
-		{"DELETE", "/v1/workspaces/{ws}", s.handleDeleteWorkspace},
-		{"GET", "/v1/workspaces/{ws}/tree", s.handleTree},
-		{"PUT", "/v1/workspaces/{ws}/files/{path...}", s.handlePutFile},
-		{"GET", "/v1/workspaces/{ws}/files/{path...}", s.handleGetFile},
-		{"DELETE", "/v1/workspaces/{ws}/files/{path...}", s.handleDeleteFile},
-		{"POST", "/v1/workspaces/{ws}/search", s.handleSearch},
-		{"POST", "/v1/workspaces/{ws}/exec", s.handleExec},
-		{"GET", "/v1/workspaces/{ws}/archive", s.handleGetArchive},
-		{"POST", "/v1/workspaces/{ws}/archive", s.handlePutArchive},
+		{"GET", "/v1/workspaces", read, s.handleListWorkspaces},
+		{"GET", "/v1/workspaces/{ws}", read, s.handleGetWorkspace},
+		{"PUT", "/v1/workspaces/{ws}", deploy, s.handlePutWorkspace},
+		{"DELETE", "/v1/workspaces/{ws}", deploy, s.handleDeleteWorkspace},
+		{"GET", "/v1/workspaces/{ws}/tree", read, s.handleTree},
+		{"PUT", "/v1/workspaces/{ws}/files/{path...}", deploy, s.handlePutFile},
+		{"GET", "/v1/workspaces/{ws}/files/{path...}", read, s.handleGetFile},
+		{"DELETE", "/v1/workspaces/{ws}/files/{path...}", deploy, s.handleDeleteFile},
+		{"POST", "/v1/workspaces/{ws}/search", read, s.handleSearch},
+		{"POST", "/v1/workspaces/{ws}/exec", deploy, s.handleExec},
+		{"GET", "/v1/workspaces/{ws}/archive", read, s.handleGetArchive},
+		{"POST", "/v1/workspaces/{ws}/archive", deploy, s.handlePutArchive},
+
+		{"GET", "/v1/tenants", operatorOnly, s.handleListTenants},
+		{"GET", "/v1/tenants/{name}", operatorOnly, s.handleGetTenant},
+		{"PUT", "/v1/tenants/{name}", operatorOnly, s.handlePutTenant},
+		{"DELETE", "/v1/tenants/{name}", operatorOnly, s.handleDeleteTenant},
+
+		{"GET", "/v1/keys", admin, s.handleListKeys},
+		{"POST", "/v1/keys", admin, s.handleCreateKey},
+		{"DELETE", "/v1/keys/{id}", admin, s.handleRevokeKey},
+		{"POST", "/v1/keys/{id}/rotate", admin, s.handleRotateKey},
 	}
 }
 
@@ -85,7 +102,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
-		mux.HandleFunc(rt.pattern(), rt.handler)
+		mux.HandleFunc(rt.pattern(), guard(rt.scope, rt.handler))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -112,11 +129,14 @@ func (s *Server) buildHandler() http.Handler {
 			s.logRequest(r, sw, d)
 		}()
 		if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
-			if err := s.authenticate(r); err != nil {
+			p, err := s.authenticate(r)
+			if err != nil {
 				label = "unauthenticated" // before routing: the label set stays bounded
 				writeError(sw, err)
 				return
 			}
+			r = withPrincipal(r, p)
+			sw.tenantPrefix = p.Prefix()
 		}
 		if err := checkWorkspacePath(r); err != nil {
 			label = "bad workspace path" // before routing, as above
@@ -195,6 +215,9 @@ func (s *Server) logRequest(r *http.Request, sw *statusWriter, d time.Duration) 
 	} else {
 		attrs = append(attrs, slog.String("path", r.URL.Path))
 	}
+	if p := principalOf(r); p.Tenant != "" && p.Tenant != tenant.Default {
+		attrs = append(attrs, slog.String("tenant", p.Tenant))
+	}
 	attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", d))
 	if sw.code != "" {
 		attrs = append(attrs, slog.String("error", string(sw.code)))
@@ -211,19 +234,23 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	code   isoerr.Code
+	// tenantPrefix starts the scoped names of the request's tenant ("" in tenant default):
+	// writeError takes it out of error messages, which then name objects as the tenant does.
+	tenantPrefix string
 }
 
-// noteError records the error code of the answer being written, for the request log.
-func noteError(w http.ResponseWriter, code isoerr.Code) {
+// noteError records the error code of the answer being written, for the request log, and
+// returns the request's tenant prefix.
+func noteError(w http.ResponseWriter, code isoerr.Code) string {
 	for {
 		switch x := w.(type) {
 		case *statusWriter:
 			x.code = code
-			return
+			return x.tenantPrefix
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = x.Unwrap()
 		default:
-			return
+			return ""
 		}
 	}
 }

@@ -16,7 +16,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/isobox/isobox/bundle"
@@ -40,6 +39,7 @@ import (
 	"github.com/isobox/isobox/session"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/store/sqlite"
+	"github.com/isobox/isobox/tenant"
 	"github.com/isobox/isobox/workspace"
 )
 
@@ -168,7 +168,9 @@ type Server struct {
 	mcp      http.Handler            // /mcp (codemode.go)
 	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
-	keys        atomic.Pointer[[][]byte] // SHA-256 of every valid API key
+	keyring     *tenant.Keyring                         // every API key, by hash (auth.go)
+	tenants     atomic.Pointer[map[string]*tenantState] // every tenant, by name
+	adminMu     sync.Mutex                              // serializes changes of keys and tenants
 	newAdminKey string
 
 	handler http.Handler
@@ -196,7 +198,7 @@ type Server struct {
 // It fails when neither DataDir nor Store is set, the data directory or database cannot be
 // opened, AdminKey is shorter than 16 characters, or the engine cannot start.
 func New(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg.withDefaults(), idle: make(chan struct{}), shutdown: make(chan struct{})}
+	s := &Server{cfg: cfg.withDefaults(), idle: make(chan struct{}), shutdown: make(chan struct{}), keyring: tenant.NewKeyring()}
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
 	if err := s.init(); err != nil {
 		s.closeOwned(context.Background())
@@ -485,11 +487,4 @@ func newID(prefix string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return prefix + fmt.Sprintf("%x", b)
-}
-
-// newKey returns a new API key: "isobox_" and 32 random bytes in base64url.
-func newKey() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return "isobox_" + base64.RawURLEncoding.EncodeToString(b[:])
 }

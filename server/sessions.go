@@ -12,6 +12,7 @@ import (
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/session"
+	"github.com/isobox/isobox/tenant"
 )
 
 func newSessionName() string {
@@ -20,14 +21,23 @@ func newSessionName() string {
 	return "s-" + hex.EncodeToString(b[:])
 }
 
+// sessionID is the {id} of a session route, checked (api.CheckSessionName) and scoped to
+// the request's tenant.
 func sessionID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	return id, session.CheckName(id)
+	return sessionName(r, r.PathValue("id"))
 }
 
-// sessionOutbound is the egress transport of a session: the gateway with the session's
-// own policy (globalOutbound), or the server's default policy when it has none, as for
-// /v1/run.
+// sessionName checks a session's name as the tenant gives it and scopes it.
+func sessionName(r *http.Request, name string) (string, error) {
+	if err := api.CheckSessionName(name); err != nil {
+		return "", err
+	}
+	return principalOf(r).Scoped(name), nil
+}
+
+// sessionOutbound is the egress transport of session name (scoped): the gateway with the
+// session's own policy (globalOutbound), or its tenant's or the server's default policy
+// when it has none, as for /v1/run.
 func (s *Server) sessionOutbound(name string, globalOutbound json.RawMessage) (http.RoundTripper, error) {
 	var p *egress.Policy
 	if len(globalOutbound) > 0 && string(globalOutbound) != "null" {
@@ -36,7 +46,8 @@ func (s *Server) sessionOutbound(name string, globalOutbound json.RawMessage) (h
 			return nil, isoerr.New(isoerr.InvalidRequest, "globalOutbound: %v", err)
 		}
 	}
-	return s.outbound("", p)
+	owner, _ := api.SplitScoped(name)
+	return s.outbound(tenant.Scoped(owner, ""), p)
 }
 
 // decodeObject reads a body that is empty or one JSON object (null, an array or a scalar
@@ -61,15 +72,26 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
-	opts := session.Options{GlobalOutbound: body.GlobalOutbound, Language: body.Language}
-	if body.Limits != nil {
-		opts.Limits = *body.Limits
-	}
-	info, err := s.sessions.Create(r.Context(), body.Name, opts)
+	name, err := sessionName(r, body.Name)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	policy, _ := parsePolicy(body.GlobalOutbound) // a bad one is the session manager's to refuse
+	if err := s.checkOperatorOnly(principalOf(r), body.Limits, policy); err != nil {
+		writeError(w, err)
+		return
+	}
+	opts := session.Options{GlobalOutbound: body.GlobalOutbound, Language: body.Language}
+	if body.Limits != nil {
+		opts.Limits = *body.Limits
+	}
+	info, err := s.sessions.Create(r.Context(), name, opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info.Name = body.Name
 	w.Header().Set("Location", "/v1/sessions/"+body.Name)
 	writeJSON(w, http.StatusCreated, info)
 }
@@ -80,7 +102,15 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	p := principalOf(r)
+	mine := list[:0]
+	for _, si := range list {
+		if name, ok := owned(p, si.Name); ok {
+			si.Name = name
+			mine = append(mine, si)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": mine})
 }
 
 func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
@@ -133,11 +163,17 @@ func (s *Server) handleForkSession(w http.ResponseWriter, r *http.Request) {
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
-	info, err := s.sessions.Fork(r.Context(), id, body.Name)
+	to, err := sessionName(r, body.Name)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	info, err := s.sessions.Fork(r.Context(), id, to)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info.Name = body.Name
 	w.Header().Set("Location", "/v1/sessions/"+body.Name)
 	writeJSON(w, http.StatusCreated, info)
 }

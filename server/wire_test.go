@@ -190,6 +190,8 @@ func TestOpenAPISchemasAreTheWireTypes(t *testing.T) {
 		"FileInfo": api.FileInfo{}, "WorkspaceTree": api.WorkspaceTree{},
 		"WorkspaceSearch": api.WorkspaceSearch{}, "SearchResult": api.SearchResult{}, "WorkspaceExec": api.ExecRequest{},
 		"WorkspaceExecResult": api.ExecResult{}, "ExtractResult": api.ExtractResult{},
+		"Tenant": api.Tenant{}, "TenantSettings": api.TenantSettings{}, "TenantList": api.TenantList{},
+		"Key": api.Key{}, "KeyList": api.KeyList{}, "KeyRequest": api.KeyRequest{}, "NewKey": api.NewKey{},
 	} {
 		s, ok := doc.Components.Schemas[schema]
 		if !ok {

@@ -35,6 +35,11 @@ func (b *codeBody) code() (loader.WorkerCode, *egress.Policy, error) {
 	if err != nil {
 		return code, nil, err
 	}
+	// The workspaces a request names are its tenant's (the loader accepts scoped names,
+	// which ownCode makes): no name with a tenant's '~' passes here.
+	if err := api.CheckBindings(b.Bindings); err != nil {
+		return code, nil, err
+	}
 	if string(b.GlobalOutbound) == "null" {
 		b.GlobalOutbound = nil
 	}
@@ -66,8 +71,10 @@ type workerJSON struct {
 	Code      json.RawMessage `json:"code,omitempty"`
 }
 
+// toJSON shows a stored worker by the id its tenant gave it.
 func toJSON(w store.Worker) workerJSON {
-	return workerJSON{ID: w.ID, Hash: w.Hash, Size: w.Size, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Code: w.Code}
+	_, id := api.SplitScoped(w.ID)
+	return workerJSON{ID: id, Hash: w.Hash, Size: w.Size, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Code: w.Code}
 }
 
 func storeError(err error) error {
@@ -94,8 +101,12 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	code, _, err := body.code()
+	code, policy, err := body.code()
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.checkOperatorOnly(principalOf(r), code.Limits, policy); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -127,7 +138,7 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		w.Header().Set("Location", "/v1/workers/"+id)
+		w.Header().Set("Location", "/v1/workers/"+r.PathValue("id"))
 	}
 	writeJSON(w, status, toJSON(st))
 }
@@ -175,7 +186,9 @@ func (s *Server) handleListWorkers(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	list, err := s.st.ListWorkers(r.Context(), q.Get("after"), limit)
+	list, err := listScoped(principalOf(r), q.Get("after"), limit,
+		func(after string, n int) ([]store.Worker, error) { return s.st.ListWorkers(r.Context(), after, n) },
+		func(w store.Worker) string { return w.ID })
 	if err != nil {
 		writeError(w, storeError(err))
 		return
@@ -188,7 +201,7 @@ func (s *Server) handleListWorkers(w http.ResponseWriter, r *http.Request) {
 		out.Workers = append(out.Workers, toJSON(st))
 	}
 	if len(list) == limit {
-		out.Next = list[len(list)-1].ID
+		out.Next = toJSON(list[len(list)-1]).ID
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -27,7 +27,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "pattern is empty"))
 		return
 	}
-	res, err := st.SearchText(r.Context(), r.PathValue("ws"), q.Pattern, workspace.SearchOptions{Glob: q.Glob, Regex: q.Regex,
+	res, err := st.SearchText(r.Context(), wsName(r), q.Pattern, workspace.SearchOptions{Glob: q.Glob, Regex: q.Regex,
 		IgnoreCase: q.IgnoreCase, ContextLines: q.ContextLines, MaxResults: q.MaxResults})
 	if err != nil {
 		writeError(w, err)
@@ -54,7 +54,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := shell.Run(r.Context(), st, r.PathValue("ws"), q.Command, shell.Options{Dir: q.Dir, Env: q.Env})
+	res, err := shell.Run(r.Context(), st, wsName(r), q.Command, shell.Options{Dir: q.Dir, Env: q.Env})
 	out := api.ExecResult{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}
 	if err != nil {
 		e := isoerr.As(err)
@@ -80,7 +80,7 @@ func (s *Server) handleGetArchive(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	ctx, ws := r.Context(), r.PathValue("ws")
+	ctx, ws := r.Context(), wsName(r)
 	paths := r.URL.Query()["path"]
 	if len(paths) == 0 {
 		paths = []string{"/"}
@@ -96,7 +96,7 @@ func (s *Server) handleGetArchive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/gzip")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+ws+`.tar.gz"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+r.PathValue("ws")+`.tar.gz"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	sw := &startedWriter{w: w}
 	if err := st.WriteArchive(ctx, ws, paths, sw); err != nil {
@@ -128,7 +128,7 @@ func (s *Server) handlePutArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := r.URL.Query().Get("path")
-	res, err := st.Extract(r.Context(), r.PathValue("ws"), dir, r.Body, workspace.ExtractLimits{})
+	res, err := st.Extract(r.Context(), wsName(r), dir, r.Body, workspace.ExtractLimits{})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/tenant"
 	"github.com/isobox/isobox/workspace"
 )
 
@@ -30,10 +32,17 @@ func checkWorkspacePath(r *http.Request) error {
 	if !strings.HasPrefix(esc, workspacesPrefix) {
 		return nil
 	}
-	for _, seg := range strings.Split(esc[len(workspacesPrefix):], "/") {
+	for i, seg := range strings.Split(esc[len(workspacesPrefix):], "/") {
 		dec, err := url.PathUnescape(seg)
 		if err != nil {
 			return isoerr.New(isoerr.InvalidRequest, "bad percent-encoding in the path: %v", err)
+		}
+		if i == 0 && dec != "" {
+			// The workspace's name as its tenant gives it: wsName scopes it, so it must
+			// follow the rule (no '~' that could name another tenant's).
+			if err := api.CheckWorkspaceName(dec); err != nil {
+				return err
+			}
 		}
 		if strings.IndexByte(dec, 0) >= 0 {
 			return isoerr.New(isoerr.InvalidRequest, "the path holds a NUL byte")
@@ -47,6 +56,10 @@ func checkWorkspacePath(r *http.Request) error {
 	return nil
 }
 
+// wsName is the {ws} of a workspace route (checked by checkWorkspacePath before routing) as
+// the workspace store knows it: scoped to the request's tenant.
+func wsName(r *http.Request) string { return principalOf(r).Scoped(r.PathValue("ws")) }
+
 // store returns the workspace store, or writes not_implemented when the server has none.
 func (s *Server) store(w http.ResponseWriter) workspace.Store {
 	if s.ws == nil {
@@ -55,8 +68,10 @@ func (s *Server) store(w http.ResponseWriter) workspace.Store {
 	return s.ws
 }
 
+// toWorkspace shows a workspace by the name its tenant gave it.
 func toWorkspace(u workspace.Usage) api.Workspace {
-	return api.Workspace{Name: u.Name, Bytes: u.Bytes, Files: u.Files, QuotaBytes: u.MaxBytes, QuotaFiles: u.MaxFiles}
+	_, name := api.SplitScoped(u.Name)
+	return api.Workspace{Name: name, Bytes: u.Bytes, Files: u.Files, QuotaBytes: u.MaxBytes, QuotaFiles: u.MaxFiles}
 }
 
 func toFileInfo(i workspace.Info) api.FileInfo {
@@ -79,7 +94,7 @@ func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	list, err := st.List(r.Context(), q.Get("after"), limit)
+	list, err := s.listWorkspaces(r.Context(), principalOf(r), q.Get("after"), limit)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -89,7 +104,7 @@ func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 		out.Workspaces = append(out.Workspaces, toWorkspace(u))
 	}
 	if len(list) == limit {
-		out.Next = list[len(list)-1].Name
+		out.Next = toWorkspace(list[len(list)-1]).Name
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -99,7 +114,7 @@ func (s *Server) handleGetWorkspace(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	u, err := st.Lookup(r.Context(), r.PathValue("ws"))
+	u, err := st.Lookup(r.Context(), wsName(r))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -119,7 +134,7 @@ func (s *Server) handlePutWorkspace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ws := r.PathValue("ws")
+	ws := wsName(r)
 	if err := st.SetQuota(r.Context(), ws, q.QuotaBytes, q.QuotaFiles); err != nil {
 		writeError(w, err)
 		return
@@ -137,7 +152,7 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	if err := st.Delete(r.Context(), r.PathValue("ws")); err != nil {
+	if err := st.Delete(r.Context(), wsName(r)); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -151,7 +166,7 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	ctx, ws := r.Context(), r.PathValue("ws")
+	ctx, ws := r.Context(), wsName(r)
 	dir := r.URL.Query().Get("path")
 	info, err := st.Stat(ctx, ws, dir)
 	if err == nil && info.Type != workspace.Dir {
@@ -234,7 +249,7 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	info, err := st.Write(r.Context(), r.PathValue("ws"), r.PathValue("path"), r.Body, opts)
+	info, err := st.Write(r.Context(), wsName(r), r.PathValue("path"), r.Body, opts)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -263,7 +278,7 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rc, info, err := st.Read(r.Context(), r.PathValue("ws"), r.PathValue("path"))
+	rc, info, err := st.Read(r.Context(), wsName(r), r.PathValue("path"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -318,9 +333,15 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 	}
 	recursive, _ := strconv.ParseBool(r.URL.Query().Get("recursive"))
 	opts := workspace.RemoveOptions{Recursive: recursive, IfMatch: ifMatch}
-	if err := st.RemoveIf(r.Context(), r.PathValue("ws"), r.PathValue("path"), opts); err != nil {
+	if err := st.RemoveIf(r.Context(), wsName(r), r.PathValue("path"), opts); err != nil {
 		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// listWorkspaces lists tenant p's workspaces after its name after.
+func (s *Server) listWorkspaces(ctx context.Context, p tenant.Principal, after string, limit int) ([]workspace.Usage, error) {
+	return listScoped(p, after, limit, func(after string, n int) ([]workspace.Usage, error) { return s.ws.List(ctx, after, n) },
+		func(u workspace.Usage) string { return u.Name })
 }

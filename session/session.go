@@ -105,9 +105,9 @@ type entry struct {
 // Info describes a session (the wire type: name, live, hibernated, memory, last use).
 type Info = api.SessionInfo
 
-// CheckName reports whether name can name a session (api.CheckSessionName: the one id rule
-// of the API).
-func CheckName(name string) error { return api.CheckSessionName(name) }
+// CheckName reports whether name can name a session: the one id rule of the API
+// (api.CheckSessionName), scoped to a tenant or not (api.CheckScoped: "acme~notes").
+func CheckName(name string) error { return api.CheckScoped(name, api.CheckSessionName) }
 
 func key(name string) string { return "session:" + name }
 

@@ -127,6 +127,23 @@ func (c *Cache) PutKey(ctx context.Context, k Key) error { return c.inner.PutKey
 // ListKeys implements Store by asking the inner store.
 func (c *Cache) ListKeys(ctx context.Context) ([]Key, error) { return c.inner.ListKeys(ctx) }
 
+// DeleteKey implements Store by asking the inner store.
+func (c *Cache) DeleteKey(ctx context.Context, id string) error { return c.inner.DeleteKey(ctx, id) }
+
+// PutTenant implements Store by asking the inner store (tenants are loaded once by the
+// server).
+func (c *Cache) PutTenant(ctx context.Context, t Tenant) (bool, error) {
+	return c.inner.PutTenant(ctx, t)
+}
+
+// ListTenants implements Store by asking the inner store.
+func (c *Cache) ListTenants(ctx context.Context) ([]Tenant, error) { return c.inner.ListTenants(ctx) }
+
+// DeleteTenant implements Store by asking the inner store.
+func (c *Cache) DeleteTenant(ctx context.Context, name string) error {
+	return c.inner.DeleteTenant(ctx, name)
+}
+
 // GetSecret implements Store from memory; a miss asks the inner store once.
 func (c *Cache) GetSecret(ctx context.Context, name string) (string, error) {
 	c.mu.RLock()

@@ -1,5 +1,5 @@
-// Package store is where isobox keeps what must survive a restart: stored workers and the
-// hashes of API keys. The interface is deliberately narrow (whole records by key, no
+// Package store is where isobox keeps what must survive a restart: stored workers, secrets,
+// tenants and the hashes of API keys. The interface is deliberately narrow (whole records by key, no
 // queries) so that it can be implemented over SQLite (store/sqlite, one machine) and over a
 // replicated key-value store (NATS JetStream, a cluster) alike.
 //
@@ -17,7 +17,9 @@ import (
 // ErrNotFound is returned (possibly wrapped) when a record does not exist.
 var ErrNotFound = errors.New("store: not found")
 
-// Store keeps workers and API keys. Implementations are safe for concurrent use.
+// Store keeps workers, secrets, tenants and API keys. Objects of a tenant other than
+// "default" are kept under scoped names (api.SplitScoped); the store does not look inside
+// names. Implementations are safe for concurrent use.
 type Store interface {
 	// PutWorker creates or replaces the worker w.ID. CreatedAt is kept on replace and
 	// UpdatedAt is set by the store; created reports whether the id was new.
@@ -33,10 +35,21 @@ type Store interface {
 	// after the id after ("" for the start).
 	ListWorkers(ctx context.Context, after string, limit int) ([]Worker, error)
 
-	// PutKey creates or replaces the API key named k.Name.
+	// PutKey creates or replaces the API key k.ID.
 	PutKey(ctx context.Context, k Key) error
-	// ListKeys returns every API key (hashes only; the store never sees a key).
+	// ListKeys returns every API key, revoked ones included, ordered by id (hashes only;
+	// the store never sees a key).
 	ListKeys(ctx context.Context) ([]Key, error)
+	// DeleteKey removes API key id, or returns ErrNotFound.
+	DeleteKey(ctx context.Context, id string) error
+
+	// PutTenant creates or replaces tenant t.Name. CreatedAt is kept on replace and
+	// UpdatedAt is set by the store; created reports whether the name was new.
+	PutTenant(ctx context.Context, t Tenant) (created bool, err error)
+	// ListTenants returns every tenant, ordered by name.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	// DeleteTenant removes tenant name, or returns ErrNotFound.
+	DeleteTenant(ctx context.Context, name string) error
 
 	// PutSecret creates or replaces secret name (for egress credential injection).
 	PutSecret(ctx context.Context, name, value string) error
@@ -70,11 +83,27 @@ type Worker struct {
 	UpdatedAt time.Time
 }
 
-// Key is an API key as stored: a name and the SHA-256 of the key (the key itself is shown
-// once when created and never kept).
+// Key is an API key as stored: who holds it and the SHA-256 of the key (the key itself is
+// shown once when created and never kept).
 type Key struct {
-	Name      string
+	ID     string // "key_" and 16 hex digits; the operator's key is "admin"
+	Tenant string // the tenant it acts for ("default" for the operator's)
+	Name   string // the holder's label
+	// Scopes are what the key may do (package tenant: admin, deploy, invoke, read).
+	Scopes []string
+	// Operator marks the operator's key (ISOBOX_API_KEY): every scope, every tenant.
+	Operator  bool
 	Hash      []byte
-	Admin     bool
 	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: not revoked
+}
+
+// Tenant is a tenant as stored: its name and its settings as JSON (package tenant's
+// Settings; the store does not read them).
+type Tenant struct {
+	Name      string
+	Settings  []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

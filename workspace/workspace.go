@@ -332,9 +332,10 @@ func resolve(ctx context.Context, q querier, ws, p string, follow bool) (string,
 	}
 }
 
-// check validates a workspace name and cleans a path.
+// check validates a workspace name (scoped to a tenant or not: api.CheckScoped) and cleans
+// a path.
 func check(ws, p string) (string, error) {
-	if err := api.CheckWorkspaceName(ws); err != nil {
+	if err := api.CheckScoped(ws, api.CheckWorkspaceName); err != nil {
 		return "", err
 	}
 	return Clean(p)

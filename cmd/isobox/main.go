@@ -7,6 +7,7 @@
 //	isobox serve [--addr 127.0.0.1:8787] [--data DIR]
 //	isobox workers put|get|list|rm ... / isobox invoke ID / isobox logs [-f] ID
 //	isobox ws ls|cat|put|rm|grep|exec|pull|push ...
+//	isobox tenants list|get|put|rm ... / isobox keys list|create|revoke|rotate ...
 //	isobox version (or --version)
 package main
 
@@ -35,10 +36,13 @@ Usage:
   isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
   isobox logs [-f] ID                             print or follow a stored worker's console output
   isobox ws ls|cat|put|rm|grep|exec|pull|push ... use the workspaces of a server (files, shell, tar.gz)
+  isobox tenants list|get|put|rm ...              manage a server's tenants (the operator's key)
+  isobox keys list|create|revoke|rotate ...       manage the API keys of a tenant (scope admin)
   isobox version (or --version)                   print the version and engine build
 
-Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs and ws talk to
-the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with $ISOBOX_API_KEY.
+Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs, ws, tenants and
+keys talk to the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with
+$ISOBOX_API_KEY; the operator's key acts for the tenant of --tenant or $ISOBOX_TENANT.
 `
 
 // version is set at build time with -ldflags "-X main.version=..."; when it is not, the
@@ -117,6 +121,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdSession(ctx, args[1:], stdout, stderr)
 	case "ws":
 		return cmdWS(ctx, args[1:], stdout, stderr)
+	case "tenants":
+		return cmdTenants(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, args[1:], stdout, stderr)
 	case "sandbox-worker": // hidden: a sandbox process of isobox serve
 		return cmdSandboxWorker(stderr)
 	case "version", "--version", "-version":

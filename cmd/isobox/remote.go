@@ -21,6 +21,7 @@ import (
 // remote holds the flags of the commands that talk to a running server.
 type remote struct {
 	server  string
+	tenant  string
 	jsonOut bool
 }
 
@@ -30,6 +31,7 @@ func (r *remote) register(fs *flag.FlagSet) {
 		def = client.DefaultURL
 	}
 	fs.StringVar(&r.server, "server", def, "isobox server URL ($ISOBOX_URL); the API key comes from $ISOBOX_API_KEY")
+	fs.StringVar(&r.tenant, "tenant", os.Getenv("ISOBOX_TENANT"), "act for this tenant ($ISOBOX_TENANT; the operator's key only, sent as the header Isobox-Tenant)")
 	fs.BoolVar(&r.jsonOut, "json", false, "print JSON")
 }
 
@@ -44,7 +46,7 @@ func (r *remote) client(stderr io.Writer) (*client.Client, bool) {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
 		return nil, false
 	}
-	return c, true
+	return c.WithTenant(r.tenant), true
 }
 
 // fail prints an error of a remote command and returns exit status 1.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -50,6 +51,28 @@ var migrations = []string{
 		value      TEXT NOT NULL,
 		updated_at INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// Tenants and scoped keys: the keys before them (the operator's, named "admin") move to
+	// the new table under the id they had as a name, in tenant "default".
+	`CREATE TABLE tenants (
+		name       TEXT PRIMARY KEY,
+		settings   BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE keys (
+		id         TEXT PRIMARY KEY,
+		tenant     TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		scopes     TEXT NOT NULL,
+		operator   INTEGER NOT NULL,
+		hash       BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		revoked_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	INSERT INTO keys (id, tenant, name, scopes, operator, hash, created_at, expires_at, revoked_at)
+		SELECT name, 'default', name, CASE WHEN admin THEN 'admin,deploy,invoke,read' ELSE '' END, admin, hash, created_at, 0, 0 FROM api_keys;
+	DROP TABLE api_keys;`,
 }
 
 // Open opens (creating if needed) the database at path, owner-readable only, and brings
@@ -201,18 +224,37 @@ func (s *Store) PutKey(ctx context.Context, k store.Key) error {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = time.Now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, hash, admin, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, admin = excluded.admin, created_at = excluded.created_at`,
-		k.Name, k.Hash, k.Admin, k.CreatedAt.UnixNano())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO keys (id, tenant, name, scopes, operator, hash, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, name = excluded.name, scopes = excluded.scopes,
+			operator = excluded.operator, hash = excluded.hash, created_at = excluded.created_at,
+			expires_at = excluded.expires_at, revoked_at = excluded.revoked_at`,
+		k.ID, k.Tenant, k.Name, strings.Join(k.Scopes, ","), k.Operator, k.Hash, k.CreatedAt.UnixNano(), nanos(k.ExpiresAt), nanos(k.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("store: put key %q: %w", k.Name, err)
+		return fmt.Errorf("store: put key %q: %w", k.ID, err)
 	}
 	return nil
 }
 
+// nanos is t in Unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is nanos's inverse.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
 // ListKeys implements store.Store.
 func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, hash, admin, created_at FROM api_keys ORDER BY name")
+	rows, err := s.db.QueryContext(ctx, "SELECT id, tenant, name, scopes, operator, hash, created_at, expires_at, revoked_at FROM keys ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store: list keys: %w", err)
 	}
@@ -220,14 +262,90 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
 	var out []store.Key
 	for rows.Next() {
 		var k store.Key
-		var created int64
-		if err := rows.Scan(&k.Name, &k.Hash, &k.Admin, &created); err != nil {
+		var scopes string
+		var created, expires, revoked int64
+		if err := rows.Scan(&k.ID, &k.Tenant, &k.Name, &scopes, &k.Operator, &k.Hash, &created, &expires, &revoked); err != nil {
 			return nil, fmt.Errorf("store: list keys: %w", err)
 		}
-		k.CreatedAt = time.Unix(0, created).UTC()
+		if scopes != "" {
+			k.Scopes = strings.Split(scopes, ",")
+		}
+		k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
 		out = append(out, k)
 	}
 	return out, rows.Err()
+}
+
+// DeleteKey implements store.Store.
+func (s *Store) DeleteKey(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM keys WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("store: delete key %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("key %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// PutTenant implements store.Store.
+func (s *Store) PutTenant(ctx context.Context, t store.Tenant) (bool, error) {
+	now := time.Now().UnixNano()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: put tenant %q: %w", t.Name, err)
+	}
+	defer tx.Rollback()
+	var exists int
+	err = tx.QueryRowContext(ctx, "SELECT 1 FROM tenants WHERE name = ?", t.Name).Scan(&exists)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("store: put tenant %q: %w", t.Name, err)
+	}
+	if t.Settings == nil {
+		t.Settings = []byte("{}")
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tenants (name, settings, created_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+		t.Name, t.Settings, now, now)
+	if err != nil {
+		return false, fmt.Errorf("store: put tenant %q: %w", t.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: put tenant %q: %w", t.Name, err)
+	}
+	return exists == 0, nil
+}
+
+// ListTenants implements store.Store.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, settings, created_at, updated_at FROM tenants ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("store: list tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Tenant
+	for rows.Next() {
+		var t store.Tenant
+		var created, updated int64
+		if err := rows.Scan(&t.Name, &t.Settings, &created, &updated); err != nil {
+			return nil, fmt.Errorf("store: list tenants: %w", err)
+		}
+		t.CreatedAt, t.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTenant implements store.Store.
+func (s *Store) DeleteTenant(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM tenants WHERE name = ?", name)
+	if err != nil {
+		return fmt.Errorf("store: delete tenant %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("tenant %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // PutSecret implements store.Store.

@@ -3,12 +3,14 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/store"
 )
@@ -75,7 +77,7 @@ func TestKeysSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutKey(ctx, store.Key{Name: "admin", Hash: []byte{1, 2, 3}, Admin: true}); err != nil {
+	if err := s.PutKey(ctx, store.Key{ID: "admin", Tenant: "default", Name: "admin", Hash: []byte{1, 2, 3}, Operator: true}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -84,7 +86,7 @@ func TestKeysSurviveReopen(t *testing.T) {
 	}
 	s = open(t, path)
 	keys, err := s.ListKeys(ctx)
-	if err != nil || len(keys) != 1 || keys[0].Name != "admin" || !keys[0].Admin || !bytes.Equal(keys[0].Hash, []byte{1, 2, 3}) {
+	if err != nil || len(keys) != 1 || keys[0].ID != "admin" || !keys[0].Operator || !bytes.Equal(keys[0].Hash, []byte{1, 2, 3}) {
 		t.Fatalf("keys after reopen: %+v %v", keys, err)
 	}
 }
@@ -151,5 +153,80 @@ func TestSecrets(t *testing.T) {
 	}
 	if err := st.DeleteSecret(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
+	}
+}
+
+// A database written before tenants (schema 2: one admin key in api_keys) opens with its
+// key as the operator's, in tenant default, under the id it had as a name; its workers
+// and secrets stay where they were.
+func TestMigrationToTenants(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "isobox.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(migrations[:2:2],
+		`INSERT INTO api_keys (name, hash, admin, created_at) VALUES ('admin', x'0102', 1, 1000)`,
+		`INSERT INTO workers (id, hash, code, size, created_at, updated_at) VALUES ('hello', 'h', x'7b7d', 2, 1, 1)`,
+		`INSERT INTO secrets (name, value, updated_at) VALUES ('tok', 'v', 1)`,
+		`PRAGMA user_version = 2`) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s := open(t, path)
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys: %+v %v", keys, err)
+	}
+	k := keys[0]
+	if k.ID != "admin" || k.Tenant != "default" || !k.Operator || !bytes.Equal(k.Hash, []byte{1, 2}) || k.CreatedAt.UnixNano() != 1000 ||
+		!k.ExpiresAt.IsZero() || !k.RevokedAt.IsZero() || len(k.Scopes) != 4 {
+		t.Fatalf("migrated key: %+v", k)
+	}
+	if w, err := s.GetWorker(ctx, "hello"); err != nil || string(w.Code) != "{}" {
+		t.Fatalf("worker after migration: %+v %v", w, err)
+	}
+	if v, err := s.GetSecret(ctx, "tok"); err != nil || v != "v" {
+		t.Fatalf("secret after migration: %q %v", v, err)
+	}
+}
+
+func TestTenantsAndKeys(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "isobox.db"))
+	created, err := s.PutTenant(ctx, store.Tenant{Name: "acme", Settings: []byte(`{"allowPrivate":true}`)})
+	if err != nil || !created {
+		t.Fatalf("put: %v %v", created, err)
+	}
+	if created, err = s.PutTenant(ctx, store.Tenant{Name: "acme", Settings: []byte(`{}`)}); err != nil || created {
+		t.Fatalf("replace: %v %v", created, err)
+	}
+	list, err := s.ListTenants(ctx)
+	if err != nil || len(list) != 1 || string(list[0].Settings) != "{}" || list[0].UpdatedAt.Before(list[0].CreatedAt) {
+		t.Fatalf("tenants: %+v %v", list, err)
+	}
+	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := store.Key{ID: "key_1", Tenant: "acme", Name: "ci", Scopes: []string{"read", "invoke"}, Hash: []byte{9}, ExpiresAt: exp}
+	if err := s.PutKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != 1 || keys[0].Name != "ci" || len(keys[0].Scopes) != 2 || !keys[0].ExpiresAt.Equal(exp) || !keys[0].RevokedAt.IsZero() {
+		t.Fatalf("keys: %+v %v", keys, err)
+	}
+	if err := s.DeleteKey(ctx, "key_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteKey(ctx, "key_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if err := s.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
 	}
 }
