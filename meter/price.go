@@ -94,7 +94,7 @@ func (m *Meter) Cost(ctx context.Context, q Query, p PriceSheet) (api.CostReport
 	}
 	rep := api.CostReport{From: day(q.From), To: day(q.To), Currency: p.Currency, Source: p.Source, Rows: []api.CostRow{}}
 	type month struct {
-		tenant, month string
+		tenant, month     string
 		workers, requests int64
 		cpuMs             float64
 	}
