@@ -49,6 +49,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/workers/{id}/logs", s.handleLogs},
 		{"GET", "/v1/workers/{id}/egress", s.handleEgressAudit},
 
+		{"GET", "/v1/usage", s.handleUsage},
+		{"GET", "/v1/usage/cost", s.handleUsageCost},
+
 		{"GET", "/v1/secrets", s.handleListSecrets},
 		{"PUT", "/v1/secrets/{name}", s.handlePutSecret},
 		{"DELETE", "/v1/secrets/{name}", s.handleDeleteSecret},
