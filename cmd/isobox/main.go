@@ -35,9 +35,10 @@ Usage:
   isobox invoke [flags] ID                        call a stored worker (fetch, or --call METHOD)
   isobox logs [-f] ID                             print or follow a stored worker's console output
   isobox ws ls|cat|put|rm|grep|exec|pull|push ... use the workspaces of a server (files, shell, tar.gz)
+  isobox usage [--by day|worker] [--cost]         print a server's usage records or their cost
   isobox version (or --version)                   print the version and engine build
 
-Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs and ws talk to
+Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs, ws and usage talk to
 the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with $ISOBOX_API_KEY.
 `
 
@@ -117,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdSession(ctx, args[1:], stdout, stderr)
 	case "ws":
 		return cmdWS(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return cmdUsage(ctx, args[1:], stdout, stderr)
 	case "sandbox-worker": // hidden: a sandbox process of isobox serve
 		return cmdSandboxWorker(stderr)
 	case "version", "--version", "-version":
