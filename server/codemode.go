@@ -56,13 +56,16 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	if body.Limits != nil {
 		lim = codemode.Limits(*body.Limits) // the same fields: a compile-time check
 	}
-	var memLim *api.Limits // codemode's default memory is 128 MiB, as the engine's
+	var memLim *api.Limits // Code Mode's default memory is 128 MiB, as the engine's
 	if body.Limits != nil {
 		memLim = &api.Limits{MemoryMB: body.Limits.MemoryMB}
 	}
-	if err := s.admitRun(&inv, memLim); err != nil {
+	if err := s.admitRun(&inv, &memLim); err != nil {
 		writeError(w, err)
 		return
+	}
+	if memLim != nil {
+		lim.MemoryMB = memLim.MemoryMB // the tenant's ceiling when none was asked for
 	}
 	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
 	var err2 error

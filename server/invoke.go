@@ -363,7 +363,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		inv.route = "eval"
-		if err := s.admitRun(&inv, body.Limits); err != nil {
+		if err := s.admitRun(&inv, &body.Limits); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -388,7 +388,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code.Outbound = s.meteredOutbound(code.Outbound, inv.tenant, "", "")
-	if err := s.admitRun(&inv, code.Limits); err != nil {
+	if err := s.admitRun(&inv, &code.Limits); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -341,15 +341,23 @@ func retryAfter(e *isoerr.Error) string {
 	return "1"
 }
 
-// admitRun checks a one-shot load of /v1/run: the memory ceiling against the limit it asks
-// for (the server's default when none), then the unique-workers quota.
-func (s *Server) admitRun(inv *invocation, l *api.Limits) error {
+// admitRun checks a one-shot load (/v1/run, Code Mode): the memory limit it asks for
+// against the tenant's ceiling, then the unique-workers quota. A load that asks for no
+// memory limit while the default is over the ceiling gets the ceiling as its limit (*lp
+// is replaced by a copy).
+func (s *Server) admitRun(inv *invocation, lp **api.Limits) error {
+	ceiling := s.quotas.Limits(inv.tenant).MemoryMBPerSandbox
 	mb := int64(0)
-	if l != nil {
-		mb = int64(l.MemoryMB)
+	if *lp != nil {
+		mb = int64((*lp).MemoryMB)
 	}
-	if mb == 0 {
-		mb = int64(s.defaultMemory() >> 20)
+	if mb == 0 && ceiling > 0 && int64(s.defaultMemory()>>20) > ceiling {
+		var c api.Limits
+		if *lp != nil {
+			c = **lp
+		}
+		c.MemoryMB = int(ceiling)
+		*lp, mb = &c, ceiling
 	}
 	if err := s.quotas.CheckMemory(inv.tenant, mb); err != nil {
 		return err

@@ -128,8 +128,11 @@ func TestQuotaRateAndWorkers(t *testing.T) {
 	if r.status != 429 || r.err == nil || r.err.Quota != quota.MemoryPerSandbox || r.header.Get("Retry-After") != "" {
 		t.Fatalf("memory over the ceiling: %d %s %+v", r.status, r.header.Get("Retry-After"), r.err)
 	}
-	if out, err := ts.c.Eval(ctx, "return 1", &api.Limits{MemoryMB: 64}); err != nil { // the second unique worker
-		t.Fatalf("eval: %v %+v", err, out)
+	// No memory limit asked: it runs with the ceiling (64 MiB, under the default 128) as its
+	// limit; a 100 MiB allocation fails.
+	out, err := ts.c.Eval(ctx, "const a = new Uint8Array(100 * 1024 * 1024); return a.length", nil) // the second unique worker
+	if isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
+		t.Fatalf("eval over the ceiling: %v %+v", err, out)
 	}
 	r = ts.raw(t, "POST", "/v1/workers/b/fetch", []byte(`{}`), nil)
 	if r.status != 429 || r.err == nil || r.err.Quota != quota.WorkersPerDay || r.header.Get("Retry-After") == "" {
