@@ -372,3 +372,15 @@ func (s *Server) defaultMemory() uint64 {
 	}
 	return engine.DefaultLimits().Memory
 }
+
+// admitStorage checks a write of adding bytes (worker code, a workspace file) against the
+// storage quota of the request's tenant. The bytes stored are counted when the tenant has
+// a quota (a scan of the workers and workspaces: writes are not the hot path); a file that
+// replaces another is counted whole.
+func (s *Server) admitStorage(r *http.Request, adding int64) error {
+	tenant := s.requestTenant(r)
+	if s.quotas.Limits(tenant).StorageBytes <= 0 || adding <= 0 {
+		return nil
+	}
+	return s.quotas.CheckStorage(tenant, s.storedBytes(r.Context())[tenant], adding)
+}

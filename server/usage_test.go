@@ -262,3 +262,30 @@ func TestUsageBadQuery(t *testing.T) {
 		t.Errorf("wrong key: %d", r.status)
 	}
 }
+
+// TestQuotaStorage: a worker PUT or a workspace file that would take the tenant past its
+// storage quota is refused with 429 quota_exceeded (no Retry-After), and nothing is stored;
+// a smaller one fits.
+func TestQuotaStorage(t *testing.T) {
+	ts := start(t, Config{Quotas: quota.Limits{StorageBytes: 4000}})
+	ctx := context.Background()
+	small := js(`export default { fetch() { return new Response("x") } }`)
+	if _, err := ts.c.PutWorker(ctx, "small", small); err != nil {
+		t.Fatal(err)
+	}
+	big := js(`export default { fetch() { return new Response("` + strings.Repeat("y", 5000) + `") } }`)
+	_, err := ts.c.PutWorker(ctx, "big", big)
+	if e := isoerr.As(err); e == nil || e.Code != isoerr.QuotaExceeded || e.Quota != quota.StorageBytes {
+		t.Fatalf("big worker: %v", err)
+	}
+	if _, err := ts.c.GetWorker(ctx, "big"); isoerr.CodeOf(err) != isoerr.NotFound {
+		t.Fatalf("the refused worker was stored: %v", err)
+	}
+	r := ts.raw(t, "PUT", "/v1/workspaces/w/files/a.txt", []byte(strings.Repeat("z", 3900)), nil)
+	if r.status != 429 || r.err == nil || r.err.Quota != quota.StorageBytes || r.header.Get("Retry-After") != "" {
+		t.Fatalf("big file: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := ts.raw(t, "PUT", "/v1/workspaces/w/files/a.txt", []byte("fits"), nil); r.status >= 300 {
+		t.Fatalf("small file: %d %s", r.status, r.body)
+	}
+}
