@@ -61,6 +61,10 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	if body.Name == "" {
 		body.Name = newSessionName()
 	}
+	if err := s.memoryCeiling(s.requestTenant(r), &body.Limits); err != nil {
+		writeError(w, err)
+		return
+	}
 	opts := session.Options{GlobalOutbound: body.GlobalOutbound, Language: body.Language}
 	if body.Limits != nil {
 		opts.Limits = *body.Limits

@@ -100,7 +100,11 @@ func (s *Server) admitLoad(inv *invocation, hash string) error {
 	default:
 		inv.oneShot = true
 	}
-	return s.quotas.AdmitWorker(inv.tenant, key)
+	err := s.quotas.AdmitWorker(inv.tenant, key)
+	if err != nil {
+		s.metrics.quotaRefusals.WithLabelValues(inv.tenant, quota.WorkersPerDay).Inc()
+	}
+	return err
 }
 
 // quotaRefused writes a quota's refusal and counts it.
@@ -341,12 +345,20 @@ func retryAfter(e *isoerr.Error) string {
 	return "1"
 }
 
-// admitRun checks a one-shot load (/v1/run, Code Mode): the memory limit it asks for
-// against the tenant's ceiling, then the unique-workers quota. A load that asks for no
-// memory limit while the default is over the ceiling gets the ceiling as its limit (*lp
-// is replaced by a copy).
+// admitRun checks a one-shot load (/v1/run, Code Mode): the memory ceiling
+// (memoryCeiling), then the unique-workers quota.
 func (s *Server) admitRun(inv *invocation, lp **api.Limits) error {
-	ceiling := s.quotas.Limits(inv.tenant).MemoryMBPerSandbox
+	if err := s.memoryCeiling(inv.tenant, lp); err != nil {
+		return err
+	}
+	return s.admitLoad(inv, "")
+}
+
+// memoryCeiling checks the memory limit a sandbox asks for against tenant's ceiling. One
+// that asks for no memory limit while the default is over the ceiling gets the ceiling as
+// its limit (*lp is replaced by a copy).
+func (s *Server) memoryCeiling(tenant string, lp **api.Limits) error {
+	ceiling := s.quotas.Limits(tenant).MemoryMBPerSandbox
 	mb := int64(0)
 	if *lp != nil {
 		mb = int64((*lp).MemoryMB)
@@ -359,10 +371,11 @@ func (s *Server) admitRun(inv *invocation, lp **api.Limits) error {
 		c.MemoryMB = int(ceiling)
 		*lp, mb = &c, ceiling
 	}
-	if err := s.quotas.CheckMemory(inv.tenant, mb); err != nil {
+	if err := s.quotas.CheckMemory(tenant, mb); err != nil {
+		s.metrics.quotaRefusals.WithLabelValues(tenant, quota.MemoryPerSandbox).Inc()
 		return err
 	}
-	return s.admitLoad(inv, "")
+	return nil
 }
 
 // defaultMemory is the memory limit of a sandbox that sets none.
@@ -382,5 +395,9 @@ func (s *Server) admitStorage(r *http.Request, adding int64) error {
 	if s.quotas.Limits(tenant).StorageBytes <= 0 || adding <= 0 {
 		return nil
 	}
-	return s.quotas.CheckStorage(tenant, s.storedBytes(r.Context())[tenant], adding)
+	err := s.quotas.CheckStorage(tenant, s.storedBytes(r.Context())[tenant], adding)
+	if err != nil {
+		s.metrics.quotaRefusals.WithLabelValues(tenant, quota.StorageBytes).Inc()
+	}
+	return err
 }

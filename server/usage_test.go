@@ -138,6 +138,15 @@ func TestQuotaRateAndWorkers(t *testing.T) {
 	if r.status != 429 || r.err == nil || r.err.Quota != quota.WorkersPerDay || r.header.Get("Retry-After") == "" {
 		t.Fatalf("a third worker: %d %+v", r.status, r.err)
 	}
+	r = ts.raw(t, "POST", "/v1/sessions", []byte(`{"name":"big","limits":{"memoryMb":65}}`), nil)
+	if r.status != 429 || r.err == nil || r.err.Quota != quota.MemoryPerSandbox {
+		t.Fatalf("a session over the ceiling: %d %s", r.status, r.body)
+	}
+	m, err := ts.c.Metrics(ctx)
+	if err != nil || !strings.Contains(m, `isobox_quota_refusals_total{quota="unique_workers_per_day",tenant="default"} 1`) ||
+		!strings.Contains(m, `isobox_quota_refusals_total{quota="memory_mb_per_sandbox",tenant="default"} 2`) {
+		t.Errorf("refusals not counted: %v", err)
+	}
 	if _, err := ts.c.Fetch(ctx, "a", api.FetchRequest{}); err != nil { // seen today: it runs
 		t.Fatal(err)
 	}
@@ -287,5 +296,49 @@ func TestQuotaStorage(t *testing.T) {
 	}
 	if r := ts.raw(t, "PUT", "/v1/workspaces/w/files/a.txt", []byte("fits"), nil); r.status >= 300 {
 		t.Fatalf("small file: %d %s", r.status, r.body)
+	}
+}
+
+// BenchmarkWarmInvokeQuotas is a warm GET /v1/workers/hello/http/ one at a time, with no
+// quota and with every quota set (none near), for the CPU the quota checks add per request
+// beside the request's own (cpu-us/op, the whole process). Metering is on in both.
+//
+//	go test ./server -run '^$' -bench WarmInvokeQuotas -benchtime 3000x
+func BenchmarkWarmInvokeQuotas(b *testing.B) {
+	all := quota.Limits{Concurrent: 1 << 20, InvocationsPerMinute: 1 << 40, CPUMsPerDay: 1 << 40, MemoryMBPerSandbox: 1 << 20,
+		StorageBytes: 1 << 50, EgressBytesPerDay: 1 << 50, UniqueWorkersPerDay: 1 << 20}
+	for _, bm := range []struct {
+		name string
+		q    quota.Limits
+	}{{"all", all}, {"none", quota.Limits{}}} {
+		b.Run(bm.name, func(b *testing.B) {
+			ts := start(b, Config{Quotas: bm.q})
+			if _, err := ts.c.PutWorker(context.Background(), "hello", js(`export default { fetch() { return new Response("hi") } }`)); err != nil {
+				b.Fatal(err)
+			}
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			do := func() {
+				req, _ := http.NewRequest("GET", ts.url+"/v1/workers/hello/http/", nil)
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				resp, err := hc.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			for range 50 {
+				do()
+			}
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for range b.N {
+				do()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+		})
 	}
 }
