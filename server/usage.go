@@ -66,7 +66,10 @@ func (s *Server) initUsage() error {
 	if s.cfg.PriceSheet != nil {
 		s.prices = *s.cfg.PriceSheet
 	}
-	go s.sampleStorage(s.hardCtx, time.Minute)
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.sampleStorage(sctx, time.Minute) }()
+	s.closers = append(s.closers, func(context.Context) { stop(); <-done }) // before the meter closes
 	return nil
 }
 
