@@ -236,13 +236,17 @@ func (s *Server) sampleStorage(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			held := now.Sub(last).Seconds()
+			s.sampleStorageOnce(ctx, now, now.Sub(last))
 			last = now
-			for tenant, n := range s.storedBytes(ctx) {
-				if n > 0 {
-					s.meter.Record(meter.Usage{Tenant: tenant, Time: now, StorageByteSeconds: float64(n) * held})
-				}
-			}
+		}
+	}
+}
+
+// sampleStorageOnce records every tenant's stored bytes as held for held, at now.
+func (s *Server) sampleStorageOnce(ctx context.Context, now time.Time, held time.Duration) {
+	for tenant, n := range s.storedBytes(ctx) {
+		if n > 0 {
+			s.meter.Record(meter.Usage{Tenant: tenant, Time: now, StorageByteSeconds: float64(n) * held.Seconds()})
 		}
 	}
 }

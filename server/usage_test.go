@@ -342,3 +342,26 @@ func BenchmarkWarmInvokeQuotas(b *testing.B) {
 		})
 	}
 }
+
+// TestUsageStorage: a sample of the stored bytes (worker code and workspace files) held for
+// a day is that many byte-days in the tenant's usage.
+func TestUsageStorage(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	w, err := ts.c.PutWorker(ctx, "small", js(`export default { fetch() { return new Response("x") } }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.raw(t, "PUT", "/v1/workspaces/w/files/a.txt", []byte(strings.Repeat("z", 1000)), nil); r.status >= 300 {
+		t.Fatalf("file: %d %s", r.status, r.body)
+	}
+	want := int64(w.Size) + 1000
+	if got := ts.storedBytes(ctx)["default"]; got != want {
+		t.Fatalf("stored bytes %d, want %d (code %d + file 1000)", got, want, w.Size)
+	}
+	ts.sampleStorageOnce(ctx, time.Now(), 24*time.Hour)
+	rep, err := ts.c.Usage(ctx, client.UsageOptions{})
+	if err != nil || len(rep.Rows) != 1 || rep.Rows[0].StorageByteDays != float64(want) || rep.Rows[0].UniqueWorkers != 0 {
+		t.Fatalf("usage %+v, %v; want %d byte-days", rep, err, want)
+	}
+}
