@@ -365,3 +365,30 @@ func TestUsageStorage(t *testing.T) {
 		t.Fatalf("usage %+v, %v; want %d byte-days", rep, err, want)
 	}
 }
+
+// TestQuotaEgress: a call whose outbound bytes cross the tenant's daily egress quota
+// finishes, but its second fetch() is refused inside the sandbox, and the next invocation is
+// refused with 429 and a Retry-After to midnight UTC.
+func TestQuotaEgress(t *testing.T) {
+	up, policy, release, _ := gatedUpstream(t)
+	close(release)
+	ts := start(t, Config{Quotas: quota.Limits{EgressBytesPerDay: 500}})
+	ctx := context.Background()
+	code := js(`export default { async fetch() {
+  const a = await (await fetch("` + up.URL + `/")).text();
+  try { await fetch("` + up.URL + `/"); return new Response("second went out"); }
+  catch (e) { return new Response(a.length + " then " + e.message); }
+} };`)
+	code.GlobalOutbound = policy
+	if _, err := ts.c.PutWorker(ctx, "up", code); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ts.c.Fetch(ctx, "up", api.FetchRequest{})
+	if err != nil || out.Body == nil || !strings.HasPrefix(*out.Body, "1000 then ") || !strings.Contains(*out.Body, "egress_bytes_per_day") {
+		t.Fatalf("first call: %v %+v", err, out)
+	}
+	r := ts.raw(t, "POST", "/v1/workers/up/fetch", []byte(`{}`), nil)
+	if r.status != 429 || r.err == nil || r.err.Quota != quota.EgressBytesPerDay || r.header.Get("Retry-After") == "" {
+		t.Fatalf("next call: %d %v %s", r.status, r.header, r.body)
+	}
+}
