@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/isobox/isobox/tenant/quota"
+
 	"encoding/json"
 	"time"
 )
@@ -25,6 +27,9 @@ type TenantSettings struct {
 	Egress json.RawMessage `json:"egress,omitempty"`
 	// AllowPrivate lets the tenant's own keys set allowPrivate in an egress rule.
 	AllowPrivate bool `json:"allowPrivate,omitempty"`
+	// Quotas are the tenant's own quotas (over one: 429 quota_exceeded); absent: the
+	// server's quotas for every tenant (isobox serve --quotas).
+	Quotas *quota.Limits `json:"quotas,omitempty"`
 }
 
 // TenantList is the answer of GET /v1/tenants.

@@ -57,6 +57,9 @@ type Options struct {
 	// Workspace is the number of small files of the workspace figures (written and read
 	// through a binding; the search and exec figures run 5 and 20 times); 0 skips them.
 	Workspace int
+	// Metering is the number of warm calls' quota and metering work measured (issue 16);
+	// 0 skips it.
+	Metering int
 }
 
 // Report is what `isobox bench --json` prints.
@@ -109,6 +112,7 @@ type Report struct {
 	Python                 // issue 11: py_cold_p50_ms, py_script_p50_ms, py_eval_process_ms
 	Bundle                 // issue 12: bundle_cold_ms, bundle_warm_ms, bundle_app_cold_load_ms, npm's
 	Workspace              // issue 13: ws_write_small_per_s, ws_read_small_per_s, ws_search_10k_ms, ws_exec_p50_ms
+	Metering               // issue 16: metering_quota_ns_per_call
 }
 
 func (o *Options) defaults() {
@@ -211,6 +215,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Workspace > 0 {
 		if r.Workspace, err = runWorkspace(ctx, e, o.Workspace, 5, 20, o.Progress); err != nil {
+			return nil, err
+		}
+	}
+	if o.Metering > 0 {
+		o.Progress("quota checks and metering of a warm call")
+		if r.Metering, err = RunMetering(ctx, o.Metering); err != nil {
 			return nil, err
 		}
 	}

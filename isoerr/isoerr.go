@@ -53,8 +53,11 @@ const (
 	// Conflict: the operation does not fit what is there: the path exists, a directory is
 	// not empty, a name is a file where a directory is needed or the other way round (409).
 	Conflict Code = "conflict"
-	// QuotaExceeded: the write would take a workspace past its byte or file-count quota;
-	// nothing was changed (413).
+	// QuotaExceeded: a quota refused the operation and nothing was done. Either the write
+	// would take a workspace past its byte or file-count quota (413: a smaller write may
+	// fit), or the tenant is over one of its quotas (Error.Quota names it; 429 with
+	// Retry-After, Error.RetryAfterSeconds: concurrent invocations, invocations per minute,
+	// CPU ms, egress bytes or unique workers per day, memory per sandbox, storage bytes).
 	QuotaExceeded Code = "quota_exceeded"
 	// FileTooLarge: a file is larger than the maximum file size; nothing was changed (413).
 	FileTooLarge Code = "file_too_large"
@@ -91,6 +94,12 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Stack   string `json:"stack,omitempty"`
+	// Quota names the tenant quota that refused the operation (quota_exceeded only; see
+	// package tenant/quota for the names).
+	Quota string `json:"quota,omitempty"`
+	// RetryAfterSeconds is when a retry may succeed, in whole seconds from the answer (the
+	// HTTP Retry-After header carries the same); 0 when unknown.
+	RetryAfterSeconds int64 `json:"retryAfterSeconds,omitempty"`
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

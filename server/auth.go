@@ -122,6 +122,7 @@ func (s *Server) reloadTenants(ctx context.Context) error {
 		m[rec.Name] = ts
 	}
 	s.tenants.Store(&m)
+	s.applyTenantQuotas()
 	return nil
 }
 

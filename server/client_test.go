@@ -416,6 +416,25 @@ func clientCalls(t *testing.T, upURL string, policy json.RawMessage, withSecret 
 			}})
 		}
 	}
+	// Usage last: every invocation above is in it.
+	calls = append(calls, clientCall{"GET /v1/usage", func(ctx context.Context, c *client.Client) error {
+		rep, err := c.Usage(ctx, client.UsageOptions{GroupBy: "worker"})
+		if err != nil {
+			return err
+		}
+		for _, r := range rep.Rows {
+			if r.Tenant == "default" && r.Worker == "w" && r.Invocations > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no usage of worker w: %+v", rep)
+	}, &api.UsageReport{}}, clientCall{"GET /v1/usage/cost", func(ctx context.Context, c *client.Client) error {
+		rep, err := c.UsageCost(ctx, client.UsageOptions{})
+		if err == nil && (len(rep.Rows) == 0 || rep.Currency != "USD") {
+			err = fmt.Errorf("cost report %+v", rep)
+		}
+		return err
+	}, &api.CostReport{}})
 	return calls
 }
 

@@ -30,11 +30,11 @@ func (s *Server) initCodemode() error {
 // answers with the run: 200 when the code succeeded, else the status of its error's code
 // with the same body (400 for a syntax error, 422 when the code failed or hit a limit).
 func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
-	inv, ok := s.startInvocation(w, "codemode", "")
+	inv, ok := s.startInvocation(w, r, "codemode", "")
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
 	var body api.ExecuteRequest // Providers: names of Config.Codemode's connectors
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
@@ -61,6 +61,17 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var memLim *api.Limits // Code Mode's default memory is 128 MiB, as the engine's
+	if body.Limits != nil {
+		memLim = &api.Limits{MemoryMB: body.Limits.MemoryMB}
+	}
+	if err := s.admitRun(&inv, &memLim); err != nil {
+		writeError(w, err)
+		return
+	}
+	if memLim != nil {
+		lim.MemoryMB = memLim.MemoryMB // the tenant's ceiling when none was asked for
+	}
 	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
 	var err2 error
 	if res.Error != nil {
@@ -70,6 +81,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	lr.CPU = time.Duration(res.CPUMs * float64(time.Millisecond))
 	lr.Wall = time.Duration(res.WallMs * float64(time.Millisecond))
 	s.metrics.observe(inv.route, lr, err2)
+	s.meterInvocation(inv, lr)
 	w.Header().Set("X-Isobox-Invocation", inv.id)
 	status := http.StatusOK
 	if res.Error != nil {

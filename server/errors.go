@@ -13,7 +13,8 @@ import (
 // the worker ran but failed (threw, exceeded one of its own limits, never answered: read
 // error.code); 429 one worker has too many calls queued (retry later); 499 the caller went
 // away; 501 not built yet; 503 the server is draining or the call's sandbox process was
-// restarted under it (retry); 500 a bug in isobox.
+// restarted under it (retry); 500 a bug in isobox. quota_exceeded is 413 for a
+// workspace's own quota; a tenant's quota (the error names it) is 429 (statusOfError).
 func StatusOf(code isoerr.Code) int {
 	switch code {
 	case isoerr.InvalidRequest, isoerr.InvalidWorkerCode, isoerr.BundleFailed:
@@ -59,6 +60,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// statusOfError is StatusOf, but 429 for quota_exceeded when the error names a tenant's
+// quota: over it, a retry later (Retry-After) may succeed.
+func statusOfError(e *isoerr.Error) int {
+	if e.Code == isoerr.QuotaExceeded && e.Quota != "" {
+		return http.StatusTooManyRequests
+	}
+	return StatusOf(e.Code)
+}
+
 // writeError writes err as {"error":{"code","message"}} with the status of its code.
 func writeError(w http.ResponseWriter, err error) {
 	e := isoerr.As(err)
@@ -67,11 +77,15 @@ func writeError(w http.ResponseWriter, err error) {
 		c.Message = strings.ReplaceAll(c.Message, pre, "")
 		e = &c
 	}
-	status := StatusOf(e.Code)
-	switch status {
-	case http.StatusUnauthorized:
+	status := statusOfError(e)
+	switch {
+	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="isobox"`)
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case e.Quota != "":
+		if e.RetryAfterSeconds > 0 { // not for a ceiling (memory, storage): waiting does not help
+			w.Header().Set("Retry-After", retryAfter(e))
+		}
+	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, struct {

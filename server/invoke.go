@@ -27,12 +27,17 @@ func loaderID(id, hash string) string { return id + "@" + strings.TrimPrefix(has
 // stub returns the loader stub of stored worker id's current code. The loader id carries
 // the code's hash: new code never meets a warm sandbox of the old, and a PUT or DELETE
 // makes the loader forget the old version's sandboxes.
-func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
+func (s *Server) stub(ctx context.Context, inv *invocation) (workerStub, error) {
+	id := inv.worker
 	st, err := s.st.StatWorker(ctx, id)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	hash := st.Hash
+	if err := s.admitLoad(inv, hash); err != nil {
+		return nil, err
+	}
+	tenant := inv.tenant
 	return s.sb.Get(loaderID(id, hash), func() (loader.WorkerCode, error) {
 		w, err := s.st.GetWorker(context.WithoutCancel(ctx), id)
 		if err != nil {
@@ -52,6 +57,7 @@ func (s *Server) stub(ctx context.Context, id string) (workerStub, error) {
 		owner, _ := api.SplitScoped(id)
 		ownCode(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
+		code.Outbound = s.meteredOutbound(code.Outbound, tenant, id, hash)
 		return code, err
 	}), nil
 }
@@ -61,13 +67,20 @@ type invocation struct {
 	id     string // "inv_..." in the X-Isobox-Invocation header and in log lines
 	route  string // fetch, call, http, run, eval: the metrics label
 	worker string // the stored worker, "" for /v1/run
+
+	// Metering and quotas (usage.go).
+	tenant  string
+	hash    string // the stored worker's code hash, once known
+	session string // the session of a session eval
+	oneShot bool   // a one-shot load: a unique worker of its own
+	release func() // gives the quota slot back
 }
 
 // invokeStored runs call on stored worker id's stub, routing again when a PUT raced a
 // cold start. A nil result with an error means nothing ran (no such worker).
-func (s *Server) invokeStored(ctx context.Context, id string, call func(workerStub) (*loader.Result, error)) (*loader.Result, error) {
+func (s *Server) invokeStored(ctx context.Context, inv *invocation, call func(workerStub) (*loader.Result, error)) (*loader.Result, error) {
 	for attempt := 0; ; attempt++ {
-		stub, err := s.stub(ctx, id)
+		stub, err := s.stub(ctx, inv)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +96,7 @@ func (s *Server) invokeStored(ctx context.Context, id string, call func(workerSt
 // output to the log hub.
 func (s *Server) record(inv invocation, res *loader.Result, err error) {
 	s.metrics.observe(inv.route, res, err)
+	s.meterInvocation(inv, res)
 	if inv.worker != "" && res != nil && len(res.Logs) > 0 {
 		s.logs.publish(inv.worker, inv.id, res.Logs)
 	}
@@ -105,13 +119,19 @@ func respond(w http.ResponseWriter, inv invocation, kind loader.Kind, res *loade
 	writeJSON(w, status, out)
 }
 
-// startInvocation checks the draining state; the caller defers s.end() when it is nil.
-func (s *Server) startInvocation(w http.ResponseWriter, route, worker string) (invocation, bool) {
+// startInvocation checks the draining state and the tenant's quotas; when it says ok the
+// caller defers s.endInvocation(inv).
+func (s *Server) startInvocation(w http.ResponseWriter, r *http.Request, route, worker string) (invocation, bool) {
 	if err := s.begin(); err != nil {
 		writeError(w, err)
 		return invocation{}, false
 	}
-	return invocation{id: newID("inv_"), route: route, worker: worker}, true
+	inv := invocation{id: newID("inv_"), route: route, worker: worker, tenant: s.requestTenant(r)}
+	if !s.admit(w, &inv) {
+		s.end()
+		return invocation{}, false
+	}
+	return inv, true
 }
 
 func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
@@ -120,11 +140,11 @@ func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inv, ok := s.startInvocation(w, "fetch", id)
+	inv, ok := s.startInvocation(w, r, "fetch", id)
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
 	var fr api.FetchRequest
 	if err := s.decodeJSON(w, r, &fr, true, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)
@@ -136,7 +156,7 @@ func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := fetchBody(&fr) // checked by fetchRequest
-	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), &inv, func(st workerStub) (*loader.Result, error) {
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(body) > 0 {
 			req.Body, req.ContentLength = readCloser(body), int64(len(body))
@@ -156,11 +176,11 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inv, ok := s.startInvocation(w, "call", id)
+	inv, ok := s.startInvocation(w, r, "call", id)
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
 	method := r.PathValue("method")
 	if !methodPattern.MatchString(method) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "invalid method name %q: 1 to 256 characters, no control characters", method))
@@ -171,7 +191,7 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), &inv, func(st workerStub) (*loader.Result, error) {
 		return st.Call(r.Context(), method, args)
 	})
 	s.record(inv, res, err)
@@ -208,11 +228,11 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inv, ok := s.startInvocation(w, "http", id)
+	inv, ok := s.startInvocation(w, r, "http", id)
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
 	body, err := s.readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -251,7 +271,7 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 			req.Header.Del(h)
 		}
 	}
-	res, err := s.invokeStored(r.Context(), id, func(st workerStub) (*loader.Result, error) {
+	res, err := s.invokeStored(r.Context(), &inv, func(st workerStub) (*loader.Result, error) {
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(body) > 0 {
 			req.Body, req.ContentLength = readCloser(body), int64(len(body))
@@ -308,11 +328,11 @@ type runBody struct {
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
-	inv, ok := s.startInvocation(w, "run", "")
+	inv, ok := s.startInvocation(w, r, "run", "")
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
 	var body runBody
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidWorkerCode); err != nil {
 		writeError(w, err)
@@ -351,11 +371,16 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		inv.route = "eval"
+		if err := s.admitRun(&inv, &body.Limits); err != nil {
+			writeError(w, err)
+			return
+		}
 		out, err := s.outbound(p.Prefix(), nil)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
+		out = s.meteredOutbound(out, inv.tenant, "", "")
 		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out, Python: lang == api.LanguagePython})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
@@ -372,6 +397,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	ownCode(p.Tenant, &code)
 	if code.Outbound, err = s.outbound(p.Prefix(), policy); err != nil {
+		writeError(w, err)
+		return
+	}
+	code.Outbound = s.meteredOutbound(code.Outbound, inv.tenant, "", "")
+	if err := s.admitRun(&inv, &code.Limits); err != nil {
 		writeError(w, err)
 		return
 	}

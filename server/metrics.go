@@ -24,6 +24,13 @@ type metrics struct {
 	wall        prometheus.Histogram     // wall ms per invocation
 	requests    *prometheus.CounterVec   // route, status
 	latency     *prometheus.HistogramVec // route
+
+	// Per tenant (usage.go).
+	tenantInvocations *prometheus.CounterVec // tenant
+	tenantCPU         *prometheus.CounterVec // tenant: guest CPU ms
+	tenantWall        *prometheus.CounterVec // tenant: wall ms
+	tenantEgress      *prometheus.CounterVec // tenant: outbound bytes
+	quotaRefusals     *prometheus.CounterVec // tenant, quota
 }
 
 // msBuckets span the CPU limits: 0.1 ms to the 30 s maximum.
@@ -52,6 +59,22 @@ func newMetrics(l interface{ Stats() loader.Stats }) *metrics {
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "isobox_http_request_ms", Help: "HTTP request handling time by route pattern, in milliseconds.", Buckets: msBuckets,
 	}, []string{"route"})
+	m.tenantInvocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_tenant_invocations_total", Help: "Invocations that ran, by tenant.",
+	}, []string{"tenant"})
+	m.tenantCPU = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_tenant_cpu_ms_total", Help: "Guest CPU time of invocations, by tenant, in milliseconds.",
+	}, []string{"tenant"})
+	m.tenantWall = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_tenant_wall_ms_total", Help: "Wall time of invocations, by tenant, in milliseconds.",
+	}, []string{"tenant"})
+	m.tenantEgress = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_tenant_egress_bytes_total", Help: "Outbound bytes of workers (request and response bodies), by tenant.",
+	}, []string{"tenant"})
+	m.quotaRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "isobox_quota_refusals_total", Help: "Operations refused by a tenant quota, by tenant and quota.",
+	}, []string{"tenant", "quota"})
+	m.reg.MustRegister(m.tenantInvocations, m.tenantCPU, m.tenantWall, m.tenantEgress, m.quotaRefusals)
 	m.reg.MustRegister(m.invocations, m.errors, m.starts, m.cpu, m.wall, m.requests, m.latency,
 		loaderCollector{l}, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	return m
@@ -82,6 +105,13 @@ func (m *metrics) observe(route string, res *loader.Result, err error) {
 	}
 	m.cpu.Observe(float64(res.CPU.Microseconds()) / 1000)
 	m.wall.Observe(float64(res.Wall.Microseconds()) / 1000)
+}
+
+// tenantUsage counts one invocation of tenant.
+func (m *metrics) tenantUsage(tenant string, cpu, wall time.Duration) {
+	m.tenantInvocations.WithLabelValues(tenant).Inc()
+	m.tenantCPU.WithLabelValues(tenant).Add(float64(cpu.Microseconds()) / 1000)
+	m.tenantWall.WithLabelValues(tenant).Add(float64(wall.Microseconds()) / 1000)
 }
 
 func (m *metrics) observeHTTP(route string, status int, d time.Duration) {

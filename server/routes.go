@@ -56,6 +56,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/workers/{id}/logs", read, s.handleLogs},
 		{"GET", "/v1/workers/{id}/egress", read, s.handleEgressAudit},
 
+		{"GET", "/v1/usage", read, s.handleUsage},
+		{"GET", "/v1/usage/cost", read, s.handleUsageCost},
+
 		{"GET", "/v1/secrets", read, s.handleListSecrets},
 		{"PUT", "/v1/secrets/{name}", deploy, s.handlePutSecret},
 		{"DELETE", "/v1/secrets/{name}", deploy, s.handleDeleteSecret},

@@ -36,10 +36,12 @@ import (
 	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
+	"github.com/isobox/isobox/meter"
 	"github.com/isobox/isobox/session"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/store/sqlite"
 	"github.com/isobox/isobox/tenant"
+	"github.com/isobox/isobox/tenant/quota"
 	"github.com/isobox/isobox/workspace"
 )
 
@@ -128,6 +130,16 @@ type Config struct {
 	// closed by the server. A given Loader answers its sandboxes' bindings with its own
 	// store (loader.Config.Workspaces).
 	Workspaces workspace.Store
+	// Quotas are every tenant's quotas until it is given its own (Server.Quotas().Set);
+	// zero fields are no limit. Over one, an invocation is refused with quota_exceeded
+	// (429, Retry-After). See package tenant/quota.
+	Quotas quota.Limits
+	// PriceSheet turns usage into the cost report of GET /v1/usage/cost. nil: Cloudflare's
+	// published prices (meter.CloudflarePrices).
+	PriceSheet *meter.PriceSheet
+	// MeterFlushInterval is how often usage is written to DataDir/usage.db (1 s): the most
+	// a crash of the server loses.
+	MeterFlushInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -177,6 +189,9 @@ type Server struct {
 	routes  []route
 	metrics *metrics
 	logs    *logHub
+	meter   *meter.Meter     // usage records (usage.go)
+	quotas  *quota.Enforcer  // per-tenant quotas (usage.go)
+	prices  meter.PriceSheet // the cost report's
 
 	mu       sync.Mutex // guards the fields below
 	draining bool
@@ -326,6 +341,9 @@ func (s *Server) init() error {
 		s.metrics.reg.MustRegister(processCollector{p.Pool})
 	}
 	s.logs = newLogHub(cfg.LogLines, cfg.LogWorkers)
+	if err := s.initUsage(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	if err := s.initCodemode(); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

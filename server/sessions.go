@@ -73,6 +73,9 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 		body.Name = newSessionName()
 	}
 	name, err := sessionName(r, body.Name)
+	if err == nil {
+		err = s.memoryCeiling(s.requestTenant(r), &body.Limits)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -119,11 +122,16 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inv, ok := s.startInvocation(w, "session_eval", "")
+	inv, ok := s.startInvocation(w, r, "session_eval", "")
 	if !ok {
 		return
 	}
-	defer s.end()
+	defer s.endInvocation(inv)
+	inv.session = id
+	if err := s.admitLoad(&inv, ""); err != nil {
+		writeError(w, err)
+		return
+	}
 	var body api.SessionEvalRequest
 	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
 		writeError(w, err)

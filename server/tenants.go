@@ -87,7 +87,7 @@ func ownCode(t string, code *loader.WorkerCode) {
 // tenantJSON is a tenant as the API shows it.
 func tenantJSON(ts *tenantState) api.Tenant {
 	t := api.Tenant{Name: ts.rec.Name, CreatedAt: ts.rec.CreatedAt, UpdatedAt: ts.rec.UpdatedAt}
-	t.Egress, t.AllowPrivate = ts.settings.Egress, ts.settings.AllowPrivate
+	t.Egress, t.AllowPrivate, t.Quotas = ts.settings.Egress, ts.settings.AllowPrivate, ts.settings.Quotas
 	if c := ts.settings.Ceiling; c != (api.Limits{}) {
 		t.Ceiling = &c
 	}
@@ -141,7 +141,13 @@ func (s *Server) handlePutTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	set := tenant.Settings{AllowPrivate: body.AllowPrivate}
+	set := tenant.Settings{AllowPrivate: body.AllowPrivate, Quotas: body.Quotas}
+	if body.Quotas != nil {
+		if err := body.Quotas.Validate(); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if c := body.Ceiling; c != nil {
 		if c.CPUMs < 0 || c.WallMs < 0 || c.MemoryMB < 0 || c.SubRequests < 0 {
 			writeError(w, isoerr.New(isoerr.InvalidRequest, "ceiling: limits must not be negative"))

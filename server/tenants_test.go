@@ -19,6 +19,7 @@ import (
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/tenant"
+	"github.com/isobox/isobox/tenant/quota"
 )
 
 // newTenant makes tenant name (as the operator) and a key of it with scopes.
@@ -750,6 +751,74 @@ func TestTenantsShareNoImage(t *testing.T) {
 				t.Fatalf("tenants %d and %d saw the same top-level value %s: one image", o, i, out.Result)
 			}
 			owner[string(out.Result)] = i
+		}
+	}
+}
+
+// A tenant's own quotas (PUT /v1/tenants/{name} "quotas") hold for it alone, the server's
+// quotas for the others; usage is recorded under the tenant by the ids it gave, and a
+// tenant's key sees its own usage only.
+func TestTenantQuotasAndUsage(t *testing.T) {
+	ts := start(t, Config{Quotas: quota.Limits{InvocationsPerMinute: 1000}})
+	ctx := context.Background()
+	lim := quota.Limits{UniqueWorkersPerDay: 1}
+	acme := newTenant(t, ts, "acme", api.TenantSettings{Quotas: &lim}, allScopes...)
+	other := newTenant(t, ts, "other", api.TenantSettings{}, allScopes...)
+	if got, err := ts.c.GetTenant(ctx, "acme"); err != nil || got.Quotas == nil || *got.Quotas != lim {
+		t.Fatalf("acme's quotas as stored: %+v %v", got, err)
+	}
+	hello := js(`export default { fetch() { return new Response("hi"); } };`)
+	for _, c := range []*client.Client{acme, other} {
+		for _, id := range []string{"one", "two"} {
+			if _, err := c.PutWorker(ctx, id, hello); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := acme.Fetch(ctx, "one", api.FetchRequest{}); err != nil {
+		t.Fatalf("acme's first worker of the day: %v", err)
+	}
+	_, err := acme.Fetch(ctx, "two", api.FetchRequest{})
+	if e := isoerr.As(err); e.Code != isoerr.QuotaExceeded || e.Quota != quota.WorkersPerDay {
+		t.Fatalf("acme's second worker of the day: %v, want quota_exceeded %s", err, quota.WorkersPerDay)
+	}
+	for _, id := range []string{"one", "two"} { // the server's quotas: no daily limit on workers
+		if _, err := other.Fetch(ctx, id, api.FetchRequest{}); err != nil {
+			t.Fatalf("other's worker %s: %v (acme's quota applied to another tenant?)", id, err)
+		}
+	}
+
+	// Usage reaches the meter within its flush interval (1 s); a minute's guard.
+	var rows []api.UsageRow
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		rep, err := other.Usage(ctx, client.UsageOptions{GroupBy: "worker"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows = rep.Rows; len(rows) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		if row.Tenant != "other" {
+			t.Fatalf("other's key sees %s's usage: %+v", row.Tenant, row)
+		}
+		seen[row.Worker] = true
+	}
+	if !seen["one"] || !seen["two"] {
+		t.Fatalf("other's usage by worker, by the ids it gave: %+v", rows)
+	}
+	if _, err := other.Usage(ctx, client.UsageOptions{Tenant: "acme"}); isoerr.As(err).Code != isoerr.NotFound {
+		t.Fatalf("other asking for acme's usage: %v, want not_found", err)
+	}
+	rep, err := ts.c.Usage(ctx, client.UsageOptions{Tenant: "acme", GroupBy: "worker"})
+	if err != nil || len(rep.Rows) == 0 {
+		t.Fatalf("the operator's view of acme: %+v %v", rep, err)
+	}
+	for _, row := range rep.Rows {
+		if row.Tenant != "acme" || row.Worker == "two" {
+			t.Fatalf("acme's usage: %+v (a refused worker metered, or another tenant's row)", row)
 		}
 	}
 }

@@ -122,6 +122,14 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	old, oldErr := s.st.StatWorker(r.Context(), id)
+	grow := int64(len(b))
+	if oldErr == nil {
+		grow -= int64(old.Size)
+	}
+	if err := s.admitStorage(r, grow); err != nil {
+		writeError(w, err)
+		return
+	}
 	created, err := s.st.PutWorker(r.Context(), store.Worker{ID: id, Hash: hash, Code: b})
 	if err != nil {
 		writeError(w, storeError(err))

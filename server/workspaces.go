@@ -245,6 +245,9 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request) {
 	if err == nil && r.ContentLength > st.Limits().MaxFileSize {
 		err = isoerr.New(isoerr.FileTooLarge, "the body is %d bytes; the maximum file size is %d", r.ContentLength, st.Limits().MaxFileSize)
 	}
+	if err == nil {
+		err = s.admitStorage(r, max(r.ContentLength, 1)) // a streamed body: refused once over
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/tenant/quota"
 )
 
 // Default is the tenant that owns every object made before tenants existed, and the one the
@@ -97,6 +98,8 @@ type Settings struct {
 	// AllowPrivate lets the tenant's own keys set allowPrivate in an egress rule (reach
 	// loopback and private addresses). Without it only the operator's key may.
 	AllowPrivate bool `json:"allowPrivate,omitempty"`
+	// Quotas are the tenant's own quotas; nil: the server's quotas for every tenant.
+	Quotas *quota.Limits `json:"quotas,omitempty"`
 }
 
 // CheckLimits refuses limits above the ceiling (l may be nil: none asked).

@@ -34,6 +34,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	hostileSecs := fs.Int("hostile-seconds", 3, "seconds of hello calls beside three hostile calls, through sandbox processes")
 	threads := fs.Int("process-threads", 0, "GOMAXPROCS of each sandbox process for the warm-call, hostile and replacement figures (0: Go's default)")
 	bundles := fs.Int("bundle", 5, "cold bundles of a 4-package TypeScript project from a registry stub on 127.0.0.1 (4x as many warm bundles and cold loads of the app; 0 skips)")
+	meterCalls := fs.Int("metering", 200000, "warm calls' quota checks and usage metering measured (the work isobox serve adds to each invocation; 0 skips)")
 	wsFiles := fs.Int("workspace", 500, "4 KiB files written and read through a worker's env.FS for the workspace figures (with SQLite's raw insert rate, a search over 10,000 files beside grep -rn, and exec over 1,000 files; 0 skips)")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole run to this file (the bench process, which also serves the HTTP figures; not the sandbox processes)")
 	generator := fs.String("load-generator", "auto", "load generator of the HTTP figures: wdbench (the workerd anchor's client, built from --wdbench, run as a separate process), go-in-process, or auto (wdbench when it builds)")
@@ -73,7 +74,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			defer os.RemoveAll(filepath.Dir(load.Wdbench))
 		}
 	}
-	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles, Workspace: *wsFiles,
+	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles, Workspace: *wsFiles, Metering: *meterCalls,
 		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
 	for _, s := range strings.Split(*ids, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -239,6 +240,10 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("python: warm fetch of a loaded worker, p50", r.Python.HelloP50, 0, "ms", r.Python.HelloN)
 	row("python: RSS per idle loaded worker", r.Python.IdleWorkerRSS, 0, "KiB", r.Python.IdleWorkerN)
 	row("python: PSS per idle loaded worker", r.Python.IdleWorkerPSS, 0, "KiB", r.Python.IdleWorkerN)
+	if r.Metering.N > 0 {
+		row("quota checks + metering per warm call", r.Metering.NsPerCall/1000, 0, "µs", r.Metering.N)
+		row("the same, all cores on one tenant", r.Metering.ParallelNsPerCall/1000, 0, "µs", r.Metering.N)
+	}
 	if r.Workspace.SmallN > 0 {
 		row("workspace: 4 KiB files written through env.FS", r.Workspace.WriteSmallPerS, 0, "/s", r.Workspace.SmallN)
 		row("workspace: 4 KiB files read through env.FS", r.Workspace.ReadSmallPerS, 0, "/s", r.Workspace.SmallN)

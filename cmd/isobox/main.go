@@ -38,10 +38,11 @@ Usage:
   isobox ws ls|cat|put|rm|grep|exec|pull|push ... use the workspaces of a server (files, shell, tar.gz)
   isobox tenants list|get|put|rm ...              manage a server's tenants (the operator's key)
   isobox keys list|create|revoke|rotate ...       manage the API keys of a tenant (scope admin)
+  isobox usage [--by day|worker] [--cost]         print a server's usage records or their cost
   isobox version (or --version)                   print the version and engine build
 
-Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs, ws, tenants and
-keys talk to the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with
+Run 'isobox COMMAND -h' for the flags of a command. workers, invoke, logs, ws, usage, tenants
+and keys talk to the server at --server or $ISOBOX_URL (default http://127.0.0.1:8787) with
 $ISOBOX_API_KEY; the operator's key acts for the tenant of --tenant or $ISOBOX_TENANT.
 `
 
@@ -125,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdTenants(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return cmdUsage(ctx, args[1:], stdout, stderr)
 	case "sandbox-worker": // hidden: a sandbox process of isobox serve
 		return cmdSandboxWorker(stderr)
 	case "version", "--version", "-version":

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/internal/sandboxproc"
+	"github.com/isobox/isobox/meter"
 	"github.com/isobox/isobox/server"
+	"github.com/isobox/isobox/tenant/quota"
 )
 
 // sandboxWorkerCommand is one sandbox worker process of `isobox serve`: this binary again,
@@ -114,6 +116,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	npmRegistry := fs.String("npm-registry", "", "npm registry of the projects PUT with files, POST /v1/bundle and the codemode config's modules (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
 	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process")
+	quotaFile := fs.String("quotas", "", "JSON quotas of every tenant without its own (concurrentInvocations, invocationsPerMinute, cpuMsPerDay, memoryMBPerSandbox, storageBytes, egressBytesPerDay, uniqueWorkersPerDay; absent: no limit)")
+	quotaConcurrent := fs.Int64("quota-concurrent", 0, "concurrent invocations of every tenant without its own quotas (0: no limit; overrides --quotas)")
+	quotaPerMinute := fs.Int64("quota-per-minute", 0, "invocations per minute of every tenant without its own quotas (0: no limit; overrides --quotas)")
+	priceFile := fs.String("price-sheet", "", "JSON price sheet of GET /v1/usage/cost (default: Cloudflare's published Dynamic Workers prices)")
 	margin := fs.Duration("watchdog-margin", 100*time.Millisecond, "how far past its wall-time limit a call in a worker process may run before the process is killed")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox serve [flags]\n\nServes the HTTP API. On first start it creates an admin API key and prints it once on\nstdout (only its hash is stored); ISOBOX_API_KEY in the environment sets the admin key\ninstead. SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
@@ -161,6 +167,32 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
+	var quotas quota.Limits
+	if *quotaFile != "" {
+		if quotas, err = quota.Load(*quotaFile); err != nil {
+			fmt.Fprintf(stderr, "isobox: --quotas: %v\n", err)
+			return 2
+		}
+	}
+	if *quotaConcurrent != 0 {
+		quotas.Concurrent = *quotaConcurrent
+	}
+	if *quotaPerMinute != 0 {
+		quotas.InvocationsPerMinute = *quotaPerMinute
+	}
+	if err := quotas.Validate(); err != nil {
+		fmt.Fprintf(stderr, "isobox: %v\n", err)
+		return 2
+	}
+	var prices *meter.PriceSheet
+	if *priceFile != "" {
+		p, err := meter.LoadPriceSheet(*priceFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: --price-sheet: %v\n", err)
+			return 2
+		}
+		prices = &p
+	}
 	bundler := serveBundler(*npmRegistry, *cacheDir)
 	cs, err := openCodemode(ctx, *codemodeConfig, stderr, bundler)
 	if err != nil {
@@ -184,6 +216,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		SandboxCommand:   sandboxWorkerCommand,
 		WatchdogMargin:   *margin,
 		Bundler:          bundler,
+		Quotas:           quotas,
+		PriceSheet:       prices,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/tenant/quota"
 )
 
 const tenantsUsage = `Usage (the operator's key, ISOBOX_API_KEY of isobox serve):
@@ -126,6 +127,7 @@ func cmdTenantsPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&lim.SubRequests, "ceiling-subrequests", 0, "the most subrequests per invocation the tenant's keys may set (0: the server's)")
 	egressFile := fs.String("egress", "", `the tenant's default egress policy, a JSON file ("-": stdin); none: the server's`)
 	allowPrivate := fs.Bool("allow-private", false, "let the tenant's keys set allowPrivate in an egress rule")
+	quotaFile := fs.String("quotas", "", "the tenant's own quotas, a JSON file as for isobox serve --quotas; none: the server's")
 	pos, code, ok := parseRemote(fs, args, 1, "isobox tenants put NAME [flags]\n\nCreates tenant NAME, or replaces all its settings with the flags given.", stderr)
 	if !ok {
 		return code
@@ -151,6 +153,14 @@ func cmdTenantsPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 2
 		}
 		set.Egress = b
+	}
+	if *quotaFile != "" {
+		q, err := quota.Load(*quotaFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "isobox: --quotas: %v\n", err)
+			return 2
+		}
+		set.Quotas = &q
 	}
 	c, ok := r.client(stderr)
 	if !ok {
