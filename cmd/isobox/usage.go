@@ -15,7 +15,8 @@ const usageUsage = `isobox usage [--from DAY] [--to DAY] [--tenant T] [--by day|
 Prints a server's usage records: unique workers, invocations, CPU and wall ms, egress bytes
 and storage byte-days per tenant and UTC day (--by worker: per worker version), or with
 --cost what they cost under the server's price sheet. Days are YYYY-MM-DD, both included;
-the default is this month.`
+the default is this month. --tenant T: tenant T's usage only (a tenant's own key always sees
+its own; without --tenant the operator's key sees every tenant's).`
 
 // cmdUsage is `isobox usage`: GET /v1/usage or /v1/usage/cost, as a table or JSON.
 func cmdUsage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -25,12 +26,12 @@ func cmdUsage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var o client.UsageOptions
 	fs.StringVar(&o.From, "from", "", "first UTC day, YYYY-MM-DD (default: the first of the month)")
 	fs.StringVar(&o.To, "to", "", "last UTC day, included (default: today)")
-	fs.StringVar(&o.Tenant, "tenant", "", "one tenant (default: all)")
 	fs.StringVar(&o.GroupBy, "by", "day", "group rows by day or worker")
 	cost := fs.Bool("cost", false, "print the cost per tenant and day under the server's price sheet")
 	if _, code, ok := parseRemote(fs, args, 0, usageUsage, stderr); !ok {
 		return code
 	}
+	o.Tenant = r.tenant // --tenant: that tenant's usage; without it the operator's key sees every tenant's
 	c, ok := r.client(stderr)
 	if !ok {
 		return 2
