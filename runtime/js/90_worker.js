@@ -56,6 +56,8 @@ const worker = (() => {
   Object.defineProperty(globalThis, "__isobox_internal", {
     value: Object.freeze({
       WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env,
+      // wasmModule is the default export of a wasm module of the module map (47_wasm.js).
+      wasmModule: (name) => wasmModuleFromMap(name),
       // callTool calls a host tool (Code Mode): a promise of its JSON result.
       callTool: (name, args) => host.startOp("tool", { name: String(name), args: args === undefined ? null : args }).promise,
     }),

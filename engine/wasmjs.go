@@ -1,0 +1,632 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// The WebAssembly global of JavaScript sandboxes (runtime/js/47_wasm.js): the guest's
+// WebAssembly.Module is a handle to a module compiled in the host (on the runtime of
+// WebAssembly workers, wasmworker.go, sharing its table of compiled modules), and its
+// WebAssembly.Instance a handle to a wazero instance of it that the sandbox owns: it is
+// closed when the guest drops it (FinalizationRegistry) or the sandbox closes.
+//
+// What bounds an instance, since it runs outside QuickJS:
+//   - CPU and wall time: every call into an instance (and instantiation, which runs the
+//     module's start function) runs under a watchdog (wasmworker.go) armed with what is
+//     left of the invocation's CPU and wall time; the instance runs on the guest's
+//     thread, so its CPU time is the invocation's. When the watchdog fires, wazero stops
+//     the instance at its next check and the invocation ends with the limit's error.
+//   - Memory: an instance's linear memory and the sandbox's own (QuickJS's) share the
+//     sandbox's memory limit. A growth past it is refused (memory.grow answers -1, as the
+//     spec allows), and the invocation ends with memory_limit_exceeded, as when QuickJS's
+//     own allocations run out; WebAssembly.Memory.prototype.grow from JavaScript throws
+//     RangeError instead.
+//   - Host memory outside linear memory: tables must declare a maximum, at most
+//     maxWasmTableElements elements in all (checkWasmBinary); at most maxWasmJSInstances
+//     instances and maxWasmJSModules modules live at once; a module's bytes are at most
+//     maxWasmJSModuleBytes.
+//
+// Imports are not implemented: a module that imports anything cannot be instantiated
+// (LinkError, naming the import). Calling JavaScript from wasm would re-enter QuickJS
+// from inside a host call; see RATIONALE.md.
+
+const (
+	// maxWasmJSModules bounds the modules one sandbox holds at once.
+	maxWasmJSModules = 256
+	// maxWasmJSInstances bounds the instances one sandbox holds at once: each reserves
+	// (virtually) the sandbox's memory limit for its linear memory.
+	maxWasmJSInstances = 64
+	// maxWasmJSModuleBytes bounds a module compiled from JavaScript: compiling cannot be
+	// interrupted, so its CPU time is bounded by the module's size instead.
+	maxWasmJSModuleBytes = 16 << 20
+)
+
+// wasmJS is a JavaScript sandbox's WebAssembly state.
+type wasmJS struct {
+	modules map[int]*jsWasmModule
+	insts   map[int]*jsWasmInstance
+	next    int
+	used    uint64 // bytes of the instances' linear memories, charged against the sandbox's limit
+}
+
+// jsWasmModule is a compiled module the guest holds.
+type jsWasmModule struct {
+	code    *wasmCode
+	name    string
+	imports []wasmImportDesc
+	exports []wasmExportDesc
+	linkErr error // why it cannot be instantiated (an import), reported by Instance
+}
+
+// jsWasmInstance is an instance the guest holds.
+type jsWasmInstance struct {
+	mod  api.Module
+	mem  *jsWasmMemory
+	code *wasmCode      // held while the instance lives
+	fns  []api.Function // the exported functions, in the order of the answer's exports
+	dead error          // set when a limit stopped it: wazero closed it
+}
+
+type wasmImportDesc struct {
+	Module string `json:"module"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+}
+
+type wasmExportDesc struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string `json:"results,omitempty"` // functions
+	Type    string `json:"type,omitempty"`    // globals: the value type's letter
+	Mutable bool   `json:"mutable,omitempty"` // globals
+	Fn      int    `json:"fn,omitempty"`      // functions: the index for wasm_call, from 1
+}
+
+var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+
+// wasmTypeLetters are the letters of value types in export descriptors: i i32, I i64,
+// f f32, F f64, r externref or funcref, v v128.
+var wasmTypeLetters = map[api.ValueType]byte{api.ValueTypeI32: 'i', api.ValueTypeI64: 'I', api.ValueTypeF32: 'f',
+	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'r', 0x7b: 'v'}
+
+func typeLetters(ts []api.ValueType) string {
+	b := make([]byte, len(ts))
+	for i, t := range ts {
+		if b[i] = wasmTypeLetters[t]; b[i] == 0 {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// wasmJSOps returns the synchronous operations of the WebAssembly global. (A function, not
+// a variable: the table's entries refer back to the engine's state, and a variable here
+// was initialised after hostOps, which then lacked them.)
+func wasmJSOps() []hostOp {
+	return []hostOp{
+		{name: "wasm_compile", in: "the module's bytes", out: `JSON {"handle":n,"imports":[{"module","name","kind"}],"exports":[{"name","kind"}]}`,
+			doc: fmt.Sprintf("Compiles a WebAssembly module (WebAssembly.compile, new WebAssembly.Module): CompileError for invalid bytes, "+
+				"a component, a table without a maximum or over %d elements, or more than %d MiB; RangeError past %d modules held at once.",
+				maxWasmTableElements, maxWasmJSModuleBytes>>20, maxWasmJSModules),
+			sync: (*Sandbox).opWasmCompile},
+		{name: "wasm_module", in: "a module name of the worker's module map (a wasm module)", out: "as wasm_compile",
+			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
+		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
+			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n}`, out: "empty",
+			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
+		{name: "wasm_instantiate", in: "decimal module handle", out: `JSON {"handle":n,"exports":[{"name","kind","params"?,"results"?,"type"?,"mutable"?,"fn"?}]}`,
+			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
+				"LinkError for a module with imports (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
+			sync: (*Sandbox).opWasmInstantiate},
+		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes",
+			out: "u32 result count, the results (u64 each), then with sync the memory's bytes",
+			doc: "Calls an exported function under the invocation's CPU and wall-time limits (exceeding one ends the invocation). With sync, " +
+				"the bytes of the instance's memory as JavaScript sees them are written into it before the call and read back after it " +
+				"(Memory.buffer's copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit ends the invocation with memory_limit_exceeded.",
+			sync: (*Sandbox).opWasmCall},
+		{name: "wasm_memory_read", in: "decimal instance handle", out: "the bytes of its memory",
+			doc: "A copy of an instance's memory (Memory.buffer).", sync: (*Sandbox).opWasmMemoryRead},
+		{name: "wasm_memory_write", in: "u32 instance, then bytes", out: "empty",
+			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
+		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
+			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "decimal u64 bits",
+			doc: "Reads (or sets, when mutable) an exported global; the answer is its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
+	}
+}
+
+func wasmError(class, format string, args ...any) error {
+	return &hostError{name: class, msg: fmt.Sprintf(format, args...)}
+}
+
+func (sb *Sandbox) wasmJSState() *wasmJS {
+	if sb.wjs == nil {
+		sb.wjs = &wasmJS{modules: map[int]*jsWasmModule{}, insts: map[int]*jsWasmInstance{}}
+		sb.mem.others = &sb.wjs.used
+	}
+	return sb.wjs
+}
+
+// closeWasmJS closes the sandbox's instances and gives back its modules (Close).
+func (sb *Sandbox) closeWasmJS(ctx context.Context) {
+	w := sb.wjs
+	if w == nil {
+		return
+	}
+	for h := range w.insts {
+		sb.dropWasmInstance(ctx, h)
+	}
+	for h, m := range w.modules {
+		sb.e.wasmRelease(ctx, m.code)
+		delete(w.modules, h)
+	}
+}
+
+func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
+	w := sb.wjs
+	in := w.insts[h]
+	if in == nil {
+		return
+	}
+	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
+	sb.e.wasmRelease(ctx, in.code)
+	delete(w.insts, h)
+}
+
+// wasmRetain takes one more reference on a compiled module.
+func (e *Engine) wasmRetain(c *wasmCode) {
+	e.wasm.mu.Lock()
+	c.refs++
+	e.wasm.mu.Unlock()
+}
+
+func (sb *Sandbox) opWasmCompile(in []byte) ([]byte, error) {
+	return sb.wasmCompileJS("<bytes>", in)
+}
+
+func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
+	name := string(in)
+	mod, ok := sb.cfg.Modules[name]
+	if !ok || mod.Type != ModuleWasm {
+		return nil, typeError("module %q is not a wasm module of the worker", name)
+	}
+	return sb.wasmCompileJS(name, mod.Content)
+}
+
+func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
+	if len(in) > maxWasmJSModuleBytes {
+		return []byte("0"), nil
+	}
+	code, err := sb.e.wasmCompileModule(context.Background(), "<bytes>", in)
+	if err != nil {
+		if _, ok := err.(*isoerr.Error); ok && isoerr.As(err).Code == isoerr.InvalidWorkerCode {
+			return []byte("0"), nil
+		}
+		return nil, err
+	}
+	sb.e.wasmRelease(context.Background(), code)
+	return []byte("1"), nil
+}
+
+// wasmCompileJS compiles a module for the guest and answers its handle and descriptors.
+func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	if len(w.modules) >= maxWasmJSModules {
+		return nil, wasmError("RangeError", "too many WebAssembly modules: a sandbox holds at most %d at once", maxWasmJSModules)
+	}
+	if len(bin) > maxWasmJSModuleBytes {
+		return nil, wasmError("CompileError", "the module is %d bytes; a sandbox compiles modules of at most %d MiB", len(bin), maxWasmJSModuleBytes>>20)
+	}
+	imports, exports, err := wasmDescriptors(bin)
+	if err != nil {
+		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
+	}
+	code, err := sb.e.wasmCompileModule(context.Background(), name, bin)
+	if err != nil {
+		var ie *isoerr.Error
+		if errors.As(err, &ie) && ie.Code == isoerr.InvalidWorkerCode {
+			return nil, wasmError("CompileError", "%s", strings.Replace(ie.Message, "a WebAssembly worker", "a sandbox", 1))
+		}
+		return nil, err
+	}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports}
+	if len(imports) > 0 {
+		im := imports[0]
+		m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); imports are not implemented in isobox yet: "+
+			"a sandbox instantiates only modules that import nothing", im.Module, im.Name, im.Kind)
+	}
+	defs := code.cm.ExportedFunctions()
+	for i := range exports {
+		if d := defs[exports[i].Name]; exports[i].Kind == "function" && d != nil {
+			exports[i].Params, exports[i].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
+		}
+	}
+	w.next++
+	w.modules[w.next] = m
+	return json.Marshal(map[string]any{"handle": w.next, "imports": imports, "exports": exports})
+}
+
+func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
+	var a struct{ Module, Instance int }
+	if err := decode("wasm_release", in, &a); err != nil {
+		return nil, err
+	}
+	w := sb.wasmJSState()
+	if m := w.modules[a.Module]; m != nil {
+		sb.e.wasmRelease(context.Background(), m.code)
+		delete(w.modules, a.Module)
+	}
+	sb.dropWasmInstance(context.Background(), a.Instance)
+	return nil, nil
+}
+
+func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	h, _ := strconv.Atoi(string(in))
+	m := w.modules[h]
+	if m == nil {
+		return nil, typeError("WebAssembly.Instance: not a module of this sandbox")
+	}
+	if m.linkErr != nil {
+		return nil, m.linkErr
+	}
+	if len(w.insts) >= maxWasmJSInstances {
+		return nil, wasmError("RangeError", "too many WebAssembly instances: a sandbox holds at most %d at once", maxWasmJSInstances)
+	}
+	limit := sb.mem.limit
+	if m.code.memMin+uint64(sb.mem.Len())+w.used > limit {
+		sb.inv.stop(isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, more than is left of the sandbox's memory limit of %d MiB",
+			m.code.memMin>>20, limit>>20))
+		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
+	}
+	mem := &jsWasmMemory{limitedMemory: newLimitedMemory(limit), w: w, sb: sb}
+	var mod api.Module
+	err := sb.wasmGuard("WebAssembly.Instance", mem, func(ctx context.Context) (err error) {
+		ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
+			func(cap, max uint64) experimental.LinearMemory { return mem }))
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%v", p)
+			}
+		}()
+		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		return err
+	})
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		mem.Free()
+		return nil, err
+	}
+	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code}
+	exports := make([]wasmExportDesc, 0, len(m.exports))
+	for _, e := range m.exports {
+		switch e.Kind {
+		case "function":
+			inst.fns = append(inst.fns, mod.ExportedFunction(e.Name))
+			e.Fn = len(inst.fns)
+		case "global":
+			if g := mod.ExportedGlobal(e.Name); g != nil {
+				e.Type = string(wasmTypeLetters[g.Type()])
+				_, e.Mutable = g.(api.MutableGlobal)
+			}
+		}
+		exports = append(exports, e)
+	}
+	w.next++
+	w.insts[w.next] = inst
+	return json.Marshal(map[string]any{"handle": w.next, "exports": exports})
+}
+
+// wasmGuard runs body, which runs guest wasm, under what is left of the invocation's CPU
+// and wall time (the watchdog of WebAssembly workers cancels body's context, and wazero
+// stops the instance at its next check). A limit or cancellation stops the invocation
+// (the guest cannot catch it); a refused memory growth does too, as memory_limit_exceeded;
+// any other failure (a trap) is a RuntimeError the guest can catch.
+func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.Context) error) error {
+	inv := sb.inv
+	now := time.Now()
+	left := Limits{CPU: inv.limits.CPU - inv.cpu - inv.sliceCPU(now), Wall: inv.deadline.Sub(now)}
+	switch {
+	case left.CPU <= 0:
+		inv.stop(isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU))
+	case left.Wall <= 0:
+		inv.stop(wallError(inv))
+	case inv.ctx.Err() != nil:
+		inv.stop(canceledError(inv))
+	}
+	if inv.sig.stopped != nil {
+		return inv.sig.stopped
+	}
+	rctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	dog := startWatchdog(inv.ctx, stop, left, currentThreadClock())
+	err := body(rctx)
+	dog.end()
+	if mem != nil && mem.refused.Load() {
+		mem.refused.Store(false)
+		inv.stop(memoryError(sb.mem.limit))
+		return inv.sig.stopped
+	}
+	if cause := context.Cause(rctx); cause != nil && err != nil {
+		var ie *isoerr.Error
+		if errors.As(cause, &ie) {
+			// The invocation's own limits, re-described with the invocation's figures.
+			switch ie.Code {
+			case isoerr.CPULimitExceeded:
+				ie = isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU)
+			case isoerr.WallTimeExceeded:
+				ie = wallError(inv)
+			}
+			inv.stop(ie)
+			return inv.sig.stopped
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if strings.Contains(err.Error(), "stack overflow") {
+		return wasmError("RangeError", "Maximum call stack size exceeded (wasm trap: stack overflow in %s)", what)
+	}
+	return wasmError("RuntimeError", "%s", trapMessage(err))
+}
+
+func (sb *Sandbox) instance(h uint32) (*jsWasmInstance, error) {
+	in := sb.wasmJSState().insts[int(h)]
+	if in == nil {
+		return nil, typeError("not a WebAssembly instance of this sandbox")
+	}
+	if in.dead != nil {
+		return nil, in.dead
+	}
+	return in, nil
+}
+
+func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
+	if len(in) < 16 {
+		return nil, typeError("wasm_call: short payload")
+	}
+	le := binary.LittleEndian
+	inst, err := sb.instance(le.Uint32(in))
+	if err != nil {
+		return nil, err
+	}
+	fnIdx, sync, n := le.Uint32(in[4:]), le.Uint32(in[8:]) != 0, le.Uint32(in[12:])
+	if fnIdx == 0 || int(fnIdx) > len(inst.fns) || inst.fns[fnIdx-1] == nil {
+		return nil, typeError("wasm_call: no such export")
+	}
+	fn := inst.fns[fnIdx-1]
+	if uint64(len(in)) < 16+8*uint64(n) || int(n) != len(fn.Definition().ParamTypes()) {
+		return nil, typeError("wasm_call: wrong argument count")
+	}
+	args := make([]uint64, n)
+	for i := range args {
+		args[i] = le.Uint64(in[16+8*i:])
+	}
+	mem := inst.mod.Memory()
+	if sync && mem != nil {
+		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
+		// is; a view from before a growth covers a prefix).
+		mem.Write(0, in[16+8*int(n):][:min(uint64(len(in)-16-8*int(n)), uint64(mem.Size()))])
+	}
+	var results []uint64
+	err = sb.wasmGuard("a call to "+fn.Definition().ExportNames()[0], inst.mem, func(ctx context.Context) error {
+		var err error
+		results, err = fn.Call(ctx, args...)
+		return err
+	})
+	if inst.mod.IsClosed() {
+		inst.dead = typeError("the WebAssembly instance was stopped by a limit")
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4+8*len(results))
+	le.PutUint32(out, uint32(len(results)))
+	for i, r := range results {
+		le.PutUint64(out[4+8*i:], r)
+	}
+	if sync && mem != nil {
+		b, _ := mem.Read(0, mem.Size())
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+func (sb *Sandbox) opWasmMemoryRead(in []byte) ([]byte, error) {
+	h, _ := strconv.Atoi(string(in))
+	inst, err := sb.instance(uint32(h))
+	if err != nil {
+		return nil, err
+	}
+	mem := inst.mod.Memory()
+	if mem == nil {
+		return nil, nil
+	}
+	b, _ := mem.Read(0, mem.Size())
+	return append([]byte(nil), b...), nil
+}
+
+func (sb *Sandbox) opWasmMemoryWrite(in []byte) ([]byte, error) {
+	if len(in) < 4 {
+		return nil, typeError("wasm_memory_write: short payload")
+	}
+	inst, err := sb.instance(binary.LittleEndian.Uint32(in))
+	if err != nil {
+		return nil, err
+	}
+	if mem := inst.mod.Memory(); mem != nil {
+		mem.Write(0, in[4:][:min(uint64(len(in)-4), uint64(mem.Size()))])
+	}
+	return nil, nil
+}
+
+func (sb *Sandbox) opWasmMemoryGrow(in []byte) ([]byte, error) {
+	var a struct{ Instance, Delta uint32 }
+	if err := decode("wasm_memory_grow", in, &a); err != nil {
+		return nil, err
+	}
+	inst, err := sb.instance(a.Instance)
+	if err != nil {
+		return nil, err
+	}
+	mem := inst.mod.Memory()
+	if mem == nil {
+		return nil, typeError("the instance has no memory")
+	}
+	prev, ok := mem.Grow(a.Delta)
+	inst.mem.refused.Store(false)
+	if !ok {
+		return nil, wasmError("RangeError", "WebAssembly.Memory.grow(): growing by %d pages is past the memory's maximum or the sandbox's memory limit of %d MiB", a.Delta, sb.mem.limit>>20)
+	}
+	return []byte(strconv.FormatUint(uint64(prev), 10)), nil
+}
+
+func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
+	var a struct {
+		Instance uint32
+		Name     string
+		Set      *string
+	}
+	if err := decode("wasm_global", in, &a); err != nil {
+		return nil, err
+	}
+	inst, err := sb.instance(a.Instance)
+	if err != nil {
+		return nil, err
+	}
+	g := inst.mod.ExportedGlobal(a.Name)
+	if g == nil {
+		return nil, typeError("the instance exports no global %q", a.Name)
+	}
+	if a.Set != nil {
+		mg, ok := g.(api.MutableGlobal)
+		if !ok {
+			return nil, typeError("WebAssembly.Global: the global %q is immutable", a.Name)
+		}
+		v, err := strconv.ParseUint(*a.Set, 10, 64)
+		if err != nil {
+			return nil, typeError("wasm_global: %v", err)
+		}
+		mg.Set(v)
+	}
+	return []byte(strconv.FormatUint(g.Get(), 10)), nil
+}
+
+// jsWasmMemory is an instance's linear memory: its own reservation, charged (with the
+// other instances' memories and QuickJS's) against the sandbox's memory limit.
+type jsWasmMemory struct {
+	*limitedMemory
+	w    *wasmJS
+	sb   *Sandbox
+	size uint64 // bytes charged to w.used
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (m *jsWasmMemory) Reallocate(size uint64) []byte {
+	if size > m.size && uint64(m.sb.mem.Len())+m.w.used-m.size+size > m.sb.mem.limit {
+		m.refused.Store(true)
+		return nil
+	}
+	b := m.limitedMemory.Reallocate(size)
+	if b != nil {
+		m.w.used += size - m.size
+		m.size = size
+	}
+	return b
+}
+
+// Free implements experimental.LinearMemory.
+func (m *jsWasmMemory) Free() {
+	m.w.used -= m.size
+	m.size = 0
+	m.limitedMemory.Free()
+}
+
+// wasmDescriptors reads a module's imports and exports in their order (the JS API's
+// Module.imports and Module.exports), which wazero's API does not show in order nor for
+// globals and tables. It reads only the import and export sections; the compiler judges
+// the rest.
+func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDesc, err error) {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		return nil, nil, errors.New("it does not start with \\0asm")
+	}
+	r := &wasmReader{b: b[8:]}
+	imports, exports = []wasmImportDesc{}, []wasmExportDesc{}
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)) {
+			return nil, nil, errors.New("a section runs past the end")
+		}
+		sec := &wasmReader{b: r.b[:size]}
+		r.b = r.b[size:]
+		switch id {
+		case 2:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				d := wasmImportDesc{Module: sec.name(), Name: sec.name()}
+				kind := sec.byte()
+				d.Kind = wasmKinds[kind]
+				switch kind {
+				case 0:
+					sec.u32()
+				case 1:
+					sec.byte()
+					sec.limits()
+				case 2:
+					sec.limits()
+				case 3:
+					sec.byte()
+					sec.byte()
+				case 4:
+					sec.byte()
+					sec.u32()
+				default:
+					return nil, nil, fmt.Errorf("import of unknown kind %d", kind)
+				}
+				imports = append(imports, d)
+			}
+		case 7:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				d := wasmExportDesc{Name: sec.name()}
+				kind := sec.byte()
+				sec.u32()
+				if d.Kind = wasmKinds[kind]; d.Kind == "" {
+					return nil, nil, fmt.Errorf("export of unknown kind %d", kind)
+				}
+				exports = append(exports, d)
+			}
+		}
+		if sec.err != nil {
+			return nil, nil, fmt.Errorf("section %d: %v", id, sec.err)
+		}
+	}
+	return imports, exports, r.err
+}
+
+// limits reads a table's or memory's limits.
+func (r *wasmReader) limits() {
+	flags := r.byte()
+	r.u32()
+	if flags&1 != 0 {
+		r.u32()
+	}
+}

@@ -1,0 +1,380 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"time"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// The WebAssembly global of JavaScript sandboxes (engine/wasmjs.go, runtime/js/47_wasm.js).
+// The modules are assembled here from their binary encoding (wasmModule, wasmworker_test.go).
+
+// wasmFunc is one function of a test module.
+type wasmFunc struct {
+	export          string
+	params, results []byte // value types: 0x7f i32, 0x7e i64, 0x7d f32, 0x7c f64
+	locals          []byte // one i32 local each
+	body            []byte // without the final end
+}
+
+func vec(items ...[]byte) []byte {
+	b := uleb(uint64(len(items)))
+	for _, it := range items {
+		b = append(b, it...)
+	}
+	return b
+}
+
+// buildWasm assembles a module of funcs (each with its own type) and extra sections (id,
+// content pairs, put in id order with the others).
+func buildWasm(funcs []wasmFunc, extra map[byte][]byte) []byte {
+	var types, fidx, code, exports [][]byte
+	for i, f := range funcs {
+		types = append(types, append(append(append([]byte{0x60}, vec(bytesOf(f.params)...)...), vec(bytesOf(f.results)...)...)))
+		fidx = append(fidx, uleb(uint64(i)))
+		body := vec()
+		if len(f.locals) > 0 {
+			body = vec(append(uleb(uint64(len(f.locals))), 0x7f))
+		}
+		body = append(append(body, f.body...), 0x0b)
+		code = append(code, append(uleb(uint64(len(body))), body...))
+		if f.export != "" {
+			exports = append(exports, append(append(wasmName(f.export), 0), uleb(uint64(i))...))
+		}
+	}
+	exportSec := vec(exports...)
+	if x, ok := extra[7]; ok { // more exports: their count is added to ours
+		n := len(exports) + int(x[0])
+		exportSec = append(append(uleb(uint64(n)), exportSec[len(uleb(uint64(len(exports)))):]...), x[1:]...)
+	}
+	sections := map[byte][]byte{1: vec(types...), 3: vec(fidx...), 7: exportSec, 10: vec(code...)}
+	for id, s := range extra {
+		if id != 7 {
+			sections[id] = s
+		}
+	}
+	var args [][]byte
+	for _, id := range []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11} {
+		if s, ok := sections[id]; ok {
+			args = append(args, []byte{id}, s)
+		}
+	}
+	return wasmModule(args...)
+}
+
+func bytesOf(b []byte) [][]byte {
+	out := make([][]byte, len(b))
+	for i, c := range b {
+		out[i] = []byte{c}
+	}
+	return out
+}
+
+const (
+	tI32, tI64, tF64 = 0x7f, 0x7e, 0x7c
+)
+
+// libWasm is the module of the functional tests: arithmetic in every number type, a
+// memory with "hello" at 16, a mutable global, traps and loops.
+func libWasm() []byte {
+	two := make([]byte, 8)
+	binary.LittleEndian.PutUint64(two, math.Float64bits(2))
+	funcs := []wasmFunc{
+		{export: "add", params: []byte{tI32, tI32}, results: []byte{tI32}, body: []byte{0x20, 0, 0x20, 1, 0x6a}},
+		{export: "sum", params: []byte{tI32, tI32}, results: []byte{tI32}, locals: []byte{tI32}, body: []byte{
+			0x02, 0x40, 0x03, 0x40, 0x20, 1, 0x45, 0x0d, 1,
+			0x20, 2, 0x20, 0, 0x2d, 0, 0, 0x6a, 0x21, 2,
+			0x20, 0, 0x41, 1, 0x6a, 0x21, 0,
+			0x20, 1, 0x41, 1, 0x6b, 0x21, 1,
+			0x0c, 0, 0x0b, 0x0b, 0x20, 2}},
+		{export: "fill", params: []byte{tI32, tI32}, body: []byte{0x20, 0, 0x20, 1, 0x3a, 0, 0}},
+		{export: "mul64", params: []byte{tI64, tI64}, results: []byte{tI64}, body: []byte{0x20, 0, 0x20, 1, 0x7e}},
+		{export: "half", params: []byte{tF64}, results: []byte{tF64}, body: append(append([]byte{0x20, 0, 0x44}, two...), 0xa3)},
+		{export: "grow", params: []byte{tI32}, results: []byte{tI32}, body: []byte{0x20, 0, 0x40, 0}},
+		{export: "incr", results: []byte{tI32}, body: []byte{0x23, 0, 0x41, 1, 0x6a, 0x24, 0, 0x23, 0}},
+		{export: "trap", body: []byte{0x00}},
+		{export: "spin", body: []byte{0x03, 0x40, 0x0c, 0, 0x0b}},
+		{export: "recurse", body: []byte{0x10, 9}},
+		{export: "bomb", body: []byte{0x03, 0x40, 0x41, 16, 0x40, 0, 0x41, 0x7f, 0x47, 0x0d, 0, 0x0b, 0x00}},
+		{export: "pair", results: []byte{tI32, tI64}, body: []byte{0x41, 7, 0x42, 0x7f}},
+	}
+	more := append([]byte{2}, append(append(append(wasmName("memory"), 2, 0), wasmName("counter")...), 3, 0)...)
+	return buildWasm(funcs, map[byte][]byte{
+		5:  vec([]byte{0, 1}),                                            // memory: 1 page, no maximum
+		6:  vec([]byte{tI32, 1, 0x41, 0, 0x0b}),                          // global counter: mut i32 = 0
+		7:  more,                                                         // export memory and counter
+		11: vec(append([]byte{0, 0x41, 16, 0x0b}, wasmName("hello")...)), // "hello" at 16
+	})
+}
+
+func wasmEval(t *testing.T, sb *engine.Sandbox, lim engine.Limits, code string) (string, error) {
+	t.Helper()
+	res, err := sb.Eval(context.Background(), lim, code)
+	if err != nil {
+		return "", err
+	}
+	return string(res.Value), nil
+}
+
+// withBytes prefixes code with `const bytes = <bin>`.
+func withBytes(bin []byte, code string) string {
+	return `const bytes = Uint8Array.fromBase64("` + base64.StdEncoding.EncodeToString(bin) + `");` + "\n" + code
+}
+
+func TestWasmJSInstanceExports(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(libWasm(), `
+		const out = {};
+		out.validate = [WebAssembly.validate(bytes), WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1]))];
+		const { module, instance } = await WebAssembly.instantiate(bytes);
+		out.kinds = [module instanceof WebAssembly.Module, instance instanceof WebAssembly.Instance];
+		out.exports = WebAssembly.Module.exports(module).map((e) => e.name + ":" + e.kind).join(",");
+		out.imports = WebAssembly.Module.imports(module).length;
+		const x = instance.exports;
+		out.add = [x.add(2, 3), x.add(2 ** 31, 1), x.add("7", 1.9), x.add.length, typeof x.add.name];
+		out.mul64 = String(x.mul64(3n, -4n)) + "," + String(x.mul64(2n ** 62n, 4n));
+		try { x.mul64(1, 2); } catch (e) { out.i64number = e.constructor.name; }
+		out.half = x.half(3);
+		out.pair = String(x.pair());
+		out.counter = [x.counter.value, x.incr(), x.incr(), x.counter.value];
+		x.counter.value = 41;
+		out.counter.push(x.incr());
+		try { x.trap(); } catch (e) { out.trap = [e instanceof WebAssembly.RuntimeError, e.name, e.message]; }
+		// a second instance of the same module shares nothing
+		const other = new WebAssembly.Instance(module);
+		out.other = other.exports.incr();
+		out.frozen = Object.isFrozen(x);
+		out.tag = String(WebAssembly);
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Validate []bool
+		Kinds    []bool
+		Exports  string
+		Imports  int
+		Add      []any
+		Mul64    string
+		I64num   string `json:"i64number"`
+		Half     float64
+		Pair     string
+		Counter  []int
+		Trap     []any
+		Other    int
+		Frozen   bool
+		Tag      string
+	}
+	if err := json.Unmarshal([]byte(got), &out); err != nil {
+		t.Fatalf("%v: %s", err, got)
+	}
+	if want := "add:function,sum:function,fill:function,mul64:function,half:function,grow:function,incr:function,trap:function,spin:function,recurse:function,bomb:function,pair:function,memory:memory,counter:global"; out.Exports != want {
+		t.Errorf("exports %q, want %q", out.Exports, want)
+	}
+	check := func(what string, got, want any) {
+		t.Helper()
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("%s = %s, want %s", what, g, w)
+		}
+	}
+	check("validate", out.Validate, []bool{true, false})
+	check("kinds", out.Kinds, []bool{true, true})
+	check("imports", out.Imports, 0)
+	check("add", out.Add, []any{5, -2147483647, 8, 2, "string"})
+	check("mul64", out.Mul64, "-12,0")
+	check("i64 from a Number", out.I64num, "TypeError")
+	check("half", out.Half, 1.5)
+	check("pair", out.Pair, "7,-1")
+	check("counter", out.Counter, []int{0, 1, 2, 2, 42})
+	check("trap", out.Trap, []any{true, "RuntimeError", "unreachable"})
+	check("other instance", out.Other, 1)
+	check("frozen", out.Frozen, true)
+	check("tag", out.Tag, "[object WebAssembly]")
+}
+
+// An exported memory's buffer is a copy kept in step around calls: JavaScript's writes
+// reach the next call, the call's writes are in the buffer when it returns, and a growth
+// detaches the old buffer.
+func TestWasmJSMemoryBuffer(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(libWasm(), `
+		const { instance } = await WebAssembly.instantiate(bytes);
+		const x = instance.exports, out = {};
+		const buf = x.memory.buffer;
+		out.size = buf.byteLength;
+		out.hello = new TextDecoder().decode(new Uint8Array(buf, 16, 5));
+		out.same = x.memory.buffer === buf;
+		new Uint8Array(buf).set([1, 2, 3, 4], 1000);
+		out.sum = x.sum(1000, 4);
+		x.fill(2000, 99);
+		out.filled = new Uint8Array(buf)[2000];
+		out.grownByWasm = x.grow(2);
+		out.oldDetached = buf.byteLength;
+		const buf2 = x.memory.buffer;
+		out.size2 = buf2.byteLength;
+		out.kept = new Uint8Array(buf2)[2000];
+		new Uint8Array(buf2)[3000] = 5;
+		out.grownByJS = x.memory.grow(1);
+		out.size3 = x.memory.buffer.byteLength;
+		out.keptJS = x.sum(3000, 1);
+		try { x.memory.grow(70000); } catch (e) { out.tooMuch = e.name; }
+		const m = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+		new Uint8Array(m.buffer)[7] = 9;
+		out.local = [m.grow(1), m.buffer.byteLength, new Uint8Array(m.buffer)[7]];
+		try { m.grow(1); } catch (e) { out.localMax = e.name; }
+		const g = new WebAssembly.Global({ value: "i64", mutable: true }, 5n);
+		g.value = 2n ** 64n + 3n;
+		out.global = String(g.value);
+		const tb = new WebAssembly.Table({ element: "anyfunc", initial: 2 });
+		out.table = [tb.length, tb.grow(3), tb.length, tb.get(4)];
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"size":65536,"hello":"hello","same":true,"sum":10,"filled":99,"grownByWasm":1,"oldDetached":0,"size2":196608,"kept":99,"grownByJS":3,"size3":262144,"keptJS":5,"tooMuch":"RangeError","local":[1,131072,9],"localMax":"RangeError","global":"3","table":[2,2,5,null]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// import mod from "./lib.wasm" gives a WebAssembly.Module, as on Workers.
+func TestWasmJSModuleImport(t *testing.T) {
+	mods := engine.ModuleMap{
+		"main.js": {Type: engine.ModuleJS, Content: []byte(`import mod from "./lib.wasm";
+const { exports } = new WebAssembly.Instance(mod);
+export default { fetch() { return new Response(String(mod instanceof WebAssembly.Module) + " " + exports.add(40, 2) + " " + exports.incr() + exports.incr()); } };`)},
+		"lib.wasm": {Type: engine.ModuleWasm, Content: libWasm()},
+	}
+	if err := mods.Validate("main.js"); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+	if _, err := sb.Load(context.Background(), engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"true 42 12", "true 42 34"} { // the instance lives as long as the sandbox
+		res, err := sb.Fetch(context.Background(), engine.Limits{}, "", &engine.Request{Method: "GET", URL: "https://w.example/"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Body) != want {
+			t.Fatalf("body %q, want %q", res.Body, want)
+		}
+	}
+	// Its instances live outside the sandbox's memory: no snapshot, no fork (yet).
+	if _, err := sb.Snapshot(); isoerr.CodeOf(err) != isoerr.NotImplemented {
+		t.Fatalf("Snapshot: %v, want not_implemented", err)
+	}
+}
+
+// Bad and hostile modules end with typed errors, and a sandbox whose limit tripped inside
+// wasm is broken as any other.
+func TestWasmJSHostileModules(t *testing.T) {
+	lib := libWasm()
+	table := func(limits ...byte) []byte { return vec(append([]byte{0x70}, limits...)) }
+	importing := wasmModule([]byte{1}, vec([]byte{0x60, 0, 0}), []byte{2}, vec(append(append(wasmName("env"), wasmName("log")...), 0, 0)))
+	startSpin := buildWasm([]wasmFunc{{body: []byte{0x03, 0x40, 0x0c, 0, 0x0b}}}, map[byte][]byte{8: uleb(0)})
+	bigMemory := buildWasm(nil, map[byte][]byte{5: vec(append([]byte{0}, uleb(1024)...))}) // 64 MiB
+	for _, tc := range []struct {
+		name string
+		bin  []byte
+		code string
+		cfg  engine.SandboxConfig
+		// Either the eval's value or its error code.
+		want     string
+		wantCode isoerr.Code
+		contains string
+	}{
+		{name: "invalid bytes", bin: []byte("not wasm at all"), code: `try { new WebAssembly.Module(bytes) } catch (e) { [e instanceof WebAssembly.CompileError, e.message].join(" ") }`,
+			want: `"true invalid WebAssembly module: it does not start with \\0asm"`},
+		{name: "truncated", bin: lib[:len(lib)-3], code: `WebAssembly.compile(bytes).then(() => "compiled", (e) => e.name + " " + WebAssembly.validate(bytes))`,
+			want: `"CompileError false"`},
+		{name: "table without maximum", bin: buildWasm(nil, map[byte][]byte{4: table(0, 1)}), code: `try { new WebAssembly.Module(bytes) } catch (e) { e.name + ": " + e.message }`,
+			want: `"CompileError: module \"<bytes>\" has a table without a maximum size (it starts at 1 elements): tables live outside the memory limit, so each must declare a maximum (at most 1048576 elements in all)"`},
+		{name: "huge table", bin: buildWasm(nil, map[byte][]byte{4: table(append([]byte{1, 1}, uleb(1<<21)...)...)}), code: `try { new WebAssembly.Module(bytes) } catch (e) { e.name }`,
+			want: `"CompileError"`},
+		{name: "imports", bin: importing, code: `const m = new WebAssembly.Module(bytes);
+			const d = JSON.stringify(WebAssembly.Module.imports(m));
+			try { new WebAssembly.Instance(m, { env: { log() {} } }) } catch (e) { d + " " + (e instanceof WebAssembly.LinkError) + " " + e.message }`,
+			want: `"[{\"module\":\"env\",\"name\":\"log\",\"kind\":\"function\"}] true WebAssembly.Instance: the module imports env.log (function); imports are not implemented in isobox yet: a sandbox instantiates only modules that import nothing"`},
+		{name: "infinite loop", bin: lib, code: `const { instance } = await WebAssembly.instantiate(bytes); try { instance.exports.spin() } catch (e) { "caught " + e }`,
+			wantCode: isoerr.CPULimitExceeded, contains: "CPU limit of 100ms"},
+		{name: "infinite start function", bin: startSpin, code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`,
+			wantCode: isoerr.CPULimitExceeded},
+		{name: "memory.grow bomb", bin: lib, cfg: engine.SandboxConfig{Memory: 32 << 20},
+			code:     `const { instance } = await WebAssembly.instantiate(bytes); try { instance.exports.bomb() } catch (e) { "caught " + e }`,
+			wantCode: isoerr.MemoryLimitExceeded, contains: "32 MiB"},
+		{name: "initial memory over the limit", bin: bigMemory, cfg: engine.SandboxConfig{Memory: 32 << 20},
+			code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`, wantCode: isoerr.MemoryLimitExceeded},
+		{name: "too many instances", bin: lib, code: `const m = new WebAssembly.Module(bytes), keep = [];
+			try { for (;;) keep.push(new WebAssembly.Instance(m)) } catch (e) { e.name + " " + keep.length }`,
+			want: `"RangeError 64"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := newSandbox(t, tc.cfg)
+			lim := engine.Limits{}
+			if tc.wantCode != "" {
+				lim.CPU = 100 * time.Millisecond // the loops never end: a limit that trips
+			}
+			got, err := wasmEval(t, sb, lim, withBytes(tc.bin, tc.code))
+			if tc.wantCode != "" {
+				wantCode(t, err, tc.wantCode, tc.contains)
+				if _, err2 := wasmEval(t, sb, engine.Limits{}, "1"); isoerr.CodeOf(err2) != tc.wantCode {
+					t.Fatalf("after the limit: %v, want the sandbox broken with %s", err2, tc.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// Deep recursion in wasm ends either as a stack overflow the guest can catch or at the CPU
+// limit, never as a crash; the sandbox stays usable in the first case.
+func TestWasmJSDeepRecursion(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(libWasm(), `const { instance } = await WebAssembly.instantiate(bytes);
+		try { instance.exports.recurse(); "returned" } catch (e) { e.name }`))
+	if err != nil {
+		wantCode(t, err, isoerr.CPULimitExceeded, "")
+		return
+	}
+	if got != `"RangeError"` {
+		t.Fatalf("got %s, want RangeError or cpu_limit_exceeded", got)
+	}
+}
+
+// Instances the guest no longer reaches are given back (FinalizationRegistry), so a worker
+// that instantiates per request does not run into the limit of instances held at once.
+func TestWasmJSInstancesAreReleased(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{Memory: 32 << 20})
+	code := withBytes(libWasm(), `(() => { const m = new WebAssembly.Module(bytes); let n = 0;
+		for (let i = 0; i < 200; i++) { const x = new WebAssembly.Instance(m).exports; n += x.add(i, 1); }
+		return n })()`)
+	code = "{" + code + "}"
+	for i := 0; i < 2; i++ {
+		got, err := wasmEval(t, sb, engine.Limits{}, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != "20100" {
+			t.Fatalf("got %s", got)
+		}
+	}
+}
