@@ -6,8 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
@@ -37,7 +37,7 @@ func vec(items ...[]byte) []byte {
 func buildWasm(funcs []wasmFunc, extra map[byte][]byte) []byte {
 	var types, fidx, code, exports [][]byte
 	for i, f := range funcs {
-		types = append(types, append(append(append([]byte{0x60}, vec(bytesOf(f.params)...)...), vec(bytesOf(f.results)...)...)))
+		types = append(types, append(append([]byte{0x60}, vec(bytesOf(f.params)...)...), vec(bytesOf(f.results)...)...))
 		fidx = append(fidx, uleb(uint64(i)))
 		body := vec()
 		if len(f.locals) > 0 {

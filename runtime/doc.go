@@ -120,6 +120,40 @@
 //     input was complete (truncated input throws TypeError).
 //   - "codec_close": JSON {"handle":n} -> empty.
 //     Closes a codec (a canceled or finished stream).
+//   - "wasm_compile": the module's bytes -> JSON {"handle":n,"imports":[{"module","name","kind"}],"exports":[{"name","kind"}]}.
+//     Compiles a WebAssembly module (WebAssembly.compile, new WebAssembly.Module):
+//     CompileError for invalid bytes, a component, a table without a maximum or over 1048576
+//     elements, or more than 16 MiB; RangeError past 256 modules held at once.
+//   - "wasm_module": a module name of the worker's module map (a wasm module) -> as wasm_compile.
+//     The WebAssembly.Module of a wasm module of the module map (import mod from
+//     "./lib.wasm").
+//   - "wasm_validate": the module's bytes -> "1" or "0".
+//     WebAssembly.validate: whether the bytes compile (the compiled module is kept in the
+//     engine's table).
+//   - "wasm_release": JSON {"module"?:n,"instance"?:n} -> empty.
+//     Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an
+//     instance's memory is given back.
+//   - "wasm_instantiate": decimal module handle -> JSON {"handle":n,"exports":[{"name","kind","params"?,"results"?,"type"?,"mutable"?,"fn"?}]}.
+//     Instantiates a module in the host, running its start function under the invocation's CPU
+//     and wall-time limits. LinkError for a module with imports (not implemented); RangeError
+//     past 64 instances held at once; memory_limit_exceeded when its initial memory does not
+//     fit in what is left of the sandbox's memory limit.
+//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes -> u32 result count, the results (u64 each), then with sync the memory's bytes.
+//     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
+//     one ends the invocation). With sync, the bytes of the instance's memory as JavaScript
+//     sees them are written into it before the call and read back after it (Memory.buffer's
+//     copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit
+//     ends the invocation with memory_limit_exceeded.
+//   - "wasm_memory_read": decimal instance handle -> the bytes of its memory.
+//     A copy of an instance's memory (Memory.buffer).
+//   - "wasm_memory_write": u32 instance, then bytes -> empty.
+//     Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before
+//     grow).
+//   - "wasm_memory_grow": JSON {"instance":n,"delta":n} -> decimal previous size in pages.
+//     Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory
+//     limit.
+//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} -> decimal u64 bits.
+//     Reads (or sets, when mutable) an exported global; the answer is its value's bit pattern.
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

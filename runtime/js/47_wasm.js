@@ -62,11 +62,11 @@ const wasmModuleFromMap = (() => {
   const RuntimeError = errorClass("RuntimeError");
   const classes = { __proto__: null, CompileError, LinkError, RuntimeError };
 
-  // hostCall runs a host operation, turning the host's WebAssembly error names into the
+  // guarded runs run (a host operation), turning the host's WebAssembly error names into the
   // WebAssembly error classes.
-  const hostCall = (bytes, op, payload) => {
+  const guarded = (run) => {
     try {
-      return bytes ? host.bytes(op, payload) : host.call(op, payload);
+      return run();
     } catch (e) {
       const C = e !== null && typeof e === "object" ? classes[e.name] : undefined;
       if (C) throw new C(e.message);
@@ -148,7 +148,7 @@ const wasmModuleFromMap = (() => {
   class Module {
     constructor(bytes) {
       if (new.target === undefined) throw new TypeError("WebAssembly.Module must be called with new");
-      adoptModule(this, hostCall(false, "wasm_compile", bytesOf(bytes, "WebAssembly.Module")));
+      adoptModule(this, guarded(() => host.call("wasm_compile", bytesOf(bytes, "WebAssembly.Module"))));
     }
     static exports(m) {
       return moduleInfo(m, "WebAssembly.Module.exports").exports.map((e) => ({ name: e.name, kind: e.kind }));
@@ -199,7 +199,7 @@ const wasmModuleFromMap = (() => {
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
       for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
       if (sync) new Uint8Array(payload, head).set(new Uint8Array(state.mirror));
-      const out = hostCall(true, "wasm_call", payload);
+      const out = guarded(() => host.bytes("wasm_call", payload));
       const ov = new DataView(out);
       const count = ov.getUint32(0, true);
       if (sync) refreshMirror(state, new Uint8Array(out, 4 + 8 * count));
@@ -221,7 +221,7 @@ const wasmModuleFromMap = (() => {
       if (info.imports.length > 0 && (importObject === undefined || importObject === null || typeof importObject !== "object")) {
         throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
       }
-      const res = jsonParse(hostCall(false, "wasm_instantiate", String(info.handle)));
+      const res = jsonParse(guarded(() => host.call("wasm_instantiate", String(info.handle))));
       const state = { handle: res.handle, sync: false, mirror: null };
       track("instance", state, res.handle);
       const exports = Object.create(null);
@@ -282,7 +282,7 @@ const wasmModuleFromMap = (() => {
       if (!s.state) return s.local;
       const st = s.state;
       if (!st.sync || st.mirror === null || st.mirror.byteLength === 0) {
-        st.mirror = hostCall(true, "wasm_memory_read", String(st.handle));
+        st.mirror = guarded(() => host.bytes("wasm_memory_read", String(st.handle)));
         st.sync = true;
       }
       return st.mirror;
@@ -301,9 +301,9 @@ const wasmModuleFromMap = (() => {
         const payload = new Uint8Array(4 + st.mirror.byteLength);
         new DataView(payload.buffer).setUint32(0, st.handle, true);
         payload.set(new Uint8Array(st.mirror), 4);
-        hostCall(false, "wasm_memory_write", payload);
+        guarded(() => host.call("wasm_memory_write", payload));
       }
-      const prev = Number(hostCall(false, "wasm_memory_grow", jsonStringify({ instance: st.handle, delta: d })));
+      const prev = Number(guarded(() => host.call("wasm_memory_grow", jsonStringify({ instance: st.handle, delta: d }))));
       if (st.mirror !== null && st.mirror.byteLength > 0) st.mirror.transfer(0);
       st.mirror = null;
       return prev;
@@ -338,7 +338,7 @@ const wasmModuleFromMap = (() => {
     get value() {
       const s = globalOf(this);
       if (!s.state) return s.value;
-      return valueOfDecimal(s.type, hostCall(false, "wasm_global", jsonStringify({ instance: s.state.handle, name: s.name })));
+      return valueOfDecimal(s.type, guarded(() => host.call("wasm_global", jsonStringify({ instance: s.state.handle, name: s.name }))));
     }
     set value(v) {
       const s = globalOf(this);
@@ -347,7 +347,7 @@ const wasmModuleFromMap = (() => {
         s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
-      hostCall(false, "wasm_global", jsonStringify({ instance: s.state.handle, name: s.name, set: decimalOf(s.type, v) }));
+      guarded(() => host.call("wasm_global", jsonStringify({ instance: s.state.handle, name: s.name, set: decimalOf(s.type, v) })));
     }
     valueOf() {
       return this.value;
@@ -410,7 +410,7 @@ const wasmModuleFromMap = (() => {
   expose(Table.prototype, Symbol.toStringTag, "WebAssembly.Table");
 
   // ---- the namespace ----
-  const validate = (bytes) => hostCall(false, "wasm_validate", bytesOf(bytes, "WebAssembly.validate")) === "1";
+  const validate = (bytes) => guarded(() => host.call("wasm_validate", bytesOf(bytes, "WebAssembly.validate"))) === "1";
   const compile = async (bytes) => new Module(bytes);
   const instantiate = async (source, importObject) => {
     if (source instanceof Module) return new Instance(source, importObject);
@@ -439,5 +439,5 @@ const wasmModuleFromMap = (() => {
   Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: "WebAssembly", configurable: true });
   expose(globalThis, "WebAssembly", WebAssembly);
 
-  return (name) => adoptModule(Object.create(Module.prototype), hostCall(false, "wasm_module", String(name)));
+  return (name) => adoptModule(Object.create(Module.prototype), guarded(() => host.call("wasm_module", String(name))));
 })();
