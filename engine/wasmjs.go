@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,16 +70,18 @@ type jsWasmModule struct {
 	name    string
 	imports []wasmImportDesc
 	exports []wasmExportDesc
-	linkErr error // why it cannot be instantiated (an import), reported by Instance
+	linkErr error    // why it cannot be instantiated (an import), reported by Instance
+	fnNames []string // the exported functions in export order: wasm_call's numbering, from 1
 }
 
 // jsWasmInstance is an instance the guest holds.
 type jsWasmInstance struct {
-	mod  api.Module
-	mem  *jsWasmMemory
-	code *wasmCode      // held while the instance lives
-	fns  []api.Function // the exported functions, in the order of the answer's exports
-	dead error          // set when a limit stopped it: wazero closed it
+	mod     api.Module
+	mem     *jsWasmMemory
+	code    *wasmCode      // held while the instance lives
+	fnNames []string       // the exported functions (jsWasmModule.fnNames)
+	fns     []api.Function // those looked up so far: wazero makes a call engine per lookup
+	dead    error          // set when a limit stopped it: wazero closed it
 }
 
 type wasmImportDesc struct {
@@ -91,9 +95,6 @@ type wasmExportDesc struct {
 	Kind    string `json:"kind"`
 	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
 	Results string `json:"results,omitempty"` // functions
-	Type    string `json:"type,omitempty"`    // globals: the value type's letter
-	Mutable bool   `json:"mutable,omitempty"` // globals
-	Fn      int    `json:"fn,omitempty"`      // functions: the index for wasm_call, from 1
 }
 
 var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
@@ -129,7 +130,7 @@ func wasmJSOps() []hostOp {
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
 		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
-		{name: "wasm_instantiate", in: "decimal module handle", out: `JSON {"handle":n,"exports":[{"name","kind","params"?,"results"?,"type"?,"mutable"?,"fn"?}]}`,
+		{name: "wasm_instantiate", in: "decimal module handle", out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
 				"LinkError for a module with imports (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
@@ -146,9 +147,30 @@ func wasmJSOps() []hostOp {
 			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
 		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
 			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
-		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "decimal u64 bits",
-			doc: "Reads (or sets, when mutable) an exported global; the answer is its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
+			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
 	}
+}
+
+// checkWasmModules compiles the wasm modules of a JavaScript worker's map (Compile), so
+// that a module that would fail with CompileError when imported fails the PUT instead.
+// The compiled modules stay in the engine's table for the worker's loads.
+func (e *Engine) checkWasmModules(ctx context.Context, mods ModuleMap) error {
+	for _, name := range slices.Sorted(maps.Keys(mods)) {
+		m := mods[name]
+		if m.Type != ModuleWasm {
+			continue
+		}
+		if len(m.Content) > maxWasmJSModuleBytes {
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is %d bytes; a JavaScript worker's wasm modules may be at most %d MiB", name, len(m.Content), maxWasmJSModuleBytes>>20)
+		}
+		c, err := e.wasmCompileModule(ctx, name, m.Content)
+		if err != nil {
+			return err
+		}
+		e.wasmRelease(ctx, c)
+	}
+	return nil
 }
 
 func wasmError(class, format string, args ...any) error {
@@ -246,6 +268,11 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		return nil, err
 	}
 	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports}
+	for _, e := range exports {
+		if e.Kind == "function" {
+			m.fnNames = append(m.fnNames, e.Name)
+		}
+	}
 	if len(imports) > 0 {
 		im := imports[0]
 		m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); imports are not implemented in isobox yet: "+
@@ -316,24 +343,10 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code}
-	exports := make([]wasmExportDesc, 0, len(m.exports))
-	for _, e := range m.exports {
-		switch e.Kind {
-		case "function":
-			inst.fns = append(inst.fns, mod.ExportedFunction(e.Name))
-			e.Fn = len(inst.fns)
-		case "global":
-			if g := mod.ExportedGlobal(e.Name); g != nil {
-				e.Type = string(wasmTypeLetters[g.Type()])
-				_, e.Mutable = g.(api.MutableGlobal)
-			}
-		}
-		exports = append(exports, e)
-	}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames}
 	w.next++
 	w.insts[w.next] = inst
-	return json.Marshal(map[string]any{"handle": w.next, "exports": exports})
+	return []byte(strconv.Itoa(w.next)), nil
 }
 
 // wasmGuard runs body, which runs guest wasm, under what is left of the invocation's CPU
@@ -410,10 +423,19 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	fnIdx, sync, n := le.Uint32(in[4:]), le.Uint32(in[8:]) != 0, le.Uint32(in[12:])
-	if fnIdx == 0 || int(fnIdx) > len(inst.fns) || inst.fns[fnIdx-1] == nil {
+	if fnIdx == 0 || int(fnIdx) > len(inst.fnNames) {
 		return nil, typeError("wasm_call: no such export")
 	}
+	if inst.fns == nil {
+		inst.fns = make([]api.Function, len(inst.fnNames))
+	}
 	fn := inst.fns[fnIdx-1]
+	if fn == nil {
+		if fn = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1]); fn == nil {
+			return nil, typeError("wasm_call: no such export")
+		}
+		inst.fns[fnIdx-1] = fn
+	}
 	if uint64(len(in)) < 16+8*uint64(n) || int(n) != len(fn.Definition().ParamTypes()) {
 		return nil, typeError("wasm_call: wrong argument count")
 	}
@@ -528,7 +550,16 @@ func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 		}
 		mg.Set(v)
 	}
-	return []byte(strconv.FormatUint(g.Get(), 10)), nil
+	_, mutable := g.(api.MutableGlobal)
+	letter := wasmTypeLetters[g.Type()]
+	if letter == 0 {
+		letter = '?'
+	}
+	flag := byte('0')
+	if mutable {
+		flag = '1'
+	}
+	return strconv.AppendUint([]byte{letter, flag}, g.Get(), 10), nil
 }
 
 // jsWasmMemory is an instance's linear memory: its own reservation, charged (with the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -256,9 +257,12 @@ const { exports } = new WebAssembly.Instance(mod);
 export default { fetch() { return new Response(String(mod instanceof WebAssembly.Module) + " " + exports.add(40, 2) + " " + exports.incr() + exports.incr()); } };`)},
 		"lib.wasm": {Type: engine.ModuleWasm, Content: libWasm()},
 	}
-	if err := mods.Validate("main.js"); err != nil {
-		t.Fatalf("Validate: %v", err)
+	if err := testEngine.Compile(context.Background(), engine.Limits{}, mods, "main.js"); err != nil {
+		t.Fatalf("Compile: %v", err)
 	}
+	// A wasm module that does not compile fails the compile check (PUT), not the first import.
+	bad := engine.ModuleMap{"main.js": mods["main.js"], "lib.wasm": {Type: engine.ModuleWasm, Content: []byte("\x00asm\x01\x00\x00\x00\x01")}}
+	wantCode(t, testEngine.Compile(context.Background(), engine.Limits{}, bad, "main.js"), isoerr.InvalidWorkerCode, `module "lib.wasm" is not a valid WebAssembly module`)
 	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
 	if _, err := sb.Load(context.Background(), engine.Limits{}, "main.js", nil); err != nil {
 		t.Fatal(err)
@@ -376,5 +380,38 @@ func TestWasmJSInstancesAreReleased(t *testing.T) {
 		if got != "20100" {
 			t.Fatalf("got %s", got)
 		}
+	}
+}
+
+// BenchmarkWasmJS measures the WebAssembly global from inside a sandbox: each op is one
+// iteration of a loop in JavaScript (one Eval per benchmark run), so the Eval's own cost is
+// spread over b.N.
+//
+//	go test ./engine -run '^$' -bench BenchmarkWasmJS -benchtime=2000x -count=3 -cpu 1
+func BenchmarkWasmJS(b *testing.B) {
+	for _, bc := range []struct{ name, setup, op string }{
+		{"instantiate", ``, `new WebAssembly.Instance(m)`},
+		{"compile cached", ``, `new WebAssembly.Module(bytes)`},
+		{"call", `globalThis.x = new WebAssembly.Instance(m).exports`, `x.add(i, 1)`},
+		{"call synced 64KiB memory", `globalThis.x = new WebAssembly.Instance(m).exports; x.memory.buffer`, `x.add(i, 1)`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sb, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Close(context.Background())
+			lim := engine.Limits{CPU: 30 * time.Second, Wall: 30 * time.Second}
+			if _, err := sb.Eval(context.Background(), lim, withBytes(libWasm(), `globalThis.bytes = bytes; globalThis.m = new WebAssembly.Module(bytes);`+bc.setup)); err != nil {
+				b.Fatal(err)
+			}
+			code := fmt.Sprintf(`for (let i = 0; i < %d; i++) %s; 1`, b.N, bc.op)
+			b.ResetTimer()
+			res, err := sb.Eval(context.Background(), lim, code)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

@@ -133,7 +133,7 @@
 //   - "wasm_release": JSON {"module"?:n,"instance"?:n} -> empty.
 //     Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an
 //     instance's memory is given back.
-//   - "wasm_instantiate": decimal module handle -> JSON {"handle":n,"exports":[{"name","kind","params"?,"results"?,"type"?,"mutable"?,"fn"?}]}.
+//   - "wasm_instantiate": decimal module handle -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
 //     Instantiates a module in the host, running its start function under the invocation's CPU
 //     and wall-time limits. LinkError for a module with imports (not implemented); RangeError
 //     past 64 instances held at once; memory_limit_exceeded when its initial memory does not
@@ -152,8 +152,9 @@
 //   - "wasm_memory_grow": JSON {"instance":n,"delta":n} -> decimal previous size in pages.
 //     Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory
 //     limit.
-//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} -> decimal u64 bits.
-//     Reads (or sets, when mutable) an exported global; the answer is its value's bit pattern.
+//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} -> type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits.
+//     Reads (or sets, when mutable) an exported global; the answer describes it and gives its
+//     value's bit pattern.
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

@@ -27,11 +27,12 @@ const wasmModuleFromMap = (() => {
   // Handles are also tracked through weak references, so that a burst of instantiations in
   // one synchronous run (where finalization callbacks cannot run yet) gives back what it
   // dropped before the host's limit on handles held at once refuses the next one.
-  const tracked = { module: [], instance: [] };
+  const tracked = { module: { list: [], sweepAt: 32 }, instance: { list: [], sweepAt: 32 } };
   const track = (kind, target, handle) => {
     registry.register(target, { [kind]: handle });
-    const list = tracked[kind];
-    if (list.length >= 32) {
+    const t = tracked[kind];
+    const list = t.list;
+    if (list.length >= t.sweepAt) {
       let j = 0;
       for (let i = 0; i < list.length; i++) {
         if (list[i].ref.deref() === undefined) {
@@ -43,6 +44,7 @@ const wasmModuleFromMap = (() => {
         } else list[j++] = list[i];
       }
       list.length = j;
+      t.sweepAt = Math.max(32, 2 * j); // amortised: a sweep per as many instantiations as survived it
     }
     list.push({ ref: new WeakRef(target), handle });
   };
@@ -140,6 +142,9 @@ const wasmModuleFromMap = (() => {
   };
   const adoptModule = (m, json) => {
     const info = jsonParse(json);
+    // The host numbers the exported functions from 1 in export order (wasm_call's fn).
+    let fn = 0;
+    for (const e of info.exports) if (e.kind === "function") e.fn = ++fn;
     modules.set(m, info);
     track("module", m, info.handle);
     return m;
@@ -221,11 +226,11 @@ const wasmModuleFromMap = (() => {
       if (info.imports.length > 0 && (importObject === undefined || importObject === null || typeof importObject !== "object")) {
         throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
       }
-      const res = jsonParse(guarded(() => host.call("wasm_instantiate", String(info.handle))));
-      const state = { handle: res.handle, sync: false, mirror: null };
-      track("instance", state, res.handle);
+      const handle = Number(guarded(() => host.call("wasm_instantiate", String(info.handle))));
+      const state = { handle, sync: false, mirror: null };
+      track("instance", state, handle);
       const exports = Object.create(null);
-      for (const e of res.exports) {
+      for (const e of info.exports) {
         switch (e.kind) {
           case "function":
             exports[e.name] = exportedFunction(state, e);
@@ -234,7 +239,7 @@ const wasmModuleFromMap = (() => {
             exports[e.name] = makeMemory(state);
             break;
           case "global":
-            exports[e.name] = makeGlobal({ state, name: e.name, type: e.type, mutable: !!e.mutable });
+            exports[e.name] = makeGlobal({ state, name: e.name, type: undefined, mutable: undefined });
             break;
           case "table":
             exports[e.name] = makeTable(null);
@@ -323,6 +328,16 @@ const wasmModuleFromMap = (() => {
     if (!s) throw new TypeError("Illegal invocation");
     return s;
   };
+  // exportedGlobal reads (or sets to the bit pattern set) an exported global; the host
+  // answers its type letter, 1 if mutable else 0, and its bits in decimal.
+  const exportedGlobal = (s, set) => {
+    const payload = { instance: s.state.handle, name: s.name };
+    if (set !== undefined) payload.set = set;
+    const a = guarded(() => host.call("wasm_global", jsonStringify(payload)));
+    s.type = a[0];
+    s.mutable = a[1] === "1";
+    return valueOfDecimal(s.type, a.slice(2));
+  };
   class Global {
     constructor(descriptor, v) {
       if (new.target === undefined) throw new TypeError("WebAssembly.Global must be called with new");
@@ -337,17 +352,17 @@ const wasmModuleFromMap = (() => {
     }
     get value() {
       const s = globalOf(this);
-      if (!s.state) return s.value;
-      return valueOfDecimal(s.type, guarded(() => host.call("wasm_global", jsonStringify({ instance: s.state.handle, name: s.name }))));
+      return s.state ? exportedGlobal(s) : s.value;
     }
     set value(v) {
       const s = globalOf(this);
+      if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
       if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
       if (!s.state) {
         s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
-      guarded(() => host.call("wasm_global", jsonStringify({ instance: s.state.handle, name: s.name, set: decimalOf(s.type, v) })));
+      exportedGlobal(s, decimalOf(s.type, v));
     }
     valueOf() {
       return this.value;
