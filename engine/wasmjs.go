@@ -62,32 +62,54 @@ type wasmJS struct {
 	insts   map[int]*jsWasmInstance
 	next    int
 	used    uint64 // bytes of the instances' linear memories, charged against the sandbox's limit
+
+	// JavaScript imports (wasmjs_imports.go): the QuickJS module's functions for nested
+	// calls, the nesting depth, the last import's answer, and the handle of the instance
+	// being instantiated (its start function may call imports).
+	entries       []api.Function
+	depth         int
+	ret           []uint64
+	threw         bool
+	instantiating int
 }
 
 // jsWasmModule is a compiled module the guest holds.
 type jsWasmModule struct {
-	code    *wasmCode
-	name    string
-	imports []wasmImportDesc
-	exports []wasmExportDesc
-	linkErr error    // why it cannot be instantiated (an import), reported by Instance
-	fnNames []string // the exported functions in export order: wasm_call's numbering, from 1
+	code     *wasmCode
+	name     string
+	imports  []wasmImportDesc
+	exports  []wasmExportDesc
+	linkErr  error                            // why it cannot be instantiated (an import), reported by Instance
+	fnNames  []string                         // the exported functions in export order: wasm_call's numbering, from 1
+	funcs    []jsImportFunc                   // the imported functions, in import order
+	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+}
+
+func (m *jsWasmModule) close() {
+	for _, cm := range m.hostMods {
+		cm.Close(context.Background())
+	}
+	m.hostMods = nil
 }
 
 // jsWasmInstance is an instance the guest holds.
 type jsWasmInstance struct {
 	mod     api.Module
 	mem     *jsWasmMemory
-	code    *wasmCode      // held while the instance lives
-	fnNames []string       // the exported functions (jsWasmModule.fnNames)
-	fns     []api.Function // those looked up so far: wazero makes a call engine per lookup
-	dead    error          // set when a limit stopped it: wazero closed it
+	code    *wasmCode             // held while the instance lives
+	imps    map[string]api.Module // the instances of its module's host modules (imports)
+	fnNames []string              // the exported functions (jsWasmModule.fnNames)
+	fns     []api.Function        // those looked up so far: wazero makes a call engine per lookup
+	busy    []bool                // fns[i] is running (a JavaScript import may call an export again)
+	dead    error                 // set when a limit stopped it: wazero closed it
 }
 
 type wasmImportDesc struct {
-	Module string `json:"module"`
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
+	Module  string `json:"module"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string `json:"results,omitempty"` // functions
 }
 
 type wasmExportDesc struct {
@@ -132,7 +154,8 @@ func wasmJSOps() []hostOp {
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
 		{name: "wasm_instantiate", in: "decimal module handle", out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
-				"LinkError for a module with imports (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
+				"LinkError for a module importing a memory, table, global or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
 		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes",
@@ -141,6 +164,9 @@ func wasmJSOps() []hostOp {
 				"the bytes of the instance's memory as JavaScript sees them are written into it before the call and read back after it " +
 				"(Memory.buffer's copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit ends the invocation with memory_limit_exceeded.",
 			sync: (*Sandbox).opWasmCall},
+		{name: "wasm_import_return", in: "a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns)", out: "empty",
+			doc: "The answer of a JavaScript import to the \"wasm_import\" message " + `{"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]}` +
+				" that the host sends, re-entrantly, when an instance calls import index of its module.", sync: (*Sandbox).opWasmImportReturn},
 		{name: "wasm_memory_read", in: "decimal instance handle", out: "the bytes of its memory",
 			doc: "A copy of an instance's memory (Memory.buffer).", sync: (*Sandbox).opWasmMemoryRead},
 		{name: "wasm_memory_write", in: "u32 instance, then bytes", out: "empty",
@@ -195,6 +221,7 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 		sb.dropWasmInstance(ctx, h)
 	}
 	for h, m := range w.modules {
+		m.close()
 		sb.e.wasmRelease(ctx, m.code)
 		delete(w.modules, h)
 	}
@@ -207,6 +234,7 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 		return
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
+	closeAll(in.imps)
 	sb.e.wasmRelease(ctx, in.code)
 	delete(w.insts, h)
 }
@@ -273,10 +301,23 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 			m.fnNames = append(m.fnNames, e.Name)
 		}
 	}
-	if len(imports) > 0 {
-		im := imports[0]
-		m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); imports are not implemented in isobox yet: "+
-			"a sandbox instantiates only modules that import nothing", im.Module, im.Name, im.Kind)
+	for _, im := range imports {
+		if im.Kind != "function" && m.linkErr == nil {
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions can be imported in isobox yet, "+
+				"not memories, tables, globals or tags", im.Module, im.Name, im.Kind)
+		}
+	}
+	fi := 0
+	for _, d := range code.cm.ImportedFunctions() {
+		mod, name, _ := d.Import()
+		m.funcs = append(m.funcs, jsImportFunc{module: mod, name: name, params: d.ParamTypes(), results: d.ResultTypes()})
+		for fi < len(imports) && imports[fi].Kind != "function" {
+			fi++
+		}
+		if fi < len(imports) {
+			imports[fi].Params, imports[fi].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
+			fi++
+		}
 	}
 	defs := code.cm.ExportedFunctions()
 	for i := range exports {
@@ -296,6 +337,7 @@ func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
 	}
 	w := sb.wasmJSState()
 	if m := w.modules[a.Module]; m != nil {
+		m.close()
 		sb.e.wasmRelease(context.Background(), m.code)
 		delete(w.modules, a.Module)
 	}
@@ -322,11 +364,23 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 			m.code.memMin>>20, limit>>20))
 		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
 	}
+	if err := sb.wasmImportSetup(context.Background(), m); err != nil {
+		return nil, err
+	}
+	imps, err := sb.wasmImportInstances(context.Background(), m)
+	if err != nil {
+		return nil, err
+	}
 	mem := &jsWasmMemory{limitedMemory: newLimitedMemory(limit), w: w, sb: sb}
 	var mod api.Module
-	err := sb.wasmGuard("WebAssembly.Instance", mem, func(ctx context.Context) (err error) {
+	w.next++
+	ih := w.next
+	prev := w.instantiating
+	w.instantiating = ih
+	err = sb.wasmGuard("WebAssembly.Instance", mem, func(ctx context.Context) (err error) {
 		ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
 			func(cap, max uint64) experimental.LinearMemory { return mem }))
+		ictx = experimental.WithImportResolver(ictx, func(name string) api.Module { return imps[name] })
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("%v", p)
@@ -335,18 +389,19 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 		return err
 	})
+	w.instantiating = prev
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(context.Background())
 		}
+		closeAll(imps)
 		mem.Free()
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames}
-	w.next++
-	w.insts[w.next] = inst
-	return []byte(strconv.Itoa(w.next)), nil
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps}
+	w.insts[ih] = inst
+	return []byte(strconv.Itoa(ih)), nil
 }
 
 // wasmGuard runs body, which runs guest wasm, under what is left of the invocation's CPU
@@ -372,7 +427,7 @@ func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.C
 	rctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	dog := startWatchdog(inv.ctx, stop, left, currentThreadClock())
-	err := body(rctx)
+	err := body(context.WithValue(rctx, sandboxKey{}, sb)) // imports find the sandbox in it
 	dog.end()
 	if mem != nil && mem.refused.Load() {
 		mem.refused.Store(false)
@@ -396,10 +451,19 @@ func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.C
 	if err == nil {
 		return nil
 	}
+	if inv.sig.stopped != nil { // a limit tripped in a JavaScript import
+		return inv.sig.stopped
+	}
+	if errors.Is(err, errImportThrew) || strings.Contains(err.Error(), errImportThrew.Error()) {
+		return wasmError("WasmImportThrew", "a JavaScript import threw")
+	}
+	if errors.Is(err, errImportDepth) || strings.Contains(err.Error(), errImportDepth.Error()) {
+		return wasmError("RangeError", "%s", errImportDepth)
+	}
 	if strings.Contains(err.Error(), "stack overflow") {
 		return wasmError("RangeError", "Maximum call stack size exceeded (wasm trap: stack overflow in %s)", what)
 	}
-	return wasmError("RuntimeError", "%s", trapMessage(err))
+	return wasmError("RuntimeError", "%s", strings.TrimSuffix(trapMessage(err), " (recovered by wazero)"))
 }
 
 func (sb *Sandbox) instance(h uint32) (*jsWasmInstance, error) {
@@ -428,13 +492,21 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 	}
 	if inst.fns == nil {
 		inst.fns = make([]api.Function, len(inst.fnNames))
+		inst.busy = make([]bool, len(inst.fnNames))
 	}
-	fn := inst.fns[fnIdx-1]
-	if fn == nil {
-		if fn = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1]); fn == nil {
+	if inst.fns[fnIdx-1] == nil {
+		if inst.fns[fnIdx-1] = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1]); inst.fns[fnIdx-1] == nil {
 			return nil, typeError("wasm_call: no such export")
 		}
-		inst.fns[fnIdx-1] = fn
+	}
+	fn := inst.fns[fnIdx-1]
+	if inst.busy[fnIdx-1] {
+		// A call from a JavaScript import into an export already running: an api.Function
+		// cannot be entered twice (its call engine's stack is in use), so this call gets its own.
+		fn = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1])
+	} else {
+		inst.busy[fnIdx-1] = true
+		defer func() { inst.busy[fnIdx-1] = false }()
 	}
 	if uint64(len(in)) < 16+8*uint64(n) || int(n) != len(fn.Definition().ParamTypes()) {
 		return nil, typeError("wasm_call: wrong argument count")

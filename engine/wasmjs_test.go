@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,10 +37,25 @@ func vec(items ...[]byte) []byte {
 // buildWasm assembles a module of funcs (each with its own type) and extra sections (id,
 // content pairs, put in id order with the others).
 func buildWasm(funcs []wasmFunc, extra map[byte][]byte) []byte {
-	var types, fidx, code, exports [][]byte
-	for i, f := range funcs {
+	return buildWasmImports(nil, funcs, extra)
+}
+
+// buildWasmImports is buildWasm with imported functions (their export field is
+// "module.name"), which take the first function indices.
+func buildWasmImports(imports, funcs []wasmFunc, extra map[byte][]byte) []byte {
+	var types, fidx, code, exports, imps [][]byte
+	for i, f := range imports {
 		types = append(types, append(append([]byte{0x60}, vec(bytesOf(f.params)...)...), vec(bytesOf(f.results)...)...))
-		fidx = append(fidx, uleb(uint64(i)))
+		mod, name, _ := strings.Cut(f.export, ".")
+		imps = append(imps, append(append(append(wasmName(mod), wasmName(name)...), 0), uleb(uint64(i))...))
+	}
+	if len(imports) > 0 {
+		extra[2] = vec(imps...)
+	}
+	for j, f := range funcs {
+		i := len(imports) + j
+		types = append(types, append(append([]byte{0x60}, vec(bytesOf(f.params)...)...), vec(bytesOf(f.results)...)...))
+		fidx = append(fidx, uleb(uint64(i))) // its type
 		body := vec()
 		if len(f.locals) > 0 {
 			body = vec(append(uleb(uint64(len(f.locals))), 0x7f))
@@ -308,10 +324,13 @@ func TestWasmJSHostileModules(t *testing.T) {
 			want: `"CompileError: module \"<bytes>\" has a table without a maximum size (it starts at 1 elements): tables live outside the memory limit, so each must declare a maximum (at most 1048576 elements in all)"`},
 		{name: "huge table", bin: buildWasm(nil, map[byte][]byte{4: table(append([]byte{1, 1}, uleb(1<<21)...)...)}), code: `try { new WebAssembly.Module(bytes) } catch (e) { e.name }`,
 			want: `"CompileError"`},
-		{name: "imports", bin: importing, code: `const m = new WebAssembly.Module(bytes);
+		{name: "imports missing", bin: importing, code: `const m = new WebAssembly.Module(bytes);
 			const d = JSON.stringify(WebAssembly.Module.imports(m));
-			try { new WebAssembly.Instance(m, { env: { log() {} } }) } catch (e) { d + " " + (e instanceof WebAssembly.LinkError) + " " + e.message }`,
-			want: `"[{\"module\":\"env\",\"name\":\"log\",\"kind\":\"function\"}] true WebAssembly.Instance: the module imports env.log (function); imports are not implemented in isobox yet: a sandbox instantiates only modules that import nothing"`},
+			try { new WebAssembly.Instance(m, { env: {} }) } catch (e) { d + " " + (e instanceof WebAssembly.LinkError) + " " + e.message }`,
+			want: `"[{\"module\":\"env\",\"name\":\"log\",\"kind\":\"function\"}] true WebAssembly.Instance: import env.log must be a function"`},
+		{name: "memory import", bin: wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("memory")...), 2, 0, 1))), code: `
+			try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }) } catch (e) { e.name + ": " + e.message }`,
+			want: `"LinkError: WebAssembly.Instance: the module imports env.memory (memory); only functions can be imported in isobox yet"`},
 		{name: "infinite loop", bin: lib, code: `const { instance } = await WebAssembly.instantiate(bytes); try { instance.exports.spin() } catch (e) { "caught " + e }`,
 			wantCode: isoerr.CPULimitExceeded, contains: "CPU limit of 100ms"},
 		{name: "infinite start function", bin: startSpin, code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`,
@@ -414,4 +433,70 @@ func BenchmarkWasmJS(b *testing.B) {
 			b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// importsWasm imports env.log(ptr, len), env.inc(i32) -> i32, env.boom() and
+// env.big(i64) -> i64, and calls them from its exports; its start function calls inc(100).
+func importsWasm() []byte {
+	imports := []wasmFunc{
+		{export: "env.log", params: []byte{tI32, tI32}},
+		{export: "env.inc", params: []byte{tI32}, results: []byte{tI32}},
+		{export: "env.boom"},
+		{export: "env.big", params: []byte{tI64}, results: []byte{tI64}},
+	}
+	funcs := []wasmFunc{
+		{export: "hello", body: []byte{0x41, 16, 0x41, 5, 0x10, 0}},
+		{export: "twice", params: []byte{tI32}, results: []byte{tI32}, body: []byte{0x20, 0, 0x10, 1, 0x10, 1}},
+		{export: "boom", body: []byte{0x10, 2}},
+		{export: "big", params: []byte{tI64}, results: []byte{tI64}, body: []byte{0x20, 0, 0x10, 3}},
+		{body: []byte{0x41, 0xe4, 0x00, 0x10, 1, 0x1a}}, // start: inc(100), dropped
+	}
+	more := append([]byte{1}, append(wasmName("memory"), 2, 0)...)
+	return buildWasmImports(imports, funcs, map[byte][]byte{
+		5:  vec([]byte{0, 1}),
+		7:  more,
+		8:  uleb(8), // the start function: 4 imports + its index 4
+		11: vec(append([]byte{0, 0x41, 16, 0x0b}, wasmName("hello")...)),
+	})
+}
+
+// JavaScript functions as imports: the wasm calls back into the sandbox, re-entrantly,
+// with its memory in step, its exceptions passed through and its limits applying.
+func TestWasmJSImports(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(importsWasm(), `
+		const out = { logs: [], incs: [] };
+		let inst;
+		const imports = { env: {
+			log: (p, n) => out.logs.push(new TextDecoder().decode(new Uint8Array(inst.exports.memory.buffer, p, n))),
+			inc: (x) => { out.incs.push(x); return x < 3 ? inst.exports.twice(x + 1) : x + 1; },
+			boom: () => { throw new SyntaxError("from JS"); },
+			big: (v) => v * 2n,
+		} };
+		out.imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map((i) => i.module + "." + i.name).join(",");
+		({ instance: inst } = await WebAssembly.instantiate(bytes, imports));
+		inst.exports.hello();
+		out.twice = inst.exports.twice(0);
+		try { inst.exports.boom(); } catch (e) { out.boom = [e instanceof SyntaxError, e.message]; }
+		out.big = String(inst.exports.big(2n ** 40n));
+		try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { ...imports.env, log: 5 } }); } catch (e) { out.notCallable = e.name; }
+		// wasm -> JavaScript -> wasm -> ... without end stops at a bounded depth
+		let deep;
+		deep = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { ...imports.env, inc: (x) => (x === 100 || x > 1000 ? x : deep.exports.twice(x + 1)) } });
+		try { deep.exports.twice(0); } catch (e) { out.deep = [e.name, e.message]; }
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"logs":["hello"],"incs":[100,0,1,2,3,4,5,6,7],"imports":"env.log,env.inc,env.boom,env.big","twice":8,"boom":[true,"from JS"],"big":"2199023255552","notCallable":"LinkError","deep":["RangeError","maximum call stack size exceeded: JavaScript imports nested more than 16 deep"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// An import that never returns is stopped by the CPU limit like any JavaScript.
+	_, err = wasmEval(t, sb, engine.Limits{CPU: 100 * time.Millisecond}, "{"+withBytes(importsWasm(), `
+		const env = { log() {}, inc: (x) => x, big: (v) => v, boom() { for (;;) {} } };
+		try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }).exports.boom() } catch (e) { "caught " + e }
+	`)+"}")
+	wantCode(t, err, isoerr.CPULimitExceeded, "")
 }

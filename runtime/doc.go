@@ -135,15 +135,21 @@
 //     instance's memory is given back.
 //   - "wasm_instantiate": decimal module handle -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
 //     Instantiates a module in the host, running its start function under the invocation's CPU
-//     and wall-time limits. LinkError for a module with imports (not implemented); RangeError
-//     past 64 instances held at once; memory_limit_exceeded when its initial memory does not
-//     fit in what is left of the sandbox's memory limit.
+//     and wall-time limits. The imported functions are the JavaScript functions the guest
+//     registered ("wasm_import" messages); LinkError for a module importing a memory, table,
+//     global or tag (not implemented); RangeError past 64 instances held at once;
+//     memory_limit_exceeded when its initial memory does not fit in what is left of the
+//     sandbox's memory limit.
 //   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes -> u32 result count, the results (u64 each), then with sync the memory's bytes.
 //     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
 //     one ends the invocation). With sync, the bytes of the instance's memory as JavaScript
 //     sees them are written into it before the call and read back after it (Memory.buffer's
 //     copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit
 //     ends the invocation with memory_limit_exceeded.
+//   - "wasm_import_return": a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns) -> empty.
+//     The answer of a JavaScript import to the "wasm_import" message
+//     {"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]} that the host
+//     sends, re-entrantly, when an instance calls import index of its module.
 //   - "wasm_memory_read": decimal instance handle -> the bytes of its memory.
 //     A copy of an instance's memory (Memory.buffer).
 //   - "wasm_memory_write": u32 instance, then bytes -> empty.

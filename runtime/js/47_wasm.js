@@ -9,14 +9,16 @@
 // bytes into the instance's memory and afterwards reads them back into the same buffer (a
 // new one, the old one detached, when the memory grew). So JavaScript writes are seen by
 // the next call and wasm writes after the call returns, as in a browser, at the cost of
-// copying the whole memory twice per call. Imports are not implemented: a module that
-// imports anything fails to instantiate with a LinkError.
-const wasmModuleFromMap = (() => {
+// copying the whole memory twice per call. Imported functions are JavaScript functions the
+// host calls back re-entrantly ("wasm_import" messages, importCall below); importing a
+// memory, table, global or tag is not implemented (LinkError).
+const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
   const PAGE = 65536;
   const illegal = Symbol("illegal constructor");
   const registry = new FinalizationRegistry((held) => {
+    if (held.instance !== undefined) liveStates.delete(held.instance);
     try {
       host.call("wasm_release", jsonStringify(held));
     } catch {
@@ -36,6 +38,7 @@ const wasmModuleFromMap = (() => {
       let j = 0;
       for (let i = 0; i < list.length; i++) {
         if (list[i].ref.deref() === undefined) {
+          if (kind === "instance") liveStates.delete(list[i].handle);
           try {
             host.call("wasm_release", jsonStringify({ [kind]: list[i].handle }));
           } catch {
@@ -187,6 +190,56 @@ const wasmModuleFromMap = (() => {
     state.mirror = bytes.slice().buffer;
   };
 
+  // callWasm is guarded for operations that run wasm: when a JavaScript import threw, the
+  // wasm trapped and the host says so; the import's own exception goes on to the caller.
+  const thrown = [];
+  const callWasm = (run) => {
+    try {
+      return guarded(run);
+    } catch (e) {
+      if (e !== null && typeof e === "object" && e.name === "WasmImportThrew" && thrown.length > 0) throw thrown.pop();
+      throw e;
+    }
+  };
+
+  // importCall answers a "wasm_import" message: an instance called its import msg.index.
+  const liveStates = new Map(); // instance handle -> WeakRef(state)
+  let pendingState = null; // the state of the instance being instantiated (its start function)
+  const importCall = (msg) => {
+    try {
+      const ref = liveStates.get(msg.instance);
+      let st = ref !== undefined ? ref.deref() : undefined;
+      if (st === undefined && pendingState !== null) {
+        st = pendingState;
+        st.handle = msg.instance;
+      }
+      const imp = st.imports[msg.index];
+      const args = [];
+      for (let i = 0; i < imp.params.length; i++) args.push(valueOfDecimal(imp.params[i], msg.args[i]));
+      if (st.sync) refreshMirror(st, new Uint8Array(host.bytes("wasm_memory_read", String(st.handle))));
+      const r = imp.fn(...args);
+      const results = imp.results;
+      const payload = new ArrayBuffer(1 + 8 * results.length);
+      const dv = new DataView(payload);
+      if (results.length === 1) toBits(dv, 1, results[0], r);
+      else if (results.length > 1) {
+        const vals = [...r];
+        if (vals.length !== results.length) throw new TypeError(`WebAssembly: the import must return ${results.length} values`);
+        for (let i = 0; i < vals.length; i++) toBits(dv, 1 + 8 * i, results[i], vals[i]);
+      }
+      if (syncIn(st)) {
+        const back = new Uint8Array(4 + st.mirror.byteLength);
+        new DataView(back.buffer).setUint32(0, st.handle, true);
+        back.set(new Uint8Array(st.mirror), 4);
+        host.call("wasm_memory_write", back);
+      }
+      host.call("wasm_import_return", payload);
+    } catch (e) {
+      thrown.push(e);
+      host.call("wasm_import_return", new Uint8Array([1]));
+    }
+  };
+
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
@@ -204,10 +257,11 @@ const wasmModuleFromMap = (() => {
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
       for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
       if (sync) new Uint8Array(payload, head).set(new Uint8Array(state.mirror));
-      const out = guarded(() => host.bytes("wasm_call", payload));
+      const out = callWasm(() => host.bytes("wasm_call", payload));
       const ov = new DataView(out);
       const count = ov.getUint32(0, true);
       if (sync) refreshMirror(state, new Uint8Array(out, 4 + 8 * count));
+      else if (state.sync) refreshMirror(state, new Uint8Array(host.bytes("wasm_memory_read", String(state.handle)))); // an import read the buffer
       if (count === 0) return undefined;
       if (count === 1) return fromBits(ov, 4, results[0]);
       const vals = [];
@@ -226,8 +280,30 @@ const wasmModuleFromMap = (() => {
       if (info.imports.length > 0 && (importObject === undefined || importObject === null || typeof importObject !== "object")) {
         throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
       }
-      const handle = Number(guarded(() => host.call("wasm_instantiate", String(info.handle))));
-      const state = { handle, sync: false, mirror: null };
+      const imports = [];
+      for (const im of info.imports) {
+        const ns = importObject[im.module];
+        if (ns === null || (typeof ns !== "object" && typeof ns !== "function")) {
+          throw new TypeError(`WebAssembly.Instance: import module "${im.module}" must be an object`);
+        }
+        const v = ns[im.name];
+        if (im.kind !== "function") {
+          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions can be imported in isobox yet`);
+        }
+        if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
+        imports.push({ fn: v, params: im.params || "", results: im.results || "" });
+      }
+      const state = { handle: 0, sync: false, mirror: null, imports };
+      const prevPending = pendingState;
+      pendingState = state;
+      let handle;
+      try {
+        handle = Number(callWasm(() => host.call("wasm_instantiate", String(info.handle))));
+      } finally {
+        pendingState = prevPending;
+      }
+      state.handle = handle;
+      liveStates.set(handle, new WeakRef(state));
       track("instance", state, handle);
       const exports = Object.create(null);
       for (const e of info.exports) {
@@ -454,5 +530,8 @@ const wasmModuleFromMap = (() => {
   Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: "WebAssembly", configurable: true });
   expose(globalThis, "WebAssembly", WebAssembly);
 
-  return (name) => adoptModule(Object.create(Module.prototype), guarded(() => host.call("wasm_module", String(name))));
+  return {
+    moduleFromMap: (name) => adoptModule(Object.create(Module.prototype), guarded(() => host.call("wasm_module", String(name)))),
+    importCall,
+  };
 })();

@@ -57,7 +57,7 @@ const worker = (() => {
     value: Object.freeze({
       WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env,
       // wasmModule is the default export of a wasm module of the module map (47_wasm.js).
-      wasmModule: (name) => wasmModuleFromMap(name),
+      wasmModule: (name) => wasmInternal.moduleFromMap(name),
       // callTool calls a host tool (Code Mode): a promise of its JSON result.
       callTool: (name, args) => host.startOp("tool", { name: String(name), args: args === undefined ? null : args }).promise,
     }),
@@ -396,6 +396,9 @@ const worker = (() => {
         return;
       case "eval":
         run((ctx, answer, fail) => onEval(msg, answer, fail), null);
+        return;
+      case "wasm_import": // re-entrant: a wasm instance calls a JavaScript import (47_wasm.js)
+        wasmInternal.importCall(msg);
         return;
     }
     throw new TypeError("unknown message type " + safeString(msg.type, "?"));
