@@ -408,11 +408,17 @@ func TestWasmJSInstancesAreReleased(t *testing.T) {
 //
 //	go test ./engine -run '^$' -bench BenchmarkWasmJS -benchtime=2000x -count=3 -cpu 1
 func BenchmarkWasmJS(b *testing.B) {
-	for _, bc := range []struct{ name, setup, op string }{
-		{"instantiate", ``, `new WebAssembly.Instance(m)`},
-		{"compile cached", ``, `new WebAssembly.Module(bytes)`},
-		{"call", `globalThis.x = new WebAssembly.Instance(m).exports`, `x.add(i, 1)`},
-		{"call synced 64KiB memory", `globalThis.x = new WebAssembly.Instance(m).exports; x.memory.buffer`, `x.add(i, 1)`},
+	env := `globalThis.env = { log() {}, inc: (v) => v + 1, boom() {}, big: (v) => v };`
+	for _, bc := range []struct {
+		name, setup, op string
+		bin             []byte
+	}{
+		{"instantiate", ``, `new WebAssembly.Instance(m)`, libWasm()},
+		{"compile cached", ``, `new WebAssembly.Module(bytes)`, libWasm()},
+		{"call", `globalThis.x = new WebAssembly.Instance(m).exports`, `x.add(i, 1)`, libWasm()},
+		{"call synced 64KiB memory", `globalThis.x = new WebAssembly.Instance(m).exports; x.memory.buffer`, `x.add(i, 1)`, libWasm()},
+		{"instantiate with 4 imports", env, `new WebAssembly.Instance(m, { env })`, importsWasm()},
+		{"call making 2 import calls", env + `globalThis.x = new WebAssembly.Instance(m, { env }).exports`, `x.twice(i)`, importsWasm()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			sb, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{})
@@ -421,7 +427,7 @@ func BenchmarkWasmJS(b *testing.B) {
 			}
 			defer sb.Close(context.Background())
 			lim := engine.Limits{CPU: 30 * time.Second, Wall: 30 * time.Second}
-			if _, err := sb.Eval(context.Background(), lim, withBytes(libWasm(), `globalThis.bytes = bytes; globalThis.m = new WebAssembly.Module(bytes);`+bc.setup)); err != nil {
+			if _, err := sb.Eval(context.Background(), lim, withBytes(bc.bin, `globalThis.bytes = bytes; globalThis.m = new WebAssembly.Module(bytes);`+bc.setup)); err != nil {
 				b.Fatal(err)
 			}
 			code := fmt.Sprintf(`for (let i = 0; i < %d; i++) %s; 1`, b.N, bc.op)

@@ -17,39 +17,29 @@ const wasmInternal = (() => {
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
   const PAGE = 65536;
   const illegal = Symbol("illegal constructor");
-  const registry = new FinalizationRegistry((held) => {
-    if (held.instance !== undefined) liveStates.delete(held.instance);
+  // live holds a weak reference to each handle's holder (a Module, or an instance's shared
+  // state), by handle: the import callbacks find an instance's state through it, and a
+  // burst of instantiations in one synchronous run (where finalization callbacks cannot run
+  // yet) gives back what it dropped before the host's limit on handles refuses the next one.
+  const live = { module: new Map(), instance: new Map() };
+  const sweepAt = { module: 32, instance: 32 };
+  const release = (kind, handle) => {
+    live[kind].delete(handle);
     try {
-      host.call("wasm_release", jsonStringify(held));
+      host.call("wasm_release", jsonStringify({ [kind]: handle }));
     } catch {
-      // outside an invocation: the handle is given back when the sandbox closes
+      // outside an invocation: the sandbox gives it back when it closes
     }
-  });
-
-  // Handles are also tracked through weak references, so that a burst of instantiations in
-  // one synchronous run (where finalization callbacks cannot run yet) gives back what it
-  // dropped before the host's limit on handles held at once refuses the next one.
-  const tracked = { module: { list: [], sweepAt: 32 }, instance: { list: [], sweepAt: 32 } };
+  };
+  const registry = new FinalizationRegistry((held) => release(held.kind, held.handle));
   const track = (kind, target, handle) => {
-    registry.register(target, { [kind]: handle });
-    const t = tracked[kind];
-    const list = t.list;
-    if (list.length >= t.sweepAt) {
-      let j = 0;
-      for (let i = 0; i < list.length; i++) {
-        if (list[i].ref.deref() === undefined) {
-          if (kind === "instance") liveStates.delete(list[i].handle);
-          try {
-            host.call("wasm_release", jsonStringify({ [kind]: list[i].handle }));
-          } catch {
-            // outside an invocation: the sandbox gives it back when it closes
-          }
-        } else list[j++] = list[i];
-      }
-      list.length = j;
-      t.sweepAt = Math.max(32, 2 * j); // amortised: a sweep per as many instantiations as survived it
+    registry.register(target, { kind, handle });
+    const m = live[kind];
+    if (m.size >= sweepAt[kind]) {
+      for (const [h, ref] of m) if (ref.deref() === undefined) release(kind, h);
+      sweepAt[kind] = Math.max(32, 2 * m.size); // amortised: a sweep per as many new handles as survived it
     }
-    list.push({ ref: new WeakRef(target), handle });
+    m.set(handle, new WeakRef(target));
   };
 
   const errorClass = (name) => {
@@ -203,11 +193,10 @@ const wasmInternal = (() => {
   };
 
   // importCall answers a "wasm_import" message: an instance called its import msg.index.
-  const liveStates = new Map(); // instance handle -> WeakRef(state)
   let pendingState = null; // the state of the instance being instantiated (its start function)
   const importCall = (msg) => {
     try {
-      const ref = liveStates.get(msg.instance);
+      const ref = live.instance.get(msg.instance);
       let st = ref !== undefined ? ref.deref() : undefined;
       if (st === undefined && pendingState !== null) {
         st = pendingState;
@@ -240,11 +229,26 @@ const wasmInternal = (() => {
     }
   };
 
+  const arity = [
+    (call) => function () { return call(arguments); },
+    (call) => function (a) { return call(arguments); },
+    (call) => function (a, b) { return call(arguments); },
+    (call) => function (a, b, c) { return call(arguments); },
+    (call) => function (a, b, c, d) { return call(arguments); },
+  ];
+  const withLength = (call, n) => {
+    const f = function () {
+      return call(arguments);
+    };
+    Object.defineProperty(f, "length", { value: n });
+    return f;
+  };
+
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
     const fn = e.fn;
-    const f = function (...args) {
+    const call = (args) => {
       const n = params.length;
       const sync = syncIn(state);
       const head = 16 + 8 * n;
@@ -268,8 +272,9 @@ const wasmInternal = (() => {
       for (let i = 0; i < count; i++) vals.push(fromBits(ov, 4 + 8 * i, results[i]));
       return vals;
     };
-    Object.defineProperty(f, "name", { value: String(fn - 1) });
-    Object.defineProperty(f, "length", { value: params.length });
+    // The function's length is its parameter count: templates up to four parameters spare a
+    // defineProperty (which doubles the cost of making an export); its name is left empty.
+    const f = params.length < arity.length ? arity[params.length](call) : withLength(call, params.length);
     return f;
   };
 
@@ -303,7 +308,6 @@ const wasmInternal = (() => {
         pendingState = prevPending;
       }
       state.handle = handle;
-      liveStates.set(handle, new WeakRef(state));
       track("instance", state, handle);
       const exports = Object.create(null);
       for (const e of info.exports) {
