@@ -169,6 +169,10 @@ func TestWasmJSInstanceExports(t *testing.T) {
 		out.other = other.exports.incr();
 		out.frozen = Object.isFrozen(x);
 		out.tag = String(WebAssembly);
+		const again = await WebAssembly.instantiate(module);
+		const streamed = await WebAssembly.instantiateStreaming(new Response(bytes, { headers: { "content-type": "application/wasm" } }));
+		out.forms = [again instanceof WebAssembly.Instance, streamed.instance.exports.add(1, 1),
+			(await WebAssembly.compileStreaming(Promise.resolve(new Response(bytes)))) instanceof WebAssembly.Module];
 		out;
 	`))
 	if err != nil {
@@ -189,6 +193,7 @@ func TestWasmJSInstanceExports(t *testing.T) {
 		Other    int
 		Frozen   bool
 		Tag      string
+		Forms    []any
 	}
 	if err := json.Unmarshal([]byte(got), &out); err != nil {
 		t.Fatalf("%v: %s", err, got)
@@ -217,6 +222,7 @@ func TestWasmJSInstanceExports(t *testing.T) {
 	check("other instance", out.Other, 1)
 	check("frozen", out.Frozen, true)
 	check("tag", out.Tag, "[object WebAssembly]")
+	check("instantiate(Module), the streaming forms", out.Forms, []any{true, 2, true})
 }
 
 // An exported memory's buffer is a copy kept in step around calls: JavaScript's writes
@@ -340,6 +346,8 @@ func TestWasmJSHostileModules(t *testing.T) {
 			wantCode: isoerr.MemoryLimitExceeded, contains: "32 MiB"},
 		{name: "initial memory over the limit", bin: bigMemory, cfg: engine.SandboxConfig{Memory: 32 << 20},
 			code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`, wantCode: isoerr.MemoryLimitExceeded},
+		{name: "module over 16 MiB", code: `try { new WebAssembly.Module(new Uint8Array(16 * 1024 * 1024 + 1)) } catch (e) { e.name + ": " + e.message }`,
+			want: `"CompileError: the module is 16777217 bytes; a sandbox compiles modules of at most 16 MiB"`},
 		{name: "too many instances", bin: lib, code: `const m = new WebAssembly.Module(bytes), keep = [];
 			try { for (;;) keep.push(new WebAssembly.Instance(m)) } catch (e) { e.name + " " + keep.length }`,
 			want: `"RangeError 64"`},
@@ -369,11 +377,13 @@ func TestWasmJSHostileModules(t *testing.T) {
 }
 
 // Deep recursion in wasm ends either as a stack overflow the guest can catch or at the CPU
-// limit, never as a crash; the sandbox stays usable in the first case.
+// limit, never as a crash. (wazero grows the wasm stack in host memory up to 400 MB before
+// it overflows: the production CPU limit, 50 ms, keeps the test's share of that small.)
 func TestWasmJSDeepRecursion(t *testing.T) {
 	sb := newSandbox(t, engine.SandboxConfig{})
-	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(libWasm(), `const { instance } = await WebAssembly.instantiate(bytes);
+	got, err := wasmEval(t, sb, engine.Limits{CPU: 50 * time.Millisecond}, withBytes(libWasm(), `const { instance } = await WebAssembly.instantiate(bytes);
 		try { instance.exports.recurse(); "returned" } catch (e) { e.name }`))
+	t.Logf("deep recursion: %s %v", got, err)
 	if err != nil {
 		wantCode(t, err, isoerr.CPULimitExceeded, "")
 		return
