@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -159,7 +160,7 @@ func wasmJSOps() []hostOp {
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
 		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes",
-			out: "u32 result count, the results (u64 each), then with sync the memory's bytes",
+			out: "u32 result count, the results (u64 each), then with sync the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes)",
 			doc: "Calls an exported function under the invocation's CPU and wall-time limits (exceeding one ends the invocation). With sync, " +
 				"the bytes of the instance's memory as JavaScript sees them are written into it before the call and read back after it " +
 				"(Memory.buffer's copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit ends the invocation with memory_limit_exceeded.",
@@ -516,10 +517,17 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 		args[i] = le.Uint64(in[16+8*i:])
 	}
 	mem := inst.mod.Memory()
+	var prev []byte // the memory as JavaScript saw it before the call
 	if sync && mem != nil {
 		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
 		// is; a view from before a growth covers a prefix).
-		mem.Write(0, in[16+8*int(n):][:min(uint64(len(in)-16-8*int(n)), uint64(mem.Size()))])
+		prev = in[16+8*int(n):][:min(uint64(len(in)-16-8*int(n)), uint64(mem.Size()))]
+		mem.Write(0, prev)
+		if len(inst.imps) > 0 || sb.mem.release == nil {
+			// prev is a view of QuickJS's memory, where an import's JavaScript may run
+			// (and, without a reservation, move it) during the call.
+			prev = bytes.Clone(prev)
+		}
 	}
 	var results []uint64
 	err = sb.wasmGuard("a call to "+fn.Definition().ExportNames()[0], inst.mem, func(ctx context.Context) error {
@@ -539,10 +547,43 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 		le.PutUint64(out[4+8*i:], r)
 	}
 	if sync && mem != nil {
-		b, _ := mem.Read(0, mem.Size())
-		out = append(out, b...)
+		cur, _ := mem.Read(0, mem.Size())
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(cur)))
+		out = appendMemoryDiff(out, prev, cur)
 	}
 	return out, nil
+}
+
+// memoryDiffChunk is the granularity of appendMemoryDiff.
+const memoryDiffChunk = 4096
+
+// appendMemoryDiff appends to out the runs of cur that differ from prev (bytes past prev
+// compare with zeros, what a growth adds), each as u32 offset, u32 length, the bytes: the
+// copy-out of a call sends what the call changed, not the whole memory.
+func appendMemoryDiff(out, prev, cur []byte) []byte {
+	var zero [memoryDiffChunk]byte
+	le := binary.LittleEndian
+	start := -1
+	flush := func(end int) {
+		out = le.AppendUint32(le.AppendUint32(out, uint32(start)), uint32(end-start))
+		out = append(out, cur[start:end]...)
+		start = -1
+	}
+	for off := 0; off < len(cur); off += memoryDiffChunk {
+		end := min(off+memoryDiffChunk, len(cur))
+		p := min(end, max(off, len(prev))) // cur[off:p] has a counterpart in prev, cur[p:end] none
+		same := bytes.Equal(prev[min(off, len(prev)):min(p, len(prev))], cur[off:p]) && bytes.Equal(cur[p:end], zero[:end-p])
+		switch {
+		case !same && start < 0:
+			start = off
+		case same && start >= 0:
+			flush(off)
+		}
+	}
+	if start >= 0 {
+		flush(len(cur))
+	}
+	return out
 }
 
 func (sb *Sandbox) opWasmMemoryRead(in []byte) ([]byte, error) {

@@ -250,6 +250,9 @@ func TestWasmJSMemoryBuffer(t *testing.T) {
 		out.grownByJS = x.memory.grow(1);
 		out.size3 = x.memory.buffer.byteLength;
 		out.keptJS = x.sum(3000, 1);
+		const view = new Uint8Array(x.memory.buffer);
+		x.fill(262143, 3); // the last byte of the grown memory: a change in a page JavaScript never saw
+		out.lastByte = [view[262143], view[3000], view[16]];
 		try { x.memory.grow(70000); } catch (e) { out.tooMuch = e.name; }
 		const m = new WebAssembly.Memory({ initial: 1, maximum: 2 });
 		new Uint8Array(m.buffer)[7] = 9;
@@ -265,7 +268,7 @@ func TestWasmJSMemoryBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"size":65536,"hello":"hello","same":true,"sum":10,"filled":99,"grownByWasm":1,"oldDetached":0,"size2":196608,"kept":99,"grownByJS":3,"size3":262144,"keptJS":5,"tooMuch":"RangeError","local":[1,131072,9],"localMax":"RangeError","global":"3","table":[2,2,5,null]}`
+	want := `{"size":65536,"hello":"hello","same":true,"sum":10,"filled":99,"grownByWasm":1,"oldDetached":0,"size2":196608,"kept":99,"grownByJS":3,"size3":262144,"keptJS":5,"lastByte":[3,5,104],"tooMuch":"RangeError","local":[1,131072,9],"localMax":"RangeError","global":"3","table":[2,2,5,null]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
@@ -427,6 +430,8 @@ func BenchmarkWasmJS(b *testing.B) {
 		{"compile cached", ``, `new WebAssembly.Module(bytes)`, libWasm()},
 		{"call", `globalThis.x = new WebAssembly.Instance(m).exports`, `x.add(i, 1)`, libWasm()},
 		{"call synced 64KiB memory", `globalThis.x = new WebAssembly.Instance(m).exports; x.memory.buffer`, `x.add(i, 1)`, libWasm()},
+		{"call synced 1MiB memory", `globalThis.x = new WebAssembly.Instance(m).exports; x.grow(15); x.memory.buffer`, `x.add(i, 1)`, libWasm()},
+		{"call synced 1MiB memory writing 1 byte", `globalThis.x = new WebAssembly.Instance(m).exports; x.grow(15); x.memory.buffer`, `x.fill(i, 1)`, libWasm()},
 		{"instantiate with 4 imports", env, `new WebAssembly.Instance(m, { env })`, importsWasm()},
 		{"call making 2 import calls", env + `globalThis.x = new WebAssembly.Instance(m, { env }).exports`, `x.twice(i)`, importsWasm()},
 	} {

@@ -140,7 +140,7 @@
 //     global or tag (not implemented); RangeError past 64 instances held at once;
 //     memory_limit_exceeded when its initial memory does not fit in what is left of the
 //     sandbox's memory limit.
-//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes -> u32 result count, the results (u64 each), then with sync the memory's bytes.
+//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes -> u32 result count, the results (u64 each), then with sync the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes).
 //     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
 //     one ends the invocation). With sync, the bytes of the instance's memory as JavaScript
 //     sees them are written into it before the call and read back after it (Memory.buffer's

@@ -244,6 +244,23 @@ const wasmInternal = (() => {
     return f;
   };
 
+  // applyDiff takes the copy-out of a call: the memory's size, then the runs the call
+  // changed. A grown memory gets a new buffer (transfer copies and detaches the old one).
+  const applyDiff = (state, out, off) => {
+    const dv = new DataView(out);
+    const size = dv.getUint32(off, true);
+    off += 4;
+    if (state.mirror.byteLength !== size) state.mirror = state.mirror.transfer(size);
+    const view = new Uint8Array(state.mirror);
+    const bytes = new Uint8Array(out);
+    while (off < out.byteLength) {
+      const at = dv.getUint32(off, true);
+      const n = dv.getUint32(off + 4, true);
+      view.set(bytes.subarray(off + 8, off + 8 + n), at);
+      off += 8 + n;
+    }
+  };
+
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
@@ -264,7 +281,7 @@ const wasmInternal = (() => {
       const out = callWasm(() => host.bytes("wasm_call", payload));
       const ov = new DataView(out);
       const count = ov.getUint32(0, true);
-      if (sync) refreshMirror(state, new Uint8Array(out, 4 + 8 * count));
+      if (sync) applyDiff(state, out, 4 + 8 * count);
       else if (state.sync) refreshMirror(state, new Uint8Array(host.bytes("wasm_memory_read", String(state.handle)))); // an import read the buffer
       if (count === 0) return undefined;
       if (count === 1) return fromBits(ov, 4, results[0]);
