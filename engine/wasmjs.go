@@ -72,6 +72,7 @@ type wasmJS struct {
 	ret           []uint64
 	threw         bool
 	instantiating int
+	staged        []byte // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -159,12 +160,17 @@ func wasmJSOps() []hostOp {
 				"LinkError for a module importing a memory, table, global or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
-		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes",
-			out: "u32 result count, the results (u64 each), then with sync the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes)",
-			doc: "Calls an exported function under the invocation's CPU and wall-time limits (exceeding one ends the invocation). With sync, " +
-				"the bytes of the instance's memory as JavaScript sees them are written into it before the call and read back after it " +
-				"(Memory.buffer's copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit ends the invocation with memory_limit_exceeded.",
+		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns)",
+			out: "u32 result count, then the results (u64 each); with sync: empty",
+			doc: "Calls an exported function under the invocation's CPU and wall-time limits (exceeding one ends the invocation). " +
+				"With sync the call waits for wasm_call_memory. A trap throws RuntimeError; a memory growth past the sandbox's " +
+				"limit ends the invocation with memory_limit_exceeded.",
 			sync: (*Sandbox).opWasmCall},
+		{name: "wasm_call_memory", in: "the bytes of the instance's memory as JavaScript sees it (Memory.buffer)",
+			out: "as wasm_call, then the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes)",
+			doc: "Runs the synced wasm_call just made: the bytes are written into the instance's memory before the call, and what " +
+				"the call changed comes back after it (Memory.buffer's copy-in/copy-out).",
+			sync: (*Sandbox).opWasmCallMemory},
 		{name: "wasm_import_return", in: "a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns)", out: "empty",
 			doc: "The answer of a JavaScript import to the \"wasm_import\" message " + `{"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]}` +
 				" that the host sends, re-entrantly, when an instance calls import index of its module.", sync: (*Sandbox).opWasmImportReturn},
@@ -479,6 +485,27 @@ func (sb *Sandbox) instance(h uint32) (*jsWasmInstance, error) {
 }
 
 func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
+	if len(in) >= 16 && binary.LittleEndian.Uint32(in[8:]) != 0 {
+		sb.wasmJSState().staged = bytes.Clone(in) // the memory follows (wasm_call_memory)
+		return nil, nil
+	}
+	return sb.wasmCallExport(in, nil)
+}
+
+func (sb *Sandbox) opWasmCallMemory(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	head := w.staged
+	w.staged = nil
+	if head == nil {
+		return nil, typeError("wasm_call_memory without wasm_call")
+	}
+	return sb.wasmCallExport(head, in)
+}
+
+// wasmCallExport runs one call of an exported function; head is wasm_call's payload, and
+// mirror, when the call is synced, the memory as JavaScript sees it (a view of QuickJS's
+// memory: the copy-in, and what the copy-out is compared with).
+func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 	if len(in) < 16 {
 		return nil, typeError("wasm_call: short payload")
 	}
@@ -487,7 +514,7 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fnIdx, sync, n := le.Uint32(in[4:]), le.Uint32(in[8:]) != 0, le.Uint32(in[12:])
+	fnIdx, sync, n := le.Uint32(in[4:]), mirror != nil, le.Uint32(in[12:])
 	if fnIdx == 0 || int(fnIdx) > len(inst.fnNames) {
 		return nil, typeError("wasm_call: no such export")
 	}
@@ -521,7 +548,7 @@ func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
 	if sync && mem != nil {
 		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
 		// is; a view from before a growth covers a prefix).
-		prev = in[16+8*int(n):][:min(uint64(len(in)-16-8*int(n)), uint64(mem.Size()))]
+		prev = mirror[:min(uint64(len(mirror)), uint64(mem.Size()))]
 		mem.Write(0, prev)
 		if len(inst.imps) > 0 || sb.mem.release == nil {
 			// prev is a view of QuickJS's memory, where an import's JavaScript may run

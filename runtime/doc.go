@@ -140,12 +140,15 @@
 //     global or tag (not implemented); RangeError past 64 instances held at once;
 //     memory_limit_exceeded when its initial memory does not fit in what is left of the
 //     sandbox's memory limit.
-//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns), then with sync the memory's bytes -> u32 result count, the results (u64 each), then with sync the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes).
+//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns) -> u32 result count, then the results (u64 each); with sync: empty.
 //     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
-//     one ends the invocation). With sync, the bytes of the instance's memory as JavaScript
-//     sees them are written into it before the call and read back after it (Memory.buffer's
-//     copy-in/copy-out). A trap throws RuntimeError; a memory growth past the sandbox's limit
-//     ends the invocation with memory_limit_exceeded.
+//     one ends the invocation). With sync the call waits for wasm_call_memory. A trap throws
+//     RuntimeError; a memory growth past the sandbox's limit ends the invocation with
+//     memory_limit_exceeded.
+//   - "wasm_call_memory": the bytes of the instance's memory as JavaScript sees it (Memory.buffer) -> as wasm_call, then the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes).
+//     Runs the synced wasm_call just made: the bytes are written into the instance's memory
+//     before the call, and what the call changed comes back after it (Memory.buffer's
+//     copy-in/copy-out).
 //   - "wasm_import_return": a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns) -> empty.
 //     The answer of a JavaScript import to the "wasm_import" message
 //     {"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]} that the host

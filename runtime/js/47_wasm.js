@@ -269,7 +269,7 @@ const wasmInternal = (() => {
       const n = params.length;
       const sync = syncIn(state);
       const head = 16 + 8 * n;
-      const payload = new ArrayBuffer(head + (sync ? state.mirror.byteLength : 0));
+      const payload = new ArrayBuffer(head);
       const dv = new DataView(payload);
       dv.setUint32(0, state.handle, true);
       dv.setUint32(4, fn, true);
@@ -277,8 +277,12 @@ const wasmInternal = (() => {
       dv.setUint32(12, n, true);
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
       for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
-      if (sync) new Uint8Array(payload, head).set(new Uint8Array(state.mirror));
-      const out = callWasm(() => host.bytes("wasm_call", payload));
+      let out;
+      if (sync) {
+        // the memory goes as a payload of its own: no copy of it into a larger one
+        host.call("wasm_call", payload);
+        out = callWasm(() => host.bytes("wasm_call_memory", state.mirror));
+      } else out = callWasm(() => host.bytes("wasm_call", payload));
       const ov = new DataView(out);
       const count = ov.getUint32(0, true);
       if (sync) applyDiff(state, out, 4 + 8 * count);
