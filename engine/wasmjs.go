@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,9 @@ type wasmJS struct {
 	threw         bool
 	instantiating int
 	staged        []byte // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
+
+	spares []*limitedMemory // cleared memories of closed instances, for the next ones
+	cfg    wazero.ModuleConfig
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -227,6 +231,10 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 	for h := range w.insts {
 		sb.dropWasmInstance(ctx, h)
 	}
+	for _, m := range w.spares {
+		m.Free()
+	}
+	w.spares = nil
 	for h, m := range w.modules {
 		m.close()
 		sb.e.wasmRelease(ctx, m.code)
@@ -378,7 +386,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem := &jsWasmMemory{limitedMemory: newLimitedMemory(limit), w: w, sb: sb}
+	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
 	var mod api.Module
 	w.next++
 	ih := w.next
@@ -393,7 +401,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 				err = fmt.Errorf("%v", p)
 			}
 		}()
-		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, w.config())
 		return err
 	})
 	w.instantiating = prev
@@ -725,11 +733,44 @@ func (m *jsWasmMemory) Reallocate(size uint64) []byte {
 	return b
 }
 
-// Free implements experimental.LinearMemory.
+// Free implements experimental.LinearMemory: a small memory is cleared and kept for the
+// sandbox's next instance (unmapping and faulting in a reservation was a tenth of an
+// instantiation's cost); a large one is given back.
 func (m *jsWasmMemory) Free() {
-	m.w.used -= m.size
+	w := m.w
+	w.used -= m.size
 	m.size = 0
+	if lm := m.limitedMemory; lm.release != nil && !lm.refused.Load() && lm.Len() <= maxSpareMemory && len(w.spares) < maxWasmJSSpares {
+		clear(lm.buf)
+		lm.buf = lm.buf[:0]
+		w.spares = append(w.spares, lm)
+		return
+	}
 	m.limitedMemory.Free()
+}
+
+// maxWasmJSSpares bounds the cleared memories a sandbox keeps for its next instances.
+const maxWasmJSSpares = 4
+
+// takeSpare returns a memory kept by Free, or a new one.
+func (w *wasmJS) takeSpare(limit uint64) *limitedMemory {
+	if n := len(w.spares); n > 0 {
+		m := w.spares[n-1]
+		w.spares = w.spares[:n-1]
+		return m
+	}
+	return newLimitedMemory(limit)
+}
+
+// config is the instance config of every instance: no name (the runtime's namespace is
+// shared), no start functions but the module's own start section, and a random source
+// that costs nothing to make (wazero's default seeds a math/rand source per instance;
+// nothing here reads it, since a module imports only JavaScript functions).
+func (w *wasmJS) config() wazero.ModuleConfig {
+	if w.cfg == nil {
+		w.cfg = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
+	}
+	return w.cfg
 }
 
 // wasmDescriptors reads a module's imports and exports in their order (the JS API's
