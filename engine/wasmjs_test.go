@@ -381,10 +381,10 @@ func TestWasmJSHostileModules(t *testing.T) {
 
 // Deep recursion in wasm ends either as a stack overflow the guest can catch or at the CPU
 // limit, never as a crash. (wazero grows the wasm stack in host memory up to 400 MB before
-// it overflows: the production CPU limit, 50 ms, keeps the test's share of that small.)
+// it overflows: a CPU limit of 20 ms keeps the test's share of that small.)
 func TestWasmJSDeepRecursion(t *testing.T) {
 	sb := newSandbox(t, engine.SandboxConfig{})
-	got, err := wasmEval(t, sb, engine.Limits{CPU: 50 * time.Millisecond}, withBytes(libWasm(), `const { instance } = await WebAssembly.instantiate(bytes);
+	got, err := wasmEval(t, sb, engine.Limits{CPU: 20 * time.Millisecond}, withBytes(libWasm(), `const { instance } = await WebAssembly.instantiate(bytes);
 		try { instance.exports.recurse(); "returned" } catch (e) { e.name }`))
 	t.Logf("deep recursion: %s %v", got, err)
 	if err != nil {
