@@ -73,7 +73,8 @@ type wasmJS struct {
 	ret           []uint64
 	threw         bool
 	instantiating int
-	staged        []byte // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
+	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
+	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
 
 	spares []*limitedMemory // cleared memories of closed instances, for the next ones
 	cfg    wazero.ModuleConfig
@@ -108,6 +109,13 @@ type jsWasmInstance struct {
 	fns     []api.Function        // those looked up so far: wazero makes a call engine per lookup
 	busy    []bool                // fns[i] is running (a JavaScript import may call an export again)
 	dead    error                 // set when a limit stopped it: wazero closed it
+
+	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
+	// known false: not known), so that the copy-out and the imports' entries send only what
+	// differs from it.
+	agreed []byte
+	known  bool
+	active int
 }
 
 type wasmImportDesc struct {
@@ -178,6 +186,11 @@ func wasmJSOps() []hostOp {
 		{name: "wasm_import_return", in: "a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns)", out: "empty",
 			doc: "The answer of a JavaScript import to the \"wasm_import\" message " + `{"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]}` +
 				" that the host sends, re-entrantly, when an instance calls import index of its module.", sync: (*Sandbox).opWasmImportReturn},
+		{name: "wasm_memory_pull", in: "decimal instance handle", out: "as the end of wasm_call_memory's answer: the memory's size and the runs JavaScript's copy lacks",
+			doc: "A JavaScript import's entry while the memory's buffer is in use: the copy catches up with the running call.", sync: (*Sandbox).opWasmMemoryPull},
+		{name: "wasm_memory_push", in: "JavaScript's copy of the memory", out: "empty",
+			doc: "A JavaScript import's return while the memory's buffer is in use: what the import changed in the copy goes into the memory " +
+				"of the instance whose import it is.", sync: (*Sandbox).opWasmMemoryPush},
 		{name: "wasm_memory_read", in: "decimal instance handle", out: "the bytes of its memory",
 			doc: "A copy of an instance's memory (Memory.buffer).", sync: (*Sandbox).opWasmMemoryRead},
 		{name: "wasm_memory_write", in: "u32 instance, then bytes", out: "empty",
@@ -552,17 +565,27 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 		args[i] = le.Uint64(in[16+8*i:])
 	}
 	mem := inst.mod.Memory()
-	var prev []byte // the memory as JavaScript saw it before the call
 	if sync && mem != nil {
 		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
 		// is; a view from before a growth covers a prefix).
-		prev = mirror[:min(uint64(len(mirror)), uint64(mem.Size()))]
+		prev := mirror[:min(uint64(len(mirror)), uint64(mem.Size()))]
 		mem.Write(0, prev)
 		if len(inst.imps) > 0 || sb.mem.release == nil {
 			// prev is a view of QuickJS's memory, where an import's JavaScript may run
 			// (and, without a reservation, move it) during the call.
 			prev = bytes.Clone(prev)
 		}
+		saved, savedKnown := inst.agreed, inst.known
+		inst.agreed, inst.known = prev, true
+		inst.active++
+		defer func() {
+			inst.active--
+			if inst.active == 0 {
+				inst.agreed, inst.known = nil, false
+			} else if !inst.known || err != nil {
+				inst.agreed, inst.known = saved, savedKnown
+			}
+		}()
 	}
 	var results []uint64
 	err = sb.wasmGuard("a call to "+fn.Definition().ExportNames()[0], inst.mem, func(ctx context.Context) error {
@@ -582,11 +605,64 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 		le.PutUint64(out[4+8*i:], r)
 	}
 	if sync && mem != nil {
-		cur, _ := mem.Read(0, mem.Size())
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(cur)))
-		out = appendMemoryDiff(out, prev, cur)
+		out = inst.pull(out, inst.active > 1) // nested in an outer call: its imports go on
 	}
 	return out, nil
+}
+
+// pull appends what JavaScript's copy of the memory lacks: the memory's size (u32) and the
+// runs that differ from what JavaScript holds (all of it when that is not known), and with
+// keep records that JavaScript now holds the memory as it is (a call still runs).
+func (inst *jsWasmInstance) pull(out []byte, keep bool) []byte {
+	cur, _ := inst.mod.Memory().Read(0, inst.mod.Memory().Size())
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(cur)))
+	if !inst.known {
+		out = binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(out, 0), uint32(len(cur)))
+		out = append(out, cur...)
+	} else {
+		out = appendMemoryDiff(out, inst.agreed, cur)
+	}
+	if keep {
+		inst.agreed, inst.known = append(inst.agreed[:0:0], cur...), true
+	}
+	return out
+}
+
+// opWasmMemoryPull is an import's entry with the memory in use: JavaScript's copy catches
+// up with what the running call changed.
+func (sb *Sandbox) opWasmMemoryPull(in []byte) ([]byte, error) {
+	h, _ := strconv.Atoi(string(in))
+	inst, err := sb.instance(uint32(h))
+	if err != nil {
+		return nil, err
+	}
+	if inst.mod.Memory() == nil {
+		return nil, typeError("the instance has no memory")
+	}
+	return inst.pull(nil, inst.active > 0), nil
+}
+
+// opWasmMemoryPush is an import's return with the memory in use: what JavaScript changed in
+// its copy goes into the memory of the instance whose import it is.
+func (sb *Sandbox) opWasmMemoryPush(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	inst := w.importing
+	if inst == nil || inst.dead != nil || inst.mod.Memory() == nil {
+		return nil, typeError("wasm_memory_push outside a JavaScript import")
+	}
+	mem := inst.mod.Memory()
+	in = in[:min(uint64(len(in)), uint64(mem.Size()))]
+	cur, _ := mem.Read(0, uint32(len(in)))
+	for off := 0; off < len(in); off += memoryDiffChunk {
+		end := min(off+memoryDiffChunk, len(in))
+		if !inst.known || end > len(inst.agreed) || !bytes.Equal(in[off:end], inst.agreed[off:end]) {
+			copy(cur[off:end], in[off:end])
+		}
+	}
+	if inst.active > 0 {
+		inst.agreed, inst.known = append(inst.agreed[:0:0], in...), true
+	}
+	return nil, nil
 }
 
 // memoryDiffChunk is the granularity of appendMemoryDiff.
@@ -632,7 +708,11 @@ func (sb *Sandbox) opWasmMemoryRead(in []byte) ([]byte, error) {
 		return nil, nil
 	}
 	b, _ := mem.Read(0, mem.Size())
-	return append([]byte(nil), b...), nil
+	b = append([]byte(nil), b...)
+	if inst.active > 0 { // JavaScript's new copy, mid-call (an import read the buffer)
+		inst.agreed, inst.known = b, true
+	}
+	return b, nil
 }
 
 func (sb *Sandbox) opWasmMemoryWrite(in []byte) ([]byte, error) {
@@ -646,6 +726,7 @@ func (sb *Sandbox) opWasmMemoryWrite(in []byte) ([]byte, error) {
 	if mem := inst.mod.Memory(); mem != nil {
 		mem.Write(0, in[4:][:min(uint64(len(in)-4), uint64(mem.Size()))])
 	}
+	inst.known = false // JavaScript drops its copy (a growth follows)
 	return nil, nil
 }
 
@@ -664,6 +745,7 @@ func (sb *Sandbox) opWasmMemoryGrow(in []byte) ([]byte, error) {
 	}
 	prev, ok := mem.Grow(a.Delta)
 	inst.mem.refused.Store(false)
+	inst.known = false
 	if !ok {
 		return nil, wasmError("RangeError", "WebAssembly.Memory.grow(): growing by %d pages is past the memory's maximum or the sandbox's memory limit of %d MiB", a.Delta, sb.mem.limit>>20)
 	}

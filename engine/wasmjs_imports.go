@@ -125,7 +125,10 @@ func (sb *Sandbox) wasmImportCall(caller api.Module, k, npar, nres int, stack []
 	w.depth++
 	defer func() { w.depth-- }()
 	w.ret, w.threw = nil, false
+	prevImporting := w.importing
+	w.importing = w.insts[h]
 	res, err := sb.reenter(w.depth, msg)
+	w.importing = prevImporting
 	switch {
 	case err != nil:
 		panic(err)

@@ -434,6 +434,7 @@ func BenchmarkWasmJS(b *testing.B) {
 		{"call synced 1MiB memory writing 1 byte", `globalThis.x = new WebAssembly.Instance(m).exports; x.grow(15); x.memory.buffer`, `x.fill(i, 1)`, libWasm()},
 		{"instantiate with 4 imports", env, `new WebAssembly.Instance(m, { env })`, importsWasm()},
 		{"call making 2 import calls", env + `globalThis.x = new WebAssembly.Instance(m, { env }).exports`, `x.twice(i)`, importsWasm()},
+		{"call making 2 import calls synced 64KiB memory", env + `globalThis.x = new WebAssembly.Instance(m, { env }).exports; x.memory.buffer`, `x.twice(i)`, importsWasm()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			sb, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{})
@@ -487,16 +488,24 @@ func TestWasmJSImports(t *testing.T) {
 	sb := newSandbox(t, engine.SandboxConfig{})
 	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(importsWasm(), `
 		const out = { logs: [], incs: [] };
-		let inst;
+		let inst, upper = false;
 		const imports = { env: {
-			log: (p, n) => out.logs.push(new TextDecoder().decode(new Uint8Array(inst.exports.memory.buffer, p, n))),
+			log: (p, n) => {
+				const s = new TextDecoder().decode(new Uint8Array(inst.exports.memory.buffer, p, n));
+				out.logs.push(s);
+				if (upper) new Uint8Array(inst.exports.memory.buffer).set(new TextEncoder().encode(s.toUpperCase()), p);
+			},
 			inc: (x) => { out.incs.push(x); return x < 3 ? inst.exports.twice(x + 1) : x + 1; },
 			boom: () => { throw new SyntaxError("from JS"); },
 			big: (v) => v * 2n,
 		} };
 		out.imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map((i) => i.module + "." + i.name).join(",");
 		({ instance: inst } = await WebAssembly.instantiate(bytes, imports));
-		inst.exports.hello();
+		inst.exports.hello(); // the import reads the buffer first, mid-call
+		upper = true;
+		inst.exports.hello(); // a synced call: the import writes into the memory
+		inst.exports.hello(); // ... which the wasm's memory has, and the next import sees
+		out.memory = new TextDecoder().decode(new Uint8Array(inst.exports.memory.buffer, 16, 5));
 		out.twice = inst.exports.twice(0);
 		try { inst.exports.boom(); } catch (e) { out.boom = [e instanceof SyntaxError, e.message]; }
 		out.big = String(inst.exports.big(2n ** 40n));
@@ -510,7 +519,7 @@ func TestWasmJSImports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"logs":["hello"],"incs":[100,0,1,2,3,4,5,6,7],"imports":"env.log,env.inc,env.boom,env.big","twice":8,"boom":[true,"from JS"],"big":"2199023255552","notCallable":"LinkError","deep":["RangeError","maximum call stack size exceeded: JavaScript imports nested more than 16 deep"]}`
+	want := `{"logs":["hello","hello","HELLO"],"incs":[100,0,1,2,3,4,5,6,7],"imports":"env.log,env.inc,env.boom,env.big","memory":"HELLO","twice":8,"boom":[true,"from JS"],"big":"2199023255552","notCallable":"LinkError","deep":["RangeError","maximum call stack size exceeded: JavaScript imports nested more than 16 deep"]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

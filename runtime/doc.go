@@ -153,6 +153,12 @@
 //     The answer of a JavaScript import to the "wasm_import" message
 //     {"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]} that the host
 //     sends, re-entrantly, when an instance calls import index of its module.
+//   - "wasm_memory_pull": decimal instance handle -> as the end of wasm_call_memory's answer: the memory's size and the runs JavaScript's copy lacks.
+//     A JavaScript import's entry while the memory's buffer is in use: the copy catches up
+//     with the running call.
+//   - "wasm_memory_push": JavaScript's copy of the memory -> empty.
+//     A JavaScript import's return while the memory's buffer is in use: what the import
+//     changed in the copy goes into the memory of the instance whose import it is.
 //   - "wasm_memory_read": decimal instance handle -> the bytes of its memory.
 //     A copy of an instance's memory (Memory.buffer).
 //   - "wasm_memory_write": u32 instance, then bytes -> empty.

@@ -205,7 +205,7 @@ const wasmInternal = (() => {
       const imp = st.imports[msg.index];
       const args = [];
       for (let i = 0; i < imp.params.length; i++) args.push(valueOfDecimal(imp.params[i], msg.args[i]));
-      if (st.sync) refreshMirror(st, new Uint8Array(host.bytes("wasm_memory_read", String(st.handle))));
+      if (syncIn(st)) applyDiff(st, host.bytes("wasm_memory_pull", String(st.handle)), 0);
       const r = imp.fn(...args);
       const results = imp.results;
       const payload = new ArrayBuffer(1 + 8 * results.length);
@@ -216,12 +216,7 @@ const wasmInternal = (() => {
         if (vals.length !== results.length) throw new TypeError(`WebAssembly: the import must return ${results.length} values`);
         for (let i = 0; i < vals.length; i++) toBits(dv, 1 + 8 * i, results[i], vals[i]);
       }
-      if (syncIn(st)) {
-        const back = new Uint8Array(4 + st.mirror.byteLength);
-        new DataView(back.buffer).setUint32(0, st.handle, true);
-        back.set(new Uint8Array(st.mirror), 4);
-        host.call("wasm_memory_write", back);
-      }
+      if (syncIn(st)) host.call("wasm_memory_push", st.mirror);
       host.call("wasm_import_return", payload);
     } catch (e) {
       thrown.push(e);
@@ -250,7 +245,8 @@ const wasmInternal = (() => {
     const dv = new DataView(out);
     const size = dv.getUint32(off, true);
     off += 4;
-    if (state.mirror.byteLength !== size) state.mirror = state.mirror.transfer(size);
+    if (state.mirror === null || state.mirror.byteLength === 0) state.mirror = new ArrayBuffer(size); // the answer is all of it
+    else if (state.mirror.byteLength !== size) state.mirror = state.mirror.transfer(size);
     const view = new Uint8Array(state.mirror);
     const bytes = new Uint8Array(out);
     while (off < out.byteLength) {
@@ -278,11 +274,23 @@ const wasmInternal = (() => {
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
       for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
       let out;
-      if (sync) {
-        // the memory goes as a payload of its own: no copy of it into a larger one
-        host.call("wasm_call", payload);
-        out = callWasm(() => host.bytes("wasm_call_memory", state.mirror));
-      } else out = callWasm(() => host.bytes("wasm_call", payload));
+      try {
+        if (sync) {
+          // the memory goes as a payload of its own: no copy of it into a larger one
+          host.call("wasm_call", payload);
+          out = callWasm(() => host.bytes("wasm_call_memory", state.mirror));
+        } else out = callWasm(() => host.bytes("wasm_call", payload));
+      } catch (e) {
+        // what the wasm wrote before it trapped stays, as in a browser
+        if (state.sync) {
+          try {
+            refreshMirror(state, new Uint8Array(host.bytes("wasm_memory_read", String(state.handle))));
+          } catch {
+            // the instance was stopped by a limit: the invocation ends anyway
+          }
+        }
+        throw e;
+      }
       const ov = new DataView(out);
       const count = ov.getUint32(0, true);
       if (sync) applyDiff(state, out, 4 + 8 * count);
