@@ -43,9 +43,12 @@ import (
 //     instances and maxWasmJSModules modules live at once; a module's bytes are at most
 //     maxWasmJSModuleBytes.
 //
-// Imports are not implemented: a module that imports anything cannot be instantiated
-// (LinkError, naming the import). Calling JavaScript from wasm would re-enter QuickJS
-// from inside a host call; see RATIONALE.md.
+// An exported memory's buffer is a copy in QuickJS kept in step around calls: a synced
+// call writes JavaScript's copy into the instance first and sends back the runs the call
+// changed (wasm_call_memory, appendMemoryDiff). Imported functions are JavaScript
+// functions, called re-entrantly (wasmjs_imports.go); importing a memory, table, global or
+// tag is a LinkError (not implemented). RATIONALE.md ("WebAssembly inside JavaScript")
+// says why.
 
 const (
 	// maxWasmJSModules bounds the modules one sandbox holds at once.

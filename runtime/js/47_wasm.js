@@ -6,10 +6,11 @@
 //
 // An exported memory's `buffer` is a copy kept in step around calls (copy-in/copy-out):
 // once the guest has read `buffer`, every call into that instance first writes the buffer's
-// bytes into the instance's memory and afterwards reads them back into the same buffer (a
-// new one, the old one detached, when the memory grew). So JavaScript writes are seen by
-// the next call and wasm writes after the call returns, as in a browser, at the cost of
-// copying the whole memory twice per call. Imported functions are JavaScript functions the
+// bytes into the instance's memory and afterwards gets back the runs the call changed, into
+// the same buffer (a new one, the old one detached, when the memory grew); an import sees
+// the buffer brought up to date and gives its writes back. So JavaScript writes are seen by
+// the next call and wasm writes after the call returns, as in a browser, at the cost of a
+// copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
 // host calls back re-entrantly ("wasm_import" messages, importCall below); importing a
 // memory, table, global or tag is not implemented (LinkError).
 const wasmInternal = (() => {
