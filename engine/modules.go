@@ -93,7 +93,7 @@ func (m ModuleMap) Validate(main string) error {
 		case ModulePy:
 			return isoerr.New(isoerr.NotImplemented, "module %q: %s modules are not supported yet", name, mod.Type)
 		default:
-			return isoerr.New(isoerr.InvalidWorkerCode, "module %q has unknown type %q (want js, cjs, text, data or json)", name, mod.Type)
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q has unknown type %q (want js, cjs, text, data, json or wasm)", name, mod.Type)
 		}
 	}
 	return nil
