@@ -221,8 +221,11 @@ func (m ModuleMap) requireSource(name string) ([]byte, error) {
 		return nil, fmt.Errorf("module %q not found", name)
 	}
 	src := string(mod.Content)
-	if mod.Type == ModuleData {
+	switch mod.Type {
+	case ModuleData:
 		src = base64.StdEncoding.EncodeToString(mod.Content)
+	case ModuleWasm:
+		src = "" // the runtime asks for the compiled module by name (wasm_module)
 	}
 	return json.Marshal(map[string]string{"type": string(mod.Type), "source": src})
 }

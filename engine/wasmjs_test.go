@@ -278,9 +278,11 @@ func TestWasmJSMemoryBuffer(t *testing.T) {
 func TestWasmJSModuleImport(t *testing.T) {
 	mods := engine.ModuleMap{
 		"main.js": {Type: engine.ModuleJS, Content: []byte(`import mod from "./lib.wasm";
+import three from "./req.cjs"; // require() of a wasm module gives the same
 const { exports } = new WebAssembly.Instance(mod);
-export default { fetch() { return new Response(String(mod instanceof WebAssembly.Module) + " " + exports.add(40, 2) + " " + exports.incr() + exports.incr()); } };`)},
+export default { fetch() { return new Response(String(mod instanceof WebAssembly.Module) + " " + exports.add(40, 2) + " " + exports.incr() + exports.incr() + " " + three); } };`)},
 		"lib.wasm": {Type: engine.ModuleWasm, Content: libWasm()},
+		"req.cjs":  {Type: engine.ModuleCJS, Content: []byte(`module.exports = new WebAssembly.Instance(require("./lib.wasm")).exports.add(1, 2);`)},
 	}
 	if err := testEngine.Compile(context.Background(), engine.Limits{}, mods, "main.js"); err != nil {
 		t.Fatalf("Compile: %v", err)
@@ -292,7 +294,7 @@ export default { fetch() { return new Response(String(mod instanceof WebAssembly
 	if _, err := sb.Load(context.Background(), engine.Limits{}, "main.js", nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"true 42 12", "true 42 34"} { // the instance lives as long as the sandbox
+	for _, want := range []string{"true 42 12 3", "true 42 34 3"} { // the instance lives as long as the sandbox
 		res, err := sb.Fetch(context.Background(), engine.Limits{}, "", &engine.Request{Method: "GET", URL: "https://w.example/"}, nil)
 		if err != nil {
 			t.Fatal(err)

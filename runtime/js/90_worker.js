@@ -42,6 +42,9 @@ const worker = (() => {
         case "data":
           module.exports = base64ToBytes(source).buffer;
           break;
+        case "wasm": // a WebAssembly.Module, as import gives (47_wasm.js)
+          module.exports = wasmInternal.moduleFromMap(name);
+          break;
         default:
           throw new TypeError(`require() of ES module "${name}" is not supported: use import`);
       }
