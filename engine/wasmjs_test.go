@@ -532,3 +532,28 @@ func TestWasmJSImports(t *testing.T) {
 	`)+"}")
 	wantCode(t, err, isoerr.CPULimitExceeded, "")
 }
+
+// An import may grow the memory while the wasm that called it is on the stack (Emscripten's
+// heap growth does): the wasm then uses the new pages, and the buffer shows them.
+func TestWasmJSImportGrowsMemory(t *testing.T) {
+	addr := []byte{0x88, 0x80, 0x04} // 65544, in the second page
+	body := append(append([]byte{0x10, 0, 0x41}, addr...), 0x41, 0xcd, 0x00, 0x36, 2, 0)
+	body = append(append(append(body, 0x41), addr...), 0x28, 2, 0)
+	bin := buildWasmImports([]wasmFunc{{export: "env.grow"}},
+		[]wasmFunc{{export: "f", results: []byte{tI32}, body: body}},
+		map[byte][]byte{5: vec([]byte{0, 1}), 7: append([]byte{1}, append(wasmName("memory"), 2, 0)...)})
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(bin, `
+		let x;
+		x = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { grow: () => x.memory.grow(1) } }).exports;
+		const before = x.memory.buffer;
+		const v = x.f();
+		[v, before.byteLength, x.memory.buffer.byteLength, new DataView(x.memory.buffer).getInt32(65544, true)];
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[77,0,131072,77]"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
