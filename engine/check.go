@@ -67,6 +67,9 @@ func (e *Engine) CompileConfig(ctx context.Context, lim Limits, cfg SandboxConfi
 	if mods[main].Type == ModuleWasm {
 		return e.compileWasm(ctx, main, mods[main].Content)
 	}
+	if err := e.checkWasmModules(ctx, mods); err != nil {
+		return err
+	}
 	sb, err := e.NewSandbox(ctx, SandboxConfig{Memory: lim.Memory, Modules: mods, NodeCompat: cfg.NodeCompat})
 	if err != nil {
 		return err

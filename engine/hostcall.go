@@ -55,8 +55,9 @@ type hostOp struct {
 }
 
 // hostOps are the synchronous operations, by wire name; crypto.subtle's key operations
-// (cryptoOps, engine/crypto.go) and the codecs of compression streams (codecOps,
-// engine/compress.go) follow the table.
+// (cryptoOps, engine/crypto.go), the codecs of compression streams (codecOps,
+// engine/compress.go) and the WebAssembly global (wasmJSOps, engine/wasmjs.go) follow the
+// table.
 var hostOps = append([]hostOp{
 	{name: "console", in: `JSON {"level":"log|info|warn|error|debug","message":string}`, out: "empty",
 		doc: "Records one console line, within the invocation's log budget (Limits.Logs).", sync: (*Sandbox).opConsole},
@@ -107,7 +108,7 @@ var hostOps = append([]hostOp{
 		doc: "The source of a module for require() (a data module's in base64); a missing module throws Error.", sync: (*Sandbox).opRequireSource},
 	{name: "memory_limit", in: "empty", out: "decimal byte count",
 		doc: "The sandbox's memory limit: node:buffer refuses, as a RangeError, an allocation that could never fit in it.", sync: (*Sandbox).opMemoryLimit},
-}, slices.Concat(cryptoOps, codecOps)...)
+}, slices.Concat(cryptoOps, codecOps, wasmJSOps())...)
 
 // asyncOps are the kinds of op_start, by wire name; the filesystem operations of env
 // bindings (fsOps, engine/fs.go) follow the table.

@@ -12,7 +12,8 @@ import (
 // then fails, QuickJS throws "out of memory", and the host reports memory_limit_exceeded.
 type limitedMemory struct {
 	limit   uint64
-	buf     []byte // reserved region (mmap) or nil
+	others  *uint64 // memory charged to the same limit elsewhere (a JavaScript sandbox's wasm instances, wasmjs.go)
+	buf     []byte  // reserved region (mmap) or nil
 	refused atomic.Bool
 	release func()
 	shared  bool // starts as a copy-on-write mapping of an image
@@ -33,7 +34,7 @@ var scratchPool sync.Pool
 
 // Reallocate implements experimental.LinearMemory.
 func (m *limitedMemory) Reallocate(size uint64) []byte {
-	if size > m.limit {
+	if size > m.limit || m.others != nil && size+*m.others > m.limit {
 		m.refused.Store(true)
 		return nil
 	}

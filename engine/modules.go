@@ -21,7 +21,7 @@ const (
 	ModuleText ModuleType = "text" // a string, as the default export
 	ModuleData ModuleType = "data" // bytes, as an ArrayBuffer default export
 	ModuleJSON ModuleType = "json" // a JSON value, as the default export
-	ModuleWasm ModuleType = "wasm" // WebAssembly; as main module, a WebAssembly worker (SandboxConfig.Wasm)
+	ModuleWasm ModuleType = "wasm" // WebAssembly: a WebAssembly.Module default export; as main module, a WebAssembly worker (SandboxConfig.Wasm)
 	ModulePy   ModuleType = "py"   // Python; a Python worker's modules (SandboxConfig.Python)
 )
 
@@ -89,11 +89,11 @@ func (m ModuleMap) Validate(main string) error {
 			if !json.Valid(mod.Content) {
 				return isoerr.New(isoerr.InvalidWorkerCode, "module %q is not valid JSON", name)
 			}
-		case ModuleData:
-		case ModuleWasm, ModulePy:
+		case ModuleData, ModuleWasm: // a wasm module is compiled when imported (a WebAssembly.Module)
+		case ModulePy:
 			return isoerr.New(isoerr.NotImplemented, "module %q: %s modules are not supported yet", name, mod.Type)
 		default:
-			return isoerr.New(isoerr.InvalidWorkerCode, "module %q has unknown type %q (want js, cjs, text, data or json)", name, mod.Type)
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q has unknown type %q (want js, cjs, text, data, json or wasm)", name, mod.Type)
 		}
 	}
 	return nil
@@ -207,6 +207,9 @@ func (m ModuleMap) esmSource(name string) (string, error) {
 	case ModuleData:
 		b64 := base64.StdEncoding.EncodeToString(mod.Content)
 		return `export default Uint8Array.fromBase64("` + b64 + `").buffer;` + "\n", nil
+	case ModuleWasm:
+		q, _ := json.Marshal(name)
+		return "export default globalThis.__isobox_internal.wasmModule(" + string(q) + ");\n", nil
 	}
 	return "", fmt.Errorf("module %q: type %s cannot be imported", name, mod.Type)
 }
@@ -218,8 +221,11 @@ func (m ModuleMap) requireSource(name string) ([]byte, error) {
 		return nil, fmt.Errorf("module %q not found", name)
 	}
 	src := string(mod.Content)
-	if mod.Type == ModuleData {
+	switch mod.Type {
+	case ModuleData:
 		src = base64.StdEncoding.EncodeToString(mod.Content)
+	case ModuleWasm:
+		src = "" // the runtime asks for the compiled module by name (wasm_module)
 	}
 	return json.Marshal(map[string]string{"type": string(mod.Type), "source": src})
 }

@@ -104,7 +104,7 @@ func FuzzModuleMap(f *testing.F) {
 					if !json.Valid(mod.Content) {
 						t.Fatalf("validated json module %q that is not JSON", name)
 					}
-				case ModuleData:
+				case ModuleData, ModuleWasm: // a wasm module is compiled when imported
 				default:
 					t.Fatalf("validated module %q of type %q", name, mod.Type)
 				}

@@ -83,6 +83,7 @@ type Sandbox struct {
 	py      bool         // a Python sandbox: its base image is the engine's Python image
 	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
 	keys    *keyTable    // crypto.subtle's keys (engine/crypto.go); nil until the first key
+	wjs     *wasmJS      // the WebAssembly global's modules and instances (wasmjs.go); nil until the first
 }
 
 // baseImage returns the image sb's language starts from and the dead part of its stack
@@ -234,6 +235,7 @@ func (sb *Sandbox) Close(ctx context.Context) {
 		sb.closeWasm(ctx)
 		return
 	}
+	sb.closeWasmJS(ctx)
 	if sb.mod != nil {
 		_ = sb.mod.Close(ctx)
 		sb.mod = nil

@@ -50,6 +50,9 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.wasm != nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers have no snapshots yet")
 	}
+	if sb.wjs != nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules has no snapshots yet: its instances live outside its memory")
+	}
 	if sb.broken != nil {
 		return nil, sb.broken
 	}
@@ -162,6 +165,9 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.wasm != nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
+	}
+	if sb.wjs != nil {
+		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules cannot be forked yet: its instances live outside its memory")
 	}
 	if sb.broken != nil {
 		return nil, sb.broken

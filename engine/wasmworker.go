@@ -106,10 +106,26 @@ func (e *Engine) wasmRuntime() (wazero.Runtime, error) {
 	return w.rt, w.err
 }
 
-// wasmCompile returns the compiled form of a user module (compiling it, or taking it
-// from the engine's table or wazero's file cache), holding a reference that wasmRelease
-// gives back.
+// wasmCompile returns the compiled form of a WebAssembly worker's module (compiling it, or
+// taking it from the engine's table or wazero's file cache), holding a reference that
+// wasmRelease gives back. It refuses a module that imports anything a WebAssembly worker
+// lacks.
 func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
+	c, err := e.wasmCompileModule(ctx, name, bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWasmWorkerImports(name, bin, c.cm, e.wasm.wasi); err != nil {
+		e.wasmRelease(ctx, c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// wasmCompileModule is wasmCompile without the judgement of imports: the module compiles
+// and its tables are bounded (checkWasmBinary). The WebAssembly global of JavaScript
+// sandboxes (wasmjs.go) compiles through it, sharing the table.
+func (e *Engine) wasmCompileModule(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
 	rt, err := e.wasmRuntime()
 	if err != nil {
 		return nil, err
@@ -130,10 +146,6 @@ func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*was
 	cm, err := rt.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is not a valid WebAssembly module: %v", name, err)
-	}
-	if err := checkWasmImports(name, cm, w.wasi); err != nil {
-		cm.Close(ctx)
-		return nil, err
 	}
 	_, command := cm.ExportedFunctions()["_start"]
 	c := &wasmCode{sum: sum, cm: cm, command: command, refs: 1, memMin: memMin}
@@ -185,12 +197,19 @@ func (w *wasmState) evict(ctx context.Context) {
 	}
 }
 
-// checkWasmImports refuses a module that imports anything but WASI preview 1 functions
-// with their WASI signatures: a sandbox provides nothing else, and saying which import is
-// missing at load beats an instantiation error at the first request.
-func checkWasmImports(name string, cm wazero.CompiledModule, wasi map[string]api.FunctionDefinition) error {
-	imports := cm.ImportedFunctions()
-	for _, f := range imports {
+// checkWasmWorkerImports refuses a module that imports anything but WASI preview 1
+// functions with their WASI signatures: a WebAssembly worker gets nothing else, and saying
+// which import is missing at load beats an instantiation error at the first request.
+func checkWasmWorkerImports(name string, bin []byte, cm wazero.CompiledModule, wasi map[string]api.FunctionDefinition) error {
+	imports, _, _ := wasmDescriptors(bin) // it compiled: the sections read
+	for _, im := range imports {
+		if im.Kind != "function" {
+			what := map[string]string{"table": "a table", "memory": "a memory", "global": "a global", "tag": "a tag"}[im.Kind]
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q imports %s.%s (%s), which a WebAssembly worker does not have: it gets WASI preview 1 functions only",
+				name, im.Module, im.Name, what)
+		}
+	}
+	for _, f := range cm.ImportedFunctions() {
 		mod, fn, _ := f.Import()
 		def, ok := wasi[fn]
 		if mod != wasi_snapshot_preview1.ModuleName || !ok {

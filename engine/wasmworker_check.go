@@ -9,9 +9,8 @@ import (
 )
 
 // checkWasmBinary reads what wazero's API does not show before a module is instantiated:
-// its non-function imports (a sandbox provides none) and its tables, which live in host
-// memory outside the memory limit and may grow to 2^32 elements unless they declare a
-// maximum. Every table must declare one, and all together at most maxWasmTableElements.
+// its tables, which live in host memory outside the memory limit and may grow to 2^32
+// elements unless they declare a maximum. Every table must declare one, and all together at most maxWasmTableElements.
 // Anything it cannot read is left to wazero's compiler to report.
 //
 // It returns the initial size of the module's memory in bytes (0 without one), which
@@ -34,23 +33,6 @@ func checkWasmBinary(name string, b []byte) (uint64, error) {
 		sec := &wasmReader{b: r.b[:size]}
 		r.b = r.b[size:]
 		switch id {
-		case 2: // imports
-			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
-				mod, field := sec.name(), sec.name()
-				kind := sec.byte()
-				if sec.err != nil {
-					return memMin, nil
-				}
-				if kind != 0 {
-					what := map[byte]string{1: "a table", 2: "a memory", 3: "a global", 4: "a tag"}[kind]
-					if what == "" {
-						what = "an import of unknown kind"
-					}
-					return 0, isoerr.New(isoerr.InvalidWorkerCode, "module %q imports %s.%s (%s), which a WebAssembly worker does not have: it gets WASI preview 1 functions only",
-						name, mod, field, what)
-				}
-				sec.u32() // type index
-			}
 		case 5: // memories
 			if n := sec.u32(); n > 0 {
 				if flags := sec.byte(); flags <= 3 && sec.err == nil { // 2 and 3: shared

@@ -314,7 +314,7 @@ func TestBadWorkerCode(t *testing.T) {
 		{"env over 1 MiB", loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS("")}, Env: map[string]any{"big": big}}, isoerr.EnvTooLarge, "limit"},
 		{"code over 64 MiB", loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(""), "big.txt": {Type: engine.ModuleText, Content: make([]byte, loader.MaxCodeSize)}}}, isoerr.CodeTooLarge, "limit"},
 		{"cpu limit over max", loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS("")}, Limits: &loader.Limits{CPUMs: 30001}}, isoerr.InvalidRequest, "cpuMs"},
-		{"wasm module", loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(""), "m.wasm": {Type: engine.ModuleWasm}}}, isoerr.NotImplemented, "wasm"},
+		{"invalid wasm module imported", loader.WorkerCode{MainModule: "main.js", Modules: map[string]loader.Module{"main.js": loader.JS(`import m from "./m.wasm"; export default { fetch: () => new Response(String(m)) }`), "m.wasm": {Type: engine.ModuleWasm, Content: []byte("not wasm")}}}, isoerr.WorkerException, "CompileError: invalid WebAssembly module"},
 	}
 	l := newLoader(t, loader.Config{})
 	for _, tt := range tests {

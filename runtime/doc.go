@@ -120,6 +120,56 @@
 //     input was complete (truncated input throws TypeError).
 //   - "codec_close": JSON {"handle":n} -> empty.
 //     Closes a codec (a canceled or finished stream).
+//   - "wasm_compile": the module's bytes -> JSON {"handle":n,"imports":[{"module","name","kind"}],"exports":[{"name","kind"}]}.
+//     Compiles a WebAssembly module (WebAssembly.compile, new WebAssembly.Module):
+//     CompileError for invalid bytes, a component, a table without a maximum or over 1048576
+//     elements, or more than 16 MiB; RangeError past 256 modules held at once.
+//   - "wasm_module": a module name of the worker's module map (a wasm module) -> as wasm_compile.
+//     The WebAssembly.Module of a wasm module of the module map (import mod from
+//     "./lib.wasm").
+//   - "wasm_validate": the module's bytes -> "1" or "0".
+//     WebAssembly.validate: whether the bytes compile (the compiled module is kept in the
+//     engine's table).
+//   - "wasm_release": JSON {"module"?:n,"instance"?:n} -> empty.
+//     Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an
+//     instance's memory is given back.
+//   - "wasm_instantiate": decimal module handle -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
+//     Instantiates a module in the host, running its start function under the invocation's CPU
+//     and wall-time limits. The imported functions are the JavaScript functions the guest
+//     registered ("wasm_import" messages); LinkError for a module importing a memory, table,
+//     global or tag (not implemented); RangeError past 64 instances held at once;
+//     memory_limit_exceeded when its initial memory does not fit in what is left of the
+//     sandbox's memory limit.
+//   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns) -> u32 result count, then the results (u64 each); with sync: empty.
+//     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
+//     one ends the invocation). With sync the call waits for wasm_call_memory. A trap throws
+//     RuntimeError; a memory growth past the sandbox's limit ends the invocation with
+//     memory_limit_exceeded.
+//   - "wasm_call_memory": the bytes of the instance's memory as JavaScript sees it (Memory.buffer) -> as wasm_call, then the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes).
+//     Runs the synced wasm_call just made: the bytes are written into the instance's memory
+//     before the call, and what the call changed comes back after it (Memory.buffer's
+//     copy-in/copy-out).
+//   - "wasm_import_return": a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns) -> empty.
+//     The answer of a JavaScript import to the "wasm_import" message
+//     {"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]} that the host
+//     sends, re-entrantly, when an instance calls import index of its module.
+//   - "wasm_memory_pull": decimal instance handle -> as the end of wasm_call_memory's answer: the memory's size and the runs JavaScript's copy lacks.
+//     A JavaScript import's entry while the memory's buffer is in use: the copy catches up
+//     with the running call.
+//   - "wasm_memory_push": JavaScript's copy of the memory -> empty.
+//     A JavaScript import's return while the memory's buffer is in use: what the import
+//     changed in the copy goes into the memory of the instance whose import it is.
+//   - "wasm_memory_read": decimal instance handle -> the bytes of its memory.
+//     A copy of an instance's memory (Memory.buffer).
+//   - "wasm_memory_write": u32 instance, then bytes -> empty.
+//     Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before
+//     grow).
+//   - "wasm_memory_grow": JSON {"instance":n,"delta":n} -> decimal previous size in pages.
+//     Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory
+//     limit.
+//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} -> type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits.
+//     Reads (or sets, when mutable) an exported global; the answer describes it and gives its
+//     value's bit pattern.
 //
 // Asynchronous operations (host.startOp(kind, payload), i.e. op_start): kind: payload -> resolved value.
 //

@@ -293,7 +293,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown module type", "PUT", "/v1/workers/w", []byte("{" + good[:len(good)-1] + `,"t.x":{"ts":"a"}}}`), 400, isoerr.InvalidWorkerCode, "unknown module type"},
 		{"bad base64 data", "PUT", "/v1/workers/w", []byte("{" + good[:len(good)-1] + `,"d.bin":{"data":"%%%"}}}`), 400, isoerr.InvalidWorkerCode, "base64"},
 		{"bad module name", "PUT", "/v1/workers/w", []byte("{" + good[:len(good)-1] + `,"/abs.js":"x"}}`), 400, isoerr.InvalidWorkerCode, "invalid module name"},
-		{"wasm module", "PUT", "/v1/workers/w", []byte("{" + good[:len(good)-1] + `,"m.wasm":{"wasm":"AA=="}}}`), 501, isoerr.NotImplemented, "not supported yet"},
+		{"invalid wasm module", "PUT", "/v1/workers/w", []byte("{" + good[:len(good)-1] + `,"m.wasm":{"wasm":"AA=="}}}`), 400, isoerr.InvalidWorkerCode, "not a WebAssembly module"},
 		{"limits out of range", "PUT", "/v1/workers/w", []byte(`{` + good + `,"limits":{"cpuMs":99999}}`), 400, isoerr.InvalidRequest, "limits.cpuMs"},
 		{"negative limits", "PUT", "/v1/workers/w", []byte(`{` + good + `,"limits":{"memoryMb":-1}}`), 400, isoerr.InvalidRequest, "negative"},
 		{"env too large", "PUT", "/v1/workers/w", []byte(bigEnv), 413, isoerr.EnvTooLarge, "env"},

@@ -42,6 +42,9 @@ const worker = (() => {
         case "data":
           module.exports = base64ToBytes(source).buffer;
           break;
+        case "wasm": // a WebAssembly.Module, as import gives (47_wasm.js)
+          module.exports = wasmInternal.moduleFromMap(name);
+          break;
         default:
           throw new TypeError(`require() of ES module "${name}" is not supported: use import`);
       }
@@ -56,6 +59,8 @@ const worker = (() => {
   Object.defineProperty(globalThis, "__isobox_internal", {
     value: Object.freeze({
       WorkerEntrypoint, RpcTarget, DurableObject, requireFrom, env: () => env,
+      // wasmModule is the default export of a wasm module of the module map (47_wasm.js).
+      wasmModule: (name) => wasmInternal.moduleFromMap(name),
       // callTool calls a host tool (Code Mode): a promise of its JSON result.
       callTool: (name, args) => host.startOp("tool", { name: String(name), args: args === undefined ? null : args }).promise,
     }),
@@ -394,6 +399,9 @@ const worker = (() => {
         return;
       case "eval":
         run((ctx, answer, fail) => onEval(msg, answer, fail), null);
+        return;
+      case "wasm_import": // re-entrant: a wasm instance calls a JavaScript import (47_wasm.js)
+        wasmInternal.importCall(msg);
         return;
     }
     throw new TypeError("unknown message type " + safeString(msg.type, "?"));

@@ -1,0 +1,735 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// The WebAssembly global of JavaScript sandboxes (runtime/js/47_wasm.js): the guest's
+// WebAssembly.Module is a handle to a module compiled in the host (on the runtime of
+// WebAssembly workers, wasmworker.go, sharing its table of compiled modules), and its
+// WebAssembly.Instance a handle to a wazero instance of it that the sandbox owns: it is
+// closed when the guest drops it (FinalizationRegistry) or the sandbox closes.
+//
+// What bounds an instance, since it runs outside QuickJS:
+//   - CPU and wall time: every call into an instance (and instantiation, which runs the
+//     module's start function) runs under a watchdog (wasmworker.go) armed with what is
+//     left of the invocation's CPU and wall time; the instance runs on the guest's
+//     thread, so its CPU time is the invocation's. When the watchdog fires, wazero stops
+//     the instance at its next check and the invocation ends with the limit's error.
+//   - Memory: an instance's linear memory and the sandbox's own (QuickJS's) share the
+//     sandbox's memory limit. A growth past it is refused (memory.grow answers -1, as the
+//     spec allows), and the invocation ends with memory_limit_exceeded, as when QuickJS's
+//     own allocations run out; WebAssembly.Memory.prototype.grow from JavaScript throws
+//     RangeError instead.
+//   - Host memory outside linear memory: tables must declare a maximum, at most
+//     maxWasmTableElements elements in all (checkWasmBinary); at most maxWasmJSInstances
+//     instances and maxWasmJSModules modules live at once; a module's bytes are at most
+//     maxWasmJSModuleBytes.
+//
+// An exported memory's buffer is a copy in QuickJS kept in step around calls: a synced
+// call writes JavaScript's copy into the instance first and sends back the runs the call
+// changed (wasm_call_memory, appendMemoryDiff). Imported functions are JavaScript
+// functions, called re-entrantly (wasmjs_imports.go); importing a memory, table, global or
+// tag is a LinkError (not implemented). RATIONALE.md ("WebAssembly inside JavaScript")
+// says why.
+
+const (
+	// maxWasmJSModules bounds the modules one sandbox holds at once.
+	maxWasmJSModules = 256
+	// maxWasmJSInstances bounds the instances one sandbox holds at once: each reserves
+	// (virtually) the sandbox's memory limit for its linear memory.
+	maxWasmJSInstances = 64
+	// maxWasmJSModuleBytes bounds a module compiled from JavaScript: compiling cannot be
+	// interrupted, so its CPU time is bounded by the module's size instead.
+	maxWasmJSModuleBytes = 16 << 20
+)
+
+// wasmJS is a JavaScript sandbox's WebAssembly state.
+type wasmJS struct {
+	modules map[int]*jsWasmModule
+	insts   map[int]*jsWasmInstance
+	next    int
+	used    uint64 // bytes of the instances' linear memories, charged against the sandbox's limit
+
+	// JavaScript imports (wasmjs_imports.go): the QuickJS module's functions for nested
+	// calls, the nesting depth, the last import's answer, and the handle of the instance
+	// being instantiated (its start function may call imports).
+	entries       []api.Function
+	depth         int
+	ret           []uint64
+	threw         bool
+	instantiating int
+	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
+	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
+
+	spares []*limitedMemory // cleared memories of closed instances, for the next ones
+	cfg    wazero.ModuleConfig
+}
+
+// jsWasmModule is a compiled module the guest holds.
+type jsWasmModule struct {
+	code     *wasmCode
+	name     string
+	imports  []wasmImportDesc
+	exports  []wasmExportDesc
+	linkErr  error                            // why it cannot be instantiated (an import), reported by Instance
+	fnNames  []string                         // the exported functions in export order: wasm_call's numbering, from 1
+	funcs    []jsImportFunc                   // the imported functions, in import order
+	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+}
+
+func (m *jsWasmModule) close() {
+	for _, cm := range m.hostMods {
+		cm.Close(context.Background())
+	}
+	m.hostMods = nil
+}
+
+// jsWasmInstance is an instance the guest holds.
+type jsWasmInstance struct {
+	mod     api.Module
+	mem     *jsWasmMemory
+	code    *wasmCode             // held while the instance lives
+	imps    map[string]api.Module // the instances of its module's host modules (imports)
+	fnNames []string              // the exported functions (jsWasmModule.fnNames)
+	fns     []api.Function        // those looked up so far: wazero makes a call engine per lookup
+	busy    []bool                // fns[i] is running (a JavaScript import may call an export again)
+	dead    error                 // set when a limit stopped it: wazero closed it
+
+	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
+	// known false: not known), so that the copy-out and the imports' entries send only what
+	// differs from it.
+	agreed []byte
+	known  bool
+	active int
+}
+
+type wasmImportDesc struct {
+	Module  string `json:"module"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string `json:"results,omitempty"` // functions
+}
+
+type wasmExportDesc struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string `json:"results,omitempty"` // functions
+}
+
+var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+
+// wasmTypeLetters are the letters of value types in export descriptors: i i32, I i64,
+// f f32, F f64, r externref or funcref, v v128.
+var wasmTypeLetters = map[api.ValueType]byte{api.ValueTypeI32: 'i', api.ValueTypeI64: 'I', api.ValueTypeF32: 'f',
+	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'r', 0x7b: 'v'}
+
+func typeLetters(ts []api.ValueType) string {
+	b := make([]byte, len(ts))
+	for i, t := range ts {
+		if b[i] = wasmTypeLetters[t]; b[i] == 0 {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// wasmJSOps returns the synchronous operations of the WebAssembly global. (A function, not
+// a variable: the table's entries refer back to the engine's state, and a variable here
+// was initialised after hostOps, which then lacked them.)
+func wasmJSOps() []hostOp {
+	return []hostOp{
+		{name: "wasm_compile", in: "the module's bytes", out: `JSON {"handle":n,"imports":[{"module","name","kind"}],"exports":[{"name","kind"}]}`,
+			doc: fmt.Sprintf("Compiles a WebAssembly module (WebAssembly.compile, new WebAssembly.Module): CompileError for invalid bytes, "+
+				"a component, a table without a maximum or over %d elements, or more than %d MiB; RangeError past %d modules held at once.",
+				maxWasmTableElements, maxWasmJSModuleBytes>>20, maxWasmJSModules),
+			sync: (*Sandbox).opWasmCompile},
+		{name: "wasm_module", in: "a module name of the worker's module map (a wasm module)", out: "as wasm_compile",
+			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
+		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
+			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n}`, out: "empty",
+			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
+		{name: "wasm_instantiate", in: "decimal module handle", out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
+			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
+				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
+				"LinkError for a module importing a memory, table, global or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
+			sync: (*Sandbox).opWasmInstantiate},
+		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns)",
+			out: "u32 result count, then the results (u64 each); with sync: empty",
+			doc: "Calls an exported function under the invocation's CPU and wall-time limits (exceeding one ends the invocation). " +
+				"With sync the call waits for wasm_call_memory. A trap throws RuntimeError; a memory growth past the sandbox's " +
+				"limit ends the invocation with memory_limit_exceeded.",
+			sync: (*Sandbox).opWasmCall},
+		{name: "wasm_call_memory", in: "the bytes of the instance's memory as JavaScript sees it (Memory.buffer)",
+			out: "as wasm_call, then the memory's size (u32) and the runs of it the call changed (u32 offset, u32 length, bytes)",
+			doc: "Runs the synced wasm_call just made: the bytes are written into the instance's memory before the call, and what " +
+				"the call changed comes back after it (Memory.buffer's copy-in/copy-out).",
+			sync: (*Sandbox).opWasmCallMemory},
+		{name: "wasm_import_return", in: "a flag byte (1: the import threw), then the results (u64 each, wasm bit patterns)", out: "empty",
+			doc: "The answer of a JavaScript import to the \"wasm_import\" message " + `{"type":"wasm_import","instance":n,"index":n,"args":[decimal u64 bits]}` +
+				" that the host sends, re-entrantly, when an instance calls import index of its module.", sync: (*Sandbox).opWasmImportReturn},
+		{name: "wasm_memory_pull", in: "decimal instance handle", out: "as the end of wasm_call_memory's answer: the memory's size and the runs JavaScript's copy lacks",
+			doc: "A JavaScript import's entry while the memory's buffer is in use: the copy catches up with the running call.", sync: (*Sandbox).opWasmMemoryPull},
+		{name: "wasm_memory_push", in: "JavaScript's copy of the memory", out: "empty",
+			doc: "A JavaScript import's return while the memory's buffer is in use: what the import changed in the copy goes into the memory " +
+				"of the instance whose import it is.", sync: (*Sandbox).opWasmMemoryPush},
+		{name: "wasm_memory_read", in: "decimal instance handle", out: "the bytes of its memory",
+			doc: "A copy of an instance's memory (Memory.buffer).", sync: (*Sandbox).opWasmMemoryRead},
+		{name: "wasm_memory_write", in: "u32 instance, then bytes", out: "empty",
+			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
+		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
+			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
+			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
+	}
+}
+
+// checkWasmModules compiles the wasm modules of a JavaScript worker's map (Compile), so
+// that a module that would fail with CompileError when imported fails the PUT instead.
+// The compiled modules stay in the engine's table for the worker's loads.
+func (e *Engine) checkWasmModules(ctx context.Context, mods ModuleMap) error {
+	for _, name := range slices.Sorted(maps.Keys(mods)) {
+		m := mods[name]
+		if m.Type != ModuleWasm {
+			continue
+		}
+		if len(m.Content) > maxWasmJSModuleBytes {
+			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is %d bytes; a JavaScript worker's wasm modules may be at most %d MiB", name, len(m.Content), maxWasmJSModuleBytes>>20)
+		}
+		c, err := e.wasmCompileModule(ctx, name, m.Content)
+		if err != nil {
+			return err
+		}
+		e.wasmRelease(ctx, c)
+	}
+	return nil
+}
+
+func wasmError(class, format string, args ...any) error {
+	return &hostError{name: class, msg: fmt.Sprintf(format, args...)}
+}
+
+func (sb *Sandbox) wasmJSState() *wasmJS {
+	if sb.wjs == nil {
+		sb.wjs = &wasmJS{modules: map[int]*jsWasmModule{}, insts: map[int]*jsWasmInstance{}}
+		sb.mem.others = &sb.wjs.used
+	}
+	return sb.wjs
+}
+
+// closeWasmJS closes the sandbox's instances and gives back its modules (Close).
+func (sb *Sandbox) closeWasmJS(ctx context.Context) {
+	w := sb.wjs
+	if w == nil {
+		return
+	}
+	for h := range w.insts {
+		sb.dropWasmInstance(ctx, h)
+	}
+	for _, m := range w.spares {
+		m.Free()
+	}
+	w.spares = nil
+	for h, m := range w.modules {
+		m.close()
+		sb.e.wasmRelease(ctx, m.code)
+		delete(w.modules, h)
+	}
+}
+
+func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
+	w := sb.wjs
+	in := w.insts[h]
+	if in == nil {
+		return
+	}
+	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
+	closeAll(in.imps)
+	sb.e.wasmRelease(ctx, in.code)
+	delete(w.insts, h)
+}
+
+// wasmRetain takes one more reference on a compiled module.
+func (e *Engine) wasmRetain(c *wasmCode) {
+	e.wasm.mu.Lock()
+	c.refs++
+	e.wasm.mu.Unlock()
+}
+
+func (sb *Sandbox) opWasmCompile(in []byte) ([]byte, error) {
+	return sb.wasmCompileJS("<bytes>", in)
+}
+
+func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
+	name := string(in)
+	mod, ok := sb.cfg.Modules[name]
+	if !ok || mod.Type != ModuleWasm {
+		return nil, typeError("module %q is not a wasm module of the worker", name)
+	}
+	return sb.wasmCompileJS(name, mod.Content)
+}
+
+func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
+	if len(in) > maxWasmJSModuleBytes {
+		return []byte("0"), nil
+	}
+	code, err := sb.e.wasmCompileModule(context.Background(), "<bytes>", in)
+	if err != nil {
+		if _, ok := err.(*isoerr.Error); ok && isoerr.As(err).Code == isoerr.InvalidWorkerCode {
+			return []byte("0"), nil
+		}
+		return nil, err
+	}
+	sb.e.wasmRelease(context.Background(), code)
+	return []byte("1"), nil
+}
+
+// wasmCompileJS compiles a module for the guest and answers its handle and descriptors.
+func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	if len(w.modules) >= maxWasmJSModules {
+		return nil, wasmError("RangeError", "too many WebAssembly modules: a sandbox holds at most %d at once", maxWasmJSModules)
+	}
+	if len(bin) > maxWasmJSModuleBytes {
+		return nil, wasmError("CompileError", "the module is %d bytes; a sandbox compiles modules of at most %d MiB", len(bin), maxWasmJSModuleBytes>>20)
+	}
+	imports, exports, err := wasmDescriptors(bin)
+	if err != nil {
+		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
+	}
+	code, err := sb.e.wasmCompileModule(context.Background(), name, bin)
+	if err != nil {
+		var ie *isoerr.Error
+		if errors.As(err, &ie) && ie.Code == isoerr.InvalidWorkerCode {
+			return nil, wasmError("CompileError", "%s", strings.Replace(ie.Message, "a WebAssembly worker", "a sandbox", 1))
+		}
+		return nil, err
+	}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports}
+	for _, e := range exports {
+		if e.Kind == "function" {
+			m.fnNames = append(m.fnNames, e.Name)
+		}
+	}
+	for _, im := range imports {
+		if im.Kind != "function" && m.linkErr == nil {
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions can be imported in isobox yet, "+
+				"not memories, tables, globals or tags", im.Module, im.Name, im.Kind)
+		}
+	}
+	fi := 0
+	for _, d := range code.cm.ImportedFunctions() {
+		mod, name, _ := d.Import()
+		m.funcs = append(m.funcs, jsImportFunc{module: mod, name: name, params: d.ParamTypes(), results: d.ResultTypes()})
+		for fi < len(imports) && imports[fi].Kind != "function" {
+			fi++
+		}
+		if fi < len(imports) {
+			imports[fi].Params, imports[fi].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
+			fi++
+		}
+	}
+	defs := code.cm.ExportedFunctions()
+	for i := range exports {
+		if d := defs[exports[i].Name]; exports[i].Kind == "function" && d != nil {
+			exports[i].Params, exports[i].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
+		}
+	}
+	w.next++
+	w.modules[w.next] = m
+	return json.Marshal(map[string]any{"handle": w.next, "imports": imports, "exports": exports})
+}
+
+func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
+	var a struct{ Module, Instance int }
+	if err := decode("wasm_release", in, &a); err != nil {
+		return nil, err
+	}
+	w := sb.wasmJSState()
+	if m := w.modules[a.Module]; m != nil {
+		m.close()
+		sb.e.wasmRelease(context.Background(), m.code)
+		delete(w.modules, a.Module)
+	}
+	sb.dropWasmInstance(context.Background(), a.Instance)
+	return nil, nil
+}
+
+func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	h, _ := strconv.Atoi(string(in))
+	m := w.modules[h]
+	if m == nil {
+		return nil, typeError("WebAssembly.Instance: not a module of this sandbox")
+	}
+	if m.linkErr != nil {
+		return nil, m.linkErr
+	}
+	if len(w.insts) >= maxWasmJSInstances {
+		return nil, wasmError("RangeError", "too many WebAssembly instances: a sandbox holds at most %d at once", maxWasmJSInstances)
+	}
+	limit := sb.mem.limit
+	if m.code.memMin+uint64(sb.mem.Len())+w.used > limit {
+		sb.inv.stop(isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, more than is left of the sandbox's memory limit of %d MiB",
+			m.code.memMin>>20, limit>>20))
+		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
+	}
+	if err := sb.wasmImportSetup(context.Background(), m); err != nil {
+		return nil, err
+	}
+	imps, err := sb.wasmImportInstances(context.Background(), m)
+	if err != nil {
+		return nil, err
+	}
+	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
+	var mod api.Module
+	w.next++
+	ih := w.next
+	prev := w.instantiating
+	w.instantiating = ih
+	err = sb.wasmGuard("WebAssembly.Instance", mem, func(ctx context.Context) (err error) {
+		ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
+			func(cap, max uint64) experimental.LinearMemory { return mem }))
+		ictx = experimental.WithImportResolver(ictx, func(name string) api.Module { return imps[name] })
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%v", p)
+			}
+		}()
+		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, w.config())
+		return err
+	})
+	w.instantiating = prev
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		closeAll(imps)
+		mem.Free()
+		return nil, err
+	}
+	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps}
+	w.insts[ih] = inst
+	return []byte(strconv.Itoa(ih)), nil
+}
+
+// wasmGuard runs body, which runs guest wasm, under what is left of the invocation's CPU
+// and wall time (the watchdog of WebAssembly workers cancels body's context, and wazero
+// stops the instance at its next check). A limit or cancellation stops the invocation
+// (the guest cannot catch it); a refused memory growth does too, as memory_limit_exceeded;
+// any other failure (a trap) is a RuntimeError the guest can catch.
+func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.Context) error) error {
+	inv := sb.inv
+	now := time.Now()
+	left := Limits{CPU: inv.limits.CPU - inv.cpu - inv.sliceCPU(now), Wall: inv.deadline.Sub(now)}
+	switch {
+	case left.CPU <= 0:
+		inv.stop(isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU))
+	case left.Wall <= 0:
+		inv.stop(wallError(inv))
+	case inv.ctx.Err() != nil:
+		inv.stop(canceledError(inv))
+	}
+	if inv.sig.stopped != nil {
+		return inv.sig.stopped
+	}
+	rctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	dog := startWatchdog(inv.ctx, stop, left, currentThreadClock())
+	err := body(context.WithValue(rctx, sandboxKey{}, sb)) // imports find the sandbox in it
+	dog.end()
+	if mem != nil && mem.refused.Load() {
+		mem.refused.Store(false)
+		inv.stop(memoryError(sb.mem.limit))
+		return inv.sig.stopped
+	}
+	if cause := context.Cause(rctx); cause != nil && err != nil {
+		var ie *isoerr.Error
+		if errors.As(cause, &ie) {
+			// The invocation's own limits, re-described with the invocation's figures.
+			switch ie.Code {
+			case isoerr.CPULimitExceeded:
+				ie = isoerr.New(isoerr.CPULimitExceeded, "the invocation used more than its CPU limit of %v", inv.limits.CPU)
+			case isoerr.WallTimeExceeded:
+				ie = wallError(inv)
+			}
+			inv.stop(ie)
+			return inv.sig.stopped
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if inv.sig.stopped != nil { // a limit tripped in a JavaScript import
+		return inv.sig.stopped
+	}
+	if errors.Is(err, errImportThrew) || strings.Contains(err.Error(), errImportThrew.Error()) {
+		return wasmError("WasmImportThrew", "a JavaScript import threw")
+	}
+	if errors.Is(err, errImportDepth) || strings.Contains(err.Error(), errImportDepth.Error()) {
+		return wasmError("RangeError", "%s", errImportDepth)
+	}
+	if strings.Contains(err.Error(), "stack overflow") {
+		return wasmError("RangeError", "Maximum call stack size exceeded (wasm trap: stack overflow in %s)", what)
+	}
+	return wasmError("RuntimeError", "%s", strings.TrimSuffix(trapMessage(err), " (recovered by wazero)"))
+}
+
+func (sb *Sandbox) instance(h uint32) (*jsWasmInstance, error) {
+	in := sb.wasmJSState().insts[int(h)]
+	if in == nil {
+		return nil, typeError("not a WebAssembly instance of this sandbox")
+	}
+	if in.dead != nil {
+		return nil, in.dead
+	}
+	return in, nil
+}
+
+func (sb *Sandbox) opWasmCall(in []byte) ([]byte, error) {
+	if len(in) >= 16 && binary.LittleEndian.Uint32(in[8:]) != 0 {
+		sb.wasmJSState().staged = bytes.Clone(in) // the memory follows (wasm_call_memory)
+		return nil, nil
+	}
+	return sb.wasmCallExport(in, nil)
+}
+
+func (sb *Sandbox) opWasmCallMemory(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	head := w.staged
+	w.staged = nil
+	if head == nil {
+		return nil, typeError("wasm_call_memory without wasm_call")
+	}
+	return sb.wasmCallExport(head, in)
+}
+
+// wasmCallExport runs one call of an exported function; head is wasm_call's payload, and
+// mirror, when the call is synced, the memory as JavaScript sees it (a view of QuickJS's
+// memory: the copy-in, and what the copy-out is compared with).
+func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
+	if len(in) < 16 {
+		return nil, typeError("wasm_call: short payload")
+	}
+	le := binary.LittleEndian
+	inst, err := sb.instance(le.Uint32(in))
+	if err != nil {
+		return nil, err
+	}
+	fnIdx, sync, n := le.Uint32(in[4:]), mirror != nil, le.Uint32(in[12:])
+	if fnIdx == 0 || int(fnIdx) > len(inst.fnNames) {
+		return nil, typeError("wasm_call: no such export")
+	}
+	if inst.fns == nil {
+		inst.fns = make([]api.Function, len(inst.fnNames))
+		inst.busy = make([]bool, len(inst.fnNames))
+	}
+	if inst.fns[fnIdx-1] == nil {
+		if inst.fns[fnIdx-1] = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1]); inst.fns[fnIdx-1] == nil {
+			return nil, typeError("wasm_call: no such export")
+		}
+	}
+	fn := inst.fns[fnIdx-1]
+	if inst.busy[fnIdx-1] {
+		// A call from a JavaScript import into an export already running: an api.Function
+		// cannot be entered twice (its call engine's stack is in use), so this call gets its own.
+		fn = inst.mod.ExportedFunction(inst.fnNames[fnIdx-1])
+	} else {
+		inst.busy[fnIdx-1] = true
+		defer func() { inst.busy[fnIdx-1] = false }()
+	}
+	if uint64(len(in)) < 16+8*uint64(n) || int(n) != len(fn.Definition().ParamTypes()) {
+		return nil, typeError("wasm_call: wrong argument count")
+	}
+	args := make([]uint64, n)
+	for i := range args {
+		args[i] = le.Uint64(in[16+8*i:])
+	}
+	mem := inst.mod.Memory()
+	if sync && mem != nil {
+		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
+		// is; a view from before a growth covers a prefix).
+		prev := mirror[:min(uint64(len(mirror)), uint64(mem.Size()))]
+		mem.Write(0, prev)
+		if len(inst.imps) > 0 || sb.mem.release == nil {
+			// prev is a view of QuickJS's memory, where an import's JavaScript may run
+			// (and, without a reservation, move it) during the call.
+			prev = bytes.Clone(prev)
+		}
+		saved, savedKnown := inst.agreed, inst.known
+		inst.agreed, inst.known = prev, true
+		inst.active++
+		defer func() {
+			inst.active--
+			if inst.active == 0 {
+				inst.agreed, inst.known = nil, false
+			} else if !inst.known || err != nil {
+				inst.agreed, inst.known = saved, savedKnown
+			}
+		}()
+	}
+	var results []uint64
+	err = sb.wasmGuard("a call to "+fn.Definition().ExportNames()[0], inst.mem, func(ctx context.Context) error {
+		var err error
+		results, err = fn.Call(ctx, args...)
+		return err
+	})
+	if inst.mod.IsClosed() {
+		inst.dead = typeError("the WebAssembly instance was stopped by a limit")
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4+8*len(results))
+	le.PutUint32(out, uint32(len(results)))
+	for i, r := range results {
+		le.PutUint64(out[4+8*i:], r)
+	}
+	if sync && mem != nil {
+		out = inst.pull(out, inst.active > 1) // nested in an outer call: its imports go on
+	}
+	return out, nil
+}
+
+func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
+	var a struct {
+		Instance uint32
+		Name     string
+		Set      *string
+	}
+	if err := decode("wasm_global", in, &a); err != nil {
+		return nil, err
+	}
+	inst, err := sb.instance(a.Instance)
+	if err != nil {
+		return nil, err
+	}
+	g := inst.mod.ExportedGlobal(a.Name)
+	if g == nil {
+		return nil, typeError("the instance exports no global %q", a.Name)
+	}
+	if a.Set != nil {
+		mg, ok := g.(api.MutableGlobal)
+		if !ok {
+			return nil, typeError("WebAssembly.Global: the global %q is immutable", a.Name)
+		}
+		v, err := strconv.ParseUint(*a.Set, 10, 64)
+		if err != nil {
+			return nil, typeError("wasm_global: %v", err)
+		}
+		mg.Set(v)
+	}
+	_, mutable := g.(api.MutableGlobal)
+	letter := wasmTypeLetters[g.Type()]
+	if letter == 0 {
+		letter = '?'
+	}
+	flag := byte('0')
+	if mutable {
+		flag = '1'
+	}
+	return strconv.AppendUint([]byte{letter, flag}, g.Get(), 10), nil
+}
+
+// config is the instance config of every instance: no name (the runtime's namespace is
+// shared), no start functions but the module's own start section, and a random source
+// that costs nothing to make (wazero's default seeds a math/rand source per instance;
+// nothing here reads it, since a module imports only JavaScript functions).
+func (w *wasmJS) config() wazero.ModuleConfig {
+	if w.cfg == nil {
+		w.cfg = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
+	}
+	return w.cfg
+}
+
+// wasmDescriptors reads a module's imports and exports in their order (the JS API's
+// Module.imports and Module.exports), which wazero's API does not show in order nor for
+// globals and tables. It reads only the import and export sections; the compiler judges
+// the rest.
+func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDesc, err error) {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" {
+		return nil, nil, errors.New("it does not start with \\0asm")
+	}
+	r := &wasmReader{b: b[8:]}
+	imports, exports = []wasmImportDesc{}, []wasmExportDesc{}
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)) {
+			return nil, nil, errors.New("a section runs past the end")
+		}
+		sec := &wasmReader{b: r.b[:size]}
+		r.b = r.b[size:]
+		switch id {
+		case 2:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				d := wasmImportDesc{Module: sec.name(), Name: sec.name()}
+				kind := sec.byte()
+				d.Kind = wasmKinds[kind]
+				switch kind {
+				case 0:
+					sec.u32()
+				case 1:
+					sec.byte()
+					sec.limits()
+				case 2:
+					sec.limits()
+				case 3:
+					sec.byte()
+					sec.byte()
+				case 4:
+					sec.byte()
+					sec.u32()
+				default:
+					return nil, nil, fmt.Errorf("import of unknown kind %d", kind)
+				}
+				imports = append(imports, d)
+			}
+		case 7:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				d := wasmExportDesc{Name: sec.name()}
+				kind := sec.byte()
+				sec.u32()
+				if d.Kind = wasmKinds[kind]; d.Kind == "" {
+					return nil, nil, fmt.Errorf("export of unknown kind %d", kind)
+				}
+				exports = append(exports, d)
+			}
+		}
+		if sec.err != nil {
+			return nil, nil, fmt.Errorf("section %d: %v", id, sec.err)
+		}
+	}
+	return imports, exports, r.err
+}
+
+// limits reads a table's or memory's limits.
+func (r *wasmReader) limits() {
+	flags := r.byte()
+	r.u32()
+	if flags&1 != 0 {
+		r.u32()
+	}
+}

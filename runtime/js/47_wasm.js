@@ -1,0 +1,571 @@
+// 47_wasm.js: the WebAssembly global (the WebAssembly JavaScript Interface). A Module is a
+// handle to a module compiled in the host and an Instance a handle to a wazero instance the
+// sandbox owns (engine/wasmjs.go); both are given back when the guest drops them
+// (FinalizationRegistry) or the sandbox closes. Calls into an instance run under the
+// invocation's CPU and wall-time limits, its memory counts against the sandbox's.
+//
+// An exported memory's `buffer` is a copy kept in step around calls (copy-in/copy-out):
+// once the guest has read `buffer`, every call into that instance first writes the buffer's
+// bytes into the instance's memory and afterwards gets back the runs the call changed, into
+// the same buffer (a new one, the old one detached, when the memory grew); an import sees
+// the buffer brought up to date and gives its writes back. So JavaScript writes are seen by
+// the next call and wasm writes after the call returns, as in a browser, at the cost of a
+// copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
+// host calls back re-entrantly ("wasm_import" messages, importCall below); importing a
+// memory, table, global or tag is not implemented (LinkError).
+const wasmInternal = (() => {
+  const expose = (o, name, value) =>
+    Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
+  const PAGE = 65536;
+  const illegal = Symbol("illegal constructor");
+  // live holds a weak reference to each handle's holder (a Module, or an instance's shared
+  // state), by handle: the import callbacks find an instance's state through it, and a
+  // burst of instantiations in one synchronous run (where finalization callbacks cannot run
+  // yet) gives back what it dropped before the host's limit on handles refuses the next one.
+  const live = { module: new Map(), instance: new Map() };
+  const sweepAt = { module: 32, instance: 32 };
+  const release = (kind, handle) => {
+    live[kind].delete(handle);
+    try {
+      host.call("wasm_release", jsonStringify({ [kind]: handle }));
+    } catch {
+      // outside an invocation: the sandbox gives it back when it closes
+    }
+  };
+  const registry = new FinalizationRegistry((held) => release(held.kind, held.handle));
+  const track = (kind, target, handle) => {
+    registry.register(target, { kind, handle });
+    const m = live[kind];
+    if (m.size >= sweepAt[kind]) {
+      for (const [h, ref] of m) if (ref.deref() === undefined) release(kind, h);
+      sweepAt[kind] = Math.max(32, 2 * m.size); // amortised: a sweep per as many new handles as survived it
+    }
+    m.set(handle, new WeakRef(target));
+  };
+
+  const errorClass = (name) => {
+    const C = class extends Error {
+      constructor(message, options) {
+        super(message, options);
+      }
+    };
+    Object.defineProperty(C, "name", { value: name });
+    expose(C.prototype, "name", name);
+    return C;
+  };
+  const CompileError = errorClass("CompileError");
+  const LinkError = errorClass("LinkError");
+  const RuntimeError = errorClass("RuntimeError");
+  const classes = { __proto__: null, CompileError, LinkError, RuntimeError };
+
+  // guarded runs run (a host operation), turning the host's WebAssembly error names into the
+  // WebAssembly error classes.
+  const guarded = (run) => {
+    try {
+      return run();
+    } catch (e) {
+      const C = e !== null && typeof e === "object" ? classes[e.name] : undefined;
+      if (C) throw new C(e.message);
+      throw e;
+    }
+  };
+
+  // bytesOf is a BufferSource's bytes (a view on them, not a copy).
+  const bytesOf = (source, what) => {
+    if (source instanceof ArrayBuffer) return new Uint8Array(source);
+    if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    throw new TypeError(`${what}: argument must be a BufferSource (an ArrayBuffer or a typed array)`);
+  };
+
+  const u32 = (v, what) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || n > 0xffffffff) throw new TypeError(`${what} must be an integer 0..2^32-1`);
+    return Math.trunc(n);
+  };
+
+  // ---- values: JavaScript <-> wasm bit patterns (ToWebAssemblyValue, ToJSValue) ----
+  const scratch = new DataView(new ArrayBuffer(8));
+  const typeNames = { __proto__: null, i32: "i", i64: "I", f32: "f", f64: "F", externref: "r", anyfunc: "r", funcref: "r" };
+  const toBits = (dv, off, t, v) => {
+    switch (t) {
+      case "i":
+        dv.setInt32(off, +v, true);
+        dv.setInt32(off + 4, 0, true);
+        return;
+      case "I":
+        dv.setBigInt64(off, BigInt.asIntN(64, v), true);
+        return;
+      case "f":
+        dv.setFloat32(off, +v, true);
+        dv.setInt32(off + 4, 0, true);
+        return;
+      case "F":
+        dv.setFloat64(off, +v, true);
+        return;
+    }
+    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+  };
+  const fromBits = (dv, off, t) => {
+    switch (t) {
+      case "i":
+        return dv.getInt32(off, true);
+      case "I":
+        return dv.getBigInt64(off, true);
+      case "f":
+        return dv.getFloat32(off, true);
+      case "F":
+        return dv.getFloat64(off, true);
+    }
+    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+  };
+  const decimalOf = (t, v) => {
+    toBits(scratch, 0, t, v);
+    return String(scratch.getBigUint64(0, true));
+  };
+  const valueOfDecimal = (t, s) => {
+    scratch.setBigUint64(0, BigInt(s), true);
+    return fromBits(scratch, 0, t);
+  };
+
+  // ---- Module ----
+  const modules = new WeakMap(); // Module -> {handle, imports, exports}
+  const moduleInfo = (m, what) => {
+    const info = m !== null && typeof m === "object" ? modules.get(m) : undefined;
+    if (!info) throw new TypeError(`${what}: argument must be a WebAssembly.Module`);
+    return info;
+  };
+  const adoptModule = (m, json) => {
+    const info = jsonParse(json);
+    // The host numbers the exported functions from 1 in export order (wasm_call's fn).
+    let fn = 0;
+    for (const e of info.exports) if (e.kind === "function") e.fn = ++fn;
+    modules.set(m, info);
+    track("module", m, info.handle);
+    return m;
+  };
+
+  class Module {
+    constructor(bytes) {
+      if (new.target === undefined) throw new TypeError("WebAssembly.Module must be called with new");
+      adoptModule(this, guarded(() => host.call("wasm_compile", bytesOf(bytes, "WebAssembly.Module"))));
+    }
+    static exports(m) {
+      return moduleInfo(m, "WebAssembly.Module.exports").exports.map((e) => ({ name: e.name, kind: e.kind }));
+    }
+    static imports(m) {
+      return moduleInfo(m, "WebAssembly.Module.imports").imports.map((e) => ({ module: e.module, name: e.name, kind: e.kind }));
+    }
+    static customSections(m) {
+      moduleInfo(m, "WebAssembly.Module.customSections");
+      throw new TypeError("WebAssembly.Module.customSections is not implemented in isobox yet");
+    }
+  }
+  expose(Module.prototype, Symbol.toStringTag, "WebAssembly.Module");
+
+  // ---- Instance ----
+  // state is what an instance's exports share: the host handle and the copy of its memory.
+  // The instance is given back when state is no longer reachable (from the Instance, an
+  // exported function or the exported Memory).
+  const instances = new WeakMap(); // Instance -> exports object
+
+  const syncIn = (state) => state.sync && state.mirror !== null && state.mirror.byteLength > 0;
+  // refreshMirror takes the memory's bytes (a view) after a call: into the same buffer when
+  // the size did not change, else into a new one, the old one detached.
+  const refreshMirror = (state, bytes) => {
+    const old = state.mirror;
+    if (old !== null && old.byteLength === bytes.byteLength) {
+      new Uint8Array(old).set(bytes);
+      return;
+    }
+    if (old !== null && old.byteLength > 0) old.transfer(0);
+    state.mirror = bytes.slice().buffer;
+  };
+
+  // callWasm is guarded for operations that run wasm: when a JavaScript import threw, the
+  // wasm trapped and the host says so; the import's own exception goes on to the caller.
+  const thrown = [];
+  const callWasm = (run) => {
+    try {
+      return guarded(run);
+    } catch (e) {
+      if (e !== null && typeof e === "object" && e.name === "WasmImportThrew" && thrown.length > 0) throw thrown.pop();
+      throw e;
+    }
+  };
+
+  // importCall answers a "wasm_import" message: an instance called its import msg.index.
+  let pendingState = null; // the state of the instance being instantiated (its start function)
+  const importCall = (msg) => {
+    try {
+      const ref = live.instance.get(msg.instance);
+      let st = ref !== undefined ? ref.deref() : undefined;
+      if (st === undefined && pendingState !== null) {
+        st = pendingState;
+        st.handle = msg.instance;
+      }
+      const imp = st.imports[msg.index];
+      const args = [];
+      for (let i = 0; i < imp.params.length; i++) args.push(valueOfDecimal(imp.params[i], msg.args[i]));
+      if (syncIn(st)) applyDiff(st, host.bytes("wasm_memory_pull", String(st.handle)), 0);
+      const r = imp.fn(...args);
+      const results = imp.results;
+      const payload = new ArrayBuffer(1 + 8 * results.length);
+      const dv = new DataView(payload);
+      if (results.length === 1) toBits(dv, 1, results[0], r);
+      else if (results.length > 1) {
+        const vals = [...r];
+        if (vals.length !== results.length) throw new TypeError(`WebAssembly: the import must return ${results.length} values`);
+        for (let i = 0; i < vals.length; i++) toBits(dv, 1 + 8 * i, results[i], vals[i]);
+      }
+      if (syncIn(st)) host.call("wasm_memory_push", st.mirror);
+      host.call("wasm_import_return", payload);
+    } catch (e) {
+      thrown.push(e);
+      host.call("wasm_import_return", new Uint8Array([1]));
+    }
+  };
+
+  const arity = [
+    (call) => function () { return call(arguments); },
+    (call) => function (a) { return call(arguments); },
+    (call) => function (a, b) { return call(arguments); },
+    (call) => function (a, b, c) { return call(arguments); },
+    (call) => function (a, b, c, d) { return call(arguments); },
+  ];
+  const withLength = (call, n) => {
+    const f = function () {
+      return call(arguments);
+    };
+    Object.defineProperty(f, "length", { value: n });
+    return f;
+  };
+
+  // applyDiff takes the copy-out of a call: the memory's size, then the runs the call
+  // changed. A grown memory gets a new buffer (transfer copies and detaches the old one).
+  const applyDiff = (state, out, off) => {
+    const dv = new DataView(out);
+    const size = dv.getUint32(off, true);
+    off += 4;
+    if (state.mirror === null || state.mirror.byteLength === 0) state.mirror = new ArrayBuffer(size); // the answer is all of it
+    else if (state.mirror.byteLength !== size) state.mirror = state.mirror.transfer(size);
+    const view = new Uint8Array(state.mirror);
+    const bytes = new Uint8Array(out);
+    while (off < out.byteLength) {
+      const at = dv.getUint32(off, true);
+      const n = dv.getUint32(off + 4, true);
+      view.set(bytes.subarray(off + 8, off + 8 + n), at);
+      off += 8 + n;
+    }
+  };
+
+  const exportedFunction = (state, e) => {
+    const params = e.params || "";
+    const results = e.results || "";
+    const fn = e.fn;
+    const call = (args) => {
+      const n = params.length;
+      const sync = syncIn(state);
+      const head = 16 + 8 * n;
+      const payload = new ArrayBuffer(head);
+      const dv = new DataView(payload);
+      dv.setUint32(0, state.handle, true);
+      dv.setUint32(4, fn, true);
+      dv.setUint32(8, sync ? 1 : 0, true);
+      dv.setUint32(12, n, true);
+      for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
+      for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
+      let out;
+      try {
+        if (sync) {
+          // the memory goes as a payload of its own: no copy of it into a larger one
+          host.call("wasm_call", payload);
+          out = callWasm(() => host.bytes("wasm_call_memory", state.mirror));
+        } else out = callWasm(() => host.bytes("wasm_call", payload));
+      } catch (e) {
+        // what the wasm wrote before it trapped stays, as in a browser
+        if (state.sync) {
+          try {
+            refreshMirror(state, new Uint8Array(host.bytes("wasm_memory_read", String(state.handle))));
+          } catch {
+            // the instance was stopped by a limit: the invocation ends anyway
+          }
+        }
+        throw e;
+      }
+      const ov = new DataView(out);
+      const count = ov.getUint32(0, true);
+      if (sync) applyDiff(state, out, 4 + 8 * count);
+      else if (state.sync) refreshMirror(state, new Uint8Array(host.bytes("wasm_memory_read", String(state.handle)))); // an import read the buffer
+      if (count === 0) return undefined;
+      if (count === 1) return fromBits(ov, 4, results[0]);
+      const vals = [];
+      for (let i = 0; i < count; i++) vals.push(fromBits(ov, 4 + 8 * i, results[i]));
+      return vals;
+    };
+    // The function's length is its parameter count: templates up to four parameters spare a
+    // defineProperty (which doubles the cost of making an export); its name is left empty.
+    const f = params.length < arity.length ? arity[params.length](call) : withLength(call, params.length);
+    return f;
+  };
+
+  class Instance {
+    constructor(module, importObject) {
+      if (new.target === undefined) throw new TypeError("WebAssembly.Instance must be called with new");
+      const info = moduleInfo(module, "WebAssembly.Instance");
+      if (info.imports.length > 0 && (importObject === undefined || importObject === null || typeof importObject !== "object")) {
+        throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
+      }
+      const imports = [];
+      for (const im of info.imports) {
+        const ns = importObject[im.module];
+        if (ns === null || (typeof ns !== "object" && typeof ns !== "function")) {
+          throw new TypeError(`WebAssembly.Instance: import module "${im.module}" must be an object`);
+        }
+        const v = ns[im.name];
+        if (im.kind !== "function") {
+          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions can be imported in isobox yet`);
+        }
+        if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
+        imports.push({ fn: v, params: im.params || "", results: im.results || "" });
+      }
+      const state = { handle: 0, sync: false, mirror: null, imports };
+      const prevPending = pendingState;
+      pendingState = state;
+      let handle;
+      try {
+        handle = Number(callWasm(() => host.call("wasm_instantiate", String(info.handle))));
+      } finally {
+        pendingState = prevPending;
+      }
+      state.handle = handle;
+      track("instance", state, handle);
+      const exports = Object.create(null);
+      for (const e of info.exports) {
+        switch (e.kind) {
+          case "function":
+            exports[e.name] = exportedFunction(state, e);
+            break;
+          case "memory":
+            exports[e.name] = makeMemory(state);
+            break;
+          case "global":
+            exports[e.name] = makeGlobal({ state, name: e.name, type: undefined, mutable: undefined });
+            break;
+          case "table":
+            exports[e.name] = makeTable(null);
+            break;
+        }
+      }
+      instances.set(this, Object.freeze(exports));
+    }
+    get exports() {
+      const ex = instances.get(this);
+      if (!ex) throw new TypeError("Illegal invocation");
+      return ex;
+    }
+  }
+  expose(Instance.prototype, Symbol.toStringTag, "WebAssembly.Instance");
+
+  // ---- Memory ----
+  // A Memory is either an instance's exported memory (state set: the host holds it) or one
+  // made by `new WebAssembly.Memory`, an ArrayBuffer of the sandbox's own (it cannot be
+  // imported, since imports are not implemented).
+  const memories = new WeakMap(); // Memory -> {state} or {local, maximum}
+  const makeMemory = (state) => {
+    const m = Object.create(Memory.prototype);
+    memories.set(m, { state });
+    return m;
+  };
+  const memoryOf = (m) => {
+    const s = m !== null && typeof m === "object" ? memories.get(m) : undefined;
+    if (!s) throw new TypeError("Illegal invocation");
+    return s;
+  };
+  class Memory {
+    constructor(descriptor) {
+      if (new.target === undefined) throw new TypeError("WebAssembly.Memory must be called with new");
+      if (descriptor === null || typeof descriptor !== "object") throw new TypeError("WebAssembly.Memory: the descriptor must be an object");
+      const initial = u32(descriptor.initial, "WebAssembly.Memory: initial");
+      const maximum = descriptor.maximum === undefined ? 65536 : u32(descriptor.maximum, "WebAssembly.Memory: maximum");
+      if (initial > 65536 || maximum > 65536) throw new RangeError("WebAssembly.Memory: at most 65536 pages");
+      if (initial > maximum) throw new RangeError("WebAssembly.Memory: initial is larger than maximum");
+      if (descriptor.shared) throw new TypeError("WebAssembly.Memory: shared memories are not supported");
+      memories.set(this, { local: new ArrayBuffer(initial * PAGE), maximum });
+    }
+    get buffer() {
+      const s = memoryOf(this);
+      if (!s.state) return s.local;
+      const st = s.state;
+      if (!st.sync || st.mirror === null || st.mirror.byteLength === 0) {
+        st.mirror = guarded(() => host.bytes("wasm_memory_read", String(st.handle)));
+        st.sync = true;
+      }
+      return st.mirror;
+    }
+    grow(delta) {
+      const d = u32(delta, "WebAssembly.Memory.grow: delta");
+      const s = memoryOf(this);
+      if (!s.state) {
+        const pages = s.local.byteLength / PAGE;
+        if (pages + d > s.maximum) throw new RangeError("WebAssembly.Memory.grow: past the memory's maximum");
+        s.local = s.local.transfer((pages + d) * PAGE);
+        return pages;
+      }
+      const st = s.state;
+      if (syncIn(st)) {
+        const payload = new Uint8Array(4 + st.mirror.byteLength);
+        new DataView(payload.buffer).setUint32(0, st.handle, true);
+        payload.set(new Uint8Array(st.mirror), 4);
+        guarded(() => host.call("wasm_memory_write", payload));
+      }
+      const prev = Number(guarded(() => host.call("wasm_memory_grow", jsonStringify({ instance: st.handle, delta: d }))));
+      if (st.mirror !== null && st.mirror.byteLength > 0) st.mirror.transfer(0);
+      st.mirror = null;
+      return prev;
+    }
+  }
+  expose(Memory.prototype, Symbol.toStringTag, "WebAssembly.Memory");
+
+  // ---- Global ----
+  const globals = new WeakMap(); // Global -> {type, mutable, value} or {state, name, type, mutable}
+  const makeGlobal = (slot) => {
+    const g = Object.create(Global.prototype);
+    globals.set(g, slot);
+    return g;
+  };
+  const globalOf = (g) => {
+    const s = g !== null && typeof g === "object" ? globals.get(g) : undefined;
+    if (!s) throw new TypeError("Illegal invocation");
+    return s;
+  };
+  // exportedGlobal reads (or sets to the bit pattern set) an exported global; the host
+  // answers its type letter, 1 if mutable else 0, and its bits in decimal.
+  const exportedGlobal = (s, set) => {
+    const payload = { instance: s.state.handle, name: s.name };
+    if (set !== undefined) payload.set = set;
+    const a = guarded(() => host.call("wasm_global", jsonStringify(payload)));
+    s.type = a[0];
+    s.mutable = a[1] === "1";
+    return valueOfDecimal(s.type, a.slice(2));
+  };
+  class Global {
+    constructor(descriptor, v) {
+      if (new.target === undefined) throw new TypeError("WebAssembly.Global must be called with new");
+      if (descriptor === null || typeof descriptor !== "object") throw new TypeError("WebAssembly.Global: the descriptor must be an object");
+      const mutable = !!descriptor.mutable;
+      const type = typeNames[String(descriptor.value)];
+      if (!type) throw new TypeError(`WebAssembly.Global: unknown value type ${String(descriptor.value)}`);
+      const slot = { type, mutable, value: undefined };
+      if (type === "r") slot.value = v === undefined ? null : v;
+      else slot.value = valueOfDecimal(type, decimalOf(type, v === undefined ? (type === "I" ? 0n : 0) : v));
+      globals.set(this, slot);
+    }
+    get value() {
+      const s = globalOf(this);
+      return s.state ? exportedGlobal(s) : s.value;
+    }
+    set value(v) {
+      const s = globalOf(this);
+      if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
+      if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
+      if (!s.state) {
+        s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
+        return;
+      }
+      exportedGlobal(s, decimalOf(s.type, v));
+    }
+    valueOf() {
+      return this.value;
+    }
+  }
+  expose(Global.prototype, Symbol.toStringTag, "WebAssembly.Global");
+
+  // ---- Table ----
+  // A Table made by `new WebAssembly.Table` is a JavaScript array of references; a table an
+  // instance exports is not reachable from JavaScript yet (its methods throw).
+  const tables = new WeakMap(); // Table -> {elements, maximum} or {exported: true}
+  const makeTable = () => {
+    const t = Object.create(Table.prototype);
+    tables.set(t, { exported: true });
+    return t;
+  };
+  const tableOf = (t) => {
+    const s = t !== null && typeof t === "object" ? tables.get(t) : undefined;
+    if (!s) throw new TypeError("Illegal invocation");
+    if (s.exported) throw new TypeError("WebAssembly.Table: the tables an instance exports are not reachable from JavaScript in isobox yet");
+    return s;
+  };
+  class Table {
+    constructor(descriptor, v) {
+      if (new.target === undefined) throw new TypeError("WebAssembly.Table must be called with new");
+      if (descriptor === null || typeof descriptor !== "object") throw new TypeError("WebAssembly.Table: the descriptor must be an object");
+      const element = String(descriptor.element);
+      if (element !== "anyfunc" && element !== "externref") throw new TypeError(`WebAssembly.Table: unknown element type ${element}`);
+      const initial = u32(descriptor.initial, "WebAssembly.Table: initial");
+      const maximum = descriptor.maximum === undefined ? 10000000 : u32(descriptor.maximum, "WebAssembly.Table: maximum");
+      if (initial > 10000000) throw new RangeError("WebAssembly.Table: at most 10000000 elements");
+      if (initial > maximum) throw new RangeError("WebAssembly.Table: initial is larger than maximum");
+      const elements = new Array(initial).fill(v === undefined ? null : v);
+      tables.set(this, { elements, maximum });
+    }
+    get length() {
+      return tableOf(this).elements.length;
+    }
+    get(i) {
+      const s = tableOf(this);
+      const k = u32(i, "WebAssembly.Table.get: index");
+      if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.get: index out of bounds");
+      return s.elements[k];
+    }
+    set(i, v) {
+      const s = tableOf(this);
+      const k = u32(i, "WebAssembly.Table.set: index");
+      if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.set: index out of bounds");
+      s.elements[k] = v === undefined ? null : v;
+    }
+    grow(delta, v) {
+      const s = tableOf(this);
+      const d = u32(delta, "WebAssembly.Table.grow: delta");
+      const prev = s.elements.length;
+      if (prev + d > s.maximum) throw new RangeError("WebAssembly.Table.grow: past the table's maximum");
+      for (let i = 0; i < d; i++) s.elements.push(v === undefined ? null : v);
+      return prev;
+    }
+  }
+  expose(Table.prototype, Symbol.toStringTag, "WebAssembly.Table");
+
+  // ---- the namespace ----
+  const validate = (bytes) => guarded(() => host.call("wasm_validate", bytesOf(bytes, "WebAssembly.validate"))) === "1";
+  const compile = async (bytes) => new Module(bytes);
+  const instantiate = async (source, importObject) => {
+    if (source instanceof Module) return new Instance(source, importObject);
+    const module = new Module(source);
+    return { module, instance: new Instance(module, importObject) };
+  };
+  const bytesOfResponse = async (source) => {
+    const res = await source;
+    if (!(res instanceof Response)) throw new TypeError("WebAssembly: the streaming functions take a Response or a promise of one");
+    return res.arrayBuffer();
+  };
+  const WebAssembly = {};
+  expose(WebAssembly, "Module", Module);
+  expose(WebAssembly, "Instance", Instance);
+  expose(WebAssembly, "Memory", Memory);
+  expose(WebAssembly, "Table", Table);
+  expose(WebAssembly, "Global", Global);
+  expose(WebAssembly, "CompileError", CompileError);
+  expose(WebAssembly, "LinkError", LinkError);
+  expose(WebAssembly, "RuntimeError", RuntimeError);
+  expose(WebAssembly, "validate", validate);
+  expose(WebAssembly, "compile", compile);
+  expose(WebAssembly, "instantiate", instantiate);
+  expose(WebAssembly, "compileStreaming", async (source) => compile(await bytesOfResponse(source)));
+  expose(WebAssembly, "instantiateStreaming", async (source, importObject) => instantiate(await bytesOfResponse(source), importObject));
+  Object.defineProperty(WebAssembly, Symbol.toStringTag, { value: "WebAssembly", configurable: true });
+  expose(globalThis, "WebAssembly", WebAssembly);
+
+  return {
+    moduleFromMap: (name) => adoptModule(Object.create(Module.prototype), guarded(() => host.call("wasm_module", String(name)))),
+    importCall,
+  };
+})();
