@@ -176,4 +176,37 @@
   assert.deepEqual(r.search, { input: "x", groups: { 0: "x" } });
   assert.deepEqual(P({ pathname: "/a" }).exec("/a", "https://x").inputs, ["/a", "https://x"], "inputs with a base");
   assert.ok(P({ pathname: "/a" }).test(new URL("https://x/a")), "a URL object as input");
+  // URLPattern.compareComponent: parts compare by type (full wildcard < segment wildcard <
+  // regexp < fixed text), then modifier ("*" < "?" < "+" < none), then prefix, value and
+  // suffix; a missing part compares as empty fixed text.
+  const cmp = (k, l, r) => URLPattern.compareComponent(k, P(l), P(r));
+  const order = [
+    ["pathname", { pathname: "/foo/a" }, { pathname: "/foo/b" }, -1],
+    ["pathname", { pathname: "/foo/a" }, { pathname: "/foo/a" }, 0],
+    ["pathname", { pathname: "/foo/:a" }, { pathname: "/foo/:b" }, 0], // group names do not count
+    ["pathname", { pathname: "/foo/:bar" }, { pathname: "/foo/*" }, 1], // segment wildcard > full wildcard
+    ["pathname", { pathname: "/foo/(\\d+)" }, { pathname: "/foo/:bar" }, 1], // regexp > segment wildcard
+    ["pathname", { pathname: "/foo/bar" }, { pathname: "/foo/:bar" }, 1], // fixed > any group
+    ["pathname", { pathname: "/foo/" }, { pathname: "/foo/*" }, 1],
+    ["pathname", { pathname: "/foo/:bar?" }, { pathname: "/foo/:bar" }, -1], // optional < required
+    ["pathname", { pathname: "/foo/:bar*" }, { pathname: "/foo/:bar+" }, -1],
+    ["pathname", { pathname: "/foo/:bar*" }, { pathname: "/foo/:bar?" }, -1],
+    ["pathname", { pathname: "/foo/(123)" }, { pathname: "/foo/(12)" }, 1], // regexp text compares as a string
+    ["pathname", { pathname: "/foo" }, { pathname: "/foo/:bar" }, 1], // the extra group against empty fixed text
+    ["pathname", {}, { pathname: "/foo" }, -1], // an unset component is "*"
+    ["pathname", {}, {}, 0],
+    ["hostname", { hostname: "*.example.com" }, { hostname: "api.example.com" }, -1],
+    ["protocol", { protocol: "http" }, { protocol: "https" }, -1],
+    ["search", { search: "a=:x" }, { search: "a=1" }, -1],
+  ];
+  for (const [k, l, r, want] of order) {
+    assert.equal(cmp(k, l, r), want, `compareComponent(${k}, ${JSON.stringify(l)}, ${JSON.stringify(r)})`);
+    assert.equal(cmp(k, r, l), -want || 0, `compareComponent(${k}, ${JSON.stringify(r)}, ${JSON.stringify(l)}) is the opposite`);
+  }
+  const routes = ["/books/new", "/*", "/books/:id", "/books/:id/edit", "/books/(\\d+)"].map((pathname) => P({ pathname }));
+  routes.sort((a, b) => URLPattern.compareComponent("pathname", a, b));
+  assert.deepEqual(routes.map((p) => p.pathname), ["/*", "/books/:id", "/books/:id/edit", "/books/(\\d+)", "/books/new"], "routes sorted general first");
+  assert.throws(() => URLPattern.compareComponent("path", P({}), P({})), TypeError, "an unknown component");
+  assert.throws(() => URLPattern.compareComponent("pathname", P({}), { pathname: "*" }), TypeError, "a plain object is no URLPattern");
+  assert.throws(() => URLPattern.compareComponent("pathname", P({})), TypeError, "too few arguments");
 })
