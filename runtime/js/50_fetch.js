@@ -1,6 +1,6 @@
 // 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
-// File, FormData and ReadableStream (default readers, and BYOB readers of byte streams that
-// copy into the caller's view; pipes, writable and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// File, FormData and ReadableStream (default and BYOB readers; a byte stream's controller and
+// BYOB reads are in 51_bytestreams.js; pipes, writable and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
@@ -568,8 +568,8 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
 
   function enqueueChunk(s, chunk) {
     if (s.bytes) {
-      if (!ArrayBuffer.isView(chunk)) throw new TypeError("A byte stream's chunks must be ArrayBufferViews");
-      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      byteStreams.enqueue(s, chunk); // 51_bytestreams.js
+      return;
     }
     if (s.reader && s.reader.requests.length > 0) {
       s.reader.requests.shift().resolve({ value: chunk, done: false });
@@ -589,10 +589,12 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   }
 
   // closeStream finishes a stream whose chunks have all been read (or that was canceled).
+  // A BYOB reader's pending reads are not answered here: the byte source answers them
+  // (byobRequest.respond(0)), as the standard has it.
   function closeStream(s) {
     s.state = "closed";
     if (!s.reader) return;
-    for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
+    if (!s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
     s.reader.closed.resolve();
   }
 
@@ -602,6 +604,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     s.error = e;
     s.queue = [];
     s.queueTotal = 0;
+    if (s.bytes) byteStreams.reset(s);
     if (!s.reader) return;
     for (const request of s.reader.requests.splice(0)) request.reject(e);
     s.reader.closed.reject(e);
@@ -640,6 +643,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       else pullIfNeeded(s);
       return Promise.resolve({ value: chunk, done: false });
     }
+    if (s.bytes) byteStreams.autoAllocate(s);
     const request = Promise.withResolvers();
     s.reader.requests.push(request);
     pullIfNeeded(s);
@@ -652,7 +656,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     if (s.state === "errored") return Promise.reject(s.error);
     s.queue = [];
     s.queueTotal = 0;
+    if (s.bytes) byteStreams.reset(s);
     closeStream(s);
+    if (s.reader && s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
     return new Promise((resolve) => resolve(s.cancel ? s.cancel(reason) : undefined)).then(() => undefined);
   }
 
@@ -688,7 +694,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
         cancel: sourceMethod(source, "cancel"),
         controller: null,
       });
-      s.controller = new ReadableStreamDefaultController(constructKey, s);
+      s.controller = bytes ? byteStreams.setUp(s, source, size !== undefined) : new ReadableStreamDefaultController(constructKey, s);
       const start = sourceMethod(source, "start");
       Promise.resolve(start ? start(s.controller) : undefined).then(
         () => {
@@ -718,6 +724,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     }
 
     tee() {
+      if (this.#s.bytes) return byteStreams.tee(this, ReadableStream, ReadableStreamDefaultReader);
       return teeStream(this);
     }
 
@@ -793,6 +800,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   }
 
   let readerHolds;
+  let markBYOB;
 
   class ReadableStreamDefaultReader {
     #reader = null; // {s, requests, closed}: this reader's record while it holds the lock
@@ -825,6 +833,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (!r) return;
       const released = new TypeError("The reader was released");
       for (const request of r.requests.splice(0)) request.reject(released);
+      if (r.s.bytes) byteStreams.released(r.s);
       if (r.s.state !== "readable") {
         this.#closed = Promise.withResolvers();
         this.#closed.promise.catch(() => {});
@@ -842,59 +851,14 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     static {
       // readerHolds says whether a reader holds s's lock (ReadableStreamBYOBReader's read).
       readerHolds = (r, s) => r.#reader !== null && r.#reader.s === s;
+      markBYOB = (r) => {
+        r.#reader.byob = true;
+      };
     }
   }
 
-  // A BYOB reader of a byte stream reads into the caller's view: a queued chunk larger
-  // than the view is split (the rest stays first in the queue), and a read that waits is
-  // filled by the next enqueue. The view's buffer is written in place, not transferred, and
-  // the underlying source gets no byobRequest (its controller is the default one).
-  function fillView(view, chunk) {
-    const n = Math.min(view.byteLength, chunk.byteLength);
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(chunk.subarray(0, n));
-    const Ctor = view.constructor;
-    const filled = Ctor === DataView ? new DataView(view.buffer, view.byteOffset, n) : new Ctor(view.buffer, view.byteOffset, n / (Ctor.BYTES_PER_ELEMENT || 1));
-    return { filled, rest: n < chunk.byteLength ? chunk.subarray(n) : null, n };
-  }
-
-  function emptyView(view) {
-    const Ctor = view.constructor;
-    return Ctor === DataView ? new DataView(view.buffer, view.byteOffset, 0) : new Ctor(view.buffer, view.byteOffset, 0);
-  }
-
-  function readInto(s, view) {
-    s.disturbed = true;
-    if (s.state === "closed") return Promise.resolve({ value: emptyView(view), done: true });
-    if (s.state === "errored") return Promise.reject(s.error);
-    if (s.queue.length > 0) {
-      const [chunk] = s.queue.shift();
-      const { filled, rest, n } = fillView(view, chunk);
-      s.queueTotal -= n;
-      if (rest) s.queue.unshift([rest, rest.byteLength]);
-      if (s.closeRequested && s.queue.length === 0) closeStream(s);
-      else pullIfNeeded(s);
-      return Promise.resolve({ value: filled, done: false });
-    }
-    const request = Promise.withResolvers();
-    s.reader.requests.push({
-      resolve({ value, done }) {
-        if (done) {
-          request.resolve({ value: emptyView(view), done: true });
-          return;
-        }
-        const { filled, rest } = fillView(view, value);
-        if (rest) {
-          s.queue.unshift([rest, rest.byteLength]);
-          s.queueTotal += rest.byteLength;
-        }
-        request.resolve({ value: filled, done: false });
-      },
-      reject: request.reject,
-    });
-    pullIfNeeded(s);
-    return request.promise;
-  }
-
+  // A BYOB reader of a byte stream reads into the caller's view (transferred, as the
+  // standard has it); the reads are 51_bytestreams.js's pull-into descriptors.
   class ReadableStreamBYOBReader extends ReadableStreamDefaultReader {
     #s;
 
@@ -902,16 +866,15 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (!isStream(stream)) throw new TypeError("ReadableStreamBYOBReader needs a ReadableStream");
       if (!streamOf(stream).bytes) throw new TypeError("A BYOB reader needs a byte stream (type: \"bytes\")");
       super(stream);
+      markBYOB(this);
       this.#s = streamOf(stream);
     }
 
     async read(view = undefined, options = undefined) {
-      if (!ArrayBuffer.isView(view)) throw new TypeError("ReadableStreamBYOBReader.read needs an ArrayBufferView");
-      if (view.byteLength === 0) throw new TypeError("ReadableStreamBYOBReader.read needs a view of at least one byte");
-      if (dictionary(options, "The read options").min !== undefined) throw new TypeError("ReadableStreamBYOBReader.read: the min option is not supported");
       const s = this.#s;
+      if (!ArrayBuffer.isView(view)) throw new TypeError("ReadableStreamBYOBReader.read needs an ArrayBufferView");
       if (!readerHolds(this, s)) throw new TypeError("This reader has been released");
-      return readInto(s, view);
+      return byteStreams.read(s, view, options);
     }
   }
 
@@ -1448,7 +1411,11 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       pull(controller) {
         return host.startOp("body_read", { handle }).promise.then((r) => {
           if (r.chunk) controller.enqueue(fromBase64(r.chunk));
-          if (r.done) controller.close();
+          if (r.done) {
+            controller.close();
+            const request = controller.byobRequest; // a BYOB read still waiting ends empty
+            if (request !== null) request.respond(0);
+          }
         });
       },
       cancel() {
@@ -1584,7 +1551,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   return {
     // streamInternals lets 55_streams.js (writable and transform streams, pipes) reach a
     // ReadableStream's record: its state, stored error and queue.
-    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, ReadableStreamDefaultReader },
+    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, closeStream, pullIfNeeded, ReadableStreamDefaultReader },
     // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
     // so they must not be modified.
     async bodyToBytes(response) {
