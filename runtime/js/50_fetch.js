@@ -724,7 +724,6 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     }
 
     tee() {
-      if (this.#s.bytes) return byteStreams.tee(this, ReadableStream, ReadableStreamDefaultReader);
       return teeStream(this);
     }
 
@@ -901,8 +900,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   }
 
   // teeStream splits a stream in two branches that see the same chunks; the source is
-  // canceled only when both branches are.
+  // canceled only when both branches are. A byte stream's branches are byte streams.
   function teeStream(stream) {
+    if (streamOf(stream).bytes) return byteStreams.tee(stream, ReadableStream, ReadableStreamDefaultReader); // 51_bytestreams.js
     const reader = new ReadableStreamDefaultReader(stream);
     const canceled = [false, false];
     const reasons = [];

@@ -246,6 +246,16 @@
     assert.deepEqual(reasons, [["x", "y"]], "the source is canceled with both reasons");
   }
 
+  // a cloned body is a byte stream too (the clone tees it)
+  {
+    const res = new Response("abcdef");
+    const copy = res.clone();
+    const r = copy.body.getReader({ mode: "byob" });
+    const got = await r.read(new Uint8Array(4));
+    assert.equal(new TextDecoder().decode(got.value), "abcd");
+    assert.equal(await res.text(), "abcdef", "the original is whole");
+  }
+
   // a pipe reads a byte stream with a default reader
   {
     const rs = new ReadableStream({
