@@ -5,7 +5,7 @@
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } = (() => {
+const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -1570,6 +1570,16 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (body.stream !== null || isBodyUsed(body)) return undefined;
       body.used = true;
       return body.bytes;
+    },
+    // bodyReader takes a response's stream body for the dispatcher to send chunk by chunk
+    // (90_worker.js, a streamed response): a default reader holding the stream, marked
+    // used; it throws TypeError for a used or locked body.
+    bodyReader(response) {
+      const body = responseParts(response).body;
+      if (isBodyUsed(body)) throw new TypeError("Body has already been used");
+      if (streamOf(body.stream).reader) throw new TypeError("The body's ReadableStream is locked");
+      body.used = true;
+      return new ReadableStreamDefaultReader(body.stream);
     },
     makeRequest({ method, url, headers, body }) {
       return createRequest({
