@@ -312,7 +312,7 @@
     },
     hostname(v, special = true) {
       if (v === "" || (hostSafe.test(v) && !hostNeedsParser.test(v))) return v;
-      if (forbiddenHost.test(v)) fail(`bad hostname "${v}"`);
+      if (v[0] !== "[" && forbiddenHost.test(v)) fail(`bad hostname "${v}"`); // an IPv6 literal is the parser's to judge
       const u = parseURL(`${special ? "https" : "x-pattern"}://${v}/`);
       if (!u) fail(`bad hostname "${v}"`);
       return u.hostname;
@@ -738,8 +738,10 @@
         ignoreCase,
         isIPv6Pattern(p.hostname) ? "ipv6" : special ? "host" : "opaquehost",
       );
-      const portScheme = special && specialPorts.has(p.protocol) ? p.protocol : undefined;
-      c.port = compile(p.port, (v) => canon.port(v, portScheme), defaultOpts, ignoreCase, `port:${portScheme}`);
+      // The fixed text of a port pattern is canonicalized without the scheme (the standard's
+      // "canonicalize a port" given only the value): {protocol: "http", port: "80{20}?"} keeps
+      // its "80"; only a port pattern that is exactly the default port was dropped above.
+      c.port = compile(p.port, (v) => canon.port(v), defaultOpts, ignoreCase, "port");
       c.pathname = special
         ? compile(p.pathname, canon.pathname, pathnameOpts, ignoreCase, "path")
         : compile(p.pathname, canon.opaquePathname, defaultOpts, ignoreCase, "opaquepath");

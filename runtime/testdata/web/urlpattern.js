@@ -60,7 +60,7 @@
     [[{ port: "8080" }], "http://x:8080/", true],
     [[{ port: "8080" }], "http://x/", false],
     [[{ protocol: "https", port: "443" }], "https://x/", true],
-    [[{ protocol: "http", port: "0080" }], "http://x/", true],
+    [[{ protocol: "http", port: "0080" }], "http://x/", false], // only a port pattern that is exactly the default port is dropped
     [[null], "https://x/a?b#c", true], // null is the empty dictionary: everything matches
     [[], "https://x/a", true],
     [[{ search: "q=:q" }], "https://x/?q=abc", { search: { q: "abc" } }],
@@ -176,6 +176,13 @@
   assert.deepEqual(r.search, { input: "x", groups: { 0: "x" } });
   assert.deepEqual(P({ pathname: "/a" }).exec("/a", "https://x").inputs, ["/a", "https://x"], "inputs with a base");
   assert.ok(P({ pathname: "/a" }).test(new URL("https://x/a")), "a URL object as input");
+  // Fixed port text is canonicalized without the scheme; IPv6 hostnames in a dictionary input
+  const p80 = P({ protocol: "http", port: "80{20}?" });
+  assert.equal(p80.port, "80{20}?", "a port pattern that only starts with the default port keeps it");
+  assert.ok(p80.test({ protocol: "http", port: "8020" }));
+  assert.ok(P({ hostname: "[\\:\\:AB\\::num]" }).test({ hostname: "[::ab:1]" }), "an IPv6 hostname input");
+  assert.equal(P({ hostname: "*" }).exec({ hostname: "[::AB:1]" }).hostname.input, "[::ab:1]", "canonicalized by the URL parser");
+
   // URLPattern.compareComponent: parts compare by type (full wildcard < segment wildcard <
   // regexp < fixed text), then modifier ("*" < "?" < "+" < none), then prefix, value and
   // suffix; a missing part compares as empty fixed text.
