@@ -56,6 +56,9 @@ func TestWPT(t *testing.T) {
 			resources := map[string]string{}
 			for _, m := range meta.FindAllStringSubmatch(string(src), -1) {
 				p := filepath.Join(filepath.Dir(f), strings.TrimSpace(m[1]))
+				if strings.HasPrefix(m[1], "/") { // from the checkout's root
+					p = filepath.Join(dir, strings.TrimSpace(m[1]))
+				}
 				b, err := os.ReadFile(p)
 				if err != nil {
 					t.Logf("%s: META script %s: %v", rel, m[1], err)

@@ -192,6 +192,8 @@
   };
   globalThis.done = () => {};
   globalThis.step_timeout = (fn, ms, ...args) => setTimeout(() => fn(...args), ms);
+  // common/subset-tests.js reads the page's query (none: every subtest runs).
+  if (typeof globalThis.location === "undefined") globalThis.location = { search: "", hash: "", href: "https://wpt.test/" };
   globalThis.GLOBAL = { isWindow: () => false, isWorker: () => true, isShadowRealm: () => false };
   globalThis.format_value = fmt;
   // fetch_json answers the resources the Go side read beside the test file
