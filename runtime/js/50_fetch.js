@@ -638,7 +638,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     if (s.state === "errored") return Promise.reject(s.error);
     if (s.queue.length > 0) {
       const [chunk, size] = s.queue.shift();
-      s.queueTotal -= size;
+      s.queueTotal = Math.max(0, s.queueTotal - size); // floating-point sizes may not sum back to 0
       if (s.closeRequested && s.queue.length === 0) closeStream(s);
       else pullIfNeeded(s);
       return Promise.resolve({ value: chunk, done: false });

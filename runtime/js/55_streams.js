@@ -656,11 +656,23 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
     return done.promise;
   }
 
+  // pipeOptions reads StreamPipeOptions as WebIDL does: members in name order, each
+  // converted before the next is read; the signal must be a real AbortSignal.
+  const signalAborted = Object.getOwnPropertyDescriptor(NativeAbortSignal.prototype, "aborted").get;
   function pipeOptions(options) {
     const o = dictionary(options, "The pipe options");
+    const preventAbort = Boolean(o.preventAbort);
+    const preventCancel = Boolean(o.preventCancel);
+    const preventClose = Boolean(o.preventClose);
     const signal = o.signal;
-    if (signal !== undefined && !(signal instanceof NativeAbortSignal)) throw new TypeError("The pipe options' signal must be an AbortSignal");
-    return { preventClose: Boolean(o.preventClose), preventAbort: Boolean(o.preventAbort), preventCancel: Boolean(o.preventCancel), signal };
+    if (signal !== undefined) {
+      try {
+        Reflect.apply(signalAborted, signal, []);
+      } catch {
+        throw new TypeError("The pipe options' signal must be an AbortSignal");
+      }
+    }
+    return { preventClose, preventAbort, preventCancel, signal };
   }
 
   const readableProto = ReadableStream.prototype;
@@ -686,8 +698,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       value: function pipeThrough(transform, options = undefined) {
         if (!isReadable(this)) throw new TypeError("Illegal invocation");
         if (!isObject(transform)) throw new TypeError("pipeThrough needs a {writable, readable} pair");
-        const { readable, writable } = transform;
+        const readable = transform.readable; // WebIDL order: readable is checked before writable is read
         if (!isReadable(readable)) throw new TypeError("pipeThrough's transform.readable must be a ReadableStream");
+        const writable = transform.writable;
         if (!isWritable(writable)) throw new TypeError("pipeThrough's transform.writable must be a WritableStream");
         const o = pipeOptions(options);
         if (readableOf(this).reader) throw new TypeError("Cannot pipe a locked ReadableStream");
