@@ -35,7 +35,7 @@ func TestWPT(t *testing.T) {
 		suites = []string{"streams", "urlpattern"}
 	}
 	meta := regexp.MustCompile(`(?m)^// META: script=(.+)$`)
-	fetchJSON := regexp.MustCompile(`fetch_json\(['"]([^'"]+)['"]\)`)
+	fetchJSON := regexp.MustCompile(`fetch(?:_json)?\(['"]([^'"]+\.json)['"]\)`)
 	totals := map[string]int{}
 	for _, suite := range suites {
 		var files []string
@@ -54,6 +54,14 @@ func TestWPT(t *testing.T) {
 			}
 			parts := []string{string(shim)}
 			resources := map[string]string{}
+			addResources := func(script string) {
+				for _, r := range fetchJSON.FindAllStringSubmatch(script, -1) {
+					if data, err := os.ReadFile(filepath.Join(filepath.Dir(f), r[1])); err == nil {
+						resources[r[1]] = string(data)
+					}
+				}
+			}
+			addResources(string(src))
 			for _, m := range meta.FindAllStringSubmatch(string(src), -1) {
 				p := filepath.Join(filepath.Dir(f), strings.TrimSpace(m[1]))
 				if strings.HasPrefix(m[1], "/") { // from the checkout's root
@@ -65,11 +73,7 @@ func TestWPT(t *testing.T) {
 					continue
 				}
 				parts = append(parts, string(b))
-				for _, r := range fetchJSON.FindAllStringSubmatch(string(b), -1) {
-					if data, err := os.ReadFile(filepath.Join(filepath.Dir(f), r[1])); err == nil {
-						resources[r[1]] = string(data)
-					}
-				}
+				addResources(string(b))
 			}
 			res, _ := json.Marshal(resources)
 			code := "globalThis.__wptResources = " + string(res) + ";\n" + strings.Join(append(parts, string(src)), "\n;\n") + "\n;\nawait __wptRun();\n"

@@ -310,8 +310,15 @@
       u.password = v;
       return u.password;
     },
+    // hostname is the URL parser's hostname state with a state override (the hostname
+    // setter): tabs and newlines are dropped, and the host ends at "/", "?", "#" (and "\"
+    // for a special scheme), so "example.com/ignored" is "example.com".
     hostname(v, special = true) {
       if (v === "" || (hostSafe.test(v) && !hostNeedsParser.test(v))) return v;
+      v = v.replace(/[\t\n\r]/g, "");
+      const end = v.search(special ? /[/?#\\]/ : /[/?#]/);
+      if (end >= 0) v = v.slice(0, end);
+      if (v === "") return v;
       if (v[0] !== "[" && forbiddenHost.test(v)) fail(`bad hostname "${v}"`); // an IPv6 literal is the parser's to judge
       const u = parseURL(`${special ? "https" : "x-pattern"}://${v}/`);
       if (!u) fail(`bad hostname "${v}"`);
@@ -321,12 +328,14 @@
       if (!/^[0-9a-fA-F[\]:]*$/.test(v)) fail(`bad IPv6 hostname "${v}"`);
       return v.toLowerCase();
     },
-    // port is the URL parser's port state: digits, at most 65535, no leading zeros, and the
-    // scheme's default port is no port.
+    // port is the URL parser's port state with a state override (the port setter): tabs
+    // and newlines are dropped, the leading digits are the port ("80x" is 80; none is an
+    // error), at most 65535, no leading zeros, and the scheme's default port is no port.
     port(v, protocol) {
       if (v === "") return v;
-      if (!/^[0-9]+$/.test(v) || Number(v) > 65535) fail(`bad port "${v}"`);
-      const n = String(Number(v));
+      const digits = /^[0-9]*/.exec(v.replace(/[\t\n\r]/g, ""))[0];
+      if (digits === "" || Number(digits) > 65535) fail(`bad port "${v}"`);
+      const n = String(Number(digits));
       return protocol !== undefined && specialPorts.get(protocol) === n ? "" : n;
     },
     pathname(v) {

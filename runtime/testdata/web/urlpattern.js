@@ -159,7 +159,6 @@
     [{ port: "abc" }],
     [{ port: "99999" }],
     [{ hostname: "a b" }],
-    [{ hostname: "a/b" }],
     [{ protocol: "ht tp" }],
     ["/books/:id"], // relative without a base URL
     ["/books", "not a url"],
@@ -182,6 +181,12 @@
   assert.ok(p80.test({ protocol: "http", port: "8020" }));
   assert.ok(P({ hostname: "[\\:\\:AB\\::num]" }).test({ hostname: "[::ab:1]" }), "an IPv6 hostname input");
   assert.equal(P({ hostname: "*" }).exec({ hostname: "[::AB:1]" }).hostname.input, "[::ab:1]", "canonicalized by the URL parser");
+
+  // hostname and port text are canonicalized as the URL setters do: the host ends at "/",
+  // "?" or "#", the port is its leading digits
+  assert.equal(P({ hostname: "example.com/ignored" }).hostname, "example.com");
+  assert.equal(P({ port: "80x" }).port, "80");
+  assert.throws(() => P({ port: "x80" }), TypeError, "no leading digit");
 
   // URLPattern.compareComponent: parts compare by type (full wildcard < segment wildcard <
   // regexp < fixed text), then modifier ("*" < "?" < "+" < none), then prefix, value and

@@ -198,6 +198,13 @@
   globalThis.format_value = fmt;
   // fetch_json answers the resources the Go side read beside the test file
   // (globalThis.__wptResources, by the path the test names).
+  // fetch of such a resource answers it as a Response (urlpattern's data files); any other
+  // fetch goes to the real one.
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    const r = typeof input === "string" && globalThis.__wptResources ? globalThis.__wptResources[input] : undefined;
+    return r === undefined ? realFetch(input, init) : Promise.resolve(new Response(r, { headers: { "content-type": "application/json" } }));
+  };
   globalThis.fetch_json = (path) => {
     const r = globalThis.__wptResources && globalThis.__wptResources[path];
     return r === undefined ? Promise.reject(new Error(`resource ${path} was not provided`)) : Promise.resolve(JSON.parse(r));
