@@ -902,7 +902,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   // teeStream splits a stream in two branches that see the same chunks; the source is
   // canceled only when both branches are. A byte stream's branches are byte streams.
   function teeStream(stream) {
-    if (streamOf(stream).bytes) return byteStreams.tee(stream, ReadableStream, ReadableStreamDefaultReader); // 51_bytestreams.js
+    if (streamOf(stream).bytes) return byteStreams.tee(stream, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader); // 51_bytestreams.js
     const reader = new ReadableStreamDefaultReader(stream);
     const canceled = [false, false];
     const reasons = [];

@@ -438,83 +438,143 @@ const byteStreams = (() => {
 
   // ---- tee ----
 
-  // tee splits a byte stream into two byte streams: each chunk goes to both, the second
-  // branch getting a copy (so neither consumer sees the other's writes); a branch read with
-  // a BYOB reader is filled from those chunks. The source is read with a default reader
-  // (the standard reads it with a BYOB reader into a branch's view when that branch asked
-  // first: the bytes are the same, one copy more here).
-  function tee(stream, ReadableStream, ReadableStreamDefaultReader) {
-    const reader = new ReadableStreamDefaultReader(stream);
-    const canceled = [false, false];
-    const reasons = [];
-    const controllers = [];
-    const bothCanceled = Promise.withResolvers();
+  // tee is the standard's ReadableByteStreamTee: two byte streams that see the same bytes,
+  // the second branch a copy of each chunk. A branch that pulls for a BYOB read has the
+  // source read straight into its view (a BYOB reader on the source), the other branch
+  // getting a copy; a default read pulls with a default reader. The reader on the source is
+  // switched between the two as the branches ask.
+  function tee(stream, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader) {
+    let reader = new ReadableStreamDefaultReader(stream);
+    let byobReader = false;
     let reading = false;
-    let readAgain = false;
-    const live = (i) => !canceled[i] && controllers[i] !== undefined && branchRecord(i).state === "readable" && !branchRecord(i).closeRequested;
-    const branchRecord = (i) => streamInternals.streamOf(branches[i]);
-    const pull = () => {
+    const readAgain = [false, false];
+    const canceled = [false, false];
+    const reasons = [undefined, undefined];
+    const records = [null, null];
+    const cancelPromise = Promise.withResolvers();
+    const anyLive = () => !canceled[0] || !canceled[1];
+    const errorBoth = (e) => {
+      controllerError(records[0], e);
+      controllerError(records[1], e);
+    };
+    const forwardReaderError = (thisReader) => {
+      thisReader.closed.catch((r) => {
+        if (thisReader !== reader) return;
+        errorBoth(r);
+        if (anyLive()) cancelPromise.resolve();
+      });
+    };
+    const readAgainAfter = () => {
+      reading = false;
+      if (readAgain[0]) pull(0);
+      else if (readAgain[1]) pull(1);
+    };
+    const cloneOrCancel = (chunk) => {
+      try {
+        return new Uint8Array(chunk);
+      } catch (e) {
+        errorBoth(e);
+        cancelPromise.resolve(reader.cancel(e));
+        return null;
+      }
+    };
+
+    function pullWithDefaultReader() {
+      if (byobReader) {
+        reader.releaseLock();
+        reader = new ReadableStreamDefaultReader(stream);
+        byobReader = false;
+        forwardReaderError(reader);
+      }
+      reader.read().then(
+        ({ value, done }) => {
+          if (done) {
+            reading = false;
+            for (const i of [0, 1]) if (!canceled[i]) close(records[i]);
+            for (const i of [0, 1]) if (records[i].pendingPullIntos.length > 0) respond(records[i], 0);
+            if (anyLive()) cancelPromise.resolve();
+            return;
+          }
+          readAgain[0] = readAgain[1] = false;
+          let second = value;
+          if (!canceled[0] && !canceled[1]) {
+            second = cloneOrCancel(value);
+            if (second === null) return;
+          }
+          if (!canceled[0]) enqueue(records[0], value);
+          if (!canceled[1]) enqueue(records[1], second);
+          readAgainAfter();
+        },
+        () => {
+          reading = false;
+        },
+      );
+    }
+
+    function pullWithBYOBReader(view, i) {
+      if (!byobReader) {
+        reader.releaseLock();
+        reader = new ReadableStreamBYOBReader(stream);
+        byobReader = true;
+        forwardReaderError(reader);
+      }
+      const other = 1 - i;
+      reader.read(view).then(
+        ({ value, done }) => {
+          if (done) {
+            reading = false;
+            if (!canceled[i]) close(records[i]);
+            if (!canceled[other]) close(records[other]);
+            if (value !== undefined) {
+              if (!canceled[i]) respondWithNewView(records[i], value);
+              if (!canceled[other] && records[other].pendingPullIntos.length > 0) respond(records[other], 0);
+            }
+            if (anyLive()) cancelPromise.resolve();
+            return;
+          }
+          readAgain[0] = readAgain[1] = false;
+          if (!canceled[other]) {
+            const copy = cloneOrCancel(value);
+            if (copy === null) return;
+            if (!canceled[i]) respondWithNewView(records[i], value);
+            enqueue(records[other], copy);
+          } else if (!canceled[i]) respondWithNewView(records[i], value);
+          readAgainAfter();
+        },
+        () => {
+          reading = false;
+        },
+      );
+    }
+
+    function pull(i) {
       if (reading) {
-        readAgain = true;
+        readAgain[i] = true;
         return undefined;
       }
       reading = true;
-      reader.read().then(
-        ({ value, done }) => {
-          reading = false;
-          if (done) {
-            for (const i of [0, 1]) {
-              if (!live(i)) continue;
-              controllers[i].close();
-              const request = controllers[i].byobRequest;
-              if (request !== null) request.respond(0);
-            }
-            bothCanceled.resolve();
-            return;
-          }
-          try {
-            // enqueue transfers its chunk: the copy is made first
-            const second = live(0) && live(1) ? new Uint8Array(value) : value;
-            if (live(0)) controllers[0].enqueue(value);
-            if (live(1)) controllers[1].enqueue(second);
-          } catch (e) {
-            for (const i of [0, 1]) controllerError(branchRecord(i), e);
-            reader.cancel(e).catch(() => {});
-            bothCanceled.resolve();
-            return;
-          }
-          if (readAgain) {
-            readAgain = false;
-            pull();
-          }
-        },
-        (e) => {
-          reading = false;
-          for (const i of [0, 1]) controllerError(branchRecord(i), e);
-          bothCanceled.resolve();
-        },
-      );
+      const request = byobRequestOf(records[i]);
+      if (request === null) pullWithDefaultReader();
+      else pullWithBYOBReader(request.view, i);
       return undefined;
-    };
+    }
+
     const branch = (i) =>
       new ReadableStream({
         type: "bytes",
-        start(c) {
-          controllers[i] = c;
-        },
-        pull,
+        start() {},
+        pull: () => pull(i),
         cancel(reason) {
           canceled[i] = true;
           reasons[i] = reason;
-          if (canceled[0] && canceled[1]) bothCanceled.resolve(reader.cancel(reasons));
-          return bothCanceled.promise;
+          if (canceled[1 - i]) cancelPromise.resolve(reader.cancel([reasons[0], reasons[1]]));
+          return cancelPromise.promise;
         },
       });
     const branches = [branch(0), branch(1)];
-    reader.closed.catch((e) => {
-      for (const i of [0, 1]) controllerError(branchRecord(i), e);
-      bothCanceled.resolve();
-    });
+    records[0] = streamInternals.streamOf(branches[0]);
+    records[1] = streamInternals.streamOf(branches[1]);
+    forwardReaderError(reader);
     return branches;
   }
 
