@@ -130,6 +130,7 @@
   A.promise_rejects_exactly = rejectsWith(A.assert_throws_exactly);
   A.promise_rejects_dom = rejectsWith(A.assert_throws_dom);
   Object.assign(globalThis, A);
+  globalThis.AssertionError = AssertionError;
 
   class Test {
     constructor(name) {
