@@ -877,26 +877,82 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     }
   }
 
-  // iterateStream is the stream's async iterator: leaving a for-await loop early cancels
-  // the stream unless preventCancel; the lock is released in every case.
-  async function* iterateStream(reader, preventCancel) {
-    let finished = false;
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) {
-          finished = true;
-          return;
-        }
-        yield value;
-      }
-    } catch (e) {
-      finished = true;
-      throw e;
-    } finally {
-      if (!finished && !preventCancel) await reader.cancel();
-      reader.releaseLock();
-    }
+  // iterateStream is the stream's async iterator (WebIDL's, with the Streams standard's
+  // steps): next() reads through the reader's own methods as they were when the runtime
+  // started, calls queue behind each other, the lock is released when the stream ends or
+  // errors, and return() (a for-await loop left early) cancels the stream unless
+  // preventCancel and releases the lock at once.
+  const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+  const readerRead = ReadableStreamDefaultReader.prototype.read;
+  const readerCancel = ReadableStreamDefaultReader.prototype.cancel;
+  const readerRelease = ReadableStreamDefaultReader.prototype.releaseLock;
+  const promiseThen = (p, ok, fail) => Reflect.apply(primordials.promiseThen, p, [ok, fail]);
+  const iterators = new WeakMap(); // iterator -> {reader, preventCancel, ongoing, finished}
+  const iterResult = (value, done) => ({ value, done });
+  const ReadableStreamAsyncIteratorPrototype = Object.create(AsyncIteratorPrototype);
+  Object.defineProperties(ReadableStreamAsyncIteratorPrototype, {
+    next: {
+      value: function next() {
+        const it = iterators.get(this);
+        if (!it) return Promise.reject(new TypeError("next() called on an object that is not a ReadableStream async iterator"));
+        const nextSteps = () => {
+          if (it.finished) return Promise.resolve(iterResult(undefined, true));
+          return promiseThen(
+            Reflect.apply(readerRead, it.reader, []),
+            (r) => {
+              it.ongoing = null;
+              if (r.done) {
+                it.finished = true;
+                Reflect.apply(readerRelease, it.reader, []);
+                return iterResult(undefined, true);
+              }
+              return iterResult(r.value, false);
+            },
+            (e) => {
+              it.ongoing = null;
+              it.finished = true;
+              Reflect.apply(readerRelease, it.reader, []);
+              throw e;
+            },
+          );
+        };
+        it.ongoing = it.ongoing ? promiseThen(it.ongoing, nextSteps, nextSteps) : nextSteps();
+        return it.ongoing;
+      },
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    },
+    return: {
+      value: function (value) {
+        const it = iterators.get(this);
+        if (!it) return Promise.reject(new TypeError("return() called on an object that is not a ReadableStream async iterator"));
+        const returnSteps = () => {
+          if (it.finished) return Promise.resolve(iterResult(value, true));
+          it.finished = true;
+          if (it.preventCancel) {
+            Reflect.apply(readerRelease, it.reader, []);
+            return Promise.resolve(undefined);
+          }
+          const result = Reflect.apply(readerCancel, it.reader, [value]);
+          Reflect.apply(readerRelease, it.reader, []);
+          return result;
+        };
+        it.ongoing = it.ongoing ? promiseThen(it.ongoing, returnSteps, returnSteps) : returnSteps();
+        return promiseThen(it.ongoing, () => iterResult(value, true));
+      },
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    },
+    [Symbol.toStringTag]: { value: "ReadableStream AsyncIterator", configurable: true },
+  });
+  Object.defineProperty(ReadableStreamAsyncIteratorPrototype.return, "name", { value: "return" });
+
+  function iterateStream(reader, preventCancel) {
+    const it = Object.create(ReadableStreamAsyncIteratorPrototype);
+    iterators.set(it, { reader, preventCancel, ongoing: null, finished: false });
+    return it;
   }
 
   // teeStream splits a stream in two branches that see the same chunks; the source is
