@@ -768,11 +768,15 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
     return performTransform(t, chunk);
   }
 
-  // finishWith settles t's finish promise after fn's promise, the way the standard's sink
-  // abort, sink close and source cancel do.
-  function finishWith(t, p, ok, fail) {
+  // finishWith settles t's finish promise after run's promise, the way the standard's sink
+  // abort, sink close and source cancel do. The finish promise exists before run calls the
+  // transformer, so an abort or cancel that the transformer's own cancel or flush causes
+  // gets it instead of calling the transformer again.
+  function finishWith(t, run, ok, fail) {
     t.finish = Promise.withResolvers();
     const finish = t.finish;
+    const p = run();
+    clearTransformer(t);
     p.then(
       () => {
         try {
@@ -793,11 +797,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sinkAbort(t, reason) {
     if (t.finish) return t.finish.promise;
     const s = readableOf(t.readable);
-    const p = promiseCall(t.cancel, reason);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.cancel, reason),
       () => {
         if (s.state === "errored") throw s.error;
         readableError(t, reason);
@@ -809,11 +811,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sinkClose(t) {
     if (t.finish) return t.finish.promise;
     const s = readableOf(t.readable);
-    const p = promiseCall(t.flush, t.controller);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.flush, t.controller),
       () => {
         if (s.state === "errored") throw s.error;
         if (canEnqueue(s)) t.readableController.close();
@@ -825,11 +825,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sourceCancel(t, reason) {
     if (t.finish) return t.finish.promise;
     const w = writableOf(t.writable);
-    const p = promiseCall(t.cancel, reason);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.cancel, reason),
       () => {
         if (w.state === "errored") throw w.storedError;
         errorIfNeeded(w, reason);
