@@ -968,7 +968,9 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     const pull = () => {
       if (reading) return undefined;
       reading = true;
-      return reader.read().then(
+      // readChunk, not the reader's async read(): a chunk must reach the branches before
+      // an error the same pull causes does (the standard's read request is synchronous).
+      return readChunk(streamOf(stream)).then(
         ({ value, done }) => {
           reading = false;
           if (done) {
@@ -996,6 +998,11 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
         },
       });
     const branches = [branch(0), branch(1)];
+    // The source's error reaches both branches when it happens, not at their next pull.
+    reader.closed.catch((e) => {
+      branches.forEach((b) => errorStream(streamOf(b), e));
+      bothCanceled.resolve();
+    });
     return branches;
   }
 
