@@ -594,8 +594,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   function closeStream(s) {
     s.state = "closed";
     if (!s.reader) return;
+    s.reader.closed.resolve(); // the standard's order: closed first, then the pending reads
     if (!s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
-    s.reader.closed.resolve();
   }
 
   function errorStream(s, e) {
@@ -606,8 +606,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     s.queueTotal = 0;
     if (s.bytes) byteStreams.reset(s);
     if (!s.reader) return;
+    s.reader.closed.reject(e); // the standard's order: closed first, then the pending reads
     for (const request of s.reader.requests.splice(0)) request.reject(e);
-    s.reader.closed.reject(e);
   }
 
   // pullIfNeeded calls the source's pull when a reader waits or the queue is below its
@@ -666,7 +666,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     #s;
 
     constructor(underlyingSource = undefined, strategy = undefined) {
-      const source = underlyingSource === undefined || underlyingSource === null ? {} : underlyingSource;
+      if (underlyingSource === null) throw new TypeError("The underlying source must be an object, not null"); // WebIDL: object, not nullable
+      const source = underlyingSource === undefined ? {} : underlyingSource;
       if (!isObject(source)) throw new TypeError("The underlying source must be an object");
       const bytes = source.type !== undefined && enumValue(source.type, ["bytes"], "ReadableStream type") === "bytes";
       const { highWaterMark, size } = dictionary(strategy, "The queuing strategy");
@@ -822,8 +823,10 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       return this.#closed.promise;
     }
 
-    async read() {
-      if (!this.#reader) throw new TypeError("This reader has been released");
+    // read answers readChunk's promise itself (not through an async function, whose extra
+    // promise ticks would let reader.closed settle before the read it follows).
+    read() {
+      if (!this.#reader) return Promise.reject(new TypeError("This reader has been released"));
       return readChunk(this.#reader.s);
     }
 
