@@ -37,6 +37,9 @@ func TestFetchStreaming(t *testing.T) {
 		{"stream read in chunks", `const r = await fetch("` + srv.URL + `/big"); const reader = r.body.getReader();
 			let n = 0, chunks = 0; for (;;) { const {done, value} = await reader.read(); if (done) break; n += value.length; chunks++ }
 			[n, chunks > 1]`, `[1048576,true]`, engine.Limits{}},
+		{"BYOB reads to the end", `const r = await fetch("` + srv.URL + `/big"); const rd = r.body.getReader({mode: "byob"});
+			let n = 0, buf = new ArrayBuffer(10000); for (;;) { const {done, value} = await rd.read(new Uint8Array(buf)); if (done) break; n += value.length; buf = value.buffer }
+			n`, `1048576`, engine.Limits{}},
 		{"text() reads it whole", `(await (await fetch("` + srv.URL + `/big")).text()).length`, `1048576`, engine.Limits{}},
 		{"unread body is fine", `(await fetch("` + srv.URL + `/big")).status`, `200`, engine.Limits{}},
 		{"cancel mid-stream", `const r = await fetch("` + srv.URL + `/big"); const rd = r.body.getReader(); await rd.read(); await rd.cancel(); "ok"`, `"ok"`, engine.Limits{}},

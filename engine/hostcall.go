@@ -93,6 +93,12 @@ var hostOps = append([]hostOp{
 	{name: "body", in: "the response body's bytes", out: "empty",
 		doc:  "Sets the invocation's response body; over Limits.Output it throws RangeError and the invocation ends with output_limit_exceeded.",
 		sync: (*Sandbox).opBody},
+	{name: "response_head", in: "JSON completion header {ok,status,statusText,headers} of a Response with a stream body", out: "empty",
+		doc: "Sends the response's head to Request.Sink (only when the fetch message said \"stream\"); the body follows with response_chunk, " +
+			"and the completion says \"streamed\".", sync: (*Sandbox).opResponseHead},
+	{name: "response_chunk", in: "the next bytes of the response body", out: "empty",
+		doc: "Writes one chunk to Request.Sink (blocking: backpressure). Past Limits.Output it throws RangeError and the invocation ends " +
+			"with output_limit_exceeded; a sink that fails throws TypeError.", sync: (*Sandbox).opResponseChunk},
 	{name: "complete", in: "JSON completion header {ok,code?,error?,status?,statusText?,headers?,result?}", out: "empty",
 		doc: "Reports the invocation's outcome; ctx.waitUntil work may still run (\"settled\" follows).", sync: (*Sandbox).opComplete},
 	{name: "complete_settled", in: "as complete", out: "empty",

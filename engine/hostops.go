@@ -39,8 +39,9 @@ type invocation struct {
 	toolOps   map[int]bool // the ops in ops that are tool calls
 	awaited   bool         // tool calls outlived the guest's answer (awaitTools)
 	opDone    chan opResult
-	complete  []byte // the completion header (JSON)
-	body      []byte // the response body
+	complete  []byte          // the completion header (JSON)
+	body      []byte          // the response body
+	stream    *responseStream // the response going to Request.Sink (nil: no sink)
 	settled   bool
 	subreqs   int
 	bodies    map[int]*openBody      // fetch response bodies being streamed, by handle
@@ -95,6 +96,10 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, toolOps: map[int]bool{}, opDone: make(chan opResult, 16),
 		bodies: map[int]*openBody{}, uploads: map[int]*io.PipeWriter{}}
 	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
+	if sb.sink != nil {
+		inv.stream = &responseStream{sink: sb.sink}
+		sb.sink = nil
+	}
 	sb.inv = inv
 	return inv
 }
@@ -107,6 +112,7 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 func (sb *Sandbox) end() {
 	inv := sb.inv
 	inv.cancelOps()
+	inv.stream.close()
 	inv.codecs.closeAll()
 	for _, b := range inv.bodies {
 		b.rc.Close() // unread bodies end with the invocation

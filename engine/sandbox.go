@@ -74,8 +74,9 @@ type Sandbox struct {
 	entry   api.Function // the glue's single export, ib_call
 	stack   [4]uint64    // its call stack (params and result)
 	inv     *invocation
-	pending []byte // a host answer waiting for take()
-	msgBuf  uint32 // the message buffer in guest memory (see message)
+	sink    ResponseSink // Fetch's Request.Sink, until begin hands it to the invocation
+	pending []byte       // a host answer waiting for take()
+	msgBuf  uint32       // the message buffer in guest memory (see message)
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
@@ -410,6 +411,24 @@ type Request struct {
 	URL     string      `json:"url"`
 	Headers [][2]string `json:"headers"`
 	Body    []byte      `json:"-"`
+	// Sink, when set, receives a response whose body is a ReadableStream while the handler
+	// still runs: the head, then the body chunk by chunk (Result.Streamed is then true and
+	// Result.Body nil). A body the runtime holds whole, and JavaScript workers' only (not
+	// Python or WebAssembly), still comes in Result.Body.
+	Sink ResponseSink `json:"-"`
+}
+
+// ResponseSink receives a streamed response (Request.Sink): Head once, then Write for each
+// chunk of the body, in order, on the sandbox's goroutine; the guest waits while they run
+// (backpressure). The bytes written stay within Limits.Output: the chunk that would pass
+// it is not written and the invocation ends with output_limit_exceeded.
+type ResponseSink interface {
+	// Head takes the response's status, status text and headers, before any Write.
+	Head(status int, statusText string, headers [][2]string) error
+	// Write takes the next chunk of the body (the sink must not keep it). ctx ends at the
+	// invocation's wall-time deadline or when the caller cancels. An error ends the body:
+	// the guest's stream is canceled and the invocation fails with it.
+	Write(ctx context.Context, chunk []byte) error
 }
 
 // Result is what an invocation produced. It is returned with errors too (logs and times
@@ -420,9 +439,12 @@ type Result struct {
 	Headers    [][2]string     `json:"headers,omitempty"`
 	Body       []byte          `json:"-"`
 	Value      json.RawMessage `json:"result,omitempty"` // RPC or eval result; nil for undefined
-	Logs       []Log           `json:"logs"`
-	CPU        time.Duration   `json:"-"`
-	Wall       time.Duration   `json:"-"`
+	// Streamed: the response went to Request.Sink (Status, StatusText and Headers are the
+	// ones its Head got; Body is nil).
+	Streamed bool          `json:"streamed,omitempty"`
+	Logs     []Log         `json:"logs"`
+	CPU      time.Duration `json:"-"`
+	Wall     time.Duration `json:"-"`
 }
 
 // Load evaluates the worker's main module (and everything it imports). env is the worker's
@@ -486,9 +508,13 @@ func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req
 	if headers == nil {
 		headers = [][2]string{}
 	}
+	r := map[string]any{"method": req.Method, "url": req.URL, "headers": headers, "body": body}
+	if req.Sink != nil {
+		r["stream"] = true
+		sb.sink = req.Sink // begin moves it to the invocation
+	}
 	return sb.run(ctx, lim, map[string]any{
-		"type": "fetch", "entrypoint": entrypoint, "props": rawOrNull(props),
-		"request": map[string]any{"method": req.Method, "url": req.URL, "headers": headers, "body": body},
+		"type": "fetch", "entrypoint": entrypoint, "props": rawOrNull(props), "request": r,
 	})
 }
 
@@ -541,6 +567,7 @@ type completion struct {
 	StatusText string          `json:"statusText"`
 	Headers    [][2]string     `json:"headers"`
 	Result     json.RawMessage `json:"result"`
+	Streamed   bool            `json:"streamed"` // the head and body went to the sink
 }
 
 // decodeCompletion reads the completion header the runtime sent. Its error code is one a
@@ -611,6 +638,16 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	}
 	res.Status, res.StatusText, res.Headers, res.Value = c.Status, c.StatusText, c.Headers, c.Result
 	res.Body = inv.body
+	if c.Streamed {
+		if inv.stream == nil || !inv.stream.head {
+			inv.sig.protocol = isoerr.New(isoerr.WorkerException, "the worker's outcome says the response was streamed, but no head was sent")
+			if e := sb.fail(); e != nil {
+				return res, e
+			}
+		}
+		h := inv.stream.sent
+		res.Status, res.StatusText, res.Headers, res.Body, res.Streamed = h.Status, h.StatusText, h.Headers, nil, true
+	}
 	return res, nil
 }
 

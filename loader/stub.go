@@ -77,6 +77,12 @@ func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*Result, error) {
 	return s.Entrypoint("", EntrypointOptions{}).Fetch(ctx, req)
 }
 
+// FetchTo is Fetch with a response whose body is a ReadableStream sent to sink as the
+// handler produces it (see engine.Request.Sink); Result.Streamed says it was.
+func (s *Stub) FetchTo(ctx context.Context, req *http.Request, sink engine.ResponseSink) (*Result, error) {
+	return s.Entrypoint("", EntrypointOptions{}).FetchTo(ctx, req, sink)
+}
+
 // Call invokes RPC method of the default entrypoint with args, a JSON array (nil for none).
 func (s *Stub) Call(ctx context.Context, method string, args json.RawMessage) (*Result, error) {
 	return s.Entrypoint("", EntrypointOptions{}).Call(ctx, method, args)
@@ -100,10 +106,17 @@ func (s *Stub) Close(ctx context.Context) {
 
 // Fetch calls the entrypoint's fetch handler. The request body is read whole.
 func (ep *Entrypoint) Fetch(ctx context.Context, req *http.Request) (*Result, error) {
+	return ep.FetchTo(ctx, req, nil)
+}
+
+// FetchTo calls the entrypoint's fetch handler; a response whose body is a ReadableStream
+// goes to sink as it is produced (nil: collected whole into Result.Body).
+func (ep *Entrypoint) FetchTo(ctx context.Context, req *http.Request, sink engine.ResponseSink) (*Result, error) {
 	ereq, err := toEngineRequest(req)
 	if err != nil {
 		return &Result{}, err
 	}
+	ereq.Sink = sink
 	return ep.invoke(ctx, func(sb *engine.Sandbox, lim engine.Limits) (*engine.Result, error) {
 		return sb.Fetch(ctx, lim, ep.name, ereq, ep.opts.Props)
 	})

@@ -73,6 +73,13 @@
 //   - "body": the response body's bytes -> empty.
 //     Sets the invocation's response body; over Limits.Output it throws RangeError and the
 //     invocation ends with output_limit_exceeded.
+//   - "response_head": JSON completion header {ok,status,statusText,headers} of a Response with a stream body -> empty.
+//     Sends the response's head to Request.Sink (only when the fetch message said "stream");
+//     the body follows with response_chunk, and the completion says "streamed".
+//   - "response_chunk": the next bytes of the response body -> empty.
+//     Writes one chunk to Request.Sink (blocking: backpressure). Past Limits.Output it throws
+//     RangeError and the invocation ends with output_limit_exceeded; a sink that fails throws
+//     TypeError.
 //   - "complete": JSON completion header {ok,code?,error?,status?,statusText?,headers?,result?} -> empty.
 //     Reports the invocation's outcome; ctx.waitUntil work may still run ("settled" follows).
 //   - "complete_settled": as complete -> empty.

@@ -271,14 +271,27 @@ func (s *Server) handleForward(w http.ResponseWriter, r *http.Request) {
 			req.Header.Del(h)
 		}
 	}
+	// A Response whose body is a ReadableStream reaches the client as it is produced
+	// (server/stream.go); HEAD answers only the head, as before.
+	var sink *forwardSink
+	if r.Method != http.MethodHead {
+		sink = newForwardSink(w, inv)
+	}
 	res, err := s.invokeStored(r.Context(), &inv, func(st workerStub) (*loader.Result, error) {
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(body) > 0 {
 			req.Body, req.ContentLength = readCloser(body), int64(len(body))
 		}
-		return st.Fetch(r.Context(), req)
+		if sink == nil {
+			return st.Fetch(r.Context(), req)
+		}
+		return st.FetchTo(r.Context(), req, sink)
 	})
 	s.record(inv, res, err)
+	if sink != nil && sink.head {
+		sink.finish(res, err)
+		return
+	}
 	if err != nil {
 		respond(w, inv, loader.KindFetch, res, err)
 		return

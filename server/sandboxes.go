@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/sandboxproc"
 	"github.com/isobox/isobox/loader"
 )
@@ -28,6 +29,8 @@ type sandboxes interface {
 // workerStub calls one worker (loader.Stub or sandboxproc.Stub).
 type workerStub interface {
 	Fetch(ctx context.Context, req *http.Request) (*loader.Result, error)
+	// FetchTo streams a Response whose body is a ReadableStream to sink (the /http route).
+	FetchTo(ctx context.Context, req *http.Request, sink engine.ResponseSink) (*loader.Result, error)
 	Call(ctx context.Context, method string, args json.RawMessage) (*loader.Result, error)
 	Close(ctx context.Context)
 }

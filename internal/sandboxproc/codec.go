@@ -29,6 +29,7 @@ const (
 	invHasOutbound = 1 << iota
 	invHasRequest
 	invPython // an eval's Snippet is Python
+	invStream // a fetch's response may stream to the supervisor (respond.go)
 )
 
 // Flags of a binary resultMsg.
@@ -39,11 +40,12 @@ const (
 	resResumed
 	resChanged
 	resHasErr
+	resStreamed // the response went out in msgRespHead/msgRespChunk frames (respond.go)
 )
 
 // appendInvoke appends m in binary form to b.
 func appendInvoke(b []byte, m *invokeMsg) []byte {
-	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest)|flag(m.Python, invPython))
+	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest)|flag(m.Python, invPython)|flag(m.Stream, invStream))
 	b = appendString(b, m.Op)
 	b = appendString(b, m.ID)
 	b = appendBytes(b, m.Code)
@@ -82,7 +84,7 @@ func decodeInvoke(p []byte, m *invokeMsg) error {
 		return errors.New("sandboxproc: not an invoke message")
 	}
 	flags := d.byte()
-	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0, Python: flags&invPython != 0}
+	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0, Python: flags&invPython != 0, Stream: flags&invStream != 0}
 	m.Op = d.string()
 	m.ID = d.string()
 	m.Code = d.bytes()
@@ -104,7 +106,7 @@ func decodeInvoke(p []byte, m *invokeMsg) error {
 // appendResult appends m in binary form to b.
 func appendResult(b []byte, m *resultMsg) []byte {
 	flags := flag(m.None, resNone) | flag(m.Cold, resCold) | flag(m.Restored, resRestored) |
-		flag(m.Resumed, resResumed) | flag(m.Changed, resChanged) | flag(m.Err != nil, resHasErr)
+		flag(m.Resumed, resResumed) | flag(m.Changed, resChanged) | flag(m.Err != nil, resHasErr) | flag(m.Streamed, resStreamed)
 	b = append(b, magicResult, flags)
 	b = binary.AppendUvarint(b, uint64(max(m.Status, 0)))
 	b = appendString(b, m.StatusText)
@@ -147,7 +149,7 @@ func decodeResult(p []byte, m *resultMsg) error {
 	}
 	flags := d.byte()
 	*m = resultMsg{None: flags&resNone != 0, Cold: flags&resCold != 0, Restored: flags&resRestored != 0,
-		Resumed: flags&resResumed != 0, Changed: flags&resChanged != 0}
+		Resumed: flags&resResumed != 0, Changed: flags&resChanged != 0, Streamed: flags&resStreamed != 0}
 	status := d.uvarint()
 	if status > math.MaxInt32 {
 		d.fail("status")

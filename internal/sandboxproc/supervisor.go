@@ -329,6 +329,12 @@ type call struct {
 	// tools runs an Eval's tool calls (tools.go); nil for other calls.
 	tools *callTools
 
+	// sink takes a streamed response (FetchTo); resp carries its frames from the reader
+	// to the calling goroutine, and headSent says the head went (respond.go).
+	sink     engine.ResponseSink
+	resp     chan frame
+	headSent bool
+
 	// The watchdog (guarded by proc.mu; see watch): one timer per call, for both bounds.
 	// wall is the wall time the call may take from start, and wallLimit the limit its error
 	// names; cpu is the CPU the call may use (its limit; plus startupCPU on a cold start);
@@ -642,6 +648,8 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		pr.toolMsg(typ, id, payload)
 	case msgFSCall, msgFSCancel:
 		pr.fsMsg(typ, id, payload)
+	case msgRespHead, msgRespChunk:
+		pr.respFrame(typ, id, payload)
 	case msgReqBodyChunk:
 		pr.reqBodyChunk(id, payload)
 	case msgFetch:
@@ -1036,17 +1044,24 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 		_ = pr.cmd.Process.Kill()
 	}
 	var r resultMsg
-	select {
-	case r = <-c.res:
-	case <-ctx.Done():
-		_ = pr.c.send(msgCancel, c.id, nil)
-		r = <-c.res // the guest stops at its next poll, or the watchdog ends it
+wait:
+	for {
+		select {
+		case r = <-c.res:
+			break wait
+		case f := <-c.resp: // nil unless the call streams its response (respond.go)
+			pr.streamTo(ctx, c, f)
+		case <-ctx.Done():
+			_ = pr.c.send(msgCancel, c.id, nil)
+			r = <-c.res // the guest stops at its next poll, or the watchdog ends it
+			break wait
+		}
 	}
 	var res *loader.Result
 	if !r.None {
 		res = &loader.Result{Cold: r.Cold, Restored: r.Restored, Resumed: r.Resumed}
 		res.Status, res.StatusText, res.Headers, res.Body = r.Status, r.StatusText, r.Headers, r.Body
-		res.Value, res.Logs, res.CPU = r.Value, r.Logs, time.Duration(r.CPU)
+		res.Value, res.Logs, res.CPU, res.Streamed = r.Value, r.Logs, time.Duration(r.CPU), r.Streamed
 		res.Wall = time.Since(start)
 	}
 	if r.Err != nil {
@@ -1097,6 +1112,15 @@ func (s *Stub) Close(context.Context) {}
 
 // Fetch calls the worker's fetch handler with req (its body is read whole).
 func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*loader.Result, error) {
+	er, err := toWireRequest(req)
+	if err != nil {
+		return &loader.Result{}, err
+	}
+	return s.invoke(ctx, &invokeMsg{Op: "fetch", Request: er}, nil)
+}
+
+// toWireRequest is req as a worker process gets it (its body read whole).
+func toWireRequest(req *http.Request) (*engineRequest, error) {
 	er := &engineRequest{Method: req.Method, URL: req.URL.String()}
 	if er.Method == "" {
 		er.Method = http.MethodGet
@@ -1120,14 +1144,14 @@ func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*loader.Result, er
 	if req.Body != nil && req.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(req.Body, maxInvokeBody+1))
 		if err != nil {
-			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "reading request body: %v", err)
+			return nil, isoerr.New(isoerr.InvalidRequest, "reading request body: %v", err)
 		}
 		if len(b) > maxInvokeBody {
-			return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "request body larger than %d bytes", maxInvokeBody)
+			return nil, isoerr.New(isoerr.InvalidRequest, "request body larger than %d bytes", maxInvokeBody)
 		}
 		er.Body = b
 	}
-	return s.invoke(ctx, &invokeMsg{Op: "fetch", Request: er})
+	return er, nil
 }
 
 // maxInvokeBody bounds a request body handed to a worker (as the loader does).
@@ -1138,12 +1162,15 @@ func (s *Stub) Call(ctx context.Context, method string, args json.RawMessage) (*
 	if method == "" {
 		return &loader.Result{}, isoerr.New(isoerr.InvalidRequest, "method name is empty")
 	}
-	return s.invoke(ctx, &invokeMsg{Op: "call", Method: method, Args: args})
+	return s.invoke(ctx, &invokeMsg{Op: "call", Method: method, Args: args}, nil)
 }
 
-func (s *Stub) invoke(ctx context.Context, m *invokeMsg) (*loader.Result, error) {
+func (s *Stub) invoke(ctx context.Context, m *invokeMsg, sink engine.ResponseSink) (*loader.Result, error) {
 	p := s.p
 	c := p.newCall()
+	if sink != nil {
+		c.sink, c.resp = sink, make(chan frame, 1)
+	}
 	if s.oneShot != nil {
 		code := *s.oneShot
 		b, err := json.Marshal(code)

@@ -207,6 +207,9 @@ type invokeMsg struct {
 	Args        json.RawMessage `json:"args,omitempty"`
 	Request     *engineRequest  `json:"request,omitempty"`
 	Limits      wireLimits      `json:"limits"`
+	// Stream: the caller has a sink, so a fetch's stream body is sent as it is produced
+	// (respond.go).
+	Stream bool `json:"stream,omitempty"`
 }
 
 // engineRequest is a fetch() into a worker.
@@ -245,6 +248,7 @@ type resultMsg struct {
 	Err        *isoerr.Error   `json:"err,omitempty"`
 	Changed    bool            `json:"changed,omitempty"`
 	Extra      json.RawMessage `json:"extra,omitempty"` // stats
+	Streamed   bool            `json:"streamed,omitempty"`
 }
 
 // fetchMsg is an outbound fetch() of a sandbox, for the supervisor to run.

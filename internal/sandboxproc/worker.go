@@ -196,6 +196,7 @@ type workerSide struct {
 type workerCall struct {
 	cancel context.CancelFunc
 	code   chan codeMsg
+	acks   chan string // msgRespAck of a streamed response (respond.go)
 }
 
 // pendingFetch is an outbound request waiting for its head, then for body chunks.
@@ -217,7 +218,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 			return
 		}
 		cctx, cancel := context.WithCancel(ctx)
-		wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1)}
+		wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1), acks: make(chan string, 1)}
 		w.mu.Lock()
 		w.calls[id] = wc
 		w.mu.Unlock()
@@ -249,6 +250,8 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 		}
 	case msgToolResult:
 		w.tools.deliver(id, payload)
+	case msgRespAck:
+		w.respAck(id, payload)
 	case msgFSResult:
 		w.fs.deliver(id, payload)
 	case msgReqBodyRead:
@@ -320,7 +323,7 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 	} else {
 		out.Status, out.StatusText, out.Headers, out.Body = res.Status, res.StatusText, res.Headers, res.Body
 		out.Value, out.Logs, out.CPU, out.Wall = res.Value, res.Logs, int64(res.CPU), int64(res.Wall)
-		out.Cold, out.Restored, out.Resumed = res.Cold, res.Restored, res.Resumed
+		out.Cold, out.Restored, out.Resumed, out.Streamed = res.Cold, res.Restored, res.Resumed, res.Streamed
 	}
 	if err != nil {
 		if errors.Is(err, errChanged) {
@@ -389,6 +392,9 @@ func (w *workerSide) run(ctx context.Context, id uint64, wc *workerCall, m *invo
 		}
 		if len(m.Request.Body) > 0 {
 			req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(m.Request.Body)), int64(len(m.Request.Body))
+		}
+		if m.Stream {
+			return ep.FetchTo(ctx, req, &procSink{c: w.c, id: id, ctx: ctx, acks: wc.acks})
 		}
 		return ep.Fetch(ctx, req)
 	case "call":

@@ -310,9 +310,16 @@
       u.password = v;
       return u.password;
     },
+    // hostname is the URL parser's hostname state with a state override (the hostname
+    // setter): tabs and newlines are dropped, and the host ends at "/", "?", "#" (and "\"
+    // for a special scheme), so "example.com/ignored" is "example.com".
     hostname(v, special = true) {
       if (v === "" || (hostSafe.test(v) && !hostNeedsParser.test(v))) return v;
-      if (forbiddenHost.test(v)) fail(`bad hostname "${v}"`);
+      v = v.replace(/[\t\n\r]/g, "");
+      const end = v.search(special ? /[/?#\\]/ : /[/?#]/);
+      if (end >= 0) v = v.slice(0, end);
+      if (v === "") return v;
+      if (v[0] !== "[" && forbiddenHost.test(v)) fail(`bad hostname "${v}"`); // an IPv6 literal is the parser's to judge
       const u = parseURL(`${special ? "https" : "x-pattern"}://${v}/`);
       if (!u) fail(`bad hostname "${v}"`);
       return u.hostname;
@@ -321,12 +328,14 @@
       if (!/^[0-9a-fA-F[\]:]*$/.test(v)) fail(`bad IPv6 hostname "${v}"`);
       return v.toLowerCase();
     },
-    // port is the URL parser's port state: digits, at most 65535, no leading zeros, and the
-    // scheme's default port is no port.
+    // port is the URL parser's port state with a state override (the port setter): tabs
+    // and newlines are dropped, the leading digits are the port ("80x" is 80; none is an
+    // error), at most 65535, no leading zeros, and the scheme's default port is no port.
     port(v, protocol) {
       if (v === "") return v;
-      if (!/^[0-9]+$/.test(v) || Number(v) > 65535) fail(`bad port "${v}"`);
-      const n = String(Number(v));
+      const digits = /^[0-9]*/.exec(v.replace(/[\t\n\r]/g, ""))[0];
+      if (digits === "" || Number(digits) > 65535) fail(`bad port "${v}"`);
+      const n = String(Number(digits));
       return protocol !== undefined && specialPorts.get(protocol) === n ? "" : n;
     },
     pathname(v) {
@@ -390,7 +399,7 @@
     } catch (e) {
       fail(`the component "${input}" is not a valid regular expression (${e.message})`);
     }
-    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp") };
+    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp"), parts };
     c.special = specialSchemes.some((scheme) => regexp.test(scheme));
     // A lone "*" matches any component value (values from the URL parser hold no line
     // terminators, the only thing "." skips): test and exec need not run it.
@@ -668,6 +677,37 @@
     };
   }
 
+  // Parts order by type (full wildcard < segment wildcard < regexp < fixed text), then by
+  // modifier ("*" < "?" < "+" < none), then by prefix, value and suffix as strings (all
+  // ASCII once encoded): the more a part constrains, the greater it is. A longer list is
+  // compared at its first extra part against empty fixed text, so "/foo/" > "/foo/*". The
+  // order is Chromium's, which the standard and the WPT compare data take.
+  const typeRank = { full: 0, segment: 1, regexp: 2, fixed: 3 };
+  const modifierRank = { "*": 0, "?": 1, "+": 2, "": 3 };
+  const emptyFixedPart = { type: "fixed", name: "", prefix: "", value: "", suffix: "", modifier: "" };
+  const compareStrings = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+  function comparePart(a, b) {
+    return (
+      Math.sign(typeRank[a.type] - typeRank[b.type]) ||
+      Math.sign(modifierRank[a.modifier] - modifierRank[b.modifier]) ||
+      compareStrings(a.prefix, b.prefix) ||
+      compareStrings(a.value, b.value) ||
+      compareStrings(a.suffix, b.suffix)
+    );
+  }
+
+  function comparePartLists(left, right) {
+    const n = Math.min(left.length, right.length);
+    for (let i = 0; i < n; i++) {
+      const r = comparePart(left[i], right[i]);
+      if (r !== 0) return r;
+    }
+    if (left.length > n) return comparePart(left[n], emptyFixedPart);
+    if (right.length > n) return comparePart(emptyFixedPart, right[n]);
+    return 0;
+  }
+
   const isObjectArg = (v) => v !== null && (typeof v === "object" || typeof v === "function");
   const isIPv6Pattern = (v) => v.length >= 2 && (v[0] === "[" || ((v[0] === "{" || v[0] === "\\") && v[1] === "["));
 
@@ -707,8 +747,10 @@
         ignoreCase,
         isIPv6Pattern(p.hostname) ? "ipv6" : special ? "host" : "opaquehost",
       );
-      const portScheme = special && specialPorts.has(p.protocol) ? p.protocol : undefined;
-      c.port = compile(p.port, (v) => canon.port(v, portScheme), defaultOpts, ignoreCase, `port:${portScheme}`);
+      // The fixed text of a port pattern is canonicalized without the scheme (the standard's
+      // "canonicalize a port" given only the value): {protocol: "http", port: "80{20}?"} keeps
+      // its "80"; only a port pattern that is exactly the default port was dropped above.
+      c.port = compile(p.port, (v) => canon.port(v), defaultOpts, ignoreCase, "port");
       c.pathname = special
         ? compile(p.pathname, canon.pathname, pathnameOpts, ignoreCase, "path")
         : compile(p.pathname, canon.opaquePathname, defaultOpts, ignoreCase, "opaquepath");
@@ -746,6 +788,18 @@
 
     get hasRegExpGroups() {
       return components.some((k) => this.#c[k].hasRegExp);
+    }
+
+    // compareComponent orders two patterns by one component, more general first: sorting
+    // routes with it puts "/*" before "/books/:id" before "/books/new".
+    static compareComponent(component, left, right) {
+      if (arguments.length < 3) throw new TypeError(`URLPattern.compareComponent: 3 arguments required, but only ${arguments.length} present.`);
+      const k = `${component}`;
+      if (!components.includes(k)) throw new TypeError(`'${k}' is not a valid value for URLPatternComponent`);
+      if (!isObjectArg(left) || !(#c in left) || !isObjectArg(right) || !(#c in right)) {
+        throw new TypeError("URLPattern.compareComponent: left and right must be URLPatterns");
+      }
+      return comparePartLists(left.#c[k].parts, right.#c[k].parts);
     }
 
     static {

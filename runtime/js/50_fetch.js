@@ -1,11 +1,11 @@
 // 50_fetch.js: the Fetch API (Headers, Request, Response, fetch) with what it needs: Blob,
-// File, FormData and ReadableStream (default readers, and BYOB readers of byte streams that
-// copy into the caller's view; pipes, writable and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
+// File, FormData and ReadableStream (default and BYOB readers; a byte stream's controller and
+// BYOB reads are in 51_bytestreams.js; pipes, writable and transform streams are in 55_streams.js). fetch() runs on the host's async "fetch" operation; bodies travel as base64 and
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
 //	makeRequest({method, url, headers, body})      an incoming request, headers immutable
-const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } = (() => {
+const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
   const NativeAbortSignal = AbortSignal;
@@ -568,8 +568,8 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
 
   function enqueueChunk(s, chunk) {
     if (s.bytes) {
-      if (!ArrayBuffer.isView(chunk)) throw new TypeError("A byte stream's chunks must be ArrayBufferViews");
-      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      byteStreams.enqueue(s, chunk); // 51_bytestreams.js
+      return;
     }
     if (s.reader && s.reader.requests.length > 0) {
       s.reader.requests.shift().resolve({ value: chunk, done: false });
@@ -589,11 +589,13 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   }
 
   // closeStream finishes a stream whose chunks have all been read (or that was canceled).
+  // A BYOB reader's pending reads are not answered here: the byte source answers them
+  // (byobRequest.respond(0)), as the standard has it.
   function closeStream(s) {
     s.state = "closed";
     if (!s.reader) return;
-    for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
-    s.reader.closed.resolve();
+    s.reader.closed.resolve(); // the standard's order: closed first, then the pending reads
+    if (!s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
   }
 
   function errorStream(s, e) {
@@ -602,9 +604,10 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     s.error = e;
     s.queue = [];
     s.queueTotal = 0;
+    if (s.bytes) byteStreams.reset(s);
     if (!s.reader) return;
+    s.reader.closed.reject(e); // the standard's order: closed first, then the pending reads
     for (const request of s.reader.requests.splice(0)) request.reject(e);
-    s.reader.closed.reject(e);
   }
 
   // pullIfNeeded calls the source's pull when a reader waits or the queue is below its
@@ -635,11 +638,12 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     if (s.state === "errored") return Promise.reject(s.error);
     if (s.queue.length > 0) {
       const [chunk, size] = s.queue.shift();
-      s.queueTotal -= size;
+      s.queueTotal = Math.max(0, s.queueTotal - size); // floating-point sizes may not sum back to 0
       if (s.closeRequested && s.queue.length === 0) closeStream(s);
       else pullIfNeeded(s);
       return Promise.resolve({ value: chunk, done: false });
     }
+    if (s.bytes) byteStreams.autoAllocate(s);
     const request = Promise.withResolvers();
     s.reader.requests.push(request);
     pullIfNeeded(s);
@@ -652,7 +656,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     if (s.state === "errored") return Promise.reject(s.error);
     s.queue = [];
     s.queueTotal = 0;
+    if (s.bytes) byteStreams.reset(s);
     closeStream(s);
+    if (s.reader && s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
     return new Promise((resolve) => resolve(s.cancel ? s.cancel(reason) : undefined)).then(() => undefined);
   }
 
@@ -660,7 +666,8 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     #s;
 
     constructor(underlyingSource = undefined, strategy = undefined) {
-      const source = underlyingSource === undefined || underlyingSource === null ? {} : underlyingSource;
+      if (underlyingSource === null) throw new TypeError("The underlying source must be an object, not null"); // WebIDL: object, not nullable
+      const source = underlyingSource === undefined ? {} : underlyingSource;
       if (!isObject(source)) throw new TypeError("The underlying source must be an object");
       const bytes = source.type !== undefined && enumValue(source.type, ["bytes"], "ReadableStream type") === "bytes";
       const { highWaterMark, size } = dictionary(strategy, "The queuing strategy");
@@ -688,7 +695,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
         cancel: sourceMethod(source, "cancel"),
         controller: null,
       });
-      s.controller = new ReadableStreamDefaultController(constructKey, s);
+      s.controller = bytes ? byteStreams.setUp(s, source, size !== undefined) : new ReadableStreamDefaultController(constructKey, s);
       const start = sourceMethod(source, "start");
       Promise.resolve(start ? start(s.controller) : undefined).then(
         () => {
@@ -793,6 +800,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   }
 
   let readerHolds;
+  let markBYOB;
 
   class ReadableStreamDefaultReader {
     #reader = null; // {s, requests, closed}: this reader's record while it holds the lock
@@ -815,8 +823,10 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       return this.#closed.promise;
     }
 
-    async read() {
-      if (!this.#reader) throw new TypeError("This reader has been released");
+    // read answers readChunk's promise itself (not through an async function, whose extra
+    // promise ticks would let reader.closed settle before the read it follows).
+    read() {
+      if (!this.#reader) return Promise.reject(new TypeError("This reader has been released"));
       return readChunk(this.#reader.s);
     }
 
@@ -825,6 +835,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (!r) return;
       const released = new TypeError("The reader was released");
       for (const request of r.requests.splice(0)) request.reject(released);
+      if (r.s.bytes) byteStreams.released(r.s);
       if (r.s.state !== "readable") {
         this.#closed = Promise.withResolvers();
         this.#closed.promise.catch(() => {});
@@ -842,59 +853,14 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     static {
       // readerHolds says whether a reader holds s's lock (ReadableStreamBYOBReader's read).
       readerHolds = (r, s) => r.#reader !== null && r.#reader.s === s;
+      markBYOB = (r) => {
+        r.#reader.byob = true;
+      };
     }
   }
 
-  // A BYOB reader of a byte stream reads into the caller's view: a queued chunk larger
-  // than the view is split (the rest stays first in the queue), and a read that waits is
-  // filled by the next enqueue. The view's buffer is written in place, not transferred, and
-  // the underlying source gets no byobRequest (its controller is the default one).
-  function fillView(view, chunk) {
-    const n = Math.min(view.byteLength, chunk.byteLength);
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(chunk.subarray(0, n));
-    const Ctor = view.constructor;
-    const filled = Ctor === DataView ? new DataView(view.buffer, view.byteOffset, n) : new Ctor(view.buffer, view.byteOffset, n / (Ctor.BYTES_PER_ELEMENT || 1));
-    return { filled, rest: n < chunk.byteLength ? chunk.subarray(n) : null, n };
-  }
-
-  function emptyView(view) {
-    const Ctor = view.constructor;
-    return Ctor === DataView ? new DataView(view.buffer, view.byteOffset, 0) : new Ctor(view.buffer, view.byteOffset, 0);
-  }
-
-  function readInto(s, view) {
-    s.disturbed = true;
-    if (s.state === "closed") return Promise.resolve({ value: emptyView(view), done: true });
-    if (s.state === "errored") return Promise.reject(s.error);
-    if (s.queue.length > 0) {
-      const [chunk] = s.queue.shift();
-      const { filled, rest, n } = fillView(view, chunk);
-      s.queueTotal -= n;
-      if (rest) s.queue.unshift([rest, rest.byteLength]);
-      if (s.closeRequested && s.queue.length === 0) closeStream(s);
-      else pullIfNeeded(s);
-      return Promise.resolve({ value: filled, done: false });
-    }
-    const request = Promise.withResolvers();
-    s.reader.requests.push({
-      resolve({ value, done }) {
-        if (done) {
-          request.resolve({ value: emptyView(view), done: true });
-          return;
-        }
-        const { filled, rest } = fillView(view, value);
-        if (rest) {
-          s.queue.unshift([rest, rest.byteLength]);
-          s.queueTotal += rest.byteLength;
-        }
-        request.resolve({ value: filled, done: false });
-      },
-      reject: request.reject,
-    });
-    pullIfNeeded(s);
-    return request.promise;
-  }
-
+  // A BYOB reader of a byte stream reads into the caller's view (transferred, as the
+  // standard has it); the reads are 51_bytestreams.js's pull-into descriptors.
   class ReadableStreamBYOBReader extends ReadableStreamDefaultReader {
     #s;
 
@@ -902,44 +868,100 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (!isStream(stream)) throw new TypeError("ReadableStreamBYOBReader needs a ReadableStream");
       if (!streamOf(stream).bytes) throw new TypeError("A BYOB reader needs a byte stream (type: \"bytes\")");
       super(stream);
+      markBYOB(this);
       this.#s = streamOf(stream);
     }
 
     async read(view = undefined, options = undefined) {
-      if (!ArrayBuffer.isView(view)) throw new TypeError("ReadableStreamBYOBReader.read needs an ArrayBufferView");
-      if (view.byteLength === 0) throw new TypeError("ReadableStreamBYOBReader.read needs a view of at least one byte");
-      if (dictionary(options, "The read options").min !== undefined) throw new TypeError("ReadableStreamBYOBReader.read: the min option is not supported");
       const s = this.#s;
+      if (!ArrayBuffer.isView(view)) throw new TypeError("ReadableStreamBYOBReader.read needs an ArrayBufferView");
       if (!readerHolds(this, s)) throw new TypeError("This reader has been released");
-      return readInto(s, view);
+      return byteStreams.read(s, view, options);
     }
   }
 
-  // iterateStream is the stream's async iterator: leaving a for-await loop early cancels
-  // the stream unless preventCancel; the lock is released in every case.
-  async function* iterateStream(reader, preventCancel) {
-    let finished = false;
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) {
-          finished = true;
-          return;
-        }
-        yield value;
-      }
-    } catch (e) {
-      finished = true;
-      throw e;
-    } finally {
-      if (!finished && !preventCancel) await reader.cancel();
-      reader.releaseLock();
-    }
+  // iterateStream is the stream's async iterator (WebIDL's, with the Streams standard's
+  // steps): next() reads through the reader's own methods as they were when the runtime
+  // started, calls queue behind each other, the lock is released when the stream ends or
+  // errors, and return() (a for-await loop left early) cancels the stream unless
+  // preventCancel and releases the lock at once.
+  const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+  const readerRead = ReadableStreamDefaultReader.prototype.read;
+  const readerCancel = ReadableStreamDefaultReader.prototype.cancel;
+  const readerRelease = ReadableStreamDefaultReader.prototype.releaseLock;
+  const promiseThen = (p, ok, fail) => Reflect.apply(primordials.promiseThen, p, [ok, fail]);
+  const iterators = new WeakMap(); // iterator -> {reader, preventCancel, ongoing, finished}
+  const iterResult = (value, done) => ({ value, done });
+  const ReadableStreamAsyncIteratorPrototype = Object.create(AsyncIteratorPrototype);
+  Object.defineProperties(ReadableStreamAsyncIteratorPrototype, {
+    next: {
+      value: function next() {
+        const it = iterators.get(this);
+        if (!it) return Promise.reject(new TypeError("next() called on an object that is not a ReadableStream async iterator"));
+        const nextSteps = () => {
+          if (it.finished) return Promise.resolve(iterResult(undefined, true));
+          return promiseThen(
+            Reflect.apply(readerRead, it.reader, []),
+            (r) => {
+              it.ongoing = null;
+              if (r.done) {
+                it.finished = true;
+                Reflect.apply(readerRelease, it.reader, []);
+                return iterResult(undefined, true);
+              }
+              return iterResult(r.value, false);
+            },
+            (e) => {
+              it.ongoing = null;
+              it.finished = true;
+              Reflect.apply(readerRelease, it.reader, []);
+              throw e;
+            },
+          );
+        };
+        it.ongoing = it.ongoing ? promiseThen(it.ongoing, nextSteps, nextSteps) : nextSteps();
+        return it.ongoing;
+      },
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    },
+    return: {
+      value: function (value) {
+        const it = iterators.get(this);
+        if (!it) return Promise.reject(new TypeError("return() called on an object that is not a ReadableStream async iterator"));
+        const returnSteps = () => {
+          if (it.finished) return Promise.resolve(iterResult(value, true));
+          it.finished = true;
+          if (it.preventCancel) {
+            Reflect.apply(readerRelease, it.reader, []);
+            return Promise.resolve(undefined);
+          }
+          const result = Reflect.apply(readerCancel, it.reader, [value]);
+          Reflect.apply(readerRelease, it.reader, []);
+          return result;
+        };
+        it.ongoing = it.ongoing ? promiseThen(it.ongoing, returnSteps, returnSteps) : returnSteps();
+        return promiseThen(it.ongoing, () => iterResult(value, true));
+      },
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    },
+    [Symbol.toStringTag]: { value: "ReadableStream AsyncIterator", configurable: true },
+  });
+  Object.defineProperty(ReadableStreamAsyncIteratorPrototype.return, "name", { value: "return" });
+
+  function iterateStream(reader, preventCancel) {
+    const it = Object.create(ReadableStreamAsyncIteratorPrototype);
+    iterators.set(it, { reader, preventCancel, ongoing: null, finished: false });
+    return it;
   }
 
   // teeStream splits a stream in two branches that see the same chunks; the source is
-  // canceled only when both branches are.
+  // canceled only when both branches are. A byte stream's branches are byte streams.
   function teeStream(stream) {
+    if (streamOf(stream).bytes) return byteStreams.tee(stream, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader); // 51_bytestreams.js
     const reader = new ReadableStreamDefaultReader(stream);
     const canceled = [false, false];
     const reasons = [];
@@ -949,7 +971,9 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
     const pull = () => {
       if (reading) return undefined;
       reading = true;
-      return reader.read().then(
+      // readChunk, not the reader's async read(): a chunk must reach the branches before
+      // an error the same pull causes does (the standard's read request is synchronous).
+      return readChunk(streamOf(stream)).then(
         ({ value, done }) => {
           reading = false;
           if (done) {
@@ -977,6 +1001,11 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
         },
       });
     const branches = [branch(0), branch(1)];
+    // The source's error reaches both branches when it happens, not at their next pull.
+    reader.closed.catch((e) => {
+      branches.forEach((b) => errorStream(streamOf(b), e));
+      bothCanceled.resolve();
+    });
     return branches;
   }
 
@@ -1448,7 +1477,11 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       pull(controller) {
         return host.startOp("body_read", { handle }).promise.then((r) => {
           if (r.chunk) controller.enqueue(fromBase64(r.chunk));
-          if (r.done) controller.close();
+          if (r.done) {
+            controller.close();
+            const request = controller.byobRequest; // a BYOB read still waiting ends empty
+            if (request !== null) request.respond(0);
+          }
         });
       },
       cancel() {
@@ -1584,7 +1617,7 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
   return {
     // streamInternals lets 55_streams.js (writable and transform streams, pipes) reach a
     // ReadableStream's record: its state, stored error and queue.
-    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, ReadableStreamDefaultReader },
+    streamInternals: { streamOf, isStream, canEnqueue, desiredSize, errorStream, closeStream, pullIfNeeded, ReadableStreamDefaultReader },
     // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
     // so they must not be modified.
     async bodyToBytes(response) {
@@ -1603,6 +1636,16 @@ const { bodyToBytes, bodyBytesNow, makeRequest, headerPairs, streamInternals } =
       if (body.stream !== null || isBodyUsed(body)) return undefined;
       body.used = true;
       return body.bytes;
+    },
+    // bodyReader takes a response's stream body for the dispatcher to send chunk by chunk
+    // (90_worker.js, a streamed response): a default reader holding the stream, marked
+    // used; it throws TypeError for a used or locked body.
+    bodyReader(response) {
+      const body = responseParts(response).body;
+      if (isBodyUsed(body)) throw new TypeError("Body has already been used");
+      if (streamOf(body.stream).reader) throw new TypeError("The body's ReadableStream is locked");
+      body.used = true;
+      return new ReadableStreamDefaultReader(body.stream);
     },
     makeRequest({ method, url, headers, body }) {
       return createRequest({

@@ -656,11 +656,23 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
     return done.promise;
   }
 
+  // pipeOptions reads StreamPipeOptions as WebIDL does: members in name order, each
+  // converted before the next is read; the signal must be a real AbortSignal.
+  const signalAborted = Object.getOwnPropertyDescriptor(NativeAbortSignal.prototype, "aborted").get;
   function pipeOptions(options) {
     const o = dictionary(options, "The pipe options");
+    const preventAbort = Boolean(o.preventAbort);
+    const preventCancel = Boolean(o.preventCancel);
+    const preventClose = Boolean(o.preventClose);
     const signal = o.signal;
-    if (signal !== undefined && !(signal instanceof NativeAbortSignal)) throw new TypeError("The pipe options' signal must be an AbortSignal");
-    return { preventClose: Boolean(o.preventClose), preventAbort: Boolean(o.preventAbort), preventCancel: Boolean(o.preventCancel), signal };
+    if (signal !== undefined) {
+      try {
+        Reflect.apply(signalAborted, signal, []);
+      } catch {
+        throw new TypeError("The pipe options' signal must be an AbortSignal");
+      }
+    }
+    return { preventClose, preventAbort, preventCancel, signal };
   }
 
   const readableProto = ReadableStream.prototype;
@@ -686,8 +698,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       value: function pipeThrough(transform, options = undefined) {
         if (!isReadable(this)) throw new TypeError("Illegal invocation");
         if (!isObject(transform)) throw new TypeError("pipeThrough needs a {writable, readable} pair");
-        const { readable, writable } = transform;
+        const readable = transform.readable; // WebIDL order: readable is checked before writable is read
         if (!isReadable(readable)) throw new TypeError("pipeThrough's transform.readable must be a ReadableStream");
+        const writable = transform.writable;
         if (!isWritable(writable)) throw new TypeError("pipeThrough's transform.writable must be a WritableStream");
         const o = pipeOptions(options);
         if (readableOf(this).reader) throw new TypeError("Cannot pipe a locked ReadableStream");
@@ -755,11 +768,15 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
     return performTransform(t, chunk);
   }
 
-  // finishWith settles t's finish promise after fn's promise, the way the standard's sink
-  // abort, sink close and source cancel do.
-  function finishWith(t, p, ok, fail) {
+  // finishWith settles t's finish promise after run's promise, the way the standard's sink
+  // abort, sink close and source cancel do. The finish promise exists before run calls the
+  // transformer, so an abort or cancel that the transformer's own cancel or flush causes
+  // gets it instead of calling the transformer again.
+  function finishWith(t, run, ok, fail) {
     t.finish = Promise.withResolvers();
     const finish = t.finish;
+    const p = run();
+    clearTransformer(t);
     p.then(
       () => {
         try {
@@ -780,11 +797,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sinkAbort(t, reason) {
     if (t.finish) return t.finish.promise;
     const s = readableOf(t.readable);
-    const p = promiseCall(t.cancel, reason);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.cancel, reason),
       () => {
         if (s.state === "errored") throw s.error;
         readableError(t, reason);
@@ -796,11 +811,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sinkClose(t) {
     if (t.finish) return t.finish.promise;
     const s = readableOf(t.readable);
-    const p = promiseCall(t.flush, t.controller);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.flush, t.controller),
       () => {
         if (s.state === "errored") throw s.error;
         if (canEnqueue(s)) t.readableController.close();
@@ -812,11 +825,9 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   function sourceCancel(t, reason) {
     if (t.finish) return t.finish.promise;
     const w = writableOf(t.writable);
-    const p = promiseCall(t.cancel, reason);
-    clearTransformer(t);
     return finishWith(
       t,
-      p,
+      () => promiseCall(t.cancel, reason),
       () => {
         if (w.state === "errored") throw w.storedError;
         errorIfNeeded(w, reason);

@@ -272,20 +272,58 @@ const worker = (() => {
     const req = makeRequest({ __proto__: null, method: r.method, url: r.url, headers: r.headers, body });
     const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, ctx]);
     // A Response is answered as it is, even when the guest made every object a thenable.
+    const stream = r.stream === true;
     if (!primordials.apply(primordials.hasInstance, NativeResponse, [res]) && isThenable(res)) {
-      whenSettled(res, (v) => respond(v, true, answer, fail), fail);
-    } else respond(res, false, answer, fail);
+      whenSettled(res, (v) => respond(v, true, answer, fail, stream), fail);
+    } else respond(res, false, answer, fail, stream);
   }
 
   // respond serializes a fetch handler's Response (synchronously when its body is bytes).
-  function respond(res, async, answer, fail) {
+  // With stream (the caller has a sink), a body that is a ReadableStream is sent as it is
+  // read: the head first, then each chunk (streamResponse).
+  function respond(res, async, answer, fail, stream) {
     if (!primordials.apply(primordials.hasInstance, NativeResponse, [res])) {
       throw new TypeError(`the fetch handler must return a Response, got ${notA(res, async)}`);
     }
     const head = responseHead(res.status, res.statusText, headerPairs(res.headers));
     const now = bodyBytesNow(res);
     if (now !== undefined) answer(head, now);
+    else if (stream) streamResponse(head, bodyReader(res), answer, fail);
     else whenSettled(bodyToBytes(res), (body) => answer(head, body), fail);
+  }
+
+  // streamResponse sends the head, then each chunk as the guest's stream yields it (the
+  // host call blocks while the sink takes it: backpressure), then a completion that says
+  // the response was streamed. A chunk that is not a Uint8Array, a stream that errors, or a
+  // chunk the host refuses (output limit, a client gone) cancels the stream and fails the
+  // invocation.
+  function streamResponse(head, reader, answer, fail) {
+    host.call("response_head", head);
+    const stop = (e) => {
+      try {
+        whenSettled(reader.cancel(e), () => {}, () => {});
+      } catch {}
+      fail(e);
+    };
+    const next = () => whenSettled(reader.read(), onRead, fail);
+    const onRead = (r) => {
+      try {
+        if (own(r, "done") === true) {
+          answer('{"ok":true,"streamed":true}', null);
+          return;
+        }
+        const chunk = own(r, "value");
+        if (!isObject(chunk) || primordials.apply(primordials.typedArrayTag, chunk, []) !== "Uint8Array") {
+          throw new TypeError("a streamed response body's chunks must be Uint8Arrays");
+        }
+        if (primordials.apply(primordials.typedArrayByteLength, chunk, []) > 0) host.call("response_chunk", chunk);
+      } catch (e) {
+        stop(e);
+        return;
+      }
+      next();
+    };
+    next();
   }
 
   // responseHead is the completion header of a Response, checked field by field: the

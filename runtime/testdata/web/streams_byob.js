@@ -18,7 +18,7 @@
     assert.deepEqual([...res.value], [1, 2]);
     res = await r.read(new Uint8Array(8));
     assert.deepEqual([...res.value], [3, 4, 5], "the rest of the chunk");
-    assert.equal(res.value.buffer.byteLength, 8, "the value is a view of the caller's buffer");
+    assert.equal(res.value.buffer.byteLength, 8, "the value is a view of the caller's buffer, transferred");
     res = await r.read(new Uint8Array(8));
     assert.equal(res.done, true);
     assert.equal(res.value.byteLength, 0, "the end gives an empty view");
@@ -50,7 +50,8 @@
     const r = new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" });
     await assert.rejects(r.read(new Uint8Array(0)), TypeError);
     await assert.rejects(r.read([1, 2]), TypeError);
-    await assert.rejects(r.read(new Uint8Array(4), { min: 4 }), TypeError, "min is refused, not ignored");
+    await assert.rejects(r.read(new Uint8Array(4), { min: 0 }), TypeError, "min 0");
+    await assert.rejects(r.read(new Uint8Array(4), { min: 5 }), RangeError, "min past the view");
     r.releaseLock();
     await assert.rejects(r.read(new Uint8Array(1)), TypeError, "a released reader");
   }

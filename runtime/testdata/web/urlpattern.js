@@ -60,7 +60,7 @@
     [[{ port: "8080" }], "http://x:8080/", true],
     [[{ port: "8080" }], "http://x/", false],
     [[{ protocol: "https", port: "443" }], "https://x/", true],
-    [[{ protocol: "http", port: "0080" }], "http://x/", true],
+    [[{ protocol: "http", port: "0080" }], "http://x/", false], // only a port pattern that is exactly the default port is dropped
     [[null], "https://x/a?b#c", true], // null is the empty dictionary: everything matches
     [[], "https://x/a", true],
     [[{ search: "q=:q" }], "https://x/?q=abc", { search: { q: "abc" } }],
@@ -159,7 +159,6 @@
     [{ port: "abc" }],
     [{ port: "99999" }],
     [{ hostname: "a b" }],
-    [{ hostname: "a/b" }],
     [{ protocol: "ht tp" }],
     ["/books/:id"], // relative without a base URL
     ["/books", "not a url"],
@@ -176,4 +175,50 @@
   assert.deepEqual(r.search, { input: "x", groups: { 0: "x" } });
   assert.deepEqual(P({ pathname: "/a" }).exec("/a", "https://x").inputs, ["/a", "https://x"], "inputs with a base");
   assert.ok(P({ pathname: "/a" }).test(new URL("https://x/a")), "a URL object as input");
+  // Fixed port text is canonicalized without the scheme; IPv6 hostnames in a dictionary input
+  const p80 = P({ protocol: "http", port: "80{20}?" });
+  assert.equal(p80.port, "80{20}?", "a port pattern that only starts with the default port keeps it");
+  assert.ok(p80.test({ protocol: "http", port: "8020" }));
+  assert.ok(P({ hostname: "[\\:\\:AB\\::num]" }).test({ hostname: "[::ab:1]" }), "an IPv6 hostname input");
+  assert.equal(P({ hostname: "*" }).exec({ hostname: "[::AB:1]" }).hostname.input, "[::ab:1]", "canonicalized by the URL parser");
+
+  // hostname and port text are canonicalized as the URL setters do: the host ends at "/",
+  // "?" or "#", the port is its leading digits
+  assert.equal(P({ hostname: "example.com/ignored" }).hostname, "example.com");
+  assert.equal(P({ port: "80x" }).port, "80");
+  assert.throws(() => P({ port: "x80" }), TypeError, "no leading digit");
+
+  // URLPattern.compareComponent: parts compare by type (full wildcard < segment wildcard <
+  // regexp < fixed text), then modifier ("*" < "?" < "+" < none), then prefix, value and
+  // suffix; a missing part compares as empty fixed text.
+  const cmp = (k, l, r) => URLPattern.compareComponent(k, P(l), P(r));
+  const order = [
+    ["pathname", { pathname: "/foo/a" }, { pathname: "/foo/b" }, -1],
+    ["pathname", { pathname: "/foo/a" }, { pathname: "/foo/a" }, 0],
+    ["pathname", { pathname: "/foo/:a" }, { pathname: "/foo/:b" }, 0], // group names do not count
+    ["pathname", { pathname: "/foo/:bar" }, { pathname: "/foo/*" }, 1], // segment wildcard > full wildcard
+    ["pathname", { pathname: "/foo/(\\d+)" }, { pathname: "/foo/:bar" }, 1], // regexp > segment wildcard
+    ["pathname", { pathname: "/foo/bar" }, { pathname: "/foo/:bar" }, 1], // fixed > any group
+    ["pathname", { pathname: "/foo/" }, { pathname: "/foo/*" }, 1],
+    ["pathname", { pathname: "/foo/:bar?" }, { pathname: "/foo/:bar" }, -1], // optional < required
+    ["pathname", { pathname: "/foo/:bar*" }, { pathname: "/foo/:bar+" }, -1],
+    ["pathname", { pathname: "/foo/:bar*" }, { pathname: "/foo/:bar?" }, -1],
+    ["pathname", { pathname: "/foo/(123)" }, { pathname: "/foo/(12)" }, 1], // regexp text compares as a string
+    ["pathname", { pathname: "/foo" }, { pathname: "/foo/:bar" }, 1], // the extra group against empty fixed text
+    ["pathname", {}, { pathname: "/foo" }, -1], // an unset component is "*"
+    ["pathname", {}, {}, 0],
+    ["hostname", { hostname: "*.example.com" }, { hostname: "api.example.com" }, -1],
+    ["protocol", { protocol: "http" }, { protocol: "https" }, -1],
+    ["search", { search: "a=:x" }, { search: "a=1" }, -1],
+  ];
+  for (const [k, l, r, want] of order) {
+    assert.equal(cmp(k, l, r), want, `compareComponent(${k}, ${JSON.stringify(l)}, ${JSON.stringify(r)})`);
+    assert.equal(cmp(k, r, l), -want || 0, `compareComponent(${k}, ${JSON.stringify(r)}, ${JSON.stringify(l)}) is the opposite`);
+  }
+  const routes = ["/books/new", "/*", "/books/:id", "/books/:id/edit", "/books/(\\d+)"].map((pathname) => P({ pathname }));
+  routes.sort((a, b) => URLPattern.compareComponent("pathname", a, b));
+  assert.deepEqual(routes.map((p) => p.pathname), ["/*", "/books/:id", "/books/:id/edit", "/books/(\\d+)", "/books/new"], "routes sorted general first");
+  assert.throws(() => URLPattern.compareComponent("path", P({}), P({})), TypeError, "an unknown component");
+  assert.throws(() => URLPattern.compareComponent("pathname", P({}), { pathname: "*" }), TypeError, "a plain object is no URLPattern");
+  assert.throws(() => URLPattern.compareComponent("pathname", P({})), TypeError, "too few arguments");
 })

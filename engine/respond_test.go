@@ -1,0 +1,119 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
+)
+
+// recordSink is a ResponseSink that keeps what it got, in order.
+type recordSink struct {
+	events []string
+	failAt int // Write number (1-based) that fails; 0 never
+	writes int
+}
+
+func (s *recordSink) Head(status int, statusText string, headers [][2]string) error {
+	s.events = append(s.events, strings.TrimSpace("head "+strconv.Itoa(status)+" "+statusText))
+	return nil
+}
+
+func (s *recordSink) Write(ctx context.Context, chunk []byte) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("no deadline on the write's context")
+	}
+	s.writes++
+	if s.writes == s.failAt {
+		return errors.New("client went away")
+	}
+	s.events = append(s.events, "chunk "+string(chunk))
+	return nil
+}
+
+// A Response whose body is a ReadableStream reaches Request.Sink as it is produced: the
+// head first, then each chunk as the guest enqueues it (the second after a timer), within
+// the output limit; a body the runtime holds whole is not streamed.
+func TestFetchResponseToSink(t *testing.T) {
+	worker := `export default {
+		async fetch(req) {
+			const path = new URL(req.url).pathname;
+			if (path === "/whole") return new Response("all at once", { status: 201 });
+			if (path === "/bad") return new Response(new ReadableStream({ start(c) { c.enqueue("text, not bytes"); c.close(); } }));
+			if (path === "/error") { let sent = false; return new Response(new ReadableStream({ type: "bytes", pull(c) { if (sent) throw new RangeError("broken"); sent = true; c.enqueue(new Uint8Array([65])); } })); }
+			const enc = new TextEncoder();
+			let n = 0;
+			return new Response(new ReadableStream({
+				async pull(c) {
+					n++;
+					if (n === 2) await scheduler.wait(5);
+					if (path === "/big") { c.enqueue(new Uint8Array(40 << 10)); return; }
+					if (n > 3) { c.close(); return; }
+					c.enqueue(enc.encode("part" + n));
+				},
+				cancel() { console.log("canceled"); },
+			}), { status: 200, statusText: "Streamed", headers: { "content-type": "text/plain" } });
+		},
+	}`
+	tests := []struct {
+		name, path string
+		lim        engine.Limits
+		failAt     int
+		events     []string
+		streamed   bool
+		body       string
+		code       isoerr.Code
+		logs       string
+	}{
+		{name: "chunks in order", path: "/s", events: []string{"head 200 Streamed", "chunk part1", "chunk part2", "chunk part3"}, streamed: true},
+		{name: "bytes body is not streamed", path: "/whole", body: "all at once"},
+		{name: "output limit", path: "/big", lim: engine.Limits{Output: 100 << 10},
+			events: []string{"head 200 Streamed", "chunk " + strings.Repeat("\x00", 40<<10), "chunk " + strings.Repeat("\x00", 40<<10)},
+			code:   isoerr.OutputLimitExceeded, logs: "canceled"},
+		{name: "sink failure cancels the stream", path: "/s", failAt: 2, events: []string{"head 200 Streamed", "chunk part1"},
+			code: isoerr.WorkerException, logs: "canceled"},
+		{name: "chunk not bytes", path: "/bad", events: []string{"head 200"}, code: isoerr.WorkerException},
+		{name: "stream errors", path: "/error", events: []string{"head 200", "chunk A"}, code: isoerr.WorkerException},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: "js", Content: []byte(worker)}}})
+			if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+				t.Fatal(err)
+			}
+			sink := &recordSink{failAt: tt.failAt}
+			lim := tt.lim
+			lim.Wall = time.Minute
+			res, err := sb.Fetch(ctx, lim, "", &engine.Request{Method: "GET", URL: "http://w" + tt.path, Sink: sink}, nil)
+			if tt.code != "" {
+				if isoerr.As(err).Code != tt.code {
+					t.Fatalf("err = %v, want %s", err, tt.code)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(sink.events, "|") != strings.Join(tt.events, "|") {
+				t.Fatalf("sink got %q, want %q", sink.events, tt.events)
+			}
+			if tt.code == "" && (res.Streamed != tt.streamed || string(res.Body) != tt.body) {
+				t.Fatalf("Streamed %v, body %q; want %v, %q", res.Streamed, res.Body, tt.streamed, tt.body)
+			}
+			if tt.streamed && (res.Status != 200 || res.StatusText != "Streamed" || len(res.Headers) != 1) {
+				t.Fatalf("result head %d %q %v", res.Status, res.StatusText, res.Headers)
+			}
+			if tt.logs != "" && (len(res.Logs) != 1 || res.Logs[0].Message != tt.logs) {
+				t.Fatalf("logs %v, want %q", res.Logs, tt.logs)
+			}
+			// The sandbox answers the next call normally.
+			if _, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w/whole"}, nil); err != nil && tt.code != isoerr.OutputLimitExceeded {
+				t.Fatalf("next call: %v", err)
+			}
+		})
+	}
+}
