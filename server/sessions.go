@@ -128,6 +128,12 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.endInvocation(inv)
 	inv.session = id
+	// A name that does not exist takes no unique-worker slot (nor a place in the day's set
+	// of workers, which a caller could otherwise grow with made-up names).
+	if !s.sessions.Exists(r.Context(), id) {
+		writeError(w, isoerr.New(isoerr.NotFound, "session %q does not exist", r.PathValue("id")))
+		return
+	}
 	if err := s.admitLoad(&inv, ""); err != nil {
 		writeError(w, err)
 		return
