@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
 	"github.com/isobox/isobox/isoerr"
+	"github.com/isobox/isobox/mcpserver"
 	"github.com/isobox/isobox/tenant/quota"
 )
 
@@ -62,5 +67,88 @@ func TestSessionEvalUnknownTakesNoSlot(t *testing.T) {
 	out, err := c.SessionEval(ctx, "real", "40 + 2", nil)
 	if err != nil || string(out.Result) != "42" {
 		t.Fatalf("the real session: %v %+v", err, out)
+	}
+}
+
+// tenantKey makes tenant name with settings and returns the secret of a new key of it with
+// every scope, and a client with that key.
+func tenantKey(t *testing.T, ts *testServer, name string, settings api.TenantSettings) (string, *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.c.PutTenant(ctx, name, settings); err != nil {
+		t.Fatal(err)
+	}
+	k, err := ts.c.WithTenant(name).CreateKey(ctx, client.KeyOptions{Name: name + "-key", Scopes: allScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Secret, ts.c.WithAPIKey(k.Secret)
+}
+
+// mcpCall calls an MCP tool with key and returns its text and structured error code.
+func mcpCall(t *testing.T, ts *testServer, key, tool string, args map[string]any) (text string, e *isoerr.Error) {
+	t.Helper()
+	cs, err := mcpClient(t, ts, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out mcpserver.RunOutput
+	b, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(b, &out)
+	return res.Content[0].(*mcp.TextContent).Text, out.Error
+}
+
+// TestMCPActsForTenant: /mcp with a tenant's key acts for that tenant. Two tenants each
+// have a workspace named proj: execute with workspace proj reads and writes the caller's
+// own; its runs are metered as the caller's usage (and not the other's), and the caller's
+// quotas hold (a unique-workers quota of two: the third run is refused with
+// quota_exceeded naming it, and nothing ran).
+func TestMCPActsForTenant(t *testing.T) {
+	ts := start(t, Config{Codemode: testConnectors(t)})
+	ctx := context.Background()
+	alphaKey, alpha := tenantKey(t, ts, "mcp-alpha", api.TenantSettings{})
+	betaKey, beta := tenantKey(t, ts, "mcp-beta", api.TenantSettings{Quotas: &quota.Limits{UniqueWorkersPerDay: 2}})
+	putFiles(t, alpha, "proj", map[string]string{"who.txt": "alpha"})
+	putFiles(t, beta, "proj", map[string]string{"who.txt": "beta"})
+
+	read := `async () => { await state.writeFile({ path: "mark.txt", content: "by mcp" }); return await state.readFile({ path: "who.txt" }) }`
+	for _, c := range []struct{ key, want string }{{alphaKey, "\"alpha\"\n\n(2 tool calls)"}, {betaKey, "\"beta\"\n\n(2 tool calls)"}} {
+		text, e := mcpCall(t, ts, c.key, "execute", map[string]any{"code": read, "workspace": map[string]any{"workspace": "proj"}})
+		if e != nil || text != c.want {
+			t.Fatalf("execute for %s: %q %+v", c.want, text, e)
+		}
+	}
+	if _, err := ts.c.GetFile(ctx, "proj", "mark.txt", client.FileOptions{}); isoerr.CodeOf(err) != isoerr.NotFound {
+		t.Fatalf("a tenant's MCP run wrote to the default tenant's workspace: %v", err)
+	}
+	for _, c := range []*client.Client{alpha, beta} {
+		if _, err := c.GetFile(ctx, "proj", "mark.txt", client.FileOptions{}); err != nil {
+			t.Fatalf("the MCP run's file is not in the caller's workspace: %v", err)
+		}
+	}
+	if text, e := mcpCall(t, ts, betaKey, "run_code", map[string]any{"code": "6 * 7"}); e != nil || text != "42" {
+		t.Fatalf("beta run_code: %q %+v", text, e)
+	}
+	text, e := mcpCall(t, ts, betaKey, "run_code", map[string]any{"code": "globalThis.ran = 1; 1"})
+	if e == nil || e.Code != isoerr.QuotaExceeded || e.Quota != quota.WorkersPerDay {
+		t.Fatalf("beta's third run: %q %+v", text, e)
+	}
+	for _, c := range []struct {
+		cl   *client.Client
+		want int64
+	}{{alpha, 1}, {beta, 2}} {
+		rep, err := c.cl.Usage(ctx, client.UsageOptions{})
+		if err != nil || len(rep.Rows) != 1 || rep.Rows[0].Invocations != c.want || rep.Rows[0].UniqueWorkers != c.want || rep.Rows[0].WallMs <= 0 {
+			t.Fatalf("usage: %v %+v", err, rep)
+		}
+	}
+	m, err := ts.c.Metrics(ctx)
+	if err != nil || !strings.Contains(m, `isobox_quota_refusals_total{quota="unique_workers_per_day",tenant="mcp-beta"} 1`) {
+		t.Errorf("the refusal is not counted: %v", err)
 	}
 }
