@@ -59,10 +59,10 @@ func (s *Server) stub(ctx context.Context, inv *invocation) (workerStub, error) 
 		if err := s.memoryCeiling(tenant, &code.Limits); err != nil {
 			return code, err
 		}
-		owner, _ := api.SplitScoped(id)
+		owner, name := api.SplitScoped(id)
 		ownCode(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
-		code.Outbound = s.meteredOutbound(code.Outbound, tenant, id, hash)
+		code.Outbound = s.meteredOutbound(code.Outbound, tenant, name, hash) // the row of its calls
 		return code, err
 	}), nil
 }

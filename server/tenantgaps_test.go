@@ -152,3 +152,30 @@ func TestMCPActsForTenant(t *testing.T) {
 		t.Errorf("the refusal is not counted: %v", err)
 	}
 }
+
+// TestSessionEgressMetered: a session's outbound bytes are its tenant's usage, on the
+// session's row, and count against the tenant's daily egress quota: with a quota of 500
+// bytes, a fetch of 1000 goes out whole and the next one inside the same eval is refused
+// with egress_bytes_per_day.
+func TestSessionEgressMetered(t *testing.T) {
+	up, policy, release, _ := gatedUpstream(t)
+	close(release)
+	ts := start(t, Config{})
+	ctx := context.Background()
+	_, c := tenantKey(t, ts, "egs", api.TenantSettings{Quotas: &quota.Limits{EgressBytesPerDay: 500}})
+	// allowPrivate (the upstream is on 127.0.0.1) is the operator's to set.
+	if _, err := ts.c.WithTenant("egs").CreateSession(ctx, client.SessionOptions{Name: "net", GlobalOutbound: policy}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.SessionEval(ctx, "net", `async () => {
+  const a = await (await fetch("`+up.URL+`/")).text();
+  try { await fetch("`+up.URL+`/"); return "second went out" } catch (e) { return a.length + " then " + e.message }
+}`, nil)
+	if err != nil || !strings.HasPrefix(string(out.Result), `"1000 then `) || !strings.Contains(string(out.Result), "egress_bytes_per_day") {
+		t.Fatalf("eval: %v %+v", err, out)
+	}
+	rep, err := c.Usage(ctx, client.UsageOptions{GroupBy: "worker"})
+	if err != nil || len(rep.Rows) != 1 || rep.Rows[0].Worker != "session:net" || rep.Rows[0].EgressBytes < 1000 || rep.Rows[0].Invocations != 1 {
+		t.Fatalf("usage: %v %+v", err, rep)
+	}
+}
