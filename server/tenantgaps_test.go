@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -177,5 +178,63 @@ func TestSessionEgressMetered(t *testing.T) {
 	rep, err := c.Usage(ctx, client.UsageOptions{GroupBy: "worker"})
 	if err != nil || len(rep.Rows) != 1 || rep.Rows[0].Worker != "session:net" || rep.Rows[0].EgressBytes < 1000 || rep.Rows[0].Invocations != 1 {
 		t.Fatalf("usage: %v %+v", err, rep)
+	}
+}
+
+// TestStorageQuotaSandboxWrites: a tenant's storage quota holds on every way a workspace
+// grows besides the API's file PUT — a sandbox's env.FS binding (a whole write and a
+// streamed one), the shell of exec and an archive's extraction: each write past it is
+// refused with quota_exceeded naming storage_bytes, and nothing of it is stored; a write
+// that fits still goes through.
+func TestStorageQuotaSandboxWrites(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	_, c := tenantKey(t, ts, "stq", api.TenantSettings{Quotas: &quota.Limits{StorageBytes: 20_000}})
+	code := js(`import { env } from "cloudflare:workers";
+const fail = (e) => e.code + ": " + e.message;
+export default {
+  async put(path, n) { return env.FS.writeFile(path, "x".repeat(n)).then((i) => i.size, fail); },
+  async stream(path, n) {
+    let left = n;
+    const body = new ReadableStream({ pull(c) {
+      if (left <= 0) { c.close(); return; }
+      const k = Math.min(left, 4096); left -= k; c.enqueue(new TextEncoder().encode("y".repeat(k)));
+    } });
+    return env.FS.writeFile(path, body).then((i) => i.size, fail);
+  },
+};`)
+	code.Bindings = map[string]api.Binding{"FS": {Workspace: "files"}}
+	if _, err := c.PutWorker(ctx, "writer", code); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Call(ctx, "writer", "put", "small.txt", 1000); err != nil || string(out.Result) != "1000" {
+		t.Fatalf("a write that fits: %v %+v", err, out)
+	}
+	for _, m := range []string{"put", "stream"} {
+		out, err := c.Call(ctx, "writer", m, m+".txt", 30_000)
+		if err != nil || !strings.HasPrefix(string(out.Result), `"quota_exceeded: `) || !strings.Contains(string(out.Result), "storage_bytes") {
+			t.Fatalf("%s past the quota: %v %s", m, err, out.Result)
+		}
+	}
+	out, err := c.Exec(ctx, "files", api.ExecRequest{Command: "i=0; while [ $i -lt 300 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done > shell.txt"})
+	// The shell reports the refused redirect on stderr (its exit status stays the loop's).
+	if err != nil || !strings.Contains(out.Stderr, "shell.txt") || !strings.Contains(out.Stderr, "storage_bytes") {
+		t.Fatalf("exec past the quota: %+v %v", out, err)
+	}
+	_, err = c.UploadArchive(ctx, "files", "arc", bytes.NewReader(tarGz(t, file("one.txt", 100), file("big.bin", 30_000))))
+	if !isQuota(err, quota.StorageBytes) {
+		t.Fatalf("archive past the quota: %v", err)
+	}
+	tree, err := c.Tree(ctx, "files", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tree {
+		if f.Path != "/small.txt" {
+			t.Errorf("a refused write left %s (%d bytes)", f.Path, f.Size)
+		}
+	}
+	if out, err := c.Call(ctx, "writer", "put", "small2.txt", 1000); err != nil || string(out.Result) != "1000" {
+		t.Fatalf("a write that fits, after the refusals: %v %+v", err, out)
 	}
 }

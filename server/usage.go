@@ -85,6 +85,7 @@ func (s *Server) initUsage() error {
 		}
 		s.quotas.Restore(tenant, qd)
 	}
+	s.initStorageQuota()
 	s.prices = meter.CloudflarePrices
 	if s.cfg.PriceSheet != nil {
 		s.prices = *s.cfg.PriceSheet
