@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,5 +48,43 @@ func TestGrowCheck(t *testing.T) {
 	want := []int64{300, 5, 800, 300}
 	if len(seen) != len(want) || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] || seen[3] != want[3] {
 		t.Fatalf("the check saw %v, want %v", seen, want)
+	}
+}
+
+// BenchmarkGrowCheck is a durable 4 KiB write with no GrowCheck, with one that only looks
+// at the name (a tenant without a storage quota), and with one that sums the tenant's 100
+// workspaces in the write's transaction (a tenant with one).
+//
+//	go test ./workspace -run '^$' -bench GrowCheck -benchtime 300x
+func BenchmarkGrowCheck(b *testing.B) {
+	data := strings.Repeat("z", 4096)
+	for _, bm := range []struct {
+		name string
+		f    workspace.GrowCheck
+	}{
+		{"none", nil},
+		{"name-only", func(context.Context, string, int64, func() (int64, error)) error { return nil }},
+		{"tenant-sum", func(_ context.Context, _ string, _ int64, held func() (int64, error)) error { _, err := held(); return err }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			s, err := workspace.Open(b.TempDir()+"/ws.db", workspace.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			for i := range 100 {
+				if _, err := s.Write(ctx, "acme~w"+strconv.Itoa(i), "f", strings.NewReader("x"), workspace.WriteOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s.SetGrowCheck(bm.f)
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Write(ctx, "acme~w7", "f"+strconv.Itoa(i), strings.NewReader(data), workspace.WriteOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
