@@ -64,7 +64,10 @@ func BenchmarkGrowCheck(b *testing.B) {
 	}{
 		{"none", nil},
 		{"name-only", func(context.Context, string, int64, func() (int64, error)) error { return nil }},
-		{"tenant-sum", func(_ context.Context, _ string, _ int64, held func() (int64, error)) error { _, err := held(); return err }},
+		{"tenant-sum", func(_ context.Context, _ string, _ int64, held func() (int64, error)) error {
+			_, err := held()
+			return err
+		}},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			s, err := workspace.Open(b.TempDir()+"/ws.db", workspace.Limits{})
