@@ -108,7 +108,7 @@ func mcpCall(t *testing.T, ts *testServer, key, tool string, args map[string]any
 // have a workspace named proj: execute with workspace proj reads and writes the caller's
 // own; its runs are metered as the caller's usage (and not the other's), and the caller's
 // quotas hold (a unique-workers quota of two: the third run is refused with
-// quota_exceeded naming it, and nothing ran).
+// quota_exceeded naming it, and did not run: its file is not there).
 func TestMCPActsForTenant(t *testing.T) {
 	ts := start(t, Config{Codemode: testConnectors(t)})
 	ctx := context.Background()
@@ -135,9 +135,13 @@ func TestMCPActsForTenant(t *testing.T) {
 	if text, e := mcpCall(t, ts, betaKey, "run_code", map[string]any{"code": "6 * 7"}); e != nil || text != "42" {
 		t.Fatalf("beta run_code: %q %+v", text, e)
 	}
-	text, e := mcpCall(t, ts, betaKey, "run_code", map[string]any{"code": "globalThis.ran = 1; 1"})
+	text, e := mcpCall(t, ts, betaKey, "execute", map[string]any{"code": `async () => state.writeFile({ path: "refused.txt", content: "ran" })`,
+		"workspace": map[string]any{"workspace": "proj"}})
 	if e == nil || e.Code != isoerr.QuotaExceeded || e.Quota != quota.WorkersPerDay {
 		t.Fatalf("beta's third run: %q %+v", text, e)
+	}
+	if _, err := beta.GetFile(ctx, "proj", "refused.txt", client.FileOptions{}); isoerr.CodeOf(err) != isoerr.NotFound {
+		t.Fatalf("the refused run ran: %v", err)
 	}
 	for _, c := range []struct {
 		cl   *client.Client
