@@ -47,23 +47,25 @@ type HTTPLoad struct {
 // RunHTTPHello starts a server on 127.0.0.1 (a temporary data directory), stores the hello
 // worker and loads it through GET /v1/workers/hello/http/.
 func RunHTTPHello(ctx context.Context, cacheDir string, load HTTPLoad) (*HTTPHello, error) {
-	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir}, load)
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir}, load, "")
 }
 
 // RunHTTPHelloProcesses is RunHTTPHello with the sandboxes in n worker processes started
 // by command (`isobox sandbox-worker`).
 func RunHTTPHelloProcesses(ctx context.Context, cacheDir string, load HTTPLoad, n int, command func() *exec.Cmd) (*HTTPHello, error) {
-	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir, SandboxProcesses: n, SandboxCommand: command}, load)
+	return runHTTPHello(ctx, server.Config{CacheDir: cacheDir, SandboxProcesses: n, SandboxCommand: command}, load, "")
 }
 
-func runHTTPHello(ctx context.Context, cfg server.Config, load HTTPLoad) (*HTTPHello, error) {
+// runHTTPHello loads the hello as the operator (tenant "") or as a tenant of its own,
+// stored and called with that tenant's key (tenants.go).
+func runHTTPHello(ctx context.Context, cfg server.Config, load HTTPLoad, tenant string) (*HTTPHello, error) {
 	conns, d := load.Conns, load.Duration
 	dir, err := os.MkdirTemp("", "isobox-bench-http")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	const key = "isobox-bench-key-0123456789"
+	key := "isobox-bench-key-0123456789"
 	cfg.DataDir, cfg.AdminKey = dir, key
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	s, err := server.New(cfg)
@@ -82,6 +84,12 @@ func runHTTPHello(ctx context.Context, cfg server.Config, load HTTPLoad) (*HTTPH
 	c, err := client.New(base, key)
 	if err != nil {
 		return nil, err
+	}
+	if tenant != "" {
+		if key, err = benchTenant(ctx, c, tenant); err != nil {
+			return nil, err
+		}
+		c = c.WithAPIKey(key)
 	}
 	hello := api.WorkerCode{MainModule: "worker.js", Modules: map[string]api.Module{
 		"worker.js": api.JS(`export default { fetch() { return new Response("hi"); } };`),

@@ -58,6 +58,15 @@ type Config struct {
 	Workspace *api.Binding
 	// Limits bound every run of run_code and execute (zero fields: codemode.DefaultLimits).
 	Limits codemode.Limits
+	// WorkspaceName, when set, is the name in Workspaces of the workspace a call names: a
+	// server shared by tenants gives each tenant a Server whose WorkspaceName scopes the
+	// name to the tenant, so that no call reaches another tenant's files. nil: as given.
+	WorkspaceName func(name string) string
+	// Admit, when set, is asked before every run of run_code and execute: an error refuses
+	// the run (it is the run's error, and nothing runs), and it may lower the run's limits
+	// (a memory ceiling). done, called once with the run's result, is where the run is
+	// metered and its admission given back. nil: every run is admitted.
+	Admit func(ctx context.Context, lim *codemode.Limits) (done func(codemode.Result), err error)
 	// Version is reported in the MCP handshake.
 	Version string
 }
@@ -276,17 +285,38 @@ func (s *Server) runCode(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 	if in.Workspace != nil {
 		return output(codemode.Result{Error: isoerr.New(isoerr.InvalidRequest, "run_code takes no workspace: use execute")}, false)
 	}
-	if lang == api.LanguagePython {
-		return output(s.runPython(ctx, in.Code), false)
+	lim, done, err := s.admit(ctx)
+	if err != nil {
+		return output(codemode.Result{Error: isoerr.As(err)}, false)
 	}
-	res := s.x.Execute(ctx, in.Code, nil, codemode.Options{Limits: s.cfg.Limits})
+	var res codemode.Result
+	if lang == api.LanguagePython {
+		res = s.runPython(ctx, in.Code, lim)
+	} else {
+		res = s.x.Execute(ctx, in.Code, nil, codemode.Options{Limits: lim})
+	}
+	done(res)
 	return output(res, false)
 }
 
-// runPython runs a Python snippet in a fresh sandbox (loader.EvalOptions.Python) under the
-// server's limits, defaults as codemode.DefaultLimits.
-func (s *Server) runPython(ctx context.Context, code string) codemode.Result {
-	l, d := s.cfg.Limits, codemode.DefaultLimits()
+// admit asks Config.Admit to let a run go ahead with the server's limits (which it may
+// lower); done meters the run.
+func (s *Server) admit(ctx context.Context) (codemode.Limits, func(codemode.Result), error) {
+	lim := s.cfg.Limits
+	if s.cfg.Admit == nil {
+		return lim, func(codemode.Result) {}, nil
+	}
+	done, err := s.cfg.Admit(ctx, &lim)
+	if err != nil {
+		return lim, nil, err
+	}
+	return lim, done, nil
+}
+
+// runPython runs a Python snippet in a fresh sandbox (loader.EvalOptions.Python) under
+// limits l, defaults as codemode.DefaultLimits.
+func (s *Server) runPython(ctx context.Context, code string, l codemode.Limits) codemode.Result {
+	d := codemode.DefaultLimits()
 	if l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB < 0 {
 		return codemode.Result{Error: isoerr.New(isoerr.InvalidRequest, "limits must not be negative")}
 	}
@@ -337,7 +367,12 @@ func (s *Server) execute(ctx context.Context, _ *mcp.CallToolRequest, in CodeInp
 		}
 		providers = append(providers, p)
 	}
-	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: s.cfg.Limits, Modules: s.cfg.Connectors.Modules(), Language: lang})
+	lim, done, err := s.admit(ctx)
+	if err != nil {
+		return output(codemode.Result{Error: isoerr.As(err)}, true)
+	}
+	res := s.x.Execute(ctx, in.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Connectors.Modules(), Language: lang})
+	done(res)
 	return output(res, true)
 }
 
@@ -349,7 +384,11 @@ func (s *Server) stateProvider(b api.Binding) (codemode.Provider, error) {
 	if err := api.CheckWorkspaceName(b.Workspace); err != nil {
 		return codemode.Provider{}, err
 	}
-	return statetools.Provider(s.cfg.Workspaces, b.Workspace, statetools.Options{ReadOnly: b.ReadOnly}), nil
+	name := b.Workspace
+	if s.cfg.WorkspaceName != nil {
+		name = s.cfg.WorkspaceName(name)
+	}
+	return statetools.Provider(s.cfg.Workspaces, name, statetools.Options{ReadOnly: b.ReadOnly}), nil
 }
 
 // output turns a run into the tool's result: structured content, plus a text a model

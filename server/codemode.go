@@ -8,7 +8,6 @@ import (
 	"github.com/isobox/isobox/codemode"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
-	"github.com/isobox/isobox/mcpserver"
 	"github.com/isobox/isobox/tenant"
 	"github.com/isobox/isobox/workspace/statetools"
 )
@@ -18,12 +17,9 @@ import (
 // its tool calls come back here, where the connectors run.
 func (s *Server) initCodemode() error {
 	s.codemode = codemode.NewExecutor(s.sb)
-	m, err := mcpserver.New(mcpserver.Config{Loader: s.sb, Connectors: s.cfg.Codemode, Workspaces: s.ws})
-	if err != nil {
-		return err
-	}
-	s.mcp = m.HTTPHandler()
-	return nil
+	// The default tenant's MCP server now: a bad connector's schema fails New, not a call.
+	_, err := s.mcpHandler(tenant.Default)
+	return err
 }
 
 // handleCodemodeExecute runs model-written code against the named connectors' tools and
@@ -101,32 +97,4 @@ func (s *Server) stateProvider(p tenant.Principal, b api.Binding) (codemode.Prov
 		return codemode.Provider{}, err
 	}
 	return statetools.Provider(s.ws, p.Scoped(b.Workspace), statetools.Options{ReadOnly: b.ReadOnly}), nil
-}
-
-// handleMCP is isobox as an MCP server over streamable HTTP (stateless: one POST, one
-// answer), authenticated like /v1 with a bearer API key; its tool calls count as
-// invocations for a graceful shutdown.
-//
-// It serves tenant default only for now (its workspace tool names workspaces unscoped): a
-// key of another tenant gets not_implemented.
-func (s *Server) handleMCP(w http.ResponseWriter, r *http.Request) {
-	p, err := s.authenticate(r)
-	if err == nil {
-		err = p.Need(tenant.Invoke)
-	}
-	if err == nil && p.Tenant != tenant.Default {
-		err = isoerr.New(isoerr.NotImplemented, "the MCP endpoint serves tenant %q only for now; use POST /v1/codemode/execute", tenant.Default)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	r = withPrincipal(r, p)
-	if err := s.begin(); err != nil {
-		writeError(w, err)
-		return
-	}
-	defer s.end()
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	s.mcp.ServeHTTP(w, r)
 }

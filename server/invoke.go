@@ -54,10 +54,15 @@ func (s *Server) stub(ctx context.Context, inv *invocation) (workerStub, error) 
 		if err != nil {
 			return code, err
 		}
-		owner, _ := api.SplitScoped(id)
+		// The ceiling as of this load: a worker that sets no memory limit gets it when the
+		// default is over it, and one stored before the ceiling was lowered is refused.
+		if err := s.memoryCeiling(tenant, &code.Limits); err != nil {
+			return code, err
+		}
+		owner, name := api.SplitScoped(id)
 		ownCode(owner, &code)
 		code.Outbound, err = s.outbound(id, policy)
-		code.Outbound = s.meteredOutbound(code.Outbound, tenant, id, hash)
+		code.Outbound = s.meteredOutbound(code.Outbound, tenant, name, hash) // the row of its calls
 		return code, err
 	}), nil
 }

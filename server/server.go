@@ -177,7 +177,7 @@ type Server struct {
 	sessions *session.Manager
 	egress   *egress.Gateway
 	codemode *codemode.Executor      // POST /v1/codemode/execute (codemode.go)
-	mcp      http.Handler            // /mcp (codemode.go)
+	mcp      mcpHandlers             // /mcp, one MCP server per tenant (mcp.go)
 	closers  []func(context.Context) // owned resources, closed by Shutdown in order
 
 	keyring     *tenant.Keyring                         // every API key, by hash (auth.go)

@@ -37,7 +37,7 @@ func sessionName(r *http.Request, name string) (string, error) {
 
 // sessionOutbound is the egress transport of session name (scoped): the gateway with the
 // session's own policy (globalOutbound), or its tenant's or the server's default policy
-// when it has none, as for /v1/run.
+// when it has none, as for /v1/run, metered.
 func (s *Server) sessionOutbound(name string, globalOutbound json.RawMessage) (http.RoundTripper, error) {
 	var p *egress.Policy
 	if len(globalOutbound) > 0 && string(globalOutbound) != "null" {
@@ -46,9 +46,19 @@ func (s *Server) sessionOutbound(name string, globalOutbound json.RawMessage) (h
 			return nil, isoerr.New(isoerr.InvalidRequest, "globalOutbound: %v", err)
 		}
 	}
-	owner, _ := api.SplitScoped(name)
-	return s.outbound(tenant.Scoped(owner, ""), p)
+	owner, own := api.SplitScoped(name)
+	rt, err := s.outbound(tenant.Scoped(owner, ""), p)
+	if err != nil {
+		return nil, err
+	}
+	// Metered as the session's (its bytes on the session's row, against the tenant's daily
+	// egress quota), as a stored worker's are.
+	return s.meteredOutbound(rt, owner, sessionWorker(own), ""), nil
 }
+
+// sessionWorker is the worker a session's usage is recorded under: "session:" and its
+// name as its tenant gives it.
+func sessionWorker(name string) string { return "session:" + name }
 
 // decodeObject reads a body that is empty or one JSON object (null, an array or a scalar
 // is invalid_request) into v.
@@ -128,6 +138,12 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.endInvocation(inv)
 	inv.session = id
+	// A name that does not exist takes no unique-worker slot (nor a place in the day's set
+	// of workers, which a caller could otherwise grow with made-up names).
+	if !s.sessions.Exists(r.Context(), id) {
+		writeError(w, isoerr.New(isoerr.NotFound, "session %q does not exist", r.PathValue("id")))
+		return
+	}
 	if err := s.admitLoad(&inv, ""); err != nil {
 		writeError(w, err)
 		return

@@ -190,8 +190,10 @@ func TestTenantReachesOnlyItsOwnObjects(t *testing.T) {
 					t.Errorf("%s %s: %d %.300s, want 404 not_found", m, path, r.status, r.body)
 				}
 			case c.path == "/mcp":
-				if r.status != 501 {
-					t.Errorf("%s %s: %d %.300s, want 501 (the MCP endpoint serves tenant default only)", m, path, r.status, r.body)
+				// Beta's own MCP server (TestMCPActsForTenant calls its tools): answered, or
+				// refused as a malformed MCP request, never not_implemented.
+				if r.status >= 500 {
+					t.Errorf("%s %s: %d %.300s, want beta's MCP server's answer", m, path, r.status, r.body)
 				}
 			default: // lists, runs, health: answered, and without alpha's objects (above)
 				if r.status >= 300 {

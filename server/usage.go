@@ -85,6 +85,7 @@ func (s *Server) initUsage() error {
 		}
 		s.quotas.Restore(tenant, qd)
 	}
+	s.initStorageQuota()
 	s.prices = meter.CloudflarePrices
 	if s.cfg.PriceSheet != nil {
 		s.prices = *s.cfg.PriceSheet
@@ -119,9 +120,11 @@ func (s *Server) admitLoad(inv *invocation, hash string) error {
 	key := ""
 	switch {
 	case inv.session != "":
-		key = workerKey("session:"+inv.session, "")
+		_, name := api.SplitScoped(inv.session) // as the meter records it, for Restore
+		key = workerKey(sessionWorker(name), "")
 	case inv.worker != "":
-		key = workerKey(inv.worker, hash)
+		_, name := api.SplitScoped(inv.worker)
+		key = workerKey(name, hash)
 		inv.hash = hash
 	default:
 		inv.oneShot = true
@@ -159,7 +162,8 @@ func (s *Server) meterInvocation(inv invocation, res *loader.Result) {
 	_, worker := api.SplitScoped(inv.worker) // the id as the tenant names it
 	u := meter.Usage{Tenant: inv.tenant, Worker: worker, CodeHash: inv.hash, Invocations: 1, CPU: res.CPU, Wall: res.Wall}
 	if inv.session != "" {
-		u.Worker = "session:" + inv.session
+		_, name := api.SplitScoped(inv.session)
+		u.Worker = sessionWorker(name)
 	}
 	if inv.oneShot {
 		u.Loads = 1

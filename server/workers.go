@@ -110,6 +110,13 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// The tenant's memory ceiling, checked on a copy: what is stored is what was sent.
+	if lim := code.Limits; lim != nil {
+		if err := s.memoryCeiling(s.requestTenant(r), &lim); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	// Compile before storing: a worker that cannot load is refused now, not at its first
 	// call, and whatever was stored under id stays as it was.
 	if err := s.sb.Compile(r.Context(), code); err != nil {

@@ -616,6 +616,12 @@ func (m *Manager) Close(ctx context.Context) error {
 	return nil
 }
 
+// Exists reports whether session name exists, in memory or hibernated, without loading it
+// (a map lookup for a live session, an image read for a hibernated one).
+func (m *Manager) Exists(ctx context.Context, name string) bool {
+	return CheckName(name) == nil && m.exists(ctx, name)
+}
+
 // exists reports whether a session is in memory or in the store.
 func (m *Manager) exists(ctx context.Context, name string) bool {
 	m.mu.Lock()

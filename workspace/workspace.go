@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -103,8 +104,9 @@ type Usage struct {
 // SQLite is the Store kept in one SQLite file (Open): the store of a single isobox
 // server. It is safe for concurrent use.
 type SQLite struct {
-	db  *sql.DB
-	lim Limits
+	db   *sql.DB
+	lim  Limits
+	grow atomic.Pointer[GrowCheck] // SetGrowCheck
 	// wmu serialises write transactions in this process: SQLite has one writer anyway, and
 	// waiting here instead of in SQLite's busy handler keeps writers in order.
 	wmu sync.Mutex
@@ -358,8 +360,43 @@ func (s *SQLite) usage(ctx context.Context, q querier, ws string) (Usage, error)
 	return u, nil
 }
 
+// GrowCheck is asked, inside the transaction of every write that grows workspace ws by
+// dBytes content bytes (a file, an append, a copy, a replacement, an extraction, a shell
+// command's writes: every write goes through it), whether it may: an error refuses the
+// write and nothing of it is written. tenantBytes returns the content bytes all the
+// workspaces of ws's tenant hold before the write (the tenant part of the scoped name,
+// api.SplitScoped), read in the same transaction; a check that needs no total never pays
+// for it.
+type GrowCheck func(ctx context.Context, ws string, dBytes int64, tenantBytes func() (int64, error)) error
+
+// SetGrowCheck makes f the store's GrowCheck (nil: none): the server's tenant storage quota.
+func (s *SQLite) SetGrowCheck(f GrowCheck) {
+	if f == nil {
+		s.grow.Store(nil)
+		return
+	}
+	s.grow.Store(&f)
+}
+
+// tenantBytes is the content bytes of every workspace of ws's tenant: a range of the
+// primary key for a named tenant, the names without a tenant for the default one.
+func tenantBytes(ctx context.Context, q querier, ws string) (int64, error) {
+	var n int64
+	var err error
+	if t, _ := api.SplitScoped(ws); t == api.DefaultTenant && !strings.ContainsRune(ws, api.TenantSep) {
+		err = q.QueryRowContext(ctx, `SELECT COALESCE(SUM(bytes), 0) FROM workspaces WHERE instr(name, '~') = 0`).Scan(&n)
+	} else {
+		lo := t + string(rune(api.TenantSep))
+		err = q.QueryRowContext(ctx, `SELECT COALESCE(SUM(bytes), 0) FROM workspaces WHERE name >= ? AND name < ?`, lo, t+"\x7f").Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("workspace: tenant usage: %w", err)
+	}
+	return n, nil
+}
+
 // account adds dBytes and dFiles to ws's totals, refusing to go past the limits when they
-// grow.
+// grow (the workspace's quota, then the store's GrowCheck).
 func (s *SQLite) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFiles int64) error {
 	u, err := s.usage(ctx, tx, ws)
 	if err != nil {
@@ -367,6 +404,11 @@ func (s *SQLite) account(ctx context.Context, tx *sql.Tx, ws string, dBytes, dFi
 	}
 	if dBytes > 0 && u.Bytes+dBytes > u.MaxBytes {
 		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d bytes; its quota is %d", ws, u.Bytes+dBytes, u.MaxBytes)
+	}
+	if g := s.grow.Load(); g != nil && dBytes > 0 {
+		if err := (*g)(ctx, ws, dBytes, func() (int64, error) { return tenantBytes(ctx, tx, ws) }); err != nil {
+			return err
+		}
 	}
 	if dFiles > 0 && u.Files+dFiles > u.MaxFiles {
 		return isoerr.New(isoerr.QuotaExceeded, "workspace %q would hold %d entries; its quota is %d", ws, u.Files+dFiles, u.MaxFiles)

@@ -116,9 +116,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	var hh *bench.HTTPHello
+	var th *bench.TenantHello
 	if *httpSecs > 0 {
 		fmt.Fprintln(stderr, "isobox bench: hello over HTTP ...")
 		if hh, err = bench.RunHTTPHello(ctx, *cacheDir, load); err != nil {
+			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stderr, "isobox bench: hello over HTTP as a tenant ...")
+		if th, err = bench.RunTenantHello(ctx, *cacheDir, load); err != nil {
 			fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 			return 1
 		}
@@ -145,14 +151,19 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			*bench.Report
 			*bench.Processes
 			*bench.HTTPHello
+			*bench.TenantHello
 			Workerd *bench.Anchor `json:"workerd,omitempty"`
-		}{r, pr, hh, anchor}
+		}{r, pr, hh, th, anchor}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 		return 0
 	}
 	printTable(stdout, r, hh, anchor)
+	if th != nil && hh != nil {
+		fmt.Fprintf(stdout, "%-44s %12s %12s %10s\n", fmt.Sprintf("  the same as a tenant, req/s (n=%d)", th.N), fmt.Sprintf("%.0f", th.RPS), "-", fmt.Sprintf("%.2fx", th.RPS/hh.RPS))
+		fmt.Fprintf(stdout, "  (a tenant's worker with its own key and every quota set; p99 %.3g ms; ratio = tenant / operator)\n", th.P99)
+	}
 	if pr != nil {
 		fmt.Fprintf(stdout, "\nsandbox processes: %d\n", pr.Processes)
 		fmt.Fprintf(stdout, "  warm call through a process, p50 (n=%d): %.3g ms (in process %.3g ms)\n", pr.WarmCallN, pr.WarmCallP50, r.WarmCallP50)
