@@ -1,8 +1,6 @@
 package api
 
 import (
-	"github.com/isobox/isobox/tenant/quota"
-
 	"encoding/json"
 	"time"
 )
@@ -29,7 +27,19 @@ type TenantSettings struct {
 	AllowPrivate bool `json:"allowPrivate,omitempty"`
 	// Quotas are the tenant's own quotas (over one: 429 quota_exceeded); absent: the
 	// server's quotas for every tenant (isobox serve --quotas).
-	Quotas *quota.Limits `json:"quotas,omitempty"`
+	Quotas *Quotas `json:"quotas,omitempty"`
+}
+
+// Quotas are a tenant's quotas on the wire (package tenant/quota's Limits, field for
+// field); a zero field is no limit.
+type Quotas struct {
+	Concurrent           int64 `json:"concurrentInvocations,omitempty"`
+	InvocationsPerMinute int64 `json:"invocationsPerMinute,omitempty"`
+	CPUMsPerDay          int64 `json:"cpuMsPerDay,omitempty"`
+	MemoryMBPerSandbox   int64 `json:"memoryMBPerSandbox,omitempty"`
+	StorageBytes         int64 `json:"storageBytes,omitempty"`
+	EgressBytesPerDay    int64 `json:"egressBytesPerDay,omitempty"`
+	UniqueWorkersPerDay  int64 `json:"uniqueWorkersPerDay,omitempty"`
 }
 
 // TenantList is the answer of GET /v1/tenants.

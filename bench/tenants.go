@@ -41,7 +41,7 @@ func RunTenantHello(ctx context.Context, cacheDir string, load HTTPLoad) (*Tenan
 // returns the secret of a new key of it that may deploy and invoke.
 func benchTenant(ctx context.Context, c *client.Client, name string) (string, error) {
 	q := benchQuotas
-	if _, err := c.PutTenant(ctx, name, api.TenantSettings{Quotas: &q}); err != nil {
+	if _, err := c.PutTenant(ctx, name, api.TenantSettings{Quotas: (*api.Quotas)(&q)}); err != nil {
 		return "", fmt.Errorf("bench tenant: %w", err)
 	}
 	k, err := c.WithTenant(name).CreateKey(ctx, client.KeyOptions{Name: "bench", Scopes: []string{"deploy", "invoke"}})

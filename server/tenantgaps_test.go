@@ -28,7 +28,7 @@ func isQuota(err error, q string) bool {
 func TestQuotaMemoryOnPutWorker(t *testing.T) {
 	ts := start(t, Config{})
 	ctx := context.Background()
-	c := newTenant(t, ts, "memt", api.TenantSettings{Quotas: &quota.Limits{MemoryMBPerSandbox: 64}}, allScopes...)
+	c := newTenant(t, ts, "memt", api.TenantSettings{Quotas: &api.Quotas{MemoryMBPerSandbox: 64}}, allScopes...)
 	ok := js(`export default { fetch() { return new Response("ok") } }`)
 	ok.Limits = &api.Limits{MemoryMB: 64}
 	w0, err := c.PutWorker(ctx, "w", ok)
@@ -56,7 +56,7 @@ func TestQuotaMemoryOnPutWorker(t *testing.T) {
 func TestSessionEvalUnknownTakesNoSlot(t *testing.T) {
 	ts := start(t, Config{})
 	ctx := context.Background()
-	c := newTenant(t, ts, "slot", api.TenantSettings{Quotas: &quota.Limits{UniqueWorkersPerDay: 1}}, allScopes...)
+	c := newTenant(t, ts, "slot", api.TenantSettings{Quotas: &api.Quotas{UniqueWorkersPerDay: 1}}, allScopes...)
 	for _, name := range []string{"nope-1", "nope-2", "nope-3"} {
 		if _, err := c.SessionEval(ctx, name, "1", nil); isoerr.CodeOf(err) != isoerr.NotFound {
 			t.Fatalf("eval of %s: %v", name, err)
@@ -113,7 +113,7 @@ func TestMCPActsForTenant(t *testing.T) {
 	ts := start(t, Config{Codemode: testConnectors(t)})
 	ctx := context.Background()
 	alphaKey, alpha := tenantKey(t, ts, "mcp-alpha", api.TenantSettings{})
-	betaKey, beta := tenantKey(t, ts, "mcp-beta", api.TenantSettings{Quotas: &quota.Limits{UniqueWorkersPerDay: 2}})
+	betaKey, beta := tenantKey(t, ts, "mcp-beta", api.TenantSettings{Quotas: &api.Quotas{UniqueWorkersPerDay: 2}})
 	putFiles(t, alpha, "proj", map[string]string{"who.txt": "alpha"})
 	putFiles(t, beta, "proj", map[string]string{"who.txt": "beta"})
 
@@ -167,7 +167,7 @@ func TestSessionEgressMetered(t *testing.T) {
 	close(release)
 	ts := start(t, Config{})
 	ctx := context.Background()
-	_, c := tenantKey(t, ts, "egs", api.TenantSettings{Quotas: &quota.Limits{EgressBytesPerDay: 500}})
+	_, c := tenantKey(t, ts, "egs", api.TenantSettings{Quotas: &api.Quotas{EgressBytesPerDay: 500}})
 	// allowPrivate (the upstream is on 127.0.0.1) is the operator's to set.
 	if _, err := ts.c.WithTenant("egs").CreateSession(ctx, client.SessionOptions{Name: "net", GlobalOutbound: policy}); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestSessionEgressMetered(t *testing.T) {
 func TestStorageQuotaSandboxWrites(t *testing.T) {
 	ts := start(t, Config{})
 	ctx := context.Background()
-	_, c := tenantKey(t, ts, "stq", api.TenantSettings{Quotas: &quota.Limits{StorageBytes: 20_000}})
+	_, c := tenantKey(t, ts, "stq", api.TenantSettings{Quotas: &api.Quotas{StorageBytes: 20_000}})
 	code := js(`import { env } from "cloudflare:workers";
 const fail = (e) => e.code + ": " + e.message;
 export default {

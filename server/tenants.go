@@ -14,6 +14,7 @@ import (
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/tenant"
+	"github.com/isobox/isobox/tenant/quota"
 )
 
 // Tenants: /v1/tenants (the operator's routes) and the helpers that keep every handler
@@ -87,7 +88,10 @@ func ownCode(t string, code *loader.WorkerCode) {
 // tenantJSON is a tenant as the API shows it.
 func tenantJSON(ts *tenantState) api.Tenant {
 	t := api.Tenant{Name: ts.rec.Name, CreatedAt: ts.rec.CreatedAt, UpdatedAt: ts.rec.UpdatedAt}
-	t.Egress, t.AllowPrivate, t.Quotas = ts.settings.Egress, ts.settings.AllowPrivate, ts.settings.Quotas
+	t.Egress, t.AllowPrivate = ts.settings.Egress, ts.settings.AllowPrivate
+	if q := ts.settings.Quotas; q != nil {
+		t.Quotas = (*api.Quotas)(q)
+	}
 	if c := ts.settings.Ceiling; c != (api.Limits{}) {
 		t.Ceiling = &c
 	}
@@ -141,12 +145,14 @@ func (s *Server) handlePutTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	set := tenant.Settings{AllowPrivate: body.AllowPrivate, Quotas: body.Quotas}
+	set := tenant.Settings{AllowPrivate: body.AllowPrivate}
 	if body.Quotas != nil {
-		if err := body.Quotas.Validate(); err != nil {
+		q := quota.Limits(*body.Quotas)
+		if err := q.Validate(); err != nil {
 			writeError(w, err)
 			return
 		}
+		set.Quotas = &q
 	}
 	if c := body.Ceiling; c != nil {
 		if c.CPUMs < 0 || c.WallMs < 0 || c.MemoryMB < 0 || c.SubRequests < 0 {

@@ -764,9 +764,9 @@ func TestTenantQuotasAndUsage(t *testing.T) {
 	ts := start(t, Config{Quotas: quota.Limits{InvocationsPerMinute: 1000}})
 	ctx := context.Background()
 	lim := quota.Limits{UniqueWorkersPerDay: 1}
-	acme := newTenant(t, ts, "acme", api.TenantSettings{Quotas: &lim}, allScopes...)
+	acme := newTenant(t, ts, "acme", api.TenantSettings{Quotas: (*api.Quotas)(&lim)}, allScopes...)
 	other := newTenant(t, ts, "other", api.TenantSettings{}, allScopes...)
-	if got, err := ts.c.GetTenant(ctx, "acme"); err != nil || got.Quotas == nil || *got.Quotas != lim {
+	if got, err := ts.c.GetTenant(ctx, "acme"); err != nil || got.Quotas == nil || quota.Limits(*got.Quotas) != lim {
 		t.Fatalf("acme's quotas as stored: %+v %v", got, err)
 	}
 	hello := js(`export default { fetch() { return new Response("hi"); } };`)

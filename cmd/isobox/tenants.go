@@ -160,7 +160,7 @@ func cmdTenantsPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "isobox: --quotas: %v\n", err)
 			return 2
 		}
-		set.Quotas = &q
+		set.Quotas = (*api.Quotas)(&q)
 	}
 	c, ok := r.client(stderr)
 	if !ok {
