@@ -57,6 +57,8 @@ func BenchmarkFetchPath(b *testing.B) {
 		{"rpc", ``, nil},
 		{"response-null", `return new Response(null)`, req},
 		{"response-hi", `return new Response("hi")`, req},
+		{"response-bytes", `return new Response(new Uint8Array([104, 105]))`, req},
+		{"response-null-ct", `return new Response(null, {headers: {"content-type": "text/plain;charset=UTF-8"}})`, req},
 		{"response-headers", `return new Response("hi", {headers: {"content-type": "text/plain", "x-a": "1"}})`, req},
 		{"response-json", `return Response.json({ok: true, n: 1})`, req},
 		{"read-header", `return new Response(request.headers.get("user-agent"))`, req},
