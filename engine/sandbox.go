@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -336,9 +335,12 @@ func (sb *Sandbox) lastError() []byte {
 
 // dispatch sends one message to the runtime's dispatcher.
 func (sb *Sandbox) dispatch(msg any) error {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
+	b, ok := msg.([]byte) // written already (message.go)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(msg); err != nil {
+			return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
+		}
 	}
 	ptr, err := sb.message(b)
 	if err != nil {
@@ -475,19 +477,14 @@ func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req
 	if sb.wasm != nil {
 		return sb.wasmFetch(ctx, lim, req)
 	}
-	var body *string
-	if req.Body != nil {
-		s := base64.StdEncoding.EncodeToString(req.Body)
-		body = &s
+	if sb.py {
+		return sb.run(ctx, lim, pythonFetchMessage(entrypoint, props, req))
 	}
-	headers := req.Headers
-	if headers == nil {
-		headers = [][2]string{}
+	msg, err := fetchMessage(entrypoint, props, req)
+	if err != nil {
+		return &Result{}, err
 	}
-	return sb.run(ctx, lim, map[string]any{
-		"type": "fetch", "entrypoint": entrypoint, "props": rawOrNull(props),
-		"request": map[string]any{"method": req.Method, "url": req.URL, "headers": headers, "body": body},
-	})
+	return sb.run(ctx, lim, msg)
 }
 
 // Call invokes an RPC method of the worker with JSON arguments (an array).
@@ -505,9 +502,16 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 	if sb.wasm != nil {
 		return sb.wasmCall(ctx, lim, method, args)
 	}
-	return sb.run(ctx, lim, map[string]any{
-		"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
-	})
+	if sb.py {
+		return sb.run(ctx, lim, map[string]any{
+			"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
+		})
+	}
+	msg, err := callMessage(entrypoint, method, args, props)
+	if err != nil {
+		return &Result{}, err
+	}
+	return sb.run(ctx, lim, msg)
 }
 
 // Eval runs a snippet the way a model writes one (an expression, statements, or an async
