@@ -393,17 +393,6 @@ func (sb *Sandbox) guestException() *isoerr.Error {
 	return sb.fail()
 }
 
-func (sb *Sandbox) runJobs() error {
-	res, err := sb.guest(opRunJobs, 0, 0, 0)
-	if err != nil {
-		return err
-	}
-	if res < 0 {
-		return sb.guestException()
-	}
-	return nil
-}
-
 // Request is an HTTP request handed to a worker's fetch handler.
 type Request struct {
 	Method  string      `json:"method"`
@@ -621,13 +610,11 @@ func (sb *Sandbox) loop(msg any) error {
 		return sb.pythonEntry(msg) // asyncio runs the loop inside the guest (pyworker.go)
 	}
 	inv := sb.inv
+	// Each dispatch drains the microtask queue too (ib_dispatch in glue.c).
 	if err := sb.dispatch(msg); err != nil {
 		return err
 	}
 	for {
-		if err := sb.runJobs(); err != nil {
-			return err
-		}
 		if inv.settled {
 			if len(inv.toolOps) == 0 || !inv.answeredOK() {
 				return nil
