@@ -59,14 +59,11 @@
   // character per byte).
   const binaryFromBytes = (bytes) => atob(Reflect.apply(toBase64, bytes, []));
   const bytesFromBinary = (binary) => fromBase64(btoa(binary));
-  // ASCII text is the same string as UTF-8 bytes and as a binary string: most bodies and
-  // headers are ASCII, and one regular-expression test lets them skip the URI functions.
-  const ASCII = /^[\x00-\x7f]*$/;
 
   // encodeUtf8 encodes a string in slices that do not split surrogate pairs; toWellFormed
   // first, because encodeURIComponent rejects the lone surrogates UTF-8 turns into U+FFFD.
   function encodeUtf8(s) {
-    if (s.length <= CHUNK && ASCII.test(s)) return bytesFromBinary(s);
+    if (s.length <= CHUNK) return bytesFromBinary(unescape(encodeURIComponent(s.toWellFormed()))); // one slice: no bookkeeping
     const parts = [];
     for (let start = 0, end = 0; start < s.length; start = end) {
       end = Math.min(start + CHUNK, s.length);
@@ -95,8 +92,7 @@
       end = Math.min(start + CHUNK, bytes.length);
       if (end < bytes.length) end = sequenceStart(bytes, end);
       try {
-        const binary = binaryFromBytes(bytes.subarray(start, end));
-        out += ASCII.test(binary) ? binary : decodeURIComponent(escape(binary));
+        out += decodeURIComponent(escape(binaryFromBytes(bytes.subarray(start, end))));
       } catch {
         return null;
       }
