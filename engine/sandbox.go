@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,9 +338,12 @@ func (sb *Sandbox) lastError() []byte {
 
 // dispatch sends one message to the runtime's dispatcher.
 func (sb *Sandbox) dispatch(msg any) error {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
+	b, ok := msg.([]byte) // written already (message.go)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(msg); err != nil {
+			return isoerr.New(isoerr.InvalidRequest, "cannot encode message: %v", err)
+		}
 	}
 	ptr, err := sb.message(b)
 	if err != nil {
@@ -392,17 +394,6 @@ func (sb *Sandbox) guestException() *isoerr.Error {
 	_ = json.Unmarshal(raw, &d)
 	sb.inv.sig.exception, sb.inv.sig.uncatchable = raw, d.Uncatchable
 	return sb.fail()
-}
-
-func (sb *Sandbox) runJobs() error {
-	res, err := sb.guest(opRunJobs, 0, 0, 0)
-	if err != nil {
-		return err
-	}
-	if res < 0 {
-		return sb.guestException()
-	}
-	return nil
 }
 
 // Request is an HTTP request handed to a worker's fetch handler.
@@ -499,23 +490,17 @@ func (sb *Sandbox) Fetch(ctx context.Context, lim Limits, entrypoint string, req
 	if sb.wasm != nil {
 		return sb.wasmFetch(ctx, lim, req)
 	}
-	var body *string
-	if req.Body != nil {
-		s := base64.StdEncoding.EncodeToString(req.Body)
-		body = &s
+	if sb.py {
+		return sb.run(ctx, lim, pythonFetchMessage(entrypoint, props, req))
 	}
-	headers := req.Headers
-	if headers == nil {
-		headers = [][2]string{}
+	msg, err := fetchMessage(entrypoint, props, req)
+	if err != nil {
+		return &Result{}, err
 	}
-	r := map[string]any{"method": req.Method, "url": req.URL, "headers": headers, "body": body}
 	if req.Sink != nil {
-		r["stream"] = true
 		sb.sink = req.Sink // begin moves it to the invocation
 	}
-	return sb.run(ctx, lim, map[string]any{
-		"type": "fetch", "entrypoint": entrypoint, "props": rawOrNull(props), "request": r,
-	})
+	return sb.run(ctx, lim, msg)
 }
 
 // Call invokes an RPC method of the worker with JSON arguments (an array).
@@ -533,9 +518,16 @@ func (sb *Sandbox) Call(ctx context.Context, lim Limits, entrypoint, method stri
 	if sb.wasm != nil {
 		return sb.wasmCall(ctx, lim, method, args)
 	}
-	return sb.run(ctx, lim, map[string]any{
-		"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
-	})
+	if sb.py {
+		return sb.run(ctx, lim, map[string]any{
+			"type": "call", "entrypoint": entrypoint, "method": method, "args": args, "props": rawOrNull(props),
+		})
+	}
+	msg, err := callMessage(entrypoint, method, args, props)
+	if err != nil {
+		return &Result{}, err
+	}
+	return sb.run(ctx, lim, msg)
 }
 
 // Eval runs a snippet the way a model writes one (an expression, statements, or an async
@@ -656,13 +648,11 @@ func (sb *Sandbox) loop(msg any) error {
 		return sb.pythonEntry(msg) // asyncio runs the loop inside the guest (pyworker.go)
 	}
 	inv := sb.inv
+	// Each dispatch drains the microtask queue too (ib_dispatch in glue.c).
 	if err := sb.dispatch(msg); err != nil {
 		return err
 	}
 	for {
-		if err := sb.runJobs(); err != nil {
-			return err
-		}
 		if inv.settled {
 			if len(inv.toolOps) == 0 || !inv.answeredOK() {
 				return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/isobox/isobox/bench"
@@ -106,5 +108,45 @@ func BenchmarkResume(b *testing.B) {
 	}
 	if s := l.Stats(); s.HibernateErrors != 0 {
 		b.Fatalf("%+v", s)
+	}
+}
+
+// BenchmarkWarmCallParallel is warm fetches from 1, 2 and 8 concurrent callers, each to
+// its own loaded worker id (so callers contend for the loader, not for one worker's
+// sandboxes): the loader's locking is what changes across the cases. calls/s is the
+// throughput of all callers together.
+func BenchmarkWarmCallParallel(b *testing.B) {
+	for _, callers := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("callers-%d", callers), func(b *testing.B) {
+			l, err := loader.New(loader.Config{Engine: testEngine})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close(context.Background())
+			stubs := make([]*loader.Stub, callers)
+			for i := range stubs {
+				stubs[i] = l.Get(fmt.Sprint("warm-", i), func() (loader.WorkerCode, error) { return bench.WorkerCode(0), nil })
+				if _, err := stubs[i].Fetch(context.Background(), dynRequest(b)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for _, stub := range stubs {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						req, _ := http.NewRequest(http.MethodGet, "http://dynamic/?n=1000", nil)
+						res, err := stub.Fetch(context.Background(), req)
+						if err != nil || res.Cold {
+							b.Errorf("%v cold=%v", err, res != nil && res.Cold)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
 	}
 }

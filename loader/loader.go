@@ -88,6 +88,12 @@ func (c Config) withDefaults() Config {
 }
 
 // Loader keeps warm sandboxes per worker id. It is safe for concurrent use.
+//
+// Lock order: Loader.mu, then worker.codeMu is never taken with it (codeMu is held while
+// the code is fetched, without Loader.mu); codeCache.mu and hibernator.mu are leaves,
+// taken alone or under Loader.mu, and nothing is locked while either is held. A warm call
+// takes Loader.mu once to get an idle sandbox and once to give it back; starting a
+// sandbox takes only the leaves.
 type Loader struct {
 	cfg     Config
 	mu      sync.Mutex
@@ -97,27 +103,11 @@ type Loader struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	codeImages   map[string]*list.Element // code hash -> element of codeLRU (*codeImage)
-	codeLRU      *list.List
-	codeImageMem uint64
-	seen         map[string]bool // code hashes loaded at least once
-	hibernated   map[string]bool // keys of hibernated workers in cfg.Images
-	hibLoaded    bool            // hibernated was filled from cfg.Images
-	// hibernating holds a channel per key being written to cfg.Images, closed when done:
-	// a call to that worker waits for it before resuming.
-	hibernating  map[string]chan struct{}
-	retirers     chan struct{}  // a token per background retirement running (see release)
-	background   sync.WaitGroup // background retirements, awaited by Close
-	closed       bool
-	hibernations int64 // counters for Stats
-	resumes      int64
-	hibErrors    int64
-}
-
-// codeImage is the state of a sandbox right after a worker's modules were evaluated.
-type codeImage struct {
-	hash string
-	img  *engine.Image
+	code       *codeCache     // per-code images and the seen set (own lock)
+	hib        *hibernator    // hibernated workers and their counters (own lock)
+	retirers   chan struct{}  // a token per background retirement running (see release)
+	background sync.WaitGroup // background retirements, awaited by Close
+	closed     bool
 }
 
 // worker is one worker id: its code (once fetched) and its sandboxes.
@@ -198,10 +188,10 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Engine == nil {
 		return nil, errors.New("loader: Config.Engine is required")
 	}
-	l := &Loader{cfg: cfg.withDefaults(), workers: map[string]*worker{}, lru: list.New(),
+	cfg = cfg.withDefaults()
+	l := &Loader{cfg: cfg, workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		codeImages: map[string]*list.Element{}, codeLRU: list.New(), hibernated: map[string]bool{}, seen: map[string]bool{},
-		hibernating: map[string]chan struct{}{}, retirers: make(chan struct{}, maxRetirers)}
+		code: newCodeCache(cfg.CodeImageBudget), hib: newHibernator(), retirers: make(chan struct{}, maxRetirers)}
 	go l.sweep()
 	return l, nil
 }
@@ -268,11 +258,12 @@ type Stats struct {
 
 // Stats returns a snapshot of the cache.
 func (l *Loader) Stats() Stats {
+	var s Stats
+	s.CodeImages, s.CodeImageMemory = l.code.stats()
+	s.Hibernated, s.Hibernations, s.Resumes, s.HibernateErrors = l.hib.stats()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := Stats{Workers: len(l.workers), IdleMemory: l.idleMem, CodeImages: len(l.codeImages),
-		CodeImageMemory: l.codeImageMem, Hibernated: len(l.hibernated), Hibernations: l.hibernations, Resumes: l.resumes,
-		HibernateErrors: l.hibErrors}
+	s.Workers, s.IdleMemory = len(l.workers), l.idleMem
 	for _, w := range l.workers {
 		s.IdleSandboxes += len(w.idle)
 		s.BusySandboxes += len(w.slots)
@@ -297,29 +288,12 @@ func (l *Loader) Forget(ctx context.Context, id string) {
 	if l.cfg.Images == nil {
 		return
 	}
-	l.loadHibernated(ctx)
+	l.hib.load(ctx, l.cfg.Images)
 	prefix := hibPrefix(id)
-	l.mu.Lock()
-	var pending []chan struct{}
-	for k, ch := range l.hibernating {
-		if strings.HasPrefix(k, prefix) {
-			pending = append(pending, ch)
-		}
-	}
-	l.mu.Unlock()
-	for _, ch := range pending {
+	for _, ch := range l.hib.pending(prefix) {
 		<-ch
 	}
-	var keys []string
-	l.mu.Lock()
-	for k := range l.hibernated {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-			delete(l.hibernated, k)
-		}
-	}
-	l.mu.Unlock()
-	for _, k := range keys {
+	for _, k := range l.hib.drop(prefix) {
 		_ = l.cfg.Images.Delete(context.WithoutCancel(ctx), k)
 	}
 }
@@ -362,6 +336,16 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 		l.mu.Unlock()
 		return nil, nil, false, isoerr.New(isoerr.Overloaded, "worker %q has %d calls waiting; try again later", id, n)
 	}
+	// The warm path: a free slot and an idle sandbox, both taken under this one lock.
+	if len(w.idle) > 0 && ctx.Err() == nil {
+		select {
+		case w.slots <- struct{}{}:
+			inst := l.takeIdle(w)
+			l.mu.Unlock()
+			return w, inst, false, nil
+		default:
+		}
+	}
 	w.waiting++
 	l.mu.Unlock()
 
@@ -381,14 +365,8 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 	}
 	l.mu.Lock()
 	w.waiting--
-	if n := len(w.idle); n > 0 {
-		inst := w.idle[n-1]
-		w.idle = w.idle[:n-1]
-		l.idleMem -= inst.mem
-		if len(w.idle) == 0 && w.elem != nil {
-			l.lru.Remove(w.elem)
-			w.elem = nil
-		}
+	if len(w.idle) > 0 {
+		inst := l.takeIdle(w)
 		l.mu.Unlock()
 		return w, inst, false, nil
 	}
@@ -405,6 +383,20 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 	<-w.slots
 	l.forgetIfUnused(w)
 	return nil, nil, false, err
+}
+
+// takeIdle takes w's most recently used idle sandbox. Called with l.mu held, w.idle
+// non-empty.
+func (l *Loader) takeIdle(w *worker) *instance {
+	n := len(w.idle)
+	inst := w.idle[n-1]
+	w.idle = w.idle[:n-1]
+	l.idleMem -= inst.mem
+	if len(w.idle) == 0 && w.elem != nil {
+		l.lru.Remove(w.elem)
+		w.elem = nil
+	}
+	return inst
 }
 
 // prepared returns the worker's code, calling codeFn only if it has none yet.
@@ -475,7 +467,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			return nil, isoerr.New(isoerr.Canceled, "canceled while resuming worker %q: %v", id, context.Cause(ctx))
 		}
 	}
-	if img := l.codeImage(p.hash); img != nil {
+	if img := l.code.image(p.hash); img != nil {
 		sb, err := l.cfg.Engine.Restore(ctx, img, cfg)
 		if err == nil {
 			return &instance{sb: sb, how: startRestored}, nil
@@ -494,58 +486,12 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 	}
 	// Taking an image costs a pass over the whole memory, so only a code that is loaded a
 	// second time gets one: the first load of a unique worker (the common case) stays fast.
-	if !p.wasm() && l.seenBefore(p.hash) {
+	if !p.wasm() && l.code.seenBefore(p.hash) {
 		if img, err := sb.Snapshot(); err == nil {
-			l.keepCodeImage(p.hash, img)
+			l.code.keep(p.hash, img)
 		}
 	}
 	return &instance{sb: sb, how: startCold}, nil
-}
-
-// seenBefore records a load of code hash and reports whether it was loaded before. The
-// record is bounded: past maxSeen hashes it starts over.
-func (l *Loader) seenBefore(hash string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.seen[hash] {
-		return true
-	}
-	if len(l.seen) >= maxSeen {
-		clear(l.seen)
-	}
-	l.seen[hash] = true
-	return false
-}
-
-// maxSeen bounds the record of loaded code hashes.
-const maxSeen = 100000
-
-// codeImage returns the per-code image of hash, or nil.
-func (l *Loader) codeImage(hash string) *engine.Image {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.codeImages[hash]; ok {
-		l.codeLRU.MoveToFront(e)
-		return e.Value.(*codeImage).img
-	}
-	return nil
-}
-
-func (l *Loader) keepCodeImage(hash string, img *engine.Image) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.codeImages[hash]; ok || uint64(img.Size()) > l.cfg.CodeImageBudget {
-		return
-	}
-	l.codeImages[hash] = l.codeLRU.PushFront(&codeImage{hash: hash, img: img})
-	l.codeImageMem += uint64(img.Size())
-	for l.codeImageMem > l.cfg.CodeImageBudget {
-		e := l.codeLRU.Back()
-		ci := e.Value.(*codeImage)
-		l.codeLRU.Remove(e)
-		delete(l.codeImages, ci.hash)
-		l.codeImageMem -= uint64(ci.img.Size())
-	}
 }
 
 // hibKey names a hibernated worker in the image store: a hash of its id, then of its
@@ -563,45 +509,12 @@ func hibPrefix(id string) string {
 	return "worker:" + hex.EncodeToString(h[:16]) + "@"
 }
 
-// loadHibernated fills l.hibernated from the store, once.
-func (l *Loader) loadHibernated(ctx context.Context) {
-	l.mu.Lock()
-	if l.hibLoaded {
-		l.mu.Unlock()
-		return
-	}
-	l.hibLoaded = true
-	l.mu.Unlock()
-	keys, err := l.cfg.Images.List(ctx, "worker:")
-	if err != nil {
-		return
-	}
-	l.mu.Lock()
-	for _, k := range keys {
-		l.hibernated[k] = true
-	}
-	l.mu.Unlock()
-}
-
 // resume restores the hibernated image under key, if there is one, and removes it from the
 // store (the state now lives on in the sandbox). A damaged or mismatched image is deleted
 // and the worker starts as if it had none.
 func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfig) *engine.Sandbox {
-	l.loadHibernated(ctx)
-	l.mu.Lock()
-	if ch := l.hibernating[key]; ch != nil { // evicted a moment ago: its state is on its way
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil
-		}
-		l.mu.Lock()
-	}
-	ok := l.hibernated[key]
-	delete(l.hibernated, key)
-	l.mu.Unlock()
-	if !ok {
+	l.hib.load(ctx, l.cfg.Images)
+	if !l.hib.take(ctx, key) {
 		return nil
 	}
 	defer l.cfg.Images.Delete(context.WithoutCancel(ctx), key)
@@ -617,9 +530,7 @@ func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfi
 	if err != nil {
 		return nil
 	}
-	l.mu.Lock()
-	l.resumes++
-	l.mu.Unlock()
+	l.hib.resumed()
 	return sb
 }
 
@@ -627,26 +538,14 @@ func (l *Loader) resume(ctx context.Context, key string, cfg engine.SandboxConfi
 type retired struct {
 	inst *instance
 	key  string
-	done chan struct{} // l.hibernating[key] until it is written
+	done chan struct{} // in l.hib's record of writes under way until it is written
 }
 
 // retire hibernates or closes sandboxes taken out of the cache. Called without l.mu.
 func (l *Loader) retire(ctx context.Context, out []retired) {
 	for _, r := range out {
 		if r.key != "" {
-			err := l.hibernate(ctx, r)
-			l.mu.Lock()
-			if err == nil {
-				l.hibernated[r.key] = true
-				l.hibernations++
-			} else {
-				l.hibErrors++
-			}
-			if l.hibernating[r.key] == r.done {
-				delete(l.hibernating, r.key)
-			}
-			close(r.done)
-			l.mu.Unlock()
+			l.hib.end(r.key, r.done, l.hibernate(ctx, r))
 		}
 		r.inst.sb.Close(ctx)
 	}
@@ -699,19 +598,19 @@ func (l *Loader) hibernate(ctx context.Context, r retired) error {
 
 // release returns a sandbox after a call: broken ones are closed, others kept warm.
 func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bool) {
-	l.mu.Lock()
-	forgotten := w.forgotten
-	l.mu.Unlock()
-	if !keep || forgotten || inst.sb.Broken() != nil {
-		inst.sb.Close(ctx)
-		<-w.slots
-		l.forgetIfUnused(w)
+	if !keep || inst.sb.Broken() != nil {
+		l.discard(ctx, w, inst)
 		return
 	}
 	inst.lastUsed = time.Now()
 	inst.trimmed = false
 	inst.mem = inst.measure(false)
 	l.mu.Lock()
+	if w.forgotten {
+		l.mu.Unlock()
+		l.discard(ctx, w, inst)
+		return
+	}
 	w.idle = append(w.idle, inst)
 	l.idleMem += inst.mem
 	if w.elem == nil {
@@ -728,6 +627,13 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	}
 	l.mu.Unlock()
 	l.retireLater(ctx, out)
+}
+
+// discard closes a sandbox that is not kept and frees its slot.
+func (l *Loader) discard(ctx context.Context, w *worker, inst *instance) {
+	inst.sb.Close(ctx)
+	<-w.slots
+	l.forgetIfUnused(w)
 }
 
 // evictOverBudget takes least-recently-used idle sandboxes out while the cache is over its
@@ -752,8 +658,8 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
 		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil && !w.code.wasm() {
-			r.key, r.done = hibKey(w.id, w.code.hash), make(chan struct{})
-			l.hibernating[r.key] = r.done
+			r.key = hibKey(w.id, w.code.hash)
+			r.done = l.hib.begin(r.key)
 		}
 		out = append(out, r)
 	}

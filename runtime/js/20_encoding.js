@@ -63,6 +63,7 @@
   // encodeUtf8 encodes a string in slices that do not split surrogate pairs; toWellFormed
   // first, because encodeURIComponent rejects the lone surrogates UTF-8 turns into U+FFFD.
   function encodeUtf8(s) {
+    if (s.length <= CHUNK) return bytesFromBinary(unescape(encodeURIComponent(s.toWellFormed()))); // one slice: no bookkeeping
     const parts = [];
     for (let start = 0, end = 0; start < s.length; start = end) {
       end = Math.min(start + CHUNK, s.length);
@@ -341,6 +342,7 @@
     #ignoreBOM;
     #decoder;
     #bomSeen = false;
+    #fresh = true; // no bytes fed to #decoder since it was made: it holds no state
 
     constructor(label = "utf-8", options = undefined) {
       const encoding = labels.get(
@@ -371,6 +373,13 @@
     decode(input = undefined, options = undefined) {
       const bytes = input === undefined ? new Uint8Array(0) : bytesOf(input, "The input");
       const stream = Boolean(dictionary(options, "decode options").stream);
+      if (!stream && this.#fresh && this.#encoding === "utf-8") {
+        // A whole input and no state (body.text(), most decodes): valid UTF-8 needs neither
+        // the decoder nor a new one after it.
+        const text = decodeValidUtf8(bytes);
+        if (text !== null) return this.#ignoreBOM || text.charCodeAt(0) !== 0xfeff ? text : text.slice(1);
+      }
+      this.#fresh = false;
       let text;
       try {
         text = this.#decoder.decode(bytes, !stream);
@@ -394,6 +403,7 @@
     #reset() {
       this.#decoder = new decoders[this.#encoding](this.#encoding, this.#fatal);
       this.#bomSeen = false;
+      this.#fresh = true;
     }
   }
 

@@ -35,19 +35,20 @@ const webUrl = (() => {
     }
   };
 
-  // The host throws TypeError "Invalid URL: ..." when parsing fails. The last few answers
-  // are kept: a handler typically parses the same URL more than once (the Request, then
-  // `new URL(request.url)`), and a host call costs more than parsing its JSON again.
+  // The host throws TypeError "Invalid URL: ..." when parsing fails. The last few records
+  // are kept, parsed: a handler typically parses the same URL more than once (the Request,
+  // then `new URL(request.url)`), and a warm worker sees the same URLs again. A record is
+  // never changed (setters make a new one) nor handed out, so URLs may share one.
   const recent = new Map();
   const parseRecord = (input, base) => {
     const key = base === undefined ? "\u0001" + input : base + "\u0000" + input;
-    let answer = recent.get(key);
-    if (answer === undefined) {
-      answer = hostCall("url_parse", jsonStringify(base === undefined ? { input } : { input, base }));
+    let rec = recent.get(key);
+    if (rec === undefined) {
+      rec = jsonParse(hostCall("url_parse", jsonStringify(base === undefined ? { input } : { input, base })));
       if (recent.size >= 16) recent.delete(recent.keys().next().value);
-      recent.set(key, answer);
+      recent.set(key, rec);
     }
-    return jsonParse(answer);
+    return rec;
   };
   const setRecord = (href, prop, value) => jsonParse(hostCall("url_set", jsonStringify({ href, prop, value })));
 

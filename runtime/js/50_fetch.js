@@ -15,6 +15,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   const fromBase64 = Uint8Array.fromBase64;
   const { atob } = globalThis;
   const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+  const { propertyIsEnumerable } = Object.prototype;
   const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
   const constructKey = Symbol("internal construction");
   const EMPTY = new Uint8Array(0);
@@ -159,13 +160,31 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
 
   // ---- Headers ----
 
+  // knownNames maps header names already checked to their lowercase form: requests and
+  // responses use the same few names, and a lookup costs a tenth of the checks (bounded, so
+  // a worker that invents names cannot grow it).
+  const knownNames = new Map();
+  const KNOWN_NAMES_MAX = 256;
+
   function headerName(name) {
+    if (typeof name === "string") {
+      const known = knownNames.get(name);
+      if (known !== undefined) return known;
+    }
     const s = toByteString(name, "Header name");
     if (!TOKEN.test(s)) throw new TypeError(`Invalid header name: "${s}"`);
-    return s.toLowerCase();
+    const lower = s.toLowerCase();
+    if (knownNames.size < KNOWN_NAMES_MAX) knownNames.set(s, lower);
+    return lower;
   }
 
+  // PLAIN_VALUE matches the header values that normalization leaves as they are: bytes
+  // only, no leading or trailing whitespace, no NUL, CR or LF. Most values are plain, and
+  // one test replaces three.
+  const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
   function headerValue(value) {
+    if (typeof value === "string" && PLAIN_VALUE.test(value)) return value;
     const s = toByteString(value, "Header value").replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
     if (/[\0\r\n]/.test(s)) throw new TypeError(`Invalid header value: ${JSON.stringify(s)}`);
     return s;
@@ -194,9 +213,10 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
         }
         return;
       }
+      // A record<ByteString, ByteString>: own keys, each read if enumerable ([[GetOwnProperty]]
+      // then [[Get]], as the standard's conversion does).
       for (const key of Reflect.ownKeys(init)) {
-        const desc = Reflect.getOwnPropertyDescriptor(init, key);
-        if (desc && desc.enumerable) this.#append(key, init[key]);
+        if (Reflect.apply(propertyIsEnumerable, init, [key])) this.#append(key, init[key]);
       }
     }
 
@@ -224,7 +244,9 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     has(name) {
       requireArgs(arguments, 1, "Headers.has");
       const n = headerName(name);
-      return this.#list.some(([k]) => k === n);
+      const list = this.#list;
+      for (let i = 0; i < list.length; i++) if (list[i][0] === n) return true;
+      return false;
     }
 
     set(name, value) {
@@ -241,12 +263,23 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       const n = headerName(name);
       const v = headerValue(value);
       this.#checkMutable();
-      this.#change([...this.#list, [n, v]]);
+      this.#push(n, v);
+    }
+
+    // push adds a pair in place: a list is only ever read synchronously by its users
+    // (iteration reads the sorted copy, which is dropped here), so it need not be copied.
+    #push(n, v) {
+      this.#list.push([n, v]);
+      this.#sorted = null;
     }
 
     #get(n) {
-      const values = this.#list.filter(([k]) => k === n).map(([, v]) => v);
-      return values.length ? values.join(", ") : null;
+      const list = this.#list;
+      let out = null;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i][0] === n) out = out === null ? list[i][1] : out + ", " + list[i][1];
+      }
+      return out;
     }
 
     #checkMutable() {
@@ -273,7 +306,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     static {
       headerList = (h) => h.#list;
       getHeader = (h, name) => h.#get(name);
-      appendHeader = (h, name, value) => h.#change([...h.#list, [name, value]]);
+      appendHeader = (h, name, value) => h.#push(name, value);
       sortedHeaders = (h) => h.#sortedPairs();
       headersImmutable = (h) => h.#immutable;
       newHeaders = (list, immutable) => {
@@ -291,7 +324,11 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   const copyHeaders = (h, immutable) => newHeaders(headerList(h).map((p) => [...p]), immutable);
 
   // headersFromHost builds immutable headers from trusted [name, value] pairs.
-  const headersFromHost = (pairs) => newHeaders(pairs.map(([k, v]) => [String(k).toLowerCase(), String(v)]), true);
+  function headersFromHost(pairs) {
+    const list = new Array(pairs.length);
+    for (let i = 0; i < pairs.length; i++) list[i] = [String(pairs[i][0]).toLowerCase(), String(pairs[i][1])];
+    return newHeaders(list, true);
+  }
 
   // ---- Blob and File ----
 
@@ -1041,6 +1078,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
 
   // extractBody turns a BodyInit into a body record and the Content-Type it implies.
   function extractBody(init) {
+    if (typeof init === "string") return { body: newBody(encoder.encode(init), null), type: "text/plain;charset=UTF-8" };
     if (isStream(init)) {
       const s = streamOf(init);
       if (s.disturbed || s.reader) throw new TypeError("The ReadableStream body is locked or has already been read");
@@ -1114,33 +1152,36 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     throw new TypeError(`Could not parse content as FormData: unsupported content-type "${contentType}"`);
   }
 
-  // The Body mixin, shared by Request and Response: parts(this) gives {body, headers}.
-  function installBody(C, parts) {
+  // The Body mixin, shared by Request and Response: bodyOf(this) is the body record and
+  // headersOf(this) the Headers (both brand checks: they throw for other objects).
+  function installBody(C, bodyOf, headersOf) {
     const methods = {
       get body() {
-        return bodyStream(parts(this).body);
+        return bodyStream(bodyOf(this));
       },
       get bodyUsed() {
-        return isBodyUsed(parts(this).body);
+        return isBodyUsed(bodyOf(this));
       },
       async arrayBuffer() {
-        return (await consumeBody(parts(this).body)).slice().buffer;
+        return (await consumeBody(bodyOf(this))).slice().buffer;
       },
       async bytes() {
-        return (await consumeBody(parts(this).body)).slice();
+        return (await consumeBody(bodyOf(this))).slice();
       },
       async text() {
-        return utf8Decoder.decode(await consumeBody(parts(this).body));
+        return utf8Decoder.decode(await consumeBody(bodyOf(this)));
       },
       async json() {
-        return JSON.parse(utf8Decoder.decode(await consumeBody(parts(this).body)));
+        return JSON.parse(utf8Decoder.decode(await consumeBody(bodyOf(this))));
       },
       async blob() {
-        const { body, headers } = parts(this);
+        const body = bodyOf(this);
+        const headers = headersOf(this);
         return new Blob([await consumeBody(body)], { type: getHeader(headers, "content-type") || "" });
       },
       async formData() {
-        const { body, headers } = parts(this);
+        const body = bodyOf(this);
+        const headers = headersOf(this);
         return formDataFromBody(await consumeBody(body), getHeader(headers, "content-type") || "");
       },
     };
@@ -1162,12 +1203,15 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   const followSignal = (signal) => NativeAbortSignal.any(signal ? [signal] : []);
 
   let requestParts; // (request) -> its private fields
+  let requestBody; // (request) -> its body record
+  let requestHeaders; // (request) -> its Headers
   let createRequest; // (fields) -> Request, without validation
 
   class Request {
     #method = "GET";
     #url = "";
     #headers = null;
+    #hostHeaders = null; // an incoming request's [name, value] pairs, until #headers is made
     #body = null;
     #signal = null;
     #redirect = "follow";
@@ -1218,7 +1262,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       }
       this.#signal = followSignal(signal);
       if (opts.headers !== undefined) this.#headers = new Headers(opts.headers);
-      else this.#headers = source ? copyHeaders(source.#headers, false) : new Headers();
+      else this.#headers = source ? copyHeaders(source.#headersNow(), false) : new Headers();
 
       const inputBody = source ? source.#body : null;
       const hasInitBody = opts.body !== undefined && opts.body !== null;
@@ -1244,8 +1288,19 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       return this.#url;
     }
     get headers() {
+      return this.#headersNow();
+    }
+
+    // headersNow makes an incoming request's Headers on first use: most handlers never
+    // look at them.
+    #headersNow() {
+      if (this.#headers === null) {
+        this.#headers = headersFromHost(this.#hostHeaders);
+        this.#hostHeaders = null;
+      }
       return this.#headers;
     }
+
     get destination() {
       return "";
     }
@@ -1291,7 +1346,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       if (isBodyUsed(this.#body)) throw new TypeError("Request.clone: the body has already been used");
       return createRequest({
         ...requestParts(this),
-        headers: copyHeaders(this.#headers, headersImmutable(this.#headers)),
+        headers: copyHeaders(this.#headersNow(), headersImmutable(this.#headersNow())),
         body: cloneBody(this.#body),
         signal: followSignal(this.#signal),
       });
@@ -1301,7 +1356,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       requestParts = (r) => ({
         method: r.#method,
         url: r.#url,
-        headers: r.#headers,
+        headers: r.#headersNow(),
         body: r.#body,
         signal: (r.#signal ??= followSignal(null)),
         redirect: r.#redirect,
@@ -1311,11 +1366,14 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
         integrity: r.#integrity,
         keepalive: r.#keepalive,
       });
+      requestBody = (r) => r.#body;
+      requestHeaders = (r) => r.#headersNow();
       createRequest = (f) => {
         const r = new Request(constructKey);
         r.#method = f.method;
         r.#url = f.url;
-        r.#headers = f.headers;
+        r.#headers = f.headers || null;
+        r.#hostHeaders = f.hostHeaders || null;
         r.#body = f.body;
         r.#signal = f.signal;
         r.#redirect = f.redirect || "follow";
@@ -1328,7 +1386,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       };
     }
   }
-  installBody(Request, requestParts);
+  installBody(Request, requestBody, requestHeaders);
   defineInspect(Request, (r) => ({
     method: r.method,
     url: r.url,
@@ -1341,6 +1399,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   // ---- Response ----
 
   let responseParts;
+  let responseBody; // (response) -> its body record
   let createResponse;
 
   function checkStatusText(text) {
@@ -1360,6 +1419,12 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
 
     constructor(body = null, init = undefined) {
       if (body === constructKey) return; // createResponse fills in the fields
+      if (init === undefined || init === null) {
+        // new Response(body): status 200, no headers but the body's type.
+        this.#headers = new Headers();
+        if (body !== null && body !== undefined) this.#setBody(extractBody(body));
+        return;
+      }
       const opts = dictionary(init, "ResponseInit");
       const status = opts.status === undefined ? 200 : toUnsignedShort(opts.status);
       if (status < 200 || status > 599) {
@@ -1433,6 +1498,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     }
 
     static {
+      responseBody = (r) => r.#body;
       responseParts = (r) => ({
         status: r.#status,
         statusText: r.#statusText,
@@ -1455,7 +1521,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       };
     }
   }
-  installBody(Response, responseParts);
+  installBody(Response, responseBody, (r) => responseParts(r).headers);
   defineInspect(Response, (r) => ({
     status: r.status,
     statusText: r.statusText,
@@ -1621,7 +1687,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     // bodyToBytes reads a Response's whole body; the bytes may be shared with the response,
     // so they must not be modified.
     async bodyToBytes(response) {
-      return consumeBody(responseParts(response).body);
+      return consumeBody(responseBody(response));
     },
     // headerPairs is a Headers object's [name, value] list as stored (names lowercase, in
     // insertion order, repeated names not combined): what goes on the wire.
@@ -1631,7 +1697,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     // bodyBytesNow takes a response's body when it is bytes already (no stream to read),
     // marking it used; it returns undefined for a stream or a used body.
     bodyBytesNow(response) {
-      const body = responseParts(response).body;
+      const body = responseBody(response);
       if (body === null) return EMPTY;
       if (body.stream !== null || isBodyUsed(body)) return undefined;
       body.used = true;
@@ -1651,7 +1717,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       return createRequest({
         method,
         url,
-        headers: headersFromHost(headers || []),
+        hostHeaders: headers || [],
         body: body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null,
         signal: null, // made on first use (the signal getter)
       });

@@ -177,30 +177,38 @@ const worker = (() => {
   // makeContext returns the ctx handlers receive and the invocation's bookkeeping of its
   // waitUntil work: pending counts unsettled promises, and when the last one settles after
   // the outcome was sent, the host is told ("settled").
+  // Only waitUntil needs state of its own; its settle callbacks are made on first use (most
+  // handlers never call it), and passThroughOnException, which does nothing, is one function.
   function makeContext(props) {
     const state = { __proto__: null, pending: 0, completed: false, waiting: false };
-    const done = () => {
-      state.pending--;
-      if (state.pending === 0 && state.waiting) {
-        state.waiting = false;
-        host.call("settled");
-      }
-    };
+    let done = null;
+    let rejected = null;
     const ctx = {
       props: props ?? {},
       waitUntil(p) {
         state.pending++;
-        whenSettled(p, done, (e) => {
-          try {
-            console.error("waitUntil promise rejected:", e);
-          } catch {}
-          done();
-        });
+        if (done === null) {
+          done = () => {
+            state.pending--;
+            if (state.pending === 0 && state.waiting) {
+              state.waiting = false;
+              host.call("settled");
+            }
+          };
+          rejected = (e) => {
+            try {
+              console.error("waitUntil promise rejected:", e);
+            } catch {}
+            done();
+          };
+        }
+        whenSettled(p, done, rejected);
       },
-      passThroughOnException() {},
+      passThroughOnException,
     };
     return { __proto__: null, ctx, state };
   }
+  function passThroughOnException() {}
 
   // isThenable says whether a handler's answer must be awaited.
   const isThenable = (v) => v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";

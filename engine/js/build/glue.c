@@ -88,13 +88,19 @@ static int payload_bytes(JSContext *c, JSValueConst v, const uint8_t **p, size_t
     return 0;
   }
   size_t size;
-  uint8_t *buf = JS_GetArrayBuffer(c, &size, v);
-  if (buf) {
-    *p = buf;
-    *n = size;
-    return 0;
+  uint8_t *buf;
+  // A typed array (most payloads: bodies, digests, codec chunks) is asked for its buffer
+  // first: JS_GetArrayBuffer of one throws, and making that TypeError (with its stack
+  // trace) cost more than the rest of the host call.
+  if (JS_GetTypedArrayType(v) < 0) {
+    buf = JS_GetArrayBuffer(c, &size, v);
+    if (buf) {
+      *p = buf;
+      *n = size;
+      return 0;
+    }
+    JS_FreeValue(c, JS_GetException(c));
   }
-  JS_FreeValue(c, JS_GetException(c));
   size_t off, len, bpe;
   JSValue ab = JS_GetTypedArrayBuffer(c, v, &off, &len, &bpe);
   if (JS_IsException(ab)) {
@@ -398,7 +404,11 @@ static int32_t ib_eval_bytecode(const uint8_t *buf, int32_t len) {
   return 0;
 }
 
-// ib_dispatch hands a message (JSON) to the runtime's dispatcher.
+static int32_t ib_run_jobs(void);
+
+// ib_dispatch hands a message (JSON) to the runtime's dispatcher, then drains the
+// microtask queue as ib_run_jobs does: one entry into the sandbox per message instead of
+// two. It returns 0, or -1 with the exception recorded (the dispatcher's or a job's).
 static int32_t ib_dispatch(const char *msg, int32_t len) {
   if (!JS_IsFunction(ctx, dispatch_fn)) return -2;
   JSValue arg = JS_NewStringLen(ctx, msg, (size_t)len);
@@ -413,7 +423,7 @@ static int32_t ib_dispatch(const char *msg, int32_t len) {
     return -1;
   }
   JS_FreeValue(ctx, v);
-  return 0;
+  return ib_run_jobs() < 0 ? -1 : 0;
 }
 
 // ib_run_jobs drains the microtask queue. It returns the number of jobs run, or -1 with

@@ -129,6 +129,16 @@
   assert.equal(s.decode(bytes(0xbf, 0x62)), "b", "is still stripped at the start of a new stream");
   assert.equal(s.decode(bytes(0xef, 0xbb, 0xbf, 0x63), { stream: true }), "c", "BOM stripped at start of stream");
   assert.equal(s.decode(bytes(0xef, 0xbb, 0xbf, 0x64)), "\ufeffd", "but not later in the same stream");
+  // ASCII and whole inputs take shortcuts that must agree with the full algorithm
+  const ascii = "\0\x01\t\n ~\x7f" + "plain text ".repeat(50);
+  assert.deepEqual([...enc.encode(ascii)], [...ascii].map((c) => c.charCodeAt(0)), "ASCII encodes byte for byte");
+  assert.equal(new TextDecoder().decode(enc.encode(ascii)), ascii, "ASCII decodes back");
+  assert.deepEqual([...enc.encode("a\x80")], [0x61, 0xc2, 0x80], "U+0080 is not ASCII");
+  assert.equal(new TextDecoder().decode(bytes(0x61, 0x80)), "a" + R, "nor is the byte 0x80");
+  const again = new TextDecoder();
+  assert.equal(again.decode(bytes(0x61, 0xe2), { stream: true }), "a");
+  assert.equal(again.decode(bytes(0x82, 0xac)), "€", "a whole decode after a streamed one continues it");
+  assert.equal(again.decode(bytes(0xef, 0xbb, 0xbf, 0x62)), "b", "and the stream after it starts anew");
   const chunks = enc.encode("héllo wörld 😀 ☃");
   let out = "";
   const sd = new TextDecoder();

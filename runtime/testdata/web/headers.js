@@ -110,6 +110,40 @@
   mutable.set("location", "https://other/");
   assert.equal(mutable.get("location"), "https://other/", "a copy of immutable headers is mutable");
 
+  // the fast paths (a cache of checked names, plain values taken as they are) decide as
+  // the full checks do
+  for (let i = 0; i < 2; i++) {
+    const fast = new Headers();
+    fast.append("X-Cached-Name", "v");
+    fast.append("x-cached-name", "w");
+    assert.equal(fast.get("X-CACHED-NAME"), "v, w", "a name seen before is still case-insensitive");
+    assert.throws(() => fast.append("bad name", "v"), TypeError, "an invalid name is refused every time");
+    assert.throws(() => fast.append("caf\u00e9\u0100", "v"), TypeError);
+    for (const [value, want] of [
+      ["a", "a"], ["a b", "a b"], [" a", "a"], ["a ", "a"], ["\ta\t", "a"], ["a\tb", "a\tb"], ["\u00ff", "\u00ff"],
+      ["a\x01b", "a\x01b"], ["a\x7fb", "a\x7fb"], ["", ""], [" ", ""],
+    ]) {
+      fast.set("x-v", value);
+      assert.equal(fast.get("x-v"), want, `value ${JSON.stringify(value)}`);
+    }
+    for (const bad of ["a\r\nb", "a\nb", "a\0b", "\u0100", "a\u2028"]) {
+      assert.throws(() => fast.set("x-v", bad), TypeError, `value ${JSON.stringify(bad)} is refused`);
+    }
+  }
+  const rec = Object.create({ inherited: "no" }, {
+    own: { value: "yes", enumerable: true },
+    hidden: { value: "no", enumerable: false },
+  });
+  assert.deepEqual([...new Headers(rec)], [["own", "yes"]], "a record takes its own enumerable keys only");
+  const read = [];
+  const proxied = new Proxy({ a: "1" }, {
+    getOwnPropertyDescriptor(t, k) { read.push("desc " + String(k)); return Reflect.getOwnPropertyDescriptor(t, k); },
+    get(t, k) { read.push("get " + String(k)); return Reflect.get(t, k); },
+  });
+  new Headers(proxied);
+  assert.deepEqual(read, ["get Symbol(Symbol.iterator)", "desc a", "get a"], "a record: not iterable, then each key described and read");
+  assert.throws(() => new Headers({ [Symbol("s")]: "v" }), TypeError, "a symbol key is not a header name");
+
   // headers of requests and responses
   const req = new Request("https://example.com/", { headers: { "X-One": "1" } });
   req.headers.set("x-two", "2");

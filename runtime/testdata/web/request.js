@@ -179,4 +179,17 @@
   assert.equal(await original.text(), "clone me");
   assert.throws(() => original.clone(), TypeError, "cannot clone a used request");
   assert.throws(() => Request.prototype.clone.call({}), TypeError, "brand check");
+
+  // URLs parsed from the same input share what the host answered: a change to one (setters,
+  // searchParams) must not show through the others or a later parse
+  const href = "https://a.example/p?q=1#h";
+  const u1 = new URL(href);
+  const u2 = new URL(href);
+  u1.pathname = "/changed";
+  u1.searchParams.set("q", "2");
+  u1.hash = "";
+  assert.equal(u1.href, "https://a.example/changed?q=2");
+  assert.equal(u2.href, href, "the other URL is unchanged");
+  assert.equal(new URL(href).href, href, "a later parse is unchanged");
+  assert.equal(new URL(new Request(href).url).search, "?q=1");
 })
