@@ -18,7 +18,7 @@ import (
 
 func executePy(t *testing.T, code string, lim codemode.Limits, providers ...codemode.Provider) codemode.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	return codemode.NewExecutor(testLoader).Execute(ctx, code, providers, codemode.Options{Limits: lim, Language: api.LanguagePython})
 }

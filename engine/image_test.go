@@ -2,8 +2,18 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
+
+// testCacheDir is the compilation cache the test packages share (internal/enginetest's
+// CacheDir, which this package's own tests cannot import): an engine made here loads
+// QuickJS's compiled code instead of compiling it again.
+func testCacheDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("isobox-test-cache-%d", os.Getuid()))
+}
 
 // Both ways of starting from an image work: the copy-on-write mapping of a memfd (Linux)
 // and the plain copy used elsewhere.
@@ -11,7 +21,7 @@ func TestImageRestorePaths(t *testing.T) {
 	ctx := context.Background()
 	// The suite's margin (internal/enginetest.Defaults): 20x the default CPU limit, so that a
 	// busy one-core machine does not trip it.
-	e, err := New(ctx, Config{CacheDir: t.TempDir(), Defaults: Limits{CPU: 20 * DefaultLimits().CPU}})
+	e, err := New(ctx, Config{CacheDir: testCacheDir(), Defaults: Limits{CPU: 20 * DefaultLimits().CPU}})
 	if err != nil {
 		t.Fatal(err)
 	}

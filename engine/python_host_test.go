@@ -49,7 +49,7 @@ func newPyServer(t *testing.T) *pyServer {
 					break
 				}
 			}
-			deadline := time.After(10 * time.Second)
+			deadline := time.After(time.Minute) // a hang guard: the second fetch must arrive
 			for s.maxInFlight.Load() < 2 {
 				select {
 				case <-deadline:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -256,7 +257,7 @@ func TestPythonReseeded(t *testing.T) {
 	if err != nil || !strings.HasSuffix(string(h1.Value), ",true]") {
 		t.Fatalf("hash within a sandbox: %s, %v", h1.Value, err)
 	}
-	other, err := engine.New(ctx, engine.Config{CacheDir: t.TempDir()})
+	other, err := engine.New(ctx, engine.Config{CacheDir: enginetest.FreshCacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestPythonNoHandlerRunsAfterAStop(t *testing.T) {
 // made again, never used.
 func TestPythonImageCachedOnDisk(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := enginetest.FreshCacheDir(t)
 	hashIn := func() string {
 		t.Helper()
 		e, err := engine.New(ctx, engine.Config{CacheDir: dir, NoImage: true})

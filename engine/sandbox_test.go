@@ -362,7 +362,7 @@ func TestConcurrentSandboxes(t *testing.T) {
 // never evaluated.
 func TestRuntimeCacheCorruptionIsRejected(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := enginetest.FreshCacheDir(t)
 	e1, err := engine.New(ctx, engine.Config{CacheDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +496,7 @@ func sandboxOfEngine(t *testing.T, cfg engine.Config) *engine.Sandbox {
 // The engine's Defaults are the limits of a call that sets none; a call's own limit wins.
 func TestEngineDefaults(t *testing.T) {
 	ctx := context.Background()
-	sb := sandboxOfEngine(t, engine.Config{CacheDir: t.TempDir(), Defaults: engine.Limits{CPU: 300 * time.Millisecond}})
+	sb := sandboxOfEngine(t, engine.Config{CacheDir: enginetest.CacheDir(), Defaults: engine.Limits{CPU: 300 * time.Millisecond}})
 	res, err := sb.Eval(ctx, engine.Limits{}, "while (true) {}")
 	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded || res.CPU < 300*time.Millisecond {
 		t.Fatalf("no limit given: stopped after %v of CPU with %v; the engine default is 300 ms", res.CPU, err)
@@ -514,7 +514,7 @@ func TestEngineDefaults(t *testing.T) {
 // Sandboxes made without the image (every start evaluates the runtime) behave the same.
 func TestNoImageEngine(t *testing.T) {
 	ctx := context.Background()
-	sb := sandboxOfEngine(t, engine.Config{CacheDir: t.TempDir(), NoImage: true, Defaults: enginetest.Defaults})
+	sb := sandboxOfEngine(t, engine.Config{CacheDir: enginetest.CacheDir(), NoImage: true, Defaults: enginetest.Defaults})
 	res, err := sb.Eval(ctx, engine.Limits{}, "new URL('http://a/b?c=1').searchParams.get('c') + typeof fetch")
 	if err != nil || string(res.Value) != `"1function"` {
 		t.Fatalf("%s %v", res.Value, err)

@@ -64,7 +64,7 @@ func newServer(t *testing.T, cs *codemode.Connectors) *mcpserver.Server {
 
 func client(t *testing.T, tr mcp.Transport) *mcp.ClientSession {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
 	cs, err := c.Connect(ctx, tr, nil)
@@ -87,7 +87,7 @@ func overPipes(t *testing.T, s *mcpserver.Server) *mcp.ClientSession {
 		cw.Close()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute): // a hang guard
 			t.Error("the server did not stop")
 		}
 	})

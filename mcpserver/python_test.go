@@ -15,7 +15,7 @@ import (
 
 func callLang(t *testing.T, cs *mcp.ClientSession, tool, lang, code string) (*mcp.CallToolResult, mcpserver.RunOutput) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"code": code, "language": lang}})
 	if err != nil {

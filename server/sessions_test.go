@@ -104,7 +104,9 @@ func TestSessionCreationOptions(t *testing.T) {
 	ts := start(t, Config{DataDir: dir})
 	ts.createSession(t, `{"name":"net","globalOutbound":`+allow+`}`)
 	ts.createSession(t, `{"name":"nonet"}`)
-	ts.createSession(t, `{"name":"tight","limits":{"cpuMs":20,"wallMs":100,"memoryMb":16}}`)
+	// The wall ceiling is 25x the CPU one: on a busy one-core machine 20 ms of CPU took more
+	// than 100 ms of wall time, and the wall limit tripped first.
+	ts.createSession(t, `{"name":"tight","limits":{"cpuMs":20,"wallMs":500,"memoryMb":16}}`)
 	ts.createSession(t, `{"name":"roomy","limits":{"cpuMs":30000}}`) // zeroing 64 MiB takes ~70 ms of CPU
 
 	check := func(ts *testServer) {
@@ -131,7 +133,7 @@ func TestSessionCreationOptions(t *testing.T) {
 			t.Fatalf("cpu ceiling: %d %+v", status, o)
 		}
 		status, o = ts.sessionEval(t, "tight", "async () => { await new Promise(r => setTimeout(r, 1e9)) }", `{"wallMs":900000}`)
-		if status != 422 || o.Error == nil || o.Error.Code != isoerr.WallTimeExceeded || !strings.Contains(o.Error.Message, "100ms") {
+		if status != 422 || o.Error == nil || o.Error.Code != isoerr.WallTimeExceeded || !strings.Contains(o.Error.Message, "500ms") {
 			t.Fatalf("wall ceiling: %d %+v", status, o)
 		}
 		// ... and an eval can lower them.

@@ -36,7 +36,7 @@ func TestServeHibernatesEvictedWorkers(t *testing.T) {
 		return int(v)
 	}
 
-	const n = 30
+	const n = 12 // a 1 MiB budget keeps two or three warm: most of them are hibernated
 	for i := range n {
 		src := fmt.Sprintf("let n = 0; // worker %d\nexport default { fetch() { return new Response(String(++n)) } }", i)
 		body := fmt.Sprintf(`{"mainModule":"main.js","modules":{"main.js":%q}}`, src)

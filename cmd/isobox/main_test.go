@@ -33,6 +33,9 @@ var cacheDir, binDir string
 const hangGuard = 5 * time.Minute
 
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == binName { // the isobox binary of the process tests (buildIsobox)
+		main()
+	}
 	if len(os.Args) > 1 && os.Args[1] == "sandbox-worker" { // the sandbox processes of an in-process `isobox serve`
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}

@@ -86,7 +86,7 @@ func TestMCPCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("isobox mcp did not stop when stdin closed")
 	}
 }
@@ -168,7 +168,7 @@ func TestMCPTypeScriptSDK(t *testing.T) {
 		// A call the code does not await is awaited for it, and reported.
 		"unawaited": `math.square({ n: 5 }); "sent"`,
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script, string(cfg))
 	cmd.Dir = dir
@@ -298,7 +298,7 @@ func npmInstall(t *testing.T, dir, pkg, version string) {
 	if err := os.WriteFile(filepath.Join(dir, "package.json"), manifest, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error")
 	cmd.Dir = dir

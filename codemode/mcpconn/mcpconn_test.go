@@ -156,7 +156,8 @@ func overCommand(t *testing.T) *mcpconn.Conn {
 
 func run(t *testing.T, c *mcpconn.Conn, code string, lim codemode.Limits) codemode.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// A guard against a hang, not a speed bound: one slow shared core under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	return executor.Execute(ctx, code, []codemode.Provider{c.Provider()}, codemode.Options{Limits: lim})
 }
@@ -242,11 +243,12 @@ func checkSnippets(t *testing.T, c *mcpconn.Conn) {
 		wantError(t, res, isoerr.InvalidWorkerCode, "line 2")
 	})
 	t.Run("loop forever", func(t *testing.T) {
-		start := time.Now()
 		res := run(t, c, `async () => { await weather.get_weather({ city: "Oslo" }); for (;;) {} }`, codemode.Limits{CPUMs: 100})
 		wantError(t, res, isoerr.CPULimitExceeded)
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("took %v", time.Since(start))
+		// Stopped at the call's own limit, not the (20x larger) default: in CPU time, which a
+		// busy machine does not stretch (a wall-clock bound here did).
+		if res.CPUMs >= 500 {
+			t.Errorf("stopped after %v ms of CPU; the limit was 100 ms", res.CPUMs)
 		}
 	})
 }
@@ -318,7 +320,7 @@ func TestToolListChanged(t *testing.T) {
 		func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "40%"}}}, nil, nil
 		})
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang guard
 	for len(c.Provider().Tools) != 5 {
 		if time.Now().After(deadline) {
 			t.Fatalf("tools %d", len(c.Provider().Tools))

@@ -148,7 +148,7 @@ func newAPI(t *testing.T, base string) *openapi.API {
 
 func run(t *testing.T, api *openapi.API, code string, lim codemode.Limits) codemode.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	return executor.Execute(ctx, code, []codemode.Provider{api.Provider()}, codemode.Options{Limits: lim})
 }
