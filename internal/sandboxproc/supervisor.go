@@ -1071,6 +1071,12 @@ wait:
 		if codeErr != nil {
 			return res, codeErr
 		}
+		if r.Err.Code == isoerr.WorkerException && ctx.Err() != nil {
+			// The call was canceled, and what the guest threw came of it (an outbound
+			// fetch the cancellation cut, say) before the cancel reached the process:
+			// the caller canceled, so that is the outcome.
+			r.Err = isoerr.New(isoerr.Canceled, "canceled: %v (the guest then threw: %s)", context.Cause(ctx), r.Err.Message)
+		}
 		if res == nil && r.Err.Code != isoerr.SandboxRestarted {
 			// Something ran (or was killed running): the caller reports an Outcome.
 			res = &loader.Result{}
