@@ -194,6 +194,9 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 			return pr, frame{}, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
 	}
+	if c.tenant != "" {
+		p.observed(pr, c.tenant)
+	}
 	if err := pr.c.send(typ, c.id, payload); err != nil {
 		_ = pr.cmd.Process.Kill() // the connection is broken: the reader fails the call
 	}
@@ -223,9 +226,10 @@ func restarted() *isoerr.Error {
 	return isoerr.New(isoerr.SandboxRestarted, "the sandbox process that held this session stopped and was replaced; the call did not run: retry it")
 }
 
-// PlaceSession returns the index of the process that holds session name's sandbox: FNV-1a
-// of the name (kept apart from worker ids), so a crash touches the sessions of one process
-// only.
+// PlaceSession returns the index of the process preferred for session name's sandbox:
+// FNV-1a of the name (kept apart from worker ids), so a crash touches the sessions of one
+// process only. The sandbox goes there when that process serves the session's tenant or
+// none (place.go).
 func (p *Pool) PlaceSession(name string) int {
 	h := fnv.New64a()
 	h.Write([]byte("session\x00"))
@@ -260,7 +264,7 @@ func (h sessionHost) Restore(ctx context.Context, name string, st session.State,
 
 // openSession makes session name's sandbox in its process: empty, or from image img.
 func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg session.SandboxConfig) (session.Sandbox, error) {
-	s := &remoteSession{p: p, name: name, handle: p.nextCall.Add(1), memory: cfg.Memory}
+	s := &remoteSession{p: p, place: -1, name: name, handle: p.nextCall.Add(1), memory: cfg.Memory}
 	if s.memory == 0 {
 		s.memory = engine.DefaultLimits().Memory
 	}
@@ -281,12 +285,22 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.dropRoute()
 		return nil, isoerr.New(isoerr.Internal, "session %q: %v", name, err)
 	}
-	pr, f, err := p.roundTrip(ctx, nil, p.PlaceSession(name), msgSession, payload, p.newCall(), snapshotBudget)
+	c := p.newCall()
+	c.tenant = tenantOf(name)
+	idx, err := p.acquire(ctx, c.tenant, p.PlaceSession(name))
 	if err != nil {
 		s.dropRoute()
 		return nil, err
 	}
-	s.pr = pr
+	defer p.release(idx)
+	pr, f, err := p.roundTrip(ctx, nil, idx, msgSession, payload, c, snapshotBudget)
+	if err != nil {
+		s.dropRoute()
+		return nil, err
+	}
+	// The sandbox holds its place (for its tenant) until it is closed.
+	s.pr, s.place, s.tenant = pr, idx, c.tenant
+	p.holdSession(idx, 1)
 	r, err := s.reply(f)
 	if err == nil && r.Err != nil {
 		err = r.Err
@@ -303,6 +317,8 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 type remoteSession struct {
 	p      *Pool
 	pr     *proc // the process that holds it; its sandbox dies with it
+	place  int   // pr's index, which it holds (Pool.holdSession) until Close; -1 after
+	tenant string
 	name   string
 	handle uint64
 	memory uint64
@@ -360,6 +376,7 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 	if err != nil {
 		return &engine.Result{}, isoerr.New(isoerr.Internal, "session %q: %v", s.name, err)
 	}
+	c.tenant = s.tenant
 	_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, eff.Wall)
 	if err != nil {
 		if s.broken == nil {
@@ -392,7 +409,9 @@ func (s *remoteSession) Snapshot(ctx context.Context) (session.State, error) {
 		if err != nil {
 			return session.State{}, isoerr.New(isoerr.Internal, "session %q: %v", s.name, err)
 		}
-		_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, s.p.newCall(), snapshotBudget)
+		c := s.p.newCall()
+		c.tenant = s.tenant
+		_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, snapshotBudget)
 		if err != nil {
 			s.broken = err
 			return session.State{}, err
@@ -438,6 +457,10 @@ func (s *remoteSession) Close(context.Context) {
 	s.dropRoute()
 	if s.pr == nil {
 		return
+	}
+	if s.place >= 0 {
+		s.p.holdSession(s.place, -1)
+		s.place = -1
 	}
 	s.pr.mu.Lock()
 	dead := s.pr.dead
