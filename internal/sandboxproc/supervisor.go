@@ -311,6 +311,9 @@ func (p *Pool) Place(id string) int { return p.placeOf("", id) }
 type proc struct {
 	p   *Pool
 	idx int // its index; -1 for a spare until assigned is closed
+	// spare is set for a process started as the spare (fixed: idx is not read before
+	// assigned is closed).
+	spare bool
 	// assigned is closed once idx is set: at once, or when a spare takes a place. The
 	// process makes its loader (with the index's images folder) and confines itself then.
 	assigned chan struct{}
@@ -327,8 +330,8 @@ type proc struct {
 	// folder is emptied, then records tenant as the folder's. Set before assigned closes.
 	retired *proc
 	tenant  string
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	mu        sync.Mutex
 	calls     map[uint64]*call
@@ -378,7 +381,7 @@ type call struct {
 func (p *Pool) spawn(idx int, retired *proc, tenant string) *proc {
 	pr := &proc{p: p, idx: idx, assigned: make(chan struct{}), up: make(chan struct{}), ready: make(chan struct{}),
 		replaced: make(chan struct{}), exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{},
-		held: map[string]struct{}{}, retired: retired, tenant: tenant}
+		held: map[string]struct{}{}, retired: retired, tenant: tenant, spare: idx < 0}
 	if idx >= 0 {
 		close(pr.assigned)
 	}
@@ -495,12 +498,15 @@ func (pr *proc) start() error {
 		Threads: max(cfg.Threads, 0)}
 	// The process's images folder, where it confines itself once its engine is up: p<i>, or
 	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
-	if pr.idx >= 0 && pr.retired != nil { // a recycling: the place's last tenant goes first
+	// A spare's idx is written when it takes a place (under p.mu): not read before.
+	if !pr.spare && pr.retired != nil { // a recycling: the place's last tenant goes first
 		pr.takeRetired("")
 	}
 	if cfg.ImagesDir != "" {
-		name := fmt.Sprintf("p%d", pr.idx)
-		if pr.idx < 0 {
+		var name string
+		if !pr.spare {
+			name = fmt.Sprintf("p%d", pr.idx)
+		} else {
 			name = fmt.Sprintf("spare-%d", pr.p.spares.Add(1))
 			_ = os.RemoveAll(filepath.Join(cfg.ImagesDir, name)) // a previous run's, never placed
 		}
@@ -522,7 +528,7 @@ func (pr *proc) start() error {
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
 	}
 	if missing := nsReport.Missing(); len(missing) > 0 {
-		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "index", pr.idx, "report", nsReport.String())
+		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "spare", pr.spare, "report", nsReport.String())
 	}
 	pr.cmd, pr.c, pr.board = cmd, &conn{rw: nc}, board
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
