@@ -57,8 +57,13 @@ func TestTenantsNeverShareAWorkerProcess(t *testing.T) {
 				return
 			}
 			for i := range 3 {
-				if out, err := c.Call(ctx, "same", "inc"); err != nil || string(out.Result) != fmt.Sprint(i+1) {
-					fail("call", fmt.Errorf("%v, result %s, want %d", err, out.Result, i+1))
+				out, err := c.Call(ctx, "same", "inc")
+				if err != nil {
+					fail("call", err)
+					return
+				}
+				if string(out.Result) != fmt.Sprint(i+1) {
+					fail("call", fmt.Errorf("result %s, want %d", out.Result, i+1))
 					return
 				}
 				if _, err := c.Eval(ctx, "6 * 7", nil); err != nil {

@@ -17,20 +17,22 @@ import (
 
 // Placement by tenant (RATIONALE §9X). Every place of the pool (index i: procs[i] and
 // its images folder p<i>) serves one tenant at a time: it is bound to the first tenant
-// whose work it gets, and stays bound while it holds anything of that tenant (calls in
-// flight, sessions' sandboxes, warm sandboxes, hibernated images). A place goes to another
-// tenant only when it is idle, and then its process is recycled: killed (its warm
-// sandboxes are dropped with it, never hibernated) and replaced by the spare, its images
-// folder emptied before the spare takes it. So a worker process serves one tenant in its
-// whole life, and no byte of a tenant's sandboxes (memory, images) is ever in a process
-// that runs another tenant's code.
+// whose work it gets, and stays bound while it holds anything of that tenant (warm
+// sandboxes, sessions' sandboxes, hibernated images). A place goes to another tenant only
+// when no call runs on it, and then its process is recycled: killed (its warm sandboxes
+// are dropped with it, never hibernated; its sessions' sandboxes too: a session's state is
+// saved after every eval, and its next eval wakes it from there on a place of its tenant)
+// and replaced by the spare, its images folder emptied before the spare takes it. So a
+// worker process serves one tenant in its whole life, and no byte of a tenant's sandboxes
+// (memory, images) is ever in a process that runs another tenant's code.
 //
 // A call of tenant t goes to, in order:
 //  1. its preferred place (the hash of its worker, as before tenants; round-robin for
 //     one-shots) when that place is t's or free: with one tenant, placement is what it was;
 //  2. one of t's places, chosen by the same hash among them (warm caches stay warm);
 //  3. a free place (one that has served no tenant yet);
-//  4. the idle place of another tenant bound longest ago, recycled for t;
+//  4. the idle place of another tenant (no call running; without sessions first) bound
+//     longest ago, recycled for t;
 //  5. else it waits (Config.PlaceWait at most) and asks for a place to drain: the place of
 //     the tenant with the most places (without sessions first) takes no new work of its
 //     tenant, whose calls go to its other places or wait in turn, and goes to the first
@@ -41,14 +43,14 @@ import (
 // by Pool.mu.
 type slot struct {
 	tenant   string       // the tenant it serves; "" while it has served none
-	active   atomic.Int64 // calls placed on it and not finished (increased under Pool.mu)
-	sessions int          // sessions' sandboxes open in its process
+	active   atomic.Int64 // calls placed on it and not finished, sessions' evals included (increased under Pool.mu)
+	sessions int          // sessions' sandboxes open in its current process
 	drainFor string       // set while it takes no new work of its tenant: it goes to this waiting tenant once idle
 	bound    uint64       // Pool.tick when it was last bound: the oldest idle one is recycled first
 }
 
-// idle reports whether the slot holds no call and no session (Pool.mu held).
-func (s *slot) idle() bool { return s.active.Load() == 0 && s.sessions == 0 }
+// idle reports whether no call runs on the slot (Pool.mu held).
+func (s *slot) idle() bool { return s.active.Load() == 0 }
 
 // waiter is a call waiting for a place for its tenant.
 type waiter struct {
@@ -179,9 +181,15 @@ func (p *Pool) placeLocked(t string, pref int) int {
 			return i
 		}
 	}
+	first := func(a, b *slot) bool { // a is recycled before b
+		if (a.sessions == 0) != (b.sessions == 0) {
+			return a.sessions == 0
+		}
+		return a.bound < b.bound
+	}
 	best := -1
 	for i, s := range p.slots {
-		if s.idle() && (best < 0 || s.bound < p.slots[best].bound) {
+		if s.idle() && (best < 0 || first(s, p.slots[best])) {
 			best = i
 		}
 	}
@@ -212,7 +220,10 @@ func (p *Pool) recycleLocked(i int, t string) {
 	p.cfg.Logger.Debug("isobox: sandbox process recycled for another tenant", "index", i, "from", p.slots[i].tenant, "to", t)
 	p.tick++
 	s := p.slots[i]
-	s.tenant, s.bound, s.drainFor = t, p.tick, ""
+	s.tenant, s.bound, s.drainFor, s.sessions = t, p.tick, "", 0
+	old.mu.Lock()
+	old.retiring = true // its sessions are broken from now on (remoteSession.Broken)
+	old.mu.Unlock()
 	go old.retire()
 }
 
@@ -324,15 +335,28 @@ func (p *Pool) undrainLocked() {
 	}
 }
 
-// holdSession counts a session's sandbox opened on place i (n = 1) or closed (n = -1): a
-// place with sessions is not idle.
-func (p *Pool) holdSession(i, n int) {
+// holdSession counts a session's sandbox opened in process pr (n = 1) or closed (n = -1),
+// while pr is its place's process: a place with sessions is recycled last.
+func (p *Pool) holdSession(pr *proc, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.slots[i].sessions += n
-	if n < 0 {
-		p.handoffLocked(i)
+	if p.procs[pr.idx] == pr {
+		p.slots[pr.idx].sessions += n
 	}
+}
+
+// pinSession counts an operation on a session's sandbox in process pr as a call of its
+// place, so that the place is not recycled under it; ok is false when pr no longer has
+// its place (the sandbox is gone with it).
+func (p *Pool) pinSession(pr *proc) (release func(), ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.procs[pr.idx] != pr {
+		return nil, false
+	}
+	i := pr.idx
+	p.slots[i].active.Add(1)
+	return func() { p.release(i) }, true
 }
 
 // Tenants returns the tenant each place serves ("" for none yet), by index.

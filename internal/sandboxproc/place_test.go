@@ -225,11 +225,12 @@ func TestBusyTenantCannotStarveAnother(t *testing.T) {
 	o.check(t)
 }
 
-// A place held by another tenant's session is not taken from it: a call of another tenant
-// waits Config.PlaceWait, then gets overloaded with a Retry-After; once the session is
-// closed the place goes to that tenant. A process the watchdog (here: SIGKILL) kills comes
-// back for the tenant it served.
-func TestSessionHoldsItsPlaceAndKilledProcessRecovers(t *testing.T) {
+// A call of another tenant waits while the only process runs a call, then gets overloaded
+// with a Retry-After. A process killed under its tenant (as by the watchdog) comes back
+// for that tenant. A session's sandbox does not keep its place from another tenant: the
+// place is recycled and the sandbox dropped with the process (the session's state is
+// saved after every eval; the session.Manager wakes it from there).
+func TestPlaceWaitsKillsAndSessions(t *testing.T) {
 	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
 		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler), PlaceWait: 200 * time.Millisecond})
 	if err != nil {
@@ -238,28 +239,25 @@ func TestSessionHoldsItsPlaceAndKilledProcessRecovers(t *testing.T) {
 	defer p.Close(context.Background())
 	o := observeTenants(p)
 	ctx := context.Background()
-	sb, err := p.SessionHost().New(ctx, "acme~repl", session.SandboxConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sb.Eval(ctx, enginetest.Defaults, "globalThis.x = 41"); err != nil {
-		t.Fatal(err)
-	}
+	stub := p.Get("acme~c@v1", func() (loader.WorkerCode, error) { c := jsCode(counter); c.Tenant = "acme"; return c, nil })
+	long, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := stub.Call(long, "wait", []byte("[600000]"))
+		done <- err
+	}()
+	waitFor(t, "acme's call to run", func() bool { return p.InFlight() >= 1 })
 	_, err = p.Eval(ctx, "1", loader.EvalOptions{Tenant: "beta"})
 	if e := isoerr.As(err); e.Code != isoerr.Overloaded || e.RetryAfterSeconds != 1 {
-		t.Fatalf("beta while acme's session holds the only process: %v, want overloaded with Retry-After", err)
+		t.Fatalf("beta while acme's call holds the only process: %v, want overloaded with Retry-After", err)
 	}
-	if res, err := sb.Eval(ctx, enginetest.Defaults, "x + 1"); err != nil || string(res.Value) != "42" {
-		t.Fatalf("acme's session after beta's refusal: %v", err)
-	}
-	// The process dies (as when the watchdog kills it): the place stays acme's, and its
-	// next call runs on the replacement.
-	pid := p.Processes()[0]
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	cancel()
+	<-done
+
+	// The process dies (as when the watchdog kills it): the place stays acme's.
+	if err := syscall.Kill(p.Processes()[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the session's sandbox to break", func() bool { return sb.Broken() != nil })
-	stub := p.Get("acme~c@v1", func() (loader.WorkerCode, error) { c := jsCode(counter); c.Tenant = "acme"; return c, nil })
 	waitFor(t, "an answer after the kill", func() bool {
 		_, err := stub.Call(ctx, "inc", nil)
 		if isoerr.CodeOf(err) == isoerr.SandboxRestarted {
@@ -273,9 +271,26 @@ func TestSessionHoldsItsPlaceAndKilledProcessRecovers(t *testing.T) {
 	if p.Restarts() != 1 || p.Recycles() != 0 || p.Tenants()[0] != "acme" {
 		t.Errorf("restarts %d recycles %d tenants %q, want 1, 0, [acme]", p.Restarts(), p.Recycles(), p.Tenants())
 	}
-	sb.Close(ctx) // the place is idle now: beta gets it
+
+	sb, err := p.SessionHost().New(ctx, "acme~repl", session.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Eval(ctx, enginetest.Defaults, "globalThis.x = 41"); err != nil {
+		t.Fatal(err)
+	}
 	if res, err := p.Eval(ctx, "2", loader.EvalOptions{Tenant: "beta"}); err != nil || string(res.Value) != "2" {
-		t.Fatalf("beta after acme's session closed: %v", err)
+		t.Fatalf("beta beside acme's idle session: %v", err)
+	}
+	if sb.Broken() == nil {
+		t.Error("acme's session sandbox is usable in the process beta took")
+	}
+	if _, err := sb.Eval(ctx, enginetest.Defaults, "x"); isoerr.CodeOf(err) != isoerr.SandboxRestarted {
+		t.Errorf("an eval on the dropped sandbox: %v, want sandbox_restarted", err)
+	}
+	sb.Close(ctx)
+	if p.Recycles() != 1 {
+		t.Errorf("recycles %d, want 1", p.Recycles())
 	}
 	o.check(t)
 }

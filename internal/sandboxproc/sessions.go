@@ -264,7 +264,7 @@ func (h sessionHost) Restore(ctx context.Context, name string, st session.State,
 
 // openSession makes session name's sandbox in its process: empty, or from image img.
 func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg session.SandboxConfig) (session.Sandbox, error) {
-	s := &remoteSession{p: p, place: -1, name: name, handle: p.nextCall.Add(1), memory: cfg.Memory}
+	s := &remoteSession{p: p, name: name, handle: p.nextCall.Add(1), memory: cfg.Memory}
 	if s.memory == 0 {
 		s.memory = engine.DefaultLimits().Memory
 	}
@@ -298,9 +298,8 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.dropRoute()
 		return nil, err
 	}
-	// The sandbox holds its place (for its tenant) until it is closed.
-	s.pr, s.place, s.tenant = pr, idx, c.tenant
-	p.holdSession(idx, 1)
+	s.pr, s.held, s.tenant = pr, true, c.tenant
+	p.holdSession(pr, 1)
 	r, err := s.reply(f)
 	if err == nil && r.Err != nil {
 		err = r.Err
@@ -317,7 +316,7 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 type remoteSession struct {
 	p      *Pool
 	pr     *proc // the process that holds it; its sandbox dies with it
-	place  int   // pr's index, which it holds (Pool.holdSession) until Close; -1 after
+	held   bool  // counted in its place's sessions (Pool.holdSession) until Close
 	tenant string
 	name   string
 	handle uint64
@@ -377,6 +376,12 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 		return &engine.Result{}, isoerr.New(isoerr.Internal, "session %q: %v", s.name, err)
 	}
 	c.tenant = s.tenant
+	release, ok := s.p.pinSession(s.pr)
+	if !ok {
+		s.broken = restarted()
+		return &engine.Result{}, s.broken
+	}
+	defer release()
 	_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, eff.Wall)
 	if err != nil {
 		if s.broken == nil {
@@ -411,7 +416,13 @@ func (s *remoteSession) Snapshot(ctx context.Context) (session.State, error) {
 		}
 		c := s.p.newCall()
 		c.tenant = s.tenant
+		release, ok := s.p.pinSession(s.pr)
+		if !ok {
+			s.broken = restarted()
+			return session.State{}, s.broken
+		}
 		_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, snapshotBudget)
+		release()
 		if err != nil {
 			s.broken = err
 			return session.State{}, err
@@ -441,7 +452,7 @@ func (s *remoteSession) Broken() error {
 		return s.broken
 	}
 	s.pr.mu.Lock()
-	dead := s.pr.dead
+	dead := s.pr.dead || s.pr.retiring
 	s.pr.mu.Unlock()
 	if dead {
 		s.broken = restarted()
@@ -458,9 +469,9 @@ func (s *remoteSession) Close(context.Context) {
 	if s.pr == nil {
 		return
 	}
-	if s.place >= 0 {
-		s.p.holdSession(s.place, -1)
-		s.place = -1
+	if s.held {
+		s.p.holdSession(s.pr, -1)
+		s.held = false
 	}
 	s.pr.mu.Lock()
 	dead := s.pr.dead

@@ -142,8 +142,9 @@ func New(cfg Config) (*Pool, error) {
 	for i := range p.procs {
 		p.procs[i] = p.spawn(i, nil, "")
 	}
+	first := append([]*proc(nil), p.procs...)
 	go func() { // the spare starts once the others are up: they come first
-		for _, pr := range p.procs {
+		for _, pr := range first {
 			<-pr.ready
 		}
 		p.newSpare()
@@ -339,6 +340,7 @@ type proc struct {
 	fs        supFS               // its filesystem operations running here (fs.go)
 	held      map[string]struct{} // loader ids of the stored workers it was sent calls of (routes.go)
 	dead      bool
+	retiring  bool          // its place went to another tenant: it is being killed (place.go)
 	killedFor uint64        // the call the watchdog killed the process for
 	killErr   *isoerr.Error // that call's error
 }
@@ -627,6 +629,7 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	p.mu.Lock()
 	replaced := !p.closed && p.procs[pr.idx] == pr
 	if replaced {
+		p.slots[pr.idx].sessions = 0 // they died with it
 		p.restarts.Add(1)
 		p.procs[pr.idx] = p.replaceLocked(pr.idx, nil, "")
 	}
