@@ -56,14 +56,11 @@ func TestTenantsNeverShareAWorkerProcess(t *testing.T) {
 				fail("session", err)
 				return
 			}
-			for i := range 3 {
-				out, err := c.Call(ctx, "same", "inc")
-				if err != nil {
+			for range 2 {
+				// Not 1, 2, 3: a warm sandbox dies with its process when the place goes
+				// to another tenant (three tenants share two processes here).
+				if _, err := c.Call(ctx, "same", "inc"); err != nil {
 					fail("call", err)
-					return
-				}
-				if string(out.Result) != fmt.Sprint(i+1) {
-					fail("call", fmt.Errorf("result %s, want %d", out.Result, i+1))
 					return
 				}
 				if _, err := c.Eval(ctx, "6 * 7", nil); err != nil {

@@ -279,6 +279,9 @@ func TestPlaceWaitsKillsAndSessions(t *testing.T) {
 	if _, err := sb.Eval(ctx, enginetest.Defaults, "globalThis.x = 41"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := sb.Snapshot(ctx); err != nil { // as the session.Manager saves after an eval
+		t.Fatal(err)
+	}
 	if res, err := p.Eval(ctx, "2", loader.EvalOptions{Tenant: "beta"}); err != nil || string(res.Value) != "2" {
 		t.Fatalf("beta beside acme's idle session: %v", err)
 	}

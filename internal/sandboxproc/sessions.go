@@ -292,13 +292,13 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.dropRoute()
 		return nil, err
 	}
-	defer p.release(idx)
 	pr, f, err := p.roundTrip(ctx, nil, idx, msgSession, payload, c, snapshotBudget)
 	if err != nil {
+		p.release(idx)
 		s.dropRoute()
 		return nil, err
 	}
-	s.pr, s.held, s.tenant = pr, true, c.tenant
+	s.pr, s.held, s.tenant, s.pin = pr, true, c.tenant, func() { p.release(idx) }
 	p.holdSession(pr, 1)
 	r, err := s.reply(f)
 	if err == nil && r.Err != nil {
@@ -318,6 +318,10 @@ type remoteSession struct {
 	pr     *proc // the process that holds it; its sandbox dies with it
 	held   bool  // counted in its place's sessions (Pool.holdSession) until Close
 	tenant string
+	// pin, while set, keeps the place from being recycled (Pool.pinSession): from an
+	// operation until the session.Manager has taken the state it sent back (Snapshot), the
+	// next operation or Close, so that the Manager never finds a sandbox it just used gone.
+	pin func()
 	name   string
 	handle uint64
 	memory uint64
@@ -377,11 +381,12 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 	}
 	c.tenant = s.tenant
 	release, ok := s.p.pinSession(s.pr)
+	s.unpin()
 	if !ok {
 		s.broken = restarted()
 		return &engine.Result{}, s.broken
 	}
-	defer release()
+	s.pin = release
 	_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, eff.Wall)
 	if err != nil {
 		if s.broken == nil {
@@ -401,6 +406,12 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 }
 
 func (s *remoteSession) Snapshot(ctx context.Context) (session.State, error) {
+	defer s.unpin()
+	if s.img != nil { // sent back with the last operation's answer: taken before anything broke
+		st := session.State{Raw: s.img}
+		s.img = nil
+		return st, nil
+	}
 	if err := s.Broken(); err != nil {
 		return session.State{}, err
 	}
@@ -465,6 +476,7 @@ func (s *remoteSession) MemoryBytes() int { return s.mem }
 // Close frees the sandbox in its process (when the process is still there; nothing
 // waits for it) and the route of its fetch().
 func (s *remoteSession) Close(context.Context) {
+	s.unpin()
 	s.dropRoute()
 	if s.pr == nil {
 		return
@@ -484,6 +496,14 @@ func (s *remoteSession) Close(context.Context) {
 	}
 	if s.broken == nil {
 		s.broken = isoerr.New(isoerr.Internal, "session %q: its sandbox was closed", s.name)
+	}
+}
+
+// unpin lets the place of s be recycled again.
+func (s *remoteSession) unpin() {
+	if s.pin != nil {
+		s.pin()
+		s.pin = nil
 	}
 }
 
