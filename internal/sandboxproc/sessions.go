@@ -321,7 +321,7 @@ type remoteSession struct {
 	// pin, while set, keeps the place from being recycled (Pool.pinSession): from an
 	// operation until the session.Manager has taken the state it sent back (Snapshot), the
 	// next operation or Close, so that the Manager never finds a sandbox it just used gone.
-	pin func()
+	pin    func()
 	name   string
 	handle uint64
 	memory uint64
