@@ -1085,9 +1085,9 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			c.start, c.wall, c.wallLimit = time.Now(), wall, wall
 			pr.armLocked(c)
 			pr.calls[c.id] = c
-			if m.ID != "" && m.Op != "forget" {
-				if _, ok := pr.held[m.ID]; !ok {
-					pr.held[m.ID] = struct{}{}
+			if c.loader != "" { // a stored worker's call (from c, not m: m stays on the stack)
+				if _, ok := pr.held[c.loader]; !ok {
+					pr.held[c.loader] = struct{}{}
 				}
 			}
 			pr.mu.Unlock()
