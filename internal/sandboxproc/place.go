@@ -106,6 +106,9 @@ func (p *Pool) acquire(ctx context.Context, tenant string, pref int) (int, error
 	var why error
 	select {
 	case i := <-w.got:
+		if i < 0 {
+			return -1, isoerr.New(isoerr.ShuttingDown, "the sandbox processes are shutting down")
+		}
 		return i, nil
 	case <-t.C:
 		e := isoerr.New(isoerr.Overloaded, "every sandbox process is busy with other tenants' calls (waited %v); retry later", p.cfg.PlaceWait)
@@ -118,7 +121,9 @@ func (p *Pool) acquire(ctx context.Context, tenant string, pref int) (int, error
 	defer p.mu.Unlock()
 	select {
 	case i := <-w.got: // handed over meanwhile: given back
-		p.releaseLocked(i)
+		if i >= 0 {
+			p.releaseLocked(i)
+		}
 	default:
 	}
 	for k, o := range p.waiters {
@@ -333,6 +338,16 @@ func (p *Pool) undrainLocked() {
 			s.drainFor = ""
 		}
 	}
+}
+
+// wakeWaitersLocked ends every wait for a place (Pool.mu held; the pool is closing).
+func (p *Pool) wakeWaitersLocked() {
+	for _, w := range p.waiters {
+		w.got <- -1
+	}
+	clear(p.waiters)
+	p.waiters = p.waiters[:0]
+	p.waiting.Store(0)
 }
 
 // holdSession counts a session's sandbox opened in process pr (n = 1) or closed (n = -1),

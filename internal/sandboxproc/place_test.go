@@ -297,3 +297,39 @@ func TestPlaceWaitsKillsAndSessions(t *testing.T) {
 	}
 	o.check(t)
 }
+
+// At start, a place whose images folder records its tenant serves that tenant (its images
+// stay); a folder without a valid record (from before tenants had places, or a record a
+// process could have forged) may hold anyone's images and is emptied.
+func TestImagesFoldersKeepTheirTenant(t *testing.T) {
+	images := t.TempDir()
+	for _, f := range []struct{ name, content string }{
+		{"p0/img", "x"},            // no record
+		{"p1/img", "x"},            // acme's
+		{"p1.tenant", "acme"},      //
+		{"p2/img", "x"},            // a record that names no tenant
+		{"p2.tenant", "../../etc"}, //
+	} {
+		path := filepath.Join(images, f.name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(f.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := New(Config{Processes: 3, Command: testCommand, CacheDir: cacheDir, ImagesDir: images,
+		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if got := p.Tenants(); got[0] != "" || got[1] != "acme" || got[2] != "" {
+		t.Errorf("tenants %q, want [\"\" acme \"\"]", got)
+	}
+	for i, want := range []int{0, 1, 0} {
+		if n := countFiles(t, filepath.Join(images, fmt.Sprintf("p%d", i))); n != want {
+			t.Errorf("p%d holds %d files, want %d", i, n, want)
+		}
+	}
+}

@@ -263,6 +263,7 @@ func (p *Pool) Close(ctx context.Context) {
 		return
 	}
 	p.closed = true
+	p.wakeWaitersLocked()
 	procs := append([]*proc(nil), p.procs...)
 	spare := p.spare
 	p.spare = nil
