@@ -294,9 +294,10 @@ func (p *Pool) Close(ctx context.Context) {
 // closeTimeout bounds Close when its context has no deadline.
 const closeTimeout = 30 * time.Second
 
-// Placement: a stored worker always runs on the process of the hash of its tenant and
-// base id (without the @version), so a crash touches the workers of that process only and
-// every version of a worker shares its warm cache; one-shot calls go round-robin.
+// placeOf is a stored worker's preferred place: the hash of its tenant and base id
+// (without the @version), so a crash touches the workers of that process only and every
+// version of a worker shares its warm cache; one-shot calls prefer round-robin. The call
+// goes there when that place serves the worker's tenant or none (place.go).
 func (p *Pool) placeOf(tenant, id string) int {
 	base, _, _ := strings.Cut(id, "@")
 	h := fnv.New64a()
@@ -306,7 +307,8 @@ func (p *Pool) placeOf(tenant, id string) int {
 	return int(h.Sum64() % uint64(len(p.procs)))
 }
 
-// Place returns the index of the process that runs stored worker id (a loader id).
+// Place returns the index of the process preferred for stored worker id (a loader id):
+// where it runs unless that process serves another tenant (place.go).
 func (p *Pool) Place(id string) int { return p.placeOf("", id) }
 
 // proc is one worker process as the supervisor sees it.
