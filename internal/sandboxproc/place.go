@@ -15,7 +15,7 @@ import (
 	"github.com/isobox/isobox/isoerr"
 )
 
-// Placement by tenant (RATIONALE §9X). Every place of the pool (index i: procs[i] and
+// Placement by tenant (RATIONALE, "A worker process serves one tenant"). Every place of the pool (index i: procs[i] and
 // its images folder p<i>) serves one tenant at a time: it is bound to the first tenant
 // whose work it gets, and stays bound while it holds anything of that tenant (warm
 // sandboxes, sessions' sandboxes, hibernated images). A place goes to another tenant only
@@ -38,6 +38,8 @@ import (
 //     tenant, whose calls go to its other places or wait in turn, and goes to the first
 //     waiting tenant once its calls are done. Nobody holds every process forever; a call
 //     that waits longer than PlaceWait gets overloaded with Retry-After.
+//
+// Lock order: Pool.mu, then proc.mu (recycleLocked marks the old process retiring).
 
 // slot is one place of the pool as placement sees it. All fields but active are guarded
 // by Pool.mu.
