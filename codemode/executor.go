@@ -87,6 +87,8 @@ type Options struct {
 	// "python" (api.LanguagePython; see PythonTypes and DescribePython for what the model
 	// is shown).
 	Language string
+	// Tenant is the tenant the code runs for (loader.EvalOptions.Tenant; "": default).
+	Tenant string
 }
 
 // Result is what a run gives back, in the shape of @cloudflare/codemode's executor plus
@@ -167,7 +169,7 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
 	if lang == api.LanguagePython {
 		run.python = true
-		r, err := x.l.Eval(ctx, ts.pyPrelude()+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true})
+		r, err := x.l.Eval(ctx, ts.pyPrelude()+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true, Tenant: opts.Tenant})
 		if err != nil && len(ts.namespaces) > 0 {
 			err = pyFixLines(isoerr.As(err))
 		}
@@ -185,7 +187,7 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.As(err)
 		return res
 	}
-	r, err := x.l.Eval(ctx, ts.prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call})
+	r, err := x.l.Eval(ctx, ts.prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Tenant: opts.Tenant})
 	return finishRun(res, run, r, err)
 }
 

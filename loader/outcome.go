@@ -83,6 +83,9 @@ type EvalOptions struct {
 	// `from workers import fetch`, and Tools answers its `await isobox.tool(name, args)`
 	// (Code Mode's Python namespaces are made of it).
 	Python bool
+	// Tenant is the tenant the snippet runs for ("": tenant default). The loader ignores
+	// it; the sandbox processes run it in a process of that tenant's only.
+	Tenant string
 }
 
 // Eval runs a snippet in a fresh sandbox (nothing cached) the way a model writes one. The

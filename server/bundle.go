@@ -107,6 +107,7 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	ownCode(principalOf(r).Tenant, &code) // checked in a sandbox process of its tenant's
 	if err := s.sb.Compile(r.Context(), code); err != nil {
 		writeError(w, err)
 		return

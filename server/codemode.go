@@ -68,7 +68,7 @@ func (s *Server) handleCodemodeExecute(w http.ResponseWriter, r *http.Request) {
 	if memLim != nil {
 		lim.MemoryMB = memLim.MemoryMB // the tenant's ceiling when none was asked for
 	}
-	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language})
+	res := s.codemode.Execute(r.Context(), body.Code, providers, codemode.Options{Limits: lim, Modules: s.cfg.Codemode.Modules(), Language: body.Language, Tenant: inv.tenant})
 	var err2 error
 	if res.Error != nil {
 		err2 = res.Error

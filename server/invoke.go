@@ -399,7 +399,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out = s.meteredOutbound(out, inv.tenant, "", "")
-		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out, Python: lang == api.LanguagePython})
+		res, err := s.sb.Eval(r.Context(), *body.Code, loader.EvalOptions{Limits: loader.EngineLimits(body.Limits), Outbound: out, Python: lang == api.LanguagePython, Tenant: inv.tenant})
 		s.record(inv, res, err)
 		respond(w, inv, loader.KindCall, res, err)
 		return

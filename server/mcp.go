@@ -31,7 +31,7 @@ func (s *Server) mcpHandler(t string) (http.Handler, error) {
 		return h, nil
 	}
 	m, err := mcpserver.New(mcpserver.Config{
-		Loader:        s.sb,
+		Loader:        tenantEvaluator{ev: s.sb, tenant: t},
 		Connectors:    s.cfg.Codemode,
 		Workspaces:    s.ws,
 		WorkspaceName: func(name string) string { return tenant.Scoped(t, name) },
@@ -117,4 +117,16 @@ func (s *Server) handleMCP(w http.ResponseWriter, r *http.Request) {
 	defer s.end()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	h.ServeHTTP(w, r)
+}
+
+// tenantEvaluator runs every evaluation for one tenant: with sandbox processes, in that
+// tenant's worker processes only (loader.EvalOptions.Tenant).
+type tenantEvaluator struct {
+	ev     codemode.Evaluator
+	tenant string
+}
+
+func (e tenantEvaluator) Eval(ctx context.Context, code string, opts loader.EvalOptions) (*loader.Result, error) {
+	opts.Tenant = e.tenant
+	return e.ev.Eval(ctx, code, opts)
 }

@@ -17,6 +17,11 @@ import (
 // run in this process) and PUT's compile check: the in-process loader, or the supervised
 // sandbox processes (Config.SandboxProcesses). Sessions' sandboxes follow the same choice
 // through session.Config.Host.
+//
+// Every call names its tenant, so that a worker process only ever holds one tenant's
+// sandboxes (internal/sandboxproc, place.go): Get by the scoped loader id, Load and
+// Compile by WorkerCode.Tenant (ownCode), Eval by EvalOptions.Tenant, a session's sandbox
+// by its scoped name. The in-process loader has no processes and ignores it.
 type sandboxes interface {
 	Get(id string, code func() (loader.WorkerCode, error)) workerStub
 	Load(code loader.WorkerCode) workerStub
@@ -58,12 +63,14 @@ var (
 	processesDesc = prometheus.NewDesc("isobox_sandbox_processes", "Sandbox worker processes that are up.", nil, nil)
 	restartsDesc  = prometheus.NewDesc("isobox_sandbox_process_restarts_total", "Sandbox worker processes replaced after they died (watchdog kills included).", nil, nil)
 	killsDesc     = prometheus.NewDesc("isobox_sandbox_process_kills_total", "Sandbox worker processes the watchdog killed because a call overran its CPU or wall limit by the margin.", nil, nil)
+	recyclesDesc  = prometheus.NewDesc("isobox_sandbox_process_recycles_total", "Sandbox worker processes replaced to give their place to another tenant (a process serves one tenant in its life).", nil, nil)
 )
 
 func (c processCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- processesDesc
 	ch <- restartsDesc
 	ch <- killsDesc
+	ch <- recyclesDesc
 }
 
 func (c processCollector) Collect(ch chan<- prometheus.Metric) {
@@ -76,4 +83,5 @@ func (c processCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(processesDesc, prometheus.GaugeValue, float64(up))
 	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(c.p.Restarts()))
 	ch <- prometheus.MustNewConstMetric(killsDesc, prometheus.CounterValue, float64(c.p.Kills()))
+	ch <- prometheus.MustNewConstMetric(recyclesDesc, prometheus.CounterValue, float64(c.p.Recycles()))
 }

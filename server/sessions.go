@@ -138,6 +138,15 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.endInvocation(inv)
 	inv.session = id
+	var body api.SessionEvalRequest
+	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
+		writeError(w, err)
+		return
+	}
+	if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB != 0 || l.SubRequests < 0) {
+		writeError(w, isoerr.New(isoerr.InvalidRequest, "an eval's limits take cpuMs, wallMs and subRequests (not negative; they can lower the session's, not raise them); memoryMb is set when the session is created"))
+		return
+	}
 	// A name that does not exist takes no unique-worker slot (nor a place in the day's set
 	// of workers, which a caller could otherwise grow with made-up names).
 	if !s.sessions.Exists(r.Context(), id) {
@@ -146,15 +155,6 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.admitLoad(&inv, ""); err != nil {
 		writeError(w, err)
-		return
-	}
-	var body api.SessionEvalRequest
-	if err := s.decodeJSON(w, r, &body, false, isoerr.InvalidRequest); err != nil {
-		writeError(w, err)
-		return
-	}
-	if l := body.Limits; l != nil && (l.CPUMs < 0 || l.WallMs < 0 || l.MemoryMB != 0 || l.SubRequests < 0) {
-		writeError(w, isoerr.New(isoerr.InvalidRequest, "an eval's limits take cpuMs, wallMs and subRequests (not negative; they can lower the session's, not raise them); memoryMb is set when the session is created"))
 		return
 	}
 	res, err := s.sessions.Eval(r.Context(), id, body.Code, loader.EngineLimits(body.Limits))

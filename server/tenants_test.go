@@ -465,7 +465,13 @@ func TestKeyLifecycle(t *testing.T) {
 // state never crosses, and neither does a secret nor a tenant's egress policy.
 func TestTenantsShareNoSandboxNorSecret(t *testing.T) {
 	up, policy, withSecret := upstream(t)
-	ts := start(t, Config{})
+	var cfg Config
+	if sandboxProcesses > 0 {
+		// A process per tenant: with fewer, a place changes tenant by recycling its
+		// process, and the warm counters below start again (TestTenantsNeverShareAWorkerProcess).
+		cfg.SandboxProcesses = max(sandboxProcesses, 3)
+	}
+	ts := start(t, cfg)
 	ctx := context.Background()
 	alpha := newTenant(t, ts, "alpha", api.TenantSettings{}, allScopes...)
 	beta := newTenant(t, ts, "beta", api.TenantSettings{Egress: policy}, allScopes...)

@@ -119,6 +119,7 @@ func (s *Server) handlePutWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	// Compile before storing: a worker that cannot load is refused now, not at its first
 	// call, and whatever was stored under id stays as it was.
+	ownCode(principalOf(r).Tenant, &code) // checked in a sandbox process of its tenant's
 	if err := s.sb.Compile(r.Context(), code); err != nil {
 		writeError(w, err)
 		return

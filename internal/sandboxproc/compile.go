@@ -14,7 +14,7 @@ type compileReply struct {
 	Err *isoerr.Error `json:"err,omitempty"`
 }
 
-// Compile checks that code would load, in a worker process (loader.Loader.Compile there):
+// Compile checks that code would load, in a worker process of code.Tenant's (loader.Loader.Compile there):
 // parsing a stranger's modules is guest work, kept out of the supervisor like running
 // them. The same checks run and give the same errors as in process.
 //
@@ -33,7 +33,12 @@ func (p *Pool) Compile(ctx context.Context, code loader.WorkerCode) error {
 	c := p.newCall()
 	c.cpu = startupCPU
 	wall := p.limitsOf(code.Limits, engine.Limits{}).Wall
-	idx := int(p.rr.Add(1) % uint64(len(p.procs)))
+	c.tenant = orDefault(code.Tenant)
+	idx, err := p.acquire(ctx, c.tenant, int(p.rr.Add(1)%uint64(len(p.procs))))
+	if err != nil {
+		return err
+	}
+	defer p.release(idx)
 	_, f, err := p.roundTrip(ctx, nil, idx, msgCompile, b, c, wall)
 	if err != nil {
 		return err

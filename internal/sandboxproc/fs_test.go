@@ -221,6 +221,8 @@ func TestProcessMayUseOnlyItsOwnWorkspaces(t *testing.T) {
 			onOther = id
 		}
 	}
+	mine.held = map[string]struct{}{onMine: {}, "worker-nofs": {}} // the calls it was sent
+	other.held = map[string]struct{}{onOther: {}}
 	p.routes[onMine] = route{fs: fsFor("mine")}
 	p.routes[onOther] = route{fs: fsFor("other")}
 	p.routes["call:7"] = route{fs: fsFor("call7")}
@@ -395,7 +397,7 @@ func TestProcessFSInFlightBound(t *testing.T) {
 	sup, wrk := net.Pipe()
 	defer sup.Close()
 	defer wrk.Close()
-	pr := &proc{p: p, idx: 0, calls: map[uint64]*call{}, c: &conn{rw: sup}, ctx: context.Background()}
+	pr := &proc{p: p, idx: 0, calls: map[uint64]*call{}, c: &conn{rw: sup}, ctx: context.Background(), held: map[string]struct{}{"w@v1": {}}}
 	p.procs[0] = pr
 	r := bufio.NewReader(wrk)
 	hdr := make([]byte, headerSize)

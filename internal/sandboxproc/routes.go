@@ -7,8 +7,8 @@ import (
 
 // mayUse reports whether process pr may send fetch() requests through route name: a
 // process is untrusted (it runs strangers' code), so it may use only the transports of the
-// sandboxes it holds. A stored worker's route (its loader id) belongs to the process the
-// worker is placed on; a one-shot call's ("call:<id>") to the process running that call,
+// sandboxes it holds. A stored worker's route (its loader id) belongs to the processes
+// that were sent a call of that worker (all of its tenant's: place.go); a one-shot call's ("call:<id>") to the process running that call,
 // while it runs; a session's ("session:<128 random bits>") only to a process that was told
 // it. Without this check a compromised process could name another tenant's worker and
 // have the gateway inject that worker's secrets into a request of its choosing.
@@ -25,6 +25,10 @@ func (pr *proc) mayUse(name string) bool {
 		defer pr.mu.Unlock()
 		return pr.calls[id] != nil
 	default:
-		return pr.p.placeOf("", name) == pr.idx
+		// A stored worker's: the process was sent a call of that worker (so its tenant's).
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		_, ok := pr.held[name]
+		return ok
 	}
 }

@@ -1,7 +1,6 @@
 package sandboxproc
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -10,24 +9,17 @@ import (
 // is over), gets no transport, so no other tenant's secrets.
 func TestProcessMayUseOnlyItsOwnRoutes(t *testing.T) {
 	p := &Pool{procs: make([]*proc, 2), routes: map[string]route{}}
-	mine := &proc{p: p, idx: 0, calls: map[uint64]*call{7: {id: 7}}}
-	other := &proc{p: p, idx: 1, calls: map[uint64]*call{8: {id: 8}}}
+	onMine, onOther, sameTenant := "acme~w@v1", "other~w@v1", "acme~x@v1"
+	mine := &proc{p: p, idx: 0, calls: map[uint64]*call{7: {id: 7}}, held: map[string]struct{}{onMine: {}}}
+	other := &proc{p: p, idx: 1, calls: map[uint64]*call{8: {id: 8}}, held: map[string]struct{}{onOther: {}, sameTenant: {}}}
 	p.procs[0], p.procs[1] = mine, other
-	var onMine, onOther string
-	for i := 0; onMine == "" || onOther == ""; i++ {
-		id := fmt.Sprintf("worker-%d@v1", i)
-		if p.placeOf("", id) == 0 {
-			onMine = id
-		} else {
-			onOther = id
-		}
-	}
 	for _, tt := range []struct {
 		route string
 		want  bool
 	}{
 		{onMine, true},
-		{onOther, false},
+		{onOther, false},    // another tenant's worker, held by another process
+		{sameTenant, false}, // a worker of its tenant that it was never sent a call of
 		{"call:7", true},
 		{"call:8", false},  // a call of the other process
 		{"call:9", false},  // no such call (or it is over)

@@ -194,6 +194,9 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 			return pr, frame{}, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
 	}
+	if c.tenant != "" {
+		p.observed(pr, c.tenant)
+	}
 	if err := pr.c.send(typ, c.id, payload); err != nil {
 		_ = pr.cmd.Process.Kill() // the connection is broken: the reader fails the call
 	}
@@ -223,9 +226,10 @@ func restarted() *isoerr.Error {
 	return isoerr.New(isoerr.SandboxRestarted, "the sandbox process that held this session stopped and was replaced; the call did not run: retry it")
 }
 
-// PlaceSession returns the index of the process that holds session name's sandbox: FNV-1a
-// of the name (kept apart from worker ids), so a crash touches the sessions of one process
-// only.
+// PlaceSession returns the index of the process preferred for session name's sandbox:
+// FNV-1a of the name (kept apart from worker ids), so a crash touches the sessions of one
+// process only. The sandbox goes there when that process serves the session's tenant or
+// none (place.go).
 func (p *Pool) PlaceSession(name string) int {
 	h := fnv.New64a()
 	h.Write([]byte("session\x00"))
@@ -281,12 +285,21 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 		s.dropRoute()
 		return nil, isoerr.New(isoerr.Internal, "session %q: %v", name, err)
 	}
-	pr, f, err := p.roundTrip(ctx, nil, p.PlaceSession(name), msgSession, payload, p.newCall(), snapshotBudget)
+	c := p.newCall()
+	c.tenant = tenantOf(name)
+	idx, err := p.acquire(ctx, c.tenant, p.PlaceSession(name))
 	if err != nil {
 		s.dropRoute()
 		return nil, err
 	}
-	s.pr = pr
+	pr, f, err := p.roundTrip(ctx, nil, idx, msgSession, payload, c, snapshotBudget)
+	if err != nil {
+		p.release(idx)
+		s.dropRoute()
+		return nil, err
+	}
+	s.pr, s.held, s.tenant, s.pin = pr, true, c.tenant, func() { p.release(idx) }
+	p.holdSession(pr, 1)
 	r, err := s.reply(f)
 	if err == nil && r.Err != nil {
 		err = r.Err
@@ -303,6 +316,12 @@ func (p *Pool) openSession(ctx context.Context, name string, img []byte, cfg ses
 type remoteSession struct {
 	p      *Pool
 	pr     *proc // the process that holds it; its sandbox dies with it
+	held   bool  // counted in its place's sessions (Pool.holdSession) until Close
+	tenant string
+	// pin, while set, keeps the place from being recycled (Pool.pinSession): from an
+	// operation until the session.Manager has taken the state it sent back (Snapshot), the
+	// next operation or Close, so that the Manager never finds a sandbox it just used gone.
+	pin    func()
 	name   string
 	handle uint64
 	memory uint64
@@ -360,6 +379,14 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 	if err != nil {
 		return &engine.Result{}, isoerr.New(isoerr.Internal, "session %q: %v", s.name, err)
 	}
+	c.tenant = s.tenant
+	release, ok := s.p.pinSession(s.pr)
+	s.unpin()
+	if !ok {
+		s.broken = restarted()
+		return &engine.Result{}, s.broken
+	}
+	s.pin = release
 	_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, eff.Wall)
 	if err != nil {
 		if s.broken == nil {
@@ -379,6 +406,12 @@ func (s *remoteSession) Eval(ctx context.Context, lim engine.Limits, code string
 }
 
 func (s *remoteSession) Snapshot(ctx context.Context) (session.State, error) {
+	defer s.unpin()
+	if s.img != nil { // sent back with the last operation's answer: taken before anything broke
+		st := session.State{Raw: s.img}
+		s.img = nil
+		return st, nil
+	}
 	if err := s.Broken(); err != nil {
 		return session.State{}, err
 	}
@@ -392,7 +425,15 @@ func (s *remoteSession) Snapshot(ctx context.Context) (session.State, error) {
 		if err != nil {
 			return session.State{}, isoerr.New(isoerr.Internal, "session %q: %v", s.name, err)
 		}
-		_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, s.p.newCall(), snapshotBudget)
+		c := s.p.newCall()
+		c.tenant = s.tenant
+		release, ok := s.p.pinSession(s.pr)
+		if !ok {
+			s.broken = restarted()
+			return session.State{}, s.broken
+		}
+		_, f, err := s.p.roundTrip(ctx, s.pr, 0, msgSession, payload, c, snapshotBudget)
+		release()
 		if err != nil {
 			s.broken = err
 			return session.State{}, err
@@ -422,7 +463,7 @@ func (s *remoteSession) Broken() error {
 		return s.broken
 	}
 	s.pr.mu.Lock()
-	dead := s.pr.dead
+	dead := s.pr.dead || s.pr.retiring
 	s.pr.mu.Unlock()
 	if dead {
 		s.broken = restarted()
@@ -435,9 +476,14 @@ func (s *remoteSession) MemoryBytes() int { return s.mem }
 // Close frees the sandbox in its process (when the process is still there; nothing
 // waits for it) and the route of its fetch().
 func (s *remoteSession) Close(context.Context) {
+	s.unpin()
 	s.dropRoute()
 	if s.pr == nil {
 		return
+	}
+	if s.held {
+		s.p.holdSession(s.pr, -1)
+		s.held = false
 	}
 	s.pr.mu.Lock()
 	dead := s.pr.dead
@@ -450,6 +496,14 @@ func (s *remoteSession) Close(context.Context) {
 	}
 	if s.broken == nil {
 		s.broken = isoerr.New(isoerr.Internal, "session %q: its sandbox was closed", s.name)
+	}
+}
+
+// unpin lets the place of s be recycled again.
+func (s *remoteSession) unpin() {
+	if s.pin != nil {
+		s.pin()
+		s.pin = nil
 	}
 }
 

@@ -64,6 +64,9 @@ type Config struct {
 	// of the sandboxes in the processes (fs.go): the store stays in this process. nil:
 	// every filesystem operation of a sandbox is refused.
 	Workspaces workspace.Store
+	// PlaceWait bounds how long a call waits for a process when every one is busy with
+	// other tenants' calls (place.go) before it fails with overloaded (10 s).
+	PlaceWait time.Duration
 }
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling
@@ -82,6 +85,14 @@ type Pool struct {
 	rr       atomic.Uint64
 	restarts atomic.Int64
 	kills    atomic.Int64
+
+	// Placement by tenant (place.go): slots are guarded by mu but for their active counts.
+	slots    []*slot
+	waiters  []*waiter // calls waiting for a place, first come first
+	waiting  atomic.Int32
+	tick     uint64
+	recycles atomic.Int64
+	observe  atomic.Pointer[func(pid int, tenant string)]
 }
 
 // route is what the supervisor keeps of a worker's code: the transport of its fetch()
@@ -119,12 +130,21 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Pool{cfg: cfg, defaults: cfg.Defaults.WithDefaults(), procs: make([]*proc, cfg.Processes), routes: map[string]route{}}
-	for i := range p.procs {
-		p.procs[i] = p.spawn(i)
+	if cfg.PlaceWait <= 0 {
+		cfg.PlaceWait = defaultPlaceWait
 	}
+	p := &Pool{cfg: cfg, defaults: cfg.Defaults.WithDefaults(), procs: make([]*proc, cfg.Processes), routes: map[string]route{},
+		slots: make([]*slot, cfg.Processes)}
+	for i := range p.slots {
+		p.slots[i] = &slot{}
+	}
+	p.loadMarks()
+	for i := range p.procs {
+		p.procs[i] = p.spawn(i, nil, "")
+	}
+	first := append([]*proc(nil), p.procs...)
 	go func() { // the spare starts once the others are up: they come first
-		for _, pr := range p.procs {
+		for _, pr := range first {
 			<-pr.ready
 		}
 		p.newSpare()
@@ -161,14 +181,16 @@ func (p *Pool) newSpare() {
 	if p.closed || p.spare != nil {
 		return
 	}
-	p.spare = p.spawn(-1)
+	p.spare = p.spawn(-1, nil, "")
 }
 
 // replaceLocked returns the process that takes index idx (p.mu held): the spare when
 // there is one, which is then assigned idx and replaced by a new spare in the background;
 // else a new process. The spare has its engine up already (or is about to), so the calls
-// of idx wait for no engine start.
-func (p *Pool) replaceLocked(idx int) *proc {
+// of idx wait for no engine start. With retired set (a recycling for another tenant,
+// place.go), the new process waits for retired to exit, empties the place's images folder
+// instead of taking its images, and records tenant as the folder's.
+func (p *Pool) replaceLocked(idx int, retired *proc, tenant string) *proc {
 	sp := p.spare
 	p.spare = nil
 	if sp != nil {
@@ -179,9 +201,9 @@ func (p *Pool) replaceLocked(idx int) *proc {
 		}
 	}
 	if sp == nil {
-		return p.spawn(idx)
+		return p.spawn(idx, retired, tenant)
 	}
-	sp.idx = idx
+	sp.idx, sp.retired, sp.tenant = idx, retired, tenant
 	close(sp.assigned)
 	go p.newSpare()
 	return sp
@@ -241,6 +263,7 @@ func (p *Pool) Close(ctx context.Context) {
 		return
 	}
 	p.closed = true
+	p.wakeWaitersLocked()
 	procs := append([]*proc(nil), p.procs...)
 	spare := p.spare
 	p.spare = nil
@@ -271,9 +294,10 @@ func (p *Pool) Close(ctx context.Context) {
 // closeTimeout bounds Close when its context has no deadline.
 const closeTimeout = 30 * time.Second
 
-// Placement: a stored worker always runs on the process of the hash of its tenant and
-// base id (without the @version), so a crash touches the workers of that process only and
-// every version of a worker shares its warm cache; one-shot calls go round-robin.
+// placeOf is a stored worker's preferred place: the hash of its tenant and base id
+// (without the @version), so a crash touches the workers of that process only and every
+// version of a worker shares its warm cache; one-shot calls prefer round-robin. The call
+// goes there when that place serves the worker's tenant or none (place.go).
 func (p *Pool) placeOf(tenant, id string) int {
 	base, _, _ := strings.Cut(id, "@")
 	h := fnv.New64a()
@@ -283,13 +307,17 @@ func (p *Pool) placeOf(tenant, id string) int {
 	return int(h.Sum64() % uint64(len(p.procs)))
 }
 
-// Place returns the index of the process that runs stored worker id (a loader id).
+// Place returns the index of the process preferred for stored worker id (a loader id):
+// where it runs unless that process serves another tenant (place.go).
 func (p *Pool) Place(id string) int { return p.placeOf("", id) }
 
 // proc is one worker process as the supervisor sees it.
 type proc struct {
 	p   *Pool
 	idx int // its index; -1 for a spare until assigned is closed
+	// spare is set for a process started as the spare (fixed: idx is not read before
+	// assigned is closed).
+	spare bool
 	// assigned is closed once idx is set: at once, or when a spare takes a place. The
 	// process makes its loader (with the index's images folder) and confines itself then.
 	assigned chan struct{}
@@ -301,14 +329,21 @@ type proc struct {
 	startErr error
 	replaced chan struct{} // closed once dead and its replacement in place (process() finds it)
 	exited   chan struct{} // closed when the process has exited and its calls failed
-	ctx      context.Context
-	cancel   context.CancelFunc
+	// retired, when set, is the process of another tenant whose place this one takes
+	// (place.go): this one starts serving once that one has exited and the place's images
+	// folder is emptied, then records tenant as the folder's. Set before assigned closes.
+	retired *proc
+	tenant  string
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	mu        sync.Mutex
 	calls     map[uint64]*call
 	fetches   map[uint64]*supFetch
-	fs        supFS // its filesystem operations running here (fs.go)
+	fs        supFS               // its filesystem operations running here (fs.go)
+	held      map[string]struct{} // loader ids of the stored workers it was sent calls of (routes.go)
 	dead      bool
+	retiring  bool          // its place went to another tenant: it is being killed (place.go)
 	killedFor uint64        // the call the watchdog killed the process for
 	killErr   *isoerr.Error // that call's error
 }
@@ -316,6 +351,7 @@ type proc struct {
 // call is one call in flight on a process.
 type call struct {
 	id      uint64
+	tenant  string // the tenant whose sandbox runs the call (place.go)
 	res     chan resultMsg
 	codeFn  func() (loader.WorkerCode, error)
 	loader  string // loader id of a stored worker
@@ -351,10 +387,12 @@ type call struct {
 	finished  bool
 }
 
-// spawn makes process idx and starts it in the background.
-func (p *Pool) spawn(idx int) *proc {
+// spawn makes process idx and starts it in the background (retired and tenant: see
+// proc.retired).
+func (p *Pool) spawn(idx int, retired *proc, tenant string) *proc {
 	pr := &proc{p: p, idx: idx, assigned: make(chan struct{}), up: make(chan struct{}), ready: make(chan struct{}),
-		replaced: make(chan struct{}), exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{}}
+		replaced: make(chan struct{}), exited: make(chan struct{}), calls: map[uint64]*call{}, fetches: map[uint64]*supFetch{},
+		held: map[string]struct{}{}, retired: retired, tenant: tenant, spare: idx < 0}
 	if idx >= 0 {
 		close(pr.assigned)
 	}
@@ -386,10 +424,10 @@ func (p *Pool) spawn(idx int) *proc {
 
 // takeFolder makes folder from (a spare's, which it confined itself to) the images folder
 // dst of the place it takes: dst's images (hibernated by the process that died) move into
-// from, and from is renamed dst. Landlock's rule follows the folder, not its name, so the
-// confined spare can use dst. An image the dead process was still writing may be lost
-// (it starts fresh).
-func takeFolder(from, dst string) error {
+// from unless keep is false (they are deleted: another tenant's), and from is renamed dst.
+// Landlock's rule follows the folder, not its name, so the confined spare can use dst. An
+// image the dead process was still writing may be lost (it starts fresh).
+func takeFolder(from, dst string, keep bool) error {
 	old := fmt.Sprintf("%s.old-%d", dst, time.Now().UnixNano())
 	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -400,9 +438,33 @@ func takeFolder(from, dst string) error {
 	}
 	ents, _ := os.ReadDir(old)
 	for _, e := range ents {
+		if !keep {
+			break
+		}
 		_ = os.Rename(filepath.Join(old, e.Name()), filepath.Join(dst, e.Name()))
 	}
 	return os.RemoveAll(old)
+}
+
+// takeRetired waits for the retired process whose place pr takes (another tenant's) to
+// exit, empties the place's images folder and records pr's tenant as the folder's. A spare
+// (own: its own folder) then takes the emptied folder; a process made for the place
+// creates it.
+func (pr *proc) takeRetired(own string) {
+	<-pr.retired.exited
+	cfg := pr.p.cfg
+	if cfg.ImagesDir == "" {
+		return
+	}
+	dst := filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx))
+	if dst == own {
+		return
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		cfg.Logger.Error("isobox: emptying the images folder of a recycled sandbox process", "index", pr.idx, "err", err)
+		return // no record: the next start empties it
+	}
+	pr.p.markTenant(pr.idx, pr.tenant)
 }
 
 // spareRetry is the pause before a new spare when one died before taking a place (a
@@ -447,9 +509,15 @@ func (pr *proc) start() error {
 		Threads: max(cfg.Threads, 0)}
 	// The process's images folder, where it confines itself once its engine is up: p<i>, or
 	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
+	// A spare's idx is written when it takes a place (under p.mu): not read before.
+	if !pr.spare && pr.retired != nil { // a recycling: the place's last tenant goes first
+		pr.takeRetired("")
+	}
 	if cfg.ImagesDir != "" {
-		name := fmt.Sprintf("p%d", pr.idx)
-		if pr.idx < 0 {
+		var name string
+		if !pr.spare {
+			name = fmt.Sprintf("p%d", pr.idx)
+		} else {
 			name = fmt.Sprintf("spare-%d", pr.p.spares.Add(1))
 			_ = os.RemoveAll(filepath.Join(cfg.ImagesDir, name)) // a previous run's, never placed
 		}
@@ -471,7 +539,7 @@ func (pr *proc) start() error {
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
 	}
 	if missing := nsReport.Missing(); len(missing) > 0 {
-		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "index", pr.idx, "report", nsReport.String())
+		cfg.Logger.Warn("isobox: sandbox process started without new namespaces", "spare", pr.spare, "report", nsReport.String())
 	}
 	pr.cmd, pr.c, pr.board = cmd, &conn{rw: nc}, board
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
@@ -519,9 +587,12 @@ func (pr *proc) start() error {
 		return fail(errors.New("closed"))
 	}
 	am := assignMsg{ImagesDir: wc.ImagesDir}
+	if pr.retired != nil {
+		pr.takeRetired(wc.ImagesDir)
+	}
 	if cfg.ImagesDir != "" {
 		if dst := filepath.Join(cfg.ImagesDir, fmt.Sprintf("p%d", pr.idx)); dst != wc.ImagesDir {
-			if err := takeFolder(wc.ImagesDir, dst); err != nil {
+			if err := takeFolder(wc.ImagesDir, dst, pr.retired == nil); err != nil {
 				// It hibernates to its own folder: index idx's images wait for the next one.
 				cfg.Logger.Warn("isobox: the spare process could not take its place's images folder", "index", pr.idx, "err", err)
 			} else {
@@ -567,8 +638,9 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	p.mu.Lock()
 	replaced := !p.closed && p.procs[pr.idx] == pr
 	if replaced {
+		p.slots[pr.idx].sessions = 0 // they died with it
 		p.restarts.Add(1)
-		p.procs[pr.idx] = p.replaceLocked(pr.idx)
+		p.procs[pr.idx] = p.replaceLocked(pr.idx, nil, "")
 	}
 	p.mu.Unlock()
 	close(pr.replaced)
@@ -1002,7 +1074,7 @@ func (p *Pool) process(ctx context.Context, idx int) (*proc, error) {
 		}
 		p.mu.Lock()
 		if p.procs[idx] == pr && !p.closed {
-			p.procs[idx] = p.replaceLocked(idx)
+			p.procs[idx] = p.replaceLocked(idx, nil, "")
 		}
 		p.mu.Unlock()
 	}
@@ -1024,6 +1096,11 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			c.start, c.wall, c.wallLimit = time.Now(), wall, wall
 			pr.armLocked(c)
 			pr.calls[c.id] = c
+			if c.loader != "" { // a stored worker's call (from c, not m: m stays on the stack)
+				if _, ok := pr.held[c.loader]; !ok {
+					pr.held[c.loader] = struct{}{}
+				}
+			}
 			pr.mu.Unlock()
 			break
 		}
@@ -1038,6 +1115,9 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 		case <-ctx.Done():
 			return nil, isoerr.New(isoerr.Canceled, "canceled while waiting for a sandbox process: %v", context.Cause(ctx))
 		}
+	}
+	if c.tenant != "" {
+		p.observed(pr, c.tenant)
 	}
 	if err := pr.c.sendInvoke(c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
@@ -1190,7 +1270,12 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg, sink engine.ResponseSin
 		name := callRoute(c.id)
 		p.setRoute(name, route{rt: code.Outbound, wall: wall, fs: p.fsOf(code)})
 		defer p.dropRoute(name)
-		idx := int(p.rr.Add(1) % uint64(len(p.procs)))
+		c.tenant = orDefault(code.Tenant)
+		idx, err := p.acquire(ctx, c.tenant, int(p.rr.Add(1)%uint64(len(p.procs))))
+		if err != nil {
+			return nil, err
+		}
+		defer p.release(idx)
 		// A one-shot loads its modules, then runs the call.
 		return p.invoke(ctx, idx, m, c, 2*wall)
 	}
@@ -1202,7 +1287,13 @@ func (s *Stub) invoke(ctx context.Context, m *invokeMsg, sink engine.ResponseSin
 	if wall == 0 { // not loaded through this supervisor yet: the code request resets it
 		wall, c.cpu = p.defaults.Wall, startupCPU+p.defaults.CPU
 	}
-	return p.invoke(ctx, p.placeOf("", s.id), m, c, wall)
+	c.tenant = tenantOf(s.id)
+	idx, err := p.acquire(ctx, c.tenant, p.placeOf("", s.id))
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(idx)
+	return p.invoke(ctx, idx, m, c, wall)
 }
 
 // Eval runs a snippet in a fresh sandbox of some process (loader.Loader.Eval there).
@@ -1226,15 +1317,39 @@ func (p *Pool) Eval(ctx context.Context, code string, opts loader.EvalOptions) (
 	name := callRoute(c.id)
 	p.setRoute(name, route{rt: opts.Outbound, wall: wall})
 	defer p.dropRoute(name)
-	idx := int(p.rr.Add(1) % uint64(len(p.procs)))
+	c.tenant = orDefault(opts.Tenant)
+	idx, err := p.acquire(ctx, c.tenant, int(p.rr.Add(1)%uint64(len(p.procs))))
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(idx)
 	return p.invoke(ctx, idx, m, c, wall)
 }
 
-// Forget forgets worker id in its process (loader.Loader.Forget there) and its route.
+// Forget forgets worker id in the processes of its tenant (loader.Loader.Forget there),
+// any of which may hold it, and its route.
 func (p *Pool) Forget(ctx context.Context, id string) {
 	p.dropRoute(id)
-	c := p.newCall()
-	_, _ = p.invoke(context.WithoutCancel(ctx), p.placeOf("", id), &invokeMsg{Op: "forget", ID: id}, c, p.defaults.Wall)
+	t := tenantOf(id)
+	p.mu.Lock()
+	var places []int
+	for i, s := range p.slots {
+		if s.tenant == t {
+			places = append(places, i)
+		}
+	}
+	p.mu.Unlock()
+	for _, i := range places {
+		_, _ = p.invoke(context.WithoutCancel(ctx), i, &invokeMsg{Op: "forget", ID: id}, p.newCall(), p.defaults.Wall)
+	}
+	p.mu.Lock()
+	procs := append([]*proc(nil), p.procs...)
+	p.mu.Unlock()
+	for _, pr := range procs {
+		pr.mu.Lock()
+		delete(pr.held, id)
+		pr.mu.Unlock()
+	}
 }
 
 // Stats sums the loader statistics of the processes that are up.
