@@ -27,6 +27,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "pattern is empty"))
 		return
 	}
+	if _, err := st.Lookup(r.Context(), wsName(r)); err != nil {
+		writeError(w, err) // not_found: nothing to search
+		return
+	}
 	res, err := st.SearchText(r.Context(), wsName(r), q.Pattern, workspace.SearchOptions{Glob: q.Glob, Regex: q.Regex,
 		IgnoreCase: q.IgnoreCase, ContextLines: q.ContextLines, MaxResults: q.MaxResults})
 	if err != nil {

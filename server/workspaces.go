@@ -167,6 +167,10 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, ws := r.Context(), wsName(r)
+	if _, err := st.Lookup(ctx, ws); err != nil {
+		writeError(w, err) // not_found: a workspace that does not exist has no tree
+		return
+	}
 	dir := r.URL.Query().Get("path")
 	info, err := st.Stat(ctx, ws, dir)
 	if err == nil && info.Type != workspace.Dir {
