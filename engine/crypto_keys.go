@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
@@ -262,6 +263,9 @@ func importKeyData(format string, alg *algParams, data json.RawMessage, extracta
 		typ := "public"
 		if format == "spki" {
 			parsed, err = x509.ParsePKIXPublicKey(raw)
+			if point, ok := compressedECSPKI(raw, alg); err != nil && ok {
+				return importRawPublic(alg, point, extractable, usages)
+			}
 		} else {
 			typ = "private"
 			parsed, err = x509.ParsePKCS8PrivateKey(raw)
@@ -276,6 +280,35 @@ func importKeyData(format string, alg *algParams, data json.RawMessage, extracta
 		return k, k.setParsed(parsed)
 	}
 	return nil, cryptoError("NotSupportedError", "key format %q is not supported", format)
+}
+
+// ecCurveOIDs are the named curves' object identifiers (RFC 5480).
+var ecCurveOIDs = map[string]asn1.ObjectIdentifier{
+	"P-256": {1, 2, 840, 10045, 3, 1, 7}, "P-384": {1, 3, 132, 0, 34}, "P-521": {1, 3, 132, 0, 35},
+}
+
+// compressedECSPKI answers the point of an EC SubjectPublicKeyInfo in compressed form (RFC
+// 5480 allows it; Go's x509 parses only uncompressed points) on alg's curve.
+func compressedECSPKI(der []byte, alg *algParams) ([]byte, bool) {
+	if alg.Name != "ECDSA" && alg.Name != "ECDH" {
+		return nil, false
+	}
+	var spki struct {
+		Algorithm struct {
+			Algorithm  asn1.ObjectIdentifier
+			Parameters asn1.ObjectIdentifier
+		}
+		PublicKey asn1.BitString
+	}
+	rest, err := asn1.Unmarshal(der, &spki)
+	if err != nil || len(rest) != 0 || !spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}) {
+		return nil, false
+	}
+	point := spki.PublicKey.RightAlign()
+	if !spki.Algorithm.Parameters.Equal(ecCurveOIDs[alg.NamedCurve]) || len(point) == 0 || (point[0] != 2 && point[0] != 3) {
+		return nil, false
+	}
+	return point, true
 }
 
 // setParsed stores a key parsed from pkcs8/spki, checking it suits k's algorithm.

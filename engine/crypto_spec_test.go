@@ -3,7 +3,10 @@ package engine_test
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
 	"testing"
@@ -128,5 +131,41 @@ func TestCryptoAESGCMTagLengths(t *testing.T) {
 		return fails(S.encrypt({name: "AES-GCM", iv: new Uint8Array(12), tagLength: 48}, k, new Uint8Array(4)));`, &bad)
 	if bad != "DOMException:OperationError" {
 		t.Errorf("tagLength 48: %s, want an OperationError", bad)
+	}
+}
+
+// An EC SubjectPublicKeyInfo may carry its point compressed (RFC 5480 §2.2): it imports
+// as the same key (exported raw, uncompressed, it is Go's point), and on the wrong curve it
+// is a DataError.
+func TestCryptoCompressedSPKI(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type algID struct{ Algorithm, Parameters asn1.ObjectIdentifier }
+	der, err := asn1.Marshal(struct {
+		Algorithm algID
+		PublicKey asn1.BitString
+	}{
+		algID{asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}},
+		asn1.BitString{Bytes: elliptic.MarshalCompressed(elliptic.P256(), sk.X, sk.Y), BitLength: 33 * 8},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Raw, WrongCurve, Usable string }
+	cryptoEval(t, sb, fmt.Sprintf(`const der = unhex(%q);
+		const k = await S.importKey("spki", der, {name: "ECDSA", namedCurve: "P-256"}, true, ["verify"]);
+		const ok = await S.verify({name: "ECDSA", hash: "SHA-256"}, k, new Uint8Array(64), utf8("x"));
+		return {raw: hex(await S.exportKey("raw", k)), usable: String(ok),
+			wrongCurve: await fails(S.importKey("spki", der, {name: "ECDSA", namedCurve: "P-384"}, true, ["verify"]))};`,
+		hex.EncodeToString(der)), &r)
+	pub, _ := sk.PublicKey.Bytes()
+	if r.Raw != hex.EncodeToString(pub) || r.Usable != "false" {
+		t.Errorf("compressed SPKI imported as %s (verify of a zero signature: %s), want Go's point %x", r.Raw, r.Usable, pub)
+	}
+	if r.WrongCurve != "DOMException:DataError" {
+		t.Errorf("on the wrong curve: %s, want a DataError", r.WrongCurve)
 	}
 }

@@ -30,10 +30,14 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   }
 
   // promiseCall runs fn (which may be null) and gives its outcome as a promise.
+  // promiseCall invokes an underlying sink's or transformer's method as WebIDL invokes a
+  // callback returning a promise: its result becomes "a promise resolved with" it, a new
+  // promise (a promise it returns settles ours two jobs later, as in every engine).
   function promiseCall(fn, ...args) {
     if (!fn) return Promise.resolve();
     try {
-      return Promise.resolve(fn(...args));
+      const v = fn(...args);
+      return new Promise((resolve) => resolve(v));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -139,7 +143,11 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       throw e;
     }
     updateBackpressure(w, writableBackpressure(w));
-    Promise.resolve(result).then(
+    // "a promise resolved with" start's result (WebIDL): a new promise, so a promise start
+    // returns (a TransformStream's start) settles it two jobs later, not at once as
+    // Promise.resolve would; a readable.cancel() made right after construction sees the
+    // writable still erroring, not errored (WPT transform-streams errors/general).
+    new Promise((resolve) => resolve(result)).then(
       () => {
         w.started = true;
         advanceQueueIfNeeded(w);

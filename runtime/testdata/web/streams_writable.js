@@ -340,4 +340,38 @@
     ).pipeThrough(new TextEncoderStream());
     assert.equal(await new Response(upper).text(), "SHOUT");
   }
+  // ---- TransformStream: the transformer errors or terminates right after readable.cancel() ----
+  // The standard's source cancel algorithm settles after the writable side has started: the
+  // error (or terminate) made in the same turn as cancel() reaches the writable as its
+  // error, and cancel() itself still resolves (start's result is "a promise resolved with"
+  // it, a new promise, so the writable is still erroring when the cancel settles).
+  {
+    const boom = new Error("boom");
+    let c1;
+    const t1 = new TransformStream({ start: (c) => void (c1 = c) });
+    const cancel1 = t1.readable.cancel("why");
+    c1.error(boom);
+    assert.equal(await cancel1, undefined, "cancel resolves after error()");
+    assert.equal(await assert.rejects(t1.writable.getWriter().closed, Error, "the writable has the error"), boom);
+
+    let c2;
+    const t2 = new TransformStream({ start: (c) => void (c2 = c) });
+    const cancel2 = t2.readable.cancel("why");
+    c2.terminate();
+    assert.equal(await cancel2, undefined, "cancel resolves after terminate()");
+    await assert.rejects(t2.writable.getWriter().closed, TypeError, "terminate errors the writable with a TypeError");
+
+    // A transformer.cancel() that errors the stream makes cancel() and a parallel close() reject.
+    let c3;
+    const t3 = new TransformStream({
+      start: (c) => void (c3 = c),
+      async cancel() {
+        c3.error(boom);
+      },
+    });
+    const cancel3 = t3.readable.cancel("why");
+    const close3 = t3.writable.close();
+    assert.equal(await assert.rejects(cancel3, Error, "cancel rejects with the transformer's error"), boom);
+    assert.equal(await assert.rejects(close3, Error, "close rejects with it too"), boom);
+  }
 })
