@@ -4,11 +4,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/isobox/isobox/engine"
@@ -167,5 +169,33 @@ func TestCryptoCompressedSPKI(t *testing.T) {
 	}
 	if r.WrongCurve != "DOMException:DataError" {
 		t.Errorf("on the wrong curve: %s, want a DataError", r.WrongCurve)
+	}
+}
+
+// Ed25519 verify answers false when the public key or the signature's R is a point of
+// small order (Secure Curves in WebCrypto): with the identity as both, RFC 8032's equation
+// holds for any message (Go's ed25519.Verify accepts it), so without this check anyone
+// could "sign" for such a key.
+func TestCryptoEd25519SmallOrder(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	identity := make([]byte, 32)
+	identity[0] = 1
+	forged := append(slices.Clone(identity), make([]byte, 32)...) // R = identity, S = 0
+	if !ed25519.Verify(identity, []byte("any message"), forged) {
+		t.Fatal("precondition: Go's RFC 8032 verify accepts the forged signature")
+	}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	good := ed25519.Sign(priv, []byte("any message"))
+	smallR := append(slices.Clone(identity), good[32:]...)
+	var r struct{ Forged, Good, SmallR string }
+	cryptoEval(t, sb, fmt.Sprintf(`const msg = utf8("any message");
+		const weak = await S.importKey("raw", unhex(%q), "Ed25519", false, ["verify"]);
+		const k = await S.importKey("raw", unhex(%q), "Ed25519", false, ["verify"]);
+		return {forged: String(await S.verify("Ed25519", weak, unhex(%q), msg)),
+			good: String(await S.verify("Ed25519", k, unhex(%q), msg)),
+			smallR: String(await S.verify("Ed25519", k, unhex(%q), msg))};`,
+		hex.EncodeToString(identity), hex.EncodeToString(pub), hex.EncodeToString(forged), hex.EncodeToString(good), hex.EncodeToString(smallR)), &r)
+	if r.Forged != "false" || r.Good != "true" || r.SmallR != "false" {
+		t.Errorf("verify: small-order key %s, real signature %s, small-order R %s; want false, true, false", r.Forged, r.Good, r.SmallR)
 	}
 }
