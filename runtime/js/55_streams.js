@@ -362,6 +362,7 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   }
 
   function writerWrite(w, chunk) {
+    const holder = w.writer;
     let size;
     try {
       size = w.size(chunk);
@@ -369,6 +370,8 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       errorIfNeeded(w, e);
       size = 1;
     }
+    // strategy.size() may have released the writer (WritableStreamDefaultWriterWrite step 4)
+    if (w.writer !== holder) return Promise.reject(new TypeError("The writer was released while the chunk's size was measured"));
     if (w.state === "errored" || w.state === "erroring") return Promise.reject(w.storedError);
     if (closeQueuedOrInFlight(w) || w.state === "closed") return Promise.reject(new TypeError("The stream is closing or closed"));
     const request = Promise.withResolvers();

@@ -374,4 +374,22 @@
     assert.equal(await assert.rejects(cancel3, Error, "cancel rejects with the transformer's error"), boom);
     assert.equal(await assert.rejects(close3, Error, "close rejects with it too"), boom);
   }
+  // ---- a writer released by strategy.size() while it measures the chunk ----
+  {
+    let writer;
+    const written = [];
+    const ws = new WritableStream({ write: (c) => void written.push(c) }, {
+      size() {
+        writer.releaseLock();
+        return 1;
+      },
+    });
+    writer = ws.getWriter();
+    const write = writer.write("a");
+    await assert.rejects(write, TypeError, "the write of a released writer rejects");
+    await assert.rejects(writer.closed, TypeError, "and its closed promise");
+    await tick();
+    assert.deepEqual(written, [], "the sink never saw the chunk");
+    assert.equal(ws.locked, false);
+  }
 })
