@@ -647,6 +647,12 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
           return; // dest is erroring: writer.closed shuts the pipe down
         }
         if (shuttingDown) return;
+        // closed while the loop waited for ready: nothing is left to read, and the closed
+        // promise's handler (queued already) must not wait for a read that cannot carry a chunk
+        if (s.state === "closed") {
+          sourceClosed();
+          return;
+        }
         let result;
         reading = true;
         try {

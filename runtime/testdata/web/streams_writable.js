@@ -392,4 +392,19 @@
     assert.deepEqual(written, [], "the sink never saw the chunk");
     assert.equal(ws.locked, false);
   }
+  // ---- a pipe whose source closes before it first reads: it is done, a later abort is too late ----
+  {
+    let rc;
+    const rs = new ReadableStream({ start: (c) => void (rc = c) });
+    const written = [];
+    const ws = new WritableStream({ write: (c) => void written.push(c) });
+    const ac = new AbortController();
+    const piped = rs.pipeTo(ws, { signal: ac.signal, preventClose: true });
+    rc.close();
+    await Promise.resolve();
+    ac.abort();
+    assert.equal(await piped, undefined, "the pipe finished when the source closed");
+    await ws.getWriter().write("after");
+    assert.deepEqual(written, ["after"], "the destination was neither aborted nor closed");
+  }
 })
