@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
@@ -55,8 +56,9 @@ var hashes = map[string]crypto.Hash{"SHA-1": crypto.SHA1, "SHA-256": crypto.SHA2
 
 var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
 
-// checkUsages checks usages against what alg allows for keys of type typ; a secret or
-// private key must have at least one (SyntaxError).
+// checkUsages checks usages against what alg allows for keys of type typ (SyntaxError).
+// That a secret or private key has at least one is checked last (requireUsages): the spec
+// reports a bad length or curve before empty usages.
 func checkUsages(alg, typ string, usages []string) error {
 	allowed, ok := keyUsages[alg]
 	if !ok {
@@ -68,8 +70,14 @@ func checkUsages(alg, typ string, usages []string) error {
 			return cryptoError("SyntaxError", "usage %q is not valid for a %s %s key", u, alg, typ)
 		}
 	}
-	if typ != "public" && len(usages) == 0 {
-		return cryptoError("SyntaxError", "a %s key needs at least one usage", typ)
+	return nil
+}
+
+// requireUsages is the last step of generateKey and importKey: a secret or private key
+// with no usages is a SyntaxError (a public key may have none).
+func requireUsages(k *cryptoKey) error {
+	if k.typ != "public" && len(k.usages) == 0 {
+		return cryptoError("SyntaxError", "a %s key needs at least one usage", k.typ)
 	}
 	return nil
 }
@@ -118,7 +126,8 @@ func newKey(alg *algParams, typ string, extractable bool, usages []string) (*cry
 	if err := checkUsages(alg.Name, typ, usages); err != nil {
 		return nil, err
 	}
-	k := &cryptoKey{alg: alg.Name, typ: typ, extractable: extractable, usages: slices.Clone(usages)}
+	// never nil: a key's usages are a JSON array, [] for a public ECDH key
+	k := &cryptoKey{alg: alg.Name, typ: typ, extractable: extractable, usages: append([]string{}, usages...)}
 	switch {
 	case alg.Name == "HMAC" || strings.HasPrefix(alg.Name, "RSA"):
 		h, err := hashOf(alg)
@@ -132,9 +141,6 @@ func newKey(alg *algParams, typ string, extractable bool, usages []string) (*cry
 		}
 		k.curve = alg.NamedCurve
 	case alg.Name == "X25519" || alg.Name == "Ed25519" || alg.Name == "PBKDF2" || alg.Name == "HKDF":
-	}
-	if typ == "public" {
-		k.extractable = true // public keys are always extractable
 	}
 	return k, nil
 }
@@ -162,7 +168,7 @@ func generateKey(alg *algParams, extractable bool, usages []string) (pub, priv *
 			return nil, nil, cryptoError("OperationError", "AES key length must be 128, 192 or 256")
 		}
 		k.length, k.secret = n, randomBytes(n/8)
-		return nil, k, nil
+		return nil, k, requireUsages(k)
 	}
 	// A pair: usages split between the two halves.
 	var privUses, pubUses []string
@@ -205,11 +211,25 @@ func generateKey(alg *algParams, extractable bool, usages []string) (pub, priv *
 		}
 		priv.priv, priv.pub, pub.pub = sk, &sk.PublicKey, &sk.PublicKey
 	}
+	if err := requireUsages(priv); err != nil {
+		return nil, nil, err
+	}
 	return pub, priv, nil
 }
 
 // importKey parses key data of a format (data: a base64 JSON string, or a JWK object).
 func importKey(format string, alg *algParams, data json.RawMessage, extractable bool, usages []string) (*cryptoKey, error) {
+	k, err := importKeyData(format, alg, data, extractable, usages)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireUsages(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func importKeyData(format string, alg *algParams, data json.RawMessage, extractable bool, usages []string) (*cryptoKey, error) {
 	if _, ok := keyUsages[alg.Name]; !ok {
 		return nil, cryptoError("NotSupportedError", "algorithm %q is not supported", alg.Name)
 	}
@@ -233,7 +253,7 @@ func importKey(format string, alg *algParams, data json.RawMessage, extractable 
 		if secret {
 			return importSecret(alg, raw, extractable, usages)
 		}
-		return importRawPublic(alg, raw, usages)
+		return importRawPublic(alg, raw, extractable, usages)
 	case "spki", "pkcs8":
 		if secret {
 			return nil, cryptoError("NotSupportedError", "%s keys cannot be imported as %s", alg.Name, format)
@@ -243,6 +263,9 @@ func importKey(format string, alg *algParams, data json.RawMessage, extractable 
 		typ := "public"
 		if format == "spki" {
 			parsed, err = x509.ParsePKIXPublicKey(raw)
+			if point, ok := compressedECSPKI(raw, alg); err != nil && ok {
+				return importRawPublic(alg, point, extractable, usages)
+			}
 		} else {
 			typ = "private"
 			parsed, err = x509.ParsePKCS8PrivateKey(raw)
@@ -257,6 +280,35 @@ func importKey(format string, alg *algParams, data json.RawMessage, extractable 
 		return k, k.setParsed(parsed)
 	}
 	return nil, cryptoError("NotSupportedError", "key format %q is not supported", format)
+}
+
+// ecCurveOIDs are the named curves' object identifiers (RFC 5480).
+var ecCurveOIDs = map[string]asn1.ObjectIdentifier{
+	"P-256": {1, 2, 840, 10045, 3, 1, 7}, "P-384": {1, 3, 132, 0, 34}, "P-521": {1, 3, 132, 0, 35},
+}
+
+// compressedECSPKI answers the point of an EC SubjectPublicKeyInfo in compressed form (RFC
+// 5480 allows it; Go's x509 parses only uncompressed points) on alg's curve.
+func compressedECSPKI(der []byte, alg *algParams) ([]byte, bool) {
+	if alg.Name != "ECDSA" && alg.Name != "ECDH" {
+		return nil, false
+	}
+	var spki struct {
+		Algorithm struct {
+			Algorithm  asn1.ObjectIdentifier
+			Parameters asn1.ObjectIdentifier
+		}
+		PublicKey asn1.BitString
+	}
+	rest, err := asn1.Unmarshal(der, &spki)
+	if err != nil || len(rest) != 0 || !spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}) {
+		return nil, false
+	}
+	point := spki.PublicKey.RightAlign()
+	if !spki.Algorithm.Parameters.Equal(ecCurveOIDs[alg.NamedCurve]) || len(point) == 0 || (point[0] != 2 && point[0] != 3) {
+		return nil, false
+	}
+	return point, true
 }
 
 // setParsed stores a key parsed from pkcs8/spki, checking it suits k's algorithm.
@@ -346,8 +398,10 @@ func importSecret(alg *algParams, raw []byte, extractable bool, usages []string)
 	return k, nil
 }
 
-func importRawPublic(alg *algParams, raw []byte, usages []string) (*cryptoKey, error) {
-	k, err := newKey(alg, "public", true, usages)
+// importRawPublic imports a public key's raw bytes. An imported public key is as
+// extractable as importKey said (only generateKey's public half is always extractable).
+func importRawPublic(alg *algParams, raw []byte, extractable bool, usages []string) (*cryptoKey, error) {
+	k, err := newKey(alg, "public", extractable, usages)
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +616,11 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 			return nil, err
 		}
 		if !hasD {
-			return importRawPublic(alg, x, usages)
+			k, err := importRawPublic(alg, x, extractable, usages)
+			if err != nil {
+				return nil, err
+			}
+			return k, checkAlg(k) // a public key's alg is checked too
 		}
 		d, err := jwkBytes(jwk, "d", true)
 		if err != nil {

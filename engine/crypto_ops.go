@@ -13,6 +13,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"math/big"
+
+	"filippo.io/edwards25519"
 )
 
 func (k *cryptoKey) digest(alg *algParams, data []byte) ([]byte, error) {
@@ -78,12 +80,28 @@ func (k *cryptoKey) sign(alg *algParams, data []byte) ([]byte, error) {
 	return nil, cryptoError("InvalidAccessError", "%s keys cannot sign", k.alg)
 }
 
+// smallOrder reports whether p encodes an edwards25519 point of small order (or no point):
+// WebCrypto's Ed25519 verify answers false when the public key or the signature's R is one
+// (Secure Curves in the Web Cryptography API, "Verify"), which RFC 8032 verification alone
+// does not; the WPT's eddsa_small_order_points vectors check it.
+func smallOrder(p []byte) bool {
+	pt, err := new(edwards25519.Point).SetBytes(p)
+	if err != nil {
+		return true
+	}
+	return new(edwards25519.Point).MultByCofactor(pt).Equal(edwards25519.NewIdentityPoint()) == 1
+}
+
 func (k *cryptoKey) verify(alg *algParams, data, sig []byte) (bool, error) {
 	switch k.alg {
 	case "HMAC":
 		return hmac.Equal(k.mac(data), sig), nil
 	case "Ed25519":
-		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.pub.(ed25519.PublicKey), data, sig), nil
+		pub := k.pub.(ed25519.PublicKey)
+		if len(sig) != ed25519.SignatureSize || smallOrder(pub) || smallOrder(sig[:32]) {
+			return false, nil
+		}
+		return ed25519.Verify(pub, data, sig), nil
 	case "ECDSA":
 		d, err := k.digest(alg, data)
 		if err != nil {
@@ -112,6 +130,11 @@ func (k *cryptoKey) verify(alg *algParams, data, sig []byte) (bool, error) {
 	return false, cryptoError("InvalidAccessError", "%s keys cannot verify", k.alg)
 }
 
+// aead is AES-GCM with the full 128-bit tag for the iv's length, and the tag length in
+// bytes the algorithm asks for. WebCrypto allows tags of 32 to 128 bits and ivs of any
+// length; Go's GCM pairs short tags only with 12-byte ivs, so a shorter tag is the full
+// tag truncated (GCM's tag is defined that way: NIST SP 800-38D, 7.1 step 6) and checked
+// by gcmOpenShort.
 func (k *cryptoKey) aead(alg *algParams) (cipher.AEAD, int, error) {
 	block, _ := aes.NewCipher(k.secret)
 	tag := alg.TagLength
@@ -121,25 +144,28 @@ func (k *cryptoKey) aead(alg *algParams) (cipher.AEAD, int, error) {
 	if len(alg.IV) == 0 {
 		return nil, 0, cryptoError("OperationError", "AES-GCM needs a non-empty iv")
 	}
-	var g cipher.AEAD
-	var err error
-	switch {
-	case tag != 96 && tag != 104 && tag != 112 && tag != 120 && tag != 128:
-		if tag == 32 || tag == 64 {
-			return nil, 0, cryptoError("NotSupportedError", "AES-GCM tagLength %d is not supported here (Go allows 96..128)", tag)
-		}
-		return nil, 0, cryptoError("OperationError", "invalid AES-GCM tagLength %d", tag)
-	case len(alg.IV) == 12:
-		g, err = cipher.NewGCMWithTagSize(block, tag/8)
-	case tag == 128:
-		g, err = cipher.NewGCMWithNonceSize(block, len(alg.IV))
+	switch tag {
+	case 32, 64, 96, 104, 112, 120, 128:
 	default:
-		return nil, 0, cryptoError("NotSupportedError", "AES-GCM with a %d-byte iv needs tagLength 128 here", len(alg.IV))
+		return nil, 0, cryptoError("OperationError", "invalid AES-GCM tagLength %d", tag)
 	}
+	g, err := cipher.NewGCMWithNonceSize(block, len(alg.IV))
 	if err != nil {
 		return nil, 0, cryptoError("OperationError", "%v", err)
 	}
 	return g, tag / 8, nil
+}
+
+// gcmOpenShort opens AES-GCM data whose tag is cut to tag bytes (< 16): the keystream is the
+// encryption of zeros under the same iv, and the plaintext's full tag, computed again, must
+// begin with the given one (compared in constant time).
+func gcmOpenShort(g cipher.AEAD, iv, data, aad []byte, tag int) ([]byte, bool) {
+	ct, got := data[:len(data)-tag], data[len(data)-tag:]
+	keystream := g.Seal(nil, iv, make([]byte, len(ct)), aad)[:len(ct)]
+	plain := make([]byte, len(ct))
+	subtle.XORBytes(plain, ct, keystream)
+	want := g.Seal(nil, iv, plain, aad)[len(ct):][:tag]
+	return plain, subtle.ConstantTimeCompare(want, got) == 1
 }
 
 // ctr is AES-CTR as WebCrypto defines it: only the rightmost length bits of the counter
@@ -225,11 +251,11 @@ func kwUnwrap(key, c []byte) ([]byte, error) {
 func (k *cryptoKey) encrypt(alg *algParams, data []byte) ([]byte, error) {
 	switch k.alg {
 	case "AES-GCM":
-		g, _, err := k.aead(alg)
+		g, tag, err := k.aead(alg)
 		if err != nil {
 			return nil, err
 		}
-		return g.Seal(nil, alg.IV, data, alg.AdditionalData), nil
+		return g.Seal(nil, alg.IV, data, alg.AdditionalData)[:len(data)+tag], nil
 	case "AES-CBC":
 		if len(alg.IV) != 16 {
 			return nil, cryptoError("OperationError", "AES-CBC needs a 16-byte iv")
@@ -267,6 +293,13 @@ func (k *cryptoKey) decrypt(alg *algParams, data []byte) ([]byte, error) {
 		}
 		if len(data) < tag {
 			return nil, fail
+		}
+		if tag < g.Overhead() {
+			out, ok := gcmOpenShort(g, alg.IV, data, alg.AdditionalData, tag)
+			if !ok {
+				return nil, fail
+			}
+			return out, nil
 		}
 		out, err := g.Open(nil, alg.IV, data, alg.AdditionalData)
 		if err != nil {

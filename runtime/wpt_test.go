@@ -1,14 +1,17 @@
 package runtime_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 )
@@ -19,6 +22,10 @@ import (
 // file and in total. It is skipped without ISOBOX_WPT_DIR: the suites are not in this
 // repository and no package registry serves them. It reports; it fails only when the
 // harness itself cannot run.
+//
+// With ISOBOX_WPT_DENO (a deno binary) each file's same script, shim included, also runs
+// under Deno, and both counts are reported side by side: the comparison the README quotes
+// (tools/wpt/run.sh).
 //
 //	ISOBOX_WPT_DIR=~/wpt go test ./runtime -run TestWPT -v
 func TestWPT(t *testing.T) {
@@ -36,8 +43,10 @@ func TestWPT(t *testing.T) {
 	}
 	meta := regexp.MustCompile(`(?m)^// META: script=(.+)$`)
 	fetchJSON := regexp.MustCompile(`fetch(?:_json)?\(['"]([^'"]+\.json)['"]\)`)
+	deno := os.Getenv("ISOBOX_WPT_DENO")
 	totals := map[string]int{}
 	for _, suite := range suites {
+		st := map[string]int{}
 		var files []string
 		_ = filepath.WalkDir(filepath.Join(dir, suite), func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".any.js") {
@@ -76,18 +85,89 @@ func TestWPT(t *testing.T) {
 				addResources(string(b))
 			}
 			res, _ := json.Marshal(resources)
-			code := "globalThis.__wptResources = " + string(res) + ";\n" + strings.Join(append(parts, string(src)), "\n;\n") + "\n;\nawait __wptRun();\n"
-			passed, total, note := runWPTFile(t, code)
-			totals["files"]++
-			totals["passed"] += passed
-			totals["subtests"] += total
-			if note != "" {
-				totals["errors"]++
+			script := "globalThis.__wptResources = " + string(res) + ";\n" + strings.Join(append(parts, string(src)), "\n;\n") + "\n;\n"
+			passed, total, note := runWPTFile(t, script+"await __wptRun();\n")
+			for _, m := range []map[string]int{totals, st} {
+				m["files"]++
+				m["passed"] += passed
+				m["subtests"] += total
+				if note != "" {
+					m["errors"]++
+				}
 			}
-			t.Logf("%-70s %4d/%-4d %s", rel, passed, total, note)
+			if deno == "" {
+				t.Logf("%-70s %4d/%-4d %s", rel, passed, total, note)
+				continue
+			}
+			dp, dt, dnote := runWPTFileDeno(t, deno, script)
+			for _, m := range []map[string]int{totals, st} {
+				m["deno passed"] += dp
+				m["deno subtests"] += dt
+				if dnote != "" {
+					m["deno errors"]++
+				}
+			}
+			t.Logf("%-70s isobox %4d/%-4d deno %4d/%-4d %s %s", rel, passed, total, dp, dt, note, dnote)
+		}
+		logWPTTotals(t, suite, st, deno != "")
+	}
+	logWPTTotals(t, "total", totals, deno != "")
+}
+
+func logWPTTotals(t *testing.T, what string, m map[string]int, deno bool) {
+	t.Logf("%s: isobox %d of %d subtests passed in %d files (%d files could not run)", what, m["passed"], m["subtests"], m["files"], m["errors"])
+	if deno {
+		t.Logf("%s: deno   %d of %d subtests passed in %d files (%d files could not run)", what, m["deno passed"], m["deno subtests"], m["files"], m["deno errors"])
+	}
+}
+
+// runWPTFileDeno runs one file's script (without its closing `await __wptRun()`) under
+// Deno the way isobox's eval runs it, as a sloppy-mode global script (an indirect eval),
+// then runs the harness and reads its results from stdout. Only the transport differs:
+// unhandled rejections and uncaught errors are kept from ending the process, as isobox
+// keeps them from ending an eval.
+func runWPTFileDeno(t *testing.T, deno, script string) (passed, total int, note string) {
+	t.Helper()
+	lit, _ := json.Marshal(script)
+	const marker = "\x00wpt-results:"
+	driver := `addEventListener("unhandledrejection", (e) => e.preventDefault());
+addEventListener("error", (e) => e.preventDefault());
+(0, eval)(` + string(lit) + `);
+const r = await __wptRun();
+console.log(` + strconvQuote(marker) + ` + JSON.stringify(r));
+Deno.exit(0);
+`
+	f := filepath.Join(t.TempDir(), "wpt.js")
+	if err := os.WriteFile(f, []byte(driver), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, deno, "run", "--quiet", "--no-prompt", "--no-config", f).Output()
+	_, after, ok := strings.Cut(string(out), marker)
+	if !ok {
+		return 0, 0, fmt.Sprintf("deno: not run: %v", err)
+	}
+	var res struct {
+		Results []struct{ Name, Status, Message string }
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(after)), &res); err != nil {
+		return 0, 0, fmt.Sprintf("deno: bad result: %v", err)
+	}
+	for _, r := range res.Results {
+		total++
+		if r.Status == "PASS" {
+			passed++
+		} else if testing.Verbose() {
+			t.Logf("    deno %s %s: %s", r.Status, r.Name, firstLine(r.Message))
 		}
 	}
-	t.Logf("total: %d of %d subtests passed in %d files (%d files could not run)", totals["passed"], totals["subtests"], totals["files"], totals["errors"])
+	return passed, total, ""
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // runWPTFile runs one file's script: the subtests passed and run, or why none ran. With

@@ -119,6 +119,19 @@
   supported.decrypt = supported.encrypt;
   supported.unwrapKey = supported.wrapKey;
   supported.deriveKey = supported.deriveBits;
+  // hashed: the algorithms whose parameters dictionary for an operation has a hash member
+  // (HmacImportParams, RsaHashedImportParams, EcdsaParams, HkdfParams, Pbkdf2Params, ...).
+  // Only those read it: importKey("raw", k, {name: "HKDF", hash: ""}, ...) ignores it, as
+  // a WebIDL dictionary ignores members it does not declare.
+  const hashed = {
+    importKey: ["HMAC", ...rsa],
+    generateKey: ["HMAC", ...rsa],
+    sign: ["ECDSA"],
+    deriveBits: ["HKDF", "PBKDF2"],
+    getKeyLength: ["HMAC"],
+  };
+  hashed.verify = hashed.sign;
+  hashed.deriveKey = hashed.deriveBits;
 
   function canonicalName(name) {
     const found = byUpper.get(apply(stringToUpperCase, `${name}`, []));
@@ -147,8 +160,10 @@
       throw new DOMException(`${name} does not support ${op}`, "NotSupportedError");
     }
     const out = { __proto__: null, name };
-    const hash = hashName(algorithm.hash);
-    if (hash !== undefined) out.hash = hash;
+    if (hashed[op] !== undefined && apply(arrayIncludes, hashed[op], [name])) {
+      const hash = hashName(algorithm.hash);
+      if (hash !== undefined) out.hash = hash;
+    }
     if (algorithm.namedCurve !== undefined) out.namedCurve = `${algorithm.namedCurve}`;
     for (const m of numberMembers) {
       const v = algorithm[m];
@@ -269,7 +284,8 @@
     }
     if (get("ext") !== undefined) out.ext = !!get("ext");
     if (get("key_ops") !== undefined) out.key_ops = usagesOf(get("key_ops"));
-    if (out.kty === undefined) throw new TypeError("The JWK needs kty");
+    // JsonWebKey does not require kty; each algorithm's import then finds it missing (DataError)
+    if (out.kty === undefined) throw new DOMException("The JWK needs kty", "DataError");
     return out;
   }
 

@@ -1082,7 +1082,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     if (isStream(init)) {
       const s = streamOf(init);
       if (s.disturbed || s.reader) throw new TypeError("The ReadableStream body is locked or has already been read");
-      return { body: newBody(null, init), type: null };
+      // a FixedLengthStream's readable side knows its length (Workers: Content-Length)
+      return { body: newBody(null, init), type: null, length: s.expectedLength };
     }
     if (isBlob(init)) return { body: newBody(blobBytes(init), null), type: init.type || null };
     const bytes = bufferSourceBytes(init);
@@ -1438,12 +1439,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
 
     // setBody is the end of "initialize a response": no body for null-body statuses, and the
     // body's Content-Type unless the headers have one.
-    #setBody({ body, type }) {
+    #setBody({ body, type, length }) {
       if (nullBodyStatuses.includes(this.#status)) {
         throw new TypeError(`Response with null body status (${this.#status}) cannot have a body`);
       }
       this.#body = body;
       if (type && getHeader(this.#headers, "content-type") === null) appendHeader(this.#headers, "content-type", type);
+      if (length !== undefined && getHeader(this.#headers, "content-length") === null) appendHeader(this.#headers, "content-length", `${length}`);
     }
 
     static error() {

@@ -30,10 +30,14 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   }
 
   // promiseCall runs fn (which may be null) and gives its outcome as a promise.
+  // promiseCall invokes an underlying sink's or transformer's method as WebIDL invokes a
+  // callback returning a promise: its result becomes "a promise resolved with" it, a new
+  // promise (a promise it returns settles ours two jobs later, as in every engine).
   function promiseCall(fn, ...args) {
     if (!fn) return Promise.resolve();
     try {
-      return Promise.resolve(fn(...args));
+      const v = fn(...args);
+      return new Promise((resolve) => resolve(v));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -139,7 +143,11 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       throw e;
     }
     updateBackpressure(w, writableBackpressure(w));
-    Promise.resolve(result).then(
+    // "a promise resolved with" start's result (WebIDL): a new promise, so a promise start
+    // returns (a TransformStream's start) settles it two jobs later, not at once as
+    // Promise.resolve would; a readable.cancel() made right after construction sees the
+    // writable still erroring, not errored (WPT transform-streams errors/general).
+    new Promise((resolve) => resolve(result)).then(
       () => {
         w.started = true;
         advanceQueueIfNeeded(w);
@@ -354,6 +362,7 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
   }
 
   function writerWrite(w, chunk) {
+    const holder = w.writer;
     let size;
     try {
       size = w.size(chunk);
@@ -361,6 +370,8 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
       errorIfNeeded(w, e);
       size = 1;
     }
+    // strategy.size() may have released the writer (WritableStreamDefaultWriterWrite step 4)
+    if (w.writer !== holder) return Promise.reject(new TypeError("The writer was released while the chunk's size was measured"));
     if (w.state === "errored" || w.state === "erroring") return Promise.reject(w.storedError);
     if (closeQueuedOrInFlight(w) || w.state === "closed") return Promise.reject(new TypeError("The stream is closing or closed"));
     const request = Promise.withResolvers();
@@ -636,6 +647,12 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
           return; // dest is erroring: writer.closed shuts the pipe down
         }
         if (shuttingDown) return;
+        // closed while the loop waited for ready: nothing is left to read, and the closed
+        // promise's handler (queued already) must not wait for a read that cannot carry a chunk
+        if (s.state === "closed") {
+          sourceClosed();
+          return;
+        }
         let result;
         reading = true;
         try {

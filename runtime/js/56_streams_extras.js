@@ -127,6 +127,8 @@
         undefined,
         highWaterMark === undefined ? undefined : { highWaterMark, size: (c) => c.byteLength },
       );
+      // a Response whose body is this readable side gets Content-Length: n (50_fetch.js)
+      streamInternals.streamOf(this.readable).expectedLength = n;
     }
   }
 

@@ -57,6 +57,20 @@
     await assert.rejects(through([new Uint8Array(4)], new FixedLengthStream(5)), TypeError, "too few bytes");
     assert.throws(() => new FixedLengthStream(-1), RangeError);
     assert.throws(() => new FixedLengthStream(), TypeError);
+
+    // A Response whose body is a FixedLengthStream's readable side says its length, as on
+    // Workers; a Content-Length the caller gave wins, and other streams say none.
+    const fixed = new FixedLengthStream(5);
+    const res = new Response(fixed.readable, { headers: { "content-type": "application/octet-stream" } });
+    assert.equal(res.headers.get("content-length"), "5");
+    const w = fixed.writable.getWriter();
+    w.write(new Uint8Array([1, 2, 3, 4, 5]));
+    w.close();
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), new Uint8Array([1, 2, 3, 4, 5]));
+    assert.equal(new Response(new FixedLengthStream(0).readable).headers.get("content-length"), "0");
+    assert.equal(new Response(new FixedLengthStream(7).readable, { headers: { "content-length": "7" } }).headers.get("content-length"), "7");
+    assert.equal(new Response(new IdentityTransformStream().readable).headers.get("content-length"), null);
+    assert.equal(new Response(new ReadableStream()).headers.get("content-length"), null);
   }
 
   // ---- compression round trips in the sandbox (Go is the oracle in engine/compress_test.go) ----

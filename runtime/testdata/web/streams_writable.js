@@ -340,4 +340,71 @@
     ).pipeThrough(new TextEncoderStream());
     assert.equal(await new Response(upper).text(), "SHOUT");
   }
+  // ---- TransformStream: the transformer errors or terminates right after readable.cancel() ----
+  // The standard's source cancel algorithm settles after the writable side has started: the
+  // error (or terminate) made in the same turn as cancel() reaches the writable as its
+  // error, and cancel() itself still resolves (start's result is "a promise resolved with"
+  // it, a new promise, so the writable is still erroring when the cancel settles).
+  {
+    const boom = new Error("boom");
+    let c1;
+    const t1 = new TransformStream({ start: (c) => void (c1 = c) });
+    const cancel1 = t1.readable.cancel("why");
+    c1.error(boom);
+    assert.equal(await cancel1, undefined, "cancel resolves after error()");
+    assert.equal(await assert.rejects(t1.writable.getWriter().closed, Error, "the writable has the error"), boom);
+
+    let c2;
+    const t2 = new TransformStream({ start: (c) => void (c2 = c) });
+    const cancel2 = t2.readable.cancel("why");
+    c2.terminate();
+    assert.equal(await cancel2, undefined, "cancel resolves after terminate()");
+    await assert.rejects(t2.writable.getWriter().closed, TypeError, "terminate errors the writable with a TypeError");
+
+    // A transformer.cancel() that errors the stream makes cancel() and a parallel close() reject.
+    let c3;
+    const t3 = new TransformStream({
+      start: (c) => void (c3 = c),
+      async cancel() {
+        c3.error(boom);
+      },
+    });
+    const cancel3 = t3.readable.cancel("why");
+    const close3 = t3.writable.close();
+    assert.equal(await assert.rejects(cancel3, Error, "cancel rejects with the transformer's error"), boom);
+    assert.equal(await assert.rejects(close3, Error, "close rejects with it too"), boom);
+  }
+  // ---- a writer released by strategy.size() while it measures the chunk ----
+  {
+    let writer;
+    const written = [];
+    const ws = new WritableStream({ write: (c) => void written.push(c) }, {
+      size() {
+        writer.releaseLock();
+        return 1;
+      },
+    });
+    writer = ws.getWriter();
+    const write = writer.write("a");
+    await assert.rejects(write, TypeError, "the write of a released writer rejects");
+    await assert.rejects(writer.closed, TypeError, "and its closed promise");
+    await tick();
+    assert.deepEqual(written, [], "the sink never saw the chunk");
+    assert.equal(ws.locked, false);
+  }
+  // ---- a pipe whose source closes before it first reads: it is done, a later abort is too late ----
+  {
+    let rc;
+    const rs = new ReadableStream({ start: (c) => void (rc = c) });
+    const written = [];
+    const ws = new WritableStream({ write: (c) => void written.push(c) });
+    const ac = new AbortController();
+    const piped = rs.pipeTo(ws, { signal: ac.signal, preventClose: true });
+    rc.close();
+    await Promise.resolve();
+    ac.abort();
+    assert.equal(await piped, undefined, "the pipe finished when the source closed");
+    await ws.getWriter().write("after");
+    assert.deepEqual(written, ["after"], "the destination was neither aborted nor closed");
+  }
 })

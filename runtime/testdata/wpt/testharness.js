@@ -118,6 +118,19 @@
       }
       fail(`function did not throw`, d);
     },
+    // a QuotaExceededError (a DOMException of that name) whose requested and quota are the
+    // given ones (null: not checked)
+    assert_throws_quotaexceedederror(fn, requested, quota, d) {
+      try {
+        fn();
+      } catch (e) {
+        if (!(e instanceof DOMException) || e.name !== "QuotaExceededError") fail(`threw ${e && e.name}, expected QuotaExceededError`, d);
+        if (requested !== null && e.requested !== requested) fail(`requested is ${fmt(e.requested)}, expected ${fmt(requested)}`, d);
+        if (quota !== null && e.quota !== quota) fail(`quota is ${fmt(e.quota)}, expected ${fmt(quota)}`, d);
+        return true;
+      }
+      fail(`function did not throw`, d);
+    },
   };
   const rejectsWith = (check) => (t, expected, p, d) =>
     Promise.resolve(p).then(
