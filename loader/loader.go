@@ -60,6 +60,9 @@ type Config struct {
 	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
 	// invalid_worker_code.
 	Workspaces workspace.Store
+	// NoDepImages turns dependency images off (loader/depimage.go): every new code
+	// evaluates its npm package modules itself. For comparison in benchmarks.
+	NoDepImages bool
 }
 
 func (c Config) withDefaults() Config {
@@ -159,6 +162,7 @@ const (
 	startCold                      // modules evaluated
 	startRestored                  // from the per-code image
 	startResumed                   // from a hibernated image
+	startDepImage                  // from the dependency image of its package modules
 )
 
 // prepared is WorkerCode validated and converted for the engine.
@@ -167,7 +171,8 @@ type prepared struct {
 	mods   engine.ModuleMap
 	env    json.RawMessage
 	limits engine.Limits
-	hash   string // identifies code, env, memory limit and tenant
+	hash   string  // identifies code, env, memory limit and tenant
+	deps   *depSet // its npm package modules, for a dependency image; nil: none
 }
 
 // python reports a Python worker: its main module is .py.
@@ -440,6 +445,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 		hashed = append(append(append(json.RawMessage(nil), hashed...), 0), engine.NodeCompatFlag...)
 	}
 	p.hash = codeHash(code.Tenant, code.MainModule, mods, hashed, p.limits.Memory)
+	p.deps = depsOf(p)
 	return p, nil
 }
 
@@ -473,9 +479,15 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			return &instance{sb: sb, how: startRestored}, nil
 		}
 	}
-	sb, err := l.cfg.Engine.NewSandbox(ctx, cfg)
+	sb, how, err := l.depSandbox(ctx, p, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if sb == nil {
+		if sb, err = l.cfg.Engine.NewSandbox(ctx, cfg); err != nil {
+			return nil, err
+		}
+		how = startCold
 	}
 	lim := p.limits
 	lim.CPU = l.cfg.StartupCPU
@@ -491,7 +503,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			l.code.keep(p.hash, img)
 		}
 	}
-	return &instance{sb: sb, how: startCold}, nil
+	return &instance{sb: sb, how: how}, nil
 }
 
 // hibKey names a hibernated worker in the image store: a hash of its id, then of its
