@@ -1,0 +1,146 @@
+package loader_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/isobox/isobox/bundle"
+	"github.com/isobox/isobox/internal/npm/npmtest"
+	"github.com/isobox/isobox/loader"
+)
+
+// lib is a package with module state and a global it mutates at import: what a worker
+// sees of them must be what evaluating the package afresh gives, whatever other workers
+// did with their copies.
+func libVersion(v string) npmtest.Version {
+	return npmtest.Version{Files: map[string]string{
+		"package.json": `{"name": "statelib", "version": "` + v + `", "type": "module", "main": "index.js"}`,
+		"index.js": `import { tag } from "./tag.js";
+globalThis.statelibLoads = (globalThis.statelibLoads ?? 0) + 1;
+let n = 0;
+export function next() { return ++n; }
+export const version = tag;
+export function loads() { return globalThis.statelibLoads; }
+`,
+		"tag.js": `export const tag = "` + v + `";` + "\n",
+	}}
+}
+
+// appProject is a unique app using statelib: its own code differs by name.
+func appProject(name, libRange string) bundle.Project {
+	return bundle.Project{Files: map[string][]byte{
+		"package.json": []byte(`{"name": "app", "type": "module", "main": "index.js", "dependencies": {"statelib": "` + libRange + `"}}`),
+		"index.js": []byte(`import { next, version, loads } from "statelib";
+globalThis.appTopLevel = (globalThis.appTopLevel ?? 0) + 1;
+export default {
+  hit() { return [` + fmt.Sprintf("%q", name) + `, version, next(), next(), loads(), globalThis.appTopLevel]; },
+  leak() { globalThis.statelibLoads = 100; return next(); },
+};
+`)},
+	}
+}
+
+func buildApp(t *testing.T, reg *npmtest.Registry, p bundle.Project) loader.WorkerCode {
+	t.Helper()
+	b, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Code.Modules["npm/statelib@"+strings.TrimPrefix(b.Packages[0], "statelib@")+"/index.js"].Content == nil {
+		t.Fatalf("the bundle did not keep the package as its own modules: %v", b.Code.Modules)
+	}
+	return loader.FromAPI(b.Code)
+}
+
+// Different apps bundled with the same package version share its dependency image (from
+// the third app on: the first records the set, the second takes the image) and each gets
+// its own answers and fresh package state; a changed package version and another tenant
+// get no image of the first.
+func TestDepImageSharedByAppsOfTheSamePackages(t *testing.T) {
+	reg := npmtest.Start()
+	defer reg.Close()
+	reg.Add("statelib", "1.0.0", libVersion("1.0.0"))
+	l := newLoader(t, loader.Config{})
+	get := func(id string, c loader.WorkerCode) *loader.Stub {
+		return l.Get(id, func() (loader.WorkerCode, error) { return c, nil })
+	}
+	for i, wantImage := range []bool{false, false, true, true} {
+		name := fmt.Sprint("app", i)
+		s := get(name, buildApp(t, reg, appProject(name, "1.0.0")))
+		res, got := call(t, s, "hit", "[]")
+		want := fmt.Sprintf(`[%q,"1.0.0",1,2,1,1]`, name)
+		if got != want || res.DepImage != wantImage {
+			t.Fatalf("app %d: %s dep image %v, want %s and %v", i, got, res.DepImage, want, wantImage)
+		}
+		// What this app does to the package's state and globals stays in its sandbox.
+		if _, got := call(t, s, "leak", "[]"); got != "3" {
+			t.Fatalf("app %d: leak gave %s", i, got)
+		}
+	}
+	if st := l.Stats(); st.CodeImages != 1 {
+		t.Fatalf("%d images kept, want the one dependency image: %+v", st.CodeImages, st)
+	}
+
+	// A new version of the package: other module bytes, no image of 1.0.0's.
+	reg.Add("statelib", "1.0.1", libVersion("1.0.1"))
+	for i := range 2 {
+		name := fmt.Sprint("new", i)
+		res, got := call(t, get(name, buildApp(t, reg, appProject(name, "1.0.1"))), "hit", "[]")
+		if want := fmt.Sprintf(`[%q,"1.0.1",1,2,1,1]`, name); got != want || res.DepImage {
+			t.Fatalf("app of 1.0.1 #%d: %s dep image %v", i, got, res.DepImage)
+		}
+	}
+
+	// Another tenant with byte-identical packages never starts from the first tenant's image.
+	for i := range 2 {
+		c := buildApp(t, reg, appProject(fmt.Sprint("t", i), "1.0.0"))
+		c.Tenant = "other"
+		res, got := call(t, get(fmt.Sprint("other", i), c), "hit", "[]")
+		if !strings.Contains(got, `"1.0.0",1,2,1,1]`) || res.DepImage {
+			t.Fatalf("tenant other #%d: %s dep image %v", i, got, res.DepImage)
+		}
+	}
+}
+
+// Hostile code: a "package" module that imports the app's own module would bake the app's
+// top-level code into the image; it gets no dependency image and loads as usual. Neither
+// does one importing cloudflare:workers (its env is read once, at import).
+func TestDepImageNeverHoldsAppCode(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	cases := map[string]string{
+		"imports-app": `import { secret } from "/secret.js"; export const v = () => secret;`,
+		"reads-env":   `import { env } from "cloudflare:workers"; export const v = () => env.X;`,
+	}
+	for name, pkg := range cases {
+		for i := range 3 {
+			c := code(fmt.Sprintf(`import { v } from "./npm/evil@1.0.0/index.js";
+export default { hit() { return [%d, v()]; } };`, i),
+				"npm/evil@1.0.0/index.js", pkg,
+				"secret.js", `globalThis.appEvaluated = (globalThis.appEvaluated ?? 0) + 1; export const secret = globalThis.appEvaluated;`)
+			c.Env = map[string]any{"X": 1}
+			id := fmt.Sprint(name, i)
+			res, got := call(t, l.Get(id, func() (loader.WorkerCode, error) { return c, nil }), "hit", "[]")
+			if want := fmt.Sprintf("[%d,1]", i); got != want || res.DepImage {
+				t.Fatalf("%s, load %d: %s dep image %v, want %s and no image", name, i, got, res.DepImage, want)
+			}
+		}
+	}
+	if st := l.Stats(); st.CodeImages != 0 {
+		t.Fatalf("an image was kept: %+v", st)
+	}
+}
+
+// With dependency images off, apps of the same packages evaluate them every time.
+func TestNoDepImages(t *testing.T) {
+	l := newLoader(t, loader.Config{NoDepImages: true})
+	for i := range 3 {
+		c := code(fmt.Sprintf(`import { v } from "./npm/lib@1.0.0/index.js"; export default { hit() { return [%d, v]; } };`, i),
+			"npm/lib@1.0.0/index.js", `export const v = 7;`)
+		res, got := call(t, l.Get(fmt.Sprint(i), func() (loader.WorkerCode, error) { return c, nil }), "hit", "[]")
+		if got != fmt.Sprintf("[%d,7]", i) || res.DepImage {
+			t.Fatalf("load %d: %s dep image %v", i, got, res.DepImage)
+		}
+	}
+}
