@@ -82,17 +82,26 @@ func depsOf(p *prepared) *depSet {
 }
 
 // depSandbox starts a sandbox for p with its package modules evaluated: restored from
-// their dependency image when there is one, else new, evaluating them (and keeping the
-// image when this set of packages is seen for the second time). It returns nil when p
-// has no usable package modules or they fail to evaluate on their own (the caller then
-// loads the code the ordinary way and reports its errors); err is set only when the
-// packages' evaluation ran out of a limit, which the ordinary load would hit too.
+// their dependency image when there is one; else, the second time this set of packages is
+// seen, from an image made now (makeDepImage); else, the first time, new, evaluating them
+// in the worker's own sandbox, which then goes on to load the rest of the code (no extra
+// cost: nothing is shared). It returns nil when p has no usable package modules or they
+// fail to evaluate on their own (the caller then loads the code the ordinary way and
+// reports its errors); err is set only when the packages' evaluation ran out of a limit,
+// which the ordinary load would hit too.
 func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.SandboxConfig) (*engine.Sandbox, startKind, error) {
 	if l.cfg.NoDepImages || p.deps == nil {
 		return nil, 0, nil
 	}
 	d := p.deps
-	if img := l.code.image(d.key); img != nil {
+	img := l.code.image(d.key)
+	if img == nil && !l.code.failedDeps(d.key) && l.code.seenBefore(d.key) {
+		var err error
+		if img, err = l.makeDepImage(ctx, p); err != nil {
+			return nil, 0, err
+		}
+	}
+	if img != nil {
 		if sb, err := l.cfg.Engine.Restore(ctx, img, cfg); err == nil {
 			return sb, startDepImage, nil
 		}
@@ -102,29 +111,55 @@ func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.Sandbox
 	}
 	dcfg := cfg
 	dcfg.Modules = d.mods
-	sb, err := l.cfg.Engine.NewSandbox(ctx, dcfg)
-	if err != nil {
+	sb, err := l.evalDeps(ctx, p, dcfg)
+	if sb == nil {
 		return nil, 0, err
+	}
+	sb.SetModules(p.mods)
+	return sb, startCold, nil
+}
+
+// makeDepImage evaluates p's package modules in a sandbox with no capabilities — no
+// network, no filesystem bindings, no worker id, an empty env — so that nothing of the
+// worker that happens to make it (a response its egress let through, a secret) is in the
+// state other workers start from, and keeps its snapshot. It returns nil without an
+// error when the packages do not evaluate there (a package that fetches at import): that
+// set of packages then gets no image.
+func (l *Loader) makeDepImage(ctx context.Context, p *prepared) (*engine.Image, error) {
+	sb, err := l.evalDeps(ctx, p, engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.deps.mods})
+	if sb == nil {
+		return nil, err
+	}
+	defer sb.Close(ctx)
+	img, err := sb.Snapshot()
+	if err != nil {
+		return nil, nil
+	}
+	l.code.keep(p.deps.key, img)
+	return img, nil
+}
+
+// evalDeps makes a sandbox of cfg (whose modules are p's package modules) and evaluates
+// them. On failure it returns a nil sandbox, and an error only for a limit (see
+// depSandbox); other failures are recorded so that the set is not tried again.
+func (l *Loader) evalDeps(ctx context.Context, p *prepared, cfg engine.SandboxConfig) (*engine.Sandbox, error) {
+	sb, err := l.cfg.Engine.NewSandbox(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
 	lim := p.limits
 	lim.CPU = l.cfg.StartupCPU
 	res, err := sb.Load(ctx, lim, depEntry, nil)
-	if err != nil {
-		sb.Close(ctx)
-		switch isoerr.CodeOf(err) {
-		case isoerr.CPULimitExceeded, isoerr.WallTimeExceeded, isoerr.MemoryLimitExceeded, isoerr.Canceled:
-			return nil, 0, withLogs(err, res)
-		}
-		l.code.markFailedDeps(d.key)
-		return nil, 0, nil
+	if err == nil {
+		return sb, nil
 	}
-	if l.code.seenBefore(d.key) {
-		if img, err := sb.Snapshot(); err == nil {
-			l.code.keep(d.key, img)
-		}
+	sb.Close(ctx)
+	switch isoerr.CodeOf(err) {
+	case isoerr.CPULimitExceeded, isoerr.WallTimeExceeded, isoerr.MemoryLimitExceeded, isoerr.Canceled:
+		return nil, withLogs(err, res)
 	}
-	sb.SetModules(p.mods)
-	return sb, startCold, nil
+	l.code.markFailedDeps(p.deps.key)
+	return nil, nil
 }
 
 // failedDeps reports whether the package modules of key failed to evaluate on their own

@@ -3,6 +3,8 @@ package loader_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -55,7 +57,7 @@ func buildApp(t *testing.T, reg *npmtest.Registry, p bundle.Project) loader.Work
 }
 
 // Different apps bundled with the same package version share its dependency image (from
-// the third app on: the first records the set, the second takes the image) and each gets
+// the second app on: the first records the set, the second makes the image) and each gets
 // its own answers and fresh package state; a changed package version and another tenant
 // get no image of the first.
 func TestDepImageSharedByAppsOfTheSamePackages(t *testing.T) {
@@ -66,7 +68,7 @@ func TestDepImageSharedByAppsOfTheSamePackages(t *testing.T) {
 	get := func(id string, c loader.WorkerCode) *loader.Stub {
 		return l.Get(id, func() (loader.WorkerCode, error) { return c, nil })
 	}
-	for i, wantImage := range []bool{false, false, true, true} {
+	for i, wantImage := range []bool{false, true, true, true} {
 		name := fmt.Sprint("app", i)
 		s := get(name, buildApp(t, reg, appProject(name, "1.0.0")))
 		res, got := call(t, s, "hit", "[]")
@@ -83,26 +85,57 @@ func TestDepImageSharedByAppsOfTheSamePackages(t *testing.T) {
 		t.Fatalf("%d images kept, want the one dependency image: %+v", st.CodeImages, st)
 	}
 
-	// A new version of the package: other module bytes, no image of 1.0.0's.
+	// A new version of the package: other module bytes, no image of 1.0.0's (its second
+	// app gets an image of its own).
 	reg.Add("statelib", "1.0.1", libVersion("1.0.1"))
-	for i := range 2 {
+	for i, wantImage := range []bool{false, true} {
 		name := fmt.Sprint("new", i)
 		res, got := call(t, get(name, buildApp(t, reg, appProject(name, "1.0.1"))), "hit", "[]")
-		if want := fmt.Sprintf(`[%q,"1.0.1",1,2,1,1]`, name); got != want || res.DepImage {
+		if want := fmt.Sprintf(`[%q,"1.0.1",1,2,1,1]`, name); got != want || res.DepImage != wantImage {
 			t.Fatalf("app of 1.0.1 #%d: %s dep image %v", i, got, res.DepImage)
 		}
 	}
 
 	// Another tenant with byte-identical packages never starts from the first tenant's image.
-	for i := range 2 {
+	for i, wantImage := range []bool{false, true} {
 		c := buildApp(t, reg, appProject(fmt.Sprint("t", i), "1.0.0"))
 		c.Tenant = "other"
 		res, got := call(t, get(fmt.Sprint("other", i), c), "hit", "[]")
-		if !strings.Contains(got, `"1.0.0",1,2,1,1]`) || res.DepImage {
+		if !strings.Contains(got, `"1.0.0",1,2,1,1]`) || res.DepImage != wantImage {
 			t.Fatalf("tenant other #%d: %s dep image %v", i, got, res.DepImage)
 		}
 	}
+	if st := l.Stats(); st.CodeImages != 3 {
+		t.Fatalf("%d images kept, want 3 (1.0.0, 1.0.1, 1.0.0 of the other tenant): %+v", st.CodeImages, st)
+	}
 }
+
+// The image is made in a sandbox with no capabilities: a package that fetches at import
+// (through the worker's outbound, here carrying a secret of its own) gets no image, and
+// every app sees what its own outbound answered.
+func TestDepImageHasNoCapabilities(t *testing.T) {
+	l := newLoader(t, loader.Config{})
+	for i := range 3 {
+		c := code(fmt.Sprintf(`import { got } from "./npm/fetcher@1.0.0/index.js";
+export default { hit() { return [%d, got]; } };`, i),
+			"npm/fetcher@1.0.0/index.js", `export const got = await (await fetch("http://secrets.example/")).text();`)
+		secret := fmt.Sprint("secret-", i)
+		c.Outbound = roundTrip(func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(secret))}, nil
+		})
+		res, got := call(t, l.Get(fmt.Sprint("f", i), func() (loader.WorkerCode, error) { return c, nil }), "hit", "[]")
+		if want := fmt.Sprintf(`[%d,%q]`, i, secret); got != want || res.DepImage {
+			t.Fatalf("load %d: %s dep image %v, want %s and no image", i, got, res.DepImage, want)
+		}
+	}
+	if st := l.Stats(); st.CodeImages != 0 {
+		t.Fatalf("an image was kept: %+v", st)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Hostile code: a "package" module that imports the app's own module would bake the app's
 // top-level code into the image; it gets no dependency image and loads as usual. Neither
