@@ -55,6 +55,7 @@ type Config struct {
 	// CodeImageBudget bounds the memory of the per-code images (256 MiB): the state right
 	// after a worker's modules were evaluated, taken when a code is loaded for the second
 	// time, from which later sandboxes of the same code start without evaluating them again.
+	// The dependency images (NoDepImages) share it.
 	CodeImageBudget uint64
 	// Workspaces, when set, is the store that workers' filesystem bindings
 	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
@@ -248,7 +249,8 @@ type Stats struct {
 	IdleSandboxes int `json:"idleSandboxes"`
 	// IdleMemory is what the memory budget counts: the idle sandboxes' private pages.
 	IdleMemory uint64 `json:"idleMemoryBytes"`
-	// CodeImages and CodeImageMemory describe the per-code image cache.
+	// CodeImages and CodeImageMemory describe the per-code image cache (dependency
+	// images, loader/depimage.go, included).
 	CodeImages      int    `json:"codeImages"`
 	CodeImageMemory uint64 `json:"codeImageMemoryBytes"`
 	// Hibernated is the number of workers hibernated in Config.Images by this loader and
