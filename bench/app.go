@@ -28,8 +28,13 @@ type App struct {
 	// NoDepImageP50 is the same loads with dependency images off: every app evaluates
 	// hono itself (the figure before issue 15's dependency images).
 	NoDepImageP50 float64 `json:"app_cold_load_no_depimage_p50_ms,omitempty"`
-	BundleBytes   int     `json:"app_bundle_bytes,omitempty"`
-	Modules       int     `json:"app_modules,omitempty"`
+	// CPUPerLoad and NoDepImageCPUPerLoad are the process's CPU time (user + system, all
+	// threads) per load over the same loops, beside the anchor's
+	// app_cold_server_cpu_ms_per_req (workerd's CPU per load).
+	CPUPerLoad           float64 `json:"app_cold_load_cpu_ms,omitempty"`
+	NoDepImageCPUPerLoad float64 `json:"app_cold_load_no_depimage_cpu_ms,omitempty"`
+	BundleBytes          int     `json:"app_bundle_bytes,omitempty"`
+	Modules              int     `json:"app_modules,omitempty"`
 	// Note says why the app figures are left out.
 	Note string `json:"app_note,omitempty"`
 }
@@ -74,24 +79,26 @@ func runApp(ctx context.Context, e *engine.Engine, dir, registry, cacheDir strin
 		out.BundleBytes += len(m.Content)
 	}
 	out.Modules = len(b.Code.Modules)
-	if out.NoDepImageP50, _, err = appLoads(ctx, e, b.Code, n, true); err != nil {
+	if out.NoDepImageP50, _, out.NoDepImageCPUPerLoad, err = appLoads(ctx, e, b.Code, n, true); err != nil {
 		return out, err
 	}
-	if out.ColdLoadP50, out.ColdLoadN, err = appLoads(ctx, e, b.Code, n, false); err != nil {
+	if out.ColdLoadP50, out.ColdLoadN, out.CPUPerLoad, err = appLoads(ctx, e, b.Code, n, false); err != nil {
 		return out, err
 	}
 	return out, nil
 }
 
 // appLoads loads code n times as new workers of a new loader, each with a main module of
-// its own (a comment and a constant that differ per load), and calls GET / once.
-func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int, noDeps bool) (float64, int, error) {
+// its own (a comment and a constant that differ per load), and calls GET / once. cpu is
+// the process's CPU time per load, in ms (-1 where the OS does not say).
+func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int, noDeps bool) (p50 float64, count int, cpu float64, err error) {
 	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1, NoDepImages: noDeps})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer l.Close(ctx)
 	ds := make([]time.Duration, 0, n)
+	cpu0 := processCPU()
 	for i := range n {
 		wc := loader.FromAPI(code)
 		wc.Modules = map[string]api.Module{}
@@ -104,13 +111,17 @@ func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int,
 		t := time.Now()
 		res, err := l.Get(fmt.Sprintf("app-%d", i), func() (loader.WorkerCode, error) { return wc, nil }).Fetch(ctx, req)
 		if err != nil {
-			return 0, 0, fmt.Errorf("anchor app %d: %w", i, err)
+			return 0, 0, 0, fmt.Errorf("anchor app %d: %w", i, err)
 		}
 		ds = append(ds, time.Since(t))
 		if res.Status != 200 || string(res.Body) != "Hello from the anchor app" {
-			return 0, 0, fmt.Errorf("anchor app %d: status %d, body %q", i, res.Status, res.Body)
+			return 0, 0, 0, fmt.Errorf("anchor app %d: status %d, body %q", i, res.Status, res.Body)
 		}
 	}
-	p50, _, count := quantiles(ds)
-	return p50, count, nil
+	cpu = -1
+	if cpu0 >= 0 {
+		cpu = float64(processCPU()-cpu0) / float64(time.Millisecond) / float64(n)
+	}
+	p50, _, count = quantiles(ds)
+	return p50, count, cpu, nil
 }

@@ -287,6 +287,8 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	if r.App.ColdLoadN > 0 {
 		row(fmt.Sprintf("Hono app (%d KB, %d modules) cold + first response", r.App.BundleBytes>>10, r.App.Modules), r.App.ColdLoadP50, an.AppColdP50, "ms", r.App.ColdLoadN)
 		row("the same without dependency images", r.App.NoDepImageP50, an.AppColdP50, "ms", r.App.ColdLoadN)
+		row("Hono app: CPU per load (process, all threads)", r.App.CPUPerLoad, an.AppColdCPU, "ms", r.App.ColdLoadN)
+		row("the same without dependency images", r.App.NoDepImageCPUPerLoad, an.AppColdCPU, "ms", r.App.ColdLoadN)
 	}
 	if r.App.Note != "" {
 		fmt.Fprintf(w, "  %s\n", r.App.Note)
