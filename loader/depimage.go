@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/isoerr"
@@ -85,38 +86,38 @@ func depsOf(p *prepared) *depSet {
 // their dependency image when there is one; else, the second time this set of packages is
 // seen, from an image made now (makeDepImage); else, the first time, new, evaluating them
 // in the worker's own sandbox, which then goes on to load the rest of the code (no extra
-// cost: nothing is shared). It returns nil when p has no usable package modules or they
-// fail to evaluate on their own (the caller then loads the code the ordinary way and
-// reports its errors); err is set only when the packages' evaluation ran out of a limit,
-// which the ordinary load would hit too.
-func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.SandboxConfig) (*engine.Sandbox, startKind, error) {
+// cost: nothing is shared). used is the CPU time this load spent evaluating packages (for
+// its start-up budget). It returns nil when p has no usable package modules or they fail
+// to evaluate on their own (the caller then loads the code the ordinary way and reports
+// its errors); err is set only when the packages' evaluation ran out of a limit, which the
+// ordinary load would hit too.
+func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.SandboxConfig) (sb *engine.Sandbox, how startKind, used time.Duration, err error) {
 	if l.cfg.NoDepImages || p.deps == nil {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	d := p.deps
 	img := l.code.image(d.key)
 	if img == nil && !l.code.failedDeps(d.key) && l.code.seenBefore(d.key) {
-		var err error
-		if img, err = l.makeDepImage(ctx, p); err != nil {
-			return nil, 0, err
+		if img, used, err = l.makeDepImage(ctx, p); err != nil {
+			return nil, 0, 0, err
 		}
 	}
 	if img != nil {
 		if sb, err := l.cfg.Engine.Restore(ctx, img, cfg); err == nil {
-			return sb, startDepImage, nil
+			return sb, startDepImage, used, nil
 		}
 	}
 	if l.code.failedDeps(d.key) {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	dcfg := cfg
 	dcfg.Modules = d.mods
-	sb, err := l.evalDeps(ctx, p, dcfg)
+	sb, used, err = l.evalDeps(ctx, p, dcfg, l.cfg.StartupCPU)
 	if sb == nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	sb.SetModules(p.mods)
-	return sb, startCold, nil
+	return sb, startCold, used, nil
 }
 
 // makeDepImage evaluates p's package modules in a sandbox with no capabilities — no
@@ -125,41 +126,41 @@ func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.Sandbox
 // state other workers start from, and keeps its snapshot. It returns nil without an
 // error when the packages do not evaluate there (a package that fetches at import): that
 // set of packages then gets no image.
-func (l *Loader) makeDepImage(ctx context.Context, p *prepared) (*engine.Image, error) {
-	sb, err := l.evalDeps(ctx, p, engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.deps.mods})
+func (l *Loader) makeDepImage(ctx context.Context, p *prepared) (*engine.Image, time.Duration, error) {
+	sb, used, err := l.evalDeps(ctx, p, engine.SandboxConfig{Memory: p.limits.Memory, Modules: p.deps.mods}, l.cfg.StartupCPU)
 	if sb == nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer sb.Close(ctx)
 	img, err := sb.Snapshot()
 	if err != nil {
-		return nil, nil
+		return nil, used, nil
 	}
 	l.code.keep(p.deps.key, img)
-	return img, nil
+	return img, used, nil
 }
 
 // evalDeps makes a sandbox of cfg (whose modules are p's package modules) and evaluates
-// them. On failure it returns a nil sandbox, and an error only for a limit (see
+// them within cpu. On failure it returns a nil sandbox, and an error only for a limit (see
 // depSandbox); other failures are recorded so that the set is not tried again.
-func (l *Loader) evalDeps(ctx context.Context, p *prepared, cfg engine.SandboxConfig) (*engine.Sandbox, error) {
+func (l *Loader) evalDeps(ctx context.Context, p *prepared, cfg engine.SandboxConfig, cpu time.Duration) (*engine.Sandbox, time.Duration, error) {
 	sb, err := l.cfg.Engine.NewSandbox(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	lim := p.limits
-	lim.CPU = l.cfg.StartupCPU
+	lim.CPU = cpu
 	res, err := sb.Load(ctx, lim, depEntry, nil)
 	if err == nil {
-		return sb, nil
+		return sb, res.CPU, nil
 	}
 	sb.Close(ctx)
 	switch isoerr.CodeOf(err) {
 	case isoerr.CPULimitExceeded, isoerr.WallTimeExceeded, isoerr.MemoryLimitExceeded, isoerr.Canceled:
-		return nil, withLogs(err, res)
+		return nil, 0, withLogs(err, res)
 	}
 	l.code.markFailedDeps(p.deps.key)
-	return nil, nil
+	return nil, 0, nil
 }
 
 // failedDeps reports whether the package modules of key failed to evaluate on their own

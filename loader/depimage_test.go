@@ -2,14 +2,17 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/internal/npm/npmtest"
+	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -175,5 +178,20 @@ func TestNoDepImages(t *testing.T) {
 		if got != fmt.Sprintf("[%d,7]", i) || res.DepImage {
 			t.Fatalf("load %d: %s dep image %v", i, got, res.DepImage)
 		}
+	}
+}
+
+// A package that never finishes evaluating stops at the start-up CPU limit with its typed
+// error, as without dependency images, and the loader goes on serving other code.
+func TestDepImageRunawayPackage(t *testing.T) {
+	l := newLoader(t, loader.Config{StartupCPU: 50 * time.Millisecond})
+	c := code(`import "./npm/spin@1.0.0/index.js"; export default { hit() { return 1; } };`,
+		"npm/spin@1.0.0/index.js", `while (true) {}`)
+	_, err := l.Get("spin", func() (loader.WorkerCode, error) { return c, nil }).Call(context.Background(), "hit", json.RawMessage("[]"))
+	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
+		t.Fatalf("runaway package: %v, want cpu_limit_exceeded", err)
+	}
+	if _, got := call(t, l.Get("ok", func() (loader.WorkerCode, error) { return code(`export default { hit() { return 2; } };`), nil }), "hit", "[]"); got != "2" {
+		t.Fatalf("after the runaway: %s", got)
 	}
 }

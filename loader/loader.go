@@ -481,7 +481,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			return &instance{sb: sb, how: startRestored}, nil
 		}
 	}
-	sb, how, err := l.depSandbox(ctx, p, cfg)
+	sb, how, used, err := l.depSandbox(ctx, p, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +492,9 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		how = startCold
 	}
 	lim := p.limits
-	lim.CPU = l.cfg.StartupCPU
+	// The packages' evaluation for this load, if it ran (depSandbox), counts against the
+	// start-up budget too: a code gets StartupCPU in all, as without dependency images.
+	lim.CPU = max(l.cfg.StartupCPU-used, time.Millisecond)
 	res, err := sb.Load(ctx, lim, p.code.MainModule, p.env)
 	if err != nil {
 		sb.Close(ctx)
