@@ -26,7 +26,12 @@ type Anchor struct {
 	// connections (the anchor's Go client).
 	HelloRPS float64 `json:"http_hello_rps"`
 	HelloP99 float64 `json:"http_hello_p99_ms"`
-	Date     string  `json:"date"`
+	// AppColdP50 is the anchor's Hono app (73 KB esbuild bundle) loaded as a new dynamic
+	// worker plus its first response.
+	AppColdP50 float64 `json:"app_cold_p50_ms"`
+	// AppColdCPU is workerd's CPU time per app load (its process's user + system).
+	AppColdCPU float64 `json:"app_cold_server_cpu_ms_per_req"`
+	Date       string  `json:"date"`
 }
 
 // RunAnchor copies the anchor folder to a temporary directory, runs its bench.sh (about
@@ -74,8 +79,9 @@ func ReadAnchor(path string) (*Anchor, error) {
 	a := &Anchor{
 		ColdLoadP50: num("cold_p50_ms"), ColdLoadP99: num("cold_p99_ms"),
 		WarmCallP50: num("warm1_p50_ms"), DenoEvalP50: num("deno_p50_ms"), NodeEvalP50: num("node_p50_ms"),
-		HelloRPS: num("hthr_rps"), HelloP99: num("hthr_p99_ms"),
-		Date: v["env_date"],
+		HelloRPS: num("hthr_rps"), HelloP99: num("hthr_p99_ms"), AppColdP50: num("app_cold_p50_ms"),
+		AppColdCPU: num("app_cold_server_cpu_ms_per_req"),
+		Date:       v["env_date"],
 	}
 	if at1000, base := num("cold2_rss_at_1000_kb"), num("loader_rss_base_kb"); at1000 > 0 {
 		a.IdleWorkerRSS = (at1000 - base) / 1000

@@ -60,6 +60,13 @@ type Options struct {
 	// Metering is the number of warm calls' quota and metering work measured (issue 16);
 	// 0 skips it.
 	Metering int
+	// App is the number of cold loads of the workerd anchor's Hono app (AppDir's
+	// app/src.js, bundled by isobox from AppRegistry, "" for npm's), with dependency images
+	// and without; 0 skips them. A failure to bundle it (no network) leaves the figures out
+	// with App.Note saying why, and does not fail the run.
+	App         int
+	AppDir      string
+	AppRegistry string
 }
 
 // Report is what `isobox bench --json` prints.
@@ -113,6 +120,7 @@ type Report struct {
 	Bundle                 // issue 12: bundle_cold_ms, bundle_warm_ms, bundle_app_cold_load_ms, npm's
 	Workspace              // issue 13: ws_write_small_per_s, ws_read_small_per_s, ws_search_10k_ms, ws_exec_p50_ms
 	Metering               // issue 16: metering_quota_ns_per_call
+	App                    // issue 15: app_cold_load_p50_ms, app_cold_load_no_depimage_p50_ms
 }
 
 func (o *Options) defaults() {
@@ -211,6 +219,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Bundle > 0 {
 		if r.Bundle, err = runBundle(ctx, e, o.Bundle, o.Progress); err != nil {
 			return nil, err
+		}
+	}
+	if o.App > 0 {
+		o.Progress("the anchor's Hono app, cold loads")
+		if r.App, err = runApp(ctx, e, o.AppDir, o.AppRegistry, o.CacheDir, o.App); err != nil {
+			r.App = App{Note: "app figures left out: " + err.Error()}
 		}
 	}
 	if o.Workspace > 0 {

@@ -2,7 +2,10 @@
 
 package bench
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // minorFaults is the process's count of minor page faults so far (pages mapped on first
 // touch, copies made on write), or -1 where the OS does not say.
@@ -12,4 +15,14 @@ func minorFaults() int64 {
 		return -1
 	}
 	return int64(ru.Minflt)
+}
+
+// processCPU is the process's user and system CPU time so far, or -1 where the OS does
+// not say.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -55,11 +55,15 @@ type Config struct {
 	// CodeImageBudget bounds the memory of the per-code images (256 MiB): the state right
 	// after a worker's modules were evaluated, taken when a code is loaded for the second
 	// time, from which later sandboxes of the same code start without evaluating them again.
+	// The dependency images (NoDepImages) share it.
 	CodeImageBudget uint64
 	// Workspaces, when set, is the store that workers' filesystem bindings
 	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
 	// invalid_worker_code.
 	Workspaces workspace.Store
+	// NoDepImages turns dependency images off (loader/depimage.go): every new code
+	// evaluates its npm package modules itself. For comparison in benchmarks.
+	NoDepImages bool
 }
 
 func (c Config) withDefaults() Config {
@@ -159,6 +163,7 @@ const (
 	startCold                      // modules evaluated
 	startRestored                  // from the per-code image
 	startResumed                   // from a hibernated image
+	startDepImage                  // from the dependency image of its package modules
 )
 
 // prepared is WorkerCode validated and converted for the engine.
@@ -167,7 +172,8 @@ type prepared struct {
 	mods   engine.ModuleMap
 	env    json.RawMessage
 	limits engine.Limits
-	hash   string // identifies code, env, memory limit and tenant
+	hash   string  // identifies code, env, memory limit and tenant
+	deps   *depSet // its npm package modules, for a dependency image; nil: none
 }
 
 // python reports a Python worker: its main module is .py.
@@ -243,7 +249,8 @@ type Stats struct {
 	IdleSandboxes int `json:"idleSandboxes"`
 	// IdleMemory is what the memory budget counts: the idle sandboxes' private pages.
 	IdleMemory uint64 `json:"idleMemoryBytes"`
-	// CodeImages and CodeImageMemory describe the per-code image cache.
+	// CodeImages and CodeImageMemory describe the per-code image cache (dependency
+	// images, loader/depimage.go, included).
 	CodeImages      int    `json:"codeImages"`
 	CodeImageMemory uint64 `json:"codeImageMemoryBytes"`
 	// Hibernated is the number of workers hibernated in Config.Images by this loader and
@@ -440,6 +447,7 @@ func prepare(code WorkerCode) (*prepared, error) {
 		hashed = append(append(append(json.RawMessage(nil), hashed...), 0), engine.NodeCompatFlag...)
 	}
 	p.hash = codeHash(code.Tenant, code.MainModule, mods, hashed, p.limits.Memory)
+	p.deps = depsOf(p)
 	return p, nil
 }
 
@@ -473,12 +481,20 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			return &instance{sb: sb, how: startRestored}, nil
 		}
 	}
-	sb, err := l.cfg.Engine.NewSandbox(ctx, cfg)
+	sb, how, used, err := l.depSandbox(ctx, p, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if sb == nil {
+		if sb, err = l.cfg.Engine.NewSandbox(ctx, cfg); err != nil {
+			return nil, err
+		}
+		how = startCold
+	}
 	lim := p.limits
-	lim.CPU = l.cfg.StartupCPU
+	// The packages' evaluation for this load, if it ran (depSandbox), counts against the
+	// start-up budget too: a code gets StartupCPU in all, as without dependency images.
+	lim.CPU = max(l.cfg.StartupCPU-used, time.Millisecond)
 	res, err := sb.Load(ctx, lim, p.code.MainModule, p.env)
 	if err != nil {
 		sb.Close(ctx)
@@ -491,7 +507,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 			l.code.keep(p.hash, img)
 		}
 	}
-	return &instance{sb: sb, how: startCold}, nil
+	return &instance{sb: sb, how: how}, nil
 }
 
 // hibKey names a hibernated worker in the image store: a hash of its id, then of its

@@ -61,6 +61,9 @@ type Result struct {
 	Restored bool `json:"restored,omitempty"`
 	// Resumed: the new sandbox is a hibernated one brought back, module state intact.
 	Resumed bool `json:"resumed,omitempty"`
+	// DepImage: the new sandbox started from the dependency image of its npm package
+	// modules and evaluated only the code's own modules (loader/depimage.go).
+	DepImage bool `json:"depImage,omitempty"`
 }
 
 // Header returns the response headers as an http.Header.
@@ -151,7 +154,7 @@ func (ep *Entrypoint) invoke(ctx context.Context, call func(*engine.Sandbox, eng
 	inst.how = startWarm
 	s.l.release(ctx, w, inst, true)
 	r, err := finish(res, err, cold, start)
-	r.Restored, r.Resumed = how == startRestored, how == startResumed
+	r.Restored, r.Resumed, r.DepImage = how == startRestored, how == startResumed, how == startDepImage
 	return r, err
 }
 
@@ -181,7 +184,7 @@ func (s *Stub) invokeOneShot(ctx context.Context, limits engine.Limits, call fun
 	how := o.inst.how
 	o.inst.how = startWarm
 	r, err := finish(res, err, cold, start)
-	r.Restored = how == startRestored
+	r.Restored, r.DepImage = how == startRestored, how == startDepImage
 	return r, err
 }
 

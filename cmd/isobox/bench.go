@@ -39,6 +39,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the whole run to this file (the bench process, which also serves the HTTP figures; not the sandbox processes)")
 	generator := fs.String("load-generator", "auto", "load generator of the HTTP figures: wdbench (the workerd anchor's client, built from --wdbench, run as a separate process), go-in-process, or auto (wdbench when it builds)")
 	wdbenchDir := fs.String("wdbench", "", "source folder of the anchor's wdbench (default: the --workerd folder's wdbench, else ../shared/anchors/workerd/wdbench)")
+	apps := fs.Int("app", 50, "cold loads of the workerd anchor's Hono app (app/src.js of the --workerd folder, else ../shared/anchors/workerd), bundled by isobox with hono from npm's registry, each app unique; with and without dependency images (0 skips)")
 	replace := fs.Int("replacements", 5, "sandbox processes to kill, timing each from the kill to the first answered call on its index")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: isobox bench [flags]\n\nMeasures cold load + first response of a new unique worker (the workerd anchor's\ndyn.js), warm calls, resident memory per idle loaded worker, and isobox eval end to end.\nPrints medians; with --workerd, workerd's figures and the ratios beside them.\n\nFlags:")
@@ -75,7 +76,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	opts := bench.Options{Cold: *cold, Warm: *warm, Eval: *evals, CacheDir: *cacheDir, Bundle: *bundles, Workspace: *wsFiles, Metering: *meterCalls,
+		App: *apps, AppDir: *workerd,
 		Progress: func(s string) { fmt.Fprintf(stderr, "isobox bench: %s ...\n", s) }}
+	if opts.AppDir == "" {
+		opts.AppDir = filepath.Join("..", "shared", "anchors", "workerd")
+	}
 	for _, s := range strings.Split(*ids, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -278,6 +283,15 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 		if r.Bundle.NpmNote != "" {
 			fmt.Fprintf(w, "  %s\n", r.Bundle.NpmNote)
 		}
+	}
+	if r.App.ColdLoadN > 0 {
+		row(fmt.Sprintf("Hono app (%d KB, %d modules) cold + first response", r.App.BundleBytes>>10, r.App.Modules), r.App.ColdLoadP50, an.AppColdP50, "ms", r.App.ColdLoadN)
+		row("the same without dependency images", r.App.NoDepImageP50, an.AppColdP50, "ms", r.App.ColdLoadN)
+		row("Hono app: CPU per load (process, all threads)", r.App.CPUPerLoad, an.AppColdCPU, "ms", r.App.ColdLoadN)
+		row("the same without dependency images", r.App.NoDepImageCPUPerLoad, an.AppColdCPU, "ms", r.App.ColdLoadN)
+	}
+	if r.App.Note != "" {
+		fmt.Fprintf(w, "  %s\n", r.App.Note)
 	}
 	if hh != nil {
 		// Throughput: higher is better, so the ratio is inverted (isobox / workerd).

@@ -35,7 +35,7 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs isobox bench")
 	}
-	tiny := []string{"bench", "--json", "--cold", "2", "--warm", "5", "--ids", "3", "--eval", "0", "--bundle", "0",
+	tiny := []string{"bench", "--json", "--cold", "2", "--warm", "5", "--ids", "3", "--eval", "0", "--bundle", "0", "--app", "0",
 		"--workspace", "0", "--sandbox-processes", "0", "--http-seconds", "1"}
 	tests := []struct {
 		name      string
