@@ -327,7 +327,8 @@ static void ib_reseed(uint64_t seed) {
 // It also gives the shape hash table room for shapeRoom more shapes: QuickJS doubles the
 // table when it is half full and relinks every shape into the new one, so the worker whose
 // few new shapes crossed that line wrote a pointer into every shape of the image, and each
-// page holding one became its private copy (~30 pages of an idle hello worker).
+// page holding one became its private copy (~30 pages of an idle hello worker). Run it
+// once, on the base image.
 static void ib_settle(uint32_t extra) {
   JS_RunGC(rt);
   rt->malloc_gc_threshold = rt->malloc_state.malloc_size + extra;
@@ -337,6 +338,9 @@ static void ib_settle(uint32_t extra) {
     bits++;
   if (bits != rt->shape_hash_bits)
     resize_shape_hash(rt, bits);
+  // The image's atoms become immortal (patches/0003): a worker that names a property or
+  // global of the runtime no longer raises a reference count in the page of its string.
+  JS_FreezeAtoms(rt, 1024);
 }
 
 // ib_plug_holes allocates (and keeps) the free chunks scattered through the heap, so that
