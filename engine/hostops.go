@@ -135,13 +135,16 @@ func (sb *Sandbox) end() {
 }
 
 // dropDeadStack releases the pages calls' stacks touched: between calls they hold only
-// garbage, and an idle sandbox should not keep them resident (Trim calls it).
+// garbage, and an idle sandbox should not keep them resident (Trim calls it). With no call
+// running the page of margin the span keeps under the stack's top is dead too (the top was
+// taken inside a call, below where the stack starts): it goes as well.
 func (sb *Sandbox) dropDeadStack() {
 	_, d := sb.baseImage()
-	if d.n == 0 || sb.mem.release == nil || uint64(d.off+d.n) > uint64(len(sb.mem.buf)) {
+	end := uint64(d.off+d.n) + osPage
+	if d.n == 0 || sb.mem.release == nil || end > uint64(len(sb.mem.buf)) {
 		return
 	}
-	discard(sb.mem.buf[d.off : d.off+d.n])
+	discard(sb.mem.buf[d.off:end])
 }
 
 func (inv *invocation) nextTimer() (id int, at time.Time, ok bool) {

@@ -62,3 +62,39 @@ func (p *pagemap) privateBytes(b []byte) (n int, ok bool) {
 	}
 	return n, true
 }
+
+// Kinds of a page of a sandbox's memory, as pageKinds reports them.
+const (
+	pageAbsent  = iota // not mapped: reads see the image (or zeros), no memory held
+	pagePrivate        // written here (or swapped out): holds memory of its own
+	pageShared         // the image's page, mapped because it was read
+)
+
+// pageKinds returns the kind of each of b's pages. ok is false when the pagemap cannot be
+// read.
+func (p *pagemap) pageKinds(b []byte) (kinds []byte, ok bool) {
+	if p == nil {
+		return nil, false
+	}
+	const chunk = 512
+	var buf [chunk * 8]byte
+	first := uintptr(unsafe.Pointer(unsafe.SliceData(b))) / osPage
+	pages := len(b) / osPage
+	kinds = make([]byte, pages)
+	for i := 0; i < pages; i += chunk {
+		want := min(chunk, pages-i) * 8
+		got, err := unix.Pread(p.fd, buf[:want], int64(first+uintptr(i))*8)
+		if err != nil || got != want {
+			return nil, false
+		}
+		for j := 0; j < want; j += 8 {
+			switch e := binary.NativeEndian.Uint64(buf[j:]); {
+			case e&pmSwapped != 0 || e&(pmPresent|pmFile) == pmPresent:
+				kinds[i+j/8] = pagePrivate
+			case e&pmPresent != 0:
+				kinds[i+j/8] = pageShared
+			}
+		}
+	}
+	return kinds, true
+}

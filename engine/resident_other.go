@@ -11,3 +11,11 @@ func openPagemap() *pagemap { return nil }
 func (p *pagemap) close() {}
 
 func (p *pagemap) privateBytes(b []byte) (int, bool) { return 0, false }
+
+const (
+	pageAbsent = iota
+	pagePrivate
+	pageShared
+)
+
+func (p *pagemap) pageKinds(b []byte) ([]byte, bool) { return nil, false }

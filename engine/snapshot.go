@@ -417,8 +417,10 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 // Trim gives back to the OS the dead part of an idle sandbox's stack, and the pages that
 // hold exactly what the base image holds there: a page that was written (a reference count raised and lowered, memory
 // allocated and freed) stays private even when its bytes end up unchanged. Those pages then
-// share the image again. It returns the bytes released. Use it on sandboxes that went idle;
-// it costs a comparison of the whole memory with the image.
+// share the image again, and the image's pages the sandbox only read are unmapped from it
+// (they stay in the image, held once for every sandbox; a later read maps them again). It
+// returns the bytes of private pages released. Use it on sandboxes that went idle; it costs
+// a comparison of the sandbox's private pages with the image.
 func (sb *Sandbox) Trim() int {
 	baseImg, _ := sb.baseImage()
 	if sb.broken != nil || sb.inv != nil || baseImg == nil {
@@ -435,25 +437,32 @@ func (sb *Sandbox) Trim() int {
 	}
 	mem := sb.mem.buf
 	base := baseImg.data
-	n := min(len(mem), len(base))
+	n := min(len(mem), len(base)) &^ (osPage - 1)
+	// Where the page table can be read, only the private pages are compared (reading the
+	// others would map them), and every page is discarded only after all reads: a read
+	// fault maps the image's pages around the one read, which would undo an earlier discard.
+	kinds, ok := sb.e.pagemap.pageKinds(mem[:n])
 	released := 0
-	start := -1
-	flush := func(end int) {
-		if start >= 0 {
-			discard(mem[start:end])
-			released += end - start
-			start = -1
+	var drop []pageRun
+	for off := 0; off < n; off += osPage {
+		k := byte(pagePrivate)
+		if ok {
+			k = kinds[off/osPage]
 		}
-	}
-	for off := 0; off+osPage <= n; off += osPage {
-		if bytes.Equal(mem[off:off+osPage], base[off:off+osPage]) {
-			if start < 0 {
-				start = off
-			}
+		if k == pagePrivate && !bytes.Equal(mem[off:off+osPage], base[off:off+osPage]) {
+			continue
+		}
+		if k == pagePrivate {
+			released += osPage
+		}
+		if last := len(drop) - 1; last >= 0 && drop[last].off+drop[last].n == off {
+			drop[last].n += osPage
 		} else {
-			flush(off)
+			drop = append(drop, pageRun{off, osPage})
 		}
 	}
-	flush(n - n%osPage)
+	for _, r := range drop {
+		discard(mem[r.off : r.off+r.n])
+	}
 	return released
 }

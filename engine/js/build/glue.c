@@ -323,9 +323,24 @@ static void ib_reseed(uint64_t seed) {
 // more bytes are allocated. A collection touches every object, so in a sandbox restored
 // from an image it turns every shared page into a private copy; QuickJS frees most garbage
 // by reference counting, and the cycle collector can wait.
+//
+// It also gives the shape hash table room for shapeRoom more shapes: QuickJS doubles the
+// table when it is half full and relinks every shape into the new one, so the worker whose
+// few new shapes crossed that line wrote a pointer into every shape of the image, and each
+// page holding one became its private copy (~30 pages of an idle hello worker). Run it
+// once, on the base image.
 static void ib_settle(uint32_t extra) {
   JS_RunGC(rt);
   rt->malloc_gc_threshold = rt->malloc_state.malloc_size + extra;
+  enum { shapeRoom = 512 };
+  int bits = rt->shape_hash_bits;
+  while (2 * (rt->shape_hash_count + shapeRoom) > (1 << bits))
+    bits++;
+  if (bits != rt->shape_hash_bits)
+    resize_shape_hash(rt, bits);
+  // The image's atoms become immortal (patches/0003): a worker that names a property or
+  // global of the runtime no longer raises a reference count in the page of its string.
+  JS_FreezeAtoms(rt, 1024);
 }
 
 // ib_plug_holes allocates (and keeps) the free chunks scattered through the heap, so that
