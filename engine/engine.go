@@ -222,7 +222,6 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // runtimeCache is the runtime's bytecode as found in the cache directory.
 type runtimeCache struct {
-	src      string // the runtime's source
 	path     string // the cache file; "" with no cache directory
 	bytecode []byte // nil when the file was missing or did not check
 }
@@ -231,11 +230,11 @@ type runtimeCache struct {
 // by the QuickJS build and the runtime source, and carries a SHA-256 of the bytecode that is
 // checked here: QuickJS trusts bytecode.
 func readRuntimeCache(cacheDir string) runtimeCache {
-	c := runtimeCache{src: runtime.Source()}
+	var c runtimeCache
 	if cacheDir == "" {
 		return c
 	}
-	srcSum := sha256.Sum256([]byte(c.src))
+	srcSum := runtime.SourceSum() // the text itself is needed only to compile it
 	c.path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
 	if b, err := os.ReadFile(c.path); err == nil && len(b) > sha256.Size {
 		body := b[sha256.Size:]
@@ -253,7 +252,7 @@ func (e *Engine) loadRuntime(ctx context.Context, c runtimeCache) error {
 		e.bootstrap = c.bytecode
 		return nil
 	}
-	if err := e.compileRuntime(ctx, c.src); err != nil {
+	if err := e.compileRuntime(ctx, runtime.Source()); err != nil {
 		return err
 	}
 	if c.path != "" {
