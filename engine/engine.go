@@ -125,27 +125,35 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &Engine{rt: rt, defaults: cfg.Defaults}
 	e.defaults.Memory = 0
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("engine: wasi: %w", err)
-	}
-	if err := e.instantiateHost(ctx); err != nil {
-		rt.Close(ctx)
-		return nil, err
-	}
-	// The runtime's bytecode is read and checked from the cache while wazero decodes and
-	// validates QuickJS (which it does even when its own cache has the compiled code): on two
-	// cores the one hides behind the other.
+	// The host modules are made and the runtime's bytecode is read and checked from the
+	// cache while wazero decodes and validates QuickJS (which it does even when its own
+	// cache has the compiled code): on two cores the one hides behind the other. A
+	// wazero.Runtime is safe for concurrent use, and QuickJS's imports are resolved only
+	// when it is instantiated.
 	cached := make(chan runtimeCache, 1)
-	go func() { cached <- readRuntimeCache(cacheDir) }()
+	hosts := make(chan error, 1)
+	go func() {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+			hosts <- fmt.Errorf("engine: wasi: %w", err)
+		} else {
+			hosts <- e.instantiateHost(ctx)
+		}
+		cached <- readRuntimeCache(cacheDir)
+	}()
 	start := time.Now()
 	compiled, err := rt.CompileModule(ctx, js.Wasm())
+	e.compileTime = time.Since(start)
+	hostErr := <-hosts
+	if err == nil && hostErr != nil {
+		err = hostErr
+	} else if err != nil {
+		err = fmt.Errorf("engine: compile QuickJS: %w", err)
+	}
 	if err != nil {
 		<-cached
 		rt.Close(ctx)
-		return nil, fmt.Errorf("engine: compile QuickJS: %w", err)
+		return nil, err
 	}
-	e.compileTime = time.Since(start)
 	e.compiled = compiled
 	// No arguments, no environment, no preopened directories: the guest sees no host files.
 	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
