@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,13 +42,16 @@ export default {
 
 // Options choose how much to measure.
 type Options struct {
-	Cold     int   // cold loads (default 300, as the anchor's COLD_N)
-	Warm     int   // warm calls (default 3000)
-	MemIDs   []int // idle worker counts for the RSS figure (default 100, 500, 1000)
-	Eval     int   // `isobox eval '1+1'` process runs (default 20); 0 with EvalCmd nil skips
-	EvalCmd  []string
-	CacheDir string
-	Progress func(string)
+	Cold    int   // cold loads (default 300, as the anchor's COLD_N)
+	Warm    int   // warm calls (default 3000)
+	MemIDs  []int // idle worker counts for the RSS figure (default 100, 500, 1000)
+	Eval    int   // `isobox eval '1+1'` process runs (default 20); 0 with EvalCmd nil skips
+	EvalCmd []string
+	// DenoEvalCmd, when set, is run in turn with EvalCmd (one of each, Eval times, after a
+	// warm-up run of each), for the eval_vs_deno ratio: `deno eval 1+1`.
+	DenoEvalCmd []string
+	CacheDir    string
+	Progress    func(string)
 
 	// PyEvalCmd is the command line of the py_eval_process figure (run Eval times).
 	PyEvalCmd []string
@@ -90,8 +94,12 @@ type Report struct {
 	IdleWorkerN     int             `json:"idle_worker_rss_samples"`
 	EvalP50         float64         `json:"eval_p50_ms"`
 	EvalN           int             `json:"eval_samples"`
-	NewSandboxP50   float64         `json:"new_sandbox_p50_ms"`
-	NewSandboxN     int             `json:"new_sandbox_samples"`
+	// DenoEvalP50 is `deno eval 1+1` as a new process, run in turn with isobox's
+	// (Options.DenoEvalCmd); EvalVsDeno is its median over isobox's (above 1: isobox is faster).
+	DenoEvalP50   float64 `json:"deno_eval_p50_ms,omitempty"`
+	EvalVsDeno    float64 `json:"eval_vs_deno,omitempty"`
+	NewSandboxP50 float64 `json:"new_sandbox_p50_ms"`
+	NewSandboxN   int     `json:"new_sandbox_samples"`
 	// Snapshot figures (issue 3).
 	RestoreP50 float64 `json:"restore_p50_ms"`
 	RestoreN   int     `json:"restore_samples"`
@@ -240,8 +248,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Eval > 0 && len(o.EvalCmd) > 0 {
 		o.Progress("eval end to end")
-		if r.EvalP50, r.EvalN, err = evalRuns(ctx, o.EvalCmd, o.Eval); err != nil {
+		if r.EvalP50, r.DenoEvalP50, r.EvalN, err = evalRuns(ctx, o.EvalCmd, o.DenoEvalCmd, o.Eval); err != nil {
 			return nil, err
+		}
+		if r.DenoEvalP50 > 0 && r.EvalP50 > 0 {
+			r.EvalVsDeno = math.Round(r.DenoEvalP50/r.EvalP50*100) / 100
 		}
 	}
 	return r, nil
@@ -549,21 +560,49 @@ func hostileStops(ctx context.Context, e *engine.Engine, n int) (p50, worst floa
 	return p50, float64(ds[len(ds)-1].Microseconds()) / 1000, count, nil
 }
 
-func evalRuns(ctx context.Context, cmd []string, n int) (float64, int, error) {
-	ds := make([]time.Duration, 0, n)
-	for range n {
+// evalRuns runs cmd (which must print 2) n times as a new process, after one warm-up run
+// that fills any cache it uses, and returns the median wall time in milliseconds. With deno
+// set, deno's command runs in turn with it (a warm-up, then one of each, n times), so both
+// medians see the same machine; deno's median is 0 without it.
+func evalRuns(ctx context.Context, cmd, deno []string, n int) (p50, denoP50 float64, count int, err error) {
+	once := func(c []string, want string) (time.Duration, error) {
 		t := time.Now()
-		out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput()
 		if err != nil {
-			return 0, 0, fmt.Errorf("%v: %v\n%s", cmd, err, out)
+			return 0, fmt.Errorf("%v: %v\n%s", c, err, out)
 		}
-		if strings.TrimSpace(string(out)) != "2" {
-			return 0, 0, fmt.Errorf("%v printed %q, want 2", cmd, out)
+		if want != "" && strings.TrimSpace(string(out)) != want {
+			return 0, fmt.Errorf("%v printed %q, want %s", c, out, want)
 		}
-		ds = append(ds, time.Since(t))
+		return time.Since(t), nil
 	}
-	p50, _, count := quantiles(ds)
-	return p50, count, nil
+	if _, err := once(cmd, "2"); err != nil {
+		return 0, 0, 0, err
+	}
+	if len(deno) > 0 {
+		if _, err := once(deno, ""); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	ds := make([]time.Duration, 0, n)
+	var dds []time.Duration
+	for range n {
+		d, err := once(cmd, "2")
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		ds = append(ds, d)
+		if len(deno) > 0 {
+			d, err := once(deno, "") // deno eval prints nothing without -p
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			dds = append(dds, d)
+		}
+	}
+	p50, _, count = quantiles(ds)
+	denoP50, _, _ = quantiles(dds)
+	return p50, denoP50, count, nil
 }
 
 // quantiles returns the median and 99th percentile in milliseconds, and the sample count.

@@ -119,7 +119,7 @@ func runPython(ctx context.Context, e *engine.Engine, n int, evalCmd []string, e
 		p.IdleWorkerN = idle
 	}
 	if evals > 0 && len(evalCmd) > 0 {
-		if p.EvalProcessP50, p.EvalProcessN, err = evalRuns(ctx, evalCmd, evals); err != nil {
+		if p.EvalProcessP50, _, p.EvalProcessN, err = evalRuns(ctx, evalCmd, nil, evals); err != nil {
 			return p, err
 		}
 	}

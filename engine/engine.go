@@ -125,21 +125,35 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &Engine{rt: rt, defaults: cfg.Defaults}
 	e.defaults.Memory = 0
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("engine: wasi: %w", err)
+	// The host modules are made and the runtime's bytecode is read and checked from the
+	// cache while wazero decodes and validates QuickJS (which it does even when its own
+	// cache has the compiled code): on two cores the one hides behind the other. A
+	// wazero.Runtime is safe for concurrent use, and QuickJS's imports are resolved only
+	// when it is instantiated.
+	cached := make(chan runtimeCache, 1)
+	hosts := make(chan error, 1)
+	go func() {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+			hosts <- fmt.Errorf("engine: wasi: %w", err)
+		} else {
+			hosts <- e.instantiateHost(ctx)
+		}
+		cached <- readRuntimeCache(cacheDir)
+	}()
+	start := time.Now()
+	compiled, err := rt.CompileModule(ctx, js.Wasm())
+	e.compileTime = time.Since(start)
+	hostErr := <-hosts
+	if err == nil && hostErr != nil {
+		err = hostErr
+	} else if err != nil {
+		err = fmt.Errorf("engine: compile QuickJS: %w", err)
 	}
-	if err := e.instantiateHost(ctx); err != nil {
+	if err != nil {
+		<-cached
 		rt.Close(ctx)
 		return nil, err
 	}
-	start := time.Now()
-	compiled, err := rt.CompileModule(ctx, js.Wasm())
-	if err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("engine: compile QuickJS: %w", err)
-	}
-	e.compileTime = time.Since(start)
 	e.compiled = compiled
 	// No arguments, no environment, no preopened directories: the guest sees no host files.
 	// Clocks are real (Date.now, performance.now) and randomness is crypto/rand.
@@ -147,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	e.restoreConfig = e.modConfig.WithStartFunctions()
 	e.py.cacheDir = cacheDir
-	if err := e.loadRuntime(ctx, cacheDir); err != nil {
+	if err := e.loadRuntime(ctx, <-cached); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
@@ -214,31 +228,46 @@ func (e *Engine) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
 }
 
-// loadRuntime gets the runtime's bytecode from the cache directory, or compiles it and
-// stores it there. The file is named by the QuickJS build and the runtime source, and
-// carries a SHA-256 of the bytecode that is checked before use: QuickJS trusts bytecode.
-func (e *Engine) loadRuntime(ctx context.Context, cacheDir string) error {
-	src := runtime.Source()
-	srcSum := sha256.Sum256([]byte(src))
-	path := ""
-	if cacheDir != "" {
-		path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
-		if b, err := os.ReadFile(path); err == nil && len(b) > sha256.Size {
-			body := b[sha256.Size:]
-			if sum := sha256.Sum256(body); bytes.Equal(sum[:], b[:sha256.Size]) {
-				e.bootstrap = body
-				return nil
-			}
+// runtimeCache is the runtime's bytecode as found in the cache directory.
+type runtimeCache struct {
+	path     string // the cache file; "" with no cache directory
+	bytecode []byte // nil when the file was missing or did not check
+}
+
+// readRuntimeCache reads the runtime's bytecode from the cache directory. The file is named
+// by the QuickJS build and the runtime source, and carries a SHA-256 of the bytecode that is
+// checked here: QuickJS trusts bytecode.
+func readRuntimeCache(cacheDir string) runtimeCache {
+	var c runtimeCache
+	if cacheDir == "" {
+		return c
+	}
+	srcSum := runtime.SourceSum() // the text itself is needed only to compile it
+	c.path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
+	if b, err := os.ReadFile(c.path); err == nil && len(b) > sha256.Size {
+		body := b[sha256.Size:]
+		if sum := sha256.Sum256(body); bytes.Equal(sum[:], b[:sha256.Size]) {
+			c.bytecode = body
 		}
 	}
-	if err := e.compileRuntime(ctx, src); err != nil {
+	return c
+}
+
+// loadRuntime takes the runtime's bytecode from the cache, or compiles it and stores it
+// there.
+func (e *Engine) loadRuntime(ctx context.Context, c runtimeCache) error {
+	if c.bytecode != nil {
+		e.bootstrap = c.bytecode
+		return nil
+	}
+	if err := e.compileRuntime(ctx, runtime.Source()); err != nil {
 		return err
 	}
-	if path != "" {
+	if c.path != "" {
 		sum := sha256.Sum256(e.bootstrap)
-		tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+		tmp := c.path + ".tmp" + strconv.Itoa(os.Getpid())
 		if err := os.WriteFile(tmp, append(sum[:], e.bootstrap...), 0o644); err == nil {
-			_ = os.Rename(tmp, path) // a cache: failing to keep it only costs time
+			_ = os.Rename(tmp, c.path) // a cache: failing to keep it only costs time
 		}
 	}
 	return nil

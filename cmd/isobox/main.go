@@ -19,6 +19,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	// Off with the garbage collector in eval and run, from init on (see the package).
+	_ "github.com/isobox/isobox/internal/shortgc"
 )
 
 const usage = `isobox runs AI-written code in fast, isolated sandboxes.
