@@ -93,6 +93,7 @@ type jsWasmModule struct {
 	fnNames  []string                         // the exported functions in export order: wasm_call's numbering, from 1
 	funcs    []jsImportFunc                   // the imported functions, in import order
 	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+	custom   []wasmCustom                     // its custom sections (Module.customSections)
 }
 
 func (m *jsWasmModule) close() {
@@ -200,6 +201,8 @@ func wasmJSOps() []hostOp {
 			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
 		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
 			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
+		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
+			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
 		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
 			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
 	}
@@ -326,7 +329,12 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports}
+	custom, err := wasmCustomSections(bin)
+	if err != nil {
+		sb.e.wasmRelease(context.Background(), code)
+		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
+	}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom}
 	for _, e := range exports {
 		if e.Kind == "function" {
 			m.fnNames = append(m.fnNames, e.Name)

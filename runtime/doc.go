@@ -174,6 +174,9 @@
 //   - "wasm_memory_grow": JSON {"instance":n,"delta":n} -> decimal previous size in pages.
 //     Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory
 //     limit.
+//   - "wasm_custom_sections": JSON {"module":n,"name":string} -> u32 count, then each section's u32 length and bytes.
+//     WebAssembly.Module.customSections: the contents of the module's custom sections of that
+//     name, in their order.
 //   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} -> type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits.
 //     Reads (or sets, when mutable) an exported global; the answer describes it and gives its
 //     value's bit pattern.

@@ -155,9 +155,19 @@ const wasmInternal = (() => {
     static imports(m) {
       return moduleInfo(m, "WebAssembly.Module.imports").imports.map((e) => ({ module: e.module, name: e.name, kind: e.kind }));
     }
-    static customSections(m) {
-      moduleInfo(m, "WebAssembly.Module.customSections");
-      throw new TypeError("WebAssembly.Module.customSections is not implemented in isobox yet");
+    static customSections(m, name) {
+      const info = moduleInfo(m, "WebAssembly.Module.customSections");
+      if (arguments.length < 2) throw new TypeError("WebAssembly.Module.customSections: a section name is required");
+      const out = guarded(() => host.bytes("wasm_custom_sections", jsonStringify({ module: info.handle, name: String(name) })));
+      const dv = new DataView(out);
+      const sections = [];
+      let off = 4;
+      for (let i = dv.getUint32(0, true); i > 0; i--) {
+        const n = dv.getUint32(off, true);
+        sections.push(out.slice(off + 4, off + 4 + n));
+        off += 4 + n;
+      }
+      return sections;
     }
   }
   expose(Module.prototype, Symbol.toStringTag, "WebAssembly.Module");
