@@ -79,8 +79,10 @@ type wasmJS struct {
 	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
 	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
 
-	spares []*limitedMemory // cleared memories of closed instances, for the next ones
-	cfg    wazero.ModuleConfig
+	spares   []*limitedMemory               // cleared memories of closed instances, for the next ones
+	cells    map[int]*wasmCell              // mutable globals made in JavaScript and imported (wasmjs_globals.go)
+	cellMods map[byte]wazero.CompiledModule // the cells' modules, by type letter
+	cfg      wazero.ModuleConfig
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -94,6 +96,7 @@ type jsWasmModule struct {
 	funcs    []jsImportFunc                   // the imported functions, in import order
 	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
 	custom   []wasmCustom                     // its custom sections (Module.customSections)
+	globals  []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -128,6 +131,8 @@ type wasmImportDesc struct {
 	Kind    string `json:"kind"`
 	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
 	Results string `json:"results,omitempty"` // functions
+	Type    string `json:"type,omitempty"`    // globals: the value type's letter
+	Mutable bool   `json:"mutable,omitempty"` // globals
 }
 
 type wasmExportDesc struct {
@@ -168,12 +173,12 @@ func wasmJSOps() []hostOp {
 			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
 		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
-		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n}`, out: "empty",
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
-		{name: "wasm_instantiate", in: "decimal module handle", out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
+		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}]} for a module importing globals`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
 				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
-				"LinkError for a module importing a memory, table, global or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"LinkError for a module importing a memory, table or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
 		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns)",
@@ -201,9 +206,13 @@ func wasmJSOps() []hostOp {
 			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
 		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
 			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
+		{name: "wasm_global_cell", in: `JSON {"type":letter,"bits":"decimal u64 bits"}`, out: "decimal global handle",
+			doc: fmt.Sprintf("Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance first imports it, so that instances and "+
+				"JavaScript share it (wasm_global with \"cell\"); RangeError past %d held at once, given back with wasm_release's \"global\".", maxWasmJSCells),
+			sync: (*Sandbox).opWasmGlobalCell},
 		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
 			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
-		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
 			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
 	}
 }
@@ -254,6 +263,14 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 		m.Free()
 	}
 	w.spares = nil
+	for h, c := range w.cells {
+		_ = c.mod.Close(ctx)
+		delete(w.cells, h)
+	}
+	for k, cm := range w.cellMods {
+		cm.Close(ctx)
+		delete(w.cellMods, k)
+	}
 	for h, m := range w.modules {
 		m.close()
 		sb.e.wasmRelease(ctx, m.code)
@@ -341,9 +358,16 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		}
 	}
 	for _, im := range imports {
-		if im.Kind != "function" && m.linkErr == nil {
-			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions can be imported in isobox yet, "+
-				"not memories, tables, globals or tags", im.Module, im.Name, im.Kind)
+		if im.Kind == "global" {
+			vt := wasmValTypes[im.Type[0]]
+			if vt == 0 && m.linkErr == nil {
+				m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s, a global of a reference or vector type; "+
+					"only number globals (i32, i64, f32, f64) can be imported in isobox yet", im.Module, im.Name)
+			}
+			m.globals = append(m.globals, wasmGlobalImport{module: im.Module, name: im.Name, vt: vt, mutable: im.Mutable})
+		} else if im.Kind != "function" && m.linkErr == nil {
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions and globals can be imported in isobox yet, "+
+				"not memories, tables or tags", im.Module, im.Name, im.Kind)
 		}
 	}
 	fi := 0
@@ -370,11 +394,15 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
-	var a struct{ Module, Instance int }
+	var a struct{ Module, Instance, Global int }
 	if err := decode("wasm_release", in, &a); err != nil {
 		return nil, err
 	}
 	w := sb.wasmJSState()
+	if c := w.cells[a.Global]; c != nil {
+		_ = c.mod.Close(context.Background())
+		delete(w.cells, a.Global)
+	}
 	if m := w.modules[a.Module]; m != nil {
 		m.close()
 		sb.e.wasmRelease(context.Background(), m.code)
@@ -386,8 +414,18 @@ func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
 
 func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	w := sb.wasmJSState()
-	h, _ := strconv.Atoi(string(in))
-	m := w.modules[h]
+	var a struct {
+		Module  int
+		Globals []wasmGlobalLink
+	}
+	if len(in) > 0 && in[0] == '{' {
+		if err := decode("wasm_instantiate", in, &a); err != nil {
+			return nil, err
+		}
+	} else {
+		a.Module, _ = strconv.Atoi(string(in))
+	}
+	m := w.modules[a.Module]
 	if m == nil {
 		return nil, typeError("WebAssembly.Instance: not a module of this sandbox")
 	}
@@ -409,6 +447,12 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	imps, err := sb.wasmImportInstances(context.Background(), m)
 	if err != nil {
 		return nil, err
+	}
+	if len(m.globals) > 0 {
+		if err := sb.wasmLinkModules(context.Background(), m, imps, a.Globals); err != nil {
+			closeAll(imps)
+			return nil, err
+		}
 	}
 	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
 	var mod api.Module
@@ -624,17 +668,27 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 	var a struct {
 		Instance uint32
+		Cell     int
 		Name     string
 		Set      *string
 	}
 	if err := decode("wasm_global", in, &a); err != nil {
 		return nil, err
 	}
-	inst, err := sb.instance(a.Instance)
-	if err != nil {
-		return nil, err
+	var g api.Global
+	if a.Cell != 0 {
+		c := sb.wasmJSState().cells[a.Cell]
+		if c == nil {
+			return nil, typeError("not a WebAssembly.Global of this sandbox")
+		}
+		g = c.mod.ExportedGlobal("g")
+	} else {
+		inst, err := sb.instance(a.Instance)
+		if err != nil {
+			return nil, err
+		}
+		g = inst.mod.ExportedGlobal(a.Name)
 	}
-	g := inst.mod.ExportedGlobal(a.Name)
 	if g == nil {
 		return nil, typeError("the instance exports no global %q", a.Name)
 	}
@@ -705,8 +759,9 @@ func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDe
 				case 2:
 					sec.limits()
 				case 3:
-					sec.byte()
-					sec.byte()
+					vt := api.ValueType(sec.byte())
+					d.Type = typeLetters([]api.ValueType{vt})
+					d.Mutable = sec.byte() == 1
 				case 4:
 					sec.byte()
 					sec.u32()

@@ -53,3 +53,63 @@ func TestWasmJSCustomSections(t *testing.T) {
 		t.Fatalf("a bad custom section: %s (%v)", got, err)
 	}
 }
+
+// globalsWasm imports a function and four globals from "env" (g: i32, big: i64, m: mutable
+// i32, fl: f64) and exports functions reading them, one bumping m, and m itself.
+func globalsWasm() []byte {
+	fn := func(params, results []byte) []byte {
+		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
+	}
+	types := vec(fn([]byte{tI32}, []byte{tI32}), fn(nil, []byte{tI32}), fn(nil, []byte{tI64}), fn(nil, []byte{0x7c}))
+	imp := func(name string, desc ...byte) []byte { return append(append(wasmName("env"), wasmName(name)...), desc...) }
+	imports := vec(imp("f", 0, 0), imp("g", 3, tI32, 0), imp("big", 3, tI64, 0), imp("m", 3, tI32, 1), imp("fl", 3, 0x7c, 0))
+	funcs := vec([]byte{1}, []byte{2}, []byte{1}, []byte{0}, []byte{3})
+	body := func(code ...byte) []byte {
+		b := append(append(vec(), code...), 0x0b)
+		return append(uleb(uint64(len(b))), b...)
+	}
+	code := vec(body(0x23, 0), body(0x23, 1), body(0x23, 2, 0x41, 1, 0x6a, 0x24, 2, 0x23, 2), body(0x20, 0, 0x10, 0), body(0x23, 3))
+	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
+	exports := vec(exp("g", 0, 1), exp("big", 0, 2), exp("bump", 0, 3), exp("callf", 0, 4), exp("fl", 0, 5), exp("m", 3, 2))
+	return wasmModule([]byte{1}, types, []byte{2}, imports, []byte{3}, funcs, []byte{7}, exports, []byte{10}, code)
+}
+
+func TestWasmJSGlobalImports(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(globalsWasm(), `
+		const module = new WebAssembly.Module(bytes);
+		const out = {};
+		out.imports = WebAssembly.Module.imports(module).map((i) => i.name + ":" + i.kind).join(",");
+		const mg = new WebAssembly.Global({ value: "i32", mutable: true }, 10);
+		const env = { f: (x) => x * 2, g: 7, big: 5n, m: mg, fl: 1.5 };
+		const a = new WebAssembly.Instance(module, { env }).exports;
+		out.a = [a.g(), String(a.big()), a.fl(), a.callf(21), a.bump(), mg.value];
+		mg.value = 100; // JavaScript and the instance share the global
+		out.shared = [a.bump(), mg.value, a.m.value];
+		const b = new WebAssembly.Instance(module, { env: { ...env, g: new WebAssembly.Global({ value: "i32" }, 9) } }).exports;
+		out.b = [b.g(), b.bump(), a.bump(), mg.value]; // two instances, one global
+		const c = new WebAssembly.Instance(module, { env: { ...env, m: a.m } }).exports; // an instance's exported global
+		out.c = [c.bump(), mg.value];
+		a.m.value = 500;
+		out.c.push(c.bump(), b.bump());
+		const link = (over) => {
+			try { new WebAssembly.Instance(module, { env: { ...env, ...over } }); return "linked"; } catch (e) { return e.constructor.name; }
+		};
+		out.errors = [
+			link({ g: "7" }), link({ big: 5 }), link({ g: 5n }), link({ m: 5 }),
+			link({ m: new WebAssembly.Global({ value: "i64", mutable: true }, 1n) }),
+			link({ m: new WebAssembly.Global({ value: "i32" }, 1) }),
+			link({ g: new WebAssembly.Global({ value: "i32", mutable: true }, 1) }),
+		];
+		out.after = [a.bump(), mg.value];
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"imports":"f:function,g:global,big:global,m:global,fl:global","a":[7,"5",1.5,42,11,11],"shared":[101,101,101],` +
+		`"b":[9,102,103,103],"c":[104,104,501,502],"errors":["LinkError","LinkError","LinkError","LinkError","LinkError","LinkError","LinkError"],"after":[503,503]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -341,7 +341,7 @@ func TestWasmJSHostileModules(t *testing.T) {
 			want: `"[{\"module\":\"env\",\"name\":\"log\",\"kind\":\"function\"}] true WebAssembly.Instance: import env.log must be a function"`},
 		{name: "memory import", bin: wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("memory")...), 2, 0, 1))), code: `
 			try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }) } catch (e) { e.name + ": " + e.message }`,
-			want: `"LinkError: WebAssembly.Instance: the module imports env.memory (memory); only functions can be imported in isobox yet"`},
+			want: `"LinkError: WebAssembly.Instance: the module imports env.memory (memory); only functions and globals can be imported in isobox yet"`},
 		{name: "infinite loop", bin: lib, code: `const { instance } = await WebAssembly.instantiate(bytes); try { instance.exports.spin() } catch (e) { "caught " + e }`,
 			wantCode: isoerr.CPULimitExceeded, contains: "CPU limit of 100ms"},
 		{name: "infinite start function", bin: startSpin, code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`,

@@ -11,8 +11,9 @@
 // the buffer brought up to date and gives its writes back. So JavaScript writes are seen by
 // the next call and wasm writes after the call returns, as in a browser, at the cost of a
 // copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
-// host calls back re-entrantly ("wasm_import" messages, importCall below); importing a
-// memory, table, global or tag is not implemented (LinkError).
+// host calls back re-entrantly ("wasm_import" messages, importCall below). A global import
+// is a number, a BigInt or a WebAssembly.Global (a mutable one is shared with the instance:
+// globalLink); importing a memory, table or tag is not implemented (LinkError).
 const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
@@ -22,8 +23,8 @@ const wasmInternal = (() => {
   // state), by handle: the import callbacks find an instance's state through it, and a
   // burst of instantiations in one synchronous run (where finalization callbacks cannot run
   // yet) gives back what it dropped before the host's limit on handles refuses the next one.
-  const live = { module: new Map(), instance: new Map() };
-  const sweepAt = { module: 32, instance: 32 };
+  const live = { module: new Map(), instance: new Map(), global: new Map() };
+  const sweepAt = { module: 32, instance: 32, global: 32 };
   const release = (kind, handle) => {
     live[kind].delete(handle);
     try {
@@ -326,24 +327,30 @@ const wasmInternal = (() => {
         throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
       }
       const imports = [];
+      const globalLinks = [];
       for (const im of info.imports) {
         const ns = importObject[im.module];
         if (ns === null || (typeof ns !== "object" && typeof ns !== "function")) {
           throw new TypeError(`WebAssembly.Instance: import module "${im.module}" must be an object`);
         }
         const v = ns[im.name];
+        if (im.kind === "global") {
+          globalLinks.push(globalLink(im, v));
+          continue;
+        }
         if (im.kind !== "function") {
-          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions can be imported in isobox yet`);
+          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions and globals can be imported in isobox yet`);
         }
         if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
         imports.push({ fn: v, params: im.params || "", results: im.results || "" });
       }
+      const instantiateArg = globalLinks.length > 0 ? jsonStringify({ module: info.handle, globals: globalLinks }) : String(info.handle);
       const state = { handle: 0, sync: false, mirror: null, imports };
       const prevPending = pendingState;
       pendingState = state;
       let handle;
       try {
-        handle = Number(callWasm(() => host.call("wasm_instantiate", String(info.handle))));
+        handle = Number(callWasm(() => host.call("wasm_instantiate", instantiateArg)));
       } finally {
         pendingState = prevPending;
       }
@@ -437,7 +444,10 @@ const wasmInternal = (() => {
   expose(Memory.prototype, Symbol.toStringTag, "WebAssembly.Memory");
 
   // ---- Global ----
-  const globals = new WeakMap(); // Global -> {type, mutable, value} or {state, name, type, mutable}
+  // A Global is one made by `new WebAssembly.Global` (its value here), an instance's exported
+  // global (state and name: the host holds it), or a mutable one made here that an instance
+  // imported (cell: it moved into the host, where instances and JavaScript share it).
+  const globals = new WeakMap(); // Global -> {type, mutable, value} or {state, name, type, mutable} or {cell, type, mutable}
   const makeGlobal = (slot) => {
     const g = Object.create(Global.prototype);
     globals.set(g, slot);
@@ -451,7 +461,7 @@ const wasmInternal = (() => {
   // exportedGlobal reads (or sets to the bit pattern set) an exported global; the host
   // answers its type letter, 1 if mutable else 0, and its bits in decimal.
   const exportedGlobal = (s, set) => {
-    const payload = { instance: s.state.handle, name: s.name };
+    const payload = s.cell ? { cell: s.cell } : { instance: s.state.handle, name: s.name };
     if (set !== undefined) payload.set = set;
     const a = guarded(() => host.call("wasm_global", jsonStringify(payload)));
     s.type = a[0];
@@ -472,13 +482,13 @@ const wasmInternal = (() => {
     }
     get value() {
       const s = globalOf(this);
-      return s.state ? exportedGlobal(s) : s.value;
+      return s.state || s.cell ? exportedGlobal(s) : s.value;
     }
     set value(v) {
       const s = globalOf(this);
       if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
       if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
-      if (!s.state) {
+      if (!s.state && !s.cell) {
         s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
@@ -489,6 +499,39 @@ const wasmInternal = (() => {
     }
   }
   expose(Global.prototype, Symbol.toStringTag, "WebAssembly.Global");
+
+  // globalLink is what the host needs for the global import im given v (ToWebAssemblyValue
+  // and the spec's LinkError cases): the value's bits for an immutable global, else where
+  // the mutable global lives (a cell, made on the first import of a Global made here, or
+  // the instance that exports it).
+  const globalLink = (im, v) => {
+    const what = `WebAssembly.Instance: import ${im.module}.${im.name}`;
+    const type = im.type;
+    if (type !== "i" && type !== "I" && type !== "f" && type !== "F") {
+      throw new LinkError(`${what}: globals of reference or vector types cannot be imported in isobox yet`);
+    }
+    const s = v !== null && typeof v === "object" ? globals.get(v) : undefined;
+    if (s === undefined) {
+      if (im.mutable) throw new LinkError(`${what}: a mutable global import must be a WebAssembly.Global`);
+      if (type === "I" ? typeof v !== "bigint" : typeof v !== "number") {
+        throw new LinkError(`${what} must be a ${type === "I" ? "BigInt" : "Number"} or a WebAssembly.Global`);
+      }
+      return { bits: decimalOf(type, v) };
+    }
+    if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
+    if (s.type !== type || s.mutable !== !!im.mutable) {
+      throw new LinkError(`${what}: the WebAssembly.Global's type or mutability does not match the import's`);
+    }
+    if (!im.mutable) return { bits: decimalOf(type, s.state || s.cell ? exportedGlobal(s) : s.value) };
+    if (s.state) return { instance: s.state.handle, name: s.name };
+    if (!s.cell) {
+      const cell = Number(guarded(() => host.call("wasm_global_cell", jsonStringify({ type, bits: decimalOf(type, s.value) }))));
+      s.cell = cell;
+      s.value = undefined;
+      track("global", s, cell);
+    }
+    return { cell: s.cell };
+  };
 
   // ---- Table ----
   // A Table made by `new WebAssembly.Table` is a JavaScript array of references; a table an
