@@ -61,7 +61,9 @@ func globalsWasm() []byte {
 		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
 	}
 	types := vec(fn([]byte{tI32}, []byte{tI32}), fn(nil, []byte{tI32}), fn(nil, []byte{tI64}), fn(nil, []byte{0x7c}))
-	imp := func(name string, desc ...byte) []byte { return append(append(wasmName("env"), wasmName(name)...), desc...) }
+	imp := func(name string, desc ...byte) []byte {
+		return append(append(wasmName("env"), wasmName(name)...), desc...)
+	}
 	imports := vec(imp("f", 0, 0), imp("g", 3, tI32, 0), imp("big", 3, tI64, 0), imp("m", 3, tI32, 1), imp("fl", 3, 0x7c, 0))
 	funcs := vec([]byte{1}, []byte{2}, []byte{1}, []byte{0}, []byte{3})
 	body := func(code ...byte) []byte {
