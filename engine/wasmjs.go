@@ -145,9 +145,9 @@ type wasmExportDesc struct {
 var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
 // wasmTypeLetters are the letters of value types in export descriptors: i i32, I i64,
-// f f32, F f64, r externref or funcref, v v128.
+// f f32, F f64, r externref, a funcref, v v128.
 var wasmTypeLetters = map[api.ValueType]byte{api.ValueTypeI32: 'i', api.ValueTypeI64: 'I', api.ValueTypeF32: 'f',
-	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'r', 0x7b: 'v'}
+	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'a', 0x7b: 'v'}
 
 func typeLetters(ts []api.ValueType) string {
 	b := make([]byte, len(ts))
@@ -212,7 +212,7 @@ func wasmJSOps() []hostOp {
 			sync: (*Sandbox).opWasmGlobalCell},
 		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
 			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
-		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits",
 			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
 	}
 }

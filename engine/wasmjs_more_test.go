@@ -115,3 +115,51 @@ func TestWasmJSGlobalImports(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// externrefWasm imports env.cb (externref) -> externref and exports id, isnull, viaImport,
+// a mutable externref global gr and getg reading it.
+func externrefWasm() []byte {
+	const tRef = 0x6f
+	fn := func(params, results []byte) []byte {
+		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
+	}
+	types := vec(fn([]byte{tRef}, []byte{tRef}), fn([]byte{tRef}, []byte{tI32}), fn(nil, []byte{tRef}))
+	imports := vec(append(append(wasmName("env"), wasmName("cb")...), 0, 0))
+	funcs := vec([]byte{0}, []byte{1}, []byte{0}, []byte{2})
+	body := func(code ...byte) []byte {
+		b := append(append(vec(), code...), 0x0b)
+		return append(uleb(uint64(len(b))), b...)
+	}
+	code := vec(body(0x20, 0), body(0x20, 0, 0xd1), body(0x20, 0, 0x10, 0), body(0x23, 0))
+	globals := vec([]byte{tRef, 1, 0xd0, tRef, 0x0b})
+	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
+	exports := vec(exp("id", 0, 1), exp("isnull", 0, 2), exp("viaImport", 0, 3), exp("getg", 0, 4), exp("gr", 3, 0))
+	return wasmModule([]byte{1}, types, []byte{2}, imports, []byte{3}, funcs, []byte{6}, globals, []byte{7}, exports, []byte{10}, code)
+}
+
+func TestWasmJSExternref(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(externrefWasm(), `
+		const seen = [];
+		const { instance } = await WebAssembly.instantiate(bytes, { env: { cb: (v) => { seen.push(v); return { wrapped: v }; } } });
+		const x = instance.exports;
+		const obj = { a: 1 };
+		const fn = () => 5;
+		const out = {};
+		out.same = [x.id(obj) === obj, x.id(fn) === fn, x.id(null), x.id(undefined) === undefined, x.id(0) === 0, x.id("s"), x.id(2n) === 2n];
+		out.isnull = [x.isnull(null), x.isnull(undefined), x.isnull(obj), x.isnull(0)];
+		const r = x.viaImport(obj);
+		out.import = [seen[0] === obj, r.wrapped === obj];
+		out.global = [x.gr.value, x.getg()];
+		x.gr.value = obj;
+		out.global.push(x.gr.value === obj, x.getg() === obj);
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"same":[true,true,null,true,true,"s",true],"isnull":[1,0,0,0],"import":[true,true],"global":[null,null,true,true]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -180,7 +180,7 @@
 //   - "wasm_custom_sections": JSON {"module":n,"name":string} -> u32 count, then each section's u32 length and bytes.
 //     WebAssembly.Module.customSections: the contents of the module's custom sections of that
 //     name, in their order.
-//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...} -> type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits.
+//   - "wasm_global": JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...} -> type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits.
 //     Reads (or sets, when mutable) an exported global; the answer describes it and gives its
 //     value's bit pattern.
 //

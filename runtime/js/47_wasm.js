@@ -86,7 +86,29 @@ const wasmInternal = (() => {
 
   // ---- values: JavaScript <-> wasm bit patterns (ToWebAssemblyValue, ToJSValue) ----
   const scratch = new DataView(new ArrayBuffer(8));
-  const typeNames = { __proto__: null, i32: "i", i64: "I", f32: "f", f64: "F", externref: "r", anyfunc: "r", funcref: "r" };
+  const typeNames = { __proto__: null, i32: "i", i64: "I", f32: "f", f64: "F", externref: "r", anyfunc: "a", funcref: "a" };
+  // externref values cross as handles: wasm holds a number (0 is null) that stands for a
+  // JavaScript value kept here. A value keeps its handle, and is kept, for the sandbox's
+  // life (wasm may have stored it anywhere: a table, a global); at most MAX_REFS of them.
+  const MAX_REFS = 1 << 20;
+  const refs = [undefined]; // handle -> value
+  const refIds = new Map(); // value -> handle
+  const refOf = (v) => {
+    if (v === null) return 0;
+    let id = refIds.get(v);
+    if (id === undefined) {
+      if (refs.length > MAX_REFS) throw new RangeError(`WebAssembly: more than ${MAX_REFS} distinct JavaScript values passed to wasm as externref`);
+      id = refs.length;
+      refs.push(v);
+      refIds.set(v, id);
+    }
+    return id;
+  };
+  const valueOfRef = (id) => {
+    if (id === 0) return null;
+    if (id >= refs.length) throw new TypeError("WebAssembly: an externref that did not come from JavaScript");
+    return refs[id];
+  };
   const toBits = (dv, off, t, v) => {
     switch (t) {
       case "i":
@@ -103,8 +125,11 @@ const wasmInternal = (() => {
       case "F":
         dv.setFloat64(off, +v, true);
         return;
+      case "r":
+        dv.setBigUint64(off, BigInt(refOf(v)), true);
+        return;
     }
-    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
   };
   const fromBits = (dv, off, t) => {
     switch (t) {
@@ -116,8 +141,10 @@ const wasmInternal = (() => {
         return dv.getFloat32(off, true);
       case "F":
         return dv.getFloat64(off, true);
+      case "r":
+        return valueOfRef(Number(dv.getBigUint64(off, true)));
     }
-    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
   };
   const decimalOf = (t, v) => {
     toBits(scratch, 0, t, v);
@@ -284,7 +311,7 @@ const wasmInternal = (() => {
       dv.setUint32(8, sync ? 1 : 0, true);
       dv.setUint32(12, n, true);
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
-      for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
+      for (let i = 0; i < results.length; i++) if (results[i] === "a" || results[i] === "v") toBits(dv, 0, results[i]);
       let out;
       try {
         if (sync) {
@@ -476,7 +503,7 @@ const wasmInternal = (() => {
       const type = typeNames[String(descriptor.value)];
       if (!type) throw new TypeError(`WebAssembly.Global: unknown value type ${String(descriptor.value)}`);
       const slot = { type, mutable, value: undefined };
-      if (type === "r") slot.value = v === undefined ? null : v;
+      if (type === "r" || type === "a") slot.value = v === undefined ? null : v;
       else slot.value = valueOfDecimal(type, decimalOf(type, v === undefined ? (type === "I" ? 0n : 0) : v));
       globals.set(this, slot);
     }
@@ -489,7 +516,7 @@ const wasmInternal = (() => {
       if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
       if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
       if (!s.state && !s.cell) {
-        s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
+        s.value = s.type === "r" || s.type === "a" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
       exportedGlobal(s, decimalOf(s.type, v));
