@@ -110,12 +110,13 @@ func (m *jsWasmModule) close() {
 type jsWasmInstance struct {
 	mod     api.Module
 	mem     *jsWasmMemory
-	code    *wasmCode             // held while the instance lives
-	imps    map[string]api.Module // the instances of its module's host modules (imports)
-	fnNames []string              // the exported functions (jsWasmModule.fnNames)
-	fns     []api.Function        // those looked up so far: wazero makes a call engine per lookup
-	busy    []bool                // fns[i] is running (a JavaScript import may call an export again)
-	dead    error                 // set when a limit stopped it: wazero closed it
+	code    *wasmCode                   // held while the instance lives
+	imps    map[string]api.Module       // the instances of its module's host modules (imports)
+	fnNames []string                    // the exported functions (jsWasmModule.fnNames)
+	fns     []api.Function              // those looked up so far: wazero makes a call engine per lookup
+	busy    []bool                      // fns[i] is running (a JavaScript import may call an export again)
+	dead    error                       // set when a limit stopped it: wazero closed it
+	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
 
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
@@ -210,6 +211,10 @@ func wasmJSOps() []hostOp {
 			doc: fmt.Sprintf("Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance first imports it, so that instances and "+
 				"JavaScript share it (wasm_global with \"cell\"); RangeError past %d held at once, given back with wasm_release's \"global\".", maxWasmJSCells),
 			sync: (*Sandbox).opWasmGlobalCell},
+		{name: "wasm_table", in: `JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits"}`,
+			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null)",
+			doc: "An exported table from JavaScript (Table.prototype.length/get/set/grow), through an accessor module importing it; RangeError past " +
+				"the table's bounds or maximum. Storing or calling a function through a funcref table is not implemented.", sync: (*Sandbox).opWasmTable},
 		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
 			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
 		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits",
@@ -283,6 +288,9 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	in := w.insts[h]
 	if in == nil {
 		return
+	}
+	for _, t := range in.tables {
+		_ = t.mod.Close(ctx)
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)

@@ -163,3 +163,50 @@ func TestWasmJSExternref(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// tablesWasm exports an externref table "refs" (2 elements, at most 10), a funcref table
+// "funcs" (3 elements, at most 4, function 0 at index 1), and tget reading refs.
+func tablesWasm() []byte {
+	fn := func(params, results []byte) []byte {
+		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
+	}
+	types := vec(fn([]byte{tI32}, []byte{0x6f}))
+	funcs := vec([]byte{0})
+	tables := vec([]byte{0x6f, 1, 2, 10}, []byte{0x70, 1, 3, 4})
+	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
+	exports := vec(exp("tget", 0, 0), exp("refs", 1, 0), exp("funcs", 1, 1))
+	elems := vec([]byte{2, 1, 0x41, 1, 0x0b, 0, 1, 0}) // table 1, offset 1, funcref: function 0
+	body := append(append(vec(), 0x20, 0, 0x25, 0), 0x0b)
+	code := vec(append(uleb(uint64(len(body))), body...))
+	return wasmModule([]byte{1}, types, []byte{3}, funcs, []byte{4}, tables, []byte{7}, exports, []byte{9}, elems, []byte{10}, code)
+}
+
+func TestWasmJSExportedTables(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(tablesWasm(), `
+		const x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+		const obj = { k: 1 };
+		const out = {};
+		const refs = x.refs, funcs = x.funcs;
+		out.refs = [refs instanceof WebAssembly.Table, refs.length, refs.get(0), x.tget(0)];
+		refs.set(1, obj);
+		out.refs.push(refs.get(1) === obj, x.tget(1) === obj);
+		out.refs.push(refs.grow(3, "fill"), refs.length, refs.get(4), x.tget(3));
+		refs.set(4); // a missing value is undefined, as the spec says
+		out.refs.push(refs.get(4) === undefined);
+		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name; } };
+		out.refErrors = [err(() => refs.get(5)), err(() => refs.set(99, 1)), err(() => refs.grow(6))];
+		out.funcs = [funcs.length, funcs.get(0), typeof funcs.get(1), err(() => funcs.get(1)()), funcs.grow(1), funcs.length];
+		funcs.set(1, null);
+		out.funcs.push(funcs.get(1), err(() => funcs.set(0, x.tget)), err(() => funcs.grow(1)), err(() => funcs.get(4)));
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"refs":[true,2,null,null,true,true,2,5,"fill","fill",true],"refErrors":["RangeError","RangeError","RangeError"],` +
+		`"funcs":[3,null,"function","TypeError",3,4,null,"TypeError","RangeError","RangeError"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -177,6 +177,10 @@
 //     Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance
 //     first imports it, so that instances and JavaScript share it (wasm_global with "cell");
 //     RangeError past 1024 held at once, given back with wasm_release's "global".
+//   - "wasm_table": JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits"} -> r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null).
+//     An exported table from JavaScript (Table.prototype.length/get/set/grow), through an
+//     accessor module importing it; RangeError past the table's bounds or maximum. Storing or
+//     calling a function through a funcref table is not implemented.
 //   - "wasm_custom_sections": JSON {"module":n,"name":string} -> u32 count, then each section's u32 length and bytes.
 //     WebAssembly.Module.customSections: the contents of the module's custom sections of that
 //     name, in their order.

@@ -396,7 +396,7 @@ const wasmInternal = (() => {
             exports[e.name] = makeGlobal({ state, name: e.name, type: undefined, mutable: undefined });
             break;
           case "table":
-            exports[e.name] = makeTable(null);
+            exports[e.name] = makeTable(state, e.name);
             break;
         }
       }
@@ -561,19 +561,29 @@ const wasmInternal = (() => {
   };
 
   // ---- Table ----
-  // A Table made by `new WebAssembly.Table` is a JavaScript array of references; a table an
-  // instance exports is not reachable from JavaScript yet (its methods throw).
-  const tables = new WeakMap(); // Table -> {elements, maximum} or {exported: true}
-  const makeTable = () => {
+  // A Table made by `new WebAssembly.Table` is a JavaScript array of references (it cannot
+  // be imported yet); a table an instance exports is the host's, reached through wasm_table:
+  // an externref table fully, a funcref table's elements only as null or not (get answers
+  // null, or a function that throws TypeError when called; set and grow take null).
+  const tables = new WeakMap(); // Table -> {elements, maximum} or {state, name}
+  const makeTable = (state, name) => {
     const t = Object.create(Table.prototype);
-    tables.set(t, { exported: true });
+    tables.set(t, { state, name });
     return t;
   };
   const tableOf = (t) => {
     const s = t !== null && typeof t === "object" ? tables.get(t) : undefined;
     if (!s) throw new TypeError("Illegal invocation");
-    if (s.exported) throw new TypeError("WebAssembly.Table: the tables an instance exports are not reachable from JavaScript in isobox yet");
     return s;
+  };
+  // tableOp runs op on an exported table; the host answers r (externref) or f (funcref),
+  // then a decimal.
+  const tableOp = (s, op, args) => {
+    const a = guarded(() => host.call("wasm_table", jsonStringify({ instance: s.state.handle, name: s.name, op, ...args })));
+    return { externref: a[0] === "r", value: a.slice(1) };
+  };
+  const opaqueFunction = () => {
+    throw new TypeError("WebAssembly.Table: calling a function taken from a table is not implemented in isobox yet");
   };
   class Table {
     constructor(descriptor, v) {
@@ -589,23 +599,46 @@ const wasmInternal = (() => {
       tables.set(this, { elements, maximum });
     }
     get length() {
-      return tableOf(this).elements.length;
+      const s = tableOf(this);
+      if (s.state) return Number(tableOp(s, "size", {}).value);
+      return s.elements.length;
     }
     get(i) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.get: index");
+      if (s.state) {
+        const r = tableOp(s, "get", { index: k });
+        s.externref = r.externref;
+        if (r.externref) return valueOfDecimal("r", r.value);
+        return r.value === "1" ? null : opaqueFunction;
+      }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.get: index out of bounds");
       return s.elements[k];
     }
     set(i, v) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.set: index");
+      if (s.state) {
+        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
+        if (!s.externref && v !== undefined && v !== null) {
+          throw new TypeError("WebAssembly.Table.set: storing a function in a table from JavaScript is not implemented in isobox yet (only null)");
+        }
+        tableOp(s, "set", { index: k, ...(s.externref ? { ref: decimalOf("r", v) } : {}) });
+        return;
+      }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.set: index out of bounds");
       s.elements[k] = v === undefined ? null : v;
     }
     grow(delta, v) {
       const s = tableOf(this);
       const d = u32(delta, "WebAssembly.Table.grow: delta");
+      if (s.state) {
+        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
+        if (!s.externref && v !== undefined && v !== null) {
+          throw new TypeError("WebAssembly.Table.grow: storing a function in a table from JavaScript is not implemented in isobox yet (only null)");
+        }
+        return Number(tableOp(s, "grow", { delta: d, ...(s.externref ? { ref: decimalOf("r", v) } : {}) }).value);
+      }
       const prev = s.elements.length;
       if (prev + d > s.maximum) throw new RangeError("WebAssembly.Table.grow: past the table's maximum");
       for (let i = 0; i < d; i++) s.elements.push(v === undefined ? null : v);
