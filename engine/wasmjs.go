@@ -97,6 +97,7 @@ type jsWasmModule struct {
 	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
 	custom   []wasmCustom                     // its custom sections (Module.customSections)
 	globals  []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
+	types    []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -117,6 +118,7 @@ type jsWasmInstance struct {
 	busy    []bool                      // fns[i] is running (a JavaScript import may call an export again)
 	dead    error                       // set when a limit stopped it: wazero closed it
 	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
+	types   []wasmFuncType              // its module's function types (jsWasmModule.types)
 
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
@@ -215,6 +217,11 @@ func wasmJSOps() []hostOp {
 			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null)",
 			doc: "An exported table from JavaScript (Table.prototype.length/get/set/grow), through an accessor module importing it; RangeError past " +
 				"the table's bounds or maximum. Storing or calling a function through a funcref table is not implemented.", sync: (*Sandbox).opWasmTable},
+		{name: "wasm_table_call", in: `JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
+			out: "the result types' letters, then each result as ,decimal bits",
+			doc: "Calls the function at index of an exported funcref table (the function Table.prototype.get answers) under the invocation's limits: " +
+				"the module's function types are tried, through call_indirect, until one matches; TypeError when none takes the arguments.",
+			sync: (*Sandbox).opWasmTableCall},
 		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
 			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
 		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits",
@@ -359,7 +366,7 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		sb.e.wasmRelease(context.Background(), code)
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin))}
 	for _, e := range exports {
 		if e.Kind == "function" {
 			m.fnNames = append(m.fnNames, e.Name)
@@ -490,7 +497,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
 	w.insts[ih] = inst
 	return []byte(strconv.Itoa(ih)), nil
 }

@@ -165,20 +165,25 @@ func TestWasmJSExternref(t *testing.T) {
 }
 
 // tablesWasm exports an externref table "refs" (2 elements, at most 10), a funcref table
-// "funcs" (3 elements, at most 4, function 0 at index 1), and tget reading refs.
+// "funcs" (3 elements, at most 4: null, add, dbl), tget reading refs, add (i32, i32) -> i32
+// and dbl (i64) -> i64, which also writes 7 at memory byte 0.
 func tablesWasm() []byte {
 	fn := func(params, results []byte) []byte {
 		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
 	}
-	types := vec(fn([]byte{tI32}, []byte{0x6f}))
-	funcs := vec([]byte{0})
+	types := vec(fn([]byte{tI32}, []byte{0x6f}), fn([]byte{tI32, tI32}, []byte{tI32}), fn([]byte{tI64}, []byte{tI64}))
+	funcs := vec([]byte{0}, []byte{1}, []byte{2})
 	tables := vec([]byte{0x6f, 1, 2, 10}, []byte{0x70, 1, 3, 4})
 	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
-	exports := vec(exp("tget", 0, 0), exp("refs", 1, 0), exp("funcs", 1, 1))
-	elems := vec([]byte{2, 1, 0x41, 1, 0x0b, 0, 1, 0}) // table 1, offset 1, funcref: function 0
-	body := append(append(vec(), 0x20, 0, 0x25, 0), 0x0b)
-	code := vec(append(uleb(uint64(len(body))), body...))
-	return wasmModule([]byte{1}, types, []byte{3}, funcs, []byte{4}, tables, []byte{7}, exports, []byte{9}, elems, []byte{10}, code)
+	exports := vec(exp("tget", 0, 0), exp("refs", 1, 0), exp("funcs", 1, 1), exp("memory", 2, 0))
+	elems := vec([]byte{2, 1, 0x41, 1, 0x0b, 0, 2, 1, 2}) // table 1, offset 1, funcref: functions 1 and 2
+	body := func(code ...byte) []byte {
+		b := append(append(vec(), code...), 0x0b)
+		return append(uleb(uint64(len(b))), b...)
+	}
+	code := vec(body(0x20, 0, 0x25, 0), body(0x20, 0, 0x20, 1, 0x6a),
+		body(0x41, 0, 0x41, 7, 0x3a, 0, 0, 0x20, 0, 0x20, 0, 0x7c))
+	return wasmModule([]byte{1}, types, []byte{3}, funcs, []byte{4}, tables, []byte{5}, vec([]byte{0, 1}), []byte{7}, exports, []byte{9}, elems, []byte{10}, code)
 }
 
 func TestWasmJSExportedTables(t *testing.T) {
@@ -196,7 +201,12 @@ func TestWasmJSExportedTables(t *testing.T) {
 		out.refs.push(refs.get(4) === undefined);
 		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name; } };
 		out.refErrors = [err(() => refs.get(5)), err(() => refs.set(99, 1)), err(() => refs.grow(6))];
-		out.funcs = [funcs.length, funcs.get(0), typeof funcs.get(1), err(() => funcs.get(1)()), funcs.grow(1), funcs.length];
+		const mem = new Uint8Array(x.memory.buffer);
+		mem[0] = 1;
+		const add = funcs.get(1), dbl = funcs.get(2);
+		out.calls = [add(2, 3), add("4", 1.9), add(5), add(1, 2, 3), String(dbl(21n)), mem[0], new Uint8Array(x.memory.buffer)[0],
+			err(() => dbl(1)), err(() => add(1n, 2)), add(2, 3)];
+		out.funcs = [funcs.length, funcs.get(0), typeof funcs.get(1), funcs.grow(1), funcs.length];
 		funcs.set(1, null);
 		out.funcs.push(funcs.get(1), err(() => funcs.set(0, x.tget)), err(() => funcs.grow(1)), err(() => funcs.get(4)));
 		out;
@@ -205,7 +215,7 @@ func TestWasmJSExportedTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"refs":[true,2,null,null,true,true,2,5,"fill","fill",true],"refErrors":["RangeError","RangeError","RangeError"],` +
-		`"funcs":[3,null,"function","TypeError",3,4,null,"TypeError","RangeError","RangeError"]}`
+		`"calls":[5,5,5,3,"42",7,7,"TypeError","TypeError",5],"funcs":[3,null,"function",3,4,null,"TypeError","RangeError","RangeError"]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -25,8 +27,10 @@ type wasmTableAccess struct {
 	externref bool
 	size      api.Function
 	grow      api.Function
-	get       api.Function // externref: the element; funcref: 1 if null
-	set       api.Function // externref: (index, ref); funcref: (index) to null
+	get       api.Function   // externref: the element; funcref: 1 if null
+	set       api.Function   // externref: (index, ref); funcref: (index) to null
+	types     []wasmFuncType // funcref: the trampolines' types ("c<k>")
+	known     map[uint32]int // funcref: the type found at an index by the last call
 }
 
 // tableAccessorWasm is the accessor module of an exported table name of element type rt
@@ -74,7 +78,11 @@ func (sb *Sandbox) tableAccess(inst *jsWasmInstance, name string) (*wasmTableAcc
 	ctx := context.Background()
 	var lastErr error
 	for _, rt := range []byte{0x6f, 0x70} {
-		cm, err := sb.e.wasm.rt.CompileModule(ctx, tableAccessorWasm(name, rt))
+		bin := tableAccessorWasm(name, rt)
+		if rt == 0x70 {
+			bin = funcrefAccessorWasm(name, inst.types)
+		}
+		cm, err := sb.e.wasm.rt.CompileModule(ctx, bin)
 		if err != nil {
 			return nil, typeError("WebAssembly.Table: %v", err)
 		}
@@ -86,7 +94,7 @@ func (sb *Sandbox) tableAccess(inst *jsWasmInstance, name string) (*wasmTableAcc
 			continue
 		}
 		a := &wasmTableAccess{mod: mod, externref: rt == 0x6f, size: mod.ExportedFunction("size"), grow: mod.ExportedFunction("grow"),
-			get: mod.ExportedFunction("get"), set: mod.ExportedFunction("set")}
+			get: mod.ExportedFunction("get"), set: mod.ExportedFunction("set"), types: inst.types}
 		if inst.tables == nil {
 			inst.tables = map[string]*wasmTableAccess{}
 		}
@@ -165,4 +173,250 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 		out[0] = 'r'
 	}
 	return strconv.AppendUint(out, v, 10), nil
+}
+
+// Calling a function taken from a funcref table (Table.prototype.get's function). wazero
+// cannot say the type of a table element, but call_indirect checks it before the function
+// runs: so the accessor has a trampoline per function type of the module (call_indirect
+// of that type), and a call tries the types whose parameters the arguments fit, in order,
+// until one is not a type mismatch (a mismatch runs nothing). The type found is kept per
+// index, and tried first next time (a stale one just mismatches).
+
+// wasmFuncType is a function type of a module's type section.
+type wasmFuncType struct {
+	params, results []api.ValueType
+}
+
+// maxWasmTableTypes bounds the function types an accessor has trampolines for.
+const maxWasmTableTypes = 1024
+
+// wasmFuncTypes reads a module's function types, nil when it has types other than plain
+// function types of number and reference values (GC types), or too many.
+func wasmFuncTypes(b []byte) []wasmFuncType {
+	if len(b) < 8 {
+		return nil
+	}
+	r := &wasmReader{b: b[8:]}
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)) {
+			return nil
+		}
+		sec := &wasmReader{b: r.b[:size]}
+		r.b = r.b[size:]
+		if id != 1 {
+			continue
+		}
+		n := sec.u32()
+		if n > maxWasmTableTypes {
+			return nil
+		}
+		var out []wasmFuncType
+		for ; n > 0 && sec.err == nil; n-- {
+			if sec.byte() != 0x60 {
+				return nil
+			}
+			var ft wasmFuncType
+			for _, dst := range []*[]api.ValueType{&ft.params, &ft.results} {
+				for m := sec.u32(); m > 0 && sec.err == nil; m-- {
+					t := sec.byte()
+					if wasmTypeLetters[t] == 0 {
+						return nil
+					}
+					*dst = append(*dst, t)
+				}
+			}
+			out = append(out, ft)
+		}
+		if sec.err != nil {
+			return nil
+		}
+		return out
+	}
+	return nil
+}
+
+// funcrefAccessorWasm is tableAccessorWasm for a funcref table, with a trampoline "c<k>"
+// per type k: (its params..., index) -> its results, a call_indirect of type k.
+func funcrefAccessorWasm(name string, types []wasmFuncType) []byte {
+	fn := func(params, results []api.ValueType) []byte {
+		return append(append([]byte{0x60}, wasmVec(valTypeBytes(params)...)...), wasmVec(valTypeBytes(results)...)...)
+	}
+	body := func(code ...byte) []byte {
+		b := append(wasmVec(), append(code, 0x0b)...)
+		return append(wasmU32(uint32(len(b))), b...)
+	}
+	i32 := []api.ValueType{0x7f}
+	ts := [][]byte{fn(nil, i32), fn(i32, i32), fn(i32, i32), fn(i32, nil)}
+	codes := [][]byte{
+		body(0xfc, 16, 0),                      // size
+		body(0xd0, 0x70, 0x20, 0, 0xfc, 15, 0), // grow(n) with null
+		body(0x20, 0, 0x25, 0, 0xd1),           // isnull(i)
+		body(0x20, 0, 0xd0, 0x70, 0x26, 0),     // setnull(i)
+	}
+	funcs := [][]byte{{0}, {1}, {2}, {3}}
+	exports := [][]byte{slices.Concat(wasmStr("size"), []byte{0, 0}), slices.Concat(wasmStr("grow"), []byte{0, 1}),
+		slices.Concat(wasmStr("get"), []byte{0, 2}), slices.Concat(wasmStr("set"), []byte{0, 3})}
+	base, k := uint32(len(ts)), uint32(len(types))
+	for _, t := range types {
+		ts = append(ts, fn(t.params, t.results))
+	}
+	for i, t := range types {
+		ts = append(ts, fn(append(slices.Clone(t.params), 0x7f), t.results))
+		var c []byte
+		for p := range t.params {
+			c = append(append(c, 0x20), wasmU32(uint32(p))...)
+		}
+		c = append(append(c, 0x20), wasmU32(uint32(len(t.params)))...)
+		c = append(append(append(c, 0x11), wasmU32(base+uint32(i))...), 0)
+		codes = append(codes, body(c...))
+		funcs = append(funcs, wasmU32(base+k+uint32(i)))
+		exports = append(exports, slices.Concat(wasmStr("c"+strconv.Itoa(i)), []byte{0}, wasmU32(4+uint32(i))))
+	}
+	imports := wasmVec(slices.Concat(wasmStr("t"), wasmStr(name), []byte{1, 0x70, 0}, wasmU32(0)))
+	return wasmBinary([]byte{1}, wasmVec(ts...), []byte{2}, imports, []byte{3}, wasmVec(funcs...), []byte{7}, wasmVec(exports...), []byte{10}, wasmVec(codes...))
+}
+
+// uniqueFuncTypes drops repeated signatures (call_indirect compares types structurally).
+func uniqueFuncTypes(ts []wasmFuncType) []wasmFuncType {
+	seen := map[string]bool{}
+	var out []wasmFuncType
+	for _, t := range ts {
+		k := string(t.params) + "/" + string(t.results)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// wasmTableArg is an argument of a call through a table, as JavaScript has it: a Number's
+// float64 bits or a BigInt's int64 (ToWebAssemblyValue happens here, once the type is known).
+type wasmTableArg struct {
+	N *string `json:"n"`
+	B *string `json:"b"`
+}
+
+// toWasmValue converts a JavaScript argument to type t's bits; false when it cannot (a
+// BigInt for a number type, a Number for i64, or a reference or vector type).
+func (a wasmTableArg) toWasmValue(t api.ValueType) (uint64, bool) {
+	switch {
+	case a.B != nil && t == api.ValueTypeI64:
+		v, err := strconv.ParseInt(*a.B, 10, 64)
+		return uint64(v), err == nil
+	case a.N == nil || t == api.ValueTypeI64:
+		return 0, false
+	}
+	bits, err := strconv.ParseUint(*a.N, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	f := math.Float64frombits(bits)
+	switch t {
+	case api.ValueTypeI32:
+		return uint64(uint32(jsToInt32(f))), true
+	case api.ValueTypeF32:
+		return uint64(math.Float32bits(float32(f))), true
+	case api.ValueTypeF64:
+		return bits, true
+	}
+	return 0, false
+}
+
+// undefinedBits is ToNumber(undefined)'s bits: NaN.
+var undefinedBits = strconv.FormatUint(0x7ff8000000000000, 10)
+
+// jsToInt32 is JavaScript's ToInt32 of a Number.
+func jsToInt32(f float64) int32 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return int32(uint32(int64(math.Mod(math.Trunc(f), 1<<32))))
+}
+
+// opWasmTableCall calls the function at index of an exported funcref table.
+func (sb *Sandbox) opWasmTableCall(in []byte) ([]byte, error) {
+	var a struct {
+		Instance uint32
+		Name     string
+		Index    uint32
+		Args     []wasmTableArg
+	}
+	if err := decode("wasm_table_call", in, &a); err != nil {
+		return nil, err
+	}
+	inst, err := sb.instance(a.Instance)
+	if err != nil {
+		return nil, err
+	}
+	t, err := sb.tableAccess(inst, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	if t.externref {
+		return nil, typeError("WebAssembly.Table: an externref table holds no functions")
+	}
+	order := make([]int, 0, len(t.types))
+	if k, ok := t.known[a.Index]; ok {
+		order = append(order, k)
+	}
+	for k := range t.types {
+		if len(order) == 0 || k != order[0] {
+			order = append(order, k)
+		}
+	}
+	for _, k := range order {
+		ft := t.types[k]
+		args := make([]uint64, 0, len(ft.params)+1)
+		for i, p := range ft.params {
+			arg := wasmTableArg{N: &undefinedBits} // a missing argument is undefined; extra ones are dropped
+			if i < len(a.Args) {
+				arg = a.Args[i]
+			}
+			v, ok := arg.toWasmValue(p)
+			if !ok {
+				break
+			}
+			args = append(args, v)
+		}
+		if len(args) != len(ft.params) {
+			continue
+		}
+		args = append(args, uint64(a.Index))
+		fn := t.mod.ExportedFunction("c" + strconv.Itoa(k)) // its own call engine: calls may nest
+		var res []uint64
+		mismatch := false
+		err := sb.wasmGuard("a call through a table", inst.mem, func(ctx context.Context) error {
+			var err error
+			res, err = fn.Call(ctx, args...)
+			if err != nil && strings.Contains(err.Error(), "indirect call type mismatch") {
+				mismatch = true
+				return nil
+			}
+			return err
+		})
+		if inst.mod.IsClosed() {
+			inst.dead = typeError("the WebAssembly instance was stopped by a limit")
+		}
+		if mismatch {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.known == nil {
+			t.known = map[uint32]int{}
+		}
+		if len(t.known) < maxWasmTableTypes {
+			t.known[a.Index] = k
+		}
+		out := []byte(typeLetters(ft.results))
+		for _, r := range res {
+			out = strconv.AppendUint(append(out, ','), r, 10)
+		}
+		return out, nil
+	}
+	return nil, typeError("WebAssembly.Table: the function at index %d cannot take these %d arguments (a BigInt for i64, a Number for the other number types), or takes or answers values that cannot cross to or from JavaScript", a.Index, len(a.Args))
 }

@@ -181,6 +181,11 @@
 //     An exported table from JavaScript (Table.prototype.length/get/set/grow), through an
 //     accessor module importing it; RangeError past the table's bounds or maximum. Storing or
 //     calling a function through a funcref table is not implemented.
+//   - "wasm_table_call": JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]} -> the result types' letters, then each result as ,decimal bits.
+//     Calls the function at index of an exported funcref table (the function
+//     Table.prototype.get answers) under the invocation's limits: the module's function types
+//     are tried, through call_indirect, until one matches; TypeError when none takes the
+//     arguments.
 //   - "wasm_custom_sections": JSON {"module":n,"name":string} -> u32 count, then each section's u32 length and bytes.
 //     WebAssembly.Module.customSections: the contents of the module's custom sections of that
 //     name, in their order.

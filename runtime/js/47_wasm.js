@@ -563,8 +563,8 @@ const wasmInternal = (() => {
   // ---- Table ----
   // A Table made by `new WebAssembly.Table` is a JavaScript array of references (it cannot
   // be imported yet); a table an instance exports is the host's, reached through wasm_table:
-  // an externref table fully, a funcref table's elements only as null or not (get answers
-  // null, or a function that throws TypeError when called; set and grow take null).
+  // an externref table fully; a funcref table's get answers null or a function calling the
+  // element (tableFunction), its set and grow take only null.
   const tables = new WeakMap(); // Table -> {elements, maximum} or {state, name}
   const makeTable = (state, name) => {
     const t = Object.create(Table.prototype);
@@ -582,8 +582,40 @@ const wasmInternal = (() => {
     const a = guarded(() => host.call("wasm_table", jsonStringify({ instance: s.state.handle, name: s.name, op, ...args })));
     return { externref: a[0] === "r", value: a.slice(1) };
   };
-  const opaqueFunction = () => {
-    throw new TypeError("WebAssembly.Table: calling a function taken from a table is not implemented in isobox yet");
+  // tableFunction is the function at index k of an exported funcref table: the host finds
+  // its type by the arguments (wasm_table_call), so it converts them. The memory's copy is
+  // written in before the call and read back after it.
+  const tableFunction = (s, k) => function () {
+    const args = [];
+    for (let i = 0; i < arguments.length; i++) {
+      const v = arguments[i];
+      args.push(typeof v === "bigint" ? { b: String(BigInt.asIntN(64, v)) } : { n: decimalOf("F", v) });
+    }
+    const st = s.state;
+    if (syncIn(st)) {
+      const payload = new Uint8Array(4 + st.mirror.byteLength);
+      new DataView(payload.buffer).setUint32(0, st.handle, true);
+      payload.set(new Uint8Array(st.mirror), 4);
+      guarded(() => host.call("wasm_memory_write", payload));
+    }
+    let a;
+    try {
+      a = callWasm(() => host.call("wasm_table_call", jsonStringify({ instance: st.handle, name: s.name, index: k, args })));
+    } finally {
+      if (st.sync) {
+        try {
+          refreshMirror(st, new Uint8Array(host.bytes("wasm_memory_read", String(st.handle))));
+        } catch {
+          // the instance was stopped by a limit: the invocation ends anyway
+        }
+      }
+    }
+    const parts = a.split(",");
+    const types = parts[0];
+    if (types.length === 0) return undefined;
+    const vals = [];
+    for (let i = 0; i < types.length; i++) vals.push(valueOfDecimal(types[i], parts[i + 1]));
+    return vals.length === 1 ? vals[0] : vals;
   };
   class Table {
     constructor(descriptor, v) {
@@ -610,7 +642,7 @@ const wasmInternal = (() => {
         const r = tableOp(s, "get", { index: k });
         s.externref = r.externref;
         if (r.externref) return valueOfDecimal("r", r.value);
-        return r.value === "1" ? null : opaqueFunction;
+        return r.value === "1" ? null : tableFunction(s, k);
       }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.get: index out of bounds");
       return s.elements[k];
