@@ -1,8 +1,11 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 )
@@ -218,5 +221,38 @@ func TestWasmJSExportedTables(t *testing.T) {
 		`"calls":[5,5,5,3,"42",7,7,"TypeError","TypeError",5],"funcs":[3,null,"function",3,4,null,"TypeError","RangeError","RangeError"]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// BenchmarkWasmJSLinks measures the new paths: instantiating with global imports (a link
+// module compiled per instantiation), a call through a funcref table, externref round trips.
+func BenchmarkWasmJSLinks(b *testing.B) {
+	genv := `globalThis.g = new WebAssembly.Global({ value: "i32", mutable: true }, 1); globalThis.env = { f: (x) => x, g: 7, big: 5n, m: g, fl: 1.5 };`
+	for _, bc := range []struct {
+		name, setup, op string
+		bin             []byte
+	}{
+		{"instantiate with 4 global imports", genv, `new WebAssembly.Instance(m, { env })`, globalsWasm()},
+		{"call through a funcref table", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.add = x.funcs.get(1)`, `add(i, 1)`, tablesWasm()},
+		{"externref table set+get", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.o = {}`, `x.refs.set(0, o), x.refs.get(0)`, tablesWasm()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sb, err := testEngine.NewSandbox(context.Background(), engine.SandboxConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Close(context.Background())
+			lim := engine.Limits{CPU: 30 * time.Second, Wall: 30 * time.Second}
+			if _, err := sb.Eval(context.Background(), lim, withBytes(bc.bin, `globalThis.m = new WebAssembly.Module(bytes);`+bc.setup)); err != nil {
+				b.Fatal(err)
+			}
+			code := fmt.Sprintf(`for (let i = 0; i < %d; i++) %s; 1`, b.N, bc.op)
+			b.ResetTimer()
+			res, err := sb.Eval(context.Background(), lim, code)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
 }
