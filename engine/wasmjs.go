@@ -46,9 +46,11 @@ import (
 // An exported memory's buffer is a copy in QuickJS kept in step around calls: a synced
 // call writes JavaScript's copy into the instance first and sends back the runs the call
 // changed (wasm_call_memory, appendMemoryDiff). Imported functions are JavaScript
-// functions, called re-entrantly (wasmjs_imports.go); importing a memory, table, global or
-// tag is a LinkError (not implemented). RATIONALE.md ("WebAssembly inside JavaScript")
-// says why.
+// functions, called re-entrantly (wasmjs_imports.go); imported globals go through link
+// modules (wasmjs_globals.go); exported tables are reached through accessor modules
+// (wasmjs_tables.go); custom sections are read at compile time (wasmjs_custom.go);
+// importing a memory, table or tag is a LinkError (not implemented). RATIONALE.md
+// ("WebAssembly inside JavaScript") says why.
 
 const (
 	// maxWasmJSModules bounds the modules one sandbox holds at once.
