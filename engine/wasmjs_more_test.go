@@ -262,7 +262,7 @@ func BenchmarkWasmJSLinks(b *testing.B) {
 // limits like an export (an infinite loop ends it with cpu_limit_exceeded); arguments that
 // fit no type are a TypeError and run nothing; odd export names work.
 func TestWasmJSTableCallLimits(t *testing.T) {
-	fn := vec([]byte{0x60, 0, 0})
+	fn := vec([]byte{0x60, 1, tI32, 0})                            // (i32) -> ()
 	body := append(append(vec(), 0x03, 0x40, 0x0c, 0, 0x0b), 0x0b) // loop br 0 end
 	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
 	bin := wasmModule([]byte{1}, fn, []byte{3}, vec([]byte{0}), []byte{4}, vec([]byte{0x70, 1, 1, 1}),
@@ -273,12 +273,11 @@ func TestWasmJSTableCallLimits(t *testing.T) {
 		const t = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports["t\u0000é"];
 		let bad; try { t.get(0)(1n); } catch (e) { bad = e.constructor.name; } // a BigInt fits no i32; nothing runs
 		if (bad !== "TypeError") throw new Error("BigInt argument: " + bad);
-		t.get(0)(); // spins
+		t.get(0)(1); // spins
 	`))
 	wantCode(t, err, isoerr.CPULimitExceeded, "")
 	// As after any limit, the sandbox is broken with the limit's error.
 	if _, err := wasmEval(t, sb, engine.Limits{}, "1"); isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
 		t.Fatalf("after the limit: %v, want the sandbox broken with cpu_limit_exceeded", err)
 	}
-}
 }
