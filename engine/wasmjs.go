@@ -300,6 +300,7 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	}
 	for _, t := range in.tables {
 		_ = t.mod.Close(ctx)
+		closeAll(t.setters)
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)

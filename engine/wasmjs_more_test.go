@@ -179,7 +179,7 @@ func tablesWasm() []byte {
 	funcs := vec([]byte{0}, []byte{1}, []byte{2})
 	tables := vec([]byte{0x6f, 1, 2, 10}, []byte{0x70, 1, 3, 4})
 	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
-	exports := vec(exp("tget", 0, 0), exp("refs", 1, 0), exp("funcs", 1, 1), exp("memory", 2, 0))
+	exports := vec(exp("tget", 0, 0), exp("refs", 1, 0), exp("funcs", 1, 1), exp("memory", 2, 0), exp("add", 0, 1))
 	elems := vec([]byte{2, 1, 0x41, 1, 0x0b, 0, 2, 1, 2}) // table 1, offset 1, funcref: functions 1 and 2
 	body := func(code ...byte) []byte {
 		b := append(append(vec(), code...), 0x0b)
@@ -211,6 +211,9 @@ func TestWasmJSExportedTables(t *testing.T) {
 		out.calls = [add(2, 3), add("4", 1.9), add(5), add(1, 2, 3), String(dbl(21n)), mem[0], new Uint8Array(x.memory.buffer)[0],
 			err(() => dbl(1)), err(() => add(1n, 2)), add(2, 3)];
 		out.funcs = [funcs.length, funcs.get(0), typeof funcs.get(1), funcs.grow(1), funcs.length];
+		funcs.set(0, dbl); // an element of the same table
+		funcs.set(3, x.add); // an export of the same instance
+		out.stored = [String(funcs.get(0)(4n)), funcs.get(3)(40, 2), err(() => funcs.set(1, () => 1)), err(() => funcs.set(1, {}))];
 		funcs.set(1, null);
 		out.funcs.push(funcs.get(1), err(() => funcs.set(0, x.tget)), err(() => funcs.grow(1)), err(() => funcs.get(4)));
 		out;
@@ -219,7 +222,8 @@ func TestWasmJSExportedTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"refs":[true,2,null,null,true,true,2,5,"fill","fill",true],"refErrors":["RangeError","RangeError","RangeError"],` +
-		`"calls":[5,5,5,3,"42",7,7,"TypeError","TypeError",5],"funcs":[3,null,"function",3,4,null,"TypeError","RangeError","RangeError"]}`
+		`"calls":[5,5,5,3,"42",7,7,"TypeError","TypeError",5],"funcs":[3,null,"function",3,4,null,"ok","RangeError","RangeError"],` +
+		`"stored":["8",42,"TypeError","TypeError"]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

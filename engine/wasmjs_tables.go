@@ -27,10 +27,12 @@ type wasmTableAccess struct {
 	externref bool
 	size      api.Function
 	grow      api.Function
-	get       api.Function   // externref: the element; funcref: 1 if null
-	set       api.Function   // externref: (index, ref); funcref: (index) to null
-	types     []wasmFuncType // funcref: the trampolines' types ("c<k>")
-	known     map[uint32]int // funcref: the type found at an index by the last call
+	get       api.Function          // externref: the element; funcref: 1 if null
+	set       api.Function          // externref: (index, ref); funcref: (index) to null
+	types     []wasmFuncType        // funcref: the trampolines' types ("c<k>")
+	known     map[uint32]int        // funcref: the type found at an index by the last call
+	copy      api.Function          // funcref: (src, dst) copies an element
+	setters   map[string]api.Module // funcref: modules storing the instance's exported functions, by name (funcSetter)
 }
 
 // tableAccessorWasm is the accessor module of an exported table name of element type rt
@@ -94,7 +96,7 @@ func (sb *Sandbox) tableAccess(inst *jsWasmInstance, name string) (*wasmTableAcc
 			continue
 		}
 		a := &wasmTableAccess{mod: mod, externref: rt == 0x6f, size: mod.ExportedFunction("size"), grow: mod.ExportedFunction("grow"),
-			get: mod.ExportedFunction("get"), set: mod.ExportedFunction("set"), types: inst.types}
+			get: mod.ExportedFunction("get"), set: mod.ExportedFunction("set"), types: inst.types, copy: mod.ExportedFunction("copy")}
 		if inst.tables == nil {
 			inst.tables = map[string]*wasmTableAccess{}
 		}
@@ -114,6 +116,8 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 		Index    uint32
 		Delta    uint32
 		Ref      string
+		Fn       string  // funcref set/grow: the instance's exported function to store
+		From     *uint32 // funcref set: copy the element at this index
 	}
 	if err := decode("wasm_table", in, &a); err != nil {
 		return nil, err
@@ -136,6 +140,9 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 		}
 	}
 	ctx := context.Background()
+	if !t.externref && (a.Fn != "" || a.From != nil) {
+		return sb.tableStoreFunc(inst, t, a.Name, a.Op, a.Index, a.Delta, a.Fn, a.From)
+	}
 	var res []uint64
 	switch a.Op {
 	case "size":
@@ -248,16 +255,18 @@ func funcrefAccessorWasm(name string, types []wasmFuncType) []byte {
 		return append(wasmU32(uint32(len(b))), b...)
 	}
 	i32 := []api.ValueType{0x7f}
-	ts := [][]byte{fn(nil, i32), fn(i32, i32), fn(i32, i32), fn(i32, nil)}
+	i32x2 := []api.ValueType{0x7f, 0x7f}
+	ts := [][]byte{fn(nil, i32), fn(i32, i32), fn(i32, i32), fn(i32, nil), fn(i32x2, nil)}
 	codes := [][]byte{
-		body(0xfc, 16, 0),                      // size
-		body(0xd0, 0x70, 0x20, 0, 0xfc, 15, 0), // grow(n) with null
-		body(0x20, 0, 0x25, 0, 0xd1),           // isnull(i)
-		body(0x20, 0, 0xd0, 0x70, 0x26, 0),     // setnull(i)
+		body(0xfc, 16, 0),                        // size
+		body(0xd0, 0x70, 0x20, 0, 0xfc, 15, 0),   // grow(n) with null
+		body(0x20, 0, 0x25, 0, 0xd1),             // isnull(i)
+		body(0x20, 0, 0xd0, 0x70, 0x26, 0),       // setnull(i)
+		body(0x20, 1, 0x20, 0, 0x25, 0, 0x26, 0), // copy(src, dst)
 	}
-	funcs := [][]byte{{0}, {1}, {2}, {3}}
+	funcs := [][]byte{{0}, {1}, {2}, {3}, {4}}
 	exports := [][]byte{slices.Concat(wasmStr("size"), []byte{0, 0}), slices.Concat(wasmStr("grow"), []byte{0, 1}),
-		slices.Concat(wasmStr("get"), []byte{0, 2}), slices.Concat(wasmStr("set"), []byte{0, 3})}
+		slices.Concat(wasmStr("get"), []byte{0, 2}), slices.Concat(wasmStr("set"), []byte{0, 3}), slices.Concat(wasmStr("copy"), []byte{0, 4})}
 	base, k := uint32(len(ts)), uint32(len(types))
 	for _, t := range types {
 		ts = append(ts, fn(t.params, t.results))
@@ -272,7 +281,7 @@ func funcrefAccessorWasm(name string, types []wasmFuncType) []byte {
 		c = append(append(append(c, 0x11), wasmU32(base+uint32(i))...), 0)
 		codes = append(codes, body(c...))
 		funcs = append(funcs, wasmU32(base+k+uint32(i)))
-		exports = append(exports, slices.Concat(wasmStr("c"+strconv.Itoa(i)), []byte{0}, wasmU32(4+uint32(i))))
+		exports = append(exports, slices.Concat(wasmStr("c"+strconv.Itoa(i)), []byte{0}, wasmU32(base+uint32(i))))
 	}
 	imports := wasmVec(slices.Concat(wasmStr("t"), wasmStr(name), []byte{1, 0x70, 0}, wasmU32(0)))
 	return wasmBinary([]byte{1}, wasmVec(ts...), []byte{2}, imports, []byte{3}, wasmVec(funcs...), []byte{7}, wasmVec(exports...), []byte{10}, wasmVec(codes...))
@@ -419,4 +428,95 @@ func (sb *Sandbox) opWasmTableCall(in []byte) ([]byte, error) {
 		return out, nil
 	}
 	return nil, typeError("WebAssembly.Table: the function at index %d cannot take these %d arguments (a BigInt for i64, a Number for the other number types), or takes or answers values that cannot cross to or from JavaScript", a.Index, len(a.Args))
+}
+
+// funcSetterWasm is a module that stores the instance's exported function fn (of type ft)
+// into its funcref table name: set(i) and grow(n), filling with it.
+func funcSetterWasm(table, fn string, ft api.FunctionDefinition) []byte {
+	sig := func(params, results []api.ValueType) []byte {
+		return append(append([]byte{0x60}, wasmVec(valTypeBytes(params)...)...), wasmVec(valTypeBytes(results)...)...)
+	}
+	body := func(code ...byte) []byte {
+		b := append(wasmVec(), append(code, 0x0b)...)
+		return append(wasmU32(uint32(len(b))), b...)
+	}
+	i32 := []api.ValueType{0x7f}
+	types := wasmVec(sig(ft.ParamTypes(), ft.ResultTypes()), sig(i32, nil), sig(i32, i32))
+	imports := wasmVec(slices.Concat(wasmStr("t"), wasmStr(table), []byte{1, 0x70, 0}, wasmU32(0)),
+		slices.Concat(wasmStr("t"), wasmStr(fn), []byte{0, 0}))
+	funcs := wasmVec([]byte{1}, []byte{2})
+	exports := wasmVec(slices.Concat(wasmStr("set"), []byte{0, 1}), slices.Concat(wasmStr("grow"), []byte{0, 2}))
+	elems := wasmVec([]byte{3, 0, 1, 0}) // declarative: ref.func 0 is allowed
+	code := wasmVec(body(0x20, 0, 0xd2, 0, 0x26, 0), body(0xd2, 0, 0x20, 0, 0xfc, 15, 0))
+	return wasmBinary([]byte{1}, types, []byte{2}, imports, []byte{3}, funcs, []byte{7}, exports, []byte{9}, elems, []byte{10}, code)
+}
+
+// maxWasmTableSetters bounds the setter modules kept per table (one per exported function
+// stored into it from JavaScript); past it, a setter is made and closed per store.
+const maxWasmTableSetters = 64
+
+// funcSetter returns the setter of t for the instance's exported function fn.
+func (sb *Sandbox) funcSetter(inst *jsWasmInstance, t *wasmTableAccess, table, fn string) (api.Module, bool, error) {
+	if m := t.setters[fn]; m != nil {
+		return m, true, nil
+	}
+	def := inst.mod.ExportedFunctionDefinitions()[fn]
+	if def == nil {
+		return nil, false, typeError("WebAssembly.Table: the instance exports no function %q", fn)
+	}
+	ctx := context.Background()
+	cm, err := sb.e.wasm.rt.CompileModule(ctx, funcSetterWasm(table, fn, def))
+	if err != nil {
+		return nil, false, typeError("WebAssembly.Table: %v", err)
+	}
+	lctx := experimental.WithImportResolver(ctx, func(string) api.Module { return inst.mod })
+	mod, err := sb.e.wasm.rt.InstantiateModule(lctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	cm.Close(ctx)
+	if err != nil {
+		return nil, false, typeError("WebAssembly.Table: %v", err)
+	}
+	if len(t.setters) >= maxWasmTableSetters {
+		return mod, false, nil
+	}
+	if t.setters == nil {
+		t.setters = map[string]api.Module{}
+	}
+	t.setters[fn] = mod
+	return mod, true, nil
+}
+
+// tableStoreFunc is set and grow of a funcref table with a function: the instance's
+// exported function fn, or (set) the element at from.
+func (sb *Sandbox) tableStoreFunc(inst *jsWasmInstance, t *wasmTableAccess, table, op string, index, delta uint32, fn string, from *uint32) ([]byte, error) {
+	ctx := context.Background()
+	var res []uint64
+	var err error
+	switch {
+	case from != nil && op == "set":
+		_, err = t.copy.Call(ctx, uint64(*from), uint64(index))
+		res = []uint64{0}
+	case fn != "":
+		m, keep, serr := sb.funcSetter(inst, t, table, fn)
+		if serr != nil {
+			return nil, serr
+		}
+		if !keep {
+			defer m.Close(ctx)
+		}
+		if op == "grow" {
+			res, err = m.ExportedFunction("grow").Call(ctx, uint64(delta))
+			if err == nil && int32(res[0]) == -1 {
+				return nil, wasmError("RangeError", "WebAssembly.Table.grow(): growing by %d elements is past the table's maximum", delta)
+			}
+		} else {
+			_, err = m.ExportedFunction("set").Call(ctx, uint64(index))
+			res = []uint64{0}
+		}
+	default:
+		return nil, typeError("wasm_table: bad function store")
+	}
+	if err != nil {
+		return nil, wasmError("RangeError", "WebAssembly.Table.%s(): %s", op, trapMessage(err))
+	}
+	return strconv.AppendUint([]byte{'f'}, uint64(uint32(res[0])), 10), nil
 }

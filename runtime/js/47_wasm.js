@@ -296,6 +296,9 @@ const wasmInternal = (() => {
     }
   };
 
+  // funcOrigins says where a wasm function JavaScript holds comes from, for storing it into
+  // a funcref table: {state, name} for an export, {table, index} for a table's element.
+  const funcOrigins = new WeakMap();
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
@@ -343,6 +346,7 @@ const wasmInternal = (() => {
     // The function's length is its parameter count: templates up to four parameters spare a
     // defineProperty (which doubles the cost of making an export); its name is left empty.
     const f = params.length < arity.length ? arity[params.length](call) : withLength(call, params.length);
+    funcOrigins.set(f, { state, name: e.name });
     return f;
   };
 
@@ -564,7 +568,8 @@ const wasmInternal = (() => {
   // A Table made by `new WebAssembly.Table` is a JavaScript array of references (it cannot
   // be imported yet); a table an instance exports is the host's, reached through wasm_table:
   // an externref table fully; a funcref table's get answers null or a function calling the
-  // element (tableFunction), its set and grow take only null.
+  // element (tableFunction), its set and grow take null or a function of the same instance
+  // (funcStore).
   const tables = new WeakMap(); // Table -> {elements, maximum} or {state, name}
   const makeTable = (state, name) => {
     const t = Object.create(Table.prototype);
@@ -585,7 +590,21 @@ const wasmInternal = (() => {
   // tableFunction is the function at index k of an exported funcref table: the host finds
   // its type by the arguments (wasm_table_call), so it converts them. The memory's copy is
   // written in before the call and read back after it.
-  const tableFunction = (s, k) => function () {
+  const tableFunction = (s, k) => {
+    const f = tableCaller(s, k);
+    funcOrigins.set(f, { table: s, index: k });
+    return f;
+  };
+  // funcStore is what set or grow of a funcref table stores: null, a function the same
+  // instance exports, or (set) an element of the same table.
+  const funcStore = (s, v, what) => {
+    if (v === undefined || v === null) return {};
+    const o = typeof v === "function" ? funcOrigins.get(v) : undefined;
+    if (o !== undefined && o.state === s.state) return { fn: o.name };
+    if (o !== undefined && o.table === s && what === "set") return { from: o.index };
+    throw new TypeError(`WebAssembly.Table.${what}: isobox stores into a table only null, a function the same instance exports, or (set) one taken from the same table`);
+  };
+  const tableCaller = (s, k) => function () {
     const args = [];
     for (let i = 0; i < arguments.length; i++) {
       const v = arguments[i];
@@ -652,10 +671,7 @@ const wasmInternal = (() => {
       const k = u32(i, "WebAssembly.Table.set: index");
       if (s.state) {
         if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
-        if (!s.externref && v !== undefined && v !== null) {
-          throw new TypeError("WebAssembly.Table.set: storing a function in a table from JavaScript is not implemented in isobox yet (only null)");
-        }
-        tableOp(s, "set", { index: k, ...(s.externref ? { ref: decimalOf("r", v) } : {}) });
+        tableOp(s, "set", { index: k, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "set")) });
         return;
       }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.set: index out of bounds");
@@ -666,10 +682,7 @@ const wasmInternal = (() => {
       const d = u32(delta, "WebAssembly.Table.grow: delta");
       if (s.state) {
         if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
-        if (!s.externref && v !== undefined && v !== null) {
-          throw new TypeError("WebAssembly.Table.grow: storing a function in a table from JavaScript is not implemented in isobox yet (only null)");
-        }
-        return Number(tableOp(s, "grow", { delta: d, ...(s.externref ? { ref: decimalOf("r", v) } : {}) }).value);
+        return Number(tableOp(s, "grow", { delta: d, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "grow")) }).value);
       }
       const prev = s.elements.length;
       if (prev + d > s.maximum) throw new RangeError("WebAssembly.Table.grow: past the table's maximum");
