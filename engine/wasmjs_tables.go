@@ -17,9 +17,10 @@ import (
 // module, made on first use, that imports the table (wazero links tables by reference) and
 // exports size, grow, get and set built from the table instructions. An externref table's
 // elements are the runtime's handles of JavaScript values (47_wasm.js); a funcref table's
-// elements can be read as null or not, set to null and grown with null: calling or storing
-// a function through a table from JavaScript is not implemented (the wasm function's type
-// cannot be learnt through wazero's API).
+// elements are read as null or not and called through trampolines (below), and stored by
+// setter modules (funcSetter) for the instance's own exported functions. Functions of other
+// instances are not stored: the instance that owns one may be closed, and its code
+// released, while the table still holds it.
 
 // wasmTableAccess is the accessor of one exported table.
 type wasmTableAccess struct {

@@ -177,10 +177,11 @@
 //     Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance
 //     first imports it, so that instances and JavaScript share it (wasm_global with "cell");
 //     RangeError past 1024 held at once, given back with wasm_release's "global".
-//   - "wasm_table": JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits"} -> r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null).
+//   - "wasm_table": JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits","fn"?:export name,"from"?:n} -> r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null).
 //     An exported table from JavaScript (Table.prototype.length/get/set/grow), through an
-//     accessor module importing it; RangeError past the table's bounds or maximum. Storing or
-//     calling a function through a funcref table is not implemented.
+//     accessor module importing it; RangeError past the table's bounds or maximum. A funcref
+//     table stores null, the instance's exported function fn, or (set) its own element from;
+//     functions of other instances are not implemented.
 //   - "wasm_table_call": JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]} -> the result types' letters, then each result as ,decimal bits.
 //     Calls the function at index of an exported funcref table (the function
 //     Table.prototype.get answers) under the invocation's limits: the module's function types
