@@ -81,25 +81,27 @@ type wasmJS struct {
 	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
 	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
 
-	spares   []*limitedMemory               // cleared memories of closed instances, for the next ones
-	cells    map[int]*wasmCell              // mutable globals made in JavaScript and imported (wasmjs_globals.go)
-	cellMods map[byte]wazero.CompiledModule // the cells' modules, by type letter
-	cfg      wazero.ModuleConfig
+	spares    []*limitedMemory               // cleared memories of closed instances, for the next ones
+	cells     map[int]*wasmCell              // mutable globals made in JavaScript and imported (wasmjs_globals.go)
+	cellMods  map[byte]wazero.CompiledModule // the cells' modules, by type letter
+	stagedMem []byte                         // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
+	cfg       wazero.ModuleConfig
 }
 
 // jsWasmModule is a compiled module the guest holds.
 type jsWasmModule struct {
-	code     *wasmCode
-	name     string
-	imports  []wasmImportDesc
-	exports  []wasmExportDesc
-	linkErr  error                            // why it cannot be instantiated (an import), reported by Instance
-	fnNames  []string                         // the exported functions in export order: wasm_call's numbering, from 1
-	funcs    []jsImportFunc                   // the imported functions, in import order
-	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
-	custom   []wasmCustom                     // its custom sections (Module.customSections)
-	globals  []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
-	types    []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
+	code      *wasmCode
+	name      string
+	imports   []wasmImportDesc
+	exports   []wasmExportDesc
+	linkErr   error                            // why it cannot be instantiated (an import), reported by Instance
+	fnNames   []string                         // the exported functions in export order: wasm_call's numbering, from 1
+	funcs     []jsImportFunc                   // the imported functions, in import order
+	hostMods  map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+	custom    []wasmCustom                     // its custom sections (Module.customSections)
+	globals   []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
+	types     []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
+	memImport *wasmImportDesc                  // its imported memory, if any (wasmjs_globals.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -131,13 +133,15 @@ type jsWasmInstance struct {
 }
 
 type wasmImportDesc struct {
-	Module  string `json:"module"`
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
-	Results string `json:"results,omitempty"` // functions
-	Type    string `json:"type,omitempty"`    // globals: the value type's letter
-	Mutable bool   `json:"mutable,omitempty"` // globals
+	Module  string  `json:"module"`
+	Name    string  `json:"name"`
+	Kind    string  `json:"kind"`
+	Params  string  `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string  `json:"results,omitempty"` // functions
+	Type    string  `json:"type,omitempty"`    // globals: the value type's letter
+	Mutable bool    `json:"mutable,omitempty"` // globals
+	Initial uint32  `json:"-"`                 // memories: the minimum in pages
+	Maximum *uint32 `json:"-"`                 // memories: the maximum in pages, if any
 }
 
 type wasmExportDesc struct {
@@ -225,6 +229,9 @@ func wasmJSOps() []hostOp {
 			doc: "Calls the function at index of an exported funcref table (the function Table.prototype.get answers) under the invocation's limits: " +
 				"the module's function types are tried, through call_indirect, until one matches; TypeError when none takes the arguments.",
 			sync: (*Sandbox).opWasmTableCall},
+		{name: "wasm_memory_stage", in: "the bytes of a WebAssembly.Memory made in JavaScript", out: "empty",
+			doc:  "Stages the contents of the memory the next wasm_instantiate imports (its \"memory\": {\"pages\",\"maximum\"?}); that instantiation takes them.",
+			sync: (*Sandbox).opWasmMemoryStage},
 		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
 			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
 		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits",
@@ -384,9 +391,11 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 					"only number globals (i32, i64, f32, f64) can be imported in isobox yet", im.Module, im.Name)
 			}
 			m.globals = append(m.globals, wasmGlobalImport{module: im.Module, name: im.Name, vt: vt, mutable: im.Mutable})
+		} else if im.Kind == "memory" && m.memImport == nil {
+			m.memImport = &im
 		} else if im.Kind != "function" && m.linkErr == nil {
-			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions and globals can be imported in isobox yet, "+
-				"not memories, tables or tags", im.Module, im.Name, im.Kind)
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions, globals and a memory can be imported in isobox yet, "+
+				"not tables or tags", im.Module, im.Name, im.Kind)
 		}
 	}
 	fi := 0
@@ -436,6 +445,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	var a struct {
 		Module  int
 		Globals []wasmGlobalLink
+		Memory  *wasmMemoryLink
 	}
 	if len(in) > 0 && in[0] == '{' {
 		if err := decode("wasm_instantiate", in, &a); err != nil {
@@ -455,9 +465,22 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, wasmError("RangeError", "too many WebAssembly instances: a sandbox holds at most %d at once", maxWasmJSInstances)
 	}
 	limit := sb.mem.limit
-	if m.code.memMin+uint64(sb.mem.Len())+w.used > limit {
+	memMin := m.code.memMin
+	staged := w.stagedMem
+	w.stagedMem = nil
+	if m.memImport != nil {
+		if a.Memory == nil || uint64(len(staged)) != uint64(a.Memory.Pages)<<16 {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Memory", m.memImport.Module, m.memImport.Name)
+		}
+		mi := m.memImport
+		if a.Memory.Pages < mi.Initial || (mi.Maximum != nil && (a.Memory.Maximum == nil || *a.Memory.Maximum > *mi.Maximum)) {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the WebAssembly.Memory's size or maximum does not fit the import's limits", mi.Module, mi.Name)
+		}
+		memMin = uint64(a.Memory.Pages) << 16
+	}
+	if memMin+uint64(sb.mem.Len())+w.used > limit {
 		sb.inv.stop(isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, more than is left of the sandbox's memory limit of %d MiB",
-			m.code.memMin>>20, limit>>20))
+			memMin>>20, limit>>20))
 		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
 	}
 	if err := sb.wasmImportSetup(context.Background(), m); err != nil {
@@ -467,13 +490,14 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(m.globals) > 0 {
-		if err := sb.wasmLinkModules(context.Background(), m, imps, a.Globals); err != nil {
+	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
+	if len(m.globals) > 0 || m.memImport != nil {
+		if err := sb.wasmLinkModules(context.Background(), m, imps, a.Globals, a.Memory, staged, mem); err != nil {
 			closeAll(imps)
+			mem.Free()
 			return nil, err
 		}
 	}
-	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
 	var mod api.Module
 	w.next++
 	ih := w.next
@@ -776,7 +800,12 @@ func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDe
 					sec.byte()
 					sec.limits()
 				case 2:
-					sec.limits()
+					flags := sec.byte()
+					d.Initial = sec.u32()
+					if flags&1 != 0 {
+						mx := sec.u32()
+						d.Maximum = &mx
+					}
 				case 3:
 					vt := api.ValueType(sec.byte())
 					d.Type = typeLetters([]api.ValueType{vt})

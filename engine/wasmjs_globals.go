@@ -105,7 +105,8 @@ func (sb *Sandbox) opWasmGlobalCell(in []byte) ([]byte, error) {
 // that provide them (the host modules of JavaScript functions, wasmImportInstances); the
 // link modules replace them there (the host module stays, under a name no module can
 // import, so that closeAll closes it too).
-func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links map[string]api.Module, given []wasmGlobalLink) error {
+func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links map[string]api.Module, given []wasmGlobalLink,
+	memLink *wasmMemoryLink, staged []byte, mem *jsWasmMemory) error {
 	w := sb.wasmJSState()
 	var order []string
 	globals := map[string][]int{} // import module -> indices into m.globals
@@ -114,6 +115,12 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			order = append(order, g.module)
 		}
 		globals[g.module] = append(globals[g.module], k)
+	}
+	if mi := m.memImport; mi != nil {
+		if _, ok := globals[mi.Module]; !ok {
+			order = append(order, mi.Module)
+			globals[mi.Module] = nil
+		}
 	}
 	if len(given) != len(m.globals) {
 		return wasmError("LinkError", "WebAssembly.Instance: %d global imports given for %d", len(given), len(m.globals))
@@ -173,12 +180,24 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			defs = append(defs, append([]byte{g.vt, 0}, constOf(g.vt, bits)...))
 			exps = append(exps, slices.Concat(wasmStr(g.name), []byte{3}, wasmU32(nglob+uint32(len(defs)-1))))
 		}
+		var memSec []byte
+		if mi := m.memImport; mi != nil && mi.Module == name {
+			lim := append([]byte{0}, wasmU32(memLink.Pages)...)
+			if memLink.Maximum != nil {
+				lim = append(append([]byte{1}, wasmU32(memLink.Pages)...), wasmU32(*memLink.Maximum)...)
+			}
+			memSec = wasmVec(lim)
+			exps = append(exps, slices.Concat(wasmStr(mi.Name), []byte{2, 0}))
+		}
 		var secs [][]byte
 		if len(types) > 0 {
 			secs = append(secs, []byte{1}, wasmVec(types...))
 		}
 		if len(imps) > 0 {
 			secs = append(secs, []byte{2}, wasmVec(imps...))
+		}
+		if memSec != nil {
+			secs = append(secs, []byte{5}, memSec)
 		}
 		if len(defs) > 0 {
 			secs = append(secs, []byte{6}, wasmVec(defs...))
@@ -189,10 +208,15 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
 		lctx := experimental.WithImportResolver(ctx, func(n string) api.Module { return resolve[n] })
+		lctx = experimental.WithMemoryAllocator(lctx, experimental.MemoryAllocatorFunc(
+			func(cap, max uint64) experimental.LinearMemory { return mem }))
 		mod, err := sb.e.wasm.rt.InstantiateModule(lctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 		cm.Close(ctx) // the instance keeps what it runs
 		if err != nil {
 			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
+		}
+		if memSec != nil {
+			mod.Memory().Write(0, staged) // JavaScript's contents, before the instance's data segments
 		}
 		if host := links[name]; host != nil {
 			links["\x00host:"+name] = host
@@ -200,6 +224,14 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		links[name] = mod
 	}
 	return nil
+}
+
+// wasmMemoryLink is the WebAssembly.Memory JavaScript gives for a memory import: its size
+// in pages and maximum (its bytes come by wasm_memory_stage). The link module of its
+// import module defines it, with the instance's allocator, and the instance imports it.
+type wasmMemoryLink struct {
+	Pages   uint32  `json:"pages"`
+	Maximum *uint32 `json:"maximum"`
 }
 
 // wasmGlobalImport is one global a module imports, in import order.

@@ -288,3 +288,51 @@ func TestWasmJSTableCallLimits(t *testing.T) {
 		t.Fatalf("after the limit: %v, want the sandbox broken with cpu_limit_exceeded", err)
 	}
 }
+
+// memImportWasm imports env.memory (at least 1 page), writes "h" at 0 with a data segment,
+// exports it again and peek (i32) -> i32 and poke (i32, i32).
+func memImportWasm() []byte {
+	fn := func(params, results []byte) []byte {
+		return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
+	}
+	types := vec(fn([]byte{tI32}, []byte{tI32}), fn([]byte{tI32, tI32}, nil))
+	imports := vec(append(append(wasmName("env"), wasmName("memory")...), 2, 0, 1))
+	body := func(code ...byte) []byte {
+		b := append(append(vec(), code...), 0x0b)
+		return append(uleb(uint64(len(b))), b...)
+	}
+	code := vec(body(0x20, 0, 0x2d, 0, 0), body(0x20, 0, 0x20, 1, 0x3a, 0, 0))
+	exp := func(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
+	exports := vec(exp("peek", 0, 0), exp("poke", 0, 1), exp("memory", 2, 0))
+	data := vec([]byte{0, 0x41, 0, 0x0b, 1, 'h'})
+	return wasmModule([]byte{1}, types, []byte{2}, imports, []byte{3}, vec([]byte{0}, []byte{1}), []byte{7}, exports, []byte{10}, code, []byte{11}, data)
+}
+
+func TestWasmJSMemoryImport(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, withBytes(memImportWasm(), `
+		const module = new WebAssembly.Module(bytes);
+		const mem = new WebAssembly.Memory({ initial: 1, maximum: 3 });
+		const view = new Uint8Array(mem.buffer);
+		view[100] = 42;
+		view[0] = 9; // the data segment writes over it
+		const x = new WebAssembly.Instance(module, { env: { memory: mem } }).exports;
+		const out = {};
+		out.start = [x.memory === mem, x.peek(100), x.peek(0), view[0], mem.buffer === view.buffer];
+		x.poke(5, 77);
+		view[6] = 78;
+		out.shared = [view[5], x.peek(6)];
+		out.grow = [mem.grow(1), mem.buffer.byteLength / 65536, x.peek(6), view.byteLength];
+		const link = (memory) => { try { new WebAssembly.Instance(module, { env: { memory } }); return "linked"; } catch (e) { return e.constructor.name; } };
+		out.errors = [link(mem), link(1), link(undefined), link(new WebAssembly.Memory({ initial: 0 })), link(new WebAssembly.Memory({ initial: 1, maximum: 1 }))];
+		out.grown = (() => { try { mem.grow(5); return "grew"; } catch (e) { return e.constructor.name; } })();
+		out;
+	`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"start":[true,42,104,104,true],"shared":[77,78],"grow":[1,2,78,0],"errors":["LinkError","LinkError","LinkError","LinkError","linked"],"grown":"RangeError"}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -187,6 +187,9 @@
 //     Table.prototype.get answers) under the invocation's limits: the module's function types
 //     are tried, through call_indirect, until one matches; TypeError when none takes the
 //     arguments.
+//   - "wasm_memory_stage": the bytes of a WebAssembly.Memory made in JavaScript -> empty.
+//     Stages the contents of the memory the next wasm_instantiate imports (its "memory":
+//     {"pages","maximum"?}); that instantiation takes them.
 //   - "wasm_custom_sections": JSON {"module":n,"name":string} -> u32 count, then each section's u32 length and bytes.
 //     WebAssembly.Module.customSections: the contents of the module's custom sections of that
 //     name, in their order.

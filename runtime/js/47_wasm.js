@@ -359,6 +359,7 @@ const wasmInternal = (() => {
       }
       const imports = [];
       const globalLinks = [];
+      let memoryLink = null; // the WebAssembly.Memory imported: {m, slot}
       for (const im of info.imports) {
         const ns = importObject[im.module];
         if (ns === null || (typeof ns !== "object" && typeof ns !== "function")) {
@@ -369,13 +370,31 @@ const wasmInternal = (() => {
           globalLinks.push(globalLink(im, v));
           continue;
         }
+        if (im.kind === "memory") {
+          const slot = v !== null && typeof v === "object" ? memories.get(v) : undefined;
+          if (slot === undefined) throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a WebAssembly.Memory`);
+          if (slot.state) {
+            throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name}: a memory an instance already has (exported or imported) cannot be imported by another in isobox yet`);
+          }
+          memoryLink = { m: v, slot };
+          continue;
+        }
         if (im.kind !== "function") {
           throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions and globals can be imported in isobox yet`);
         }
         if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
         imports.push({ fn: v, params: im.params || "", results: im.results || "" });
       }
-      const instantiateArg = globalLinks.length > 0 ? jsonStringify({ module: info.handle, globals: globalLinks }) : String(info.handle);
+      let instantiateArg = String(info.handle);
+      if (globalLinks.length > 0 || memoryLink !== null) {
+        const arg = { module: info.handle, globals: globalLinks };
+        if (memoryLink !== null) {
+          const { slot } = memoryLink;
+          arg.memory = { pages: slot.local.byteLength / PAGE, maximum: slot.declaredMaximum };
+          guarded(() => host.call("wasm_memory_stage", slot.local));
+        }
+        instantiateArg = jsonStringify(arg);
+      }
       const state = { handle: 0, sync: false, mirror: null, imports };
       const prevPending = pendingState;
       pendingState = state;
@@ -387,6 +406,16 @@ const wasmInternal = (() => {
       }
       state.handle = handle;
       track("instance", state, handle);
+      if (memoryLink !== null) {
+        // The Memory is now the instance's: its buffer stays (the copy kept in step), the
+        // host holds the memory.
+        const { slot } = memoryLink;
+        state.mirror = slot.local;
+        state.sync = true;
+        slot.local = undefined;
+        slot.state = state;
+        refreshMirror(state, new Uint8Array(guarded(() => host.bytes("wasm_memory_read", String(handle))))); // its data segments
+      }
       const exports = Object.create(null);
       for (const e of info.exports) {
         switch (e.kind) {
@@ -394,7 +423,7 @@ const wasmInternal = (() => {
             exports[e.name] = exportedFunction(state, e);
             break;
           case "memory":
-            exports[e.name] = makeMemory(state);
+            exports[e.name] = memoryLink !== null ? memoryLink.m : makeMemory(state); // a re-exported import is the same object
             break;
           case "global":
             exports[e.name] = makeGlobal({ state, name: e.name, type: undefined, mutable: undefined });
@@ -438,7 +467,7 @@ const wasmInternal = (() => {
       if (initial > 65536 || maximum > 65536) throw new RangeError("WebAssembly.Memory: at most 65536 pages");
       if (initial > maximum) throw new RangeError("WebAssembly.Memory: initial is larger than maximum");
       if (descriptor.shared) throw new TypeError("WebAssembly.Memory: shared memories are not supported");
-      memories.set(this, { local: new ArrayBuffer(initial * PAGE), maximum });
+      memories.set(this, { local: new ArrayBuffer(initial * PAGE), maximum, declaredMaximum: descriptor.maximum === undefined ? undefined : maximum });
     }
     get buffer() {
       const s = memoryOf(this);
