@@ -380,7 +380,7 @@ const wasmInternal = (() => {
           continue;
         }
         if (im.kind !== "function") {
-          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions and globals can be imported in isobox yet`);
+          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions, globals and a memory can be imported in isobox yet`);
         }
         if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
         imports.push({ fn: v, params: im.params || "", results: im.results || "" });
