@@ -49,7 +49,8 @@ import (
 // functions, called re-entrantly (wasmjs_imports.go); imported globals go through link
 // modules (wasmjs_globals.go); exported tables are reached through accessor modules
 // (wasmjs_tables.go); custom sections are read at compile time (wasmjs_custom.go);
-// importing a memory, table or tag is a LinkError (not implemented). RATIONALE.md
+// a memory made in JavaScript is imported through a link module too; importing a table or
+// tag is a LinkError (not implemented). RATIONALE.md
 // ("WebAssembly inside JavaScript") says why.
 
 const (

@@ -13,7 +13,8 @@
 // copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
 // host calls back re-entrantly ("wasm_import" messages, importCall below). A global import
 // is a number, a BigInt or a WebAssembly.Global (a mutable one is shared with the instance:
-// globalLink); importing a memory, table or tag is not implemented (LinkError).
+// globalLink); a WebAssembly.Memory made here becomes its importing instance's; importing a
+// table or tag is not implemented (LinkError).
 const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
@@ -445,8 +446,8 @@ const wasmInternal = (() => {
 
   // ---- Memory ----
   // A Memory is either an instance's exported memory (state set: the host holds it) or one
-  // made by `new WebAssembly.Memory`, an ArrayBuffer of the sandbox's own (it cannot be
-  // imported, since imports are not implemented).
+  // made by `new WebAssembly.Memory`, an ArrayBuffer of the sandbox's own until an instance
+  // imports it (then state is set, and local is gone).
   const memories = new WeakMap(); // Memory -> {state} or {local, maximum}
   const makeMemory = (state) => {
     const m = Object.create(Memory.prototype);
