@@ -82,10 +82,11 @@ type wasmJS struct {
 	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
 	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
 
-	spares    []*limitedMemory               // cleared memories of closed instances, for the next ones
-	cells     map[int]*wasmCell              // mutable globals made in JavaScript and imported (wasmjs_globals.go)
-	cellMods  map[byte]wazero.CompiledModule // the cells' modules, by type letter
-	stagedMem []byte                         // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
+	spares    []*limitedMemory                 // cleared memories of closed instances, for the next ones
+	cells     map[int]*wasmCell                // mutable globals made in JavaScript and imported (wasmjs_globals.go)
+	cellMods  map[byte]wazero.CompiledModule   // the cells' modules, by type letter
+	linkCodes map[string]wazero.CompiledModule // compiled link modules by their bytes (wasmjs_globals.go)
+	stagedMem []byte                           // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
 	cfg       wazero.ModuleConfig
 }
 
@@ -293,6 +294,10 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 	for k, cm := range w.cellMods {
 		cm.Close(ctx)
 		delete(w.cellMods, k)
+	}
+	for k, cm := range w.linkCodes {
+		cm.Close(ctx)
+		delete(w.linkCodes, k)
 	}
 	for h, m := range w.modules {
 		m.close()

@@ -203,7 +203,7 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			secs = append(secs, []byte{6}, wasmVec(defs...))
 		}
 		secs = append(secs, []byte{7}, wasmVec(exps...))
-		cm, err := sb.e.wasm.rt.CompileModule(ctx, wasmBinary(secs...))
+		cm, keep, err := w.linkCode(ctx, sb.e.wasm.rt, wasmBinary(secs...))
 		if err != nil {
 			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
@@ -211,7 +211,9 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		lctx = experimental.WithMemoryAllocator(lctx, experimental.MemoryAllocatorFunc(
 			func(cap, max uint64) experimental.LinearMemory { return mem }))
 		mod, err := sb.e.wasm.rt.InstantiateModule(lctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
-		cm.Close(ctx) // the instance keeps what it runs
+		if !keep {
+			cm.Close(ctx) // the instance keeps what it runs
+		}
 		if err != nil {
 			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
@@ -232,6 +234,27 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 type wasmMemoryLink struct {
 	Pages   uint32  `json:"pages"`
 	Maximum *uint32 `json:"maximum"`
+}
+
+// maxWasmLinkCodes bounds the compiled link modules a sandbox keeps for its next
+// instantiations (the same module instantiated again with the same values compiles nothing).
+const maxWasmLinkCodes = 32
+
+// linkCode compiles a link module, or answers the one compiled before from the same bytes;
+// keep says the sandbox holds it (closed with the sandbox), else the caller closes it.
+func (w *wasmJS) linkCode(ctx context.Context, rt wazero.Runtime, bin []byte) (wazero.CompiledModule, bool, error) {
+	if cm := w.linkCodes[string(bin)]; cm != nil {
+		return cm, true, nil
+	}
+	cm, err := rt.CompileModule(ctx, bin)
+	if err != nil || len(w.linkCodes) >= maxWasmLinkCodes {
+		return cm, false, err
+	}
+	if w.linkCodes == nil {
+		w.linkCodes = map[string]wazero.CompiledModule{}
+	}
+	w.linkCodes[string(bin)] = cm
+	return cm, true, nil
 }
 
 // wasmGlobalImport is one global a module imports, in import order.
