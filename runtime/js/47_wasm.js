@@ -621,8 +621,13 @@ const wasmInternal = (() => {
   // its type by the arguments (wasm_table_call), so it converts them. The memory's copy is
   // written in before the call and read back after it.
   const tableFunction = (s, k) => {
-    const f = tableCaller(s, k);
-    funcOrigins.set(f, { table: s, index: k });
+    if (s.fns === undefined) s.fns = new Map(); // one function per index, as get answers the same one
+    let f = s.fns.get(k);
+    if (f === undefined) {
+      f = tableCaller(s, k);
+      funcOrigins.set(f, { table: s, index: k });
+      s.fns.set(k, f);
+    }
     return f;
   };
   // funcStore is what set or grow of a funcref table stores: null, a function the same
