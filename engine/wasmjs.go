@@ -46,9 +46,12 @@ import (
 // An exported memory's buffer is a copy in QuickJS kept in step around calls: a synced
 // call writes JavaScript's copy into the instance first and sends back the runs the call
 // changed (wasm_call_memory, appendMemoryDiff). Imported functions are JavaScript
-// functions, called re-entrantly (wasmjs_imports.go); importing a memory, table, global or
-// tag is a LinkError (not implemented). RATIONALE.md ("WebAssembly inside JavaScript")
-// says why.
+// functions, called re-entrantly (wasmjs_imports.go); imported globals go through link
+// modules (wasmjs_globals.go); exported tables are reached through accessor modules
+// (wasmjs_tables.go); custom sections are read at compile time (wasmjs_custom.go);
+// a memory made in JavaScript is imported through a link module too; importing a table or
+// tag is a LinkError (not implemented). RATIONALE.md
+// ("WebAssembly inside JavaScript") says why.
 
 const (
 	// maxWasmJSModules bounds the modules one sandbox holds at once.
@@ -79,20 +82,28 @@ type wasmJS struct {
 	staged        []byte          // a synced wasm_call's payload, waiting for its memory (wasm_call_memory)
 	importing     *jsWasmInstance // the instance whose JavaScript import runs (wasm_memory_push)
 
-	spares []*limitedMemory // cleared memories of closed instances, for the next ones
-	cfg    wazero.ModuleConfig
+	spares    []*limitedMemory                 // cleared memories of closed instances, for the next ones
+	cells     map[int]*wasmCell                // mutable globals made in JavaScript and imported (wasmjs_globals.go)
+	cellMods  map[byte]wazero.CompiledModule   // the cells' modules, by type letter
+	linkCodes map[string]wazero.CompiledModule // compiled link modules by their bytes (wasmjs_globals.go)
+	stagedMem []byte                           // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
+	cfg       wazero.ModuleConfig
 }
 
 // jsWasmModule is a compiled module the guest holds.
 type jsWasmModule struct {
-	code     *wasmCode
-	name     string
-	imports  []wasmImportDesc
-	exports  []wasmExportDesc
-	linkErr  error                            // why it cannot be instantiated (an import), reported by Instance
-	fnNames  []string                         // the exported functions in export order: wasm_call's numbering, from 1
-	funcs    []jsImportFunc                   // the imported functions, in import order
-	hostMods map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+	code      *wasmCode
+	name      string
+	imports   []wasmImportDesc
+	exports   []wasmExportDesc
+	linkErr   error                            // why it cannot be instantiated (an import), reported by Instance
+	fnNames   []string                         // the exported functions in export order: wasm_call's numbering, from 1
+	funcs     []jsImportFunc                   // the imported functions, in import order
+	hostMods  map[string]wazero.CompiledModule // the host modules standing in for the import modules, by name
+	custom    []wasmCustom                     // its custom sections (Module.customSections)
+	globals   []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
+	types     []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
+	memImport *wasmImportDesc                  // its imported memory, if any (wasmjs_globals.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -106,12 +117,14 @@ func (m *jsWasmModule) close() {
 type jsWasmInstance struct {
 	mod     api.Module
 	mem     *jsWasmMemory
-	code    *wasmCode             // held while the instance lives
-	imps    map[string]api.Module // the instances of its module's host modules (imports)
-	fnNames []string              // the exported functions (jsWasmModule.fnNames)
-	fns     []api.Function        // those looked up so far: wazero makes a call engine per lookup
-	busy    []bool                // fns[i] is running (a JavaScript import may call an export again)
-	dead    error                 // set when a limit stopped it: wazero closed it
+	code    *wasmCode                   // held while the instance lives
+	imps    map[string]api.Module       // the instances of its module's host modules (imports)
+	fnNames []string                    // the exported functions (jsWasmModule.fnNames)
+	fns     []api.Function              // those looked up so far: wazero makes a call engine per lookup
+	busy    []bool                      // fns[i] is running (a JavaScript import may call an export again)
+	dead    error                       // set when a limit stopped it: wazero closed it
+	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
+	types   []wasmFuncType              // its module's function types (jsWasmModule.types)
 
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
@@ -122,11 +135,15 @@ type jsWasmInstance struct {
 }
 
 type wasmImportDesc struct {
-	Module  string `json:"module"`
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
-	Results string `json:"results,omitempty"` // functions
+	Module  string  `json:"module"`
+	Name    string  `json:"name"`
+	Kind    string  `json:"kind"`
+	Params  string  `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
+	Results string  `json:"results,omitempty"` // functions
+	Type    string  `json:"type,omitempty"`    // globals: the value type's letter
+	Mutable bool    `json:"mutable,omitempty"` // globals
+	Initial uint32  `json:"-"`                 // memories: the minimum in pages
+	Maximum *uint32 `json:"-"`                 // memories: the maximum in pages, if any
 }
 
 type wasmExportDesc struct {
@@ -139,9 +156,9 @@ type wasmExportDesc struct {
 var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
 // wasmTypeLetters are the letters of value types in export descriptors: i i32, I i64,
-// f f32, F f64, r externref or funcref, v v128.
+// f f32, F f64, r externref, a funcref, v v128.
 var wasmTypeLetters = map[api.ValueType]byte{api.ValueTypeI32: 'i', api.ValueTypeI64: 'I', api.ValueTypeF32: 'f',
-	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'r', 0x7b: 'v'}
+	api.ValueTypeF64: 'F', api.ValueTypeExternref: 'r', 0x70: 'a', 0x7b: 'v'}
 
 func typeLetters(ts []api.ValueType) string {
 	b := make([]byte, len(ts))
@@ -167,12 +184,12 @@ func wasmJSOps() []hostOp {
 			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
 		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
-		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n}`, out: "empty",
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
-		{name: "wasm_instantiate", in: "decimal module handle", out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
+		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}]} for a module importing globals`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
 				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
-				"LinkError for a module importing a memory, table, global or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"LinkError for a module importing a memory, table or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
 		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns)",
@@ -200,7 +217,26 @@ func wasmJSOps() []hostOp {
 			doc: "Writes bytes over the start of an instance's memory (Memory.buffer's copy-in before grow).", sync: (*Sandbox).opWasmMemoryWrite},
 		{name: "wasm_memory_grow", in: `JSON {"instance":n,"delta":n}`, out: "decimal previous size in pages",
 			doc: "Memory.prototype.grow: RangeError past the memory's maximum or the sandbox's memory limit.", sync: (*Sandbox).opWasmMemoryGrow},
-		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"}`, out: "type letter (i, I, f, F, r, v), 1 if mutable else 0, then the decimal u64 bits",
+		{name: "wasm_global_cell", in: `JSON {"type":letter,"bits":"decimal u64 bits"}`, out: "decimal global handle",
+			doc: fmt.Sprintf("Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance first imports it, so that instances and "+
+				"JavaScript share it (wasm_global with \"cell\"); RangeError past %d held at once, given back with wasm_release's \"global\".", maxWasmJSCells),
+			sync: (*Sandbox).opWasmGlobalCell},
+		{name: "wasm_table", in: `JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits","fn"?:export name,"from"?:n}`,
+			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null)",
+			doc: "An exported table from JavaScript (Table.prototype.length/get/set/grow), through an accessor module importing it; RangeError past " +
+				"the table's bounds or maximum. A funcref table stores null, the instance's exported function fn, or (set) its own element from; " +
+				"functions of other instances are not implemented.", sync: (*Sandbox).opWasmTable},
+		{name: "wasm_table_call", in: `JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
+			out: "the result types' letters, then each result as ,decimal bits",
+			doc: "Calls the function at index of an exported funcref table (the function Table.prototype.get answers) under the invocation's limits: " +
+				"the module's function types are tried, through call_indirect, until one matches; TypeError when none takes the arguments.",
+			sync: (*Sandbox).opWasmTableCall},
+		{name: "wasm_memory_stage", in: "the bytes of a WebAssembly.Memory made in JavaScript", out: "empty",
+			doc:  "Stages the contents of the memory the next wasm_instantiate imports (its \"memory\": {\"pages\",\"maximum\"?}); that instantiation takes them.",
+			sync: (*Sandbox).opWasmMemoryStage},
+		{name: "wasm_custom_sections", in: `JSON {"module":n,"name":string}`, out: "u32 count, then each section's u32 length and bytes",
+			doc: "WebAssembly.Module.customSections: the contents of the module's custom sections of that name, in their order.", sync: (*Sandbox).opWasmCustomSections},
+		{name: "wasm_global", in: `JSON {"instance":n,"name":string,"set"?:"decimal u64 bits"} or {"cell":n,...}`, out: "type letter (i, I, f, F, r externref, a funcref, v v128), 1 if mutable else 0, then the decimal u64 bits",
 			doc: "Reads (or sets, when mutable) an exported global; the answer describes it and gives its value's bit pattern.", sync: (*Sandbox).opWasmGlobal},
 	}
 }
@@ -251,6 +287,18 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 		m.Free()
 	}
 	w.spares = nil
+	for h, c := range w.cells {
+		_ = c.mod.Close(ctx)
+		delete(w.cells, h)
+	}
+	for k, cm := range w.cellMods {
+		cm.Close(ctx)
+		delete(w.cellMods, k)
+	}
+	for k, cm := range w.linkCodes {
+		cm.Close(ctx)
+		delete(w.linkCodes, k)
+	}
 	for h, m := range w.modules {
 		m.close()
 		sb.e.wasmRelease(ctx, m.code)
@@ -263,6 +311,10 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	in := w.insts[h]
 	if in == nil {
 		return
+	}
+	for _, t := range in.tables {
+		_ = t.mod.Close(ctx)
+		closeAll(t.setters)
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)
@@ -326,16 +378,30 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports}
+	custom, err := wasmCustomSections(bin)
+	if err != nil {
+		sb.e.wasmRelease(context.Background(), code)
+		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
+	}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin))}
 	for _, e := range exports {
 		if e.Kind == "function" {
 			m.fnNames = append(m.fnNames, e.Name)
 		}
 	}
 	for _, im := range imports {
-		if im.Kind != "function" && m.linkErr == nil {
-			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions can be imported in isobox yet, "+
-				"not memories, tables, globals or tags", im.Module, im.Name, im.Kind)
+		if im.Kind == "global" {
+			vt := wasmValTypes[im.Type[0]]
+			if vt == 0 && m.linkErr == nil {
+				m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s, a global of a reference or vector type; "+
+					"only number globals (i32, i64, f32, f64) can be imported in isobox yet", im.Module, im.Name)
+			}
+			m.globals = append(m.globals, wasmGlobalImport{module: im.Module, name: im.Name, vt: vt, mutable: im.Mutable})
+		} else if im.Kind == "memory" && m.memImport == nil {
+			m.memImport = &im
+		} else if im.Kind != "function" && m.linkErr == nil {
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions, globals and a memory can be imported in isobox yet, "+
+				"not tables or tags", im.Module, im.Name, im.Kind)
 		}
 	}
 	fi := 0
@@ -362,11 +428,15 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
-	var a struct{ Module, Instance int }
+	var a struct{ Module, Instance, Global int }
 	if err := decode("wasm_release", in, &a); err != nil {
 		return nil, err
 	}
 	w := sb.wasmJSState()
+	if c := w.cells[a.Global]; c != nil {
+		_ = c.mod.Close(context.Background())
+		delete(w.cells, a.Global)
+	}
 	if m := w.modules[a.Module]; m != nil {
 		m.close()
 		sb.e.wasmRelease(context.Background(), m.code)
@@ -378,8 +448,19 @@ func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
 
 func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	w := sb.wasmJSState()
-	h, _ := strconv.Atoi(string(in))
-	m := w.modules[h]
+	var a struct {
+		Module  int
+		Globals []wasmGlobalLink
+		Memory  *wasmMemoryLink
+	}
+	if len(in) > 0 && in[0] == '{' {
+		if err := decode("wasm_instantiate", in, &a); err != nil {
+			return nil, err
+		}
+	} else {
+		a.Module, _ = strconv.Atoi(string(in))
+	}
+	m := w.modules[a.Module]
 	if m == nil {
 		return nil, typeError("WebAssembly.Instance: not a module of this sandbox")
 	}
@@ -390,9 +471,22 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, wasmError("RangeError", "too many WebAssembly instances: a sandbox holds at most %d at once", maxWasmJSInstances)
 	}
 	limit := sb.mem.limit
-	if m.code.memMin+uint64(sb.mem.Len())+w.used > limit {
+	memMin := m.code.memMin
+	staged := w.stagedMem
+	w.stagedMem = nil
+	if m.memImport != nil {
+		if a.Memory == nil || uint64(len(staged)) != uint64(a.Memory.Pages)<<16 {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Memory", m.memImport.Module, m.memImport.Name)
+		}
+		mi := m.memImport
+		if a.Memory.Pages < mi.Initial || (mi.Maximum != nil && (a.Memory.Maximum == nil || *a.Memory.Maximum > *mi.Maximum)) {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the WebAssembly.Memory's size or maximum does not fit the import's limits", mi.Module, mi.Name)
+		}
+		memMin = uint64(a.Memory.Pages) << 16
+	}
+	if memMin+uint64(sb.mem.Len())+w.used > limit {
 		sb.inv.stop(isoerr.New(isoerr.MemoryLimitExceeded, "the WebAssembly module starts with %d MiB of memory, more than is left of the sandbox's memory limit of %d MiB",
-			m.code.memMin>>20, limit>>20))
+			memMin>>20, limit>>20))
 		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
 	}
 	if err := sb.wasmImportSetup(context.Background(), m); err != nil {
@@ -403,6 +497,13 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
+	if len(m.globals) > 0 || m.memImport != nil {
+		if err := sb.wasmLinkModules(context.Background(), m, imps, a.Globals, a.Memory, staged, mem); err != nil {
+			closeAll(imps)
+			mem.Free()
+			return nil, err
+		}
+	}
 	var mod api.Module
 	w.next++
 	ih := w.next
@@ -430,7 +531,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
 	w.insts[ih] = inst
 	return []byte(strconv.Itoa(ih)), nil
 }
@@ -616,17 +717,27 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 	var a struct {
 		Instance uint32
+		Cell     int
 		Name     string
 		Set      *string
 	}
 	if err := decode("wasm_global", in, &a); err != nil {
 		return nil, err
 	}
-	inst, err := sb.instance(a.Instance)
-	if err != nil {
-		return nil, err
+	var g api.Global
+	if a.Cell != 0 {
+		c := sb.wasmJSState().cells[a.Cell]
+		if c == nil {
+			return nil, typeError("not a WebAssembly.Global of this sandbox")
+		}
+		g = c.mod.ExportedGlobal("g")
+	} else {
+		inst, err := sb.instance(a.Instance)
+		if err != nil {
+			return nil, err
+		}
+		g = inst.mod.ExportedGlobal(a.Name)
 	}
-	g := inst.mod.ExportedGlobal(a.Name)
 	if g == nil {
 		return nil, typeError("the instance exports no global %q", a.Name)
 	}
@@ -695,10 +806,16 @@ func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDe
 					sec.byte()
 					sec.limits()
 				case 2:
-					sec.limits()
+					flags := sec.byte()
+					d.Initial = sec.u32()
+					if flags&1 != 0 {
+						mx := sec.u32()
+						d.Maximum = &mx
+					}
 				case 3:
-					sec.byte()
-					sec.byte()
+					vt := api.ValueType(sec.byte())
+					d.Type = typeLetters([]api.ValueType{vt})
+					d.Mutable = sec.byte() == 1
 				case 4:
 					sec.byte()
 					sec.u32()

@@ -160,9 +160,10 @@ func (sb *Sandbox) opWasmMemoryGrow(in []byte) ([]byte, error) {
 // other instances' memories and QuickJS's) against the sandbox's memory limit.
 type jsWasmMemory struct {
 	*limitedMemory
-	w    *wasmJS
-	sb   *Sandbox
-	size uint64 // bytes charged to w.used
+	w     *wasmJS
+	sb    *Sandbox
+	size  uint64 // bytes charged to w.used
+	freed bool   // Free ran (an imported memory's owner and a failed instantiation may both free it)
 }
 
 // Reallocate implements experimental.LinearMemory.
@@ -183,6 +184,10 @@ func (m *jsWasmMemory) Reallocate(size uint64) []byte {
 // sandbox's next instance (unmapping and faulting in a reservation was a tenth of an
 // instantiation's cost); a large one is given back.
 func (m *jsWasmMemory) Free() {
+	if m.freed {
+		return
+	}
+	m.freed = true
 	w := m.w
 	w.used -= m.size
 	m.size = 0
@@ -203,4 +208,14 @@ func (w *wasmJS) takeSpare(limit uint64) *limitedMemory {
 		return m
 	}
 	return newLimitedMemory(limit)
+}
+
+// opWasmMemoryStage keeps the bytes of the WebAssembly.Memory the next instantiation imports.
+func (sb *Sandbox) opWasmMemoryStage(in []byte) ([]byte, error) {
+	w := sb.wasmJSState()
+	if uint64(len(in))+uint64(sb.mem.Len())+w.used > sb.mem.limit {
+		return nil, wasmError("RangeError", "WebAssembly.Instance: out of memory")
+	}
+	w.stagedMem = bytes.Clone(in)
+	return nil, nil
 }

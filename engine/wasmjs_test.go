@@ -339,9 +339,9 @@ func TestWasmJSHostileModules(t *testing.T) {
 			const d = JSON.stringify(WebAssembly.Module.imports(m));
 			try { new WebAssembly.Instance(m, { env: {} }) } catch (e) { d + " " + (e instanceof WebAssembly.LinkError) + " " + e.message }`,
 			want: `"[{\"module\":\"env\",\"name\":\"log\",\"kind\":\"function\"}] true WebAssembly.Instance: import env.log must be a function"`},
-		{name: "memory import", bin: wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("memory")...), 2, 0, 1))), code: `
-			try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }) } catch (e) { e.name + ": " + e.message }`,
-			want: `"LinkError: WebAssembly.Instance: the module imports env.memory (memory); only functions can be imported in isobox yet"`},
+		{name: "table import", bin: wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("table")...), 1, 0x70, 1, 0, 1))), code: `
+			try { new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { table: new WebAssembly.Table({ element: "anyfunc", initial: 1 }) } }) } catch (e) { e.name + ": " + e.message }`,
+			want: `"LinkError: WebAssembly.Instance: the module imports env.table (table); only functions, globals and a memory can be imported in isobox yet"`},
 		{name: "infinite loop", bin: lib, code: `const { instance } = await WebAssembly.instantiate(bytes); try { instance.exports.spin() } catch (e) { "caught " + e }`,
 			wantCode: isoerr.CPULimitExceeded, contains: "CPU limit of 100ms"},
 		{name: "infinite start function", bin: startSpin, code: `try { new WebAssembly.Instance(new WebAssembly.Module(bytes)) } catch (e) { "caught " + e }`,

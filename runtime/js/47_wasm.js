@@ -11,8 +11,10 @@
 // the buffer brought up to date and gives its writes back. So JavaScript writes are seen by
 // the next call and wasm writes after the call returns, as in a browser, at the cost of a
 // copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
-// host calls back re-entrantly ("wasm_import" messages, importCall below); importing a
-// memory, table, global or tag is not implemented (LinkError).
+// host calls back re-entrantly ("wasm_import" messages, importCall below). A global import
+// is a number, a BigInt or a WebAssembly.Global (a mutable one is shared with the instance:
+// globalLink); a WebAssembly.Memory made here becomes its importing instance's; importing a
+// table or tag is not implemented (LinkError).
 const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
@@ -22,8 +24,8 @@ const wasmInternal = (() => {
   // state), by handle: the import callbacks find an instance's state through it, and a
   // burst of instantiations in one synchronous run (where finalization callbacks cannot run
   // yet) gives back what it dropped before the host's limit on handles refuses the next one.
-  const live = { module: new Map(), instance: new Map() };
-  const sweepAt = { module: 32, instance: 32 };
+  const live = { module: new Map(), instance: new Map(), global: new Map() };
+  const sweepAt = { module: 32, instance: 32, global: 32 };
   const release = (kind, handle) => {
     live[kind].delete(handle);
     try {
@@ -85,7 +87,29 @@ const wasmInternal = (() => {
 
   // ---- values: JavaScript <-> wasm bit patterns (ToWebAssemblyValue, ToJSValue) ----
   const scratch = new DataView(new ArrayBuffer(8));
-  const typeNames = { __proto__: null, i32: "i", i64: "I", f32: "f", f64: "F", externref: "r", anyfunc: "r", funcref: "r" };
+  const typeNames = { __proto__: null, i32: "i", i64: "I", f32: "f", f64: "F", externref: "r", anyfunc: "a", funcref: "a" };
+  // externref values cross as handles: wasm holds a number (0 is null) that stands for a
+  // JavaScript value kept here. A value keeps its handle, and is kept, for the sandbox's
+  // life (wasm may have stored it anywhere: a table, a global); at most MAX_REFS of them.
+  const MAX_REFS = 1 << 20;
+  const refs = [undefined]; // handle -> value
+  const refIds = new Map(); // value -> handle
+  const refOf = (v) => {
+    if (v === null) return 0;
+    let id = refIds.get(v);
+    if (id === undefined) {
+      if (refs.length > MAX_REFS) throw new RangeError(`WebAssembly: more than ${MAX_REFS} distinct JavaScript values passed to wasm as externref`);
+      id = refs.length;
+      refs.push(v);
+      refIds.set(v, id);
+    }
+    return id;
+  };
+  const valueOfRef = (id) => {
+    if (id === 0) return null;
+    if (id >= refs.length) throw new TypeError("WebAssembly: an externref that did not come from JavaScript");
+    return refs[id];
+  };
   const toBits = (dv, off, t, v) => {
     switch (t) {
       case "i":
@@ -102,8 +126,11 @@ const wasmInternal = (() => {
       case "F":
         dv.setFloat64(off, +v, true);
         return;
+      case "r":
+        dv.setBigUint64(off, BigInt(refOf(v)), true);
+        return;
     }
-    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
   };
   const fromBits = (dv, off, t) => {
     switch (t) {
@@ -115,8 +142,10 @@ const wasmInternal = (() => {
         return dv.getFloat32(off, true);
       case "F":
         return dv.getFloat64(off, true);
+      case "r":
+        return valueOfRef(Number(dv.getBigUint64(off, true)));
     }
-    throw new TypeError("WebAssembly: reference and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
   };
   const decimalOf = (t, v) => {
     toBits(scratch, 0, t, v);
@@ -155,9 +184,19 @@ const wasmInternal = (() => {
     static imports(m) {
       return moduleInfo(m, "WebAssembly.Module.imports").imports.map((e) => ({ module: e.module, name: e.name, kind: e.kind }));
     }
-    static customSections(m) {
-      moduleInfo(m, "WebAssembly.Module.customSections");
-      throw new TypeError("WebAssembly.Module.customSections is not implemented in isobox yet");
+    static customSections(m, name) {
+      const info = moduleInfo(m, "WebAssembly.Module.customSections");
+      if (arguments.length < 2) throw new TypeError("WebAssembly.Module.customSections: a section name is required");
+      const out = guarded(() => host.bytes("wasm_custom_sections", jsonStringify({ module: info.handle, name: String(name) })));
+      const dv = new DataView(out);
+      const sections = [];
+      let off = 4;
+      for (let i = dv.getUint32(0, true); i > 0; i--) {
+        const n = dv.getUint32(off, true);
+        sections.push(out.slice(off + 4, off + 4 + n));
+        off += 4 + n;
+      }
+      return sections;
     }
   }
   expose(Module.prototype, Symbol.toStringTag, "WebAssembly.Module");
@@ -258,6 +297,9 @@ const wasmInternal = (() => {
     }
   };
 
+  // funcOrigins says where a wasm function JavaScript holds comes from, for storing it into
+  // a funcref table: {state, name} for an export, {table, index} for a table's element.
+  const funcOrigins = new WeakMap();
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
@@ -273,7 +315,7 @@ const wasmInternal = (() => {
       dv.setUint32(8, sync ? 1 : 0, true);
       dv.setUint32(12, n, true);
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
-      for (let i = 0; i < results.length; i++) if (results[i] === "r" || results[i] === "v") toBits(dv, 0, results[i]);
+      for (let i = 0; i < results.length; i++) if (results[i] === "a" || results[i] === "v") toBits(dv, 0, results[i]);
       let out;
       try {
         if (sync) {
@@ -305,6 +347,7 @@ const wasmInternal = (() => {
     // The function's length is its parameter count: templates up to four parameters spare a
     // defineProperty (which doubles the cost of making an export); its name is left empty.
     const f = params.length < arity.length ? arity[params.length](call) : withLength(call, params.length);
+    funcOrigins.set(f, { state, name: e.name });
     return f;
   };
 
@@ -316,29 +359,64 @@ const wasmInternal = (() => {
         throw new TypeError("WebAssembly.Instance: the module has imports, so an import object is required");
       }
       const imports = [];
+      const globalLinks = [];
+      let memoryLink = null; // the WebAssembly.Memory imported: {m, slot}
       for (const im of info.imports) {
         const ns = importObject[im.module];
         if (ns === null || (typeof ns !== "object" && typeof ns !== "function")) {
           throw new TypeError(`WebAssembly.Instance: import module "${im.module}" must be an object`);
         }
         const v = ns[im.name];
+        if (im.kind === "global") {
+          globalLinks.push(globalLink(im, v));
+          continue;
+        }
+        if (im.kind === "memory") {
+          const slot = v !== null && typeof v === "object" ? memories.get(v) : undefined;
+          if (slot === undefined) throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a WebAssembly.Memory`);
+          if (slot.state) {
+            throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name}: a memory an instance already has (exported or imported) cannot be imported by another in isobox yet`);
+          }
+          memoryLink = { m: v, slot };
+          continue;
+        }
         if (im.kind !== "function") {
-          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions can be imported in isobox yet`);
+          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions, globals and a memory can be imported in isobox yet`);
         }
         if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
         imports.push({ fn: v, params: im.params || "", results: im.results || "" });
+      }
+      let instantiateArg = String(info.handle);
+      if (globalLinks.length > 0 || memoryLink !== null) {
+        const arg = { module: info.handle, globals: globalLinks };
+        if (memoryLink !== null) {
+          const { slot } = memoryLink;
+          arg.memory = { pages: slot.local.byteLength / PAGE, maximum: slot.declaredMaximum };
+          guarded(() => host.call("wasm_memory_stage", slot.local));
+        }
+        instantiateArg = jsonStringify(arg);
       }
       const state = { handle: 0, sync: false, mirror: null, imports };
       const prevPending = pendingState;
       pendingState = state;
       let handle;
       try {
-        handle = Number(callWasm(() => host.call("wasm_instantiate", String(info.handle))));
+        handle = Number(callWasm(() => host.call("wasm_instantiate", instantiateArg)));
       } finally {
         pendingState = prevPending;
       }
       state.handle = handle;
       track("instance", state, handle);
+      if (memoryLink !== null) {
+        // The Memory is now the instance's: its buffer stays (the copy kept in step), the
+        // host holds the memory.
+        const { slot } = memoryLink;
+        state.mirror = slot.local;
+        state.sync = true;
+        slot.local = undefined;
+        slot.state = state;
+        refreshMirror(state, new Uint8Array(guarded(() => host.bytes("wasm_memory_read", String(handle))))); // its data segments
+      }
       const exports = Object.create(null);
       for (const e of info.exports) {
         switch (e.kind) {
@@ -346,13 +424,13 @@ const wasmInternal = (() => {
             exports[e.name] = exportedFunction(state, e);
             break;
           case "memory":
-            exports[e.name] = makeMemory(state);
+            exports[e.name] = memoryLink !== null ? memoryLink.m : makeMemory(state); // a re-exported import is the same object
             break;
           case "global":
             exports[e.name] = makeGlobal({ state, name: e.name, type: undefined, mutable: undefined });
             break;
           case "table":
-            exports[e.name] = makeTable(null);
+            exports[e.name] = makeTable(state, e.name);
             break;
         }
       }
@@ -368,8 +446,8 @@ const wasmInternal = (() => {
 
   // ---- Memory ----
   // A Memory is either an instance's exported memory (state set: the host holds it) or one
-  // made by `new WebAssembly.Memory`, an ArrayBuffer of the sandbox's own (it cannot be
-  // imported, since imports are not implemented).
+  // made by `new WebAssembly.Memory`, an ArrayBuffer of the sandbox's own until an instance
+  // imports it (then state is set, and local is gone).
   const memories = new WeakMap(); // Memory -> {state} or {local, maximum}
   const makeMemory = (state) => {
     const m = Object.create(Memory.prototype);
@@ -390,7 +468,7 @@ const wasmInternal = (() => {
       if (initial > 65536 || maximum > 65536) throw new RangeError("WebAssembly.Memory: at most 65536 pages");
       if (initial > maximum) throw new RangeError("WebAssembly.Memory: initial is larger than maximum");
       if (descriptor.shared) throw new TypeError("WebAssembly.Memory: shared memories are not supported");
-      memories.set(this, { local: new ArrayBuffer(initial * PAGE), maximum });
+      memories.set(this, { local: new ArrayBuffer(initial * PAGE), maximum, declaredMaximum: descriptor.maximum === undefined ? undefined : maximum });
     }
     get buffer() {
       const s = memoryOf(this);
@@ -427,7 +505,10 @@ const wasmInternal = (() => {
   expose(Memory.prototype, Symbol.toStringTag, "WebAssembly.Memory");
 
   // ---- Global ----
-  const globals = new WeakMap(); // Global -> {type, mutable, value} or {state, name, type, mutable}
+  // A Global is one made by `new WebAssembly.Global` (its value here), an instance's exported
+  // global (state and name: the host holds it), or a mutable one made here that an instance
+  // imported (cell: it moved into the host, where instances and JavaScript share it).
+  const globals = new WeakMap(); // Global -> {type, mutable, value} or {state, name, type, mutable} or {cell, type, mutable}
   const makeGlobal = (slot) => {
     const g = Object.create(Global.prototype);
     globals.set(g, slot);
@@ -441,7 +522,7 @@ const wasmInternal = (() => {
   // exportedGlobal reads (or sets to the bit pattern set) an exported global; the host
   // answers its type letter, 1 if mutable else 0, and its bits in decimal.
   const exportedGlobal = (s, set) => {
-    const payload = { instance: s.state.handle, name: s.name };
+    const payload = s.cell ? { cell: s.cell } : { instance: s.state.handle, name: s.name };
     if (set !== undefined) payload.set = set;
     const a = guarded(() => host.call("wasm_global", jsonStringify(payload)));
     s.type = a[0];
@@ -456,20 +537,20 @@ const wasmInternal = (() => {
       const type = typeNames[String(descriptor.value)];
       if (!type) throw new TypeError(`WebAssembly.Global: unknown value type ${String(descriptor.value)}`);
       const slot = { type, mutable, value: undefined };
-      if (type === "r") slot.value = v === undefined ? null : v;
+      if (type === "r" || type === "a") slot.value = v === undefined ? null : v;
       else slot.value = valueOfDecimal(type, decimalOf(type, v === undefined ? (type === "I" ? 0n : 0) : v));
       globals.set(this, slot);
     }
     get value() {
       const s = globalOf(this);
-      return s.state ? exportedGlobal(s) : s.value;
+      return s.state || s.cell ? exportedGlobal(s) : s.value;
     }
     set value(v) {
       const s = globalOf(this);
       if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
       if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
-      if (!s.state) {
-        s.value = s.type === "r" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
+      if (!s.state && !s.cell) {
+        s.value = s.type === "r" || s.type === "a" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
       exportedGlobal(s, decimalOf(s.type, v));
@@ -480,20 +561,115 @@ const wasmInternal = (() => {
   }
   expose(Global.prototype, Symbol.toStringTag, "WebAssembly.Global");
 
+  // globalLink is what the host needs for the global import im given v (ToWebAssemblyValue
+  // and the spec's LinkError cases): the value's bits for an immutable global, else where
+  // the mutable global lives (a cell, made on the first import of a Global made here, or
+  // the instance that exports it).
+  const globalLink = (im, v) => {
+    const what = `WebAssembly.Instance: import ${im.module}.${im.name}`;
+    const type = im.type;
+    if (type !== "i" && type !== "I" && type !== "f" && type !== "F") {
+      throw new LinkError(`${what}: globals of reference or vector types cannot be imported in isobox yet`);
+    }
+    const s = v !== null && typeof v === "object" ? globals.get(v) : undefined;
+    if (s === undefined) {
+      if (im.mutable) throw new LinkError(`${what}: a mutable global import must be a WebAssembly.Global`);
+      if (type === "I" ? typeof v !== "bigint" : typeof v !== "number") {
+        throw new LinkError(`${what} must be a ${type === "I" ? "BigInt" : "Number"} or a WebAssembly.Global`);
+      }
+      return { bits: decimalOf(type, v) };
+    }
+    if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
+    if (s.type !== type || s.mutable !== !!im.mutable) {
+      throw new LinkError(`${what}: the WebAssembly.Global's type or mutability does not match the import's`);
+    }
+    if (!im.mutable) return { bits: decimalOf(type, s.state || s.cell ? exportedGlobal(s) : s.value) };
+    if (s.state) return { instance: s.state.handle, name: s.name };
+    if (!s.cell) {
+      const cell = Number(guarded(() => host.call("wasm_global_cell", jsonStringify({ type, bits: decimalOf(type, s.value) }))));
+      s.cell = cell;
+      s.value = undefined;
+      track("global", s, cell);
+    }
+    return { cell: s.cell };
+  };
+
   // ---- Table ----
-  // A Table made by `new WebAssembly.Table` is a JavaScript array of references; a table an
-  // instance exports is not reachable from JavaScript yet (its methods throw).
-  const tables = new WeakMap(); // Table -> {elements, maximum} or {exported: true}
-  const makeTable = () => {
+  // A Table made by `new WebAssembly.Table` is a JavaScript array of references (it cannot
+  // be imported yet); a table an instance exports is the host's, reached through wasm_table:
+  // an externref table fully; a funcref table's get answers null or a function calling the
+  // element (tableFunction), its set and grow take null or a function of the same instance
+  // (funcStore).
+  const tables = new WeakMap(); // Table -> {elements, maximum} or {state, name}
+  const makeTable = (state, name) => {
     const t = Object.create(Table.prototype);
-    tables.set(t, { exported: true });
+    tables.set(t, { state, name });
     return t;
   };
   const tableOf = (t) => {
     const s = t !== null && typeof t === "object" ? tables.get(t) : undefined;
     if (!s) throw new TypeError("Illegal invocation");
-    if (s.exported) throw new TypeError("WebAssembly.Table: the tables an instance exports are not reachable from JavaScript in isobox yet");
     return s;
+  };
+  // tableOp runs op on an exported table; the host answers r (externref) or f (funcref),
+  // then a decimal.
+  const tableOp = (s, op, args) => {
+    const a = guarded(() => host.call("wasm_table", jsonStringify({ instance: s.state.handle, name: s.name, op, ...args })));
+    return { externref: a[0] === "r", value: a.slice(1) };
+  };
+  // tableFunction is the function at index k of an exported funcref table: the host finds
+  // its type by the arguments (wasm_table_call), so it converts them. The memory's copy is
+  // written in before the call and read back after it.
+  const tableFunction = (s, k) => {
+    if (s.fns === undefined) s.fns = new Map(); // one function per index, as get answers the same one
+    let f = s.fns.get(k);
+    if (f === undefined) {
+      f = tableCaller(s, k);
+      funcOrigins.set(f, { table: s, index: k });
+      s.fns.set(k, f);
+    }
+    return f;
+  };
+  // funcStore is what set or grow of a funcref table stores: null, a function the same
+  // instance exports, or (set) an element of the same table.
+  const funcStore = (s, v, what) => {
+    if (v === undefined || v === null) return {};
+    const o = typeof v === "function" ? funcOrigins.get(v) : undefined;
+    if (o !== undefined && o.state === s.state) return { fn: o.name };
+    if (o !== undefined && o.table === s && what === "set") return { from: o.index };
+    throw new TypeError(`WebAssembly.Table.${what}: isobox stores into a table only null, a function the same instance exports, or (set) one taken from the same table`);
+  };
+  const tableCaller = (s, k) => function () {
+    const args = [];
+    for (let i = 0; i < arguments.length; i++) {
+      const v = arguments[i];
+      args.push(typeof v === "bigint" ? { b: String(BigInt.asIntN(64, v)) } : { n: decimalOf("F", v) });
+    }
+    const st = s.state;
+    if (syncIn(st)) {
+      const payload = new Uint8Array(4 + st.mirror.byteLength);
+      new DataView(payload.buffer).setUint32(0, st.handle, true);
+      payload.set(new Uint8Array(st.mirror), 4);
+      guarded(() => host.call("wasm_memory_write", payload));
+    }
+    let a;
+    try {
+      a = callWasm(() => host.call("wasm_table_call", jsonStringify({ instance: st.handle, name: s.name, index: k, args })));
+    } finally {
+      if (st.sync) {
+        try {
+          refreshMirror(st, new Uint8Array(host.bytes("wasm_memory_read", String(st.handle))));
+        } catch {
+          // the instance was stopped by a limit: the invocation ends anyway
+        }
+      }
+    }
+    const parts = a.split(",");
+    const types = parts[0];
+    if (types.length === 0) return undefined;
+    const vals = [];
+    for (let i = 0; i < types.length; i++) vals.push(valueOfDecimal(types[i], parts[i + 1]));
+    return vals.length === 1 ? vals[0] : vals;
   };
   class Table {
     constructor(descriptor, v) {
@@ -509,23 +685,40 @@ const wasmInternal = (() => {
       tables.set(this, { elements, maximum });
     }
     get length() {
-      return tableOf(this).elements.length;
+      const s = tableOf(this);
+      if (s.state) return Number(tableOp(s, "size", {}).value);
+      return s.elements.length;
     }
     get(i) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.get: index");
+      if (s.state) {
+        const r = tableOp(s, "get", { index: k });
+        s.externref = r.externref;
+        if (r.externref) return valueOfDecimal("r", r.value);
+        return r.value === "1" ? null : tableFunction(s, k);
+      }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.get: index out of bounds");
       return s.elements[k];
     }
     set(i, v) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.set: index");
+      if (s.state) {
+        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
+        tableOp(s, "set", { index: k, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "set")) });
+        return;
+      }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.set: index out of bounds");
       s.elements[k] = v === undefined ? null : v;
     }
     grow(delta, v) {
       const s = tableOf(this);
       const d = u32(delta, "WebAssembly.Table.grow: delta");
+      if (s.state) {
+        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
+        return Number(tableOp(s, "grow", { delta: d, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "grow")) }).value);
+      }
       const prev = s.elements.length;
       if (prev + d > s.maximum) throw new RangeError("WebAssembly.Table.grow: past the table's maximum");
       for (let i = 0; i < d; i++) s.elements.push(v === undefined ? null : v);
