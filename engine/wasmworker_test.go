@@ -157,7 +157,7 @@ func TestWasmHostileCommands(t *testing.T) {
 		{"/loop", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, "CPU limit"},
 		{"/loop", engine.Limits{CPU: 20 * time.Second, Wall: 100 * time.Millisecond}, isoerr.WallTimeExceeded, "wall-time"},
 		{"/grow", engine.Limits{}, isoerr.MemoryLimitExceeded, "memory limit of 16 MiB"},
-		{"/recurse", engine.Limits{}, isoerr.WorkerException, "stack overflow"},
+		{"/recurse", engine.Limits{CPU: 30 * time.Second, Wall: time.Minute}, isoerr.WorkerException, "stack overflow"}, // wazero's stack ceiling is hundreds of MB: reaching it takes ~1 s of CPU on a slow core
 		{"/shadow", engine.Limits{}, isoerr.WorkerException, "out of bounds memory access"},
 		{"/big", engine.Limits{Output: 1 << 20}, isoerr.OutputLimitExceeded, "output limit"},
 	} {
