@@ -245,10 +245,17 @@ func cmdWorkersList(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func cmdWorkersRm(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("workers rm", flag.ContinueOnError)
+	return removeOne(args, stdout, stderr, "workers rm", "isobox workers rm ID", "deleted worker",
+		func(c *client.Client, id string) error { return c.DeleteWorker(ctx, id) })
+}
+
+// removeOne is a command that names one object and removes (or revokes) it: `isobox
+// workers rm ID`, `tenants rm NAME`, `keys revoke ID`. It prints done and the name.
+func removeOne(args []string, stdout, stderr io.Writer, name, usage, done string, remove func(c *client.Client, id string) error) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var r remote
 	r.register(fs)
-	pos, code, ok := parseRemote(fs, args, 1, "isobox workers rm ID", stderr)
+	pos, code, ok := parseRemote(fs, args, 1, usage, stderr)
 	if !ok {
 		return code
 	}
@@ -256,10 +263,10 @@ func cmdWorkersRm(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return 2
 	}
-	if err := c.DeleteWorker(ctx, pos[0]); err != nil {
+	if err := remove(c, pos[0]); err != nil {
 		return fail(stderr, r.server, err)
 	}
-	fmt.Fprintf(stdout, "deleted worker %s\n", pos[0])
+	fmt.Fprintf(stdout, "%s %s\n", done, pos[0])
 	return 0
 }
 

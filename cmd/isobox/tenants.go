@@ -179,22 +179,8 @@ func cmdTenantsPut(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func cmdTenantsRm(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tenants rm", flag.ContinueOnError)
-	var r remote
-	r.register(fs)
-	pos, code, ok := parseRemote(fs, args, 1, "isobox tenants rm NAME", stderr)
-	if !ok {
-		return code
-	}
-	c, ok := r.client(stderr)
-	if !ok {
-		return 2
-	}
-	if err := c.DeleteTenant(ctx, pos[0]); err != nil {
-		return fail(stderr, r.server, err)
-	}
-	fmt.Fprintf(stdout, "deleted tenant %s\n", pos[0])
-	return 0
+	return removeOne(args, stdout, stderr, "tenants rm", "isobox tenants rm NAME", "deleted tenant",
+		func(c *client.Client, name string) error { return c.DeleteTenant(ctx, name) })
 }
 
 const keysUsage = `Usage (a key with scope admin, or the operator's with --tenant):
@@ -312,22 +298,8 @@ func cmdKeysCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func cmdKeysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
-	var r remote
-	r.register(fs)
-	pos, code, ok := parseRemote(fs, args, 1, "isobox keys revoke ID", stderr)
-	if !ok {
-		return code
-	}
-	c, ok := r.client(stderr)
-	if !ok {
-		return 2
-	}
-	if err := c.RevokeKey(ctx, pos[0]); err != nil {
-		return fail(stderr, r.server, err)
-	}
-	fmt.Fprintf(stdout, "revoked key %s\n", pos[0])
-	return 0
+	return removeOne(args, stdout, stderr, "keys revoke", "isobox keys revoke ID", "revoked key",
+		func(c *client.Client, id string) error { return c.RevokeKey(ctx, id) })
 }
 
 func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
