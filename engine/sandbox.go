@@ -688,9 +688,20 @@ func (sb *Sandbox) wait() error {
 	defer wall.Stop()
 	select {
 	case <-timerC:
+		if inv.ctx.Err() != nil { // both ready: select picks at random, the caller's cancel wins
+			inv.stop(canceledError(inv))
+			return sb.fail()
+		}
 		delete(inv.timers, id)
 		return sb.dispatch(map[string]any{"type": "timer", "id": id})
 	case r := <-inv.opDone:
+		if inv.ctx.Err() != nil { // as above: an answer that raced the cancel is not delivered
+			if r.body != nil {
+				r.body.Close()
+			}
+			inv.stop(canceledError(inv))
+			return sb.fail()
+		}
 		if _, ok := inv.ops[r.id]; !ok {
 			if r.body != nil {
 				r.body.Close()
