@@ -104,10 +104,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, isoerr.New(isoerr.NotFound, "tenant %q does not exist", p.Tenant))
 		return
 	}
-	err = s.st.PutKey(r.Context(), k)
-	if err == nil {
-		err = s.reloadKeys(r.Context())
-	}
+	err = s.putKey(r.Context(), k)
 	if err != nil {
 		writeError(w, storeError(err))
 		return
@@ -130,10 +127,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 	}
 	if k.RevokedAt.IsZero() {
 		k.RevokedAt = time.Now().UTC()
-		err = s.st.PutKey(r.Context(), k)
-		if err == nil {
-			err = s.reloadKeys(r.Context())
-		}
+		err = s.putKey(r.Context(), k)
 		if err != nil {
 			writeError(w, storeError(err))
 			return
@@ -159,14 +153,20 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) {
 	}
 	secret, hash := tenant.NewKey()
 	k.Hash = hash
-	err = s.st.PutKey(r.Context(), k)
-	if err == nil {
-		err = s.reloadKeys(r.Context())
-	}
+	err = s.putKey(r.Context(), k)
 	if err != nil {
 		writeError(w, storeError(err))
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, api.NewKey{Key: keyJSON(k, s.keyring.LastUsed(k.ID)), Secret: secret})
+}
+
+// putKey stores k and reloads the keyring, so the change holds from the next request on.
+// The caller holds adminMu.
+func (s *Server) putKey(ctx context.Context, k store.Key) error {
+	if err := s.st.PutKey(ctx, k); err != nil {
+		return err
+	}
+	return s.reloadKeys(ctx)
 }
