@@ -204,7 +204,7 @@ func wasmJSOps() []hostOp {
 			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
 		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
-		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n}`, out: "empty",
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n,"table"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
 		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n},"tables"?:[{"cell":n} or {"instance":n,"name":s}]}`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
@@ -478,11 +478,17 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
-	var a struct{ Module, Instance, Global int }
+	var a struct{ Module, Instance, Global, Table int }
 	if err := decode("wasm_release", in, &a); err != nil {
 		return nil, err
 	}
 	w := sb.wasmJSState()
+	if c := w.tcells[a.Table]; c != nil {
+		// Instances importing it hold the table itself; what it holds is pinned.
+		_ = c.acc.mod.Close(context.Background())
+		_ = c.mod.Close(context.Background())
+		delete(w.tcells, a.Table)
+	}
 	if c := w.cells[a.Global]; c != nil {
 		_ = c.mod.Close(context.Background())
 		delete(w.cells, a.Global)
@@ -650,6 +656,9 @@ func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.C
 	}
 	if errors.Is(err, errImportDepth) || strings.Contains(err.Error(), errImportDepth.Error()) {
 		return wasmError("RangeError", "%s", errImportDepth)
+	}
+	if what == "WebAssembly.Instance" && strings.HasPrefix(err.Error(), "import ") {
+		return wasmError("LinkError", "WebAssembly.Instance: %s", err)
 	}
 	if strings.Contains(err.Error(), "stack overflow") {
 		return wasmError("RangeError", "Maximum call stack size exceeded (wasm trap: stack overflow in %s)", what)
