@@ -1,0 +1,95 @@
+package engine_test
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+)
+
+// Linking instances through tables, function references and reference-typed globals
+// (engine/wasmjs_funcref.go, wasmjs_tables.go): the shape emscripten's dynamic linking and
+// wasm-bindgen use.
+
+func sig(params, results []byte) []byte {
+	return append(append([]byte{0x60}, vec(bytesOf(params)...)...), vec(bytesOf(results)...)...)
+}
+
+func code(body ...byte) []byte {
+	b := append(append(vec(), body...), 0x0b)
+	return append(uleb(uint64(len(b))), b...)
+}
+
+func exp(name string, kind, idx byte) []byte { return append(wasmName(name), kind, idx) }
+
+const tFuncref, tExternref = 0x70, 0x6f
+
+// linkLibWasm exports a funcref table "tbl" (2 elements, at most 10, f1 at 0), f1 () -> 1,
+// f2 (i32) -> 2x, id (funcref) -> funcref, isnull (funcref) -> i32.
+func linkLibWasm() []byte {
+	types := vec(sig(nil, []byte{tI32}), sig([]byte{tI32}, []byte{tI32}), sig([]byte{tFuncref}, []byte{tFuncref}), sig([]byte{tFuncref}, []byte{tI32}))
+	return wasmModule([]byte{1}, types, []byte{3}, vec([]byte{0}, []byte{1}, []byte{2}, []byte{3}),
+		[]byte{4}, vec([]byte{tFuncref, 1, 2, 10}),
+		[]byte{7}, vec(exp("f1", 0, 0), exp("f2", 0, 1), exp("id", 0, 2), exp("isnull", 0, 3), exp("tbl", 1, 0)),
+		[]byte{9}, vec([]byte{0, 0x41, 0, 0x0b, 1, 0}),
+		[]byte{10}, vec(code(0x41, 1), code(0x20, 0, 0x41, 2, 0x6c), code(0x20, 0), code(0x20, 0, 0xd1)))
+}
+
+// linkUserWasm imports env.tbl (a funcref table of at least 1, at most 10 elements) and
+// exports g () -> 7, call0 () -> i32 (calls element 0), calli (index, x) -> i32 (calls an
+// (i32) -> i32 element), put (index) storing g there.
+func linkUserWasm() []byte {
+	types := vec(sig(nil, []byte{tI32}), sig([]byte{tI32, tI32}, []byte{tI32}), sig([]byte{tI32}, nil), sig([]byte{tI32}, []byte{tI32}))
+	imports := vec(append(append(wasmName("env"), wasmName("tbl")...), 1, tFuncref, 1, 1, 10))
+	return wasmModule([]byte{1}, types, []byte{2}, imports, []byte{3}, vec([]byte{0}, []byte{0}, []byte{1}, []byte{2}),
+		[]byte{7}, vec(exp("g", 0, 0), exp("call0", 0, 1), exp("calli", 0, 2), exp("put", 0, 3)),
+		[]byte{10}, vec(code(0x41, 7), code(0x41, 0, 0x11, 0, 0), code(0x20, 1, 0x20, 0, 0x11, 3, 0), code(0x20, 0, 0xd2, 0, 0x26, 0)))
+}
+
+func b64(bin []byte) string { return `Uint8Array.fromBase64("` + base64.StdEncoding.EncodeToString(bin) + `")` }
+
+// TestWasmJSTableImport: an instance's exported table imported by another, and a Table
+// made in JavaScript imported by two instances: get/set/grow from JavaScript and table.set
+// and call_indirect from wasm are seen by every holder; elements keep their identity.
+func TestWasmJSTableImport(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const lib = new WebAssembly.Module(`+b64(linkLibWasm())+`), user = new WebAssembly.Module(`+b64(linkUserWasm())+`);
+		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name; } };
+		const out = {};
+		const A = new WebAssembly.Instance(lib).exports;
+		// An instance's table imported by another instance.
+		const B = new WebAssembly.Instance(user, { env: { tbl: A.tbl } }).exports;
+		A.tbl.set(1, A.f2);
+		B.put(0); // B stores its g at 0 of A's table
+		out.shared = [B.call0(), A.tbl.get(0) === B.g, A.tbl.get(1) === A.f2, B.calli(1, 21), A.tbl.get(0)()];
+		out.grow = [A.tbl.grow(2, A.f1), A.tbl.length, B.calli(1, 5), err(() => B.calli(3, 1)), A.tbl.get(3) === A.f1];
+		// A Table made in JavaScript, imported by two instances.
+		const t = new WebAssembly.Table({ element: "anyfunc", initial: 2, maximum: 4 }, A.f1);
+		const B1 = new WebAssembly.Instance(user, { env: { tbl: t } }).exports;
+		const B2 = new WebAssembly.Instance(user, { env: { tbl: t } }).exports;
+		out.cell = [B1.call0(), B2.call0()];
+		B1.put(0);
+		out.cell.push(B2.call0(), t.get(0) === B1.g, t.get(1) === A.f1, t.length, t.grow(1), t.length, err(() => B2.calli(2, 1)));
+		t.set(2, A.f2);
+		out.cell.push(B1.calli(2, 4), B2.calli(2, 8));
+		// Errors: the spec's classes.
+		t.set(1, null);
+		out.errors = [err(() => t.grow(2)), err(() => t.get(9)), err(() => t.set(9, null)), err(() => t.set(0, () => 1)),
+			err(() => t.set(0, {})), err(() => B1.calli(1, 1)), err(() => B1.calli(0, 1)), err(() => B1.calli(7, 1)),
+			err(() => new WebAssembly.Table({ element: "anyfunc", initial: 1 }, () => 1)), B2.call0(),
+			err(() => new WebAssembly.Instance(user, { env: { tbl: new WebAssembly.Table({ element: "externref", initial: 1, maximum: 2 }) } })),
+			err(() => new WebAssembly.Instance(user, { env: { tbl: new WebAssembly.Table({ element: "anyfunc", initial: 0, maximum: 2 }) } })),
+			err(() => new WebAssembly.Instance(user, { env: { tbl: {} } }))];
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"shared":[7,true,true,42,7],"grow":[2,4,10,"RuntimeError",true],` +
+		`"cell":[1,1,7,true,true,2,2,3,"RuntimeError",8,16],` +
+		`"errors":["RangeError","RangeError","RangeError","TypeError","TypeError","RuntimeError","RuntimeError","RuntimeError","TypeError",7,"LinkError","LinkError","LinkError"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
