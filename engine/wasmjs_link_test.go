@@ -93,3 +93,87 @@ func TestWasmJSTableImport(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// linkCallbackWasm imports env.take (funcref) -> () and env.give () -> funcref, and exports
+// h () -> 9 (function 2) and run () -> i32: take(h), then whether give() is null.
+func linkCallbackWasm() []byte {
+	types := vec(sig([]byte{tFuncref}, nil), sig(nil, []byte{tFuncref}), sig(nil, []byte{tI32}))
+	imports := vec(append(append(wasmName("env"), wasmName("take")...), 0, 0), append(append(wasmName("env"), wasmName("give")...), 0, 1))
+	return wasmModule([]byte{1}, types, []byte{2}, imports, []byte{3}, vec([]byte{2}, []byte{2}),
+		[]byte{7}, vec(exp("h", 0, 2), exp("run", 0, 3)),
+		[]byte{10}, vec(code(0x41, 9), code(0xd2, 2, 0x10, 0, 0x10, 1, 0xd1)))
+}
+
+// linkHiddenWasm exports a funcref table "t" (1 element, at most 1) holding a function it
+// does not export: (i32) -> x + 50.
+func linkHiddenWasm() []byte {
+	return wasmModule([]byte{1}, vec(sig([]byte{tI32}, []byte{tI32})), []byte{3}, vec([]byte{0}),
+		[]byte{4}, vec([]byte{tFuncref, 1, 1, 1}), []byte{7}, vec(exp("t", 1, 0)),
+		[]byte{9}, vec([]byte{0, 0x41, 0, 0x0b, 1, 0}), []byte{10}, vec(code(0x20, 0, 0x41, 50, 0x6a)))
+}
+
+// linkGlobalsWasm imports env.ext (mutable externref), env.fn (mutable funcref) and env.ext0
+// (immutable externref), and exports getExt, setExt, getFn and getExt0.
+func linkGlobalsWasm() []byte {
+	types := vec(sig(nil, []byte{tExternref}), sig([]byte{tExternref}, nil), sig(nil, []byte{tFuncref}))
+	g := func(name string, vt, mut byte) []byte { return append(append(wasmName("env"), wasmName(name)...), 3, vt, mut) }
+	return wasmModule([]byte{1}, types, []byte{2}, vec(g("ext", tExternref, 1), g("fn", tFuncref, 1), g("ext0", tExternref, 0)),
+		[]byte{3}, vec([]byte{0}, []byte{1}, []byte{2}, []byte{0}),
+		[]byte{7}, vec(exp("getExt", 0, 0), exp("setExt", 0, 1), exp("getFn", 0, 2), exp("getExt0", 0, 3)),
+		[]byte{10}, vec(code(0x23, 0), code(0x20, 0, 0x24, 0), code(0x23, 1), code(0x23, 2)))
+}
+
+// TestWasmJSFuncrefs: funcref values cross the boundary as the functions themselves (null or
+// an exported wasm function, the same object each time; a JavaScript function is a
+// TypeError, as in the spec), through parameters, results, imports, tables and globals;
+// exported functions are named by their index.
+func TestWasmJSFuncrefs(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const lib = new WebAssembly.Module(`+b64(linkLibWasm())+`), user = new WebAssembly.Module(`+b64(linkUserWasm())+`);
+		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name; } };
+		const A = new WebAssembly.Instance(lib).exports;
+		const B = new WebAssembly.Instance(user, { env: { tbl: A.tbl } }).exports;
+		const out = {};
+		out.params = [A.id(A.f1) === A.f1, A.id(null), A.isnull(null), A.isnull(A.f2), A.id(B.g) === B.g, A.id(A.id(B.g))(),
+			err(() => A.id(() => 1)), err(() => A.id({})), err(() => A.id(undefined))];
+		out.names = [A.f1.name, A.f2.name, A.tbl.get(0).name, B.g.name, B.put.name];
+		// A function the instance does not export, taken from its table: callable, stored elsewhere.
+		const D = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkHiddenWasm())+`)).exports;
+		const hidden = D.t.get(0);
+		A.tbl.set(1, hidden);
+		out.hidden = [hidden(1), hidden === D.t.get(0), A.tbl.get(1) === hidden, B.calli(1, 2), A.id(hidden) === hidden, err(() => hidden(1n))];
+		// JavaScript imports taking and answering funcref.
+		let took, give = null;
+		const C = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkCallbackWasm())+`),
+			{ env: { take: (f) => { took = f; }, give: () => give } }).exports;
+		out.imports = [C.run(), took === C.h, C.h.name];
+		give = A.f2;
+		out.imports.push(C.run());
+		give = () => 1;
+		out.imports.push(err(() => C.run()));
+		// Reference-typed globals: a mutable externref and funcref Global shared with the instance.
+		const obj = { k: 1 };
+		const ext = new WebAssembly.Global({ value: "externref", mutable: true }, obj);
+		const fn = new WebAssembly.Global({ value: "anyfunc", mutable: true }, A.f1);
+		const gm = new WebAssembly.Module(`+b64(linkGlobalsWasm())+`);
+		const G = new WebAssembly.Instance(gm, { env: { ext, fn, ext0: null } }).exports;
+		out.globals = [G.getExt() === obj, G.getFn() === A.f1, G.getExt0()];
+		G.setExt("s");
+		fn.value = hidden;
+		out.globals.push(ext.value, G.getFn() === hidden, fn.value === hidden,
+			err(() => new WebAssembly.Instance(gm, { env: { ext, fn, ext0: obj } })),
+			err(() => new WebAssembly.Instance(gm, { env: { ext: obj, fn, ext0: null } })),
+			err(() => new WebAssembly.Global({ value: "anyfunc" }, () => 1)), err(() => { fn.value = () => 1; }), String(new WebAssembly.Global({ value: "anyfunc" }).value));
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"params":[true,null,1,0,true,7,"TypeError","TypeError","TypeError"],"names":["0","1","0","0","3"],` +
+		`"hidden":[51,true,true,52,true,"TypeError"],"imports":[1,true,"2",0,"TypeError"],` +
+		`"globals":[true,true,null,"s",true,true,"LinkError","LinkError","TypeError","TypeError","null"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
