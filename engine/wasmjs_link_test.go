@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/isobox/isobox/engine"
@@ -176,4 +177,61 @@ func TestWasmJSFuncrefs(t *testing.T) {
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+}
+
+// TestWasmJSLinkHostile: what a hostile or careless guest can do with shared tables and
+// function references stays contained: an instance whose function is held elsewhere
+// outlives the guest's handle on it (its function still runs, never a crash), such pinned
+// instances count against the cap of instances (RangeError), a table imported without a
+// maximum stops at the sandbox's cap of elements (RangeError); v128 values are the spec's
+// TypeError; a module using exception handling (tags) is a CompileError saying why.
+func TestWasmJSLinkHostile(t *testing.T) {
+	v128 := wasmModule([]byte{1}, vec(sig([]byte{0x7b}, nil), sig(nil, []byte{0x7b})), []byte{3}, vec([]byte{0}, []byte{1}),
+		[]byte{7}, vec(exp("v", 0, 0), exp("r", 0, 1)),
+		[]byte{10}, vec(code(), code(append([]byte{0xfd, 12}, make([]byte, 16)...)...)))
+	tag := wasmModule([]byte{1}, vec(sig([]byte{tI32}, nil)), []byte{13}, vec([]byte{0, 0}))
+	tagImport := wasmModule([]byte{1}, vec(sig([]byte{tI32}, nil)), []byte{2}, vec(append(append(wasmName("env"), wasmName("e")...), 4, 0, 0)))
+	unbounded := wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("tbl")...), 1, tFuncref, 0, 0)))
+	sb := newSandbox(t, engine.SandboxConfig{Memory: 64 << 20})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const lib = new WebAssembly.Module(`+b64(linkLibWasm())+`), user = new WebAssembly.Module(`+b64(linkUserWasm())+`);
+		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name + ": " + e.message; } };
+		const out = {};
+		const t = new WebAssembly.Table({ element: "anyfunc", initial: 1, maximum: 1 });
+		const B = new WebAssembly.Instance(user, { env: { tbl: t } }).exports;
+		(() => { t.set(0, new WebAssembly.Instance(lib).exports.f2); })(); // the instance is dropped at once
+		(() => { // a cycle: B1 holds A1's table, which holds B1's function; both dropped
+			const A1 = new WebAssembly.Instance(lib).exports;
+			new WebAssembly.Instance(user, { env: { tbl: A1.tbl } }).exports.put(1);
+		})();
+		let n = 0;
+		for (let i = 0; i < 150; i++) n += new WebAssembly.Instance(lib).exports.f1(); // sweeps dropped instances
+		out.pinned = [n, B.calli(0, 21), t.get(0)(4)];
+		// A table without a maximum stops at the cap of elements.
+		const big = new WebAssembly.Table({ element: "anyfunc", initial: 0 });
+		new WebAssembly.Instance(new WebAssembly.Module(`+b64(unbounded)+`), { env: { tbl: big } });
+		out.big = [big.grow((1 << 20) - 1), err(() => big.grow(2)), big.length];
+		const V = new WebAssembly.Instance(new WebAssembly.Module(`+b64(v128)+`)).exports;
+		out.v128 = [err(() => V.v(1)), err(() => V.r())];
+		out.tags = [WebAssembly.validate(`+b64(tag)+`), err(() => new WebAssembly.Module(`+b64(tag)+`)), err(() => new WebAssembly.Module(`+b64(tagImport)+`))];
+		// Pinned instances count against the cap.
+		const keep = new WebAssembly.Table({ element: "anyfunc", initial: 1, maximum: 1 });
+		new WebAssembly.Instance(user, { env: { tbl: keep } }); // now shared: what it holds is pinned
+		let made = 0, stop = "";
+		try { for (; made < 100; made++) keep.set(0, new WebAssembly.Instance(lib).exports.f1); } catch (e) { stop = e.constructor.name + ": " + e.message; }
+		out.cap = [made < 64, stop];
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"pinned":[150,42,8]`, `"cap":[true,"RangeError: too many WebAssembly instances`,
+		`"big":[0,"RangeError: WebAssembly.Table.grow(): growing by 2 elements is past the table's maximum",1048575]`,
+		`"v128":["TypeError: WebAssembly: a v128 value cannot cross to or from JavaScript","TypeError: WebAssembly: a v128 value cannot cross to or from JavaScript"]`,
+		`"tags":[false,"CompileError: `, `exception-handling`} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("got %s\nwant it to contain %s", got, want)
+		}
+	}
+	t.Log(got)
 }
