@@ -453,7 +453,7 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s), which cannot be provided", im.Module, im.Name, im.Kind)
 		}
 	}
-	m.leaky = leaksFuncs(m)
+	m.leaky = leaksFuncs(m, bin)
 	fi := 0
 	for _, d := range code.cm.ImportedFunctions() {
 		mod, name, _ := d.Import()

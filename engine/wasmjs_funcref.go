@@ -378,7 +378,7 @@ func (sb *Sandbox) refsOut(ts []api.ValueType, vals []uint64, src *jsWasmInstanc
 // leaksFuncs says whether a module's functions (its JavaScript imports among them) can be
 // reached from another instance: it shares a table, or has funcref values in a function
 // type or a global import.
-func leaksFuncs(m *jsWasmModule) bool {
+func leaksFuncs(m *jsWasmModule, bin []byte) bool {
 	for _, t := range m.types {
 		if slices.Contains(t.params, 0x70) || slices.Contains(t.results, 0x70) {
 			return true
@@ -390,8 +390,104 @@ func leaksFuncs(m *jsWasmModule) bool {
 		}
 	}
 	for _, e := range m.exports {
-		if e.Kind == "table" || e.Kind == "global" {
+		if e.Kind == "table" {
 			return true
+		}
+	}
+	return exportsFuncrefGlobal(bin)
+}
+
+// exportsFuncrefGlobal says whether a module exports a funcref global (or may: true when
+// its globals cannot be read).
+func exportsFuncrefGlobal(b []byte) bool {
+	if len(b) < 8 {
+		return true
+	}
+	var types []byte // the global index space's value types
+	var exported []uint32
+	r := &wasmReader{b: b[8:]}
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)) {
+			return true
+		}
+		sec := &wasmReader{b: r.b[:size]}
+		r.b = r.b[size:]
+		switch id {
+		case 2:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				sec.name()
+				sec.name()
+				switch sec.byte() {
+				case 0:
+					sec.u32()
+				case 1:
+					sec.byte()
+					sec.limits()
+				case 2:
+					sec.limits()
+				case 3:
+					types = append(types, sec.byte())
+					sec.byte()
+				case 4:
+					sec.byte()
+					sec.u32()
+				default:
+					return true
+				}
+			}
+		case 6:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				types = append(types, sec.byte())
+				sec.byte()
+				if !skipConstExpr(sec) {
+					return true
+				}
+			}
+		case 7:
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				sec.name()
+				kind := sec.byte()
+				idx := sec.u32()
+				if kind == 3 {
+					exported = append(exported, idx)
+				}
+			}
+		}
+		if sec.err != nil {
+			return true
+		}
+	}
+	for _, i := range exported {
+		if int(i) >= len(types) || types[i] == 0x70 {
+			return true
+		}
+	}
+	return r.err != nil
+}
+
+// skipConstExpr reads a constant expression up to its end; false for an instruction it
+// does not know.
+func skipConstExpr(r *wasmReader) bool {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0b:
+			return true
+		case 0x41, 0x42: // i32.const, i64.const: a signed LEB
+			for r.err == nil && r.byte()&0x80 != 0 {
+			}
+		case 0x43:
+			r.b = r.b[min(4, len(r.b)):]
+		case 0x44:
+			r.b = r.b[min(8, len(r.b)):]
+		case 0xd0:
+			r.byte()
+		case 0xd2, 0x23:
+			r.u32()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constants
+		default:
+			return false
 		}
 	}
 	return false

@@ -239,6 +239,10 @@ func BenchmarkWasmJSLinks(b *testing.B) {
 	}{
 		{"instantiate with 4 global imports", genv, `new WebAssembly.Instance(m, { env })`, globalsWasm()},
 		{"call through a funcref table", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.add = x.funcs.get(1)`, `add(i, 1)`, tablesWasm()},
+		{"call_indirect through an imported table", `globalThis.A = new WebAssembly.Instance(m).exports; A.tbl.set(1, A.f2);
+			globalThis.B = new WebAssembly.Instance(new WebAssembly.Module(` + b64(linkUserWasm()) + `), { env: { tbl: A.tbl } }).exports`, `B.calli(1, i)`, linkLibWasm()},
+		{"funcref round trip", `globalThis.A = new WebAssembly.Instance(m).exports`, `A.id(A.f1)`, linkLibWasm()},
+		{"call a table element that is no export", `globalThis.h = new WebAssembly.Instance(m).exports.t.get(0)`, `h(i)`, linkHiddenWasm()},
 		{"externref table set+get", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.o = {}`, `x.refs.set(0, o), x.refs.get(0)`, tablesWasm()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
