@@ -90,12 +90,12 @@ type wasmJS struct {
 	cfg       wazero.ModuleConfig
 
 	// Function references and shared tables (wasmjs_funcref.go, wasmjs_tables.go).
-	frefs     []*wasmFuncRef            // function handle - 1 -> the reference
-	frefKeys  map[[2]uintptr]uint32     // a function's identity -> its handle
-	tcells    map[int]*wasmTableCell    // WebAssembly.Table objects made in JavaScript and imported
-	callers   map[string]api.Module     // caller modules by function type (opWasmFuncCall)
-	spareMods []api.Module              // modules closed with the sandbox
-	closing   bool                      // the sandbox is closing: pinned instances go too
+	frefs     []*wasmFuncRef         // function handle - 1 -> the reference
+	frefKeys  map[[2]uintptr]uint32  // a function's identity -> its handle
+	tcells    map[int]*wasmTableCell // WebAssembly.Table objects made in JavaScript and imported
+	callers   map[string]api.Module  // caller modules by function type (opWasmFuncCall)
+	spareMods []api.Module           // modules closed with the sandbox
+	closing   bool                   // the sandbox is closing: pinned instances go too
 }
 
 // jsWasmModule is a compiled module the guest holds.

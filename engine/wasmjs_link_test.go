@@ -47,7 +47,9 @@ func linkUserWasm() []byte {
 		[]byte{10}, vec(code(0x41, 7), code(0x41, 0, 0x11, 0, 0), code(0x20, 1, 0x20, 0, 0x11, 3, 0), code(0x20, 0, 0xd2, 0, 0x26, 0)))
 }
 
-func b64(bin []byte) string { return `Uint8Array.fromBase64("` + base64.StdEncoding.EncodeToString(bin) + `")` }
+func b64(bin []byte) string {
+	return `Uint8Array.fromBase64("` + base64.StdEncoding.EncodeToString(bin) + `")`
+}
 
 // TestWasmJSTableImport: an instance's exported table imported by another, and a Table
 // made in JavaScript imported by two instances: get/set/grow from JavaScript and table.set
@@ -117,7 +119,9 @@ func linkHiddenWasm() []byte {
 // (immutable externref), and exports getExt, setExt, getFn and getExt0.
 func linkGlobalsWasm() []byte {
 	types := vec(sig(nil, []byte{tExternref}), sig([]byte{tExternref}, nil), sig(nil, []byte{tFuncref}))
-	g := func(name string, vt, mut byte) []byte { return append(append(wasmName("env"), wasmName(name)...), 3, vt, mut) }
+	g := func(name string, vt, mut byte) []byte {
+		return append(append(wasmName("env"), wasmName(name)...), 3, vt, mut)
+	}
 	return wasmModule([]byte{1}, types, []byte{2}, vec(g("ext", tExternref, 1), g("fn", tFuncref, 1), g("ext0", tExternref, 0)),
 		[]byte{3}, vec([]byte{0}, []byte{1}, []byte{2}, []byte{0}),
 		[]byte{7}, vec(exp("getExt", 0, 0), exp("setExt", 0, 1), exp("getFn", 0, 2), exp("getExt0", 0, 3)),

@@ -390,4 +390,3 @@ func jsToInt32(f float64) int32 {
 	}
 	return int32(uint32(int64(math.Mod(math.Trunc(f), 1<<32))))
 }
-
