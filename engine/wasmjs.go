@@ -151,6 +151,13 @@ type jsWasmInstance struct {
 	agreed []byte
 	known  bool
 	active int
+
+	// A memory imported from another instance (one WebAssembly.Memory in two instances):
+	// memOwner keeps the bookkeeping above; memSrc and memName are where the memory can be
+	// imported from, for a next instance.
+	memOwner *jsWasmInstance
+	memSrc   api.Module
+	memName  string
 }
 
 type wasmImportDesc struct {
@@ -531,7 +538,18 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	memMin := m.code.memMin
 	staged := w.stagedMem
 	w.stagedMem = nil
-	if m.memImport != nil {
+	var memOwner *jsWasmInstance // the instance whose memory it imports
+	if m.memImport != nil && a.Memory != nil && a.Memory.Instance != 0 {
+		owner, err := sb.instance(uint32(a.Memory.Instance))
+		if err != nil {
+			return nil, err
+		}
+		if memOwner = owner.memHolder(); owner.memSrc == nil {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the memory cannot be reached", m.memImport.Module, m.memImport.Name)
+		}
+		a.Memory.src, a.Memory.name = owner.memSrc, owner.memName
+		memMin = 0 // counted already
+	} else if m.memImport != nil {
 		if a.Memory == nil || uint64(len(staged)) != uint64(a.Memory.Pages)<<16 {
 			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Memory", m.memImport.Module, m.memImport.Name)
 		}
@@ -590,6 +608,24 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
 	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
+	switch {
+	case memOwner != nil:
+		// One memory, two instances: the owner's bookkeeping and allocator; both stay until
+		// the sandbox closes (closing either would free the memory under the other).
+		inst.memOwner, inst.memSrc, inst.memName = memOwner, a.Memory.src, a.Memory.name
+		inst.mem = memOwner.mem
+		mem.Free() // it never held the memory
+		inst.pinned, memOwner.pinned = true, true
+	case m.memImport != nil:
+		inst.memSrc, inst.memName = imps[m.memImport.Module], m.memImport.Name
+	default:
+		for _, e := range m.exports {
+			if e.Kind == "memory" {
+				inst.memSrc, inst.memName = mod, e.Name
+				break
+			}
+		}
+	}
 	if len(m.tableImps) > 0 || slices.ContainsFunc(m.globals, func(g wasmGlobalImport) bool { return g.vt == 0x70 }) {
 		// It may store its functions where others call them; what it imports from must stay.
 		inst.pinned = true
@@ -751,15 +787,16 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 			// (and, without a reservation, move it) during the call.
 			prev = bytes.Clone(prev)
 		}
-		saved, savedKnown := inst.agreed, inst.known
-		inst.agreed, inst.known = prev, true
-		inst.active++
+		ms := inst.memHolder()
+		saved, savedKnown := ms.agreed, ms.known
+		ms.agreed, ms.known = prev, true
+		ms.active++
 		defer func() {
-			inst.active--
-			if inst.active == 0 {
-				inst.agreed, inst.known = nil, false
-			} else if !inst.known || err != nil {
-				inst.agreed, inst.known = saved, savedKnown
+			ms.active--
+			if ms.active == 0 {
+				ms.agreed, ms.known = nil, false
+			} else if !ms.known || err != nil {
+				ms.agreed, ms.known = saved, savedKnown
 			}
 		}()
 	}
@@ -784,7 +821,7 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 		le.PutUint64(out[4+8*i:], r)
 	}
 	if sync && mem != nil {
-		out = inst.pull(out, inst.active > 1) // nested in an outer call: its imports go on
+		out = inst.memHolder().pull(out, inst.memHolder().active > 1) // nested in an outer call: its imports go on
 	}
 	return out, nil
 }

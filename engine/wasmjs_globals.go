@@ -233,7 +233,11 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			exps = append(exps, slices.Concat(wasmStr(g.name), []byte{3}, wasmU32(nglob+uint32(len(defs)-1))))
 		}
 		var memSec []byte
-		if mi := m.memImport; mi != nil && mi.Module == name {
+		if mi := m.memImport; mi != nil && mi.Module == name && memLink.src != nil {
+			resolve["m"] = memLink.src
+			imps = append(imps, slices.Concat(wasmStr("m"), wasmStr(memLink.name), []byte{2, 0, 0}))
+			exps = append(exps, slices.Concat(wasmStr(mi.Name), []byte{2, 0}))
+		} else if mi := m.memImport; mi != nil && mi.Module == name {
 			lim := append([]byte{0}, wasmU32(memLink.Pages)...)
 			if memLink.Maximum != nil {
 				lim = append(append([]byte{1}, wasmU32(memLink.Pages)...), wasmU32(*memLink.Maximum)...)
@@ -292,8 +296,12 @@ type wasmTableLink struct {
 // in pages and maximum (its bytes come by wasm_memory_stage). The link module of its
 // import module defines it, with the instance's allocator, and the instance imports it.
 type wasmMemoryLink struct {
-	Pages   uint32  `json:"pages"`
-	Maximum *uint32 `json:"maximum"`
+	Pages    uint32  `json:"pages"`
+	Maximum  *uint32 `json:"maximum"`
+	Instance int     `json:"instance"` // or: the memory of this instance, shared with it
+
+	src  api.Module // the instance's memory is imported from src's export name
+	name string
 }
 
 // maxWasmLinkCodes bounds the compiled link modules a sandbox keeps for its next

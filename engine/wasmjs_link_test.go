@@ -239,3 +239,47 @@ func TestWasmJSLinkHostile(t *testing.T) {
 	}
 	t.Log(got)
 }
+
+// TestWasmJSMemoryShared: one WebAssembly.Memory imported by two instances, and an
+// instance's exported memory imported by another, is one memory: what one instance writes
+// the other reads, and JavaScript's buffer follows both (the copy is the memory's, kept in
+// step around the calls of either).
+func TestWasmJSMemoryShared(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const mm = new WebAssembly.Module(`+b64(memImportWasm())+`);
+		const mem = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+		const P = new WebAssembly.Instance(mm, { env: { memory: mem } }).exports;
+		const view = new Uint8Array(mem.buffer);
+		view[200] = 7;
+		const Q = new WebAssembly.Instance(mm, { env: { memory: mem } }).exports;
+		const out = {};
+		P.poke(100, 42);
+		out.js = [Q.memory === mem, P.memory === mem, Q.peek(100), P.peek(200), Q.peek(200), Q.peek(0)];
+		Q.poke(300, 9);
+		view[301] = 10;
+		out.both = [view[300], P.peek(300), P.peek(301), Q.peek(301), mem.buffer === view.buffer];
+		out.grow = [mem.grow(1), P.peek(65536 + 5), (Q.poke(65536 + 6, 3), "poked"), new Uint8Array(mem.buffer)[65536 + 6], P.peek(65536 + 6)];
+		// An instance's own exported memory imported by another.
+		const L = new WebAssembly.Instance(new WebAssembly.Module(`+b64(libWasm())+`)).exports;
+		const R = new WebAssembly.Instance(mm, { env: { memory: L.memory } }).exports;
+		L.fill(500, 5);
+		out.exported = [R.peek(500), R.memory === L.memory, new Uint8Array(L.memory.buffer)[0], L.sum(0, 1)];
+		const err = (f) => { try { f(); return "ok"; } catch (e) { return e.constructor.name; } };
+		const tight = new WebAssembly.Module(`+b64(memImportTightWasm())+`);
+		out.errors = [err(() => new WebAssembly.Instance(tight, { env: { memory: L.memory } }))];
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"js":[true,true,42,7,7,104],"both":[9,9,10,10,true],"grow":[1,0,"poked",3,3],"exported":[5,true,104,104],"errors":["LinkError"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// memImportTightWasm imports env.memory with a maximum of 1 page.
+func memImportTightWasm() []byte {
+	return wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("memory")...), 2, 1, 1, 1)))
+}

@@ -417,9 +417,6 @@ const wasmInternal = (() => {
         if (im.kind === "memory") {
           const slot = v !== null && typeof v === "object" ? memories.get(v) : undefined;
           if (slot === undefined) throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a WebAssembly.Memory`);
-          if (slot.state) {
-            throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name}: a memory an instance already has (exported or imported) cannot be imported by another in isobox yet`);
-          }
           memoryLink = { m: v, slot };
           continue;
         }
@@ -435,7 +432,17 @@ const wasmInternal = (() => {
       let instantiateArg = String(info.handle);
       if (globalLinks.length > 0 || memoryLink !== null || tableLinks.length > 0) {
         const arg = { module: info.handle, globals: globalLinks, tables: tableLinks };
-        if (memoryLink !== null) {
+        if (memoryLink !== null && memoryLink.slot.state) {
+          // A memory an instance has: the two share it, and JavaScript's copy of it.
+          const st = memoryLink.slot.state;
+          if (syncIn(st)) {
+            const payload = new Uint8Array(4 + st.mirror.byteLength);
+            new DataView(payload.buffer).setUint32(0, st.handle, true);
+            payload.set(new Uint8Array(st.mirror), 4);
+            guarded(() => host.call("wasm_memory_write", payload));
+          }
+          arg.memory = { instance: st.handle };
+        } else if (memoryLink !== null) {
           const { slot } = memoryLink;
           arg.memory = { pages: slot.local.byteLength / PAGE, maximum: slot.declaredMaximum };
           guarded(() => host.call("wasm_memory_stage", slot.local));
@@ -443,6 +450,12 @@ const wasmInternal = (() => {
         instantiateArg = jsonStringify(arg);
       }
       const state = { handle: 0, sync: false, mirror: null, imports };
+      const owner = memoryLink !== null ? memoryLink.slot.state : undefined;
+      if (owner) {
+        // One memory in two instances: this instance's view of the copy is the owner's.
+        Object.defineProperty(state, "mirror", { get: () => owner.mirror, set: (v) => { owner.mirror = v; } });
+        Object.defineProperty(state, "sync", { get: () => owner.sync, set: (v) => { owner.sync = v; } });
+      }
       const prevPending = pendingState;
       pendingState = state;
       let handle;
@@ -453,7 +466,9 @@ const wasmInternal = (() => {
       }
       state.handle = handle;
       track("instance", state, handle);
-      if (memoryLink !== null) {
+      if (memoryLink !== null && owner) {
+        if (state.sync) refreshMirror(state, new Uint8Array(guarded(() => host.bytes("wasm_memory_read", String(handle))))); // its data segments
+      } else if (memoryLink !== null) {
         // The Memory is now the instance's: its buffer stays (the copy kept in step), the
         // host holds the memory.
         const { slot } = memoryLink;
