@@ -49,8 +49,10 @@ import (
 // functions, called re-entrantly (wasmjs_imports.go); imported globals go through link
 // modules (wasmjs_globals.go); exported tables are reached through accessor modules
 // (wasmjs_tables.go); custom sections are read at compile time (wasmjs_custom.go);
-// a memory made in JavaScript is imported through a link module too; importing a table or
-// tag is a LinkError (not implemented). RATIONALE.md
+// a memory made in JavaScript is imported through a link module too, and so are tables
+// (a Table made in JavaScript moves into a table cell) and a memory another instance has;
+// function references cross as handles (wasmjs_funcref.go). Tags are a CompileError
+// (wazero runs without the exception-handling proposal). RATIONALE.md
 // ("WebAssembly inside JavaScript") says why.
 
 const (

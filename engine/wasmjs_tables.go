@@ -271,12 +271,12 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 	return strconv.AppendUint(out, v, 10), nil
 }
 
-// Calling a function taken from a funcref table (Table.prototype.get's function). wazero
-// cannot say the type of a table element, but call_indirect checks it before the function
-// runs: so the accessor has a trampoline per function type of the module (call_indirect
-// of that type), and a call tries the types whose parameters the arguments fit, in order,
-// until one is not a type mismatch (a mismatch runs nothing). The type found is kept per
-// index, and tried first next time (a stale one just mismatches).
+// Calling a function reference from JavaScript (opWasmFuncCall, wasmjs_funcref.go): wazero
+// cannot say a reference's type, but call_indirect checks it before the function runs: so
+// a caller module per function type stores the reference in its table and runs
+// call_indirect of that type, and a call tries the owner module's types whose parameters
+// the arguments fit, in order, until one is not a type mismatch (a mismatch runs nothing).
+// The type found is kept per function and tried first next time.
 
 // wasmFuncType is a function type of a module's type section.
 type wasmFuncType struct {
@@ -347,7 +347,7 @@ func uniqueFuncTypes(ts []wasmFuncType) []wasmFuncType {
 	return out
 }
 
-// wasmTableArg is an argument of a call through a table, as JavaScript has it: a Number's
+// wasmTableArg is an argument of a call through a function reference, as JavaScript has it: a Number's
 // float64 bits or a BigInt's int64 (ToWebAssemblyValue happens here, once the type is known).
 type wasmTableArg struct {
 	N *string `json:"n"`

@@ -13,8 +13,10 @@
 // copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
 // host calls back re-entrantly ("wasm_import" messages, importCall below). A global import
 // is a number, a BigInt or a WebAssembly.Global (a mutable one is shared with the instance:
-// globalLink); a WebAssembly.Memory made here becomes its importing instance's; importing a
-// table or tag is not implemented (LinkError).
+// globalLink); a WebAssembly.Memory made here becomes its importing instance's, and a second
+// instance importing it shares it; a Table made here moves into the host when an instance
+// imports it (tableLink). funcref values are wasm functions by handle (funcOf): the same
+// function is the same object. Tags are a CompileError (no exception handling).
 const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
