@@ -146,6 +146,9 @@ type jsWasmInstance struct {
 	refGetter  api.Module
 	exportRaw  map[string]uint64
 	exportKeys map[[2]uintptr]string
+	funcs      []jsImportFunc   // its module's imported functions (jsWasmModule.funcs)
+	hostGetter api.Module       // references of its JavaScript imports, for hostCtx
+	hostCtx    map[uintptr]bool // the module contexts of its JavaScript imports
 
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
@@ -372,6 +375,9 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	}
 	if in.refGetter != nil {
 		_ = in.refGetter.Close(ctx)
+	}
+	if in.hostGetter != nil {
+		_ = in.hostGetter.Close(ctx)
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)
@@ -609,7 +615,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types, funcs: m.funcs}
 	switch {
 	case memOwner != nil:
 		// One memory, two instances: the owner's bookkeeping and allocator; both stay until

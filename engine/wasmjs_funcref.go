@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -99,10 +100,16 @@ func (sb *Sandbox) funcHandle(raw uint64, src *jsWasmInstance) (uint32, error) {
 			owner, oh = in, h
 			break
 		}
-		for _, m := range in.imps {
-			if modulePtr(m) == mp {
-				owner, oh = in, h
-			}
+	}
+	for h, in := range w.insts {
+		if owner != nil {
+			break
+		}
+		if err := sb.hostContexts(in); err != nil {
+			return 0, err
+		}
+		if in.hostCtx[key[1]] {
+			owner, oh = in, h
 		}
 	}
 	if owner == nil {
@@ -126,7 +133,7 @@ func (sb *Sandbox) funcHandle(raw uint64, src *jsWasmInstance) (uint32, error) {
 }
 
 // exportRefs learns the references of inst's exported functions, through a getter module
-// that imports them all and puts them in a table (kept: the references point into it).
+// that imports them all (kept: the references point into it).
 func (sb *Sandbox) exportRefs(inst *jsWasmInstance) error {
 	if inst.exportKeys != nil {
 		return nil
@@ -134,24 +141,57 @@ func (sb *Sandbox) exportRefs(inst *jsWasmInstance) error {
 	inst.exportKeys = map[[2]uintptr]string{}
 	inst.exportRaw = map[string]uint64{}
 	defs := inst.mod.ExportedFunctionDefinitions()
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range defs {
-			if !yield(n) {
-				return
-			}
+	names := slices.Sorted(maps.Keys(defs))
+	fs := make([]jsImportFunc, len(names))
+	for i, n := range names {
+		fs[i] = jsImportFunc{module: "e", name: n, params: defs[n].ParamTypes(), results: defs[n].ResultTypes()}
+	}
+	mod, raws, err := sb.refGetter(fs, func(string) api.Module { return inst.mod })
+	if err != nil {
+		return err
+	}
+	inst.refGetter = mod
+	for i, n := range names {
+		inst.exportRaw[n] = raws[i]
+		if _, dup := inst.exportKeys[funcrefKey(raws[i])]; !dup {
+			inst.exportKeys[funcrefKey(raws[i])] = n
 		}
-	})
-	if len(names) == 0 {
+	}
+	return nil
+}
+
+// hostContexts learns the module contexts of inst's JavaScript imports (its host modules:
+// their contexts name the compiled host module, not the instance), to tell their
+// references' owner.
+func (sb *Sandbox) hostContexts(inst *jsWasmInstance) error {
+	if inst.hostCtx != nil || len(inst.funcs) == 0 {
 		return nil
 	}
+	mod, raws, err := sb.refGetter(inst.funcs, func(name string) api.Module { return inst.imps[name] })
+	if err != nil {
+		return err
+	}
+	inst.hostGetter = mod
+	inst.hostCtx = map[uintptr]bool{}
+	for _, r := range raws {
+		inst.hostCtx[funcrefKey(r)[1]] = true
+	}
+	return nil
+}
+
+// refGetter instantiates a module importing fs (resolved by resolve) into a table, and
+// answers their references.
+func (sb *Sandbox) refGetter(fs []jsImportFunc, resolve func(string) api.Module) (api.Module, []uint64, error) {
+	if len(fs) == 0 {
+		return nil, nil, nil
+	}
 	var types, imps, elem [][]byte
-	for i, n := range names {
-		d := defs[n]
-		types = append(types, append(append([]byte{0x60}, wasmVec(valTypeBytes(d.ParamTypes())...)...), wasmVec(valTypeBytes(d.ResultTypes())...)...))
-		imps = append(imps, slices.Concat(wasmStr("e"), wasmStr(n), []byte{0}, wasmU32(uint32(i))))
+	for i, f := range fs {
+		types = append(types, append(append([]byte{0x60}, wasmVec(valTypeBytes(f.params)...)...), wasmVec(valTypeBytes(f.results)...)...))
+		imps = append(imps, slices.Concat(wasmStr(f.module), wasmStr(f.name), []byte{0}, wasmU32(uint32(i))))
 		elem = append(elem, wasmU32(uint32(i)))
 	}
-	k := uint32(len(names))
+	k := uint32(len(fs))
 	types = append(types, []byte{0x60, 1, 0x7f, 1, 0x70})
 	body := []byte{0, 0x20, 0, 0x25, 0, 0x0b}
 	bin := wasmBinary([]byte{1}, wasmVec(types...), []byte{2}, wasmVec(imps...), []byte{3}, wasmVec(wasmU32(k)),
@@ -162,27 +202,25 @@ func (sb *Sandbox) exportRefs(inst *jsWasmInstance) error {
 	ctx := context.Background()
 	cm, err := sb.e.wasm.rt.CompileModule(ctx, bin)
 	if err != nil {
-		return typeError("WebAssembly: the instance's functions cannot be referenced: %v", err)
+		return nil, nil, typeError("WebAssembly: the instance's functions cannot be referenced: %v", err)
 	}
-	lctx := experimental.WithImportResolver(ctx, func(string) api.Module { return inst.mod })
+	lctx := experimental.WithImportResolver(ctx, resolve)
 	mod, err := sb.e.wasm.rt.InstantiateModule(lctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	cm.Close(ctx)
 	if err != nil {
-		return typeError("WebAssembly: the instance's functions cannot be referenced: %v", err)
+		return nil, nil, typeError("WebAssembly: the instance's functions cannot be referenced: %v", err)
 	}
-	inst.refGetter = mod
 	get := mod.ExportedFunction("get")
-	for i, n := range names {
+	raws := make([]uint64, len(fs))
+	for i := range fs {
 		r, err := get.Call(ctx, uint64(i))
 		if err != nil {
-			return typeError("WebAssembly: %v", err)
+			_ = mod.Close(ctx)
+			return nil, nil, typeError("WebAssembly: %v", err)
 		}
-		inst.exportRaw[n] = r[0]
-		if _, dup := inst.exportKeys[funcrefKey(r[0])]; !dup {
-			inst.exportKeys[funcrefKey(r[0])] = n
-		}
+		raws[i] = r[0]
 	}
-	return nil
+	return mod, raws, nil
 }
 
 // opWasmFuncExport answers the handle of an instance's exported function (a wasm function

@@ -283,3 +283,37 @@ func TestWasmJSMemoryShared(t *testing.T) {
 func memImportTightWasm() []byte {
 	return wasmModule([]byte{2}, vec(append(append(wasmName("env"), wasmName("memory")...), 2, 1, 1, 1)))
 }
+
+// linkJSTableWasm imports env.js () -> i32 and exports a funcref table "t" holding it.
+func linkJSTableWasm() []byte {
+	imports := vec(append(append(wasmName("env"), wasmName("js")...), 0, 0))
+	return wasmModule([]byte{1}, vec(sig(nil, []byte{tI32})), []byte{2}, imports,
+		[]byte{4}, vec([]byte{tFuncref, 1, 1, 1}), []byte{7}, vec(exp("t", 1, 0)),
+		[]byte{9}, vec([]byte{0, 0x41, 0, 0x0b, 1, 0}))
+}
+
+// TestWasmJSImportedFunctionsShared: a JavaScript function an instance imports, put in a
+// table and called from another instance through call_indirect, is that instance's import
+// (wazero names the calling module to a host function: the host module knows its own).
+func TestWasmJSImportedFunctionsShared(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const jm = new WebAssembly.Module(`+b64(linkJSTableWasm())+`), user = new WebAssembly.Module(`+b64(linkUserWasm())+`);
+		const J1 = new WebAssembly.Instance(jm, { env: { js: () => 1 } }).exports;
+		const J2 = new WebAssembly.Instance(jm, { env: { js: () => { throw new Error("from J2"); } } }).exports;
+		const tt = new WebAssembly.Table({ element: "anyfunc", initial: 1, maximum: 1 });
+		const B = new WebAssembly.Instance(user, { env: { tbl: tt } }).exports;
+		const f1 = J1.t.get(0), f2 = J2.t.get(0);
+		tt.set(0, f1);
+		const out = [B.call0(), f1(), f1 === J1.t.get(0), f1 === f2];
+		tt.set(0, f2);
+		try { B.call0(); } catch (e) { out.push(e.message); }
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[1,1,true,false,"from J2"]`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
