@@ -156,6 +156,7 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		if len(imps) > 0 {
 			resolve["f"] = links[name]
 		}
+		nfunc := uint32(len(imps)) // function imports added below take the next indices
 		ntab := uint32(0)
 		for k, ti := range m.tableImps {
 			if ti.Module != name {
@@ -225,11 +226,30 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			if err != nil {
 				return nil, typeError("wasm_instantiate: bad global value")
 			}
-			if (g.vt == 0x6f || g.vt == 0x70) && bits != 0 {
-				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: an immutable %s global can be given only null, or an instance's exported global, in isobox (wazero cannot define one holding a value)",
-					g.module, g.name, map[byte]string{0x6f: "externref", 0x70: "funcref"}[g.vt])
+			init := constOf(g.vt, bits)
+			switch {
+			case g.vt == 0x70 && bits != 0:
+				// An exported function: the link module imports it and defines the global
+				// as ref.func of it.
+				if bits > uint64(len(w.frefs)) || w.frefs[bits-1].export == "" {
+					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: an immutable funcref global can hold only null or an exported function in isobox", g.module, g.name)
+				}
+				fr := w.frefs[bits-1]
+				def := fr.owner.mod.ExportedFunctionDefinitions()[fr.export]
+				if fr.owner.dead != nil || def == nil {
+					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the function's instance was stopped", g.module, g.name)
+				}
+				mod := "x" + strconv.Itoa(k)
+				resolve[mod] = fr.owner.mod
+				imps = append(imps, slices.Concat(wasmStr(mod), wasmStr(fr.export), []byte{0}, wasmU32(uint32(len(types)))))
+				types = append(types, append(append([]byte{0x60}, wasmVec(valTypeBytes(def.ParamTypes())...)...), wasmVec(valTypeBytes(def.ResultTypes())...)...))
+				init = slices.Concat([]byte{0xd2}, wasmU32(nfunc), []byte{0x0b})
+				nfunc++
+			case g.vt == 0x6f && bits != 0:
+				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: an immutable externref global can be given only null, or an instance's exported global, in isobox (wazero cannot define one holding a value)",
+					g.module, g.name)
 			}
-			defs = append(defs, append([]byte{g.vt, 0}, constOf(g.vt, bits)...))
+			defs = append(defs, append([]byte{g.vt, 0}, init...))
 			exps = append(exps, slices.Concat(wasmStr(g.name), []byte{3}, wasmU32(nglob+uint32(len(defs)-1))))
 		}
 		var memSec []byte

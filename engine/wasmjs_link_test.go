@@ -317,3 +317,25 @@ func TestWasmJSImportedFunctionsShared(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestWasmJSImmutableFuncrefGlobal: an immutable funcref global import takes null or an
+// exported function (given directly or in a WebAssembly.Global); a function that is no
+// export cannot be linked that way (LinkError, not yet).
+func TestWasmJSImmutableFuncrefGlobal(t *testing.T) {
+	bin := wasmModule([]byte{1}, vec(sig(nil, []byte{tFuncref})), []byte{2}, vec(append(append(wasmName("env"), wasmName("fnc")...), 3, tFuncref, 0)),
+		[]byte{3}, vec([]byte{0}), []byte{7}, vec(exp("getF", 0, 0)), []byte{10}, vec(code(0x23, 0)))
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const A = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkLibWasm())+`)).exports;
+		const hidden = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkHiddenWasm())+`)).exports.t.get(0);
+		const gm = new WebAssembly.Module(`+b64(bin)+`);
+		const get = (fnc) => { try { return new WebAssembly.Instance(gm, { env: { fnc } }).exports.getF(); } catch (e) { return e.constructor.name; } };
+		[get(A.f1) === A.f1, get(new WebAssembly.Global({ value: "anyfunc" }, A.f2)) === A.f2, get(null), get(hidden), get(() => 1), get(A.f1)()];
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[true,true,null,"LinkError","TypeError",1]`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -638,10 +638,12 @@ const wasmInternal = (() => {
     if (type !== "i" && type !== "I" && type !== "f" && type !== "F" && !isRef) {
       throw new LinkError(`${what}: a v128 global cannot be given from JavaScript`);
     }
-    // An immutable reference global holding something can only be linked to where it lives
-    // (an instance's export): wazero cannot define one with a value.
+    // An immutable externref global holding something can only be linked to where it lives
+    // (an instance's export): wazero cannot define one with a value (a funcref one is
+    // ref.func of the exported function).
     const refBits = (value) => {
-      if (value !== null) throw new LinkError(`${what}: an immutable ${type === "r" ? "externref" : "funcref"} global can be given only null or an instance's exported global in isobox`);
+      if (type === "a") return { bits: String(funcHandleOf(value)) };
+      if (value !== null) throw new LinkError(`${what}: an immutable externref global can be given only null or an instance's exported global in isobox`);
       return { bits: "0" };
     };
     const s = v !== null && typeof v === "object" ? globals.get(v) : undefined;
