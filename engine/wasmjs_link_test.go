@@ -339,3 +339,30 @@ func TestWasmJSImmutableFuncrefGlobal(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestWasmJSExternrefTableImport: an externref Table made in JavaScript, imported, keeps its
+// values and is then one table for JavaScript and the instance.
+func TestWasmJSExternrefTableImport(t *testing.T) {
+	bin := wasmModule([]byte{1}, vec(sig([]byte{tI32}, []byte{tExternref}), sig([]byte{tI32, tExternref}, nil)),
+		[]byte{2}, vec(append(append(wasmName("env"), wasmName("rt")...), 1, tExternref, 1, 1, 4)),
+		[]byte{3}, vec([]byte{0}, []byte{1}), []byte{7}, vec(exp("rget", 0, 0), exp("rset", 0, 1)),
+		[]byte{10}, vec(code(0x20, 0, 0x25, 0), code(0x20, 0, 0x20, 1, 0x26, 0)))
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const obj = { k: 1 };
+		const rt = new WebAssembly.Table({ element: "externref", initial: 2, maximum: 4 }, "x");
+		rt.set(1, obj);
+		const R = new WebAssembly.Instance(new WebAssembly.Module(`+b64(bin)+`), { env: { rt } }).exports;
+		const out = [R.rget(0), R.rget(1) === obj, rt.get(1) === obj, rt.length];
+		rt.set(0, 5);
+		R.rset(1, "w");
+		out.push(R.rget(0), rt.get(1), rt.grow(1, null), R.rget(2), rt.length);
+		out;
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `["x",true,true,2,5,"w",2,null,3]`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
