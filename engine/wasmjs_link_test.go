@@ -366,3 +366,30 @@ func TestWasmJSExternrefTableImport(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestWasmJSMemorySharedNested: with the buffer in use, an instance's import calls the other
+// instance sharing its memory, and JavaScript writes the buffer in between: every write
+// reaches the memory and the buffer.
+func TestWasmJSMemorySharedNested(t *testing.T) {
+	imports := vec(append(append(wasmName("env"), wasmName("memory")...), 2, 0, 1), append(append(wasmName("env"), wasmName("cb")...), 0, 0))
+	bin := wasmModule([]byte{1}, vec(sig(nil, nil), sig([]byte{tI32}, []byte{tI32}), sig([]byte{tI32, tI32}, nil)), []byte{2}, imports,
+		[]byte{3}, vec([]byte{1}, []byte{2}), []byte{7}, vec(exp("run", 0, 1), exp("poke", 0, 2)),
+		[]byte{10}, vec(code(0x10, 0, 0x20, 0, 0x2d, 0, 0), code(0x20, 0, 0x20, 1, 0x3a, 0, 0)))
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{}, `
+		const m = new WebAssembly.Module(`+b64(bin)+`);
+		const memory = new WebAssembly.Memory({ initial: 1 });
+		let Q;
+		const P = new WebAssembly.Instance(m, { env: { memory, cb: () => { Q.poke(700, 11); new Uint8Array(memory.buffer)[701] = 12; } } }).exports;
+		Q = new WebAssembly.Instance(m, { env: { memory, cb: () => { P.poke(702, 13); } } }).exports;
+		const view = new Uint8Array(memory.buffer);
+		view[703] = 14;
+		[P.run(700), P.run(701), Q.run(702), Q.run(703), view[700], view[701], view[702], memory.buffer === view.buffer];
+	`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[11,12,13,14,11,12,13,true]`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
