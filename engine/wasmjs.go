@@ -218,7 +218,7 @@ func wasmJSOps() []hostOp {
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
 		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n,"table"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
-		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n},"tables"?:[{"cell":n} or {"instance":n,"name":s}]}`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
+		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n} or {"instance":n} (that instance's memory, shared),"tables"?:[{"cell":n} or {"instance":n,"name":s}]}`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
 				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
 				"LinkError for a module importing a tag or a global of type v128; RangeError past %d instances held at once; memory_limit_exceeded "+

@@ -140,7 +140,7 @@
 //   - "wasm_release": JSON {"module"?:n,"instance"?:n,"global"?:n,"table"?:n} -> empty.
 //     Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an
 //     instance's memory is given back.
-//   - "wasm_instantiate": decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n},"tables"?:[{"cell":n} or {"instance":n,"name":s}]} -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
+//   - "wasm_instantiate": decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n} or {"instance":n} (that instance's memory, shared),"tables"?:[{"cell":n} or {"instance":n,"name":s}]} -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
 //     Instantiates a module in the host, running its start function under the invocation's CPU
 //     and wall-time limits. The imported functions are the JavaScript functions the guest
 //     registered ("wasm_import" messages); LinkError for a module importing a tag or a global
