@@ -49,8 +49,10 @@ import (
 // functions, called re-entrantly (wasmjs_imports.go); imported globals go through link
 // modules (wasmjs_globals.go); exported tables are reached through accessor modules
 // (wasmjs_tables.go); custom sections are read at compile time (wasmjs_custom.go);
-// a memory made in JavaScript is imported through a link module too; importing a table or
-// tag is a LinkError (not implemented). RATIONALE.md
+// a memory made in JavaScript is imported through a link module too, and so are tables
+// (a Table made in JavaScript moves into a table cell) and a memory another instance has;
+// function references cross as handles (wasmjs_funcref.go). Tags are a CompileError
+// (wazero runs without the exception-handling proposal). RATIONALE.md
 // ("WebAssembly inside JavaScript") says why.
 
 const (
@@ -88,6 +90,14 @@ type wasmJS struct {
 	linkCodes map[string]wazero.CompiledModule // compiled link modules by their bytes (wasmjs_globals.go)
 	stagedMem []byte                           // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
 	cfg       wazero.ModuleConfig
+
+	// Function references and shared tables (wasmjs_funcref.go, wasmjs_tables.go).
+	frefs     []*wasmFuncRef         // function handle - 1 -> the reference
+	frefKeys  map[[2]uintptr]uint32  // a function's identity -> its handle
+	tcells    map[int]*wasmTableCell // WebAssembly.Table objects made in JavaScript and imported
+	callers   map[string]api.Module  // caller modules by function type (opWasmFuncCall)
+	spareMods []api.Module           // modules closed with the sandbox
+	closing   bool                   // the sandbox is closing: pinned instances go too
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -104,6 +114,8 @@ type jsWasmModule struct {
 	globals   []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
 	types     []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
 	memImport *wasmImportDesc                  // its imported memory, if any (wasmjs_globals.go)
+	tableImps []wasmImportDesc                 // its imported tables, in import order (wasmjs_globals.go)
+	leaky     bool                             // its functions can reach other instances (leaksFuncs)
 }
 
 func (m *jsWasmModule) close() {
@@ -126,12 +138,31 @@ type jsWasmInstance struct {
 	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
 	types   []wasmFuncType              // its module's function types (jsWasmModule.types)
 
+	// Function references (wasmjs_funcref.go): pinned says the instance is kept until the
+	// sandbox closes (its functions may be held elsewhere); its exported functions'
+	// references, through refGetter.
+	pinned     bool
+	released   bool // the guest dropped it while pinned
+	refGetter  api.Module
+	exportRaw  map[string]uint64
+	exportKeys map[[2]uintptr]string
+	funcs      []jsImportFunc   // its module's imported functions (jsWasmModule.funcs)
+	hostGetter api.Module       // references of its JavaScript imports, for hostCtx
+	hostCtx    map[uintptr]bool // the module contexts of its JavaScript imports
+
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
 	// differs from it.
 	agreed []byte
 	known  bool
 	active int
+
+	// A memory imported from another instance (one WebAssembly.Memory in two instances):
+	// memOwner keeps the bookkeeping above; memSrc and memName are where the memory can be
+	// imported from, for a next instance.
+	memOwner *jsWasmInstance
+	memSrc   api.Module
+	memName  string
 }
 
 type wasmImportDesc struct {
@@ -140,7 +171,7 @@ type wasmImportDesc struct {
 	Kind    string  `json:"kind"`
 	Params  string  `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
 	Results string  `json:"results,omitempty"` // functions
-	Type    string  `json:"type,omitempty"`    // globals: the value type's letter
+	Type    string  `json:"type,omitempty"`    // globals: the value type's letter; tables: the element type's
 	Mutable bool    `json:"mutable,omitempty"` // globals
 	Initial uint32  `json:"-"`                 // memories: the minimum in pages
 	Maximum *uint32 `json:"-"`                 // memories: the maximum in pages, if any
@@ -151,6 +182,7 @@ type wasmExportDesc struct {
 	Kind    string `json:"kind"`
 	Params  string `json:"params,omitempty"`  // functions: value types, one letter each (wasmTypeLetters)
 	Results string `json:"results,omitempty"` // functions
+	Index   uint32 `json:"index"`             // the index in its index space (an exported function's name)
 }
 
 var wasmKinds = map[byte]string{0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
@@ -184,12 +216,12 @@ func wasmJSOps() []hostOp {
 			doc: "The WebAssembly.Module of a wasm module of the module map (import mod from \"./lib.wasm\").", sync: (*Sandbox).opWasmModule},
 		{name: "wasm_validate", in: "the module's bytes", out: `"1" or "0"`,
 			doc: "WebAssembly.validate: whether the bytes compile (the compiled module is kept in the engine's table).", sync: (*Sandbox).opWasmValidate},
-		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n}`, out: "empty",
+		{name: "wasm_release", in: `JSON {"module"?:n,"instance"?:n,"global"?:n,"table"?:n}`, out: "empty",
 			doc: "Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an instance's memory is given back.", sync: (*Sandbox).opWasmRelease},
-		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}]} for a module importing globals`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
+		{name: "wasm_instantiate", in: `decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n} or {"instance":n} (that instance's memory, shared),"tables"?:[{"cell":n} or {"instance":n,"name":s}]}`, out: "decimal instance handle (its exported functions are numbered from 1 in the module's export order)",
 			doc: fmt.Sprintf("Instantiates a module in the host, running its start function under the invocation's CPU and wall-time limits. "+
 				"The imported functions are the JavaScript functions the guest registered (\"wasm_import\" messages); "+
-				"LinkError for a module importing a memory, table or tag (not implemented); RangeError past %d instances held at once; memory_limit_exceeded "+
+				"LinkError for a module importing a tag or a global of type v128; RangeError past %d instances held at once; memory_limit_exceeded "+
 				"when its initial memory does not fit in what is left of the sandbox's memory limit.", maxWasmJSInstances),
 			sync: (*Sandbox).opWasmInstantiate},
 		{name: "wasm_call", in: "u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns)",
@@ -221,16 +253,24 @@ func wasmJSOps() []hostOp {
 			doc: fmt.Sprintf("Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance first imports it, so that instances and "+
 				"JavaScript share it (wasm_global with \"cell\"); RangeError past %d held at once, given back with wasm_release's \"global\".", maxWasmJSCells),
 			sync: (*Sandbox).opWasmGlobalCell},
-		{name: "wasm_table", in: `JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits","fn"?:export name,"from"?:n}`,
-			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null)",
-			doc: "An exported table from JavaScript (Table.prototype.length/get/set/grow), through an accessor module importing it; RangeError past " +
-				"the table's bounds or maximum. A funcref table stores null, the instance's exported function fn, or (set) its own element from; " +
-				"functions of other instances are not implemented.", sync: (*Sandbox).opWasmTable},
-		{name: "wasm_table_call", in: `JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
+		{name: "wasm_table", in: `JSON {"instance":n,"name":string or "cell":n,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal handle"}`,
+			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (a value's or function's handle, 0 for null)",
+			doc: "A table from JavaScript (Table.prototype.length/get/set/grow): an instance's exported table or a table cell, through an " +
+				"accessor module importing it; RangeError past the table's bounds or maximum.", sync: (*Sandbox).opWasmTable},
+		{name: "wasm_func_call", in: `JSON {"handle":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
 			out: "the result types' letters, then each result as ,decimal bits",
-			doc: "Calls the function at index of an exported funcref table (the function Table.prototype.get answers) under the invocation's limits: " +
-				"the module's function types are tried, through call_indirect, until one matches; TypeError when none takes the arguments.",
-			sync: (*Sandbox).opWasmTableCall},
+			doc: "Calls a function by handle (one a table, a result or a global gave JavaScript) under the invocation's limits: " +
+				"its module's function types are tried, through call_indirect, until one matches; TypeError when none takes the arguments.",
+			sync: (*Sandbox).opWasmFuncCall},
+		{name: "wasm_func_export", in: `JSON {"instance":n,"name":string}`, out: "decimal function handle",
+			doc: "The handle of an instance's exported function, for giving it to wasm (a funcref table, parameter or global); " +
+				"its instance is then kept until the sandbox closes.", sync: (*Sandbox).opWasmFuncExport},
+		{name: "wasm_func_info", in: "decimal function handle", out: `decimal instance handle, then ,"export name" (JSON string; empty when not an export)`,
+			doc: "What a function handle is: the instance whose function it is and, if it is one, the export's name.", sync: (*Sandbox).opWasmFuncInfo},
+		{name: "wasm_table_cell", in: `JSON {"element":"r"|"a","maximum"?:n,"elements":["decimal handle"...]}`, out: "decimal table handle",
+			doc: fmt.Sprintf("Moves a WebAssembly.Table made in JavaScript into the host when an instance first imports it, so that "+
+				"instances and JavaScript share it (wasm_table with \"cell\"); at most %d elements, %d tables held at once (RangeError).",
+				maxWasmTableElements, maxWasmJSTableCells), sync: (*Sandbox).opWasmTableCell},
 		{name: "wasm_memory_stage", in: "the bytes of a WebAssembly.Memory made in JavaScript", out: "empty",
 			doc:  "Stages the contents of the memory the next wasm_instantiate imports (its \"memory\": {\"pages\",\"maximum\"?}); that instantiation takes them.",
 			sync: (*Sandbox).opWasmMemoryStage},
@@ -280,9 +320,23 @@ func (sb *Sandbox) closeWasmJS(ctx context.Context) {
 	if w == nil {
 		return
 	}
+	w.closing = true
 	for h := range w.insts {
 		sb.dropWasmInstance(ctx, h)
 	}
+	for h, c := range w.tcells {
+		_ = c.acc.mod.Close(ctx)
+		_ = c.mod.Close(ctx)
+		delete(w.tcells, h)
+	}
+	for k, m := range w.callers {
+		_ = m.Close(ctx)
+		delete(w.callers, k)
+	}
+	for _, m := range w.spareMods {
+		_ = m.Close(ctx)
+	}
+	w.spareMods, w.frefs, w.frefKeys = nil, nil, nil
 	for _, m := range w.spares {
 		m.Free()
 	}
@@ -312,9 +366,18 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	if in == nil {
 		return
 	}
+	if in.pinned && !w.closing {
+		in.released = true // its functions may be held elsewhere: kept until the sandbox closes
+		return
+	}
 	for _, t := range in.tables {
 		_ = t.mod.Close(ctx)
-		closeAll(t.setters)
+	}
+	if in.refGetter != nil {
+		_ = in.refGetter.Close(ctx)
+	}
+	if in.hostGetter != nil {
+		_ = in.hostGetter.Close(ctx)
 	}
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)
@@ -390,20 +453,22 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 		}
 	}
 	for _, im := range imports {
-		if im.Kind == "global" {
+		switch {
+		case im.Kind == "global":
 			vt := wasmValTypes[im.Type[0]]
 			if vt == 0 && m.linkErr == nil {
-				m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s, a global of a reference or vector type; "+
-					"only number globals (i32, i64, f32, f64) can be imported in isobox yet", im.Module, im.Name)
+				m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s, a global of type v128, which cannot be given from JavaScript", im.Module, im.Name)
 			}
 			m.globals = append(m.globals, wasmGlobalImport{module: im.Module, name: im.Name, vt: vt, mutable: im.Mutable})
-		} else if im.Kind == "memory" && m.memImport == nil {
+		case im.Kind == "memory" && m.memImport == nil:
 			m.memImport = &im
-		} else if im.Kind != "function" && m.linkErr == nil {
-			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s); only functions, globals and a memory can be imported in isobox yet, "+
-				"not tables or tags", im.Module, im.Name, im.Kind)
+		case im.Kind == "table":
+			m.tableImps = append(m.tableImps, im)
+		case im.Kind != "function" && m.linkErr == nil:
+			m.linkErr = wasmError("LinkError", "WebAssembly.Instance: the module imports %s.%s (%s), which cannot be provided", im.Module, im.Name, im.Kind)
 		}
 	}
+	m.leaky = leaksFuncs(m, bin)
 	fi := 0
 	for _, d := range code.cm.ImportedFunctions() {
 		mod, name, _ := d.Import()
@@ -428,11 +493,17 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
-	var a struct{ Module, Instance, Global int }
+	var a struct{ Module, Instance, Global, Table int }
 	if err := decode("wasm_release", in, &a); err != nil {
 		return nil, err
 	}
 	w := sb.wasmJSState()
+	if c := w.tcells[a.Table]; c != nil {
+		// Instances importing it hold the table itself; what it holds is pinned.
+		_ = c.acc.mod.Close(context.Background())
+		_ = c.mod.Close(context.Background())
+		delete(w.tcells, a.Table)
+	}
 	if c := w.cells[a.Global]; c != nil {
 		_ = c.mod.Close(context.Background())
 		delete(w.cells, a.Global)
@@ -452,6 +523,7 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		Module  int
 		Globals []wasmGlobalLink
 		Memory  *wasmMemoryLink
+		Tables  []wasmTableLink
 	}
 	if len(in) > 0 && in[0] == '{' {
 		if err := decode("wasm_instantiate", in, &a); err != nil {
@@ -474,7 +546,18 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	memMin := m.code.memMin
 	staged := w.stagedMem
 	w.stagedMem = nil
-	if m.memImport != nil {
+	var memOwner *jsWasmInstance // the instance whose memory it imports
+	if m.memImport != nil && a.Memory != nil && a.Memory.Instance != 0 {
+		owner, err := sb.instance(uint32(a.Memory.Instance))
+		if err != nil {
+			return nil, err
+		}
+		if memOwner = owner.memHolder(); owner.memSrc == nil {
+			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the memory cannot be reached", m.memImport.Module, m.memImport.Name)
+		}
+		a.Memory.src, a.Memory.name = owner.memSrc, owner.memName
+		memMin = 0 // counted already
+	} else if m.memImport != nil {
 		if a.Memory == nil || uint64(len(staged)) != uint64(a.Memory.Pages)<<16 {
 			return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Memory", m.memImport.Module, m.memImport.Name)
 		}
@@ -492,21 +575,22 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 	if err := sb.wasmImportSetup(context.Background(), m); err != nil {
 		return nil, err
 	}
-	imps, err := sb.wasmImportInstances(context.Background(), m)
+	w.next++
+	ih := w.next
+	imps, err := sb.wasmImportInstances(context.Background(), m, &ih)
 	if err != nil {
 		return nil, err
 	}
 	mem := &jsWasmMemory{limitedMemory: w.takeSpare(limit), w: w, sb: sb}
-	if len(m.globals) > 0 || m.memImport != nil {
-		if err := sb.wasmLinkModules(context.Background(), m, imps, a.Globals, a.Memory, staged, mem); err != nil {
+	var sources []*jsWasmInstance // instances whose tables it imports
+	if len(m.globals) > 0 || m.memImport != nil || len(m.tableImps) > 0 {
+		if sources, err = sb.wasmLinkModules(context.Background(), m, imps, a.Globals, a.Memory, staged, mem, a.Tables); err != nil {
 			closeAll(imps)
 			mem.Free()
 			return nil, err
 		}
 	}
 	var mod api.Module
-	w.next++
-	ih := w.next
 	prev := w.instantiating
 	w.instantiating = ih
 	err = sb.wasmGuard("WebAssembly.Instance", mem, func(ctx context.Context) (err error) {
@@ -531,7 +615,32 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types, funcs: m.funcs}
+	switch {
+	case memOwner != nil:
+		// One memory, two instances: the owner's bookkeeping and allocator; both stay until
+		// the sandbox closes (closing either would free the memory under the other).
+		inst.memOwner, inst.memSrc, inst.memName = memOwner, a.Memory.src, a.Memory.name
+		inst.mem = memOwner.mem
+		mem.Free() // it never held the memory
+		inst.pinned, memOwner.pinned = true, true
+	case m.memImport != nil:
+		inst.memSrc, inst.memName = imps[m.memImport.Module], m.memImport.Name
+	default:
+		for _, e := range m.exports {
+			if e.Kind == "memory" {
+				inst.memSrc, inst.memName = mod, e.Name
+				break
+			}
+		}
+	}
+	if len(m.tableImps) > 0 || slices.ContainsFunc(m.globals, func(g wasmGlobalImport) bool { return g.vt == 0x70 }) {
+		// It may store its functions where others call them; what it imports from must stay.
+		inst.pinned = true
+		for _, src := range sources {
+			src.pinned = true
+		}
+	}
 	w.insts[ih] = inst
 	return []byte(strconv.Itoa(ih)), nil
 }
@@ -591,6 +700,9 @@ func (sb *Sandbox) wasmGuard(what string, mem *jsWasmMemory, body func(context.C
 	}
 	if errors.Is(err, errImportDepth) || strings.Contains(err.Error(), errImportDepth.Error()) {
 		return wasmError("RangeError", "%s", errImportDepth)
+	}
+	if what == "WebAssembly.Instance" && strings.HasPrefix(err.Error(), "import ") {
+		return wasmError("LinkError", "WebAssembly.Instance: %s", err)
 	}
 	if strings.Contains(err.Error(), "stack overflow") {
 		return wasmError("RangeError", "Maximum call stack size exceeded (wasm trap: stack overflow in %s)", what)
@@ -668,6 +780,10 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 	for i := range args {
 		args[i] = le.Uint64(in[16+8*i:])
 	}
+	def := fn.Definition()
+	if err := sb.wasmJSState().refsIn(def.ParamTypes(), args); err != nil {
+		return nil, err
+	}
 	mem := inst.mod.Memory()
 	if sync && mem != nil {
 		// Copy-in: what JavaScript wrote into its view of the memory (as long as the memory
@@ -679,15 +795,16 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 			// (and, without a reservation, move it) during the call.
 			prev = bytes.Clone(prev)
 		}
-		saved, savedKnown := inst.agreed, inst.known
-		inst.agreed, inst.known = prev, true
-		inst.active++
+		ms := inst.memHolder()
+		saved, savedKnown := ms.agreed, ms.known
+		ms.agreed, ms.known = prev, true
+		ms.active++
 		defer func() {
-			inst.active--
-			if inst.active == 0 {
-				inst.agreed, inst.known = nil, false
-			} else if !inst.known || err != nil {
-				inst.agreed, inst.known = saved, savedKnown
+			ms.active--
+			if ms.active == 0 {
+				ms.agreed, ms.known = nil, false
+			} else if !ms.known || err != nil {
+				ms.agreed, ms.known = saved, savedKnown
 			}
 		}()
 	}
@@ -703,13 +820,16 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sb.refsOut(def.ResultTypes(), results, inst); err != nil {
+		return nil, err
+	}
 	out := make([]byte, 4+8*len(results))
 	le.PutUint32(out, uint32(len(results)))
 	for i, r := range results {
 		le.PutUint64(out[4+8*i:], r)
 	}
 	if sync && mem != nil {
-		out = inst.pull(out, inst.active > 1) // nested in an outer call: its imports go on
+		out = inst.memHolder().pull(out, inst.memHolder().active > 1) // nested in an outer call: its imports go on
 	}
 	return out, nil
 }
@@ -750,7 +870,24 @@ func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 		if err != nil {
 			return nil, typeError("wasm_global: %v", err)
 		}
+		if g.Type() == 0x70 {
+			if v, err = sb.wasmJSState().funcRaw(v); err != nil {
+				return nil, err
+			}
+		}
 		mg.Set(v)
+	}
+	val := g.Get()
+	if g.Type() == 0x70 {
+		var src *jsWasmInstance
+		if a.Cell == 0 {
+			src, _ = sb.instance(a.Instance)
+		}
+		h, err := sb.funcHandle(val, src)
+		if err != nil {
+			return nil, err
+		}
+		val = uint64(h)
 	}
 	_, mutable := g.(api.MutableGlobal)
 	letter := wasmTypeLetters[g.Type()]
@@ -761,7 +898,7 @@ func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 	if mutable {
 		flag = '1'
 	}
-	return strconv.AppendUint([]byte{letter, flag}, g.Get(), 10), nil
+	return strconv.AppendUint([]byte{letter, flag}, val, 10), nil
 }
 
 // config is the instance config of every instance: no name (the runtime's namespace is
@@ -803,7 +940,7 @@ func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDe
 				case 0:
 					sec.u32()
 				case 1:
-					sec.byte()
+					d.Type = typeLetters([]api.ValueType{sec.byte()})
 					sec.limits()
 				case 2:
 					flags := sec.byte()
@@ -828,7 +965,7 @@ func wasmDescriptors(b []byte) (imports []wasmImportDesc, exports []wasmExportDe
 			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
 				d := wasmExportDesc{Name: sec.name()}
 				kind := sec.byte()
-				sec.u32()
+				d.Index = sec.u32()
 				if d.Kind = wasmKinds[kind]; d.Kind == "" {
 					return nil, nil, fmt.Errorf("export of unknown kind %d", kind)
 				}

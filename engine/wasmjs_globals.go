@@ -26,8 +26,9 @@ import (
 // maxWasmJSCells bounds the host-held mutable globals (cells) one sandbox holds at once.
 const maxWasmJSCells = 1024
 
-// wasmValTypes are the value type bytes of the type letters a global import may have.
-var wasmValTypes = map[byte]byte{'i': 0x7f, 'I': 0x7e, 'f': 0x7d, 'F': 0x7c}
+// wasmValTypes are the value type bytes of the type letters a global import may have (all
+// but v128, which JavaScript cannot give).
+var wasmValTypes = map[byte]byte{'i': 0x7f, 'I': 0x7e, 'f': 0x7d, 'F': 0x7c, 'r': 0x6f, 'a': 0x70}
 
 // wasmGlobalLink is what JavaScript gives for one global import, in import order: the
 // value's bits (immutable), a cell, or an instance's exported global.
@@ -91,6 +92,12 @@ func (sb *Sandbox) opWasmGlobalCell(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiating a global cell: %w", err)
 	}
+	if a.Type == "a" {
+		if bits, err = w.funcRaw(bits); err != nil {
+			_ = mod.Close(ctx)
+			return nil, err
+		}
+	}
 	mod.ExportedGlobal("g").(api.MutableGlobal).Set(bits)
 	if w.cells == nil {
 		w.cells = map[int]*wasmCell{}
@@ -106,7 +113,7 @@ func (sb *Sandbox) opWasmGlobalCell(in []byte) ([]byte, error) {
 // link modules replace them there (the host module stays, under a name no module can
 // import, so that closeAll closes it too).
 func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links map[string]api.Module, given []wasmGlobalLink,
-	memLink *wasmMemoryLink, staged []byte, mem *jsWasmMemory) error {
+	memLink *wasmMemoryLink, staged []byte, mem *jsWasmMemory, tables []wasmTableLink) (sources []*jsWasmInstance, err error) {
 	w := sb.wasmJSState()
 	var order []string
 	globals := map[string][]int{} // import module -> indices into m.globals
@@ -122,8 +129,17 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			globals[mi.Module] = nil
 		}
 	}
+	for _, ti := range m.tableImps {
+		if _, ok := globals[ti.Module]; !ok {
+			order = append(order, ti.Module)
+			globals[ti.Module] = nil
+		}
+	}
 	if len(given) != len(m.globals) {
-		return wasmError("LinkError", "WebAssembly.Instance: %d global imports given for %d", len(given), len(m.globals))
+		return nil, wasmError("LinkError", "WebAssembly.Instance: %d global imports given for %d", len(given), len(m.globals))
+	}
+	if len(tables) != len(m.tableImps) {
+		return nil, wasmError("LinkError", "WebAssembly.Instance: %d table imports given for %d", len(tables), len(m.tableImps))
 	}
 	for _, name := range order {
 		var types, imps, defs, exps [][]byte
@@ -140,10 +156,38 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		if len(imps) > 0 {
 			resolve["f"] = links[name]
 		}
+		nfunc := uint32(len(imps)) // function imports added below take the next indices
+		ntab := uint32(0)
+		for k, ti := range m.tableImps {
+			if ti.Module != name {
+				continue
+			}
+			l := tables[k]
+			var src api.Module
+			exp := "t"
+			switch {
+			case l.Cell != 0 && w.tcells[l.Cell] != nil:
+				src = w.tcells[l.Cell].mod
+			case l.Instance != 0:
+				inst, err := sb.instance(uint32(l.Instance))
+				if err != nil {
+					return nil, err
+				}
+				src, exp = inst.mod, l.Name
+				sources = append(sources, inst)
+			default:
+				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Table", ti.Module, ti.Name)
+			}
+			mod := "t" + strconv.Itoa(k)
+			resolve[mod] = src
+			imps = append(imps, slices.Concat(wasmStr(mod), wasmStr(exp), []byte{1, wasmValTypes[ti.Type[0]], 0, 0}))
+			exps = append(exps, slices.Concat(wasmStr(ti.Name), []byte{1}, wasmU32(ntab)))
+			ntab++
+		}
 		nglob := uint32(0) // imported globals come first in the global index space
 		for _, k := range globals[name] {
 			g, l := m.globals[k], given[k]
-			if g.mutable && l.Bits == nil {
+			if l.Bits == nil {
 				var src api.Module
 				exp := "g"
 				switch {
@@ -152,36 +196,68 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 				case l.Instance != 0:
 					inst, err := sb.instance(uint32(l.Instance))
 					if err != nil {
-						return err
+						return nil, err
 					}
 					src, exp = inst.mod, l.Name
+					sources = append(sources, inst)
 				default:
-					return wasmError("LinkError", "WebAssembly.Instance: import %s.%s: no such global", g.module, g.name)
+					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: no such global", g.module, g.name)
+				}
+				mut := byte(0)
+				if g.mutable {
+					mut = 1
 				}
 				mod := "g" + strconv.Itoa(k)
 				resolve[mod] = src
-				imps = append(imps, slices.Concat(wasmStr(mod), wasmStr(exp), []byte{3, g.vt, 1}))
+				imps = append(imps, slices.Concat(wasmStr(mod), wasmStr(exp), []byte{3, g.vt, mut}))
 				exps = append(exps, slices.Concat(wasmStr(g.name), []byte{3}, wasmU32(nglob)))
 				nglob++
 			}
 		}
 		for _, k := range globals[name] {
 			g, l := m.globals[k], given[k]
-			if g.mutable && l.Bits == nil {
+			if l.Bits == nil {
 				continue
 			}
-			if g.mutable || l.Bits == nil {
-				return wasmError("LinkError", "WebAssembly.Instance: import %s.%s: a mutable global must be a WebAssembly.Global", g.module, g.name)
+			if g.mutable {
+				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: a mutable global must be a WebAssembly.Global", g.module, g.name)
 			}
 			bits, err := strconv.ParseUint(*l.Bits, 10, 64)
 			if err != nil {
-				return typeError("wasm_instantiate: bad global value")
+				return nil, typeError("wasm_instantiate: bad global value")
 			}
-			defs = append(defs, append([]byte{g.vt, 0}, constOf(g.vt, bits)...))
+			init := constOf(g.vt, bits)
+			switch {
+			case g.vt == 0x70 && bits != 0:
+				// An exported function: the link module imports it and defines the global
+				// as ref.func of it.
+				if bits > uint64(len(w.frefs)) || w.frefs[bits-1].export == "" {
+					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: an immutable funcref global can hold only null or an exported function in isobox", g.module, g.name)
+				}
+				fr := w.frefs[bits-1]
+				def := fr.owner.mod.ExportedFunctionDefinitions()[fr.export]
+				if fr.owner.dead != nil || def == nil {
+					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: the function's instance was stopped", g.module, g.name)
+				}
+				mod := "x" + strconv.Itoa(k)
+				resolve[mod] = fr.owner.mod
+				imps = append(imps, slices.Concat(wasmStr(mod), wasmStr(fr.export), []byte{0}, wasmU32(uint32(len(types)))))
+				types = append(types, append(append([]byte{0x60}, wasmVec(valTypeBytes(def.ParamTypes())...)...), wasmVec(valTypeBytes(def.ResultTypes())...)...))
+				init = slices.Concat([]byte{0xd2}, wasmU32(nfunc), []byte{0x0b})
+				nfunc++
+			case g.vt == 0x6f && bits != 0:
+				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: an immutable externref global can be given only null, or an instance's exported global, in isobox (wazero cannot define one holding a value)",
+					g.module, g.name)
+			}
+			defs = append(defs, append([]byte{g.vt, 0}, init...))
 			exps = append(exps, slices.Concat(wasmStr(g.name), []byte{3}, wasmU32(nglob+uint32(len(defs)-1))))
 		}
 		var memSec []byte
-		if mi := m.memImport; mi != nil && mi.Module == name {
+		if mi := m.memImport; mi != nil && mi.Module == name && memLink.src != nil {
+			resolve["m"] = memLink.src
+			imps = append(imps, slices.Concat(wasmStr("m"), wasmStr(memLink.name), []byte{2, 0, 0}))
+			exps = append(exps, slices.Concat(wasmStr(mi.Name), []byte{2, 0}))
+		} else if mi := m.memImport; mi != nil && mi.Module == name {
 			lim := append([]byte{0}, wasmU32(memLink.Pages)...)
 			if memLink.Maximum != nil {
 				lim = append(append([]byte{1}, wasmU32(memLink.Pages)...), wasmU32(*memLink.Maximum)...)
@@ -205,7 +281,7 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		secs = append(secs, []byte{7}, wasmVec(exps...))
 		cm, keep, err := w.linkCode(ctx, sb.e.wasm.rt, wasmBinary(secs...))
 		if err != nil {
-			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
+			return nil, wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
 		lctx := experimental.WithImportResolver(ctx, func(n string) api.Module { return resolve[n] })
 		lctx = experimental.WithMemoryAllocator(lctx, experimental.MemoryAllocatorFunc(
@@ -215,7 +291,7 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 			cm.Close(ctx) // the instance keeps what it runs
 		}
 		if err != nil {
-			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
+			return nil, wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
 		if memSec != nil {
 			mod.Memory().Write(0, staged) // JavaScript's contents, before the instance's data segments
@@ -225,15 +301,27 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		}
 		links[name] = mod
 	}
-	return nil
+	return sources, nil
+}
+
+// wasmTableLink is what JavaScript gives for a table import: a table cell (a
+// WebAssembly.Table made in JavaScript) or an instance's exported table.
+type wasmTableLink struct {
+	Cell     int    `json:"cell"`
+	Instance int    `json:"instance"`
+	Name     string `json:"name"`
 }
 
 // wasmMemoryLink is the WebAssembly.Memory JavaScript gives for a memory import: its size
 // in pages and maximum (its bytes come by wasm_memory_stage). The link module of its
 // import module defines it, with the instance's allocator, and the instance imports it.
 type wasmMemoryLink struct {
-	Pages   uint32  `json:"pages"`
-	Maximum *uint32 `json:"maximum"`
+	Pages    uint32  `json:"pages"`
+	Maximum  *uint32 `json:"maximum"`
+	Instance int     `json:"instance"` // or: the memory of this instance, shared with it
+
+	src  api.Module // the instance's memory is imported from src's export name
+	name string
 }
 
 // maxWasmLinkCodes bounds the compiled link modules a sandbox keeps for its next
@@ -284,6 +372,8 @@ func constOf(vt byte, bits uint64) []byte {
 		return append(append([]byte{0x42}, wasmS64(int64(bits))...), 0x0b)
 	case 0x7d:
 		return append(le.AppendUint32([]byte{0x43}, uint32(bits)), 0x0b)
+	case 0x6f, 0x70:
+		return []byte{0xd0, vt, 0x0b} // ref.null: the only reference a constant can be
 	default:
 		return append(le.AppendUint64([]byte{0x44}, bits), 0x0b)
 	}

@@ -48,11 +48,22 @@ type jsImportFunc struct {
 
 // wasmImportSetup compiles, once per module handle, the host modules that stand in for a
 // module's import modules: one function per import, which calls the instance's
-// JavaScript function of the same index.
+// JavaScript function of the same index. A module whose functions can reach another
+// instance (leaksFuncs) gets its host modules compiled per instance instead: wazero tells
+// a host function the module that called it, which through a table may be another
+// instance, so such a host function knows its instance itself.
 func (sb *Sandbox) wasmImportSetup(ctx context.Context, m *jsWasmModule) error {
-	if m.hostMods != nil || len(m.funcs) == 0 {
+	if m.hostMods != nil || len(m.funcs) == 0 || m.leaky {
 		return nil
 	}
+	mods, err := sb.compileImportModules(ctx, m, nil)
+	m.hostMods = mods
+	return err
+}
+
+// compileImportModules compiles m's host modules; with h, their functions belong to the
+// instance whose handle h will hold.
+func (sb *Sandbox) compileImportModules(ctx context.Context, m *jsWasmModule, h *int) (map[string]wazero.CompiledModule, error) {
 	builders := map[string]wazero.HostModuleBuilder{}
 	var order []string
 	for k, f := range m.funcs {
@@ -61,31 +72,42 @@ func (sb *Sandbox) wasmImportSetup(ctx context.Context, m *jsWasmModule) error {
 			b = sb.e.wasm.rt.NewHostModuleBuilder(f.module)
 			order = append(order, f.module)
 		}
-		npar, nres := len(f.params), len(f.results)
 		b = b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-			ctx.Value(sandboxKey{}).(*Sandbox).wasmImportCall(mod, k, npar, nres, stack)
+			ctx.Value(sandboxKey{}).(*Sandbox).wasmImportCall(mod, h, k, f.params, f.results, stack)
 		}), f.params, f.results).Export(f.name)
 		builders[f.module] = b
 	}
-	m.hostMods = map[string]wazero.CompiledModule{}
+	mods := map[string]wazero.CompiledModule{}
 	for _, name := range order {
 		cm, err := builders[name].Compile(ctx)
 		if err != nil {
-			for _, c := range m.hostMods {
+			for _, c := range mods {
 				c.Close(ctx)
 			}
-			m.hostMods = nil
-			return wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
+			return nil, wasmError("LinkError", "WebAssembly.Instance: the imports of module %q cannot be provided: %v", name, err)
 		}
-		m.hostMods[name] = cm
+		mods[name] = cm
 	}
-	return nil
+	return mods, nil
 }
 
-// wasmImportInstances instantiates m's host modules for one instance.
-func (sb *Sandbox) wasmImportInstances(ctx context.Context, m *jsWasmModule) (map[string]api.Module, error) {
-	out := make(map[string]api.Module, len(m.hostMods))
-	for name, cm := range m.hostMods {
+// wasmImportInstances instantiates m's host modules for one instance (whose handle h will
+// hold).
+func (sb *Sandbox) wasmImportInstances(ctx context.Context, m *jsWasmModule, h *int) (map[string]api.Module, error) {
+	compiled := m.hostMods
+	if m.leaky && len(m.funcs) > 0 {
+		var err error
+		if compiled, err = sb.compileImportModules(ctx, m, h); err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, cm := range compiled {
+				cm.Close(ctx) // the instances keep what they run
+			}
+		}()
+	}
+	out := make(map[string]api.Module, len(compiled))
+	for name, cm := range compiled {
 		mod, err := sb.e.wasm.rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName(""))
 		if err != nil {
 			closeAll(out)
@@ -105,16 +127,24 @@ func closeAll(mods map[string]api.Module) {
 // wasmImportCall is an imported function's body: it calls JavaScript function k of the
 // instance that called it and leaves its results on stack. It traps the wasm (panics)
 // when the function threw or the nested JavaScript was stopped.
-func (sb *Sandbox) wasmImportCall(caller api.Module, k, npar, nres int, stack []uint64) {
+func (sb *Sandbox) wasmImportCall(caller api.Module, hp *int, k int, params, results []api.ValueType, stack []uint64) {
 	w := sb.wjs
+	nres := len(results)
 	h := w.instantiating // a start function's call: the instance is not registered yet
-	for id, in := range w.insts {
-		if in.mod == caller {
-			h = id
-			break
+	if hp != nil && *hp != 0 {
+		h = *hp
+	} else {
+		for id, in := range w.insts {
+			if in.mod == caller {
+				h = id
+				break
+			}
 		}
 	}
-	args := make([]string, npar) // the stack holds the params on entry
+	if err := sb.refsOut(params, stack, w.insts[h]); err != nil {
+		panic(err)
+	}
+	args := make([]string, len(params)) // the stack holds the params on entry
 	for i := range args {
 		args[i] = strconv.FormatUint(stack[i], 10)
 	}
@@ -138,6 +168,9 @@ func (sb *Sandbox) wasmImportCall(caller api.Module, k, npar, nres int, stack []
 		panic(errImportThrew)
 	case len(w.ret) != nres:
 		panic(fmt.Errorf("isobox: the JavaScript import answered %d results for %d", len(w.ret), nres))
+	}
+	if err := w.refsIn(results, w.ret); err != nil {
+		panic(err)
 	}
 	copy(stack, w.ret)
 }

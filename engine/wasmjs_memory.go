@@ -35,6 +35,15 @@ func (inst *jsWasmInstance) pull(out []byte, keep bool) []byte {
 	return out
 }
 
+// memHolder is the instance whose memory inst uses: itself, or the instance whose memory it
+// imported (the bookkeeping of JavaScript's copy is the memory's, kept there).
+func (inst *jsWasmInstance) memHolder() *jsWasmInstance {
+	if inst.memOwner != nil {
+		return inst.memOwner
+	}
+	return inst
+}
+
 // opWasmMemoryPull is an import's entry with the memory in use: JavaScript's copy catches
 // up with what the running call changed.
 func (sb *Sandbox) opWasmMemoryPull(in []byte) ([]byte, error) {
@@ -46,6 +55,7 @@ func (sb *Sandbox) opWasmMemoryPull(in []byte) ([]byte, error) {
 	if inst.mod.Memory() == nil {
 		return nil, typeError("the instance has no memory")
 	}
+	inst = inst.memHolder()
 	return inst.pull(nil, inst.active > 0), nil
 }
 
@@ -57,6 +67,7 @@ func (sb *Sandbox) opWasmMemoryPush(in []byte) ([]byte, error) {
 	if inst == nil || inst.dead != nil || inst.mod.Memory() == nil {
 		return nil, typeError("wasm_memory_push outside a JavaScript import")
 	}
+	inst = inst.memHolder()
 	mem := inst.mod.Memory()
 	in = in[:min(uint64(len(in)), uint64(mem.Size()))]
 	cur, _ := mem.Read(0, uint32(len(in)))
@@ -113,6 +124,7 @@ func (sb *Sandbox) opWasmMemoryRead(in []byte) ([]byte, error) {
 	}
 	b, _ := mem.Read(0, mem.Size())
 	b = append([]byte(nil), b...)
+	inst = inst.memHolder()
 	if inst.active > 0 { // JavaScript's new copy, mid-call (an import read the buffer)
 		inst.agreed, inst.known = b, true
 	}
@@ -130,7 +142,7 @@ func (sb *Sandbox) opWasmMemoryWrite(in []byte) ([]byte, error) {
 	if mem := inst.mod.Memory(); mem != nil {
 		mem.Write(0, in[4:][:min(uint64(len(in)-4), uint64(mem.Size()))])
 	}
-	inst.known = false // JavaScript drops its copy (a growth follows)
+	inst.memHolder().known = false // JavaScript drops its copy (a growth follows)
 	return nil, nil
 }
 
@@ -147,6 +159,7 @@ func (sb *Sandbox) opWasmMemoryGrow(in []byte) ([]byte, error) {
 	if mem == nil {
 		return nil, typeError("the instance has no memory")
 	}
+	inst = inst.memHolder()
 	prev, ok := mem.Grow(a.Delta)
 	inst.mem.refused.Store(false)
 	inst.known = false

@@ -239,6 +239,10 @@ func BenchmarkWasmJSLinks(b *testing.B) {
 	}{
 		{"instantiate with 4 global imports", genv, `new WebAssembly.Instance(m, { env })`, globalsWasm()},
 		{"call through a funcref table", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.add = x.funcs.get(1)`, `add(i, 1)`, tablesWasm()},
+		{"call_indirect through an imported table", `globalThis.A = new WebAssembly.Instance(m).exports; A.tbl.set(1, A.f2);
+			globalThis.B = new WebAssembly.Instance(new WebAssembly.Module(` + b64(linkUserWasm()) + `), { env: { tbl: A.tbl } }).exports`, `B.calli(1, i)`, linkLibWasm()},
+		{"funcref round trip", `globalThis.A = new WebAssembly.Instance(m).exports`, `A.id(A.f1)`, linkLibWasm()},
+		{"call a table element that is no export", `globalThis.h = new WebAssembly.Instance(m).exports.t.get(0)`, `h(i)`, linkHiddenWasm()},
 		{"externref table set+get", `globalThis.x = new WebAssembly.Instance(m).exports; globalThis.o = {}`, `x.refs.set(0, o), x.refs.get(0)`, tablesWasm()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -324,6 +328,7 @@ func TestWasmJSMemoryImport(t *testing.T) {
 		out.shared = [view[5], x.peek(6)];
 		out.grow = [mem.grow(1), mem.buffer.byteLength / 65536, x.peek(6), view.byteLength];
 		const link = (memory) => { try { new WebAssembly.Instance(module, { env: { memory } }); return "linked"; } catch (e) { return e.constructor.name; } };
+		// link(mem): now shared with a second instance (TestWasmJSMemoryShared)
 		out.errors = [link(mem), link(1), link(undefined), link(new WebAssembly.Memory({ initial: 0 })), link(new WebAssembly.Memory({ initial: 1, maximum: 1 }))];
 		out.grown = (() => { try { mem.grow(5); return "grew"; } catch (e) { return e.constructor.name; } })();
 		out;
@@ -331,7 +336,7 @@ func TestWasmJSMemoryImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"start":[true,42,104,104,true],"shared":[77,78],"grow":[1,2,78,0],"errors":["LinkError","LinkError","LinkError","LinkError","linked"],"grown":"RangeError"}`
+	want := `{"start":[true,42,104,104,true],"shared":[77,78],"grow":[1,2,78,0],"errors":["linked","LinkError","LinkError","LinkError","linked"],"grown":"RangeError"}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

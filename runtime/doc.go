@@ -137,15 +137,15 @@
 //   - "wasm_validate": the module's bytes -> "1" or "0".
 //     WebAssembly.validate: whether the bytes compile (the compiled module is kept in the
 //     engine's table).
-//   - "wasm_release": JSON {"module"?:n,"instance"?:n,"global"?:n} -> empty.
+//   - "wasm_release": JSON {"module"?:n,"instance"?:n,"global"?:n,"table"?:n} -> empty.
 //     Drops a module or instance handle the guest no longer reaches (FinalizationRegistry); an
 //     instance's memory is given back.
-//   - "wasm_instantiate": decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}]} for a module importing globals -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
+//   - "wasm_instantiate": decimal module handle, or JSON {"module":n,"globals":[{"bits":"decimal"} or {"cell":n} or {"instance":n,"name":s}],"memory"?:{"pages":n,"maximum"?:n} or {"instance":n} (that instance's memory, shared),"tables"?:[{"cell":n} or {"instance":n,"name":s}]} -> decimal instance handle (its exported functions are numbered from 1 in the module's export order).
 //     Instantiates a module in the host, running its start function under the invocation's CPU
 //     and wall-time limits. The imported functions are the JavaScript functions the guest
-//     registered ("wasm_import" messages); LinkError for a module importing a memory, table or
-//     tag (not implemented); RangeError past 64 instances held at once; memory_limit_exceeded
-//     when its initial memory does not fit in what is left of the sandbox's memory limit.
+//     registered ("wasm_import" messages); LinkError for a module importing a tag or a global
+//     of type v128; RangeError past 64 instances held at once; memory_limit_exceeded when its
+//     initial memory does not fit in what is left of the sandbox's memory limit.
 //   - "wasm_call": u32 instance, u32 fn, u32 sync, u32 argument count, the arguments (u64 each, wasm bit patterns) -> u32 result count, then the results (u64 each); with sync: empty.
 //     Calls an exported function under the invocation's CPU and wall-time limits (exceeding
 //     one ends the invocation). With sync the call waits for wasm_call_memory. A trap throws
@@ -177,16 +177,24 @@
 //     Moves a mutable WebAssembly.Global made in JavaScript into the host when an instance
 //     first imports it, so that instances and JavaScript share it (wasm_global with "cell");
 //     RangeError past 1024 held at once, given back with wasm_release's "global".
-//   - "wasm_table": JSON {"instance":n,"name":string,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal bits","fn"?:export name,"from"?:n} -> r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null).
-//     An exported table from JavaScript (Table.prototype.length/get/set/grow), through an
-//     accessor module importing it; RangeError past the table's bounds or maximum. A funcref
-//     table stores null, the instance's exported function fn, or (set) its own element from;
-//     functions of other instances are not implemented.
-//   - "wasm_table_call": JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]} -> the result types' letters, then each result as ,decimal bits.
-//     Calls the function at index of an exported funcref table (the function
-//     Table.prototype.get answers) under the invocation's limits: the module's function types
-//     are tried, through call_indirect, until one matches; TypeError when none takes the
-//     arguments.
+//   - "wasm_table": JSON {"instance":n,"name":string or "cell":n,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal handle"} -> r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (a value's or function's handle, 0 for null).
+//     A table from JavaScript (Table.prototype.length/get/set/grow): an instance's exported
+//     table or a table cell, through an accessor module importing it; RangeError past the
+//     table's bounds or maximum.
+//   - "wasm_func_call": JSON {"handle":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]} -> the result types' letters, then each result as ,decimal bits.
+//     Calls a function by handle (one a table, a result or a global gave JavaScript) under the
+//     invocation's limits: its module's function types are tried, through call_indirect, until
+//     one matches; TypeError when none takes the arguments.
+//   - "wasm_func_export": JSON {"instance":n,"name":string} -> decimal function handle.
+//     The handle of an instance's exported function, for giving it to wasm (a funcref table,
+//     parameter or global); its instance is then kept until the sandbox closes.
+//   - "wasm_func_info": decimal function handle -> decimal instance handle, then ,"export name" (JSON string; empty when not an export).
+//     What a function handle is: the instance whose function it is and, if it is one, the
+//     export's name.
+//   - "wasm_table_cell": JSON {"element":"r"|"a","maximum"?:n,"elements":["decimal handle"...]} -> decimal table handle.
+//     Moves a WebAssembly.Table made in JavaScript into the host when an instance first
+//     imports it, so that instances and JavaScript share it (wasm_table with "cell"); at most
+//     1048576 elements, 256 tables held at once (RangeError).
 //   - "wasm_memory_stage": the bytes of a WebAssembly.Memory made in JavaScript -> empty.
 //     Stages the contents of the memory the next wasm_instantiate imports (its "memory":
 //     {"pages","maximum"?}); that instantiation takes them.

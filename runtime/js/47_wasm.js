@@ -13,8 +13,10 @@
 // copy and a compare of the whole memory per call. Imported functions are JavaScript functions the
 // host calls back re-entrantly ("wasm_import" messages, importCall below). A global import
 // is a number, a BigInt or a WebAssembly.Global (a mutable one is shared with the instance:
-// globalLink); a WebAssembly.Memory made here becomes its importing instance's; importing a
-// table or tag is not implemented (LinkError).
+// globalLink); a WebAssembly.Memory made here becomes its importing instance's, and a second
+// instance importing it shares it; a Table made here moves into the host when an instance
+// imports it (tableLink). funcref values are wasm functions by handle (funcOf): the same
+// function is the same object. Tags are a CompileError (no exception handling).
 const wasmInternal = (() => {
   const expose = (o, name, value) =>
     Object.defineProperty(o, name, { value, writable: true, configurable: true, enumerable: false });
@@ -24,8 +26,8 @@ const wasmInternal = (() => {
   // state), by handle: the import callbacks find an instance's state through it, and a
   // burst of instantiations in one synchronous run (where finalization callbacks cannot run
   // yet) gives back what it dropped before the host's limit on handles refuses the next one.
-  const live = { module: new Map(), instance: new Map(), global: new Map() };
-  const sweepAt = { module: 32, instance: 32, global: 32 };
+  const live = { module: new Map(), instance: new Map(), global: new Map(), table: new Map() };
+  const sweepAt = { module: 32, instance: 32, global: 32, table: 32 };
   const release = (kind, handle) => {
     live[kind].delete(handle);
     try {
@@ -129,8 +131,11 @@ const wasmInternal = (() => {
       case "r":
         dv.setBigUint64(off, BigInt(refOf(v)), true);
         return;
+      case "a":
+        dv.setBigUint64(off, BigInt(funcHandleOf(v)), true);
+        return;
     }
-    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: a v128 value cannot cross to or from JavaScript");
   };
   const fromBits = (dv, off, t) => {
     switch (t) {
@@ -144,8 +149,10 @@ const wasmInternal = (() => {
         return dv.getFloat64(off, true);
       case "r":
         return valueOfRef(Number(dv.getBigUint64(off, true)));
+      case "a":
+        return funcOf(Number(dv.getBigUint64(off, true)));
     }
-    throw new TypeError("WebAssembly: funcref and v128 values cannot cross to or from JavaScript in isobox yet");
+    throw new TypeError("WebAssembly: a v128 value cannot cross to or from JavaScript");
   };
   const decimalOf = (t, v) => {
     toBits(scratch, 0, t, v);
@@ -154,6 +161,45 @@ const wasmInternal = (() => {
   const valueOfDecimal = (t, s) => {
     scratch.setBigUint64(0, BigInt(s), true);
     return fromBits(scratch, 0, t);
+  };
+
+  // ---- funcref values: wasm functions by handle (engine/wasmjs_funcref.go) ----
+  // funcOrigins says what a wasm function JavaScript holds is: {state, name} for an export
+  // (its handle learnt when it is first given to wasm), {handle} for another function.
+  // Each handle has one function object (funcByHandle), the export itself for an export,
+  // so a function that goes through wasm comes back as the same object.
+  const funcOrigins = new WeakMap();
+  const funcByHandle = new Map();
+  const isWasmFunction = (v) => typeof v === "function" && funcOrigins.has(v);
+  const funcHandleOf = (v) => {
+    if (v === null) return 0;
+    const o = typeof v === "function" ? funcOrigins.get(v) : undefined;
+    if (o === undefined) throw new TypeError("WebAssembly: a funcref must be null or an exported WebAssembly function");
+    if (o.handle === undefined) {
+      o.handle = Number(guarded(() => host.call("wasm_func_export", jsonStringify({ instance: o.state.handle, name: o.name }))));
+      funcByHandle.set(o.handle, v);
+    }
+    return o.handle;
+  };
+  const funcOf = (h) => {
+    if (h === 0) return null;
+    let f = funcByHandle.get(h);
+    if (f !== undefined) return f;
+    const info = guarded(() => host.call("wasm_func_info", String(h)));
+    const comma = info.indexOf(",");
+    const ref = live.instance.get(Number(info.slice(0, comma)));
+    const state = ref !== undefined ? ref.deref() : undefined;
+    const name = jsonParse(info.slice(comma + 1));
+    const exports = name !== "" && state !== undefined && state.exports !== undefined ? state.exports.deref() : undefined;
+    if (exports !== undefined) {
+      f = exports[name];
+      funcOrigins.get(f).handle = h;
+    } else {
+      f = refFunction(h, state);
+      funcOrigins.set(f, { handle: h });
+    }
+    funcByHandle.set(h, f);
+    return f;
   };
 
   // ---- Module ----
@@ -297,9 +343,6 @@ const wasmInternal = (() => {
     }
   };
 
-  // funcOrigins says where a wasm function JavaScript holds comes from, for storing it into
-  // a funcref table: {state, name} for an export, {table, index} for a table's element.
-  const funcOrigins = new WeakMap();
   const exportedFunction = (state, e) => {
     const params = e.params || "";
     const results = e.results || "";
@@ -315,7 +358,7 @@ const wasmInternal = (() => {
       dv.setUint32(8, sync ? 1 : 0, true);
       dv.setUint32(12, n, true);
       for (let i = 0; i < n; i++) toBits(dv, 16 + 8 * i, params[i], args[i]);
-      for (let i = 0; i < results.length; i++) if (results[i] === "a" || results[i] === "v") toBits(dv, 0, results[i]);
+      for (let i = 0; i < results.length; i++) if (results[i] === "v") toBits(dv, 0, results[i]);
       let out;
       try {
         if (sync) {
@@ -344,9 +387,10 @@ const wasmInternal = (() => {
       for (let i = 0; i < count; i++) vals.push(fromBits(ov, 4 + 8 * i, results[i]));
       return vals;
     };
-    // The function's length is its parameter count: templates up to four parameters spare a
-    // defineProperty (which doubles the cost of making an export); its name is left empty.
+    // The function's length is its parameter count (templates up to four parameters spare a
+    // defineProperty); its name is the function's index, as the spec says.
     const f = params.length < arity.length ? arity[params.length](call) : withLength(call, params.length);
+    Object.defineProperty(f, "name", { value: String(e.index) });
     funcOrigins.set(f, { state, name: e.name });
     return f;
   };
@@ -360,6 +404,7 @@ const wasmInternal = (() => {
       }
       const imports = [];
       const globalLinks = [];
+      const tableLinks = [];
       let memoryLink = null; // the WebAssembly.Memory imported: {m, slot}
       for (const im of info.imports) {
         const ns = importObject[im.module];
@@ -374,22 +419,32 @@ const wasmInternal = (() => {
         if (im.kind === "memory") {
           const slot = v !== null && typeof v === "object" ? memories.get(v) : undefined;
           if (slot === undefined) throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a WebAssembly.Memory`);
-          if (slot.state) {
-            throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name}: a memory an instance already has (exported or imported) cannot be imported by another in isobox yet`);
-          }
           memoryLink = { m: v, slot };
           continue;
         }
-        if (im.kind !== "function") {
-          throw new LinkError(`WebAssembly.Instance: the module imports ${im.module}.${im.name} (${im.kind}); only functions, globals and a memory can be imported in isobox yet`);
+        if (im.kind === "table") {
+          tableLinks.push(tableLink(im, v));
+          continue;
         }
+        if (im.kind === "tag") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name}: tags (exception handling) are not supported`);
+        if (im.kind !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} (${im.kind}) cannot be provided`);
         if (typeof v !== "function") throw new LinkError(`WebAssembly.Instance: import ${im.module}.${im.name} must be a function`);
         imports.push({ fn: v, params: im.params || "", results: im.results || "" });
       }
       let instantiateArg = String(info.handle);
-      if (globalLinks.length > 0 || memoryLink !== null) {
-        const arg = { module: info.handle, globals: globalLinks };
-        if (memoryLink !== null) {
+      if (globalLinks.length > 0 || memoryLink !== null || tableLinks.length > 0) {
+        const arg = { module: info.handle, globals: globalLinks, tables: tableLinks };
+        if (memoryLink !== null && memoryLink.slot.state) {
+          // A memory an instance has: the two share it, and JavaScript's copy of it.
+          const st = memoryLink.slot.state;
+          if (syncIn(st)) {
+            const payload = new Uint8Array(4 + st.mirror.byteLength);
+            new DataView(payload.buffer).setUint32(0, st.handle, true);
+            payload.set(new Uint8Array(st.mirror), 4);
+            guarded(() => host.call("wasm_memory_write", payload));
+          }
+          arg.memory = { instance: st.handle };
+        } else if (memoryLink !== null) {
           const { slot } = memoryLink;
           arg.memory = { pages: slot.local.byteLength / PAGE, maximum: slot.declaredMaximum };
           guarded(() => host.call("wasm_memory_stage", slot.local));
@@ -397,6 +452,12 @@ const wasmInternal = (() => {
         instantiateArg = jsonStringify(arg);
       }
       const state = { handle: 0, sync: false, mirror: null, imports };
+      const owner = memoryLink !== null ? memoryLink.slot.state : undefined;
+      if (owner) {
+        // One memory in two instances: this instance's view of the copy is the owner's.
+        Object.defineProperty(state, "mirror", { get: () => owner.mirror, set: (v) => { owner.mirror = v; } });
+        Object.defineProperty(state, "sync", { get: () => owner.sync, set: (v) => { owner.sync = v; } });
+      }
       const prevPending = pendingState;
       pendingState = state;
       let handle;
@@ -407,7 +468,9 @@ const wasmInternal = (() => {
       }
       state.handle = handle;
       track("instance", state, handle);
-      if (memoryLink !== null) {
+      if (memoryLink !== null && owner) {
+        if (state.sync) refreshMirror(state, new Uint8Array(guarded(() => host.bytes("wasm_memory_read", String(handle))))); // its data segments
+      } else if (memoryLink !== null) {
         // The Memory is now the instance's: its buffer stays (the copy kept in step), the
         // host holds the memory.
         const { slot } = memoryLink;
@@ -434,6 +497,7 @@ const wasmInternal = (() => {
             break;
         }
       }
+      state.exports = new WeakRef(exports); // weak: funcOrigins (exports' functions -> state) would make a cycle QuickJS keeps
       instances.set(this, Object.freeze(exports));
     }
     get exports() {
@@ -537,7 +601,8 @@ const wasmInternal = (() => {
       const type = typeNames[String(descriptor.value)];
       if (!type) throw new TypeError(`WebAssembly.Global: unknown value type ${String(descriptor.value)}`);
       const slot = { type, mutable, value: undefined };
-      if (type === "r" || type === "a") slot.value = v === undefined ? null : v;
+      if (type === "r" || type === "a") slot.value = v === undefined ? (type === "r" ? undefined : null) : v;
+      if (type === "a") checkFunc(slot.value, "WebAssembly.Global");
       else slot.value = valueOfDecimal(type, decimalOf(type, v === undefined ? (type === "I" ? 0n : 0) : v));
       globals.set(this, slot);
     }
@@ -550,6 +615,7 @@ const wasmInternal = (() => {
       if (s.state && s.type === undefined) exportedGlobal(s); // learn its type and mutability
       if (!s.mutable) throw new TypeError("WebAssembly.Global: the global is immutable");
       if (!s.state && !s.cell) {
+        if (s.type === "a") checkFunc(v, "WebAssembly.Global");
         s.value = s.type === "r" || s.type === "a" ? v : valueOfDecimal(s.type, decimalOf(s.type, v));
         return;
       }
@@ -568,12 +634,26 @@ const wasmInternal = (() => {
   const globalLink = (im, v) => {
     const what = `WebAssembly.Instance: import ${im.module}.${im.name}`;
     const type = im.type;
-    if (type !== "i" && type !== "I" && type !== "f" && type !== "F") {
-      throw new LinkError(`${what}: globals of reference or vector types cannot be imported in isobox yet`);
+    const isRef = type === "r" || type === "a";
+    if (type !== "i" && type !== "I" && type !== "f" && type !== "F" && !isRef) {
+      throw new LinkError(`${what}: a v128 global cannot be given from JavaScript`);
     }
+    // An immutable externref global holding something can only be linked to where it lives
+    // (an instance's export): wazero cannot define one with a value (a funcref one is
+    // ref.func of the exported function).
+    const refBits = (value) => {
+      if (type === "a") return { bits: String(funcHandleOf(value)) };
+      if (value !== null) throw new LinkError(`${what}: an immutable externref global can be given only null or an instance's exported global in isobox`);
+      return { bits: "0" };
+    };
     const s = v !== null && typeof v === "object" ? globals.get(v) : undefined;
     if (s === undefined) {
       if (im.mutable) throw new LinkError(`${what}: a mutable global import must be a WebAssembly.Global`);
+      if (type === "a") {
+        checkFunc(v, what);
+        return refBits(v);
+      }
+      if (type === "r") return refBits(v);
       if (type === "I" ? typeof v !== "bigint" : typeof v !== "number") {
         throw new LinkError(`${what} must be a ${type === "I" ? "BigInt" : "Number"} or a WebAssembly.Global`);
       }
@@ -583,8 +663,11 @@ const wasmInternal = (() => {
     if (s.type !== type || s.mutable !== !!im.mutable) {
       throw new LinkError(`${what}: the WebAssembly.Global's type or mutability does not match the import's`);
     }
-    if (!im.mutable) return { bits: decimalOf(type, s.state || s.cell ? exportedGlobal(s) : s.value) };
-    if (s.state) return { instance: s.state.handle, name: s.name };
+    if (s.state && (im.mutable || isRef)) return { instance: s.state.handle, name: s.name };
+    if (!im.mutable) {
+      const value = s.state || s.cell ? exportedGlobal(s) : s.value;
+      return isRef ? refBits(value) : { bits: decimalOf(type, value) };
+    }
     if (!s.cell) {
       const cell = Number(guarded(() => host.call("wasm_global_cell", jsonStringify({ type, bits: decimalOf(type, s.value) }))));
       s.cell = cell;
@@ -595,12 +678,12 @@ const wasmInternal = (() => {
   };
 
   // ---- Table ----
-  // A Table made by `new WebAssembly.Table` is a JavaScript array of references (it cannot
-  // be imported yet); a table an instance exports is the host's, reached through wasm_table:
-  // an externref table fully; a funcref table's get answers null or a function calling the
-  // element (tableFunction), its set and grow take null or a function of the same instance
-  // (funcStore).
-  const tables = new WeakMap(); // Table -> {elements, maximum} or {state, name}
+  // A Table made by `new WebAssembly.Table` is a JavaScript array of references until an
+  // instance imports it: then it moves into the host (a table cell, wasm_table_cell) and
+  // JavaScript and every instance importing it share it. A table an instance exports is the
+  // host's from the start. Both are reached through wasm_table; a funcref table's elements
+  // are functions by handle (funcOf), so get answers the element itself.
+  const tables = new WeakMap(); // Table -> {elements, element, maximum} or {state, name} or {cell, element}
   const makeTable = (state, name) => {
     const t = Object.create(Table.prototype);
     tables.set(t, { state, name });
@@ -611,42 +694,38 @@ const wasmInternal = (() => {
     if (!s) throw new TypeError("Illegal invocation");
     return s;
   };
-  // tableOp runs op on an exported table; the host answers r (externref) or f (funcref),
-  // then a decimal.
+  // tableOp runs op on a host table; the host answers r (externref) or f (funcref), then a
+  // decimal.
   const tableOp = (s, op, args) => {
-    const a = guarded(() => host.call("wasm_table", jsonStringify({ instance: s.state.handle, name: s.name, op, ...args })));
-    return { externref: a[0] === "r", value: a.slice(1) };
+    const target = s.cell ? { cell: s.cell } : { instance: s.state.handle, name: s.name };
+    const a = guarded(() => host.call("wasm_table", jsonStringify({ ...target, op, ...args })));
+    s.element = a[0] === "r" ? "r" : "a";
+    return a.slice(1);
   };
-  // tableFunction is the function at index k of an exported funcref table: the host finds
-  // its type by the arguments (wasm_table_call), so it converts them. The memory's copy is
-  // written in before the call and read back after it.
-  const tableFunction = (s, k) => {
-    if (s.fns === undefined) s.fns = new Map(); // one function per index, as get answers the same one
-    let f = s.fns.get(k);
-    if (f === undefined) {
-      f = tableCaller(s, k);
-      funcOrigins.set(f, { table: s, index: k });
-      s.fns.set(k, f);
-    }
-    return f;
+  const elementOf = (s) => {
+    if (s.element === undefined) tableOp(s, "size", {});
+    return s.element;
   };
-  // funcStore is what set or grow of a funcref table stores: null, a function the same
-  // instance exports, or (set) an element of the same table.
-  const funcStore = (s, v, what) => {
-    if (v === undefined || v === null) return {};
-    const o = typeof v === "function" ? funcOrigins.get(v) : undefined;
-    if (o !== undefined && o.state === s.state) return { fn: o.name };
-    if (o !== undefined && o.table === s && what === "set") return { from: o.index };
-    throw new TypeError(`WebAssembly.Table.${what}: isobox stores into a table only null, a function the same instance exports, or (set) one taken from the same table`);
+  // refArg is the host's form of a value stored into a table of element type t.
+  const checkFunc = (v, what) => {
+    if (v !== null && !isWasmFunction(v)) throw new TypeError(`${what}: a funcref holds only null and exported WebAssembly functions`);
   };
-  const tableCaller = (s, k) => function () {
+  const refArg = (t, v, what) => {
+    if (t === "r") return { ref: decimalOf("r", v) };
+    checkFunc(v, what);
+    return { ref: String(funcHandleOf(v)) };
+  };
+  // refFunction is the function object of a wasm function that is not an export JavaScript
+  // has (an element of a table, a funcref result): the host finds its type by the
+  // arguments (wasm_func_call), so it converts them. The memory of its instance, when
+  // JavaScript uses it, is written in before the call and read back after it.
+  const refFunction = (h, st) => function () {
     const args = [];
     for (let i = 0; i < arguments.length; i++) {
       const v = arguments[i];
       args.push(typeof v === "bigint" ? { b: String(BigInt.asIntN(64, v)) } : { n: decimalOf("F", v) });
     }
-    const st = s.state;
-    if (syncIn(st)) {
+    if (st !== undefined && syncIn(st)) {
       const payload = new Uint8Array(4 + st.mirror.byteLength);
       new DataView(payload.buffer).setUint32(0, st.handle, true);
       payload.set(new Uint8Array(st.mirror), 4);
@@ -654,9 +733,9 @@ const wasmInternal = (() => {
     }
     let a;
     try {
-      a = callWasm(() => host.call("wasm_table_call", jsonStringify({ instance: st.handle, name: s.name, index: k, args })));
+      a = callWasm(() => host.call("wasm_func_call", jsonStringify({ handle: h, args })));
     } finally {
-      if (st.sync) {
+      if (st !== undefined && st.sync) {
         try {
           refreshMirror(st, new Uint8Array(host.bytes("wasm_memory_read", String(st.handle))));
         } catch {
@@ -671,6 +750,23 @@ const wasmInternal = (() => {
     for (let i = 0; i < types.length; i++) vals.push(valueOfDecimal(types[i], parts[i + 1]));
     return vals.length === 1 ? vals[0] : vals;
   };
+  // tableLink is what the host needs for the table import im given v: an instance's table,
+  // or a table cell (made on the first import of a Table made here).
+  const tableLink = (im, v) => {
+    const what = `WebAssembly.Instance: import ${im.module}.${im.name}`;
+    const s = v !== null && typeof v === "object" ? tables.get(v) : undefined;
+    if (s === undefined) throw new LinkError(`${what} must be a WebAssembly.Table`);
+    if (s.state) return { instance: s.state.handle, name: s.name };
+    if (!s.cell) {
+      if (s.element !== im.type) throw new LinkError(`${what}: the table's element type does not match the import's`);
+      const elements = s.elements.map((e) => (s.element === "r" ? decimalOf("r", e) : String(funcHandleOf(e))));
+      const maximum = s.declaredMaximum;
+      s.cell = Number(guarded(() => host.call("wasm_table_cell", jsonStringify({ element: s.element, maximum, elements }))));
+      s.elements = undefined;
+      track("table", s, s.cell);
+    }
+    return { cell: s.cell };
+  };
   class Table {
     constructor(descriptor, v) {
       if (new.target === undefined) throw new TypeError("WebAssembly.Table must be called with new");
@@ -681,22 +777,23 @@ const wasmInternal = (() => {
       const maximum = descriptor.maximum === undefined ? 10000000 : u32(descriptor.maximum, "WebAssembly.Table: maximum");
       if (initial > 10000000) throw new RangeError("WebAssembly.Table: at most 10000000 elements");
       if (initial > maximum) throw new RangeError("WebAssembly.Table: initial is larger than maximum");
-      const elements = new Array(initial).fill(v === undefined ? null : v);
-      tables.set(this, { elements, maximum });
+      const t = element === "anyfunc" ? "a" : "r";
+      const fill = v === undefined ? (t === "a" ? null : undefined) : v;
+      if (t === "a") checkFunc(fill, "WebAssembly.Table");
+      const elements = new Array(initial).fill(fill);
+      tables.set(this, { elements, element: t, maximum, declaredMaximum: descriptor.maximum === undefined ? undefined : maximum });
     }
     get length() {
       const s = tableOf(this);
-      if (s.state) return Number(tableOp(s, "size", {}).value);
+      if (!s.elements) return Number(tableOp(s, "size", {}));
       return s.elements.length;
     }
     get(i) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.get: index");
-      if (s.state) {
+      if (!s.elements) {
         const r = tableOp(s, "get", { index: k });
-        s.externref = r.externref;
-        if (r.externref) return valueOfDecimal("r", r.value);
-        return r.value === "1" ? null : tableFunction(s, k);
+        return s.element === "r" ? valueOfDecimal("r", r) : funcOf(Number(r));
       }
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.get: index out of bounds");
       return s.elements[k];
@@ -704,24 +801,26 @@ const wasmInternal = (() => {
     set(i, v) {
       const s = tableOf(this);
       const k = u32(i, "WebAssembly.Table.set: index");
-      if (s.state) {
-        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
-        tableOp(s, "set", { index: k, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "set")) });
+      const t = elementOf(s);
+      if (v === undefined && t === "a") v = null;
+      if (!s.elements) {
+        tableOp(s, "set", { index: k, ...refArg(t, v, "WebAssembly.Table.set") });
         return;
       }
+      if (t === "a") checkFunc(v, "WebAssembly.Table.set");
       if (k >= s.elements.length) throw new RangeError("WebAssembly.Table.set: index out of bounds");
-      s.elements[k] = v === undefined ? null : v;
+      s.elements[k] = v;
     }
     grow(delta, v) {
       const s = tableOf(this);
       const d = u32(delta, "WebAssembly.Table.grow: delta");
-      if (s.state) {
-        if (s.externref === undefined) s.externref = tableOp(s, "size", {}).externref;
-        return Number(tableOp(s, "grow", { delta: d, ...(s.externref ? { ref: decimalOf("r", v) } : funcStore(s, v, "grow")) }).value);
-      }
+      const t = elementOf(s);
+      if (v === undefined && t === "a") v = null;
+      if (!s.elements) return Number(tableOp(s, "grow", { delta: d, ...refArg(t, v, "WebAssembly.Table.grow") }));
+      if (t === "a") checkFunc(v, "WebAssembly.Table.grow");
       const prev = s.elements.length;
       if (prev + d > s.maximum) throw new RangeError("WebAssembly.Table.grow: past the table's maximum");
-      for (let i = 0; i < d; i++) s.elements.push(v === undefined ? null : v);
+      for (let i = 0; i < d; i++) s.elements.push(v);
       return prev;
     }
   }
