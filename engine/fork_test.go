@@ -22,9 +22,11 @@ const heap10MiB = `
 // BenchmarkFork10MiB is Fork of a sandbox holding 10 MiB of live heap, plus closing the
 // child. "again" forks a parent that did not run since its last fork; "after-write" has the
 // parent write one byte between forks (outside the timed part), so every fork must capture
-// a changed memory; "first" is the first fork of a new parent each time.
+// a changed memory; "first" is the first fork of a new parent each time; "first-prepared"
+// the same with the parent prepared (PrepareFork) when new, before it wrote its heap, and
+// "first-prepared-idle" with the parent prepared after it wrote it (untimed: idle time).
 func BenchmarkFork10MiB(b *testing.B) {
-	for _, mode := range []string{"again", "after-write", "first"} {
+	for _, mode := range []string{"again", "after-write", "first", "first-prepared", "first-prepared-idle"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
 			parent := func() *engine.Sandbox {
@@ -32,8 +34,18 @@ func BenchmarkFork10MiB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if mode == "first-prepared" {
+					if err := sb.PrepareFork(); err != nil {
+						b.Fatal(err)
+					}
+				}
 				if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB); err != nil {
 					b.Fatal(err)
+				}
+				if mode == "first-prepared-idle" {
+					if err := sb.PrepareFork(); err != nil {
+						b.Fatal(err)
+					}
 				}
 				return sb
 			}
@@ -48,7 +60,7 @@ func BenchmarkFork10MiB(b *testing.B) {
 						b.Fatal(err)
 					}
 					b.StartTimer()
-				case "first":
+				case "first", "first-prepared", "first-prepared-idle":
 					b.StopTimer()
 					sb.Close(ctx)
 					sb = parent()
@@ -59,6 +71,43 @@ func BenchmarkFork10MiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				child.Close(ctx)
+			}
+		})
+	}
+}
+
+// BenchmarkPrepareFork is what PrepareFork costs: a new sandbox writing 10 MiB of heap
+// ("plain", or "prepared" first, so that its heap grows into a shared file), and
+// PrepareFork of a sandbox that wrote it ("idle": the copy a first fork would make).
+func BenchmarkPrepareFork(b *testing.B) {
+	for _, mode := range []string{"plain", "prepared", "idle"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode == "prepared" {
+					if err := sb.PrepareFork(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if mode == "idle" {
+					b.StopTimer()
+				}
+				if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB); err != nil {
+					b.Fatal(err)
+				}
+				if mode == "idle" {
+					b.StartTimer()
+					if err := sb.PrepareFork(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				sb.Close(ctx)
+				b.StartTimer()
 			}
 		})
 	}
