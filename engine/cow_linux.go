@@ -152,31 +152,6 @@ func (f *forkFile) release() {
 	}
 }
 
-// detached holds the page-table entries detach moved out of a memory, in a mapping of
-// their own at p.
-type detached struct {
-	p unsafe.Pointer
-	n uintptr
-}
-
-// detach moves the page-table entries of b to a new mapping, leaving b mapped as it was
-// but empty (mremap with MREMAP_DONTUNMAP: ~60 µs for 10 MiB), so that a mapping over b
-// then has none to tear down (~0.8 ms for 10 MiB, paid by free instead, off the fork's
-// path). An empty shared file mapping reads the file again; an empty anonymous one reads
-// zeros, so b must be mapped over at once. ok is false where the kernel cannot (b is
-// unchanged).
-func detach(b []byte) (d detached, ok bool) {
-	p, err := unix.MremapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b)), nil, uintptr(len(b)),
-		unix.MREMAP_MAYMOVE|unix.MREMAP_DONTUNMAP)
-	if err != nil {
-		return detached{}, false
-	}
-	return detached{p: p, n: uintptr(len(b))}, true
-}
-
-// free unmaps the detached entries: the pages are freed, or no longer mapped here.
-func (d detached) free() { _ = unix.MunmapPtr(d.p, d.n) }
-
 // mapLayer maps l copy-on-write over its place in a reserved region, replacing what was
 // mapped there.
 func mapLayer(region []byte, l layer) bool {

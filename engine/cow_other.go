@@ -16,16 +16,10 @@ func discard(b []byte) {}
 // forkFile is Linux-only; elsewhere Fork copies the parent's changed pages into the child.
 type forkFile struct{}
 
-func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer) { return nil, nil }
-func (f *forkFile) acquire()                                      {}
-func (f *forkFile) release()                                      {}
-func newLiveFile(region []byte) (*forkFile, bool)                 { return nil, true }
-func (f *forkFile) dataRuns(off, end int) []pageRun               { return []pageRun{{off, end - off}} }
-
-type detached struct{}
-
-func detach(b []byte) (detached, bool)                             { return detached{}, false }
-func (d detached) free()                                           {}
-func (d detached) restore(b []byte) bool                           { return false }
+func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer)  { return nil, nil }
+func (f *forkFile) acquire()                                       {}
+func (f *forkFile) release()                                       {}
+func newLiveFile(region []byte) (*forkFile, bool)                  { return nil, true }
+func (f *forkFile) dataRuns(off, end int) []pageRun                { return []pageRun{{off, end - off}} }
 func mapLayer(region []byte, l layer) bool                         { return false }
 func (p *pagemap) privateRuns(b []byte, max int) ([]pageRun, bool) { return nil, false }

@@ -139,9 +139,6 @@ const (
 	// forkLayers bounds a memory's layers (the mappings a fork of it replays); past it a
 	// fork compacts them (see planFork).
 	forkLayers = 32
-	// detachMin is the smallest layer whose old pages a parent lets go of in the
-	// background (see detach): below it, tearing them down costs less than the mremap.
-	detachMin = 256 << 10
 )
 
 // forkPlan is the mappings a child gets: layers over the base image, of which layers[fresh:]
@@ -228,32 +225,11 @@ func (m *limitedMemory) mountFork(p forkPlan) bool {
 }
 
 // adoptFork moves the parent onto p's new layers. false means a mapping failed: the memory
-// may have lost pages and must not be used again. The pages the parent leaves (its
-// anonymous copies, its live file's entries) are let go of in the background: a large
-// layer's are detached first, so that the fork does not wait for their teardown.
+// may have lost pages and must not be used again.
 func (m *limitedMemory) adoptFork(p forkPlan) bool {
-	var gone []detached
-	defer func() {
-		if len(gone) > 0 {
-			go func() {
-				for _, d := range gone {
-					d.free()
-				}
-			}()
-		}
-	}()
-	region := m.buf[:cap(m.buf)]
 	for _, l := range p.layers[p.fresh:] {
-		var d detached
-		ok := l.n >= detachMin && l.memOff+l.n <= len(region)
-		if ok {
-			d, ok = detach(region[l.memOff : l.memOff+l.n])
-		}
-		if !mapLayer(region, l) {
+		if !mapLayer(m.buf[:cap(m.buf)], l) {
 			return false
-		}
-		if ok {
-			gone = append(gone, d)
 		}
 	}
 	m.setLayers(p.layers)
