@@ -210,7 +210,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if r.Fork10MiBP50, r.ForkN, err = forks(ctx, e, 30); err != nil {
 		return nil, err
 	}
-	if err = firstForks(ctx, e, 9, r); err != nil {
+	// Each first fork needs a new parent that writes its heap (~50 ms): 9 of each kind in
+	// a full run, fewer in a short one.
+	if err = firstForks(ctx, e, min(9, max(1, o.Cold/10)), r); err != nil {
 		return nil, err
 	}
 	o.Progress("idle worker memory")
