@@ -123,10 +123,13 @@ func (m *limitedMemory) mountImage(img *image) {
 // onto that new file too, so the pages it wrote are written out once: a later fork writes
 // only what the parent changed since, and a fork of an idle parent writes nothing.
 
-// layer is a run of pages of a fork file mapped at memOff.
+// layer is a run of pages of a fork file mapped at memOff. A live layer is a part of a
+// live file (see prepareFork): the memory grown between two forks, above every page of the
+// layers before it.
 type layer struct {
 	f                  *forkFile
 	memOff, fileOff, n int
+	live               bool
 }
 
 // pageRun is a run of whole pages of linear memory.
@@ -177,20 +180,27 @@ func (m *limitedMemory) planFork(pm *pagemap) (p forkPlan, ok bool) {
 	p = forkPlan{layers: slices.Clip(m.layers), fresh: len(m.layers), keep: m.keep}
 	var live []layer
 	if m.live != nil && len(m.buf) > m.liveOff {
-		live = []layer{{f: m.live, memOff: m.liveOff, fileOff: m.liveOff - m.liveBase, n: len(m.buf) - m.liveOff}}
+		live = []layer{{f: m.live, memOff: m.liveOff, fileOff: m.liveOff - m.liveBase, n: len(m.buf) - m.liveOff, live: true}}
 		p.liveEnd = len(m.buf)
 	}
 	if len(runs) == 0 && len(live) == 0 {
 		return p, true
 	}
 	if len(m.layers)+len(runs)+len(live) > forkLayers {
-		// Compact: the first fork's layers (usually most of the state) stay; the pages
-		// every later layer covers are written again, with the new ones, as fresh layers.
+		// Compact: the first fork's layers (usually most of the state) stay, and so do
+		// later live layers, up to half the bound (no layer before one touches its pages,
+		// so it can move below the others, which are rewritten above it); the pages every
+		// other later layer covers are written again, with the new ones, as fresh layers.
+		kept := slices.Clone(m.layers[:m.keep])
 		for _, l := range m.layers[m.keep:] {
+			if l.live && len(kept) < forkLayers/2 {
+				kept = append(kept, l)
+				continue
+			}
 			runs = append(runs, pageRun{l.memOff, l.n})
 		}
 		runs = mergeRuns(unionRuns(runs), forkRuns)
-		p.layers, p.fresh = slices.Clip(m.layers[:m.keep]), m.keep
+		p.layers, p.fresh = slices.Clip(kept), len(kept)
 	}
 	if len(runs) > 0 {
 		f, fresh := newForkFile(m.buf, runs)
