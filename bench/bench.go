@@ -108,10 +108,20 @@ type Report struct {
 	HibernatedWorkerKB float64 `json:"hibernated_worker_kib"`
 	HibernatedN        int     `json:"hibernated_worker_samples"`
 	// Fork10MiBP50 is a fork of a sandbox with 10 MiB of heap that ran (and wrote) since
-	// its last fork; Fork10MiBFirst its first fork, which writes its state out once.
-	Fork10MiBP50   float64 `json:"fork_10mib_p50_ms"`
-	Fork10MiBFirst float64 `json:"fork_10mib_first_ms"`
-	ForkN          int     `json:"fork_samples"`
+	// its last fork; Fork10MiBFirst its first fork (median over new parents), which writes
+	// its state out once. Fork10MiBFirstPrepared is the first fork of a parent that called
+	// PrepareFork when new (its heap grew into a shared file), Fork10MiBFirstIdle of one
+	// that called it after writing its heap (the copy made in idle time). Heap10MiBWrite and
+	// Heap10MiBWritePrepared are what writing the heap took in the plain and the prepared
+	// parents: what PrepareFork costs the code that runs afterwards.
+	Fork10MiBP50           float64 `json:"fork_10mib_p50_ms"`
+	Fork10MiBFirst         float64 `json:"fork_10mib_first_ms"`
+	Fork10MiBFirstPrepared float64 `json:"fork_10mib_first_prepared_ms"`
+	Fork10MiBFirstIdle     float64 `json:"fork_10mib_first_prepared_idle_ms"`
+	Heap10MiBWrite         float64 `json:"heap_10mib_write_ms"`
+	Heap10MiBWritePrepared float64 `json:"heap_10mib_write_prepared_ms"`
+	ForkN                  int     `json:"fork_samples"`
+	ForkFirstN             int     `json:"fork_first_samples"`
 	// IdleWorkerPSS is the proportional set size per idle worker at the largest id count:
 	// pages shared copy-on-write with the base image are divided among their users.
 	IdleWorkerPSS float64 `json:"idle_worker_pss_kib"`
@@ -197,7 +207,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Progress("fork of a 10 MiB sandbox")
-	if r.Fork10MiBP50, r.Fork10MiBFirst, r.ForkN, err = forks(ctx, e, 30); err != nil {
+	if r.Fork10MiBP50, r.ForkN, err = forks(ctx, e, 30); err != nil {
+		return nil, err
+	}
+	// Each first fork needs a new parent that writes its heap (~50 ms): 9 of each kind in
+	// a full run, fewer in a short one.
+	if err = firstForks(ctx, e, min(9, max(1, o.Cold/10)), r); err != nil {
 		return nil, err
 	}
 	o.Progress("idle worker memory")
@@ -486,44 +501,91 @@ func hibernatedSize(ctx context.Context, e *engine.Engine, n int) (float64, int,
 	return float64(total) / float64(n) / 1024, n, nil
 }
 
-// forks measures Fork of a sandbox holding 10 MiB of live heap: its first fork, then n
-// forks each after a call that writes to the parent (not timed), so that every fork has
-// new state to capture.
-func forks(ctx context.Context, e *engine.Engine, n int) (p50, first float64, count int, err error) {
+// heap10MiB is the state the fork figures fork: 10 MiB of typed arrays and 20,000 objects.
+const heap10MiB = `
+	globalThis.heap = [];
+	for (let i = 0; i < 160; i++) heap.push(new Uint8Array(64 << 10).fill(i));
+	globalThis.objs = Array.from({length: 20000}, (_, i) => ({i, s: "v" + i}));
+	1`
+
+// forks measures Fork of a sandbox holding 10 MiB of live heap: n forks each after a call
+// that writes to the parent (not timed), so that every fork has new state to capture.
+func forks(ctx context.Context, e *engine.Engine, n int) (p50 float64, count int, err error) {
 	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, err
 	}
 	defer sb.Close(ctx)
-	if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, `
-		globalThis.heap = [];
-		for (let i = 0; i < 160; i++) heap.push(new Uint8Array(64 << 10).fill(i));
-		globalThis.objs = Array.from({length: 20000}, (_, i) => ({i, s: "v" + i}));
-		1`); err != nil {
-		return 0, 0, 0, err
+	if _, err := sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB); err != nil {
+		return 0, 0, err
+	}
+	if child, err := sb.Fork(ctx); err == nil { // the first fork, measured by firstForks
+		child.Close(ctx)
+	} else {
+		return 0, 0, err
 	}
 	ds := make([]time.Duration, 0, n)
-	for i := range n + 1 {
-		if i > 0 {
-			if _, err := sb.Eval(ctx, engine.Limits{CPU: time.Second}, "heap[3][7] = objs[5].i; 1"); err != nil {
-				return 0, 0, 0, err
-			}
+	for range n {
+		if _, err := sb.Eval(ctx, engine.Limits{CPU: time.Second}, "heap[3][7] = objs[5].i; 1"); err != nil {
+			return 0, 0, err
 		}
 		t := time.Now()
 		child, err := sb.Fork(ctx)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, err
 		}
-		d := time.Since(t)
+		ds = append(ds, time.Since(t))
 		child.Close(ctx)
-		if i == 0 {
-			first = float64(d.Microseconds()) / 1000
-			continue
-		}
-		ds = append(ds, d)
 	}
 	p50, _, count = quantiles(ds)
-	return p50, first, count, nil
+	return p50, count, nil
+}
+
+// firstForks measures the first fork of n new parents holding 10 MiB of heap for each way
+// of reaching it (plain, PrepareFork when new, PrepareFork once the heap is written), the
+// three in turn so that the machine's drift hits them alike, and the writing of the heap
+// in the plain and the prepared parents.
+func firstForks(ctx context.Context, e *engine.Engine, n int, r *Report) error {
+	const plain, prepared, idle = 0, 1, 2
+	var fork, write [3][]time.Duration
+	for range n {
+		for mode := range 3 {
+			sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+			if err != nil {
+				return err
+			}
+			if mode == prepared {
+				err = sb.PrepareFork()
+			}
+			t := time.Now()
+			if err == nil {
+				_, err = sb.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, heap10MiB)
+			}
+			write[mode] = append(write[mode], time.Since(t))
+			if err == nil && mode == idle {
+				err = sb.PrepareFork()
+			}
+			if err == nil {
+				var child *engine.Sandbox
+				t = time.Now()
+				child, err = sb.Fork(ctx)
+				fork[mode] = append(fork[mode], time.Since(t))
+				if err == nil {
+					child.Close(ctx)
+				}
+			}
+			sb.Close(ctx)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	r.Fork10MiBFirst, _, r.ForkFirstN = quantiles(fork[plain])
+	r.Fork10MiBFirstPrepared, _, _ = quantiles(fork[prepared])
+	r.Fork10MiBFirstIdle, _, _ = quantiles(fork[idle])
+	r.Heap10MiBWrite, _, _ = quantiles(write[plain])
+	r.Heap10MiBWritePrepared, _, _ = quantiles(write[prepared])
+	return nil
 }
 
 // HostileSetup and HostileCall are issue 10's attack: one indexOf call whose naive search

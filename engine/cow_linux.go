@@ -92,6 +92,57 @@ func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer) {
 	return f, layers
 }
 
+// newLiveFile maps a new memfd shared over region (a reservation's part past the memory's
+// end, which holds nothing yet), with one reference for the caller. nil, true when the OS
+// refuses (region is unchanged); nil, false when the mapping failed and region could not
+// be made anonymous again: the memory must not be used.
+func newLiveFile(region []byte) (*forkFile, bool) {
+	fd, err := unix.MemfdCreate("isobox-live", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, true
+	}
+	if err := unix.Ftruncate(fd, int64(len(region))); err != nil {
+		unix.Close(fd)
+		return nil, true
+	}
+	addr := unsafe.Pointer(unsafe.SliceData(region))
+	if _, err := unix.MmapPtr(fd, 0, addr, uintptr(len(region)),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED|mapNoReserve); err != nil {
+		unix.Close(fd)
+		// A failed MAP_FIXED may have unmapped the range: map it anonymous again.
+		_, err = unix.MmapPtr(-1, 0, addr, uintptr(len(region)),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED|mapNoReserve)
+		return nil, err == nil
+	}
+	f := &forkFile{fd: fd}
+	f.refs.Store(1)
+	return f, true
+}
+
+// dataRuns returns the runs of the file's pages in [off, end) that hold data (lseek
+// SEEK_DATA and SEEK_HOLE: pages in memory or swapped out); the rest are holes. All of
+// [off, end) when the file cannot say.
+func (f *forkFile) dataRuns(off, end int) []pageRun {
+	var runs []pageRun
+	for off < end {
+		d, err := unix.Seek(f.fd, int64(off), unix.SEEK_DATA)
+		if err == unix.ENXIO || err == nil && int(d) >= end {
+			break
+		}
+		if err != nil {
+			return []pageRun{{off, end - off}}
+		}
+		h, err := unix.Seek(f.fd, d, unix.SEEK_HOLE)
+		if err != nil {
+			return []pageRun{{off, end - off}}
+		}
+		d, h = d&^(osPage-1), min((h+osPage-1)&^(osPage-1), int64(end))
+		runs = append(runs, pageRun{int(d), int(h - d)})
+		off = int(h)
+	}
+	return runs
+}
+
 func (f *forkFile) acquire() { f.refs.Add(1) }
 
 // release drops a reference; the last closes the file.

@@ -21,6 +21,14 @@ type limitedMemory struct {
 	// files mapped over it since, in mapping order (see planFork).
 	base   *cowFile
 	layers []layer
+	// keep is how many of layers the memory's first fork made (its whole state then): a
+	// compaction keeps them and rewrites the later ones (see planFork).
+	keep int
+	// live backs the memory from liveBase up, mapped shared, once the sandbox was readied
+	// for forks (prepareFork): the pages it grows into are then in a file already, and a
+	// fork maps them instead of copying them. [liveOff, len) is the part no fork froze yet.
+	live              *forkFile
+	liveBase, liveOff int
 
 	// While an image is pending, instantiation writes the module's data segments into a
 	// scratch buffer; the first growth switches to the image (see newImageMemory).
@@ -77,6 +85,10 @@ func (m *limitedMemory) Free() {
 	}
 	m.buf = nil
 	m.setLayers(nil) // after the munmap: no mapping of them is left here
+	if m.live != nil {
+		m.live.release()
+		m.live = nil
+	}
 }
 
 // Len returns the current size of the linear memory in bytes.
@@ -111,10 +123,13 @@ func (m *limitedMemory) mountImage(img *image) {
 // onto that new file too, so the pages it wrote are written out once: a later fork writes
 // only what the parent changed since, and a fork of an idle parent writes nothing.
 
-// layer is a run of pages of a fork file mapped at memOff.
+// layer is a run of pages of a fork file mapped at memOff. A live layer is a part of a
+// live file (see prepareFork): the memory grown between two forks, above every page of the
+// layers before it.
 type layer struct {
 	f                  *forkFile
 	memOff, fileOff, n int
+	live               bool
 }
 
 // pageRun is a run of whole pages of linear memory.
@@ -131,11 +146,13 @@ const (
 
 // forkPlan is the mappings a child gets: layers over the base image, of which layers[fresh:]
 // are new and mapped over the parent too. f is the new fork file, if any, whose first
-// reference the plan holds until done.
+// reference the plan holds until done. keep is the memory's keep after the fork; liveEnd,
+// when not 0, is where the live part it freezes ends.
 type forkPlan struct {
-	layers []layer
-	fresh  int
-	f      *forkFile
+	layers      []layer
+	fresh, keep int
+	f           *forkFile
+	liveEnd     int
 }
 
 func (p forkPlan) done() {
@@ -145,39 +162,59 @@ func (p forkPlan) done() {
 }
 
 // planFork writes the pages m wrote since its last fork (or since it was mapped from the
-// image) into a new fork file. ok is false where memory cannot be shared this way (no
-// reservation, no memfd, no page table to read): the caller copies instead.
+// image) into a new fork file; the part of a live file m grew into since is mapped as it
+// is. ok is false where memory cannot be shared this way (no reservation, no memfd, no page
+// table to read): the caller copies instead.
 func (m *limitedMemory) planFork(pm *pagemap) (p forkPlan, ok bool) {
 	if m.release == nil || m.pending != nil || m.base == nil {
 		return forkPlan{}, false
 	}
-	runs, ok := pm.privateRuns(m.buf, forkRuns)
+	frozen := m.buf // the pages below the live part: anonymous where written
+	if m.live != nil {
+		frozen = m.buf[:m.liveOff]
+	}
+	runs, ok := pm.privateRuns(frozen, forkRuns)
 	if !ok {
 		return forkPlan{}, false
 	}
-	p = forkPlan{layers: slices.Clip(m.layers), fresh: len(m.layers)}
-	if len(runs) == 0 {
+	p = forkPlan{layers: slices.Clip(m.layers), fresh: len(m.layers), keep: m.keep}
+	var live []layer
+	if m.live != nil && len(m.buf) > m.liveOff {
+		live = []layer{{f: m.live, memOff: m.liveOff, fileOff: m.liveOff - m.liveBase, n: len(m.buf) - m.liveOff, live: true}}
+		p.liveEnd = len(m.buf)
+	}
+	if len(runs) == 0 && len(live) == 0 {
 		return p, true
 	}
-	if len(m.layers)+len(runs) > forkLayers {
-		// Compact: the first fork's layers (usually most of the state) stay; the pages
-		// every later layer covers are written again, with the new ones, as fresh layers.
-		keep := 0
-		for keep < len(m.layers) && m.layers[keep].f == m.layers[0].f {
-			keep++
-		}
-		for _, l := range m.layers[keep:] {
+	if len(m.layers)+len(runs)+len(live) > forkLayers {
+		// Compact: the first fork's layers (usually most of the state) stay, and so do
+		// later live layers, up to half the bound (no layer before one touches its pages,
+		// so it can move below the others, which are rewritten above it); the pages every
+		// other later layer covers are written again, with the new ones, as fresh layers.
+		kept := slices.Clone(m.layers[:m.keep])
+		for _, l := range m.layers[m.keep:] {
+			if l.live && len(kept) < forkLayers/2 {
+				kept = append(kept, l)
+				continue
+			}
 			runs = append(runs, pageRun{l.memOff, l.n})
 		}
 		runs = mergeRuns(unionRuns(runs), forkRuns)
-		p.layers, p.fresh = slices.Clip(m.layers[:keep]), keep
+		p.layers, p.fresh = slices.Clip(kept), len(kept)
 	}
-	f, fresh := newForkFile(m.buf, runs)
-	if f == nil {
-		return forkPlan{}, false
+	if len(runs) > 0 {
+		f, fresh := newForkFile(m.buf, runs)
+		if f == nil {
+			return forkPlan{}, false
+		}
+		p.layers = append(p.layers, fresh...)
+		p.f = f
 	}
-	p.layers = append(p.layers, fresh...)
-	p.f = f
+	// The live part lies above every other layer's pages: it goes last.
+	p.layers = append(p.layers, live...)
+	if p.keep == 0 {
+		p.keep = len(p.layers)
+	}
 	return p, true
 }
 
@@ -193,6 +230,7 @@ func (m *limitedMemory) mountFork(p forkPlan) bool {
 		}
 	}
 	m.setLayers(p.layers)
+	m.keep = p.keep
 	return true
 }
 
@@ -205,7 +243,68 @@ func (m *limitedMemory) adoptFork(p forkPlan) bool {
 		}
 	}
 	m.setLayers(p.layers)
+	m.keep = p.keep
+	if p.liveEnd != 0 {
+		m.liveOff = p.liveEnd // the live file below it is mapped privately now: frozen
+	}
 	return true
+}
+
+// prepareFork readies m to be forked without copying: the pages it wrote so far go into a
+// fork file that m moves onto (the copy its first fork would make), and the rest of its
+// reservation, where it grows from now on, is mapped shared from a live file of its own.
+// ok is false where the OS cannot share pages (m is unchanged) or when a mapping failed
+// (then broken says whether m may have lost pages and must not be used again).
+func (m *limitedMemory) prepareFork(pm *pagemap) (ok, broken bool) {
+	p, ok := m.planFork(pm)
+	if !ok {
+		return false, false
+	}
+	defer p.done()
+	if len(p.layers) > p.fresh && !m.adoptFork(p) {
+		return false, true
+	}
+	if m.live != nil {
+		return true, false
+	}
+	at := len(m.buf)
+	if at == cap(m.buf) {
+		return true, false // nothing left to grow into
+	}
+	f, ok := newLiveFile(m.buf[at:cap(m.buf)])
+	if f == nil {
+		return false, !ok
+	}
+	m.live, m.liveBase, m.liveOff = f, at, at
+	return true, false
+}
+
+// privateBytes counts the bytes of m's pages that it alone holds: its anonymous pages
+// below the live part (pagemap.privateBytes) and the pages of the live part's file.
+func (m *limitedMemory) privateBytes(pm *pagemap) (n int, ok bool) {
+	end := len(m.buf)
+	if m.live != nil {
+		end = min(end, m.liveOff)
+	}
+	n, ok = pm.privateBytes(m.buf[:end])
+	for _, r := range m.liveData() {
+		n += r.n
+	}
+	return n, ok
+}
+
+// liveData returns the runs of the live part that hold pages of its file (written, or
+// read: a shared file's hole is not backed by the zero page). The rest reads as zeros and
+// holds no memory; snapshots skip it rather than read it, which would give it pages.
+func (m *limitedMemory) liveData() []pageRun {
+	if m.live == nil || m.liveOff >= len(m.buf) {
+		return nil
+	}
+	runs := m.live.dataRuns(m.liveOff-m.liveBase, len(m.buf)-m.liveBase)
+	for i := range runs {
+		runs[i].off += m.liveBase
+	}
+	return runs
 }
 
 func (m *limitedMemory) setLayers(ls []layer) {

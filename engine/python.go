@@ -483,6 +483,9 @@ func (p *PythonSandbox) Fork(ctx context.Context) (*PythonSandbox, error) {
 	return &PythonSandbox{sb: child}, nil
 }
 
+// PrepareFork readies p to be forked without copying its memory: see Sandbox.PrepareFork.
+func (p *PythonSandbox) PrepareFork() error { return p.sb.PrepareFork() }
+
 // RestorePython makes a new Python sandbox in the state img (from PythonSandbox.Snapshot or
 // UnmarshalImage) was taken in, its random module reseeded. cfg.Memory must hold the image.
 //

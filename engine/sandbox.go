@@ -272,7 +272,7 @@ func (sb *Sandbox) privateBytes() (n int, ok bool) {
 	if sb.mem.release == nil {
 		return 0, false
 	}
-	return sb.e.pagemap.privateBytes(sb.mem.buf)
+	return sb.mem.privateBytes(sb.e.pagemap)
 }
 
 // guest runs a glue operation that runs guest code, adding the CPU time its thread

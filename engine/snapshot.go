@@ -86,9 +86,22 @@ var zeroPage [osPage]byte
 func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 	baseImg, dead := sb.baseImage()
 	base := baseImg.data
+	// The live part's holes read as zeros, and reading one would give it a page.
+	end, data := len(mem), sb.mem.liveData()
+	if sb.mem.live != nil {
+		end = min(end, sb.mem.liveOff)
+	}
 	for off := 0; off < len(mem); off += osPage {
 		if uint32(off) >= dead.off && uint32(off) < dead.off+dead.n {
 			continue
+		}
+		if off >= end {
+			for len(data) > 0 && data[0].off+data[0].n <= off {
+				data = data[1:]
+			}
+			if len(data) == 0 || off < data[0].off {
+				continue
+			}
 		}
 		p := mem[off : off+osPage]
 		if off+osPage <= len(base) {
@@ -163,22 +176,10 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 // copies a page only when it writes it. Elsewhere the child starts from the base image and
 // gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
-	if sb.wasm != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
-	}
-	if sb.wjs != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules cannot be forked yet: its instances live outside its memory")
-	}
-	if sb.broken != nil {
-		return nil, sb.broken
-	}
-	if sb.inv != nil {
-		return nil, isoerr.New(isoerr.Internal, "cannot fork a sandbox while it runs")
+	if err := sb.forkable(); err != nil {
+		return nil, err
 	}
 	base, _ := sb.baseImage()
-	if base == nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
-	}
 	fromBase := sb.e.restore
 	if sb.py {
 		fromBase = sb.e.pythonRestore
@@ -238,6 +239,56 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 		return nil, err
 	}
 	return child, nil
+}
+
+// forkable says why sb cannot be forked, if it cannot.
+func (sb *Sandbox) forkable() error {
+	if sb.wasm != nil {
+		return isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
+	}
+	if sb.wjs != nil {
+		return isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules cannot be forked yet: its instances live outside its memory")
+	}
+	if sb.broken != nil {
+		return sb.broken
+	}
+	if sb.inv != nil {
+		return isoerr.New(isoerr.Internal, "cannot fork a sandbox while it runs")
+	}
+	if base, _ := sb.baseImage(); base == nil {
+		return isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
+	}
+	return nil
+}
+
+// PrepareFork readies sb to be forked without copying its memory (Linux). A sandbox's
+// first Fork otherwise copies every page it wrote since it started into a file that the
+// parent and the child then share (~0.4 ms per MiB). PrepareFork makes that copy now, for
+// the pages written so far, and from then on keeps the memory sb grows into in a file of
+// its own, so a later Fork maps those pages instead of copying them. Call it on a sandbox
+// that will be forked, when it is new or idle (off the request path). The memory it grows
+// into afterwards costs ~1 µs more per page on first write (a shared file's page, not an
+// anonymous one), and reading a part of it never written gives it a page (no zero page).
+// Calling it again copies only what sb wrote since. A fork's child is not prepared.
+//
+// # Errors
+//
+// As Fork; not_implemented where the OS cannot share pages (memfd: Linux only), and for a
+// sandbox without a reserved memory; internal_error if a mapping failed, and then the
+// sandbox is broken (its memory may have lost pages).
+func (sb *Sandbox) PrepareFork() error {
+	if err := sb.forkable(); err != nil {
+		return err
+	}
+	ok, broken := sb.mem.prepareFork(sb.e.pagemap)
+	if broken {
+		sb.broken = isoerr.New(isoerr.Internal, "the sandbox's memory could not be remapped to prepare a fork")
+		return sb.broken
+	}
+	if !ok {
+		return isoerr.New(isoerr.NotImplemented, "this sandbox's memory cannot be shared copy-on-write here (memfd and /proc/self/pagemap are Linux's)")
+	}
+	return nil
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
