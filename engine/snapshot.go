@@ -31,10 +31,12 @@ type Image struct {
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
 	keys     *keyTable // crypto.subtle's keys (engine/crypto.go), which live in the host
+	wasm     *wasmImage // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
 }
 
-// Size is the number of bytes the image holds in memory (its differing pages).
-func (img *Image) Size() int { return len(img.data) }
+// Size is the number of bytes the image holds in memory (its differing pages, and its
+// WebAssembly instances' memories and modules).
+func (img *Image) Size() int { return len(img.data) + img.wasm.size() }
 
 // Python reports whether the image is of a Python sandbox (restore it with
 // Engine.RestorePython) rather than a JavaScript one (Engine.Restore).
@@ -45,13 +47,11 @@ func (img *Image) Python() bool { return img.python }
 // # Errors
 //
 // The sandbox's own error if it is broken (a limit tripped); internal_error while an
-// invocation is running.
+// invocation is running; not_implemented naming a WebAssembly instance whose state cannot
+// be captured (wasmjs_snapshot.go).
 func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.wasm != nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers have no snapshots yet")
-	}
-	if sb.wjs != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules has no snapshots yet: its instances live outside its memory")
 	}
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -63,8 +63,12 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
+	wi, err := sb.captureWasmJS()
+	if err != nil {
+		return nil, err
+	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone()}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone(), wasm: wi}
 	// Every page that differs from the image was written, so the sandbox's private pages
 	// bound the image's size: one allocation instead of a slice grown page by page.
 	if n, ok := sb.privateBytes(); ok {
@@ -124,6 +128,10 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	sb.cfg = cfg
 	sb.loaded = img.loaded
 	sb.keys = img.keys.clone()
+	if err := sb.restoreWasmJS(ctx, img.wasm); err != nil {
+		sb.Close(ctx)
+		return nil, err
+	}
 	return sb, nil
 }
 
@@ -166,9 +174,6 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.wasm != nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
 	}
-	if sb.wjs != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules cannot be forked yet: its instances live outside its memory")
-	}
 	if sb.broken != nil {
 		return nil, sb.broken
 	}
@@ -178,6 +183,12 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	base, _ := sb.baseImage()
 	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
+	}
+	// The WebAssembly instances first: one that cannot be captured refuses the fork
+	// before anything is done.
+	wi, err := sb.captureWasmJS()
+	if err != nil {
+		return nil, err
 	}
 	fromBase := sb.e.restore
 	if sb.py {
@@ -227,6 +238,10 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 		sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
 	}
 	child.cfg, child.loaded, child.py, child.keys = sb.cfg, sb.loaded, sb.py, sb.keys.clone()
+	if err := child.restoreWasmJS(ctx, wi); err != nil {
+		child.Close(ctx)
+		return nil, err
+	}
 	// The two must not draw the same random numbers.
 	if child.py {
 		if err := child.pythonReseed(ctx); err != nil {

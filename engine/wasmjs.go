@@ -88,6 +88,9 @@ type wasmJS struct {
 	linkCodes map[string]wazero.CompiledModule // compiled link modules by their bytes (wasmjs_globals.go)
 	stagedMem []byte                           // the bytes of a WebAssembly.Memory the next instantiation imports (wasm_memory_stage)
 	cfg       wazero.ModuleConfig
+
+	sources map[[32]byte]*wasmSource // the bytes the live modules and instances came from, for images (wasmjs_snapshot.go)
+	kept    int                      // bytes of sources copied from the guest, bounded by maxWasmJSKeptBytes
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -104,6 +107,7 @@ type jsWasmModule struct {
 	globals   []wasmGlobalImport               // the imported globals, in import order (wasmjs_globals.go)
 	types     []wasmFuncType                   // its distinct function types (calls through tables, wasmjs_tables.go)
 	memImport *wasmImportDesc                  // its imported memory, if any (wasmjs_globals.go)
+	src       *wasmSource                      // its bytes, for images (wasmjs_snapshot.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -111,6 +115,8 @@ func (m *jsWasmModule) close() {
 		cm.Close(context.Background())
 	}
 	m.hostMods = nil
+	m.src.release()
+	m.src = nil
 }
 
 // jsWasmInstance is an instance the guest holds.
@@ -125,6 +131,7 @@ type jsWasmInstance struct {
 	dead    error                       // set when a limit stopped it: wazero closed it
 	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
 	types   []wasmFuncType              // its module's function types (jsWasmModule.types)
+	origin  wasmOrigin                  // how it was made, for images (wasmjs_snapshot.go)
 
 	// While synced calls run (active), what JavaScript's copy of the memory holds (agreed;
 	// known false: not known), so that the copy-out and the imports' entries send only what
@@ -253,7 +260,8 @@ func (e *Engine) checkWasmModules(ctx context.Context, mods ModuleMap) error {
 		if len(m.Content) > maxWasmJSModuleBytes {
 			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is %d bytes; a JavaScript worker's wasm modules may be at most %d MiB", name, len(m.Content), maxWasmJSModuleBytes>>20)
 		}
-		c, err := e.wasmCompileModule(ctx, name, m.Content)
+		// The bytes instances are made from (wasmjs_snapshot.go), so that loads find them compiled.
+		c, err := e.wasmCompileModule(ctx, name, analyzeWasmState(m.Content).rewrite(m.Content, false))
 		if err != nil {
 			return err
 		}
@@ -319,6 +327,7 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)
 	sb.e.wasmRelease(ctx, in.code)
+	in.origin.src.release()
 	delete(w.insts, h)
 }
 
@@ -330,7 +339,7 @@ func (e *Engine) wasmRetain(c *wasmCode) {
 }
 
 func (sb *Sandbox) opWasmCompile(in []byte) ([]byte, error) {
-	return sb.wasmCompileJS("<bytes>", in)
+	return sb.wasmCompileJS("<bytes>", in, false)
 }
 
 func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
@@ -339,7 +348,7 @@ func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
 	if !ok || mod.Type != ModuleWasm {
 		return nil, typeError("module %q is not a wasm module of the worker", name)
 	}
-	return sb.wasmCompileJS(name, mod.Content)
+	return sb.wasmCompileJS(name, mod.Content, true)
 }
 
 func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
@@ -357,12 +366,26 @@ func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
 	return []byte("1"), nil
 }
 
-// wasmCompileJS compiles a module for the guest and answers its handle and descriptors.
-func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
+// wasmCompileJS compiles a module for the guest and answers its handle and descriptors;
+// fromMap says bin is the content of the worker's module name (not the guest's bytes).
+func (sb *Sandbox) wasmCompileJS(name string, bin []byte, fromMap bool) ([]byte, error) {
 	w := sb.wasmJSState()
 	if len(w.modules) >= maxWasmJSModules {
 		return nil, wasmError("RangeError", "too many WebAssembly modules: a sandbox holds at most %d at once", maxWasmJSModules)
 	}
+	m, err := sb.newJSWasmModule(name, bin, fromMap, false)
+	if err != nil {
+		return nil, err
+	}
+	w.next++
+	w.modules[w.next] = m
+	return json.Marshal(map[string]any{"handle": w.next, "imports": m.imports, "exports": m.exports})
+}
+
+// newJSWasmModule compiles a module; with restore, instances of it run no start function
+// (wasmjs_snapshot.go: an image's instances were started already).
+func (sb *Sandbox) newJSWasmModule(name string, bin []byte, fromMap, restore bool) (*jsWasmModule, error) {
+	w := sb.wasmJSState()
 	if len(bin) > maxWasmJSModuleBytes {
 		return nil, wasmError("CompileError", "the module is %d bytes; a sandbox compiles modules of at most %d MiB", len(bin), maxWasmJSModuleBytes>>20)
 	}
@@ -370,8 +393,10 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 	if err != nil {
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	code, err := sb.e.wasmCompileModule(context.Background(), name, bin)
+	src := w.source(name, bin, fromMap)
+	code, err := sb.e.wasmCompileModule(context.Background(), name, src.plan.rewrite(bin, restore))
 	if err != nil {
+		src.release()
 		var ie *isoerr.Error
 		if errors.As(err, &ie) && ie.Code == isoerr.InvalidWorkerCode {
 			return nil, wasmError("CompileError", "%s", strings.Replace(ie.Message, "a WebAssembly worker", "a sandbox", 1))
@@ -381,9 +406,10 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 	custom, err := wasmCustomSections(bin)
 	if err != nil {
 		sb.e.wasmRelease(context.Background(), code)
+		src.release()
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin))}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin)), src: src}
 	for _, e := range exports {
 		if e.Kind == "function" {
 			m.fnNames = append(m.fnNames, e.Name)
@@ -422,9 +448,7 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 			exports[i].Params, exports[i].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
 		}
 	}
-	w.next++
-	w.modules[w.next] = m
-	return json.Marshal(map[string]any{"handle": w.next, "imports": imports, "exports": exports})
+	return m, nil
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
@@ -531,7 +555,8 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types,
+		origin: m.src.origin(a.Globals, a.Memory)}
 	w.insts[ih] = inst
 	return []byte(strconv.Itoa(ih)), nil
 }

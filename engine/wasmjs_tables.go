@@ -131,6 +131,9 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !t.externref && (a.Op == "set" || a.Op == "grow") {
+		inst.origin.funcTableSet = true // its funcref tables cannot be captured (wasmjs_snapshot.go)
+	}
 	ref := uint64(0)
 	if a.Ref != "" {
 		if !t.externref {

@@ -1,0 +1,881 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/isobox/isobox/isoerr"
+)
+
+// Images of JavaScript sandboxes that hold WebAssembly instances (wasmjs.go). An instance
+// lives outside the sandbox's linear memory, so an image (Snapshot, Fork, hibernation)
+// carries, besides QuickJS's memory, a wasmImage: for every live module handle the bytes
+// it was compiled from; for every cell (a mutable WebAssembly.Global held in the host) its
+// value; for every instance how it was made (its module's bytes, the global and memory
+// imports JavaScript gave, by value or by handle) and its state: its linear memory, its
+// mutable globals and its externref tables. The JavaScript side (handles, import
+// functions, Memory.buffer copies, externref values) lives in QuickJS's memory, which the
+// image has already; handles keep their numbers, so it finds everything where it was.
+//
+// Restoring instantiates every instance again, in handle order (an instance's imports are
+// older than it), from a compilation of its bytes without the start section (the start
+// function ran before the image was taken), then writes the state back. wazero's API
+// reaches only exported globals and tables, so every module is compiled from a rewrite of
+// its bytes that also exports each mutable global it defines and each table under reserved
+// names (wasmStatePrefix); the guest's descriptors come from the original bytes and never
+// show them.
+//
+// What is not captured is refused with not_implemented naming it, never restored wrong:
+// a funcref table that may have changed since instantiation (the module's code has a
+// table.set, table.grow, table.fill, table.copy or table.init on it, or JavaScript stored
+// into it): a function reference cannot be read through wazero's API; a mutable funcref
+// or v128 global; a module importing a table; an instance a limit stopped; an instance
+// importing a global of an instance or WebAssembly.Global already released. A dropped
+// passive data or element segment comes back undropped (memory.init after data.drop,
+// which traps before the image, works after it); toolchains drop segments only after
+// copying them, once.
+
+// wasmStatePrefix starts the reserved export names of the rewrite.
+const wasmStatePrefix = "\x00isobox:"
+
+// maxWasmJSKeptBytes bounds the bytes of modules compiled from the guest's bytes that one
+// sandbox keeps (each distinct module once, while it or an instance of it lives) for its
+// images; a module past it is compiled as usual, and an image of the sandbox refused.
+const maxWasmJSKeptBytes = 64 << 20
+
+// wasmSource is the bytes modules and instances of one content came from.
+type wasmSource struct {
+	w       *wasmJS
+	sum     [32]byte
+	name    string // the module map's name (fromMap), else "<bytes>"
+	bin     []byte // nil: not kept (maxWasmJSKeptBytes)
+	fromMap bool   // bin is the worker's module name: an image on disk names it instead
+	plan    *wasmStatePlan
+	refs    int
+}
+
+// source returns the sandbox's source for bin, taking a reference (release gives it back).
+func (w *wasmJS) source(name string, bin []byte, fromMap bool) *wasmSource {
+	sum := sha256.Sum256(bin)
+	if s := w.sources[sum]; s != nil {
+		s.refs++
+		if s.bin == nil && fromMap {
+			s.bin, s.fromMap, s.name = bin, true, name
+		}
+		return s
+	}
+	s := &wasmSource{w: w, sum: sum, name: name, fromMap: fromMap, plan: analyzeWasmState(bin), refs: 1}
+	switch {
+	case fromMap:
+		s.bin = bin // the worker's own copy, not the guest's memory
+	case w.kept+len(bin) <= maxWasmJSKeptBytes:
+		s.bin = bytes.Clone(bin) // bin is a view of the guest's memory
+		w.kept += len(bin)
+	}
+	if w.sources == nil {
+		w.sources = map[[32]byte]*wasmSource{}
+	}
+	w.sources[sum] = s
+	return s
+}
+
+// release gives back a reference taken by source or origin.
+func (s *wasmSource) release() {
+	if s == nil {
+		return
+	}
+	if s.refs--; s.refs == 0 {
+		delete(s.w.sources, s.sum)
+		if !s.fromMap {
+			s.w.kept -= len(s.bin)
+		}
+	}
+}
+
+// wasmOrigin is how an instance was made: its module's bytes and the imports JavaScript
+// gave (wasm_instantiate).
+type wasmOrigin struct {
+	src          *wasmSource
+	globals      []wasmGlobalLink
+	mem          *wasmMemoryLink
+	funcTableSet bool // JavaScript stored into or grew a funcref table of it
+}
+
+// origin takes a reference on s for an instance made with these imports.
+func (s *wasmSource) origin(globals []wasmGlobalLink, mem *wasmMemoryLink) wasmOrigin {
+	if s != nil {
+		s.refs++
+	}
+	return wasmOrigin{src: s, globals: globals, mem: mem}
+}
+
+// wasmStatePlan is what of a module's instances an image captures, read from its bytes.
+type wasmStatePlan struct {
+	globals []wasmPlanGlobal // the mutable globals it defines
+	tables  []wasmPlanTable  // the tables it defines
+	start   bool             // it has a start section
+	refuse  string           // why its instances cannot be captured ("" when they can)
+}
+
+type wasmPlanGlobal struct {
+	index uint32 // in the global index space
+	vt    byte
+}
+
+type wasmPlanTable struct {
+	index   uint32 // in the table index space
+	rt      byte   // 0x70 funcref, 0x6f externref
+	changed bool   // funcref: the code may change it (table.set/grow/fill/copy/init)
+}
+
+func (p *wasmStatePlan) globalName(g wasmPlanGlobal) string {
+	return wasmStatePrefix + "g" + strconv.Itoa(int(g.index))
+}
+
+func (p *wasmStatePlan) tableName(t wasmPlanTable) string {
+	return wasmStatePrefix + "t" + strconv.Itoa(int(t.index))
+}
+
+// wasmSectionRank orders the known sections (custom sections go anywhere).
+var wasmSectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+// analyzeWasmState reads the plan of a module's bytes. Bytes it cannot read get a plan
+// that refuses (the compiler judges them).
+func analyzeWasmState(bin []byte) *wasmStatePlan {
+	p := &wasmStatePlan{}
+	refuse := func(format string, args ...any) *wasmStatePlan {
+		return &wasmStatePlan{refuse: fmt.Sprintf(format, args...)}
+	}
+	if len(bin) < 8 || string(bin[:4]) != "\x00asm" {
+		return refuse("not a module")
+	}
+	r := &wasmReader{b: bin[8:]}
+	var nglobals, ntables uint32
+	for len(r.b) > 0 && r.err == nil {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(r.b)) {
+			return refuse("a section runs past the end")
+		}
+		sec := &wasmReader{b: r.b[:size]}
+		r.b = r.b[size:]
+		switch id {
+		case 2: // imports
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				sec.name()
+				sec.name()
+				switch sec.byte() {
+				case 0:
+					sec.u32()
+				case 1:
+					return refuse("it imports a table")
+				case 2:
+					sec.limits()
+				case 3:
+					sec.byte()
+					sec.byte()
+					nglobals++
+				case 4:
+					sec.byte()
+					sec.u32()
+				default:
+					return refuse("an import of unknown kind")
+				}
+			}
+		case 4: // tables
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				rt := sec.byte()
+				if rt != 0x70 && rt != 0x6f {
+					return refuse("a table of type %#x", rt)
+				}
+				if flags := sec.byte(); flags > 1 {
+					return refuse("a table with limits flags %#x", flags)
+				} else {
+					sec.u32()
+					if flags == 1 {
+						sec.u32()
+					}
+				}
+				p.tables = append(p.tables, wasmPlanTable{index: ntables, rt: rt})
+				ntables++
+			}
+		case 6: // globals
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				vt, mut := sec.byte(), sec.byte()
+				if !sec.skipConstExpr() {
+					return refuse("a global's initializer it cannot read")
+				}
+				if mut == 1 {
+					if _, ok := wasmValTypes[typeLetters([]api.ValueType{vt})[0]]; !ok && vt != 0x6f {
+						return refuse("a mutable global of type %#x (only numbers and externref are captured)", vt)
+					}
+					p.globals = append(p.globals, wasmPlanGlobal{index: nglobals, vt: vt})
+				}
+				nglobals++
+			}
+		case 7: // exports
+			for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+				if name := sec.name(); len(name) >= len(wasmStatePrefix) && name[:len(wasmStatePrefix)] == wasmStatePrefix {
+					return refuse("it exports the reserved name %q", name)
+				}
+				sec.byte()
+				sec.u32()
+			}
+		case 8:
+			p.start = true
+		case 10: // code
+			changed, ok := wasmTablesChanged(sec)
+			if !ok {
+				changed = nil // every funcref table may change
+			}
+			for i := range p.tables {
+				p.tables[i].changed = !ok || changed[p.tables[i].index]
+			}
+		}
+		if sec.err != nil {
+			return refuse("section %d: %v", id, sec.err)
+		}
+	}
+	if r.err != nil {
+		return refuse("%v", r.err)
+	}
+	return p
+}
+
+// rewrite returns bin with the plan's globals and tables exported under reserved names,
+// and without its start section when restore is set. A refusing plan changes nothing.
+func (p *wasmStatePlan) rewrite(bin []byte, restore bool) []byte {
+	if p.refuse != "" || (len(p.globals) == 0 && len(p.tables) == 0 && !(restore && p.start)) {
+		return bin
+	}
+	var extra [][]byte
+	for _, g := range p.globals {
+		extra = append(extra, slices.Concat(wasmStr(p.globalName(g)), []byte{3}, wasmU32(g.index)))
+	}
+	for _, t := range p.tables {
+		extra = append(extra, slices.Concat(wasmStr(p.tableName(t)), []byte{1}, wasmU32(t.index)))
+	}
+	exportSec := func(old []byte) []byte {
+		r := &wasmReader{b: old}
+		n := uint32(0)
+		if old != nil {
+			n = r.u32()
+		}
+		return append(append(wasmU32(n+uint32(len(extra))), r.b...), slices.Concat(extra...)...)
+	}
+	out := append(make([]byte, 0, len(bin)+64*len(extra)), bin[:8]...)
+	put := func(id byte, body []byte) {
+		out = append(append(append(out, id), wasmU32(uint32(len(body)))...), body...)
+	}
+	r := &wasmReader{b: bin[8:]}
+	done := len(extra) == 0
+	for len(r.b) > 0 {
+		id := r.byte()
+		size := r.u32()
+		body := r.b[:size] // analyzeWasmState read these bounds
+		r.b = r.b[size:]
+		if !done && id != 0 && wasmSectionRank[id] >= wasmSectionRank[7] {
+			if id == 7 {
+				put(7, exportSec(body))
+				done = true
+				continue
+			}
+			put(7, exportSec(nil))
+			done = true
+		}
+		if id == 8 && restore {
+			continue
+		}
+		put(id, body)
+	}
+	if !done {
+		put(7, exportSec(nil))
+	}
+	return out
+}
+
+// skipConstExpr reads a constant expression through its end.
+func (r *wasmReader) skipConstExpr() bool {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0b:
+			return r.err == nil
+		case 0x41, 0x42:
+			r.leb()
+		case 0x43:
+			r.skip(4)
+		case 0x44:
+			r.skip(8)
+		case 0x23, 0xd2:
+			r.u32()
+		case 0xd0:
+			r.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constant expressions
+		case 0xfd:
+			if r.u32() != 12 {
+				return false
+			}
+			r.skip(16)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// leb skips a LEB128 number of any width (up to 64 bits).
+func (r *wasmReader) leb() {
+	for i := 0; i < 10; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.err = fmt.Errorf("bad LEB128")
+}
+
+func (r *wasmReader) skip(n int) {
+	if r.err == nil && len(r.b) < n {
+		r.err = errShort
+	}
+	if r.err == nil {
+		r.b = r.b[n:]
+	}
+}
+
+// wasmTablesChanged reads a code section and answers the tables its instructions may
+// change; ok is false when it meets an instruction it does not know (then any may).
+func wasmTablesChanged(sec *wasmReader) (changed map[uint32]bool, ok bool) {
+	changed = map[uint32]bool{}
+	for n := sec.u32(); n > 0 && sec.err == nil; n-- {
+		size := sec.u32()
+		if sec.err != nil || uint64(size) > uint64(len(sec.b)) {
+			return nil, false
+		}
+		f := &wasmReader{b: sec.b[:size]}
+		sec.b = sec.b[size:]
+		for k := f.u32(); k > 0 && f.err == nil; k-- { // locals
+			f.u32()
+			f.byte()
+		}
+		for len(f.b) > 0 && f.err == nil {
+			if !f.instruction(changed) {
+				return nil, false
+			}
+		}
+		if f.err != nil {
+			return nil, false
+		}
+	}
+	return changed, sec.err == nil
+}
+
+// instruction reads one instruction, recording in changed a table it changes; false for
+// an opcode it does not know.
+func (r *wasmReader) instruction(changed map[uint32]bool) bool {
+	memarg := func() {
+		if r.u32()&0x40 != 0 { // multi-memory: a memory index follows the alignment
+			r.u32()
+		}
+		r.leb()
+	}
+	op := r.byte()
+	switch {
+	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op >= 0x45 && op <= 0xc4, op == 0xd1:
+	case op >= 0x02 && op <= 0x04: // block type: empty, a value type, or a type index (s33)
+		r.leb()
+	case op == 0x0c, op == 0x0d, op == 0x10, op == 0x12, op >= 0x20 && op <= 0x25, op == 0xd2:
+		r.u32()
+	case op == 0x26: // table.set
+		changed[r.u32()] = true
+	case op == 0x0e:
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.u32()
+		}
+		r.u32()
+	case op == 0x11, op == 0x13:
+		r.u32()
+		r.u32()
+	case op == 0x1c:
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.byte()
+		}
+	case op >= 0x28 && op <= 0x3e:
+		memarg()
+	case op == 0x3f, op == 0x40, op == 0xd0:
+		r.byte()
+	case op == 0x41, op == 0x42:
+		r.leb()
+	case op == 0x43:
+		r.skip(4)
+	case op == 0x44:
+		r.skip(8)
+	case op == 0xfc:
+		switch sub := r.u32(); {
+		case sub <= 7:
+		case sub == 8, sub == 10: // memory.init, memory.copy
+			r.u32()
+			r.u32()
+		case sub == 9, sub == 11, sub == 13, sub == 16: // data.drop, memory.fill, elem.drop, table.size
+			r.u32()
+		case sub == 12: // table.init elem table
+			r.u32()
+			changed[r.u32()] = true
+		case sub == 14: // table.copy dst src
+			changed[r.u32()] = true
+			r.u32()
+		case sub == 15, sub == 17: // table.grow, table.fill
+			changed[r.u32()] = true
+		default:
+			return false
+		}
+	case op == 0xfd:
+		switch sub := r.u32(); {
+		case sub <= 11, sub == 92, sub == 93:
+			memarg()
+		case sub == 12, sub == 13:
+			r.skip(16)
+		case sub >= 21 && sub <= 34:
+			r.byte()
+		case sub >= 84 && sub <= 91:
+			memarg()
+			r.byte()
+		}
+	case op == 0xfe:
+		if r.u32() == 3 {
+			r.byte()
+		} else {
+			memarg()
+		}
+	default:
+		return false
+	}
+	return r.err == nil
+}
+
+// wasmImage is the WebAssembly side of a sandbox's image. It is never changed once made:
+// one image restores many sandboxes.
+type wasmImage struct {
+	next  int
+	srcs  []wasmSourceImage
+	mods  []wasmModImage
+	cells []wasmCellImage
+	insts []wasmInstImage
+}
+
+type wasmSourceImage struct {
+	name    string
+	sum     [32]byte
+	bin     []byte // nil in an image read from disk when fromMap: the module map has it
+	fromMap bool
+}
+
+type wasmModImage struct{ handle, src int }
+
+type wasmCellImage struct {
+	handle int
+	letter byte
+	bits   uint64
+}
+
+type wasmInstImage struct {
+	handle  int
+	src     int
+	globals []wasmGlobalLink // the imports JavaScript gave
+	memLink *wasmMemoryLink
+	mem     []byte     // its linear memory (nil: it has none)
+	gvals   []uint64   // its plan's globals, in order
+	tables  [][]uint64 // its plan's externref tables' elements, in order
+}
+
+// size is the bytes the image holds.
+func (wi *wasmImage) size() int {
+	if wi == nil {
+		return 0
+	}
+	n := 0
+	for _, in := range wi.insts {
+		n += len(in.mem) + 8*len(in.gvals)
+		for _, t := range in.tables {
+			n += 8 * len(t)
+		}
+	}
+	for _, s := range wi.srcs {
+		if !s.fromMap {
+			n += len(s.bin)
+		}
+	}
+	return n
+}
+
+func wasmRefused(format string, args ...any) error {
+	return isoerr.New(isoerr.NotImplemented, "an image of this sandbox cannot be taken: "+format, args...)
+}
+
+// captureWasmJS returns the WebAssembly side of an image of sb (nil when it never used
+// WebAssembly), or not_implemented naming what cannot be captured.
+func (sb *Sandbox) captureWasmJS() (*wasmImage, error) {
+	w := sb.wjs
+	if w == nil {
+		return nil, nil
+	}
+	wi := &wasmImage{next: w.next}
+	srcIdx := map[*wasmSource]int{}
+	addSrc := func(s *wasmSource, what string) (int, error) {
+		if s == nil || s.bin == nil {
+			return 0, wasmRefused("the bytes of WebAssembly module %s were not kept (a sandbox keeps at most %d MiB of modules compiled from bytes)", what, maxWasmJSKeptBytes>>20)
+		}
+		if i, ok := srcIdx[s]; ok {
+			return i, nil
+		}
+		srcIdx[s] = len(wi.srcs)
+		wi.srcs = append(wi.srcs, wasmSourceImage{name: s.name, sum: s.sum, bin: s.bin, fromMap: s.fromMap})
+		return len(wi.srcs) - 1, nil
+	}
+	for _, h := range slices.Sorted(mapKeys(w.modules)) {
+		i, err := addSrc(w.modules[h].src, strconv.Quote(w.modules[h].name))
+		if err != nil {
+			return nil, err
+		}
+		wi.mods = append(wi.mods, wasmModImage{handle: h, src: i})
+	}
+	for _, h := range slices.Sorted(mapKeys(w.cells)) {
+		g := w.cells[h].mod.ExportedGlobal("g")
+		wi.cells = append(wi.cells, wasmCellImage{handle: h, letter: wasmTypeLetters[g.Type()], bits: g.Get()})
+	}
+	for _, h := range slices.Sorted(mapKeys(w.insts)) {
+		in := w.insts[h]
+		ii, err := sb.captureInstance(h, in, addSrc)
+		if err != nil {
+			return nil, err
+		}
+		wi.insts = append(wi.insts, ii)
+	}
+	return wi, nil
+}
+
+func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmSource, string) (int, error)) (wasmInstImage, error) {
+	w := sb.wjs
+	o := in.origin
+	what := "instance " + strconv.Itoa(h)
+	if o.src != nil {
+		what = fmt.Sprintf("an instance of module %q", o.src.name)
+	}
+	if in.dead != nil || in.mod.IsClosed() {
+		return wasmInstImage{}, wasmRefused("%s was stopped by a limit", what)
+	}
+	si, err := addSrc(o.src, what)
+	if err != nil {
+		return wasmInstImage{}, err
+	}
+	p := o.src.plan
+	if p.refuse != "" {
+		return wasmInstImage{}, wasmRefused("the state of %s cannot be read: %s", what, p.refuse)
+	}
+	for _, l := range o.globals {
+		if (l.Bits == nil && l.Cell != 0 && w.cells[l.Cell] == nil) || (l.Bits == nil && l.Instance != 0 && w.insts[l.Instance] == nil) {
+			return wasmInstImage{}, wasmRefused("%s imports a global of a WebAssembly.Global or instance that was released", what)
+		}
+	}
+	ii := wasmInstImage{handle: h, src: si, globals: o.globals, memLink: o.mem}
+	if mem := moduleMemory(in.mod); mem != nil {
+		b, _ := mem.Read(0, mem.Size())
+		ii.mem = bytes.Clone(b)
+		if ii.mem == nil {
+			ii.mem = []byte{}
+		}
+	}
+	for _, g := range p.globals {
+		eg := in.mod.ExportedGlobal(p.globalName(g))
+		if eg == nil {
+			return wasmInstImage{}, wasmRefused("the global %d of %s cannot be read", g.index, what)
+		}
+		ii.gvals = append(ii.gvals, eg.Get())
+	}
+	for _, t := range p.tables {
+		if t.rt == 0x70 {
+			if t.changed || o.funcTableSet {
+				return wasmInstImage{}, wasmRefused("%s has a function table (funcref) that may have changed since it was made "+
+					"(its code changes tables, or JavaScript stored into one); function references cannot be captured yet", what)
+			}
+			continue // as its element segments make it again
+		}
+		a, err := sb.tableAccess(in, p.tableName(t))
+		if err != nil || !a.externref {
+			return wasmInstImage{}, wasmRefused("the table %d of %s cannot be read", t.index, what)
+		}
+		ctx := context.Background()
+		res, err := a.size.Call(ctx)
+		if err != nil {
+			return wasmInstImage{}, wasmRefused("the table %d of %s cannot be read", t.index, what)
+		}
+		elems := make([]uint64, uint32(res[0]))
+		for i := range elems {
+			v, err := a.get.Call(ctx, uint64(i))
+			if err != nil {
+				return wasmInstImage{}, wasmRefused("the table %d of %s cannot be read", t.index, what)
+			}
+			elems[i] = v[0]
+		}
+		ii.tables = append(ii.tables, elems)
+	}
+	return ii, nil
+}
+
+func mapKeys[V any](m map[int]V) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// restoreWasmJS makes wi's modules, cells and instances in sb, a sandbox just restored
+// from the image's memory (its module map in sb.cfg). On an error the caller closes sb.
+//
+// # Errors
+//
+// invalid_request for an image that does not fit what it names (a module missing from the
+// module map or with other bytes, an import that does not link, a state of the wrong
+// shape); memory_limit_exceeded when the instances' memories do not fit the sandbox's limit.
+func (sb *Sandbox) restoreWasmJS(ctx context.Context, wi *wasmImage) error {
+	if wi == nil {
+		return nil
+	}
+	bad := func(format string, args ...any) error {
+		return isoerr.New(isoerr.InvalidRequest, "image rejected: WebAssembly state: "+format, args...)
+	}
+	w := sb.wasmJSState()
+	w.next = wi.next
+	bins := make([][]byte, len(wi.srcs))
+	for i, s := range wi.srcs {
+		bins[i] = s.bin
+		if bins[i] == nil {
+			m, ok := sb.cfg.Modules[s.name]
+			if !ok || m.Type != ModuleWasm || sha256.Sum256(m.Content) != s.sum {
+				return bad("wasm module %q is not in the worker's module map with the bytes the image was taken with", s.name)
+			}
+			bins[i] = m.Content
+		}
+	}
+	for _, mi := range wi.mods {
+		s := wi.srcs[mi.src]
+		m, err := sb.newJSWasmModule(s.name, bins[mi.src], s.fromMap, false)
+		if err != nil {
+			return bad("module %q: %v", s.name, err)
+		}
+		w.modules[mi.handle] = m
+	}
+	for _, c := range wi.cells {
+		cm, err := w.cellCode(ctx, sb.e.wasm.rt, c.letter)
+		if err != nil {
+			return bad("a WebAssembly.Global of type %q", c.letter)
+		}
+		mod, err := sb.e.wasm.rt.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			return fmt.Errorf("instantiating a global cell: %w", err)
+		}
+		mod.ExportedGlobal("g").(api.MutableGlobal).Set(c.bits)
+		if w.cells == nil {
+			w.cells = map[int]*wasmCell{}
+		}
+		w.cells[c.handle] = &wasmCell{mod: mod}
+	}
+	// The modules instances are made from, without their start functions: one per source.
+	restoreMods := map[int]*jsWasmModule{}
+	defer func() {
+		for _, m := range restoreMods {
+			m.close()
+			sb.e.wasmRelease(ctx, m.code)
+		}
+	}()
+	for _, ii := range wi.insts {
+		m := restoreMods[ii.src]
+		if m == nil {
+			s := wi.srcs[ii.src]
+			var err error
+			if m, err = sb.newJSWasmModule(s.name, bins[ii.src], s.fromMap, true); err != nil {
+				return bad("module %q: %v", s.name, err)
+			}
+			restoreMods[ii.src] = m
+		}
+		in, err := sb.reinstantiate(ctx, m, ii)
+		if err != nil {
+			return err
+		}
+		w.insts[ii.handle] = in
+	}
+	return nil
+}
+
+// reinstantiate makes an instance of m (compiled without its start function) as ii was
+// made, and gives it ii's state.
+func (sb *Sandbox) reinstantiate(ctx context.Context, m *jsWasmModule, ii wasmInstImage) (_ *jsWasmInstance, err error) {
+	bad := func(format string, args ...any) error {
+		return isoerr.New(isoerr.InvalidRequest, "image rejected: WebAssembly instance %d: "+format, append([]any{ii.handle}, args...)...)
+	}
+	w := sb.wjs
+	p := m.src.plan
+	switch {
+	case m.linkErr != nil:
+		return nil, bad("%v", m.linkErr)
+	case p.refuse != "":
+		return nil, bad("its module's state cannot be written: %s", p.refuse)
+	case (m.memImport != nil) != (ii.memLink != nil):
+		return nil, bad("its memory import does not match its module")
+	case len(ii.gvals) != len(p.globals):
+		return nil, bad("%d globals for %d", len(ii.gvals), len(p.globals))
+	}
+	if err := sb.wasmImportSetup(ctx, m); err != nil {
+		return nil, bad("%v", err)
+	}
+	imps, err := sb.wasmImportInstances(ctx, m)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	mem := &jsWasmMemory{limitedMemory: w.takeSpare(sb.mem.limit), w: w, sb: sb}
+	var mod api.Module
+	fail := func(e error) (*jsWasmInstance, error) {
+		if mod != nil {
+			_ = mod.Close(ctx) // frees mem
+		} else {
+			mem.Free()
+		}
+		closeAll(imps)
+		return nil, e
+	}
+	if len(m.globals) > 0 || m.memImport != nil {
+		if ii.memLink != nil && m.memImport.Maximum != nil && (ii.memLink.Maximum == nil || *ii.memLink.Maximum > *m.memImport.Maximum) {
+			return fail(bad("its memory import does not fit its module's limits"))
+		}
+		if err := sb.wasmLinkModules(ctx, m, imps, ii.globals, ii.memLink, nil, mem); err != nil {
+			return fail(bad("%v", err))
+		}
+	}
+	if mem.refused.Load() {
+		return fail(sb.memoryError())
+	}
+	func() {
+		ictx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(
+			func(cap, max uint64) experimental.LinearMemory { return mem }))
+		ictx = experimental.WithImportResolver(ictx, func(name string) api.Module { return imps[name] })
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%v", r)
+			}
+		}()
+		mod, err = sb.e.wasm.rt.InstantiateModule(ictx, m.code.cm, w.config())
+	}()
+	if mem.refused.Load() {
+		mem.refused.Store(false)
+		return fail(sb.memoryError())
+	}
+	if err != nil {
+		return fail(bad("%v", trapMessage(err)))
+	}
+	// The state.
+	lm := moduleMemory(mod)
+	switch {
+	case (lm == nil) != (ii.mem == nil):
+		return fail(bad("its memory does not match its module"))
+	case lm != nil && (len(ii.mem)%wasmPage != 0 || uint64(len(ii.mem)) < uint64(lm.Size())):
+		return fail(bad("a memory of %d bytes, not whole pages from its initial size", len(ii.mem)))
+	case lm != nil:
+		if grow := (uint64(len(ii.mem)) - uint64(lm.Size())) / wasmPage; grow > 0 {
+			if _, ok := lm.Grow(uint32(grow)); !ok {
+				if mem.refused.Load() {
+					mem.refused.Store(false)
+					return fail(sb.memoryError())
+				}
+				return fail(bad("its memory of %d pages is past its maximum", len(ii.mem)/wasmPage))
+			}
+		}
+		lm.Write(0, ii.mem)
+	}
+	for k, g := range p.globals {
+		mg, ok := mod.ExportedGlobal(p.globalName(g)).(api.MutableGlobal)
+		if !ok {
+			return fail(bad("its global %d cannot be written", g.index))
+		}
+		mg.Set(ii.gvals[k])
+	}
+	in := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types,
+		origin: m.src.origin(ii.globals, ii.memLink)}
+	k := 0
+	for _, t := range p.tables {
+		if t.rt != 0x6f {
+			continue
+		}
+		if k >= len(ii.tables) {
+			in.origin.src.release()
+			return fail(bad("fewer tables than its module has"))
+		}
+		if err := sb.writeTable(in, p.tableName(t), ii.tables[k]); err != nil {
+			for _, a := range in.tables {
+				_ = a.mod.Close(ctx)
+			}
+			in.origin.src.release()
+			return fail(bad("table %d: %v", t.index, err))
+		}
+		k++
+	}
+	if k != len(ii.tables) {
+		for _, a := range in.tables {
+			_ = a.mod.Close(ctx)
+		}
+		in.origin.src.release()
+		return fail(bad("more tables than its module has"))
+	}
+	sb.e.wasmRetain(m.code) // the instance outlives the module made for the restore
+	return in, nil
+}
+
+// writeTable sets an externref table to elems (its size and elements).
+func (sb *Sandbox) writeTable(in *jsWasmInstance, name string, elems []uint64) error {
+	a, err := sb.tableAccess(in, name)
+	if err != nil {
+		return err
+	}
+	if !a.externref {
+		return fmt.Errorf("not an externref table")
+	}
+	ctx := context.Background()
+	res, err := a.size.Call(ctx)
+	if err != nil {
+		return err
+	}
+	size := uint64(uint32(res[0]))
+	if uint64(len(elems)) < size {
+		return fmt.Errorf("%d elements, fewer than its initial %d", len(elems), size)
+	}
+	if grow := uint64(len(elems)) - size; grow > 0 {
+		if res, err := a.grow.Call(ctx, 0, grow); err != nil || int32(res[0]) == -1 {
+			return fmt.Errorf("%d elements are past its maximum", len(elems))
+		}
+	}
+	for i, v := range elems {
+		if _, err := a.set.Call(ctx, uint64(i), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moduleMemory is mod's memory, or nil: wazero answers a typed nil for a module without one.
+func moduleMemory(mod api.Module) api.Memory {
+	m := mod.Memory()
+	if m == nil || reflect.ValueOf(m).IsNil() {
+		return nil
+	}
+	return m
+}
