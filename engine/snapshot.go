@@ -30,7 +30,7 @@ type Image struct {
 	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
-	keys     *keyTable // crypto.subtle's keys (engine/crypto.go), which live in the host
+	keys     *keyTable  // crypto.subtle's keys (engine/crypto.go), which live in the host
 	wasm     *wasmImage // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
 }
 
@@ -256,11 +256,12 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
-// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), then
+// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), the
+// WebAssembly state's length and bytes (wasmjs_snapshot_wire.go; length 0: none), then
 // the pages deflated, then a SHA-256 of everything before it.
 const (
 	imageMagic   = "ISOBOXIMG"
-	imageVersion = 3
+	imageVersion = 4
 )
 
 // xorPage writes into dst page p's difference with the base image (and back: the
@@ -306,6 +307,14 @@ func (img *Image) Marshal() ([]byte, error) {
 	}
 	_ = binary.Write(&b, binary.LittleEndian, uint32(len(keys)))
 	b.Write(keys)
+	var wasm []byte
+	if img.wasm != nil {
+		if wasm, err = img.wasm.marshal(); err != nil {
+			return nil, isoerr.New(isoerr.Internal, "marshal the image's WebAssembly instances: %v", err)
+		}
+	}
+	_ = binary.Write(&b, binary.LittleEndian, uint32(len(wasm)))
+	b.Write(wasm)
 	zw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(zw)
 	zw.Reset(&b)
@@ -412,6 +421,19 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	}
 	img.keys = keys
 	p += 4 + nk
+	if len(body) < p+4 || uint64(len(body)) < uint64(p)+4+uint64(binary.LittleEndian.Uint32(body[p:])) {
+		return nil, bad("truncated WebAssembly state")
+	}
+	if nw := int(binary.LittleEndian.Uint32(body[p:])); nw > 0 {
+		if img.python {
+			return nil, bad("WebAssembly state in a Python sandbox's image")
+		}
+		if img.wasm, err = unmarshalWasmImage(body[p+4 : p+4+nw]); err != nil {
+			return nil, bad("WebAssembly state: %v", err)
+		}
+		p += nw
+	}
+	p += 4
 	zr := flate.NewReader(bytes.NewReader(body[p:]))
 	data := make([]byte, int(n)*osPage)
 	if _, err := io.ReadFull(zr, data); err != nil {
