@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/isobox/isobox/engine"
@@ -110,4 +113,137 @@ func TestWasmJSSnapshotRefusesChangedFuncTable(t *testing.T) {
 		t.Fatalf("Fork: %v, want not_implemented", err)
 	}
 	mustEval(t, sb, "x.seven()", "7")
+}
+
+// linksSetup makes instances joined in every way the WebAssembly global allows: JavaScript
+// function imports (and a start function calling one: a restore must not call it again),
+// immutable global imports by value, a mutable WebAssembly.Global held in the host, an
+// instance's exported global imported by another, an externref global and table holding
+// JavaScript objects, a funcref table filled by an element segment, and an imported memory.
+func linksSetup() string {
+	set := func(bin []byte, name string) string { return "{" + withBytes(bin, "globalThis."+name+" = bytes;") + "}\n" }
+	return set(globalsWasm(), "gBytes") + set(importsWasm(), "iBytes") + set(externrefWasm(), "rBytes") +
+		set(tablesWasm(), "tBytes") + set(memImportWasm(), "mBytes") + `
+		globalThis.calls = [];
+		const gm = new WebAssembly.Module(gBytes);
+		globalThis.mg = new WebAssembly.Global({ value: "i32", mutable: true }, 10);
+		const env = { f: (x) => x * 3, g: 7, big: 5n, m: mg, fl: 1.5 };
+		globalThis.a = new WebAssembly.Instance(gm, { env }).exports;
+		globalThis.c = new WebAssembly.Instance(gm, { env: { ...env, m: a.m } }).exports;
+		a.bump(); c.bump(); mg.value += 5;
+		globalThis.imp = new WebAssembly.Instance(new WebAssembly.Module(iBytes), { env: {
+			log() {}, inc: (x) => { calls.push(x); return x + 1; }, boom() {}, big: (v) => v } }).exports;
+		imp.twice(1);
+		globalThis.obj = { tag: "kept" };
+		globalThis.r = new WebAssembly.Instance(new WebAssembly.Module(rBytes), { env: { cb: (v) => v } }).exports;
+		r.gr.value = obj;
+		globalThis.t = new WebAssembly.Instance(new WebAssembly.Module(tBytes)).exports;
+		t.refs.set(1, obj); t.refs.grow(2, "grown");
+		globalThis.mem = new WebAssembly.Memory({ initial: 1, maximum: 3 });
+		globalThis.mi = new WebAssembly.Instance(new WebAssembly.Module(mBytes), { env: { memory: mem } }).exports;
+		mi.poke(9, 99); mem.grow(1); mi.poke(70000, 4);
+		1`
+}
+
+// linksCheck reads every piece of state linksSetup made, then changes it.
+const linksCheck = `[a.g(), String(a.big()), a.fl(), a.callf(5), a.bump(), c.bump(), mg.value, a.m.value,
+	imp.twice(3), calls.join(" "), r.getg() === obj, r.gr.value.tag, r.id(obj) === obj,
+	t.refs.length, t.tget(1) === obj, t.tget(3), t.funcs.get(1)(2, 3), String(t.funcs.get(2)(4n)),
+	mi.peek(9), mi.peek(70000), mem.buffer.byteLength, mi.memory === mem]`
+
+func TestWasmJSImageKeepsLinks(t *testing.T) {
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{})
+	mustEval(t, sb, linksSetup(), "1")
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `[7,"5",1.5,15,18,19,19,19,5,"100 1 2 3 4",true,"kept",true,4,true,"grown",5,"8",99,4,131072,true]`
+	fork, err := sb.Fork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fork.Close(ctx)
+	mustEval(t, sb, linksCheck, want)
+	mustEval(t, fork, linksCheck, want)
+	img2, err := testEngine.UnmarshalImage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testEngine.Restore(ctx, img2, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	mustEval(t, r, linksCheck, want)
+}
+
+// Every byte of an image is an attacker's: a forged WebAssembly state (one that passes the
+// checksum) is rejected with invalid_request or restores a working sandbox; it never
+// panics and never reaches memory outside the sandbox.
+func TestWasmJSForgedImages(t *testing.T) {
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{})
+	mustEval(t, sb, linksSetup(), "1")
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := engine.WasmStateRaw(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(name string, forged []byte) {
+		t.Helper()
+		bb, err := engine.ReplaceWasmState(b, forged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := testEngine.UnmarshalImage(bb)
+		if err != nil {
+			if isoerr.CodeOf(err) != isoerr.InvalidRequest {
+				t.Errorf("%s: UnmarshalImage: %v, want invalid_request", name, err)
+			}
+			return
+		}
+		r, err := testEngine.Restore(ctx, img, engine.SandboxConfig{Memory: 64 << 20})
+		if err != nil {
+			if c := isoerr.CodeOf(err); c != isoerr.InvalidRequest && c != isoerr.MemoryLimitExceeded {
+				t.Errorf("%s: Restore: %v, want invalid_request or memory_limit_exceeded", name, err)
+			}
+			return
+		}
+		defer r.Close(ctx)
+		if _, err := r.Eval(ctx, engine.Limits{}, "try { "+linksCheck+" } catch (e) { 0 }"); err != nil && isoerr.CodeOf(err) == isoerr.Internal {
+			t.Errorf("%s: the restored sandbox fails: %v", name, err)
+		}
+	}
+	try("unchanged", raw)
+	try("empty", nil)
+	try("truncated", raw[:len(raw)/2])
+	try("one byte more", append(append([]byte(nil), raw...), 0))
+	for _, at := range []int{0, 4, 8, 40, 80} { // counts and handles near the start
+		for _, v := range []uint32{0, 1, 3, 0xffff, 0xffffffff} {
+			f := append([]byte(nil), raw...)
+			binary.LittleEndian.PutUint32(f[at:], v)
+			try(fmt.Sprintf("u32 %d at %d", v, at), f)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 60 {
+		f := append([]byte(nil), raw...)
+		for range 1 + rng.IntN(4) {
+			f[rng.IntN(len(f))] ^= byte(1 + rng.IntN(255))
+		}
+		try(fmt.Sprintf("mutation %d", i), f)
+	}
 }

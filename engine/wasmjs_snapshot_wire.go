@@ -40,6 +40,29 @@ func (w *wasmImageWriter) bytes(b []byte) { w.u32(len(b)); w.b.Write(b) }
 
 // marshal writes wi deflated.
 func (wi *wasmImage) marshal() ([]byte, error) {
+	raw, err := wi.raw()
+	if err != nil {
+		return nil, err
+	}
+	return deflateWasmImage(raw)
+}
+
+func deflateWasmImage(raw []byte) ([]byte, error) {
+	var out bytes.Buffer
+	zw := flateWriters.Get().(*flate.Writer)
+	defer flateWriters.Put(zw)
+	zw.Reset(&out)
+	if _, err := zw.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// raw is wi serialized, before deflating.
+func (wi *wasmImage) raw() ([]byte, error) {
 	var w wasmImageWriter
 	w.u32(wi.next)
 	w.u32(len(wi.srcs))
@@ -118,17 +141,7 @@ func (wi *wasmImage) marshal() ([]byte, error) {
 			}
 		}
 	}
-	var out bytes.Buffer
-	zw := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(zw)
-	zw.Reset(&out)
-	if _, err := zw.Write(w.b.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return w.b.Bytes(), nil
 }
 
 type wasmImageReader struct {
