@@ -121,7 +121,9 @@ func TestWasmJSSnapshotRefusesChangedFuncTable(t *testing.T) {
 // instance's exported global imported by another, an externref global and table holding
 // JavaScript objects, a funcref table filled by an element segment, and an imported memory.
 func linksSetup() string {
-	set := func(bin []byte, name string) string { return "{" + withBytes(bin, "globalThis."+name+" = bytes;") + "}\n" }
+	set := func(bin []byte, name string) string {
+		return "{" + withBytes(bin, "globalThis."+name+" = bytes;") + "}\n"
+	}
 	return set(globalsWasm(), "gBytes") + set(importsWasm(), "iBytes") + set(externrefWasm(), "rBytes") +
 		set(tablesWasm(), "tBytes") + set(memImportWasm(), "mBytes") + `
 		globalThis.calls = [];
