@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -261,7 +262,7 @@ func (e *Engine) checkWasmModules(ctx context.Context, mods ModuleMap) error {
 			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is %d bytes; a JavaScript worker's wasm modules may be at most %d MiB", name, len(m.Content), maxWasmJSModuleBytes>>20)
 		}
 		// The bytes instances are made from (wasmjs_snapshot.go), so that loads find them compiled.
-		c, err := e.wasmCompileModule(ctx, name, analyzeWasmState(m.Content).rewrite(m.Content, false))
+		c, err := e.wasmCompileJSModule(ctx, name, e.wasmPlan(m.Content, sha256.Sum256(m.Content)), m.Content, false)
 		if err != nil {
 			return err
 		}
@@ -393,8 +394,8 @@ func (sb *Sandbox) newJSWasmModule(name string, bin []byte, fromMap, restore boo
 	if err != nil {
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	src := w.source(name, bin, fromMap)
-	code, err := sb.e.wasmCompileModule(context.Background(), name, src.plan.rewrite(bin, restore))
+	src := w.source(sb.e, name, bin, fromMap)
+	code, err := sb.e.wasmCompileJSModule(context.Background(), name, src.plan, bin, restore)
 	if err != nil {
 		src.release()
 		var ie *isoerr.Error

@@ -64,7 +64,7 @@ type wasmSource struct {
 }
 
 // source returns the sandbox's source for bin, taking a reference (release gives it back).
-func (w *wasmJS) source(name string, bin []byte, fromMap bool) *wasmSource {
+func (w *wasmJS) source(e *Engine, name string, bin []byte, fromMap bool) *wasmSource {
 	sum := sha256.Sum256(bin)
 	if s := w.sources[sum]; s != nil {
 		s.refs++
@@ -73,7 +73,7 @@ func (w *wasmJS) source(name string, bin []byte, fromMap bool) *wasmSource {
 		}
 		return s
 	}
-	s := &wasmSource{w: w, sum: sum, name: name, fromMap: fromMap, plan: analyzeWasmState(bin), refs: 1}
+	s := &wasmSource{w: w, sum: sum, name: name, fromMap: fromMap, plan: e.wasmPlan(bin, sum), refs: 1}
 	switch {
 	case fromMap:
 		s.bin = bin // the worker's own copy, not the guest's memory
@@ -124,6 +124,51 @@ type wasmStatePlan struct {
 	tables  []wasmPlanTable  // the tables it defines
 	start   bool             // it has a start section
 	refuse  string           // why its instances cannot be captured ("" when they can)
+	sums    [2][32]byte      // the SHA-256 of rewrite(bin, false) and rewrite(bin, true)
+}
+
+// maxWasmPlans bounds the plans the engine keeps (a few hundred bytes each).
+const maxWasmPlans = 1024
+
+// wasmPlan returns the plan of bin, whose SHA-256 is sum, from the engine's table: a
+// module's analysis and the hashes of its rewrites are made once per engine, so that a
+// sandbox compiling a module the engine has compiled before pays one SHA-256 of its bytes,
+// as before images (BenchmarkWasmStatePlan: the analysis reads ~100 MB/s).
+func (e *Engine) wasmPlan(bin []byte, sum [32]byte) *wasmStatePlan {
+	w := &e.wasm
+	w.mu.Lock()
+	p := w.plans[sum]
+	w.mu.Unlock()
+	if p != nil {
+		return p
+	}
+	p = analyzeWasmState(bin)
+	p.sums[0], p.sums[1] = sum, sum
+	if live := p.rewrite(bin, false); !bytes.Equal(live, bin) {
+		p.sums[0] = sha256.Sum256(live)
+	}
+	if p.start {
+		p.sums[1] = sha256.Sum256(p.rewrite(bin, true))
+	} else {
+		p.sums[1] = p.sums[0]
+	}
+	w.mu.Lock()
+	if w.plans == nil || len(w.plans) >= maxWasmPlans {
+		w.plans = map[[32]byte]*wasmStatePlan{}
+	}
+	w.plans[sum] = p
+	w.mu.Unlock()
+	return p
+}
+
+// wasmCompileJSModule compiles the rewrite of bin (restore: without its start section),
+// making it only when the engine's table lacks it.
+func (e *Engine) wasmCompileJSModule(ctx context.Context, name string, p *wasmStatePlan, bin []byte, restore bool) (*wasmCode, error) {
+	k := 0
+	if restore {
+		k = 1
+	}
+	return e.wasmCompileSum(ctx, name, p.sums[k], func() []byte { return p.rewrite(bin, restore) })
 }
 
 type wasmPlanGlobal struct {
@@ -233,6 +278,9 @@ func analyzeWasmState(bin []byte) *wasmStatePlan {
 		case 8:
 			p.start = true
 		case 10: // code
+			if !slices.ContainsFunc(p.tables, func(t wasmPlanTable) bool { return t.rt == 0x70 }) {
+				break // only funcref tables need the code read (externref ones are captured)
+			}
 			changed, ok := wasmTablesChanged(sec)
 			if !ok {
 				changed = nil // every funcref table may change

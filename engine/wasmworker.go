@@ -53,6 +53,7 @@ type wasmState struct {
 	mu       sync.Mutex
 	compiled map[[32]byte]*wasmCode
 	closed   bool
+	plans    map[[32]byte]*wasmStatePlan // image plans of modules compiled from JavaScript, by their bytes' SHA-256 (wasmjs_snapshot.go)
 }
 
 // wasmCode is one compiled user module, shared by the sandboxes that run it.
@@ -126,11 +127,16 @@ func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*was
 // and its tables are bounded (checkWasmBinary). The WebAssembly global of JavaScript
 // sandboxes (wasmjs.go) compiles through it, sharing the table.
 func (e *Engine) wasmCompileModule(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
+	return e.wasmCompileSum(ctx, name, sha256.Sum256(bin), func() []byte { return bin })
+}
+
+// wasmCompileSum is wasmCompileModule for bytes whose SHA-256 is known: they are made
+// (getBin) only when the table lacks them.
+func (e *Engine) wasmCompileSum(ctx context.Context, name string, sum [32]byte, getBin func() []byte) (*wasmCode, error) {
 	rt, err := e.wasmRuntime()
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(bin)
 	w := &e.wasm
 	w.mu.Lock()
 	if c := w.compiled[sum]; c != nil {
@@ -139,6 +145,7 @@ func (e *Engine) wasmCompileModule(ctx context.Context, name string, bin []byte)
 		return c, nil
 	}
 	w.mu.Unlock()
+	bin := getBin()
 	memMin, err := checkWasmBinary(name, bin)
 	if err != nil {
 		return nil, err
