@@ -249,3 +249,52 @@ func TestWasmJSForgedImages(t *testing.T) {
 		try(fmt.Sprintf("mutation %d", i), f)
 	}
 }
+
+// BenchmarkWasmJSFork measures a fork and a restore of a sandbox holding an instance with
+// 1 MiB of memory, beside the same sandbox without it.
+func BenchmarkWasmJSFork(b *testing.B) {
+	ctx := context.Background()
+	for _, bc := range []struct{ name, setup string }{
+		{"no wasm", `globalThis.x = new Uint8Array(1 << 20).fill(1); 1`},
+		{"instance with 64KiB memory", `globalThis.x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports; 1`},
+		{"instance with 1MiB memory", `globalThis.x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+			x.memory.grow(15); for (let i = 0; i < 1 << 20; i += 4096) x.poke(i, 1); 1`},
+	} {
+		sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sb.Eval(ctx, engine.Limits{}, withBytes(stateWasm(), bc.setup)); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name+"/fork", func(b *testing.B) {
+			for b.Loop() {
+				child, err := sb.Fork(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				child.Close(ctx)
+			}
+		})
+		img, err := sb.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		blob, err := img.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name+"/restore", func(b *testing.B) {
+			b.ReportMetric(float64(img.Size()), "image-bytes")
+			b.ReportMetric(float64(len(blob)), "marshaled-bytes")
+			for b.Loop() {
+				r, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Close(ctx)
+			}
+		})
+		sb.Close(ctx)
+	}
+}
