@@ -30,13 +30,14 @@ type Image struct {
 	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
-	keys     *keyTable  // crypto.subtle's keys (engine/crypto.go), which live in the host
-	wasm     *wasmImage // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
+	keys     *keyTable        // crypto.subtle's keys (engine/crypto.go), which live in the host
+	wasm     *wasmImage       // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
+	worker   *wasmWorkerImage // a WebAssembly worker's sandbox (wasmworker_image.go): no pages
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages, and its
 // WebAssembly instances' memories and modules).
-func (img *Image) Size() int { return len(img.data) + img.wasm.size() }
+func (img *Image) Size() int { return len(img.data) + img.wasm.size() + img.worker.size() }
 
 // Python reports whether the image is of a Python sandbox (restore it with
 // Engine.RestorePython) rather than a JavaScript one (Engine.Restore).
@@ -51,7 +52,7 @@ func (img *Image) Python() bool { return img.python }
 // be captured (wasmjs_snapshot.go).
 func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.wasm != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers have no snapshots yet")
+		return sb.snapshotWasm()
 	}
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -111,6 +112,9 @@ func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 // a Python sandbox's image gives a Python sandbox (cfg.Python is set for it), and
 // cfg.Python with a JavaScript image is invalid_request.
 func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
+	if img.worker != nil {
+		return e.restoreWasmWorker(ctx, img, cfg)
+	}
 	if img.python {
 		cfg.Python = true
 		return e.restorePython(ctx, img, cfg)
@@ -172,7 +176,11 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 // gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.wasm != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
+		img, err := sb.snapshotWasm()
+		if err != nil {
+			return nil, err
+		}
+		return sb.e.restoreWasmWorker(ctx, img, sb.cfg)
 	}
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -296,6 +304,9 @@ func (img *Image) Marshal() ([]byte, error) {
 	if img.loaded {
 		hdr[4] = 1
 	}
+	if img.worker != nil {
+		hdr[5] = 1 // the WebAssembly state is a worker's
+	}
 	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(img.pages)))
 	b.Write(hdr[:])
 	for _, p := range img.pages {
@@ -311,6 +322,11 @@ func (img *Image) Marshal() ([]byte, error) {
 	if img.wasm != nil {
 		if wasm, err = img.wasm.marshal(); err != nil {
 			return nil, isoerr.New(isoerr.Internal, "marshal the image's WebAssembly instances: %v", err)
+		}
+	}
+	if img.worker != nil {
+		if wasm, err = img.worker.marshal(); err != nil {
+			return nil, isoerr.New(isoerr.Internal, "marshal the image's WebAssembly worker: %v", err)
 		}
 	}
 	_ = binary.Write(&b, binary.LittleEndian, uint32(len(wasm)))
@@ -396,6 +412,7 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	}
 	img.size = binary.LittleEndian.Uint32(body[p:])
 	img.loaded = body[p+4] == 1
+	worker := body[p+5] == 1
 	n := binary.LittleEndian.Uint32(body[p+8:])
 	p += 12
 	if img.size%wasmPage != 0 || uint64(img.size) > MaxMemory || uint64(n)*osPage > uint64(img.size) || len(body) < p+int(n)*4 {
@@ -424,12 +441,20 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	if len(body) < p+4 || uint64(len(body)) < uint64(p)+4+uint64(binary.LittleEndian.Uint32(body[p:])) {
 		return nil, bad("truncated WebAssembly state")
 	}
-	if nw := int(binary.LittleEndian.Uint32(body[p:])); nw > 0 {
-		if img.python {
+	if nw := int(binary.LittleEndian.Uint32(body[p:])); nw > 0 || worker {
+		switch {
+		case img.python:
 			return nil, bad("WebAssembly state in a Python sandbox's image")
-		}
-		if img.wasm, err = unmarshalWasmImage(body[p+4 : p+4+nw]); err != nil {
-			return nil, bad("WebAssembly state: %v", err)
+		case worker && (n != 0 || img.size != 0):
+			return nil, bad("pages in a WebAssembly worker's image")
+		case worker:
+			if img.worker, err = unmarshalWasmWorkerImage(body[p+4 : p+4+nw]); err != nil {
+				return nil, bad("WebAssembly worker: %v", err)
+			}
+		default:
+			if img.wasm, err = unmarshalWasmImage(body[p+4 : p+4+nw]); err != nil {
+				return nil, bad("WebAssembly state: %v", err)
+			}
 		}
 		p += nw
 	}

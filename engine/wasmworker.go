@@ -112,7 +112,16 @@ func (e *Engine) wasmRuntime() (wazero.Runtime, error) {
 // wasmRelease gives back. It refuses a module that imports anything a WebAssembly worker
 // lacks.
 func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
-	c, err := e.wasmCompileModule(ctx, name, bin)
+	return e.wasmCompileVariant(ctx, name, bin, false)
+}
+
+// wasmCompileVariant is wasmCompile of the rewrite of bin that images read the state
+// through (wasmjs_snapshot.go); with restore, without its start section.
+func (e *Engine) wasmCompileVariant(ctx context.Context, name string, bin []byte, restore bool) (*wasmCode, error) {
+	if _, err := e.wasmRuntime(); err != nil {
+		return nil, err
+	}
+	c, err := e.wasmCompileJSModule(ctx, name, e.wasmPlan(bin, sha256.Sum256(bin)), bin, restore)
 	if err != nil {
 		return nil, err
 	}
