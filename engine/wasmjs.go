@@ -750,6 +750,9 @@ func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 	if err := decode("wasm_global", in, &a); err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(a.Name, wasmStatePrefix) { // the images' own exports (wasmjs_snapshot.go)
+		return nil, typeError("the instance exports no global %q", a.Name)
+	}
 	var g api.Global
 	if a.Cell != 0 {
 		c := sb.wasmJSState().cells[a.Cell]

@@ -1,15 +1,27 @@
 package engine
 
 import (
+	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/isobox/isobox/engine/js"
 )
 
 // WasmStateRaw is the WebAssembly state of img as Marshal writes it, before deflating.
-func WasmStateRaw(img *Image) ([]byte, error) { return img.wasm.raw() }
+func WasmStateRaw(img *Image) ([]byte, error) {
+	if img.worker != nil {
+		z, err := img.worker.marshal()
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+	}
+	return img.wasm.raw()
+}
 
 // ReplaceWasmState returns the marshaled image b with its WebAssembly state replaced by
 // raw (deflated) and its checksum made again: a forged image that passes the checksum.

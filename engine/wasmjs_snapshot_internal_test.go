@@ -111,5 +111,6 @@ func FuzzWasmStatePlan(f *testing.F) {
 		if _, err := unmarshalWasmImage(b); err == nil && len(b) == 0 {
 			t.Fatal("an empty WebAssembly state was accepted")
 		}
+		_, _ = unmarshalWasmWorkerImage(b)
 	})
 }

@@ -123,6 +123,9 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 	if err := decode("wasm_table", in, &a); err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(a.Name, wasmStatePrefix) { // the images' own exports (wasmjs_snapshot.go)
+		return nil, typeError("WebAssembly.Table: the instance exports no table %q", a.Name)
+	}
 	inst, err := sb.instance(a.Instance)
 	if err != nil {
 		return nil, err

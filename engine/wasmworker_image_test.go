@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -54,6 +55,35 @@ func TestWasmWorkerImages(t *testing.T) {
 		}
 		incr(r, "5")
 		r.Close(ctx)
+	}
+	// A forged state (past the checksum) is invalid_request, or restores a working sandbox.
+	raw, err := engine.WasmStateRaw(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 40 {
+		f := append([]byte(nil), raw...)
+		if i%2 == 0 {
+			f = f[:rng.IntN(len(f))]
+		} else {
+			f[rng.IntN(min(len(f), 200))] ^= byte(1 + rng.IntN(255))
+		}
+		bb, err := engine.ReplaceWasmState(b, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := testEngine.UnmarshalImage(bb)
+		if err == nil {
+			var r *engine.Sandbox
+			if r, err = testEngine.Restore(ctx, im, cfg); err == nil {
+				_, _ = r.Call(ctx, engine.Limits{}, "", "incr", json.RawMessage("[]"), nil)
+				r.Close(ctx)
+			}
+		}
+		if c := isoerr.CodeOf(err); err != nil && c != isoerr.InvalidRequest && c != isoerr.MemoryLimitExceeded {
+			t.Errorf("forged state %d: %v", i, err)
+		}
 	}
 	// Other bytes under the module's name are refused.
 	other := engine.SandboxConfig{Wasm: true, Modules: engine.ModuleMap{"main.wasm": {Type: engine.ModuleWasm, Content: wasmFile(t, "cmd.wasm")}}}
