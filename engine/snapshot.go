@@ -64,7 +64,7 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
-	wi, err := sb.captureWasmJS()
+	wi, err := sb.captureWasmJS(false)
 	if err != nil {
 		return nil, err
 	}
@@ -193,8 +193,9 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 		return nil, isoerr.New(isoerr.NotImplemented, "fork needs the base image (Config.NoImage is set)")
 	}
 	// The WebAssembly instances first: one that cannot be captured refuses the fork
-	// before anything is done.
-	wi, err := sb.captureWasmJS()
+	// before anything is done. Their memories are read in place: the parent does not run
+	// before the child has them.
+	wi, err := sb.captureWasmJS(true)
 	if err != nil {
 		return nil, err
 	}

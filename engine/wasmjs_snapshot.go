@@ -569,8 +569,10 @@ func wasmRefused(format string, args ...any) error {
 }
 
 // captureWasmJS returns the WebAssembly side of an image of sb (nil when it never used
-// WebAssembly), or not_implemented naming what cannot be captured.
-func (sb *Sandbox) captureWasmJS() (*wasmImage, error) {
+// WebAssembly), or not_implemented naming what cannot be captured. With view, the
+// instances' memories are not copied: the image is good only until sb runs again (a fork
+// restores it at once).
+func (sb *Sandbox) captureWasmJS(view bool) (*wasmImage, error) {
 	w := sb.wjs
 	if w == nil {
 		return nil, nil
@@ -601,7 +603,7 @@ func (sb *Sandbox) captureWasmJS() (*wasmImage, error) {
 	}
 	for _, h := range slices.Sorted(mapKeys(w.insts)) {
 		in := w.insts[h]
-		ii, err := sb.captureInstance(h, in, addSrc)
+		ii, err := sb.captureInstance(h, in, addSrc, view)
 		if err != nil {
 			return nil, err
 		}
@@ -610,7 +612,7 @@ func (sb *Sandbox) captureWasmJS() (*wasmImage, error) {
 	return wi, nil
 }
 
-func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmSource, string) (int, error)) (wasmInstImage, error) {
+func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmSource, string) (int, error), view bool) (wasmInstImage, error) {
 	w := sb.wjs
 	o := in.origin
 	what := "instance " + strconv.Itoa(h)
@@ -636,7 +638,9 @@ func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmS
 	ii := wasmInstImage{handle: h, src: si, globals: o.globals, memLink: o.mem}
 	if mem := moduleMemory(in.mod); mem != nil {
 		b, _ := mem.Read(0, mem.Size())
-		ii.mem = bytes.Clone(b)
+		if ii.mem = b; !view {
+			ii.mem = bytes.Clone(b)
+		}
 		if ii.mem == nil {
 			ii.mem = []byte{}
 		}
