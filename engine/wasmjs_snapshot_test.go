@@ -113,6 +113,17 @@ func TestWasmJSSnapshotRefusesChangedFuncTable(t *testing.T) {
 		t.Fatalf("Fork: %v, want not_implemented", err)
 	}
 	mustEval(t, sb, "x.seven()", "7")
+
+	// JavaScript storing into a funcref table refuses the images of that instance too.
+	sb2 := newSandbox(t, engine.SandboxConfig{})
+	mustEval(t, sb2, withBytes(tablesWasm(), `globalThis.t = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports; t.add(1, 2)`), "3")
+	if _, err := sb2.Snapshot(); err != nil {
+		t.Fatalf("Snapshot before the table changed: %v", err)
+	}
+	mustEval(t, sb2, "t.funcs.set(0, t.funcs.get(2)); t.funcs.length", "3")
+	if _, err := sb2.Snapshot(); isoerr.CodeOf(err) != isoerr.NotImplemented {
+		t.Fatalf("Snapshot after JavaScript stored into a funcref table: %v, want not_implemented", err)
+	}
 }
 
 // linksSetup makes instances joined in every way the WebAssembly global allows: JavaScript
