@@ -98,6 +98,19 @@ func TestWasmStatePlan(t *testing.T) {
 	}
 }
 
+// A module clang built (wasi-libc's cmd.wasm: __stack_pointer, __indirect_function_table)
+// is captured whole: its global, and its funcref table, which its code never changes.
+func TestWasmStatePlanOfCModule(t *testing.T) {
+	b, err := os.ReadFile("testdata/wasm/cmd.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := analyzeWasmState(b)
+	if p.refuse != "" || len(p.globals) != 1 || len(p.tables) != 1 || p.tables[0].changed {
+		t.Fatalf("plan %+v", *p)
+	}
+}
+
 // FuzzWasmStatePlan: the analysis and the rewrite of any bytes (a guest's) end, and never panic.
 func FuzzWasmStatePlan(f *testing.F) {
 	f.Add(bigCodeWasm(30))
