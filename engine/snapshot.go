@@ -52,7 +52,7 @@ func (img *Image) Python() bool { return img.python }
 // be captured (wasmjs_snapshot.go).
 func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.wasm != nil {
-		return sb.snapshotWasm()
+		return sb.snapshotWasm(false)
 	}
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -176,7 +176,7 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 // gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 	if sb.wasm != nil {
-		img, err := sb.snapshotWasm()
+		img, err := sb.snapshotWasm(true)
 		if err != nil {
 			return nil, err
 		}

@@ -41,8 +41,9 @@ func (wi *wasmWorkerImage) size() int {
 	return len(wi.mem) + 8*len(wi.gvals)
 }
 
-// snapshotWasm is Snapshot for a WebAssembly worker's sandbox.
-func (sb *Sandbox) snapshotWasm() (*Image, error) {
+// snapshotWasm is Snapshot for a WebAssembly worker's sandbox; with view, the memory is
+// read in place (Fork: the image is restored before sb runs again).
+func (sb *Sandbox) snapshotWasm(view bool) (*Image, error) {
 	w := sb.wasm
 	switch {
 	case sb.broken != nil:
@@ -69,7 +70,9 @@ func (sb *Sandbox) snapshotWasm() (*Image, error) {
 		}
 		if mem := moduleMemory(w.mod); mem != nil {
 			b, _ := mem.Read(0, mem.Size())
-			wi.mem = append([]byte{}, b...)
+			if wi.mem = b; !view || b == nil {
+				wi.mem = append([]byte{}, b...)
+			}
 		}
 		for _, g := range p.globals {
 			eg := w.mod.ExportedGlobal(p.globalName(g))
