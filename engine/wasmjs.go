@@ -92,6 +92,7 @@ type wasmJS struct {
 
 	sources map[[32]byte]*wasmSource // the bytes the live modules and instances came from, for images (wasmjs_snapshot.go)
 	kept    int                      // bytes of sources copied from the guest, bounded by maxWasmJSKeptBytes
+	tables  []wasmTableOp            // what JavaScript stored into funcref tables, in order (wasmjs_snapshot.go)
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -233,7 +234,7 @@ func wasmJSOps() []hostOp {
 			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (funcref: 1 if null)",
 			doc: "An exported table from JavaScript (Table.prototype.length/get/set/grow), through an accessor module importing it; RangeError past " +
 				"the table's bounds or maximum. A funcref table stores null, the instance's exported function fn, or (set) its own element from; " +
-				"functions of other instances are not implemented.", sync: (*Sandbox).opWasmTable},
+				"functions of other instances are not implemented.", sync: (*Sandbox).opWasmTableLogged},
 		{name: "wasm_table_call", in: `JSON {"instance":n,"name":string,"index":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
 			out: "the result types' letters, then each result as ,decimal bits",
 			doc: "Calls the function at index of an exported funcref table (the function Table.prototype.get answers) under the invocation's limits: " +

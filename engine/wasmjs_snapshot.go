@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -101,13 +102,56 @@ func (s *wasmSource) release() {
 	}
 }
 
+// maxWasmTableOps bounds the funcref table operations a sandbox records for its images;
+// past it (or for a payload over maxWasmTableOpBytes) the instance's images are refused.
+const (
+	maxWasmTableOps     = 4096
+	maxWasmTableOpBytes = 1 << 10
+)
+
+// wasmTableOp is one wasm_table operation JavaScript made on a funcref table (Table.set or
+// grow): an image replays them, in order, on the instances made again, whose funcref tables
+// are otherwise as their element segments made them.
+type wasmTableOp struct {
+	handle  int
+	payload []byte // wasm_table's JSON
+}
+
+// opWasmTableLogged is wasm_table (wasmjs_tables.go), recording what JavaScript stores into
+// funcref tables.
+func (sb *Sandbox) opWasmTableLogged(in []byte) ([]byte, error) {
+	var a struct {
+		Instance uint32
+		Name, Op string
+	}
+	if err := decode("wasm_table", in, &a); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(a.Name, wasmStatePrefix) { // the images' own exports
+		return nil, typeError("WebAssembly.Table: the instance exports no table %q", a.Name)
+	}
+	out, err := sb.opWasmTable(in)
+	if err != nil || len(out) == 0 || out[0] != 'f' || (a.Op != "set" && a.Op != "grow") {
+		return out, err
+	}
+	w := sb.wjs
+	if inst := w.insts[int(a.Instance)]; inst != nil {
+		if len(w.tables) >= maxWasmTableOps || len(in) > maxWasmTableOpBytes {
+			inst.origin.funcTableSet = true
+		} else {
+			w.tables = append(w.tables, wasmTableOp{handle: int(a.Instance), payload: bytes.Clone(in)})
+		}
+	}
+	return out, nil
+}
+
 // wasmOrigin is how an instance was made: its module's bytes and the imports JavaScript
 // gave (wasm_instantiate).
 type wasmOrigin struct {
 	src          *wasmSource
 	globals      []wasmGlobalLink
 	mem          *wasmMemoryLink
-	funcTableSet bool // JavaScript stored into or grew a funcref table of it
+	funcTableSet bool // JavaScript changed a funcref table of it more than the log keeps (maxWasmTableOps)
 }
 
 // origin takes a reference on s for an instance made with these imports.
@@ -512,11 +556,12 @@ func (r *wasmReader) instruction(changed map[uint32]bool) bool {
 // wasmImage is the WebAssembly side of a sandbox's image. It is never changed once made:
 // one image restores many sandboxes.
 type wasmImage struct {
-	next  int
-	srcs  []wasmSourceImage
-	mods  []wasmModImage
-	cells []wasmCellImage
-	insts []wasmInstImage
+	next   int
+	srcs   []wasmSourceImage
+	mods   []wasmModImage
+	cells  []wasmCellImage
+	insts  []wasmInstImage
+	tables []wasmTableOp // replayed after the instances are made
 }
 
 type wasmSourceImage struct {
@@ -560,6 +605,9 @@ func (wi *wasmImage) size() int {
 		if !s.fromMap {
 			n += len(s.bin)
 		}
+	}
+	for _, op := range wi.tables {
+		n += len(op.payload)
 	}
 	return n
 }
@@ -609,6 +657,11 @@ func (sb *Sandbox) captureWasmJS(view bool) (*wasmImage, error) {
 		}
 		wi.insts = append(wi.insts, ii)
 	}
+	for _, op := range w.tables {
+		if w.insts[op.handle] != nil { // a released instance's tables are gone
+			wi.tables = append(wi.tables, op)
+		}
+	}
 	return wi, nil
 }
 
@@ -656,7 +709,7 @@ func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmS
 		if t.rt == 0x70 {
 			if t.changed || o.funcTableSet {
 				return wasmInstImage{}, wasmRefused("%s has a function table (funcref) that may have changed since it was made "+
-					"(its code changes tables, or JavaScript stored into one); function references cannot be captured yet", what)
+					"(its code changes tables, or JavaScript changed one more than %d times); function references cannot be captured yet", what, maxWasmTableOps)
 			}
 			continue // as its element segments make it again
 		}
@@ -767,6 +820,15 @@ func (sb *Sandbox) restoreWasmJS(ctx context.Context, wi *wasmImage) error {
 		}
 		w.insts[ii.handle] = in
 	}
+	for _, op := range wi.tables {
+		if w.insts[op.handle] == nil {
+			return bad("a table operation on %d, not an instance", op.handle)
+		}
+		if _, err := sb.opWasmTable(op.payload); err != nil {
+			return bad("a table operation cannot be replayed: %v", err)
+		}
+	}
+	w.tables = slices.Clone(wi.tables) // the sandbox appends to its own
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 //	           0 bits / 1 cell / 2 instance, and bits, cell, or instance and name), memory
 //	           link (flag byte; pages, maximum flag byte, maximum), memory (flag byte, bytes),
 //	           globals (count, bits each), externref tables (count, then each count and bits)
+//	funcref table operations: count, then each instance handle, wasm_table payload
 //
 // Everything read is bounded before it is allocated; what it names is checked again when
 // the image is restored (restoreWasmJS).
@@ -140,6 +141,11 @@ func (wi *wasmImage) raw() ([]byte, error) {
 				w.u64(v)
 			}
 		}
+	}
+	w.u32(len(wi.tables))
+	for _, op := range wi.tables {
+		w.u32(op.handle)
+		w.bytes(op.payload)
 	}
 	return w.b.Bytes(), nil
 }
@@ -328,6 +334,13 @@ func unmarshalWasmImage(z []byte) (*wasmImage, error) {
 			in.tables = append(in.tables, t)
 		}
 		wi.insts = append(wi.insts, in)
+	}
+	for n := r.count(maxWasmTableOps, 8); n > 0 && r.err == nil; n-- {
+		op := wasmTableOp{handle: r.u32(), payload: r.bytes(maxWasmTableOpBytes)}
+		if seen[op.handle] != 'i' {
+			r.fail("a table operation on %d, not an instance", op.handle)
+		}
+		wi.tables = append(wi.tables, op)
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d bytes after the end", len(r.b))

@@ -123,9 +123,6 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 	if err := decode("wasm_table", in, &a); err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(a.Name, wasmStatePrefix) { // the images' own exports (wasmjs_snapshot.go)
-		return nil, typeError("WebAssembly.Table: the instance exports no table %q", a.Name)
-	}
 	inst, err := sb.instance(a.Instance)
 	if err != nil {
 		return nil, err
@@ -133,9 +130,6 @@ func (sb *Sandbox) opWasmTable(in []byte) ([]byte, error) {
 	t, err := sb.tableAccess(inst, a.Name)
 	if err != nil {
 		return nil, err
-	}
-	if !t.externref && (a.Op == "set" || a.Op == "grow") {
-		inst.origin.funcTableSet = true // its funcref tables cannot be captured (wasmjs_snapshot.go)
 	}
 	ref := uint64(0)
 	if a.Ref != "" {
