@@ -35,10 +35,12 @@ import (
 // names (wasmStatePrefix); the guest's descriptors come from the original bytes and never
 // show them.
 //
-// What is not captured is refused with not_implemented naming it, never restored wrong:
-// a funcref table that may have changed since instantiation (the module's code has a
-// table.set, table.grow, table.fill, table.copy or table.init on it, or JavaScript stored
-// into it): a function reference cannot be read through wazero's API; a mutable funcref
+// What JavaScript stores into funcref tables (wasm_table set/grow) is recorded and
+// replayed after the instances are made again (opWasmTableLogged). What is not captured is
+// refused with not_implemented naming it, never restored wrong: a funcref table the
+// module's own code may change (it has a table.set, table.grow, table.fill, table.copy or
+// table.init on it), as a function reference cannot be read through wazero's API, or one
+// JavaScript changed more than maxWasmTableOps times; a mutable funcref
 // or v128 global; a module importing a table; an instance a limit stopped; an instance
 // importing a global of an instance or WebAssembly.Global already released. A dropped
 // passive data or element segment comes back undropped (memory.init after data.drop,
