@@ -108,7 +108,7 @@ func (s *wasmSource) release() {
 // past it (or for a payload over maxWasmTableOpBytes) the instance's images are refused.
 const (
 	maxWasmTableOps     = 4096
-	maxWasmTableOpBytes = 1 << 10
+	maxWasmTableOpBytes = 256 // a payload is ~60 bytes and an export name; 1 MiB of host memory at most
 )
 
 // wasmTableOp is one wasm_table operation JavaScript made on a funcref table (Table.set or
