@@ -30,11 +30,14 @@ type Image struct {
 	python bool     // a Python sandbox's (relative to the engine's Python base image)
 	// baseData is the base image's memory (the engine's, shared), for Marshal.
 	baseData []byte
-	keys     *keyTable // crypto.subtle's keys (engine/crypto.go), which live in the host
+	keys     *keyTable        // crypto.subtle's keys (engine/crypto.go), which live in the host
+	wasm     *wasmImage       // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
+	worker   *wasmWorkerImage // a WebAssembly worker's sandbox (wasmworker_image.go): no pages
 }
 
-// Size is the number of bytes the image holds in memory (its differing pages).
-func (img *Image) Size() int { return len(img.data) }
+// Size is the number of bytes the image holds in memory (its differing pages, and its
+// WebAssembly instances' memories and modules).
+func (img *Image) Size() int { return len(img.data) + img.wasm.size() + img.worker.size() }
 
 // Python reports whether the image is of a Python sandbox (restore it with
 // Engine.RestorePython) rather than a JavaScript one (Engine.Restore).
@@ -45,13 +48,11 @@ func (img *Image) Python() bool { return img.python }
 // # Errors
 //
 // The sandbox's own error if it is broken (a limit tripped); internal_error while an
-// invocation is running.
+// invocation is running; not_implemented naming a WebAssembly instance whose state cannot
+// be captured (wasmjs_snapshot.go).
 func (sb *Sandbox) Snapshot() (*Image, error) {
 	if sb.wasm != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "WebAssembly workers have no snapshots yet")
-	}
-	if sb.wjs != nil {
-		return nil, isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules has no snapshots yet: its instances live outside its memory")
+		return sb.snapshotWasm(false)
 	}
 	if sb.broken != nil {
 		return nil, sb.broken
@@ -63,8 +64,12 @@ func (sb *Sandbox) Snapshot() (*Image, error) {
 	if base == nil {
 		return nil, isoerr.New(isoerr.NotImplemented, "snapshots need the base image (Config.NoImage is set)")
 	}
+	wi, err := sb.captureWasmJS(false)
+	if err != nil {
+		return nil, err
+	}
 	mem, _ := sb.mod.Memory().Read(0, sb.mod.Memory().Size())
-	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone()}
+	img := &Image{base: base.sum, size: uint32(len(mem)), loaded: sb.loaded, python: sb.py, baseData: base.data, keys: sb.keys.clone(), wasm: wi}
 	// Every page that differs from the image was written, so the sandbox's private pages
 	// bound the image's size: one allocation instead of a slice grown page by page.
 	if n, ok := sb.privateBytes(); ok {
@@ -120,6 +125,9 @@ func (sb *Sandbox) changedPages(mem []byte, f func(off int)) {
 // a Python sandbox's image gives a Python sandbox (cfg.Python is set for it), and
 // cfg.Python with a JavaScript image is invalid_request.
 func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
+	if img.worker != nil {
+		return e.restoreWasmWorker(ctx, img, cfg)
+	}
 	if img.python {
 		cfg.Python = true
 		return e.restorePython(ctx, img, cfg)
@@ -137,6 +145,10 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	sb.cfg = cfg
 	sb.loaded = img.loaded
 	sb.keys = img.keys.clone()
+	if err := sb.restoreWasmJS(ctx, img.wasm); err != nil {
+		sb.Close(ctx)
+		return nil, err
+	}
 	return sb, nil
 }
 
@@ -176,10 +188,24 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 // copies a page only when it writes it. Elsewhere the child starts from the base image and
 // gets a copy of every page the parent changed.
 func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
+	if sb.wasm != nil {
+		img, err := sb.snapshotWasm(true)
+		if err != nil {
+			return nil, err
+		}
+		return sb.e.restoreWasmWorker(ctx, img, sb.cfg)
+	}
 	if err := sb.forkable(); err != nil {
 		return nil, err
 	}
 	base, _ := sb.baseImage()
+	// The WebAssembly instances first: one that cannot be captured refuses the fork
+	// before anything is done. Their memories are read in place: the parent does not run
+	// before the child has them.
+	wi, err := sb.captureWasmJS(true)
+	if err != nil {
+		return nil, err
+	}
 	fromBase := sb.e.restore
 	if sb.py {
 		fromBase = sb.e.pythonRestore
@@ -228,6 +254,10 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 		sb.changedPages(src, func(off int) { copy(dst[off:off+osPage], src[off:off+osPage]) })
 	}
 	child.cfg, child.loaded, child.py, child.keys = sb.cfg, sb.loaded, sb.py, sb.keys.clone()
+	if err := child.restoreWasmJS(ctx, wi); err != nil {
+		child.Close(ctx)
+		return nil, err
+	}
 	// The two must not draw the same random numbers.
 	if child.py {
 		if err := child.pythonReseed(ctx); err != nil {
@@ -243,11 +273,8 @@ func (sb *Sandbox) Fork(ctx context.Context) (*Sandbox, error) {
 
 // forkable says why sb cannot be forked, if it cannot.
 func (sb *Sandbox) forkable() error {
-	if sb.wasm != nil {
-		return isoerr.New(isoerr.NotImplemented, "WebAssembly workers cannot be forked yet")
-	}
-	if sb.wjs != nil {
-		return isoerr.New(isoerr.NotImplemented, "a sandbox that has used WebAssembly modules cannot be forked yet: its instances live outside its memory")
+	if sb.wasm != nil { // Fork forks them through an image; their memory is not QuickJS's
+		return isoerr.New(isoerr.NotImplemented, "a WebAssembly worker's memory cannot be prepared for a fork (Fork reads it in place)")
 	}
 	if sb.broken != nil {
 		return sb.broken
@@ -292,11 +319,12 @@ func (sb *Sandbox) PrepareFork() error {
 }
 
 // The serialized form: magic, version, build id, base hash, size, flags, page count, page
-// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), then
+// indexes, the key table's length and JSON (crypto.subtle's keys, engine/crypto.go), the
+// WebAssembly state's length and bytes (wasmjs_snapshot_wire.go; length 0: none), then
 // the pages deflated, then a SHA-256 of everything before it.
 const (
 	imageMagic   = "ISOBOXIMG"
-	imageVersion = 3
+	imageVersion = 4
 )
 
 // xorPage writes into dst page p's difference with the base image (and back: the
@@ -331,6 +359,9 @@ func (img *Image) Marshal() ([]byte, error) {
 	if img.loaded {
 		hdr[4] = 1
 	}
+	if img.worker != nil {
+		hdr[5] = 1 // the WebAssembly state is a worker's
+	}
 	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(img.pages)))
 	b.Write(hdr[:])
 	for _, p := range img.pages {
@@ -342,6 +373,19 @@ func (img *Image) Marshal() ([]byte, error) {
 	}
 	_ = binary.Write(&b, binary.LittleEndian, uint32(len(keys)))
 	b.Write(keys)
+	var wasm []byte
+	if img.wasm != nil {
+		if wasm, err = img.wasm.marshal(); err != nil {
+			return nil, isoerr.New(isoerr.Internal, "marshal the image's WebAssembly instances: %v", err)
+		}
+	}
+	if img.worker != nil {
+		if wasm, err = img.worker.marshal(); err != nil {
+			return nil, isoerr.New(isoerr.Internal, "marshal the image's WebAssembly worker: %v", err)
+		}
+	}
+	_ = binary.Write(&b, binary.LittleEndian, uint32(len(wasm)))
+	b.Write(wasm)
 	zw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(zw)
 	zw.Reset(&b)
@@ -423,6 +467,7 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	}
 	img.size = binary.LittleEndian.Uint32(body[p:])
 	img.loaded = body[p+4] == 1
+	worker := body[p+5] == 1
 	n := binary.LittleEndian.Uint32(body[p+8:])
 	p += 12
 	if img.size%wasmPage != 0 || uint64(img.size) > MaxMemory || uint64(n)*osPage > uint64(img.size) || len(body) < p+int(n)*4 {
@@ -448,6 +493,27 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 	}
 	img.keys = keys
 	p += 4 + nk
+	if len(body) < p+4 || uint64(len(body)) < uint64(p)+4+uint64(binary.LittleEndian.Uint32(body[p:])) {
+		return nil, bad("truncated WebAssembly state")
+	}
+	if nw := int(binary.LittleEndian.Uint32(body[p:])); nw > 0 || worker {
+		switch {
+		case img.python:
+			return nil, bad("WebAssembly state in a Python sandbox's image")
+		case worker && (n != 0 || img.size != 0):
+			return nil, bad("pages in a WebAssembly worker's image")
+		case worker:
+			if img.worker, err = unmarshalWasmWorkerImage(body[p+4 : p+4+nw]); err != nil {
+				return nil, bad("WebAssembly worker: %v", err)
+			}
+		default:
+			if img.wasm, err = unmarshalWasmImage(body[p+4 : p+4+nw]); err != nil {
+				return nil, bad("WebAssembly state: %v", err)
+			}
+		}
+		p += nw
+	}
+	p += 4
 	zr := flate.NewReader(bytes.NewReader(body[p:]))
 	data := make([]byte, int(n)*osPage)
 	if _, err := io.ReadFull(zr, data); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -98,6 +99,10 @@ type wasmJS struct {
 	callers   map[string]api.Module  // caller modules by function type (opWasmFuncCall)
 	spareMods []api.Module           // modules closed with the sandbox
 	closing   bool                   // the sandbox is closing: pinned instances go too
+
+	sources map[[32]byte]*wasmSource // the bytes the live modules and instances came from, for images (wasmjs_snapshot.go)
+	kept    int                      // bytes of sources copied from the guest, bounded by maxWasmJSKeptBytes
+	tables  []wasmTableOp            // what JavaScript stored into funcref tables, in order (wasmjs_snapshot.go)
 }
 
 // jsWasmModule is a compiled module the guest holds.
@@ -116,6 +121,7 @@ type jsWasmModule struct {
 	memImport *wasmImportDesc                  // its imported memory, if any (wasmjs_globals.go)
 	tableImps []wasmImportDesc                 // its imported tables, in import order (wasmjs_globals.go)
 	leaky     bool                             // its functions can reach other instances (leaksFuncs)
+	src       *wasmSource                      // its bytes, for images (wasmjs_snapshot.go)
 }
 
 func (m *jsWasmModule) close() {
@@ -123,6 +129,8 @@ func (m *jsWasmModule) close() {
 		cm.Close(context.Background())
 	}
 	m.hostMods = nil
+	m.src.release()
+	m.src = nil
 }
 
 // jsWasmInstance is an instance the guest holds.
@@ -137,6 +145,7 @@ type jsWasmInstance struct {
 	dead    error                       // set when a limit stopped it: wazero closed it
 	tables  map[string]*wasmTableAccess // accessors of its exported tables, by name (wasmjs_tables.go)
 	types   []wasmFuncType              // its module's function types (jsWasmModule.types)
+	origin  wasmOrigin                  // how it was made, for images (wasmjs_snapshot.go)
 
 	// Function references (wasmjs_funcref.go): pinned says the instance is kept until the
 	// sandbox closes (its functions may be held elsewhere); its exported functions'
@@ -256,7 +265,7 @@ func wasmJSOps() []hostOp {
 		{name: "wasm_table", in: `JSON {"instance":n,"name":string or "cell":n,"op":"size"|"grow"|"get"|"set","index"?:n,"delta"?:n,"ref"?:"decimal handle"}`,
 			out: "r (externref table) or f (funcref table), then a decimal: the size, grow's previous size, get's element (a value's or function's handle, 0 for null)",
 			doc: "A table from JavaScript (Table.prototype.length/get/set/grow): an instance's exported table or a table cell, through an " +
-				"accessor module importing it; RangeError past the table's bounds or maximum.", sync: (*Sandbox).opWasmTable},
+				"accessor module importing it; RangeError past the table's bounds or maximum.", sync: (*Sandbox).opWasmTableLogged},
 		{name: "wasm_func_call", in: `JSON {"handle":n,"args":[{"n":"f64 bits"} or {"b":"i64 decimal"}]}`,
 			out: "the result types' letters, then each result as ,decimal bits",
 			doc: "Calls a function by handle (one a table, a result or a global gave JavaScript) under the invocation's limits: " +
@@ -293,7 +302,8 @@ func (e *Engine) checkWasmModules(ctx context.Context, mods ModuleMap) error {
 		if len(m.Content) > maxWasmJSModuleBytes {
 			return isoerr.New(isoerr.InvalidWorkerCode, "module %q is %d bytes; a JavaScript worker's wasm modules may be at most %d MiB", name, len(m.Content), maxWasmJSModuleBytes>>20)
 		}
-		c, err := e.wasmCompileModule(ctx, name, m.Content)
+		// The bytes instances are made from (wasmjs_snapshot.go), so that loads find them compiled.
+		c, err := e.wasmCompileJSModule(ctx, name, e.wasmPlan(m.Content, sha256.Sum256(m.Content)), m.Content, false)
 		if err != nil {
 			return err
 		}
@@ -382,6 +392,7 @@ func (sb *Sandbox) dropWasmInstance(ctx context.Context, h int) {
 	_ = in.mod.Close(ctx) // frees its memory (jsWasmMemory.Free)
 	closeAll(in.imps)
 	sb.e.wasmRelease(ctx, in.code)
+	in.origin.src.release()
 	delete(w.insts, h)
 }
 
@@ -393,7 +404,7 @@ func (e *Engine) wasmRetain(c *wasmCode) {
 }
 
 func (sb *Sandbox) opWasmCompile(in []byte) ([]byte, error) {
-	return sb.wasmCompileJS("<bytes>", in)
+	return sb.wasmCompileJS("<bytes>", in, false)
 }
 
 func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
@@ -402,7 +413,7 @@ func (sb *Sandbox) opWasmModule(in []byte) ([]byte, error) {
 	if !ok || mod.Type != ModuleWasm {
 		return nil, typeError("module %q is not a wasm module of the worker", name)
 	}
-	return sb.wasmCompileJS(name, mod.Content)
+	return sb.wasmCompileJS(name, mod.Content, true)
 }
 
 func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
@@ -420,12 +431,26 @@ func (sb *Sandbox) opWasmValidate(in []byte) ([]byte, error) {
 	return []byte("1"), nil
 }
 
-// wasmCompileJS compiles a module for the guest and answers its handle and descriptors.
-func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
+// wasmCompileJS compiles a module for the guest and answers its handle and descriptors;
+// fromMap says bin is the content of the worker's module name (not the guest's bytes).
+func (sb *Sandbox) wasmCompileJS(name string, bin []byte, fromMap bool) ([]byte, error) {
 	w := sb.wasmJSState()
 	if len(w.modules) >= maxWasmJSModules {
 		return nil, wasmError("RangeError", "too many WebAssembly modules: a sandbox holds at most %d at once", maxWasmJSModules)
 	}
+	m, err := sb.newJSWasmModule(name, bin, fromMap, false)
+	if err != nil {
+		return nil, err
+	}
+	w.next++
+	w.modules[w.next] = m
+	return json.Marshal(map[string]any{"handle": w.next, "imports": m.imports, "exports": m.exports})
+}
+
+// newJSWasmModule compiles a module; with restore, instances of it run no start function
+// (wasmjs_snapshot.go: an image's instances were started already).
+func (sb *Sandbox) newJSWasmModule(name string, bin []byte, fromMap, restore bool) (*jsWasmModule, error) {
+	w := sb.wasmJSState()
 	if len(bin) > maxWasmJSModuleBytes {
 		return nil, wasmError("CompileError", "the module is %d bytes; a sandbox compiles modules of at most %d MiB", len(bin), maxWasmJSModuleBytes>>20)
 	}
@@ -433,8 +458,10 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 	if err != nil {
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	code, err := sb.e.wasmCompileModule(context.Background(), name, bin)
+	src := w.source(sb.e, name, bin, fromMap)
+	code, err := sb.e.wasmCompileJSModule(context.Background(), name, src.plan, bin, restore)
 	if err != nil {
+		src.release()
 		var ie *isoerr.Error
 		if errors.As(err, &ie) && ie.Code == isoerr.InvalidWorkerCode {
 			return nil, wasmError("CompileError", "%s", strings.Replace(ie.Message, "a WebAssembly worker", "a sandbox", 1))
@@ -444,9 +471,10 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 	custom, err := wasmCustomSections(bin)
 	if err != nil {
 		sb.e.wasmRelease(context.Background(), code)
+		src.release()
 		return nil, wasmError("CompileError", "invalid WebAssembly module: %v", err)
 	}
-	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin))}
+	m := &jsWasmModule{code: code, name: name, imports: imports, exports: exports, custom: custom, types: uniqueFuncTypes(wasmFuncTypes(bin)), src: src}
 	for _, e := range exports {
 		if e.Kind == "function" {
 			m.fnNames = append(m.fnNames, e.Name)
@@ -487,9 +515,7 @@ func (sb *Sandbox) wasmCompileJS(name string, bin []byte) ([]byte, error) {
 			exports[i].Params, exports[i].Results = typeLetters(d.ParamTypes()), typeLetters(d.ResultTypes())
 		}
 	}
-	w.next++
-	w.modules[w.next] = m
-	return json.Marshal(map[string]any{"handle": w.next, "imports": imports, "exports": exports})
+	return m, nil
 }
 
 func (sb *Sandbox) opWasmRelease(in []byte) ([]byte, error) {
@@ -615,7 +641,8 @@ func (sb *Sandbox) opWasmInstantiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	sb.e.wasmRetain(m.code) // the instance outlives its module's handle
-	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types, funcs: m.funcs}
+	inst := &jsWasmInstance{mod: mod, mem: mem, code: m.code, fnNames: m.fnNames, imps: imps, types: m.types, funcs: m.funcs,
+		origin: m.src.origin(a.Globals, a.Memory)}
 	switch {
 	case memOwner != nil:
 		// One memory, two instances: the owner's bookkeeping and allocator; both stay until
@@ -843,6 +870,9 @@ func (sb *Sandbox) opWasmGlobal(in []byte) ([]byte, error) {
 	}
 	if err := decode("wasm_global", in, &a); err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(a.Name, wasmStatePrefix) { // the images' own exports (wasmjs_snapshot.go)
+		return nil, typeError("the instance exports no global %q", a.Name)
 	}
 	var g api.Global
 	if a.Cell != 0 {

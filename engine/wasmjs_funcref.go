@@ -43,6 +43,7 @@ type wasmFuncRef struct {
 	handle int             // the owner's instance handle
 	export string          // the owner's exported function it is, if any
 	typ    int             // the index in owner.types that the last call from JavaScript matched, -1 none
+	at     *[2]uint32      // not an export: its table's and element's index as the owner's element segments made them (wasmjs_snapshot.go)
 }
 
 // funcrefKey is a function's identity: the code and module context words that start every

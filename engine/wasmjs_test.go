@@ -303,9 +303,18 @@ export default { fetch() { return new Response(String(mod instanceof WebAssembly
 			t.Fatalf("body %q, want %q", res.Body, want)
 		}
 	}
-	// Its instances live outside the sandbox's memory: no snapshot, no fork (yet).
-	if _, err := sb.Snapshot(); isoerr.CodeOf(err) != isoerr.NotImplemented {
-		t.Fatalf("Snapshot: %v, want not_implemented", err)
+	// Its instances live outside the sandbox's memory, and forks carry them
+	// (wasmjs_snapshot.go): parent and child go on from the same state, each on its own.
+	child, err := sb.Fork(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close(context.Background())
+	for _, s := range []*engine.Sandbox{sb, child} {
+		res, err := s.Fetch(context.Background(), engine.Limits{}, "", &engine.Request{Method: "GET", URL: "https://w.example/"}, nil)
+		if err != nil || string(res.Body) != "true 42 56 3" {
+			t.Fatalf("after the fork: %q %v", res.Body, err)
+		}
 	}
 }
 

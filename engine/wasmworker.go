@@ -53,6 +53,7 @@ type wasmState struct {
 	mu       sync.Mutex
 	compiled map[[32]byte]*wasmCode
 	closed   bool
+	plans    map[[32]byte]*wasmStatePlan // image plans of modules compiled from JavaScript, by their bytes' SHA-256 (wasmjs_snapshot.go)
 }
 
 // wasmCode is one compiled user module, shared by the sandboxes that run it.
@@ -111,7 +112,16 @@ func (e *Engine) wasmRuntime() (wazero.Runtime, error) {
 // wasmRelease gives back. It refuses a module that imports anything a WebAssembly worker
 // lacks.
 func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
-	c, err := e.wasmCompileModule(ctx, name, bin)
+	return e.wasmCompileVariant(ctx, name, bin, false)
+}
+
+// wasmCompileVariant is wasmCompile of the rewrite of bin that images read the state
+// through (wasmjs_snapshot.go); with restore, without its start section.
+func (e *Engine) wasmCompileVariant(ctx context.Context, name string, bin []byte, restore bool) (*wasmCode, error) {
+	if _, err := e.wasmRuntime(); err != nil {
+		return nil, err
+	}
+	c, err := e.wasmCompileJSModule(ctx, name, e.wasmPlan(bin, sha256.Sum256(bin)), bin, restore)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +136,16 @@ func (e *Engine) wasmCompile(ctx context.Context, name string, bin []byte) (*was
 // and its tables are bounded (checkWasmBinary). The WebAssembly global of JavaScript
 // sandboxes (wasmjs.go) compiles through it, sharing the table.
 func (e *Engine) wasmCompileModule(ctx context.Context, name string, bin []byte) (*wasmCode, error) {
+	return e.wasmCompileSum(ctx, name, sha256.Sum256(bin), func() []byte { return bin })
+}
+
+// wasmCompileSum is wasmCompileModule for bytes whose SHA-256 is known: they are made
+// (getBin) only when the table lacks them.
+func (e *Engine) wasmCompileSum(ctx context.Context, name string, sum [32]byte, getBin func() []byte) (*wasmCode, error) {
 	rt, err := e.wasmRuntime()
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(bin)
 	w := &e.wasm
 	w.mu.Lock()
 	if c := w.compiled[sum]; c != nil {
@@ -139,6 +154,7 @@ func (e *Engine) wasmCompileModule(ctx context.Context, name string, bin []byte)
 		return c, nil
 	}
 	w.mu.Unlock()
+	bin := getBin()
 	memMin, err := checkWasmBinary(name, bin)
 	if err != nil {
 		return nil, err

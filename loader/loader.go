@@ -185,8 +185,8 @@ func (p *prepared) nodeCompat() bool {
 	return slices.Contains(p.code.CompatibilityFlags, engine.NodeCompatFlag)
 }
 
-// wasm reports a WebAssembly worker: its main module is wasm. It has no images (snapshots
-// of its sandboxes are not implemented): it is neither restored nor hibernated.
+// wasm reports a WebAssembly worker: its main module is wasm. Its images carry a reactor's
+// memory and globals (engine/wasmworker_image.go).
 func (p *prepared) wasm() bool { return p.mods[p.code.MainModule].Type == engine.ModuleWasm }
 
 // New makes a Loader and starts its idle-TTL sweeper; Close stops it.
@@ -502,7 +502,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 	}
 	// Taking an image costs a pass over the whole memory, so only a code that is loaded a
 	// second time gets one: the first load of a unique worker (the common case) stays fast.
-	if !p.wasm() && l.code.seenBefore(p.hash) {
+	if l.code.seenBefore(p.hash) {
 		if img, err := sb.Snapshot(); err == nil {
 			l.code.keep(p.hash, img)
 		}
@@ -673,7 +673,7 @@ func (l *Loader) dropIdle(w *worker, n int) []retired {
 		w.idle = w.idle[1:]
 		l.idleMem -= inst.mem
 		r := retired{inst: inst}
-		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil && !w.code.wasm() {
+		if len(w.idle) == 0 && l.cfg.Images != nil && !w.forgotten && w.code != nil {
 			r.key = hibKey(w.id, w.code.hash)
 			r.done = l.hib.begin(r.key)
 		}

@@ -3,11 +3,13 @@ package loader_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/images"
@@ -29,7 +31,7 @@ func wasmCode(t *testing.T, file string) loader.WorkerCode {
 
 // A worker whose main module is .wasm runs as a WebAssembly worker through the same
 // stubs: a command answers fetches, a reactor RPC calls with its state kept in the warm
-// sandbox; images are configured but such a worker is never snapshotted.
+// sandbox.
 func TestWasmWorker(t *testing.T) {
 	ctx := context.Background()
 	dir, err := images.NewDir(t.TempDir())
@@ -67,9 +69,37 @@ func TestWasmWorker(t *testing.T) {
 	if err != nil || string(res.Value) != "42" {
 		t.Fatalf("add = %s, %v", res.Value, err)
 	}
-	l.TrimIdle()
-	if s := l.Stats(); s.CodeImages != 0 {
-		t.Errorf("stats %+v: a WebAssembly worker got a code image", s)
+}
+
+// A reactor gets a per-code image (its state after _initialize) and hibernates with its
+// state, also across a new loader (a restart).
+func TestWasmWorkerImages(t *testing.T) {
+	ctx := context.Background()
+	dir, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(t, loader.Config{Images: dir, IdleTTL: 30 * time.Millisecond})
+	codeFn := func() (loader.WorkerCode, error) { return wasmCode(t, "reactor.wasm"), nil }
+	incr := func(l *loader.Loader, id, want string) *loader.Result {
+		t.Helper()
+		res, err := l.Get(id, codeFn).Call(ctx, "incr", nil)
+		if err != nil || string(res.Value) != want {
+			t.Fatalf("%s: incr = %s, %v; want %s", id, res.Value, err, want)
+		}
+		return res
+	}
+	for i, restored := range []bool{false, false, true} { // the third load starts from the code's image
+		if res := incr(l, fmt.Sprint("w", i), "1"); res.Restored != restored {
+			t.Fatalf("load %d: restored %v", i+1, res.Restored)
+		}
+	}
+	incr(l, "w0", "2")
+	waitFor(t, func() bool { return l.Stats().Hibernated >= 1 })
+	l.Close(ctx)
+	l2 := newLoader(t, loader.Config{Images: dir})
+	if res := incr(l2, "w0", "3"); !res.Resumed {
+		t.Fatal("not resumed after a restart")
 	}
 }
 

@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/isobox/isobox/engine/js"
+)
+
+// WasmStateRaw is the WebAssembly state of img as Marshal writes it, before deflating.
+func WasmStateRaw(img *Image) ([]byte, error) {
+	if img.worker != nil {
+		z, err := img.worker.marshal()
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+	}
+	return img.wasm.raw()
+}
+
+// ReplaceWasmState returns the marshaled image b with its WebAssembly state replaced by
+// raw (deflated) and its checksum made again: a forged image that passes the checksum.
+func ReplaceWasmState(b, raw []byte) ([]byte, error) {
+	p := len(imageMagic) + 1 + len(js.BuildID()) + 32
+	if len(b) < p+12 {
+		return nil, fmt.Errorf("short image")
+	}
+	n := int(binary.LittleEndian.Uint32(b[p+8:]))
+	p += 12 + 4*n
+	p += 4 + int(binary.LittleEndian.Uint32(b[p:]))
+	nw := int(binary.LittleEndian.Uint32(b[p:]))
+	z, err := deflateWasmImage(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), b[:p]...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(z)))
+	out = append(out, z...)
+	out = append(out, b[p+4+nw:len(b)-sha256.Size]...)
+	sum := sha256.Sum256(out)
+	return append(out, sum[:]...), nil
+}
