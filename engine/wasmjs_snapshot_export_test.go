@@ -45,3 +45,19 @@ func ReplaceWasmState(b, raw []byte) ([]byte, error) {
 	sum := sha256.Sum256(out)
 	return append(out, sum[:]...), nil
 }
+
+// WasmJSPinned counts sb's instances that are pinned, and those of them the guest released.
+func WasmJSPinned(sb *Sandbox) (pinned, released int) {
+	if sb.wjs == nil {
+		return 0, 0
+	}
+	for _, in := range sb.wjs.insts {
+		if in.pinned {
+			pinned++
+		}
+		if in.released {
+			released++
+		}
+	}
+	return pinned, released
+}
