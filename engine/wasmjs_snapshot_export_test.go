@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/isobox/isobox/engine/js"
 )
@@ -60,4 +61,29 @@ func WasmJSPinned(sb *Sandbox) (pinned, released int) {
 		}
 	}
 	return pinned, released
+}
+
+// ForgedFuncRef is a function handle a forged image names (WasmStateForged).
+type ForgedFuncRef struct {
+	Owner        int
+	Export       string
+	Table, Index uint32
+}
+
+// WasmStateForged is img's WebAssembly state as WasmStateRaw writes it, with frefs for its
+// function handles (nil: its own) and, when anyfunc is not 0, one more WebAssembly.Global
+// cell of type anyfunc holding those bits.
+func WasmStateForged(img *Image, frefs []ForgedFuncRef, anyfunc uint64) ([]byte, error) {
+	wi := *img.wasm
+	if frefs != nil {
+		wi.frefs = nil
+		for _, f := range frefs {
+			wi.frefs = append(wi.frefs, wasmFuncRefImage{owner: f.Owner, export: f.Export, table: f.Table, index: f.Index})
+		}
+	}
+	if anyfunc != 0 {
+		wi.next++
+		wi.cells = append(slices.Clone(wi.cells), wasmCellImage{handle: wi.next, letter: 'a', bits: anyfunc})
+	}
+	return wi.raw()
 }

@@ -167,3 +167,77 @@ func TestWasmJSImagesOfLinks(t *testing.T) {
 		})
 	}
 }
+
+// A forged image naming function handles that do not fit its instances (a handle of a
+// module, an export its instance lacks, an element past a table's end or null, a table
+// that is not a funcref table, fewer handles than its table operations and globals use)
+// or a WebAssembly.Global of type anyfunc (its bits would be a reference) is
+// invalid_request, never a sandbox holding a wrong reference.
+func TestWasmJSForgedFuncRefs(t *testing.T) {
+	ctx := context.Background()
+	funcrefGlobal := wasmModule([]byte{1}, vec(sig(nil, []byte{tFuncref})), []byte{2}, vec(append(append(wasmName("env"), wasmName("fnc")...), 3, tFuncref, 0)),
+		[]byte{3}, vec([]byte{0}), []byte{7}, vec(exp("getF", 0, 0)), []byte{10}, vec(code(0x23, 0)))
+	sb := newSandbox(t, engine.SandboxConfig{})
+	const check = `[D.calli(1, 21), D.tbl.get(1) === A.f2, h(1), D.tbl.get(0) === h, G.getF() === A.f2]`
+	mustEval(t, sb, `
+		globalThis.A = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkLibWasm())+`)).exports; // handles 1, 2
+		globalThis.D = new WebAssembly.Instance(new WebAssembly.Module(`+b64(linkDispatchWasm())+`)).exports; // 3, 4
+		globalThis.h = D.tbl.get(0);
+		D.tbl.set(1, A.f2);
+		globalThis.G = new WebAssembly.Instance(new WebAssembly.Module(`+b64(funcrefGlobal)+`), { env: { fnc: A.f2 } }).exports;
+		`+check, `[42,true,101,true,true]`)
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := []engine.ForgedFuncRef{{Owner: 4, Table: 0, Index: 0}, {Owner: 2, Export: "f2"}}
+	for _, tc := range []struct {
+		name    string
+		frefs   []engine.ForgedFuncRef
+		anyfunc uint64
+		ok      bool
+	}{
+		{name: "as taken", frefs: good, ok: true},
+		{name: "a module's handle", frefs: []engine.ForgedFuncRef{{Owner: 3, Table: 0, Index: 0}, good[1]}},
+		{name: "an export its instance lacks", frefs: []engine.ForgedFuncRef{good[0], {Owner: 2, Export: "nope"}}},
+		{name: "an element past the table's end", frefs: []engine.ForgedFuncRef{{Owner: 4, Table: 0, Index: 2}, good[1]}},
+		{name: "a null element", frefs: []engine.ForgedFuncRef{{Owner: 4, Table: 0, Index: 1}, good[1]}},
+		{name: "no such table", frefs: []engine.ForgedFuncRef{{Owner: 4, Table: 7, Index: 0}, good[1]}},
+		{name: "an instance without tables", frefs: []engine.ForgedFuncRef{{Owner: 6, Table: 0, Index: 0}, good[1]}},
+		{name: "fewer handles than used", frefs: good[:1]},
+		{name: "an anyfunc Global", frefs: good, anyfunc: 0xdeadbeef},
+	} {
+		raw, err := engine.WasmStateForged(img, tc.frefs, tc.anyfunc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bb, err := engine.ReplaceWasmState(b, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := testEngine.UnmarshalImage(bb)
+		var r *engine.Sandbox
+		if err == nil {
+			r, err = testEngine.Restore(ctx, im, engine.SandboxConfig{})
+		}
+		if tc.ok {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			mustEval(t, r, check, `[42,true,101,true,true]`)
+			r.Close(ctx)
+			continue
+		}
+		if isoerr.CodeOf(err) != isoerr.InvalidRequest {
+			if r != nil {
+				r.Close(ctx)
+			}
+			t.Fatalf("%s: %v, want invalid_request", tc.name, err)
+		}
+	}
+	mustEval(t, sb, check, `[42,true,101,true,true]`)
+}
