@@ -44,12 +44,16 @@ func TestWPT(t *testing.T) {
 	meta := regexp.MustCompile(`(?m)^// META: script=(.+)$`)
 	fetchJSON := regexp.MustCompile(`fetch(?:_json)?\(['"]([^'"]+\.json)['"]\)`)
 	deno := os.Getenv("ISOBOX_WPT_DENO")
+	only, err := regexp.Compile(os.Getenv("ISOBOX_WPT_FILES"))
+	if err != nil {
+		t.Fatalf("ISOBOX_WPT_FILES: %v", err)
+	}
 	totals := map[string]int{}
 	for _, suite := range suites {
 		st := map[string]int{}
 		var files []string
 		_ = filepath.WalkDir(filepath.Join(dir, suite), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".any.js") {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".any.js") && only.MatchString(p) {
 				files = append(files, p)
 			}
 			return nil
