@@ -542,6 +542,16 @@ func jwkAlg(alg, hash string, length int) string {
 
 func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []string) (*cryptoKey, error) {
 	kty, _ := jwk["kty"].(string)
+	// The spec checks usages against the key's type (SyntaxError) before reading the JWK.
+	typ := "public"
+	if keyUsages[alg.Name][0] != nil {
+		typ = "secret"
+	} else if _, ok := jwk["d"]; ok {
+		typ = "private"
+	}
+	if err := checkUsages(alg.Name, typ, usages); err != nil {
+		return nil, err
+	}
 	if ext, ok := jwk["ext"].(bool); ok && !ext && extractable {
 		return nil, cryptoError("DataError", "the JWK is not extractable (ext: false)")
 	}

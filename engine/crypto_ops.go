@@ -68,8 +68,8 @@ func (k *cryptoKey) sign(alg *algParams, data []byte) ([]byte, error) {
 		var sig []byte
 		var err error
 		if k.alg == "RSA-PSS" {
-			if alg.SaltLength <= 0 {
-				return nil, cryptoError("NotSupportedError", "RSA-PSS saltLength must be positive here (Go cannot sign with an empty salt)")
+			if alg.SaltLength == 0 { // Go's 0 is "auto": crypto_pss.go signs with no salt
+				return signPSSZeroSalt(sk, hashes[k.hash], d)
 			}
 			sig, err = rsa.SignPSS(rand.Reader, sk, hashes[k.hash], d, &rsa.PSSOptions{SaltLength: alg.SaltLength})
 		} else {
@@ -124,11 +124,10 @@ func (k *cryptoKey) verify(alg *algParams, data, sig []byte) (bool, error) {
 		d, _ := k.digest(alg, data)
 		pk := k.pub.(*rsa.PublicKey)
 		if k.alg == "RSA-PSS" {
-			salt := alg.SaltLength
-			if salt == 0 {
-				salt = rsa.PSSSaltLengthAuto
+			if alg.SaltLength == 0 { // Go's 0 accepts any salt; WebCrypto's means none
+				return verifyPSSZeroSalt(pk, hashes[k.hash], d, sig), nil
 			}
-			return rsa.VerifyPSS(pk, hashes[k.hash], d, sig, &rsa.PSSOptions{SaltLength: salt}) == nil, nil
+			return rsa.VerifyPSS(pk, hashes[k.hash], d, sig, &rsa.PSSOptions{SaltLength: alg.SaltLength}) == nil, nil
 		}
 		return rsa.VerifyPKCS1v15(pk, hashes[k.hash], d, sig) == nil, nil
 	}

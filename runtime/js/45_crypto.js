@@ -173,6 +173,9 @@
         out[m] = Math.trunc(n);
       }
     }
+    if (name === "RSA-PSS" && (op === "sign" || op === "verify") && out.saltLength === undefined) {
+      throw new TypeError("RSA-PSS: saltLength is required"); // RsaPssParams' required member
+    }
     for (const m of bufferMembers) {
       if (m === "context" && name !== "Ed448") continue; // only Ed448Params has it
       const v = algorithm[m];
