@@ -270,6 +270,187 @@
     return s;
   }
 
+  // ---- the v flag ----
+  // The standard compiles each component with the v flag (unicodeSets). QuickJS-ng takes
+  // the flag but answers its class syntax wrongly (set operations, nested classes, even
+  // \p{L} do not match), so the v-mode source is translated to a u-mode one with the same
+  // meaning. Outside character classes the two modes share their syntax; a class is a
+  // u-mode class where it can be, else a group: [A--B] is (?:(?!B)A), [A&&B] is
+  // (?:(?=B)A), \q{ab|c} is (?:ab|c) (longest first), a nested class an alternative.
+  // v-mode's stricter class syntax is enforced: "[\w-]" is a SyntaxError (write "[\w\-]").
+  // Strings (\q with several code points) inside -- or && are refused, not approximated.
+  const classSyntaxChars = "()[]{}/-\\|";
+  const doublePunctuators = "&!#$%*+,.:;<=>?@^`~";
+  const reservedPunctuators = "&-!#%,:;<=>@`~";
+  const classEscapeChars = "dDwWsS";
+  const controlEscapes = { n: "\n", r: "\r", t: "\t", v: "\v", f: "\f" };
+  const escapeClassChar = (c) => ("\\]^-[".includes(c) ? "\\" + c : c);
+
+  function unicodeSetsToUnicode(src) {
+    if (!src.includes("[")) return src;
+    const cps = [...src];
+    let i = 0;
+    let out = "";
+    const bad = (why) => {
+      throw new SyntaxError(`${why} (v-mode character class)`);
+    };
+    while (i < cps.length) {
+      const c = cps[i];
+      if (c === "\\") {
+        out += c + (cps[i + 1] ?? "");
+        i += 2;
+      } else if (c === "[") {
+        i++;
+        out += parseClass().expr;
+      } else {
+        out += c;
+        i++;
+      }
+    }
+    return out;
+
+    // readBraced reads "{...}" at i (after an escape letter) and answers its text.
+    function readBraced() {
+      if (cps[i] !== "{") bad("a missing {");
+      const end = cps.indexOf("}", i);
+      if (end < 0) bad("a missing }");
+      const text = cps.slice(i + 1, end).join("");
+      i = end + 1;
+      return text;
+    }
+
+    // parseEscape parses a class escape after "\": {atoms, char} (char: a single
+    // character, usable as a range end) or a \q string disjunction {expr, strings}.
+    function parseEscape() {
+      const d = cps[i++];
+      if (d === undefined) bad("a trailing backslash");
+      if (d === "q") {
+        const alts = [];
+        let cur = "";
+        let len = 0;
+        const body = readBraced();
+        const b = [...body];
+        for (let j = 0; j <= b.length; j++) {
+          if (j === b.length || b[j] === "|") {
+            alts.push({ re: cur, len });
+            cur = "";
+            len = 0;
+          } else if (b[j] === "\\") {
+            cur += "\\" + (b[++j] ?? bad("a trailing backslash"));
+            len++;
+          } else {
+            cur += escapeRegExp(b[j]);
+            len++;
+          }
+        }
+        alts.sort((x, y) => y.len - x.len);
+        const strings = alts.some((a) => a.len !== 1);
+        const expr = `(?:${alts.map((a) => a.re).join("|")})`;
+        return strings ? { expr, strings } : { atoms: alts.map((a) => (a.re.length === 1 ? escapeClassChar(a.re) : a.re)).join(""), expr };
+      }
+      if (classEscapeChars.includes(d)) return { atoms: "\\" + d };
+      if (d === "p" || d === "P") return { atoms: `\\${d}{${readBraced()}}` };
+      if (d in controlEscapes || d === "b" || d === "0") return { atoms: "\\" + d, char: true };
+      if (d === "c" || d === "x") {
+        const n = d === "c" ? 1 : 2;
+        const atoms = "\\" + d + cps.slice(i, i + n).join("");
+        i += n;
+        return { atoms, char: true };
+      }
+      if (d === "u") {
+        if (cps[i] === "{") return { atoms: `\\u{${readBraced()}}`, char: true };
+        const atoms = "\\u" + cps.slice(i, i + 4).join("");
+        i += 4;
+        return { atoms, char: true };
+      }
+      if (d === "-") return { atoms: "\\-", char: true };
+      if (reservedPunctuators.includes(d)) return { atoms: d, char: true };
+      if ("^$\\.*+?()[]{}|/".includes(d)) return { atoms: "\\" + d, char: true };
+      bad(`an invalid escape \\${d}`);
+    }
+
+    // parseOperand parses one operand: a nested class, an escape or a character, and a
+    // range when one follows (only in a union).
+    function parseOperand() {
+      const c = cps[i];
+      let o;
+      if (c === "[") {
+        i++;
+        return parseClass();
+      }
+      if (c === "\\") {
+        i++;
+        o = parseEscape();
+      } else {
+        if (classSyntaxChars.includes(c)) bad(`an unescaped ${c}`);
+        if (doublePunctuators.includes(c) && cps[i + 1] === c) bad(`a reserved ${c}${c}`);
+        i++;
+        o = { atoms: escapeClassChar(c), char: true };
+      }
+      if (o.char && cps[i] === "-" && cps[i + 1] !== "-") {
+        i++;
+        const end = parseOperand();
+        if (!end.char || end.range) bad("a range end that is not a character");
+        o = { atoms: `${o.atoms}-${end.atoms}`, range: true };
+      }
+      o.expr ??= `[${o.atoms}]`;
+      return o;
+    }
+
+    // parseClass parses a class after its "[", through its "]".
+    function parseClass() {
+      const negated = cps[i] === "^";
+      if (negated) i++;
+      const operands = [];
+      let op = null; // "", "--" or "&&" once known
+      let pending = "";
+      for (;;) {
+        if (i >= cps.length) bad("an unterminated class");
+        if (cps[i] === "]") {
+          i++;
+          break;
+        }
+        const two = cps[i] + (cps[i + 1] ?? "");
+        if (two === "--" || two === "&&") {
+          if (operands.length === 0 || pending !== "") bad(`a misplaced ${two}`);
+          pending = two;
+          i += 2;
+          continue;
+        }
+        if (operands.length > 0) {
+          if (op === null) op = pending;
+          else if (op !== pending) bad("mixed set operations");
+        }
+        pending = "";
+        operands.push(parseOperand());
+      }
+      if (pending !== "") bad(`a class ending in ${pending}`);
+      op ??= "";
+      const strings = operands.some((o) => o.strings);
+      let expr;
+      if (op === "") {
+        const atoms = operands.filter((o) => o.atoms !== undefined).map((o) => o.atoms).join("");
+        const alts = operands.filter((o) => o.atoms === undefined);
+        if (alts.length === 0) {
+          expr = `[${negated ? "^" : ""}${atoms}]`;
+          return negated ? { expr } : { expr, atoms };
+        }
+        alts.sort((x, y) => (y.strings ? 1 : 0) - (x.strings ? 1 : 0));
+        expr = `(?:${[...alts.map((o) => o.expr), ...(atoms ? [`[${atoms}]`] : [])].join("|")})`;
+      } else {
+        if (strings) bad(`strings in a ${op} operation`);
+        if (operands.some((o) => o.range)) bad(`a range as an operand of ${op}`);
+        const look = op === "--" ? "?!" : "?=";
+        expr = `(?:${operands.slice(1).map((o) => `(${look}${o.expr})`).join("")}${operands[0].expr})`;
+      }
+      if (negated) {
+        if (strings) bad("strings in a negated class");
+        return { expr: `(?:(?!${expr})[^])` };
+      }
+      return { expr, strings };
+    }
+  }
+
   // ---- canonicalization of fixed text through the URL parser ----
   const parseURL = (s) => {
     try {
@@ -345,11 +526,15 @@
       u.pathname = lead ? v : "/-" + v;
       return lead ? u.pathname : u.pathname.slice(2);
     },
+    // opaquePathname is the opaque-path state with a state override: unlike a whole URL,
+    // the value's leading and trailing spaces are kept (sentinels keep the parser from
+    // stripping them), so generate() of "/ " answers "/ ".
     opaquePathname(v) {
       if (v === "") return v;
-      const u = parseURL(`x-pattern:${v}`);
+      const open = !/[?#]/.test(v); // else the value's end goes to the query or fragment
+      const u = parseURL(`x-pattern:-${v}${open ? "-" : ""}`);
       if (!u) fail(`bad pathname "${v}"`);
-      return u.pathname;
+      return u.pathname.slice(1, open ? -1 : undefined);
     },
     search(v) {
       if (querySafe.test(v)) return v;
@@ -395,11 +580,11 @@
     const { source, names } = toRegExp(parts, opts);
     let regexp;
     try {
-      regexp = new RegExp(source, ignoreCase ? "ui" : "u");
+      regexp = new RegExp(unicodeSetsToUnicode(source), ignoreCase ? "ui" : "u");
     } catch (e) {
       fail(`the component "${input}" is not a valid regular expression (${e.message})`);
     }
-    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp"), parts };
+    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp"), parts, encode, opts };
     c.special = specialSchemes.some((scheme) => regexp.test(scheme));
     // A lone "*" matches any component value (values from the URL parser hold no line
     // terminators, the only thing "." skips): test and exec need not run it.
@@ -788,6 +973,35 @@
 
     get hasRegExpGroups() {
       return components.some((k) => this.#c[k].hasRegExp);
+    }
+
+    // generate (tentative, as Chromium ships it) fills one component's named groups with
+    // values and answers the component's text: each value is canonicalized as fixed text
+    // of that component is, and must then match its group (so "/:id" will not take "a/b").
+    // Only fixed text and plain named groups can be filled: a modifier, a wildcard or a
+    // regexp group is a TypeError, as is a missing value.
+    generate(component, groups) {
+      if (arguments.length < 2) throw new TypeError(`URLPattern.generate: 2 arguments required, but only ${arguments.length} present.`);
+      const k = `${component}`;
+      if (!components.includes(k)) throw new TypeError(`'${k}' is not a valid value for URLPatternComponent`);
+      if (!isObjectArg(groups)) throw new TypeError("URLPattern.generate: groups must be an object");
+      const c = this.#c[k];
+      const segment = new RegExp(`^(?:${unicodeSetsToUnicode(segmentWildcard(c.opts))})$`, "u");
+      let out = "";
+      for (const p of c.parts) {
+        if (p.modifier !== "") throw new TypeError(`URLPattern.generate: the ${k} pattern has a ${p.modifier} modifier`);
+        if (p.type === "fixed") {
+          out += p.value;
+          continue;
+        }
+        if (p.type !== "segment") throw new TypeError(`URLPattern.generate: the ${k} pattern has a ${p.type === "full" ? "wildcard" : "regexp group"}`);
+        const v = groups[p.name];
+        if (v === undefined) throw new TypeError(`URLPattern.generate: no value for the group "${p.name}"`);
+        const encoded = c.encode(`${v}`);
+        if (!segment.test(encoded)) throw new TypeError(`URLPattern.generate: "${v}" does not fit the group "${p.name}"`);
+        out += p.prefix + encoded + p.suffix;
+      }
+      return out;
     }
 
     // compareComponent orders two patterns by one component, more general first: sorting
