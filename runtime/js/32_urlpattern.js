@@ -274,16 +274,17 @@
   // The standard compiles each component with the v flag (unicodeSets). QuickJS-ng takes
   // the flag but answers its class syntax wrongly (set operations, nested classes, even
   // \p{L} do not match), so the v-mode source is translated to a u-mode one with the same
-  // meaning. Outside character classes the two modes share their syntax; a class is a
-  // u-mode class where it can be, else a group: [A--B] is (?:(?!B)A), [A&&B] is
-  // (?:(?=B)A), \q{ab|c} is (?:ab|c) (longest first), a nested class an alternative.
-  // v-mode's stricter class syntax is enforced: "[\w-]" is a SyntaxError (write "[\w\-]").
-  // Strings (\q with several code points) inside -- or && are refused, not approximated.
+  // meaning. Outside character classes the two modes share their syntax. A class is a set
+  // of code points (a u-mode class where it can be, else a group of lookaheads: A--B is
+  // (?:(?!B)A), A&&B is (?:(?=B)A)) and a finite set of strings from \q{...}, on which the
+  // set operations are done here; strings match longest first. v-mode's stricter class
+  // syntax is enforced as V8 does: "[\w-]" and "[^/]" are SyntaxErrors (write "[\w\-]",
+  // "[^\/]"), and so is a negated class that may contain strings.
   const classSyntaxChars = "()[]{}/-\\|";
   const doublePunctuators = "&!#$%*+,.:;<=>?@^`~";
   const reservedPunctuators = "&-!#%,:;<=>@`~";
   const classEscapeChars = "dDwWsS";
-  const controlEscapes = { n: "\n", r: "\r", t: "\t", v: "\v", f: "\f" };
+  const controlEscapes = "nrtvf";
   const escapeClassChar = (c) => ("\\]^-[".includes(c) ? "\\" + c : c);
 
   function unicodeSetsToUnicode(src) {
@@ -294,6 +295,7 @@
     const bad = (why) => {
       throw new SyntaxError(`${why} (v-mode character class)`);
     };
+    const charSet = (atoms, extra) => ({ atoms, chars: `[${atoms}]`, strs: [], may: false, ...extra });
     while (i < cps.length) {
       const c = cps[i];
       if (c === "\\") {
@@ -301,13 +303,23 @@
         i += 2;
       } else if (c === "[") {
         i++;
-        out += parseClass().expr;
+        out += setExpr(parseClass());
       } else {
         out += c;
         i++;
       }
     }
     return out;
+
+    // A set is {atoms?: u-mode class contents (when it is a plain union), chars: a u-mode
+    // expression matching one of its code points (null: none), strs: [{re, len}] its
+    // strings of other lengths than one, may: the spec's MayContainStrings}.
+    function setExpr(set) {
+      const long = set.strs.filter((x) => x.len > 1).sort((x, y) => y.len - x.len).map((x) => x.re);
+      const alts = [...long, ...(set.chars === null ? [] : [set.chars]), ...(set.strs.some((x) => x.len === 0) ? [""] : [])];
+      if (alts.length === 0) return "[]";
+      return alts.length === 1 && long.length === 0 && set.chars !== null ? set.chars : `(?:${alts.join("|")})`;
+    }
 
     // readBraced reads "{...}" at i (after an escape letter) and answers its text.
     function readBraced() {
@@ -319,65 +331,62 @@
       return text;
     }
 
-    // parseEscape parses a class escape after "\": {atoms, char} (char: a single
-    // character, usable as a range end) or a \q string disjunction {expr, strings}.
+    // parseEscape parses a class escape after "\".
     function parseEscape() {
       const d = cps[i++];
       if (d === undefined) bad("a trailing backslash");
       if (d === "q") {
-        const alts = [];
-        let cur = "";
+        let atoms = "";
+        const strs = [];
+        const b = [...readBraced()];
+        let re = "";
         let len = 0;
-        const body = readBraced();
-        const b = [...body];
         for (let j = 0; j <= b.length; j++) {
           if (j === b.length || b[j] === "|") {
-            alts.push({ re: cur, len });
-            cur = "";
+            if (len === 1) atoms += re.length === 1 ? escapeClassChar(re) : re;
+            else if (!strs.some((x) => x.re === re)) strs.push({ re, len });
+            re = "";
             len = 0;
           } else if (b[j] === "\\") {
-            cur += "\\" + (b[++j] ?? bad("a trailing backslash"));
+            re += "\\" + (b[++j] ?? bad("a trailing backslash"));
             len++;
           } else {
-            cur += escapeRegExp(b[j]);
+            re += escapeRegExp(b[j]);
             len++;
           }
         }
-        alts.sort((x, y) => y.len - x.len);
-        const strings = alts.some((a) => a.len !== 1);
-        const expr = `(?:${alts.map((a) => a.re).join("|")})`;
-        return strings ? { expr, strings } : { atoms: alts.map((a) => (a.re.length === 1 ? escapeClassChar(a.re) : a.re)).join(""), expr };
+        return { atoms: strs.length === 0 ? atoms : undefined, chars: atoms === "" ? null : `[${atoms}]`, strs, may: strs.length > 0 };
       }
-      if (classEscapeChars.includes(d)) return { atoms: "\\" + d };
-      if (d === "p" || d === "P") return { atoms: `\\${d}{${readBraced()}}` };
-      if (d in controlEscapes || d === "b" || d === "0") return { atoms: "\\" + d, char: true };
+      if (classEscapeChars.includes(d)) return charSet("\\" + d);
+      if (d === "p" || d === "P") return charSet(`\\${d}{${readBraced()}}`);
+      if (controlEscapes.includes(d) || d === "b" || d === "0") return charSet("\\" + d, { char: true });
       if (d === "c" || d === "x") {
         const n = d === "c" ? 1 : 2;
         const atoms = "\\" + d + cps.slice(i, i + n).join("");
         i += n;
-        return { atoms, char: true };
+        return charSet(atoms, { char: true });
       }
       if (d === "u") {
-        if (cps[i] === "{") return { atoms: `\\u{${readBraced()}}`, char: true };
+        if (cps[i] === "{") return charSet(`\\u{${readBraced()}}`, { char: true });
         const atoms = "\\u" + cps.slice(i, i + 4).join("");
         i += 4;
-        return { atoms, char: true };
+        return charSet(atoms, { char: true });
       }
-      if (d === "-") return { atoms: "\\-", char: true };
-      if (reservedPunctuators.includes(d)) return { atoms: d, char: true };
-      if ("^$\\.*+?()[]{}|/".includes(d)) return { atoms: "\\" + d, char: true };
+      if (d === "-") return charSet("\\-", { char: true });
+      if (reservedPunctuators.includes(d)) return charSet(d, { char: true });
+      if ("^$\\.*+?()[]{}|/".includes(d)) return charSet("\\" + d, { char: true });
       bad(`an invalid escape \\${d}`);
     }
 
     // parseOperand parses one operand: a nested class, an escape or a character, and a
-    // range when one follows (only in a union).
+    // range when one follows.
     function parseOperand() {
       const c = cps[i];
-      let o;
       if (c === "[") {
         i++;
         return parseClass();
       }
+      let o;
       if (c === "\\") {
         i++;
         o = parseEscape();
@@ -385,15 +394,14 @@
         if (classSyntaxChars.includes(c)) bad(`an unescaped ${c}`);
         if (doublePunctuators.includes(c) && cps[i + 1] === c) bad(`a reserved ${c}${c}`);
         i++;
-        o = { atoms: escapeClassChar(c), char: true };
+        o = charSet(escapeClassChar(c), { char: true });
       }
       if (o.char && cps[i] === "-" && cps[i + 1] !== "-") {
         i++;
         const end = parseOperand();
-        if (!end.char || end.range) bad("a range end that is not a character");
-        o = { atoms: `${o.atoms}-${end.atoms}`, range: true };
+        if (!end.char) bad("a range end that is not a character");
+        o = charSet(`${o.atoms}-${end.atoms}`, { range: true });
       }
-      o.expr ??= `[${o.atoms}]`;
       return o;
     }
 
@@ -402,7 +410,7 @@
       const negated = cps[i] === "^";
       if (negated) i++;
       const operands = [];
-      let op = null; // "", "--" or "&&" once known
+      let op = null; // "" (a union), "--" or "&&", once known
       let pending = "";
       for (;;) {
         if (i >= cps.length) bad("an unterminated class");
@@ -426,28 +434,37 @@
       }
       if (pending !== "") bad(`a class ending in ${pending}`);
       op ??= "";
-      const strings = operands.some((o) => o.strings);
-      let expr;
+      const has = (set, s) => set.strs.some((x) => x.re === s.re);
+      let set;
       if (op === "") {
-        const atoms = operands.filter((o) => o.atoms !== undefined).map((o) => o.atoms).join("");
-        const alts = operands.filter((o) => o.atoms === undefined);
-        if (alts.length === 0) {
-          expr = `[${negated ? "^" : ""}${atoms}]`;
-          return negated ? { expr } : { expr, atoms };
-        }
-        alts.sort((x, y) => (y.strings ? 1 : 0) - (x.strings ? 1 : 0));
-        expr = `(?:${[...alts.map((o) => o.expr), ...(atoms ? [`[${atoms}]`] : [])].join("|")})`;
+        const inline = operands.filter((o) => o.atoms !== undefined);
+        const other = operands.filter((o) => o.atoms === undefined);
+        const atoms = inline.map((o) => o.atoms).join("");
+        const chars = [...(atoms === "" ? [] : [`[${atoms}]`]), ...other.filter((o) => o.chars !== null).map((o) => o.chars)];
+        const strs = [];
+        for (const o of operands) for (const s of o.strs) if (!strs.some((x) => x.re === s.re)) strs.push(s);
+        set = {
+          atoms: other.length === 0 ? atoms : undefined,
+          chars: chars.length === 0 ? null : chars.length === 1 ? chars[0] : `(?:${chars.join("|")})`,
+          strs,
+          may: operands.some((o) => o.may),
+        };
       } else {
-        if (strings) bad(`strings in a ${op} operation`);
         if (operands.some((o) => o.range)) bad(`a range as an operand of ${op}`);
+        const [first, ...rest] = operands;
         const look = op === "--" ? "?!" : "?=";
-        expr = `(?:${operands.slice(1).map((o) => `(${look}${o.expr})`).join("")}${operands[0].expr})`;
+        const ls = rest.filter((o) => o.chars !== null).map((o) => `(${look}${o.chars})`).join("");
+        const empty = first.chars === null || (op === "&&" && rest.some((o) => o.chars === null));
+        set = {
+          chars: empty ? null : ls === "" ? first.chars : `(?:${ls}${first.chars})`,
+          strs: first.strs.filter((s) => (op === "--" ? !rest.some((o) => has(o, s)) : rest.every((o) => has(o, s)))),
+          may: op === "--" ? first.may : operands.every((o) => o.may),
+        };
       }
-      if (negated) {
-        if (strings) bad("strings in a negated class");
-        return { expr: `(?:(?!${expr})[^])` };
-      }
-      return { expr, strings };
+      if (!negated) return set;
+      if (set.may) bad("a negated class that may contain strings");
+      if (set.atoms !== undefined) return { chars: `[^${set.atoms}]`, strs: [], may: false };
+      return { chars: set.chars === null ? "[^]" : `(?:(?!${set.chars})[^])`, strs: [], may: false };
     }
   }
 
