@@ -211,7 +211,7 @@ func runWPTFile(t *testing.T, code string) (passed, total int, note string) {
 		t.Fatal(err)
 	}
 	defer sb.Close(t.Context())
-	res, err := sb.Eval(t.Context(), engine.Limits{CPU: 30e9, Wall: 120e9, Output: 64 << 20}, code)
+	res, err := sb.Eval(t.Context(), engine.Limits{CPU: 30e9, Wall: 600e9, Output: 64 << 20}, code)
 	if err != nil {
 		return 0, 0, "not run: " + firstLine(err.Error())
 	}

@@ -287,8 +287,11 @@
   const controlEscapes = "nrtvf";
   const escapeClassChar = (c) => ("\\]^-[".includes(c) ? "\\" + c : c);
 
+  // plainClasses are the segment wildcards' classes, which mean the same in both modes: a
+  // source with no other "[" (most patterns) is returned as it is, unparsed.
+  const plainClasses = /\[\^(?:\\[/.])?\]/g;
   function unicodeSetsToUnicode(src) {
-    if (!src.includes("[")) return src;
+    if (!src.includes("[") || !src.replace(plainClasses, "").includes("[")) return src;
     const cps = [...src];
     let i = 0;
     let out = "";
