@@ -16,8 +16,8 @@ import (
 func TestWPTHarness(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"common/root.js": `globalThis.fromRoot = 2;`,
-		"WebCryptoAPI/sign_verify/helper.js": `globalThis.fromHelper = 1;`,
+		"common/root.js":                        `globalThis.fromRoot = 2;`,
+		"WebCryptoAPI/sign_verify/helper.js":    `globalThis.fromHelper = 1;`,
 		"WebCryptoAPI/sign_verify/vectors.json": `{"curve": "Ed448"}`,
 		"WebCryptoAPI/sign_verify/eddsa_curve448.tentative.https.any.js": `// META: title=fake
 // META: script=helper.js
@@ -32,7 +32,7 @@ promise_test(async () => {
 }, "a fetched resource and Ed448");
 test(() => assert_equals(1, 2), "a failure");
 `,
-		"WebCryptoAPI/digest/digest.https.any.js": `test(() => {}, "x");`,
+		"WebCryptoAPI/digest/digest.https.any.js":  `test(() => {}, "x");`,
 		"WebCryptoAPI/digest/page.https.window.js": `test(() => {}, "a window-only file");`,
 		"streams/a.any.js":                         `test(() => {}, "another suite");`,
 	}

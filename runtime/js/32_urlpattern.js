@@ -341,13 +341,17 @@
       if (d === "q") {
         let atoms = "";
         const strs = [];
+        const seen = new Set();
         const b = [...readBraced()];
         let re = "";
         let len = 0;
         for (let j = 0; j <= b.length; j++) {
           if (j === b.length || b[j] === "|") {
             if (len === 1) atoms += re.length === 1 ? escapeClassChar(re) : re;
-            else if (!strs.some((x) => x.re === re)) strs.push({ re, len });
+            else if (!seen.has(re)) {
+              seen.add(re);
+              strs.push({ re, len });
+            }
             re = "";
             len = 0;
           } else if (b[j] === "\\") {
@@ -437,7 +441,7 @@
       }
       if (pending !== "") bad(`a class ending in ${pending}`);
       op ??= "";
-      const has = (set, s) => set.strs.some((x) => x.re === s.re);
+      const has = (set, s) => (set.res ??= new Set(set.strs.map((x) => x.re))).has(s.re);
       let set;
       if (op === "") {
         const inline = operands.filter((o) => o.atoms !== undefined);
@@ -445,7 +449,15 @@
         const atoms = inline.map((o) => o.atoms).join("");
         const chars = [...(atoms === "" ? [] : [`[${atoms}]`]), ...other.filter((o) => o.chars !== null).map((o) => o.chars)];
         const strs = [];
-        for (const o of operands) for (const s of o.strs) if (!strs.some((x) => x.re === s.re)) strs.push(s);
+        const seen = new Set();
+        for (const o of operands) {
+          for (const s of o.strs) {
+            if (!seen.has(s.re)) {
+              seen.add(s.re);
+              strs.push(s);
+            }
+          }
+        }
         set = {
           atoms: other.length === 0 ? atoms : undefined,
           chars: chars.length === 0 ? null : chars.length === 1 ? chars[0] : `(?:${chars.join("|")})`,

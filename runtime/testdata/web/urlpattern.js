@@ -211,6 +211,12 @@
     assert.throws(() => P({ pathname }), TypeError, `${pathname} is not a v-mode class`);
   }
 
+  // hostile classes: nesting deeper than the translator's stack is a TypeError, not a crash
+  assert.throws(() => P({ pathname: "/(" + "[".repeat(20000) + "a" + "]".repeat(20000) + ")" }), TypeError, "20,000 nested classes");
+  const negations = P({ pathname: "/(" + "[^".repeat(30) + "a" + "]".repeat(30) + ")" });
+  assert.ok(negations.test({ pathname: "/a" }) && !negations.test({ pathname: "/b" }), "30 nested negations are [a], as in V8");
+  assert.ok(P({ pathname: "/([\\q{" + Array.from({ length: 2000 }, (_, i) => "s" + i).join("|") + "}])" }).test({ pathname: "/s1999" }), "2,000 strings");
+
   // generate (tentative): fills plain named groups, canonicalized as the component's text
   const gen = [
     [{ pathname: "/books/:id" }, "pathname", { id: "42" }, "/books/42"],
