@@ -31,6 +31,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/internal/prestart"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/runtime"
 )
@@ -55,15 +56,7 @@ type Config struct {
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
-func DefaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "isobox")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "isobox")
-	}
-	return filepath.Join(os.TempDir(), "isobox-cache")
-}
+func DefaultCacheDir() string { return prestart.DefaultCacheDir() }
 
 // Engine compiles QuickJS once and makes sandboxes from it. It is safe for concurrent use.
 type Engine struct {
@@ -105,24 +98,21 @@ const stackSize = 1 << 20
 //
 // It fails when the cache directory cannot be created or the module does not compile.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
-	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(cfg.CloseOnContextDone)
-	cacheDir := ""
-	if cfg.CacheDir != "off" {
-		dir := cfg.CacheDir
-		if dir == "" {
-			dir = DefaultCacheDir()
-		}
-		cacheDir = dir
-		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero"))
-		if err != nil {
-			return nil, fmt.Errorf("engine: compilation cache in %s: %w", dir, err)
-		}
-		rc = rc.WithCompilationCache(cache)
-	}
+	cacheDir, _ := prestart.ResolveCacheDir(cfg.CacheDir)
 	if err := cfg.Defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: Config.Defaults: %w", err)
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	// A short-lived process began making the runtime and compiling QuickJS while its
+	// packages were initialised (internal/prestart); otherwise it is done here.
+	start := time.Now()
+	rt, compiled, prestarted := prestart.Take(ctx, cacheDir, cfg.CloseOnContextDone)
+	if !prestarted {
+		rc, err := prestart.RuntimeConfig(cacheDir, cfg.CloseOnContextDone)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	}
 	e := &Engine{rt: rt, defaults: cfg.Defaults}
 	e.defaults.Memory = 0
 	// The host modules are made and the runtime's bytecode is read and checked from the
@@ -140,8 +130,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		cached <- readRuntimeCache(cacheDir)
 	}()
-	start := time.Now()
-	compiled, err := rt.CompileModule(ctx, js.Wasm())
+	var err error
+	if !prestarted {
+		compiled, err = rt.CompileModule(ctx, js.Wasm())
+	}
 	e.compileTime = time.Since(start)
 	hostErr := <-hosts
 	if err == nil && hostErr != nil {

@@ -323,6 +323,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if language == api.LanguagePython {
 		return evalPython(ctx, src, &c, stdout, stderr)
 	}
+	src = prenormalise(src)
 	l, closeAll, err := newLoader(ctx, &c)
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)
