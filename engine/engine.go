@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// cache has the compiled code): on two cores the one hides behind the other. A
 	// wazero.Runtime is safe for concurrent use, and QuickJS's imports are resolved only
 	// when it is instantiated.
+	// The base image kept by an earlier process is mapped and checked there too.
 	cached := make(chan runtimeCache, 1)
 	hosts := make(chan error, 1)
 	go func() {
@@ -128,7 +129,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		} else {
 			hosts <- e.instantiateHost(ctx)
 		}
-		cached <- readRuntimeCache(cacheDir)
+		c := readRuntimeCache(cacheDir)
+		if cacheDir != "" && !cfg.NoImage {
+			c.imagePath = baseImagePath(cacheDir)
+			c.image, c.deadStack, _ = loadBaseImage(c.imagePath)
+		}
+		cached <- c
 	}()
 	var err error
 	if !prestarted {
@@ -153,14 +159,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	e.restoreConfig = e.modConfig.WithStartFunctions()
 	e.py.cacheDir = cacheDir
-	if err := e.loadRuntime(ctx, <-cached); err != nil {
+	c := <-cached
+	if err := e.loadRuntime(ctx, c); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
-	if !cfg.NoImage {
+	switch {
+	case c.image != nil:
+		e.base, e.deadStack = c.image, c.deadStack
+	case !cfg.NoImage:
 		if err := e.makeBaseImage(ctx); err != nil {
 			rt.Close(ctx)
 			return nil, err
+		}
+		if c.imagePath != "" {
+			storeBaseImage(c.imagePath, e.base, e.deadStack)
 		}
 	}
 	e.pagemap = openPagemap()
@@ -220,10 +233,16 @@ func (e *Engine) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
 }
 
-// runtimeCache is the runtime's bytecode as found in the cache directory.
+// runtimeCache is the runtime's bytecode, and the base image, as found in the cache
+// directory.
 type runtimeCache struct {
 	path     string // the cache file; "" with no cache directory
 	bytecode []byte // nil when the file was missing or did not check
+	// imagePath is the base image's file ("" with no cache directory or Config.NoImage);
+	// image is what it held (nil when missing or damaged), deadStack the image's.
+	imagePath string
+	image     *image
+	deadStack span
 }
 
 // readRuntimeCache reads the runtime's bytecode from the cache directory. The file is named
