@@ -102,33 +102,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := cfg.Defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: Config.Defaults: %w", err)
 	}
-	// A short-lived process began making the runtime and compiling QuickJS while its
-	// packages were initialised (internal/prestart); otherwise it is done here.
-	start := time.Now()
-	rt, compiled, prestarted := prestart.Take(ctx, cacheDir, cfg.CloseOnContextDone)
-	if !prestarted {
-		rc, err := prestart.RuntimeConfig(cacheDir, cfg.CloseOnContextDone)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	}
-	e := &Engine{rt: rt, defaults: cfg.Defaults}
-	e.defaults.Memory = 0
-	// The host modules are made and the runtime's bytecode is read and checked from the
-	// cache while wazero decodes and validates QuickJS (which it does even when its own
-	// cache has the compiled code): on two cores the one hides behind the other. A
-	// wazero.Runtime is safe for concurrent use, and QuickJS's imports are resolved only
-	// when it is instantiated.
-	// The base image kept by an earlier process is mapped and checked there too.
+	// The runtime's bytecode is read and checked from the cache, and the base image kept by
+	// an earlier process mapped and checked, while QuickJS is compiled.
 	cached := make(chan runtimeCache, 1)
-	hosts := make(chan error, 1)
 	go func() {
-		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-			hosts <- fmt.Errorf("engine: wasi: %w", err)
-		} else {
-			hosts <- e.instantiateHost(ctx)
-		}
 		c := readRuntimeCache(cacheDir)
 		if cacheDir != "" && !cfg.NoImage {
 			c.imagePath = baseImagePath(cacheDir)
@@ -136,8 +113,42 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		cached <- c
 	}()
-	var err error
+	drop := func() { // on failure: what the goroutine found is not used
+		if c := <-cached; c.image != nil {
+			c.image.close()
+		}
+	}
+	// A short-lived process began making the runtime and compiling QuickJS while its
+	// packages were initialised (internal/prestart); otherwise it is done here.
+	start := time.Now()
+	rt, prestartCompiled, prestarted := prestart.Take(ctx, cacheDir, cfg.CloseOnContextDone)
 	if !prestarted {
+		rc, err := prestart.RuntimeConfig(cacheDir, cfg.CloseOnContextDone)
+		if err != nil {
+			drop()
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	}
+	e := &Engine{rt: rt, defaults: cfg.Defaults}
+	e.defaults.Memory = 0
+	// The host modules are made while wazero decodes and validates QuickJS (which it does
+	// even when its own cache has the compiled code): on two cores the one hides behind
+	// the other. A wazero.Runtime is safe for concurrent use, and QuickJS's imports are
+	// resolved only when it is instantiated.
+	hosts := make(chan error, 1)
+	go func() {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+			hosts <- fmt.Errorf("engine: wasi: %w", err)
+		} else {
+			hosts <- e.instantiateHost(ctx)
+		}
+	}()
+	var compiled wazero.CompiledModule
+	var err error
+	if prestarted {
+		compiled, err = prestartCompiled()
+	} else {
 		compiled, err = rt.CompileModule(ctx, js.Wasm())
 	}
 	e.compileTime = time.Since(start)
@@ -148,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		err = fmt.Errorf("engine: compile QuickJS: %w", err)
 	}
 	if err != nil {
-		<-cached
+		drop()
 		rt.Close(ctx)
 		return nil, err
 	}

@@ -70,7 +70,8 @@ func RuntimeConfig(cacheDir string, closeOnDone bool) (wazero.RuntimeConfig, err
 // job is one runtime being made, with QuickJS compiled in it.
 type job struct {
 	cacheDir string
-	done     chan struct{} // closed when rt, compiled and err are set
+	made     chan struct{} // closed when rt is set, or err (then done is closed too)
+	done     chan struct{} // closed when compiled and err are set
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	err      error
@@ -81,25 +82,37 @@ type job struct {
 
 // begin makes the runtime for cacheDir and compiles QuickJS in it, on a new goroutine.
 func begin(cacheDir string) *job {
-	j := &job{cacheDir: cacheDir, done: make(chan struct{})}
+	j := &job{cacheDir: cacheDir, made: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
 		ctx := context.Background()
 		rc, err := RuntimeConfig(cacheDir, false)
 		if err != nil {
 			j.err = err
+			close(j.made)
 			return
 		}
 		j.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+		close(j.made)
 		j.compiled, j.err = j.rt.CompileModule(ctx, js.Wasm())
 	}()
 	return j
 }
 
-// take waits for the job and hands its runtime over, once, when it was made for cacheDir
-// (and without wazero's context checks) and succeeded. Anything else closes the runtime and
-// returns ok false: the caller makes its own, and reports its own errors.
-func (j *job) take(ctx context.Context, cacheDir string, closeOnDone bool) (wazero.Runtime, wazero.CompiledModule, bool) {
+// closeWhenDone closes the job's runtime once its compilation is over.
+func (j *job) closeWhenDone() {
+	<-j.done
+	if j.rt != nil {
+		j.rt.Close(context.Background())
+	}
+}
+
+// take hands the job's runtime over, once, when it was made for cacheDir (and without
+// wazero's context checks), as soon as the runtime exists: compiled waits for QuickJS's
+// compilation and returns its result (wazero's error as it is). Anything else closes the
+// runtime (once compiled) and returns ok false: the caller makes its own, and reports its
+// own errors.
+func (j *job) take(ctx context.Context, cacheDir string, closeOnDone bool) (rt wazero.Runtime, compiled func() (wazero.CompiledModule, error), ok bool) {
 	j.mu.Lock()
 	first := !j.taken
 	j.taken = true
@@ -107,24 +120,23 @@ func (j *job) take(ctx context.Context, cacheDir string, closeOnDone bool) (waze
 	if !first {
 		return nil, nil, false
 	}
+	if cacheDir != j.cacheDir || closeOnDone {
+		go j.closeWhenDone()
+		return nil, nil, false
+	}
 	select {
-	case <-j.done:
+	case <-j.made:
 	case <-ctx.Done():
-		go func() { // not waited for: closed once it is done
-			<-j.done
-			if j.rt != nil {
-				j.rt.Close(context.Background())
-			}
-		}()
+		go j.closeWhenDone()
 		return nil, nil, false
 	}
-	if j.err != nil || cacheDir != j.cacheDir || closeOnDone {
-		if j.rt != nil {
-			j.rt.Close(ctx)
-		}
+	if j.rt == nil { // the runtime's configuration failed: the caller meets it again
 		return nil, nil, false
 	}
-	return j.rt, j.compiled, true
+	return j.rt, func() (wazero.CompiledModule, error) {
+		<-j.done
+		return j.compiled, j.err
+	}, true
 }
 
 // started is this process's job: nil when the command line is not a short-lived command,
@@ -147,12 +159,12 @@ func init() {
 	started = begin(dir)
 }
 
-// Take hands over the runtime begun at initialisation, with QuickJS compiled in it, if one
-// was begun for cacheDir (a resolved directory, "" for none) and closeOnDone (see
-// engine.Config.CloseOnContextDone), waiting for it to be ready. It does so once per process;
-// ok is false otherwise, and when the prestart failed (the caller then makes the runtime
-// itself and meets the same error, wrapped as it wraps it).
-func Take(ctx context.Context, cacheDir string, closeOnDone bool) (rt wazero.Runtime, compiled wazero.CompiledModule, ok bool) {
+// Take hands over the runtime begun at initialisation, if one was begun for cacheDir (a
+// resolved directory, "" for none) and closeOnDone (see engine.Config.CloseOnContextDone),
+// as soon as it exists; compiled waits for QuickJS's compilation in it and returns the
+// compiled module or wazero's error. It does so once per process; ok is false otherwise (the
+// caller then makes the runtime itself).
+func Take(ctx context.Context, cacheDir string, closeOnDone bool) (rt wazero.Runtime, compiled func() (wazero.CompiledModule, error), ok bool) {
 	if started == nil {
 		return nil, nil, false
 	}

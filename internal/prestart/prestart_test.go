@@ -2,8 +2,10 @@ package prestart
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -56,13 +58,19 @@ func TestResolveCacheDir(t *testing.T) {
 func TestTake(t *testing.T) {
 	ctx := context.Background()
 	ready := func(dir string) *job {
-		j := &job{cacheDir: dir, done: make(chan struct{}), rt: wazero.NewRuntime(ctx)}
+		j := &job{cacheDir: dir, made: make(chan struct{}), done: make(chan struct{}), rt: wazero.NewRuntime(ctx)}
+		close(j.made)
 		close(j.done)
 		return j
 	}
 	j := ready("/a")
-	if rt, _, ok := j.take(ctx, "/a", false); !ok || rt != j.rt {
+	j.err = errors.New("compile failed")
+	rt, compiled, ok := j.take(ctx, "/a", false)
+	if !ok || rt != j.rt {
 		t.Fatalf("take(same dir) = %v, %v; want the runtime", rt, ok)
+	}
+	if _, err := compiled(); err != j.err {
+		t.Fatalf("compiled() = %v, want the prestart's error", err)
 	}
 	if _, _, ok := j.take(ctx, "/a", false); ok {
 		t.Fatal("a second take got the runtime too")
@@ -80,17 +88,31 @@ func TestTake(t *testing.T) {
 		if _, _, ok := j.take(ctx, c.dir, c.closeOnDone); ok {
 			t.Errorf("%s: took a runtime made for /a without context checks", c.name)
 		}
-		if _, err := j.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00")); err == nil {
+		closed := false
+		for i := 0; i < 1000 && !closed; i++ { // closed on a goroutine of its own
+			_, err := j.rt.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+			closed = err != nil
+			time.Sleep(time.Millisecond)
+		}
+		if !closed {
 			t.Errorf("%s: the refused runtime was not closed", c.name)
 		}
 	}
+	// A failed configuration (no runtime) hands nothing over.
+	j = &job{cacheDir: "/a", made: make(chan struct{}), done: make(chan struct{}), err: errors.New("no cache dir")}
+	close(j.made)
+	close(j.done)
+	if _, _, ok := j.take(ctx, "/a", false); ok {
+		t.Fatal("took a runtime that was never made")
+	}
 	// A cancelled caller does not wait for the prestart.
-	j = &job{cacheDir: "/a", done: make(chan struct{})}
+	j = &job{cacheDir: "/a", made: make(chan struct{}), done: make(chan struct{})}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, _, ok := j.take(cctx, "/a", false); ok {
 		t.Fatal("a cancelled take got a runtime")
 	}
+	close(j.made)
 	close(j.done)
 }
 
