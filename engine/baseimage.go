@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/isobox/isobox/engine/js"
-	"github.com/isobox/isobox/runtime"
 )
 
 // The base image (a sandbox with the runtime evaluated, see makeBaseImage) is the same in
@@ -35,12 +34,11 @@ const baseImageTrailer = 8 + 32 + 4 + 4 + 8 + 4
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // baseImagePath is the base image's file in cacheDir, named by everything the image
-// depends on: the QuickJS build, the runtime's source and the settings the engine starts a
-// sandbox with.
-func baseImagePath(cacheDir string) string {
+// depends on: the QuickJS build, the runtime's source (srcSum: runtime.SourceSum) and the
+// settings the engine starts a sandbox with.
+func baseImagePath(cacheDir string, srcSum [32]byte) string {
 	h := sha256.New()
-	src := runtime.SourceSum()
-	h.Write(src[:])
+	h.Write(srcSum[:])
 	var b [8]byte
 	for _, v := range []uint64{maxJSStack, gcHeadroom, stackSize, DefaultLimits().Memory, wasmPage} {
 		binary.LittleEndian.PutUint64(b[:], v)

@@ -106,10 +106,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	// an earlier process mapped and checked, while QuickJS is compiled.
 	cached := make(chan runtimeCache, 1)
 	go func() {
-		c := readRuntimeCache(cacheDir)
-		if cacheDir != "" && !cfg.NoImage {
-			c.imagePath = baseImagePath(cacheDir)
-			c.image, c.deadStack, _ = loadBaseImage(c.imagePath)
+		var c runtimeCache
+		if cacheDir != "" {
+			srcSum := runtime.SourceSum() // the text itself is needed only to compile it
+			c = readRuntimeCache(cacheDir, srcSum)
+			if !cfg.NoImage {
+				c.imagePath = baseImagePath(cacheDir, srcSum)
+				c.image, c.deadStack, _ = loadBaseImage(c.imagePath)
+			}
 		}
 		cached <- c
 	}()
@@ -257,14 +261,13 @@ type runtimeCache struct {
 }
 
 // readRuntimeCache reads the runtime's bytecode from the cache directory. The file is named
-// by the QuickJS build and the runtime source, and carries a SHA-256 of the bytecode that is
-// checked here: QuickJS trusts bytecode.
-func readRuntimeCache(cacheDir string) runtimeCache {
+// by the QuickJS build and the runtime source (srcSum: runtime.SourceSum), and carries a
+// SHA-256 of the bytecode that is checked here: QuickJS trusts bytecode.
+func readRuntimeCache(cacheDir string, srcSum [32]byte) runtimeCache {
 	var c runtimeCache
 	if cacheDir == "" {
 		return c
 	}
-	srcSum := runtime.SourceSum() // the text itself is needed only to compile it
 	c.path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
 	if b, err := os.ReadFile(c.path); err == nil && len(b) > sha256.Size {
 		body := b[sha256.Size:]
