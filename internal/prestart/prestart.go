@@ -72,6 +72,7 @@ type job struct {
 	cacheDir string
 	made     chan struct{} // closed when rt is set, or err (then done is closed too)
 	done     chan struct{} // closed when compiled and err are set
+	closed   chan struct{} // closed when a refused runtime has been closed (closeWhenDone)
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	err      error
@@ -82,7 +83,7 @@ type job struct {
 
 // begin makes the runtime for cacheDir and compiles QuickJS in it, on a new goroutine.
 func begin(cacheDir string) *job {
-	j := &job{cacheDir: cacheDir, made: make(chan struct{}), done: make(chan struct{})}
+	j := &job{cacheDir: cacheDir, made: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	go func() {
 		defer close(j.done)
 		ctx := context.Background()
@@ -105,6 +106,7 @@ func (j *job) closeWhenDone() {
 	if j.rt != nil {
 		j.rt.Close(context.Background())
 	}
+	close(j.closed)
 }
 
 // take hands the job's runtime over, once, when it was made for cacheDir (and without
