@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -187,7 +188,7 @@ func wdbenchHello(ctx context.Context, h http.Handler, key string, load HTTPLoad
 		return nil, err
 	}
 	if w1, ok1 := cpuOf(workers); ok0 && ok1 {
-		r.WorkerCPUPerReq = (w1 - w0) * 1000 / float64(r.N+wdbenchWarmup)
+		r.WorkerCPUPerReq = math.Round((w1-w0)*1000/float64(r.N+wdbenchWarmup)*1000) / 1000
 	}
 	return r, nil
 }
