@@ -570,7 +570,9 @@ func decodeCompletion(raw []byte) (completion, *isoerr.Error) {
 	if len(raw) == 0 {
 		return c, isoerr.New(isoerr.WorkerException, "the invocation ended without an outcome: the worker broke the runtime (did it replace a builtin the runtime relies on?)")
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
+	if fc, ok := fastCompletion(raw); ok {
+		return fc, nil // ok true: no code to check
+	} else if err := json.Unmarshal(raw, &c); err != nil {
 		return c, isoerr.New(isoerr.WorkerException, "the worker's outcome could not be read: the worker broke the runtime (did it replace a builtin the runtime relies on?): %v", err)
 	}
 	switch c.Code {

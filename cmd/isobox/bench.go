@@ -159,7 +159,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 				return 1
 			}
-			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P99, ph.N, ph.Generator
+			pr.HTTPRPS, pr.HTTPP50, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P50, ph.P99, ph.N, ph.Generator
+			pr.HTTPServerCPU, pr.HTTPWorkerCPU = ph.ServerCPUPerReq, ph.WorkerCPUPerReq
 		}
 	}
 	if *jsonOut {
@@ -190,6 +191,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if pr.HTTPN > 0 {
 			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d, %s): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPGenerator, pr.HTTPRPS, pr.HTTPP99)
+			if pr.HTTPServerCPU > 0 {
+				fmt.Fprintf(stdout, "  its CPU per request: server %.0f µs + sandbox processes %.0f µs\n", pr.HTTPServerCPU, pr.HTTPWorkerCPU)
+			}
 		}
 	}
 	return 0
