@@ -64,6 +64,11 @@ type Config struct {
 	// NoDepImages turns dependency images off (loader/depimage.go): every new code
 	// evaluates its npm package modules itself. For comparison in benchmarks.
 	NoDepImages bool
+	// BlankSandboxes is how many blank JavaScript sandboxes the engine keeps ready, made
+	// in the background, so that a cold load takes one instead of making it
+	// (engine.Engine.KeepBlank; 2). Negative keeps none. Entries are blank (the base image
+	// only) and each is handed out once, so tenants never share one.
+	BlankSandboxes int
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CodeImageBudget == 0 {
 		c.CodeImageBudget = 256 << 20
+	}
+	if c.BlankSandboxes == 0 {
+		c.BlankSandboxes = 2
 	}
 	return c
 }
@@ -198,6 +206,7 @@ func New(cfg Config) (*Loader, error) {
 	l := &Loader{cfg: cfg, workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		code: newCodeCache(cfg.CodeImageBudget), hib: newHibernator(), retirers: make(chan struct{}, maxRetirers)}
+	cfg.Engine.KeepBlank(cfg.BlankSandboxes)
 	go l.sweep()
 	return l, nil
 }
