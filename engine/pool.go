@@ -17,7 +17,8 @@ import (
 // a hundred per cold load). The pool copies the pages that workers usually write while
 // the entry waits: which pages those are is learned from the first sandboxes' first
 // invocations (hotSamples of them; a page at least half of them wrote), bounded to the
-// image and to maxHotPages. Copying a page leaves its content as it was, so an entry stays
+// image and the first hotPastImage pages past it (where the heap grows: zero pages) and to
+// maxHotPages. Copying a page leaves its content as it was, so an entry stays
 // the base image byte for byte; Trim gives the copies back once a worker is idle.
 type blankPool struct {
 	e *Engine
@@ -34,7 +35,7 @@ type blankPool struct {
 // hotPages learns which pages of the base image a worker's load and first invocation
 // write. Guarded by blankPool.mu.
 type hotPages struct {
-	votes   []uint8   // per page of the base image: samples that wrote it
+	votes   []uint8   // per page of the image and past it: samples that wrote it
 	samples int       // samples taken
 	runs    []pageRun // pages to copy into an entry, once hotSamples were taken
 }
@@ -47,6 +48,9 @@ const (
 	hotSamples = 8
 	// maxHotPages bounds the pages copied into each entry (1 MiB), whatever workers wrote.
 	maxHotPages = 256
+	// hotPastImage is how far past the image's end (in pages: 512 KiB) hot pages may lie:
+	// the heap grows there, onto zero pages a worker's first allocations fault in.
+	hotPastImage = 128
 )
 
 // KeepBlank keeps up to n blank JavaScript sandboxes ready for NewSandbox (a sandbox of
@@ -160,8 +164,7 @@ func (p *blankPool) learning() bool {
 // learn counts the pages of the base image that sb wrote (its load and first invocation),
 // and decides the hot pages at the last sample. sb must not be running.
 func (p *blankPool) learn(sb *Sandbox) {
-	base := p.e.base
-	n := len(base.data) / osPage
+	n := len(p.e.base.data)/osPage + hotPastImage
 	kinds, ok := p.e.pagemap.pageKinds(sb.mem.buf[:min(len(sb.mem.buf), n*osPage)])
 	if !ok {
 		return
