@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/isobox/isobox/api"
@@ -66,8 +67,9 @@ type Config struct {
 	NoDepImages bool
 	// BlankSandboxes is how many blank JavaScript sandboxes the engine keeps ready, made
 	// in the background, so that a cold load takes one instead of making it
-	// (engine.Engine.KeepBlank; 2). Negative keeps none. Entries are blank (the base image
-	// only) and each is handed out once, so tenants never share one.
+	// (engine.Engine.KeepBlank; 2), from the loader's second new sandbox on (a one-shot
+	// `isobox run` makes no pool it would not use). Negative keeps none. Entries are blank
+	// (the base image only) and each is handed out once, so tenants never share one.
 	BlankSandboxes int
 }
 
@@ -118,6 +120,7 @@ type Loader struct {
 	code       *codeCache     // per-code images and the seen set (own lock)
 	hib        *hibernator    // hibernated workers and their counters (own lock)
 	retirers   chan struct{}  // a token per background retirement running (see release)
+	news       atomic.Int64   // new sandboxes made (start); the second starts the blank pool
 	background sync.WaitGroup // background retirements, awaited by Close
 	closed     bool
 }
@@ -206,7 +209,6 @@ func New(cfg Config) (*Loader, error) {
 	l := &Loader{cfg: cfg, workers: map[string]*worker{}, lru: list.New(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		code: newCodeCache(cfg.CodeImageBudget), hib: newHibernator(), retirers: make(chan struct{}, maxRetirers)}
-	cfg.Engine.KeepBlank(cfg.BlankSandboxes)
 	go l.sweep()
 	return l, nil
 }
@@ -495,6 +497,9 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		return nil, err
 	}
 	if sb == nil {
+		if !cfg.Python && !cfg.Wasm && l.news.Add(1) == 2 && l.cfg.BlankSandboxes > 0 {
+			l.cfg.Engine.KeepBlank(l.cfg.BlankSandboxes)
+		}
 		if sb, err = l.cfg.Engine.NewSandbox(ctx, cfg); err != nil {
 			return nil, err
 		}
