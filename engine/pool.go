@@ -78,7 +78,7 @@ func (e *Engine) KeepBlank(n int) {
 	p.wake()
 }
 
-// wake asks fill to top the pool up. Called with p.mu held.
+// wake asks fill to top the pool up. Called with p.mu held, before close.
 func (p *blankPool) wake() {
 	select {
 	case p.kick <- struct{}{}:
@@ -90,7 +90,7 @@ func (p *blankPool) wake() {
 func (p *blankPool) take() *Sandbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.want == 0 {
+	if p.want == 0 || p.closed {
 		return nil
 	}
 	p.wake()
