@@ -74,6 +74,7 @@ type Engine struct {
 	compileTime   time.Duration // see CompileTime
 	py            pythonState   // the Python side, made on first use (python.go)
 	wasm          wasmState     // WebAssembly workers' runtime, made on first use (wasmworker.go)
+	pool          blankPool     // blank sandboxes kept ready (pool.go, KeepBlank)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -248,6 +249,7 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 
 // Close releases the engine and every sandbox made from it.
 func (e *Engine) Close(ctx context.Context) error {
+	e.pool.close(ctx)
 	if e.base != nil {
 		e.base.close()
 	}
