@@ -26,6 +26,10 @@ type Anchor struct {
 	// connections (the anchor's Go client).
 	HelloRPS float64 `json:"http_hello_rps"`
 	HelloP99 float64 `json:"http_hello_p99_ms"`
+	// HelloCPU is workerd's CPU per hello request in microseconds, as wdbench reads it
+	// from /proc: beside isobox's http_hello_server_cpu_us_per_req, the steadier yardstick
+	// on a busy machine.
+	HelloCPU float64 `json:"http_hello_server_cpu_us_per_req,omitempty"`
 	// AppColdP50 is the anchor's Hono app (73 KB esbuild bundle) loaded as a new dynamic
 	// worker plus its first response.
 	AppColdP50 float64 `json:"app_cold_p50_ms"`
@@ -79,7 +83,7 @@ func ReadAnchor(path string) (*Anchor, error) {
 	a := &Anchor{
 		ColdLoadP50: num("cold_p50_ms"), ColdLoadP99: num("cold_p99_ms"),
 		WarmCallP50: num("warm1_p50_ms"), DenoEvalP50: num("deno_p50_ms"), NodeEvalP50: num("node_p50_ms"),
-		HelloRPS: num("hthr_rps"), HelloP99: num("hthr_p99_ms"), AppColdP50: num("app_cold_p50_ms"),
+		HelloRPS: num("hthr_rps"), HelloP99: num("hthr_p99_ms"), HelloCPU: num("hthr_server_cpu_us_per_req"), AppColdP50: num("app_cold_p50_ms"),
 		AppColdCPU: num("app_cold_server_cpu_ms_per_req"),
 		Date:       v["env_date"],
 	}

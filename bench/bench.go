@@ -87,13 +87,29 @@ type Report struct {
 	// ColdLoadFaults and WarmCallFaults are the minor page faults of the whole process
 	// per cold load and per warm call, over the measured loops (-1 where the OS cannot
 	// count them).
-	ColdLoadFaults  float64         `json:"cold_load_faults"`
-	WarmCallFaults  float64         `json:"warm_call_faults"`
-	IdleWorkerRSS   float64         `json:"idle_worker_rss_kib"`
-	IdleWorkerRSSAt map[int]float64 `json:"idle_worker_rss_kib_at"`
-	IdleWorkerN     int             `json:"idle_worker_rss_samples"`
-	EvalP50         float64         `json:"eval_p50_ms"`
-	EvalN           int             `json:"eval_samples"`
+	ColdLoadFaults float64 `json:"cold_load_faults"`
+	// ColdLoadPathFaults are the minor page faults of the request path alone per cold
+	// load: those of the thread that ran the load (the blank pool's background work is on
+	// other threads and is in ColdLoadFaults). -1 where the OS cannot count them.
+	ColdLoadPathFaults float64 `json:"cold_load_path_faults"`
+	// ColdLoadCPU is the process's CPU time per cold load (user + system) over the whole
+	// loop, the blank pool's refills in the pauses included.
+	ColdLoadCPU float64 `json:"cold_load_cpu_ms"`
+	// ColdLoadBackToBackP50 is the cold load with no pause between loads: the blank pool
+	// (loader.Config.BlankSandboxes) runs dry and refills while loads run. ColdLoadP50
+	// leaves coldGap between loads, as new workers arriving at up to ~400 a second would.
+	ColdLoadBackToBackP50 float64 `json:"cold_load_back_to_back_p50_ms"`
+	// ColdLoadNoPoolP50 is ColdLoadP50 on an engine that keeps no blank sandboxes (each
+	// cold load restores its own); ColdLoadNoPoolCPU its ColdLoadCPU.
+	ColdLoadNoPoolP50        float64         `json:"cold_load_no_pool_p50_ms"`
+	ColdLoadNoPoolCPU        float64         `json:"cold_load_no_pool_cpu_ms"`
+	ColdLoadNoPoolPathFaults float64         `json:"cold_load_no_pool_path_faults"`
+	WarmCallFaults           float64         `json:"warm_call_faults"`
+	IdleWorkerRSS            float64         `json:"idle_worker_rss_kib"`
+	IdleWorkerRSSAt          map[int]float64 `json:"idle_worker_rss_kib_at"`
+	IdleWorkerN              int             `json:"idle_worker_rss_samples"`
+	EvalP50                  float64         `json:"eval_p50_ms"`
+	EvalN                    int             `json:"eval_samples"`
 	// DenoEvalP50 is `deno eval 1+1` as a new process, run in turn with isobox's
 	// (Options.DenoEvalCmd); EvalVsDeno is its median over isobox's (above 1: isobox is faster).
 	DenoEvalP50   float64 `json:"deno_eval_p50_ms,omitempty"`
@@ -185,10 +201,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	o.Progress("cold load")
 	f0 := minorFaults()
-	if r.ColdLoadP50, r.ColdLoadP99, r.ColdLoadN, err = coldLoads(ctx, e, o.Cold); err != nil {
+	cold, err := coldLoads(ctx, e, o.Cold, coldGap)
+	if err != nil {
 		return nil, err
 	}
+	r.ColdLoadP50, r.ColdLoadP99, r.ColdLoadN, r.ColdLoadPathFaults, r.ColdLoadCPU = cold.p50, cold.p99, cold.n, cold.pathFaults, cold.cpu
 	r.ColdLoadFaults = perCall(f0, minorFaults(), r.ColdLoadN)
+	o.Progress("cold load, back to back")
+	if cold, err = coldLoads(ctx, e, o.Cold, 0); err != nil {
+		return nil, err
+	}
+	r.ColdLoadBackToBackP50 = cold.p50
+	o.Progress("cold load without the blank pool")
+	np, err := engine.New(ctx, engine.Config{CacheDir: o.CacheDir})
+	if err != nil {
+		return nil, err
+	}
+	cold, err = coldLoads(ctx, np, o.Cold, coldGap, loader.Config{BlankSandboxes: -1})
+	np.Close(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.ColdLoadNoPoolP50, r.ColdLoadNoPoolCPU, r.ColdLoadNoPoolPathFaults = cold.p50, cold.cpu, cold.pathFaults
 	o.Progress("warm call")
 	f0 = minorFaults()
 	if r.WarmCallP50, r.WarmCallP99, r.WarmCallN, err = warmCalls(ctx, e, o.Warm); err != nil {
@@ -230,7 +264,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.NoImageColdLoadP50, _, _, err = coldLoads(ctx, ne, min(o.Cold, 100))
+	cold, err = coldLoads(ctx, ne, min(o.Cold, 100), coldGap)
+	r.NoImageColdLoadP50 = cold.p50
 	ne.Close(ctx)
 	if err != nil {
 		return nil, err
@@ -297,26 +332,60 @@ func perCall(before, after int64, n int) float64 {
 	return float64(after-before) / float64(n)
 }
 
-func coldLoads(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, count int, err error) {
-	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1})
+// coldGap is the pause before each cold load of the cold_load figures (not timed): new
+// workers arriving one at a time, which leaves the blank pool time to refill.
+const coldGap = 2500 * time.Microsecond
+
+// coldRun is one measured loop of cold loads.
+type coldRun struct {
+	p50, p99   float64
+	n          int
+	pathFaults float64 // minor faults of the loading thread per load (-1: unknown)
+	cpu        float64 // the process's CPU time per load, ms (-1: unknown)
+}
+
+// coldLoads measures n new unique workers, each loaded and called once, with gap before
+// each. The loop holds its OS thread, so the faults of that thread are the request path's.
+// cfg, if given, configures the loader (its Engine and MaxWorkers are set here).
+func coldLoads(ctx context.Context, e *engine.Engine, n int, gap time.Duration, cfg ...loader.Config) (coldRun, error) {
+	var c loader.Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Engine, c.MaxWorkers = e, n+1
+	l, err := loader.New(c)
 	if err != nil {
-		return 0, 0, 0, err
+		return coldRun{}, err
 	}
 	defer l.Close(ctx)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	ds := make([]time.Duration, 0, n)
+	var faults int64
+	c0 := processCPU() // over the whole loop: the pool's refills run in the gaps
 	for i := range n {
+		time.Sleep(gap)
+		f0 := threadMinorFaults()
 		t := time.Now()
 		res, err := l.Get(fmt.Sprintf("cold-%d", i), func() (loader.WorkerCode, error) { return WorkerCode(i), nil }).Fetch(ctx, dynReq(ctx))
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("cold load %d: %w", i, err)
+			return coldRun{}, fmt.Errorf("cold load %d: %w", i, err)
 		}
 		ds = append(ds, time.Since(t))
+		faults += threadMinorFaults() - f0
 		if !res.Cold || res.Status != 200 {
-			return 0, 0, 0, fmt.Errorf("cold load %d: status %d cold %v", i, res.Status, res.Cold)
+			return coldRun{}, fmt.Errorf("cold load %d: status %d cold %v", i, res.Status, res.Cold)
 		}
 	}
-	p50, p99, count = quantiles(ds)
-	return p50, p99, count, nil
+	r := coldRun{pathFaults: -1, cpu: -1}
+	r.p50, r.p99, r.n = quantiles(ds)
+	if threadMinorFaults() >= 0 && n > 0 {
+		r.pathFaults = float64(faults) / float64(n)
+	}
+	if c1 := processCPU(); c0 >= 0 && n > 0 {
+		r.cpu = math.Round(float64(c1-c0)/float64(n)/1e3) / 1e3
+	}
+	return r, nil
 }
 
 func warmCalls(ctx context.Context, e *engine.Engine, n int) (p50, p99 float64, count int, err error) {

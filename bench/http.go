@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,11 @@ type HTTPHello struct {
 	// in microseconds, as wdbench reads it from /proc (0 with the in-process generator,
 	// whose own CPU would be counted in).
 	ServerCPUPerReq float64 `json:"http_hello_server_cpu_us_per_req,omitempty"`
+	// WorkerCPUPerReq is the CPU of the sandbox worker processes per request, in
+	// microseconds (with sandbox processes and wdbench only): read from /proc before and
+	// after the wdbench run, so its 200 warm-up requests are in it and in the divisor.
+	// ServerCPUPerReq + WorkerCPUPerReq is what a request costs the machine.
+	WorkerCPUPerReq float64 `json:"http_hello_worker_cpu_us_per_req,omitempty"`
 	// Generator is the load generator that produced the figure (GeneratorWdbench or
 	// GeneratorInProcess).
 	Generator string `json:"http_load_generator"`
@@ -175,5 +181,14 @@ func wdbenchHello(ctx context.Context, h http.Handler, key string, load HTTPLoad
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	defer func() { hs.Close(); <-served }()
-	return runWdbenchLoad(ctx, load.Wdbench, "http://"+ln.Addr().String()+"/", load.Conns, load.Duration, os.Getpid())
+	workers := childPIDs() // before wdbench starts: it is a child too
+	w0, ok0 := cpuOf(workers)
+	r, err := runWdbenchLoad(ctx, load.Wdbench, "http://"+ln.Addr().String()+"/", load.Conns, load.Duration, os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	if w1, ok1 := cpuOf(workers); ok0 && ok1 {
+		r.WorkerCPUPerReq = math.Round((w1-w0)*1000/float64(r.N+wdbenchWarmup)*1000) / 1000
+	}
+	return r, nil
 }

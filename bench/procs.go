@@ -41,6 +41,12 @@ type Processes struct {
 	HTTPRPS float64 `json:"http_hello_process_rps,omitempty"`
 	HTTPP99 float64 `json:"http_hello_process_p99_ms,omitempty"`
 	HTTPN   int     `json:"http_hello_process_samples,omitempty"`
+	HTTPP50 float64 `json:"http_hello_process_p50_ms,omitempty"`
+	// HTTPServerCPU and HTTPWorkerCPU are the CPU per request of the serving process and
+	// of the sandbox processes together, in microseconds (HTTPHello's ServerCPUPerReq and
+	// WorkerCPUPerReq; wdbench only).
+	HTTPServerCPU float64 `json:"http_hello_process_server_cpu_us_per_req,omitempty"`
+	HTTPWorkerCPU float64 `json:"http_hello_process_worker_cpu_us_per_req,omitempty"`
 	// HTTPGenerator is the load generator of the HTTP figure (as HTTPHello.Generator).
 	HTTPGenerator string `json:"http_hello_process_load_generator,omitempty"`
 	// ReplaceP50 is the time from SIGKILL of a sandbox process to the first answered call

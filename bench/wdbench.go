@@ -41,12 +41,15 @@ func BuildWdbench(ctx context.Context, srcDir, outDir string) (string, error) {
 	return bin, nil
 }
 
+// wdbenchWarmup is the anchor's count of warm-up requests before the measured load.
+const wdbenchWarmup = 200
+
 // runWdbenchLoad runs `wdbench load` against url with the anchor's settings (conns
 // keep-alive connections for d after 200 warm-up requests, body must hold "hi") and the
 // server's CPU read from pid.
 func runWdbenchLoad(ctx context.Context, bin, url string, conns int, d time.Duration, pid int) (*HTTPHello, error) {
 	cmd := exec.CommandContext(ctx, bin, "load", "-url", url, "-c", strconv.Itoa(conns), "-d", d.String(),
-		"-warmup", "200", "-expect", "hi", "-pid", strconv.Itoa(pid), "-prefix", "hthr")
+		"-warmup", strconv.Itoa(wdbenchWarmup), "-expect", "hi", "-pid", strconv.Itoa(pid), "-prefix", "hthr")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

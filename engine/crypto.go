@@ -155,7 +155,8 @@ type algParams struct {
 	Salt           b64    `json:"salt"`
 	Info           b64    `json:"info"`
 	Iterations     int    `json:"iterations"`
-	Public         int    `json:"public"` // ECDH/X25519: the peer's public key handle
+	Context        b64    `json:"context"` // Ed448: RFC 8032's context
+	Public         int    `json:"public"`  // ECDH, X25519, X448: the peer's public key handle
 }
 
 // describe answers the guest's view of a key.
@@ -313,7 +314,7 @@ func (sb *Sandbox) opCryptoRun(in []byte) ([]byte, error) {
 		return k.decrypt(&a.Algorithm, a.Data)
 	case "deriveBits", "deriveKey":
 		var peer *cryptoKey
-		if k.alg == "ECDH" || k.alg == "X25519" {
+		if k.alg == "ECDH" || k.alg == "X25519" || k.alg == "X448" {
 			if peer, err = sb.key(a.Algorithm.Public, ""); err != nil {
 				return nil, err
 			}

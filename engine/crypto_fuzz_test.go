@@ -17,7 +17,7 @@ import (
 var fuzzAlgs = []algParams{
 	{Name: "HMAC", Hash: "SHA-256"}, {Name: "AES-GCM"}, {Name: "AES-KW"}, {Name: "HKDF"},
 	{Name: "ECDSA", NamedCurve: "P-256"}, {Name: "ECDH", NamedCurve: "P-384"}, {Name: "Ed25519"}, {Name: "X25519"},
-	{Name: "RSA-PSS", Hash: "SHA-256"}, {Name: "RSA-OAEP", Hash: "SHA-1"},
+	{Name: "RSA-PSS", Hash: "SHA-256"}, {Name: "RSA-OAEP", Hash: "SHA-1"}, {Name: "Ed448"}, {Name: "X448"},
 }
 
 // FuzzImportKey feeds the host's key parser arbitrary key data in every format: it must
@@ -33,6 +33,16 @@ func FuzzImportKey(f *testing.F) {
 	f.Add(uint8(4), uint8(2), spki)
 	f.Add(uint8(4), uint8(0), append([]byte{4}, make([]byte, 64)...))
 	f.Add(uint8(6), uint8(1), edPKCS8)
+	ed448Priv, ed448Pub := generate448("Ed448")
+	ed448PKCS8, _ := marshal448("Ed448", "pkcs8", ed448Priv, nil)
+	ed448SPKI, _ := marshal448("Ed448", "spki", nil, ed448Pub)
+	x448Priv, x448Pub := generate448("X448")
+	x448PKCS8, _ := marshal448("X448", "pkcs8", x448Priv, nil)
+	f.Add(uint8(10), uint8(1), ed448PKCS8)
+	f.Add(uint8(10), uint8(2), ed448SPKI)
+	f.Add(uint8(11), uint8(1), x448PKCS8)
+	f.Add(uint8(11), uint8(0), public448Bytes(x448Pub))
+	f.Add(uint8(10), uint8(3), []byte(`{"kty":"OKP","crv":"Ed448","x":"AAAA","d":"AA"}`))
 	f.Add(uint8(0), uint8(0), []byte("secret"))
 	f.Add(uint8(1), uint8(0), make([]byte, 16))
 	f.Add(uint8(0), uint8(3), []byte(`{"kty":"oct","k":"c2VjcmV0"}`))

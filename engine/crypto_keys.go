@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cloudflare/circl/sign/ed448"
 )
 
 // cryptoKey is one CryptoKey's host side. It never changes once made, so tables of forked
@@ -30,8 +32,8 @@ type cryptoKey struct {
 	length      int    // HMAC and AES: bits
 	curve       string // ECDSA and ECDH: "P-256", ...
 	secret      []byte // secret keys
-	priv        any    // *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey, *ecdh.PrivateKey
-	pub         any    // *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey, *ecdh.PublicKey
+	priv        any    // *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey, *ecdh.PrivateKey, ed448.PrivateKey, *x448Private
+	pub         any    // *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey, *ecdh.PublicKey, ed448.PublicKey, *x448Public
 }
 
 // keyUsages are the usages each algorithm allows, for secret, private and public keys.
@@ -50,7 +52,12 @@ var keyUsages = map[string][3][]string{
 	"RSA-OAEP":          {nil, {"decrypt", "unwrapKey"}, {"encrypt", "wrapKey"}},
 	"ECDH":              {nil, {"deriveKey", "deriveBits"}, {}},
 	"X25519":            {nil, {"deriveKey", "deriveBits"}, {}},
+	"Ed448":             {nil, {"sign"}, {"verify"}},
+	"X448":              {nil, {"deriveKey", "deriveBits"}, {}},
 }
+
+// isCurve448 reports whether alg is Ed448 or X448 (keys from crypto_curve448.go).
+func isCurve448(alg string) bool { return alg == "Ed448" || alg == "X448" }
 
 var hashes = map[string]crypto.Hash{"SHA-1": crypto.SHA1, "SHA-256": crypto.SHA256, "SHA-384": crypto.SHA384, "SHA-512": crypto.SHA512}
 
@@ -140,7 +147,7 @@ func newKey(alg *algParams, typ string, extractable bool, usages []string) (*cry
 			return nil, cryptoError("NotSupportedError", "named curve %q is not supported", alg.NamedCurve)
 		}
 		k.curve = alg.NamedCurve
-	case alg.Name == "X25519" || alg.Name == "Ed25519" || alg.Name == "PBKDF2" || alg.Name == "HKDF":
+	case alg.Name == "X25519" || alg.Name == "Ed25519" || isCurve448(alg.Name) || alg.Name == "PBKDF2" || alg.Name == "HKDF":
 	}
 	return k, nil
 }
@@ -198,6 +205,9 @@ func generateKey(alg *algParams, extractable bool, usages []string) (pub, priv *
 	case "X25519":
 		sk, _ := ecdh.X25519().GenerateKey(rand.Reader)
 		priv.priv, priv.pub, pub.pub = sk, sk.PublicKey(), sk.PublicKey()
+	case "Ed448", "X448":
+		sk, pk := generate448(name)
+		priv.priv, priv.pub, pub.pub = sk, pk, pk
 	default: // RSA
 		if alg.ModulusLength < 1024 || alg.ModulusLength > maxRSABits || alg.ModulusLength%8 != 0 {
 			return nil, nil, cryptoError("OperationError", "modulusLength must be a multiple of 8 from 1024 to %d", maxRSABits)
@@ -257,6 +267,15 @@ func importKeyData(format string, alg *algParams, data json.RawMessage, extracta
 	case "spki", "pkcs8":
 		if secret {
 			return nil, cryptoError("NotSupportedError", "%s keys cannot be imported as %s", alg.Name, format)
+		}
+		if isCurve448(alg.Name) {
+			typ := map[string]string{"spki": "public", "pkcs8": "private"}[format]
+			k, err := newKey(alg, typ, extractable, usages)
+			if err != nil {
+				return nil, err
+			}
+			k.priv, k.pub, err = parse448(alg.Name, format, raw)
+			return k, err
 		}
 		var parsed any
 		var err error
@@ -431,6 +450,10 @@ func importRawPublic(alg *algParams, raw []byte, extractable bool, usages []stri
 			return nil, cryptoError("DataError", "invalid X25519 public key: %v", err)
 		}
 		k.pub = p
+	case "Ed448", "X448":
+		if k.pub, err = raw448Public(alg.Name, raw); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, cryptoError("NotSupportedError", "%s keys cannot be imported as raw", alg.Name)
 	}
@@ -450,7 +473,11 @@ func (k *cryptoKey) export(format string) ([]byte, error) {
 			return p, nil
 		case *ecdh.PublicKey:
 			return p.Bytes(), nil
+		case ed448.PublicKey, *x448Public:
+			return public448Bytes(p), nil
 		}
+	case (format == "spki" && k.typ == "public" || format == "pkcs8" && k.typ == "private") && isCurve448(k.alg):
+		return marshal448(k.alg, format, k.priv, k.pub)
 	case format == "spki" && k.typ == "public":
 		b, err := x509.MarshalPKIXPublicKey(k.pub)
 		if err != nil {
@@ -507,14 +534,24 @@ func jwkAlg(alg, hash string, length int) string {
 			return "RSA-OAEP"
 		}
 		return "RSA-OAEP-" + bits
-	case "Ed25519":
-		return "Ed25519"
+	case "Ed25519", "Ed448":
+		return alg
 	}
 	return ""
 }
 
 func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []string) (*cryptoKey, error) {
 	kty, _ := jwk["kty"].(string)
+	// The spec checks usages against the key's type (SyntaxError) before reading the JWK.
+	typ := "public"
+	if keyUsages[alg.Name][0] != nil {
+		typ = "secret"
+	} else if _, ok := jwk["d"]; ok {
+		typ = "private"
+	}
+	if err := checkUsages(alg.Name, typ, usages); err != nil {
+		return nil, err
+	}
 	if ext, ok := jwk["ext"].(bool); ok && !ext && extractable {
 		return nil, cryptoError("DataError", "the JWK is not extractable (ext: false)")
 	}
@@ -527,7 +564,7 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 	}
 	if use, ok := jwk["use"].(string); ok && len(usages) > 0 {
 		want := "enc"
-		if alg.Name == "HMAC" || alg.Name == "ECDSA" || alg.Name == "Ed25519" || alg.Name == "RSASSA-PKCS1-v1_5" || alg.Name == "RSA-PSS" {
+		if alg.Name == "HMAC" || alg.Name == "ECDSA" || alg.Name == "Ed25519" || alg.Name == "Ed448" || alg.Name == "RSASSA-PKCS1-v1_5" || alg.Name == "RSA-PSS" {
 			want = "sig"
 		}
 		if use != want {
@@ -536,7 +573,7 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 	}
 	checkAlg := func(k *cryptoKey) error {
 		if a, ok := jwk["alg"].(string); ok {
-			if want := jwkAlg(k.alg, k.hash, k.length); want != "" && a != want && !(k.alg == "Ed25519" && a == "EdDSA") {
+			if want := jwkAlg(k.alg, k.hash, k.length); want != "" && a != want && !((k.alg == "Ed25519" || k.alg == "Ed448") && a == "EdDSA") {
 				return cryptoError("DataError", "the JWK's alg %q does not match %s", a, want)
 			}
 		}
@@ -607,7 +644,7 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 			}
 		}
 		return k, nil
-	case alg.Name == "Ed25519" || alg.Name == "X25519":
+	case alg.Name == "Ed25519" || alg.Name == "X25519" || isCurve448(alg.Name):
 		if crv, _ := jwk["crv"].(string); kty != "OKP" || crv != alg.Name {
 			return nil, cryptoError("DataError", "a %s JWK must have kty \"OKP\" and crv %q", alg.Name, alg.Name)
 		}
@@ -630,7 +667,11 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 		if err != nil {
 			return nil, err
 		}
-		if alg.Name == "Ed25519" {
+		if isCurve448(alg.Name) {
+			if k.priv, k.pub, err = private448(alg.Name, d); err != nil {
+				return nil, err
+			}
+		} else if alg.Name == "Ed25519" {
 			if len(d) != ed25519.SeedSize {
 				return nil, cryptoError("DataError", "an Ed25519 private key is 32 bytes")
 			}
@@ -690,9 +731,11 @@ func importJWK(alg *algParams, jwk map[string]any, extractable bool, usages []st
 	}
 }
 
-// publicBytes is the raw encoding of an Ed25519 or X25519 public key.
+// publicBytes is the raw encoding of an Ed25519, X25519, Ed448 or X448 public key.
 func publicBytes(pub any) []byte {
 	switch p := pub.(type) {
+	case ed448.PublicKey, *x448Public:
+		return public448Bytes(p)
 	case ed25519.PublicKey:
 		return p
 	case *ecdh.PublicKey:
@@ -731,6 +774,11 @@ func (k *cryptoKey) exportJWK() (map[string]any, error) {
 		jwk["kty"], jwk["crv"], jwk["x"] = "OKP", "X25519", enc(p.Bytes())
 		if sk, ok := k.priv.(*ecdh.PrivateKey); ok {
 			jwk["d"] = enc(sk.Bytes())
+		}
+	case ed448.PublicKey, *x448Public:
+		jwk["kty"], jwk["crv"], jwk["x"] = "OKP", k.alg, enc(public448Bytes(p))
+		if k.priv != nil {
+			jwk["d"] = enc(private448Bytes(k.priv))
 		}
 	case *rsa.PublicKey:
 		jwk["kty"], jwk["n"], jwk["e"] = "RSA", enc(p.N.Bytes()), enc(big.NewInt(int64(p.E)).Bytes())

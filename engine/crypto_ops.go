@@ -15,6 +15,7 @@ import (
 	"math/big"
 
 	"filippo.io/edwards25519"
+	"github.com/cloudflare/circl/sign/ed448"
 )
 
 func (k *cryptoKey) digest(alg *algParams, data []byte) ([]byte, error) {
@@ -42,6 +43,8 @@ func (k *cryptoKey) sign(alg *algParams, data []byte) ([]byte, error) {
 		return k.mac(data), nil
 	case "Ed25519":
 		return ed25519.Sign(k.priv.(ed25519.PrivateKey), data), nil
+	case "Ed448":
+		return sign448(k.priv.(ed448.PrivateKey), data, alg.Context)
 	case "ECDSA":
 		d, err := k.digest(alg, data)
 		if err != nil {
@@ -65,8 +68,8 @@ func (k *cryptoKey) sign(alg *algParams, data []byte) ([]byte, error) {
 		var sig []byte
 		var err error
 		if k.alg == "RSA-PSS" {
-			if alg.SaltLength <= 0 {
-				return nil, cryptoError("NotSupportedError", "RSA-PSS saltLength must be positive here (Go cannot sign with an empty salt)")
+			if alg.SaltLength == 0 { // Go's 0 is "auto": crypto_pss.go signs with no salt
+				return signPSSZeroSalt(sk, hashes[k.hash], d)
 			}
 			sig, err = rsa.SignPSS(rand.Reader, sk, hashes[k.hash], d, &rsa.PSSOptions{SaltLength: alg.SaltLength})
 		} else {
@@ -102,6 +105,8 @@ func (k *cryptoKey) verify(alg *algParams, data, sig []byte) (bool, error) {
 			return false, nil
 		}
 		return ed25519.Verify(pub, data, sig), nil
+	case "Ed448":
+		return verify448(k.pub.(ed448.PublicKey), data, sig, alg.Context)
 	case "ECDSA":
 		d, err := k.digest(alg, data)
 		if err != nil {
@@ -119,11 +124,10 @@ func (k *cryptoKey) verify(alg *algParams, data, sig []byte) (bool, error) {
 		d, _ := k.digest(alg, data)
 		pk := k.pub.(*rsa.PublicKey)
 		if k.alg == "RSA-PSS" {
-			salt := alg.SaltLength
-			if salt == 0 {
-				salt = rsa.PSSSaltLengthAuto
+			if alg.SaltLength == 0 { // Go's 0 accepts any salt; WebCrypto's means none
+				return verifyPSSZeroSalt(pk, hashes[k.hash], d, sig), nil
 			}
-			return rsa.VerifyPSS(pk, hashes[k.hash], d, sig, &rsa.PSSOptions{SaltLength: salt}) == nil, nil
+			return rsa.VerifyPSS(pk, hashes[k.hash], d, sig, &rsa.PSSOptions{SaltLength: alg.SaltLength}) == nil, nil
 		}
 		return rsa.VerifyPKCS1v15(pk, hashes[k.hash], d, sig) == nil, nil
 	}
@@ -357,9 +361,16 @@ func truncateBits(b []byte, n *int) ([]byte, error) {
 
 func (sb *Sandbox) deriveBits(k, peer *cryptoKey, alg *algParams, length *int) ([]byte, error) {
 	switch k.alg {
-	case "ECDH", "X25519":
+	case "ECDH", "X25519", "X448":
 		if peer.typ != "public" || peer.alg != k.alg || peer.curve != k.curve {
 			return nil, cryptoError("InvalidAccessError", "the public key must be a %s public key on the same curve", k.alg)
+		}
+		if k.alg == "X448" {
+			secret, err := deriveX448(k.priv.(*x448Private), peer.pub.(*x448Public))
+			if err != nil {
+				return nil, err
+			}
+			return truncateBits(secret, length)
 		}
 		var sk *ecdh.PrivateKey
 		var pk *ecdh.PublicKey

@@ -31,6 +31,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/internal/prestart"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/runtime"
 )
@@ -55,15 +56,7 @@ type Config struct {
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/isobox, or the OS user cache dir + "/isobox".
-func DefaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "isobox")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "isobox")
-	}
-	return filepath.Join(os.TempDir(), "isobox-cache")
-}
+func DefaultCacheDir() string { return prestart.DefaultCacheDir() }
 
 // Engine compiles QuickJS once and makes sandboxes from it. It is safe for concurrent use.
 type Engine struct {
@@ -81,6 +74,7 @@ type Engine struct {
 	compileTime   time.Duration // see CompileTime
 	py            pythonState   // the Python side, made on first use (python.go)
 	wasm          wasmState     // WebAssembly workers' runtime, made on first use (wasmworker.go)
+	pool          blankPool     // blank sandboxes kept ready (pool.go, KeepBlank)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -105,32 +99,48 @@ const stackSize = 1 << 20
 //
 // It fails when the cache directory cannot be created or the module does not compile.
 func New(ctx context.Context, cfg Config) (*Engine, error) {
-	rc := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(cfg.CloseOnContextDone)
-	cacheDir := ""
-	if cfg.CacheDir != "off" {
-		dir := cfg.CacheDir
-		if dir == "" {
-			dir = DefaultCacheDir()
-		}
-		cacheDir = dir
-		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero"))
-		if err != nil {
-			return nil, fmt.Errorf("engine: compilation cache in %s: %w", dir, err)
-		}
-		rc = rc.WithCompilationCache(cache)
-	}
+	cacheDir, _ := prestart.ResolveCacheDir(cfg.CacheDir)
 	if err := cfg.Defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: Config.Defaults: %w", err)
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	// The runtime's bytecode is read and checked from the cache, and the base image kept by
+	// an earlier process mapped and checked, while QuickJS is compiled.
+	cached := make(chan runtimeCache, 1)
+	go func() {
+		var c runtimeCache
+		if cacheDir != "" {
+			srcSum := runtime.SourceSum() // the text itself is needed only to compile it
+			c = readRuntimeCache(cacheDir, srcSum)
+			if !cfg.NoImage {
+				c.imagePath = baseImagePath(cacheDir, srcSum)
+				c.image, c.deadStack, _ = loadBaseImage(c.imagePath)
+			}
+		}
+		cached <- c
+	}()
+	drop := func() { // on failure: what the goroutine found is not used
+		if c := <-cached; c.image != nil {
+			c.image.close()
+		}
+	}
+	// A short-lived process began making the runtime and compiling QuickJS while its
+	// packages were initialised (internal/prestart); otherwise it is done here.
+	start := time.Now()
+	rt, prestartCompiled, prestarted := prestart.Take(ctx, cacheDir, cfg.CloseOnContextDone)
+	if !prestarted {
+		rc, err := prestart.RuntimeConfig(cacheDir, cfg.CloseOnContextDone)
+		if err != nil {
+			drop()
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	}
 	e := &Engine{rt: rt, defaults: cfg.Defaults}
 	e.defaults.Memory = 0
-	// The host modules are made and the runtime's bytecode is read and checked from the
-	// cache while wazero decodes and validates QuickJS (which it does even when its own
-	// cache has the compiled code): on two cores the one hides behind the other. A
-	// wazero.Runtime is safe for concurrent use, and QuickJS's imports are resolved only
-	// when it is instantiated.
-	cached := make(chan runtimeCache, 1)
+	// The host modules are made while wazero decodes and validates QuickJS (which it does
+	// even when its own cache has the compiled code): on two cores the one hides behind
+	// the other. A wazero.Runtime is safe for concurrent use, and QuickJS's imports are
+	// resolved only when it is instantiated.
 	hosts := make(chan error, 1)
 	go func() {
 		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
@@ -138,10 +148,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		} else {
 			hosts <- e.instantiateHost(ctx)
 		}
-		cached <- readRuntimeCache(cacheDir)
 	}()
-	start := time.Now()
-	compiled, err := rt.CompileModule(ctx, js.Wasm())
+	var compiled wazero.CompiledModule
+	var err error
+	if prestarted {
+		compiled, err = prestartCompiled()
+	} else {
+		compiled, err = rt.CompileModule(ctx, js.Wasm())
+	}
 	e.compileTime = time.Since(start)
 	hostErr := <-hosts
 	if err == nil && hostErr != nil {
@@ -150,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		err = fmt.Errorf("engine: compile QuickJS: %w", err)
 	}
 	if err != nil {
-		<-cached
+		drop()
 		rt.Close(ctx)
 		return nil, err
 	}
@@ -161,14 +175,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	e.restoreConfig = e.modConfig.WithStartFunctions()
 	e.py.cacheDir = cacheDir
-	if err := e.loadRuntime(ctx, <-cached); err != nil {
+	c := <-cached
+	if err := e.loadRuntime(ctx, c); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
-	if !cfg.NoImage {
+	switch {
+	case c.image != nil:
+		e.base, e.deadStack = c.image, c.deadStack
+	case !cfg.NoImage:
 		if err := e.makeBaseImage(ctx); err != nil {
 			rt.Close(ctx)
 			return nil, err
+		}
+		if c.imagePath != "" {
+			storeBaseImage(c.imagePath, e.base, e.deadStack)
 		}
 	}
 	e.pagemap = openPagemap()
@@ -193,6 +214,15 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 	if _, err := sb.call(opSettle, gcHeadroom, 0, 0); err != nil {
 		sb.Close(ctx)
 		return fmt.Errorf("engine: settle base image: %w", err)
+	}
+	// The runtime's bytecode was read from a buffer at the bottom of the heap and freed: a
+	// hole as large as the bytecode. Once that passed 256 KiB, ib_plug_holes' probe for the
+	// heap's top (a 256 KiB malloc) was served from the hole, so holes above it stayed
+	// open and an idle worker wrote into them (TestIdleWorkerKeepsImageShared: 340 KiB
+	// instead of 160). Refill it first; the bytes stay in the shared image, never touched.
+	if _, err := sb.call(opMalloc, uint32(len(e.bootstrap)), 0, 0); err != nil {
+		sb.Close(ctx)
+		return fmt.Errorf("engine: refill the bytecode's hole: %w", err)
 	}
 	if _, err := sb.call(opPlugHoles, 0, 0, 0); err != nil {
 		sb.Close(ctx)
@@ -219,6 +249,7 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 
 // Close releases the engine and every sandbox made from it.
 func (e *Engine) Close(ctx context.Context) error {
+	e.pool.close(ctx)
 	if e.base != nil {
 		e.base.close()
 	}
@@ -228,21 +259,26 @@ func (e *Engine) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
 }
 
-// runtimeCache is the runtime's bytecode as found in the cache directory.
+// runtimeCache is the runtime's bytecode, and the base image, as found in the cache
+// directory.
 type runtimeCache struct {
 	path     string // the cache file; "" with no cache directory
 	bytecode []byte // nil when the file was missing or did not check
+	// imagePath is the base image's file ("" with no cache directory or Config.NoImage);
+	// image is what it held (nil when missing or damaged), deadStack the image's.
+	imagePath string
+	image     *image
+	deadStack span
 }
 
 // readRuntimeCache reads the runtime's bytecode from the cache directory. The file is named
-// by the QuickJS build and the runtime source, and carries a SHA-256 of the bytecode that is
-// checked here: QuickJS trusts bytecode.
-func readRuntimeCache(cacheDir string) runtimeCache {
+// by the QuickJS build and the runtime source (srcSum: runtime.SourceSum), and carries a
+// SHA-256 of the bytecode that is checked here: QuickJS trusts bytecode.
+func readRuntimeCache(cacheDir string, srcSum [32]byte) runtimeCache {
 	var c runtimeCache
 	if cacheDir == "" {
 		return c
 	}
-	srcSum := runtime.SourceSum() // the text itself is needed only to compile it
 	c.path = filepath.Join(cacheDir, fmt.Sprintf("runtime-%s-%x.qbc", js.BuildID(), srcSum[:8]))
 	if b, err := os.ReadFile(c.path); err == nil && len(b) > sha256.Size {
 		body := b[sha256.Size:]

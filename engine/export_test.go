@@ -19,3 +19,31 @@ func LiveBytes(sb *Sandbox) int {
 	}
 	return len(sb.mem.buf) - sb.mem.liveOff
 }
+
+// BlankReady is the number of blank sandboxes e's pool holds now.
+func BlankReady(e *Engine) int {
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	return len(e.pool.ready)
+}
+
+// HotPages is the number of pages each blank sandbox of e gets copied in advance (0 while
+// they are being learned).
+func HotPages(e *Engine) int { return e.pool.hotPageCount() }
+
+// BaseImageDiff counts the bytes of sb's memory, within the base image's size and outside
+// the stack, that differ from the base image.
+func BaseImageDiff(sb *Sandbox) int {
+	base, dead := sb.baseImage()
+	buf := sb.mem.buf
+	n := 0
+	for i := 0; i < len(base.data) && i < len(buf); i++ {
+		if uint32(i) >= dead.off && uint32(i) < dead.off+dead.n+2*osPage {
+			continue
+		}
+		if buf[i] != base.data[i] {
+			n++
+		}
+	}
+	return n
+}

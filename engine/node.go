@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/isobox/isobox/runtime"
 )
@@ -13,8 +14,9 @@ import (
 // modules of the runtime (SandboxConfig.NodeCompat).
 const NodeCompatFlag = "nodejs_compat"
 
-// nodeModules are the Node.js built-ins the runtime provides, by name without "node:".
-var nodeModules = runtime.NodeModules()
+// nodeModules are the Node.js built-ins the runtime provides, by name without "node:";
+// made on first use (it copies their sources), not in every process's initialisation.
+var nodeModules = sync.OnceValue(runtime.NodeModules)
 
 // nodeBuiltins are all of Node's built-in modules, provided or not: an import of one that
 // isobox lacks gets an error that says what it is rather than "cannot find module".
@@ -67,7 +69,7 @@ func resolveNode(m ModuleMap, nodeCompat bool, base, spec string) (name string, 
 		// in isobox" as invalid_worker_code.
 		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module, not available in isobox without the %s compatibility flag (the built-in modules without it are: %s)", spec, base, NodeCompatFlag, builtinNames())
 	}
-	if _, have := nodeModules[bare]; !have {
+	if _, have := nodeModules()[bare]; !have {
 		return "", true, fmt.Errorf("%q, imported by %q, is a Node.js built-in module not available in isobox, even under %s (it has: %s)", spec, base, NodeCompatFlag, nodeNames())
 	}
 	return "node:" + bare, true, nil
@@ -76,7 +78,7 @@ func resolveNode(m ModuleMap, nodeCompat bool, base, spec string) (name string, 
 func nodeNames() string {
 	var b strings.Builder
 	for _, n := range strings.Fields(nodeBuiltinNames) {
-		if _, ok := nodeModules[n]; ok {
+		if _, ok := nodeModules()[n]; ok {
 			if b.Len() > 0 {
 				b.WriteString(", ")
 			}
@@ -89,7 +91,7 @@ func nodeNames() string {
 // nodeESM is the ES module of Node built-in name ("node:x"): the CommonJS module, required
 // once per sandbox, as the default export and as named exports.
 func nodeESM(name string) (string, bool) {
-	mod, ok := nodeModules[strings.TrimPrefix(name, "node:")]
+	mod, ok := nodeModules()[strings.TrimPrefix(name, "node:")]
 	if !ok || !strings.HasPrefix(name, "node:") {
 		return "", false
 	}
@@ -102,18 +104,19 @@ func nodeESM(name string) (string, bool) {
 	return b.String(), true
 }
 
-// nodeRequireAnswers are require_source's answers for the Node built-ins, by "node:x".
-var nodeRequireAnswers = func() map[string][]byte {
-	m := make(map[string][]byte, len(nodeModules))
-	for name, mod := range nodeModules {
+// nodeRequireAnswers are require_source's answers for the Node built-ins, by "node:x"; made
+// on first use (they are 400 KB of JSON).
+var nodeRequireAnswers = sync.OnceValue(func() map[string][]byte {
+	m := make(map[string][]byte, len(nodeModules()))
+	for name, mod := range nodeModules() {
 		m["node:"+name], _ = json.Marshal(map[string]string{"type": string(ModuleCJS), "source": mod.Source})
 	}
 	return m
-}()
+})
 
 // nodeRequire is require_source's answer for Node built-in name ("node:x").
 func nodeRequire(name string) ([]byte, bool) {
-	b, ok := nodeRequireAnswers[name]
+	b, ok := nodeRequireAnswers()[name]
 	return b, ok
 }
 

@@ -79,6 +79,7 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
+	learn   bool         // its first invocation after Load teaches the blank pool its hot pages (pool.go)
 	check   bool         // a compile check's sandbox (check.go): its check modules resolve
 	py      bool         // a Python sandbox: its base image is the engine's Python image
 	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
@@ -193,7 +194,14 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 	}
 	var sb *Sandbox
 	var err error
-	if e.base != nil {
+	if e.base != nil && cfg.Memory == DefaultLimits().Memory {
+		if sb = e.pool.take(); sb == nil {
+			sb, err = e.restore(ctx, e.base, cfg.Memory)
+		}
+		if err == nil {
+			sb.learn = e.pool.learning()
+		}
+	} else if e.base != nil {
 		sb, err = e.restore(ctx, e.base, cfg.Memory)
 	} else {
 		sb, err = e.newSandboxCold(ctx, cfg.Memory, e.modConfig)
@@ -570,7 +578,9 @@ func decodeCompletion(raw []byte) (completion, *isoerr.Error) {
 	if len(raw) == 0 {
 		return c, isoerr.New(isoerr.WorkerException, "the invocation ended without an outcome: the worker broke the runtime (did it replace a builtin the runtime relies on?)")
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
+	if fc, ok := fastCompletion(raw); ok {
+		return fc, nil // ok true: no code to check
+	} else if err := json.Unmarshal(raw, &c); err != nil {
 		return c, isoerr.New(isoerr.WorkerException, "the worker's outcome could not be read: the worker broke the runtime (did it replace a builtin the runtime relies on?): %v", err)
 	}
 	switch c.Code {
@@ -600,6 +610,10 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	inv := sb.begin(ctx, lim)
 	defer sb.end()
 	err := sb.loop(msg)
+	if sb.learn && sb.loaded {
+		sb.learn = false
+		sb.e.pool.learn(sb)
+	}
 	res.Logs = inv.logs
 	res.CPU = inv.cpu
 	res.Wall = time.Since(inv.start)

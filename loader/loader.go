@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/isobox/isobox/api"
@@ -64,6 +65,12 @@ type Config struct {
 	// NoDepImages turns dependency images off (loader/depimage.go): every new code
 	// evaluates its npm package modules itself. For comparison in benchmarks.
 	NoDepImages bool
+	// BlankSandboxes is how many blank JavaScript sandboxes the engine keeps ready, made
+	// in the background, so that a cold load takes one instead of making it
+	// (engine.Engine.KeepBlank; 2), from the loader's second new sandbox on (a one-shot
+	// `isobox run` makes no pool it would not use). Negative keeps none. Entries are blank
+	// (the base image only) and each is handed out once, so tenants never share one.
+	BlankSandboxes int
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +95,9 @@ func (c Config) withDefaults() Config {
 	if c.CodeImageBudget == 0 {
 		c.CodeImageBudget = 256 << 20
 	}
+	if c.BlankSandboxes == 0 {
+		c.BlankSandboxes = 2
+	}
 	return c
 }
 
@@ -110,6 +120,7 @@ type Loader struct {
 	code       *codeCache     // per-code images and the seen set (own lock)
 	hib        *hibernator    // hibernated workers and their counters (own lock)
 	retirers   chan struct{}  // a token per background retirement running (see release)
+	news       atomic.Int64   // new sandboxes made (start); the second starts the blank pool
 	background sync.WaitGroup // background retirements, awaited by Close
 	closed     bool
 }
@@ -486,6 +497,9 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 		return nil, err
 	}
 	if sb == nil {
+		if !cfg.Python && !cfg.Wasm && l.news.Add(1) == 2 && l.cfg.BlankSandboxes > 0 {
+			l.cfg.Engine.KeepBlank(l.cfg.BlankSandboxes)
+		}
 		if sb, err = l.cfg.Engine.NewSandbox(ctx, cfg); err != nil {
 			return nil, err
 		}

@@ -159,7 +159,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				fmt.Fprintf(stderr, "isobox bench: %v\n", err)
 				return 1
 			}
-			pr.HTTPRPS, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P99, ph.N, ph.Generator
+			pr.HTTPRPS, pr.HTTPP50, pr.HTTPP99, pr.HTTPN, pr.HTTPGenerator = ph.RPS, ph.P50, ph.P99, ph.N, ph.Generator
+			pr.HTTPServerCPU, pr.HTTPWorkerCPU = ph.ServerCPUPerReq, ph.WorkerCPUPerReq
 		}
 	}
 	if *jsonOut {
@@ -190,6 +191,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if pr.HTTPN > 0 {
 			fmt.Fprintf(stdout, "  hello over HTTP, 8 conns (n=%d, %s): %.0f req/s, p99 %.3g ms\n", pr.HTTPN, pr.HTTPGenerator, pr.HTTPRPS, pr.HTTPP99)
+			if pr.HTTPServerCPU > 0 {
+				fmt.Fprintf(stdout, "  its CPU per request: server %.0f µs + sandbox processes %.0f µs\n", pr.HTTPServerCPU, pr.HTTPWorkerCPU)
+			}
 		}
 	}
 	return 0
@@ -248,7 +252,11 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("cold load + first response, p50", r.ColdLoadP50, an.ColdLoadP50, "ms", r.ColdLoadN)
 	row("cold load + first response, p99", r.ColdLoadP99, an.ColdLoadP99, "ms", r.ColdLoadN)
 	row("warm call to a loaded id, p50", r.WarmCallP50, an.WarmCallP50, "ms", r.WarmCallN)
+	row("cold load, back to back (pool runs dry), p50", r.ColdLoadBackToBackP50, an.ColdLoadP50, "ms", r.ColdLoadN)
+	row("cold load without the blank pool, p50", r.ColdLoadNoPoolP50, an.ColdLoadP50, "ms", r.ColdLoadN)
+	row("CPU per cold load (pool refills included)", r.ColdLoadCPU, 0, "ms", r.ColdLoadN)
 	row("minor page faults per cold load", r.ColdLoadFaults, 0, "", r.ColdLoadN)
+	row("minor page faults per cold load, request path", r.ColdLoadPathFaults, 0, "", r.ColdLoadN)
 	row("minor page faults per warm call", r.WarmCallFaults, 0, "", r.WarmCallN)
 	row("RSS per idle loaded worker", r.IdleWorkerRSS, an.IdleWorkerRSS, "KiB", r.IdleWorkerN)
 	if r.DenoEvalP50 > 0 {

@@ -75,7 +75,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // newLoader makes the engine and loader of a one-shot command (run, eval). It skips the
 // base image: making it costs more than the one sandbox such a command starts.
 func newLoader(ctx context.Context, c *common) (*loader.Loader, func(), error) {
-	e, err := engine.New(ctx, engine.Config{CacheDir: c.cacheDir, NoImage: true})
+	// One sandbox per process: it starts from the base image when an earlier process kept
+	// it in the cache directory (the first one makes and keeps it), else cold.
+	e, err := engine.New(ctx, engine.Config{CacheDir: c.cacheDir, NoImage: c.cacheDir == "off"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -323,6 +325,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if language == api.LanguagePython {
 		return evalPython(ctx, src, &c, stdout, stderr)
 	}
+	src = prenormalise(src)
 	l, closeAll, err := newLoader(ctx, &c)
 	if err != nil {
 		fmt.Fprintf(stderr, "isobox: %v\n", err)

@@ -145,7 +145,7 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 	}
 	defer l.Close(context.Background())
 	w := &workerSide{c: wc, l: l, board: board, calls: map[uint64]*workerCall{}, fetches: map[uint64]*pendingFetch{},
-		end: make(chan error, 1)}
+		end: make(chan error, 1), done: make(chan struct{}), reader: make(chan struct{})}
 	defer w.abortAll()
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
@@ -161,20 +161,55 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 // w.end) or a frame starts a call. Then a new goroutine takes over the reading and this
 // one runs the call: the call starts at once, on the thread that read its frame, instead
 // of waiting for the reader to park and the scheduler to run a new goroutine (RATIONALE
-// §18).
+// §18). The goroutine that ran a call then waits to be the reader again (park): a new
+// goroutine per call would grow its stack from the smallest size to the engine's depth on
+// every call, ~5% of a sandbox process's CPU under a hello load (RATIONALE 9X).
 func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 	for {
 		typ, id, payload, err := readFrame(r, hdr)
 		if err != nil {
 			w.end <- err
+			close(w.done)
 			return
 		}
 		if run := w.dispatch(ctx, typ, id, payload); run != nil {
-			go w.readLoop(ctx, r, hdr)
+			w.handOff(ctx, r, hdr)
 			run()
-			return
+			if !w.park(ctx) {
+				return
+			}
 		}
 	}
+}
+
+// maxParked bounds the goroutines that wait to read after their call (each keeps the
+// stack its call grew, some tens of KiB): a burst of calls leaves no more than these.
+const maxParked = 32
+
+// handOff makes another goroutine the reader: a parked one if any waits, else a new one.
+func (w *workerSide) handOff(ctx context.Context, r io.Reader, hdr []byte) {
+	select {
+	case w.reader <- struct{}{}:
+	default:
+		go w.readLoop(ctx, r, hdr)
+	}
+}
+
+// park waits until the caller is made the reader (true), or the connection or the
+// process ends (false). Beyond maxParked waiting goroutines it returns false at once.
+func (w *workerSide) park(ctx context.Context) bool {
+	if w.parked.Add(1) > maxParked {
+		w.parked.Add(-1)
+		return false
+	}
+	defer w.parked.Add(-1)
+	select {
+	case <-w.reader:
+		return true
+	case <-w.done:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // workerSide is the worker process's state: its calls and outbound requests in flight.
@@ -186,7 +221,10 @@ type workerSide struct {
 	calls   map[uint64]*workerCall
 	fetches map[uint64]*pendingFetch
 	nextReq atomic.Uint64
-	end     chan error // the reading's end: the connection's error
+	end     chan error    // the reading's end: the connection's error
+	done    chan struct{} // closed after end is sent: parked goroutines exit
+	reader  chan struct{} // a parked goroutine that receives from it becomes the reader
+	parked  atomic.Int32  // goroutines in park
 	tools   workerTools
 	fs      workerFS
 	// sessions are the sandboxes of sessions (sessions.go), by handle.

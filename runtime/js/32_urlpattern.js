@@ -270,6 +270,219 @@
     return s;
   }
 
+  // ---- the v flag ----
+  // The standard compiles each component with the v flag (unicodeSets). QuickJS-ng takes
+  // the flag but answers its class syntax wrongly (set operations, nested classes, even
+  // \p{L} do not match), so the v-mode source is translated to a u-mode one with the same
+  // meaning. Outside character classes the two modes share their syntax. A class is a set
+  // of code points (a u-mode class where it can be, else a group of lookaheads: A--B is
+  // (?:(?!B)A), A&&B is (?:(?=B)A)) and a finite set of strings from \q{...}, on which the
+  // set operations are done here; strings match longest first. v-mode's stricter class
+  // syntax is enforced as V8 does: "[\w-]" and "[^/]" are SyntaxErrors (write "[\w\-]",
+  // "[^\/]"), and so is a negated class that may contain strings.
+  const classSyntaxChars = "()[]{}/-\\|";
+  const doublePunctuators = "&!#$%*+,.:;<=>?@^`~";
+  const reservedPunctuators = "&-!#%,:;<=>@`~";
+  const classEscapeChars = "dDwWsS";
+  const controlEscapes = "nrtvf";
+  const escapeClassChar = (c) => ("\\]^-[".includes(c) ? "\\" + c : c);
+
+  // plainClasses are the segment wildcards' classes, which mean the same in both modes: a
+  // source with no other "[" (most patterns) is returned as it is, unparsed.
+  const plainClasses = /\[\^(?:\\[/.])?\]/g;
+  function unicodeSetsToUnicode(src) {
+    if (!src.includes("[") || !src.replace(plainClasses, "").includes("[")) return src;
+    const cps = [...src];
+    let i = 0;
+    let out = "";
+    const bad = (why) => {
+      throw new SyntaxError(`${why} (v-mode character class)`);
+    };
+    const charSet = (atoms, extra) => ({ atoms, chars: `[${atoms}]`, strs: [], may: false, ...extra });
+    while (i < cps.length) {
+      const c = cps[i];
+      if (c === "\\") {
+        out += c + (cps[i + 1] ?? "");
+        i += 2;
+      } else if (c === "[") {
+        i++;
+        out += setExpr(parseClass());
+      } else {
+        out += c;
+        i++;
+      }
+    }
+    return out;
+
+    // A set is {atoms?: u-mode class contents (when it is a plain union), chars: a u-mode
+    // expression matching one of its code points (null: none), strs: [{re, len}] its
+    // strings of other lengths than one, may: the spec's MayContainStrings}.
+    function setExpr(set) {
+      const long = set.strs.filter((x) => x.len > 1).sort((x, y) => y.len - x.len).map((x) => x.re);
+      const alts = [...long, ...(set.chars === null ? [] : [set.chars]), ...(set.strs.some((x) => x.len === 0) ? [""] : [])];
+      if (alts.length === 0) return "[]";
+      return alts.length === 1 && long.length === 0 && set.chars !== null ? set.chars : `(?:${alts.join("|")})`;
+    }
+
+    // readBraced reads "{...}" at i (after an escape letter) and answers its text.
+    function readBraced() {
+      if (cps[i] !== "{") bad("a missing {");
+      const end = cps.indexOf("}", i);
+      if (end < 0) bad("a missing }");
+      const text = cps.slice(i + 1, end).join("");
+      i = end + 1;
+      return text;
+    }
+
+    // parseEscape parses a class escape after "\".
+    function parseEscape() {
+      const d = cps[i++];
+      if (d === undefined) bad("a trailing backslash");
+      if (d === "q") {
+        let atoms = "";
+        const strs = [];
+        const seen = new Set();
+        const b = [...readBraced()];
+        let re = "";
+        let len = 0;
+        for (let j = 0; j <= b.length; j++) {
+          if (j === b.length || b[j] === "|") {
+            if (len === 1) atoms += re.length === 1 ? escapeClassChar(re) : re;
+            else if (!seen.has(re)) {
+              seen.add(re);
+              strs.push({ re, len });
+            }
+            re = "";
+            len = 0;
+          } else if (b[j] === "\\") {
+            re += "\\" + (b[++j] ?? bad("a trailing backslash"));
+            len++;
+          } else {
+            re += escapeRegExp(b[j]);
+            len++;
+          }
+        }
+        return { atoms: strs.length === 0 ? atoms : undefined, chars: atoms === "" ? null : `[${atoms}]`, strs, may: strs.length > 0 };
+      }
+      if (classEscapeChars.includes(d)) return charSet("\\" + d);
+      if (d === "p" || d === "P") return charSet(`\\${d}{${readBraced()}}`);
+      if (controlEscapes.includes(d) || d === "b" || d === "0") return charSet("\\" + d, { char: true });
+      if (d === "c" || d === "x") {
+        const n = d === "c" ? 1 : 2;
+        const atoms = "\\" + d + cps.slice(i, i + n).join("");
+        i += n;
+        return charSet(atoms, { char: true });
+      }
+      if (d === "u") {
+        if (cps[i] === "{") return charSet(`\\u{${readBraced()}}`, { char: true });
+        const atoms = "\\u" + cps.slice(i, i + 4).join("");
+        i += 4;
+        return charSet(atoms, { char: true });
+      }
+      if (d === "-") return charSet("\\-", { char: true });
+      if (reservedPunctuators.includes(d)) return charSet(d, { char: true });
+      if ("^$\\.*+?()[]{}|/".includes(d)) return charSet("\\" + d, { char: true });
+      bad(`an invalid escape \\${d}`);
+    }
+
+    // parseOperand parses one operand: a nested class, an escape or a character, and a
+    // range when one follows.
+    function parseOperand() {
+      const c = cps[i];
+      if (c === "[") {
+        i++;
+        return parseClass();
+      }
+      let o;
+      if (c === "\\") {
+        i++;
+        o = parseEscape();
+      } else {
+        if (classSyntaxChars.includes(c)) bad(`an unescaped ${c}`);
+        if (doublePunctuators.includes(c) && cps[i + 1] === c) bad(`a reserved ${c}${c}`);
+        i++;
+        o = charSet(escapeClassChar(c), { char: true });
+      }
+      if (o.char && cps[i] === "-" && cps[i + 1] !== "-") {
+        i++;
+        const end = parseOperand();
+        if (!end.char) bad("a range end that is not a character");
+        o = charSet(`${o.atoms}-${end.atoms}`, { range: true });
+      }
+      return o;
+    }
+
+    // parseClass parses a class after its "[", through its "]".
+    function parseClass() {
+      const negated = cps[i] === "^";
+      if (negated) i++;
+      const operands = [];
+      let op = null; // "" (a union), "--" or "&&", once known
+      let pending = "";
+      for (;;) {
+        if (i >= cps.length) bad("an unterminated class");
+        if (cps[i] === "]") {
+          i++;
+          break;
+        }
+        const two = cps[i] + (cps[i + 1] ?? "");
+        if (two === "--" || two === "&&") {
+          if (operands.length === 0 || pending !== "") bad(`a misplaced ${two}`);
+          pending = two;
+          i += 2;
+          continue;
+        }
+        if (operands.length > 0) {
+          if (op === null) op = pending;
+          else if (op !== pending) bad("mixed set operations");
+        }
+        pending = "";
+        operands.push(parseOperand());
+      }
+      if (pending !== "") bad(`a class ending in ${pending}`);
+      op ??= "";
+      const has = (set, s) => (set.res ??= new Set(set.strs.map((x) => x.re))).has(s.re);
+      let set;
+      if (op === "") {
+        const inline = operands.filter((o) => o.atoms !== undefined);
+        const other = operands.filter((o) => o.atoms === undefined);
+        const atoms = inline.map((o) => o.atoms).join("");
+        const chars = [...(atoms === "" ? [] : [`[${atoms}]`]), ...other.filter((o) => o.chars !== null).map((o) => o.chars)];
+        const strs = [];
+        const seen = new Set();
+        for (const o of operands) {
+          for (const s of o.strs) {
+            if (!seen.has(s.re)) {
+              seen.add(s.re);
+              strs.push(s);
+            }
+          }
+        }
+        set = {
+          atoms: other.length === 0 ? atoms : undefined,
+          chars: chars.length === 0 ? null : chars.length === 1 ? chars[0] : `(?:${chars.join("|")})`,
+          strs,
+          may: operands.some((o) => o.may),
+        };
+      } else {
+        if (operands.some((o) => o.range)) bad(`a range as an operand of ${op}`);
+        const [first, ...rest] = operands;
+        const look = op === "--" ? "?!" : "?=";
+        const ls = rest.filter((o) => o.chars !== null).map((o) => `(${look}${o.chars})`).join("");
+        const empty = first.chars === null || (op === "&&" && rest.some((o) => o.chars === null));
+        set = {
+          chars: empty ? null : ls === "" ? first.chars : `(?:${ls}${first.chars})`,
+          strs: first.strs.filter((s) => (op === "--" ? !rest.some((o) => has(o, s)) : rest.every((o) => has(o, s)))),
+          may: op === "--" ? first.may : operands.every((o) => o.may),
+        };
+      }
+      if (!negated) return set;
+      if (set.may) bad("a negated class that may contain strings");
+      if (set.atoms !== undefined) return { chars: `[^${set.atoms}]`, strs: [], may: false };
+      return { chars: set.chars === null ? "[^]" : `(?:(?!${set.chars})[^])`, strs: [], may: false };
+    }
+  }
+
   // ---- canonicalization of fixed text through the URL parser ----
   const parseURL = (s) => {
     try {
@@ -345,11 +558,15 @@
       u.pathname = lead ? v : "/-" + v;
       return lead ? u.pathname : u.pathname.slice(2);
     },
+    // opaquePathname is the opaque-path state with a state override: unlike a whole URL,
+    // the value's leading and trailing spaces are kept (sentinels keep the parser from
+    // stripping them), so generate() of "/ " answers "/ ".
     opaquePathname(v) {
       if (v === "") return v;
-      const u = parseURL(`x-pattern:${v}`);
+      const open = !/[?#]/.test(v); // else the value's end goes to the query or fragment
+      const u = parseURL(`x-pattern:-${v}${open ? "-" : ""}`);
       if (!u) fail(`bad pathname "${v}"`);
-      return u.pathname;
+      return u.pathname.slice(1, open ? -1 : undefined);
     },
     search(v) {
       if (querySafe.test(v)) return v;
@@ -395,11 +612,11 @@
     const { source, names } = toRegExp(parts, opts);
     let regexp;
     try {
-      regexp = new RegExp(source, ignoreCase ? "ui" : "u");
+      regexp = new RegExp(unicodeSetsToUnicode(source), ignoreCase ? "ui" : "u");
     } catch (e) {
       fail(`the component "${input}" is not a valid regular expression (${e.message})`);
     }
-    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp"), parts };
+    const c = { pattern: toPatternString(parts, opts), regexp, names, hasRegExp: parts.some((p) => p.type === "regexp"), parts, encode, opts };
     c.special = specialSchemes.some((scheme) => regexp.test(scheme));
     // A lone "*" matches any component value (values from the URL parser hold no line
     // terminators, the only thing "." skips): test and exec need not run it.
@@ -788,6 +1005,35 @@
 
     get hasRegExpGroups() {
       return components.some((k) => this.#c[k].hasRegExp);
+    }
+
+    // generate (tentative, as Chromium ships it) fills one component's named groups with
+    // values and answers the component's text: each value is canonicalized as fixed text
+    // of that component is, and must then match its group (so "/:id" will not take "a/b").
+    // Only fixed text and plain named groups can be filled: a modifier, a wildcard or a
+    // regexp group is a TypeError, as is a missing value.
+    generate(component, groups) {
+      if (arguments.length < 2) throw new TypeError(`URLPattern.generate: 2 arguments required, but only ${arguments.length} present.`);
+      const k = `${component}`;
+      if (!components.includes(k)) throw new TypeError(`'${k}' is not a valid value for URLPatternComponent`);
+      if (!isObjectArg(groups)) throw new TypeError("URLPattern.generate: groups must be an object");
+      const c = this.#c[k];
+      const segment = new RegExp(`^(?:${unicodeSetsToUnicode(segmentWildcard(c.opts))})$`, "u");
+      let out = "";
+      for (const p of c.parts) {
+        if (p.modifier !== "") throw new TypeError(`URLPattern.generate: the ${k} pattern has a ${p.modifier} modifier`);
+        if (p.type === "fixed") {
+          out += p.value;
+          continue;
+        }
+        if (p.type !== "segment") throw new TypeError(`URLPattern.generate: the ${k} pattern has a ${p.type === "full" ? "wildcard" : "regexp group"}`);
+        const v = groups[p.name];
+        if (v === undefined) throw new TypeError(`URLPattern.generate: no value for the group "${p.name}"`);
+        const encoded = c.encode(`${v}`);
+        if (!segment.test(encoded)) throw new TypeError(`URLPattern.generate: "${v}" does not fit the group "${p.name}"`);
+        out += p.prefix + encoded + p.suffix;
+      }
+      return out;
     }
 
     // compareComponent orders two patterns by one component, more general first: sorting

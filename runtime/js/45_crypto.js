@@ -97,7 +97,7 @@
 
   const algorithmNames = [
     "SHA-1", "SHA-256", "SHA-384", "SHA-512", "HMAC", "AES-GCM", "AES-CBC", "AES-CTR", "AES-KW", "HKDF", "PBKDF2",
-    "ECDSA", "ECDH", "Ed25519", "X25519", "RSASSA-PKCS1-v1_5", "RSA-PSS", "RSA-OAEP",
+    "ECDSA", "ECDH", "Ed25519", "X25519", "RSASSA-PKCS1-v1_5", "RSA-PSS", "RSA-OAEP", "Ed448", "X448",
   ];
   const byUpper = new Map();
   for (const n of algorithmNames) byUpper.set(apply(stringToUpperCase, n, []), n);
@@ -107,11 +107,11 @@
   // supported: the algorithms each operation accepts (the spec's registered algorithms).
   const supported = {
     digest: digests,
-    sign: ["HMAC", "ECDSA", "Ed25519", "RSASSA-PKCS1-v1_5", "RSA-PSS"],
+    sign: ["HMAC", "ECDSA", "Ed25519", "Ed448", "RSASSA-PKCS1-v1_5", "RSA-PSS"],
     encrypt: ["AES-GCM", "AES-CBC", "AES-CTR", "RSA-OAEP"],
-    generateKey: ["HMAC", ...aes, "ECDSA", "ECDH", "Ed25519", "X25519", ...rsa],
+    generateKey: ["HMAC", ...aes, "ECDSA", "ECDH", "Ed25519", "X25519", "Ed448", "X448", ...rsa],
     importKey: algorithmNames.slice(4),
-    deriveBits: ["HKDF", "PBKDF2", "ECDH", "X25519"],
+    deriveBits: ["HKDF", "PBKDF2", "ECDH", "X25519", "X448"],
     wrapKey: [...aes, "RSA-OAEP"],
     getKeyLength: ["HMAC", ...aes, "HKDF", "PBKDF2"],
   };
@@ -146,7 +146,7 @@
     return name;
   }
 
-  const bufferMembers = ["iv", "counter", "additionalData", "label", "salt", "info", "publicExponent"];
+  const bufferMembers = ["iv", "counter", "additionalData", "label", "salt", "info", "publicExponent", "context"];
   const numberMembers = ["length", "tagLength", "saltLength", "iterations", "modulusLength"];
 
   // normalize turns an AlgorithmIdentifier into the plain data the host reads (buffers in
@@ -173,11 +173,15 @@
         out[m] = Math.trunc(n);
       }
     }
+    if (name === "RSA-PSS" && (op === "sign" || op === "verify") && out.saltLength === undefined) {
+      throw new TypeError("RSA-PSS: saltLength is required"); // RsaPssParams' required member
+    }
     for (const m of bufferMembers) {
+      if (m === "context" && name !== "Ed448") continue; // only Ed448Params has it
       const v = algorithm[m];
       if (v !== undefined) out[m] = b64(copyBufferSource(v, `Algorithm: ${m}`));
     }
-    if (name === "ECDH" || name === "X25519") {
+    if (name === "ECDH" || name === "X25519" || name === "X448") {
       if (op === "deriveBits" || op === "deriveKey") {
         const pub = algorithm.public;
         if (!(pub instanceof CryptoKey)) throw new TypeError("Algorithm: public must be a CryptoKey");

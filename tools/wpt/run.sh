@@ -3,8 +3,13 @@
 # urlpattern: their .any.js files) under isobox and, given a deno binary, under Deno too:
 # the same scripts through the same harness (runtime/testdata/wpt/testharness.js), one
 # sandbox or one deno process per file. It prints a line per file and a total per suite.
+# Tentative files run too (WebCryptoAPI's Ed448/X448 files are *.tentative.https.any.js).
 #
 #	tools/wpt/run.sh <wpt-checkout> [<deno binary>] [suites...]
+#	ISOBOX_WPT_FILES=448 tools/wpt/run.sh <wpt-checkout> "" WebCryptoAPI   # only the curve448 files
+#
+# ("" for the deno binary runs isobox alone.) TestWPTHarness checks the harness on a small
+# tree laid out as the WPT is, so the part that needs no checkout is tested in CI.
 #
 # The checkout is not in this repository, and CI's test run has none, so TestWPT skips
 # there: this script is how the README's figures are reproduced. A checkout of the three

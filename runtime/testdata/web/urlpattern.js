@@ -117,7 +117,7 @@
     [[{ pathname: "/books/:id" }], { pathname: "/books/:id", protocol: "*", hostname: "*", port: "*", search: "*", hash: "*" }],
     [[{ pathname: "/(.*)" }], { pathname: "/*" }],
     [[{ pathname: "/:name([^\\/]+?)" }], { pathname: "/:name" }], // the segment wildcard itself
-    [[{ pathname: "/:name([^/]+?)" }], { pathname: "/:name([^/]+?)" }],
+    [[{ pathname: "/:name([^\\/]+)" }], { pathname: "/:name([^\\/]+)" }],
     [[{ pathname: "/:id(\\d+)" }], { pathname: "/:id(\\d+)" }],
     [[{ pathname: "/café" }], { pathname: "/caf%C3%A9" }],
     [[{ pathname: "/a/../b" }], { pathname: "/b" }],
@@ -156,6 +156,8 @@
     [{ pathname: "/([)" }],
     [{ pathname: "/(é)" }],
     [{ pathname: "/()" }],
+    [{ pathname: "/:name([^/]+?)" }], // v-mode classes need "/" escaped, as in Chrome and Node
+    [{ pathname: "/([\\w-]+)" }], // and "-" when it is not a range
     [{ port: "abc" }],
     [{ port: "99999" }],
     [{ hostname: "a b" }],
@@ -187,6 +189,61 @@
   assert.equal(P({ hostname: "example.com/ignored" }).hostname, "example.com");
   assert.equal(P({ port: "80x" }).port, "80");
   assert.throws(() => P({ port: "x80" }), TypeError, "no leading digit");
+
+  // Regexp groups have the v flag's syntax (unicodeSets): set difference and intersection,
+  // nested classes, \q{} strings, and v-mode's stricter classes
+  const vflag = [
+    ["/([[a-z]--a])", "/a", false], ["/([[a-z]--a])", "/z", true],
+    ["/([\\d&&[0-1]])", "/0", true], ["/([\\d&&[0-1]])", "/3", false],
+    ["/([[0-9][a-f]]+)", "/e9", true], ["/([[0-9][a-f]]+)", "/g", false],
+    ["/([\\q{abc|d}]+)", "/abcd", true], ["/([\\q{abc|d}])", "/ab", false],
+    ["/([^[a-z]--b])", "/b", true], ["/([^[a-z]--b])", "/c", false],
+    ["/([\\w\\-]+)", "/a-b", true], ["/([\\p{ASCII}--\\p{Letter}]+)", "/1_2", true], ["/([\\p{ASCII}--\\p{Letter}]+)", "/1a", false],
+    ["/([^\\:]+)", "/x", true], // "\:" is a reserved punctuator's escape: valid only with v
+    ["/([\\q{ab|a}--a])", "/ab", true], ["/([\\q{ab|a}--a])", "/a", false], // set operations on strings
+    ["/([\\q{ab|cd}&&\\q{cd|x}])", "/cd", true], ["/([\\q{ab|cd}&&\\q{cd|x}])", "/ab", false],
+  ];
+  for (const [pathname, input, want] of vflag) {
+    assert.equal(P({ pathname }).test({ pathname: input }), want, `${pathname} on ${input}`);
+  }
+  assert.equal(P({ pathname: "/(a)([[a-z]--a])" }).exec({ pathname: "/ab" }).pathname.groups[1], "b", "translation adds no capturing group");
+  for (const pathname of ["/([\\w-]+)", "/([a|b])", "/([a&&&b])", "/([ab--c])", "/([a--])", "/([(])", "/([a!!b])", "/([^\\q{ab}])", "/([^\\q{ab}&&\\q{ab}])"]) {
+    assert.throws(() => P({ pathname }), TypeError, `${pathname} is not a v-mode class`);
+  }
+
+  // hostile classes: nesting deeper than the translator's stack is a TypeError, not a crash
+  assert.throws(() => P({ pathname: "/(" + "[".repeat(20000) + "a" + "]".repeat(20000) + ")" }), TypeError, "20,000 nested classes");
+  const negations = P({ pathname: "/(" + "[^".repeat(30) + "a" + "]".repeat(30) + ")" });
+  assert.ok(negations.test({ pathname: "/a" }) && !negations.test({ pathname: "/b" }), "30 nested negations are [a], as in V8");
+  assert.ok(P({ pathname: "/([\\q{" + Array.from({ length: 2000 }, (_, i) => "s" + i).join("|") + "}])" }).test({ pathname: "/s1999" }), "2,000 strings");
+
+  // generate (tentative): fills plain named groups, canonicalized as the component's text
+  const gen = [
+    [{ pathname: "/books/:id" }, "pathname", { id: "42" }, "/books/42"],
+    [{ pathname: "/:a/:b.json" }, "pathname", { a: "x", b: "y z" }, "/x/y%20z.json"],
+    [{ pathname: "/:id" }, "pathname", { id: "café" }, "/caf%C3%A9"],
+    [{ hostname: "{:sub}.example.com" }, "hostname", { sub: "API" }, "api.example.com"],
+    [{ pathname: "/static" }, "pathname", {}, "/static"],
+    ["x-scheme://h/:id", "pathname", { id: " a " }, "/ a "],
+  ];
+  for (const [pattern, component, groups, want] of gen) {
+    assert.equal(P(pattern).generate(component, groups), want, `generate(${component}, ${JSON.stringify(groups)}) of ${JSON.stringify(pattern)}`);
+  }
+  const genBad = [
+    [{ pathname: "/:id" }, "pathname", {}], // missing value
+    [{ pathname: "/:id" }, "pathname", { id: "a/b" }], // does not fit the segment
+    [{ pathname: "/:id" }, "pathname", { id: "" }],
+    [{ pathname: "/:id?" }, "pathname", { id: "1" }], // a modifier
+    [{ pathname: "/*" }, "pathname", {}],
+    [{ pathname: "/:id(\\d+)" }, "pathname", { id: "1" }],
+    [{ pathname: "/a" }, "path", {}], // not a component
+    [{ pathname: "/a" }, "pathname", null],
+    [{ hostname: ":h.example.com" }, "hostname", { h: "a.b" }],
+  ];
+  for (const [pattern, component, groups] of genBad) {
+    assert.throws(() => P(pattern).generate(component, groups), TypeError, `generate(${component}, ${JSON.stringify(groups)}) of ${JSON.stringify(pattern)}`);
+  }
+  assert.throws(() => P({}).generate("pathname"), TypeError, "generate needs two arguments");
 
   // URLPattern.compareComponent: parts compare by type (full wildcard < segment wildcard <
   // regexp < fixed text), then modifier ("*" < "?" < "+" < none), then prefix, value and

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bench
+
+func threadMinorFaults() int64 { return -1 }

@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"sync"
+)
+
+// A blank pool keeps JavaScript sandboxes restored from the base image ready, made in the
+// background, so that a new sandbox on the request path is taken rather than made
+// (Engine.KeepBlank, NewSandbox). An entry is blank: it is the base image and nothing else
+// (no guest code has run in it, no worker, tenant, module or capability is in it; its
+// Math.random seed is its own), so entries need no tenant of their own. Each is handed out
+// once and never comes back: a sandbox that served anyone is closed, not pooled again.
+//
+// A restore maps the image copy-on-write, so every page a worker's load and first
+// response write is copied on a write fault (~2–3 µs each on the machines measured, about
+// a hundred per cold load). The pool copies the pages that workers usually write while
+// the entry waits: which pages those are is learned from the first sandboxes' first
+// invocations (hotSamples of them; a page at least half of them wrote), bounded to the
+// image and the first hotPastImage pages past it (where the heap grows: zero pages) and to
+// maxHotPages. Copying a page leaves its content as it was, so an entry stays
+// the base image byte for byte; Trim gives the copies back once a worker is idle.
+type blankPool struct {
+	e *Engine
+
+	mu     sync.Mutex
+	want   int        // entries to keep ready (KeepBlank)
+	ready  []*Sandbox // blank, made by fill
+	closed bool
+	hot    hotPages
+	kick   chan struct{} // wakes fill (buffered: a kick is never lost)
+	done   chan struct{} // closed when fill returns; nil while fill never started
+}
+
+// hotPages learns which pages of the base image a worker's load and first invocation
+// write. Guarded by blankPool.mu.
+type hotPages struct {
+	votes   []uint8   // per page of the image and past it: samples that wrote it
+	samples int       // samples taken
+	runs    []pageRun // pages to copy into an entry, once hotSamples were taken
+}
+
+const (
+	// maxBlank bounds KeepBlank: each entry holds an instance (~30 KiB of Go heap) and its
+	// copied pages (~0.4 MiB for the anchor's worker).
+	maxBlank = 16
+	// hotSamples is how many sandboxes' first invocations decide the hot pages.
+	hotSamples = 8
+	// maxHotPages bounds the pages copied into each entry (1 MiB), whatever workers wrote.
+	maxHotPages = 256
+	// hotPastImage is how far past the image's end (in pages: 512 KiB) hot pages may lie:
+	// the heap grows there, onto zero pages a worker's first allocations fault in.
+	hotPastImage = 128
+)
+
+// KeepBlank keeps up to n blank JavaScript sandboxes ready for NewSandbox (a sandbox of
+// the default memory limit, from the base image), made in the background, so that the
+// request path takes one instead of making it. The largest n asked for wins (at most 16);
+// 0, the default, keeps none. An engine without the base image (Config.NoImage) keeps
+// none.
+func (e *Engine) KeepBlank(n int) {
+	if e.base == nil || n <= 0 {
+		return
+	}
+	p := &e.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.want = max(p.want, min(n, maxBlank))
+	if p.done == nil {
+		p.e = e
+		p.kick = make(chan struct{}, 1)
+		p.done = make(chan struct{})
+		go p.fill()
+	}
+	p.wake()
+}
+
+// wake asks fill to top the pool up. Called with p.mu held, before close.
+func (p *blankPool) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take hands out a blank sandbox, or nil when none is ready. It never blocks on fill.
+func (p *blankPool) take() *Sandbox {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.want == 0 || p.closed {
+		return nil
+	}
+	p.wake()
+	n := len(p.ready)
+	if n == 0 {
+		return nil
+	}
+	sb := p.ready[n-1]
+	p.ready[n-1] = nil
+	p.ready = p.ready[:n-1]
+	return sb
+}
+
+// fill makes entries until the pool holds want, then waits for a kick.
+func (p *blankPool) fill() {
+	defer close(p.done)
+	ctx := context.Background()
+	limit := DefaultLimits().Memory
+	for range p.kick {
+		for {
+			p.mu.Lock()
+			need := !p.closed && len(p.ready) < p.want
+			runs := p.hot.runs
+			p.mu.Unlock()
+			if !need {
+				break
+			}
+			sb, err := p.e.restore(ctx, p.e.base, limit)
+			if err != nil {
+				break // tried again at the next take
+			}
+			populate(sb.mem, runs)
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				sb.Close(ctx)
+				return
+			}
+			p.ready = append(p.ready, sb)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// close stops fill and frees the entries. Called by Engine.Close.
+func (p *blankPool) close(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	ready := p.ready
+	p.ready = nil
+	done := p.done
+	if done != nil {
+		close(p.kick)
+	}
+	p.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	for _, sb := range ready {
+		sb.Close(ctx)
+	}
+}
+
+// learning reports whether the hot pages are still being learned.
+func (p *blankPool) learning() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.want > 0 && p.hot.samples < hotSamples
+}
+
+// learn counts the pages of the base image that sb wrote (its load and first invocation),
+// and decides the hot pages at the last sample. sb must not be running.
+func (p *blankPool) learn(sb *Sandbox) {
+	n := len(p.e.base.data)/osPage + hotPastImage
+	kinds, ok := p.e.pagemap.pageKinds(sb.mem.buf[:min(len(sb.mem.buf), n*osPage)])
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := &p.hot
+	if h.samples >= hotSamples {
+		return
+	}
+	if h.votes == nil {
+		h.votes = make([]uint8, n)
+	}
+	for i, k := range kinds {
+		if k == pagePrivate {
+			h.votes[i]++
+		}
+	}
+	if h.samples++; h.samples < hotSamples {
+		return
+	}
+	pages := 0
+	for i, v := range h.votes {
+		if 2*int(v) < hotSamples || pages == maxHotPages {
+			continue
+		}
+		pages++
+		if k := len(h.runs) - 1; k >= 0 && h.runs[k].off+h.runs[k].n == i*osPage {
+			h.runs[k].n += osPage
+		} else {
+			h.runs = append(h.runs, pageRun{off: i * osPage, n: osPage})
+		}
+	}
+	h.votes = nil
+}
+
+// hotPageCount is the number of pages an entry gets copied (for tests and the bench).
+func (p *blankPool) hotPageCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.hot.runs {
+		n += r.n / osPage
+	}
+	return n
+}
