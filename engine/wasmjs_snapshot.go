@@ -271,6 +271,7 @@ func (sb *Sandbox) captureWasmJS(view bool) (*wasmImage, error) {
 	}
 	wi := &wasmImage{next: w.next}
 	located := map[*jsWasmInstance]map[[2]uintptr][2]uint32{}
+	budget := maxWasmLocateSlots
 	for _, f := range w.frefs {
 		if w.insts[f.handle] != f.owner {
 			return nil, wasmRefused("JavaScript holds a function of an instance that is gone")
@@ -281,7 +282,7 @@ func (sb *Sandbox) captureWasmJS(view bool) (*wasmImage, error) {
 		} else if f.export == "" {
 			at, ok := located[f.owner]
 			if !ok {
-				at = sb.locateFuncRefs(f.owner)
+				at = sb.locateFuncRefs(f.owner, &budget)
 				located[f.owner] = at
 			}
 			loc, ok := at[funcrefKey(f.raw)]
@@ -412,12 +413,17 @@ func (sb *Sandbox) captureInstance(h int, in *jsWasmInstance, addSrc func(*wasmS
 	return ii, nil
 }
 
+// maxWasmLocateSlots bounds the table slots one image reads to find the functions JavaScript
+// holds that are not exports (locateFuncRefs): a hostile guest's 2^20-element tables cost
+// an image at most this many accessor calls; a function not found within is refused.
+const maxWasmLocateSlots = 1 << 18
+
 // locateFuncRefs answers where in's funcref tables hold each function as their element
 // segments made them (the table's index, the element's index): the slots below the size
 // before JavaScript's recorded growths that no recorded operation set. A table its code may
 // change is not read (its images are refused). A restore makes the instance again with
 // its element segments and finds the same function there, before replaying the operations.
-func (sb *Sandbox) locateFuncRefs(in *jsWasmInstance) map[[2]uintptr][2]uint32 {
+func (sb *Sandbox) locateFuncRefs(in *jsWasmInstance, budget *int) map[[2]uintptr][2]uint32 {
 	w := sb.wjs
 	at := map[[2]uintptr][2]uint32{}
 	if in.origin.src == nil || in.origin.src.plan.refuse != "" || in.origin.funcTableSet {
@@ -465,10 +471,11 @@ func (sb *Sandbox) locateFuncRefs(in *jsWasmInstance) map[[2]uintptr][2]uint32 {
 			continue
 		}
 		size := uint64(uint32(res[0]))
-		for i := uint64(0); i+grown < size; i++ {
+		for i := uint64(0); i+grown < size && *budget > 0; i++ {
 			if touched[uint32(i)] {
 				continue
 			}
+			*budget--
 			v, err := a.get.Call(ctx, i)
 			if err != nil || v[0] == 0 {
 				continue
