@@ -241,3 +241,44 @@ func TestWasmJSForgedFuncRefs(t *testing.T) {
 	}
 	mustEval(t, sb, check, `[42,true,101,true,true]`)
 }
+
+// An instance restored from an image can share its memory afterwards: a new instance
+// importing its WebAssembly.Memory (made in JavaScript) or its exported memory is one
+// memory with it, as before the image.
+func TestWasmJSRestoredMemoryShares(t *testing.T) {
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{})
+	mustEval(t, sb, `globalThis.mm = new WebAssembly.Module(`+b64(memImportWasm())+`);
+		globalThis.P = new WebAssembly.Instance(mm, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }) } }).exports;
+		globalThis.L = new WebAssembly.Instance(new WebAssembly.Module(`+b64(libWasm())+`)).exports;
+		P.poke(100, 42); L.fill(500, 5); 1`, "1")
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img2, err := testEngine.UnmarshalImage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testEngine.Restore(ctx, img2, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	const share = `const Q = new WebAssembly.Instance(mm, { env: { memory: P.memory } }).exports;
+		const R = new WebAssembly.Instance(mm, { env: { memory: L.memory } }).exports;
+		Q.poke(101, 7); R.poke(501, 6);
+		[Q.peek(100), P.peek(101), Q.memory === P.memory, R.peek(500), L.sum(500, 2), R.memory === L.memory]`
+	const want = `[42,7,true,5,11,true]`
+	mustEval(t, r, share, want)
+	mustEval(t, sb, share, want)
+	// Now shared: their images are refused, and the sandbox goes on.
+	if _, err := r.Snapshot(); isoerr.CodeOf(err) != isoerr.NotImplemented {
+		t.Fatalf("Snapshot: %v, want not_implemented", err)
+	}
+	mustEval(t, r, "[P.peek(101), L.sum(500, 2)]", "[7,11]")
+}
