@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// depthFunc is one function of a test module for the depth rewrite.
+type depthFunc struct {
+	export          string
+	params, results []byte
+	locals          []byte // one local each, of that type
+	body            []byte // without the final end
+}
+
+func depthVec(items ...[]byte) []byte {
+	b := uleb32(uint32(len(items)))
+	for _, it := range items {
+		b = append(b, it...)
+	}
+	return b
+}
+
+func depthName(s string) []byte { return append(uleb32(uint32(len(s))), s...) }
+
+// depthModule assembles a module of funcs, each with its own type, and extra sections.
+func depthModule(funcs []depthFunc, extra map[byte][]byte) []byte {
+	var types, fidx, code, exports [][]byte
+	for i, f := range funcs {
+		types = append(types, append(append([]byte{0x60}, depthVec(split(f.params)...)...), depthVec(split(f.results)...)...))
+		fidx = append(fidx, uleb32(uint32(i)))
+		var decl [][]byte
+		for _, l := range f.locals {
+			decl = append(decl, []byte{1, l})
+		}
+		body := append(append(depthVec(decl...), f.body...), 0x0b)
+		code = append(code, append(uleb32(uint32(len(body))), body...))
+		if f.export != "" {
+			exports = append(exports, append(append(depthName(f.export), 0), uleb32(uint32(i))...))
+		}
+	}
+	secs := map[byte][]byte{1: depthVec(types...), 3: depthVec(fidx...), 7: depthVec(exports...), 10: depthVec(code...)}
+	for id, s := range extra {
+		secs[id] = s
+	}
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	for _, id := range []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11} {
+		if s, ok := secs[id]; ok {
+			out = append(append(append(out, id), uleb32(uint32(len(s)))...), s...)
+		}
+	}
+	return out
+}
+
+func split(b []byte) [][]byte {
+	out := make([][]byte, len(b))
+	for i := range b {
+		out[i] = b[i : i+1]
+	}
+	return out
+}
+
+// recursiveModule is a module exporting f(n): 0 when n is 0, else f(n-1)+1, with extra i64
+// locals set before the recursive call and summed after it (live across it, so spilled).
+func recursiveModule(extra int) []byte {
+	return recursiveModuleStack(extra, 0)
+}
+
+// recursiveModuleStack is recursiveModule with stack values pushed before the recursive
+// call and added to its result after it.
+func recursiveModuleStack(extra, stack int) []byte {
+	var locals, pre, post []byte
+	for i := 0; i < stack; i++ {
+		pre = append(pre, 0x20, 0, 0x41, byte(i&0x3f), 0x6a) // n+i
+		post = append(post, 0x6a)
+	}
+	for i := 0; i < extra; i++ {
+		l := byte(1 + i) // local indices up to 127 fit a byte
+		locals = append(locals, 0x7e)
+		pre = append(pre, 0x20, 0, 0xad, 0x42, byte(i&0x3f), 0x7c, 0x21, l) // local.get 0 i64.extend_i32_u i64.const i i64.add local.set l
+		post = append(post, 0x20, l, 0xa7, 0x6a)                            // local.get l i32.wrap_i64 i32.add
+	}
+	body := []byte{0x20, 0, 0x45, 0x04, 0x40, 0x41, 0, 0x0f, 0x0b} // if n == 0: return 0
+	body = append(body, pre...)
+	body = append(body, 0x20, 0, 0x41, 1, 0x6b, 0x10, 0, 0x41, 1, 0x6a) // f(n-1)+1
+	body = append(body, post...)
+	return depthModule([]depthFunc{{export: "f", params: []byte{0x7f}, results: []byte{0x7f}, locals: locals, body: body}}, nil)
+}
+
+// TestWasmDepthFrameSize measures (with ISOBOX_MEASURE=1) the native stack a frame of an
+// unrewritten module takes: the depth at which wazero's 400 MB stack overflows.
+func TestWasmDepthFrameSize(t *testing.T) {
+	if os.Getenv("ISOBOX_MEASURE") == "" {
+		t.Skip("a measurement: ISOBOX_MEASURE=1")
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	defer rt.Close(ctx)
+	for _, tc := range [][2]int{{0, 0}, {10, 0}, {100, 0}, {0, 10}, {0, 100}, {0, 1000}} {
+		extra, stack := tc[0], tc[1]
+		mod, err := rt.Instantiate(ctx, recursiveModuleStack(extra, stack))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := uint64(1), uint64(1<<27)
+		for hi-lo > hi/100 {
+			mid := (lo + hi) / 2
+			if _, err := mod.ExportedFunction("f").Call(ctx, mid); err != nil {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		t.Logf("%d extra i64 locals, %d values on the stack: overflow at depth %d: %d bytes a frame (estimate %d)",
+			extra, stack, hi, 400_000_000/hi, wasmFrameCost(uint64(1+extra), uint64(stack+2)))
+		mod.Close(ctx)
+	}
+}
+
+// instantiateLimited compiles bin's rewrite on a fresh runtime.
+func instantiateLimited(t *testing.T, bin []byte) (wazero.Runtime, api.Module) {
+	t.Helper()
+	ctx := context.Background()
+	limited, err := wasmLimitDepth(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	t.Cleanup(func() { rt.Close(ctx) })
+	mod, err := rt.Instantiate(ctx, limited)
+	if err != nil {
+		t.Fatalf("the rewrite does not instantiate: %v", err)
+	}
+	return rt, mod
+}
+
+// A deep recursion ends with the stack overflow error long before wazero's 400 MB stack,
+// and the Go memory the call takes stays small; the counter is back to 0 after the trap,
+// so recursion within the limit works again on the same instance.
+func TestWasmDepthBoundsRecursion(t *testing.T) {
+	ctx := context.Background()
+	for _, extra := range []int{0, 100} {
+		_, mod := instantiateLimited(t, recursiveModule(extra))
+		f := mod.ExportedFunction("f")
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := wasmDepthCall(ctx, mod, f, 50_000_000)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, errWasmDepth) || !strings.Contains(err.Error(), "stack overflow") {
+			t.Fatalf("%d locals: got %v, want the depth limit's stack overflow", extra, err)
+		}
+		grown := int64(after.HeapSys+after.StackSys) - int64(before.HeapSys+before.StackSys)
+		t.Logf("%d locals: the host's heap and stacks grew by %d KiB", extra, grown>>10)
+		if grown > 64<<20 {
+			t.Fatalf("%d locals: the call grew the host's memory by %d MiB", extra, grown>>20)
+		}
+		if g := mod.ExportedGlobal(wasmDepthExport).Get(); g != 0 {
+			t.Fatalf("the counter is %d after the trap, want 0", g)
+		}
+		res, err := wasmDepthCall(ctx, mod, f, 1000)
+		if err != nil || res[0] != 1000+uint64(extra)*0 && extra == 0 {
+			t.Fatalf("recursion of 1000 after the trap: %v %v", res, err)
+		}
+	}
+}
