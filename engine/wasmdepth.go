@@ -22,10 +22,9 @@ import (
 // engine's own exports (the snapshot code exports globals under it too).
 const wasmDepthExport = "\x00isobox:depth"
 
-// wasmDepthBudget is the counter's limit, in bytes of native stack estimated by
-// wasmFrameCost: measured frames are 48–128 bytes plus 8 a parameter or local, so about
-// 16 MiB of stack at worst (RATIONALE §9X).
-const wasmDepthBudget = 16 << 20
+// wasmDepthBudget is the counter's limit, in bytes of native stack as wasmFrameCost
+// estimates them: 8 MiB, tens of thousands of calls of typical functions (RATIONALE §9X).
+const wasmDepthBudget = 8 << 20
 
 // wasmFrameCost is the estimated native stack, in bytes, a call to a function takes that has
 // n parameters and locals and an operand stack at most h values high: wazero's frame when
@@ -41,11 +40,13 @@ func wasmFrameCost(n, h uint64) uint64 {
 // errWasmDepth is the trap a call past the depth budget ends with; its message says
 // "stack overflow", the words the WebAssembly API and workers map to their stack overflow
 // errors, as for wazero's own.
-var errWasmDepth = errors.New("wasm error: stack overflow (call depth past isobox's limit of ~16 MiB of native stack)")
+var errWasmDepth = errors.New("wasm error: stack overflow (calls nested past isobox's limit of 8 MiB of native stack)")
 
 // wasmDepthCall calls fn (a function of mod, or one calling into mod) and, when the call
 // fails, puts mod's depth counter back to where it was (a trap skips the decrements) and
-// reports a trap of the depth limit as a stack overflow.
+// reports a trap of the depth limit as a stack overflow. A counter found past the budget
+// was left so by a trap in mod reached from another instance, not through here: it starts
+// again from 0.
 func wasmDepthCall(ctx context.Context, mod api.Module, fn api.Function, args ...uint64) ([]uint64, error) {
 	var g api.MutableGlobal
 	var saved uint64
@@ -53,7 +54,10 @@ func wasmDepthCall(ctx context.Context, mod api.Module, fn api.Function, args ..
 		g, _ = mod.ExportedGlobal(wasmDepthExport).(api.MutableGlobal)
 	}
 	if g != nil {
-		saved = g.Get()
+		if saved = g.Get(); saved > wasmDepthBudget {
+			saved = 0
+			g.Set(0)
+		}
 	}
 	res, err := fn.Call(ctx, args...)
 	if err != nil && g != nil && !mod.IsClosed() {
