@@ -270,3 +270,35 @@ func FuzzWasmLimitDepth(f *testing.F) {
 		wasmLimitDepth(b) // must not panic
 	})
 }
+
+// BenchmarkWasmDepthFib is the rewrite's cost on calls: a recursive fib(25) (242785 calls)
+// as the module is and rewritten.
+func BenchmarkWasmDepthFib(b *testing.B) {
+	bin := depthModule([]depthFunc{{export: "fib", params: []byte{0x7f}, results: []byte{0x7f}, body: []byte{
+		0x20, 0, 0x41, 2, 0x48, 0x04, 0x7f, 0x20, 0, 0x05,
+		0x20, 0, 0x41, 1, 0x6b, 0x10, 0, 0x20, 0, 0x41, 2, 0x6b, 0x10, 0, 0x6a, 0x0b}}}, nil)
+	limited, err := wasmLimitDepth(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+	defer rt.Close(ctx)
+	for _, tc := range []struct {
+		name string
+		bin  []byte
+	}{{"plain", bin}, {"limited", limited}} {
+		mod, err := rt.InstantiateWithConfig(ctx, tc.bin, wazero.NewModuleConfig().WithName(tc.name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fib := mod.ExportedFunction("fib")
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if res, err := fib.Call(ctx, 25); err != nil || res[0] != 75025 {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	}
+}
