@@ -158,6 +158,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 	// The block types of the wrapping blocks: a function returning several values needs a
 	// type [] -> results, added when the module has none.
 	var newTypes [][]byte
+	nTypes := len(types) // the module's own: an index past them is an error, not an added type
 	blockType := func(results []byte) []byte {
 		switch len(results) {
 		case 0:
@@ -183,7 +184,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 	}
 	newCode := uleb32(n)
 	for _, ti := range funcTypes {
-		if int(ti) >= len(types) {
+		if int(ti) >= nTypes {
 			return nil, errors.New("a function's type index is out of range")
 		}
 		size := c.u32()
@@ -224,6 +225,9 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 			case 0x0f, 0x12, 0x13, 0x15: // return, return_call*
 				returns = append(returns, at)
 			}
+			if (in.op == 0x11 || in.op == 0x13) && int(in.a) >= nTypes {
+				return nil, errors.New("call_indirect of a type index out of range")
+			}
 			switch in.op {
 			case 0x02, 0x03, 0x04:
 				if in.op == 0x04 {
@@ -236,9 +240,10 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 					r = 1
 				default:
 					t := (&wasmReader{b: in.bt}).u32()
-					if int(t) < len(types) {
-						p, r = len(types[t][0]), len(types[t][1])
+					if int(t) >= nTypes {
+						return nil, errors.New("a block's type index is out of range")
 					}
+					p, r = len(types[t][0]), len(types[t][1])
 				}
 				blocks = append(blocks, frame{max(height-p, base()), p, r})
 			case 0x05: // else
@@ -511,8 +516,20 @@ func depthEffect(in depthInstr, funcs []uint32, types [][2][]byte) (pop, push in
 			return 0, 0
 		}
 		return 1, 1
+	case op == 0xfd, op == 0xfe:
+		// Every SIMD instruction but v128.const, and every atomic one but atomic.fence,
+		// pops at least one value and pushes at most one.
+		switch {
+		case op == 0xfd && in.sub == 12:
+			return 0, 1
+		case op == 0xfe && in.sub == 3:
+			return 0, 0
+		}
+		return 1, 1
+	case op == 0x01:
+		return 0, 0
 	}
-	return 0, 1 // the rest (SIMD, atomics, ...) counted as pushing a value
+	return 0, 1 // the rest counted as pushing a value
 }
 
 // uleb32 encodes v as an unsigned LEB128.
