@@ -75,3 +75,26 @@ func TestWasmDepthJS(t *testing.T) {
 		t.Fatalf("the evaluation allocated %d MiB of host memory", n>>20)
 	}
 }
+
+// A depth overflow inside a JavaScript import, caught there, leaves the outer call's count
+// as it was: the outer export goes on recursing within the limit and returns, and so does
+// the instance after.
+func TestWasmDepthNestedJS(t *testing.T) {
+	bin := buildWasmImports([]wasmFunc{{export: "env.cb"}}, []wasmFunc{
+		{export: "outer", results: []byte{tI32}, body: []byte{0x10, 0, 0x41, 0xe8, 0x07, 0x10, 2, 0x1a, 0x41, 7}}, // cb(); f(1000); 7
+		{export: "f", params: []byte{tI32}, results: []byte{tI32}, body: []byte{
+			0x20, 0, 0x45, 0x04, tI32, 0x41, 0, 0x05, 0x20, 0, 0x41, 1, 0x6b, 0x10, 2, 0x41, 1, 0x6a, 0x0b}},
+	}, map[byte][]byte{})
+	sb := newSandbox(t, engine.SandboxConfig{})
+	got, err := wasmEval(t, sb, engine.Limits{CPU: 30 * time.Second, Wall: time.Minute}, withBytes(bin, `const caught = [];
+		const { instance } = await WebAssembly.instantiate(bytes, { env: { cb() {
+			try { instance.exports.f(50000000) } catch (e) { caught.push(e.name) } } } });
+		const outer = instance.exports.outer();
+		JSON.stringify([caught, outer, instance.exports.f(20000)])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != `"[[\"RangeError\"],7,20000]"` {
+		t.Fatalf("got %s", got)
+	}
+}
