@@ -838,7 +838,7 @@ func (sb *Sandbox) wasmCallExport(in, mirror []byte) ([]byte, error) {
 	var results []uint64
 	err = sb.wasmGuard("a call to "+fn.Definition().ExportNames()[0], inst.mem, func(ctx context.Context) error {
 		var err error
-		results, err = fn.Call(ctx, args...)
+		results, err = wasmDepthCall(ctx, inst.mod, fn, args...)
 		return err
 	})
 	if inst.mod.IsClosed() {

@@ -360,7 +360,7 @@ func (sb *Sandbox) opWasmFuncCall(in []byte) ([]byte, error) {
 		mismatch := false
 		err = sb.wasmGuard("a call through a function reference", inst.mem, func(ctx context.Context) error {
 			var err error
-			res, err = fn.Call(ctx, append(args, f.raw)...)
+			res, err = wasmDepthCall(ctx, inst.mod, fn, append(args, f.raw)...)
 			if err != nil && strings.Contains(err.Error(), "indirect call type mismatch") {
 				mismatch = true
 				return nil

@@ -159,7 +159,11 @@ func (e *Engine) wasmCompileSum(ctx context.Context, name string, sum [32]byte, 
 	if err != nil {
 		return nil, err
 	}
-	cm, err := rt.CompileModule(ctx, bin)
+	limited, err := wasmLimitDepth(bin) // bounds its call stack (wasmdepth.go)
+	if err != nil {
+		return nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is not a valid WebAssembly module: %v", name, err)
+	}
+	cm, err := rt.CompileModule(ctx, limited)
 	if err != nil {
 		return nil, isoerr.New(isoerr.InvalidWorkerCode, "module %q is not a valid WebAssembly module: %v", name, err)
 	}
@@ -351,7 +355,7 @@ func (sb *Sandbox) wasmLoad(ctx context.Context, lim Limits, main string, env js
 		}
 		w.mod = mod
 		if f := mod.ExportedFunction("_initialize"); f != nil {
-			_, err = f.Call(rctx)
+			_, err = wasmDepthCall(rctx, mod, f)
 		}
 		return err
 	})
@@ -606,7 +610,7 @@ func (sb *Sandbox) wasmFetch(ctx context.Context, lim Limits, req *Request) (*Re
 			return err
 		}
 		defer mod.Close(context.Background())
-		_, err = mod.ExportedFunction("_start").Call(rctx)
+		_, err = wasmDepthCall(rctx, mod, mod.ExportedFunction("_start"))
 		return err
 	})
 	if err != nil {
@@ -647,7 +651,7 @@ func (sb *Sandbox) wasmCall(ctx context.Context, lim Limits, method string, args
 	var results []uint64
 	res, err := sb.wasmRun(ctx, lim, inv, func(rctx context.Context) error {
 		var err error
-		results, err = fn.Call(rctx, params...)
+		results, err = wasmDepthCall(rctx, w.mod, fn, params...)
 		return err
 	})
 	for _, line := range strings.Split(strings.TrimRight(string(inv.stdout.Bytes()), "\n"), "\n") {
