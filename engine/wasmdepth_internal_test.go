@@ -263,14 +263,6 @@ func TestWasmDepthMalformed(t *testing.T) {
 	}
 }
 
-func FuzzWasmLimitDepth(f *testing.F) {
-	f.Add(recursiveModule(2))
-	f.Add(recursiveModuleStack(0, 5))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		wasmLimitDepth(b) // must not panic
-	})
-}
-
 // BenchmarkWasmDepthFib is the rewrite's cost on calls: a recursive fib(25) (242785 calls)
 // as the module is and rewritten.
 func BenchmarkWasmDepthFib(b *testing.B) {
