@@ -213,6 +213,17 @@ type Server struct {
 // It fails when neither DataDir nor Store is set, the data directory or database cannot be
 // opened, AdminKey is shorter than 16 characters, or the engine cannot start.
 func New(cfg Config) (*Server, error) {
+	// The directories are made absolute once: sandbox processes are confined to theirs by
+	// absolute path (Landlock), and a relative --data left every one of them unable to start.
+	for _, d := range []*string{&cfg.DataDir, &cfg.CacheDir} {
+		if *d != "" && *d != "off" {
+			abs, err := filepath.Abs(*d)
+			if err != nil {
+				return nil, fmt.Errorf("server: directory %q: %w", *d, err)
+			}
+			*d = abs
+		}
+	}
 	s := &Server{cfg: cfg.withDefaults(), idle: make(chan struct{}), shutdown: make(chan struct{}), keyring: tenant.NewKeyring()}
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
 	if err := s.init(); err != nil {

@@ -96,3 +96,22 @@ func childrenOf(t *testing.T, pid int) []int {
 	}
 	return out
 }
+
+// A relative --data works with sandbox processes: they are confined to their folders by
+// absolute path, and a relative one once left every process unable to start (500 on every
+// call).
+func TestServeRelativeDataDir(t *testing.T) {
+	bin := buildIsobox(t)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, bin, "--data", rel, "--sandbox-processes", "1")
+	if st, b, err := p.post("/v1/run", `{"code":"1 + 1"}`); err != nil || st != 200 || !strings.Contains(string(b), `"result":2`) {
+		t.Fatalf("run with --data %s: %d %s %v\n%s", rel, st, b, err, p.stderr)
+	}
+}
