@@ -384,7 +384,7 @@ func (sb *Sandbox) opModuleSource(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, typeError("%v", err)
 	}
-	return []byte(src), nil
+	return src, nil
 }
 
 func (sb *Sandbox) opRequireSource(in []byte) ([]byte, error) {
