@@ -163,7 +163,7 @@ func (sb *Sandbox) resolveModule(base, spec string) (string, error) {
 }
 
 // moduleSource answers module_source: the source of a module as ES module text.
-func (sb *Sandbox) moduleSource(name string) (string, error) {
+func (sb *Sandbox) moduleSource(name string) ([]byte, error) {
 	if sb.check {
 		switch name {
 		case checkRoot:
@@ -180,13 +180,13 @@ func (sb *Sandbox) moduleSource(name string) (string, error) {
 				fmt.Fprintf(&b, "import %s;\n", q)
 			}
 			fmt.Fprintf(&b, "import { %s } from %q;\n", checkBinding, checkStop)
-			return b.String(), nil
+			return []byte(b.String()), nil
 		case checkStop:
-			return "export {};\n", nil
+			return []byte("export {};\n"), nil
 		}
 	}
 	if src, ok := nodeESM(name); ok && sb.cfg.NodeCompat {
-		return src, nil
+		return []byte(src), nil
 	}
-	return sb.cfg.Modules.esmSource(name)
+	return sb.cfg.Modules.esmBytes(name)
 }

@@ -282,6 +282,9 @@ func (sb *Sandbox) opTimerSet(in []byte) ([]byte, error) {
 	if err := decode("timer_set", in, &a); err != nil {
 		return nil, err
 	}
+	if sb.inv.timers == nil {
+		sb.inv.timers = map[int]time.Time{}
+	}
 	sb.inv.timers[a.ID] = time.Now().Add(time.Duration(a.Ms) * time.Millisecond)
 	return nil, nil
 }
@@ -381,7 +384,7 @@ func (sb *Sandbox) opModuleSource(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, typeError("%v", err)
 	}
-	return []byte(src), nil
+	return src, nil
 }
 
 func (sb *Sandbox) opRequireSource(in []byte) ([]byte, error) {

@@ -55,6 +55,19 @@ type invocation struct {
 	hostOps sync.WaitGroup
 }
 
+// opsReady makes what host operations need (their cancel functions, the channel of their
+// results, their context) on the invocation's first operation: most invocations start
+// none (a cold load's Load, a hello fetch), and making them for every call cost ~10
+// allocations and ~300 bytes a call. Until then inv.opDone is nil, which a select never
+// receives from (no operation can have sent a result).
+func (inv *invocation) opsReady() {
+	if inv.opDone == nil {
+		inv.ops = map[int]context.CancelFunc{}
+		inv.opDone = make(chan opResult, 16)
+		inv.opsCtx, inv.cancelOps = context.WithCancel(inv.ctx)
+	}
+}
+
 // spawn runs fn on a goroutine of the invocation's host operations (see hostOps).
 func (inv *invocation) spawn(fn func()) {
 	inv.hostOps.Add(1)
@@ -92,10 +105,7 @@ type opError struct {
 
 func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 	now := time.Now()
-	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall),
-		timers: map[int]time.Time{}, ops: map[int]context.CancelFunc{}, toolOps: map[int]bool{}, opDone: make(chan opResult, 16),
-		bodies: map[int]*openBody{}, uploads: map[int]*io.PipeWriter{}}
-	inv.opsCtx, inv.cancelOps = context.WithCancel(ctx)
+	inv := &invocation{ctx: ctx, limits: lim, start: now, deadline: now.Add(lim.Wall)}
 	if sb.sink != nil {
 		inv.stream = &responseStream{sink: sb.sink}
 		sb.sink = nil
@@ -111,7 +121,9 @@ func (sb *Sandbox) begin(ctx context.Context, lim Limits) *invocation {
 // returns.
 func (sb *Sandbox) end() {
 	inv := sb.inv
-	inv.cancelOps()
+	if inv.cancelOps != nil {
+		inv.cancelOps()
+	}
 	inv.stream.close()
 	inv.codecs.closeAll()
 	for _, b := range inv.bodies {
@@ -188,6 +200,9 @@ const noNetworkMessage = "fetch() is not permitted: this sandbox has no network 
 // delivered and closes the body at its end or after an error.
 func (inv *invocation) settleBody(r *opResult) {
 	if r.body != nil {
+		if inv.bodies == nil {
+			inv.bodies = map[int]*openBody{}
+		}
 		inv.bodies[r.id] = &openBody{rc: r.body}
 		r.value.(map[string]any)["bodyHandle"] = r.id
 		return
@@ -230,6 +245,7 @@ func (sb *Sandbox) startFetch(id int, payload json.RawMessage) error {
 	default:
 		return typeError("fetch: redirect must be follow, manual or error, not %q", mode)
 	}
+	inv.opsReady()
 	base := fetchctx.WithRedirect(fetchctx.WithWorker(inv.opsCtx, sb.cfg.Worker), mode)
 	hreq, reqBody, err := req.toHTTP(base)
 	if err != nil {
@@ -238,6 +254,9 @@ func (sb *Sandbox) startFetch(id int, payload json.RawMessage) error {
 	if req.BodyStream {
 		pr, pw := io.Pipe()
 		hreq.Body, hreq.ContentLength = pr, -1
+		if inv.uploads == nil {
+			inv.uploads = map[int]*io.PipeWriter{}
+		}
 		inv.uploads[id] = pw
 		reqBody = nil
 	}
@@ -278,6 +297,9 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 	if err := json.Unmarshal(payload, &a); err != nil {
 		return typeError("tool call: %v", err)
 	}
+	if inv.toolOps == nil {
+		inv.toolOps = map[int]bool{}
+	}
 	inv.toolOps[id] = true
 	tools := sb.cfg.Tools
 	inv.runOp(id, func(ctx context.Context) (any, error) { return tools(ctx, a.Name, a.Args) })
@@ -288,6 +310,7 @@ func (sb *Sandbox) startTool(id int, payload json.RawMessage) error {
 // ends when the guest cancels it or the invocation ends: fn's value settles the guest's
 // promise, its error rejects it as an Error (a hostError keeps its name).
 func (inv *invocation) runOp(id int, fn func(ctx context.Context) (any, error)) {
+	inv.opsReady()
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
 	done := inv.opDone
@@ -468,6 +491,7 @@ func (sb *Sandbox) startBodyWrite(id int, payload json.RawMessage) error {
 	if err != nil {
 		return typeError("body_write: %v", err)
 	}
+	inv.opsReady()
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
 	done := inv.opDone
@@ -503,6 +527,7 @@ func (sb *Sandbox) startBodyRead(id int, payload json.RawMessage) error {
 		return typeError("body_read: a read is already in progress")
 	}
 	b.busy = true
+	inv.opsReady()
 	ctx, cancel := context.WithCancel(inv.opsCtx)
 	inv.ops[id] = cancel
 	done, limit := inv.opDone, inv.limits.Output

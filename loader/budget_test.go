@@ -245,3 +245,50 @@ export default { async later(ms) { await new Promise(r => setTimeout(r, ms)); re
 		t.Fatalf("after Close: %s resumed %v", got, res.Resumed)
 	}
 }
+
+// A new sandbox is counted by its linear memory's size until its page table is read off
+// the request path, and a full budget reads it before evicting: new workers that fit by
+// what they hold all stay warm, keep their state, and the budget holds throughout.
+func TestBudgetMeasuresNewSandboxesBeforeEvicting(t *testing.T) {
+	resident, linear := probeResident(t)
+	if runtime.GOOS == "linux" && 12*resident > 3*linear {
+		t.Fatalf("the premise does not hold: a sandbox keeps %d KiB of its %d KiB resident", resident>>10, linear>>10)
+	}
+	budget := 3 * linear // three bounds, twelve of what they hold
+	l := newLoader(t, loader.Config{MemoryBudget: budget})
+	get := func(i int) *loader.Stub {
+		return l.Get(fmt.Sprint("b", i), func() (loader.WorkerCode, error) { return stateful(i), nil })
+	}
+	for i := range 12 {
+		if _, got := call(t, get(i), "increment", "[]"); got != "1" {
+			t.Fatalf("worker %d: %s", i, got)
+		}
+		if s := l.Stats(); s.IdleMemory > budget {
+			t.Fatalf("after worker %d: %d idle sandboxes hold %d KiB, over the budget of %d KiB", i, s.IdleSandboxes, s.IdleMemory>>10, budget>>10)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		if s := l.Stats(); s.IdleSandboxes != 12 {
+			t.Fatalf("a budget of %d KiB (%d KiB resident, %d KiB linear each) keeps %d of 12", budget>>10, resident>>10, linear>>10, s.IdleSandboxes)
+		}
+	}
+	// A lone new worker, far from the budget, is measured too: by the sweeper, off the
+	// request path (or by a trim, a second later on a slow machine).
+	lone := newLoader(t, loader.Config{})
+	call(t, lone.Get("lone", func() (loader.WorkerCode, error) { return stateful(-2), nil }), "increment", "[]")
+	if runtime.GOOS == "linux" {
+		deadline := time.Now().Add(2 * time.Minute)
+		for lone.Stats().IdleMemory >= linear && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if s := lone.Stats(); s.IdleMemory >= linear {
+			t.Fatalf("never measured: counted at %d KiB, %d KiB linear", s.IdleMemory>>10, linear>>10)
+		}
+	}
+	for i := range 12 { // nothing lost or mixed up while being counted
+		res, got := call(t, get(i), "increment", "[]")
+		if runtime.GOOS == "linux" && (got != "2" || res.Cold) {
+			t.Fatalf("worker %d: %s cold %v", i, got, res.Cold)
+		}
+	}
+}

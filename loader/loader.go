@@ -114,6 +114,8 @@ type Loader struct {
 	workers map[string]*worker
 	lru     *list.List // of *worker with idle sandboxes, most recent at front
 	idleMem uint64     // resident memory of all idle sandboxes (the sum of instance.mem)
+	guesses []guess    // idle sandboxes counted by their bounds, to measure (see counted)
+	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -143,23 +145,36 @@ type worker struct {
 type instance struct {
 	sb       *engine.Sandbox
 	lastUsed time.Time
-	mem      uint64 // resident bytes, as last measured (see measure)
-	memLen   int    // the linear memory's size at that measurement; 0: never measured
+	mem      uint64 // resident bytes, as last measured or estimated (see counted)
+	memLen   int    // the linear memory's size when mem was set; 0: never set
+	guessed  bool   // mem is the linear memory's size, an upper bound, until measured
+	queued   bool   // in Loader.guesses (guarded by Loader.mu)
 	how      startKind
 	trimmed  bool // Trim ran since the last use
 }
 
-// measure updates inst.mem with the sandbox's resident memory. It is called when a
-// sandbox goes idle for the first time or after its memory grew, and after each trim; a
-// warm call that neither grows nor is the first keeps the last figure until the next trim
-// (a second later) corrects it, so the hot path does not pay for reading the page table.
-// Called without l.mu, on a sandbox no call is using.
-func (inst *instance) measure(force bool) uint64 {
-	if n := inst.sb.MemoryBytes(); force || n != inst.memLen {
+// counted sets inst.mem, what the memory budget counts for the sandbox, after a call.
+// A sandbox whose memory is new or grew is counted at its linear memory's size, an upper
+// bound of what it holds, and measured later off the request path (measureGuessed):
+// reading the page table costs ~35 µs per cold load. A warm call that neither grows nor
+// is the first keeps the last figure until the next trim (a second later) corrects it.
+// Called without l.mu, on a sandbox no call is using; it reports whether inst needs a
+// measurement.
+func (inst *instance) counted() bool {
+	if n := inst.sb.MemoryBytes(); n != inst.memLen || inst.guessed {
 		inst.memLen = n
-		return uint64(inst.sb.ResidentBytes())
+		inst.mem = uint64(n)
+		inst.guessed = true
 	}
-	return inst.mem
+	return inst.guessed
+}
+
+// measure updates inst's figure with the sandbox's resident memory, read from the page
+// table. Called on a sandbox no call is using, with or without l.mu.
+func (inst *instance) measure() uint64 {
+	inst.memLen = inst.sb.MemoryBytes()
+	inst.guessed = false
+	return uint64(inst.sb.ResidentBytes())
 }
 
 // trimAfter is how long a sandbox stays idle before its unchanged pages are given back to
@@ -207,7 +222,7 @@ func New(cfg Config) (*Loader, error) {
 	}
 	cfg = cfg.withDefaults()
 	l := &Loader{cfg: cfg, workers: map[string]*worker{}, lru: list.New(),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		code: newCodeCache(cfg.CodeImageBudget), hib: newHibernator(), retirers: make(chan struct{}, maxRetirers)}
 	go l.sweep()
 	return l, nil
@@ -634,7 +649,7 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	}
 	inst.lastUsed = time.Now()
 	inst.trimmed = false
-	inst.mem = inst.measure(false)
+	guessed := inst.counted()
 	l.mu.Lock()
 	if w.forgotten {
 		l.mu.Unlock()
@@ -643,6 +658,10 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	}
 	w.idle = append(w.idle, inst)
 	l.idleMem += inst.mem
+	if guessed && !inst.queued {
+		inst.queued = true
+		l.guesses = append(l.guesses, guess{w, inst})
+	}
 	if w.elem == nil {
 		w.elem = l.lru.PushFront(w)
 	} else {
@@ -653,10 +672,63 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	if l.closed { // a call that outlived Close: hibernate or close its sandbox now
 		out = l.dropIdle(w, len(w.idle))
 	} else {
+		if l.idleMem > l.cfg.MemoryBudget {
+			l.measureGuessesLocked() // evict by what sandboxes hold, not by their bounds
+		}
 		out = l.evictOverBudget()
 	}
 	l.mu.Unlock()
+	if guessed {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 	l.retireLater(ctx, out)
+}
+
+// guess is an idle sandbox counted by its bound until measured (instance.counted).
+type guess struct {
+	w    *worker
+	inst *instance
+}
+
+// measureGuessesLocked measures every idle sandbox counted by its bound, in place. Called
+// with l.mu held, when the budget is full: a bound must not evict a sandbox that fits.
+func (l *Loader) measureGuessesLocked() {
+	for _, g := range l.guesses {
+		g.inst.queued = false
+		if slices.Contains(g.w.idle, g.inst) && g.inst.guessed {
+			mem := g.inst.measure()
+			l.idleMem = l.idleMem - g.inst.mem + mem
+			g.inst.mem = mem
+		}
+	}
+	l.guesses = l.guesses[:0]
+}
+
+// measureGuessed measures the idle sandboxes counted by their bounds, off the request
+// path (the sweeper, kicked by release), one per hold of l.mu: a sandbox stays in its
+// idle list while its page table is read (~35 µs), so a call for it waits that long
+// rather than finding none and starting another.
+func (l *Loader) measureGuessed() {
+	for {
+		l.mu.Lock()
+		if len(l.guesses) == 0 {
+			l.guesses = nil // let the backing array go
+			l.mu.Unlock()
+			return
+		}
+		g := l.guesses[0]
+		l.guesses = l.guesses[1:]
+		g.inst.queued = false
+		if slices.Contains(g.w.idle, g.inst) && g.inst.guessed {
+			mem := g.inst.measure()
+			l.idleMem = l.idleMem - g.inst.mem + mem
+			g.inst.mem = mem
+		}
+		l.mu.Unlock()
+	}
 }
 
 // discard closes a sandbox that is not kept and frees its slot.
@@ -723,7 +795,10 @@ func (l *Loader) sweep() {
 		select {
 		case <-l.stop:
 			return
+		case <-l.kick:
+			l.measureGuessed()
 		case now := <-t.C:
+			l.measureGuessed()
 			l.mu.Lock()
 			var out []retired
 			for e := l.lru.Back(); e != nil; {
@@ -769,7 +844,7 @@ func (l *Loader) trimIdle(now time.Time) {
 		l.mu.Unlock()
 		inst.sb.Trim()
 		inst.trimmed = true
-		mem := inst.measure(true)
+		mem := inst.measure()
 		l.mu.Lock()
 		l.idleMem = l.idleMem - inst.mem + mem
 		inst.mem = mem
