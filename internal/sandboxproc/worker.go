@@ -52,6 +52,15 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 	if f == nil {
 		return errors.New("sandboxproc: fd 3 is not open: this command is started by isobox serve")
 	}
+	if blockingSocket(WorkerFD) {
+		// The socket is read and written with plain blocking system calls, not through
+		// Go's network poller: the reader waits in read(2) on its own thread, so the
+		// process is never "all idle" between calls and the Go runtime's monitor thread
+		// does not fall asleep and get woken (and then poll every 20 µs) on every call,
+		// and a frame's arrival wakes the reader directly instead of an epoll_wait and
+		// then a read (RATIONALE 9X).
+		return serveWorker(ctx, f, confine, boardFD)
+	}
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
