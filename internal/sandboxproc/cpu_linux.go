@@ -39,3 +39,14 @@ func threadCPU(pid, tid int) (time.Duration, error) {
 	}
 	return time.Duration(n), nil
 }
+
+// blockingSocket reports whether fd is a socket in blocking mode (the supervisor's
+// socket pair is made without O_NONBLOCK), which the worker process then reads with
+// blocking system calls.
+func blockingSocket(fd int) bool {
+	if st, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || st&unix.O_NONBLOCK != 0 {
+		return false
+	}
+	var s unix.Stat_t
+	return unix.Fstat(fd, &s) == nil && s.Mode&unix.S_IFMT == unix.S_IFSOCK
+}

@@ -52,6 +52,15 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 	if f == nil {
 		return errors.New("sandboxproc: fd 3 is not open: this command is started by isobox serve")
 	}
+	if blockingSocket(WorkerFD) {
+		// The socket is read and written with plain blocking system calls, not through
+		// Go's network poller: the reader waits in read(2) on its own thread, so the
+		// process is never "all idle" between calls and the Go runtime's monitor thread
+		// does not fall asleep and get woken (and then poll every 20 µs) on every call,
+		// and a frame's arrival wakes the reader directly instead of an epoll_wait and
+		// then a read (RATIONALE 9X).
+		return serveWorker(ctx, f, confine, boardFD)
+	}
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -71,7 +80,7 @@ func ServeWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook)
 
 // serveWorker is ServeWorker with the call board's file descriptor (-1: none).
 func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook, bfd int) error {
-	defer c.Close()
+	defer func() { c.Close() }() // c may become a poller connection below
 	r := bufio.NewReaderSize(c, 64<<10)
 	hdr := make([]byte, headerSize)
 	typ, _, payload, err := readFrame(r, hdr)
@@ -84,6 +93,17 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 	}
 	if cfg.Threads > 0 {
 		runtime.GOMAXPROCS(cfg.Threads)
+	}
+	if f, ok := c.(*os.File); ok && runtime.GOMAXPROCS(0) < 2 && r.Buffered() == 0 {
+		// With one P, a reader blocked in read(2) holds the process's only P: the monitor
+		// thread takes it back on every call, which costs more than the poller's wake-ups
+		// (RATIONALE 9X). The supervisor sends nothing more until the engine is up, so
+		// nothing is buffered yet.
+		if nc, err := net.FileConn(f); err == nil {
+			f.Close()
+			c = nc
+			r.Reset(c)
+		}
 	}
 	var board *workerBoard
 	if cfg.Board && bfd >= 0 {
