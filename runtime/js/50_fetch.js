@@ -4,7 +4,7 @@
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
-//	makeRequest({method, url, headers, body})      an incoming request, headers immutable
+//	makeRequest(method, url, headers, body)        an incoming request, headers immutable
 const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
@@ -1207,6 +1207,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   let requestBody; // (request) -> its body record
   let requestHeaders; // (request) -> its Headers
   let createRequest; // (fields) -> Request, without validation
+  let incomingRequest; // (method, url, [name, value] pairs, body record) -> the incoming Request
 
   class Request {
     #method = "GET";
@@ -1369,6 +1370,14 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       });
       requestBody = (r) => r.#body;
       requestHeaders = (r) => r.#headersNow();
+      incomingRequest = (method, url, hostHeaders, body) => {
+        const r = new Request(constructKey);
+        r.#method = method;
+        r.#url = url;
+        r.#hostHeaders = hostHeaders;
+        r.#body = body;
+        return r;
+      };
       createRequest = (f) => {
         const r = new Request(constructKey);
         r.#method = f.method;
@@ -1421,7 +1430,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     constructor(body = null, init = undefined) {
       if (body === constructKey) return; // createResponse fills in the fields
       if (init === undefined || init === null) {
-        // new Response(body): status 200, no headers but the body's type.
+        // new Response(body): status 200, no headers but the body's type. A string body
+        // (the common case) gets its one header as a known-valid pair.
+        if (typeof body === "string") {
+          this.#headers = newHeaders([["content-type", "text/plain;charset=UTF-8"]], false);
+          this.#body = newBody(encoder.encode(body), null);
+          return;
+        }
         this.#headers = new Headers();
         if (body !== null && body !== undefined) this.#setBody(extractBody(body));
         return;
@@ -1715,14 +1730,10 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       body.used = true;
       return new ReadableStreamDefaultReader(body.stream);
     },
-    makeRequest({ method, url, headers, body }) {
-      return createRequest({
-        method,
-        url,
-        hostHeaders: headers || [],
-        body: body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null,
-        signal: null, // made on first use (the signal getter)
-      });
+    // makeRequest is the incoming request: only the fields the message gives are set (the
+    // others keep their initial values), its Headers and signal are made on first use.
+    makeRequest(method, url, headers, body) {
+      return incomingRequest(method, url, headers || [], body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null);
     },
   };
 })();
