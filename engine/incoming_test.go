@@ -39,6 +39,8 @@ func TestIncomingRequestLazyFields(t *testing.T) {
 				copy.headers.set("x-a", "changed");
 				return out([r.method, r.url, r.headers.get("x-a"), r.headers.get("x-b"), req.bodyUsed, copy.headers.get("x-a"), req.headers.get("x-a"), await r.text()]);
 			}
+			case "/echo-headers":
+				return out([...req.headers]);
 			case "/signal":
 				return out([req.signal.aborted, req.signal === req.signal, req.method, req.redirect, req.cache, req.keepalive]);
 			case "/hello": {
@@ -95,6 +97,27 @@ func TestIncomingRequestLazyFields(t *testing.T) {
 			}
 			if got := string(fetch(t, tt.method, tt.path, body).Body); got != tt.want {
 				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// The fetch message joins headers into one string unless one holds a newline
+	// (engine/message.go); the handler sees the same pairs either way, none included.
+	for _, tt := range []struct {
+		name    string
+		headers [][2]string
+		want    string
+	}{
+		{"joined", [][2]string{{"B", "2"}, {"a", ""}, {"a", "1"}}, `[["a",", 1"],["b","2"]]`},
+		{"pairs", [][2]string{{"B", "2"}, {"a", "x\ny"}}, `[["a","x\ny"],["b","2"]]`},
+		{"none", nil, `[]`},
+	} {
+		t.Run("headers "+tt.name, func(t *testing.T) {
+			res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w/echo-headers", Headers: tt.headers}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Body) != tt.want {
+				t.Fatalf("got %s, want %s", res.Body, tt.want)
 			}
 		})
 	}

@@ -323,8 +323,16 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   // copyHeaders copies a header list, keeping its guard (for clone()).
   const copyHeaders = (h, immutable) => newHeaders(headerList(h).map((p) => [...p]), immutable);
 
-  // headersFromHost builds immutable headers from trusted [name, value] pairs.
+  // headersFromHost builds immutable headers from trusted [name, value] pairs, or from the
+  // fetch message's names and values joined by newlines (engine/message.go).
   function headersFromHost(pairs) {
+    if (typeof pairs === "string") {
+      if (pairs === "") return newHeaders([], true);
+      const parts = pairs.split("\n");
+      const list = new Array(parts.length >> 1);
+      for (let i = 0; i < list.length; i++) list[i] = [parts[2 * i].toLowerCase(), parts[2 * i + 1]];
+      return newHeaders(list, true);
+    }
     const list = new Array(pairs.length);
     for (let i = 0; i < pairs.length; i++) list[i] = [String(pairs[i][0]).toLowerCase(), String(pairs[i][1])];
     return newHeaders(list, true);
@@ -1733,7 +1741,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     // makeRequest is the incoming request: only the fields the message gives are set (the
     // others keep their initial values), its Headers and signal are made on first use.
     makeRequest(method, url, headers, body) {
-      return incomingRequest(method, url, headers || [], body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null);
+      return incomingRequest(method, url, headers ?? "", body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null);
     },
   };
 })();
