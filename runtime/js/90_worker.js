@@ -133,7 +133,6 @@ const worker = (() => {
   // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
   // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
   function complete(head, body, settled) {
-    const send = settled ? (h) => host.call("complete_settled", h) : (h) => host.call("complete", h);
     try {
       if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
       if (body !== null && body !== undefined) {
@@ -144,14 +143,18 @@ const worker = (() => {
         }
         if (primordials.apply(primordials.typedArrayByteLength, body, []) > 0) host.call("body", body);
       }
-      send(head);
+      send(head, settled);
     } catch (e) {
       try {
-        send(failureHead(e, codeOf(e)));
+        send(failureHead(e, codeOf(e)), settled);
       } catch {
-        send('{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}');
+        send('{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}', settled);
       }
     }
+  }
+  function send(head, settled) {
+    if (settled) host.call("complete_settled", head);
+    else host.call("complete", head);
   }
 
   class HandlerError extends Error {
@@ -174,13 +177,12 @@ const worker = (() => {
     if (isObject(e)) primordials.apply(primordials.weakMapSet, codes, [e, code]);
   };
 
-  // makeContext returns the ctx handlers receive and the invocation's bookkeeping of its
-  // waitUntil work: pending counts unsettled promises, and when the last one settles after
-  // the outcome was sent, the host is told ("settled").
+  // makeContext returns the ctx handlers receive; state is the invocation's bookkeeping of
+  // its waitUntil work (run's): pending counts unsettled promises, and when the last one
+  // settles after the outcome was sent, the host is told ("settled").
   // Only waitUntil needs state of its own; its settle callbacks are made on first use (most
   // handlers never call it), and passThroughOnException, which does nothing, is one function.
-  function makeContext(props) {
-    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
+  function makeContext(props, state) {
     let done = null;
     let rejected = null;
     const ctx = {
@@ -206,7 +208,7 @@ const worker = (() => {
       },
       passThroughOnException,
     };
-    return { __proto__: null, ctx, state };
+    return ctx;
   }
   function passThroughOnException() {}
 
@@ -246,7 +248,8 @@ const worker = (() => {
   // answers synchronously is finished without a trip through the microtask queue; with no
   // waitUntil work the invocation then settles at once. Only the first outcome counts.
   function run(start, props) {
-    const { ctx, state } = makeContext(props);
+    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
+    const ctx = makeContext(props, state);
     const answer = (head, body) => {
       if (state.completed) return;
       state.completed = true;
