@@ -133,6 +133,7 @@ const worker = (() => {
   // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
   // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
   function complete(head, body, settled) {
+    const send = settled ? (h) => host.call("complete_settled", h) : (h) => host.call("complete", h);
     try {
       if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
       if (body !== null && body !== undefined) {
@@ -143,18 +144,14 @@ const worker = (() => {
         }
         if (primordials.apply(primordials.typedArrayByteLength, body, []) > 0) host.call("body", body);
       }
-      send(head, settled);
+      send(head);
     } catch (e) {
       try {
-        send(failureHead(e, codeOf(e)), settled);
+        send(failureHead(e, codeOf(e)));
       } catch {
-        send('{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}', settled);
+        send('{"ok":false,"error":{"name":"Error","message":"the outcome could not be reported"}}');
       }
     }
-  }
-  function send(head, settled) {
-    if (settled) host.call("complete_settled", head);
-    else host.call("complete", head);
   }
 
   class HandlerError extends Error {
@@ -177,12 +174,13 @@ const worker = (() => {
     if (isObject(e)) primordials.apply(primordials.weakMapSet, codes, [e, code]);
   };
 
-  // makeContext returns the ctx handlers receive; state is the invocation's bookkeeping of
-  // its waitUntil work (run's): pending counts unsettled promises, and when the last one
-  // settles after the outcome was sent, the host is told ("settled").
+  // makeContext returns the ctx handlers receive and the invocation's bookkeeping of its
+  // waitUntil work: pending counts unsettled promises, and when the last one settles after
+  // the outcome was sent, the host is told ("settled").
   // Only waitUntil needs state of its own; its settle callbacks are made on first use (most
   // handlers never call it), and passThroughOnException, which does nothing, is one function.
-  function makeContext(props, state) {
+  function makeContext(props) {
+    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
     let done = null;
     let rejected = null;
     const ctx = {
@@ -208,7 +206,7 @@ const worker = (() => {
       },
       passThroughOnException,
     };
-    return ctx;
+    return { __proto__: null, ctx, state };
   }
   function passThroughOnException() {}
 
@@ -248,8 +246,7 @@ const worker = (() => {
   // answers synchronously is finished without a trip through the microtask queue; with no
   // waitUntil work the invocation then settles at once. Only the first outcome counts.
   function run(start, props) {
-    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
-    const ctx = makeContext(props, state);
+    const { ctx, state } = makeContext(props);
     const answer = (head, body) => {
       if (state.completed) return;
       state.completed = true;
