@@ -1478,6 +1478,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     static json(data, init = undefined) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value is not JSON serializable");
+      if (init === undefined || init === null) {
+        // no init: status 200 and the one header, as a known-valid pair
+        const response = new Response(constructKey);
+        response.#headers = newHeaders([["content-type", "application/json"]], false);
+        response.#body = newBody(encoder.encode(text), null);
+        return response;
+      }
       const response = new Response(null, init);
       response.#setBody({ body: newBody(encoder.encode(text), null), type: "application/json" });
       return response;
