@@ -337,16 +337,17 @@ const worker = (() => {
   // quoteHeader is quote for header names and values: a response repeats the same few
   // (content-type, its value), and JSON.stringify of a string costs ~1.3 µs, a property read
   // a tenth of that. The cache is an object without a prototype, so reading it reaches no
-  // accessor the guest defines; it holds short strings only and at most QUOTED_MAX of them,
-  // so a worker that invents values cannot grow it.
+  // accessor the guest defines; it holds strings of at most 48 characters and at most
+  // QUOTED_MAX of them (~8 KiB at worst), so a worker whose values change with every
+  // response (dates, etags, ids) fills it once and cannot grow it further.
   const quoted = { __proto__: null };
   let quotedCount = 0;
-  const QUOTED_MAX = 256;
+  const QUOTED_MAX = 64;
   function quoteHeader(s) {
     const q = quoted[s];
     if (q !== undefined) return q;
     const out = quote(s);
-    if (quotedCount < QUOTED_MAX && s.length <= 64) {
+    if (quotedCount < QUOTED_MAX && s.length <= 48) {
       quoted[s] = out;
       quotedCount++;
     }
