@@ -2,9 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 )
 
 // BenchmarkFetchTrivial is the fixed cost of a fetch invocation: a worker that returns
@@ -97,4 +100,77 @@ func BenchmarkFetchPath(b *testing.B) {
 			b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(b.N), "cpu-us/op")
 		})
 	}
+}
+
+// BenchmarkFirstFetch is the first-use cost of the fetch path: each iteration restores a
+// new sandbox, loads the hello worker and fetches it twice; first-us is the CPU of the
+// first fetch, second-us of the second, so their difference is the work a sandbox does
+// only once (what the base image can hold already done).
+// "pooled" takes its sandboxes from a pool of blank sandboxes whose hot pages are written
+// ahead (Engine.KeepBlank, as the loader does), after a pause for the pool to refill, so
+// its first fetch pays no copy-on-write faults the pool could have taken.
+func BenchmarkFirstFetch(b *testing.B) {
+	b.Run("new", func(b *testing.B) { firstFetch(b, testEngine, 0) })
+	b.Run("pooled", func(b *testing.B) {
+		e, err := engine.New(context.Background(), engine.Config{CacheDir: enginetest.CacheDir(), Defaults: enginetest.Defaults})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close(context.Background())
+		e.KeepBlank(2)
+		firstFetch(b, e, 2*time.Millisecond)
+	})
+}
+
+func firstFetch(b *testing.B, e *engine.Engine, pause time.Duration) {
+	ctx := context.Background()
+	req := &engine.Request{Method: "GET", URL: "http://localhost/path?q=1", Headers: [][2]string{
+		{"host", "localhost"}, {"user-agent", "bench"}, {"accept", "*/*"},
+	}}
+	mods := engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(`export default { fetch() { return new Response("hi") } }`)}}
+	var load, first, second time.Duration
+	var firstFaults, secondFaults int64
+	faults := func() int64 {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return ru.Minflt
+	}
+	for b.Loop() {
+		if pause > 0 {
+			b.StopTimer()
+			time.Sleep(pause)
+			b.StartTimer()
+		}
+		sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: mods})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := processCPU()
+		if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+			b.Fatal(err)
+		}
+		t1 := processCPU()
+		for i, d := range []*time.Duration{&first, &second} {
+			f := faults()
+			t := processCPU()
+			res, err := sb.Fetch(ctx, engine.Limits{}, "", req, nil)
+			if err != nil || res.Status != 200 {
+				b.Fatalf("fetch %d: %v", i, err)
+			}
+			*d += processCPU() - t
+			if i == 0 {
+				firstFaults += faults() - f
+			} else {
+				secondFaults += faults() - f
+			}
+		}
+		load += t1 - t0
+		sb.Close(ctx)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(load.Microseconds())/n, "load-us")
+	b.ReportMetric(float64(first.Microseconds())/n, "first-us")
+	b.ReportMetric(float64(second.Microseconds())/n, "second-us")
+	b.ReportMetric(float64(firstFaults)/n, "first-faults")
+	b.ReportMetric(float64(secondFaults)/n, "second-faults")
 }

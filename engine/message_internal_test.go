@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -52,10 +53,56 @@ func same(t *testing.T, got, want []byte) {
 	if err := json.Unmarshal(got, &g); err != nil {
 		t.Fatal(err)
 	}
+	splitHeaders(g)
 	if err := json.Unmarshal(want, &w); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Fatalf("got %s\nwant %s", got, want)
+	}
+}
+
+// splitHeaders turns a fetch message's joined "headers" string (appendHeaders) into the
+// [name, value] pairs the runtime makes of it (headersFromHost in 50_fetch.js).
+func splitHeaders(msg any) {
+	m, _ := msg.(map[string]any)
+	r, _ := m["request"].(map[string]any)
+	s, ok := r["headers"].(string)
+	if !ok {
+		return
+	}
+	pairs := []any{}
+	if s != "" {
+		parts := strings.Split(s, "\n")
+		for i := 0; i+1 < len(parts); i += 2 {
+			pairs = append(pairs, []any{parts[i], parts[i+1]})
+		}
+	}
+	r["headers"] = pairs
+}
+
+// The fetch message joins headers into one string unless a name or value holds a newline,
+// and then sends the pairs; both decode to the same pairs, an empty list included.
+func TestFetchMessageHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		headers [][2]string
+		joined  bool
+	}{
+		{nil, true},
+		{[][2]string{{"a", ""}, {"", "b"}, {"c", "d"}}, true},
+		{[][2]string{{"a", "x\ny"}}, false},
+		{[][2]string{{"a\n", "y"}, {"b", "c"}}, false},
+		{[][2]string{{"q\"", "\\\r\x00\xff"}}, true},
+	} {
+		req := &Request{Method: "GET", URL: "http://x/", Headers: tt.headers}
+		got, err := fetchMessage("", nil, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(pythonFetchMessage("", nil, req))
+		same(t, got, want)
+		if joined := strings.Contains(string(got), `"headers":"`); joined != tt.joined {
+			t.Fatalf("%q: joined %v, want %v", got, joined, tt.joined)
+		}
 	}
 }

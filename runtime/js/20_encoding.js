@@ -62,7 +62,24 @@
 
   // encodeUtf8 encodes a string in slices that do not split surrogate pairs; toWellFormed
   // first, because encodeURIComponent rejects the lone surrogates UTF-8 turns into U+FFFD.
+  // SHORT bounds the loop that encodes a short ASCII string directly: four conversions
+  // (encodeURIComponent, unescape, btoa, fromBase64) cost ~1.5 µs whatever the length, and
+  // response bodies and header values are mostly short ASCII. A string that is not ASCII
+  // leaves the loop at its first other unit, so the loop adds at most SHORT steps to it.
+  const SHORT = 64;
+
   function encodeUtf8(s) {
+    const n = s.length;
+    if (n <= SHORT) {
+      const out = new Uint8Array(n);
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        out[i] = c;
+      }
+      if (i === n) return out;
+    }
     if (s.length <= CHUNK) return bytesFromBinary(unescape(encodeURIComponent(s.toWellFormed()))); // one slice: no bookkeeping
     const parts = [];
     for (let start = 0, end = 0; start < s.length; start = end) {

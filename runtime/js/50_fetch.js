@@ -4,7 +4,7 @@
 // are buffered whole. Two helpers stay in the shared scope for the dispatcher (90_worker.js):
 //
 //	bodyToBytes(response) -> Promise<Uint8Array>   the whole body (consumes it)
-//	makeRequest({method, url, headers, body})      an incoming request, headers immutable
+//	makeRequest(method, url, headers, body)        an incoming request, headers immutable
 const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamInternals } = (() => {
   const { URL, URLSearchParams, parseForm } = webUrl;
   const paramsToString = URLSearchParams.prototype.toString;
@@ -323,8 +323,16 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   // copyHeaders copies a header list, keeping its guard (for clone()).
   const copyHeaders = (h, immutable) => newHeaders(headerList(h).map((p) => [...p]), immutable);
 
-  // headersFromHost builds immutable headers from trusted [name, value] pairs.
+  // headersFromHost builds immutable headers from trusted [name, value] pairs, or from the
+  // fetch message's names and values joined by newlines (engine/message.go).
   function headersFromHost(pairs) {
+    if (typeof pairs === "string") {
+      if (pairs === "") return newHeaders([], true);
+      const parts = pairs.split("\n");
+      const list = new Array(parts.length >> 1);
+      for (let i = 0; i < list.length; i++) list[i] = [parts[2 * i].toLowerCase(), parts[2 * i + 1]];
+      return newHeaders(list, true);
+    }
     const list = new Array(pairs.length);
     for (let i = 0; i < pairs.length; i++) list[i] = [String(pairs[i][0]).toLowerCase(), String(pairs[i][1])];
     return newHeaders(list, true);
@@ -1207,6 +1215,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
   let requestBody; // (request) -> its body record
   let requestHeaders; // (request) -> its Headers
   let createRequest; // (fields) -> Request, without validation
+  let incomingRequest; // (method, url, [name, value] pairs, body record) -> the incoming Request
 
   class Request {
     #method = "GET";
@@ -1369,6 +1378,14 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       });
       requestBody = (r) => r.#body;
       requestHeaders = (r) => r.#headersNow();
+      incomingRequest = (method, url, hostHeaders, body) => {
+        const r = new Request(constructKey);
+        r.#method = method;
+        r.#url = url;
+        r.#hostHeaders = hostHeaders;
+        r.#body = body;
+        return r;
+      };
       createRequest = (f) => {
         const r = new Request(constructKey);
         r.#method = f.method;
@@ -1421,7 +1438,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     constructor(body = null, init = undefined) {
       if (body === constructKey) return; // createResponse fills in the fields
       if (init === undefined || init === null) {
-        // new Response(body): status 200, no headers but the body's type.
+        // new Response(body): status 200, no headers but the body's type. A string body
+        // (the common case) gets its one header as a known-valid pair.
+        if (typeof body === "string") {
+          this.#headers = newHeaders([["content-type", "text/plain;charset=UTF-8"]], false);
+          this.#body = newBody(encoder.encode(body), null);
+          return;
+        }
         this.#headers = new Headers();
         if (body !== null && body !== undefined) this.#setBody(extractBody(body));
         return;
@@ -1455,6 +1478,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
     static json(data, init = undefined) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value is not JSON serializable");
+      if (init === undefined || init === null) {
+        // no init: status 200 and the one header, as a known-valid pair
+        const response = new Response(constructKey);
+        response.#headers = newHeaders([["content-type", "application/json"]], false);
+        response.#body = newBody(encoder.encode(text), null);
+        return response;
+      }
       const response = new Response(null, init);
       response.#setBody({ body: newBody(encoder.encode(text), null), type: "application/json" });
       return response;
@@ -1715,14 +1745,10 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       body.used = true;
       return new ReadableStreamDefaultReader(body.stream);
     },
-    makeRequest({ method, url, headers, body }) {
-      return createRequest({
-        method,
-        url,
-        hostHeaders: headers || [],
-        body: body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null,
-        signal: null, // made on first use (the signal getter)
-      });
+    // makeRequest is the incoming request: only the fields the message gives are set (the
+    // others keep their initial values), its Headers and signal are made on first use.
+    makeRequest(method, url, headers, body) {
+      return incomingRequest(method, url, headers ?? "", body != null && method !== "GET" && method !== "HEAD" ? newBody(body, null) : null);
     },
   };
 })();

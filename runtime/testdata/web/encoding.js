@@ -18,6 +18,14 @@
   assert.equal(hex(enc.encode("\udc00\ud800")), "ef bf bd ef bf bd", "reversed pair is two replacements");
   assert.deepEqual(enc.encode(123), bytes(0x31, 0x32, 0x33), "non-strings are converted with String()");
   assert.equal(enc.encode("x").buffer.byteLength, 1, "the buffer is exactly as long as the output");
+  // Short ASCII strings take a loop of their own (20_encoding.js); at its bound and past it,
+  // and when the first other unit comes last, the bytes are the same as the general path's.
+  const a64 = "a".repeat(64);
+  assert.deepEqual(enc.encode(a64), new Uint8Array(64).fill(0x61), "64 ASCII characters");
+  assert.deepEqual(enc.encode(a64 + "b").length, 65, "65 ASCII characters");
+  assert.equal(hex(enc.encode("a".repeat(63) + "é").subarray(62)), "61 c3 a9", "non-ASCII last");
+  assert.equal(hex(enc.encode("ab\ud800")), "61 62 ef bf bd", "a short string with a lone surrogate last");
+  assert.equal(hex(enc.encode("\x7f\x80")), "7f c2 80", "the ASCII bound");
   assert.throws(() => enc.encode(Symbol("s")), TypeError, "symbols cannot be converted");
 
   // encodeInto

@@ -54,6 +54,13 @@
   assert.equal(j.status, 200);
   assert.equal(j.headers.get("content-type"), "application/json");
   assert.deepEqual(await j.json(), { ok: true, list: [1, 2] });
+  // without init (a fast path of its own): the same response, its headers mutable
+  const jn = Response.json([1], null);
+  assert.deepEqual([jn.status, jn.statusText, jn.ok, jn.type, jn.url, jn.redirected, jn.bodyUsed], [200, "", true, "default", "", false, false]);
+  jn.headers.set("x-k", "1");
+  assert.deepEqual([...jn.headers], [["content-type", "application/json"], ["x-k", "1"]]);
+  assert.equal(await jn.clone().text(), "[1]");
+  assert.equal(await jn.text(), "[1]");
   const j2 = Response.json("str", { status: 418, statusText: "Teapot", headers: { "x-j": "1" } });
   assert.equal(j2.status, 418);
   assert.equal(j2.statusText, "Teapot");
