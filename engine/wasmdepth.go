@@ -153,7 +153,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 	if !hasCode || len(funcTypes) == 0 {
 		return bin, nil
 	}
-	g := uleb32(impGlobals + defGlobals)
+	g := wasmU32(impGlobals + defGlobals)
 
 	// The block types of the wrapping blocks: a function returning several values needs a
 	// type [] -> results, added when the module has none.
@@ -168,13 +168,13 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 		}
 		for i, ft := range types {
 			if len(ft[0]) == 0 && bytes.Equal(ft[1], results) {
-				return uleb32s(int32(i))
+				return wasmS64(int64(int32(i)))
 			}
 		}
 		types = append(types, [2][]byte{nil, results})
-		t := append([]byte{0x60, 0}, uleb32(uint32(len(results)))...)
+		t := append([]byte{0x60, 0}, wasmU32(uint32(len(results)))...)
 		newTypes = append(newTypes, append(t, results...))
-		return uleb32s(int32(len(types) - 1))
+		return wasmS64(int64(len(types) - 1))
 	}
 
 	c := &wasmReader{b: code}
@@ -182,7 +182,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 	if c.err != nil || int(n) != len(funcTypes) {
 		return nil, errors.New("the code and function sections disagree")
 	}
-	newCode := uleb32(n)
+	newCode := wasmU32(n)
 	for _, ti := range funcTypes {
 		if int(ti) >= nTypes {
 			return nil, errors.New("a function's type index is out of range")
@@ -268,7 +268,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 		if last != 0x0b {
 			return nil, errors.New("a function body does not end with end")
 		}
-		cost := uleb32s(int32(wasmFrameCost(locals, uint64(highest))))
+		cost := wasmS64(int64(int32(wasmFrameCost(locals, uint64(highest)))))
 		dec := append(append(append(append([]byte{0x23}, g...), 0x41), cost...), 0x6b, 0x24)
 		dec = append(dec, g...)
 		var out []byte
@@ -281,7 +281,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 		out = append(out, 0x23)
 		out = append(out, g...)
 		out = append(out, 0x41)
-		out = append(out, uleb32s(wasmDepthBudget)...)
+		out = append(out, wasmS64(int64(wasmDepthBudget))...)
 		out = append(out, 0x4b, 0x04, 0x40, 0x00, 0x0b, 0x02) // i32.gt_u if unreachable end block
 		out = append(out, blockType(types[ti][1])...)
 		from := 0
@@ -292,7 +292,7 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 		out = append(out, instrs[from:]...)
 		out = append(out, dec...)
 		out = append(out, 0x0b)
-		newCode = append(newCode, uleb32(uint32(len(decl)+len(out)))...)
+		newCode = append(newCode, wasmU32(uint32(len(decl)+len(out)))...)
 		newCode = append(append(newCode, decl...), out...)
 	}
 	if len(c.b) != 0 {
@@ -300,19 +300,19 @@ func wasmLimitDepth(bin []byte) ([]byte, error) {
 	}
 
 	global := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = 0
-	export := append(append(uleb32(uint32(len(wasmDepthExport))), wasmDepthExport...), 0x03)
+	export := append(append(wasmU32(uint32(len(wasmDepthExport))), wasmDepthExport...), 0x03)
 	export = append(export, g...)
 	out := append([]byte{}, bin[:8]...)
 	put := func(id byte, body []byte) {
 		out = append(out, id)
-		out = append(out, uleb32(uint32(len(body)))...)
+		out = append(out, wasmU32(uint32(len(body)))...)
 		out = append(out, body...)
 	}
 	// extend adds k to a vector's count and appends items after its elements.
 	extend := func(body []byte, items []byte, k int) []byte {
 		s := &wasmReader{b: body}
 		cnt := s.u32()
-		return append(append(uleb32(cnt+uint32(k)), s.b...), items...)
+		return append(append(wasmU32(cnt+uint32(k)), s.b...), items...)
 	}
 	order := func(id byte) int { // the position of a known section in the required order
 		return bytes.IndexByte([]byte{1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11}, id)
@@ -530,30 +530,4 @@ func depthEffect(in depthInstr, funcs []uint32, types [][2][]byte) (pop, push in
 		return 0, 0
 	}
 	return 0, 1 // the rest counted as pushing a value
-}
-
-// uleb32 encodes v as an unsigned LEB128.
-func uleb32(v uint32) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-// uleb32s encodes v as a signed LEB128 (the immediate of i32.const).
-func uleb32s(v int32) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }

@@ -24,29 +24,29 @@ type depthFunc struct {
 }
 
 func depthVec(items ...[]byte) []byte {
-	b := uleb32(uint32(len(items)))
+	b := wasmU32(uint32(len(items)))
 	for _, it := range items {
 		b = append(b, it...)
 	}
 	return b
 }
 
-func depthName(s string) []byte { return append(uleb32(uint32(len(s))), s...) }
+func depthName(s string) []byte { return append(wasmU32(uint32(len(s))), s...) }
 
 // depthModule assembles a module of funcs, each with its own type, and extra sections.
 func depthModule(funcs []depthFunc, extra map[byte][]byte) []byte {
 	var types, fidx, code, exports [][]byte
 	for i, f := range funcs {
 		types = append(types, append(append([]byte{0x60}, depthVec(split(f.params)...)...), depthVec(split(f.results)...)...))
-		fidx = append(fidx, uleb32(uint32(i)))
+		fidx = append(fidx, wasmU32(uint32(i)))
 		var decl [][]byte
 		for _, l := range f.locals {
 			decl = append(decl, []byte{1, l})
 		}
 		body := append(append(depthVec(decl...), f.body...), 0x0b)
-		code = append(code, append(uleb32(uint32(len(body))), body...))
+		code = append(code, append(wasmU32(uint32(len(body))), body...))
 		if f.export != "" {
-			exports = append(exports, append(append(depthName(f.export), 0), uleb32(uint32(i))...))
+			exports = append(exports, append(append(depthName(f.export), 0), wasmU32(uint32(i))...))
 		}
 	}
 	secs := map[byte][]byte{1: depthVec(types...), 3: depthVec(fidx...), 7: depthVec(exports...), 10: depthVec(code...)}
@@ -56,7 +56,7 @@ func depthModule(funcs []depthFunc, extra map[byte][]byte) []byte {
 	out := []byte("\x00asm\x01\x00\x00\x00")
 	for _, id := range []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11} {
 		if s, ok := secs[id]; ok {
-			out = append(append(append(out, id), uleb32(uint32(len(s)))...), s...)
+			out = append(append(append(out, id), wasmU32(uint32(len(s)))...), s...)
 		}
 	}
 	return out
