@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,4 +95,42 @@ func ReadAnchor(path string) (*Anchor, error) {
 		return nil, fmt.Errorf("%s has no cold_p50_ms: not an anchor result", path)
 	}
 	return a, nil
+}
+
+// Ratios are isobox's figures against the workerd anchor's from the same run, each as how
+// many times better isobox does (above 1: isobox is ahead): issue 15's table in one object.
+// A ratio is 0 (left out) when either side did not measure its figure.
+type Ratios struct {
+	ColdLoad      float64 `json:"cold_load_vs_workerd,omitempty"`          // workerd's cold p50 / isobox's
+	WarmCall      float64 `json:"warm_call_vs_workerd,omitempty"`          // workerd's warm p50 / isobox's
+	IdleWorkerRSS float64 `json:"idle_worker_rss_vs_workerd,omitempty"`    // workerd's KiB / isobox's
+	HTTPHello     float64 `json:"http_hello_vs_workerd,omitempty"`         // isobox's req/s / workerd's, in process
+	HTTPHelloCPU  float64 `json:"http_hello_cpu_vs_workerd,omitempty"`     // workerd's CPU per request / isobox's serving process's
+	HTTPHelloProc float64 `json:"http_hello_process_vs_workerd,omitempty"` // isobox's req/s through sandbox processes / workerd's
+	AppColdLoad   float64 `json:"app_cold_load_vs_workerd,omitempty"`      // workerd's Hono app cold p50 / isobox's
+	EvalVsDeno    float64 `json:"eval_vs_deno,omitempty"`                  // deno eval's p50 / isobox eval's (as Report)
+}
+
+// Compare computes the ratios of r (and hh, the HTTP hello in process, and procRPS, the
+// hello's req/s through sandbox processes; either may be absent) against a.
+func Compare(r *Report, hh *HTTPHello, procRPS float64, a *Anchor) Ratios {
+	ratio := func(num, den float64) float64 {
+		if num <= 0 || den <= 0 {
+			return 0
+		}
+		return math.Round(num/den*100) / 100
+	}
+	q := Ratios{
+		ColdLoad:      ratio(a.ColdLoadP50, r.ColdLoadP50),
+		WarmCall:      ratio(a.WarmCallP50, r.WarmCallP50),
+		IdleWorkerRSS: ratio(a.IdleWorkerRSS, r.IdleWorkerRSS),
+		HTTPHelloProc: ratio(procRPS, a.HelloRPS),
+		AppColdLoad:   ratio(a.AppColdP50, r.App.ColdLoadP50),
+		EvalVsDeno:    r.EvalVsDeno,
+	}
+	if hh != nil {
+		q.HTTPHello = ratio(hh.RPS, a.HelloRPS)
+		q.HTTPHelloCPU = ratio(a.HelloCPU, hh.ServerCPUPerReq)
+	}
+	return q
 }

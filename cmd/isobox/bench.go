@@ -170,7 +170,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			*bench.HTTPHello
 			*bench.TenantHello
 			Workerd *bench.Anchor `json:"workerd,omitempty"`
-		}{r, pr, hh, th, anchor}
+			Ratios  *bench.Ratios `json:"ratios,omitempty"`
+		}{r, pr, hh, th, anchor, nil}
+		if anchor != nil {
+			var procRPS float64
+			if pr != nil {
+				procRPS = pr.HTTPRPS
+			}
+			q := bench.Compare(r, hh, procRPS, anchor)
+			out.Ratios = &q
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
