@@ -20,6 +20,30 @@ func mustEval(t *testing.T, sb *engine.Sandbox, code, want string) {
 	}
 }
 
+// restoreFromBytes snapshots sb, takes the image through its serialized form (what a
+// hibernation writes to disk) and restores it with cfg; the test's end closes it.
+func restoreFromBytes(t *testing.T, sb *engine.Sandbox, cfg engine.SandboxConfig) *engine.Sandbox {
+	t.Helper()
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := img.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img2, err := testEngine.UnmarshalImage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testEngine.Restore(context.Background(), img2, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	return r
+}
+
 func TestSnapshotRestoreKeepsState(t *testing.T) {
 	ctx := context.Background()
 	sb := newSandbox(t, engine.SandboxConfig{})

@@ -133,23 +133,7 @@ func TestWasmJSImagesOfLinks(t *testing.T) {
 			fork := mustFork(t, sb)
 			mustEval(t, fork, tc.check, tc.want)
 			released(fork)
-			img, err := sb.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := img.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			img2, err := testEngine.UnmarshalImage(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := testEngine.Restore(ctx, img2, engine.SandboxConfig{Memory: 64 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close(ctx)
+			r := restoreFromBytes(t, sb, engine.SandboxConfig{Memory: 64 << 20})
 			mustEval(t, r, tc.check, tc.want)
 			released(r)
 			// An image of the restored sandbox restores the same again.
@@ -246,29 +230,12 @@ func TestWasmJSForgedFuncRefs(t *testing.T) {
 // importing its WebAssembly.Memory (made in JavaScript) or its exported memory is one
 // memory with it, as before the image.
 func TestWasmJSRestoredMemoryShares(t *testing.T) {
-	ctx := context.Background()
 	sb := newSandbox(t, engine.SandboxConfig{})
 	mustEval(t, sb, `globalThis.mm = new WebAssembly.Module(`+b64(memImportWasm())+`);
 		globalThis.P = new WebAssembly.Instance(mm, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }) } }).exports;
 		globalThis.L = new WebAssembly.Instance(new WebAssembly.Module(`+b64(libWasm())+`)).exports;
 		P.poke(100, 42); L.fill(500, 5); 1`, "1")
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img2, err := testEngine.UnmarshalImage(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := testEngine.Restore(ctx, img2, engine.SandboxConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := restoreFromBytes(t, sb, engine.SandboxConfig{})
 	const share = `const Q = new WebAssembly.Instance(mm, { env: { memory: P.memory } }).exports;
 		const R = new WebAssembly.Instance(mm, { env: { memory: L.memory } }).exports;
 		Q.poke(101, 7); R.poke(501, 6);

@@ -70,29 +70,12 @@ func TestWasmJSForkKeepsInstanceState(t *testing.T) {
 }
 
 func TestWasmJSImageMarshalRoundTrip(t *testing.T) {
-	ctx := context.Background()
 	sb := newSandbox(t, engine.SandboxConfig{})
 	mustEval(t, sb, withBytes(stateWasm(), `
 		globalThis.x = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
 		x.poke(300, 77); x.memory.grow(1); x.poke(70000, 3);
 		[x.bump(), x.peek(300), x.peek(70000)]`), "[101,77,3]")
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img2, err := testEngine.UnmarshalImage(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := testEngine.Restore(ctx, img2, engine.SandboxConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
+	r := restoreFromBytes(t, sb, engine.SandboxConfig{})
 	mustEval(t, r, "[x.bump(), x.peek(300), x.peek(70000), x.memory.buffer.byteLength]", "[102,77,3,131072]")
 }
 
