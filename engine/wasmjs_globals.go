@@ -163,20 +163,19 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 				continue
 			}
 			l := tables[k]
-			var src api.Module
-			exp := "t"
-			switch {
-			case l.Cell != 0 && w.tcells[l.Cell] != nil:
-				src = w.tcells[l.Cell].mod
-			case l.Instance != 0:
-				inst, err := sb.instance(uint32(l.Instance))
-				if err != nil {
-					return nil, err
-				}
-				src, exp = inst.mod, l.Name
-				sources = append(sources, inst)
-			default:
+			var cell api.Module
+			if c := w.tcells[l.Cell]; l.Cell != 0 && c != nil {
+				cell = c.mod
+			}
+			src, exp, inst, err := sb.linkedExport(cell, "t", l.Instance, l.Name)
+			if err != nil {
+				return nil, err
+			}
+			if src == nil {
 				return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s must be a WebAssembly.Table", ti.Module, ti.Name)
+			}
+			if inst != nil {
+				sources = append(sources, inst)
 			}
 			mod := "t" + strconv.Itoa(k)
 			resolve[mod] = src
@@ -188,20 +187,19 @@ func (sb *Sandbox) wasmLinkModules(ctx context.Context, m *jsWasmModule, links m
 		for _, k := range globals[name] {
 			g, l := m.globals[k], given[k]
 			if l.Bits == nil {
-				var src api.Module
-				exp := "g"
-				switch {
-				case l.Cell != 0 && w.cells[l.Cell] != nil:
-					src = w.cells[l.Cell].mod
-				case l.Instance != 0:
-					inst, err := sb.instance(uint32(l.Instance))
-					if err != nil {
-						return nil, err
-					}
-					src, exp = inst.mod, l.Name
-					sources = append(sources, inst)
-				default:
+				var cell api.Module
+				if c := w.cells[l.Cell]; l.Cell != 0 && c != nil {
+					cell = c.mod
+				}
+				src, exp, inst, err := sb.linkedExport(cell, "g", l.Instance, l.Name)
+				if err != nil {
+					return nil, err
+				}
+				if src == nil {
 					return nil, wasmError("LinkError", "WebAssembly.Instance: import %s.%s: no such global", g.module, g.name)
+				}
+				if inst != nil {
+					sources = append(sources, inst)
 				}
 				mut := byte(0)
 				if g.mutable {
@@ -416,4 +414,21 @@ func wasmBinary(secs ...[]byte) []byte {
 		b = append(append(append(b, secs[i][0]), wasmU32(uint32(len(secs[i+1])))...), secs[i+1]...)
 	}
 	return b
+}
+
+// linkedExport is what a table or global import given from JavaScript links to: the host
+// module of a cell (cell, exporting it as def) or an instance's export (instance, name),
+// which the importer then keeps alive (inst). A nil module: neither was given.
+func (sb *Sandbox) linkedExport(cell api.Module, def string, instance int, name string) (src api.Module, exp string, inst *jsWasmInstance, err error) {
+	switch {
+	case cell != nil:
+		return cell, def, nil, nil
+	case instance != 0:
+		inst, err := sb.instance(uint32(instance))
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return inst.mod, name, inst, nil
+	}
+	return nil, "", nil, nil
 }
