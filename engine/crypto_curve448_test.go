@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
@@ -217,23 +216,7 @@ func TestCryptoCurve448KeysSurviveHibernation(t *testing.T) {
 	cryptoEval(t, sb, `globalThis.ed = await S.generateKey("Ed448", false, ["sign", "verify"]);
 		globalThis.x = await S.generateKey("X448", false, ["deriveBits"]);
 		return hex(await S.deriveBits({name: "X448", public: x.publicKey}, x.privateKey, 448));`, &before)
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := testEngine.UnmarshalImage(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	woken, err := testEngine.Restore(context.Background(), back, engine.SandboxConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer woken.Close(context.Background())
+	woken := restoreFromBytes(t, sb, engine.SandboxConfig{})
 	var after struct {
 		Bits string
 		OK   bool
