@@ -15,8 +15,7 @@ import (
 // The base image (a sandbox with the runtime evaluated, see makeBaseImage) is the same in
 // every process of a build, so the first process with a cache directory keeps it there and
 // later ones map it instead of starting QuickJS and evaluating the runtime (4–8 ms, most of
-// what a new `isobox eval` process did after compiling; RATIONALE "isobox eval as a
-// process, part two").
+// what a new `isobox eval` process did after compiling; RATIONALE §57).
 //
 // The file is the image's memory, unchanged, so that sandboxes map it copy-on-write
 // directly (its first byte is the memory's), then a trailer:

@@ -3,7 +3,7 @@
 // or loading its compiled code from wazero's compilation cache. It runs on a goroutine of its
 // own, so on a second core it overlaps the initialisation of the rest of the binary (about a
 // third of the process's start) and main's own work before engine.New, which then takes the
-// result (Take) instead of compiling (RATIONALE "isobox eval as a process, part two").
+// result (Take) instead of compiling (RATIONALE §57).
 //
 // The package imports only wazero and engine/js, so that Go initialises it as soon as wazero
 // is, before the heavy packages (package initialisation goes by import path among the

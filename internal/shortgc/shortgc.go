@@ -4,7 +4,7 @@
 //
 // Such a process allocates tens of MiB while it starts (package initialisation, decoding and
 // validating QuickJS's wasm) and exits milliseconds later; collecting that garbage cost about
-// a fifth of `isobox eval '1+1'` (RATIONALE "isobox eval as a process"). With the collector
+// a fifth of `isobox eval '1+1'` (RATIONALE §50). With the collector
 // off the process's peak memory grew by about 1 MiB. The ceiling keeps a command that does
 // allocate (a large result, a long script) collected as usual once the Go heap reaches it.
 //
