@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -96,8 +97,26 @@ func (s *session) create(p, display string, appendTo bool) (*wsFile, error) {
 	if s.opts.ReadOnly {
 		return nil, isoerr.New(isoerr.ReadOnly, "the workspace is read-only")
 	}
+	// Refuse now what the commit would refuse for the path alone, so the redirection
+	// fails as a shell's would (status 1, the command not run) rather than when it closes.
+	if _, err := workspace.Clean(p); err != nil {
+		return nil, err
+	}
 	if info, err := s.store.Stat(s.ctx, s.ws, p); err == nil && info.Type == workspace.Dir {
 		return nil, fmt.Errorf("is a directory")
+	}
+	// The nearest existing ancestor must be a directory (missing ones the write makes).
+	for dir := path.Dir(p); dir != "/"; dir = path.Dir(dir) {
+		info, err := s.store.Stat(s.ctx, s.ws, dir)
+		if err == nil && info.Type != workspace.Dir {
+			return nil, fmt.Errorf("not a directory")
+		}
+		if err == nil {
+			break
+		}
+		if isoerr.CodeOf(err) != isoerr.NotFound {
+			return nil, err
+		}
 	}
 	f := &wsFile{s: s, path: p, display: display, appendTo: appendTo}
 	s.mu.Lock()
@@ -202,6 +221,11 @@ func (f *wsFile) Close() error {
 		f.start()
 	}
 	err := f.flushLocked()
+	if err != nil {
+		// No command's status can carry this failure (a compound command's or exec's
+		// redirection): the script's does (see Run).
+		f.s.lostWrite.Store(true)
+	}
 	if err != nil && f.stderr != nil {
 		fmt.Fprintf(f.stderr, "sh: %s: %v\n", f.display, err)
 		return nil

@@ -178,6 +178,9 @@ func Run(ctx context.Context, store workspace.Store, ws, script string, opts Opt
 		fmt.Fprintf(stderr, "sh: %v\n", runErr)
 		code = 1
 	}
+	if code == 0 && s.lostWrite.Load() {
+		code = 1
+	}
 	return s.result(stdout, stderr, code, ctx.Err())
 }
 
@@ -226,6 +229,10 @@ type session struct {
 	mu    sync.Mutex
 	pipes map[io.Writer]bool // pipeline write ends seen, while open
 	files []*wsFile          // files opened for writing, closed at the end of the run
+
+	// lostWrite is set when a redirection's commit failed as it closed, where no
+	// command's status could report it: the script then does not exit 0.
+	lostWrite atomic.Bool
 }
 
 // check refuses what cannot be run inside this process safely: background jobs (they
@@ -378,6 +385,12 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 		return refused, nil
 	}
 	switch args[0] {
+	case "echo", "pwd":
+		// Builtins whose output goes to a workspace file run through exec, which
+		// commits the file when they end: a refused write is then their failure.
+		if isWSFile(hc.Stdout) || isWSFile(hc.Stderr) {
+			return append([]string{"isobox-builtin"}, args...), nil
+		}
 	case "type", "hash":
 		// Both look commands up in the host's PATH: answer from ours.
 		return append([]string{"isobox-type"}, args[1:]...), nil
@@ -503,6 +516,13 @@ func (s *session) trackPipe(w io.Writer) error {
 // process is ever started).
 func (s *session) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
+	if args[0] == "isobox-builtin" && len(args) > 1 && (args[1] == "echo" || args[1] == "pwd") {
+		err := hc.Builtin(ctx, args[1:])
+		if ferr := s.flushRedirects(hc, args[1]); ferr != nil && err == nil {
+			err = interp.NewExitStatus(1)
+		}
+		return err
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(hc.Stderr, "sh: %s: command not found\n", args[0])
@@ -516,22 +536,35 @@ func (s *session) exec(ctx context.Context, args []string) error {
 		e.stdin = strings.NewReader("")
 	}
 	code := cmd(e, args[1:])
-	// Commit what this command wrote to redirected files now, so a quota or size error is
-	// this command's failure.
-	for _, w := range []io.Writer{hc.Stdout, hc.Stderr} {
-		if f, ok := w.(*wsFile); ok {
-			if err := f.flush(); err != nil {
-				fmt.Fprintf(hc.Stderr, "%s: %s: %v\n", args[0], f.display, err)
-				if code == 0 {
-					code = 1
-				}
-			}
-		}
+	if err := s.flushRedirects(hc, args[0]); err != nil && code == 0 {
+		code = 1
 	}
 	if code != 0 {
 		return interp.NewExitStatus(uint8(code))
 	}
 	return nil
+}
+
+// flushRedirects commits what a command wrote to redirected files now, so a quota or
+// size error is that command's failure; it reports the error on stderr and returns it.
+func (s *session) flushRedirects(hc interp.HandlerContext, name string) error {
+	var first error
+	for _, w := range []io.Writer{hc.Stdout, hc.Stderr} {
+		if f, ok := w.(*wsFile); ok {
+			if err := f.flush(); err != nil {
+				fmt.Fprintf(hc.Stderr, "%s: %s: %v\n", name, f.display, err)
+				if first == nil {
+					first = err
+				}
+			}
+		}
+	}
+	return first
+}
+
+func isWSFile(w io.Writer) bool {
+	_, ok := w.(*wsFile)
+	return ok
 }
 
 // wsPath resolves name (absolute, or relative to dir) to a workspace path. The shell's

@@ -91,13 +91,77 @@ func TestQuotaIsAShellError(t *testing.T) {
 			t.Errorf("%q: keep.txt = %q, want it unchanged", script, got)
 		}
 	}
-	// A builtin's redirection commits when it is closed: the error is reported.
-	res := run(t, st, "printf '%0100d' 0 > keep.txt; echo after")
-	if !strings.Contains(res.Stderr, "quota") || res.Stdout != "after\n" {
-		t.Errorf("builtin write: %+v, want a quota message and the script going on", res)
+	// A builtin writing to a file fails as a command does: message, status 1, the
+	// script going on, the file unchanged.
+	for _, script := range []string{
+		"printf '%0100d' 0 > keep.txt; echo status $?",
+		"echo 0000000000000000000000000000000000000000000000000000000000000000000000 > keep.txt; echo status $?",
+	} {
+		res := run(t, st, script)
+		if !strings.Contains(res.Stderr, "quota") || res.Stdout != "status 1\n" {
+			t.Errorf("%q: %+v, want a quota message and status 1", script, res)
+		}
+		if got := readFile(t, st, "keep.txt"); got != "original\n" {
+			t.Errorf("%q: keep.txt = %q, want it unchanged", script, got)
+		}
+	}
+	// Inside a compound command's or exec's redirection each command's output is
+	// committed when that command ends, so each failure is its command's.
+	for _, script := range []string{
+		"{ seq 1 30; seq 1 30; } > keep.txt",
+		"exec > keep.txt; seq 1 30; echo 0000000000000000000000000000000000000000000000000000000000000000000000",
+	} {
+		res := run(t, st, script)
+		if res.ExitCode != 1 || strings.Count(res.Stderr, "quota_exceeded") != 2 {
+			t.Errorf("%q: exit %d stderr %q, want two quota errors and exit 1", script, res.ExitCode, res.Stderr)
+		}
+		if got := readFile(t, st, "keep.txt"); got != "original\n" {
+			t.Errorf("%q: keep.txt = %q, want it unchanged", script, got)
+		}
+	}
+	// What is committed only when the redirection closes (a builtin's output inside a
+	// compound command) has no command's status to fail: the script's exit status does.
+	res := run(t, st, "{ builtin echo 0000000000000000000000000000000000000000000000000000000000000000000000; } > keep.txt; true")
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "quota") {
+		t.Errorf("builtin in a block: exit %d stderr %q, want a quota error and exit 1", res.ExitCode, res.Stderr)
 	}
 	if got := readFile(t, st, "keep.txt"); got != "original\n" {
 		t.Errorf("keep.txt = %q, want it unchanged", got)
+	}
+}
+
+// A redirection to a path no file can have is refused before the command runs, as a
+// shell refuses it: a message, status 1, nothing written.
+func TestRefusedRedirect(t *testing.T) {
+	st := newStore(t, fixture)
+	for _, tt := range []struct{ script, stderr string }{
+		{"echo hi > old.txt/x; echo status $?", "not a directory"},
+		{"echo hi > old.txt/deeper/x; echo status $?", "not a directory"},
+		{"pwd > old.txt/x; echo status $?", "not a directory"},
+		{"{ echo hi; } > old.txt/x; echo status $?", "not a directory"},
+		{"seq 3 > old.txt/x; echo status $?", "not a directory"},
+		{"echo hi > " + strings.Repeat("d/", workspace.MaxDepth) + "f; echo status $?", "deep"},
+		{"echo hi > " + strings.Repeat("n", workspace.MaxNameLength+1) + "; echo status $?", "limit"},
+		{"echo hi > src; echo status $?", "is a directory"},
+	} {
+		res := run(t, st, tt.script)
+		if res.Stdout != "status 1\n" || !strings.Contains(res.Stderr, tt.stderr) {
+			t.Errorf("%q: stdout %q stderr %q, want status 1 and ~%q", tt.script, res.Stdout, res.Stderr, tt.stderr)
+		}
+	}
+	// The last command's refused redirect is the script's exit status.
+	if res := run(t, st, "echo hi > old.txt/x"); res.ExitCode != 1 {
+		t.Errorf("exit %d, want 1", res.ExitCode)
+	}
+	for p, want := range fixture {
+		if got := readFile(t, st, p); got != want {
+			t.Errorf("%s = %q, want it unchanged", p, got)
+		}
+	}
+	// echo and pwd to a file still behave as the builtins do.
+	res := run(t, st, "echo -n a > e; echo -e 'b\\tc' >> e; cd src; pwd >> ../e; echo -- x >> ../e; cat ../e")
+	if want := "ab\tc\n/src\n-- x\n"; res.Stdout != want || res.ExitCode != 0 {
+		t.Errorf("echo/pwd to a file: %+v, want stdout %q", res, want)
 	}
 }
 
