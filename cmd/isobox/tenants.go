@@ -67,13 +67,13 @@ func cmdTenantsList(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCEILING\tEGRESS\tALLOW PRIVATE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tCEILING\tQUOTAS\tEGRESS\tALLOW PRIVATE\tCREATED")
 	for _, t := range list {
 		egress := "server's"
 		if len(t.Egress) > 0 {
 			egress = "own"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", t.Name, ceiling(t.Ceiling), egress, t.AllowPrivate, t.CreatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", t.Name, ceiling(t.Ceiling), quotas(t.Quotas), egress, t.AllowPrivate, t.CreatedAt.Local().Format(time.DateTime))
 	}
 	tw.Flush()
 	return 0
@@ -92,6 +92,32 @@ func ceiling(l *api.Limits) string {
 		if f.v > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%d", f.name, f.v))
 		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// quotas shows a tenant's own quotas by their JSON names; "server's" when it has none
+// (the server's --quotas apply).
+func quotas(q *api.Quotas) string {
+	if q == nil {
+		return "server's"
+	}
+	var parts []string
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"concurrentInvocations", q.Concurrent}, {"invocationsPerMinute", q.InvocationsPerMinute},
+		{"cpuMsPerDay", q.CPUMsPerDay}, {"memoryMBPerSandbox", q.MemoryMBPerSandbox},
+		{"storageBytes", q.StorageBytes}, {"egressBytesPerDay", q.EgressBytesPerDay},
+		{"uniqueWorkersPerDay", q.UniqueWorkersPerDay},
+	} {
+		if f.v > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", f.name, f.v))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, ",")
 }

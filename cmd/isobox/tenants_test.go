@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +29,21 @@ func TestTenantsAndKeysCommands(t *testing.T) {
 	}
 	step([]string{"tenants", "put", "acme", "--ceiling-memory-mb", "64"}, 0, "stored tenant acme", "")
 	step([]string{"tenants", "list"}, 0, "memoryMb=64", "")
+	// A tenant's own quotas show in the list; without any, the server's apply.
+	quotaFile := filepath.Join(t.TempDir(), "q.json")
+	if err := os.WriteFile(quotaFile, []byte(`{"concurrentInvocations": 50, "cpuMsPerDay": 60000}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step([]string{"tenants", "put", "quoted", "--quotas", quotaFile}, 0, "stored tenant quoted", "")
+	for _, line := range strings.Split(step([]string{"tenants", "list"}, 0, "", ""), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 2 && f[0] == "quoted" && f[2] != "concurrentInvocations=50,cpuMsPerDay=60000",
+			len(f) > 2 && f[0] == "acme" && f[2] != "server's":
+			t.Fatalf("tenants list: %q does not show the tenant's quotas", line)
+		}
+	}
+	step([]string{"tenants", "rm", "quoted"}, 0, "deleted tenant quoted", "")
 	step([]string{"tenants", "get", "acme"}, 0, `"memoryMb": 64`, "")
 	key := strings.TrimSpace(step([]string{"keys", "create", "--tenant", "acme", "--name", "ci", "--scopes", "read,deploy,invoke,admin", "--expires", "720h"}, 0, "isobox_", "shown once"))
 	step([]string{"keys", "create", "--tenant", "acme", "--scopes", "root"}, 1, "", "invalid_request: unknown scope")
