@@ -221,8 +221,9 @@ export default {
 		}
 	}
 	out, err := c.Exec(ctx, "files", api.ExecRequest{Command: "i=0; while [ $i -lt 300 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done > shell.txt"})
-	// The shell reports the refused redirect on stderr (its exit status stays the loop's).
-	if err != nil || !strings.Contains(out.Stderr, "shell.txt") || !strings.Contains(out.Stderr, "storage_bytes") {
+	// The loop's output is committed when its redirection closes: refused whole, reported
+	// on stderr, and the script's exit status is 1.
+	if err != nil || !strings.Contains(out.Stderr, "shell.txt") || !strings.Contains(out.Stderr, "storage_bytes") || out.ExitCode != 1 {
 		t.Fatalf("exec past the quota: %+v %v", out, err)
 	}
 	_, err = c.UploadArchive(ctx, "files", "arc", bytes.NewReader(tarGz(t, file("one.txt", 100), file("big.bin", 30_000))))

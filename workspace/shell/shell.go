@@ -233,6 +233,9 @@ type session struct {
 	// lostWrite is set when a redirection's commit failed as it closed, where no
 	// command's status could report it: the script then does not exit 0.
 	lostWrite atomic.Bool
+	// ownRedirect holds the positions of simple commands with redirections of their own
+	// (echo x > f, not a command inside { ...; } > f), seen by check.
+	ownRedirect map[syntax.Pos]bool
 }
 
 // check refuses what cannot be run inside this process safely: background jobs (they
@@ -249,6 +252,14 @@ func (s *session) check(file *syntax.File) error {
 		case *syntax.Stmt:
 			if n.Background || n.Disown {
 				err = fmt.Errorf("%s: background jobs (&) are not supported", n.Pos())
+			}
+			if ce, ok := n.Cmd.(*syntax.CallExpr); ok && len(n.Redirs) > 0 && len(ce.Args) > 0 {
+				s.mu.Lock()
+				if s.ownRedirect == nil {
+					s.ownRedirect = map[syntax.Pos]bool{}
+				}
+				s.ownRedirect[ce.Args[0].Pos()] = true
+				s.mu.Unlock()
 			}
 		case *syntax.ProcSubst:
 			err = fmt.Errorf("%s: process substitution is not supported", n.Pos())
@@ -386,9 +397,14 @@ func (s *session) call(ctx context.Context, args []string) ([]string, error) {
 	}
 	switch args[0] {
 	case "echo", "pwd":
-		// Builtins whose output goes to a workspace file run through exec, which
-		// commits the file when they end: a refused write is then their failure.
-		if isWSFile(hc.Stdout) || isWSFile(hc.Stderr) {
+		// Builtins whose own redirection is a workspace file run through exec, which
+		// commits the file when they end: a refused write is then their failure. Inside a
+		// compound command's redirection they stay builtins, so its output is committed
+		// once, when it closes.
+		s.mu.Lock()
+		own := s.ownRedirect[hc.Pos]
+		s.mu.Unlock()
+		if own && (isWSFile(hc.Stdout) || isWSFile(hc.Stderr)) {
 			return append([]string{"isobox-builtin"}, args...), nil
 		}
 	case "type", "hash":
