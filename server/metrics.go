@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
@@ -82,6 +83,52 @@ func newMetrics(l interface{ Stats() loader.Stats }) *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// handleMetrics serves /metrics. Series with a tenant label (usage, quota refusals) go
+// only to whom may see them: all of them to the operator's key, a tenant's own to its
+// keys, none without a key, so the open endpoint names no tenant and shows no tenant's
+// usage.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	keep := func(string) bool { return false }
+	if p, err := s.authenticate(r); err == nil {
+		if p.Operator && r.Header.Get(TenantHeader) == "" {
+			s.metrics.handler().ServeHTTP(w, r)
+			return
+		}
+		keep = func(t string) bool { return t == p.Tenant }
+	}
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := s.metrics.reg.Gather()
+		out := fams[:0]
+		for _, f := range fams {
+			ms := f.Metric[:0]
+			tenantLabelled := false
+			for _, m := range f.Metric {
+				t, ok := tenantLabel(m)
+				tenantLabelled = tenantLabelled || ok
+				if !ok || keep(t) {
+					ms = append(ms, m)
+				}
+			}
+			f.Metric = ms
+			if len(ms) > 0 || !tenantLabelled {
+				out = append(out, f)
+			}
+		}
+		return out, err
+	})
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// tenantLabel is the value of m's tenant label, if it has one.
+func tenantLabel(m *dto.Metric) (string, bool) {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "tenant" {
+			return l.GetValue(), true
+		}
+	}
+	return "", false
 }
 
 // observe counts one invocation.

@@ -42,7 +42,7 @@ func (s *Server) routeTable() []route {
 	)
 	return []route{
 		{"GET", "/healthz", 0, s.handleHealth},
-		{"GET", "/metrics", 0, s.metrics.handler().ServeHTTP},
+		{"GET", "/metrics", 0, s.handleMetrics}, // tenant series by key (handleMetrics)
 		{"GET", "/v1/openapi.json", 0, handleOpenAPI},
 
 		{"GET", "/v1/workers", read, s.handleListWorkers},
