@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,5 +243,38 @@ export default {
 	}
 	if out, err := c.Call(ctx, "writer", "put", "small2.txt", 1000); err != nil || string(out.Result) != "1000" {
 		t.Fatalf("a write that fits, after the refusals: %v %+v", err, out)
+	}
+}
+
+// TestQuotaCPUPerDayOverHTTP: once a tenant's guest CPU today reaches its cpuMsPerDay,
+// its next call is refused with 429 quota_exceeded naming cpu_ms_per_day and a
+// Retry-After up to the next UTC midnight; another tenant's calls still run.
+func TestQuotaCPUPerDayOverHTTP(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	key, c := tenantKey(t, ts, "cpuq", api.TenantSettings{Quotas: &api.Quotas{CPUMsPerDay: 1}})
+	burn := js(`export default { fetch() { let x = 0; for (let i = 0; i < 20000; i++) x += i; return new Response(String(x)); } };`)
+	for _, cl := range []*client.Client{c, ts.c} {
+		if _, err := cl.PutWorker(ctx, "burn", burn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r rawResult
+	calls := 0
+	for ; calls < 200; calls++ { // each call uses some CPU: the quota of 1 ms is reached
+		r = ts.raw(t, "POST", "/v1/workers/burn/fetch", []byte(`{}`), http.Header{"Authorization": {"Bearer " + key}})
+		if r.status != 200 {
+			break
+		}
+	}
+	retry, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	if r.status != 429 || r.err == nil || r.err.Code != isoerr.QuotaExceeded || r.err.Quota != quota.CPUMsPerDay || retry < 1 || retry > 86400 {
+		t.Fatalf("after %d calls: %d Retry-After %q %s, want 429 quota_exceeded cpu_ms_per_day", calls, r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if calls == 0 {
+		t.Fatal("the first call was refused: no CPU had been used yet")
+	}
+	if _, err := ts.c.Fetch(ctx, "burn", api.FetchRequest{}); err != nil {
+		t.Fatalf("another tenant's call: %v", err)
 	}
 }
