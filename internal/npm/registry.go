@@ -243,7 +243,7 @@ func (c *Client) get(ctx context.Context, u, accept string, limit int64) ([]byte
 		return nil, fmt.Errorf("%s answered %s", u, resp.Status)
 	}
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("%s is %d bytes; the limit is %d", u, resp.ContentLength, limit)
+		return nil, fmt.Errorf("%s is %d bytes, over the limit of %d bytes", u, resp.ContentLength, limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -253,7 +253,7 @@ func (c *Client) get(ctx context.Context, u, accept string, limit int64) ([]byte
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is more than %d bytes", u, limit)
+		return nil, fmt.Errorf("%s is over the limit of %d bytes", u, limit)
 	}
 	return b, nil
 }
