@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -314,8 +315,10 @@ func TestBuildErrors(t *testing.T) {
 			`cannot find "./nope" imported by index.js`, "index.js", 1, 8},
 		{"not exported", map[string]string{"package.json": `{"dependencies":{"greet":"1.2.0"}}`, "index.js": `import "greet/secret"`}, nil,
 			`package greet@1.2.0 does not export "./secret"`, "index.js", 1, 8},
-		{"node built-in", map[string]string{"index.js": `import fs from "node:fs"; export default fs`}, nil,
-			`"node:fs" is a Node.js built-in module, imported by index.js: it needs the nodejs_compat`, "index.js", 1, 16},
+		{"node built-in", map[string]string{"index.js": `import { Buffer } from "node:buffer"; export default Buffer`}, nil,
+			`"node:buffer" is a Node.js built-in module, imported by index.js: it needs the nodejs_compat compatibility flag`, "index.js", 1, 24},
+		{"node built-in isobox lacks, without the flag", map[string]string{"index.js": `import fs from "node:fs"; export default fs`}, nil,
+			`"node:fs" is a Node.js built-in module, imported by index.js: isobox's runtime does not provide it, even under nodejs_compat`, "index.js", 1, 16},
 		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, nil,
 			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): it needs the nodejs_compat compatibility flag`, "uses-node@1.0.0/i.js", 1, 24},
 		{"missing node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-net":"1"}}`, "index.js": `import { b } from "uses-net"; export default b`}, []string{"nodejs_compat"},
@@ -388,5 +391,51 @@ func TestFilesFromTarGz(t *testing.T) {
 				t.Fatalf("files %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A TSX project (package.json's main) whose tsconfig.json picks the automatic JSX runtime
+// of a package (jsxImportSource) renders through that package's jsx-runtime, imported from
+// the package like any other module.
+func TestJSX(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	reg.Add("tiny-jsx", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"tiny-jsx","version":"1.0.0","type":"module","exports":{"./jsx-runtime":"./jsx-runtime.js","./jsx-dev-runtime":"./jsx-runtime.js"}}`,
+		"jsx-runtime.js": `const render = (c) => Array.isArray(c) ? c.map(render).join("") : c == null || c === false ? "" : String(c);
+export const Fragment = (p) => render(p.children);
+export function jsx(type, props) {
+  if (typeof type === "function") return type(props);
+  const { children, ...attrs } = props;
+  const a = Object.entries(attrs).map(([k, v]) => " " + k + "=\"" + v + "\"").join("");
+  return "<" + type + a + ">" + render(children) + "</" + type + ">";
+}
+export const jsxs = jsx;`,
+	}})
+	files := map[string][]byte{
+		"package.json":  []byte(`{"main":"src/app.tsx","dependencies":{"tiny-jsx":"1"}}`),
+		"tsconfig.json": []byte(`{"compilerOptions":{"jsx":"react-jsx","jsxImportSource":"tiny-jsx","strict":true}}`),
+		"src/Item.tsx":  []byte(`export const Item = ({ n }: { n: number }) => <li class="item">{n * 2}</li>;`),
+		"src/app.tsx": []byte(`import { Item } from "./Item";
+const List = (p: { xs: number[] }) => <><ul>{p.xs.map((n) => <Item n={n} />)}</ul>{false}</>;
+export default { render(xs: number[]): string { return <List xs={xs} /> as unknown as string } };`),
+	}
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Code.Modules["npm/tiny-jsx@1.0.0/jsx-runtime.js"]; !ok || len(res.Code.Modules) != 2 {
+		t.Fatalf("modules %v: the JSX runtime should be its package's module", slices.Sorted(maps.Keys(res.Code.Modules)))
+	}
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	r, err := l.Load(loader.FromAPI(res.Code)).Call(context.Background(), "render", json.RawMessage(`[[1,2]]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Value) != `"<ul><li class=\"item\">2</li><li class=\"item\">4</li></ul>"` {
+		t.Fatalf("got %s", r.Value)
 	}
 }
