@@ -167,13 +167,14 @@ func TestBuildAndRun(t *testing.T) {
 }
 
 // A package's browser map replaces its files and drops the packages it maps to false.
+// (Through bundle.Build, the one-call form.)
 func TestBrowserField(t *testing.T) {
 	reg := npmtest.NewRegistry(t)
 	publish(reg)
-	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: map[string][]byte{
+	code, err := bundle.Build(context.Background(), map[string][]byte{
 		"package.json": []byte(`{"dependencies":{"legacy":"1"}}`),
 		"index.js":     []byte(`import v from "legacy"; export default { v() { return v } }`),
-	}})
+	}, bundle.Options{Registry: reg.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestBrowserField(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(res.Code))
+	stub := l.Load(loader.FromAPI(code))
 	defer stub.Close(context.Background())
 	r, err := stub.Call(context.Background(), "v", json.RawMessage(`[]`))
 	if err != nil {
