@@ -85,6 +85,9 @@ func (e *Error) isoerr() *isoerr.Error {
 type Options struct {
 	// Registry is the npm registry (default npm.DefaultRegistry); Token its bearer token.
 	Registry, Token string
+	// Scopes are the scopes .npmrc sends to registries of their own (npm.ScopeRegistries):
+	// their packages are refused unless that registry is Registry.
+	Scopes map[string]string
 	// CacheDir holds the npm caches and the bundles ("": memory only).
 	CacheDir string
 	// MetadataTTL is how long registry metadata, and a bundle resolved from ranges without
@@ -121,7 +124,7 @@ func New(opts Options) *Bundler {
 	if opts.MetadataTTL <= 0 {
 		opts.MetadataTTL = 5 * time.Minute
 	}
-	c := npm.NewClient(npm.Config{Registry: opts.Registry, Token: opts.Token, CacheDir: opts.CacheDir,
+	c := npm.NewClient(npm.Config{Registry: opts.Registry, Token: opts.Token, Scopes: opts.Scopes, CacheDir: opts.CacheDir,
 		MetadataTTL: opts.MetadataTTL, Limits: opts.Limits}, opts.HTTPClient)
 	return &Bundler{opts: opts, npm: c, memory: map[string][]byte{}, slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
@@ -194,7 +197,7 @@ func (b *Bundler) Build(ctx context.Context, p Project) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	inHash := inputHash(files, p, b.npm.Config().Registry)
+	inHash := inputHash(files, p, b.npm.Config().Registry, b.opts.Scopes)
 	key1 := "in-" + inHash
 	if e, ok := b.load(key1); ok && (e.FromLock || time.Since(e.ResolvedAt) < b.opts.MetadataTTL) {
 		b.count(func(s *Stats) { s.Builds++; s.CacheHits++ })
@@ -358,7 +361,7 @@ func findEntry(files map[string][]byte) (string, error) {
 }
 
 // inputHash hashes everything a bundle depends on besides the registry's answers.
-func inputHash(files map[string][]byte, p Project, registry string) string {
+func inputHash(files map[string][]byte, p Project, registry string, scopes map[string]string) string {
 	h := sha256.New()
 	field := func(b []byte) {
 		var n [8]byte
@@ -368,6 +371,9 @@ func inputHash(files map[string][]byte, p Project, registry string) string {
 	}
 	field([]byte(version))
 	field([]byte(registry))
+	for _, sc := range slices.Sorted(maps.Keys(scopes)) {
+		field([]byte(sc + "=" + scopes[sc]))
+	}
 	field([]byte(p.CompatibilityDate))
 	field([]byte(strings.Join(p.CompatibilityFlags, ",")))
 	field([]byte(fmt.Sprint(p.Inline)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"net/url"
 	"path"
@@ -453,9 +452,13 @@ func (c *Client) fetchAll(ctx context.Context, t *Tree) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if err := c.checkScope(pk.Name); err != nil { // a locked package
+				errs[i] = err
+				return
+			}
 			in, err := ParseIntegrity(pk.Integrity, "")
 			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", pk.ID(), err)
+				errs[i] = isoerr.New(isoerr.BundleFailed, "%s: %s", pk.ID(), isoerr.As(err).Message)
 				return
 			}
 			u := pk.Resolved

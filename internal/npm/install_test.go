@@ -303,6 +303,10 @@ func TestRegistryConfig(t *testing.T) {
 	if r, _ = npm.RegistryConfig("https://flag.example/", rc, getenv); r != "https://flag.example/" {
 		t.Fatalf("flag wins: %q", r)
 	}
+	// Callers pass a nil getenv for the process environment (the server, Code Mode).
+	if r, _ = npm.RegistryConfig("https://flag.example/", nil, nil); r != "https://flag.example/" {
+		t.Fatalf("nil getenv: %q", r)
+	}
 }
 
 // noise is n bytes that gzip cannot shrink.
@@ -396,5 +400,40 @@ func TestTokenOnlyToRegistry(t *testing.T) {
 	}
 	if seen["registry"] != "Bearer s3cret" || seen["elsewhere"] != "" {
 		t.Fatalf("Authorization: registry %q, tarball host %q", seen["registry"], seen["elsewhere"])
+	}
+}
+
+// A package of a scope that .npmrc sends to a registry of its own is refused, naming both
+// registries, before anything is asked of the configured one (which would answer with
+// whatever someone published there under that name); from a lock too. A scope sent to the
+// configured registry itself installs.
+func TestForeignScopeRefused(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	reg.Add("@acme/util", "1.0.0", npmtest.Version{})
+	rc := []byte("@acme:registry=https://npm.acme.example/\n@other:registry=" + reg.URL + "\n")
+	scopes := npm.ScopeRegistries(rc, func(string) string { return "" })
+	if scopes["@acme"] != "https://npm.acme.example/" || scopes["@other"] != reg.URL {
+		t.Fatalf("scopes %v", scopes)
+	}
+	c := npm.NewClient(npm.Config{Registry: reg.URL, Scopes: scopes}, nil)
+	want := "package @acme/util: .npmrc sends the @acme scope to https://npm.acme.example/, and isobox installs from one registry, " + reg.URL
+	lock := `{"lockfileVersion":3,"packages":{"node_modules/@acme/util":{"version":"1.0.0","integrity":"` + integrityOf(t, reg, "@acme/util", "1.0.0") + `"}}}`
+	before := reg.Requests()
+	for _, l := range []string{"", lock} {
+		var lb []byte
+		if l != "" {
+			lb = []byte(l)
+		}
+		_, err := c.Install(context.Background(), []byte(`{"dependencies":{"@acme/util":"1"}}`), lb)
+		if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, want) {
+			t.Fatalf("lock %v: err %v, want %q", l != "", err, want)
+		}
+	}
+	if n := reg.Requests() - before; n != 0 {
+		t.Fatalf("%d requests for a refused scope", n)
+	}
+	c = npm.NewClient(npm.Config{Registry: reg.URL, Scopes: map[string]string{"@acme": reg.URL}}, nil)
+	if _, err := c.Install(context.Background(), []byte(`{"dependencies":{"@acme/util":"1"}}`), nil); err != nil {
+		t.Fatalf("a scope sent to the configured registry: %v", err)
 	}
 }

@@ -123,6 +123,9 @@ func (c *Client) Metadata(ctx context.Context, name string) (*Metadata, error) {
 	if !validName(name) {
 		return nil, isoerr.New(isoerr.BundleFailed, "invalid package name %q", name)
 	}
+	if err := c.checkScope(name); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	e, ok := c.meta[name]
 	c.mu.Unlock()
@@ -164,6 +167,19 @@ func (c *Client) Metadata(ctx context.Context, name string) (*Metadata, error) {
 	}
 	c.remember(name, &m, time.Now())
 	return &m, nil
+}
+
+// checkScope refuses a package whose scope an .npmrc sends to another registry.
+func (c *Client) checkScope(name string) error {
+	scope, _, ok := strings.Cut(name, "/")
+	if !ok || !strings.HasPrefix(name, "@") {
+		return nil
+	}
+	reg, ok := c.cfg.Scopes[scope]
+	if !ok || strings.TrimSuffix(reg, "/") == strings.TrimSuffix(c.cfg.Registry, "/") {
+		return nil
+	}
+	return isoerr.New(isoerr.BundleFailed, "package %s: .npmrc sends the %s scope to %s, and isobox installs from one registry, %s (per-scope registries are not supported; --npm-registry %s would install everything from there)", name, scope, reg, c.cfg.Registry, reg)
 }
 
 func (c *Client) remember(name string, m *Metadata, at time.Time) {
