@@ -6,6 +6,8 @@ import (
 	"errors"
 	"maps"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -288,6 +290,24 @@ func TestCacheHit(t *testing.T) {
 	}
 	if n := reg.Requests() - reqs; n != 0 {
 		t.Fatalf("the rebuild made %d requests: metadata and tarballs should come from the cache", n)
+	}
+	// A torn cache file (a crash mid-write elsewhere, a full disk) is a miss, not a bundle.
+	cached, _ := filepath.Glob(filepath.Join(cache, "bundles", "*"))
+	if len(cached) == 0 {
+		t.Fatal("no bundle in the cache directory")
+	}
+	for _, f := range cached {
+		raw, _ := os.ReadFile(f)
+		os.WriteFile(f, raw[:len(raw)-7], 0o644)
+	}
+	b3 := bundle.New(bundle.Options{Registry: reg.URL, CacheDir: cache})
+	fourth, err := b3.Build(context.Background(), bundle.Project{Files: appFiles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fourth.Cached || b3.Stats().EsbuildRuns == 0 || string(fourth.Code.Modules["index.js"].Content) != string(first.Code.Modules["index.js"].Content) ||
+		len(fourth.Code.Modules) != len(first.Code.Modules) {
+		t.Fatalf("after torn cache files: cached %v, %d esbuild runs, %d modules", fourth.Cached, b3.Stats().EsbuildRuns, len(fourth.Code.Modules))
 	}
 }
 
