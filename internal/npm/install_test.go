@@ -2,6 +2,8 @@ package npm_test
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -435,5 +437,24 @@ func TestForeignScopeRefused(t *testing.T) {
 	c = npm.NewClient(npm.Config{Registry: reg.URL, Scopes: map[string]string{"@acme": reg.URL}}, nil)
 	if _, err := c.Install(context.Background(), []byte(`{"dependencies":{"@acme/util":"1"}}`), nil); err != nil {
 		t.Fatalf("a scope sent to the configured registry: %v", err)
+	}
+}
+
+// An archive whose entry header claims more bytes than follow is refused as truncated.
+func TestTruncatedEntry(t *testing.T) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "package/package.json", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
+	tw.Write([]byte("{}"))
+	tw.WriteHeader(&tar.Header{Name: "package/big.js", Typeflag: tar.TypeReg, Mode: 0o644, Size: 900 << 10})
+	tw.Flush()
+	raw := append(tb.Bytes(), make([]byte, 1000)...) // 1000 of the 921,600 bytes claimed
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	_, err := npm.Unpack("t@1.0.0", gz.Bytes(), npm.Limits{})
+	if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, `entry "package/big.js" is truncated`) {
+		t.Fatalf("err %v", err)
 	}
 }
