@@ -198,9 +198,9 @@ func TestHostileTarballs(t *testing.T) {
 		{"no package.json", []npmtest.Entry{{Name: "package/index.js", Body: []byte("x")}}, false, "no package.json"},
 		{"bad integrity", []npmtest.Entry{ok("package/package.json")}, true, "does not match its integrity"},
 		// Each file under the per-file limit, together over the package's (a gzip bomb:
-		// 2.7 MB of zeros in a few KB).
-		{"unpacks too large", []npmtest.Entry{ok("package/package.json"), {Name: "package/a.js", Size: 900 << 10}, {Name: "package/b.js", Size: 900 << 10}, {Name: "package/c.js", Size: 900 << 10}}, false, "the files total more than 2097152 bytes"},
-		{"huge tarball", []npmtest.Entry{ok("package/package.json"), {Name: "package/noise.bin", Body: noise(200 << 10)}}, false, "over the limit of 131072 bytes"},
+		// 600 KB of zeros in a few KB).
+		{"unpacks too large", []npmtest.Entry{ok("package/package.json"), {Name: "package/a.js", Size: 200 << 10}, {Name: "package/b.js", Size: 200 << 10}, {Name: "package/c.js", Size: 200 << 10}}, false, "the files total more than 524288 bytes"},
+		{"huge tarball", []npmtest.Entry{ok("package/package.json"), {Name: "package/noise.bin", Body: noise(48 << 10)}}, false, "over the limit of 32768 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,7 +213,7 @@ func TestHostileTarballs(t *testing.T) {
 			}
 			reg.Add("h", "1.0.0", v)
 			cache := t.TempDir()
-			c := npm.NewClient(npm.Config{Registry: reg.URL, CacheDir: cache, Limits: npm.Limits{FileBytes: 1 << 20, Files: 20, PathDepth: 8, PathLength: 200, UnpackedBytes: 2 << 20, TarballBytes: 128 << 10}}, nil)
+			c := npm.NewClient(npm.Config{Registry: reg.URL, CacheDir: cache, Limits: npm.Limits{FileBytes: 1 << 20, Files: 20, PathDepth: 8, PathLength: 200, UnpackedBytes: 512 << 10, TarballBytes: 32 << 10}}, nil)
 			_, err := c.Install(context.Background(), []byte(`{"dependencies":{"h":"1"}}`), nil)
 			if isoerr.CodeOf(err) != isoerr.BundleFailed || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want bundle_failed with %q", err, tt.want)
