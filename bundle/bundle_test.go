@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -458,5 +459,46 @@ export default { render(xs: number[]): string { return <List xs={xs} /> as unkno
 	}
 	if string(r.Value) != `"<ul><li class=\"item\">2</li><li class=\"item\">4</li></ul>"` {
 		t.Fatalf("got %s", r.Value)
+	}
+}
+
+// An exports map is matched by its own key order against the conditions workerd, worker,
+// browser, import (module), default; node, require and types are not conditions of an
+// import in a worker.
+func TestExportConditions(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	for _, p := range []struct{ name, exports string }{
+		{"c-worker", `{"node":"./no.js","worker":"./yes.js","default":"./no.js"}`},
+		{"c-browser", `{"types":"./no.d.ts","node":"./no.js","browser":"./yes.js","default":"./no.js"}`},
+		{"c-import", `{"require":"./no.js","import":"./yes.js"}`},
+		{"c-default", `{"node":"./no.js","default":"./yes.js"}`},
+		{"c-order", `{"default":"./yes.js","workerd":"./no.js"}`}, // the map's order, not the list's
+		{"c-nested", `{".":{"node":{"import":"./no.js"},"workerd":{"require":"./no.js","import":"./yes.js"}}}`},
+	} {
+		reg.Add(p.name, "1.0.0", npmtest.Version{Files: map[string]string{
+			"package.json": `{"name":"` + p.name + `","version":"1.0.0","type":"module","exports":` + p.exports + `}`,
+			"yes.js":       `export const v = 1`,
+			"no.js":        `export const v = 0`,
+		}})
+	}
+	deps, imports := []string{}, []string{}
+	for i, n := range []string{"c-worker", "c-browser", "c-import", "c-default", "c-order", "c-nested"} {
+		deps = append(deps, `"`+n+`":"1"`)
+		imports = append(imports, fmt.Sprintf(`import { v as v%d } from %q;`, i, n))
+	}
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: map[string][]byte{
+		"package.json": []byte(`{"dependencies":{` + strings.Join(deps, ",") + `}}`),
+		"index.js":     []byte(strings.Join(imports, "\n") + "\nexport default { v: [v0, v1, v2, v3, v4, v5] }"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"c-worker", "c-browser", "c-import", "c-default", "c-order", "c-nested"} {
+		if _, ok := res.Code.Modules["npm/"+n+"@1.0.0/yes.js"]; !ok {
+			t.Errorf("%s: modules %v", n, slices.Sorted(maps.Keys(res.Code.Modules)))
+		}
+		if _, ok := res.Code.Modules["npm/"+n+"@1.0.0/no.js"]; ok {
+			t.Errorf("%s: the wrong condition won", n)
+		}
 	}
 }
