@@ -26,7 +26,7 @@ import (
 type Bundle struct {
 	// Project says which: "stub" or "hono+zod from <registry>".
 	Project string `json:"bundle_project,omitempty"`
-	// ColdP50: empty caches, metadata and tarballs from the stub, install, esbuild.
+	// ColdP50: empty caches, metadata and tarballs from the registry, install, esbuild.
 	ColdP50 float64 `json:"bundle_cold_ms,omitempty"`
 	ColdN   int     `json:"bundle_cold_samples,omitempty"`
 	// WarmP50: the unchanged project with warm caches (a new Bundler on the same cache
@@ -37,7 +37,7 @@ type Bundle struct {
 	// plus its first response, beside cold_load_p50_ms for the anchor's one-module worker.
 	AppColdLoadP50 float64 `json:"bundle_app_cold_load_ms,omitempty"`
 	AppColdLoadN   int     `json:"bundle_app_cold_load_samples,omitempty"`
-	// NpmInstallMs: `npm install --ignore-scripts` of the same project from the same stub
+	// NpmInstallMs: `npm install --ignore-scripts` of the same project from the same registry
 	// with an empty npm cache (median), when npm is on PATH: a lower bound of npm + esbuild.
 	NpmInstallMs float64 `json:"bundle_npm_install_ms,omitempty"`
 	// NpmEsbuildMs adds `esbuild --bundle` to it (the same esbuild version as isobox's),
