@@ -58,6 +58,9 @@ type Options struct {
 	// Bundle is the number of cold bundles of BundleProject (4x as many warm bundles and
 	// cold loads of the bundled app); 0 skips the bundle figures.
 	Bundle int
+	// BundleRegistry, when set, measures the bundle figures on HonoZodProject from this
+	// registry (https://registry.npmjs.org/) instead of BundleProject from a stub.
+	BundleRegistry string
 	// Workspace is the number of small files of the workspace figures (written and read
 	// through a binding; the search and exec figures run 5 and 20 times); 0 skips them.
 	Workspace int
@@ -275,7 +278,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.Bundle > 0 {
-		if r.Bundle, err = runBundle(ctx, e, o.Bundle, o.Progress); err != nil {
+		if r.Bundle, err = runBundle(ctx, e, o.Bundle, o.BundleRegistry, o.Progress); err != nil {
 			return nil, err
 		}
 	}

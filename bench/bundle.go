@@ -21,9 +21,12 @@ import (
 )
 
 // Bundle holds the bundler figures of issue 12, measured on BundleProject served by a
-// registry stub on 127.0.0.1 (no internet needed).
+// registry stub on 127.0.0.1 (no internet needed), or on HonoZodProject from a real
+// registry (Options.BundleRegistry).
 type Bundle struct {
-	// ColdP50: empty caches, metadata and tarballs from the stub, install, esbuild.
+	// Project says which: "stub" or "hono+zod from <registry>".
+	Project string `json:"bundle_project,omitempty"`
+	// ColdP50: empty caches, metadata and tarballs from the registry, install, esbuild.
 	ColdP50 float64 `json:"bundle_cold_ms,omitempty"`
 	ColdN   int     `json:"bundle_cold_samples,omitempty"`
 	// WarmP50: the unchanged project with warm caches (a new Bundler on the same cache
@@ -34,7 +37,7 @@ type Bundle struct {
 	// plus its first response, beside cold_load_p50_ms for the anchor's one-module worker.
 	AppColdLoadP50 float64 `json:"bundle_app_cold_load_ms,omitempty"`
 	AppColdLoadN   int     `json:"bundle_app_cold_load_samples,omitempty"`
-	// NpmInstallMs: `npm install --ignore-scripts` of the same project from the same stub
+	// NpmInstallMs: `npm install --ignore-scripts` of the same project from the same registry
 	// with an empty npm cache (median), when npm is on PATH: a lower bound of npm + esbuild.
 	NpmInstallMs float64 `json:"bundle_npm_install_ms,omitempty"`
 	// NpmEsbuildMs adds `esbuild --bundle` to it (the same esbuild version as isobox's),
@@ -69,6 +72,30 @@ export default {
     return out === undefined ? new Response("not found", { status: 404 }) : new Response(pretty(out), { headers: { "content-type": "application/json" } });
   },
 };
+`,
+}
+
+// HonoZodProject is issue 12's example: a TypeScript Hono app that validates with zod,
+// for the bundle figures from a real registry. It answers GET /users/42 as BundleProject
+// does ({"id":"42"}).
+var HonoZodProject = map[string]string{
+	"package.json":  `{"name": "bench-hono-zod", "private": true, "type": "module", "dependencies": {"hono": "^4.6.0", "zod": "^3.23.0"}}`,
+	"tsconfig.json": `{"compilerOptions": {"target": "es2022", "strict": true, "module": "esnext", "moduleResolution": "bundler"}}`,
+	"src/index.ts": `import { Hono } from "hono";
+import { z } from "zod";
+
+const User = z.object({ name: z.string().min(1), age: z.number().int().nonnegative() });
+type User = z.infer<typeof User>;
+
+const app = new Hono();
+app.get("/users/:id", (c) => c.json({ id: c.req.param("id") }));
+app.post("/users", async (c) => {
+  const r = User.safeParse(await c.req.json());
+  if (!r.success) return c.json({ error: r.error.issues[0].message }, 400);
+  const u: User = r.data;
+  return c.json(u, 201);
+});
+export default app;
 `,
 }
 
@@ -113,13 +140,21 @@ export class Router {
 	return reg
 }
 
-// runBundle measures the bundle figures: n cold bundles, 4n warm ones, 4n cold loads.
-func runBundle(ctx context.Context, e *engine.Engine, n int, progress func(string)) (Bundle, error) {
-	var out Bundle
-	reg := bundleRegistry()
-	defer reg.Close()
+// runBundle measures the bundle figures: n cold bundles, 4n warm ones, 4n cold loads; of
+// BundleProject from a registry stub, or of HonoZodProject from registry when it is set.
+func runBundle(ctx context.Context, e *engine.Engine, n int, registry string, progress func(string)) (Bundle, error) {
+	out := Bundle{Project: "stub"}
+	project := BundleProject
+	if registry == "" {
+		reg := bundleRegistry()
+		defer reg.Close()
+		registry = reg.URL
+	} else {
+		project = HonoZodProject
+		out.Project = "hono+zod from " + registry
+	}
 	files := map[string][]byte{}
-	for k, v := range BundleProject {
+	for k, v := range project {
 		files[k] = []byte(v)
 	}
 	tmp, err := os.MkdirTemp("", "isobox-bench-bundle-")
@@ -129,7 +164,7 @@ func runBundle(ctx context.Context, e *engine.Engine, n int, progress func(strin
 	defer os.RemoveAll(tmp)
 	build := func(cacheDir string) (*bundle.Bundle, time.Duration, error) {
 		t := time.Now()
-		b, err := bundle.New(bundle.Options{Registry: reg.URL, CacheDir: cacheDir}).Build(ctx, bundle.Project{Files: files})
+		b, err := bundle.New(bundle.Options{Registry: registry, CacheDir: cacheDir}).Build(ctx, bundle.Project{Files: files})
 		return b, time.Since(t), err
 	}
 
@@ -169,7 +204,7 @@ func runBundle(ctx context.Context, e *engine.Engine, n int, progress func(strin
 	}
 
 	progress("npm install + esbuild")
-	out.NpmInstallMs, out.NpmEsbuildMs, out.NpmNote = npmFigures(ctx, reg.URL, tmp, min(n, 3))
+	out.NpmInstallMs, out.NpmEsbuildMs, out.NpmNote = npmFigures(ctx, project, registry, tmp, min(n, 3))
 	return out, nil
 }
 
@@ -206,10 +241,10 @@ func appColdLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n 
 	return p50, count, nil
 }
 
-// npmFigures runs `npm install --ignore-scripts` of BundleProject from the stub, with
-// an empty npm cache each time, and esbuild after it (esbuildTool) when there is one.
-// It never fails the bench: a figure it cannot take is left out, and note says why.
-func npmFigures(ctx context.Context, registry, tmp string, runs int) (install, withEsbuild float64, note string) {
+// npmFigures runs `npm install --ignore-scripts` of project from registry, with an empty
+// npm cache each time, and esbuild after it (esbuildTool) when there is one. It never
+// fails the bench: a figure it cannot take is left out, and note says why.
+func npmFigures(ctx context.Context, project map[string]string, registry, tmp string, runs int) (install, withEsbuild float64, note string) {
 	npmBin, err := exec.LookPath("npm")
 	if err != nil {
 		return 0, 0, "bundle_npm_install_ms and bundle_npm_esbuild_ms left out: npm is not on PATH"
@@ -218,7 +253,7 @@ func npmFigures(ctx context.Context, registry, tmp string, runs int) (install, w
 	var ins, all []time.Duration
 	for i := range runs {
 		dir := filepath.Join(tmp, "npm-"+strconv.Itoa(i))
-		for name, body := range BundleProject {
+		for name, body := range project {
 			p := filepath.Join(dir, name)
 			if os.MkdirAll(filepath.Dir(p), 0o755) != nil || os.WriteFile(p, []byte(body), 0o644) != nil {
 				return 0, 0, "bundle_npm_install_ms and bundle_npm_esbuild_ms left out: cannot write the project for npm"
@@ -229,7 +264,7 @@ func npmFigures(ctx context.Context, registry, tmp string, runs int) (install, w
 			"--registry", registry, "--cache", filepath.Join(dir, ".npm-cache"), "--prefer-online")
 		cmd.Dir = dir
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return 0, 0, fmt.Sprintf("bundle_npm_install_ms and bundle_npm_esbuild_ms left out: npm install from the stub registry failed (%v): %.200s", err, b)
+			return 0, 0, fmt.Sprintf("bundle_npm_install_ms and bundle_npm_esbuild_ms left out: npm install from %s failed (%v): %.200s", registry, err, b)
 		}
 		ins = append(ins, time.Since(t))
 		if esbuildBin == "" {

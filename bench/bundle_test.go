@@ -17,11 +17,11 @@ func TestMain(m *testing.M) { enginetest.Main(m, &testEngine) }
 // the bundled app answers its route (appColdLoads checks the body), and the npm figures
 // are either taken or left out with a note.
 func TestBundleFigures(t *testing.T) {
-	b, err := runBundle(context.Background(), testEngine, 1, func(string) {})
+	b, err := runBundle(context.Background(), testEngine, 1, "", func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.ColdN != 1 || b.WarmN != 4 || b.AppColdLoadN != 4 || b.ColdP50 <= 0 || b.WarmP50 <= 0 || b.AppColdLoadP50 <= 0 {
+	if b.Project != "stub" || b.ColdN != 1 || b.WarmN != 4 || b.AppColdLoadN != 4 || b.ColdP50 <= 0 || b.WarmP50 <= 0 || b.AppColdLoadP50 <= 0 {
 		t.Fatalf("figures %+v", b)
 	}
 	if (b.NpmInstallMs == 0 || b.NpmEsbuildMs == 0) && !strings.Contains(b.NpmNote, "left out") {

@@ -12,6 +12,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -41,7 +42,7 @@ const (
 )
 
 // version is part of every cache key: a change to how bundles are made invalidates them.
-const version = "isobox-bundle-1"
+const version = "isobox-bundle-2"
 
 // maxMemoryEntries bounds the bundle cache of a Bundler without a CacheDir.
 const maxMemoryEntries = 256
@@ -85,6 +86,9 @@ func (e *Error) isoerr() *isoerr.Error {
 type Options struct {
 	// Registry is the npm registry (default npm.DefaultRegistry); Token its bearer token.
 	Registry, Token string
+	// Scopes are the scopes .npmrc sends to registries of their own (npm.ScopeRegistries):
+	// their packages are refused unless that registry is Registry.
+	Scopes map[string]string
 	// CacheDir holds the npm caches and the bundles ("": memory only).
 	CacheDir string
 	// MetadataTTL is how long registry metadata, and a bundle resolved from ranges without
@@ -121,7 +125,7 @@ func New(opts Options) *Bundler {
 	if opts.MetadataTTL <= 0 {
 		opts.MetadataTTL = 5 * time.Minute
 	}
-	c := npm.NewClient(npm.Config{Registry: opts.Registry, Token: opts.Token, CacheDir: opts.CacheDir,
+	c := npm.NewClient(npm.Config{Registry: opts.Registry, Token: opts.Token, Scopes: opts.Scopes, CacheDir: opts.CacheDir,
 		MetadataTTL: opts.MetadataTTL, Limits: opts.Limits}, opts.HTTPClient)
 	return &Bundler{opts: opts, npm: c, memory: map[string][]byte{}, slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
@@ -194,7 +198,7 @@ func (b *Bundler) Build(ctx context.Context, p Project) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	inHash := inputHash(files, p, b.npm.Config().Registry)
+	inHash := inputHash(files, p, b.npm.Config().Registry, b.opts.Scopes)
 	key1 := "in-" + inHash
 	if e, ok := b.load(key1); ok && (e.FromLock || time.Since(e.ResolvedAt) < b.opts.MetadataTTL) {
 		b.count(func(s *Stats) { s.Builds++; s.CacheHits++ })
@@ -358,7 +362,7 @@ func findEntry(files map[string][]byte) (string, error) {
 }
 
 // inputHash hashes everything a bundle depends on besides the registry's answers.
-func inputHash(files map[string][]byte, p Project, registry string) string {
+func inputHash(files map[string][]byte, p Project, registry string, scopes map[string]string) string {
 	h := sha256.New()
 	field := func(b []byte) {
 		var n [8]byte
@@ -368,6 +372,9 @@ func inputHash(files map[string][]byte, p Project, registry string) string {
 	}
 	field([]byte(version))
 	field([]byte(registry))
+	for _, sc := range slices.Sorted(maps.Keys(scopes)) {
+		field([]byte(sc + "=" + scopes[sc]))
+	}
 	field([]byte(p.CompatibilityDate))
 	field([]byte(strings.Join(p.CompatibilityFlags, ",")))
 	field([]byte(fmt.Sprint(p.Inline)))
@@ -378,6 +385,74 @@ func inputHash(files map[string][]byte, p Project, registry string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// A cached bundle is stored as cacheMagic, the length of a JSON header (8 bytes, little
+// endian), the header — the cacheEntry with the modules' contents left out, and their
+// lengths in name order — and the contents, concatenated. Decoding a whole bundle as JSON
+// (modules are JSON strings, escaped) was most of a warm build: 3.5 ms for the 200 KB of a
+// Hono + zod app.
+const cacheMagic = "isobox-bundle-cache\n"
+
+type cacheHeader struct {
+	cacheEntry
+	Sizes []int `json:"sizes"`
+}
+
+func encodeEntry(e cacheEntry) ([]byte, error) {
+	h := cacheHeader{cacheEntry: e}
+	h.Code.Modules = make(map[string]api.Module, len(e.Code.Modules))
+	names := slices.Sorted(maps.Keys(e.Code.Modules))
+	total := 0
+	for _, n := range names {
+		m := e.Code.Modules[n]
+		h.Code.Modules[n] = api.Module{Type: m.Type}
+		h.Sizes = append(h.Sizes, len(m.Content))
+		total += len(m.Content)
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(cacheMagic)+8+len(hj)+total)
+	out = append(out, cacheMagic...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(hj)))
+	out = append(out, hj...)
+	for _, n := range names {
+		out = append(out, e.Code.Modules[n].Content...)
+	}
+	return out, nil
+}
+
+// decodeEntry reads what encodeEntry wrote; false for anything else (a torn or foreign
+// file is a cache miss).
+func decodeEntry(raw []byte) (cacheEntry, bool) {
+	rest, ok := bytes.CutPrefix(raw, []byte(cacheMagic))
+	if !ok || len(rest) < 8 {
+		return cacheEntry{}, false
+	}
+	n := binary.LittleEndian.Uint64(rest)
+	if rest = rest[8:]; n > uint64(len(rest)) {
+		return cacheEntry{}, false
+	}
+	var h cacheHeader
+	if json.Unmarshal(rest[:n], &h) != nil || h.Code.MainModule == "" || len(h.Sizes) != len(h.Code.Modules) {
+		return cacheEntry{}, false
+	}
+	rest = rest[n:]
+	for i, name := range slices.Sorted(maps.Keys(h.Code.Modules)) {
+		size := h.Sizes[i]
+		if size < 0 || size > len(rest) {
+			return cacheEntry{}, false
+		}
+		m := h.Code.Modules[name]
+		m.Content, rest = rest[:size:size], rest[size:]
+		h.Code.Modules[name] = m
+	}
+	if len(rest) != 0 {
+		return cacheEntry{}, false
+	}
+	return h.cacheEntry, true
+}
+
 func (b *Bundler) load(key string) (cacheEntry, bool) {
 	var raw []byte
 	if b.opts.CacheDir == "" {
@@ -385,10 +460,10 @@ func (b *Bundler) load(key string) (cacheEntry, bool) {
 		raw = b.memory[key]
 		b.mu.Unlock()
 	} else {
-		raw, _ = os.ReadFile(filepath.Join(b.opts.CacheDir, "bundles", key+".json"))
+		raw, _ = os.ReadFile(filepath.Join(b.opts.CacheDir, "bundles", key+".bin"))
 	}
-	var e cacheEntry
-	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Code.MainModule == "" {
+	e, ok := decodeEntry(raw)
+	if !ok {
 		return e, false
 	}
 	if e.Packages == nil {
@@ -398,7 +473,7 @@ func (b *Bundler) load(key string) (cacheEntry, bool) {
 }
 
 func (b *Bundler) save(key string, e cacheEntry) {
-	raw, err := json.Marshal(e)
+	raw, err := encodeEntry(e)
 	if err != nil {
 		return
 	}
@@ -420,7 +495,7 @@ func (b *Bundler) save(key string, e cacheEntry) {
 		return
 	}
 	_, werr := f.Write(raw)
-	if f.Close() != nil || werr != nil || os.Rename(f.Name(), filepath.Join(dir, key+".json")) != nil {
+	if f.Close() != nil || werr != nil || os.Rename(f.Name(), filepath.Join(dir, key+".bin")) != nil {
 		os.Remove(f.Name())
 	}
 }

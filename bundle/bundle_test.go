@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -166,13 +170,14 @@ func TestBuildAndRun(t *testing.T) {
 }
 
 // A package's browser map replaces its files and drops the packages it maps to false.
+// (Through bundle.Build, the one-call form.)
 func TestBrowserField(t *testing.T) {
 	reg := npmtest.NewRegistry(t)
 	publish(reg)
-	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: map[string][]byte{
+	code, err := bundle.Build(context.Background(), map[string][]byte{
 		"package.json": []byte(`{"dependencies":{"legacy":"1"}}`),
 		"index.js":     []byte(`import v from "legacy"; export default { v() { return v } }`),
-	}})
+	}, bundle.Options{Registry: reg.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +186,7 @@ func TestBrowserField(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(res.Code))
+	stub := l.Load(loader.FromAPI(code))
 	defer stub.Close(context.Background())
 	r, err := stub.Call(context.Background(), "v", json.RawMessage(`[]`))
 	if err != nil {
@@ -287,6 +292,24 @@ func TestCacheHit(t *testing.T) {
 	if n := reg.Requests() - reqs; n != 0 {
 		t.Fatalf("the rebuild made %d requests: metadata and tarballs should come from the cache", n)
 	}
+	// A torn cache file (a crash mid-write elsewhere, a full disk) is a miss, not a bundle.
+	cached, _ := filepath.Glob(filepath.Join(cache, "bundles", "*"))
+	if len(cached) == 0 {
+		t.Fatal("no bundle in the cache directory")
+	}
+	for _, f := range cached {
+		raw, _ := os.ReadFile(f)
+		os.WriteFile(f, raw[:len(raw)-7], 0o644)
+	}
+	b3 := bundle.New(bundle.Options{Registry: reg.URL, CacheDir: cache})
+	fourth, err := b3.Build(context.Background(), bundle.Project{Files: appFiles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fourth.Cached || b3.Stats().EsbuildRuns == 0 || string(fourth.Code.Modules["index.js"].Content) != string(first.Code.Modules["index.js"].Content) ||
+		len(fourth.Code.Modules) != len(first.Code.Modules) {
+		t.Fatalf("after torn cache files: cached %v, %d esbuild runs, %d modules", fourth.Cached, b3.Stats().EsbuildRuns, len(fourth.Code.Modules))
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -314,8 +337,10 @@ func TestBuildErrors(t *testing.T) {
 			`cannot find "./nope" imported by index.js`, "index.js", 1, 8},
 		{"not exported", map[string]string{"package.json": `{"dependencies":{"greet":"1.2.0"}}`, "index.js": `import "greet/secret"`}, nil,
 			`package greet@1.2.0 does not export "./secret"`, "index.js", 1, 8},
-		{"node built-in", map[string]string{"index.js": `import fs from "node:fs"; export default fs`}, nil,
-			`"node:fs" is a Node.js built-in module, imported by index.js: it needs the nodejs_compat`, "index.js", 1, 16},
+		{"node built-in", map[string]string{"index.js": `import { Buffer } from "node:buffer"; export default Buffer`}, nil,
+			`"node:buffer" is a Node.js built-in module, imported by index.js: it needs the nodejs_compat compatibility flag`, "index.js", 1, 24},
+		{"node built-in isobox lacks, without the flag", map[string]string{"index.js": `import fs from "node:fs"; export default fs`}, nil,
+			`"node:fs" is a Node.js built-in module, imported by index.js: isobox's runtime does not provide it, even under nodejs_compat`, "index.js", 1, 16},
 		{"node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-node":"1"}}`, "index.js": `import { b } from "uses-node"; export default b`}, nil,
 			`"node:buffer" is a Node.js built-in module, imported by package uses-node@1.0.0 (uses-node@1.0.0/i.js): it needs the nodejs_compat compatibility flag`, "uses-node@1.0.0/i.js", 1, 24},
 		{"missing node built-in in a package", map[string]string{"package.json": `{"dependencies":{"uses-net":"1"}}`, "index.js": `import { b } from "uses-net"; export default b`}, []string{"nodejs_compat"},
@@ -388,5 +413,92 @@ func TestFilesFromTarGz(t *testing.T) {
 				t.Fatalf("files %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A TSX project (package.json's main) whose tsconfig.json picks the automatic JSX runtime
+// of a package (jsxImportSource) renders through that package's jsx-runtime, imported from
+// the package like any other module.
+func TestJSX(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	reg.Add("tiny-jsx", "1.0.0", npmtest.Version{Files: map[string]string{
+		"package.json": `{"name":"tiny-jsx","version":"1.0.0","type":"module","exports":{"./jsx-runtime":"./jsx-runtime.js","./jsx-dev-runtime":"./jsx-runtime.js"}}`,
+		"jsx-runtime.js": `const render = (c) => Array.isArray(c) ? c.map(render).join("") : c == null || c === false ? "" : String(c);
+export const Fragment = (p) => render(p.children);
+export function jsx(type, props) {
+  if (typeof type === "function") return type(props);
+  const { children, ...attrs } = props;
+  const a = Object.entries(attrs).map(([k, v]) => " " + k + "=\"" + v + "\"").join("");
+  return "<" + type + a + ">" + render(children) + "</" + type + ">";
+}
+export const jsxs = jsx;`,
+	}})
+	files := map[string][]byte{
+		"package.json":  []byte(`{"main":"src/app.tsx","dependencies":{"tiny-jsx":"1"}}`),
+		"tsconfig.json": []byte(`{"compilerOptions":{"jsx":"react-jsx","jsxImportSource":"tiny-jsx","strict":true}}`),
+		"src/Item.tsx":  []byte(`export const Item = ({ n }: { n: number }) => <li class="item">{n * 2}</li>;`),
+		"src/app.tsx": []byte(`import { Item } from "./Item";
+const List = (p: { xs: number[] }) => <><ul>{p.xs.map((n) => <Item n={n} />)}</ul>{false}</>;
+export default { render(xs: number[]): string { return <List xs={xs} /> as unknown as string } };`),
+	}
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Code.Modules["npm/tiny-jsx@1.0.0/jsx-runtime.js"]; !ok || len(res.Code.Modules) != 2 {
+		t.Fatalf("modules %v: the JSX runtime should be its package's module", slices.Sorted(maps.Keys(res.Code.Modules)))
+	}
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	r, err := l.Load(loader.FromAPI(res.Code)).Call(context.Background(), "render", json.RawMessage(`[[1,2]]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Value) != `"<ul><li class=\"item\">2</li><li class=\"item\">4</li></ul>"` {
+		t.Fatalf("got %s", r.Value)
+	}
+}
+
+// An exports map is matched by its own key order against the conditions workerd, worker,
+// browser, import (module), default; node, require and types are not conditions of an
+// import in a worker.
+func TestExportConditions(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	for _, p := range []struct{ name, exports string }{
+		{"c-worker", `{"node":"./no.js","worker":"./yes.js","default":"./no.js"}`},
+		{"c-browser", `{"types":"./no.d.ts","node":"./no.js","browser":"./yes.js","default":"./no.js"}`},
+		{"c-import", `{"require":"./no.js","import":"./yes.js"}`},
+		{"c-default", `{"node":"./no.js","default":"./yes.js"}`},
+		{"c-order", `{"default":"./yes.js","workerd":"./no.js"}`}, // the map's order, not the list's
+		{"c-nested", `{".":{"node":{"import":"./no.js"},"workerd":{"require":"./no.js","import":"./yes.js"}}}`},
+	} {
+		reg.Add(p.name, "1.0.0", npmtest.Version{Files: map[string]string{
+			"package.json": `{"name":"` + p.name + `","version":"1.0.0","type":"module","exports":` + p.exports + `}`,
+			"yes.js":       `export const v = 1`,
+			"no.js":        `export const v = 0`,
+		}})
+	}
+	deps, imports := []string{}, []string{}
+	for i, n := range []string{"c-worker", "c-browser", "c-import", "c-default", "c-order", "c-nested"} {
+		deps = append(deps, `"`+n+`":"1"`)
+		imports = append(imports, fmt.Sprintf(`import { v as v%d } from %q;`, i, n))
+	}
+	res, err := bundle.New(bundle.Options{Registry: reg.URL}).Build(context.Background(), bundle.Project{Files: map[string][]byte{
+		"package.json": []byte(`{"dependencies":{` + strings.Join(deps, ",") + `}}`),
+		"index.js":     []byte(strings.Join(imports, "\n") + "\nexport default { v: [v0, v1, v2, v3, v4, v5] }"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"c-worker", "c-browser", "c-import", "c-default", "c-order", "c-nested"} {
+		if _, ok := res.Code.Modules["npm/"+n+"@1.0.0/yes.js"]; !ok {
+			t.Errorf("%s: modules %v", n, slices.Sorted(maps.Keys(res.Code.Modules)))
+		}
+		if _, ok := res.Code.Modules["npm/"+n+"@1.0.0/no.js"]; ok {
+			t.Errorf("%s: the wrong condition won", n)
+		}
 	}
 }

@@ -266,14 +266,15 @@ const nodeShim = "isobox-node"
 // goes through a stand-in); otherwise the error names the built-in and its importer.
 func (l *linker) builtin(spec, from string, require bool) (api.OnResolveResult, error) {
 	name := strings.TrimPrefix(spec, "node:")
-	if !l.nodeCompat {
-		return api.OnResolveResult{}, fmt.Errorf("%q is a Node.js built-in module, imported by %s: it needs the nodejs_compat compatibility flag", spec, who(from))
-	}
 	if _, ok := nodeModules[name]; !ok {
+		// Checked before the flag: adding nodejs_compat would not help.
 		if !nodeBuiltins[name] {
 			return api.OnResolveResult{}, fmt.Errorf("%q, imported by %s, is not a Node.js built-in module", spec, who(from))
 		}
 		return api.OnResolveResult{}, fmt.Errorf("%q is a Node.js built-in module, imported by %s: isobox's runtime does not provide it, even under nodejs_compat (it has: %s)", spec, who(from), providedNames())
+	}
+	if !l.nodeCompat {
+		return api.OnResolveResult{}, fmt.Errorf("%q is a Node.js built-in module, imported by %s: it needs the nodejs_compat compatibility flag", spec, who(from))
 	}
 	if require {
 		return api.OnResolveResult{Path: "node:" + name, Namespace: nodeShim}, nil

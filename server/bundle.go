@@ -22,7 +22,7 @@ func defaultBundler(cacheDir string) *bundle.Bundler {
 		cacheDir = engine.DefaultCacheDir()
 	}
 	reg, token := npm.RegistryConfig("", nil, nil)
-	return bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: cacheDir})
+	return bundle.New(bundle.Options{Registry: reg, Token: token, Scopes: npm.ScopeRegistries(nil, nil), CacheDir: cacheDir})
 }
 
 // bundleFiles bundles a body's files into its mainModule and modules, and sets its

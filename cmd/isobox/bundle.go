@@ -81,13 +81,14 @@ func bundleProject(ctx context.Context, dir, registry, cacheDir string, p bundle
 		return nil, err
 	}
 	reg, token := npm.RegistryConfig(registry, files[".npmrc"], nil)
+	scopes := npm.ScopeRegistries(files[".npmrc"], nil)
 	switch cacheDir {
 	case "off":
 		cacheDir = ""
 	case "":
 		cacheDir = engine.DefaultCacheDir()
 	}
-	b := bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: cacheDir})
+	b := bundle.New(bundle.Options{Registry: reg, Token: token, Scopes: scopes, CacheDir: cacheDir})
 	p.Files = files
 	return b.Build(ctx, p)
 }
@@ -102,7 +103,7 @@ func serveBundler(registry, cacheDir string) *bundle.Bundler {
 	case "":
 		cacheDir = engine.DefaultCacheDir()
 	}
-	return bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: cacheDir})
+	return bundle.New(bundle.Options{Registry: reg, Token: token, Scopes: npm.ScopeRegistries(nil, nil), CacheDir: cacheDir})
 }
 
 // readProject reads a project's files, without node_modules, version control folders and

@@ -258,7 +258,7 @@ func (f *File) bundleModules(ctx context.Context, opts Options) ([]codemode.Modu
 	b := opts.Bundler
 	if b == nil {
 		reg, token := npm.RegistryConfig("", nil, nil)
-		b = bundle.New(bundle.Options{Registry: reg, Token: token, CacheDir: engine.DefaultCacheDir()})
+		b = bundle.New(bundle.Options{Registry: reg, Token: token, Scopes: npm.ScopeRegistries(nil, nil), CacheDir: engine.DefaultCacheDir()})
 	}
 	var out []codemode.Module
 	for _, name := range sorted(f.Modules) {

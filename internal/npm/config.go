@@ -67,6 +67,12 @@ type Config struct {
 	Registry string
 	// Token, when set, is sent as a bearer token to the registry's host (and only there).
 	Token string
+	// Scopes are the scopes an .npmrc sends to a registry of their own (ScopeRegistries).
+	// isobox does not install from more than one registry: a package of such a scope is
+	// refused, naming both registries, unless the scope's registry is Registry. (Fetching
+	// it from Registry instead would install whatever someone published there under that
+	// name: dependency confusion.)
+	Scopes map[string]string
 	// CacheDir holds metadata and tarballs ("": no disk cache, memory only).
 	CacheDir string
 	// MetadataTTL is how long fetched metadata is trusted (default 5 minutes).
@@ -82,19 +88,7 @@ func RegistryConfig(flag string, projectNpmrc []byte, getenv func(string) string
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var rcs [][]byte
-	if projectNpmrc != nil {
-		rcs = append(rcs, projectNpmrc)
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		if b, err := os.ReadFile(filepath.Join(home, ".npmrc")); err == nil {
-			rcs = append(rcs, b)
-		}
-	}
-	parsed := make([]map[string]string, len(rcs))
-	for i, b := range rcs {
-		parsed[i] = parseNpmrc(b, getenv)
-	}
+	parsed := npmrcs(projectNpmrc, getenv)
 	registry = flag
 	if registry == "" {
 		registry = getenv("ISOBOX_NPM_REGISTRY")
@@ -119,6 +113,46 @@ func RegistryConfig(flag string, projectNpmrc []byte, getenv func(string) string
 		}
 	}
 	return registry, token
+}
+
+// ScopeRegistries returns the scopes that the same .npmrc files as RegistryConfig's send
+// to a registry of their own (`@acme:registry=https://npm.acme.dev/`): scope -> URL, the
+// project's .npmrc first. isobox installs from one registry (Config.Scopes).
+func ScopeRegistries(projectNpmrc []byte, getenv func(string) string) map[string]string {
+	out := map[string]string{}
+	for _, rc := range npmrcs(projectNpmrc, getenv) {
+		for k, v := range rc {
+			scope, ok := strings.CutSuffix(k, ":registry")
+			if !ok || !strings.HasPrefix(scope, "@") || v == "" {
+				continue
+			}
+			if _, seen := out[scope]; !seen {
+				out[scope] = v
+			}
+		}
+	}
+	return out
+}
+
+// npmrcs parses the project's .npmrc (when not nil) and ~/.npmrc, in that order.
+func npmrcs(projectNpmrc []byte, getenv func(string) string) []map[string]string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var rcs [][]byte
+	if projectNpmrc != nil {
+		rcs = append(rcs, projectNpmrc)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if b, err := os.ReadFile(filepath.Join(home, ".npmrc")); err == nil {
+			rcs = append(rcs, b)
+		}
+	}
+	parsed := make([]map[string]string, len(rcs))
+	for i, b := range rcs {
+		parsed[i] = parseNpmrc(b, getenv)
+	}
+	return parsed
 }
 
 // parseNpmrc reads an .npmrc's key=value lines (comments start with # or ;).

@@ -3,7 +3,7 @@ package npm
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"maps"
 	"net/url"
 	"path"
@@ -318,7 +318,7 @@ func (c *Client) resolve(ctx context.Context, m *Manifest) (*Tree, error) {
 		c.prefetch(ctx, names)
 		for _, w := range level {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, isoerr.New(isoerr.Canceled, "installing: %v", err)
 			}
 			// The package w.from sees under w.name, if any.
 			seen := t.Lookup(w.from, w.name)
@@ -334,14 +334,14 @@ func (c *Client) resolve(ctx context.Context, m *Manifest) (*Tree, error) {
 				if w.optional {
 					continue
 				}
-				return nil, fmt.Errorf("%s (needed by %s): %w", w.name, orProject(w.from), err)
+				return nil, neededBy(err, t, w.from, w.name, w.rng)
 			}
 			vm, err := pick(md, w.name, w.rng)
 			if err != nil {
 				if w.optional {
 					continue
 				}
-				return nil, fmt.Errorf("needed by %s: %w", orProject(w.from), err)
+				return nil, neededBy(err, t, w.from, w.name, w.rng)
 			}
 			place := placement(t, w.from, w.name, seen)
 			t.Packages[place] = &Package{Path: place, Name: w.name, Version: vm.Version, Integrity: vm.Dist.Integrity, Resolved: vm.Dist.Tarball}
@@ -397,11 +397,19 @@ func placement(t *Tree, from, name string, seen *Package) string {
 	return path.Join(dir, "node_modules", name)
 }
 
-func orProject(from string) string {
-	if from == "" {
-		return "the project"
+// neededBy adds to a failure to resolve name@rng which package needed it. The result is
+// one isoerr.Error whose message says it all: the server's answer shows only the message
+// of the first isoerr.Error in a chain, so a wrapper around it would be lost there.
+func neededBy(err error, t *Tree, from, name, rng string) error {
+	who := "the project"
+	if pk := t.Packages[from]; pk != nil {
+		who = pk.ID()
 	}
-	return from
+	var e *isoerr.Error
+	if !errors.As(err, &e) {
+		return isoerr.New(isoerr.BundleFailed, "%v (%s %q, needed by %s)", err, name, rng, who)
+	}
+	return isoerr.New(e.Code, "%s (%s %q, needed by %s)", e.Message, name, rng, who)
 }
 
 func shaHexToB64(h string) string {
@@ -444,9 +452,13 @@ func (c *Client) fetchAll(ctx context.Context, t *Tree) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if err := c.checkScope(pk.Name); err != nil { // a locked package
+				errs[i] = err
+				return
+			}
 			in, err := ParseIntegrity(pk.Integrity, "")
 			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", pk.ID(), err)
+				errs[i] = isoerr.New(isoerr.BundleFailed, "%s: %s", pk.ID(), isoerr.As(err).Message)
 				return
 			}
 			u := pk.Resolved

@@ -2,11 +2,18 @@ package npm_test
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/internal/npm"
 	"github.com/isobox/isobox/internal/npm/npmtest"
@@ -146,7 +153,8 @@ func TestInstallErrors(t *testing.T) {
 	tests := []struct{ name, manifest, want string }{
 		{"missing package", `{"dependencies":{"nope":"^1"}}`, `package "nope" does not exist`},
 		{"missing version", `{"dependencies":{"a":"^7.1"}}`, `no version of a matches "^7.1"`},
-		{"missing transitive", `{"dependencies":{"b":"1"}}`, `"ghost" does not exist`},
+		{"missing transitive", `{"dependencies":{"b":"1"}}`, `package "ghost" does not exist in the registry ` + reg.URL + ` (ghost "^1", needed by b@1.0.0)`},
+		{"missing version names its dependent", `{"dependencies":{"a":"^7.1"}}`, `(a "^7.1", needed by the project)`},
 		{"git dependency", `{"dependencies":{"a":"github:x/a"}}`, "not a registry version range"},
 		{"alias", `{"dependencies":{"a":"npm:b@1"}}`, "not a registry version range"},
 		{"bad range", `{"dependencies":{"a":"^^1"}}`, "not a version range"},
@@ -156,7 +164,8 @@ func TestInstallErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := install(t, reg, "", tt.manifest, "")
-			if isoerr.CodeOf(err) != isoerr.BundleFailed || !strings.Contains(err.Error(), tt.want) {
+			// The message of the first isoerr.Error is what the server answers with.
+			if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, tt.want) {
 				t.Fatalf("err %v, want bundle_failed with %q", err, tt.want)
 			}
 		})
@@ -188,6 +197,10 @@ func TestHostileTarballs(t *testing.T) {
 		{"long path", []npmtest.Entry{ok("package/package.json"), {Name: "package/" + strings.Repeat("n", 300), Body: []byte("x")}}, false, "bytes long"},
 		{"no package.json", []npmtest.Entry{{Name: "package/index.js", Body: []byte("x")}}, false, "no package.json"},
 		{"bad integrity", []npmtest.Entry{ok("package/package.json")}, true, "does not match its integrity"},
+		// Each file under the per-file limit, together over the package's (a gzip bomb:
+		// 600 KB of zeros in a few KB).
+		{"unpacks too large", []npmtest.Entry{ok("package/package.json"), {Name: "package/a.js", Size: 200 << 10}, {Name: "package/b.js", Size: 200 << 10}, {Name: "package/c.js", Size: 200 << 10}}, false, "the files total more than 524288 bytes"},
+		{"huge tarball", []npmtest.Entry{ok("package/package.json"), {Name: "package/noise.bin", Body: noise(48 << 10)}}, false, "over the limit of 32768 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +213,7 @@ func TestHostileTarballs(t *testing.T) {
 			}
 			reg.Add("h", "1.0.0", v)
 			cache := t.TempDir()
-			c := npm.NewClient(npm.Config{Registry: reg.URL, CacheDir: cache, Limits: npm.Limits{FileBytes: 1 << 20, Files: 20, PathDepth: 8, PathLength: 200}}, nil)
+			c := npm.NewClient(npm.Config{Registry: reg.URL, CacheDir: cache, Limits: npm.Limits{FileBytes: 1 << 20, Files: 20, PathDepth: 8, PathLength: 200, UnpackedBytes: 512 << 10, TarballBytes: 32 << 10}}, nil)
 			_, err := c.Install(context.Background(), []byte(`{"dependencies":{"h":"1"}}`), nil)
 			if isoerr.CodeOf(err) != isoerr.BundleFailed || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want bundle_failed with %q", err, tt.want)
@@ -262,6 +275,19 @@ func TestCaches(t *testing.T) {
 	if n := reg.Requests() - first; n != 1 {
 		t.Fatalf("corrupted cache: %d requests, want the tarball again", n)
 	}
+	// Metadata older than the TTL is fetched again (and a version published since is
+	// seen); the tarball of an unchanged version still comes from the cache.
+	reg.Add("a", "1.1.0", npmtest.Version{Files: map[string]string{"index.js": "export default 2"}})
+	reg.Latest("a", "1.1.0")
+	before := reg.Requests()
+	c := npm.NewClient(npm.Config{Registry: reg.URL, CacheDir: cache, MetadataTTL: time.Nanosecond}, nil)
+	tree, err = c.Install(context.Background(), []byte(`{"dependencies":{"a":"1"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.Requests() - before; n < 2 || tree.Packages["node_modules/a"].Version != "1.1.0" || string(tree.Packages["node_modules/a"].Files["index.js"]) != "export default 2" {
+		t.Fatalf("expired metadata: %d requests (want the metadata and the new tarball), a@%s", n, tree.Packages["node_modules/a"].Version)
+	}
 }
 
 func TestRegistryConfig(t *testing.T) {
@@ -278,5 +304,157 @@ func TestRegistryConfig(t *testing.T) {
 	}
 	if r, _ = npm.RegistryConfig("https://flag.example/", rc, getenv); r != "https://flag.example/" {
 		t.Fatalf("flag wins: %q", r)
+	}
+	// Callers pass a nil getenv for the process environment (the server, Code Mode).
+	if r, _ = npm.RegistryConfig("https://flag.example/", nil, nil); r != "https://flag.example/" {
+		t.Fatalf("nil getenv: %q", r)
+	}
+}
+
+// noise is n bytes that gzip cannot shrink.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// A registry that stops answering, before its headers or in the middle of a body, is cut
+// off at the download time limit with a bundle_failed naming the package; nothing is
+// cached. The stub never answers: the limit is what ends the wait.
+func TestDownloadTimeLimit(t *testing.T) {
+	tgz, integrity := npmtest.Pack(map[string]string{"package.json": `{"name":"slow","version":"1.0.0"}`})
+	for _, c := range []struct{ name, stall, want string }{
+		{"metadata never answers", "meta-headers", `fetching the metadata of "slow": no answer within 200ms`},
+		{"metadata body stalls", "meta-body", `fetching the metadata of "slow": no complete answer within 200ms`},
+		{"tarball never answers", "tgz-headers", `downloading slow@1.0.0: no answer within 200ms`},
+		{"tarball body stalls", "tgz-body", `downloading slow@1.0.0: no complete answer within 200ms`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tarball := strings.HasSuffix(r.URL.Path, ".tgz")
+				kind := "meta-"
+				if tarball {
+					kind = "tgz-"
+				}
+				if c.stall == kind+"headers" {
+					<-r.Context().Done()
+					return
+				}
+				body := tgz
+				if !tarball {
+					body = []byte(`{"name":"slow","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"slow","version":"1.0.0","dist":{"tarball":"` +
+						srv.URL + `/slow/-/slow-1.0.0.tgz","integrity":"` + integrity + `"}}}}`)
+				}
+				if c.stall == kind+"body" {
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+					w.Write(body[:len(body)/2])
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+					return
+				}
+				w.Write(body)
+			}))
+			defer srv.Close()
+			cache := t.TempDir()
+			cl := npm.NewClient(npm.Config{Registry: srv.URL, CacheDir: cache, Limits: npm.Limits{Download: 200 * time.Millisecond}}, nil)
+			_, err := cl.Install(context.Background(), []byte(`{"dependencies":{"slow":"1"}}`), nil)
+			if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, c.want) {
+				t.Fatalf("err %v, want bundle_failed with %q", err, c.want)
+			}
+			if got, _ := filepath.Glob(filepath.Join(cache, "npm", "tarballs", "*")); len(got) != 0 {
+				t.Fatalf("a tarball cut off was cached: %v", got)
+			}
+		})
+	}
+}
+
+// The registry's token goes to the registry's host only: not to a host its metadata sends
+// the tarball download to.
+func TestTokenOnlyToRegistry(t *testing.T) {
+	tgz, integrity := npmtest.Pack(map[string]string{"package.json": `{"name":"p","version":"1.0.0"}`})
+	var mu sync.Mutex
+	seen := map[string]string{} // "registry" / "elsewhere" -> Authorization
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen["elsewhere"] = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Write(tgz)
+	}))
+	defer elsewhere.Close()
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen["registry"] = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Write([]byte(`{"name":"p","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"p","version":"1.0.0","dist":{"tarball":"` +
+			elsewhere.URL + `/p-1.0.0.tgz","integrity":"` + integrity + `"}}}}`))
+	}))
+	defer reg.Close()
+	c := npm.NewClient(npm.Config{Registry: reg.URL, Token: "s3cret"}, nil)
+	if _, err := c.Install(context.Background(), []byte(`{"dependencies":{"p":"1"}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if seen["registry"] != "Bearer s3cret" || seen["elsewhere"] != "" {
+		t.Fatalf("Authorization: registry %q, tarball host %q", seen["registry"], seen["elsewhere"])
+	}
+}
+
+// A package of a scope that .npmrc sends to a registry of its own is refused, naming both
+// registries, before anything is asked of the configured one (which would answer with
+// whatever someone published there under that name); from a lock too. A scope sent to the
+// configured registry itself installs.
+func TestForeignScopeRefused(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	reg.Add("@acme/util", "1.0.0", npmtest.Version{})
+	rc := []byte("@acme:registry=https://npm.acme.example/\n@other:registry=" + reg.URL + "\n")
+	scopes := npm.ScopeRegistries(rc, func(string) string { return "" })
+	if scopes["@acme"] != "https://npm.acme.example/" || scopes["@other"] != reg.URL {
+		t.Fatalf("scopes %v", scopes)
+	}
+	c := npm.NewClient(npm.Config{Registry: reg.URL, Scopes: scopes}, nil)
+	want := "package @acme/util: .npmrc sends the @acme scope to https://npm.acme.example/, and isobox installs from one registry, " + reg.URL
+	lock := `{"lockfileVersion":3,"packages":{"node_modules/@acme/util":{"version":"1.0.0","integrity":"` + integrityOf(t, reg, "@acme/util", "1.0.0") + `"}}}`
+	before := reg.Requests()
+	for _, l := range []string{"", lock} {
+		var lb []byte
+		if l != "" {
+			lb = []byte(l)
+		}
+		_, err := c.Install(context.Background(), []byte(`{"dependencies":{"@acme/util":"1"}}`), lb)
+		if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, want) {
+			t.Fatalf("lock %v: err %v, want %q", l != "", err, want)
+		}
+	}
+	if n := reg.Requests() - before; n != 0 {
+		t.Fatalf("%d requests for a refused scope", n)
+	}
+	c = npm.NewClient(npm.Config{Registry: reg.URL, Scopes: map[string]string{"@acme": reg.URL}}, nil)
+	if _, err := c.Install(context.Background(), []byte(`{"dependencies":{"@acme/util":"1"}}`), nil); err != nil {
+		t.Fatalf("a scope sent to the configured registry: %v", err)
+	}
+}
+
+// An archive whose entry header claims more bytes than follow is refused as truncated.
+func TestTruncatedEntry(t *testing.T) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "package/package.json", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
+	tw.Write([]byte("{}"))
+	tw.WriteHeader(&tar.Header{Name: "package/big.js", Typeflag: tar.TypeReg, Mode: 0o644, Size: 900 << 10})
+	tw.Flush()
+	raw := append(tb.Bytes(), make([]byte, 1000)...) // 1000 of the 921,600 bytes claimed
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	_, err := npm.Unpack("t@1.0.0", gz.Bytes(), npm.Limits{})
+	if e := isoerr.As(err); e == nil || e.Code != isoerr.BundleFailed || !strings.Contains(e.Message, `entry "package/big.js" is truncated`) {
+		t.Fatalf("err %v", err)
 	}
 }

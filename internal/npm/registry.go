@@ -123,6 +123,9 @@ func (c *Client) Metadata(ctx context.Context, name string) (*Metadata, error) {
 	if !validName(name) {
 		return nil, isoerr.New(isoerr.BundleFailed, "invalid package name %q", name)
 	}
+	if err := c.checkScope(name); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	e, ok := c.meta[name]
 	c.mu.Unlock()
@@ -164,6 +167,19 @@ func (c *Client) Metadata(ctx context.Context, name string) (*Metadata, error) {
 	}
 	c.remember(name, &m, time.Now())
 	return &m, nil
+}
+
+// checkScope refuses a package whose scope an .npmrc sends to another registry.
+func (c *Client) checkScope(name string) error {
+	scope, _, ok := strings.Cut(name, "/")
+	if !ok || !strings.HasPrefix(name, "@") {
+		return nil
+	}
+	reg, ok := c.cfg.Scopes[scope]
+	if !ok || strings.TrimSuffix(reg, "/") == strings.TrimSuffix(c.cfg.Registry, "/") {
+		return nil
+	}
+	return isoerr.New(isoerr.BundleFailed, "package %s: .npmrc sends the %s scope to %s, and isobox installs from one registry, %s (per-scope registries are not supported; --npm-registry %s would install everything from there)", name, scope, reg, c.cfg.Registry, reg)
 }
 
 func (c *Client) remember(name string, m *Metadata, at time.Time) {
@@ -243,7 +259,7 @@ func (c *Client) get(ctx context.Context, u, accept string, limit int64) ([]byte
 		return nil, fmt.Errorf("%s answered %s", u, resp.Status)
 	}
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("%s is %d bytes; the limit is %d", u, resp.ContentLength, limit)
+		return nil, fmt.Errorf("%s is %d bytes, over the limit of %d bytes", u, resp.ContentLength, limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -253,7 +269,7 @@ func (c *Client) get(ctx context.Context, u, accept string, limit int64) ([]byte
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is more than %d bytes", u, limit)
+		return nil, fmt.Errorf("%s is over the limit of %d bytes", u, limit)
 	}
 	return b, nil
 }

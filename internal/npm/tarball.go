@@ -175,8 +175,13 @@ func UnpackFiles(what string, tgz []byte, lim Limits, stripTop bool) (map[string
 		if len(files) >= lim.Files {
 			return nil, fail("more than %d files", lim.Files)
 		}
-		b := make([]byte, h.Size)
-		if _, err := io.ReadFull(tr, b); err != nil {
+		// Grown as the bytes arrive, not allocated at the size the header claims: a few
+		// bytes of archive claiming a file at the limit must not cost the limit in memory.
+		b, err := io.ReadAll(io.LimitReader(tr, h.Size))
+		if err == nil && int64(len(b)) != h.Size {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return nil, fail("entry %q is truncated: %v", name, err)
 		}
 		files[rel] = b
