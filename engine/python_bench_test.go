@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/isoerr"
 )
 
 // BenchmarkPythonCold is py_cold: a new Python sandbox from the base image, `1 + 1`, the
@@ -66,5 +67,22 @@ func BenchmarkPythonLoop(b *testing.B) {
 		if err != nil || string(res.Value) != "499999500000" {
 			b.Fatalf("loop = %s, %v", res.Value, err)
 		}
+	}
+}
+
+// BenchmarkPythonRecursionError is a snippet that recurses until Python's recursion limit
+// and does not catch the RecursionError: a new sandbox, the recursion, its traceback.
+func BenchmarkPythonRecursionError(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		sb, err := testEngine.NewPythonSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = sb.Eval(ctx, engine.Limits{}, "def f(n):\n    return f(n + 1)\nf(0)")
+		if e := isoerr.As(err); err == nil || e.Message != "RecursionError: maximum recursion depth exceeded" {
+			b.Fatalf("err %v", err)
+		}
+		sb.Close(ctx)
 	}
 }

@@ -348,3 +348,59 @@ func TestPythonImageCachedOnDisk(t *testing.T) {
 		t.Fatalf("a damaged image was used (hash %s again)", third)
 	}
 }
+
+// Unbounded recursion is a RecursionError whose traceback folds the recursion as CPython
+// prints it, and shows only the ends of a long traceback that does not fold (mutual
+// recursion): formatting every one of the ~1000 frames, as CPython's traceback module does
+// before it folds them, took ~0.3 s of CPU in the sandbox, past the default CPU limit, so
+// the snippet ended as cpu_limit_exceeded (BenchmarkPythonRecursionError measures it).
+func TestPythonRecursionErrorTraceback(t *testing.T) {
+	tests := []struct {
+		name, code string
+		wantStack  []string
+	}{
+		{"a function calling itself", "def f(n):\n    return f(n + 1)\nf(0)",
+			[]string{"Traceback (most recent call last):\n", `File "<exec>", line 3, in <module>`, `File "<exec>", line 2, in f`,
+				"[Previous line repeated 99", "more times]\nRecursionError: maximum recursion depth exceeded"}},
+		{"two functions calling each other", "def f(n):\n    return g(n)\ndef g(n):\n    return f(n + 1)\nf(0)",
+			[]string{`File "<exec>", line 5, in <module>`, `File "<exec>", line 2, in f`, `File "<exec>", line 4, in g`,
+				"more frames ...]\n", "RecursionError: maximum recursion depth exceeded"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pyEval(t, engine.Limits{CPU: time.Second}, tt.code)
+			e := isoerr.As(err)
+			if err == nil || e.Code != isoerr.WorkerException || e.Message != "RecursionError: maximum recursion depth exceeded" {
+				t.Fatalf("err %v, want worker_exception RecursionError", err)
+			}
+			for _, s := range tt.wantStack {
+				if !strings.Contains(e.Stack, s) {
+					t.Errorf("stack does not contain %q:\n%s", s, e.Stack)
+				}
+			}
+			if n := strings.Count(e.Stack, "\n"); n > 60 {
+				t.Errorf("the stack has %d lines:\n%s", n, e.Stack)
+			}
+		})
+	}
+}
+
+// A traceback of a few frames is CPython's, whole: every frame, the carets under the
+// failing part of a line.
+func TestPythonShortTracebackWhole(t *testing.T) {
+	code := "import json\ndef load(s):\n    return json.loads(s)\nd = {'a': 1}\nx = load('{') + d['a']"
+	_, err := pyEval(t, engine.Limits{}, code)
+	e := isoerr.As(err)
+	if err == nil || e.Code != isoerr.WorkerException || !strings.HasPrefix(e.Message, "json.decoder.JSONDecodeError: ") {
+		t.Fatalf("err %v", err)
+	}
+	for _, s := range []string{`File "<exec>", line 5, in <module>`, "x = load('{') + d['a']\n        ~~~~^^^^^\n", `File "<exec>", line 3, in load`,
+		`json/__init__.py", line 346, in loads`, `json/decoder.py", line 361, in raw_decode`} {
+		if !strings.Contains(e.Stack, s) {
+			t.Errorf("stack does not contain %q:\n%s", s, e.Stack)
+		}
+	}
+	if strings.Contains(e.Stack, "more frames") || strings.Contains(e.Stack, "<isobox>") {
+		t.Errorf("stack:\n%s", e.Stack)
+	}
+}

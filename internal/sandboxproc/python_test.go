@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -103,5 +106,32 @@ class Default(WorkerEntrypoint):
 	spin := p.Get("pyspin", func() (loader.WorkerCode, error) { return code, nil })
 	if _, err := spin.Call(ctx, "spin", nil); isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
 		t.Fatalf("spin: %v", err)
+	}
+}
+
+// The first Python snippet of a new sandbox process runs within its CPU limit: Python's
+// start in that process (loading CPython's compiled module, reading or making its base
+// image: ~0.3 s of CPU with a warm cache, more without its image, as here) is not charged
+// to the snippet, neither by the engine nor by the watchdog. The watchdog counted it, so
+// the first Python snippet of every new process overran its bound and was killed as
+// cpu_limit_exceeded, and then the first of the process that replaced it, and so on.
+func TestPoolPythonStartNotChargedToFirstSnippet(t *testing.T) {
+	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: enginetest.FreshCacheDir(t), ImagesDir: t.TempDir(),
+		// 250 ms: 20 times what `1 + 1` takes, less than Python's start in the process.
+		Defaults: engine.Limits{CPU: 250 * time.Millisecond}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
+	res, err := p.Eval(context.Background(), "1 + 1", loader.EvalOptions{Python: true})
+	if err != nil || string(res.Value) != "2" {
+		t.Fatalf("first Python snippet of the process: %+v %v", res, err)
+	}
+	if n := p.Kills(); n != 0 {
+		t.Fatalf("the watchdog killed %d processes", n)
 	}
 }

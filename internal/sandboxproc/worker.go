@@ -355,6 +355,14 @@ func (w *workerSide) invoke(ctx context.Context, id uint64, wc *workerCall, m *i
 		wc.cancel()
 	}()
 	slot := -1
+	if m.Python && (m.Op == "eval" || m.Op == opEvalTools) {
+		// Python's start in this process (its compiled module and base image, ~0.3 s of
+		// CPU once) is not the snippet's: done before the CPU watchdog starts counting,
+		// else the first Python snippet of every new process overran a 50 ms limit's
+		// bound and was killed (and so was the first of its replacement). An error is
+		// the snippet's own, from the same call inside Eval.
+		_ = w.l.Engine().PreparePython(ctx)
+	}
 	if m.Op != "stats" && m.Op != "forget" {
 		// The CPU watchdog learns the thread running the call from the call board, or
 		// from a frame when the board is full or missing.
