@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -95,4 +96,35 @@ func loadHTTP(b *testing.B, url, method, body, want string, conns, n int) []time
 	wg.Wait()
 	b.StopTimer()
 	return lat
+}
+
+// BenchmarkForwardHandler is the server's own work per hello request on the worker HTTP
+// route, without a connection: the request goes straight to the server's handler
+// (authentication, routing, the invocation, the response headers) and the answer to a
+// recorder. cpu-us/op is the process's CPU per request (host and guest), steadier than
+// ns/op on a busy machine.
+//
+//	go test ./server -run '^$' -bench ForwardHandler -benchtime 5000x -count 5
+func BenchmarkForwardHandler(b *testing.B) {
+	ts := start(b, Config{SandboxProcesses: -1})
+	if _, err := ts.c.PutWorker(context.Background(), "hello", js(`export default { fetch() { return new Response("hi") } }`)); err != nil {
+		b.Fatal(err)
+	}
+	h := ts.Handler()
+	serve := func() {
+		req := httptest.NewRequest("GET", "http://127.0.0.1/v1/workers/hello/http/", nil)
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		req.Header.Set("User-Agent", "wdbench")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Body.String() != "hi" {
+			b.Fatalf("hello answered %d %q", rec.Code, rec.Body.String())
+		}
+	}
+	serve() // the cold load
+	start := processCPU()
+	for b.Loop() {
+		serve()
+	}
+	b.ReportMetric(float64((processCPU()-start).Microseconds())/float64(b.N), "cpu-us/op")
 }

@@ -104,8 +104,13 @@ func (s *Server) routeTable() []route {
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes = s.routeTable()
+	var forward http.HandlerFunc // the worker HTTP route's handler, for forwardRoute
 	for _, rt := range s.routes {
-		mux.HandleFunc(rt.pattern(), guard(rt.scope, rt.handler))
+		h := guard(rt.scope, rt.handler)
+		mux.HandleFunc(rt.pattern(), h)
+		if rt.path == forwardPattern {
+			forward = h
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -144,6 +149,10 @@ func (s *Server) buildHandler() http.Handler {
 		if err := checkWorkspacePath(r); err != nil {
 			label = "bad workspace path" // before routing, as above
 			writeError(sw, err)
+			return
+		}
+		if forward != nil && forwardRoute(r) {
+			forward(sw, r)
 			return
 		}
 		h, pattern := mux.Handler(r)
