@@ -58,7 +58,9 @@ func TestConcurrentInvocationsAndRunaway(t *testing.T) {
 	// The runaway's CPU limit: long beside an undisturbed load, so that a stall would show.
 	limit := min(max(10*base, time.Second), 20*time.Second)
 	spin := js(`export default { fetch() { while (true) {} } }`)
-	spin.Limits = &loader.Limits{CPUMs: int(limit.Milliseconds())}
+	// Its wall-time limit leaves 20x: a thread waiting for a busy core reaches its CPU limit
+	// late, and the limit that trips must be the CPU one.
+	spin.Limits = &loader.Limits{CPUMs: int(limit.Milliseconds()), WallMs: int(min(20*limit, 10*time.Minute).Milliseconds())}
 	if _, err := ts.c.PutWorker(ctx, "runaway", spin); err != nil {
 		t.Fatal(err)
 	}
