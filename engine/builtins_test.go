@@ -183,9 +183,9 @@ var hostilePasses = []struct {
 	// Backwards: the destination is after the source, so the chunks go from the end.
 	{"TypedArray copyWithin", `globalThis.a = new Uint8Array(2 ** 29); a[2 ** 29 - 2] = 9`, `a.copyWithin(1, 0)[2 ** 29 - 1]`, "9",
 		`new Uint8Array([1, 2, 3, 4]).copyWithin(1, 0).join()`, `"1,1,2,3"`},
-	{"TypedArray slice", `globalThis.a = new Uint8Array(2 ** 27); a[2 ** 27 - 1] = 9`, `a.slice(1)[2 ** 27 - 2]`, "9",
+	{"TypedArray slice", `globalThis.a = new Uint8Array(2 ** 29); a[2 ** 29 - 1] = 9`, `a.slice(1)[2 ** 29 - 2]`, "9",
 		`new Uint8Array([1, 2, 3]).slice(1).join()`, `"2,3"`},
-	{"ArrayBuffer", ``, `new ArrayBuffer(2 ** 27).byteLength`, "134217728",
+	{"ArrayBuffer", ``, `new ArrayBuffer(2 ** 30).byteLength`, "1073741824",
 		`new Uint8Array(new ArrayBuffer(3)).join()`, `"0,0,0"`},
 	{"string ===", `globalThis.s = "a".repeat(2 ** 29); globalThis.u = "a".repeat(2 ** 29 - 1) + "b"`, `s === u`, "false",
 		`"ab" === "a" + "b"`, "true"},
@@ -215,9 +215,11 @@ var hostilePasses = []struct {
 
 // Every long single pass stops at its CPU limit with cpu_limit_exceeded, before half the
 // time the same call takes when it runs to its end in the same test (a ratio, not a time:
-// run to its end each takes ~0.25-0.85 s here, 24-80x the limit; each input is no larger
-// than that needs, since building it costs more than the pass: 2026-12-02, one busy
-// core). The cases run one after the other, each closing its sandbox before the next.
+// run to its end each takes ~0.3-1 s here, 30x the limit or more). Building an input costs
+// more than the pass over it, so each is no larger than that needs; the ones that allocate
+// (slice, ArrayBuffer) stay large, since their stopped run finds the memory the first run
+// touched and runs several times faster (2026-12-02, one busy core). The cases run one
+// after the other, each closing its sandbox before the next.
 func TestHostileSinglePassesStop(t *testing.T) {
 	const limit = 10 * time.Millisecond
 	for _, tt := range hostilePasses {
