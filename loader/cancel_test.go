@@ -86,3 +86,54 @@ func TestCanceledCallKeepsTheWarmSandbox(t *testing.T) {
 		t.Fatalf("counter %s (cold %v), want 2 from the warm sandbox", got, res.Cold)
 	}
 }
+
+// OnSlot is called when a call takes its worker's slot, not when it starts waiting for
+// one: with the one slot held by a call parked on a request the test answers last, a
+// second call waits without its OnSlot, which runs only once the first call has ended.
+func TestOnSlotAfterTheQueue(t *testing.T) {
+	l := newLoader(t, loader.Config{MaxInstancesPerWorker: 1})
+	hit, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		<-release
+	}))
+	defer srv.Close()
+	codeFn := func() (loader.WorkerCode, error) {
+		c := code(`export default { async park(url) { await fetch(url); return "parked" }, ping() { return "pong" } };`)
+		c.Outbound = http.DefaultTransport
+		return c, nil
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) func() {
+		return func() { mu.Lock(); order = append(order, s); mu.Unlock() }
+	}
+	args, _ := json.Marshal([]string{srv.URL})
+	first := make(chan error, 1)
+	go func() {
+		_, err := l.Get("one", codeFn).Entrypoint("", loader.EntrypointOptions{OnSlot: note("first has its slot")}).Call(ctx, "park", args)
+		note("first ended")()
+		first <- err
+	}()
+	<-hit // the first call holds the only slot
+	second := make(chan error, 1)
+	go func() {
+		_, err := l.Get("one", codeFn).Entrypoint("", loader.EntrypointOptions{OnSlot: note("second has its slot")}).Call(ctx, "ping", nil)
+		second <- err
+	}()
+	waitFor(t, func() bool { return l.Stats().Waiting >= 1 })
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"first has its slot", "first ended", "second has its slot"}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 3 || order[0] != want[0] || order[2] != want[2] {
+		t.Fatalf("order %q, want %q", order, want)
+	}
+}

@@ -272,6 +272,9 @@ func (l *Loader) Load(code WorkerCode) *Stub {
 type Stats struct {
 	Workers       int `json:"workers"`
 	BusySandboxes int `json:"busySandboxes"`
+	// Waiting is the number of calls waiting for a slot of their worker (queued behind its
+	// MaxInstancesPerWorker calls).
+	Waiting       int `json:"waiting"`
 	IdleSandboxes int `json:"idleSandboxes"`
 	// IdleMemory is what the memory budget counts: the idle sandboxes' private pages.
 	IdleMemory uint64 `json:"idleMemoryBytes"`
@@ -300,6 +303,7 @@ func (l *Loader) Stats() Stats {
 	for _, w := range l.workers {
 		s.IdleSandboxes += len(w.idle)
 		s.BusySandboxes += len(w.slots)
+		s.Waiting += w.waiting
 	}
 	return s
 }
@@ -353,8 +357,9 @@ func validID(id string) error {
 	return nil
 }
 
-// acquire returns a sandbox of worker id with its code loaded, waiting for a free slot.
-func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCode, error)) (*worker, *instance, bool, error) {
+// acquire returns a sandbox of worker id with its code loaded, waiting for a free slot;
+// onSlot (if not nil) is called once the slot is taken.
+func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCode, error), onSlot func()) (*worker, *instance, bool, error) {
 	// The bool is true when the call got a new sandbox (instance.how says which kind).
 	if err := validID(id); err != nil {
 		return nil, nil, false, err
@@ -375,6 +380,9 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 		case w.slots <- struct{}{}:
 			inst := l.takeIdle(w)
 			l.mu.Unlock()
+			if onSlot != nil {
+				onSlot()
+			}
 			return w, inst, false, nil
 		default:
 		}
@@ -395,6 +403,9 @@ func (l *Loader) acquire(ctx context.Context, id string, codeFn func() (WorkerCo
 		w.waiting--
 		l.mu.Unlock()
 		return nil, nil, false, isoerr.New(isoerr.Canceled, "canceled while waiting for worker %q: %v", id, context.Cause(ctx))
+	}
+	if onSlot != nil {
+		onSlot()
 	}
 	l.mu.Lock()
 	w.waiting--

@@ -37,6 +37,11 @@ type oneShot struct {
 type EntrypointOptions struct {
 	Props  json.RawMessage
 	Limits engine.Limits
+	// OnSlot, if set, is called once the call holds one of its worker's sandbox slots
+	// (after any wait behind the worker's other calls) and before its sandbox is taken or
+	// made: a supervisor that bounds a call's wall time from outside starts its clock there,
+	// as the engine's own limit does.
+	OnSlot func()
 }
 
 // Entrypoint is a named (or the default, "") entrypoint of a worker.
@@ -142,9 +147,12 @@ func (ep *Entrypoint) invoke(ctx context.Context, call func(*engine.Sandbox, eng
 	}
 	s := ep.s
 	if s.oneShot != nil {
+		if ep.opts.OnSlot != nil {
+			ep.opts.OnSlot()
+		}
 		return s.invokeOneShot(ctx, ep.opts.Limits, call, start)
 	}
-	w, inst, cold, err := s.l.acquire(ctx, s.id, s.codeFn)
+	w, inst, cold, err := s.l.acquire(ctx, s.id, s.codeFn, ep.opts.OnSlot)
 	if err != nil {
 		return failedLoad(err, start)
 	}
