@@ -20,10 +20,13 @@ import (
 // shrink it under the supervisor's mapping); what a lying worker can post is only a thread
 // id, looked up under that worker's own /proc/PID/task.
 //
-// A slot is four words: call id (0: free), thread id, CPU time in ns, unused. The worker
-// writes the thread and CPU time, then the call id; it clears the call id when the call
-// ends. The supervisor reads the call id, then the rest, then the call id again, and
-// trusts the rest only if the id did not change.
+// A slot is four words: call id (0: free), thread id, CPU time in ns, and the moment
+// (CLOCK_MONOTONIC, ns; 0: not yet) the call took its worker's slot — a call may first wait
+// behind the worker's other calls, and its wall time, as the engine counts it, starts
+// there. The worker writes the thread, CPU time and moment, then the call id; it sets the
+// moment later for a call that waits; it clears the call id when the call ends. The
+// supervisor reads the call id, then the rest, then the call id again, and trusts the rest
+// only if the id did not change.
 const (
 	boardSlots    = 1024
 	boardSlotSize = 32
@@ -63,23 +66,24 @@ func boardWord(mem []byte, slot, word int) *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&mem[slot*boardSlotSize+word*8]))
 }
 
-// find returns the thread running call id and its CPU time when the call started, when
-// the call is on the board.
-func (b *supBoard) find(id uint64) (tid int, cpu0 time.Duration, ok bool) {
+// find returns the thread running call id, its CPU time when the call started and the
+// moment (monotonic ns, 0: not yet) the call took its worker's slot, when the call is on
+// the board.
+func (b *supBoard) find(id uint64) (tid int, cpu0 time.Duration, slotAt int64, ok bool) {
 	if b == nil || id == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	for s := range boardSlots {
 		if boardWord(b.mem, s, 0).Load() != id {
 			continue
 		}
-		t, c := boardWord(b.mem, s, 1).Load(), boardWord(b.mem, s, 2).Load()
-		if boardWord(b.mem, s, 0).Load() != id || t == 0 || t > 1<<31 {
-			return 0, 0, false
+		t, c, at := boardWord(b.mem, s, 1).Load(), boardWord(b.mem, s, 2).Load(), boardWord(b.mem, s, 3).Load()
+		if boardWord(b.mem, s, 0).Load() != id || t == 0 || t > 1<<31 || at > 1<<62 {
+			return 0, 0, 0, false
 		}
-		return int(t), time.Duration(c), true
+		return int(t), time.Duration(c), int64(at), true
 	}
-	return 0, 0, false
+	return 0, 0, 0, false
 }
 
 // close unmaps the board and closes its file (after the process has exited).
@@ -113,8 +117,9 @@ func openBoard(fd int) (*workerBoard, error) {
 }
 
 // post puts call id, running on thread tid whose CPU time is cpu0, on the board and
-// returns its slot; false when the board is full (the caller then sends msgStarted).
-func (b *workerBoard) post(id uint64, tid int, cpu0 time.Duration) (int, bool) {
+// returns its slot; false when the board is full (the caller then sends msgStarted). A
+// call that may wait for its worker's slot is posted waiting, and its slotTaken follows.
+func (b *workerBoard) post(id uint64, tid int, cpu0 time.Duration, waiting bool) (int, bool) {
 	if b == nil {
 		return 0, false
 	}
@@ -128,8 +133,27 @@ func (b *workerBoard) post(id uint64, tid int, cpu0 time.Duration) (int, bool) {
 	b.mu.Unlock()
 	boardWord(b.mem, s, 1).Store(uint64(tid))
 	boardWord(b.mem, s, 2).Store(uint64(cpu0))
+	at := uint64(0)
+	if !waiting {
+		at = uint64(monoNow())
+	}
+	boardWord(b.mem, s, 3).Store(at)
 	boardWord(b.mem, s, 0).Store(id)
 	return s, true
+}
+
+// slotTaken notes on slot s that its call has taken its worker's slot (now).
+func (b *workerBoard) slotTaken(s int) {
+	boardWord(b.mem, s, 3).Store(uint64(monoNow()))
+}
+
+// monoNow is CLOCK_MONOTONIC in ns: one clock for the supervisor and its processes.
+func monoNow() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0
+	}
+	return ts.Nano()
 }
 
 // clear takes slot s (of a call that ended) off the board.

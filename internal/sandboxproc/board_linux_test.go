@@ -23,7 +23,7 @@ func burn() {
 		panic(err)
 	}
 	tid, cpu, _ := pinThread()
-	if _, ok := b.post(1, tid, cpu); !ok {
+	if _, ok := b.post(1, tid, cpu, false); !ok {
 		panic("the board is full")
 	}
 	os.Stdout.WriteString("posted\n")
@@ -48,26 +48,39 @@ func TestCallBoard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, ok := wb.post(42, 1234, 5*time.Millisecond)
+	before := monoNow()
+	s, ok := wb.post(42, 1234, 5*time.Millisecond, false)
 	if !ok {
 		t.Fatal("post refused")
 	}
-	if tid, cpu0, ok := sb.find(42); !ok || tid != 1234 || cpu0 != 5*time.Millisecond {
-		t.Fatalf("find: %d %v %v", tid, cpu0, ok)
+	if tid, cpu0, at, ok := sb.find(42); !ok || tid != 1234 || cpu0 != 5*time.Millisecond || at < before || at > monoNow() {
+		t.Fatalf("find: %d %v %d %v", tid, cpu0, at, ok)
 	}
-	if _, _, ok := sb.find(43); ok {
+	if _, _, _, ok := sb.find(43); ok {
 		t.Fatal("found a call never posted")
 	}
 	wb.clear(s)
-	if _, _, ok := sb.find(42); ok {
+	if _, _, _, ok := sb.find(42); ok {
 		t.Fatal("found a cleared call")
 	}
+	// A call that waits for its worker's slot is on the board without a start until the
+	// slot is taken (the slot's earlier call's moment is not kept).
+	s, _ = wb.post(7, 1234, 0, true)
+	if _, _, at, ok := sb.find(7); !ok || at != 0 {
+		t.Fatalf("a waiting call: %d %v", at, ok)
+	}
+	before = monoNow()
+	wb.slotTaken(s)
+	if _, _, at, _ := sb.find(7); at < before || at > monoNow() {
+		t.Fatalf("slot taken at %d, not between %d and now", at, before)
+	}
+	wb.clear(s)
 	for i := range boardSlots {
-		if _, ok := wb.post(uint64(i+1), 1, 0); !ok {
+		if _, ok := wb.post(uint64(i+1), 1, 0, false); !ok {
 			t.Fatalf("post %d refused", i)
 		}
 	}
-	if _, ok := wb.post(9999, 1, 0); ok {
+	if _, ok := wb.post(9999, 1, 0, false); ok {
 		t.Fatal("a full board took a post")
 	}
 	// The supervisor's mapping is read-only and the file cannot shrink under it.

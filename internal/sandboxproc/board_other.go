@@ -17,7 +17,9 @@ func newBoard() (*supBoard, error) {
 	return nil, errors.New("the call board is not available on this system")
 }
 
-func (b *supBoard) find(id uint64) (tid int, cpu0 time.Duration, ok bool) { return 0, 0, false }
+func (b *supBoard) find(id uint64) (tid int, cpu0 time.Duration, slotAt int64, ok bool) {
+	return 0, 0, 0, false
+}
 
 func (b *supBoard) close() {}
 
@@ -27,6 +29,12 @@ func openBoard(fd int) (*workerBoard, error) {
 	return nil, errors.New("the call board is not available on this system")
 }
 
-func (b *workerBoard) post(id uint64, tid int, cpu0 time.Duration) (int, bool) { return 0, false }
+func (b *workerBoard) post(id uint64, tid int, cpu0 time.Duration, waiting bool) (int, bool) {
+	return 0, false
+}
+
+func (b *workerBoard) slotTaken(s int) {}
+
+func monoNow() int64 { return 0 }
 
 func (b *workerBoard) clear(s int) {}

@@ -474,3 +474,43 @@ func TestOneThreadProcessServesConcurrentCalls(t *testing.T) {
 	default:
 	}
 }
+
+// A call queued in its process behind its worker's other calls has not started: its wall
+// time, for the watchdog as for the engine, starts when it takes the worker's slot. Three
+// rounds of calls to one worker, each waiting a second of its two-second wall limit, all
+// answer, and no process is killed (the watchdog once counted the queue and killed the
+// process under the third round, failing every call on it).
+func TestPoolQueuedCallsAreNotOverdue(t *testing.T) {
+	p := newPool(t, 1)
+	code := jsCode(counter)
+	code.Limits = &loader.Limits{WallMs: 2000}
+	stub := p.Get("queued", func() (loader.WorkerCode, error) { return code, nil })
+	ctx := context.Background()
+	if _, err := stub.Call(ctx, "inc", nil); err != nil { // cold start out of the way
+		t.Fatal(err)
+	}
+	const calls = 3 * 4 // three rounds of the worker's four slots (loader's default)
+	errs := make(chan error, calls)
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := stub.Call(ctx, "wait", json.RawMessage("[1000]"))
+			if err == nil && string(res.Value) != "1000" {
+				err = fmt.Errorf("answered %s", res.Value)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a queued call: %v", err)
+		}
+	}
+	if k := p.Kills(); k != 0 {
+		t.Fatalf("%d processes killed", k)
+	}
+}

@@ -948,13 +948,22 @@ func (pr *proc) watch(c *call) {
 		pr.mu.Unlock()
 		return
 	}
-	if time.Since(c.start) >= c.wall+margin {
+	tid, cpu0, slotAt, started := pr.threadOf(c)
+	// The wall time the call has run: from when it was sent, or (from the call board)
+	// from when it took its worker's slot in the process, if later; a call still waiting
+	// behind its worker's other calls has not started, as the engine counts it.
+	ran, waiting := time.Since(c.start), false
+	if slotAt == 0 {
+		ran, waiting = 0, true
+	} else if now := monoNow(); slotAt > 0 && now > slotAt {
+		ran = min(ran, time.Duration(now-slotAt))
+	}
+	if !waiting && ran >= c.wall+margin {
 		limit := c.wallLimit
 		pr.mu.Unlock()
 		pr.kill(c.id, isoerr.New(isoerr.WallTimeExceeded, "the call ran past its wall-time limit (%v) by more than %v without yielding; its sandbox process was killed", limit, margin))
 		return
 	}
-	tid, cpu0, started := pr.threadOf(c)
 	bound := c.cpu + margin
 	pr.mu.Unlock()
 	var used time.Duration
@@ -970,20 +979,23 @@ func (pr *proc) watch(c *call) {
 	}
 	pr.mu.Lock()
 	if !c.finished {
-		pr.armAtLocked(c, used)
+		if waiting { // look again soon: the wall time starts when the slot is taken
+			ran = max(c.wall+margin-time.Second, 0)
+		}
+		pr.armAtLocked(c, used, ran)
 	}
 	pr.mu.Unlock()
 }
 
 // armLocked sets call c's watchdog timer (pr.mu held) for a call that has used no CPU yet.
-func (pr *proc) armLocked(c *call) { pr.armAtLocked(c, 0) }
+func (pr *proc) armLocked(c *call) { pr.armAtLocked(c, 0, time.Since(c.start)) }
 
 // armAtLocked sets call c's timer to when it could next cross a bound, given the CPU it
-// has used (pr.mu held). A call not started yet cannot cross its CPU bound sooner than
-// that bound from now.
-func (pr *proc) armAtLocked(c *call, used time.Duration) {
+// has used and the wall time it has run (pr.mu held). A call not started yet cannot cross
+// its CPU bound sooner than that bound from now.
+func (pr *proc) armAtLocked(c *call, used, ran time.Duration) {
 	margin := pr.p.cfg.Margin
-	next := c.wall + margin - time.Since(c.start)
+	next := c.wall + margin - ran
 	if c.cpu > 0 {
 		next = min(next, max(c.cpu+margin-used, 5*time.Millisecond))
 	}
@@ -995,17 +1007,22 @@ func (pr *proc) armAtLocked(c *call, used time.Duration) {
 	}
 }
 
-// threadOf returns the thread running call c and its CPU time when the call started, from
-// the call's msgStarted frame or the process's call board (pr.mu held: the board is
-// unmapped once the process is dead).
-func (pr *proc) threadOf(c *call) (tid int, cpu0 time.Duration, ok bool) {
+// threadOf returns the thread running call c, its CPU time when the call started and when
+// it took its worker's slot (monotonic ns; 0: it waits for it; -1: not known), from the
+// call's msgStarted frame or the process's call board (pr.mu held: the board is unmapped
+// once the process is dead).
+func (pr *proc) threadOf(c *call) (tid int, cpu0 time.Duration, slotAt int64, ok bool) {
 	if c.tid != 0 {
-		return c.tid, c.cpu0, true
+		return c.tid, c.cpu0, -1, true
 	}
 	if pr.dead {
-		return 0, 0, false
+		return 0, 0, -1, false
 	}
-	return pr.board.find(c.id)
+	tid, cpu0, slotAt, ok = pr.board.find(c.id)
+	if !ok {
+		slotAt = -1
+	}
+	return tid, cpu0, slotAt, ok
 }
 
 // blame kills the process of call c, which has used used of CPU, past its bound. The call
@@ -1028,7 +1045,7 @@ func (pr *proc) blame(c *call, used time.Duration) {
 		if o == c || o.finished {
 			continue
 		}
-		if tid, cpu0, ok := pr.threadOf(o); ok {
+		if tid, cpu0, _, ok := pr.threadOf(o); ok {
 			others = append(others, running{o, tid, cpu0, o.cpu})
 		}
 	}

@@ -210,6 +210,9 @@ type invokeMsg struct {
 	// Stream: the caller has a sink, so a fetch's stream body is sent as it is produced
 	// (respond.go).
 	Stream bool `json:"stream,omitempty"`
+	// onSlot (in the worker process, not on the wire) notes on the call board when the
+	// call took its worker's slot.
+	onSlot func()
 }
 
 // engineRequest is a fetch() into a worker.
