@@ -198,7 +198,8 @@ func TestPythonLimits(t *testing.T) {
 // Code that never reaches a loop of its own is stopped at the limits too: calls from
 // Python to Python (CPython's RESUME_CHECK) and C loops over the C iterators that are
 // sources of items (ranges, itertools' infinite and combinatoric iterators, iter(f,
-// sentinel), __getitem__ and __next__ implemented in C, reversed) poll the host
+// sentinel), __getitem__ and __next__ implemented in C, reversed, io's line iterators and
+// the tokenizer, which call a readline that may be C) poll the host
 // (engine/py/build/patches/0002-isobox-poll-calls-and-iterators.patch; RATIONALE.md).
 // Each snippet here never ends by itself; `while True: pass` is the control.
 func TestPythonLimitsWithoutLoops(t *testing.T) {
@@ -231,6 +232,11 @@ func TestPythonLimitsWithoutLoops(t *testing.T) {
 		{"__next__ in C", cpu, "class It:\n    __next__ = int\n    def __iter__(self):\n        return self\nany(It())", isoerr.CPULimitExceeded},
 		{"__getitem__ in C", cpu, "class S(int):\n    __getitem__ = int.__mul__\nany(S(0))", isoerr.CPULimitExceeded},
 		{"reversed, __getitem__ in C", cpu, "class R(int):\n    __getitem__ = int.__mul__\n    def __len__(self):\n        return 2**30\nany(reversed(R(0)))", isoerr.CPULimitExceeded},
+		{"io line iterator, readline in C", cpu, "import io, functools, collections\nclass F(io.IOBase):\n    readline = staticmethod(functools.partial(bytes, 1))\ncollections.deque(F(), maxlen=0)", isoerr.CPULimitExceeded},
+		{"StringIO subclass, readline in C", cpu, "import io, functools, collections\nclass S(io.StringIO):\n    readline = staticmethod(functools.partial(str, 1))\ncollections.deque(S(), maxlen=0)", isoerr.CPULimitExceeded},
+		{"TextIOWrapper subclass, readline in C", cpu, "import io, functools, collections\nclass T(io.TextIOWrapper):\n    readline = staticmethod(functools.partial(str, 1))\ncollections.deque(T(io.BytesIO()), maxlen=0)", isoerr.CPULimitExceeded},
+		{"BufferedReader subclass, readline in C", cpu, "import io, functools, collections\nclass B(io.BufferedReader):\n    readline = staticmethod(functools.partial(bytes, 1))\ncollections.deque(B(io.BytesIO()), maxlen=0)", isoerr.CPULimitExceeded},
+		{"tokenizer, readline in C", cpu, "import _tokenize, functools, collections\ncollections.deque(_tokenize.TokenizerIter(functools.partial(str, 'x\\n'), extra_tokens=False), maxlen=0)", isoerr.CPULimitExceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,9 +258,9 @@ func TestPythonLimitsWithoutLoops(t *testing.T) {
 
 // The polls above change nothing a program can see: iterators run to their end, a
 // StopIteration from a callable iterator or __next__ ends the loop as before, and an
-// exception raised inside them is still catchable.
+// exception raised inside them is still catchable; io's line iterators give every line.
 func TestPythonIteratorsUnchangedByPolls(t *testing.T) {
-	code := `import itertools
+	code := `import io, itertools
 class It:
     def __init__(self):
         self.n = 0
@@ -283,12 +289,14 @@ except ValueError:
  sum(itertools.repeat(2, 4000)), len(list(itertools.permutations(range(7)))), len(list(itertools.product(range(4), repeat=6))),
  len(list(itertools.combinations(range(16), 8))), len(list(itertools.combinations_with_replacement(range(8), 6))),
  len(list(itertools.islice(itertools.cycle('ab'), 3001))), sum(It()), sum(S()), sum(reversed(range(2000))),
- len(list(iter(iter(range(5000)).__next__, -1))), rec(500), caught]`
+ len(list(iter(iter(range(5000)).__next__, -1))), rec(500), caught,
+ len(list(io.StringIO('a\n' * 3000))), len(list(io.TextIOWrapper(io.BytesIO(b'a\n' * 3000)))),
+ len(list(io.BufferedReader(io.BytesIO(b'a\n' * 3000))))]`
 	res, err := pyEval(t, engine.Limits{CPU: 5 * time.Second}, code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "[4999950000,4498500,5000,8000,5040,4096,12870,1716,3001,4501500,3123750,1999000,5000,500,true]"
+	want := "[4999950000,4498500,5000,8000,5040,4096,12870,1716,3001,4501500,3123750,1999000,5000,500,true,3000,3000,3000]"
 	if string(res.Value) != want {
 		t.Fatalf("got %s\nwant %s", res.Value, want)
 	}
