@@ -195,6 +195,113 @@ func TestPythonLimits(t *testing.T) {
 	}
 }
 
+// Code that never reaches a loop of its own is stopped at the limits too: calls from
+// Python to Python (CPython's RESUME_CHECK) and C loops over the C iterators that are
+// sources of items (ranges, itertools' infinite and combinatoric iterators, iter(f,
+// sentinel), __getitem__ and __next__ implemented in C, reversed, io's line iterators and
+// the tokenizer, which call a readline that may be C) poll the host
+// (engine/py/build/patches/0002-isobox-poll-calls-and-iterators.patch; RATIONALE.md).
+// Each snippet here never ends by itself; `while True: pass` is the control.
+func TestPythonLimitsWithoutLoops(t *testing.T) {
+	cpu := engine.Limits{CPU: 50 * time.Millisecond}
+	wall := engine.Limits{CPU: engine.MaxCPU, Wall: 100 * time.Millisecond}
+	tests := []struct {
+		name string
+		lim  engine.Limits
+		code string
+		want isoerr.Code
+	}{
+		{"control: while True", cpu, "while True:\n    pass", isoerr.CPULimitExceeded},
+		{"recursive fib", cpu, "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\nfib(60)", isoerr.CPULimitExceeded},
+		{"two calls a level", cpu, "def f(n):\n    if n:\n        f(n - 1)\n        f(n - 1)\nf(60)", isoerr.CPULimitExceeded},
+		{"two calls a level, wall", wall, "def f(n):\n    if n:\n        f(n - 1)\n        f(n - 1)\nf(60)", isoerr.WallTimeExceeded},
+		{"sum(range)", wall, "sum(range(2**31 - 1))", isoerr.WallTimeExceeded},
+		{"sum(range), cpu", cpu, "sum(range(2**31 - 1))", isoerr.CPULimitExceeded},
+		{"sum(range) of big ints", wall, "sum(range(10**30))", isoerr.WallTimeExceeded},
+		{"any(repeat)", cpu, "import itertools\nany(itertools.repeat(False))", isoerr.CPULimitExceeded},
+		{"any(repeat), wall", wall, "import itertools\nany(itertools.repeat(False))", isoerr.WallTimeExceeded},
+		{"any(iter(int, 1))", cpu, "any(iter(int, 1))", isoerr.CPULimitExceeded},
+		{"deque(count, maxlen=0)", cpu, "import collections, itertools\ncollections.deque(itertools.count(), maxlen=0)", isoerr.CPULimitExceeded},
+		{"any(cycle)", cpu, "import itertools\nany(itertools.cycle([0, False]))", isoerr.CPULimitExceeded},
+		{"all(permutations)", cpu, "import itertools\nall(itertools.permutations(range(30)))", isoerr.CPULimitExceeded},
+		{"all(product)", cpu, "import itertools\nall(itertools.product(range(10), repeat=40))", isoerr.CPULimitExceeded},
+		{"all(combinations)", cpu, "import itertools\nall(itertools.combinations(range(80), 40))", isoerr.CPULimitExceeded},
+		{"all(combinations_with_replacement)", cpu, "import itertools\nall(itertools.combinations_with_replacement(range(80), 40))", isoerr.CPULimitExceeded},
+		{"filter over map", cpu, "import itertools\nnext(filter(None, map(int, itertools.repeat('0'))))", isoerr.CPULimitExceeded},
+		{"str.join of a C iterator", cpu, "import itertools\n''.join(itertools.repeat(''))", isoerr.CPULimitExceeded},
+		{"__next__ in C", cpu, "class It:\n    __next__ = int\n    def __iter__(self):\n        return self\nany(It())", isoerr.CPULimitExceeded},
+		{"__getitem__ in C", cpu, "class S(int):\n    __getitem__ = int.__mul__\nany(S(0))", isoerr.CPULimitExceeded},
+		{"reversed, __getitem__ in C", cpu, "class R(int):\n    __getitem__ = int.__mul__\n    def __len__(self):\n        return 2**30\nany(reversed(R(0)))", isoerr.CPULimitExceeded},
+		{"io line iterator, readline in C", cpu, "import io, functools, collections\nclass F(io.IOBase):\n    readline = staticmethod(functools.partial(bytes, 1))\ncollections.deque(F(), maxlen=0)", isoerr.CPULimitExceeded},
+		{"StringIO subclass, readline in C", cpu, "import io, functools, collections\nclass S(io.StringIO):\n    readline = staticmethod(functools.partial(str, 1))\ncollections.deque(S(), maxlen=0)", isoerr.CPULimitExceeded},
+		{"TextIOWrapper subclass, readline in C", cpu, "import io, functools, collections\nclass T(io.TextIOWrapper):\n    readline = staticmethod(functools.partial(str, 1))\ncollections.deque(T(io.BytesIO()), maxlen=0)", isoerr.CPULimitExceeded},
+		{"BufferedReader subclass, readline in C", cpu, "import io, functools, collections\nclass B(io.BufferedReader):\n    readline = staticmethod(functools.partial(bytes, 1))\ncollections.deque(B(io.BytesIO()), maxlen=0)", isoerr.CPULimitExceeded},
+		{"tokenizer, readline in C", cpu, "import _tokenize, functools, collections\ncollections.deque(_tokenize.TokenizerIter(functools.partial(str, 'x\\n'), extra_tokens=False), maxlen=0)", isoerr.CPULimitExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newPySandbox(t, engine.SandboxConfig{})
+			res, err := sb.Eval(context.Background(), tt.lim, tt.code)
+			if e := isoerr.As(err); err == nil || e.Code != tt.want {
+				var v string
+				if res != nil {
+					v = string(res.Value)
+				}
+				t.Fatalf("err %v (value %q), want %s", err, v, tt.want)
+			}
+			if _, err := sb.Eval(context.Background(), engine.Limits{}, "1"); isoerr.As(err).Code != tt.want {
+				t.Fatalf("the sandbox was not broken by the limit: next eval %v", err)
+			}
+		})
+	}
+}
+
+// The polls above change nothing a program can see: iterators run to their end, a
+// StopIteration from a callable iterator or __next__ ends the loop as before, and an
+// exception raised inside them is still catchable; io's line iterators give every line.
+func TestPythonIteratorsUnchangedByPolls(t *testing.T) {
+	code := `import io, itertools
+class It:
+    def __init__(self):
+        self.n = 0
+    def __iter__(self):
+        return self
+    def __next__(self):
+        self.n += 1
+        if self.n > 3000:
+            raise StopIteration
+        return self.n
+class S:
+    def __getitem__(self, i):
+        if i >= 2500:
+            raise IndexError(i)
+        return i
+def rec(n):
+    return 0 if n == 0 else 1 + rec(n - 1)
+def boom():
+    raise ValueError('x')
+try:
+    any(iter(boom, 1))
+    caught = False
+except ValueError:
+    caught = True
+[sum(range(100000)), sum(range(10**20, 10**20 + 3000)) - 3000 * 10**20, len(list(itertools.islice(itertools.count(), 5000))),
+ sum(itertools.repeat(2, 4000)), len(list(itertools.permutations(range(7)))), len(list(itertools.product(range(4), repeat=6))),
+ len(list(itertools.combinations(range(16), 8))), len(list(itertools.combinations_with_replacement(range(8), 6))),
+ len(list(itertools.islice(itertools.cycle('ab'), 3001))), sum(It()), sum(S()), sum(reversed(range(2000))),
+ len(list(iter(iter(range(5000)).__next__, -1))), rec(500), caught,
+ len(list(io.StringIO('a\n' * 3000))), len(list(io.TextIOWrapper(io.BytesIO(b'a\n' * 3000)))),
+ len(list(io.BufferedReader(io.BytesIO(b'a\n' * 3000))))]`
+	res, err := pyEval(t, engine.Limits{CPU: 5 * time.Second}, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[4999950000,4498500,5000,8000,5040,4096,12870,1716,3001,4501500,3123750,1999000,5000,500,true,3000,3000,3000]"
+	if string(res.Value) != want {
+		t.Fatalf("got %s\nwant %s", res.Value, want)
+	}
+}
+
 // time.sleep waits for real but is not CPU time.
 func TestPythonSleepIsNotCPU(t *testing.T) {
 	res, err := pyEval(t, engine.Limits{CPU: 50 * time.Millisecond}, "import time\nt = time.monotonic()\ntime.sleep(0.3)\ntime.monotonic() - t >= 0.3")

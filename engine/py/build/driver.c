@@ -10,8 +10,8 @@
 //           as in engine/js/build/glue.c where they mean the same thing, so that the engine's
 //           sandbox code serves both).
 //
-// The interpreter polls interrupt() through the hook our CPython patch adds to its eval
-// breaker (patches/0001-isobox-poll.patch); once the host says stop, an exception is raised
+// The interpreter polls interrupt() through the hook our CPython patches add to its eval
+// breaker, calls and iterators (patches/*.patch); once the host says stop, an exception is raised
 // that no except/finally/with block can handle, and every later poll raises it again.
 //
 // The standard library is a zip at /lib/python313.zip, the only file the sandbox sees (the
