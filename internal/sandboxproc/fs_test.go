@@ -66,16 +66,8 @@ func fsPool(t *testing.T, n int) (*Pool, *workspace.SQLite) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	p, err := New(Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
+	p := startPool(t, Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
 		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler), Workspaces: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		p.Close(ctx)
-	})
 	return p, st
 }
 

@@ -90,8 +90,14 @@ func testCommand() *exec.Cmd {
 
 func newPool(t *testing.T, n int) *Pool {
 	t.Helper()
-	p, err := New(Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
+	return startPool(t, Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
 		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// startPool starts a pool with cfg, closed when the test ends.
+func startPool(t *testing.T, cfg Config) *Pool {
+	t.Helper()
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,17 +116,9 @@ class Default(WorkerEntrypoint):
 // the first Python snippet of every new process overran its bound and was killed as
 // cpu_limit_exceeded, and then the first of the process that replaced it, and so on.
 func TestPoolPythonStartNotChargedToFirstSnippet(t *testing.T) {
-	p, err := New(Config{Processes: 1, Command: testCommand, CacheDir: enginetest.FreshCacheDir(t), ImagesDir: t.TempDir(),
+	p := startPool(t, Config{Processes: 1, Command: testCommand, CacheDir: enginetest.FreshCacheDir(t), ImagesDir: t.TempDir(),
 		// 250 ms: 20 times what `1 + 1` takes, less than Python's start in the process.
 		Defaults: engine.Limits{CPU: 250 * time.Millisecond}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		p.Close(ctx)
-	})
 	res, err := p.Eval(context.Background(), "1 + 1", loader.EvalOptions{Python: true})
 	if err != nil || string(res.Value) != "2" {
 		t.Fatalf("first Python snippet of the process: %+v %v", res, err)
