@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/enginetest"
@@ -146,13 +147,7 @@ func TestBuildAndRun(t *testing.T) {
 		t.Fatalf("packages %v", res.Packages)
 	}
 
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(res.Code))
-	defer stub.Close(context.Background())
+	stub := loadCode(t, res.Code)
 	r, err := stub.Fetch(context.Background(), httptest.NewRequest("GET", "http://x/", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +176,7 @@ func TestBrowserField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(code))
-	defer stub.Close(context.Background())
+	stub := loadCode(t, code)
 	r, err := stub.Call(context.Background(), "v", json.RawMessage(`[]`))
 	if err != nil {
 		t.Fatal(err)
@@ -211,13 +200,7 @@ func TestInline(t *testing.T) {
 	if strings.Contains(string(res.Code.Modules["index.js"].Content), "browser") {
 		t.Fatal("tree shaking kept greet's unused browser entry, or the wrong condition won")
 	}
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(res.Code))
-	defer stub.Close(context.Background())
+	stub := loadCode(t, res.Code)
 	r, err := stub.Fetch(context.Background(), httptest.NewRequest("GET", "http://x/", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -448,12 +431,7 @@ export default { render(xs: number[]): string { return <List xs={xs} /> as unkno
 	if _, ok := res.Code.Modules["npm/tiny-jsx@1.0.0/jsx-runtime.js"]; !ok || len(res.Code.Modules) != 2 {
 		t.Fatalf("modules %v: the JSX runtime should be its package's module", slices.Sorted(maps.Keys(res.Code.Modules)))
 	}
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	r, err := l.Load(loader.FromAPI(res.Code)).Call(context.Background(), "render", json.RawMessage(`[[1,2]]`))
+	r, err := loadCode(t, res.Code).Call(context.Background(), "render", json.RawMessage(`[[1,2]]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,4 +479,17 @@ func TestExportConditions(t *testing.T) {
 			t.Errorf("%s: the wrong condition won", n)
 		}
 	}
+}
+
+// loadCode loads code into a loader of testEngine, both closed when the test ends.
+func loadCode(t *testing.T, code api.WorkerCode) *loader.Stub {
+	t.Helper()
+	l, err := loader.New(loader.Config{Engine: testEngine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	stub := l.Load(loader.FromAPI(code))
+	t.Cleanup(func() { stub.Close(context.Background()) })
+	return stub
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/internal/npm/npmtest"
 	"github.com/isobox/isobox/isoerr"
-	"github.com/isobox/isobox/loader"
 )
 
 // An npm package written for Node (CommonJS requiring events, util and buffer by their
@@ -54,12 +53,7 @@ export default {
 	if m := string(res.Code.Modules["index.js"].Content); !strings.Contains(m, `from "node:path"`) || !strings.Contains(m, `from "node:crypto"`) {
 		t.Fatalf("imports of Node built-ins should stay imports of node:*:\n%s", m)
 	}
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	r, err := l.Load(loader.FromAPI(res.Code)).Call(context.Background(), "run", nil)
+	r, err := loadCode(t, res.Code).Call(context.Background(), "run", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/isobox/isobox/bundle"
 	"github.com/isobox/isobox/internal/npm"
-	"github.com/isobox/isobox/loader"
 )
 
 // needNpmRegistry marks a test that reaches npm's real registry: it runs only with
@@ -69,13 +68,7 @@ export default app;`),
 			t.Fatalf("no module %s", m)
 		}
 	}
-	l, err := loader.New(loader.Config{Engine: testEngine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(context.Background())
-	stub := l.Load(loader.FromAPI(res.Code))
-	defer stub.Close(context.Background())
+	stub := loadCode(t, res.Code)
 	for _, c := range []struct {
 		method, path, body string
 		status             int
