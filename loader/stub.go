@@ -147,10 +147,7 @@ func (ep *Entrypoint) invoke(ctx context.Context, call func(*engine.Sandbox, eng
 	}
 	s := ep.s
 	if s.oneShot != nil {
-		if ep.opts.OnSlot != nil {
-			ep.opts.OnSlot()
-		}
-		return s.invokeOneShot(ctx, ep.opts.Limits, call, start)
+		return s.invokeOneShot(ctx, ep.opts, call, start)
 	}
 	w, inst, cold, err := s.l.acquire(ctx, s.id, s.codeFn, ep.opts.OnSlot)
 	if err != nil {
@@ -166,10 +163,14 @@ func (ep *Entrypoint) invoke(ctx context.Context, call func(*engine.Sandbox, eng
 	return r, err
 }
 
-func (s *Stub) invokeOneShot(ctx context.Context, limits engine.Limits, call func(*engine.Sandbox, engine.Limits) (*engine.Result, error), start time.Time) (*Result, error) {
+func (s *Stub) invokeOneShot(ctx context.Context, opts EntrypointOptions, call func(*engine.Sandbox, engine.Limits) (*engine.Result, error), start time.Time) (*Result, error) {
 	o := s.oneShot
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if opts.OnSlot != nil { // the one-shot's one sandbox is its slot
+		opts.OnSlot()
+	}
+	limits := opts.Limits
 	if o.closed {
 		return &Result{}, isoerr.New(isoerr.InvalidRequest, "the stub was closed")
 	}
