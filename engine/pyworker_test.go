@@ -329,14 +329,7 @@ class Default(WorkerEntrypoint):
 	if res, err := sb.Call(ctx, engine.Limits{}, "", "bump", nil, nil); err != nil || string(res.Value) != "1" {
 		t.Fatalf("bump: %s %v", res.Value, err)
 	}
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := marshalImage(t, sb)
 	img2, err := testEngine.UnmarshalPythonImage(ctx, b)
 	if err != nil {
 		t.Fatal(err)

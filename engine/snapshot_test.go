@@ -20,9 +20,9 @@ func mustEval(t *testing.T, sb *engine.Sandbox, code, want string) {
 	}
 }
 
-// restoreFromBytes snapshots sb, takes the image through its serialized form (what a
-// hibernation writes to disk) and restores it with cfg; the test's end closes it.
-func restoreFromBytes(t *testing.T, sb *engine.Sandbox, cfg engine.SandboxConfig) *engine.Sandbox {
+// marshalImage snapshots sb and returns the image's serialized form (what a hibernation
+// writes to disk).
+func marshalImage(t *testing.T, sb *engine.Sandbox) []byte {
 	t.Helper()
 	img, err := sb.Snapshot()
 	if err != nil {
@@ -32,6 +32,14 @@ func restoreFromBytes(t *testing.T, sb *engine.Sandbox, cfg engine.SandboxConfig
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// restoreFromBytes snapshots sb, takes the image through its serialized form (what a
+// hibernation writes to disk) and restores it with cfg; the test's end closes it.
+func restoreFromBytes(t *testing.T, sb *engine.Sandbox, cfg engine.SandboxConfig) *engine.Sandbox {
+	t.Helper()
+	b := marshalImage(t, sb)
 	img2, err := testEngine.UnmarshalImage(b)
 	if err != nil {
 		t.Fatal(err)

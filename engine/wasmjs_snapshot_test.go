@@ -109,14 +109,7 @@ func TestWasmJSImageReplaysFuncTableStores(t *testing.T) {
 	const check = `[t.funcs.length, String(t.funcs.get(0)(4n)), t.funcs.get(1), String(t.funcs.get(2)(5n)), t.funcs.get(3)(40, 2)]`
 	const want = `[4,"8",null,"10",42]`
 	mustEval(t, sb, check, want)
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := marshalImage(t, sb)
 	img2, err := testEngine.UnmarshalImage(b)
 	if err != nil {
 		t.Fatal(err)
@@ -187,14 +180,7 @@ func TestWasmJSImageKeepsLinks(t *testing.T) {
 	ctx := context.Background()
 	sb := newSandbox(t, engine.SandboxConfig{})
 	mustEval(t, sb, linksSetup(), "1")
-	img, err := sb.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := img.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := marshalImage(t, sb)
 	const want = `[7,"5",1.5,15,18,19,19,19,5,"100 1 2 3 4",true,"kept",true,4,true,"grown",5,"8",99,4,131072,true]`
 	fork, err := sb.Fork(ctx)
 	if err != nil {
