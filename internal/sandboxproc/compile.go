@@ -61,6 +61,8 @@ func (w *workerSide) compile(ctx context.Context, id uint64, payload []byte) {
 		if err := decodeCode(payload, &code); err != nil {
 			r.Err = isoerr.As(err)
 		} else {
+			// Python's start in this process is not the check's (see preparePython).
+			w.preparePython(cctx, &code)
 			unpin := w.pinCall(id)
 			if err := w.l.Compile(cctx, code); err != nil {
 				r.Err = isoerr.As(err)

@@ -127,3 +127,24 @@ func TestPoolPythonStartNotChargedToFirstSnippet(t *testing.T) {
 		t.Fatalf("the watchdog killed %d processes", n)
 	}
 }
+
+// The check a Python worker gets before it is stored (Compile) runs within its CPU bound
+// in a new sandbox process: Python's start there (here with its base image still to make)
+// is not charged to the check. It was, and under -race on a busy machine the first PUT of
+// a Python worker to a new process failed as cpu_limit_exceeded.
+func TestPoolPythonStartNotChargedToCompile(t *testing.T) {
+	p := startPool(t, Config{Processes: 1, Command: testCommand, CacheDir: enginetest.FreshCacheDir(t), ImagesDir: t.TempDir(),
+		Logger: slog.New(slog.DiscardHandler)})
+	code := loader.WorkerCode{MainModule: "main.py", Modules: map[string]loader.Module{
+		"main.py": {Content: []byte("from workers import WorkerEntrypoint\nclass Default(WorkerEntrypoint):\n    async def add(self, a, b):\n        return a + b\n")}}}
+	if err := p.Compile(context.Background(), code); err != nil {
+		t.Fatalf("compile check of the process's first Python worker: %v", err)
+	}
+	if n := p.Kills(); n != 0 {
+		t.Fatalf("the watchdog killed %d processes", n)
+	}
+	code.Modules["main.py"] = loader.Module{Content: []byte("def broken(:\n")}
+	if err := p.Compile(context.Background(), code); isoerr.CodeOf(err) != isoerr.InvalidWorkerCode {
+		t.Fatalf("a syntax error: %v", err)
+	}
+}
