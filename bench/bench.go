@@ -435,6 +435,9 @@ func idleRSSOf(ctx context.Context, e *engine.Engine, n int, code func(int) load
 		return 0, 0, err
 	}
 	defer l.Close(ctx)
+	// The memory the engine keeps for recycling would be counted before and reused by the
+	// workers: given back first, each worker's memory is its own growth.
+	e.DropKeptMemory()
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss0, pss0, err := memKiB()

@@ -53,6 +53,12 @@ func discard(b []byte) {
 	}
 }
 
+// zeroPages discards b's pages, which then read as zeros (an anonymous mapping) or as the
+// image (a copy-on-write one); false when the OS refused.
+func zeroPages(b []byte) bool {
+	return len(b) == 0 || unix.Madvise(b, unix.MADV_DONTNEED) == nil
+}
+
 // forkFile holds pages of a sandbox's memory as they were when it was forked, packed, in a
 // sealed memfd. The parent and the child map them privately (see limitedMemory.layers), so
 // the child gets no copy of them: each side copies a page only when it writes it, and

@@ -13,6 +13,8 @@ func (c *cowFile) mapInto(region []byte) bool { return false }
 
 func discard(b []byte) {}
 
+func zeroPages(b []byte) bool { return false }
+
 // forkFile is Linux-only; elsewhere Fork copies the parent's changed pages into the child.
 type forkFile struct{}
 

@@ -193,6 +193,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 	}
 	e.pagemap = openPagemap()
+	if e.base != nil {
+		e.base.pool = newMemPool(e.base, e.pagemap)
+	}
 	return e, nil
 }
 

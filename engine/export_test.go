@@ -1,5 +1,7 @@
 package engine
 
+import "context"
+
 // BaseImageSum exposes the SHA-256 of e's base image to the external tests.
 func BaseImageSum(e *Engine) [32]byte { return e.base.sum }
 
@@ -46,4 +48,30 @@ func BaseImageDiff(sb *Sandbox) int {
 		}
 	}
 	return n
+}
+
+// Recycling reports, for e's JavaScript (py false) or Python base image, how many restores
+// took a kept memory, how many resets mapped the image afresh, and how many memories are
+// kept now.
+func Recycling(e *Engine, py bool) (reused, remapped int64, kept int) {
+	img := e.base
+	if py {
+		img = e.py.base
+	}
+	p := img.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reused.Load(), p.remapped.Load(), len(p.free)
+}
+
+// RawMemory is sb's whole memory reservation (past its current size too, where the guest
+// cannot read until it grows).
+func RawMemory(sb *Sandbox) []byte { return sb.mem.buf[:cap(sb.mem.buf)] }
+
+// PythonSandboxOf is p's Sandbox.
+func PythonSandboxOf(p *PythonSandbox) *Sandbox { return p.sb }
+
+// PythonEval runs a snippet in sb, a Python snippets' sandbox (PythonSandbox.Eval).
+func PythonEval(ctx context.Context, sb *Sandbox, lim Limits, code string) (*Result, error) {
+	return sb.pythonEval(ctx, lim, code)
 }

@@ -21,6 +21,9 @@ type image struct {
 	data []byte // the memory, len a multiple of the wasm page size
 	cow  *cowFile
 	sum  [32]byte // SHA-256 of data: names the image
+	// pool keeps closed sandboxes' memories reset to the image (recycle.go); nil for
+	// images that do not recycle (per-worker images, no copy-on-write file).
+	pool *memPool
 }
 
 // span is a byte range of linear memory.
@@ -38,6 +41,7 @@ func newImage(sb *Sandbox) *image {
 
 // close releases the image's shared file.
 func (img *image) close() {
+	img.pool.drop(true)
 	if img.cow != nil {
 		img.cow.close()
 	}

@@ -34,6 +34,10 @@ type limitedMemory struct {
 	// scratch buffer; the first growth switches to the image (see newImageMemory).
 	pending *image
 	scratch []byte
+	// pool takes the reservation back when the memory is freed (recycle.go); mapped says
+	// the reservation came from it, the image already mapped and clean at its start.
+	pool   *memPool
+	mapped bool
 }
 
 // scratchPool recycles the buffers instantiation writes data segments into on the way to
@@ -78,6 +82,9 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 
 // Free implements experimental.LinearMemory.
 func (m *limitedMemory) Free() {
+	if m.pool != nil && m.pool.put(m) {
+		m.release = nil // the pool holds the reservation now
+	}
 	m.pending, m.scratch = nil, nil
 	if m.release != nil {
 		m.release()
@@ -100,12 +107,21 @@ func (m *limitedMemory) Len() int { return len(m.buf) }
 // mapped copy-on-write where the platform allows it, copied otherwise. So the pages of the
 // data segments stay shared with the image instead of being rewritten in every sandbox.
 func newImageMemory(limit uint64, img *image) *limitedMemory {
-	m := newLimitedMemory(limit)
-	m.pending = img
+	var m *limitedMemory
+	if r, ok := img.pool.get(limit); ok {
+		m = &limitedMemory{limit: limit, buf: r.buf[:0], release: r.release, mapped: true}
+	} else {
+		m = newLimitedMemory(limit)
+	}
+	m.pending, m.pool = img, img.pool
 	return m
 }
 
 func (m *limitedMemory) mountImage(img *image) {
+	if m.mapped { // a recycled reservation: the image is mapped there, as it was
+		m.shared, m.base = true, img.cow
+		return
+	}
 	if m.release != nil && img.cow != nil && img.cow.mapInto(m.buf[:cap(m.buf)]) {
 		m.shared, m.base = true, img.cow
 		return

@@ -121,6 +121,9 @@ func (e *Engine) preparePython(ctx context.Context) error {
 		p.restoreConfig = p.modConfig.WithStartFunctions()
 		p.hashSeed = randomSeed()
 		p.base, p.err = e.pythonImage(ctx)
+		if p.base != nil {
+			p.base.pool = newMemPool(p.base, e.pagemap)
+		}
 	})
 	p.started.Store(true)
 	return p.err

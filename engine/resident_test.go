@@ -14,8 +14,10 @@ import (
 // ResidentBytes counts the pages a sandbox wrote, not its linear memory: a new sandbox
 // shares almost everything with the base image, memory the guest fills counts in full,
 // trimming lowers it, and it never falls below what a snapshot must store (every page that
-// differs from the image was written).
+// differs from the image was written). (A sandbox restored into memory recycled from
+// another holds the pages that one wrote, reset: TestRecycledMemory; none is kept here.)
 func TestResidentBytes(t *testing.T) {
+	testEngine.DropKeptMemory()
 	sb := newSandbox(t, engine.SandboxConfig{})
 	fresh := sb.ResidentBytes()
 	if runtime.GOOS == "linux" && fresh > sb.MemoryBytes()/4 {
