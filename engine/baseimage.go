@@ -91,18 +91,24 @@ func checkBaseImage(file []byte) (n int, sum [32]byte, dead span, ok bool) {
 // a reader sees a whole file or none). A cache: failing to keep it only costs time.
 func storeBaseImage(path string, img *image, dead span) {
 	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	if writeBaseImage(tmp, img, dead) == nil && os.Rename(tmp, path) == nil {
 		return
+	}
+	_ = os.Remove(tmp)
+}
+
+// writeBaseImage writes img and its trailer to a new file at path.
+func writeBaseImage(path string, img *image, dead span) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
 	}
 	_, err = f.Write(img.data)
 	if err == nil {
 		_, err = f.Write(encodeTrailer(img, dead))
 	}
-	if cerr := f.Close(); err == nil && cerr == nil {
-		if os.Rename(tmp, path) == nil {
-			return
-		}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	_ = os.Remove(tmp)
+	return err
 }

@@ -436,7 +436,7 @@ func TestPythonImageCachedOnDisk(t *testing.T) {
 		return string(res.Value)
 	}
 	first := hashIn()
-	images, _ := filepath.Glob(filepath.Join(dir, "python-*.img"))
+	images, _ := filepath.Glob(filepath.Join(dir, "python-base-*.img"))
 	if len(images) != 1 {
 		t.Fatalf("cache holds %v, want one python image", images)
 	}

@@ -11,6 +11,12 @@
 // (--cache-dir) and the environment as engine.New will resolve it; a guess that turns out
 // wrong costs only the time: Take then refuses the runtime and the engine compiles as usual.
 //
+// A command that runs Python (isobox eval --lang python, isobox run FILE.py) also begins
+// compiling CPython (or loading its compiled code) in the same runtime, on another
+// goroutine: the engine starts Python only after engine.New, so CPython's load (most of
+// such a process's time) used to wait for QuickJS's; begun at once, the two overlap on two
+// cores. The engine takes it with TakePython.
+//
 // This is the process's one piece of global state, by nature: it exists before main.
 package prestart
 
@@ -25,6 +31,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/isobox/isobox/engine/js"
+	"github.com/isobox/isobox/engine/py"
 	"github.com/isobox/isobox/internal/shortgc"
 )
 
@@ -77,13 +84,32 @@ type job struct {
 	compiled wazero.CompiledModule
 	err      error
 
-	mu    sync.Mutex
-	taken bool
+	// pyDone is closed when CPython's compilation (pyCompiled, pyErr) is over; nil when
+	// the command does not run Python.
+	pyDone     chan struct{}
+	pyCompiled wazero.CompiledModule
+	pyErr      error
+
+	mu      sync.Mutex
+	taken   bool
+	handed  bool // take gave the runtime to an engine
+	pyTaken bool
 }
 
-// begin makes the runtime for cacheDir and compiles QuickJS in it, on a new goroutine.
-func begin(cacheDir string) *job {
+// begin makes the runtime for cacheDir and compiles QuickJS in it, on a new goroutine, and
+// with python CPython too, on another.
+func begin(cacheDir string, python bool) *job {
 	j := &job{cacheDir: cacheDir, made: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
+	if python {
+		j.pyDone = make(chan struct{})
+		go func() {
+			defer close(j.pyDone)
+			<-j.made
+			if j.rt != nil {
+				j.pyCompiled, j.pyErr = j.rt.CompileModule(context.Background(), py.Wasm())
+			}
+		}()
+	}
 	go func() {
 		defer close(j.done)
 		ctx := context.Background()
@@ -100,9 +126,12 @@ func begin(cacheDir string) *job {
 	return j
 }
 
-// closeWhenDone closes the job's runtime once its compilation is over.
+// closeWhenDone closes the job's runtime once its compilations are over.
 func (j *job) closeWhenDone() {
 	<-j.done
+	if j.pyDone != nil {
+		<-j.pyDone
+	}
 	if j.rt != nil {
 		j.rt.Close(context.Background())
 	}
@@ -135,6 +164,9 @@ func (j *job) take(ctx context.Context, cacheDir string, closeOnDone bool) (rt w
 	if j.rt == nil { // the runtime's configuration failed: the caller meets it again
 		return nil, nil, false
 	}
+	j.mu.Lock()
+	j.handed = true
+	j.mu.Unlock()
 	return j.rt, func() (wazero.CompiledModule, error) {
 		<-j.done
 		return j.compiled, j.err
@@ -158,7 +190,58 @@ func init() {
 	if fi, err := os.Stat(filepath.Join(dir, "wazero")); err != nil || !fi.IsDir() {
 		return
 	}
-	started = begin(dir)
+	started = begin(dir, wantsPython(os.Args[1], os.Args[2:]))
+}
+
+// TakePython hands over CPython's compilation begun at initialisation, once, to the engine
+// that took the runtime (rt, from Take): compiled waits for it and returns the compiled
+// module or wazero's error. ok is false when none was begun or rt is another runtime (the
+// caller then compiles CPython itself).
+func TakePython(rt wazero.Runtime) (compiled func() (wazero.CompiledModule, error), ok bool) {
+	if started == nil {
+		return nil, false
+	}
+	return started.takePython(rt)
+}
+
+func (j *job) takePython(rt wazero.Runtime) (func() (wazero.CompiledModule, error), bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.pyDone == nil || j.pyTaken || !j.handed || rt == nil || rt != j.rt {
+		return nil, false
+	}
+	j.pyTaken = true
+	return func() (wazero.CompiledModule, error) {
+		<-j.pyDone
+		return j.pyCompiled, j.pyErr
+	}, true
+}
+
+// wantsPython reports whether command cmd with args runs Python: eval with --lang python
+// (or py), run with a .py file. A wrong guess costs time only: a compilation nobody takes,
+// or one the engine does itself.
+func wantsPython(cmd string, args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if cmd == "run" && strings.HasSuffix(a, ".py") {
+			return true
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if cmd != "eval" || !strings.HasPrefix(a, "-") || name != "lang" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		if value == "python" || value == "py" {
+			return true
+		}
+	}
+	return false
 }
 
 // Take hands over the runtime begun at initialisation, if one was begun for cacheDir (a

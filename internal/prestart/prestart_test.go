@@ -126,3 +126,67 @@ func TestTakeWithoutPrestart(t *testing.T) {
 		t.Fatal("Take handed over a runtime nobody began")
 	}
 }
+
+// The prestart begins CPython's compilation only for a command that runs Python.
+func TestWantsPython(t *testing.T) {
+	for _, c := range []struct {
+		cmd  string
+		args []string
+		want bool
+	}{
+		{"eval", []string{"--lang", "python", "1+1"}, true},
+		{"eval", []string{"--lang=py", "1+1"}, true},
+		{"eval", []string{"1+1", "-lang", "python"}, true}, // flags after the code
+		{"eval", []string{"1+1"}, false},
+		{"eval", []string{"--lang", "js", "1+1"}, false},
+		{"eval", []string{"--", "--lang", "python"}, false}, // after --: code
+		{"eval", []string{"x.py"}, false},                   // eval takes code, not a file
+		{"run", []string{"main.py"}, true},
+		{"run", []string{"--json", "dir/main.py"}, true},
+		{"run", []string{"main.js"}, false},
+		{"run", []string{"--lang", "python", "main.js"}, false}, // run has no --lang
+	} {
+		if got := wantsPython(c.cmd, c.args); got != c.want {
+			t.Errorf("wantsPython(%q, %q) = %v, want %v", c.cmd, c.args, got, c.want)
+		}
+	}
+}
+
+// CPython's prestarted compilation goes once to the engine that took the runtime, and to
+// no other: not before the runtime was handed over, not to another runtime, not twice.
+func TestTakePython(t *testing.T) {
+	ctx := context.Background()
+	j := &job{cacheDir: "/a", made: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{}),
+		pyDone: make(chan struct{}), rt: wazero.NewRuntime(ctx), pyErr: errors.New("CPython did not compile")}
+	defer j.rt.Close(ctx)
+	close(j.made)
+	close(j.done)
+	close(j.pyDone)
+	if _, ok := j.takePython(j.rt); ok {
+		t.Fatal("took CPython's compilation before the runtime was handed over")
+	}
+	rt, _, ok := j.take(ctx, "/a", false)
+	if !ok {
+		t.Fatal("the runtime was not handed over")
+	}
+	other := wazero.NewRuntime(ctx)
+	defer other.Close(ctx)
+	if _, ok := j.takePython(other); ok {
+		t.Fatal("another runtime took CPython's compilation")
+	}
+	compiled, ok := j.takePython(rt)
+	if !ok {
+		t.Fatal("the engine that took the runtime did not get CPython's compilation")
+	}
+	if _, err := compiled(); err != j.pyErr {
+		t.Fatalf("compiled() = %v, want the prestart's error", err)
+	}
+	if _, ok := j.takePython(rt); ok {
+		t.Fatal("CPython's compilation was taken twice")
+	}
+	// A job begun without Python has nothing to hand over.
+	k := &job{cacheDir: "/a", made: make(chan struct{}), done: make(chan struct{}), rt: j.rt, handed: true}
+	if _, ok := k.takePython(j.rt); ok {
+		t.Fatal("took a compilation that was never begun")
+	}
+}
