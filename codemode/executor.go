@@ -11,12 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/isobox/isobox/codemode/internal/toolset"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
-
-	"github.com/isobox/isobox/codemode/internal/toolset"
 )
 
 // Limits bound one execution. Zero fields take the defaults of DefaultLimits.

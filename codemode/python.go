@@ -6,9 +6,8 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/isobox/isobox/isoerr"
-
 	"github.com/isobox/isobox/codemode/internal/toolset"
+	"github.com/isobox/isobox/isoerr"
 )
 
 // Code Mode in Python (Options.Language "python"). The model writes statements; the value
