@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/isobox/isobox/codemode/internal/toolset"
 )
 
 func TestConnectors(t *testing.T) {
@@ -44,5 +46,13 @@ func TestConnectors(t *testing.T) {
 	var none *Connectors
 	if ps, err := none.Select(nil); err != nil || ps != nil {
 		t.Errorf("nil set: %v %v", ps, err)
+	}
+}
+
+// The namespace Connectors give an unnamed provider is the one its tools are declared and
+// called under (toolset.Resolve's).
+func TestDefaultNamespace(t *testing.T) {
+	if DefaultNamespace != toolset.DefaultNamespace {
+		t.Fatalf("codemode.DefaultNamespace %q, toolset.DefaultNamespace %q", DefaultNamespace, toolset.DefaultNamespace)
 	}
 }

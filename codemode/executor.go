@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/isobox/isobox/codemode/internal/toolset"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/jsnorm"
 	"github.com/isobox/isobox/isoerr"
@@ -114,14 +114,14 @@ type Evaluator interface {
 // safe for concurrent use.
 type Executor struct {
 	l       Evaluator
-	v       *validator
+	v       *toolset.Validator
 	modules scripts
 }
 
 // NewExecutor returns an executor that makes its sandboxes with l (Eval: uncached), a
 // *loader.Loader or any other Evaluator.
 func NewExecutor(l Evaluator) *Executor {
-	return &Executor{l: l, v: newValidator()}
+	return &Executor{l: l, v: toolset.NewValidator()}
 }
 
 // maxConcurrentCalls bounds the tool calls of one run in flight at once; more wait.
@@ -169,8 +169,8 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 	run := &run{ts: ts, v: x.v, max: lim.MaxToolCalls, sem: make(chan struct{}, maxConcurrentCalls)}
 	if lang == api.LanguagePython {
 		run.python = true
-		r, err := x.l.Eval(ctx, ts.pyPrelude()+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true, Tenant: opts.Tenant})
-		if err != nil && len(ts.namespaces) > 0 {
+		r, err := x.l.Eval(ctx, pyPrelude(ts)+pyCode(code), loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Python: true, Tenant: opts.Tenant})
+		if err != nil && len(ts.Namespaces) > 0 {
 			err = pyFixLines(isoerr.As(err))
 		}
 		return finishRun(res, run, r, err)
@@ -187,7 +187,7 @@ func (x *Executor) Execute(ctx context.Context, code string, providers []Provide
 		res.Error = isoerr.As(err)
 		return res
 	}
-	r, err := x.l.Eval(ctx, ts.prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Tenant: opts.Tenant})
+	r, err := x.l.Eval(ctx, ts.Prelude()+modPrelude+src, loader.EvalOptions{Limits: elim, Outbound: opts.Outbound, Tools: run.call, Tenant: opts.Tenant})
 	return finishRun(res, run, r, err)
 }
 
@@ -211,40 +211,11 @@ func finishRun(res Result, run *run, r *loader.Result, err error) Result {
 	return res
 }
 
-// prelude defines one global per namespace: an object whose methods call the host with
-// "namespace.tool" and the argument ({} when left out). A name that is not a tool still
-// reaches the host, which answers with the list of tools; then and toJSON stay
-// undefined so that the objects can be awaited and logged. It is one line, so that the
-// model's code keeps its line numbers.
-func (ts *toolset) prelude() string {
-	if len(ts.namespaces) == 0 {
-		return ""
-	}
-	var names, calls []string
-	for _, ns := range ts.namespaces {
-		idents := make([]string, len(ns.tools))
-		for i, bt := range ns.tools {
-			idents[i] = bt.ident
-		}
-		nb, _ := json.Marshal(ns.name)
-		ib, _ := json.Marshal(idents)
-		names = append(names, ns.name)
-		calls = append(calls, fmt.Sprintf("mk(%s, %s)", nb, ib))
-	}
-	return "const [" + strings.Join(names, ", ") + "] = ((call) => { " +
-		"const mk = (ns, names) => { " +
-		"const fn = (n) => async (input) => call(ns + \".\" + n, input === undefined ? {} : input); " +
-		"const m = Object.create(null); for (const n of names) m[n] = fn(n); " +
-		"return new Proxy(Object.freeze(m), { get: (t, k) => typeof k !== \"string\" ? undefined : k in t ? t[k] : " +
-		"(k === \"then\" || k === \"toJSON\" || k === \"constructor\") ? undefined : fn(k) }); }; " +
-		"return [" + strings.Join(calls, ", ") + "]; })(globalThis.__isobox_internal.callTool); "
-}
-
 // run is the host side of one execution's tool calls.
 type run struct {
 	python bool // the code is Python: errors name its signatures, not TypeScript's types
-	ts     *toolset
-	v      *validator
+	ts     *toolset.Set
+	v      *toolset.Validator
 	max    int
 	sem    chan struct{}
 	mu     sync.Mutex
@@ -292,31 +263,31 @@ func (r *run) call(ctx context.Context, name string, args json.RawMessage) (out 
 		}
 		r.mu.Unlock()
 	}()
-	bt, err := r.ts.lookup(name)
+	bt, err := r.ts.Lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.v.check(bt.tool.InputSchema, args); err != nil {
-		see := bt.typeBase + "Input"
+	if err := r.v.Check(bt.Tool.InputSchema, args); err != nil {
+		see := bt.TypeBase + "Input"
 		if r.python {
-			see = "the signature of " + bt.ns + "." + pyIdent(bt.ident)
+			see = "the signature of " + bt.NS + "." + toolset.PyIdent(bt.Ident)
 		}
-		return nil, fmt.Errorf("%s: invalid input (see %s): %v", bt.path(), see, err)
+		return nil, fmt.Errorf("%s: invalid input (see %s): %v", bt.Path(), see, err)
 	}
 	select {
 	case r.sem <- struct{}{}:
 		defer func() { <-r.sem }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: canceled: %v", bt.path(), context.Cause(ctx))
+		return nil, fmt.Errorf("%s: canceled: %v", bt.Path(), context.Cause(ctx))
 	}
-	out, err = bt.tool.Func(ctx, args)
+	out, err = bt.Tool.Func(ctx, args)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bt.path(), err)
+		return nil, fmt.Errorf("%s: %w", bt.Path(), err)
 	}
 	if len(out) == 0 {
 		out = json.RawMessage("null")
 	} else if !json.Valid(out) {
-		return nil, fmt.Errorf("%s: the tool returned something that is not JSON", bt.path())
+		return nil, fmt.Errorf("%s: the tool returned something that is not JSON", bt.Path())
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/isobox/isobox/codemode/internal/toolset"
 )
 
 // Describe returns the text that tells a model how to use the providers' tools from code:
@@ -33,14 +35,14 @@ func DescribeWith(l Limits, modules []Module, providers ...Provider) (string, er
 	if err != nil {
 		return "", err
 	}
-	types, err := ts.types()
+	types, err := ts.Types()
 	if err != nil {
 		return "", err
 	}
-	return ts.describe(types, l.MaxToolCalls, modules), nil
+	return describe(ts, types, l.MaxToolCalls, modules), nil
 }
 
-func (ts *toolset) describe(types string, maxCalls int, modules []Module) string {
+func describe(ts *toolset.Set, types string, maxCalls int, modules []Module) string {
 	var b strings.Builder
 	if len(modules) > 0 {
 		b.WriteString(strings.Replace(instructions, noImports, "do not use type annotations, interfaces or generics, and import nothing but the npm packages listed below (no require).", 1))
@@ -49,9 +51,9 @@ func (ts *toolset) describe(types string, maxCalls int, modules []Module) string
 	}
 	fmt.Fprintf(&b, "- A run may make up to %d tool calls and is stopped when it uses too much CPU time or memory.\n", maxCalls)
 	ns, tool, arg := DefaultNamespace, "someTool", "{ ... }"
-	if len(ts.namespaces) > 0 && len(ts.namespaces[0].tools) > 0 {
-		ns, tool = ts.namespaces[0].name, ts.namespaces[0].tools[0].ident
-		if optionalInput(ts.namespaces[0].tools[0].tool.InputSchema) {
+	if len(ts.Namespaces) > 0 && len(ts.Namespaces[0].Tools) > 0 {
+		ns, tool = ts.Namespaces[0].Name, ts.Namespaces[0].Tools[0].Ident
+		if toolset.OptionalInput(ts.Namespaces[0].Tools[0].Tool.InputSchema) {
 			arg = ""
 		}
 	}
@@ -93,14 +95,14 @@ func DescribePython(l Limits, providers ...Provider) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	types, err := ts.pyTypes()
+	types, err := ts.PyTypes()
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
 	b.WriteString(pyInstructions)
 	fmt.Fprintf(&b, "- A run may make up to %d tool calls and is stopped when it uses too much CPU time or memory.\n", l.MaxToolCalls)
-	b.WriteString("\nExample:\n\n```python\n" + ts.pyExample() + "```\n\nThe API, declared in Python so that you can see the shape of every input and output (a TypedDict is a plain dict):\n\n```python\n")
+	b.WriteString("\nExample:\n\n```python\n" + pyExample(ts) + "```\n\nThe API, declared in Python so that you can see the shape of every input and output (a TypedDict is a plain dict):\n\n```python\n")
 	b.WriteString(types)
 	b.WriteString("```\n")
 	return b.String(), nil
@@ -115,23 +117,23 @@ func PythonNote(providers ...Provider) (string, error) {
 		return "", err
 	}
 	return "\nWith language \"python\", write Python 3.13 instead: statements, then the value of the last expression is the result (no function to write); top-level await works; print() is the console output. " +
-		"Each namespace above is a global whose tools are async functions taking the input's properties as keyword arguments (a Python keyword gets \"_\" behind, as in `" + pyIdent("class") + "`), or the input as one dict:\n\n```python\n" + ts.pyExample() + "```\n", nil
+		"Each namespace above is a global whose tools are async functions taking the input's properties as keyword arguments (a Python keyword gets \"_\" behind, as in `" + toolset.PyIdent("class") + "`), or the input as one dict:\n\n```python\n" + pyExample(ts) + "```\n", nil
 }
 
 // pyExample is a short Python program calling the first tool.
-func (ts *toolset) pyExample() string {
+func pyExample(ts *toolset.Set) string {
 	ns, tool, arg := DefaultNamespace, "some_tool", "..."
-	if len(ts.namespaces) > 0 && len(ts.namespaces[0].tools) > 0 {
-		n := ts.namespaces[0]
-		ns, tool = pyIdent(n.name), n.pyNames()[0]
-		arg = pyExampleArgs(n.tools[0].tool.InputSchema)
+	if len(ts.Namespaces) > 0 && len(ts.Namespaces[0].Tools) > 0 {
+		n := ts.Namespaces[0]
+		ns, tool = toolset.PyIdent(n.Name), n.PyNames()[0]
+		arg = pyExampleArgs(n.Tools[0].Tool.InputSchema)
 	}
 	return fmt.Sprintf("a = await %s.%s(%s)\nprint(\"got\", a)\na\n", ns, tool, arg)
 }
 
 // pyExampleArgs writes the required keyword arguments of an input schema as name=...
 func pyExampleArgs(schema []byte) string {
-	if optionalInput(schema) {
+	if toolset.OptionalInput(schema) {
 		return ""
 	}
 	var s struct {
@@ -143,7 +145,7 @@ func pyExampleArgs(schema []byte) string {
 	}
 	var args []string
 	for _, r := range s.Required {
-		if pyIdent(r) != r {
+		if toolset.PyIdent(r) != r {
 			return "{...}"
 		}
 		args = append(args, r+"=...")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/isobox/isobox/codemode/internal/toolset"
 	"github.com/isobox/isobox/isoerr"
 )
 
@@ -71,17 +72,17 @@ for _name, _tools in _ns.items():
 // (pyNamespaceSrc, compiled as pyPreludeFile so that its frames say where they come from).
 // Being one line, it shifts the code's line numbers by exactly one; pyFixLines undoes that
 // in errors.
-func (ts *toolset) pyPrelude() string {
-	if len(ts.namespaces) == 0 {
+func pyPrelude(ts *toolset.Set) string {
+	if len(ts.Namespaces) == 0 {
 		return ""
 	}
 	ns := map[string]map[string]string{}
-	for _, n := range ts.namespaces {
+	for _, n := range ts.Namespaces {
 		tools := map[string]string{}
-		for i, py := range n.pyNames() {
-			tools[py] = n.tools[i].path()
+		for i, py := range n.PyNames() {
+			tools[py] = n.Tools[i].Path()
 		}
-		ns[pyIdent(n.name)] = tools
+		ns[toolset.PyIdent(n.Name)] = tools
 	}
 	nsJSON, _ := json.Marshal(ns)
 	src, _ := json.Marshal(pyNamespaceSrc)

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/isobox/isobox/codemode/internal/toolset"
 )
 
 // ToolFunc runs a tool on the host. args is the JSON argument the sandbox's code passed,
@@ -143,7 +145,7 @@ func (c *Connectors) AddLive(name string, get func() Provider, closer func() err
 	if name == "" {
 		name = DefaultNamespace
 	}
-	if err := checkNamespace(name); err != nil {
+	if err := toolset.CheckNamespace(name); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -229,15 +231,4 @@ func (c *Connectors) Close() error {
 		errs = append(errs, closers[i]())
 	}
 	return errors.Join(errs...)
-}
-
-// checkNamespace rejects a namespace that is not an identifier or would shadow a global.
-func checkNamespace(ns string) error {
-	switch {
-	case !isIdentifier(ns) || reserved[ns]:
-		return fmt.Errorf("codemode: namespace %q is not a JavaScript identifier (try %q)", ns, SanitizeName(ns))
-	case globals[ns]:
-		return fmt.Errorf("codemode: namespace %q would hide the sandbox's global of that name", ns)
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package codemode
+package toolset
 
 import (
 	"encoding/json"
@@ -9,27 +9,6 @@ import (
 
 	"github.com/isobox/isobox/internal/jsonv"
 )
-
-// PythonTypes returns the API of the providers' tools as Python, the way a model writing
-// Python for Execute (Options.Language "python") is shown it: one class per namespace whose
-// tools are async methods taking keyword arguments (the properties of the tool's input
-// object), TypedDicts for the objects of the inputs and outputs, and the tools'
-// descriptions as docstrings. It is a declaration for reading, not code to run.
-//
-//	types, _ := codemode.PythonTypes(codemode.Provider{Tools: tools})
-//	// class codemode:
-//	//     async def search_web(*, query: str, limit: int = ...) -> SearchWebOutput: ...
-//
-// # Errors
-//
-// As Types.
-func PythonTypes(providers ...Provider) (string, error) {
-	ts, err := resolve(providers)
-	if err != nil {
-		return "", err
-	}
-	return ts.pyTypes()
-}
 
 // pyGen writes the Python declaration. Objects with properties become TypedDicts, named
 // after the tool and the place they appear; definitions ($defs, ...) after their name.
@@ -44,20 +23,21 @@ type pyDoc struct {
 	inlining map[string]bool // refs being expanded (cycle guard)
 }
 
-func (ts *toolset) pyTypes() (string, error) {
+// PyTypes is the Python declaration of the tools (codemode.PythonTypes).
+func (ts *Set) PyTypes() (string, error) {
 	g := &pyGen{taken: map[string]string{}}
 	var classes strings.Builder
-	for i, ns := range ts.namespaces {
+	for i, ns := range ts.Namespaces {
 		if i > 0 {
 			classes.WriteByte('\n')
 		}
-		fmt.Fprintf(&classes, "class %s:\n", pyIdent(ns.name))
-		if ns.desc != "" {
-			classes.WriteString(pyDocstring(ns.desc, "    ", nil))
+		fmt.Fprintf(&classes, "class %s:\n", PyIdent(ns.Name))
+		if ns.Desc != "" {
+			classes.WriteString(pyDocstring(ns.Desc, "    ", nil))
 		}
-		names := ns.pyNames()
-		for j, bt := range ns.tools {
-			if j > 0 || ns.desc != "" {
+		names := ns.PyNames()
+		for j, bt := range ns.Tools {
+			if j > 0 || ns.Desc != "" {
 				classes.WriteByte('\n')
 			}
 			sig, params, err := g.signature(bt)
@@ -65,23 +45,23 @@ func (ts *toolset) pyTypes() (string, error) {
 				return "", err
 			}
 			out := "Any"
-			if len(bt.tool.OutputSchema) > 0 {
-				root, err := jsonv.Parse(bt.tool.OutputSchema)
+			if len(bt.Tool.OutputSchema) > 0 {
+				root, err := jsonv.Parse(bt.Tool.OutputSchema)
 				if err != nil {
-					return "", fmt.Errorf("codemode: %s.%s: output schema: %v", bt.ns, bt.tool.Name, err)
+					return "", fmt.Errorf("codemode: %s.%s: output schema: %v", bt.NS, bt.Tool.Name, err)
 				}
-				out = g.named(&pyDoc{root: root, inlining: map[string]bool{}}, root, bt.typeBase+"Output", 0)
+				out = g.named(&pyDoc{root: root, inlining: map[string]bool{}}, root, bt.TypeBase+"Output", 0)
 			}
 			fmt.Fprintf(&classes, "    async def %s(%s) -> %s:\n", names[j], sig, out)
 			var lines []string
-			if names[j] != bt.tool.Name {
-				lines = append(lines, fmt.Sprintf("(the tool %q)", bt.tool.Name))
+			if names[j] != bt.Tool.Name {
+				lines = append(lines, fmt.Sprintf("(the tool %q)", bt.Tool.Name))
 			}
 			lines = append(lines, params...)
-			classes.WriteString(pyDocstring(bt.tool.Description, "        ", lines))
+			classes.WriteString(pyDocstring(bt.Tool.Description, "        ", lines))
 			classes.WriteString("        ...\n")
 		}
-		if len(ns.tools) == 0 {
+		if len(ns.Tools) == 0 {
 			classes.WriteString("    ...\n")
 		}
 	}
@@ -92,13 +72,13 @@ func (ts *toolset) pyTypes() (string, error) {
 // signature writes a tool's parameters: keyword-only ones for an input object whose
 // properties are all Python identifiers, else one positional input. params are the
 // docstring lines describing them.
-func (g *pyGen) signature(bt *boundTool) (sig string, params []string, err error) {
-	if len(bt.tool.InputSchema) == 0 {
+func (g *pyGen) signature(bt *Bound) (sig string, params []string, err error) {
+	if len(bt.Tool.InputSchema) == 0 {
 		return "input: Any = ..., /", nil, nil
 	}
-	root, err := jsonv.Parse(bt.tool.InputSchema)
+	root, err := jsonv.Parse(bt.Tool.InputSchema)
 	if err != nil {
-		return "", nil, fmt.Errorf("codemode: %s.%s: input schema: %v", bt.ns, bt.tool.Name, err)
+		return "", nil, fmt.Errorf("codemode: %s.%s: input schema: %v", bt.NS, bt.Tool.Name, err)
 	}
 	doc := &pyDoc{root: root, inlining: map[string]bool{}}
 	obj := g.deref(doc, root)
@@ -111,7 +91,7 @@ func (g *pyGen) signature(bt *boundTool) (sig string, params []string, err error
 		var req, opt []string
 		for _, k := range props.Keys {
 			ps := props.M[k]
-			t := g.named(doc, ps, bt.typeBase+pascal(k), 1)
+			t := g.named(doc, ps, bt.TypeBase+pascal(k), 1)
 			if required[k] {
 				req = append(req, k+": "+t)
 			} else {
@@ -126,8 +106,8 @@ func (g *pyGen) signature(bt *boundTool) (sig string, params []string, err error
 		}
 		return "*, " + strings.Join(append(req, opt...), ", "), params, nil
 	}
-	t := g.named(doc, root, bt.typeBase+"Input", 0)
-	if optionalInput(bt.tool.InputSchema) {
+	t := g.named(doc, root, bt.TypeBase+"Input", 0)
+	if OptionalInput(bt.Tool.InputSchema) {
 		return "input: " + t + " = ..., /", nil, nil
 	}
 	return "input: " + t + ", /", nil, nil
@@ -147,7 +127,7 @@ func pyKwargsObject(o *jsonv.Object) bool {
 		return len(o.Arr("required")) == 0
 	}
 	for _, k := range props.Keys {
-		if pyIdent(k) != k || strings.HasPrefix(k, "_") {
+		if PyIdent(k) != k || strings.HasPrefix(k, "_") {
 			return false
 		}
 	}
@@ -380,7 +360,7 @@ func (g *pyGen) object(doc *pyDoc, s *jsonv.Object, hint string, depth int) stri
 	required := requiredSet(s)
 	idents := true
 	for _, k := range props.Keys {
-		idents = idents && pyIdent(k) == k
+		idents = idents && PyIdent(k) == k
 	}
 	var fields []string
 	for _, k := range props.Keys {
@@ -520,9 +500,9 @@ var pyKeywords = map[string]bool{
 	"return": true, "try": true, "while": true, "with": true, "yield": true,
 }
 
-// pyIdent turns a JavaScript identifier (a namespace or tool name) into a Python one:
+// PyIdent turns a JavaScript identifier (a namespace or tool name) into a Python one:
 // "$" becomes "_", and a keyword gets "_" behind.
-func pyIdent(s string) string {
+func PyIdent(s string) string {
 	s = strings.ReplaceAll(s, "$", "_")
 	if !isIdentifier(s) {
 		s = SanitizeName(s)
@@ -534,15 +514,15 @@ func pyIdent(s string) string {
 	return s
 }
 
-// pyNames are the names of the namespace's tools as Python code writes them (pyIdent of
-// their JavaScript names, made unique), in the order of ns.tools.
-func (ns *namespace) pyNames() []string {
-	names := make([]string, len(ns.tools))
+// PyNames are the names of the namespace's tools as Python code writes them (PyIdent of
+// their JavaScript names, made unique), in the order of ns.Tools.
+func (ns *Namespace) PyNames() []string {
+	names := make([]string, len(ns.Tools))
 	seen := map[string]bool{}
-	for i, bt := range ns.tools {
-		n := pyIdent(bt.ident)
+	for i, bt := range ns.Tools {
+		n := PyIdent(bt.Ident)
 		for j := 2; seen[n]; j++ {
-			n = fmt.Sprintf("%s_%d", pyIdent(bt.ident), j)
+			n = fmt.Sprintf("%s_%d", PyIdent(bt.Ident), j)
 		}
 		seen[n] = true
 		names[i] = n

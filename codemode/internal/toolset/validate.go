@@ -1,4 +1,4 @@
-package codemode
+package toolset
 
 import (
 	"bytes"
@@ -17,9 +17,10 @@ import (
 	"golang.org/x/text/message"
 )
 
-// validator checks tool arguments against the tools' input schemas. Compiled schemas are
-// kept by their text, so a connector's tools compile once, not once per run.
-type validator struct {
+// Validator checks tool arguments against the tools' input schemas. Compiled schemas are
+// kept by their text, so a connector's tools compile once, not once per run. It is safe
+// for concurrent use.
+type Validator struct {
 	mu    sync.Mutex
 	cache map[string]*compiled
 }
@@ -34,7 +35,8 @@ type compiled struct {
 
 const maxCachedSchemas = 4096
 
-func newValidator() *validator { return &validator{cache: map[string]*compiled{}} }
+// NewValidator returns a validator with an empty cache.
+func NewValidator() *Validator { return &Validator{cache: map[string]*compiled{}} }
 
 // refuseLoader keeps the compiler from loading anything: the default one reads file://
 // URLs, and a schema from a remote MCP server must not make isobox read local files.
@@ -44,7 +46,7 @@ func (refuseLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("isobox loads no schemas from outside the tool's own (%s)", url)
 }
 
-func (v *validator) compile(schema json.RawMessage) *compiled {
+func (v *Validator) compile(schema json.RawMessage) *compiled {
 	key := string(schema)
 	v.mu.Lock()
 	c, ok := v.cache[key]
@@ -95,9 +97,9 @@ func compileSchema(schema json.RawMessage, draft *jsonschema.Draft) (*jsonschema
 	return c.Compile(url)
 }
 
-// check validates args against schema; the error lists what is wrong, where, in terms a
+// Check validates args against schema; the error lists what is wrong, where, in terms a
 // JavaScript programmer reads (input.items[2].name).
-func (v *validator) check(schema, args json.RawMessage) error {
+func (v *Validator) Check(schema, args json.RawMessage) error {
 	if len(schema) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package codemode
+package toolset
 
 import (
 	"context"
@@ -45,17 +45,17 @@ func FuzzToolTypes(f *testing.F) {
 		p := Provider{Name: ns, Description: desc, Tools: []Tool{{Name: name, Description: desc,
 			InputSchema: nilIfEmpty(in), OutputSchema: nilIfEmpty(out),
 			Func: func(context.Context, json.RawMessage) (json.RawMessage, error) { return nil, nil }}}}
-		ts, err := resolve([]Provider{p})
+		ts, err := Resolve([]Provider{p})
 		if err != nil {
 			return
 		}
-		if pre := ts.prelude(); pre != "" {
+		if pre := ts.Prelude(); pre != "" {
 			imps, err := jsnorm.Imports("prelude.js", pre)
 			if err != nil || len(imps) > 0 {
 				t.Fatalf("the prelude of namespace %q, tool %q does not parse (%v) or imports %v:\n%s", ns, name, err, imps, pre)
 			}
 		}
-		types, err := ts.types()
+		types, err := ts.Types()
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("an error without a message")
@@ -95,8 +95,8 @@ func FuzzCheckArgs(f *testing.F) {
 		if len(schema)+len(args) > 8192 {
 			return
 		}
-		v := newValidator()
-		err := v.check(schema, args)
+		v := NewValidator()
+		err := v.Check(schema, args)
 		if n := hits.Load(); n > 0 {
 			t.Fatalf("checking against %q fetched %d documents", schema, n)
 		}
@@ -107,7 +107,7 @@ func FuzzCheckArgs(f *testing.F) {
 		if string(schema) == "{}" && json.Valid(args) && err != nil {
 			t.Fatalf("arguments %q refused by the empty schema: %v", args, err)
 		}
-		again := newValidator().check(schema, args)
+		again := NewValidator().Check(schema, args)
 		if (err == nil) != (again == nil) || err != nil && err.Error() != again.Error() {
 			t.Fatalf("check is not deterministic:\n%v\n%v", err, again)
 		}
