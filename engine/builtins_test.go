@@ -159,7 +159,8 @@ func TestLongBuiltinDoesNotStallOthers(t *testing.T) {
 
 // hostilePasses are single passes over one large allocation (a scan, a copy, a fill, a
 // compare, a hash, a per-character conversion): linear, but a sandbox may hold up to
-// MaxMemory, and one such call ran for seconds in C past its CPU limit. Each runs on one
+// MaxMemory, and one such call ran for seconds in C past its CPU limit; and loops of
+// passes each just too short to poll. Each runs on one
 // input of up to 1 GiB (the 3 GiB sandbox memory is reserved lazily; the whole test peaks
 // at ~1.1 GB of RSS). code is one call on that input with its answer on it (a value
 // placed past the first chunk, so the chunked pass is shown to give the same result);
@@ -211,6 +212,16 @@ var hostilePasses = []struct {
 		`[...new Set([1, 1, 2])].join()`, `"1,2"`},
 	{"normalize", `globalThis.s = "a".repeat(2 ** 23) + "e\u0301"`, `s.normalize("NFD").length`, "8388610",
 		`"\u00e9".normalize("NFD").length`, "2"},
+	// Loops whose every iteration is one pass or allocation just under the chunk size: no
+	// pass polls on its own and the bytecode counter polls every ~5,000 iterations, so
+	// these ran to their end under any limit (the kept allocations, ~0.7 s of page faults
+	// here, to the memory limit). Passes and allocations now poll by the sum of their bytes.
+	{"loop of short fills", ``, `(() => { let n = 0; for (let i = 0; i < 1000; i++) n += "x".repeat(2 ** 20 - 1).length; return n })()`, "1048575000",
+		`"x".repeat(3)`, `"xxx"`},
+	{"loop of short copies", `globalThis.a = new Uint8Array(2 ** 20 - 1)`, `(() => { let n = 0; for (let i = 0; i < 1500; i++) n += a.slice().length; return n })()`, "1572862500",
+		`new Uint8Array([1, 2]).slice().join()`, `"1,2"`},
+	{"loop of short allocations, kept", ``, `(() => { const k = []; for (let i = 0; i < 200; i++) k.push(new Uint8Array(2 ** 20 - 1)); return k.length })()`, "200",
+		`[new Uint8Array(2)].length`, "1"},
 }
 
 // Every long single pass stops at its CPU limit with cpu_limit_exceeded, before half the

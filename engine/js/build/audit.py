@@ -14,7 +14,8 @@ quickjs.c and libunicode.c), it prints each function that has a loop or a bulk m
     pass   a single pass that polls between chunks (js_poll_pass, js_pass_end,
            js_pass_account, JS_PASS_TICK, string_buffer_tick, JS_TA_REVERSE), or whose
            only long work is bulk memory calls, which quickjs.c runs in polling chunks
-           above JS_PASS_BYTES (the memcpy... macros of patches/0002)
+           above JS_PASS_BYTES (the memcpy... macros of patches/0002; below it they add
+           their bytes to the sum of patches/0003, as allocations do)
     sbuf   it appends to a StringBuffer (string_buffer_putc*, _write*, _concat*, _fill), which
            polls every 64K characters appended: each iteration of its loop appends
     elem   it walks elements through the polling element helpers (JS_*PropertyInt64/Uint32)
