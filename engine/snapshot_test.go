@@ -139,7 +139,7 @@ func TestLimitsHoldAfterRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fork.Close(ctx)
-	if _, err := fork.Eval(ctx, engine.Limits{}, "const a = []; for (;;) a.push(new Uint8Array(1 << 20))"); isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
+	if _, err := fork.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, "const a = []; for (;;) a.push(new Uint8Array(1 << 20))"); isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
 		t.Fatalf("fork memory: %v", err)
 	}
 	img, err := sb.Snapshot()
