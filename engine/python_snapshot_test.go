@@ -128,7 +128,7 @@ func TestPythonImagesAndLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close(ctx)
-	if _, err := r.Eval(ctx, engine.Limits{}, "a = []\nwhile True:\n    a.append(' ' * 10**6)"); isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
+	if _, err := r.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, "a = []\nwhile True:\n    a.append(' ' * 10**6)"); isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
 		t.Fatalf("restored memory: %v", err)
 	}
 	f, err := py.Fork(ctx)

@@ -172,8 +172,8 @@ func TestPythonLimits(t *testing.T) {
 			"import contextlib\nwhile True:\n    try:\n        with contextlib.suppress(BaseException):\n            while True:\n                pass\n    finally:\n        while True:\n            pass", isoerr.CPULimitExceeded},
 		{"regex backtracking", engine.Limits{CPU: 50 * time.Millisecond}, 0,
 			"import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')", isoerr.CPULimitExceeded},
-		{"memory", engine.Limits{}, 64 << 20, "x = []\nwhile True:\n    x.append(' ' * 10**6)", isoerr.MemoryLimitExceeded},
-		{"memory with MemoryError caught", engine.Limits{}, 64 << 20,
+		{"memory", engine.Limits{CPU: 10 * time.Second}, 64 << 20, "x = []\nwhile True:\n    x.append(' ' * 10**6)", isoerr.MemoryLimitExceeded},
+		{"memory with MemoryError caught", engine.Limits{CPU: 10 * time.Second}, 64 << 20,
 			"x = []\nwhile True:\n    try:\n        x.append(' ' * 10**6)\n    except MemoryError:\n        pass", isoerr.MemoryLimitExceeded},
 		{"sleep past the wall limit", engine.Limits{Wall: 100 * time.Millisecond}, 0, "import time\ntime.sleep(3600)", isoerr.WallTimeExceeded},
 		{"output", engine.Limits{Output: 1000}, 0, "'x' * 2000", isoerr.OutputLimitExceeded},
@@ -251,6 +251,46 @@ func TestPythonLimitsWithoutLoops(t *testing.T) {
 			}
 			if _, err := sb.Eval(context.Background(), engine.Limits{}, "1"); isoerr.As(err).Code != tt.want {
 				t.Fatalf("the sandbox was not broken by the limit: next eval %v", err)
+			}
+		})
+	}
+}
+
+// Loops whose every iteration allocates and keeps about a megabyte are stopped at the CPU
+// limit: the interpreter polls every 1,000 checks of its eval breaker, not by what an
+// iteration costs, and a fresh megabyte costs ~4 ms of page faults here, so these polled
+// about once in their ~0.8 s (past the middle) and ran to the memory limit (seconds) when
+// unbounded. Now every KiB allocated is a tick of the poll's clock
+// (engine/py/build/patches/0003-isobox-charge-allocations.patch). Each runs to its end
+// first, then under a 10 ms limit, which must stop it before half that time (a ratio in
+// one run, not a time). A loop that drops what it allocates reuses the memory (~30 µs an
+// iteration) and was stopped in time before.
+func TestPythonAllocationLoopsStop(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"kept bytearrays", "k = []\nfor i in range(200):\n    k.append(bytearray(2**20 - 1))\nlen(k)", "200"},
+		{"kept strings", "k = []\nfor i in range(200):\n    k.append('z' * (2**20 - 1))\nlen(k)", "200"},
+		{"kept lists", "k = []\nfor i in range(200):\n    k.append([i] * 2**17)\nlen(k)", "200"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newPySandbox(t, engine.SandboxConfig{Memory: 1 << 30})
+			full, err := sb.Eval(context.Background(), engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}, tt.code)
+			if err != nil {
+				t.Fatalf("run to its end: %v", err)
+			}
+			if got := string(full.Value); got != tt.want {
+				t.Fatalf("run to its end = %s, want %s", got, tt.want)
+			}
+			sb = newPySandbox(t, engine.SandboxConfig{Memory: 1 << 30})
+			res, err := sb.Eval(context.Background(), engine.Limits{CPU: 10 * time.Millisecond, Wall: time.Hour}, tt.code)
+			if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
+				t.Fatalf("got %v (after %v of CPU; to its end %v), want %s", err, res.CPU, full.CPU, isoerr.CPULimitExceeded)
+			}
+			t.Logf("stopped after %v; to its end: %v", res.CPU, full.CPU)
+			if res.CPU >= full.CPU/2 {
+				t.Fatalf("stopped after %v of CPU; run to its end it took %v", res.CPU, full.CPU)
 			}
 		})
 	}

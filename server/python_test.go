@@ -84,7 +84,7 @@ func TestPythonOverHTTP(t *testing.T) {
 				t.Fatalf("fork: %d %s", r.status, r.body)
 			}
 			ts.evalWant(t, "py2", "counts.clear()\nlen(counts)", "0")
-			status, a := ts.sessionEval(t, "py", "counts.clear()\nx = []\nwhile True:\n    x.append(' ' * 10**6)", "")
+			status, a := ts.sessionEval(t, "py", "counts.clear()\nx = []\nwhile True:\n    x.append(' ' * 10**6)", `{"cpuMs":30000}`)
 			if a.Error == nil || a.Error.Code != isoerr.MemoryLimitExceeded || !a.RolledBack {
 				t.Fatalf("memory in a Python session: %d %+v", status, a)
 			}

@@ -23,7 +23,7 @@ func TestEvalPython(t *testing.T) {
 		{"exception", []string{"eval", "--lang", "python", "raise ValueError('boom')"}, "", "isobox: worker_exception: ValueError: boom\nTraceback (most recent call last):", 1},
 		{"syntax error", []string{"eval", "--lang", "python", "1 +"}, "", "isobox: invalid_worker_code: SyntaxError", 1},
 		{"cpu limit", []string{"eval", "--lang", "python", "--cpu-ms", "20", "while True: pass"}, "", "isobox: cpu_limit_exceeded", 1},
-		{"memory limit", []string{"eval", "--lang", "python", "--memory-mb", "64", "x = []\nwhile True: x.append(' ' * 10**6)"}, "", "isobox: memory_limit_exceeded", 1},
+		{"memory limit", []string{"eval", "--lang", "python", "--memory-mb", "64", "--cpu-ms", "10000", "x = []\nwhile True: x.append(' ' * 10**6)"}, "", "isobox: memory_limit_exceeded", 1},
 		{"unknown language", []string{"eval", "--lang", "ruby", "1"}, "", "--lang must be js or python", 2},
 	}
 	for _, tt := range tests {
