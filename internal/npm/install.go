@@ -315,7 +315,7 @@ func (c *Client) resolve(ctx context.Context, m *Manifest) (*Tree, error) {
 		for i, w := range level {
 			names[i] = w.name
 		}
-		c.prefetch(ctx, names)
+		failed := c.prefetch(ctx, names)
 		for _, w := range level {
 			if err := ctx.Err(); err != nil {
 				return nil, isoerr.New(isoerr.Canceled, "installing: %v", err)
@@ -329,7 +329,13 @@ func (c *Client) resolve(ctx context.Context, m *Manifest) (*Tree, error) {
 					continue
 				}
 			}
-			md, err := c.Metadata(ctx, w.name)
+			// A fetch the prefetch saw fail is not made again: a missing package is asked
+			// once, and a registry that timed out does not make the error take twice as long.
+			err, prefetchFailed := failed[w.name]
+			var md *Metadata
+			if !prefetchFailed {
+				md, err = c.Metadata(ctx, w.name)
+			}
 			if err != nil {
 				if w.optional {
 					continue
@@ -421,21 +427,28 @@ func shaHexToB64(h string) string {
 }
 
 // prefetch fetches the metadata of a level's packages in parallel (8 at a time), so that a
-// wide tree costs its depth in round trips, not its size; errors are left to the caller's
-// own Metadata call, in order.
-func (c *Client) prefetch(ctx context.Context, names []string) {
+// wide tree costs its depth in round trips, not its size. It returns the names whose fetch
+// failed, with their errors, which the caller reports in its own order.
+func (c *Client) prefetch(ctx context.Context, names []string) map[string]error {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := map[string]error{}
 	for _, n := range slices.Compact(slices.Sorted(slices.Values(names))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			_, _ = c.Metadata(ctx, n)
+			if _, err := c.Metadata(ctx, n); err != nil {
+				mu.Lock()
+				failed[n] = err
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	return failed
 }
 
 // fetchAll downloads and unpacks every package of the tree, 8 at a time.

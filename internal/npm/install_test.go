@@ -172,6 +172,23 @@ func TestInstallErrors(t *testing.T) {
 	}
 }
 
+// A package the registry does not have is asked for once: the level's parallel prefetch
+// saw it fail, and the install reports that error instead of asking again (a registry that
+// times out would otherwise make the error take twice as long).
+func TestMissingPackageAskedOnce(t *testing.T) {
+	reg := npmtest.NewRegistry(t)
+	reg.Add("a", "1.0.0", npmtest.Version{})
+	before := reg.Requests()
+	_, err := install(t, reg, "", `{"dependencies":{"a":"1","nope":"^1"}}`, "")
+	if e := isoerr.As(err); e == nil || !strings.Contains(e.Message, `package "nope" does not exist`) {
+		t.Fatalf("err %v, want the missing package named", err)
+	}
+	// a's metadata and nope's 404; nothing is downloaded after a failed resolution.
+	if n := reg.Requests() - before; n != 2 {
+		t.Fatalf("%d registry requests, want 2 (one per package)", n)
+	}
+}
+
 func TestHostileTarballs(t *testing.T) {
 	ok := func(name string) npmtest.Entry {
 		return npmtest.Entry{Name: name, Body: []byte(`{"name":"h","version":"1.0.0"}`)}
