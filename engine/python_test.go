@@ -296,6 +296,61 @@ func TestPythonAllocationLoopsStop(t *testing.T) {
 	}
 }
 
+// A single C call that walks a container (a sort, a search, a C consumer of a list's or a
+// tuple's iterator) is stopped at the CPU limit: each comparison or item polls
+// (engine/py/build/patches/0004-isobox-poll-container-walks.patch). On the build before,
+// each ran to its end, bounded only by the container's size (a sort of 2M floats: 0.9 s
+// here). setup builds the container under a long limit; the call then runs to its end in
+// one sandbox and under a 10 ms limit in another, which must stop it before half that time.
+func TestPythonContainerWalksStop(t *testing.T) {
+	const list = "l = [0] * 10**7 + [1]"
+	const tuple = "t = (0,) * 10**7 + (1,)"
+	const shuffled = "l = [i * 7919 % 1000003 for i in range(10**6)]"
+	tests := []struct {
+		name, setup, code, want string
+	}{
+		{"list.sort", shuffled, "l.sort()\nl[0] <= l[1]", "true"},
+		{"sorted with a key", shuffled, "len(sorted(l, key=abs))", "1000000"},
+		{"list.count", list, "l.count(1)", "1"},
+		{"in a list", list, "2 in l", "false"},
+		{"list.index", list, "l.index(1)", "10000000"},
+		{"list.remove", list, "l.remove(1)\nlen(l)", "10000000"},
+		{"max of a list", list, "max(l)", "1"},
+		{"sum of a reversed list", list, "sum(reversed(l))", "1"},
+		{"tuple.count", tuple, "t.count(1)", "1"},
+		{"in a tuple", tuple, "2 in t", "false"},
+		{"tuple.index", tuple, "t.index(1)", "10000000"},
+		{"sum of a tuple", tuple, "sum(t)", "1"},
+	}
+	long := engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}
+	prepared := func(t *testing.T, setup string) *engine.PythonSandbox {
+		sb := newPySandbox(t, engine.SandboxConfig{Memory: 512 << 20})
+		if _, err := sb.Eval(context.Background(), long, setup); err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+		return sb
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			full, err := prepared(t, tt.setup).Eval(context.Background(), long, tt.code)
+			if err != nil {
+				t.Fatalf("run to its end: %v", err)
+			}
+			if got := string(full.Value); got != tt.want {
+				t.Fatalf("run to its end = %s, want %s", got, tt.want)
+			}
+			res, err := prepared(t, tt.setup).Eval(context.Background(), engine.Limits{CPU: 10 * time.Millisecond, Wall: time.Hour}, tt.code)
+			if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
+				t.Fatalf("got %v (after %v of CPU; to its end %v), want %s", err, res.CPU, full.CPU, isoerr.CPULimitExceeded)
+			}
+			t.Logf("stopped after %v; to its end: %v", res.CPU, full.CPU)
+			if res.CPU >= full.CPU/2 {
+				t.Fatalf("stopped after %v of CPU; run to its end it took %v", res.CPU, full.CPU)
+			}
+		})
+	}
+}
+
 // The polls above change nothing a program can see: iterators run to their end, a
 // StopIteration from a callable iterator or __next__ ends the loop as before, and an
 // exception raised inside them is still catchable; io's line iterators give every line.
