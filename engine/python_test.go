@@ -275,24 +275,32 @@ func TestPythonAllocationLoopsStop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb := newPySandbox(t, engine.SandboxConfig{Memory: 1 << 30})
-			full, err := sb.Eval(context.Background(), engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}, tt.code)
-			if err != nil {
-				t.Fatalf("run to its end: %v", err)
-			}
-			if got := string(full.Value); got != tt.want {
-				t.Fatalf("run to its end = %s, want %s", got, tt.want)
-			}
-			sb = newPySandbox(t, engine.SandboxConfig{Memory: 1 << 30})
-			res, err := sb.Eval(context.Background(), engine.Limits{CPU: 10 * time.Millisecond, Wall: time.Hour}, tt.code)
-			if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
-				t.Fatalf("got %v (after %v of CPU; to its end %v), want %s", err, res.CPU, full.CPU, isoerr.CPULimitExceeded)
-			}
-			t.Logf("stopped after %v; to its end: %v", res.CPU, full.CPU)
-			if res.CPU >= full.CPU/2 {
-				t.Fatalf("stopped after %v of CPU; run to its end it took %v", res.CPU, full.CPU)
-			}
+			pyStopsBeforeItsEnd(t, func() *engine.PythonSandbox {
+				return newPySandbox(t, engine.SandboxConfig{Memory: 1 << 30})
+			}, tt.code, tt.want)
 		})
+	}
+}
+
+// pyStopsBeforeItsEnd runs code to its end in one sandbox and under a 10 ms CPU limit in
+// another (each made by fresh), and fails unless the second ends in cpu_limit_exceeded
+// before half the CPU time the first took: a ratio in one run, not a time.
+func pyStopsBeforeItsEnd(t *testing.T, fresh func() *engine.PythonSandbox, code, want string) {
+	t.Helper()
+	full, err := fresh().Eval(context.Background(), engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}, code)
+	if err != nil {
+		t.Fatalf("run to its end: %v", err)
+	}
+	if got := string(full.Value); got != want {
+		t.Fatalf("run to its end = %s, want %s", got, want)
+	}
+	res, err := fresh().Eval(context.Background(), engine.Limits{CPU: 10 * time.Millisecond, Wall: time.Hour}, code)
+	if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
+		t.Fatalf("got %v (after %v of CPU; to its end %v), want %s", err, res.CPU, full.CPU, isoerr.CPULimitExceeded)
+	}
+	t.Logf("stopped after %v; to its end: %v", res.CPU, full.CPU)
+	if res.CPU >= full.CPU/2 {
+		t.Fatalf("stopped after %v of CPU; run to its end it took %v", res.CPU, full.CPU)
 	}
 }
 
@@ -322,31 +330,15 @@ func TestPythonContainerWalksStop(t *testing.T) {
 		{"tuple.index", tuple, "t.index(1)", "10000000"},
 		{"sum of a tuple", tuple, "sum(t)", "1"},
 	}
-	long := engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}
-	prepared := func(t *testing.T, setup string) *engine.PythonSandbox {
-		sb := newPySandbox(t, engine.SandboxConfig{Memory: 512 << 20})
-		if _, err := sb.Eval(context.Background(), long, setup); err != nil {
-			t.Fatalf("setup: %v", err)
-		}
-		return sb
-	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			full, err := prepared(t, tt.setup).Eval(context.Background(), long, tt.code)
-			if err != nil {
-				t.Fatalf("run to its end: %v", err)
-			}
-			if got := string(full.Value); got != tt.want {
-				t.Fatalf("run to its end = %s, want %s", got, tt.want)
-			}
-			res, err := prepared(t, tt.setup).Eval(context.Background(), engine.Limits{CPU: 10 * time.Millisecond, Wall: time.Hour}, tt.code)
-			if got := isoerr.CodeOf(err); got != isoerr.CPULimitExceeded {
-				t.Fatalf("got %v (after %v of CPU; to its end %v), want %s", err, res.CPU, full.CPU, isoerr.CPULimitExceeded)
-			}
-			t.Logf("stopped after %v; to its end: %v", res.CPU, full.CPU)
-			if res.CPU >= full.CPU/2 {
-				t.Fatalf("stopped after %v of CPU; run to its end it took %v", res.CPU, full.CPU)
-			}
+			pyStopsBeforeItsEnd(t, func() *engine.PythonSandbox {
+				sb := newPySandbox(t, engine.SandboxConfig{Memory: 512 << 20})
+				if _, err := sb.Eval(context.Background(), engine.Limits{CPU: 30 * time.Second, Wall: time.Hour}, tt.setup); err != nil {
+					t.Fatalf("setup: %v", err)
+				}
+				return sb
+			}, tt.code, tt.want)
 		})
 	}
 }
