@@ -282,6 +282,29 @@ func TestPythonAllocationLoopsStop(t *testing.T) {
 	}
 }
 
+// Long single C operations on numbers stop at the CPU limit: big-int arithmetic polls
+// through CPython's own signal checks in its multiplication and division loops (a tick
+// each, 0001), and decimal's arithmetic through its allocations
+// (engine/py/build/patches/0005-isobox-poll-decimal.patch; before it, a square root to
+// 10^6 digits ran 20.7 s under a 50 ms limit).
+func TestPythonLongNumberOperationsStop(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"decimal square root", "import decimal\ndecimal.getcontext().prec = 2 * 10**4\nlen(str(decimal.Decimal(2).sqrt()))", "20001"},
+		{"big-int power", "len(bin(3**(10**6)))", "1584965"},
+		{"big-int division", "(7**(3 * 10**5) // (3**(10**5) + 1)).bit_length()", "683711"},
+		{"factorial", "import math\nmath.factorial(6 * 10**4).bit_length()", "865809"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pyStopsBeforeItsEnd(t, func() *engine.PythonSandbox {
+				return newPySandbox(t, engine.SandboxConfig{})
+			}, tt.code, tt.want)
+		})
+	}
+}
+
 // pyStopsBeforeItsEnd runs code to its end in one sandbox and under a 10 ms CPU limit in
 // another (each made by fresh), and fails unless the second ends in cpu_limit_exceeded
 // before half the CPU time the first took: a ratio in one run, not a time.
