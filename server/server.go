@@ -114,6 +114,10 @@ type Config struct {
 	// SandboxCommand returns the command of one worker process (`isobox sandbox-worker`;
 	// the socket to this process is added as fd 3). Required with SandboxProcesses.
 	SandboxCommand func() *exec.Cmd
+	// SandboxSocketOnly carries the frames to and from worker processes through their
+	// sockets instead of shared-memory rings (sandboxproc.RingOff): no spinning, at the
+	// cost of a system call each way and a wake-up per frame.
+	SandboxSocketOnly bool
 	// WatchdogMargin is how far past its wall-time limit a call in a worker process may
 	// run before its process is killed (100 ms).
 	WatchdogMargin time.Duration
@@ -291,6 +295,9 @@ func (s *Server) init() error {
 		}
 		pc := sandboxproc.Config{Processes: cfg.SandboxProcesses, Command: cfg.SandboxCommand, CacheDir: cfg.CacheDir,
 			Defaults: cfg.Defaults, MemoryBudget: cfg.MemoryBudget, Margin: cfg.WatchdogMargin, Logger: cfg.Logger, Workspaces: s.ws}
+		if cfg.SandboxSocketOnly {
+			pc.Ring = sandboxproc.RingOff
+		}
 		if cfg.DataDir != "" {
 			pc.ImagesDir = filepath.Join(cfg.DataDir, "images") // process i hibernates to images/p<i>
 		}

@@ -30,6 +30,7 @@ const (
 	invHasRequest
 	invPython // an eval's Snippet is Python
 	invStream // a fetch's response may stream to the supervisor (respond.go)
+	invLone   // no other call was in flight in the pool (ring.go)
 )
 
 // Flags of a binary resultMsg.
@@ -45,7 +46,7 @@ const (
 
 // appendInvoke appends m in binary form to b.
 func appendInvoke(b []byte, m *invokeMsg) []byte {
-	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest)|flag(m.Python, invPython)|flag(m.Stream, invStream))
+	b = append(b, magicInvoke, flag(m.HasOutbound, invHasOutbound)|flag(m.Request != nil, invHasRequest)|flag(m.Python, invPython)|flag(m.Stream, invStream)|flag(m.Lone, invLone))
 	b = appendString(b, m.Op)
 	b = appendString(b, m.ID)
 	b = appendBytes(b, m.Code)
@@ -84,7 +85,7 @@ func decodeInvoke(p []byte, m *invokeMsg) error {
 		return errors.New("sandboxproc: not an invoke message")
 	}
 	flags := d.byte()
-	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0, Python: flags&invPython != 0, Stream: flags&invStream != 0}
+	*m = invokeMsg{HasOutbound: flags&invHasOutbound != 0, Python: flags&invPython != 0, Stream: flags&invStream != 0, Lone: flags&invLone != 0}
 	m.Op = d.string()
 	m.ID = d.string()
 	m.Code = d.bytes()

@@ -129,6 +129,7 @@ func (pr *proc) deliver(typ byte, id uint64, payload []byte) {
 	}
 	if final {
 		delete(pr.calls, id)
+		pr.track()
 	}
 	pr.mu.Unlock()
 	if final {
@@ -178,6 +179,7 @@ func (p *Pool) roundTrip(ctx context.Context, pin *proc, idx int, typ byte, payl
 			c.start, c.wall, c.wallLimit = time.Now(), budget, budget
 			pr.armLocked(c)
 			pr.calls[c.id] = c
+			pr.track()
 			pr.mu.Unlock()
 			break
 		}

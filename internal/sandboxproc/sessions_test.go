@@ -346,7 +346,7 @@ func hostileWorker() {
 	c := &conn{rw: nc}
 	r := bufio.NewReader(nc)
 	hdr := make([]byte, headerSize)
-	fakeHandshake(c, r, hdr, 1)
+	r = fakeHandshake(c, r, hdr, 1)
 	states, memory := map[uint64][]byte{}, map[uint64]uint64{}
 	answer := func(id uint64, rep sessionReply, img []byte) {
 		b, _ := withImage(rep, img)
@@ -405,7 +405,7 @@ func hostileWorker() {
 					h[4] = msgSessionReply
 					binary.BigEndian.PutUint64(h[5:], id)
 					c.wmu.Lock()
-					_, _ = nc.Write(h[:])
+					_, _ = c.rw.Write(h[:]) // on the wire in use: the rings, or the socket without them
 					c.wmu.Unlock()
 				case code == "spam":
 					for range 100 {

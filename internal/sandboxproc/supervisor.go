@@ -2,6 +2,7 @@ package sandboxproc
 
 import (
 	"github.com/isobox/isobox/internal/confine"
+	"github.com/isobox/isobox/internal/shmring"
 
 	"bufio"
 	"bytes"
@@ -67,12 +68,30 @@ type Config struct {
 	// PlaceWait bounds how long a call waits for a process when every one is busy with
 	// other tenants' calls (place.go) before it fails with overloaded (10 s).
 	PlaceWait time.Duration
+	// Ring decides how frames cross to and from each process once it is ready: RingOn
+	// (the default), through shared-memory rings that both sides check for a while before
+	// they sleep (DefaultSpin; no spinning on one CPU), or RingOff, through the socket.
+	Ring RingMode
 }
+
+// RingMode is how a pool's frames cross the process boundary (Config.Ring).
+type RingMode int
+
+const (
+	// RingOn carries frames through shared-memory rings (package shmring).
+	RingOn RingMode = iota
+	// RingOff carries frames through the socket: a system call each way, and a wake-up.
+	RingOff
+)
+
+// ringSize is each direction's ring: four body chunks.
+const ringSize = 256 << 10
 
 // Pool is the supervisor of the worker processes. It implements the loader's calling
 // surface (Get, Load, Eval, Forget, Stats) with every sandbox in a worker process. It is
 // safe for concurrent use.
 type Pool struct {
+	inflight atomic.Int32 // calls in flight on all processes (proc.track)
 	cfg      Config
 	defaults engine.Limits
 	mu       sync.Mutex
@@ -346,6 +365,31 @@ type proc struct {
 	retiring  bool          // its place went to another tenant: it is being killed (place.go)
 	killedFor uint64        // the call the watchdog killed the process for
 	killErr   *isoerr.Error // that call's error
+	inflight  int           // len(calls) as the pool's count last had it (track)
+}
+
+// track brings the pool's count of calls in flight up to date with pr.calls (pr.mu held).
+func (pr *proc) track() {
+	pr.p.inflight.Add(int32(len(pr.calls) - pr.inflight))
+	pr.inflight = len(pr.calls)
+}
+
+// readSpin is the spin policy of the processes' rings on the supervisor's side: spin while
+// one call is in flight in the whole pool (its answer is near, and the cores have nothing
+// else to do), and briefly when none is (the caller who just got an answer may send the
+// next call at once); sleep when more are: the cores have work, which a spinning thread
+// would take, and the answers come often enough to wake the reader for (RATIONALE, "The
+// boundary through shared memory").
+func (p *Pool) readSpin(spin time.Duration) func() time.Duration {
+	return func() time.Duration {
+		switch p.inflight.Load() {
+		case 0:
+			return spin / 8
+		case 1:
+			return spin
+		}
+		return 0
+	}
 }
 
 // call is one call in flight on a process.
@@ -490,11 +534,23 @@ func (pr *proc) start() error {
 	if err != nil {
 		cfg.Logger.Warn("isobox: sandbox process without a call board: a frame per call tells the CPU watchdog", "err", err)
 	}
+	// The rings that carry the frames once the process is ready (RATIONALE, "The boundary
+	// through shared memory"); without them the frames stay on the socket.
+	var ring *shmring.Conn
+	if cfg.Ring == RingOn {
+		if ring, _, err = shmring.New(ringSize); err != nil {
+			cfg.Logger.Warn("isobox: sandbox process without shared-memory rings: frames go through its socket", "err", err)
+			ring = nil
+		}
+	}
 	newCmd := func() *exec.Cmd {
 		cmd := cfg.Command()
 		cmd.ExtraFiles = []*os.File{theirs}
 		if board != nil {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, board.f)
+		}
+		if ring != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, ring.File())
 		}
 		if cmd.Stderr == nil {
 			cmd.Stderr = os.Stderr
@@ -507,6 +563,18 @@ func (pr *proc) start() error {
 	}
 	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil,
 		Threads: max(cfg.Threads, 0)}
+	if ring != nil {
+		wc.Ring = WorkerFD + 1 // after the socket, and the board when there is one
+		if board != nil {
+			wc.Ring++
+		}
+	}
+	closeConn := func() { // the socket, and the rings when there are any
+		nc.Close()
+		if ring != nil {
+			ring.Close()
+		}
+	}
 	// The process's images folder, where it confines itself once its engine is up: p<i>, or
 	// for a spare a folder of its own that becomes p<i> when it takes that place (folder).
 	// A spare's idx is written when it takes a place (under p.mu): not read before.
@@ -523,7 +591,7 @@ func (pr *proc) start() error {
 		}
 		wc.ImagesDir = filepath.Join(cfg.ImagesDir, name)
 		if err := os.MkdirAll(wc.ImagesDir, 0o700); err != nil {
-			nc.Close()
+			closeConn()
 			board.close()
 			return fmt.Errorf("sandboxproc: images folder: %w", err)
 		}
@@ -534,7 +602,7 @@ func (pr *proc) start() error {
 	cmd, nsReport, err := confine.Start(newCmd)
 	theirs.Close() // the process has its copy: its death is then the end of the stream
 	if err != nil {
-		nc.Close()
+		closeConn()
 		board.close()
 		return fmt.Errorf("sandboxproc: start worker process: %w", err)
 	}
@@ -545,14 +613,14 @@ func (pr *proc) start() error {
 	if err := pr.c.sendJSON(msgConfig, 0, wc); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		nc.Close()
+		closeConn()
 		board.close()
 		return fmt.Errorf("sandboxproc: configure worker process: %w", err)
 	}
 	fail := func(err error) error {
 		_ = cmd.Process.Kill()
 		werr := cmd.Wait()
-		nc.Close()
+		closeConn()
 		board.close()
 		return fmt.Errorf("sandboxproc: worker process failed to start (%v): %w", werr, err)
 	}
@@ -608,13 +676,26 @@ func (pr *proc) start() error {
 	if err := <-next; err != nil {
 		return fail(err)
 	}
-	go pr.read(nc, r)
+	var wire io.Closer = nc
+	if ring != nil {
+		// From here every frame goes through the rings; the socket only says when the
+		// process is gone (its end closes with it) or, closed for writing, that the pool
+		// closes.
+		rw := &ringWire{Conn: ring, sock: nc}
+		ring.SetReadSpin(pr.p.readSpin(ring.Spin()))
+		pr.c.wmu.Lock()
+		pr.c.rw = rw
+		pr.c.wmu.Unlock()
+		ring.SetReadBell(nc) // the process's death ends the reading (read)
+		r, wire = bufio.NewReaderSize(ring, 64<<10), rw
+	}
+	go pr.read(wire, r)
 	return nil
 }
 
 // read dispatches the process's frames until its connection ends, then fails the calls
 // still in flight, reaps the process and starts a replacement.
-func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
+func (pr *proc) read(nc io.Closer, r *bufio.Reader) {
 	hdr := make([]byte, headerSize)
 	for {
 		typ, id, payload, err := readFrame(r, hdr)
@@ -627,6 +708,7 @@ func (pr *proc) read(nc net.Conn, r *bufio.Reader) {
 	pr.dead = true
 	calls := pr.calls
 	pr.calls = map[uint64]*call{}
+	pr.track()
 	fetches := pr.fetches
 	pr.fetches = map[uint64]*supFetch{}
 	killedFor, killErr := pr.killedFor, pr.killErr
@@ -688,6 +770,7 @@ func (pr *proc) dispatch(typ byte, id uint64, payload []byte) {
 		pr.mu.Lock()
 		c := pr.calls[id]
 		delete(pr.calls, id)
+		pr.track()
 		pr.mu.Unlock()
 		if c == nil {
 			return
@@ -1113,6 +1196,7 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 			c.start, c.wall, c.wallLimit = time.Now(), wall, wall
 			pr.armLocked(c)
 			pr.calls[c.id] = c
+			pr.track()
 			if c.loader != "" { // a stored worker's call (from c, not m: m stays on the stack)
 				if _, ok := pr.held[c.loader]; !ok {
 					pr.held[c.loader] = struct{}{}
@@ -1136,6 +1220,7 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 	if c.tenant != "" {
 		p.observed(pr, c.tenant)
 	}
+	m.Lone = p.inflight.Load() == 1 // this call alone
 	if err := pr.c.sendInvoke(c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
 		_ = pr.cmd.Process.Kill()
@@ -1419,6 +1504,7 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 		return nil, isoerr.New(isoerr.SandboxRestarted, "the sandbox process stopped")
 	}
 	pr.calls[c.id] = c
+	pr.track()
 	pr.mu.Unlock()
 	if err := pr.c.sendInvoke(c.id, &invokeMsg{Op: "stats"}); err != nil {
 		return nil, err
@@ -1432,6 +1518,7 @@ func (p *Pool) invokeStats(ctx context.Context, idx int, c *call) (json.RawMessa
 	case <-ctx.Done():
 		pr.mu.Lock()
 		delete(pr.calls, c.id)
+		pr.track()
 		pr.mu.Unlock()
 		return nil, ctx.Err()
 	}

@@ -193,7 +193,7 @@ func serveHostile() {
 	c := &conn{rw: nc}
 	r := bufio.NewReader(nc)
 	hdr := make([]byte, headerSize)
-	fakeHandshake(c, r, hdr, 2)
+	r = fakeHandshake(c, r, hdr, 2)
 	replies := make(chan hostileReply, 4*maxToolsInFlight)
 	invokes := make(chan uint64, 16)
 	go func() {

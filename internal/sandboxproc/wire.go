@@ -180,6 +180,10 @@ type workerConfig struct {
 	MemoryBudget uint64     `json:"memoryBudget,omitempty"`
 	// Board says that fd 4 is the process's call board (board_linux.go).
 	Board bool `json:"board,omitempty"`
+	// Ring, when not 0, is the file descriptor of the shared-memory rings (package
+	// shmring) that carry every frame after msgReady; the socket then only tells each side
+	// of the other's end.
+	Ring int `json:"ring,omitempty"`
 	// Threads is the process's GOMAXPROCS (0: Go's default).
 	Threads int `json:"threads,omitempty"`
 }
@@ -210,6 +214,9 @@ type invokeMsg struct {
 	// Stream: the caller has a sink, so a fetch's stream body is sent as it is produced
 	// (respond.go).
 	Stream bool `json:"stream,omitempty"`
+	// Lone: no other call was in flight in the whole pool when this one was sent, so the
+	// process's reader spins for the next call once this one ends (ring.go).
+	Lone bool `json:"lone,omitempty"`
 	// onSlot (in the worker process, not on the wire) notes on the call board when the
 	// call took its worker's slot.
 	onSlot func()

@@ -59,7 +59,7 @@ func (nopCloser) Close() error { return nil }
 
 // fullInvoke and fullResult set every field of the hot messages.
 func fullInvoke() invokeMsg {
-	return invokeMsg{Op: "fetch", ID: "w@v1", Code: []byte(`{"mainModule":"m.js"}`), Tenant: "t", HasOutbound: true,
+	return invokeMsg{Op: "fetch", ID: "w@v1", Code: []byte(`{"mainModule":"m.js"}`), Tenant: "t", HasOutbound: true, Lone: true, Stream: true,
 		Snippet: "1+1", Method: "inc", Args: []byte(`[1,"é"]`),
 		Request: &engineRequest{Method: "POST", URL: "http://x/ü?q=1", Headers: [][2]string{{"A", "1"}, {"A", ""}, {"", "b"}}, Body: []byte{0, 1, 2, 0xff}},
 		Limits:  wireLimits{CPU: 50e6, Wall: -1, Memory: 1 << 40, SubRequests: 50, Output: 1 << 30, Logs: -7}}

@@ -17,11 +17,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/fetchctx"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/shmring"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
@@ -171,6 +173,30 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 	if err := w.c.send(msgReady, 0, nil); err != nil {
 		return fmt.Errorf("sandboxproc: %w", err)
 	}
+	if cfg.Ring > 0 {
+		// Every later frame goes through the rings (ring.go); the supervisor sends nothing
+		// more on the socket, whose end (or half-close) ends the reading.
+		ring, err := openRing(cfg.Ring)
+		if err != nil {
+			return err
+		}
+		defer ring.Close()
+		rw := &ringWire{Conn: ring, sock: c}
+		w.ring = ring
+		spin := ring.Spin()
+		ring.SetReadSpin(func() time.Duration {
+			if w.running.Load() > 0 || !w.lone.Load() {
+				return 0
+			}
+			return spin
+		})
+		w.c.wmu.Lock()
+		w.c.rw = rw
+		w.c.wmu.Unlock()
+		ring.SetWakeBell(c) // the supervisor's reader sleeps on the socket (SetReadBell)
+		go rw.watch(ring.CloseRead)
+		r = bufio.NewReaderSize(ring, 64<<10)
+	}
 	w.readLoop(ctx, r, hdr)
 	if err := <-w.end; !errors.Is(err, io.EOF) {
 		return err
@@ -194,8 +220,12 @@ func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 			return
 		}
 		if run := w.dispatch(ctx, typ, id, payload); run != nil {
+			w.running.Add(1)
 			w.handOff(ctx, r, hdr)
 			run()
+			if w.running.Add(-1) == 0 && w.ring != nil && w.lone.Load() {
+				w.ring.Nudge() // a lone caller's next call is near: the reader spins for it
+			}
 			if !w.park(ctx) {
 				return
 			}
@@ -246,6 +276,9 @@ type workerSide struct {
 	done    chan struct{} // closed after end is sent: parked goroutines exit
 	reader  chan struct{} // a parked goroutine that receives from it becomes the reader
 	parked  atomic.Int32  // goroutines in park
+	ring    *shmring.Conn // the rings the frames come through; nil: the socket
+	running atomic.Int32  // calls running (their goroutines are in run)
+	lone    atomic.Bool   // the last call sent was the pool's only one in flight (invokeMsg.Lone)
 	tools   workerTools
 	fs      workerFS
 	// sessions are the sandboxes of sessions (sessions.go), by handle.
@@ -276,6 +309,7 @@ func (w *workerSide) dispatch(ctx context.Context, typ byte, id uint64, payload 
 			_ = w.c.sendResult(id, &resultMsg{None: true, Err: isoerr.New(isoerr.Internal, "sandbox process: bad invoke message: %v", err)})
 			return
 		}
+		w.lone.Store(m.Lone)
 		cctx, cancel := context.WithCancel(ctx)
 		wc := &workerCall{cancel: cancel, code: make(chan codeMsg, 1), acks: make(chan string, 1)}
 		w.mu.Lock()
