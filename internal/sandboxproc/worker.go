@@ -183,7 +183,10 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		defer ring.Close()
 		rw := &ringWire{Conn: ring, sock: c}
 		w.ring = ring
-		spin := ring.Spin()
+		// After a lone call the reader waits for that caller's next call: a program's turn
+		// around is tens of microseconds, so a quarter of the supervisor's spin, which waits
+		// out the call itself.
+		spin := ring.Spin() / 4
 		ring.SetReadSpin(func() time.Duration {
 			if w.running.Load() > 0 || !w.lone.Load() {
 				return 0
