@@ -42,6 +42,9 @@ const (
 	ringHeader  = 256
 )
 
+// maxBells is how many bell bytes may wait at once: more is a peer flooding the bell.
+const maxBells = 16
+
 // Values of a wait word.
 const (
 	awake    = 0
@@ -314,9 +317,14 @@ func (c *Conn) wait(word *uint32, ready func() (bool, error)) error {
 		if word == c.in.dataWait && c.readBell != nil {
 			// The peer writes a byte to the bell when it sees this side asleep; its end
 			// (the peer gone, or done writing) ends the reading once the ring is empty.
-			var b [1]byte
-			if _, err := c.readBell.Read(b[:]); err != nil {
+			// A sleep takes one ring, and a ring that raced a wake-up at most one more:
+			// a peer that sends more is flooding this side with wake-ups (a system call
+			// each, with a one-byte read), and the stream ends.
+			var b [64]byte
+			if n, err := c.readBell.Read(b[:]); err != nil {
 				c.readClosed.Store(true)
+			} else if n > maxBells {
+				return ErrCorrupt
 			}
 		} else {
 			futexWait(word, sleeping, backstop)

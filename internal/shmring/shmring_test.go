@@ -228,6 +228,37 @@ func TestBells(t *testing.T) {
 	sa.Close()
 }
 
+// A peer that floods the bell (each byte a wake-up, and a system call for the sleeper)
+// ends the stream.
+func TestBellFloodEndsTheStream(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := net.FileConn(os.NewFile(uintptr(fds[0]), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sa.Close()
+	sb := os.NewFile(uintptr(fds[1]), "b")
+	defer sb.Close()
+	a, _ := pair(t, 4<<10, 0)
+	a.SetReadBell(sa)
+	if _, err := sb.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := a.Read(make([]byte, 1)); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("got %v, want ErrCorrupt", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still reading the flood after 10 s")
+	}
+}
+
 func TestNewAndOpenRefuseBadSizes(t *testing.T) {
 	for _, size := range []int{0, 1000, 4<<10 + 1, 3 << 20} {
 		if _, _, err := New(size); err == nil {
