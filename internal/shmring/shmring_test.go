@@ -101,13 +101,8 @@ func TestCloseWakesWaiters(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	b.Close()
 	for name, c := range map[string]chan error{"read": readErr, "write": writeErr} {
-		select {
-		case err := <-c:
-			if err == nil {
-				t.Errorf("%s after Close: no error", name)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s still waits 10 s after Close", name)
+		if err := within(t, c, name+" after Close"); err == nil {
+			t.Errorf("%s after Close: no error", name)
 		}
 	}
 	if _, err := b.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
@@ -157,18 +152,50 @@ func TestHostilePositions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := pair(t, 4<<10, 0)
 			tt.poison(b)
-			done := make(chan error, 1)
-			go func() { done <- tt.probe(a) }()
-			select {
-			case err := <-done:
-				if !errors.Is(err, ErrCorrupt) {
-					t.Fatalf("got %v, want ErrCorrupt", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("still waiting 10 s after the peer corrupted the ring")
-			}
+			wantCorrupt(t, func() error { return tt.probe(a) })
 		})
 	}
+}
+
+// wantCorrupt runs probe and checks that it ends with ErrCorrupt, and soon.
+func wantCorrupt(t *testing.T, probe func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- probe() }()
+	if err := within(t, done, "the peer misbehaved"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+}
+
+// within returns what c gives, failing the test if it gives nothing for 10 s.
+func within[T any](t *testing.T, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still waiting after 10 s", what)
+	}
+	panic("unreachable")
+}
+
+// bells returns the two ends of a socket pair: sa as the Go runtime's poller holds it (as
+// the supervisor does), sb as a plain file (as a worker process does).
+func bells(t *testing.T) (sa net.Conn, sb *os.File) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[0]), "a")
+	sa, err = net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb = os.NewFile(uintptr(fds[1]), "b")
+	t.Cleanup(func() { sa.Close(); sb.Close() })
+	return sa, sb
 }
 
 // A peer that rewrites this side's wait word cannot make it sleep forever: the data it
@@ -182,28 +209,15 @@ func TestHostileWaitWord(t *testing.T) {
 	if _, err := b.Write([]byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a slept through the data for 10 s")
+	if err := within(t, got, "a slept through the data"); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // With bells the reader sleeps on a socket: the peer's write rings it, and the socket's
 // end (the peer's process gone) ends the reading after what was written.
 func TestBells(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa, err := net.FileConn(os.NewFile(uintptr(fds[0]), "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb := os.NewFile(uintptr(fds[1]), "b")
+	sa, sb := bells(t)
 	a, b := pair(t, 4<<10, 0)
 	a.SetReadBell(sa)
 	b.SetWakeBell(sb)
@@ -217,46 +231,21 @@ func TestBells(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	sb.Close() // the peer dies
-	select {
-	case p := <-got:
-		if string(p) != "ring ring gone" {
-			t.Fatalf("read %q", p)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the socket's end did not end the reading")
+	if p := within(t, got, "the socket's end did not end the reading"); string(p) != "ring ring gone" {
+		t.Fatalf("read %q", p)
 	}
-	sa.Close()
 }
 
 // A peer that floods the bell (each byte a wake-up, and a system call for the sleeper)
 // ends the stream.
 func TestBellFloodEndsTheStream(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa, err := net.FileConn(os.NewFile(uintptr(fds[0]), "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sa.Close()
-	sb := os.NewFile(uintptr(fds[1]), "b")
-	defer sb.Close()
+	sa, sb := bells(t)
 	a, _ := pair(t, 4<<10, 0)
 	a.SetReadBell(sa)
 	if _, err := sb.Write(make([]byte, 1000)); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { _, err := a.Read(make([]byte, 1)); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("got %v, want ErrCorrupt", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still reading the flood after 10 s")
-	}
+	wantCorrupt(t, func() error { _, err := a.Read(make([]byte, 1)); return err })
 }
 
 func TestNewAndOpenRefuseBadSizes(t *testing.T) {
