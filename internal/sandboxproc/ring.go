@@ -9,16 +9,19 @@ import (
 )
 
 // ringWire is a connection once its process is ready: frames through the shared-memory
-// rings, and beside them the socket, on which nothing more is sent. The socket's end is
-// what tells a side that the other is gone (a process's copy closes when it dies) or, for
-// the worker process, that the pool closes (the supervisor closes its write half).
+// rings, and beside them the socket, on which only bell bytes go, from the worker process
+// to the supervisor when the supervisor's reader sleeps (shmring.Conn.SetReadBell). The
+// socket's end is what tells a side that the other is gone (a process's copy closes when
+// it dies) or, for the worker process, that the pool closes (the supervisor closes its
+// write half).
 type ringWire struct {
 	*shmring.Conn
 	sock io.ReadWriteCloser
 }
 
-// watch reads the socket until it ends, then calls end. A byte on it is a breach of the
-// protocol and ends it too.
+// watch reads the socket until it ends, then calls end (the worker process's side, to
+// which the supervisor sends nothing more). A byte on it is a breach of the protocol and
+// ends it too.
 func (w *ringWire) watch(end func() error) {
 	var b [1]byte
 	_, _ = w.sock.Read(b[:])
