@@ -115,7 +115,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logLevel := fs.String("log-level", "info", "`level` of the log on stderr: debug, info, warn or error (one line per request at info; health checks and metrics scrapes at debug)")
 	npmRegistry := fs.String("npm-registry", "", "npm registry of the projects PUT with files, POST /v1/bundle and the codemode config's modules (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
 	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
-	rings := fs.Bool("sandbox-rings", true, "carry calls to and from sandbox processes through shared-memory rings that are checked for up to 200 µs before sleeping (a lone call crosses in ~10 µs instead of ~150 µs); false: through their sockets")
+	rings := fs.Bool("sandbox-rings", true, "carry calls to and from sandbox processes through shared-memory rings that are checked for a while before sleeping (up to 1 ms for the only call in flight; a lone call crosses in ~10–50 µs instead of ~150–250 µs); false: through their sockets")
 	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process")
 	quotaFile := fs.String("quotas", "", "JSON quotas of every tenant without its own (concurrentInvocations, invocationsPerMinute, cpuMsPerDay, memoryMBPerSandbox, storageBytes, egressBytesPerDay, uniqueWorkersPerDay; absent: no limit)")
 	quotaConcurrent := fs.Int64("quota-concurrent", 0, "concurrent invocations of every tenant without its own quotas (0: no limit; overrides --quotas)")
