@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/loader"
@@ -81,6 +82,25 @@ func TestPoolWireModes(t *testing.T) {
 			if k := p.Kills(); k != 0 {
 				t.Fatalf("%d watchdog kills", k)
 			}
+			if n := p.inflight.Load(); n != 0 {
+				t.Fatalf("%d calls counted in flight after all ended: the spin policy would read a busy pool", n)
+			}
 		})
+	}
+}
+
+// The supervisor spins long only for the pool's only call in flight, briefly when none is,
+// and not at all when several are (the cores then have work).
+func TestReadSpinPolicy(t *testing.T) {
+	p := &Pool{}
+	spin := p.readSpin(200 * time.Microsecond)
+	for _, tt := range []struct {
+		inflight int32
+		want     time.Duration
+	}{{0, 25 * time.Microsecond}, {1, loneSpin}, {2, 0}, {8, 0}} {
+		p.inflight.Store(tt.inflight)
+		if got := spin(); got != tt.want {
+			t.Errorf("%d calls in flight: spin %v, want %v", tt.inflight, got, tt.want)
+		}
 	}
 }
