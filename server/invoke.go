@@ -174,8 +174,21 @@ func (s *Server) handleFetch(w http.ResponseWriter, r *http.Request) {
 	respond(w, inv, loader.KindFetch, res, err)
 }
 
-// methodPattern bounds an RPC method name: any JS property name a caller would type.
-var methodPattern = regexp.MustCompile(`^[^\x00-\x1f\x7f]{1,256}$`)
+// validMethod bounds an RPC method name: any JS property name a caller would type, 1 to
+// 256 characters (bytes that are not UTF-8 count one each), none of them a control
+// character. It is a loop, not the regular expression it replaces: compiling
+// [^\x00-\x1f\x7f]{1,256} made 256 copies of the class at every process start (2.8 ms of
+// `isobox eval`'s start on a slow machine).
+func validMethod(s string) bool {
+	n := 0
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+		n++
+	}
+	return n >= 1 && n <= 256
+}
 
 func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 	id, err := workerID(r)
@@ -189,7 +202,7 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.endInvocation(inv)
 	method := r.PathValue("method")
-	if !methodPattern.MatchString(method) {
+	if !validMethod(method) {
 		writeError(w, isoerr.New(isoerr.InvalidRequest, "invalid method name %q: 1 to 256 characters, no control characters", method))
 		return
 	}
@@ -450,7 +463,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	var args json.RawMessage
 	var req *http.Request
 	if body.Call != nil {
-		if !methodPattern.MatchString(body.Call.Method) {
+		if !validMethod(body.Call.Method) {
 			writeError(w, isoerr.New(isoerr.InvalidRequest, "invalid call.method %q: 1 to 256 characters, no control characters", body.Call.Method))
 			return
 		}
