@@ -1,7 +1,6 @@
 package toolset
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,12 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
+	"github.com/isobox/isobox/internal/jsonschema"
 	"github.com/isobox/isobox/internal/jsonv"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 )
 
 // Validator checks tool arguments against the tools' input schemas. Compiled schemas are
@@ -38,14 +33,6 @@ const maxCachedSchemas = 4096
 // NewValidator returns a validator with an empty cache.
 func NewValidator() *Validator { return &Validator{cache: map[string]*compiled{}} }
 
-// refuseLoader keeps the compiler from loading anything: the default one reads file://
-// URLs, and a schema from a remote MCP server must not make isobox read local files.
-type refuseLoader struct{}
-
-func (refuseLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("isobox loads no schemas from outside the tool's own (%s)", url)
-}
-
 func (v *Validator) compile(schema json.RawMessage) *compiled {
 	key := string(schema)
 	v.mu.Lock()
@@ -55,7 +42,7 @@ func (v *Validator) compile(schema json.RawMessage) *compiled {
 		return c
 	}
 	c = &compiled{}
-	c.s, c.err = compileSchema(schema, jsonschema.Draft2020)
+	c.s, c.err = jsonschema.Compile(schema, jsonschema.Options{Dialect: jsonschema.Draft2020})
 	if c.err != nil {
 		// An unknown $schema is the usual cause: try once more without it, as draft
 		// 2020-12, then as the older drafts whose keywords differ (draft-04's boolean
@@ -64,8 +51,8 @@ func (v *Validator) compile(schema json.RawMessage) *compiled {
 		if json.Unmarshal(schema, &m) == nil {
 			delete(m, "$schema")
 			if b, err := json.Marshal(m); err == nil {
-				for _, d := range []*jsonschema.Draft{jsonschema.Draft2020, jsonschema.Draft7, jsonschema.Draft4} {
-					if s, err := compileSchema(b, d); err == nil {
+				for _, d := range []jsonschema.Dialect{jsonschema.Draft2020, jsonschema.Draft7, jsonschema.Draft4} {
+					if s, err := jsonschema.Compile(b, jsonschema.Options{Dialect: d}); err == nil {
 						c.s, c.err = s, nil
 						break
 					}
@@ -82,21 +69,6 @@ func (v *Validator) compile(schema json.RawMessage) *compiled {
 	return c
 }
 
-func compileSchema(schema json.RawMessage, draft *jsonschema.Draft) (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(draft)
-	c.UseLoader(refuseLoader{})
-	const url = "urn:isobox:input"
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(url)
-}
-
 // Check validates args against schema; the error lists what is wrong, where, in terms a
 // JavaScript programmer reads (input.items[2].name).
 func (v *Validator) Check(schema, args json.RawMessage) error {
@@ -107,13 +79,12 @@ func (v *Validator) Check(schema, args json.RawMessage) error {
 	if c.s == nil {
 		return nil
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
-	if err != nil {
-		return fmt.Errorf("the input is not JSON: %v", err)
-	}
-	err = c.s.Validate(inst)
+	err := c.s.Validate(args)
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, jsonschema.ErrNotJSON) {
+		return fmt.Errorf("the input is not JSON: %v", strings.TrimPrefix(err.Error(), jsonschema.ErrNotJSON.Error()+": "))
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
@@ -130,12 +101,12 @@ func (v *Validator) Check(schema, args json.RawMessage) error {
 	var root any // the schema, parsed only when an error needs it
 	for _, e := range leaves(ve) {
 		m := jsPath(e.InstanceLocation) + ": " + describe(e)
-		if _, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+		if e.Keyword == "additionalProperties" {
 			// Say what is allowed: the model then fixes the name in one go.
 			if root == nil {
 				root, _ = jsonv.Parse(schema)
 			}
-			if _, frag, ok := strings.Cut(e.SchemaURL, "#"); ok {
+			if frag, ok := strings.CutSuffix(e.KeywordLocation, "/additionalProperties"); ok {
 				if s, ok := jsonv.Pointer(root, frag); ok {
 					if so, ok := s.(*jsonv.Object); ok && so.Obj("properties") != nil {
 						m += " (the properties are " + strings.Join(so.Obj("properties").Keys, ", ") + ")"
@@ -152,13 +123,11 @@ func (v *Validator) Check(schema, args json.RawMessage) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
-var printer = message.NewPrinter(language.English)
-
 // leaves are the errors that say what is wrong: the ends of the error tree, and the
 // unions (oneOf, anyOf), which describe their alternatives themselves.
 func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	switch e.ErrorKind.(type) {
-	case *kind.OneOf, *kind.AnyOf:
+	switch e.Keyword {
+	case "oneOf", "anyOf":
 		return []*jsonschema.ValidationError{e}
 	}
 	if len(e.Causes) == 0 {
@@ -173,15 +142,15 @@ func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
 
 // describe says what is wrong at one place; a union lists its alternatives' complaints.
 func describe(e *jsonschema.ValidationError) string {
-	switch e.ErrorKind.(type) {
-	case *kind.OneOf, *kind.AnyOf:
+	switch e.Keyword {
+	case "oneOf", "anyOf":
 		if len(e.Causes) == 0 {
-			return e.ErrorKind.LocalizedString(printer)
+			return e.Message
 		}
 		var why []string
 		for _, c := range e.Causes {
 			for _, l := range leaves(c) {
-				m := l.ErrorKind.LocalizedString(printer)
+				m := l.Message
 				if p := jsPath(l.InstanceLocation); p != jsPath(e.InstanceLocation) {
 					m = p + ": " + m
 				}
@@ -193,7 +162,7 @@ func describe(e *jsonschema.ValidationError) string {
 		}
 		return "matches none of the alternatives (" + strings.Join(why, " | ") + ")"
 	}
-	return e.ErrorKind.LocalizedString(printer)
+	return e.Message
 }
 
 // jsPath writes an instance location as JavaScript: input.items[2]["odd key"].
