@@ -25,7 +25,9 @@ const (
 
 // BuildWdbench builds the workerd anchor's load client from its source folder srcDir
 // (../shared/anchors/workerd/wdbench) into outDir and returns the binary's path. The
-// source stays where it is: it is the anchor's, not isobox's.
+// source stays where it is: it is the anchor's, not isobox's. The caller's GOFLAGS apply
+// (isobox's tests pass -race, whose standard library their own build has compiled: a
+// plain build compiles it again, ~65 s of CPU on a cold cache).
 func BuildWdbench(ctx context.Context, srcDir, outDir string) (string, error) {
 	if _, err := os.Stat(filepath.Join(srcDir, "main.go")); err != nil {
 		return "", fmt.Errorf("wdbench source: %w", err)
@@ -34,7 +36,7 @@ func BuildWdbench(ctx context.Context, srcDir, outDir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	cmd.Dir = srcDir
 	// The anchor's module has no dependencies: nothing to fetch, no go.sum to write.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -buildvcs=false"), "GOTOOLCHAIN=local", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build wdbench in %s: %w: %s", srcDir, err, bytes.TrimSpace(out))
 	}
