@@ -21,24 +21,14 @@ import (
 	"time"
 
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/dynworker"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 )
 
 // DynJS is the anchor's dynamic worker (shared/anchors/workerd/loader/dyn.js); {i} makes
 // each one unique.
-const DynJS = `// dynamic worker #{i} (untrusted code supplied in the request)
-let calls = 0;
-export default {
-  fetch(req, env) {
-    calls++;
-    const n = Number(new URL(req.url).searchParams.get("n") ?? 1000);
-    let s = 0;
-    for (let k = 0; k < n; k++) s += k * k;
-    return Response.json({ id: env.ID, tag: "{i}", calls, sum: s });
-  },
-};
-`
+const DynJS = dynworker.JS
 
 // Options choose how much to measure.
 type Options struct {
@@ -312,14 +302,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // WorkerCode returns the anchor's dynamic worker number i.
-func WorkerCode(i int) loader.WorkerCode {
-	src := strings.ReplaceAll(DynJS, "{i}", strconv.Itoa(i))
-	return loader.WorkerCode{
-		CompatibilityDate: "2026-11-01", MainModule: "main.js",
-		Modules: map[string]loader.Module{"main.js": loader.JS(src)},
-		Env:     map[string]any{"ID": strconv.Itoa(i)},
-	}
-}
+func WorkerCode(i int) loader.WorkerCode { return dynworker.Code(i) }
 
 var dynReq = func(ctx context.Context) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://dynamic/?n=1000", nil)

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/isobox/isobox/bench"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/dynworker"
 	"github.com/isobox/isobox/loader"
 )
 
@@ -33,7 +33,7 @@ func BenchmarkColdLoad(b *testing.B) {
 	for b.Loop() {
 		i++
 		n := i
-		res, err := l.Get(fmt.Sprint("cold-", n), func() (loader.WorkerCode, error) { return bench.WorkerCode(n), nil }).Fetch(context.Background(), dynRequest(b))
+		res, err := l.Get(fmt.Sprint("cold-", n), func() (loader.WorkerCode, error) { return dynworker.Code(n), nil }).Fetch(context.Background(), dynRequest(b))
 		if err != nil || !res.Cold {
 			b.Fatalf("%v cold=%v", err, res.Cold)
 		}
@@ -47,7 +47,7 @@ func BenchmarkWarmCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close(context.Background())
-	stub := l.Get("warm", func() (loader.WorkerCode, error) { return bench.WorkerCode(0), nil })
+	stub := l.Get("warm", func() (loader.WorkerCode, error) { return dynworker.Code(0), nil })
 	if _, err := stub.Fetch(context.Background(), dynRequest(b)); err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func BenchmarkWarmCallParallel(b *testing.B) {
 			defer l.Close(context.Background())
 			stubs := make([]*loader.Stub, callers)
 			for i := range stubs {
-				stubs[i] = l.Get(fmt.Sprint("warm-", i), func() (loader.WorkerCode, error) { return bench.WorkerCode(0), nil })
+				stubs[i] = l.Get(fmt.Sprint("warm-", i), func() (loader.WorkerCode, error) { return dynworker.Code(0), nil })
 				if _, err := stubs[i].Fetch(context.Background(), dynRequest(b)); err != nil {
 					b.Fatal(err)
 				}
