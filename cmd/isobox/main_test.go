@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = d
+	flag.Parse()
+	startSDKPrefetch()
 	code := m.Run()
+	endSDKPrefetch()
 	os.RemoveAll(d)
 	os.Exit(code)
 }

@@ -143,8 +143,7 @@ func TestMCPCommandErrors(t *testing.T) {
 // which its schema checks accept, and calls run_code and execute, whose structured results
 // it checks against the tools' output schemas.
 func TestMCPTypeScriptSDK(t *testing.T) {
-	dir := t.TempDir()
-	npmInstall(t, dir, mcpSDKPackage, mcpSDKVersion)
+	dir := sdkDir(t)
 	bin := buildIsobox(t)
 	conn := mathConnector(t)
 
@@ -283,26 +282,3 @@ const http = await drive(new StreamableHTTPClientTransport(new URL(cfg.url), {
 }));
 process.stdout.write(JSON.stringify({ stdio, http }) + "\n");
 `
-
-// npmInstall installs pkg@version into dir with npm (its cache kept where npm keeps it,
-// so that a second run is fast). Without node and npm the test fails: CI has them.
-func npmInstall(t *testing.T, dir, pkg, version string) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: this test drives isobox with the official MCP TypeScript SDK and needs node and npm on PATH (%v)", tool, err)
-		}
-	}
-	manifest, _ := json.Marshal(map[string]any{"name": "isobox-mcp-sdk-test", "private": true, "type": "module",
-		"dependencies": map[string]string{pkg: version}})
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), manifest, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install %s@%s: %v\n%s", pkg, version, err, out)
-	}
-}
