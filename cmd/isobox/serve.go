@@ -116,7 +116,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	npmRegistry := fs.String("npm-registry", "", "npm registry of the projects PUT with files, POST /v1/bundle and the codemode config's modules (default $ISOBOX_NPM_REGISTRY, ~/.npmrc, "+npm.DefaultRegistry+")")
 	logFormat := fs.String("log-format", "text", "`format` of the log on stderr: text or json")
 	rings := fs.Bool("sandbox-rings", true, "carry calls to and from sandbox processes through shared-memory rings that are checked for a while before sleeping (up to 1 ms for the only call in flight; a lone call crosses in ~10–50 µs instead of ~150–250 µs); false: through their sockets")
-	procs := fs.Int("sandbox-processes", runtime.NumCPU(), "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process")
+	defaultProcs := runtime.NumCPU()
+	if !confine.Implemented {
+		defaultProcs = 0 // a worker process confines itself, which only Linux can do
+	}
+	procs := fs.Int("sandbox-processes", defaultProcs, "run sandboxes in this many supervised worker processes (no secrets, no store; killed and replaced when a call overruns its deadline); 0 runs them inside the server process. Linux only: elsewhere the default is 0")
 	quotaFile := fs.String("quotas", "", "JSON quotas of every tenant without its own (concurrentInvocations, invocationsPerMinute, cpuMsPerDay, memoryMBPerSandbox, storageBytes, egressBytesPerDay, uniqueWorkersPerDay; absent: no limit)")
 	quotaConcurrent := fs.Int64("quota-concurrent", 0, "concurrent invocations of every tenant without its own quotas (0: no limit; overrides --quotas)")
 	quotaPerMinute := fs.Int64("quota-per-minute", 0, "invocations per minute of every tenant without its own quotas (0: no limit; overrides --quotas)")
@@ -142,6 +146,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *procs < 0 || *procs > 1024 {
 		fmt.Fprintln(stderr, "isobox: --sandbox-processes must be between 0 and 1024")
+		return 2
+	}
+	if *procs > 0 && !confine.Implemented {
+		fmt.Fprintf(stderr, "isobox: --sandbox-processes needs Linux, where a worker process can be confined (this is %s); 0 runs sandboxes in the server process\n", runtime.GOOS)
 		return 2
 	}
 	if *margin <= 0 {

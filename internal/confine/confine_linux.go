@@ -15,6 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Implemented says whether Apply confines the process on this platform (Linux: yes).
+const Implemented = true
+
 // errUnsupported is a layer the kernel does not offer: reported, not an error.
 type errUnsupported struct{ why string }
 

@@ -9,6 +9,9 @@ import (
 	"github.com/isobox/isobox/isoerr"
 )
 
+// Implemented says whether Apply confines the process on this platform (Linux only).
+const Implemented = false
+
 // Apply confines the calling process on Linux. Elsewhere it confines nothing and says so.
 //
 // # Errors

@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // MaxRatio is the largest time ratio between 16n and n that Check accepts.
@@ -45,14 +43,4 @@ func Check(t *testing.T, n int, shapes map[string]func(n int) string, run func(i
 			t.Errorf("%s: %v for %d bytes, %v for 16x as many (%.0fx): not linear", name, small, n, large, ratio)
 		}
 	}
-}
-
-// threadCPU is the CPU time the calling OS thread has used.
-func threadCPU(t *testing.T) time.Duration {
-	t.Helper()
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		t.Fatalf("thread CPU clock: %v", err)
-	}
-	return time.Duration(ts.Nano())
 }

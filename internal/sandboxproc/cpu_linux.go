@@ -50,3 +50,8 @@ func blockingSocket(fd int) bool {
 	var s unix.Stat_t
 	return unix.Fstat(fd, &s) == nil && s.Mode&unix.S_IFMT == unix.S_IFSOCK
 }
+
+// socketpair makes the supervisor's socket pair, close-on-exec.
+func socketpair() ([2]int, error) {
+	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+}

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/isobox/isobox/engine"
@@ -524,7 +523,7 @@ const spareRetry = time.Second
 
 func (pr *proc) start() error {
 	cfg := pr.p.cfg
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		return fmt.Errorf("sandboxproc: socketpair: %w", err)
 	}

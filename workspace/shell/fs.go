@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/interp"
 
 	"github.com/isobox/isobox/isoerr"
@@ -373,25 +372,4 @@ func pipeClosed(w io.Writer) bool {
 		return true
 	}
 	return rc.Control(func(uintptr) {}) != nil
-}
-
-// brokenPipe reports whether w is a pipe whose reading end is closed: a shell's command
-// would die of SIGPIPE writing to it.
-func brokenPipe(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	broken := false
-	rc.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0 {
-			broken = true
-		}
-	})
-	return broken
 }
