@@ -2,7 +2,6 @@ package sandboxproc
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -103,41 +102,5 @@ func TestReadSpinPolicy(t *testing.T) {
 		if got := spin(); got != tt.want {
 			t.Errorf("%d calls in flight: spin %v, want %v", tt.inflight, got, tt.want)
 		}
-	}
-}
-
-// A lone call runs with no goroutine reading in its process until it needs one: its own
-// requests to the supervisor (the worker's code on a cold start, tool calls, a streamed
-// response's chunks) bring a reader, with no help from readerDelay's timer (an hour here).
-func TestLoneCallsBringTheirReader(t *testing.T) {
-	p := startPool(t, Config{Processes: 1, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),
-		Defaults: enginetest.Defaults, Logger: slog.New(slog.DiscardHandler), readerDelay: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	const worker = `export default {
-  inc(n) { return n + 1; },
-  fetch() {
-    const s = new ReadableStream({ pull(c) { c.enqueue(new TextEncoder().encode("x".repeat(70000))); if (++this.n >= 3) c.close(); }, n: 0 });
-    return new Response(s);
-  },
-};`
-	stub := p.Get("lone", func() (loader.WorkerCode, error) { return jsCode(worker), nil })
-	for i := range 3 { // the first is cold: it asks for its code
-		res, err := stub.Call(ctx, "inc", []byte(fmt.Sprintf("[%d]", i)))
-		if err != nil || string(res.Value) != fmt.Sprint(i+1) {
-			t.Fatalf("call %d: %v %s", i, err, res.Value)
-		}
-	}
-	tools := func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
-		return json.RawMessage(`"` + name + `"`), nil
-	}
-	res, err := p.Eval(ctx, callTool+`return [await call("a", {}), await call("b", {})];`, loader.EvalOptions{Tools: tools})
-	if err != nil || string(res.Value) != `["a","b"]` {
-		t.Fatalf("tool calls: %v %s", err, res.Value)
-	}
-	req, _ := http.NewRequest("GET", "http://lone/", nil)
-	fres, err := stub.Fetch(ctx, req)
-	if err != nil || len(fres.Body) != 210000 {
-		t.Fatalf("streamed response: %v, %d bytes", err, len(fres.Body))
 	}
 }

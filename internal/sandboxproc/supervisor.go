@@ -71,10 +71,6 @@ type Config struct {
 	// (the default), through shared-memory rings that both sides check for a while before
 	// they sleep (DefaultSpin; no spinning on one CPU), or RingOff, through the socket.
 	Ring RingMode
-
-	// readerDelay replaces the worker process's readerDelay when not 0 (tests: a long
-	// one checks that a lone call's own requests bring a reader).
-	readerDelay time.Duration
 }
 
 // RingMode is how a pool's frames cross the process boundary (Config.Ring).
@@ -572,7 +568,7 @@ func (pr *proc) start() error {
 		cacheDir = engine.DefaultCacheDir()
 	}
 	wc := workerConfig{CacheDir: cacheDir, Defaults: toWireLimits(cfg.Defaults), MemoryBudget: cfg.MemoryBudget / uint64(len(pr.p.procs)), Board: board != nil,
-		Threads: max(cfg.Threads, 0), ReaderDelay: cfg.readerDelay}
+		Threads: max(cfg.Threads, 0)}
 	if ring != nil {
 		wc.Ring = WorkerFD + 1 // after the socket, and the board when there is one
 		if board != nil {

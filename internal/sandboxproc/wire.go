@@ -72,17 +72,10 @@ type conn struct {
 	rw  io.ReadWriteCloser
 	wmu sync.Mutex
 	buf []byte
-	// beforeSend, when set, runs before send and sendJSON write (not before an invoke or
-	// a result): a frame sent may be answered, and the worker process makes sure then that
-	// a goroutine reads (workerSide.ensureReader).
-	beforeSend func()
 }
 
 // send writes one frame.
 func (c *conn) send(typ byte, id uint64, payload []byte) error {
-	if c.beforeSend != nil {
-		c.beforeSend()
-	}
 	if len(payload) > maxFrame {
 		return fmt.Errorf("sandboxproc: frame of %d bytes is larger than %d", len(payload), maxFrame)
 	}
@@ -193,8 +186,6 @@ type workerConfig struct {
 	Ring int `json:"ring,omitempty"`
 	// Threads is the process's GOMAXPROCS (0: Go's default).
 	Threads int `json:"threads,omitempty"`
-	// ReaderDelay replaces readerDelay when not 0 (Config.readerDelay).
-	ReaderDelay time.Duration `json:"readerDelay,omitempty"`
 }
 
 // assignMsg gives a process its place, once its engine is up and it is confined: at once,

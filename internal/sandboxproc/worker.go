@@ -200,12 +200,6 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 		go rw.watch(ring.CloseRead)
 		r = bufio.NewReaderSize(ring, 64<<10)
 	}
-	w.rd, w.hdr, w.rctx = r, hdr, ctx
-	w.readerDelay = readerDelay
-	if cfg.ReaderDelay > 0 {
-		w.readerDelay = cfg.ReaderDelay
-	}
-	w.c.beforeSend = w.ensureReader
 	w.readLoop(ctx, r, hdr)
 	if err := <-w.end; !errors.Is(err, io.EOF) {
 		return err
@@ -230,45 +224,15 @@ func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 		}
 		if run := w.dispatch(ctx, typ, id, payload); run != nil {
 			w.running.Add(1)
-			// The pool's only call in flight runs without another reader at first: the
-			// supervisor sends nothing until its answer unless the call asks (a host call:
-			// conn.beforeSend), the call outlives readerDelay (a cancel, a second call), or
-			// another goroutine sends. Handing the reading off and taking it back cost two
-			// thread wake-ups and their system calls per call (RATIONALE §77).
-			deferred := w.ring != nil && w.lone.Load()
-			var t *time.Timer
-			if deferred {
-				w.readerless.Store(true)
-				t = time.AfterFunc(w.readerDelay, w.ensureReader)
-			} else {
-				w.handOff(ctx, r, hdr)
-			}
+			w.handOff(ctx, r, hdr)
 			run()
-			running := w.running.Add(-1)
-			if deferred {
-				t.Stop()
-				if w.readerless.CompareAndSwap(true, false) {
-					continue // no other goroutine read meanwhile: this one reads on
-				}
-			}
-			if running == 0 && w.ring != nil && w.lone.Load() {
+			if w.running.Add(-1) == 0 && w.ring != nil && w.lone.Load() {
 				w.ring.Nudge() // a lone caller's next call is near: the reader spins for it
 			}
 			if !w.park(ctx) {
 				return
 			}
 		}
-	}
-}
-
-// readerDelay bounds how long a lone call runs with no goroutine reading: a cancel or a
-// second call that arrives meanwhile waits at most this long.
-const readerDelay = 200 * time.Microsecond
-
-// ensureReader makes another goroutine the reader if a lone call runs without one.
-func (w *workerSide) ensureReader() {
-	if w.readerless.CompareAndSwap(true, false) {
-		w.handOff(w.rctx, w.rd, w.hdr)
 	}
 }
 
@@ -318,14 +282,8 @@ type workerSide struct {
 	ring    *shmring.Conn // the rings the frames come through; nil: the socket
 	running atomic.Int32  // calls running (their goroutines are in run)
 	lone    atomic.Bool   // the last call sent was the pool's only one in flight (invokeMsg.Lone)
-	// readerless: a lone call runs on the goroutine that read it and none reads (readLoop).
-	readerless  atomic.Bool
-	rd          io.Reader // the frames' reader, its header buffer and context (ensureReader)
-	hdr         []byte
-	rctx        context.Context
-	readerDelay time.Duration
-	tools       workerTools
-	fs          workerFS
+	tools   workerTools
+	fs      workerFS
 	// sessions are the sandboxes of sessions (sessions.go), by handle.
 	sessions map[uint64]*sessionSlot
 }
