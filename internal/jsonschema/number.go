@@ -1,6 +1,7 @@
 package jsonschema
 
 import (
+	"cmp"
 	"math"
 	"math/big"
 	"math/bits"
@@ -93,35 +94,15 @@ func (d decimal) sign() int {
 func cmpDecimal(a, b decimal) int {
 	sa, sb := a.sign(), b.sign()
 	if sa != sb || sa == 0 {
-		return cmpInt(sa, sb)
+		return cmp.Compare(sa, sb)
 	}
 	c := 0
 	if ma, mb := int64(len(a.digits))+a.exp, int64(len(b.digits))+b.exp; ma != mb {
-		c = cmpInt64(ma, mb)
+		c = cmp.Compare(ma, mb)
 	} else {
 		c = strings.Compare(a.digits, b.digits) // no trailing zeros: a prefix is smaller
 	}
 	return c * sa
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // plainInt reports whether a number's text is an integer without fraction or exponent
