@@ -670,7 +670,7 @@ func compileRegexp(p string) (*pattern, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := patternSize(tree.Simplify())
+	size := patternSize(tree)
 	if size > maxPatternSize {
 		return nil, fmt.Errorf("pattern too large: about %d instructions compiled, more than %d", size, maxPatternSize)
 	}
@@ -681,14 +681,15 @@ func compileRegexp(p string) (*pattern, error) {
 	return &pattern{re, size}, nil
 }
 
-// patternSize estimates the instructions a simplified syntax tree compiles to (a
-// repetition copies its operand), saturating past maxPatternSize.
+// patternSize estimates the instructions a parsed syntax tree compiles to (a repetition
+// copies its operand), saturating past maxPatternSize. It reads the tree as parsed:
+// simplifying it first would build the copies it counts.
 func patternSize(re *syntax.Regexp) int {
 	n := 1
 	switch re.Op {
 	case syntax.OpLiteral:
 		n += len(re.Rune)
-	case syntax.OpRepeat: // Simplify leaves only x{n,m} it could not expand: count the copies
+	case syntax.OpRepeat: // x{n,m} compiles to max(n, m) copies of x
 		reps := max(re.Max, re.Min, 1)
 		n += reps * patternSize(re.Sub[0])
 	default:

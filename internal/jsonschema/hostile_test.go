@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp/syntax"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,5 +130,27 @@ func TestNothingLoaded(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Errorf("%d fetches", hits.Load())
+	}
+}
+
+// The size a pattern is bounded by is not far below the program Go compiles from it: an
+// estimate that low would let a large program through.
+func TestPatternSizeEstimate(t *testing.T) {
+	for _, p := range []string{
+		"a", "^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$", "a{1000}", "(ab|cd){3,7}x?",
+		"[\\s\\S]{100}x", "^\\d{4}-\\d{2}-\\d{2}$", "(a{10}b{20}){30}", "x{0,1000}",
+		strings.Repeat("a{100}", 50),
+	} {
+		tree, err := syntax.Parse(p, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := syntax.Compile(tree.Simplify())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if est := patternSize(tree); est*2 < len(prog.Inst) {
+			t.Errorf("%.40s: estimated %d instructions, compiled %d", p, est, len(prog.Inst))
+		}
 	}
 }
