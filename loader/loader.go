@@ -116,6 +116,7 @@ type Loader struct {
 	idleMem uint64     // resident memory of all idle sandboxes (the sum of instance.mem)
 	guesses []guess    // idle sandboxes counted by their bounds, to measure (see counted)
 	kick    chan struct{}
+	kicks   atomic.Int64 // wake-ups release sent the sweeper (read by tests)
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -149,8 +150,12 @@ type instance struct {
 	memLen   int    // the linear memory's size when mem was set; 0: never set
 	guessed  bool   // mem is the linear memory's size, an upper bound, until measured
 	queued   bool   // in Loader.guesses (guarded by Loader.mu)
-	how      startKind
-	trimmed  bool // Trim ran since the last use
+	// missed: the sweeper, kicked to measure it, found it in use again (guarded by
+	// Loader.mu). A worker called back to back would otherwise wake the sweeper on every
+	// release, to find it busy each time; its later measurements wait for the sweeper's tick.
+	missed  bool
+	how     startKind
+	trimmed bool // Trim ran since the last use
 }
 
 // counted sets inst.mem, what the memory budget counts for the sandbox, after a call.
@@ -669,9 +674,11 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 	}
 	w.idle = append(w.idle, inst)
 	l.idleMem += inst.mem
+	kick := false
 	if guessed && !inst.queued {
 		inst.queued = true
 		l.guesses = append(l.guesses, guess{w, inst})
+		kick = !inst.missed
 	}
 	if w.elem == nil {
 		w.elem = l.lru.PushFront(w)
@@ -689,9 +696,10 @@ func (l *Loader) release(ctx context.Context, w *worker, inst *instance, keep bo
 		out = l.evictOverBudget()
 	}
 	l.mu.Unlock()
-	if guessed {
+	if kick {
 		select {
 		case l.kick <- struct{}{}:
+			l.kicks.Add(1)
 		default:
 		}
 	}
@@ -709,13 +717,24 @@ type guess struct {
 func (l *Loader) measureGuessesLocked() {
 	for _, g := range l.guesses {
 		g.inst.queued = false
-		if slices.Contains(g.w.idle, g.inst) && g.inst.guessed {
-			mem := g.inst.measure()
-			l.idleMem = l.idleMem - g.inst.mem + mem
-			g.inst.mem = mem
-		}
+		l.measureIfIdle(g)
 	}
 	l.guesses = l.guesses[:0]
+}
+
+// measureIfIdle measures g's sandbox if it is still counted by its bound and idle; one a
+// call is using again is marked missed. Called with l.mu held.
+func (l *Loader) measureIfIdle(g guess) {
+	if !slices.Contains(g.w.idle, g.inst) {
+		g.inst.missed = true // guessed is the caller's to read until the sandbox is idle
+		return
+	}
+	if !g.inst.guessed {
+		return
+	}
+	mem := g.inst.measure()
+	l.idleMem = l.idleMem - g.inst.mem + mem
+	g.inst.mem, g.inst.missed = mem, false
 }
 
 // measureGuessed measures the idle sandboxes counted by their bounds, off the request
@@ -733,11 +752,7 @@ func (l *Loader) measureGuessed() {
 		g := l.guesses[0]
 		l.guesses = l.guesses[1:]
 		g.inst.queued = false
-		if slices.Contains(g.w.idle, g.inst) && g.inst.guessed {
-			mem := g.inst.measure()
-			l.idleMem = l.idleMem - g.inst.mem + mem
-			g.inst.mem = mem
-		}
+		l.measureIfIdle(g)
 		l.mu.Unlock()
 	}
 }
@@ -858,7 +873,7 @@ func (l *Loader) trimIdle(now time.Time) {
 		mem := inst.measure()
 		l.mu.Lock()
 		l.idleMem = l.idleMem - inst.mem + mem
-		inst.mem = mem
+		inst.mem, inst.missed = mem, false
 		w.trimming--
 		if w.forgotten || l.workers[w.id] != w {
 			l.idleMem -= inst.mem
