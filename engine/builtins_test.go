@@ -210,6 +210,9 @@ var hostilePasses = []struct {
 	// A built-in iterator's next is called directly, around JS_Call's poll.
 	{"spread of a Set", `globalThis.a = new Set(); for (let i = 0; i < 2 ** 22; i++) a.add(i)`, `[...a].length`, "4194304",
 		`[...new Set([1, 1, 2])].join()`, `"1,2"`},
+	// TextEncoder encodes in slices of 2^20 units, each one pass of C.
+	{"TextEncoder encode", `globalThis.s = "\u0101".repeat(2 ** 25) + "\ud800"`, `new TextEncoder().encode(s).length`, "67108867",
+		`new TextEncoder().encode("a\ud800").join()`, `"97,239,191,189"`},
 	{"normalize", `globalThis.s = "a".repeat(2 ** 23) + "e\u0301"`, `s.normalize("NFD").length`, "8388610",
 		`"\u00e9".normalize("NFD").length`, "2"},
 	// Loops whose every iteration is one pass or allocation just under the chunk size: no
@@ -220,6 +223,8 @@ var hostilePasses = []struct {
 		`"x".repeat(3)`, `"xxx"`},
 	{"loop of short copies", `globalThis.a = new Uint8Array(2 ** 20 - 1)`, `(() => { let n = 0; for (let i = 0; i < 1500; i++) n += a.slice().length; return n })()`, "1572862500",
 		`new Uint8Array([1, 2]).slice().join()`, `"1,2"`},
+	{"loop of short encodes", `globalThis.e = new TextEncoder(); globalThis.s = "x".repeat(2 ** 20 - 1)`, `(() => { let n = 0; for (let i = 0; i < 1000; i++) n += e.encode(s).length; return n })()`, "1048575000",
+		`new TextEncoder().encode("\u0101").join()`, `"196,129"`},
 	{"loop of short allocations, kept", ``, `(() => { const k = []; for (let i = 0; i < 200; i++) k.push(new Uint8Array(2 ** 20 - 1)); return k.length })()`, "200",
 		`[new Uint8Array(2)].length`, "1"},
 }

@@ -83,11 +83,13 @@ const host = (() => {
   const setDispatch = globalThis.__isobox_set_dispatch;
   const rawEval = globalThis.__isobox_eval;
   const rawScript = globalThis.__isobox_eval_script;
+  const utf8 = globalThis.__isobox_utf8;
   delete globalThis.__isobox_host;
   delete globalThis.__isobox_host_bytes;
   delete globalThis.__isobox_set_dispatch;
   delete globalThis.__isobox_eval;
   delete globalThis.__isobox_eval_script;
+  delete globalThis.__isobox_utf8;
 
   const ops = new Map(); // pending async host operations: id -> {resolve, reject}
   const timers = new Map(); // id -> callback
@@ -105,6 +107,9 @@ const host = (() => {
     // evalScript evaluates a sloppy-mode script under a file name and returns its value.
     evalScript: (code, name) => rawScript(code, name),
     setDispatch,
+    // utf8 returns the UTF-8 bytes of a well-formed string as a Uint8Array (in C, in the
+    // sandbox: no host call). A lone surrogate would come out as its WTF-8 bytes.
+    utf8,
     // startOp begins an asynchronous host operation and returns a promise of its JSON result.
     startOp(kind, payload) {
       const id = nextOp++;

@@ -48,44 +48,29 @@
   // Interpreted loops cost about a third of a microsecond per character in the sandbox; the
   // engine's URI and base64 functions do the same work in C, so valid text goes through them
   // and the loops below only handle the rest. Captured now: user code may replace globals.
-  const { encodeURIComponent, decodeURIComponent, escape, unescape, atob, btoa } = globalThis;
+  const { decodeURIComponent, escape, atob } = globalThis;
   const { toBase64 } = Uint8Array.prototype;
-  const { fromBase64 } = Uint8Array;
   const CHUNK = 1 << 20; // bounds the transient strings (up to 9 characters per input unit)
   const isLead = (c) => c >= 0xd800 && c <= 0xdbff;
   const isTrail = (c) => c >= 0xdc00 && c <= 0xdfff;
 
-  // binaryFromBytes and bytesFromBinary convert between bytes and "binary strings" (one
-  // character per byte).
+  // binaryFromBytes converts bytes to a "binary string" (one character per byte).
   const binaryFromBytes = (bytes) => atob(Reflect.apply(toBase64, bytes, []));
-  const bytesFromBinary = (binary) => fromBase64(btoa(binary));
 
-  // encodeUtf8 encodes a string in slices that do not split surrogate pairs; toWellFormed
-  // first, because encodeURIComponent rejects the lone surrogates UTF-8 turns into U+FFFD.
-  // SHORT bounds the loop that encodes a short ASCII string directly: four conversions
-  // (encodeURIComponent, unescape, btoa, fromBase64) cost ~1.5 µs whatever the length, and
-  // response bodies and header values are mostly short ASCII. A string that is not ASCII
-  // leaves the loop at its first other unit, so the loop adds at most SHORT steps to it.
-  const SHORT = 64;
+  // encodeUtf8 encodes a string in slices that do not split surrogate pairs, each in one
+  // pass of C (host.utf8); each slice is made well-formed first, because UTF-8 turns lone
+  // surrogates into U+FFFD. The slices bound the transient copies.
+  const { isWellFormed, toWellFormed } = String.prototype;
+  const utf8 = host.utf8;
+  const wellFormed = (s) => (Reflect.apply(isWellFormed, s, []) ? s : Reflect.apply(toWellFormed, s, []));
 
   function encodeUtf8(s) {
-    const n = s.length;
-    if (n <= SHORT) {
-      const out = new Uint8Array(n);
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) break;
-        out[i] = c;
-      }
-      if (i === n) return out;
-    }
-    if (s.length <= CHUNK) return bytesFromBinary(unescape(encodeURIComponent(s.toWellFormed()))); // one slice: no bookkeeping
+    if (s.length <= CHUNK) return utf8(wellFormed(s));
     const parts = [];
     for (let start = 0, end = 0; start < s.length; start = end) {
       end = Math.min(start + CHUNK, s.length);
       if (end < s.length && isLead(s.charCodeAt(end - 1))) end--;
-      parts.push(bytesFromBinary(unescape(encodeURIComponent(s.slice(start, end).toWellFormed()))));
+      parts.push(utf8(wellFormed(s.slice(start, end))));
     }
     return parts.length === 1 ? parts[0] : concat(parts);
   }
