@@ -84,12 +84,14 @@ const host = (() => {
   const rawEval = globalThis.__isobox_eval;
   const rawScript = globalThis.__isobox_eval_script;
   const utf8 = globalThis.__isobox_utf8;
+  const utf8Decode = globalThis.__isobox_utf8_decode;
   delete globalThis.__isobox_host;
   delete globalThis.__isobox_host_bytes;
   delete globalThis.__isobox_set_dispatch;
   delete globalThis.__isobox_eval;
   delete globalThis.__isobox_eval_script;
   delete globalThis.__isobox_utf8;
+  delete globalThis.__isobox_utf8_decode;
 
   const ops = new Map(); // pending async host operations: id -> {resolve, reject}
   const timers = new Map(); // id -> callback
@@ -110,6 +112,9 @@ const host = (() => {
     // utf8 returns the UTF-8 bytes of a well-formed string as a Uint8Array (in C, in the
     // sandbox: no host call). A lone surrogate would come out as its WTF-8 bytes.
     utf8,
+    // utf8Decode returns the string bytes (a Uint8Array) hold if they are well-formed UTF-8
+    // (no overlong forms, surrogates or cut-off sequences), and null if not (in C too).
+    utf8Decode,
     // startOp begins an asynchronous host operation and returns a promise of its JSON result.
     startOp(kind, payload) {
       const id = nextOp++;

@@ -192,6 +192,53 @@ static JSValue js_utf8(JSContext *c, JSValueConst this_val, int argc, JSValueCon
   return out;
 }
 
+// utf8_valid reports whether p[0..n) is well-formed UTF-8 (Unicode table 3-7: no overlong
+// forms, no surrogates, nothing above U+10FFFF, no sequence cut off at the end).
+static int utf8_valid(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = p[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b == 0xe0) lo = 0xa0;
+      if (b == 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b == 0xf0) lo = 0x90;
+      if (b == 0xf4) hi = 0x8f;
+    } else {
+      return 0;
+    }
+    if (n - i - 1 < need || p[i + 1] < lo || p[i + 1] > hi) return 0;
+    for (size_t k = 2; k <= need; k++)
+      if ((p[i + k] & 0xc0) != 0x80) return 0;
+    i += need + 1;
+  }
+  return 1;
+}
+
+// js_utf8_decode returns the string a Uint8Array (or other byte payload) of well-formed
+// UTF-8 holds, or null when it is not well-formed: the runtime then decodes it in JS, with
+// the Encoding Standard's replacement of each maximal ill-formed subsequence. The string
+// is an allocation of the input's size or more, which the poll's work sum counts.
+static JSValue js_utf8_decode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  const uint8_t *p;
+  size_t n;
+  const char *str;
+  if (payload_bytes(c, argv[0], &p, &n, &str) < 0) return JS_EXCEPTION;
+  JSValue out = utf8_valid(p, n) ? JS_NewStringLen(c, (const char *)p, n) : JS_NULL;
+  if (str) JS_FreeCString(c, str);
+  return out;
+}
+
 // Module names are resolved and sources supplied by the host (the worker's module map).
 static char *module_normalize(JSContext *c, const char *base, const char *name, void *opaque) {
   size_t bl = strlen(base), nl = strlen(name);
@@ -318,6 +365,7 @@ static int32_t ib_init(int32_t max_stack) {
   set_global_fn("__isobox_eval", js_eval_async, 2);
   set_global_fn("__isobox_eval_script", js_eval_script, 2);
   set_global_fn("__isobox_utf8", js_utf8, 1);
+  set_global_fn("__isobox_utf8_decode", js_utf8_decode, 1);
   return 0;
 }
 
