@@ -123,8 +123,8 @@ const webUrl = (() => {
   // formDecode: "+" is a space, then percent-decode and UTF-8 decode (the input is a
   // USVString, so its UTF-8 encoding is exact).
   const formDecode = (s) => {
-    s = s.replaceAll("+", " ");
-    if (!s.includes("%")) return s;
+    if (s.indexOf("+") >= 0) s = s.replaceAll("+", " ");
+    if (s.indexOf("%") < 0) return s;
     const bytes = [];
     for (let i = 0; i < s.length; i++) {
       const c = s.codePointAt(i);
@@ -146,7 +146,9 @@ const webUrl = (() => {
   // parseForm is the application/x-www-form-urlencoded parser.
   const parseForm = (input) => {
     const list = [];
-    for (const sequence of input.split("&")) {
+    const sequences = input.split("&");
+    for (let i = 0; i < sequences.length; i++) {
+      const sequence = sequences[i];
       if (sequence === "") continue;
       const eq = sequence.indexOf("=");
       const name = eq < 0 ? sequence : sequence.slice(0, eq);
@@ -177,6 +179,7 @@ const webUrl = (() => {
   let paramsSetList; // (params, list) => void
   let paramsNew; // (url, query) => URLSearchParams linked to url
   let listOf; // (params) => its list
+  const ofURL = {}; // URLSearchParams's argument from paramsNew: no user code can pass it
 
   class URL {
     #rec;
@@ -348,6 +351,7 @@ const webUrl = (() => {
     #url = null; // the URL object whose query this is, or null
 
     constructor(init = "") {
+      if (init === ofURL) return; // paramsNew fills it in
       if ((typeof init === "object" && init !== null) || typeof init === "function") {
         const iteratorMethod = init[Symbol.iterator];
         if (iteratorMethod !== undefined && iteratorMethod !== null) {
@@ -392,8 +396,8 @@ const webUrl = (() => {
         params.#list = list;
       };
       paramsNew = (url, query) => {
-        const params = new URLSearchParams();
-        params.#list = parseForm(query); // no "?" stripping here, unlike the constructor
+        const params = new URLSearchParams(ofURL);
+        params.#list = query === "" ? [] : parseForm(query); // no "?" stripping here, unlike the constructor
         params.#url = url;
         return params;
       };
