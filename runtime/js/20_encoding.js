@@ -343,22 +343,24 @@
     #encoding;
     #fatal;
     #ignoreBOM;
-    #decoder;
+    #decoder = null; // made when a decode first needs one (most never do: decodeValidUtf8)
     #bomSeen = false;
     #fresh = true; // no bytes fed to #decoder since it was made: it holds no state
 
     constructor(label = "utf-8", options = undefined) {
-      const encoding = labels.get(
-        toStringIDL(label)
-          .replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "")
-          .toLowerCase(),
-      );
+      // A label as written in the table ("utf-8", most of them) skips the trim and lower-casing.
+      const encoding =
+        (typeof label === "string" ? labels.get(label) : undefined) ??
+        labels.get(
+          toStringIDL(label)
+            .replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "")
+            .toLowerCase(),
+        );
       if (encoding === undefined) throw new RangeError(`The "${label}" encoding is not supported`);
-      const opts = dictionary(options, "TextDecoder options");
+      const opts = options === undefined ? undefined : dictionary(options, "TextDecoder options");
       this.#encoding = encoding;
-      this.#fatal = Boolean(opts.fatal);
-      this.#ignoreBOM = Boolean(opts.ignoreBOM);
-      this.#decoder = new decoders[encoding](encoding, this.#fatal);
+      this.#fatal = opts !== undefined && Boolean(opts.fatal);
+      this.#ignoreBOM = opts !== undefined && Boolean(opts.ignoreBOM);
     }
 
     get encoding() {
@@ -385,6 +387,7 @@
       this.#fresh = false;
       let text;
       try {
+        this.#decoder ??= new decoders[this.#encoding](this.#encoding, this.#fatal);
         text = this.#decoder.decode(bytes, !stream);
       } catch (e) {
         this.#reset();
@@ -404,7 +407,7 @@
     }
 
     #reset() {
-      this.#decoder = new decoders[this.#encoding](this.#encoding, this.#fatal);
+      this.#decoder = null;
       this.#bomSeen = false;
       this.#fresh = true;
     }
