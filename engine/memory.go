@@ -250,6 +250,26 @@ func (m *limitedMemory) mountFork(p forkPlan) bool {
 	return true
 }
 
+// canMountLayers reports whether m is a mapping of the base image with nothing over it,
+// which mountLayers can map an image's layers onto.
+func (m *limitedMemory) canMountLayers() bool {
+	return m.release != nil && m.pending == nil && m.base != nil && m.live == nil && len(m.layers) == 0
+}
+
+// mountLayers maps an image's layers (Image.imageLayers) over a memory just restored from
+// the base image and grown to the image's size (canMountLayers). false means a mapping
+// failed: the memory may hold part of the layers and must not be used.
+func (m *limitedMemory) mountLayers(ls []layer) bool {
+	for _, l := range ls {
+		if l.memOff+l.n > len(m.buf) || !mapLayer(m.buf[:cap(m.buf)], l) {
+			return false
+		}
+	}
+	m.setLayers(ls)
+	m.keep = len(ls)
+	return true
+}
+
 // adoptFork moves the parent onto p's new layers. false means a mapping failed: the memory
 // may have lost pages and must not be used again.
 func (m *limitedMemory) adoptFork(p forkPlan) bool {

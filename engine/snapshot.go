@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/isobox/isobox/engine/js"
@@ -33,6 +34,109 @@ type Image struct {
 	keys     *keyTable        // crypto.subtle's keys (engine/crypto.go), which live in the host
 	wasm     *wasmImage       // the WebAssembly global's modules and instances (wasmjs_snapshot.go)
 	worker   *wasmWorkerImage // a WebAssembly worker's sandbox (wasmworker_image.go): no pages
+	// file holds the image's pages in a sealed file, made at its first restore, which
+	// restores map copy-on-write instead of copying (imageLayers).
+	file imageFile
+}
+
+// imageFile is an image's pages as layers of a sealed file (restoreRuns of them at most:
+// the changed pages, merged across their smallest gaps, the gaps holding the base image's
+// pages). A restore maps the layers over its memory, as a fork's child maps its parent's
+// (memory.go), so its cost no longer grows with the image: a page is copied only when the
+// new sandbox writes it, and the pages it only reads stay shared by every sandbox restored
+// from the image. The image keeps a reference to the file until it is collected; each
+// memory that maps a layer keeps one of its own.
+type imageFile struct {
+	once   sync.Once
+	layers []layer // nil where the OS cannot share pages this way: restores copy
+}
+
+const (
+	// restoreRuns bounds the layers a restore maps: each is a mapping (two more areas in
+	// the kernel's list of the process's mappings) for as long as the sandbox lives.
+	restoreRuns = 4
+	// restoreSlack bounds the base image's pages an image's file may hold in the gaps
+	// between its runs, past as many as the image's own pages: an image whose pages are
+	// scattered more widely is restored by copying.
+	restoreSlack = 64 * osPage
+)
+
+// fileRuns returns the runs of memory the image's file holds, or nil when the image is
+// restored by copying (no pages, or pages too scattered for restoreRuns runs).
+func (img *Image) fileRuns() []pageRun {
+	if len(img.pages) == 0 {
+		return nil
+	}
+	var runs []pageRun
+	for _, p := range img.pages {
+		off := int(p) * osPage
+		if k := len(runs) - 1; k >= 0 && runs[k].off+runs[k].n == off {
+			runs[k].n += osPage
+		} else {
+			runs = append(runs, pageRun{off, osPage})
+		}
+	}
+	runs = mergeRuns(runs, restoreRuns)
+	total := 0
+	for _, r := range runs {
+		total += r.n
+	}
+	if total > 2*len(img.data)+restoreSlack {
+		return nil
+	}
+	return runs
+}
+
+// FileBytes is the size of the file that restores of the image map its pages from (made at
+// its first restore, shared by every sandbox restored from it; Size does not count it): at
+// most twice Size and 256 KiB more, 0 for an image restored by copying.
+func (img *Image) FileBytes() int {
+	n := 0
+	for _, r := range img.fileRuns() {
+		n += r.n
+	}
+	return n
+}
+
+// imageLayers returns the layers of the image's file, writing the file the first time.
+// base is the base image the image is relative to. nil means restores copy.
+func (img *Image) imageLayers(base []byte) []layer {
+	img.file.once.Do(func() {
+		runs, total := img.fileRuns(), img.FileBytes()
+		if runs == nil {
+			return
+		}
+		// The runs' contents, packed: each page the image's own, else the base image's
+		// (zeros past its end).
+		packed := make([]byte, total)
+		pos, i := 0, 0
+		for _, r := range runs {
+			for off := r.off; off < r.off+r.n; off += osPage {
+				dst := packed[pos : pos+osPage]
+				if i < len(img.pages) && int(img.pages[i])*osPage == off {
+					copy(dst, img.data[i*osPage:(i+1)*osPage])
+					i++
+				} else if off+osPage <= len(base) {
+					copy(dst, base[off:off+osPage])
+				}
+				pos += osPage
+			}
+		}
+		f, _ := newForkFile(packed, []pageRun{{0, total}})
+		if f == nil {
+			return
+		}
+		layers := make([]layer, len(runs))
+		pos = 0
+		for k, r := range runs {
+			layers[k] = layer{f: f, memOff: r.off, fileOff: pos, n: r.n}
+			pos += r.n
+		}
+		img.file.layers = layers
+		// The image's own reference goes with the image; mapped layers hold theirs.
+		runtime.AddCleanup(img, func(f *forkFile) { f.release() }, f)
+	})
+	return img.file.layers
 }
 
 // Size is the number of bytes the image holds in memory (its differing pages, and its
@@ -152,7 +256,8 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	return sb, nil
 }
 
-// restoreImage makes a new sandbox from base with fromBase and copies img's pages over it.
+// restoreImage makes a new sandbox from base with fromBase and maps img's pages over it
+// (imageLayers), or copies them where they cannot be mapped.
 func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg *SandboxConfig,
 	fromBase func(context.Context, *image, uint64) (*Sandbox, error)) (*Sandbox, error) {
 	if cfg.Memory == 0 {
@@ -164,17 +269,37 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 	if uint64(img.size) > cfg.Memory {
 		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "the image holds %d MiB of memory; the sandbox's limit is %d MiB", img.size>>20, cfg.Memory>>20)
 	}
-	sb, err := fromBase(ctx, base, cfg.Memory)
+	// A sandbox from the base image, grown to the image's size.
+	start := func() (*Sandbox, error) {
+		sb, err := fromBase(ctx, base, cfg.Memory)
+		if err != nil {
+			return nil, err
+		}
+		if mem := sb.mod.Memory(); img.size > mem.Size() {
+			if _, ok := mem.Grow((img.size - mem.Size()) / wasmPage); !ok {
+				sb.Close(ctx)
+				return nil, sb.memoryError()
+			}
+		}
+		return sb, nil
+	}
+	sb, err := start()
 	if err != nil {
 		return nil, err
 	}
-	mem := sb.mod.Memory()
-	if img.size > mem.Size() {
-		if _, ok := mem.Grow((img.size - mem.Size()) / wasmPage); !ok {
+	if sb.mem.canMountLayers() {
+		if layers := img.imageLayers(base.data); layers != nil {
+			if sb.mem.mountLayers(layers) {
+				return sb, nil
+			}
+			// A mapping failed part way: start again, and copy.
 			sb.Close(ctx)
-			return nil, sb.memoryError()
+			if sb, err = start(); err != nil {
+				return nil, err
+			}
 		}
 	}
+	mem := sb.mod.Memory()
 	buf, _ := mem.Read(0, mem.Size())
 	for i, p := range img.pages {
 		copy(buf[int(p)*osPage:int(p+1)*osPage], img.data[i*osPage:(i+1)*osPage])

@@ -25,6 +25,7 @@ type codeCache struct {
 type codeImage struct {
 	hash string
 	img  *engine.Image
+	cost uint64 // what it counts against the budget: its pages and the file restores map
 }
 
 func newCodeCache(budget uint64) *codeCache {
@@ -64,17 +65,18 @@ func (c *codeCache) image(hash string) *engine.Image {
 func (c *codeCache) keep(hash string, img *engine.Image) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.images[hash]; ok || uint64(img.Size()) > c.budget {
+	cost := uint64(img.Size() + img.FileBytes())
+	if _, ok := c.images[hash]; ok || cost > c.budget {
 		return
 	}
-	c.images[hash] = c.lru.PushFront(&codeImage{hash: hash, img: img})
-	c.mem += uint64(img.Size())
+	c.images[hash] = c.lru.PushFront(&codeImage{hash: hash, img: img, cost: cost})
+	c.mem += cost
 	for c.mem > c.budget {
 		e := c.lru.Back()
 		ci := e.Value.(*codeImage)
 		c.lru.Remove(e)
 		delete(c.images, ci.hash)
-		c.mem -= uint64(ci.img.Size())
+		c.mem -= ci.cost
 	}
 }
 

@@ -56,7 +56,8 @@ type Config struct {
 	// CodeImageBudget bounds the memory of the per-code images (256 MiB): the state right
 	// after a worker's modules were evaluated, taken when a code is loaded for the second
 	// time, from which later sandboxes of the same code start without evaluating them again.
-	// The dependency images (NoDepImages) share it.
+	// The dependency images (NoDepImages) share it. An image counts its changed pages and
+	// the file its restores map them from (engine.Image.FileBytes).
 	CodeImageBudget uint64
 	// Workspaces, when set, is the store that workers' filesystem bindings
 	// (WorkerCode.Bindings, env.FS) open. nil: a worker with bindings fails to load with
