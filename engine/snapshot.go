@@ -52,9 +52,10 @@ type imageFile struct {
 }
 
 const (
-	// restoreRuns bounds the layers a restore maps: each is a mapping (two more areas in
-	// the kernel's list of the process's mappings) for as long as the sandbox lives.
-	restoreRuns = 4
+	// restoreRuns bounds the layers a restore maps: each is a mapping (up to two more
+	// entries in the kernel's list of the process's mappings, which vm.max_map_count
+	// bounds, 65,530 by default) for as long as the sandbox lives.
+	restoreRuns = 2
 	// restoreSlack bounds the base image's pages an image's file may hold in the gaps
 	// between its runs, past as many as the image's own pages: an image whose pages are
 	// scattered more widely is restored by copying.
