@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/isobox/isobox/api"
@@ -33,8 +36,17 @@ type App struct {
 	// app_cold_server_cpu_ms_per_req (workerd's CPU per load).
 	CPUPerLoad           float64 `json:"app_cold_load_cpu_ms,omitempty"`
 	NoDepImageCPUPerLoad float64 `json:"app_cold_load_no_depimage_cpu_ms,omitempty"`
-	BundleBytes          int     `json:"app_bundle_bytes,omitempty"`
-	Modules              int     `json:"app_modules,omitempty"`
+	// IdleWorkerRSS and NoDepImageIdleWorkerRSS are the growth of the process's resident
+	// set per app worker the loops leave loaded and idle (KiB; trimmed, as idle workers
+	// are), the dependency image's own memory included. RSS counts a page once per mapping
+	// of it, so pages that workers restored from one image share count once per worker;
+	// the proportional set (PSS) counts them once in all.
+	IdleWorkerRSS           float64 `json:"app_idle_worker_rss_kib,omitempty"`
+	IdleWorkerPSS           float64 `json:"app_idle_worker_pss_kib,omitempty"`
+	NoDepImageIdleWorkerRSS float64 `json:"app_idle_worker_no_depimage_rss_kib,omitempty"`
+	NoDepImageIdleWorkerPSS float64 `json:"app_idle_worker_no_depimage_pss_kib,omitempty"`
+	BundleBytes             int     `json:"app_bundle_bytes,omitempty"`
+	Modules                 int     `json:"app_modules,omitempty"`
 	// Note says why the app figures are left out.
 	Note string `json:"app_note,omitempty"`
 }
@@ -79,24 +91,43 @@ func runApp(ctx context.Context, e *engine.Engine, dir, registry, cacheDir strin
 		out.BundleBytes += len(m.Content)
 	}
 	out.Modules = len(b.Code.Modules)
-	if out.NoDepImageP50, _, out.NoDepImageCPUPerLoad, err = appLoads(ctx, e, b.Code, n, true); err != nil {
+	off, err := appLoads(ctx, e, b.Code, n, true)
+	if err != nil {
 		return out, err
 	}
-	if out.ColdLoadP50, out.ColdLoadN, out.CPUPerLoad, err = appLoads(ctx, e, b.Code, n, false); err != nil {
+	out.NoDepImageP50, out.NoDepImageCPUPerLoad, out.NoDepImageIdleWorkerRSS, out.NoDepImageIdleWorkerPSS = off.p50, off.cpu, off.rss, off.pss
+	on, err := appLoads(ctx, e, b.Code, n, false)
+	if err != nil {
 		return out, err
 	}
+	out.ColdLoadP50, out.ColdLoadN, out.CPUPerLoad, out.IdleWorkerRSS, out.IdleWorkerPSS = on.p50, on.n, on.cpu, on.rss, on.pss
+
 	return out, nil
 }
 
+// appRun is what appLoads measured: the load's p50 (ms) over n loads, the process's CPU
+// time per load (ms; -1 where the OS does not say) and the resident set's growth per app
+// worker left loaded (KiB; 0 where the OS does not say).
+type appRun struct {
+	p50, cpu, rss, pss float64
+	n                  int
+}
+
 // appLoads loads code n times as new workers of a new loader, each with a main module of
-// its own (a comment and a constant that differ per load), and calls GET / once. cpu is
-// the process's CPU time per load, in ms (-1 where the OS does not say).
-func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int, noDeps bool) (p50 float64, count int, cpu float64, err error) {
+// its own (a comment and a constant that differ per load), and calls GET / once.
+func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int, noDeps bool) (appRun, error) {
+	run := appRun{cpu: -1}
 	l, err := loader.New(loader.Config{Engine: e, MaxWorkers: n + 1, NoDepImages: noDeps})
 	if err != nil {
-		return 0, 0, 0, err
+		return run, err
 	}
 	defer l.Close(ctx)
+	// As idleRSSOf: the memory the engine keeps for recycling is given back first, so the
+	// growth is the workers' (and the dependency image's, made in the loop).
+	e.DropKeptMemory()
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss0, pss0, rssErr := memKiB()
 	ds := make([]time.Duration, 0, n)
 	cpu0 := processCPU()
 	for i := range n {
@@ -111,17 +142,25 @@ func appLoads(ctx context.Context, e *engine.Engine, code api.WorkerCode, n int,
 		t := time.Now()
 		res, err := l.Get(fmt.Sprintf("app-%d", i), func() (loader.WorkerCode, error) { return wc, nil }).Fetch(ctx, req)
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("anchor app %d: %w", i, err)
+			return run, fmt.Errorf("anchor app %d: %w", i, err)
 		}
 		ds = append(ds, time.Since(t))
 		if res.Status != 200 || string(res.Body) != "Hello from the anchor app" {
-			return 0, 0, 0, fmt.Errorf("anchor app %d: status %d, body %q", i, res.Status, res.Body)
+			return run, fmt.Errorf("anchor app %d: status %d, body %q", i, res.Status, res.Body)
 		}
 	}
-	cpu = -1
 	if cpu0 >= 0 {
-		cpu = float64(processCPU()-cpu0) / float64(time.Millisecond) / float64(n)
+		run.cpu = float64(processCPU()-cpu0) / float64(time.Millisecond) / float64(n)
 	}
-	p50, _, count = quantiles(ds)
-	return p50, count, cpu, nil
+	run.p50, _, run.n = quantiles(ds)
+	l.TrimIdle()
+	runtime.GC()
+	debug.FreeOSMemory()
+	if rss1, pss1, err := memKiB(); err == nil && rssErr == nil {
+		if idle := l.Stats().IdleSandboxes; idle > 0 {
+			run.rss = math.Round(float64(rss1-rss0)/float64(idle)*10) / 10
+			run.pss = math.Round(float64(pss1-pss0)/float64(idle)*10) / 10
+		}
+	}
+	return run, nil
 }
