@@ -273,12 +273,12 @@ func TestNoHostAccess(t *testing.T) {
 		typeof require, typeof process, typeof std, typeof os, typeof Deno, typeof Bun,
 		typeof scriptArgs, typeof __isobox_host, typeof __isobox_host_bytes,
 		typeof __isobox_set_dispatch, typeof __isobox_eval, typeof __isobox_eval_script,
-		typeof __isobox_utf8, typeof __isobox_utf8_decode,
+		typeof __isobox_utf8, typeof __isobox_utf8_decode, typeof __isobox_header_value_plain,
 	]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]`
+	want := `["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]`
 	if string(res.Value) != want {
 		t.Fatalf("host capabilities visible: %s", res.Value)
 	}

@@ -85,6 +85,7 @@ const host = (() => {
   const rawScript = globalThis.__isobox_eval_script;
   const utf8 = globalThis.__isobox_utf8;
   const utf8Decode = globalThis.__isobox_utf8_decode;
+  const headerValuePlain = globalThis.__isobox_header_value_plain;
   delete globalThis.__isobox_host;
   delete globalThis.__isobox_host_bytes;
   delete globalThis.__isobox_set_dispatch;
@@ -92,6 +93,7 @@ const host = (() => {
   delete globalThis.__isobox_eval_script;
   delete globalThis.__isobox_utf8;
   delete globalThis.__isobox_utf8_decode;
+  delete globalThis.__isobox_header_value_plain;
 
   const ops = new Map(); // pending async host operations: id -> {resolve, reject}
   const timers = new Map(); // id -> callback
@@ -115,6 +117,10 @@ const host = (() => {
     // utf8Decode returns the string bytes (a Uint8Array) hold if they are well-formed UTF-8
     // (no overlong forms, surrogates or cut-off sequences), and null if not (in C too).
     utf8Decode,
+    // headerValuePlain says whether a string is a header value that normalization leaves
+    // as it is (tab, U+0020-U+007E and U+0080-U+00FF only, no tab or space first or last;
+    // in C too).
+    headerValuePlain,
     // startOp begins an asynchronous host operation and returns a promise of its JSON result.
     startOp(kind, payload) {
       const id = nextOp++;

@@ -192,6 +192,37 @@ static JSValue js_utf8(JSContext *c, JSValueConst this_val, int argc, JSValueCon
   return out;
 }
 
+// js_header_value_plain reports whether a string is a header value that the Fetch
+// standard's normalization and checks leave as it is: every character in U+0009 (tab),
+// U+0020-U+007E or U+0080-U+00FF, and neither the first nor the last a tab or space. The
+// runtime's Headers take such a value as it is (most values are), without the regular
+// expression the general path runs (~3 µs a value in the interpreter). It reads the
+// string's UTF-8 form, where U+0080-U+00FF are the two-byte sequences led by 0xC2 and 0xC3
+// and every other character above U+007E (lone surrogates included, as their WTF-8 bytes)
+// has a lead byte from 0xC4 up. Anything but a string is not plain.
+static JSValue js_header_value_plain(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  if (argc < 1 || !JS_IsString(argv[0])) return JS_FALSE;
+  size_t len;
+  const char *s = JS_ToCStringLen(c, &len, argv[0]);
+  if (!s) return JS_EXCEPTION;
+  const uint8_t *p = (const uint8_t *)s;
+  int plain = 1;
+  for (size_t i = 0; i < len && plain; i++) {
+    uint8_t b = p[i];
+    if (b == 0x09 || b == 0x20) {
+      plain = i > 0 && i + 1 < len;
+    } else if (b >= 0x21 && b <= 0x7e) {
+      continue;
+    } else if ((b == 0xc2 || b == 0xc3) && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
+      i++; // U+0080-U+00FF: never whitespace, so first or last is fine
+    } else {
+      plain = 0;
+    }
+  }
+  JS_FreeCString(c, s);
+  return JS_NewBool(c, plain);
+}
+
 // utf8_valid reports whether p[0..n) is well-formed UTF-8 (Unicode table 3-7: no overlong
 // forms, no surrogates, nothing above U+10FFFF, no sequence cut off at the end).
 static int utf8_valid(const uint8_t *p, size_t n) {
@@ -366,6 +397,7 @@ static int32_t ib_init(int32_t max_stack) {
   set_global_fn("__isobox_eval_script", js_eval_script, 2);
   set_global_fn("__isobox_utf8", js_utf8, 1);
   set_global_fn("__isobox_utf8_decode", js_utf8_decode, 1);
+  set_global_fn("__isobox_header_value_plain", js_header_value_plain, 1);
   return 0;
 }
 
