@@ -22,6 +22,13 @@ func LiveBytes(sb *Sandbox) int {
 	return len(sb.mem.buf) - sb.mem.liveOff
 }
 
+// BlankTaken is the number of blank sandboxes e's pool has handed out.
+func BlankTaken(e *Engine) int {
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	return e.pool.taken
+}
+
 // BlankReady is the number of blank sandboxes e's pool holds now.
 func BlankReady(e *Engine) int {
 	e.pool.mu.Lock()

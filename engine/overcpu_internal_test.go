@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -8,6 +9,10 @@ import (
 // overCPU reads the thread clock only once the slice's wall time could reach the limit,
 // and then the thread clock decides: time spent waiting for a core is not charged.
 func TestOverCPU(t *testing.T) {
+	// The thread clock is this thread's: every case runs on it (no subtests, whose
+	// goroutines may run on other threads).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	now := time.Now()
 	cpuNow, threadOK := threadCPU()
 	for _, c := range []struct {
@@ -25,11 +30,9 @@ func TestOverCPU(t *testing.T) {
 		// (where there is no thread clock, wall time is all there is)
 		{"long slice spent waiting for a core", 0, now.Add(-time.Second), threadOK, !threadOK},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			inv := &invocation{limits: Limits{CPU: 50 * time.Millisecond}, cpu: c.cpu, running: c.running, threadOK: c.thread, runCPU: cpuNow}
-			if got := inv.overCPU(now); got != c.want {
-				t.Fatalf("overCPU = %v, want %v", got, c.want)
-			}
-		})
+		inv := &invocation{limits: Limits{CPU: 50 * time.Millisecond}, cpu: c.cpu, running: c.running, threadOK: c.thread, runCPU: cpuNow}
+		if got := inv.overCPU(now); got != c.want {
+			t.Errorf("%s: overCPU = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

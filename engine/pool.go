@@ -26,6 +26,7 @@ type blankPool struct {
 	mu     sync.Mutex
 	want   int        // entries to keep ready (KeepBlank)
 	ready  []*Sandbox // blank, made by fill
+	taken  int        // entries handed out (for tests)
 	closed bool
 	hot    hotPages
 	kick   chan struct{} // wakes fill (buffered: a kick is never lost)
@@ -101,6 +102,7 @@ func (p *blankPool) take() *Sandbox {
 	sb := p.ready[n-1]
 	p.ready[n-1] = nil
 	p.ready = p.ready[:n-1]
+	p.taken++
 	return sb
 }
 

@@ -133,8 +133,8 @@ func TestBlankPoolLimitsApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close(ctx)
-	if engine.BlankReady(e) != 0 {
-		t.Fatalf("the pool's only sandbox was not the one handed out")
+	if engine.BlankTaken(e) != 1 {
+		t.Fatalf("the pool's sandbox was not the one handed out")
 	}
 	_, err = sb.Eval(ctx, engine.Limits{CPU: 20 * time.Millisecond}, `while (true) {}`)
 	if isoerr.CodeOf(err) != isoerr.CPULimitExceeded {
@@ -146,7 +146,7 @@ func TestBlankPoolLimitsApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer small.Close(ctx)
-	if engine.BlankReady(e) != 1 {
+	if engine.BlankTaken(e) != 1 {
 		t.Fatalf("a sandbox with a memory limit of its own was taken from the pool")
 	}
 	_, err = small.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, `const a = []; for (;;) a.push(new Uint8Array(1 << 20)); 1`)
