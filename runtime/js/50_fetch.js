@@ -228,9 +228,9 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, headerPairs, streamI
       if (!isObject(init)) throw new TypeError("Headers must be built from an object, an iterable of [name, value] pairs or Headers");
       if (#list in init && pristineIteration(init, headersIteration)) {
         // Another Headers (Hono's responses are built from one): its sorted pairs are what
-        // iterating it yields, names and values already checked.
-        const pairs = init.#sortedPairs();
-        for (let i = 0; i < pairs.length; i++) this.#list.push([pairs[i][0], pairs[i][1]]);
+        // iterating it yields, names and values already checked. A pair is never changed in
+        // place (set replaces it), so the two lists may share them.
+        this.#list = init.#sortedPairs().slice();
         return;
       }
       if (typeof init[Symbol.iterator] === "function") {
