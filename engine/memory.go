@@ -154,7 +154,11 @@ type pageRun struct{ off, n int }
 const (
 	// forkRuns bounds the runs of written pages one fork maps (more are merged across
 	// their smallest gaps): each is an mmap in the parent and in every later child.
-	forkRuns = 8
+	forkRuns = 16
+	// fillGap is the widest gap between two runs of written pages that a fork copies
+	// rather than maps around: a mapping (in the parent, and in each child) costs about as
+	// much as copying a few pages into the fork file.
+	fillGap = 4
 	// forkLayers bounds a memory's layers (the mappings a fork of it replays); past it a
 	// fork compacts them (see planFork).
 	forkLayers = 32
@@ -367,9 +371,21 @@ func unionRuns(runs []pageRun) []pageRun {
 	return out
 }
 
-// mergeRuns joins runs across their smallest gaps until at most max remain: each run costs
-// a mapping in every fork, a gap's pages cost a copy once.
+// mergeRuns joins runs across gaps of at most fillGap pages, then across their smallest
+// gaps until at most max remain: each run costs a mapping in every fork, a gap's pages cost
+// a copy once.
 func mergeRuns(runs []pageRun, max int) []pageRun {
+	if len(runs) > 1 {
+		out := append(make([]pageRun, 0, len(runs)), runs[0])
+		for _, r := range runs[1:] {
+			if last := &out[len(out)-1]; r.off-(last.off+last.n) <= fillGap*osPage {
+				last.n = r.off + r.n - last.off
+				continue
+			}
+			out = append(out, r)
+		}
+		runs = out
+	}
 	if len(runs) <= max || max < 1 {
 		return runs
 	}
