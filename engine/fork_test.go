@@ -295,6 +295,9 @@ func forkManyChildren(t *testing.T, mode string) {
 		}
 		children[i] = mustFork(t, parent)
 		gens[i] = gen
+		if l := engine.ForkLayers(parent); l > 32 {
+			t.Fatalf("parent has %d fork layers after fork %d; the bound is 32", l, i+1)
+		}
 	}
 	// 34 generations of new pages were layered; the layers stay bounded (compacted).
 	if l := engine.ForkLayers(parent); l > 32 {

@@ -219,7 +219,9 @@ func (m *limitedMemory) planFork(pm *pagemap) (p forkPlan, ok bool) {
 			}
 			runs = append(runs, pageRun{l.memOff, l.n})
 		}
-		runs = mergeRuns(unionRuns(runs), forkRuns)
+		// The fresh runs fill what the bound leaves (the first fork's layers may be
+		// forkRuns and a live one).
+		runs = mergeRuns(unionRuns(runs), max(1, min(forkRuns, forkLayers-len(kept)-len(live))))
 		p.layers, p.fresh = slices.Clip(kept), len(kept)
 	}
 	if len(runs) > 0 {
