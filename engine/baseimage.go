@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/isobox/isobox/engine/js"
@@ -34,23 +37,69 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // baseImagePath is the base image's file in cacheDir, named by everything the image
 // depends on: the QuickJS build, the runtime's source (srcSum: runtime.SourceSum), the
-// settings the engine starts a sandbox with, and the running executable (its path, size
-// and modification time: the Go side of the host operations the runtime calls while it
-// starts is in it, and a new build must not take an image an older one made).
+// settings the engine starts a sandbox with, and the running executable's build
+// (executableID: the Go side of the host operations the runtime calls while it starts is
+// in it, and a new build must not take an image an older one made).
 func baseImagePath(cacheDir string, srcSum [32]byte) string {
 	h := sha256.New()
 	h.Write(srcSum[:])
-	if exe, err := os.Executable(); err == nil {
-		if fi, err := os.Stat(exe); err == nil {
-			fmt.Fprintf(h, "%s\x00%d\x00%d", exe, fi.Size(), fi.ModTime().UnixNano())
-		}
-	}
+	h.Write([]byte(executableID()))
 	var b [8]byte
 	for _, v := range []uint64{maxJSStack, gcHeadroom, stackSize, DefaultLimits().Memory, wasmPage} {
 		binary.LittleEndian.PutUint64(b[:], v)
 		h.Write(b[:])
 	}
 	return filepath.Join(cacheDir, fmt.Sprintf("base-%s-%x.img", js.BuildID(), h.Sum(nil)[:8]))
+}
+
+// executableID names the build of the running executable: its Go build ID (the ELF note
+// the linker writes, which is the same for every copy, link and `go run` of one build and
+// changes with any of its inputs), else its path, size and modification time. Named by
+// path and time, every `go run ./cmd/isobox` (a binary in a new temporary directory) made
+// and kept a base image of its own.
+func executableID() string {
+	if f, err := elf.Open("/proc/self/exe"); err == nil {
+		defer f.Close()
+		if s := f.Section(".note.go.buildid"); s != nil {
+			if b, err := s.Data(); err == nil && len(b) > 0 {
+				return "go-build-id\x00" + string(b)
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			return fmt.Sprintf("%s\x00%d\x00%d", exe, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return ""
+}
+
+// keptBaseImages is how many base image files a cache directory keeps: storing one removes
+// the least recently written beyond it (those of older builds; a process that maps one
+// keeps its pages, and a build whose file is gone makes it again).
+const keptBaseImages = 8
+
+// pruneBaseImages removes the base image files of dir beyond the keptBaseImages most
+// recently written. A cache: what cannot be removed stays.
+func pruneBaseImages(dir string) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "base-*.img"))
+	if len(paths) <= keptBaseImages {
+		return
+	}
+	type file struct {
+		path string
+		mod  int64
+	}
+	files := make([]file, 0, len(paths))
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			files = append(files, file{p, fi.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(b.mod, a.mod) })
+	for _, f := range files[min(keptBaseImages, len(files)):] {
+		_ = os.Remove(f.path)
+	}
 }
 
 // encodeTrailer is the trailer of a base image file holding img.
@@ -92,6 +141,7 @@ func checkBaseImage(file []byte) (n int, sum [32]byte, dead span, ok bool) {
 func storeBaseImage(path string, img *image, dead span) {
 	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
 	if writeBaseImage(tmp, img, dead) == nil && os.Rename(tmp, path) == nil {
+		pruneBaseImages(filepath.Dir(path))
 		return
 	}
 	_ = os.Remove(tmp)

@@ -148,3 +148,35 @@ func (p *process) do(method, path, body string) (int, []byte, error) {
 func (p *process) post(path, body string) (int, []byte, error) {
 	return p.do(http.MethodPost, path, body)
 }
+
+// Every copy or link of one build, and so every `go run ./cmd/isobox` (a binary in a new
+// temporary directory each time), shares one base image in the cache directory: it was
+// named by the executable's path and time, and each new path made and kept another 2.5 MiB
+// image.
+func TestOneBaseImagePerBuild(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	for _, dir := range []string{"a", "b"} {
+		bin := filepath.Join(t.TempDir(), dir, binName)
+		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(exe, bin); err != nil { // another file system: a copy
+			b, rerr := os.ReadFile(exe)
+			if rerr != nil || os.WriteFile(bin, b, 0o755) != nil {
+				t.Fatalf("link or copy the test binary as %s: %v, %v", bin, err, rerr)
+			}
+		}
+		out, err := exec.Command(bin, "eval", "--cache-dir", cache, "1+1").CombinedOutput()
+		if err != nil || string(out) != "2\n" {
+			t.Fatalf("%s eval: %v, output %q", bin, err, out)
+		}
+	}
+	images, _ := filepath.Glob(filepath.Join(cache, "base-*.img"))
+	if len(images) != 1 {
+		t.Fatalf("base images in the cache after two binaries of one build ran: %v, want one", images)
+	}
+}
