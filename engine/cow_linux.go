@@ -158,6 +158,12 @@ func (f *forkFile) release() {
 	}
 }
 
+// readPage reads the page at off of the file into b (one page); false if it cannot.
+func (f *forkFile) readPage(b []byte, off int) bool {
+	n, err := unix.Pread(f.fd, b[:osPage], int64(off))
+	return err == nil && n == osPage
+}
+
 // mapLayer maps l copy-on-write over its place in a reserved region, replacing what was
 // mapped there.
 func mapLayer(region []byte, l layer) bool {

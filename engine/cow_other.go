@@ -21,6 +21,7 @@ type forkFile struct{}
 func newForkFile(mem []byte, runs []pageRun) (*forkFile, []layer)  { return nil, nil }
 func (f *forkFile) acquire()                                       {}
 func (f *forkFile) release()                                       {}
+func (f *forkFile) readPage(b []byte, off int) bool                { return false }
 func newLiveFile(region []byte) (*forkFile, bool)                  { return nil, true }
 func (f *forkFile) dataRuns(off, end int) []pageRun                { return []pageRun{{off, end - off}} }
 func mapLayer(region []byte, l layer) bool                         { return false }

@@ -86,3 +86,52 @@ func TestRestoreSharesTheImagesPages(t *testing.T) {
 	mustEval(t, r2, "[sum(a), sum(z), who]", `[4096,6144,"parent"]`)
 	mustEval(t, child, "[sum(a), who]", `[28672,"child"]`)
 }
+
+// Trim gives back the pages of a memory mapped from layers (a restored image, a fork's
+// child) whose bytes equal what is beneath them, the layer's, and keeps every other: a
+// sandbox that only read its objects (QuickJS raises and lowers their reference counts,
+// which copies their pages) returns to sharing them, and its state and its later writes
+// are intact.
+func TestTrimLayeredMemory(t *testing.T) {
+	ctx := context.Background()
+	const state = `globalThis.objs = Array.from({length: 20000}, (_, i) => ({i, s: "v" + i}));
+		globalThis.total = () => { let n = 0; for (const o of objs) n += o.i + o.s.length; return n }; 1`
+	const want = "200098890" // the sum of i (199990000) and of the lengths of "v0".."v19999" (108890)
+	parent := newSandbox(t, engine.SandboxConfig{})
+	mustEval(t, parent, state, "1")
+	img, err := parent.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restored.Close(ctx) })
+	child, err := parent.Fork(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Close(ctx) })
+	for name, sb := range map[string]*engine.Sandbox{"restored": restored, "fork child": child} {
+		mustEval(t, sb, "total()", want)
+		before := sb.ResidentBytes()
+		released := sb.Trim()
+		after := sb.ResidentBytes()
+		t.Logf("%s: %d KiB resident after reading its objects, %d KiB after Trim (%d KiB released)", name, before>>10, after>>10, released>>10)
+		if runtime.GOOS == "linux" && (engine.ForkLayers(sb) == 0 || after > before/2) {
+			t.Fatalf("%s: %d layers; Trim left %d of %d KiB resident", name, engine.ForkLayers(sb), after>>10, before>>10)
+		}
+		mustEval(t, sb, "total()", want)
+		mustEval(t, sb, "objs[7].i = 1e6; objs.push({i: 5, s: 'x'}); total()", "201098889")
+		sb.Trim()
+		mustEval(t, sb, "[objs[7].i, objs.length, total()]", "[1000000,20001,201098889]")
+	}
+	mustEval(t, parent, "[objs[7].i, objs.length, total()]", "[7,20000,"+want+"]")
+	again, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(ctx)
+	mustEval(t, again, "[objs[7].i, objs.length, total()]", "[7,20000,"+want+"]")
+}

@@ -658,12 +658,14 @@ func (e *Engine) unmarshalImage(b []byte, python bool) (*Image, error) {
 }
 
 // Trim gives back to the OS the dead part of an idle sandbox's stack, and the pages that
-// hold exactly what the base image holds there: a page that was written (a reference count raised and lowered, memory
-// allocated and freed) stays private even when its bytes end up unchanged. Those pages then
-// share the image again, and the image's pages the sandbox only read are unmapped from it
-// (they stay in the image, held once for every sandbox; a later read maps them again). It
-// returns the bytes of private pages released. Use it on sandboxes that went idle; it costs
-// a comparison of the sandbox's private pages with the image.
+// hold exactly what lies beneath them (the base image's bytes, or for a memory mapped from
+// layers, a restored image's or a fork's, the layer's): a page that was written (a
+// reference count raised and lowered, memory allocated and freed) stays private even when
+// its bytes end up unchanged. Those pages then share the image again, and the image's pages
+// the sandbox only read are unmapped from it (they stay in the image, held once for every
+// sandbox; a later read maps them again). It returns the bytes of private pages released.
+// Use it on sandboxes that went idle; it costs a comparison of the sandbox's private pages
+// with what is beneath them.
 func (sb *Sandbox) Trim() int {
 	baseImg, _ := sb.baseImage()
 	if sb.broken != nil || sb.inv != nil || baseImg == nil {
@@ -673,14 +675,40 @@ func (sb *Sandbox) Trim() int {
 	// wazero keeps the native stack a function grew (often 100 KiB or more) for as long as
 	// the function is bound; an idle sandbox lets it go and binds again on its next call.
 	sb.entry = nil
-	// A forked memory's discarded page would show its fork layer, not the image: not
-	// compared.
-	if !sb.mem.shared || len(sb.mem.layers) > 0 {
+	if !sb.mem.shared {
 		return 0
 	}
 	mem := sb.mem.buf
 	base := baseImg.data
 	n := min(len(mem), len(base)) &^ (osPage - 1)
+	// A memory mapped from layers (a fork's child or parent, a restored image) shows, where
+	// a page is discarded, the topmost layer that covers it, else the base image, else
+	// zeros: its pages are compared with that, up to the live part (a shared file, whose
+	// pages a discard would not give back).
+	layers := sb.mem.layers
+	var under [osPage]byte
+	if len(layers) > 0 {
+		n = len(mem)
+		if sb.mem.live != nil {
+			n = min(n, sb.mem.liveOff)
+		}
+		n &^= osPage - 1
+	}
+	// beneath returns what the page at off shows once discarded; nil if it cannot be read.
+	beneath := func(off int) []byte {
+		for i := len(layers) - 1; i >= 0; i-- {
+			if l := layers[i]; off >= l.memOff && off < l.memOff+l.n {
+				if !l.f.readPage(under[:], l.fileOff+off-l.memOff) {
+					return nil
+				}
+				return under[:]
+			}
+		}
+		if off+osPage <= len(base) {
+			return base[off : off+osPage]
+		}
+		return zeroPage[:]
+	}
 	// Where the page table can be read, only the private pages are compared (reading the
 	// others would map them), and every page is discarded only after all reads: a read
 	// fault maps the image's pages around the one read, which would undo an earlier discard.
@@ -692,8 +720,10 @@ func (sb *Sandbox) Trim() int {
 		if ok {
 			k = kinds[off/osPage]
 		}
-		if k == pagePrivate && !bytes.Equal(mem[off:off+osPage], base[off:off+osPage]) {
-			continue
+		if k == pagePrivate {
+			if b := beneath(off); b == nil || !bytes.Equal(mem[off:off+osPage], b) {
+				continue
+			}
 		}
 		if k == pagePrivate {
 			released += osPage
