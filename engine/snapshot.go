@@ -103,9 +103,13 @@ func (img *Image) FileBytes() int {
 // base is the base image the image is relative to. nil means restores copy.
 func (img *Image) imageLayers(base []byte) []layer {
 	img.file.once.Do(func() {
-		runs, total := img.fileRuns(), img.FileBytes()
+		runs := img.fileRuns()
 		if runs == nil {
 			return
+		}
+		total := 0
+		for _, r := range runs {
+			total += r.n
 		}
 		// The runs' contents, packed: each page the image's own, else the base image's
 		// (zeros past its end).
