@@ -14,7 +14,7 @@ import (
 // Ed448 and X448 (Secure Curves in the Web Cryptography API) on github.com/cloudflare/circl:
 // the standard library has neither curve. Keys are ed448.PrivateKey/PublicKey and the two
 // x448 types below; pkcs8 and spki are RFC 8410's, written here because crypto/x509 does
-// not know the curves' object identifiers. RATIONALE §9X.
+// not know the curves' object identifiers. RATIONALE §54.
 
 // x448Private is an X448 private key (the 56-byte scalar as RFC 7748 writes it).
 type x448Private struct{ secret, public x448.Key }

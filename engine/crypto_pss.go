@@ -25,7 +25,7 @@ import (
 //     secrets never leave crypto/rsa; everything computed here is public (the message's
 //     encoding, the two PKCS #1 v1.5 signatures of public values, their quotient).
 //
-// RATIONALE §9X has the alternatives (math/big exponentiation, refusing) and why not.
+// RATIONALE §55 has the alternatives (math/big exponentiation, refusing) and why not.
 
 // emsaPSSZeroSalt is EMSA-PSS-ENCODE (RFC 8017 §9.1.1) with sLen = 0.
 func emsaPSSZeroSalt(mHash []byte, emBits int, h crypto.Hash) ([]byte, error) {

@@ -11,7 +11,7 @@ import (
 )
 
 // The incoming Request is made lazily (its Headers and signal on first use) and the hello
-// Response takes a fast path (RATIONALE §43, §9X): whatever order a handler touches them
+// Response takes a fast path (RATIONALE §43): whatever order a handler touches them
 // in, it sees what the standard says, and the response head carries every header value
 // exactly, however odd.
 func TestIncomingRequestLazyFields(t *testing.T) {

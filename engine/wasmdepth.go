@@ -11,7 +11,7 @@ import (
 
 // The call depth of a user's WebAssembly module is bounded by rewriting its binary before
 // it compiles: wazero grows a module's native call stack in host memory, outside the
-// sandbox's memory limit, up to 400 MB before it traps (RATIONALE §9X). The rewrite adds a
+// sandbox's memory limit, up to 400 MB before it traps (RATIONALE §61). The rewrite adds a
 // mutable i32 global, the depth counter, that every function defined by the module raises
 // by its cost at entry (trapping past wasmDepthBudget) and lowers again on the way out, at
 // each return and at the end of its body (wrapped in a block, so that a branch to the
@@ -23,12 +23,12 @@ import (
 const wasmDepthExport = "\x00isobox:depth"
 
 // wasmDepthBudget is the counter's limit, in bytes of native stack as wasmFrameCost
-// estimates them: 8 MiB, tens of thousands of calls of typical functions (RATIONALE §9X).
+// estimates them: 8 MiB, tens of thousands of calls of typical functions (RATIONALE §61).
 const wasmDepthBudget = 8 << 20
 
 // wasmFrameCost is the estimated native stack, in bytes, a call to a function takes that has
 // n parameters and locals and an operand stack at most h values high: wazero's frame when
-// every value is live across a call (measured in RATIONALE §9X).
+// every value is live across a call (measured in RATIONALE §61).
 func wasmFrameCost(n, h uint64) uint64 {
 	c := 96 + 40*n + 32*h
 	if c > wasmDepthBudget/8 { // a huge frame still allows a few calls

@@ -193,7 +193,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if pr != nil {
 		fmt.Fprintf(stdout, "\nsandbox processes: %d\n", pr.Processes)
-		fmt.Fprintf(stdout, "  warm call through a process, p50 (n=%d): %.3g ms (in process %.3g ms)\n", pr.WarmCallN, pr.WarmCallP50, r.WarmCallP50)
+		fmt.Fprintf(stdout, "  warm call through a process, p50 (n=%d): %.3g ms (in process, alternated with it: %.3g ms)\n", pr.WarmCallN, pr.WarmCallP50, pr.WarmCallInProcessP50)
+		fmt.Fprintf(stdout, "  added by the process boundary, median of %d block pairs: %.0f µs to a hello, %.0f µs to that call\n", pr.BoundaryBlocks, pr.Boundary, pr.BoundaryDyn)
 		fmt.Fprintf(stdout, "  hello beside 3 hostile calls, p50/p99 (n=%d): %.3g / %.3g ms, %d restarted, %d hostile calls\n",
 			pr.HostileNeighbourN, pr.HostileNeighbourP50, pr.HostileNeighbourP99, pr.HostileNeighbourErrors, pr.HostileCalls)
 		if pr.ReplaceN > 0 {

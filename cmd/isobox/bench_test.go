@@ -83,6 +83,9 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 				N         int     `json:"http_hello_samples"`
 				Process   string  `json:"http_hello_process_load_generator"`
 				MeterN    int     `json:"metering_quota_samples"`
+				ProcN     int     `json:"warm_call_process_samples"`
+				InProcP50 float64 `json:"warm_call_in_process_p50_ms"`
+				Blocks    int     `json:"process_boundary_blocks"`
 			}
 			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 				t.Fatalf("%v: %s", err, stdout)
@@ -95,6 +98,10 @@ func TestBenchLoadGeneratorAndProfile(t *testing.T) {
 			}
 			if tt.generator == "wdbench" && got.Process != "wdbench" {
 				t.Errorf("sandbox-process HTTP figure from %q, want wdbench", got.Process)
+			}
+			// The boundary's figures: --warm calls each way, in one block of 5 (< 50).
+			if tt.generator == "wdbench" && (got.ProcN != 5 || got.InProcP50 <= 0 || got.Blocks != 1) {
+				t.Errorf("boundary figures: %d calls through a process, in process p50 %v ms, %d blocks; want 5, > 0, 1", got.ProcN, got.InProcP50, got.Blocks)
 			}
 			b, err := os.ReadFile(prof)
 			if err != nil {

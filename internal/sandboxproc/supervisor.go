@@ -1230,6 +1230,8 @@ func (p *Pool) invoke(ctx context.Context, idx int, m *invokeMsg, c *call, wall 
 	if err := pr.c.sendInvoke(c.id, m); err != nil {
 		// The connection is broken: the reader fails the call.
 		_ = pr.cmd.Process.Kill()
+	} else if m.Lone {
+		pr.c.nudge() // the reader, asleep since the last answer, spins for this one
 	}
 	var r resultMsg
 wait:

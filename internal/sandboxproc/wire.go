@@ -125,6 +125,17 @@ func (c *conn) writeLocked(typ byte, id uint64, b []byte) error {
 	return err
 }
 
+// nudge wakes the reader of a connection through the rings if it sleeps, so that it asks
+// its spin policy again (shmring.Conn.Nudge); on the socket it does nothing.
+func (c *conn) nudge() {
+	c.wmu.Lock()
+	rw, _ := c.rw.(*ringWire)
+	c.wmu.Unlock()
+	if rw != nil {
+		rw.Nudge()
+	}
+}
+
 // sendJSON writes one frame with v as JSON.
 func (c *conn) sendJSON(typ byte, id uint64, v any) error {
 	b, err := json.Marshal(v)

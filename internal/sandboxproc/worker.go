@@ -61,7 +61,7 @@ func ServeWorkerFD(ctx context.Context, confine ConfineHook) error {
 		// process is never "all idle" between calls and the Go runtime's monitor thread
 		// does not fall asleep and get woken (and then poll every 20 µs) on every call,
 		// and a frame's arrival wakes the reader directly instead of an epoll_wait and
-		// then a read (RATIONALE 9X).
+		// then a read (RATIONALE §63).
 		return serveWorker(ctx, f, confine, boardFD)
 	}
 	c, err := net.FileConn(f)
@@ -100,7 +100,7 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 	if f, ok := c.(*os.File); ok && runtime.GOMAXPROCS(0) < 2 && r.Buffered() == 0 {
 		// With one P, a reader blocked in read(2) holds the process's only P: the monitor
 		// thread takes it back on every call, which costs more than the poller's wake-ups
-		// (RATIONALE 9X). The supervisor sends nothing more until the engine is up, so
+		// (RATIONALE §63). The supervisor sends nothing more until the engine is up, so
 		// nothing is buffered yet.
 		if nc, err := net.FileConn(f); err == nil {
 			f.Close()
@@ -213,7 +213,7 @@ func serveWorker(ctx context.Context, c io.ReadWriteCloser, confine ConfineHook,
 // of waiting for the reader to park and the scheduler to run a new goroutine (RATIONALE
 // §18). The goroutine that ran a call then waits to be the reader again (park): a new
 // goroutine per call would grow its stack from the smallest size to the engine's depth on
-// every call, ~5% of a sandbox process's CPU under a hello load (RATIONALE 9X).
+// every call, ~5% of a sandbox process's CPU under a hello load (RATIONALE §58).
 func (w *workerSide) readLoop(ctx context.Context, r io.Reader, hdr []byte) {
 	for {
 		typ, id, payload, err := readFrame(r, hdr)

@@ -322,7 +322,12 @@ func (c *Conn) wait(word *uint32, ready func() (bool, error)) error {
 			// a peer that sends more is flooding this side with wake-ups (a system call
 			// each, with a one-byte read), and the stream ends.
 			var b [64]byte
-			if n, err := c.readBell.Read(b[:]); err != nil {
+			if n, err := c.readBell.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+				// Nudged (a deadline in the past): clear it and ask the policy again.
+				if d, ok := c.readBell.(deadliner); ok {
+					_ = d.SetReadDeadline(time.Time{})
+				}
+			} else if err != nil {
 				c.readClosed.Store(true)
 			} else if n > maxBells {
 				return ErrCorrupt
@@ -336,14 +341,30 @@ func (c *Conn) wait(word *uint32, ready func() (bool, error)) error {
 }
 
 // Nudge wakes this side's reader if it sleeps, so that it asks its spin policy again
-// (SetReadSpin): a worker process whose call ends, after which the next request is near.
+// (SetReadSpin): a worker process whose call ends, after which the next request is near,
+// or a supervisor that just sent the only call in flight, whose answer is near. A reader
+// that sleeps on a read bell is woken by a read deadline in the past, which needs the
+// bell to have SetReadDeadline (a net.Conn or an *os.File of a socket); without it Nudge
+// does nothing to that reader.
 func (c *Conn) Nudge() {
 	c.mu.RLock()
-	if !c.closed.Load() {
-		c.wake(c.in.dataWait)
+	defer c.mu.RUnlock()
+	if c.closed.Load() {
+		return
 	}
-	c.mu.RUnlock()
+	if c.readBell == nil {
+		c.wake(c.in.dataWait)
+		return
+	}
+	w := c.in.dataWait
+	if d, ok := c.readBell.(deadliner); ok && atomic.LoadUint32(w) == sleeping && atomic.CompareAndSwapUint32(w, sleeping, awake) {
+		// The peer, seeing the word awake, rings no bell: this deadline is the wake-up.
+		_ = d.SetReadDeadline(time.Unix(1, 0))
+	}
 }
+
+// deadliner is a read bell that a Nudge can interrupt.
+type deadliner interface{ SetReadDeadline(time.Time) error }
 
 // wakeReader wakes the peer's reader if it sleeps (or is about to): through the bell
 // (SetWakeBell) or the futex.

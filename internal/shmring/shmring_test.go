@@ -5,6 +5,7 @@ package shmring
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -233,6 +234,59 @@ func TestBells(t *testing.T) {
 	sb.Close() // the peer dies
 	if p := within(t, got, "the socket's end did not end the reading"); string(p) != "ring ring gone" {
 		t.Fatalf("read %q", p)
+	}
+}
+
+// Nudge wakes a reader asleep on its bell to ask its spin policy again (a supervisor that
+// just sent the only call in flight), and the reading goes on as before: the next bytes
+// still wake it, and a nudge of a reader that is not asleep changes nothing.
+func TestNudgeWakesABellSleeper(t *testing.T) {
+	sa, sb := bells(t)
+	a, b := pair(t, 4<<10, time.Millisecond)
+	a.SetReadBell(sa)
+	b.SetWakeBell(sb)
+	asked := make(chan struct{}, 100)
+	a.SetReadSpin(func() time.Duration { asked <- struct{}{}; return 0 }) // sleep at once
+	got := make(chan string, 10)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := a.Read(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	for round := range 3 {
+		within(t, asked, "the reader did not ask its policy")
+		time.Sleep(10 * time.Millisecond) // asleep on the bell
+		for len(asked) > 0 {
+			<-asked
+		}
+		a.Nudge()
+		within(t, asked, fmt.Sprintf("round %d: the nudge did not wake the reader", round))
+		time.Sleep(5 * time.Millisecond) // asleep again
+		if _, err := b.Write([]byte{'a' + byte(round)}); err != nil {
+			t.Fatal(err)
+		}
+		if s := within(t, got, "the reader did not read after a nudge"); s != string(rune('a'+round)) {
+			t.Fatalf("round %d: read %q", round, s)
+		}
+	}
+	// Nudged while it reads nothing in between: the stale deadline only wakes it once.
+	a.Nudge()
+	a.Nudge()
+	if _, err := b.Write([]byte("z")); err != nil {
+		t.Fatal(err)
+	}
+	if s := within(t, got, "the reader did not read after two nudges"); s != "z" {
+		t.Fatalf("read %q", s)
+	}
+	sb.Close()
+	if _, open := <-got; open {
+		t.Fatal("read more than was written")
 	}
 }
 
