@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -475,6 +476,42 @@ func TestRestoredSandboxesAreIndependent(t *testing.T) {
 	}
 	if va[2] != true || vb[2] != true || vb[3] != "undefined" {
 		t.Fatalf("time origin or state shared: %v %v", va, vb)
+	}
+}
+
+// Sandboxes restored from one snapshot (a dependency image, a worker's code image: shared
+// by workers of different tenants) draw Math.random sequences of their own, and each
+// still has the snapshot's state.
+func TestRestoredFromOneImageDrawTheirOwnRandom(t *testing.T) {
+	ctx := context.Background()
+	src := newSandbox(t, engine.SandboxConfig{})
+	if _, err := eval(t, src, engine.Limits{}, "globalThis.state = 'kept'; Math.random()"); err != nil {
+		t.Fatal(err)
+	}
+	img, err := src.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := range 3 {
+		sb, err := testEngine.Restore(ctx, img, engine.SandboxConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eval(t, sb, engine.Limits{}, "[Math.random(), Math.random(), globalThis.state]")
+		sb.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v []any
+		if err := json.Unmarshal(res.Value, &v); err != nil || len(v) != 3 || v[2] != "kept" {
+			t.Fatalf("restore %d: %s (%v): the snapshot's state is gone", i, res.Value, err)
+		}
+		seq := fmt.Sprint(v[:2])
+		if seen[seq] {
+			t.Fatalf("restore %d drew the sequence %s another restore of the image drew", i, seq)
+		}
+		seen[seq] = true
 	}
 }
 

@@ -258,6 +258,13 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 		sb.Close(ctx)
 		return nil, err
 	}
+	// The image holds the Math.random state of the sandbox it was taken from: every
+	// sandbox restored from it (workers of different tenants, for a dependency image)
+	// would draw that sandbox's numbers, each predicting the others'.
+	if err := sb.reseed(); err != nil {
+		sb.Close(ctx)
+		return nil, err
+	}
 	return sb, nil
 }
 
