@@ -75,6 +75,7 @@ type Engine struct {
 	py            pythonState   // the Python side, made on first use (python.go)
 	wasm          wasmState     // WebAssembly workers' runtime, made on first use (wasmworker.go)
 	pool          blankPool     // blank sandboxes kept ready (pool.go, KeepBlank)
+	images        imagePools    // sandboxes restored from snapshots kept ready (KeepRestored)
 }
 
 // CompileTime returns how long compiling the wasm module (or loading it from the
@@ -253,6 +254,7 @@ func (e *Engine) makeBaseImage(ctx context.Context) error {
 // Close releases the engine and every sandbox made from it.
 func (e *Engine) Close(ctx context.Context) error {
 	e.pool.close(ctx)
+	e.images.close(ctx)
 	if e.base != nil {
 		e.base.close()
 	}

@@ -82,3 +82,16 @@ func PythonSandboxOf(p *PythonSandbox) *Sandbox { return p.sb }
 func PythonEval(ctx context.Context, sb *Sandbox, lim Limits, code string) (*Result, error) {
 	return sb.pythonEval(ctx, lim, code)
 }
+
+// RestoredPool is the state of img's pool of restored sandboxes (KeepRestored): entries
+// ready, handed out, and pages each entry gets copied; ok is false when img has none.
+func RestoredPool(img *Image) (ready, taken, hot int, ok bool) {
+	p := img.pool.Load()
+	if p == nil {
+		return 0, 0, 0, false
+	}
+	hot = p.hotPageCount()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready), p.taken, hot, true
+}

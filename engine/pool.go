@@ -12,16 +12,24 @@ import (
 // Math.random seed is its own), so entries need no tenant of their own. Each is handed out
 // once and never comes back: a sandbox that served anyone is closed, not pooled again.
 //
+// The same pool keeps sandboxes restored from a snapshot (Engine.KeepRestored): the
+// dependency image that every app using the same packages starts from. Such an entry is
+// that image and nothing else, as a restore of it is, with a seed of its own.
+//
 // A restore maps the image copy-on-write, so every page a worker's load and first
-// response write is copied on a write fault (~2–3 µs each on the machines measured, about
-// a hundred per cold load). The pool copies the pages that workers usually write while
-// the entry waits: which pages those are is learned from the first sandboxes' first
-// invocations (hotSamples of them; a page at least half of them wrote), bounded to the
+// response write is copied on a write fault (~2–4 µs each on the machines measured, about
+// a hundred per cold load from the base image and ~270 for a Hono app from its dependency
+// image). The pool copies the pages that workers usually write while the entry waits:
+// which pages those are is learned from the first sandboxes' first invocations after
+// their load (hotSamples of them; a page at least half of them wrote), bounded to the
 // image and the first hotPastImage pages past it (where the heap grows: zero pages) and to
 // maxHotPages. Copying a page leaves its content as it was, so an entry stays
-// the base image byte for byte; Trim gives the copies back once a worker is idle.
+// the image byte for byte; Trim gives the copies back once a worker is idle.
 type blankPool struct {
 	e *Engine
+	// src restores an entry; pages is the extent, in pages, whose writes are learned.
+	src   func(context.Context) (*Sandbox, error)
+	pages int
 
 	mu     sync.Mutex
 	want   int        // entries to keep ready (KeepBlank)
@@ -47,8 +55,8 @@ const (
 	maxBlank = 16
 	// hotSamples is how many sandboxes' first invocations decide the hot pages.
 	hotSamples = 8
-	// maxHotPages bounds the pages copied into each entry (1 MiB), whatever workers wrote.
-	maxHotPages = 256
+	// maxHotPages bounds the pages copied into each entry (2 MiB), whatever workers wrote.
+	maxHotPages = 512
 	// hotPastImage is how far past the image's end (in pages: 512 KiB) hot pages may lie:
 	// the heap grows there, onto zero pages a worker's first allocations fault in.
 	hotPastImage = 128
@@ -63,7 +71,15 @@ func (e *Engine) KeepBlank(n int) {
 	if e.base == nil || n <= 0 {
 		return
 	}
-	p := &e.pool
+	limit := DefaultLimits().Memory
+	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context) (*Sandbox, error) {
+		return e.restore(ctx, e.base, limit)
+	})
+}
+
+// keep starts p (entries made by src, whose writes are learned over pages) or raises its
+// size to n.
+func (p *blankPool) keep(e *Engine, n, pages int, src func(context.Context) (*Sandbox, error)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -71,7 +87,7 @@ func (e *Engine) KeepBlank(n int) {
 	}
 	p.want = max(p.want, min(n, maxBlank))
 	if p.done == nil {
-		p.e = e
+		p.e, p.src, p.pages = e, src, pages
 		p.kick = make(chan struct{}, 1)
 		p.done = make(chan struct{})
 		go p.fill()
@@ -110,7 +126,6 @@ func (p *blankPool) take() *Sandbox {
 func (p *blankPool) fill() {
 	defer close(p.done)
 	ctx := context.Background()
-	limit := DefaultLimits().Memory
 	for range p.kick {
 		for {
 			p.mu.Lock()
@@ -120,7 +135,7 @@ func (p *blankPool) fill() {
 			if !need {
 				break
 			}
-			sb, err := p.e.restore(ctx, p.e.base, limit)
+			sb, err := p.src(ctx)
 			if err != nil {
 				break // tried again at the next take
 			}
@@ -163,10 +178,10 @@ func (p *blankPool) learning() bool {
 	return p.want > 0 && p.hot.samples < hotSamples
 }
 
-// learn counts the pages of the base image that sb wrote (its load and first invocation),
-// and decides the hot pages at the last sample. sb must not be running.
+// learn counts the pages of the image that sb wrote (its load and first invocation), and
+// decides the hot pages at the last sample. sb must not be running.
 func (p *blankPool) learn(sb *Sandbox) {
-	n := len(p.e.base.data)/osPage + hotPastImage
+	n := p.pages
 	kinds, ok := p.e.pagemap.pageKinds(sb.mem.buf[:min(len(sb.mem.buf), n*osPage)])
 	if !ok {
 		return

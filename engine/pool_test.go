@@ -96,8 +96,8 @@ func TestBlankPoolEntriesAreBlankAndNeverShared(t *testing.T) {
 		sb.Close(ctx)
 	}
 	waitFor(t, "the hot pages", func() bool { return engine.HotPages(e) > 0 })
-	if n := engine.HotPages(e); n > 256 {
-		t.Fatalf("%d hot pages, more than the bound of 256", n)
+	if n := engine.HotPages(e); n > 512 {
+		t.Fatalf("%d hot pages, more than the bound of 512", n)
 	}
 	// An entry made after the pages were learned: wait until the pool is topped up again.
 	for range 2 {

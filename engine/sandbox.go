@@ -79,7 +79,8 @@ type Sandbox struct {
 	msgCap  uint32
 	broken  *isoerr.Error
 	loaded  bool
-	learn   bool         // its first invocation after Load teaches the blank pool its hot pages (pool.go)
+	learn   *blankPool   // its first invocation after a load teaches this pool its hot pages (pool.go)
+	loading bool         // a Load runs
 	check   bool         // a compile check's sandbox (check.go): its check modules resolve
 	py      bool         // a Python sandbox: its base image is the engine's Python image
 	wasm    *wasmSandbox // a WebAssembly worker's sandbox (wasmworker.go); nil otherwise
@@ -198,8 +199,8 @@ func (e *Engine) NewSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, e
 		if sb = e.pool.take(); sb == nil {
 			sb, err = e.restore(ctx, e.base, cfg.Memory)
 		}
-		if err == nil {
-			sb.learn = e.pool.learning()
+		if err == nil && e.pool.learning() {
+			sb.learn = &e.pool
 		}
 	} else if e.base != nil {
 		sb, err = e.restore(ctx, e.base, cfg.Memory)
@@ -483,7 +484,9 @@ func (sb *Sandbox) Load(ctx context.Context, lim Limits, main string, env json.R
 	if sb.py {
 		msg["modules"] = sb.cfg.Modules.pythonSources()
 	}
+	sb.loading = true
 	res, err := sb.run(ctx, lim, msg)
+	sb.loading = false
 	if err == nil {
 		sb.loaded = true
 	}
@@ -610,9 +613,9 @@ func (sb *Sandbox) run(ctx context.Context, lim Limits, msg any) (*Result, error
 	inv := sb.begin(ctx, lim)
 	defer sb.end()
 	err := sb.loop(msg)
-	if sb.learn && sb.loaded {
-		sb.learn = false
-		sb.e.pool.learn(sb)
+	if p := sb.learn; p != nil && sb.loaded && !sb.loading {
+		sb.learn = nil
+		p.learn(sb)
 	}
 	res.Logs = inv.logs
 	res.CPU = inv.cpu

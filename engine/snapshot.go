@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/isobox/isobox/engine/js"
 	"github.com/isobox/isobox/isoerr"
@@ -37,6 +38,8 @@ type Image struct {
 	// file holds the image's pages in a sealed file, made at its first restore, which
 	// restores map copy-on-write instead of copying (imageLayers).
 	file imageFile
+	// pool keeps sandboxes restored from the image ready (KeepRestored); nil: none.
+	pool atomic.Pointer[blankPool]
 }
 
 // imageFile is an image's pages as layers of a sealed file (restoreRuns of them at most:
@@ -247,6 +250,21 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	if e.base == nil || img.base != e.base.sum {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another isobox build or base image and cannot be restored here")
 	}
+	sb := e.takeRestored(img, cfg)
+	if sb == nil {
+		var err error
+		if sb, err = e.restoreJS(ctx, img, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if p := img.pool.Load(); p != nil && p.learning() {
+		sb.learn = p
+	}
+	return sb, nil
+}
+
+// restoreJS is Restore of the image of a JavaScript sandbox, without its pool.
+func (e *Engine) restoreJS(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
 	sb, err := e.restoreImage(ctx, img, e.base, &cfg, e.restore)
 	if err != nil {
 		return nil, err

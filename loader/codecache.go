@@ -61,13 +61,15 @@ func (c *codeCache) image(hash string) *engine.Image {
 	return nil
 }
 
-// keep adds the image of hash, dropping the least recently used ones over the budget.
-func (c *codeCache) keep(hash string, img *engine.Image) {
+// keep adds the image of hash, dropping the least recently used ones over the budget, and
+// returns those it dropped (their pools of restored sandboxes are the caller's to drop:
+// engine.Engine.DropRestored, outside this leaf lock).
+func (c *codeCache) keep(hash string, img *engine.Image) (dropped []*engine.Image) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cost := uint64(img.Size() + img.FileBytes())
 	if _, ok := c.images[hash]; ok || cost > c.budget {
-		return
+		return nil
 	}
 	c.images[hash] = c.lru.PushFront(&codeImage{hash: hash, img: img, cost: cost})
 	c.mem += cost
@@ -77,7 +79,9 @@ func (c *codeCache) keep(hash string, img *engine.Image) {
 		c.lru.Remove(e)
 		delete(c.images, ci.hash)
 		c.mem -= ci.cost
+		dropped = append(dropped, ci.img)
 	}
+	return dropped
 }
 
 // stats is the number of images kept and their memory.

@@ -103,6 +103,11 @@ func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.Sandbox
 		}
 	}
 	if img != nil {
+		if l.cfg.BlankSandboxes > 0 {
+			// New apps on these packages keep coming: the next ones take a sandbox
+			// restored, and its usual pages copied, while nothing else ran.
+			l.cfg.Engine.KeepRestored(img, l.cfg.BlankSandboxes)
+		}
 		if sb, err := l.cfg.Engine.Restore(ctx, img, cfg); err == nil {
 			return sb, startDepImage, used, nil
 		}
@@ -118,6 +123,14 @@ func (l *Loader) depSandbox(ctx context.Context, p *prepared, cfg engine.Sandbox
 	}
 	sb.SetModules(p.mods)
 	return sb, startCold, used, nil
+}
+
+// keepImage keeps img as the image of key in the code cache, and drops the pools of
+// restored sandboxes of the images that leaves out.
+func (l *Loader) keepImage(key string, img *engine.Image) {
+	for _, old := range l.code.keep(key, img) {
+		l.cfg.Engine.DropRestored(old)
+	}
 }
 
 // makeDepImage evaluates p's package modules in a sandbox with no capabilities — no
@@ -136,7 +149,7 @@ func (l *Loader) makeDepImage(ctx context.Context, p *prepared) (*engine.Image, 
 	if err != nil {
 		return nil, used, nil
 	}
-	l.code.keep(p.deps.key, img)
+	l.keepImage(p.deps.key, img)
 	return img, used, nil
 }
 

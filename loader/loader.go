@@ -70,7 +70,9 @@ type Config struct {
 	// in the background, so that a cold load takes one instead of making it
 	// (engine.Engine.KeepBlank; 2), from the loader's second new sandbox on (a one-shot
 	// `isobox run` makes no pool it would not use). Negative keeps none. Entries are blank
-	// (the base image only) and each is handed out once, so tenants never share one.
+	// (the base image only) and each is handed out once, so tenants never share one. As
+	// many sandboxes restored from a dependency image are kept ready, from its first
+	// restore on (engine.Engine.KeepRestored; an entry is that image only).
 	BlankSandboxes int
 }
 
@@ -550,7 +552,7 @@ func (l *Loader) start(ctx context.Context, id string, p *prepared) (*instance, 
 	// second time gets one: the first load of a unique worker (the common case) stays fast.
 	if l.code.seenBefore(p.hash) {
 		if img, err := sb.Snapshot(); err == nil {
-			l.code.keep(p.hash, img)
+			l.keepImage(p.hash, img)
 		}
 	}
 	return &instance{sb: sb, how: how}, nil

@@ -1,0 +1,158 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/enginetest"
+)
+
+// depImage is the image of a sandbox that evaluated some package state: what every app on
+// those packages starts from (the loader's dependency image).
+func depImage(t *testing.T, e *engine.Engine, tag string) *engine.Image {
+	t.Helper()
+	ctx := context.Background()
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	if _, err := sb.Eval(ctx, engine.Limits{}, `globalThis.dep = { tag: "`+tag+`", routes: Array.from({ length: 3000 }, (_, i) => ({ path: "/r" + i })) }; 1`); err != nil {
+		t.Fatal(err)
+	}
+	img, err := sb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// An app on the packages: it reads and writes the package state (the pages a pool learns
+// to copy), plants a secret and pollutes a prototype, and reports what it found of the
+// apps before it.
+const depApp = `
+export default {
+  fetch(req) {
+    const seen = [String(globalThis.planted), typeof ({}).leak, dep.routes[7].hits ?? 0];
+    for (const r of dep.routes) r.hits = (r.hits ?? 0) + 1;
+    globalThis.planted = new URL(req.url).searchParams.get("secret");
+    Object.prototype.leak = "leaked";
+    return Response.json({ seen, tag: dep.tag, rand: Math.random() });
+  },
+};`
+
+func depFetch(t *testing.T, e *engine.Engine, img *engine.Image, cfg engine.SandboxConfig, secret string) (map[string]any, *engine.Sandbox) {
+	t.Helper()
+	ctx := context.Background()
+	cfg.Modules = engine.ModuleMap{"app.js": {Type: engine.ModuleJS, Content: []byte(depApp)}}
+	sb, err := e.Restore(ctx, img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Load(ctx, engine.Limits{}, "app.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/?secret=" + secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		t.Fatalf("%s: %v", res.Body, err)
+	}
+	return out, sb
+}
+
+// Sandboxes kept restored from an image are that image and nothing else, whoever used
+// the ones before: no app sees another's globals, prototypes or writes to the package
+// state, none is handed out twice, each draws its own random numbers; once the pool has
+// learned the pages apps write and copies them in advance, the entries still hold the
+// image's state exactly. A sandbox with a memory limit of its own is not taken from the
+// pool.
+func TestKeptRestoredSandboxesAreTheImageOnly(t *testing.T) {
+	ctx := context.Background()
+	e := poolEngine(t, 0)
+	img := depImage(t, e, "v1")
+	e.KeepRestored(img, 2)
+	ready := func() bool { n, _, _, _ := engine.RestoredPool(img); return n > 0 }
+	seen := map[*engine.Sandbox]bool{}
+	rands := map[any]bool{}
+	// Past the samples that decide the hot pages (8), so later entries are copied too.
+	for i := range 14 {
+		waitFor(t, "a restored sandbox", ready)
+		_, taken0, _, _ := engine.RestoredPool(img)
+		got, sb := depFetch(t, e, img, engine.SandboxConfig{}, fmt.Sprint("secret-", i))
+		if _, taken, _, _ := engine.RestoredPool(img); taken != taken0+1 {
+			t.Fatalf("load %d: the pool handed out %d sandboxes, want %d", i, taken, taken0+1)
+		}
+		if seen[sb] {
+			t.Fatalf("load %d: a sandbox handed out twice", i)
+		}
+		seen[sb] = true
+		if s := fmt.Sprint(got["seen"]); s != "[undefined undefined 0]" || got["tag"] != "v1" {
+			t.Fatalf("load %d found %s, tag %v: want the image's state only", i, s, got["tag"])
+		}
+		if rands[got["rand"]] {
+			t.Fatalf("load %d drew a random number another load drew: %v", i, got["rand"])
+		}
+		rands[got["rand"]] = true
+		sb.Close(ctx)
+	}
+	_, _, hot, _ := engine.RestoredPool(img)
+	if hot == 0 || hot > 512 {
+		t.Fatalf("%d hot pages learned, want some and at most 512", hot)
+	}
+	// A memory limit of its own: restored afresh, and the limit holds.
+	_, taken0, _, _ := engine.RestoredPool(img)
+	got, sb := depFetch(t, e, img, engine.SandboxConfig{Memory: 48 << 20}, "own-limit")
+	defer sb.Close(ctx)
+	if _, taken, _, _ := engine.RestoredPool(img); taken != taken0 {
+		t.Fatalf("a sandbox with a memory limit of its own was taken from the pool")
+	}
+	if s := fmt.Sprint(got["seen"]); s != "[undefined undefined 0]" {
+		t.Fatalf("restored afresh, found %s", s)
+	}
+	if _, err := sb.Eval(ctx, engine.Limits{}, `const a = []; for (;;) a.push(new Uint8Array(1 << 20)); 1`); err == nil {
+		t.Fatal("a 48 MiB sandbox grew without bound")
+	}
+}
+
+// At most four images have a pool, the least recently kept losing its own; DropRestored
+// and Engine.Close close a pool and its entries, and the image still restores.
+func TestRestoredPoolsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: enginetest.CacheDir(), Defaults: enginetest.Defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	var imgs []*engine.Image
+	for i := range 5 {
+		img := depImage(t, e, fmt.Sprint("v", i))
+		imgs = append(imgs, img)
+		e.KeepRestored(img, 1)
+	}
+	if _, _, _, ok := engine.RestoredPool(imgs[0]); ok {
+		t.Fatal("a fifth image's pool did not take the place of the least recently kept")
+	}
+	for _, img := range imgs[1:] {
+		if _, _, _, ok := engine.RestoredPool(img); !ok {
+			t.Fatal("one of the four most recently kept images has no pool")
+		}
+	}
+	waitFor(t, "a restored sandbox", func() bool { n, _, _, _ := engine.RestoredPool(imgs[4]); return n > 0 })
+	e.DropRestored(imgs[4])
+	if _, _, _, ok := engine.RestoredPool(imgs[4]); ok {
+		t.Fatal("DropRestored left the pool")
+	}
+	for i, img := range []*engine.Image{imgs[0], imgs[4]} {
+		got, sb := depFetch(t, e, img, engine.SandboxConfig{}, "after")
+		sb.Close(ctx)
+		if want := fmt.Sprint("v", 4*i); got["tag"] != want {
+			t.Fatalf("an image without its pool restored %v, want %s", got["tag"], want)
+		}
+	}
+}
