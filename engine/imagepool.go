@@ -58,8 +58,8 @@ func (e *Engine) KeepRestored(img *Image, n int) {
 	if drop != nil {
 		drop.close(context.Background())
 	}
-	p.keep(e, n, int(img.size)/osPage+hotPastImage, func(ctx context.Context) (*Sandbox, error) {
-		return e.restoreJS(ctx, img, SandboxConfig{Memory: limit})
+	p.keep(e, n, int(img.size)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
+		return e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
 	})
 }
 

@@ -27,8 +27,9 @@ import (
 // the image byte for byte; Trim gives the copies back once a worker is idle.
 type blankPool struct {
 	e *Engine
-	// src restores an entry; pages is the extent, in pages, whose writes are learned.
-	src   func(context.Context) (*Sandbox, error)
+	// src restores an entry with the hot pages copied; pages is the extent, in pages,
+	// whose writes are learned.
+	src   func(context.Context, []pageRun) (*Sandbox, error)
 	pages int
 
 	mu     sync.Mutex
@@ -72,14 +73,18 @@ func (e *Engine) KeepBlank(n int) {
 		return
 	}
 	limit := DefaultLimits().Memory
-	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context) (*Sandbox, error) {
-		return e.restore(ctx, e.base, limit)
+	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
+		sb, err := e.restore(ctx, e.base, limit)
+		if err == nil {
+			populate(sb.mem, hot)
+		}
+		return sb, err
 	})
 }
 
 // keep starts p (entries made by src, whose writes are learned over pages) or raises its
 // size to n.
-func (p *blankPool) keep(e *Engine, n, pages int, src func(context.Context) (*Sandbox, error)) {
+func (p *blankPool) keep(e *Engine, n, pages int, src func(context.Context, []pageRun) (*Sandbox, error)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -135,11 +140,10 @@ func (p *blankPool) fill() {
 			if !need {
 				break
 			}
-			sb, err := p.src(ctx)
+			sb, err := p.src(ctx, runs)
 			if err != nil {
 				break // tried again at the next take
 			}
-			populate(sb.mem, runs)
 			p.mu.Lock()
 			if p.closed {
 				p.mu.Unlock()

@@ -524,7 +524,7 @@ func (e *Engine) restorePython(ctx context.Context, img *Image, cfg SandboxConfi
 	if e.py.base == nil || img.base != e.py.base.sum {
 		return nil, isoerr.New(isoerr.InvalidRequest, "the image was taken from another Python base image (another isobox build or cache directory) and cannot be restored here")
 	}
-	sb, err := e.restoreImage(ctx, img, e.py.base, &cfg, e.pythonRestore)
+	sb, err := e.restoreImage(ctx, img, e.py.base, &cfg, e.pythonRestore, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -253,7 +253,7 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	sb := e.takeRestored(img, cfg)
 	if sb == nil {
 		var err error
-		if sb, err = e.restoreJS(ctx, img, cfg); err != nil {
+		if sb, err = e.restoreJS(ctx, img, cfg, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -263,9 +263,10 @@ func (e *Engine) Restore(ctx context.Context, img *Image, cfg SandboxConfig) (*S
 	return sb, nil
 }
 
-// restoreJS is Restore of the image of a JavaScript sandbox, without its pool.
-func (e *Engine) restoreJS(ctx context.Context, img *Image, cfg SandboxConfig) (*Sandbox, error) {
-	sb, err := e.restoreImage(ctx, img, e.base, &cfg, e.restore)
+// restoreJS is Restore of the image of a JavaScript sandbox, without its pool, with the
+// pages of hot copied (populate) as soon as the image is in place.
+func (e *Engine) restoreJS(ctx context.Context, img *Image, cfg SandboxConfig, hot []pageRun) (*Sandbox, error) {
+	sb, err := e.restoreImage(ctx, img, e.base, &cfg, e.restore, hot)
 	if err != nil {
 		return nil, err
 	}
@@ -287,9 +288,12 @@ func (e *Engine) restoreJS(ctx context.Context, img *Image, cfg SandboxConfig) (
 }
 
 // restoreImage makes a new sandbox from base with fromBase and maps img's pages over it
-// (imageLayers), or copies them where they cannot be mapped.
+// (imageLayers), or copies them where they cannot be mapped, and then copies the pages of
+// hot into it (populate). A page is copied there before anything reads it: once a read
+// has mapped it (the kernel maps a read page's neighbours too), its copy on a write also
+// flushes it from every core's TLB, an interrupt of the other cores each time.
 func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg *SandboxConfig,
-	fromBase func(context.Context, *image, uint64) (*Sandbox, error)) (*Sandbox, error) {
+	fromBase func(context.Context, *image, uint64) (*Sandbox, error), hot []pageRun) (*Sandbox, error) {
 	if cfg.Memory == 0 {
 		cfg.Memory = DefaultLimits().Memory
 	}
@@ -320,6 +324,7 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 	if sb.mem.canMountLayers() {
 		if layers := img.imageLayers(base.data); layers != nil {
 			if sb.mem.mountLayers(layers) {
+				populate(sb.mem, hot)
 				return sb, nil
 			}
 			// A mapping failed part way: start again, and copy.
@@ -334,6 +339,7 @@ func (e *Engine) restoreImage(ctx context.Context, img *Image, base *image, cfg 
 	for i, p := range img.pages {
 		copy(buf[int(p)*osPage:int(p+1)*osPage], img.data[i*osPage:(i+1)*osPage])
 	}
+	populate(sb.mem, hot)
 	return sb, nil
 }
 
