@@ -88,8 +88,11 @@ func (c *WorkerCode) UnmarshalJSON(b []byte) error {
 }
 
 // codeHash identifies what a worker's start-up depends on: its modules, main module, env,
-// memory limit and tenant. Sandboxes of one hash may start from one image.
-func codeHash(tenant, main string, mods engine.ModuleMap, env json.RawMessage, memory uint64) string {
+// memory limit and tenant. Sandboxes of one hash may start from one image. sums holds the
+// SHA-256 of modules' contents computed already (moduleSums), so that the code's hash and
+// its dependency set's (depsOf) read each module's bytes once; a module without one is
+// hashed here.
+func codeHash(tenant, main string, mods engine.ModuleMap, sums map[string][32]byte, env json.RawMessage, memory uint64) string {
 	h := sha256.New()
 	field := func(b []byte) {
 		var n [8]byte
@@ -107,11 +110,24 @@ func codeHash(tenant, main string, mods engine.ModuleMap, env json.RawMessage, m
 	for _, k := range names {
 		field([]byte(k))
 		field([]byte(mods[k].Type))
-		field(mods[k].Content)
+		sum, ok := sums[k]
+		if !ok {
+			sum = sha256.Sum256(mods[k].Content)
+		}
+		field(sum[:])
 	}
 	field(env)
 	field([]byte(strconv.FormatUint(memory, 10)))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// moduleSums returns the SHA-256 of each module's contents.
+func moduleSums(mods engine.ModuleMap) map[string][32]byte {
+	sums := make(map[string][32]byte, len(mods))
+	for k, m := range mods {
+		sums[k] = sha256.Sum256(m.Content)
+	}
+	return sums
 }
 
 // Limits is the wire form of the per-worker limits (api.Limits): whole milliseconds and

@@ -49,7 +49,8 @@ type depSet struct {
 // (its globals are installed by the load itself), a main module that is itself a package
 // module, and package modules that import cloudflare:workers (its env export is read
 // once, at import, and would be the image's empty env).
-func depsOf(p *prepared) *depSet {
+// sums are the modules' SHA-256 (moduleSums).
+func depsOf(p *prepared, sums map[string][32]byte) *depSet {
 	if p.python() || p.wasm() || p.nodeCompat() || strings.HasPrefix(p.code.MainModule, depPrefix) {
 		return nil
 	}
@@ -78,7 +79,7 @@ func depsOf(p *prepared) *depSet {
 	mods[depEntry] = engine.Module{Type: engine.ModuleJS, Content: []byte(entry.String())}
 	// The hash covers every package module (name, type, bytes), the tenant and the memory
 	// limit: an image serves only byte-identical packages of the same tenant.
-	h := codeHash(p.code.Tenant, depEntry, mods, nil, p.limits.Memory)
+	h := codeHash(p.code.Tenant, depEntry, mods, sums, nil, p.limits.Memory)
 	return &depSet{key: "dep:" + h, mods: mods}
 }
 

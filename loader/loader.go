@@ -491,8 +491,9 @@ func prepare(code WorkerCode) (*prepared, error) {
 		// of the code with it.
 		hashed = append(append(append(json.RawMessage(nil), hashed...), 0), engine.NodeCompatFlag...)
 	}
-	p.hash = codeHash(code.Tenant, code.MainModule, mods, hashed, p.limits.Memory)
-	p.deps = depsOf(p)
+	sums := moduleSums(mods)
+	p.hash = codeHash(code.Tenant, code.MainModule, mods, sums, hashed, p.limits.Memory)
+	p.deps = depsOf(p, sums)
 	return p, nil
 }
 
