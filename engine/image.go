@@ -49,6 +49,12 @@ func (img *image) close() {
 
 // restore makes a new sandbox whose memory starts as img.
 func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*Sandbox, error) {
+	return e.restoreHot(ctx, img, memLimit, nil)
+}
+
+// restoreHot is restore with the pages of hot copied (populate) as soon as the image is
+// mapped, before the reseed reads any: see restoreImage.
+func (e *Engine) restoreHot(ctx context.Context, img *image, memLimit uint64, hot []pageRun) (*Sandbox, error) {
 	if uint64(len(img.data)) > memLimit {
 		return nil, isoerr.New(isoerr.MemoryLimitExceeded, "memory limit of %d MiB is smaller than the sandbox image (%d KiB)", memLimit>>20, len(img.data)>>10)
 	}
@@ -75,6 +81,7 @@ func (e *Engine) restore(ctx context.Context, img *image, memLimit uint64) (*San
 		sb.Close(ctx)
 		return nil, fmt.Errorf("engine: cannot size memory for the image")
 	}
+	populate(sb.mem, hot)
 	if err := sb.reseed(); err != nil {
 		sb.Close(ctx)
 		return nil, err

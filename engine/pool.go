@@ -74,11 +74,7 @@ func (e *Engine) KeepBlank(n int) {
 	}
 	limit := DefaultLimits().Memory
 	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
-		sb, err := e.restore(ctx, e.base, limit)
-		if err == nil {
-			populate(sb.mem, hot)
-		}
-		return sb, err
+		return e.restoreHot(ctx, e.base, limit, hot)
 	})
 }
 
