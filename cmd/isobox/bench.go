@@ -263,7 +263,7 @@ func printTable(w io.Writer, r *bench.Report, hh *bench.HTTPHello, a *bench.Anch
 	row("cold load + first response, p50", r.ColdLoadP50, an.ColdLoadP50, "ms", r.ColdLoadN)
 	row("cold load + first response, p99", r.ColdLoadP99, an.ColdLoadP99, "ms", r.ColdLoadN)
 	row("warm call to a loaded id, p50", r.WarmCallP50, an.WarmCallP50, "ms", r.WarmCallN)
-	row("cold load, back to back (pool runs dry), p50", r.ColdLoadBackToBackP50, an.ColdLoadP50, "ms", r.ColdLoadN)
+	row("cold load, back to back (no pause, as the anchor's client), p50", r.ColdLoadBackToBackP50, an.ColdLoadP50, "ms", r.ColdLoadN)
 	row("cold load without the blank pool, p50", r.ColdLoadNoPoolP50, an.ColdLoadP50, "ms", r.ColdLoadN)
 	row("CPU per cold load (pool refills included)", r.ColdLoadCPU, 0, "ms", r.ColdLoadN)
 	row("minor page faults per cold load", r.ColdLoadFaults, 0, "", r.ColdLoadN)
