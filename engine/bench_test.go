@@ -40,6 +40,33 @@ func BenchmarkFib(b *testing.B) {
 	}
 }
 
+// BenchmarkThrow is an exception thrown and caught in the guest: a primitive, an Error made
+// before (rethrown: its stack is kept from where it was made), and an Error made each time
+// (its stack is built then). QuickJS-ng built a backtrace on every throw; ours builds one
+// only for an Error that has none (engine/js/build/patches/0004).
+func BenchmarkThrow(b *testing.B) {
+	for _, tt := range []struct{ name, throw string }{
+		{"primitive", "1"}, {"rethrown-error", "made"}, {"new-error", "new Error('x')"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			ctx := context.Background()
+			sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Close(ctx)
+			code := "{ const made = new Error('made'); let n = 0; for (let i = 0; i < 1000; i++) { try { throw " + tt.throw + " } catch { n++ } } n }"
+			for b.Loop() {
+				res, err := sb.Eval(ctx, engine.Limits{CPU: engine.MaxCPU}, code)
+				if err != nil || string(res.Value) != "1000" {
+					b.Fatalf("%s %v", res.Value, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000/1000, "µs/throw")
+		})
+	}
+}
+
 // BenchmarkNewSandbox is the cost of a sandbox with the runtime ready and no code.
 func BenchmarkNewSandbox(b *testing.B) {
 	ctx := context.Background()

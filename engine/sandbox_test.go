@@ -80,6 +80,11 @@ func TestEvalErrors(t *testing.T) {
 		{"uncaught exception has message and stack", "function boom() { throw new TypeError('bad thing') }\nboom()", isoerr.WorkerException, "TypeError: bad thing", "boom (eval.js:1"},
 		{"rejected promise", "await Promise.reject(new RangeError('nope'))", isoerr.WorkerException, "RangeError: nope", ""},
 		{"thrown non-error", "throw {a: 1}", isoerr.WorkerException, `{"a":1}`, ""},
+		{"thrown primitive from a function", "function f() { throw 42 }\nf()", isoerr.WorkerException, "42", ""},
+		// A caught and rethrown Error keeps the stack of where it was made, however often
+		// it is rethrown (throwing builds no other: engine/js/build/patches/0004).
+		{"rethrown error keeps its stack", "function make() { return new RangeError('made') }\nconst e = make();\nfunction relay(n) { try { throw e } catch (x) { if (n) relay(n - 1); throw x } }\nrelay(3)", isoerr.WorkerException, "RangeError: made", "make (eval.js:1"},
+		{"error through awaits keeps its stack", "async function deep(n) { if (!n) throw new Error('deep'); await null; return deep(n - 1) }\nawait deep(3)", isoerr.WorkerException, "Error: deep", "deep (eval.js:1"},
 		{"runtime SyntaxError is an exception", "JSON.parse('{')", isoerr.WorkerException, "SyntaxError", ""},
 		{"a result whose getter throws", "({ get x() { throw new Error('no x') } })", isoerr.WorkerException, "the result cannot be returned: no x", ""},
 	}
@@ -119,6 +124,7 @@ func TestHostileCode(t *testing.T) {
 	}{
 		{"busy loop", "while (true) {}", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
 		{"loop that catches everything", "for (;;) { try { for (;;) {} } catch (e) {} finally { } }", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
+		{"loop of throws it catches", "for (;;) { try { throw 1 } catch (e) {} }", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
 		{"microtask loop", "(async () => { for (;;) { await null } })(); await new Promise(() => {})", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
 		{"promise chain loop", "function f() { return Promise.resolve().then(f) }; f(); await new Promise(() => {})", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
 		{"regexp backtracking", "/(a+)+b/.test('a'.repeat(40))", engine.Limits{CPU: 50 * time.Millisecond}, isoerr.CPULimitExceeded, true},
