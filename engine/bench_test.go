@@ -67,6 +67,38 @@ func BenchmarkThrow(b *testing.B) {
 	}
 }
 
+// BenchmarkFirstCalls is a new sandbox's load and first fetch, with its native stack as
+// restored (10 KiB, grown and copied as the calls need) and grown first, as a pooled
+// sandbox's is while it waits (Sandbox.growStack): the difference is what the pool takes
+// off the request path.
+func BenchmarkFirstCalls(b *testing.B) {
+	for _, grow := range []bool{false, true} {
+		b.Run(map[bool]string{false: "as-restored", true: "grown"}[grow], func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				b.StopTimer()
+				sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(`export default { fetch() { return new Response("hi") } };`)}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if grow {
+					engine.GrowStack(sb)
+				}
+				b.StartTimer()
+				if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/"}, nil); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				sb.Close(ctx)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
 // BenchmarkNewSandbox is the cost of a sandbox with the runtime ready and no code.
 func BenchmarkNewSandbox(b *testing.B) {
 	ctx := context.Background()

@@ -95,3 +95,6 @@ func RestoredPool(img *Image) (ready, taken, hot int, ok bool) {
 	defer p.mu.Unlock()
 	return len(p.ready), p.taken, hot, true
 }
+
+// GrowStack is Sandbox.growStack, for tests.
+func GrowStack(sb *Sandbox) { sb.growStack() }

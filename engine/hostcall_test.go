@@ -236,7 +236,7 @@ func TestGlueNumbering(t *testing.T) {
 	if strings.Join(cOps, " ") != strings.Join(goOps, " ") {
 		t.Fatalf("ib_call numbering differs:\n glue.c: %v\n Go:     %v", cOps, goOps)
 	}
-	if opPlugHoles.String() != "OP_PLUG_HOLES" || int(opPlugHoles) != len(cOps) {
+	if opGrowStack.String() != "OP_GROW_STACK" || int(opGrowStack) != len(cOps) {
 		t.Fatalf("the Go constants are not numbered 1..%d as glueOps names them", len(cOps))
 	}
 	var cases []string

@@ -59,7 +59,11 @@ func (e *Engine) KeepRestored(img *Image, n int) {
 		drop.close(context.Background())
 	}
 	p.keep(e, n, int(img.size)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
-		return e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
+		sb, err := e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
+		if err == nil {
+			sb.growStack()
+		}
+		return sb, err
 	})
 }
 

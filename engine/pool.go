@@ -74,7 +74,11 @@ func (e *Engine) KeepBlank(n int) {
 	}
 	limit := DefaultLimits().Memory
 	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
-		return e.restoreHot(ctx, e.base, limit, hot)
+		sb, err := e.restoreHot(ctx, e.base, limit, hot)
+		if err == nil {
+			sb.growStack()
+		}
+		return sb, err
 	})
 }
 

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -152,5 +153,38 @@ func TestBlankPoolLimitsApply(t *testing.T) {
 	_, err = small.Eval(ctx, engine.Limits{CPU: 10 * time.Second}, `const a = []; for (;;) a.push(new Uint8Array(1 << 20)); 1`)
 	if isoerr.CodeOf(err) != isoerr.MemoryLimitExceeded {
 		t.Fatalf("32 MiB in a 16 MiB sandbox: %v", err)
+	}
+}
+
+// Growing a sandbox's native stack (what a pooled sandbox does while it waits) changes no
+// byte of its memory, and the sandbox works as before.
+func TestGrowStackLeavesMemoryAlone(t *testing.T) {
+	ctx := context.Background()
+	sb, err := testEngine.NewSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(poolWorker)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	before := bytes.Clone(engine.RawMemory(sb))
+	engine.GrowStack(sb)
+	after := engine.RawMemory(sb)
+	if len(after) != len(before) {
+		t.Fatalf("memory of %d bytes became %d", len(before), len(after))
+	}
+	if !bytes.Equal(before, after) {
+		n := 0
+		for i := range before {
+			if before[i] != after[i] {
+				n++
+			}
+		}
+		t.Fatalf("growing the stack changed %d bytes of the sandbox's memory", n)
+	}
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/?secret=s"}, nil)
+	if err != nil || !strings.Contains(string(res.Body), `"calls":1`) {
+		t.Fatalf("after growing the stack: %s %v", res.Body, err)
 	}
 }

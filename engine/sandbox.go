@@ -119,13 +119,14 @@ const (
 	opDispatch
 	opRunJobs
 	opPlugHoles
+	opGrowStack
 )
 
 // glueOps names each op as glue.c does (TestGlueNumbering checks the two agree).
 var glueOps = [...]string{opInit: "OP_INIT", opReseed: "OP_RESEED", opSettle: "OP_SETTLE", opStackTop: "OP_STACK_TOP",
 	opMalloc: "OP_MALLOC", opFree: "OP_FREE", opErrorPtr: "OP_ERROR_PTR", opErrorLen: "OP_ERROR_LEN", opOutPtr: "OP_OUT_PTR",
 	opOutLen: "OP_OUT_LEN", opCompile: "OP_COMPILE", opEvalBytecode: "OP_EVAL_BYTECODE", opDispatch: "OP_DISPATCH",
-	opRunJobs: "OP_RUN_JOBS", opPlugHoles: "OP_PLUG_HOLES"}
+	opRunJobs: "OP_RUN_JOBS", opPlugHoles: "OP_PLUG_HOLES", opGrowStack: "OP_GROW_STACK"}
 
 func (o op) String() string {
 	if int(o) < len(glueOps) && glueOps[o] != "" {

@@ -551,11 +551,31 @@ static int32_t ib_run_jobs(void) {
   }
 }
 
+// grow_seed is read, never written: its reads are what ib_grow_stack's values come from,
+// so that the compiler can neither fold them nor recompute them after the call.
+static volatile uint64_t grow_seed = 1;
+
+// ib_grow_stack recurses n calls deep, each keeping sixteen values live across its call:
+// wazero grows the native stack of this sandbox's calls (it starts at 10 KiB and doubles,
+// copying, whenever a call needs more), so a pooled sandbox does that while it waits
+// rather than during its first load and response. The values live in wasm locals, never
+// in linear memory: the sandbox's memory is not written.
+__attribute__((noinline)) static uint64_t ib_grow_stack(uint32_t n) {
+  if (n == 0) return grow_seed;
+  uint64_t v0 = grow_seed + n, v1 = grow_seed ^ v0, v2 = grow_seed + v1, v3 = grow_seed ^ v2;
+  uint64_t v4 = grow_seed + v3, v5 = grow_seed ^ v4, v6 = grow_seed + v5, v7 = grow_seed ^ v6;
+  uint64_t v8 = grow_seed + v7, v9 = grow_seed ^ v8, v10 = grow_seed + v9, v11 = grow_seed ^ v10;
+  uint64_t v12 = grow_seed + v11, v13 = grow_seed ^ v12, v14 = grow_seed + v13, v15 = grow_seed ^ v14;
+  uint64_t r = ib_grow_stack(n - 1);
+  // Two different operations on the call's result: no accumulator the compiler could
+  // turn the recursion into a loop with.
+  return (r ^ v0 ^ v1 ^ v2 ^ v3 ^ v4 ^ v5 ^ v6 ^ v7) * (v8 ^ v9 ^ v10 ^ v11 ^ v12 ^ v13 ^ v14 ^ v15 | 1);
+}
 
 enum {
   OP_INIT = 1, OP_RESEED, OP_SETTLE, OP_STACK_TOP, OP_MALLOC, OP_FREE, OP_ERROR_PTR,
   OP_ERROR_LEN, OP_OUT_PTR, OP_OUT_LEN, OP_COMPILE, OP_EVAL_BYTECODE, OP_DISPATCH,
-  OP_RUN_JOBS, OP_PLUG_HOLES,
+  OP_RUN_JOBS, OP_PLUG_HOLES, OP_GROW_STACK,
 };
 
 EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
@@ -575,6 +595,7 @@ EXPORT("ib_call") int64_t ib_call(int32_t op, int32_t a, int32_t b, int32_t c) {
   case OP_DISPATCH: return ib_dispatch((const char *)(uintptr_t)(uint32_t)a, b);
   case OP_RUN_JOBS: return ib_run_jobs();
   case OP_PLUG_HOLES: return ib_plug_holes();
+  case OP_GROW_STACK: return (int64_t)(ib_grow_stack((uint32_t)a) & 1);
   }
   return -100;
 }
