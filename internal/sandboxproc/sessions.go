@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/isobox/isobox/engine"
@@ -518,10 +519,25 @@ func (s *remoteSession) dropRoute() {
 
 // The worker process's side.
 
-// sessionSlot is a session's sandbox in a worker process.
+// sessionSlot is a session's sandbox in a worker process. mu is held by the operation
+// that uses the sandbox and by its close: a close may arrive while the operation before
+// it still runs (an eval's answer goes out before its snapshot is taken), and must not
+// free the memory under it.
 type sessionSlot struct {
 	sb     session.Sandbox
 	memory uint64
+	mu     sync.Mutex
+	closed bool
+}
+
+// close closes the slot's sandbox once no operation uses it, at most once.
+func (s *sessionSlot) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.sb.Close(context.Background())
+	}
 }
 
 // session runs one msgSession. Each operation runs on its own goroutine; the supervisor
@@ -541,7 +557,8 @@ func (w *workerSide) session(ctx context.Context, id uint64, payload []byte) {
 		delete(w.sessions, m.Handle)
 		w.mu.Unlock()
 		if slot != nil {
-			slot.sb.Close(context.Background())
+			// Not on the reader: an operation still running may need frames to end.
+			go slot.close()
 		}
 		return
 	}
@@ -598,6 +615,8 @@ func (w *workerSide) sessionOp(ctx context.Context, id uint64, m *sessionMsg, im
 			return &sessionReply{Err: isoerr.As(err)}, nil
 		}
 		slot = &sessionSlot{sb: sb, memory: m.Memory}
+		slot.mu.Lock()
+		defer slot.mu.Unlock()
 		w.mu.Lock()
 		w.sessions[m.Handle] = slot
 		w.mu.Unlock()
@@ -608,6 +627,11 @@ func (w *workerSide) sessionOp(ctx context.Context, id uint64, m *sessionMsg, im
 		return r, w.sessionState(ctx, slot, r)
 	}
 	if slot == nil {
+		return &sessionReply{Err: restarted(), Broken: restarted()}, nil
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.closed {
 		return &sessionReply{Err: restarted(), Broken: restarted()}, nil
 	}
 	switch m.Op {
@@ -631,6 +655,7 @@ func (w *workerSide) sessionOp(ctx context.Context, id uint64, m *sessionMsg, im
 			w.mu.Lock()
 			delete(w.sessions, m.Handle)
 			w.mu.Unlock()
+			slot.closed = true
 			slot.sb.Close(context.Background())
 			return r, nil
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/images"
+	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/session"
@@ -508,3 +509,55 @@ func TestPythonSessionsLiveInProcesses(t *testing.T) {
 	sessEval(t, m, "py", "xs", "[1,2,3,6]")
 	sessEval(t, m, "copy", "xs[-1]", "100")
 }
+
+// A session closed while its eval still runs in the worker process (the supervisor does
+// not wait: an eval's answer goes out before its state is taken): the process frees the
+// sandbox only once the operation is done with it. Run under -race, the test catches the
+// free racing the snapshot; without the wait, the snapshot may read unmapped memory.
+func TestSessionClosedDuringItsEval(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Defaults: enginetest.Defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	l, err := loader.New(loader.Config{Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	w := &workerSide{c: &conn{rw: discardRW{}}, l: l, calls: map[uint64]*workerCall{}}
+	send := func(id uint64, m sessionMsg) {
+		payload, err := withImage(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.session(ctx, id, payload)
+	}
+	idle := func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.calls) == 0 }
+	for i := range 8 {
+		h := uint64(100 + i)
+		send(1, sessionMsg{Op: "open", Handle: h, Memory: 64 << 20})
+		waitFor(t, "the open", idle)
+		send(2, sessionMsg{Op: "eval", Handle: h, Code: "globalThis.keep = Array.from({ length: 60000 }, (_, i) => ({ i, s: 'x' + i })); 1"})
+		waitFor(t, "the first eval", idle)
+		w.mu.Lock()
+		slot := w.sessions[h]
+		w.mu.Unlock()
+		if slot == nil {
+			t.Fatalf("session %d did not open", h)
+		}
+		send(3, sessionMsg{Op: "eval", Handle: h, Code: "keep.length", Snapshot: true})
+		time.Sleep(time.Duration(i%4) * time.Millisecond)
+		send(0, sessionMsg{Op: "close", Handle: h})
+		waitFor(t, "the eval", idle)
+		waitFor(t, "the close", func() bool { slot.mu.Lock(); defer slot.mu.Unlock(); return slot.closed })
+	}
+}
+
+// discardRW is a connection whose writes go nowhere.
+type discardRW struct{}
+
+func (discardRW) Read([]byte) (int, error)    { return 0, io.EOF }
+func (discardRW) Write(b []byte) (int, error) { return len(b), nil }
+func (discardRW) Close() error                { return nil }

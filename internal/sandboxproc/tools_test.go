@@ -234,12 +234,20 @@ func serveHostile() {
 	_ = c.send(msgToolResult, 1, []byte(`{"value":1}`)) // a message of the other direction
 	_ = c.send(99, 1, nil)                              // an unknown type
 	tool(3, a, "ok")
+	// Its answer before the flood: it is sent once the call left the running set, which
+	// the flood's count then does not include whenever its goroutine runs.
+	got := map[string]string{}
+	for h := range replies {
+		got[fmt.Sprint(h.id)] = show(h)
+		if h.id == 3 {
+			break
+		}
+	}
 	tool(5, a, "block")
 	tool(5, a, "block") // the same id again while it runs
 	for i := range maxToolsInFlight + 5 {
 		tool(uint64(100+i), a, "block")
 	}
-	got := map[string]string{}
 	flood := 0
 	for len(got) < 4 || flood < 6 {
 		h := <-replies
