@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/enginetest"
 	"github.com/isobox/isobox/loader"
 )
@@ -32,16 +31,7 @@ const benchHello = `export default {
 
 func BenchmarkWarmCallInProcess(b *testing.B) {
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Defaults: enginetest.Defaults})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close(ctx)
-	l, err := loader.New(loader.Config{Engine: e})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close(ctx)
+	l := inProcessLoader(b, enginetest.Defaults)
 	stub := l.Get("hello", func() (loader.WorkerCode, error) { return jsCode(benchHello), nil })
 	benchCalls(b, func(op string) (*loader.Result, error) {
 		if op == "fetch" {

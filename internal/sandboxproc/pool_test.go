@@ -88,6 +88,24 @@ func testCommand() *exec.Cmd {
 	return cmd
 }
 
+// inProcessLoader is a loader on an engine of this process (what a worker process runs,
+// for tests that compare with it or drive the worker's side directly), closed at the end.
+func inProcessLoader(t testing.TB, defaults engine.Limits) *loader.Loader {
+	t.Helper()
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Defaults: defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := loader.New(loader.Config{Engine: e})
+	if err != nil {
+		e.Close(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(ctx); e.Close(ctx) })
+	return l
+}
+
 func newPool(t *testing.T, n int) *Pool {
 	t.Helper()
 	return startPool(t, Config{Processes: n, Command: testCommand, CacheDir: cacheDir, ImagesDir: t.TempDir(),

@@ -203,16 +203,7 @@ func TestSessionLimitsAndOutbound(t *testing.T) {
 // The compile check gives the same answers in a process as in this one.
 func TestPoolCompileMatchesInProcess(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	l, err := loader.New(loader.Config{Engine: e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(ctx)
+	l := inProcessLoader(t, engine.Limits{})
 	p := newPool(t, 1)
 	two := jsCode(`import { f } from "./lib.js"; export default { g() { return f() } }`)
 	two.Modules["lib.js"] = loader.JS("export function h() {}")
@@ -516,16 +507,7 @@ func TestPythonSessionsLiveInProcesses(t *testing.T) {
 // free racing the snapshot; without the wait, the snapshot may read unmapped memory.
 func TestSessionClosedDuringItsEval(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Defaults: enginetest.Defaults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	l, err := loader.New(loader.Config{Engine: e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(ctx)
+	l := inProcessLoader(t, enginetest.Defaults)
 	w := &workerSide{c: &conn{rw: discardRW{}}, l: l, calls: map[uint64]*workerCall{}}
 	send := func(id uint64, m sessionMsg) {
 		payload, err := withImage(m, nil)
