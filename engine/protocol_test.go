@@ -34,6 +34,11 @@ var guestAttacks = []struct{ name, js string }{
 	{"protocol field getters", `for (const k of ["status", "statusText", "headers", "body", "value", "error", "ok", "code", "result", "head",
 		"message", "name", "stack", "type", "id", "props", "request", "method", "url", "args", "entrypoint", "pending", "resolve", "reject"])
 		Object.defineProperty(Object.prototype, k, { get() { throw new Error("getter " + k) }, set(v) { throw new Error("setter " + k) }, configurable: true });`},
+	{"call, bind and apply replaced", `Function.prototype.call = Function.prototype.bind = Function.prototype.apply = function () { throw new Error("no call") };`},
+	{"Reflect.apply and Object.hasOwn replaced", `Reflect.apply = () => { throw new Error("no apply") }; Object.hasOwn = () => { throw new Error("no hasOwn") };`},
+	{"Set.prototype.has replaced", `Set.prototype.has = () => false;`},
+	{"invocation field getters", `for (const k of ["completed", "waiting", "ctx", "waitUntil", "passThroughOnException", "fetch", "default"])
+		Object.defineProperty(Object.prototype, k, { get() { throw new Error("getter " + k) }, set(v) { throw new Error("setter " + k) }, configurable: true });`},
 	{"globals replaced", `globalThis.Response = globalThis.Promise = globalThis.Error = globalThis.TypeError = globalThis.SyntaxError = globalThis.JSON = function () { throw new Error("replaced") };`},
 }
 
@@ -171,5 +176,32 @@ export default { value() { return 1 } };`)}
 	// A function every object inherits from Object.prototype is not an RPC method.
 	if _, err := sb.Call(ctx, engine.Limits{}, "", "inherited", nil, nil); isoerr.CodeOf(err) != isoerr.MethodNotFound {
 		t.Fatalf("inherited: %v", err)
+	}
+}
+
+// The methods RPC refuses stay refused, and the others keep working, after the worker
+// replaced the builtins the dispatcher's checks could have used.
+func TestRPCRefusalsSurviveReplacedBuiltins(t *testing.T) {
+	ctx := context.Background()
+	mods := engine.ModuleMap{"main.js": js(`
+Set.prototype.has = () => false;
+Object.hasOwn = () => false;
+Object.getOwnPropertyDescriptor = () => undefined;
+Function.prototype.call = Function.prototype.bind = function () { throw new Error("no call") };
+Reflect.apply = () => 7;
+export default { toString() { return "own" }, hi() { return 1 } };`)}
+	sb := newSandbox(t, engine.SandboxConfig{Modules: mods})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"toString", "constructor", "hasOwnProperty", "__proto__", "__x"} {
+		if _, err := sb.Call(ctx, engine.Limits{}, "", m, nil, nil); isoerr.CodeOf(err) != isoerr.MethodNotFound {
+			t.Errorf("%s: %v, want method_not_found", m, err)
+		}
+	}
+	for range 2 {
+		if res, err := sb.Call(ctx, engine.Limits{}, "", "hi", nil, nil); err != nil || string(res.Value) != "1" {
+			t.Fatalf("hi: %s %v", res.Value, err)
+		}
 	}
 }

@@ -14,6 +14,7 @@ const primordials = Object.freeze({
   promiseThen: Promise.prototype.then,
   promiseResolve: Promise.resolve.bind(Promise),
   hasOwnProperty: Object.prototype.hasOwnProperty,
+  hasOwn: Object.hasOwn,
   getOwnPropertyDescriptor: Object.getOwnPropertyDescriptor,
   objectPrototype: Object.prototype,
   isArray: Array.isArray,
@@ -27,6 +28,8 @@ const primordials = Object.freeze({
   String,
   isInteger: Number.isInteger,
   hasInstance: Function.prototype[Symbol.hasInstance],
+  bind: Function.prototype.bind,
+  call: Function.prototype.call,
   mapGet: Map.prototype.get,
   mapSet: Map.prototype.set,
   mapHas: Map.prototype.has,
@@ -36,19 +39,25 @@ const primordials = Object.freeze({
   weakMapSet: WeakMap.prototype.set,
   regExpTest: RegExp.prototype.test,
 });
-const jsonStringify = (v) => primordials.apply(primordials.jsonStringify, JSON, [v]);
-const jsonParse = (s) => primordials.apply(primordials.jsonParse, JSON, [s]);
-const then = (p, ok, fail) => primordials.apply(primordials.promiseThen, p, [ok, fail]);
+// uncurryThis(f) is f called with its receiver as the first argument: uncurryThis(f)(o, a)
+// is primordials.apply(f, o, [a]) without the array each call builds (~1 µs in the
+// sandbox, where such a call costs a quarter of that). The bound function holds the
+// original Function.prototype.call, so a guest that replaces it later changes nothing.
+const uncurryThis = (f) => primordials.apply(primordials.bind, primordials.call, [f]);
+// JSON.stringify and JSON.parse read no receiver, so they are called as they are.
+const jsonStringify = primordials.jsonStringify;
+const jsonParse = primordials.jsonParse;
+const then = uncurryThis(primordials.promiseThen);
 // own reads an own property (undefined when o does not have it): on the host's messages
 // (plain data from JSON.parse) it never reaches an accessor on Object.prototype.
-const own = (o, k) => (o !== null && o !== undefined && primordials.apply(primordials.hasOwnProperty, o, [k]) ? o[k] : undefined);
+const own = (o, k) => (o !== null && o !== undefined && primordials.hasOwn(o, k) ? o[k] : undefined);
 const isObject = (v) => v !== null && (typeof v === "object" || typeof v === "function");
 // quote makes a JSON string literal of a string (JSON.stringify of a primitive string looks
 // up no toJSON: nothing the guest defines is called).
 const quote = (s) => jsonStringify(typeof s === "string" ? s : "");
-const mapGet = (m, k) => primordials.apply(primordials.mapGet, m, [k]);
-const mapSet = (m, k, v) => primordials.apply(primordials.mapSet, m, [k, v]);
-const mapDelete = (m, k) => primordials.apply(primordials.mapDelete, m, [k]);
+const mapGet = uncurryThis(primordials.mapGet);
+const mapSet = uncurryThis(primordials.mapSet);
+const mapDelete = uncurryThis(primordials.mapDelete);
 // objectThenDefined says whether the guest made every object a thenable, the usual reason
 // why a promise resolved to something other than what was returned.
 const objectThenDefined = () => primordials.getOwnPropertyDescriptor(primordials.objectPrototype, "then") !== undefined;

@@ -133,16 +133,16 @@ const worker = (() => {
   // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
   // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
   function complete(head, body, settled) {
-    const send = settled ? (h) => host.call("complete_settled", h) : (h) => host.call("complete", h);
+    const send = settled ? sendSettled : sendComplete;
     try {
       if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
       if (body !== null && body !== undefined) {
-        if (primordials.apply(primordials.typedArrayTag, body, []) !== "Uint8Array") {
+        if (typedArrayTag(body) !== "Uint8Array") {
           throw new TypeError("the response body could not be read" + (objectThenDefined()
             ? " (Object.prototype.then is defined, so promises resolve to what it returns)"
             : ""));
         }
-        if (primordials.apply(primordials.typedArrayByteLength, body, []) > 0) host.call("body", body);
+        if (typedArrayByteLength(body) > 0) host.call("body", body);
       }
       send(head);
     } catch (e) {
@@ -154,6 +154,12 @@ const worker = (() => {
     }
   }
 
+  const sendComplete = (h) => host.call("complete", h);
+  const sendSettled = (h) => host.call("complete_settled", h);
+  const typedArrayTag = uncurryThis(primordials.typedArrayTag);
+  const typedArrayByteLength = uncurryThis(primordials.typedArrayByteLength);
+  const hasInstance = uncurryThis(primordials.hasInstance);
+
   class HandlerError extends Error {
     constructor(code, message) {
       super(message);
@@ -164,7 +170,7 @@ const worker = (() => {
   const codes = new WeakMap();
   function codeOf(e) {
     try {
-      if (primordials.apply(primordials.hasInstance, HandlerError, [e])) return own(e, "code");
+      if (hasInstance(HandlerError, e)) return own(e, "code");
       return (isObject(e) && primordials.apply(primordials.weakMapGet, codes, [e])) || undefined;
     } catch {
       return undefined;
@@ -174,24 +180,45 @@ const worker = (() => {
     if (isObject(e)) primordials.apply(primordials.weakMapSet, codes, [e, code]);
   };
 
-  // makeContext returns the ctx handlers receive and the invocation's bookkeeping of its
-  // waitUntil work: pending counts unsettled promises, and when the last one settles after
-  // the outcome was sent, the host is told ("settled").
-  // Only waitUntil needs state of its own; its settle callbacks are made on first use (most
-  // handlers never call it), and passThroughOnException, which does nothing, is one function.
-  function makeContext(props) {
-    const state = { __proto__: null, pending: 0, completed: false, waiting: false };
+  // An invocation (inv) is its bookkeeping: only its first outcome is sent (completed);
+  // pending counts its unsettled waitUntil promises, and when the last one settles after
+  // the outcome was sent (waiting), the host is told ("settled"). Its functions take it as
+  // their first argument rather than closing over it: a closure costs ~0.7 µs in the
+  // sandbox, and a call that answers at once needs none.
+  const newInvocation = (props) => ({ __proto__: null, props, pending: 0, completed: false, waiting: false, ctx: null });
+
+  // answer sends the invocation's outcome, head (the completion header) and body; with no
+  // waitUntil work left, the invocation settles with it.
+  function answer(inv, head, body) {
+    if (inv.completed) return;
+    inv.completed = true;
+    const now = inv.pending === 0;
+    complete(head, body, now);
+    if (!now) inv.waiting = true;
+  }
+  function fail(inv, e) {
+    if (!inv.completed) answer(inv, failureHead(e, codeOf(e)), null);
+  }
+  // failer is fail as a callback, for an invocation that answers later.
+  const failer = (inv) => (e) => fail(inv, e);
+
+  // contextOf returns the ctx handlers receive, made on first use: an RPC method of a
+  // plain object never gets one. Only waitUntil needs state of its own; its settle
+  // callbacks are made on first use (most handlers never call it), and
+  // passThroughOnException, which does nothing, is one function.
+  function contextOf(inv) {
+    if (inv.ctx !== null) return inv.ctx;
     let done = null;
     let rejected = null;
-    const ctx = {
-      props: props ?? {},
+    inv.ctx = {
+      props: inv.props ?? {},
       waitUntil(p) {
-        state.pending++;
+        inv.pending++;
         if (done === null) {
           done = () => {
-            state.pending--;
-            if (state.pending === 0 && state.waiting) {
-              state.waiting = false;
+            inv.pending--;
+            if (inv.pending === 0 && inv.waiting) {
+              inv.waiting = false;
               host.call("settled");
             }
           };
@@ -206,7 +233,7 @@ const worker = (() => {
       },
       passThroughOnException,
     };
-    return { __proto__: null, ctx, state };
+    return inv.ctx;
   }
   function passThroughOnException() {}
 
@@ -218,7 +245,7 @@ const worker = (() => {
     "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
 
   // target returns the object whose methods are the entrypoint's handlers.
-  function target(entrypoint, ctx) {
+  function target(entrypoint, inv) {
     if (!mainNS) throw new HandlerError("internal_error", "no worker is loaded");
     const name = entrypoint || "default";
     const exp = mainNS[name];
@@ -228,7 +255,7 @@ const worker = (() => {
         : "the worker has no default export: add `export default { async fetch(request, env, ctx) { ... } }`");
     }
     if (typeof exp === "function" && exp.prototype) {
-      if (exp.prototype instanceof WorkerEntrypoint || exp.prototype instanceof DurableObject) return new exp(ctx, env);
+      if (exp.prototype instanceof WorkerEntrypoint || exp.prototype instanceof DurableObject) return new exp(contextOf(inv), env);
       throw new HandlerError("method_not_found", `export "${name}" is a class that does not extend WorkerEntrypoint`);
     }
     if (exp === null || typeof exp !== "object") {
@@ -241,26 +268,16 @@ const worker = (() => {
     return t instanceof WorkerEntrypoint || t instanceof DurableObject;
   }
 
-  // run starts an invocation: start(ctx, answer, fail) calls answer(head, body) with the
-  // outcome (at once, or later from a promise callback) or fail(error). A handler that
-  // answers synchronously is finished without a trip through the microtask queue; with no
-  // waitUntil work the invocation then settles at once. Only the first outcome counts.
-  function run(start, props) {
-    const { ctx, state } = makeContext(props);
-    const answer = (head, body) => {
-      if (state.completed) return;
-      state.completed = true;
-      const now = state.pending === 0;
-      complete(head, body, now);
-      if (!now) state.waiting = true;
-    };
-    const fail = (e) => {
-      if (!state.completed) answer(failureHead(e, codeOf(e)), null);
-    };
+  // run starts an invocation: start(msg, inv) answers it (at once, or later from a
+  // promise callback) or throws. A handler that answers synchronously is finished without
+  // a trip through the microtask queue; with no waitUntil work the invocation then settles
+  // at once.
+  function run(start, msg, props) {
+    const inv = newInvocation(props);
     try {
-      start(ctx, answer, fail);
+      start(msg, inv);
     } catch (e) {
-      fail(e);
+      fail(inv, e);
     }
   }
 
@@ -269,8 +286,8 @@ const worker = (() => {
   const notA = (v, async) => (v === null ? "null" : typeof v) +
     (async && objectThenDefined() ? " (Object.prototype.then is defined, so promises resolve to what it returns)" : "");
 
-  function onFetch(msg, ctx, answer, fail) {
-    const t = target(msg.entrypoint, ctx);
+  function onFetch(msg, inv) {
+    const t = target(msg.entrypoint, inv);
     const handler = t.fetch;
     if (typeof handler !== "function") {
       throw new HandlerError("method_not_found", "the worker has no fetch handler: export default { async fetch(request, env, ctx) { ... } }");
@@ -278,26 +295,26 @@ const worker = (() => {
     const r = msg.request;
     const body = r.body == null ? null : base64ToBytes(r.body);
     const req = makeRequest(r.method, r.url, r.headers, body);
-    const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, ctx]);
+    const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, contextOf(inv)]);
     // A Response is answered as it is, even when the guest made every object a thenable.
     const stream = r.stream === true;
-    if (!primordials.apply(primordials.hasInstance, NativeResponse, [res]) && isThenable(res)) {
-      whenSettled(res, (v) => respond(v, true, answer, fail, stream), fail);
-    } else respond(res, false, answer, fail, stream);
+    if (!hasInstance(NativeResponse, res) && isThenable(res)) {
+      whenSettled(res, (v) => respond(inv, v, true, stream), failer(inv));
+    } else respond(inv, res, false, stream);
   }
 
   // respond serializes a fetch handler's Response (synchronously when its body is bytes).
   // With stream (the caller has a sink), a body that is a ReadableStream is sent as it is
   // read: the head first, then each chunk (streamResponse).
-  function respond(res, async, answer, fail, stream) {
-    if (!primordials.apply(primordials.hasInstance, NativeResponse, [res])) {
+  function respond(inv, res, async, stream) {
+    if (!hasInstance(NativeResponse, res)) {
       throw new TypeError(`the fetch handler must return a Response, got ${notA(res, async)}`);
     }
     const head = responseHead(res.status, res.statusText, headerPairs(res.headers));
     const now = bodyBytesNow(res);
-    if (now !== undefined) answer(head, now);
-    else if (stream) streamResponse(head, bodyReader(res), answer, fail);
-    else whenSettled(bodyToBytes(res), (body) => answer(head, body), fail);
+    if (now !== undefined) answer(inv, head, now);
+    else if (stream) streamResponse(inv, head, bodyReader(res));
+    else whenSettled(bodyToBytes(res), (body) => answer(inv, head, body), failer(inv));
   }
 
   // streamResponse sends the head, then each chunk as the guest's stream yields it (the
@@ -305,26 +322,27 @@ const worker = (() => {
   // the response was streamed. A chunk that is not a Uint8Array, a stream that errors, or a
   // chunk the host refuses (output limit, a client gone) cancels the stream and fails the
   // invocation.
-  function streamResponse(head, reader, answer, fail) {
+  function streamResponse(inv, head, reader) {
     host.call("response_head", head);
+    const failed = failer(inv);
     const stop = (e) => {
       try {
         whenSettled(reader.cancel(e), () => {}, () => {});
       } catch {}
-      fail(e);
+      fail(inv, e);
     };
-    const next = () => whenSettled(reader.read(), onRead, fail);
+    const next = () => whenSettled(reader.read(), onRead, failed);
     const onRead = (r) => {
       try {
         if (own(r, "done") === true) {
-          answer('{"ok":true,"streamed":true}', null);
+          answer(inv, '{"ok":true,"streamed":true}', null);
           return;
         }
         const chunk = own(r, "value");
-        if (!isObject(chunk) || primordials.apply(primordials.typedArrayTag, chunk, []) !== "Uint8Array") {
+        if (!isObject(chunk) || typedArrayTag(chunk) !== "Uint8Array") {
           throw new TypeError("a streamed response body's chunks must be Uint8Arrays");
         }
-        if (primordials.apply(primordials.typedArrayByteLength, chunk, []) > 0) host.call("response_chunk", chunk);
+        if (typedArrayByteLength(chunk) > 0) host.call("response_chunk", chunk);
       } catch (e) {
         stop(e);
         return;
@@ -371,25 +389,30 @@ const worker = (() => {
     return '{"ok":true,"status":' + status + ',"statusText":' + (statusText === "" ? '""' : quote(statusText)) + ',"headers":[' + h + "]}";
   }
 
-  function onCall(msg, ctx, answer, fail) {
-    const t = target(msg.entrypoint, ctx);
+  function onCall(msg, inv) {
+    const t = target(msg.entrypoint, inv);
     const m = msg.method;
-    if (typeof m !== "string" || m === "" || primordials.apply(primordials.setHas, forbidden, [m]) || (m.length > 1 && m[0] === "_" && m[1] === "_")) {
+    if (typeof m !== "string" || m === "" || setHas(forbidden, m) || (m.length > 1 && m[0] === "_" && m[1] === "_")) {
       throw new HandlerError("method_not_found", `"${safeString(m, "?")}" cannot be called over RPC`);
     }
     const fn = t[m];
-    const inherited = primordials.getOwnPropertyDescriptor(primordials.objectPrototype, m); // no getter runs
-    if (typeof fn !== "function" || (inherited !== undefined && own(inherited, "value") === fn)) {
+    if (typeof fn !== "function" || inheritedFromObject(m, fn)) {
       throw new HandlerError("method_not_found", `the worker has no RPC method "${m}"` + (fn === undefined ? "" : ` (it is a ${typeof fn}, not a function)`));
     }
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
     // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
     const out = primordials.apply(fn, t, msg.args);
-    if (isThenable(out)) whenSettled(out, (v) => answer(resultHead(v), null), fail);
-    else answer(resultHead(out), null);
+    if (isThenable(out)) whenSettled(out, (v) => answer(inv, resultHead(v), null), failer(inv));
+    else answer(inv, resultHead(out), null);
+  }
+  const setHas = uncurryThis(primordials.setHas);
+  // inheritedFromObject says whether fn is Object.prototype's own m (no getter runs).
+  function inheritedFromObject(m, fn) {
+    if (!primordials.hasOwn(primordials.objectPrototype, m)) return false;
+    return own(primordials.getOwnPropertyDescriptor(primordials.objectPrototype, m), "value") === fn;
   }
 
-  function onEval(msg, answer, fail) {
+  function onEval(msg, inv) {
     let p;
     try {
       p = host.evalAsync(msg.code, "eval.js");
@@ -400,13 +423,14 @@ const worker = (() => {
     }
     // The script's promise resolves to {value: <its completion value>}, an object that the
     // engine makes: anything else means the guest intercepted promise resolution.
+    const failed = failer(inv);
     whenSettled(p, (r) => {
-      if (!isObject(r) || !primordials.apply(primordials.hasOwnProperty, r, ["value"])) {
+      if (!isObject(r) || !primordials.hasOwn(r, "value")) {
         throw new TypeError("the snippet's value could not be read: its promise resolved to " + notA(r, true));
       }
       const v = r.value;
-      whenSettled(typeof v === "function" ? v() : v, (x) => answer(evalHead(x), null), fail);
-    }, fail);
+      whenSettled(typeof v === "function" ? v() : v, (x) => answer(inv, evalHead(x), null), failed);
+    }, failed);
   }
 
   // resultHead is the completion header of an RPC result, as JSON (evalHead: of an eval).
@@ -458,13 +482,13 @@ const worker = (() => {
         onLoad(msg);
         return;
       case "fetch":
-        run((ctx, answer, fail) => onFetch(msg, ctx, answer, fail), msg.props);
+        run(onFetch, msg, msg.props);
         return;
       case "call":
-        run((ctx, answer, fail) => onCall(msg, ctx, answer, fail), msg.props);
+        run(onCall, msg, msg.props);
         return;
       case "eval":
-        run((ctx, answer, fail) => onEval(msg, answer, fail), null);
+        run(onEval, msg, null);
         return;
       case "wasm_import": // re-entrant: a wasm instance calls a JavaScript import (47_wasm.js)
         wasmInternal.importCall(msg);
