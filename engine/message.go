@@ -11,14 +11,81 @@ import (
 
 // The "fetch" and "call" messages start every invocation, so they are written by hand:
 // encoding/json's reflection over a map of maps cost ~3 µs of each (its sorted keys and
-// HTML escaping buy nothing here). The runtime reads them with JSON.parse; every field is
-// present (null when it has no value), as the dispatcher expects.
+// HTML escaping buy nothing here). The runtime reads JSON messages with JSON.parse; every
+// field is present (null when it has no value), as the dispatcher expects.
+//
+// Most often they go as a record instead: the fields as they are, separated by U+001F
+// (recordSep), which the runtime splits with one String.prototype.split. JSON.parse made
+// a property, and for a string a copy, of each field: ~7 µs of a fetch in the sandbox,
+// against ~2 for the split. A message whose strings cannot go as they are (recordField)
+// is sent as JSON; the runtime tells the two apart by the JSON's leading "{".
 
-// fetchMessage is the "fetch" message of req for entrypoint.
+// recordSep separates the fields of a record message (90_worker.js, dispatchRecord).
+const recordSep = '\x1f'
+
+// recordField reports whether s can be a field of a record message as it is: UTF-8 (as
+// the JSON form, which would turn bad bytes into U+FFFD), without NUL (the message
+// crosses as a C string) or recordSep. Header names and values must not hold a newline
+// either, since they are joined by newlines (appendHeaders); header reports that.
+func recordField(s string, header bool) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c == recordSep || (header && c == '\n') {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// fetchRecord is the "fetch" message as a record: "fetch", the entrypoint, props (JSON,
+// empty for none), method, URL, the headers' names and values joined by newlines, the
+// body ("" for none, else "b" and its base64) and "1" when it is streamed; ok is false
+// when a string cannot be a field.
+func fetchRecord(entrypoint string, props json.RawMessage, req *Request) (b []byte, ok bool) {
+	if !recordField(entrypoint, false) || !recordField(req.Method, false) || !recordField(req.URL, false) {
+		return nil, false
+	}
+	for _, h := range req.Headers {
+		if !recordField(h[0], true) || !recordField(h[1], true) {
+			return nil, false
+		}
+	}
+	b = make([]byte, 0, 32+len(entrypoint)+len(props)+len(req.Method)+len(req.URL)+base64.StdEncoding.EncodedLen(len(req.Body))+64*len(req.Headers))
+	b = append(b, "fetch"...)
+	b = append(append(b, recordSep), entrypoint...)
+	b = append(append(b, recordSep), props...) // valid JSON holds no NUL or recordSep
+	b = append(append(b, recordSep), req.Method...)
+	b = append(append(b, recordSep), req.URL...)
+	b = append(b, recordSep)
+	for i, h := range req.Headers {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(append(append(b, h[0]...), '\n'), h[1]...)
+	}
+	b = append(b, recordSep)
+	if req.Body != nil {
+		b = base64.StdEncoding.AppendEncode(append(b, 'b'), req.Body)
+	}
+	b = append(b, recordSep)
+	if req.Sink != nil {
+		b = append(b, '1')
+	}
+	return b, true
+}
+
+// fetchMessage is the "fetch" message of req for entrypoint: a record when it can be one.
 func fetchMessage(entrypoint string, props json.RawMessage, req *Request) ([]byte, error) {
 	if len(props) > 0 && !json.Valid(props) {
 		return nil, isoerr.New(isoerr.InvalidRequest, "cannot encode message: props are not JSON")
 	}
+	if b, ok := fetchRecord(entrypoint, props, req); ok {
+		return b, nil
+	}
+	return fetchJSON(entrypoint, props, req), nil
+}
+
+// fetchJSON is the "fetch" message as JSON.
+func fetchJSON(entrypoint string, props json.RawMessage, req *Request) []byte {
 	b := make([]byte, 0, 128+len(req.URL)+base64.StdEncoding.EncodedLen(len(req.Body))+64*len(req.Headers))
 	b = append(b, `{"type":"fetch","entrypoint":`...)
 	b = appendJSONString(b, entrypoint)
@@ -40,7 +107,7 @@ func fetchMessage(entrypoint string, props json.RawMessage, req *Request) ([]byt
 	if req.Sink != nil {
 		b = append(b, `,"stream":true`...) // the body goes to the sink as it is produced
 	}
-	return append(b, "}}"...), nil
+	return append(b, "}}"...)
 }
 
 // appendHeaders appends the request's "headers" field. Most often it is one string, the
@@ -100,10 +167,21 @@ func pythonFetchMessage(entrypoint string, props json.RawMessage, req *Request) 
 	}
 }
 
-// callMessage is the "call" message of an RPC; args is a JSON array (checked by Call).
+// callMessage is the "call" message of an RPC; args is a JSON array (checked by Call). It
+// is a record when it can be one: "call", the entrypoint, the method, args and props
+// (JSON, empty for none).
 func callMessage(entrypoint, method string, args, props json.RawMessage) ([]byte, error) {
 	if len(props) > 0 && !json.Valid(props) {
 		return nil, isoerr.New(isoerr.InvalidRequest, "cannot encode message: props are not JSON")
+	}
+	if recordField(entrypoint, false) && recordField(method, false) {
+		b := make([]byte, 0, 8+len(entrypoint)+len(method)+len(args)+len(props))
+		b = append(b, "call"...)
+		b = append(append(b, recordSep), entrypoint...)
+		b = append(append(b, recordSep), method...)
+		b = append(append(b, recordSep), args...)
+		b = append(append(b, recordSep), props...)
+		return b, nil
 	}
 	b := make([]byte, 0, 96+len(entrypoint)+len(method)+len(args)+len(props))
 	b = append(b, `{"type":"call","entrypoint":`...)

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -202,6 +204,66 @@ export default { toString() { return "own" }, hi() { return 1 } };`)}
 	for range 2 {
 		if res, err := sb.Call(ctx, engine.Limits{}, "", "hi", nil, nil); err != nil || string(res.Value) != "1" {
 			t.Fatalf("hi: %s %v", res.Value, err)
+		}
+	}
+}
+
+// A request reaches the handler the same whichever form its message takes: a record for
+// plain strings, JSON for one a record cannot carry (the separator, a newline in a header).
+func TestRequestReachesTheHandlerInEitherForm(t *testing.T) {
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": js(`
+export default {
+  async fetch(req, env, ctx) {
+    return Response.json({ m: req.method, u: req.url, h: [...req.headers], b: await req.text(), p: ctx.props });
+  },
+  echo(...args) { return args },
+};`)}})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		header string
+		body   []byte
+		props  json.RawMessage
+	}{
+		{"plain", "v", nil, nil},
+		{"body and props", "v", []byte("a\x1fb\x00c"), json.RawMessage(`{"k":[1,"\u001f"]}`)},
+		{"empty body", "v", []byte{}, nil},
+		{"separator in a header", "x\x1fy", []byte("z"), json.RawMessage(`{"k":2}`)},
+		{"newline in a header", "x\ny", nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &engine.Request{Method: "POST", URL: "http://w/p?q=1", Headers: [][2]string{{"x-a", tt.header}, {"x-b", "é"}}, Body: tt.body}
+			res, err := sb.Fetch(ctx, engine.Limits{}, "", req, tt.props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			props := "{}"
+			if tt.props != nil {
+				props = string(tt.props)
+			}
+			var got, want any
+			_ = json.Unmarshal(res.Body, &got)
+			b, _ := json.Marshal(string(tt.body))
+			h, _ := json.Marshal(tt.header)
+			_ = json.Unmarshal([]byte(`{"m":"POST","u":"http://w/p?q=1","h":[["x-a",`+string(h)+`],["x-b","é"]],"b":`+string(b)+`,"p":`+props+`}`), &want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("the handler saw %s", res.Body)
+			}
+		})
+	}
+	for _, m := range []string{"echo", "ec\x1fho"} {
+		res, err := sb.Call(ctx, engine.Limits{}, "", m, json.RawMessage(`[1,"\u001f",{"a":null}]`), nil)
+		if m != "echo" {
+			if isoerr.CodeOf(err) != isoerr.MethodNotFound {
+				t.Fatalf("%q: %v, want method_not_found", m, err)
+			}
+			continue
+		}
+		if err != nil || string(res.Value) != `[1,"\u001f",{"a":null}]` {
+			t.Fatalf("%q: %s %v", m, res.Value, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // 90_worker.js: the dispatcher. The host sends it one JSON message per event: "load" (evaluate
 // the worker's main module), "fetch" / "call" / "eval" (start an invocation), "timer" and
-// "op" (events of a running invocation). Each invocation ends with host.call("complete")
+// "op" (events of a running invocation); a "fetch" or "call" most often comes as a record
+// of fields joined by U+001F instead (dispatchRecord). Each invocation ends with host.call("complete")
 // carrying the outcome, then host.call("settled") once ctx.waitUntil promises are done too.
 const worker = (() => {
   class WorkerEntrypoint {
@@ -268,14 +269,30 @@ const worker = (() => {
     return t instanceof WorkerEntrypoint || t instanceof DurableObject;
   }
 
-  // run starts an invocation: start(msg, inv) answers it (at once, or later from a
-  // promise callback) or throws. A handler that answers synchronously is finished without
-  // a trip through the microtask queue; with no waitUntil work the invocation then settles
-  // at once.
-  function run(start, msg, props) {
+  // startFetch, startCall and startEval start an invocation from its message's fields: the
+  // handler answers it (at once, or later from a promise callback) or throws. A handler
+  // that answers synchronously is finished without a trip through the microtask queue;
+  // with no waitUntil work the invocation then settles at once.
+  function startFetch(props, entrypoint, method, url, headers, body, stream) {
     const inv = newInvocation(props);
     try {
-      start(msg, inv);
+      onFetch(inv, entrypoint, method, url, headers, body, stream);
+    } catch (e) {
+      fail(inv, e);
+    }
+  }
+  function startCall(props, entrypoint, method, args) {
+    const inv = newInvocation(props);
+    try {
+      onCall(inv, entrypoint, method, args);
+    } catch (e) {
+      fail(inv, e);
+    }
+  }
+  function startEval(code) {
+    const inv = newInvocation(null);
+    try {
+      onEval(inv, code);
     } catch (e) {
       fail(inv, e);
     }
@@ -286,18 +303,18 @@ const worker = (() => {
   const notA = (v, async) => (v === null ? "null" : typeof v) +
     (async && objectThenDefined() ? " (Object.prototype.then is defined, so promises resolve to what it returns)" : "");
 
-  function onFetch(msg, inv) {
-    const t = target(msg.entrypoint, inv);
+  // onFetch calls the fetch handler: body is the request body's base64 (null for none),
+  // headers the host's (a string of names and values joined by newlines, or pairs), stream
+  // whether a streamed body can be sent as it is read.
+  function onFetch(inv, entrypoint, method, url, headers, body, stream) {
+    const t = target(entrypoint, inv);
     const handler = t.fetch;
     if (typeof handler !== "function") {
       throw new HandlerError("method_not_found", "the worker has no fetch handler: export default { async fetch(request, env, ctx) { ... } }");
     }
-    const r = msg.request;
-    const body = r.body == null ? null : base64ToBytes(r.body);
-    const req = makeRequest(r.method, r.url, r.headers, body);
+    const req = makeRequest(method, url, headers, body == null ? null : base64ToBytes(body));
     const res = isClassInstance(t) ? t.fetch(req) : primordials.apply(handler, t, [req, env, contextOf(inv)]);
     // A Response is answered as it is, even when the guest made every object a thenable.
-    const stream = r.stream === true;
     if (!hasInstance(NativeResponse, res) && isThenable(res)) {
       whenSettled(res, (v) => respond(inv, v, true, stream), failer(inv));
     } else respond(inv, res, false, stream);
@@ -389,9 +406,8 @@ const worker = (() => {
     return '{"ok":true,"status":' + status + ',"statusText":' + (statusText === "" ? '""' : quote(statusText)) + ',"headers":[' + h + "]}";
   }
 
-  function onCall(msg, inv) {
-    const t = target(msg.entrypoint, inv);
-    const m = msg.method;
+  function onCall(inv, entrypoint, m, args) {
+    const t = target(entrypoint, inv);
     if (typeof m !== "string" || m === "" || setHas(forbidden, m) || (m.length > 1 && m[0] === "_" && m[1] === "_")) {
       throw new HandlerError("method_not_found", `"${safeString(m, "?")}" cannot be called over RPC`);
     }
@@ -401,7 +417,7 @@ const worker = (() => {
     }
     // RPC methods get exactly the caller's arguments; a plain-object handler reaches env via
     // `import { env } from "cloudflare:workers"`, a WorkerEntrypoint via this.env.
-    const out = primordials.apply(fn, t, msg.args);
+    const out = primordials.apply(fn, t, args);
     if (isThenable(out)) whenSettled(out, (v) => answer(inv, resultHead(v), null), failer(inv));
     else answer(inv, resultHead(out), null);
   }
@@ -412,10 +428,10 @@ const worker = (() => {
     return own(primordials.getOwnPropertyDescriptor(primordials.objectPrototype, m), "value") === fn;
   }
 
-  function onEval(msg, inv) {
+  function onEval(inv, code) {
     let p;
     try {
-      p = host.evalAsync(msg.code, "eval.js");
+      p = host.evalAsync(code, "eval.js");
     } catch (e) {
       // Thrown synchronously: the snippet did not parse.
       markCode(e, "invalid_worker_code");
@@ -467,9 +483,31 @@ const worker = (() => {
     }, failed);
   }
 
-  // The host sends every field of a message (null when it has no value), so reading them
-  // never reaches Object.prototype, whatever accessors the guest put there.
+  // dispatchRecord starts a "fetch" or "call" that came as a record: its fields joined by
+  // U+001F, in the order engine/message.go writes them (fetchRecord, callMessage). Props
+  // and the arguments are JSON, an empty field for none; a body is "b" and its base64.
+  const splitString = uncurryThis(String.prototype.split);
+  const sliceString = uncurryThis(String.prototype.slice);
+  function dispatchRecord(raw) {
+    const f = splitString(raw, "\x1f");
+    switch (f[0]) {
+      case "fetch":
+        startFetch(f[2] === "" ? null : jsonParse(f[2]), f[1], f[3], f[4], f[5], f[6] === "" ? null : sliceString(f[6], 1), f[7] === "1");
+        return;
+      case "call":
+        startCall(f[4] === "" ? null : jsonParse(f[4]), f[1], f[2], jsonParse(f[3]));
+        return;
+    }
+    throw new TypeError("unknown message type " + f[0]);
+  }
+
+  // The host sends every field of a JSON message (null when it has no value), so reading
+  // them never reaches Object.prototype, whatever accessors the guest put there.
   host.setDispatch((raw) => {
+    if (raw[0] !== "{") {
+      dispatchRecord(raw);
+      return;
+    }
     const msg = jsonParse(raw);
     switch (msg.type) {
       case "timer":
@@ -481,14 +519,16 @@ const worker = (() => {
       case "load":
         onLoad(msg);
         return;
-      case "fetch":
-        run(onFetch, msg, msg.props);
+      case "fetch": {
+        const r = msg.request;
+        startFetch(msg.props, msg.entrypoint, r.method, r.url, r.headers, r.body, r.stream === true);
         return;
+      }
       case "call":
-        run(onCall, msg, msg.props);
+        startCall(msg.props, msg.entrypoint, msg.method, msg.args);
         return;
       case "eval":
-        run(onEval, msg, null);
+        startEval(msg.code);
         return;
       case "wasm_import": // re-entrant: a wasm instance calls a JavaScript import (47_wasm.js)
         wasmInternal.importCall(msg);
