@@ -12,12 +12,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/internal/proccpu"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/store"
 	"github.com/isobox/isobox/store/sqlite"
@@ -54,13 +54,6 @@ func openCounting(t testing.TB, dir string) *countingStore {
 	}
 	t.Cleanup(func() { st.Close() })
 	return &countingStore{Store: st}
-}
-
-// processCPU is the user and system CPU time this process (server and client) has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkStoredInvoke measures one invocation of a warm stored worker through the real
@@ -103,14 +96,16 @@ func BenchmarkStoredInvoke(b *testing.B) {
 				do()
 			}
 			before := cs.stats.Load() + cs.gets.Load()
-			cpu0 := processCPU()
+			cpu0, ok := proccpu.Process()
 			b.ResetTimer()
 			for range b.N {
 				do()
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(cs.stats.Load()+cs.gets.Load()-before)/float64(b.N), "store-queries/op")
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+			if cpu1, ok2 := proccpu.Process(); ok && ok2 {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+			}
 		})
 	}
 }

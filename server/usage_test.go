@@ -15,6 +15,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/client"
+	"github.com/isobox/isobox/internal/proccpu"
 	"github.com/isobox/isobox/isoerr"
 	"github.com/isobox/isobox/tenant/quota"
 )
@@ -332,13 +333,15 @@ func BenchmarkWarmInvokeQuotas(b *testing.B) {
 			for range 50 {
 				do()
 			}
-			cpu0 := processCPU()
+			cpu0, ok := proccpu.Process()
 			b.ResetTimer()
 			for range b.N {
 				do()
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+			if cpu1, ok2 := proccpu.Process(); ok && ok2 {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+			}
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -255,7 +254,7 @@ func TestPlaceWaitsKillsAndSessions(t *testing.T) {
 	<-done
 
 	// The process dies (as when the watchdog kills it): the place stays acme's.
-	if err := syscall.Kill(p.Processes()[0], syscall.SIGKILL); err != nil {
+	if err := killProcess(p.Processes()[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "an answer after the kill", func() bool {
@@ -332,4 +331,15 @@ func TestImagesFoldersKeepTheirTenant(t *testing.T) {
 			t.Errorf("p%d holds %d files, want %d", i, n, want)
 		}
 	}
+}
+
+// killProcess kills process pid at once (SIGKILL on Unix), as a crash or the watchdog
+// would.
+func killProcess(pid int) error {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer proc.Release()
+	return proc.Kill()
 }

@@ -15,7 +15,6 @@ import (
 	"runtime/trace"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -302,7 +301,7 @@ func TestWatchdogKillsStuckProcess(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("process 0 is not up")
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+	if err := stopProcess(pid); err != nil {
 		t.Fatal(err)
 	}
 	waitStopped(t, pid)
@@ -426,7 +425,7 @@ func TestSpareTakesKilledPlace(t *testing.T) {
 	if spare == old {
 		t.Fatalf("the spare is process 0 (%d)", spare)
 	}
-	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+	if err := killProcess(old); err != nil {
 		t.Fatal(err)
 	}
 	var res *loader.Result
@@ -458,7 +457,7 @@ func TestDeadSpareIsReplaced(t *testing.T) {
 	p := newPool(t, 1)
 	waitFor(t, "a spare", func() bool { return p.Spare() != 0 })
 	spare, proc0 := p.Spare(), p.Processes()[0]
-	if err := syscall.Kill(spare, syscall.SIGKILL); err != nil {
+	if err := killProcess(spare); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "another spare", func() bool { s := p.Spare(); return s != 0 && s != spare })

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,7 +99,7 @@ func TestSessionsLiveInProcesses(t *testing.T) {
 			// loses the live sandbox, not the session.
 			idx := p.PlaceSession("a")
 			pid := p.Processes()[idx]
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			if err := killProcess(pid); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the process to be replaced", func() bool { return p.Restarts() == 1 })
@@ -128,12 +127,12 @@ func TestSessionsLiveInProcesses(t *testing.T) {
 func TestSessionEvalWhenItsProcessDies(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		sig  syscall.Signal
+		stop bool // SIGSTOP, else SIGKILL
 		lim  engine.Limits
 		want isoerr.Code
 	}{
-		{"crash", syscall.SIGKILL, engine.Limits{Wall: 10 * time.Minute}, isoerr.SandboxRestarted},
-		{"watchdog", syscall.SIGSTOP, engine.Limits{Wall: 300 * time.Millisecond}, isoerr.WallTimeExceeded},
+		{"crash", false, engine.Limits{Wall: 10 * time.Minute}, isoerr.SandboxRestarted},
+		{"watchdog", true, engine.Limits{Wall: 300 * time.Millisecond}, isoerr.WallTimeExceeded},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -144,8 +143,8 @@ func TestSessionEvalWhenItsProcessDies(t *testing.T) {
 			}
 			sessEval(t, m, "s", "var n = 1", "")
 			pid := p.Processes()[0]
-			if tt.sig == syscall.SIGSTOP {
-				if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			if tt.stop {
+				if err := stopProcess(pid); err != nil {
 					t.Fatal(err)
 				}
 				waitStopped(t, pid)
@@ -155,9 +154,9 @@ func TestSessionEvalWhenItsProcessDies(t *testing.T) {
 				_, err := m.Eval(ctx, "s", "n = 2; await new Promise(r => setTimeout(r, 600000))", tt.lim)
 				done <- err
 			}()
-			if tt.sig == syscall.SIGKILL {
+			if !tt.stop {
 				waitFor(t, "the eval to be sent", func() bool { return p.InFlight() == 1 })
-				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				if err := killProcess(pid); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -493,7 +492,7 @@ func TestPythonSessionsLiveInProcesses(t *testing.T) {
 	}
 	sessEval(t, m, "py", "len(xs)", "4")
 	pid := p.Processes()[0]
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := killProcess(pid); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the process to be replaced", func() bool { return p.Restarts() == 1 })

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,13 +105,13 @@ func TestPoolEvalWaitsForTools(t *testing.T) {
 		// takes milliseconds); they trip while the tool blocks.
 		{"wall-time limit", 3 * time.Second, func(*testing.T, context.CancelFunc) {}, isoerr.WallTimeExceeded},
 		{"process crashes", 60 * time.Second, func(t *testing.T, _ context.CancelFunc) {
-			if err := syscall.Kill(p.Processes()[0], syscall.SIGKILL); err != nil {
+			if err := killProcess(p.Processes()[0]); err != nil {
 				t.Error(err)
 			}
 		}, isoerr.SandboxRestarted},
 		{"watchdog kills the stuck process", 3 * time.Second, func(t *testing.T, _ context.CancelFunc) {
 			pid := p.Processes()[0]
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			if err := stopProcess(pid); err != nil {
 				t.Error(err)
 			}
 		}, isoerr.WallTimeExceeded},
