@@ -195,6 +195,17 @@ func callMessage(entrypoint, method string, args, props json.RawMessage) ([]byte
 	return append(b, '}'), nil
 }
 
+// evalMessage is the "eval" message of a snippet: a record of "eval" and the code when it
+// can be one, which saves the guest a JSON.parse of the whole snippet (~80 µs for 7 KB of
+// Code Mode's code in the sandbox), else JSON.
+func evalMessage(code string) []byte {
+	if recordField(code, false) {
+		return append(append([]byte("eval"), recordSep), code...)
+	}
+	b := append(make([]byte, 0, len(code)+32), `{"type":"eval","code":`...)
+	return append(appendJSONString(b, code), '}')
+}
+
 // appendJSONString appends s as a JSON string. Control characters are escaped (so the
 // message never holds a NUL: it crosses as a C string), and bytes that are not UTF-8
 // become U+FFFD, as encoding/json does.

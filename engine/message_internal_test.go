@@ -47,6 +47,12 @@ func TestMessagesMatchEncodingJSON(t *testing.T) {
 			want, _ = json.Marshal(map[string]any{"type": "call", "entrypoint": s, "method": s, "args": json.RawMessage(`[1,"x"]`), "props": rawOrNull(props)})
 			same(t, got, want)
 		}
+		got := evalMessage(s)
+		if record := !strings.ContainsAny(s, "\x00\x1f") && utf8.ValidString(s); isRecord(got) != record {
+			t.Fatalf("eval of %q: record %v, want %v: %q", s, isRecord(got), record, got)
+		}
+		want, _ := json.Marshal(map[string]any{"type": "eval", "code": s})
+		same(t, got, want)
 	}
 	// A streamed fetch says so in either form; a body that is empty is not a missing one.
 	for _, s := range []string{"plain", "nul\x00"} {
@@ -128,6 +134,8 @@ func decoded(t *testing.T, msg []byte) any {
 			r["stream"] = true
 		}
 		return map[string]any{"type": "fetch", "entrypoint": f[1], "props": parse(f[2]), "request": r}
+	case f[0] == "eval" && len(f) == 2:
+		return map[string]any{"type": "eval", "code": f[1]}
 	case f[0] == "call" && len(f) == 5:
 		return map[string]any{"type": "call", "entrypoint": f[1], "method": f[2], "args": parse(f[3]), "props": parse(f[4])}
 	}

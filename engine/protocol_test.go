@@ -267,3 +267,20 @@ export default {
 		}
 	}
 }
+
+// A snippet reaches the guest intact in either form of its message: as it is, or as JSON
+// when it holds a character a record cannot carry (NUL, U+001F).
+func TestEvalReachesTheGuestInEitherForm(t *testing.T) {
+	sb := newSandbox(t, engine.SandboxConfig{})
+	for _, tt := range []struct{ code, want string }{
+		{"'x' + 'é😀'", `"xé😀"`},
+		{"'x\x1fy'.charCodeAt(1)", "31"},
+		{"'x\x00y'.charCodeAt(1)", "0"},
+		{"`a\nb\\u001f`.length", "4"},
+	} {
+		res, err := eval(t, sb, engine.Limits{}, tt.code)
+		if err != nil || string(res.Value) != tt.want {
+			t.Fatalf("eval %q: %s %v, want %s", tt.code, res.Value, err, tt.want)
+		}
+	}
+}

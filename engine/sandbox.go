@@ -552,7 +552,7 @@ func (sb *Sandbox) Eval(ctx context.Context, lim Limits, code string) (*Result, 
 	if sb.wasm != nil {
 		return &Result{}, isoerr.New(isoerr.InvalidRequest, "a WebAssembly worker's sandbox evaluates no snippets")
 	}
-	return sb.run(ctx, lim, map[string]any{"type": "eval", "code": code})
+	return sb.run(ctx, lim, evalMessage(code))
 }
 
 func rawOrNull(r json.RawMessage) json.RawMessage {

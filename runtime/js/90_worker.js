@@ -483,12 +483,18 @@ const worker = (() => {
     }, failed);
   }
 
-  // dispatchRecord starts a "fetch" or "call" that came as a record: its fields joined by
-  // U+001F, in the order engine/message.go writes them (fetchRecord, callMessage). Props
-  // and the arguments are JSON, an empty field for none; a body is "b" and its base64.
+  // dispatchRecord starts a "fetch", "call" or "eval" that came as a record: its fields
+  // joined by U+001F, in the order engine/message.go writes them (fetchRecord, callMessage,
+  // evalMessage). Props and the arguments are JSON, an empty field for none; a body is "b"
+  // and its base64.
   const splitString = uncurryThis(String.prototype.split);
   const sliceString = uncurryThis(String.prototype.slice);
+  const startsWith = uncurryThis(String.prototype.startsWith);
   function dispatchRecord(raw) {
+    if (startsWith(raw, "eval\x1f")) {
+      startEval(sliceString(raw, 5)); // the snippet is the rest, copied once
+      return;
+    }
     const f = splitString(raw, "\x1f");
     switch (f[0]) {
       case "fetch":
