@@ -33,3 +33,13 @@ func TestAppSource(t *testing.T) {
 		t.Fatalf("AppSource: %q, %q, %v", src, hono, err)
 	}
 }
+
+// The app's bundles are cached where the engine's code is, and nowhere when the engine's
+// cache is off: "off" is not a folder to make.
+func TestBundleCacheDir(t *testing.T) {
+	for _, tt := range [][2]string{{"", ""}, {"off", ""}, {"/var/cache/isobox", "/var/cache/isobox"}, {"offline", "offline"}} {
+		if got := bundleCacheDir(tt[0]); got != tt[1] {
+			t.Errorf("bundleCacheDir(%q) = %q, want %q", tt[0], got, tt[1])
+		}
+	}
+}

@@ -274,7 +274,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.App > 0 {
 		o.Progress("the anchor's Hono app, cold loads")
-		if r.App, err = runApp(ctx, e, o.AppDir, o.AppRegistry, o.CacheDir, o.App); err != nil {
+		if r.App, err = runApp(ctx, e, o.AppDir, o.AppRegistry, bundleCacheDir(o.CacheDir), o.App); err != nil {
 			r.App = App{Note: "app figures left out: " + err.Error()}
 		}
 	}
@@ -500,6 +500,15 @@ func restores(ctx context.Context, e *engine.Engine, n int) (float64, int, error
 	}
 	p50, _, count := quantiles(ds)
 	return p50, count, nil
+}
+
+// bundleCacheDir is the bundler's cache folder for the engine's cache setting: "off" (no
+// cache) is none for the bundler too, not a folder named "off" in the working directory.
+func bundleCacheDir(engineCacheDir string) string {
+	if engineCacheDir == "off" {
+		return ""
+	}
+	return engineCacheDir
 }
 
 // restoreOnly measures engine.Restore of the image of a loaded dyn.js worker.
