@@ -19,8 +19,9 @@
 //
 // The host sends the runtime's dispatcher (90_worker.js) one JSON message per event:
 // "load", "fetch", "call", "eval" start an invocation; "timer" {"id"} fires a timer and "op"
-// {"id","ok","value","error"} settles an asynchronous operation. A "fetch" or "call" most
-// often comes as a record instead, its fields joined by U+001F (engine/message.go).
+// {"id","ok","value","error"} settles an asynchronous operation. A "fetch", "call" or
+// "eval" most often comes as a record instead, its fields joined by U+001F
+// (engine/message.go).
 //
 // # Host operations
 //

@@ -1,8 +1,9 @@
 // 90_worker.js: the dispatcher. The host sends it one JSON message per event: "load" (evaluate
 // the worker's main module), "fetch" / "call" / "eval" (start an invocation), "timer" and
-// "op" (events of a running invocation); a "fetch" or "call" most often comes as a record
-// of fields joined by U+001F instead (dispatchRecord). Each invocation ends with host.call("complete")
-// carrying the outcome, then host.call("settled") once ctx.waitUntil promises are done too.
+// "op" (events of a running invocation); a "fetch", "call" or "eval" most often comes as a
+// record of fields joined by U+001F instead (dispatchRecord). Each invocation ends with
+// host.call("complete") carrying the outcome, then host.call("settled") once
+// ctx.waitUntil promises are done too.
 const worker = (() => {
   class WorkerEntrypoint {
     constructor(ctx, env) {
