@@ -198,8 +198,8 @@
   assert.deepEqual(cookies.getSetCookie(), ["c=3"]);
 
   {
-  // A Headers built from another holds its sorted, combined pairs, independently of it;
-    // the iteration the standard describes runs when the guest changed what it calls.
+  // A Headers built from another iterates as its source did, independently of it; the
+    // iteration the standard describes runs when the guest changed what it calls.
     const src = new Headers([["b", "2"], ["A", "1"], ["b", "3"], ["set-cookie", "s=1"], ["set-cookie", "t=2"]]);
     const copied = new Headers(src);
     assert.deepEqual([...copied], [["a", "1"], ["b", "2, 3"], ["set-cookie", "s=1"], ["set-cookie", "t=2"]]);
@@ -213,6 +213,21 @@
     assert.deepEqual([...src], [["a", "1"], ["b", "z"], ["set-cookie", "s=1"], ["set-cookie", "t=2"], ["set-cookie", "u=3"]], "the source is independent of its copy");
     assert.deepEqual([...copied], [["a", "x"], ["b", "2, 3, 4"]]);
     assert.deepEqual([...new Headers(src)], [...src], "a copy of a changed Headers");
+    // A source already iterated shares its sorted pairs with the copy: a change to either
+    // reaches neither the other nor what the other iterates.
+    const iterated = new Headers([["b", "2"], ["a", "1"], ["b", "3"]]);
+    assert.deepEqual([...iterated], [["a", "1"], ["b", "2, 3"]]);
+    const fromIterated = new Headers(iterated);
+    fromIterated.append("a", "0");
+    assert.deepEqual([...iterated], [["a", "1"], ["b", "2, 3"]], "the copy's append does not reach the source");
+    assert.deepEqual([...fromIterated], [["a", "1, 0"], ["b", "2, 3"]]);
+    iterated.delete("b");
+    assert.deepEqual([...fromIterated], [["a", "1, 0"], ["b", "2, 3"]], "the source's delete does not reach the copy");
+    assert.deepEqual([...iterated], [["a", "1"]]);
+    // Sorting keeps each name's values in the order they were added, whatever the names.
+    const order = new Headers([["z", "1"], ["m", "2"], ["a", "3"], ["m", "4"], ["set-cookie", "c=1"], ["a", "5"], ["set-cookie", "c=2"], ["z", "6"]]);
+    assert.deepEqual([...order], [["a", "3, 5"], ["m", "2, 4"], ["set-cookie", "c=1"], ["set-cookie", "c=2"], ["z", "1, 6"]]);
+    assert.deepEqual([...new Headers(order)], [...order], "a copy of it iterates the same");
     const calls = [];
     const entries = Headers.prototype[Symbol.iterator];
     Headers.prototype[Symbol.iterator] = function () {
