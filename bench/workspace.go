@@ -18,6 +18,7 @@ import (
 
 	"github.com/isobox/isobox/api"
 	"github.com/isobox/isobox/engine"
+	"github.com/isobox/isobox/internal/sqlitefile"
 	"github.com/isobox/isobox/loader"
 	"github.com/isobox/isobox/workspace"
 	"github.com/isobox/isobox/workspace/shell"
@@ -182,7 +183,11 @@ func sqliteInserts(ctx context.Context, path string, n int) (float64, error) {
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn, err := sqlitefile.DSN(path, q)
+	if err != nil {
+		return 0, err
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/isobox/isobox/internal/sqlitefile"
 )
 
 // Usage is what one event adds to a tenant's day: an invocation, an outbound request's
@@ -141,7 +143,9 @@ func Open(ctx context.Context, o Options) (*Meter, error) {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
-		dsn = "file:" + o.Path + "?" + q.Encode()
+		if dsn, err = sqlitefile.DSN(o.Path, q); err != nil {
+			return nil, fmt.Errorf("meter: open %s: %w", o.Path, err)
+		}
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -261,6 +261,46 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 // A restart with the same data directory keeps the workers and the admin key's hash; the
 // key is printed once and never stored.
+// TestDataDirNamedWithURIBytes runs a server whose data folder's name holds the bytes a
+// SQLite URI gives a meaning to (`#`, `?`, `%`): its databases are its own three files in
+// that folder, and what it stored is there after a restart. Before, `data#1` put the
+// store, the workspaces and the meter into one file `data` beside the folder.
+func TestDataDirNamedWithURIBytes(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "data#1?x=%41")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ts := start(t, Config{DataDir: dir})
+	if _, err := ts.c.PutWorker(ctx, "kept", js(helloJS)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.c.PutFile(ctx, "proj", "a.txt", strings.NewReader("kept"), 4, client.FileOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.c.Fetch(ctx, "kept", client.FetchRequest{URL: "http://x/?name=first"}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop(t)
+	if entries, _ := os.ReadDir(parent); len(entries) != 1 || entries[0].Name() != filepath.Base(dir) {
+		t.Fatalf("beside the data folder: %v", entries)
+	}
+	for _, name := range []string{"isobox.db", "workspaces.db", "usage.db"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v (a database that stayed empty was written elsewhere)", name, err)
+		}
+	}
+	ts = start(t, Config{DataDir: dir, AdminKey: testKey})
+	out, err := ts.c.Fetch(ctx, "kept", client.FetchRequest{URL: "http://x/?name=again"})
+	if err != nil || !strings.Contains(*out.Body, `"hello":"again"`) {
+		t.Fatalf("after restart: %+v %v", out, err)
+	}
+	if b, err := ts.c.ReadFile(ctx, "proj", "a.txt"); err != nil || string(b) != "kept" {
+		t.Fatalf("the workspace file after restart: %q %v", b, err)
+	}
+}
+
 func TestRestartKeepsWorkersAndKey(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()

@@ -34,6 +34,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/isobox/isobox/api"
+	"github.com/isobox/isobox/internal/sqlitefile"
 	"github.com/isobox/isobox/internal/sqlmigrate"
 	"github.com/isobox/isobox/isoerr"
 )
@@ -164,7 +165,11 @@ func Open(path string, lim Limits) (*SQLite, error) {
 		return nil, fmt.Errorf("workspace: open %s: %w", path, err)
 	}
 	f.Close()
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn, err := sqlitefile.DSN(path, q)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: open %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: open %s: %w", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/isobox/isobox/internal/sqlitefile"
 	"github.com/isobox/isobox/internal/sqlmigrate"
 	"github.com/isobox/isobox/store"
 )
@@ -93,7 +94,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	f.Close()
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn, err := sqlitefile.DSN(path, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
