@@ -500,13 +500,13 @@ func TestOneThreadProcessServesConcurrentCalls(t *testing.T) {
 
 // A call queued in its process behind its worker's other calls has not started: its wall
 // time, for the watchdog as for the engine, starts when it takes the worker's slot. Three
-// rounds of calls to one worker, each waiting a second of its two-second wall limit, all
-// answer, and no process is killed (the watchdog once counted the queue and killed the
+// rounds of calls to one worker, each waiting 400 ms of its 800 ms wall limit (the rounds
+// together 1.2 s), all answer, and no process is killed (the watchdog once counted the queue and killed the
 // process under the third round, failing every call on it).
 func TestPoolQueuedCallsAreNotOverdue(t *testing.T) {
 	p := newPool(t, 1)
 	code := jsCode(counter)
-	code.Limits = &loader.Limits{WallMs: 2000}
+	code.Limits = &loader.Limits{WallMs: 800}
 	stub := p.Get("queued", func() (loader.WorkerCode, error) { return code, nil })
 	ctx := context.Background()
 	if _, err := stub.Call(ctx, "inc", nil); err != nil { // cold start out of the way
@@ -519,8 +519,8 @@ func TestPoolQueuedCallsAreNotOverdue(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := stub.Call(ctx, "wait", json.RawMessage("[1000]"))
-			if err == nil && string(res.Value) != "1000" {
+			res, err := stub.Call(ctx, "wait", json.RawMessage("[400]"))
+			if err == nil && string(res.Value) != "400" {
 				err = fmt.Errorf("answered %s", res.Value)
 			}
 			errs <- err

@@ -102,14 +102,14 @@ func TestPoolEvalWaitsForTools(t *testing.T) {
 	}{
 		{"caller cancels", 60 * time.Second, func(t *testing.T, cancel context.CancelFunc) { cancel() }, isoerr.Canceled},
 		// The wall limits leave the guest time to reach its tool call on a loaded machine (it
-		// takes milliseconds); they trip while the tool blocks.
-		{"wall-time limit", 3 * time.Second, func(*testing.T, context.CancelFunc) {}, isoerr.WallTimeExceeded},
+		// takes milliseconds: over 100x); they trip while the tool blocks.
+		{"wall-time limit", time.Second, func(*testing.T, context.CancelFunc) {}, isoerr.WallTimeExceeded},
 		{"process crashes", 60 * time.Second, func(t *testing.T, _ context.CancelFunc) {
 			if err := killProcess(p.Processes()[0]); err != nil {
 				t.Error(err)
 			}
 		}, isoerr.SandboxRestarted},
-		{"watchdog kills the stuck process", 3 * time.Second, func(t *testing.T, _ context.CancelFunc) {
+		{"watchdog kills the stuck process", time.Second, func(t *testing.T, _ context.CancelFunc) {
 			pid := p.Processes()[0]
 			if err := stopProcess(pid); err != nil {
 				t.Error(err)
