@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +54,8 @@ type result struct {
 	ApplyMicros int64
 	// NS maps a namespace kind to the /proc/self/ns link the child sees.
 	NS map[string]string `json:"ns"`
+	// Speculation holds the child's Speculation_* lines of /proc/self/status.
+	Speculation []string `json:"speculation"`
 }
 
 func (r *result) probe(name string, err error) {
@@ -94,6 +97,13 @@ func child(mode string) int {
 			link = "error: " + err.Error()
 		}
 		res.NS[kind] = link
+	}
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "Speculation") {
+				res.Speculation = append(res.Speculation, strings.Join(strings.Fields(line), " "))
+			}
+		}
 	}
 
 	// The filesystem: outside the cache nothing, inside it everything.
@@ -325,6 +335,16 @@ func TestConfinedWorker(t *testing.T) {
 		t.Fatalf("confined child: %v", err)
 	}
 	t.Logf("confined child: Apply took %d µs: %s", res.ApplyMicros, res.Report)
+
+	// The filter switched on no speculation mitigation (SPEC_ALLOW): on a kernel whose
+	// default forces them on seccomp-filtered threads (before 5.16), a confined worker
+	// would run with Speculative Store Bypass Disable while an unconfined one does not.
+	if len(ctl.Speculation) == 0 {
+		t.Log("the kernel reports no speculation state in /proc/self/status")
+	}
+	if !slices.Equal(res.Speculation, ctl.Speculation) {
+		t.Errorf("speculation state confined %q, unconfined %q", res.Speculation, ctl.Speculation)
+	}
 
 	// Every layer this kernel supports is in force.
 	want := map[string]bool{confine.LayerRlimits: true, confine.LayerNoNewPrivs: true,
