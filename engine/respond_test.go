@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,5 +116,71 @@ func TestFetchResponseToSink(t *testing.T) {
 				t.Fatalf("next call: %v", err)
 			}
 		})
+	}
+}
+
+// A body given as a string reaches the host as its UTF-8, as the standard's encoding makes
+// it (a lone surrogate becomes U+FFFD), whether the runtime hands the string over as it is
+// or encodes it first; within the output limit; and a guest that reads such a body before
+// answering reads the same bytes.
+func TestStringBodiesReachTheHostAsUTF8(t *testing.T) {
+	worker := `export default {
+		async fetch(req) {
+			const u = new URL(req.url);
+			const s = JSON.parse(u.searchParams.get("s"));
+			switch (u.pathname) {
+			case "/text": return new Response(s);
+			case "/json": return Response.json(s);
+			case "/json-init": return Response.json(s, { status: 201 });
+			case "/init": return new Response(s, { headers: { "x-a": "b" } });
+			case "/read": { const r = new Response(s); const c = r.clone(); return new Response(new Uint8Array(await c.arrayBuffer())); }
+			case "/read-after": { const r = new Response(s); await r.clone().text(); return r; }
+			case "/stream": return new Response(new Response(s).body);
+			case "/request": return new Response(await new Request("http://x/", { method: "POST", body: s }).arrayBuffer());
+			}
+			return new Response("?", { status: 404 });
+		},
+	}`
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: "js", Content: []byte(worker)}}})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{ // the JSON of the string -> its UTF-8
+		`"hi"`:                             "hi",
+		`""`:                               "",
+		`"h\u00e9llo \u2713 \ud83d\ude00"`: "héllo ✓ 😀",
+		`"\u00ff\u00e9"`:                   "ÿé", // one byte a character in QuickJS, two in UTF-8
+		`"a\ud800b"`:                       "a\uFFFDb",
+		`"\udc00"`:                         "\uFFFD",
+		`"\ud83d"`:                         "\uFFFD",
+	}
+	for _, path := range []string{"/text", "/init", "/read", "/read-after", "/stream", "/request"} {
+		for js, want := range texts {
+			res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w" + path + "?s=" + url.QueryEscape(js)}, nil)
+			if err != nil {
+				t.Fatalf("%s %s: %v", path, js, err)
+			}
+			if string(res.Body) != want {
+				t.Errorf("%s %s: body %q, want %q", path, js, res.Body, want)
+			}
+		}
+	}
+	for _, path := range []string{"/json", "/json-init"} {
+		res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w" + path + "?s=" + url.QueryEscape(`{"s":"a\ud800b\u00e9"}`)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"s":"a\ud800bé"}`; string(res.Body) != want {
+			t.Errorf("%s: body %q, want %q", path, res.Body, want)
+		}
+	}
+	// The output limit counts the UTF-8 bytes: 300 two-byte characters are 600 bytes.
+	long := `"` + strings.Repeat(`\u00e9`, 300) + `"`
+	if _, err := sb.Fetch(ctx, engine.Limits{Output: 599}, "", &engine.Request{Method: "GET", URL: "http://w/text?s=" + url.QueryEscape(long)}, nil); isoerr.As(err).Code != isoerr.OutputLimitExceeded {
+		t.Fatalf("a 600-byte string body under a 599-byte limit: %v", err)
+	}
+	if res, err := sb.Fetch(ctx, engine.Limits{Output: 600}, "", &engine.Request{Method: "GET", URL: "http://w/text?s=" + url.QueryEscape(long)}, nil); err != nil || len(res.Body) != 600 {
+		t.Fatalf("a 600-byte string body under a 600-byte limit: %v", err)
 	}
 }

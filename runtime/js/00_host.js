@@ -38,6 +38,7 @@ const primordials = Object.freeze({
   weakMapGet: WeakMap.prototype.get,
   weakMapSet: WeakMap.prototype.set,
   regExpTest: RegExp.prototype.test,
+  isWellFormed: String.prototype.isWellFormed,
 });
 // uncurryThis(f) is f called with its receiver as the first argument: uncurryThis(f)(o, a)
 // is primordials.apply(f, o, [a]) without the array each call builds (~1 µs in the

@@ -132,13 +132,16 @@ const worker = (() => {
   }
 
   // complete hands an outcome to the host: head is the completion header (JSON text), body
-  // the response body (a Uint8Array) or null; settled says that no waitUntil work is left,
-  // which saves a host call. It never throws: an outcome it cannot send becomes a failure.
+  // the response body (a Uint8Array, a well-formed string whose UTF-8 is the body, from
+  // bodyBytesNow) or null; settled says that no waitUntil work is left, which saves a host
+  // call. It never throws: an outcome it cannot send becomes a failure.
   function complete(head, body, settled) {
     const send = settled ? sendSettled : sendComplete;
     try {
       if (typeof head !== "string") throw new TypeError("the runtime could not build the completion");
-      if (body !== null && body !== undefined) {
+      if (typeof body === "string") {
+        if (body.length > 0) host.call("body", body);
+      } else if (body !== null && body !== undefined) {
         if (typedArrayTag(body) !== "Uint8Array") {
           throw new TypeError("the response body could not be read" + (objectThenDefined()
             ? " (Object.prototype.then is defined, so promises resolve to what it returns)"
