@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,5 +183,62 @@ func TestStringBodiesReachTheHostAsUTF8(t *testing.T) {
 	}
 	if res, err := sb.Fetch(ctx, engine.Limits{Output: 600}, "", &engine.Request{Method: "GET", URL: "http://w/text?s=" + url.QueryEscape(long)}, nil); err != nil || len(res.Body) != 600 {
 		t.Fatalf("a 600-byte string body under a 600-byte limit: %v", err)
+	}
+}
+
+// The head a response puts on the wire is its own state, whether its Headers was made or
+// not: a string body's or Response.json's one header until the guest touches the Headers,
+// every change the guest makes to it after, nothing a clone's changes do, and nothing a
+// subclass or a replaced getter says instead (as in workerd).
+func TestResponseHeadIsTheResponsesOwn(t *testing.T) {
+	worker := `export default {
+		async fetch(req) {
+			switch (new URL(req.url).pathname) {
+			case "/plain": return new Response("hi");
+			case "/json": return Response.json(1);
+			case "/set": { const r = new Response("hi"); r.headers.set("x-a", "1"); return r; }
+			case "/json-append": { const r = Response.json(1); r.headers.append("set-cookie", "a=1"); r.headers.append("set-cookie", "b=2"); return r; }
+			case "/deleted": { const r = new Response("hi"); r.headers.delete("content-type"); return r; }
+			case "/read": { const r = new Response("hi"); if (r.headers.get("content-type") !== "text/plain;charset=UTF-8") throw new Error("type"); return r; }
+			case "/clone": { const r = new Response("hi"); const c = r.clone(); c.headers.set("x-c", "1"); return r; }
+			case "/subclass": {
+				class R extends Response {
+					get status() { return 299; }
+					get statusText() { return "Fake"; }
+					get headers() { return new Headers({ "x-fake": "1" }); }
+				}
+				return new R("hi");
+			}
+			}
+			return new Response("?", { status: 404 });
+		},
+	}`
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: "js", Content: []byte(worker)}}})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	text, json := [2]string{"content-type", "text/plain;charset=UTF-8"}, [2]string{"content-type", "application/json"}
+	for _, tt := range []struct {
+		path    string
+		status  int
+		headers [][2]string
+	}{
+		{"/plain", 200, [][2]string{text}},
+		{"/json", 200, [][2]string{json}},
+		{"/set", 200, [][2]string{text, {"x-a", "1"}}},
+		{"/json-append", 200, [][2]string{json, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}}},
+		{"/deleted", 200, nil},
+		{"/read", 200, [][2]string{text}},
+		{"/clone", 200, [][2]string{text}},
+		{"/subclass", 200, [][2]string{text}},
+	} {
+		res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w" + tt.path}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.path, err)
+		}
+		if res.Status != tt.status || res.StatusText != "" || !slices.Equal(res.Headers, tt.headers) {
+			t.Errorf("%s: %d %q %q, want %d %q", tt.path, res.Status, res.StatusText, res.Headers, tt.status, tt.headers)
+		}
 	}
 }

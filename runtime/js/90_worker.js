@@ -331,7 +331,7 @@ const worker = (() => {
     if (!hasInstance(NativeResponse, res)) {
       throw new TypeError(`the fetch handler must return a Response, got ${notA(res, async)}`);
     }
-    const head = responseHead(res.status, res.statusText, headerPairs(res.headers));
+    const head = responseHead(responseWire.status(res), responseWire.statusText(res), responseWire.pairs(res));
     const now = bodyBytesNow(res);
     if (now !== undefined) answer(inv, head, now);
     else if (stream) streamResponse(inv, head, bodyReader(res));
@@ -393,8 +393,8 @@ const worker = (() => {
     return out;
   }
 
-  // responseHead is the completion header of a Response, checked field by field: the
-  // guest may have replaced the getters it came from.
+  // responseHead is the completion header of a Response, from its own state
+  // (responseWire), checked field by field all the same.
   function responseHead(status, statusText, pairs) {
     if (!primordials.isInteger(status) || status < 200 || status > 599) throw new TypeError("the Response's status is not a number from 200 to 599");
     if (typeof statusText !== "string") throw new TypeError("the Response's statusText is not a string");
