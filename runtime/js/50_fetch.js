@@ -1505,8 +1505,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
   // on the wire, while its Headers has not been asked for.
   const TEXT_TYPE = "text/plain;charset=UTF-8";
   const JSON_TYPE = "application/json";
-  const TEXT_PAIRS = Object.freeze([Object.freeze(["content-type", TEXT_TYPE])]);
-  const JSON_PAIRS = Object.freeze([Object.freeze(["content-type", JSON_TYPE])]);
+  const lazyPairs = { __proto__: null };
+  for (const t of [TEXT_TYPE, JSON_TYPE]) lazyPairs[t] = Object.freeze([Object.freeze(["content-type", t])]);
 
   function checkStatusText(text) {
     const s = toByteString(text, "statusText");
@@ -1640,8 +1640,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
       responseStatusText = (r) => r.#statusText;
       responseWirePairs = (r) => {
         const h = r.#headers;
-        if (typeof h !== "string") return headerList(h);
-        return h === TEXT_TYPE ? TEXT_PAIRS : h === JSON_TYPE ? JSON_PAIRS : [["content-type", h]];
+        return typeof h === "string" ? lazyPairs[h] : headerList(h);
       };
       createResponse = (f) => {
         const r = new Response(constructKey);
@@ -1829,7 +1828,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     // names not combined; not to be modified). A guest that replaces Response.prototype's
     // getters, or a subclass that overrides them, changes what its own code reads, not the
     // response, as in workerd.
-    responseWire: { status: (r) => responseStatus(r), statusText: (r) => responseStatusText(r), pairs: (r) => responseWirePairs(r) },
+    responseWire: { status: responseStatus, statusText: responseStatusText, pairs: responseWirePairs },
     // bodyBytesNow takes a response's body when it is bytes already (no stream to read),
     // marking it used; it returns undefined for a stream or a used body. A body given as a
     // well-formed string comes back as that string, whose UTF-8 the host reads; one with a
