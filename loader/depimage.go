@@ -146,6 +146,9 @@ func (l *Loader) makeDepImage(ctx context.Context, p *prepared) (*engine.Image, 
 		return nil, 0, err
 	}
 	defer sb.Close(ctx)
+	if err := sb.Settle(); err != nil { // apps restored from it keep its pages shared
+		return nil, used, nil
+	}
 	img, err := sb.Snapshot()
 	if err != nil {
 		return nil, used, nil
