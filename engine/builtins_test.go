@@ -147,8 +147,7 @@ func TestLongBuiltinDoesNotStallOthers(t *testing.T) {
 
 	// The stop waits for the busy goroutine's next poll (and, on one core, the scheduler's
 	// 10 ms preemption): 80 µs measured under -race on one core, against a bound of 1.5 s;
-	// unpatched, the
-	// call runs for minutes and the stop waits for all of it.
+	// unpatched, the call runs for minutes and the stop waits for all of it.
 	t.Logf("stopping the world beside indexOf took %v", stwTook)
 	if stwTook > limit/2 {
 		t.Fatalf("stopping the world took %v while a sandbox was inside indexOf: it stalls the process", stwTook)
