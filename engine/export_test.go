@@ -96,5 +96,26 @@ func RestoredPool(img *Image) (ready, taken, hot int, ok bool) {
 	return len(p.ready), p.taken, hot, true
 }
 
-// GrowStack is Sandbox.growStack, for tests.
-func GrowStack(sb *Sandbox) { sb.growStack() }
+// GrowStack is Sandbox.growStack to a pool's first depth, for tests.
+func GrowStack(sb *Sandbox) { sb.growStack(growStackCalls) }
+
+// NativeStackLen is the size of sb's native stack (nativeStackLen), -1 when it has none
+// bound (trimmed).
+func NativeStackLen(sb *Sandbox) int {
+	if sb.entry == nil {
+		return -1
+	}
+	return nativeStackLen(sb.entry)
+}
+
+// RestoredStack is what img's pool learned of its entries' native stacks: the size its
+// learning sandboxes reached and the depth its entries are grown to.
+func RestoredStack(img *Image) (target int, calls uint32) {
+	p := img.pool.Load()
+	if p == nil {
+		return 0, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stack.target, p.stack.calls
+}

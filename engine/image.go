@@ -90,16 +90,23 @@ func (e *Engine) restoreHot(ctx context.Context, img *image, memLimit uint64, ho
 }
 
 // growStack grows the native stack of sb's calls (wazero's: 10 KiB at first, doubled and
-// copied whenever a call needs more) to what a load and a first response take, without
-// changing sb's memory: a pooled sandbox does it while it waits, which saved ~40 µs of
-// the first load (RATIONALE §88). A failure only leaves the stack small.
-func (sb *Sandbox) growStack() {
-	_, _ = sb.call(opGrowStack, growStackCalls, 0, 0)
+// copied whenever a call needs more) by recursing calls deep in the glue, without changing
+// sb's memory: a pooled sandbox does it while it waits, so that its load and first
+// response do not grow and copy the stack on the request path (RATIONALE §88, §97). A
+// failure only leaves the stack smaller.
+func (sb *Sandbox) growStack(calls uint32) {
+	_, _ = sb.call(opGrowStack, calls, 0, 0)
 }
 
-// growStackCalls is how deep growStack recurses: at ~200 bytes a frame, past the ~160 KiB
-// a hello worker's load and first fetch grow the stack to.
-const growStackCalls = 1000
+const (
+	// growStackCalls is how deep a pool grows an entry's stack at first: at ~170 bytes a
+	// frame, past the ~160 KiB a hello worker's load and first fetch grow it to. A pool
+	// whose workers need more learns it (blankPool.grow).
+	growStackCalls = 1000
+	// maxStackCalls bounds that learned depth: ~1.3 MiB of stack an entry holds while it
+	// waits, and its worker until it is trimmed.
+	maxStackCalls = 8000
+)
 
 // reseed gives a JavaScript sandbox a Math.random sequence of its own.
 func (sb *Sandbox) reseed() error {

@@ -59,11 +59,7 @@ func (e *Engine) KeepRestored(img *Image, n int) {
 		drop.close(context.Background())
 	}
 	p.keep(e, n, int(img.size)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
-		sb, err := e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
-		if err == nil {
-			sb.growStack()
-		}
-		return sb, err
+		return e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
 	})
 }
 

@@ -120,6 +120,69 @@ func TestKeptRestoredSandboxesAreTheImageOnly(t *testing.T) {
 	}
 }
 
+// An app whose load and first response recurse deep: its calls need more native stack
+// than a pool grows an entry's to before it has learned (a hello's).
+const deepApp = `
+function deep(n) { return n === 0 ? dep.tag : deep(n - 1); }
+const atLoad = deep(30);
+export default { fetch() { return new Response(atLoad + deep(30)); } };`
+
+// A pool learns how deep its apps' load and first response take the native stack, and
+// grows its entries' stacks that deep while they wait: once it has learned, an app that
+// recurses deep grows and copies no stack on the request path, where the first apps did.
+func TestKeptRestoredSandboxesGrowTheStackAppsNeed(t *testing.T) {
+	ctx := context.Background()
+	e := poolEngine(t, 0)
+	img := depImage(t, e, "deep")
+	e.KeepRestored(img, 1)
+	// load takes an entry of the pool and returns its native stack's size before the
+	// app's load and after its first response.
+	load := func(i int) (before, after int) {
+		t.Helper()
+		waitFor(t, "a restored sandbox", func() bool { n, _, _, _ := engine.RestoredPool(img); return n > 0 })
+		_, taken0, _, _ := engine.RestoredPool(img)
+		sb, err := e.Restore(ctx, img, engine.SandboxConfig{Modules: engine.ModuleMap{"app.js": {Type: engine.ModuleJS, Content: []byte(deepApp)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sb.Close(ctx)
+		if _, taken, _, _ := engine.RestoredPool(img); taken != taken0+1 {
+			t.Fatalf("load %d was not given a pool entry", i)
+		}
+		before = engine.NativeStackLen(sb)
+		if _, err := sb.Load(ctx, engine.Limits{}, "app.js", nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/"}, nil)
+		if err != nil || string(res.Body) != "deepdeep" {
+			t.Fatalf("load %d answered %q, %v", i, res.Body, err)
+		}
+		return before, engine.NativeStackLen(sb)
+	}
+	// The first apps teach the pool (8 samples); their stacks grow as they run.
+	for i := range 8 {
+		before, after := load(i)
+		t.Logf("learning load %d: native stack %d bytes before, %d after", i, before, after)
+		if before <= 0 || after <= before {
+			t.Fatalf("learning load %d: native stack %d bytes before the app, %d after: want it to grow", i, before, after)
+		}
+	}
+	target, calls := engine.RestoredStack(img)
+	t.Logf("learned: %d bytes, entries grown %d calls deep", target, calls)
+	// The entry made before the pool had learned is handed out first (load 8); the next
+	// ones are grown to what the apps need.
+	load(8)
+	for i := 9; i < 12; i++ {
+		before, after := load(i)
+		if after != before {
+			t.Fatalf("load %d after learning: native stack %d bytes before the app, %d after: want the pool to have grown it", i, before, after)
+		}
+		if 3*before <= 2*target {
+			t.Fatalf("load %d after learning: entry's stack %d bytes, the apps needed %d", i, before, target)
+		}
+	}
+}
+
 // At most four images have a pool, the least recently kept losing its own; DropRestored
 // and Engine.Close close a pool and its entries, and the image still restores.
 func TestRestoredPoolsAreBounded(t *testing.T) {

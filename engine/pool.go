@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -25,6 +26,9 @@ import (
 // image and the first hotPastImage pages past it (where the heap grows: zero pages) and to
 // maxHotPages. Copying a page leaves its content as it was, so an entry stays
 // the image byte for byte; Trim gives the copies back once a worker is idle.
+//
+// An entry's native stack is grown while it waits too (Sandbox.growStack), to the depth
+// the same first sandboxes showed their load and first invocation need (stackDepth).
 type blankPool struct {
 	e *Engine
 	// src restores an entry with the hot pages copied; pages is the extent, in pages,
@@ -38,6 +42,7 @@ type blankPool struct {
 	taken  int        // entries handed out (for tests)
 	closed bool
 	hot    hotPages
+	stack  stackDepth
 	kick   chan struct{} // wakes fill (buffered: a kick is never lost)
 	done   chan struct{} // closed when fill returns; nil while fill never started
 }
@@ -48,6 +53,14 @@ type hotPages struct {
 	votes   []uint8   // per page of the image and past it: samples that wrote it
 	samples int       // samples taken
 	runs    []pageRun // pages to copy into an entry, once hotSamples were taken
+}
+
+// stackDepth learns how deep a pool grows its entries' native stacks. Guarded by
+// blankPool.mu.
+type stackDepth struct {
+	sizes  []int  // the learning sandboxes' native stack sizes after their first invocation
+	target int    // the size at least half of them reached; 0 until hotSamples were taken
+	calls  uint32 // the depth entries are grown to (growStackCalls until learned)
 }
 
 const (
@@ -74,11 +87,7 @@ func (e *Engine) KeepBlank(n int) {
 	}
 	limit := DefaultLimits().Memory
 	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
-		sb, err := e.restoreHot(ctx, e.base, limit, hot)
-		if err == nil {
-			sb.growStack()
-		}
-		return sb, err
+		return e.restoreHot(ctx, e.base, limit, hot)
 	})
 }
 
@@ -144,6 +153,7 @@ func (p *blankPool) fill() {
 			if err != nil {
 				break // tried again at the next take
 			}
+			p.grow(sb)
 			p.mu.Lock()
 			if p.closed {
 				p.mu.Unlock()
@@ -175,6 +185,28 @@ func (p *blankPool) close(ctx context.Context) {
 	}
 }
 
+// grow grows sb's native stack, an entry's, to the learned depth: growStackCalls, doubled
+// while sb's stack is short of what the learning sandboxes needed, up to maxStackCalls.
+// The depth found is kept, so later entries grow once. A stack wazero grew for a call is
+// twice the one before and more, so sb's is enough once the learned size is less than 1.5
+// times its own: the learners' stacks grew from other sizes and land on other multiples.
+func (p *blankPool) grow(sb *Sandbox) {
+	p.mu.Lock()
+	calls, target := max(p.stack.calls, growStackCalls), p.stack.target
+	p.mu.Unlock()
+	sb.growStack(calls)
+	for target > 0 && calls < maxStackCalls {
+		if n := nativeStackLen(sb.entry); n < 0 || 2*target < 3*n {
+			break
+		}
+		calls = min(2*calls, maxStackCalls)
+		sb.growStack(calls)
+	}
+	p.mu.Lock()
+	p.stack.calls = max(p.stack.calls, calls)
+	p.mu.Unlock()
+}
+
 // learning reports whether the hot pages are still being learned.
 func (p *blankPool) learning() bool {
 	p.mu.Lock()
@@ -204,8 +236,15 @@ func (p *blankPool) learn(sb *Sandbox) {
 			h.votes[i]++
 		}
 	}
+	if n := nativeStackLen(sb.entry); n > 0 {
+		p.stack.sizes = append(p.stack.sizes, n)
+	}
 	if h.samples++; h.samples < hotSamples {
 		return
+	}
+	if s := p.stack.sizes; len(s) > 0 {
+		slices.Sort(s)
+		p.stack.target, p.stack.sizes = s[len(s)/2], nil
 	}
 	pages := 0
 	for i, v := range h.votes {

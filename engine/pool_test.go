@@ -188,3 +188,29 @@ func TestGrowStackLeavesMemoryAlone(t *testing.T) {
 		t.Fatalf("after growing the stack: %s %v", res.Body, err)
 	}
 }
+
+// The pools read the size of the native stack wazero keeps for a sandbox's calls, an
+// internal of the wazero this module pins (engine/nativestack.go): it reads, and it grows
+// when the stack is grown. A wazero whose call engine changed fails here, and the pools
+// would fall back to growing every entry to one fixed depth.
+func TestNativeStackLen(t *testing.T) {
+	ctx := context.Background()
+	e := poolEngine(t, 0)
+	sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	n0 := engine.NativeStackLen(sb)
+	if n0 < 10<<10 {
+		t.Fatalf("the native stack reads %d bytes, want wazero's initial 10 KiB or more", n0)
+	}
+	engine.GrowStack(sb)
+	if n1 := engine.NativeStackLen(sb); n1 < 100<<10 || n1 <= n0 {
+		t.Fatalf("grown, the native stack reads %d bytes (%d before), want 100 KiB or more", n1, n0)
+	}
+	sb.Trim()
+	if n := engine.NativeStackLen(sb); n != -1 {
+		t.Fatalf("trimmed, the sandbox still holds a native stack of %d bytes", n)
+	}
+}
