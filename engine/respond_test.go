@@ -242,3 +242,42 @@ func TestResponseHeadIsTheResponsesOwn(t *testing.T) {
 		}
 	}
 }
+
+// A fetch handler that answers something other than a Response gets a worker_exception
+// that says what it answered, also for an object that only looks like one (a Proxy of a
+// Response, an object made from Response.prototype), synchronously or through a promise;
+// the sandbox goes on answering.
+func TestFetchHandlerAnswersNotAResponse(t *testing.T) {
+	worker := `export default {
+		async fetch(req) {
+			switch (new URL(req.url).pathname) {
+			case "/proxy": return new Proxy(new Response("x"), {});
+			case "/create": return Object.create(Response.prototype);
+			case "/number": return 5;
+			case "/null": return null;
+			}
+			return new Response("ok");
+		},
+	}`
+	ctx := context.Background()
+	sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: "js", Content: []byte(worker)}}})
+	if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+		t.Fatal(err)
+	}
+	lookalike := "got an object that inherits from Response.prototype but is not a Response"
+	for _, tt := range []struct{ path, want string }{
+		{"/proxy", lookalike},
+		{"/create", lookalike},
+		{"/number", "got number"},
+		{"/null", "got null"},
+	} {
+		_, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w" + tt.path}, nil)
+		if isoerr.CodeOf(err) != isoerr.WorkerException || !strings.Contains(err.Error(), "the fetch handler must return a Response, "+tt.want) {
+			t.Errorf("%s: %v, want a worker_exception saying %q", tt.path, err, tt.want)
+		}
+		res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://w/"}, nil)
+		if err != nil || string(res.Body) != "ok" {
+			t.Fatalf("after %s: %q %v", tt.path, res.Body, err)
+		}
+	}
+}

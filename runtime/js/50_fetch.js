@@ -1498,6 +1498,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
   let createResponse;
   // responseStatus, responseStatusText and responseWirePairs read what goes on the wire
   // from a Response's own state (the dispatcher's answer), not through its getters.
+  let responseIs;
   let responseStatus;
   let responseStatusText;
   let responseWirePairs;
@@ -1636,6 +1637,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
         url: r.#url,
         redirected: r.#redirected,
       });
+      responseIs = (r) => typeof r === "object" && r !== null && #status in r;
       responseStatus = (r) => r.#status;
       responseStatusText = (r) => r.#statusText;
       responseWirePairs = (r) => {
@@ -1827,8 +1829,9 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     // status text and header pairs as stored (names lowercase, in insertion order, repeated
     // names not combined; not to be modified). A guest that replaces Response.prototype's
     // getters, or a subclass that overrides them, changes what its own code reads, not the
-    // response, as in workerd.
-    responseWire: { status: responseStatus, statusText: responseStatusText, pairs: responseWirePairs },
+    // response, as in workerd. is tells a Response from anything else, a Proxy of one or
+    // an object made from Response.prototype included.
+    responseWire: { is: responseIs, status: responseStatus, statusText: responseStatusText, pairs: responseWirePairs },
     // bodyBytesNow takes a response's body when it is bytes already (no stream to read),
     // marking it used; it returns undefined for a stream or a used body. A body given as a
     // well-formed string comes back as that string, whose UTF-8 the host reads; one with a

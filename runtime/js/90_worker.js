@@ -328,8 +328,10 @@ const worker = (() => {
   // With stream (the caller has a sink), a body that is a ReadableStream is sent as it is
   // read: the head first, then each chunk (streamResponse).
   function respond(inv, res, async, stream) {
-    if (!hasInstance(NativeResponse, res)) {
-      throw new TypeError(`the fetch handler must return a Response, got ${notA(res, async)}`);
+    if (!responseWire.is(res)) {
+      throw new TypeError(`the fetch handler must return a Response, got ${hasInstance(NativeResponse, res)
+        ? "an object that inherits from Response.prototype but is not a Response (a Proxy of one, or made with Object.create)"
+        : notA(res, async)}`);
     }
     const head = responseHead(responseWire.status(res), responseWire.statusText(res), responseWire.pairs(res));
     const now = bodyBytesNow(res);
