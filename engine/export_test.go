@@ -119,3 +119,19 @@ func RestoredStack(img *Image) (target int, calls uint32) {
 	defer p.mu.Unlock()
 	return p.stack.target, p.stack.calls
 }
+
+// ImagePagesCopied is how many pages of the memory img holds (the base image's and its
+// own) sb, restored from img, has written (made its private copy of), out of how many; ok
+// is false where pages cannot be told apart.
+func ImagePagesCopied(sb *Sandbox, img *Image) (copied, of int, ok bool) {
+	kinds, ok := sb.e.pagemap.pageKinds(sb.mem.buf[:min(len(sb.mem.buf), int(img.size))])
+	if !ok {
+		return 0, 0, false
+	}
+	for _, k := range kinds {
+		if k == pagePrivate {
+			copied++
+		}
+	}
+	return copied, len(kinds), true
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/isobox/isobox/engine"
 	"github.com/isobox/isobox/internal/enginetest"
@@ -216,6 +218,89 @@ func TestRestoredPoolsAreBounded(t *testing.T) {
 		sb.Close(ctx)
 		if want := fmt.Sprint("v", 4*i); got["tag"] != want {
 			t.Fatalf("an image without its pool restored %v, want %s", got["tag"], want)
+		}
+	}
+}
+
+// An image taken after Sandbox.Settle (as the loader takes a dependency image) stays
+// shared through an app's first request that allocates a few MiB: the collection that such
+// a request would otherwise set off writes into every object of the image, which makes
+// each page of it the app's own copy (RATIONALE §96). The same image unsettled is the
+// control: there the request does copy most of the image's pages.
+func TestSettledImageStaysSharedThroughTheFirstRequest(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("private pages are read from /proc/self/pagemap")
+	}
+	ctx := context.Background()
+	e := poolEngine(t, 0)
+	// Package state that leaves the heap a little short of its next collection. It links
+	// objects of one size until the collector runs (seen through a WeakRef to a cycle, which
+	// only a collection frees), twice: the second run's count, gap, is half the heap at the
+	// first collection. A collection sets the next at 1.5 times the heap, 1.5 gaps on, so it
+	// links all but a tenth of a gap more. A settled image defers it by 4 MiB instead.
+	deps := `
+		let head = null;
+		const link = (n) => { head = { n, s: "pad" + n, next: head }; };
+		const untilCollection = () => {
+			const ref = new WeakRef((() => { const c = {}; c.c = c; return c; })());
+			let n = 0;
+			while (ref.deref() !== undefined) link(n++);
+			return n;
+		};
+		untilCollection();
+		const gap = untilCollection();
+		for (let i = 0; i < 1.4 * gap; i++) link(i);
+		globalThis.dep = { head, gap };
+		gap`
+	// A first request that links 0.4 gaps of the same objects (~1 MiB): a collection is due
+	// in the unsettled image, and not in the settled one.
+	app := `export default { fetch() {
+		let h = null, n = 0;
+		for (; n < 0.4 * dep.gap; n++) h = { n, s: "pad" + n, next: h };
+		return new Response(h.n === n - 1 ? "linked" : "?");
+	} };`
+	for _, settle := range []bool{true, false} {
+		sb, err := e.NewSandbox(ctx, engine.SandboxConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := sb.Eval(ctx, engine.Limits{CPU: 20 * time.Second}, deps); err != nil {
+			t.Fatal(err)
+		} else {
+			t.Logf("settle %v: half the heap at the first collection was %s objects", settle, res.Value)
+		}
+		if settle {
+			if err := sb.Settle(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		img, err := sb.Snapshot()
+		sb.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, err := e.Restore(ctx, img, engine.SandboxConfig{Modules: engine.ModuleMap{"app.js": {Type: engine.ModuleJS, Content: []byte(app)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Load(ctx, engine.Limits{}, "app.js", nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := app.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/"}, nil)
+		if err != nil || string(res.Body) != "linked" {
+			t.Fatalf("settle %v: %q %v", settle, res.Body, err)
+		}
+		copied, of, ok := engine.ImagePagesCopied(app, img)
+		app.Close(ctx)
+		if !ok {
+			t.Skip("the pagemap cannot be read here")
+		}
+		t.Logf("settled %v: the first request copied %d of the image's %d pages", settle, copied, of)
+		if settle && 4*copied > of {
+			t.Errorf("restored from a settled image, the first request copied %d of its %d pages, want at most a quarter", copied, of)
+		}
+		if !settle && 2*copied < of {
+			t.Errorf("control: restored from an unsettled image, the first request copied only %d of its %d pages; the test no longer sets off a collection", copied, of)
 		}
 	}
 }
