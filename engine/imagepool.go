@@ -27,7 +27,9 @@ const maxImagePools = 4
 // asked for wins (at most 16); at most 4 images have a pool, the least recently kept
 // losing its own to a fifth (DropRestored drops one). Images of Python, of WebAssembly
 // workers and of sandboxes that hold WebAssembly instances, and images larger than the
-// default memory limit, get none.
+// default memory limit, get none. The entries' native stacks are grown as deep as the first
+// workers restored from img needed (blankPool.grow): img's workers decide what its entries
+// cost, so an image should serve one tenant, as the loader's dependency images do.
 func (e *Engine) KeepRestored(img *Image, n int) {
 	limit := DefaultLimits().Memory
 	if n <= 0 || img.python || img.worker != nil || img.wasm != nil || e.base == nil || img.base != e.base.sum || uint64(img.size) > limit {
@@ -58,7 +60,7 @@ func (e *Engine) KeepRestored(img *Image, n int) {
 	if drop != nil {
 		drop.close(context.Background())
 	}
-	p.keep(e, n, int(img.size)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
+	p.keep(e, n, int(img.size)/osPage+hotPastImage, true, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
 		return e.restoreJS(ctx, img, SandboxConfig{Memory: limit}, hot)
 	})
 }

@@ -27,8 +27,11 @@ import (
 // maxHotPages. Copying a page leaves its content as it was, so an entry stays
 // the image byte for byte; Trim gives the copies back once a worker is idle.
 //
-// An entry's native stack is grown while it waits too (Sandbox.growStack), to the depth
-// the same first sandboxes showed their load and first invocation need (stackDepth).
+// An entry's native stack is grown while it waits too (Sandbox.growStack). A pool of
+// restored sandboxes grows it to the depth the same first sandboxes showed their load and
+// first invocation need (stackDepth); the blank pool, whose first sandboxes may be any
+// tenant's, keeps the fixed depth, so that no tenant's first workers decide what every
+// later entry costs.
 type blankPool struct {
 	e *Engine
 	// src restores an entry with the hot pages copied; pages is the extent, in pages,
@@ -58,6 +61,7 @@ type hotPages struct {
 // stackDepth learns how deep a pool grows its entries' native stacks. Guarded by
 // blankPool.mu.
 type stackDepth struct {
+	learn  bool   // the pool learns the depth (KeepRestored's); else growStackCalls
 	sizes  []int  // the learning sandboxes' native stack sizes after their first invocation
 	target int    // the size at least half of them reached; 0 until hotSamples were taken
 	calls  uint32 // the depth entries are grown to (growStackCalls until learned)
@@ -86,14 +90,14 @@ func (e *Engine) KeepBlank(n int) {
 		return
 	}
 	limit := DefaultLimits().Memory
-	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
+	e.pool.keep(e, n, len(e.base.data)/osPage+hotPastImage, false, func(ctx context.Context, hot []pageRun) (*Sandbox, error) {
 		return e.restoreHot(ctx, e.base, limit, hot)
 	})
 }
 
-// keep starts p (entries made by src, whose writes are learned over pages) or raises its
-// size to n.
-func (p *blankPool) keep(e *Engine, n, pages int, src func(context.Context, []pageRun) (*Sandbox, error)) {
+// keep starts p (entries made by src, whose writes are learned over pages, and whose
+// stack depth is learned with learnStack) or raises its size to n.
+func (p *blankPool) keep(e *Engine, n, pages int, learnStack bool, src func(context.Context, []pageRun) (*Sandbox, error)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -101,7 +105,7 @@ func (p *blankPool) keep(e *Engine, n, pages int, src func(context.Context, []pa
 	}
 	p.want = max(p.want, min(n, maxBlank))
 	if p.done == nil {
-		p.e, p.src, p.pages = e, src, pages
+		p.e, p.src, p.pages, p.stack.learn = e, src, pages, learnStack
 		p.kick = make(chan struct{}, 1)
 		p.done = make(chan struct{})
 		go p.fill()
@@ -236,7 +240,7 @@ func (p *blankPool) learn(sb *Sandbox) {
 			h.votes[i]++
 		}
 	}
-	if n := nativeStackLen(sb.entry); n > 0 {
+	if n := nativeStackLen(sb.entry); n > 0 && p.stack.learn {
 		p.stack.sizes = append(p.stack.sizes, n)
 	}
 	if h.samples++; h.samples < hotSamples {

@@ -214,3 +214,46 @@ func TestNativeStackLen(t *testing.T) {
 		t.Fatalf("trimmed, the sandbox still holds a native stack of %d bytes", n)
 	}
 }
+
+// The blank pool, whose first sandboxes may be any tenant's, does not learn its entries'
+// stack depth from them: after workers that recurse deep, its entries are grown to the
+// fixed depth, as before them.
+func TestBlankPoolKeepsItsStackDepth(t *testing.T) {
+	ctx := context.Background()
+	e := poolEngine(t, 1)
+	deep := `function deep(n) { return n === 0 ? 0 : 1 + deep(n - 1); }
+export default { fetch() { return new Response(String(deep(30))); } };`
+	take := func() *engine.Sandbox {
+		t.Helper()
+		waitFor(t, "a blank sandbox", func() bool { return engine.BlankReady(e) > 0 })
+		taken := engine.BlankTaken(e)
+		sb, err := e.NewSandbox(ctx, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(deep)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if engine.BlankTaken(e) != taken+1 {
+			t.Fatal("the sandbox was not taken from the pool")
+		}
+		return sb
+	}
+	first := take()
+	fixed := engine.NativeStackLen(first)
+	first.Close(ctx)
+	for i := range 10 {
+		sb := take()
+		if n := engine.NativeStackLen(sb); n != fixed {
+			t.Fatalf("entry %d has a native stack of %d bytes, the first had %d", i, n, fixed)
+		}
+		if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "GET", URL: "http://x/"}, nil)
+		if err != nil || string(res.Body) != "30" {
+			t.Fatalf("entry %d answered %q, %v", i, res.Body, err)
+		}
+		if n := engine.NativeStackLen(sb); n <= fixed {
+			t.Fatalf("entry %d: a 30-deep recursion left the stack at %d bytes; the test no longer needs more than the fixed depth", i, n)
+		}
+		sb.Close(ctx)
+	}
+}
