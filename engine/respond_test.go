@@ -281,3 +281,43 @@ func TestFetchHandlerAnswersNotAResponse(t *testing.T) {
 		}
 	}
 }
+
+// A warm worker's heap does not grow with the fetches it answers: nothing an invocation
+// makes (its ctx above all, whose waitUntil holds the invocation) is left in a cycle that
+// only the cycle collector frees. Before, every fetch left ~600 bytes, and a worker that
+// had answered 20,000 hellos held 14 MiB of linear memory instead of 2.5.
+func TestFetchesLeaveNoCycles(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct{ name, src string }{
+		{"hello", `export default { fetch() { return new Response("hi"); } };`},
+		{"async", `export default { async fetch() { return new Response("hi"); } };`},
+		{"waitUntil", `export default { fetch(req, env, ctx) { ctx.waitUntil(Promise.resolve(1)); return new Response("hi"); } };`},
+		{"class", `import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint { fetch() { return new Response("hi"); } };`},
+		{"request read", `export default { async fetch(req) { req.headers.get("a"); req.signal.aborted; return Response.json({ p: new URL(req.url).pathname, b: await req.text() }); } };`},
+		{"throws", `export default { fetch() { throw new Error("x"); } };`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := newSandbox(t, engine.SandboxConfig{Modules: engine.ModuleMap{"main.js": {Type: engine.ModuleJS, Content: []byte(tt.src)}}})
+			if _, err := sb.Load(ctx, engine.Limits{}, "main.js", nil); err != nil {
+				t.Fatal(err)
+			}
+			fetch := func() {
+				_, err := sb.Fetch(ctx, engine.Limits{}, "", &engine.Request{Method: "POST", URL: "http://x/p", Body: []byte("body")}, nil)
+				if err != nil && tt.name != "throws" {
+					t.Fatal(err)
+				}
+			}
+			for range 10 {
+				fetch()
+			}
+			m0 := sb.MemoryBytes()
+			for range 3000 {
+				fetch()
+			}
+			if m := sb.MemoryBytes(); m > m0+64<<10 {
+				t.Fatalf("3,000 fetches grew the worker's memory from %d to %d KiB", m0>>10, m>>10)
+			}
+		})
+	}
+}

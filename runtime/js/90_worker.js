@@ -194,12 +194,16 @@ const worker = (() => {
 
   // answer sends the invocation's outcome, head (the completion header) and body; with no
   // waitUntil work left, the invocation settles with it.
+  // An invocation that settles lets go of its ctx: ctx's waitUntil holds the invocation,
+  // and the cycle would otherwise wait for the cycle collector, growing the heap by every
+  // fetch until then (RATIONALE §98).
   function answer(inv, head, body) {
     if (inv.completed) return;
     inv.completed = true;
     const now = inv.pending === 0;
     complete(head, body, now);
-    if (!now) inv.waiting = true;
+    if (now) inv.ctx = null;
+    else inv.waiting = true;
   }
   function fail(inv, e) {
     if (!inv.completed) answer(inv, failureHead(e, codeOf(e)), null);
@@ -224,6 +228,7 @@ const worker = (() => {
             inv.pending--;
             if (inv.pending === 0 && inv.waiting) {
               inv.waiting = false;
+              inv.ctx = null;
               host.call("settled");
             }
           };
