@@ -346,8 +346,26 @@ const webUrl = (() => {
 
   // ---- URLSearchParams
 
+  // parsedQuery is parseForm(query), its lists kept for the last 16 queries: a warm
+  // worker reads the same query strings again (`new URL(request.url).searchParams`). A
+  // kept list and its pairs are frozen and shared; URLSearchParams copies one before it
+  // changes it (#own).
+  const parsedQueries = new Map();
+  const parsedQuery = (query) => {
+    let list = parsedQueries.get(query);
+    if (list === undefined) {
+      list = parseForm(query);
+      for (const t of list) Object.freeze(t);
+      Object.freeze(list);
+      if (parsedQueries.size >= 16) parsedQueries.delete(parsedQueries.keys().next().value);
+      parsedQueries.set(query, list);
+    }
+    return list;
+  };
+
   class URLSearchParams {
     #list = [];
+    #shared = false; // #list is parsedQuery's, shared: copied before it is changed
     #url = null; // the URL object whose query this is, or null
 
     constructor(init = "") {
@@ -387,20 +405,36 @@ const webUrl = (() => {
         }
       } else {
         init = toUSV(init);
-        this.#list = parseForm(init[0] === "?" ? init.slice(1) : init);
+        const query = init[0] === "?" ? init.slice(1) : init;
+        if (query !== "") {
+          this.#list = parsedQuery(query);
+          this.#shared = true;
+        }
       }
     }
 
     static {
       paramsSetList = (params, list) => {
         params.#list = list;
+        params.#shared = false;
       };
       paramsNew = (url, query) => {
         const params = new URLSearchParams(ofURL);
-        params.#list = query === "" ? [] : parseForm(query); // no "?" stripping here, unlike the constructor
+        if (query !== "") {
+          params.#list = parsedQuery(query); // no "?" stripping here, unlike the constructor
+          params.#shared = true;
+        }
         params.#url = url;
         return params;
       };
+    }
+
+    // #own makes #list this object's own before it is changed in place.
+    #own() {
+      if (this.#shared) {
+        this.#list = this.#list.map((t) => [t[0], t[1]]);
+        this.#shared = false;
+      }
     }
 
     // #update is the standard's "update" steps: the URL's query follows the list.
@@ -414,7 +448,9 @@ const webUrl = (() => {
 
     append(name, value) {
       requireArgs("URLSearchParams.append", arguments.length, 2);
-      this.#list.push([toUSV(name), toUSV(value)]);
+      const pair = [toUSV(name), toUSV(value)];
+      this.#own();
+      this.#list.push(pair);
       this.#update();
     }
 
@@ -432,8 +468,9 @@ const webUrl = (() => {
     get(name) {
       requireArgs("URLSearchParams.get", arguments.length, 1);
       name = toUSV(name);
-      const t = this.#list.find((t) => t[0] === name);
-      return t === undefined ? null : t[1];
+      const list = this.#list;
+      for (let i = 0; i < list.length; i++) if (list[i][0] === name) return list[i][1];
+      return null;
     }
 
     getAll(name) {
@@ -454,6 +491,7 @@ const webUrl = (() => {
       requireArgs("URLSearchParams.set", arguments.length, 2);
       name = toUSV(name);
       value = toUSV(value);
+      this.#own();
       const i = this.#list.findIndex((t) => t[0] === name);
       if (i < 0) this.#list.push([name, value]);
       else {
@@ -465,6 +503,7 @@ const webUrl = (() => {
 
     sort() {
       // Array.prototype.sort is stable, and < compares strings by UTF-16 code units.
+      this.#own();
       this.#list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
       this.#update();
     }
