@@ -701,11 +701,25 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     pullIfNeeded(s);
   }
 
+  // clearAlgorithms lets a default stream that is closed or errored go of its controller
+  // and its source's algorithms, as the standard's ReadableStreamDefaultControllerClear-
+  // Algorithms does: the controller and the source's closures hold the stream's state, and
+  // the cycles would otherwise wait for the cycle collector. (A byte stream's controller
+  // still answers BYOB requests after close.)
+  function clearAlgorithms(s) {
+    if (s.bytes) return;
+    s.controller = null;
+    s.pull = null;
+    s.cancel = null;
+    s.size = () => 1;
+  }
+
   // closeStream finishes a stream whose chunks have all been read (or that was canceled).
   // A BYOB reader's pending reads are not answered here: the byte source answers them
   // (byobRequest.respond(0)), as the standard has it.
   function closeStream(s) {
     s.state = "closed";
+    clearAlgorithms(s);
     if (!s.reader) return;
     s.reader.closed.resolve(); // the standard's order: closed first, then the pending reads
     if (!s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
@@ -717,6 +731,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     s.error = e;
     s.queue = [];
     s.queueTotal = 0;
+    clearAlgorithms(s);
     if (s.bytes) byteStreams.reset(s);
     if (!s.reader) return;
     s.reader.closed.reject(e); // the standard's order: closed first, then the pending reads
@@ -770,9 +785,10 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     s.queue = [];
     s.queueTotal = 0;
     if (s.bytes) byteStreams.reset(s);
+    const cancel = s.cancel; // closeStream clears it: the standard closes first, then cancels
     closeStream(s);
     if (s.reader && s.reader.byob) for (const request of s.reader.requests.splice(0)) request.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => resolve(s.cancel ? s.cancel(reason) : undefined)).then(() => undefined);
+    return new Promise((resolve) => resolve(cancel ? cancel(reason) : undefined)).then(() => undefined);
   }
 
   class ReadableStream {
@@ -916,7 +932,11 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
   let markBYOB;
 
   class ReadableStreamDefaultReader {
-    #reader = null; // {s, requests, closed}: this reader's record while it holds the lock
+    // #reader is this reader's record while it holds the lock, {requests, closed}, which the
+    // stream's state holds as s.reader; #s is that state. The record does not point back at
+    // the state, so a stream and its reader make no reference cycle.
+    #reader = null;
+    #s = null;
     #closed;
 
     constructor(stream) {
@@ -926,7 +946,8 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
       if (s.reader) throw new TypeError("ReadableStream is locked to another reader");
       this.#closed = Promise.withResolvers();
       this.#closed.promise.catch(() => {}); // rejections nobody awaits are not "unhandled"
-      this.#reader = { s, requests: [], closed: this.#closed };
+      this.#reader = { requests: [], closed: this.#closed };
+      this.#s = s;
       s.reader = this.#reader;
       if (s.state === "closed") this.#closed.resolve();
       else if (s.state === "errored") this.#closed.reject(s.error);
@@ -940,32 +961,34 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
     // promise ticks would let reader.closed settle before the read it follows).
     read() {
       if (!this.#reader) return Promise.reject(new TypeError("This reader has been released"));
-      return readChunk(this.#reader.s);
+      return readChunk(this.#s);
     }
 
     releaseLock() {
       const r = this.#reader;
       if (!r) return;
+      const s = this.#s;
       const released = new TypeError("The reader was released");
       for (const request of r.requests.splice(0)) request.reject(released);
-      if (r.s.bytes) byteStreams.released(r.s);
-      if (r.s.state !== "readable") {
+      if (s.bytes) byteStreams.released(s);
+      if (s.state !== "readable") {
         this.#closed = Promise.withResolvers();
         this.#closed.promise.catch(() => {});
       }
       this.#closed.reject(released);
-      r.s.reader = null;
+      s.reader = null;
       this.#reader = null;
+      this.#s = null;
     }
 
     async cancel(reason = undefined) {
       if (!this.#reader) throw new TypeError("This reader has been released");
-      return cancelStream(this.#reader.s, reason);
+      return cancelStream(this.#s, reason);
     }
 
     static {
       // readerHolds says whether a reader holds s's lock (ReadableStreamBYOBReader's read).
-      readerHolds = (r, s) => r.#reader !== null && r.#reader.s === s;
+      readerHolds = (r, s) => r.#reader !== null && r.#s === s;
       markBYOB = (r) => {
         r.#reader.byob = true;
       };

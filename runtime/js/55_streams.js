@@ -327,6 +327,7 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
           }
         }
         w.state = "closed";
+        w.controller = null; // it holds w: no cycle left once nothing more is written
         if (w.writer) settleClosed(w.writer, true);
       },
       (error) => {
@@ -749,10 +750,14 @@ const { transformOf, byteChunk: streamByteChunk } = (() => {
     t.backpressure = backpressure;
   }
 
+  // clearTransformer drops the transformer's algorithms and the controller once the
+  // stream finishes (flush, cancel or abort has started, with the controller in hand): the
+  // controller holds t, and the cycle would otherwise wait for the cycle collector.
   function clearTransformer(t) {
     t.transform = null;
     t.flush = null;
     t.cancel = null;
+    t.controller = null;
   }
 
   function transformError(t, e) {
