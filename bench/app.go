@@ -111,10 +111,10 @@ func runApp(ctx context.Context, e *engine.Engine, dir, registry, cacheDir strin
 	return out, nil
 }
 
-// appRun is what appLoads measured: the load's p50 (ms) over n loads, the process's CPU
-// time per load (ms; -1 where the OS does not say), the loading thread's CPU time per load
-// (ms, p50) and minor faults per load (mean; both 0 where the OS does not say) and the resident set's growth per
-// app worker left loaded (KiB; 0 where the OS does not say).
+// appRun is what appLoads measured: the load's p50 (ms) over n loads; the process's CPU
+// time per load (ms; -1 where the OS does not say); the loading thread's CPU time per load
+// (ms, p50) and minor faults per load (mean; both 0 where the OS does not say); and the
+// resident set's growth per app worker left loaded (KiB; 0 where the OS does not say).
 type appRun struct {
 	p50, cpu, rss, pss  float64
 	pathCPU, pathFaults float64

@@ -706,12 +706,13 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
   // Algorithms does: the controller and the source's closures hold the stream's state, and
   // the cycles would otherwise wait for the cycle collector. (A byte stream's controller
   // still answers BYOB requests after close.)
+  const countChunk = () => 1; // the default strategy's size: every chunk counts 1
   function clearAlgorithms(s) {
     if (s.bytes) return;
     s.controller = null;
     s.pull = null;
     s.cancel = null;
-    s.size = () => 1;
+    s.size = countChunk;
   }
 
   // closeStream finishes a stream whose chunks have all been read (or that was canceled).
@@ -803,7 +804,7 @@ const { bodyToBytes, bodyBytesNow, bodyReader, makeRequest, responseWire, stream
       if (size !== undefined && typeof size !== "function") throw new TypeError("The queuing strategy's size must be a function");
       const hwm = highWaterMark === undefined ? (bytes ? 0 : 1) : +highWaterMark;
       if (Number.isNaN(hwm) || hwm < 0) throw new RangeError("The highWaterMark must be a non-negative number");
-      let sizeOf = () => 1; // the default strategy counts chunks; byte streams count bytes
+      let sizeOf = countChunk; // the default strategy counts chunks; byte streams count bytes
       if (bytes) sizeOf = (chunk) => chunk.byteLength;
       else if (size) sizeOf = (chunk) => +Reflect.apply(size, undefined, [chunk]);
       const s = (this.#s = {
